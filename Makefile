@@ -1,0 +1,59 @@
+# ecocloud — the two commands a new user needs are `make demo` and `make test`.
+SHELL := /bin/bash
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha256sum | cut -c1-12)
+UV_VERSION := 0.13.9
+CHROMIUM := /usr/bin/chromium
+
+.PHONY: help venv demo test test-fast lint format typecheck bench browser clean
+
+help:
+	@echo "make demo   run the simulator and the Airflow DAGs for a few simulated days, print results"
+	@echo "make test   lint, type-check and run every test (unit, integration, e2e)"
+	@echo "make bench  national-scale benchmark (figures go to BENCHMARKS.md)"
+	@echo "make lint | format | typecheck | test-fast | clean"
+
+venv: $(STAMP)
+
+# Creates .venv and installs the pinned lock (uv for speed; pip bootstraps uv) plus the project itself.
+$(STAMP): requirements.lock pyproject.toml
+	@command -v $(PY) >/dev/null || { echo "need $(PY) on PATH"; exit 1; }
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check "uv==$(UV_VERSION)"
+	$(BIN)/uv pip sync -q --python $(BIN)/python requirements.lock
+	$(BIN)/uv pip install -q --python $(BIN)/python --no-deps -e .
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+browser:
+	@test -x $(CHROMIUM) || { echo "installing Debian's chromium for browser tests"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null; }
+
+demo: venv
+	$(BIN)/ecocloud demo
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: venv
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+typecheck: venv
+	$(BIN)/mypy
+
+test: venv lint
+	$(BIN)/pytest -q
+
+test-fast: venv
+	$(BIN)/pytest -q -m "unit"
+
+bench: venv
+	$(BIN)/python -m bench.run_air
+
+clean:
+	rm -rf .ecocloud bench/out .mypy_cache .ruff_cache

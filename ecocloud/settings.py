@@ -1,0 +1,59 @@
+"""One settings object for the whole platform, read from ``ECOCLOUD_*`` environment variables.
+
+Everything that lives on disk hangs off ``ECOCLOUD_HOME`` so that two homes never mix: the lake,
+the serving DuckDB file, the ledger and the Airflow home.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ECOCLOUD_", extra="ignore")
+
+    home: Path = Field(default=Path(".ecocloud"), description="root of everything ecocloud writes")
+    lake_dir: Path | None = Field(default=None, description="Parquet lake; default <home>/lake")
+    duckdb_path: Path | None = Field(
+        default=None, description="serving DuckDB file; default <home>/ecocloud.duckdb"
+    )
+    airflow_home: Path | None = Field(default=None, description="Airflow home; default <home>/airflow")
+
+    # upstream endpoints (the simulator serves these on loopback by default)
+    air_base_url: str = Field(default="http://127.0.0.1:8765/air", description="where day files are fetched")
+    http_timeout_s: float = 30.0
+    http_retries: int = 4
+    http_backoff_s: float = 0.5
+
+    simulator_host: str = "127.0.0.1"
+    simulator_port: int = 8765
+
+    @cached_property
+    def root(self) -> Path:
+        return self.home.expanduser().resolve()
+
+    @property
+    def lake(self) -> Path:
+        return (self.lake_dir or self.root / "lake").expanduser().resolve()
+
+    @property
+    def duckdb_file(self) -> Path:
+        return (self.duckdb_path or self.root / "ecocloud.duckdb").expanduser().resolve()
+
+    @property
+    def airflow_dir(self) -> Path:
+        return (self.airflow_home or self.root / "airflow").expanduser().resolve()
+
+    @property
+    def ledger_file(self) -> Path:
+        """SQLite: raw manifest and processing ledger (transactional, safe for concurrent tasks)."""
+        return self.root / "ledger.sqlite"
+
+
+def get_settings() -> Settings:
+    """Fresh settings from the current environment (cheap; tests change the environment)."""
+    return Settings()

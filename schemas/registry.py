@@ -1,0 +1,188 @@
+"""The schema registry: every table's columns, types, units, keys, checks and catalog metadata.
+
+This is the single source of truth. Parquet schemas (``arrow_schema``), DuckDB views
+(``warehouse.serving``), Great Expectations suites (``warehouse.quality``) and catalog pages are
+all generated from the ``Table`` objects declared in the ``schemas.<source>`` modules.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from enum import StrEnum
+
+import pyarrow as pa
+
+
+class Layer(StrEnum):
+    STAGE = "stage"
+    CORE = "core"
+    MART = "mart"
+    QUARANTINE = "quarantine"
+    QUALITY = "quality"
+
+
+class Sharing(StrEnum):
+    """Sharing level of the government information-resource catalog (政务信息资源共享目录)."""
+
+    UNCONDITIONAL = "无条件共享"
+    CONDITIONAL = "有条件共享"
+    NOT_SHARED = "不予共享"
+
+
+class Severity(StrEnum):
+    BLOCKING = "blocking"  # a failure stops publication of the partition
+    WARNING = "warning"  # a failure is recorded and reported, the partition is published
+
+
+# Logical types -> Arrow types. DuckDB types follow from Arrow.
+_ARROW_TYPES: dict[str, pa.DataType] = {
+    "string": pa.string(),
+    "bool": pa.bool_(),
+    "int8": pa.int8(),
+    "int16": pa.int16(),
+    "int32": pa.int32(),
+    "int64": pa.int64(),
+    "float64": pa.float64(),
+    "date": pa.date32(),
+    "timestamp": pa.timestamp("us", tz="UTC"),
+}
+
+_DUCKDB_TYPES: dict[str, str] = {
+    "string": "VARCHAR",
+    "bool": "BOOLEAN",
+    "int8": "TINYINT",
+    "int16": "SMALLINT",
+    "int32": "INTEGER",
+    "int64": "BIGINT",
+    "float64": "DOUBLE",
+    "date": "DATE",
+    "timestamp": "TIMESTAMP WITH TIME ZONE",
+}
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str
+    description: str
+    unit: str | None = None
+    nullable: bool = True
+    # physical range: values outside are impossible, not merely unusual
+    min: float | None = None
+    max: float | None = None
+    allowed: tuple[str, ...] | None = None
+    # share of rows that must satisfy the range / allowed-values check for a blocking pass
+    mostly: float = 1.0
+    severity: Severity = Severity.BLOCKING
+
+    def __post_init__(self) -> None:
+        if self.type not in _ARROW_TYPES:
+            raise ValueError(f"column {self.name}: unknown logical type {self.type!r}")
+
+    @property
+    def arrow_type(self) -> pa.DataType:
+        return _ARROW_TYPES[self.type]
+
+    @property
+    def duckdb_type(self) -> str:
+        return _DUCKDB_TYPES[self.type]
+
+
+@dataclass(frozen=True)
+class PairEquality:
+    """Two columns that must agree on a share of rows where both are present (e.g. AQI vs published)."""
+
+    column_a: str
+    column_b: str
+    mostly: float
+    description: str
+    severity: Severity = Severity.BLOCKING
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    layer: Layer
+    source: str
+    title: str
+    description: str
+    columns: tuple[Column, ...]
+    primary_key: tuple[str, ...]
+    owner: str
+    frequency: str
+    sharing: Sharing
+    partition_by: str | None = "date"
+    # freshness: the newest value of this column must reach the end of the processed interval
+    freshness_column: str | None = None
+    freshness_tolerance: timedelta = timedelta(hours=2)
+    pair_checks: tuple[PairEquality, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        names = [c.name for c in self.columns]
+        if len(set(names)) != len(names):
+            raise ValueError(f"table {self.name}: duplicate column names")
+        missing = [k for k in self.primary_key if k not in names]
+        if missing:
+            raise ValueError(f"table {self.name}: primary key columns {missing} not declared")
+        if self.partition_by and self.partition_by not in names:
+            raise ValueError(f"table {self.name}: partition column {self.partition_by} not declared")
+        expected_prefix = f"{self.layer.value}_{self.source}__"
+        if not self.name.startswith(expected_prefix):
+            raise ValueError(f"table {self.name}: name must start with {expected_prefix!r}")
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(f"{self.name} has no column {name}")
+
+    def arrow_schema(self, *, include_partition: bool = True) -> pa.Schema:
+        fields = [
+            pa.field(c.name, c.arrow_type, nullable=c.nullable)
+            for c in self.columns
+            if include_partition or c.name != self.partition_by
+        ]
+        return pa.schema(fields, metadata={"ecocloud.table": self.name})
+
+    def conform(self, data: pa.Table) -> pa.Table:
+        """Select, order and cast ``data`` to this table's schema; fail loudly on a missing column."""
+        missing = [n for n in self.column_names if n not in data.column_names]
+        if missing:
+            raise ValueError(f"{self.name}: data lacks columns {missing}")
+        extra = [n for n in data.column_names if n not in self.column_names]
+        if extra:
+            raise ValueError(f"{self.name}: data has undeclared columns {extra}")
+        return data.select(self.column_names).cast(self.arrow_schema())
+
+
+_TABLES: dict[str, Table] = {}
+
+
+def register(*tables: Table) -> None:
+    for table in tables:
+        if table.name in _TABLES and _TABLES[table.name] != table:
+            raise ValueError(f"table {table.name} registered twice with different definitions")
+        _TABLES[table.name] = table
+
+
+def all_tables() -> list[Table]:
+    _load_all()
+    return sorted(_TABLES.values(), key=lambda t: t.name)
+
+
+def get_table(name: str) -> Table:
+    _load_all()
+    try:
+        return _TABLES[name]
+    except KeyError:
+        raise KeyError(f"no table {name!r} in the schema registry") from None
+
+
+def _load_all() -> None:
+    # Each source module registers its tables on import.
+    from schemas import air, platform  # noqa: F401

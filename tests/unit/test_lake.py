@@ -1,0 +1,110 @@
+"""Partition writer: whole, atomic replacement; registry-conformed schemas."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from schemas.registry import Column, Layer, Sharing, Table
+from warehouse import lake
+
+T = Table(
+    name="core_test__things",
+    layer=Layer.CORE,
+    source="test",
+    title="t",
+    description="d",
+    columns=(
+        Column("date", "date", "day", nullable=False),
+        Column("thing_id", "string", "id", nullable=False),
+        Column("mass_kg", "float64", "mass", unit="kg", min=0),
+    ),
+    primary_key=("thing_id", "date"),
+    owner="o",
+    frequency="daily",
+    sharing=Sharing.CONDITIONAL,
+)
+D = dt.date(2024, 5, 1)
+
+
+def rows(n: int, day: dt.date = D) -> pa.Table:
+    return pa.table(
+        {
+            "mass_kg": [float(i) for i in range(n)],
+            "thing_id": [f"t{i}" for i in range(n)],
+            "date": pa.array([day] * n, pa.date32()),
+        }
+    )
+
+
+def test_write_and_read_back_in_registry_order(tmp_path: Path) -> None:
+    path = lake.write_partition(tmp_path, T, rows(3), D)
+    assert path == tmp_path / "core" / "core_test__things" / "date=2024-05-01" / "data.parquet"
+    assert "date" not in pq.read_schema(path).names  # the partition value lives in the path
+    back = lake.read_partition(tmp_path, T, D)
+    assert back.column_names == ["date", "thing_id", "mass_kg"]
+    assert back.num_rows == 3
+    assert lake.partitions(tmp_path, T) == [D]
+
+
+def test_rewrite_replaces_whole_partition(tmp_path: Path) -> None:
+    lake.write_partition(tmp_path, T, rows(5), D)
+    lake.write_partition(tmp_path, T, rows(2), D)
+    assert lake.read_partition(tmp_path, T, D).num_rows == 2
+    lake.write_partition(tmp_path, T, rows(0), D)
+    assert lake.read_partition(tmp_path, T, D).num_rows == 0
+    assert lake.partitions(tmp_path, T) == [D]
+
+
+def test_crash_during_write_leaves_previous_partition_and_no_visible_debris(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lake.write_partition(tmp_path, T, rows(4), D)
+    real_write = pq.write_table
+
+    def half_write_then_die(table: pa.Table, where: object, **kw: object) -> None:
+        real_write(table.slice(0, 1), where, **kw)
+        raise OSError("disk died")
+
+    monkeypatch.setattr(pq, "write_table", half_write_then_die)
+    with pytest.raises(OSError, match="disk died"):
+        lake.write_partition(tmp_path, T, rows(9), D)
+    monkeypatch.undo()
+    assert lake.read_partition(tmp_path, T, D).num_rows == 4
+    part_dir = lake.partition_dir(tmp_path, T, D)
+    assert sorted(p.name for p in part_dir.iterdir()) == ["data.parquet"]
+
+
+def test_rows_of_another_day_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="written to partition"):
+        lake.write_partition(tmp_path, T, rows(2, dt.date(2024, 5, 2)), D)
+
+
+def test_undeclared_or_missing_columns_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="undeclared"):
+        lake.write_partition(tmp_path, T, rows(1).append_column("x", pa.array([1])), D)
+    with pytest.raises(ValueError, match="lacks"):
+        lake.write_partition(tmp_path, T, rows(1).drop_columns(["mass_kg"]), D)
+
+
+def test_write_partitions_splits_by_day(tmp_path: Path) -> None:
+    both = pa.concat_tables([rows(2), rows(3, dt.date(2024, 5, 2))])
+    written = lake.write_partitions(tmp_path, T, both)
+    assert sorted(written) == [D, dt.date(2024, 5, 2)]
+    assert lake.read_partition(tmp_path, T, dt.date(2024, 5, 2)).num_rows == 3
+
+
+def test_parts_of_one_partition_are_replaced_independently(tmp_path: Path) -> None:
+    lake.write_partition(tmp_path, T, rows(2), D, part="a")
+    lake.write_partition(tmp_path, T, rows(3), D, part="b")
+    lake.write_partition(tmp_path, T, rows(1), D, part="a")
+    assert lake.read_partition(tmp_path, T, D).num_rows == 4
+
+
+def test_table_naming_is_enforced() -> None:
+    with pytest.raises(ValueError, match="must start with"):
+        Table("things", Layer.CORE, "test", "t", "d", T.columns, ("thing_id",), "o", "f", Sharing.CONDITIONAL)
