@@ -1,0 +1,1 @@
+"""Ambient air: the national real-time release (day files and station list)."""

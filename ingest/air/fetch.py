@@ -1,0 +1,86 @@
+"""Get air release files (day files, station list) from a URL or a local path into the raw zone."""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+from pathlib import Path
+
+import requests
+
+from ingest.air.parse import date_from_name
+from ingest.http import fetch
+from ingest.raw import land_bytes
+from warehouse.ledger import Ledger, RawObject
+
+SOURCE = "air"
+STATION_LIST_NAME = "station_list.csv"
+
+
+def day_file_name(day: dt.date) -> str:
+    return f"china_sites_{day:%Y%m%d}.csv"
+
+
+def logical_name(location: str) -> str:
+    """Upstream file name of a URL or path, without query string or compression suffix."""
+    name = location.rstrip("/").rsplit("/", 1)[-1].split("?", 1)[0]
+    return name[: -len(".gz")] if name.endswith(".gz") else name
+
+
+def land_location(
+    lake: Path,
+    ledger: Ledger,
+    location: str,
+    *,
+    session: requests.Session | None = None,
+    timeout_s: float = 30.0,
+) -> RawObject | None:
+    """Land one file given as http(s) URL or path. Returns None when the URL answered 304."""
+    name = location.rstrip("/").rsplit("/", 1)[-1].split("?", 1)[0]
+    if location.startswith(("http://", "https://")):
+        if session is None:
+            raise ValueError("a requests session is needed to fetch URLs")
+        etag, last_modified, _ = ledger.fetch_state(location)
+        got = fetch(session, location, timeout_s=timeout_s, etag=etag, last_modified=last_modified)
+        if got.not_modified:
+            return None
+        data = got.content
+        obj = _land(lake, ledger, name, data, origin=location)
+        ledger.record_fetch(location, got.etag, got.last_modified, obj.sha256)
+        return obj
+    path = Path(location).expanduser()
+    if not path.is_file():
+        raise FileNotFoundError(f"no such file: {path}")
+    return _land(lake, ledger, name, path.read_bytes(), origin=str(path.resolve()))
+
+
+def _land(lake: Path, ledger: Ledger, name: str, data: bytes, *, origin: str) -> RawObject:
+    day = date_from_name(name)
+    if day is None:
+        if not _is_station_list(data):
+            raise ValueError(
+                f"{origin}: neither a day file (china_sites_YYYYMMDD.csv) nor a station list (监测点编码,…)"
+            )
+        # whatever it was called, it is the station list
+        name = STATION_LIST_NAME + (".gz" if data[:2] == b"\x1f\x8b" else "")
+    return land_bytes(
+        lake,
+        ledger,
+        source=SOURCE,
+        file_name=name,
+        logical_name=logical_name(name),
+        partition=day,
+        data=data,
+        origin=origin,
+    )
+
+
+def _is_station_list(data: bytes) -> bool:
+    head = (gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data)[:512]
+    return "监测点编码".encode() in head or "监测点编码".encode("gb18030") in head
+
+
+def raw_text(lake: Path, obj: RawObject) -> bytes:
+    """The bytes of a raw object, decompressed when it was received gzipped."""
+    data = (lake / obj.raw_path).read_bytes()
+    return gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data

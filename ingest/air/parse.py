@@ -1,0 +1,387 @@
+"""Parse the national air-quality release (day files and station list) into typed Arrow tables.
+
+This is the ingest boundary: release names (``PM2.5``, ``CO_24h``, ``监测点编码``) become registry
+columns (``pm25_ugm3``, ``co_24h_mgm3``, ``station_code``) here, and nowhere downstream sees them.
+
+Day file: ``date,hour,type,<station codes…>``; per hour up to 15 ``type`` lines. Quirks handled
+(all seen in real files): UTF-8 BOM, CRLF, empty trailing header names, missing hours, empty
+cells, duplicated station columns, non-numeric cells. Accounting unit is the station-hour: every
+station-hour with at least one value is either published or quarantined with its reason; a line
+that cannot be placed (bad date/hour/type, wrong field count, duplicate hour/type) is quarantined
+whole.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from schemas.air import AQI_RELEASE_TYPE, POLLUTANTS, RELEASE_TYPES
+from schemas.air import quarantine as quarantine_table
+
+BEIJING = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
+DAY_FILE_RE = re.compile(r"china_sites_(\d{8})\.csv(?:\.gz)?$")
+_TYPE_INDEX = {t: i for i, t in enumerate(RELEASE_TYPES)}
+_VALUE_COLUMNS = ["aqi_published", *(p.column for p in POLLUTANTS)]  # same order as RELEASE_TYPES
+_NUMBER_RE = r"^\s*-?[0-9]+(\.[0-9]+)?\s*$"  # signs pass here; negatives are caught as impossible
+
+
+class AirFileError(ValueError):
+    """The file is not a day file at all (no usable header); nothing in it can be placed."""
+
+
+@dataclass
+class ParsedDay:
+    """Typed station-hours of one day file, with everything that was not published and why."""
+
+    date: dt.date
+    hourly: pa.Table  # station_hourly columns except the computed AQI ones
+    quarantine: pa.Table  # conforms to quarantine_air__station_hourly
+    counts: dict[str, int] = field(default_factory=dict)
+    station_codes: list[str] = field(default_factory=list)
+
+
+def date_from_name(name: str) -> dt.date | None:
+    m = DAY_FILE_RE.search(name)
+    return dt.datetime.strptime(m.group(1), "%Y%m%d").date() if m else None
+
+
+def _decode_header(line: bytes) -> list[str]:
+    text = line.decode("utf-8-sig").rstrip("\r\n")
+    return next(csv.reader([text]))
+
+
+def parse_day_file(data: bytes, *, raw_file: str, file_date: dt.date | None = None) -> ParsedDay:
+    """Parse one day file. ``file_date`` (from the file name) wins; else the lines' own date."""
+    header_end = data.find(b"\n")
+    if header_end < 0:
+        raise AirFileError(f"{raw_file}: no header line")
+    header = _decode_header(data[:header_end])
+    if [h.strip().lower() for h in header[:3]] != ["date", "hour", "type"]:
+        raise AirFileError(f"{raw_file}: header starts {header[:3]!r}, expected date,hour,type")
+    body = data[header_end + 1 :]
+    n_fields = len(header)
+    names = ["date", "hour", "type"] + [f"c{i}" for i in range(3, n_fields)]
+    station_of_col = [h.strip() for h in header[3:]]
+
+    line_rejects: list[tuple[int, str | None, str, str]] = []  # line_no, type, raw, reason
+
+    def on_invalid(row: pacsv.InvalidRow) -> str:
+        # pyarrow numbers rows of the body from 1; the header is line 1 of the file
+        line_no = (row.number or 0) + 1
+        line_rejects.append(
+            (
+                line_no,
+                None,
+                (row.text or "")[:200],
+                f"line has {row.actual_columns} fields, header has {n_fields}",
+            )
+        )
+        return "skip"
+
+    read_opts = pacsv.ReadOptions(column_names=names, use_threads=False, block_size=1 << 26)
+    parse_opts = pacsv.ParseOptions(invalid_row_handler=on_invalid, newlines_in_values=False)
+    types = {"date": pa.string(), "hour": pa.string(), "type": pa.string()}
+    try:
+        table = pacsv.read_csv(
+            io.BytesIO(body),
+            read_options=read_opts,
+            parse_options=parse_opts,
+            convert_options=pacsv.ConvertOptions(
+                column_types={**types, **{n: pa.float64() for n in names[3:]}},
+                null_values=[""],
+                strings_can_be_null=True,
+            ),
+        )
+        cells_are_text = False
+    except pa.ArrowInvalid:
+        # Some cell is not a number: re-read as text and find the culprits (slow path, dirty files only).
+        line_rejects.clear()
+        table = pacsv.read_csv(
+            io.BytesIO(body),
+            read_options=read_opts,
+            parse_options=parse_opts,
+            convert_options=pacsv.ConvertOptions(
+                column_types={n: pa.string() for n in names}, null_values=[""], strings_can_be_null=True
+            ),
+        )
+        cells_are_text = True
+
+    line_nos = _line_numbers(body, table.num_rows, {r[0] for r in line_rejects})
+    return _assemble(
+        table,
+        station_of_col,
+        line_nos,
+        line_rejects,
+        raw_file=raw_file,
+        file_date=file_date,
+        cells_are_text=cells_are_text,
+    )
+
+
+def _line_numbers(body: bytes, n_rows: int, rejected: set[int]) -> np.ndarray:
+    """Physical line numbers (header = 1) of the rows pyarrow kept, skipping blank and rejected lines."""
+    if (
+        not rejected
+        and b"\n\n" not in body
+        and b"\n\r\n" not in body
+        and not body.startswith((b"\n", b"\r\n"))
+    ):
+        return np.arange(2, n_rows + 2, dtype=np.int32)
+    kept = [
+        i + 2 for i, line in enumerate(body.split(b"\n")) if line.strip(b"\r") and (i + 2) not in rejected
+    ]
+    return np.asarray(kept[:n_rows], dtype=np.int32)
+
+
+def _assemble(
+    table: pa.Table,
+    station_of_col: list[str],
+    line_nos: np.ndarray,
+    line_rejects: list[tuple[int, str | None, str, str]],
+    *,
+    raw_file: str,
+    file_date: dt.date | None,
+    cells_are_text: bool,
+) -> ParsedDay:
+    n_lines = table.num_rows
+    n_malformed = len(line_rejects)  # lines pyarrow skipped for a wrong field count
+    dates = table.column("date").to_pylist()
+    hours = table.column("hour").to_pylist()
+    rtypes = [t.strip() if t else t for t in table.column("type").to_pylist()]
+
+    if file_date is None:
+        parsed_dates = [d.strip() for d in dates if d and d.strip().isdigit() and len(d.strip()) == 8]
+        if not parsed_dates:
+            raise AirFileError(f"{raw_file}: no line carries a YYYYMMDD date and the name has none")
+        file_date = dt.datetime.strptime(max(set(parsed_dates), key=parsed_dates.count), "%Y%m%d").date()
+    date_text = file_date.strftime("%Y%m%d")
+
+    # --- line-level placement: (hour, type) of every line, or a reason to reject it -----------
+    hour_idx = np.full(n_lines, -1, dtype=np.int16)
+    type_idx = np.full(n_lines, -1, dtype=np.int16)
+    seen: set[tuple[int, int]] = set()
+    for i in range(n_lines):  # one iteration per line (≤ 360 a day), not per cell
+        d, h, t = (dates[i] or "").strip(), (hours[i] or "").strip(), rtypes[i]
+        reason = None
+        if d != date_text:
+            reason = f"date {d!r} is not the file's date {date_text}"
+        elif not h.isdigit() or not 0 <= int(h) <= 23:
+            reason = f"hour {h!r} is not 0..23"
+        elif t not in _TYPE_INDEX:
+            reason = f"unknown type {t!r}"
+        elif (int(h), _TYPE_INDEX[t]) in seen:
+            reason = f"second line for hour {int(h)} type {t}"
+        if reason:
+            line_rejects.append((int(line_nos[i]), t, f"{d},{h},{t}", reason))
+            continue
+        hour_idx[i], type_idx[i] = int(h), _TYPE_INDEX[t]
+        seen.add((int(h), _TYPE_INDEX[t]))
+    good = hour_idx >= 0
+
+    # --- the station grid: values[line, column] and which cells are bad ----------------------
+    col_names = table.column_names[3:]
+    named = [j for j, s in enumerate(station_of_col) if s]
+    unnamed = [j for j, s in enumerate(station_of_col) if not s]
+    grid = np.full((n_lines, len(col_names)), np.nan)
+    bad_text: dict[tuple[int, int], str] = {}
+    for j, name in enumerate(col_names):
+        col = table.column(name)
+        if cells_are_text:
+            ok = pc.fill_null(pc.match_substring_regex(col, _NUMBER_RE), True)
+            if not pc.all(ok).as_py():
+                for row in np.flatnonzero(~ok.to_numpy(zero_copy_only=False)).tolist():
+                    bad_text[(row, j)] = str(col[row].as_py())
+            col = pc.cast(pc.if_else(ok, col, None), pa.float64())
+        grid[:, j] = col.to_numpy(zero_copy_only=False)
+    # A value under an unnamed header column belongs to no station: quarantine that cell.
+    orphan_cells: list[tuple[int, str | None, str, str]] = []
+    for j in unnamed:
+        for row in np.flatnonzero(good & ~np.isnan(grid[:, j])).tolist():
+            orphan_cells.append(
+                (int(line_nos[row]), rtypes[row], str(grid[row, j]), "value under an unnamed column")
+            )
+
+    # --- merge duplicated station columns (same code twice): equal or one empty is fine ------
+    codes = sorted({station_of_col[j] for j in named})
+    code_pos = {c: k for k, c in enumerate(codes)}
+    n_st = len(codes)
+    merged = np.full((n_lines, n_st), np.nan)
+    conflict = np.zeros((n_lines, n_st), dtype=bool)
+    bad_cell = np.zeros((n_lines, n_st), dtype=bool)
+    bad_text_at: dict[tuple[int, int], str] = {}
+    for j in named:
+        k = code_pos[station_of_col[j]]
+        col = grid[:, j]
+        both = ~np.isnan(merged[:, k]) & ~np.isnan(col)
+        conflict[:, k] |= both & (merged[:, k] != col)
+        merged[:, k] = np.where(np.isnan(merged[:, k]), col, merged[:, k])
+    for (i, j), text in bad_text.items():
+        if station_of_col[j]:
+            k = code_pos[station_of_col[j]]
+            bad_cell[i, k] = True
+            bad_text_at.setdefault((i, k), text)
+
+    # --- to the 3-D cube values[hour, type, station] ----------------------------------------
+    n_types = len(RELEASE_TYPES)
+    cube = np.full((24, n_types, n_st), np.nan)
+    bad = np.zeros((24, n_st), dtype=bool)
+    gi = np.flatnonzero(good)
+    cube[hour_idx[gi], type_idx[gi], :] = merged[gi, :]
+    present = np.zeros((24, n_st), dtype=bool)
+    np.logical_or.at(present, hour_idx[gi], ~np.isnan(merged[gi, :]) | bad_cell[gi, :] | conflict[gi, :])
+    np.logical_or.at(bad, hour_idx[gi], bad_cell[gi, :] | conflict[gi, :])
+    # physical impossibilities are untypeable too: negative or non-finite values, fractional AQI
+    with np.errstate(invalid="ignore"):
+        negative = np.any(cube < 0, axis=1) | np.any(np.isinf(cube), axis=1)
+        aqi = cube[:, _TYPE_INDEX[AQI_RELEASE_TYPE], :]
+        frac_aqi = ~np.isnan(aqi) & (aqi != np.floor(aqi))
+    bad |= negative | frac_aqi
+
+    # Reasons, computed only for the (rare) bad station-hours.
+    q_rows: list[tuple[int, str | None, str | None, str | None, str]] = []
+    for line_no, t, raw, reason in line_rejects + orphan_cells:
+        q_rows.append((line_no, None, t, raw, reason))
+    line_of = {(int(hour_idx[i]), int(type_idx[i])): int(line_nos[i]) for i in gi}
+    row_of_line = {int(line_nos[i]): int(i) for i in gi}
+    for h, k in zip(*np.nonzero(bad), strict=True):
+        reasons, raw_vals, first_line, first_type = [], [], None, None
+        for t in range(n_types):
+            ln = line_of.get((int(h), t))
+            if ln is None:
+                continue
+            i = row_of_line[ln]
+            v = cube[h, t, k]
+            why = None
+            if bad_cell[i, k]:
+                text = bad_text_at.get((i, int(k)), "")
+                why = f"{RELEASE_TYPES[t]}={text!r} is not a number"
+                raw_vals.append(text)
+            elif conflict[i, k]:
+                why = f"{RELEASE_TYPES[t]}: duplicated station column disagrees"
+            elif not np.isnan(v) and (v < 0 or np.isinf(v)):
+                why = f"{RELEASE_TYPES[t]}={v} is not a possible concentration"
+            elif t == _TYPE_INDEX[AQI_RELEASE_TYPE] and not np.isnan(v) and v != np.floor(v):
+                why = f"AQI={v} is not an integer"
+            if why:
+                reasons.append(why)
+                if first_line is None:
+                    first_line, first_type = ln, RELEASE_TYPES[t]
+                    if not raw_vals:
+                        raw_vals.append(str(v))
+        q_rows.append(
+            (first_line or 0, codes[k], first_type, raw_vals[0] if raw_vals else None, "; ".join(reasons))
+        )
+
+    publish = present & ~bad
+    hh, kk = np.nonzero(publish)  # sorted by hour, then station
+    local = dt.datetime.combine(file_date, dt.time(), BEIJING)
+    hour_starts = np.array(
+        [int((local + dt.timedelta(hours=h)).astimezone(dt.UTC).timestamp() * 1_000_000) for h in range(24)],
+        dtype=np.int64,
+    )
+    columns: dict[str, pa.Array] = {
+        "date": pa.array(np.full(len(hh), file_date), type=pa.date32()),
+        "station_code": pa.DictionaryArray.from_arrays(pa.array(kk.astype(np.int32)), pa.array(codes)).cast(
+            pa.string()
+        ),
+        "observed_at": pa.array(hour_starts[hh], type=pa.timestamp("us", tz="UTC")),
+    }
+    for t, name in enumerate(_VALUE_COLUMNS):
+        vals = cube[hh, t, kk]
+        columns[name] = pa.array(vals, mask=np.isnan(vals), type=pa.float64())
+    hourly = pa.table(columns)
+    hourly = hourly.set_column(
+        hourly.schema.get_field_index("aqi_published"),
+        "aqi_published",
+        pc.cast(hourly.column("aqi_published"), pa.int16()),
+    )
+
+    quarantine = pa.table(
+        {
+            "date": pa.array([file_date] * len(q_rows), type=pa.date32()),
+            "raw_file": pa.array([raw_file] * len(q_rows), type=pa.string()),
+            "line_no": pa.array([r[0] for r in q_rows], type=pa.int32()),
+            "station_code": pa.array([r[1] for r in q_rows], type=pa.string()),
+            "release_type": pa.array([r[2] for r in q_rows], type=pa.string()),
+            "raw_value": pa.array([r[3] for r in q_rows], type=pa.string()),
+            "reason": pa.array([r[4] for r in q_rows], type=pa.string()),
+        }
+    )
+    quarantine = quarantine_table.conform(quarantine)
+    counts = {
+        "lines_in": n_lines + n_malformed,
+        "lines_quarantined": len(line_rejects),
+        "orphan_values_quarantined": len(orphan_cells),
+        "station_hours_in": int(present.sum()),
+        "station_hours_published": int(publish.sum()),
+        "station_hours_quarantined": int((present & bad).sum()),
+        "hours_present": int(np.any(present, axis=1).sum()),
+    }
+    return ParsedDay(file_date, hourly, quarantine, counts, codes)
+
+
+# --- station list ---------------------------------------------------------------------------
+_STATION_HEADERS = {
+    "监测点编码": "station_code",
+    "监测点名称": "station_name",
+    "城市": "city",
+    "经度": "longitude",
+    "纬度": "latitude",
+    "对照点": "is_control_point",
+}
+
+
+def parse_station_list(data: bytes) -> pa.Table:
+    """The national station list → station_code, station_name, city, longitude, latitude, is_control_point.
+
+    ``-`` or empty coordinates become NULL; the file may be UTF-8 (with or without BOM) or GB18030.
+    """
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = data.decode("gb18030")
+    rows = list(csv.reader(io.StringIO(text)))
+    if not rows:
+        raise AirFileError("station list is empty")
+    header = [h.strip() for h in rows[0]]
+    missing = [h for h in _STATION_HEADERS if h not in header]
+    if missing:
+        raise AirFileError(f"station list lacks columns {missing}; header is {header}")
+    idx = {_STATION_HEADERS[h]: header.index(h) for h in _STATION_HEADERS}
+
+    def cell(r: list[str], name: str) -> str:
+        i = idx[name]
+        return r[i].strip() if i < len(r) else ""
+
+    def coord(v: str) -> float | None:
+        try:
+            return float(v)
+        except ValueError:
+            return None  # '-', '' and other placeholders
+
+    body = [r for r in rows[1:] if any(c.strip() for c in r)]
+    seen: dict[str, int] = {}
+    for n, r in enumerate(body):
+        seen.setdefault(cell(r, "station_code"), n)  # first row of a repeated code wins
+    body = [r for n, r in enumerate(body) if seen[cell(r, "station_code")] == n and cell(r, "station_code")]
+    return pa.table(
+        {
+            "station_code": pa.array([cell(r, "station_code") for r in body], pa.string()),
+            "station_name": pa.array([cell(r, "station_name") or None for r in body], pa.string()),
+            "city": pa.array([cell(r, "city") or None for r in body], pa.string()),
+            "longitude": pa.array([coord(cell(r, "longitude")) for r in body], pa.float64()),
+            "latitude": pa.array([coord(cell(r, "latitude")) for r in body], pa.float64()),
+            "is_control_point": pa.array(
+                [{"Y": True, "N": False}.get(cell(r, "is_control_point").upper()) for r in body], pa.bool_()
+            ),
+        }
+    )

@@ -1,0 +1,92 @@
+"""Daily statistics: GB 3095 / HJ 663 validity is applied, never an average of too few hours."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pyarrow as pa
+
+from schemas.air import city_daily_ranking as ranking_table
+from schemas.air import station_daily as daily_table
+from schemas.air import stations as stations_table
+from transforms.air_daily import city_daily_ranking, station_daily
+
+DAY = dt.date(2023, 1, 20)
+BEIJING = dt.timezone(dt.timedelta(hours=8))
+
+
+def hourly(station: str, hours: range, **values: float) -> dict[str, list]:
+    base = {
+        "pm25_ugm3": 50.0,
+        "pm10_ugm3": 80.0,
+        "so2_ugm3": 10.0,
+        "no2_ugm3": 30.0,
+        "co_mgm3": 1.0,
+        "o3_ugm3": 60.0,
+    }
+    base.update(values)
+    cols: dict[str, list] = {"station_code": [], "date": [], "observed_at": [], **{k: [] for k in base}}
+    for h in hours:
+        cols["station_code"].append(station)
+        cols["date"].append(DAY)
+        cols["observed_at"].append(dt.datetime.combine(DAY, dt.time(h), BEIJING).astimezone(dt.UTC))
+        for k, v in base.items():
+            cols[k].append(v)
+    return cols
+
+
+def table(*parts: dict[str, list]) -> pa.Table:
+    merged = {k: [v for p in parts for v in p[k]] for k in parts[0]}
+    t = pa.table(merged)
+    return t.set_column(t.schema.get_field_index("date"), "date", pa.array(merged["date"], pa.date32()))
+
+
+def test_twenty_hours_make_a_valid_day_nineteen_do_not() -> None:
+    out = station_daily(table(hourly("A", range(20)), hourly("B", range(19))))
+    rows = {r["station_code"]: r for r in daily_table.conform(out).to_pylist()}
+    assert (
+        rows["A"]["pm25_valid"] is True and rows["A"]["pm25_ugm3"] == 50.0 and rows["A"]["pm25_hours"] == 20
+    )
+    assert (
+        rows["B"]["pm25_valid"] is False and rows["B"]["pm25_ugm3"] is None and rows["B"]["pm25_hours"] == 19
+    )
+    assert rows["A"]["aqi"] is not None
+    # 19 hours still give 14 valid O3 8-hour windows: O3 alone is valid and decides B's AQI
+    assert rows["B"]["valid_indicators"] == 1 and rows["B"]["o3_valid"] is True
+    assert rows["B"]["aqi"] == 30  # O3 8h 60 µg/m³ -> IAQI 30
+
+
+def test_o3_daily_max_8h_needs_fourteen_valid_windows() -> None:
+    # hours 0..20 present: windows ending 7..23 with >= 6 hours are those ending 7..22 (16) -> valid
+    ok = station_daily(table(hourly("A", range(21))))
+    assert ok.column("o3_8h_windows").to_pylist() == [16]
+    assert ok.column("o3_valid").to_pylist() == [True]
+    assert ok.column("o3_8h_max_ugm3").to_pylist() == [60.0]
+    # hours 0..13: the windows ending 7..15 hold >= 6 of them (ending 16 holds 9..13 = 5) -> 9 < 14
+    short = station_daily(table(hourly("B", range(14))))
+    assert short.column("o3_8h_windows").to_pylist() == [9]
+    assert short.column("o3_valid").to_pylist() == [False]
+    assert short.column("o3_8h_max_ugm3").to_pylist() == [None]
+
+
+def test_city_ranking_excludes_control_points_and_unlisted_stations() -> None:
+    daily = station_daily(
+        table(
+            hourly("A1", range(24), pm25_ugm3=100.0),
+            hourly("A2", range(24), pm25_ugm3=20.0),  # control point: left out
+            hourly("B1", range(24), pm25_ugm3=30.0),
+            hourly("X9", range(24), pm25_ugm3=900.0),  # not in the station list: no city
+        )
+    )
+    stations = pa.table(
+        {
+            "station_code": ["A1", "A2", "B1"],
+            "city": ["甲市", "甲市", "乙市"],
+            "is_control_point": [False, True, False],
+        }
+    )
+    ranked = ranking_table.conform(city_daily_ranking(daily_table.conform(daily), stations)).to_pylist()
+    assert [(r["city"], r["rank"], r["stations"]) for r in ranked] == [("乙市", 1, 1), ("甲市", 2, 1)]
+    assert ranked[1]["pm25_ugm3"] == 100.0
+    assert ranked[1]["aqi"] > ranked[0]["aqi"]
+    _ = stations_table  # the ranking reads the station dimension's city and control-point columns

@@ -1,0 +1,171 @@
+"""The air release parser on tiny inline day files, one quirk at a time."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from ingest.air.parse import AirFileError, date_from_name, parse_day_file, parse_station_list
+from schemas.air import RELEASE_TYPES
+
+DAY = dt.date(2023, 1, 20)
+
+
+def day_file(stations: list[str], rows: list[tuple[int, str, list[str]]], *, header_tail: str = "") -> bytes:
+    lines = ["date,hour,type," + ",".join(stations) + header_tail]
+    for hour, rtype, values in rows:
+        lines.append(f"20230120,{hour},{rtype}," + ",".join(values))
+    return ("\n".join(lines) + "\n").encode()
+
+
+def full_hour(hour: int, stations: int, value: str = "10") -> list[tuple[int, str, list[str]]]:
+    return [(hour, t, [value] * stations) for t in RELEASE_TYPES]
+
+
+def test_clean_file_gives_one_row_per_station_hour_with_registry_names() -> None:
+    data = day_file(["1001A", "1002A"], full_hour(0, 2) + full_hour(1, 2))
+    p = parse_day_file(data, raw_file="f.csv", file_date=DAY)
+    assert p.hourly.num_rows == 4
+    assert {"pm25_ugm3", "co_24h_mgm3", "aqi_published", "observed_at"} <= set(p.hourly.column_names)
+    assert "PM2.5" not in p.hourly.column_names
+    row = p.hourly.to_pylist()[0]
+    # hour 0 Beijing time is 16:00 UTC the day before
+    assert row["observed_at"] == dt.datetime(2023, 1, 19, 16, tzinfo=dt.UTC)
+    assert row["station_code"] == "1001A"
+    assert p.counts["station_hours_in"] == p.counts["station_hours_published"] == 4
+    assert p.quarantine.num_rows == 0
+
+
+def test_bom_crlf_and_empty_trailing_header_names() -> None:
+    data = day_file(["1001A"], [(h, t, ["5", "", ""]) for h in (0,) for t in RELEASE_TYPES], header_tail=",,")
+    data = b"\xef\xbb\xbf" + data.replace(b"\n", b"\r\n")
+    p = parse_day_file(data, raw_file="f.csv", file_date=DAY)
+    assert p.hourly.num_rows == 1
+    assert p.hourly.column("pm25_ugm3").to_pylist() == [5.0]
+    assert p.station_codes == ["1001A"]
+
+
+def test_missing_hours_and_empty_cells() -> None:
+    rows = full_hour(3, 2)
+    rows = [(h, t, ["", "7"] if t == "PM10" else v) for h, t, v in rows]
+    p = parse_day_file(day_file(["A", "B"], rows), raw_file="f.csv", file_date=DAY)
+    assert p.counts["hours_present"] == 1
+    by_station = {r["station_code"]: r for r in p.hourly.to_pylist()}
+    assert by_station["A"]["pm10_ugm3"] is None
+    assert by_station["B"]["pm10_ugm3"] == 7.0
+
+
+def test_station_with_no_value_in_an_hour_has_no_row() -> None:
+    rows = [(0, t, ["1", ""]) for t in RELEASE_TYPES]
+    p = parse_day_file(day_file(["A", "B"], rows), raw_file="f.csv", file_date=DAY)
+    assert p.hourly.column("station_code").to_pylist() == ["A"]
+    assert p.counts["station_hours_in"] == 1
+
+
+def test_duplicate_station_columns_merge_when_they_agree_and_quarantine_when_not() -> None:
+    rows = [(0, t, ["4", "4", "1"]) for t in RELEASE_TYPES] + [(1, t, ["4", "", "1"]) for t in RELEASE_TYPES]
+    rows[RELEASE_TYPES.index("NO2")] = (0, "NO2", ["4", "9", "1"])
+    p = parse_day_file(day_file(["A", "A", "B"], rows), raw_file="f.csv", file_date=DAY)
+    published = {(r["station_code"], r["observed_at"].hour) for r in p.hourly.to_pylist()}
+    assert ("A", 17) in published  # hour 1: one copy empty, the other fills it
+    assert ("A", 16) not in published  # hour 0: NO2 4 vs 9
+    q = p.quarantine.to_pylist()
+    assert len(q) == 1 and q[0]["station_code"] == "A" and "disagrees" in q[0]["reason"]
+    assert (
+        p.counts["station_hours_in"]
+        == p.counts["station_hours_published"] + p.counts["station_hours_quarantined"]
+    )
+
+
+def test_non_numeric_and_negative_cells_quarantine_their_station_hour_with_reason() -> None:
+    rows = [(0, t, ["3", "3", "3"]) for t in RELEASE_TYPES]
+    rows[RELEASE_TYPES.index("SO2")] = (0, "SO2", ["3", "n/a", "3"])
+    rows[RELEASE_TYPES.index("CO")] = (0, "CO", ["3", "3", "-1"])
+    p = parse_day_file(day_file(["A", "B", "C"], rows), raw_file="raw/f.csv", file_date=DAY)
+    assert p.hourly.column("station_code").to_pylist() == ["A"]
+    q = {r["station_code"]: r for r in p.quarantine.to_pylist()}
+    assert "SO2='n/a' is not a number" in q["B"]["reason"]
+    assert q["B"]["raw_value"] == "n/a"
+    assert q["B"]["line_no"] == 2 + RELEASE_TYPES.index("SO2")
+    assert "CO=-1.0 is not a possible concentration" in q["C"]["reason"]
+    assert q["C"]["raw_file"] == "raw/f.csv"
+    assert p.counts == {
+        "lines_in": 15,
+        "lines_quarantined": 0,
+        "orphan_values_quarantined": 0,
+        "station_hours_in": 3,
+        "station_hours_published": 1,
+        "station_hours_quarantined": 2,
+        "hours_present": 1,
+    }
+
+
+def test_bad_lines_are_quarantined_whole_with_reasons() -> None:
+    rows = full_hour(0, 1)
+    data = day_file(["A"], rows).decode()
+    data += "20230120,25,PM2.5,1\n"  # hour out of range
+    data += "20230120,1,NH3,1\n"  # unknown type
+    data += "20230121,1,PM2.5,1\n"  # another day
+    data += "20230120,0,PM2.5,2\n"  # second line for the same hour and type
+    data += "20230120,1,PM2.5,1,2,3\n"  # wrong field count
+    p = parse_day_file(data.encode(), raw_file="f.csv", file_date=DAY)
+    reasons = sorted(r["reason"] for r in p.quarantine.to_pylist())
+    assert len(reasons) == 5
+    assert any("hour '25'" in r for r in reasons)
+    assert any("unknown type 'NH3'" in r for r in reasons)
+    assert any("not the file's date" in r for r in reasons)
+    assert any("second line for hour 0 type PM2.5" in r for r in reasons)
+    assert any("6 fields, header has 4" in r for r in reasons)
+    assert p.counts["lines_in"] == 20 and p.counts["lines_quarantined"] == 5
+    assert p.hourly.column("pm25_ugm3").to_pylist() == [10.0]  # the first line for hour 0 wins
+
+
+def test_value_under_unnamed_header_column_is_quarantined_not_lost() -> None:
+    rows = [(0, t, ["1", "9" if t == "PM10" else ""]) for t in RELEASE_TYPES]
+    p = parse_day_file(day_file(["A"], rows, header_tail=","), raw_file="f.csv", file_date=DAY)
+    q = p.quarantine.to_pylist()
+    assert (
+        len(q) == 1 and q[0]["reason"] == "value under an unnamed column" and q[0]["release_type"] == "PM10"
+    )
+
+
+def test_fractional_published_aqi_is_untypeable() -> None:
+    rows = [(0, t, ["1.5" if t == "AQI" else "1"]) for t in RELEASE_TYPES]
+    p = parse_day_file(day_file(["A"], rows), raw_file="f.csv", file_date=DAY)
+    assert p.hourly.num_rows == 0
+    assert "AQI=1.5 is not an integer" in p.quarantine.column("reason")[0].as_py()
+
+
+def test_date_comes_from_lines_when_the_name_has_none() -> None:
+    p = parse_day_file(day_file(["A"], full_hour(0, 1)), raw_file="x.csv")
+    assert p.date == DAY
+
+
+def test_not_a_day_file_is_a_clear_error() -> None:
+    with pytest.raises(AirFileError, match="expected date,hour,type"):
+        parse_day_file(b"a,b,c\n1,2,3\n", raw_file="x.csv")
+    with pytest.raises(AirFileError, match="no header"):
+        parse_day_file(b"", raw_file="x.csv")
+
+
+def test_date_from_name() -> None:
+    assert date_from_name("/x/china_sites_20230120.csv.gz") == DAY
+    assert date_from_name("stations.csv") is None
+
+
+def test_station_list_quirks() -> None:
+    text = (
+        "\ufeff监测点编码,监测点名称,城市,经度,纬度,对照点\n"
+        "1001A,万寿西宫,北京,116.3621,39.8784,N\n"
+        "1002A,定陵(对照点),北京,-,,Y\n"
+        "1001A,duplicate row,北京,1,1,N\n"
+        "\n"
+    )
+    for encoding in ("utf-8", "gb18030"):
+        t = parse_station_list(text.encode(encoding) if encoding == "utf-8" else text[1:].encode(encoding))
+        rows = t.to_pylist()
+        assert [r["station_code"] for r in rows] == ["1001A", "1002A"]
+        assert rows[1]["longitude"] is None and rows[1]["latitude"] is None
+        assert rows[1]["is_control_point"] is True
+        assert rows[0]["station_name"] == "万寿西宫"
