@@ -1,0 +1,192 @@
+"""HJ 212-2017 code tables (DOMAIN.md §1).
+
+System codes (ST), command codes (CN), reply codes (QnRtn), data flags, facility states and the
+common pollutant codes with their HJ/T 212-2005 predecessors.  2005 codes are mapped to 2017 codes
+by :data:`CODE_2005_TO_2017`; the two code spaces do not overlap (2017 codes are a letter and five
+digits, 2005 codes are 2–3 characters), so the mapping is applied to every packet.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Final
+
+__all__ = [
+    "CN_CODES",
+    "CODE_2005_TO_2017",
+    "DATA_CNS",
+    "DATA_FLAGS",
+    "FACILITY_STATES",
+    "POLLUTANTS",
+    "QN_RTN",
+    "ST_CODES",
+    "Pollutant",
+    "QnRtn",
+    "pollutant",
+]
+
+# ST — system codes (HJ 212-2017 table 5, DOMAIN.md §1).
+ST_CODES: Final = MappingProxyType(
+    {
+        "21": "surface water quality",
+        "22": "ambient air quality",
+        "23": "noise",
+        "24": "groundwater",
+        "25": "soil",
+        "26": "seawater",
+        "27": "VOC",
+        "31": "air pollution source",
+        "32": "surface-water pollution source",
+        "33": "groundwater pollution source",
+        "34": "marine pollution source",
+        "35": "soil pollution source",
+        "36": "noise pollution source",
+        "37": "vibration pollution source",
+        "38": "radioactive pollution source",
+        "39": "construction dust",
+        "41": "electromagnetic pollution source",
+        "51": "flue-gas treatment process",
+        "52": "wastewater treatment process",
+        "91": "system interaction",
+    }
+)
+
+# CN — command codes used by this platform (HJ 212-2017 table 6, DOMAIN.md §1).
+CN_CODES: Final = MappingProxyType(
+    {
+        "2011": "real-time data",
+        "2021": "facility running state",
+        "2031": "daily data",
+        "2041": "daily facility run time",
+        "2051": "minute data",
+        "2061": "hourly data",
+        "2081": "data logger boot time",
+        "9011": "request reply (QnRtn)",
+        "9012": "execution result (ExeRtn)",
+        "9013": "notice reply",
+        "9014": "data reply",
+    }
+)
+
+# Commands whose CP carries measurement or state data and therefore must have DataTime.
+# DataTime is the sampling instant for 2011/2021 and the period start for 2031/2041/2051/2061.
+DATA_CNS: Final = frozenset({"2011", "2021", "2031", "2041", "2051", "2061"})
+
+
+class QnRtn:
+    """Values of ``QnRtn`` in a 9011 reply (HJ 212-2017 table 7)."""
+
+    READY: Final = 1
+    REJECTED: Final = 2
+    PW_ERROR: Final = 3
+    MN_ERROR: Final = 4
+    ST_ERROR: Final = 5
+    FLAG_ERROR: Final = 6
+    QN_ERROR: Final = 7
+    CN_ERROR: Final = 8
+    CRC_ERROR: Final = 9
+    UNKNOWN: Final = 100
+
+
+QN_RTN: Final = MappingProxyType(
+    {
+        1: "ready to execute",
+        2: "request rejected",
+        3: "PW error",
+        4: "MN error",
+        5: "ST error",
+        6: "Flag error",
+        7: "QN error",
+        8: "CN error",
+        9: "CRC error",
+        100: "unknown error",
+    }
+)
+
+# Data flags (``<code>-Flag``).  T is above the instrument's measuring range, NOT "over the limit".
+DATA_FLAGS: Final = MappingProxyType(
+    {
+        "N": "normal",
+        "F": "instrument stopped",
+        "M": "maintenance",
+        "S": "manually entered",
+        "D": "fault",
+        "C": "calibration",
+        "T": "above measuring range",
+        "B": "instrument-logger communication fault",
+    }
+)
+
+# Facility running state (``SBxxx-RS``).
+FACILITY_STATES: Final = MappingProxyType(
+    {
+        0: "off",
+        1: "running",
+        2: "calibrating",
+        3: "maintenance",
+        4: "alarm",
+        5: "blowback",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Pollutant:
+    code: str
+    name: str
+    name_zh: str
+    unit: str
+    cou_unit: str | None = None
+    code_2005: str | None = None
+
+
+_POLLUTANT_ROWS: tuple[Pollutant, ...] = (
+    Pollutant("w00000", "wastewater flow", "污水流量", "L/s", "m³", "B01"),
+    Pollutant("w01001", "pH", "pH值", "-", None, "001"),
+    Pollutant("w01009", "dissolved oxygen", "溶解氧", "mg/L"),
+    Pollutant("w01010", "water temperature", "水温", "°C"),
+    Pollutant("w01012", "suspended solids", "悬浮物", "mg/L", None, "003"),
+    Pollutant("w01014", "conductivity", "电导率", "µS/cm"),
+    Pollutant("w01017", "BOD5", "五日生化需氧量", "mg/L", None, "010"),
+    Pollutant("w01018", "COD", "化学需氧量", "mg/L", "kg", "011"),
+    Pollutant("w01019", "permanganate index CODMn", "高锰酸盐指数", "mg/L"),
+    Pollutant("w21001", "total nitrogen", "总氮", "mg/L", None, "065"),
+    Pollutant("w21003", "ammonia nitrogen", "氨氮", "mg/L", None, "060"),
+    Pollutant("w21011", "total phosphorus", "总磷", "mg/L", None, "101"),
+    Pollutant("w22001", "petroleum", "石油类", "mg/L", None, "080"),
+    Pollutant("a00000", "flue-gas flow", "废气流量", "m³/s", "m³", "B02"),
+    Pollutant("a01011", "flue-gas velocity", "烟气流速", "m/s", None, "S02"),
+    Pollutant("a01012", "flue-gas temperature", "烟气温度", "°C", None, "S03"),
+    Pollutant("a01013", "flue-gas pressure", "烟气压力", "kPa", None, "S08"),
+    Pollutant("a01014", "flue-gas humidity", "烟气湿度", "%", None, "S05"),
+    Pollutant("a19001", "O2", "氧气含量", "%", None, "S01"),
+    Pollutant("a21026", "SO2", "二氧化硫", "mg/m³", "kg", "02"),
+    Pollutant("a21002", "NOx", "氮氧化物", "mg/m³", None, "03"),
+    Pollutant("a21003", "NO", "一氧化氮", "mg/m³"),
+    Pollutant("a21004", "NO2", "二氧化氮", "mg/m³"),
+    Pollutant("a21005", "CO", "一氧化碳", "mg/m³", None, "04"),
+    Pollutant("a34013", "smoke / particulates", "烟尘", "mg/m³", None, "01"),
+    Pollutant("a24088", "non-methane hydrocarbons", "非甲烷总烃", "mg/m³"),
+    Pollutant("a34002", "PM10", "PM10", "µg/m³"),
+    Pollutant("a34004", "PM2.5", "PM2.5", "µg/m³"),
+    # Not in the 2017 annex, common at ambient stations.
+    Pollutant("a05024", "O3", "臭氧", "µg/m³"),
+)
+
+POLLUTANTS: Final = MappingProxyType({p.code: p for p in _POLLUTANT_ROWS})
+
+# 2005 code -> 2017 code (DOMAIN.md §1 table).
+CODE_2005_TO_2017: Final = MappingProxyType(
+    {p.code_2005: p.code for p in _POLLUTANT_ROWS if p.code_2005 is not None}
+)
+
+
+def pollutant(code: str) -> Pollutant | None:
+    """Look up a pollutant by its 2017 code or its 2005 code."""
+    p = POLLUTANTS.get(code)
+    if p is None:
+        mapped = CODE_2005_TO_2017.get(code)
+        if mapped is not None:
+            p = POLLUTANTS.get(mapped)
+    return p

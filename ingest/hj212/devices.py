@@ -1,0 +1,110 @@
+"""Device registry for the HJ 212 receiver: MN → password, enterprise USCC, outlet, region.
+
+File formats (chosen by suffix):
+
+* CSV with a header row: ``mn,password,uscc,outlet_code,region_code`` (``name`` optional; extra
+  columns are ignored), UTF-8 (a BOM is tolerated).
+* JSON: a list of objects with the same keys, or ``{"devices": [...]}``.
+
+Modes: ``registered`` rejects an unknown MN (reason ``unknown_mn`` → ``QnRtn`` 4) and a wrong PW
+(``bad_pw`` → ``QnRtn`` 3); ``open`` accepts everything and returns the same words as flags so the
+landing record says ``unregistered`` / ``bad_pw``.  A USCC failing its GB 32100 check character is
+loaded (early codes were legally issued that way) and listed in ``DeviceRegistry.warnings``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+__all__ = ["Device", "DeviceRegistry", "RegistryMode", "uscc_check_ok"]
+
+RegistryMode = Literal["open", "registered"]
+
+# GB 32100-2015: charset (value = index) and weights 3**i mod 31 (DOMAIN.md §5).
+_USCC_CHARSET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+_USCC_WEIGHTS = tuple(pow(3, i, 31) for i in range(17))
+
+
+def uscc_check_ok(uscc: str) -> bool:
+    """True if ``uscc`` is 18 chars of the GB 32100 charset with a correct check character."""
+    if len(uscc) != 18 or any(c not in _USCC_CHARSET for c in uscc):
+        return False
+    total = sum(_USCC_CHARSET.index(c) * w for c, w in zip(uscc[:17], _USCC_WEIGHTS, strict=True))
+    return _USCC_CHARSET[(31 - total % 31) % 31] == uscc[17]
+
+
+@dataclass(frozen=True, slots=True)
+class Device:
+    mn: str
+    password: str
+    uscc: str = ""
+    outlet_code: str = ""
+    region_code: str = ""
+    name: str = ""
+
+
+@dataclass
+class DeviceRegistry:
+    devices: dict[str, Device] = field(default_factory=dict)
+    mode: RegistryMode = "open"
+    warnings: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_rows(
+        cls, rows: Iterable[Mapping[str, object]], mode: RegistryMode = "registered"
+    ) -> DeviceRegistry:
+        reg = cls(mode=mode)
+        for i, row in enumerate(rows):
+            mn = str(row.get("mn") or "").strip()
+            if not mn:
+                reg.warnings.append(f"row {i}: no mn")
+                continue
+            dev = Device(
+                mn=mn,
+                password=str(row.get("password") or row.get("pw") or ""),
+                uscc=str(row.get("uscc") or "").strip(),
+                outlet_code=str(row.get("outlet_code") or "").strip(),
+                region_code=str(row.get("region_code") or "").strip(),
+                name=str(row.get("name") or "").strip(),
+            )
+            if mn in reg.devices:
+                reg.warnings.append(f"row {i}: duplicate mn {mn}")
+            if dev.uscc and not uscc_check_ok(dev.uscc):
+                reg.warnings.append(f"row {i}: USCC {dev.uscc} fails the GB 32100 check")
+            if dev.region_code and not (len(dev.region_code) == 6 and dev.region_code.isdigit()):
+                reg.warnings.append(f"row {i}: region code {dev.region_code!r} is not 6 digits")
+            reg.devices[mn] = dev
+        return reg
+
+    @classmethod
+    def load(cls, path: str | Path, mode: RegistryMode = "registered") -> DeviceRegistry:
+        p = Path(path)
+        text = p.read_text(encoding="utf-8-sig")
+        if p.suffix.lower() == ".json":
+            data = json.loads(text)
+            rows = data["devices"] if isinstance(data, dict) else data
+            if not isinstance(rows, list):
+                raise ValueError(f"{p}: expected a list of devices")
+            return cls.from_rows(rows, mode)
+        return cls.from_rows(csv.DictReader(io.StringIO(text)), mode)
+
+    def __len__(self) -> int:
+        return len(self.devices)
+
+    def get(self, mn: str | None) -> Device | None:
+        return self.devices.get(mn) if mn else None
+
+    def check(self, mn: str | None, pw: str | None) -> str | None:
+        """``None`` if the MN is registered with this PW, else ``"unknown_mn"`` or ``"bad_pw"``."""
+        dev = self.devices.get(mn) if mn else None
+        if dev is None:
+            return "unknown_mn"
+        if dev.password != (pw or ""):
+            return "bad_pw"
+        return None

@@ -1,0 +1,524 @@
+"""Durable landing of raw HJ 212 lines in append-only segment files (the raw zone).
+
+Layout (``root`` is e.g. ``<lake>/raw/hj212`` for accepted lines and
+``<lake>/raw/hj212_quarantine`` for rejected ones)::
+
+    <root>/date=YYYY-MM-DD/<receiver_id>-<UTC open time yyyymmddThhmmss>-<seq 6 digits>.h212.open
+        -> closed: ….h212  plus  ….h212.manifest.json
+
+``date=`` is the Beijing date of the segment's open time (DESIGN.md: date partitions are Beijing
+days).  A segment is rotated when it is older than ``rotate_seconds``, would exceed
+``rotate_bytes``, or the Beijing date changed.  Closing = fsync, write the manifest (temp file,
+fsync, rename), rename ``.open`` → ``.h212``, fsync the directory.  A closed ``.h212`` therefore
+always has its manifest; ``closed_at`` in the manifest is when the segment became visible, which
+is what :func:`list_closed_segments` selects on, so segments closed late (long-lived, or
+recovered after a crash) are picked up by a later run instead of being missed.
+
+Record format (one per received line; raw bytes kept exact, including their ``\\r\\n``)::
+
+    <received_at>\\t<status>\\t<peer>\\t<n>\\t<n raw bytes>\\n
+
+``received_at`` is UTC ISO-8601 with microseconds and ``Z``; ``status`` is ``ok`` (or an
+acceptance flag such as ``unregistered``/``bad_pw`` in open registry mode) in data segments and
+the reject reason in quarantine segments; ``peer`` is ``ip:port``; ``n`` is the byte length of the
+raw line.  The explicit length keeps lines exact even when they lack a newline (truncated or
+over-long lines) and lets a reader detect a torn last record after a crash (it is ignored; on
+restart :meth:`SegmentWriter.recover` truncates it and closes the segment).
+
+Durability: :class:`SegmentWriter.write_batch` writes a batch and fsyncs once (group commit);
+:class:`AsyncSegmentLog` collects appends from many connections for at most ``group_commit_s``
+(or until an in-flight fsync finishes) and resolves each append only after its bytes are on disk,
+so the receiver acks only durable lines.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import os
+import re
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from ingest.hj212.protocol import BEIJING
+
+__all__ = [
+    "AsyncSegmentLog",
+    "SegmentInfo",
+    "SegmentRecord",
+    "SegmentWriter",
+    "format_received_at",
+    "iter_records",
+    "list_closed_segments",
+    "read_manifest",
+]
+
+OPEN_SUFFIX = ".h212.open"
+CLOSED_SUFFIX = ".h212"
+MANIFEST_SUFFIX = ".h212.manifest.json"
+_NAME_RE = re.compile(r"^(?P<rid>.+)-(?P<start>\d{8}T\d{6})-(?P<seq>\d{6})\.h212(?:\.open)?$")
+_RID_RE = re.compile(r"^[A-Za-z0-9_.]+$")
+
+
+def format_received_at(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def encode_record(received_at: float, status: str, peer: str, raw: bytes) -> bytes:
+    head = f"{format_received_at(received_at)}\t{status}\t{peer}\t{len(raw)}\t".encode()
+    return head + raw + b"\n"
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentRecord:
+    received_at: datetime
+    status: str
+    peer: str
+    raw: bytes
+    offset: int
+
+
+def _scan(data: bytes) -> tuple[list[SegmentRecord], int]:
+    """Parse records; return them and the byte length of the valid prefix."""
+    out: list[SegmentRecord] = []
+    pos = 0
+    n = len(data)
+    while pos < n:
+        try:
+            fields_end = pos
+            parts: list[bytes] = []
+            for _ in range(4):
+                tab = data.index(b"\t", fields_end)
+                parts.append(data[fields_end:tab])
+                fields_end = tab + 1
+            size = int(parts[3])
+            end = fields_end + size
+            if size < 0 or end >= n or data[end : end + 1] != b"\n":
+                break
+            ts = datetime.strptime(parts[0].decode(), "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+            out.append(SegmentRecord(ts, parts[1].decode(), parts[2].decode(), data[fields_end:end], pos))
+            pos = end + 1
+        except (ValueError, UnicodeDecodeError):
+            break
+    return out, pos
+
+
+def iter_records(path: str | Path) -> Iterator[SegmentRecord]:
+    """Records of a segment (open or closed); a torn last record is ignored."""
+    records, _ = _scan(Path(path).read_bytes())
+    yield from records
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentInfo:
+    path: Path
+    receiver_id: str
+    kind: str
+    opened_at: datetime
+    closed_at: datetime
+    records: int
+    bytes: int
+    sha256: str
+
+
+def read_manifest(segment: str | Path) -> dict[str, object]:
+    p = Path(segment)
+    return json.loads(p.with_name(p.name[: -len(CLOSED_SUFFIX)] + MANIFEST_SUFFIX).read_text())
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _sync(fd: int) -> None:
+    # fdatasync flushes the data and the size needed to read it back.
+    (getattr(os, "fdatasync", None) or os.fsync)(fd)
+
+
+class SegmentWriter:
+    """Synchronous segment writer; not thread-safe (one thread at a time, see AsyncSegmentLog)."""
+
+    def __init__(
+        self,
+        root: str | Path,
+        receiver_id: str,
+        *,
+        kind: str = "data",
+        rotate_seconds: float = 300.0,
+        rotate_bytes: int = 64 << 20,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if not _RID_RE.match(receiver_id):
+            raise ValueError(f"receiver_id {receiver_id!r}: use letters, digits, '_' and '.' only")
+        self.root = Path(root)
+        self.receiver_id = receiver_id
+        self.kind = kind
+        self.rotate_seconds = rotate_seconds
+        self.rotate_bytes = rotate_bytes
+        self._clock = clock
+        self._seq = 0
+        self._fd: int | None = None
+        self._path: Path | None = None
+        self._opened_at = 0.0
+        self._date = ""
+        self._size = 0
+        self._records = 0
+        self._sha = hashlib.sha256()
+        self._first: float | None = None
+        self._last: float | None = None
+        self.closed: list[Path] = []
+
+    @property
+    def current_path(self) -> Path | None:
+        return self._path
+
+    # -- lifecycle
+    def _open(self, now: float) -> None:
+        opened = datetime.fromtimestamp(now, UTC)
+        date = opened.astimezone(BEIJING).strftime("%Y-%m-%d")
+        d = self.root / f"date={date}"
+        d.mkdir(parents=True, exist_ok=True)
+        stamp = opened.strftime("%Y%m%dT%H%M%S")
+        while True:
+            base = f"{self.receiver_id}-{stamp}-{self._seq:06d}"
+            self._seq += 1
+            path = d / (base + OPEN_SUFFIX)
+            if (d / (base + CLOSED_SUFFIX)).exists():
+                continue
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
+            except FileExistsError:
+                continue
+            break
+        _fsync_dir(d)  # the new name must survive a crash before anything in it is acked
+        self._fd, self._path, self._opened_at, self._date = fd, path, now, date
+        self._size = self._records = 0
+        self._sha = hashlib.sha256()
+        self._first = self._last = None
+
+    def _needs_rotation(self, now: float, incoming: int) -> bool:
+        if self._fd is None:
+            return False
+        if now - self._opened_at >= self.rotate_seconds:
+            return True
+        if self._size and self._size + incoming > self.rotate_bytes:
+            return True
+        return datetime.fromtimestamp(now, UTC).astimezone(BEIJING).strftime("%Y-%m-%d") != self._date
+
+    def write_batch(self, records: list[tuple[float, str, str, bytes]]) -> None:
+        """Append records ``(received_at epoch, status, peer, raw)`` and fsync (once per file)."""
+        if not records:
+            return
+        now = self._clock()
+        buf: list[bytes] = []
+        buf_size = 0
+        for received_at, status, peer, raw in records:
+            rec = encode_record(received_at, status, peer, raw)
+            if self._fd is None or self._needs_rotation(now, buf_size + len(rec)):
+                self._flush(buf)
+                buf, buf_size = [], 0
+                if self._fd is not None:
+                    self.close()
+                self._open(now)
+            buf.append(rec)
+            buf_size += len(rec)
+            self._records += 1
+            if self._first is None:
+                self._first = received_at
+            self._last = received_at
+        self._flush(buf)
+
+    def _flush(self, buf: list[bytes]) -> None:
+        if not buf or self._fd is None:
+            return
+        data = b"".join(buf)
+        view = memoryview(data)
+        while view:
+            written = os.write(self._fd, view)
+            view = view[written:]
+        self._sha.update(data)
+        self._size += len(data)
+        _sync(self._fd)
+
+    def maybe_rotate(self) -> None:
+        """Close the open segment if it is due (call periodically when idle)."""
+        if self._fd is not None and self._needs_rotation(self._clock(), 0):
+            self.close()
+
+    def close(self) -> Path | None:
+        """fsync, write manifest, rename ``.open`` → ``.h212``, fsync dir.  Returns the closed path."""
+        if self._fd is None or self._path is None:
+            return None
+        fd, path = self._fd, self._path
+        self._fd = None
+        self._path = None
+        os.fsync(fd)
+        os.close(fd)
+        final = _publish(
+            path,
+            receiver_id=self.receiver_id,
+            kind=self.kind,
+            opened_at=self._opened_at,
+            closed_at=self._clock(),
+            records=self._records,
+            size=self._size,
+            sha256=self._sha.hexdigest(),
+            first=self._first,
+            last=self._last,
+        )
+        self.closed.append(final)
+        return final
+
+    def recover(self) -> list[Path]:
+        """Close ``.open`` segments this receiver_id left behind (crash): drop a torn last record,
+        then publish them with ``closed_at`` = now.  Call before writing."""
+        out: list[Path] = []
+        if not self.root.is_dir():
+            return out
+        for path in sorted(self.root.glob(f"date=*/{self.receiver_id}-*{OPEN_SUFFIX}")):
+            m = _NAME_RE.match(path.name)
+            if not m or m.group("rid") != self.receiver_id or path == self._path:
+                continue
+            data = path.read_bytes()
+            records, valid = _scan(data)
+            if valid != len(data):
+                with path.open("r+b") as fh:
+                    fh.truncate(valid)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+            opened = datetime.strptime(m.group("start"), "%Y%m%dT%H%M%S").replace(tzinfo=UTC).timestamp()
+            out.append(
+                _publish(
+                    path,
+                    receiver_id=self.receiver_id,
+                    kind=self.kind,
+                    opened_at=opened,
+                    closed_at=self._clock(),
+                    records=len(records),
+                    size=valid,
+                    sha256=hashlib.sha256(data[:valid]).hexdigest(),
+                    first=records[0].received_at.timestamp() if records else None,
+                    last=records[-1].received_at.timestamp() if records else None,
+                    recovered=True,
+                )
+            )
+        return out
+
+
+def _iso(epoch: float | None) -> str | None:
+    return None if epoch is None else format_received_at(epoch)
+
+
+def _publish(
+    path: Path,
+    *,
+    receiver_id: str,
+    kind: str,
+    opened_at: float,
+    closed_at: float,
+    records: int,
+    size: int,
+    sha256: str,
+    first: float | None,
+    last: float | None,
+    recovered: bool = False,
+) -> Path:
+    base = path.name[: -len(OPEN_SUFFIX)]
+    final = path.with_name(base + CLOSED_SUFFIX)
+    manifest = {
+        "segment": final.name,
+        "receiver_id": receiver_id,
+        "kind": kind,
+        "opened_at": _iso(opened_at),
+        "closed_at": _iso(closed_at),
+        "records": records,
+        "bytes": size,
+        "sha256": sha256,
+        "first_received_at": _iso(first),
+        "last_received_at": _iso(last),
+        "recovered": recovered,
+        "format": "hj212-segment-v1: <received_at>\\t<status>\\t<peer>\\t<n>\\t<n raw bytes>\\n",
+    }
+    mpath = path.with_name(base + MANIFEST_SUFFIX)
+    tmp = mpath.with_name(mpath.name + ".tmp")
+    with tmp.open("w", encoding="utf-8") as fh:
+        json.dump(manifest, fh, ensure_ascii=False, indent=1)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, mpath)
+    os.replace(path, final)
+    _fsync_dir(path.parent)
+    return final
+
+
+def _parse_iso(s: object) -> datetime:
+    return datetime.strptime(str(s), "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
+def list_closed_segments(
+    root: str | Path,
+    start: datetime,
+    end: datetime,
+    *,
+    receiver_id: str | None = None,
+    lookback: timedelta = timedelta(days=31),
+) -> list[SegmentInfo]:
+    """Closed segments whose ``closed_at`` is in ``[start, end)`` (aware datetimes), oldest first.
+
+    Selecting on close time (not on the data's time) makes consecutive DAG runs over adjacent
+    intervals see every segment exactly once, including ones closed late.  Date partitions
+    opened more than ``lookback`` before ``start`` are not scanned.
+    """
+    if start.tzinfo is None or end.tzinfo is None:
+        raise ValueError("start and end must be timezone-aware")
+    base = Path(root)
+    if not base.is_dir():
+        return []
+    first_date = (start - lookback).astimezone(BEIJING).strftime("%Y-%m-%d")
+    last_date = end.astimezone(BEIJING).strftime("%Y-%m-%d")
+    out: list[SegmentInfo] = []
+    for d in base.glob("date=*"):
+        date = d.name[5:]
+        if not (first_date <= date <= last_date):
+            continue
+        for mpath in d.glob(f"*{MANIFEST_SUFFIX}"):
+            try:
+                m = json.loads(mpath.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            if receiver_id is not None and m.get("receiver_id") != receiver_id:
+                continue
+            closed = _parse_iso(m["closed_at"])
+            seg = mpath.with_name(mpath.name[: -len(MANIFEST_SUFFIX)] + CLOSED_SUFFIX)
+            if start <= closed < end and seg.exists():
+                out.append(
+                    SegmentInfo(
+                        seg,
+                        str(m["receiver_id"]),
+                        str(m.get("kind", "data")),
+                        _parse_iso(m["opened_at"]),
+                        closed,
+                        int(m["records"]),
+                        int(m["bytes"]),
+                        str(m["sha256"]),
+                    )
+                )
+    out.sort(key=lambda s: (s.closed_at, s.path.name))
+    return out
+
+
+class AsyncSegmentLog:
+    """Group commit in front of a :class:`SegmentWriter` for asyncio code.
+
+    ``await append(...)`` returns once the record is fsynced.  Appends arriving while a commit is
+    in flight, or within ``group_commit_s`` of the first pending one, share one write + fsync
+    (run in a worker thread so the event loop keeps serving).  ``max_pending_bytes`` bounds the
+    memory of not-yet-written records: appenders wait (backpressure) when it is exceeded.
+    """
+
+    def __init__(
+        self,
+        writer: SegmentWriter,
+        *,
+        group_commit_s: float = 0.005,
+        max_pending_bytes: int = 16 << 20,
+        idle_check_s: float = 1.0,
+    ) -> None:
+        self.writer = writer
+        self.group_commit_s = group_commit_s
+        self.max_pending_bytes = max_pending_bytes
+        self.idle_check_s = idle_check_s
+        self._pending: list[tuple[float, str, str, bytes]] = []
+        self._waiters: list[asyncio.Future[None]] = []
+        self._pending_bytes = 0
+        self._wake = asyncio.Event()
+        self._space = asyncio.Event()
+        self._space.set()
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+        self.commits = 0
+        self.records = 0
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(
+                self._run(), name=f"segment-log-{self.writer.kind}"
+            )
+
+    @property
+    def congested(self) -> bool:
+        return self._pending_bytes > self.max_pending_bytes
+
+    async def wait_space(self) -> None:
+        """Wait while more than ``max_pending_bytes`` are waiting to be written (backpressure)."""
+        while self._pending_bytes > self.max_pending_bytes and not self._closing:
+            self._space.clear()
+            await self._space.wait()
+
+    def submit(self, received_at: float, status: str, peer: str, raw: bytes) -> asyncio.Future[None]:
+        """Queue a record; the returned future resolves once it is fsynced (or fails)."""
+        if self._task is None:
+            raise RuntimeError("segment log not started or already closed")
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append((received_at, status, peer, raw))
+        self._waiters.append(fut)
+        self._pending_bytes += len(raw) + 64
+        self._wake.set()
+        return fut
+
+    async def append(self, received_at: float, status: str, peer: str, raw: bytes) -> None:
+        """Queue a record and wait until it is durable."""
+        await self.wait_space()
+        await self.submit(received_at, status, peer, raw)
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            if not self._pending:
+                if self._closing:
+                    break
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.idle_check_s)
+                if not self._pending:
+                    await loop.run_in_executor(None, self.writer.maybe_rotate)
+                    continue
+                if self.group_commit_s > 0 and not self._closing:
+                    await asyncio.sleep(self.group_commit_s)
+            batch, waiters = self._pending, self._waiters
+            self._pending, self._waiters = [], []
+            self._pending_bytes = 0
+            self._space.set()
+            try:
+                await loop.run_in_executor(None, self.writer.write_batch, batch)
+            except Exception as exc:  # disk full, I/O error: fail the appenders, no ack
+                for w in waiters:
+                    if not w.done():
+                        w.set_exception(exc)
+                continue
+            self.commits += 1
+            self.records += len(batch)
+            for w in waiters:
+                if not w.done():
+                    w.set_result(None)
+        await loop.run_in_executor(None, self.writer.close)
+
+    async def close(self) -> None:
+        """Commit everything pending, fsync and close the open segment."""
+        self._closing = True
+        self._wake.set()
+        self._space.set()
+        if self._task is not None:
+            await self._task
+            self._task = None
+        else:
+            self.writer.close()
