@@ -6,6 +6,7 @@ the serving DuckDB file, the ledger and the Airflow home.
 
 from __future__ import annotations
 
+import os
 from functools import cached_property
 from pathlib import Path
 
@@ -25,9 +26,26 @@ class Settings(BaseSettings):
 
     # upstream endpoints (the simulator serves these on loopback by default)
     air_base_url: str = Field(default="http://127.0.0.1:8765/air", description="where day files are fetched")
+    water_base_url: str = "http://127.0.0.1:8765/water"
+    water_sections_csv: Path | None = Field(default=None, description="surface-water section registry CSV")
+    permits_base_url: str = Field(
+        default="http://127.0.0.1:8765/permits", description="permit platform API (docs/permit-api.md)"
+    )
+    credit_base_url: str = Field(
+        default="http://127.0.0.1:8765/credit",
+        description="credit result files: a URL serving index.json, or a local drop folder",
+    )
+    master_base_url: str = Field(
+        default="http://127.0.0.1:8765/master",
+        description="master-data CSVs: a URL serving index.json, or a local folder",
+    )
     http_timeout_s: float = 30.0
     http_retries: int = 4
     http_backoff_s: float = 0.5
+
+    workers: int = Field(
+        default_factory=lambda: os.cpu_count() or 1, description="processes for parsing in backfills"
+    )
 
     simulator_host: str = "127.0.0.1"
     simulator_port: int = 8765

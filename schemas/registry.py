@@ -141,23 +141,28 @@ class Table:
                 return c
         raise KeyError(f"{self.name} has no column {name}")
 
-    def arrow_schema(self, *, include_partition: bool = True) -> pa.Schema:
+    def arrow_schema(self, *, include_partition: bool = True, strict: bool = True) -> pa.Schema:
+        """The Parquet schema; ``strict=False`` leaves every field nullable (data not yet gated)."""
         fields = [
-            pa.field(c.name, c.arrow_type, nullable=c.nullable)
+            pa.field(c.name, c.arrow_type, nullable=c.nullable or not strict)
             for c in self.columns
             if include_partition or c.name != self.partition_by
         ]
         return pa.schema(fields, metadata={"ecocloud.table": self.name})
 
     def conform(self, data: pa.Table) -> pa.Table:
-        """Select, order and cast ``data`` to this table's schema; fail loudly on a missing column."""
+        """Select, order and cast ``data`` to this table's types; fail loudly on a missing column.
+
+        Nullability is not enforced here: a NULL where the registry forbids one is the quality
+        gate's to report (and block), and the partition writer's strict schema refuses it.
+        """
         missing = [n for n in self.column_names if n not in data.column_names]
         if missing:
             raise ValueError(f"{self.name}: data lacks columns {missing}")
         extra = [n for n in data.column_names if n not in self.column_names]
         if extra:
             raise ValueError(f"{self.name}: data has undeclared columns {extra}")
-        return data.select(self.column_names).cast(self.arrow_schema())
+        return data.select(self.column_names).cast(self.arrow_schema(strict=False))
 
 
 _TABLES: dict[str, Table] = {}
@@ -183,6 +188,16 @@ def get_table(name: str) -> Table:
         raise KeyError(f"no table {name!r} in the schema registry") from None
 
 
+_NOT_TABLE_MODULES = {"registry", "aqi_standard"}
+
+
 def _load_all() -> None:
-    # Each source module registers its tables on import.
-    from schemas import air, platform  # noqa: F401
+    """Import every ``schemas.<source>`` module; each registers its tables on import."""
+    import importlib
+    import pkgutil
+
+    import schemas
+
+    for mod in pkgutil.iter_modules(schemas.__path__):
+        if mod.name not in _NOT_TABLE_MODULES and not mod.name.startswith("_"):
+            importlib.import_module(f"schemas.{mod.name}")

@@ -78,6 +78,7 @@ def write_partition(
         if any(v != value for v in values):
             raise ValueError(f"{table.name}: rows for {values} written to partition {value}")
         data = data.drop_columns([table.partition_by])
+    data = data.cast(table.arrow_schema(include_partition=False))  # strict: NOT NULL columns hold no NULL
     path = partition_dir(lake, table, value) / f"{part}.parquet"
     _atomic_write(path, data)
     return path

@@ -82,5 +82,9 @@ def _is_station_list(data: bytes) -> bool:
 
 def raw_text(lake: Path, obj: RawObject) -> bytes:
     """The bytes of a raw object, decompressed when it was received gzipped."""
-    data = (lake / obj.raw_path).read_bytes()
+    return raw_bytes(lake, obj.raw_path)
+
+
+def raw_bytes(lake: Path, raw_path: str) -> bytes:
+    data = (lake / raw_path).read_bytes()
     return gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data

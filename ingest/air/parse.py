@@ -214,12 +214,18 @@ def _assemble(
     codes = sorted({station_of_col[j] for j in named})
     code_pos = {c: k for k, c in enumerate(codes)}
     n_st = len(codes)
-    merged = np.full((n_lines, n_st), np.nan)
+    # first column of each code, vectorised; only the (rare) second copies are merged one by one
+    first_col: dict[str, int] = {}
+    for j in named:
+        first_col.setdefault(station_of_col[j], j)
+    merged = grid[:, [first_col[c] for c in codes]] if codes else np.full((n_lines, 0), np.nan)
     conflict = np.zeros((n_lines, n_st), dtype=bool)
     bad_cell = np.zeros((n_lines, n_st), dtype=bool)
     bad_text_at: dict[tuple[int, int], str] = {}
     for j in named:
         k = code_pos[station_of_col[j]]
+        if first_col[station_of_col[j]] == j:
+            continue
         col = grid[:, j]
         both = ~np.isnan(merged[:, k]) & ~np.isnan(col)
         conflict[:, k] |= both & (merged[:, k] != col)
@@ -233,12 +239,12 @@ def _assemble(
     # --- to the 3-D cube values[hour, type, station] ----------------------------------------
     n_types = len(RELEASE_TYPES)
     cube = np.full((24, n_types, n_st), np.nan)
-    bad = np.zeros((24, n_st), dtype=bool)
     gi = np.flatnonzero(good)
-    cube[hour_idx[gi], type_idx[gi], :] = merged[gi, :]
-    present = np.zeros((24, n_st), dtype=bool)
-    np.logical_or.at(present, hour_idx[gi], ~np.isnan(merged[gi, :]) | bad_cell[gi, :] | conflict[gi, :])
-    np.logical_or.at(bad, hour_idx[gi], bad_cell[gi, :] | conflict[gi, :])
+    cube[hour_idx[gi], type_idx[gi], :] = merged[gi, :]  # (hour, type) pairs are unique here
+    flagged = np.zeros((24, n_types, n_st), dtype=bool)
+    flagged[hour_idx[gi], type_idx[gi], :] = bad_cell[gi, :] | conflict[gi, :]
+    bad = flagged.any(axis=1)
+    present = bad | ~np.isnan(cube).all(axis=1)
     # physical impossibilities are untypeable too: negative or non-finite values, fractional AQI
     with np.errstate(invalid="ignore"):
         negative = np.any(cube < 0, axis=1) | np.any(np.isinf(cube), axis=1)

@@ -1,0 +1,55 @@
+"""Run the project's DAGs with Airflow on the embedded defaults (SQLite metadata under ECOCLOUD_HOME)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from ecocloud.settings import Settings
+
+DAGS_DIR = Path(__file__).resolve().parent.parent / "dags"
+
+
+def airflow_env(settings: Settings) -> dict[str, str]:
+    """Environment for Airflow commands: its home, metadata DB and DAG folder inside this ECOCLOUD_HOME."""
+    home = settings.airflow_dir
+    env = dict(os.environ)
+    env.update(
+        {
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_DIR),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": env.get(
+                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", f"sqlite:///{home / 'airflow.db'}"
+            ),
+            "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
+            "ECOCLOUD_HOME": str(settings.root),
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    return env
+
+
+def airflow_bin() -> str:
+    return str(Path(sys.executable).with_name("airflow"))
+
+
+def run_airflow(settings: Settings, *args: str, capture: bool = False) -> subprocess.CompletedProcess[str]:
+    """Run ``airflow <args>`` against this home; raises CalledProcessError with its output on failure."""
+    settings.airflow_dir.mkdir(parents=True, exist_ok=True)
+    return subprocess.run(
+        [airflow_bin(), *args],
+        env=airflow_env(settings),
+        check=True,
+        text=True,
+        capture_output=capture,
+    )
+
+
+def ensure_db(settings: Settings) -> None:
+    """Create or upgrade the Airflow metadata database (idempotent)."""
+    run_airflow(settings, "db", "migrate", capture=True)

@@ -1,0 +1,60 @@
+"""The pure, per-file work of the air pipeline: parse a raw day file, score AQI, daily statistics.
+
+Kept apart from ``ecocloud.pipelines.air`` so that worker processes of a backfill import only what
+this needs (no pandas, no Great Expectations).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from ingest.air.fetch import raw_bytes
+from ingest.air.parse import AirFileError, parse_day_file
+from schemas import air as schema
+from transforms.air_daily import station_daily
+from transforms.aqi import hourly_aqi
+
+
+@dataclass
+class ParsedDay:
+    hourly: pa.Table
+    quarantine: pa.Table
+    counts: dict[str, Any]
+    daily: pa.Table | None
+
+
+def parse_and_score(lake: Path, raw_path: str, day: dt.date, with_daily: bool) -> ParsedDay | str:
+    """Pure work on one raw day file (runs in a worker process): parse, AQI, optionally daily stats.
+
+    Returns the error text when the file is not a day file at all.
+    """
+    try:
+        parsed = parse_day_file(raw_bytes(lake, raw_path), raw_file=raw_path, file_date=day)
+    except AirFileError as exc:
+        return str(exc)
+    aqi = hourly_aqi(parsed.hourly)
+    hourly = parsed.hourly
+    for name in aqi.column_names:
+        hourly = hourly.append_column(name, aqi.column(name))
+    hourly = schema.station_hourly.conform(hourly)
+    counts: dict[str, Any] = dict(parsed.counts)
+    counts["aqi_agreement_pct"] = _agreement_pct(hourly)
+    daily = schema.station_daily.conform(station_daily(hourly)) if with_daily else None
+    return ParsedDay(hourly, parsed.quarantine, counts, daily)
+
+
+def _agreement_pct(hourly: pa.Table) -> float | None:
+    con = duckdb.connect()
+    con.register("h", hourly)
+    row = con.execute(
+        "SELECT 100.0 * count(*) FILTER (WHERE aqi = aqi_published) / nullif(count(*), 0) "
+        "FROM h WHERE aqi_published IS NOT NULL"
+    ).fetchone()
+    con.close()
+    return None if row is None or row[0] is None else round(float(row[0]), 4)

@@ -1,0 +1,96 @@
+"""Airflow really runs the air_quality DAG (``airflow dags test``, SQLite metadata) against the simulator."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import subprocess
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from ecocloud.airflow_env import airflow_bin, airflow_env, ensure_db
+from ecocloud.settings import Settings
+from ecocloud.simulator.server import running_simulator
+
+pytestmark = pytest.mark.slow
+
+BEIJING = dt.timezone(dt.timedelta(hours=8))
+DAY = dt.date(2026, 11, 20)
+
+
+def dags_test(settings: Settings, base_url: str, logical_date: dt.datetime) -> str:
+    env = airflow_env(settings) | {"ECOCLOUD_AIR_BASE_URL": f"{base_url}/air"}
+    proc = subprocess.run(
+        [airflow_bin(), "dags", "test", "air_quality", logical_date.isoformat()],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-4000:]
+    assert "state=success" in out, out[-4000:]
+    return out
+
+
+def digest(root: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in root.rglob("*")
+        if p.is_file()
+    }
+
+
+def query(settings: Settings, sql: str) -> list[tuple]:
+    con = duckdb.connect(str(settings.duckdb_file), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def test_hourly_runs_follow_the_growing_day_file_and_reruns_change_nothing(settings: Settings) -> None:
+    ensure_db(settings)
+    morning = dt.datetime.combine(DAY, dt.time(10, 30), BEIJING)
+    with running_simulator(start_date=DAY, days=1, seed=7, now=morning) as sim:
+        # The run for 09:00-10:00 Beijing sees the file as published at 10:30: hours 0..10.
+        out = dags_test(settings, sim.base_url, dt.datetime.combine(DAY, dt.time(10), BEIJING))
+        assert "2026-11-20 published" in out
+        hours = query(settings, "SELECT count(DISTINCT observed_at) FROM core_air__station_hourly")[0][0]
+        assert 1 <= hours <= 11
+        daily_invalid = query(settings, "SELECT bool_or(pm25_valid) FROM core_air__station_daily")[0][0]
+        assert daily_invalid is False  # < 20 hours so far: the daily mean is marked invalid, not averaged
+
+        # Late evening: the run for 23:00-24:00 rebuilds the day from the grown file.
+        sim.clock.set(dt.datetime.combine(DAY, dt.time(23, 59)))
+        dags_test(
+            settings, sim.base_url, dt.datetime.combine(DAY + dt.timedelta(days=1), dt.time(0), BEIJING)
+        )
+        full = query(
+            settings,
+            "SELECT count(DISTINCT observed_at), count(DISTINCT station_code), min(aqi_standard), "
+            "count(*) FILTER (WHERE aqi = aqi_published) * 1.0 / count(aqi_published) FROM core_air__station_hourly",
+        )[0]
+        assert full[0] > hours and full[1] >= 40 and full[2] == "HJ633-2026" and full[3] >= 0.999
+        ranked = query(settings, "SELECT count(*), min(rank) FROM mart_air__city_daily_ranking")[0]
+        assert ranked == (11, 1)  # Jiangxi's 11 cities
+        stations = query(settings, "SELECT count(*) FILTER (WHERE NOT listed) FROM core_air__stations")[0][0]
+        assert stations >= 0
+        in_out = query(
+            settings,
+            "SELECT (SELECT count(*) FROM core_air__station_hourly), "
+            "(SELECT count(*) FROM quarantine_air__station_hourly WHERE station_code IS NOT NULL)",
+        )[0]
+        builds = query(
+            settings, "SELECT counts FROM platform__builds WHERE partition_key = 'hourly/2026-11-20'"
+        )
+        assert str(in_out[0]) in builds[0][0] and str(in_out[0] + in_out[1]) in builds[0][0]
+
+        # Rerunning the same interval leaves the lake exactly as it was.
+        before = digest(settings.lake)
+        dags_test(
+            settings, sim.base_url, dt.datetime.combine(DAY + dt.timedelta(days=1), dt.time(0), BEIJING)
+        )
+        assert digest(settings.lake) == before

