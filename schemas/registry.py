@@ -116,6 +116,8 @@ class Table:
     # freshness: the newest value of this column must reach the end of the processed interval
     freshness_column: str | None = None
     freshness_tolerance: timedelta = timedelta(hours=2)
+    # A late upstream is reported, not blocked by default: the hours already received still publish.
+    freshness_severity: Severity = Severity.WARNING
     pair_checks: tuple[PairEquality, ...] = field(default_factory=tuple)
 
     def __post_init__(self) -> None:

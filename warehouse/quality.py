@@ -109,7 +109,6 @@ if TYPE_CHECKING:
 __all__ = [
     "EMPTY_SEVERITY",
     "FRESHNESS_PARAMETER",
-    "FRESHNESS_SEVERITY",
     "GX_TYPE_NAMES",
     "PANDAS_DTYPES",
     "PARTITION_PARAMETER",
@@ -131,7 +130,6 @@ BEIJING = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")  # no DST in China
 FRESHNESS_PARAMETER = "ecocloud_freshness_min"
 PARTITION_PARAMETER = "ecocloud_partition_dates"
 
-FRESHNESS_SEVERITY = Severity.BLOCKING  # "the newest value must reach the end of the interval"
 EMPTY_SEVERITY = Severity.WARNING  # an empty partition is reported, not blocked
 
 # BASIC: counts, percentages and a 5-value sample; no index lists, no unexpected value counts.
@@ -299,7 +297,7 @@ def _expectations(table: Table, *, freshness: bool, partition: bool) -> list[Exp
             gxe.ExpectColumnMaxToBeBetween(
                 column=table.freshness_column,
                 min_value={"$PARAMETER": FRESHNESS_PARAMETER},
-                meta=_meta("freshness", table.freshness_column, FRESHNESS_SEVERITY),
+                meta=_meta("freshness", table.freshness_column, table.freshness_severity),
             )
         )
     return out

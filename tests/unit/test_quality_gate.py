@@ -56,6 +56,7 @@ READINGS = Table(
     sharing=Sharing.NOT_SHARED,
     freshness_column="observed_at",
     freshness_tolerance=dt.timedelta(hours=2),
+    freshness_severity=Severity.BLOCKING,
     pair_checks=(PairEquality("calc", "pub", mostly=0.9, description="calc = pub on ≥ 90 %"),),
 )
 
@@ -433,6 +434,17 @@ def test_freshness(lag: dt.timedelta, passes: bool) -> None:
         ]
     # the threshold is a suite parameter: the compiled suite is reused, never rebuilt per run
     assert len(quality._COMPILED) <= compiled_before + 1
+
+
+def test_stale_data_is_a_warning_by_default() -> None:
+    lenient = dataclasses.replace(READINGS, freshness_severity=Severity.WARNING)
+    data = readings()
+    result = run_gate(
+        lenient, data, partition_date=DAY, expected_latest=latest_of(data) + dt.timedelta(days=1)
+    )
+    assert result.passed
+    assert len(result.warnings) == 1 and "stale: max(observed_at)" in result.warnings[0]
+    assert Table.__dataclass_fields__["freshness_severity"].default == Severity.WARNING
 
 
 def test_freshness_compares_instants_across_time_zones() -> None:
