@@ -76,6 +76,7 @@ SITES = Table(
     frequency="on change",
     sharing=Sharing.NOT_SHARED,
     freshness_column="last_seen_date",
+    freshness_severity=Severity.BLOCKING,
 )
 
 
