@@ -111,7 +111,9 @@ def main() -> None:
     env = dict(os.environ, ECOCLOUD_HOME=str(home))
     ecocloud = str(Path(sys.executable).with_name("ecocloud"))
     print("ecocloud ingest air (raw → parse → AQI → GX gate → core, marts, serving) …", flush=True)
-    ours = measure([ecocloud, "ingest", "air", str(data / "station_list.csv"), *files], env=env, log=OUT / "ours.log")
+    ours = measure(
+        [ecocloud, "ingest", "air", str(data / "station_list.csv"), *files], env=env, log=OUT / "ours.log"
+    )
     print(f"  {ours}", flush=True)
 
     rows = subprocess.run(
