@@ -190,7 +190,7 @@ def get_table(name: str) -> Table:
         raise KeyError(f"no table {name!r} in the schema registry") from None
 
 
-_NOT_TABLE_MODULES = {"registry", "aqi_standard"}
+_NOT_TABLE_MODULES = {"registry", "aqi_standard", "gb3838_standard"}
 
 
 def _load_all() -> None:

@@ -1,0 +1,188 @@
+"""GB 3838-2002 classifier at every boundary (DOMAIN.md §4), exceedances, labels and roll-ups."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from schemas.gb3838_standard import CODMN, DO, NH3N, PH, TN, TP
+from transforms.water_class import (
+    attach_sections,
+    basin_label,
+    basin_monthly,
+    classify,
+    item_class,
+    section_monthly,
+)
+
+RIVER = np.array([False])
+LAKE = np.array([True])
+
+
+def one(item, value: float, lake: bool = False) -> int:
+    return int(item_class(np.array([value]), item, LAKE if lake else RIVER)[0])
+
+
+# (value, class) at and just beyond every limit of DOMAIN.md §4's table: equal to a limit is that class.
+@pytest.mark.parametrize(
+    ("item", "cases"),
+    [
+        (CODMN, [(0.0, 1), (2, 1), (2.01, 2), (4, 2), (4.01, 3), (6, 3), (6.01, 4), (10, 4), (10.01, 5), (15, 5), (15.01, 6)]),
+        (NH3N, [(0.15, 1), (0.151, 2), (0.5, 2), (0.501, 3), (1.0, 3), (1.001, 4), (1.5, 4), (1.501, 5), (2.0, 5), (2.001, 6)]),
+        (TP, [(0.02, 1), (0.021, 2), (0.1, 2), (0.101, 3), (0.2, 3), (0.201, 4), (0.3, 4), (0.301, 5), (0.4, 5), (0.401, 6)]),
+    ],
+)  # fmt: skip
+def test_upper_limit_items_river(item, cases: list[tuple[float, int]]) -> None:
+    assert [one(item, v) for v, _ in cases] == [c for _, c in cases]
+
+
+def test_tp_lake_limits_differ() -> None:
+    cases = [(0.01, 1), (0.011, 2), (0.025, 2), (0.026, 3), (0.05, 3), (0.051, 4), (0.1, 4), (0.101, 5), (0.2, 5), (0.201, 6)]  # fmt: skip
+    assert [one(TP, v, lake=True) for v, _ in cases] == [c for _, c in cases]
+    # the same 0.15 mg/L is river class III and lake class V
+    assert one(TP, 0.15) == 3 and one(TP, 0.15, lake=True) == 5
+
+
+def test_do_is_a_lower_limit() -> None:
+    cases = [(9.0, 1), (7.5, 1), (7.49, 2), (6.0, 2), (5.99, 3), (5.0, 3), (4.99, 4), (3.0, 4), (2.99, 5), (2.0, 5), (1.99, 6), (0.0, 6)]  # fmt: skip
+    assert [one(DO, v) for v, _ in cases] == [c for _, c in cases]
+
+
+def test_ph_inside_6_to_9_does_not_constrain_outside_is_worse_than_v() -> None:
+    assert [one(PH, v) for v in (6.0, 7.2, 9.0)] == [1, 1, 1]
+    assert [one(PH, v) for v in (5.99, 9.01, 10.5)] == [6, 6, 6]
+
+
+def test_tn_only_for_lakes() -> None:
+    assert one(TN, 0.2, lake=True) == 1 and one(TN, 1.01, lake=True) == 4 and one(TN, 2.5, lake=True) == 6
+    assert one(TN, 2.5, lake=False) == 0  # rivers: not evaluated
+
+
+def test_missing_values_are_not_evaluated() -> None:
+    assert item_class(np.array([np.nan]), CODMN, RIVER).tolist() == [0]
+
+
+def rows(**cols: list) -> pa.Table:
+    n = len(next(iter(cols.values())))
+    cols.setdefault("section_type", ["river"] * n)
+    cols.setdefault("target_class", [3] * n)
+    return pa.table(
+        {
+            k: pa.array(
+                v, pa.string() if k == "section_type" else pa.int8() if k == "target_class" else pa.float64()
+            )
+            for k, v in cols.items()
+        }
+    )
+
+
+def test_worst_single_item_decides_and_tn_stays_out_of_the_section_class() -> None:
+    t = rows(
+        ph=[7.5, 7.5, 7.5, None],
+        do_mgl=[8.0, 8.0, 4.0, None],
+        codmn_mgl=[1.5, 3.0, 1.0, None],
+        nh3n_mgl=[0.1, 0.1, 0.1, None],
+        tp_mgl=[0.015, 0.04, 0.015, None],
+        tn_mgl=[3.0, 3.0, 3.0, None],
+        section_type=["lake", "river", "river", "river"],
+    )
+    out = classify(t).to_pydict()
+    # lake: TP 0.015 is lake class II; TN 3.0 (劣V) is reported apart and does not change the class
+    assert out["water_class"] == [2, 2, 4, None]
+    assert out["water_class_label"] == ["II", "II", "IV", None]
+    assert out["quality_label"] == ["优", "优", "轻度污染", None]
+    assert out["tn_class"] == [6, None, None, None]
+    assert out["deciding_items"] == ["总磷", "高锰酸盐指数、总磷", "溶解氧", None]
+
+
+def test_exceedance_multiples_over_the_target_class() -> None:
+    t = rows(
+        ph=[9.5, 7.0, 7.0],
+        do_mgl=[4.0, 8.0, 8.0],
+        codmn_mgl=[9.0, 3.0, 3.0],
+        nh3n_mgl=[1.5, 0.2, 0.4],
+        tp_mgl=[0.3, 0.1, 0.075],
+        section_type=["river", "river", "lake"],
+        target_class=[3, 2, 3],
+    )
+    out = classify(t).to_pydict()
+    # target III: CODMn 9/6 − 1 = 0.5, NH3-N 1.5/1.0 − 1 = 0.5, TP 0.3/0.2 − 1 = 0.5; pH and DO without multiple
+    assert out["codmn_exceed_multiple"] == [0.5, None, None]
+    assert out["nh3n_exceed_multiple"] == [0.5, None, None]
+    assert out["tp_exceed_multiple"][0] == 0.5
+    assert out["exceed_items"][0] == "pH、溶解氧、高锰酸盐指数(0.5)、氨氮(0.5)、总磷(0.5)"
+    assert out["water_class"][0] == 6  # pH outside 6–9
+    # target II: TP 0.1 is within II (equal to the limit), NH3-N 0.2 within II
+    assert out["exceed_items"][1] is None
+    # lake target III: TP 0.075 over the lake III limit 0.05 → 0.5
+    assert out["tp_exceed_multiple"][2] == 0.5 and out["water_class"][2] == 4
+    assert out["exceed_items"][2] == "总磷(0.5)"
+
+
+def test_absent_columns_count_as_not_measured() -> None:
+    t = rows(codmn_mgl=[5.0])
+    out = classify(t).to_pydict()
+    assert out["water_class"] == [3] and out["tn_class"] == [None] and out["tp_exceed_multiple"] == [None]
+
+
+@pytest.mark.parametrize(
+    ("good", "worse", "label"),
+    [
+        (100, 0, "优"), (90, 0, "优"), (89.99, 0, "良好"), (75, 10, "良好"),
+        (74.99, 0, "轻度污染"), (60, 19.99, "轻度污染"), (60, 20, "中度污染"), (50, 39.99, "中度污染"),
+        (50, 40, "重度污染"), (0, 100, "重度污染"),
+    ],
+)  # fmt: skip
+def test_basin_label_boundaries(good: float, worse: float, label: str) -> None:
+    assert basin_label(np.array([good]), np.array([worse])).to_pylist() == [label]
+
+
+def test_attach_sections_defaults_unknown_sections_to_river_iii() -> None:
+    readings = pa.table({"section_id": ["A", "B", "C"], "x": [1, 2, 3]})
+    registry = pa.table(
+        {"section_id": ["B"], "section_type": ["lake"], "target_class": pa.array([2], pa.int8())}
+    )
+    out = attach_sections(readings, registry).to_pydict()
+    assert out["section_id"] == ["A", "B", "C"]
+    assert out["section_type"] == ["river", "lake", "river"]
+    assert out["target_class"] == [3, 2, 3]
+    assert out["section_listed"] == [False, True, False]
+
+
+def test_monthly_means_then_class_and_basin_rollup() -> None:
+    ts = [dt.datetime(2026, 8, d, 4, tzinfo=dt.UTC) for d in (1, 2)]
+    base = {
+        "province": ["P"] * 2,
+        "basin": ["长江流域"] * 2,
+        "observed_at": ts,
+        "date": [t.date() for t in ts],
+        "section_type": ["river"] * 2,
+        "target_class": pa.array([3, 3], pa.int8()),
+        "section_listed": [True, True],
+        "water_temp_c": [20.0, 22.0],
+        "ph": [7.0, 7.2],
+        "do_mgl": [8.0, 8.0],
+        "tn_mgl": [1.0, 1.0],
+    }
+    readings = []
+    # section S1: NH3-N 0.9 and 1.3 → mean 1.1 → IV (over III by 0.1); S2: clean II; S3: 劣V
+    for sid, nh3n, codmn, tp in (("S1", [0.9, 1.3], [3.0, 3.0], [0.1, 0.1]), ("S2", [0.3, 0.3], [3.0, 3.0], [0.05] * 2), ("S3", [3.0, 2.5], [5.0] * 2, [0.1] * 2)):  # fmt: skip
+        readings.append(
+            pa.table({**base, "section_id": [sid] * 2, "section_name": [sid] * 2, "nh3n_mgl": nh3n, "codmn_mgl": codmn, "tp_mgl": tp})
+        )  # fmt: skip
+    registry = pa.table({"section_id": ["S1", "S2"], "water_body": ["赣江", "赣江"]})
+    monthly = section_monthly(pa.concat_tables(readings), registry, dt.date(2026, 8, 1)).to_pydict()
+    assert monthly["section_id"] == ["S1", "S2", "S3"]
+    assert monthly["water_class"] == [4, 2, 6]
+    assert monthly["readings"] == [2, 2, 2] and monthly["days"] == [2, 2, 2]
+    assert monthly["meets_target"] == [False, True, False]
+    assert math.isclose(monthly["nh3n_exceed_multiple"][0], 0.1)
+    basins = basin_monthly(pa.table(monthly)).to_pydict()
+    assert basins["water_body"] == [None, "赣江"]  # the basin total, then the water body
+    assert basins["sections"] == [3, 2]
+    assert basins["sections_i_iii"] == [1, 1] and basins["sections_worse_v"] == [1, 0]
+    assert basins["basin_label"] == ["中度污染", "轻度污染"]  # 33 % I–III and 33 % 劣V; 50 % and 0 %

@@ -1,0 +1,312 @@
+"""GB 3838-2002 water class, exceedances over the target class and basin labels, vectorised.
+
+Every function works on whole columns (numpy / Arrow / DuckDB); nothing loops over rows. The
+limits live in ``schemas.gb3838_standard`` (DOMAIN.md §4), the rules are restated there:
+
+* item class by ``numpy.searchsorted`` on the class limits: an upper-limit item is class k when
+  C ≤ limit_k (a value equal to a limit is in that class), DO (a lower limit) when DO ≥ limit_k,
+  pH is class I inside 6–9 (both ends included) and 劣V (6) outside; worse than V is 6;
+* the section class is the worst item class over pH, DO, CODMn (COD, BOD5 when present), NH3-N and
+  TP — TP on the lake/reservoir limits for lakes and reservoirs; a row with none of them measured
+  has no class (NULL);
+* TN is classified for lakes and reservoirs only and reported as ``tn_class``, never in the
+  section class (the national platform publishes the class without TN: with TN 472 of 479
+  published classes of the real snapshot are reproduced instead of 475);
+* exceedances are items whose class is worse than the section's target class; 超标倍数 =
+  C / limit_target − 1 for upper-limit items (evaluation method: none for pH and DO, which are
+  named without a multiple).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from numpy.typing import NDArray
+
+from schemas.gb3838_standard import (
+    BASIN_FAIR_PCT,
+    BASIN_GOOD_PCT,
+    BASIN_HEAVY_WORSE_V_PCT,
+    BASIN_MODERATE_WORSE_V_PCT,
+    CLASS_LABELS,
+    CLASS_QUALITY,
+    CLASS_WORSE_THAN_V,
+    DEFAULT_SECTION_TYPE,
+    DEFAULT_TARGET_CLASS,
+    ITEMS,
+    LAKE_TYPES,
+    Gb3838Item,
+)
+from schemas.water import EXCEED_ITEMS, MONTHLY_ITEMS
+
+__all__ = [
+    "CLASS_OUTPUT_COLUMNS",
+    "attach_sections",
+    "basin_label",
+    "basin_monthly",
+    "classify",
+    "item_class",
+    "section_monthly",
+]
+
+F64 = NDArray[np.float64]
+I8 = NDArray[np.int8]
+BoolArray = NDArray[np.bool_]
+
+MULTIPLE_DECIMALS = 4  # stored 超标倍数 (removes float noise such as 0.4999999999999998)
+MULTIPLE_TEXT_DECIMALS = 2  # as printed in exceed_items
+
+CLASS_OUTPUT_COLUMNS: tuple[str, ...] = (
+    "water_class",
+    "water_class_label",
+    "quality_label",
+    "tn_class",
+    "deciding_items",
+    "exceed_items",
+    *(f"{c.removesuffix('_mgl')}_exceed_multiple" for c in EXCEED_ITEMS),
+)
+
+
+def _floats(column: pa.ChunkedArray | pa.Array) -> F64:
+    arr = pc.cast(column, pa.float64())
+    return np.asarray(pc.fill_null(arr, np.nan).to_numpy(zero_copy_only=False), dtype=np.float64)
+
+
+def item_class(values: F64, item: Gb3838Item, is_lake: BoolArray) -> I8:
+    """GB 3838 class (1..6) of one item per row; 0 where the value is missing or not evaluated."""
+    values = np.asarray(values, dtype=np.float64)
+    missing = np.isnan(values)
+    if item.direction == "range":  # pH: 6 ≤ pH ≤ 9 in every class, else 劣V
+        lo, hi = item.river
+        cls = np.where((values >= lo) & (values <= hi), 1, CLASS_WORSE_THAN_V)
+    else:
+        sign = -1.0 if item.direction == "min" else 1.0  # DO ≥ limit  ⇔  −DO ≤ −limit
+        river = np.searchsorted(sign * np.asarray(item.river), sign * values, side="left") + 1
+        cls = river
+        if item.lake is not None:
+            lake = np.searchsorted(sign * np.asarray(item.lake), sign * values, side="left") + 1
+            cls = np.where(is_lake, lake, river)
+    cls = np.where(missing, 0, cls)
+    if item.lakes_only:
+        cls = np.where(is_lake, cls, 0)
+    return cls.astype(np.int8)
+
+
+def _target_limit(item: Gb3838Item, target: NDArray[np.int64], is_lake: BoolArray) -> F64:
+    """The item's limit for each row's target class (upper-limit items only)."""
+    idx = np.clip(target, 1, 5) - 1
+    river = np.asarray(item.river)[idx]
+    if item.lake is None:
+        return river
+    return np.where(is_lake, np.asarray(item.lake)[idx], river)
+
+
+def _labels(mask: BoolArray, text: str | pa.Array, n: int) -> pa.Array:
+    """``text`` where ``mask``, NULL elsewhere."""
+    full = pa.array([text] * n, pa.string()) if isinstance(text, str) else text
+    return pc.if_else(pa.array(mask), full, pa.scalar(None, pa.string()))
+
+
+def _join(parts: Sequence[pa.Array], n: int, sep: str = "、") -> pa.Array:
+    """Element-wise join of the non-NULL strings of ``parts``; NULL where all are NULL.
+
+    (pyarrow 26's ``binary_join_element_wise(null_handling="skip")`` drops the rows where every
+    input is NULL, so NULLs are replaced by "" and the separators tidied instead.)
+    """
+    if not parts:
+        return pa.nulls(n, pa.string())
+    joined = pc.binary_join_element_wise(*parts, sep, null_handling="replace", null_replacement="")
+    joined = pc.replace_substring_regex(joined, f"{sep}{{2,}}", sep)
+    joined = pc.replace_substring_regex(joined, f"^{sep}|{sep}$", "")
+    return pc.if_else(pc.equal(joined, ""), pa.scalar(None, pa.string()), joined)
+
+
+def _from_codes(codes: I8, names: Sequence[str]) -> pa.Array:
+    """Label per class code (1-based index into ``names``); code 0 = NULL."""
+    lookup = np.asarray(["", *names], dtype=object)
+    return pa.array(lookup[codes], pa.string(), mask=codes == 0)
+
+
+def classify(data: pa.Table) -> pa.Table:
+    """Class, labels, TN class and exceedances of every row of ``data``.
+
+    ``data`` has ``section_type`` (river/lake/reservoir), ``target_class`` (1..5) and any of the GB 3838
+    item columns (``ph``, ``do_mgl``, ``codmn_mgl``, ``cod_mgl``, ``bod5_mgl``, ``nh3n_mgl``,
+    ``tp_mgl``, ``tn_mgl``); an absent column counts as not measured. Returns ``CLASS_OUTPUT_COLUMNS``.
+    """
+    n = data.num_rows
+    is_lake = pc.is_in(
+        pc.fill_null(data.column("section_type"), DEFAULT_SECTION_TYPE), pa.array(sorted(LAKE_TYPES))
+    ).to_numpy(zero_copy_only=False)
+    target = np.asarray(
+        pc.fill_null(pc.cast(data.column("target_class"), pa.int64()), DEFAULT_TARGET_CLASS).to_numpy(
+            zero_copy_only=False
+        ),
+        dtype=np.int64,
+    )
+    section = np.zeros(n, dtype=np.int8)
+    tn_class = np.zeros(n, dtype=np.int8)
+    present: list[tuple[Gb3838Item, F64, I8]] = []
+    for item in ITEMS:
+        if item.column not in data.column_names:
+            continue
+        values = _floats(data.column(item.column))
+        cls = item_class(values, item, is_lake)
+        present.append((item, values, cls))
+        if item.in_section_class:
+            section = np.maximum(section, cls)
+        elif item.column == "tn_mgl":
+            tn_class = cls
+
+    deciding, exceeding = [], []
+    multiples: dict[str, pa.Array] = {}
+    for item, values, cls in present:
+        if not item.in_section_class:
+            continue
+        deciding.append(_labels((cls == section) & (section > 0), item.label, n))
+        over = (cls > target) & (cls > 0)
+        if item.multiple:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                mult = np.round(values / _target_limit(item, target, is_lake) - 1.0, MULTIPLE_DECIMALS)
+            text = pc.binary_join_element_wise(
+                item.label + "(",
+                pc.cast(pa.array(np.round(mult, MULTIPLE_TEXT_DECIMALS)), pa.string()),
+                ")",
+                "",
+            )
+            exceeding.append(_labels(over, text, n))
+            if item.column in EXCEED_ITEMS:
+                multiples[item.column] = pa.array(mult, pa.float64(), mask=~over)
+        else:
+            exceeding.append(_labels(over, item.label, n))
+
+    out: dict[str, pa.Array] = {
+        "water_class": pa.array(section, pa.int8(), mask=section == 0),
+        "water_class_label": _from_codes(section, CLASS_LABELS),
+        "quality_label": _from_codes(section, CLASS_QUALITY),
+        "tn_class": pa.array(tn_class, pa.int8(), mask=tn_class == 0),
+        "deciding_items": _join(deciding, n),
+        "exceed_items": _join(exceeding, n),
+    }
+    for col in EXCEED_ITEMS:
+        out[f"{col.removesuffix('_mgl')}_exceed_multiple"] = multiples.get(col, pa.nulls(n, pa.float64()))
+    return pa.table(out)
+
+
+def basin_label(share_i_iii_pct: F64, share_worse_v_pct: F64) -> pa.Array:
+    """DOMAIN.md §4 basin label from the shares (percent) of sections in I–III and in 劣V."""
+    good = np.asarray(share_i_iii_pct, dtype=np.float64)
+    worse = np.asarray(share_worse_v_pct, dtype=np.float64)
+    labels = np.select(
+        [
+            good >= BASIN_GOOD_PCT,
+            good >= BASIN_FAIR_PCT,
+            worse < BASIN_MODERATE_WORSE_V_PCT,
+            worse < BASIN_HEAVY_WORSE_V_PCT,
+        ],
+        ["优", "良好", "轻度污染", "中度污染"],
+        default="重度污染",
+    ).astype(object)
+    missing = np.isnan(good) | np.isnan(worse)
+    return pa.array(labels, pa.string(), mask=missing)
+
+
+# -------------------------------------------------------------------------------------- joins
+
+
+def attach_sections(readings: pa.Table, registry: pa.Table) -> pa.Table:
+    """Add ``section_type``, ``target_class`` and ``section_listed`` from the section registry.
+
+    ``registry`` has ``section_id``, ``section_type``, ``target_class`` (``ingest.water.sections``).
+    Sections not in it are rivers held to class III, with ``section_listed`` false. Row order is kept.
+    """
+    con = duckdb.connect()
+    try:
+        con.register("r", readings.append_column("_row", pa.array(np.arange(readings.num_rows))))
+        con.register("s", registry.select(["section_id", "section_type", "target_class"]))
+        extra = con.sql(
+            f"""
+            SELECT coalesce(s.section_type, '{DEFAULT_SECTION_TYPE}') AS section_type,
+                   CAST(coalesce(s.target_class, {DEFAULT_TARGET_CLASS}) AS TINYINT) AS target_class,
+                   s.section_id IS NOT NULL AS section_listed
+            FROM r LEFT JOIN s USING (section_id) ORDER BY r._row
+            """
+        ).to_arrow_table()
+    finally:
+        con.close()
+    out = readings
+    for name in extra.column_names:
+        if name in out.column_names:
+            out = out.drop_columns([name])
+        out = out.append_column(name, extra.column(name))
+    return out
+
+
+def section_monthly(readings: pa.Table, registry: pa.Table, month: dt.date) -> pa.Table:
+    """Monthly means per section (arithmetic, of every reading of the month) classified with GB 3838.
+
+    ``readings`` are core_water__section_readings rows of one month; ``registry`` the parsed section
+    registry (for ``water_body``). The type and target of the newest reading are used.
+    """
+    means = ", ".join(f"avg({c}) AS {c}" for c in MONTHLY_ITEMS)
+    con = duckdb.connect()
+    try:
+        con.register("r", readings)
+        con.register("s", registry.select(["section_id", "water_body"]))
+        agg = con.sql(
+            f"""
+            SELECT DATE '{month.isoformat()}' AS month, section_id,
+                   arg_max(province, observed_at) AS province, arg_max(basin, observed_at) AS basin,
+                   arg_max(section_name, observed_at) AS section_name,
+                   any_value(s.water_body) AS water_body,
+                   arg_max(section_type, observed_at) AS section_type,
+                   arg_max(target_class, observed_at) AS target_class,
+                   bool_or(section_listed) AS section_listed,
+                   CAST(count(*) AS INTEGER) AS readings,
+                   CAST(count(DISTINCT date) AS SMALLINT) AS days,
+                   {means}
+            FROM r LEFT JOIN s USING (section_id)
+            GROUP BY section_id ORDER BY section_id
+            """
+        ).to_arrow_table()
+    finally:
+        con.close()
+    classes = classify(agg)
+    for name in classes.column_names:
+        agg = agg.append_column(name, classes.column(name))
+    meets = pc.less_equal(
+        pc.cast(agg.column("water_class"), pa.int16()), pc.cast(agg.column("target_class"), pa.int16())
+    )
+    return agg.append_column("meets_target", meets)
+
+
+def basin_monthly(monthly: pa.Table) -> pa.Table:
+    """Basin roll-up of section monthly classes: the basin as a whole and each water body in it."""
+    con = duckdb.connect()
+    try:
+        con.register("m", monthly)
+        agg = con.sql(
+            """
+            SELECT any_value(month) AS month, basin, water_body,
+                   CAST(count(*) AS INTEGER) AS sections,
+                   CAST(count(*) FILTER (WHERE water_class <= 3) AS INTEGER) AS sections_i_iii,
+                   CAST(count(*) FILTER (WHERE water_class BETWEEN 4 AND 5) AS INTEGER) AS sections_iv_v,
+                   CAST(count(*) FILTER (WHERE water_class = 6) AS INTEGER) AS sections_worse_v,
+                   100.0 * count(*) FILTER (WHERE water_class <= 3) / count(*) AS share_i_iii_pct,
+                   100.0 * count(*) FILTER (WHERE water_class = 6) / count(*) AS share_worse_v_pct
+            FROM m WHERE water_class IS NOT NULL
+            GROUP BY GROUPING SETS ((basin), (basin, water_body))
+            -- sections without a water body belong to the basin total only
+            HAVING grouping(water_body) = 1 OR water_body IS NOT NULL
+            ORDER BY basin, water_body NULLS FIRST
+            """
+        ).to_arrow_table()
+    finally:
+        con.close()
+    label = basin_label(_floats(agg.column("share_i_iii_pct")), _floats(agg.column("share_worse_v_pct")))
+    return agg.append_column("basin_label", label)
