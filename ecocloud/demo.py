@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import subprocess
 import time
+from dataclasses import dataclass
+from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table as RichTable
@@ -12,9 +14,47 @@ from rich.table import Table as RichTable
 from ecocloud.airflow_env import airflow_bin, airflow_env, ensure_db
 from ecocloud.query import run_query
 from ecocloud.settings import Settings
-from ecocloud.simulator.server import running_simulator
+from ecocloud.simulator.server import RunningSimulator, running_simulator
 
 BEIJING = dt.timezone(dt.timedelta(hours=8))
+
+
+@dataclass(frozen=True)
+class DagRun:
+    dag_id: str
+    logical_date: dt.datetime  # the end of the data interval the run processes
+    why: str
+
+
+def planned_runs(first: dt.date, days: int) -> list[DagRun]:
+    """Which DAG runs the demo makes, in order: each processes one data interval."""
+    runs = [
+        # the run for a day's last hour (23:00-24:00 Beijing) picks up the whole day file
+        DagRun(
+            "air_quality",
+            dt.datetime.combine(first + dt.timedelta(days=i + 1), dt.time(0), BEIJING),
+            f"air, data interval {first + dt.timedelta(days=i)} 23:00-24:00",
+        )
+        for i in range(days)
+    ]
+    last = first + dt.timedelta(days=days)
+    runs.append(
+        DagRun("surface_water", dt.datetime.combine(last, dt.time(0), BEIJING), "surface water, 20:00-24:00")
+    )
+    return runs
+
+
+def _extra_env(sim: RunningSimulator, home: Path) -> dict[str, str]:
+    from ecocloud.simulator.water import jiangxi_sections, registry_csv
+
+    sections = home / "demo-inputs" / "jiangxi_sections.csv"  # the section registry data engineers keep
+    sections.parent.mkdir(parents=True, exist_ok=True)
+    sections.write_bytes(registry_csv(jiangxi_sections(2026)))
+    return {
+        "ECOCLOUD_AIR_BASE_URL": f"{sim.base_url}/air",
+        "ECOCLOUD_WATER_BASE_URL": f"{sim.base_url}/water",
+        "ECOCLOUD_WATER_SECTIONS_CSV": str(sections),
+    }
 
 
 def run_demo(settings: Settings, *, days: int, console: Console) -> None:
@@ -29,46 +69,54 @@ def run_demo(settings: Settings, *, days: int, console: Console) -> None:
     now = dt.datetime.combine(today, dt.time(0, 30))  # simulated Beijing time: every demo day is complete
     with running_simulator(start_date=first, days=days, seed=2026, now=now) as sim:
         console.print(
-            f"simulator: {sim.base_url}/air/ — {len(sim.air.stations)} stations in Jiangxi's 11 cities, "
-            f"{first} … {first + dt.timedelta(days=days - 1)}"
+            f"simulator: {sim.base_url}/ — Jiangxi: {len(sim.air.stations)} air stations in 11 cities, "
+            f"surface-water board; {first} … {first + dt.timedelta(days=days - 1)}"
         )
-        env = airflow_env(settings) | {"ECOCLOUD_AIR_BASE_URL": f"{sim.base_url}/air"}
-        for i in range(days):
-            day = first + dt.timedelta(days=i)
-            # The run whose data interval is the day's last hour (23:00-24:00 Beijing) picks up the whole day file.
-            logical = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0), BEIJING)
-            console.print(
-                f"airflow dags test air_quality {logical.isoformat()}  (data interval: {day} 23:00-24:00)"
-            )
-            started = time.monotonic()
-            proc = subprocess.run(
-                [airflow_bin(), "dags", "test", "air_quality", logical.isoformat()],
-                env=env,
-                capture_output=True,
-                text=True,
-                check=False,  # the outcome is judged below, with the log shown on failure
-            )
-            log = settings.airflow_dir / f"demo-{day}.log"
-            log.write_text(proc.stdout + proc.stderr)
-            ok = proc.returncode == 0 and "state=success" in proc.stdout + proc.stderr
-            status = "[green]success" if ok else "[red]FAILED"
-            console.print(f"  {status}[/] in {time.monotonic() - started:.0f} s (log: {log})")
-            if not ok:
-                console.print((proc.stdout + proc.stderr)[-3000:])
-                raise SystemExit(1)
+        env = airflow_env(settings) | _extra_env(sim, settings.root)
+        for run in planned_runs(first, days):
+            _dags_test(settings, env, run, console)
 
-    _show(settings, console, "what was ingested", _INGESTED)
-    _show(settings, console, "quality gate (latest run per table and day)", _QUALITY)
-    _show(settings, console, f"city ranking, {first + dt.timedelta(days=days - 1)} (1 = best air)", _RANKING)
+    _show(settings, console, "air: what was ingested", _INGESTED)
+    _show(
+        settings,
+        console,
+        f"air: city ranking, {first + dt.timedelta(days=days - 1)} (1 = best air)",
+        _RANKING,
+    )
+    _show(settings, console, "surface water: basins this month (GB 3838)", _BASINS)
+    _show(settings, console, "quality gate (every table, latest run per day)", _QUALITY)
     console.rule(f"done in {time.monotonic() - t0:.0f} s")
     console.print(
         "where to look next:\n"
-        f'  ecocloud sql "SELECT * FROM mart_air__city_daily_ranking ORDER BY date, rank"\n'
-        f'  ecocloud sql "SHOW TABLES"                      (every registry table is a view)\n'
-        f"  duckdb database: {settings.duckdb_file}\n"
-        f"  Parquet lake:    {settings.lake}\n"
-        f"  Airflow UI:      AIRFLOW_HOME={settings.airflow_dir} AIRFLOW__CORE__DAGS_FOLDER=dags airflow standalone\n"
+        '  .venv/bin/ecocloud sql "SHOW TABLES"            every registry table is a view\n'
+        '  .venv/bin/ecocloud sql "SELECT * FROM mart_air__city_daily_ranking ORDER BY date, rank"\n'
+        '  .venv/bin/ecocloud sql "SELECT * FROM core_water__section_readings" --format csv\n'
+        f"  DuckDB database:  {settings.duckdb_file}\n"
+        f"  Parquet lake:     {settings.lake}\n"
+        f"  Airflow logs:     {settings.airflow_dir}/demo-*.log\n"
+        f"  Airflow UI:       AIRFLOW_HOME={settings.airflow_dir} AIRFLOW__CORE__DAGS_FOLDER=$PWD/dags "
+        ".venv/bin/airflow standalone\n"
     )
+
+
+def _dags_test(settings: Settings, env: dict[str, str], run: DagRun, console: Console) -> None:
+    console.print(f"airflow dags test {run.dag_id} {run.logical_date.isoformat()}  ({run.why})")
+    started = time.monotonic()
+    proc = subprocess.run(
+        [airflow_bin(), "dags", "test", run.dag_id, run.logical_date.isoformat()],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,  # judged below, with the log shown on failure
+    )
+    log = settings.airflow_dir / f"demo-{run.dag_id}-{run.logical_date:%Y%m%dT%H%M}.log"
+    log.write_text(proc.stdout + proc.stderr)
+    ok = proc.returncode == 0 and "state=success" in proc.stdout + proc.stderr
+    status = "[green]success" if ok else "[red]FAILED"
+    console.print(f"  {status}[/] in {time.monotonic() - started:.0f} s (log: {log})")
+    if not ok:
+        console.print((proc.stdout + proc.stderr)[-3000:])
+        raise SystemExit(1)
 
 
 _INGESTED = """
@@ -89,6 +137,10 @@ SELECT rank, city, stations, round(pm25_ugm3, 1) AS pm25_ugm3, round(o3_8h_max_u
        aqi, aqi_category, primary_pollutants
 FROM mart_air__city_daily_ranking WHERE date = (SELECT max(date) FROM mart_air__city_daily_ranking)
 ORDER BY rank NULLS LAST, city
+"""
+_BASINS = """
+SELECT * EXCLUDE (month) FROM mart_water__basin_monthly
+WHERE month = (SELECT max(month) FROM mart_water__basin_monthly) AND water_body IS NULL
 """
 
 
