@@ -263,6 +263,257 @@ def demo(
     run_demo(get_settings(), days=days, console=console)
 
 
+@ingest_app.command("permits")
+def ingest_permits(
+    url: Annotated[
+        str | None, typer.Argument(help="permit API base URL (default: ECOCLOUD_PERMITS_BASE_URL)")
+    ] = None,
+    full: Annotated[bool, typer.Option(help="ask for every record, not only those updated since")] = False,
+    force: Annotated[
+        bool, typer.Option(help="rebuild even when the ledger says the tables are current")
+    ] = False,
+) -> None:
+    """Ingest discharge permits: API pages → raw zone → permit versions with history, outlets, limits → gate → lake."""
+    from ecocloud.pipelines import permits
+
+    settings = get_settings()
+    try:
+        fetched, report = permits.ingest(settings, url, full=full, force=force)
+    except (OSError, ValueError, RuntimeError) as exc:
+        err.print(f"[red]cannot ingest permits from {url or settings.permits_base_url}: {exc}")
+        raise typer.Exit(2) from exc
+    since = fetched.updated_since.isoformat() if fetched.updated_since else "(everything)"
+    console.print(
+        f"{fetched.url}: updated_since {since} — {fetched.records} records in {fetched.pages} pages, "
+        f"{len(fetched.landed)} pages with something new"
+    )
+    _print_build_report(report)
+
+
+@ingest_app.command("credit")
+def ingest_credit(
+    locations: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="result files (.xlsx/.csv), drop folders or listing URLs (default: ECOCLOUD_CREDIT_BASE_URL)"
+        ),
+    ] = None,
+    province: Annotated[
+        str | None, typer.Option(help="province (jiangxi, 360000, 江西省) when the file name does not say")
+    ] = None,
+    year: Annotated[int | None, typer.Option(help="evaluation year when the file does not say")] = None,
+    force: Annotated[
+        bool, typer.Option(help="rebuild even when the ledger says the table is current")
+    ] = False,
+) -> None:
+    """Ingest enterprise environmental credit results (XLSX/CSV): raw zone → ratings by scheme → gate → lake."""
+    from ecocloud.pipelines import credit
+
+    try:
+        landed, report = credit.ingest(get_settings(), locations, province=province, year=year, force=force)
+    except (OSError, ValueError, KeyError, RuntimeError) as exc:
+        err.print(f"[red]cannot ingest credit files: {exc}")
+        raise typer.Exit(2) from exc
+    for obj in landed:
+        console.print(f"landed {obj.logical_name} → {obj.raw_path}")
+    _print_build_report(report)
+
+
+@ingest_app.command("master")
+def ingest_master(
+    locations: Annotated[
+        list[str] | None,
+        typer.Argument(help="registry CSVs (enterprises, monitoring points), folders or listing URLs"),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option(help="rebuild even when the ledger says the tables are current")
+    ] = False,
+) -> None:
+    """Ingest the master-data registries (versioned), then recompute the join-quality report."""
+    from ecocloud.pipelines import master
+
+    try:
+        landed, report, joined = master.ingest(get_settings(), locations, force=force)
+    except (OSError, ValueError, RuntimeError) as exc:
+        err.print(f"[red]cannot ingest master data: {exc}")
+        raise typer.Exit(2) from exc
+    for obj in landed:
+        console.print(f"landed {obj.logical_name} → {obj.raw_path}")
+    _print_build_report(report)
+    _print_build_report(joined)
+    console.print("see the join report with: ecocloud quality")
+
+
+def _print_build_report(report: object) -> None:
+    from ecocloud.pipelines.common import Report
+
+    assert isinstance(report, Report)
+    colour = {"published": "green", "skipped": "cyan", "blocked": "red"}.get(report.status, "yellow")
+    console.print(f"[{colour}]{report.name}: {report.status}[/] {report.counts}")
+    for line in report.gate:
+        console.print("  " + line.splitlines()[0])
+    for line in report.warnings:
+        console.print(f"[yellow]  warning: {line}")
+    for line in report.failures:
+        err.print(f"[red]  BLOCKED: {line}")
+    if report.status == "blocked":
+        raise typer.Exit(1)
+
+
+@app.command()
+def quality(
+    check: Annotated[str | None, typer.Option(help="only this check, e.g. outlet_without_permit")] = None,
+    limit: Annotated[int, typer.Option(help="items shown per check (table format)")] = 10,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table | csv | json")] = "table",
+) -> None:
+    """Show the latest join-quality report: MNs without registry entry, outlets without permit, unmatched and invalid USCCs."""
+    from ecocloud.query import run_query
+
+    if fmt not in ("table", "csv", "json"):
+        err.print("--format must be table, csv or json")
+        raise typer.Exit(2)
+    where = "date = (SELECT max(date) FROM quality_master__join_report)"
+    if check:
+        where += " AND check_name = '" + check.replace("'", "''") + "'"
+    try:
+        columns, rows = run_query(
+            get_settings(),
+            "SELECT date, check_name, row_kind, checked, occurrences, subject_table, subject_key, uscc, detail "
+            f"FROM quality_master__join_report WHERE {where} "
+            "ORDER BY check_name, row_kind DESC, subject_table, subject_key",
+        )
+    except FileNotFoundError as exc:
+        err.print(f"[red]{exc}")
+        raise typer.Exit(2) from exc
+    if not rows:
+        console.print("no join report yet: run `ecocloud ingest master` (or the master_data DAG)")
+        raise typer.Exit(1)
+    if fmt != "table":
+        records = [dict(zip(columns, r, strict=True)) for r in rows]
+        if fmt == "json":
+            sys.stdout.write(json.dumps(records, default=str, ensure_ascii=False) + "\n")
+        else:
+            w = csv.DictWriter(sys.stdout, fieldnames=columns, lineterminator="\n")
+            w.writeheader()
+            w.writerows(records)
+        return
+    summary = RichTable(title=f"join-quality report {rows[0][0]} (quality_master__join_report)")
+    for col in ("check", "checked", "items", "what it looks for"):
+        summary.add_column(col)
+    for r in rows:
+        if r[2] == "summary":
+            found = str(r[4]) if r[3] else "–"
+            summary.add_row(r[1], "yes" if r[3] else "[yellow]no", f"[red]{found}" if r[4] else found, r[8])
+    console.print(summary)
+    for name in dict.fromkeys(r[1] for r in rows if r[2] == "item"):
+        items = [r for r in rows if r[1] == name and r[2] == "item"]
+        detail = RichTable(title=f"{name}: {len(items)} item(s)", title_justify="left")
+        for col in ("table", "key", "USCC", "detail", "n"):
+            detail.add_column(col)
+        for r in items[:limit]:
+            detail.add_row(r[5], r[6], r[7] or "", r[8] or "", str(r[4]))
+        console.print(detail)
+        if len(items) > limit:
+            console.print(f"… {len(items) - limit} more (use --limit, --check {name} or --format csv)")
+
+
+@ingest_app.command("hj212")
+def ingest_hj212(
+    files: Annotated[
+        list[str], typer.Argument(help="HJ 212 capture files: one packet per line, .gz allowed")
+    ],
+    force: Annotated[bool, typer.Option(help="rebuild even when the ledger says a file is current")] = False,
+    workers: Annotated[
+        int | None, typer.Option(help="parser processes (default: 1 for small inputs, else one per core)")
+    ] = None,
+) -> None:
+    """Ingest HJ 212 packet captures: raw zone → packets, readings, quarantine → quality gate → marts."""
+    from ecocloud.pipelines import sources
+
+    settings = get_settings()
+    with _progress() as progress:
+        task = progress.add_task("HJ 212 files", total=len(files))
+        try:
+            report = sources.ingest_files(
+                settings, files, force=force, workers=workers, on_done=lambda n: progress.advance(task, n)
+            )
+        except (OSError, ValueError) as exc:
+            err.print(f"[red]cannot ingest: {exc}")
+            raise typer.Exit(2) from exc
+    table = RichTable(title="HJ 212 ingest")
+    for col in ("input", "status", "lines", "accepted", "quarantined", "readings", "dates"):
+        table.add_column(col)
+    for r in report.inputs:
+        c = r.counts
+        table.add_row(
+            r.name,
+            r.status,
+            *(str(c.get(k, "")) for k in ("lines", "accepted", "quarantined", "readings")),
+            ", ".join(c.get("dates", [])),
+        )
+    console.print(table)
+    for m in report.marts:
+        console.print(f"marts {m.date}: {m.status} {m.counts}")
+    for r in report.inputs:
+        for line in r.failures:
+            err.print(f"[red]{r.name} BLOCKED: {line}")
+    for m in report.marts:
+        for line in m.failures:
+            err.print(f"[red]{m.date} BLOCKED: {line}")
+    c = report.counts
+    console.print(
+        f"{c['lines']:,} lines = {c['accepted']:,} accepted + {c['quarantined']:,} quarantined; "
+        f"{c['readings']:,} readings; serving database: {settings.duckdb_file}"
+    )
+    if report.status == "blocked":
+        raise typer.Exit(1)
+
+
+@app.command()
+def receive(
+    port: Annotated[int | None, typer.Option(help="TCP port (default: ECOCLOUD_HJ212_PORT, 9212)")] = None,
+    host: Annotated[str, typer.Option(help="address to listen on")] = "0.0.0.0",
+    devices: Annotated[
+        str | None, typer.Option(help="device registry CSV/JSON: mn,password,uscc,outlet_code,region_code")
+    ] = None,
+    mode: Annotated[
+        str, typer.Option(help="open: accept unknown MN/PW and flag them; registered: reject them")
+    ] = "open",
+    receiver_id: Annotated[str | None, typer.Option(help="segment name prefix (default: host name)")] = None,
+) -> None:
+    """Run the HJ 212 TCP receiver: land every line durably (segments), then acknowledge (9014/9011)."""
+    from pathlib import Path
+    from typing import cast
+
+    from ingest.hj212.devices import DeviceRegistry, RegistryMode
+    from ingest.hj212.receiver import ReceiverConfig, default_receiver_id, serve
+
+    if mode not in ("open", "registered"):
+        err.print("--mode must be open or registered")
+        raise typer.Exit(2)
+    if mode == "registered" and not devices:
+        err.print("--mode registered needs --devices")
+        raise typer.Exit(2)
+    settings = get_settings()
+    registry_mode = cast(RegistryMode, mode)
+    registry = DeviceRegistry.load(Path(devices), registry_mode) if devices else None
+    config = ReceiverConfig(
+        landing_dir=settings.hj212_landing,
+        host=host,
+        port=settings.hj212_port if port is None else port,
+        receiver_id=receiver_id or default_receiver_id(),
+        registry=registry,
+        registry_mode=registry_mode,
+    )
+    logging.getLogger("ecocloud.hj212.receiver").setLevel(logging.INFO)
+    err.print(
+        f"HJ 212 receiver on {config.host}:{config.port} → {config.landing_dir} "
+        f"(rejects → {config.quarantine_dir}); Ctrl-C or SIGTERM stops"
+    )
+    stats = serve(config)
+    err.print(stats.summary())
+
+
 def _progress() -> Progress:
     return Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err

@@ -50,6 +50,12 @@ class Settings(BaseSettings):
     simulator_host: str = "127.0.0.1"
     simulator_port: int = 8765
 
+    # HJ 212: the TCP receiver (`ecocloud receive`) and the pollution_sources DAG
+    hj212_landing_dir: Path | None = Field(
+        default=None, description="where the HJ 212 receiver lands segments; default <lake>/raw/hj212"
+    )
+    hj212_port: int = Field(default=9212, description="HJ 212 receiver TCP port")
+
     @cached_property
     def root(self) -> Path:
         return self.home.expanduser().resolve()
@@ -65,6 +71,11 @@ class Settings(BaseSettings):
     @property
     def airflow_dir(self) -> Path:
         return (self.airflow_home or self.root / "airflow").expanduser().resolve()
+
+    @property
+    def hj212_landing(self) -> Path:
+        """HJ 212 landing dir (receiver segments); rejected lines go to ``<it>_quarantine`` beside it."""
+        return (self.hj212_landing_dir or self.lake / "raw" / "hj212").expanduser().resolve()
 
     @property
     def ledger_file(self) -> Path:

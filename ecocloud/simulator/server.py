@@ -419,6 +419,16 @@ class SimulatorConfig:
                 publish_delay=self.publish_delay,
             )
         )
+        # permits API, credit files, master-data CSVs; "today" of their timeline = the last simulated day
+        from ecocloud.simulator.enterprise_feeds import enterprise_upstreams
+
+        for upstream in enterprise_upstreams(
+            seed=self.seed, anchor=start + dt.timedelta(days=self.days - 1), clock=clock
+        ):
+            app.mount(upstream)
+        from ecocloud.simulator.water import WaterUpstream, jiangxi_sections  # surface-water board
+
+        app.mount(WaterUpstream(jiangxi_sections(self.seed), seed=self.seed, clock=clock))
         if self.fail_first:
             app.inject_failures(self.fail_first, status=self.fail_status, paths=self.fail_paths)
         return app

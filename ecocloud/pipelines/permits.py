@@ -1,0 +1,235 @@
+"""The discharge-permit pipeline: API pages → raw zone → typed versions → history → quality gate → core.
+
+``fetch`` asks the permit API for records updated since the newest published one (minus a look-back
+for late commits) and lands each page that holds something not yet published. ``build`` rebuilds the
+three core tables whole from every landed page: the newest copy of each (permit, version) wins, the
+versions of a permit become its history (``transforms.permits.permit_history``), and the set is
+gated and published together. The ledger skips a build whose pages and pipeline version are
+unchanged, so reruns change nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass, field
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ecocloud.pipelines.common import (
+    Report,
+    fingerprint,
+    gate_and_publish,
+    ledger,
+    read_table,
+    refresh_serving,
+    table_version,
+)
+from ecocloud.settings import Settings
+from ingest.http import make_session
+from ingest.permits.fetch import DEFAULT_PAGE_SIZE, SOURCE, fetch_pages, land_page, record_key
+from ingest.permits.parse import (
+    LIMIT_FIELDS,
+    OUTLET_FIELDS,
+    QUARANTINE_FIELDS,
+    VERSION_FIELDS,
+    PermitPageError,
+    empty,
+    page_quarantine,
+    parse_page,
+)
+from ingest.raw import read_raw
+from schemas import permits as schema
+from transforms.identifiers import (
+    canonical_region_code_array,
+    normalize_name_array,
+    permit_no_valid_array,
+    with_uscc_flags,
+)
+from transforms.permits import attach_history, permit_history
+
+log = logging.getLogger(__name__)
+
+_CODE_VERSION = "1"
+# Re-ask for this much before the newest published update: an upstream commit that lands late with
+# an earlier updatedAt is still picked up. Pages holding nothing new are not landed.
+LOOKBACK = dt.timedelta(days=1)
+BUILD_KEY = "permits"
+TABLES = (schema.permits, schema.outlets, schema.outlet_limits, schema.quarantine)
+
+
+def pipeline_version() -> str:
+    return table_version(SOURCE, _CODE_VERSION, TABLES)
+
+
+@dataclass
+class FetchReport:
+    url: str
+    updated_since: dt.datetime | None
+    pages: int = 0
+    records: int = 0
+    landed: list[str] = field(default_factory=list)  # raw paths of pages with something new
+
+
+def published_versions(settings: Settings) -> dict[tuple[str, int], dt.datetime]:
+    """(permit_no, version) → updated_at of every published version."""
+    t = read_table(settings, schema.permits).select(["permit_no", "version", "updated_at"])
+    return {
+        (p, v): u
+        for p, v, u in zip(
+            t.column("permit_no").to_pylist(),
+            t.column("version").to_pylist(),
+            t.column("updated_at").to_pylist(),
+            strict=True,
+        )
+    }
+
+
+def fetch(
+    settings: Settings,
+    *,
+    base_url: str | None = None,
+    full: bool = False,
+    page_size: int = DEFAULT_PAGE_SIZE,
+) -> FetchReport:
+    """Land the API pages updated since the last published version (all of them when ``full``)."""
+    url = (base_url or settings.permits_base_url).rstrip("/")
+    known = published_versions(settings)
+    since = None if full or not known else max(known.values()) - LOOKBACK
+    session = make_session(settings.http_retries, settings.http_backoff_s)
+    pages = fetch_pages(
+        session, url, updated_since=since, page_size=page_size, timeout_s=settings.http_timeout_s
+    )
+    report = FetchReport(url, since, pages=len(pages), records=sum(len(p.records) for p in pages))
+    led = ledger(settings)
+    fetched_at = dt.datetime.now(dt.UTC)
+    for page in pages:
+        keys = [record_key(r) if isinstance(r, dict) else None for r in page.records]
+        if all(k is not None and known.get((k[0], k[1])) == k[2] for k in keys):
+            continue  # nothing new on this page (the look-back window, an empty listing)
+        report.landed.append(land_page(settings.lake, led, page, fetched_at=fetched_at).raw_path)
+    return report
+
+
+def _stage(settings: Settings) -> tuple[pa.Table, pa.Table, pa.Table, pa.Table, dict[str, int]]:
+    """Every landed page parsed; the newest copy of each (permit, version) kept with its outlets and limits."""
+    received_type = pa.timestamp("us", "UTC")
+    versions = [empty(VERSION_FIELDS).append_column("received_at", pa.array([], received_type))]
+    outlets, limits, quarantine = [empty(OUTLET_FIELDS)], [empty(LIMIT_FIELDS)], [empty(QUARANTINE_FIELDS)]
+    counts = {"pages": 0, "records_read": 0}
+    for obj in ledger(settings).raw_objects(SOURCE):
+        counts["pages"] += 1
+        try:
+            page = parse_page(read_raw(settings.lake, obj), raw_file=obj.raw_path)
+        except PermitPageError as exc:
+            quarantine.append(page_quarantine(obj.raw_path, str(exc)))
+            continue
+        counts["records_read"] += page.counts["records"]
+        received = dt.datetime.fromisoformat(obj.received_at)
+        versions.append(
+            page.versions.append_column(
+                "received_at", pa.array([received] * page.versions.num_rows, received_type)
+            )
+        )
+        outlets.append(page.outlets)
+        limits.append(page.limits)
+        quarantine.append(page.quarantine)
+
+    con = duckdb.connect()
+    try:
+        con.register("v", pa.concat_tables(versions))
+        winners = con.sql(
+            "SELECT * EXCLUDE (received_at, _rn) FROM (SELECT *, row_number() OVER (PARTITION BY permit_no, "
+            "version ORDER BY updated_at DESC, received_at DESC, record DESC) AS _rn FROM v) WHERE _rn = 1"
+        ).to_arrow_table()
+    finally:
+        con.close()
+    chosen = winners.column("record")
+    out, lim = pa.concat_tables(outlets), pa.concat_tables(limits)
+    counts["versions"] = winners.num_rows
+    counts["copies_dropped"] = sum(t.num_rows for t in versions) - winners.num_rows
+    return (
+        winners,
+        out.filter(pc.is_in(out.column("record"), chosen)),
+        lim.filter(pc.is_in(lim.column("record"), chosen)),
+        pa.concat_tables(quarantine),
+        counts,
+    )
+
+
+def typed_versions(versions: pa.Table) -> pa.Table:
+    """Flags and normalised keys for permit versions (vectorised), then their history."""
+    versions = with_uscc_flags(versions)
+    permit_no = versions.column("permit_no")
+    shaped = permit_no_valid_array(permit_no)
+    same_uscc = pc.fill_null(
+        pc.equal(pc.utf8_slice_codeunits(permit_no, 0, 18), versions.column("uscc")), False
+    )
+    kind = pc.if_else(shaped, pc.utf8_slice_codeunits(permit_no, 21, 22), pa.scalar(None, pa.string()))
+    versions = versions.append_column("permit_no_valid", pc.and_(shaped, same_uscc))
+    versions = versions.append_column("permit_kind", kind)
+    versions = versions.append_column(
+        "enterprise_name_norm", normalize_name_array(versions.column("enterprise_name"))
+    )
+    region = canonical_region_code_array(versions.column("region_code"))
+    versions = versions.set_column(versions.schema.get_field_index("region_code"), "region_code", region)
+    return permit_history(versions)
+
+
+def build(settings: Settings, *, force: bool = False) -> Report:
+    """Rebuild permits, outlets and limits (with history) from every landed page, gate, publish."""
+    led = ledger(settings)
+    objs = led.raw_objects(SOURCE)
+    if not objs:
+        return Report(BUILD_KEY, "no-data")
+    inputs, version = fingerprint(objs), pipeline_version()
+    if not force and led.is_current(SOURCE, BUILD_KEY, inputs, version):
+        prev = led.build(SOURCE, BUILD_KEY)
+        return Report(BUILD_KEY, "skipped", prev.counts if prev else {})
+
+    versions, outlets, limits, quarantine, counts = _stage(settings)
+    history = typed_versions(versions)
+    permits_t = schema.permits.conform(history.drop_columns(["record"]))
+    outlets_t = schema.outlets.conform(attach_history(outlets.drop_columns(["record"]), history))
+    limits_t = schema.outlet_limits.conform(attach_history(limits.drop_columns(["record"]), history))
+    quarantine_t = schema.quarantine.conform(quarantine)
+    current = permits_t.filter(permits_t.column("is_current"))
+    counts |= {
+        "permits": current.num_rows,
+        "in_force_now": _in_force_now(permits_t),
+        "revoked": pc.sum(pc.equal(current.column("status"), "revoked")).as_py() or 0,
+        "cancelled": pc.sum(pc.equal(current.column("status"), "cancelled")).as_py() or 0,
+        "uscc_invalid": pc.sum(pc.invert(current.column("uscc_valid"))).as_py() or 0,
+        "outlets": outlets_t.num_rows,
+        "limits": limits_t.num_rows,
+        "quarantined": quarantine_t.num_rows,
+    }
+    report = Report(BUILD_KEY, counts=counts)
+    gate_and_publish(
+        settings,
+        [(schema.permits, permits_t), (schema.outlets, outlets_t), (schema.outlet_limits, limits_t)],
+        report,
+        always=[(schema.quarantine, quarantine_t)],
+    )
+    led.record_build(SOURCE, BUILD_KEY, inputs, version, report.status, counts)
+    return report
+
+
+def _in_force_now(permits_t: pa.Table) -> int:
+    now = pa.scalar(dt.datetime.now(dt.UTC), pa.timestamp("us", "UTC"))
+    start, end = permits_t.column("in_force_from"), permits_t.column("in_force_to")
+    binding = pc.and_(pc.less_equal(start, now), pc.or_(pc.is_null(end), pc.less(now, end)))
+    return int(pc.sum(pc.fill_null(binding, False)).as_py() or 0)
+
+
+def ingest(
+    settings: Settings, base_url: str | None = None, *, full: bool = False, force: bool = False
+) -> tuple[FetchReport, Report]:
+    """`ecocloud ingest permits URL`: fetch, build, refresh the serving database when anything changed."""
+    fetched = fetch(settings, base_url=base_url, full=full)
+    report = build(settings, force=force)
+    if report.status != "skipped" or not settings.duckdb_file.exists():
+        refresh_serving(settings)
+    return fetched, report

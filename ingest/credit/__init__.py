@@ -1,0 +1,1 @@
+"""Enterprise environmental credit rating result files (provincial XLSX / CSV)."""

@@ -1,0 +1,304 @@
+"""Read provincial credit result files (XLSX or CSV) into typed stage rows.
+
+The ingest boundary for credit: each province's header names (统一社会信用代码 / 社会信用代码 …)
+and level labels (环保诚信企业 / 绿牌 …) map to registry columns and level codes through the
+province's configuration (``provinces.toml``). What the files do that the parser expects:
+
+* a title row (or several) above the header row, merged cells, notes below the table;
+* several sheets (a sheet without a header row, e.g. 说明, is skipped and counted);
+* CSV in UTF-8 (with or without BOM) or GB18030;
+* numbers where text is expected (序号 as 1.0), full-width characters, stray spaces.
+
+The province comes from the caller, else from the file name (``file_hints``), else from the region
+part of the USCCs in the file (majority). The year comes from the caller, a year column, the file
+name, or the title row. A row without an enterprise name or with a level label the province does not
+use is quarantined with its reason; USCCs are not checked here (the pipeline flags them, vectorised).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import re
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+
+from ingest.credit.config import ProvinceConfig, provinces
+from schemas.credit import SCHEMES
+from transforms.identifiers import (
+    canonical_region_code,
+    is_region_code,
+    normalize_name,
+    normalize_uscc,
+    prefecture_from_name,
+)
+
+__all__ = [
+    "QUARANTINE_FIELDS",
+    "ROW_FIELDS",
+    "CreditFileError",
+    "ParsedCredit",
+    "map_level",
+    "parse_credit_file",
+    "read_sheets",
+]
+
+ROW_FIELDS: dict[str, pa.DataType] = {
+    "province_code": pa.string(),
+    "scheme": pa.string(),
+    "year": pa.int16(),
+    "uscc": pa.string(),
+    "enterprise_name": pa.string(),
+    "region_code": pa.string(),
+    "region_name": pa.string(),
+    "level": pa.string(),
+    "level_rank": pa.int8(),
+    "level_label": pa.string(),
+    "sub_grade": pa.string(),
+    "raw_file": pa.string(),
+    "sheet": pa.string(),
+    "row_no": pa.int32(),
+    "received_at": pa.timestamp("us", tz="UTC"),
+}
+QUARANTINE_FIELDS: dict[str, pa.DataType] = {
+    "raw_file": pa.string(),
+    "sheet": pa.string(),
+    "row_no": pa.int32(),
+    "province_code": pa.string(),
+    "raw_value": pa.string(),
+    "reason": pa.string(),
+}
+_HEADER_SCAN_ROWS = 15
+_YEAR_RE = re.compile(r"(?<!\d)(20\d{2})(?!\d)")
+_SUB_GRADE_RE = re.compile(r"^\(?([A-Z0-9][A-Z0-9+\-]{0,2})\)?级?$")
+
+
+class CreditFileError(ValueError):
+    """Nothing in the file can be placed (no header, unknown province or year)."""
+
+
+@dataclass
+class ParsedCredit:
+    province: ProvinceConfig | None
+    rows: pa.Table
+    quarantine: pa.Table
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+# ------------------------------------------------------------------------------------------ reading
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    return str(value).strip()
+
+
+def read_sheets(data: bytes) -> list[tuple[str, list[list[str]]]]:
+    """(sheet name, rows of cell text) for an XLSX workbook, or one unnamed sheet for a CSV."""
+    if data[:4] == b"PK\x03\x04":
+        from openpyxl import load_workbook
+
+        wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        try:
+            return [
+                (ws.title, [[_cell(v) for v in row] for row in ws.iter_rows(values_only=True)])
+                for ws in wb.worksheets
+            ]
+        finally:
+            wb.close()
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            text = data.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:
+        raise CreditFileError("neither XLSX nor text in UTF-8 or GB18030")
+    return [("", [[c.strip() for c in row] for row in csv.reader(io.StringIO(text, newline=""))])]
+
+
+# ---------------------------------------------------------------------------------------- mapping
+def map_level(label: str, province: ProvinceConfig) -> tuple[str, str | None] | None:
+    """(level code, sub-grade) for a label as written, or None when the province has no such label."""
+    text = normalize_name(label) or ""
+    for alias, code in province.labels:
+        if text == alias:
+            return code, None
+    for alias, code in province.labels:  # longest first: 环保良好企业B级 before 环保良好(B+)
+        if alias and text.startswith(alias):
+            m = _SUB_GRADE_RE.match(text[len(alias) :])
+            if m:
+                return code, m.group(1)
+    return None
+
+
+def _header(rows: list[list[str]], candidates: list[ProvinceConfig]) -> tuple[int, dict[str, int]] | None:
+    """(index of the header row, column → cell index) using the candidates' header names."""
+    for i, row in enumerate(rows[:_HEADER_SCAN_ROWS]):
+        mapping: dict[str, int] = {}
+        for j, cell in enumerate(row):
+            for p in candidates:
+                column = p.column_of(cell)
+                if column and column not in mapping:
+                    mapping[column] = j
+                    break
+        if {"enterprise_name", "level"} <= set(mapping):
+            return i, mapping
+    return None
+
+
+def _province_from_name(name: str) -> ProvinceConfig | None:
+    lowered = name.lower()
+    hits = [p for p in provinces().values() if any(h in lowered for h in p.file_hints)]
+    return hits[0] if len(hits) == 1 else None
+
+
+def _province_from_usccs(usccs: list[str]) -> ProvinceConfig | None:
+    """The configured province most USCCs were registered in (positions 3–4 = province)."""
+    by_code = {p.province_code[:2]: p for p in provinces().values()}
+    votes = Counter(u[2:4] for u in (normalize_uscc(x) or "" for x in usccs) if len(u) == 18)
+    if not votes:
+        return None
+    prefix, n = votes.most_common(1)[0]
+    return by_code.get(prefix) if n * 2 > sum(votes.values()) else None
+
+
+# ---------------------------------------------------------------------------------------- parsing
+def parse_credit_file(
+    data: bytes,
+    *,
+    file_name: str,
+    raw_file: str,
+    received_at: dt.datetime,
+    province: ProvinceConfig | None = None,
+    year: int | None = None,
+) -> ParsedCredit:
+    """Typed rating rows and quarantined rows of one result file.
+
+    Raises CreditFileError when nothing can be placed: no header row in any sheet, or the province
+    or the year cannot be told.
+    """
+    sheets = read_sheets(data)
+    candidates = [province] if province else list(provinces().values())
+    found = [(name, rows, h) for name, rows in sheets if (h := _header(rows, candidates)) is not None]
+    if not found:
+        raise CreditFileError("no header row with an enterprise-name and a level column in any sheet")
+    if province is None:
+        province = _province_from_name(file_name) or _province_from_usccs(_column_values(found, "uscc"))
+    if province is None:
+        raise CreditFileError("cannot tell the province (no hint in the file name, USCCs inconclusive)")
+    file_year = _year_in(file_name)
+
+    rows_out: list[dict[str, Any]] = []
+    quarantine: list[dict[str, Any]] = []
+    counts = Counter[str]()
+    counts["sheets_skipped"] = len(sheets) - len(found)
+    for sheet, rows, _ in found:
+        header = _header(rows, [province])
+        if header is None:  # matched another province's names only
+            counts["sheets_skipped"] += 1
+            continue
+        h_index, columns = header
+        title_year = _year_in(" ".join(" ".join(r) for r in rows[:h_index]))
+        for row_no, row in _data_rows(rows, h_index):
+            cells = {c: (row[j].strip() if j < len(row) else "") for c, j in columns.items()}
+            if not cells.get("enterprise_name") and not cells.get("level"):
+                counts["rows_skipped"] += 1  # a note (注：…) or a subtotal line below the table
+                continue
+            counts["rows_read"] += 1
+            typed = _typed_row(cells, province, year or file_year or title_year, fixed_year=year is not None)
+            where = {"raw_file": raw_file, "sheet": sheet, "row_no": row_no}
+            if isinstance(typed, str):
+                quarantine.append(
+                    {**where, "province_code": province.province_code, "raw_value": ",".join(row)[:500],
+                     "reason": typed}
+                )  # fmt: skip
+            else:
+                rows_out.append({**typed, **where, "received_at": received_at})
+    counts["rows_published"] = len(rows_out)
+    counts["rows_quarantined"] = len(quarantine)
+    return ParsedCredit(
+        province,
+        pa.Table.from_pylist(rows_out, schema=pa.schema(list(ROW_FIELDS.items()))),
+        pa.Table.from_pylist(quarantine, schema=pa.schema(list(QUARANTINE_FIELDS.items()))),
+        dict(counts),
+    )
+
+
+def _typed_row(
+    cells: dict[str, str], province: ProvinceConfig, default_year: int | None, *, fixed_year: bool
+) -> dict[str, Any] | str:
+    """The typed columns of one row, or why it cannot be typed."""
+    scheme = SCHEMES[province.scheme]
+    name, label = cells.get("enterprise_name", ""), cells.get("level", "")
+    if not name:
+        return "no enterprise name"
+    level = map_level(label, province)
+    if level is None:
+        return f"level {label!r} is not a label of {province.name} ({scheme.name})"
+    year = default_year if fixed_year else (_year_in(cells.get("year", "")) or default_year)
+    if year is None:
+        return "no evaluation year (none in the row, the file name or the title)"
+    region_name = cells.get("region") or None
+    return {
+        "province_code": province.province_code,
+        "scheme": scheme.name,
+        "year": year,
+        "uscc": cells.get("uscc") or None,
+        "enterprise_name": name,
+        "region_code": _region_code(region_name, province),
+        "region_name": region_name,
+        "level": level[0],
+        "level_rank": scheme.level(level[0]).rank,
+        "level_label": label,
+        "sub_grade": cells.get("sub_grade") or level[1],
+    }
+
+
+def file_quarantine(raw_file: str, reason: str, province_code: str | None = None) -> pa.Table:
+    """The quarantine row of a file nothing could be read from."""
+    row = {"raw_file": raw_file, "sheet": "", "row_no": 0, "province_code": province_code,
+           "raw_value": None, "reason": reason}  # fmt: skip
+    return pa.Table.from_pylist([row], schema=pa.schema(list(QUARANTINE_FIELDS.items())))
+
+
+def _column_values(
+    found: list[tuple[str, list[list[str]], tuple[int, dict[str, int]]]], column: str
+) -> list[str]:
+    out: list[str] = []
+    for _, rows, (h_index, columns) in found:
+        j = columns.get(column)
+        if j is not None:
+            out.extend(row[j] for row in rows[h_index + 1 :] if j < len(row))
+    return out
+
+
+def _data_rows(rows: list[list[str]], header_index: int) -> Iterator[tuple[int, list[str]]]:
+    for i in range(header_index + 1, len(rows)):
+        row = rows[i]
+        if any(c for c in row):
+            yield i + 1, row  # 1-based, as a spreadsheet shows it
+
+
+def _year_in(text: str) -> int | None:
+    m = _YEAR_RE.search(text or "")
+    return int(m.group(1)) if m else None
+
+
+def _region_code(name: str | None, province: ProvinceConfig) -> str | None:
+    if not name:
+        return None
+    code = canonical_region_code(name)
+    if code and is_region_code(code):
+        return code
+    return prefecture_from_name(name, province.province_code)

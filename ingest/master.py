@@ -1,0 +1,223 @@
+"""Master-data files the data engineers maintain: the enterprise and monitoring-point registries (CSV).
+
+Two files, each a full snapshot, told apart by their header:
+
+* enterprises — ``uscc, enterprise_name`` (+ ``region_code, industry_code, industry_name, address``);
+* monitoring points — ``mn, uscc, outlet_code, region_code`` (+ ``point_name, pollutants``): the
+  column names of the HJ 212 receiver's device file (``ingest.hj212.devices``), without the password.
+  ``pollutants`` lists HJ 212 codes separated by ``;`` (or ``,`` / ``|`` / spaces); 2005 codes are
+  mapped to 2017 ones.
+
+Chinese header names are accepted too (统一社会信用代码, 企业名称, 排放口编号 …). UTF-8 (Excel's BOM
+included) or GB18030. A row without its key, or repeating a key earlier in the same file, is
+quarantined; a USCC failing its check or an MN that is not 24 hex characters is flagged, not dropped.
+Whatever a file is called, it lands as ``enterprises.csv`` or ``monitoring_points.csv`` (a file that
+is neither lands under its own name, and the build quarantines it).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import requests
+
+from ingest import listing
+from ingest.hj212.codes import pollutant as hj212_pollutant
+from ingest.snapshots import land_snapshot
+from transforms.identifiers import normalize_name
+from warehouse.ledger import Ledger, RawObject
+
+SOURCE = "master"
+ENTERPRISES, POINTS = "enterprises", "monitoring_points"
+KINDS = (ENTERPRISES, POINTS)
+SUFFIXES = (".csv",)
+
+_ALIASES: dict[str, tuple[str, ...]] = {
+    "uscc": ("uscc", "统一社会信用代码", "社会信用代码"),
+    "enterprise_name": ("enterprise_name", "企业名称", "单位名称"),
+    "region_code": ("region_code", "行政区划代码", "区划代码"),
+    "industry_code": ("industry_code", "行业代码", "行业类别代码"),
+    "industry_name": ("industry_name", "行业名称", "行业类别"),
+    "address": ("address", "地址", "生产经营场所地址"),
+    "mn": ("mn", "设备唯一标识", "数采仪mn", "mn号"),
+    "outlet_code": ("outlet_code", "排放口编号", "排口编号"),
+    "point_name": ("point_name", "name", "点位名称", "监测点名称"),
+    "pollutants": ("pollutants", "监测因子", "监测项目"),
+}
+_BY_ALIAS = {(normalize_name(a) or "").lower(): col for col, aliases in _ALIASES.items() for a in aliases}
+COLUMNS = {
+    ENTERPRISES: ("uscc", "enterprise_name", "region_code", "industry_code", "industry_name", "address"),
+    POINTS: ("mn", "uscc", "outlet_code", "region_code", "point_name", "pollutants"),
+}
+KEYS = {ENTERPRISES: "uscc", POINTS: "mn"}
+MN_RE = re.compile(r"^[0-9A-Fa-f]{24}$")
+_SPLIT = re.compile(r"[;,；，|\s]+")
+
+QUARANTINE_FIELDS: dict[str, pa.DataType] = {
+    "raw_file": pa.string(),
+    "line_no": pa.int32(),
+    "file_kind": pa.string(),
+    "key": pa.string(),
+    "raw_value": pa.string(),
+    "reason": pa.string(),
+}
+
+
+class MasterFileError(ValueError):
+    """Not a registry file (message says why)."""
+
+
+@dataclass
+class ParsedMaster:
+    kind: str
+    rows: pa.Table  # COLUMNS[kind] (+ mn_standard for points), strings
+    quarantine: pa.Table
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+def _decode(data: bytes) -> str:
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise MasterFileError("not text in UTF-8 or GB18030")
+
+
+def _header(row: list[str]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for j, cell in enumerate(row):
+        col = _BY_ALIAS.get((normalize_name(cell) or "").lower())
+        if col and col not in out:
+            out[col] = j
+    return out
+
+
+def kind_of(data: bytes) -> str:
+    """``enterprises`` or ``monitoring_points`` from the header row; MasterFileError otherwise."""
+    first = next(csv.reader(io.StringIO(_decode(data)[:4096], newline="")), [])
+    columns = _header(first)
+    if "mn" in columns:
+        return POINTS
+    if {"uscc", "enterprise_name"} <= set(columns):
+        return ENTERPRISES
+    raise MasterFileError(f"header {first[:8]!r} is neither the enterprise nor the monitoring-point registry")
+
+
+def normalize_pollutants(text: str) -> str | None:
+    """``a21026;02 ; w01018`` → ``a21026,a21026,w01018`` deduplicated in order (2005 → 2017 codes)."""
+    out: list[str] = []
+    for code in _SPLIT.split(text.strip()):
+        if not code:
+            continue
+        known = hj212_pollutant(code)
+        value = known.code if known else code
+        if value not in out:
+            out.append(value)
+    return ",".join(out) or None
+
+
+def parse_master_csv(data: bytes, *, raw_file: str) -> ParsedMaster:
+    """Typed rows of one registry file. Raises MasterFileError when it is not one."""
+    kind = kind_of(data)
+    rows = list(csv.reader(io.StringIO(_decode(data), newline="")))
+    columns = _header(rows[0])
+    key = KEYS[kind]
+    out: list[dict[str, Any]] = []
+    quarantine: list[dict[str, Any]] = []
+    first_line: dict[str, int] = {}
+    skipped = 0
+    for line_no, row in enumerate(rows[1:], start=2):
+        if not any(c.strip() for c in row):
+            skipped += 1
+            continue
+        rec = {c: (row[j].strip() if j < len(row) and row[j].strip() else None) for c, j in columns.items()}
+        value = rec.get(key)
+        reason = None
+        if not value:
+            reason = f"no {key}"
+        elif value in first_line:
+            reason = f"duplicate {key}: already on line {first_line[value]}"
+        if reason:
+            quarantine.append(
+                {"raw_file": raw_file, "line_no": line_no, "file_kind": kind, "key": value,
+                 "raw_value": ",".join(row)[:500], "reason": reason}
+            )  # fmt: skip
+            continue
+        assert value is not None
+        first_line[value] = line_no
+        typed: dict[str, Any] = {c: rec.get(c) for c in COLUMNS[kind]}
+        if kind == POINTS:
+            typed["outlet_code"] = typed["outlet_code"].upper() if typed["outlet_code"] else None
+            typed["pollutants"] = normalize_pollutants(typed["pollutants"] or "")
+            typed["mn_standard"] = bool(MN_RE.match(value))
+        out.append(typed)
+    return ParsedMaster(
+        kind,
+        pa.Table.from_pylist(out, schema=pa.schema(_fields(kind))),
+        pa.Table.from_pylist(quarantine, schema=pa.schema(list(QUARANTINE_FIELDS.items()))),
+        {
+            "rows_read": len(out) + len(quarantine),
+            "rows": len(out),
+            "quarantined": len(quarantine),
+            "blank": skipped,
+        },
+    )
+
+
+def _fields(kind: str) -> list[tuple[str, pa.DataType]]:
+    return [(c, pa.string()) for c in COLUMNS[kind]] + (
+        [("mn_standard", pa.bool_())] if kind == POINTS else []
+    )
+
+
+def row_schema(kind: str) -> pa.Schema:
+    """Schema of a snapshot's rows as the build stacks them: the parsed columns, raw_file, snapshot_at."""
+    return pa.schema([*_fields(kind), ("raw_file", pa.string()), ("snapshot_at", pa.timestamp("us", "UTC"))])
+
+
+def file_quarantine(raw_file: str, reason: str) -> pa.Table:
+    row = {
+        "raw_file": raw_file,
+        "line_no": 0,
+        "file_kind": None,
+        "key": None,
+        "raw_value": None,
+        "reason": reason,
+    }
+    return pa.Table.from_pylist([row], schema=pa.schema(list(QUARANTINE_FIELDS.items())))
+
+
+def discover(
+    location: str, *, session: requests.Session | None = None, timeout_s: float = 30.0
+) -> list[listing.ListedFile]:
+    return listing.discover(location, SUFFIXES, session=session, timeout_s=timeout_s)
+
+
+def land_file(
+    lake: Path,
+    ledger: Ledger,
+    item: listing.ListedFile,
+    *,
+    session: requests.Session | None = None,
+    timeout_s: float = 30.0,
+) -> RawObject | None:
+    """Land one registry file as the newest snapshot of its kind; None when unchanged."""
+    got = listing.read(item, ledger, session=session, timeout_s=timeout_s)
+    if got is None:
+        return None
+    try:
+        name = f"{kind_of(got.content)}.csv"
+    except MasterFileError:
+        name = item.name  # landed as received; the build quarantines it with the reason
+    obj = land_snapshot(
+        lake, ledger, source=SOURCE, logical_name=name, data=got.content, origin=item.location
+    )
+    listing.remember(ledger, item, got)
+    return obj

@@ -1,0 +1,1 @@
+"""Discharge permits from the permit platform API (docs/permit-api.md)."""

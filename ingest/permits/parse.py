@@ -1,0 +1,338 @@
+"""Parse permit-API pages (docs/permit-api.md) into typed stage rows: versions, outlets, limits.
+
+The ingest boundary: the platform's names (``permitNo``, ``creditCode``, ``outletType`` = 主要排放口,
+``limitValue`` = "6-9", ``unit`` = mg/m3) become registry columns and values here (``permit_no``,
+``uscc``, ``outlet_kind`` = main, ``limit_lower`` / ``limit_value``, ``mg/m³``); Beijing times become
+UTC. A record, outlet or limit that cannot be typed goes to quarantine with its reason and its place
+in the page; its siblings are still published. Identifier checks (USCC, permit number) flag, they do
+not reject: they run in the pipeline over whole columns.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+
+from ingest.hj212.codes import pollutant as hj212_pollutant
+
+BEIJING = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
+
+STATUS = {"valid": "valid", "有效": "valid", "revoked": "revoked", "撤销": "revoked",
+          "cancelled": "cancelled", "canceled": "cancelled", "注销": "cancelled"}  # fmt: skip
+OUTLET_KIND = {"主要排放口": "main", "main": "main", "一般排放口": "general", "general": "general"}
+_UNITS = {
+    "mg/m3": "mg/m³", "mg/m³": "mg/m³", "mg/nm3": "mg/m³", "毫克/立方米": "mg/m³",
+    "mg/l": "mg/L", "毫克/升": "mg/L",
+    "无量纲": "-", "-": "-", "": "-",
+}  # fmt: skip
+_RANGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*[-~～—]\s*(\d+(?:\.\d+)?)\s*$")
+
+VERSION_FIELDS: dict[str, pa.DataType] = {
+    "permit_no": pa.string(),
+    "version": pa.int32(),
+    "version_type": pa.string(),
+    "uscc": pa.string(),
+    "enterprise_name": pa.string(),
+    "industry_code": pa.string(),
+    "industry_name": pa.string(),
+    "region_code": pa.string(),
+    "address": pa.string(),
+    "permit_valid_from": pa.date32(),
+    "permit_valid_to": pa.date32(),
+    "issued_by": pa.string(),
+    "issued_date": pa.date32(),
+    "status": pa.string(),
+    "status_date": pa.date32(),
+    "effective_date": pa.date32(),
+    "updated_at": pa.timestamp("us", tz="UTC"),
+    "raw_file": pa.string(),
+    "record": pa.string(),  # raw_file#index: links outlets and limits to their record
+}
+OUTLET_FIELDS: dict[str, pa.DataType] = {
+    "permit_no": pa.string(),
+    "version": pa.int32(),
+    "outlet_code": pa.string(),
+    "outlet_name": pa.string(),
+    "outlet_kind": pa.string(),
+    "medium": pa.string(),
+    "longitude": pa.float64(),
+    "latitude": pa.float64(),
+    "record": pa.string(),
+}
+LIMIT_FIELDS: dict[str, pa.DataType] = {
+    "permit_no": pa.string(),
+    "version": pa.int32(),
+    "outlet_code": pa.string(),
+    "pollutant_code": pa.string(),
+    "pollutant_name": pa.string(),
+    "limit_value": pa.float64(),
+    "limit_lower": pa.float64(),
+    "limit_unit": pa.string(),
+    "standard": pa.string(),
+    "o2_reference_pct": pa.float64(),
+    "annual_limit_t": pa.float64(),
+    "record": pa.string(),
+}
+QUARANTINE_FIELDS: dict[str, pa.DataType] = {
+    "raw_file": pa.string(),
+    "record_index": pa.int32(),
+    "item": pa.string(),
+    "permit_no": pa.string(),
+    "raw_value": pa.string(),
+    "reason": pa.string(),
+}
+
+
+class PermitPageError(ValueError):
+    """The page as a whole is not a permit-API reply (message says why)."""
+
+
+@dataclass
+class ParsedPage:
+    page: int
+    total: int
+    total_pages: int
+    versions: pa.Table
+    outlets: pa.Table
+    limits: pa.Table
+    quarantine: pa.Table
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+class _Bad(ValueError):
+    def __init__(self, item: str, value: Any, reason: str) -> None:
+        super().__init__(reason)
+        self.item, self.value, self.reason = item, value, reason
+
+
+def load_page(data: bytes) -> dict[str, Any]:
+    """The reply object; raises PermitPageError when it is not one."""
+    try:
+        body = json.loads(data.decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise PermitPageError(f"not JSON: {exc}") from exc
+    if not isinstance(body, dict) or not isinstance(body.get("records"), list):
+        raise PermitPageError("no records list in the reply")
+    if body.get("code", 0) not in (0, "0"):
+        raise PermitPageError(f"platform error {body.get('code')}: {body.get('msg')}")
+    return body
+
+
+def parse_updated_at(value: Any) -> dt.datetime:
+    """ISO 8601; without an offset it is Beijing time (DESIGN.md: convert at the ingest boundary)."""
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("missing")
+    t = dt.datetime.fromisoformat(value.strip().replace(" ", "T").replace("Z", "+00:00"))
+    return (t if t.tzinfo else t.replace(tzinfo=BEIJING)).astimezone(dt.UTC)
+
+
+def _date(rec: dict[str, Any], key: str, *, required: bool = False) -> dt.date | None:
+    value = rec.get(key)
+    if value in (None, "", "长期"):  # 长期: long-term validity
+        if required:
+            raise _Bad(key, value, f"{key} missing")
+        return None
+    try:
+        return dt.date.fromisoformat(str(value).strip()[:10])
+    except ValueError:
+        raise _Bad(key, value, f"{key} is not a date") from None
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _float(value: Any, item: str, what: str) -> float | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        raise _Bad(item, value, f"{what} is not a number") from None
+    if not math.isfinite(out) or out < 0:
+        raise _Bad(item, value, f"{what} must be a number ≥ 0")
+    return out
+
+
+def _version_row(rec: dict[str, Any], raw_file: str, index: int) -> dict[str, Any]:
+    permit_no = _text(rec.get("permitNo"))
+    if not permit_no:
+        raise _Bad("permitNo", rec.get("permitNo"), "no permit number")
+    version = rec.get("version")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise _Bad("version", version, "version must be an integer ≥ 1")
+    status = STATUS.get(str(rec.get("status") or "").strip().lower())
+    if status is None:
+        raise _Bad("status", rec.get("status"), "unknown status (valid / revoked / cancelled)")
+    try:
+        updated_at = parse_updated_at(rec.get("updatedAt"))
+    except ValueError:
+        raise _Bad("updatedAt", rec.get("updatedAt"), "updatedAt is not an ISO 8601 time") from None
+    valid_from = _date(rec, "validFrom")
+    status_date = _date(rec, "statusDate")
+    # effectiveDate is part of the contract; older records lack it: a revocation or cancellation takes
+    # effect on its status date, anything else with the validity start.
+    effective = _date(rec, "effectiveDate") or (status_date if status != "valid" else None) or valid_from
+    if effective is None:
+        raise _Bad("effectiveDate", rec.get("effectiveDate"), "no effectiveDate, statusDate or validFrom")
+    return {
+        "permit_no": permit_no.upper(),
+        "version": version,
+        "version_type": _text(rec.get("versionType")),
+        "uscc": _text(rec.get("creditCode")),
+        "enterprise_name": _text(rec.get("entName")),
+        "industry_code": _text(rec.get("industryCode")),
+        "industry_name": _text(rec.get("industryName")),
+        "region_code": _text(rec.get("regionCode")),
+        "address": _text(rec.get("address")),
+        "permit_valid_from": valid_from,
+        "permit_valid_to": _date(rec, "validTo"),
+        "issued_by": _text(rec.get("issueOrg")),
+        "issued_date": _date(rec, "issueDate"),
+        "status": status,
+        "status_date": status_date,
+        "effective_date": effective,
+        "updated_at": updated_at,
+        "raw_file": raw_file,
+        "record": f"{raw_file}#{index}",
+    }
+
+
+def _limit_row(p: dict[str, Any], item: str) -> dict[str, Any]:
+    code = _text(p.get("pollutantCode"))
+    if not code:
+        raise _Bad(item, p.get("pollutantCode"), "no pollutant code")
+    known = hj212_pollutant(code)  # 2005 codes → 2017; codes outside the HJ 212 table stay as given
+    raw_limit = p.get("limitValue")
+    lower, upper = None, None
+    m = _RANGE.match(str(raw_limit)) if isinstance(raw_limit, str) else None
+    if m:
+        lower, upper = float(m.group(1)), float(m.group(2))
+    else:
+        upper = _float(raw_limit, item, "limitValue")
+    unit_text = str(p.get("unit") or "").strip()
+    unit = _UNITS.get(unit_text.lower(), unit_text)
+    o2 = _float(p.get("o2Reference"), item, "o2Reference")
+    if o2 is not None and o2 > 21:
+        raise _Bad(item, o2, "o2Reference above 21 %")
+    return {
+        "pollutant_code": known.code if known else code,
+        "pollutant_name": _text(p.get("pollutantName")),
+        "limit_value": upper,
+        "limit_lower": lower,
+        "limit_unit": unit,
+        "standard": _text(p.get("standard")),
+        "o2_reference_pct": o2,
+        "annual_limit_t": _float(p.get("annualLimitT"), item, "annualLimitT"),
+    }
+
+
+def parse_page(data: bytes, *, raw_file: str) -> ParsedPage:
+    """Typed rows of one page. Raises PermitPageError only when the page as a whole is unusable."""
+    body = load_page(data)
+    versions: list[dict[str, Any]] = []
+    outlets: list[dict[str, Any]] = []
+    limits: list[dict[str, Any]] = []
+    quarantine: list[dict[str, Any]] = []
+
+    def reject(index: int, item: str, permit_no: str | None, value: Any, reason: str) -> None:
+        text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+        quarantine.append(
+            {"raw_file": raw_file, "record_index": index, "item": item, "permit_no": permit_no,
+             "raw_value": None if value is None else text[:500], "reason": reason}
+        )  # fmt: skip
+
+    for index, rec in enumerate(body["records"]):
+        if not isinstance(rec, dict):
+            reject(index, "", None, rec, "record is not an object")
+            continue
+        try:
+            v = _version_row(rec, raw_file, index)
+        except _Bad as bad:
+            reject(index, bad.item, _text(rec.get("permitNo")), bad.value, bad.reason)
+            continue
+        versions.append(v)
+        key = {"permit_no": v["permit_no"], "version": v["version"], "record": v["record"]}
+        seen_outlets: set[str] = set()
+        for oi, o in enumerate(rec.get("outlets") or []):
+            item = f"outlets[{oi}]"
+            code = _text(o.get("outletCode")) if isinstance(o, dict) else None
+            if not isinstance(o, dict) or not code:
+                reject(index, item, v["permit_no"], o, "outlet without outletCode")
+                continue
+            code = code.upper()
+            if code in seen_outlets:
+                reject(index, item, v["permit_no"], code, f"outlet {code} listed twice")
+                continue
+            try:
+                lon = _float(o.get("longitude"), item, "longitude")
+                lat = _float(o.get("latitude"), item, "latitude")
+            except _Bad as bad:
+                reject(index, item, v["permit_no"], bad.value, bad.reason)
+                lon = lat = None
+            seen_outlets.add(code)
+            outlets.append(
+                {**key, "outlet_code": code, "outlet_name": _text(o.get("outletName")),
+                 "outlet_kind": OUTLET_KIND.get(str(o.get("outletType") or "").strip()),
+                 "medium": "air" if code.startswith("DA") else "water" if code.startswith("DW") else None,
+                 "longitude": lon, "latitude": lat}
+            )  # fmt: skip
+            seen_codes: set[str] = set()
+            for pi, p in enumerate(o.get("pollutants") or []):
+                pitem = f"{item}.pollutants[{pi}]"
+                try:
+                    if not isinstance(p, dict):
+                        raise _Bad(pitem, p, "pollutant is not an object")
+                    row = _limit_row(p, pitem)
+                except _Bad as bad:
+                    reject(index, bad.item, v["permit_no"], bad.value, bad.reason)
+                    continue
+                if row["pollutant_code"] in seen_codes:
+                    reject(index, pitem, v["permit_no"], row["pollutant_code"], "pollutant listed twice")
+                    continue
+                seen_codes.add(row["pollutant_code"])
+                limits.append({**key, "outlet_code": code, **row})
+
+    return ParsedPage(
+        page=int(body.get("page") or 1),
+        total=int(body.get("total") or 0),
+        total_pages=int(body.get("totalPages") or 0),
+        versions=_table(versions, VERSION_FIELDS),
+        outlets=_table(outlets, OUTLET_FIELDS),
+        limits=_table(limits, LIMIT_FIELDS),
+        quarantine=_table(quarantine, QUARANTINE_FIELDS),
+        counts={
+            "records": len(body["records"]),
+            "versions": len(versions),
+            "outlets": len(outlets),
+            "limits": len(limits),
+            "quarantined": len(quarantine),
+        },
+    )
+
+
+def page_quarantine(raw_file: str, reason: str) -> pa.Table:
+    """The quarantine row for a page that is unusable as a whole."""
+    return _table(
+        [{"raw_file": raw_file, "record_index": -1, "item": "", "permit_no": None, "raw_value": None,
+          "reason": reason}],
+        QUARANTINE_FIELDS,
+    )  # fmt: skip
+
+
+def _table(rows: list[dict[str, Any]], fields: dict[str, pa.DataType]) -> pa.Table:
+    return pa.Table.from_pylist(rows, schema=pa.schema(list(fields.items())))
+
+
+def empty(fields: dict[str, pa.DataType]) -> pa.Table:
+    """A zero-row stage table of ``fields`` (VERSION_FIELDS, OUTLET_FIELDS …)."""
+    return _table([], fields)

@@ -1,0 +1,296 @@
+"""Permits, credit and master data against the running simulator over real HTTP, into a real lake.
+
+Covers: API paging and ``updated_since``; retries on 503; the credit XLSX read through openpyxl; the
+three pipelines and the join-quality report end to end in a temporary ECOCLOUD_HOME; an idempotent
+rerun that leaves the lake byte-for-byte unchanged; the ``ecocloud`` commands.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import requests
+from openpyxl import load_workbook
+from typer.testing import CliRunner
+
+from ecocloud.cli import app
+from ecocloud.pipelines import credit, master, permits
+from ecocloud.settings import Settings
+from ecocloud.simulator.enterprises import simulated_sources
+from ecocloud.simulator.server import RunningSimulator, running_simulator
+from ingest.credit.parse import parse_credit_file
+from ingest.http import make_session
+from ingest.permits.fetch import fetch_pages
+from ingest.permits.parse import parse_updated_at
+from schemas.registry import get_table
+from transforms.permits import install_limit_in_force
+from warehouse import lake as lk
+
+ANCHOR = dt.date(2026, 11, 20)  # the simulator's "today": start + days - 1
+BJ = dt.timezone(dt.timedelta(hours=8))
+SOURCES = simulated_sources(0, ANCHOR)
+
+
+@pytest.fixture
+def sim() -> Iterator[RunningSimulator]:
+    # 09:00 on the anchor day: before the revocation (10:00), after the rename (3 days earlier)
+    with running_simulator(
+        start_date=ANCHOR - dt.timedelta(days=2), days=3, seed=0, now=dt.datetime(2026, 11, 20, 9)
+    ) as s:
+        yield s
+
+
+def test_permit_api_paging_and_updated_since(sim: RunningSimulator) -> None:
+    session = make_session(3, 0.01)
+    base = f"{sim.base_url}/permits"
+    pages = fetch_pages(session, base, updated_since=None, page_size=7)
+    records = [r for p in pages for r in p.records]
+    total = pages[0].total
+    assert len(pages) == pages[0].total_pages == -(-total // 7) >= 9
+    assert len(records) == total == len({(r["permitNo"], r["version"]) for r in records})
+    assert sim.app.hits("/permits/api/v1/permits") == [200] * len(pages)
+    assert not any(r["permitNo"] == SOURCES.faults.revoked_permit and r["version"] == 2 for r in records)
+
+    watermark = max(parse_updated_at(r["updatedAt"]) for r in records)
+    sim.clock.set(dt.datetime(2026, 11, 20, 12))  # the revocation is published at 10:00
+    sim.app.inject_failures(2, paths="/permits/")  # and the platform is flaky: retried
+    newer = [r for p in fetch_pages(session, base, updated_since=watermark, page_size=7) for r in p.records]
+    assert all(parse_updated_at(r["updatedAt"]) >= watermark for r in newer)
+    assert (SOURCES.faults.revoked_permit, 2, "revoked") in {
+        (r["permitNo"], r["version"], r["status"]) for r in newer
+    }
+    assert len(newer) <= 3  # the boundary record(s) again, plus what is new
+    assert sim.app.hits("/permits/api/v1/permits")[-3:] == [503, 503, 200]
+
+
+def test_credit_xlsx_through_openpyxl(sim: RunningSimulator) -> None:
+    year = SOURCES.credit_years[1]
+    got = requests.get(f"{sim.base_url}/credit/files/jiangxi_credit_{year}.xlsx", timeout=10)
+    assert got.status_code == 200 and got.content[:2] == b"PK"
+    ws = load_workbook(io.BytesIO(got.content), read_only=True).worksheets[0]
+    rows = list(ws.iter_rows(values_only=True))
+    assert rows[0][0] == f"江西省{year}年度企业环境信用评价结果"
+    assert rows[1][:6] == ("序号", "设区市", "县（市、区）", "企业名称", "统一社会信用代码", "评价等级")
+    parsed = parse_credit_file(
+        got.content, file_name="jiangxi_credit.xlsx", raw_file="r", received_at=dt.datetime.now(dt.UTC)
+    )
+    assert parsed.rows.num_rows == len(rows) - 2 == sum(1 for e in SOURCES.enterprises if e.credit)
+    assert set(parsed.rows["year"].to_pylist()) == {year}
+
+
+def write_packets(settings: Settings, counts: dict[str, int], day: dt.date) -> None:
+    """A core_source__packets partition holding ``counts`` packets per MN (other columns defaulted)."""
+    n = sum(counts.values())
+    mns = [mn for mn, k in counts.items() for _ in range(k)]
+    try:
+        table = get_table("core_source__packets")
+    except KeyError:  # not declared yet: the layout a partitioned core table has
+        path = settings.lake / "core" / "core_source__packets" / f"date={day}" / "data.parquet"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(pa.table({"mn": mns}), path)
+        return
+    defaults = {
+        "string": "",
+        "bool": False,
+        "float64": 0.0,
+        "date": day,
+        "timestamp": dt.datetime(2026, 11, 19, 16, tzinfo=dt.UTC),
+    }
+    cols = {}
+    for c in table.columns:
+        if c.name == "mn":
+            cols[c.name] = pa.array(mns, c.arrow_type)
+        elif c.name == table.partition_by:
+            cols[c.name] = pa.array([day] * n, c.arrow_type)
+        elif c.nullable:
+            cols[c.name] = pa.nulls(n, c.arrow_type)
+        else:
+            cols[c.name] = pa.array([defaults.get(c.type, 0)] * n, c.arrow_type)
+    lk.write_partition(settings.lake, table, pa.table(cols), day)
+
+
+def digest(root: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+def query(settings: Settings, sql: str) -> list[tuple]:
+    con = duckdb.connect(str(settings.duckdb_file), read_only=True)
+    try:
+        install_limit_in_force(con)
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def test_pipelines_end_to_end_and_idempotent(settings: Settings, sim: RunningSimulator) -> None:
+    f = SOURCES.faults
+    base = sim.base_url
+    # Day 1 (before the rename): the registries only; the report says what it could not check
+    sim.clock.set(dt.datetime(2026, 11, 16, 9))
+    landed, reg, joined = master.ingest(settings, [f"{base}/master"])
+    assert (
+        reg.status == "published"
+        and reg.counts["enterprises"] == 60
+        and reg.counts["monitoring_points"] == 74
+    )
+    assert (
+        joined.counts["mn_unregistered"] == "not checked"
+        and joined.counts["outlet_without_permit"] == "not checked"
+    )
+
+    # Anchor day, noon: permits (with the revocation), credit files, packets, a new registry snapshot
+    sim.clock.set(dt.datetime(2026, 11, 20, 12))
+    fetched, prep = permits.ingest(settings, f"{base}/permits")
+    assert fetched.updated_since is None and prep.status == "published"
+    assert prep.counts["permits"] == 60 and prep.counts["revoked"] == 1 and prep.counts["uscc_invalid"] == 1
+    landed_credit, crep = credit.ingest(settings, [f"{base}/credit"])
+    assert len(landed_credit) == 2 and crep.status == "published"
+    assert (
+        crep.counts["ratings"] == 126 and crep.counts["uscc_invalid"] == 3
+    )  # steel works ×2 years + the typo
+    fleet = {p.mn: 3 for p in SOURCES.monitoring_points}
+    write_packets(settings, fleet, ANCHOR)
+    landed, reg, joined = master.ingest(settings, [f"{base}/master"])
+    assert [o.logical_name for o in landed] == ["enterprises.csv"]  # points unchanged: 304
+    assert (
+        reg.counts["enterprise_versions"] == 61 and reg.counts["enterprises"] == 59
+    )  # rename; closed works left
+
+    # permits: history and the limit in force
+    renewed = f.renewed_permit
+    v1, v2 = SOURCES.enterprise(renewed[:18]).permits
+    assert query(
+        settings,
+        f"SELECT count(*), count(*) FILTER (WHERE is_current) FROM core_permit__permits WHERE permit_no = '{renewed}'",
+    ) == [(2, 1)]
+    so2 = "SELECT version, limit_value FROM limit_in_force('{}', 'DA001', 'a21026', TIMESTAMPTZ '{}')"
+    before = query(settings, so2.format(renewed[:18], f"{v1.valid_to} 23:59:59+08"))
+    after = query(settings, so2.format(renewed, f"{v2.valid_from} 00:00:00+08"))
+    assert before[0][0] == 1 and after[0][0] == 2 and after[0][1] < before[0][1]
+    assert (
+        query(settings, so2.format(f.revoked_permit, "2026-11-20 12:00+08").replace("a21026", "a24088")) == []
+    )
+    assert query(settings, "SELECT DISTINCT limit_unit FROM core_permit__outlet_limits ORDER BY 1") == [
+        ("-",),
+        ("mg/L",),
+        ("mg/m³",),
+    ]
+
+    # credit: ordered levels per scheme, invalid USCCs kept
+    levels = query(
+        settings,
+        "SELECT level, min(level_rank), max(level_rank) FROM core_credit__ratings GROUP BY 1 ORDER BY 2",
+    )
+    assert [lvl[0] for lvl in levels] == ["green", "blue", "yellow", "red", "black"][: len(levels)]
+    assert all(lo == hi for _, lo, hi in levels)
+    assert query(
+        settings,
+        f"SELECT count(*) FROM core_credit__ratings WHERE uscc = '{f.credit_typo[0]}' AND NOT uscc_valid",
+    ) == [(1,)]
+
+    # master data: versions
+    renamed = SOURCES.enterprise(f.renamed_uscc)
+    assert query(
+        settings,
+        f"SELECT enterprise_name, valid_to IS NULL FROM core_master__enterprises WHERE uscc = '{f.renamed_uscc}' ORDER BY valid_from",
+    ) == [
+        (renamed.former_name, False),
+        (renamed.name, True),
+    ]
+
+    # the join-quality report finds every injected fault
+    items = {
+        (c, k)
+        for c, k in query(
+            settings,
+            "SELECT check_name, subject_key FROM quality_master__join_report WHERE row_kind = 'item'",
+        )
+    }
+    assert ("mn_unregistered", f.unregistered_mn) in items
+    assert {k for c, k in items if c == "mn_unregistered"} == {f.unregistered_mn}
+    by_mn = {p.mn: p for p in SOURCES.monitoring_points}
+    no_permit = {(by_mn[k].uscc, by_mn[k].outlet_code) for c, k in items if c == "outlet_without_permit"}
+    assert f.unpermitted_outlet in no_permit
+    assert {u for u, _ in no_permit} == {
+        f.unpermitted_outlet[0],
+        f.revoked_permit[:18],
+        f.expired_permit[:18],
+    }
+    unmatched = {k.split("/")[2].split(" ")[0] for c, k in items if c == "credit_uscc_unmatched"}
+    assert unmatched == {*f.credit_only, f.credit_typo[0]}
+    suggestion = query(
+        settings,
+        f"SELECT detail FROM quality_master__join_report WHERE subject_key LIKE '%{f.credit_typo[0]}%' AND check_name = 'credit_uscc_unmatched'",
+    )
+    assert suggestion[0][0].endswith(f"the registry has this name under {f.credit_typo[1]}")
+    assert any(
+        c == "name_mismatch" and f.renamed_uscc in k for c, k in items
+    )  # credit files carry the old name
+    assert not any(
+        c == "name_mismatch"
+        and SOURCES.enterprise(next(e.uscc for e in SOURCES.enterprises if e.name == f.bracket_name)).uscc
+        in k
+        for c, k in items
+    )
+    assert ("uscc_invalid", f.invalid_uscc) in items
+    assert not any(c in ("permit_uscc_unmatched", "point_uscc_unmatched") for c, _ in items)
+    gate = query(
+        settings,
+        "SELECT count(*) FILTER (WHERE NOT success AND severity = 'blocking') FROM quality_platform__expectation_results",
+    )
+    assert gate == [(0,)]
+
+    # rerun everything: nothing new upstream, nothing changes in the lake
+    before_lake = digest(settings.lake)
+    assert permits.ingest(settings, f"{base}/permits")[1].status == "skipped"
+    assert credit.ingest(settings, [f"{base}/credit"])[1].status == "skipped"
+    _, reg, joined = master.ingest(settings, [f"{base}/master"])
+    assert (reg.status, joined.status) == ("skipped", "skipped")
+    assert digest(settings.lake) == before_lake
+
+    # the commands
+    runner = CliRunner(env={"COLUMNS": "240"})
+    out = runner.invoke(app, ["quality", "--limit", "3"])
+    assert out.exit_code == 0, out.output
+    assert "mn_unregistered" in out.output and f.unregistered_mn in out.output
+    out = runner.invoke(app, ["quality", "--check", "uscc_invalid", "--format", "csv"])
+    assert out.exit_code == 0 and f.invalid_uscc in out.output
+    out = runner.invoke(app, ["ingest", "permits", f"{base}/permits"])
+    assert out.exit_code == 0 and "permits: skipped" in out.output
+    assert digest(settings.lake) == before_lake
+
+
+def test_drop_folder_and_cli_ingest(settings: Settings, tmp_path: Path) -> None:
+    """Credit files and registries from local folders, as a data engineer drops them."""
+    from ecocloud.simulator.enterprise_feeds import credit_csv, master_enterprises_csv, master_points_csv
+
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    (drop / "results.csv").write_bytes(credit_csv(SOURCES, SOURCES.credit_years[0]))  # name says nothing
+    (drop / "~$results.xlsx").write_bytes(b"lock file")  # Excel's lock file is ignored
+    registry = tmp_path / "registry"
+    registry.mkdir()
+    (registry / "企业名录.csv").write_bytes(master_enterprises_csv(SOURCES, dt.datetime(2026, 11, 20)))
+    (registry / "点位.csv").write_bytes(master_points_csv(SOURCES))
+    runner = CliRunner(env={"COLUMNS": "240"})
+    out = runner.invoke(app, ["ingest", "credit", str(drop), "--year", str(SOURCES.credit_years[0])])
+    assert out.exit_code == 0, out.output
+    assert f"{SOURCES.credit_years[0]}_results.csv" in out.output and "ratings: published" in out.output
+    out = runner.invoke(app, ["ingest", "master", str(registry)])
+    assert out.exit_code == 0, out.output
+    assert "enterprises.csv" in out.output and "monitoring_points.csv" in out.output
+    assert master.packet_mns(settings) is None  # no packets table: the MN check is reported as not run
+    out = runner.invoke(app, ["quality"])
+    assert out.exit_code == 0 and "not in the lake yet" in out.output.replace("\n", " ")

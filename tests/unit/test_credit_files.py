@@ -1,0 +1,172 @@
+"""Credit result files: header mapping per province, level schemes and their order (DOMAIN.md §6)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from pathlib import Path
+from typing import Any
+
+import pytest
+from openpyxl import Workbook
+
+from ingest.credit.config import _load, province, provinces
+from ingest.credit.fetch import CreditFile
+from ingest.credit.parse import CreditFileError, ParsedCredit, map_level, parse_credit_file
+from ingest.listing import ListedFile
+from schemas.credit import SCHEMES
+from transforms.identifiers import uscc_check_char
+
+NOW = dt.datetime(2026, 9, 21, 1, tzinfo=dt.UTC)
+
+
+def uscc(region: str, body: str) -> str:
+    first17 = "91" + region + body
+    return first17 + uscc_check_char(first17)
+
+
+JX1, JX2, JX3 = uscc("360100", "MA35F7Q12"), uscc("360700", "705512345"), uscc("361100", "MA39XX011")
+GZ1, GZ2 = uscc("520100", "MA6DK1234"), uscc("522700", "214400111")
+
+
+def parse(data: bytes, name: str, **kw: Any) -> ParsedCredit:
+    return parse_credit_file(data, file_name=name, raw_file="raw/x", received_at=NOW, **kw)
+
+
+def xlsx(rows: list[list[object]], title: str = "说明") -> bytes:
+    wb = Workbook()
+    ws = wb.active
+    assert ws is not None
+    for row in rows:
+        ws.append(row)
+    wb.create_sheet(title).append(["本表为评价结果", "请勿修改"])  # a sheet without a table
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def test_schemes_are_ordered_categories() -> None:
+    jx, national, gz = SCHEMES["jiangxi-5"], SCHEMES["national-4"], SCHEMES["guizhou-4"]
+    assert jx.codes == ("green", "blue", "yellow", "red", "black")
+    assert [lvl.rank for lvl in jx.levels] == [1, 2, 3, 4, 5]  # 1 = best, black worst
+    assert national.codes == gz.codes == ("green", "blue", "yellow", "red")
+    assert "black" not in national.codes
+    assert [lvl.label for lvl in national.levels] == ["环保诚信", "环保良好", "环保警示", "环保不良"]
+    assert sorted(jx.codes, key=lambda c: jx.level(c).rank)[-1] == "black"
+
+
+def test_jiangxi_xlsx_with_title_row_and_five_levels() -> None:
+    data = xlsx(
+        [
+            ["江西省2025年度企业环境信用评价结果"],
+            ["序号", "设区市", "县（市、区）", "企业名称", "统一社会信用代码", "评价等级", "备注"],
+            [1, "南昌市", "", "江西甲化工（集团）有限公司", JX1, "环保诚信企业", None],
+            [2.0, "赣州市", "", "江西乙纸业有限公司", JX2.lower(), "环保严重失信企业", None],
+            [3, "上饶市", "", "江西丙水泥有限公司", JX3, "环保良好企业 ", None],
+            [4, "上饶市", "", "江西丁有限公司", JX3, "优秀企业", None],  # not a Jiangxi label
+            [5, "上饶市", "", "", JX3, "环保警示企业", None],  # no name
+            ["注：评价结果有效期一年。"],  # a note below the table
+        ]
+    )
+    p = parse(data, "jiangxi_credit_2025.xlsx")
+    assert p.province is not None and p.province.key == "jiangxi"
+    rows = p.rows.to_pylist()
+    assert [(r["level"], r["level_rank"]) for r in rows] == [("green", 1), ("black", 5), ("blue", 2)]
+    assert {r["scheme"] for r in rows} == {"jiangxi-5"} and {r["year"] for r in rows} == {2025}
+    assert [r["region_code"] for r in rows] == ["360100", "360700", "361100"]
+    assert [r["row_no"] for r in rows] == [3, 4, 5]
+    assert rows[1]["uscc"] == JX2.lower()  # normalised and checked by the pipeline, not here
+    q = p.quarantine.to_pylist()
+    assert [(r["row_no"], r["reason"]) for r in q] == [
+        (6, "level '优秀企业' is not a label of 江西省 (jiangxi-5)"),
+        (7, "no enterprise name"),
+    ]
+    assert p.counts == {
+        "sheets_skipped": 1,
+        "rows_skipped": 1,
+        "rows_read": 5,
+        "rows_published": 3,
+        "rows_quarantined": 2,
+    }
+
+
+def test_jiangxi_csv_in_gb18030_with_other_headers_and_labels() -> None:
+    text = "序号,企业名称,社会信用代码,所属地区,信用等级\r\n1,江西甲化工有限公司,{},南昌市,绿牌\r\n2,江西乙,{},九江市,黑牌\r\n"
+    p = parse(text.format(JX1, JX2).encode("gb18030"), "jiangxi_credit_2024.csv")
+    rows = p.rows.to_pylist()
+    assert [(r["level"], r["level_label"], r["year"]) for r in rows] == [
+        ("green", "绿牌", 2024),
+        ("black", "黑牌", 2024),
+    ]
+    assert rows[1]["region_code"] == "360400" and rows[0]["sheet"] == ""
+
+
+def test_guizhou_headers_four_levels_and_sub_grades() -> None:
+    text = (
+        "评价年度,市(州),被评价企业名称,统一社会信用代码,信用评价结果\n"
+        f"2025,贵阳市,贵州甲公司,{GZ1},环保良好（B+）\n"
+        f"2025,黔南布依族苗族自治州,贵州乙公司,{GZ2},环保诚信企业\n"
+        f"2025,黔南州,贵州丙公司,{GZ2},环保严重失信企业\n"  # black is not a Guizhou level
+    )
+    p = parse(text.encode(), "2025年度评价结果.csv")  # no hint in the name: USCCs say Guizhou
+    assert p.province is not None and p.province.key == "guizhou"
+    rows = p.rows.to_pylist()
+    assert [(r["level"], r["level_rank"], r["sub_grade"]) for r in rows] == [
+        ("blue", 2, "B+"),
+        ("green", 1, None),
+    ]
+    assert [r["region_code"] for r in rows] == ["520100", "522700"]
+    assert {r["scheme"] for r in rows} == {"guizhou-4"}
+    assert p.quarantine.num_rows == 1
+
+
+def test_level_labels() -> None:
+    jx, gz = province("jiangxi"), province("520000")
+    assert map_level("环保诚信企业", jx) == ("green", None)
+    assert map_level(" 环保诚信 ", jx) == ("green", None)
+    assert map_level("黑牌", jx) == ("black", None)
+    assert map_level("环保良好企业B级", gz) == ("blue", "B")
+    assert map_level("环保警示(C)", gz) == ("yellow", "C")
+    assert map_level("环保诚信企业企业", jx) is None
+    assert map_level("黑牌", gz) is None
+
+
+def test_province_and_year_must_be_known() -> None:
+    text = f"企业名称,统一社会信用代码,评价等级\n江西甲,{JX1},绿牌\n".encode()
+    no_year = parse(text, "results.csv")
+    assert no_year.rows.num_rows == 0
+    assert no_year.quarantine["reason"].to_pylist() == [
+        "no evaluation year (none in the row, the file name or the title)"
+    ]
+    given = parse(text, "results.csv", year=2023, province=province("jiangxi"))
+    assert given.rows["year"].to_pylist() == [2023]
+    with pytest.raises(CreditFileError, match="header"):
+        parse(b"a,b,c\n1,2,3\n", "jiangxi_2025.csv")
+    mixed = f"企业名称,统一社会信用代码,评价等级\n甲,{JX1},绿牌\n乙,{GZ1},绿牌\n".encode()
+    with pytest.raises(CreditFileError, match="province"):
+        parse(mixed, "2025.csv")
+
+
+def test_listing_metadata_goes_into_the_raw_name() -> None:
+    f = ListedFile("http://x/files/results.xlsx", "results.xlsx")
+    assert CreditFile(f, "360000", 2025).logical_name == "jiangxi_2025_results.xlsx"
+    g = ListedFile("http://x/files/jiangxi_credit_2025.xlsx", "jiangxi_credit_2025.xlsx")
+    assert CreditFile(g, "360000", 2025).logical_name == "jiangxi_credit_2025.xlsx"
+    assert CreditFile(g).logical_name == "jiangxi_credit_2025.xlsx"
+
+
+def test_configuration_is_checked_against_the_schemes(tmp_path: Path) -> None:
+    assert {"jiangxi", "guizhou"} <= set(provinces())
+    assert province("江西省").scheme == "jiangxi-5"
+    bad = tmp_path / "p.toml"
+    bad.write_text(
+        '[provinces.x]\nprovince_code = "360000"\nscheme = "national-4"\n'
+        '[provinces.x.columns]\nenterprise_name = ["企业名称"]\nlevel = ["等级"]\n'
+        '[provinces.x.levels]\ngreen = ["a"]\nblue = ["b"]\nyellow = ["c"]\nred = ["d"]\nblack = ["e"]\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(ValueError, match="levels"):
+        _load(bad)
+    bad.write_text('[provinces.x]\nprovince_code = "1"\nscheme = "nope"\n', encoding="utf-8")
+    with pytest.raises(ValueError, match="scheme"):
+        _load(bad)

@@ -1,0 +1,187 @@
+"""Master data: registry CSV parsing, snapshot history (SCD2) and the join-quality report."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pyarrow as pa
+import pytest
+
+from ingest.master import MasterFileError, kind_of, normalize_pollutants, parse_master_csv
+from transforms.master_join import CHECKS, INPUTS, join_report
+from transforms.scd2 import snapshot_history
+
+UTC = dt.UTC
+T1, T2, T3, T4 = (dt.datetime(2026, 11, d, 1, tzinfo=UTC) for d in (1, 2, 3, 4))
+
+
+def test_registry_files_are_told_apart_by_header() -> None:
+    ent = "\ufeffuscc,enterprise_name,region_code\n91350200776049653A,甲公司,350200\n".encode()
+    pts = b"mn,uscc,outlet_code,region_code\nABC,X,DA001,360100\n"
+    chinese = "统一社会信用代码,企业名称\n91350200776049653A,甲公司\n".encode("gb18030")
+    assert (kind_of(ent), kind_of(pts), kind_of(chinese)) == (
+        "enterprises",
+        "monitoring_points",
+        "enterprises",
+    )
+    with pytest.raises(MasterFileError):
+        kind_of(b"a,b\n1,2\n")
+
+
+def test_points_file_rows_flags_and_quarantine() -> None:
+    text = (
+        "mn,uscc,outlet_code,region_code,point_name,pollutants\n"
+        "010000A8900016F000169DC0,91350200776049653A,da001,360100,1#炉,a21026; 03 ;a21026|S01\n"
+        "SHORT-MN,91350200776049653A,DW001,360100,总排口,w01018\n"
+        ",91350200776049653A,DW002,360100,无MN,\n"
+        "010000A8900016F000169DC0,91350200776049653A,DA002,360100,重复,\n"
+        "\n"
+    )
+    p = parse_master_csv(text.encode(), raw_file="raw/m.csv")
+    rows = p.rows.to_pylist()
+    assert [r["mn"] for r in rows] == ["010000A8900016F000169DC0", "SHORT-MN"]
+    assert [r["mn_standard"] for r in rows] == [True, False]  # flagged, kept
+    assert rows[0]["outlet_code"] == "DA001"
+    assert rows[0]["pollutants"] == "a21026,a21002,a19001"  # 2005 codes 03, S01 mapped; deduplicated
+    assert [(q["line_no"], q["reason"]) for q in p.quarantine.to_pylist()] == [
+        (4, "no mn"),
+        (5, "duplicate mn: already on line 2"),
+    ]
+    assert p.counts == {"rows_read": 4, "rows": 2, "quarantined": 2, "blank": 1}
+    assert normalize_pollutants("") is None
+
+
+def _snapshot(rows: list[tuple[str, str]], at: dt.datetime) -> pa.Table:
+    return pa.table(
+        {
+            "k": [r[0] for r in rows],
+            "name": [r[1] for r in rows],
+            "raw_file": [f"raw/{at:%d}" for _ in rows],
+            "snapshot_at": pa.array([at] * len(rows), pa.timestamp("us", "UTC")),
+        }
+    )
+
+
+def test_snapshot_history_opens_closes_and_reopens_versions() -> None:
+    rows = pa.concat_tables(
+        [
+            _snapshot([("a", "甲"), ("b", "乙")], T1),
+            _snapshot([("a", "甲"), ("b", "乙二")], T2),  # b renamed
+            _snapshot([("b", "乙二")], T3),  # a dropped
+            _snapshot([("a", "甲"), ("b", "乙二")], T4),  # a back
+        ]
+    )
+    out = snapshot_history(rows, [T1, T2, T3, T4], key="k", attributes=["name"]).to_pylist()
+    got = [(r["k"], r["name"], r["valid_from"], r["valid_to"], r["is_current"], r["raw_file"]) for r in out]
+    assert got == [
+        ("a", "甲", T1, T3, False, "raw/01"),
+        ("a", "甲", T4, None, True, "raw/04"),
+        ("b", "乙", T1, T2, False, "raw/01"),
+        ("b", "乙二", T2, None, True, "raw/02"),
+    ]
+    # an empty last snapshot closes everything
+    out = snapshot_history(rows, [T1, T2, T3, T4, T4 + dt.timedelta(days=1)], key="k", attributes=["name"])
+    assert not any(out["is_current"].to_pylist())
+
+
+# ---- join report on tiny inline tables --------------------------------------------------------
+E1, E2 = "91350200776049653A", "913502007760496530"  # E2 fails the check
+
+
+def _t(**cols: list) -> pa.Table:
+    return pa.table(cols)
+
+
+def _inputs(packets: pa.Table | None) -> dict[str, pa.Table | None]:
+    ts = pa.timestamp("us", "UTC")
+    long_ago, soon = dt.datetime(2020, 1, 1, tzinfo=UTC), dt.datetime(2030, 1, 1, tzinfo=UTC)
+    return {
+        "enterprises": _t(
+            uscc=[E1, E1, E2],
+            uscc_valid=[True, True, False],
+            uscc_problem=[None, None, "check_char"],
+            enterprise_name=["甲旧名", "甲新名", "乙"],
+            enterprise_name_norm=["甲旧名", "甲新名", "乙"],
+            is_current=[False, True, True],
+        ),
+        "points": _t(
+            mn=["M1", "M2", "M3"],
+            uscc=[E1, E1, "91XXXXXXXXXXXXXXXX"],
+            uscc_valid=[True, True, False],
+            outlet_code=["DA001", "DW009", "DA001"],
+            is_current=[True, True, True],
+        ),
+        "permits": _t(
+            permit_no=[E1 + "001P"],
+            uscc=[E1],
+            uscc_valid=[True],
+            uscc_problem=pa.array([None], pa.string()),
+            enterprise_name=["甲新名"],
+            enterprise_name_norm=["甲新名"],
+            status=["valid"],
+            permit_valid_to=[dt.date(2029, 12, 31)],
+            valid_from=pa.array([long_ago], ts),
+            in_force_from=pa.array([long_ago], ts),
+            in_force_to=pa.array([soon], ts),
+            is_current=[True],
+        ),
+        "outlets": _t(
+            uscc=[E1],
+            outlet_code=["DA001"],
+            in_force_from=pa.array([long_ago], ts),
+            in_force_to=pa.array([soon], ts),
+        ),
+        "credit": _t(
+            province_code=["360000", "360000", "360000"],
+            year=[2025, 2025, 2025],
+            sheet=["", "", ""],
+            row_no=[2, 3, 4],
+            uscc=[E1, "91350200776049653B", None],
+            uscc_valid=[True, False, False],
+            uscc_problem=[None, "check_char", "missing"],
+            enterprise_name=["甲旧名", "乙", "丙"],
+            enterprise_name_norm=["甲旧名", "乙", "丙"],
+        ),
+        "packets": packets,
+    }
+
+
+def test_join_report_items_and_summaries() -> None:
+    at = dt.datetime(2026, 11, 20, tzinfo=UTC)
+    report = join_report(_inputs(pa.table({"mn": ["M1", "M9"], "packets": [10, 7]})), at=at).to_pylist()
+    summary = {
+        r["check_name"]: (r["occurrences"], r["checked"]) for r in report if r["row_kind"] == "summary"
+    }
+    assert set(summary) == {c.name for c in CHECKS}
+    items = {(r["check_name"], r["subject_key"]): r for r in report if r["row_kind"] == "item"}
+    assert items[("mn_unregistered", "M9")]["occurrences"] == 7
+    assert items[("outlet_without_permit", "M2")]["detail"] == f"outlet DW009 is not on permit {E1}001P"
+    assert (
+        items[("outlet_without_permit", "M3")]["detail"] == "outlet DA001: no discharge permit for this USCC"
+    )
+    assert ("point_uscc_unmatched", "M3") in items
+    assert (
+        "the registry has this name under " + E2
+        in items[("credit_uscc_unmatched", "360000/2025/91350200776049653B #3")]["detail"]
+    )
+    assert ("credit_uscc_unmatched", "360000/2025/(none) #4") in items
+    assert items[("name_mismatch", "360000/2025/" + E1 + " #2")]["detail"].endswith(
+        "(a former name: renamed)"
+    )
+    invalid = {k for (c, k) in items if c == "uscc_invalid"}
+    assert invalid == {E2, "M3", "91350200776049653B", "(missing)"}
+    assert summary["mn_unregistered"] == (1, True)
+    assert summary["permit_uscc_unmatched"] == (0, True)
+
+
+def test_missing_inputs_are_reported_not_checked() -> None:
+    at = dt.datetime(2026, 11, 20, tzinfo=UTC)
+    inputs = _inputs(None)
+    report = join_report(inputs, at=at).to_pylist()
+    mn = next(r for r in report if r["check_name"] == "mn_unregistered")
+    assert (mn["row_kind"], mn["checked"], mn["occurrences"]) == ("summary", False, 0)
+    assert "core_source__packets not in the lake yet" in mn["detail"]
+    inputs["credit"] = inputs["credit"].slice(0, 0)  # type: ignore[union-attr]
+    report = join_report(inputs, at=at).to_pylist()
+    assert not any(r["check_name"] == "credit_uscc_unmatched" and r["row_kind"] == "item" for r in report)
+    assert set(INPUTS) == set(inputs)

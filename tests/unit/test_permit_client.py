@@ -1,0 +1,78 @@
+"""The permit API client's paging guard: a listing that shifts while we page is re-read from page 1."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from ingest.permits.fetch import PagingError, fetch_pages
+
+
+def record(i: int) -> dict[str, Any]:
+    return {"permitNo": f"P{i:03d}", "version": 1, "updatedAt": f"2026-11-{1 + i:02d}T09:00:00+08:00"}
+
+
+class Reply:
+    def __init__(self, body: dict[str, Any]) -> None:
+        self.status_code = 200
+        self.content = json.dumps(body).encode()
+        self.text = self.content.decode()
+        self.headers: dict[str, str] = {}
+
+
+class ShiftingPlatform:
+    """Serves ``records`` two per page; after ``shift_after`` requests a new record appears at the start
+    (a platform breaking the append-only promise) — ``shifts`` times."""
+
+    def __init__(self, records: list[dict[str, Any]], shifts: int, *, move: bool = False) -> None:
+        self.records = records
+        self.shifts = shifts
+        self.move = move  # republish the first record instead (it moves to the end, the total stays)
+        self.requests = 0
+
+    def get(self, url: str, headers: dict[str, str], timeout: float) -> Reply:
+        self.requests += 1
+        page = int(parse_qs(urlsplit(url).query)["page"][0])
+        if page == 2 and self.shifts:  # between page 1 and page 2 the listing changes
+            self.shifts -= 1
+            if self.move:
+                moved = self.records.pop(0)
+                self.records.append({**moved, "updatedAt": "2026-12-31T09:00:00+08:00"})
+            else:  # an older record is inserted
+                self.records.insert(0, {**record(0), "permitNo": f"A{self.shifts}"})
+        chunk = self.records[(page - 1) * 2 : page * 2]
+        total = len(self.records)
+        return Reply(
+            {"code": 0, "page": page, "total": total, "totalPages": -(-total // 2), "records": chunk}
+        )
+
+
+def test_consistent_listing_is_read_once() -> None:
+    platform = ShiftingPlatform([record(i) for i in range(1, 6)], shifts=0)
+    pages = fetch_pages(platform, "http://x/permits", updated_since=None, page_size=2)  # type: ignore[arg-type]
+    assert [len(p.records) for p in pages] == [2, 2, 1] and platform.requests == 3
+
+
+def test_a_shifting_listing_is_reread_from_page_one() -> None:
+    platform = ShiftingPlatform([record(i) for i in range(1, 6)], shifts=1)
+    pages = fetch_pages(platform, "http://x/permits", updated_since=None, page_size=2)  # type: ignore[arg-type]
+    keys = [r["permitNo"] for p in pages for r in p.records]
+    assert len(keys) == len(set(keys)) == 6  # nothing skipped, nothing twice
+    assert platform.requests == 2 + 3  # page 1, page 2 (total changed) — then a clean pass of 3 pages
+
+
+def test_a_listing_that_keeps_shifting_fails() -> None:
+    platform = ShiftingPlatform([record(i) for i in range(1, 6)], shifts=10)
+    with pytest.raises(PagingError):
+        fetch_pages(platform, "http://x/permits", updated_since=None, page_size=2, max_restarts=2)  # type: ignore[arg-type]
+
+
+def test_a_record_republished_while_paging_is_not_lost() -> None:
+    platform = ShiftingPlatform([record(i) for i in range(1, 6)], shifts=1, move=True)
+    pages = fetch_pages(platform, "http://x/permits", updated_since=None, page_size=2)  # type: ignore[arg-type]
+    keys = [r["permitNo"] for p in pages for r in p.records]
+    assert sorted(keys) == ["P001", "P002", "P003", "P004", "P005"]  # P003 was skipped on the first pass
+    assert platform.requests == 3 + 3
