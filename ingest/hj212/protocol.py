@@ -702,16 +702,17 @@ def _reply_flag(version: int) -> int:
 
 
 def build_ack_9014(packet: Packet, *, flag: int | None = None) -> bytes:
-    """9014 data reply: same QN, ST=91, CN=9014, the packet's PW and MN, Flag=4, ``CP=&&&&``."""
-    return build_packet(
-        qn=packet.qn,
-        st="91",
-        cn="9014",
-        pw=packet.pw,
-        mn=packet.mn,
-        flag=_reply_flag(packet.protocol_version) if flag is None else flag,
-        cp="",
-    )
+    """9014 data reply: same QN, ST=91, CN=9014, the packet's PW and MN, Flag=4, ``CP=&&&&``.
+
+    Same bytes as ``build_packet(qn=…, st="91", cn="9014", pw=…, mn=…, flag=…, cp="")``, formatted
+    directly: the receiver builds one per acknowledged packet.
+    """
+    f = _reply_flag(packet.protocol_version) if flag is None else flag
+    qn = "" if packet.qn is None else f"QN={packet.qn};"
+    seg = f"{qn}ST=91;CN=9014;PW={packet.pw};MN={packet.mn};Flag={f};CP=&&&&".encode()
+    if len(seg) > MAX_DATA_LEN:
+        raise ValueError(f"data segment is {len(seg)} bytes > {MAX_DATA_LEN}")
+    return b"##%04d" % len(seg) + seg + b"%04X" % crc16_hj212(seg) + b"\r\n"
 
 
 def build_ack_9011(qn: str | None, qn_rtn: int, *, mn: str = "", pw: str = "", flag: int = 4) -> bytes:

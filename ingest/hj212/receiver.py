@@ -35,6 +35,12 @@ reply written) are logged every ``stats_interval_s`` and at shutdown.
 Entry points: ``async run_receiver(config)``, ``serve(config)`` (sync; what ``ecocloud receive``
 calls) and ``python -m ingest.hj212.receiver --landing-dir DIR [--port 0] …`` which prints
 ``LISTENING <host> <port>`` once bound.
+
+Hot path (bench/run_hj212_receiver.py): per line one ``readuntil`` (the idle timeout is one
+re-armed timer per connection, not a timeout per read), one parse, the landing record encoded on
+the loop thread; the lines of one group commit share one future, and the replies of lines landed
+by the same commit go out in one write.  The process entry points raise the GC thresholds
+(:func:`tune_gc`).
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import re
@@ -146,6 +153,37 @@ class ReceiverStats:
 _Item = tuple[asyncio.Future[None], bytes | None, bool, float]  # (landed, reply, reply is 9014, t0)
 
 
+class _IdleWatch:
+    """Cancels a connection's task once it has waited ``timeout`` seconds for a line.
+
+    One timer per connection, re-armed when it fires — cheaper than a timeout around every
+    read (the hot path only stores the time the wait began).  Time spent blocked on backpressure
+    (not waiting for the peer) does not count as idle.
+    """
+
+    __slots__ = ("handle", "idle", "loop", "reading", "since", "task", "timeout")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, task: asyncio.Task[None], timeout: float) -> None:
+        self.loop = loop
+        self.task = task
+        self.timeout = timeout
+        self.since = loop.time()
+        self.reading = False
+        self.idle = False
+        self.handle = loop.call_at(self.since + timeout, self._check)
+
+    def _check(self) -> None:
+        now = self.loop.time()
+        if self.reading and now - self.since >= self.timeout:
+            self.idle = True
+            self.task.cancel()
+            return
+        self.handle = self.loop.call_at((self.since if self.reading else now) + self.timeout, self._check)
+
+    def cancel(self) -> None:
+        self.handle.cancel()
+
+
 class Receiver:
     def __init__(self, config: ReceiverConfig) -> None:
         self.config = config
@@ -231,14 +269,19 @@ class Receiver:
         peername = writer.get_extra_info("peername")
         peer = f"{peername[0]}:{peername[1]}" if isinstance(peername, tuple) else str(peername)
         queue: asyncio.Queue[_Item | None] = asyncio.Queue(self.config.max_inflight_per_connection)
-        replier = asyncio.get_running_loop().create_task(self._reply_loop(queue, writer))
+        loop = asyncio.get_running_loop()
+        replier = loop.create_task(self._reply_loop(queue, writer))
+        watch = _IdleWatch(loop, task, self.config.idle_timeout_s)
         try:
-            await self._read_loop(reader, queue, peer, replier)
+            await self._read_loop(reader, queue, peer, replier, watch)
         except asyncio.CancelledError:
-            pass  # shutdown: stop reading, still reply to what was landed
+            # shutdown or idle: stop reading, still reply to what was landed
+            if watch.idle:
+                log.info("connection %s idle for %.0fs: closing", peer, self.config.idle_timeout_s)
         except (ConnectionError, OSError) as exc:
             log.debug("connection %s: %s", peer, exc)
         finally:
+            watch.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 if not replier.done():
                     await queue.put(None)
@@ -256,12 +299,17 @@ class Receiver:
         queue: asyncio.Queue[_Item | None],
         peer: str,
         replier: asyncio.Task[None],
+        watch: _IdleWatch,
     ) -> None:
         c = self.config
+        clock = watch.loop.time
         while not replier.done():
             try:
-                line = await asyncio.wait_for(reader.readuntil(b"\n"), c.idle_timeout_s)
+                watch.since = clock()
+                watch.reading = True  # idle time counts only while waiting for the peer
+                line = await reader.readuntil(b"\n")
             except asyncio.LimitOverrunError as e:
+                watch.reading = False
                 # Over-long line: land its first max_line_bytes as a reject, then resync by
                 # discarding up to and including the next newline.
                 head = (await reader.readexactly(e.consumed))[: c.max_line_bytes]
@@ -270,12 +318,11 @@ class Receiver:
                     return
                 continue
             except asyncio.IncompleteReadError as e:
+                watch.reading = False
                 if e.partial:
                     await self._land(e.partial, peer, queue, forced=MISSING_TAIL)
                 return
-            except TimeoutError:
-                log.info("connection %s idle for %.0fs: closing", peer, c.idle_timeout_s)
-                return
+            watch.reading = False
             await self._land(line, peer, queue)
 
     async def _discard_line(self, reader: asyncio.StreamReader) -> bool:
@@ -341,36 +388,70 @@ class Receiver:
         if sl.congested:
             await sl.wait_space()
         fut = sl.submit(received_at, status, peer, line)
-        await queue.put((fut, reply, isinstance(result, Packet), t0))
+        item = (fut, reply, isinstance(result, Packet), t0)
+        if queue.full():
+            await queue.put(item)
+        else:
+            queue.put_nowait(item)
 
     async def _reply_loop(self, queue: asyncio.Queue[_Item | None], writer: asyncio.StreamWriter) -> None:
+        """Reply in line order once each line is landed.  Replies whose lines are already landed
+        are written together (one write per group commit, not one per line)."""
         st = self.stats
+        out: list[bytes] = []
+        kinds: list[tuple[bool, float]] = []
+
+        async def flush() -> bool:
+            if not out:
+                return True
+            data = b"".join(out)
+            out.clear()
+            try:
+                if writer.is_closing():
+                    kinds.clear()
+                    return True
+                writer.write(data)
+                if writer.transport.get_write_buffer_size() > 65536:
+                    await writer.drain()
+            except (ConnectionError, OSError):
+                kinds.clear()
+                writer.transport.abort()
+                return False
+            now = time.monotonic()
+            for is_ack, t0 in kinds:
+                st.latencies.append(now - t0)
+                if is_ack:
+                    st.acks_9014 += 1
+                else:
+                    st.replies_9011 += 1
+            kinds.clear()
+            return True
+
+        item = await queue.get()
         while True:
-            item = await queue.get()
             if item is None:
+                await flush()
                 return
             fut, reply, is_ack, t0 = item
+            if not fut.done() and not await flush():
+                return
             try:
                 await fut
             except Exception as exc:
+                await flush()
                 st.landing_errors += 1
                 log.error("landing failed, dropping connection without reply: %s", exc)
                 writer.transport.abort()
                 return
-            if reply is None or writer.is_closing():
-                continue
-            try:
-                writer.write(reply)
-                if writer.transport.get_write_buffer_size() > 65536:
-                    await writer.drain()
-            except (ConnectionError, OSError):
-                writer.transport.abort()
-                return
-            st.latencies.append(time.monotonic() - t0)
-            if is_ack:
-                st.acks_9014 += 1
+            if reply is not None:
+                out.append(reply)
+                kinds.append((is_ack, t0))
+            if queue.empty():
+                if not await flush():
+                    return
+                item = await queue.get()
             else:
-                st.replies_9011 += 1
+                item = queue.get_nowait()
 
 
 async def run_receiver(
@@ -410,8 +491,20 @@ async def run_receiver(
     return receiver.stats
 
 
+def tune_gc() -> None:
+    """Process-wide GC setting for a receiver process: parsing allocates many short-lived,
+    acyclic objects, and with the default thresholds the cyclic collector costs ~20 % of the
+    per-packet CPU.  Young collections run every 50,000 allocations instead of 700 (memory stays
+    bounded: the collector still runs), and the objects alive after start-up are frozen out of
+    the older generations' scans."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
+
+
 def serve(config: ReceiverConfig) -> ReceiverStats:
     """Blocking entry point (``ecocloud receive``): run the receiver until SIGTERM/SIGINT."""
+    tune_gc()
     return asyncio.run(run_receiver(config))
 
 
@@ -467,6 +560,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     def ready(r: Receiver) -> None:
         print(f"LISTENING {config.host} {r.port}", flush=True)
 
+    tune_gc()
     asyncio.run(run_receiver(config, on_ready=ready))
     return 0
 

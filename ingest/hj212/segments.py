@@ -37,6 +37,7 @@ import asyncio
 import contextlib
 import hashlib
 import json
+import math
 import os
 import re
 import time
@@ -65,8 +66,29 @@ _NAME_RE = re.compile(r"^(?P<rid>.+)-(?P<start>\d{8}T\d{6})-(?P<seq>\d{6})\.h212
 _RID_RE = re.compile(r"^[A-Za-z0-9_.]+$")
 
 
+_SECOND_PREFIX: tuple[int, str] = (-(1 << 62), "")
+
+
 def format_received_at(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """UTC ISO-8601 with microseconds and ``Z`` (same rounding as ``datetime.fromtimestamp``).
+
+    The ``YYYY-MM-DDThh:mm:ss.`` prefix is cached per second: this runs once per landed line.
+    """
+    global _SECOND_PREFIX
+    frac, whole = math.modf(epoch)
+    us = round(frac * 1e6)  # round-half-even, like datetime.fromtimestamp
+    sec = int(whole)
+    if us >= 1_000_000:
+        sec += 1
+        us -= 1_000_000
+    elif us < 0:
+        sec -= 1
+        us += 1_000_000
+    cached_sec, prefix = _SECOND_PREFIX
+    if sec != cached_sec:
+        prefix = datetime.fromtimestamp(sec, UTC).strftime("%Y-%m-%dT%H:%M:%S.")
+        _SECOND_PREFIX = (sec, prefix)
+    return f"{prefix}{us:06d}Z"
 
 
 def encode_record(received_at: float, status: str, peer: str, raw: bytes) -> bytes:
@@ -205,25 +227,32 @@ class SegmentWriter:
         self._sha = hashlib.sha256()
         self._first = self._last = None
 
-    def _needs_rotation(self, now: float, incoming: int) -> bool:
+    def _needs_rotation(self, now: float, incoming: int, date: str | None = None) -> bool:
         if self._fd is None:
             return False
         if now - self._opened_at >= self.rotate_seconds:
             return True
         if self._size and self._size + incoming > self.rotate_bytes:
             return True
-        return datetime.fromtimestamp(now, UTC).astimezone(BEIJING).strftime("%Y-%m-%d") != self._date
+        if date is None:
+            date = datetime.fromtimestamp(now, UTC).astimezone(BEIJING).strftime("%Y-%m-%d")
+        return date != self._date
 
     def write_batch(self, records: list[tuple[float, str, str, bytes]]) -> None:
         """Append records ``(received_at epoch, status, peer, raw)`` and fsync (once per file)."""
+        self.write_encoded([(r[0], encode_record(*r)) for r in records])
+
+    def write_encoded(self, records: list[tuple[float, bytes]]) -> None:
+        """Append records already encoded by :func:`encode_record`, as ``(received_at, record)``,
+        and fsync (once per file)."""
         if not records:
             return
         now = self._clock()
+        date = datetime.fromtimestamp(now, UTC).astimezone(BEIJING).strftime("%Y-%m-%d")
         buf: list[bytes] = []
         buf_size = 0
-        for received_at, status, peer, raw in records:
-            rec = encode_record(received_at, status, peer, raw)
-            if self._fd is None or self._needs_rotation(now, buf_size + len(rec)):
+        for received_at, rec in records:
+            if self._fd is None or self._needs_rotation(now, buf_size + len(rec), date):
                 self._flush(buf)
                 buf, buf_size = [], 0
                 if self._fd is not None:
@@ -423,6 +452,10 @@ class AsyncSegmentLog:
     in flight, or within ``group_commit_s`` of the first pending one, share one write + fsync
     (run in a worker thread so the event loop keeps serving).  ``max_pending_bytes`` bounds the
     memory of not-yet-written records: appenders wait (backpressure) when it is exceeded.
+
+    Records are encoded on the event-loop thread by ``submit`` and the records of one commit share
+    one future, so the worker thread holds the GIL only briefly (write + fsync release it) and a
+    commit of N records resolves one future, not N.
     """
 
     def __init__(
@@ -437,8 +470,8 @@ class AsyncSegmentLog:
         self.group_commit_s = group_commit_s
         self.max_pending_bytes = max_pending_bytes
         self.idle_check_s = idle_check_s
-        self._pending: list[tuple[float, str, str, bytes]] = []
-        self._waiters: list[asyncio.Future[None]] = []
+        self._pending: list[tuple[float, bytes]] = []
+        self._batch_future: asyncio.Future[None] | None = None
         self._pending_bytes = 0
         self._wake = asyncio.Event()
         self._space = asyncio.Event()
@@ -465,14 +498,16 @@ class AsyncSegmentLog:
             await self._space.wait()
 
     def submit(self, received_at: float, status: str, peer: str, raw: bytes) -> asyncio.Future[None]:
-        """Queue a record; the returned future resolves once it is fsynced (or fails)."""
+        """Queue a record; the returned future resolves once it is fsynced (or fails).  Records
+        committed together share the future."""
         if self._task is None:
             raise RuntimeError("segment log not started or already closed")
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pending.append((received_at, status, peer, raw))
-        self._waiters.append(fut)
+        fut = self._batch_future
+        if fut is None:
+            fut = self._batch_future = asyncio.get_running_loop().create_future()
+            self._wake.set()
+        self._pending.append((received_at, encode_record(received_at, status, peer, raw)))
         self._pending_bytes += len(raw) + 64
-        self._wake.set()
         return fut
 
     async def append(self, received_at: float, status: str, peer: str, raw: bytes) -> None:
@@ -494,22 +529,21 @@ class AsyncSegmentLog:
                     continue
                 if self.group_commit_s > 0 and not self._closing:
                     await asyncio.sleep(self.group_commit_s)
-            batch, waiters = self._pending, self._waiters
-            self._pending, self._waiters = [], []
+            batch, fut = self._pending, self._batch_future
+            self._pending, self._batch_future = [], None
             self._pending_bytes = 0
             self._space.set()
             try:
-                await loop.run_in_executor(None, self.writer.write_batch, batch)
+                await loop.run_in_executor(None, self.writer.write_encoded, batch)
             except Exception as exc:  # disk full, I/O error: fail the appenders, no ack
-                for w in waiters:
-                    if not w.done():
-                        w.set_exception(exc)
+                if fut is not None and not fut.done():
+                    fut.set_exception(exc)
+                    fut.exception()  # retrieved here; every appender awaiting it still gets it
                 continue
             self.commits += 1
             self.records += len(batch)
-            for w in waiters:
-                if not w.done():
-                    w.set_result(None)
+            if fut is not None and not fut.done():
+                fut.set_result(None)
         await loop.run_in_executor(None, self.writer.close)
 
     async def close(self) -> None:
