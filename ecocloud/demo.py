@@ -41,6 +41,12 @@ def planned_runs(first: dt.date, days: int) -> list[DagRun]:
     runs.append(
         DagRun("surface_water", dt.datetime.combine(last, dt.time(0), BEIJING), "surface water, 20:00-24:00")
     )
+    morning = dt.datetime.combine(last, dt.time(7), BEIJING)
+    runs += [
+        DagRun("discharge_permits", morning, "permit platform, changes since the last run"),
+        DagRun("enterprise_credit", morning, "provincial credit result files"),
+        DagRun("master_data", morning, "enterprises, monitoring points and the join-quality report"),
+    ]
     return runs
 
 
@@ -54,6 +60,9 @@ def _extra_env(sim: RunningSimulator, home: Path) -> dict[str, str]:
         "ECOCLOUD_AIR_BASE_URL": f"{sim.base_url}/air",
         "ECOCLOUD_WATER_BASE_URL": f"{sim.base_url}/water",
         "ECOCLOUD_WATER_SECTIONS_CSV": str(sections),
+        "ECOCLOUD_PERMITS_BASE_URL": f"{sim.base_url}/permits",
+        "ECOCLOUD_CREDIT_BASE_URL": f"{sim.base_url}/credit",
+        "ECOCLOUD_MASTER_BASE_URL": f"{sim.base_url}/master",
     }
 
 
@@ -84,6 +93,8 @@ def run_demo(settings: Settings, *, days: int, console: Console) -> None:
         _RANKING,
     )
     _show(settings, console, "surface water: basins this month (GB 3838)", _BASINS)
+    _show(settings, console, "enterprises: credit levels and permits in force", _ENTERPRISES)
+    _show(settings, console, "join-quality report (ecocloud quality)", _JOIN_REPORT)
     _show(settings, console, "quality gate (every table, latest run per day)", _QUALITY)
     console.rule(f"done in {time.monotonic() - t0:.0f} s")
     console.print(
@@ -137,6 +148,17 @@ SELECT rank, city, stations, round(pm25_ugm3, 1) AS pm25_ugm3, round(o3_8h_max_u
        aqi, aqi_category, primary_pollutants
 FROM mart_air__city_daily_ranking WHERE date = (SELECT max(date) FROM mart_air__city_daily_ranking)
 ORDER BY rank NULLS LAST, city
+"""
+_ENTERPRISES = """
+SELECT c.scheme, c.level, count(*) AS enterprises,
+       count(p.uscc) AS with_permit_in_force
+FROM core_credit__ratings c
+LEFT JOIN (SELECT DISTINCT uscc FROM core_permit__permits WHERE is_current AND status = 'valid') p USING (uscc)
+WHERE c.year = (SELECT max(year) FROM core_credit__ratings)
+GROUP BY ALL ORDER BY min(c.level_rank)
+"""
+_JOIN_REPORT = """
+SELECT check_name, occurrences FROM quality_master__join_report WHERE row_kind = 'summary' ORDER BY check_name
 """
 _BASINS = """
 SELECT * EXCLUDE (month) FROM mart_water__basin_monthly
