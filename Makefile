@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PY ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha256sum | cut -c1-12)
+STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml Makefile | sha256sum | cut -c1-12)
 UV_VERSION := 0.13.9
 CHROMIUM := /usr/bin/chromium
 
@@ -18,11 +18,13 @@ help:
 venv: $(STAMP)
 
 # Creates .venv and installs the pinned lock (uv for speed; pip bootstraps uv) plus the project itself.
-$(STAMP): requirements.lock pyproject.toml
+# Bytecode is compiled at install: where PYTHONDONTWRITEBYTECODE is set, every Airflow task process
+# would otherwise recompile Airflow, GX and pandas from source (seconds per process).
+$(STAMP): requirements.lock pyproject.toml Makefile
 	@command -v $(PY) >/dev/null || { echo "need $(PY) on PATH"; exit 1; }
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check "uv==$(UV_VERSION)"
-	$(BIN)/uv pip sync -q --python $(BIN)/python requirements.lock
+	$(BIN)/uv pip sync -q --compile-bytecode --python $(BIN)/python requirements.lock
 	$(BIN)/uv pip install -q --python $(BIN)/python --no-deps -e .
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
@@ -54,6 +56,8 @@ test-fast: venv
 
 bench: venv
 	$(BIN)/python -m bench.run_air
+	$(BIN)/python -m bench.run_hj212_ingest
+	$(BIN)/python -m bench.run_hj212_receiver
 
 clean:
 	rm -rf .ecocloud bench/out .mypy_cache .ruff_cache

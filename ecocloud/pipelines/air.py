@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 
 _CODE_VERSION = "1"
 # Days gated together in a backfill: GX's cost is per run, memory is per row (~48 k rows a day nationally).
-BACKFILL_BATCH_DAYS = 31
+BACKFILL_BATCH_DAYS = 16
 
 
 def pipeline_version() -> str:
@@ -271,10 +271,10 @@ def build_days(
     with _executor(workers) as pool:
         # Submit one batch ahead so workers parse the next batch while this process gates and writes.
         batches = [todo[i : i + BACKFILL_BATCH_DAYS] for i in range(0, len(todo), BACKFILL_BATCH_DAYS)]
-        futures = [_submit(pool, settings.lake, planned, b) for b in batches[:2]]
+        futures = [_submit(pool, settings.lake, planned, b) for b in batches[:1]]
         for n in range(len(batches)):
-            if n + 2 < len(batches):
-                futures.append(_submit(pool, settings.lake, planned, batches[n + 2]))
+            if n + 1 < len(batches):
+                futures.append(_submit(pool, settings.lake, planned, batches[n + 1]))
             batch: dict[dt.date, _StagedDay] = {}
             for day, fut in futures[n].items():
                 staged = _staged(settings, ledger, day, planned[day], fut.result())
