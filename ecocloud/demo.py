@@ -79,11 +79,13 @@ def run_demo(settings: Settings, *, days: int, console: Console) -> None:
     with running_simulator(start_date=first, days=days, seed=2026, now=now) as sim:
         console.print(
             f"simulator: {sim.base_url}/ — Jiangxi: {len(sim.air.stations)} air stations in 11 cities, "
-            f"surface-water board; {first} … {first + dt.timedelta(days=days - 1)}"
+            f"surface-water board, permit API, credit and master files; "
+            f"{first} … {first + dt.timedelta(days=days - 1)}"
         )
         env = airflow_env(settings) | _extra_env(sim, settings.root)
         for run in planned_runs(first, days):
             _dags_test(settings, env, run, console)
+        _dags_test(settings, env, _run_loggers(settings, console), console)
 
     _show(settings, console, "air: what was ingested", _INGESTED)
     _show(
@@ -93,6 +95,8 @@ def run_demo(settings: Settings, *, days: int, console: Console) -> None:
         _RANKING,
     )
     _show(settings, console, "surface water: basins this month (GB 3838)", _BASINS)
+    _show(settings, console, "pollution sources: what the loggers sent (HJ 212)", _PACKETS)
+    _show(settings, console, "pollution sources: rejected lines by reason", _REJECTS)
     _show(settings, console, "enterprises: credit levels and permits in force", _ENTERPRISES)
     _show(settings, console, "join-quality report (ecocloud quality)", _JOIN_REPORT)
     _show(settings, console, "quality gate (every table, latest run per day)", _QUALITY)
@@ -108,6 +112,56 @@ def run_demo(settings: Settings, *, days: int, console: Console) -> None:
         f"  Airflow UI:       AIRFLOW_HOME={settings.airflow_dir} AIRFLOW__CORE__DAGS_FOLDER=$PWD/dags "
         ".venv/bin/airflow standalone\n"
     )
+
+
+def _run_loggers(settings: Settings, console: Console) -> DagRun:
+    """A real HJ 212 receiver in this process and the simulated logger fleet against it.
+
+    Returns the ``pollution_sources`` run whose interval contains the moment the receiver closed
+    its segments (the DAG takes segments by close time, so late ones are never lost).
+    """
+    import asyncio
+
+    from ecocloud.simulator.fleet import FaultPlan, fleet_devices, run_fleet
+    from ingest.hj212.receiver import Receiver, ReceiverConfig
+
+    sim_end = dt.datetime.now(BEIJING).replace(minute=0, second=0, microsecond=0, tzinfo=None)
+    labels = settings.root / "simulator" / "hj212_fault_labels.jsonl"
+    labels.parent.mkdir(parents=True, exist_ok=True)
+    devices = fleet_devices(2026)
+
+    async def session() -> tuple[int, int]:
+        config = ReceiverConfig(
+            landing_dir=settings.hj212_landing,
+            host="127.0.0.1",
+            port=0,
+            receiver_id="demo",
+            stats_interval_s=3600,
+        )
+        async with Receiver(config) as receiver:
+            stats = await run_fleet(
+                "127.0.0.1",
+                receiver.port,
+                devices,
+                start=sim_end - dt.timedelta(hours=3),
+                duration=dt.timedelta(hours=3),
+                speed=0,  # as fast as the acks come back
+                seed=2026,
+                faults=FaultPlan.default(),
+                labels_path=labels,
+                wall_timeout_s=180,
+            )
+        return stats.sent, stats.acked  # leaving the receiver closes its segments
+
+    started = time.monotonic()
+    sent, acked = asyncio.run(session())
+    console.print(
+        f"HJ 212: {len(devices)} simulated data loggers sent {sent:,} lines over TCP to the receiver, "
+        f"{acked:,} acknowledged after durable landing ({time.monotonic() - started:.0f} s; "
+        f"injected faults: {labels})"
+    )
+    end = dt.datetime.now(BEIJING).replace(minute=0, second=0, microsecond=0) + dt.timedelta(hours=1)
+    return DagRun("pollution_sources", end, "HJ 212 segments the receiver closed this hour")
 
 
 def _dags_test(settings: Settings, env: dict[str, str], run: DagRun, console: Console) -> None:
@@ -148,6 +202,13 @@ SELECT rank, city, stations, round(pm25_ugm3, 1) AS pm25_ugm3, round(o3_8h_max_u
        aqi, aqi_category, primary_pollutants
 FROM mart_air__city_daily_ranking WHERE date = (SELECT max(date) FROM mart_air__city_daily_ranking)
 ORDER BY rank NULLS LAST, city
+"""
+_PACKETS = """
+SELECT cn, protocol_version, count(*) AS packets, count(DISTINCT mn) AS loggers
+FROM core_source__packets GROUP BY ALL ORDER BY cn, protocol_version
+"""
+_REJECTS = """
+SELECT reason, count(*) AS lines FROM quarantine_source__packets GROUP BY ALL ORDER BY lines DESC
 """
 _ENTERPRISES = """
 SELECT c.scheme, c.level, count(*) AS enterprises,
