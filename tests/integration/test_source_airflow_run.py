@@ -1,0 +1,96 @@
+"""Airflow really runs pollution_sources (``airflow dags test``) over segments a real HJ 212 receiver
+wrote: packets built with build_packet go over TCP to the receiver (in-process, port 0), which
+lands and acks them and closes its segments on shutdown; the run for the interval in which they
+closed publishes them."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import subprocess
+
+import duckdb
+import pytest
+
+from ecocloud.airflow_env import airflow_bin, airflow_env, ensure_db
+from ecocloud.pipelines.sources import quarantine_dir
+from ecocloud.settings import Settings
+from ingest.hj212.protocol import BEIJING, Packet, build_packet, parse_line
+from ingest.hj212.receiver import Receiver, ReceiverConfig
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
+
+MNS = [f"{0x888836 << 72 | i:024X}" for i in range(3)]
+
+
+def packets(now: dt.datetime) -> list[bytes]:
+    out = []
+    start = now.astimezone(BEIJING).replace(minute=0, second=0, microsecond=0) - dt.timedelta(hours=1)
+    for i, mn in enumerate(MNS):
+        for m in range(0, 60, 10):
+            when = start + dt.timedelta(minutes=m)
+            out.append(
+                build_packet(
+                    qn=f"{when:%Y%m%d%H%M%S}{i:03d}",
+                    st="31",
+                    cn="2051",
+                    mn=mn,
+                    flag=5,
+                    data_time=when,
+                    items={"a21026": {"Min": 10.0, "Avg": 12.0 + m, "Max": 15.0, "ZsAvg": 14.0, "Flag": "N"}},
+                )
+            )
+    return out
+
+
+async def send_all(settings: Settings, lines: list[bytes]) -> int:
+    config = ReceiverConfig(landing_dir=settings.hj212_landing, host="127.0.0.1", port=0, receiver_id="itest")
+    acks = 0
+    async with Receiver(config) as receiver:
+        reader, writer = await asyncio.open_connection("127.0.0.1", receiver.port)
+        for line in lines:
+            writer.write(line)
+            reply = parse_line(await asyncio.wait_for(reader.readuntil(b"\n"), 10))
+            assert isinstance(reply, Packet)
+            acks += reply.cn == "9014"  # landed (fsynced) before the ack
+        writer.close()
+    return acks  # leaving the context closes the segments (manifest, rename)
+
+
+def test_dags_test_publishes_what_the_receiver_landed(settings: Settings) -> None:
+    ensure_db(settings)
+    good = packets(dt.datetime.now(dt.UTC))
+    damaged = good[0][:30] + good[0][31:]  # a dropped byte: the receiver quarantines it (length)
+    acks = asyncio.run(send_all(settings, [*good, damaged]))
+    assert acks == len(good)
+    manifests = sorted(settings.hj212_landing.rglob("*.manifest.json")) + sorted(
+        quarantine_dir(settings).rglob("*.manifest.json")
+    )
+    assert len(manifests) == 2
+    closed = max(dt.datetime.fromisoformat(json.loads(m.read_text())["closed_at"]) for m in manifests)
+    # the run whose data interval [end - 1h, end) contains the close time; its logical date is `end`
+    end = closed.astimezone(BEIJING).replace(minute=0, second=0, microsecond=0) + dt.timedelta(hours=1)
+    proc = subprocess.run(
+        [airflow_bin(), "dags", "test", "pollution_sources", end.isoformat()],
+        env=airflow_env(settings),
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=540,
+    )
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-4000:]
+    assert "state=success" in out, out[-4000:]
+    con = duckdb.connect(str(settings.duckdb_file), read_only=True)
+    try:
+        packets_n, quarantined, hourly = con.execute(
+            "SELECT (SELECT count(*) FROM core_source__packets WHERE receiver_status = 'ok'), "
+            "(SELECT count(*) FROM quarantine_source__packets WHERE reason = 'length_mismatch'), "
+            "(SELECT count(*) FROM mart_source__hourly WHERE basis = '2051' AND samples = 6 AND flag = 'N')"
+        ).fetchall()[0]
+        builds = con.execute("SELECT count(*) FROM platform__builds WHERE source = 'hj212'").fetchall()[0][0]
+    finally:
+        con.close()
+    assert (packets_n, quarantined, hourly) == (len(good), 1, len(MNS))
+    assert builds >= 3  # two segments + the marts of the date

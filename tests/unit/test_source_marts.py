@@ -1,0 +1,275 @@
+"""Hourly and daily pollution-source values: HJ 212 flag roll-up, basis selection, retransmissions."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import duckdb
+import pyarrow as pa
+import pytest
+
+from ingest.hj212.batch import parse_lines_batch
+from ingest.hj212.protocol import BEIJING, build_packet
+from schemas import source as schema
+from transforms.source_marts import daily_values, hourly_values, rollup_flag, source_type
+
+pytestmark = pytest.mark.unit
+
+MN = "88883600000000000000014D"
+DAY = dt.date(2026, 11, 20)
+H10 = dt.datetime(2026, 11, 20, 10, 0, tzinfo=BEIJING)  # 02:00 UTC
+
+
+def reading(
+    cn: str,
+    at: dt.datetime,
+    stat: str,
+    value: float,
+    flag: str | None = "N",
+    *,
+    code: str = "w01018",
+    st: str | None = "32",
+    segment: str = "seg-a",
+    offset: int = 0,
+) -> dict[str, object]:
+    return {
+        "date": at.astimezone(BEIJING).date(),
+        "mn": MN,
+        "st": st,
+        "cn": cn,
+        "data_at": at.astimezone(dt.UTC),
+        "pollutant_code": code,
+        "pollutant_code_original": code,
+        "stat": stat,
+        "value": value,
+        "flag": flag,
+        "unit": None,
+        "segment": segment,
+        "offset": offset,
+    }
+
+
+def hourly(rows: list[dict[str, object]]) -> list[dict[str, object]]:
+    con = duckdb.connect()
+    con.register("r", pa.Table.from_pylist(rows, schema=schema.readings.arrow_schema()))
+    out = schema.hourly.conform(hourly_values(con, "r"))
+    return out.to_pylist()
+
+
+def minutes(n_normal: int, abnormal: str, n_abnormal: int, **kw: object) -> list[dict[str, object]]:
+    """One 2051 record per minute of the 10:00 hour: ``n_normal`` flagged N, then the abnormal ones."""
+    flags = ["N"] * n_normal + [abnormal] * n_abnormal
+    return [
+        reading("2051", H10 + dt.timedelta(minutes=i), "Avg", 10.0 + i, f, offset=i, **kw)  # type: ignore[arg-type]
+        for i, f in enumerate(flags)
+    ]
+
+
+# -- the roll-up rules (DOMAIN.md §1) ---------------------------------------------------------------
+
+
+def test_rollup_reference_rules() -> None:
+    assert rollup_flag(["N"] * 59 + ["D"], "wastewater") == "D"  # one abnormal minute
+    assert rollup_flag(["N"] * 60, "wastewater") == "N"
+    assert rollup_flag(["N"] * 45 + ["M"] * 15, "flue_gas") == "N"  # exactly 75 % N
+    assert rollup_flag(["N"] * 44 + ["M"] * 16, "flue_gas") == "M"
+    assert rollup_flag(["N", None, "C", "C", "D", "D"], "wastewater") == "C"  # ties: alphabetical
+    assert rollup_flag([None, None], "flue_gas") == "N"  # no flag sent counts as N
+
+
+def test_wastewater_hour_with_one_abnormal_minute_is_abnormal() -> None:
+    (h,) = hourly(minutes(59, "D", 1))
+    assert (h["source_type"], h["basis"], h["samples"], h["samples_normal"], h["flag"]) == (
+        "wastewater",
+        "2051",
+        60,
+        59,
+        "D",
+    )
+    (h,) = hourly(minutes(60, "D", 0))
+    assert h["flag"] == "N"
+
+
+@pytest.mark.parametrize(("normal", "expected"), [(45, "N"), (44, "C")])
+def test_flue_gas_hour_is_normal_with_75_percent_normal_minutes(normal: int, expected: str) -> None:
+    rows = minutes(normal, "C", 60 - normal, code="a21026", st="31")
+    (h,) = hourly(rows)
+    assert (h["source_type"], h["samples"], h["samples_normal"], h["flag"]) == (
+        "flue_gas",
+        60,
+        normal,
+        expected,
+    )
+
+
+def test_source_type_from_st_then_code_prefix() -> None:
+    assert source_type("32", "a21026") == "wastewater"
+    assert source_type("31", "w01018") == "flue_gas"
+    assert source_type(None, "w01018") == "wastewater"
+    assert source_type("91", "a21026") == "flue_gas"
+    assert source_type("22", "x1") == "other"
+    # the SQL agrees: ST unknown, code a… → flue-gas rule (45 of 60 N is N)
+    (h,) = hourly(minutes(45, "D", 15, code="a21026", st="\x00\x00"))
+    assert (h["source_type"], h["flag"]) == ("flue_gas", "N")
+
+
+# -- basis selection 2061 > 2051 > 2011 -----------------------------------------------------------
+
+
+def test_basis_hourly_packet_wins_over_minutes_and_real_time() -> None:
+    rows = [
+        reading("2061", H10, "Avg", 20.0, "N", offset=1),
+        reading("2061", H10, "Min", 5.0, "N", offset=1),
+        reading("2061", H10, "Max", 40.0, "N", offset=1),
+        reading("2061", H10, "Cou", 3.5, "N", offset=1),
+        *[
+            reading("2051", H10 + dt.timedelta(minutes=10 * i), "Avg", 99.0, "D", offset=10 + i)
+            for i in range(6)
+        ],
+        *[
+            reading("2011", H10 + dt.timedelta(minutes=5 * i), "Rtd", 77.0, "D", offset=30 + i)
+            for i in range(12)
+        ],
+    ]
+    (h,) = hourly(rows)
+    assert (
+        h["basis"],
+        h["avg_value"],
+        h["min_value"],
+        h["max_value"],
+        h["cou_value"],
+        h["samples"],
+        h["flag"],
+    ) == (
+        "2061",
+        20.0,
+        5.0,
+        40.0,
+        3.5,
+        1,
+        "N",
+    )
+    assert h["hour_at"] == dt.datetime(2026, 11, 20, 2, tzinfo=dt.UTC) and h["date"] == DAY
+
+
+def test_basis_minutes_over_real_time_then_real_time() -> None:
+    mins = [
+        reading("2051", H10 + dt.timedelta(minutes=10 * i), stat, v, offset=i)
+        for i in range(6)
+        for stat, v in (("Min", 1.0 + i), ("Avg", 2.0 + i), ("Max", 3.0 + i), ("Cou", 0.5))
+    ]
+    rt = [
+        reading("2011", H10 + dt.timedelta(minutes=5 * i), "Rtd", 100.0 + i, offset=50 + i) for i in range(12)
+    ]
+    (h,) = hourly(mins + rt)
+    assert (h["basis"], h["samples"], h["min_value"], h["max_value"], h["cou_value"]) == (
+        "2051",
+        6,
+        1.0,
+        8.0,
+        3.0,
+    )
+    assert h["avg_value"] == pytest.approx(4.5)
+    (h,) = hourly(rt)
+    assert (h["basis"], h["samples"], h["min_value"], h["max_value"], h["cou_value"]) == (
+        "2011",
+        12,
+        100.0,
+        111.0,
+        None,
+    )
+    assert h["avg_value"] == pytest.approx(105.5)
+
+
+def test_retransmitted_copies_count_once_and_the_latest_copy_wins() -> None:
+    rows = [
+        reading("2011", H10, "Rtd", 10.0, "N", segment="seg-a", offset=100),
+        reading("2011", H10, "Rtd", 10.0, "N", segment="seg-a", offset=900),  # resent in the same segment
+        reading("2011", H10, "Rtd", 12.0, "C", segment="seg-b", offset=5),  # resent later, corrected
+        reading("2011", H10 + dt.timedelta(minutes=5), "Rtd", 20.0, "N", segment="seg-a", offset=200),
+    ]
+    (h,) = hourly(rows)
+    assert (h["samples"], h["retransmissions"], h["min_value"], h["max_value"], h["flag"]) == (
+        2,
+        2,
+        12.0,
+        20.0,
+        "C",
+    )
+
+
+# -- daily ----------------------------------------------------------------------------------------
+
+
+def daily(rows: list[dict[str, object]]) -> list[dict[str, object]]:
+    con = duckdb.connect()
+    con.register("r", pa.Table.from_pylist(rows, schema=schema.readings.arrow_schema()))
+    con.register("h", schema.hourly.conform(hourly_values(con, "r")))
+    return schema.daily.conform(daily_values(con, "r", "h")).to_pylist()
+
+
+def test_daily_from_2031_when_sent_else_from_hours() -> None:
+    midnight = dt.datetime(2026, 11, 20, 0, 0, tzinfo=BEIJING)
+    hours = [
+        reading("2061", midnight + dt.timedelta(hours=h), "Avg", 10.0 * (h + 1), "N" if h else "D", offset=h)
+        for h in range(4)
+    ]
+    (d,) = daily(hours)
+    assert (d["date"], d["basis"], d["hours"], d["samples"], d["samples_normal"], d["flag"]) == (
+        DAY,
+        "2061",
+        4,
+        4,
+        3,
+        "D",  # wastewater: one abnormal hour
+    )
+    assert d["avg_value"] == pytest.approx(25.0)
+    sent = [
+        reading("2031", midnight, "Avg", 33.0, "N", offset=99),
+        reading("2031", midnight, "Cou", 800.0, "N", offset=99),
+    ]
+    (d,) = daily(hours + sent)
+    assert (d["basis"], d["avg_value"], d["cou_value"], d["hours"], d["samples"], d["flag"]) == (
+        "2031",
+        33.0,
+        800.0,
+        4,
+        1,
+        "N",
+    )
+    mixed = [*hours, reading("2011", midnight + dt.timedelta(hours=5, minutes=3), "Rtd", 1.0, offset=77)]
+    (d,) = daily(mixed)
+    assert (d["basis"], d["hours"]) == ("mixed", 5)
+
+
+def test_packets_to_marts_end_to_end_on_inline_packets() -> None:
+    """build_packet → batch parse (long format) → hourly mart, units from the code table."""
+    lines = [
+        build_packet(
+            qn=f"202611201000{i:02d}000",
+            st="31",
+            cn="2051",
+            mn=MN,
+            flag=4,
+            data_time=H10 + dt.timedelta(minutes=i),
+            items={
+                "a21026": {"Avg": 30.0 + i, "ZsAvg": 40.0 + i, "Cou": 0.1, "Flag": "N" if i < 45 else "T"}
+            },
+        )
+        for i in range(60)
+    ]
+    batch = parse_lines_batch(lines, segment="seg", default_date=DAY)
+    assert batch.readings.num_rows == 180
+    con = duckdb.connect()
+    con.register("r", batch.readings)
+    (h,) = schema.hourly.conform(hourly_values(con, "r")).to_pylist()
+    assert (h["source_type"], h["basis"], h["samples"], h["samples_normal"], h["flag"]) == (
+        "flue_gas",
+        "2051",
+        60,
+        45,
+        "N",
+    )
+    assert (h["unit"], h["cou_unit"]) == ("mg/m³", "kg")
+    assert h["avg_value"] == pytest.approx(59.5) and h["zs_avg_value"] == pytest.approx(69.5)
+    assert h["cou_value"] == pytest.approx(6.0)

@@ -1,0 +1,291 @@
+"""Hourly and daily values per outlet and pollutant from HJ 212 readings, in DuckDB SQL.
+
+Input: rows shaped like ``core_source__readings`` (a DuckDB relation, table or Arrow table named in
+the query), usually one Beijing day. Output: Arrow tables shaped like ``mart_source__hourly`` and
+``mart_source__daily`` (without ``date`` conversion surprises: every time is computed in epoch
+microseconds, so the session time zone never matters).
+
+Rules (DOMAIN.md §1, HJ 212-2017):
+
+* **Retransmissions** — readings with the same (mn, cn, data_at, pollutant, statistic) are one
+  reading; the copy at the latest raw location (segment, offset) wins, the others are counted in
+  ``retransmissions``.
+* **Basis** — per outlet, pollutant and hour: the hourly packet (2061) if sent, else the minute
+  packets (2051) of the hour, else the real-time values (2011). Per day: the daily packet (2031) if
+  sent, else the day's hours.
+* **Values of a period** from its samples: mean of Avg (Rtd for real-time), min of Min (Rtd), max of
+  Max (Rtd), sum of Cou; converted values (Zs*) alike.
+* **Flag roll-up** — a sample without a flag counts as N. Wastewater (ST 32, else a ``w`` code):
+  one abnormal sample makes the hour abnormal. Flue gas (ST 31, else an ``a`` code): the hour is N
+  only if ≥ 75 % of its samples are N. Other systems use the wastewater rule. An abnormal period
+  carries its most frequent abnormal flag (ties: alphabetical). The day rolls up its hours with the
+  same rule (DOMAIN.md states the minute → hour rule; applying it one level up is our choice).
+"""
+
+from __future__ import annotations
+
+import duckdb
+import pyarrow as pa
+
+from ingest.hj212.codes import POLLUTANTS
+
+__all__ = ["FLUE_GAS_NORMAL_SHARE", "daily_values", "hourly_values", "rollup_flag", "source_type"]
+
+FLUE_GAS_NORMAL_SHARE = 0.75  # HJ 212 / HJ 75: a flue-gas hour is valid (N) with ≥ 75 % valid minutes
+_HOUR_US = 3_600_000_000
+_DAY_US = 24 * _HOUR_US
+_BEIJING_US = 8 * _HOUR_US
+
+
+def _exact(column: str) -> str:
+    """A value as DECIMAL(38, 10) for summing: exact, so a sum does not depend on the order in which
+    DuckDB's threads combine partial sums (floating-point sums do, in the last bits), and a rebuilt
+    mart is byte-identical. |value| ≥ 10^27 (nonsense for any HJ 212 quantity) is left out (NULL)."""
+    return f"CASE WHEN abs({column}) < 1e27 THEN {column}::DECIMAL(38, 10) END"
+
+
+def source_type(st: str | None, pollutant_code: str) -> str:
+    """wastewater / flue_gas / other: ST 32 vs 31 first, else the code prefix w / a."""
+    if st == "32":
+        return "wastewater"
+    if st == "31":
+        return "flue_gas"
+    if pollutant_code.startswith("w"):
+        return "wastewater"
+    if pollutant_code.startswith("a"):
+        return "flue_gas"
+    return "other"
+
+
+def rollup_flag(flags: list[str | None], kind: str) -> str:
+    """Reference (Python) form of the SQL roll-up, for tests and documentation."""
+    values = ["N" if f is None else f for f in flags]
+    if not values:
+        raise ValueError("no samples")
+    normal = sum(1 for f in values if f == "N")
+    if kind == "flue_gas":
+        if normal >= FLUE_GAS_NORMAL_SHARE * len(values):
+            return "N"
+    elif normal == len(values):
+        return "N"
+    counts: dict[str, int] = {}
+    for f in values:
+        if f != "N":
+            counts[f] = counts.get(f, 0) + 1
+    return min(counts, key=lambda f: (-counts[f], f))
+
+
+def _units_table() -> pa.Table:
+    return pa.table(
+        {
+            "u_code": [p.code for p in POLLUTANTS.values()],
+            "u_unit": [p.unit for p in POLLUTANTS.values()],
+            "u_cou_unit": [p.cou_unit for p in POLLUTANTS.values()],
+        }
+    )
+
+
+def _flag_sql(samples: str, normal: str, kind: str, top: str) -> str:
+    return f"""
+    CASE WHEN {normal} = {samples}
+              OR ({kind} = 'flue_gas' AND {normal} >= {FLUE_GAS_NORMAL_SHARE} * {samples}) THEN 'N'
+         ELSE {top} END"""
+
+
+# One row per sample — a packet's values for one pollutant (mn, pollutant, cn, data_at) — with
+# retransmitted copies collapsed: for each statistic the copy at the latest (segment, offset) wins.
+# Plain aggregates for the (usual) samples without copies; max_by only where copies exist.
+_STATS = ("Rtd", "Avg", "Min", "Max", "Cou", "ZsRtd", "ZsAvg", "ZsMin", "ZsMax", "ZsCou")
+_PLAIN = "stat IN ('Rtd', 'Avg', 'Min', 'Max', 'Cou')"
+
+
+def _pivot(agg: str) -> str:
+    """The sample's values from its rows; ``agg`` is ``max({x})`` or ``max_by({x}, k)``."""
+
+    def v(stat: str) -> str:
+        return agg.format(x="value") + f" FILTER (WHERE stat = '{stat}')"
+
+    flag = agg.format(x="coalesce(flag, 'N')")
+    return f"""
+           {agg.format(x="st")} AS st,
+           coalesce({v("Avg")}, {v("Rtd")}) AS s_avg,
+           coalesce({v("Min")}, {v("Rtd")}) AS s_min,
+           coalesce({v("Max")}, {v("Rtd")}) AS s_max,
+           {v("Cou")} AS s_cou,
+           coalesce({v("ZsAvg")}, {v("ZsRtd")}) AS s_zavg,
+           coalesce({v("ZsMin")}, {v("ZsRtd")}) AS s_zmin,
+           coalesce({v("ZsMax")}, {v("ZsRtd")}) AS s_zmax,
+           coalesce({flag} FILTER (WHERE {_PLAIN}), {flag}) AS flag"""
+
+
+# how many different statistics a sample has: one bit per statistic (no COUNT DISTINCT)
+_STAT_BIT = "(1::BIGINT << list_position([" + ", ".join(f"'{s}'" for s in _STATS) + "], stat))"
+_DISTINCT_STATS = f"bit_count(bit_or({_STAT_BIT}))"
+
+_SAMPLES_SQL = (
+    """
+src AS (
+    SELECT mn, st, cn, data_at, pollutant_code, stat, value, flag, segment, "offset"
+    FROM {readings} WHERE cn IN ({cns})
+),
+plain AS (
+    SELECT mn, pollutant_code, cn, data_at,"""
+    + _pivot("max({x})")
+    + f""",
+           count(*) - ({_DISTINCT_STATS}) AS dups
+    FROM src GROUP BY mn, pollutant_code, cn, data_at
+),
+copied AS (
+    SELECT mn, pollutant_code, cn, data_at,"""
+    + _pivot("max_by({x}, k)")
+    + """
+    FROM (
+        SELECT s.*, (s.segment, s."offset") AS k
+        FROM src s SEMI JOIN (SELECT mn, pollutant_code, cn, data_at FROM plain WHERE dups > 0) d
+             USING (mn, pollutant_code, cn, data_at)
+    )
+    GROUP BY mn, pollutant_code, cn, data_at
+),
+samples AS (
+    SELECT p.mn, p.pollutant_code, p.cn, epoch_us(p.data_at) AS at_us, p.dups,
+           coalesce(c.st, p.st) AS st,
+           CASE WHEN p.dups > 0 THEN c.s_avg ELSE p.s_avg END AS s_avg,
+           CASE WHEN p.dups > 0 THEN c.s_min ELSE p.s_min END AS s_min,
+           CASE WHEN p.dups > 0 THEN c.s_max ELSE p.s_max END AS s_max,
+           CASE WHEN p.dups > 0 THEN c.s_cou ELSE p.s_cou END AS s_cou,
+           CASE WHEN p.dups > 0 THEN c.s_zavg ELSE p.s_zavg END AS s_zavg,
+           CASE WHEN p.dups > 0 THEN c.s_zmin ELSE p.s_zmin END AS s_zmin,
+           CASE WHEN p.dups > 0 THEN c.s_zmax ELSE p.s_zmax END AS s_zmax,
+           CASE WHEN p.dups > 0 THEN c.flag ELSE p.flag END AS flag
+    FROM plain p LEFT JOIN copied c USING (mn, pollutant_code, cn, data_at)
+)"""
+)
+
+
+def _period_sql(period_us: str, prio: str) -> str:
+    """Aggregate the samples of each (mn, pollutant, period) of the best basis (lowest ``prio``):
+    per flag first, then per command, then pick the command — all on small intermediate tables."""
+    return f"""
+per_flag AS (
+    SELECT mn, pollutant_code, cn, {period_us} AS period_us, flag, count(*) AS n,
+           sum({_exact("s_avg")}) AS sum_avg, count(s_avg) AS n_avg, min(s_min) AS min_v, max(s_max) AS max_v,
+           sum({_exact("s_cou")}) AS sum_cou, count(s_cou) AS n_cou,
+           sum({_exact("s_zavg")}) AS sum_zavg, count(s_zavg) AS n_zavg, min(s_zmin) AS zmin_v,
+           max(s_zmax) AS zmax_v,
+           sum(dups) AS dups, bool_or(st = '32') AS ww, bool_or(st = '31') AS fg
+    FROM samples GROUP BY ALL
+),
+per_cn AS (
+    SELECT mn, pollutant_code, cn, period_us, {prio} AS prio,
+           sum(n)::INTEGER AS samples,
+           coalesce(sum(n) FILTER (WHERE flag = 'N'), 0)::INTEGER AS samples_normal,
+           sum(sum_avg)::DOUBLE / nullif(sum(n_avg), 0) AS avg_value,
+           min(min_v) AS min_value, max(max_v) AS max_value,
+           CASE WHEN sum(n_cou) > 0 THEN sum(sum_cou)::DOUBLE END AS cou_value,
+           sum(sum_zavg)::DOUBLE / nullif(sum(n_zavg), 0) AS zs_avg_value,
+           min(zmin_v) AS zs_min_value, max(zmax_v) AS zs_max_value,
+           first(flag ORDER BY n DESC, flag) FILTER (WHERE flag <> 'N') AS top,
+           sum(dups)::INTEGER AS retransmissions,
+           CASE WHEN bool_or(ww) THEN 'wastewater'
+                WHEN bool_or(fg) THEN 'flue_gas'
+                WHEN pollutant_code LIKE 'w%' THEN 'wastewater'
+                WHEN pollutant_code LIKE 'a%' THEN 'flue_gas'
+                ELSE 'other' END AS source_type
+    FROM per_flag GROUP BY mn, pollutant_code, cn, period_us
+),
+picked AS (
+    SELECT * FROM per_cn
+    QUALIFY row_number() OVER (PARTITION BY mn, pollutant_code, period_us ORDER BY prio) = 1
+)
+SELECT p.mn, p.pollutant_code, p.period_us, p.cn AS basis, p.source_type,
+       p.avg_value, p.min_value, p.max_value, p.cou_value, p.zs_avg_value, p.zs_min_value, p.zs_max_value,
+       p.samples, p.samples_normal, p.retransmissions,
+       {_flag_sql("p.samples", "p.samples_normal", "p.source_type", "p.top")} AS flag,
+       u.u_unit AS unit, u.u_cou_unit AS cou_unit
+FROM picked p LEFT JOIN units u ON u.u_code = p.pollutant_code
+ORDER BY p.mn, p.pollutant_code, p.period_us
+"""
+
+
+def hourly_values(con: duckdb.DuckDBPyConnection, readings: str) -> pa.Table:
+    """``mart_source__hourly`` rows from the readings relation named ``readings``."""
+    con.register("units", _units_table())
+    prio = "CASE cn WHEN '2061' THEN 1 WHEN '2051' THEN 2 ELSE 3 END"
+    period = f"(at_us // {_HOUR_US}) * {_HOUR_US}"  # Beijing hours are whole UTC hours
+    sql = (
+        "WITH "
+        + _SAMPLES_SQL.format(readings=readings, cns="'2061', '2051', '2011'")
+        + ","
+        + _period_sql(period, prio)
+    )
+    out = con.sql(sql).to_arrow_table()
+    con.unregister("units")
+    us = out.column("period_us").to_numpy()
+    hour_at = pa.array(us, pa.int64()).cast(pa.timestamp("us", tz="UTC"))
+    date = pa.array(((us + _BEIJING_US) // _DAY_US).astype("int32"), pa.int32()).cast(pa.date32())
+    return out.drop_columns(["period_us"]).append_column("hour_at", hour_at).append_column("date", date)
+
+
+def daily_values(con: duckdb.DuckDBPyConnection, readings: str, hourly: str) -> pa.Table:
+    """``mart_source__daily`` rows: 2031 packets where sent, else the day's rows of ``hourly``."""
+    con.register("units", _units_table())
+    day = f"((at_us + {_BEIJING_US}) // {_DAY_US})"
+    sql_2031 = "WITH " + _SAMPLES_SQL.format(readings=readings, cns="'2031'") + "," + _period_sql(day, "1")
+    sent = con.sql(sql_2031).to_arrow_table()
+    con.register("sent", sent)
+    sql = f"""
+    WITH h AS (
+        SELECT *, (epoch_us(hour_at) + {_BEIJING_US}) // {_DAY_US} AS period_us FROM {hourly}
+    ),
+    hours AS (SELECT mn, pollutant_code, period_us, count(*)::SMALLINT AS hours FROM h GROUP BY ALL),
+    flag_counts AS (
+        SELECT mn, pollutant_code, period_us, flag, count(*) AS n FROM h WHERE flag <> 'N' GROUP BY ALL
+    ),
+    top_flag AS (
+        SELECT mn, pollutant_code, period_us, first(flag ORDER BY n DESC, flag) AS top
+        FROM flag_counts GROUP BY ALL
+    ),
+    from_hours AS (
+        SELECT mn, pollutant_code, period_us,
+               CASE WHEN count(DISTINCT basis) = 1 THEN any_value(basis) ELSE 'mixed' END AS basis,
+               any_value(source_type) AS source_type,
+               (sum({_exact("avg_value")}) / nullif(count(avg_value), 0))::DOUBLE AS avg_value,
+               min(min_value) AS min_value, max(max_value) AS max_value,
+               sum({_exact("cou_value")})::DOUBLE AS cou_value,
+               (sum({_exact("zs_avg_value")}) / nullif(count(zs_avg_value), 0))::DOUBLE AS zs_avg_value,
+               min(zs_min_value) AS zs_min_value, max(zs_max_value) AS zs_max_value,
+               count(*)::INTEGER AS samples,
+               count(*) FILTER (WHERE flag = 'N')::INTEGER AS samples_normal,
+               sum(retransmissions)::INTEGER AS retransmissions,
+               any_value(unit) AS unit, any_value(cou_unit) AS cou_unit
+        FROM h GROUP BY mn, pollutant_code, period_us
+    ),
+    derived AS (
+        SELECT f.*, {_flag_sql("f.samples", "f.samples_normal", "f.source_type", "t.top")} AS flag
+        FROM from_hours f LEFT JOIN top_flag t USING (mn, pollutant_code, period_us)
+        WHERE NOT EXISTS (
+            SELECT 1 FROM sent s
+            WHERE s.mn = f.mn AND s.pollutant_code = f.pollutant_code AND s.period_us = f.period_us
+        )
+    ),
+    both_ AS (
+        SELECT mn, pollutant_code, period_us, basis, source_type, avg_value, min_value, max_value,
+               cou_value, zs_avg_value, zs_min_value, zs_max_value, samples, samples_normal,
+               retransmissions, flag, unit, cou_unit
+        FROM sent
+        UNION ALL
+        SELECT mn, pollutant_code, period_us, basis, source_type, avg_value, min_value, max_value,
+               cou_value, zs_avg_value, zs_min_value, zs_max_value, samples, samples_normal,
+               retransmissions, flag, unit, cou_unit
+        FROM derived
+    )
+    SELECT b.*, coalesce(hrs.hours, 0)::SMALLINT AS hours
+    FROM both_ b LEFT JOIN hours hrs USING (mn, pollutant_code, period_us)
+    ORDER BY mn, pollutant_code, period_us
+    """
+    out = con.sql(sql).to_arrow_table()
+    con.unregister("sent")
+    con.unregister("units")
+    days = out.column("period_us").to_numpy()
+    date = pa.array(days.astype("int32"), pa.int32()).cast(pa.date32())
+    return out.drop_columns(["period_us"]).append_column("date", date)
