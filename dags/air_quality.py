@@ -7,10 +7,10 @@ interval: it fetches the day file(s) covering the interval and rebuilds those Be
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pendulum
 from airflow.sdk import Asset, CronDataIntervalTimetable, dag, get_current_context, task
+
+from ecocloud.dag_defaults import task_defaults
 
 STATION_HOURLY = Asset(name="core_air__station_hourly", uri="ecocloud://lake/core/core_air__station_hourly")
 STATIONS = Asset(name="core_air__stations", uri="ecocloud://lake/core/core_air__stations")
@@ -28,14 +28,7 @@ CITY_RANKING = Asset(
     start_date=pendulum.datetime(2026, 11, 1, tz="Asia/Shanghai"),
     catchup=False,
     max_active_runs=1,  # consecutive hours rebuild the same day partition; run them in order
-    default_args={
-        "owner": "ecocloud",
-        "retries": 3,
-        "retry_delay": timedelta(minutes=2),
-        "retry_exponential_backoff": True,
-        "max_retry_delay": timedelta(minutes=30),
-        "execution_timeout": timedelta(minutes=30),
-    },
+    default_args=task_defaults(),
     tags=["ecocloud", "source:air", "layer:core"],
     doc_md=__doc__,
 )

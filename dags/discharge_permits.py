@@ -15,6 +15,8 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import Asset, CronDataIntervalTimetable, dag, task
 
+from ecocloud.dag_defaults import task_defaults
+
 PERMITS = Asset(name="core_permit__permits", uri="ecocloud://lake/core/core_permit__permits")
 OUTLETS = Asset(name="core_permit__outlets", uri="ecocloud://lake/core/core_permit__outlets")
 LIMITS = Asset(name="core_permit__outlet_limits", uri="ecocloud://lake/core/core_permit__outlet_limits")
@@ -27,14 +29,7 @@ LIMITS = Asset(name="core_permit__outlet_limits", uri="ecocloud://lake/core/core
     start_date=pendulum.datetime(2026, 11, 1, tz="Asia/Shanghai"),
     catchup=False,
     max_active_runs=1,  # every run rebuilds the same tables
-    default_args={
-        "owner": "ecocloud",
-        "retries": 3,
-        "retry_delay": timedelta(minutes=5),
-        "retry_exponential_backoff": True,
-        "max_retry_delay": timedelta(hours=1),
-        "execution_timeout": timedelta(minutes=30),
-    },
+    default_args=task_defaults(retry_delay=timedelta(minutes=5), max_retry_delay=timedelta(hours=1)),
     tags=["ecocloud", "source:permit", "layer:core"],
     doc_md=__doc__,
 )

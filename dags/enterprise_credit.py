@@ -13,6 +13,8 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import Asset, CronDataIntervalTimetable, dag, task
 
+from ecocloud.dag_defaults import task_defaults
+
 RATINGS = Asset(name="core_credit__ratings", uri="ecocloud://lake/core/core_credit__ratings")
 
 
@@ -23,14 +25,7 @@ RATINGS = Asset(name="core_credit__ratings", uri="ecocloud://lake/core/core_cred
     start_date=pendulum.datetime(2026, 11, 1, tz="Asia/Shanghai"),
     catchup=False,
     max_active_runs=1,
-    default_args={
-        "owner": "ecocloud",
-        "retries": 3,
-        "retry_delay": timedelta(minutes=5),
-        "retry_exponential_backoff": True,
-        "max_retry_delay": timedelta(hours=1),
-        "execution_timeout": timedelta(minutes=30),
-    },
+    default_args=task_defaults(retry_delay=timedelta(minutes=5), max_retry_delay=timedelta(hours=1)),
     tags=["ecocloud", "source:credit", "layer:core"],
     doc_md=__doc__,
 )

@@ -14,6 +14,8 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import Asset, AssetOrTimeSchedule, CronTriggerTimetable, TriggerRule, dag, task
 
+from ecocloud.dag_defaults import task_defaults
+
 # Assets published by discharge_permits and enterprise_credit (same name and URI there).
 PERMIT_OUTLETS = Asset(name="core_permit__outlets", uri="ecocloud://lake/core/core_permit__outlets")
 CREDIT_RATINGS = Asset(name="core_credit__ratings", uri="ecocloud://lake/core/core_credit__ratings")
@@ -37,14 +39,7 @@ JOIN_REPORT = Asset(
     start_date=pendulum.datetime(2026, 11, 1, tz="Asia/Shanghai"),
     catchup=False,
     max_active_runs=1,
-    default_args={
-        "owner": "ecocloud",
-        "retries": 3,
-        "retry_delay": timedelta(minutes=5),
-        "retry_exponential_backoff": True,
-        "max_retry_delay": timedelta(hours=1),
-        "execution_timeout": timedelta(minutes=30),
-    },
+    default_args=task_defaults(retry_delay=timedelta(minutes=5), max_retry_delay=timedelta(hours=1)),
     tags=["ecocloud", "source:master", "layer:core", "layer:quality"],
     doc_md=__doc__,
 )

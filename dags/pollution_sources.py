@@ -14,6 +14,8 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import Asset, CronDataIntervalTimetable, dag, get_current_context, task
 
+from ecocloud.dag_defaults import task_defaults
+
 PACKETS = Asset(name="core_source__packets", uri="ecocloud://lake/core/core_source__packets")
 READINGS = Asset(name="core_source__readings", uri="ecocloud://lake/core/core_source__readings")
 QUARANTINE = Asset(
@@ -31,14 +33,7 @@ DAILY = Asset(name="mart_source__daily", uri="ecocloud://lake/mart/mart_source__
     start_date=pendulum.datetime(2026, 11, 1, tz="Asia/Shanghai"),
     catchup=False,
     max_active_runs=1,  # consecutive runs add parts to the same date partitions and rebuild its marts
-    default_args={
-        "owner": "ecocloud",
-        "retries": 3,
-        "retry_delay": timedelta(minutes=2),
-        "retry_exponential_backoff": True,
-        "max_retry_delay": timedelta(minutes=30),
-        "execution_timeout": timedelta(minutes=50),
-    },
+    default_args=task_defaults(execution_timeout=timedelta(minutes=50)),
     tags=["ecocloud", "source:hj212", "layer:core", "layer:mart"],
     doc_md=__doc__,
 )

@@ -13,10 +13,10 @@ section dimension, the monthly marts of the touched months and the serving datab
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pendulum
 from airflow.sdk import Asset, CronDataIntervalTimetable, dag, get_current_context, task
+
+from ecocloud.dag_defaults import task_defaults
 
 SECTION_READINGS = Asset(
     name="core_water__section_readings", uri="ecocloud://lake/core/core_water__section_readings"
@@ -40,14 +40,7 @@ BASIN_MONTHLY = Asset(name="mart_water__basin_monthly", uri="ecocloud://lake/mar
     start_date=pendulum.datetime(2026, 11, 1, tz="Asia/Shanghai"),
     catchup=False,  # the board only shows the present
     max_active_runs=1,  # consecutive runs rebuild the same day partitions; run them in order
-    default_args={
-        "owner": "ecocloud",
-        "retries": 3,
-        "retry_delay": timedelta(minutes=2),
-        "retry_exponential_backoff": True,
-        "max_retry_delay": timedelta(minutes=30),
-        "execution_timeout": timedelta(minutes=30),
-    },
+    default_args=task_defaults(),
     tags=["ecocloud", "source:water", "layer:core", "layer:mart"],
     doc_md=__doc__,
 )
