@@ -1,42 +1,223 @@
-"""Tables the platform itself publishes about its runs: quality results and processing ledger."""
+"""Tables the platform publishes about itself: gate results, the raw manifest, builds, parts, lineage.
+
+``quality_platform__expectation_results`` lives in the lake (append-only: one part file per gate run).
+The ``platform_ledger__*`` tables live in the ledger database (SQLite on one machine, Postgres when
+configured), which is transactional across processes and machines; the serving database holds a
+copy of each, refreshed with the views.
+"""
 
 from __future__ import annotations
 
-from schemas.registry import Column, Layer, Sharing, Table, register
+from schemas.fields import EVERY_RUN, PLATFORM_TEAM, SHARED
+from schemas.registry import Column, Fields, Layer, Sharing, Table, register
 
-OWNER = "大数据中心 (big-data centre platform team)"
+SOURCE = "platform"
+UNIT_STATUSES = ("published", "blocked", "failed")
+INPUT_KINDS = ("raw", "table")
+
+F = Fields("platform", parent=SHARED)
+F.define(
+    Column("validated_at", "timestamp", "when the gate ran (UTC)", nullable=False),
+    Column("gate_run_id", "string", "one validation of one table in one batch of a run", nullable=False),
+    Column("build", "string", "the spec build, <source>.<build>, e.g. air.hourly", nullable=False),
+    Column(
+        "unit",
+        "string",
+        "the build's unit of work: a partition (2026-11-20), an input (segment/…), or 'all'",
+        nullable=False,
+    ),
+    Column("table_name", "string", "registry table", nullable=False),
+    Column("partition_date", "date", "partition (Beijing day; NULL for an unpartitioned table)"),
+    Column("expectation", "string", "Great Expectations expectation type", nullable=False),
+    Column("column_name", "string", "column(s) the expectation is about"),
+    Column("severity", "string", "blocking or warning", allowed=("blocking", "warning"), nullable=False),
+    Column("success", "bool", "whether the expectation held on this unit's partition", nullable=False),
+    Column("element_count", "int64", "rows checked"),
+    Column("unexpected_count", "int64", "rows that broke it"),
+    Column("unexpected_percent", "float64", "share of non-null rows that broke it", unit="%", min=0, max=100),
+    Column("observed_value", "string", "observed value (aggregate expectations), JSON"),
+    Column("details", "string", "the expectation's arguments, JSON"),
+    Column("published", "bool", "whether the unit was published after this gate run", nullable=False),
+    Column("raw_path", "string", "raw-zone path of the object, relative to the lake", nullable=False),
+    Column("source", "string", "raw-zone source folder (air, hj212_capture, permit …)", nullable=False),
+    Column("logical_name", "string", "upstream name grouping versions of one file", nullable=False),
+    Column("sha256", "string", "SHA-256 of the bytes", nullable=False),
+    Column("size_bytes", "int64", "size of the object or file", unit="B", nullable=False, min=0),
+    Column("origin", "string", "URL or local path it came from", nullable=False),
+    Column("received_at", "timestamp", "when it was landed (UTC)", nullable=False),
+    Column(
+        "fingerprint", "string", "hash of the build's spec, code version and input versions", nullable=False
+    ),
+    Column("status", "string", "published | blocked | failed", allowed=UNIT_STATUSES, nullable=False),
+    Column("counts", "string", "the unit's counts (rows in, published, quarantined …), JSON"),
+    Column("built_at", "timestamp", "when the unit was built (UTC)", nullable=False),
+    Column("error", "string", "why a failed unit failed"),
+    Column("part", "string", "part file name within the partition (data, or one per input)", nullable=False),
+    Column("rows", "int64", "rows in the part", nullable=False, min=0),
+    Column("written_at", "timestamp", "when the part was written (UTC)", nullable=False),
+    Column("output_table", "string", "registry table written", nullable=False),
+    Column("output_partition", "date", "partition written (NULL: unpartitioned)"),
+    Column(
+        "input_kind",
+        "string",
+        "raw (a raw object) or table (a registry table partition)",
+        allowed=INPUT_KINDS,
+        nullable=False,
+    ),
+    Column("input_id", "string", "raw_path of a raw object, or a registry table name", nullable=False),
+    Column("input_partition", "date", "partition of an input table (NULL: unpartitioned or raw)"),
+    Column(
+        "input_version", "string", "sha256 of a raw object, or the input partition's version", nullable=False
+    ),
+    Column("recorded_at", "timestamp", "when the lineage was recorded (UTC)", nullable=False),
+)
+
+_INTERNAL = "平台运行记录，仅供本中心数据工程人员及经授权的分析人员使用 (platform records: data engineers and authorised analysts)"
 
 expectation_results = Table(
     name="quality_platform__expectation_results",
     layer=Layer.QUALITY,
-    source="platform",
-    title="Quality-gate results (数据质量检查结果)",
+    source=SOURCE,
+    title="Quality-gate results",
+    title_zh="数据质量检查结果",
     description=(
         "One row per expectation evaluated on a partition by the Great Expectations quality gate. "
         "A failed blocking expectation stopped that partition from being published."
     ),
+    description_zh="质量门对每个分区逐条期望的检查结果；阻断级失败的分区未发布。",
     columns=(
-        Column("date", "date", "partition date checked (Beijing day)", nullable=False),
-        Column("table_name", "string", "table checked", nullable=False),
-        Column("run_id", "string", "gate run identifier", nullable=False),
-        Column("validated_at", "timestamp", "when the gate ran (UTC)", nullable=False),
-        Column("expectation", "string", "expectation type", nullable=False),
-        Column("column_name", "string", "column(s) the expectation is about"),
-        Column("severity", "string", "blocking or warning", allowed=("blocking", "warning"), nullable=False),
-        Column("success", "bool", "whether the expectation held", nullable=False),
-        Column("element_count", "int64", "rows checked"),
-        Column("unexpected_count", "int64", "rows that broke it"),
-        Column("unexpected_percent", "float64", "share of rows that broke it", unit="%", min=0, max=100),
-        Column("observed_value", "string", "observed value (aggregate expectations)"),
-        Column("details", "string", "the expectation's arguments, JSON"),
-        Column(
-            "published", "bool", "whether the partition was published after this gate run", nullable=False
+        SHARED.get("date", description="partition date checked (Beijing day)"),
+        *F("table_name", "run_id", "validated_at", "expectation", "column_name", "severity", "success"),
+        *F(
+            "element_count",
+            "unexpected_count",
+            "unexpected_percent",
+            "observed_value",
+            "details",
+            "published",
         ),
     ),
     primary_key=("table_name", "date", "run_id", "expectation", "column_name", "details"),
-    owner=OWNER,
-    frequency="every run",
+    owner=PLATFORM_TEAM,
+    frequency=EVERY_RUN,
     sharing=Sharing.CONDITIONAL,
+    sharing_conditions=_INTERNAL,
+    source_system="生态云 质量门 (ecocloud quality gate, Great Expectations)",
 )
 
-register(expectation_results)
+raw_manifest = Table(
+    name="platform_ledger__raw_manifest",
+    layer=Layer.PLATFORM,
+    source="ledger",
+    title="Raw zone manifest",
+    title_zh="原始数据清单",
+    description="One row per raw object landed: where it came from, when, its size and SHA-256.",
+    description_zh="原始区每个对象一行：来源、接收时间、大小与SHA-256。",
+    columns=(
+        *F("raw_path", "source", "logical_name"),
+        SHARED.get(
+            "date", description="Beijing date the object belongs to (its raw-zone folder)", nullable=True
+        ),
+        *F("sha256", "size_bytes", "origin", "received_at"),
+    ),
+    primary_key=("raw_path",),
+    partition_by=None,
+    owner=PLATFORM_TEAM,
+    frequency=EVERY_RUN,
+    sharing=Sharing.CONDITIONAL,
+    sharing_conditions=_INTERNAL,
+    source_system="生态云 账本 (ecocloud ledger)",
+)
+
+builds = Table(
+    name="platform_ledger__builds",
+    layer=Layer.PLATFORM,
+    source="ledger",
+    title="Builds: the latest state of every unit of every spec build",
+    title_zh="构建记录",
+    description=(
+        "One row per (build, unit): the fingerprint it was last built from, its status "
+        "(published | blocked | failed), counts, and the run and task that built it. A unit whose "
+        "fingerprint differs from the one its inputs give now is pending."
+    ),
+    description_zh="每个构建单元一行：最近一次构建的指纹、状态（已发布/被质量门阻断/失败）、计数及运行信息。",
+    columns=F("build", "unit", "fingerprint", "status", "counts", "run_id", "task", "built_at", "error"),
+    primary_key=("build", "unit"),
+    partition_by=None,
+    owner=PLATFORM_TEAM,
+    frequency=EVERY_RUN,
+    sharing=Sharing.CONDITIONAL,
+    sharing_conditions=_INTERNAL,
+    source_system="生态云 账本 (ecocloud ledger)",
+)
+
+parts = Table(
+    name="platform_ledger__parts",
+    layer=Layer.PLATFORM,
+    source="ledger",
+    title="Published part files of every table partition",
+    title_zh="分区文件清单",
+    description=(
+        "One row per part file in the lake: table, partition, part, the fingerprint of the unit that "
+        "wrote it, rows and bytes. A partition's version is derived from its parts, so a downstream "
+        "build sees when any input partition changed."
+    ),
+    description_zh="湖中每个分区文件一行：表、分区、文件、写入它的构建单元指纹、行数与字节数。",
+    columns=(
+        *F("table_name", "partition_date", "part", "fingerprint", "build", "unit", "rows"),
+        F.get("size_bytes", description="bytes of the part file"),
+        *F("run_id", "written_at"),
+    ),
+    primary_key=("table_name", "partition_date", "part"),
+    partition_by=None,
+    owner=PLATFORM_TEAM,
+    frequency=EVERY_RUN,
+    sharing=Sharing.CONDITIONAL,
+    sharing_conditions=_INTERNAL,
+    source_system="生态云 账本 (ecocloud ledger)",
+)
+
+lineage = Table(
+    name="platform_ledger__lineage",
+    layer=Layer.PLATFORM,
+    source="ledger",
+    title="Lineage: which inputs built which partition, in which run and task",
+    title_zh="数据血缘",
+    description=(
+        "One row per output partition and input of a published unit: the raw objects and input table "
+        "partitions (with their versions) that built it, the build and unit, the run and the task."
+    ),
+    description_zh="每个已发布分区与其每个输入一行：由哪些原始对象和上游表分区、在哪次运行的哪个任务中构建。",
+    columns=F(
+        "run_id",
+        "task",
+        "build",
+        "unit",
+        "output_table",
+        "output_partition",
+        "part",
+        "input_kind",
+        "input_id",
+        "input_partition",
+        "input_version",
+        "recorded_at",
+    ),
+    primary_key=(
+        "run_id",
+        "build",
+        "unit",
+        "output_table",
+        "output_partition",
+        "input_kind",
+        "input_id",
+        "input_partition",
+    ),
+    partition_by=None,
+    owner=PLATFORM_TEAM,
+    frequency=EVERY_RUN,
+    sharing=Sharing.CONDITIONAL,
+    sharing_conditions=_INTERNAL,
+    source_system="生态云 账本 (ecocloud ledger)",
+)
+
+register(expectation_results, raw_manifest, builds, parts, lineage)

@@ -1,25 +1,34 @@
-"""The schema registry: every table's columns, types, units, keys, checks and catalog metadata.
+"""The schema registry: every field, every table's columns, keys, checks and catalog metadata.
 
 This is the single source of truth. Parquet schemas (``arrow_schema``), DuckDB views
-(``warehouse.serving``), Great Expectations suites (``warehouse.quality``) and catalog pages are
-all generated from the ``Table`` objects declared in the ``schemas.<source>`` modules.
+(``warehouse.serving``), Great Expectations suites (``warehouse.quality``), DAG Assets and catalog
+pages are all generated from the ``Table`` objects declared in the ``schemas.<source>`` modules.
+
+Fields are declared once (as PUDL's field metadata is): a ``Fields`` namespace holds each field's
+type, unit, description, range and allowed values, and tables list fields by name. A namespace
+looks names up in itself, then in its parent (``SHARED`` holds the fields many sources use:
+``date``, ``uscc``, ``region_code`` …), so one name means one thing within a source. A table may
+restate what a field means in it (``description``) and whether it may be NULL there, nothing else.
+``register`` refuses a table with a column that no namespace declared.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from enum import StrEnum
+from typing import Any
 
 import pyarrow as pa
 
 
 class Layer(StrEnum):
-    STAGE = "stage"
+    STAGE = "stage"  # typed rows handed from a parser to a build; in memory, never published
     CORE = "core"
     MART = "mart"
     QUARANTINE = "quarantine"
     QUALITY = "quality"
+    PLATFORM = "platform"  # the platform's own state (raw manifest, builds, lineage): kept in the ledger
 
 
 class Sharing(StrEnum):
@@ -62,6 +71,24 @@ _DUCKDB_TYPES: dict[str, str] = {
 
 
 @dataclass(frozen=True)
+class Department:
+    """Who owns a dataset (数据责任部门) and whom to ask about it."""
+
+    name_zh: str
+    name_en: str
+    contact: str  # the data steward's mailbox or phone
+
+
+@dataclass(frozen=True)
+class Frequency:
+    """How often a dataset is updated; ``expected`` (None: on change only) drives catalog freshness."""
+
+    label_zh: str
+    label_en: str
+    expected: timedelta | None
+
+
+@dataclass(frozen=True)
 class Column:
     name: str
     type: str
@@ -75,6 +102,7 @@ class Column:
     # share of rows that must satisfy the range / allowed-values check for a blocking pass
     mostly: float = 1.0
     severity: Severity = Severity.BLOCKING
+    namespace: str | None = None  # set by ``Fields.define``: where the field is declared
 
     def __post_init__(self) -> None:
         if self.type not in _ARROW_TYPES:
@@ -87,6 +115,42 @@ class Column:
     @property
     def duckdb_type(self) -> str:
         return _DUCKDB_TYPES[self.type]
+
+
+class Fields:
+    """A namespace of field declarations: each name declared once, tables use them by name."""
+
+    def __init__(self, namespace: str, parent: Fields | None = None) -> None:
+        self.namespace = namespace
+        self.parent = parent
+        self._fields: dict[str, Column] = {}
+
+    def define(self, *columns: Column) -> None:
+        for col in columns:
+            if col.name in self._fields:
+                raise ValueError(f"field {col.name!r} declared twice in namespace {self.namespace!r}")
+            self._fields[col.name] = replace(col, namespace=self.namespace)
+
+    def get(self, name: str, *, description: str | None = None, nullable: bool | None = None) -> Column:
+        """The field ``name`` as a table column; ``description``/``nullable`` restate it for that table."""
+        found = self._fields.get(name)
+        if found is None:
+            if self.parent is None:
+                raise KeyError(f"field {name!r} is not declared in namespace {self.namespace!r}")
+            found = self.parent.get(name)
+        changes: dict[str, Any] = {}
+        if description is not None:
+            changes["description"] = description
+        if nullable is not None:
+            changes["nullable"] = nullable
+        return replace(found, **changes) if changes else found
+
+    def __call__(self, *names: str) -> tuple[Column, ...]:
+        """Several fields as columns, in the order given."""
+        return tuple(self.get(n) for n in names)
+
+    def declared(self) -> dict[str, Column]:
+        return dict(self._fields)
 
 
 @dataclass(frozen=True)
@@ -105,14 +169,21 @@ class Table:
     name: str
     layer: Layer
     source: str
-    title: str
-    description: str
+    title: str  # English title
+    description: str  # English description
     columns: tuple[Column, ...]
     primary_key: tuple[str, ...]
-    owner: str
-    frequency: str
+    # TRANSITION: ``str`` owner/frequency are the pre-catalog form; every table moves to
+    # Department/Frequency and the ``str`` alternative is then removed.
+    owner: Department | str
+    frequency: Frequency | str
     sharing: Sharing
     partition_by: str | None = "date"
+    # catalog metadata (信息资源共享目录)
+    title_zh: str = ""
+    description_zh: str = ""
+    sharing_conditions: str | None = None  # required unless the sharing level is 无条件共享
+    source_system: str = ""  # the upstream system the data comes from (Chinese name, English name)
     # freshness: the newest value of this column must reach the end of the processed interval
     freshness_column: str | None = None
     freshness_tolerance: timedelta = timedelta(hours=2)
@@ -190,7 +261,7 @@ def get_table(name: str) -> Table:
         raise KeyError(f"no table {name!r} in the schema registry") from None
 
 
-_NOT_TABLE_MODULES = {"registry", "aqi_standard", "gb3838_standard"}
+_NOT_TABLE_MODULES = {"registry", "fields", "aqi_standard", "gb3838_standard"}
 
 
 def _load_all() -> None:
