@@ -307,6 +307,7 @@ def baseline(files: list[Path], out: Path, limit: int | None) -> dict[str, Any]:
 
 def ours(files: list[Path], home: Path, workers: int | None) -> dict[str, Any]:
     from ecocloud.pipelines import sources
+
     from ecocloud.settings import Settings
 
     if home.exists():

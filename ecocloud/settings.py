@@ -23,6 +23,11 @@ class Settings(BaseSettings):
         default=None, description="serving DuckDB file; default <home>/ecocloud.duckdb"
     )
     airflow_home: Path | None = Field(default=None, description="Airflow home; default <home>/airflow")
+    state_db_url: str | None = Field(
+        default=None,
+        description="the platform's state database (ledger, locks, lineage, web users): an SQLAlchemy "
+        "URL; default sqlite:///<home>/state.sqlite, postgresql+psycopg://… when machines share it",
+    )
 
     # upstream endpoints (the simulator serves these on loopback by default)
     air_base_url: str = Field(default="http://127.0.0.1:8765/air", description="where day files are fetched")
@@ -78,9 +83,9 @@ class Settings(BaseSettings):
         return (self.hj212_landing_dir or self.lake / "raw" / "hj212").expanduser().resolve()
 
     @property
-    def ledger_file(self) -> Path:
-        """SQLite: raw manifest and processing ledger (transactional, safe for concurrent tasks)."""
-        return self.root / "ledger.sqlite"
+    def state_url(self) -> str:
+        """The state database URL (``state_db_url``, else SQLite in the home)."""
+        return self.state_db_url or f"sqlite:///{self.root / 'state.sqlite'}"
 
 
 def get_settings() -> Settings:

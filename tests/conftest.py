@@ -7,7 +7,9 @@ that declares a different layer marker fails collection. Tests that read the rea
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -50,3 +52,9 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     for var in ("ECOCLOUD_LAKE_DIR", "ECOCLOUD_DUCKDB_PATH", "ECOCLOUD_AIRFLOW_HOME"):
         monkeypatch.delenv(var, raising=False)
     return Settings()
+
+
+@pytest.fixture(scope="session")
+def expected() -> dict[str, Any]:
+    """Expected outcomes of simulated runs (tests/expected_simulated.toml), kept in one data file."""
+    return tomllib.loads((REPO / "tests" / "expected_simulated.toml").read_text(encoding="utf-8"))

@@ -54,13 +54,17 @@ def _atomic_write(path: Path, data: pa.Table) -> None:
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        _fsync_dir(path.parent)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _fsync_dir(folder: Path) -> None:
+    dir_fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
 
 
 def write_partition(
@@ -97,8 +101,12 @@ def write_partitions(lake: Path, table: Table, data: pa.Table) -> dict[dt.date, 
     return written
 
 
-def delete_partition(lake: Path, table: Table, value: dt.date, *, part: str = DEFAULT_PART) -> None:
-    (partition_dir(lake, table, value) / f"{part}.parquet").unlink(missing_ok=True)
+def delete_partition(lake: Path, table: Table, value: dt.date | None, *, part: str = DEFAULT_PART) -> None:
+    """Remove one part file (the partition folder stays; readers see the other parts)."""
+    path = partition_dir(lake, table, value) / f"{part}.parquet"
+    if path.exists():
+        path.unlink()
+        _fsync_dir(path.parent)
 
 
 def partitions(lake: Path, table: Table) -> list[dt.date]:
@@ -116,8 +124,12 @@ def partitions(lake: Path, table: Table) -> list[dt.date]:
 
 
 def read_partition(lake: Path, table: Table, value: dt.date | None) -> pa.Table:
-    """One partition (all its parts) as an Arrow table with the registry schema."""
-    files = sorted(partition_dir(lake, table, value).glob("*.parquet"))
+    """One partition (every part file in its folder) as an Arrow table with the registry schema."""
+    return read_files(table, sorted(partition_dir(lake, table, value).glob("*.parquet")), value)
+
+
+def read_files(table: Table, files: list[Path], value: dt.date | None) -> pa.Table:
+    """Part files of one partition of ``table`` (the partition column restored) with its schema."""
     if not files:
         return table.arrow_schema().empty_table()
     schema = table.arrow_schema(include_partition=False)

@@ -1,56 +1,119 @@
-"""The raw manifest and the processing ledger (OpenAQ's fetch-log pattern), in one SQLite file.
+"""The ledger: the platform's state that every process and machine shares, in one SQL database.
 
-* ``raw_objects``: one row per raw object landed (sha256, size, origin, received time).
-* ``fetch_state``: validators of the last fetch of each URL, for conditional GET.
-* ``builds``: which raw object(s) built each published partition, with the run's counts; a rerun
-  skips a partition whose inputs and pipeline version are unchanged and redoes one whose inputs
-  changed.
+* ``raw_objects`` — the raw manifest: one row per object landed (sha256, size, origin, received).
+* ``raw_groups`` — objects landed together as one input (a board snapshot's pages).
+* ``fetch_state`` — validators of the last fetch of each URL, for conditional GET.
+* ``units`` — per spec build and unit: the fingerprint it was last built from and the outcome.
+  The runner compares fingerprints to decide what is pending; nothing else decides.
+* ``parts`` — every part file published in the lake. A partition's *version* is derived from its
+  parts (``partition_versions``), so a downstream build sees when an input partition changed.
+* ``lineage`` — which inputs built which output partition, in which run and task.
+* locks — one per unit of work, so concurrent runs (a DAG and a CLI, two workers) serialise on
+  the same unit instead of overwriting each other.
 
-SQLite is used because Airflow tasks run in separate processes: its transactions make concurrent
-writers safe, which a Parquet file or a DuckDB file is not.
+The database is SQLite on one machine (``sqlite:///<home>/state.sqlite``, WAL, writers serialised by
+``BEGIN IMMEDIATE``; locks are ``flock``s beside it) or any SQLAlchemy URL (PostgreSQL with advisory
+locks) when several machines share the platform. The column meanings are those of the registry's
+``platform_ledger__*`` tables (``schemas/platform.py``); the serving database holds a copy of them.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
+import hashlib
 import json
-import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
+import os
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS raw_objects (
-    raw_path     TEXT PRIMARY KEY,       -- relative to the lake
-    source       TEXT NOT NULL,
-    logical_name TEXT NOT NULL,          -- upstream file name, e.g. china_sites_20230120.csv
-    partition    TEXT,                   -- Beijing date the object belongs to
-    sha256       TEXT NOT NULL,
-    size         INTEGER NOT NULL,
-    origin       TEXT NOT NULL,          -- URL or local path it came from
-    received_at  TEXT NOT NULL           -- UTC ISO-8601
-);
-CREATE INDEX IF NOT EXISTS raw_objects_by_name ON raw_objects(source, logical_name, received_at);
-CREATE TABLE IF NOT EXISTS fetch_state (
-    url           TEXT PRIMARY KEY,
-    etag          TEXT,
-    last_modified TEXT,
-    sha256        TEXT,
-    fetched_at    TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS builds (
-    source           TEXT NOT NULL,
-    partition        TEXT NOT NULL,
-    inputs           TEXT NOT NULL,      -- sha256 of the raw object(s), comma-separated
-    pipeline_version TEXT NOT NULL,
-    status           TEXT NOT NULL,      -- published | blocked
-    counts           TEXT NOT NULL,      -- JSON: rows in / published / quarantined ...
-    built_at         TEXT NOT NULL,
-    PRIMARY KEY (source, partition)
-);
-"""
+import sqlalchemy as sa
+
+_META = sa.MetaData()
+
+raw_objects = sa.Table(
+    "raw_objects",
+    _META,
+    sa.Column("raw_path", sa.Text, primary_key=True),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("logical_name", sa.Text, nullable=False),
+    sa.Column("partition", sa.Text),
+    sa.Column("sha256", sa.Text, nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("origin", sa.Text, nullable=False),
+    sa.Column("received_at", sa.Text, nullable=False),
+    sa.Index("raw_objects_by_name", "source", "logical_name", "received_at"),
+)
+raw_groups = sa.Table(
+    "raw_groups",
+    _META,
+    sa.Column("source", sa.Text, primary_key=True),
+    sa.Column("group_id", sa.Text, primary_key=True),
+    sa.Column("members", sa.Text, nullable=False),  # JSON list of raw paths, in order
+    sa.Column("meta", sa.Text, nullable=False),  # JSON
+    sa.Column("recorded_at", sa.Text, nullable=False),
+)
+fetch_state = sa.Table(
+    "fetch_state",
+    _META,
+    sa.Column("url", sa.Text, primary_key=True),
+    sa.Column("etag", sa.Text),
+    sa.Column("last_modified", sa.Text),
+    sa.Column("sha256", sa.Text),
+    sa.Column("fetched_at", sa.Text, nullable=False),
+)
+units = sa.Table(
+    "units",
+    _META,
+    sa.Column("build", sa.Text, primary_key=True),
+    sa.Column("unit", sa.Text, primary_key=True),
+    sa.Column("fingerprint", sa.Text, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("counts", sa.Text, nullable=False),
+    sa.Column("run_id", sa.Text, nullable=False),
+    sa.Column("task", sa.Text, nullable=False),
+    sa.Column("built_at", sa.Text, nullable=False),
+    sa.Column("error", sa.Text),
+)
+parts = sa.Table(
+    "parts",
+    _META,
+    sa.Column("table_name", sa.Text, primary_key=True),
+    sa.Column("partition", sa.Text, primary_key=True),  # ISO date, '' for an unpartitioned table
+    sa.Column("part", sa.Text, primary_key=True),
+    sa.Column("fingerprint", sa.Text, nullable=False),
+    sa.Column("build", sa.Text, nullable=False),
+    sa.Column("unit", sa.Text, nullable=False),
+    sa.Column("rows", sa.BigInteger, nullable=False),
+    sa.Column("size_bytes", sa.BigInteger, nullable=False),
+    sa.Column("run_id", sa.Text, nullable=False),
+    sa.Column("written_at", sa.Text, nullable=False),
+    sa.Index("parts_by_unit", "build", "unit"),
+)
+lineage = sa.Table(
+    "lineage",
+    _META,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.Text, nullable=False),
+    sa.Column("task", sa.Text, nullable=False),
+    sa.Column("build", sa.Text, nullable=False),
+    sa.Column("unit", sa.Text, nullable=False),
+    sa.Column("output_table", sa.Text, nullable=False),
+    sa.Column("output_partition", sa.Text, nullable=False),
+    sa.Column("part", sa.Text, nullable=False),
+    sa.Column("input_kind", sa.Text, nullable=False),
+    sa.Column("input_id", sa.Text, nullable=False),
+    sa.Column("input_partition", sa.Text, nullable=False),
+    sa.Column("input_version", sa.Text, nullable=False),
+    sa.Column("recorded_at", sa.Text, nullable=False),
+    sa.Index("lineage_by_output", "output_table", "output_partition"),
+)
+
+WHOLE = ""  # the partition key of an unpartitioned table
 
 
 @dataclass(frozen=True)
@@ -66,143 +129,365 @@ class RawObject:
 
 
 @dataclass(frozen=True)
-class Build:
+class RawGroup:
     source: str
-    partition: str
-    inputs: str
-    pipeline_version: str
-    status: str
+    group_id: str
+    members: tuple[str, ...]
+    meta: dict[str, Any]
+    recorded_at: str
+
+
+@dataclass(frozen=True)
+class UnitState:
+    build: str
+    unit: str
+    fingerprint: str
+    status: str  # published | blocked | failed
     counts: dict[str, Any]
+    run_id: str
+    task: str
     built_at: str
+    error: str | None
+
+
+@dataclass(frozen=True)
+class Part:
+    table_name: str
+    partition: str  # ISO date or WHOLE
+    part: str
+    fingerprint: str
+    build: str
+    unit: str
+    rows: int
+    size_bytes: int
+    run_id: str
+    written_at: str
+
+
+@dataclass(frozen=True)
+class LineageRow:
+    output_table: str
+    output_partition: str
+    part: str
+    input_kind: str
+    input_id: str
+    input_partition: str
+    input_version: str
+
+
+class LockTimeout(TimeoutError):
+    """Another process held a unit's lock for longer than the wait allowed."""
+
+
+def default_url(home: Path) -> str:
+    return f"sqlite:///{home / 'state.sqlite'}"
 
 
 class Ledger:
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        con = sqlite3.connect(self.path, timeout=60)
-        try:
-            con.execute("PRAGMA journal_mode=WAL")
-            con.executescript(_SCHEMA)  # executescript manages its own transaction
-        finally:
-            con.close()
+    """The ledger at ``url`` (an SQLAlchemy URL); tables are created on first use."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = _engine(url)
+        self._sqlite = self.engine.dialect.name == "sqlite"
+        _META.create_all(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
 
     @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        con = sqlite3.connect(self.path, timeout=60, isolation_level=None)
-        try:
-            con.execute("PRAGMA busy_timeout=60000")
-            con.execute("BEGIN IMMEDIATE")
+    def _tx(self) -> Iterator[sa.Connection]:
+        with self.engine.begin() as con:
             yield con
-            con.execute("COMMIT")
-        except BaseException:
-            if con.in_transaction:
-                con.execute("ROLLBACK")
-            raise
-        finally:
-            con.close()
+
+    def _upsert(self, table: sa.Table, row: Mapping[str, Any], keys: Sequence[str]) -> Any:
+        from sqlalchemy.dialects import postgresql, sqlite
+
+        stmt = (sqlite.insert if self._sqlite else postgresql.insert)(table).values(**row)
+        return stmt.on_conflict_do_update(
+            index_elements=list(keys), set_={k: v for k, v in row.items() if k not in keys}
+        )
 
     # -- raw manifest -------------------------------------------------------------------------
     def record_raw(self, obj: RawObject) -> RawObject:
         """Record a landed object; landing the same bytes again returns the first record."""
-        with self._connect() as con:
-            row = con.execute("SELECT * FROM raw_objects WHERE raw_path = ?", (obj.raw_path,)).fetchone()
+        with self._tx() as con:
+            row = con.execute(sa.select(raw_objects).where(raw_objects.c.raw_path == obj.raw_path)).first()
             if row:
                 return RawObject(*row)
-            con.execute(
-                "INSERT INTO raw_objects VALUES (?,?,?,?,?,?,?,?)",
-                (
-                    obj.raw_path,
-                    obj.source,
-                    obj.logical_name,
-                    obj.partition,
-                    obj.sha256,
-                    obj.size,
-                    obj.origin,
-                    obj.received_at,
-                ),
-            )
+            con.execute(sa.insert(raw_objects).values(**_as_dict(obj)))
         return obj
 
     def latest_raw(self, source: str, logical_name: str) -> RawObject | None:
         """The newest object received under an upstream name (day files grow during the day)."""
-        with self._connect() as con:
-            row = con.execute(
-                "SELECT * FROM raw_objects WHERE source = ? AND logical_name = ? "
-                "ORDER BY received_at DESC, raw_path DESC LIMIT 1",
-                (source, logical_name),
-            ).fetchone()
+        q = (
+            sa.select(raw_objects)
+            .where(raw_objects.c.source == source, raw_objects.c.logical_name == logical_name)
+            .order_by(raw_objects.c.received_at.desc(), raw_objects.c.raw_path.desc())
+            .limit(1)
+        )
+        with self._tx() as con:
+            row = con.execute(q).first()
         return RawObject(*row) if row else None
 
     def raw_objects(self, source: str | None = None) -> list[RawObject]:
-        with self._connect() as con:
-            if source is None:
-                rows = con.execute("SELECT * FROM raw_objects ORDER BY received_at").fetchall()
-            else:
-                rows = con.execute(
-                    "SELECT * FROM raw_objects WHERE source = ? ORDER BY received_at", (source,)
-                ).fetchall()
-        return [RawObject(*r) for r in rows]
+        q = sa.select(raw_objects).order_by(raw_objects.c.received_at, raw_objects.c.raw_path)
+        if source is not None:
+            q = q.where(raw_objects.c.source == source)
+        with self._tx() as con:
+            return [RawObject(*r) for r in con.execute(q)]
+
+    def record_group(
+        self, source: str, group_id: str, members: Sequence[str], meta: Mapping[str, Any]
+    ) -> RawGroup:
+        """Record raw objects landed together as one input; the first record of a group wins."""
+        with self._tx() as con:
+            row = con.execute(
+                sa.select(raw_groups).where(raw_groups.c.source == source, raw_groups.c.group_id == group_id)
+            ).first()
+            if row is None:
+                con.execute(
+                    sa.insert(raw_groups).values(
+                        source=source,
+                        group_id=group_id,
+                        members=json.dumps(list(members)),
+                        meta=json.dumps(dict(meta), ensure_ascii=False, default=str),
+                        recorded_at=_now(),
+                    )
+                )
+                row = con.execute(
+                    sa.select(raw_groups).where(
+                        raw_groups.c.source == source, raw_groups.c.group_id == group_id
+                    )
+                ).one()
+        return _group(row)
+
+    def group(self, source: str, group_id: str) -> RawGroup | None:
+        with self._tx() as con:
+            row = con.execute(
+                sa.select(raw_groups).where(raw_groups.c.source == source, raw_groups.c.group_id == group_id)
+            ).first()
+        return _group(row) if row else None
+
+    def groups(self, source: str) -> list[RawGroup]:
+        q = sa.select(raw_groups).where(raw_groups.c.source == source).order_by(raw_groups.c.recorded_at)
+        with self._tx() as con:
+            return [_group(r) for r in con.execute(q)]
 
     # -- conditional GET ----------------------------------------------------------------------
     def fetch_state(self, url: str) -> tuple[str | None, str | None, str | None]:
-        with self._connect() as con:
-            row = con.execute(
-                "SELECT etag, last_modified, sha256 FROM fetch_state WHERE url = ?", (url,)
-            ).fetchone()
+        q = sa.select(fetch_state.c.etag, fetch_state.c.last_modified, fetch_state.c.sha256).where(
+            fetch_state.c.url == url
+        )
+        with self._tx() as con:
+            row = con.execute(q).first()
         return (row[0], row[1], row[2]) if row else (None, None, None)
 
     def record_fetch(self, url: str, etag: str | None, last_modified: str | None, sha256: str) -> None:
-        with self._connect() as con:
-            con.execute(
-                "INSERT INTO fetch_state VALUES (?,?,?,?,?) ON CONFLICT(url) DO UPDATE SET "
-                "etag=excluded.etag, last_modified=excluded.last_modified, sha256=excluded.sha256, "
-                "fetched_at=excluded.fetched_at",
-                (url, etag, last_modified, sha256, _now()),
-            )
+        row = {
+            "url": url,
+            "etag": etag,
+            "last_modified": last_modified,
+            "sha256": sha256,
+            "fetched_at": _now(),
+        }
+        with self._tx() as con:
+            con.execute(self._upsert(fetch_state, row, ["url"]))
 
-    # -- builds -------------------------------------------------------------------------------
-    def build(self, source: str, partition: str) -> Build | None:
-        with self._connect() as con:
-            row = con.execute(
-                "SELECT * FROM builds WHERE source = ? AND partition = ?", (source, partition)
-            ).fetchone()
-        if not row:
-            return None
-        return Build(row[0], row[1], row[2], row[3], row[4], json.loads(row[5]), row[6])
+    # -- units --------------------------------------------------------------------------------
+    def unit_states(self, build: str) -> dict[str, UnitState]:
+        q = sa.select(units).where(units.c.build == build)
+        with self._tx() as con:
+            return {r.unit: _unit(r) for r in con.execute(q)}
 
-    def is_current(self, source: str, partition: str, inputs: str, pipeline_version: str) -> bool:
-        """True when the partition was already published from exactly these inputs by this version."""
-        b = self.build(source, partition)
-        return (
-            b is not None
-            and b.inputs == inputs
-            and b.pipeline_version == pipeline_version
-            and b.status == "published"
-        )
+    def unit_state(self, build: str, unit: str) -> UnitState | None:
+        q = sa.select(units).where(units.c.build == build, units.c.unit == unit)
+        with self._tx() as con:
+            row = con.execute(q).first()
+        return _unit(row) if row else None
 
-    def record_build(
+    def all_units(self) -> list[UnitState]:
+        with self._tx() as con:
+            return [_unit(r) for r in con.execute(sa.select(units).order_by(units.c.build, units.c.unit))]
+
+    def record_unit(
         self,
-        source: str,
-        partition: str,
-        inputs: str,
-        pipeline_version: str,
-        status: str,
-        counts: dict[str, Any],
+        state: UnitState,
+        *,
+        written: Sequence[Part] = (),
+        removed: Sequence[tuple[str, str, str]] = (),
+        lineage_rows: Sequence[LineageRow] = (),
     ) -> None:
-        with self._connect() as con:
-            con.execute(
-                "INSERT INTO builds VALUES (?,?,?,?,?,?,?) ON CONFLICT(source, partition) DO UPDATE SET "
-                "inputs=excluded.inputs, pipeline_version=excluded.pipeline_version, "
-                "status=excluded.status, counts=excluded.counts, built_at=excluded.built_at",
-                (source, partition, inputs, pipeline_version, status, json.dumps(counts), _now()),
-            )
+        """Record a unit's outcome, the parts it wrote (``removed``: (table, partition, part) it no
+        longer has) and its lineage — in one transaction, so readers never see half of it."""
+        now = _now()
+        with self._tx() as con:
+            row = _as_dict(state) | {"counts": json.dumps(state.counts, ensure_ascii=False, default=str)}
+            con.execute(self._upsert(units, row, ["build", "unit"]))
+            for table, partition, part in removed:
+                con.execute(
+                    sa.delete(parts).where(
+                        parts.c.table_name == table, parts.c.partition == partition, parts.c.part == part
+                    )
+                )
+            for p in written:
+                con.execute(self._upsert(parts, _as_dict(p), ["table_name", "partition", "part"]))
+            if lineage_rows:
+                con.execute(
+                    sa.insert(lineage),
+                    [
+                        _as_dict(r)
+                        | {
+                            "run_id": state.run_id,
+                            "task": state.task,
+                            "build": state.build,
+                            "unit": state.unit,
+                            "recorded_at": now,
+                        }
+                        for r in lineage_rows
+                    ],
+                )
 
-    def builds(self, source: str | None = None) -> list[Build]:
-        with self._connect() as con:
-            q = "SELECT * FROM builds" + (" WHERE source = ?" if source else "") + " ORDER BY partition"
-            rows = con.execute(q, (source,) if source else ()).fetchall()
-        return [Build(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), r[6]) for r in rows]
+    # -- parts and partition versions ---------------------------------------------------------
+    def parts(self, table_name: str | None = None, *, partition: str | None = None) -> list[Part]:
+        q = sa.select(parts).order_by(parts.c.table_name, parts.c.partition, parts.c.part)
+        if table_name is not None:
+            q = q.where(parts.c.table_name == table_name)
+        if partition is not None:
+            q = q.where(parts.c.partition == partition)
+        with self._tx() as con:
+            return [Part(*r) for r in con.execute(q)]
+
+    def parts_of_unit(self, build: str, unit: str) -> list[Part]:
+        q = sa.select(parts).where(parts.c.build == build, parts.c.unit == unit)
+        with self._tx() as con:
+            return [Part(*r) for r in con.execute(q)]
+
+    def partition_versions(self, table_name: str) -> dict[str, str]:
+        """partition → version of every published partition of ``table_name``."""
+        q = (
+            sa.select(parts.c.partition, parts.c.part, parts.c.fingerprint)
+            .where(parts.c.table_name == table_name)
+            .order_by(parts.c.partition, parts.c.part)
+        )
+        with self._tx() as con:
+            rows = con.execute(q).all()
+        digests: dict[str, Any] = {}
+        for partition, part, fingerprint in rows:
+            digests.setdefault(partition, hashlib.sha256()).update(f"{part}={fingerprint}\n".encode())
+        return {p: d.hexdigest()[:32] for p, d in digests.items()}
+
+    def lineage(self, output_table: str | None = None) -> list[dict[str, Any]]:
+        q = sa.select(lineage).order_by(lineage.c.id)
+        if output_table is not None:
+            q = q.where(lineage.c.output_table == output_table)
+        with self._tx() as con:
+            return [dict(r._mapping) for r in con.execute(q)]
+
+    # -- locks --------------------------------------------------------------------------------
+    @contextmanager
+    def locked(self, keys: Iterable[str], *, timeout_s: float = 3600.0) -> Iterator[None]:
+        """Hold a lock per key (sorted, so two holders never deadlock) for the block.
+
+        A killed holder's locks are released by the operating system (flock) or by the database
+        when its session ends (PostgreSQL advisory locks).
+        """
+        ordered = sorted(set(keys))
+        with ExitStack() as stack:
+            for key in ordered:
+                stack.enter_context(self._lock(key, timeout_s))
+            yield
+
+    @contextmanager
+    def _lock(self, key: str, timeout_s: float) -> Iterator[None]:
+        if self._sqlite:
+            with _flock(self._lock_dir() / f"{hashlib.sha1(key.encode()).hexdigest()}.lock", key, timeout_s):
+                yield
+            return
+        ident = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
+        with self.engine.connect() as con:
+            deadline = time.monotonic() + timeout_s
+            while not con.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": ident}).scalar():
+                if time.monotonic() > deadline:
+                    raise LockTimeout(f"lock {key!r} still held after {timeout_s:.0f} s")
+                time.sleep(0.05)
+            try:
+                yield
+            finally:
+                con.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": ident})
+                con.commit()
+
+    def _lock_dir(self) -> Path:
+        db = self.engine.url.database
+        folder = (Path(db).parent if db and db != ":memory:" else Path(".")) / "locks"
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+
+@contextmanager
+def _flock(path: Path, key: str, timeout_s: float) -> Iterator[None]:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise LockTimeout(f"lock {key!r} still held after {timeout_s:.0f} s") from None
+                time.sleep(0.05)
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def _engine(url: str) -> sa.Engine:
+    if not url.startswith("sqlite"):
+        return sa.create_engine(url, pool_pre_ping=True)
+    path = sa.engine.make_url(url).database
+    if path and path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(url, connect_args={"timeout": 120}, poolclass=sa.pool.NullPool)
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_con: Any, _record: Any) -> None:
+        dbapi_con.isolation_level = None  # let BEGIN below start every transaction
+        dbapi_con.execute("PRAGMA journal_mode=WAL")
+        dbapi_con.execute("PRAGMA busy_timeout=120000")
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(con: sa.Connection) -> None:
+        con.exec_driver_sql("BEGIN IMMEDIATE")  # writers queue at the start, never deadlock mid-way
+
+    return engine
+
+
+def _as_dict(obj: Any) -> dict[str, Any]:
+    return dict(obj.__dict__)
+
+
+def _unit(row: Any) -> UnitState:
+    return UnitState(
+        build=row.build,
+        unit=row.unit,
+        fingerprint=row.fingerprint,
+        status=row.status,
+        counts=json.loads(row.counts),
+        run_id=row.run_id,
+        task=row.task,
+        built_at=row.built_at,
+        error=row.error,
+    )
+
+
+def _group(row: Any) -> RawGroup:
+    return RawGroup(
+        row.source, row.group_id, tuple(json.loads(row.members)), json.loads(row.meta), row.recorded_at
+    )
 
 
 def _now() -> str:

@@ -1,4 +1,4 @@
-"""The serving DuckDB file: a view per registry table over the lake, plus the ledger as tables.
+"""The serving DuckDB file: a view per registry table over the lake, the ledger's tables as tables.
 
 Views are generated from the registry, so every table exists for analysts even before it has data
 (an empty, correctly typed view). The file is rebuilt into a temporary file and renamed into place,
@@ -7,6 +7,8 @@ so an analyst holding a read-only connection keeps a consistent database and nev
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import os
 import uuid
 from pathlib import Path
@@ -14,7 +16,8 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from schemas.registry import Table, all_tables
+from schemas import platform
+from schemas.registry import Layer, Table, all_tables
 from warehouse.lake import table_dir, table_glob
 from warehouse.ledger import Ledger
 
@@ -50,53 +53,21 @@ def refresh(lake: Path, duckdb_file: Path, ledger: Ledger) -> Path:
     """Rebuild the serving database and swap it into place atomically."""
     duckdb_file.parent.mkdir(parents=True, exist_ok=True)
     tmp = duckdb_file.parent / f".{duckdb_file.name}.{uuid.uuid4().hex}.tmp"
+    ledger_rows = ledger_tables(ledger)
     try:
         con = duckdb.connect(str(tmp))
         try:
             for table in all_tables():
-                con.execute(view_sql(lake, table))
+                if table.layer == Layer.STAGE:
+                    continue  # in-memory hand-over between a parser and a build, never published
+                if table.layer == Layer.PLATFORM:
+                    con.register("_rows", ledger_rows[table.name])
+                    con.execute(f'CREATE TABLE "{table.name}" AS SELECT * FROM _rows')
+                    con.unregister("_rows")
+                else:
+                    con.execute(view_sql(lake, table))
                 for stmt in _comment_sql(table):
                     con.execute(stmt)
-            raw = ledger.raw_objects()
-            con.register(
-                "raw_rows",
-                pa.table(
-                    {
-                        "raw_path": [r.raw_path for r in raw],
-                        "source": [r.source for r in raw],
-                        "logical_name": [r.logical_name for r in raw],
-                        "partition_date": [r.partition for r in raw],
-                        "sha256": [r.sha256 for r in raw],
-                        "size_bytes": pa.array([r.size for r in raw], pa.int64()),
-                        "origin": [r.origin for r in raw],
-                        "received_at": [r.received_at for r in raw],
-                    }
-                ),
-            )
-            con.execute(
-                "CREATE TABLE platform__raw_manifest AS SELECT * EXCLUDE (partition_date, received_at), "
-                "CAST(partition_date AS DATE) AS partition_date, "
-                "CAST(received_at AS TIMESTAMPTZ) AS received_at FROM raw_rows"
-            )
-            builds = ledger.builds()
-            con.register(
-                "build_rows",
-                pa.table(
-                    {
-                        "source": [b.source for b in builds],
-                        "partition_key": [b.partition for b in builds],
-                        "inputs": [b.inputs for b in builds],
-                        "pipeline_version": [b.pipeline_version for b in builds],
-                        "status": [b.status for b in builds],
-                        "counts": [str(b.counts) for b in builds],
-                        "built_at": [b.built_at for b in builds],
-                    }
-                ),
-            )
-            con.execute(
-                "CREATE TABLE platform__builds AS SELECT * EXCLUDE (built_at), "
-                "CAST(built_at AS TIMESTAMPTZ) AS built_at FROM build_rows"
-            )
             con.execute("CHECKPOINT")
         finally:
             con.close()
@@ -105,6 +76,87 @@ def refresh(lake: Path, duckdb_file: Path, ledger: Ledger) -> Path:
         tmp.unlink(missing_ok=True)
         Path(str(tmp) + ".wal").unlink(missing_ok=True)
     return duckdb_file
+
+
+def ledger_tables(ledger: Ledger) -> dict[str, pa.Table]:
+    """The ledger's state as the registry's ``platform_ledger__*`` tables."""
+    raw = [
+        {
+            "raw_path": o.raw_path,
+            "source": o.source,
+            "logical_name": o.logical_name,
+            "date": _date(o.partition),
+            "sha256": o.sha256,
+            "size_bytes": o.size,
+            "origin": o.origin,
+            "received_at": _ts(o.received_at),
+        }
+        for o in ledger.raw_objects()
+    ]
+    units = [
+        {
+            "build": u.build,
+            "unit": u.unit,
+            "fingerprint": u.fingerprint,
+            "status": u.status,
+            "counts": json.dumps(u.counts, ensure_ascii=False, default=str),
+            "run_id": u.run_id,
+            "task": u.task,
+            "built_at": _ts(u.built_at),
+            "error": u.error,
+        }
+        for u in ledger.all_units()
+    ]
+    parts = [
+        {
+            "table_name": p.table_name,
+            "partition_date": _date(p.partition),
+            "part": p.part,
+            "fingerprint": p.fingerprint,
+            "build": p.build,
+            "unit": p.unit,
+            "rows": p.rows,
+            "size_bytes": p.size_bytes,
+            "run_id": p.run_id,
+            "written_at": _ts(p.written_at),
+        }
+        for p in ledger.parts()
+    ]
+    lineage = [
+        {
+            "run_id": r["run_id"],
+            "task": r["task"],
+            "build": r["build"],
+            "unit": r["unit"],
+            "output_table": r["output_table"],
+            "output_partition": _date(r["output_partition"]),
+            "part": r["part"],
+            "input_kind": r["input_kind"],
+            "input_id": r["input_id"],
+            "input_partition": _date(r["input_partition"]),
+            "input_version": r["input_version"],
+            "recorded_at": _ts(r["recorded_at"]),
+        }
+        for r in ledger.lineage()
+    ]
+    out = {}
+    for table, rows in (
+        (platform.raw_manifest, raw),
+        (platform.builds, units),
+        (platform.parts, parts),
+        (platform.lineage, lineage),
+    ):
+        schema = table.arrow_schema(strict=False)
+        out[table.name] = table.conform(pa.Table.from_pylist(rows, schema=schema))
+    return out
+
+
+def _date(text: str | None) -> dt.date | None:
+    return dt.date.fromisoformat(text) if text else None
+
+
+def _ts(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text)
 
 
 def connect_readonly(duckdb_file: Path) -> duckdb.DuckDBPyConnection:

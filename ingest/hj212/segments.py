@@ -41,7 +41,7 @@ import math
 import os
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -556,3 +556,48 @@ class AsyncSegmentLog:
             self._task = None
         else:
             self.writer.close()
+
+
+def closed_segments(
+    root: str | Path, *, skip: Collection[str] = (), relative_to: Path | None = None
+) -> list[SegmentInfo]:
+    """Every closed segment under ``root``, oldest first, except those in ``skip``.
+
+    ``skip`` holds paths as the caller records them: relative to ``relative_to`` when the segment
+    is under it, else absolute. Only segments not skipped have their manifest read, so listing a
+    landing zone whose segments are almost all known costs a directory scan.
+    """
+    base = Path(root)
+    if not base.is_dir():
+        return []
+    out: list[SegmentInfo] = []
+    for d in sorted(base.glob("date=*")):
+        for seg in sorted(d.glob(f"*{CLOSED_SUFFIX}")):
+            try:
+                name = seg.relative_to(relative_to).as_posix() if relative_to else str(seg)
+            except ValueError:
+                name = str(seg)
+            if name in skip:
+                continue
+            try:
+                m = read_manifest(seg)
+                info = SegmentInfo(
+                    seg,
+                    str(m["receiver_id"]),
+                    str(m.get("kind", "data")),
+                    _parse_iso(str(m["opened_at"])),
+                    _parse_iso(str(m["closed_at"])),
+                    int(str(m["records"])),
+                    int(str(m["bytes"])),
+                    str(m["sha256"]),
+                )
+            except (OSError, ValueError, KeyError):
+                # A closed segment always has its manifest (written before the rename): this one is
+                # damaged. Listed with what its bytes say, so ingesting it fails loudly, not never.
+                data = seg.read_bytes()
+                when = datetime.fromtimestamp(seg.stat().st_mtime, UTC)
+                info = SegmentInfo(
+                    seg, "unknown", "data", when, when, -1, len(data), hashlib.sha256(data).hexdigest()
+                )
+            out.append(info)
+    return sorted(out, key=lambda s: (s.closed_at, s.path.name))

@@ -32,6 +32,7 @@ import requests
 
 from ingest.http import Fetched, fetch
 from ingest.raw import land_bytes, read_raw
+from ingest.snapshots import land_snapshot
 from warehouse.ledger import Ledger, RawObject
 
 __all__ = [
@@ -47,7 +48,7 @@ __all__ = [
     "load_snapshot",
     "page_name",
     "reference_from_name",
-    "snapshot_key",
+    "snapshots",
 ]
 
 SOURCE = "water"
@@ -57,7 +58,6 @@ SECTIONS_NAME = "sections.csv"
 BOARD_PATH = "Publish.ashx"
 DEFAULT_PAGE_SIZE = 480
 MAX_PAGES = 500
-FETCH_VERSION = "water-fetch-1"
 
 BEIJING = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
 _NAME_TIME = re.compile(r"(?<!\d)(\d{8})(?:[_T-]?(\d{4}))?(?!\d)")
@@ -70,11 +70,6 @@ def page_name(page: int) -> str:
 
 def board_url(base_url: str, page: int, page_size: int = DEFAULT_PAGE_SIZE) -> str:
     return f"{base_url.rstrip('/')}/{BOARD_PATH}?action=getRealDatas&PageIndex={page}&PageSize={page_size}"
-
-
-def snapshot_key(snapshot_id: str) -> str:
-    """Ledger ``builds`` key of a snapshot."""
-    return f"snapshot/{snapshot_id}"
 
 
 @dataclass(frozen=True)
@@ -114,30 +109,35 @@ def load_snapshot(
     ledger: Ledger, snapshot_id: str, *, objects: dict[str, RawObject] | None = None
 ) -> Snapshot:
     """The snapshot as recorded when it was landed (``objects``: the raw manifest by path, if at hand)."""
-    build = ledger.build(SOURCE, snapshot_key(snapshot_id))
-    if build is None:
+    group = ledger.group(SOURCE, snapshot_id)
+    if group is None:
         raise KeyError(f"no water snapshot {snapshot_id} in the ledger")
     if objects is None:
         objects = {o.raw_path: o for o in ledger.raw_objects(SOURCE)}
-    c = build.counts
+    c = group.meta
     return Snapshot(
         snapshot_id=snapshot_id,
         fetched_at=dt.datetime.fromisoformat(c["fetched_at"]),
         reference_at=dt.datetime.fromisoformat(c["reference_at"]),
         origin=c["origin"],
-        pages=tuple(objects[p] for p in c["pages"]),
+        pages=tuple(objects[p] for p in group.members),
         first_page=int(c.get("first_page", 1)),
         new=False,
     )
 
 
+def snapshots(ledger: Ledger) -> list[Snapshot]:
+    """Every snapshot landed, in the order they were recorded."""
+    objects = {o.raw_path: o for o in ledger.raw_objects(SOURCE)}
+    return [load_snapshot(ledger, g.group_id, objects=objects) for g in ledger.groups(SOURCE)]
+
+
 def _record(ledger: Ledger, snap: Snapshot) -> Snapshot:
     """Record a landed snapshot unless it is already known (identical bytes landed before)."""
-    if ledger.build(SOURCE, snapshot_key(snap.snapshot_id)) is not None:
+    if ledger.group(SOURCE, snap.snapshot_id) is not None:
         return load_snapshot(ledger, snap.snapshot_id)
-    ledger.record_build(
-        SOURCE, snapshot_key(snap.snapshot_id), snap.inputs, FETCH_VERSION, "landed", snap.record()
-    )
+    meta = {k: v for k, v in snap.record().items() if k != "pages"}
+    ledger.record_group(SOURCE, snap.snapshot_id, [p.raw_path for p in snap.pages], meta)
     return snap
 
 
@@ -196,7 +196,7 @@ def fetch_board(
 
     shas = [hashlib.sha256(data).hexdigest() for _, data, _ in got]
     sid = _snapshot_id(shas)
-    if unchanged and ledger.build(SOURCE, snapshot_key(sid)) is not None:
+    if unchanged and ledger.group(SOURCE, sid) is not None:
         return load_snapshot(ledger, sid)
 
     reference = _http_time(got[0][2].last_modified) or fetched_at
@@ -265,17 +265,16 @@ def land_file(lake: Path, ledger: Ledger, path: Path, *, fetched_at: dt.datetime
     return _record(ledger, snap)
 
 
-def land_sections(lake: Path, ledger: Ledger, path: Path) -> RawObject:
-    """Land the section registry CSV (undated; the same bytes land once)."""
+def land_sections(lake: Path, ledger: Ledger, path: Path) -> RawObject | None:
+    """Land the section registry CSV as its newest snapshot; None when unchanged since the last."""
     path = Path(path).expanduser()
     if not path.is_file():
         raise FileNotFoundError(f"no section registry at {path}")
-    return land_bytes(
+    return land_snapshot(
         lake,
         ledger,
         source=SOURCE,
         logical_name=SECTIONS_NAME,
-        partition=None,
         data=path.read_bytes(),
         origin=str(path.resolve()),
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import subprocess
 from pathlib import Path
 
@@ -52,13 +53,15 @@ def query(settings: Settings, sql: str) -> list[tuple]:
         con.close()
 
 
-def test_hourly_runs_follow_the_growing_day_file_and_reruns_change_nothing(settings: Settings) -> None:
+def test_hourly_runs_follow_the_growing_day_file_and_reruns_change_nothing(
+    settings: Settings, expected: dict
+) -> None:
     ensure_db(settings)
     morning = dt.datetime.combine(DAY, dt.time(10, 30), BEIJING)
     with running_simulator(start_date=DAY, days=1, seed=7, now=morning) as sim:
         # The run for 09:00-10:00 Beijing sees the file as published at 10:30: hours 0..10.
         out = dags_test(settings, sim.base_url, dt.datetime.combine(DAY, dt.time(10), BEIJING))
-        assert "2026-11-20 published" in out
+        assert "air.hourly 2026-11-20: published" in out
         hours = query(settings, "SELECT count(DISTINCT observed_at) FROM core_air__station_hourly")[0][0]
         assert 1 <= hours <= 11
         daily_invalid = query(settings, "SELECT bool_or(pm25_valid) FROM core_air__station_daily")[0][0]
@@ -74,20 +77,24 @@ def test_hourly_runs_follow_the_growing_day_file_and_reruns_change_nothing(setti
             "SELECT count(DISTINCT observed_at), count(DISTINCT station_code), min(aqi_standard), "
             "count(*) FILTER (WHERE aqi = aqi_published) * 1.0 / count(aqi_published) FROM core_air__station_hourly",
         )[0]
-        assert full[0] > hours and full[1] >= 40 and full[2] == "HJ633-2026" and full[3] >= 0.999
+        assert full[0] > hours and full[1] >= expected["air"]["min_stations"]
+        assert full[2] == "HJ633-2026" and full[3] >= 0.999
         ranked = query(settings, "SELECT count(*), min(rank) FROM mart_air__city_daily_ranking")[0]
-        assert ranked == (11, 1)  # Jiangxi's 11 cities
+        assert ranked == (expected["air"]["cities"], 1)
         stations = query(settings, "SELECT count(*) FILTER (WHERE NOT listed) FROM core_air__stations")[0][0]
-        assert stations >= 0
+        assert stations == expected["air"]["unlisted_stations"]
         in_out = query(
             settings,
             "SELECT (SELECT count(*) FROM core_air__station_hourly), "
             "(SELECT count(*) FROM quarantine_air__station_hourly WHERE station_code IS NOT NULL)",
         )[0]
-        builds = query(
-            settings, "SELECT counts FROM platform__builds WHERE partition_key = 'hourly/2026-11-20'"
+        [(counts,)] = query(
+            settings,
+            "SELECT counts FROM platform_ledger__builds WHERE build = 'air.hourly' AND unit = '2026-11-20'",
         )
-        assert str(in_out[0]) in builds[0][0] and str(in_out[0] + in_out[1]) in builds[0][0]
+        recorded = json.loads(counts)
+        assert recorded["station_hours_published"] == in_out[0]
+        assert recorded["station_hours_in"] == in_out[0] + in_out[1]
 
         # Rerunning the same interval leaves the lake exactly as it was.
         before = digest(settings.lake)

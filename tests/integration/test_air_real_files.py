@@ -9,8 +9,8 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 import pytest
-
 from ecocloud.pipelines import air
+
 from ecocloud.settings import Settings
 from ingest.air.parse import date_from_name, parse_day_file, parse_station_list
 from transforms.aqi import hourly_aqi

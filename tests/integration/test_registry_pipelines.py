@@ -18,11 +18,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import requests
+from ecocloud.pipelines import credit, master, permits
 from openpyxl import load_workbook
 from typer.testing import CliRunner
 
 from ecocloud.cli import app
-from ecocloud.pipelines import credit, master, permits
 from ecocloud.settings import Settings
 from ecocloud.simulator.enterprises import simulated_sources
 from ecocloud.simulator.server import RunningSimulator, running_simulator

@@ -12,9 +12,9 @@ import subprocess
 
 import duckdb
 import pytest
+from ecocloud.pipelines.sources import quarantine_dir
 
 from ecocloud.airflow_env import airflow_bin, airflow_env, ensure_db
-from ecocloud.pipelines.sources import quarantine_dir
 from ecocloud.settings import Settings
 from ingest.hj212.protocol import BEIJING, Packet, build_packet, parse_line
 from ingest.hj212.receiver import Receiver, ReceiverConfig

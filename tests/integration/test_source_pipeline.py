@@ -10,8 +10,8 @@ from pathlib import Path
 
 import duckdb
 import pytest
-
 from ecocloud.pipelines import sources
+
 from ecocloud.settings import Settings
 from ingest.hj212.protocol import BEIJING, build_packet
 from ingest.hj212.segments import SegmentWriter

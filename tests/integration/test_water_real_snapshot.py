@@ -10,8 +10,8 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
-
 from ecocloud.pipelines import water
+
 from ecocloud.settings import Settings
 from ingest.water.fetch import reference_from_name
 from ingest.water.parse import parse_page

@@ -10,9 +10,9 @@ from pathlib import Path
 import duckdb
 import pytest
 import requests
+from ecocloud.pipelines import water
 
 from ecocloud.airflow_env import airflow_bin, airflow_env, ensure_db
-from ecocloud.pipelines import water
 from ecocloud.settings import Settings
 from ecocloud.simulator.server import running_simulator
 from ecocloud.simulator.water import jiangxi_sections, registry_csv

@@ -1,32 +1,26 @@
-"""The discharge-permit pipeline: API pages → raw zone → typed versions → history → quality gate → core.
+"""Discharge-permit steps: landing API pages (or saved reply pages), rebuilding the permit tables.
 
-``fetch`` asks the permit API for records updated since the newest published one (minus a look-back
-for late commits) and lands each page that holds something not yet published. ``build`` rebuilds the
-three core tables whole from every landed page: the newest copy of each (permit, version) wins, the
-versions of a permit become its history (``transforms.permits.permit_history``), and the set is
-gated and published together. The ledger skips a build whose pages and pipeline version are
-unchanged, so reruns change nothing.
+``land`` asks the permit API for records updated since the newest published one (minus a look-back
+for late commits) and lands each page that holds something not yet published; saved reply pages
+(a folder of the API's JSON pages, carried across an air gap) land the same way. ``Permits``
+rebuilds the three core tables whole from every landed page: the newest copy of each (permit,
+version) wins, the versions of a permit become its history (``transforms.permits``), and the set
+is gated and published together.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import logging
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ecocloud.pipelines.common import (
-    Report,
-    fingerprint,
-    gate_and_publish,
-    ledger,
-    read_table,
-    refresh_serving,
-    table_version,
-)
+from ecocloud.runner.context import StepContext, read_published
+from ecocloud.runner.units import Output, Unit
 from ecocloud.settings import Settings
 from ingest.http import make_session
 from ingest.permits.fetch import DEFAULT_PAGE_SIZE, SOURCE, fetch_pages, land_page, record_key
@@ -40,7 +34,7 @@ from ingest.permits.parse import (
     page_quarantine,
     parse_page,
 )
-from ingest.raw import read_raw
+from ingest.raw import land_bytes, read_raw
 from schemas import permits as schema
 from transforms.identifiers import (
     canonical_region_code_array,
@@ -49,19 +43,12 @@ from transforms.identifiers import (
     with_uscc_flags,
 )
 from transforms.permits import attach_history, permit_history
+from warehouse.ledger import Ledger, RawObject
 
-log = logging.getLogger(__name__)
-
-_CODE_VERSION = "1"
+BEIJING = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
 # Re-ask for this much before the newest published update: an upstream commit that lands late with
 # an earlier updatedAt is still picked up. Pages holding nothing new are not landed.
 LOOKBACK = dt.timedelta(days=1)
-BUILD_KEY = "permits"
-TABLES = (schema.permits, schema.outlets, schema.outlet_limits, schema.quarantine)
-
-
-def pipeline_version() -> str:
-    return table_version(SOURCE, _CODE_VERSION, TABLES)
 
 
 @dataclass
@@ -70,12 +57,12 @@ class FetchReport:
     updated_since: dt.datetime | None
     pages: int = 0
     records: int = 0
-    landed: list[str] = field(default_factory=list)  # raw paths of pages with something new
+    landed: list[RawObject] = field(default_factory=list)  # pages with something new
 
 
-def published_versions(settings: Settings) -> dict[tuple[str, int], dt.datetime]:
+def published_versions(lake: Path, ledger: Ledger) -> dict[tuple[str, int], dt.datetime]:
     """(permit_no, version) → updated_at of every published version."""
-    t = read_table(settings, schema.permits).select(["permit_no", "version", "updated_at"])
+    t = read_published(lake, ledger, schema.permits.name).select(["permit_no", "version", "updated_at"])
     return {
         (p, v): u
         for p, v, u in zip(
@@ -88,41 +75,103 @@ def published_versions(settings: Settings) -> dict[tuple[str, int], dt.datetime]
 
 
 def fetch(
-    settings: Settings,
-    *,
-    base_url: str | None = None,
-    full: bool = False,
-    page_size: int = DEFAULT_PAGE_SIZE,
+    settings: Settings, ledger: Ledger, *, base_url: str | None = None, full: bool = False
 ) -> FetchReport:
     """Land the API pages updated since the last published version (all of them when ``full``)."""
     url = (base_url or settings.permits_base_url).rstrip("/")
-    known = published_versions(settings)
+    known = published_versions(settings.lake, ledger)
     since = None if full or not known else max(known.values()) - LOOKBACK
     session = make_session(settings.http_retries, settings.http_backoff_s)
     pages = fetch_pages(
-        session, url, updated_since=since, page_size=page_size, timeout_s=settings.http_timeout_s
+        session, url, updated_since=since, page_size=DEFAULT_PAGE_SIZE, timeout_s=settings.http_timeout_s
     )
     report = FetchReport(url, since, pages=len(pages), records=sum(len(p.records) for p in pages))
-    led = ledger(settings)
     fetched_at = dt.datetime.now(dt.UTC)
     for page in pages:
         keys = [record_key(r) if isinstance(r, dict) else None for r in page.records]
         if all(k is not None and known.get((k[0], k[1])) == k[2] for k in keys):
             continue  # nothing new on this page (the look-back window, an empty listing)
-        report.landed.append(land_page(settings.lake, led, page, fetched_at=fetched_at).raw_path)
+        report.landed.append(land_page(settings.lake, ledger, page, fetched_at=fetched_at))
     return report
 
 
-def _stage(settings: Settings) -> tuple[pa.Table, pa.Table, pa.Table, pa.Table, dict[str, int]]:
+def land_interval(settings: Settings, ledger: Ledger, *_interval: dt.datetime) -> list[RawObject]:
+    """A scheduled run: the pages updated since the newest published version."""
+    return fetch(settings, ledger).landed
+
+
+def land_saved_pages(settings: Settings, ledger: Ledger, locations: Sequence[str]) -> list[RawObject]:
+    """Saved reply pages (JSON files, or folders of them) landed as they are."""
+    files: list[Path] = []
+    for loc in locations:
+        path = Path(loc).expanduser()
+        if path.is_dir():
+            files += sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() == ".json")
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise FileNotFoundError(f"no such file or folder: {path}")
+    received = dt.datetime.now(dt.UTC)
+    return [
+        land_bytes(
+            settings.lake,
+            ledger,
+            source=SOURCE,
+            logical_name=f.name,
+            partition=received.astimezone(BEIJING).date(),
+            data=f.read_bytes(),
+            origin=str(f.resolve()),
+            received_at=received,
+        )
+        for f in files
+    ]
+
+
+class Permits:
+    """core_permit__permits, __outlets, __outlet_limits (+ quarantine), whole, from every page."""
+
+    def plan(self, ctx: StepContext) -> Iterable[Unit]:
+        objs = ctx.ledger.raw_objects(SOURCE)
+        if objs:
+            yield Unit("all", tuple(ctx.raw_input(o) for o in objs), size=sum(o.size for o in objs))
+
+    def build(self, ctx: StepContext, unit: Unit) -> Output:
+        versions, outlets, limits, quarantine, counts = _stage(ctx)
+        history = typed_versions(versions)
+        permits_t = schema.permits.conform(history.drop_columns(["record"]))
+        outlets_t = schema.outlets.conform(attach_history(outlets.drop_columns(["record"]), history))
+        limits_t = schema.outlet_limits.conform(attach_history(limits.drop_columns(["record"]), history))
+        quarantine_t = schema.quarantine.conform(quarantine)
+        current = permits_t.filter(permits_t.column("is_current"))
+        counts |= {
+            "permits": current.num_rows,
+            "in_force_now": _in_force_now(permits_t),
+            "revoked": pc.sum(pc.equal(current.column("status"), "revoked")).as_py() or 0,
+            "cancelled": pc.sum(pc.equal(current.column("status"), "cancelled")).as_py() or 0,
+            "uscc_invalid": pc.sum(pc.invert(current.column("uscc_valid"))).as_py() or 0,
+            "outlets": outlets_t.num_rows,
+            "limits": limits_t.num_rows,
+            "quarantined": quarantine_t.num_rows,
+        }
+        tables = {
+            schema.permits.name: permits_t,
+            schema.outlets.name: outlets_t,
+            schema.outlet_limits.name: limits_t,
+            schema.quarantine.name: quarantine_t,
+        }
+        return Output(tables, counts)
+
+
+def _stage(ctx: StepContext) -> tuple[pa.Table, pa.Table, pa.Table, pa.Table, dict[str, int]]:
     """Every landed page parsed; the newest copy of each (permit, version) kept with its outlets and limits."""
     received_type = pa.timestamp("us", "UTC")
     versions = [empty(VERSION_FIELDS).append_column("received_at", pa.array([], received_type))]
     outlets, limits, quarantine = [empty(OUTLET_FIELDS)], [empty(LIMIT_FIELDS)], [empty(QUARANTINE_FIELDS)]
     counts = {"pages": 0, "records_read": 0}
-    for obj in ledger(settings).raw_objects(SOURCE):
+    for obj in ctx.ledger.raw_objects(SOURCE):
         counts["pages"] += 1
         try:
-            page = parse_page(read_raw(settings.lake, obj), raw_file=obj.raw_path)
+            page = parse_page(read_raw(ctx.lake, obj), raw_file=obj.raw_path)
         except PermitPageError as exc:
             quarantine.append(page_quarantine(obj.raw_path, str(exc)))
             continue
@@ -178,58 +227,8 @@ def typed_versions(versions: pa.Table) -> pa.Table:
     return permit_history(versions)
 
 
-def build(settings: Settings, *, force: bool = False) -> Report:
-    """Rebuild permits, outlets and limits (with history) from every landed page, gate, publish."""
-    led = ledger(settings)
-    objs = led.raw_objects(SOURCE)
-    if not objs:
-        return Report(BUILD_KEY, "no-data")
-    inputs, version = fingerprint(objs), pipeline_version()
-    if not force and led.is_current(SOURCE, BUILD_KEY, inputs, version):
-        prev = led.build(SOURCE, BUILD_KEY)
-        return Report(BUILD_KEY, "skipped", prev.counts if prev else {})
-
-    versions, outlets, limits, quarantine, counts = _stage(settings)
-    history = typed_versions(versions)
-    permits_t = schema.permits.conform(history.drop_columns(["record"]))
-    outlets_t = schema.outlets.conform(attach_history(outlets.drop_columns(["record"]), history))
-    limits_t = schema.outlet_limits.conform(attach_history(limits.drop_columns(["record"]), history))
-    quarantine_t = schema.quarantine.conform(quarantine)
-    current = permits_t.filter(permits_t.column("is_current"))
-    counts |= {
-        "permits": current.num_rows,
-        "in_force_now": _in_force_now(permits_t),
-        "revoked": pc.sum(pc.equal(current.column("status"), "revoked")).as_py() or 0,
-        "cancelled": pc.sum(pc.equal(current.column("status"), "cancelled")).as_py() or 0,
-        "uscc_invalid": pc.sum(pc.invert(current.column("uscc_valid"))).as_py() or 0,
-        "outlets": outlets_t.num_rows,
-        "limits": limits_t.num_rows,
-        "quarantined": quarantine_t.num_rows,
-    }
-    report = Report(BUILD_KEY, counts=counts)
-    gate_and_publish(
-        settings,
-        [(schema.permits, permits_t), (schema.outlets, outlets_t), (schema.outlet_limits, limits_t)],
-        report,
-        always=[(schema.quarantine, quarantine_t)],
-    )
-    led.record_build(SOURCE, BUILD_KEY, inputs, version, report.status, counts)
-    return report
-
-
 def _in_force_now(permits_t: pa.Table) -> int:
     now = pa.scalar(dt.datetime.now(dt.UTC), pa.timestamp("us", "UTC"))
     start, end = permits_t.column("in_force_from"), permits_t.column("in_force_to")
     binding = pc.and_(pc.less_equal(start, now), pc.or_(pc.is_null(end), pc.less(now, end)))
     return int(pc.sum(pc.fill_null(binding, False)).as_py() or 0)
-
-
-def ingest(
-    settings: Settings, base_url: str | None = None, *, full: bool = False, force: bool = False
-) -> tuple[FetchReport, Report]:
-    """`ecocloud ingest permits URL`: fetch, build, refresh the serving database when anything changed."""
-    fetched = fetch(settings, base_url=base_url, full=full)
-    report = build(settings, force=force)
-    if report.status != "skipped" or not settings.duckdb_file.exists():
-        refresh_serving(settings)
-    return fetched, report

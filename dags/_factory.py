@@ -1,0 +1,129 @@
+"""The one DAG factory: every DAG file is ``make_dag("<spec>")`` over a source spec.
+
+Tasks: ``land`` (the spec's scheduled landing step), one task per build (its outlets are the
+build's registry tables as Assets), then ``refresh_serving``. Library code is imported inside
+tasks only, so parsing a DAG file stays cheap. A build that published nothing is skipped (no Asset
+event, so downstream DAGs are not woken for nothing); downstream builds still run
+(``none_failed``): each decides from the ledger what is pending. A blocked quality gate fails the
+task without retries (retrying the same data cannot help); any other error is retried.
+"""
+
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import (
+    DAG,
+    Asset,
+    AssetOrTimeSchedule,
+    CronDataIntervalTimetable,
+    CronTriggerTimetable,
+    TriggerRule,
+    dag,
+    get_current_context,
+    task,
+)
+
+from ecocloud.dag_defaults import task_defaults
+from ecocloud.runner.spec import SourceSpec
+from ecocloud.specs import get_spec
+
+
+def asset(table_name: str) -> Asset:
+    """The Asset of a registry table: named after it, URI ``ecocloud://lake/<layer>/<table>``."""
+    layer = table_name.split("_", 1)[0]
+    return Asset(name=table_name, uri=f"ecocloud://lake/{layer}/{table_name}")
+
+
+def _schedule(spec: SourceSpec) -> object:
+    cron, tz = spec.schedule.cron, spec.schedule.timezone
+    if spec.schedule.assets:
+        assets = [asset(t) for t in spec.schedule.assets]
+        condition = assets[0]
+        for a in assets[1:]:
+            condition = condition | a  # type: ignore[assignment]
+        if cron is None:
+            return condition
+        return AssetOrTimeSchedule(timetable=CronTriggerTimetable(cron, timezone=tz), assets=condition)
+    # a real data interval per run (a plain cron string gives zero-length intervals in Airflow 3)
+    return CronDataIntervalTimetable(cron, timezone=tz) if cron else None
+
+
+def _run(task_name: str):  # type: ignore[no-untyped-def]
+    """The RunInfo of the running task (Airflow's run id, dag.task, data interval)."""
+    from ecocloud.runner.tasks import run_info
+
+    ctx = get_current_context()
+    return run_info(
+        ctx["run_id"],
+        f"{ctx['dag'].dag_id}.{task_name}",
+        ctx.get("data_interval_start"),
+        ctx.get("data_interval_end"),
+    )
+
+
+def make_dag(spec_name: str) -> DAG:
+    spec = get_spec(spec_name)
+
+    @dag(
+        dag_id=spec.dag_id,
+        description=spec.title,
+        schedule=_schedule(spec),
+        start_date=pendulum.datetime(
+            spec.start_date.year, spec.start_date.month, spec.start_date.day, tz=spec.schedule.timezone
+        ),
+        catchup=False,  # the ledger decides what is pending: nothing is lost between runs
+        max_active_runs=1,
+        default_args=task_defaults(**spec.task_policy),
+        tags=["ecocloud", *spec.tags],
+        doc_md=spec.description,
+    )
+    def _dag() -> None:
+        @task(task_id="land", doc_md="Land the interval's bytes in the raw zone (with their manifest).")
+        def land() -> int:
+            from ecocloud.runner.tasks import land as land_step
+
+            return land_step(spec.name, _run("land"))
+
+        previous = land() if spec.land else None
+        for build in spec.builds:
+            previous_task = _build_task(spec, build.name, build.outputs, build.doc)
+            current = previous_task()
+            if previous is not None:
+                previous >> current
+            previous = current
+
+        @task(task_id="refresh_serving", trigger_rule=TriggerRule.NONE_FAILED)
+        def refresh_serving() -> None:
+            """Regenerate the serving DuckDB file: views from the registry, the ledger's tables."""
+            from ecocloud.runner.tasks import refresh_serving as refresh
+
+            refresh()
+
+        assert previous is not None
+        previous >> refresh_serving()
+
+    return _dag()
+
+
+def _build_task(spec: SourceSpec, build_name: str, outputs: tuple[str, ...], doc: str):  # type: ignore[no-untyped-def]
+    @task(
+        task_id=f"build_{build_name}",
+        outlets=[asset(t) for t in outputs],
+        trigger_rule=TriggerRule.NONE_FAILED,
+        doc_md=doc or None,
+    )
+    def build() -> None:
+        from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+        from ecocloud.runner.report import QualityGateFailed
+        from ecocloud.runner.tasks import build as build_step
+        from ecocloud.runner.tasks import published_anything
+
+        try:
+            report = build_step(spec.name, build_name, _run(f"build_{build_name}"))
+        except QualityGateFailed as exc:
+            raise AirflowFailException(str(exc)) from exc  # deterministic: retrying cannot help
+        if not published_anything(report):
+            raise AirflowSkipException(f"{spec.name}.{build_name}: nothing pending")
+
+    return build

@@ -1,0 +1,181 @@
+"""Ambient air steps: landing the release, station-hours per day, the station dimension, daily marts.
+
+Units: a Beijing day for ``hourly`` and ``daily`` (the day's partition, rebuilt whole from the
+newest raw day file), the whole table for ``stations``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+
+import duckdb
+import pyarrow as pa
+
+from ecocloud.runner.context import BEIJING, StepContext, parquet_sql
+from ecocloud.runner.units import Output, Unit
+from ecocloud.settings import Settings
+from ingest.air.fetch import SOURCE, STATION_LIST_NAME, day_file_name, land_location, raw_text
+from ingest.air.parse import DAY_FILE_RE, parse_station_list
+from ingest.http import make_session
+from schemas import air as schema
+from transforms.air_daily import city_daily_ranking, station_daily
+from warehouse.ledger import Ledger, RawObject
+
+# A header-only station list: the parser's own empty result (no list landed yet).
+_EMPTY_STATION_LIST = "监测点编码,监测点名称,城市,经度,纬度,对照点\n".encode()
+
+
+# -- landing ------------------------------------------------------------------------------------
+def land(settings: Settings, ledger: Ledger, locations: Sequence[str]) -> list[RawObject]:
+    """Land day files and station lists given as paths or http(s) URLs (conditional GET)."""
+    session = make_session(settings.http_retries, settings.http_backoff_s)
+    landed = []
+    for loc in locations:
+        obj = land_location(settings.lake, ledger, loc, session=session, timeout_s=settings.http_timeout_s)
+        if obj is not None:
+            landed.append(obj)
+    return landed
+
+
+def land_interval(
+    settings: Settings, ledger: Ledger, start: dt.datetime, end: dt.datetime
+) -> list[RawObject]:
+    """A scheduled run: the day file(s) covering [start, end) and the station list."""
+    base = settings.air_base_url.rstrip("/")
+    days = beijing_days(start, end)
+    return land(
+        settings, ledger, [f"{base}/{STATION_LIST_NAME}"] + [f"{base}/{day_file_name(d)}" for d in days]
+    )
+
+
+def beijing_days(start: dt.datetime, end: dt.datetime) -> list[dt.date]:
+    first = start.astimezone(BEIJING).date()
+    last = (end - dt.timedelta(microseconds=1)).astimezone(BEIJING).date()
+    return [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+def newest_day_files(ledger: Ledger) -> dict[dt.date, RawObject]:
+    """The newest raw object of every day file (a day file grows during its day)."""
+    newest: dict[dt.date, RawObject] = {}
+    for obj in ledger.raw_objects(SOURCE):  # received order: later ones win
+        if obj.partition and DAY_FILE_RE.search(obj.logical_name):
+            newest[dt.date.fromisoformat(obj.partition)] = obj
+    return newest
+
+
+def _station_list(ctx: StepContext) -> tuple[RawObject | None, pa.Table]:
+    obj = ctx.ledger.latest_raw(SOURCE, STATION_LIST_NAME)
+    return obj, parse_station_list(raw_text(ctx.lake, obj) if obj else _EMPTY_STATION_LIST)
+
+
+# -- builds -------------------------------------------------------------------------------------
+class Hourly:
+    """core_air__station_hourly (+ quarantine) of one day, from its newest day file."""
+
+    def plan(self, ctx: StepContext) -> Iterable[Unit]:
+        for day, obj in sorted(newest_day_files(ctx.ledger).items()):
+            yield Unit(day.isoformat(), (ctx.raw_input(obj),), partition=day, size=obj.size)
+
+    def build(self, ctx: StepContext, unit: Unit) -> Output:
+        from ecocloud.builds.air_stage import parse_and_score
+
+        assert unit.partition is not None
+        raw_path = unit.inputs[0].id
+        parsed = parse_and_score(ctx.lake, raw_path, unit.partition, False)
+        if isinstance(parsed, str):
+            # Nothing in the file can be placed: quarantined whole; the published day stays as it was.
+            quarantine = schema.quarantine.conform(
+                pa.Table.from_pylist(
+                    [{"date": unit.partition, "raw_file": raw_path, "line_no": 1, "reason": parsed}],
+                    schema=schema.quarantine.arrow_schema(strict=False),
+                )
+            )
+            return Output(
+                {
+                    schema.station_hourly.name: schema.station_hourly.arrow_schema().empty_table(),
+                    schema.quarantine.name: quarantine,
+                },
+                {"error": parsed},
+                blocking=[f"{raw_path}: {parsed}"],
+            )
+        return Output(
+            {schema.station_hourly.name: parsed.hourly, schema.quarantine.name: parsed.quarantine},
+            parsed.counts,
+        )
+
+
+class Stations:
+    """core_air__stations: the newest station list plus every station seen in the lake."""
+
+    def plan(self, ctx: StepContext) -> Iterable[Unit]:
+        listed = ctx.ledger.latest_raw(SOURCE, STATION_LIST_NAME)
+        hourly = ctx.table_inputs(schema.station_hourly.name)
+        if listed is None and not hourly:
+            return
+        inputs = ([ctx.raw_input(listed)] if listed else []) + [hourly[d] for d in sorted(hourly, key=str)]
+        yield Unit("all", tuple(inputs))
+
+    def build(self, ctx: StepContext, unit: Unit) -> Output:
+        _, listed = _station_list(ctx)
+        files = [f for i in unit.inputs if i.kind == "table" for f in ctx.files(i.id, i.partition)]
+        con = duckdb.connect()
+        try:
+            con.register("listed", listed)
+            seen_sql = (
+                "SELECT station_code, min(date) AS first_seen, max(date) AS last_seen "
+                f"FROM {parquet_sql(files)} GROUP BY ALL"
+                if files
+                else "SELECT NULL::VARCHAR AS station_code, NULL::DATE AS first_seen, NULL::DATE AS last_seen "
+                "WHERE false"
+            )
+            stations = con.sql(
+                f"""
+                WITH seen AS ({seen_sql})
+                SELECT coalesce(l.station_code, s.station_code) AS station_code, l.station_name, l.city,
+                       CASE WHEN l.longitude BETWEEN 73 AND 136 THEN l.longitude END AS longitude,
+                       CASE WHEN l.latitude BETWEEN 3 AND 54 THEN l.latitude END AS latitude,
+                       l.is_control_point, l.station_code IS NOT NULL AS listed,
+                       s.first_seen AS first_seen_date, s.last_seen AS last_seen_date
+                FROM listed l FULL OUTER JOIN seen s USING (station_code)
+                ORDER BY station_code
+                """
+            ).to_arrow_table()
+        finally:
+            con.close()
+        unlisted = stations.num_rows - sum(stations.column("listed").to_pylist())
+        warnings = [f"{unlisted} station(s) in the data are not in the station list"] if unlisted else []
+        return Output(
+            {schema.stations.name: stations}, {"stations": stations.num_rows, "unlisted": unlisted}, warnings
+        )
+
+
+class Daily:
+    """core_air__station_daily and mart_air__city_daily_ranking of one day."""
+
+    def plan(self, ctx: StepContext) -> Iterable[Unit]:
+        listed = ctx.ledger.latest_raw(SOURCE, STATION_LIST_NAME)
+        extra = (ctx.raw_input(listed),) if listed else ()
+        for day, hourly in sorted(
+            ctx.table_inputs(schema.station_hourly.name).items(), key=lambda kv: str(kv[0])
+        ):
+            assert day is not None
+            yield Unit(day.isoformat(), (hourly, *extra), partition=day)
+
+    def build(self, ctx: StepContext, unit: Unit) -> Output:
+        hourly = ctx.read_inputs(unit, schema.station_hourly.name)
+        daily = schema.station_daily.conform(station_daily(hourly))
+        _, listed = _station_list(ctx)
+        ranking = city_daily_ranking(daily, listed)
+        warnings = []
+        if ranking.num_rows == 0:
+            why = (
+                "no station list landed yet"
+                if listed.num_rows == 0
+                else "no listed city has valid statistics"
+            )
+            warnings.append(f"{unit.key}: city ranking is empty ({why})")
+        counts = {"stations": daily.num_rows, "cities_ranked": ranking.num_rows}
+        return Output(
+            {schema.station_daily.name: daily, schema.city_daily_ranking.name: ranking}, counts, warnings
+        )

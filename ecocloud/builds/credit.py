@@ -1,0 +1,139 @@
+"""Enterprise-credit steps: landing result files, rebuilding ``core_credit__ratings``.
+
+``land`` discovers result files (a URL listing or a drop folder) and lands the new or changed ones;
+``Ratings`` rebuilds the table from the newest version of every landed file. When two files hold
+the same province and year (a corrected republication), the newer file's rows replace the older
+one's. USCCs failing GB 32100 are flagged and kept; names are normalised for matching. A file that
+cannot be read at all is quarantined whole, with the reason; the other files publish.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from ecocloud.runner.context import StepContext
+from ecocloud.runner.units import Output, Unit
+from ecocloud.settings import Settings
+from ingest.credit.fetch import SOURCE, discover, land_file
+from ingest.credit.parse import (
+    QUARANTINE_FIELDS,
+    ROW_FIELDS,
+    CreditFileError,
+    file_quarantine,
+    parse_credit_file,
+)
+from ingest.http import make_session
+from ingest.raw import read_raw
+from schemas import credit as schema
+from transforms.identifiers import normalize_name_array, with_uscc_flags
+from warehouse.ledger import Ledger, RawObject
+
+
+def land(
+    settings: Settings,
+    ledger: Ledger,
+    locations: Sequence[str] | None = None,
+    *,
+    province: str | None = None,
+    year: int | None = None,
+) -> list[RawObject]:
+    """Land every new or changed file at ``locations`` (default: ``settings.credit_base_url``).
+
+    ``province`` (key, code or name) and ``year`` apply to every file found, for files whose name and
+    content do not say.
+    """
+    session = make_session(settings.http_retries, settings.http_backoff_s)
+    landed = []
+    for location in locations or [settings.credit_base_url]:
+        for found in discover(location, session=session, timeout_s=settings.http_timeout_s):
+            item = dataclasses.replace(found, province=province or found.province, year=year or found.year)
+            obj = land_file(settings.lake, ledger, item, session=session, timeout_s=settings.http_timeout_s)
+            if obj is not None:
+                landed.append(obj)
+    return landed
+
+
+def land_interval(settings: Settings, ledger: Ledger, *_interval: dt.datetime) -> list[RawObject]:
+    return land(settings, ledger)
+
+
+def latest_objects(objects: list[RawObject]) -> list[RawObject]:
+    """The newest raw object of every logical file."""
+    newest: dict[str, RawObject] = {}
+    for o in objects:
+        if o.logical_name not in newest or o.received_at > newest[o.logical_name].received_at:
+            newest[o.logical_name] = o
+    return sorted(newest.values(), key=lambda o: o.received_at)
+
+
+class Ratings:
+    def plan(self, ctx: StepContext) -> Iterable[Unit]:
+        objs = latest_objects(ctx.ledger.raw_objects(SOURCE))
+        if objs:
+            yield Unit("all", tuple(ctx.raw_input(o) for o in objs), size=sum(o.size for o in objs))
+
+    def build(self, ctx: StepContext, unit: Unit) -> Output:
+        objs = {o.raw_path: o for o in ctx.ledger.raw_objects(SOURCE)}
+        rows = [pa.schema(list(ROW_FIELDS.items())).empty_table()]
+        quarantine = [pa.schema(list(QUARANTINE_FIELDS.items())).empty_table()]
+        counts: dict[str, Any] = {
+            "files": len(unit.inputs),
+            "files_unreadable": 0,
+            "rows_read": 0,
+            "rows_quarantined": 0,
+        }
+        for obj in (objs[i.id] for i in unit.inputs):
+            try:
+                parsed = parse_credit_file(
+                    read_raw(ctx.lake, obj),
+                    file_name=obj.logical_name,
+                    raw_file=obj.raw_path,
+                    received_at=dt.datetime.fromisoformat(obj.received_at),
+                )
+            except CreditFileError as exc:
+                counts["files_unreadable"] += 1
+                quarantine.append(file_quarantine(obj.raw_path, str(exc)))
+                continue
+            rows.append(parsed.rows)
+            quarantine.append(parsed.quarantine)
+            counts["rows_read"] += parsed.counts.get("rows_read", 0)
+            counts["rows_quarantined"] += parsed.counts.get("rows_quarantined", 0)
+
+        ratings = newest_per_province_year(pa.concat_tables(rows))
+        counts["rows_superseded"] = sum(t.num_rows for t in rows) - ratings.num_rows
+        ratings = with_uscc_flags(ratings)
+        ratings = ratings.append_column(
+            "enterprise_name_norm", normalize_name_array(ratings.column("enterprise_name"))
+        )
+        ratings = schema.ratings.conform(ratings)
+        counts["ratings"] = ratings.num_rows
+        counts["uscc_invalid"] = ratings.num_rows - sum(ratings.column("uscc_valid").to_pylist())
+        counts["years"] = sorted(
+            {
+                f"{p}/{y}"
+                for p, y in zip(
+                    ratings["province_code"].to_pylist(), ratings["year"].to_pylist(), strict=True
+                )
+            }
+        )
+        quarantine_t = schema.quarantine.conform(pa.concat_tables(quarantine))
+        return Output({schema.ratings.name: ratings, schema.quarantine.name: quarantine_t}, counts)
+
+
+def newest_per_province_year(rows: pa.Table) -> pa.Table:
+    """Keep, for each (province, year), only the rows of the most recently received file."""
+    con = duckdb.connect()
+    try:
+        con.register("r", rows)
+        return con.sql(
+            "SELECT * EXCLUDE (_newest) FROM (SELECT *, max(received_at) OVER (PARTITION BY province_code, year) "
+            "AS _newest FROM r) WHERE received_at = _newest ORDER BY province_code, year, raw_file, sheet, row_no"
+        ).to_arrow_table()
+    finally:
+        con.close()

@@ -1,0 +1,191 @@
+"""Master-data steps: the versioned enterprise and monitoring-point registries, the join report.
+
+``land`` lands new snapshots of the registry files; ``Registries`` rebuilds both versioned tables
+from every snapshot received (``transforms.scd2``); ``JoinReport`` publishes today's
+``quality_master__join_report`` partition from the registries, permits, credit ratings and the MNs
+seen in HJ 212 packets.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ecocloud.runner.context import BEIJING, StepContext, parquet_sql
+from ecocloud.runner.units import TABLE, Output, Unit
+from ecocloud.settings import Settings
+from ingest import master as ingest_master
+from ingest.http import make_session
+from ingest.raw import read_raw
+from schemas import master as schema
+from transforms.identifiers import canonical_region_code_array, normalize_name_array, with_uscc_flags
+from transforms.master_join import INPUTS, join_report
+from transforms.scd2 import snapshot_history
+from warehouse.ledger import Ledger, RawObject
+
+SOURCE = ingest_master.SOURCE
+_ATTRIBUTES = {
+    ingest_master.ENTERPRISES: (
+        "enterprise_name",
+        "region_code",
+        "industry_code",
+        "industry_name",
+        "address",
+    ),
+    ingest_master.POINTS: ("uscc", "outlet_code", "region_code", "point_name", "pollutants"),
+}
+_PACKETS = INPUTS["packets"]
+
+
+def land(settings: Settings, ledger: Ledger, locations: Sequence[str] | None = None) -> list[RawObject]:
+    """Land new snapshots found at ``locations`` (default: ``settings.master_base_url``)."""
+    session = make_session(settings.http_retries, settings.http_backoff_s)
+    landed = []
+    for location in locations or [settings.master_base_url]:
+        for item in ingest_master.discover(location, session=session, timeout_s=settings.http_timeout_s):
+            obj = ingest_master.land_file(
+                settings.lake, ledger, item, session=session, timeout_s=settings.http_timeout_s
+            )
+            if obj is not None:
+                landed.append(obj)
+    return landed
+
+
+def land_interval(settings: Settings, ledger: Ledger, *_interval: dt.datetime) -> list[RawObject]:
+    return land(settings, ledger)
+
+
+class Registries:
+    def plan(self, ctx: StepContext) -> Iterable[Unit]:
+        objs = ctx.ledger.raw_objects(SOURCE)
+        if objs:
+            yield Unit("all", tuple(ctx.raw_input(o) for o in objs), size=sum(o.size for o in objs))
+
+    def build(self, ctx: StepContext, unit: Unit) -> Output:
+        objs = ctx.ledger.raw_objects(SOURCE)  # received order
+        quarantine = [pa.schema(list(ingest_master.QUARANTINE_FIELDS.items())).empty_table()]
+        by_kind: dict[str, list[RawObject]] = {k: [] for k in ingest_master.KINDS}
+        for obj in objs:
+            kind = obj.logical_name.removesuffix(".csv")
+            if kind in by_kind:
+                by_kind[kind].append(obj)
+            elif obj == ctx.ledger.latest_raw(SOURCE, obj.logical_name):
+                quarantine.append(
+                    ingest_master.file_quarantine(obj.raw_path, "neither registry (see ingest/master.py)")
+                )
+        enterprises = schema.enterprises.conform(
+            _history(ctx, ingest_master.ENTERPRISES, by_kind[ingest_master.ENTERPRISES], quarantine)
+        )
+        points = schema.monitoring_points.conform(
+            _history(ctx, ingest_master.POINTS, by_kind[ingest_master.POINTS], quarantine)
+        )
+        quarantine_t = schema.quarantine.conform(pa.concat_tables(quarantine))
+        counts = {
+            "snapshots": {k: len(v) for k, v in by_kind.items()},
+            "enterprises": _current(enterprises),
+            "enterprise_versions": enterprises.num_rows,
+            "monitoring_points": _current(points),
+            "monitoring_point_versions": points.num_rows,
+            "quarantined": quarantine_t.num_rows,
+        }
+        tables = {
+            schema.enterprises.name: enterprises,
+            schema.monitoring_points.name: points,
+            schema.quarantine.name: quarantine_t,
+        }
+        return Output(tables, counts)
+
+
+def _history(ctx: StepContext, kind: str, objs: list[RawObject], quarantine: list[pa.Table]) -> pa.Table:
+    """The versioned registry of ``kind`` from its snapshots (oldest first)."""
+    parts = [ingest_master.row_schema(kind).empty_table()]
+    for obj in objs:
+        try:
+            parsed = ingest_master.parse_master_csv(read_raw(ctx.lake, obj), raw_file=obj.raw_path)
+        except ingest_master.MasterFileError as exc:
+            quarantine.append(ingest_master.file_quarantine(obj.raw_path, str(exc)))
+            continue
+        quarantine.append(parsed.quarantine)
+        rows = parsed.rows
+        n = rows.num_rows
+        rows = rows.append_column("raw_file", pa.array([obj.raw_path] * n, pa.string()))
+        at = dt.datetime.fromisoformat(obj.received_at)
+        parts.append(rows.append_column("snapshot_at", pa.array([at] * n, pa.timestamp("us", "UTC"))))
+    rows = pa.concat_tables(parts)
+    rows = with_uscc_flags(rows, problem=kind == ingest_master.ENTERPRISES)
+    rows = rows.set_column(
+        rows.schema.get_field_index("region_code"),
+        "region_code",
+        canonical_region_code_array(rows["region_code"]),
+    )
+    if kind == ingest_master.ENTERPRISES:
+        rows = rows.append_column("enterprise_name_norm", normalize_name_array(rows["enterprise_name"]))
+    else:
+        outlet = rows["outlet_code"]
+        medium = pc.if_else(
+            pc.starts_with(outlet, "DA"), "air", pc.if_else(pc.starts_with(outlet, "DW"), "water", None)
+        )
+        rows = rows.append_column("medium", medium)
+    snapshots = [dt.datetime.fromisoformat(o.received_at) for o in objs]
+    return snapshot_history(rows, snapshots, key=ingest_master.KEYS[kind], attributes=_ATTRIBUTES[kind])
+
+
+def _current(t: pa.Table) -> int:
+    return int(pc.sum(t["is_current"]).as_py() or 0)
+
+
+class JoinReport:
+    """Today's (Beijing) join-quality report partition, from the tables it checks."""
+
+    def plan(self, ctx: StepContext) -> Iterable[Unit]:
+        day = dt.datetime.now(BEIJING).date()
+        inputs = [i for name in INPUTS.values() for i in ctx.table_inputs(name).values()]
+        yield Unit(day.isoformat(), tuple(inputs), partition=day)
+
+    def build(self, ctx: StepContext, unit: Unit) -> Output:
+        assert unit.partition is not None
+        tables: dict[str, pa.Table | None] = {
+            key: ctx.read_inputs(unit, name) for key, name in INPUTS.items() if key != "packets"
+        }
+        tables["packets"] = _packet_mns(ctx, unit)
+        generated = dt.datetime.now(dt.UTC)
+        rows = join_report(tables, at=generated)
+        n = rows.num_rows
+        rows = rows.append_column("date", pa.array([unit.partition] * n, pa.date32()))
+        rows = rows.append_column("generated_at", pa.array([generated] * n, pa.timestamp("us", "UTC")))
+        rows = schema.join_report.conform(rows)
+        summary = rows.filter(pc.equal(rows["row_kind"], "summary"))
+        counts = {
+            name: (occ if checked else "not checked")
+            for name, occ, checked in zip(
+                summary["check_name"].to_pylist(),
+                summary["occurrences"].to_pylist(),
+                summary["checked"].to_pylist(),
+                strict=True,
+            )
+        }
+        return Output({schema.join_report.name: rows}, counts)
+
+
+def _packet_mns(ctx: StepContext, unit: Unit) -> pa.Table | None:
+    """Packets per MN over every published packets partition; None when there are none."""
+    files = [
+        f
+        for i in unit.inputs
+        if i.kind == TABLE and i.id == _PACKETS
+        for f in ctx.files(_PACKETS, i.partition)
+    ]
+    if not files:
+        return None
+    con = duckdb.connect()
+    try:
+        return con.sql(
+            f"SELECT CAST(mn AS VARCHAR) AS mn, count(*)::BIGINT AS packets FROM {parquet_sql(files)} "
+            "WHERE mn IS NOT NULL GROUP BY ALL ORDER BY mn"
+        ).to_arrow_table()
+    finally:
+        con.close()

@@ -1,0 +1,331 @@
+"""Pollution-source (HJ 212) steps: registering receiver segments, packets per input, marts per date.
+
+Inputs are raw objects of two kinds, each ingested exactly once (the ledger decides):
+
+* **receiver segments** — the TCP receiver (``ecocloud receive``) lands every line in append-only
+  segment files and closes each with a manifest. ``register_segments`` records every closed
+  segment of the landing zone that the raw manifest does not hold yet — whenever it was closed,
+  whatever the clock of the receiver or the scheduler says.
+* **capture files** — ``ecocloud ingest hj212 FILE…`` lands their bytes under ``raw/hj212_capture``.
+
+``Core`` (Publish.PART) turns one input into its rows of ``core_source__packets``,
+``core_source__readings`` and ``quarantine_source__packets``, a part file per input in every date
+partition it touches (real captures touch many dates: loggers back-fill, some clocks are wrong).
+``Marts`` (Publish.PARTITION) rebuilds the hourly and daily marts of every date whose readings
+partition changed; when parts were only added since its last build, only the hours the new parts
+touch are recomputed (retransmissions across parts still collapse: it reads every part of the date).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import hashlib
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ecocloud.runner.context import StepContext, parquet_sql, partition_key
+from ecocloud.runner.units import RAW, Input, Output, Unit
+from ecocloud.settings import Settings
+from ingest.hj212 import batch as hj_batch
+from ingest.hj212.protocol import BEIJING
+from ingest.hj212.segments import closed_segments, read_manifest
+from ingest.raw import land_bytes
+from schemas import source as schema
+from transforms.source_marts import daily_values, hourly_values
+from warehouse.ledger import Ledger, RawObject
+
+SEGMENTS = "hj212"  # raw-manifest source of receiver segments (accepted and rejected lines)
+CAPTURES = "hj212_capture"  # raw-zone folder of capture files ingested from the command line
+_HOUR_US = 3_600_000_000
+_DATE_IN_NAME = re.compile(r"(\d{4})-?(\d{2})-?(\d{2})")
+_MART_CNS = ("2061", "2051", "2011")  # the commands the hourly mart is computed from
+
+
+# -- landing ------------------------------------------------------------------------------------
+def quarantine_dir(settings: Settings) -> Path:
+    """Where the receiver lands rejected lines (its default: ``<landing>_quarantine`` beside it)."""
+    landing = settings.hj212_landing
+    return landing.with_name(landing.name + "_quarantine")
+
+
+def register_segments(settings: Settings, ledger: Ledger, *_interval: dt.datetime) -> list[RawObject]:
+    """Record every closed segment (accepted and rejected lines) the raw manifest lacks.
+
+    The data interval of a scheduled run is ignored on purpose: what is pending is what the
+    ledger has not seen, so downtime, paused DAGs, catchup=False and clock skew lose nothing.
+    """
+    known = {o.raw_path for o in ledger.raw_objects(SEGMENTS)}
+    landed = []
+    for root in (settings.hj212_landing, quarantine_dir(settings)):
+        for seg in closed_segments(root, skip=known, relative_to=settings.lake):
+            obj = ledger.record_raw(
+                RawObject(
+                    raw_path=_raw_path(settings, seg.path),
+                    source=SEGMENTS,
+                    logical_name=seg.path.name,
+                    partition=seg.path.parent.name.removeprefix("date=") or None,
+                    sha256=seg.sha256,
+                    size=seg.bytes,
+                    origin=f"receiver {seg.receiver_id} ({seg.kind})",
+                    received_at=seg.closed_at.isoformat(timespec="microseconds"),
+                )
+            )
+            landed.append(obj)
+    return landed
+
+
+def land_captures(settings: Settings, ledger: Ledger, paths: Iterable[str | Path]) -> list[RawObject]:
+    """Land capture files' bytes in the raw zone (once per content)."""
+    out = []
+    for path in paths:
+        src = Path(path)
+        if not src.is_file():
+            raise FileNotFoundError(f"no such file: {src}")
+        out.append(
+            land_bytes(
+                settings.lake,
+                ledger,
+                source=CAPTURES,
+                logical_name=src.name,
+                partition=_capture_date(src.name),
+                data=src.read_bytes(),
+                origin=str(src.resolve()),
+            )
+        )
+    return out
+
+
+def _raw_path(settings: Settings, path: Path) -> str:
+    try:
+        return path.relative_to(settings.lake).as_posix()
+    except ValueError:
+        return str(path)  # a landing zone outside the lake: kept as an absolute path
+
+
+def _capture_date(name: str) -> dt.date:
+    """The date in a capture's file name (2016-08-24T00.h212.gz), else today: rows without any time."""
+    m = _DATE_IN_NAME.search(name)
+    if m:
+        try:
+            return dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+        except ValueError:
+            pass
+    return dt.datetime.now(BEIJING).date()
+
+
+# -- core: one input → its packets, readings, quarantine -----------------------------------------
+class Core:
+    def plan(self, ctx: StepContext) -> Iterable[Unit]:
+        for obj in ctx.ledger.raw_objects(SEGMENTS) + ctx.ledger.raw_objects(CAPTURES):
+            kind = "capture" if obj.source == CAPTURES else "segment"
+            key = f"capture/{obj.sha256}" if kind == "capture" else f"segment/{obj.logical_name}"
+            yield Unit(
+                key,
+                (ctx.raw_input(obj),),
+                size=obj.size,
+                params=(("kind", kind), ("date", obj.partition or "")),
+            )
+
+    def build(self, ctx: StepContext, unit: Unit) -> Output:
+        tune_process_memory()
+        raw = unit.inputs[0]
+        path = ctx.lake / raw.id
+        name = path.name
+        day = dt.date.fromisoformat(unit.param("date")) if unit.param("date") else _capture_date(name)
+        data = path.read_bytes()
+        if unit.param("kind") == "capture":
+            if data[:2] == b"\x1f\x8b":
+                data = gzip.decompress(data)
+            parsed = hj_batch.parse_capture(data, segment=name, default_date=day)
+            mismatch = None
+        else:
+            manifest = read_manifest(path)
+            kind = str(manifest.get("kind", "data"))
+            parsed = hj_batch.parse_segment(data, segment=name, default_date=day, kind=kind)
+            mismatch = _manifest_mismatch(data, raw, manifest, parsed.lines)
+            if mismatch:
+                parsed = _quarantined_whole(parsed, mismatch)
+        parsed.check()  # lines in = accepted + quarantined
+        counts: dict[str, Any] = {
+            "lines": parsed.lines,
+            "accepted": parsed.accepted,
+            "quarantined": parsed.quarantined,
+            "readings": parsed.readings.num_rows,
+            "fast": parsed.fast,
+            "fallback": parsed.fallback,
+            "reasons": parsed.reasons,
+        }
+        return Output(
+            {
+                schema.packets.name: parsed.packets,
+                schema.readings.name: parsed.readings,
+                schema.quarantine.name: parsed.quarantine,
+            },
+            counts,
+            [f"{name}: {mismatch}"] if mismatch else [],
+        )
+
+
+def _manifest_mismatch(data: bytes, raw: Input, manifest: dict[str, Any], readable: int) -> str | None:
+    """Why a segment's bytes or records disagree with its manifest (None: they agree)."""
+    if hashlib.sha256(data).hexdigest() != raw.version:
+        return "segment_manifest_mismatch: the bytes differ from the manifest's sha256"
+    declared = int(manifest.get("records", readable))
+    if declared != readable:
+        return f"segment_manifest_mismatch: the manifest says {declared} records, {readable} are readable"
+    return None
+
+
+def _quarantined_whole(parsed: hj_batch.ParsedBatch, reason: str) -> hj_batch.ParsedBatch:
+    """Every readable line of a segment that disagrees with its manifest, quarantined with the reason."""
+    from_packets = parsed.packets.select(["date", "segment", "offset", "mn", "cn", "qn", "received_at"])
+    code, _, detail = reason.partition(": ")
+    n = from_packets.num_rows
+    from_packets = from_packets.append_column("reason", pa.array([code] * n, pa.string()))
+    from_packets = from_packets.append_column("detail", pa.array([detail] * n, pa.string()))
+    rejected = parsed.quarantine.set_column(
+        parsed.quarantine.schema.get_field_index("reason"),
+        "reason",
+        pa.array([code] * parsed.quarantine.num_rows, pa.string()),
+    )
+    quarantine = pa.concat_tables(
+        [
+            schema.quarantine.conform(from_packets.append_column("raw_line", pa.nulls(n, pa.string()))),
+            rejected,
+        ]
+    )
+    return hj_batch.ParsedBatch(
+        schema.packets.arrow_schema().empty_table(),
+        schema.readings.arrow_schema().empty_table(),
+        quarantine,
+        parsed.lines,
+        reasons={code: quarantine.num_rows},
+    )
+
+
+# -- marts: hourly and daily per date ------------------------------------------------------------
+class Marts:
+    def plan(self, ctx: StepContext) -> Iterable[Unit]:
+        for day, readings in sorted(
+            ctx.table_inputs(schema.readings.name).items(), key=lambda kv: str(kv[0])
+        ):
+            assert day is not None
+            yield Unit(day.isoformat(), (readings,), partition=day)
+
+    def build(self, ctx: StepContext, unit: Unit) -> Output:
+        assert unit.partition is not None
+        day = unit.partition
+        parts = {
+            p.part: p.fingerprint
+            for p in ctx.ledger.parts(schema.readings.name, partition=partition_key(day))
+        }
+        files = ctx.files(schema.readings.name, day)
+        previous = ctx.previous(unit.key)
+        before: dict[str, str] = previous.counts.get("reading_parts", {}) if previous else {}
+        added = [p for p, fp in parts.items() if before.get(p) != fp]
+        incremental = (
+            not ctx.run.force
+            and previous is not None
+            and previous.status == "published"
+            and set(before) <= set(parts)
+            and all(parts[p] == fp for p, fp in before.items())
+        )
+        con = duckdb.connect()
+        try:
+            con.execute(f"CREATE VIEW readings AS SELECT * FROM {parquet_sql(files)}")
+            if incremental:
+                folder = files[0].parent if files else None
+                new_files = [folder / f"{p}.parquet" for p in added] if folder else []
+                hours = _hours_of(new_files, day)
+                hourly = _merge_hours(con, ctx.read(schema.hourly.name, day), day, hours)
+            else:
+                hours = set(range(24))
+                hourly = schema.hourly.conform(hourly_values(con, "readings"))
+            hourly = hourly.filter(pc.equal(hourly.column("date"), pa.scalar(day, pa.date32())))
+            con.register("hourly", hourly)
+            daily = schema.daily.conform(daily_values(con, "readings", "hourly"))
+            daily = daily.filter(pc.equal(daily.column("date"), pa.scalar(day, pa.date32())))
+        finally:
+            con.close()
+        counts = {
+            "hourly": hourly.num_rows,
+            "daily": daily.num_rows,
+            "hours_recomputed": len(hours),
+            "reading_parts": parts,
+        }
+        return Output({schema.hourly.name: hourly, schema.daily.name: daily}, counts)
+
+
+def _hours_of(files: list[Path], day: dt.date) -> set[int]:
+    """Beijing hours of ``day`` that readings in ``files`` feed into the hourly mart."""
+    if not files:
+        return set()
+    midnight_us = int(dt.datetime.combine(day, dt.time(0), BEIJING).timestamp()) * 1_000_000
+    con = duckdb.connect()
+    try:
+        rows = con.sql(
+            f"SELECT DISTINCT (epoch_us(data_at) - {midnight_us}) // {_HOUR_US} AS h "
+            f"FROM {parquet_sql(files)} WHERE cn IN {_MART_CNS}"
+        ).fetchall()
+    finally:
+        con.close()
+    return {int(h) for (h,) in rows if 0 <= int(h) < 24}
+
+
+def _merge_hours(con: duckdb.DuckDBPyConnection, old: pa.Table, day: dt.date, affected: set[int]) -> pa.Table:
+    """The date's hourly rows: ``old`` ones outside ``affected`` hours + those hours recomputed."""
+    midnight_us = int(dt.datetime.combine(day, dt.time(0), BEIJING).timestamp()) * 1_000_000
+    hour_index = pc.divide(pc.subtract(old.column("hour_at").cast(pa.int64()), midnight_us), _HOUR_US)
+    keep = old.filter(pc.invert(pc.is_in(hour_index, pa.array(sorted(affected), pa.int64()))))
+    if not affected:
+        return keep
+    wanted = ", ".join(str(midnight_us // _HOUR_US + h) for h in sorted(affected))
+    con.execute(
+        f"CREATE VIEW touched AS SELECT * FROM readings WHERE epoch_us(data_at) // {_HOUR_US} IN ({wanted})"
+    )
+    new = schema.hourly.conform(hourly_values(con, "touched"))
+    merged = pa.concat_tables([keep, new])
+    order = pc.sort_indices(
+        merged, [("mn", "ascending"), ("pollutant_code", "ascending"), ("hour_at", "ascending")]
+    )
+    return merged.take(order)
+
+
+_TUNED = False
+
+
+def tune_process_memory() -> None:
+    """Large short-lived arrays dominate HJ 212 ingest; on this kind of host the kernel's page
+    zeroing (transparent huge pages, memory returned and faulted in again) cost as much as a third
+    of the run. Process-wide and idempotent: keep freed heap memory for reuse (glibc: no mmap for
+    big blocks, trim above 1 GiB), let Arrow use that heap, and ask numpy not to madvise huge pages."""
+    global _TUNED
+    if _TUNED:
+        return
+    _TUNED = True
+    try:
+        from numpy._core import multiarray
+
+        multiarray._set_madvise_hugepage(False)  # type: ignore[attr-defined]
+    except (ImportError, AttributeError):  # pragma: no cover - other numpy versions
+        pass
+    pa.set_memory_pool(pa.system_memory_pool())
+    try:
+        import ctypes
+        import ctypes.util
+
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.mallopt(-4, 0)  # M_MMAP_MAX: serve big blocks from the heap, so they can be reused
+        libc.mallopt(-1, 1 << 30)  # M_TRIM_THRESHOLD: give memory back to the OS only above 1 GiB free
+    except (OSError, AttributeError):  # pragma: no cover - not glibc
+        pass
+
+
+__all__ = ["CAPTURES", "RAW", "SEGMENTS", "Core", "Marts", "land_captures", "register_segments"]

@@ -1,0 +1,391 @@
+"""Surface-water steps: board snapshots, section readings per day, the section dimension, months.
+
+* ``Snapshots`` (Publish.PART): one unit per landed snapshot (every page of the board as fetched at
+  one moment, or saved reply pages): its untypeable rows go to ``quarantine_water__section_readings``
+  (a part per snapshot); its counts (rows in = typed + quarantined) and the Beijing dates of its
+  readings are what ``Readings`` plans from.
+* ``Readings`` (Publish.PARTITION): a day, rebuilt whole from every snapshot holding readings of it
+  (a reading seen in several snapshots is kept once, from the newest), joined with the section
+  registry in force and classified (GB 3838).
+* ``Sections`` (whole) and ``Monthly`` (a month: section classes and the basin roll-up).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ecocloud.runner.context import BEIJING, StepContext, parquet_sql
+from ecocloud.runner.units import TABLE, Output, Unit
+from ecocloud.settings import Settings
+from ingest.http import make_session
+from ingest.raw import read_raw
+from ingest.water.fetch import (
+    SECTIONS_NAME,
+    SOURCE,
+    Snapshot,
+    fetch_board,
+    land_file,
+    land_sections,
+    load_snapshot,
+    snapshots,
+)
+from ingest.water.parse import READING_COLUMNS, WaterReplyError, parse_page, quarantine_rows
+from ingest.water.sections import empty_registry, parse_sections_csv
+from schemas import water as schema
+from transforms.water_class import attach_sections, basin_monthly, classify, section_monthly
+from warehouse.ledger import Ledger, RawObject
+
+
+# -- landing ------------------------------------------------------------------------------------
+def land_registry(settings: Settings, ledger: Ledger, path: Path | None = None) -> RawObject | None:
+    """Land the section registry (``path``, else ``settings.water_sections_csv``) when it changed."""
+    path = path or settings.water_sections_csv
+    if path is None:
+        return None
+    parse_sections_csv(Path(path).expanduser().read_bytes())  # refuse a broken registry here, loudly
+    return land_sections(settings.lake, ledger, Path(path))
+
+
+def land(
+    settings: Settings, ledger: Ledger, locations: Sequence[str], *, fetched_at: dt.datetime | None = None
+) -> list[Snapshot]:
+    """Land boards (http(s) URLs: every page) and saved reply pages (paths), one snapshot each."""
+    session = make_session(settings.http_retries, settings.http_backoff_s)
+    out = []
+    for loc in locations:
+        if loc.startswith(("http://", "https://")):
+            base = loc.split("?", 1)[0]
+            base = base.rsplit("/", 1)[0] if base.endswith(".ashx") else base
+            out.append(
+                fetch_board(settings.lake, ledger, base, session=session, timeout_s=settings.http_timeout_s)
+            )
+        else:
+            out.append(land_file(settings.lake, ledger, Path(loc), fetched_at=fetched_at))
+    return out
+
+
+def land_interval(settings: Settings, ledger: Ledger, *_interval: dt.datetime) -> list[RawObject]:
+    """A scheduled run: the registry when it changed, and every page of the board as it is now."""
+    landed = [o for o in [land_registry(settings, ledger)] if o is not None]
+    snap = land(settings, ledger, [settings.water_base_url])[0]
+    return landed + (list(snap.pages) if snap.new else [])
+
+
+def _registry(ctx: StepContext) -> tuple[RawObject | None, pa.Table]:
+    obj = ctx.ledger.latest_raw(SOURCE, SECTIONS_NAME)
+    return obj, parse_sections_csv(read_raw(ctx.lake, obj)) if obj else empty_registry()
+
+
+# -- snapshots ----------------------------------------------------------------------------------
+class Snapshots:
+    def plan(self, ctx: StepContext) -> Iterable[Unit]:
+        for snap in snapshots(ctx.ledger):
+            yield Unit(
+                f"snapshot/{snap.snapshot_id}",
+                tuple(ctx.raw_input(p) for p in snap.pages),
+                size=sum(p.size for p in snap.pages),
+                params=(("snapshot_id", snap.snapshot_id),),
+            )
+
+    def build(self, ctx: StepContext, unit: Unit) -> Output:
+        snap = load_snapshot(ctx.ledger, unit.param("snapshot_id"))
+        parsed = parse_snapshot(ctx, snap)
+        warnings = []
+        if parsed.counts.get("inconsistent_pages"):
+            warnings.append(f"snapshot {snap.snapshot_id}: pages disagree on total/records")
+        if parsed.counts.get("unknown_headers"):
+            warnings.append(
+                f"snapshot {snap.snapshot_id}: unknown header items {parsed.counts['unknown_headers']}"
+            )
+        counts = {**snap.record(), **parsed.counts}
+        return Output({schema.quarantine.name: parsed.quarantine}, counts, warnings)
+
+
+class _Parsed:
+    def __init__(self, readings: pa.Table, quarantine: pa.Table, counts: dict[str, Any]) -> None:
+        self.readings, self.quarantine, self.counts = readings, quarantine, counts
+
+
+def parse_snapshot(ctx: StepContext, snap: Snapshot) -> _Parsed:
+    """Every page of a snapshot typed; untypeable rows and pages quarantined; duplicates quarantined."""
+    readings, quarantine = [], []
+    counts: dict[str, Any] = dict.fromkeys(
+        ("rows_in", "rows_typed", "rows_quarantined", "pages_quarantined", "values_qc_failed", "duplicates"),
+        0,
+    )
+    counts["page_count"] = len(snap.pages)
+    unknown: set[str] = set()
+    declared: set[tuple[int, int]] = set()
+    for i, obj in enumerate(snap.pages):
+        page = snap.first_page + i
+        try:
+            parsed = parse_page(
+                read_raw(ctx.lake, obj),
+                raw_file=obj.raw_path,
+                page=page,
+                reference=snap.reference_at,
+                snapshot_id=snap.snapshot_id,
+                fetch_date=snap.fetch_date,
+            )
+        except WaterReplyError as exc:
+            counts["pages_quarantined"] += 1
+            quarantine.append(
+                quarantine_rows(
+                    [{"row_index": None, "reason": f"page not usable: {exc}"}],
+                    fetch_date=snap.fetch_date,
+                    snapshot_id=snap.snapshot_id,
+                    raw_file=obj.raw_path,
+                    page=page,
+                )
+            )
+            continue
+        declared.add((parsed.total, parsed.records))
+        unknown.update(parsed.unknown_headers)
+        readings.append(parsed.readings)
+        quarantine.append(parsed.quarantine)
+        for key in ("rows_in", "rows_typed", "rows_quarantined", "values_qc_failed"):
+            counts[key] += parsed.counts[key]
+
+    typed = pa.concat_tables(readings) if readings else None
+    q = pa.concat_tables(quarantine) if quarantine else schema.quarantine.arrow_schema().empty_table()
+    if typed is not None and typed.num_rows:
+        typed, dupes = _drop_duplicates(typed, snap)
+        if dupes.num_rows:
+            counts["duplicates"] = dupes.num_rows
+            counts["rows_typed"] -= dupes.num_rows
+            counts["rows_quarantined"] += dupes.num_rows
+            q = pa.concat_tables([q, dupes])
+    if typed is None:
+        typed = pa.table({c: pa.array([], _reading_type(c)) for c in READING_COLUMNS})
+    counts["records_declared"] = sorted({r for _, r in declared})
+    if len(declared) > 1:
+        counts["inconsistent_pages"] = True  # the board changed while its pages were fetched
+    if unknown:
+        counts["unknown_headers"] = sorted(unknown)
+    counts["dates"] = sorted({d.isoformat() for d in typed.column("date").to_pylist() if d is not None})
+    return _Parsed(typed, schema.quarantine.conform(q), counts)
+
+
+def _reading_type(column: str) -> pa.DataType:
+    extra = {"page": pa.int32(), "row_index": pa.int32()}
+    if column in extra:
+        return extra[column]
+    return schema.section_readings.column(column).arrow_type
+
+
+def _drop_duplicates(typed: pa.Table, snap: Snapshot) -> tuple[pa.Table, pa.Table]:
+    """Keep the first row of each (section_id, observed_at) in page order; quarantine the others."""
+    con = duckdb.connect()
+    try:
+        con.register("t", typed)
+        ranked = con.sql(
+            "SELECT *, row_number() OVER (PARTITION BY section_id, observed_at ORDER BY page, row_index) AS _n, "
+            "first_value(page) OVER (PARTITION BY section_id, observed_at ORDER BY page, row_index) AS _p, "
+            "first_value(row_index) OVER (PARTITION BY section_id, observed_at ORDER BY page, row_index) AS _r "
+            "FROM t ORDER BY page, row_index"
+        ).to_arrow_table()
+    finally:
+        con.close()
+    first = pc.equal(ranked.column("_n"), 1)
+    keep = ranked.filter(first).drop_columns(["_n", "_p", "_r"])
+    dupes = ranked.filter(pc.invert(first))
+    raw_of_page = {snap.first_page + i: o.raw_path for i, o in enumerate(snap.pages)}
+    parts = []
+    for page in sorted(set(dupes.column("page").to_pylist())):
+        sub = dupes.filter(pc.equal(dupes.column("page"), page))
+        rows = [
+            {
+                "row_index": r["row_index"],
+                "province": r["province"],
+                "basin": r["basin"],
+                "section_name": r["section_name"],
+                "column_name": "监测时间",
+                "raw_value": r["observed_at"].astimezone(BEIJING).strftime("%m-%d %H:%M"),
+                "reason": f"duplicate: same section and reading time as page {r['_p']} row {r['_r']}",
+            }
+            for r in sub.to_pylist()  # duplicates are rare: a handful per snapshot at most
+        ]
+        parts.append(
+            quarantine_rows(
+                rows,
+                fetch_date=snap.fetch_date,
+                snapshot_id=snap.snapshot_id,
+                raw_file=raw_of_page[page],
+                page=page,
+            )
+        )
+    empty = schema.quarantine.arrow_schema().empty_table()
+    return keep, (pa.concat_tables(parts) if parts else empty)
+
+
+# -- readings per day ---------------------------------------------------------------------------
+class Readings:
+    def plan(self, ctx: StepContext) -> Iterable[Unit]:
+        parsed = {
+            key.removeprefix("snapshot/"): state
+            for key, state in ctx.ledger.unit_states("water.snapshots").items()
+            if state.status == "published"
+        }
+        by_day: dict[str, list[Snapshot]] = {}
+        for snap in snapshots(ctx.ledger):
+            state = parsed.get(snap.snapshot_id)
+            for day in state.counts.get("dates", []) if state else []:
+                by_day.setdefault(day, []).append(snap)
+        registry = ctx.ledger.latest_raw(SOURCE, SECTIONS_NAME)
+        extra = (ctx.raw_input(registry),) if registry else ()
+        for day, snaps in sorted(by_day.items()):
+            snaps.sort(key=lambda s: (s.reference_at, s.fetched_at, s.snapshot_id))
+            inputs = tuple(ctx.raw_input(p) for s in snaps for p in s.pages) + extra
+            ids = tuple(s.snapshot_id for s in snaps)
+            yield Unit(day, inputs, partition=dt.date.fromisoformat(day), params=(("snapshots", ids),))
+
+    def build(self, ctx: StepContext, unit: Unit) -> Output:
+        assert unit.partition is not None
+        _, registry = _registry(ctx)
+        readings, counts = day_readings(ctx, unit.partition, list(unit.param("snapshots")), registry)
+        n, same = _agreement(readings)
+        counts |= {"class_compared": n, "class_agree": same}
+        counts["class_agreement_pct"] = round(100.0 * same / n, 4) if n else None
+        warnings = []
+        if counts["sections_unlisted"]:
+            warnings.append(
+                f"{unit.key}: {counts['sections_unlisted']} section(s) not in the section registry: classified "
+                "as rivers with target III"
+            )
+        return Output({schema.section_readings.name: readings}, counts, warnings)
+
+
+def day_readings(
+    ctx: StepContext, day: dt.date, snapshot_ids: list[str], registry: pa.Table
+) -> tuple[pa.Table, dict[str, Any]]:
+    """The day's readings from its snapshots (oldest first; the newest wins), classified."""
+    parts = []
+    for rank, sid in enumerate(snapshot_ids):
+        typed = parse_snapshot(ctx, load_snapshot(ctx.ledger, sid)).readings
+        typed = typed.filter(pc.equal(typed.column("date"), pa.scalar(day, pa.date32())))
+        parts.append(typed.append_column("_rank", pa.array([rank] * typed.num_rows, pa.int32())))
+    con = duckdb.connect()
+    try:
+        con.register("t", pa.concat_tables(parts))
+        rows_seen = con.execute("SELECT count(*) FROM t").fetchall()[0][0]
+        latest = con.sql(
+            "SELECT * EXCLUDE (_rank, page, row_index) FROM t "
+            "QUALIFY row_number() OVER (PARTITION BY section_id, observed_at ORDER BY _rank DESC) = 1 "
+            "ORDER BY section_id, observed_at"
+        ).to_arrow_table()
+    finally:
+        con.close()
+    enriched = attach_sections(latest, registry)
+    classes = classify(enriched)
+    for name in classes.column_names:
+        enriched = enriched.append_column(name, classes.column(name))
+    counts = {
+        "snapshots": len(snapshot_ids),
+        "rows_seen": int(rows_seen),
+        "readings": enriched.num_rows,
+        "sections": len(pc.unique(enriched.column("section_id"))),
+        "sections_unlisted": len(
+            pc.unique(enriched.filter(pc.invert(enriched.column("section_listed"))).column("section_id"))
+        ),
+    }
+    return schema.section_readings.conform(enriched), counts
+
+
+def _agreement(readings: pa.Table) -> tuple[int, int]:
+    both = pc.and_(
+        pc.is_valid(readings.column("water_class")), pc.is_valid(readings.column("class_published"))
+    )
+    same = pc.and_(both, pc.equal(readings.column("water_class"), readings.column("class_published")))
+    return int(pc.sum(both).as_py() or 0), int(pc.sum(pc.fill_null(same, False)).as_py() or 0)
+
+
+# -- dimension and months -----------------------------------------------------------------------
+class Sections:
+    def plan(self, ctx: StepContext) -> Iterable[Unit]:
+        registry = ctx.ledger.latest_raw(SOURCE, SECTIONS_NAME)
+        days = ctx.table_inputs(schema.section_readings.name)
+        if registry is None and not days:
+            return
+        inputs = ([ctx.raw_input(registry)] if registry else []) + [days[d] for d in sorted(days, key=str)]
+        yield Unit("all", tuple(inputs))
+
+    def build(self, ctx: StepContext, unit: Unit) -> Output:
+        _, registry = _registry(ctx)
+        files = [f for i in unit.inputs if i.kind == TABLE for f in ctx.files(i.id, i.partition)]
+        sections = build_sections(registry, files)
+        listed = sum(sections.column("listed").to_pylist())
+        counts = {"sections": sections.num_rows, "listed": listed, "unlisted": sections.num_rows - listed}
+        warnings = (
+            [f"{counts['unlisted']} section(s) seen in readings are not in the registry"]
+            if counts["unlisted"]
+            else []
+        )
+        return Output({schema.sections.name: sections}, counts, warnings)
+
+
+def build_sections(registry: pa.Table, files: list[Path]) -> pa.Table:
+    """The section dimension: the registry plus every section seen in the published readings."""
+    con = duckdb.connect()
+    con.register("reg", registry)
+    seen_sql = (
+        "SELECT NULL::VARCHAR AS section_id, NULL::VARCHAR AS province, NULL::VARCHAR AS basin, "
+        "NULL::VARCHAR AS section_name, NULL::DATE AS first_seen, NULL::DATE AS last_seen WHERE false"
+    )
+    if files:
+        seen_sql = (
+            "SELECT section_id, arg_max(province, observed_at) AS province, arg_max(basin, observed_at) AS basin, "
+            "arg_max(section_name, observed_at) AS section_name, min(date) AS first_seen, max(date) AS last_seen "
+            f"FROM {parquet_sql(files)} GROUP BY section_id"
+        )
+    try:
+        out = con.sql(
+            f"""
+            WITH seen AS ({seen_sql})
+            SELECT section_id, r.section_code,
+                   coalesce(r.province, s.province) AS province, coalesce(r.basin, s.basin) AS basin,
+                   coalesce(r.section_name, s.section_name) AS section_name, r.water_body,
+                   coalesce(r.section_type, 'river') AS section_type,
+                   CAST(coalesce(r.target_class, 3) AS TINYINT) AS target_class,
+                   r.region_code, r.longitude, r.latitude, r.section_id IS NOT NULL AS listed,
+                   s.first_seen AS first_seen_date, s.last_seen AS last_seen_date
+            FROM reg r FULL OUTER JOIN seen s USING (section_id)
+            ORDER BY section_id
+            """
+        ).to_arrow_table()
+    finally:
+        con.close()
+    return schema.sections.conform(out)
+
+
+def month_of(day: dt.date) -> dt.date:
+    return day.replace(day=1)
+
+
+class Monthly:
+    def plan(self, ctx: StepContext) -> Iterable[Unit]:
+        registry = ctx.ledger.latest_raw(SOURCE, SECTIONS_NAME)
+        extra = (ctx.raw_input(registry),) if registry else ()
+        months: dict[dt.date, list[Any]] = {}
+        for day, inp in ctx.table_inputs(schema.section_readings.name).items():
+            assert day is not None
+            months.setdefault(month_of(day), []).append(inp)
+        for month, days in sorted(months.items()):
+            inputs = tuple(sorted(days, key=lambda i: str(i.partition))) + extra
+            yield Unit(f"{month:%Y-%m}", inputs, partition=month)
+
+    def build(self, ctx: StepContext, unit: Unit) -> Output:
+        assert unit.partition is not None
+        _, registry = _registry(ctx)
+        readings = ctx.read_inputs(unit, schema.section_readings.name)
+        monthly = schema.section_monthly.conform(section_monthly(readings, registry, unit.partition))
+        basins = schema.basin_monthly.conform(basin_monthly(monthly))
+        days = sum(1 for i in unit.inputs if i.kind == TABLE)
+        counts = {"days": days, "sections": monthly.num_rows, "basin_rows": basins.num_rows}
+        return Output({schema.section_monthly.name: monthly, schema.basin_monthly.name: basins}, counts)

@@ -1,0 +1,310 @@
+"""``ecocloud ingest <source> …`` and ``ecocloud run SPEC``: land bytes, then the runner.
+
+Every command lands what it is given (files, folders, URLs) in the raw zone, runs every build of
+the source's spec through the runner (only pending units are built), refreshes the serving
+database, prints one report table, and exits 1 when a unit was blocked by the quality gate or
+failed (2 when the input could not be read at all).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table as RichTable
+
+from ecocloud.settings import Settings, get_settings
+
+ingest_app = typer.Typer(
+    help="Ingest upstream files, pages and captures into the lake.", no_args_is_help=True
+)
+console = Console()
+err = Console(stderr=True)
+
+_FORCE = typer.Option(help="rebuild every unit even when the ledger says it is current")
+
+
+def _ingest(
+    spec_name: str,
+    land: Callable[[Settings, Any], list[Any]],
+    *,
+    force: bool,
+    command: str,
+    workers: int | None = None,
+    builds: list[str] | None = None,
+) -> None:
+    """Land with ``land(settings, ledger)``, run the spec, refresh serving, report, exit code."""
+    from ecocloud.runner import engine
+    from ecocloud.runner.context import RunInfo
+    from ecocloud.specs import get_spec
+    from ingest.http import FetchError
+
+    settings = get_settings()
+    led = engine.ledger(settings)
+    try:
+        landed = land(settings, led)
+    except (OSError, ValueError, KeyError, FetchError) as exc:
+        err.print(f"[red]cannot ingest: {exc}")
+        raise typer.Exit(2) from exc
+    finally:
+        led.close()
+    run = RunInfo.cli(command, force=force, workers=workers)
+    spec = get_spec(spec_name)
+    with console.status(f"{spec.name}: building …"):
+        report = engine.run_spec(settings, spec, run, builds=builds)
+        if report.changed or not settings.duckdb_file.exists():
+            engine.refresh_serving(settings)
+    console.print(f"landed {len(landed)} new raw object(s)")
+    print_report(spec_name, report)
+    console.print(f"serving database: {settings.duckdb_file}")
+    if report.status in ("blocked", "failed"):
+        raise typer.Exit(1)
+
+
+def print_report(spec_name: str, report: Any) -> None:
+    """One table per build: a row per unit built (current ones summed), then warnings and failures."""
+    from ecocloud.runner.report import SKIPPED
+    from ecocloud.specs import get_spec
+
+    spec = get_spec(spec_name)
+    for build in spec.builds:
+        units = [u for u in report.units if u.build == spec.full_name(build)]
+        built = [u for u in units if u.status != SKIPPED]
+        if not units:
+            continue
+        keys = list(build.summary) or sorted({k for u in built for k in u.counts})
+        table = RichTable(title=spec.full_name(build), caption=build.doc, title_justify="left")
+        for col in ("unit", "status", *keys):
+            table.add_column(col)
+        colours = {"published": "green", "blocked": "red", "failed": "red"}
+        for u in built:
+            status = f"[{colours.get(u.status, 'white')}]{u.status}[/]"
+            table.add_row(u.unit, status, *(_cell(u.counts.get(k)) for k in keys))
+        skipped = len(units) - len(built)
+        if skipped:
+            table.add_row(f"{skipped} more", "[cyan]current[/]", *[""] * len(keys))
+        console.print(table)
+        for u in built:
+            for line in u.warnings:
+                console.print(f"[yellow]{u.unit} warning: {line}")
+            for line in u.failures:
+                err.print(f"[red]{u.unit} {'FAILED' if u.status == 'failed' else 'BLOCKED'}: {line}")
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return str(value)
+
+
+@ingest_app.command("air")
+def ingest_air(
+    locations: Annotated[
+        list[str],
+        typer.Argument(help="day files (china_sites_YYYYMMDD.csv[.gz]) and station lists: paths or URLs"),
+    ],
+    force: Annotated[bool, _FORCE] = False,
+    workers: Annotated[int | None, typer.Option(help="parser processes (default: one per core)")] = None,
+) -> None:
+    """National air-quality day files: raw zone → station-hours → AQI → quality gate → lake."""
+    from ecocloud.builds import air
+
+    _ingest(
+        "air",
+        lambda s, led: air.land(s, led, locations),
+        force=force,
+        command="ecocloud ingest air",
+        workers=workers,
+    )
+
+
+@ingest_app.command("water")
+def ingest_water(
+    locations: Annotated[
+        list[str],
+        typer.Argument(
+            help="saved replies of the surface-water board (JSON pages) or board URLs (every page)"
+        ),
+    ],
+    sections: Annotated[
+        str | None,
+        typer.Option(help="section registry CSV (default: ECOCLOUD_WATER_SECTIONS_CSV; none: rivers, III)"),
+    ] = None,
+    fetched_at: Annotated[
+        str | None,
+        typer.Option(
+            help="when saved pages were fetched, ISO 8601 (Beijing when no offset): gives the year of MM-DD "
+            "readings; default: a YYYYMMDD in the file name, else now"
+        ),
+    ] = None,
+    force: Annotated[bool, _FORCE] = False,
+) -> None:
+    """Surface-water board replies: raw zone → typed readings → GB 3838 class → quality gate → lake."""
+    from ecocloud.builds import water
+
+    when = None
+    if fetched_at:
+        try:
+            when = dt.datetime.fromisoformat(fetched_at)
+        except ValueError as exc:
+            err.print(f"[red]--fetched-at {fetched_at!r} is not ISO 8601")
+            raise typer.Exit(2) from exc
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=dt.timezone(dt.timedelta(hours=8)))
+
+    def land(settings: Settings, led: Any) -> list[Any]:
+        registry = water.land_registry(settings, led, Path(sections) if sections else None)
+        pages = [
+            p
+            for snap in water.land(settings, led, locations, fetched_at=when)
+            if snap.new
+            for p in snap.pages
+        ]
+        return ([registry] if registry else []) + pages
+
+    _ingest("water", land, force=force, command="ecocloud ingest water")
+
+
+@ingest_app.command("permits")
+def ingest_permits(
+    sources: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="the permit API base URL (default: ECOCLOUD_PERMITS_BASE_URL), or saved reply pages: JSON "
+            "files or folders of them (carried across an air gap)"
+        ),
+    ] = None,
+    full: Annotated[
+        bool, typer.Option(help="ask the API for every record, not only those updated since")
+    ] = False,
+    force: Annotated[bool, _FORCE] = False,
+) -> None:
+    """Discharge permits: API pages → raw zone → permit versions with history, outlets, limits → gate → lake."""
+    from ecocloud.builds import permits
+
+    def land(settings: Settings, led: Any) -> list[Any]:
+        given = sources or []
+        urls = [s for s in given if s.startswith(("http://", "https://"))]
+        paths = [s for s in given if s not in urls]
+        landed = permits.land_saved_pages(settings, led, paths) if paths else []
+        targets: list[str | None] = list(urls) or ([] if paths else [None])  # None: the configured API
+        for url in targets:
+            fetched = permits.fetch(settings, led, base_url=url, full=full)
+            since = fetched.updated_since.isoformat() if fetched.updated_since else "(everything)"
+            console.print(
+                f"{fetched.url}: updated_since {since} — {fetched.records} records in {fetched.pages} pages, "
+                f"{len(fetched.landed)} with something new"
+            )
+            landed += fetched.landed
+        return landed
+
+    _ingest("permit", land, force=force, command="ecocloud ingest permits")
+
+
+@ingest_app.command("credit")
+def ingest_credit(
+    locations: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="result files (.xlsx/.csv), drop folders or listing URLs (default: ECOCLOUD_CREDIT_BASE_URL)"
+        ),
+    ] = None,
+    province: Annotated[
+        str | None, typer.Option(help="province (jiangxi, 360000, 江西省) when the file name does not say")
+    ] = None,
+    year: Annotated[int | None, typer.Option(help="evaluation year when the file does not say")] = None,
+    force: Annotated[bool, _FORCE] = False,
+) -> None:
+    """Enterprise environmental credit results (XLSX/CSV): raw zone → ratings by scheme → gate → lake."""
+    from ecocloud.builds import credit
+
+    _ingest(
+        "credit",
+        lambda s, led: credit.land(s, led, locations, province=province, year=year),
+        force=force,
+        command="ecocloud ingest credit",
+    )
+
+
+@ingest_app.command("master")
+def ingest_master(
+    locations: Annotated[
+        list[str] | None,
+        typer.Argument(help="registry CSVs (enterprises, monitoring points), folders or listing URLs"),
+    ] = None,
+    force: Annotated[bool, _FORCE] = False,
+) -> None:
+    """The master-data registries (versioned), then the join-quality report (see: ecocloud quality)."""
+    from ecocloud.builds import master
+
+    _ingest(
+        "master", lambda s, led: master.land(s, led, locations), force=force, command="ecocloud ingest master"
+    )
+
+
+@ingest_app.command("hj212")
+def ingest_hj212(
+    files: Annotated[
+        list[str], typer.Argument(help="HJ 212 capture files: one packet per line, .gz allowed")
+    ],
+    force: Annotated[bool, _FORCE] = False,
+    workers: Annotated[int | None, typer.Option(help="parser processes (default: one per core)")] = None,
+) -> None:
+    """HJ 212 packet captures: raw zone → packets, readings, quarantine → quality gate → marts."""
+    from ecocloud.builds import sources
+
+    _ingest(
+        "source",
+        lambda s, led: sources.land_captures(s, led, files),
+        force=force,
+        command="ecocloud ingest hj212",
+        workers=workers,
+    )
+
+
+def run(
+    spec: Annotated[
+        str, typer.Argument(help="source spec or DAG id: air, water, source (pollution_sources) …")
+    ],
+    build: Annotated[list[str] | None, typer.Option(help="only these builds (repeat the option)")] = None,
+    land: Annotated[
+        bool,
+        typer.Option(
+            help="run the spec's landing step first (fetch the current interval, register segments)"
+        ),
+    ] = True,
+    force: Annotated[bool, _FORCE] = False,
+) -> None:
+    """Run a source spec now: its landing step, then every pending unit of its builds.
+
+    E.g. `ecocloud run pollution_sources` ingests every closed receiver segment not yet ingested.
+    """
+    from ecocloud.runner import engine
+    from ecocloud.specs import get_spec
+
+    try:
+        chosen = get_spec(spec)
+    except KeyError as exc:
+        err.print(f"[red]{exc.args[0]}")
+        raise typer.Exit(2) from exc
+
+    def do_land(settings: Settings, led: Any) -> list[Any]:
+        if not land or chosen.land is None:
+            return []
+        now = dt.datetime.now(dt.UTC)
+        return list(engine.resolve(chosen.land)(settings, led, now - dt.timedelta(hours=1), now))
+
+    if build:
+        unknown = [b for b in build if b not in [x.name for x in chosen.builds]]
+        if unknown:
+            err.print(f"[red]{chosen.name} has no build {unknown}; builds: {[x.name for x in chosen.builds]}")
+            raise typer.Exit(2)
+    _ingest(chosen.name, do_land, force=force, command=f"ecocloud run {chosen.name}", builds=build)

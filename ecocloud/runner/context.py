@@ -1,0 +1,126 @@
+"""The context a build's steps get: settings, the ledger, the run, and reads of input tables.
+
+Steps read registry tables through the ledger's part list (``read``), never by globbing: a build
+reads exactly the parts whose versions its fingerprint names, so a part added meanwhile makes the
+unit pending again instead of silently half-included.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import pyarrow as pa
+
+from ecocloud.runner.units import RAW, TABLE, Input, Unit
+from ecocloud.settings import Settings
+from schemas.registry import Table, get_table
+from warehouse import lake as lk
+from warehouse.ledger import WHOLE, Ledger, RawObject, UnitState
+
+BEIJING = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """Who runs: the pipeline run, the task, the data interval of a scheduled run, options."""
+
+    run_id: str
+    task: str
+    interval: tuple[dt.datetime, dt.datetime] | None = None  # [start, end) of a scheduled run
+    force: bool = False  # rebuild even units whose fingerprint is current
+    workers: int | None = None  # processes for parallel builds (None: settings.workers)
+
+    @staticmethod
+    def cli(command: str, *, force: bool = False, workers: int | None = None) -> RunInfo:
+        now = dt.datetime.now(dt.UTC)
+        return RunInfo(f"cli-{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}", command, None, force, workers)
+
+    @property
+    def expected_latest(self) -> dt.datetime | None:
+        """Freshness reference: the start of the data interval (a UTC datetime)."""
+        if self.interval is None:
+            return None
+        return dt.datetime.fromtimestamp(self.interval[0].timestamp(), dt.UTC)
+
+
+class StepContext:
+    """Handed to ``plan`` and ``build``: everything a step may look at."""
+
+    def __init__(self, settings: Settings, ledger: Ledger, run: RunInfo, build: str) -> None:
+        self.settings = settings
+        self.ledger = ledger
+        self.run = run
+        self.build = build  # "<source>.<build>"
+
+    def previous(self, unit_key: str) -> UnitState | None:
+        """What the ledger recorded when this build last built the unit."""
+        return self.ledger.unit_state(self.build, unit_key)
+
+    @cached_property
+    def lake(self) -> Path:
+        return self.settings.lake
+
+    # -- inputs -------------------------------------------------------------------------------
+    @staticmethod
+    def raw_input(obj: RawObject) -> Input:
+        return Input(RAW, obj.raw_path, obj.sha256)
+
+    def partition_versions(self, table_name: str) -> dict[dt.date | None, str]:
+        """Version of every published partition of a table (None: the unpartitioned table)."""
+        return {_date(p): v for p, v in self.ledger.partition_versions(table_name).items()}
+
+    def table_inputs(self, table_name: str) -> dict[dt.date | None, Input]:
+        return {p: Input(TABLE, table_name, v, p) for p, v in self.partition_versions(table_name).items()}
+
+    # -- reads --------------------------------------------------------------------------------
+    def files(self, table_name: str, partition: dt.date | None) -> list[Path]:
+        """The part files of a partition, as the ledger lists them."""
+        return published_files(self.lake, self.ledger, table_name, partition)
+
+    def read(self, table_name: str, partition: dt.date | None = None) -> pa.Table:
+        """One published partition (empty, with the registry schema, when there is none)."""
+        return read_published(self.lake, self.ledger, table_name, partition)
+
+    def read_inputs(self, unit: Unit, table_name: str) -> pa.Table:
+        """Every partition of ``table_name`` that ``unit`` names as an input, concatenated."""
+        table: Table = get_table(table_name)
+        parts = [
+            self.read(table_name, i.partition) for i in unit.inputs if i.kind == TABLE and i.id == table_name
+        ]
+        return pa.concat_tables(parts) if parts else table.arrow_schema().empty_table()
+
+
+def _date(partition: str) -> dt.date | None:
+    return None if partition == WHOLE else dt.date.fromisoformat(partition)
+
+
+def _key(partition: dt.date | None) -> str:
+    return WHOLE if partition is None else partition.isoformat()
+
+
+def partition_key(partition: dt.date | None) -> str:
+    """The ledger's key of a partition ('' for an unpartitioned table)."""
+    return _key(partition)
+
+
+def parquet_sql(files: list[Path], partition_by: str | None = "date") -> str:
+    """``read_parquet([...])`` over part files of one table, the partition column read from the folders."""
+    listed = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
+    hive = f", hive_partitioning = true, hive_types = {{'{partition_by}': DATE}}" if partition_by else ""
+    return f"read_parquet([{listed}]{hive})"
+
+
+def published_files(lake: Path, ledger: Ledger, table_name: str, partition: dt.date | None) -> list[Path]:
+    """The part files of one partition of a table, as the ledger lists them."""
+    folder = lk.partition_dir(lake, get_table(table_name), partition)
+    return [folder / f"{p.part}.parquet" for p in ledger.parts(table_name, partition=_key(partition))]
+
+
+def read_published(lake: Path, ledger: Ledger, table_name: str, partition: dt.date | None = None) -> pa.Table:
+    """One published partition (or the unpartitioned table); empty with the registry schema if none."""
+    files = published_files(lake, ledger, table_name, partition)
+    return lk.read_files(get_table(table_name), files, partition)

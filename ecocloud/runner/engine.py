@@ -1,0 +1,336 @@
+"""The runner: every build of every source goes through ``run_build`` — DAG tasks, CLI and tests.
+
+For one build:
+
+1. **plan** — the build's steps list its units with their inputs; a unit is pending when its
+   fingerprint (build, code version, output table signatures, input versions) differs from the
+   one the ledger recorded, or its last build failed. The ledger decides, not a time window.
+2. pending units are cut into **batches** (``batch_units`` / ``batch_bytes``); batches of a
+   ``parallel`` build run in forked worker processes. Each batch holds a lock per unit, re-plans
+   under it (a concurrent run may have built it, or its inputs may have changed meanwhile), then:
+3. **build** — the steps' pure function per unit (an exception fails that unit only);
+4. **gate** — each output table validated once for the whole batch, verdicts per unit and
+   partition; a unit is blocked when any of its parts fails a blocking expectation;
+5. **publish** — atomically, per the build's ``Publish`` mode; evidence (quarantine) always;
+6. **record** — the unit's outcome, its parts and its lineage in one ledger transaction, and the
+   gate results appended to ``quality_platform__expectation_results``.
+
+Serving is refreshed once per run by the caller (``refresh_serving``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import logging
+import multiprocessing
+import time
+import traceback
+import uuid
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ecocloud.runner.context import BEIJING, RunInfo, StepContext, partition_key
+from ecocloud.runner.gate_shim import GatePart, GateRun, GateVerdict, validate, warm
+from ecocloud.runner.report import BLOCKED, FAILED, PUBLISHED, SKIPPED, RunReport, UnitReport
+from ecocloud.runner.spec import Build, Publish, SourceSpec
+from ecocloud.runner.units import Output, Unit, fingerprint, safe_name
+from ecocloud.settings import Settings
+from schemas.platform import expectation_results
+from schemas.registry import Table, get_table
+from warehouse import lake as lk
+from warehouse import serving
+from warehouse.ledger import Ledger, LineageRow, Part, UnitState
+
+log = logging.getLogger(__name__)
+
+
+class Steps(Protocol):
+    def plan(self, ctx: StepContext) -> Iterable[Unit]: ...
+
+    def build(self, ctx: StepContext, unit: Unit) -> Output: ...
+
+
+def resolve(ref: str) -> Any:
+    """``"module:attribute"`` → the object (specs name their steps and land functions this way)."""
+    module, _, attr = ref.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def _steps(build: Build) -> Steps:
+    """The build's steps object (a class named in the spec is instantiated)."""
+    found = resolve(build.steps)
+    return found() if isinstance(found, type) else found
+
+
+def ledger(settings: Settings) -> Ledger:
+    return Ledger(settings.state_url)
+
+
+# --------------------------------------------------------------------------------------- running
+def run_spec(
+    settings: Settings, spec: SourceSpec, run: RunInfo, *, builds: Sequence[str] | None = None
+) -> RunReport:
+    """Run the spec's builds in order (all, or the named ones). Serving is not refreshed here."""
+    report = RunReport(spec.name, run.run_id)
+    for build in spec.builds:
+        if builds is None or build.name in builds:
+            report.units += run_build(settings, spec, build, run)
+    return report
+
+
+def run_build(settings: Settings, spec: SourceSpec, build: Build, run: RunInfo) -> list[UnitReport]:
+    """Plan, build, gate, publish and record every pending unit of one build."""
+    name = spec.full_name(build)
+    steps = _steps(build)
+    led = ledger(settings)
+    ctx = StepContext(settings, led, run, name)
+    outputs = [get_table(t) for t in build.outputs]
+    units = _unique(steps.plan(ctx), name)
+    states = led.unit_states(name)
+    reports: dict[str, UnitReport] = {}
+    pending: list[Unit] = []
+    for unit in units:
+        if _is_pending(states.get(unit.key), fingerprint(name, build.code_version, outputs, unit), run.force):
+            pending.append(unit)
+        else:
+            state = states[unit.key]
+            reports[unit.key] = UnitReport(name, unit.key, SKIPPED, state.counts)
+    batches = _batches(pending, build)
+    workers = min(run.workers or settings.workers, len(batches))
+    if build.parallel and workers > 1:
+        warm([t for t in outputs if t.name not in build.evidence])  # forked workers inherit GX
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+            done = pool.map(_run_batch_job, [(settings, spec.name, build.name, run, b) for b in batches])
+            for batch_reports in done:
+                reports.update((r.unit, r) for r in batch_reports)
+    else:
+        for batch in batches:
+            reports.update((r.unit, r) for r in _run_batch(ctx, spec, build, batch))
+    led.close()
+    return [reports[u.key] for u in units]
+
+
+def _run_batch_job(args: tuple[Settings, str, str, RunInfo, list[Unit]]) -> list[UnitReport]:
+    settings, spec_name, build_name, run, batch = args
+    from ecocloud.specs import get_spec
+
+    spec = get_spec(spec_name)
+    led = ledger(settings)
+    try:
+        build = spec.build(build_name)
+        return _run_batch(StepContext(settings, led, run, spec.full_name(build)), spec, build, batch)
+    finally:
+        led.close()
+
+
+def _unique(units: Iterable[Unit], build: str) -> list[Unit]:
+    out: dict[str, Unit] = {}
+    for unit in units:
+        if unit.key in out:
+            raise ValueError(f"{build}: plan gave unit {unit.key!r} twice")
+        out[unit.key] = unit
+    return list(out.values())
+
+
+def _is_pending(state: UnitState | None, fp: str, force: bool) -> bool:
+    return force or state is None or state.fingerprint != fp or state.status == FAILED
+
+
+def _batches(units: list[Unit], build: Build) -> list[list[Unit]]:
+    batches: list[list[Unit]] = []
+    size = 0
+    for unit in units:
+        if not batches or len(batches[-1]) >= build.batch_units or size + unit.size > build.batch_bytes:
+            batches.append([])
+            size = 0
+        batches[-1].append(unit)
+        size += unit.size
+    return batches
+
+
+# ---------------------------------------------------------------------------------------- batches
+@dataclass
+class _Built:
+    unit: Unit
+    fingerprint: str
+    output: Output
+    report: UnitReport
+    split: dict[str, list[tuple[dt.date | None, pa.Table]]]  # table → its parts by partition
+    started: float
+
+
+def _run_batch(ctx: StepContext, spec: SourceSpec, build: Build, batch: list[Unit]) -> list[UnitReport]:
+    name = spec.full_name(build)
+    steps = _steps(build)
+    outputs = [get_table(t) for t in build.outputs]
+    with ctx.ledger.locked(f"unit:{name}/{u.key}" for u in batch):
+        # Re-plan under the locks: another run may have built these units, or their inputs moved on.
+        keys = {u.key for u in batch}
+        fresh = {u.key: u for u in steps.plan(ctx) if u.key in keys}
+        states = ctx.ledger.unit_states(name)
+        reports: list[UnitReport] = []
+        built: list[_Built] = []
+        for key in [u.key for u in batch]:
+            unit = fresh.get(key)
+            if unit is None:  # its input disappeared meanwhile: nothing to build
+                continue
+            fp = fingerprint(name, build.code_version, outputs, unit)
+            if not _is_pending(states.get(key), fp, ctx.run.force):
+                reports.append(UnitReport(name, key, SKIPPED, states[key].counts))
+                continue
+            started = time.perf_counter()
+            try:
+                output = steps.build(ctx, unit)
+                split = {t.name: _split(t, build, unit, output) for t in outputs}
+            except Exception as exc:
+                reports.append(_fail(ctx, name, unit, fp, exc, started))
+                continue
+            report = UnitReport(name, key, PUBLISHED, dict(output.counts), list(output.warnings))
+            built.append(_Built(unit, fp, output, report, split, started))
+        if built:
+            _gate_and_publish(ctx, name, build, outputs, built)
+        reports += [b.report for b in built]
+    return reports
+
+
+def _split(table: Table, build: Build, unit: Unit, output: Output) -> list[tuple[dt.date | None, pa.Table]]:
+    """A unit's rows of one output, as (partition, rows) the way the build publishes them."""
+    if table.name not in output.tables:
+        raise ValueError(f"{build.name}: the build returned no {table.name}")
+    data = table.conform(output.tables[table.name])
+    if table.partition_by is None:
+        return [(None, data)]
+    if build.publish == Publish.PARTITION:
+        if unit.partition is None:
+            raise ValueError(f"{build.name} {unit.key}: a PARTITION unit needs its partition")
+        return [(unit.partition, data)]  # the gate's partition check catches rows of other days
+    if build.publish == Publish.WHOLE:
+        raise ValueError(f"{build.name}: {table.name} is partitioned; a WHOLE build publishes whole tables")
+    column = data.column(table.partition_by)
+    if column.null_count:
+        raise ValueError(f"{table.name}: {column.null_count} rows of {unit.key} have no {table.partition_by}")
+    days = sorted(pc.unique(column).to_pylist())
+    if len(days) == 1:
+        return [(days[0], data)]
+    return [(d, data.filter(pc.equal(column, pa.scalar(d, column.type)))) for d in days]
+
+
+def _fail(ctx: StepContext, name: str, unit: Unit, fp: str, exc: Exception, started: float) -> UnitReport:
+    error = f"{type(exc).__name__}: {exc}"
+    log.error("%s %s failed:\n%s", name, unit.key, "".join(traceback.format_exception(exc)))
+    ctx.ledger.record_unit(_state(ctx, name, unit.key, fp, FAILED, {}, error))
+    return UnitReport(name, unit.key, FAILED, failures=[error], seconds=time.perf_counter() - started)
+
+
+def _state(
+    ctx: StepContext, name: str, unit: str, fp: str, status: str, counts: dict[str, Any], error: str | None
+) -> UnitState:
+    now = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
+    return UnitState(name, unit, fp, status, counts, ctx.run.run_id, ctx.run.task, now, error)
+
+
+def _gate_and_publish(
+    ctx: StepContext, name: str, build: Build, outputs: list[Table], built: list[_Built]
+) -> None:
+    gate_run = GateRun(ctx.run.run_id, ctx.run.task, name)
+    expected_latest = ctx.run.expected_latest if build.freshness else None
+    verdicts: dict[str, list[GateVerdict]] = {b.unit.key: [] for b in built}
+    for table in outputs:
+        if table.name in build.evidence:
+            continue
+        parts = [GatePart(b.unit.key, p, data) for b in built for p, data in b.split[table.name]]
+        for verdict in validate(table, parts, run=gate_run, expected_latest=expected_latest):
+            verdicts[verdict.unit].append(verdict)
+    results = []
+    for b in built:
+        passed = not b.output.blocking and all(v.passed for v in verdicts[b.unit.key])
+        b.report.gate = [v.summary() for v in verdicts[b.unit.key]]
+        b.report.warnings += [w for v in verdicts[b.unit.key] for w in v.warnings]
+        b.report.failures = list(b.output.blocking)
+        b.report.failures += [f for v in verdicts[b.unit.key] for f in v.blocking_failures]
+        results += [v.published(passed) for v in verdicts[b.unit.key]]
+        _publish(ctx, name, build, outputs, b, passed)
+    if results:
+        _append_results(ctx, name, pa.concat_tables(results))
+
+
+def _publish(
+    ctx: StepContext, name: str, build: Build, outputs: list[Table], b: _Built, passed: bool
+) -> None:
+    previous = {(p.table_name, p.partition, p.part) for p in ctx.ledger.parts_of_unit(name, b.unit.key)}
+    written: list[Part] = []
+    now = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
+    for table in outputs:
+        if not passed and table.name not in build.evidence:
+            # keep the last good parts of a blocked unit (they stay consistent with the ledger)
+            previous = {k for k in previous if k[0] != table.name}
+            continue
+        part = b.unit.part if build.publish == Publish.PART else lk.DEFAULT_PART
+        for partition, data in b.split[table.name]:
+            path = lk.write_partition(ctx.lake, table, data, partition, part=part)
+            written.append(
+                Part(
+                    table.name,
+                    partition_key(partition),
+                    part,
+                    b.fingerprint,
+                    name,
+                    b.unit.key,
+                    data.num_rows,
+                    path.stat().st_size,
+                    ctx.run.run_id,
+                    now,
+                )
+            )
+            b.report.partitions.append(f"{table.name}/{partition_key(partition) or '-'}")
+    kept = {(p.table_name, p.partition, p.part) for p in written}
+    removed = sorted(previous - kept)
+    for table_name, key, stale in removed:
+        day = dt.date.fromisoformat(key) if key else None
+        lk.delete_partition(ctx.lake, get_table(table_name), day, part=stale)
+    lineage = [
+        LineageRow(
+            p.table_name,
+            p.partition,
+            p.part,
+            i.kind,
+            i.id,
+            partition_key(i.partition),
+            i.version,
+        )
+        for p in written
+        for i in b.unit.inputs
+    ]
+    b.report.status = PUBLISHED if passed else BLOCKED
+    b.report.seconds = time.perf_counter() - b.started
+    state = _state(ctx, name, b.unit.key, b.fingerprint, b.report.status, b.report.counts, None)
+    ctx.ledger.record_unit(state, written=written, removed=removed, lineage_rows=lineage)
+
+
+def _append_results(ctx: StepContext, name: str, results: pa.Table) -> None:
+    """Gate results are appended: one new part per run, batch and results day, never overwritten."""
+    part = safe_name(f"{ctx.run.run_id}-{name}-{uuid.uuid4().hex[:8]}")
+    column = results.column("date")
+    for result_day in sorted(pc.unique(column).to_pylist()):
+        rows = results.filter(pc.equal(column, pa.scalar(result_day, column.type)))
+        lk.write_partition(ctx.lake, expectation_results, rows, result_day, part=part)
+
+
+# ---------------------------------------------------------------------------------------- serving
+def refresh_serving(settings: Settings) -> None:
+    """Regenerate the serving DuckDB file (views over the lake, the ledger's tables)."""
+    led = ledger(settings)
+    try:
+        serving.refresh(settings.lake, settings.duckdb_file, led)
+    finally:
+        led.close()
+
+
+def today() -> dt.date:
+    return dt.datetime.now(BEIJING).date()

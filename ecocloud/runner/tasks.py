@@ -1,0 +1,62 @@
+"""What a generated DAG's tasks call (no Airflow here: ``dags/_factory.py`` wraps these).
+
+Each function runs one step of a spec for one DAG run and prints what it did to the task log.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from ecocloud.runner import engine
+from ecocloud.runner.context import RunInfo
+from ecocloud.runner.report import BLOCKED, PUBLISHED, RunReport
+from ecocloud.settings import get_settings
+from ecocloud.specs import get_spec
+
+
+def run_info(run_id: str, task: str, start: dt.datetime | None, end: dt.datetime | None) -> RunInfo:
+    """Airflow's run id, ``dag.task`` and data interval (pendulum times become plain UTC)."""
+    interval = None
+    if start is not None and end is not None:
+        interval = (
+            dt.datetime.fromtimestamp(start.timestamp(), dt.UTC),
+            dt.datetime.fromtimestamp(end.timestamp(), dt.UTC),
+        )
+    return RunInfo(run_id, task, interval)
+
+
+def land(spec_name: str, run: RunInfo) -> int:
+    """The spec's scheduled landing step for the run's interval; returns raw objects landed."""
+    spec = get_spec(spec_name)
+    if spec.land is None:
+        return 0
+    settings = get_settings()
+    led = engine.ledger(settings)
+    try:
+        start, end = run.interval or (dt.datetime.now(dt.UTC), dt.datetime.now(dt.UTC))
+        landed = engine.resolve(spec.land)(settings, led, start, end)
+    finally:
+        led.close()
+    for obj in landed:
+        print(f"landed {obj.raw_path} ({obj.size:,} bytes) from {obj.origin}")
+    print(f"{len(landed)} raw object(s) landed")
+    return len(landed)
+
+
+def build(spec_name: str, build_name: str, run: RunInfo) -> RunReport:
+    """One build of the spec: every pending unit. Raises ``BuildFailed`` / ``QualityGateFailed``."""
+    spec = get_spec(spec_name)
+    report = engine.run_spec(get_settings(), spec, run, builds=[build_name])
+    print("\n".join(report.lines()))
+    report.check()
+    return report
+
+
+def published_anything(report: RunReport) -> bool:
+    """Whether the build wrote anything (when not, its Assets did not change)."""
+    return any(u.status in (PUBLISHED, BLOCKED) for u in report.units)
+
+
+def refresh_serving() -> None:
+    engine.refresh_serving(get_settings())
+    print("serving database refreshed")

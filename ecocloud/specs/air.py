@@ -1,0 +1,58 @@
+"""Ambient air quality: the national real-time release, hourly."""
+
+from __future__ import annotations
+
+from ecocloud.runner.spec import Arrival, Build, Publish, Schedule, SourceSpec
+
+SPEC = SourceSpec(
+    name="air",
+    dag_id="air_quality",
+    title="National ambient air release → raw → typed station-hours → quality gate → core and marts",
+    description=(
+        "Each run lands the day file(s) covering its data interval and the station list (conditional "
+        "GET), then rebuilds every day whose newest day file changed: station-hours with AQI "
+        "(HJ 633 by date), the station dimension, daily statistics with GB 3095 validity and the "
+        "city ranking."
+    ),
+    arrival=Arrival.FILES,
+    land="ecocloud.builds.air:land_interval",
+    schedule=Schedule(cron="0 * * * *"),
+    builds=(
+        Build(
+            "hourly",
+            outputs=("core_air__station_hourly", "quarantine_air__station_hourly"),
+            evidence=("quarantine_air__station_hourly",),
+            publish=Publish.PARTITION,
+            summary=(
+                "station_hours_in",
+                "station_hours_published",
+                "station_hours_quarantined",
+                "lines_quarantined",
+                "aqi_agreement_pct",
+            ),
+            steps="ecocloud.builds.air:Hourly",
+            parallel=True,
+            batch_units=16,
+            freshness=True,
+            doc="Parse, compute AQI, gate and publish each changed day's station-hours; quarantine the rest.",
+        ),
+        Build(
+            "stations",
+            outputs=("core_air__stations",),
+            publish=Publish.WHOLE,
+            summary=("stations", "unlisted"),
+            steps="ecocloud.builds.air:Stations",
+            doc="Station dimension: the station list plus stations seen in data but missing from it.",
+        ),
+        Build(
+            "daily",
+            outputs=("core_air__station_daily", "mart_air__city_daily_ranking"),
+            publish=Publish.PARTITION,
+            summary=("stations", "cities_ranked"),
+            steps="ecocloud.builds.air:Daily",
+            batch_units=16,
+            doc="Daily means with GB 3095 validity, daily AQI and the city ranking.",
+        ),
+    ),
+    tags=("source:air", "layer:core", "layer:mart"),
+)

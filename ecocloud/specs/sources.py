@@ -1,0 +1,47 @@
+"""Pollution-source online monitoring (HJ 212): receiver segments and capture files, hourly."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from ecocloud.runner.spec import Arrival, Build, Publish, Schedule, SourceSpec
+
+SPEC = SourceSpec(
+    name="source",
+    dag_id="pollution_sources",
+    title="HJ 212 receiver segments → packets, readings, quarantine → quality gate → hourly/daily marts",
+    description=(
+        "Each run registers every closed receiver segment the raw manifest does not hold yet "
+        "(whenever it closed: the ledger decides what is pending, not the data interval), parses each "
+        "new input into packets, readings and quarantine (a part file per input in every date it "
+        "touches), then rebuilds the hourly and daily marts of every date whose readings changed."
+    ),
+    arrival=Arrival.SEGMENTS,
+    land="ecocloud.builds.sources:register_segments",
+    schedule=Schedule(cron="0 * * * *"),
+    builds=(
+        Build(
+            "core",
+            outputs=("core_source__packets", "core_source__readings", "quarantine_source__packets"),
+            evidence=("quarantine_source__packets",),
+            publish=Publish.PART,
+            summary=("lines", "accepted", "quarantined", "readings"),
+            steps="ecocloud.builds.sources:Core",
+            parallel=True,
+            batch_units=256,
+            batch_bytes=256 << 20,
+            doc="Parse each new segment or capture; gate per table once per batch; a part per input and date.",
+        ),
+        Build(
+            "marts",
+            outputs=("mart_source__hourly", "mart_source__daily"),
+            publish=Publish.PARTITION,
+            summary=("hourly", "daily", "hours_recomputed"),
+            steps="ecocloud.builds.sources:Marts",
+            batch_units=64,
+            doc="Hourly and daily values per outlet and pollutant (HJ 212 basis and flag roll-up).",
+        ),
+    ),
+    task_policy={"execution_timeout": timedelta(minutes=50)},
+    tags=("source:hj212", "layer:core", "layer:mart"),
+)

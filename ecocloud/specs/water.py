@@ -1,0 +1,59 @@
+"""Surface water: the automatic-station real-time board, every 4 hours."""
+
+from __future__ import annotations
+
+from ecocloud.runner.spec import Arrival, Build, Publish, Schedule, SourceSpec
+
+SPEC = SourceSpec(
+    name="water",
+    dag_id="surface_water",
+    title="Surface-water real-time board → raw → typed readings → GB 3838 class → quality gate → core and marts",
+    description=(
+        "Each run fetches every page of the board as it is now (the platform keeps no history: a run "
+        "cannot fetch a past interval, so catchup is off and backfills rebuild from the raw zone with "
+        "`ecocloud ingest water --force`), lands the pages as one snapshot, quarantines rows that "
+        "cannot be typed, and rebuilds whole every Beijing day the snapshot has readings of: "
+        "classified with GB 3838 against the section registry (ECOCLOUD_WATER_SECTIONS_CSV), gated, "
+        "published. Then the section dimension and the monthly marts of the months that changed."
+    ),
+    arrival=Arrival.SNAPSHOTS,
+    land="ecocloud.builds.water:land_interval",
+    schedule=Schedule(cron="0 */4 * * *"),
+    builds=(
+        Build(
+            "snapshots",
+            outputs=("quarantine_water__section_readings",),
+            evidence=("quarantine_water__section_readings",),
+            publish=Publish.PART,
+            summary=("rows_in", "rows_typed", "rows_quarantined", "duplicates"),
+            steps="ecocloud.builds.water:Snapshots",
+            doc="Type every page of each new snapshot; quarantine what cannot be typed.",
+        ),
+        Build(
+            "readings",
+            outputs=("core_water__section_readings",),
+            publish=Publish.PARTITION,
+            summary=("readings", "sections", "sections_unlisted", "class_agreement_pct"),
+            steps="ecocloud.builds.water:Readings",
+            freshness=True,
+            doc="Each day the snapshots touch: newest reading wins, GB 3838 class, gate, publish.",
+        ),
+        Build(
+            "sections",
+            outputs=("core_water__sections",),
+            publish=Publish.WHOLE,
+            summary=("sections", "listed", "unlisted"),
+            steps="ecocloud.builds.water:Sections",
+            doc="Section dimension: the registry plus sections seen in readings.",
+        ),
+        Build(
+            "monthly",
+            outputs=("mart_water__section_monthly", "mart_water__basin_monthly"),
+            publish=Publish.PARTITION,
+            summary=("days", "sections", "basin_rows"),
+            steps="ecocloud.builds.water:Monthly",
+            doc="Section monthly class and the basin roll-up of every month whose days changed.",
+        ),
+    ),
+    tags=("source:water", "layer:core", "layer:mart"),
+)
