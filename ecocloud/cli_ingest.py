@@ -44,21 +44,19 @@ def _ingest(
     from ingest.http import FetchError
 
     settings = get_settings()
-    led = engine.ledger(settings)
+    run = RunInfo.cli(command, force=force, workers=workers)
+    spec = get_spec(spec_name)
     try:
-        landed = land(settings, led)
+        with console.status(f"{spec.name}: landing and building …"):
+            report = engine.land_and_run(settings, spec, land, run, builds=builds)
     except (OSError, ValueError, KeyError, FetchError) as exc:
         err.print(f"[red]cannot ingest: {exc}")
         raise typer.Exit(2) from exc
-    finally:
-        led.close()
-    run = RunInfo.cli(command, force=force, workers=workers)
-    spec = get_spec(spec_name)
-    with console.status(f"{spec.name}: building …"):
-        report = engine.run_spec(settings, spec, run, builds=builds)
-        if report.changed or not settings.duckdb_file.exists():
-            engine.refresh_serving(settings)
-    console.print(f"landed {len(landed)} new raw object(s)")
+    console.print(f"landed {len(report.landed)} new raw object(s)")
+    for path in report.landed[:20]:
+        console.print(f"  {path}")
+    if len(report.landed) > 20:
+        console.print(f"  … and {len(report.landed) - 20} more")
     print_report(spec_name, report)
     console.print(f"serving database: {settings.duckdb_file}")
     if report.status in ("blocked", "failed"):

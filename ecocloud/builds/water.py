@@ -78,7 +78,8 @@ def land_interval(settings: Settings, ledger: Ledger, *_interval: dt.datetime) -
     return landed + (list(snap.pages) if snap.new else [])
 
 
-def _registry(ctx: StepContext) -> tuple[RawObject | None, pa.Table]:
+def registry_in_force(ctx: StepContext) -> tuple[RawObject | None, pa.Table]:
+    """The section registry in force (the newest landed) and its raw object; empty when none."""
     obj = ctx.ledger.latest_raw(SOURCE, SECTIONS_NAME)
     return obj, parse_sections_csv(read_raw(ctx.lake, obj)) if obj else empty_registry()
 
@@ -248,7 +249,7 @@ class Readings:
 
     def build(self, ctx: StepContext, unit: Unit) -> Output:
         assert unit.partition is not None
-        _, registry = _registry(ctx)
+        _, registry = registry_in_force(ctx)
         readings, counts = day_readings(ctx, unit.partition, list(unit.param("snapshots")), registry)
         n, same = _agreement(readings)
         counts |= {"class_compared": n, "class_agree": same}
@@ -317,7 +318,7 @@ class Sections:
         yield Unit("all", tuple(inputs))
 
     def build(self, ctx: StepContext, unit: Unit) -> Output:
-        _, registry = _registry(ctx)
+        _, registry = registry_in_force(ctx)
         files = [f for i in unit.inputs if i.kind == TABLE for f in ctx.files(i.id, i.partition)]
         sections = build_sections(registry, files)
         listed = sum(sections.column("listed").to_pylist())
@@ -382,7 +383,7 @@ class Monthly:
 
     def build(self, ctx: StepContext, unit: Unit) -> Output:
         assert unit.partition is not None
-        _, registry = _registry(ctx)
+        _, registry = registry_in_force(ctx)
         readings = ctx.read_inputs(unit, schema.section_readings.name)
         monthly = schema.section_monthly.conform(section_monthly(readings, registry, unit.partition))
         basins = schema.basin_monthly.conform(basin_monthly(monthly))

@@ -27,7 +27,7 @@ import multiprocessing
 import time
 import traceback
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -73,6 +73,28 @@ def ledger(settings: Settings) -> Ledger:
 
 
 # --------------------------------------------------------------------------------------- running
+def land_and_run(
+    settings: Settings,
+    spec: SourceSpec,
+    land: Callable[[Settings, Ledger], Sequence[Any]],
+    run: RunInfo,
+    *,
+    builds: Sequence[str] | None = None,
+) -> RunReport:
+    """What a command does: land (``land(settings, ledger)`` returns what it landed), run the spec's
+    builds, refresh serving when anything changed (or there is no serving database yet)."""
+    led = ledger(settings)
+    try:
+        landed = land(settings, led)
+    finally:
+        led.close()
+    report = run_spec(settings, spec, run, builds=builds)
+    report.landed = [getattr(o, "raw_path", str(o)) for o in landed]
+    if report.changed or not settings.duckdb_file.exists():
+        refresh_serving(settings)
+    return report
+
+
 def run_spec(
     settings: Settings, spec: SourceSpec, run: RunInfo, *, builds: Sequence[str] | None = None
 ) -> RunReport:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 import subprocess
 import sys
@@ -120,7 +121,7 @@ def test_dags_are_generated_from_the_specs(dagbag: dict) -> None:
         builds = [f"build_{b.name}" for b in spec.builds]
         assert set(tasks) == {"land", *builds, "refresh_serving"}, dag_id
         chain = ["land", *builds, "refresh_serving"]
-        for before, after in zip(chain, chain[1:], strict=False):
+        for before, after in itertools.pairwise(chain):
             assert tasks[after]["upstream"] == [before], (dag_id, after)
         for b in spec.builds:
             assert [o[0] for o in tasks[f"build_{b.name}"]["outlets"]] == list(b.outputs)

@@ -77,12 +77,11 @@ def test_permit_credit_and_master_dags(settings: Settings) -> None:
         start_date=ANCHOR - dt.timedelta(days=2), days=3, seed=0, now=dt.datetime(2026, 11, 21, 7)
     ) as sim:
         out = dags_test(settings, sim.base_url, "discharge_permits", "enterprise_credit")
-        assert "permits: published" in out["discharge_permits"]
-        assert "ratings: published" in out["enterprise_credit"]
+        assert "permit.permits all: published" in out["discharge_permits"]
+        assert "credit.ratings all: published" in out["enterprise_credit"]
         out = dags_test(settings, sim.base_url, "master_data")
-        assert (
-            "registries: published" in out["master_data"] and "join_report: published" in out["master_data"]
-        )
+        assert "master.registries all: published" in out["master_data"]
+        assert "master.join_report" in out["master_data"]
 
     assert query(settings, "SELECT count(*) FROM core_permit__permits WHERE is_current") == [(60,)]
     assert query(settings, "SELECT count(DISTINCT year), count(*) FROM core_credit__ratings") == [(2, 126)]

@@ -10,29 +10,27 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import duckdb
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 import requests
-from ecocloud.pipelines import credit, master, permits
 from openpyxl import load_workbook
 from typer.testing import CliRunner
 
+from ecocloud.builds import credit, master, permits, sources
 from ecocloud.cli import app
+from ecocloud.runner.report import RunReport, UnitReport
 from ecocloud.settings import Settings
 from ecocloud.simulator.enterprises import simulated_sources
 from ecocloud.simulator.server import RunningSimulator, running_simulator
 from ingest.credit.parse import parse_credit_file
+from ingest.hj212.protocol import BEIJING, build_packet
 from ingest.http import make_session
 from ingest.permits.fetch import fetch_pages
 from ingest.permits.parse import parse_updated_at
-from schemas.registry import get_table
 from transforms.permits import install_limit_in_force
-from warehouse import lake as lk
 
 ANCHOR = dt.date(2026, 11, 20)  # the simulator's "today": start + days - 1
 BJ = dt.timezone(dt.timedelta(hours=8))
@@ -86,35 +84,21 @@ def test_credit_xlsx_through_openpyxl(sim: RunningSimulator) -> None:
     assert set(parsed.rows["year"].to_pylist()) == {year}
 
 
-def write_packets(settings: Settings, counts: dict[str, int], day: dt.date) -> None:
-    """A core_source__packets partition holding ``counts`` packets per MN (other columns defaulted)."""
-    n = sum(counts.values())
-    mns = [mn for mn, k in counts.items() for _ in range(k)]
-    try:
-        table = get_table("core_source__packets")
-    except KeyError:  # not declared yet: the layout a partitioned core table has
-        path = settings.lake / "core" / "core_source__packets" / f"date={day}" / "data.parquet"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        pq.write_table(pa.table({"mn": mns}), path)
-        return
-    defaults = {
-        "string": "",
-        "bool": False,
-        "float64": 0.0,
-        "date": day,
-        "timestamp": dt.datetime(2026, 11, 19, 16, tzinfo=dt.UTC),
-    }
-    cols = {}
-    for c in table.columns:
-        if c.name == "mn":
-            cols[c.name] = pa.array(mns, c.arrow_type)
-        elif c.name == table.partition_by:
-            cols[c.name] = pa.array([day] * n, c.arrow_type)
-        elif c.nullable:
-            cols[c.name] = pa.nulls(n, c.arrow_type)
-        else:
-            cols[c.name] = pa.array([defaults.get(c.type, 0)] * n, c.arrow_type)
-    lk.write_partition(settings.lake, table, pa.table(cols), day)
+def write_packets(settings: Settings, tmp: Path, counts: dict[str, int], day: dt.date) -> Path:
+    """A capture file holding ``counts`` real-time packets per MN on ``day``."""
+    noon = dt.datetime.combine(day, dt.time(12), BEIJING)
+    lines = [
+        build_packet(
+            qn=f"{noon + dt.timedelta(minutes=i):%Y%m%d%H%M%S}000", st="32", cn="2011", mn=mn, flag=4,
+            data_time=noon + dt.timedelta(minutes=i),
+            items={"w01018": {"Rtd": 20.0 + i, "Flag": "N"}},
+        )
+        for mn, k in counts.items()
+        for i in range(k)
+    ]  # fmt: skip
+    path = tmp / f"fleet-{day:%Y%m%d}.h212"
+    path.write_bytes(b"".join(lines))
+    return path
 
 
 def digest(root: Path) -> dict[str, str]:
@@ -134,36 +118,49 @@ def query(settings: Settings, sql: str) -> list[tuple]:
         con.close()
 
 
-def test_pipelines_end_to_end_and_idempotent(settings: Settings, sim: RunningSimulator) -> None:
+def unit(report: RunReport, build: str) -> UnitReport:
+    [found] = report.of(build)
+    return found
+
+
+def landed_names(report: RunReport) -> list[str]:
+    return [Path(p).name.split(".")[0] for p in report.landed]
+
+
+def test_pipelines_end_to_end_and_idempotent(
+    settings: Settings, sim: RunningSimulator, ingest: Callable[..., RunReport], tmp_path: Path
+) -> None:
     f = SOURCES.faults
     base = sim.base_url
     # Day 1 (before the rename): the registries only; the report says what it could not check
     sim.clock.set(dt.datetime(2026, 11, 16, 9))
-    landed, reg, joined = master.ingest(settings, [f"{base}/master"])
-    assert (
-        reg.status == "published"
-        and reg.counts["enterprises"] == 60
-        and reg.counts["monitoring_points"] == 74
-    )
-    assert (
-        joined.counts["mn_unregistered"] == "not checked"
-        and joined.counts["outlet_without_permit"] == "not checked"
-    )
+    report = ingest("master", lambda s, led: master.land(s, led, [f"{base}/master"]))
+    reg, joined = unit(report, "registries"), unit(report, "join_report")
+    assert (reg.status, reg.counts["enterprises"], reg.counts["monitoring_points"]) == ("published", 60, 74)
+    assert joined.counts["mn_unregistered"] == "not checked"
+    assert joined.counts["outlet_without_permit"] == "not checked"
 
     # Anchor day, noon: permits (with the revocation), credit files, packets, a new registry snapshot
     sim.clock.set(dt.datetime(2026, 11, 20, 12))
-    fetched, prep = permits.ingest(settings, f"{base}/permits")
-    assert fetched.updated_since is None and prep.status == "published"
+    fetched: list[permits.FetchReport] = []
+
+    def land_permits(s: Settings, led: object) -> list[object]:
+        fetched.append(permits.fetch(s, led, base_url=f"{base}/permits"))  # type: ignore[arg-type]
+        return list(fetched[-1].landed)
+
+    prep = unit(ingest("permit", land_permits), "permits")
+    assert fetched[0].updated_since is None and prep.status == "published"
     assert prep.counts["permits"] == 60 and prep.counts["revoked"] == 1 and prep.counts["uscc_invalid"] == 1
-    landed_credit, crep = credit.ingest(settings, [f"{base}/credit"])
-    assert len(landed_credit) == 2 and crep.status == "published"
-    assert (
-        crep.counts["ratings"] == 126 and crep.counts["uscc_invalid"] == 3
-    )  # steel works ×2 years + the typo
-    fleet = {p.mn: 3 for p in SOURCES.monitoring_points}
-    write_packets(settings, fleet, ANCHOR)
-    landed, reg, joined = master.ingest(settings, [f"{base}/master"])
-    assert [o.logical_name for o in landed] == ["enterprises.csv"]  # points unchanged: 304
+    report = ingest("credit", lambda s, led: credit.land(s, led, [f"{base}/credit"]))
+    crep = unit(report, "ratings")
+    assert len(report.landed) == 2 and crep.status == "published"
+    assert crep.counts["ratings"] == 126 and crep.counts["uscc_invalid"] == 3  # steel works ×2 years + typo
+    fleet = {p.mn: 3 for p in SOURCES.monitoring_points} | {f.unregistered_mn: 3}
+    capture = write_packets(settings, tmp_path, fleet, ANCHOR)
+    ingest("source", lambda s, led: sources.land_captures(s, led, [capture]))
+    report = ingest("master", lambda s, led: master.land(s, led, [f"{base}/master"]))
+    reg = unit(report, "registries")
+    assert landed_names(report) == ["enterprises"]  # points unchanged: 304
     assert (
         reg.counts["enterprise_versions"] == 61 and reg.counts["enterprises"] == 59
     )  # rename; closed works left
@@ -254,10 +251,13 @@ def test_pipelines_end_to_end_and_idempotent(settings: Settings, sim: RunningSim
 
     # rerun everything: nothing new upstream, nothing changes in the lake
     before_lake = digest(settings.lake)
-    assert permits.ingest(settings, f"{base}/permits")[1].status == "skipped"
-    assert credit.ingest(settings, [f"{base}/credit"])[1].status == "skipped"
-    _, reg, joined = master.ingest(settings, [f"{base}/master"])
-    assert (reg.status, joined.status) == ("skipped", "skipped")
+    assert unit(ingest("permit", land_permits), "permits").status == "skipped"
+    assert (
+        unit(ingest("credit", lambda s, led: credit.land(s, led, [f"{base}/credit"])), "ratings").status
+        == "skipped"
+    )
+    report = ingest("master", lambda s, led: master.land(s, led, [f"{base}/master"]))
+    assert {u.status for u in report.units} == {"skipped"}
     assert digest(settings.lake) == before_lake
 
     # the commands
@@ -268,7 +268,7 @@ def test_pipelines_end_to_end_and_idempotent(settings: Settings, sim: RunningSim
     out = runner.invoke(app, ["quality", "--check", "uscc_invalid", "--format", "csv"])
     assert out.exit_code == 0 and f.invalid_uscc in out.output
     out = runner.invoke(app, ["ingest", "permits", f"{base}/permits"])
-    assert out.exit_code == 0 and "permits: skipped" in out.output
+    assert out.exit_code == 0 and "landed 0 new raw object(s)" in out.output and "current" in out.output
     assert digest(settings.lake) == before_lake
 
 
@@ -287,10 +287,11 @@ def test_drop_folder_and_cli_ingest(settings: Settings, tmp_path: Path) -> None:
     runner = CliRunner(env={"COLUMNS": "240"})
     out = runner.invoke(app, ["ingest", "credit", str(drop), "--year", str(SOURCES.credit_years[0])])
     assert out.exit_code == 0, out.output
-    assert f"{SOURCES.credit_years[0]}_results.csv" in out.output and "ratings: published" in out.output
+    assert "landed 1 new raw object(s)" in out.output and "published" in out.output
+    assert f"{SOURCES.credit_years[0]}_results" in out.output
     out = runner.invoke(app, ["ingest", "master", str(registry)])
     assert out.exit_code == 0, out.output
-    assert "enterprises.csv" in out.output and "monitoring_points.csv" in out.output
-    assert master.packet_mns(settings) is None  # no packets table: the MN check is reported as not run
+    assert "landed 2 new raw object(s)" in out.output
+    assert "/enterprises." in out.output and "/monitoring_points." in out.output
     out = runner.invoke(app, ["quality"])
     assert out.exit_code == 0 and "not in the lake yet" in out.output.replace("\n", " ")

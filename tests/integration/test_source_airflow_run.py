@@ -1,7 +1,8 @@
 """Airflow really runs pollution_sources (``airflow dags test``) over segments a real HJ 212 receiver
 wrote: packets built with build_packet go over TCP to the receiver (in-process, port 0), which
-lands and acks them and closes its segments on shutdown; the run for the interval in which they
-closed publishes them."""
+lands and acks them and closes its segments on shutdown; a run publishes every closed segment not
+yet ingested — here one whose data interval ended a day before the segments closed (a scheduler
+behind, or a backfill): the ledger decides what is pending, not the interval."""
 
 from __future__ import annotations
 
@@ -12,9 +13,9 @@ import subprocess
 
 import duckdb
 import pytest
-from ecocloud.pipelines.sources import quarantine_dir
 
 from ecocloud.airflow_env import airflow_bin, airflow_env, ensure_db
+from ecocloud.builds.sources import quarantine_dir
 from ecocloud.settings import Settings
 from ingest.hj212.protocol import BEIJING, Packet, build_packet, parse_line
 from ingest.hj212.receiver import Receiver, ReceiverConfig
@@ -69,8 +70,8 @@ def test_dags_test_publishes_what_the_receiver_landed(settings: Settings) -> Non
     )
     assert len(manifests) == 2
     closed = max(dt.datetime.fromisoformat(json.loads(m.read_text())["closed_at"]) for m in manifests)
-    # the run whose data interval [end - 1h, end) contains the close time; its logical date is `end`
-    end = closed.astimezone(BEIJING).replace(minute=0, second=0, microsecond=0) + dt.timedelta(hours=1)
+    # a run whose data interval ended a day before the segments closed still takes them
+    end = closed.astimezone(BEIJING).replace(minute=0, second=0, microsecond=0) - dt.timedelta(days=1)
     proc = subprocess.run(
         [airflow_bin(), "dags", "test", "pollution_sources", end.isoformat()],
         env=airflow_env(settings),
@@ -89,8 +90,12 @@ def test_dags_test_publishes_what_the_receiver_landed(settings: Settings) -> Non
             "(SELECT count(*) FROM quarantine_source__packets WHERE reason = 'length_mismatch'), "
             "(SELECT count(*) FROM mart_source__hourly WHERE basis = '2051' AND samples = 6 AND flag = 'N')"
         ).fetchall()[0]
-        builds = con.execute("SELECT count(*) FROM platform__builds WHERE source = 'hj212'").fetchall()[0][0]
+        builds = con.execute(
+            "SELECT build, status, count(*) FROM platform_ledger__builds GROUP BY ALL ORDER BY 1"
+        ).fetchall()
     finally:
         con.close()
     assert (packets_n, quarantined, hourly) == (len(good), 1, len(MNS))
-    assert builds >= 3  # two segments + the marts of the date
+    days = {(dt.datetime.now(dt.UTC) - dt.timedelta(hours=h)).astimezone(BEIJING).date() for h in (0, 1)}
+    assert builds[0] == ("source.core", "published", 2)  # the data segment and the rejects segment
+    assert builds[1][:2] == ("source.marts", "published") and builds[1][2] in range(1, len(days) + 1)

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
-from ecocloud.pipelines import water
 
+from ecocloud.builds import water
+from ecocloud.runner.report import RunReport
 from ecocloud.settings import Settings
 from ingest.water.fetch import reference_from_name
 from ingest.water.parse import parse_page
@@ -91,22 +93,28 @@ def query(settings: Settings, sql: str) -> list[tuple]:
 
 
 def test_ingest_the_real_page_end_to_end_and_twice_is_once(
-    page_file: Path, settings: Settings, tmp_path: Path
+    page_file: Path, settings: Settings, tmp_path: Path, ingest: Callable[..., RunReport]
 ) -> None:
     registry = tmp_path / "sections.csv"
     registry.write_text(LAKES_CSV, encoding="utf-8")
-    reports = water.ingest_locations(settings, [str(page_file)], sections_csv=registry)
-    status = {r.key.split("/")[0]: r.status for r in reports}
+
+    def land(s: Settings, led: object, *, page: Path = page_file) -> list[object]:
+        water.land_registry(s, led, registry)  # type: ignore[arg-type]
+        return [p for snap in water.land(s, led, [str(page)]) for p in snap.pages]  # type: ignore[arg-type]
+
+    report = ingest("water", land)
+    status = {u.build: u.status for u in report.units}
     assert status == {
-        "snapshot": "published",
-        "readings": "published",
-        "sections": "published",
-        "monthly": "published",
+        "water.snapshots": "published",
+        "water.readings": "published",
+        "water.sections": "published",
+        "water.monthly": "published",
     }
-    snap = next(r for r in reports if r.key.startswith("snapshot/"))
+    [snap] = report.of("snapshots")
     # rows in = published + quarantined, for the snapshot
     assert snap.counts["rows_in"] == 480 == snap.counts["rows_typed"] + snap.counts["rows_quarantined"]
-    day = next(r for r in reports if r.key == "readings/2026-08-21")
+    [day] = report.of("readings")
+    assert day.unit == "2026-08-21"
     assert (day.counts["class_compared"], day.counts["class_agree"]) == (479, 475)
     assert day.counts["sections_unlisted"] == 470  # everything but the ten lakes: a warning, not a failure
     assert any("not in the section registry" in w for w in day.warnings)
@@ -154,11 +162,11 @@ def test_ingest_the_real_page_end_to_end_and_twice_is_once(
     assert basins["太湖"] == 4 and basins["巢湖"] == 4 and basins["巢湖流域"] == 16
 
     before = digest(settings.lake)
-    again = water.ingest_locations(settings, [str(page_file)], sections_csv=registry)
-    assert {r.status for r in again} == {"skipped"}  # same bytes, same registry, same pipeline
+    again = ingest("water", land)
+    assert {r.status for r in again.units} == {"skipped"}  # same bytes, same registry, same code
     assert digest(settings.lake) == before
 
     # A forced rebuild recomputes from the raw zone and yields the same rows.
     rows = query(settings, "SELECT * FROM core_water__section_readings ORDER BY section_id")
-    water.ingest_locations(settings, [str(page_file)], sections_csv=registry, force=True)
+    ingest("water", land, force=True)
     assert query(settings, "SELECT * FROM core_water__section_readings ORDER BY section_id") == rows

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
+import json
 import subprocess
 from pathlib import Path
 
 import duckdb
 import pytest
 import requests
-from ecocloud.pipelines import water
 
 from ecocloud.airflow_env import airflow_bin, airflow_env, ensure_db
+from ecocloud.builds import water
+from ecocloud.runner import engine
+from ecocloud.runner.context import RunInfo, StepContext
 from ecocloud.settings import Settings
 from ecocloud.simulator.server import running_simulator
 from ecocloud.simulator.water import jiangxi_sections, registry_csv
@@ -40,12 +42,17 @@ def test_paging_conditional_get_retries_and_new_year(settings: Settings, tmp_pat
     now = dt.datetime(2026, 12, 31, 20, 45)  # Beijing
     with running_simulator(start_date=now.date(), days=1, seed=SEED, now=now) as sim:
         s = use_simulator(settings, sim.base_url, tmp_path)
-        water.land_registry(s)
+        led = engine.ledger(s)
+        water.land_registry(s, led)
+
+        def fetch_snapshot() -> water.Snapshot:
+            return water.land(s, led, [s.water_base_url])[0]
+
         served = requests.get(f"{sim.base_url}/water/sections.csv", timeout=5)
         assert served.status_code == 200 and served.content == registry_csv(jiangxi_sections(SEED))
         path = f"/water/{BOARD_PATH}"
         sim.app.inject_failures(2, paths="Publish")  # the first two requests of each page fail
-        first = water.fetch_snapshot(s)
+        first = fetch_snapshot()
         # 43 sections, the server caps pages at 20 rows: every page fetched, after retries
         assert len(first.pages) == 3 and first.new
         assert sim.app.hits(path).count(503) == 2 and sim.app.hits(path).count(200) == 3
@@ -53,28 +60,30 @@ def test_paging_conditional_get_retries_and_new_year(settings: Settings, tmp_pat
 
         # Unchanged board: every page answers 304, the same snapshot comes back, nothing lands
         raw_before = sorted(p.name for p in (s.lake / "raw").rglob("*.json"))
-        again = water.fetch_snapshot(s)
+        again = fetch_snapshot()
         assert again.snapshot_id == first.snapshot_id and not again.new
         assert sim.app.hits(path)[-3:] == [304, 304, 304]
         assert sorted(p.name for p in (s.lake / "raw").rglob("*.json")) == raw_before
 
         # Across New Year: the year of MM-DD readings comes from the board's clock (Last-Modified)
         sim.clock.set(dt.datetime(2027, 1, 1, 0, 10))  # 23:00 readings of 12-31, the 20:00 ones again
-        second = water.fetch_snapshot(s)
+        second = fetch_snapshot()
         sim.clock.set(dt.datetime(2027, 1, 1, 0, 45))  # 00:00 readings of 01-01, the 23:00 ones again
-        third = water.fetch_snapshot(s)
+        third = fetch_snapshot()
         assert len({first.snapshot_id, second.snapshot_id, third.snapshot_id}) == 3
 
     # Parse the snapshots (the quality gate and publication are covered by the other tests).
-    parsed = [water.process_snapshot_rows(s, snap) for snap in (first, second, third)]
+    ctx = StepContext(s, led, RunInfo.cli("test"), "water.snapshots")
+    parsed = [water.parse_snapshot(ctx, snap) for snap in (first, second, third)]
     for rep in parsed:
         c = rep.counts
         assert c["rows_in"] == 43 == c["rows_typed"] + c["rows_quarantined"]
     assert parsed[0].counts["dates"] == parsed[1].counts["dates"] == ["2026-12-31"]
     assert parsed[2].counts["dates"] == ["2026-12-31", "2027-01-01"]
-    registry = water.registry_table(s)
-    eve, eve_counts = water.day_readings(s, dt.date(2026, 12, 31), registry)
-    day1, day1_counts = water.day_readings(s, dt.date(2027, 1, 1), registry)
+    _, registry = water.registry_in_force(ctx)
+    ids = [first.snapshot_id, second.snapshot_id, third.snapshot_id]
+    eve, eve_counts = water.day_readings(ctx, dt.date(2026, 12, 31), ids, registry)
+    day1, day1_counts = water.day_readings(ctx, dt.date(2027, 1, 1), ids[2:], registry)
     assert eve_counts["snapshots"] == 3 and day1_counts["snapshots"] == 1
     midnight = dt.datetime(2026, 12, 31, 16, 0, tzinfo=dt.UTC)  # Beijing midnight
     assert (
@@ -94,14 +103,6 @@ def test_paging_conditional_get_retries_and_new_year(settings: Settings, tmp_pat
             if a is not None and b is not None
         ]
         assert sum(a == b for a, b in pairs) >= 0.96 * len(pairs)
-
-
-def digest(root: Path) -> dict[str, str]:
-    return {
-        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in root.rglob("*")
-        if p.is_file()
-    }
 
 
 @pytest.mark.slow
@@ -126,7 +127,7 @@ def test_airflow_runs_the_surface_water_dag(settings: Settings, tmp_path: Path) 
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-4000:]
     assert "state=success" in out, out[-4000:]
-    assert "readings/2026-11-20 published" in out
+    assert "water.readings 2026-11-20: published" in out
 
     readings, sections, latest = query(
         s,
@@ -135,9 +136,10 @@ def test_airflow_runs_the_surface_water_dag(settings: Settings, tmp_path: Path) 
     assert sections >= 40 and readings == sections  # one board: each section's latest reading
     assert latest == dt.datetime(2026, 11, 20, 4, 0, tzinfo=dt.UTC)  # 12:00 Beijing, published 12:30
     # rows in = published + quarantined, as the snapshot's ledger row says
-    [(counts,)] = query(s, "SELECT counts FROM platform__builds WHERE partition_key LIKE 'snapshot/%'")
+    [(counts,)] = query(s, "SELECT counts FROM platform_ledger__builds WHERE build = 'water.snapshots'")
     quarantined = query(s, "SELECT count(*) FROM quarantine_water__section_readings")[0][0]
-    assert f"'rows_typed': {readings}" in counts and f"'rows_quarantined': {quarantined}" in counts
+    recorded = json.loads(counts)
+    assert (recorded["rows_typed"], recorded["rows_quarantined"]) == (readings, quarantined)
     assert readings + quarantined == 43
     assert query(s, "SELECT count(*) FROM core_water__sections WHERE listed")[0][0] == 43
     assert query(s, "SELECT count(*) FROM mart_water__section_monthly")[0][0] == sections
@@ -152,4 +154,3 @@ def test_airflow_runs_the_surface_water_dag(settings: Settings, tmp_path: Path) 
         ("mart_water__basin_monthly", True),
         ("mart_water__section_monthly", True),
     ]
-    assert digest(s.lake)  # the lake exists; reruns are covered by the real-snapshot test
