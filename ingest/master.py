@@ -28,8 +28,8 @@ import pyarrow as pa
 import requests
 
 from ingest import listing
-from ingest.hj212.codes import pollutant as hj212_pollutant
 from ingest.snapshots import land_snapshot
+from schemas.hj212_codes import pollutant as hj212_pollutant
 from transforms.identifiers import normalize_name
 from warehouse.ledger import Ledger, RawObject
 

@@ -15,7 +15,7 @@ Conventions (DOMAIN.md §1, DESIGN.md):
   heartbeats, replies — uses its receive time, else the date of the file it came in).
 * Pollutant codes are HJ 212-2017 codes; 2005 codes (``B01``, ``011``, ``S01`` …) are mapped and
   the code as sent is kept in ``pollutant_code_original``. Units come from the code table
-  (:mod:`ingest.hj212.codes`); a code not in the table has no unit (NULL).
+  (:mod:`schemas.hj212_codes`); a code not in the table has no unit (NULL).
 * Retransmissions (same ``mn``, ``cn``, ``data_at``, pollutant, statistic) are all kept in the core
   tables with their raw location; the marts count each reading once (the copy at the latest raw
   location wins) and report how many copies they ignored.
@@ -23,7 +23,7 @@ Conventions (DOMAIN.md §1, DESIGN.md):
 
 from __future__ import annotations
 
-from ingest.hj212.codes import DATA_FLAGS
+from schemas.hj212_codes import DATA_FLAGS
 from schemas.registry import Column, Layer, Severity, Sharing, Table, register
 
 OWNER = "污染源自动监控中心 (pollution-source automatic monitoring centre)"

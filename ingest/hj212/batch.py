@@ -55,9 +55,9 @@ import pyarrow.compute as pc
 
 from ingest.hj212 import crc as _crc
 from ingest.hj212 import protocol as proto
-from ingest.hj212.codes import DATA_CNS, POLLUTANTS, ST_CODES
 from ingest.hj212.segments import _scan
 from schemas import source as schema
+from schemas.hj212_codes import DATA_CNS, POLLUTANTS, ST_CODES
 from schemas.registry import Table
 
 __all__ = [

@@ -19,7 +19,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from ingest.hj212.codes import pollutant as hj212_pollutant
+from schemas.hj212_codes import pollutant as hj212_pollutant
 
 BEIJING = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
 
