@@ -14,7 +14,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from schemas.registry import Table, all_tables
+from schemas.registry import Layer, Table, all_tables
 from warehouse.lake import table_dir, table_glob
 from warehouse.ledger import Ledger
 
@@ -53,7 +53,7 @@ def refresh(lake: Path, duckdb_file: Path, ledger: Ledger) -> Path:
     try:
         con = duckdb.connect(str(tmp))
         try:
-            for table in all_tables():
+            for table in (t for t in all_tables() if t.layer not in (Layer.STAGE, Layer.PLATFORM)):
                 con.execute(view_sql(lake, table))
                 for stmt in _comment_sql(table):
                     con.execute(stmt)

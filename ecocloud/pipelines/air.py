@@ -166,18 +166,8 @@ def _staged(
     report = DayReport(day, "published", obj.raw_path)
     if isinstance(parsed, str):
         # Nothing in the file can be placed: the whole file is quarantined, nothing is published.
-        quarantine = schema.quarantine.conform(
-            pa.table(
-                {
-                    "date": pa.array([day], pa.date32()),
-                    "raw_file": [obj.raw_path],
-                    "line_no": pa.array([1], pa.int32()),
-                    "station_code": pa.array([None], pa.string()),
-                    "release_type": pa.array([None], pa.string()),
-                    "raw_value": pa.array([None], pa.string()),
-                    "reason": [parsed],
-                }
-            )
+        quarantine = schema.quarantine.from_rows(
+            [{"date": day, "raw_file": obj.raw_path, "line_no": 1, "reason": parsed}]
         )
         lk.write_partition(settings.lake, schema.quarantine, quarantine, day)
         report.status = "blocked"
@@ -330,18 +320,7 @@ def build_stations(settings: Settings) -> pa.Table:
     ledger = _ledger(settings)
     listed_obj = ledger.latest_raw(SOURCE, STATION_LIST_NAME)
     listed = (
-        parse_station_list(raw_text(settings.lake, listed_obj))
-        if listed_obj
-        else pa.table(
-            {
-                "station_code": pa.array([], pa.string()),
-                "station_name": pa.array([], pa.string()),
-                "city": pa.array([], pa.string()),
-                "longitude": pa.array([], pa.float64()),
-                "latitude": pa.array([], pa.float64()),
-                "is_control_point": pa.array([], pa.bool_()),
-            }
-        )
+        parse_station_list(raw_text(settings.lake, listed_obj)) if listed_obj else schema.station_list.empty()
     )
     con = duckdb.connect()
     con.register("listed", listed)

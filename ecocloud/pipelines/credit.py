@@ -25,13 +25,7 @@ from ecocloud.pipelines.common import (
 )
 from ecocloud.settings import Settings
 from ingest.credit.fetch import SOURCE, discover, land_file
-from ingest.credit.parse import (
-    QUARANTINE_FIELDS,
-    ROW_FIELDS,
-    CreditFileError,
-    file_quarantine,
-    parse_credit_file,
-)
+from ingest.credit.parse import CreditFileError, file_quarantine, parse_credit_file
 from ingest.http import make_session
 from ingest.raw import read_raw
 from schemas import credit as schema
@@ -90,8 +84,8 @@ def build(settings: Settings, *, force: bool = False) -> Report:
         prev = led.build(SOURCE, BUILD_KEY)
         return Report(BUILD_KEY, "skipped", prev.counts if prev else {})
 
-    rows = [pa.schema(list(ROW_FIELDS.items())).empty_table()]
-    quarantine = [pa.schema(list(QUARANTINE_FIELDS.items())).empty_table()]
+    rows = [schema.stage_rows.empty()]
+    quarantine = [schema.quarantine.empty()]
     counts: dict[str, Any] = {
         "files": len(objs),
         "files_unreadable": 0,

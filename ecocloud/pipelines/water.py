@@ -46,7 +46,7 @@ from ingest.water.fetch import (
     load_snapshot,
     snapshot_key,
 )
-from ingest.water.parse import BEIJING, READING_COLUMNS, WaterReplyError, parse_page, quarantine_rows
+from ingest.water.parse import BEIJING, WaterReplyError, parse_page, quarantine_rows
 from ingest.water.sections import empty_registry, parse_sections_csv
 from schemas import water as schema
 from schemas.platform import expectation_results
@@ -248,7 +248,7 @@ def _parse_snapshot(settings: Settings, snap: Snapshot) -> _Parsed:
             counts["rows_quarantined"] += dupes.num_rows
             q = pa.concat_tables([q, dupes])
     if typed is None:
-        typed = pa.table({c: pa.array([], _reading_type(c)) for c in READING_COLUMNS})
+        typed = schema.stage_readings.empty()
     counts["records_declared"] = sorted({r for _, r in declared})
     if len(declared) > 1:
         counts["inconsistent_pages"] = True  # the board changed while its pages were fetched
@@ -256,13 +256,6 @@ def _parse_snapshot(settings: Settings, snap: Snapshot) -> _Parsed:
         counts["unknown_headers"] = sorted(unknown)
     counts["dates"] = sorted({d.isoformat() for d in typed.column("date").to_pylist() if d is not None})
     return _Parsed(typed, schema.quarantine.conform(q), counts)
-
-
-def _reading_type(column: str) -> pa.DataType:
-    extra = {"page": pa.int32(), "row_index": pa.int32()}
-    if column in extra:
-        return extra[column]
-    return schema.section_readings.column(column).arrow_type
 
 
 def _drop_duplicates(typed: pa.Table, snap: Snapshot) -> tuple[pa.Table, pa.Table]:
