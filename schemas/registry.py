@@ -9,6 +9,10 @@ type, unit, description, range and allowed values, and tables list fields by nam
 looks names up in itself, then in its parent (``SHARED`` holds the fields many sources use:
 ``date``, ``uscc``, ``region_code`` …), so one name means one thing within a source. A table may
 restate what a field means in it (``description``) and whether it may be NULL there, nothing else.
+Where a source uses one column name for different things in different tables (HJ 212 ``flag``: a
+packet's Flag field, a reading's data flag, a mart's rolled-up flag), each meaning gets its own
+nested namespace (``Fields("source.readings", parent=F)``); a nested name keeps the type and unit of
+the name it shadows (tests/unit/test_registry_rules.py).
 
 ``register`` refuses a table with a column that no namespace declared, a numeric column without a
 unit, or incomplete catalog metadata (Chinese title and description, upstream system, and the
