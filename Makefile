@@ -11,7 +11,7 @@ CHROMIUM := /usr/bin/chromium
 
 help:
 	@echo "make demo   run the simulator and the Airflow DAGs for a few simulated days, print results"
-	@echo "make test   lint, type-check and run every test (unit, integration, e2e)"
+	@echo "make test   lint, type-check, check import directions and run every test (unit, integration, e2e)"
 	@echo "make bench  national-scale benchmark (figures go to BENCHMARKS.md)"
 	@echo "make lint | format | typecheck | test-fast | clean"
 
@@ -40,6 +40,7 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 format: venv
 	$(BIN)/ruff format .

@@ -103,7 +103,7 @@ def run_demo(settings: Settings, *, days: int, console: Console) -> None:
     console.rule(f"done in {time.monotonic() - t0:.0f} s")
     console.print(
         "where to look next:\n"
-        '  .venv/bin/ecocloud sql "SHOW TABLES"            every registry table is a view\n'
+        '  .venv/bin/ecocloud sql "SHOW TABLES"            every published table is a view\n'
         '  .venv/bin/ecocloud sql "SELECT * FROM mart_air__city_daily_ranking ORDER BY date, rank"\n'
         '  .venv/bin/ecocloud sql "SELECT * FROM core_water__section_readings" --format csv\n'
         f"  DuckDB database:  {settings.duckdb_file}\n"

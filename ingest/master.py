@@ -18,6 +18,7 @@ is neither lands under its own name, and the build quarantines it).
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import re
 from dataclasses import dataclass, field
@@ -28,8 +29,10 @@ import pyarrow as pa
 import requests
 
 from ingest import listing
-from ingest.hj212.codes import pollutant as hj212_pollutant
 from ingest.snapshots import land_snapshot
+from schemas import master as schema
+from schemas.hj212_codes import pollutant as hj212_pollutant
+from schemas.registry import Table
 from transforms.identifiers import normalize_name
 from warehouse.ledger import Ledger, RawObject
 
@@ -59,14 +62,8 @@ KEYS = {ENTERPRISES: "uscc", POINTS: "mn"}
 MN_RE = re.compile(r"^[0-9A-Fa-f]{24}$")
 _SPLIT = re.compile(r"[;,；，|\s]+")
 
-QUARANTINE_FIELDS: dict[str, pa.DataType] = {
-    "raw_file": pa.string(),
-    "line_no": pa.int32(),
-    "file_kind": pa.string(),
-    "key": pa.string(),
-    "raw_value": pa.string(),
-    "reason": pa.string(),
-}
+# Typed rows of a snapshot, as the build stacks them (parsed columns, raw_file, snapshot_at).
+STAGE: dict[str, Table] = {ENTERPRISES: schema.stage_enterprises, POINTS: schema.stage_monitoring_points}
 
 
 class MasterFileError(ValueError):
@@ -76,7 +73,7 @@ class MasterFileError(ValueError):
 @dataclass
 class ParsedMaster:
     kind: str
-    rows: pa.Table  # COLUMNS[kind] (+ mn_standard for points), strings
+    rows: pa.Table  # STAGE[kind]
     quarantine: pa.Table
     counts: dict[str, int] = field(default_factory=dict)
 
@@ -123,8 +120,9 @@ def normalize_pollutants(text: str) -> str | None:
     return ",".join(out) or None
 
 
-def parse_master_csv(data: bytes, *, raw_file: str) -> ParsedMaster:
-    """Typed rows of one registry file. Raises MasterFileError when it is not one."""
+def parse_master_csv(data: bytes, *, raw_file: str, snapshot_at: dt.datetime | None = None) -> ParsedMaster:
+    """Typed rows of one registry file (``snapshot_at``: when it was received). Raises MasterFileError
+    when it is not one."""
     kind = kind_of(data)
     rows = list(csv.reader(io.StringIO(_decode(data), newline="")))
     columns = _header(rows[0])
@@ -157,11 +155,11 @@ def parse_master_csv(data: bytes, *, raw_file: str) -> ParsedMaster:
             typed["outlet_code"] = typed["outlet_code"].upper() if typed["outlet_code"] else None
             typed["pollutants"] = normalize_pollutants(typed["pollutants"] or "")
             typed["mn_standard"] = bool(MN_RE.match(value))
-        out.append(typed)
+        out.append({**typed, "raw_file": raw_file, "snapshot_at": snapshot_at})
     return ParsedMaster(
         kind,
-        pa.Table.from_pylist(out, schema=pa.schema(_fields(kind))),
-        pa.Table.from_pylist(quarantine, schema=pa.schema(list(QUARANTINE_FIELDS.items()))),
+        STAGE[kind].from_rows(out),
+        schema.quarantine.from_rows(quarantine),
         {
             "rows_read": len(out) + len(quarantine),
             "rows": len(out),
@@ -169,17 +167,6 @@ def parse_master_csv(data: bytes, *, raw_file: str) -> ParsedMaster:
             "blank": skipped,
         },
     )
-
-
-def _fields(kind: str) -> list[tuple[str, pa.DataType]]:
-    return [(c, pa.string()) for c in COLUMNS[kind]] + (
-        [("mn_standard", pa.bool_())] if kind == POINTS else []
-    )
-
-
-def row_schema(kind: str) -> pa.Schema:
-    """Schema of a snapshot's rows as the build stacks them: the parsed columns, raw_file, snapshot_at."""
-    return pa.schema([*_fields(kind), ("raw_file", pa.string()), ("snapshot_at", pa.timestamp("us", "UTC"))])
 
 
 def file_quarantine(raw_file: str, reason: str) -> pa.Table:
@@ -191,7 +178,7 @@ def file_quarantine(raw_file: str, reason: str) -> pa.Table:
         "raw_value": None,
         "reason": reason,
     }
-    return pa.Table.from_pylist([row], schema=pa.schema(list(QUARANTINE_FIELDS.items())))
+    return schema.quarantine.from_rows([row])
 
 
 def discover(

@@ -5,10 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from schemas.registry import Column, Layer, PairEquality, Sharing, Table, register
+from schemas.fields import DAILY, EVERY_RUN, HOURLY, MONITORING_DIVISION, ON_CHANGE, SHARED, STAGE_ONLY
+from schemas.registry import Column, Fields, Layer, PairEquality, Sharing, Table, register
 
-OWNER = "生态环境监测处 (environmental monitoring division)"
+OWNER = MONITORING_DIVISION
 SOURCE = "air"
+UPSTREAM = "全国城市空气质量实时发布平台 (CNEMC national real-time air quality release)"
+DERIVED = (
+    "生态云 据全国城市空气质量实时发布平台数据计算 (computed by ecocloud from the CNEMC national release)"
+)
 
 
 @dataclass(frozen=True)
@@ -45,51 +50,108 @@ RELEASE_TYPES: tuple[str, ...] = (AQI_RELEASE_TYPE, *(p.release_type for p in PO
 AQI_CATEGORIES: tuple[str, ...] = ("优", "良", "轻度污染", "中度污染", "重度污染", "严重污染")
 AQI_STANDARDS: tuple[str, ...] = ("HJ633-2012", "HJ633-2026")
 
-_DATE = Column("date", "date", "Beijing local date of the observation (partition key)", nullable=False)
-_STATION = Column("station_code", "string", "national station code (监测点编码), e.g. 1001A", nullable=False)
+F = Fields("air", parent=SHARED)
+F.define(
+    Column("station_code", "string", "national station code (监测点编码), e.g. 1001A", nullable=False),
+    *(Column(p.column, "float64", p.description, unit=p.unit, min=0, max=p.max) for p in POLLUTANTS),
+    Column("aqi_published", "int16", "AQI as published in the release", unit="1", min=0, max=500),
+    Column(
+        "aqi", "int16", "AQI computed by ecocloud (HJ 633, version in aqi_standard)", unit="1", min=0, max=500
+    ),
+    Column(
+        "primary_pollutants",
+        "string",
+        "primary pollutant(s) when AQI > 50, comma-separated (ties: all), e.g. PM2.5,PM10",
+    ),
+    Column("aqi_category", "string", "AQI category (空气质量指数类别)", allowed=AQI_CATEGORIES),
+    Column(
+        "aqi_standard", "string", "AQI technical regulation applied, chosen by date", allowed=AQI_STANDARDS
+    ),
+    Column("station_name", "string", "station name (监测点名称)"),
+    Column("city", "string", "city (城市) as in the station list"),
+    Column("is_control_point", "bool", "background / control point (对照点); excluded from city means"),
+    Column("stations", "int16", "stations contributing", unit="count", min=1),
+    Column("rank", "int16", "rank among cities that day, 1 = best (ties share a rank)", unit="1", min=1),
+    Column("release_type", "string", "the line's `type` value"),
+)
 
+_DAILY_POLLUTANTS = (
+    ("pm25_ugm3", "µg/m³", "PM2.5"),
+    ("pm10_ugm3", "µg/m³", "PM10"),
+    ("so2_ugm3", "µg/m³", "SO2"),
+    ("no2_ugm3", "µg/m³", "NO2"),
+    ("co_mgm3", "mg/m³", "CO"),
+)
 
-def _aqi_columns() -> tuple[Column, ...]:
-    return (
-        Column("aqi", "int16", "AQI computed by ecocloud (HJ 633, version in aqi_standard)", min=0, max=500),
-        Column(
-            "primary_pollutants",
-            "string",
-            "primary pollutant(s) when AQI > 50, comma-separated (ties: all), e.g. PM2.5,PM10",
-        ),
-        Column("aqi_category", "string", "AQI category (空气质量指数类别)", allowed=AQI_CATEGORIES),
-        Column(
-            "aqi_standard",
-            "string",
-            "AQI technical regulation applied, chosen by date",
-            allowed=AQI_STANDARDS,
-        ),
-    )
+# Daily statistics reuse the hourly column names with the daily meaning (and no upper bound).
+DAILY_STATS = Fields("air.daily", parent=F)
+DAILY_STATS.define(
+    *(
+        col
+        for name, unit, label in _DAILY_POLLUTANTS
+        for col in (
+            Column(name, "float64", f"{label} daily mean (NULL when invalid)", unit=unit, min=0),
+            Column(
+                f"{name.rsplit('_', 1)[0]}_hours",
+                "int8",
+                f"hours with a {label} value",
+                unit="h",
+                min=0,
+                max=24,
+            ),
+            Column(f"{name.rsplit('_', 1)[0]}_valid", "bool", f"{label} daily mean meets GB 3095 validity"),
+        )
+    ),
+    Column("o3_1h_max_ugm3", "float64", "O3 highest 1-hour value of the day", unit="µg/m³", min=0),
+    Column(
+        "o3_8h_max_ugm3", "float64", "O3 daily maximum 8-hour mean (NULL when invalid)", unit="µg/m³", min=0
+    ),
+    Column("o3_8h_windows", "int8", "valid 8-hour means in the day", unit="count", min=0, max=24),
+    Column("o3_valid", "bool", "O3 daily maximum 8-hour mean meets validity"),
+    Column(
+        "valid_indicators",
+        "int8",
+        "how many of the daily AQI indicators are valid",
+        unit="count",
+        min=0,
+        max=6,
+    ),
+)
+
+_DATE = SHARED.get("date", description="Beijing local date of the observation (partition key)")
+_AQI = ("aqi", "primary_pollutants", "aqi_category", "aqi_standard")
 
 
 station_hourly = Table(
     name="core_air__station_hourly",
     layer=Layer.CORE,
     source=SOURCE,
-    title="Ambient air quality, station hourly (环境空气质量 站点小时数据)",
+    title="Ambient air quality, station hourly",
+    title_zh="环境空气质量 站点小时数据",
     description=(
         "One row per national air station and hour of the real-time release. Every pollutant is its "
         "own column in its unit. `aqi_published` is the release's AQI row; `aqi` is recomputed from "
         "the concentrations with HJ 633 (2012 before 2026-03-01, 2026 from then) and must agree "
         "with it on at least 99.9 % of station-hours."
     ),
+    description_zh=(
+        "全国城市空气质量实时发布数据，每个国控站点每小时一行，各污染物浓度按其单位分列。"
+        "aqi_published 为发布的AQI；aqi 由生态云按 HJ 633 重新计算（2026年3月1日前用2012版，此后用2026版），"
+        "与发布值的一致率须不低于99.9%。"
+    ),
     columns=(
         _DATE,
-        _STATION,
-        Column("observed_at", "timestamp", "time stamp of the hour as released (UTC)", nullable=False),
-        *(Column(p.column, "float64", p.description, unit=p.unit, min=0, max=p.max) for p in POLLUTANTS),
-        Column("aqi_published", "int16", "AQI as published in the release", min=0, max=500),
-        *_aqi_columns(),
+        F.get("station_code"),
+        F.get("observed_at", description="time stamp of the hour as released (UTC)"),
+        *F(*(p.column for p in POLLUTANTS)),
+        F.get("aqi_published"),
+        *F(*_AQI),
     ),
     primary_key=("station_code", "observed_at"),
     owner=OWNER,
-    frequency="hourly",
+    frequency=HOURLY,
     sharing=Sharing.UNCONDITIONAL,
+    source_system=UPSTREAM,
     freshness_column="observed_at",
     freshness_tolerance=timedelta(hours=3),
     pair_checks=(
@@ -106,110 +168,103 @@ stations = Table(
     name="core_air__stations",
     layer=Layer.CORE,
     source=SOURCE,
-    title="Ambient air monitoring stations (环境空气监测点位)",
+    title="Ambient air monitoring stations",
+    title_zh="环境空气监测点位",
     description=(
         "Every station in the national station list, plus stations that appear in day files but not "
         "in the list (`listed` = false; name, city and coordinates unknown until the list has them)."
     ),
+    description_zh=(
+        "国家站点列表中的全部空气监测点位，以及在小时数据中出现但不在列表中的站点"
+        "（listed 为 false，其名称、城市和坐标待列表补充）。"
+    ),
     columns=(
-        _STATION,
-        Column("station_name", "string", "station name (监测点名称)"),
-        Column("city", "string", "city (城市) as in the station list"),
-        Column("longitude", "float64", "longitude (WGS-84 as published)", unit="°", min=73, max=136),
-        Column("latitude", "float64", "latitude (WGS-84 as published)", unit="°", min=3, max=54),
-        Column("is_control_point", "bool", "background / control point (对照点); excluded from city means"),
-        Column("listed", "bool", "present in the station list", nullable=False),
-        Column("first_seen_date", "date", "first date with data in the lake"),
-        Column("last_seen_date", "date", "latest date with data in the lake"),
+        F.get("station_code"),
+        *F("station_name", "city"),
+        F.get("longitude", description="longitude (WGS-84 as published)"),
+        F.get("latitude", description="latitude (WGS-84 as published)"),
+        F.get("is_control_point"),
+        F.get("listed", description="present in the station list"),
+        *F("first_seen_date", "last_seen_date"),
     ),
     primary_key=("station_code",),
     partition_by=None,
     owner=OWNER,
-    frequency="on change",
+    frequency=ON_CHANGE,
     sharing=Sharing.UNCONDITIONAL,
-)
-
-_DAILY_POLLUTANTS = (
-    ("pm25_ugm3", "µg/m³", "PM2.5"),
-    ("pm10_ugm3", "µg/m³", "PM10"),
-    ("so2_ugm3", "µg/m³", "SO2"),
-    ("no2_ugm3", "µg/m³", "NO2"),
-    ("co_mgm3", "mg/m³", "CO"),
+    source_system=UPSTREAM,
 )
 
 station_daily = Table(
     name="core_air__station_daily",
     layer=Layer.CORE,
     source=SOURCE,
-    title="Ambient air quality, station daily (站点日均值与日AQI)",
+    title="Ambient air quality, station daily means and daily AQI",
+    title_zh="站点日均值与日AQI",
     description=(
         "Daily means per station on the Beijing day, with GB 3095 validity: a daily mean needs ≥ 20 "
         "hourly values, the O3 daily maximum 8-hour mean needs ≥ 14 valid 8-hour means (each ≥ 6 "
         "hours, HJ 663). An invalid statistic is NULL with its `*_valid` flag false — never an "
         "average of too few hours. Daily AQI uses the valid 24-hour statistics."
     ),
+    description_zh=(
+        "按北京时间自然日统计的站点日均值，按 GB 3095 判定有效性：日均值至少需要20个小时值，"
+        "臭氧日最大8小时平均至少需要14个有效的8小时均值（每个至少6小时，HJ 663）。"
+        "无效的统计量为空值且对应 *_valid 为 false，不以不足的小时数求平均；日AQI只用有效的日统计量计算。"
+    ),
     columns=(
         _DATE,
-        _STATION,
-        *(
-            col
-            for name, unit, label in _DAILY_POLLUTANTS
-            for col in (
-                Column(name, "float64", f"{label} daily mean (NULL when invalid)", unit=unit, min=0),
-                Column(
-                    f"{name.rsplit('_', 1)[0]}_hours", "int8", f"hours with a {label} value", min=0, max=24
-                ),
-                Column(
-                    f"{name.rsplit('_', 1)[0]}_valid", "bool", f"{label} daily mean meets GB 3095 validity"
-                ),
+        F.get("station_code"),
+        *DAILY_STATS(
+            *(
+                col
+                for name, _, _ in _DAILY_POLLUTANTS
+                for col in (name, f"{name.rsplit('_', 1)[0]}_hours", f"{name.rsplit('_', 1)[0]}_valid")
             )
         ),
-        Column("o3_1h_max_ugm3", "float64", "O3 highest 1-hour value of the day", unit="µg/m³", min=0),
-        Column(
-            "o3_8h_max_ugm3",
-            "float64",
-            "O3 daily maximum 8-hour mean (NULL when invalid)",
-            unit="µg/m³",
-            min=0,
-        ),
-        Column("o3_8h_windows", "int8", "valid 8-hour means in the day", min=0, max=24),
-        Column("o3_valid", "bool", "O3 daily maximum 8-hour mean meets validity"),
-        Column("valid_indicators", "int8", "how many of the daily AQI indicators are valid", min=0, max=6),
-        *_aqi_columns(),
+        *DAILY_STATS("o3_1h_max_ugm3", "o3_8h_max_ugm3", "o3_8h_windows", "o3_valid", "valid_indicators"),
+        *F(*_AQI),
     ),
     primary_key=("station_code", "date"),
     owner=OWNER,
-    frequency="daily",
+    frequency=DAILY,
     sharing=Sharing.UNCONDITIONAL,
+    source_system=DERIVED,
 )
 
 city_daily_ranking = Table(
     name="mart_air__city_daily_ranking",
     layer=Layer.MART,
     source=SOURCE,
-    title="City daily air quality ranking (城市空气质量日排名)",
+    title="City daily air quality ranking",
+    title_zh="城市空气质量日排名",
     description=(
         "Cities ranked by daily AQI (1 = best air). City concentrations are the means of the city's "
         "non-control stations' valid daily statistics; stations missing from the station list have "
         "no city and are left out (they are listed in core_air__stations with listed = false)."
     ),
+    description_zh=(
+        "按日AQI对城市排名（1为空气质量最好）。城市浓度为该市非对照点有效日统计量的平均；"
+        "不在站点列表中的站点没有所属城市，不参与排名（见 core_air__stations 中 listed 为 false 的站点）。"
+    ),
     columns=(
         _DATE,
-        Column("city", "string", "city (城市)", nullable=False),
-        Column("stations", "int16", "stations contributing", min=1),
-        Column("pm25_ugm3", "float64", "PM2.5 city daily mean", unit="µg/m³", min=0),
-        Column("pm10_ugm3", "float64", "PM10 city daily mean", unit="µg/m³", min=0),
-        Column("so2_ugm3", "float64", "SO2 city daily mean", unit="µg/m³", min=0),
-        Column("no2_ugm3", "float64", "NO2 city daily mean", unit="µg/m³", min=0),
-        Column("co_mgm3", "float64", "CO city daily mean", unit="mg/m³", min=0),
-        Column("o3_8h_max_ugm3", "float64", "O3 daily maximum 8-hour mean, city mean", unit="µg/m³", min=0),
-        *_aqi_columns(),
-        Column("rank", "int16", "rank among cities that day, 1 = best (ties share a rank)", min=1),
+        F.get("city", description="city (城市)", nullable=False),
+        F.get("stations"),
+        DAILY_STATS.get("pm25_ugm3", description="PM2.5 city daily mean"),
+        DAILY_STATS.get("pm10_ugm3", description="PM10 city daily mean"),
+        DAILY_STATS.get("so2_ugm3", description="SO2 city daily mean"),
+        DAILY_STATS.get("no2_ugm3", description="NO2 city daily mean"),
+        DAILY_STATS.get("co_mgm3", description="CO city daily mean"),
+        DAILY_STATS.get("o3_8h_max_ugm3", description="O3 daily maximum 8-hour mean, city mean"),
+        *F(*_AQI),
+        F.get("rank"),
     ),
     primary_key=("date", "city"),
     owner=OWNER,
-    frequency="daily",
+    frequency=DAILY,
     sharing=Sharing.UNCONDITIONAL,
+    source_system=DERIVED,
 )
 
 quarantine = Table(
@@ -217,23 +272,74 @@ quarantine = Table(
     layer=Layer.QUARANTINE,
     source=SOURCE,
     title="Air release rows that could not be typed",
+    title_zh="空气质量发布数据 隔离记录",
     description=(
         "Lines or station-hours of a day file that could not be typed, with the reason and the raw "
         "location. Station-hours in = published + quarantined, always."
     ),
+    description_zh=(
+        "日文件中无法解析的行或站点小时值，附原因和在原始文件中的位置；"
+        "输入的站点小时数始终等于已发布数加隔离数。"
+    ),
     columns=(
         _DATE,
-        Column("raw_file", "string", "raw-zone path of the file (relative to the lake)", nullable=False),
-        Column("line_no", "int32", "1-based line number in the file", nullable=False),
-        Column("station_code", "string", "station column, NULL when the whole line is rejected"),
-        Column("release_type", "string", "the line's `type` value"),
-        Column("raw_value", "string", "the offending text"),
-        Column("reason", "string", "why it was not published", nullable=False),
+        F.get("raw_file", description="raw-zone path of the file (relative to the lake)"),
+        F.get("line_no", description="1-based line number in the file"),
+        F.get(
+            "station_code", description="station column, NULL when the whole line is rejected", nullable=True
+        ),
+        *F("release_type", "raw_value"),
+        F.get("reason", description="why it was not published"),
     ),
     primary_key=("raw_file", "line_no", "station_code"),
     owner=OWNER,
-    frequency="hourly",
+    frequency=HOURLY,
     sharing=Sharing.NOT_SHARED,
+    sharing_conditions=(
+        "不予共享：发布文件中无法解析的内容，仅供数据工程人员排查上游数据问题 "
+        "(not shared: untypeable content of the release, for data engineers tracing upstream problems)"
+    ),
+    source_system=UPSTREAM,
 )
 
-register(station_hourly, stations, station_daily, city_daily_ranking, quarantine)
+# -- stage: typed rows handed from the parsers to the builds (in memory only) --------------------
+station_list = Table(
+    name="stage_air__station_list",
+    layer=Layer.STAGE,
+    source=SOURCE,
+    title="National station list as parsed",
+    title_zh="国控站点列表（解析结果）",
+    description="The national station list file, typed: one row per station code (first row wins).",
+    description_zh="国家空气监测站点列表文件的解析结果，每个站点编码一行（重复时取第一行）。",
+    columns=(
+        F.get("station_code"),
+        *F("station_name", "city", "longitude", "latitude", "is_control_point"),
+    ),
+    primary_key=("station_code",),
+    partition_by=None,
+    owner=OWNER,
+    frequency=EVERY_RUN,
+    sharing=Sharing.NOT_SHARED,
+    sharing_conditions=STAGE_ONLY,
+    source_system=UPSTREAM,
+)
+
+aqi_scores = Table(
+    name="stage_air__aqi",
+    layer=Layer.STAGE,
+    source=SOURCE,
+    title="AQI computed for a batch of station-hours or station-days",
+    title_zh="AQI 计算结果",
+    description="What transforms.aqi returns: the AQI, primary pollutants, category and the regulation used.",
+    description_zh="AQI 计算函数的输出：空气质量指数、首要污染物、类别及所用技术规定版本。",
+    columns=F(*_AQI),
+    primary_key=(),
+    partition_by=None,
+    owner=OWNER,
+    frequency=EVERY_RUN,
+    sharing=Sharing.NOT_SHARED,
+    sharing_conditions=STAGE_ONLY,
+    source_system=DERIVED,
+)
+
+register(station_hourly, stations, station_daily, city_daily_ranking, quarantine, station_list, aqi_scores)

@@ -10,10 +10,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from schemas.registry import Column, Layer, Sharing, Table, register
+from schemas.fields import EVERY_RUN, POLICY_DIVISION, SHARED, STAGE_ONLY, WHEN_PUBLISHED
+from schemas.registry import Column, Fields, Layer, Sharing, Table, register
 
-OWNER = "政策法规处 (policy and regulations division)"
+OWNER = POLICY_DIVISION
 SOURCE = "credit"
+UPSTREAM = (
+    "省级生态环境部门发布的企业环境信用评价结果文件 "
+    "(enterprise environmental credit rating results published by provincial eco-environment departments)"
+)
 
 
 @dataclass(frozen=True)
@@ -61,51 +66,73 @@ SCHEMES: dict[str, CreditScheme] = {
 }
 LEVEL_CODES = ("green", "blue", "yellow", "red", "black")
 
+F = Fields("credit", parent=SHARED)
+F.define(
+    Column("province_code", "string", "province of the result file (GB/T 2260), e.g. 360000", nullable=False),
+    Column("scheme", "string", "rating scheme", allowed=tuple(SCHEMES), nullable=False),
+    Column("year", "int16", "evaluation year (评价年度)", unit="1", nullable=False, min=2000, max=2100),
+    Column("region_name", "string", "region as written in the file"),
+    Column("level", "string", "rating colour", allowed=LEVEL_CODES, nullable=False),
+    Column(
+        "level_rank",
+        "int8",
+        "order of the level in its scheme, 1 = best",
+        unit="1",
+        nullable=False,
+        min=1,
+        max=5,
+    ),
+    Column("level_label", "string", "level as written in the file", nullable=False),
+    Column("sub_grade", "string", "sub-grade where the scheme has them (Guizhou)"),
+    Column("sheet", "string", "worksheet (XLSX) or '' (CSV)", nullable=False),
+    Column("row_no", "int32", "1-based row number in the sheet / file", unit="1", nullable=False, min=1),
+)
+# A quarantine row may stand for a whole file or sheet (row 0): its own row_no, without the minimum.
+QUARANTINE_FIELDS = Fields("credit.quarantine", parent=F)
+QUARANTINE_FIELDS.define(
+    Column("row_no", "int32", "1-based row number; 0 = the whole file or sheet", unit="1", nullable=False),
+)
+
+_RAW_FILE = F.get("raw_file", description="raw-zone file (relative to the lake)")
+_ROW = (
+    *F("province_code", "scheme", "year"),
+    F.get("uscc", description="unified social credit code as published, normalised"),
+)
+
 ratings = Table(
     name="core_credit__ratings",
     layer=Layer.CORE,
     source=SOURCE,
-    title="Enterprise environmental credit ratings (企业环境信用评价结果)",
+    title="Enterprise environmental credit ratings",
+    title_zh="企业环境信用评价结果",
     description=(
         "One row per enterprise and row of a provincial result file. `level` is the colour, "
         "`level_rank` its order within `scheme` (1 = best); Jiangxi's scheme has five levels, the "
         "national four. The newest file of a province and year replaces older ones. USCCs failing the "
         "GB 32100 check are kept and flagged, never dropped; names are normalised for matching."
     ),
+    description_zh=(
+        "省级企业环境信用评价结果文件中每家企业（每行）一行。level 为信用等级颜色，level_rank 为其在评价体系 scheme "
+        "中的次序（1为最好）；江西省为五级，全国为四级。同一省份同一年度以最新文件为准。"
+        "未通过 GB 32100 校验的统一社会信用代码予以保留并标记；企业名称规范化后用于匹配。"
+    ),
     columns=(
-        Column(
-            "province_code", "string", "province of the result file (GB/T 2260), e.g. 360000", nullable=False
-        ),
-        Column("scheme", "string", "rating scheme", allowed=tuple(SCHEMES), nullable=False),
-        Column("year", "int16", "evaluation year (评价年度)", nullable=False, min=2000, max=2100),
-        Column("uscc", "string", "unified social credit code as published, normalised"),
-        Column("uscc_valid", "bool", "USCC passes the GB 32100 check", nullable=False),
-        Column(
-            "uscc_problem",
-            "string",
-            "why the USCC fails the check",
-            allowed=("missing", "length", "charset", "check_char"),
-        ),
-        Column("enterprise_name", "string", "enterprise name as published", nullable=False),
-        Column("enterprise_name_norm", "string", "name normalised for matching", nullable=False),
-        Column("region_code", "string", "prefecture (or county) region code from the file's region column"),
-        Column("region_name", "string", "region as written in the file"),
-        Column("level", "string", "rating colour", allowed=LEVEL_CODES, nullable=False),
-        Column(
-            "level_rank", "int8", "order of the level in its scheme, 1 = best", nullable=False, min=1, max=5
-        ),
-        Column("level_label", "string", "level as written in the file", nullable=False),
-        Column("sub_grade", "string", "sub-grade where the scheme has them (Guizhou)"),
-        Column("raw_file", "string", "raw-zone file (relative to the lake)", nullable=False),
-        Column("sheet", "string", "worksheet (XLSX) or '' (CSV)", nullable=False),
-        Column("row_no", "int32", "1-based row number in the sheet / file", nullable=False, min=1),
-        Column("received_at", "timestamp", "when the file was received (UTC)", nullable=False),
+        *_ROW,
+        *F("uscc_valid", "uscc_problem"),
+        F.get("enterprise_name", description="enterprise name as published", nullable=False),
+        F.get("enterprise_name_norm", description="name normalised for matching", nullable=False),
+        F.get("region_code", description="prefecture (or county) region code from the file's region column"),
+        *F("region_name", "level", "level_rank", "level_label", "sub_grade"),
+        _RAW_FILE,
+        *F("sheet", "row_no"),
+        F.get("received_at", description="when the file was received (UTC)", nullable=False),
     ),
     primary_key=("raw_file", "sheet", "row_no"),
     partition_by=None,
     owner=OWNER,
-    frequency="when published",
+    frequency=WHEN_PUBLISHED,
     sharing=Sharing.UNCONDITIONAL,
+    source_system=UPSTREAM,
 )
 
 quarantine = Table(
@@ -113,23 +140,57 @@ quarantine = Table(
     layer=Layer.QUARANTINE,
     source=SOURCE,
     title="Credit result rows that could not be typed",
+    title_zh="企业环境信用评价数据 隔离记录",
     description=(
         "Rows (or whole files: row_no 0) of credit result files that could not be typed — an unknown "
         "level label, no enterprise name, no recognisable header — with the reason."
     ),
+    description_zh="信用评价结果文件中无法解析的行（或整个文件，row_no 为0）：等级名称无法识别、缺少企业名称、找不到表头等，附原因。",
     columns=(
-        Column("raw_file", "string", "raw-zone file (relative to the lake)", nullable=False),
-        Column("sheet", "string", "worksheet or ''", nullable=False),
-        Column("row_no", "int32", "1-based row number; 0 = the whole file or sheet", nullable=False),
-        Column("province_code", "string", "province of the file, when known"),
-        Column("raw_value", "string", "the row as read (truncated)"),
-        Column("reason", "string", "why it was not published", nullable=False),
+        _RAW_FILE,
+        F.get("sheet", description="worksheet or ''"),
+        QUARANTINE_FIELDS.get("row_no"),
+        F.get("province_code", description="province of the file, when known", nullable=True),
+        F.get("raw_value", description="the row as read (truncated)"),
+        F.get("reason", description="why it was not published"),
     ),
     primary_key=("raw_file", "sheet", "row_no"),
     partition_by=None,
     owner=OWNER,
-    frequency="when published",
+    frequency=WHEN_PUBLISHED,
     sharing=Sharing.NOT_SHARED,
+    sharing_conditions=(
+        "不予共享：信用评价结果文件中无法解析的内容，仅供数据工程人员排查文件问题 "
+        "(not shared: untypeable content of the result files, for data engineers tracing file problems)"
+    ),
+    source_system=UPSTREAM,
 )
 
-register(ratings, quarantine)
+# -- stage: typed rows of one result file (ingest.credit.parse), in memory only -----------------
+stage_rows = Table(
+    name="stage_credit__rows",
+    layer=Layer.STAGE,
+    source=SOURCE,
+    title="Rows of a credit result file, typed",
+    title_zh="信用评价结果 解析结果",
+    description="One row per enterprise row of a result file; USCC checks and name normalisation come in the build.",
+    description_zh="信用评价结果文件每个企业行的解析结果；统一社会信用代码校验和名称规范化由构建步骤完成。",
+    columns=(
+        *_ROW,
+        F.get("enterprise_name", description="enterprise name as published", nullable=False),
+        F.get("region_code", description="prefecture (or county) region code from the file's region column"),
+        *F("region_name", "level", "level_rank", "level_label", "sub_grade"),
+        _RAW_FILE,
+        *F("sheet", "row_no"),
+        F.get("received_at", description="when the file was received (UTC)", nullable=False),
+    ),
+    primary_key=("raw_file", "sheet", "row_no"),
+    partition_by=None,
+    owner=OWNER,
+    frequency=EVERY_RUN,
+    sharing=Sharing.NOT_SHARED,
+    sharing_conditions=STAGE_ONLY,
+    source_system=UPSTREAM,
+)
+
+register(ratings, quarantine, stage_rows)

@@ -11,102 +11,16 @@ Water sections and air stations have their own registries (schemas.water, core_a
 
 from __future__ import annotations
 
-from schemas.registry import Column, Layer, Sharing, Table, register
+from schemas.fields import DAILY, EVERY_RUN, MASTER_DATA_STEWARDS, ON_CHANGE, SHARED, STAGE_ONLY
+from schemas.registry import Column, Fields, Layer, Sharing, Table, register
 
-OWNER = "大数据中心 (big-data centre, master-data stewards)"
+OWNER = MASTER_DATA_STEWARDS
 SOURCE = "master"
-
-_USCC_PROBLEMS = ("missing", "length", "charset", "check_char")
-
-
-def _version_columns() -> tuple[Column, ...]:
-    return (
-        Column("valid_from", "timestamp", "this version was first received (UTC)", nullable=False),
-        Column("valid_to", "timestamp", "a later snapshot changed or dropped it (UTC); NULL: current"),
-        Column("is_current", "bool", "in the latest snapshot, unchanged", nullable=False),
-        Column("raw_file", "string", "raw-zone snapshot this version was first read from", nullable=False),
-    )
-
-
-enterprises = Table(
-    name="core_master__enterprises",
-    layer=Layer.CORE,
-    source=SOURCE,
-    title="Enterprise registry, versioned (企业基础信息)",
-    description=(
-        "Regulated enterprises keyed by USCC, one row per version. A rename keeps the USCC and opens a "
-        "new version. A USCC failing the GB 32100 check is kept and flagged (`uscc_valid`)."
-    ),
-    columns=(
-        Column("uscc", "string", "unified social credit code (统一社会信用代码), normalised", nullable=False),
-        Column("uscc_valid", "bool", "USCC passes the GB 32100 check", nullable=False),
-        Column("uscc_problem", "string", "why the USCC fails the check", allowed=_USCC_PROBLEMS),
-        Column("enterprise_name", "string", "registered name", nullable=False),
-        Column("enterprise_name_norm", "string", "name normalised for matching", nullable=False),
-        Column("region_code", "string", "GB/T 2260 region code (legacy codes mapped to current)"),
-        Column("industry_code", "string", "industry (GB/T 4754), e.g. D4411"),
-        Column("industry_name", "string", "industry name"),
-        Column("address", "string", "address"),
-        *_version_columns(),
-    ),
-    primary_key=("uscc", "valid_from"),
-    partition_by=None,
-    owner=OWNER,
-    frequency="on change",
-    sharing=Sharing.CONDITIONAL,
+REGISTRIES = (
+    "生态云 主数据登记表：企业名录与自动监控点位（数据工程人员维护的 CSV 快照） "
+    "(ecocloud master-data registries: enterprise and monitoring-point CSV snapshots kept by data engineers)"
 )
-
-monitoring_points = Table(
-    name="core_master__monitoring_points",
-    layer=Layer.CORE,
-    source=SOURCE,
-    title="Pollution-source monitoring points, versioned (污染源自动监控点位)",
-    description=(
-        "Online-monitoring points keyed by the data logger's MN: the enterprise (USCC), the permitted "
-        "outlet (DA001 / DW001 …), region and the HJ 212 pollutant codes measured. One row per version."
-    ),
-    columns=(
-        Column("mn", "string", "data-logger MN (设备唯一标识), normally 24 hex characters", nullable=False),
-        Column("mn_standard", "bool", "MN is 24 hex characters as HJ 212-2017 says", nullable=False),
-        Column("uscc", "string", "enterprise USCC, normalised"),
-        Column("uscc_valid", "bool", "USCC passes the GB 32100 check", nullable=False),
-        Column("outlet_code", "string", "permitted outlet code, e.g. DA001, DW001"),
-        Column("medium", "string", "air (DA) or water (DW), from the outlet code", allowed=("air", "water")),
-        Column("region_code", "string", "GB/T 2260 region code"),
-        Column("point_name", "string", "point name"),
-        Column("pollutants", "string", "HJ 212-2017 codes measured, comma-separated (2005 codes mapped)"),
-        *_version_columns(),
-    ),
-    primary_key=("mn", "valid_from"),
-    partition_by=None,
-    owner=OWNER,
-    frequency="on change",
-    sharing=Sharing.CONDITIONAL,
-)
-
-quarantine = Table(
-    name="quarantine_master__rows",
-    layer=Layer.QUARANTINE,
-    source=SOURCE,
-    title="Master-data rows that could not be typed",
-    description=(
-        "Rows of master-data files without their key (USCC, MN), duplicates of a key within one file, "
-        "or files that are neither registry, with the reason. line_no 0 = the whole file."
-    ),
-    columns=(
-        Column("raw_file", "string", "raw-zone file (relative to the lake)", nullable=False),
-        Column("line_no", "int32", "1-based line number (header = 1); 0 = the whole file", nullable=False),
-        Column("file_kind", "string", "enterprises or monitoring_points, when known"),
-        Column("key", "string", "the row's key (USCC or MN) when present"),
-        Column("raw_value", "string", "the row as read (truncated)"),
-        Column("reason", "string", "why it was not published", nullable=False),
-    ),
-    primary_key=("raw_file", "line_no"),
-    partition_by=None,
-    owner=OWNER,
-    frequency="on change",
-    sharing=Sharing.NOT_SHARED,
-)
+JOIN_CHECK = "生态云 主数据关联质量检查 (ecocloud master-data join-quality check)"
 
 JOIN_CHECKS = (
     "mn_unregistered",  # MN sending packets but in no monitoring-point version
@@ -118,39 +32,302 @@ JOIN_CHECKS = (
     "name_mismatch",  # same USCC, different normalised name than the enterprise's current one
 )
 
+F = Fields("master", parent=SHARED)
+F.define(
+    Column("mn_standard", "bool", "MN is 24 hex characters as HJ 212-2017 says", nullable=False),
+    Column("point_name", "string", "point name"),
+    Column("pollutants", "string", "HJ 212-2017 codes measured, comma-separated (2005 codes mapped)"),
+    Column("file_kind", "string", "enterprises or monitoring_points, when known"),
+    Column("key", "string", "the row's key (USCC or MN) when present"),
+    Column("snapshot_at", "timestamp", "when the snapshot the row comes from was received (UTC)"),
+    Column("check_name", "string", "which check", allowed=JOIN_CHECKS, nullable=False),
+    Column("row_kind", "string", "summary or item", allowed=("summary", "item"), nullable=False),
+    Column("subject_table", "string", "table the item comes from", nullable=False),
+    Column(
+        "subject_key",
+        "string",
+        "the offending key (MN, permit/outlet, USCC, file:row); '*' for a summary",
+        nullable=False,
+    ),
+    Column("detail", "string", "what is wrong, and a suggestion where there is one"),
+    Column(
+        "occurrences",
+        "int64",
+        "items (summary) or rows / packets involved (item)",
+        unit="count",
+        nullable=False,
+        min=0,
+    ),
+    Column("checked", "bool", "the check could run (its inputs exist)", nullable=False),
+    Column("generated_at", "timestamp", "when the report was computed (UTC)", nullable=False),
+    Column("packets", "int64", "packets received from the MN", unit="count"),
+)
+
+
+def _version_columns() -> tuple[Column, ...]:
+    return (
+        F.get("valid_from", description="this version was first received (UTC)"),
+        F.get("valid_to", description="a later snapshot changed or dropped it (UTC); NULL: current"),
+        F.get("is_current", description="in the latest snapshot, unchanged"),
+        F.get("raw_file", description="raw-zone snapshot this version was first read from"),
+    )
+
+
+_ENTERPRISE = (
+    F.get("enterprise_name", description="registered name", nullable=False),
+    F.get("enterprise_name_norm", description="name normalised for matching", nullable=False),
+)
+_REGION = F.get("region_code", description="GB/T 2260 region code (legacy codes mapped to current)")
+_MN = F.get("mn", description="data-logger MN (设备唯一标识), normally 24 hex characters")
+_POINT_USCC = F.get("uscc", description="enterprise USCC, normalised")
+_OUTLET = F.get("outlet_code", description="permitted outlet code, e.g. DA001, DW001")
+
+enterprises = Table(
+    name="core_master__enterprises",
+    layer=Layer.CORE,
+    source=SOURCE,
+    title="Enterprise registry, versioned",
+    title_zh="企业基础信息",
+    description=(
+        "Regulated enterprises keyed by USCC, one row per version. A rename keeps the USCC and opens a "
+        "new version. A USCC failing the GB 32100 check is kept and flagged (`uscc_valid`)."
+    ),
+    description_zh=(
+        "以统一社会信用代码为键的重点监管企业名录，每个版本一行；企业更名时代码不变并新开一个版本。"
+        "未通过 GB 32100 校验的代码予以保留并标记（uscc_valid）。"
+    ),
+    columns=(
+        F.get(
+            "uscc", description="unified social credit code (统一社会信用代码), normalised", nullable=False
+        ),
+        *F("uscc_valid", "uscc_problem"),
+        *_ENTERPRISE,
+        _REGION,
+        F.get("industry_code"),
+        F.get("industry_name", description="industry name"),
+        F.get("address"),
+        *_version_columns(),
+    ),
+    primary_key=("uscc", "valid_from"),
+    partition_by=None,
+    owner=OWNER,
+    frequency=ON_CHANGE,
+    sharing=Sharing.CONDITIONAL,
+    sharing_conditions=(
+        "有条件共享：重点监管企业名录（含地址、行业），供政府部门按职责共享使用，不对社会公开 "
+        "(conditional: the regulated-enterprise registry with addresses and industries, for government "
+        "departments within their duties; not published)"
+    ),
+    source_system=REGISTRIES,
+)
+
+monitoring_points = Table(
+    name="core_master__monitoring_points",
+    layer=Layer.CORE,
+    source=SOURCE,
+    title="Pollution-source monitoring points, versioned",
+    title_zh="污染源自动监控点位",
+    description=(
+        "Online-monitoring points keyed by the data logger's MN: the enterprise (USCC), the permitted "
+        "outlet (DA001 / DW001 …), region and the HJ 212 pollutant codes measured. One row per version."
+    ),
+    description_zh=(
+        "以数采仪 MN 为键的污染源自动监控点位：所属企业（统一社会信用代码）、许可排放口（DA001/DW001 等）、"
+        "行政区划及监测的 HJ 212 污染物代码，每个版本一行。"
+    ),
+    columns=(
+        _MN,
+        F.get("mn_standard"),
+        _POINT_USCC,
+        F.get("uscc_valid"),
+        _OUTLET,
+        F.get("medium", description="air (DA) or water (DW), from the outlet code"),
+        F.get("region_code", description="GB/T 2260 region code"),
+        *F("point_name", "pollutants"),
+        *_version_columns(),
+    ),
+    primary_key=("mn", "valid_from"),
+    partition_by=None,
+    owner=OWNER,
+    frequency=ON_CHANGE,
+    sharing=Sharing.CONDITIONAL,
+    sharing_conditions=(
+        "有条件共享：数采仪 MN 与企业、排放口的对应关系，供生态环境部门执法和监测人员使用；"
+        "MN 可被用于冒充数采仪上报数据，不对社会公开 (conditional: which data logger (MN) monitors which "
+        "enterprise outlet, for enforcement and monitoring staff; an MN could be used to impersonate a "
+        "logger, so it is not published)"
+    ),
+    source_system=REGISTRIES,
+)
+
+quarantine = Table(
+    name="quarantine_master__rows",
+    layer=Layer.QUARANTINE,
+    source=SOURCE,
+    title="Master-data rows that could not be typed",
+    title_zh="主数据 隔离记录",
+    description=(
+        "Rows of master-data files without their key (USCC, MN), duplicates of a key within one file, "
+        "or files that are neither registry, with the reason. line_no 0 = the whole file."
+    ),
+    description_zh="主数据文件中缺少主键（统一社会信用代码或 MN）的行、同一文件内主键重复的行，或不属于任何登记表的文件，附原因；line_no 为0表示整个文件。",
+    columns=(
+        F.get("raw_file", description="raw-zone file (relative to the lake)"),
+        F.get("line_no", description="1-based line number (header = 1); 0 = the whole file"),
+        *F("file_kind", "key"),
+        F.get("raw_value", description="the row as read (truncated)"),
+        F.get("reason", description="why it was not published"),
+    ),
+    primary_key=("raw_file", "line_no"),
+    partition_by=None,
+    owner=OWNER,
+    frequency=ON_CHANGE,
+    sharing=Sharing.NOT_SHARED,
+    sharing_conditions=(
+        "不予共享：主数据文件中无法解析的内容，仅供数据工程人员排查登记表问题 "
+        "(not shared: untypeable content of the registry files, for data engineers fixing the registries)"
+    ),
+    source_system=REGISTRIES,
+)
+
+_REPORT_ROW = (
+    *F("check_name", "row_kind", "subject_table", "subject_key"),
+    F.get("uscc", description="USCC involved"),
+    *F("detail", "occurrences", "checked"),
+)
+
 join_report = Table(
     name="quality_master__join_report",
     layer=Layer.QUALITY,
     source=SOURCE,
-    title="Join-quality report of the master data (主数据关联质量报告)",
+    title="Join-quality report of the master data",
+    title_zh="主数据关联质量报告",
     description=(
         "How well permits, credit ratings, monitoring points and incoming packets join on USCC, MN and "
         "outlet. Per day and check: one `summary` row (occurrences = number of items; `checked` false "
         "when an input table does not exist yet) and one `item` row per offending key."
     ),
+    description_zh=(
+        "排污许可证、信用评价、自动监控点位与接收的数据包之间按统一社会信用代码、MN 和排放口关联的质量。"
+        "每天每项检查一行汇总（occurrences 为问题条数；输入表尚不存在时 checked 为 false），"
+        "每个问题键一行明细。"
+    ),
     columns=(
-        Column("date", "date", "Beijing date of the report (partition key)", nullable=False),
-        Column("check_name", "string", "which check", allowed=JOIN_CHECKS, nullable=False),
-        Column("row_kind", "string", "summary or item", allowed=("summary", "item"), nullable=False),
-        Column("subject_table", "string", "table the item comes from", nullable=False),
-        Column(
-            "subject_key",
-            "string",
-            "the offending key (MN, permit/outlet, USCC, file:row); '*' for a summary",
-            nullable=False,
-        ),
-        Column("uscc", "string", "USCC involved"),
-        Column("detail", "string", "what is wrong, and a suggestion where there is one"),
-        Column(
-            "occurrences", "int64", "items (summary) or rows / packets involved (item)", nullable=False, min=0
-        ),
-        Column("checked", "bool", "the check could run (its inputs exist)", nullable=False),
-        Column("generated_at", "timestamp", "when the report was computed (UTC)", nullable=False),
+        SHARED.get("date", description="Beijing date of the report (partition key)"),
+        *_REPORT_ROW,
+        F.get("generated_at"),
     ),
     primary_key=("date", "check_name", "row_kind", "subject_table", "subject_key"),
     owner=OWNER,
-    frequency="daily",
+    frequency=DAILY,
     sharing=Sharing.CONDITIONAL,
+    sharing_conditions=(
+        "有条件共享：主数据关联问题清单（涉及企业代码与数采仪），供数据治理人员及相关业务处室核查整改 "
+        "(conditional: master-data join problems naming enterprises and loggers, for data stewards and the "
+        "divisions concerned to check and fix)"
+    ),
+    source_system=JOIN_CHECK,
 )
 
-register(enterprises, monitoring_points, quarantine, join_report)
+# -- stage: typed rows handed between the parsers, transforms and builds (in memory only) -------
+stage_enterprises = Table(
+    name="stage_master__enterprises",
+    layer=Layer.STAGE,
+    source=SOURCE,
+    title="Rows of an enterprise-registry snapshot, typed",
+    title_zh="企业名录快照 解析结果",
+    description=(
+        "One row per enterprise of one snapshot file (ingest.master), with the snapshot it came from; "
+        "USCC checks, region mapping and versions come in the build."
+    ),
+    description_zh="企业名录每个快照文件的解析结果，每家企业一行并注明来源快照；代码校验、区划映射和版本由构建步骤完成。",
+    columns=(
+        F.get("uscc", description="unified social credit code (统一社会信用代码) as in the file"),
+        F.get("enterprise_name", description="registered name"),
+        *F("region_code", "industry_code", "industry_name", "address"),
+        F.get("raw_file", description="raw-zone snapshot the row was read from"),
+        F.get("snapshot_at"),
+    ),
+    primary_key=("raw_file", "uscc"),
+    partition_by=None,
+    owner=OWNER,
+    frequency=EVERY_RUN,
+    sharing=Sharing.NOT_SHARED,
+    sharing_conditions=STAGE_ONLY,
+    source_system=REGISTRIES,
+)
+
+stage_monitoring_points = Table(
+    name="stage_master__monitoring_points",
+    layer=Layer.STAGE,
+    source=SOURCE,
+    title="Rows of a monitoring-point registry snapshot, typed",
+    title_zh="自动监控点位快照 解析结果",
+    description=(
+        "One row per point of one snapshot file (ingest.master), with the snapshot it came from; "
+        "outlet codes upper-cased, pollutant codes mapped to HJ 212-2017."
+    ),
+    description_zh="自动监控点位每个快照文件的解析结果，每个点位一行并注明来源快照；排放口编号转为大写，污染物代码映射为 HJ 212-2017 代码。",
+    columns=(
+        _MN,
+        _POINT_USCC,
+        _OUTLET,
+        *F("region_code", "point_name", "pollutants", "mn_standard"),
+        F.get("raw_file", description="raw-zone snapshot the row was read from"),
+        F.get("snapshot_at"),
+    ),
+    primary_key=("raw_file", "mn"),
+    partition_by=None,
+    owner=OWNER,
+    frequency=EVERY_RUN,
+    sharing=Sharing.NOT_SHARED,
+    sharing_conditions=STAGE_ONLY,
+    source_system=REGISTRIES,
+)
+
+stage_join_items = Table(
+    name="stage_master__join_report_rows",
+    layer=Layer.STAGE,
+    source=SOURCE,
+    title="Join-report rows as transforms.master_join computes them",
+    title_zh="主数据关联检查 计算结果",
+    description="Summary and item rows of every join check, before the report's date and time are added.",
+    description_zh="各项关联检查的汇总行和明细行，尚未加上报告日期和生成时间。",
+    columns=_REPORT_ROW,
+    primary_key=("check_name", "row_kind", "subject_table", "subject_key"),
+    partition_by=None,
+    owner=OWNER,
+    frequency=EVERY_RUN,
+    sharing=Sharing.NOT_SHARED,
+    sharing_conditions=STAGE_ONLY,
+    source_system=JOIN_CHECK,
+)
+
+stage_packet_counts = Table(
+    name="stage_master__join_inputs_packets",
+    layer=Layer.STAGE,
+    source=SOURCE,
+    title="Packets per MN, an input of the join report",
+    title_zh="各数采仪数据包数（关联检查输入）",
+    description="Packets per MN in core_source__packets: what the mn_unregistered check reads.",
+    description_zh="core_source__packets 中各 MN 的数据包数，供“MN 未登记”检查使用。",
+    columns=(F.get("mn"), F.get("packets")),
+    primary_key=("mn",),
+    partition_by=None,
+    owner=OWNER,
+    frequency=EVERY_RUN,
+    sharing=Sharing.NOT_SHARED,
+    sharing_conditions=STAGE_ONLY,
+    source_system=JOIN_CHECK,
+)
+
+register(
+    enterprises,
+    monitoring_points,
+    quarantine,
+    join_report,
+    stage_enterprises,
+    stage_monitoring_points,
+    stage_join_items,
+    stage_packet_counts,
+)

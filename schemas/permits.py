@@ -8,41 +8,92 @@ in force at the reading's time: ``transforms.permits.limit_in_force``.
 
 from __future__ import annotations
 
-from schemas.registry import Column, Layer, Sharing, Table, register
+from schemas.fields import DAILY, EMISSIONS_DIVISION, EVERY_RUN, SHARED, STAGE_ONLY
+from schemas.registry import Column, Fields, Layer, Sharing, Table, register
 
-OWNER = "环境影响评价与排放管理处 (EIA and emission management division)"
+OWNER = EMISSIONS_DIVISION
 SOURCE = "permit"
+UPSTREAM = "全国排污许可证管理信息平台 (national pollutant discharge permit management information platform)"
 
 STATUSES = ("valid", "revoked", "cancelled")  # 有效 / 撤销 / 注销
 OUTLET_KINDS = ("main", "general")  # 主要排放口 / 一般排放口
-MEDIA = ("air", "water")  # DA… waste gas, DW… wastewater
-USCC_PROBLEMS = ("missing", "length", "charset", "check_char")
 
-_PERMIT_NO = Column(
-    "permit_no", "string", "discharge permit number (排污许可证编号): USCC + 3 digits + P/U", nullable=False
+F = Fields("permit", parent=SHARED)
+F.define(
+    Column(
+        "permit_no",
+        "string",
+        "discharge permit number (排污许可证编号): USCC + 3 digits + P/U",
+        nullable=False,
+    ),
+    Column(
+        "version",
+        "int32",
+        "version number on the permit platform (1 = first issue)",
+        unit="1",
+        nullable=False,
+        min=1,
+    ),
+    Column("version_type", "string", "what this version is (首次申请, 变更, 延续, 撤销, 注销 …)"),
+    Column(
+        "permit_no_valid",
+        "bool",
+        "permit number is USCC + 3 digits + P/U and its USCC part equals `uscc`",
+        nullable=False,
+    ),
+    Column("permit_kind", "string", "P: permit; U: registration-only unit (登记管理)", allowed=("P", "U")),
+    Column("permit_valid_from", "date", "validity start printed on the permit (有效期限 起)"),
+    Column("permit_valid_to", "date", "validity end printed on the permit (inclusive; NULL: long-term)"),
+    Column("issued_by", "string", "issuing authority (发证机关)"),
+    Column("issued_date", "date", "date of issue (发证日期)"),
+    Column("status", "string", "valid / revoked / cancelled", allowed=STATUSES, nullable=False),
+    Column("status_date", "date", "date of revocation or cancellation"),
+    Column("effective_date", "date", "Beijing date this version takes effect", nullable=False),
+    Column(
+        "in_force_from",
+        "timestamp",
+        "start of the period in which this version's limits bind; NULL: never (revoked, cancelled, "
+        "expired before it took effect)",
+    ),
+    Column("in_force_to", "timestamp", "end of that period (exclusive; NULL: open-ended)"),
+    Column("updated_at", "timestamp", "when the platform published this version (UTC)", nullable=False),
+    Column("outlet_name", "string", "outlet name"),
+    Column("outlet_kind", "string", "main or general outlet", allowed=OUTLET_KINDS),
+    Column("pollutant_name", "string", "pollutant name as on the permit"),
+    Column("limit_value", "float64", "concentration limit (upper bound)", unit="{limit_unit}", min=0),
+    Column(
+        "limit_lower",
+        "float64",
+        "lower bound where the limit is a range (pH 6–9)",
+        unit="{limit_unit}",
+        min=0,
+    ),
+    Column("limit_unit", "string", "unit of limit_value: mg/m³, mg/L, or - (dimensionless)"),
+    Column("standard", "string", "emission standard the limit comes from, e.g. GB 13223-2011"),
+    Column("o2_reference_pct", "float64", "reference O2 for converted values", unit="%", min=0, max=21),
+    Column("annual_limit_t", "float64", "permitted annual quantity", unit="t/a", min=0),
+    Column(
+        "record_index",
+        "int32",
+        "0-based index in the page's records; -1: the whole page",
+        unit="1",
+        nullable=False,
+    ),
+    Column("item", "string", "path inside the record, '' for the record itself", nullable=False),
+    Column("record", "string", "raw_file#index of the record: links outlets and limits to their version"),
 )
-_VERSION = Column(
-    "version", "int32", "version number on the permit platform (1 = first issue)", nullable=False, min=1
-)
-_USCC = Column("uscc", "string", "unified social credit code (统一社会信用代码) as published, normalised")
+
+_USCC = F.get("uscc", description="unified social credit code (统一社会信用代码) as published, normalised")
+_STATUS_OF_VERSION = F.get("status", description="status of the permit version")
 
 
 def _history_columns() -> tuple[Column, ...]:
     return (
-        Column(
-            "valid_from",
-            "timestamp",
-            "this version takes effect (00:00 Beijing of its effective date, UTC)",
-            nullable=False,
+        F.get(
+            "valid_from", description="this version takes effect (00:00 Beijing of its effective date, UTC)"
         ),
-        Column("valid_to", "timestamp", "the next version takes effect (NULL: latest version)"),
-        Column(
-            "in_force_from",
-            "timestamp",
-            "start of the period in which this version's limits bind; NULL: never (revoked, cancelled, "
-            "expired before it took effect)",
-        ),
-        Column("in_force_to", "timestamp", "end of that period (exclusive; NULL: open-ended)"),
+        F.get("valid_to", description="the next version takes effect (NULL: latest version)"),
+        *F("in_force_from", "in_force_to"),
     )
 
 
@@ -50,114 +101,105 @@ permits = Table(
     name="core_permit__permits",
     layer=Layer.CORE,
     source=SOURCE,
-    title="Discharge permits, all versions (排污许可证 历史版本)",
+    title="Discharge permits, all versions",
+    title_zh="排污许可证 历史版本",
     description=(
         "One row per permit version published by the permit platform: first issue, change (变更), "
         "renewal (延续), revocation (撤销), cancellation (注销). Earlier versions are never overwritten. "
         "A USCC that fails its GB 32100 check is kept and flagged (`uscc_valid`)."
     ),
+    description_zh=(
+        "排污许可证管理信息平台发布的每个许可证版本一行：首次申请、变更、延续、撤销、注销，历史版本不被覆盖。"
+        "未通过 GB 32100 校验的统一社会信用代码予以保留并标记（uscc_valid）。"
+    ),
     columns=(
-        _PERMIT_NO,
-        _VERSION,
-        Column("version_type", "string", "what this version is (首次申请, 变更, 延续, 撤销, 注销 …)"),
+        *F("permit_no", "version", "version_type"),
         _USCC,
-        Column("uscc_valid", "bool", "USCC passes the GB 32100 check", nullable=False),
-        Column("uscc_problem", "string", "why the USCC fails the check", allowed=USCC_PROBLEMS),
-        Column(
-            "permit_no_valid",
-            "bool",
-            "permit number is USCC + 3 digits + P/U and its USCC part equals `uscc`",
-            nullable=False,
-        ),
-        Column(
-            "permit_kind", "string", "P: permit; U: registration-only unit (登记管理)", allowed=("P", "U")
-        ),
-        Column("enterprise_name", "string", "enterprise name as on this version"),
-        Column("enterprise_name_norm", "string", "name normalised for matching (half-width, no spaces)"),
-        Column("industry_code", "string", "industry (GB/T 4754), e.g. D4411"),
-        Column("industry_name", "string", "industry name, e.g. 火力发电"),
-        Column("region_code", "string", "GB/T 2260 region code (legacy codes mapped to current)"),
-        Column("address", "string", "production site address"),
-        Column("permit_valid_from", "date", "validity start printed on the permit (有效期限 起)"),
-        Column("permit_valid_to", "date", "validity end printed on the permit (inclusive; NULL: long-term)"),
-        Column("issued_by", "string", "issuing authority (发证机关)"),
-        Column("issued_date", "date", "date of issue (发证日期)"),
-        Column("status", "string", "valid / revoked / cancelled", allowed=STATUSES, nullable=False),
-        Column("status_date", "date", "date of revocation or cancellation"),
-        Column("effective_date", "date", "Beijing date this version takes effect", nullable=False),
+        *F("uscc_valid", "uscc_problem", "permit_no_valid", "permit_kind"),
+        F.get("enterprise_name", description="enterprise name as on this version"),
+        F.get("enterprise_name_norm"),
+        *F("industry_code", "industry_name"),
+        F.get("region_code", description="GB/T 2260 region code (legacy codes mapped to current)"),
+        F.get("address", description="production site address"),
+        *F("permit_valid_from", "permit_valid_to", "issued_by", "issued_date", "status", "status_date"),
+        F.get("effective_date"),
         *_history_columns(),
-        Column("is_current", "bool", "latest version of the permit", nullable=False),
-        Column("updated_at", "timestamp", "when the platform published this version (UTC)", nullable=False),
-        Column("raw_file", "string", "raw-zone page this version was read from", nullable=False),
+        F.get("is_current", description="latest version of the permit"),
+        F.get("updated_at"),
+        F.get("raw_file", description="raw-zone page this version was read from"),
     ),
     primary_key=("permit_no", "version"),
     partition_by=None,
     owner=OWNER,
-    frequency="daily",
+    frequency=DAILY,
     sharing=Sharing.UNCONDITIONAL,
+    source_system=UPSTREAM,
 )
 
 outlets = Table(
     name="core_permit__outlets",
     layer=Layer.CORE,
     source=SOURCE,
-    title="Permitted discharge outlets, per permit version (许可排放口)",
+    title="Permitted discharge outlets, per permit version",
+    title_zh="许可排放口",
     description=(
         "Outlets listed on each permit version: DA… waste-gas, DW… wastewater outlets, main (主要) or "
         "general (一般), with coordinates. History columns are those of the permit version."
     ),
+    description_zh=(
+        "各许可证版本所列排放口：DA 开头为废气排放口，DW 开头为废水排放口，分主要和一般排放口，含坐标；"
+        "有效期各列与所属许可证版本相同。"
+    ),
     columns=(
-        _PERMIT_NO,
-        _VERSION,
-        Column("outlet_code", "string", "outlet code (排放口编号), e.g. DA001, DW001", nullable=False),
-        Column("outlet_name", "string", "outlet name"),
-        Column("outlet_kind", "string", "main or general outlet", allowed=OUTLET_KINDS),
-        Column("medium", "string", "air (DA) or water (DW)", allowed=MEDIA),
-        Column("longitude", "float64", "longitude", unit="°", min=73, max=136),
-        Column("latitude", "float64", "latitude", unit="°", min=3, max=54),
+        *F("permit_no", "version"),
+        F.get("outlet_code", description="outlet code (排放口编号), e.g. DA001, DW001", nullable=False),
+        *F("outlet_name", "outlet_kind"),
+        F.get("medium", description="air (DA) or water (DW)"),
+        F.get("longitude", description="longitude"),
+        F.get("latitude", description="latitude"),
         _USCC,
-        Column("status", "string", "status of the permit version", allowed=STATUSES, nullable=False),
+        _STATUS_OF_VERSION,
         *_history_columns(),
     ),
     primary_key=("permit_no", "version", "outlet_code"),
     partition_by=None,
     owner=OWNER,
-    frequency="daily",
+    frequency=DAILY,
     sharing=Sharing.UNCONDITIONAL,
+    source_system=UPSTREAM,
 )
 
 outlet_limits = Table(
     name="core_permit__outlet_limits",
     layer=Layer.CORE,
     source=SOURCE,
-    title="Permitted emission limits per outlet and pollutant (许可排放限值)",
+    title="Permitted emission limits per outlet and pollutant",
+    title_zh="许可排放限值",
     description=(
         "Concentration limit of each pollutant at each outlet of each permit version, the emission "
         "standard it comes from, the O2 reference for converted (折算) flue-gas values, and the annual "
         "quantity limit. Pollutant codes are HJ 212-2017 codes (a21026 SO2, w01018 COD …). The limit in "
         "force at a time t: in_force_from ≤ t < in_force_to (transforms.permits.limit_in_force)."
     ),
+    description_zh=(
+        "各许可证版本每个排放口每种污染物的许可排放浓度限值、执行标准、废气折算的基准含氧量及年许可排放量；"
+        "污染物代码为 HJ 212-2017 代码。时刻 t 适用的限值满足 in_force_from ≤ t < in_force_to。"
+    ),
     columns=(
-        _PERMIT_NO,
-        _VERSION,
-        Column("outlet_code", "string", "outlet code", nullable=False),
-        Column("pollutant_code", "string", "HJ 212-2017 pollutant code", nullable=False),
-        Column("pollutant_name", "string", "pollutant name as on the permit"),
-        Column("limit_value", "float64", "concentration limit (upper bound)", min=0),
-        Column("limit_lower", "float64", "lower bound where the limit is a range (pH 6–9)", min=0),
-        Column("limit_unit", "string", "unit of limit_value: mg/m³, mg/L, or - (dimensionless)"),
-        Column("standard", "string", "emission standard the limit comes from, e.g. GB 13223-2011"),
-        Column("o2_reference_pct", "float64", "reference O2 for converted values", unit="%", min=0, max=21),
-        Column("annual_limit_t", "float64", "permitted annual quantity", unit="t/a", min=0),
+        *F("permit_no", "version"),
+        F.get("outlet_code", description="outlet code", nullable=False),
+        *F("pollutant_code", "pollutant_name", "limit_value", "limit_lower", "limit_unit", "standard"),
+        *F("o2_reference_pct", "annual_limit_t"),
         _USCC,
-        Column("status", "string", "status of the permit version", allowed=STATUSES, nullable=False),
+        _STATUS_OF_VERSION,
         *_history_columns(),
     ),
     primary_key=("permit_no", "version", "outlet_code", "pollutant_code"),
     partition_by=None,
     owner=OWNER,
-    frequency="daily",
+    frequency=DAILY,
     sharing=Sharing.UNCONDITIONAL,
+    source_system=UPSTREAM,
 )
 
 quarantine = Table(
@@ -165,25 +207,107 @@ quarantine = Table(
     layer=Layer.QUARANTINE,
     source=SOURCE,
     title="Permit records that could not be typed",
+    title_zh="排污许可数据 隔离记录",
     description=(
         "Pages, permit records, outlets or limits from the permit API that could not be typed, with the "
         "reason and where they are in the raw page (`item`: JSON path inside the record)."
     ),
+    description_zh="许可证接口返回中无法解析的页面、许可证记录、排放口或限值，附原因及其在原始页面中的位置（item 为记录内的 JSON 路径）。",
     columns=(
-        Column("raw_file", "string", "raw-zone page (relative to the lake)", nullable=False),
-        Column(
-            "record_index", "int32", "0-based index in the page's records; -1: the whole page", nullable=False
-        ),
-        Column("item", "string", "path inside the record, '' for the record itself", nullable=False),
-        Column("permit_no", "string", "permit number when known"),
-        Column("raw_value", "string", "the offending text (truncated)"),
-        Column("reason", "string", "why it was not published", nullable=False),
+        F.get("raw_file", description="raw-zone page (relative to the lake)"),
+        *F("record_index", "item"),
+        F.get("permit_no", description="permit number when known", nullable=True),
+        F.get("raw_value", description="the offending text (truncated)"),
+        F.get("reason", description="why it was not published"),
     ),
     primary_key=("raw_file", "record_index", "item"),
     partition_by=None,
     owner=OWNER,
-    frequency="daily",
+    frequency=DAILY,
     sharing=Sharing.NOT_SHARED,
+    sharing_conditions=(
+        "不予共享：许可证接口返回中无法解析的内容，仅供数据工程人员排查接口数据问题 "
+        "(not shared: untypeable content of the permit API's replies, for data engineers tracing upstream problems)"
+    ),
+    source_system=UPSTREAM,
 )
 
-register(permits, outlets, outlet_limits, quarantine)
+# -- stage: typed rows of one permit-API page (ingest.permits.parse), in memory only -------------
+_RECORD = F.get("record")
+
+stage_versions = Table(
+    name="stage_permit__versions",
+    layer=Layer.STAGE,
+    source=SOURCE,
+    title="Permit versions of an API page, typed",
+    title_zh="许可证版本 解析结果",
+    description="One row per permit record of a page, typed; flags, names and history are added by the build.",
+    description_zh="许可证接口每页每条许可证记录的解析结果；校验标记、名称规范化和历史区间由构建步骤补充。",
+    columns=(
+        *F("permit_no", "version", "version_type"),
+        _USCC,
+        F.get("enterprise_name", description="enterprise name as on this version"),
+        *F("industry_code", "industry_name", "region_code"),
+        F.get("address", description="production site address"),
+        *F("permit_valid_from", "permit_valid_to", "issued_by", "issued_date", "status", "status_date"),
+        *F("effective_date", "updated_at"),
+        F.get("raw_file", description="raw-zone page this version was read from"),
+        _RECORD,
+    ),
+    primary_key=("record",),
+    partition_by=None,
+    owner=OWNER,
+    frequency=EVERY_RUN,
+    sharing=Sharing.NOT_SHARED,
+    sharing_conditions=STAGE_ONLY,
+    source_system=UPSTREAM,
+)
+
+stage_outlets = Table(
+    name="stage_permit__outlets",
+    layer=Layer.STAGE,
+    source=SOURCE,
+    title="Outlets of the permit versions of an API page, typed",
+    title_zh="许可排放口 解析结果",
+    description="One row per outlet of a permit record, linked to its version by `record`.",
+    description_zh="每条许可证记录所列排放口的解析结果，通过 record 关联到所属版本。",
+    columns=(
+        *F("permit_no", "version"),
+        F.get("outlet_code", nullable=False),
+        *F("outlet_name", "outlet_kind", "medium", "longitude", "latitude"),
+        _RECORD,
+    ),
+    primary_key=("record", "outlet_code"),
+    partition_by=None,
+    owner=OWNER,
+    frequency=EVERY_RUN,
+    sharing=Sharing.NOT_SHARED,
+    sharing_conditions=STAGE_ONLY,
+    source_system=UPSTREAM,
+)
+
+stage_limits = Table(
+    name="stage_permit__limits",
+    layer=Layer.STAGE,
+    source=SOURCE,
+    title="Limits of the outlets of an API page, typed",
+    title_zh="许可排放限值 解析结果",
+    description="One row per pollutant limit of an outlet, linked to its version by `record`.",
+    description_zh="每个排放口各污染物许可限值的解析结果，通过 record 关联到所属版本。",
+    columns=(
+        *F("permit_no", "version"),
+        F.get("outlet_code", nullable=False),
+        *F("pollutant_code", "pollutant_name", "limit_value", "limit_lower", "limit_unit", "standard"),
+        *F("o2_reference_pct", "annual_limit_t"),
+        _RECORD,
+    ),
+    primary_key=("record", "outlet_code", "pollutant_code"),
+    partition_by=None,
+    owner=OWNER,
+    frequency=EVERY_RUN,
+    sharing=Sharing.NOT_SHARED,
+    sharing_conditions=STAGE_ONLY,
+    source_system=UPSTREAM,
+)
+
+register(permits, outlets, outlet_limits, quarantine, stage_versions, stage_outlets, stage_limits)

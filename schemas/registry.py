@@ -9,11 +9,22 @@ type, unit, description, range and allowed values, and tables list fields by nam
 looks names up in itself, then in its parent (``SHARED`` holds the fields many sources use:
 ``date``, ``uscc``, ``region_code`` …), so one name means one thing within a source. A table may
 restate what a field means in it (``description``) and whether it may be NULL there, nothing else.
-``register`` refuses a table with a column that no namespace declared.
+Where a source uses one column name for different things in different tables (HJ 212 ``flag``: a
+packet's Flag field, a reading's data flag, a mart's rolled-up flag), each meaning gets its own
+nested namespace (``Fields("source.readings", parent=F)``); a nested name keeps the type and unit of
+the name it shadows (tests/unit/test_registry_rules.py).
+
+``register`` refuses a table with a column that no namespace declared, a numeric column without a
+unit, or incomplete catalog metadata (Chinese title and description, upstream system, and the
+sharing conditions of a table that is not shared unconditionally).
+
+``Layer.STAGE`` tables are the typed rows a parser hands to a build: declared here like every other
+table (so no code outside ``schemas/`` lists columns), held in memory, never written to the lake.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from enum import StrEnum
@@ -57,6 +68,8 @@ _ARROW_TYPES: dict[str, pa.DataType] = {
     "timestamp": pa.timestamp("us", tz="UTC"),
 }
 
+NUMERIC_TYPES = frozenset({"int8", "int16", "int32", "int64", "float64"})
+
 _DUCKDB_TYPES: dict[str, str] = {
     "string": "VARCHAR",
     "bool": "BOOLEAN",
@@ -93,6 +106,9 @@ class Column:
     name: str
     type: str
     description: str
+    # Every numeric column has one: a physical unit (µg/m³, mg/L, °, t/a), "%" for shares, "1" for
+    # dimensionless indices, ranks, classes and pH, "count" for counts, "h" for hours. A column whose
+    # unit differs by row names the column holding it in braces: "{unit}".
     unit: str | None = None
     nullable: bool = True
     # physical range: values outside are impossible, not merely unusual
@@ -111,6 +127,10 @@ class Column:
     @property
     def arrow_type(self) -> pa.DataType:
         return _ARROW_TYPES[self.type]
+
+    @property
+    def is_numeric(self) -> bool:
+        return self.type in NUMERIC_TYPES
 
     @property
     def duckdb_type(self) -> str:
@@ -173,10 +193,8 @@ class Table:
     description: str  # English description
     columns: tuple[Column, ...]
     primary_key: tuple[str, ...]
-    # TRANSITION: ``str`` owner/frequency are the pre-catalog form; every table moves to
-    # Department/Frequency and the ``str`` alternative is then removed.
-    owner: Department | str
-    frequency: Frequency | str
+    owner: Department
+    frequency: Frequency
     sharing: Sharing
     partition_by: str | None = "date"
     # catalog metadata (信息资源共享目录)
@@ -237,12 +255,63 @@ class Table:
             raise ValueError(f"{self.name}: data has undeclared columns {extra}")
         return data.select(self.column_names).cast(self.arrow_schema(strict=False))
 
+    def empty(self) -> pa.Table:
+        """A zero-row table of this table's columns (every one nullable, as ``conform`` gives)."""
+        return self.arrow_schema(strict=False).empty_table()
+
+    def from_rows(self, rows: Sequence[Mapping[str, Any]]) -> pa.Table:
+        """Rows (dicts keyed by column name; a missing key is NULL) as a table of this table's columns."""
+        return pa.Table.from_pylist(list(rows), schema=self.arrow_schema(strict=False))
+
+    def from_columns(self, columns: Mapping[str, Any]) -> pa.Table:
+        """Named arrays (or lists), one per column in any order, as a table of this table's columns.
+
+        Each is cast to the registry type (a safe cast: an overflow raises); a missing or an
+        undeclared column raises, so a producer and the registry cannot drift apart silently.
+        """
+        missing = [n for n in self.column_names if n not in columns]
+        extra = [n for n in columns if n not in self.column_names]
+        if missing or extra:
+            raise ValueError(f"{self.name}: columns missing {missing}, undeclared {extra}")
+        schema = self.arrow_schema(strict=False)
+        return pa.Table.from_arrays([columns[f.name] for f in schema], schema=schema)
+
 
 _TABLES: dict[str, Table] = {}
 
 
+def registration_problems(table: Table) -> list[str]:
+    """Why ``register`` refuses ``table`` (empty when it is complete)."""
+    problems = [
+        f"column {c.name} is not from a Fields namespace (declare it with Fields.define, list it with F.get)"
+        for c in table.columns
+        if c.namespace is None
+    ]
+    problems += [
+        f"numeric column {c.name} ({c.type}) has no unit"
+        for c in table.columns
+        if c.is_numeric and not c.unit
+    ]
+    if not isinstance(table.owner, Department):
+        problems.append(f"owner {table.owner!r} is not a Department")
+    if not isinstance(table.frequency, Frequency):
+        problems.append(f"frequency {table.frequency!r} is not a Frequency")
+    for attr in ("title", "title_zh", "description", "description_zh", "source_system"):
+        if not str(getattr(table, attr)).strip():
+            problems.append(f"catalog metadata {attr} is empty")
+    if table.sharing is not Sharing.UNCONDITIONAL and not (table.sharing_conditions or "").strip():
+        problems.append(
+            f"sharing is {table.sharing.value}: sharing_conditions must say who may have it and why"
+        )
+    return problems
+
+
 def register(*tables: Table) -> None:
+    """Add ``tables`` to the registry; refuses an incomplete table (see ``registration_problems``)."""
     for table in tables:
+        problems = registration_problems(table)
+        if problems:
+            raise ValueError(f"table {table.name} refused by the registry: " + "; ".join(problems))
         if table.name in _TABLES and _TABLES[table.name] != table:
             raise ValueError(f"table {table.name} registered twice with different definitions")
         _TABLES[table.name] = table
@@ -261,7 +330,7 @@ def get_table(name: str) -> Table:
         raise KeyError(f"no table {name!r} in the schema registry") from None
 
 
-_NOT_TABLE_MODULES = {"registry", "fields", "aqi_standard", "gb3838_standard"}
+_NOT_TABLE_MODULES = {"registry", "fields", "aqi_standard", "gb3838_standard", "hj212_codes"}
 
 
 def _load_all() -> None:

@@ -15,7 +15,7 @@ Conventions (DOMAIN.md §1, DESIGN.md):
   heartbeats, replies — uses its receive time, else the date of the file it came in).
 * Pollutant codes are HJ 212-2017 codes; 2005 codes (``B01``, ``011``, ``S01`` …) are mapped and
   the code as sent is kept in ``pollutant_code_original``. Units come from the code table
-  (:mod:`ingest.hj212.codes`); a code not in the table has no unit (NULL).
+  (:mod:`schemas.hj212_codes`); a code not in the table has no unit (NULL).
 * Retransmissions (same ``mn``, ``cn``, ``data_at``, pollutant, statistic) are all kept in the core
   tables with their raw location; the marts count each reading once (the copy at the latest raw
   location wins) and report how many copies they ignored.
@@ -23,11 +23,17 @@ Conventions (DOMAIN.md §1, DESIGN.md):
 
 from __future__ import annotations
 
-from ingest.hj212.codes import DATA_FLAGS
-from schemas.registry import Column, Layer, Severity, Sharing, Table, register
+from schemas.fields import HOURLY, SHARED, SOURCE_MONITORING_CENTRE
+from schemas.hj212_codes import DATA_FLAGS
+from schemas.registry import Column, Fields, Layer, Severity, Sharing, Table, register
 
-OWNER = "污染源自动监控中心 (pollution-source automatic monitoring centre)"
+OWNER = SOURCE_MONITORING_CENTRE
 SOURCE = "source"
+UPSTREAM = (
+    "污染源自动监控系统：企业数采仪经 HJ 212 协议向生态云接收器上报 "
+    "(pollution-source online monitoring: enterprise data loggers reporting to the ecocloud receiver over HJ 212)"
+)
+DERIVED = "生态云 据污染源在线监测数据计算 (computed by ecocloud from the HJ 212 readings)"
 
 # Numeric statistics of a CP item (``<code>-<stat>``); HJ 212-2017 §6.6 plus ZsCou, which loggers send.
 STATS: tuple[str, ...] = ("Rtd", "Min", "Avg", "Max", "Cou", "ZsRtd", "ZsMin", "ZsAvg", "ZsMax", "ZsCou")
@@ -36,129 +42,219 @@ SOURCE_TYPES: tuple[str, ...] = ("wastewater", "flue_gas", "other")
 HOURLY_BASES: tuple[str, ...] = ("2061", "2051", "2011")
 DAILY_BASES: tuple[str, ...] = ("2031", "2061", "2051", "2011", "mixed")
 
-_DATE = Column(
+_CN_TEXT = "command code (CN): 2011 real-time, 2051 minute, 2061 hourly, 2031 daily …"
+
+F = Fields("source", parent=SHARED)
+F.define(
+    Column(
+        "segment",
+        "string",
+        "raw location: receiver segment or landed capture file, path relative to the lake",
+        nullable=False,
+    ),
+    Column(
+        "offset",
+        "int64",
+        "raw location: byte offset of the record (segment) or line (capture, after gunzip)",
+        unit="B",
+        nullable=False,
+        min=0,
+    ),
+    Column("st", "string", "system code (ST): 32 wastewater source, 31 flue-gas source, 91 system …"),
+    Column("cn", "string", _CN_TEXT, nullable=False),
+    Column("qn", "string", "request id (QN, YYYYMMDDhhmmsszzz); 2005-style packets have none"),
+    Column(
+        "protocol_version",
+        "int16",
+        "protocol from the Flag version bits: 2005 (also when no Flag), 2017, 2025",
+        unit="1",
+        nullable=False,
+        min=2005,
+        max=2025,
+    ),
+    Column("pnum", "int16", "split packet: total parts (PNUM)", unit="count", min=1),
+    Column("pno", "int16", "split packet: part number (PNO)", unit="1", min=1),
+    Column(
+        "data_at", "timestamp", "DataTime (UTC): sampling instant (2011) or period start (2051/2061/2031)"
+    ),
+    Column(
+        "receiver_status",
+        "string",
+        "receiver's acceptance flag: ok, or unregistered / bad_pw (open registry mode); NULL for files",
+    ),
+    Column("peer", "string", "sender ip:port as seen by the receiver; NULL for capture files"),
+    Column("readings", "int16", "rows this packet contributed to core_source__readings", unit="count", min=0),
+    Column(
+        "warnings",
+        "string",
+        "parser warnings, comma-separated: mn_not_24_hex, qn_format, st_unknown, duplicate_key:<k> …",
+    ),
+    Column(
+        "pollutant_code_original",
+        "string",
+        "the code as sent (2005 code such as 011 or B01, else the 2017 code)",
+        nullable=False,
+    ),
+    Column("stat", "string", "statistic (CP key suffix)", nullable=False, allowed=STATS),
+    Column("value", "float64", "the value, in `unit`", unit="{unit}", nullable=False),
+    Column("unit", "string", "unit from the HJ 212 code table (Cou: the cumulative unit); NULL if unknown"),
+    Column("detail", "string", "human-readable detail"),
+    Column("raw_line", "string", "the line as received (UTF-8; other bytes as \\xNN escapes)"),
+    Column("hour_at", "timestamp", "start of the Beijing hour (UTC)", nullable=False),
+    Column(
+        "source_type",
+        "string",
+        "wastewater (ST 32, else code prefix w) or flue_gas (ST 31, else prefix a): decides the flag roll-up",
+        nullable=False,
+        allowed=SOURCE_TYPES,
+    ),
+    Column("avg_value", "float64", "mean of the period", unit="{unit}"),
+    Column("min_value", "float64", "minimum of the period", unit="{unit}"),
+    Column("max_value", "float64", "maximum of the period", unit="{unit}"),
+    Column("cou_value", "float64", "cumulative amount (Cou) of the period, in `cou_unit`", unit="{cou_unit}"),
+    Column("zs_avg_value", "float64", "mean converted to the reference O2 (ZsAvg / ZsRtd)", unit="{unit}"),
+    Column("zs_min_value", "float64", "minimum, converted", unit="{unit}"),
+    Column("zs_max_value", "float64", "maximum, converted", unit="{unit}"),
+    Column("cou_unit", "string", "unit of cou_value (HJ 212 code table)"),
+    Column("samples", "int32", "values aggregated", unit="count", nullable=False, min=1),
+    Column(
+        "samples_normal", "int32", "of those, flagged N (or unflagged)", unit="count", nullable=False, min=0
+    ),
+    Column("retransmissions", "int32", "duplicate readings ignored", unit="count", nullable=False, min=0),
+    Column(
+        "hours",
+        "int16",
+        "hours of the day in mart_source__hourly (whatever the basis)",
+        unit="h",
+        nullable=False,
+        min=0,
+        max=24,
+    ),
+)
+
+# ``flag`` and ``basis`` mean different things in different tables: each has its own namespace.
+PACKET_FIELDS = Fields("source.packets", parent=F)
+PACKET_FIELDS.define(
+    Column(
+        "flag",
+        "int16",
+        "Flag field (version<<2 | split<<1 | ack); NULL when absent",
+        unit="1",
+        min=0,
+        max=255,
+    ),
+)
+READING_FIELDS = Fields("source.readings", parent=F)
+READING_FIELDS.define(
+    Column(
+        "flag",
+        "string",
+        "data flag (N normal, F stopped, M maintenance, S manual, D fault, C calibration, T over "
+        "range, B communication fault); NULL when the logger sent none",
+        allowed=FLAGS,
+        severity=Severity.WARNING,
+    ),
+)
+HOURLY_FIELDS = Fields("source.hourly", parent=F)
+HOURLY_FIELDS.define(
+    Column("basis", "string", "command the values come from", nullable=False, allowed=HOURLY_BASES),
+    Column("flag", "string", "the hour's (rolled-up) data flag", nullable=False),
+)
+DAILY_FIELDS = Fields("source.daily", parent=F)
+DAILY_FIELDS.define(
+    Column("basis", "string", "what the values come from", nullable=False, allowed=DAILY_BASES),
+    Column("flag", "string", "the day's (rolled-up) data flag", nullable=False),
+)
+
+_DATE = SHARED.get(
     "date",
-    "date",
-    "Beijing date of data_at (partition key); packets without DataTime: of received_at, else of the file",
-    nullable=False,
+    description=(
+        "Beijing date of data_at (partition key); packets without DataTime: of received_at, else of the file"
+    ),
 )
-_MN = Column(
-    "mn", "string", "data-logger device id (MN, 设备唯一标识) = the monitored outlet", nullable=False
+_MN = SHARED.get("mn", description="data-logger device id (MN, 设备唯一标识) = the monitored outlet")
+_POLLUTANT = SHARED.get(
+    "pollutant_code", description="HJ 212-2017 pollutant code (2005 codes mapped), e.g. w01018"
 )
-_SEGMENT = Column(
-    "segment",
-    "string",
-    "raw location: receiver segment or landed capture file, path relative to the lake",
-    nullable=False,
-)
-_OFFSET = Column(
-    "offset",
-    "int64",
-    "raw location: byte offset of the record (segment) or line (capture, after gunzip)",
-    nullable=False,
-    min=0,
-)
-_CN = Column("cn", "string", "command code (CN): 2011 real-time, 2051 minute, 2061 hourly, 2031 daily …")
-_POLLUTANT = Column(
-    "pollutant_code", "string", "HJ 212-2017 pollutant code (2005 codes mapped), e.g. w01018", nullable=False
+_RECEIVED = SHARED.get("received_at", description="when the receiver landed it (UTC); NULL for capture files")
+_NOT_SHARED_DEVICES = (
+    "不予共享：含数采仪设备标识、接收端网络地址等设备与传输信息，仅供污染源自动监控中心及数据工程人员用于数据传输运维 "
+    "(not shared: device ids and sender network addresses; for the monitoring centre and data engineers running "
+    "data transmission only)"
 )
 
 packets = Table(
     name="core_source__packets",
     layer=Layer.CORE,
     source=SOURCE,
-    title="HJ 212 packets received (污染源在线监测 数据包)",
+    title="HJ 212 packets received",
+    title_zh="污染源在线监测 数据包",
     description=(
         "One row per accepted HJ 212 packet (framing, length and CRC correct, structure usable), with "
         "its header, its data time, when and from where it was received, the parser's warnings and "
         "its raw location. `readings` says how many rows it contributed to core_source__readings."
     ),
+    description_zh=(
+        "每个被接受的 HJ 212 数据包一行（包头、长度和CRC校验正确，结构可用），包括包头字段、数据时间、"
+        "接收时间和来源、解析警告及原始位置；readings 为该包写入监测值表的行数。"
+    ),
     columns=(
         _DATE,
-        _SEGMENT,
-        _OFFSET,
+        *F("segment", "offset"),
         _MN,
-        Column("st", "string", "system code (ST): 32 wastewater source, 31 flue-gas source, 91 system …"),
-        Column("cn", "string", _CN.description, nullable=False),
-        Column("qn", "string", "request id (QN, YYYYMMDDhhmmsszzz); 2005-style packets have none"),
-        Column("flag", "int16", "Flag field (version<<2 | split<<1 | ack); NULL when absent", min=0, max=255),
-        Column(
-            "protocol_version",
-            "int16",
-            "protocol from the Flag version bits: 2005 (also when no Flag), 2017, 2025",
-            nullable=False,
-            min=2005,
-            max=2025,
-        ),
-        Column("pnum", "int16", "split packet: total parts (PNUM)", min=1),
-        Column("pno", "int16", "split packet: part number (PNO)", min=1),
-        Column(
-            "data_at", "timestamp", "DataTime (UTC): sampling instant (2011) or period start (2051/2061/2031)"
-        ),
-        Column("received_at", "timestamp", "when the receiver landed it (UTC); NULL for capture files"),
-        Column(
-            "receiver_status",
-            "string",
-            "receiver's acceptance flag: ok, or unregistered / bad_pw (open registry mode); NULL for files",
-        ),
-        Column("peer", "string", "sender ip:port as seen by the receiver; NULL for capture files"),
-        Column("readings", "int16", "rows this packet contributed to core_source__readings", min=0),
-        Column(
-            "warnings",
-            "string",
-            "parser warnings, comma-separated: mn_not_24_hex, qn_format, st_unknown, duplicate_key:<k> …",
-        ),
+        *F("st", "cn", "qn"),
+        PACKET_FIELDS.get("flag"),
+        *F("protocol_version", "pnum", "pno", "data_at"),
+        _RECEIVED,
+        *F("receiver_status", "peer", "readings", "warnings"),
     ),
     primary_key=("segment", "offset"),
     owner=OWNER,
-    frequency="hourly (each closed receiver segment once)",
+    frequency=HOURLY,
     sharing=Sharing.NOT_SHARED,
+    sharing_conditions=_NOT_SHARED_DEVICES,
+    source_system=UPSTREAM,
 )
 
 readings = Table(
     name="core_source__readings",
     layer=Layer.CORE,
     source=SOURCE,
-    title="Pollution-source readings, long format (污染源在线监测 监测值)",
+    title="Pollution-source readings, long format",
+    title_zh="污染源在线监测 监测值",
     description=(
         "One row per numeric CP item of an accepted packet that has a DataTime: outlet (mn), command "
         "(cn), time, pollutant, statistic (Rtd real-time, Min/Avg/Max/Cou of a period, Zs* converted "
         "to the reference O2) and the item's data flag. Values are in the pollutant's unit "
         "(`unit`). Retransmitted copies are kept; the marts count each reading once."
     ),
+    description_zh=(
+        "有数据时间的已接受数据包中每个数值型监测项一行：排放口（mn）、命令码、时间、污染物、统计类型"
+        "（Rtd 实时值，Min/Avg/Max/Cou 为时段统计，Zs* 为折算到基准含氧量的值）及数据标记，"
+        "数值单位见 unit 列。重传的副本均保留，汇总表中每个读数只计一次。"
+    ),
     columns=(
         _DATE,
         _MN,
-        Column("st", "string", "system code of the packet (32 wastewater, 31 flue gas)"),
-        Column("cn", "string", _CN.description, nullable=False),
-        Column("data_at", "timestamp", "DataTime (UTC): sampling instant or period start", nullable=False),
+        F.get("st", description="system code of the packet (32 wastewater, 31 flue gas)"),
+        F.get("cn"),
+        F.get("data_at", description="DataTime (UTC): sampling instant or period start", nullable=False),
         _POLLUTANT,
-        Column(
-            "pollutant_code_original",
-            "string",
-            "the code as sent (2005 code such as 011 or B01, else the 2017 code)",
-            nullable=False,
-        ),
-        Column("stat", "string", "statistic (CP key suffix)", nullable=False, allowed=STATS),
-        Column("value", "float64", "the value, in `unit`", nullable=False),
-        Column(
-            "flag",
-            "string",
-            "data flag (N normal, F stopped, M maintenance, S manual, D fault, C calibration, T over "
-            "range, B communication fault); NULL when the logger sent none",
-            allowed=FLAGS,
-            severity=Severity.WARNING,
-        ),
-        Column(
-            "unit", "string", "unit from the HJ 212 code table (Cou: the cumulative unit); NULL if unknown"
-        ),
-        _SEGMENT,
-        _OFFSET,
+        *F("pollutant_code_original", "stat", "value"),
+        READING_FIELDS.get("flag"),
+        *F("unit", "segment", "offset"),
     ),
     primary_key=("segment", "offset", "pollutant_code", "stat"),
     owner=OWNER,
-    frequency="hourly (each closed receiver segment once)",
+    frequency=HOURLY,
     sharing=Sharing.CONDITIONAL,
+    sharing_conditions=(
+        "有条件共享：企业在线监测原始数据，供生态环境部门执法、监测和分析人员按职责使用；"
+        "对社会公开以小时、日汇总数据为准 (conditional: enterprises' raw online-monitoring values, for "
+        "enforcement, monitoring and analysis staff of eco-environment departments within their duties; "
+        "the public gets the hourly and daily marts)"
+    ),
+    source_system=UPSTREAM,
 )
 
 quarantine = Table(
@@ -166,64 +262,59 @@ quarantine = Table(
     layer=Layer.QUARANTINE,
     source=SOURCE,
     title="HJ 212 lines that were not accepted",
+    title_zh="HJ 212 拒收报文 隔离记录",
     description=(
         "Lines rejected by the receiver (its quarantine segments) or by the parser (damaged framing, "
         "length, CRC, structure) and data packets without DataTime, with the reason, best-effort header "
         "fields and the raw location. For every input: lines in = accepted packets + quarantined lines."
     ),
+    description_zh=(
+        "被接收器（其隔离段）或解析器（包头、长度、CRC或结构损坏）拒收的报文行，以及没有数据时间的数据包，"
+        "附原因、尽量提取的包头字段及原始位置。每个输入的行数等于已接受的数据包数加隔离行数。"
+    ),
     columns=(
-        Column(
-            "date", "date", "Beijing date of received_at, else of the file (partition key)", nullable=False
-        ),
-        _SEGMENT,
-        _OFFSET,
-        Column(
-            "reason",
-            "string",
-            "machine-readable reason (ingest.hj212.protocol reject reasons)",
-            nullable=False,
-        ),
-        Column("detail", "string", "human-readable detail"),
-        Column("mn", "string", "MN salvaged from the line, if any"),
-        Column("cn", "string", "CN salvaged from the line, if any"),
-        Column("qn", "string", "QN salvaged from the line, if any"),
-        Column("received_at", "timestamp", "when the receiver landed it (UTC); NULL for capture files"),
-        Column("raw_line", "string", "the line as received (UTF-8; other bytes as \\xNN escapes)"),
+        SHARED.get("date", description="Beijing date of received_at, else of the file (partition key)"),
+        *F("segment", "offset"),
+        F.get("reason", description="machine-readable reason (ingest.hj212.protocol reject reasons)"),
+        F.get("detail"),
+        F.get("mn", description="MN salvaged from the line, if any", nullable=True),
+        F.get("cn", description="CN salvaged from the line, if any", nullable=True),
+        F.get("qn", description="QN salvaged from the line, if any"),
+        _RECEIVED,
+        F.get("raw_line"),
     ),
     primary_key=("segment", "offset"),
     owner=OWNER,
-    frequency="hourly",
+    frequency=HOURLY,
     sharing=Sharing.NOT_SHARED,
+    sharing_conditions=(
+        "不予共享：被拒收的原始报文可能含数采仪访问密码（PW），仅供数据工程人员排查传输问题 "
+        "(not shared: rejected raw lines can contain the logger's password (PW); data engineers only)"
+    ),
+    source_system=UPSTREAM,
 )
 
 
 def _aggregate_columns(period: str) -> tuple[Column, ...]:
     return (
-        Column("avg_value", "float64", f"{period} mean (2061/2031: Avg as sent; else mean of Avg or Rtd)"),
-        Column("min_value", "float64", f"{period} minimum"),
-        Column("max_value", "float64", f"{period} maximum"),
-        Column("cou_value", "float64", f"{period} cumulative amount (Cou), in `cou_unit`"),
-        Column("zs_avg_value", "float64", f"{period} mean converted to the reference O2 (ZsAvg / ZsRtd)"),
-        Column("zs_min_value", "float64", f"{period} minimum, converted"),
-        Column("zs_max_value", "float64", f"{period} maximum, converted"),
-        Column("unit", "string", "unit of the concentration values (HJ 212 code table)"),
-        Column("cou_unit", "string", "unit of cou_value (HJ 212 code table)"),
+        F.get("avg_value", description=f"{period} mean (2061/2031: Avg as sent; else mean of Avg or Rtd)"),
+        F.get("min_value", description=f"{period} minimum"),
+        F.get("max_value", description=f"{period} maximum"),
+        F.get("cou_value", description=f"{period} cumulative amount (Cou), in `cou_unit`"),
+        F.get("zs_avg_value", description=f"{period} mean converted to the reference O2 (ZsAvg / ZsRtd)"),
+        F.get("zs_min_value", description=f"{period} minimum, converted"),
+        F.get("zs_max_value", description=f"{period} maximum, converted"),
+        F.get("unit", description="unit of the concentration values (HJ 212 code table)"),
+        F.get("cou_unit"),
     )
 
-
-_SOURCE_TYPE = Column(
-    "source_type",
-    "string",
-    "wastewater (ST 32, else code prefix w) or flue_gas (ST 31, else prefix a): decides the flag roll-up",
-    nullable=False,
-    allowed=SOURCE_TYPES,
-)
 
 hourly = Table(
     name="mart_source__hourly",
     layer=Layer.MART,
     source=SOURCE,
-    title="Pollution-source hourly values per outlet and pollutant (污染源小时数据)",
+    title="Pollution-source hourly values per outlet and pollutant",
+    title_zh="污染源小时数据",
     description=(
         "One row per outlet (mn), pollutant and Beijing hour. Basis: the hourly packet (2061) when the "
         "logger sent one, else the minute packets (2051) of the hour, else the real-time values (2011). "
@@ -232,30 +323,36 @@ hourly = Table(
         "≥ 75 % of its values are N. An abnormal hour carries its most frequent abnormal flag. A value "
         "sent without a flag counts as N. Retransmitted copies are counted once."
     ),
+    description_zh=(
+        "每个排放口（mn）、污染物和北京时间小时一行。优先采用数采仪上报的小时数据（2061），否则用该小时的分钟数据（2051），"
+        "再否则用实时数据（2011）。数据标记取2061上报值，或按 HJ 212 由分钟/实时数据汇总：废水一个异常值即判该小时异常；"
+        "废气该小时正常值不低于75%时才为N。异常小时取出现最多的异常标记；未带标记的值按N计；重传只计一次。"
+    ),
     columns=(
-        Column("date", "date", "Beijing date of the hour (partition key)", nullable=False),
+        SHARED.get("date", description="Beijing date of the hour (partition key)"),
         _MN,
         _POLLUTANT,
-        Column("hour_at", "timestamp", "start of the Beijing hour (UTC)", nullable=False),
-        _SOURCE_TYPE,
-        Column("basis", "string", "command the values come from", nullable=False, allowed=HOURLY_BASES),
+        *F("hour_at", "source_type"),
+        HOURLY_FIELDS.get("basis"),
         *_aggregate_columns("hourly"),
-        Column("samples", "int32", "packets aggregated (1 for 2061)", nullable=False, min=1),
-        Column("samples_normal", "int32", "of those, flagged N (or unflagged)", nullable=False, min=0),
-        Column("flag", "string", "the hour's (rolled-up) data flag", nullable=False),
-        Column("retransmissions", "int32", "duplicate readings ignored", nullable=False, min=0),
+        F.get("samples", description="packets aggregated (1 for 2061)"),
+        F.get("samples_normal"),
+        HOURLY_FIELDS.get("flag"),
+        F.get("retransmissions"),
     ),
     primary_key=("mn", "pollutant_code", "hour_at"),
     owner=OWNER,
-    frequency="hourly",
+    frequency=HOURLY,
     sharing=Sharing.UNCONDITIONAL,
+    source_system=DERIVED,
 )
 
 daily = Table(
     name="mart_source__daily",
     layer=Layer.MART,
     source=SOURCE,
-    title="Pollution-source daily values per outlet and pollutant (污染源日数据)",
+    title="Pollution-source daily values per outlet and pollutant",
+    title_zh="污染源日数据",
     description=(
         "One row per outlet (mn), pollutant and Beijing day. Basis: the daily packet (2031) when the "
         "logger sent one; else the day's hours from mart_source__hourly (basis = their common basis, "
@@ -263,30 +360,29 @@ daily = Table(
         "flags are rolled up with the same HJ 212 rules one level up (wastewater: any abnormal hour; "
         "flue gas: N only if ≥ 75 % of the hours are N)."
     ),
+    description_zh=(
+        "每个排放口（mn）、污染物和北京时间自然日一行。优先采用数采仪上报的日数据（2031），否则由小时数据汇总"
+        "（小时均值的平均、最小值的最小、最大值的最大、累计量求和；basis 为各小时共同的依据或 mixed）；"
+        "数据标记按同样的 HJ 212 规则由小时标记汇总（废水任一小时异常即异常；废气正常小时不低于75%才为N）。"
+    ),
     columns=(
-        Column("date", "date", "Beijing day (partition key)", nullable=False),
+        SHARED.get("date", description="Beijing day (partition key)"),
         _MN,
         _POLLUTANT,
-        _SOURCE_TYPE,
-        Column("basis", "string", "what the values come from", nullable=False, allowed=DAILY_BASES),
+        F.get("source_type"),
+        DAILY_FIELDS.get("basis"),
         *_aggregate_columns("daily"),
-        Column(
-            "hours",
-            "int16",
-            "hours of the day in mart_source__hourly (whatever the basis)",
-            nullable=False,
-            min=0,
-            max=24,
-        ),
-        Column("samples", "int32", "packets (2031) or hours aggregated", nullable=False, min=1),
-        Column("samples_normal", "int32", "of those, flagged N", nullable=False, min=0),
-        Column("flag", "string", "the day's (rolled-up) data flag", nullable=False),
-        Column("retransmissions", "int32", "duplicate readings ignored", nullable=False, min=0),
+        F.get("hours"),
+        F.get("samples", description="packets (2031) or hours aggregated"),
+        F.get("samples_normal", description="of those, flagged N"),
+        DAILY_FIELDS.get("flag"),
+        F.get("retransmissions"),
     ),
     primary_key=("mn", "pollutant_code", "date"),
     owner=OWNER,
-    frequency="hourly (the affected days are rebuilt)",
+    frequency=HOURLY,
     sharing=Sharing.UNCONDITIONAL,
+    source_system=DERIVED,
 )
 
 register(packets, readings, quarantine, hourly, daily)

@@ -5,11 +5,29 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from schemas.fields import (
+    EVERY_4_HOURS,
+    EVERY_RUN,
+    MONITORING_DIVISION,
+    MONTHLY_ROLLING,
+    ON_CHANGE,
+    SHARED,
+    STAGE_ONLY,
+)
 from schemas.gb3838_standard import CLASS_LABELS, QUALITY_LABELS, SECTION_TYPES
-from schemas.registry import Column, Layer, PairEquality, Severity, Sharing, Table, register
+from schemas.registry import Column, Fields, Layer, PairEquality, Severity, Sharing, Table, register
 
-OWNER = "生态环境监测处 (environmental monitoring division)"
+OWNER = MONITORING_DIVISION
 SOURCE = "water"
+UPSTREAM = (
+    "国家地表水水质自动监测实时数据发布系统 "
+    "(CNEMC national surface-water automatic monitoring real-time release)"
+)
+DERIVED = "生态云 据地表水水质自动监测实时数据计算 (computed by ecocloud from the national real-time release)"
+REGISTRY = (
+    "生态云 断面登记表（数据工程人员维护）及实时数据中出现的断面 "
+    "(section registry CSV maintained by ecocloud data engineers, plus sections seen in the readings)"
+)
 
 
 @dataclass(frozen=True)
@@ -24,7 +42,7 @@ class WaterItem:
     header: str
     header_unit: str
     column: str
-    unit: str | None
+    unit: str
     description: str
     min: float  # physically impossible outside [min, max]: such a row is quarantined
     max: float
@@ -32,7 +50,7 @@ class WaterItem:
 
 ITEMS: tuple[WaterItem, ...] = (
     WaterItem("水温", "℃", "water_temp_c", "°C", "water temperature (水温)", -2, 50),
-    WaterItem("pH", "无量纲", "ph", None, "pH (dimensionless)", 0, 14),
+    WaterItem("pH", "无量纲", "ph", "1", "pH (dimensionless)", 0, 14),
     WaterItem("溶解氧", "mg/L", "do_mgl", "mg/L", "dissolved oxygen (溶解氧)", 0, 30),
     WaterItem("电导率", "μS/cm", "conductivity_uscm", "µS/cm", "conductivity (电导率)", 0, 100_000),
     WaterItem("浊度", "NTU", "turbidity_ntu", "NTU", "turbidity (浊度)", 0, 20_000),
@@ -68,93 +86,145 @@ EXCEED_ITEMS: tuple[str, ...] = ("codmn_mgl", "nh3n_mgl", "tp_mgl")
 # Items whose monthly means the section monthly mart carries.
 MONTHLY_ITEMS: tuple[str, ...] = ("water_temp_c", "ph", "do_mgl", "codmn_mgl", "nh3n_mgl", "tp_mgl", "tn_mgl")
 
-_DATE = Column("date", "date", "Beijing local date of the reading (partition key)", nullable=False)
-_MONTH = Column("month", "date", "first day of the Beijing month (partition key)", nullable=False)
-_SECTION_ID = Column(
-    "section_id",
-    "string",
-    "stable section id: 'WS' + 12 hex of sha256(province|basin|section_name); the national section "
-    "code, when known, is in core_water__sections.section_code",
-    nullable=False,
+F = Fields("water", parent=SHARED)
+F.define(
+    Column("month", "date", "first day of the Beijing month (partition key)", nullable=False),
+    Column(
+        "section_id",
+        "string",
+        "stable section id: 'WS' + 12 hex of sha256(province|basin|section_name); the national section "
+        "code, when known, is in core_water__sections.section_code",
+        nullable=False,
+    ),
+    Column("section_code", "string", "national section code (断面编码) when the registry gives one"),
+    Column("province", "string", "province (省份) as the platform writes it", nullable=False),
+    Column("basin", "string", "basin (流域), e.g. 长江流域, 太湖流域, 浙闽片河流", nullable=False),
+    Column("section_name", "string", "section name (断面名称)", nullable=False),
+    Column("water_body", "string", "river or lake the section is on (所在水体), e.g. 赣江, 鄱阳湖"),
+    Column(
+        "section_type",
+        "string",
+        "river, lake or reservoir (lake/reservoir: lake TP limits and a TN class); from the section "
+        "registry, river when the section is not in it",
+        allowed=SECTION_TYPES,
+        nullable=False,
+    ),
+    Column(
+        "target_class",
+        "int8",
+        "water-quality target class of the section (水质目标, 1..5 = I..V); III when not in the registry",
+        unit="1",
+        min=1,
+        max=5,
+        nullable=False,
+    ),
+    Column(
+        "section_listed",
+        "bool",
+        "the section is in the section registry; false = type and target are defaults (river, III): a warning",
+        nullable=False,
+    ),
+    *(Column(i.column, "float64", i.description, unit=i.unit, min=i.min, max=i.max) for i in ITEMS),
+    Column(
+        "qc_failed_items",
+        "string",
+        "items the platform withheld because the day's quality control failed (当天质控不合格), "
+        "column names joined by ','; those items are NULL",
+    ),
+    Column(
+        "class_published",
+        "int8",
+        "water class published by the platform (水质类别 1..6; -1 'no class' is NULL)",
+        unit="1",
+        min=1,
+        max=6,
+    ),
+    Column(
+        "water_class",
+        "int8",
+        "GB 3838 class computed by ecocloud (1..5 = I..V, 6 = 劣V): the worst of pH, DO, CODMn, NH3-N, TP "
+        "(lake limits for lakes and reservoirs); TN is not included; NULL when no item was measured",
+        unit="1",
+        min=1,
+        max=6,
+    ),
+    Column(
+        "water_class_label", "string", "water_class as written: I, II, III, IV, V, 劣V", allowed=CLASS_LABELS
+    ),
+    Column(
+        "quality_label",
+        "string",
+        "水质状况: I–II 优, III 良好, IV 轻度污染, V 中度污染, 劣V 重度污染",
+        allowed=QUALITY_LABELS,
+    ),
+    Column(
+        "tn_class",
+        "int8",
+        "GB 3838 class of total nitrogen alone, lakes and reservoirs only (reported beside, not in, "
+        "water_class); NULL for rivers",
+        unit="1",
+        min=1,
+        max=6,
+    ),
+    Column(
+        "deciding_items",
+        "string",
+        "items whose class equals water_class (定类项目), Chinese names joined by 、",
+    ),
+    Column(
+        "exceed_items",
+        "string",
+        "items worse than the target class with their 超标倍数 (C / limit − 1, 2 decimals) in "
+        "brackets, e.g. 氨氮(0.25)、总磷(1.1); pH and DO are named without a multiple; NULL = none",
+    ),
+    *(
+        Column(
+            f"{col.removesuffix('_mgl')}_exceed_multiple",
+            "float64",
+            f"超标倍数 of {col} over the target-class limit (C / limit − 1); NULL when within the target",
+            unit="1",
+            min=0,
+        )
+        for col in EXCEED_ITEMS
+    ),
+    Column("readings", "int32", "readings in the month", unit="count", min=1, nullable=False),
+    Column("days", "int16", "days with at least one reading", unit="d", min=1, max=31, nullable=False),
+    Column("meets_target", "bool", "water_class is at or better than target_class; NULL without a class"),
+    Column("sections", "int32", "sections with a monthly class", unit="count", min=1, nullable=False),
+    Column("sections_i_iii", "int32", "sections in classes I–III", unit="count", min=0, nullable=False),
+    Column("sections_iv_v", "int32", "sections in classes IV–V", unit="count", min=0, nullable=False),
+    Column("sections_worse_v", "int32", "sections worse than V (劣V)", unit="count", min=0, nullable=False),
+    Column("share_i_iii_pct", "float64", "share of sections in I–III", unit="%", min=0, max=100),
+    Column("share_worse_v_pct", "float64", "share of sections in 劣V", unit="%", min=0, max=100),
+    Column("basin_label", "string", "basin water-quality label (流域水质状况)", allowed=QUALITY_LABELS),
+    Column("snapshot_id", "string", "snapshot (one fetch of every page of the board)", nullable=False),
+    Column("page", "int32", "page number of the board (1-based)", unit="1", min=1, nullable=False),
+    Column(
+        "row_index",
+        "int32",
+        "0-based index of the row in the page's tbody; NULL = whole page",
+        unit="1",
+        min=0,
+    ),
+    Column("column_name", "string", "header of the first offending cell"),
 )
-_PROVINCE = Column("province", "string", "province (省份) as the platform writes it", nullable=False)
-_BASIN = Column("basin", "string", "basin (流域), e.g. 长江流域, 太湖流域, 浙闽片河流", nullable=False)
-_SECTION_NAME = Column("section_name", "string", "section name (断面名称)", nullable=False)
-_SECTION_TYPE = Column(
-    "section_type",
-    "string",
-    "river, lake or reservoir (lake/reservoir: lake TP limits and a TN class); from the section "
-    "registry, river when the section is not in it",
-    allowed=SECTION_TYPES,
-    nullable=False,
-)
-_TARGET = Column(
-    "target_class",
-    "int8",
-    "water-quality target class of the section (水质目标, 1..5 = I..V); III when not in the registry",
-    min=1,
-    max=5,
-    nullable=False,
-)
-_LISTED = Column(
-    "section_listed",
-    "bool",
-    "the section is in the section registry; false = type and target are defaults (river, III): a warning",
-    nullable=False,
-)
+
+_DATE = SHARED.get("date", description="Beijing local date of the reading (partition key)")
+_SECTION = ("section_id", "province", "basin", "section_name")
 
 
 def _class_columns(what: str) -> tuple[Column, ...]:
     return (
-        Column(
+        F.get(
             "water_class",
-            "int8",
-            f"GB 3838 class computed by ecocloud from {what} (1..5 = I..V, 6 = 劣V): the worst of pH, DO, "
-            "CODMn, NH3-N, TP (lake limits for lakes and reservoirs); TN is not included; NULL when no "
-            "item was measured",
-            min=1,
-            max=6,
+            description=(
+                f"GB 3838 class computed by ecocloud from {what} (1..5 = I..V, 6 = 劣V): the worst of pH, DO, "
+                "CODMn, NH3-N, TP (lake limits for lakes and reservoirs); TN is not included; NULL when no "
+                "item was measured"
+            ),
         ),
-        Column(
-            "water_class_label",
-            "string",
-            "water_class as written: I, II, III, IV, V, 劣V",
-            allowed=CLASS_LABELS,
-        ),
-        Column(
-            "quality_label",
-            "string",
-            "水质状况: I–II 优, III 良好, IV 轻度污染, V 中度污染, 劣V 重度污染",
-            allowed=QUALITY_LABELS,
-        ),
-        Column(
-            "tn_class",
-            "int8",
-            "GB 3838 class of total nitrogen alone, lakes and reservoirs only (reported beside, not in, "
-            "water_class); NULL for rivers",
-            min=1,
-            max=6,
-        ),
-        Column(
-            "deciding_items",
-            "string",
-            "items whose class equals water_class (定类项目), Chinese names joined by 、",
-        ),
-        Column(
-            "exceed_items",
-            "string",
-            "items worse than the target class with their 超标倍数 (C / limit − 1, 2 decimals) in "
-            "brackets, e.g. 氨氮(0.25)、总磷(1.1); pH and DO are named without a multiple; NULL = none",
-        ),
-        *(
-            Column(
-                f"{col.removesuffix('_mgl')}_exceed_multiple",
-                "float64",
-                f"超标倍数 of {col} over the target-class limit (C / limit − 1); NULL when within the target",
-                min=0,
-            )
-            for col in EXCEED_ITEMS
-        ),
+        *F("water_class_label", "quality_label", "tn_class", "deciding_items", "exceed_items"),
+        *F(*(f"{col.removesuffix('_mgl')}_exceed_multiple" for col in EXCEED_ITEMS)),
     )
 
 
@@ -162,7 +232,8 @@ section_readings = Table(
     name="core_water__section_readings",
     layer=Layer.CORE,
     source=SOURCE,
-    title="Surface water quality, automatic-station section readings (地表水水质自动监测 断面实时数据)",
+    title="Surface water quality, automatic-station section readings",
+    title_zh="地表水水质自动监测 断面实时数据",
     description=(
         "One row per section and reading time of the national automatic-station real-time platform, "
         "every item in its unit (the platform's raw value, 原始值, not the rounded display). A reading "
@@ -170,41 +241,25 @@ section_readings = Table(
         "`class_published` is the platform's 水质类别; `water_class` is recomputed with GB 3838-2002 "
         "and must agree with it on at least 96 % of readings (≥ 99 % with a complete section registry)."
     ),
+    description_zh=(
+        "国家地表水水质自动监测实时数据，每个断面每个监测时间一行，各项目取平台的原始值（而非四舍五入后的显示值）并按其单位分列。"
+        "同一读数出现在多次抓取中时只保留最新一次。class_published 为平台发布的水质类别；water_class 由生态云按 "
+        "GB 3838-2002 重新评价，与发布类别的一致率须不低于96%（断面登记完整时不低于99%）。"
+    ),
     columns=(
         _DATE,
-        _SECTION_ID,
-        _PROVINCE,
-        _BASIN,
-        _SECTION_NAME,
-        Column(
-            "observed_at",
-            "timestamp",
-            "reading time (监测时间, Beijing time in the reply), UTC",
-            nullable=False,
-        ),
-        *(Column(i.column, "float64", i.description, unit=i.unit, min=i.min, max=i.max) for i in ITEMS),
-        Column(
-            "qc_failed_items",
-            "string",
-            "items the platform withheld because the day's quality control failed (当天质控不合格), "
-            "column names joined by ','; those items are NULL",
-        ),
-        _SECTION_TYPE,
-        _TARGET,
-        _LISTED,
-        Column(
-            "class_published",
-            "int8",
-            "water class published by the platform (水质类别 1..6; -1 'no class' is NULL)",
-            min=1,
-            max=6,
-        ),
+        *F(*_SECTION),
+        F.get("observed_at", description="reading time (监测时间, Beijing time in the reply), UTC"),
+        *F(*ITEM_COLUMNS),
+        F.get("qc_failed_items"),
+        *F("section_type", "target_class", "section_listed", "class_published"),
         *_class_columns("this reading"),
     ),
     primary_key=("section_id", "observed_at"),
     owner=OWNER,
-    frequency="every 4 hours",
+    frequency=EVERY_4_HOURS,
     sharing=Sharing.UNCONDITIONAL,
+    source_system=UPSTREAM,
     freshness_column="observed_at",
     freshness_tolerance=timedelta(hours=4),
     pair_checks=(
@@ -227,100 +282,101 @@ sections = Table(
     name="core_water__sections",
     layer=Layer.CORE,
     source=SOURCE,
-    title="Surface water monitoring sections (地表水监测断面)",
+    title="Surface water monitoring sections",
+    title_zh="地表水监测断面",
     description=(
         "The section registry that data engineers maintain (a CSV: type river/lake/reservoir, target "
         "class, region, coordinates), plus every section seen in the readings but missing from it "
         "(`listed` = false: classified as a river held to class III until the registry has it)."
     ),
+    description_zh=(
+        "数据工程人员维护的断面登记表（断面类型：河流/湖泊/水库，水质目标，行政区划，坐标），"
+        "以及在监测数据中出现但未登记的断面（listed 为 false，在登记前按河流、III类目标评价）。"
+    ),
     columns=(
-        _SECTION_ID,
-        Column("section_code", "string", "national section code (断面编码) when the registry gives one"),
-        _PROVINCE,
-        _BASIN,
-        _SECTION_NAME,
-        Column("water_body", "string", "river or lake the section is on (所在水体), e.g. 赣江, 鄱阳湖"),
-        _SECTION_TYPE,
-        _TARGET,
-        Column("region_code", "string", "GB/T 2260 region code (6 digits) of the section's location"),
-        Column("longitude", "float64", "longitude (WGS-84)", unit="°", min=73, max=136),
-        Column("latitude", "float64", "latitude (WGS-84)", unit="°", min=3, max=54),
-        Column("listed", "bool", "present in the section registry", nullable=False),
-        Column("first_seen_date", "date", "first date with readings in the lake"),
-        Column("last_seen_date", "date", "latest date with readings in the lake"),
+        F.get("section_id"),
+        F.get("section_code"),
+        *F("province", "basin", "section_name", "water_body", "section_type", "target_class"),
+        F.get("region_code", description="GB/T 2260 region code (6 digits) of the section's location"),
+        *F("longitude", "latitude"),
+        F.get("listed", description="present in the section registry"),
+        F.get("first_seen_date", description="first date with readings in the lake"),
+        F.get("last_seen_date", description="latest date with readings in the lake"),
     ),
     primary_key=("section_id",),
     partition_by=None,
     owner=OWNER,
-    frequency="on change",
+    frequency=ON_CHANGE,
     sharing=Sharing.UNCONDITIONAL,
+    source_system=REGISTRY,
 )
 
 section_monthly = Table(
     name="mart_water__section_monthly",
     layer=Layer.MART,
     source=SOURCE,
-    title="Surface water quality, section monthly class (断面月度水质类别)",
+    title="Surface water quality, section monthly class",
+    title_zh="断面月度水质类别",
     description=(
         "Monthly GB 3838 class of each section from the monthly arithmetic means of its readings "
         "(national evaluation method: means first, then classify), with TN's own class for lakes "
         "and reservoirs, whether the target class is met, and the items over the target with 超标倍数."
     ),
+    description_zh=(
+        "按国家评价方法（先求月算术均值，再评价类别）得到的各断面月度水质类别；"
+        "湖库另给出总氮单独评价的类别，并说明是否达到水质目标及超标项目和超标倍数。"
+    ),
     columns=(
-        _MONTH,
-        _SECTION_ID,
-        _PROVINCE,
-        _BASIN,
-        _SECTION_NAME,
-        Column("water_body", "string", "river or lake (from the section registry)"),
-        _SECTION_TYPE,
-        _TARGET,
-        _LISTED,
-        Column("readings", "int32", "readings in the month", min=1, nullable=False),
-        Column("days", "int16", "days with at least one reading", min=1, max=31, nullable=False),
+        F.get("month"),
+        *F(*_SECTION),
+        F.get("water_body", description="river or lake (from the section registry)"),
+        *F("section_type", "target_class", "section_listed", "readings", "days"),
         *(
-            Column(i.column, "float64", f"monthly mean: {i.description}", unit=i.unit, min=i.min, max=i.max)
+            F.get(i.column, description=f"monthly mean: {i.description}")
             for i in ITEMS
             if i.column in MONTHLY_ITEMS
         ),
         *_class_columns("the monthly means"),
-        Column("meets_target", "bool", "water_class is at or better than target_class; NULL without a class"),
+        F.get("meets_target"),
     ),
     primary_key=("section_id", "month"),
     partition_by="month",
     owner=OWNER,
-    frequency="monthly (rebuilt as the month's readings arrive)",
+    frequency=MONTHLY_ROLLING,
     sharing=Sharing.UNCONDITIONAL,
+    source_system=DERIVED,
 )
 
 basin_monthly = Table(
     name="mart_water__basin_monthly",
     layer=Layer.MART,
     source=SOURCE,
-    title="Surface water quality, basin monthly roll-up (流域月度水质状况)",
+    title="Surface water quality, basin monthly roll-up",
+    title_zh="流域月度水质状况",
     description=(
         "Share of sections in classes I–III and 劣V per basin and month, from the section monthly "
         "classes, and the basin label (DOMAIN.md §4): I–III ≥ 90 % 优, ≥ 75 % 良好, otherwise by the "
         "劣V share: < 20 % 轻度污染, < 40 % 中度污染, else 重度污染. A row with `water_body` NULL is the "
         "whole basin; rows with a water body (from the section registry) break it down."
     ),
+    description_zh=(
+        "由断面月度类别汇总的各流域每月 I–III 类和劣V类断面比例及流域水质状况："
+        "I–III 类比例不低于90%为优，不低于75%为良好，否则按劣V类比例判定（低于20%轻度污染，低于40%中度污染，"
+        "其余重度污染）。water_body 为空的行代表整个流域，其余行按水体细分。"
+    ),
     columns=(
-        _MONTH,
-        _BASIN,
-        Column("water_body", "string", "river or lake within the basin; NULL = the whole basin"),
-        Column("sections", "int32", "sections with a monthly class", min=1, nullable=False),
-        Column("sections_i_iii", "int32", "sections in classes I–III", min=0, nullable=False),
-        Column("sections_iv_v", "int32", "sections in classes IV–V", min=0, nullable=False),
-        Column("sections_worse_v", "int32", "sections worse than V (劣V)", min=0, nullable=False),
-        Column("share_i_iii_pct", "float64", "share of sections in I–III", unit="%", min=0, max=100),
-        Column("share_worse_v_pct", "float64", "share of sections in 劣V", unit="%", min=0, max=100),
-        Column("basin_label", "string", "basin water-quality label (流域水质状况)", allowed=QUALITY_LABELS),
+        F.get("month"),
+        F.get("basin"),
+        F.get("water_body", description="river or lake within the basin; NULL = the whole basin"),
+        *F("sections", "sections_i_iii", "sections_iv_v", "sections_worse_v"),
+        *F("share_i_iii_pct", "share_worse_v_pct", "basin_label"),
     ),
     primary_key=("month", "basin", "water_body"),
     partition_by="month",
     owner=OWNER,
-    frequency="monthly (rebuilt as the month's readings arrive)",
+    frequency=MONTHLY_ROLLING,
     sharing=Sharing.UNCONDITIONAL,
+    source_system=DERIVED,
 )
 
 quarantine = Table(
@@ -328,6 +384,7 @@ quarantine = Table(
     layer=Layer.QUARANTINE,
     source=SOURCE,
     title="Surface-water platform rows that could not be typed",
+    title_zh="地表水自动监测数据 隔离记录",
     description=(
         "Rows of a platform reply that could not be typed (bad time, non-numeric or impossible "
         "value, wrong number of cells, duplicate of another row of the same snapshot), or whole "
@@ -335,25 +392,88 @@ quarantine = Table(
         "row index). Partitioned by the Beijing date of the fetch; rows in = published + quarantined, "
         "for every snapshot."
     ),
+    description_zh=(
+        "平台回复中无法解析的行（时间错误、数值非法或超出物理范围、单元格数不符、同一次抓取中的重复行），"
+        "或根本不是有效回复的整页，附原因及原始位置（原始文件、页码、行号）。按抓取日（北京时间）分区；"
+        "每次抓取的输入行数等于已发布数加隔离数。"
+    ),
     columns=(
-        Column("date", "date", "Beijing date of the fetch (partition key)", nullable=False),
-        Column("snapshot_id", "string", "snapshot (one fetch of every page of the board)", nullable=False),
-        Column("raw_file", "string", "raw-zone path of the page (relative to the lake)", nullable=False),
-        Column("page", "int32", "page number of the board (1-based)", min=1, nullable=False),
-        Column(
-            "row_index", "int32", "0-based index of the row in the page's tbody; NULL = whole page", min=0
-        ),
-        Column("province", "string", "province cell, when readable"),
-        Column("basin", "string", "basin cell, when readable"),
-        Column("section_name", "string", "section name cell, when readable"),
-        Column("column_name", "string", "header of the first offending cell"),
-        Column("raw_value", "string", "the offending text"),
-        Column("reason", "string", "why it was not published", nullable=False),
+        SHARED.get("date", description="Beijing date of the fetch (partition key)"),
+        F.get("snapshot_id"),
+        F.get("raw_file", description="raw-zone path of the page (relative to the lake)"),
+        *F("page", "row_index"),
+        F.get("province", description="province cell, when readable", nullable=True),
+        F.get("basin", description="basin cell, when readable", nullable=True),
+        F.get("section_name", description="section name cell, when readable", nullable=True),
+        *F("column_name", "raw_value"),
+        F.get("reason", description="why it was not published"),
     ),
     primary_key=("snapshot_id", "raw_file", "row_index"),
     owner=OWNER,
-    frequency="every 4 hours",
+    frequency=EVERY_4_HOURS,
     sharing=Sharing.NOT_SHARED,
+    sharing_conditions=(
+        "不予共享：平台回复中无法解析的内容，仅供数据工程人员排查上游数据问题 "
+        "(not shared: untypeable content of the platform's replies, for data engineers tracing upstream problems)"
+    ),
+    source_system=UPSTREAM,
 )
 
-register(section_readings, sections, section_monthly, basin_monthly, quarantine)
+# -- stage: typed rows handed from the parsers to the builds (in memory only) --------------------
+stage_readings = Table(
+    name="stage_water__readings",
+    layer=Layer.STAGE,
+    source=SOURCE,
+    title="Typed rows of the real-time board, per page",
+    title_zh="地表水实时数据 解析结果",
+    description=(
+        "What ingest.water.parse returns for a page: the registry columns of the reading plus its raw "
+        "location (page, row index), before duplicates are dropped and the section registry is joined."
+    ),
+    description_zh="地表水实时数据每页的解析结果：读数的各列及其原始位置（页码、行号），尚未去重、未关联断面登记表。",
+    columns=(
+        _DATE,
+        *F(*_SECTION),
+        F.get("observed_at", description="reading time (监测时间, Beijing time in the reply), UTC"),
+        *F(*ITEM_COLUMNS),
+        *F("qc_failed_items", "class_published", "page", "row_index"),
+    ),
+    primary_key=("page", "row_index"),
+    partition_by=None,
+    owner=OWNER,
+    frequency=EVERY_RUN,
+    sharing=Sharing.NOT_SHARED,
+    sharing_conditions=STAGE_ONLY,
+    source_system=UPSTREAM,
+)
+
+stage_sections_registry = Table(
+    name="stage_water__sections_registry",
+    layer=Layer.STAGE,
+    source=SOURCE,
+    title="The section registry CSV as parsed",
+    title_zh="断面登记表 解析结果",
+    description="The section registry file (ingest.water.sections), typed and checked: one row per section.",
+    description_zh="数据工程人员维护的断面登记表文件经解析和校验后的结果，每个断面一行。",
+    columns=(
+        *F("section_id", "section_code", "province", "basin", "section_name", "water_body"),
+        *F("section_type", "target_class", "region_code", "longitude", "latitude"),
+    ),
+    primary_key=("section_id",),
+    partition_by=None,
+    owner=OWNER,
+    frequency=EVERY_RUN,
+    sharing=Sharing.NOT_SHARED,
+    sharing_conditions=STAGE_ONLY,
+    source_system=REGISTRY,
+)
+
+register(
+    section_readings,
+    sections,
+    section_monthly,
+    basin_monthly,
+    quarantine,
+    stage_readings,
+    stage_sections_registry,
+)

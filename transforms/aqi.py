@@ -40,6 +40,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from numpy.typing import ArrayLike, NDArray
 
+from schemas.air import aqi_scores
 from schemas.aqi_standard import (
     AQI_MAX,
     BREAKPOINTS,
@@ -97,14 +98,8 @@ DAILY_INPUT_COLUMNS: tuple[str, ...] = (
 # Optional for daily_aqi: scored under HJ 633-2012 only; absent column = all missing.
 DAILY_OPTIONAL_COLUMNS: tuple[str, ...] = ("o3_1h_max_ugm3",)
 
-OUTPUT_SCHEMA = pa.schema(
-    [
-        pa.field("aqi", pa.int16()),
-        pa.field("primary_pollutants", pa.string()),
-        pa.field("aqi_category", pa.string()),
-        pa.field("aqi_standard", pa.string()),
-    ]
-)
+# aqi, primary_pollutants, aqi_category, aqi_standard (the registry's stage_air__aqi)
+OUTPUT_SCHEMA = aqi_scores.arrow_schema(strict=False)
 
 # primary_pollutants text for every bit mask of tied pollutants (bit k = POLLUTANT_LABELS[k]).
 _PRIMARY_TEXT: NDArray[np.object_] = np.array(

@@ -16,7 +16,9 @@ from dataclasses import dataclass
 import duckdb
 import pyarrow as pa
 
-__all__ = ["CHECKS", "REPORT_FIELDS", "Check", "join_report"]
+from schemas import master as schema
+
+__all__ = ["CHECKS", "Check", "join_report"]
 
 
 @dataclass(frozen=True)
@@ -142,16 +144,6 @@ CHECKS: tuple[Check, ...] = (
     ),
 )
 
-REPORT_FIELDS: dict[str, pa.DataType] = {
-    "check_name": pa.string(),
-    "row_kind": pa.string(),
-    "subject_table": pa.string(),
-    "subject_key": pa.string(),
-    "uscc": pa.string(),
-    "detail": pa.string(),
-    "occurrences": pa.int64(),
-    "checked": pa.bool_(),
-}
 
 # Inputs of the report and the tables they are
 INPUTS = {
@@ -162,15 +154,14 @@ INPUTS = {
     "credit": "core_credit__ratings",
     "packets": "core_source__packets",
 }
-PACKETS_FIELDS = {"mn": pa.string(), "packets": pa.int64()}
 
 
 def join_report(tables: Mapping[str, pa.Table | None], *, at: dt.datetime) -> pa.Table:
-    """Summary and item rows of every check (columns ``REPORT_FIELDS``).
+    """Summary and item rows of every check (``stage_master__join_report_rows``).
 
     ``tables``: ``enterprises, points, permits, outlets, credit`` — the core tables as published (all
-    versions, registry columns; empty when never published) — and ``packets`` (``mn, packets``:
-    packets per MN, None when the packets table does not exist). An input with no rows counts as
+    versions, registry columns; empty when never published) — and ``packets``
+    (``stage_master__join_inputs_packets``: packets per MN, None when the packets table does not exist). An input with no rows counts as
     missing. ``at`` (tz-aware) is when "in force" is evaluated.
     """
     if at.utcoffset() is None:
@@ -183,9 +174,7 @@ def join_report(tables: Mapping[str, pa.Table | None], *, at: dt.datetime) -> pa
     try:
         con.execute("SET TimeZone = 'UTC'")
         for name, table in tables.items():
-            con.register(
-                name, table if table is not None else pa.schema(list(PACKETS_FIELDS.items())).empty_table()
-            )
+            con.register(name, table if table is not None else schema.stage_packet_counts.empty())
         for check in CHECKS:
             missing = [n for n in check.needs if n not in present]
             params = [at] if "$at" in check.sql else []
@@ -208,4 +197,4 @@ def join_report(tables: Mapping[str, pa.Table | None], *, at: dt.datetime) -> pa
             )  # fmt: skip
     finally:
         con.close()
-    return pa.Table.from_pylist(rows, schema=pa.schema(list(REPORT_FIELDS.items())))
+    return schema.stage_join_items.from_rows(rows)

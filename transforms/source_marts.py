@@ -27,7 +27,7 @@ from __future__ import annotations
 import duckdb
 import pyarrow as pa
 
-from ingest.hj212.codes import POLLUTANTS
+from schemas.hj212_codes import POLLUTANTS
 
 __all__ = ["FLUE_GAS_NORMAL_SHARE", "daily_values", "hourly_values", "rollup_flag", "source_type"]
 

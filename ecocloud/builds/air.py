@@ -22,9 +22,6 @@ from schemas import air as schema
 from transforms.air_daily import city_daily_ranking, station_daily
 from warehouse.ledger import Ledger, RawObject
 
-# A header-only station list: the parser's own empty result (no list landed yet).
-_EMPTY_STATION_LIST = "监测点编码,监测点名称,城市,经度,纬度,对照点\n".encode()
-
 
 # -- landing ------------------------------------------------------------------------------------
 def land(settings: Settings, ledger: Ledger, locations: Sequence[str]) -> list[RawObject]:
@@ -66,7 +63,7 @@ def newest_day_files(ledger: Ledger) -> dict[dt.date, RawObject]:
 
 def _station_list(ctx: StepContext) -> tuple[RawObject | None, pa.Table]:
     obj = ctx.ledger.latest_raw(SOURCE, STATION_LIST_NAME)
-    return obj, parse_station_list(raw_text(ctx.lake, obj) if obj else _EMPTY_STATION_LIST)
+    return obj, parse_station_list(raw_text(ctx.lake, obj)) if obj else schema.station_list.empty()
 
 
 # -- builds -------------------------------------------------------------------------------------
@@ -85,15 +82,12 @@ class Hourly:
         parsed = parse_and_score(ctx.lake, raw_path, unit.partition, False)
         if isinstance(parsed, str):
             # Nothing in the file can be placed: quarantined whole; the published day stays as it was.
-            quarantine = schema.quarantine.conform(
-                pa.Table.from_pylist(
-                    [{"date": unit.partition, "raw_file": raw_path, "line_no": 1, "reason": parsed}],
-                    schema=schema.quarantine.arrow_schema(strict=False),
-                )
+            quarantine = schema.quarantine.from_rows(
+                [{"date": unit.partition, "raw_file": raw_path, "line_no": 1, "reason": parsed}]
             )
             return Output(
                 {
-                    schema.station_hourly.name: schema.station_hourly.arrow_schema().empty_table(),
+                    schema.station_hourly.name: schema.station_hourly.empty(),
                     schema.quarantine.name: quarantine,
                 },
                 {"error": parsed},

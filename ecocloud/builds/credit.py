@@ -21,13 +21,7 @@ from ecocloud.runner.context import StepContext
 from ecocloud.runner.units import Output, Unit
 from ecocloud.settings import Settings
 from ingest.credit.fetch import SOURCE, discover, land_file
-from ingest.credit.parse import (
-    QUARANTINE_FIELDS,
-    ROW_FIELDS,
-    CreditFileError,
-    file_quarantine,
-    parse_credit_file,
-)
+from ingest.credit.parse import CreditFileError, file_quarantine, parse_credit_file
 from ingest.http import make_session
 from ingest.raw import read_raw
 from schemas import credit as schema
@@ -80,8 +74,8 @@ class Ratings:
 
     def build(self, ctx: StepContext, unit: Unit) -> Output:
         objs = {o.raw_path: o for o in ctx.ledger.raw_objects(SOURCE)}
-        rows = [pa.schema(list(ROW_FIELDS.items())).empty_table()]
-        quarantine = [pa.schema(list(QUARANTINE_FIELDS.items())).empty_table()]
+        rows = [schema.stage_rows.empty()]
+        quarantine = [schema.quarantine.empty()]
         counts: dict[str, Any] = {
             "files": len(unit.inputs),
             "files_unreadable": 0,

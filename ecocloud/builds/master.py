@@ -67,7 +67,7 @@ class Registries:
 
     def build(self, ctx: StepContext, unit: Unit) -> Output:
         objs = ctx.ledger.raw_objects(SOURCE)  # received order
-        quarantine = [pa.schema(list(ingest_master.QUARANTINE_FIELDS.items())).empty_table()]
+        quarantine = [schema.quarantine.empty()]
         by_kind: dict[str, list[RawObject]] = {k: [] for k in ingest_master.KINDS}
         for obj in objs:
             kind = obj.logical_name.removesuffix(".csv")
@@ -102,19 +102,19 @@ class Registries:
 
 def _history(ctx: StepContext, kind: str, objs: list[RawObject], quarantine: list[pa.Table]) -> pa.Table:
     """The versioned registry of ``kind`` from its snapshots (oldest first)."""
-    parts = [ingest_master.row_schema(kind).empty_table()]
+    parts = [ingest_master.STAGE[kind].empty()]
     for obj in objs:
         try:
-            parsed = ingest_master.parse_master_csv(read_raw(ctx.lake, obj), raw_file=obj.raw_path)
+            parsed = ingest_master.parse_master_csv(
+                read_raw(ctx.lake, obj),
+                raw_file=obj.raw_path,
+                snapshot_at=dt.datetime.fromisoformat(obj.received_at),
+            )
         except ingest_master.MasterFileError as exc:
             quarantine.append(ingest_master.file_quarantine(obj.raw_path, str(exc)))
             continue
         quarantine.append(parsed.quarantine)
-        rows = parsed.rows
-        n = rows.num_rows
-        rows = rows.append_column("raw_file", pa.array([obj.raw_path] * n, pa.string()))
-        at = dt.datetime.fromisoformat(obj.received_at)
-        parts.append(rows.append_column("snapshot_at", pa.array([at] * n, pa.timestamp("us", "UTC"))))
+        parts.append(parsed.rows)
     rows = pa.concat_tables(parts)
     rows = with_uscc_flags(rows, problem=kind == ingest_master.ENTERPRISES)
     rows = rows.set_column(

@@ -24,16 +24,7 @@ from ecocloud.runner.units import Output, Unit
 from ecocloud.settings import Settings
 from ingest.http import make_session
 from ingest.permits.fetch import DEFAULT_PAGE_SIZE, SOURCE, fetch_pages, land_page, record_key
-from ingest.permits.parse import (
-    LIMIT_FIELDS,
-    OUTLET_FIELDS,
-    QUARANTINE_FIELDS,
-    VERSION_FIELDS,
-    PermitPageError,
-    empty,
-    page_quarantine,
-    parse_page,
-)
+from ingest.permits.parse import PermitPageError, page_quarantine, parse_page
 from ingest.raw import land_bytes, read_raw
 from schemas import permits as schema
 from transforms.identifiers import (
@@ -165,8 +156,9 @@ class Permits:
 def _stage(ctx: StepContext) -> tuple[pa.Table, pa.Table, pa.Table, pa.Table, dict[str, int]]:
     """Every landed page parsed; the newest copy of each (permit, version) kept with its outlets and limits."""
     received_type = pa.timestamp("us", "UTC")
-    versions = [empty(VERSION_FIELDS).append_column("received_at", pa.array([], received_type))]
-    outlets, limits, quarantine = [empty(OUTLET_FIELDS)], [empty(LIMIT_FIELDS)], [empty(QUARANTINE_FIELDS)]
+    versions = [schema.stage_versions.empty().append_column("received_at", pa.array([], received_type))]
+    outlets, limits = [schema.stage_outlets.empty()], [schema.stage_limits.empty()]
+    quarantine = [schema.quarantine.empty()]
     counts = {"pages": 0, "records_read": 0}
     for obj in ctx.ledger.raw_objects(SOURCE):
         counts["pages"] += 1

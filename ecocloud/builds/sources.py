@@ -202,8 +202,8 @@ def _quarantined_whole(parsed: hj_batch.ParsedBatch, reason: str) -> hj_batch.Pa
         ]
     )
     return hj_batch.ParsedBatch(
-        schema.packets.arrow_schema().empty_table(),
-        schema.readings.arrow_schema().empty_table(),
+        schema.packets.empty(),
+        schema.readings.empty(),
         quarantine,
         parsed.lines,
         reasons={code: quarantine.num_rows},

@@ -36,7 +36,7 @@ from ingest.water.fetch import (
     load_snapshot,
     snapshots,
 )
-from ingest.water.parse import READING_COLUMNS, WaterReplyError, parse_page, quarantine_rows
+from ingest.water.parse import WaterReplyError, parse_page, quarantine_rows
 from ingest.water.sections import empty_registry, parse_sections_csv
 from schemas import water as schema
 from transforms.water_class import attach_sections, basin_monthly, classify, section_monthly
@@ -155,7 +155,7 @@ def parse_snapshot(ctx: StepContext, snap: Snapshot) -> _Parsed:
             counts[key] += parsed.counts[key]
 
     typed = pa.concat_tables(readings) if readings else None
-    q = pa.concat_tables(quarantine) if quarantine else schema.quarantine.arrow_schema().empty_table()
+    q = pa.concat_tables(quarantine) if quarantine else schema.quarantine.empty()
     if typed is not None and typed.num_rows:
         typed, dupes = _drop_duplicates(typed, snap)
         if dupes.num_rows:
@@ -164,7 +164,7 @@ def parse_snapshot(ctx: StepContext, snap: Snapshot) -> _Parsed:
             counts["rows_quarantined"] += dupes.num_rows
             q = pa.concat_tables([q, dupes])
     if typed is None:
-        typed = pa.table({c: pa.array([], _reading_type(c)) for c in READING_COLUMNS})
+        typed = schema.stage_readings.empty()
     counts["records_declared"] = sorted({r for _, r in declared})
     if len(declared) > 1:
         counts["inconsistent_pages"] = True  # the board changed while its pages were fetched
@@ -172,13 +172,6 @@ def parse_snapshot(ctx: StepContext, snap: Snapshot) -> _Parsed:
         counts["unknown_headers"] = sorted(unknown)
     counts["dates"] = sorted({d.isoformat() for d in typed.column("date").to_pylist() if d is not None})
     return _Parsed(typed, schema.quarantine.conform(q), counts)
-
-
-def _reading_type(column: str) -> pa.DataType:
-    extra = {"page": pa.int32(), "row_index": pa.int32()}
-    if column in extra:
-        return extra[column]
-    return schema.section_readings.column(column).arrow_type
 
 
 def _drop_duplicates(typed: pa.Table, snap: Snapshot) -> tuple[pa.Table, pa.Table]:
@@ -222,7 +215,7 @@ def _drop_duplicates(typed: pa.Table, snap: Snapshot) -> tuple[pa.Table, pa.Tabl
                 page=page,
             )
         )
-    empty = schema.quarantine.arrow_schema().empty_table()
+    empty = schema.quarantine.empty()
     return keep, (pa.concat_tables(parts) if parts else empty)
 
 

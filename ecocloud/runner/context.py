@@ -91,7 +91,7 @@ class StepContext:
         parts = [
             self.read(table_name, i.partition) for i in unit.inputs if i.kind == TABLE and i.id == table_name
         ]
-        return pa.concat_tables(parts) if parts else table.arrow_schema().empty_table()
+        return pa.concat_tables(parts) if parts else table.empty()
 
 
 def _date(partition: str) -> dt.date | None:

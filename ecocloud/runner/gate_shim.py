@@ -89,7 +89,7 @@ def validate(
 
 def warm(tables: Sequence[Table]) -> None:
     for table in tables:
-        empty = table.arrow_schema().empty_table()
+        empty = table.empty()
         run_gate(table, empty, partition_date=dt.date(2000, 1, 1) if table.partition_by else None)
 
 

@@ -26,6 +26,7 @@ import pyarrow.csv as pacsv
 
 from schemas.air import AQI_RELEASE_TYPE, POLLUTANTS, RELEASE_TYPES
 from schemas.air import quarantine as quarantine_table
+from schemas.air import station_list as station_list_table
 
 BEIJING = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
 DAY_FILE_RE = re.compile(r"china_sites_(\d{8})\.csv(?:\.gz)?$")
@@ -89,14 +90,17 @@ def parse_day_file(data: bytes, *, raw_file: str, file_date: dt.date | None = No
 
     read_opts = pacsv.ReadOptions(column_names=names, use_threads=False, block_size=1 << 26)
     parse_opts = pacsv.ParseOptions(invalid_row_handler=on_invalid, newlines_in_values=False)
-    types = {"date": pa.string(), "hour": pa.string(), "type": pa.string()}
     try:
         table = pacsv.read_csv(
             io.BytesIO(body),
             read_options=read_opts,
             parse_options=parse_opts,
             convert_options=pacsv.ConvertOptions(
-                column_types={**types, **{n: pa.float64() for n in names[3:]}},
+                # how to read the upstream file's cells (its own columns: date, hour, type, stations)
+                column_types={
+                    **{n: pa.string() for n in names[:3]},
+                    **{n: pa.float64() for n in names[3:]},
+                },
                 null_values=[""],
                 strings_can_be_null=True,
             ),
@@ -311,18 +315,17 @@ def _assemble(
         pc.cast(hourly.column("aqi_published"), pa.int16()),
     )
 
-    quarantine = pa.table(
+    quarantine = quarantine_table.from_columns(
         {
-            "date": pa.array([file_date] * len(q_rows), type=pa.date32()),
-            "raw_file": pa.array([raw_file] * len(q_rows), type=pa.string()),
-            "line_no": pa.array([r[0] for r in q_rows], type=pa.int32()),
-            "station_code": pa.array([r[1] for r in q_rows], type=pa.string()),
-            "release_type": pa.array([r[2] for r in q_rows], type=pa.string()),
-            "raw_value": pa.array([r[3] for r in q_rows], type=pa.string()),
-            "reason": pa.array([r[4] for r in q_rows], type=pa.string()),
+            "date": [file_date] * len(q_rows),
+            "raw_file": [raw_file] * len(q_rows),
+            "line_no": [r[0] for r in q_rows],
+            "station_code": [r[1] for r in q_rows],
+            "release_type": [r[2] for r in q_rows],
+            "raw_value": [r[3] for r in q_rows],
+            "reason": [r[4] for r in q_rows],
         }
     )
-    quarantine = quarantine_table.conform(quarantine)
     counts = {
         "lines_in": n_lines + n_malformed,
         "lines_quarantined": len(line_rejects),
@@ -379,15 +382,15 @@ def parse_station_list(data: bytes) -> pa.Table:
     for n, r in enumerate(body):
         seen.setdefault(cell(r, "station_code"), n)  # first row of a repeated code wins
     body = [r for n, r in enumerate(body) if seen[cell(r, "station_code")] == n and cell(r, "station_code")]
-    return pa.table(
+    return station_list_table.from_columns(
         {
-            "station_code": pa.array([cell(r, "station_code") for r in body], pa.string()),
-            "station_name": pa.array([cell(r, "station_name") or None for r in body], pa.string()),
-            "city": pa.array([cell(r, "city") or None for r in body], pa.string()),
-            "longitude": pa.array([coord(cell(r, "longitude")) for r in body], pa.float64()),
-            "latitude": pa.array([coord(cell(r, "latitude")) for r in body], pa.float64()),
-            "is_control_point": pa.array(
-                [{"Y": True, "N": False}.get(cell(r, "is_control_point").upper()) for r in body], pa.bool_()
-            ),
+            "station_code": [cell(r, "station_code") for r in body],
+            "station_name": [cell(r, "station_name") or None for r in body],
+            "city": [cell(r, "city") or None for r in body],
+            "longitude": [coord(cell(r, "longitude")) for r in body],
+            "latitude": [coord(cell(r, "latitude")) for r in body],
+            "is_control_point": [
+                {"Y": True, "N": False}.get(cell(r, "is_control_point").upper()) for r in body
+            ],
         }
     )

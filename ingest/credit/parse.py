@@ -1,4 +1,4 @@
-"""Read provincial credit result files (XLSX or CSV) into typed stage rows.
+"""Read provincial credit result files (XLSX or CSV) into typed stage rows (``stage_credit__rows``).
 
 The ingest boundary for credit: each province's header names (统一社会信用代码 / 社会信用代码 …)
 and level labels (环保诚信企业 / 绿牌 …) map to registry columns and level codes through the
@@ -29,6 +29,7 @@ from typing import Any
 import pyarrow as pa
 
 from ingest.credit.config import ProvinceConfig, provinces
+from schemas import credit as schema
 from schemas.credit import SCHEMES
 from transforms.identifiers import (
     canonical_region_code,
@@ -39,8 +40,6 @@ from transforms.identifiers import (
 )
 
 __all__ = [
-    "QUARANTINE_FIELDS",
-    "ROW_FIELDS",
     "CreditFileError",
     "ParsedCredit",
     "map_level",
@@ -48,31 +47,6 @@ __all__ = [
     "read_sheets",
 ]
 
-ROW_FIELDS: dict[str, pa.DataType] = {
-    "province_code": pa.string(),
-    "scheme": pa.string(),
-    "year": pa.int16(),
-    "uscc": pa.string(),
-    "enterprise_name": pa.string(),
-    "region_code": pa.string(),
-    "region_name": pa.string(),
-    "level": pa.string(),
-    "level_rank": pa.int8(),
-    "level_label": pa.string(),
-    "sub_grade": pa.string(),
-    "raw_file": pa.string(),
-    "sheet": pa.string(),
-    "row_no": pa.int32(),
-    "received_at": pa.timestamp("us", tz="UTC"),
-}
-QUARANTINE_FIELDS: dict[str, pa.DataType] = {
-    "raw_file": pa.string(),
-    "sheet": pa.string(),
-    "row_no": pa.int32(),
-    "province_code": pa.string(),
-    "raw_value": pa.string(),
-    "reason": pa.string(),
-}
 _HEADER_SCAN_ROWS = 15
 _YEAR_RE = re.compile(r"(?<!\d)(20\d{2})(?!\d)")
 _SUB_GRADE_RE = re.compile(r"^\(?([A-Z0-9][A-Z0-9+\-]{0,2})\)?级?$")
@@ -229,8 +203,8 @@ def parse_credit_file(
     counts["rows_quarantined"] = len(quarantine)
     return ParsedCredit(
         province,
-        pa.Table.from_pylist(rows_out, schema=pa.schema(list(ROW_FIELDS.items()))),
-        pa.Table.from_pylist(quarantine, schema=pa.schema(list(QUARANTINE_FIELDS.items()))),
+        schema.stage_rows.from_rows(rows_out),
+        schema.quarantine.from_rows(quarantine),
         dict(counts),
     )
 
@@ -269,7 +243,7 @@ def file_quarantine(raw_file: str, reason: str, province_code: str | None = None
     """The quarantine row of a file nothing could be read from."""
     row = {"raw_file": raw_file, "sheet": "", "row_no": 0, "province_code": province_code,
            "raw_value": None, "reason": reason}  # fmt: skip
-    return pa.Table.from_pylist([row], schema=pa.schema(list(QUARANTINE_FIELDS.items())))
+    return schema.quarantine.from_rows([row])
 
 
 def _column_values(

@@ -55,9 +55,9 @@ import pyarrow.compute as pc
 
 from ingest.hj212 import crc as _crc
 from ingest.hj212 import protocol as proto
-from ingest.hj212.codes import DATA_CNS, POLLUTANTS, ST_CODES
 from ingest.hj212.segments import _scan
 from schemas import source as schema
+from schemas.hj212_codes import DATA_CNS, POLLUTANTS, ST_CODES
 from schemas.registry import Table
 
 __all__ = [
@@ -410,6 +410,14 @@ def _empty(table: Table) -> pa.Table:
     return table.arrow_schema().empty_table()
 
 
+# Column types of the output tables, from the registry: the arrays are built in these types, so
+# assembling a table with the registry schema casts nothing.
+_P = {f.name: f.type for f in schema.packets.arrow_schema()}
+_R = {f.name: f.type for f in schema.readings.arrow_schema()}
+_Q = {f.name: f.type for f in schema.quarantine.arrow_schema()}
+_STRING = _P["mn"]
+
+
 def _concat(table: Table, parts: list[pa.Table]) -> pa.Table:
     parts = [p for p in parts if p.num_rows]
     if not parts:
@@ -464,7 +472,6 @@ class _Acc:
 
     def tables(self, lines: _Lines, segment: str) -> tuple[pa.Table, pa.Table]:
         n = self.n_packets
-        ts = pa.timestamp("us", tz="UTC")
         line = self._col("line")
         flag = self._col("flag")
         data_at = self._col("data_at")
@@ -473,21 +480,21 @@ class _Acc:
         pnum, pno = self._col("pnum"), self._col("pno")
         if not len(pnum):
             pnum = pno = np.full(n, -1, np.int64)
-        strs = {k: pa.concat_arrays(v) if v else pa.array([], pa.string()) for k, v in self.strs.items()}
-        warn_text = pa.array(list(self._warns), pa.string())
-        packets = pa.table(
+        strs = {k: pa.concat_arrays(v) if v else pa.array([], _STRING) for k, v in self.strs.items()}
+        warn_text = pa.array(list(self._warns), _STRING)
+        packets = schema.packets.from_columns(
             {
-                "date": pa.array(self._col("date", np.int32), pa.date32()),
+                "date": pa.array(self._col("date", np.int32), _P["date"]),
                 "segment": _const_strings(segment, n),
-                "offset": pa.array(lines.offset[line], pa.int64()),
+                "offset": pa.array(lines.offset[line], _P["offset"]),
                 **strs,
-                "flag": pa.array(flag, pa.int16(), mask=flag < 0),
-                "protocol_version": pa.array(self._col("version", np.int16), pa.int16()),
-                "pnum": pa.array(pnum, pa.int16(), mask=pnum < 0),
-                "pno": pa.array(pno, pa.int16(), mask=pno < 0),
-                "data_at": pa.array(data_at, ts, mask=~has_dt),
+                "flag": pa.array(flag, _P["flag"], mask=flag < 0),
+                "protocol_version": pa.array(self._col("version", np.int16), _P["protocol_version"]),
+                "pnum": pa.array(pnum, _P["pnum"], mask=pnum < 0),
+                "pno": pa.array(pno, _P["pno"], mask=pno < 0),
+                "data_at": pa.array(data_at, _P["data_at"], mask=~has_dt),
                 **_receipt(lines, line),
-                "readings": pa.array(per_row, pa.int16()),
+                "readings": pa.array(per_row, _P["readings"]),
                 "warnings": _decode(self._col("warn"), warn_text),
             }
         )
@@ -495,24 +502,24 @@ class _Acc:
         r_at = data_at[r_row]
         keys = list(self._keys)
         r_key = self._col("r_key")
-        readings = pa.table(
+        readings = schema.readings.from_columns(
             {
-                "date": pa.array(((r_at + _BEIJING_US) // _DAY_US).astype(np.int32), pa.date32()),
+                "date": pa.array(((r_at + _BEIJING_US) // _DAY_US).astype(np.int32), _R["date"]),
                 "mn": _repeat_strings(strs["mn"], per_row),
                 "st": _repeat_strings(strs["st"], per_row),
                 "cn": _repeat_strings(strs["cn"], per_row),
-                "data_at": pa.array(r_at, ts),
+                "data_at": pa.array(r_at, _R["data_at"]),
                 "pollutant_code": _decode_fixed(r_key, [k[0] for k in keys]),
                 "pollutant_code_original": _decode_fixed(r_key, [k[1] for k in keys]),
-                "stat": _decode(r_key, pa.array([k[2] for k in keys], pa.string())),
-                "value": pa.array(self._col("r_value", np.float64), pa.float64()),
+                "stat": _decode(r_key, pa.array([k[2] for k in keys], _R["stat"])),
+                "value": pa.array(self._col("r_value", np.float64), _R["value"]),
                 "flag": _decode_fixed(self._col("r_flag"), list(self._flags)),
-                "unit": _decode(r_key, pa.array([_unit(k[0], k[2]) for k in keys], pa.string())),
+                "unit": _decode(r_key, pa.array([_unit(k[0], k[2]) for k in keys], _R["unit"])),
                 "segment": _const_strings(segment, len(r_row)),
-                "offset": pa.array(lines.offset[line][r_row], pa.int64()),
+                "offset": pa.array(lines.offset[line][r_row], _R["offset"]),
             }
         )
-        return schema.packets.conform(packets), schema.readings.conform(readings)
+        return packets, readings
 
 
 # ------------------------------------------------------------------------------------- fast path
@@ -1121,14 +1128,14 @@ def _receipt(lines: _Lines, idx: np.ndarray) -> dict[str, pa.Array]:
     n = len(idx)
     if lines.received_us is None:
         return {
-            "received_at": pa.nulls(n, pa.timestamp("us", tz="UTC")),
-            "receiver_status": pa.nulls(n, pa.string()),
-            "peer": pa.nulls(n, pa.string()),
+            "received_at": pa.nulls(n, _P["received_at"]),
+            "receiver_status": pa.nulls(n, _P["receiver_status"]),
+            "peer": pa.nulls(n, _P["peer"]),
         }
     assert lines.status is not None and lines.peer is not None
     ix = pa.array(idx, pa.int64())
     return {
-        "received_at": pa.array(lines.received_us[idx], pa.timestamp("us", tz="UTC")),
+        "received_at": pa.array(lines.received_us[idx], _P["received_at"]),
         "receiver_status": lines.status.take(ix),
         "peer": lines.peer.take(ix),
     }
@@ -1285,23 +1292,17 @@ def _quarantine_rows(
             cols[name].append(value)
     ix = np.array(idx, np.int64)
     days = np.full(len(ix), (default_date - dt.date(1970, 1, 1)).days, np.int64)
-    received = pa.nulls(len(ix), pa.timestamp("us", tz="UTC"))
+    received = pa.nulls(len(ix), _Q["received_at"])
     if lines.received_us is not None and len(ix):
         us = lines.received_us[ix]
         days = (us + _BEIJING_US) // _DAY_US
-        received = pa.array(us, pa.timestamp("us", tz="UTC"))
-    table = pa.table(
+        received = pa.array(us, _Q["received_at"])
+    return schema.quarantine.from_columns(
         {
-            "date": pa.array(days.astype(np.int32), pa.date32()),
-            "segment": pa.array([segment] * len(ix), pa.string()),
-            "offset": pa.array(lines.offset[ix] if len(ix) else [], pa.int64()),
-            "reason": pa.array(cols["reason"], pa.string()),
-            "detail": pa.array(cols["detail"], pa.string()),
-            "mn": pa.array(cols["mn"], pa.string()),
-            "cn": pa.array(cols["cn"], pa.string()),
-            "qn": pa.array(cols["qn"], pa.string()),
+            "date": pa.array(days.astype(np.int32), _Q["date"]),
+            "segment": [segment] * len(ix),
+            "offset": pa.array(lines.offset[ix] if len(ix) else [], _Q["offset"]),
+            **cols,
             "received_at": received,
-            "raw_line": pa.array(cols["raw_line"], pa.string()),
         }
     )
-    return schema.quarantine.conform(table)

@@ -66,8 +66,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
-from ingest.hj212.codes import CODE_2005_TO_2017, DATA_CNS, ST_CODES, QnRtn
 from ingest.hj212.crc import crc16_hj212
+from schemas.hj212_codes import CODE_2005_TO_2017, DATA_CNS, ST_CODES, QnRtn
 
 __all__ = [
     "BEIJING",

@@ -1,4 +1,5 @@
-"""Parse permit-API pages (docs/permit-api.md) into typed stage rows: versions, outlets, limits.
+"""Parse permit-API pages (docs/permit-api.md) into typed stage rows: versions, outlets, limits
+(registry tables ``stage_permit__versions``, ``stage_permit__outlets``, ``stage_permit__limits``).
 
 The ingest boundary: the platform's names (``permitNo``, ``creditCode``, ``outletType`` = 主要排放口,
 ``limitValue`` = "6-9", ``unit`` = mg/m3) become registry columns and values here (``permit_no``,
@@ -19,7 +20,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from ingest.hj212.codes import pollutant as hj212_pollutant
+from schemas import permits as schema
+from schemas.hj212_codes import pollutant as hj212_pollutant
 
 BEIJING = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
 
@@ -32,61 +34,6 @@ _UNITS = {
     "无量纲": "-", "-": "-", "": "-",
 }  # fmt: skip
 _RANGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*[-~～—]\s*(\d+(?:\.\d+)?)\s*$")
-
-VERSION_FIELDS: dict[str, pa.DataType] = {
-    "permit_no": pa.string(),
-    "version": pa.int32(),
-    "version_type": pa.string(),
-    "uscc": pa.string(),
-    "enterprise_name": pa.string(),
-    "industry_code": pa.string(),
-    "industry_name": pa.string(),
-    "region_code": pa.string(),
-    "address": pa.string(),
-    "permit_valid_from": pa.date32(),
-    "permit_valid_to": pa.date32(),
-    "issued_by": pa.string(),
-    "issued_date": pa.date32(),
-    "status": pa.string(),
-    "status_date": pa.date32(),
-    "effective_date": pa.date32(),
-    "updated_at": pa.timestamp("us", tz="UTC"),
-    "raw_file": pa.string(),
-    "record": pa.string(),  # raw_file#index: links outlets and limits to their record
-}
-OUTLET_FIELDS: dict[str, pa.DataType] = {
-    "permit_no": pa.string(),
-    "version": pa.int32(),
-    "outlet_code": pa.string(),
-    "outlet_name": pa.string(),
-    "outlet_kind": pa.string(),
-    "medium": pa.string(),
-    "longitude": pa.float64(),
-    "latitude": pa.float64(),
-    "record": pa.string(),
-}
-LIMIT_FIELDS: dict[str, pa.DataType] = {
-    "permit_no": pa.string(),
-    "version": pa.int32(),
-    "outlet_code": pa.string(),
-    "pollutant_code": pa.string(),
-    "pollutant_name": pa.string(),
-    "limit_value": pa.float64(),
-    "limit_lower": pa.float64(),
-    "limit_unit": pa.string(),
-    "standard": pa.string(),
-    "o2_reference_pct": pa.float64(),
-    "annual_limit_t": pa.float64(),
-    "record": pa.string(),
-}
-QUARANTINE_FIELDS: dict[str, pa.DataType] = {
-    "raw_file": pa.string(),
-    "record_index": pa.int32(),
-    "item": pa.string(),
-    "permit_no": pa.string(),
-    "raw_value": pa.string(),
-    "reason": pa.string(),
-}
 
 
 class PermitPageError(ValueError):
@@ -306,10 +253,10 @@ def parse_page(data: bytes, *, raw_file: str) -> ParsedPage:
         page=int(body.get("page") or 1),
         total=int(body.get("total") or 0),
         total_pages=int(body.get("totalPages") or 0),
-        versions=_table(versions, VERSION_FIELDS),
-        outlets=_table(outlets, OUTLET_FIELDS),
-        limits=_table(limits, LIMIT_FIELDS),
-        quarantine=_table(quarantine, QUARANTINE_FIELDS),
+        versions=schema.stage_versions.from_rows(versions),
+        outlets=schema.stage_outlets.from_rows(outlets),
+        limits=schema.stage_limits.from_rows(limits),
+        quarantine=schema.quarantine.from_rows(quarantine),
         counts={
             "records": len(body["records"]),
             "versions": len(versions),
@@ -322,17 +269,7 @@ def parse_page(data: bytes, *, raw_file: str) -> ParsedPage:
 
 def page_quarantine(raw_file: str, reason: str) -> pa.Table:
     """The quarantine row for a page that is unusable as a whole."""
-    return _table(
+    return schema.quarantine.from_rows(
         [{"raw_file": raw_file, "record_index": -1, "item": "", "permit_no": None, "raw_value": None,
-          "reason": reason}],
-        QUARANTINE_FIELDS,
+          "reason": reason}]
     )  # fmt: skip
-
-
-def _table(rows: list[dict[str, Any]], fields: dict[str, pa.DataType]) -> pa.Table:
-    return pa.Table.from_pylist(rows, schema=pa.schema(list(fields.items())))
-
-
-def empty(fields: dict[str, pa.DataType]) -> pa.Table:
-    """A zero-row stage table of ``fields`` (VERSION_FIELDS, OUTLET_FIELDS …)."""
-    return _table([], fields)

@@ -42,12 +42,12 @@ from schemas.water import (
     HEADER_TIME,
     IDENTITY_HEADERS,
     ITEMS,
+    stage_readings,
 )
 from schemas.water import quarantine as quarantine_table
 
 __all__ = [
     "BEIJING",
-    "READING_COLUMNS",
     "ParsedPage",
     "WaterReplyError",
     "beijing_dates",
@@ -77,21 +77,6 @@ _HEADER_RE = re.compile(r"^\s*(.*?)\s*(?:[(（]\s*(.*?)\s*[)）])?\s*$")
 
 _ITEM_BY_HEADER = {unicodedata.normalize("NFKC", i.header): i for i in ITEMS}
 
-# Typed rows: what parse_page returns (registry columns of the reading, plus its raw location).
-READING_COLUMNS: tuple[str, ...] = (
-    "date",
-    "section_id",
-    "province",
-    "basin",
-    "section_name",
-    "observed_at",
-    *(i.column for i in ITEMS),
-    "qc_failed_items",
-    "class_published",
-    "page",
-    "row_index",
-)
-
 
 class WaterReplyError(ValueError):
     """The page is not a usable reply (not JSON, result ≠ 1, no header, unknown unit …)."""
@@ -104,7 +89,7 @@ class ParsedPage:
     page: int
     total: int  # pages of the board, as the reply says
     records: int  # sections on the board, as the reply says
-    readings: pa.Table  # READING_COLUMNS
+    readings: pa.Table  # stage_water__readings: the reading's registry columns plus page and row_index
     quarantine: pa.Table  # conforms to quarantine_water__section_readings
     counts: dict[str, int] = field(default_factory=dict)
     unknown_headers: list[str] = field(default_factory=list)
@@ -390,7 +375,7 @@ def parse_page(
     dates_local = beijing_dates(observed_at)
     qc_items = join_present(qc_parts, n, ",")
 
-    typed = pa.table(
+    typed = stage_readings.from_columns(
         {
             "date": dates_local,
             "section_id": ids,
@@ -444,23 +429,13 @@ def quarantine_rows(
     """Quarantine rows (dicts with row_index, reason and optionally province … raw_value) as a table."""
     rows = sorted(rows, key=lambda r: -1 if r.get("row_index") is None else r["row_index"])
     n = len(rows)
-
-    def col(name: str, typ: pa.DataType) -> pa.Array:
-        return pa.array([r.get(name) for r in rows], typ)
-
-    table = pa.table(
+    per_row = ("row_index", "province", "basin", "section_name", "column_name", "raw_value", "reason")
+    return quarantine_table.from_columns(
         {
-            "date": pa.array([fetch_date] * n, pa.date32()),
-            "snapshot_id": pa.array([snapshot_id] * n, pa.string()),
-            "raw_file": pa.array([raw_file] * n, pa.string()),
-            "page": pa.array([page] * n, pa.int32()),
-            "row_index": col("row_index", pa.int32()),
-            "province": col("province", pa.string()),
-            "basin": col("basin", pa.string()),
-            "section_name": col("section_name", pa.string()),
-            "column_name": col("column_name", pa.string()),
-            "raw_value": col("raw_value", pa.string()),
-            "reason": col("reason", pa.string()),
+            "date": [fetch_date] * n,
+            "snapshot_id": [snapshot_id] * n,
+            "raw_file": [raw_file] * n,
+            "page": [page] * n,
+            **{name: [r.get(name) for r in rows] for name in per_row},
         }
     )
-    return quarantine_table.conform(table)

@@ -33,37 +33,11 @@ import pyarrow as pa
 
 from ingest.water.parse import section_id
 from schemas.gb3838_standard import SECTION_TYPES
+from schemas.water import stage_sections_registry
 
 __all__ = ["REGISTRY_COLUMNS", "SectionRegistryError", "empty_registry", "parse_sections_csv", "sections_csv"]
 
-REGISTRY_COLUMNS: tuple[str, ...] = (
-    "section_id",
-    "section_code",
-    "province",
-    "basin",
-    "section_name",
-    "water_body",
-    "section_type",
-    "target_class",
-    "region_code",
-    "longitude",
-    "latitude",
-)
-_SCHEMA = pa.schema(
-    [
-        ("section_id", pa.string()),
-        ("section_code", pa.string()),
-        ("province", pa.string()),
-        ("basin", pa.string()),
-        ("section_name", pa.string()),
-        ("water_body", pa.string()),
-        ("section_type", pa.string()),
-        ("target_class", pa.int8()),
-        ("region_code", pa.string()),
-        ("longitude", pa.float64()),
-        ("latitude", pa.float64()),
-    ]
-)
+REGISTRY_COLUMNS: tuple[str, ...] = tuple(stage_sections_registry.column_names)
 _ALIASES: dict[str, tuple[str, ...]] = {
     "province": ("省份", "省"),
     "basin": ("流域",),
@@ -101,7 +75,7 @@ class SectionRegistryError(ValueError):
 
 
 def empty_registry() -> pa.Table:
-    return _SCHEMA.empty_table()
+    return stage_sections_registry.empty()
 
 
 def _decode(data: bytes) -> str:
@@ -146,7 +120,7 @@ def _float(text: str, what: str, low: float, high: float, problems: list[str], l
 
 
 def parse_sections_csv(data: bytes) -> pa.Table:
-    """The registry as a table with ``REGISTRY_COLUMNS`` (sorted by section_id)."""
+    """The registry as a ``stage_water__sections_registry`` table (sorted by section_id)."""
     rows = list(csv.reader(io.StringIO(_decode(data))))
     rows = [r for r in rows if any(c.strip() for c in r)]
     if not rows:
@@ -204,8 +178,7 @@ def parse_sections_csv(data: bytes) -> pa.Table:
             out[key].append(value)
     if problems:
         raise SectionRegistryError("section registry refused:\n  " + "\n  ".join(problems))
-    table = pa.table(out, schema=_SCHEMA)
-    return table.sort_by("section_id")
+    return stage_sections_registry.from_columns(out).sort_by("section_id")
 
 
 def sections_csv(rows: list[dict[str, object]]) -> bytes:

@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ingest.hj212.codes import CODE_2005_TO_2017, POLLUTANTS, QnRtn, pollutant
 from ingest.hj212.crc import crc16_hj212_hex
 from ingest.hj212.protocol import (
     BEIJING,
@@ -21,6 +20,7 @@ from ingest.hj212.protocol import (
     qn_rtn_for,
     split_lines,
 )
+from schemas.hj212_codes import CODE_2005_TO_2017, POLLUTANTS, QnRtn, pollutant
 
 pytestmark = pytest.mark.unit
 

@@ -1,0 +1,304 @@
+"""The registry is the only place a column is declared, and what it declares is complete.
+
+(a) No code outside ``schemas/`` builds a schema or a column list by hand (an AST scan of
+    ecocloud/, ingest/, transforms/, warehouse/).
+(b) Every registered table's columns come from a Fields namespace, every numeric column has a unit,
+    the catalog metadata is complete; ``register`` refuses a table that breaks one of these.
+(c) A field name declared in a namespace and in one of its ancestors (``SHARED`` for every source)
+    has the same type and unit in both.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import pkgutil
+from datetime import timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+
+import schemas
+from schemas.fields import SHARED
+from schemas.registry import (
+    Column,
+    Department,
+    Fields,
+    Frequency,
+    Layer,
+    Sharing,
+    Table,
+    all_tables,
+    register,
+    registration_problems,
+)
+from warehouse.ledger import Ledger
+from warehouse.serving import refresh
+
+REPO = Path(__file__).resolve().parents[2]
+SCANNED = ("ecocloud", "ingest", "transforms", "warehouse")
+
+# pyarrow type constructors: a call of one of these is a column type written by hand
+_PA_TYPES = frozenset(
+    {
+        "string", "utf8", "large_string", "large_utf8", "binary", "large_binary", "bool_",
+        "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+        "float16", "float32", "float64", "decimal128", "decimal256",
+        "date32", "date64", "timestamp", "time32", "time64", "duration",
+        "list_", "large_list", "struct", "map_", "dictionary", "null",
+    }
+)  # fmt: skip
+# keyword arguments whose dict says how to read an upstream file's text, not what a table holds
+_READ_OPTION_KEYWORDS = frozenset({"column_types"})
+
+
+def _pyarrow_names(tree: ast.Module) -> set[str]:
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {a.asname or a.name for a in node.names if a.name == "pyarrow"}
+    return names
+
+
+def _is_pa_call(node: ast.AST, pa_names: set[str], attrs: frozenset[str]) -> bool:
+    return (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and isinstance(node.func.value, ast.Name)
+        and node.func.value.id in pa_names
+        and node.func.attr in attrs
+    )
+
+
+def _is_empty_typed_array(node: ast.AST, pa_names: set[str]) -> bool:
+    """``pa.array([], <type>)``: a column with no values, only a type — a schema written by hand."""
+    return (
+        _is_pa_call(node, pa_names, frozenset({"array"}))
+        and isinstance(node, ast.Call)
+        and bool(node.args)
+        and isinstance(node.args[0], ast.List | ast.Tuple)
+        and not node.args[0].elts
+        and (len(node.args) > 1 or any(k.arg == "type" for k in node.keywords))
+    )
+
+
+def hand_schemas(source: str, filename: str = "<source>") -> list[str]:
+    """Where ``source`` builds a schema or column list by hand: ``file:line: what``."""
+    tree = ast.parse(source, filename)
+    pa_names = _pyarrow_names(tree)
+    if not pa_names:
+        return []
+    exempt = {
+        id(inner)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        for kw in node.keywords
+        if kw.arg in _READ_OPTION_KEYWORDS
+        for inner in ast.walk(kw.value)
+    }
+
+    def is_type(n: ast.AST) -> bool:
+        return _is_pa_call(n, pa_names, _PA_TYPES)
+
+    found = []
+    for node in ast.walk(tree):
+        what = None
+        if _is_pa_call(node, pa_names, frozenset({"schema", "field"})):
+            assert isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+            what = f"pa.{node.func.attr}(…)"
+        elif isinstance(node, ast.Dict) and id(node) not in exempt:
+            if any(v is not None and is_type(v) for v in node.values):
+                what = "dict of column → pa type"
+            elif any(v is not None and _is_empty_typed_array(v, pa_names) for v in node.values):
+                what = "dict of empty typed columns"
+        elif isinstance(node, ast.DictComp) and id(node) not in exempt:
+            if is_type(node.value) or _is_empty_typed_array(node.value, pa_names):
+                what = "dict comprehension of column → pa type"
+        elif isinstance(node, ast.Tuple | ast.List) and len(node.elts) == 2:
+            name, typ = node.elts
+            if isinstance(name, ast.Constant | ast.Name | ast.JoinedStr) and is_type(typ):
+                what = "(name, pa type) pair"
+        if what:
+            found.append(f"{filename}:{node.lineno}: {what}")
+    return found
+
+
+# ------------------------------------------------------------------------------------------- (a)
+def test_no_schema_or_column_list_is_built_by_hand_outside_schemas() -> None:
+    found = [
+        hit
+        for package in SCANNED
+        for path in sorted((REPO / package).rglob("*.py"))
+        for hit in hand_schemas(path.read_text(encoding="utf-8"), str(path.relative_to(REPO)))
+    ]
+    assert found == [], "declare these columns in schemas/ and use table.arrow_schema() / .empty() …"
+
+
+@pytest.mark.parametrize(
+    "snippet",
+    [
+        "import pyarrow as pa\nS = pa.schema([('a', pa.string())])",
+        "import pyarrow as pa\nF = pa.field('a', pa.int32())",
+        "import pyarrow as pa\nFIELDS = {'a': pa.string(), 'b': pa.int16()}",
+        "import pyarrow as pa\nT = {n: pa.float64() for n in NAMES}",
+        "import pyarrow as pa\nCOLS = [('a', pa.string()), ('b', pa.bool_())]",
+        "import pyarrow as pa\nCOLS = (('a', pa.string()),)",
+        "import pyarrow as xx\nS = xx.schema([])",
+        "import pyarrow as pa\nt = pa.table({'a': pa.array([], pa.string())})",
+        "import pyarrow as pa\nt = pa.table({'ts': pa.array([], type=pa.timestamp('us', 'UTC'))})",
+    ],
+)
+def test_the_scan_finds_hand_written_schemas(snippet: str) -> None:
+    assert len(hand_schemas(snippet)) >= 1
+
+
+@pytest.mark.parametrize(
+    "snippet",
+    [
+        "import pyarrow as pa\na = pa.array(values, pa.string())",
+        "import pyarrow as pa\nt = pa.table({'a': pa.array(values, pa.string())})",
+        "import pyarrow as pa\nx = pc.cast(values, pa.float64())",
+        "import pyarrow as pa\ns = pa.scalar(None, pa.string())",
+        "import pyarrow as pa\nt = T.empty()",
+        "import pyarrow as pa\no = ConvertOptions(column_types={n: pa.float64() for n in names})",
+        "import pyarrow as pa\no = ConvertOptions(column_types={**{n: pa.string() for n in a}, 'x': pa.int8()})",
+        "S = schema({'a': string()})",  # not pyarrow
+    ],
+)
+def test_the_scan_allows_what_is_not_a_column_declaration(snippet: str) -> None:
+    assert hand_schemas(snippet) == []
+
+
+# ------------------------------------------------------------------------------------------- (b)
+def test_every_registered_table_is_complete() -> None:
+    tables = all_tables()
+    assert len(tables) >= 40
+    problems = {t.name: registration_problems(t) for t in tables}
+    assert {name: p for name, p in problems.items() if p} == {}
+    for t in tables:
+        assert all(c.namespace for c in t.columns), t.name
+        assert all(c.unit for c in t.columns if c.is_numeric), t.name
+        assert isinstance(t.owner, Department) and t.owner.contact.endswith(".example.gov.cn")
+        assert isinstance(t.frequency, Frequency)
+        assert t.title_zh and t.description_zh and t.source_system
+        assert t.sharing is Sharing.UNCONDITIONAL or t.sharing_conditions
+
+
+def test_stage_tables_are_declared_in_the_registry() -> None:
+    stage = {t.name for t in all_tables() if t.layer is Layer.STAGE}
+    assert {
+        "stage_permit__versions",
+        "stage_permit__outlets",
+        "stage_permit__limits",
+        "stage_credit__rows",
+        "stage_master__enterprises",
+        "stage_master__monitoring_points",
+        "stage_water__readings",
+        "stage_water__sections_registry",
+    } <= stage
+
+
+_F = Fields("rules_test", parent=SHARED)
+_F.define(
+    Column("mass_kg", "float64", "a mass", unit="kg"),
+    Column("count_no_unit", "int32", "a count without its unit"),
+)
+_DEPT = Department("测试处", "Test division", "test@sthjt.example.gov.cn")
+_FREQ = Frequency("每日", "daily", timedelta(days=1))
+
+
+def _table(**changes: object) -> Table:
+    kw: dict[str, object] = {
+        "name": "core_rulestest__things",
+        "layer": Layer.CORE,
+        "source": "rulestest",
+        "title": "Things",
+        "title_zh": "测试表",
+        "description": "Things for a test.",
+        "description_zh": "用于测试的表。",
+        "columns": (SHARED.get("date"), _F.get("mass_kg")),
+        "primary_key": ("date",),
+        "owner": _DEPT,
+        "frequency": _FREQ,
+        "sharing": Sharing.UNCONDITIONAL,
+        "source_system": "测试系统 (test system)",
+    }
+    kw.update(changes)
+    return Table(**kw)  # type: ignore[arg-type]
+
+
+def test_a_complete_table_has_no_problems() -> None:
+    assert registration_problems(_table()) == []
+
+
+@pytest.mark.parametrize(
+    ("changes", "problem"),
+    [
+        (
+            {"columns": (SHARED.get("date"), Column("mass_kg", "float64", "hand-made", unit="kg"))},
+            "namespace",
+        ),
+        ({"columns": (SHARED.get("date"), _F.get("count_no_unit"))}, "has no unit"),
+        ({"title_zh": ""}, "title_zh"),
+        ({"description_zh": " "}, "description_zh"),
+        ({"source_system": ""}, "source_system"),
+        ({"sharing": Sharing.CONDITIONAL}, "sharing_conditions"),
+        ({"sharing": Sharing.NOT_SHARED, "sharing_conditions": ""}, "sharing_conditions"),
+        ({"owner": "some division"}, "Department"),
+        ({"frequency": "daily"}, "Frequency"),
+    ],
+)
+def test_register_refuses_an_incomplete_table(changes: dict[str, object], problem: str) -> None:
+    table = _table(**changes)
+    with pytest.raises(ValueError, match=problem):
+        register(table)
+    assert table.name not in {t.name for t in all_tables()}
+
+
+# ------------------------------------------------------------------------------------------- (c)
+def _namespaces() -> list[Fields]:
+    found: dict[int, Fields] = {id(SHARED): SHARED}
+    for mod in pkgutil.iter_modules(schemas.__path__):
+        module = importlib.import_module(f"schemas.{mod.name}")
+        found.update({id(v): v for v in vars(module).values() if isinstance(v, Fields)})
+    return list(found.values())
+
+
+def test_a_name_declared_again_below_an_ancestor_keeps_its_type_and_unit() -> None:
+    namespaces = _namespaces()
+    assert {"shared", "air", "water", "source", "permit", "credit", "master", "platform"} <= {
+        ns.namespace for ns in namespaces
+    }
+    conflicts = []
+    for ns in namespaces:
+        ancestor = ns.parent
+        while ancestor is not None:
+            for name, col in ns.declared().items():
+                other = ancestor.declared().get(name)
+                if other is not None and (other.type, other.unit) != (col.type, col.unit):
+                    conflicts.append(
+                        f"{name}: {ns.namespace} {col.type} [{col.unit}] vs "
+                        f"{ancestor.namespace} {other.type} [{other.unit}]"
+                    )
+            ancestor = ancestor.parent
+    assert conflicts == []
+
+
+# ----------------------------------------------------------------------------------- serving
+def test_serving_has_a_view_per_published_table_and_none_for_stage_or_platform(tmp_path: Path) -> None:
+    """Lake tables are views; the ledger's platform tables are tables; stage tables are not served."""
+    ledger = Ledger(f"sqlite:///{tmp_path / 'state.sqlite'}")
+    db = refresh(tmp_path / "lake", tmp_path / "serving.duckdb", ledger)
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        views = {
+            r[0] for r in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()
+        }
+        tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    finally:
+        con.close()
+    published = {t.name for t in all_tables() if t.layer not in (Layer.STAGE, Layer.PLATFORM)}
+    assert views == published
+    assert tables == {t.name for t in all_tables() if t.layer == Layer.PLATFORM}
+    assert not any(v.startswith(("stage_", "platform_")) for v in views)
