@@ -184,29 +184,28 @@ def _manifest_mismatch(data: bytes, raw: Input, manifest: dict[str, Any], readab
 
 
 def _quarantined_whole(parsed: hj_batch.ParsedBatch, reason: str) -> hj_batch.ParsedBatch:
-    """Every readable line of a segment that disagrees with its manifest, quarantined with the reason."""
-    from_packets = parsed.packets.select(["date", "segment", "offset", "mn", "cn", "qn", "received_at"])
+    """Every readable line of a segment that disagrees with its manifest, quarantined with the reason
+    (the raw line stays in the segment at its offset)."""
     code, _, detail = reason.partition(": ")
-    n = from_packets.num_rows
-    from_packets = from_packets.append_column("reason", pa.array([code] * n, pa.string()))
-    from_packets = from_packets.append_column("detail", pa.array([detail] * n, pa.string()))
-    rejected = parsed.quarantine.set_column(
-        parsed.quarantine.schema.get_field_index("reason"),
-        "reason",
-        pa.array([code] * parsed.quarantine.num_rows, pa.string()),
-    )
-    quarantine = pa.concat_tables(
+    keep = ["date", "segment", "offset", "mn", "cn", "qn", "received_at"]
+    lines = pa.concat_tables(
         [
-            schema.quarantine.conform(from_packets.append_column("raw_line", pa.nulls(n, pa.string()))),
-            rejected,
-        ]
+            schema.quarantine.conform(parsed.quarantine).select(keep),
+            schema.packets.conform(parsed.packets).select(keep),
+        ],
+        promote_options="permissive",
+    )
+    n = lines.num_rows
+    quarantine = schema.quarantine.from_columns(
+        {
+            **{c: lines.column(c) for c in keep},
+            "reason": [code] * n,
+            "detail": [detail] * n,
+            "raw_line": pa.nulls(n, pa.string()),
+        }
     )
     return hj_batch.ParsedBatch(
-        schema.packets.empty(),
-        schema.readings.empty(),
-        quarantine,
-        parsed.lines,
-        reasons={code: quarantine.num_rows},
+        schema.packets.empty(), schema.readings.empty(), quarantine, parsed.lines, reasons={code: n}
     )
 
 

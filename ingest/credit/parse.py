@@ -20,6 +20,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import zipfile
 import re
 from collections import Counter
 from collections.abc import Iterator
@@ -82,14 +83,17 @@ def read_sheets(data: bytes) -> list[tuple[str, list[list[str]]]]:
     if data[:4] == b"PK\x03\x04":
         from openpyxl import load_workbook
 
-        wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
         try:
-            return [
-                (ws.title, [[_cell(v) for v in row] for row in ws.iter_rows(values_only=True)])
-                for ws in wb.worksheets
-            ]
-        finally:
-            wb.close()
+            wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+            try:
+                return [
+                    (ws.title, [[_cell(v) for v in row] for row in ws.iter_rows(values_only=True)])
+                    for ws in wb.worksheets
+                ]
+            finally:
+                wb.close()
+        except (zipfile.BadZipFile, KeyError, OSError, ValueError, EOFError) as exc:  # truncated, damaged
+            raise CreditFileError(f"not a readable XLSX workbook: {type(exc).__name__}: {exc}") from exc
     for encoding in ("utf-8-sig", "gb18030"):
         try:
             text = data.decode(encoding)
@@ -187,10 +191,13 @@ def parse_credit_file(
         for row_no, row in _data_rows(rows, h_index):
             cells = {c: (row[j].strip() if j < len(row) else "") for c, j in columns.items()}
             if not cells.get("enterprise_name") and not cells.get("level"):
-                counts["rows_skipped"] += 1  # a note (注：…) or a subtotal line below the table
-                continue
+                if not any(cells.values()):
+                    counts["rows_skipped"] += 1  # a note (注：…) or a subtotal line below the table
+                    continue
+                typed: dict[str, Any] | str = "neither enterprise name nor level"  # yet a USCC, a region …
+            else:
+                typed = _typed_row(cells, province, year or file_year or title_year, fixed_year=year is not None)
             counts["rows_read"] += 1
-            typed = _typed_row(cells, province, year or file_year or title_year, fixed_year=year is not None)
             where = {"raw_file": raw_file, "sheet": sheet, "row_no": row_no}
             if isinstance(typed, str):
                 quarantine.append(

@@ -34,8 +34,9 @@ and warnings are exactly the reference's. On the real captures 99.3 % of lines t
 Stage rules on top of the protocol: a data command (2011/2021/2031/2041/2051/2061) without DataTime
 is quarantined (``no_datatime``); readings are the numeric items (Rtd, Min, Avg, Max, Cou, Zs*) of
 packets with a DataTime; a reading's flag is its pollutant's ``Flag`` item (for Zs* statistics a
-``ZsFlag`` item if the logger sent one). Split packets (PNUM/PNO) are kept one row per part; a part
-without DataTime contributes no readings.
+``ZsFlag`` item if the logger sent one). Split packets (PNUM/PNO) are kept one row per part; a later
+part without DataTime takes the DataTime of its first part (same MN, QN and PNUM) in the same input,
+and is quarantined (``split_no_datatime``) when that first part is not there.
 
 This module uses private helpers of its siblings (``protocol._classify_key``, the CRC tables,
 ``segments._scan``) on purpose: the same code decides, so the two paths cannot drift apart.
@@ -45,7 +46,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -1178,17 +1179,25 @@ def _slow_path(
     rejects: list[int] = []
     results: list[proto.Reject | None] = []
     default_days = (default_date - dt.date(1970, 1, 1)).days
-    for i in idx.tolist():
-        r = proto.parse_line(lines.line(i))
+    parsed = [(i, proto.parse_line(lines.line(i))) for i in idx.tolist()]
+    first_parts = _split_first_parts(p for _, p in parsed)
+    for i, r in parsed:
         if isinstance(r, proto.Reject):
             rejects.append(i)
             results.append(r)
             continue
-        if r.data_time is None and r.cn in DATA_CNS and (r.pno is None or r.pno == 1):
+        data_time = r.data_time
+        if data_time is None and r.cn in DATA_CNS and (r.pno is None or r.pno == 1):
             rejects.append(i)
             results.append(None)  # stage rule: quarantined as no_datatime
             continue
-        data_us = None if r.data_time is None else _civil_to_us(r.data_time)
+        if data_time is None and r.cn in DATA_CNS:  # a later part of a split packet
+            data_time = first_parts.get((r.mn, r.qn, r.pnum))
+            if data_time is None:
+                rejects.append(i)
+                results.append(_orphan_part(r, lines.line(i)))
+                continue
+        data_us = None if data_time is None else _civil_to_us(data_time)
         if data_us is not None:
             days = (data_us + _BEIJING_US) // _DAY_US
         elif lines.received_us is not None:
@@ -1243,6 +1252,28 @@ def _slow_path(
 
 
 _PACKET_COLS = ("line", "date", "flag", "pnum", "pno", "version", "data_at", "has_dt", "per_row", "warn")
+SPLIT_NO_DATATIME = "split_no_datatime"
+
+
+def _split_first_parts(
+    results: Iterable[proto.Packet | proto.Reject],
+) -> dict[tuple[str, str | None, int | None], dt.datetime]:
+    """DataTime of every first part (PNO 1) of a split packet, by (MN, QN, PNUM): later parts carry
+    only more CP items, their readings share the first part's time (HJ 212-2017 §6.3.3)."""
+    return {
+        (r.mn, r.qn, r.pnum): r.data_time
+        for r in results
+        if isinstance(r, proto.Packet) and r.pno == 1 and r.data_time is not None
+    }
+
+
+def _orphan_part(p: proto.Packet, raw: bytes) -> proto.Reject:
+    """A later part whose first part is not in this input: its readings have no time, so the whole
+    packet is quarantined (counted, with the reason), never published without its DataTime."""
+    detail = f"part {p.pno}/{p.pnum} of split packet QN={p.qn}: its first part (with DataTime) is not in this input"
+    return proto.Reject(
+        SPLIT_NO_DATATIME, detail, raw, qn=p.qn, st=p.st, cn=p.cn, pw=p.pw, mn=p.mn, flag=p.flag
+    )
 
 
 def _quarantine_rows(

@@ -124,6 +124,11 @@ def _version_row(rec: dict[str, Any], raw_file: str, index: int) -> dict[str, An
         updated_at = parse_updated_at(rec.get("updatedAt"))
     except ValueError:
         raise _Bad("updatedAt", rec.get("updatedAt"), "updatedAt is not an ISO 8601 time") from None
+    except OverflowError:  # 0001-01-01T00:00:00 (a null date from the upstream DB) cannot become UTC
+        raise _Bad("updatedAt", rec.get("updatedAt"), "updatedAt is out of range") from None
+    for key in ("outlets",):
+        if rec.get(key) is not None and not isinstance(rec.get(key), list):
+            raise _Bad(key, rec.get(key), f"{key} is not a list")
     valid_from = _date(rec, "validFrom")
     status_date = _date(rec, "statusDate")
     # effectiveDate is part of the contract; older records lack it: a revocation or cancellation takes
@@ -183,6 +188,61 @@ def _limit_row(p: dict[str, Any], item: str) -> dict[str, Any]:
     }
 
 
+def _record_rows(
+    rec: dict[str, Any], raw_file: str, index: int
+) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]], list[tuple[str, Any, str]]]:
+    """One record's version row, outlet rows, limit rows and the items rejected inside it."""
+    v = _version_row(rec, raw_file, index)
+    outlets: list[dict[str, Any]] = []
+    limits: list[dict[str, Any]] = []
+    rejects: list[tuple[str, Any, str]] = []
+    key = {"permit_no": v["permit_no"], "version": v["version"], "record": v["record"]}
+    seen_outlets: set[str] = set()
+    for oi, o in enumerate(rec.get("outlets") or []):
+        item = f"outlets[{oi}]"
+        code = _text(o.get("outletCode")) if isinstance(o, dict) else None
+        if not isinstance(o, dict) or not code:
+            rejects.append((item, o, "outlet without outletCode"))
+            continue
+        code = code.upper()
+        if code in seen_outlets:
+            rejects.append((item, code, f"outlet {code} listed twice"))
+            continue
+        try:
+            lon = _float(o.get("longitude"), item, "longitude")
+            lat = _float(o.get("latitude"), item, "latitude")
+        except _Bad as bad:
+            rejects.append((bad.item, bad.value, bad.reason))
+            lon = lat = None
+        seen_outlets.add(code)
+        outlets.append(
+            {**key, "outlet_code": code, "outlet_name": _text(o.get("outletName")),
+             "outlet_kind": OUTLET_KIND.get(str(o.get("outletType") or "").strip()),
+             "medium": "air" if code.startswith("DA") else "water" if code.startswith("DW") else None,
+             "longitude": lon, "latitude": lat}
+        )  # fmt: skip
+        pollutants = o.get("pollutants") or []
+        if not isinstance(pollutants, list):
+            rejects.append((f"{item}.pollutants", pollutants, "pollutants is not a list"))
+            continue
+        seen_codes: set[str] = set()
+        for pi, p in enumerate(pollutants):
+            pitem = f"{item}.pollutants[{pi}]"
+            try:
+                if not isinstance(p, dict):
+                    raise _Bad(pitem, p, "pollutant is not an object")
+                row = _limit_row(p, pitem)
+            except _Bad as bad:
+                rejects.append((bad.item, bad.value, bad.reason))
+                continue
+            if row["pollutant_code"] in seen_codes:
+                rejects.append((pitem, row["pollutant_code"], "pollutant listed twice"))
+                continue
+            seen_codes.add(row["pollutant_code"])
+            limits.append({**key, "outlet_code": code, **row})
+    return v, outlets, limits, rejects
+
+
 def parse_page(data: bytes, *, raw_file: str) -> ParsedPage:
     """Typed rows of one page. Raises PermitPageError only when the page as a whole is unusable."""
     body = load_page(data)
@@ -203,51 +263,25 @@ def parse_page(data: bytes, *, raw_file: str) -> ParsedPage:
             reject(index, "", None, rec, "record is not an object")
             continue
         try:
-            v = _version_row(rec, raw_file, index)
+            rows = _record_rows(rec, raw_file, index)
         except _Bad as bad:
             reject(index, bad.item, _text(rec.get("permitNo")), bad.value, bad.reason)
             continue
+        except Exception as exc:  # a shape nobody foresaw: this record is quarantined, the page goes on
+            reject(
+                index,
+                "",
+                _text(rec.get("permitNo")),
+                rec,
+                f"record not readable: {type(exc).__name__}: {exc}",
+            )
+            continue
+        v, rec_outlets, rec_limits, rec_rejects = rows
         versions.append(v)
-        key = {"permit_no": v["permit_no"], "version": v["version"], "record": v["record"]}
-        seen_outlets: set[str] = set()
-        for oi, o in enumerate(rec.get("outlets") or []):
-            item = f"outlets[{oi}]"
-            code = _text(o.get("outletCode")) if isinstance(o, dict) else None
-            if not isinstance(o, dict) or not code:
-                reject(index, item, v["permit_no"], o, "outlet without outletCode")
-                continue
-            code = code.upper()
-            if code in seen_outlets:
-                reject(index, item, v["permit_no"], code, f"outlet {code} listed twice")
-                continue
-            try:
-                lon = _float(o.get("longitude"), item, "longitude")
-                lat = _float(o.get("latitude"), item, "latitude")
-            except _Bad as bad:
-                reject(index, item, v["permit_no"], bad.value, bad.reason)
-                lon = lat = None
-            seen_outlets.add(code)
-            outlets.append(
-                {**key, "outlet_code": code, "outlet_name": _text(o.get("outletName")),
-                 "outlet_kind": OUTLET_KIND.get(str(o.get("outletType") or "").strip()),
-                 "medium": "air" if code.startswith("DA") else "water" if code.startswith("DW") else None,
-                 "longitude": lon, "latitude": lat}
-            )  # fmt: skip
-            seen_codes: set[str] = set()
-            for pi, p in enumerate(o.get("pollutants") or []):
-                pitem = f"{item}.pollutants[{pi}]"
-                try:
-                    if not isinstance(p, dict):
-                        raise _Bad(pitem, p, "pollutant is not an object")
-                    row = _limit_row(p, pitem)
-                except _Bad as bad:
-                    reject(index, bad.item, v["permit_no"], bad.value, bad.reason)
-                    continue
-                if row["pollutant_code"] in seen_codes:
-                    reject(index, pitem, v["permit_no"], row["pollutant_code"], "pollutant listed twice")
-                    continue
-                seen_codes.add(row["pollutant_code"])
-                limits.append({**key, "outlet_code": code, **row})
+        outlets += rec_outlets
+        limits += rec_limits
+        for item, value, reason in rec_rejects:
+            reject(index, item, v["permit_no"], value, reason)
 
     return ParsedPage(
         page=int(body.get("page") or 1),

@@ -336,3 +336,28 @@ def test_segment_records_keep_receipt_and_raw_location(tmp_path: Path) -> None:
     assert rows[0]["detail"] == "rejected by the receiver: unknown_mn" and rows[0]["mn"] == MN
     assert rows[1]["detail"].startswith("CRC sent 0000")
     assert rows[0]["date"] == DAY  # Beijing date of received_at (10:00 Beijing)
+
+
+def test_later_parts_of_a_split_packet_take_the_first_parts_datatime_or_go_to_quarantine() -> None:
+    """HJ 212-2017 §6.3.3: only the first part carries DataTime; readings of later parts are never
+    published without a time, nor dropped uncounted."""
+    when = dt.datetime(2026, 11, 20, 10, 0, tzinfo=BEIJING)
+
+    def part(
+        qn: str, pno: int, items: dict[str, dict[str, float]], *, data_time: dt.datetime | None
+    ) -> bytes:
+        return build_packet(
+            qn=qn, st="32", cn="2061", mn=MN, flag=7, pnum=2, pno=pno, data_time=data_time, items=items
+        )
+
+    first = part("20261120100000001", 1, {"w01018": {"Avg": 40.0}}, data_time=when)
+    second = part("20261120100000001", 2, {"w21003": {"Avg": 1.5}}, data_time=None)
+    orphan = part("20261120100000002", 2, {"w21003": {"Avg": 9.9}}, data_time=None)
+    batch = parse_capture(first + second + orphan, segment="cap", default_date=when.date())
+    batch.check()
+    assert (batch.accepted, batch.quarantined) == (2, 1)
+    readings = batch.readings.select(["pollutant_code", "value", "data_at"]).to_pylist()
+    assert {(r["pollutant_code"], r["value"]) for r in readings} == {("w01018", 40.0), ("w21003", 1.5)}
+    assert {r["data_at"] for r in readings} == {when.astimezone(dt.UTC)}
+    [q] = batch.quarantine.to_pylist()
+    assert q["reason"] == "split_no_datatime" and q["qn"] == "20261120100000002"

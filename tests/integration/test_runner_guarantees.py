@@ -1,0 +1,200 @@
+"""What the runner guarantees for every source, each shown on a real lake with real processes.
+
+* one bad record, page or file goes to quarantine with its reason and the rest publishes;
+* a segment whose readable records disagree with its manifest is quarantined whole;
+* gate results are appended for every run, never overwritten;
+* concurrent runs (a DAG task and a command, two workers) never lose a part or leave a mart stale;
+* a derived table that comes out empty is a warning, not a blocked day.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import multiprocessing
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+from typer.testing import CliRunner
+
+from ecocloud.builds import credit, permits, sources
+from ecocloud.cli import app
+from ecocloud.runner.report import RunReport
+from ecocloud.settings import Settings
+from ecocloud.simulator.enterprise_feeds import credit_csv, credit_xlsx, permit_record
+from ecocloud.simulator.enterprises import simulated_sources
+from ingest.hj212.protocol import BEIJING, build_packet
+from ingest.hj212.segments import SegmentWriter, read_manifest
+
+Ingest = Callable[..., RunReport]
+SOURCES = simulated_sources(0, dt.date(2026, 11, 20))
+MN = "88883600000000000000014D"
+
+
+def query(settings: Settings, sql: str) -> list[tuple[Any, ...]]:
+    con = duckdb.connect(str(settings.duckdb_file), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def test_bad_permit_records_are_quarantined_and_the_page_publishes(
+    settings: Settings, tmp_path: Path, ingest: Ingest
+) -> None:
+    good = [permit_record(v, e) for e in SOURCES.enterprises[:5] for v in e.permits]
+    null_date = dict(good[0], permitNo="91360000000000000X001P", updatedAt="0001-01-01T00:00:00")
+    not_a_list = dict(good[1], permitNo="91360000000000001X001P", outlets=5)
+    records = [*good, null_date, not_a_list]
+    page = {"code": 0, "msg": "success", "page": 1, "pageSize": 100, "total": len(records), "totalPages": 1}
+    saved = tmp_path / "permits_page-0001.json"
+    saved.write_text(json.dumps(page | {"records": records}, ensure_ascii=False), encoding="utf-8")
+
+    report = ingest("permit", lambda s, led: permits.land_saved_pages(s, led, [str(tmp_path)]))
+    [unit] = report.of("permits")
+    assert unit.status == "published"
+    assert unit.counts["versions"] == len(good) and unit.counts["quarantined"] == 2
+    quarantined = dict(query(settings, "SELECT permit_no, reason FROM quarantine_permit__records"))
+    assert quarantined == {
+        "91360000000000000X001P": "updatedAt is out of range",
+        "91360000000000001X001P": "outlets is not a list",
+    }
+    assert query(settings, "SELECT count(*) FROM core_permit__permits") == [(len(good),)]
+
+
+def test_unreadable_credit_file_and_rows_are_quarantined_the_rest_publishes(
+    settings: Settings, tmp_path: Path, ingest: Ingest
+) -> None:
+    first, second = SOURCES.credit_years
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    whole = credit_xlsx(SOURCES, second)
+    (drop / f"jiangxi_credit_{second}.xlsx").write_bytes(whole[: len(whole) // 2])  # truncated download
+    text = credit_csv(SOURCES, first).decode("gb18030")  # as the province publishes it
+    header = text.splitlines()[0].split(",")
+    uscc_only = ",".join(SOURCES.enterprises[0].uscc if h == "社会信用代码" else "" for h in header)
+    patched = text.rstrip("\r\n") + "\n" + uscc_only + "\n"
+    (drop / f"jiangxi_credit_{first}.csv").write_bytes(patched.encode("gb18030"))
+
+    report = ingest("credit", lambda s, led: credit.land(s, led, [str(drop)]))
+    [unit] = report.of("ratings")
+    assert unit.status == "published"
+    assert (unit.counts["files"], unit.counts["files_unreadable"]) == (2, 1)
+    reasons = [r for (r,) in query(settings, "SELECT reason FROM quarantine_credit__rows ORDER BY row_no")]
+    assert reasons[0].startswith("not a readable XLSX workbook")
+    assert reasons[1:] == ["neither enterprise name nor level"]
+    rated = sum(1 for e in SOURCES.enterprises if e.credit)
+    assert query(settings, "SELECT count(*) FROM core_credit__ratings") == [(rated,)]
+
+
+def _packet(minute: int, *, mn: str = MN, day: dt.date = dt.date(2026, 11, 20)) -> bytes:
+    when = dt.datetime.combine(day, dt.time(10, minute), BEIJING)
+    return build_packet(
+        qn=f"{when:%Y%m%d%H%M%S}000", st="32", cn="2011", mn=mn, flag=5, data_time=when,
+        items={"w01018": {"Rtd": 30.0 + minute, "Flag": "N"}},
+    )  # fmt: skip
+
+
+def test_a_segment_that_disagrees_with_its_manifest_is_quarantined_whole(
+    settings: Settings, ingest: Ingest
+) -> None:
+    writer = SegmentWriter(settings.hj212_landing, "r1", rotate_seconds=10**9)
+    writer.write_batch([(0.0, "ok", "10.0.0.1:1", _packet(m)) for m in range(5)])
+    [segment] = [writer.close()]
+    manifest_path = segment.with_name(segment.name.removesuffix(".h212") + ".h212.manifest.json")
+    manifest = read_manifest(segment)
+    manifest["records"] = 7  # two acknowledged records the bytes no longer hold
+    manifest_path.write_text(json.dumps(manifest))
+
+    report = ingest("source", sources.register_segments)
+    [unit] = report.of("core")
+    assert unit.status == "published"
+    assert (unit.counts["lines"], unit.counts["accepted"], unit.counts["quarantined"]) == (5, 0, 5)
+    assert any("the manifest says 7 records, 5 are readable" in w for w in unit.warnings)
+    assert query(settings, "SELECT count(*) FROM core_source__packets") == [(0,)]
+    assert query(settings, "SELECT DISTINCT reason, detail FROM quarantine_source__packets") == [
+        ("segment_manifest_mismatch", "the manifest says 7 records, 5 are readable")
+    ]
+
+
+def test_gate_results_are_appended_for_every_run(settings: Settings, tmp_path: Path, ingest: Ingest) -> None:
+    capture = tmp_path / "cap-2026-11-20.h212"
+    capture.write_bytes(b"".join(_packet(m) for m in range(5)))
+    land = lambda s, led: sources.land_captures(s, led, [capture])  # noqa: E731
+    ingest("source", land)
+    results_dir = settings.lake / "quality" / "quality_platform__expectation_results"
+    first_files = set(results_dir.rglob("*.parquet"))
+    first = query(
+        settings, "SELECT count(*), count(DISTINCT run_id) FROM quality_platform__expectation_results"
+    )
+    ingest("source", land, force=True)
+    files = set(results_dir.rglob("*.parquet"))
+    assert first_files < files  # new parts; none of the first run's files replaced
+    again = query(
+        settings, "SELECT count(*), count(DISTINCT run_id) FROM quality_platform__expectation_results"
+    )
+    assert again == [(2 * first[0][0], 2)]
+
+
+def _concurrent_ingest(home: str, capture: str, barrier: Any) -> str:
+    import os
+
+    os.environ["ECOCLOUD_HOME"] = home
+    from ecocloud.builds import sources as steps
+    from ecocloud.runner import engine
+    from ecocloud.runner.context import RunInfo
+    from ecocloud.specs import get_spec
+
+    settings = Settings()
+    barrier.wait(60)
+    report = engine.land_and_run(
+        settings,
+        get_spec("source"),
+        lambda s, led: steps.land_captures(s, led, [capture]),
+        RunInfo.cli(capture),
+    )
+    return report.status
+
+
+def test_concurrent_runs_lose_no_part_and_leave_no_mart_stale(
+    settings: Settings, tmp_path: Path, ingest: Ingest
+) -> None:
+    """Two processes (say a DAG task and `ecocloud ingest hj212`) at once, on inputs that touch the
+    same dates; afterwards every part is there and the marts equal a rebuild from scratch."""
+    captures = []
+    for n, mn in enumerate((MN, "88883600000000000000014E")):
+        path = tmp_path / f"cap{n}-2026-11-20.h212"
+        days = (dt.date(2026, 11, 20), dt.date(2026, 11, 19))  # each touches both dates
+        path.write_bytes(b"".join(_packet(m, mn=mn, day=d) for d in days for m in range(0, 60, 5)))
+        captures.append(str(path))
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Manager().Barrier(2)
+    with ctx.Pool(2) as pool:
+        statuses = pool.starmap(_concurrent_ingest, [(str(settings.root), c, barrier) for c in captures])
+    assert statuses == ["published", "published"]
+    ingest("source")  # whatever the other run left pending: nothing, or a mart behind a part
+    parts = query(
+        settings,
+        "SELECT table_name, partition_date, count(*) FROM platform_ledger__parts "
+        "WHERE table_name = 'core_source__readings' GROUP BY ALL ORDER BY 2",
+    )
+    assert [p[2] for p in parts] == [2, 2]  # both inputs' parts in both dates
+    hourly = query(settings, "SELECT * FROM mart_source__hourly ORDER BY mn, pollutant_code, hour_at")
+    assert {row[1] for row in hourly} == {MN, "88883600000000000000014E"}
+    ingest("source", force=True, builds=["marts"])
+    assert query(settings, "SELECT * FROM mart_source__hourly ORDER BY mn, pollutant_code, hour_at") == hourly
+
+
+@pytest.mark.realdata
+def test_air_without_a_station_list_publishes_with_warnings(settings: Settings, shared_data: Path) -> None:
+    """An empty city ranking (no station list yet) is a warning with its reason, not a blocked day."""
+    files = sorted(str(p) for p in (shared_data / "cnemc-air").glob("china_sites_*.csv.gz"))
+    out = CliRunner(env={"COLUMNS": "200"}).invoke(app, ["ingest", "air", *files])
+    assert out.exit_code == 0, out.output
+    assert "blocked" not in out.output
+    assert out.output.count("city ranking is empty (no station list landed yet)") == len(files)
+    statuses = query(settings, "SELECT DISTINCT status FROM platform_ledger__builds")
+    assert statuses == [("published",)]
