@@ -33,10 +33,10 @@ HOSTILE = [
 def test_every_landed_path_resolves_under_the_source_raw_folder(tmp_path: Path, name: str) -> None:
     lake = tmp_path / "lake"
     ledger = Ledger(tmp_path / "ledger.sqlite")
-    for kw in ({"logical_name": name}, {"logical_name": "x.csv", "file_name": name}):
+    for logical, file_name in ((name, None), ("x.csv", name)):  # the name as logical name, then as file name
         obj = land_bytes(
-            lake, ledger, source="credit", partition=dt.date(2026, 1, 2), data=name.encode() + b"!",
-            origin="test", **kw,
+            lake, ledger, source="credit", logical_name=logical, file_name=file_name,
+            partition=dt.date(2026, 1, 2), data=name.encode() + b"!", origin="test",
         )  # fmt: skip
         path = (lake / obj.raw_path).resolve()
         assert path.is_relative_to((lake / "raw" / "credit").resolve()), obj.raw_path
