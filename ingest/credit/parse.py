@@ -29,6 +29,7 @@ from typing import Any
 import pyarrow as pa
 
 from ingest.credit.config import ProvinceConfig, provinces
+from ingest.xlsx_guard import ZIP_MAGIC, WorkbookRefused, check_workbook
 from schemas.credit import SCHEMES
 from transforms.identifiers import (
     canonical_region_code,
@@ -103,17 +104,22 @@ def _cell(value: Any) -> str:
     return str(value).strip()
 
 
-def read_sheets(data: bytes) -> list[tuple[str, list[list[str]]]]:
+def read_sheets(data: bytes, file_name: str = "") -> list[tuple[str, list[list[str]]]]:
     """(sheet name, rows of cell text) for an XLSX workbook, or one unnamed sheet for a CSV."""
-    if data[:4] == b"PK\x03\x04":
+    if data[:4] == ZIP_MAGIC or file_name.lower().endswith((".xlsx", ".xlsm")):
+        try:
+            check_workbook(data)  # truncated, not a ZIP, a zip bomb, absurd dimensions: refused here
+        except WorkbookRefused as exc:
+            raise CreditFileError(str(exc)) from exc
         from openpyxl import load_workbook
 
         wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
         try:
-            return [
-                (ws.title, [[_cell(v) for v in row] for row in ws.iter_rows(values_only=True)])
-                for ws in wb.worksheets
-            ]
+            sheets = []
+            for ws in wb.worksheets:
+                ws.reset_dimensions()  # read every row, not only those inside a (wrong) declared dimension
+                sheets.append((ws.title, [[_cell(v) for v in row] for row in ws.iter_rows(values_only=True)]))
+            return sheets
         finally:
             wb.close()
     for encoding in ("utf-8-sig", "gb18030"):
@@ -188,7 +194,7 @@ def parse_credit_file(
     Raises CreditFileError when nothing can be placed: no header row in any sheet, or the province
     or the year cannot be told.
     """
-    sheets = read_sheets(data)
+    sheets = read_sheets(data, file_name)
     candidates = [province] if province else list(provinces().values())
     found = [(name, rows, h) for name, rows in sheets if (h := _header(rows, candidates)) is not None]
     if not found:
