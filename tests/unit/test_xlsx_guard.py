@@ -16,7 +16,7 @@ from ingest.xlsx_guard import WorkbookLimits, WorkbookRefused, check_workbook
 
 NOW = dt.datetime(2026, 9, 21, 1, tzinfo=dt.UTC)
 SHEET = "xl/worksheets/sheet1.xml"
-ROWS = [
+ROWS: list[list[object]] = [
     ["江西省2025年度企业环境信用评价结果"],
     ["序号", "企业名称", "统一社会信用代码", "评价等级"],
     *[[i, f"江西{i}号化工有限公司", "", "环保诚信企业"] for i in range(1, 6)],
