@@ -78,6 +78,12 @@ class Settings(BaseSettings):
     )
     hj212_port: int = Field(default=9212, description="HJ 212 receiver TCP port")
 
+    # the SQL surface (`ecocloud sql`, the web app): ecocloud/query.py
+    sql_timeout_s: float = Field(default=30.0, description="a query is interrupted after this long")
+    sql_memory_limit: str = Field(default="1GB", description="DuckDB memory_limit of a query (no spilling)")
+    sql_threads: int = Field(default=2, description="DuckDB threads of a query")
+    sql_max_rows: int = Field(default=100_000, description="rows a query returns at most (the rest is cut)")
+
     @cached_property
     def root(self) -> Path:
         return self.home.expanduser().resolve()
