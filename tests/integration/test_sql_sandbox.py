@@ -21,6 +21,7 @@ from ecocloud.cli import app
 from ecocloud.query import QueryLimitError, ReadOnlyError, open_sandbox, run_query
 from ecocloud.settings import Settings
 from schemas.registry import get_table
+from transforms.permits import install_limit_in_force
 from warehouse import lake as lk
 from warehouse.ledger import Ledger
 from warehouse.serving import refresh
@@ -59,6 +60,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     for day in DAYS:
         lk.write_partition(settings.lake, HOURLY, hourly(day), day)
     refresh(settings.lake, settings.duckdb_file, Ledger(settings.ledger_file))
+    con = duckdb.connect(str(settings.duckdb_file))
+    install_limit_in_force(con, temp=False)  # a table macro stored in the serving database
+    con.close()
     (settings.root / "secret.txt").write_text(SECRET)
     raw = settings.lake / "raw" / "air" / "date=2026-03-01" / "china_sites_20260301.csv"
     raw.parent.mkdir(parents=True)
@@ -272,13 +276,18 @@ def test_catalog_reads_keep_working(served: Settings) -> None:
     pm25 = dict(zip(summary.columns, next(r for r in summary.rows if r[0] == "pm25_ugm3"), strict=True))
     assert float(pm25["max"]) == 21.0 and pm25["count"] == 12
     plan = run_query(served, "EXPLAIN SELECT count(*) FROM core_air__station_hourly").rows
-    assert "READ_PARQUET" in str(plan).upper() or "PARQUET" in str(plan).upper()
+    assert "PARQUET" in str(plan).upper()
     analyzed = run_query(served, "EXPLAIN ANALYZE SELECT count(*) FROM core_air__station_hourly").rows
     assert "Total Time" in str(analyzed)
     files = run_query(served, f"SELECT count(*) FROM glob('{lk.table_dir(served.lake, HOURLY)}/*/*.parquet')")
     assert files.rows == [(len(DAYS),)]
     views = run_query(served, "SELECT count(*) FROM duckdb_views() WHERE NOT internal").rows[0][0]
     assert views >= 20
+
+
+def test_table_macros_of_the_serving_database_can_be_called(served: Settings) -> None:
+    sql = "SELECT count(*) FROM limit_in_force('91360100MA35F7Q12X', 'DA001', 'a21026', now())"
+    assert run_query(served, sql).rows == [(0,)]
 
 
 # ------------------------------------------------------------------------------------- limits
