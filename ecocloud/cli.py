@@ -40,25 +40,32 @@ def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log deb
 @app.command()
 def sql(
     query: Annotated[
-        str, typer.Argument(help="a read-only statement: SELECT, WITH, DESCRIBE, SHOW, EXPLAIN …")
+        str,
+        typer.Argument(help="one read-only query: SELECT, WITH, DESCRIBE, SHOW, SUMMARIZE, PIVOT, EXPLAIN …"),
     ],
     fmt: Annotated[str, typer.Option("--format", "-f", help="table | csv | json")] = "table",
     limit: Annotated[int, typer.Option(help="rows shown in table format")] = 200,
 ) -> None:
-    """Query the serving DuckDB database (read-only)."""
-    from ecocloud.query import ReadOnlyError, run_query
+    """Query the serving DuckDB database: the lake's tables and nothing else, within time, memory and row limits."""
+    from ecocloud.query import QueryLimitError, ReadOnlyError, run_query
 
     if fmt not in ("table", "csv", "json"):
         err.print("--format must be table, csv or json")
         raise typer.Exit(2)
     try:
-        columns, rows = run_query(get_settings(), query)
+        result = run_query(get_settings(), query)
     except (ReadOnlyError, FileNotFoundError) as exc:
         err.print(f"[red]{exc}")
         raise typer.Exit(2) from exc
+    except QueryLimitError as exc:
+        err.print(f"[red]{exc}")
+        raise typer.Exit(1) from exc
     except Exception as exc:  # duckdb errors carry a clear message; show it without a traceback
         err.print(f"[red]{type(exc).__name__}: {exc}")
         raise typer.Exit(1) from exc
+    columns, rows = result.columns, result.rows
+    if result.truncated:
+        err.print(f"[yellow]only the first {len(rows)} rows are returned (ECOCLOUD_SQL_MAX_ROWS)")
     if fmt == "csv":
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")

@@ -1,40 +1,296 @@
-"""Read-only queries against the serving DuckDB database (CLI and web share this)."""
+"""The SQL surface: read-only queries over the lake's tables and nothing else (CLI and web app).
+
+Three layers; each stops escapes the others might miss:
+
+1. :func:`check_read_only`, before anything runs: exactly one statement, a query (SELECT, WITH,
+   FROM-first, VALUES, TABLE, DESCRIBE, SHOW, SUMMARIZE, PIVOT, UNPIVOT) or EXPLAIN [ANALYZE] of one.
+   The statement type alone is not enough: ``WITH x AS (COPY … TO …) SELECT 1`` parses as SELECT, so
+   the query's syntax tree (``json_serialize_sql``) may hold only query nodes, and only the table
+   functions in :data:`TABLE_FUNCTIONS` (``json_execute_serialized_sql``, ``query``, ``arrow_scan``,
+   ``checkpoint`` … are refused). A PIVOT whose columns are found at run time cannot be serialised;
+   it is checked on its tokens instead (no data-changing keyword, no refused table function).
+2. :func:`open_sandbox`: a fresh in-memory DuckDB that attaches the serving file read-only and
+   detaches its own writable catalog; external access off except the lake's table directories
+   (no ``read_csv('/etc/passwd')``, ``read_text``, ``glob``, ``ATTACH`` or ``COPY`` anywhere else,
+   not even the raw zone); extension install and autoload off, community and unsigned extensions
+   off, no persistent secrets; then the configuration locked, so no SET/RESET/PRAGMA/table
+   function can loosen it.
+3. Limits per query: ``memory_limit`` with no spilling to disk, ``threads``, a time limit
+   (``max_execution_time``, and ``interrupt()`` from a timer as a backstop) and a row cap.
+"""
 
 from __future__ import annotations
 
+import json
+import re
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import duckdb
 
 from ecocloud.settings import Settings
-from warehouse.serving import connect_readonly
+from schemas.registry import Layer, all_tables
+from warehouse.lake import table_dir
 
-# DESCRIBE, SHOW and SUMMARIZE parse as SELECT; COPY, ATTACH, INSTALL, SET … are refused.
-_ALLOWED = {"SELECT", "EXPLAIN"}
+# Table functions a query may call: generators, metadata, Parquet over the lake's own files.
+# Everything else DuckDB offers is refused (fails closed when a DuckDB upgrade adds one).
+TABLE_FUNCTIONS = frozenset(
+    {
+        "range", "generate_series", "unnest", "repeat", "repeat_row", "summary", "query_table",
+        "json_each", "json_tree", "glob", "read_parquet", "parquet_scan", "parquet_metadata",
+        "parquet_file_metadata", "parquet_kv_metadata", "parquet_schema", "parquet_full_metadata",
+        "duckdb_columns", "duckdb_constraints", "duckdb_databases", "duckdb_dependencies",
+        "duckdb_functions", "duckdb_indexes", "duckdb_keywords", "duckdb_schemas",
+        "duckdb_sequences", "duckdb_tables", "duckdb_types", "duckdb_views", "duckdb_settings",
+        "pragma_table_info", "pragma_show", "pragma_version", "pragma_platform",
+        "pragma_database_size", "pragma_collations", "pg_timezone_names", "icu_calendar_names",
+        "test_all_types",
+    }
+)  # fmt: skip
+_QUERY_NODES = frozenset({"SELECT_NODE", "SET_OPERATION_NODE", "RECURSIVE_CTE_NODE", "CTE_NODE"})
+_PIVOTS = frozenset({"PIVOT", "UNPIVOT", "PIVOT_WIDER", "PIVOT_LONGER"})
+# a run-time PIVOT is checked on its tokens: none of these may appear as keywords
+_WRITE_KEYWORDS = frozenset(
+    {
+        "COPY", "INSERT", "UPDATE", "DELETE", "MERGE", "CREATE", "DROP", "ALTER", "ATTACH", "DETACH",
+        "INSTALL", "LOAD", "SET", "RESET", "PRAGMA", "CALL", "EXPORT", "IMPORT", "CHECKPOINT",
+        "VACUUM", "PREPARE", "EXECUTE", "USE",
+    }
+)  # fmt: skip
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 class ReadOnlyError(ValueError):
-    """The statement would change something; only reads are allowed here."""
+    """The statement could change or reach something beyond the lake's tables; refused."""
 
 
-def check_read_only(query: str) -> None:
+class QueryLimitError(RuntimeError):
+    """The query ran past its time or memory limit and was stopped (message says which)."""
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    columns: list[str]
+    rows: list[tuple[Any, ...]]
+    truncated: bool  # more rows than max_rows: only the first max_rows are here
+
+    def __iter__(self) -> Iterator[Any]:  # ``columns, rows = run_query(...)``
+        return iter((self.columns, self.rows))
+
+
+# ------------------------------------------------------------------------------- statement check
+def check_read_only(query: str, *, table_macros: frozenset[str] = frozenset()) -> None:
+    """Raise :class:`ReadOnlyError` unless ``query`` is one read-only query (see the module doc).
+
+    ``table_macros``: table macros the serving database defines (``limit_in_force``), also allowed.
+    """
     statements = duckdb.extract_statements(query)
     if not statements:
         raise ReadOnlyError("no statement given")
-    for stmt in statements:
-        kind = stmt.type.name
-        if kind not in _ALLOWED:
-            raise ReadOnlyError(
-                f"only read-only statements (SELECT, WITH, DESCRIBE, SHOW, EXPLAIN) are allowed, got {kind}"
-            )
+    if len(statements) > 1:
+        raise ReadOnlyError(f"one statement at a time ({len(statements)} given)")
+    allowed = TABLE_FUNCTIONS | {m.lower() for m in table_macros}
+    _check_statement(statements[0].type.name, statements[0].query, allowed)
 
 
-def run_query(settings: Settings, query: str) -> tuple[list[str], list[tuple[Any, ...]]]:
-    check_read_only(query)
-    con = connect_readonly(settings.duckdb_file)
+def _check_statement(kind: str, text: str, allowed: frozenset[str]) -> None:
+    if kind == "SELECT":
+        _check_tree(text, allowed)
+    elif kind == "EXPLAIN":
+        inner = duckdb.extract_statements(_explained(text))
+        if len(inner) != 1:
+            raise ReadOnlyError("EXPLAIN of one statement only")
+        _check_statement(inner[0].type.name, inner[0].query, allowed)
+    elif kind == "MULTI" and _tokens(text) and _tokens(text)[0][1].upper() in _PIVOTS:
+        _check_tokens(text, allowed)
+    else:
+        raise ReadOnlyError(
+            "only read-only queries (SELECT, WITH, DESCRIBE, SHOW, SUMMARIZE, PIVOT, EXPLAIN) "
+            f"are allowed, got {kind}"
+        )
+
+
+def _check_tree(text: str, allowed: frozenset[str]) -> None:
+    """Every node of the query's syntax tree is a query node; every table function is allowed."""
+    con = duckdb.connect()
     try:
-        cur = con.execute(query)
-        columns = [d[0] for d in cur.description or []]
-        return columns, cur.fetchall()
+        row = con.execute("SELECT json_serialize_sql($1)", [text]).fetchone()
     finally:
         con.close()
+    tree = json.loads(row[0]) if row else {"error": True, "error_message": "no answer"}
+    if tree.get("error"):
+        raise ReadOnlyError(f"cannot verify this statement: {tree.get('error_message')}")
+    for node in _dicts(tree):
+        kind = node.get("type")
+        if isinstance(kind, str) and kind.endswith("_NODE") and kind not in _QUERY_NODES:
+            what = kind.removesuffix("_QUERY_NODE").removesuffix("_NODE")
+            raise ReadOnlyError(f"a {what} inside a query is not allowed")
+        if kind == "TABLE_FUNCTION":
+            name = str((node.get("function") or {}).get("function_name", "")).lower()
+            if name not in allowed:
+                raise ReadOnlyError(f"table function {name}() is not allowed here")
+
+
+def _check_tokens(text: str, allowed: frozenset[str]) -> None:
+    """For a statement without a syntax tree: no data-changing keyword, no refused table function."""
+    tokens = _tokens(text)
+    for i, (kind, value) in enumerate(tokens):
+        if kind == duckdb.token_type.keyword and value.upper() in _WRITE_KEYWORDS:
+            raise ReadOnlyError(f"{value.upper()} is not allowed in a query")
+        name = value.strip('"').lower()
+        called = i + 1 < len(tokens) and tokens[i + 1][1] == "("
+        # a table function only (a name that is also a scalar function may be the scalar)
+        if called and name in _table_only_functions() and name not in allowed:
+            raise ReadOnlyError(f"table function {name}() is not allowed here")
+
+
+def _explained(text: str) -> str:
+    """The statement after ``EXPLAIN [ANALYZE] [(options)]``."""
+    tokens = _positions(text)
+    i = 1  # tokens[0] is EXPLAIN
+    if i < len(tokens) and tokens[i][2].upper() in ("ANALYZE", "ANALYSE"):
+        i += 1
+    if i < len(tokens) and tokens[i][2] == "(":
+        depth = 0
+        for j in range(i, len(tokens)):
+            depth += {"(": 1, ")": -1}.get(tokens[j][2], 0)
+            if depth == 0:
+                i = j + 1
+                break
+    if i >= len(tokens):
+        raise ReadOnlyError("EXPLAIN of nothing")
+    return text[tokens[i][0] :]
+
+
+def _positions(text: str) -> list[tuple[int, Any, str]]:
+    """(offset, type, text) of every token but comments."""
+    raw = duckdb.tokenize(text)
+    out = []
+    for n, (start, kind) in enumerate(raw):
+        end = raw[n + 1][0] if n + 1 < len(raw) else len(text)
+        if kind != duckdb.token_type.comment:
+            out.append((start, kind, text[start:end].strip()))
+    return out
+
+
+def _tokens(text: str) -> list[tuple[Any, str]]:
+    return [(kind, value) for _, kind, value in _positions(text)]
+
+
+def _dicts(node: Any) -> Iterator[dict[str, Any]]:
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            yield item
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
+@lru_cache(maxsize=1)
+def _table_only_functions() -> frozenset[str]:
+    """DuckDB's table functions that no scalar or aggregate function shares a name with."""
+    con = duckdb.connect()
+    try:
+        rows = con.execute("SELECT lower(function_name), function_type FROM duckdb_functions()").fetchall()
+    finally:
+        con.close()
+    tables = frozenset(name for name, kind in rows if kind in ("table", "table_macro"))
+    return tables - {name for name, kind in rows if kind in ("scalar", "aggregate", "macro")}
+
+
+# ------------------------------------------------------------------------------------ the sandbox
+def allowed_directories(settings: Settings) -> list[str]:
+    """The lake's table directories (never the raw zone): all a query may read."""
+    return sorted(
+        {f"{table_dir(settings.lake, t).as_posix()}/" for t in all_tables() if t.layer != Layer.STAGE}
+    )
+
+
+def open_sandbox(settings: Settings, *, timeout_s: float | None = None) -> duckdb.DuckDBPyConnection:
+    """A locked-down connection over the serving database (see the module doc, layer 2)."""
+    db = settings.duckdb_file
+    if not db.exists():
+        raise FileNotFoundError(f"no serving database at {db}: run an ingest (e.g. `ecocloud demo`) first")
+    con = duckdb.connect(
+        ":memory:",
+        config={
+            "autoinstall_known_extensions": False,
+            "autoload_known_extensions": False,
+            "allow_community_extensions": False,
+            "allow_unsigned_extensions": False,
+            "allow_persistent_secrets": False,
+            "memory_limit": settings.sql_memory_limit,
+            "threads": settings.sql_threads,
+            "temp_directory": "",  # no spilling: a query that needs more memory fails
+        },
+    )
+    try:
+        alias = db.stem if _IDENTIFIER.match(db.stem) and db.stem.lower() != "memory" else "serving"
+        con.execute(f'ATTACH {_literal(str(db))} AS "{alias}" (READ_ONLY)')
+        con.execute(f'USE "{alias}"')
+        con.execute("DETACH memory")  # the writable in-memory catalog
+        dirs = ", ".join(_literal(d) for d in allowed_directories(settings))
+        con.execute(f"SET allowed_directories = [{dirs}]")
+        con.execute("SET enable_external_access = false")
+        millis = int((timeout_s if timeout_s is not None else settings.sql_timeout_s) * 1000)
+        con.execute(f"SET max_execution_time = {max(millis, 1)}")
+        con.execute("SET lock_configuration = true")
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def serving_table_macros(con: duckdb.DuckDBPyConnection) -> frozenset[str]:
+    """Table macros the serving database defines (queries may call them)."""
+    rows = con.execute(
+        "SELECT function_name FROM duckdb_functions() "
+        "WHERE function_type = 'table_macro' AND database_name = current_database()"
+    ).fetchall()
+    return frozenset(r[0] for r in rows)
+
+
+def _literal(s: str) -> str:
+    return "'" + s.replace("'", "''") + "'"
+
+
+def run_query(
+    settings: Settings, query: str, *, timeout_s: float | None = None, max_rows: int | None = None
+) -> QueryResult:
+    """Check ``query``, run it in the sandbox within the limits; at most ``max_rows`` rows back."""
+    timeout = settings.sql_timeout_s if timeout_s is None else timeout_s
+    limit = settings.sql_max_rows if max_rows is None else max_rows
+    con = open_sandbox(settings, timeout_s=timeout)
+    try:
+        check_read_only(query, table_macros=serving_table_macros(con))
+    except BaseException:
+        con.close()
+        raise
+    timer = threading.Timer(timeout, con.interrupt)  # covers fetching too, not only execution
+    timer.daemon = True
+    try:
+        timer.start()
+        cur = con.execute(query)
+        columns = [d[0] for d in cur.description or []]
+        rows = cur.fetchmany(limit + 1)
+    except duckdb.InterruptException as exc:
+        raise QueryLimitError(
+            f"query stopped after {timeout:g} s (ECOCLOUD_SQL_TIMEOUT_S); narrow it (a date range, "
+            "fewer columns) or aggregate"
+        ) from exc
+    except duckdb.OutOfMemoryException as exc:
+        raise QueryLimitError(
+            f"query needs more than {settings.sql_memory_limit} of memory (ECOCLOUD_SQL_MEMORY_LIMIT); "
+            "narrow it or aggregate"
+        ) from exc
+    except duckdb.PermissionException as exc:
+        raise ReadOnlyError(f"the SQL surface reads the lake's tables and nothing else: {exc}") from exc
+    finally:
+        timer.cancel()
+        con.close()
+    return QueryResult(columns, rows[:limit], len(rows) > limit)

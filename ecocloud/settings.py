@@ -9,9 +9,13 @@ from __future__ import annotations
 import os
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from ingest.http import HttpLimits
 
 
 class Settings(BaseSettings):
@@ -44,9 +48,27 @@ class Settings(BaseSettings):
         default="http://127.0.0.1:8765/master",
         description="master-data CSVs: a URL serving index.json, or a local folder",
     )
-    http_timeout_s: float = 30.0
+    http_timeout_s: float = Field(default=30.0, description="longest wait for any one read of an answer")
     http_retries: int = 4
     http_backoff_s: float = 0.5
+    # limits on what an upstream can make us do (ingest/http.py); http_limits() bundles them
+    http_max_bytes: int = Field(
+        default=256 * 2**20, description="largest answer body after decompression (and .gz file inflated)"
+    )
+    http_deadline_s: float = Field(
+        default=300.0, description="whole request: connect, every read, retries, back-off, redirects"
+    )
+    http_max_redirects: int = 5
+    http_redirect_hosts: str = Field(
+        default="",
+        description="comma-separated hosts that redirects and listings may point to besides the "
+        "upstream's own host (default: same host only)",
+    )
+    http_max_pages: int | None = Field(
+        default=None,
+        description="pages a paged fetch follows before refusing; default each fetcher's own "
+        "(permit API 10,000, water board 500)",
+    )
 
     workers: int = Field(
         default_factory=lambda: os.cpu_count() or 1, description="processes for parsing in backfills"
@@ -60,6 +82,12 @@ class Settings(BaseSettings):
         default=None, description="where the HJ 212 receiver lands segments; default <lake>/raw/hj212"
     )
     hj212_port: int = Field(default=9212, description="HJ 212 receiver TCP port")
+
+    # the SQL surface (`ecocloud sql`, the web app): ecocloud/query.py
+    sql_timeout_s: float = Field(default=30.0, description="a query is interrupted after this long")
+    sql_memory_limit: str = Field(default="1GB", description="DuckDB memory_limit of a query (no spilling)")
+    sql_threads: int = Field(default=2, description="DuckDB threads of a query")
+    sql_max_rows: int = Field(default=100_000, description="rows a query returns at most (the rest is cut)")
 
     @cached_property
     def root(self) -> Path:
@@ -81,6 +109,18 @@ class Settings(BaseSettings):
     def hj212_landing(self) -> Path:
         """HJ 212 landing dir (receiver segments); rejected lines go to ``<it>_quarantine`` beside it."""
         return (self.hj212_landing_dir or self.lake / "raw" / "hj212").expanduser().resolve()
+
+    def http_limits(self) -> HttpLimits:
+        """The HTTP limits for ``ingest.http.make_session(..., limits=settings.http_limits())``."""
+        from ingest.http import HttpLimits
+
+        hosts = frozenset(h.strip().lower() for h in self.http_redirect_hosts.split(",") if h.strip())
+        return HttpLimits(
+            max_bytes=self.http_max_bytes,
+            deadline_s=self.http_deadline_s,
+            max_redirects=self.http_max_redirects,
+            redirect_hosts=hosts,
+        )
 
     @property
     def state_url(self) -> str:

@@ -9,6 +9,12 @@ A location is one of:
   ``~$…`` left out) or a local file.
 
 Files are read with conditional GET (validators kept in the ledger), so an unchanged file costs a 304.
+
+Names and URLs in a listing are the upstream's word, so they are checked before anything is read:
+a name that is not a plain file name (``../``, an absolute path, a backslash, a control character,
+empty) or a URL on another host than the listing's (unless allowed, ``ECOCLOUD_HTTP_REDIRECT_HOSTS``)
+makes the whole listing refused with :class:`ListingError` naming every offending entry. In a drop
+folder, a symlink pointing outside the folder is refused the same way.
 """
 
 from __future__ import annotations
@@ -22,8 +28,13 @@ from urllib.parse import unquote, urljoin
 
 import requests
 
-from ingest.http import FetchError, fetch
+from ingest.http import FetchError, fetch, limits_of
+from ingest.raw import unsafe_name_reason
 from warehouse.ledger import Ledger
+
+
+class ListingError(FetchError):
+    """A listing (or drop folder) names files it must not: nothing from it is read."""
 
 
 @dataclass(frozen=True)
@@ -46,36 +57,67 @@ def discover(
 ) -> list[ListedFile]:
     """The files at ``location`` whose names end with one of ``suffixes``."""
     if is_url(location):
-        path_part = location.split("?", 1)[0]
-        if path_part.lower().endswith(suffixes):
-            return [ListedFile(location, unquote(path_part.rsplit("/", 1)[-1]))]
-        index = location if path_part.endswith(".json") else urljoin(location.rstrip("/") + "/", "index.json")
-        if session is None:
-            raise ValueError("a requests session is needed to fetch URLs")
-        got = fetch(session, index, timeout_s=timeout_s)
-        try:
-            entries = json.loads(got.content)["files"]
-            return [
-                ListedFile(
-                    urljoin(index, e["url"]),
-                    e["name"],
-                    {k: v for k, v in e.items() if k not in ("name", "url")},
-                )
-                for e in entries
-                if str(e["name"]).lower().endswith(suffixes)
-            ]
-        except (ValueError, KeyError, TypeError) as exc:
-            raise FetchError(f"{index}: not a file listing ({exc})") from exc
+        return _discover_url(location, suffixes, session, timeout_s)
     path = Path(location).expanduser()
     if path.is_dir():
-        return [
-            ListedFile(str(p.resolve()), p.name)
+        folder = path.resolve()
+        found = [
+            p
             for p in sorted(path.iterdir())
             if p.is_file() and p.name.lower().endswith(suffixes) and not p.name.startswith((".", "~$"))
         ]
+        _refuse(
+            str(path),
+            [(p.name, unsafe_name_reason(p.name) or _outside(p, folder)) for p in found],
+        )
+        return [ListedFile(str(p.resolve()), p.name) for p in found]
     if path.is_file():
         return [ListedFile(str(path.resolve()), path.name)]
     raise FileNotFoundError(f"no such file or folder: {path}")
+
+
+def _discover_url(
+    location: str, suffixes: tuple[str, ...], session: requests.Session | None, timeout_s: float
+) -> list[ListedFile]:
+    path_part = location.split("?", 1)[0]
+    if path_part.lower().endswith(suffixes):
+        name = unquote(path_part.rsplit("/", 1)[-1])
+        _refuse(location, [(name, unsafe_name_reason(name))])
+        return [ListedFile(location, name)]
+    index = location if path_part.endswith(".json") else urljoin(location.rstrip("/") + "/", "index.json")
+    if session is None:
+        raise ValueError("a requests session is needed to fetch URLs")
+    got = fetch(session, index, timeout_s=timeout_s)
+    try:
+        entries = json.loads(got.content)["files"]
+        listed = [
+            ListedFile(
+                urljoin(index, str(e["url"])),
+                str(e["name"]),
+                {k: v for k, v in e.items() if k not in ("name", "url")},
+            )
+            for e in entries
+            if str(e["name"]).lower().endswith(suffixes)
+        ]
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise FetchError(f"{index}: not a file listing ({exc})") from exc
+    limits = limits_of(session)
+    _refuse(
+        index,
+        [(f.name, unsafe_name_reason(f.name) or limits.refusal(index, f.location)) for f in listed],
+    )
+    return listed
+
+
+def _outside(path: Path, folder: Path) -> str | None:
+    target = path.resolve()
+    return None if target.is_relative_to(folder) else f"a link to {target}, outside the folder"
+
+
+def _refuse(where: str, checked: list[tuple[str, str | None]]) -> None:
+    bad = [f"{name!r}: {why}" for name, why in checked if why]
+    if bad:
+        raise ListingError(f"{where}: refusing the listing; unsafe entries: " + "; ".join(bad))
 
 
 @dataclass(frozen=True)

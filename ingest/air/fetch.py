@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import gzip
 from pathlib import Path
 
 import requests
 
-from ingest.air.parse import date_from_name
+from ingest.air.parse import AirFileError, date_from_name
 from ingest.http import fetch
+from ingest.inflate import DEFAULT_MAX_INFLATED_BYTES, InflateError, gunzip, gunzip_head, is_gzip
 from ingest.raw import land_bytes
 from warehouse.ledger import Ledger, RawObject
 
@@ -62,7 +62,7 @@ def _land(lake: Path, ledger: Ledger, name: str, data: bytes, *, origin: str) ->
                 f"{origin}: neither a day file (china_sites_YYYYMMDD.csv) nor a station list (监测点编码,…)"
             )
         # whatever it was called, it is the station list
-        name = STATION_LIST_NAME + (".gz" if data[:2] == b"\x1f\x8b" else "")
+        name = STATION_LIST_NAME + (".gz" if is_gzip(data) else "")
     return land_bytes(
         lake,
         ledger,
@@ -76,7 +76,10 @@ def _land(lake: Path, ledger: Ledger, name: str, data: bytes, *, origin: str) ->
 
 
 def _is_station_list(data: bytes) -> bool:
-    head = (gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data)[:512]
+    try:
+        head = gunzip_head(data, 512) if is_gzip(data) else data[:512]  # never inflates the whole body
+    except InflateError:
+        return False
     return "监测点编码".encode() in head or "监测点编码".encode("gb18030") in head
 
 
@@ -85,6 +88,15 @@ def raw_text(lake: Path, obj: RawObject) -> bytes:
     return raw_bytes(lake, obj.raw_path)
 
 
-def raw_bytes(lake: Path, raw_path: str) -> bytes:
+def raw_bytes(lake: Path, raw_path: str, *, max_bytes: int = DEFAULT_MAX_INFLATED_BYTES) -> bytes:
+    """The bytes of a raw file, gunzipped (streamed, at most ``max_bytes``) when it is gzip.
+
+    A gzip bomb or a corrupt ``.gz`` raises :class:`AirFileError`: the file is quarantined with why.
+    """
     data = (lake / raw_path).read_bytes()
-    return gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data
+    if not is_gzip(data):
+        return data
+    try:
+        return gunzip(data, max_bytes=max_bytes)
+    except InflateError as exc:
+        raise AirFileError(f"{raw_path}: {exc}") from exc

@@ -30,6 +30,7 @@ from typing import Any
 import pyarrow as pa
 
 from ingest.credit.config import ProvinceConfig, provinces
+from ingest.xlsx_guard import ZIP_MAGIC, WorkbookRefused, check_workbook
 from schemas import credit as schema
 from schemas.credit import SCHEMES
 from transforms.identifiers import (
@@ -78,21 +79,28 @@ def _cell(value: Any) -> str:
     return str(value).strip()
 
 
-def read_sheets(data: bytes) -> list[tuple[str, list[list[str]]]]:
+def read_sheets(data: bytes, file_name: str = "") -> list[tuple[str, list[list[str]]]]:
     """(sheet name, rows of cell text) for an XLSX workbook, or one unnamed sheet for a CSV."""
-    if data[:4] == b"PK\x03\x04":
+    if data[:4] == ZIP_MAGIC or file_name.lower().endswith((".xlsx", ".xlsm")):
+        try:
+            check_workbook(data)  # truncated, not a ZIP, a zip bomb, absurd dimensions: refused here
+        except WorkbookRefused as exc:
+            raise CreditFileError(str(exc)) from exc
         from openpyxl import load_workbook
 
         try:
             wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
             try:
-                return [
-                    (ws.title, [[_cell(v) for v in row] for row in ws.iter_rows(values_only=True)])
-                    for ws in wb.worksheets
-                ]
+                sheets = []
+                for ws in wb.worksheets:
+                    ws.reset_dimensions()  # read every row, not only those inside a (wrong) declared dimension
+                    sheets.append(
+                        (ws.title, [[_cell(v) for v in row] for row in ws.iter_rows(values_only=True)])
+                    )
+                return sheets
             finally:
                 wb.close()
-        except (zipfile.BadZipFile, KeyError, OSError, ValueError, EOFError) as exc:  # truncated, damaged
+        except (zipfile.BadZipFile, KeyError, OSError, ValueError, EOFError) as exc:  # damaged past the guard
             raise CreditFileError(f"not a readable XLSX workbook: {type(exc).__name__}: {exc}") from exc
     for encoding in ("utf-8-sig", "gb18030"):
         try:
@@ -166,7 +174,7 @@ def parse_credit_file(
     Raises CreditFileError when nothing can be placed: no header row in any sheet, or the province
     or the year cannot be told.
     """
-    sheets = read_sheets(data)
+    sheets = read_sheets(data, file_name)
     candidates = [province] if province else list(provinces().values())
     found = [(name, rows, h) for name, rows in sheets if (h := _header(rows, candidates)) is not None]
     if not found:
@@ -196,7 +204,9 @@ def parse_credit_file(
                     continue
                 typed: dict[str, Any] | str = "neither enterprise name nor level"  # yet a USCC, a region …
             else:
-                typed = _typed_row(cells, province, year or file_year or title_year, fixed_year=year is not None)
+                typed = _typed_row(
+                    cells, province, year or file_year or title_year, fixed_year=year is not None
+                )
             counts["rows_read"] += 1
             where = {"raw_file": raw_file, "sheet": sheet, "row_no": row_no}
             if isinstance(typed, str):

@@ -4,7 +4,8 @@ Paging relies on the contract: records are ordered by (updatedAt, permitNo, vers
 version is never modified (a change is a new version), so new records only ever append at the end
 and page numbers stay stable while we read. The client checks that promise — the total does not
 change, every page starts after the previous one ended, and the distinct versions read add up to the
-total — and restarts from page 1 when it is broken, at most ``max_restarts`` times.
+total — and restarts from page 1 when it is broken, at most ``max_restarts`` times. A server that
+always says "more pages" is not followed past ``max_pages`` (``ECOCLOUD_HTTP_MAX_PAGES``).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 SOURCE = "permit"
 ENDPOINT = "api/v1/permits"
 DEFAULT_PAGE_SIZE = 100
+MAX_PAGES = 10_000  # a million records at the default page size: more than any province publishes
 
 
 @dataclass(frozen=True)
@@ -42,7 +44,7 @@ class Page:
 
 
 class PagingError(FetchError):
-    """The listing changed under us more often than we were willing to restart."""
+    """The listing could not be read: it kept changing under us, or it has more pages than we follow."""
 
 
 def page_url(base_url: str, *, updated_since: dt.datetime | None, page: int, page_size: int) -> str:
@@ -68,6 +70,7 @@ def fetch_pages(
     page_size: int = DEFAULT_PAGE_SIZE,
     timeout_s: float = 30.0,
     max_restarts: int = 3,
+    max_pages: int = MAX_PAGES,
 ) -> list[Page]:
     """Every page of the records updated at or after ``updated_since`` (all records when None)."""
     for attempt in range(max_restarts + 1):
@@ -101,6 +104,11 @@ def fetch_pages(
             pages.append(page)
             if n >= page.total_pages or not page.records:
                 break
+            if n >= max_pages or page.total_pages > max_pages:
+                raise PagingError(
+                    f"{base_url}: the listing says {page.total_pages} pages, more than the {max_pages} "
+                    "we follow (ECOCLOUD_HTTP_MAX_PAGES); refusing"
+                )
             n += 1
         # a record republished while we paged moves to the end: one record is skipped, another read
         # twice — the count of distinct versions then falls short of the total

@@ -30,7 +30,7 @@ from typing import Any
 
 import requests
 
-from ingest.http import Fetched, fetch
+from ingest.http import Fetched, FetchRefused, fetch
 from ingest.raw import land_bytes, read_raw
 from ingest.snapshots import land_snapshot
 from warehouse.ledger import Ledger, RawObject
@@ -57,7 +57,7 @@ SECTIONS_NAME = "sections.csv"
 # them as a query string (the simulator serves GET).
 BOARD_PATH = "Publish.ashx"
 DEFAULT_PAGE_SIZE = 480
-MAX_PAGES = 500
+MAX_PAGES = 500  # 240,000 sections at the default page size; the country has about 3,600
 
 BEIJING = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
 _NAME_TIME = re.compile(r"(?<!\d)(\d{8})(?:[_T-]?(\d{4}))?(?!\d)")
@@ -168,8 +168,13 @@ def fetch_board(
     timeout_s: float = 30.0,
     page_size: int = DEFAULT_PAGE_SIZE,
     now: dt.datetime | None = None,
+    max_pages: int = MAX_PAGES,
 ) -> Snapshot:
-    """Fetch every page of the board (``total`` from page 1) and land them as one snapshot."""
+    """Fetch every page of the board (``total`` from page 1) and land them as one snapshot.
+
+    The page count is read from page 1 only (later pages cannot extend the loop) and refused above
+    ``max_pages`` (``ECOCLOUD_HTTP_MAX_PAGES``) before another page is requested.
+    """
     fetched_at = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
     got: list[tuple[str, bytes, Fetched]] = []
     unchanged = True
@@ -189,8 +194,11 @@ def fetch_board(
         unchanged &= answer.not_modified
         if page == 1:
             total = _pages_of(data)
-            if total > MAX_PAGES:
-                raise ValueError(f"{url}: reply says {total} pages (> {MAX_PAGES}); refusing")
+            if total > max_pages:
+                raise FetchRefused(
+                    f"{url}: the board says {total} pages, more than the {max_pages} we follow "
+                    "(ECOCLOUD_HTTP_MAX_PAGES); refusing"
+                )
         got.append((url, data, answer))
         page += 1
 

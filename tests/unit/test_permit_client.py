@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import json
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import requests
+import urllib3
+from requests.structures import CaseInsensitiveDict
 
 from ingest.permits.fetch import PagingError, fetch_pages
 
@@ -15,12 +19,14 @@ def record(i: int) -> dict[str, Any]:
     return {"permitNo": f"P{i:03d}", "version": 1, "updatedAt": f"2026-11-{1 + i:02d}T09:00:00+08:00"}
 
 
-class Reply:
-    def __init__(self, body: dict[str, Any]) -> None:
-        self.status_code = 200
-        self.content = json.dumps(body).encode()
-        self.text = self.content.decode()
-        self.headers: dict[str, str] = {}
+def reply(body: dict[str, Any]) -> requests.Response:
+    """A real ``requests.Response`` over in-memory bytes (what ``ingest.http.fetch`` streams from)."""
+    content = json.dumps(body).encode()
+    resp = requests.Response()
+    resp.status_code = 200
+    resp.raw = urllib3.HTTPResponse(io.BytesIO(content), preload_content=False, status=200)
+    resp.headers = CaseInsensitiveDict({"Content-Length": str(len(content))})
+    return resp
 
 
 class ShiftingPlatform:
@@ -33,7 +39,7 @@ class ShiftingPlatform:
         self.move = move  # republish the first record instead (it moves to the end, the total stays)
         self.requests = 0
 
-    def get(self, url: str, headers: dict[str, str], timeout: float) -> Reply:
+    def get(self, url: str, **_: Any) -> requests.Response:
         self.requests += 1
         page = int(parse_qs(urlsplit(url).query)["page"][0])
         if page == 2 and self.shifts:  # between page 1 and page 2 the listing changes
@@ -45,7 +51,7 @@ class ShiftingPlatform:
                 self.records.insert(0, {**record(0), "permitNo": f"A{self.shifts}"})
         chunk = self.records[(page - 1) * 2 : page * 2]
         total = len(self.records)
-        return Reply(
+        return reply(
             {"code": 0, "page": page, "total": total, "totalPages": -(-total // 2), "records": chunk}
         )
 

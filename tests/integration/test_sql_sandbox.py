@@ -1,0 +1,334 @@
+"""The SQL surface reads the lake's tables and nothing else: one test per escape, over a real serving DB.
+
+The serving database is built the way the pipelines build it (``warehouse.lake`` partitions, then
+``warehouse.serving.refresh``); beside it lie a secret file in ECOCLOUD_HOME and a raw-zone file,
+neither of which a query may read. Reads of every form keep working; runaway and memory-hungry
+queries are stopped with a clear error.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pytest
+from typer.testing import CliRunner
+
+from ecocloud.cli import app
+from ecocloud.query import QueryLimitError, ReadOnlyError, open_sandbox, run_query
+from ecocloud.settings import Settings
+from schemas.registry import get_table
+from transforms.permits import install_limit_in_force
+from warehouse import lake as lk
+from warehouse.ledger import Ledger
+from warehouse.serving import refresh
+
+HOURLY = get_table("core_air__station_hourly")
+STATIONS = ["1001A", "1002A", "1003A"]
+DAYS = [dt.date(2026, 3, 1), dt.date(2026, 3, 2)]
+SECRET = "the secret beside the lake"
+
+
+def hourly(day: dt.date) -> pa.Table:
+    """Three stations × two hours; PM2.5 = station index × 10 + hour (known answers)."""
+    rows = [(s, h) for s in range(len(STATIONS)) for h in range(2)]
+    n = len(rows)
+    cols: dict[str, pa.Array] = {}
+    for c in HOURLY.columns:
+        if c.name == "date":
+            cols[c.name] = pa.array([day] * n, c.arrow_type)
+        elif c.name == "station_code":
+            cols[c.name] = pa.array([STATIONS[s] for s, _ in rows], c.arrow_type)
+        elif c.name == "observed_at":
+            base = dt.datetime.combine(day, dt.time(), dt.UTC)
+            cols[c.name] = pa.array([base + dt.timedelta(hours=h) for _, h in rows], c.arrow_type)
+        elif c.name == "pm25_ugm3":
+            cols[c.name] = pa.array([float(s * 10 + h) for s, h in rows], c.arrow_type)
+        else:
+            assert c.nullable, c.name
+            cols[c.name] = pa.nulls(n, c.arrow_type)
+    return pa.table(cols)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """One serving home for the module: every test here only reads (or is refused)."""
+    settings = Settings(home=tmp_path_factory.mktemp("home"), lake_dir=None, duckdb_path=None)
+    for day in DAYS:
+        lk.write_partition(settings.lake, HOURLY, hourly(day), day)
+    refresh(settings.lake, settings.duckdb_file, Ledger(settings.ledger_file))
+    con = duckdb.connect(str(settings.duckdb_file))
+    install_limit_in_force(con, temp=False)  # a table macro stored in the serving database
+    con.close()
+    (settings.root / "secret.txt").write_text(SECRET)
+    raw = settings.lake / "raw" / "air" / "date=2026-03-01" / "china_sites_20260301.csv"
+    raw.parent.mkdir(parents=True)
+    raw.write_text(SECRET)
+    return settings
+
+
+def written_files(settings: Settings) -> set[Path]:
+    return {p for p in settings.root.rglob("*") if p.is_file()}
+
+
+def refused(settings: Settings, sql: str) -> str:
+    """Run ``sql``; it must be refused, and no file may have appeared anywhere under the home."""
+    before = written_files(settings)
+    with pytest.raises(ReadOnlyError) as info:
+        run_query(settings, sql)
+    assert written_files(settings) == before
+    return str(info.value)
+
+
+# ------------------------------------------------------------------------------------- escapes
+@pytest.mark.parametrize("reader", ["read_csv", "read_text", "read_blob", "read_json", "sniff_csv"])
+def test_reading_system_files_is_refused(served: Settings, reader: str) -> None:
+    refused(served, f"SELECT * FROM {reader}('/etc/passwd')")
+
+
+@pytest.mark.parametrize("reader", ["read_csv", "read_text", "read_blob"])
+def test_reading_a_file_beside_the_lake_is_refused(served: Settings, reader: str) -> None:
+    msg = refused(served, f"SELECT * FROM {reader}('{served.root / 'secret.txt'}')")
+    assert SECRET not in msg
+
+
+def test_the_raw_zone_is_not_a_table(served: Settings) -> None:
+    raw = next((served.lake / "raw").rglob("*.csv"))
+    refused(served, f"SELECT * FROM read_text('{raw}')")
+    refused(served, f"SELECT * FROM '{raw}'")  # replacement scan
+
+
+def test_dot_dot_out_of_a_table_directory_is_refused(served: Settings) -> None:
+    inside = lk.table_dir(served.lake, HOURLY)
+    refused(served, f"SELECT * FROM read_text('{inside}/../../../secret.txt')")
+
+
+@pytest.mark.parametrize("pattern", ["/etc/*", "{home}/*", "{lake}/raw/**"])
+def test_glob_outside_the_tables_is_refused(served: Settings, pattern: str) -> None:
+    refused(served, f"SELECT * FROM glob('{pattern.format(home=served.root, lake=served.lake)}')")
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "COPY (SELECT 1) TO '{table}/evil.csv'",
+        "COPY core_air__station_hourly TO '{home}/dump.parquet'",
+        "EXPLAIN ANALYZE COPY (SELECT 1 AS a) TO '{table}/date=2026-03-01/evil.parquet'",
+        "EXPLAIN (ANALYZE) COPY (SELECT 1 AS a) TO '{table}/x.csv'",
+        "WITH x AS (COPY (SELECT 1 AS a) TO '{table}/date=2026-03-02/evil.parquet') SELECT 1",
+        "EXPLAIN ANALYZE WITH x AS (COPY (SELECT 1 AS a) TO '{table}/y.csv') SELECT 1",
+        "EXPORT DATABASE '{home}/export'",
+    ],
+)
+def test_writing_files_is_refused_in_every_statement_form(served: Settings, sql: str) -> None:
+    table = lk.table_dir(served.lake, HOURLY)
+    refused(served, sql.format(table=table, home=served.root))
+    assert run_query(served, "SELECT count(*) FROM core_air__station_hourly").rows == [(12,)]
+
+
+def test_serialized_sql_cannot_smuggle_a_copy(served: Settings) -> None:
+    target = lk.table_dir(served.lake, HOURLY) / "smuggled.csv"
+    con = duckdb.connect()
+    tree = con.execute(
+        "SELECT json_serialize_sql($1)", [f"WITH x AS (COPY (SELECT 1 AS a) TO '{target}') SELECT 1"]
+    ).fetchone()
+    con.close()
+    assert tree is not None
+    refused(served, "SELECT * FROM json_execute_serialized_sql('" + tree[0].replace("'", "''") + "')")
+    assert not target.exists()
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "ATTACH '{home}/other.duckdb' AS other",
+        "ATTACH ':memory:' AS scratch",
+        "DETACH ecocloud",
+        "USE system",
+        "SET enable_external_access = true",
+        "SET allowed_directories = ['/']",
+        "RESET memory_limit",
+        "PRAGMA threads = 8",
+        "SET VARIABLE x = 1",
+        "INSTALL httpfs",
+        "FORCE INSTALL httpfs",
+        "LOAD httpfs",
+        "CALL pragma_version()",
+        "CHECKPOINT",
+        "CREATE TEMP TABLE t AS SELECT 1",
+        "CREATE MACRO m() AS 1",
+        "CREATE SECRET s (TYPE s3, KEY_ID 'k', SECRET 's')",
+        "PREPARE p AS SELECT 1",
+        "SELECT 1; SELECT 2",
+        "SELECT * FROM query('SELECT 1')",
+        "SELECT * FROM enable_profiling()",
+        "SELECT * FROM checkpoint()",
+        "SELECT * FROM read_parquet('https://example.com/x.parquet')",
+        "PIVOT (SELECT * FROM json_execute_serialized_sql('{{}}')) ON a USING count(*)",
+    ],
+)
+def test_statements_that_change_or_reach_out_are_refused(served: Settings, sql: str) -> None:
+    refused(served, sql.format(home=served.root))
+
+
+def test_the_sandbox_itself_blocks_what_the_statement_check_might_miss(served: Settings) -> None:
+    """Layer 2 on its own: statements sent straight to the sandbox connection, no check first."""
+    con = open_sandbox(served)
+    try:
+        for sql in (
+            "SELECT * FROM read_csv('/etc/passwd')",
+            f"SELECT * FROM read_text('{served.root / 'secret.txt'}')",
+            f"COPY (SELECT 1) TO '{served.root / 'out.csv'}'",
+            f"ATTACH '{served.root / 'x.duckdb'}' AS x",
+        ):
+            with pytest.raises(duckdb.PermissionException):
+                con.execute(sql)
+        for sql in ("SET enable_external_access = true", "RESET lock_configuration", "SET threads = 64"):
+            with pytest.raises(duckdb.InvalidInputException, match="locked"):
+                con.execute(sql)
+        with pytest.raises(duckdb.Error):
+            con.execute("LOAD httpfs")
+        with pytest.raises(duckdb.Error):  # no writable catalog to create anything in
+            con.execute("CREATE TABLE t AS SELECT 1")
+        assert not (served.root / "out.csv").exists()
+    finally:
+        con.close()
+
+
+def test_the_sandbox_settings_are_in_force(served: Settings) -> None:
+    names = [
+        "enable_external_access",
+        "lock_configuration",
+        "autoinstall_known_extensions",
+        "autoload_known_extensions",
+        "allow_community_extensions",
+        "allow_persistent_secrets",
+    ]
+    got = run_query(served, "SELECT " + ", ".join(f"current_setting('{n}')" for n in names)).rows[0]
+    assert dict(zip(names, got, strict=True)) == {
+        "enable_external_access": False,
+        "lock_configuration": True,
+        "autoinstall_known_extensions": False,
+        "autoload_known_extensions": False,
+        "allow_community_extensions": False,
+        "allow_persistent_secrets": False,
+    }
+    dirs = run_query(served, "SELECT unnest(current_setting('allowed_directories'))").rows
+    assert dirs and all(d[0].startswith(f"{served.lake}/") for d in dirs)
+    assert not any("/raw" in d[0] for d in dirs)
+
+
+# --------------------------------------------------------------------------- reads keep working
+@pytest.mark.parametrize(
+    ("sql", "expected"),
+    [
+        (
+            "SELECT count(*), sum(pm25_ugm3) FROM core_air__station_hourly",
+            [(12, 2 * (0 + 1 + 10 + 11 + 20 + 21))],
+        ),
+        (
+            "WITH d AS (SELECT date, max(pm25_ugm3) AS m FROM core_air__station_hourly GROUP BY ALL) "
+            "SELECT * FROM d ORDER BY date",
+            [(DAYS[0], 21.0), (DAYS[1], 21.0)],
+        ),
+        ("FROM core_air__station_hourly SELECT count(DISTINCT station_code)", [(3,)]),
+        (
+            "PIVOT (SELECT station_code, date, pm25_ugm3 FROM core_air__station_hourly) "
+            "ON station_code USING max(pm25_ugm3) ORDER BY date",
+            [(DAYS[0], 1.0, 11.0, 21.0), (DAYS[1], 1.0, 11.0, 21.0)],
+        ),
+        (
+            "PIVOT core_air__station_hourly ON station_code IN ('1001A', '1003A') "
+            "USING min(pm25_ugm3) GROUP BY date ORDER BY date",
+            [(DAYS[0], 0.0, 20.0), (DAYS[1], 0.0, 20.0)],
+        ),
+        (
+            "UNPIVOT (SELECT 1 AS a, 2 AS b) ON a, b INTO NAME k VALUE v ORDER BY k",
+            [("a", 1), ("b", 2)],
+        ),
+        (
+            "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 3) SELECT sum(n) FROM r",
+            [(6,)],
+        ),
+        (
+            "SELECT station_code FROM core_air__station_hourly "
+            "QUALIFY row_number() OVER (PARTITION BY station_code ORDER BY pm25_ugm3 DESC) = 1 "
+            "AND date = DATE '2026-03-01' ORDER BY 1",
+            [("1001A",), ("1002A",), ("1003A",)],
+        ),
+        ("SELECT count(*) FROM range(10)", [(10,)]),
+        ("VALUES (1, 'x')", [(1, "x")]),
+    ],
+)
+def test_reads_of_every_form_keep_working(served: Settings, sql: str, expected: list[tuple]) -> None:
+    assert run_query(served, sql).rows == expected
+
+
+def test_catalog_reads_keep_working(served: Settings) -> None:
+    tables = {r[0] for r in run_query(served, "SHOW TABLES").rows}
+    assert {"core_air__station_hourly", "platform__raw_manifest"} <= tables
+    described = run_query(served, "DESCRIBE core_air__station_hourly")
+    assert [r[0] for r in described.rows] == HOURLY.column_names
+    summary = run_query(served, "SUMMARIZE core_air__station_hourly")
+    pm25 = dict(zip(summary.columns, next(r for r in summary.rows if r[0] == "pm25_ugm3"), strict=True))
+    assert float(pm25["max"]) == 21.0 and pm25["count"] == 12
+    plan = run_query(served, "EXPLAIN SELECT count(*) FROM core_air__station_hourly").rows
+    assert "PARQUET" in str(plan).upper()
+    analyzed = run_query(served, "EXPLAIN ANALYZE SELECT count(*) FROM core_air__station_hourly").rows
+    assert "Total Time" in str(analyzed)
+    files = run_query(served, f"SELECT count(*) FROM glob('{lk.table_dir(served.lake, HOURLY)}/*/*.parquet')")
+    assert files.rows == [(len(DAYS),)]
+    views = run_query(served, "SELECT count(*) FROM duckdb_views() WHERE NOT internal").rows[0][0]
+    assert views >= 20
+
+
+def test_table_macros_of_the_serving_database_can_be_called(served: Settings) -> None:
+    sql = "SELECT count(*) FROM limit_in_force('91360100MA35F7Q12X', 'DA001', 'a21026', now())"
+    assert run_query(served, sql).rows == [(0,)]
+
+
+# ------------------------------------------------------------------------------------- limits
+def test_a_runaway_query_is_interrupted(served: Settings) -> None:
+    with pytest.raises(QueryLimitError, match=r"stopped after 1 s"):
+        run_query(
+            served,
+            "SELECT sum(a.range * b.range % 7) FROM range(100000000) a, range(100000) b",
+            timeout_s=1,
+        )
+    assert run_query(served, "SELECT 42").rows == [(42,)]  # the next query is not affected
+
+
+def test_a_memory_hungry_query_fails_cleanly(served: Settings) -> None:
+    settings = served.model_copy(update={"sql_memory_limit": "64MB"})
+    with pytest.raises(QueryLimitError, match="more than 64MB of memory"):
+        run_query(
+            settings,
+            "SELECT a.range, list(b.range) FROM range(3000000) a, range(3) b GROUP BY 1 ORDER BY 1 DESC",
+        )
+    assert not list(settings.root.rglob("*.tmp")) and not list(settings.root.rglob("duckdb_temp*"))
+
+
+def test_rows_beyond_the_cap_are_cut_and_said_so(served: Settings) -> None:
+    result = run_query(served, "SELECT range FROM range(1000)", max_rows=10)
+    assert result.truncated and result.rows == [(i,) for i in range(10)]
+    full = run_query(served, "SELECT range FROM range(10)", max_rows=10)
+    assert not full.truncated and len(full.rows) == 10
+
+
+# ----------------------------------------------------------------------------------------- CLI
+def test_cli_sql_refuses_with_exit_2_and_reads_as_json(
+    served: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ECOCLOUD_HOME", str(served.home))
+    for var in ("ECOCLOUD_LAKE_DIR", "ECOCLOUD_DUCKDB_PATH"):
+        monkeypatch.delenv(var, raising=False)
+    runner = CliRunner()
+    bad = runner.invoke(app, ["sql", "SELECT * FROM read_csv('/etc/passwd')"])
+    assert bad.exit_code == 2 and "root:" not in bad.output
+    good = runner.invoke(app, ["sql", "SELECT station_code, count(*) AS n FROM core_air__station_hourly "
+                               "GROUP BY 1 ORDER BY 1", "--format", "json"])  # fmt: skip
+    assert good.exit_code == 0, good.output
+    assert json.loads(good.stdout) == [{"station_code": s, "n": 4} for s in STATIONS]
