@@ -12,12 +12,12 @@ from collections.abc import Iterable, Sequence
 import duckdb
 import pyarrow as pa
 
+from ecocloud.builds import http_session
 from ecocloud.runner.context import BEIJING, StepContext, parquet_sql
 from ecocloud.runner.units import Output, Unit
 from ecocloud.settings import Settings
 from ingest.air.fetch import SOURCE, STATION_LIST_NAME, day_file_name, land_location, raw_text
 from ingest.air.parse import DAY_FILE_RE, parse_station_list
-from ingest.http import make_session
 from schemas import air as schema
 from transforms.air_daily import city_daily_ranking, station_daily
 from warehouse.ledger import Ledger, RawObject
@@ -26,7 +26,7 @@ from warehouse.ledger import Ledger, RawObject
 # -- landing ------------------------------------------------------------------------------------
 def land(settings: Settings, ledger: Ledger, locations: Sequence[str]) -> list[RawObject]:
     """Land day files and station lists given as paths or http(s) URLs (conditional GET)."""
-    session = make_session(settings.http_retries, settings.http_backoff_s)
+    session = http_session(settings)
     landed = []
     for loc in locations:
         obj = land_location(settings.lake, ledger, loc, session=session, timeout_s=settings.http_timeout_s)

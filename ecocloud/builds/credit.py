@@ -17,12 +17,12 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from ecocloud.builds import http_session
 from ecocloud.runner.context import StepContext
 from ecocloud.runner.units import Output, Unit
 from ecocloud.settings import Settings
 from ingest.credit.fetch import SOURCE, discover, land_file
 from ingest.credit.parse import CreditFileError, file_quarantine, parse_credit_file
-from ingest.http import make_session
 from ingest.raw import read_raw
 from schemas import credit as schema
 from transforms.identifiers import normalize_name_array, with_uscc_flags
@@ -42,7 +42,7 @@ def land(
     ``province`` (key, code or name) and ``year`` apply to every file found, for files whose name and
     content do not say.
     """
-    session = make_session(settings.http_retries, settings.http_backoff_s)
+    session = http_session(settings)
     landed = []
     for location in locations or [settings.credit_base_url]:
         for found in discover(location, session=session, timeout_s=settings.http_timeout_s):

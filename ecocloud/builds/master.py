@@ -15,11 +15,11 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ecocloud.builds import http_session
 from ecocloud.runner.context import BEIJING, StepContext, parquet_sql
 from ecocloud.runner.units import TABLE, Output, Unit
 from ecocloud.settings import Settings
 from ingest import master as ingest_master
-from ingest.http import make_session
 from ingest.raw import read_raw
 from schemas import master as schema
 from transforms.identifiers import canonical_region_code_array, normalize_name_array, with_uscc_flags
@@ -43,7 +43,7 @@ _PACKETS = INPUTS["packets"]
 
 def land(settings: Settings, ledger: Ledger, locations: Sequence[str] | None = None) -> list[RawObject]:
     """Land new snapshots found at ``locations`` (default: ``settings.master_base_url``)."""
-    session = make_session(settings.http_retries, settings.http_backoff_s)
+    session = http_session(settings)
     landed = []
     for location in locations or [settings.master_base_url]:
         for item in ingest_master.discover(location, session=session, timeout_s=settings.http_timeout_s):

@@ -19,10 +19,10 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ecocloud.builds import http_session
 from ecocloud.runner.context import StepContext, read_published
 from ecocloud.runner.units import Output, Unit
 from ecocloud.settings import Settings
-from ingest.http import make_session
 from ingest.permits.fetch import DEFAULT_PAGE_SIZE, SOURCE, fetch_pages, land_page, record_key
 from ingest.permits.parse import PermitPageError, page_quarantine, parse_page
 from ingest.raw import land_bytes, read_raw
@@ -72,7 +72,7 @@ def fetch(
     url = (base_url or settings.permits_base_url).rstrip("/")
     known = published_versions(settings.lake, ledger)
     since = None if full or not known else max(known.values()) - LOOKBACK
-    session = make_session(settings.http_retries, settings.http_backoff_s)
+    session = http_session(settings)
     pages = fetch_pages(
         session, url, updated_since=since, page_size=DEFAULT_PAGE_SIZE, timeout_s=settings.http_timeout_s
     )

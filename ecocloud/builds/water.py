@@ -21,12 +21,13 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ecocloud.builds import http_session, page_cap
 from ecocloud.runner.context import BEIJING, StepContext, parquet_sql
 from ecocloud.runner.units import TABLE, Output, Unit
 from ecocloud.settings import Settings
-from ingest.http import make_session
 from ingest.raw import read_raw
 from ingest.water.fetch import (
+    MAX_PAGES,
     SECTIONS_NAME,
     SOURCE,
     Snapshot,
@@ -57,14 +58,22 @@ def land(
     settings: Settings, ledger: Ledger, locations: Sequence[str], *, fetched_at: dt.datetime | None = None
 ) -> list[Snapshot]:
     """Land boards (http(s) URLs: every page) and saved reply pages (paths), one snapshot each."""
-    session = make_session(settings.http_retries, settings.http_backoff_s)
+    session = http_session(settings)
     out = []
     for loc in locations:
         if loc.startswith(("http://", "https://")):
             base = loc.split("?", 1)[0]
             base = base.rsplit("/", 1)[0] if base.endswith(".ashx") else base
+            pages = page_cap(settings, MAX_PAGES)
             out.append(
-                fetch_board(settings.lake, ledger, base, session=session, timeout_s=settings.http_timeout_s)
+                fetch_board(
+                    settings.lake,
+                    ledger,
+                    base,
+                    session=session,
+                    timeout_s=settings.http_timeout_s,
+                    max_pages=pages,
+                )
             )
         else:
             out.append(land_file(settings.lake, ledger, Path(loc), fetched_at=fetched_at))

@@ -1,4 +1,4 @@
-"""Hostile credit files end to end: a drop folder through ``ecocloud.pipelines.credit`` into a real lake.
+"""Hostile credit files end to end: a drop folder through the credit spec into a real lake.
 
 A truncated workbook, a zip bomb and an HTML page named ``.xlsx`` land in the raw zone as received
 and are quarantined with their reason; a good file beside them is published. A drop folder naming
@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import io
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 from openpyxl import Workbook
 
-from ecocloud.pipelines import credit
+from ecocloud.builds import credit
+from ecocloud.runner import engine
+from ecocloud.runner.report import RunReport
 from ecocloud.settings import Settings
 from ingest.listing import ListingError
 from schemas import credit as schema
@@ -57,7 +60,9 @@ def quarantined(settings: Settings) -> dict[str, str]:
     return {Path(r["raw_file"]).name.split(".")[0]: r["reason"] for r in rows if r["row_no"] == 0}
 
 
-def test_hostile_workbooks_are_quarantined_with_their_reason(settings: Settings, tmp_path: Path) -> None:
+def test_hostile_workbooks_are_quarantined_with_their_reason(
+    settings: Settings, tmp_path: Path, ingest: Callable[..., RunReport]
+) -> None:
     drop = tmp_path / "drop"
     drop.mkdir()
     (drop / "jiangxi_credit_2025.xlsx").write_bytes(good_workbook())
@@ -65,12 +70,12 @@ def test_hostile_workbooks_are_quarantined_with_their_reason(settings: Settings,
     (drop / "jiangxi_bomb_2025.xlsx").write_bytes(zip_bomb())
     (drop / "jiangxi_page_2025.xlsx").write_bytes(b"<html><body>502 Bad Gateway</body></html>")
 
-    landed, report = credit.ingest(settings, [str(drop)])
+    run = ingest("credit", lambda s, led: credit.land(s, led, [str(drop)]))
+    [report] = run.of("ratings")
 
-    assert len(landed) == 4  # every file is kept in the raw zone, exactly as received
+    assert len(run.landed) == 4  # every file is kept in the raw zone, exactly as received
     assert all(
-        (settings.lake / o.raw_path).resolve().is_relative_to(settings.lake / "raw" / "credit")
-        for o in landed
+        (settings.lake / p).resolve().is_relative_to(settings.lake / "raw" / "credit") for p in run.landed
     )
     assert report.status == "published" and report.counts["files_unreadable"] == 3
     assert report.counts["ratings"] == 2
@@ -90,7 +95,7 @@ def test_a_drop_folder_with_a_hostile_name_is_refused(
     (drop / "jiangxi_credit_2025.xlsx").write_bytes(good_workbook())
     (drop / hostile).write_bytes(good_workbook())
     with pytest.raises(ListingError, match="unsafe entries"):
-        credit.land(settings, [str(drop)])
+        credit.land(settings, engine.ledger(settings), [str(drop)])
     assert not (settings.lake / "raw").exists()
 
 
@@ -101,5 +106,5 @@ def test_a_drop_folder_linking_outside_itself_is_refused(settings: Settings, tmp
     secret.write_text("not for the lake")
     (drop / "jiangxi_credit_2025.csv").symlink_to(secret)
     with pytest.raises(ListingError, match="outside the folder"):
-        credit.land(settings, [str(drop)])
+        credit.land(settings, engine.ledger(settings), [str(drop)])
     assert not (settings.lake / "raw").exists()
