@@ -15,6 +15,7 @@ import duckdb
 import pyarrow as pa
 
 from schemas.registry import Table, all_tables
+from warehouse.catalog import catalog_tables, write_catalog
 from warehouse.lake import table_dir, table_glob
 from warehouse.ledger import Ledger
 
@@ -97,6 +98,7 @@ def refresh(lake: Path, duckdb_file: Path, ledger: Ledger) -> Path:
                 "CREATE TABLE platform__builds AS SELECT * EXCLUDE (built_at), "
                 "CAST(built_at AS TIMESTAMPTZ) AS built_at FROM build_rows"
             )
+            write_catalog(con, catalog_tables(con, lake))  # last: it reads the views and ledger tables
             con.execute("CHECKPOINT")
         finally:
             con.close()
