@@ -121,13 +121,13 @@ class Freshness:
 def freshness(
     expected: dt.timedelta | None, tolerance: dt.timedelta, end: dt.datetime | None, now: dt.datetime
 ) -> Freshness:
-    """On time / late against the expected interval; ``end`` is when the newest data ends."""
-    if end is None:
-        return Freshness("no data", None, None)
-    age = max(now - end, dt.timedelta(0))
-    age_h = round(age.total_seconds() / 3600, 2)
+    """On time / late against the expected interval; ``end`` is when the newest data ends (None: none)."""
+    age = max(now - end, dt.timedelta(0)) if end else None
+    age_h = round(age.total_seconds() / 3600, 2) if age is not None else None
     if expected is None:
         return Freshness("on change", age_h, None)
+    if age is None:
+        return Freshness("no data", None, None)
     if age > expected + tolerance:
         return Freshness("late", age_h, round((age - expected).total_seconds() / 3600, 2))
     return Freshness("on time", age_h, 0.0)
@@ -365,7 +365,7 @@ def catalog_tables(
         ]
         agreed = agreement(con, table) if has_data else []
         quality_rows += agreed
-        row = _dataset_row(table, fact, (first, last), now)
+        row = _dataset_row(table, fact, rows, (first, last), now)
         row |= _gate_summary(gate, table.name)
         row |= {
             "rows": rows,
@@ -391,13 +391,22 @@ def catalog_tables(
 def _dataset_row(
     table: Table,
     fact: LakeFacts | None,
+    rows: int,
     span: tuple[dt.date | dt.datetime | None, dt.date | dt.datetime | None],
     now: dt.datetime,
 ) -> dict[str, Any]:
     owner, frequency = owner_of(table), frequency_of(table)
     first, last = span
-    end = newest_end(last) if last is not None else (fact.last_write if fact else None)
+    if fact is not None:
+        present, last_write = fact.files > 0, fact.last_write
+    elif table.layer is Layer.CATALOG:
+        present, last_write = True, now  # being built now
+    else:
+        present, last_write = rows > 0, None
+    end = newest_end(last) if last is not None else last_write
     fresh = freshness(frequency.expected, table.freshness_tolerance, end, now)
+    if not present:
+        fresh = Freshness("no data", None, None)
     expected_h = frequency.expected.total_seconds() / 3600 if frequency.expected else None
     return {
         "table_name": table.name,
@@ -429,7 +438,7 @@ def _dataset_row(
         "last_partition": fact.partitions[-1] if fact and fact.partitions else None,
         "coverage_start": as_instant(first),
         "coverage_end": as_instant(last),
-        "last_updated_at": fact.last_write if fact else None,
+        "last_updated_at": last_write,
         "freshness_status": fresh.status,
         "data_age_h": fresh.age_h,
         "late_by_h": fresh.late_by_h,
