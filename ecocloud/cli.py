@@ -15,6 +15,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table as RichTable
 
+from ecocloud.cli_catalog import catalog_app
+from ecocloud.cli_web import serve, users_app
 from ecocloud.settings import get_settings
 
 if TYPE_CHECKING:
@@ -27,6 +29,9 @@ app = typer.Typer(
 )
 ingest_app = typer.Typer(help="Ingest upstream files into the lake.", no_args_is_help=True)
 app.add_typer(ingest_app, name="ingest")
+app.add_typer(catalog_app, name="catalog")  # ecocloud/cli_catalog.py
+app.add_typer(users_app, name="users")  # ecocloud/cli_web.py
+app.command("serve")(serve)
 console = Console()
 err = Console(stderr=True)
 

@@ -56,6 +56,34 @@ class Settings(BaseSettings):
     )
     hj212_port: int = Field(default=9212, description="HJ 212 receiver TCP port")
 
+    # the web app (`ecocloud serve`) and its users
+    state_db_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the state database (web users, sessions); default sqlite:///<home>/state.sqlite",
+    )
+    web_cookie_secure: bool = Field(
+        default=True,
+        description="mark session cookies Secure (HTTPS only); false only for plain-http localhost",
+    )
+    web_session_hours: float = Field(default=8.0, description="a login lasts this long", gt=0)
+    web_login_max_failures: int = Field(
+        default=5,
+        description="failed logins per user name (x4 per client) in the window before refusing",
+        ge=1,
+    )
+    web_login_window_minutes: float = Field(default=15.0, description="window of the login throttle", gt=0)
+    web_sample_rows: int = Field(default=20, description="sample rows on a dataset page", ge=0, le=1000)
+    catalog_base_url: str = Field(
+        default="http://127.0.0.1:8080",
+        description="public address of the web app: dataset URIs of the DCAT export made on the command line",
+    )
+    catalog_publisher_zh: str = "江西省生态环境厅 大数据中心"
+    catalog_publisher_en: str = "Jiangxi Department of Ecology and Environment, big-data centre"
+    catalog_region_name: str = Field(
+        default="江西省 (Jiangxi)", description="spatial coverage of the catalog"
+    )
+    catalog_region_code: str = Field(default="360000", description="GB/T 2260 code of that region")
+
     @cached_property
     def root(self) -> Path:
         return self.home.expanduser().resolve()
@@ -76,6 +104,11 @@ class Settings(BaseSettings):
     def hj212_landing(self) -> Path:
         """HJ 212 landing dir (receiver segments); rejected lines go to ``<it>_quarantine`` beside it."""
         return (self.hj212_landing_dir or self.lake / "raw" / "hj212").expanduser().resolve()
+
+    @property
+    def state_db(self) -> str:
+        """SQLAlchemy URL of the state database (SQLite in the home unless ECOCLOUD_STATE_DB_URL is set)."""
+        return self.state_db_url or f"sqlite:///{self.root / 'state.sqlite'}"
 
     @property
     def ledger_file(self) -> Path:
