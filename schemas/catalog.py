@@ -2,8 +2,8 @@
 
 Four tables in the serving database, rebuilt from the registry, the ledger's lineage, the gate
 results and the lake itself at every serving refresh (``warehouse.catalog``), so the catalog cannot
-drift from the data. They list every registry table, whatever its sharing level: the web app and the
-DCAT export show each reader only the entries their role may see.
+drift from the data. They list every registry table but the in-memory stage tables, whatever its
+sharing level: the web app and the DCAT export show each reader only the entries their role may see.
 """
 
 from __future__ import annotations

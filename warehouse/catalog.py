@@ -40,7 +40,7 @@ BEIJING = dt.timezone(dt.timedelta(hours=8))
 RESULTS_TABLE = "quality_platform__expectation_results"
 LINEAGE_TABLE = "platform_ledger__lineage"
 # Tables that live in the serving database rather than in the lake's Parquet files.
-_NOT_IN_LAKE = (Layer.PLATFORM, Layer.CATALOG, Layer.STAGE)
+_NOT_IN_LAKE = (Layer.PLATFORM, Layer.CATALOG)
 
 
 # ------------------------------------------------------------------------------------ lake facts
@@ -335,9 +335,13 @@ def catalog_tables(
     now: dt.datetime | None = None,
     tables: Sequence[Table] | None = None,
 ) -> dict[str, pa.Table]:
-    """The four catalog tables, from the registry, the lake and the serving views on ``con``."""
+    """The four catalog tables, from the registry, the lake and the serving views on ``con``.
+
+    Every registry table is a dataset except the stage tables (never stored).
+    """
     now = now or dt.datetime.now(dt.UTC)
-    tables = list(tables if tables is not None else all_tables())
+    # stage tables are in-memory hand-offs between a parser and its build, never stored: not datasets
+    tables = [t for t in (tables if tables is not None else all_tables()) if t.layer is not Layer.STAGE]
     lineage = lineage_table(con)
     gate = gate_results(con)
     facts = {t.name: lake_facts(lake, t) for t in tables if t.layer not in _NOT_IN_LAKE}
