@@ -61,9 +61,10 @@ def home(request: Request) -> Response:
 def search(
     request: Request,
     q: Annotated[str | None, Query(max_length=200)] = None,
-    layer: Annotated[str | None, Query(pattern="^[a-z]+$", max_length=20)] = None,
+    layer: Annotated[str | None, Query(max_length=20)] = None,
 ) -> Response:
     v = viewer(request)
+    layer = layer or None  # the form's "all layers" sends an empty value
     if layer is not None and layer not in LAYERS:
         raise HTTPException(400, v.t(f"未知的数据层：{layer}", f"unknown layer: {layer}"))
     with queries.serving(settings_of(request)) as con:
