@@ -12,11 +12,11 @@ from collections.abc import Callable, Sequence
 from html import escape
 from typing import Any
 
-NODE_W, NODE_H, ROW, PAD, WIDTH = 280, 34, 52, 24, 980
+NODE_W, NODE_H, ROW, PAD, WIDTH = 250, 34, 52, 16, 1200
 HIDDEN = "受限数据集 (restricted)"
 
 
-def _short(text: str, n: int = 36) -> str:
+def _short(text: str, n: int = 32) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
@@ -32,7 +32,7 @@ def _node(x: float, y: float, label: str, kind: str, href: str | None, title: st
 def _edge(x1: float, y1: float, x2: float, y2: float, label: str) -> str:
     mid = (x1 + x2) / 2
     path = f"M{x1},{y1} C{mid},{y1} {mid},{y2} {x2 - 6},{y2}"
-    text = f'<text x="{mid}" y="{(y1 + y2) / 2 - 6}" text-anchor="middle" class="edge-label">{escape(_short(label, 30))}</text>'
+    text = f'<text x="{mid}" y="{(y1 + y2) / 2 - 6}" text-anchor="middle" class="edge-label">{escape(_short(label, 28))}</text>'
     return f'<g><title>{escape(label)}</title><path d="{path}" marker-end="url(#arrow)"/>{text}</g>'
 
 
