@@ -8,6 +8,7 @@ that cookie's before; a POST whose token does not match, or whose Origin is anot
 
 from __future__ import annotations
 
+import datetime as dt
 import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,6 +30,18 @@ CSRF_COOKIE = "ecocloud_csrf"
 LANG_COOKIE = "ecocloud_lang"
 LANGS = ("zh", "en")
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
+BEIJING = dt.timezone(dt.timedelta(hours=8))
+
+
+def beijing(value: object) -> str:
+    """Instants as Beijing time (the time everyone here reads); anything else as it is."""
+    if isinstance(value, dt.datetime):
+        stamp = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+        return stamp.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M") + " (UTC+8)"
+    return "" if value is None else str(value)
+
+
+TEMPLATES.env.filters["bj"] = beijing
 
 
 @dataclass(frozen=True)
