@@ -10,8 +10,13 @@ CHROMIUM := /usr/bin/chromium
 .PHONY: help venv demo test test-fast lint format typecheck bench browser clean
 
 help:
+<<<<<<< HEAD
 	@echo "make demo   run the simulator and the Airflow DAGs for a few simulated days, print results"
 	@echo "make test   lint, type-check, check import directions and run every test (unit, integration, e2e)"
+=======
+	@echo "make demo   run the simulator and the Airflow DAGs for a few simulated days, print results, serve the web app"
+	@echo "make test   lint, type-check and run every test (unit, integration, e2e)"
+>>>>>>> wip/web
 	@echo "make bench  national-scale benchmark (figures go to BENCHMARKS.md)"
 	@echo "make lint | format | typecheck | test-fast | clean"
 
@@ -33,8 +38,9 @@ browser:
 	@test -x $(CHROMIUM) || { echo "installing Debian's chromium for browser tests"; \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null; }
 
+# Ends by serving the web app on the demo's data (Ctrl-C stops it); `make demo DEMO_FLAGS=--no-serve` exits instead.
 demo: venv
-	$(BIN)/ecocloud demo
+	$(BIN)/ecocloud demo $(DEMO_FLAGS)
 
 lint: venv
 	$(BIN)/ruff check .
@@ -49,7 +55,7 @@ format: venv
 typecheck: venv
 	$(BIN)/mypy
 
-test: venv lint
+test: venv lint browser
 	$(BIN)/pytest -q
 
 test-fast: venv

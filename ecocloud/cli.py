@@ -15,8 +15,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table as RichTable
 
+from ecocloud.cli_catalog import catalog_app
 from ecocloud.cli_ingest import ingest_app
 from ecocloud.cli_ingest import run as run_spec_command
+from ecocloud.cli_web import serve as serve_web
+from ecocloud.cli_web import users_app
 from ecocloud.settings import get_settings
 
 app = typer.Typer(
@@ -26,6 +29,9 @@ app = typer.Typer(
 )
 app.add_typer(ingest_app, name="ingest")
 app.command("run")(run_spec_command)
+app.add_typer(catalog_app, name="catalog")  # ecocloud/cli_catalog.py
+app.add_typer(users_app, name="users")  # ecocloud/cli_web.py
+app.command("serve")(serve_web)
 console = Console()
 err = Console(stderr=True)
 
@@ -118,11 +124,16 @@ def simulate(
 @app.command()
 def demo(
     days: Annotated[int, typer.Option(help="simulated days to run through Airflow")] = 2,
+    serve: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="end by starting the web app on the demo's data")
+    ] = True,
+    port: Annotated[int, typer.Option(help="web app port (another free one when taken)")] = 8080,
 ) -> None:
-    """Run the simulator and the real DAGs through Airflow for a few simulated days, then show the results."""
+    """Run the simulator and the real DAGs through Airflow for a few simulated days, show the results,
+    then start the web app on them (--no-serve: exit instead)."""
     from ecocloud.demo import run_demo
 
-    run_demo(get_settings(), days=days, console=console)
+    run_demo(get_settings(), days=days, console=console, serve=serve, port=port)
 
 
 @app.command()

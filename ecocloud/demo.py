@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import secrets
+import socket
 import subprocess
 import time
 from dataclasses import dataclass
@@ -66,7 +68,9 @@ def _extra_env(sim: RunningSimulator, home: Path) -> dict[str, str]:
     }
 
 
-def run_demo(settings: Settings, *, days: int, console: Console) -> None:
+def run_demo(
+    settings: Settings, *, days: int, console: Console, serve: bool = False, port: int = 8080
+) -> None:
     t0 = time.monotonic()
     today = dt.datetime.now(BEIJING).date()
     first = today - dt.timedelta(days=days)
@@ -112,6 +116,58 @@ def run_demo(settings: Settings, *, days: int, console: Console) -> None:
         f"  Airflow UI:       AIRFLOW_HOME={settings.airflow_dir} AIRFLOW__CORE__DAGS_FOLDER=$PWD/dags "
         ".venv/bin/airflow standalone\n"
     )
+    if serve:
+        serve_web(settings, console, port)
+
+
+DEMO_USERS = (("demo-analyst", "analyst"), ("demo-enforcement", "enforcement"), ("demo-admin", "admin"))
+
+
+def demo_users(settings: Settings) -> dict[str, tuple[str, str]]:
+    """Demo logins with fresh random passwords (replacing earlier ones): name -> (role, password)."""
+    from ecocloud.web.users import UserStore
+
+    store = UserStore(settings.state_url)
+    logins = {}
+    for name, role in DEMO_USERS:
+        password = secrets.token_urlsafe(12)
+        store.add_user(name, password, role, replace=True)
+        logins[name] = (role, password)
+    return logins
+
+
+def serve_web(settings: Settings, console: Console, port: int) -> None:
+    """The web app on the demo's data, on loopback, until Ctrl-C (plain http: cookies without Secure)."""
+    from ecocloud.cli_web import run_server
+    from ecocloud.runner.engine import refresh_serving
+
+    refresh_serving(settings)  # catalog as of now
+    logins = demo_users(settings)
+    port = port if _port_free(port) else _free_port()
+    console.rule("[bold]web app")
+    console.print(f"open http://127.0.0.1:{port}/  (Chinese; English at the top right) — Ctrl-C stops it")
+    console.print("anonymous visitors see the 无条件共享 datasets; demo logins (passwords shown only now):")
+    for name, (role, password) in logins.items():
+        console.print(f"  {name:<18} {password}   role {role}")
+    console.print("more users: .venv/bin/ecocloud users add NAME --role analyst|enforcement|admin|public")
+    run_server(
+        settings.model_copy(update={"web_cookie_secure": False}), "127.0.0.1", port
+    )  # uvicorn stops on Ctrl-C
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def _run_loggers(settings: Settings, console: Console) -> DagRun:

@@ -89,6 +89,30 @@ class Settings(BaseSettings):
     sql_threads: int = Field(default=2, description="DuckDB threads of a query")
     sql_max_rows: int = Field(default=100_000, description="rows a query returns at most (the rest is cut)")
 
+    # the web app (`ecocloud serve`) and its users
+    web_cookie_secure: bool = Field(
+        default=True,
+        description="mark session cookies Secure (HTTPS only); false only for plain-http localhost",
+    )
+    web_session_hours: float = Field(default=8.0, description="a login lasts this long", gt=0)
+    web_login_max_failures: int = Field(
+        default=5,
+        description="failed logins per user name (x4 per client) in the window before refusing",
+        ge=1,
+    )
+    web_login_window_minutes: float = Field(default=15.0, description="window of the login throttle", gt=0)
+    web_sample_rows: int = Field(default=20, description="sample rows on a dataset page", ge=0, le=1000)
+    catalog_base_url: str = Field(
+        default="http://127.0.0.1:8080",
+        description="public address of the web app: dataset URIs of the DCAT export made on the command line",
+    )
+    catalog_publisher_zh: str = "江西省生态环境厅 大数据中心"
+    catalog_publisher_en: str = "Jiangxi Department of Ecology and Environment, big-data centre"
+    catalog_region_name: str = Field(
+        default="江西省 (Jiangxi)", description="spatial coverage of the catalog"
+    )
+    catalog_region_code: str = Field(default="360000", description="GB/T 2260 code of that region")
+
     @cached_property
     def root(self) -> Path:
         return self.home.expanduser().resolve()

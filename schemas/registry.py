@@ -40,6 +40,7 @@ class Layer(StrEnum):
     QUARANTINE = "quarantine"
     QUALITY = "quality"
     PLATFORM = "platform"  # the platform's own state (raw manifest, builds, lineage): kept in the ledger
+    CATALOG = "catalog"  # the shared catalog (信息资源共享目录): tables in the serving database
 
 
 class Sharing(StrEnum):
@@ -218,7 +219,8 @@ class Table:
             raise ValueError(f"table {self.name}: primary key columns {missing} not declared")
         if self.partition_by and self.partition_by not in names:
             raise ValueError(f"table {self.name}: partition column {self.partition_by} not declared")
-        expected_prefix = f"{self.layer.value}_{self.source}__"
+        # catalog tables describe every source at once: catalog_<what>, no source part
+        expected_prefix = "catalog_" if self.layer is Layer.CATALOG else f"{self.layer.value}_{self.source}__"
         if not self.name.startswith(expected_prefix):
             raise ValueError(f"table {self.name}: name must start with {expected_prefix!r}")
 

@@ -7,10 +7,7 @@ that declares a different layer marker fails collection. Tests that read the rea
 
 from __future__ import annotations
 
-import tomllib
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -53,24 +50,3 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     for var in ("ECOCLOUD_LAKE_DIR", "ECOCLOUD_DUCKDB_PATH", "ECOCLOUD_AIRFLOW_HOME"):
         monkeypatch.delenv(var, raising=False)
     return Settings()
-
-
-@pytest.fixture(scope="session")
-def expected() -> dict[str, Any]:
-    """Expected outcomes of simulated runs (tests/expected_simulated.toml), kept in one data file."""
-    return tomllib.loads((REPO / "tests" / "expected_simulated.toml").read_text(encoding="utf-8"))
-
-
-@pytest.fixture
-def ingest(settings: Settings) -> Callable[..., Any]:
-    """Land with ``land(settings, ledger)`` and run a spec through the runner, as the CLI does."""
-    from ecocloud.runner import engine
-    from ecocloud.runner.context import RunInfo
-    from ecocloud.specs import get_spec
-
-    def run(
-        spec: str, land: Callable[..., Any] = lambda _s, _l: [], *, force: bool = False, **kw: Any
-    ) -> Any:
-        return engine.land_and_run(settings, get_spec(spec), land, RunInfo.cli("test", force=force), **kw)
-
-    return run

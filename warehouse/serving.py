@@ -18,6 +18,7 @@ import pyarrow as pa
 
 from schemas import platform
 from schemas.registry import Layer, Table, all_tables
+from warehouse.catalog import catalog_tables, write_catalog
 from warehouse.lake import table_dir, table_glob
 from warehouse.ledger import Ledger
 
@@ -68,6 +69,7 @@ def refresh(lake: Path, duckdb_file: Path, ledger: Ledger) -> Path:
                     con.execute(view_sql(lake, table))
                 for stmt in _comment_sql(table):
                     con.execute(stmt)
+            write_catalog(con, catalog_tables(con, lake))  # last: it reads the views and ledger tables
             con.execute("CHECKPOINT")
         finally:
             con.close()

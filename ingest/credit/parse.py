@@ -20,8 +20,8 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import zipfile
 import re
+import zipfile
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field

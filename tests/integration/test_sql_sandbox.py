@@ -59,7 +59,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     settings = Settings(home=tmp_path_factory.mktemp("home"), lake_dir=None, duckdb_path=None)
     for day in DAYS:
         lk.write_partition(settings.lake, HOURLY, hourly(day), day)
-    refresh(settings.lake, settings.duckdb_file, Ledger(settings.ledger_file))
+    refresh(settings.lake, settings.duckdb_file, Ledger(settings.state_url))
     con = duckdb.connect(str(settings.duckdb_file))
     install_limit_in_force(con, temp=False)  # a table macro stored in the serving database
     con.close()
@@ -269,7 +269,7 @@ def test_reads_of_every_form_keep_working(served: Settings, sql: str, expected: 
 
 def test_catalog_reads_keep_working(served: Settings) -> None:
     tables = {r[0] for r in run_query(served, "SHOW TABLES").rows}
-    assert {"core_air__station_hourly", "platform__raw_manifest"} <= tables
+    assert {"core_air__station_hourly", "platform_ledger__raw_manifest"} <= tables
     described = run_query(served, "DESCRIBE core_air__station_hourly")
     assert [r[0] for r in described.rows] == HOURLY.column_names
     summary = run_query(served, "SUMMARIZE core_air__station_hourly")

@@ -1,0 +1,252 @@
+"""The catalog for other systems: DCAT-AP JSON-LD (what a CKAN-style portal harvests) and plain JSON.
+
+Both are made from the serving database's ``catalog_*`` tables, limited to the sharing levels the
+reader may see (the public export: 无条件共享 only).
+
+DCAT-AP mapping: the catalog is a ``dcat:Catalog`` published by the centre; each registry table is a
+``dcat:Dataset`` (titles and descriptions with ``@language`` zh and en, the owner department as
+``dct:publisher`` and ``dcat:contactPoint``, ``dct:temporal`` from the time coverage,
+``dct:spatial`` the region with the bounding box of the shared stations and sections,
+``dct:accrualPeriodicity`` from the EU frequency vocabulary, ``dct:conformsTo`` its registry schema,
+``dct:accessRights`` from the sharing level) with two ``dcat:Distribution``s: the Parquet files in
+the lake and the DuckDB view behind the SQL service.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import duckdb
+
+from ecocloud.settings import Settings
+from schemas.registry import Sharing, all_tables
+
+EU = "http://publications.europa.eu/resource/authority"
+CONTEXT = {
+    "dcat": "http://www.w3.org/ns/dcat#",
+    "dct": "http://purl.org/dc/terms/",
+    "foaf": "http://xmlns.com/foaf/0.1/",
+    "vcard": "http://www.w3.org/2006/vcard/ns#",
+    "locn": "http://www.w3.org/ns/locn#",
+    "skos": "http://www.w3.org/2004/02/skos/core#",
+    "xsd": "http://www.w3.org/2001/XMLSchema#",
+    "gsp": "http://www.opengis.net/ont/geosparql#",
+}
+# EU access-right vocabulary for the three sharing levels
+ACCESS_RIGHTS = {
+    Sharing.UNCONDITIONAL.value: f"{EU}/access-right/PUBLIC",
+    Sharing.CONDITIONAL.value: f"{EU}/access-right/RESTRICTED",
+    Sharing.NOT_SHARED.value: f"{EU}/access-right/NON_PUBLIC",
+}
+# EU frequency vocabulary: the largest interval a code stands for, in hours
+_FREQUENCIES = ((1, "HOURLY"), (2, "BIHOURLY"), (3, "TRIHOURLY"), (12, "12HRS"), (24, "DAILY"))
+_LONGER = ((24 * 7, "WEEKLY"), (24 * 31, "MONTHLY"), (24 * 92, "QUARTERLY"), (24 * 366, "ANNUAL"))
+
+
+def accrual_periodicity(expected_h: float | None) -> str:
+    """The EU frequency URI for an expected update interval (None: irregular, on change)."""
+    if expected_h is None:
+        return f"{EU}/frequency/IRREG"
+    for hours, code in _FREQUENCIES:
+        if expected_h == hours:
+            return f"{EU}/frequency/{code}"
+    for hours, code in _LONGER:
+        if expected_h <= hours and expected_h > hours / 2:
+            return f"{EU}/frequency/{code}"
+    return f"{EU}/frequency/OTHER"  # e.g. every 4 hours: no code in the vocabulary
+
+
+def _dicts(cur: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    names = [d[0] for d in cur.description or []]
+    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
+def load_catalog(con: duckdb.DuckDBPyConnection, levels: Sequence[str]) -> list[dict[str, Any]]:
+    """Datasets at the given sharing levels, each with its columns, lineage and quality rows."""
+    params = {"levels": list(levels)}
+    datasets = _dicts(
+        con.execute(
+            "SELECT * FROM catalog_datasets WHERE list_contains($levels, sharing) ORDER BY table_name", params
+        )
+    )
+    names = [d["table_name"] for d in datasets]
+    by: dict[str, dict[str, list[dict[str, Any]]]] = {
+        n: {"columns": [], "lineage": [], "quality": []} for n in names
+    }
+    for part, sql in (
+        (
+            "columns",
+            "SELECT * FROM catalog_columns WHERE list_contains($names, table_name) ORDER BY table_name, position",
+        ),
+        ("lineage", "SELECT * FROM catalog_lineage WHERE list_contains($names, output_table) ORDER BY ALL"),
+        ("quality", "SELECT * FROM catalog_quality WHERE list_contains($names, table_name) ORDER BY ALL"),
+    ):
+        for row in _dicts(con.execute(sql, {"names": names})):
+            by[row.get("table_name") or row["output_table"]][part].append(row)
+    return [d | by[d["table_name"]] for d in datasets]
+
+
+def region_bbox(con: duckdb.DuckDBPyConnection) -> tuple[float, float, float, float] | None:
+    """(west, south, east, north) of the coordinates in the unconditionally shared tables."""
+    sources = [
+        t.name
+        for t in all_tables()
+        if t.sharing is Sharing.UNCONDITIONAL and {"longitude", "latitude"} <= set(t.column_names)
+    ]
+    if not sources:
+        return None
+    union = " UNION ALL ".join(f'SELECT longitude, latitude FROM "{n}"' for n in sources)
+    ((w, s, e, n),) = con.execute(
+        f"SELECT min(longitude), min(latitude), max(longitude), max(latitude) FROM ({union})"
+    ).fetchall()
+    return None if w is None else (w, s, e, n)
+
+
+def _text(zh: str | None, en: str | None) -> list[dict[str, str]]:
+    return [{"@value": v, "@language": lang} for v, lang in ((zh, "zh"), (en, "en")) if v]
+
+
+def _instant(t: dt.datetime | None) -> dict[str, str] | None:
+    return {"@value": t.astimezone(dt.UTC).isoformat(), "@type": "xsd:dateTime"} if t else None
+
+
+def _agent(uri: str, zh: str, en: str) -> dict[str, Any]:
+    return {"@id": uri, "@type": "foaf:Agent", "foaf:name": _text(zh, en)}
+
+
+def dcat_dataset(d: dict[str, Any], base: str, spatial: dict[str, Any]) -> dict[str, Any]:
+    name = d["table_name"]
+    page = f"{base}/datasets/{name}"
+    owner_id = f"{base}/organisations/{d['owner_en'].lower().replace(' ', '-').replace(',', '')}"
+    node: dict[str, Any] = {
+        "@id": page,
+        "@type": "dcat:Dataset",
+        "dct:identifier": name,
+        "dct:title": _text(d["title_zh"], d["title_en"]),
+        "dct:description": _text(d["description_zh"], d["description_en"]),
+        "dct:publisher": _agent(owner_id, d["owner_zh"], d["owner_en"]),
+        "dcat:contactPoint": {
+            "@type": "vcard:Organization",
+            "vcard:fn": d["owner_zh"],
+            **({"vcard:hasEmail": {"@id": f"mailto:{d['contact']}"}} if "@" in (d["contact"] or "") else {}),
+        },
+        "dcat:keyword": [k for k in (d["source"], d["layer"]) if k],
+        "dct:accrualPeriodicity": {"@id": accrual_periodicity(d["expected_interval_h"])},
+        "dct:accessRights": {"@id": ACCESS_RIGHTS[d["sharing"]]},
+        "dct:spatial": spatial,
+        "dct:conformsTo": {
+            "@id": f"{page}#schema",
+            "@type": "dct:Standard",
+            "dct:title": _text(f"生态云登记表结构 {name}", f"ecocloud registry schema of {name}"),
+        },
+        "dcat:landingPage": {"@id": page},
+        "dcat:distribution": [
+            {
+                "@id": f"{page}#parquet",
+                "@type": "dcat:Distribution",
+                "dct:title": _text("Parquet 文件（数据湖）", "Parquet files (data lake)"),
+                "dct:description": _text(
+                    f"数据湖中按分区存放的 Parquet 文件：{d['layer']}/{name}/",
+                    f"hive-partitioned Parquet files in the lake: {d['layer']}/{name}/",
+                ),
+                "dcat:accessURL": {"@id": page},
+                "dct:format": {"@id": f"{EU}/file-type/PARQUET"},
+                "dcat:mediaType": {
+                    "@id": "https://www.iana.org/assignments/media-types/application/vnd.apache.parquet"
+                },
+                **(
+                    {"dcat:byteSize": {"@value": str(d["size_bytes"]), "@type": "xsd:nonNegativeInteger"}}
+                    if d["size_bytes"] is not None
+                    else {}
+                ),
+            },
+            {
+                "@id": f"{page}#duckdb",
+                "@type": "dcat:Distribution",
+                "dct:title": _text(f"DuckDB 视图 {name}", f"DuckDB view {name}"),
+                "dct:description": _text("经只读 SQL 服务查询", "queried through the read-only SQL service"),
+                "dcat:accessURL": {"@id": f"{base}/sql"},
+                "dcat:accessService": {
+                    "@id": f"{base}/sql#service",
+                    "@type": "dcat:DataService",
+                    "dct:title": _text("生态云只读 SQL 服务", "ecocloud read-only SQL service"),
+                    "dcat:endpointURL": {"@id": f"{base}/sql"},
+                },
+            },
+        ],
+    }
+    if d.get("sharing_conditions"):
+        node["dct:rights"] = {"@type": "dct:RightsStatement", "dct:description": d["sharing_conditions"]}
+    if d.get("coverage_start") or d.get("coverage_end"):
+        period: dict[str, Any] = {"@type": "dct:PeriodOfTime"}
+        if d.get("coverage_start"):
+            period["dcat:startDate"] = _instant(d["coverage_start"])
+        if d.get("coverage_end"):
+            period["dcat:endDate"] = _instant(d["coverage_end"])
+        node["dct:temporal"] = period
+    if d.get("last_updated_at"):
+        node["dct:modified"] = _instant(d["last_updated_at"])
+    return node
+
+
+def dcat_catalog(
+    datasets: Sequence[dict[str, Any]],
+    settings: Settings,
+    *,
+    base: str | None = None,
+    bbox: tuple[float, float, float, float] | None = None,
+) -> dict[str, Any]:
+    """The DCAT-AP JSON-LD document for these catalog datasets."""
+    base = (base or settings.catalog_base_url).rstrip("/")
+    spatial: dict[str, Any] = {
+        "@id": f"{base}/regions/{settings.catalog_region_code}",
+        "@type": "dct:Location",
+        "skos:prefLabel": settings.catalog_region_name,
+        "dct:identifier": settings.catalog_region_code,
+    }
+    if bbox:
+        w, s, e, n = bbox
+        wkt = f"POLYGON(({w} {s}, {e} {s}, {e} {n}, {w} {n}, {w} {s}))"
+        spatial["dcat:bbox"] = {"@value": wkt, "@type": "gsp:wktLiteral"}
+    built = max((d["built_at"] for d in datasets if d.get("built_at")), default=None)
+    return {
+        "@context": CONTEXT,
+        "@id": f"{base}/catalog",
+        "@type": "dcat:Catalog",
+        "dct:title": _text("生态云 信息资源共享目录", "ecocloud shared data catalog"),
+        "dct:description": _text(
+            "生态环境监测数据（环境空气、地表水、污染源在线监测、排污许可、企业环境信用、主数据）的共享目录。",
+            "Shared catalog of eco-environment monitoring data: ambient air, surface water, pollution-source "
+            "online monitoring, discharge permits, enterprise environmental credit and master data.",
+        ),
+        "dct:publisher": _agent(
+            f"{base}/organisations/centre", settings.catalog_publisher_zh, settings.catalog_publisher_en
+        ),
+        "foaf:homepage": {"@id": f"{base}/"},
+        "dct:language": [{"@id": f"{EU}/language/ZHO"}, {"@id": f"{EU}/language/ENG"}],
+        "dct:spatial": spatial,
+        **({"dct:modified": _instant(built)} if built else {}),
+        "dcat:dataset": [dcat_dataset(d, base, spatial) for d in datasets],
+    }
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def json_catalog(datasets: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The catalog as plain JSON: every dataset row with its columns, lineage and quality rows."""
+    return {"datasets": [_plain(d) for d in datasets]}
+
+
+def dumps(doc: dict[str, Any]) -> str:
+    return json.dumps(doc, ensure_ascii=False, indent=2)

@@ -1,0 +1,121 @@
+"""``ecocloud serve`` (the web app under uvicorn) and ``ecocloud users add | list | remove``."""
+
+from __future__ import annotations
+
+import ipaddress
+import sys
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+
+from ecocloud.settings import Settings, get_settings
+from ecocloud.web.access import Role
+
+if TYPE_CHECKING:
+    from ecocloud.web.users import UserStore
+
+users_app = typer.Typer(help="Web app users: add, list, remove.", no_args_is_help=True)
+console = Console()
+err = Console(stderr=True)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="address to listen on (0.0.0.0: every interface)")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8080,
+    insecure_cookies: Annotated[
+        bool,
+        typer.Option(
+            "--insecure-cookies",
+            help="session cookies without the Secure flag, for plain http on a loopback address only "
+            "(same as ECOCLOUD_WEB_COOKIE_SECURE=false)",
+        ),
+    ] = False,
+) -> None:
+    """Run the web app (catalog, overview charts, login) with uvicorn."""
+    settings = get_settings()
+    if insecure_cookies:
+        settings = settings.model_copy(update={"web_cookie_secure": False})
+    try:
+        run_server(settings, host, port)
+    except ValueError as exc:
+        err.print(f"[red]{exc}")
+        raise typer.Exit(2) from exc
+
+
+def run_server(settings: Settings, host: str, port: int) -> None:
+    """Serve until interrupted. Refuses insecure cookies on an address other machines can reach."""
+    import uvicorn
+
+    from ecocloud.web.app import create_app
+
+    if not settings.web_cookie_secure and not is_loopback(host):
+        raise ValueError(
+            f"cookies without the Secure flag are only allowed on a loopback address, not {host}: "
+            "serve https (e.g. behind a TLS proxy) and keep ECOCLOUD_WEB_COOKIE_SECURE=true"
+        )
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level="warning",
+        proxy_headers=True,
+        forwarded_allow_ips="127.0.0.1",
+        server_header=False,
+    )
+
+
+def _store(settings: Settings) -> UserStore:
+    from ecocloud.web.users import UserStore
+
+    return UserStore(settings.state_url)
+
+
+@users_app.command("add")
+def add(
+    name: Annotated[str, typer.Argument(help="user name: lower-case letters, digits, '.', '_', '-'")],
+    role: Annotated[Role, typer.Option(help="public, analyst, enforcement or admin")] = Role.ANALYST,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="read the password from standard input (first line)")
+    ] = False,
+    replace: Annotated[bool, typer.Option(help="reset the password and role of an existing user")] = False,
+) -> None:
+    """Add a user (the password is prompted for, or read from standard input)."""
+    from ecocloud.web.users import UserError
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    settings = get_settings()
+    try:
+        _store(settings).add_user(name, password, role, replace=replace)
+    except UserError as exc:
+        err.print(f"[red]{exc}")
+        raise typer.Exit(2) from exc
+    console.print(f"user {name} ({role.value}) saved in {settings.state_url.split('://')[0]} state database")
+
+
+@users_app.command("list")
+def list_users() -> None:
+    """List users and their roles."""
+    for name, role, created in _store(get_settings()).users():
+        console.print(f"{name:<24} {role.value:<12} created {created:%Y-%m-%d %H:%M} UTC")
+
+
+@users_app.command("remove")
+def remove(name: Annotated[str, typer.Argument(help="user name")]) -> None:
+    """Remove a user and end their sessions."""
+    if not _store(get_settings()).remove_user(name):
+        err.print(f"[red]no user {name!r}")
+        raise typer.Exit(2)
+    console.print(f"user {name} removed")

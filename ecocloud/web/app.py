@@ -1,0 +1,141 @@
+"""The FastAPI application: middleware (session, language, CSRF cookie, security headers), error pages,
+static files (including the chart library, plotly.js from the plotly package) and the routes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import plotly
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import FileResponse, Response
+
+from ecocloud.settings import Settings, get_settings
+from ecocloud.web import deps
+from ecocloud.web.deps import CSRF_COOKIE, LANG_COOKIE, LANGS, SESSION_COOKIE, Viewer
+from ecocloud.web.queries import NoServingDatabase
+from ecocloud.web.users import UserStore
+
+log = logging.getLogger(__name__)
+STATIC = Path(__file__).parent / "static"
+PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+# Plotly adds its own <style> rules at run time, hence 'unsafe-inline' for styles; scripts: this site only.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
+    "form-action 'self'"
+)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    app = FastAPI(title="ecocloud 生态云", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.settings = settings
+    app.state.users = UserStore(
+        settings.state_url,
+        session_hours=settings.web_session_hours,
+        max_failures=settings.web_login_max_failures,
+        window=dt.timedelta(minutes=settings.web_login_window_minutes),
+    )
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/vendor/plotly.min.js", include_in_schema=False)
+    def plotly_js() -> FileResponse:
+        return FileResponse(
+            PLOTLY_JS, media_type="text/javascript", headers={"Cache-Control": "public, max-age=86400"}
+        )
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    from ecocloud.web.routes_account import router as account
+    from ecocloud.web.routes_catalog import router as catalog
+    from ecocloud.web.routes_overview import router as overview
+
+    app.include_router(catalog)
+    app.include_router(overview)
+    app.include_router(account)
+    _middleware(app, settings)
+    _error_pages(app)
+    return app
+
+
+def _middleware(app: FastAPI, settings: Settings) -> None:
+    @app.middleware("http")
+    async def context(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        token = request.cookies.get(SESSION_COOKIE)
+        session = await run_in_threadpool(app.state.users.session, token) if token else None
+        anon_csrf = request.cookies.get(CSRF_COOKIE, "")
+        new_csrf = None
+        if session is None and not (20 <= len(anon_csrf) <= 64):
+            new_csrf = anon_csrf = secrets.token_urlsafe(32)
+        asked = request.query_params.get("lang")
+        lang = asked if asked in LANGS else request.cookies.get(LANG_COOKIE, "zh")
+        lang = lang if lang in LANGS else "zh"
+        request.state.viewer = Viewer(session, lang, session.csrf_token if session else anon_csrf)
+
+        response = await call_next(request)
+
+        secure = settings.web_cookie_secure
+        if new_csrf:
+            response.set_cookie(CSRF_COOKIE, new_csrf, httponly=True, samesite="strict", secure=secure)
+        if asked in LANGS:
+            response.set_cookie(LANG_COOKIE, asked, max_age=365 * 86400, samesite="lax", secure=secure)
+        if (
+            token
+            and session is None
+            and not response.headers.get("set-cookie", "").startswith(SESSION_COOKIE)
+        ):
+            response.delete_cookie(SESSION_COOKIE, httponly=True, samesite="lax", secure=secure)
+        response.headers["Content-Security-Policy"] = CSP
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["Referrer-Policy"] = "same-origin"
+        if session is not None or request.url.path.startswith(("/login", "/admin", "/sql")):
+            response.headers["Cache-Control"] = "no-store"
+        return response
+
+
+def _error_pages(app: FastAPI) -> None:
+    """Every error is a page saying what went wrong, never a stack trace."""
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        return _error(request, exc.status_code, str(exc.detail), getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_parameter(request: Request, exc: RequestValidationError) -> Response:
+        problems = []
+        for e in exc.errors():
+            where = ".".join(str(p) for p in e.get("loc", ()) if p not in ("query", "path", "body"))
+            problems.append(f"{where}: {e.get('msg', 'invalid')}")
+        return _error(request, 400, "; ".join(problems) or "bad request")
+
+    @app.exception_handler(NoServingDatabase)
+    async def no_data(request: Request, exc: NoServingDatabase) -> Response:
+        return _error(request, 503, "尚无数据：请先运行数据接入 (no data yet: run an ingest first)")
+
+    @app.exception_handler(Exception)
+    async def internal(request: Request, exc: Exception) -> Response:
+        log.exception("error serving %s", request.url.path)
+        return _error(request, 500, "internal error; it has been logged")
+
+
+def _error(request: Request, status: int, message: str, headers: dict[str, str] | None = None) -> Response:
+    if not hasattr(request.state, "viewer"):  # failed before the middleware ran
+        request.state.viewer = Viewer(None, "zh", "")
+    response = deps.render(request, "error.html", status=status, status_code=status, message=message)
+    for k, v in (headers or {}).items():
+        response.headers[k] = v
+    return response
+
+
+__all__ = ["HTTPException", "create_app"]

@@ -1,0 +1,115 @@
+"""Per-request context: who is asking (session, role), in which language, and page rendering.
+
+Cookies: ``ecocloud_session`` (the session token; HttpOnly, SameSite=Lax, Secure unless
+``ECOCLOUD_WEB_COOKIE_SECURE=false``) and, before login, ``ecocloud_csrf`` (a random token for the
+login form; HttpOnly, SameSite=Strict). Every form carries a CSRF token: the session's after login,
+that cookie's before; a POST whose token does not match, or whose Origin is another site, gets 403.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+from fastapi import HTTPException, Request
+from fastapi.templating import Jinja2Templates
+from starlette.responses import Response
+
+from ecocloud.settings import Settings
+from ecocloud.web import access
+from ecocloud.web.access import ROLE_LABELS, Role
+from ecocloud.web.users import Session, UserStore
+
+SESSION_COOKIE = "ecocloud_session"
+CSRF_COOKIE = "ecocloud_csrf"
+LANG_COOKIE = "ecocloud_lang"
+LANGS = ("zh", "en")
+TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
+BEIJING = dt.timezone(dt.timedelta(hours=8))
+
+
+def beijing(value: object) -> str:
+    """Instants as Beijing time (the time everyone here reads); anything else as it is."""
+    if isinstance(value, dt.datetime):
+        stamp = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+        return stamp.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M") + " (UTC+8)"
+    return "" if value is None else str(value)
+
+
+TEMPLATES.env.filters["bj"] = beijing
+
+
+@dataclass(frozen=True)
+class Viewer:
+    session: Session | None
+    lang: str
+    csrf_token: str
+
+    @property
+    def role(self) -> Role | None:
+        return self.session.role if self.session else None
+
+    def t(self, zh: str, en: str) -> str:
+        """The label in the viewer's language (Chinese first)."""
+        return en if self.lang == "en" else zh
+
+    def at_least(self, role: Role) -> bool:
+        return access.at_least(self.role, role)
+
+
+def viewer(request: Request) -> Viewer:
+    return request.state.viewer
+
+
+def settings_of(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def users_of(request: Request) -> UserStore:
+    return request.app.state.users
+
+
+def require(request: Request, role: Role) -> Viewer:
+    """The viewer, when at least ``role``; otherwise a 403 page (never the data)."""
+    v = viewer(request)
+    if not v.at_least(role):
+        raise HTTPException(
+            403,
+            v.t(
+                f"此页面需要“{ROLE_LABELS[role][0]}”或更高权限的账号登录。",
+                f"This page needs a login with the {ROLE_LABELS[role][1]} role or higher.",
+            ),
+        )
+    return v
+
+
+def check_csrf(request: Request, token: str) -> None:
+    """Refuse a form post without the viewer's CSRF token or from another site."""
+    origin = request.headers.get("origin")
+    if origin and origin != "null" and urlsplit(origin).netloc != request.headers.get("host", ""):
+        raise HTTPException(403, "cross-site form post refused (Origin does not match)")
+    expected = viewer(request).csrf_token
+    if not token or not hmac.compare_digest(token.encode(), expected.encode()):
+        raise HTTPException(403, "CSRF token missing or invalid: reload the page and try again")
+
+
+def render(request: Request, template: str, status: int = 200, **context: Any) -> Response:
+    v = viewer(request)
+    return TEMPLATES.TemplateResponse(
+        request,
+        template,
+        {"v": v, "t": v.t, "Role": Role, "lang_url": _lang_url(request), **context},
+        status_code=status,
+    )
+
+
+def _lang_url(request: Request) -> Callable[[str], str]:
+    def url(lang: str) -> str:
+        return request.url.path + "?" + urlencode({**request.query_params, "lang": lang})
+
+    return url

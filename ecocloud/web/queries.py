@@ -1,0 +1,285 @@
+"""What the pages read from the serving database: fixed SQL, user input only as bound parameters.
+
+Table names never come from the request as text: a page first finds the registry table
+(``schemas.registry.get_table``) and uses its name.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import duckdb
+
+from ecocloud.settings import Settings
+from schemas.registry import Table
+from warehouse.catalog import RESULTS_TABLE, time_column
+from warehouse.serving import connect_readonly
+
+MAX_TERMS = 8
+
+
+class NoServingDatabase(RuntimeError):
+    """Nothing has been ingested in this home yet."""
+
+
+@contextmanager
+def serving(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-only connection to the serving database (opened per request: refreshes swap the file)."""
+    try:
+        con = connect_readonly(settings.duckdb_file)
+    except FileNotFoundError as exc:
+        raise NoServingDatabase(str(exc)) from exc
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def _dicts(cur: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    names = [d[0] for d in cur.description or []]
+    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
+def _like(term: str) -> str:
+    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def search_terms(q: str | None) -> list[str]:
+    return [t for t in (q or "").split() if t][:MAX_TERMS]
+
+
+# ------------------------------------------------------------------------------------------ catalog
+
+_TEXT = (
+    "d.table_name",
+    "d.title_zh",
+    "d.title_en",
+    "d.description_zh",
+    "d.description_en",
+    "d.owner_zh",
+    "d.owner_en",
+    "d.source_system",
+)
+
+
+def search_datasets(
+    con: duckdb.DuckDBPyConnection, q: str | None, levels: Sequence[str], layer: str | None = None
+) -> list[dict[str, Any]]:
+    """Datasets at the given sharing levels matching every term (title, description, owner, columns)."""
+    terms = search_terms(q)
+    params: dict[str, Any] = {"levels": list(levels), "layer": layer}
+    where = ["list_contains($levels, d.sharing)", "($layer IS NULL OR d.layer = $layer)"]
+    score: list[str] = []
+    for i, term in enumerate(terms):
+        params[f"t{i}"] = _like(term)
+        text = " OR ".join(f"{c} ILIKE $t{i} ESCAPE '\\'" for c in _TEXT)
+        where.append(
+            f"({text} OR EXISTS (SELECT 1 FROM catalog_columns c WHERE c.table_name = d.table_name "
+            f"AND (c.column_name ILIKE $t{i} ESCAPE '\\' OR c.description ILIKE $t{i} ESCAPE '\\')))"
+        )
+        score.append(f"(d.title_zh ILIKE $t{i} ESCAPE '\\' OR d.title_en ILIKE $t{i} ESCAPE '\\')::INT")
+    sql = (
+        "SELECT d.table_name, d.title_zh, d.title_en, d.description_zh, d.description_en, d.layer, d.source, "
+        "d.sharing, d.owner_zh, d.owner_en, d.frequency_zh, d.frequency_en, d.rows, d.freshness_status, "
+        "d.late_by_h, d.last_updated_at, d.gate_failed, d.gate_warnings "
+        f"FROM catalog_datasets d WHERE {' AND '.join(where)} "
+        f"ORDER BY {' + '.join(score) + ' DESC, ' if score else ''}d.layer, d.table_name"
+    )
+    return _dicts(con.execute(sql, params))
+
+
+def layer_counts(con: duckdb.DuckDBPyConnection, levels: Sequence[str]) -> list[dict[str, Any]]:
+    return _dicts(
+        con.execute(
+            "SELECT layer, count(*) AS datasets, sum(rows) AS rows FROM catalog_datasets "
+            "WHERE list_contains($levels, sharing) GROUP BY layer ORDER BY layer",
+            {"levels": list(levels)},
+        )
+    )
+
+
+def dataset(con: duckdb.DuckDBPyConnection, name: str) -> dict[str, Any] | None:
+    rows = _dicts(con.execute("SELECT * FROM catalog_datasets WHERE table_name = $1", [name]))
+    return rows[0] if rows else None
+
+
+def columns(con: duckdb.DuckDBPyConnection, name: str) -> list[dict[str, Any]]:
+    return _dicts(
+        con.execute("SELECT * FROM catalog_columns WHERE table_name = $1 ORDER BY position", [name])
+    )
+
+
+def lineage(con: duckdb.DuckDBPyConnection, name: str) -> list[dict[str, Any]]:
+    """Edges into the table (its producers) and out of it (its consumers)."""
+    return _dicts(
+        con.execute(
+            "SELECT * FROM catalog_lineage WHERE output_table = $1 OR (input_kind = 'table' AND input_id = $1) "
+            "ORDER BY output_table, input_kind, input_id",
+            [name],
+        )
+    )
+
+
+def quality(con: duckdb.DuckDBPyConnection, name: str) -> list[dict[str, Any]]:
+    return _dicts(
+        con.execute(
+            "SELECT * FROM catalog_quality WHERE table_name = $1 "
+            "ORDER BY kind, success NULLS FIRST, check_name, column_name",
+            [name],
+        )
+    )
+
+
+def gate_runs(con: duckdb.DuckDBPyConnection, name: str, limit: int = 10) -> list[dict[str, Any]]:
+    """The table's latest gate runs, newest first: partitions checked, expectations failed."""
+    cols = {r[0] for r in con.execute(f'DESCRIBE "{RESULTS_TABLE}"').fetchall()}
+    part = "partition_date" if "partition_date" in cols else "date"
+    return _dicts(
+        con.execute(
+            f"""
+            SELECT run_id, max(validated_at) AS validated_at, count(DISTINCT "{part}") AS partitions,
+                   count(*) AS expectations,
+                   count(*) FILTER (WHERE NOT success AND severity = 'blocking') AS failed,
+                   count(*) FILTER (WHERE NOT success AND severity = 'warning') AS warnings,
+                   count(DISTINCT "{part}") FILTER (WHERE NOT published) AS blocked
+            FROM "{RESULTS_TABLE}" WHERE table_name = $1
+            GROUP BY run_id ORDER BY max(validated_at) DESC LIMIT $2
+            """,
+            [name, limit],
+        )
+    )
+
+
+def gate_run_results(con: duckdb.DuckDBPyConnection, name: str, run_id: str) -> list[dict[str, Any]]:
+    cols = {r[0] for r in con.execute(f'DESCRIBE "{RESULTS_TABLE}"').fetchall()}
+    part = "partition_date" if "partition_date" in cols else "date"
+    return _dicts(
+        con.execute(
+            f"""
+            SELECT "{part}" AS partition, validated_at, expectation, column_name, severity, success,
+                   element_count, unexpected_count, unexpected_percent, observed_value, details, published
+            FROM "{RESULTS_TABLE}" WHERE table_name = $1 AND run_id = $2
+            ORDER BY "{part}", success, expectation, column_name
+            """,
+            [name, run_id],
+        )
+    )
+
+
+def sample(con: duckdb.DuckDBPyConnection, table: Table, n: int) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """The newest ``n`` rows of a registry table (by its time column when it has one)."""
+    order = f'ORDER BY "{col}" DESC NULLS LAST' if (col := time_column(table)) else ""
+    cur = con.execute(f'SELECT * FROM "{table.name}" {order} LIMIT $1', [n])
+    return [d[0] for d in cur.description or []], cur.fetchall()
+
+
+# ----------------------------------------------------------------------------------------- overviews
+
+
+def ranking_dates(con: duckdb.DuckDBPyConnection) -> list[dt.date]:
+    rows = con.execute("SELECT DISTINCT date FROM mart_air__city_daily_ranking ORDER BY date DESC").fetchall()
+    return [r[0] for r in rows]
+
+
+def city_ranking(con: duckdb.DuckDBPyConnection, day: dt.date) -> list[dict[str, Any]]:
+    return _dicts(
+        con.execute(
+            "SELECT rank, city, stations, aqi, aqi_category, primary_pollutants, pm25_ugm3, pm10_ugm3, "
+            "o3_8h_max_ugm3 FROM mart_air__city_daily_ranking WHERE date = $1 ORDER BY rank NULLS LAST, city",
+            [day],
+        )
+    )
+
+
+def air_stations(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    return _dicts(
+        con.execute(
+            "SELECT station_code, station_name, city FROM core_air__stations "
+            "ORDER BY city NULLS LAST, station_code"
+        )
+    )
+
+
+def station_hours(
+    con: duckdb.DuckDBPyConnection, code: str, start: dt.date, end: dt.date
+) -> list[dict[str, Any]]:
+    return _dicts(
+        con.execute(
+            "SELECT observed_at, aqi, aqi_published, aqi_category, primary_pollutants, pm25_ugm3, o3_ugm3 "
+            "FROM core_air__station_hourly WHERE station_code = $1 AND date BETWEEN $2 AND $3 ORDER BY observed_at",
+            [code, start, end],
+        )
+    )
+
+
+def station_span(con: duckdb.DuckDBPyConnection, code: str) -> tuple[dt.date | None, dt.date | None]:
+    ((first, last),) = con.execute(
+        "SELECT min(date), max(date) FROM core_air__station_hourly WHERE station_code = $1", [code]
+    ).fetchall()
+    return first, last
+
+
+def basin_months(con: duckdb.DuckDBPyConnection, basin: str | None) -> list[dict[str, Any]]:
+    return _dicts(
+        con.execute(
+            "SELECT month, basin, sections, sections_i_iii, sections_iv_v, sections_worse_v, share_i_iii_pct, "
+            "share_worse_v_pct, basin_label FROM mart_water__basin_monthly "
+            "WHERE water_body IS NULL AND ($1 IS NULL OR basin = $1) ORDER BY basin, month",
+            [basin],
+        )
+    )
+
+
+def basins(con: duckdb.DuckDBPyConnection) -> list[str]:
+    return [
+        r[0]
+        for r in con.execute(
+            "SELECT DISTINCT basin FROM mart_water__basin_monthly WHERE basin IS NOT NULL ORDER BY basin"
+        ).fetchall()
+    ]
+
+
+def ingestion_health(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    """Per source: its tables' freshness, the latest gate runs and quarantined rows (catalog)."""
+    return _dicts(
+        con.execute(
+            """
+            SELECT source,
+                   count(*) AS tables,
+                   count(*) FILTER (WHERE freshness_status = 'late') AS late_tables,
+                   max(late_by_h) AS worst_late_h,
+                   string_agg(table_name, ', ' ORDER BY table_name) FILTER (WHERE freshness_status = 'late')
+                       AS late_names,
+                   max(last_updated_at) AS last_update,
+                   max(last_gate_at) AS last_gate_at,
+                   sum(gate_failed) AS gate_failed,
+                   sum(gate_warnings) AS gate_warnings,
+                   sum(gate_partitions_blocked) AS partitions_blocked,
+                   sum(rows) FILTER (WHERE layer = 'quarantine') AS quarantined_rows,
+                   sum(rows) FILTER (WHERE layer IN ('core', 'mart')) AS published_rows
+            FROM catalog_datasets WHERE layer NOT IN ('catalog', 'platform')
+            GROUP BY source ORDER BY source
+            """
+        )
+    )
+
+
+def build_health(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    """Per spec build: units by status and the last run (the ledger; empty until the runner records)."""
+    return _dicts(
+        con.execute(
+            """
+            SELECT build, count(*) AS units,
+                   count(*) FILTER (WHERE status = 'published') AS published,
+                   count(*) FILTER (WHERE status = 'blocked') AS blocked,
+                   count(*) FILTER (WHERE status = 'failed') AS failed,
+                   max(built_at) AS last_built_at, arg_max(run_id, built_at) AS last_run,
+                   arg_max(task, built_at) AS last_task
+            FROM platform_ledger__builds GROUP BY build ORDER BY build
+            """
+        )
+    )

@@ -1,0 +1,223 @@
+"""Login and logout, user administration (admin), read-only SQL (analyst), the risk pages' place."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, HTTPException, Request
+from starlette.responses import RedirectResponse, Response
+
+from ecocloud.query import ReadOnlyError, run_query
+from ecocloud.web import access
+from ecocloud.web.access import ROLE_LABELS, Role
+from ecocloud.web.deps import (
+    CSRF_COOKIE,
+    SESSION_COOKIE,
+    check_csrf,
+    render,
+    require,
+    settings_of,
+    users_of,
+    viewer,
+)
+from ecocloud.web.sql_guard import QueryRefused, check_tables
+from ecocloud.web.users import Throttled, UserError
+from schemas.registry import Layer, all_tables
+
+router = APIRouter()
+SQL_DISPLAY_ROWS = 500
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path on this site: no scheme, no host, no '//' or backslash tricks."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+@router.get("/login")
+def login_form(request: Request, next: Annotated[str | None, "where to go after login"] = None) -> Response:
+    return render(request, "login.html", next=_safe_next(next), error=None)
+
+
+@router.post("/login")
+def login(
+    request: Request,
+    username: Annotated[str, Form(max_length=64)] = "",
+    password: Annotated[str, Form(max_length=256)] = "",
+    csrf_token: Annotated[str, Form(max_length=128)] = "",
+    next: Annotated[str, Form(max_length=500)] = "/",
+) -> Response:
+    check_csrf(request, csrf_token)
+    v = viewer(request)
+    users = users_of(request)
+    try:
+        role = users.authenticate(username.strip(), password, _client(request))
+    except Throttled:
+        raise HTTPException(
+            429, v.t("登录失败次数过多，请稍后再试。", "Too many failed logins: try again later.")
+        ) from None
+    if role is None:
+        return render(
+            request,
+            "login.html",
+            status=401,
+            next=_safe_next(next),
+            error=v.t("用户名或密码错误", "wrong user name or password"),
+        )
+    token, _session = users.open_session(username.strip())
+    response = RedirectResponse(_safe_next(next), status_code=303)
+    settings = settings_of(request)
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=int(users.session_length.total_seconds()),
+        httponly=True,
+        samesite="lax",
+        secure=settings.web_cookie_secure,
+    )
+    response.delete_cookie(CSRF_COOKIE, httponly=True, samesite="strict", secure=settings.web_cookie_secure)
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request, csrf_token: Annotated[str, Form(max_length=128)] = "") -> Response:
+    check_csrf(request, csrf_token)
+    users_of(request).close_session(request.cookies.get(SESSION_COOKIE))
+    response = RedirectResponse("/", status_code=303)
+    response.delete_cookie(
+        SESSION_COOKIE, httponly=True, samesite="lax", secure=settings_of(request).web_cookie_secure
+    )
+    return response
+
+
+# -------------------------------------------------------------------------------------------- admin
+
+
+@router.get("/admin/users")
+def users_page(request: Request) -> Response:
+    require(request, Role.ADMIN)
+    return render(
+        request,
+        "users.html",
+        users=users_of(request).users(),
+        roles=list(Role),
+        labels=ROLE_LABELS,
+        error=None,
+    )
+
+
+@router.post("/admin/users")
+def add_user(
+    request: Request,
+    username: Annotated[str, Form(max_length=64)] = "",
+    password: Annotated[str, Form(max_length=256)] = "",
+    role: Annotated[str, Form(max_length=16)] = "",
+    csrf_token: Annotated[str, Form(max_length=128)] = "",
+) -> Response:
+    require(request, Role.ADMIN)
+    check_csrf(request, csrf_token)
+    store = users_of(request)
+    try:
+        store.add_user(username.strip(), password, Role(role) if role in set(Role) else _bad_role(role))
+    except UserError as exc:
+        return render(
+            request,
+            "users.html",
+            status=400,
+            users=store.users(),
+            roles=list(Role),
+            labels=ROLE_LABELS,
+            error=str(exc),
+        )
+    return RedirectResponse("/admin/users", status_code=303)
+
+
+def _bad_role(role: str) -> Role:
+    raise UserError(f"unknown role {role!r}: one of {', '.join(r.value for r in Role)}")
+
+
+@router.post("/admin/users/{name}/remove")
+def remove_user(
+    request: Request, name: str, csrf_token: Annotated[str, Form(max_length=128)] = ""
+) -> Response:
+    v = require(request, Role.ADMIN)
+    check_csrf(request, csrf_token)
+    if v.session and v.session.username == name:
+        raise HTTPException(400, v.t("不能删除自己的账号", "you cannot remove your own account"))
+    if not users_of(request).remove_user(name):
+        raise HTTPException(404, f"no user {name!r}")
+    return RedirectResponse("/admin/users", status_code=303)
+
+
+# ---------------------------------------------------------------------------------------------- SQL
+
+
+def _sql_tables(role: Role | None) -> tuple[set[str], set[str]]:
+    """Registry tables this role may query, and those it may not."""
+    tables = [t for t in all_tables() if t.layer is not Layer.STAGE]
+    allowed = {t.name for t in tables if access.can_see_data(role, t.sharing)}
+    return allowed, {t.name for t in tables} - allowed
+
+
+@router.get("/sql")
+def sql_form(request: Request) -> Response:
+    v = require(request, Role.ANALYST)
+    allowed, _ = _sql_tables(v.role)
+    return render(
+        request,
+        "sql.html",
+        query="",
+        columns=None,
+        rows=None,
+        error=None,
+        tables=sorted(allowed),
+        truncated=False,
+    )
+
+
+@router.post("/sql")
+def sql_run(
+    request: Request,
+    query: Annotated[str, Form(max_length=20_000)] = "",
+    csrf_token: Annotated[str, Form(max_length=128)] = "",
+) -> Response:
+    v = require(request, Role.ANALYST)
+    check_csrf(request, csrf_token)
+    allowed, forbidden = _sql_tables(v.role)
+    columns = rows = None
+    error = None
+    try:
+        if v.role is not Role.ADMIN:
+            check_tables(query, allowed, forbidden)
+        columns, rows = run_query(settings_of(request), query)
+    except (QueryRefused, ReadOnlyError) as exc:
+        error = str(exc)
+    except Exception as exc:  # a DuckDB error in the analyst's SQL: show DuckDB's message, not a trace
+        error = f"{type(exc).__name__}: {exc}".splitlines()[0]
+    truncated = rows is not None and len(rows) > SQL_DISPLAY_ROWS
+    return render(
+        request,
+        "sql.html",
+        status=400 if error else 200,
+        query=query,
+        columns=columns,
+        rows=rows[:SQL_DISPLAY_ROWS] if rows is not None else None,
+        truncated=truncated,
+        error=error,
+        tables=sorted(allowed),
+    )
+
+
+# --------------------------------------------------------------------------------------------- risk
+
+
+@router.get("/risk")
+def risk(request: Request) -> Response:
+    """Risk-ranked pollution sources: enforcement staff. The lists are being built (issue 9)."""
+    require(request, Role.ENFORCEMENT)
+    return render(request, "risk.html")

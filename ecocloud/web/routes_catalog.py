@@ -1,0 +1,147 @@
+"""Catalog pages: home, search, a page per dataset, its quality-gate runs, the DCAT-AP export."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import JSONResponse, Response
+
+from ecocloud.catalog_export import dcat_catalog, load_catalog, region_bbox
+from ecocloud.web import access, queries
+from ecocloud.web.deps import Viewer, render, settings_of, viewer
+from ecocloud.web.lineage_svg import lineage_svg
+from schemas.registry import Layer, Sharing, Table, get_table
+
+router = APIRouter()
+
+LAYERS = [layer.value for layer in Layer if layer is not Layer.STAGE]
+TableName = Annotated[str, "a registry table name"]
+
+
+def visible_table(v: Viewer, name: str) -> Table:
+    """The registry table, when the viewer may see its catalog entry: else 404 or 403 (no data)."""
+    try:
+        table = get_table(name)
+    except KeyError:
+        raise HTTPException(404, v.t(f"没有名为 {name} 的数据集", f"no dataset named {name}")) from None
+    if table.layer is Layer.STAGE:
+        raise HTTPException(404, v.t(f"没有名为 {name} 的数据集", f"no dataset named {name}"))
+    if not access.can_see_entry(v.role, table.sharing):
+        raise HTTPException(
+            403,
+            v.t(
+                f"该数据集为“{table.sharing.value}”，需以相应权限的账号登录后查看。",
+                f"This dataset is {table.sharing.value} ({_sharing_en(table.sharing)}): log in with a role "
+                "that may see it.",
+            ),
+        )
+    return table
+
+
+def _sharing_en(s: Sharing) -> str:
+    return {
+        Sharing.UNCONDITIONAL: "shared",
+        Sharing.CONDITIONAL: "shared on conditions",
+        Sharing.NOT_SHARED: "not shared",
+    }[s]
+
+
+@router.get("/")
+def home(request: Request) -> Response:
+    v = viewer(request)
+    with queries.serving(settings_of(request)) as con:
+        counts = queries.layer_counts(con, access.visible_levels(v.role))
+        recent = queries.search_datasets(con, None, access.visible_levels(v.role), "core")
+    return render(request, "home.html", counts=counts, recent=recent)
+
+
+@router.get("/datasets")
+def search(
+    request: Request,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    layer: Annotated[str | None, Query(max_length=20)] = None,
+) -> Response:
+    v = viewer(request)
+    layer = layer or None  # the form's "all layers" sends an empty value
+    if layer is not None and layer not in LAYERS:
+        raise HTTPException(400, v.t(f"未知的数据层：{layer}", f"unknown layer: {layer}"))
+    with queries.serving(settings_of(request)) as con:
+        found = queries.search_datasets(con, q, access.visible_levels(v.role), layer)
+    return render(request, "search.html", q=q or "", layer=layer, layers=LAYERS, found=found)
+
+
+@router.get("/datasets/{name}")
+def dataset_page(request: Request, name: Annotated[str, "registry table"]) -> Response:
+    v = viewer(request)
+    table = visible_table(v, name)
+    settings = settings_of(request)
+    with queries.serving(settings) as con:
+        entry = queries.dataset(con, table.name)
+        if entry is None:
+            raise HTTPException(
+                404, v.t("目录中尚无此数据集：请重建目录", "not in the catalog yet: rebuild it")
+            )
+        cols = queries.columns(con, table.name)
+        edges = queries.lineage(con, table.name)
+        checks = queries.quality(con, table.name)
+        runs = queries.gate_runs(con, table.name, 5)
+        sample = None
+        if access.can_see_data(v.role, table.sharing) and settings.web_sample_rows:
+            sample = queries.sample(con, table, settings.web_sample_rows)
+
+    def visible(other: str) -> bool:
+        try:
+            return access.can_see_entry(v.role, get_table(other).sharing)
+        except KeyError:
+            return False
+
+    picture = lineage_svg(table.name, entry["title_zh"], edges, visible, lambda n: f"/datasets/{n}")
+    return render(
+        request,
+        "dataset.html",
+        d=entry,
+        cols=cols,
+        producers=[e for e in edges if e["output_table"] == table.name],
+        consumers=[e for e in edges if e["output_table"] != table.name and visible(e["output_table"])],
+        lineage_svg=picture,
+        checks=checks,
+        runs=runs,
+        sample=sample,
+        data_allowed=access.can_see_data(v.role, table.sharing),
+    )
+
+
+@router.get("/datasets/{name}/quality")
+def quality_page(
+    request: Request,
+    name: Annotated[str, "registry table"],
+    run: Annotated[str | None, Query(max_length=200)] = None,
+) -> Response:
+    """The Great Expectations results of the table's latest gate runs (every expectation, per partition)."""
+    v = viewer(request)
+    table = visible_table(v, name)
+    with queries.serving(settings_of(request)) as con:
+        runs = queries.gate_runs(con, table.name, 20)
+        chosen = run or (runs[0]["run_id"] if runs else None)
+        if run is not None and run not in {r["run_id"] for r in runs}:
+            raise HTTPException(404, v.t(f"没有这次运行：{run}", f"no such gate run among the latest: {run}"))
+        results = queries.gate_run_results(con, table.name, chosen) if chosen else []
+    return render(request, "quality.html", table=table, runs=runs, chosen=chosen, results=results)
+
+
+@router.get("/catalog.jsonld")
+async def dcat_export(request: Request) -> Response:
+    """DCAT-AP JSON-LD of the datasets the viewer may see (anonymous: 无条件共享)."""
+    v = viewer(request)
+    settings = settings_of(request)
+
+    def build() -> dict[str, Any]:
+        with queries.serving(settings) as con:
+            datasets = load_catalog(con, access.visible_levels(v.role))
+            bbox = region_bbox(con)
+        return dcat_catalog(datasets, settings, base=str(request.base_url), bbox=bbox)
+
+    doc = await run_in_threadpool(build)
+    return JSONResponse(doc, media_type="application/ld+json")

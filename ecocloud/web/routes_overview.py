@@ -1,0 +1,193 @@
+"""Overview pages: city air-quality ranking, a station's hourly AQI, basin water quality by month,
+ingestion health per source. Charts are Plotly figures built here and drawn by /static/charts.js."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Path, Query, Request
+from starlette.responses import Response
+
+from ecocloud.web import access, queries
+from ecocloud.web.access import Role
+from ecocloud.web.deps import Viewer, render, require, settings_of, viewer
+from schemas.registry import get_table
+
+router = APIRouter(prefix="/overview")
+
+# HJ 633 category colours (DOMAIN.md §2)
+AQI_COLOURS = {
+    "优": "rgb(0,228,0)",
+    "良": "rgb(255,255,0)",
+    "轻度污染": "rgb(255,126,0)",
+    "中度污染": "rgb(255,0,0)",
+    "重度污染": "rgb(153,0,76)",
+    "严重污染": "rgb(126,0,35)",
+}
+MAX_DAYS = 31
+StationCode = Annotated[str, Path(pattern=r"^[0-9A-Za-z]{1,16}$", description="national station code")]
+
+
+def _needs_data(v: Viewer, *tables: str) -> None:
+    for name in tables:
+        if not access.can_see_data(v.role, get_table(name).sharing):
+            raise HTTPException(403, v.t("无权查看该数据", "you may not see this data"))
+
+
+def figure_json(data: list[dict[str, Any]], layout: dict[str, Any]) -> str:
+    """A Plotly figure as JSON for a non-executable <script type="application/json"> block."""
+    base = {"margin": {"l": 60, "r": 20, "t": 40, "b": 50}, "font": {"family": "system-ui, sans-serif"}}
+    text = json.dumps({"data": data, "layout": base | layout}, ensure_ascii=False, default=str)
+    return text.replace("</", "<\\/")  # cannot close the script element
+
+
+@router.get("/air")
+def air(request: Request, date: Annotated[dt.date | None, Query()] = None) -> Response:
+    v = viewer(request)
+    _needs_data(v, "mart_air__city_daily_ranking", "core_air__stations")
+    with queries.serving(settings_of(request)) as con:
+        dates = queries.ranking_dates(con)
+        if date is not None and date not in dates:
+            raise HTTPException(404, v.t(f"{date} 没有城市排名", f"no city ranking for {date}"))
+        day = date or (dates[0] if dates else None)
+        ranking = queries.city_ranking(con, day) if day else []
+        stations = queries.air_stations(con)
+    ranked = [r for r in ranking if r["aqi"] is not None]
+    chart = figure_json(
+        [
+            {
+                "type": "bar",
+                "orientation": "h",
+                "y": [r["city"] for r in ranked],
+                "x": [r["aqi"] for r in ranked],
+                "text": [
+                    f"{r['aqi_category'] or ''} {r['primary_pollutants'] or ''}".strip() for r in ranked
+                ],
+                "marker": {
+                    "color": [AQI_COLOURS.get(r["aqi_category"], "#888") for r in ranked],
+                    "line": {"color": "rgba(0,0,0,0.3)", "width": 1},
+                },
+                "hovertemplate": "%{y}: AQI %{x}<br>%{text}<extra></extra>",
+            }
+        ],
+        {
+            "title": {
+                "text": v.t(f"{day} 城市空气质量指数排名（1 = 最好）", f"City AQI ranking, {day} (1 = best)")
+            },
+            "yaxis": {"autorange": "reversed", "automargin": True},
+            "xaxis": {"title": {"text": "AQI"}},
+            "height": max(320, 28 * len(ranked) + 120),
+        },
+    )
+    return render(request, "air.html", dates=dates, day=day, ranking=ranking, stations=stations, chart=chart)
+
+
+@router.get("/air/stations/{code}")
+def station(
+    request: Request,
+    code: StationCode,
+    start: Annotated[dt.date | None, Query(alias="from")] = None,
+    end: Annotated[dt.date | None, Query(alias="to")] = None,
+) -> Response:
+    v = viewer(request)
+    _needs_data(v, "core_air__station_hourly", "core_air__stations")
+    with queries.serving(settings_of(request)) as con:
+        first, last = queries.station_span(con, code)
+        if last is None:
+            raise HTTPException(404, v.t(f"站点 {code} 没有小时数据", f"no hourly data for station {code}"))
+        end = end or last
+        start = start or max(first or end, end - dt.timedelta(days=6))
+        if start > end:
+            raise HTTPException(400, v.t("起始日期晚于结束日期", "'from' is after 'to'"))
+        if (end - start).days >= MAX_DAYS:
+            raise HTTPException(400, v.t(f"一次最多 {MAX_DAYS} 天", f"at most {MAX_DAYS} days at a time"))
+        hours = queries.station_hours(con, code, start, end)
+        info = next((s for s in queries.air_stations(con) if s["station_code"] == code), None)
+    times = [h["observed_at"].isoformat() for h in hours]
+    chart = figure_json(
+        [
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "name": v.t("AQI（生态云计算）", "AQI (computed)"),
+                "x": times,
+                "y": [h["aqi"] for h in hours],
+                "line": {"color": "#1f5fa8"},
+            },
+            {
+                "type": "scatter",
+                "mode": "markers",
+                "name": v.t("AQI（发布值）", "AQI (published)"),
+                "x": times,
+                "y": [h["aqi_published"] for h in hours],
+                "marker": {"color": "#d9822b", "size": 4},
+            },
+        ],
+        {
+            "title": {"text": v.t(f"站点 {code} 小时 AQI", f"Station {code}, hourly AQI")},
+            "xaxis": {"type": "date"},
+            "yaxis": {"title": {"text": "AQI"}, "rangemode": "tozero"},
+            "height": 420,
+            "legend": {"orientation": "h"},
+        },
+    )
+    return render(
+        request, "station.html", code=code, info=info, start=start, end=end, hours=hours, chart=chart
+    )
+
+
+@router.get("/water")
+def water(request: Request, basin: Annotated[str | None, Query(max_length=60)] = None) -> Response:
+    v = viewer(request)
+    _needs_data(v, "mart_water__basin_monthly")
+    with queries.serving(settings_of(request)) as con:
+        names = queries.basins(con)
+        if basin is not None and basin not in names:
+            raise HTTPException(404, v.t(f"没有流域“{basin}”", f"no basin {basin!r}"))
+        months = queries.basin_months(con, basin)
+    charts = []
+    for name in [basin] if basin else names:
+        rows = [m for m in months if m["basin"] == name]
+        x = [m["month"].strftime("%Y-%m") for m in rows]
+        series = (
+            (v.t("Ⅰ–Ⅲ类", "I–III"), "sections_i_iii", "#2e9e44"),
+            (v.t("Ⅳ–Ⅴ类", "IV–V"), "sections_iv_v", "#f0b429"),
+            (v.t("劣Ⅴ类", "worse than V"), "sections_worse_v", "#b3261e"),
+        )
+        data = [
+            {
+                "type": "bar",
+                "name": label,
+                "x": x,
+                "y": [round(100 * m[key] / m["sections"], 1) if m["sections"] else None for m in rows],
+                "marker": {"color": colour},
+                "hovertemplate": "%{x}: %{y}%<extra>" + label + "</extra>",
+            }
+            for label, key, colour in series
+        ]
+        layout = {
+            "title": {
+                "text": v.t(
+                    f"{name} 断面水质类别占比（按月）", f"{name}: share of sections by class, monthly"
+                )
+            },
+            "barmode": "stack",
+            "yaxis": {"title": {"text": "%"}, "range": [0, 100]},
+            "xaxis": {"type": "category"},
+            "height": 300,
+            "legend": {"orientation": "h"},
+        }
+        charts.append((name, figure_json(data, layout)))
+    return render(request, "water.html", basins=names, basin=basin, months=months, charts=charts)
+
+
+@router.get("/ingestion")
+def ingestion(request: Request) -> Response:
+    """Per source: freshness, gate results and quarantine, from the catalog and the ledger (staff)."""
+    require(request, Role.ANALYST)
+    with queries.serving(settings_of(request)) as con:
+        sources = queries.ingestion_health(con)
+        builds = queries.build_health(con)
+    return render(request, "ingestion.html", sources=sources, builds=builds)

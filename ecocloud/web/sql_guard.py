@@ -1,0 +1,75 @@
+"""Which tables a web SQL query may read, by the viewer's role (sharing levels).
+
+``ecocloud.query.run_query`` keeps every query read-only and inside the lake; this adds the role:
+a query may name only registry tables whose rows the role may see (an analyst: 无条件共享 and
+有条件共享) and no table functions (``read_parquet`` and friends would reach any file of the lake).
+DuckDB's own parser decides what the query names (``json_serialize_sql``), so quoting, CTEs,
+subqueries and set operations cannot hide a table. Statements it cannot serialise (PIVOT, SET …)
+are refused here; an admin's queries skip this check.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import duckdb
+
+
+class QueryRefused(ValueError):
+    """The query names something the viewer may not read."""
+
+
+def _walk(node: Any) -> Iterator[dict[str, Any]]:
+    if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            yield from _walk(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _walk(value)
+
+
+def referenced(sql: str) -> tuple[set[str], set[str], bool]:
+    """(tables named, CTE names defined, whether a table function is used), as DuckDB parses ``sql``."""
+    con = duckdb.connect()
+    try:
+        ((text,),) = con.execute("SELECT json_serialize_sql($1)", [sql]).fetchall()
+    finally:
+        con.close()
+    tree = json.loads(text)
+    if tree.get("error"):
+        raise QueryRefused(
+            f"only SELECT queries are accepted here ({tree.get('error_message', 'not a query')})"
+        )
+    tables: set[str] = set()
+    ctes: set[str] = set()
+    functions = False
+    for node in _walk(tree.get("statements", [])):
+        kind = node.get("type")
+        if kind == "BASE_TABLE":
+            schema, catalog = node.get("schema_name", ""), node.get("catalog_name", "")
+            if catalog or schema not in ("", "main"):
+                raise QueryRefused(
+                    f"name tables without a database or schema: {catalog}.{schema}.{node.get('table_name')}"
+                )
+            tables.add(node.get("table_name", "").lower())  # identifiers are case-insensitive
+        elif kind == "TABLE_FUNCTION":
+            functions = True
+        if isinstance(node.get("cte_map"), dict):
+            ctes |= {entry["key"].lower() for entry in node["cte_map"].get("map", [])}
+    tables.discard("")
+    return tables, ctes, functions
+
+
+def check_tables(sql: str, allowed: set[str], forbidden: set[str]) -> None:
+    """Refuse ``sql`` unless every table it names is allowed (or one of its own CTEs) and none forbidden."""
+    tables, ctes, functions = referenced(sql)
+    if functions:
+        raise QueryRefused(
+            "table functions (read_parquet, read_csv, glob …) are not allowed: query the tables"
+        )
+    denied = sorted(t for t in tables if t in forbidden or (t not in allowed and t not in ctes))
+    if denied:
+        raise QueryRefused(f"not allowed for your role, or no such table: {', '.join(denied)}")

@@ -1,0 +1,228 @@
+"""Web users, sessions and the login throttle, in the state database (SQLAlchemy Core).
+
+The state database is SQLite in the ecocloud home by default and Postgres when
+``ECOCLOUD_STATE_DB_URL`` says so; the tables are created when missing, so the same code runs on both.
+
+* Passwords are Argon2id hashes (argon2-cffi, its recommended parameters); a hash made with older
+  parameters is replaced at the next successful login.
+* A session is a server-side row: the browser holds a random token, the database only its SHA-256,
+  with an absolute expiry and the session's CSRF token. Logging out deletes the row.
+* Throttle: after ``max_failures`` failed logins for one user name, or four times as many from one
+  client, within the window, further attempts are refused without checking the password.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from ecocloud.web.access import Role
+
+_meta = sa.MetaData()
+users_table = sa.Table(
+    "web_users",
+    _meta,
+    sa.Column("username", sa.String(64), primary_key=True),
+    sa.Column("password_hash", sa.String(255), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+sessions_table = sa.Table(
+    "web_sessions",
+    _meta,
+    sa.Column("token_sha256", sa.String(64), primary_key=True),
+    sa.Column(
+        "username", sa.String(64), sa.ForeignKey("web_users.username", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("csrf_token", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+)
+failures_table = sa.Table(
+    "web_login_failures",
+    _meta,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("username", sa.String(64), nullable=False),
+    sa.Column("client", sa.String(64), nullable=False),
+    sa.Column("failed_at", sa.DateTime(timezone=True), nullable=False, index=True),
+)
+
+USERNAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789._-")
+MIN_PASSWORD = 10
+CLIENT_FACTOR = 4  # a client may fail this many times more often than one user name
+
+
+class UserError(ValueError):
+    """A user cannot be created or changed as asked."""
+
+
+class Throttled(Exception):
+    """Too many failed logins: refused without checking the password."""
+
+
+@dataclass(frozen=True)
+class Session:
+    username: str
+    role: Role
+    csrf_token: str
+    expires_at: dt.datetime
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _utc(t: dt.datetime) -> dt.datetime:
+    """SQLite hands timestamps back without their zone; they were stored in UTC."""
+    return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def check_username(name: str) -> str:
+    if not 2 <= len(name) <= 64 or not set(name) <= USERNAME_CHARS:
+        raise UserError("user names are 2-64 characters: lower-case letters, digits, '.', '_' or '-'")
+    return name
+
+
+class UserStore:
+    def __init__(
+        self,
+        url: str,
+        *,
+        session_hours: float = 8.0,
+        max_failures: int = 5,
+        window: dt.timedelta = dt.timedelta(minutes=15),
+    ) -> None:
+        self.engine = sa.create_engine(url)
+        _meta.create_all(self.engine)
+        self.session_length = dt.timedelta(hours=session_hours)
+        self.max_failures = max_failures
+        self.window = window
+        self.hasher = PasswordHasher()
+        self._dummy_hash = self.hasher.hash(secrets.token_urlsafe(16))
+
+    # -- users ------------------------------------------------------------------------------------
+    def add_user(self, username: str, password: str, role: Role | str, *, replace: bool = False) -> None:
+        check_username(username)
+        role = Role(role)
+        if len(password) < MIN_PASSWORD:
+            raise UserError(f"passwords have at least {MIN_PASSWORD} characters")
+        row = {"password_hash": self.hasher.hash(password), "role": role.value}
+        with self.engine.begin() as con:
+            exists = con.execute(
+                sa.select(users_table.c.username).where(users_table.c.username == username)
+            ).first()
+            if exists and not replace:
+                raise UserError(f"user {username!r} exists (use --replace to reset the password and role)")
+            if exists:
+                con.execute(users_table.update().where(users_table.c.username == username).values(**row))
+                con.execute(sessions_table.delete().where(sessions_table.c.username == username))
+            else:
+                con.execute(users_table.insert().values(username=username, created_at=_now(), **row))
+
+    def remove_user(self, username: str) -> bool:
+        with self.engine.begin() as con:
+            con.execute(sessions_table.delete().where(sessions_table.c.username == username))
+            return con.execute(users_table.delete().where(users_table.c.username == username)).rowcount > 0
+
+    def users(self) -> list[tuple[str, Role, dt.datetime]]:
+        with self.engine.connect() as con:
+            rows = con.execute(
+                sa.select(users_table.c.username, users_table.c.role, users_table.c.created_at).order_by(
+                    users_table.c.username
+                )
+            ).all()
+        return [(r.username, Role(r.role), _utc(r.created_at)) for r in rows]
+
+    # -- login ------------------------------------------------------------------------------------
+    def authenticate(self, username: str, password: str, client: str) -> Role | None:
+        """The user's role when the password is right; None otherwise. Raises Throttled."""
+        now = _now()
+        since = now - self.window
+        with self.engine.begin() as con:
+            con.execute(failures_table.delete().where(failures_table.c.failed_at < since))
+            by_name = con.execute(
+                sa.select(sa.func.count()).where(failures_table.c.username == username[:64])
+            ).scalar_one()
+            by_client = con.execute(
+                sa.select(sa.func.count()).where(failures_table.c.client == client[:64])
+            ).scalar_one()
+        if by_name >= self.max_failures or by_client >= self.max_failures * CLIENT_FACTOR:
+            raise Throttled
+        with self.engine.connect() as con:
+            user = con.execute(sa.select(users_table).where(users_table.c.username == username)).first()
+        stored = user.password_hash if user else self._dummy_hash  # same work for unknown names
+        try:
+            self.hasher.verify(stored, password)
+            ok = user is not None
+        except (VerificationError, InvalidHashError):
+            ok = False
+        with self.engine.begin() as con:
+            if not ok:
+                con.execute(
+                    failures_table.insert().values(username=username[:64], client=client[:64], failed_at=now)
+                )
+                return None
+            con.execute(failures_table.delete().where(failures_table.c.username == username))
+            if self.hasher.check_needs_rehash(stored):
+                con.execute(
+                    users_table.update()
+                    .where(users_table.c.username == username)
+                    .values(password_hash=self.hasher.hash(password))
+                )
+        assert user is not None
+        return Role(user.role)
+
+    # -- sessions ---------------------------------------------------------------------------------
+    def open_session(self, username: str) -> tuple[str, Session]:
+        """A new session: the token for the cookie (never stored) and the session."""
+        token = secrets.token_urlsafe(32)
+        now = _now()
+        csrf = secrets.token_urlsafe(32)
+        with self.engine.begin() as con:
+            con.execute(sessions_table.delete().where(sessions_table.c.expires_at < now))
+            role = con.execute(
+                sa.select(users_table.c.role).where(users_table.c.username == username)
+            ).scalar_one()
+            con.execute(
+                sessions_table.insert().values(
+                    token_sha256=_digest(token),
+                    username=username,
+                    csrf_token=csrf,
+                    created_at=now,
+                    expires_at=now + self.session_length,
+                )
+            )
+        return token, Session(username, Role(role), csrf, now + self.session_length)
+
+    def session(self, token: str | None) -> Session | None:
+        if not token or len(token) > 128:
+            return None
+        with self.engine.connect() as con:
+            row = con.execute(
+                sa.select(
+                    sessions_table.c.username,
+                    sessions_table.c.csrf_token,
+                    sessions_table.c.expires_at,
+                    users_table.c.role,
+                )
+                .join(users_table, users_table.c.username == sessions_table.c.username)
+                .where(sessions_table.c.token_sha256 == _digest(token))
+            ).first()
+        if row is None or _utc(row.expires_at) <= _now():
+            return None
+        return Session(row.username, Role(row.role), row.csrf_token, _utc(row.expires_at))
+
+    def close_session(self, token: str | None) -> None:
+        if token:
+            with self.engine.begin() as con:
+                con.execute(sessions_table.delete().where(sessions_table.c.token_sha256 == _digest(token)))

@@ -1,0 +1,137 @@
+"""The web app in a real browser: Debian's Chromium driven by Playwright against `ecocloud serve`.
+
+Every page is watched: a request to any host other than the app fails the test (the app must work
+offline: scripts, styles and the chart library are its own).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+import pytest
+from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
+
+if TYPE_CHECKING:
+    from conftest import WebHome
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="session")
+def playwright() -> Iterator[Playwright]:
+    if not CHROMIUM.exists():
+        raise pytest.UsageError("no /usr/bin/chromium: `make browser` installs Debian's chromium")
+    with sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="session")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    b = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
+    yield b
+    b.close()
+
+
+@pytest.fixture
+def page(browser: Browser, web_server: str) -> Iterator[Page]:
+    context = browser.new_context(locale="zh-CN")
+    p = context.new_page()
+    app = urlsplit(web_server).netloc
+    elsewhere: list[str] = []
+    p.on(
+        "request",
+        lambda r: (
+            None if urlsplit(r.url).netloc == app or r.url.startswith("data:") else elsewhere.append(r.url)
+        ),
+    )
+    yield p
+    context.close()
+    assert elsewhere == [], f"requests to other hosts: {elsewhere}"
+
+
+def log_in(page: Page, base: str, user: str, password: str) -> None:
+    page.goto(f"{base}/login")
+    page.fill("input[name=username]", user)
+    page.fill("input[name=password]", password)
+    page.click("#login-form button[type=submit]")
+
+
+def test_search_in_chinese_and_english_then_open_a_dataset(page: Page, web_server: str) -> None:
+    page.goto(web_server + "/")
+    page.fill("input[name=q]", "空气质量")
+    page.press("input[name=q]", "Enter")
+    expect(page).to_have_url(re.compile(r"/datasets\?q="))
+    expect(page.locator("table.results")).to_contain_text("core_air__station_hourly")
+    expect(page.locator("table.results")).not_to_contain_text("core_source__readings")
+    page.fill("input[name=q]", "section readings")
+    page.press("input[name=q]", "Enter")
+    expect(page.locator("table.results")).to_contain_text("core_water__section_readings")
+    page.click("a[href='/datasets/core_water__section_readings']")
+    expect(page.locator("h1")).to_contain_text("地表水")
+    expect(page.locator("#schema")).to_contain_text("water_class")
+    expect(page.locator("svg.lineage")).to_be_visible()
+    expect(page.locator("#sample tbody tr").first).to_be_visible()
+    page.click("text=English")
+    expect(page.locator("header nav")).to_contain_text("Catalog")
+
+
+def test_charts_render_with_data(page: Page, web_server: str) -> None:
+    page.goto(web_server + "/overview/air")
+    chart = page.locator("#ranking-chart")
+    expect(chart).to_have_attribute("data-rendered", "true", timeout=30_000)
+    bars = chart.locator("svg.main-svg g.point")
+    assert bars.count() >= 5  # one bar per ranked city
+    page.goto(web_server + "/overview/air/stations/J001A")
+    line = page.locator("#station-chart")
+    expect(line).to_have_attribute("data-rendered", "true", timeout=30_000)
+    path = line.locator("svg.main-svg g.trace.scatter path.js-line").first
+    assert len(path.get_attribute("d") or "") > 100  # a drawn line through many hours
+    page.goto(web_server + "/overview/water")
+    expect(page.locator("#basin-chart-1")).to_have_attribute("data-rendered", "true", timeout=30_000)
+
+
+def test_login_opens_conditional_data_and_logout(page: Page, web_server: str, web_home: WebHome) -> None:
+    log_in(page, web_server, "ana", web_home.password)
+    expect(page.locator(".who")).to_contain_text("ana")
+    page.goto(web_server + "/datasets/core_source__readings")
+    expect(page.locator("h1")).to_be_visible()
+    expect(page.locator("#sample")).to_be_attached()
+    page.click("header form.inline button")
+    expect(page.locator("a.login")).to_be_visible()
+
+
+def test_anonymous_refused_a_conditional_page(page: Page, web_server: str) -> None:
+    response = page.goto(web_server + "/datasets/core_source__readings")
+    assert response is not None and response.status == 403
+    expect(page.locator("section.error h1")).to_contain_text("403")
+    assert page.locator("#sample").count() == 0 and page.locator("#schema").count() == 0
+    assert "pollutant_code" not in page.content()
+
+
+def test_wrong_role_is_refused(page: Page, web_server: str, web_home: WebHome) -> None:
+    log_in(page, web_server, "pub", web_home.password)
+    expect(page.locator(".who")).to_contain_text("pub")
+    response = page.goto(web_server + "/datasets/core_source__readings")
+    assert response is not None and response.status == 403
+    response = page.goto(web_server + "/sql")
+    assert response is not None and response.status == 403
+    assert page.locator("textarea[name=query]").count() == 0
+
+
+def test_bad_parameter_gets_a_4xx_page_without_a_trace(page: Page, web_server: str) -> None:
+    response = page.goto(web_server + "/overview/air?date=2026-02-30")
+    assert response is not None and response.status == 400
+    expect(page.locator("section.error .message")).to_contain_text("date")
+    assert "Traceback" not in page.content()

@@ -1,0 +1,288 @@
+"""The web app over real HTTP (`ecocloud serve` in a subprocess) on data ingested from the simulator."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import pytest
+import requests
+
+if TYPE_CHECKING:
+    from conftest import WebHome
+
+Login = Callable[..., requests.Session]
+
+CONDITIONAL = "core_source__readings"  # 有条件共享
+NOT_SHARED = "quarantine_air__station_hourly"  # 不予共享
+OPEN = "core_air__station_hourly"  # 无条件共享
+
+
+def csrf_of(html: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found, "form without a CSRF token"
+    return found.group(1)
+
+
+@pytest.fixture(scope="module")
+def login(web_server: str, web_home: WebHome) -> Login:
+    """A logged-in session of a user that tests/conftest.py added (or ``password`` for another)."""
+
+    def as_user(user: str, password: str | None = None) -> requests.Session:
+        s = requests.Session()
+        token = csrf_of(s.get(f"{web_server}/login", timeout=10).text)
+        r = s.post(
+            f"{web_server}/login",
+            data={
+                "username": user,
+                "password": password or web_home.password,
+                "csrf_token": token,
+                "next": "/datasets",
+            },
+            timeout=30,
+            allow_redirects=False,
+        )
+        assert r.status_code == 303 and r.headers["location"] == "/datasets", r.text[:500]
+        return s
+
+    return as_user
+
+
+def no_trace(r: requests.Response) -> None:
+    assert "Traceback" not in r.text and 'File "' not in r.text
+
+
+def test_search_in_chinese_and_english_by_role(web_server: str, login: Login) -> None:
+    anon = requests.get(f"{web_server}/datasets", params={"q": "空气 小时"}, timeout=10)
+    assert anon.status_code == 200 and f"/datasets/{OPEN}" in anon.text
+    english = requests.get(f"{web_server}/datasets", params={"q": "water class", "lang": "en"}, timeout=10)
+    assert "/datasets/core_water__section_readings" in english.text and "Catalog" in english.text
+    # a column description matches too (µg/m³ columns of PM2.5)
+    assert (
+        "/datasets/core_air__station_daily" in requests.get(f"{web_server}/datasets?q=PM2.5", timeout=10).text
+    )
+    everything = requests.get(f"{web_server}/datasets", timeout=10).text
+    assert f"/datasets/{CONDITIONAL}" not in everything and f"/datasets/{NOT_SHARED}" not in everything
+    analyst = login("ana").get(f"{web_server}/datasets", timeout=10).text
+    assert f"/datasets/{CONDITIONAL}" in analyst and f"/datasets/{NOT_SHARED}" in analyst
+
+
+def test_dataset_page_shows_schema_facts_quality_lineage_and_samples(
+    web_server: str, web_home: WebHome
+) -> None:
+    r = requests.get(f"{web_server}/datasets/{OPEN}", timeout=10)
+    assert r.status_code == 200
+    html = r.text
+    assert "pm25_ugm3" in html and "µg/m³" in html  # schema with units
+    assert 'id="sample"' in html and web_home.days[-1].isoformat() in html  # newest rows shown
+    assert 'class="lineage"' in html and "<svg" in html
+    assert "expect_column_values_to_be_between" in html  # the latest gate run's expectations
+    assert "aqi = aqi_published" in html  # agreement figure
+    quality = requests.get(f"{web_server}/datasets/{OPEN}/quality", timeout=10)
+    assert quality.status_code == 200 and 'id="results"' in quality.text
+    run = re.search(r'href="\?run=([^"]+)"', quality.text)
+    assert run and requests.get(f"{web_server}/datasets/{OPEN}/quality?run={run.group(1)}", timeout=10).ok
+
+
+def test_anonymous_and_public_refused_a_conditional_page_without_data(web_server: str, login: Login) -> None:
+    for who in (requests.Session(), login("pub")):
+        r = who.get(f"{web_server}/datasets/{CONDITIONAL}", timeout=10)
+        assert r.status_code == 403
+        assert 'id="sample"' not in r.text and "pollutant_code" not in r.text and "<svg" not in r.text
+        no_trace(r)
+        assert who.get(f"{web_server}/datasets/{CONDITIONAL}/quality", timeout=10).status_code == 403
+
+
+def test_roles_against_sharing_levels(web_server: str, login: Login) -> None:
+    analyst = login("ana")
+    page = analyst.get(f"{web_server}/datasets/{CONDITIONAL}", timeout=10)
+    assert page.status_code == 200 and 'id="sample"' in page.text
+    closed = analyst.get(f"{web_server}/datasets/{NOT_SHARED}", timeout=10)
+    assert closed.status_code == 200 and 'id="no-sample"' in closed.text and 'id="sample"' not in closed.text
+    admin = login("boss").get(f"{web_server}/datasets/{NOT_SHARED}", timeout=10)
+    assert 'id="sample"' in admin.text
+    assert analyst.get(f"{web_server}/overview/ingestion", timeout=10).status_code == 200
+    assert requests.get(f"{web_server}/overview/ingestion", timeout=10).status_code == 403
+    assert analyst.get(f"{web_server}/risk", timeout=10).status_code == 403
+    assert login("enf").get(f"{web_server}/risk", timeout=10).status_code == 200
+    assert analyst.get(f"{web_server}/admin/users", timeout=10).status_code == 403
+
+
+def test_login_csrf_origin_logout_and_cookie_flags(web_server: str, web_home: WebHome) -> None:
+    s = requests.Session()
+    page = s.get(f"{web_server}/login", timeout=10)
+    token = csrf_of(page.text)
+    no_token = s.post(
+        f"{web_server}/login", data={"username": "ana", "password": web_home.password}, timeout=10
+    )
+    assert no_token.status_code == 403 and "CSRF" in no_token.text
+    other_site = s.post(
+        f"{web_server}/login",
+        data={"username": "ana", "password": web_home.password, "csrf_token": token},
+        headers={"Origin": "https://evil.example"},
+        timeout=10,
+    )
+    assert other_site.status_code == 403
+    wrong = s.post(
+        f"{web_server}/login",
+        data={"username": "ana", "password": "wrong-password!", "csrf_token": token},
+        timeout=30,
+    )
+    assert wrong.status_code == 401 and "ecocloud_session" not in s.cookies
+    ok = s.post(
+        f"{web_server}/login",
+        data={"username": "ana", "password": web_home.password, "csrf_token": token},
+        timeout=30,
+        allow_redirects=False,
+    )
+    cookie = ok.headers["set-cookie"]
+    assert "ecocloud_session=" in cookie and "HttpOnly" in cookie and "SameSite=lax" in cookie
+    assert "Secure" not in cookie  # served with --insecure-cookies on loopback
+    assert s.get(f"{web_server}/sql", timeout=10).status_code == 200
+    session_token = s.cookies["ecocloud_session"]
+    # after login the forms carry the session's token, not the login page's
+    logout_token = csrf_of(s.get(f"{web_server}/", timeout=10).text)
+    assert logout_token != token
+    assert s.post(f"{web_server}/logout", data={"csrf_token": logout_token}, timeout=10).status_code == 200
+    stale = requests.get(f"{web_server}/sql", cookies={"ecocloud_session": session_token}, timeout=10)
+    assert stale.status_code == 403  # the session row is gone
+
+
+def test_secure_cookies_by_default_and_refused_insecure_off_loopback(web_home: WebHome) -> None:
+    with web_home.serve() as base:
+        form = requests.get(f"{base}/login", timeout=10)
+        assert "Secure" in form.headers["set-cookie"]
+        # a browser on https would send the cookie back; requests keeps Secure cookies off plain http
+        r = requests.post(
+            f"{base}/login",
+            data={"username": "ana", "password": web_home.password, "csrf_token": csrf_of(form.text)},
+            cookies={"ecocloud_csrf": form.cookies["ecocloud_csrf"]},
+            timeout=30,
+            allow_redirects=False,
+        )
+        assert r.status_code == 303 and "Secure" in r.headers["set-cookie"]
+    refused = subprocess.run(
+        [web_home.ecocloud, "serve", "--host", "0.0.0.0", "--insecure-cookies"],
+        env=web_home.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert refused.returncode == 2 and "loopback" in refused.stdout + refused.stderr
+
+
+def test_login_throttle(web_server: str, web_home: WebHome) -> None:
+    s = requests.Session()
+    token = csrf_of(s.get(f"{web_server}/login", timeout=10).text)
+    codes = [
+        s.post(
+            f"{web_server}/login",
+            data={"username": "enf", "password": "not-it-at-all", "csrf_token": token},
+            timeout=30,
+        ).status_code
+        for _ in range(6)
+    ]
+    assert codes == [401] * 5 + [429]
+    # refused even with the right password while throttled
+    right = s.post(
+        f"{web_server}/login",
+        data={"username": "enf", "password": web_home.password, "csrf_token": token},
+        timeout=30,
+    )
+    assert right.status_code == 429 and "ecocloud_session" not in s.cookies
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        ("/overview/air?date=2026-13-45", 400),
+        ("/overview/air?date=not-a-date", 400),
+        ("/overview/air/stations/J001A?from=2026-01-01&to=2025-01-01", 400),
+        ("/overview/air/stations/%2E%2E%2Fetc", 404),
+        ("/overview/air/stations/J001A?from=2020-01-01&to=2020-12-31", 400),
+        ("/overview/water?basin=%3Cscript%3E", 404),
+        ("/datasets?layer=nope", 400),
+        ("/datasets/no_such_table", 404),
+        ("/datasets/core_air__station_hourly/quality?run=nope", 404),
+        ("/no/such/page", 404),
+    ],
+)
+def test_bad_parameters_get_a_clear_4xx_page(web_server: str, path: str, status: int) -> None:
+    r = requests.get(web_server + path, timeout=10)
+    assert r.status_code == status
+    assert r.headers["content-type"].startswith("text/html")
+    assert "<script>" not in r.text.split("<footer>")[0].split("</header>")[1]
+    no_trace(r)
+
+
+def test_sql_by_role(web_server: str, login: Login) -> None:
+    analyst = login("ana")
+    token = csrf_of(analyst.get(f"{web_server}/sql", timeout=10).text)
+
+    def run(who: requests.Session, sql: str) -> requests.Response:
+        return who.post(f"{web_server}/sql", data={"query": sql, "csrf_token": token}, timeout=60)
+
+    ok = run(analyst, f"WITH h AS (SELECT * FROM {OPEN}) SELECT count(*) AS n FROM h")
+    assert ok.status_code == 200 and 'id="sql-result"' in ok.text
+    for refused in (
+        f"SELECT * FROM {NOT_SHARED}",
+        f'SELECT * FROM "{NOT_SHARED.upper()}"',
+        f"SELECT * FROM {OPEN} WHERE station_code IN (SELECT station_code FROM {NOT_SHARED})",
+        "SELECT * FROM read_parquet('/etc/passwd')",
+        "SELECT * FROM information_schema.tables",
+    ):
+        r = run(analyst, refused)
+        assert r.status_code == 400 and 'id="sql-result"' not in r.text, refused
+        no_trace(r)
+    admin = login("boss")
+    admin_token = csrf_of(admin.get(f"{web_server}/sql", timeout=10).text)
+    r = admin.post(
+        f"{web_server}/sql",
+        data={"query": f"SELECT count(*) FROM {NOT_SHARED}", "csrf_token": admin_token},
+        timeout=60,
+    )
+    assert r.status_code == 200 and 'id="sql-result"' in r.text
+    assert requests.get(f"{web_server}/sql", timeout=10).status_code == 403
+
+
+def test_admin_adds_and_removes_a_user_through_the_form(web_server: str, login: Login) -> None:
+    admin = login("boss")
+    token = csrf_of(admin.get(f"{web_server}/admin/users", timeout=10).text)
+    added = admin.post(
+        f"{web_server}/admin/users",
+        data={"username": "newbie", "password": "a-long-password", "role": "analyst", "csrf_token": token},
+        timeout=30,
+    )
+    assert added.status_code == 200 and "newbie" in added.text
+    login("newbie", "a-long-password")
+    forged = admin.post(f"{web_server}/admin/users/newbie/remove", data={"csrf_token": "forged"}, timeout=10)
+    assert forged.status_code == 403
+    removed = admin.post(f"{web_server}/admin/users/newbie/remove", data={"csrf_token": token}, timeout=10)
+    assert removed.status_code == 200 and "newbie" not in removed.text
+
+
+def test_pages_use_only_this_site_and_send_security_headers(web_server: str) -> None:
+    for path in ("/", "/overview/air", "/overview/water", f"/datasets/{OPEN}"):
+        r = requests.get(web_server + path, timeout=10)
+        assert r.status_code == 200
+        refs = re.findall(r'(?:src|href)="([^"]+)"', r.text)
+        assert refs and all(ref.startswith(("/", "?", "#")) for ref in refs), [
+            x for x in refs if not x.startswith("/")
+        ]
+        assert "default-src 'self'" in r.headers["content-security-policy"]
+        assert r.headers["x-frame-options"] == "DENY"
+    js = requests.get(f"{web_server}/vendor/plotly.min.js", timeout=30)
+    assert js.status_code == 200 and "plotly" in js.text[:400].lower()
+
+
+def test_overview_pages_hold_chart_data(web_server: str, web_home: WebHome) -> None:
+    air = requests.get(f"{web_server}/overview/air", timeout=10).text
+    figure = re.search(r'id="ranking-chart-figure">(.*?)</script>', air, re.S)
+    assert figure and '"type": "bar"' in figure.group(1) and "南昌" in figure.group(1)
+    station = requests.get(f"{web_server}/overview/air/stations/J001A", timeout=10)
+    assert station.status_code == 200 and web_home.days[-1].isoformat() in station.text
+    water = requests.get(f"{web_server}/overview/water", timeout=10).text
+    assert 'id="basin-chart-1-figure"' in water

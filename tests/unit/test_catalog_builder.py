@@ -1,0 +1,453 @@
+"""The catalog builder on a tiny hand-made lake, gate results and lineage in the platform schemas."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pytest
+
+from schemas import catalog as cat
+from schemas.platform import expectation_results
+from schemas.platform import lineage as lineage_schema
+from schemas.registry import (
+    Column,
+    Department,
+    Frequency,
+    Layer,
+    PairEquality,
+    Severity,
+    Sharing,
+    Table,
+    all_tables,
+)
+from warehouse import catalog
+from warehouse import lake as lk
+from warehouse.serving import view_sql
+
+BJ = dt.timezone(dt.timedelta(hours=8))
+UTC = dt.UTC
+DEPT = Department("测试处", "Test division", "test@example.gov.cn")
+HOURLY = Frequency("每小时", "hourly", dt.timedelta(hours=1))
+DAILY = Frequency("每日", "daily", dt.timedelta(days=1))
+ON_CHANGE = Frequency("变更时", "on change", None)
+
+
+def _table(name: str, layer: Layer, columns: tuple[Column, ...], key: tuple[str, ...], **kw: Any) -> Table:
+    return Table(
+        name=name,
+        layer=layer,
+        source="demo",
+        title=f"{name} title",
+        title_zh=f"{name} 标题",
+        description="what it holds",
+        description_zh="内容",
+        columns=columns,
+        primary_key=key,
+        owner=DEPT,
+        frequency=kw.pop("frequency", HOURLY),
+        sharing=kw.pop("sharing", Sharing.UNCONDITIONAL),
+        source_system="演示系统 (demo system)",
+        **kw,
+    )
+
+
+DATE = Column("date", "date", "Beijing day", nullable=False)
+HOURS = _table(
+    "core_demo__hourly",
+    Layer.CORE,
+    (
+        DATE,
+        Column("station", "string", "station", nullable=False),
+        Column("observed_at", "timestamp", "hour", nullable=False),
+        Column("aqi", "int16", "computed", unit="1", min=0, max=500),
+        Column("aqi_published", "int16", "published", unit="1", min=0, max=500),
+        Column("category", "string", "category", allowed=("优", "良")),
+    ),
+    ("station", "observed_at"),
+    freshness_column="observed_at",
+    freshness_tolerance=dt.timedelta(hours=3),
+    pair_checks=(PairEquality("aqi", "aqi_published", mostly=0.9, description="agree"),),
+)
+QUARANTINE = _table(
+    "quarantine_demo__rows",
+    Layer.QUARANTINE,
+    (DATE, Column("line_no", "int32", "line", unit="1"), Column("reason", "string", "why", nullable=False)),
+    ("line_no",),
+    sharing=Sharing.NOT_SHARED,
+    sharing_conditions="内部 (internal)",
+)
+DAILY_MART = _table(
+    "mart_demo__daily",
+    Layer.MART,
+    (
+        DATE,
+        Column("station", "string", "station", nullable=False),
+        Column("n", "int32", "hours", unit="count"),
+    ),
+    ("station", "date"),
+    frequency=DAILY,
+)
+STATIONS = _table(
+    "core_demo__stations",
+    Layer.CORE,
+    (Column("station", "string", "station", nullable=False),),
+    ("station",),
+    partition_by=None,
+    frequency=ON_CHANGE,
+)
+TABLES = [HOURS, QUARANTINE, DAILY_MART, STATIONS, expectation_results, lineage_schema]
+
+D1, D2 = dt.date(2026, 11, 19), dt.date(2026, 11, 20)
+
+
+def hours_rows(day: dt.date, aqi: list[tuple[int | None, int | None]]) -> pa.Table:
+    start = dt.datetime.combine(day, dt.time(1), BJ).astimezone(UTC)
+    return pa.Table.from_pylist(
+        [
+            {
+                "date": day,
+                "station": "1001A",
+                "observed_at": start + dt.timedelta(hours=i),
+                "aqi": a,
+                "aqi_published": p,
+                "category": "优",
+            }
+            for i, (a, p) in enumerate(aqi)
+        ],
+        schema=HOURS.arrow_schema(strict=False),
+    )
+
+
+def registry_rows(table: Table, rows: list[dict[str, Any]]) -> pa.Table:
+    """Rows in ``table``'s registry schema; columns not given are NULL (the builder must cope)."""
+    names = table.column_names
+    return pa.Table.from_pylist(
+        [{n: r.get(n) for n in names} for r in rows], schema=table.arrow_schema(strict=False)
+    )
+
+
+@pytest.fixture
+def lake(tmp_path: Path) -> Path:
+    root = tmp_path / "lake"
+    lk.write_partition(root, HOURS, hours_rows(D1, [(10, 10), (20, 20), (30, 31)]), D1)
+    lk.write_partition(root, HOURS, hours_rows(D2, [(40, 40), (None, 50)]), D2)
+    q = registry_rows(QUARANTINE, [{"date": D2, "line_no": i, "reason": "bad"} for i in range(4)])
+    lk.write_partition(root, QUARANTINE, q, D2)
+    lk.write_partition(
+        root, DAILY_MART, registry_rows(DAILY_MART, [{"date": D1, "station": "1001A", "n": 3}]), D1
+    )
+    return root
+
+
+def result(
+    run: str, at: dt.datetime, table: str, part: dt.date, expectation: str, ok: bool, **kw: Any
+) -> dict:
+    return {
+        "date": part
+        if "partition_date" not in expectation_results.column_names
+        else at.astimezone(BJ).date(),
+        "partition_date": part,
+        "validated_at": at,
+        "run_id": run,
+        "task": "air_quality.build",
+        "gate_run_id": f"{run}-{table}",
+        "build": "demo.hourly",
+        "unit": part.isoformat(),
+        "table_name": table,
+        "expectation": expectation,
+        "column_name": kw.get("column"),
+        "severity": kw.get("severity", "blocking"),
+        "success": ok,
+        "element_count": 3,
+        "unexpected_count": 0 if ok else kw.get("unexpected", 1),
+        "unexpected_percent": 0.0 if ok else 33.3,
+        "details": kw.get("details", "{}"),
+        "published": kw.get("published", True),
+    }
+
+
+T_OLD = dt.datetime(2026, 11, 20, 1, tzinfo=UTC)
+T_NEW = dt.datetime(2026, 11, 20, 5, tzinfo=UTC)
+GATE = [
+    # an older run: everything failed; it must not count
+    result(
+        "run-old", T_OLD, HOURS.name, D1, "expect_table_row_count_to_be_between", False, severity="warning"
+    ),
+    result("run-old", T_OLD, HOURS.name, D1, "expect_column_values_to_not_be_null", False, column="aqi"),
+    # the latest run checked both partitions; D2 failed a blocking check and was not published
+    *(
+        result(
+            "run-new", T_NEW, HOURS.name, d, "expect_table_row_count_to_be_between", True, severity="warning"
+        )
+        for d in (D1, D2)
+    ),
+    result("run-new", T_NEW, HOURS.name, D1, "expect_column_values_to_not_be_null", True, column="station"),
+    result(
+        "run-new",
+        T_NEW,
+        HOURS.name,
+        D2,
+        "expect_column_values_to_not_be_null",
+        False,
+        column="station",
+        unexpected=2,
+        published=False,
+    ),
+    result(
+        "run-new",
+        T_NEW,
+        HOURS.name,
+        D1,
+        "expect_column_pair_values_to_be_equal",
+        False,
+        column="aqi,aqi_published",
+        severity="warning",
+    ),
+    result(
+        "run-new",
+        T_NEW,
+        HOURS.name,
+        D2,
+        "expect_column_pair_values_to_be_equal",
+        True,
+        column="aqi,aqi_published",
+        severity="warning",
+        published=False,
+    ),
+]
+
+RECORDED = dt.datetime(2026, 11, 20, 6, tzinfo=UTC)
+
+
+def lineage_row(run: str, out: str, part: dt.date, kind: str, input_id: str, build: str, task: str) -> dict:
+    return {
+        "run_id": run,
+        "task": task,
+        "build": build,
+        "unit": part.isoformat(),
+        "output_table": out,
+        "output_partition": part,
+        "part": "data",
+        "input_kind": kind,
+        "input_id": input_id,
+        "input_partition": None if kind == "raw" else part,
+        "input_version": "v",
+        "recorded_at": RECORDED + dt.timedelta(minutes=len(run)),
+    }
+
+
+LINEAGE = [
+    lineage_row(
+        "r1",
+        HOURS.name,
+        D1,
+        "raw",
+        "raw/air/date=2026-11-19/china_sites_20261119.csv",
+        "demo.hourly",
+        "air_quality.build",
+    ),
+    lineage_row(
+        "r1",
+        QUARANTINE.name,
+        D1,
+        "raw",
+        "raw/air/date=2026-11-19/china_sites_20261119.csv",
+        "demo.hourly",
+        "air_quality.build",
+    ),
+    lineage_row(
+        "r22",
+        HOURS.name,
+        D2,
+        "raw",
+        "raw/air/date=2026-11-20/china_sites_20261120.csv",
+        "demo.hourly",
+        "air_quality.build",
+    ),
+    lineage_row(
+        "r22",
+        HOURS.name,
+        D2,
+        "raw",
+        "raw/air/date=2026-11-20/china_sites_20261120.1.csv",
+        "demo.hourly",
+        "air_quality.build",
+    ),
+    lineage_row("r22", DAILY_MART.name, D1, "table", HOURS.name, "demo.daily", "air_quality.daily"),
+]
+
+
+@pytest.fixture
+def con(lake: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    c = duckdb.connect()
+    for t in (HOURS, QUARANTINE, DAILY_MART, STATIONS):
+        c.execute(view_sql(lake, t))
+    for t, rows in ((expectation_results, GATE), (lineage_schema, LINEAGE)):
+        c.register("rows_in", registry_rows(t, rows))
+        c.execute(f'CREATE TABLE "{t.name}" AS SELECT * FROM rows_in')
+        c.unregister("rows_in")
+    yield c
+    c.close()
+
+
+def build(con: duckdb.DuckDBPyConnection, lake: Path, now: dt.datetime) -> dict[str, dict[str, Any]]:
+    out = catalog.catalog_tables(con, lake, now=now, tables=TABLES)
+    return {r["table_name"]: r for r in out[cat.datasets.name].to_pylist()}
+
+
+# --------------------------------------------------------------------------------------------- tests
+
+
+def test_freshness_on_time_late_no_data_on_change() -> None:
+    now = dt.datetime(2026, 11, 20, 12, tzinfo=UTC)
+    hour, tol = dt.timedelta(hours=1), dt.timedelta(hours=3)
+    assert catalog.freshness(hour, tol, now - dt.timedelta(hours=4), now) == catalog.Freshness(
+        "on time", 4.0, 0.0
+    )
+    assert catalog.freshness(hour, tol, now - dt.timedelta(hours=6, minutes=30), now) == catalog.Freshness(
+        "late", 6.5, 5.5
+    )
+    assert catalog.freshness(hour, tol, None, now).status == "no data"
+    assert catalog.freshness(None, tol, now - dt.timedelta(days=40), now) == catalog.Freshness(
+        "on change", 960.0, None
+    )
+
+
+def test_a_date_lasts_its_whole_beijing_day() -> None:
+    assert catalog.newest_end(D1) == dt.datetime(2026, 11, 20, tzinfo=BJ)
+    assert catalog.as_instant(D1) == dt.datetime(2026, 11, 18, 16, tzinfo=UTC)
+    stamp = dt.datetime(2026, 11, 20, 3, tzinfo=UTC)
+    assert catalog.newest_end(stamp) == stamp
+
+
+def test_lake_facts_read_from_files_and_footers(lake: Path) -> None:
+    facts = catalog.lake_facts(lake, HOURS)
+    files = sorted((lake / "core" / HOURS.name).rglob("*.parquet"))
+    assert facts.files == len(files) == 2
+    assert facts.rows == 5
+    assert facts.size_bytes == sum(f.stat().st_size for f in files)
+    assert facts.partitions == (D1, D2)
+    assert facts.last_write == dt.datetime.fromtimestamp(max(f.stat().st_mtime for f in files), UTC)
+    assert catalog.lake_facts(lake, STATIONS) == catalog.LakeFacts()
+
+
+def test_datasets_live_facts_freshness_gate_quarantine_agreement(
+    con: duckdb.DuckDBPyConnection, lake: Path
+) -> None:
+    newest = dt.datetime.combine(D2, dt.time(2), BJ).astimezone(UTC)  # the last hour written
+    now = newest + dt.timedelta(hours=7)
+    rows = build(con, lake, now)
+    assert set(rows) == {t.name for t in TABLES}
+    h = rows[HOURS.name]
+    assert (h["rows"], h["partitions"], h["files"]) == (5, 2, 2)
+    assert (h["first_partition"], h["last_partition"]) == (D1, D2)
+    assert h["coverage_start"] == dt.datetime.combine(D1, dt.time(1), BJ)
+    assert h["coverage_end"] == newest
+    assert h["time_column"] == "observed_at"
+    # hourly, tolerance 3 h: 7 h old is late, by 6 h over the expected hour
+    assert (h["freshness_status"], h["data_age_h"], h["late_by_h"]) == ("late", 7.0, 6.0)
+    assert (h["owner_zh"], h["contact"], h["frequency_en"], h["expected_interval_h"]) == (
+        "测试处",
+        "test@example.gov.cn",
+        "hourly",
+        1.0,
+    )
+    assert h["sharing"] == "无条件共享" and h["sharing_conditions"] is None
+    assert h["primary_key"] == "station,observed_at" and h["partition_by"] == "date"
+    # latest gate run only: 4 expectation groups, 1 blocking failed, 1 warning failed, D2 blocked
+    assert h["last_gate_run"] == "run-new" and h["last_gate_at"] == T_NEW
+    assert (h["gate_passed"], h["gate_failed"], h["gate_warnings"]) == (1, 1, 1)
+    assert (h["gate_partitions"], h["gate_partitions_blocked"]) == (2, 1)
+    # quarantine: written by the same build (lineage)
+    assert h["quarantine_tables"] == QUARANTINE.name and h["quarantined_rows"] == 4
+    # agreement: 4 rows have both values, 3 agree
+    assert h["agreement_percent"] == 75.0
+
+    d = rows[DAILY_MART.name]
+    # a daily table whose newest day is D1 ends at D2 00:00 Beijing
+    assert d["coverage_end"] == dt.datetime.combine(D1, dt.time(0), BJ)
+    expected_age = (now - dt.datetime.combine(D2, dt.time(0), BJ)).total_seconds() / 3600
+    assert d["data_age_h"] == round(expected_age, 2) and d["freshness_status"] == "on time"
+    assert d["quarantine_tables"] is None  # built from a table, not from raw input
+
+    s = rows[STATIONS.name]
+    assert (s["rows"], s["files"], s["freshness_status"], s["partitions"]) == (0, 0, "no data", 0)
+    q = rows[QUARANTINE.name]
+    assert q["sharing"] == "不予共享" and q["sharing_conditions"] == "内部 (internal)"
+    # tables kept outside the lake: rows counted in the database, no bytes claimed
+    lin = rows[lineage_schema.name]
+    assert lin["rows"] == len(LINEAGE) and lin["size_bytes"] is None
+
+
+def test_quality_rows_latest_run_agreement_and_quarantine(con: duckdb.DuckDBPyConnection, lake: Path) -> None:
+    out = catalog.catalog_tables(con, lake, now=T_NEW, tables=TABLES)
+    rows = [r for r in out[cat.quality.name].to_pylist() if r["table_name"] == HOURS.name]
+    by = {(r["kind"], r["check_name"], r["column_name"]): r for r in rows}
+    nn = by[("expectation", "expect_column_values_to_not_be_null", "station")]
+    assert (nn["checked"], nn["failed"], nn["unexpected_count"], nn["success"], nn["run_id"]) == (
+        2,
+        1,
+        2,
+        False,
+        "run-new",
+    )
+    assert ("expectation", "expect_column_values_to_not_be_null", "aqi") not in by  # older run only
+    ag = by[("agreement", "aqi = aqi_published", "aqi")]
+    assert (ag["checked"], ag["failed"], ag["share_percent"], ag["success"]) == (4, 1, 75.0, False)
+    assert json.loads(ag["details"])["mostly"] == 0.9
+    qu = by[("quarantine", QUARANTINE.name, None)]
+    assert qu["failed"] == 4
+
+
+def test_lineage_edges_collapse_raw_objects_to_their_source(con: duckdb.DuckDBPyConnection) -> None:
+    edges = catalog.lineage_table(con).to_pylist()
+    by = {(e["output_table"], e["input_id"]): e for e in edges}
+    raw = by[(HOURS.name, "raw/air")]
+    assert (raw["input_kind"], raw["build"], raw["task"]) == ("raw", "demo.hourly", "air_quality.build")
+    assert (raw["runs"], raw["output_partitions"]) == (2, 2)
+    assert raw["first_recorded_at"] < raw["recorded_at"]
+    down = by[(DAILY_MART.name, HOURS.name)]
+    assert (down["input_kind"], down["task"], down["runs"]) == ("table", "air_quality.daily", 1)
+    assert len(edges) == 3
+
+
+def test_columns_describe_every_registry_column() -> None:
+    tables = all_tables()
+    cols = catalog.columns_table(tables).to_pylist()
+    assert len(cols) == sum(len(t.columns) for t in tables)
+    mine = {c["column_name"]: c for c in catalog.columns_table([HOURS]).to_pylist()}
+    assert mine["aqi"]["unit"] == "1" and mine["aqi"]["max_value"] == 500
+    assert json.loads(mine["category"]["allowed_values"]) == ["优", "良"]
+    assert mine["category"]["value_check_severity"] == Severity.BLOCKING.value
+    assert mine["station"]["is_primary_key"] and mine["date"]["is_partition_key"]
+    assert mine["station"]["value_check_severity"] is None
+    assert [c["position"] for c in mine.values()] == list(range(1, len(HOURS.columns) + 1))
+
+
+def test_write_catalog_replaces_the_empty_views(
+    con: duckdb.DuckDBPyConnection, lake: Path, tmp_path: Path
+) -> None:
+    for t in (cat.datasets, cat.columns, cat.lineage, cat.quality):
+        con.execute(view_sql(tmp_path / "nowhere", t))  # what the serving refresh creates first
+    built = catalog.catalog_tables(con, lake, now=T_NEW, tables=TABLES)
+    catalog.write_catalog(con, built)
+    catalog.write_catalog(con, built)  # and again over its own tables
+    n = con.execute("SELECT count(*) FROM catalog_datasets").fetchone()
+    assert n == (len(TABLES),)
+    kinds = con.execute(
+        "SELECT table_type FROM information_schema.tables WHERE table_name LIKE 'catalog_%' ORDER BY 1"
+    ).fetchall()
+    assert kinds == [("BASE TABLE",)] * 4
+    typed = dict(
+        con.execute(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_name = 'catalog_datasets'"
+        ).fetchall()
+    )
+    assert typed["coverage_end"] == "TIMESTAMP WITH TIME ZONE" and typed["rows"] == "BIGINT"

@@ -1,0 +1,171 @@
+"""Access rules, the SQL table guard, the lineage picture, users and sessions, DCAT frequency codes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from ecocloud.catalog_export import accrual_periodicity
+from ecocloud.web.access import Role, can_see_data, can_see_entry, data_levels, visible_levels
+from ecocloud.web.lineage_svg import HIDDEN, lineage_svg
+from ecocloud.web.sql_guard import QueryRefused, check_tables
+from ecocloud.web.users import Throttled, UserError, UserStore, sessions_table
+from schemas.registry import Sharing
+
+OPEN, COND, CLOSED = Sharing.UNCONDITIONAL, Sharing.CONDITIONAL, Sharing.NOT_SHARED
+
+
+@pytest.mark.parametrize(
+    ("role", "entries", "data"),
+    [
+        (None, {OPEN}, {OPEN}),
+        (Role.PUBLIC, {OPEN}, {OPEN}),
+        (Role.ANALYST, {OPEN, COND, CLOSED}, {OPEN, COND}),
+        (Role.ENFORCEMENT, {OPEN, COND, CLOSED}, {OPEN, COND}),
+        (Role.ADMIN, {OPEN, COND, CLOSED}, {OPEN, COND, CLOSED}),
+    ],
+)
+def test_roles_against_sharing_levels(role: Role | None, entries: set[Sharing], data: set[Sharing]) -> None:
+    assert {s for s in Sharing if can_see_entry(role, s)} == entries
+    assert {s for s in Sharing if can_see_data(role, s)} == data
+    assert set(visible_levels(role)) == {s.value for s in entries}
+    assert set(data_levels(role)) == {s.value for s in data}
+
+
+ALLOWED = {"core_air__station_hourly", "core_air__stations"}
+FORBIDDEN = {"quarantine_air__station_hourly"}
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT * FROM core_air__station_hourly",
+        'SELECT count(*) FROM "core_air__station_hourly" h JOIN core_air__stations s USING (station_code)',
+        "WITH h AS (SELECT * FROM core_air__station_hourly) SELECT * FROM h WHERE aqi > 100",
+        "SELECT * FROM core_air__station_hourly UNION ALL SELECT * FROM core_air__station_hourly",
+        "SELECT * FROM main.core_air__stations",
+    ],
+)
+def test_sql_guard_lets_allowed_tables_through(sql: str) -> None:
+    check_tables(sql, ALLOWED, FORBIDDEN)
+
+
+@pytest.mark.parametrize(
+    ("sql", "why"),
+    [
+        ("SELECT * FROM quarantine_air__station_hourly", "not allowed"),
+        ('SELECT * FROM "QUARANTINE_AIR__STATION_HOURLY"', "not allowed"),
+        (
+            "SELECT * FROM core_air__stations WHERE station_code IN (SELECT station_code FROM quarantine_air__station_hourly)",
+            "not allowed",
+        ),
+        (
+            "WITH quarantine_air__station_hourly AS (SELECT * FROM quarantine_air__station_hourly) SELECT 1",
+            "not allowed",
+        ),
+        ("SELECT * FROM read_parquet('/etc/passwd')", "table functions"),
+        ("SELECT * FROM core_air__stations, glob('/*')", "table functions"),
+        ("SELECT * FROM information_schema.tables", "without a database or schema"),
+        ("SELECT * FROM other.main.core_air__stations", "without a database or schema"),
+        ("SELECT * FROM platform_ledger__builds", "not allowed"),
+        ("COPY core_air__stations TO '/tmp/x.csv'", "only SELECT"),
+        ("PIVOT core_air__stations ON city USING count(*)", "only SELECT"),
+    ],
+)
+def test_sql_guard_refuses(sql: str, why: str) -> None:
+    with pytest.raises(QueryRefused, match=why):
+        check_tables(sql, ALLOWED, FORBIDDEN)
+
+
+def test_lineage_picture_draws_producers_consumers_and_hides_what_the_viewer_may_not_see() -> None:
+    edges = [
+        {
+            "output_table": "core_a__x",
+            "input_kind": "raw",
+            "input_id": "raw/air",
+            "build": "a.hourly",
+            "task": "air.build",
+        },
+        {
+            "output_table": "core_a__x",
+            "input_kind": "table",
+            "input_id": "core_a__secret",
+            "build": "a.hourly",
+            "task": None,
+        },
+        {
+            "output_table": "mart_a__y",
+            "input_kind": "table",
+            "input_id": "core_a__x",
+            "build": "a.daily",
+            "task": "air.daily",
+        },
+    ]
+    svg = lineage_svg(
+        "core_a__x", "X <&>", edges, lambda n: n != "core_a__secret", lambda n: f"/datasets/{n}"
+    )
+    root = ET.fromstring(svg)  # well-formed, titles escaped
+    ns = {"s": "http://www.w3.org/2000/svg"}
+    labels = [t.text for t in root.iter("{http://www.w3.org/2000/svg}text")]
+    assert "原始数据 raw/air" in labels and "core_a__x" in labels and "mart_a__y" in labels
+    assert HIDDEN in labels and "core_a__secret" not in svg
+    assert {a.get("href") for a in root.findall(".//s:a", ns)} == {"/datasets/mart_a__y"}
+    assert len(root.findall(".//s:path[@marker-end]", ns)) == 3
+    assert "air.daily" in labels and "a.hourly" in labels  # edges named by task, else build
+    empty = lineage_svg("core_a__x", "X", [], lambda n: True, lambda n: n)
+    assert "no lineage recorded yet" in empty
+
+
+def test_users_passwords_sessions_and_throttle(tmp_path: Path) -> None:
+    store = UserStore(f"sqlite:///{tmp_path / 'state.sqlite'}", session_hours=1, max_failures=3)
+    store.add_user("ana", "long-enough-pw", "analyst")
+    with pytest.raises(UserError, match="exists"):
+        store.add_user("ana", "long-enough-pw", Role.ADMIN)
+    with pytest.raises(UserError, match="at least"):
+        store.add_user("bob", "short", Role.ADMIN)
+    with pytest.raises(UserError, match="user names"):
+        store.add_user("Bob Smith", "long-enough-pw", Role.ADMIN)
+    with store.engine.connect() as con:
+        stored = con.execute(sa.text("SELECT password_hash FROM web_users")).scalar_one()
+    assert stored.startswith("$argon2id$") and "long-enough-pw" not in stored
+
+    assert store.authenticate("ana", "long-enough-pw", "10.0.0.1") is Role.ANALYST
+    assert store.authenticate("ana", "wrong-password", "10.0.0.1") is None
+    assert store.authenticate("nobody", "whatever-pass", "10.0.0.1") is None
+
+    token, session = store.open_session("ana")
+    assert store.session(token) == session and session.role is Role.ANALYST
+    with store.engine.connect() as con:
+        digests = con.execute(sa.select(sessions_table.c.token_sha256)).scalars().all()
+    assert token not in digests and len(digests[0]) == 64  # only the token's hash is stored
+    assert store.session("forged") is None
+    store.close_session(token)
+    assert store.session(token) is None
+
+    token, _ = store.open_session("ana")
+    with store.engine.begin() as con:  # the session's time is up
+        con.execute(
+            sessions_table.update().values(expires_at=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1))
+        )
+    assert store.session(token) is None
+
+    for _ in range(2):
+        assert store.authenticate("ana", "wrong-password", "10.0.0.2") is None
+    with pytest.raises(Throttled):  # 3 failures for this name (one earlier): even the right password waits
+        store.authenticate("ana", "long-enough-pw", "10.0.0.3")
+
+    store.add_user("ana", "a-new-password", Role.ADMIN, replace=True)
+    assert [(n, r) for n, r, _ in store.users()] == [("ana", Role.ADMIN)]
+    assert store.remove_user("ana") and not store.remove_user("ana")
+
+
+@pytest.mark.parametrize(
+    ("hours", "code"),
+    [(1, "HOURLY"), (4, "OTHER"), (24, "DAILY"), (24 * 31, "MONTHLY"), (24 * 366, "ANNUAL"), (None, "IRREG")],
+)
+def test_accrual_periodicity_uses_the_eu_frequency_vocabulary(hours: float | None, code: str) -> None:
+    assert accrual_periodicity(hours) == f"http://publications.europa.eu/resource/authority/frequency/{code}"

@@ -1,0 +1,504 @@
+"""The shared catalog, built from the registry, the ledger's lineage, the gate results and the lake.
+
+``catalog_tables(con, lake)`` returns the four ``catalog_*`` tables (declared in ``schemas.catalog``)
+as Arrow tables; ``write_catalog(con, tables)`` stores them in the serving database. The serving
+refresh calls both after it has created the views, so every catalog fact is read from the data it
+describes at that moment and the catalog cannot drift from it:
+
+* metadata (titles, owner, frequency, sharing, columns, keys) from the registry;
+* files, rows, bytes, partitions and last write from the lake's Parquet footers and file times;
+* time coverage (min / max of the time column) and agreement of computed with published values
+  (the registry's pair checks: AQI, water class) from the serving views;
+* the latest gate run per table from ``quality_platform__expectation_results``;
+* lineage from ``platform_ledger__lineage`` (empty until the runner records it).
+
+Freshness: the newest data's end — the time column's maximum, a date counting as its whole Beijing
+day — or, for a table without a time column, its newest file write, is compared with the table's
+expected update interval; it is late when older than that interval plus the table's
+``freshness_tolerance``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from schemas import catalog as cat
+from schemas.registry import Department, Frequency, Layer, Sharing, Table, all_tables, get_table
+from warehouse.lake import table_dir
+
+BEIJING = dt.timezone(dt.timedelta(hours=8))
+RESULTS_TABLE = "quality_platform__expectation_results"
+LINEAGE_TABLE = "platform_ledger__lineage"
+# Tables that live in the serving database rather than in the lake's Parquet files.
+_NOT_IN_LAKE = (Layer.PLATFORM, Layer.CATALOG)
+
+
+# ------------------------------------------------------------------------------------ lake facts
+
+
+@dataclass(frozen=True)
+class LakeFacts:
+    """What the lake's files say about one table."""
+
+    files: int = 0
+    rows: int = 0
+    size_bytes: int = 0
+    partitions: tuple[dt.date, ...] = ()
+    last_write: dt.datetime | None = None
+
+
+def lake_facts(lake: Path, table: Table) -> LakeFacts:
+    """Files, rows (Parquet footers), bytes, partitions holding files and the newest write."""
+    base = table_dir(lake, table)
+    if not base.is_dir():
+        return LakeFacts()
+    files = sorted(base.glob("*/*.parquet" if table.partition_by else "*.parquet"))
+    if not files:
+        return LakeFacts()
+    prefix = f"{table.partition_by}="
+    partitions = sorted(
+        {
+            dt.date.fromisoformat(f.parent.name[len(prefix) :])
+            for f in files
+            if table.partition_by and f.parent.name.startswith(prefix)
+        }
+    )
+    stats = [f.stat() for f in files]
+    return LakeFacts(
+        files=len(files),
+        rows=sum(pq.read_metadata(f).num_rows for f in files),
+        size_bytes=sum(s.st_size for s in stats),
+        partitions=tuple(partitions),
+        last_write=dt.datetime.fromtimestamp(max(s.st_mtime for s in stats), dt.UTC),
+    )
+
+
+# ------------------------------------------------------------------------------ pure derivations
+
+
+def time_column(table: Table) -> str | None:
+    """The column that dates a table's rows: its freshness column, else its partition column."""
+    if table.freshness_column:
+        return table.freshness_column
+    if table.partition_by and table.column(table.partition_by).type in ("date", "timestamp"):
+        return table.partition_by
+    return None
+
+
+def as_instant(value: dt.date | dt.datetime | None) -> dt.datetime | None:
+    """A timestamp as UTC; a registry date (a Beijing day) as its Beijing midnight."""
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    return dt.datetime.combine(value, dt.time(0), BEIJING)
+
+
+def newest_end(newest: dt.date | dt.datetime | None) -> dt.datetime | None:
+    """When the newest data ends: a timestamp is itself, a date ends at the next Beijing midnight."""
+    if newest is None or isinstance(newest, dt.datetime):
+        return as_instant(newest)
+    return as_instant(newest + dt.timedelta(days=1))
+
+
+@dataclass(frozen=True)
+class Freshness:
+    status: str  # one of schemas.catalog.FRESHNESS_STATUSES
+    age_h: float | None
+    late_by_h: float | None
+
+
+def freshness(
+    expected: dt.timedelta | None, tolerance: dt.timedelta, end: dt.datetime | None, now: dt.datetime
+) -> Freshness:
+    """On time / late against the expected interval; ``end`` is when the newest data ends (None: none)."""
+    age = max(now - end, dt.timedelta(0)) if end else None
+    age_h = round(age.total_seconds() / 3600, 2) if age is not None else None
+    if expected is None:
+        return Freshness("on change", age_h, None)
+    if age is None:
+        return Freshness("no data", None, None)
+    if age > expected + tolerance:
+        return Freshness("late", age_h, round((age - expected).total_seconds() / 3600, 2))
+    return Freshness("on time", age_h, 0.0)
+
+
+def owner_of(table: Table) -> Department:
+    # TRANSITION: tables not yet converted name their owner in one string
+    if isinstance(table.owner, Department):
+        return table.owner
+    return Department(table.owner, table.owner, "")
+
+
+def frequency_of(table: Table) -> Frequency:
+    # TRANSITION: a free-text frequency has no machine-readable interval
+    if isinstance(table.frequency, Frequency):
+        return table.frequency
+    return Frequency(table.frequency, table.frequency, None)
+
+
+def related_quarantine(table: Table, tables: Sequence[Table], lineage: pa.Table) -> list[str]:
+    """Quarantine tables holding this table's rejected input.
+
+    Those written by a build that also writes the table (lineage); without lineage for the table, a
+    core table's source's quarantine tables (the ingest of that source quarantines what it rejects).
+    """
+    if table.layer is Layer.QUARANTINE:
+        return []
+    quarantine = {t.name for t in tables if t.layer is Layer.QUARANTINE}
+    builds_of: dict[str, set[str]] = defaultdict(set)
+    for out, build in zip(
+        lineage.column("output_table").to_pylist(), lineage.column("build").to_pylist(), strict=True
+    ):
+        builds_of[out].add(build)
+    if builds_of.get(table.name):
+        mine = builds_of[table.name]
+        return sorted(q for q in quarantine if builds_of.get(q, set()) & mine)
+    if table.layer is Layer.CORE:
+        return sorted(t.name for t in tables if t.layer is Layer.QUARANTINE and t.source == table.source)
+    return []
+
+
+def columns_table(tables: Sequence[Table]) -> pa.Table:
+    """catalog_columns: one row per column of every table."""
+    rows = [
+        {
+            "table_name": t.name,
+            "column_name": c.name,
+            "position": i,
+            "data_type": c.type,
+            "duckdb_type": c.duckdb_type,
+            "description": c.description,
+            "unit": c.unit,
+            "nullable": c.nullable,
+            "min_value": c.min,
+            "max_value": c.max,
+            "allowed_values": json.dumps(list(c.allowed), ensure_ascii=False) if c.allowed else None,
+            "value_check_severity": c.severity.value
+            if (c.min, c.max, c.allowed) != (None, None, None)
+            else None,
+            "is_primary_key": c.name in t.primary_key,
+            "is_partition_key": c.name == t.partition_by,
+            "declared_in": c.namespace,
+        }
+        for t in tables
+        for i, c in enumerate(t.columns, start=1)
+    ]
+    return _conformed(cat.columns, rows)
+
+
+# ------------------------------------------------------------------------------ SQL derivations
+
+
+def _has_relation(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    found = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = $1 "
+        "UNION ALL SELECT count(*) FROM duckdb_views() WHERE view_name = $1",
+        [name],
+    ).fetchall()
+    return any(n for (n,) in found)
+
+
+def _columns_of(con: duckdb.DuckDBPyConnection, name: str) -> set[str]:
+    return {r[0] for r in con.execute(f'DESCRIBE "{name}"').fetchall()}
+
+
+def lineage_table(con: duckdb.DuckDBPyConnection) -> pa.Table:
+    """catalog_lineage: the ledger's lineage summed up per edge input → table, build and task.
+
+    A raw input is named by its raw-zone source (``raw/<source>``), not by each object.
+    """
+    if not _has_relation(con, LINEAGE_TABLE):
+        return cat.lineage.arrow_schema().empty_table()
+    data = con.sql(
+        f"""
+        SELECT output_table, input_kind,
+               CASE WHEN input_kind = 'raw'
+                    THEN coalesce(nullif(regexp_extract(input_id, '^(raw/[^/]+)', 1), ''), input_id)
+                    ELSE input_id END AS input_id,
+               build, task,
+               count(DISTINCT run_id) AS runs,
+               count(DISTINCT output_partition) AS output_partitions,
+               min(recorded_at) AS first_recorded_at,
+               max(recorded_at) AS recorded_at
+        FROM "{LINEAGE_TABLE}"
+        GROUP BY ALL
+        ORDER BY output_table, input_kind, input_id, build, task
+        """
+    ).to_arrow_table()
+    return cat.lineage.conform(data)
+
+
+def gate_results(con: duckdb.DuckDBPyConnection) -> pa.Table:
+    """Expectations of each table's latest gate run, summed over the partitions that run checked.
+
+    Columns: table_name, run_id, validated_at, expectation, column_name, severity, details,
+    checked, failed, unexpected_count, share_percent, success, partitions, blocked.
+    """
+    if not _has_relation(con, RESULTS_TABLE):
+        return pa.table({})
+    cols = _columns_of(con, RESULTS_TABLE)
+    # The results table names the partition checked ``partition_date`` (``date`` is the run's day);
+    # before the gate kept results per run, ``date`` was the partition checked.
+    part = "partition_date" if "partition_date" in cols else "date"
+    return con.sql(
+        f"""
+            -- an unpartitioned table's results have no partition: they count as one
+            WITH r AS (SELECT *, coalesce(CAST("{part}" AS VARCHAR), '-') AS part FROM "{RESULTS_TABLE}"),
+            latest AS (
+                SELECT table_name, arg_max(run_id, validated_at) AS run_id FROM r GROUP BY table_name
+            ),
+            run AS (SELECT r.* FROM r JOIN latest USING (table_name, run_id)),
+            per_run AS (
+                SELECT table_name, max(validated_at) AS validated_at,
+                       count(DISTINCT part) AS partitions,
+                       count(DISTINCT part) FILTER (WHERE NOT published) AS blocked
+                FROM run GROUP BY table_name
+            )
+            SELECT table_name, run_id, per_run.validated_at, expectation, column_name, severity, details,
+                   count(DISTINCT part) AS checked,
+                   count(DISTINCT part) FILTER (WHERE NOT success) AS failed,
+                   sum(unexpected_count) AS unexpected_count,
+                   max(unexpected_percent) AS share_percent,
+                   bool_and(success) AS success,
+                   any_value(partitions) AS partitions, any_value(blocked) AS blocked
+            FROM run JOIN per_run USING (table_name)
+            GROUP BY ALL
+            ORDER BY table_name, expectation, column_name, details
+            """
+    ).to_arrow_table()
+
+
+def agreement(con: duckdb.DuckDBPyConnection, table: Table) -> list[dict[str, Any]]:
+    """Computed vs published values over the whole table, one row per registry pair check."""
+    out = []
+    for pair in table.pair_checks:
+        compared, agreed = con.execute(
+            f'SELECT count(*) FILTER (WHERE "{pair.column_a}" IS NOT NULL AND "{pair.column_b}" IS NOT NULL), '
+            f'count(*) FILTER (WHERE "{pair.column_a}" = "{pair.column_b}") FROM "{table.name}"'
+        ).fetchall()[0]
+        share = round(100.0 * agreed / compared, 3) if compared else None
+        out.append(
+            {
+                "table_name": table.name,
+                "kind": "agreement",
+                "check_name": f"{pair.column_a} = {pair.column_b}",
+                "column_name": pair.column_a,
+                "severity": pair.severity.value,
+                "success": None if share is None else share >= 100 * pair.mostly,
+                "checked": compared,
+                "failed": compared - agreed,
+                "share_percent": share,
+                "details": json.dumps(
+                    {"column_b": pair.column_b, "mostly": pair.mostly, "description": pair.description},
+                    ensure_ascii=False,
+                ),
+            }
+        )
+    return out
+
+
+def coverage(
+    con: duckdb.DuckDBPyConnection, table: Table
+) -> tuple[dt.date | dt.datetime | None, dt.date | dt.datetime | None]:
+    column = time_column(table)
+    if column is None:
+        return None, None
+    ((first, last),) = con.execute(f'SELECT min("{column}"), max("{column}") FROM "{table.name}"').fetchall()
+    return first, last
+
+
+def _row_count(con: duckdb.DuckDBPyConnection, name: str) -> int:
+    if not _has_relation(con, name):
+        return 0
+    ((count,),) = con.execute(f'SELECT count(*) FROM "{name}"').fetchall()
+    return int(count)
+
+
+# ------------------------------------------------------------------------------------- assembly
+
+
+def catalog_tables(
+    con: duckdb.DuckDBPyConnection,
+    lake: Path,
+    *,
+    now: dt.datetime | None = None,
+    tables: Sequence[Table] | None = None,
+) -> dict[str, pa.Table]:
+    """The four catalog tables, from the registry, the lake and the serving views on ``con``.
+
+    Every registry table is a dataset except the stage tables (never stored).
+    """
+    now = now or dt.datetime.now(dt.UTC)
+    # stage tables are in-memory hand-offs between a parser and its build, never stored: not datasets
+    tables = [t for t in (tables if tables is not None else all_tables()) if t.layer is not Layer.STAGE]
+    lineage = lineage_table(con)
+    gate = gate_results(con)
+    facts = {t.name: lake_facts(lake, t) for t in tables if t.layer not in _NOT_IN_LAKE}
+
+    quality_rows: list[dict[str, Any]] = [
+        {**r, "kind": "expectation", "check_name": r["expectation"]} for r in gate.to_pylist()
+    ]
+    dataset_rows = []
+    for table in tables:
+        fact = facts.get(table.name)
+        rows = fact.rows if fact else _row_count(con, table.name)
+        has_data = rows > 0
+        first, last = coverage(con, table) if has_data and _has_relation(con, table.name) else (None, None)
+        quarantine = related_quarantine(table, tables, lineage)
+        quarantined = sum(facts[q].rows for q in quarantine if q in facts)
+        quality_rows += [
+            {
+                "table_name": table.name,
+                "kind": "quarantine",
+                "check_name": q,
+                "failed": facts[q].rows if q in facts else None,
+                "details": json.dumps({"why": "rows of the table's input that could not be published"}),
+            }
+            for q in quarantine
+        ]
+        agreed = agreement(con, table) if has_data else []
+        quality_rows += agreed
+        row = _dataset_row(table, fact, rows, (first, last), now)
+        row |= _gate_summary(gate, table.name)
+        row |= {
+            "rows": rows,
+            "quarantine_tables": ",".join(quarantine) or None,
+            "quarantined_rows": quarantined if quarantine else None,
+            "agreement_percent": agreed[0]["share_percent"] if agreed else None,
+        }
+        dataset_rows.append(row)
+
+    out = {
+        cat.columns.name: columns_table(tables),
+        cat.lineage.name: lineage,
+        cat.quality.name: _conformed(cat.quality, quality_rows),
+    }
+    sizes = {name: data.num_rows for name, data in out.items()} | {cat.datasets.name: len(dataset_rows)}
+    for row in dataset_rows:
+        if row["table_name"] in sizes:  # the catalog's own tables: their rows as just built
+            row["rows"] = sizes[row["table_name"]]
+    out[cat.datasets.name] = _conformed(cat.datasets, dataset_rows)
+    return out
+
+
+def _dataset_row(
+    table: Table,
+    fact: LakeFacts | None,
+    rows: int,
+    span: tuple[dt.date | dt.datetime | None, dt.date | dt.datetime | None],
+    now: dt.datetime,
+) -> dict[str, Any]:
+    owner, frequency = owner_of(table), frequency_of(table)
+    first, last = span
+    if fact is not None:
+        present, last_write = fact.files > 0, fact.last_write
+    elif table.layer is Layer.CATALOG:
+        present, last_write = True, now  # being built now
+    else:
+        present, last_write = rows > 0, None
+    end = newest_end(last) if last is not None else last_write
+    fresh = freshness(frequency.expected, table.freshness_tolerance, end, now)
+    if not present:
+        fresh = Freshness("no data", None, None)
+    expected_h = frequency.expected.total_seconds() / 3600 if frequency.expected else None
+    return {
+        "table_name": table.name,
+        "layer": table.layer.value,
+        "source": table.source,
+        "title_zh": table.title_zh or table.title,
+        "title_en": table.title,
+        "description_zh": table.description_zh or table.description,
+        "description_en": table.description,
+        "owner_zh": owner.name_zh,
+        "owner_en": owner.name_en,
+        "contact": owner.contact,
+        "source_system": table.source_system or None,
+        "frequency_zh": frequency.label_zh,
+        "frequency_en": frequency.label_en,
+        "expected_interval_h": expected_h,
+        "sharing": table.sharing.value,
+        "sharing_conditions": table.sharing_conditions
+        if table.sharing is not Sharing.UNCONDITIONAL
+        else None,
+        "primary_key": ",".join(table.primary_key) or None,
+        "partition_by": table.partition_by,
+        "time_column": time_column(table),
+        "column_count": len(table.columns),
+        "partitions": len(fact.partitions) if fact else 0,
+        "files": fact.files if fact else 0,
+        "size_bytes": fact.size_bytes if fact else None,
+        "first_partition": fact.partitions[0] if fact and fact.partitions else None,
+        "last_partition": fact.partitions[-1] if fact and fact.partitions else None,
+        "coverage_start": as_instant(first),
+        "coverage_end": as_instant(last),
+        "last_updated_at": last_write,
+        "freshness_status": fresh.status,
+        "data_age_h": fresh.age_h,
+        "late_by_h": fresh.late_by_h,
+        "built_at": now,
+    }
+
+
+def _gate_summary(gate: pa.Table, table_name: str) -> dict[str, Any]:
+    rows = [r for r in gate.to_pylist() if r["table_name"] == table_name] if gate.num_columns else []
+    if not rows:
+        return {}
+    return {
+        "last_gate_run": rows[0]["run_id"],
+        "last_gate_at": rows[0]["validated_at"],
+        "gate_passed": sum(1 for r in rows if r["success"]),
+        "gate_failed": sum(1 for r in rows if not r["success"] and r["severity"] == "blocking"),
+        "gate_warnings": sum(1 for r in rows if not r["success"] and r["severity"] == "warning"),
+        "gate_partitions": rows[0]["partitions"],
+        "gate_partitions_blocked": rows[0]["blocked"],
+    }
+
+
+def _conformed(table: Table, rows: list[dict[str, Any]]) -> pa.Table:
+    """Rows (dicts, missing keys = NULL) as ``table``'s Arrow table."""
+    names = table.column_names
+    return table.conform(
+        pa.Table.from_pylist(
+            [{n: r.get(n) for n in names} for r in rows], schema=table.arrow_schema(strict=False)
+        )
+    )
+
+
+# ---------------------------------------------------------------------------------------- write
+
+
+def write_catalog(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table]) -> None:
+    """Store the catalog tables in the serving database (replacing the empty views or old tables)."""
+    for name, given in tables.items():
+        table = get_table(name)
+        data = table.conform(given)
+        ((views,),) = con.execute(
+            "SELECT count(*) FROM duckdb_views() WHERE view_name = $1", [name]
+        ).fetchall()
+        if views:
+            con.execute(f'DROP VIEW "{name}"')
+        con.register("_catalog_rows", data)
+        try:
+            casts = ", ".join(f'CAST("{c.name}" AS {c.duckdb_type}) AS "{c.name}"' for c in table.columns)
+            con.execute(f'CREATE OR REPLACE TABLE "{name}" AS SELECT {casts} FROM _catalog_rows')
+        finally:
+            con.unregister("_catalog_rows")
+        con.execute(f'COMMENT ON TABLE "{name}" IS {_literal(table.title_zh + " / " + table.title)}')
+        for c in table.columns:
+            text = c.description + (f" [{c.unit}]" if c.unit else "")
+            con.execute(f'COMMENT ON COLUMN "{name}"."{c.name}" IS {_literal(text)}')
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
