@@ -10,13 +10,8 @@ CHROMIUM := /usr/bin/chromium
 .PHONY: help venv demo test test-fast lint format typecheck bench browser clean
 
 help:
-<<<<<<< HEAD
-	@echo "make demo   run the simulator and the Airflow DAGs for a few simulated days, print results"
-	@echo "make test   lint, type-check, check import directions and run every test (unit, integration, e2e)"
-=======
 	@echo "make demo   run the simulator and the Airflow DAGs for a few simulated days, print results, serve the web app"
-	@echo "make test   lint, type-check and run every test (unit, integration, e2e)"
->>>>>>> wip/web
+	@echo "make test   lint, type-check, check import directions and run every test (unit, integration, e2e)"
 	@echo "make bench  national-scale benchmark (figures go to BENCHMARKS.md)"
 	@echo "make lint | format | typecheck | test-fast | clean"
 
