@@ -184,9 +184,11 @@ def default_url(home: Path) -> str:
 
 
 class Ledger:
-    """The ledger at ``url`` (an SQLAlchemy URL); tables are created on first use."""
+    """The ledger at ``url`` (an SQLAlchemy URL, or the path of an SQLite file); tables are created on
+    first use."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str | Path) -> None:
+        url = str(url) if "://" in str(url) else f"sqlite:///{Path(url).resolve()}"
         self.url = url
         self.engine = _engine(url)
         self._sqlite = self.engine.dialect.name == "sqlite"

@@ -287,7 +287,7 @@ def test_a_name_declared_again_below_an_ancestor_keeps_its_type_and_unit() -> No
 
 # ----------------------------------------------------------------------------------- serving
 def test_serving_has_a_view_per_published_table_and_none_for_stage_or_platform(tmp_path: Path) -> None:
-    """Lake tables are views; the ledger's platform tables are tables; stage tables are not served."""
+    """Lake tables are views; the ledger's and the catalog's tables are tables; stage tables are not served."""
     ledger = Ledger(f"sqlite:///{tmp_path / 'state.sqlite'}")
     db = refresh(tmp_path / "lake", tmp_path / "serving.duckdb", ledger)
     con = duckdb.connect(str(db), read_only=True)
@@ -298,7 +298,8 @@ def test_serving_has_a_view_per_published_table_and_none_for_stage_or_platform(t
         tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
     finally:
         con.close()
-    published = {t.name for t in all_tables() if t.layer not in (Layer.STAGE, Layer.PLATFORM)}
+    stored = (Layer.PLATFORM, Layer.CATALOG)  # tables of the serving file itself, not views of the lake
+    published = {t.name for t in all_tables() if t.layer not in (Layer.STAGE, *stored)}
     assert views == published
-    assert tables == {t.name for t in all_tables() if t.layer == Layer.PLATFORM}
+    assert tables == {t.name for t in all_tables() if t.layer in stored}
     assert not any(v.startswith(("stage_", "platform_")) for v in views)
