@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table as RichTable
 
+from ecocloud import cli_ddl
 from ecocloud.cli_catalog import catalog_app
 from ecocloud.cli_ingest import ingest_app
 from ecocloud.cli_ingest import run as run_spec_command
@@ -236,6 +237,9 @@ def receive(
     )
     stats = serve(config)
     err.print(stats.summary())
+
+
+app.command("export-ddl")(cli_ddl.export_ddl_command)
 
 
 def _progress() -> Progress:
