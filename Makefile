@@ -33,7 +33,7 @@ browser:
 	@test -x $(CHROMIUM) || { echo "installing Debian's chromium for browser tests"; \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null; }
 
-# Ends by serving the web app on the demo's data (Ctrl-C stops it); `make demo DEMO_FLAGS=--no-serve` exits instead.
+# Ends by serving the web app on the demo's data when run from a terminal (Ctrl-C stops it); DEMO_FLAGS=--no-serve exits.
 demo: venv
 	$(BIN)/ecocloud demo $(DEMO_FLAGS)
 

@@ -126,14 +126,20 @@ def simulate(
 def demo(
     days: Annotated[int, typer.Option(help="simulated days to run through Airflow")] = 2,
     serve: Annotated[
-        bool, typer.Option("--serve/--no-serve", help="end by starting the web app on the demo's data")
-    ] = True,
+        bool | None,
+        typer.Option(
+            "--serve/--no-serve",
+            help="end by starting the web app on the demo's data (default: when run from a terminal)",
+        ),
+    ] = None,
     port: Annotated[int, typer.Option(help="web app port (another free one when taken)")] = 8080,
 ) -> None:
     """Run the simulator and the real DAGs through Airflow for a few simulated days, show the results,
-    then start the web app on them (--no-serve: exit instead)."""
+    then start the web app on them (--no-serve: exit instead; so does a run without a terminal)."""
     from ecocloud.demo import run_demo
 
+    if serve is None:
+        serve = sys.stdin.isatty() and sys.stdout.isatty()
     run_demo(get_settings(), days=days, console=console, serve=serve, port=port)
 
 

@@ -118,6 +118,11 @@ def run_demo(
     )
     if serve:
         serve_web(settings, console, port)
+    else:
+        console.print(
+            "web app on this data: .venv/bin/ecocloud serve --insecure-cookies  (plain http on loopback; "
+            "`make demo` from a terminal starts it, `--no-serve` skips it)"
+        )
 
 
 DEMO_USERS = (("demo-analyst", "analyst"), ("demo-enforcement", "enforcement"), ("demo-admin", "admin"))
@@ -173,8 +178,8 @@ def _free_port() -> int:
 def _run_loggers(settings: Settings, console: Console) -> DagRun:
     """A real HJ 212 receiver in this process and the simulated logger fleet against it.
 
-    Returns the ``pollution_sources`` run whose interval contains the moment the receiver closed
-    its segments (the DAG takes segments by close time, so late ones are never lost).
+    Returns the ``pollution_sources`` run for the current hour; a run takes every closed segment the
+    ledger has not ingested yet, whatever its interval, so late segments are never lost.
     """
     import asyncio
 

@@ -7,7 +7,19 @@ that declares a different layer marker fails collection. Tests that read the rea
 
 from __future__ import annotations
 
+import datetime as dt
+import os
+import socket
+import subprocess
+import sys
+import time
+import tomllib
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -30,13 +42,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         item.add_marker(getattr(pytest.mark, layer))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def shared_data(request: pytest.FixtureRequest) -> Path:
-    """The real field files. Present here and in CI; absent only on a user's own machine."""
-    if request.node.get_closest_marker("realdata") is None and not any(
-        i.get_closest_marker("realdata") for i in request.session.items
-    ):
-        raise pytest.UsageError("tests using shared_data must be marked realdata")
+    """The real field files. Present here and in CI; absent only on a user's own machine.
+
+    Checked per test: a test (or a fixture it uses) that reads them must itself be marked realdata."""
+    if request.node.get_closest_marker("realdata") is None:
+        raise pytest.UsageError(f"{request.node.nodeid} uses shared_data but is not marked realdata")
     if not SHARED_DATA.is_dir():
         pytest.skip(f"real field files not available: {SHARED_DATA} is absent (a user's own machine)")
     return SHARED_DATA
@@ -50,3 +62,142 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     for var in ("ECOCLOUD_LAKE_DIR", "ECOCLOUD_DUCKDB_PATH", "ECOCLOUD_AIRFLOW_HOME"):
         monkeypatch.delenv(var, raising=False)
     return Settings()
+
+
+@pytest.fixture(scope="session")
+def expected() -> dict[str, Any]:
+    """Expected outcomes of simulated runs (tests/expected_simulated.toml), kept in one data file."""
+    return tomllib.loads((REPO / "tests" / "expected_simulated.toml").read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def ingest(settings: Settings) -> Callable[..., Any]:
+    """Land with ``land(settings, ledger)`` and run a spec through the runner, as the CLI does."""
+    from ecocloud.runner import engine
+    from ecocloud.runner.context import RunInfo
+    from ecocloud.specs import get_spec
+
+    def run(
+        spec: str, land: Callable[..., Any] = lambda _s, _l: [], *, force: bool = False, **kw: Any
+    ) -> Any:
+        return engine.land_and_run(settings, get_spec(spec), land, RunInfo.cli("test", force=force), **kw)
+
+    return run
+
+
+# -- the web app on demo-like data (integration and e2e) ----------------------------------------------
+# Built once per session: the simulator's Jiangxi province served over HTTP, two days of air and a
+# surface-water board snapshot ingested with the real `ecocloud ingest` commands into a temporary
+# home, users added with `ecocloud users add`, and the real server (`ecocloud serve`) on a free port.
+# (Lighter than `ecocloud demo --no-serve`, which runs every DAG through Airflow: ~15 s instead of minutes.)
+
+WEB_PASSWORD = "correct-horse-battery"
+WEB_USERS = {"pub": "public", "ana": "analyst", "enf": "enforcement", "boss": "admin"}
+
+
+@dataclass(frozen=True)
+class WebHome:
+    home: Path
+    env: dict[str, str]
+    days: tuple[dt.date, ...]
+    password: str = WEB_PASSWORD
+    users: tuple[tuple[str, str], ...] = tuple(WEB_USERS.items())
+
+    @property
+    def ecocloud(self) -> str:
+        return ecocloud_bin()
+
+    def serve(self, *extra: str) -> AbstractContextManager[str]:
+        """`ecocloud serve` on a free port in this home; the context yields its base URL."""
+        return running_web(self.env, *extra)
+
+
+def ecocloud_bin() -> str:
+    return str(Path(sys.executable).parent / "ecocloud")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def web_home(tmp_path_factory: pytest.TempPathFactory) -> WebHome:
+    from ecocloud.simulator.server import running_simulator
+    from ecocloud.simulator.water import jiangxi_sections, registry_csv
+
+    home = tmp_path_factory.mktemp("web") / "home"
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ECOCLOUD_")} | {
+        "ECOCLOUD_HOME": str(home)
+    }
+    today = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).date()
+    days = (today - dt.timedelta(days=2), today - dt.timedelta(days=1))
+    sections = home / "sections.csv"
+    sections.write_bytes(registry_csv(jiangxi_sections(2026)))
+    with running_simulator(
+        start_date=days[0], days=len(days), seed=2026, now=dt.datetime.combine(today, dt.time(0, 30))
+    ) as sim:
+        air = [f"{sim.base_url}/air/station_list.csv"] + [
+            f"{sim.base_url}/air/china_sites_{d:%Y%m%d}.csv" for d in days
+        ]
+        for args in (
+            ["ingest", "air", *air],
+            ["ingest", "water", f"{sim.base_url}/water/Publish.ashx", "--sections", str(sections)],
+        ):
+            subprocess.run([ecocloud_bin(), *args], env=env, check=True, capture_output=True, timeout=600)
+    for name, role in WEB_USERS.items():
+        subprocess.run(
+            [ecocloud_bin(), "users", "add", name, "--role", role, "--password-stdin"],
+            input=WEB_PASSWORD + "\n",
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+    return WebHome(home, env, days)
+
+
+@contextmanager
+def running_web(env: dict[str, str], *extra: str) -> Iterator[str]:
+    """`ecocloud serve` in a subprocess on a free port; yields its base URL."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [ecocloud_bin(), "serve", "--port", str(port), *extra],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                out = proc.stdout.read().decode() if proc.stdout else ""
+                raise RuntimeError(f"ecocloud serve exited with {proc.returncode}: {out}")
+            try:
+                with urllib.request.urlopen(f"{base}/healthz", timeout=2) as reply:
+                    if reply.status == 200:
+                        break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        if proc.stdout:
+            proc.stdout.close()
+
+
+@pytest.fixture(scope="session")
+def web_server(web_home: WebHome) -> Iterator[str]:
+    """The web app on plain http over loopback, as `make demo` serves it (cookies without Secure)."""
+    with running_web(web_home.env, "--insecure-cookies") as base:
+        yield base

@@ -83,15 +83,20 @@ def land_and_run(
 ) -> RunReport:
     """What a command does: land (``land(settings, ledger)`` returns what it landed), run the spec's
     builds, refresh serving when anything changed (or there is no serving database yet)."""
+    started = time.perf_counter()
     led = ledger(settings)
     try:
         landed = land(settings, led)
     finally:
         led.close()
+    landed_s = time.perf_counter() - started
     report = run_spec(settings, spec, run, builds=builds)
     report.landed = [getattr(o, "raw_path", str(o)) for o in landed]
+    report.timings["land"] = landed_s
+    started = time.perf_counter()
     if report.changed or not settings.duckdb_file.exists():
         refresh_serving(settings)
+    report.timings["serving"] = time.perf_counter() - started
     return report
 
 
@@ -102,7 +107,9 @@ def run_spec(
     report = RunReport(spec.name, run.run_id)
     for build in spec.builds:
         if builds is None or build.name in builds:
+            started = time.perf_counter()
             report.units += run_build(settings, spec, build, run)
+            report.timings[spec.full_name(build)] = time.perf_counter() - started
     return report
 
 
