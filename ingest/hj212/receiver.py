@@ -98,6 +98,7 @@ from ingest.hj212.segments import (
     ReceiverIdInUse,
     SegmentIO,
     SegmentWriter,
+    ThrottledLog,
     list_closed_segments,
 )
 
@@ -361,6 +362,7 @@ class Receiver:
         )
         self._qbudget = _PeerBudget(config.quarantine_peer_bytes, config.quarantine_window_s)
         self._nothing_to_land: asyncio.Future[None] | None = None
+        self._landing_error_log = ThrottledLog(log)
 
     @property
     def port(self) -> int:
@@ -695,7 +697,7 @@ class Receiver:
             except Exception as exc:
                 await flush()
                 st.landing_errors += 1
-                log.error("landing failed, dropping connection without reply: %s", exc)
+                self._landing_error_log.error("landing failed, dropping connection without reply: %s", exc)
                 writer.transport.abort()
                 return
             if reply is not None:

@@ -73,6 +73,7 @@ __all__ = [
     "SegmentLogDown",
     "SegmentRecord",
     "SegmentWriter",
+    "ThrottledLog",
     "format_received_at",
     "iter_records",
     "list_closed_segments",
@@ -86,6 +87,28 @@ _NAME_RE = re.compile(r"^(?P<rid>.+)-(?P<start>\d{8}T\d{6})-(?P<seq>\d{6})\.h212
 _RID_RE = re.compile(r"^[A-Za-z0-9_.]+$")
 
 log = logging.getLogger("ecocloud.hj212.segments")
+
+
+class ThrottledLog:
+    """Logs an error at most once per ``every_s`` seconds, saying how many were suppressed: a full
+    or failing disk makes every commit fail, and the log must not flood (it may share that disk)."""
+
+    def __init__(self, logger: logging.Logger, every_s: float = 10.0) -> None:
+        self.logger = logger
+        self.every_s = every_s
+        self._next = 0.0
+        self._suppressed = 0
+
+    def error(self, msg: str, *args: object) -> None:
+        now = time.monotonic()
+        if now < self._next:
+            self._suppressed += 1
+            return
+        if self._suppressed:
+            msg += f" (and {self._suppressed} more like it since the last report)"
+        self._suppressed = 0
+        self._next = now + self.every_s
+        self.logger.error(msg, *args)
 
 
 _SECOND_PREFIX: tuple[int, str] = (-(1 << 62), "")
@@ -318,6 +341,7 @@ class SegmentWriter:
         self.closed: list[Path] = []
         self.errors = 0
         self.last_error: str | None = None
+        self._error_log = ThrottledLog(log)
 
     @property
     def current_path(self) -> Path | None:
@@ -348,7 +372,9 @@ class SegmentWriter:
     def _error(self, doing: str, path: Path, exc: BaseException) -> None:
         self.errors += 1
         self.last_error = f"{doing} {path.name}: {exc}"
-        log.error("segment writer %s/%s: %s %s failed: %s", self.receiver_id, self.kind, doing, path, exc)
+        self._error_log.error(
+            "segment writer %s/%s: %s %s failed: %s", self.receiver_id, self.kind, doing, path, exc
+        )
 
     # -- lifecycle
     def _open(self, now: float, date: str) -> None:
@@ -496,17 +522,16 @@ class SegmentWriter:
         return None if seg in self.unpublished else _closed_name(seg.path)
 
     def settle(self) -> list[Path]:
-        """Publish closed segments that could not be published yet, oldest first; stops at the
-        first failure (retried later).  Returns the segments published now."""
+        """Publish closed segments that could not be published yet (each failure is logged and
+        retried later).  Returns the segments published now."""
         out: list[Path] = []
-        while self.unpublished:
-            seg = self.unpublished[0]
+        for seg in list(self.unpublished):
             try:
                 final = self._settle(seg)
             except OSError as exc:
                 self._error("publishing", seg.path, exc)
-                break
-            self.unpublished.pop(0)
+                continue
+            self.unpublished.remove(seg)
             if final is not None:
                 self.closed.append(final)
                 out.append(final)

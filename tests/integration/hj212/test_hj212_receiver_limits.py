@@ -361,3 +361,14 @@ def test_quarantine_growth_from_one_peer_is_capped(tmp_path: Path) -> None:
     assert landed == bad[:5] + bad[:1]
     assert r.stats.quarantine_capped == 15
     assert r.stats.rejects["crc_mismatch"] == 21
+
+
+def test_open_mode_without_a_registry_flags_every_packet(tmp_path: Path) -> None:
+    async def body(r: Receiver) -> None:
+        reader, writer = await connect(r)
+        writer.write(packet("20240501120000001"))
+        assert (await reply(reader)).cn == "9014"  # kept and acknowledged …
+        writer.close()
+
+    run(tmp_path, body, registry_mode="open")
+    assert [s for s, _ in records(tmp_path / "raw" / "hj212")] == ["unregistered"]  # … and flagged
