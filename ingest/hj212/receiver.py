@@ -419,9 +419,14 @@ class Receiver:
             sl.start()
             logs.append(sl)
         self._data, self._quarantine = logs
-        self._server = await asyncio.start_server(
-            self._on_connect, c.host, c.port, limit=c.max_line_bytes, reuse_address=True
-        )
+        try:
+            self._server = await asyncio.start_server(
+                self._on_connect, c.host, c.port, limit=c.max_line_bytes, reuse_address=True
+            )
+        except BaseException:  # e.g. the port is taken: close the logs, release the id
+            for sl in logs:
+                await sl.close()
+            raise
         log.info("hj212 receiver %s listening on %s:%d", c.receiver_id, c.host, self.port)
 
     async def stop(self) -> None:

@@ -905,8 +905,7 @@ class AsyncSegmentLog:
         loop = asyncio.get_running_loop()
         task = self._task
         if task is not None:
-            with contextlib.suppress(Exception):
-                await task
+            await asyncio.wait([task])  # its outcome is handled by _on_task_done
             self._task = None
         if task is None or task.cancelled() or task.exception() is not None:
             await loop.run_in_executor(None, self.writer.close)

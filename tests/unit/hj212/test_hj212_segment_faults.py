@@ -290,3 +290,21 @@ def test_auth_throttle_memory_is_bounded() -> None:
     for i in range(1000):
         t.failed(f"10.0.{i // 250}.{i % 250}", f"MN{i}")
     assert len(t._failures) <= 100
+
+
+def test_a_running_writer_sweeps_up_orphans_that_appear_later(tmp_path: Path) -> None:
+    now = [T0]
+    new = SegmentWriter(tmp_path, "newhost", sweep_seconds=300, clock=lambda: now[0])
+    new.recover()
+    write(new, lines("n", 1))
+    gone = SegmentWriter(tmp_path, "oldhost", clock=lambda: now[0])
+    write(gone, lines("g", 1))
+    gone.release()  # dies after the new one started
+    now[0] += 299
+    new.housekeeping()
+    assert list(tmp_path.rglob("oldhost-*.h212.open"))  # not yet: sweeps are every 300 s
+    now[0] += 2
+    new.housekeeping()
+    assert not list(tmp_path.rglob("oldhost-*.h212.open"))
+    new.close()
+    assert sorted(closed_records(tmp_path)) == sorted(lines("g", 1) + lines("n", 1))
