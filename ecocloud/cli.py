@@ -203,45 +203,70 @@ def quality(
 @app.command()
 def receive(
     port: Annotated[int | None, typer.Option(help="TCP port (default: ECOCLOUD_HJ212_PORT, 9212)")] = None,
-    host: Annotated[str, typer.Option(help="address to listen on")] = "0.0.0.0",
+    host: Annotated[
+        str, typer.Option(help="address to listen on; loopback by default (0.0.0.0: every interface)")
+    ] = "127.0.0.1",
     devices: Annotated[
         str | None, typer.Option(help="device registry CSV/JSON: mn,password,uscc,outlet_code,region_code")
     ] = None,
     mode: Annotated[
-        str, typer.Option(help="open: accept unknown MN/PW and flag them; registered: reject them")
-    ] = "open",
+        str | None,
+        typer.Option(
+            help="registered (default with --devices): reject unknown MN / wrong PW; "
+            "open: accept them and flag them (unregistered / bad_pw)"
+        ),
+    ] = None,
     receiver_id: Annotated[str | None, typer.Option(help="segment name prefix (default: host name)")] = None,
+    max_connections: Annotated[int, typer.Option(help="capped by the file-descriptor limit")] = 10_000,
+    max_connections_per_peer: Annotated[int, typer.Option(help="per peer address; 0 = no cap")] = 256,
+    reply_stall_timeout: Annotated[
+        float, typer.Option(help="seconds a peer may leave its replies unread before it is disconnected")
+    ] = 30.0,
+    auth_max_failures: Annotated[
+        int, typer.Option(help="failed authentications per peer or MN before it is blocked; 0 = never")
+    ] = 5,
+    auth_block_seconds: Annotated[
+        float, typer.Option(help="how long a blocked peer or MN is refused")
+    ] = 300.0,
+    quarantine_peer_mb: Annotated[
+        float, typer.Option(help="quarantine MB landed per peer address per hour; 0 = no cap")
+    ] = 8.0,
 ) -> None:
     """Run the HJ 212 TCP receiver: land every line durably (segments), then acknowledge (9014/9011)."""
-    from pathlib import Path
-    from typing import cast
+    from ingest.hj212.receiver import ReceiverConfig, default_receiver_id, registry_for, serve
+    from ingest.hj212.segments import ReceiverIdInUse
 
-    from ingest.hj212.devices import DeviceRegistry, RegistryMode
-    from ingest.hj212.receiver import ReceiverConfig, default_receiver_id, serve
-
-    if mode not in ("open", "registered"):
-        err.print("--mode must be open or registered")
-        raise typer.Exit(2)
-    if mode == "registered" and not devices:
-        err.print("--mode registered needs --devices")
-        raise typer.Exit(2)
     settings = get_settings()
-    registry_mode = cast(RegistryMode, mode)
-    registry = DeviceRegistry.load(Path(devices), registry_mode) if devices else None
-    config = ReceiverConfig(
-        landing_dir=settings.hj212_landing,
-        host=host,
-        port=settings.hj212_port if port is None else port,
-        receiver_id=receiver_id or default_receiver_id(),
-        registry=registry,
-        registry_mode=registry_mode,
-    )
+    try:
+        registry, registry_mode = registry_for(devices, mode)
+        config = ReceiverConfig(
+            landing_dir=settings.hj212_landing,
+            host=host,
+            port=settings.hj212_port if port is None else port,
+            receiver_id=receiver_id or default_receiver_id(),
+            registry=registry,
+            registry_mode=registry_mode,
+            max_connections=max_connections,
+            max_connections_per_peer=max_connections_per_peer,
+            reply_stall_timeout_s=reply_stall_timeout,
+            auth_max_failures=auth_max_failures,
+            auth_block_s=auth_block_seconds,
+            quarantine_peer_bytes=int(quarantine_peer_mb * (1 << 20)),
+        )
+    except ValueError as exc:
+        err.print(str(exc))
+        raise typer.Exit(2) from None
     logging.getLogger("ecocloud.hj212.receiver").setLevel(logging.INFO)
     err.print(
         f"HJ 212 receiver on {config.host}:{config.port} → {config.landing_dir} "
-        f"(rejects → {config.quarantine_dir}); Ctrl-C or SIGTERM stops"
+        f"(rejects → {config.quarantine_dir}); mode: {registry_mode or 'no registry (loopback only)'}; "
+        "Ctrl-C or SIGTERM stops"
     )
-    stats = serve(config)
+    try:
+        stats = serve(config)
+    except ReceiverIdInUse as exc:
+        err.print(str(exc))
+        raise typer.Exit(2) from None
     err.print(stats.summary())
 
 

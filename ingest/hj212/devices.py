@@ -10,6 +10,9 @@ Modes: ``registered`` rejects an unknown MN (reason ``unknown_mn`` → ``QnRtn``
 (``bad_pw`` → ``QnRtn`` 3); ``open`` accepts everything and returns the same words as flags so the
 landing record says ``unregistered`` / ``bad_pw``.  A USCC failing its GB 32100 check character is
 loaded (early codes were legally issued that way) and listed in ``DeviceRegistry.warnings``.
+
+:class:`AuthThrottle` counts failed authentications per peer address and per MN, so that guessing
+passwords is refused for a while after a few failures (the receiver uses it in registered mode).
 """
 
 from __future__ import annotations
@@ -17,12 +20,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-__all__ = ["Device", "DeviceRegistry", "RegistryMode", "uscc_check_ok"]
+__all__ = ["AuthThrottle", "Device", "DeviceRegistry", "RegistryMode", "uscc_check_ok"]
 
 RegistryMode = Literal["open", "registered"]
 
@@ -108,3 +112,86 @@ class DeviceRegistry:
         if dev.password != (pw or ""):
             return "bad_pw"
         return None
+
+
+class AuthThrottle:
+    """Failed authentications per peer address and per MN; ``max_failures`` within ``window_s``
+    block that key for ``block_s``.
+
+    A blocked peer or MN is refused without checking the password, so guessing learns nothing while
+    the block lasts; the receiver exempts connections that already authenticated that MN (the
+    genuine logger keeps sending).  Memory is bounded: at most ``max_keys`` keys are tracked (the
+    oldest are forgotten first).  ``refused`` counts refused attempts, ``blocks`` the blocks set.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_failures: int = 5,
+        window_s: float = 60.0,
+        block_s: float = 300.0,
+        max_keys: int = 100_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.max_failures = max_failures
+        self.window_s = window_s
+        self.block_s = block_s
+        self.max_keys = max_keys
+        self._clock = clock
+        self._failures: dict[str, tuple[float, int]] = {}  # key -> (window start, failures)
+        self._blocked: dict[str, float] = {}  # key -> blocked until
+        self.refused = 0
+        self.blocks = 0
+
+    @property
+    def active(self) -> bool:
+        """Any key blocked (the receiver's fast path skips the lookups otherwise)."""
+        return bool(self._blocked)
+
+    def failed(self, peer: str, mn: str | None) -> list[str]:
+        """Record one failure; returns the keys (``peer:…``, ``mn:…``) it blocked."""
+        if self.max_failures <= 0:
+            return []
+        now = self._clock()
+        newly: list[str] = []
+        for key in (f"peer:{peer}", f"mn:{mn or ''}"):
+            start, n = self._failures.get(key, (now, 0))
+            if now - start >= self.window_s:
+                start, n = now, 0
+            n += 1
+            if n >= self.max_failures:
+                self._failures.pop(key, None)
+                self._blocked[key] = now + self.block_s
+                self.blocks += 1
+                newly.append(key)
+            else:
+                self._failures[key] = (start, n)
+        self._bound(now)
+        return newly
+
+    def blocked(self, peer: str, mn: str | None) -> bool:
+        """True if the peer or the MN is blocked now (counted in ``refused``)."""
+        now = self._clock()
+        hit = False
+        for key in (f"peer:{peer}", f"mn:{mn or ''}"):
+            until = self._blocked.get(key)
+            if until is None:
+                continue
+            if now >= until:
+                del self._blocked[key]
+            else:
+                hit = True
+        if hit:
+            self.refused += 1
+        return hit
+
+    def _bound(self, now: float) -> None:
+        for table, alive in (
+            (self._failures, lambda v: now - v[0] < self.window_s),
+            (self._blocked, lambda v: now < v),
+        ):
+            if len(table) > self.max_keys:
+                for k in [k for k, v in table.items() if not alive(v)]:
+                    del table[k]
+                while len(table) > self.max_keys:
+                    del table[next(iter(table))]

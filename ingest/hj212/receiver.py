@@ -8,29 +8,47 @@ Per connection, lines (``\\n``-terminated, at most ``max_line_bytes``) are parse
 * accepted packets → ``landing_dir`` (status ``ok``; in ``open`` registry mode an unknown MN or a
   wrong PW is accepted and flagged ``unregistered`` / ``bad_pw``);
 * rejects → ``quarantine_dir`` with the reason as status (parse reasons, ``unknown_mn`` and
-  ``bad_pw`` in ``registered`` mode, ``line_too_long`` — landed truncated to ``max_line_bytes``
-  — and ``missing_tail`` for bytes left when a peer disconnects mid-line).
+  ``bad_pw`` in ``registered`` mode, ``auth_throttled`` while a peer or MN is blocked after
+  repeated failures, ``line_too_long`` — landed truncated to ``max_line_bytes`` — and
+  ``missing_tail`` for bytes left when a peer disconnects mid-line).
 
 Acknowledgement only after durability: a line's 9014 (packet whose Flag asks for an ack; replies
 — CN 9xxx — are never acked) or 9011 (reject with a recoverable QN; ``QnRtn`` from
 :func:`~ingest.hj212.protocol.qn_rtn_for`: CRC → 9, PW → 3, MN → 4, Flag → 6 …, other format
-errors → 2) is written to the socket only after the group commit that contains the line has
-fsynced.  Reading is pipelined: a connection keeps reading while earlier lines wait for their
-fsync; replies go out in line order.  If landing fails (disk error) no reply is sent and the
-connection is dropped, so the logger retransmits.
+errors → 2; ``auth_throttled`` → 3, or 4 for an unknown MN) is written to the socket only after the
+group commit that contains the line has fsynced.  A line is landed before its reply is built; a
+reply that cannot be built — its echoed QN/PW/MN would exceed the standard's 1,024-byte data
+segment — is not sent (counted in ``replies_unbuildable``; the logger's resend lands again, and
+it gives up after its ReCount).  Reading is
+pipelined: a connection keeps reading while earlier lines wait for their fsync; replies go out in
+line order.  If landing fails (disk error, segment log down) no reply is sent and the connection
+is dropped, so the logger retransmits.
+
+Who may send (see :class:`ReceiverConfig`): the default bind address is 127.0.0.1.  With a device
+registry the default mode is ``registered``; binding a non-loopback address without a registry
+needs ``registry_mode="open"`` (every packet is then flagged ``unregistered``).  In registered mode
+:class:`~ingest.hj212.devices.AuthThrottle` blocks a peer address or an MN after
+``auth_max_failures`` failures within ``auth_window_s`` for ``auth_block_s`` (connections that
+already authenticated that MN are exempt).  Quarantine landing is capped per peer address
+(``quarantine_peer_bytes`` per ``quarantine_window_s``; lines over the cap are counted, answered,
+not landed).
 
 Limits: ``max_line_bytes`` (StreamReader limit; an over-long line is rejected and the stream
-resyncs at the next newline), ``idle_timeout_s``, ``max_connections`` (further connections are
-closed at once), ``max_inflight_per_connection`` lines awaiting fsync per connection and
-``max_pending_bytes`` per segment log (backpressure: the receiver stops reading, TCP flow control
-does the rest), and ``drain()`` on replies when the peer does not read.
+resyncs at the next newline), ``idle_timeout_s``, ``max_connections`` (capped by the file-descriptor
+limit, which is first raised to its hard limit) and ``max_connections_per_peer`` (further
+connections are closed at once), ``max_inflight_per_connection`` lines awaiting fsync per
+connection and ``max_pending_bytes`` per segment log (backpressure: the receiver stops reading, TCP
+flow control does the rest), and ``reply_stall_timeout_s``: a peer whose reply buffer stays full
+that long (it does not read) is disconnected.
 
 SIGTERM/SIGINT: stop accepting, stop reading, send the replies of what was read once it is
-fsynced, close (fsync + rename + manifest) the open segments.  On start, ``.open`` segments left by
-a crash of the same ``receiver_id`` are recovered (torn tail dropped) and closed.
+fsynced, close (fsync + rename + manifest) the open segments.  The receiver id is locked on the
+landing zone (a second receiver with the same id refuses to start); on start, and then every
+``sweep_seconds``, ``.open`` segments left by a dead receiver — this id's, or any id whose lock is
+free — are recovered (torn tail dropped) and closed.
 
-Counters (lines, bytes, packets, rejects by reason, acks, ack latency p50/p99 from receipt to
-reply written) are logged every ``stats_interval_s`` and at shutdown.
+Counters (lines, bytes, packets, rejects by reason, acks, refusals, I/O errors, ack latency p50/p99
+from receipt to reply written) are logged every ``stats_interval_s`` and at shutdown.
 
 Entry points: ``async run_receiver(config)``, ``serve(config)`` (sync; what ``ecocloud receive``
 calls) and ``python -m ingest.hj212.receiver --landing-dir DIR [--port 0] …`` which prints
@@ -49,9 +67,11 @@ import argparse
 import asyncio
 import contextlib
 import gc
+import ipaddress
 import logging
 import os
 import re
+import resource
 import signal
 import socket
 import sys
@@ -61,7 +81,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ingest.hj212.devices import DeviceRegistry, RegistryMode
+from ingest.hj212.codes import QnRtn
+from ingest.hj212.devices import AuthThrottle, DeviceRegistry, RegistryMode
 from ingest.hj212.protocol import (
     LINE_TOO_LONG,
     MISSING_TAIL,
@@ -72,30 +93,66 @@ from ingest.hj212.protocol import (
     parse_line,
     salvage_header,
 )
-from ingest.hj212.segments import AsyncSegmentLog, SegmentWriter, list_closed_segments
+from ingest.hj212.segments import (
+    AsyncSegmentLog,
+    ReceiverIdInUse,
+    SegmentIO,
+    SegmentWriter,
+    ThrottledLog,
+    list_closed_segments,
+)
 
 __all__ = [
+    "AUTH_THROTTLED",
     "Receiver",
     "ReceiverConfig",
     "ReceiverStats",
     "list_closed_segments",
     "main",
+    "registry_for",
     "run_receiver",
     "serve",
 ]
 
 log = logging.getLogger("ecocloud.hj212.receiver")
 
+AUTH_THROTTLED = "auth_throttled"
+FD_RESERVE = 64  # descriptors kept free for segments, manifests, locks, the listener and the loop
+
 
 def default_receiver_id() -> str:
     return re.sub(r"[^A-Za-z0-9_.]", "_", socket.gethostname()) or "receiver"
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def registry_for(
+    devices: str | Path | None, mode: str | None
+) -> tuple[DeviceRegistry | None, RegistryMode | None]:
+    """The registry and mode for ``--devices`` / ``--mode``: with a registry the default mode is
+    ``registered``; ``open`` must be asked for; ``registered`` without a registry is an error."""
+    if mode not in (None, "open", "registered"):
+        raise ValueError(f"mode {mode!r}: use open or registered")
+    if devices is None:
+        if mode == "registered":
+            raise ValueError("registered mode needs a device registry (--devices)")
+        return None, "open" if mode == "open" else None
+    chosen: RegistryMode = "open" if mode == "open" else "registered"
+    return DeviceRegistry.load(devices, chosen), chosen
 
 
 @dataclass
 class ReceiverConfig:
     landing_dir: Path
     quarantine_dir: Path | None = None  # default: <landing_dir>_quarantine beside it
-    host: str = "0.0.0.0"
+    host: str = "127.0.0.1"
     port: int = 9212
     receiver_id: str = field(default_factory=default_receiver_id)
     rotate_seconds: float = 300.0
@@ -103,19 +160,38 @@ class ReceiverConfig:
     group_commit_ms: float = 5.0  # ≤ 20 ms: extra wait to group fsyncs
     max_line_bytes: int = 4096
     idle_timeout_s: float = 900.0
-    max_connections: int = 10_000
+    max_connections: int = 10_000  # capped by RLIMIT_NOFILE minus FD_RESERVE
+    max_connections_per_peer: int = 256  # per peer address; 0 = no cap (e.g. behind a local proxy)
     max_inflight_per_connection: int = 512
     max_pending_bytes: int = 16 << 20
+    reply_stall_timeout_s: float = 30.0  # reply buffer full that long: the peer is not reading
+    raise_fd_limit: bool = True  # raise the soft RLIMIT_NOFILE to the hard limit at start
     registry: DeviceRegistry | None = None
-    registry_mode: RegistryMode | None = None  # None: the registry's own mode
+    # None: the registry's own mode; without a registry, no authentication (loopback only).
+    # "open" without a registry: every packet is accepted and flagged "unregistered".
+    registry_mode: RegistryMode | None = None
+    auth_max_failures: int = 5  # registered mode: failures per peer address or MN …
+    auth_window_s: float = 60.0  # … within this window …
+    auth_block_s: float = 300.0  # … block it for this long; 0 failures = no throttling
+    quarantine_peer_bytes: int = 8 << 20  # quarantine bytes landed per peer address per window; 0 = no cap
+    quarantine_window_s: float = 3600.0
     reply_to_rejects: bool = True
     stats_interval_s: float = 60.0
+    sweep_seconds: float = 300.0  # how often to look for dead receivers' open segments
+    segment_io: SegmentIO | None = None  # file-system calls of the segment writers (tests fault them)
 
     def __post_init__(self) -> None:
         self.landing_dir = Path(self.landing_dir)
         if self.quarantine_dir is None:
             self.quarantine_dir = self.landing_dir.with_name(self.landing_dir.name + "_quarantine")
         self.quarantine_dir = Path(self.quarantine_dir)
+        if self.registry_mode == "registered" and self.registry is None:
+            raise ValueError("registered mode needs a device registry")
+        if self.registry is None and self.registry_mode is None and not is_loopback(self.host):
+            raise ValueError(
+                f"binding {self.host} without a device registry would accept any sender as genuine: "
+                "give a registry (registered mode) or choose open mode explicitly (packets flagged)"
+            )
 
 
 @dataclass
@@ -125,12 +201,18 @@ class ReceiverStats:
     packets: int = 0
     acks_9014: int = 0
     replies_9011: int = 0
+    replies_unbuildable: int = 0  # not sent: the reply would exceed 1,024 bytes
     flagged: Counter[str] = field(default_factory=Counter)
     rejects: Counter[str] = field(default_factory=Counter)
     connections: int = 0
     connections_total: int = 0
-    connections_refused: int = 0
+    connections_refused: int = 0  # over max_connections (or shutting down)
+    connections_refused_peer: int = 0  # over max_connections_per_peer
+    stalled_disconnects: int = 0  # peers not reading their replies
+    auth_blocks: int = 0  # peer addresses / MNs blocked after repeated failures
+    quarantine_capped: int = 0  # lines not landed: their peer's quarantine budget was spent
     landing_errors: int = 0
+    io_errors: int = 0  # segment writer errors (write, sync, close, publish), from both logs
     latencies: deque[float] = field(default_factory=lambda: deque(maxlen=20_000))
 
     def latency_ms(self, q: float) -> float | None:
@@ -146,11 +228,62 @@ class ReceiverStats:
             f"lines={self.lines} bytes={self.bytes} packets={self.packets} acks={self.acks_9014} "
             f"nacks={self.replies_9011} rejects={dict(self.rejects)} flagged={dict(self.flagged)} "
             f"conns={self.connections}/{self.connections_total} refused={self.connections_refused} "
-            f"landing_errors={self.landing_errors} ack_latency_p50/p99={lat}"
+            f"refused_peer={self.connections_refused_peer} stalled={self.stalled_disconnects} "
+            f"auth_blocks={self.auth_blocks} quarantine_capped={self.quarantine_capped} "
+            f"replies_unbuildable={self.replies_unbuildable} "
+            f"landing_errors={self.landing_errors} io_errors={self.io_errors} ack_latency_p50/p99={lat}"
         )
 
 
 _Item = tuple[asyncio.Future[None], bytes | None, bool, float]  # (landed, reply, reply is 9014, t0)
+
+
+class _Conn:
+    """One connection's identity and state."""
+
+    __slots__ = ("closing", "ip", "peer", "queue", "trusted")
+
+    def __init__(self, ip: str, peer: str, queue: asyncio.Queue[_Item | None]) -> None:
+        self.ip = ip
+        self.peer = peer
+        self.queue = queue
+        self.trusted: set[str] = set()  # MNs this connection authenticated (registered mode)
+        self.closing = False
+
+
+class _PeerBudget:
+    """Bytes each peer address may land per window (quarantine cap); bounded memory."""
+
+    def __init__(self, limit: int, window_s: float, max_peers: int = 100_000) -> None:
+        self.limit = limit
+        self.window_s = window_s
+        self.max_peers = max_peers
+        self._used: dict[str, tuple[float, int]] = {}
+        self._warned: set[str] = set()
+
+    def take(self, ip: str, n: int, now: float) -> bool:
+        if self.limit <= 0:
+            return True
+        start, used = self._used.get(ip, (now, 0))
+        if now - start >= self.window_s:
+            start, used = now, 0
+            self._warned.discard(ip)
+        if used + n > self.limit:
+            if ip not in self._warned:
+                self._warned.add(ip)
+                log.warning(
+                    "peer %s: quarantine cap of %d bytes per %.0fs reached", ip, self.limit, self.window_s
+                )
+            self._used[ip] = (start, used)
+            return False
+        self._used[ip] = (start, used + n)
+        if len(self._used) > self.max_peers:
+            for k in [k for k, (s, _) in self._used.items() if now - s >= self.window_s]:
+                del self._used[k]
+            while len(self._used) > self.max_peers:
+                del self._used[next(iter(self._used))]
+            self._warned &= self._used.keys()
+        return True
 
 
 class _IdleWatch:
@@ -184,15 +317,52 @@ class _IdleWatch:
         self.handle.cancel()
 
 
+def connection_cap(max_connections: int, *, raise_limit: bool) -> int:
+    """``max_connections`` within the file-descriptor limit (first raised to the hard limit if
+    ``raise_limit``), keeping :data:`FD_RESERVE` descriptors free."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = max_connections + FD_RESERVE
+    if raise_limit and soft != resource.RLIM_INFINITY and soft < want:
+        target = want if hard == resource.RLIM_INFINITY else min(want, hard)
+        if target > soft:
+            with contextlib.suppress(ValueError, OSError):
+                resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+                soft = target
+    if soft == resource.RLIM_INFINITY:
+        return max_connections
+    cap = max(1, soft - FD_RESERVE)
+    if cap < max_connections:
+        log.warning(
+            "max_connections %d capped to %d by the file-descriptor limit %d (raise `ulimit -n`)",
+            max_connections,
+            cap,
+            soft,
+        )
+    return min(max_connections, cap)
+
+
 class Receiver:
     def __init__(self, config: ReceiverConfig) -> None:
         self.config = config
         self.stats = ReceiverStats()
         self._server: asyncio.Server | None = None
         self._conns: set[asyncio.Task[None]] = set()
+        self._per_peer: Counter[str] = Counter()
         self._data: AsyncSegmentLog | None = None
         self._quarantine: AsyncSegmentLog | None = None
         self._stopping = False
+        self._max_connections = config.max_connections
+        registry, mode = config.registry, config.registry_mode
+        if registry is None and mode == "open":
+            registry = DeviceRegistry(mode="open")  # nobody is registered: every packet is flagged
+        self._registry = registry
+        self._registered = registry is not None and (mode or registry.mode) == "registered"
+        self._throttle = AuthThrottle(
+            max_failures=config.auth_max_failures, window_s=config.auth_window_s, block_s=config.auth_block_s
+        )
+        self._qbudget = _PeerBudget(config.quarantine_peer_bytes, config.quarantine_window_s)
+        self._nothing_to_land: asyncio.Future[None] | None = None
+        self._landing_error_log = ThrottledLog(log)
 
     @property
     def port(self) -> int:
@@ -209,26 +379,54 @@ class Receiver:
         assert self._quarantine is not None
         return self._quarantine.writer
 
+    @property
+    def max_connections(self) -> int:
+        """``max_connections`` after the file-descriptor cap."""
+        return self._max_connections
+
     async def start(self) -> None:
         c = self.config
         assert c.quarantine_dir is not None
+        loop = asyncio.get_running_loop()
+        self._max_connections = connection_cap(c.max_connections, raise_limit=c.raise_fd_limit)
+        self._nothing_to_land = loop.create_future()
+        self._nothing_to_land.set_result(None)
+        writers: list[SegmentWriter] = []
+        try:
+            for root, kind in ((c.landing_dir, "data"), (c.quarantine_dir, "quarantine")):
+                w = SegmentWriter(
+                    root,
+                    c.receiver_id,
+                    kind=kind,
+                    rotate_seconds=c.rotate_seconds,
+                    rotate_bytes=c.rotate_bytes,
+                    sweep_seconds=c.sweep_seconds,
+                    io=c.segment_io,
+                )
+                writers.append(w)
+                w.lock()  # raises ReceiverIdInUse if a live receiver has this id
+                for p in await loop.run_in_executor(None, w.recover):
+                    log.warning("recovered unclosed segment %s", p)
+        except BaseException:
+            for w in writers:
+                w.release()
+            raise
         logs = []
-        for root, kind in ((c.landing_dir, "data"), (c.quarantine_dir, "quarantine")):
-            w = SegmentWriter(
-                root, c.receiver_id, kind=kind, rotate_seconds=c.rotate_seconds, rotate_bytes=c.rotate_bytes
-            )
-            recovered = await asyncio.get_running_loop().run_in_executor(None, w.recover)
-            for p in recovered:
-                log.warning("recovered unclosed segment %s", p)
+        for w in writers:
             sl = AsyncSegmentLog(
                 w, group_commit_s=c.group_commit_ms / 1000.0, max_pending_bytes=c.max_pending_bytes
             )
             sl.start()
             logs.append(sl)
         self._data, self._quarantine = logs
-        self._server = await asyncio.start_server(
-            self._on_connect, c.host, c.port, limit=c.max_line_bytes, reuse_address=True
-        )
+        try:
+            self._server = await asyncio.start_server(
+                self._on_connect, c.host, c.port, limit=c.max_line_bytes, reuse_address=True
+            )
+        except BaseException:  # e.g. the port is taken: close the logs, release the id
+            for sl in logs:
+                await sl.close()
+            raise
         log.info("hj212 receiver %s listening on %s:%d", c.receiver_id, c.host, self.port)
 
     async def stop(self) -> None:
@@ -245,7 +443,14 @@ class Receiver:
         for sl in (self._data, self._quarantine):
             if sl is not None:
                 await sl.close()
-        log.info("hj212 receiver stopped: %s", self.stats.summary())
+        log.info("hj212 receiver stopped: %s", self.summary())
+
+    def summary(self) -> str:
+        self.stats.io_errors = sum(
+            sl.writer.errors for sl in (self._data, self._quarantine) if sl is not None
+        )
+        self.stats.auth_blocks = self._throttle.blocks
+        return self.stats.summary()
 
     async def __aenter__(self) -> Receiver:
         await self.start()
@@ -257,23 +462,32 @@ class Receiver:
     # -- connections
     async def _on_connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         st = self.stats
-        if self._stopping or st.connections >= self.config.max_connections:
+        peername = writer.get_extra_info("peername")
+        ip = str(peername[0]) if isinstance(peername, tuple) else str(peername)
+        if self._stopping or st.connections >= self._max_connections:
             st.connections_refused += 1
+            writer.transport.abort()
+            return
+        cap = self.config.max_connections_per_peer
+        if cap and self._per_peer[ip] >= cap:
+            st.connections_refused_peer += 1
             writer.transport.abort()
             return
         task = asyncio.current_task()
         assert task is not None
         self._conns.add(task)
+        self._per_peer[ip] += 1
         st.connections += 1
         st.connections_total += 1
-        peername = writer.get_extra_info("peername")
         peer = f"{peername[0]}:{peername[1]}" if isinstance(peername, tuple) else str(peername)
-        queue: asyncio.Queue[_Item | None] = asyncio.Queue(self.config.max_inflight_per_connection)
+        conn = _Conn(ip, peer, asyncio.Queue(self.config.max_inflight_per_connection))
         loop = asyncio.get_running_loop()
-        replier = loop.create_task(self._reply_loop(queue, writer))
+        replier = loop.create_task(self._reply_loop(conn.queue, writer))
+        # a replier that gave up (landing failed, peer stalled) ends the connection's reading too
+        replier.add_done_callback(lambda _: None if conn.closing else task.cancel())
         watch = _IdleWatch(loop, task, self.config.idle_timeout_s)
         try:
-            await self._read_loop(reader, queue, peer, replier, watch)
+            await self._read_loop(reader, conn, replier, watch)
         except asyncio.CancelledError:
             # shutdown or idle: stop reading, still reply to what was landed
             if watch.idle:
@@ -281,23 +495,26 @@ class Receiver:
         except (ConnectionError, OSError) as exc:
             log.debug("connection %s: %s", peer, exc)
         finally:
+            conn.closing = True
             watch.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
                 if not replier.done():
-                    await queue.put(None)
+                    await conn.queue.put(None)
                     await asyncio.wait_for(replier, timeout=10)
             if not replier.done():
                 replier.cancel()
             with contextlib.suppress(Exception):
                 writer.close()
             st.connections -= 1
+            self._per_peer[ip] -= 1
+            if self._per_peer[ip] <= 0:
+                del self._per_peer[ip]
             self._conns.discard(task)
 
     async def _read_loop(
         self,
         reader: asyncio.StreamReader,
-        queue: asyncio.Queue[_Item | None],
-        peer: str,
+        conn: _Conn,
         replier: asyncio.Task[None],
         watch: _IdleWatch,
     ) -> None:
@@ -313,17 +530,17 @@ class Receiver:
                 # Over-long line: land its first max_line_bytes as a reject, then resync by
                 # discarding up to and including the next newline.
                 head = (await reader.readexactly(e.consumed))[: c.max_line_bytes]
-                await self._land(head, peer, queue, forced=LINE_TOO_LONG)
+                await self._land(head, conn, forced=LINE_TOO_LONG)
                 if not await self._discard_line(reader):
                     return
                 continue
             except asyncio.IncompleteReadError as e:
                 watch.reading = False
                 if e.partial:
-                    await self._land(e.partial, peer, queue, forced=MISSING_TAIL)
+                    await self._land(e.partial, conn, forced=MISSING_TAIL)
                 return
             watch.reading = False
-            await self._land(line, peer, queue)
+            await self._land(line, conn)
 
     async def _discard_line(self, reader: asyncio.StreamReader) -> bool:
         """Skip to after the next newline; False if the peer went away or idled meanwhile."""
@@ -336,9 +553,8 @@ class Receiver:
             except (asyncio.IncompleteReadError, TimeoutError):
                 return False
 
-    async def _land(
-        self, line: bytes, peer: str, queue: asyncio.Queue[_Item | None], forced: str | None = None
-    ) -> None:
+    async def _land(self, line: bytes, conn: _Conn, forced: str | None = None) -> None:
+        """Land the line (or count it, over its peer's quarantine cap), then queue its reply."""
         t0 = time.monotonic()
         received_at = time.time()
         st = self.stats
@@ -353,51 +569,89 @@ class Receiver:
         else:
             result = parse_line(line)
         status = "ok"
-        registry = self.config.registry
-        if registry is not None and isinstance(result, Packet):
-            problem = registry.check(result.mn, result.pw)
-            if problem is not None:
-                if (self.config.registry_mode or registry.mode) == "registered":
-                    result = Reject(
-                        problem,
-                        f"MN={result.mn} {problem}",
-                        line,
-                        result.qn,
-                        result.st,
-                        result.cn,
-                        result.pw,
-                        result.mn,
-                        result.flag,
-                    )
-                else:
-                    status = "unregistered" if problem == "unknown_mn" else problem
-                    st.flagged[status] += 1
-        reply: bytes | None = None
+        if self._registry is not None and isinstance(result, Packet):
+            result, status = self._authenticate(result, line, conn)
         if isinstance(result, Packet):
             sl = self._data
             st.packets += 1
-            if result.ack_wanted and not result.cn.startswith("9"):
-                reply = build_ack_9014(result)
         else:
             sl = self._quarantine
             status = result.reason
             st.rejects[status] += 1
-            if self.config.reply_to_rejects and result.qn and result.reason != "empty":
-                reply = build_ack_9011(result.qn, result.qn_rtn, mn=result.mn or "", pw=result.pw or "")
-        assert sl is not None
-        if sl.congested:
-            await sl.wait_space()
-        fut = sl.submit(received_at, status, peer, line)
-        item = (fut, reply, isinstance(result, Packet), t0)
-        if queue.full():
-            await queue.put(item)
+            if not self._qbudget.take(conn.ip, len(line), t0):
+                st.quarantine_capped += 1
+                sl = None
+        if sl is None:
+            assert self._nothing_to_land is not None
+            fut = self._nothing_to_land
         else:
-            queue.put_nowait(item)
+            if sl.congested:
+                await sl.wait_space()
+            fut = sl.submit(received_at, status, conn.peer, line)
+        item = (fut, self._reply(result), isinstance(result, Packet), t0)
+        if conn.queue.full():
+            await conn.queue.put(item)
+        else:
+            conn.queue.put_nowait(item)
+
+    def _authenticate(self, packet: Packet, line: bytes, conn: _Conn) -> tuple[Packet | Reject, str]:
+        """Check MN and PW against the registry: (packet, "ok"), (packet, flag) in open mode, or a
+        reject in registered mode (refused unchecked while the peer or MN is blocked)."""
+        assert self._registry is not None
+        mn = packet.mn
+        throttle = self._throttle
+        if self._registered and throttle.active and mn not in conn.trusted and throttle.blocked(conn.ip, mn):
+            detail = (
+                f"MN={mn}: authentication refused for {self.config.auth_block_s:.0f}s after repeated failures"
+            )
+            return self._auth_reject(packet, AUTH_THROTTLED, detail, line), AUTH_THROTTLED
+        problem = self._registry.check(mn, packet.pw)
+        if problem is None:
+            if self._registered:
+                conn.trusted.add(mn)
+            return packet, "ok"
+        if self._registered:
+            for key in throttle.failed(conn.ip, mn):
+                log.warning(
+                    "%s blocked for %.0fs after %d failed authentications",
+                    key,
+                    self.config.auth_block_s,
+                    self.config.auth_max_failures,
+                )
+            return self._auth_reject(packet, problem, f"MN={mn} {problem}", line), problem
+        status = "unregistered" if problem == "unknown_mn" else problem
+        self.stats.flagged[status] += 1
+        return packet, status
+
+    @staticmethod
+    def _auth_reject(p: Packet, reason: str, detail: str, line: bytes) -> Reject:
+        return Reject(reason, detail, line, p.qn, p.st, p.cn, p.pw, p.mn, p.flag)
+
+    def _reply(self, result: Packet | Reject) -> bytes | None:
+        """The line's 9014 / 9011, or None.  Never raises: a reply that cannot be built — its
+        echoed QN/PW/MN would make it exceed the standard's 1,024 bytes — is not sent (counted)."""
+        try:
+            if isinstance(result, Packet):
+                if result.ack_wanted and not result.cn.startswith("9"):
+                    return build_ack_9014(result)
+                return None
+            if not self.config.reply_to_rejects or not result.qn or result.reason == "empty":
+                return None
+            rtn = result.qn_rtn
+            if result.reason == AUTH_THROTTLED:  # the standard's codes: PW error, or MN error if unknown
+                assert self._registry is not None
+                rtn = QnRtn.MN_ERROR if self._registry.get(result.mn) is None else QnRtn.PW_ERROR
+            return build_ack_9011(result.qn, rtn, mn=result.mn or "", pw=result.pw or "")
+        except Exception as exc:  # never keep a line from being landed or the stream from going on
+            self.stats.replies_unbuildable += 1
+            log.debug("no reply to a line (QN %.40s…): %s", result.qn, exc)
+            return None
 
     async def _reply_loop(self, queue: asyncio.Queue[_Item | None], writer: asyncio.StreamWriter) -> None:
         """Reply in line order once each line is landed.  Replies whose lines are already landed
         are written together (one write per group commit, not one per line)."""
         st = self.stats
+        stall_s = self.config.reply_stall_timeout_s
         out: list[bytes] = []
         kinds: list[tuple[bool, float]] = []
 
@@ -412,7 +666,15 @@ class Receiver:
                     return True
                 writer.write(data)
                 if writer.transport.get_write_buffer_size() > 65536:
-                    await writer.drain()
+                    await asyncio.wait_for(writer.drain(), stall_s)
+            except TimeoutError:
+                st.stalled_disconnects += 1
+                log.warning(
+                    "peer %s does not read its replies (%.0fs): disconnecting", _peer(writer), stall_s
+                )
+                kinds.clear()
+                writer.transport.abort()
+                return False
             except (ConnectionError, OSError):
                 kinds.clear()
                 writer.transport.abort()
@@ -440,7 +702,7 @@ class Receiver:
             except Exception as exc:
                 await flush()
                 st.landing_errors += 1
-                log.error("landing failed, dropping connection without reply: %s", exc)
+                self._landing_error_log.error("landing failed, dropping connection without reply: %s", exc)
                 writer.transport.abort()
                 return
             if reply is not None:
@@ -452,6 +714,11 @@ class Receiver:
                 item = await queue.get()
             else:
                 item = queue.get_nowait()
+
+
+def _peer(writer: asyncio.StreamWriter) -> str:
+    peername = writer.get_extra_info("peername")
+    return f"{peername[0]}:{peername[1]}" if isinstance(peername, tuple) else str(peername)
 
 
 async def run_receiver(
@@ -478,7 +745,7 @@ async def run_receiver(
     async def report() -> None:
         while True:
             await asyncio.sleep(config.stats_interval_s)
-            log.info("hj212 receiver %s: %s", config.receiver_id, receiver.stats.summary())
+            log.info("hj212 receiver %s: %s", config.receiver_id, receiver.summary())
 
     reporter = loop.create_task(report())
     try:
@@ -509,59 +776,80 @@ def serve(config: ReceiverConfig) -> ReceiverStats:
 
 
 def _parser() -> argparse.ArgumentParser:
+    d = ReceiverConfig(landing_dir=Path("landing"), receiver_id="defaults")  # the defaults
     p = argparse.ArgumentParser(prog="python -m ingest.hj212.receiver", description="HJ 212 TCP receiver")
     p.add_argument("--landing-dir", required=True, type=Path, help="e.g. <lake>/raw/hj212")
     p.add_argument("--quarantine-dir", type=Path, default=None)
-    p.add_argument("--host", default="0.0.0.0")
-    p.add_argument("--port", type=int, default=9212, help="0 = ephemeral (printed)")
+    p.add_argument("--host", default=d.host, help="address to listen on (default: loopback only)")
+    p.add_argument("--port", type=int, default=d.port, help="0 = ephemeral (printed)")
     p.add_argument("--receiver-id", default=default_receiver_id())
-    p.add_argument("--rotate-seconds", type=float, default=300.0)
-    p.add_argument("--rotate-bytes", type=int, default=64 << 20)
-    p.add_argument("--group-commit-ms", type=float, default=5.0)
-    p.add_argument("--max-line-bytes", type=int, default=4096)
-    p.add_argument("--idle-timeout", type=float, default=900.0)
-    p.add_argument("--max-connections", type=int, default=10_000)
+    p.add_argument("--rotate-seconds", type=float, default=d.rotate_seconds)
+    p.add_argument("--rotate-bytes", type=int, default=d.rotate_bytes)
+    p.add_argument("--group-commit-ms", type=float, default=d.group_commit_ms)
+    p.add_argument("--max-line-bytes", type=int, default=d.max_line_bytes)
+    p.add_argument("--idle-timeout", type=float, default=d.idle_timeout_s)
+    p.add_argument("--max-connections", type=int, default=d.max_connections)
+    p.add_argument(
+        "--max-connections-per-peer", type=int, default=d.max_connections_per_peer, help="0 = no cap"
+    )
+    p.add_argument("--reply-stall-timeout", type=float, default=d.reply_stall_timeout_s)
     p.add_argument("--devices", type=Path, default=None, help="device registry CSV/JSON")
-    p.add_argument("--mode", choices=["open", "registered"], default="open")
-    p.add_argument("--stats-interval", type=float, default=60.0)
+    p.add_argument(
+        "--mode", choices=["open", "registered"], default=None, help="default: registered with --devices"
+    )
+    p.add_argument("--auth-max-failures", type=int, default=d.auth_max_failures, help="0 = no throttling")
+    p.add_argument("--auth-block-seconds", type=float, default=d.auth_block_s)
+    p.add_argument("--quarantine-peer-bytes", type=int, default=d.quarantine_peer_bytes, help="0 = no cap")
+    p.add_argument("--stats-interval", type=float, default=d.stats_interval_s)
     return p
 
 
 def config_from_args(argv: Sequence[str] | None = None) -> ReceiverConfig:
     a = _parser().parse_args(argv)
-    registry = DeviceRegistry.load(a.devices, a.mode) if a.devices else None
-    if a.mode == "registered" and registry is None:
-        raise SystemExit("--mode registered needs --devices")
-    return ReceiverConfig(
-        landing_dir=a.landing_dir,
-        quarantine_dir=a.quarantine_dir,
-        host=a.host,
-        port=a.port,
-        receiver_id=a.receiver_id,
-        rotate_seconds=a.rotate_seconds,
-        rotate_bytes=a.rotate_bytes,
-        group_commit_ms=a.group_commit_ms,
-        max_line_bytes=a.max_line_bytes,
-        idle_timeout_s=a.idle_timeout,
-        max_connections=a.max_connections,
-        registry=registry,
-        registry_mode=a.mode,
-        stats_interval_s=a.stats_interval,
-    )
+    try:
+        registry, mode = registry_for(a.devices, a.mode)
+        return ReceiverConfig(
+            landing_dir=a.landing_dir,
+            quarantine_dir=a.quarantine_dir,
+            host=a.host,
+            port=a.port,
+            receiver_id=a.receiver_id,
+            rotate_seconds=a.rotate_seconds,
+            rotate_bytes=a.rotate_bytes,
+            group_commit_ms=a.group_commit_ms,
+            max_line_bytes=a.max_line_bytes,
+            idle_timeout_s=a.idle_timeout,
+            max_connections=a.max_connections,
+            max_connections_per_peer=a.max_connections_per_peer,
+            reply_stall_timeout_s=a.reply_stall_timeout,
+            registry=registry,
+            registry_mode=mode,
+            auth_max_failures=a.auth_max_failures,
+            auth_block_s=a.auth_block_seconds,
+            quarantine_peer_bytes=a.quarantine_peer_bytes,
+            stats_interval_s=a.stats_interval,
+        )
+    except ValueError as exc:
+        raise SystemExit(f"receiver: {exc}") from None
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, segment_io: SegmentIO | None = None) -> int:
     logging.basicConfig(
         level=os.environ.get("ECOCLOUD_LOG_LEVEL", "INFO"),
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
     config = config_from_args(argv)
+    config.segment_io = segment_io
 
     def ready(r: Receiver) -> None:
         print(f"LISTENING {config.host} {r.port}", flush=True)
 
     tune_gc()
-    asyncio.run(run_receiver(config, on_ready=ready))
+    try:
+        asyncio.run(run_receiver(config, on_ready=ready))
+    except ReceiverIdInUse as exc:
+        print(f"receiver: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -88,6 +88,7 @@ def test_recover_truncates_torn_tail_and_closes(tmp_path: Path) -> None:
     assert path is not None
     with path.open("ab") as fh:  # a crash in the middle of a write
         fh.write(b"2024-05-01T03:00:01.000000Z\tok\tp\t18\t##00")
+    w.release()  # the crashed process's lock goes with it
     other = SegmentWriter(tmp_path, "r2", clock=clock)  # another receiver's open file is not touched
     other.write_batch([(T0, "ok", "p", RAW)])
     clock.t = T0 + 3600

@@ -1,0 +1,52 @@
+"""Who may send: the receiver binds loopback by default, a device registry means registered mode
+unless open mode is chosen, and a non-loopback bind without a registry must choose open mode."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import typer.main
+
+from ecocloud.cli import app
+from ingest.hj212.receiver import ReceiverConfig, config_from_args, registry_for
+
+pytestmark = pytest.mark.unit
+
+MN = "010000A8900016F000169DC0"
+
+
+def registry_csv(tmp_path: Path) -> Path:
+    path = tmp_path / "devices.csv"
+    path.write_text(f"mn,password\n{MN},s3cret\n", encoding="utf-8")
+    return path
+
+
+def test_loopback_is_the_default_bind(tmp_path: Path) -> None:
+    assert ReceiverConfig(landing_dir=tmp_path / "l").host == "127.0.0.1"
+    assert config_from_args(["--landing-dir", str(tmp_path / "l")]).host == "127.0.0.1"
+    params = {p.name: p.default for p in typer.main.get_command(app).commands["receive"].params}
+    assert (params["host"], params["mode"]) == ("127.0.0.1", None)
+
+
+def test_a_registry_means_registered_mode_unless_open_is_chosen(tmp_path: Path) -> None:
+    csv = registry_csv(tmp_path)
+    c = config_from_args(["--landing-dir", str(tmp_path / "l"), "--devices", str(csv)])
+    assert c.registry is not None and c.registry_mode == "registered" and c.registry.mode == "registered"
+    c = config_from_args(["--landing-dir", str(tmp_path / "l"), "--devices", str(csv), "--mode", "open"])
+    assert c.registry is not None and c.registry_mode == "open"
+    assert registry_for(None, None) == (None, None)
+    with pytest.raises(ValueError, match="needs a device registry"):
+        registry_for(None, "registered")
+    with pytest.raises(SystemExit, match="needs a device registry"):
+        config_from_args(["--landing-dir", str(tmp_path / "l"), "--mode", "registered"])
+
+
+def test_an_exposed_receiver_without_registry_must_choose_open_mode(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="without a device registry"):
+        ReceiverConfig(landing_dir=tmp_path / "l", host="0.0.0.0")
+    assert ReceiverConfig(landing_dir=tmp_path / "l", host="0.0.0.0", registry_mode="open").registry is None
+    with pytest.raises(SystemExit, match="choose open mode explicitly"):
+        config_from_args(["--landing-dir", str(tmp_path / "l"), "--host", "0.0.0.0"])
+    c = config_from_args(["--landing-dir", str(tmp_path / "l"), "--host", "::", "--mode", "open"])
+    assert (c.host, c.registry_mode) == ("::", "open")
