@@ -111,6 +111,8 @@ class ReceiverProc:
                 "3600",
                 "--max-connections",
                 "20000",
+                "--max-connections-per-peer",
+                "0",  # every client here is 127.0.0.1 (as behind a local proxy)
             ],
             cwd=REPO,
             env=env,

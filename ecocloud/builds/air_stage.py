@@ -1,6 +1,6 @@
 """The pure, per-file work of the air pipeline: parse a raw day file, score AQI, daily statistics.
 
-Kept apart from ``ecocloud.pipelines.air`` so that worker processes of a backfill import only what
+Kept apart from ``ecocloud.builds.air`` so that worker processes of a backfill import only what
 this needs (no pandas, no Great Expectations).
 """
 
