@@ -226,12 +226,15 @@ readings = Table(
         "One row per numeric CP item of an accepted packet that has a DataTime: outlet (mn), command "
         "(cn), time, pollutant, statistic (Rtd real-time, Min/Avg/Max/Cou of a period, Zs* converted "
         "to the reference O2) and the item's data flag. Values are in the pollutant's unit "
-        "(`unit`). Retransmitted copies are kept; the marts count each reading once."
+        "(`unit`). Retransmitted copies are kept; the marts count each reading once. Readings of "
+        "packets the receiver accepted without authentication (open registry mode) are kept and "
+        "flagged (`receiver_status`), never used by the marts."
     ),
     description_zh=(
         "有数据时间的已接受数据包中每个数值型监测项一行：排放口（mn）、命令码、时间、污染物、统计类型"
         "（Rtd 实时值，Min/Avg/Max/Cou 为时段统计，Zs* 为折算到基准含氧量的值）及数据标记，"
-        "数值单位见 unit 列。重传的副本均保留，汇总表中每个读数只计一次。"
+        "数值单位见 unit 列。重传的副本均保留，汇总表中每个读数只计一次。开放模式下未经认证接收的数据包"
+        "保留并标记（receiver_status），不进入汇总表。"
     ),
     columns=(
         _DATE,
@@ -243,6 +246,11 @@ readings = Table(
         *F("pollutant_code_original", "stat", "value"),
         READING_FIELDS.get("flag"),
         *F("unit", "segment", "offset"),
+        F.get(
+            "receiver_status",
+            description="the packet's acceptance flag (ok; unregistered / bad_pw in open registry mode: "
+            "kept as evidence, left out of the marts); NULL for capture files",
+        ),
     ),
     primary_key=("segment", "offset", "pollutant_code", "stat"),
     owner=OWNER,

@@ -238,7 +238,12 @@ class Marts:
         )
         con = duckdb.connect()
         try:
-            con.execute(f"CREATE VIEW readings AS SELECT * FROM {parquet_sql(files)}")
+            # packets accepted without authentication (open mode) are evidence, never mart values: they
+            # cannot stand in for, or override, an authenticated packet of the same MN, CN and DataTime
+            con.execute(
+                f"CREATE VIEW readings AS SELECT * FROM {parquet_sql(files)} "
+                "WHERE receiver_status IS NULL OR receiver_status = 'ok'"
+            )
             if incremental:
                 folder = files[0].parent if files else None
                 new_files = [folder / f"{p}.parquet" for p in added] if folder else []

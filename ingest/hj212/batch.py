@@ -518,6 +518,9 @@ class _Acc:
                 "unit": _decode(r_key, pa.array([_unit(k[0], k[2]) for k in keys], _R["unit"])),
                 "segment": _const_strings(segment, len(r_row)),
                 "offset": pa.array(lines.offset[line][r_row], _R["offset"]),
+                "receiver_status": _repeat_strings(
+                    packets.column("receiver_status").combine_chunks(), per_row
+                ),
             }
         )
         return packets, readings

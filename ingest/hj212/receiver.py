@@ -81,7 +81,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ingest.hj212.codes import QnRtn
 from ingest.hj212.devices import AuthThrottle, DeviceRegistry, RegistryMode
 from ingest.hj212.protocol import (
     LINE_TOO_LONG,
@@ -101,6 +100,7 @@ from ingest.hj212.segments import (
     ThrottledLog,
     list_closed_segments,
 )
+from schemas.hj212_codes import QnRtn
 
 __all__ = [
     "AUTH_THROTTLED",
