@@ -23,18 +23,18 @@ import duckdb
 import pyarrow as pa
 
 from ecocloud.pipelines.air_stage import ParsedDay, parse_and_score
+from ecocloud.pipelines.common import write_gate_results
 from ecocloud.settings import Settings
 from ingest.air.fetch import SOURCE, STATION_LIST_NAME, day_file_name, land_location, raw_text
 from ingest.air.parse import BEIJING, parse_station_list
 from ingest.http import make_session
 from schemas import air as schema
-from schemas.platform import expectation_results
 from schemas.registry import Table
 from transforms.air_daily import city_daily_ranking, station_daily
 from warehouse import lake as lk
 from warehouse import serving
 from warehouse.ledger import Ledger, RawObject
-from warehouse.quality import GateResult, run_gate, run_gate_partitions
+from warehouse.quality import GateVerdict, run_gate, run_gate_partitions
 
 log = logging.getLogger(__name__)
 
@@ -98,10 +98,8 @@ def beijing_days(start: dt.datetime, end: dt.datetime) -> list[dt.date]:
 
 
 # -- building ---------------------------------------------------------------------------------
-def _record_results(settings: Settings, table_def: Table, result: GateResult, report: DayReport) -> None:
-    """Store a gate run's results in the lake (one part per checked table) and report it."""
-    results_day = result.partition_date or dt.datetime.now(BEIJING).date()
-    lk.write_partition(settings.lake, expectation_results, result.results, results_day, part=table_def.name)
+def _record_results(result: GateVerdict, report: DayReport) -> None:
+    """Report a gate run's verdict on one day (the results are written by the caller)."""
     report.gate.append(result.summary())
     report.warnings.extend(result.warnings)
     report.failures.extend(result.blocking_failures)
@@ -115,9 +113,10 @@ def _gate(
     run_id: str,
     report: DayReport,
     expected_latest: dt.datetime | None = None,
-) -> GateResult:
+) -> GateVerdict:
     result = run_gate(table_def, data, partition_date=day, expected_latest=expected_latest, run_id=run_id)
-    _record_results(settings, table_def, result, report)
+    write_gate_results(settings, [result])
+    _record_results(result, report)
     return result
 
 
@@ -132,8 +131,9 @@ def _gate_many(
         [(day, (data, report))] = staged.items()
         return {day: _gate(settings, table_def, data, day, run_id, report).passed}
     verdicts = run_gate_partitions(table_def, pa.concat_tables(d for d, _ in staged.values()), run_id=run_id)
+    write_gate_results(settings, verdicts.values())
     for day, result in verdicts.items():
-        _record_results(settings, table_def, result, staged[day][1])
+        _record_results(result, staged[day][1])
     return {day: result.passed for day, result in verdicts.items()}
 
 

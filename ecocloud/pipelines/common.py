@@ -22,7 +22,7 @@ from schemas.registry import Table
 from warehouse import lake as lk
 from warehouse import serving
 from warehouse.ledger import Ledger, RawObject
-from warehouse.quality import run_gate
+from warehouse.quality import GateVerdict, run_gate
 
 BEIJING = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
 
@@ -76,21 +76,13 @@ def gate_and_publish(
     always: Sequence[tuple[Table, pa.Table]] = (),
 ) -> bool:
     """Gate every table; publish all of them only if all pass. ``always`` (quarantine) is written
-    regardless: it is evidence, not data. Gate results go to quality_platform__expectation_results
-    (unpartitioned tables under the Beijing day of the run). Returns whether the set was published."""
+    regardless: it is evidence, not data. Gate results go to quality_platform__expectation_results.
+    Returns whether the set was published."""
     run_id = uuid.uuid4().hex[:12]
-    results_day = partition or today()
     passed = True
     for table, data in tables:
         result = run_gate(table, data, partition_date=partition, run_id=run_id)
-        results = result.results
-        if partition is None:
-            results = results.set_column(
-                results.schema.get_field_index("date"),
-                "date",
-                pa.array([results_day] * results.num_rows, pa.date32()),
-            )
-        lk.write_partition(settings.lake, expectation_results, results, results_day, part=table.name)
+        write_gate_results(settings, [result])
         report.gate.append(result.summary())
         report.warnings.extend(result.warnings)
         report.failures.extend(result.blocking_failures)
@@ -103,6 +95,17 @@ def gate_and_publish(
     else:
         report.status = "blocked"
     return passed
+
+
+def write_gate_results(settings: Settings, verdicts: Iterable[GateVerdict]) -> None:
+    """Append gate results to quality_platform__expectation_results: under the Beijing date of the
+    gate run, in a part named after the (first) gate run, so no run overwrites another's results."""
+    by_day: dict[dt.date, list[GateVerdict]] = {}
+    for verdict in verdicts:
+        by_day.setdefault(verdict.results_date, []).append(verdict)
+    for day, written in by_day.items():
+        results = pa.concat_tables(v.results for v in written)
+        lk.write_partition(settings.lake, expectation_results, results, day, part=written[0].gate_run_id)
 
 
 def refresh_serving(settings: Settings) -> None:

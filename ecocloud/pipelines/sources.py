@@ -69,19 +69,19 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ecocloud.pipelines.common import write_gate_results
 from ecocloud.settings import Settings
 from ingest.hj212 import batch as hj_batch
 from ingest.hj212.protocol import BEIJING
 from ingest.hj212.segments import list_closed_segments, read_manifest
 from ingest.raw import land_bytes
 from schemas import source as schema
-from schemas.platform import expectation_results
 from schemas.registry import Table
 from transforms.source_marts import daily_values, hourly_values
 from warehouse import lake as lk
 from warehouse import serving
 from warehouse.ledger import Ledger
-from warehouse.quality import run_gate
+from warehouse.quality import GateVerdict, run_gate
 
 __all__ = [
     "CAPTURE_SOURCE",
@@ -386,9 +386,8 @@ def _ingest_group(settings: Settings, sources: list[_Source], force: bool) -> li
     # gate each (table, date) once for the whole group
     t0 = time.perf_counter()
     run_id = uuid.uuid4().hex[:12]
-    group_key = hashlib.sha256("\n".join(i.key for i, *_ in todo).encode()).hexdigest()[:12]
     failed: dict[tuple[str, dt.date], list[str]] = {}
-    results: dict[dt.date, list[pa.Table]] = {}
+    verdicts: list[GateVerdict] = []
     gate_lines: list[str] = []
     warnings: list[str] = []
     for table in _CORE_TABLES:
@@ -396,15 +395,12 @@ def _ingest_group(settings: Settings, sources: list[_Source], force: bool) -> li
         for day in dates:
             data = pa.concat_tables([parts[table][day] for *_, parts in todo if day in parts[table]])
             gate = run_gate(table, data, partition_date=day, run_id=run_id)
-            results.setdefault(day, []).append(gate.results)
+            verdicts.append(gate)
             gate_lines.append(gate.summary())
             warnings.extend(gate.warnings)
             if not gate.passed:
                 failed[(table.name, day)] = gate.blocking_failures
-    for day, tables in results.items():
-        lk.write_partition(
-            settings.lake, expectation_results, pa.concat_tables(tables), day, part=f"source.{group_key}"
-        )
+    write_gate_results(settings, verdicts)
     gate_s = time.perf_counter() - t0
     gated_rows = sum(rep.counts["accepted"] + rep.counts["readings"] + 1 for _, rep, *_ in todo)
 
@@ -608,7 +604,7 @@ def _gate_and_write(
     settings: Settings, table: Table, data: pa.Table, day: dt.date, run_id: str, report: MartReport
 ) -> bool:
     gate = run_gate(table, data, partition_date=day, run_id=run_id)
-    lk.write_partition(settings.lake, expectation_results, gate.results, day, part=table.name)
+    write_gate_results(settings, [gate])
     report.gate.append(gate.summary())
     report.warnings.extend(gate.warnings)
     report.failures.extend(gate.blocking_failures)

@@ -33,6 +33,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ecocloud.pipelines.common import write_gate_results
 from ecocloud.settings import Settings
 from ingest.http import make_session
 from ingest.raw import read_raw
@@ -49,13 +50,12 @@ from ingest.water.fetch import (
 from ingest.water.parse import BEIJING, READING_COLUMNS, WaterReplyError, parse_page, quarantine_rows
 from ingest.water.sections import empty_registry, parse_sections_csv
 from schemas import water as schema
-from schemas.platform import expectation_results
 from schemas.registry import Table
 from transforms.water_class import attach_sections, basin_monthly, classify, section_monthly
 from warehouse import lake as lk
 from warehouse import serving
 from warehouse.ledger import Ledger, RawObject
-from warehouse.quality import GateResult, run_gate
+from warehouse.quality import GateVerdict, run_gate
 
 log = logging.getLogger(__name__)
 
@@ -105,17 +105,9 @@ def _gate(
     run_id: str,
     report: Report,
     expected_latest: dt.datetime | None = None,
-) -> GateResult:
+) -> GateVerdict:
     result = run_gate(table, data, partition_date=partition, expected_latest=expected_latest, run_id=run_id)
-    results_day = partition or dt.datetime.now(BEIJING).date()
-    results = result.results
-    if partition is None:  # unpartitioned tables file their results under the day they were built
-        results = results.set_column(
-            results.schema.get_field_index("date"),
-            "date",
-            pa.array([results_day] * results.num_rows, pa.date32()),
-        )
-    lk.write_partition(settings.lake, expectation_results, results, results_day, part=table.name)
+    write_gate_results(settings, [result])
     report.gate.append(result.summary())
     report.warnings.extend(result.warnings)
     report.failures.extend(result.blocking_failures)
