@@ -37,11 +37,13 @@ suites are never rebuilt per batch. ``mostly`` and ``unexpected_percent`` count 
 (GX semantics; ``not_null`` counts every row).
 
 One batch, verdicts per part. The parts are concatenated and validated with a fixed number of GX
-runs (the units below), whatever the number of parts, in ``COMPLETE`` result format. Each part's
-result is then read off GX's results:
+runs, whatever the number of parts: each unit (below) once in BASIC result format, and a unit that
+has unexpected rows once more in COMPLETE format, for their positions (COMPLETE costs ~30 % more, so
+clean data does not pay for it). Each part's result is then read off GX's results:
 
 * map expectations (not-null, range, allowed, key, pair, partition): GX's
-  ``unexpected_index_list`` (row positions in the batch) is mapped back to the parts, giving each
+  ``unexpected_index_list`` (row positions in the batch; none on clean data) is mapped back to the
+  parts, giving each
   part its unexpected count and sample (its first 5 unexpected rows, values read from the Arrow
   data, so a sample does not depend on the pandas representation); its element count and non-null
   count come from the rows of the frame GX saw (NaN = NULL, as GX counts them), and its
@@ -64,7 +66,7 @@ freshness and for keys duplicated across parts (both batch-level by design).
 Two pandas representations. GX's pandas checks are fast only on some dtypes, and its type check
 sees only the dtype, so the gate does not feed one frame to one validation. At compile time (once
 per process and table variant, cached) the suite is split into *units*, each validated on its own
-frame; every expectation runs exactly once per batch and is reported in suite order:
+frame; every expectation is evaluated once per batch (see above) and reported in suite order:
 
 * the **schema unit** (column set, types) runs on ``schema_frame(data.schema)``: zero rows, one
   column per Arrow field, with the dtypes below. GX compares the dtype's scalar type with the named
@@ -87,26 +89,34 @@ frame; every expectation runs exactly once per batch and is reported in suite or
   (Exceptions, harmless: large_string passes as ``str``, date64 as ``date``.) The gate checks data
   as handed over and never casts: ``Table.conform`` would, e.g., silently read naive times as UTC.
 
-* **value units**, one per column / primary key / column pair / partition check, run on a frame
-  holding only those columns, converted by ``to_pandas`` for speed: GX's map expectations copy the
-  *whole* frame for each expectation (``df[df[col].notnull()]``), and ExpectColumnValuesToBeBetween
-  is vectorised only for numpy int64/float64 (on masked Int16/Float64 it runs a Python
-  ``Series.map``: ~3 s per 1.5 M values). So ints are numpy int64 (float64 with NaN when they have
-  NULLs), floats numpy float64 (NaN = NULL), timestamps datetime64, dates datetime64[ms] (GX
-  fingerprints every frame it loads with ``pandas.util.hash_pandas_object``, which takes ~1.1 s per
-  million date32[pyarrow] values and ~0.03 s per million datetime64), strings stay Arrow-backed.
-  NaN in a float column therefore counts as NULL (fails not-null, never range).
+* **value units**: the not-null checks of every column share one frame (GX drops no rows for them);
+  every other check is in one unit per column / primary key / column pair / partition check, on a
+  frame holding only those columns, because GX's map expectations that skip NULLs copy the *whole*
+  frame first (``df[df[col].notnull()]``), and ExpectColumnValuesToBeBetween is vectorised only for
+  numpy int64/float64 (on masked Int16/Float64 it runs a Python ``Series.map``: ~3 s per 1.5 M
+  values). Frames are converted by ``to_pandas``: ints are numpy int64 (float64 with NaN when they
+  have NULLs), floats numpy float64 (NaN = NULL), timestamps datetime64, dates datetime64[ms],
+  strings stay Arrow-backed. NaN in a float column therefore counts as NULL (fails not-null, never
+  range). Dates are not Arrow-backed because GX fingerprints every frame it loads
+  (``pandas.util.hash_pandas_object`` + MD5, a batch marker nothing here reads): ~1.1 s per million
+  date32[pyarrow] values, ~0.03 s per million datetime64; fewer frames also mean fewer fingerprints.
 
 Empty parts (0 rows): everything runs. Column set and types are checked (from the schema), value
 checks hold vacuously, ``rows`` warns, ``freshness`` (when asked for) fails if the whole batch is
 empty — there is no newest value. So an empty part is publishable unless freshness is required.
 
-Measured (bench/gate_parts.py, core_source__readings, 1 M rows, 13 columns, warm process):
-MEASURED_PLACEHOLDER
+Measured (bench/gate_parts.py: core_source__readings, 13 columns, clean, warm process, best of 2-3,
+on a shared 2-core machine, so ±30 %): one ``validate`` call on 1 M rows takes 1.3 s as 1 part, 1.0 s
+as 14 parts (14 days), 1.1 s as 200 parts (segment × day), in 7 GX runs each; one ``run_gate`` per
+day (14 calls) takes 2.6 s (the previous gate, with GX's fingerprint patched out: 2.1 s). On 100 k
+rows (an hour of HJ 212 captures): 0.19 s / 0.21 s / 0.35 s, against 1.8 s per day (previous gate:
+2.0 s). About half of GX's time on big frames is its fingerprint: twice per unit, since
+``Batch.validate`` loads the frame again (one partition of 1 M rows: 1.2 s, the previous gate 0.3 s).
 
 GX itself: imported lazily (the import takes seconds); one ephemeral in-memory context per process
 (no data docs, no progress bars, no analytics); each unit is validated with GX's public
-``BatchDefinition.get_batch(...).validate(suite, ...)``, which stores no validation result; runs are
+``BatchDefinition.get_batch(...).validate(suite, ...)``, which stores no validation result (GX's
+docs: "The results generated by batch.validate() are not persisted in storage"); runs are
 serialised by a lock (contexts are not thread-safe); during runs GX's loggers are raised to WARNING
 and its warnings are muted.
 """
@@ -169,8 +179,10 @@ PARTITION_COLUMN = "__partition__"
 
 EMPTY_SEVERITY = Severity.WARNING  # an empty partition is reported, not blocked
 
-# COMPLETE: GX returns the positions of all unexpected rows (mapped back to the parts).
+# A unit is validated in BASIC format (counts); one with unexpected rows again in COMPLETE format,
+# whose positions of all unexpected rows are mapped back to the parts (COMPLETE costs ~30 % more).
 SAMPLE_SIZE = 5  # unexpected values quoted per part and expectation
+FIRST_PASS_FORMAT: dict[str, Any] = {"result_format": "BASIC", "partial_unexpected_count": SAMPLE_SIZE}
 RESULT_FORMAT: dict[str, Any] = {
     "result_format": "COMPLETE",
     "partial_unexpected_count": SAMPLE_SIZE,
@@ -405,7 +417,8 @@ class GateVerdict:
     blocking_failures: list[str]
     warnings: list[str]
     results: pa.Table  # one row per expectation evaluated on this part; ``published`` = passed
-    timings: dict[str, float] = field(default_factory=dict)  # of the whole validate() call
+    # of the whole validate() call: seconds (compile, convert, validate, split, total), gx_validations
+    timings: dict[str, float] = field(default_factory=dict)
 
     @property
     def gate_run_id(self) -> str:
@@ -496,7 +509,7 @@ def validate(
         for i in _newest(parts):
             outcomes[i].append(freshness)
     timings["total"] = time.perf_counter() - started
-    stamp = _Stamp(run, gate_run_id, validated_at)
+    stamp = _Stamp(run, gate_run_id, validated_at, expectation_results.arrow_schema(strict=False))
     return [
         _verdict(table, part, outs, order, stamp, timings) for part, outs in zip(parts, outcomes, strict=True)
     ]
@@ -654,24 +667,25 @@ def _compiled(table: Table, *, freshness: bool, partition: bool) -> _Compiled:
 
         expectations = _expectations(table, freshness=freshness, partition=partition)
         order = {_check_of(e): i for i, e in enumerate(expectations)}
-        groups: dict[tuple[bool, tuple[str, ...]], list[Expectation]] = {}
+        groups: dict[str | tuple[str, ...], list[Expectation]] = {}
         row_count = None
         for e in expectations:
             kind = _check_of(e).split(":", 1)[0]
             if kind == "rows":
                 row_count = e
                 continue
-            group = (True, ()) if kind in _SCHEMA_KINDS else (False, _domain(e))
+            # not_null filters no rows (GX copies the frame for checks that drop NULLs first): one frame
+            group = "schema" if kind in _SCHEMA_KINDS else "not_null" if kind == "not_null" else _domain(e)
             groups.setdefault(group, []).append(e)
         prefix = f"{_suite_name(table, freshness=freshness, partition=partition)}#{len(_COMPILED)}"
         with _quiet_gx():
             units = tuple(
                 _Unit(
-                    schema=schema,
-                    columns=columns,
+                    schema=group == "schema",
+                    columns=tuple(dict.fromkeys(c for e in members for c in _domain(e))),
                     suite=gx.ExpectationSuite(name=f"{prefix}/{i}", expectations=members),
                 )
-                for i, ((schema, columns), members) in enumerate(groups.items())
+                for i, (group, members) in enumerate(groups.items())
             )
         compiled = _Compiled(units=units, row_count=row_count, order=order)
         _COMPILED[key] = compiled
@@ -704,13 +718,19 @@ def _quiet_gx() -> Iterator[None]:
         gx_log.setLevel(level)
 
 
-def _run(unit: _Unit, frame: pd.DataFrame, parameters: Mapping[str, Any]) -> list[Any]:
+def _run(
+    unit: _Unit, frame: pd.DataFrame, parameters: Mapping[str, Any], result_format: Mapping[str, Any]
+) -> list[Any]:
     """One GX validation of ``unit``'s suite on ``frame`` (GX's public Batch.validate: no results store)."""
     batch = _BATCHES.get_batch(batch_parameters={"dataframe": frame})
     run = batch.validate(
-        unit.suite, result_format=RESULT_FORMAT, expectation_parameters=dict(parameters) or None
+        unit.suite, result_format=dict(result_format), expectation_parameters=dict(parameters) or None
     )
     return list(run.results)
+
+
+def _has_unexpected_rows(results: list[Any]) -> bool:
+    return any((r.result or {}).get("unexpected_count") for r in results)
 
 
 # ------------------------------------------------------------------------------- one schema group
@@ -777,9 +797,12 @@ def _validate_group(
             frame = _frame(unit, data, partitions, series)
             timings["convert"] += time.perf_counter() - mark
             mark = time.perf_counter()
-            results = _run(unit, frame, parameters)
-            timings["validate"] += time.perf_counter() - mark
+            results = _run(unit, frame, parameters, FIRST_PASS_FORMAT)
             timings["gx_validations"] += 1
+            if _has_unexpected_rows(results):  # their positions, to attribute them to the parts
+                results = _run(unit, frame, parameters, RESULT_FORMAT)
+                timings["gx_validations"] += 1
+            timings["validate"] += time.perf_counter() - mark
             mark = time.perf_counter()
             for r in results:
                 read = _read(table, r)
@@ -1108,6 +1131,7 @@ class _Stamp:
     run: GateRun
     gate_run_id: str
     validated_at: dt.datetime
+    schema: pa.Schema  # of quality_platform__expectation_results (built once per call)
 
 
 def _verdict(
@@ -1151,9 +1175,7 @@ def _verdict(
         }
         for o in outcomes
     ]
-    results = expectation_results.conform(
-        pa.Table.from_pylist(rows, schema=expectation_results.arrow_schema())
-    )
+    results = pa.Table.from_pylist(rows, schema=stamp.schema)
     return GateVerdict(
         unit=part.unit,
         partition=part.partition,
