@@ -253,7 +253,7 @@ SELECT date, count(*) AS station_hours, count(DISTINCT station_code) AS stations
 FROM core_air__station_hourly h GROUP BY date ORDER BY date
 """
 _QUALITY = """
-SELECT table_name, count(DISTINCT date) AS days, count(*) AS expectations,
+SELECT table_name, count(DISTINCT partition_date) AS days, count(*) AS expectations,
        count(*) FILTER (WHERE NOT success AND severity = 'blocking') AS blocking_failed,
        count(*) FILTER (WHERE NOT success AND severity = 'warning') AS warnings
 FROM quality_platform__expectation_results GROUP BY table_name ORDER BY table_name

@@ -81,23 +81,18 @@ expectation_results = Table(
     title="Quality-gate results",
     title_zh="数据质量检查结果",
     description=(
-        "One row per expectation evaluated on a partition by the Great Expectations quality gate. "
-        "A failed blocking expectation stopped that partition from being published."
+        "One row per expectation evaluated by the Great Expectations quality gate on a unit's partition "
+        "of a table. A failed blocking expectation stopped that unit from being published. Append-only: "
+        "partitioned by the Beijing date of the gate run, one part file per gate run."
     ),
-    description_zh="质量门对每个分区逐条期望的检查结果；阻断级失败的分区未发布。",
+    description_zh="质量门对每个构建单元的每个分区逐条期望的检查结果；阻断级失败的单元未发布。只追加，按检查日期分区。",
     columns=(
-        SHARED.get("date", description="partition date checked (Beijing day)"),
-        *F("table_name", "run_id", "validated_at", "expectation", "column_name", "severity", "success"),
-        *F(
-            "element_count",
-            "unexpected_count",
-            "unexpected_percent",
-            "observed_value",
-            "details",
-            "published",
-        ),
+        SHARED.get("date", description="Beijing date of the gate run (partition key)"),
+        *F("validated_at", "run_id", "task", "gate_run_id", "build", "unit", "table_name", "partition_date"),
+        *F("expectation", "column_name", "severity", "success", "element_count", "unexpected_count"),
+        *F("unexpected_percent", "observed_value", "details", "published"),
     ),
-    primary_key=("table_name", "date", "run_id", "expectation", "column_name", "details"),
+    primary_key=("gate_run_id", "unit", "partition_date", "expectation", "column_name", "details"),
     owner=PLATFORM_TEAM,
     frequency=EVERY_RUN,
     sharing=Sharing.CONDITIONAL,

@@ -36,7 +36,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ecocloud.runner.context import BEIJING, RunInfo, StepContext, partition_key
-from ecocloud.runner.gate_shim import GatePart, GateRun, GateVerdict, validate, warm
 from ecocloud.runner.report import BLOCKED, FAILED, PUBLISHED, SKIPPED, RunReport, UnitReport
 from ecocloud.runner.spec import Build, Publish, SourceSpec
 from ecocloud.runner.units import Output, Unit, fingerprint, safe_name
@@ -46,6 +45,7 @@ from schemas.registry import Table, get_table
 from warehouse import lake as lk
 from warehouse import serving
 from warehouse.ledger import Ledger, LineageRow, Part, UnitState
+from warehouse.quality import GatePart, GateRun, GateVerdict, validate
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +60,14 @@ def resolve(ref: str) -> Any:
     """``"module:attribute"`` → the object (specs name their steps and land functions this way)."""
     module, _, attr = ref.partition(":")
     return getattr(importlib.import_module(module), attr)
+
+
+def warm(tables: Sequence[Table]) -> None:
+    """Import GX and compile the tables' suites once, before worker processes fork (they inherit it)."""
+    run = GateRun("warm-up", "warm-up", "warm-up")
+    for table in tables:
+        partition = dt.date(2000, 1, 1) if table.partition_by else None
+        validate(table, [GatePart("warm-up", partition, table.empty())], run=run)
 
 
 def _steps(build: Build) -> Steps:

@@ -110,7 +110,7 @@ def test_ingest_real_files_end_to_end_and_twice_is_once(
     assert failed_blocking == 0
     agreement = con.execute(
         "SELECT observed_value FROM quality_platform__expectation_results "
-        "WHERE table_name = 'core_air__station_hourly' AND expectation LIKE '%pair%'"
+        "WHERE table_name = 'core_air__station_hourly' AND expectation LIKE '%pair%' AND column_name = 'aqi,aqi_published'"
     ).fetchall()
     assert len(agreement) == 2
     con.close()

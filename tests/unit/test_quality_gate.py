@@ -1,4 +1,4 @@
-"""The quality gate: suites generated from the registry, and run_gate's verdicts and results table.
+"""The quality gate: suites generated from the registry, and one part's verdict and results table.
 
 These tests import Great Expectations (~8 s, once): keep every GX test in this module. The GX
 context and compiled suites are process-wide caches in ``warehouse.quality``, so tests share them.
@@ -20,7 +20,7 @@ from schemas.air import station_hourly
 from schemas.platform import expectation_results
 from schemas.registry import Column, Layer, PairEquality, Severity, Sharing, Table
 from warehouse import quality
-from warehouse.quality import GateResult, build_suite, run_gate
+from warehouse.quality import GatePart, GateRun, GateVerdict, build_suite, run_gate, validate
 
 pytestmark = pytest.mark.unit
 
@@ -110,12 +110,12 @@ def with_row(column: str, i: int, value: Any, n: int = N) -> pa.Table:
     return readings(n, **{column: values})
 
 
-def gate(data: pa.Table, table: Table = READINGS, **kwargs: Any) -> GateResult:
+def gate(data: pa.Table, table: Table = READINGS, **kwargs: Any) -> GateVerdict:
     kwargs.setdefault("partition_date", DAY)
     return run_gate(table, data, **kwargs)
 
 
-def checks(result: GateResult) -> dict[str, dict[str, Any]]:
+def checks(result: GateVerdict) -> dict[str, dict[str, Any]]:
     """Result rows keyed by '<expectation>:<column_name>'."""
     return {f"{r['expectation']}:{r['column_name']}": r for r in result.results.to_pylist()}
 
@@ -154,11 +154,11 @@ def test_suite_is_generated_from_the_registry() -> None:
     assert ("expect_column_values_to_be_in_set", "level", "blocking") in got
     assert ("expect_compound_columns_to_be_unique", "site,observed_at", "blocking") in got
     assert ("expect_column_pair_values_to_be_equal", "calc", "blocking") in got
-    # freshness and partition only when asked for (run_gate asks when it has the values)
+    # freshness and partition only when asked for (validate asks when it has the values)
     assert not any(t == "expect_column_max_to_be_between" for t, _, _ in got)
     extra = suite_summary(READINGS, freshness=True, partition=True)
     assert extra[len(got) :] == [
-        ("expect_column_values_to_be_in_set", "date", "blocking"),
+        ("expect_column_pair_values_to_be_equal", "date", "blocking"),
         ("expect_column_max_to_be_between", "observed_at", "blocking"),
     ]
 
@@ -172,7 +172,9 @@ def test_suite_arguments_and_meta() -> None:
     pair = by_check["pair_equality:calc=pub"]
     assert (pair["mostly"], pair["ignore_row_if"]) == (0.9, "either_value_is_missing")
     assert by_check["freshness:observed_at"]["min_value"] == {"$PARAMETER": quality.FRESHNESS_PARAMETER}
-    assert by_check["partition:date"]["value_set"] == {"$PARAMETER": quality.PARTITION_PARAMETER}
+    partition = by_check["partition:date"]
+    assert (partition["column_A"], partition["column_B"]) == ("date", quality.PARTITION_COLUMN)
+    assert partition["ignore_row_if"] == "either_value_is_missing"
     types = {k.split(":")[1]: v["type_"] for k, v in by_check.items() if k.startswith("type:")}
     assert types == {c.name: quality.GX_TYPE_NAMES[c.type] for c in READINGS.columns}
 
@@ -237,7 +239,7 @@ def test_to_pandas_uses_dtypes_gx_vectorises() -> None:
     assert frame["value"].isna().tolist() == [False, True, True]  # NaN is NULL
     assert str(frame["observed_at"].dtype) == "datetime64[us, UTC]"
     assert frame["site"].dtype == pd.StringDtype("pyarrow")
-    assert frame["date"].dtype == pd.ArrowDtype(pa.date32())
+    assert str(frame["date"].dtype) == "datetime64[ms]"  # date32[pyarrow] costs GX's fingerprint ~1 s/M rows
     assert frame["ok"].dtype == pd.BooleanDtype()
 
 
@@ -331,9 +333,12 @@ def test_duplicate_single_column_key_fails() -> None:
     result = run_gate(SITES, data, partition_date=None)
     assert not result.passed
     assert "primary key (site) duplicated on 2 of 3 rows" in result.blocking_failures[0]
-    # unpartitioned: the result rows carry the Beijing date of the run
-    today = result.validated_at.astimezone(dt.timezone(dt.timedelta(hours=8))).date()
-    assert set(result.results.column("date").to_pylist()) == {today}
+    # unpartitioned: no partition date; the result rows carry the Beijing date of the run
+    [validated_at] = set(result.results.column("validated_at").to_pylist())
+    today = validated_at.astimezone(dt.timezone(dt.timedelta(hours=8))).date()
+    assert set(result.results.column("date").to_pylist()) == {today} == {result.results_date}
+    assert set(result.results.column("partition_date").to_pylist()) == {None}
+    assert set(result.results.column("unit").to_pylist()) == {"all"}
 
 
 def test_disallowed_category_fails() -> None:
@@ -551,7 +556,10 @@ def test_missing_and_undeclared_columns_fail_without_raising() -> None:
 
 def test_results_conform_to_the_registry_with_one_row_per_expectation() -> None:
     data = with_row("note", 1, 11.0)
-    result = gate(data, expected_latest=latest_of(data), run_id="run-42")
+    run = GateRun(run_id="manual__2023-01-20", task="air_quality.gate", build="qgtest.hourly")
+    [result] = validate(
+        READINGS, [GatePart("segment/s1", DAY, data)], run=run, expected_latest=latest_of(data)
+    )
     results = result.results
     assert results.schema == expectation_results.arrow_schema(strict=False)
     assert expectation_results.conform(results).equals(results)
@@ -559,9 +567,15 @@ def test_results_conform_to_the_registry_with_one_row_per_expectation() -> None:
     assert results.num_rows == len(suite.expectations)
     assert results.column("expectation").to_pylist() == [e.expectation_type for e in suite.expectations]
     rows = results.to_pylist()
-    assert {r["run_id"] for r in rows} == {"run-42"}
-    assert {r["date"] for r in rows} == {DAY}
-    assert {r["table_name"] for r in rows} == {READINGS.name}
+    assert {(r["run_id"], r["task"], r["build"]) for r in rows} == {
+        ("manual__2023-01-20", "air_quality.gate", "qgtest.hourly")
+    }
+    assert {(r["unit"], r["partition_date"], r["table_name"]) for r in rows} == {
+        ("segment/s1", DAY, READINGS.name)
+    }
+    assert {r["gate_run_id"] for r in rows} == {result.gate_run_id}
+    # results are partitioned by the Beijing date of the gate run, not by the partition checked
+    assert {r["date"] for r in rows} == {rows[0]["validated_at"].astimezone(quality.BEIJING).date()}
     assert {r["published"] for r in rows} == {True}  # passed (the failure is a warning)
     assert len({r["validated_at"] for r in rows}) == 1
     assert rows[0]["validated_at"].tzinfo is not None
@@ -582,6 +596,25 @@ def test_failed_gate_marks_every_result_row_unpublished() -> None:
     result = gate(with_row("site", 0, None))
     assert set(result.results.column("published").to_pylist()) == {False}
     assert "FAILED" in result.summary().splitlines()[0]
+
+
+def test_published_restates_the_flag_without_touching_the_verdict() -> None:
+    result = gate(readings())
+    assert set(result.results.column("published").to_pylist()) == {True}
+    blocked = result.published(False)  # e.g. another table of the same unit failed
+    assert set(blocked.column("published").to_pylist()) == {False}
+    assert blocked.drop_columns(["published"]).equals(result.results.drop_columns(["published"]))
+    assert result.passed and set(result.results.column("published").to_pylist()) == {True}
+
+
+def test_bad_arguments_are_refused() -> None:
+    run = GateRun("r", "t", "b")
+    with pytest.raises(ValueError, match="not partitioned"):
+        validate(SITES, [GatePart("all", DAY, pa.table({"site": ["A"]}))], run=run)
+    twice = [GatePart("u", DAY, readings()), GatePart("u", DAY, readings())]
+    with pytest.raises(ValueError, match="same unit and partition"):
+        validate(READINGS, twice, run=run)
+    assert validate(READINGS, [], run=run) == []
 
 
 # ------------------------------------------------------------------------------ the real registry

@@ -1,14 +1,22 @@
-"""The batch gate gives each partition exactly the verdict and results a per-partition gate gives."""
+"""One gate run per table per batch: each part's verdict is exactly the one it gets validated alone.
+
+The oracle: for any batch, every part's verdict, result rows (counts, percentages, samples) and
+messages equal those of ``validate`` called with that part alone — except freshness, evaluated once
+on the batch, and primary-key duplicates across parts, which count in the batch; both are checked
+against their own oracle (the union validated as one part; a key count over the batch).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
+from typing import Any
 
 import pyarrow as pa
 import pytest
 
 from schemas.registry import Column, Layer, PairEquality, Severity, Sharing, Table
-from warehouse.quality import run_gate, run_gate_partitions
+from warehouse.quality import GatePart, GateRun, GateVerdict, run_gate, run_gate_partitions, validate
 
 T = Table(
     name="core_test__batch",
@@ -21,83 +29,239 @@ T = Table(
         Column("thing_id", "string", "id", nullable=False),
         Column("mass_kg", "float64", "mass", unit="kg", min=0, max=100),
         Column("mass_check_kg", "float64", "mass again", unit="kg"),
+        Column("temp_c", "float64", "temperature", unit="°C", min=-40, max=60, mostly=0.9),
+        Column("count_n", "int16", "a count", min=0, max=50),
         Column("grade", "string", "grade", allowed=("a", "b"), severity=Severity.WARNING),
+        Column("seen_at", "timestamp", "when seen", nullable=False),
     ),
     primary_key=("thing_id", "date"),
     owner="o",
     frequency="daily",
     sharing=Sharing.CONDITIONAL,
+    freshness_column="seen_at",
+    freshness_tolerance=dt.timedelta(hours=1),
+    freshness_severity=Severity.BLOCKING,
     pair_checks=(PairEquality("mass_kg", "mass_check_kg", mostly=0.9, description="agree"),),
 )
 DAYS = [dt.date(2024, 1, d) for d in (1, 2, 3, 4)]
+RUN = GateRun(run_id="manual__test", task="test.gate", build="test.batch")
+BEIJING = dt.timezone(dt.timedelta(hours=8))
+PK_ROW = "expect_compound_columns_to_be_unique:thing_id,date"
+FRESHNESS_ROW = "expect_column_max_to_be_between:seen_at"
+RUN_SPECIFIC = ("date", "validated_at", "gate_run_id")
 
 
-def day_rows(
-    day: dt.date, n: int = 20, *, disagree: int = 0, null_id: bool = False, grade: str = "a"
-) -> dict:
-    return {
+def rows(day: dt.date, n: int = 20, *, prefix: str = "t", **changes: dict[int, Any]) -> pa.Table:
+    """``n`` clean rows of ``day`` (ids ``<prefix><i>``); ``changes``: column -> {row: value}."""
+    noon = dt.datetime(day.year, day.month, day.day, 12, tzinfo=BEIJING).astimezone(dt.UTC)
+    cols: dict[str, list[Any]] = {
         "date": [day] * n,
-        "thing_id": [None if null_id and i == 0 else f"t{i}" for i in range(n)],
+        "thing_id": [f"{prefix}{i}" for i in range(n)],
         "mass_kg": [float(i) for i in range(n)],
-        "mass_check_kg": [float(i) + (1 if i < disagree else 0) for i in range(n)],
-        "grade": [grade] * n,
+        "mass_check_kg": [float(i) for i in range(n)],
+        "temp_c": [20.0] * n,
+        "count_n": [i % 50 for i in range(n)],
+        "grade": ["a"] * n,
+        "seen_at": [noon + dt.timedelta(minutes=i) for i in range(n)],
     }
+    for column, at in changes.items():
+        for i, value in at.items():
+            cols[column][i] = value
+    return pa.table(cols, schema=T.arrow_schema(strict=False))
 
 
-def batch(*days: dict) -> pa.Table:
-    cols = {k: [v for d in days for v in d[k]] for k in days[0]}
-    return T.conform(pa.table(cols, schema=T.arrow_schema(strict=False)))
+def part(unit: str, day: dt.date | None, data: pa.Table) -> GatePart:
+    return GatePart(unit, day, data)
 
 
-def comparable(result_rows: list[dict]) -> list[tuple]:
-    keep = (
-        "date",
-        "expectation",
-        "column_name",
-        "severity",
-        "success",
-        "element_count",
-        "unexpected_count",
-        "published",
-    )
-    return sorted(tuple(r[k] for k in keep) for r in result_rows)
+def by_check(verdict: GateVerdict) -> dict[str, dict[str, Any]]:
+    out = {}
+    for r in verdict.results.to_pylist():
+        out[f"{r['expectation']}:{r['column_name']}"] = {k: v for k, v in r.items() if k not in RUN_SPECIFIC}
+    return out
+
+
+def comparable(verdict: GateVerdict) -> list[dict[str, Any]]:
+    return [
+        {k: v for k, v in r.items() if k not in (*RUN_SPECIFIC, "run_id")}
+        for r in verdict.results.to_pylist()
+    ]
+
+
+def pk_duplicates(parts: list[GatePart]) -> list[int]:
+    """Oracle for the key check: per part, its rows whose (thing_id, date) occurs twice in the batch."""
+    keys = [list(zip(p.data["thing_id"].to_pylist(), p.data["date"].to_pylist(), strict=True)) for p in parts]
+    seen = Counter(k for ks in keys for k in ks if k != (None, None))
+    return [sum(1 for k in ks if seen[k] > 1) for ks in keys]
+
+
+def assert_each_part_as_if_alone(parts: list[GatePart], expected_latest: dt.datetime | None = None) -> None:
+    together = validate(T, parts, run=RUN, expected_latest=expected_latest)
+    assert [(v.unit, v.partition) for v in together] == [(p.unit, p.partition) for p in parts]
+    assert len({v.gate_run_id for v in together}) == 1
+    duplicated = pk_duplicates(parts)
+    for p, got, dupes in zip(parts, together, duplicated, strict=True):
+        [alone] = validate(T, [p], run=RUN, expected_latest=expected_latest)
+        assert got.row_count == alone.row_count == p.data.num_rows
+        mine, theirs = by_check(got), by_check(alone)
+        # batch-level checks, each against its own oracle
+        if PK_ROW in mine:
+            assert mine[PK_ROW]["unexpected_count"] == dupes, (p.unit, mine[PK_ROW])
+            if dupes == pk_duplicates([p])[0]:  # no key shared with another part: same as alone
+                assert mine[PK_ROW] | {"published": None} == theirs[PK_ROW] | {"published": None}
+            mine.pop(PK_ROW), theirs.pop(PK_ROW)
+        mine.pop(FRESHNESS_ROW, None), theirs.pop(FRESHNESS_ROW, None)
+        assert mine == {k: v | {"published": got.passed} for k, v in theirs.items()}, p.unit
+        batch_level = ("primary key", "stale:")
+        assert [m for m in got.blocking_failures if not any(s in m for s in batch_level)] == [
+            m for m in alone.blocking_failures if not any(s in m for s in batch_level)
+        ]
+        assert got.warnings == alone.warnings
+        if not any(s in m for m in got.blocking_failures + alone.blocking_failures for s in batch_level):
+            assert got.passed == alone.passed and got.blocking_failures == alone.blocking_failures
+    if expected_latest is not None:
+        assert_freshness_is_batch_level(parts, together, expected_latest)
+
+
+def assert_freshness_is_batch_level(
+    parts: list[GatePart], together: list[GateVerdict], expected_latest: dt.datetime
+) -> None:
+    """The freshness row: the union's, on the parts of the newest partition only."""
+    union = pa.concat_tables(p.data.select(T.column_names) for p in parts)
+    [whole] = validate(T, [GatePart("union", None, union)], run=RUN, expected_latest=expected_latest)
+    expected = {k: v for k, v in by_check(whole)[FRESHNESS_ROW].items() if k not in ("unit", "published")}
+    newest = max(p.partition for p in parts if p.partition is not None)
+    for p, got in zip(parts, together, strict=True):
+        row = by_check(got).get(FRESHNESS_ROW)
+        if p.partition != newest:
+            assert row is None, p.unit
+            continue
+        assert row is not None
+        assert {k: v for k, v in row.items() if k not in ("unit", "published", "partition_date")} == {
+            k: v for k, v in expected.items() if k != "partition_date"
+        }
+
+
+SHAPES: dict[str, list[GatePart]] = {
+    "clean, two units per partition": [
+        part(f"seg{i}", DAYS[i % 3], rows(DAYS[i % 3], prefix=f"s{i}-")) for i in range(6)
+    ],
+    "one bad part among many": [
+        *(part(f"seg{i}", DAYS[0], rows(DAYS[0], prefix=f"s{i}-")) for i in range(4)),
+        part("bad", DAYS[0], rows(DAYS[0], prefix="b-", mass_kg={3: 250.0}, thing_id={5: None})),
+        part("late", DAYS[1], rows(DAYS[1], prefix="l-")),
+    ],
+    "mostly borderline in one part": [
+        # pair: 2 of 20 differ passes (90 %), 3 of 20 fails; over the batch 5 of 60 differ would pass
+        part("two", DAYS[0], rows(DAYS[0], prefix="a", mass_check_kg={0: -1.0, 1: -1.0})),
+        part("three", DAYS[0], rows(DAYS[0], prefix="b", mass_check_kg={0: -1.0, 1: -1.0, 2: -1.0})),
+        part("none", DAYS[0], rows(DAYS[0], prefix="c")),
+        # temp_c mostly 0.9 with a NULL: 2 of 19 non-null rows out of range = 89.47 % fails
+        part("temp", DAYS[1], rows(DAYS[1], prefix="d", temp_c={0: None, 1: 99.0, 2: 99.0})),
+    ],
+    "primary-key duplicates within and across parts": [
+        part("within", DAYS[0], rows(DAYS[0], prefix="w", thing_id={1: "w0"})),
+        part("across-1", DAYS[1], rows(DAYS[1], n=5, prefix="x")),
+        part("across-2", DAYS[1], rows(DAYS[1], n=8, prefix="x")),  # x0..x4 also in across-1
+        part("other-day", DAYS[2], rows(DAYS[2], n=5, prefix="x")),  # same ids, another date: fine
+    ],
+    "empty parts": [
+        part("empty-1", DAYS[0], rows(DAYS[0], n=0)),
+        part("full", DAYS[0], rows(DAYS[0], prefix="f", grade={2: "z"})),
+        part("empty-2", DAYS[1], rows(DAYS[1], n=0)),
+    ],
+    "a part with another schema": [
+        part("ok", DAYS[0], rows(DAYS[0], prefix="o")),
+        part(
+            "float32",
+            DAYS[0],
+            rows(DAYS[0], prefix="f").set_column(2, "mass_kg", rows(DAYS[0])["mass_kg"].cast(pa.float32())),
+        ),
+        part("reordered", DAYS[1], rows(DAYS[1], prefix="r").select(list(reversed(T.column_names)))),
+    ],
+    "int NULLs in one part, an int out of range in another": [
+        part("nulls", DAYS[0], rows(DAYS[0], prefix="n", count_n={0: None})),
+        part("range", DAYS[0], rows(DAYS[0], prefix="r", count_n={4: 51, 5: -2})),
+    ],
+    "rows of another partition, a part without partition": [
+        part("wrong-day", DAYS[0], rows(DAYS[0], prefix="w", date={0: DAYS[1], 1: DAYS[3]})),
+        part("right", DAYS[1], rows(DAYS[1], prefix="r")),
+        part("unchecked", None, rows(DAYS[2], prefix="u")),
+    ],
+}
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_each_part_gets_the_verdict_it_gets_alone(shape: str) -> None:
+    assert_each_part_as_if_alone(SHAPES[shape])
 
 
 @pytest.mark.parametrize(
-    "days",
-    [
-        # all clean: one GX pass decides everything
-        [day_rows(DAYS[0]), day_rows(DAYS[1]), day_rows(DAYS[2])],
-        # day 2: 1 of 20 disagree (95 % >= 90 %: passes, but has unexpected rows); day 3: 5 of 20 (fails)
-        [day_rows(DAYS[0]), day_rows(DAYS[1], disagree=1), day_rows(DAYS[2], disagree=5), day_rows(DAYS[3])],
-        # a null key on one day, a warning-level grade on another
-        [day_rows(DAYS[0], null_id=True), day_rows(DAYS[1], grade="z"), day_rows(DAYS[2])],
-    ],
+    "shape", ["clean, two units per partition", "one bad part among many", "empty parts"]
 )
-def test_batch_verdicts_equal_per_partition_verdicts(days: list[dict]) -> None:
-    data = batch(*days)
-    together = run_gate_partitions(T, data)
-    assert sorted(together) == sorted({d["date"][0] for d in days})
-    for day, got in together.items():
-        one = T.conform(batch(next(d for d in days if d["date"][0] == day)))
-        alone = run_gate(T, one, partition_date=None)
-        assert got.passed == alone.passed, (day, got.blocking_failures, alone.blocking_failures)
-        assert len(got.warnings) == len(alone.warnings)
-        assert got.row_count == one.num_rows
-        mine = comparable(got.results.to_pylist())
-        theirs = comparable(
-            alone.results.set_column(
-                0, "date", pa.array([day] * alone.results.num_rows, pa.date32())
-            ).to_pylist()
+def test_freshness_is_evaluated_once_on_the_batch(shape: str) -> None:
+    parts = SHAPES[shape]
+    latest = max(t for p in parts for t in p.data["seen_at"].to_pylist())
+    assert_each_part_as_if_alone(parts, expected_latest=latest)  # fresh
+    assert_each_part_as_if_alone(parts, expected_latest=latest + dt.timedelta(hours=3))  # stale
+
+
+def test_verdicts_name_the_part_and_the_failing_check() -> None:
+    verdicts = validate(T, SHAPES["mostly borderline in one part"], run=RUN)
+    assert [v.passed for v in verdicts] == [True, False, True, False]
+    assert verdicts[1].blocking_failures == [
+        "core_test__batch 2024-01-01 [three]: mass_kg = mass_check_kg on 85 % of rows (needs ≥ 90 %): "
+        "3 of 20 rows with both differ, e.g. [[0.0, -1.0], [1.0, -1.0], [2.0, -1.0]]"
+    ]
+    assert verdicts[3].blocking_failures == [
+        "core_test__batch 2024-01-02 [temp]: temp_c outside [-40, 60] on 2 of 20 rows "
+        "(ok on 89.47 % of 19 non-null rows, needs ≥ 90 %), e.g. [99.0, 99.0]"
+    ]
+    across = validate(T, SHAPES["primary-key duplicates within and across parts"], run=RUN)
+    assert [v.passed for v in across] == [False, False, False, True]
+    assert "primary key (thing_id, date) duplicated on 5 of 8 rows" in across[2].blocking_failures[0]
+
+
+def test_the_number_of_gx_runs_does_not_grow_with_the_parts() -> None:
+    def gx_runs(parts: list[GatePart]) -> float:
+        verdicts = validate(T, parts, run=RUN)
+        assert len(verdicts) == len(parts)
+        return verdicts[0].timings["gx_validations"]
+
+    def batch(n: int, bad: set[int] = set()) -> list[GatePart]:  # noqa: B006 - read only
+        return [
+            part(
+                f"u{i}",
+                DAYS[i % 4],
+                rows(DAYS[i % 4], n=5, prefix=f"u{i}-", mass_kg={1: 500.0} if i in bad else {}),
+            )
+            for i in range(n)
+        ]
+
+    clean = gx_runs([part("all", DAYS[0], rows(DAYS[0], n=100))])
+    assert clean == gx_runs(batch(40)) > 0
+    # a unit with unexpected rows runs once more, in COMPLETE format (the rows' positions): per batch
+    assert clean < gx_runs(batch(2, bad={1})) == gx_runs(batch(40, bad={3, 17, 30})) < 2 * clean
+    # a part with another Arrow schema is validated as its own batch: one more set of runs
+    assert gx_runs(SHAPES["a part with another schema"]) == 2 * clean
+
+
+def test_run_gate_partitions_equals_run_gate_per_day() -> None:
+    days = [
+        rows(DAYS[0]),
+        rows(DAYS[1], mass_check_kg={0: -1.0}),
+        rows(DAYS[2], mass_check_kg=dict.fromkeys(range(5), -1.0)),
+        rows(DAYS[3], thing_id={0: None}, grade={1: "z"}),
+    ]
+    together = run_gate_partitions(T, pa.concat_tables(days))
+    assert sorted(together) == DAYS
+    for day, data in zip(DAYS, days, strict=True):
+        alone = run_gate(T, data, partition_date=day)
+        got = together[day]
+        assert (got.passed, got.blocking_failures, got.warnings) == (
+            alone.passed,
+            alone.blocking_failures,
+            alone.warnings,
         )
-        assert mine == theirs
-
-
-def test_verdicts_name_the_failing_day() -> None:
-    data = batch(day_rows(DAYS[0]), day_rows(DAYS[1], disagree=5))
-    out = run_gate_partitions(T, data)
-    assert out[DAYS[0]].passed and not out[DAYS[1]].passed
-    assert (
-        "2024-01-02" in out[DAYS[1]].blocking_failures[0]
-        and "mass_kg = mass_check_kg" in out[DAYS[1]].blocking_failures[0]
-    )
+        assert comparable(got) == comparable(alone)
+    assert [together[d].passed for d in DAYS] == [True, True, False, False]
