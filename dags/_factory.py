@@ -92,15 +92,20 @@ def make_dag(spec_name: str) -> DAG:
                 previous >> current
             previous = current
 
-        @task(task_id="refresh_serving", trigger_rule=TriggerRule.NONE_FAILED)
+        @task(
+            task_id="refresh_serving",
+            trigger_rule=TriggerRule.NONE_FAILED,
+            outlets=[asset(t) for t in spec.refreshes],
+        )
         def refresh_serving() -> None:
-            """Regenerate the serving DuckDB file: views from the registry, the ledger's tables."""
+            """Regenerate the serving DuckDB file: views from the registry, the ledger's tables, the catalog."""
             from ecocloud.runner.tasks import refresh_serving as refresh
 
             refresh()
 
-        assert previous is not None
-        previous >> refresh_serving()
+        refreshed = refresh_serving()
+        if previous is not None:
+            previous >> refreshed
 
     return _dag()
 

@@ -125,7 +125,9 @@ class Core:
     def plan(self, ctx: StepContext) -> Iterable[Unit]:
         for obj in ctx.ledger.raw_objects(SEGMENTS) + ctx.ledger.raw_objects(CAPTURES):
             kind = "capture" if obj.source == CAPTURES else "segment"
-            key = f"capture/{obj.sha256}" if kind == "capture" else f"segment/{obj.logical_name}"
+            # accepted and rejected lines land in segments of the same name in two folders: the path
+            # tells them apart
+            key = f"capture/{obj.sha256}" if kind == "capture" else f"segment/{obj.raw_path}"
             yield Unit(
                 key,
                 (ctx.raw_input(obj),),
@@ -137,8 +139,8 @@ class Core:
         tune_process_memory()
         raw = unit.inputs[0]
         path = ctx.lake / raw.id
-        name = path.name
-        day = dt.date.fromisoformat(unit.param("date")) if unit.param("date") else _capture_date(name)
+        name = raw.id  # the raw location rows carry: the path relative to the lake
+        day = dt.date.fromisoformat(unit.param("date")) if unit.param("date") else _capture_date(path.name)
         data = path.read_bytes()
         if unit.param("kind") == "capture":
             if data[:2] == b"\x1f\x8b":

@@ -65,6 +65,7 @@ class SourceSpec:
     builds: tuple[Build, ...]
     schedule: Schedule
     land: str | None = None  # "module:function" landing the interval's bytes (scheduled runs)
+    refreshes: tuple[str, ...] = ()  # registry tables the serving refresh rebuilds (the catalog)
     description: str = ""
     start_date: dt.date = dt.date(2026, 11, 1)
     task_policy: dict[str, Any] = field(default_factory=dict)  # overrides of dag_defaults.task_defaults
@@ -89,4 +90,4 @@ class SourceSpec:
 
     @property
     def outputs(self) -> tuple[str, ...]:
-        return tuple(t for b in self.builds for t in b.outputs)
+        return tuple(t for b in self.builds for t in b.outputs) + self.refreshes

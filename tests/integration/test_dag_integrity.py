@@ -47,6 +47,7 @@ _PROBE = textwrap.dedent(
             "tags": sorted(dag.tags),
             "schedule": type(dag.timetable).__name__ + " " + str(getattr(dag.timetable, "expression", "")),
             "catchup": dag.catchup,
+            "assets": sorted(a.name for a in getattr(getattr(dag.timetable, "asset_condition", None), "objects", [])),
             "tasks": {
                 t.task_id: {"retries": t.retries, "outlets": [[a.name, a.uri] for a in t.outlets], "upstream": sorted(t.upstream_task_ids)}
                 for t in dag.tasks
@@ -118,13 +119,27 @@ def test_dags_are_generated_from_the_specs(dagbag: dict) -> None:
     for dag_id, dag in dagbag["dags"].items():
         spec = specs[dag_id]
         tasks = dag["tasks"]
-        builds = [f"build_{b.name}" for b in spec.builds]
-        assert set(tasks) == {"land", *builds, "refresh_serving"}, dag_id
-        chain = ["land", *builds, "refresh_serving"]
+        chain = [
+            *(["land"] if spec.land else []),
+            *(f"build_{b.name}" for b in spec.builds),
+            "refresh_serving",
+        ]
+        assert set(tasks) == set(chain), dag_id
+        assert tasks[chain[0]]["upstream"] == []
         for before, after in itertools.pairwise(chain):
             assert tasks[after]["upstream"] == [before], (dag_id, after)
         for b in spec.builds:
             assert [o[0] for o in tasks[f"build_{b.name}"]["outlets"]] == list(b.outputs)
+        assert [o[0] for o in tasks["refresh_serving"]["outlets"]] == list(spec.refreshes)
+
+
+def test_the_catalog_is_rebuilt_when_any_dataset_changes(dagbag: dict) -> None:
+    published = {o[0] for d in dagbag["dags"].values() for t in d["tasks"].values() for o in t["outlets"]}
+    catalog = dagbag["dags"]["shared_catalog"]
+    assert catalog["schedule"].startswith("AssetTriggeredTimetable")
+    assert set(catalog["assets"]) == published - {
+        o[0] for o in catalog["tasks"]["refresh_serving"]["outlets"]
+    }
 
 
 def test_every_outlet_is_a_registry_table(dagbag: dict) -> None:
