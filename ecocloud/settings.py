@@ -56,6 +56,11 @@ class Settings(BaseSettings):
     )
     hj212_port: int = Field(default=9212, description="HJ 212 receiver TCP port")
 
+    # enforcement analytics: a TOML file whose keys override transforms/risk/rules.toml
+    risk_rules: Path | None = Field(
+        default=None, description="risk rules override (ECOCLOUD_RISK_RULES); default: the shipped rules"
+    )
+
     @cached_property
     def root(self) -> Path:
         return self.home.expanduser().resolve()

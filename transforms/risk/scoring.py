@@ -1,0 +1,380 @@
+"""Risk scores of a period, per outlet and per enterprise, from the daily marts of the period only.
+
+Inputs (relations on the connection): ``mart_source__exceedance_daily``, ``mart_risk__indicators``
+and ``mart_source__outlet_identity`` (filtered on ``date`` to the period, so a view over the lake
+reads only those partitions), and ``core_credit__ratings``.
+
+A ranked outlet is an MN under one enterprise (an MN remapped mid-period ranks once per
+enterprise). Its score is the sum of its reasons' points; each reason gives
+``points × min(1, metric / saturation)`` (``[score.reasons]``, flat points for the permit status
+and the credit level) once its rule is met over the period:
+
+* exceedance (per pollutant): hours over the limit, plus the largest 超标倍数 and the days whose
+  mean exceeded, each with its own points;
+* flat lines, zero runs (per pollutant): hours in runs (runs are judged in the daily marts);
+* clustering under the limit (per pollutant): share of judged hours in [low_frac × limit, limit],
+  at least ``share_pct`` with at least ``min_hours`` judged hours;
+* converted values inconsistent (per pollutant): at least ``min_hours`` hours;
+* abnormal flags, manual values, missing values (per outlet, all its pollutants): shares;
+* silence: the longest silent run; unpermitted discharge: hours;
+* permit status at the end of the period (none, not yet valid, expired, revoked, cancelled, outlet
+  not on the permit); credit level (latest evaluation year ≤ the period's end); an unregistered MN.
+
+An enterprise's score: credit points + its best outlet's other points + ``other_outlets_factor`` ×
+the other outlets' other points. Every ranked row carries its top reasons in Chinese with their
+numbers, every reason as JSON, and the figures behind them. All in DuckDB SQL.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import duckdb
+import pyarrow as pa
+
+from schemas import risk as schema
+from transforms.risk.indicators import names_sql
+from transforms.risk.rules import RiskRules
+from transforms.risk.sql import lit, to_table
+
+__all__ = ["PeriodScores", "region_prefix", "score_period"]
+
+_CREDIT_ZH = {"green": "绿牌", "blue": "蓝牌", "yellow": "黄牌", "red": "红牌", "black": "黑牌"}
+# worst first: the enterprise's permit status is its outlets' worst
+_PERMIT_SEVERITY = ["revoked", "cancelled", "expired", "none", "not_yet_valid", "outlet_not_permitted",
+                    "in_force", "unknown"]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class PeriodScores:
+    outlets: pa.Table  # mart_risk__outlet_scores
+    enterprises: pa.Table  # mart_risk__enterprise_scores
+
+
+def region_prefix(code: str) -> str:
+    """The GB/T 2260 prefix a region code stands for: 360000 → 36, 360100 → 3601, 360102 → 360102."""
+    code = code.strip()
+    if len(code) != 6 or not code.isdigit():
+        raise ValueError(f"region code {code!r}: six digits expected (GB/T 2260)")
+    if code.endswith("0000"):
+        return code[:2]
+    return code[:4] if code.endswith("00") else code
+
+
+def _filters(start: dt.date, end: dt.date, region: str | None, industry: str | None) -> str:
+    where = f"date BETWEEN DATE '{start.isoformat()}' AND DATE '{end.isoformat()}'"
+    if region:
+        where += f" AND starts_with(region_code, {lit([region_prefix(region)])})"
+    if industry:
+        where += f" AND starts_with(industry_code, {lit([industry.strip()])})"
+    return where
+
+
+def _points(rules: RiskRules, name: str, metric: str) -> str:
+    r = rules.reason(name)
+    return f"({r.points!r} * least(1.0, ({metric}) / {r.saturation!r}))"
+
+
+def _base(con: duckdb.DuckDBPyConnection, where: str, pollutant: str | None, rules: RiskRules) -> None:
+    only = f" AND pollutant_code = {lit([pollutant])}" if pollutant else ""
+    ind_only = f" AND pollutant_code IN ({lit([pollutant, schema.LOGGER_LEVEL])})" if pollutant else ""
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _score_daily AS
+        SELECT *, coalesce(uscc, '') AS uk FROM mart_source__exceedance_daily WHERE {where}{only};
+        CREATE OR REPLACE TEMP TABLE _score_ind AS
+        SELECT *, coalesce(uscc, '') AS uk FROM mart_risk__indicators WHERE {where}{ind_only};
+        CREATE OR REPLACE TEMP TABLE _score_outlets AS
+        SELECT mn, coalesce(uscc, '') AS uk, arg_max(uscc, identity_from_at) AS uscc,
+               arg_max(outlet_code, identity_from_at) AS outlet_code,
+               arg_max(region_code, identity_from_at) AS region_code,
+               arg_max(industry_code, identity_from_at) AS industry_code,
+               arg_max(enterprise_name, identity_from_at) AS enterprise_name,
+               arg_max(point_name, identity_from_at) AS point_name,
+               arg_max(identity_status, identity_from_at) AS identity_status,
+               arg_max(permit_status, identity_from_at) AS permit_status,
+               arg_max(permit_no, identity_from_at) AS permit_no,
+               arg_max(permit_status_since, identity_from_at) AS permit_status_since
+        FROM mart_source__outlet_identity WHERE {where}
+        GROUP BY mn, coalesce(uscc, '');
+        """
+    )
+    if pollutant:  # only outlets that measure it
+        con.execute(
+            "DELETE FROM _score_outlets o WHERE NOT EXISTS (SELECT 1 FROM _score_daily d WHERE d.mn = o.mn AND d.uk = o.uk)"
+        )
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _score_pol AS
+        SELECT d.mn, d.uk, d.pollutant_code, coalesce(any_value(n.name), d.pollutant_code) AS nm,
+               sum(hours_exceeded) AS exc_h, count(DISTINCT date) FILTER (WHERE hours_exceeded > 0) AS exc_days,
+               max(max_exceedance_multiple) AS max_mult, max(longest_exceedance_run_h) AS exc_run,
+               count(DISTINCT date) FILTER (WHERE day_mean_exceeded) AS mean_days,
+               bool_or(limit_source = 'default') FILTER (WHERE hours_exceeded > 0) AS by_default,
+               arg_max(limit_value, date) AS limit_value, arg_max(limit_unit, date) AS limit_unit,
+               sum(hours_judged) AS judged, sum(hours_near_limit) AS near,
+               sum(hours_present) AS present, sum(hours_abnormal) AS abnormal, sum(hours_manual) AS manual,
+               sum(logger_hours - hours_present) AS missing, sum(logger_hours) AS logger_h,
+               bool_or(pollutant_code IN ({lit(rules.auxiliary_codes)})) AS auxiliary
+        FROM _score_daily d LEFT JOIN ({names_sql(rules)}) n ON n.code = d.pollutant_code
+        GROUP BY d.mn, d.uk, d.pollutant_code;
+        CREATE OR REPLACE TEMP TABLE _score_indsum AS
+        SELECT i.mn, i.uk, i.pollutant_code, i.indicator, coalesce(any_value(n.name), i.pollutant_code) AS nm,
+               sum(hours_flagged) AS h, sum(hours_checked) AS checked, max(longest_run_h) AS longest
+        FROM _score_ind i LEFT JOIN ({names_sql(rules)}) n ON n.code = i.pollutant_code
+        GROUP BY i.mn, i.uk, i.pollutant_code, i.indicator;
+        """
+    )
+
+
+def _credit(con: duckdb.DuckDBPyConnection, end: dt.date) -> None:
+    colour = " ".join(f"WHEN {lit([k])} THEN {lit([v])}" for k, v in _CREDIT_ZH.items())
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _score_credit AS
+        SELECT uscc, arg_max(level, year * 10 + level_rank) AS level, max(year) AS year,
+               arg_max(level_label, year * 10 + level_rank) AS label,
+               CASE arg_max(level, year * 10 + level_rank) {colour} END AS colour_zh
+        FROM core_credit__ratings WHERE uscc IS NOT NULL AND year <= {end.year}
+        GROUP BY uscc
+        """
+    )
+
+
+def _reasons_sql(rules: RiskRules) -> str:
+    near, abn, man, mis = (
+        rules.indicator(n) for n in ("near_limit", "abnormal_flags", "manual_values", "missing_data")
+    )
+    zs_min = int(rules.indicator("zs_inconsistent")["min_hours"])
+    un_min = int(rules.indicator("unpermitted_discharge")["min_hours"])
+    low = 100 * float(near["low_frac"])
+    exc = (
+        _points(rules, "exceedance", "exc_h") + " + " + _points(rules, "exceedance_multiple", "coalesce(max_mult, 0)")
+        + " + " + _points(rules, "exceedance_daily_mean", "mean_days")
+    )  # fmt: skip
+    permit_pts = " ".join(f"WHEN {lit([k])} THEN {v!r}" for k, v in rules.permit_points.items())
+    credit_pts = " ".join(f"WHEN {lit([k])} THEN {v!r}" for k, v in rules.credit_points.items())
+    share = "100.0 * {a} / nullif({b}, 0)"
+    outlet_sums = """SELECT mn, uk, sum(abnormal) AS abnormal, sum(manual) AS manual, sum(present) AS present,
+                            sum(missing) AS missing, sum(logger_h) AS logger_h FROM _score_pol GROUP BY mn, uk"""
+    return f"""
+    SELECT mn, uk, 'exceedance' AS code, 'exceedance' AS category, 'outlet' AS scope, pollutant_code, {exc} AS points,
+           printf('%s 超标 %d 小时（%d 天）%s，最长连续 %d 小时%s%s', nm, exc_h, exc_days,
+                  CASE WHEN max_mult IS NOT NULL THEN printf('，最大超标倍数 %.2f 倍', max_mult) ELSE '' END, exc_run,
+                  CASE WHEN mean_days > 0 THEN printf('，日均值超标 %d 天', mean_days) ELSE '' END,
+                  CASE WHEN by_default THEN '（国家默认限值）' ELSE '' END) AS text,
+           json_object('hours', exc_h, 'days', exc_days, 'max_exceedance_multiple', round(max_mult, 3),
+                       'longest_run_h', exc_run, 'daily_mean_days', mean_days, 'limit_value', limit_value,
+                       'limit_unit', limit_unit, 'default_limit', coalesce(by_default, false)) AS numbers
+    FROM _score_pol WHERE exc_h > 0
+    UNION ALL
+    SELECT mn, uk, 'near_limit', 'fraud', 'outlet', pollutant_code, {_points(rules, "near_limit", share.format(a="near", b="judged"))},
+           printf('%s %.0f%% 的有效小时均值处于限值的 {low:.0f}%%–100%%（%d/%d 小时）', nm, {share.format(a="near", b="judged")}, near, judged),
+           json_object('hours_near_limit', near, 'hours_judged', judged, 'share_pct', round({share.format(a="near", b="judged")}, 1))
+    FROM _score_pol WHERE NOT auxiliary AND judged >= {int(near["min_hours"])}
+      AND {share.format(a="near", b="judged")} >= {float(near["share_pct"])!r}
+    UNION ALL
+    SELECT mn, uk, 'flatline', 'fraud', 'outlet', pollutant_code, {_points(rules, "flatline", "h")},
+           printf('%s 数值连续 %d 小时恒定（设施运行中），期间共 %d 小时', nm, longest, h),
+           json_object('hours', h, 'longest_run_h', longest)
+    FROM _score_indsum WHERE indicator = 'flatline'
+    UNION ALL
+    SELECT mn, uk, 'zero_run', 'fraud', 'outlet', pollutant_code, {_points(rules, "zero_run", "h")},
+           printf('%s 流量大于 0 时连续 %d 小时为零值，期间共 %d 小时', nm, longest, h),
+           json_object('hours', h, 'longest_run_h', longest)
+    FROM _score_indsum WHERE indicator = 'zero_run'
+    UNION ALL
+    SELECT mn, uk, 'zs_inconsistent', 'fraud', 'outlet', pollutant_code, {_points(rules, "zs_inconsistent", "h")},
+           printf('%s 折算浓度与实测浓度、氧含量不一致 %d 小时', nm, h),
+           json_object('hours', h)
+    FROM _score_indsum WHERE indicator = 'zs_inconsistent' AND h >= {zs_min}
+    UNION ALL
+    SELECT mn, uk, 'abnormal_flags', 'data_quality', 'outlet', '{schema.LOGGER_LEVEL}',
+           {_points(rules, "abnormal_flags", share.format(a="abnormal", b="present"))},
+           printf('异常标记（{"/".join(rules.abnormal_flags)}）数据占 %.0f%%（%d/%d 个小时值）', {share.format(a="abnormal", b="present")}, abnormal, present),
+           json_object('hours_abnormal', abnormal, 'hours_present', present)
+    FROM ({outlet_sums}) WHERE present >= {int(abn["min_hours"])} AND {share.format(a="abnormal", b="present")} >= {float(abn["share_pct"])!r}
+    UNION ALL
+    SELECT mn, uk, 'manual_values', 'data_quality', 'outlet', '{schema.LOGGER_LEVEL}',
+           {_points(rules, "manual_values", share.format(a="manual", b="present"))},
+           printf('手工录入（S）数据占 %.0f%%（%d/%d 个小时值）', {share.format(a="manual", b="present")}, manual, present),
+           json_object('hours_manual', manual, 'hours_present', present)
+    FROM ({outlet_sums}) WHERE present >= {int(man["min_hours"])} AND {share.format(a="manual", b="present")} >= {float(man["share_pct"])!r}
+    UNION ALL
+    SELECT mn, uk, 'missing_data', 'data_quality', 'outlet', '{schema.LOGGER_LEVEL}',
+           {_points(rules, "missing_data", share.format(a="missing", b="logger_h"))},
+           printf('数据缺失 %.0f%%（数采仪在线时应有 %d 个小时值，缺 %d 个）', {share.format(a="missing", b="logger_h")}, logger_h, missing),
+           json_object('values_missing', missing, 'values_expected', logger_h)
+    FROM ({outlet_sums}) WHERE logger_h >= {int(mis["min_hours"])} AND {share.format(a="missing", b="logger_h")} >= {float(mis["share_pct"])!r}
+    UNION ALL
+    SELECT mn, uk, 'silence', 'data_quality', 'outlet', '{schema.LOGGER_LEVEL}', {_points(rules, "silence", "longest")},
+           printf('数采仪中断传输，最长连续 %d 小时无数据（期间共 %d 小时）', longest, h),
+           json_object('longest_run_h', longest, 'hours', h)
+    FROM _score_indsum WHERE indicator = 'silence'
+    UNION ALL
+    SELECT mn, uk, 'unpermitted_discharge', 'permit', 'outlet', '{schema.LOGGER_LEVEL}',
+           {_points(rules, "unpermitted_discharge", "h")},
+           printf('无有效排污许可期间仍在排放 %d 小时', h), json_object('hours', h)
+    FROM _score_indsum WHERE indicator = 'unpermitted_discharge' AND h >= {un_min}
+    UNION ALL
+    SELECT mn, uk, 'permit_' || permit_status, 'permit',
+           CASE WHEN permit_status = 'outlet_not_permitted' THEN 'outlet' ELSE 'enterprise' END, '{schema.LOGGER_LEVEL}',
+           CASE permit_status {permit_pts} ELSE 0 END,
+           CASE permit_status
+                WHEN 'revoked' THEN printf('排污许可证 %s 已撤销（%s 起）', coalesce(permit_no, '?'), coalesce(permit_status_since::VARCHAR, '?'))
+                WHEN 'cancelled' THEN printf('排污许可证 %s 已注销（%s 起）', coalesce(permit_no, '?'), coalesce(permit_status_since::VARCHAR, '?'))
+                WHEN 'expired' THEN printf('排污许可证 %s 已过期（%s 起）', coalesce(permit_no, '?'), coalesce(permit_status_since::VARCHAR, '?'))
+                WHEN 'not_yet_valid' THEN printf('排污许可证 %s 尚未生效', coalesce(permit_no, '?'))
+                WHEN 'outlet_not_permitted' THEN printf('排放口 %s 未列入排污许可证 %s', coalesce(outlet_code, '?'), coalesce(permit_no, '?'))
+                ELSE '无排污许可证' END,
+           json_object('permit_status', permit_status, 'permit_no', permit_no, 'since', permit_status_since)
+    FROM _score_outlets WHERE permit_status NOT IN ('in_force', 'unknown')
+    UNION ALL
+    SELECT o.mn, o.uk, 'credit_' || c.level, 'credit', 'enterprise', '{schema.LOGGER_LEVEL}', CASE c.level {credit_pts} ELSE 0 END,
+           printf('企业环境信用评价 %d 年度为%s（%s）', c.year, c.colour_zh, c.label),
+           json_object('credit_level', c.level, 'year', c.year)
+    FROM _score_outlets o JOIN _score_credit c ON c.uscc = o.uscc
+    UNION ALL
+    SELECT mn, uk, 'mn_unregistered', 'identity', 'outlet', '{schema.LOGGER_LEVEL}', {_points(rules, "mn_unregistered", "1")},
+           'MN 未在监控点位主数据中登记，无法关联企业、排放口和许可证', json_object('mn', mn)
+    FROM _score_outlets WHERE identity_status = 'mn_unregistered'
+    """
+
+
+def _outlet_sql(rules: RiskRules, start: dt.date, end: dt.date) -> str:
+    top = rules.top_reasons
+    cat = "coalesce(sum(r.points) FILTER (WHERE r.category = '{c}'), 0)"
+    return f"""
+    WITH figures AS (
+        SELECT mn, uk, sum(exc_h) AS exc_h, max(max_mult) AS max_mult,
+               max(100.0 * near / nullif(judged, 0)) FILTER (WHERE NOT auxiliary) AS near_pct,
+               100.0 * sum(abnormal) / nullif(sum(present), 0) AS abnormal_pct,
+               100.0 * sum(manual) / nullif(sum(present), 0) AS manual_pct,
+               100.0 * sum(missing) / nullif(sum(logger_h), 0) AS missing_pct
+        FROM _score_pol GROUP BY mn, uk
+    ), days AS (
+        SELECT mn, uk, count(DISTINCT date) AS exc_days FROM _score_daily WHERE hours_exceeded > 0 GROUP BY ALL
+    ), ind AS (
+        SELECT mn, uk, sum(h) FILTER (WHERE indicator = 'flatline') AS flat_h,
+               sum(h) FILTER (WHERE indicator = 'zero_run') AS zero_h,
+               sum(h) FILTER (WHERE indicator = 'zs_inconsistent') AS zs_h,
+               max(longest) FILTER (WHERE indicator = 'silence') AS silence_h,
+               sum(h) FILTER (WHERE indicator = 'unpermitted_discharge') AS unpermitted_h
+        FROM _score_indsum GROUP BY ALL
+    ), agg AS (
+        SELECT o.mn, o.uk, coalesce(sum(r.points), 0) AS score,
+               {cat.format(c="exceedance")} AS exceedance_points, {cat.format(c="fraud")} AS fraud_points,
+               {cat.format(c="data_quality")} AS data_quality_points, {cat.format(c="permit")} AS permit_points,
+               {cat.format(c="credit")} AS credit_points, {cat.format(c="identity")} AS identity_points,
+               coalesce(array_to_string(list(r.text ORDER BY r.points DESC, r.code, r.pollutant_code)[1:{top}], '；'), '') AS top_reasons,
+               coalesce(string_agg(r.code, ',' ORDER BY r.points DESC, r.code, r.pollutant_code), '') AS reason_codes,
+               coalesce(to_json(list({{'code': r.code, 'category': r.category, 'pollutant': r.pollutant_code,
+                                       'points': round(r.points, 2), 'text': r.text, 'numbers': r.numbers}}
+                                     ORDER BY r.points DESC, r.code, r.pollutant_code)
+                                FILTER (WHERE r.code IS NOT NULL))::VARCHAR, '[]') AS reasons_json
+        FROM _score_outlets o LEFT JOIN _score_reasons r USING (mn, uk)
+        GROUP BY o.mn, o.uk
+    )
+    SELECT DATE '{end.isoformat()}' AS date, DATE '{start.isoformat()}' AS period_start,
+           DATE '{end.isoformat()}' AS period_end, {(end - start).days + 1} AS period_days,
+           coalesce(o.uscc, '未登记') || '/' || coalesce(o.outlet_code, '-') || '/' || o.mn AS outlet_key,
+           row_number() OVER (ORDER BY a.score DESC, o.mn, o.uk) AS rank, o.*, a.* EXCLUDE (mn, uk),
+           coalesce(f.exc_h, 0) AS exceedance_hours, coalesce(dd.exc_days, 0) AS exceedance_days,
+           f.max_mult AS max_exceedance_multiple, coalesce(i.flat_h, 0) AS flatline_hours,
+           coalesce(i.zero_h, 0) AS zero_run_hours, f.near_pct AS near_limit_share_pct,
+           coalesce(i.zs_h, 0) AS zs_inconsistent_hours, f.abnormal_pct AS abnormal_share_pct,
+           f.manual_pct AS manual_share_pct, f.missing_pct AS missing_share_pct,
+           coalesce(i.silence_h, 0) AS silence_longest_h, coalesce(i.unpermitted_h, 0) AS unpermitted_hours,
+           c.level AS credit_level, c.year AS credit_year
+    FROM _score_outlets o JOIN agg a USING (mn, uk)
+    LEFT JOIN figures f USING (mn, uk) LEFT JOIN days dd USING (mn, uk) LEFT JOIN ind i USING (mn, uk)
+    LEFT JOIN _score_credit c ON c.uscc = o.uscc
+    ORDER BY rank
+    """
+
+
+def _enterprise_sql(rules: RiskRules) -> str:
+    f, top = rules.other_outlets_factor, rules.top_reasons
+    cats = ("exceedance", "fraud", "data_quality", "permit")
+
+    def combine(c: str) -> str:  # the best outlet's points + f × the others'
+        best = f"arg_max({c}_points, score - credit_points)"
+        return f"{best} + {f!r} * (sum({c}_points) - {best}) AS {c}_points"
+
+    return f"""
+    WITH ent AS (
+        SELECT uscc, any_value(date) AS date, any_value(period_start) AS period_start,
+               any_value(period_end) AS period_end, any_value(period_days) AS period_days,
+               arg_max(enterprise_name, score) AS enterprise_name, arg_max(region_code, score) AS region_code,
+               arg_max(industry_code, score) AS industry_code, {", ".join(combine(c) for c in cats)},
+               max(credit_points) AS credit_points, count(*) AS outlets,
+               count(*) FILTER (WHERE score > 0) AS outlets_with_reasons,
+               arg_max(outlet_key, score) AS top_outlet_key,
+               arg_max(permit_status, list_position({_PERMIT_SEVERITY[::-1]!r}, permit_status)) AS permit_status,
+               any_value(credit_level) AS credit_level, any_value(credit_year) AS credit_year
+        FROM _score_outlet_rows WHERE uscc IS NOT NULL GROUP BY uscc
+    ), reasons AS (
+        SELECT o.uscc, r.code, r.category, r.pollutant_code, r.points,
+               CASE WHEN r.scope = 'enterprise' THEN r.text ELSE printf('%s：%s', coalesce(o.outlet_code, o.mn), r.text) END AS text,
+               r.numbers, CASE WHEN r.scope = 'enterprise' THEN NULL ELSE o.outlet_code END AS outlet_code
+        FROM _score_outlet_rows o JOIN _score_reasons r ON r.mn = o.mn AND r.uk = coalesce(o.uscc, '')
+        WHERE o.uscc IS NOT NULL
+    ), distinct_reasons AS (
+        SELECT uscc, code, category, pollutant_code, outlet_code, max(points) AS points, any_value(text) AS text,
+               any_value(numbers) AS numbers
+        FROM reasons GROUP BY uscc, code, category, pollutant_code, outlet_code, CASE WHEN outlet_code IS NULL THEN text END
+    ), listed AS (
+        SELECT uscc,
+               array_to_string(list(text ORDER BY points DESC, code, outlet_code, pollutant_code)[1:{top}], '；') AS top_reasons,
+               string_agg(DISTINCT code, ',') AS codes,
+               to_json(list({{'code': code, 'category': category, 'outlet_code': outlet_code,
+                              'pollutant': pollutant_code, 'points': round(points, 2), 'text': text,
+                              'numbers': numbers}} ORDER BY points DESC, code, outlet_code, pollutant_code))::VARCHAR AS reasons_json
+        FROM distinct_reasons GROUP BY uscc
+    )
+    SELECT e.*, e.credit_points + {" + ".join(f"e.{c}_points" for c in cats)} AS score,
+           row_number() OVER (ORDER BY e.credit_points + {" + ".join(f"e.{c}_points" for c in cats)} DESC, e.uscc) AS rank,
+           coalesce(l.top_reasons, '') AS top_reasons, coalesce(l.codes, '') AS reason_codes,
+           coalesce(l.reasons_json, '[]') AS reasons_json
+    FROM ent e LEFT JOIN listed l USING (uscc)
+    ORDER BY rank
+    """
+
+
+def score_period(
+    con: duckdb.DuckDBPyConnection,
+    start: dt.date,
+    end: dt.date,
+    rules: RiskRules,
+    *,
+    region: str | None = None,
+    industry: str | None = None,
+    pollutant: str | None = None,
+) -> PeriodScores:
+    """Outlet and enterprise scores of Beijing days [start, end], optionally for one region
+    (GB/T 2260 code: a province, prefecture or county), industry (GB/T 4754 code prefix) or
+    pollutant (HJ 212 code: its reasons, plus those about the whole logger, the permit and credit)."""
+    if end < start:
+        raise ValueError(f"empty period {start}..{end}")
+    temps = ("_score_daily", "_score_ind", "_score_outlets", "_score_pol", "_score_indsum", "_score_credit",
+             "_score_reasons", "_score_outlet_rows")  # fmt: skip
+    try:
+        _base(con, _filters(start, end, region, industry), pollutant, rules)
+        _credit(con, end)
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE _score_reasons AS SELECT * FROM ({_reasons_sql(rules)}) WHERE points > 0"
+        )
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _score_outlet_rows AS {_outlet_sql(rules, start, end)}")
+        outlets = to_table(
+            con.sql("SELECT * FROM _score_outlet_rows").select(*schema.outlet_scores.column_names),
+            schema.outlet_scores,
+        )
+        enterprises = to_table(
+            con.sql(_enterprise_sql(rules)).select(*schema.enterprise_scores.column_names),
+            schema.enterprise_scores,
+        )
+        return PeriodScores(outlets, enterprises)
+    finally:
+        for name in temps:
+            con.execute(f"DROP TABLE IF EXISTS {name}")
