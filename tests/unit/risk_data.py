@@ -178,3 +178,64 @@ def _deep(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
     for k, v in over.items():
         out[k] = _deep(dict(out[k]), v) if isinstance(v, Mapping) else v
     return out
+
+
+D = dt.date(2026, 11, 19)  # the day refreshed in most tests; D − 1 is its lookback day
+
+
+def base_inputs(**replace: pa.Table) -> dict[str, pa.Table]:
+    """An air outlet (power plant, permit SO2 35 mg/m³ at 6 % O2) and a water outlet (municipal
+    wastewater plant, no permit: national defaults), both registered after the data (first snapshot)."""
+    lim = limits(
+        [
+            {
+                "uscc": E_AIR,
+                "outlet_code": "DA001",
+                "pollutant_code": "a21026",
+                "limit_value": 35.0,
+                "o2_reference_pct": 6.0,
+            }
+        ]
+    )
+    out = {
+        "core_master__monitoring_points": points(
+            [
+                {"mn": MN_AIR, "uscc": E_AIR, "outlet_code": "DA001", "pollutants": "a00000,a19001,a21026"},
+                {"mn": MN_WATER, "uscc": E_WATER, "outlet_code": "DW001", "pollutants": "w00000;w01018"},
+            ]
+        ),
+        "core_master__enterprises": enterprises(
+            [
+                {"uscc": E_AIR, "industry_code": "D4411", "enterprise_name": "江西测试发电有限公司"},
+                {"uscc": E_WATER, "industry_code": "D4620", "enterprise_name": "测试污水处理有限公司"},
+            ]
+        ),
+        "core_permit__permits": permits([{"uscc": E_AIR}]),
+        "core_permit__outlet_limits": lim,
+        "core_permit__outlets": outlets_of(lim),
+    }
+    out.update(replace)
+    return out
+
+
+def air_hours(
+    so2: Iterable[float | None],
+    *,
+    o2: float | None = 6.0,
+    flow: float | None = 50.0,
+    start: dt.datetime | None = None,
+    **extra: Any,
+) -> list[dict[str, Any]]:
+    """SO2 hourly means from ``start`` (default: D − 1 00:00 Beijing) with O2 and flow beside them."""
+    start = start or bj(D - dt.timedelta(days=1))
+    so2 = list(so2)
+    rows = series(MN_AIR, "a21026", start, so2, **extra)
+    if o2 is not None:
+        rows += series(MN_AIR, "a19001", start, [o2 if v is not None else None for v in so2])
+    if flow is not None:
+        rows += series(MN_AIR, "a00000", start, [flow if v is not None else None for v in so2])
+    return rows
+
+
+def rows_of(t: pa.Table, **match: Any) -> list[dict[str, Any]]:
+    return [r for r in t.to_pylist() if all(r[k] == v for k, v in match.items())]
