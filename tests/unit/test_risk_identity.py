@@ -24,6 +24,9 @@ from risk_data import (
     rows_of,
 )
 
+from schemas.registry import get_table
+from transforms.master_join import join_report
+
 BJ = bj(D).tzinfo
 E_OTHER = "91360300MA35TEST3X"
 MN_GHOST = "GHOST0000000000000000001"
@@ -162,3 +165,39 @@ def test_permit_revoked_mid_period_and_expired() -> None:
     )
     (row,) = rows_of(m.identity, mn=MN_AIR)
     assert (row["permit_status"], row["permit_status_since"]) == ("expired", D - dt.timedelta(days=9))
+
+
+def test_join_report_counts_what_the_identity_join_could_not_match() -> None:
+    pts = points(
+        [
+            {"mn": MN_AIR, "uscc": E_AIR, "outlet_code": "DA001"},
+            {"mn": "W2", "uscc": E_OTHER, "outlet_code": "DW001"},
+        ]
+    )
+    rows = hourly(
+        air_hours([20.0] * 48) + [{**r, "mn": "W2"} for r in air_hours([20.0] * 48, o2=None, flow=None)]
+    )
+    inputs = base_inputs(core_master__monitoring_points=pts, mart_source__hourly=rows)
+    m = refresh(inputs, D)
+    tables = {
+        "enterprises": inputs["core_master__enterprises"],
+        "points": pts,
+        "permits": inputs["core_permit__permits"],
+        "outlets": inputs["core_permit__outlets"],
+        "credit": get_table("core_credit__ratings").arrow_schema().empty_table(),
+        "packets": None,
+    }
+    at = bj(D, 12)
+    report = join_report({**tables, "identity": m.identity}, at=at).to_pylist()
+    (item,) = [r for r in report if r["check_name"] == "identity_uscc_unmatched" and r["row_kind"] == "item"]
+    assert (item["subject_key"], item["uscc"], item["occurrences"]) == (f"W2 -> {E_OTHER}", E_OTHER, 24)
+    assert "in no version of the enterprise registry" in item["detail"]
+    (summary,) = [
+        r for r in report if r["check_name"] == "identity_uscc_unmatched" and r["row_kind"] == "summary"
+    ]
+    assert (summary["occurrences"], summary["checked"]) == (1, True)
+    # without the identity mart the check is reported as not checked
+    report = join_report(tables, at=at).to_pylist()
+    (summary,) = [r for r in report if r["check_name"] == "identity_uscc_unmatched"]
+    assert (summary["checked"], summary["occurrences"]) == (False, 0)
+    assert "mart_source__outlet_identity not in the lake yet" in summary["detail"]
