@@ -270,21 +270,15 @@ def write_captures(scenario: RiskScenario, out_dir: Path) -> tuple[list[Path], P
         for ev in script.events():
             if isinstance(ev, Disconnect):
                 continue
-            day = by_day.setdefault(ev.time.astimezone(BEIJING).date(), [])
+            sent = by_day.setdefault(ev.time.astimezone(BEIJING).date(), [])
             for i, line in enumerate(ev.lines):
                 if i == 0 and ev.faulty is not None:
-                    day.append(
-                        (
-                            ev.time,
-                            spec.mn,
-                            seq,
-                            ev.faulty if ev.faulty.endswith(b"\r\n") else ev.faulty + b"\r\n",
-                        )
-                    )
+                    faulty = ev.faulty if ev.faulty.endswith(b"\r\n") else ev.faulty + b"\r\n"
+                    sent.append((ev.time, spec.mn, seq, faulty))
                     seq += 1
                     if not ev.wants_ack:
                         continue
-                day.append((ev.time, spec.mn, seq, line))
+                sent.append((ev.time, spec.mn, seq, line))
                 seq += 1
         labels += [f.to_label() for f in script.labels]
     files = []
