@@ -42,14 +42,19 @@ def exceedance_hourly_rows(con: duckdb.DuckDBPyConnection, first: dt.date, last:
     """``mart_source__exceedance_hourly`` rows (hours over the limit) of days [first, last]."""
     rel = con.sql(
         f"""
-        SELECT date, mn, pollutant_code, hr * {HOUR_US} AS hour_at, uscc, outlet_code, region_code,
-               industry_code, unit, avg_value AS measured_value, o2 AS o2_pct, value_basis, judged_value,
-               limit_value, limit_lower, limit_unit, limit_source, standard AS limit_standard, permit_no,
-               permit_version, o2_reference_pct, ratio, ratio - 1 AS exceedance_multiple, flag,
-               exc_len AS run_hours
-        FROM _risk_hours
-        WHERE exceeded AND day_num BETWEEN {day_num(first)} AND {day_num(last)}
-        ORDER BY date, mn, pollutant_code, hr
+        SELECT s.date, j.mn, j.pollutant_code, j.hr * {HOUR_US} AS hour_at, s.uscc, s.outlet_code,
+               s.region_code, s.industry_code, j.unit, j.avg_value AS measured_value, j.o2 AS o2_pct,
+               CASE WHEN j.o2_reference_pct IS NULL THEN 'measured'
+                    WHEN j.o2 IS NOT NULL THEN 'converted' ELSE 'logger_converted' END AS value_basis,
+               j.judged_value, j.limit_value, j.limit_lower, l.limit_unit, l.limit_source,
+               l.standard AS limit_standard, l.permit_no, l.permit_version, j.o2_reference_pct, j.ratio,
+               j.ratio - 1 AS exceedance_multiple, j.flag, r.len AS run_hours
+        FROM _risk_judged j
+        JOIN _risk_identity s USING (seg_id)
+        JOIN _risk_limits l USING (lim_id)
+        LEFT JOIN _risk_runs r ON r.kind = 'exc' AND r.mn = j.mn AND r.pollutant_code = j.pollutant_code AND r.hr = j.hr
+        WHERE j.exceeded AND j.day_num BETWEEN {day_num(first)} AND {day_num(last)}
+        ORDER BY s.date, j.mn, j.pollutant_code, j.hr
         """
     )
     return to_table(rel, schema.exceedance_hourly)
@@ -65,23 +70,23 @@ def build_daily(con: duckdb.DuckDBPyConnection, first: dt.date, last: dt.date, r
         WITH seg AS (
             SELECT * FROM _risk_identity WHERE day_num BETWEEN {lo} AND {hi}
         ), seen AS (
-            SELECT DISTINCT mn, pollutant_code FROM _risk_h
+            SELECT DISTINCT mn, pollutant_code FROM _risk_judged
         ), universe AS (
-            SELECT s.date, s.mn, s.from_us, trim(p) AS pollutant_code
+            SELECT s.seg_id, trim(p) AS pollutant_code
             FROM seg s, unnest(string_split(s.pollutants_expected, ',')) t(p) WHERE trim(p) <> ''
             UNION
-            SELECT s.date, s.mn, s.from_us, x.pollutant_code FROM seg s JOIN seen x USING (mn)
+            SELECT s.seg_id, x.pollutant_code FROM seg s JOIN seen x USING (mn)
         ), lim AS (
-            SELECT mn, date, from_us, pollutant_code,
+            SELECT seg_id, pollutant_code,
                    arg_max(limit_value, a) AS limit_value, arg_max(limit_lower, a) AS limit_lower,
                    arg_max(limit_unit, a) AS limit_unit, arg_max(limit_source, a) AS limit_source,
                    arg_max(standard, a) AS limit_standard, arg_max(permit_no, a) AS permit_no,
                    arg_max(o2_reference_pct, a) AS o2_reference_pct,
                    count(DISTINCT (limit_value, limit_lower, limit_source)) > 1 AS limit_changed
-            FROM _risk_limits WHERE date BETWEEN DATE '1970-01-01' + {lo} AND DATE '1970-01-01' + {hi}
+            FROM _risk_limits WHERE seg_id IN (SELECT seg_id FROM seg)
             GROUP BY ALL
         ), agg AS (
-            SELECT date, mn, seg_from AS from_us, pollutant_code, any_value(unit) AS unit,
+            SELECT seg_id, pollutant_code, any_value(unit) AS unit,
                    count(*) AS hours_present,
                    count(*) FILTER (WHERE valid) AS hours_valid,
                    count(*) FILTER (WHERE flag IN ({abnormal})) AS hours_abnormal,
@@ -93,12 +98,14 @@ def build_daily(con: duckdb.DuckDBPyConnection, first: dt.date, last: dt.date, r
                    count(*) FILTER (WHERE near_limit) AS hours_near_limit,
                    max(judged_value) AS max_judged_value, max(ratio) AS max_ratio,
                    max(ratio) FILTER (WHERE exceeded) - 1 AS max_exceedance_multiple,
-                   coalesce(max(exc_len), 0) AS longest_exceedance_run_h,
                    avg(judged_value) AS daily_mean_value, avg(ratio) AS daily_mean_ratio
-            FROM _risk_hours WHERE day_num BETWEEN {lo} AND {hi}
+            FROM _risk_judged WHERE day_num BETWEEN {lo} AND {hi}
             GROUP BY ALL
+        ), runs AS (
+            SELECT seg_id, pollutant_code, max(len) AS longest
+            FROM _risk_runs WHERE kind = 'exc' AND day_num BETWEEN {lo} AND {hi} GROUP BY ALL
         )
-        SELECT u.date, u.mn, u.pollutant_code, u.from_us, s.uscc, s.outlet_code, s.region_code,
+        SELECT s.date, s.mn, u.pollutant_code, s.from_us, s.uscc, s.outlet_code, s.region_code,
                s.industry_code, a.unit, l.limit_value, l.limit_lower, l.limit_unit, l.limit_source,
                l.limit_standard, l.permit_no, l.o2_reference_pct, coalesce(l.limit_changed, false) AS limit_changed,
                s.segment_hours, s.hours_with_data AS logger_hours,
@@ -109,16 +116,17 @@ def build_daily(con: duckdb.DuckDBPyConnection, first: dt.date, last: dt.date, r
                coalesce(a.hours_exceeded, 0) AS hours_exceeded,
                coalesce(a.hours_near_limit, 0) AS hours_near_limit,
                a.max_judged_value, a.max_ratio, a.max_exceedance_multiple,
-               coalesce(a.longest_exceedance_run_h, 0) AS longest_exceedance_run_h,
+               coalesce(r.longest, 0) AS longest_exceedance_run_h,
                a.daily_mean_value, a.daily_mean_ratio,
                CASE WHEN a.hours_judged >= {rules.daily_mean_min_hours} THEN
                    CASE WHEN l.limit_lower IS NULL THEN a.daily_mean_ratio > 1
                         ELSE a.daily_mean_value > l.limit_value OR a.daily_mean_value < l.limit_lower END
                END AS day_mean_exceeded
         FROM universe u
-        JOIN seg s USING (date, mn, from_us)
-        LEFT JOIN agg a USING (date, mn, from_us, pollutant_code)
-        LEFT JOIN lim l USING (date, mn, from_us, pollutant_code)
+        JOIN seg s USING (seg_id)
+        LEFT JOIN agg a USING (seg_id, pollutant_code)
+        LEFT JOIN lim l USING (seg_id, pollutant_code)
+        LEFT JOIN runs r USING (seg_id, pollutant_code)
         """
     )
 

@@ -82,14 +82,14 @@ def _build_limits(con: duckdb.DuckDBPyConnection, rules: RiskRules) -> None:
             WHERE in_force_from IS NOT NULL AND (limit_value IS NOT NULL OR limit_lower IS NOT NULL)
         ), defaults AS ({_defaults_sql(rules)}
         ), by_default AS (
-            SELECT i.mn, i.date, i.from_us, d.pollutant_code, i.from_us AS a, i.to_us AS b, 1 AS prio,
+            SELECT i.seg_id, i.mn, i.date, i.from_us, d.pollutant_code, i.from_us AS a, i.to_us AS b, 1 AS prio,
                    d.limit_value, d.limit_lower, d.limit_unit, d.standard, d.o2_reference_pct,
                    NULL::VARCHAR AS permit_no, NULL::INTEGER AS version
             FROM _risk_identity i JOIN defaults d ON starts_with(i.industry_code, d.industry_prefix)
             QUALIFY row_number() OVER (
-                PARTITION BY i.mn, i.date, i.from_us, d.pollutant_code ORDER BY length(d.industry_prefix) DESC) = 1
+                PARTITION BY i.seg_id, d.pollutant_code ORDER BY length(d.industry_prefix) DESC) = 1
         ), cand AS (
-            SELECT i.mn, i.date, i.from_us, l.pollutant_code, greatest(l.lf, i.from_us) AS a,
+            SELECT i.seg_id, i.mn, i.date, i.from_us, l.pollutant_code, greatest(l.lf, i.from_us) AS a,
                    least(l.lt, i.to_us) AS b, 0 AS prio, l.limit_value, l.limit_lower, l.limit_unit,
                    l.standard, l.o2_reference_pct, l.permit_no, l.version
             FROM _risk_identity i JOIN lim l
@@ -97,20 +97,20 @@ def _build_limits(con: duckdb.DuckDBPyConnection, rules: RiskRules) -> None:
             UNION ALL
             SELECT * FROM by_default
         ), bounds AS (
-            SELECT DISTINCT mn, date, from_us, pollutant_code, x FROM cand, unnest([a, b]) t(x)
+            SELECT DISTINCT seg_id, pollutant_code, x FROM cand, unnest([a, b]) t(x)
         ), iv AS (
-            SELECT *, lead(x) OVER (PARTITION BY mn, date, from_us, pollutant_code ORDER BY x) AS x2 FROM bounds
+            SELECT *, lead(x) OVER (PARTITION BY seg_id, pollutant_code ORDER BY x) AS x2 FROM bounds
         )
-        SELECT iv.mn, iv.date, iv.from_us, iv.pollutant_code, iv.x AS a, iv.x2 AS b,
+        SELECT row_number() OVER () AS lim_id, iv.seg_id, c.mn, c.date, c.from_us, iv.pollutant_code,
+               iv.x AS a, iv.x2 AS b,
                CASE c.prio WHEN 0 THEN 'permit' ELSE 'default' END AS limit_source,
                c.limit_value, c.limit_lower, c.limit_unit, c.standard, c.o2_reference_pct, c.permit_no,
                c.version AS permit_version
         FROM iv JOIN cand c
-          ON c.mn = iv.mn AND c.date = iv.date AND c.from_us = iv.from_us
-         AND c.pollutant_code = iv.pollutant_code AND c.a <= iv.x AND c.b >= iv.x2
+          ON c.seg_id = iv.seg_id AND c.pollutant_code = iv.pollutant_code AND c.a <= iv.x AND c.b >= iv.x2
         WHERE iv.x2 IS NOT NULL
         QUALIFY row_number() OVER (
-            PARTITION BY iv.mn, iv.date, iv.from_us, iv.pollutant_code, iv.x
+            PARTITION BY iv.seg_id, iv.pollutant_code, iv.x
             ORDER BY c.prio, c.limit_value NULLS LAST, c.permit_no) = 1
         """
     )
@@ -122,105 +122,102 @@ def _tol(rules: RiskRules, x: str) -> str:
 
 
 def _judged_sql(rules: RiskRules) -> str:
+    """One narrow row per hourly value: ids of its identity segment and limit interval (their text
+    is joined back only for the few rows that are output), the values, and the rule flags."""
     valid, aux, flows = lit(rules.valid_flags), lit(rules.auxiliary_codes), lit(rules.flow_codes)
     o2_max, near = rules.o2_max_pct, float(rules.indicator("near_limit")["low_frac"])
     zs = rules.indicator("zs_inconsistent")
     zero_max = float(rules.indicator("zero_run")["zero_max"])
     run_unknown = "true" if rules.indicator("flatline")["running_when_flow_unknown"] else "false"
     conv = "h.avg_value * (21 - l.o2_reference_pct) / (21 - h.o2)"
+    limited = "(l.limit_value IS NOT NULL OR l.limit_lower IS NOT NULL)"
     return f"""
     WITH aux AS (
         SELECT mn, hr, max(avg_value) FILTER (WHERE pollutant_code IN ({flows})) AS flow,
                max(avg_value) FILTER (WHERE pollutant_code = {lit([rules.o2_code])} AND flag IN ({valid})) AS o2
         FROM _risk_h WHERE pollutant_code IN ({flows}, {lit([rules.o2_code])}) GROUP BY mn, hr
     ), h AS (
-        SELECT h.*, i.date, i.day_num, i.from_us AS seg_from, i.uscc, i.outlet_code, i.region_code,
-               i.industry_code, a.flow,
+        SELECT h.mn, h.pollutant_code, h.hr, h.avg_value, h.zs_avg_value, h.flag, h.unit, i.day_num, i.seg_id,
                CASE WHEN a.o2 >= 0 AND a.o2 < {o2_max!r} THEN a.o2 END AS o2,
-               a.o2 >= {o2_max!r} AS o2_too_high
+               coalesce(a.o2 >= {o2_max!r}, false) AS o2_too_high,
+               a.flow > {rules.running_flow_min!r} AS running,
+               h.flag IN ({valid}) AS valid,
+               h.pollutant_code IN ({aux}) AS auxiliary,
+               (h.basis = '2061' OR h.samples >= 2) AND h.max_value - h.min_value > {_tol(rules, "h.avg_value")} AS spread
         FROM _risk_h h
         JOIN _risk_identity i ON i.mn = h.mn AND i.day_num = (h.hr + 8) // 24
          AND h.hr * {HOUR_US} >= i.from_us AND h.hr * {HOUR_US} < i.to_us
         LEFT JOIN aux a ON a.mn = h.mn AND a.hr = h.hr
-    ), l AS (
-        SELECT h.*, l.limit_source, l.limit_value, l.limit_lower, l.limit_unit, l.standard,
-               l.o2_reference_pct, l.permit_no, l.permit_version,
-               h.flag IN ({valid}) AS valid,
-               l.limit_unit IS NOT NULL AND h.unit IS NOT NULL AND l.limit_unit <> h.unit AS unit_mismatch,
-               CASE WHEN l.o2_reference_pct IS NULL THEN h.avg_value
-                    WHEN h.o2 IS NOT NULL THEN {conv}
-                    WHEN NOT coalesce(h.o2_too_high, false) THEN h.zs_avg_value END AS conv_value,
-               CASE WHEN l.o2_reference_pct IS NULL THEN 'measured'
-                    WHEN h.o2 IS NOT NULL THEN 'converted' ELSE 'logger_converted' END AS value_basis,
-               CASE WHEN l.o2_reference_pct IS NOT NULL AND h.o2 IS NOT NULL AND h.zs_avg_value IS NOT NULL
-                     AND h.avg_value IS NOT NULL THEN {conv} END AS zs_expected
-        FROM h LEFT JOIN _risk_limits l
-          ON l.mn = h.mn AND l.date = h.date AND l.from_us = h.seg_from
-         AND l.pollutant_code = h.pollutant_code AND h.hr * {HOUR_US} >= l.a AND h.hr * {HOUR_US} < l.b
     ), j AS (
-        SELECT * EXCLUDE (conv_value),
-               CASE WHEN valid AND (limit_value IS NOT NULL OR limit_lower IS NOT NULL) AND NOT unit_mismatch
-                    THEN conv_value END AS judged_value,
-               pollutant_code IN ({aux}) AS auxiliary,
-               flow > {rules.running_flow_min!r} AS running
-        FROM l
+        SELECT h.* EXCLUDE (o2_too_high, spread), l.lim_id, l.limit_value, l.limit_lower, l.o2_reference_pct,
+               CASE WHEN h.valid AND {limited} AND NOT coalesce(l.limit_unit <> h.unit, false) THEN
+                   CASE WHEN l.o2_reference_pct IS NULL THEN h.avg_value
+                        WHEN h.o2 IS NOT NULL THEN {conv}
+                        WHEN NOT h.o2_too_high THEN h.zs_avg_value END
+               END AS judged_value,
+               CASE WHEN l.o2_reference_pct IS NOT NULL AND h.o2 IS NOT NULL AND h.zs_avg_value IS NOT NULL
+                     AND h.avg_value IS NOT NULL THEN {conv} END AS zs_expected,
+               h.valid AND {limited} AS limited,
+               h.valid AND NOT h.auxiliary AND h.avg_value > {zero_max!r} AND coalesce(h.running, {run_unknown})
+                   AND NOT coalesce(h.spread, false) AS flat_ok,
+               h.valid AND NOT h.auxiliary AND h.avg_value <= {zero_max!r} AND coalesce(h.running, false) AS zero_ok
+        FROM h LEFT JOIN _risk_limits l
+          ON l.seg_id = h.seg_id AND l.pollutant_code = h.pollutant_code
+         AND h.hr * {HOUR_US} >= l.a AND h.hr * {HOUR_US} < l.b
     )
-    SELECT *,
+    SELECT * EXCLUDE (limited),
            judged_value IS NOT NULL AS judged,
-           valid AND (limit_value IS NOT NULL OR limit_lower IS NOT NULL) AND judged_value IS NULL AS unjudged,
+           limited AND judged_value IS NULL AS unjudged,
            coalesce(judged_value > limit_value OR judged_value < limit_lower, false) AS exceeded,
            CASE WHEN limit_value > 0 AND limit_lower IS NULL THEN judged_value / limit_value END AS ratio,
            coalesce(limit_lower IS NULL AND judged_value <= limit_value
                     AND judged_value >= {near!r} * limit_value, false) AS near_limit,
            valid AND zs_expected IS NOT NULL AS zs_checked,
            valid AND zs_expected IS NOT NULL AND abs(zs_avg_value - zs_expected)
-               > {float(zs["rel_tol"])!r} * greatest(zs_expected, {float(zs["abs_floor"])!r}) AS zs_bad,
-           valid AND NOT auxiliary AND avg_value > {zero_max!r}
-               AND coalesce(running, {run_unknown})
-               AND (NOT (basis = '2061' OR samples >= 2) OR max_value - min_value <= {_tol(rules, "avg_value")})
-               AS flat_ok,
-           valid AND NOT auxiliary AND avg_value <= {zero_max!r} AND coalesce(running, false) AS zero_ok
+               > {float(zs["rel_tol"])!r} * greatest(zs_expected, {float(zs["abs_floor"])!r}) AS zs_bad
     FROM j
     """
 
 
 def _runs_sql(rules: RiskRules) -> str:
-    """Run ids (cumulative count of run starts), then each run's length, start and end hour."""
+    """``_risk_runs``: one row per hour that belongs to a run (kind flat, zero or exc) with the run's
+    length, first and last hour. Computed on the candidate hours only (few): exceedance and zero
+    runs are islands of consecutive hours (``hr − row_number()`` is constant along one); flat runs
+    also break where the value changes by more than the tolerance."""
 
-    def run(name: str, extra_link: str = "") -> str:
-        ok = f"{name}_ok" if name != "exc" else "exceeded"
-        link = f"coalesce(prev_{name}, false) AND dh = 1{extra_link}"
-        return f"sum(CASE WHEN {ok} AND NOT ({link}) THEN 1 ELSE 0 END) OVER w AS {name}_run"
+    def islands(kind: str, ok: str) -> str:
+        return f"""
+        {kind}_h AS (
+            SELECT *, hr - row_number() OVER (PARTITION BY mn, pollutant_code ORDER BY hr) AS run
+            FROM c WHERE {ok}
+        )"""
 
-    def stats(name: str) -> str:
-        ok = f"{name}_ok" if name != "exc" else "exceeded"
-        part = f"PARTITION BY mn, pollutant_code, {name}_run"
-        return (
-            f"CASE WHEN {ok} THEN count(*) FILTER (WHERE {ok}) OVER ({part}) END AS {name}_len, "
-            f"CASE WHEN {ok} THEN min(hr) FILTER (WHERE {ok}) OVER ({part}) END AS {name}_first, "
-            f"CASE WHEN {ok} THEN max(hr) FILTER (WHERE {ok}) OVER ({part}) END AS {name}_last"
-        )
+    same = f"abs(avg_value - lag(avg_value) OVER w) <= {_tol(rules, 'lag(avg_value) OVER w')}"
+    cols = "mn, pollutant_code, hr, day_num, seg_id, avg_value"
 
-    same = f" AND abs(avg_value - prev_avg) <= {_tol(rules, 'prev_avg')}"
+    def runs(kind: str) -> str:
+        return f"""
+        SELECT '{kind}' AS kind, {cols}, count(*) OVER r AS len, min(hr) OVER r AS first_hr, max(hr) OVER r AS last_hr
+        FROM {kind}_h WINDOW r AS (PARTITION BY mn, pollutant_code, run)"""
+
     return f"""
-    WITH w1 AS (
-        SELECT *, hr - lag(hr) OVER w AS dh, lag(avg_value) OVER w AS prev_avg,
-               lag(flat_ok) OVER w AS prev_flat, lag(zero_ok) OVER w AS prev_zero,
-               lag(exceeded) OVER w AS prev_exc
-        FROM _risk_judged WINDOW w AS (PARTITION BY mn, pollutant_code ORDER BY hr)
-    ), w2 AS (
-        SELECT * EXCLUDE (prev_flat, prev_zero, prev_exc, prev_avg, dh),
-               {run("flat", same)}, {run("zero")}, {run("exc")}
-        FROM w1 WINDOW w AS (PARTITION BY mn, pollutant_code ORDER BY hr ROWS UNBOUNDED PRECEDING)
-    )
-    SELECT * EXCLUDE (flat_run, zero_run, exc_run), {stats("flat")}, {stats("zero")}, {stats("exc")}
-    FROM w2
+    WITH c AS (
+        SELECT {cols}, flat_ok, zero_ok, exceeded FROM _risk_judged WHERE flat_ok OR zero_ok OR exceeded
+    ), flat_s AS (
+        SELECT {cols}, CASE WHEN hr - lag(hr) OVER w = 1 AND {same} THEN 0 ELSE 1 END AS starts
+        FROM c WHERE flat_ok WINDOW w AS (PARTITION BY mn, pollutant_code ORDER BY hr)
+    ), flat_h AS (
+        SELECT *, sum(starts) OVER (PARTITION BY mn, pollutant_code ORDER BY hr ROWS UNBOUNDED PRECEDING) AS run
+        FROM flat_s
+    ), {islands("zero", "zero_ok")}, {islands("exc", "exceeded")}
+    {runs("flat")} UNION ALL {runs("zero")} UNION ALL {runs("exc")}
     """
 
 
 def build_judged_hours(con: duckdb.DuckDBPyConnection, rules: RiskRules) -> None:
-    """``_risk_hours`` from ``_risk_h`` and ``_risk_identity`` (see the module docstring)."""
+    """``_risk_limits``, ``_risk_judged`` (one row per hourly value) and ``_risk_runs`` from
+    ``_risk_h`` and ``_risk_identity`` (see the module docstring)."""
     _build_limits(con, rules)
     con.execute(f"CREATE OR REPLACE TEMP TABLE _risk_judged AS {_judged_sql(rules)}")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _risk_hours AS {_runs_sql(rules)}")
-    con.execute("DROP TABLE _risk_judged")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _risk_runs AS {_runs_sql(rules)}")
+    con.execute("DROP TABLE _risk_h")  # every one of its rows is in _risk_judged (memory)

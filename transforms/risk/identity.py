@@ -122,7 +122,7 @@ WITH ent AS (
      AND h.hr * {HOUR_US} < s.to_us
     GROUP BY ALL
 )
-SELECT s.date, s.day_num, s.mn, s.from_us, s.to_us,
+SELECT row_number() OVER (ORDER BY s.mn, s.from_us) AS seg_id, s.date, s.day_num, s.mn, s.from_us, s.to_us,
        CASE WHEN s.basis = 'none' THEN 'mn_unregistered'
             WHEN e.mn IS NULL THEN 'uscc_unmatched' ELSE 'matched' END AS identity_status,
        s.basis AS identity_basis, s.point_vf, s.uscc, s.outlet_code,

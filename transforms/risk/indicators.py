@@ -65,30 +65,39 @@ def _map_sql(mapping: dict[str, str], expr: str) -> str:
 
 
 def _pollutant_sql(rules: RiskRules, lo: int, hi: int) -> str:
-    """Run and per-hour rules from ``_risk_hours``, per day, segment and pollutant."""
+    """Run and per-hour rules from ``_risk_judged`` and ``_risk_runs``, per segment and pollutant."""
     flat, zero = rules.indicator("flatline"), rules.indicator("zero_run")
     fmin, zmin = int(flat["min_run_h"]), int(zero["min_run_h"])
     zs = rules.indicator("zs_inconsistent")
     return f"""
     m AS (
-        SELECT date, mn, seg_from AS from_us, pollutant_code, any_value(unit) AS unit,
-               coalesce(any_value(names.name), pollutant_code) AS nm,
-               count(*) FILTER (WHERE flat_len >= {fmin}) AS flat_h,
+        SELECT seg_id, pollutant_code, any_value(unit) AS unit,
                count(*) FILTER (WHERE valid AND NOT auxiliary) AS checked_h,
-               max(flat_len) FILTER (WHERE flat_len >= {fmin}) AS flat_longest,
-               arg_max(flat_first, flat_len) FILTER (WHERE flat_len >= {fmin}) AS flat_first,
-               arg_max(flat_last, flat_len) FILTER (WHERE flat_len >= {fmin}) AS flat_last,
-               arg_max(avg_value, flat_len) FILTER (WHERE flat_len >= {fmin}) AS flat_value,
-               count(*) FILTER (WHERE zero_len >= {zmin}) AS zero_h,
                count(*) FILTER (WHERE valid AND NOT auxiliary AND running) AS flowing_h,
-               max(zero_len) FILTER (WHERE zero_len >= {zmin}) AS zero_longest,
-               arg_max(zero_first, zero_len) FILTER (WHERE zero_len >= {zmin}) AS zero_first,
-               arg_max(zero_last, zero_len) FILTER (WHERE zero_len >= {zmin}) AS zero_last,
                count(*) FILTER (WHERE zs_bad) AS zs_h, count(*) FILTER (WHERE zs_checked) AS zs_checked_h,
                max(abs(zs_avg_value - zs_expected) / nullif(zs_expected, 0)) FILTER (WHERE zs_bad) * 100 AS zs_dev
-        FROM _risk_hours LEFT JOIN names ON names.code = _risk_hours.pollutant_code
-        WHERE day_num BETWEEN {lo} AND {hi}
-        GROUP BY date, mn, seg_from, pollutant_code
+        FROM _risk_judged WHERE day_num BETWEEN {lo} AND {hi}
+        GROUP BY seg_id, pollutant_code
+    ), rr AS (
+        SELECT seg_id, pollutant_code,
+               count(*) FILTER (WHERE kind = 'flat' AND len >= {fmin}) AS flat_h,
+               max(len) FILTER (WHERE kind = 'flat' AND len >= {fmin}) AS flat_longest,
+               arg_max(first_hr, len) FILTER (WHERE kind = 'flat' AND len >= {fmin}) AS flat_first,
+               arg_max(last_hr, len) FILTER (WHERE kind = 'flat' AND len >= {fmin}) AS flat_last,
+               arg_max(avg_value, len) FILTER (WHERE kind = 'flat' AND len >= {fmin}) AS flat_value,
+               count(*) FILTER (WHERE kind = 'zero' AND len >= {zmin}) AS zero_h,
+               max(len) FILTER (WHERE kind = 'zero' AND len >= {zmin}) AS zero_longest,
+               arg_max(first_hr, len) FILTER (WHERE kind = 'zero' AND len >= {zmin}) AS zero_first,
+               arg_max(last_hr, len) FILTER (WHERE kind = 'zero' AND len >= {zmin}) AS zero_last
+        FROM _risk_runs WHERE kind IN ('flat', 'zero') AND day_num BETWEEN {lo} AND {hi}
+        GROUP BY seg_id, pollutant_code
+    ), mm AS (
+        SELECT m.*, coalesce(rr.flat_h, 0) AS flat_h, rr.flat_longest, rr.flat_first, rr.flat_last, rr.flat_value,
+               coalesce(rr.zero_h, 0) AS zero_h, rr.zero_longest, rr.zero_first, rr.zero_last,
+               s.date, s.mn, s.from_us, coalesce(n.name, m.pollutant_code) AS nm
+        FROM m LEFT JOIN rr USING (seg_id, pollutant_code)
+        JOIN _risk_identity s USING (seg_id)
+        LEFT JOIN names n ON n.code = m.pollutant_code
     ), runs AS (
         SELECT date, mn, from_us, pollutant_code, 'flatline' AS indicator, 'fraud' AS category,
                flat_h AS hours_flagged, checked_h AS hours_checked, flat_longest AS longest_run_h,
@@ -96,18 +105,18 @@ def _pollutant_sql(rules: RiskRules, lo: int, hi: int) -> str:
                {fmin}::DOUBLE AS threshold_h, NULL::DOUBLE AS threshold_pct, flat_longest >= {fmin} AS triggered,
                printf('%s 自 %s 起连续 %d 小时恒定为 %s %s（设施运行中）', nm, {beijing_text(f"flat_first * {HOUR_US}")},
                       flat_longest, round(flat_value, 4)::VARCHAR, coalesce(unit, '')) AS evidence
-        FROM m WHERE flat_h > 0
+        FROM mm WHERE flat_h > 0
         UNION ALL
         SELECT date, mn, from_us, pollutant_code, 'zero_run', 'fraud', zero_h, flowing_h, zero_longest,
                zero_first * {HOUR_US}, (zero_last + 1) * {HOUR_US}, {zmin}::DOUBLE, NULL, zero_longest >= {zmin},
                printf('%s 自 %s 起连续 %d 小时为零值（流量大于 0）', nm, {beijing_text(f"zero_first * {HOUR_US}")},
                       zero_longest)
-        FROM m WHERE zero_h > 0
+        FROM mm WHERE zero_h > 0
         UNION ALL
         SELECT date, mn, from_us, pollutant_code, 'zs_inconsistent', 'fraud', zs_h, zs_checked_h, NULL,
                NULL, NULL, {int(zs["min_hours"])}::DOUBLE, NULL, zs_h >= {int(zs["min_hours"])},
                printf('%s 折算浓度与实测浓度、氧含量不一致 %d/%d 小时，最大偏差 %.0f%%', nm, zs_h, zs_checked_h, zs_dev)
-        FROM m WHERE zs_h > 0
+        FROM mm WHERE zs_h > 0
     )"""
 
 
@@ -155,7 +164,7 @@ def _logger_sql(rules: RiskRules, first: dt.date, last: dt.date, lo_hr: int, hi_
     lo, hi = day_num(first), day_num(last)
     status = _map_sql(PERMIT_STATUS_ZH, "s.permit_status")
     return f"""
-    dh AS (SELECT DISTINCT mn, hr FROM _risk_h),
+    dh AS (SELECT DISTINCT mn, hr FROM _risk_judged),
     gaps AS (
         SELECT mn, coalesce(lag(hr) OVER (PARTITION BY mn ORDER BY hr) + 1, {lo_hr}) AS g0, hr AS g1 FROM dh
         UNION ALL
@@ -183,7 +192,7 @@ def _logger_sql(rules: RiskRules, first: dt.date, last: dt.date, lo_hr: int, hi_
                count(DISTINCT h.hr) FILTER (WHERE coalesce(h.running, true)) AS n, any_value(s.hours_with_data),
                NULL, NULL, NULL, {pmin}::DOUBLE, NULL, n >= {pmin},
                printf('%s：当日有数据且在排放 %d 小时', any_value({status}), n)
-        FROM _risk_identity s JOIN _risk_hours h ON h.mn = s.mn AND h.day_num = s.day_num AND h.seg_from = s.from_us
+        FROM _risk_identity s JOIN _risk_judged h USING (seg_id)
         WHERE s.day_num BETWEEN {lo} AND {hi}
           AND s.permit_status NOT IN ('in_force', 'unknown')
         GROUP BY s.date, s.mn, s.from_us HAVING n > 0
@@ -193,7 +202,7 @@ def _logger_sql(rules: RiskRules, first: dt.date, last: dt.date, lo_hr: int, hi_
 def indicator_rows(
     con: duckdb.DuckDBPyConnection, first: dt.date, last: dt.date, rules: RiskRules
 ) -> pa.Table:
-    """``mart_risk__indicators`` rows of days [first, last] from ``_risk_hours``, ``_risk_daily``
+    """``mart_risk__indicators`` rows of days [first, last] from ``_risk_judged``, ``_risk_runs``, ``_risk_daily``
     and ``_risk_identity`` (``lookback`` hours before ``first`` are in the window)."""
     lo, hi = day_num(first), day_num(last)
     lo_hr = day_start_hr(first) - rules.lookback_hours

@@ -50,7 +50,8 @@ _TEMP = (
     "_risk_segments",
     "_risk_identity",
     "_risk_limits",
-    "_risk_hours",
+    "_risk_judged",
+    "_risk_runs",
     "_risk_daily",
 )
 
