@@ -77,14 +77,45 @@ def _points(rules: RiskRules, name: str, metric: str) -> str:
 
 
 def _base(con: duckdb.DuckDBPyConnection, where: str, pollutant: str | None, rules: RiskRules) -> None:
+    """Per outlet (and pollutant) sums of the period, aggregated straight from the daily marts
+    (only the columns used are read; nothing of the period is held row by row)."""
     only = f" AND pollutant_code = {lit([pollutant])}" if pollutant else ""
     ind_only = f" AND pollutant_code IN ({lit([pollutant, schema.LOGGER_LEVEL])})" if pollutant else ""
+    names = names_sql(rules)
     con.execute(
         f"""
-        CREATE OR REPLACE TEMP TABLE _score_daily AS
-        SELECT *, coalesce(uscc, '') AS uk FROM mart_source__exceedance_daily WHERE {where}{only};
-        CREATE OR REPLACE TEMP TABLE _score_ind AS
-        SELECT *, coalesce(uscc, '') AS uk FROM mart_risk__indicators WHERE {where}{ind_only};
+        CREATE OR REPLACE TEMP TABLE _score_pol AS
+        WITH d AS (
+            SELECT mn, coalesce(uscc, '') AS uk, pollutant_code,
+                   sum(hours_exceeded) AS exc_h, count(DISTINCT date) FILTER (WHERE hours_exceeded > 0) AS exc_days,
+                   max(max_exceedance_multiple) AS max_mult, max(longest_exceedance_run_h) AS exc_run,
+                   count(DISTINCT date) FILTER (WHERE day_mean_exceeded) AS mean_days,
+                   bool_or(limit_source = 'default') FILTER (WHERE hours_exceeded > 0) AS by_default,
+                   arg_max(limit_value, date) AS limit_value, arg_max(limit_unit, date) AS limit_unit,
+                   sum(hours_judged) AS judged, sum(hours_near_limit) AS near,
+                   sum(hours_present) AS present, sum(hours_abnormal) AS abnormal, sum(hours_manual) AS manual,
+                   sum(logger_hours - hours_present) AS missing, sum(logger_hours) AS logger_h
+            FROM mart_source__exceedance_daily WHERE {where}{only}
+            GROUP BY mn, coalesce(uscc, ''), pollutant_code
+        )
+        SELECT d.*, coalesce(n.name, d.pollutant_code) AS nm,
+               d.pollutant_code IN ({lit(rules.auxiliary_codes)}) AS auxiliary
+        FROM d LEFT JOIN ({names}) n ON n.code = d.pollutant_code;
+
+        CREATE OR REPLACE TEMP TABLE _score_days AS
+        SELECT mn, coalesce(uscc, '') AS uk, count(DISTINCT date) AS exc_days
+        FROM mart_source__exceedance_daily WHERE {where}{only} AND hours_exceeded > 0
+        GROUP BY ALL;
+
+        CREATE OR REPLACE TEMP TABLE _score_indsum AS
+        WITH i AS (
+            SELECT mn, coalesce(uscc, '') AS uk, pollutant_code, indicator, sum(hours_flagged) AS h,
+                   sum(hours_checked) AS checked, max(longest_run_h) AS longest
+            FROM mart_risk__indicators WHERE {where}{ind_only}
+            GROUP BY mn, coalesce(uscc, ''), pollutant_code, indicator
+        )
+        SELECT i.*, coalesce(n.name, i.pollutant_code) AS nm FROM i LEFT JOIN ({names}) n ON n.code = i.pollutant_code;
+
         CREATE OR REPLACE TEMP TABLE _score_outlets AS
         SELECT mn, coalesce(uscc, '') AS uk, arg_max(uscc, identity_from_at) AS uscc,
                arg_max(outlet_code, identity_from_at) AS outlet_code,
@@ -102,30 +133,8 @@ def _base(con: duckdb.DuckDBPyConnection, where: str, pollutant: str | None, rul
     )
     if pollutant:  # only outlets that measure it
         con.execute(
-            "DELETE FROM _score_outlets o WHERE NOT EXISTS (SELECT 1 FROM _score_daily d WHERE d.mn = o.mn AND d.uk = o.uk)"
+            "DELETE FROM _score_outlets o WHERE NOT EXISTS (SELECT 1 FROM _score_pol p WHERE p.mn = o.mn AND p.uk = o.uk)"
         )
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE _score_pol AS
-        SELECT d.mn, d.uk, d.pollutant_code, coalesce(any_value(n.name), d.pollutant_code) AS nm,
-               sum(hours_exceeded) AS exc_h, count(DISTINCT date) FILTER (WHERE hours_exceeded > 0) AS exc_days,
-               max(max_exceedance_multiple) AS max_mult, max(longest_exceedance_run_h) AS exc_run,
-               count(DISTINCT date) FILTER (WHERE day_mean_exceeded) AS mean_days,
-               bool_or(limit_source = 'default') FILTER (WHERE hours_exceeded > 0) AS by_default,
-               arg_max(limit_value, date) AS limit_value, arg_max(limit_unit, date) AS limit_unit,
-               sum(hours_judged) AS judged, sum(hours_near_limit) AS near,
-               sum(hours_present) AS present, sum(hours_abnormal) AS abnormal, sum(hours_manual) AS manual,
-               sum(logger_hours - hours_present) AS missing, sum(logger_hours) AS logger_h,
-               bool_or(pollutant_code IN ({lit(rules.auxiliary_codes)})) AS auxiliary
-        FROM _score_daily d LEFT JOIN ({names_sql(rules)}) n ON n.code = d.pollutant_code
-        GROUP BY d.mn, d.uk, d.pollutant_code;
-        CREATE OR REPLACE TEMP TABLE _score_indsum AS
-        SELECT i.mn, i.uk, i.pollutant_code, i.indicator, coalesce(any_value(n.name), i.pollutant_code) AS nm,
-               sum(hours_flagged) AS h, sum(hours_checked) AS checked, max(longest_run_h) AS longest
-        FROM _score_ind i LEFT JOIN ({names_sql(rules)}) n ON n.code = i.pollutant_code
-        GROUP BY i.mn, i.uk, i.pollutant_code, i.indicator;
-        """
-    )
 
 
 def _credit(con: duckdb.DuckDBPyConnection, end: dt.date) -> None:
@@ -254,7 +263,7 @@ def _outlet_sql(rules: RiskRules, start: dt.date, end: dt.date) -> str:
                100.0 * sum(missing) / nullif(sum(logger_h), 0) AS missing_pct
         FROM _score_pol GROUP BY mn, uk
     ), days AS (
-        SELECT mn, uk, count(DISTINCT date) AS exc_days FROM _score_daily WHERE hours_exceeded > 0 GROUP BY ALL
+        SELECT * FROM _score_days
     ), ind AS (
         SELECT mn, uk, sum(h) FILTER (WHERE indicator = 'flatline') AS flat_h,
                sum(h) FILTER (WHERE indicator = 'zero_run') AS zero_h,
@@ -317,13 +326,15 @@ def _enterprise_sql(rules: RiskRules) -> str:
     ), reasons AS (
         SELECT o.uscc, r.code, r.category, r.pollutant_code, r.points,
                CASE WHEN r.scope = 'enterprise' THEN r.text ELSE printf('%s：%s', coalesce(o.outlet_code, o.mn), r.text) END AS text,
-               r.numbers, CASE WHEN r.scope = 'enterprise' THEN NULL ELSE o.outlet_code END AS outlet_code
+               r.numbers, CASE WHEN r.scope = 'enterprise' THEN NULL ELSE o.outlet_code END AS outlet_code,
+               CASE WHEN r.scope = 'enterprise' THEN NULL ELSE o.mn END AS mn
         FROM _score_outlet_rows o JOIN _score_reasons r ON r.mn = o.mn AND r.uk = coalesce(o.uscc, '')
         WHERE o.uscc IS NOT NULL
-    ), distinct_reasons AS (
-        SELECT uscc, code, category, pollutant_code, outlet_code, max(points) AS points, any_value(text) AS text,
-               any_value(numbers) AS numbers
-        FROM reasons GROUP BY uscc, code, category, pollutant_code, outlet_code, CASE WHEN outlet_code IS NULL THEN text END
+    ), distinct_reasons AS (  -- an enterprise-wide reason (credit, the permit) once; others per logger
+        SELECT uscc, code, category, pollutant_code, outlet_code, max(points) AS points,
+               arg_max(text, points) AS text, arg_max(numbers, points) AS numbers
+        FROM reasons GROUP BY uscc, code, category, pollutant_code, outlet_code, mn,
+                              CASE WHEN mn IS NULL THEN text END
     ), listed AS (
         SELECT uscc,
                array_to_string(list(text ORDER BY points DESC, code, outlet_code, pollutant_code)[1:{top}], '；') AS top_reasons,
@@ -357,7 +368,7 @@ def score_period(
     pollutant (HJ 212 code: its reasons, plus those about the whole logger, the permit and credit)."""
     if end < start:
         raise ValueError(f"empty period {start}..{end}")
-    temps = ("_score_daily", "_score_ind", "_score_outlets", "_score_pol", "_score_indsum", "_score_credit",
+    temps = ("_score_days", "_score_outlets", "_score_pol", "_score_indsum", "_score_credit",
              "_score_reasons", "_score_outlet_rows")  # fmt: skip
     try:
         _base(con, _filters(start, end, region, industry), pollutant, rules)
