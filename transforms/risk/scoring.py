@@ -38,7 +38,15 @@ from transforms.risk.indicators import names_sql
 from transforms.risk.rules import RiskRules
 from transforms.risk.sql import lit, to_table
 
-__all__ = ["PeriodScores", "region_prefix", "score_period"]
+__all__ = ["SCORE_INPUTS", "PeriodScores", "region_prefix", "score_period"]
+
+# The relations score_period reads (the daily marts are filtered on the period's dates).
+SCORE_INPUTS = (
+    "mart_source__exceedance_daily",
+    "mart_risk__indicators",
+    "mart_source__outlet_identity",
+    "core_credit__ratings",
+)
 
 _CREDIT_ZH = {"green": "绿牌", "blue": "蓝牌", "yellow": "黄牌", "red": "红牌", "black": "黑牌"}
 # worst first: the enterprise's permit status is its outlets' worst
@@ -151,104 +159,128 @@ def _credit(con: duckdb.DuckDBPyConnection, end: dt.date) -> None:
     )
 
 
-def _reasons_sql(rules: RiskRules) -> str:
-    near, abn, man, mis = (
-        rules.indicator(n) for n in ("near_limit", "abnormal_flags", "manual_values", "missing_data")
+_SHARE = "100.0 * {a} / nullif({b}, 0)"
+_OUTLET_SUMS = """(SELECT mn, uk, sum(abnormal) AS abnormal, sum(manual) AS manual, sum(present) AS present,
+                          sum(missing) AS missing, sum(logger_h) AS logger_h FROM _score_pol GROUP BY mn, uk)"""
+_REASON = (
+    "SELECT {who}, '{code}', '{category}', '{scope}', {pollutant}, {points}, {text}, {numbers} FROM {source}"
+)
+
+
+def _exceedance_reason(rules: RiskRules) -> str:
+    points = " + ".join(
+        (
+            _points(rules, "exceedance", "exc_h"),
+            _points(rules, "exceedance_multiple", "coalesce(max_mult, 0)"),
+            _points(rules, "exceedance_daily_mean", "mean_days"),
+        )
     )
-    zs_min = int(rules.indicator("zs_inconsistent")["min_hours"])
-    un_min = int(rules.indicator("unpermitted_discharge")["min_hours"])
-    low = 100 * float(near["low_frac"])
-    exc = (
-        _points(rules, "exceedance", "exc_h") + " + " + _points(rules, "exceedance_multiple", "coalesce(max_mult, 0)")
-        + " + " + _points(rules, "exceedance_daily_mean", "mean_days")
-    )  # fmt: skip
-    permit_pts = " ".join(f"WHEN {lit([k])} THEN {v!r}" for k, v in rules.permit_points.items())
-    credit_pts = " ".join(f"WHEN {lit([k])} THEN {v!r}" for k, v in rules.credit_points.items())
-    share = "100.0 * {a} / nullif({b}, 0)"
-    outlet_sums = """SELECT mn, uk, sum(abnormal) AS abnormal, sum(manual) AS manual, sum(present) AS present,
-                            sum(missing) AS missing, sum(logger_h) AS logger_h FROM _score_pol GROUP BY mn, uk"""
-    return f"""
-    SELECT mn, uk, 'exceedance' AS code, 'exceedance' AS category, 'outlet' AS scope, pollutant_code, {exc} AS points,
-           printf('%s 超标 %d 小时（%d 天）%s，最长连续 %d 小时%s%s', nm, exc_h, exc_days,
+    text = """printf('%s 超标 %d 小时（%d 天）%s，最长连续 %d 小时%s%s', nm, exc_h, exc_days,
                   CASE WHEN max_mult IS NOT NULL THEN printf('，最大超标倍数 %.2f 倍', max_mult) ELSE '' END, exc_run,
                   CASE WHEN mean_days > 0 THEN printf('，日均值超标 %d 天', mean_days) ELSE '' END,
-                  CASE WHEN by_default THEN '（国家默认限值）' ELSE '' END) AS text,
-           json_object('hours', exc_h, 'days', exc_days, 'max_exceedance_multiple', round(max_mult, 3),
+                  CASE WHEN by_default THEN '（国家默认限值）' ELSE '' END)"""
+    numbers = """json_object('hours', exc_h, 'days', exc_days, 'max_exceedance_multiple', round(max_mult, 3),
                        'longest_run_h', exc_run, 'daily_mean_days', mean_days, 'limit_value', limit_value,
-                       'limit_unit', limit_unit, 'default_limit', coalesce(by_default, false)) AS numbers
-    FROM _score_pol WHERE exc_h > 0
-    UNION ALL
-    SELECT mn, uk, 'near_limit', 'fraud', 'outlet', pollutant_code, {_points(rules, "near_limit", share.format(a="near", b="judged"))},
-           printf('%s %.0f%% 的有效小时均值处于限值的 {low:.0f}%%–100%%（%d/%d 小时）', nm, {share.format(a="near", b="judged")}, near, judged),
-           json_object('hours_near_limit', near, 'hours_judged', judged, 'share_pct', round({share.format(a="near", b="judged")}, 1))
-    FROM _score_pol WHERE NOT auxiliary AND judged >= {int(near["min_hours"])}
-      AND {share.format(a="near", b="judged")} >= {float(near["share_pct"])!r}
-    UNION ALL
-    SELECT mn, uk, 'flatline', 'fraud', 'outlet', pollutant_code, {_points(rules, "flatline", "h")},
-           printf('%s 数值连续 %d 小时恒定（设施运行中），期间共 %d 小时', nm, longest, h),
-           json_object('hours', h, 'longest_run_h', longest)
-    FROM _score_indsum WHERE indicator = 'flatline'
-    UNION ALL
-    SELECT mn, uk, 'zero_run', 'fraud', 'outlet', pollutant_code, {_points(rules, "zero_run", "h")},
-           printf('%s 流量大于 0 时连续 %d 小时为零值，期间共 %d 小时', nm, longest, h),
-           json_object('hours', h, 'longest_run_h', longest)
-    FROM _score_indsum WHERE indicator = 'zero_run'
-    UNION ALL
-    SELECT mn, uk, 'zs_inconsistent', 'fraud', 'outlet', pollutant_code, {_points(rules, "zs_inconsistent", "h")},
-           printf('%s 折算浓度与实测浓度、氧含量不一致 %d 小时', nm, h),
-           json_object('hours', h)
-    FROM _score_indsum WHERE indicator = 'zs_inconsistent' AND h >= {zs_min}
-    UNION ALL
-    SELECT mn, uk, 'abnormal_flags', 'data_quality', 'outlet', '{schema.LOGGER_LEVEL}',
-           {_points(rules, "abnormal_flags", share.format(a="abnormal", b="present"))},
-           printf('异常标记（{"/".join(rules.abnormal_flags)}）数据占 %.0f%%（%d/%d 个小时值）', {share.format(a="abnormal", b="present")}, abnormal, present),
-           json_object('hours_abnormal', abnormal, 'hours_present', present)
-    FROM ({outlet_sums}) WHERE present >= {int(abn["min_hours"])} AND {share.format(a="abnormal", b="present")} >= {float(abn["share_pct"])!r}
-    UNION ALL
-    SELECT mn, uk, 'manual_values', 'data_quality', 'outlet', '{schema.LOGGER_LEVEL}',
-           {_points(rules, "manual_values", share.format(a="manual", b="present"))},
-           printf('手工录入（S）数据占 %.0f%%（%d/%d 个小时值）', {share.format(a="manual", b="present")}, manual, present),
-           json_object('hours_manual', manual, 'hours_present', present)
-    FROM ({outlet_sums}) WHERE present >= {int(man["min_hours"])} AND {share.format(a="manual", b="present")} >= {float(man["share_pct"])!r}
-    UNION ALL
-    SELECT mn, uk, 'missing_data', 'data_quality', 'outlet', '{schema.LOGGER_LEVEL}',
-           {_points(rules, "missing_data", share.format(a="missing", b="logger_h"))},
-           printf('数据缺失 %.0f%%（数采仪在线时应有 %d 个小时值，缺 %d 个）', {share.format(a="missing", b="logger_h")}, logger_h, missing),
-           json_object('values_missing', missing, 'values_expected', logger_h)
-    FROM ({outlet_sums}) WHERE logger_h >= {int(mis["min_hours"])} AND {share.format(a="missing", b="logger_h")} >= {float(mis["share_pct"])!r}
-    UNION ALL
-    SELECT mn, uk, 'silence', 'data_quality', 'outlet', '{schema.LOGGER_LEVEL}', {_points(rules, "silence", "longest")},
-           printf('数采仪中断传输，最长连续 %d 小时无数据（期间共 %d 小时）', longest, h),
-           json_object('longest_run_h', longest, 'hours', h)
-    FROM _score_indsum WHERE indicator = 'silence'
-    UNION ALL
-    SELECT mn, uk, 'unpermitted_discharge', 'permit', 'outlet', '{schema.LOGGER_LEVEL}',
-           {_points(rules, "unpermitted_discharge", "h")},
-           printf('无有效排污许可期间仍在排放 %d 小时', h), json_object('hours', h)
-    FROM _score_indsum WHERE indicator = 'unpermitted_discharge' AND h >= {un_min}
-    UNION ALL
-    SELECT mn, uk, 'permit_' || permit_status, 'permit',
-           CASE WHEN permit_status = 'outlet_not_permitted' THEN 'outlet' ELSE 'enterprise' END, '{schema.LOGGER_LEVEL}',
-           CASE permit_status {permit_pts} ELSE 0 END,
-           CASE permit_status
-                WHEN 'revoked' THEN printf('排污许可证 %s 已撤销（%s 起）', coalesce(permit_no, '?'), coalesce(permit_status_since::VARCHAR, '?'))
-                WHEN 'cancelled' THEN printf('排污许可证 %s 已注销（%s 起）', coalesce(permit_no, '?'), coalesce(permit_status_since::VARCHAR, '?'))
-                WHEN 'expired' THEN printf('排污许可证 %s 已过期（%s 起）', coalesce(permit_no, '?'), coalesce(permit_status_since::VARCHAR, '?'))
-                WHEN 'not_yet_valid' THEN printf('排污许可证 %s 尚未生效', coalesce(permit_no, '?'))
-                WHEN 'outlet_not_permitted' THEN printf('排放口 %s 未列入排污许可证 %s', coalesce(outlet_code, '?'), coalesce(permit_no, '?'))
-                ELSE '无排污许可证' END,
-           json_object('permit_status', permit_status, 'permit_no', permit_no, 'since', permit_status_since)
-    FROM _score_outlets WHERE permit_status NOT IN ('in_force', 'unknown')
-    UNION ALL
-    SELECT o.mn, o.uk, 'credit_' || c.level, 'credit', 'enterprise', '{schema.LOGGER_LEVEL}', CASE c.level {credit_pts} ELSE 0 END,
-           printf('企业环境信用评价 %d 年度为%s（%s）', c.year, c.colour_zh, c.label),
-           json_object('credit_level', c.level, 'year', c.year)
-    FROM _score_outlets o JOIN _score_credit c ON c.uscc = o.uscc
-    UNION ALL
-    SELECT mn, uk, 'mn_unregistered', 'identity', 'outlet', '{schema.LOGGER_LEVEL}', {_points(rules, "mn_unregistered", "1")},
-           'MN 未在监控点位主数据中登记，无法关联企业、排放口和许可证', json_object('mn', mn)
-    FROM _score_outlets WHERE identity_status = 'mn_unregistered'
-    """
+                       'limit_unit', limit_unit, 'default_limit', coalesce(by_default, false))"""
+    return (
+        f"SELECT mn, uk, 'exceedance' AS code, 'exceedance' AS category, 'outlet' AS scope, pollutant_code,"
+        f" {points} AS points, {text} AS text, {numbers} AS numbers FROM _score_pol WHERE exc_h > 0"
+    )
+
+
+def _share_reasons(rules: RiskRules) -> list[str]:
+    """Reasons whose rule is a share of hours over the period, with a minimum of hours."""
+
+    def one(
+        code: str, category: str, pollutant: str, source: str, part: str, base: str, text: str, numbers: str
+    ) -> str:
+        ind = rules.indicator(code)
+        share = _SHARE.format(a=part, b=base)
+        where = f"{base} >= {int(ind['min_hours'])} AND {share} >= {float(ind['share_pct'])!r}"
+        if code == "near_limit":
+            where += " AND NOT auxiliary"
+        sql = _REASON.format(who="mn, uk", code=code, category=category, scope="outlet", pollutant=pollutant,
+                             points=_points(rules, code, share), text=text.replace("{share}", share),
+                             numbers=numbers, source=source)  # fmt: skip
+        return f"{sql} WHERE {where}"
+
+    low = 100 * float(rules.indicator("near_limit")["low_frac"])
+    star = f"'{schema.LOGGER_LEVEL}'"
+    return [
+        one("near_limit", "fraud", "pollutant_code", "_score_pol", "near", "judged",
+            f"printf('%s %.0f%% 的有效小时均值处于限值的 {low:.0f}%%–100%%（%d/%d 小时）', nm, {{share}}, near, judged)",
+            "json_object('hours_near_limit', near, 'hours_judged', judged)"),
+        one("abnormal_flags", "data_quality", star, _OUTLET_SUMS, "abnormal", "present",
+            f"printf('异常标记（{'/'.join(rules.abnormal_flags)}）数据占 %.0f%%（%d/%d 个小时值）', {{share}}, abnormal, present)",
+            "json_object('hours_abnormal', abnormal, 'hours_present', present)"),
+        one("manual_values", "data_quality", star, _OUTLET_SUMS, "manual", "present",
+            "printf('手工录入（S）数据占 %.0f%%（%d/%d 个小时值）', {share}, manual, present)",
+            "json_object('hours_manual', manual, 'hours_present', present)"),
+        one("missing_data", "data_quality", star, _OUTLET_SUMS, "missing", "logger_h",
+            "printf('数据缺失 %.0f%%（数采仪在线时应有 %d 个小时值，缺 %d 个）', {share}, logger_h, missing)",
+            "json_object('values_missing', missing, 'values_expected', logger_h)"),
+    ]  # fmt: skip
+
+
+def _indicator_reasons(rules: RiskRules) -> list[str]:
+    """Reasons from the daily indicator rows (runs and hour counts), summed over the period."""
+
+    def one(code: str, category: str, metric: str, text: str, numbers: str, min_h: int = 0) -> str:
+        sql = _REASON.format(who="mn, uk", code=code, category=category, scope="outlet", pollutant="pollutant_code",
+                             points=_points(rules, code, metric), text=text, numbers=numbers, source="_score_indsum")  # fmt: skip
+        return f"{sql} WHERE indicator = '{code}' AND h >= {min_h}"
+
+    runs = "json_object('hours', h, 'longest_run_h', longest)"
+    return [
+        one("flatline", "fraud", "h", "printf('%s 数值连续 %d 小时恒定（设施运行中），期间共 %d 小时', nm, longest, h)", runs),
+        one("zero_run", "fraud", "h", "printf('%s 流量大于 0 时连续 %d 小时为零值，期间共 %d 小时', nm, longest, h)", runs),
+        one("zs_inconsistent", "fraud", "h", "printf('%s 折算浓度与实测浓度、氧含量不一致 %d 小时', nm, h)",
+            "json_object('hours', h)", int(rules.indicator("zs_inconsistent")["min_hours"])),
+        one("silence", "data_quality", "longest",
+            "printf('数采仪中断传输，最长连续 %d 小时无数据（期间共 %d 小时）', longest, h)", runs),
+        one("unpermitted_discharge", "permit", "h", "printf('无有效排污许可期间仍在排放 %d 小时', h)",
+            "json_object('hours', h)", int(rules.indicator("unpermitted_discharge")["min_hours"])),
+    ]  # fmt: skip
+
+
+def _status_reasons(rules: RiskRules) -> list[str]:
+    """Flat points: the permit status at the end of the period, the credit level, an unregistered MN."""
+    permit_pts = " ".join(f"WHEN {lit([k])} THEN {v!r}" for k, v in rules.permit_points.items())
+    credit_pts = " ".join(f"WHEN {lit([k])} THEN {v!r}" for k, v in rules.credit_points.items())
+    no, since = "coalesce(permit_no, '?')", "coalesce(permit_status_since::VARCHAR, '?')"
+    permit_text = f"""CASE permit_status
+        WHEN 'revoked' THEN printf('排污许可证 %s 已撤销（%s 起）', {no}, {since})
+        WHEN 'cancelled' THEN printf('排污许可证 %s 已注销（%s 起）', {no}, {since})
+        WHEN 'expired' THEN printf('排污许可证 %s 已过期（%s 起）', {no}, {since})
+        WHEN 'not_yet_valid' THEN printf('排污许可证 %s 尚未生效', {no})
+        WHEN 'outlet_not_permitted' THEN printf('排放口 %s 未列入排污许可证 %s', coalesce(outlet_code, '?'), {no})
+        ELSE '无排污许可证' END"""
+    star = f"'{schema.LOGGER_LEVEL}'"
+    return [
+        f"""SELECT mn, uk, 'permit_' || permit_status, 'permit',
+                   CASE WHEN permit_status = 'outlet_not_permitted' THEN 'outlet' ELSE 'enterprise' END, {star},
+                   CASE permit_status {permit_pts} ELSE 0 END, {permit_text},
+                   json_object('permit_status', permit_status, 'permit_no', permit_no, 'since', permit_status_since)
+            FROM _score_outlets WHERE permit_status NOT IN ('in_force', 'unknown')""",
+        f"""SELECT o.mn, o.uk, 'credit_' || c.level, 'credit', 'enterprise', {star}, CASE c.level {credit_pts} ELSE 0 END,
+                   printf('企业环境信用评价 %d 年度为%s（%s）', c.year, c.colour_zh, c.label),
+                   json_object('credit_level', c.level, 'year', c.year)
+            FROM _score_outlets o JOIN _score_credit c ON c.uscc = o.uscc""",
+        f"""SELECT mn, uk, 'mn_unregistered', 'identity', 'outlet', {star}, {_points(rules, "mn_unregistered", "1")},
+                   'MN 未在监控点位主数据中登记，无法关联企业、排放口和许可证', json_object('mn', mn)
+            FROM _score_outlets WHERE identity_status = 'mn_unregistered'""",
+    ]
+
+
+def _reasons_sql(rules: RiskRules) -> str:
+    """Every reason of every outlet: (mn, uk, code, category, scope, pollutant_code, points, text, numbers)."""
+    parts = [
+        _exceedance_reason(rules),
+        *_share_reasons(rules),
+        *_indicator_reasons(rules),
+        *_status_reasons(rules),
+    ]
+    return "\nUNION ALL\n".join(parts)
 
 
 def _outlet_sql(rules: RiskRules, start: dt.date, end: dt.date) -> str:
