@@ -93,22 +93,28 @@ def _base(con: duckdb.DuckDBPyConnection, where: str, pollutant: str | None, rul
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _score_pol AS
-        WITH d AS (
+        WITH d AS (  -- plain sums over every row of the period
             SELECT mn, coalesce(uscc, '') AS uk, pollutant_code,
-                   sum(hours_exceeded) AS exc_h, count(DISTINCT date) FILTER (WHERE hours_exceeded > 0) AS exc_days,
-                   max(max_exceedance_multiple) AS max_mult, max(longest_exceedance_run_h) AS exc_run,
-                   count(DISTINCT date) FILTER (WHERE day_mean_exceeded) AS mean_days,
-                   bool_or(limit_source = 'default') FILTER (WHERE hours_exceeded > 0) AS by_default,
-                   arg_max(limit_value, date) AS limit_value, arg_max(limit_unit, date) AS limit_unit,
                    sum(hours_judged) AS judged, sum(hours_near_limit) AS near,
                    sum(hours_present) AS present, sum(hours_abnormal) AS abnormal, sum(hours_manual) AS manual,
                    sum(logger_hours - hours_present) AS missing, sum(logger_hours) AS logger_h
             FROM mart_source__exceedance_daily WHERE {where}{only}
             GROUP BY mn, coalesce(uscc, ''), pollutant_code
+        ), e AS (  -- the exceedance figures, from the (few) rows with an hour over the limit
+            SELECT mn, coalesce(uscc, '') AS uk, pollutant_code,
+                   sum(hours_exceeded) AS exc_h, count(DISTINCT date) AS exc_days,
+                   max(max_exceedance_multiple) AS max_mult, max(longest_exceedance_run_h) AS exc_run,
+                   count(DISTINCT date) FILTER (WHERE day_mean_exceeded) AS mean_days,
+                   bool_or(limit_source = 'default') AS by_default,
+                   arg_max(limit_value, date) AS limit_value, arg_max(limit_unit, date) AS limit_unit
+            FROM mart_source__exceedance_daily WHERE {where}{only} AND hours_exceeded > 0
+            GROUP BY mn, coalesce(uscc, ''), pollutant_code
         )
-        SELECT d.*, coalesce(n.name, d.pollutant_code) AS nm,
+        SELECT d.*, coalesce(e.exc_h, 0) AS exc_h, coalesce(e.exc_days, 0) AS exc_days, e.max_mult,
+               coalesce(e.exc_run, 0) AS exc_run, coalesce(e.mean_days, 0) AS mean_days, e.by_default,
+               e.limit_value, e.limit_unit, coalesce(n.name, d.pollutant_code) AS nm,
                d.pollutant_code IN ({lit(rules.auxiliary_codes)}) AS auxiliary
-        FROM d LEFT JOIN ({names}) n ON n.code = d.pollutant_code;
+        FROM d LEFT JOIN e USING (mn, uk, pollutant_code) LEFT JOIN ({names}) n ON n.code = d.pollutant_code;
 
         CREATE OR REPLACE TEMP TABLE _score_days AS
         SELECT mn, coalesce(uscc, '') AS uk, count(DISTINCT date) AS exc_days
