@@ -60,6 +60,7 @@ bench: venv
 	$(BIN)/python -m bench.run_air
 	$(BIN)/python -m bench.run_hj212_ingest
 	$(BIN)/python -m bench.run_hj212_receiver
+	$(BIN)/python -m bench.run_risk
 
 clean:
 	rm -rf .ecocloud bench/out .mypy_cache .ruff_cache

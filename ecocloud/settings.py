@@ -113,6 +113,11 @@ class Settings(BaseSettings):
     )
     catalog_region_code: str = Field(default="360000", description="GB/T 2260 code of that region")
 
+    # enforcement analytics: a TOML file whose keys override transforms/risk/rules.toml
+    risk_rules: Path | None = Field(
+        default=None, description="risk rules override (ECOCLOUD_RISK_RULES); default: the shipped rules"
+    )
+
     @cached_property
     def root(self) -> Path:
         return self.home.expanduser().resolve()

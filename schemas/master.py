@@ -30,6 +30,7 @@ JOIN_CHECKS = (
     "credit_uscc_unmatched",  # credit row whose USCC is no enterprise (a name match is suggested)
     "uscc_invalid",  # USCC failing the GB 32100 check, in any table
     "name_mismatch",  # same USCC, different normalised name than the enterprise's current one
+    "identity_uscc_unmatched",  # MN whose point, as of its readings, names a USCC in no enterprise version
 )
 
 F = Fields("master", parent=SHARED)

@@ -17,8 +17,9 @@ import duckdb
 import pyarrow as pa
 
 from schemas import master as schema
+from schemas.risk import outlet_identity
 
-__all__ = ["CHECKS", "Check", "join_report"]
+__all__ = ["CHECKS", "OPTIONAL_INPUTS", "Check", "join_report"]
 
 
 @dataclass(frozen=True)
@@ -142,6 +143,19 @@ CHECKS: tuple[Check, ...] = (
             "{credit_key}", _CREDIT_KEY
         ),
     ),
+    Check(
+        "identity_uscc_unmatched",
+        "mart_source__outlet_identity",
+        ("identity",),
+        "MNs whose monitoring point, as of their readings' time, names a USCC in no enterprise version "
+        "(found by the risk identity join; historical point versions included)",
+        """SELECT 'mart_source__outlet_identity', i.mn || ' -> ' || coalesce(i.uscc, '(none)'), any_value(i.uscc),
+                  'MN ' || i.mn || ' was USCC ' || coalesce(i.uscc, '(none)') || ' (outlet '
+                  || coalesce(any_value(i.outlet_code), '?') || ') when it sent data; that USCC is in no version '
+                  || 'of the enterprise registry', sum(i.hours_with_data)
+           FROM identity i WHERE i.identity_status = 'uscc_unmatched'
+           GROUP BY i.mn, i.uscc""",
+    ),
 )
 
 
@@ -154,6 +168,8 @@ INPUTS = {
     "credit": "core_credit__ratings",
     "packets": "core_source__packets",
 }
+# Inputs the report uses when given (None or absent: its checks are reported as not checked)
+OPTIONAL_INPUTS = {"identity": outlet_identity.name}
 
 
 def join_report(tables: Mapping[str, pa.Table | None], *, at: dt.datetime) -> pa.Table:
@@ -161,20 +177,27 @@ def join_report(tables: Mapping[str, pa.Table | None], *, at: dt.datetime) -> pa
 
     ``tables``: ``enterprises, points, permits, outlets, credit`` — the core tables as published (all
     versions, registry columns; empty when never published) — and ``packets``
-    (``stage_master__join_inputs_packets``: packets per MN, None when the packets table does not exist). An input with no rows counts as
-    missing. ``at`` (tz-aware) is when "in force" is evaluated.
+    (``stage_master__join_inputs_packets``: packets per MN, None when the packets table does not
+    exist); optionally ``identity`` (rows of ``mart_source__outlet_identity``). An input with no rows
+    counts as missing. ``at`` (tz-aware) is when "in force" is evaluated.
     """
     if at.utcoffset() is None:
         raise ValueError("at must be timezone-aware")
-    if set(tables) != set(INPUTS):
-        raise ValueError(f"need tables {sorted(INPUTS)}, got {sorted(tables)}")
+    if not set(INPUTS) <= set(tables) or set(tables) - set(INPUTS) - set(OPTIONAL_INPUTS):
+        raise ValueError(
+            f"need tables {sorted(INPUTS)} (optional {sorted(OPTIONAL_INPUTS)}), got {sorted(tables)}"
+        )
+    tables = {"identity": None, **tables}
     present = {name for name, t in tables.items() if t is not None and t.num_rows > 0}
     con = duckdb.connect()
     rows: list[dict[str, object]] = []
     try:
         con.execute("SET TimeZone = 'UTC'")
+        empty = {"identity": outlet_identity.empty()}
         for name, table in tables.items():
-            con.register(name, table if table is not None else schema.stage_packet_counts.empty())
+            con.register(
+                name, table if table is not None else empty.get(name, schema.stage_packet_counts.empty())
+            )
         for check in CHECKS:
             missing = [n for n in check.needs if n not in present]
             params = [at] if "$at" in check.sql else []
@@ -186,7 +209,7 @@ def join_report(tables: Mapping[str, pa.Table | None], *, at: dt.datetime) -> pa
                      "occurrences": int(occurrences), "checked": True}
                 )  # fmt: skip
             why = (
-                f"; not checked: {', '.join(INPUTS[n] for n in missing)} not in the lake yet"
+                f"; not checked: {', '.join({**INPUTS, **OPTIONAL_INPUTS}[n] for n in missing)} not in the lake yet"
                 if missing
                 else ""
             )

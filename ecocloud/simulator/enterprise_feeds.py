@@ -336,7 +336,10 @@ class MasterUpstream:
         return None
 
 
-def enterprise_upstreams(*, seed: int, anchor: dt.date, clock: SimClock) -> Sequence[Upstream]:
-    """The permit, credit and master-data upstreams of one simulated province, for ``SimulatorApp.mount``."""
-    sources = simulated_sources(seed, anchor)
+def enterprise_upstreams(
+    *, seed: int, anchor: dt.date, clock: SimClock, sources: SimulatedSources | None = None
+) -> Sequence[Upstream]:
+    """The permit, credit and master-data upstreams of one simulated province, for ``SimulatorApp.mount``
+    (``sources``: a province other than ``simulated_sources(seed, anchor)``, e.g. a risk scenario's)."""
+    sources = sources or simulated_sources(seed, anchor)
     return (PermitsUpstream(sources, clock), CreditUpstream(sources, clock), MasterUpstream(sources, clock))

@@ -430,20 +430,30 @@ def _at(d: dt.date, hour: int, minute: int = 0) -> dt.datetime:
     return dt.datetime.combine(d, dt.time(hour, minute))
 
 
+def _trade(trades: list[str], n: int) -> str:
+    """The n-th trade name; past the vocabulary, the same names again with a serial (鄱湖2 …)."""
+    base = trades[n % len(trades)]
+    return base if n < len(trades) else f"{base}{n // len(trades) + 1}"
+
+
 @lru_cache(maxsize=8)
-def simulated_sources(seed: int = 0, anchor: dt.date | None = None) -> SimulatedSources:
+def simulated_sources(seed: int = 0, anchor: dt.date | None = None, scale: int = 1) -> SimulatedSources:
     """The enterprises, permits, monitoring points and credit ratings of the simulated Jiangxi.
 
-    Deterministic in (``seed``, ``anchor``); ``anchor`` (default: 2026-11-20) is the simulation's
-    "today" that every date is relative to (see the module docstring for the faults).
+    Deterministic in (``seed``, ``anchor``, ``scale``); ``anchor`` (default: 2026-11-20) is the
+    simulation's "today" that every date is relative to (see the module docstring for the faults).
+    ``scale`` multiplies the number of enterprises of every industry (the faults stay on the same
+    few); ``scale=1`` is the 60-enterprise province every other test knows.
     """
+    if scale < 1:
+        raise ValueError("scale ≥ 1")
     a = anchor or dt.date(2026, 11, 20)
     rng = random.Random(f"ecocloud-enterprises-{seed}")
     trades = list(_TRADES)
     rng.shuffle(trades)
     cities = list(JIANGXI_CITIES)
 
-    plans: list[tuple[Industry, int]] = [(ind, i) for ind in INDUSTRIES for i in range(ind.count)]
+    plans: list[tuple[Industry, int]] = [(ind, i) for ind in INDUSTRIES for i in range(ind.count * scale)]
     enterprises: list[Enterprise] = []
     points: list[MonitoringPoint] = []
     used_mn: set[str] = set()
@@ -463,7 +473,7 @@ def simulated_sources(seed: int = 0, anchor: dt.date | None = None) -> Simulated
 
     for n, (ind, i) in enumerate(plans):
         city = cities[(n * 7 + seed) % len(cities)]
-        trade = trades[n]
+        trade = _trade(trades, n)
         name = ind.name_pattern.format(trade=trade, city=city.name)
         role = _role(ind.key, i)
         if role == "bracket":
@@ -638,7 +648,7 @@ def simulated_sources(seed: int = 0, anchor: dt.date | None = None) -> Simulated
     credit_only = []
     for k in range(3):
         city = cities[(k * 4 + 2) % len(cities)]
-        trade = trades[len(plans) + k]
+        trade = _trade(trades, len(plans) + k)
         credit_only.append(
             Enterprise(
                 uscc=_uscc(rng, city.region_code, new_style=True),

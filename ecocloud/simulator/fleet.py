@@ -48,7 +48,18 @@ Beijing):
                     → the receiver lands missing_tail; resent after reconnecting)
 ``reconnect``       the logger closes its connection and reconnects
 ``protocol_2005``   the whole device is an HJ/T 212-2005-style logger (``details.codes``)
+``silence``         the logger falls silent for many hours (offline like ``gap``, labelled with
+                    ``packets_lost`` once it has passed): a risk offender, not a network blip
+``near_limit``      a pollutant held just under its limit (``details.low``/``high`` × ``limit``;
+                    flue gas on the converted basis), readings clustered under the limit
+``flags``           every value of a pollutant (``pollutant`` None: of all) sent with the data flag
+                    ``details.flag`` (M maintenance, D fault … or S manually entered) for hours
+``zs_mismatch``     flue gas: ZsRtd/ZsAvg sent as ``details.factor`` × the correct converted value,
+                    inconsistent with the measured value and O2
 ==================  ============================================================================
+
+The last four exist for the enforcement analytics' ground truth (:mod:`ecocloud.simulator.offenders`);
+the default and heavy plans do not draw them at random.
 
 Packet-level faults carry ``details.qn``, ``cn``, ``data_time`` and ``expected_reason``;
 ``start == end`` is the simulated send time.  Window faults are labelled when planned, gaps once
@@ -100,6 +111,7 @@ __all__ = [
     "Transmission",
     "builtin_devices",
     "device_schedule",
+    "devices_from_sources",
     "fleet_devices",
     "load_labels",
     "main",
@@ -150,8 +162,15 @@ FAULT_KINDS = (
     "truncated",
     "reconnect",
     "protocol_2005",
+    "silence",
+    "near_limit",
+    "flags",
+    "zs_mismatch",
 )
-WINDOW_KINDS = frozenset({"exceedance", "flatline", "zero", "gap"})
+WINDOW_KINDS = frozenset(
+    {"exceedance", "flatline", "zero", "gap", "silence", "near_limit", "flags", "zs_mismatch"}
+)
+OFFLINE_KINDS = frozenset({"gap", "silence"})
 PACKET_KINDS = frozenset({"bad_crc", "truncated"})
 
 # CN order at one instant: periods that close first, then the new real-time sample.
@@ -262,14 +281,18 @@ def _limit_value(value: str) -> float | None:
 
 
 def _from_enterprises(seed: int) -> list[DeviceSpec] | None:
-    """Device specs from :func:`ecocloud.simulator.enterprises.simulated_sources` (its monitoring
-    points, with the permitted limits and O2 reference of the outlet's current permit); ``None``
-    when that module is not importable."""
+    """Device specs from :func:`ecocloud.simulator.enterprises.simulated_sources`; ``None`` when
+    that module is not importable."""
     try:
         from ecocloud.simulator.enterprises import simulated_sources
     except ImportError:
         return None
-    sources = simulated_sources(seed)
+    return devices_from_sources(simulated_sources(seed)) or None
+
+
+def devices_from_sources(sources: Any) -> list[DeviceSpec]:
+    """Device specs of a simulated province's monitoring points (``SimulatedSources``), with the
+    permitted limits and O2 reference of the outlet's current permit."""
     by_uscc = {e.uscc: e for e in sources.enterprises}
     out: list[DeviceSpec] = []
     for p in sources.monitoring_points:
@@ -300,7 +323,7 @@ def _from_enterprises(seed: int) -> list[DeviceSpec] | None:
                 o2_ref=o2_ref,
             )
         )
-    return out or None
+    return out
 
 
 def fleet_devices(seed: int, n: int | None = None) -> list[DeviceSpec]:
@@ -520,6 +543,15 @@ def _window_details(kind: str, d: DeviceSpec, pollutant: str | None, rng: random
 
 def _complete_explicit(f: Fault, d: DeviceSpec, seed: int) -> Fault:
     f = replace(f, start=_bj(f.start), end=_bj(f.end))
+    if f.kind == "near_limit" and f.pollutant is not None:
+        basis = "ZsRtd" if d.st == FLUE_GAS and f.pollutant in ZS_CODES else "Rtd"
+        return replace(
+            f, details={"limit": d.limit(f.pollutant), "low": 0.92, "high": 0.99, "basis": basis, **f.details}
+        )
+    if f.kind == "zs_mismatch":
+        return replace(f, details={"factor": 0.6, **f.details})
+    if f.kind == "flags":
+        return replace(f, details={"flag": "M", **f.details})
     if f.kind in ("exceedance", "flatline") and not f.details:
         rng = random.Random(f"fleet-explicit|{seed}|{f.mn}|{f.start.isoformat()}")
         return replace(f, details=_window_details(f.kind, d, f.pollutant, rng))
@@ -707,7 +739,7 @@ class _Model:
         day_end = day_start + _DAY
         for f in self.windows:
             code = f.pollutant
-            if f.kind == "gap" or code is None or code not in out.values:
+            if f.kind in OFFLINE_KINDS or f.kind == "flags" or code is None or code not in out.values:
                 continue
             if f.end <= day_start or f.start >= day_end:
                 continue
@@ -729,6 +761,20 @@ class _Model:
                         vals[i] = ref / o2_fac[i]
                     else:
                         vals[i] = ref
+            elif f.kind == "near_limit":
+                lo, hi = float(f.details["low"]), float(f.details["high"])
+                limit = float(f.details["limit"])
+                for i in range(i0, i1):
+                    ref = limit * rng.uniform(lo, hi)
+                    if zs is not None:
+                        zs[i] = ref
+                        vals[i] = ref / o2_fac[i]
+                    else:
+                        vals[i] = ref
+            elif f.kind == "zs_mismatch" and zs is not None:
+                factor = float(f.details["factor"])
+                for i in range(i0, i1):
+                    zs[i] = vals[i] * o2_fac[i] * factor
             elif f.kind in ("flatline", "zero"):
                 c = 0.0 if f.kind == "zero" else self._flat_value(f, vals[i0], code)
                 for i in range(i0, i1):
@@ -844,7 +890,8 @@ class LoggerScript:
         self.seed = seed
         self.legacy = spec.protocol == 2005 or any(f.kind == "protocol_2005" for f in faults)
         self.windows = [f for f in faults if f.kind in WINDOW_KINDS]
-        self.gaps = sorted((f for f in faults if f.kind == "gap"), key=lambda f: f.start)
+        self.gaps = sorted((f for f in faults if f.kind in OFFLINE_KINDS), key=lambda f: f.start)
+        self.flag_windows = [f for f in faults if f.kind == "flags"]
         self.pending = sorted(
             (f for f in faults if f.kind in PACKET_KINDS or f.kind == "reconnect"),
             key=lambda f: f.start,
@@ -864,8 +911,8 @@ class LoggerScript:
         return {c: o for c, o in self._codes.items() if o != c}
 
     def device_labels(self) -> list[Fault]:
-        """Labels known before the run: ``protocol_2005`` and the window faults except gaps (a gap
-        is labelled once it has passed, with ``packets_lost``)."""
+        """Labels known before the run: ``protocol_2005`` and the window faults except gaps and
+        silences (labelled once they have passed, with ``packets_lost``)."""
         out: list[Fault] = []
         if self.legacy:
             out.append(
@@ -873,7 +920,7 @@ class LoggerScript:
                     "protocol_2005", self.spec.mn, None, self.start, self.end, {"codes": self.code_map_2005}
                 )
             )
-        return out + [f for f in self.window_labels() if f.kind != "gap"]
+        return out + [f for f in self.window_labels() if f.kind not in OFFLINE_KINDS]
 
     def window_labels(self) -> list[Fault]:
         """Window faults (with the flat-line constants filled in)."""
@@ -1011,6 +1058,13 @@ class LoggerScript:
             for i, g in enumerate(groups)
         )  # fmt: skip
 
+    def _flag(self, code: str, data_time: datetime) -> str:
+        """The data flag of ``code`` at ``data_time``: N unless a ``flags`` window covers it."""
+        for f in self.flag_windows:
+            if (f.pollutant is None or f.pollutant == code) and f.start <= data_time < f.end:
+                return str(f.details.get("flag", "M"))
+        return "N"
+
     def items(self, cn: str, data_time: datetime) -> dict[str, dict[str, float | str]]:
         """CP items of one packet (2017 or 2005 codes)."""
         spec = self.spec
@@ -1032,7 +1086,7 @@ class LoggerScript:
                 sub: dict[str, float | str] = {"Rtd": _round(code, max(v, 0.0))}
                 if flue and code in dd.zs:
                     sub["ZsRtd"] = _round(code, max(v, 0.0) * o2_fac)
-                sub["Flag"] = "N"
+                sub["Flag"] = self._flag(code, data_time)
                 out[self._codes[code]] = sub
             return out
         n = {"2051": spec.min_interval_min, "2061": 60, "2031": 1440}[cn]
@@ -1053,7 +1107,7 @@ class LoggerScript:
                 sub["ZsMin"] = _round(code, min(zv))
                 sub["ZsAvg"] = _round(code, sum(zv) / len(zv))
                 sub["ZsMax"] = _round(code, max(zv))
-            sub["Flag"] = "N"
+            sub["Flag"] = self._flag(code, data_time)
             out[self._codes[code]] = sub
         return out
 

@@ -1,0 +1,180 @@
+"""Exceedances against the limit in force: converted values, O2 edge cases, limits changing mid-day,
+national defaults, range limits, daily means, runs across midnight (transforms.risk)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from risk_data import (
+    E_AIR,
+    MN_AIR,
+    MN_WATER,
+    D,
+    air_hours,
+    base_inputs,
+    bj,
+    hourly,
+    limits,
+    outlets_of,
+    refresh,
+    rows_of,
+    series,
+)
+
+DAY0 = bj(D)  # 00:00 Beijing of the refreshed day
+
+
+def so2_day(t: dict, **kw: object) -> dict:
+    (row,) = rows_of(t, mn=MN_AIR, pollutant_code="a21026", **kw)
+    return row
+
+
+def test_flue_gas_is_judged_on_the_converted_value() -> None:
+    # measured 30 mg/m³ at 9 % O2, reference 6 %: 30 × (21 − 6) / (21 − 9) = 37.5 > 35
+    m = refresh(base_inputs(mart_source__hourly=hourly(air_hours([30.0] * 48, o2=9.0))), D)
+    day = so2_day(m.exceedance_daily)
+    assert (day["hours_judged"], day["hours_exceeded"]) == (24, 24)
+    assert day["max_judged_value"] == pytest.approx(37.5)
+    assert day["max_exceedance_multiple"] == pytest.approx(37.5 / 35 - 1)  # 超标倍数 = C / limit − 1
+    assert day["day_mean_exceeded"] is True and day["limit_source"] == "permit"
+    hour = m.exceedance_hourly.to_pylist()[0]
+    assert (hour["value_basis"], hour["measured_value"], hour["o2_pct"]) == ("converted", 30.0, 9.0)
+    assert hour["judged_value"] == pytest.approx(37.5) and hour["run_hours"] == 48  # followed into D − 1
+    # the same measured value at 6 % O2 is under the limit
+    m = refresh(base_inputs(mart_source__hourly=hourly(air_hours([30.0] * 48, o2=6.0))), D)
+    assert so2_day(m.exceedance_daily)["hours_exceeded"] == 0 and m.exceedance_hourly.num_rows == 0
+
+
+@pytest.mark.parametrize("o2", [20.0, 21.0, 23.5])
+def test_o2_at_or_above_the_maximum_leaves_the_hour_unjudged(o2: float) -> None:
+    # a huge measured value, but O2 ≥ o2_max (20 %): the conversion factor explodes, no verdict
+    rows = air_hours([500.0] * 48, o2=o2, zs_avg_value=900.0)
+    m = refresh(base_inputs(mart_source__hourly=hourly(rows)), D)
+    day = so2_day(m.exceedance_daily)
+    assert (day["hours_valid"], day["hours_judged"], day["hours_unjudged"], day["hours_exceeded"]) == (
+        24,
+        0,
+        24,
+        0,
+    )
+    assert day["day_mean_exceeded"] is None and m.exceedance_hourly.num_rows == 0
+
+
+def test_missing_o2_uses_the_loggers_converted_value_else_leaves_the_hour_unjudged() -> None:
+    with_zs = air_hours([20.0] * 48, o2=None, zs_avg_value=40.0)
+    m = refresh(base_inputs(mart_source__hourly=hourly(with_zs)), D)
+    assert so2_day(m.exceedance_daily)["hours_exceeded"] == 24
+    assert {r["value_basis"] for r in m.exceedance_hourly.to_pylist()} == {"logger_converted"}
+    without = air_hours([20.0] * 48, o2=None)
+    day = so2_day(refresh(base_inputs(mart_source__hourly=hourly(without)), D).exceedance_daily)
+    assert (day["hours_judged"], day["hours_unjudged"]) == (0, 24)
+    # an O2 value with an abnormal flag is not used either
+    bad_o2 = air_hours([20.0] * 48, o2=None) + series(
+        MN_AIR, "a19001", bj(D - dt.timedelta(days=1)), [6.0] * 48, flag="D"
+    )
+    day = so2_day(refresh(base_inputs(mart_source__hourly=hourly(bad_o2)), D).exceedance_daily)
+    assert (day["hours_judged"], day["hours_unjudged"]) == (0, 24)
+
+
+def test_a_limit_that_changes_mid_day_is_applied_hour_by_hour() -> None:
+    noon = bj(D, 12)
+    lim = limits(
+        [
+            {"uscc": E_AIR, "outlet_code": "DA001", "pollutant_code": "a21026", "limit_value": 35.0,
+             "o2_reference_pct": 6.0, "in_force_to": noon},
+            {"uscc": E_AIR, "outlet_code": "DA001", "pollutant_code": "a21026", "limit_value": 20.0,
+             "o2_reference_pct": 6.0, "version": 2, "valid_from": noon, "in_force_from": noon},
+        ]
+    )  # fmt: skip
+    inputs = base_inputs(core_permit__outlet_limits=lim, core_permit__outlets=outlets_of(lim))
+    m = refresh({**inputs, "mart_source__hourly": hourly(air_hours([30.0] * 48))}, D)
+    day = so2_day(m.exceedance_daily)
+    assert (day["hours_exceeded"], day["limit_changed"], day["limit_value"]) == (12, True, 20.0)
+    assert {r["hour_at"].astimezone(bj(D).tzinfo).hour for r in m.exceedance_hourly.to_pylist()} == set(
+        range(12, 24)
+    )
+    assert {r["permit_version"] for r in m.exceedance_hourly.to_pylist()} == {2}
+    # the daily mean is the mean of hourly ratios: (12 × 30/35 + 12 × 30/20) / 24
+    assert day["daily_mean_ratio"] == pytest.approx((30 / 35 + 30 / 20) / 2)
+    assert day["day_mean_exceeded"] is True
+
+
+def test_only_valid_hours_are_judged() -> None:
+    rows = air_hours([80.0] * 48, flag="M")
+    day = so2_day(refresh(base_inputs(mart_source__hourly=hourly(rows)), D).exceedance_daily)
+    assert (day["hours_present"], day["hours_valid"], day["hours_abnormal"], day["hours_exceeded"]) == (
+        24,
+        0,
+        24,
+        0,
+    )
+
+
+def test_national_defaults_only_where_no_permit_gives_a_limit() -> None:
+    # the wastewater plant (D4620) has no permit: GB 18918 1A, COD 50 mg/L, pH 6–9
+    start = bj(D - dt.timedelta(days=1))
+    rows = (
+        series(MN_WATER, "w01018", start, [60.0] * 48)
+        + series(MN_WATER, "w01001", start, [10.0] * 24 + [7.0] * 24)
+        + series(MN_WATER, "w00000", start, [5.0] * 48)
+    )
+    m = refresh(base_inputs(mart_source__hourly=hourly(rows)), D - dt.timedelta(days=1), D)
+    (cod,) = rows_of(m.exceedance_daily, mn=MN_WATER, pollutant_code="w01018", date=D)
+    assert (cod["limit_source"], cod["limit_value"], cod["hours_exceeded"]) == ("default", 50.0, 24)
+    assert cod["limit_standard"].startswith("GB 18918")
+    ph = {r["date"]: r for r in rows_of(m.exceedance_daily, mn=MN_WATER, pollutant_code="w01001")}
+    assert (ph[D - dt.timedelta(days=1)]["hours_exceeded"], ph[D]["hours_exceeded"]) == (24, 0)
+    assert ph[D]["max_ratio"] is None and ph[D - dt.timedelta(days=1)]["day_mean_exceeded"] is True
+    # the power plant's permit gives SO2: the default (200) is not used
+    m = refresh(base_inputs(mart_source__hourly=hourly(air_hours([100.0] * 48))), D)
+    assert (so2_day(m.exceedance_daily)["limit_source"], so2_day(m.exceedance_daily)["limit_value"]) == (
+        "permit",
+        35.0,
+    )
+
+
+def test_daily_mean_needs_enough_judged_hours_and_runs_cross_midnight() -> None:
+    # 3 hours over at the end of D − 1, 2 more at the start of D, then 10 hours only
+    values = [20.0] * 21 + [60.0] * 5 + [20.0] * 8 + [None] * 14
+    m = refresh(base_inputs(mart_source__hourly=hourly(air_hours(values))), D)
+    day = so2_day(m.exceedance_daily)
+    assert (day["hours_judged"], day["hours_exceeded"], day["longest_exceedance_run_h"]) == (10, 2, 5)
+    assert day["day_mean_exceeded"] is None  # 10 < daily_mean_min_hours
+    assert {r["run_hours"] for r in m.exceedance_hourly.to_pylist()} == {5}
+
+
+def test_a_unit_mismatch_is_not_judged() -> None:
+    lim = limits(
+        [
+            {
+                "uscc": E_AIR,
+                "outlet_code": "DA001",
+                "pollutant_code": "a21026",
+                "limit_value": 35.0,
+                "limit_unit": "mg/L",
+            }
+        ]
+    )
+    inputs = base_inputs(core_permit__outlet_limits=lim, core_permit__outlets=outlets_of(lim))
+    day = so2_day(
+        refresh({**inputs, "mart_source__hourly": hourly(air_hours([80.0] * 48))}, D).exceedance_daily
+    )
+    assert (day["hours_judged"], day["hours_unjudged"]) == (0, 24)
+
+
+def test_stricter_limit_wins_when_two_permits_bind() -> None:
+    lim = limits(
+        [
+            {"uscc": E_AIR, "outlet_code": "DA001", "pollutant_code": "a21026", "limit_value": 35.0},
+            {"uscc": E_AIR, "outlet_code": "DA001", "pollutant_code": "a21026", "limit_value": 25.0,
+             "permit_no": E_AIR + "002P"},
+        ]
+    )  # fmt: skip
+    inputs = base_inputs(core_permit__outlet_limits=lim, core_permit__outlets=outlets_of(lim))
+    day = so2_day(
+        refresh(
+            {**inputs, "mart_source__hourly": hourly(air_hours([30.0] * 48, o2=None))}, D
+        ).exceedance_daily
+    )
+    assert (day["limit_value"], day["permit_no"], day["hours_exceeded"]) == (25.0, E_AIR + "002P", 24)

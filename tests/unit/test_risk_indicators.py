@@ -1,0 +1,164 @@
+"""Each data-fraud and data-quality rule on tiny inline data, with its thresholds from rules.toml."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from risk_data import MN_AIR, MN_WATER, D, air_hours, base_inputs, bj, hourly, refresh, rows_of, series
+
+START = bj(D - dt.timedelta(days=1))
+NORMAL = [20.0 + (i % 5) for i in range(48)]  # a live signal: changes every hour
+
+
+def flat_rows(values: list[float], **kw: object) -> list[dict]:
+    """SO2 rows whose minimum equals the maximum (a tampered, constant instrument)."""
+    rows = air_hours(values, **kw)
+    for r in rows:
+        if r["pollutant_code"] == "a21026":
+            r["min_value"] = r["max_value"] = r["avg_value"]
+    return rows
+
+
+def indicator(m: object, name: str, **match: object) -> list[dict]:
+    return rows_of(m.indicators, indicator=name, **match)  # type: ignore[attr-defined]
+
+
+def test_flatline_while_running() -> None:
+    values = NORMAL[:30] + [23.456] * 6 + NORMAL[36:]
+    m = refresh(base_inputs(mart_source__hourly=hourly(flat_rows(values))), D)
+    (row,) = indicator(m, "flatline", pollutant_code="a21026")
+    assert (row["hours_flagged"], row["longest_run_h"], row["triggered"], row["category"]) == (
+        6,
+        6,
+        True,
+        "fraud",
+    )
+    assert row["run_start_at"] == bj(D, 6) and row["run_end_at"] == bj(D, 12)
+    assert "23.456" in row["evidence"] and "连续 6 小时恒定" in row["evidence"]
+    # shorter than min_run_h (4): nothing
+    m = refresh(
+        base_inputs(mart_source__hourly=hourly(flat_rows(NORMAL[:30] + [23.456] * 3 + NORMAL[33:]))), D
+    )
+    assert indicator(m, "flatline") == []
+    # the process stopped (flow 0): a constant reading is expected
+    m = refresh(
+        base_inputs(
+            mart_source__hourly=hourly(flat_rows(NORMAL[:30] + [23.456] * 6 + NORMAL[36:], flow=0.0))
+        ),
+        D,
+    )
+    assert indicator(m, "flatline") == []
+    # the same hourly mean but a live instrument (min < max within the hour): not a flat line
+    live = air_hours(NORMAL[:30] + [23.456] * 6 + NORMAL[36:])
+    assert indicator(refresh(base_inputs(mart_source__hourly=hourly(live)), D), "flatline") == []
+    # flow not measured: assumed running (running_when_flow_unknown)
+    m = refresh(
+        base_inputs(
+            mart_source__hourly=hourly(flat_rows(NORMAL[:30] + [23.456] * 6 + NORMAL[36:], flow=None))
+        ),
+        D,
+    )
+    assert indicator(m, "flatline")[0]["hours_flagged"] == 6
+
+
+def test_flatline_across_midnight_counts_the_whole_run() -> None:
+    values = NORMAL[:21] + [23.456] * 6 + NORMAL[27:]  # D−1 21:00 … D 03:00
+    m = refresh(base_inputs(mart_source__hourly=hourly(flat_rows(values))), D)
+    (row,) = indicator(m, "flatline")
+    assert (row["hours_flagged"], row["longest_run_h"], row["run_start_at"]) == (
+        3,
+        6,
+        bj(D - dt.timedelta(days=1), 21),
+    )
+
+
+def test_zero_run_while_flowing() -> None:
+    values = NORMAL[:30] + [0.0] * 3 + NORMAL[33:]
+    m = refresh(base_inputs(mart_source__hourly=hourly(air_hours(values))), D)
+    (row,) = indicator(m, "zero_run")
+    assert (row["hours_flagged"], row["longest_run_h"], row["hours_checked"]) == (3, 3, 24)
+    assert (
+        indicator(
+            refresh(base_inputs(mart_source__hourly=hourly(air_hours(values, flow=0.0))), D), "zero_run"
+        )
+        == []
+    )
+    assert (
+        indicator(
+            refresh(base_inputs(mart_source__hourly=hourly(air_hours(values, flow=None))), D), "zero_run"
+        )
+        == []
+    )
+    one = [*NORMAL[:30], 0.0, *NORMAL[31:]]  # below min_run_h (2)
+    assert indicator(refresh(base_inputs(mart_source__hourly=hourly(air_hours(one))), D), "zero_run") == []
+    # zeros are not flat lines
+    assert (
+        indicator(refresh(base_inputs(mart_source__hourly=hourly(flat_rows([0.0] * 48))), D), "flatline")
+        == []
+    )
+
+
+def test_near_limit_clustering() -> None:
+    values = NORMAL[:24] + [34.0 - (i % 3) for i in range(24)]  # 32–34 under a limit of 35 (O2 = O2_ref)
+    m = refresh(base_inputs(mart_source__hourly=hourly(air_hours(values))), D)
+    (row,) = indicator(m, "near_limit")
+    assert (row["hours_flagged"], row["hours_checked"], row["share_pct"], row["triggered"]) == (
+        24,
+        24,
+        100.0,
+        True,
+    )
+    assert row["threshold_pct"] == 40.0 and "24/24" in row["evidence"]
+
+
+def test_abnormal_and_manual_flags() -> None:
+    rows = air_hours(NORMAL)
+    day_rows = [r for r in rows if r["pollutant_code"] == "a21026" and r["hour_at"] >= bj(D)]
+    for i, r in enumerate(day_rows):
+        r["flag"] = "M" if i < 8 else ("S" if i < 11 else "N")
+    m = refresh(base_inputs(mart_source__hourly=hourly(rows)), D)
+    (abn,) = indicator(m, "abnormal_flags")
+    (man,) = indicator(m, "manual_values")
+    assert (abn["hours_flagged"], abn["hours_checked"], abn["triggered"]) == (8, 24, True)
+    assert (man["hours_flagged"], man["share_pct"]) == (3, pytest.approx(12.5))
+    assert "F/M/D/C/B/T" in abn["evidence"]
+
+
+def test_missing_values_and_silence() -> None:
+    so2 = NORMAL[:30] + [None] * 5 + NORMAL[35:]  # SO2 missing 5 hours while O2 and flow come
+    rows = [r for r in air_hours(NORMAL) if r["pollutant_code"] != "a21026"] + series(
+        MN_AIR, "a21026", START, so2
+    )
+    m = refresh(base_inputs(mart_source__hourly=hourly(rows)), D)
+    (miss,) = indicator(m, "missing_data", pollutant_code="a21026")
+    assert (miss["hours_flagged"], miss["hours_checked"]) == (5, 24)
+    assert indicator(m, "silence", mn=MN_AIR) == []
+    # the whole logger silent 8 hours (D 02:00–10:00): silence, not missing values
+    silent = [None if 26 <= i < 34 else v for i, v in enumerate(NORMAL)]
+    m = refresh(base_inputs(mart_source__hourly=hourly(air_hours(silent))), D)
+    (sil,) = indicator(m, "silence", mn=MN_AIR)
+    assert (sil["pollutant_code"], sil["hours_flagged"], sil["longest_run_h"]) == ("*", 8, 8)
+    assert (sil["run_start_at"], sil["run_end_at"]) == (bj(D, 2), bj(D, 10))
+    assert indicator(m, "missing_data", mn=MN_AIR) == []
+    # the registered water outlet sent nothing in the whole window: silent for lookback + the day
+    (water,) = indicator(m, "silence", mn=MN_WATER)
+    assert (water["hours_flagged"], water["longest_run_h"]) == (24, 48)
+    # a 5-hour gap is under min_run_h (6)
+    short = [None if 26 <= i < 31 else v for i, v in enumerate(NORMAL)]
+    assert (
+        indicator(refresh(base_inputs(mart_source__hourly=hourly(air_hours(short))), D), "silence", mn=MN_AIR)
+        == []
+    )
+
+
+def test_converted_values_inconsistent_with_measured_value_and_o2() -> None:
+    # expected ZsAvg at O2 9 %: 20 × 15 / 12 = 25; the logger reports 15 for 5 hours
+    zs = [25.0] * 30 + [15.0] * 5 + [25.0] * 13
+    rows = air_hours([20.0] * 48, o2=9.0)
+    for r, z in zip([r for r in rows if r["pollutant_code"] == "a21026"], zs, strict=True):
+        r["zs_avg_value"] = z
+    m = refresh(base_inputs(mart_source__hourly=hourly(rows)), D)
+    (row,) = indicator(m, "zs_inconsistent")
+    assert (row["hours_flagged"], row["hours_checked"], row["triggered"]) == (5, 24, True)
+    assert "最大偏差 40%" in row["evidence"]

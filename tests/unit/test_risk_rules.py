@@ -1,0 +1,55 @@
+"""The risk rules file: shipped defaults, an override merged key by key, typos refused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ecocloud.settings import Settings
+from transforms.risk import RulesError, load_rules
+
+
+def test_shipped_rules_cover_every_reason_and_indicator() -> None:
+    rules = load_rules()
+    assert rules.valid_flags == ("N",) and set(rules.abnormal_flags) == set("FMDCBT")
+    assert rules.reason("exceedance").points > 0 and rules.reason("silence").saturation > 0
+    assert {d.industry_prefix for d in rules.defaults} == {"D4620", "D4411"}
+    wastewater = next(d for d in rules.defaults if d.industry_prefix == "D4620")
+    assert wastewater.limits["w01018"] == 50.0 and wastewater.ranges["w01001"] == (6.0, 9.0)  # DOMAIN.md §7
+    for name in ("flatline", "zero_run", "near_limit", "abnormal_flags", "manual_values", "missing_data",
+                 "silence", "zs_inconsistent", "unpermitted_discharge"):  # fmt: skip
+        assert rules.indicator(name)
+
+
+def test_override_file_changes_only_its_keys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "risk.toml"
+    path.write_text(
+        "[indicators.flatline]\nmin_run_h = 8\n[score.reasons]\nsilence = { points = 5.0, saturation = 10 }\n"
+        "[names]\nw01018 = '化学需氧量'\n",
+        encoding="utf-8",
+    )
+    rules = load_rules(path)
+    assert rules.indicator("flatline")["min_run_h"] == 8 and rules.indicator("flatline")["rel_tol"] == 0.001
+    assert rules.reason("silence").points == 5.0 and rules.reason("exceedance").points == 40.0
+    assert rules.names["w01018"] == "化学需氧量" and rules.names["w21003"] == "氨氮"
+    monkeypatch.setenv("ECOCLOUD_RISK_RULES", str(path))
+    assert Settings().risk_rules == path
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[indicators.flatline]\nmin_run = 8\n", "indicators.flatline.min_run: unknown key"),
+        ("[score]\ntop_reasons = 'three'\n", "score.top_reasons: expected int"),
+        ("[data]\no2_max_pct = 21\n", "o2_max_pct must lie in"),
+        ("[score.reasons]\nzero_run = { points = 1.0, saturation = 0 }\n", "saturation > 0"),
+        ("[data]\nlookback_hours = 30\n", "multiple of 24"),
+        ("[indicators.flatline]\nrunning_when_flow_unknown = 1\n", "expected bool"),
+    ],
+)
+def test_typos_and_impossible_values_are_refused(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "risk.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(RulesError, match=message):
+        load_rules(path)

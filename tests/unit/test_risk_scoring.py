@@ -1,0 +1,218 @@
+"""Period scores from the daily marts: points and saturation, Chinese reasons with their numbers,
+rank, filters, credit, permit status, enterprise roll-up, and an MN remapped mid-period."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import duckdb
+import pyarrow as pa
+import pytest
+from risk_data import (
+    E_AIR,
+    E_WATER,
+    MN_AIR,
+    MN_WATER,
+    REGISTRY_AT,
+    D,
+    air_hours,
+    base_inputs,
+    bj,
+    enterprises,
+    hourly,
+    points,
+    refresh,
+    series,
+    table,
+)
+
+from schemas.registry import get_table
+from transforms.risk import RiskMarts, load_rules
+from transforms.risk.scoring import PeriodScores, region_prefix, score_period
+
+RULES = load_rules()
+START = bj(D - dt.timedelta(days=1))
+E_OTHER = "91360300MA35TEST3X"
+
+
+def credit(rows: list[dict]) -> pa.Table:
+    ranks = {"green": 1, "blue": 2, "yellow": 3, "red": 4, "black": 5}
+    return table(
+        "core_credit__ratings",
+        [{"uscc": r["uscc"], "year": r["year"], "level": r["level"], "level_rank": ranks[r["level"]],
+          "row_no": i + 1} for i, r in enumerate(rows)],
+        {"province_code": "360000", "scheme": "jiangxi-5", "uscc_valid": True, "enterprise_name": "x",
+         "enterprise_name_norm": "x", "level_label": "环保不良企业", "raw_file": "raw/credit/f.xlsx", "sheet": "",
+         "received_at": REGISTRY_AT},
+    )  # fmt: skip
+
+
+def scores(
+    marts: RiskMarts, start: dt.date, end: dt.date, ratings: pa.Table | None = None, **kw: str
+) -> PeriodScores:
+    con = duckdb.connect()
+    con.register("mart_source__exceedance_daily", marts.exceedance_daily)
+    con.register("mart_risk__indicators", marts.indicators)
+    con.register("mart_source__outlet_identity", marts.identity)
+    con.register(
+        "core_credit__ratings",
+        ratings if ratings is not None else get_table("core_credit__ratings").arrow_schema().empty_table(),
+    )
+    return score_period(con, start, end, RULES, **kw)
+
+
+def by_mn(t: pa.Table) -> dict[str, dict]:
+    return {r["mn"]: r for r in t.to_pylist()}
+
+
+def test_points_reasons_and_rank() -> None:
+    so2 = [20.0] * 24 + [70.0] * 6 + [20.0] * 18  # 6 h at 70 mg/m³, limit 35: 超标倍数 1.0
+    water = series(MN_WATER, "w01018", START, [20.0 + i % 3 for i in range(48)]) + series(
+        MN_WATER, "w00000", START, [5.0] * 48
+    )
+    m = refresh(base_inputs(mart_source__hourly=hourly(air_hours(so2) + water)), D)
+    s = scores(
+        m,
+        D,
+        D,
+        credit(
+            [
+                {"uscc": E_WATER, "year": 2025, "level": "red"},
+                {"uscc": E_WATER, "year": 2027, "level": "green"},
+            ]
+        ),
+    )
+    rows = by_mn(s.outlets)
+    air = rows[MN_AIR]
+    # exceedance: 40 × 6/24 + 15 × min(1, 1.0/2) = 10 + 7.5
+    assert air["score"] == pytest.approx(17.5) and air["exceedance_points"] == pytest.approx(17.5)
+    assert air["top_reasons"] == "二氧化硫 超标 6 小时（1 天），最大超标倍数 1.00 倍，最长连续 6 小时"
+    assert (air["exceedance_hours"], air["exceedance_days"], air["max_exceedance_multiple"]) == (
+        6,
+        1,
+        pytest.approx(1.0),
+    )
+    (reason,) = json.loads(air["reasons_json"])
+    assert reason["numbers"] == {"hours": 6, "days": 1, "max_exceedance_multiple": 1.0, "longest_run_h": 6,
+                                 "daily_mean_days": 0, "limit_value": 35.0, "limit_unit": "mg/m³", "default_limit": False}  # fmt: skip
+    # the wastewater plant: no permit (30) + unpermitted discharge 24 h (15 × 24/72) + red credit 2025 (25);
+    # the 2027 rating is after the period and is not used
+    water_row = rows[MN_WATER]
+    assert water_row["score"] == pytest.approx(30 + 5 + 25)
+    assert water_row["reason_codes"] == "permit_none,credit_red,unpermitted_discharge"
+    assert water_row["top_reasons"].split("；") == [
+        "无排污许可证", "企业环境信用评价 2025 年度为红牌（环保不良企业）", "无有效排污许可期间仍在排放 24 小时"
+    ]  # fmt: skip
+    assert (water_row["credit_level"], water_row["credit_year"], water_row["permit_status"]) == (
+        "red",
+        2025,
+        "none",
+    )
+    assert [r["mn"] for r in s.outlets.to_pylist()] == [MN_WATER, MN_AIR]
+    assert [r["rank"] for r in s.outlets.to_pylist()] == [1, 2]
+    assert {r["period_days"] for r in s.outlets.to_pylist()} == {1}
+
+
+def test_saturation_caps_a_reason() -> None:
+    so2 = [20.0] * 24 + [200.0] * 24  # 24 h over, 超标倍数 4.7: hours and multiple saturate
+    m = refresh(base_inputs(mart_source__hourly=hourly(air_hours(so2))), D)
+    air = by_mn(scores(m, D, D).outlets)[MN_AIR]
+    assert air["score"] == pytest.approx(40 + 15 + 15 / 3)  # + one day of three whose mean exceeds
+    assert "日均值超标 1 天" in air["top_reasons"]
+
+
+def test_filters_region_industry_pollutant() -> None:
+    water = series(MN_WATER, "w01018", START, [20.0 + i % 3 for i in range(48)]) + series(
+        MN_WATER, "w00000", START, [5.0] * 48
+    )
+    pts = points(
+        [
+            {"mn": MN_AIR, "uscc": E_AIR, "outlet_code": "DA001", "region_code": "360102"},
+            {"mn": MN_WATER, "uscc": E_WATER, "outlet_code": "DW001", "region_code": "360402"},
+        ]
+    )
+    m = refresh(
+        base_inputs(
+            core_master__monitoring_points=pts, mart_source__hourly=hourly(air_hours([20.0] * 48) + water)
+        ),
+        D,
+    )
+    assert set(by_mn(scores(m, D, D, region="360100").outlets)) == {MN_AIR}
+    assert set(by_mn(scores(m, D, D, region="360000").outlets)) == {MN_AIR, MN_WATER}
+    assert set(by_mn(scores(m, D, D, industry="D46").outlets)) == {MN_WATER}
+    assert set(by_mn(scores(m, D, D, pollutant="w01018").outlets)) == {MN_WATER}
+    assert region_prefix("522300") == "5223" and region_prefix("360000") == "36"
+    with pytest.raises(ValueError, match="six digits"):
+        region_prefix("36")
+
+
+def test_mn_remapped_mid_period_ranks_once_per_enterprise() -> None:
+    switch = bj(D)
+    first = REGISTRY_AT - dt.timedelta(days=90)
+    pts = points(
+        [
+            {"mn": MN_AIR, "uscc": E_AIR, "outlet_code": "DA001", "valid_from": first, "valid_to": switch, "is_current": False},
+            {"mn": MN_AIR, "uscc": E_OTHER, "outlet_code": "DA009", "valid_from": switch},
+        ]
+    )  # fmt: skip
+    ents = enterprises([{"uscc": E_AIR, "industry_code": "D4411", "valid_from": first},
+                        {"uscc": E_OTHER, "industry_code": "C3011", "valid_from": first}])  # fmt: skip
+    so2 = [60.0] * 5 + [20.0] * 43  # over the limit only while it belonged to E_AIR
+    inputs = base_inputs(core_master__monitoring_points=pts, core_master__enterprises=ents)
+    m = refresh({**inputs, "mart_source__hourly": hourly(air_hours(so2))}, D - dt.timedelta(days=1), D)
+    s = scores(m, D - dt.timedelta(days=1), D)
+    rows = {r["outlet_key"]: r for r in s.outlets.to_pylist() if r["mn"] == MN_AIR}
+    assert set(rows) == {f"{E_AIR}/DA001/{MN_AIR}", f"{E_OTHER}/DA009/{MN_AIR}"}
+    assert rows[f"{E_AIR}/DA001/{MN_AIR}"]["exceedance_hours"] == 5
+    other = rows[f"{E_OTHER}/DA009/{MN_AIR}"]
+    assert (other["exceedance_hours"], other["permit_status"]) == (0, "none")
+    assert other["reason_codes"] == "permit_none,unpermitted_discharge"
+    ents_rows = {r["uscc"]: r for r in s.enterprises.to_pylist()}
+    assert ents_rows[E_AIR]["exceedance_points"] > 0 and ents_rows[E_OTHER]["exceedance_points"] == 0
+
+
+def test_enterprise_score_best_outlet_plus_a_share_of_the_others() -> None:
+    pts = points(
+        [
+            {"mn": MN_AIR, "uscc": E_AIR, "outlet_code": "DA001"},
+            {"mn": "AIR2", "uscc": E_AIR, "outlet_code": "DA001"},  # a second logger on the same outlet
+        ]
+    )
+    two = air_hours([20.0] * 24 + [70.0] * 6 + [20.0] * 18) + [
+        {**r, "mn": "AIR2"} for r in air_hours([20.0] * 24 + [70.0] * 3 + [20.0] * 21)
+    ]
+    m = refresh(base_inputs(core_master__monitoring_points=pts, mart_source__hourly=hourly(two)), D)
+    s = scores(m, D, D, credit([{"uscc": E_AIR, "year": 2026, "level": "black"}]))
+    out = by_mn(s.outlets)
+    (ent,) = s.enterprises.to_pylist()
+    best, other = out[MN_AIR]["score"] - 35, out["AIR2"]["score"] - 35
+    assert ent["score"] == pytest.approx(35 + best + RULES.other_outlets_factor * other)
+    assert (ent["outlets"], ent["outlets_with_reasons"], ent["credit_level"]) == (2, 2, "black")
+    assert ent["top_outlet_key"] == f"{E_AIR}/DA001/{MN_AIR}"
+    reasons = ent["top_reasons"].split("；")
+    assert reasons[0] == "企业环境信用评价 2026 年度为黑牌（环保不良企业）"  # enterprise-wide, once
+    assert reasons[1].startswith("DA001：二氧化硫 超标 6 小时")
+    assert sum(1 for r in json.loads(ent["reasons_json"]) if r["code"] == "credit_black") == 1
+
+
+def test_fraud_and_quality_reasons_need_their_period_thresholds() -> None:
+    # flag M on 5 of 48 values of SO2 (+ 48 O2 + 48 flow values): 3.5 % < 20 % → no abnormal_flags reason
+    rows = air_hours([20.0 + i % 3 for i in range(48)])
+    for r in [r for r in rows if r["pollutant_code"] == "a21026"][:5]:
+        r["flag"] = "M"
+    m = refresh(base_inputs(mart_source__hourly=hourly(rows)), D - dt.timedelta(days=1), D)
+    air = by_mn(scores(m, D - dt.timedelta(days=1), D).outlets)[MN_AIR]
+    assert (
+        air["score"] == 0
+        and air["reason_codes"] == ""
+        and air["abnormal_share_pct"] == pytest.approx(100 * 5 / 144)
+    )
+    # on 60 of 144 values: 41.7 % → 20 × 41.7/60 points
+    for r in [r for r in rows if r["pollutant_code"] != "a00000"][:60]:
+        r["flag"] = "M"
+    m = refresh(base_inputs(mart_source__hourly=hourly(rows)), D - dt.timedelta(days=1), D)
+    air = by_mn(scores(m, D - dt.timedelta(days=1), D).outlets)[MN_AIR]
+    assert air["reason_codes"] == "abnormal_flags"
+    assert air["data_quality_points"] == pytest.approx(20 * (100 * 60 / 144) / 60)
+    assert air["top_reasons"] == "异常标记（F/M/D/C/B/T）数据占 42%（60/144 个小时值）"

@@ -1,0 +1,89 @@
+"""One call that builds the daily risk marts of a range of days from the registry tables.
+
+``refresh_days(con, first, last, rules)`` expects these relations on ``con`` (DuckDB views over
+the lake, tables, or registered Arrow tables), named as in the registry:
+
+* ``mart_source__hourly`` — at least the Beijing days [first − lookback, last] (rules
+  ``data.lookback_hours``); a view over the lake is filtered on ``date``, so only those partitions
+  are read;
+* ``core_master__monitoring_points``, ``core_master__enterprises`` (all versions);
+* ``core_permit__permits``, ``core_permit__outlets``, ``core_permit__outlet_limits`` (all versions).
+
+It returns the rows of ``mart_source__outlet_identity``, ``mart_source__exceedance_hourly``,
+``mart_source__exceedance_daily`` and ``mart_risk__indicators`` for days [first, last] (every
+table partitioned by ``date``: write each day's partition). The days after ``last`` are not
+touched: a new day refreshes only its own partitions. Temporary tables ``_risk_*`` are dropped.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import duckdb
+import pyarrow as pa
+
+from transforms.risk.exceedance import (
+    build_daily,
+    exceedance_daily_rows,
+    exceedance_hourly_rows,
+    identity_rows,
+)
+from transforms.risk.hours import build_judged_hours, load_hours
+from transforms.risk.identity import build_identity
+from transforms.risk.indicators import indicator_rows
+from transforms.risk.rules import RiskRules
+
+__all__ = ["INPUTS", "RiskMarts", "refresh_days"]
+
+INPUTS = (
+    "mart_source__hourly",
+    "core_master__monitoring_points",
+    "core_master__enterprises",
+    "core_permit__permits",
+    "core_permit__outlets",
+    "core_permit__outlet_limits",
+)
+_TEMP = (
+    "_risk_days",
+    "_risk_h",
+    "_risk_segments",
+    "_risk_identity",
+    "_risk_limits",
+    "_risk_judged",
+    "_risk_runs",
+    "_risk_daily",
+)
+
+
+@dataclass(frozen=True)
+class RiskMarts:
+    """The daily risk marts of a range of days, as Arrow tables with the registry schemas."""
+
+    identity: pa.Table  # mart_source__outlet_identity
+    exceedance_hourly: pa.Table  # mart_source__exceedance_hourly
+    exceedance_daily: pa.Table  # mart_source__exceedance_daily
+    indicators: pa.Table  # mart_risk__indicators
+
+
+def refresh_days(
+    con: duckdb.DuckDBPyConnection, first: dt.date, last: dt.date, rules: RiskRules
+) -> RiskMarts:
+    """The daily risk marts of Beijing days [first, last] (see the module docstring)."""
+    if last < first:
+        raise ValueError(f"empty range {first}..{last}")
+    lo = first - dt.timedelta(hours=rules.lookback_hours)
+    try:
+        load_hours(con, lo, last)
+        build_identity(con, lo, last)
+        build_judged_hours(con, rules)
+        build_daily(con, first, last, rules)
+        return RiskMarts(
+            identity=identity_rows(con, first, last),
+            exceedance_hourly=exceedance_hourly_rows(con, first, last),
+            exceedance_daily=exceedance_daily_rows(con),
+            indicators=indicator_rows(con, first, last, rules),
+        )
+    finally:
+        for name in _TEMP:
+            con.execute(f"DROP TABLE IF EXISTS {name}")

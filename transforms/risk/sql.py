@@ -1,0 +1,58 @@
+"""Small helpers shared by the risk transforms: time arithmetic in SQL, literals, Arrow output.
+
+Every instant inside the risk SQL is an integer — epoch microseconds (``*_us``) or epoch hours
+(``hr``) — so the session time zone of the caller's connection never matters. Beijing is UTC+8 all
+year: Beijing day n (days since 1970-01-01) starts at hour ``24 n − 8``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+
+import duckdb
+import pyarrow as pa
+
+from schemas.registry import Table
+
+HOUR_US = 3_600_000_000
+BEIJING_H = 8
+FAR_US = 9_000_000_000_000_000_000  # beyond any real instant: open interval ends
+EPOCH = dt.date(1970, 1, 1)
+
+
+def day_num(d: dt.date) -> int:
+    return (d - EPOCH).days
+
+
+def day_start_hr(d: dt.date) -> int:
+    """Epoch hour at which Beijing day ``d`` starts."""
+    return day_num(d) * 24 - BEIJING_H
+
+
+def lit(values: Iterable[str]) -> str:
+    """A SQL list of string literals: ``'a', 'b'`` (``NULL`` when empty, so ``IN (…)`` is false)."""
+    quoted = ["'" + v.replace("'", "''") + "'" for v in values]
+    return ", ".join(quoted) if quoted else "NULL"
+
+
+def date_sql(expr_day_num: str) -> str:
+    """A DATE from an integer Beijing day number."""
+    return f"(DATE '1970-01-01' + ({expr_day_num})::INTEGER)"
+
+
+def beijing_text(expr_us: str, fmt: str = "%m-%d %H:%M") -> str:
+    """Beijing wall time of an epoch-µs expression, as text."""
+    return f"strftime(make_timestamp(({expr_us}) + {BEIJING_H * HOUR_US}), '{fmt}')"
+
+
+def to_table(rel: duckdb.DuckDBPyRelation, table: Table) -> pa.Table:
+    """A relation as rows of ``table``; ``*_at`` columns may come as epoch µs (cast here)."""
+    data = rel.to_arrow_table()
+    for i, name in enumerate(data.column_names):
+        col = data.column(i)
+        if name in table.column_names and pa.types.is_integer(col.type):
+            target = table.column(name).arrow_type
+            if pa.types.is_timestamp(target):
+                data = data.set_column(i, name, col.cast(pa.int64()).cast(target))
+    return table.conform(data)
