@@ -11,6 +11,7 @@ import datetime as dt
 import json
 import os
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 
 import duckdb
@@ -28,18 +29,23 @@ def _quote(s: str) -> str:
 
 
 def view_sql(lake: Path, table: Table) -> str:
-    cols = ", ".join(f'CAST("{c.name}" AS {c.duckdb_type}) AS "{c.name}"' for c in table.columns)
+    """The serving view of a lake table: every part file under its folder."""
     has_files = table_dir(lake, table).exists() and any(table_dir(lake, table).rglob("*.parquet"))
-    if not has_files:
+    return f'CREATE OR REPLACE VIEW "{table.name}" AS {select_sql(table, table_glob(lake, table) if has_files else None)}'
+
+
+def select_sql(table: Table, files: str | Sequence[Path] | None) -> str:
+    """A SELECT of ``table``'s columns (registry types) over a glob or a list of its part files;
+    over none, an empty relation of the same columns."""
+    if not files:
         empty = ", ".join(f'CAST(NULL AS {c.duckdb_type}) AS "{c.name}"' for c in table.columns)
-        return f'CREATE OR REPLACE VIEW "{table.name}" AS SELECT {empty} WHERE false'
+        return f"SELECT {empty} WHERE false"
+    cols = ", ".join(f'CAST("{c.name}" AS {c.duckdb_type}) AS "{c.name}"' for c in table.columns)
+    where = _quote(files) if isinstance(files, str) else "[" + ", ".join(_quote(str(f)) for f in files) + "]"
     opts = "union_by_name = true"
     if table.partition_by:
         opts += f", hive_partitioning = true, hive_types = {{'{table.partition_by}': DATE}}"
-    return (
-        f'CREATE OR REPLACE VIEW "{table.name}" AS SELECT {cols} '
-        f"FROM read_parquet({_quote(table_glob(lake, table))}, {opts})"
-    )
+    return f"SELECT {cols} FROM read_parquet({where}, {opts})"
 
 
 def _comment_sql(table: Table) -> list[str]:

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 
 from ecocloud.runner.units import RAW, TABLE, Input, Unit
@@ -20,6 +22,7 @@ from ecocloud.settings import Settings
 from schemas.registry import Table, get_table
 from warehouse import lake as lk
 from warehouse.ledger import WHOLE, Ledger, RawObject, UnitState
+from warehouse.serving import select_sql
 
 BEIJING = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
 
@@ -84,6 +87,19 @@ class StepContext:
     def read(self, table_name: str, partition: dt.date | None = None) -> pa.Table:
         """One published partition (empty, with the registry schema, when there is none)."""
         return read_published(self.lake, self.ledger, table_name, partition)
+
+    def create_views(self, con: duckdb.DuckDBPyConnection, unit: Unit, names: Iterable[str]) -> None:
+        """A view per table in ``names`` on ``con``, named as the registry table, over exactly the
+        parts of the partitions ``unit`` names as inputs (none: an empty relation with the
+        table's columns) — for transforms that read relations by name."""
+        for name in names:
+            files = [
+                f
+                for i in unit.inputs
+                if i.kind == TABLE and i.id == name
+                for f in self.files(name, i.partition)
+            ]
+            con.execute(f'CREATE OR REPLACE VIEW "{name}" AS {select_sql(get_table(name), files)}')
 
     def read_inputs(self, unit: Unit, table_name: str) -> pa.Table:
         """Every partition of ``table_name`` that ``unit`` names as an input, concatenated."""

@@ -6,7 +6,7 @@ import importlib
 
 from ecocloud.runner.spec import SourceSpec
 
-SPEC_MODULES = ("air", "water", "sources", "permits", "credit", "master", "catalog")
+SPEC_MODULES = ("air", "water", "sources", "permits", "credit", "master", "risk", "catalog")
 
 
 def all_specs() -> list[SourceSpec]:

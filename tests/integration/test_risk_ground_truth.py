@@ -1,13 +1,13 @@
 """Ground truth of the enforcement analytics: a simulated province with labelled offenders goes
-through the real pipelines into a real lake; the risk marts and the ranking are computed with
-``transforms.risk``; every offender must rank in the top 10 % with the reason that matches its fault,
-and clean outlets must rarely carry a data-fraud or data-quality reason.
+through the real specs into a real lake, and the ``risk`` spec builds the risk marts and the
+ranking; every offender must rank in the top 10 % with the reason that matches its fault, and clean
+outlets must rarely carry a data-fraud or data-quality reason.
 
 The scenario (``ecocloud.simulator.offenders``): the simulated Jiangxi at 3× size (≈ 220 loggers,
 3 days), one offender per fault kind on otherwise clean outlets, the province's own permit and
 identity faults, benign noise everywhere (short gaps, resent bad-CRC lines, reconnects, 2005-style
-loggers). Packets go to capture files ingested by the HJ 212 pipeline; permits, credit and master
-data are fetched from the simulator over HTTP by their pipelines.
+loggers). Packets go to capture files ingested by the HJ 212 spec; permits, credit and master data
+are fetched from the simulator over HTTP by theirs.
 """
 
 from __future__ import annotations
@@ -15,22 +15,23 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-import duckdb
 import pytest
-from ecocloud.pipelines import credit, master, permits, sources
 
+from ecocloud.builds import credit, master, permits, sources
+from ecocloud.runner import engine
+from ecocloud.runner.context import read_published
+from ecocloud.runner.report import RunReport
 from ecocloud.settings import Settings
 from ecocloud.simulator.enterprise_feeds import enterprise_upstreams
 from ecocloud.simulator.fleet import load_labels
 from ecocloud.simulator.offenders import OFFENDER_KINDS, RiskScenario, risk_scenario, write_captures
 from ecocloud.simulator.server import RunningSimulator, SimClock, SimulatorApp
 from schemas import risk as schema
-from transforms.risk import RiskMarts, load_rules, refresh_days
-from transforms.risk.scoring import PeriodScores, score_period
-from warehouse import lake as lk
-from warehouse.quality import run_gate, run_gate_partitions
+from transforms.risk import load_rules
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(420)]
 
@@ -67,61 +68,45 @@ def expected_reason(label: dict) -> str:
     return EXPECTED_REASON[label["kind"]]
 
 
-def run_pipelines(settings: Settings, scenario: RiskScenario, workdir: Path) -> Path:
-    """The simulated upstreams through the existing pipelines (to be swapped for the runner): capture
-    files → HJ 212 lake and marts; permit API, credit files, master data over HTTP. Returns the
-    labels file."""
+def run_sources(ingest: Callable[..., RunReport], scenario: RiskScenario, workdir: Path) -> Path:
+    """The simulated upstreams through their specs: capture files → HJ 212 lake and marts; permit
+    API, credit files, master data over HTTP. Returns the labels file."""
     files, labels = write_captures(scenario, workdir)
-    sources.check_report(sources.ingest_files(settings, files, workers=1))
+    assert ingest("source", lambda s, led: sources.land_captures(s, led, files)).status == "published"
     app = SimulatorApp(SimClock(dt.datetime.combine(ANCHOR, dt.time(12))))  # after the revocation (10:00)
     for upstream in enterprise_upstreams(seed=SEED, anchor=ANCHOR, clock=app.clock, sources=scenario.sources):
         app.mount(upstream)
     with RunningSimulator(app) as sim:
-        assert permits.ingest(settings, f"{sim.base_url}/permits")[1].status == "published"
-        assert credit.ingest(settings, [f"{sim.base_url}/credit"])[1].status == "published"
-        assert master.ingest(settings, [f"{sim.base_url}/master"])[1].status == "published"
+        base = sim.base_url
+        assert (
+            ingest("permit", lambda s, led: permits.fetch(s, led, base_url=f"{base}/permits").landed).status
+            == "published"
+        )
+        assert ingest("credit", lambda s, led: credit.land(s, led, [f"{base}/credit"])).status == "published"
+        assert ingest("master", lambda s, led: master.land(s, led, [f"{base}/master"])).status == "published"
     return labels
 
 
-def publish_risk(settings: Settings, days: list[dt.date]) -> tuple[RiskMarts, PeriodScores]:
-    """The risk marts of ``days`` from the serving views, gated and written to the lake, then the
-    period's scores from the daily marts (what the risk build of the runner will do)."""
-    rules = load_rules(settings.risk_rules)
-    con = duckdb.connect(str(settings.duckdb_file), read_only=True)
+def published(settings: Settings, table: str, days: list[dt.date]) -> list[dict[str, Any]]:
+    led = engine.ledger(settings)
     try:
-        marts = refresh_days(con, days[0], days[-1], rules)
+        return [r for d in days for r in read_published(settings.lake, led, table, d).to_pylist()]
     finally:
-        con.close()
-    for table, data in (
-        (schema.outlet_identity, marts.identity),
-        (schema.exceedance_hourly, marts.exceedance_hourly),
-        (schema.exceedance_daily, marts.exceedance_daily),
-        (schema.indicators, marts.indicators),
-    ):
-        gates = run_gate_partitions(table, data)
-        assert all(g.passed for g in gates.values()), [g.summary() for g in gates.values() if not g.passed]
-        lk.write_partitions(settings.lake, table, data)
-    sources.refresh_serving(settings)
-    con = duckdb.connect(str(settings.duckdb_file), read_only=True)
-    try:
-        scores = score_period(con, days[0], days[-1], rules)
-    finally:
-        con.close()
-    for table, data in (
-        (schema.outlet_scores, scores.outlets),
-        (schema.enterprise_scores, scores.enterprises),
-    ):
-        gate = run_gate(table, data, partition_date=days[-1])
-        assert gate.passed, gate.summary()
-    return marts, scores
+        led.close()
 
 
-def test_offenders_rank_top_with_their_reasons(settings: Settings, tmp_path: Path) -> None:
+def test_offenders_rank_top_with_their_reasons(
+    settings: Settings, tmp_path: Path, ingest: Callable[..., RunReport]
+) -> None:
     scenario = risk_scenario(SEED, ANCHOR, DAYS, SCALE)
-    labels = load_labels(run_pipelines(settings, scenario, tmp_path / "capture"))
-    marts, scores = publish_risk(settings, scenario.days)
-
-    outlets = scores.outlets.to_pylist()
+    labels = load_labels(run_sources(ingest, scenario, tmp_path / "capture"))
+    report = ingest("risk")  # every build gated: a blocked one would fail here
+    assert report.status == "published", "\n".join(report.lines())
+    [scores] = report.of("scores")
+    end = dt.date.fromisoformat(scores.unit)
+    assert end == scenario.days[-1]
+    period = min(p for p in load_rules().periods_days if p >= DAYS)  # the period covers the scenario
+    outlets = [r for r in published(settings, schema.outlet_scores.name, [end]) if r["period_days"] == period]
     n = len(outlets)
     top_k = math.ceil(0.10 * n)
     rank = {r["mn"]: r for r in outlets}
@@ -161,10 +146,11 @@ def test_offenders_rank_top_with_their_reasons(settings: Settings, tmp_path: Pat
     assert len(clean_flagged) <= CLEAN_FRAUD_SHARE_MAX * len(clean)
 
     # the evidence lines up with the injected windows (Beijing times of the labels)
+    indicators = published(settings, schema.indicators.name, scenario.days)
     flat = {
         (r["mn"], r["pollutant_code"]): r
-        for r in marts.indicators.to_pylist()
-        if r["indicator"] == "flatline"
+        for r in indicators
+        if r["indicator"] == "flatline" and r["triggered"]
     }
     for lb in labels:
         if lb["kind"] == "flatline":
@@ -173,5 +159,6 @@ def test_offenders_rank_top_with_their_reasons(settings: Settings, tmp_path: Pat
             assert row["longest_run_h"] == (
                 dt.datetime.fromisoformat(lb["end"]) - dt.datetime.fromisoformat(lb["start"])
             ) // dt.timedelta(hours=1)
-    unregistered = [r for r in marts.identity.to_pylist() if r["identity_status"] == "mn_unregistered"]
+    identity = published(settings, schema.outlet_identity.name, scenario.days)
+    unregistered = [r for r in identity if r["identity_status"] == "mn_unregistered"]
     assert {r["mn"] for r in unregistered} == {scenario.sources.faults.unregistered_mn}

@@ -1,0 +1,54 @@
+"""Enforcement analytics: exceedances, data-fraud indicators and risk-ranked sources, daily."""
+
+from __future__ import annotations
+
+from ecocloud.runner.spec import Arrival, Build, Publish, Schedule, SourceSpec
+
+SPEC = SourceSpec(
+    name="risk",
+    dag_id="enforcement_risk",
+    title="Hourly values, registries, permits, credit → identity, exceedances, indicators → risk scores",
+    description=(
+        "Runs every morning and whenever the hourly source values, the monitoring-point registry, the "
+        "permit limits or the credit ratings were republished (their Assets). Rebuilds the daily risk "
+        "marts of every day whose inputs changed — outlet identity as of the readings, exceedances "
+        "against the limit in force (O2-converted where the permit says so; national defaults, marked, "
+        "only without a permit limit), data-fraud and data-quality indicators with the thresholds of "
+        "transforms/risk/rules.toml — then scores outlets and enterprises for each period of the rules, "
+        "ending on the newest day, with their top reasons in Chinese and the numbers behind them."
+    ),
+    arrival=Arrival.TABLES,
+    schedule=Schedule(
+        cron="30 7 * * *",
+        assets=(
+            "mart_source__hourly",
+            "core_master__monitoring_points",
+            "core_permit__outlet_limits",
+            "core_credit__ratings",
+        ),
+    ),
+    builds=(
+        Build(
+            "daily",
+            outputs=(
+                "mart_source__outlet_identity",
+                "mart_source__exceedance_hourly",
+                "mart_source__exceedance_daily",
+                "mart_risk__indicators",
+            ),
+            publish=Publish.PARTITION,
+            steps="ecocloud.builds.risk:Daily",
+            summary=("identities", "exceedance_hours", "outlet_pollutant_days", "indicators_triggered"),
+            doc="Identity, exceedances and indicators of every day whose hourly values, registries or rules changed.",
+        ),
+        Build(
+            "scores",
+            outputs=("mart_risk__outlet_scores", "mart_risk__enterprise_scores"),
+            publish=Publish.PARTITION,
+            steps="ecocloud.builds.risk:Scores",
+            summary=("periods", "outlets", "enterprises"),
+            doc="Outlet and enterprise risk scores of each period of the rules, ending on the newest day.",
+        ),
+    ),
+    tags=("source:risk", "layer:mart"),
+)
