@@ -70,7 +70,8 @@ def query(settings: Settings, sql: str) -> list[tuple]:
         con.close()
 
 
-def test_permit_credit_and_master_dags(settings: Settings) -> None:
+def test_permit_credit_and_master_dags(settings: Settings, expected: dict) -> None:
+    want = expected["enterprises"]
     ensure_db(settings)
     sources = simulated_sources(0, ANCHOR)
     with running_simulator(
@@ -83,9 +84,12 @@ def test_permit_credit_and_master_dags(settings: Settings) -> None:
         assert "master.registries all: published" in out["master_data"]
         assert "master.join_report" in out["master_data"]
 
-    assert query(settings, "SELECT count(*) FROM core_permit__permits WHERE is_current") == [(60,)]
-    assert query(settings, "SELECT count(DISTINCT year), count(*) FROM core_credit__ratings") == [(2, 126)]
-    assert query(settings, "SELECT count(*) FROM core_master__monitoring_points WHERE is_current") == [(74,)]
+    current = query(settings, "SELECT count(*) FROM core_permit__permits WHERE is_current")
+    assert current == [(want["permits_current"],)]
+    ratings = query(settings, "SELECT count(DISTINCT year), count(*) FROM core_credit__ratings")
+    assert ratings == [(want["credit_years"], want["ratings"])]
+    points = query(settings, "SELECT count(*) FROM core_master__monitoring_points WHERE is_current")
+    assert points == [(want["monitoring_points"],)]
     summary = dict(
         query(
             settings,
@@ -97,4 +101,4 @@ def test_permit_credit_and_master_dags(settings: Settings) -> None:
     # its two ratings match no enterprise version, besides the credit-only firms (×2 years) and the typo.
     assert summary["permit_uscc_unmatched"] == 1
     assert summary["credit_uscc_unmatched"] == 2 * len(sources.faults.credit_only) + 1 + 2
-    assert summary["uscc_invalid"] >= 4
+    assert summary["uscc_invalid"] == want["uscc_invalid_rows"]

@@ -12,6 +12,7 @@ import hashlib
 import io
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
@@ -128,15 +129,24 @@ def landed_names(report: RunReport) -> list[str]:
 
 
 def test_pipelines_end_to_end_and_idempotent(
-    settings: Settings, sim: RunningSimulator, ingest: Callable[..., RunReport], tmp_path: Path
+    settings: Settings,
+    sim: RunningSimulator,
+    ingest: Callable[..., RunReport],
+    tmp_path: Path,
+    expected: dict[str, Any],
 ) -> None:
+    want = expected["enterprises"]
     f = SOURCES.faults
     base = sim.base_url
     # Day 1 (before the rename): the registries only; the report says what it could not check
     sim.clock.set(dt.datetime(2026, 11, 16, 9))
     report = ingest("master", lambda s, led: master.land(s, led, [f"{base}/master"]))
     reg, joined = unit(report, "registries"), unit(report, "join_report")
-    assert (reg.status, reg.counts["enterprises"], reg.counts["monitoring_points"]) == ("published", 60, 74)
+    assert (reg.status, reg.counts["enterprises"], reg.counts["monitoring_points"]) == (
+        "published",
+        want["count"],
+        want["monitoring_points"],
+    )
     assert joined.counts["mn_unregistered"] == "not checked"
     assert joined.counts["outlet_without_permit"] == "not checked"
 
@@ -150,11 +160,13 @@ def test_pipelines_end_to_end_and_idempotent(
 
     prep = unit(ingest("permit", land_permits), "permits")
     assert fetched[0].updated_since is None and prep.status == "published"
-    assert prep.counts["permits"] == 60 and prep.counts["revoked"] == 1 and prep.counts["uscc_invalid"] == 1
+    assert prep.counts["permits"] == want["permits_current"] and prep.counts["revoked"] == want["revoked"]
+    assert prep.counts["uscc_invalid"] == want["permit_uscc_invalid"]
     report = ingest("credit", lambda s, led: credit.land(s, led, [f"{base}/credit"]))
     crep = unit(report, "ratings")
     assert len(report.landed) == 2 and crep.status == "published"
-    assert crep.counts["ratings"] == 126 and crep.counts["uscc_invalid"] == 3  # steel works ×2 years + typo
+    assert crep.counts["ratings"] == want["ratings"]
+    assert crep.counts["uscc_invalid"] == want["ratings_uscc_invalid"]
     fleet = {p.mn: 3 for p in SOURCES.monitoring_points} | {f.unregistered_mn: 3}
     capture = write_packets(settings, tmp_path, fleet, ANCHOR)
     ingest("source", lambda s, led: sources.land_captures(s, led, [capture]))

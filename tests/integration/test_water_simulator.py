@@ -38,7 +38,10 @@ def use_simulator(settings: Settings, base_url: str, tmp_path: Path) -> Settings
     return settings.model_copy(update={"water_base_url": f"{base_url}/water", "water_sections_csv": registry})
 
 
-def test_paging_conditional_get_retries_and_new_year(settings: Settings, tmp_path: Path) -> None:
+def test_paging_conditional_get_retries_and_new_year(
+    settings: Settings, tmp_path: Path, expected: dict
+) -> None:
+    board = expected["water"]
     now = dt.datetime(2026, 12, 31, 20, 45)  # Beijing
     with running_simulator(start_date=now.date(), days=1, seed=SEED, now=now) as sim:
         s = use_simulator(settings, sim.base_url, tmp_path)
@@ -54,7 +57,7 @@ def test_paging_conditional_get_retries_and_new_year(settings: Settings, tmp_pat
         sim.app.inject_failures(2, paths="Publish")  # the first two requests of each page fail
         first = fetch_snapshot()
         # 43 sections, the server caps pages at 20 rows: every page fetched, after retries
-        assert len(first.pages) == 3 and first.new
+        assert len(first.pages) == board["pages_at_20_rows"] and first.new
         assert sim.app.hits(path).count(503) == 2 and sim.app.hits(path).count(200) == 3
         sim.app.inject_failures(0)
 
@@ -77,7 +80,7 @@ def test_paging_conditional_get_retries_and_new_year(settings: Settings, tmp_pat
     parsed = [water.parse_snapshot(ctx, snap) for snap in (first, second, third)]
     for rep in parsed:
         c = rep.counts
-        assert c["rows_in"] == 43 == c["rows_typed"] + c["rows_quarantined"]
+        assert c["rows_in"] == board["sections"] == c["rows_typed"] + c["rows_quarantined"]
     assert parsed[0].counts["dates"] == parsed[1].counts["dates"] == ["2026-12-31"]
     assert parsed[2].counts["dates"] == ["2026-12-31", "2027-01-01"]
     _, registry = water.registry_in_force(ctx)
@@ -106,7 +109,8 @@ def test_paging_conditional_get_retries_and_new_year(settings: Settings, tmp_pat
 
 
 @pytest.mark.slow
-def test_airflow_runs_the_surface_water_dag(settings: Settings, tmp_path: Path) -> None:
+def test_airflow_runs_the_surface_water_dag(settings: Settings, tmp_path: Path, expected: dict) -> None:
+    board = expected["water"]
     ensure_db(settings)
     now = dt.datetime(2026, 11, 20, 12, 40)  # Beijing; the run for 08:00-12:00
     with running_simulator(start_date=now.date(), days=1, seed=SEED, now=now) as sim:
@@ -133,15 +137,15 @@ def test_airflow_runs_the_surface_water_dag(settings: Settings, tmp_path: Path) 
         s,
         "SELECT count(*), count(DISTINCT section_id), max(observed_at) FROM core_water__section_readings",
     )[0]
-    assert sections >= 40 and readings == sections  # one board: each section's latest reading
+    assert sections >= board["min_sections_reporting"] and readings == sections  # each section's latest
     assert latest == dt.datetime(2026, 11, 20, 4, 0, tzinfo=dt.UTC)  # 12:00 Beijing, published 12:30
     # rows in = published + quarantined, as the snapshot's ledger row says
     [(counts,)] = query(s, "SELECT counts FROM platform_ledger__builds WHERE build = 'water.snapshots'")
     quarantined = query(s, "SELECT count(*) FROM quarantine_water__section_readings")[0][0]
     recorded = json.loads(counts)
     assert (recorded["rows_typed"], recorded["rows_quarantined"]) == (readings, quarantined)
-    assert readings + quarantined == 43
-    assert query(s, "SELECT count(*) FROM core_water__sections WHERE listed")[0][0] == 43
+    assert readings + quarantined == board["sections"]
+    assert query(s, "SELECT count(*) FROM core_water__sections WHERE listed")[0][0] == board["sections"]
     assert query(s, "SELECT count(*) FROM mart_water__section_monthly")[0][0] == sections
     gate = query(
         s,
