@@ -104,15 +104,12 @@ class Stations:
 
     def plan(self, ctx: StepContext) -> Iterable[Unit]:
         listed = ctx.ledger.latest_raw(SOURCE, STATION_LIST_NAME)
-        hourly = ctx.table_inputs(schema.station_hourly.name)
-        if listed is None and not hourly:
-            return
-        inputs = ([ctx.raw_input(listed)] if listed else []) + [hourly[d] for d in sorted(hourly, key=str)]
-        yield Unit("all", tuple(inputs))
+        unit = ctx.dimension_unit(listed, schema.station_hourly.name)
+        yield from [unit] if unit else []
 
     def build(self, ctx: StepContext, unit: Unit) -> Output:
         _, listed = _station_list(ctx)
-        files = [f for i in unit.inputs if i.kind == "table" for f in ctx.files(i.id, i.partition)]
+        files = ctx.input_files(unit)
         con = duckdb.connect()
         try:
             con.register("listed", listed)

@@ -312,16 +312,12 @@ def _agreement(readings: pa.Table) -> tuple[int, int]:
 # -- dimension and months -----------------------------------------------------------------------
 class Sections:
     def plan(self, ctx: StepContext) -> Iterable[Unit]:
-        registry = ctx.ledger.latest_raw(SOURCE, SECTIONS_NAME)
-        days = ctx.table_inputs(schema.section_readings.name)
-        if registry is None and not days:
-            return
-        inputs = ([ctx.raw_input(registry)] if registry else []) + [days[d] for d in sorted(days, key=str)]
-        yield Unit("all", tuple(inputs))
+        unit = ctx.dimension_unit(ctx.ledger.latest_raw(SOURCE, SECTIONS_NAME), schema.section_readings.name)
+        yield from [unit] if unit else []
 
     def build(self, ctx: StepContext, unit: Unit) -> Output:
         _, registry = registry_in_force(ctx)
-        files = [f for i in unit.inputs if i.kind == TABLE for f in ctx.files(i.id, i.partition)]
+        files = ctx.input_files(unit)
         sections = build_sections(registry, files)
         listed = sum(sections.column("listed").to_pylist())
         counts = {"sections": sections.num_rows, "listed": listed, "unlisted": sections.num_rows - listed}

@@ -79,6 +79,19 @@ class StepContext:
     def table_inputs(self, table_name: str) -> dict[dt.date | None, Input]:
         return {p: Input(TABLE, table_name, v, p) for p, v in self.partition_versions(table_name).items()}
 
+    def dimension_unit(self, registry: RawObject | None, table_name: str) -> Unit | None:
+        """The one unit of a dimension built from a registry file and every partition of a table
+        (stations seen in the station-hours, sections seen in the readings); None without either."""
+        parts = self.table_inputs(table_name)
+        if registry is None and not parts:
+            return None
+        inputs = ([self.raw_input(registry)] if registry else []) + [parts[d] for d in sorted(parts, key=str)]
+        return Unit("all", tuple(inputs))
+
+    def input_files(self, unit: Unit) -> list[Path]:
+        """The part files of every table partition ``unit`` names as an input."""
+        return [f for i in unit.inputs if i.kind == TABLE for f in self.files(i.id, i.partition)]
+
     # -- reads --------------------------------------------------------------------------------
     def files(self, table_name: str, partition: dt.date | None) -> list[Path]:
         """The part files of a partition, as the ledger lists them."""
