@@ -89,7 +89,16 @@ def run_demo(
         env = airflow_env(settings) | _extra_env(sim, settings.root)
         for run in planned_runs(first, days):
             _dags_test(settings, env, run, console)
-        _dags_test(settings, env, _run_loggers(settings, console), console)
+        sources_run = _run_loggers(settings, console)
+        _dags_test(settings, env, sources_run, console)
+        risk_at = sources_run.logical_date
+        _dags_test(
+            settings,
+            env,
+            DagRun("enforcement_risk", risk_at, "exceedances, indicators, risk scores"),
+            console,
+        )
+        _dags_test(settings, env, DagRun("shared_catalog", risk_at, "the shared catalog"), console)
 
     _show(settings, console, "air: what was ingested", _INGESTED)
     _show(
@@ -101,6 +110,7 @@ def run_demo(
     _show(settings, console, "surface water: basins this month (GB 3838)", _BASINS)
     _show(settings, console, "pollution sources: what the loggers sent (HJ 212)", _PACKETS)
     _show(settings, console, "pollution sources: rejected lines by reason", _REJECTS)
+    _show(settings, console, "enforcement: sources to inspect first (ecocloud risk)", _RISK)
     _show(settings, console, "enterprises: credit levels and permits in force", _ENTERPRISES)
     _show(settings, console, "join-quality report (ecocloud quality)", _JOIN_REPORT)
     _show(settings, console, "quality gate (every table, latest run per day)", _QUALITY)
@@ -270,6 +280,13 @@ FROM core_source__packets GROUP BY ALL ORDER BY cn, protocol_version
 """
 _REJECTS = """
 SELECT reason, count(*) AS lines FROM quarantine_source__packets GROUP BY ALL ORDER BY lines DESC
+"""
+_RISK = """
+SELECT rank, round(score, 1) AS score, enterprise_name, outlet_code, split_part(top_reasons, '；', 1) AS first_reason
+FROM mart_risk__outlet_scores
+WHERE date = (SELECT max(date) FROM mart_risk__outlet_scores) AND score > 0
+  AND period_days = (SELECT min(period_days) FROM mart_risk__outlet_scores)
+ORDER BY rank LIMIT 8
 """
 _ENTERPRISES = """
 SELECT c.scheme, c.level, count(*) AS enterprises,
