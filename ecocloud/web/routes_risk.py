@@ -306,16 +306,18 @@ def enterprise_page(request: Request, uscc: Uscc, start: From = None, end: To = 
             ranking = _ranking(con, settings, period, RiskFilters(), rules, digest)
             scored = _rows_of(ranking.outlets, "uscc", uscc)
             found = evidence(con, scored, period, rules)
-            charts = []
+            charts: list[tuple[str, str, str, str]] = []
             for mn in dict.fromkeys(e["mn"] for e in found if e["category"] in ("exceedance", "fraud")):
                 codes = [
                     c
                     for c in dict.fromkeys(e["pollutant_code"] for e in found if e["mn"] == mn)
                     if c != schema.LOGGER_LEVEL
-                ]
+                ][: MAX_CHARTS - len(charts)]
                 charts += [
                     (cid, code, fig, mn) for cid, code, fig in _charts(v, con, mn, codes, period, rules)
                 ]
+                if len(charts) >= MAX_CHARTS:
+                    break
             permits = q.permit_versions(con, uscc)
             limits = q.permit_limits(con, uscc, None, q.period_end_instant(period.end))
             credit = q.credit_history(con, uscc)
@@ -332,7 +334,7 @@ def enterprise_page(request: Request, uscc: Uscc, start: From = None, end: To = 
         outlets=outlets,
         outlet_scores={r["mn"]: r for r in scored.to_pylist()},
         evidence=[e for e in found if e["category"] != "identity"],
-        charts=charts[:MAX_CHARTS],
+        charts=charts,
         permits=permits,
         limits=limits,
         credit=credit,
