@@ -1,9 +1,10 @@
 """A risk report for sharing: CSV and XLSX with Chinese headers, JSON for machines.
 
 The XLSX workbook has two sheets: 排名 (the ranked outlets) and 证据 (the evidence rows of those
-outlets). CSV holds the ranking. Text cells never become formulas: a value from upstream data that
-starts like a formula (``=``, ``+``, ``-``, ``@``) is written as text in XLSX and quoted with ``'``
-in CSV, so a hostile enterprise name cannot run in the reader's spreadsheet.
+outlets). CSV holds the ranking. Text never becomes a formula, so a hostile enterprise name cannot
+run in the reader's spreadsheet: in XLSX every string is a text cell (openpyxl would store one
+starting with ``=`` as a formula; those are typed as text explicitly), in CSV a value starting like a
+formula (``=``, ``+``, ``-``, ``@``, tab, CR) is prefixed with ``'``.
 """
 
 from __future__ import annotations
@@ -161,13 +162,14 @@ def _sheet(wb: Workbook, title: str, columns: Sequence[tuple[str, str, int]], ro
         header.append(cell)
     ws.append(header)
     for row in rows:
-        cells = []
-        for value in row:
-            cell = WriteOnlyCell(ws, value=value)
-            if isinstance(value, str):
-                cell.data_type = "s"  # never a formula, whatever the text starts with
-            cells.append(cell)
-        ws.append(cells)
+        ws.append([_text_cell(ws, v) if isinstance(v, str) and v.startswith("=") else v for v in row])
+
+
+def _text_cell(ws: Any, value: str) -> WriteOnlyCell:
+    """openpyxl stores a string starting with "=" as a formula: this one stays text."""
+    cell = WriteOnlyCell(ws, value=value)
+    cell.data_type = "s"
+    return cell
 
 
 def to_xlsx(report: RiskReport) -> bytes:
