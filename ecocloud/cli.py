@@ -19,6 +19,7 @@ from ecocloud import cli_ddl
 from ecocloud.cli_catalog import catalog_app
 from ecocloud.cli_ingest import ingest_app
 from ecocloud.cli_ingest import run as run_spec_command
+from ecocloud.cli_risk import risk as risk_command
 from ecocloud.cli_web import serve as serve_web
 from ecocloud.cli_web import users_app
 from ecocloud.settings import get_settings
@@ -33,6 +34,7 @@ app.command("run")(run_spec_command)
 app.add_typer(catalog_app, name="catalog")  # ecocloud/cli_catalog.py
 app.add_typer(users_app, name="users")  # ecocloud/cli_web.py
 app.command("serve")(serve_web)
+app.command("risk")(risk_command)  # ecocloud/cli_risk.py
 console = Console()
 err = Console(stderr=True)
 

@@ -201,3 +201,53 @@ def web_server(web_home: WebHome) -> Iterator[str]:
     """The web app on plain http over loopback, as `make demo` serves it (cookies without Secure)."""
     with running_web(web_home.env, "--insecure-cookies") as base:
         yield base
+
+
+# -- the enforcement surfaces on the risk ground-truth scenario (integration and e2e) ------------------
+# Built once per session (≈ 30 s): the simulated province with labelled offenders (1× size, 3 days)
+# through the real specs (tests/risk_scenario.py), the `risk` spec run, the web users added, and
+# `ecocloud serve` on it. Its newest day with risk marts is risk_scenario.ANCHOR.
+
+
+@dataclass(frozen=True)
+class RiskHome:
+    home: Path
+    env: dict[str, str]
+    labels: Path
+    days: tuple[dt.date, ...]
+    password: str = WEB_PASSWORD
+
+    def ecocloud(
+        self, *args: str, home: Path | None = None, timeout: float = 120
+    ) -> subprocess.CompletedProcess[str]:
+        """`ecocloud ARGS…` in this home (or ``home``): exit code, stdout and stderr as text."""
+        env = self.env | {"ECOCLOUD_HOME": str(home or self.home), "COLUMNS": "200"}
+        return subprocess.run(
+            [ecocloud_bin(), *args], check=False, env=env, capture_output=True, text=True, timeout=timeout
+        )
+
+
+@pytest.fixture(scope="session")
+def risk_home(tmp_path_factory: pytest.TempPathFactory) -> RiskHome:
+    from risk_scenario import build_risk_home, home_settings
+
+    from ecocloud.web.users import UserStore
+
+    home = tmp_path_factory.mktemp("risk") / "home"
+    home.mkdir()
+    scenario, labels = build_risk_home(home)
+    store = UserStore(home_settings(home).state_url)
+    for name, role in WEB_USERS.items():
+        store.add_user(name, WEB_PASSWORD, role)
+    store.engine.dispose()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ECOCLOUD_")} | {
+        "ECOCLOUD_HOME": str(home)
+    }
+    return RiskHome(home, env, labels, tuple(scenario.days))
+
+
+@pytest.fixture(scope="session")
+def risk_server(risk_home: RiskHome) -> Iterator[str]:
+    """The web app on the risk home, plain http over loopback."""
+    with running_web(risk_home.env, "--insecure-cookies") as base:
+        yield base

@@ -59,10 +59,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from ecocloud.web.routes_account import router as account
     from ecocloud.web.routes_catalog import router as catalog
     from ecocloud.web.routes_overview import router as overview
+    from ecocloud.web.routes_risk import router as risk
 
     app.include_router(catalog)
     app.include_router(overview)
     app.include_router(account)
+    app.include_router(risk)
     _middleware(app, settings)
     _error_pages(app)
     return app

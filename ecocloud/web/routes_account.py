@@ -1,4 +1,4 @@
-"""Login and logout, user administration (admin), read-only SQL (analyst), the risk pages' place."""
+"""Login and logout, user administration (admin), read-only SQL (analyst)."""
 
 from __future__ import annotations
 
@@ -211,13 +211,3 @@ def sql_run(
         error=error,
         tables=sorted(allowed),
     )
-
-
-# --------------------------------------------------------------------------------------------- risk
-
-
-@router.get("/risk")
-def risk(request: Request) -> Response:
-    """Risk-ranked pollution sources: enforcement staff. The lists are being built (issue 9)."""
-    require(request, Role.ENFORCEMENT)
-    return render(request, "risk.html")

@@ -20,24 +20,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from risk_scenario import ANCHOR, SEED, run_sources
 
-from ecocloud.builds import credit, master, permits, sources
 from ecocloud.runner import engine
 from ecocloud.runner.context import read_published
 from ecocloud.runner.report import RunReport
 from ecocloud.settings import Settings
-from ecocloud.simulator.enterprise_feeds import enterprise_upstreams
 from ecocloud.simulator.fleet import load_labels
-from ecocloud.simulator.offenders import OFFENDER_KINDS, RiskScenario, risk_scenario, write_captures
-from ecocloud.simulator.server import RunningSimulator, SimClock, SimulatorApp
+from ecocloud.simulator.offenders import OFFENDER_KINDS, risk_scenario
 from schemas import risk as schema
 from transforms.risk import load_rules
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(420)]
 
-ANCHOR = dt.date(2026, 11, 20)
 DAYS = 3
-SEED = 0
 SCALE = 3
 # A label kind → the reason code the ranked row must carry among its top reasons.
 EXPECTED_REASON = {
@@ -66,25 +62,6 @@ def expected_reason(label: dict) -> str:
     if label["kind"] == "credit":
         return f"credit_{label['details']['level']}"
     return EXPECTED_REASON[label["kind"]]
-
-
-def run_sources(ingest: Callable[..., RunReport], scenario: RiskScenario, workdir: Path) -> Path:
-    """The simulated upstreams through their specs: capture files → HJ 212 lake and marts; permit
-    API, credit files, master data over HTTP. Returns the labels file."""
-    files, labels = write_captures(scenario, workdir)
-    assert ingest("source", lambda s, led: sources.land_captures(s, led, files)).status == "published"
-    app = SimulatorApp(SimClock(dt.datetime.combine(ANCHOR, dt.time(12))))  # after the revocation (10:00)
-    for upstream in enterprise_upstreams(seed=SEED, anchor=ANCHOR, clock=app.clock, sources=scenario.sources):
-        app.mount(upstream)
-    with RunningSimulator(app) as sim:
-        base = sim.base_url
-        assert (
-            ingest("permit", lambda s, led: permits.fetch(s, led, base_url=f"{base}/permits").landed).status
-            == "published"
-        )
-        assert ingest("credit", lambda s, led: credit.land(s, led, [f"{base}/credit"])).status == "published"
-        assert ingest("master", lambda s, led: master.land(s, led, [f"{base}/master"])).status == "published"
-    return labels
 
 
 def published(settings: Settings, table: str, days: list[dt.date]) -> list[dict[str, Any]]:

@@ -1,0 +1,222 @@
+"""A risk report for sharing: CSV and XLSX with Chinese headers, JSON for machines.
+
+The XLSX workbook has two sheets: 排名 (the ranked outlets) and 证据 (the evidence rows of those
+outlets). CSV holds the ranking. Text never becomes a formula, so a hostile enterprise name cannot
+run in the reader's spreadsheet: in XLSX every string is a text cell (openpyxl would store one
+starting with ``=`` as a formula; those are typed as text explicitly), in CSV a value starting like a
+formula (``=``, ``+``, ``-``, ``@``, tab, CR) is prefixed with ``'``.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Alignment, Font
+from openpyxl.utils import get_column_letter
+
+from ecocloud.risk_report import (
+    CATEGORY_ZH,
+    CREDIT_ZH,
+    INDICATOR_ZH,
+    PERMIT_STATUS_ZH,
+    RiskReport,
+    region_label,
+)
+
+__all__ = ["EVIDENCE_COLUMNS", "RANKING_COLUMNS", "beijing_text", "to_csv", "to_json", "to_xlsx"]
+
+BEIJING = dt.timezone(dt.timedelta(hours=8))
+RANKING_SHEET, EVIDENCE_SHEET = "排名", "证据"
+
+# (column of mart_risk__outlet_scores, Chinese header, column width in the workbook)
+RANKING_COLUMNS: tuple[tuple[str, str, int], ...] = (
+    ("rank", "排名", 6),
+    ("score", "风险得分", 9),
+    ("enterprise_name", "企业名称", 28),
+    ("uscc", "统一社会信用代码", 21),
+    ("outlet_code", "排放口编号", 10),
+    ("point_name", "监控点位", 20),
+    ("mn", "数采仪MN", 26),
+    ("region_code", "行政区划", 14),
+    ("industry_code", "行业代码", 9),
+    ("top_reasons", "主要原因", 80),
+    ("exceedance_points", "超标得分", 9),
+    ("fraud_points", "数据造假疑点得分", 9),
+    ("data_quality_points", "数据质量得分", 9),
+    ("permit_points", "排污许可得分", 9),
+    ("credit_points", "信用评价得分", 9),
+    ("identity_points", "身份得分", 9),
+    ("exceedance_hours", "超标小时数", 9),
+    ("exceedance_days", "超标天数", 9),
+    ("max_exceedance_multiple", "最大超标倍数", 9),
+    ("flatline_hours", "数值恒定小时数", 9),
+    ("zero_run_hours", "零值小时数", 9),
+    ("near_limit_share_pct", "贴近限值占比（%）", 9),
+    ("zs_inconsistent_hours", "折算不一致小时数", 9),
+    ("abnormal_share_pct", "异常标记占比（%）", 9),
+    ("manual_share_pct", "手工录入占比（%）", 9),
+    ("missing_share_pct", "数据缺失占比（%）", 9),
+    ("silence_longest_h", "最长中断传输（小时）", 9),
+    ("unpermitted_hours", "无证排放小时数", 9),
+    ("permit_status", "许可证状态", 12),
+    ("permit_no", "排污许可证编号", 24),
+    ("credit_level", "信用等级", 8),
+    ("credit_year", "信用评价年度", 8),
+    ("period_start", "时段起", 11),
+    ("period_end", "时段止", 11),
+    ("outlet_key", "排放口标识", 40),
+)
+# (key of an evidence row, Chinese header, width)
+EVIDENCE_COLUMNS: tuple[tuple[str, str, int], ...] = (
+    ("rank", "排名", 6),
+    ("enterprise_name", "企业名称", 28),
+    ("uscc", "统一社会信用代码", 21),
+    ("outlet_code", "排放口编号", 10),
+    ("mn", "数采仪MN", 26),
+    ("category", "证据类别", 14),
+    ("indicator", "规则", 12),
+    ("date", "日期", 11),
+    ("pollutant_code", "污染物代码", 10),
+    ("pollutant_name", "污染物", 10),
+    ("hours", "小时数", 8),
+    ("max_exceedance_multiple", "最大超标倍数", 9),
+    ("limit_value", "限值", 9),
+    ("limit_unit", "限值单位", 9),
+    ("limit_source", "限值来源", 10),
+    ("run_start_at", "持续开始（北京时间）", 17),
+    ("run_end_at", "持续结束（北京时间）", 17),
+    ("evidence", "说明", 90),
+    ("outlet_key", "排放口标识", 40),
+)
+_LIMIT_SOURCE_ZH = {"permit": "排污许可证", "default": "国家默认限值"}
+_ROUND = {"score": 1, "near_limit_share_pct": 1, "abnormal_share_pct": 1, "manual_share_pct": 1,
+          "missing_share_pct": 1, "max_exceedance_multiple": 3}  # fmt: skip
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def beijing_text(value: dt.datetime) -> str:
+    stamp = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    return stamp.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M")
+
+
+def _display(key: str, value: Any) -> Any:
+    """A cell's value for people: codes in Chinese, instants in Beijing time, points rounded."""
+    if value is None:
+        return None
+    if key == "permit_status":
+        return PERMIT_STATUS_ZH.get(value, value)
+    if key == "credit_level":
+        return CREDIT_ZH.get(value, value)
+    if key == "category":
+        return CATEGORY_ZH.get(value, value)
+    if key == "indicator":
+        return INDICATOR_ZH.get(value, value)
+    if key == "limit_source":
+        return _LIMIT_SOURCE_ZH.get(value, value)
+    if key == "region_code":
+        return region_label(value)
+    if isinstance(value, dt.datetime):
+        return beijing_text(value)
+    if isinstance(value, float):
+        return round(value, _ROUND.get(key, 2))
+    return value
+
+
+def _table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str, int]]) -> list[list[Any]]:
+    return [[_display(key, row.get(key)) for key, _, _ in columns] for row in rows]
+
+
+def _csv_text(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def to_csv(report: RiskReport) -> str:
+    """The ranking with Chinese headers."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow([label for _, label, _ in RANKING_COLUMNS])
+    for row in _table(report.outlets, RANKING_COLUMNS):
+        w.writerow([_csv_text(v) for v in row])
+    return buf.getvalue()
+
+
+def _sheet(wb: Workbook, title: str, columns: Sequence[tuple[str, str, int]], rows: list[list[Any]]) -> None:
+    ws = wb.create_sheet(title)
+    ws.freeze_panes = "A2"
+    for i, (_, _, width) in enumerate(columns, start=1):
+        ws.column_dimensions[get_column_letter(i)].width = width
+    header = []
+    for _, label, _ in columns:
+        cell = WriteOnlyCell(ws, value=label)
+        cell.font = Font(bold=True)
+        cell.alignment = Alignment(wrap_text=True, vertical="top")
+        header.append(cell)
+    ws.append(header)
+    for row in rows:
+        ws.append([_text_cell(ws, v) if isinstance(v, str) and v.startswith("=") else v for v in row])
+
+
+def _text_cell(ws: Any, value: str) -> WriteOnlyCell:
+    """openpyxl stores a string starting with "=" as a formula: this one stays text."""
+    cell = WriteOnlyCell(ws, value=value)
+    cell.data_type = "s"
+    return cell
+
+
+def to_xlsx(report: RiskReport) -> bytes:
+    """Two sheets: 排名 (the ranking) and 证据 (the evidence rows), Chinese headers."""
+    wb = Workbook(write_only=True)
+    p = report.period
+    wb.properties.title = f"污染源风险排名 {p.start} 至 {p.end}"
+    wb.properties.description = _filters_text(report)
+    wb.properties.creator = "ecocloud 生态云"
+    _sheet(wb, RANKING_SHEET, RANKING_COLUMNS, _table(report.outlets, RANKING_COLUMNS))
+    _sheet(wb, EVIDENCE_SHEET, EVIDENCE_COLUMNS, _table(report.evidence, EVIDENCE_COLUMNS))
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def _filters_text(report: RiskReport) -> str:
+    f = report.filters
+    parts = [f"时段 {report.period.start} 至 {report.period.end}（{report.period.days} 天）"]
+    if f.region:
+        parts.append(f"区划 {region_label(f.region)}")
+    if f.industry:
+        parts.append(f"行业 {f.industry}")
+    if f.pollutant:
+        parts.append(f"污染物 {f.pollutant}")
+    parts.append(f"前 {len(report.outlets)} 名（共 {report.outlets_total} 个排放口）")
+    return "；".join(parts)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def to_json(report: RiskReport) -> str:
+    """Everything, with the registry's column names and codes: the period, the filters, the ranked
+    outlets and enterprises (``mart_risk__outlet_scores`` / ``__enterprise_scores`` rows) and the
+    evidence rows."""
+    f, p = report.filters, report.period
+    doc = {
+        "period": {"start": p.start, "end": p.end, "days": p.days, "newest_day": p.newest},
+        "filters": {"region": f.region, "industry": f.industry, "pollutant": f.pollutant, "top": f.top},
+        "outlets_total": report.outlets_total,
+        "enterprises_total": report.enterprises_total,
+        "outlets": report.outlets,
+        "enterprises": report.enterprises,
+        "evidence": report.evidence,
+    }
+    return json.dumps(doc, ensure_ascii=False, default=_jsonable, indent=1)

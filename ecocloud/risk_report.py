@@ -1,0 +1,499 @@
+"""Risk-ranked pollution sources with their evidence: what ``ecocloud risk`` prints and exports and
+what the web app's enforcement pages show (no Airflow here; the CLI and the web share it).
+
+Given filters — a region (GB/T 2260), an industry (GB/T 4754 code prefix), a pollutant (HJ 212
+code), a period (default: the last 30 days ending on the newest day with daily risk marts) and a
+top N — :func:`build_report` ranks outlets and enterprises with :func:`transforms.risk.score_period`
+over the serving database's views (a read-only connection; the views read the lake's daily marts of
+the period only), then gathers the evidence of the ranked outlets: their exceedance days, what the
+indicators found (with the marts' Chinese evidence text), and each outlet's identity, permit status
+and credit. Every value that comes from a user is bound as a query parameter; the filters are
+validated first (:meth:`RiskFilters.parse` raises :class:`FilterError` naming the filter).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from ecocloud.settings import Settings
+from schemas import risk as schema
+from schemas.hj212_codes import CODE_2005_TO_2017, POLLUTANTS
+from transforms.identifiers import PREFECTURE_NAMES, is_region_code, prefecture_code
+from transforms.risk import RiskRules, load_rules, score_period
+from transforms.risk.indicators import names_sql
+from warehouse.serving import connect_readonly
+
+__all__ = [
+    "CATEGORY_ZH",
+    "CREDIT_ZH",
+    "DEFAULT_DAYS",
+    "DEFAULT_TOP",
+    "INDICATOR_ZH",
+    "MAX_PERIOD_DAYS",
+    "MAX_TOP",
+    "PERMIT_STATUS_ZH",
+    "FilterError",
+    "NoRiskMarts",
+    "Period",
+    "Ranking",
+    "RiskFilters",
+    "RiskReport",
+    "build_report",
+    "evidence",
+    "newest_day",
+    "open_report",
+    "pollutant_name",
+    "rank",
+    "region_label",
+    "report_of",
+    "resolve_period",
+    "serving",
+]
+
+DEFAULT_DAYS = 30
+DEFAULT_TOP = 50
+MAX_TOP = 10_000
+MAX_PERIOD_DAYS = 366  # a year of daily marts ranks in seconds (BENCHMARKS.md, "Risk marts")
+DAILY_MART = schema.exceedance_daily.name
+
+PERMIT_STATUS_ZH = {
+    "in_force": "有效",
+    "outlet_not_permitted": "排放口未列入许可证",
+    "not_yet_valid": "尚未生效",
+    "expired": "已过期",
+    "revoked": "已撤销",
+    "cancelled": "已注销",
+    "none": "无排污许可证",
+    "unknown": "未知（MN 未登记）",
+}
+CREDIT_ZH = {"green": "绿牌", "blue": "蓝牌", "yellow": "黄牌", "red": "红牌", "black": "黑牌"}
+CATEGORY_ZH = {
+    "identity": "身份、许可与信用",
+    "exceedance": "超标",
+    "fraud": "数据造假疑点",
+    "data_quality": "数据质量",
+    "permit": "排污许可",
+    "credit": "信用评价",
+}
+INDICATOR_ZH = {
+    "flatline": "数值恒定",
+    "zero_run": "零值",
+    "near_limit": "贴近限值",
+    "zs_inconsistent": "折算浓度不一致",
+    "abnormal_flags": "异常标记",
+    "manual_values": "手工录入",
+    "missing_data": "数据缺失",
+    "silence": "中断传输",
+    "unpermitted_discharge": "无证排放",
+}
+
+# GB/T 4754-2017: a section letter A–T, then a division (2 digits), group (3) or class (4).
+_INDUSTRY = re.compile(r"^[A-T](\d{2,4})?$")
+# HJ 212-2017 pollution-source codes: a (air) or w (water) and five digits.
+_POLLUTANT = re.compile(r"^[aw]\d{5}$")
+
+
+class FilterError(ValueError):
+    """A filter value is not valid; ``field`` names the filter (region, industry, pollutant, from, to, top)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+class NoRiskMarts(LookupError):
+    """Nothing to rank: the daily risk marts have not been built in this home."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "no daily risk marts yet: build them with `ecocloud run risk` "
+            "(after the pollution-source, permit, credit and master data are ingested)"
+        )
+
+
+def _blank(value: object) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _region(value: str | None) -> str | None:
+    if _blank(value):
+        return None
+    code = str(value).strip()
+    if not is_region_code(code):
+        raise FilterError(
+            "region",
+            f"{code!r} is not a GB/T 2260 region code: six digits, e.g. 360000 (province), "
+            "360100 (prefecture), 360102 (county)",
+        )
+    return code
+
+
+def _industry(value: str | None) -> str | None:
+    if _blank(value):
+        return None
+    code = str(value).strip().upper()
+    if not _INDUSTRY.match(code):
+        raise FilterError(
+            "industry",
+            f"{str(value).strip()!r} is not a GB/T 4754 code prefix: a section letter A–T, optionally "
+            "followed by 2–4 digits, e.g. D44, D4411, C26",
+        )
+    return code
+
+
+def _pollutant(value: str | None) -> str | None:
+    if _blank(value):
+        return None
+    code = str(value).strip()
+    code = CODE_2005_TO_2017.get(code, code)  # an HJ/T 212-2005 code stands for its 2017 code
+    if not _POLLUTANT.match(code):
+        raise FilterError(
+            "pollutant",
+            f"{str(value).strip()!r} is not an HJ 212 pollutant code: e.g. w01018 (COD), w21003 (NH3-N), "
+            "a21026 (SO2), a21002 (NOx), a34013 (particulates), or a 2005 code such as 011",
+        )
+    return code
+
+
+def _date(name: str, value: str | dt.date | None) -> dt.date | None:
+    if _blank(value):
+        return None
+    if isinstance(value, dt.date):
+        return value
+    text = str(value).strip()
+    try:
+        if len(text) != 10:
+            raise ValueError(text)
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise FilterError(name, f"{text!r} is not a date: YYYY-MM-DD expected") from None
+
+
+def _top(value: str | int | None) -> int:
+    if _blank(value):
+        return DEFAULT_TOP
+    try:
+        n = value if isinstance(value, int) and not isinstance(value, bool) else int(str(value).strip())
+    except ValueError:
+        n = None
+    if n is None or not 1 <= n <= MAX_TOP:
+        raise FilterError("top", f"{value!r}: a whole number from 1 to {MAX_TOP:,} expected")
+    return n
+
+
+@dataclass(frozen=True)
+class RiskFilters:
+    """Validated filters of a ranking (``None``: no filter / the default)."""
+
+    region: str | None = None
+    industry: str | None = None
+    pollutant: str | None = None
+    start: dt.date | None = None
+    end: dt.date | None = None
+    top: int = DEFAULT_TOP
+
+    @classmethod
+    def parse(
+        cls,
+        *,
+        region: str | None = None,
+        industry: str | None = None,
+        pollutant: str | None = None,
+        start: str | dt.date | None = None,
+        end: str | dt.date | None = None,
+        top: str | int | None = None,
+    ) -> RiskFilters:
+        """Filters from user input (text or typed; blank means unset), or :class:`FilterError`."""
+        f = cls(
+            region=_region(region),
+            industry=_industry(industry),
+            pollutant=_pollutant(pollutant),
+            start=_date("from", start),
+            end=_date("to", end),
+            top=_top(top),
+        )
+        if f.start and f.end and f.start > f.end:
+            raise FilterError("from", f"{f.start} is after to ({f.end}): from ≤ to expected")
+        return f
+
+    def query(self, **override: object) -> dict[str, str]:
+        """These filters as query parameters (web links), with ``override`` applied."""
+        values: dict[str, object] = {
+            "region": self.region,
+            "industry": self.industry,
+            "pollutant": self.pollutant,
+            "from": self.start,
+            "to": self.end,
+            "top": self.top if self.top != DEFAULT_TOP else None,
+        }
+        values.update(override)
+        return {k: str(v) for k, v in values.items() if v is not None}
+
+
+@dataclass(frozen=True)
+class Period:
+    start: dt.date
+    end: dt.date
+    newest: dt.date  # the newest day with daily risk marts
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """Every ranked outlet and enterprise of a period (rows of ``mart_risk__outlet_scores`` and
+    ``mart_risk__enterprise_scores``, rank order)."""
+
+    period: Period
+    outlets: pa.Table
+    enterprises: pa.Table
+
+
+@dataclass(frozen=True)
+class RiskReport:
+    """The top ``filters.top`` outlets and enterprises with the evidence of those outlets."""
+
+    filters: RiskFilters
+    period: Period
+    outlets: list[dict[str, Any]]
+    enterprises: list[dict[str, Any]]
+    evidence: list[dict[str, Any]]
+    outlets_total: int
+    enterprises_total: int
+    rules: RiskRules = field(repr=False, compare=False)
+
+
+def _dicts(cur: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    names = [d[0] for d in cur.description or []]
+    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
+@contextmanager
+def serving(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-only connection to the serving database; :class:`NoRiskMarts` when there is none."""
+    try:
+        con = connect_readonly(settings.duckdb_file)
+    except FileNotFoundError:
+        raise NoRiskMarts() from None
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def newest_day(con: duckdb.DuckDBPyConnection) -> dt.date | None:
+    """The newest Beijing day with daily risk marts (None: none built yet)."""
+    ((day,),) = con.execute(f'SELECT max(date) FROM "{DAILY_MART}"').fetchall()
+    return day
+
+
+def resolve_period(con: duckdb.DuckDBPyConnection, filters: RiskFilters) -> Period:
+    """The period the filters ask for: ``from``–``to``, each defaulting so that the period is the
+    last :data:`DEFAULT_DAYS` days ending on ``to``, or on the newest day with daily risk marts."""
+    newest = newest_day(con)
+    if newest is None:
+        raise NoRiskMarts()
+    if filters.end is not None:
+        end = filters.end
+    elif filters.start is not None and filters.start > newest:
+        raise FilterError("from", f"{filters.start} is after the newest day with risk marts ({newest})")
+    else:
+        end = newest
+    start = filters.start or end - dt.timedelta(days=DEFAULT_DAYS - 1)
+    period = Period(start, end, newest)
+    if period.days > MAX_PERIOD_DAYS:
+        raise FilterError(
+            "from", f"{start}–{end} is {period.days} days: at most {MAX_PERIOD_DAYS} days at a time"
+        )
+    return period
+
+
+def rank(con: duckdb.DuckDBPyConnection, period: Period, filters: RiskFilters, rules: RiskRules) -> Ranking:
+    """Every outlet and enterprise of the period ranked by ``score_period`` (region, industry and
+    pollutant filters applied there; the top N is the caller's cut)."""
+    scores = score_period(
+        con,
+        period.start,
+        period.end,
+        rules,
+        region=filters.region,
+        industry=filters.industry,
+        pollutant=filters.pollutant,
+    )
+    return Ranking(period, scores.outlets, scores.enterprises)
+
+
+_EVIDENCE_SQL = """
+WITH r AS (
+    SELECT rank, outlet_key, mn, uscc, coalesce(uscc, '') AS uk, enterprise_name, outlet_code,
+           string_split(reason_codes, ',') AS codes
+    FROM _risk_ranked
+), names AS ({names})
+SELECT r.rank, r.outlet_key, r.mn, r.uscc, r.enterprise_name, r.outlet_code,
+       'exceedance' AS category, NULL::VARCHAR AS indicator, d.date, d.pollutant_code,
+       coalesce(n.name, d.pollutant_code) AS pollutant_name, d.hours_exceeded::INTEGER AS hours,
+       d.max_exceedance_multiple, d.limit_value, d.limit_unit, d.limit_source,
+       NULL::TIMESTAMPTZ AS run_start_at, NULL::TIMESTAMPTZ AS run_end_at,
+       printf('%s 超标 %d 小时（判定 %d 小时），最大超标倍数 %s 倍，最长连续 %d 小时%s；限值 %s %s（%s%s）',
+              coalesce(n.name, d.pollutant_code), d.hours_exceeded, d.hours_judged,
+              coalesce(printf('%.2f', d.max_exceedance_multiple), '-'), coalesce(d.longest_exceedance_run_h, 0),
+              CASE WHEN d.day_mean_exceeded THEN printf('，日均值 %.3g 超标', d.daily_mean_value) ELSE '' END,
+              coalesce(printf('%g', d.limit_value), '-'), coalesce(d.limit_unit, ''),
+              CASE d.limit_source WHEN 'default' THEN '国家默认限值' ELSE '许可证 ' || coalesce(d.permit_no, '') END,
+              coalesce(' ' || d.limit_standard, '')) AS evidence
+FROM "mart_source__exceedance_daily" d
+JOIN r ON r.mn = d.mn AND r.uk = coalesce(d.uscc, '')
+LEFT JOIN names n ON n.code = d.pollutant_code
+WHERE d.date BETWEEN $start AND $end AND d.hours_exceeded > 0
+  AND ($pollutant IS NULL OR d.pollutant_code = $pollutant)
+UNION ALL
+SELECT r.rank, r.outlet_key, r.mn, r.uscc, r.enterprise_name, r.outlet_code,
+       i.category, i.indicator, i.date, i.pollutant_code,
+       CASE WHEN i.pollutant_code = $logger THEN '全部' ELSE coalesce(n.name, i.pollutant_code) END,
+       i.hours_flagged::INTEGER, NULL, NULL, NULL, NULL, i.run_start_at, i.run_end_at, i.evidence
+FROM "mart_risk__indicators" i
+JOIN r ON r.mn = i.mn AND r.uk = coalesce(i.uscc, '')
+LEFT JOIN names n ON n.code = i.pollutant_code
+WHERE i.date BETWEEN $start AND $end AND (i.triggered OR list_contains(r.codes, i.indicator))
+  AND ($pollutant IS NULL OR i.pollutant_code IN ($pollutant, $logger))
+ORDER BY rank, date, category, pollutant_code, indicator NULLS FIRST
+"""
+
+
+def _identity_row(o: dict[str, Any]) -> dict[str, Any]:
+    """What an outlet is, under which permit and credit (from its ranked row)."""
+    permit = PERMIT_STATUS_ZH.get(o["permit_status"] or "", o["permit_status"] or "-")
+    credit = (
+        f"{o['credit_year']} 年度{CREDIT_ZH.get(o['credit_level'], o['credit_level'])}"
+        if o.get("credit_level")
+        else "无评价记录"
+    )
+    who = (
+        f"{o['enterprise_name'] or '（名称未知）'}（{o['uscc']}）"
+        if o["uscc"]
+        else "未登记（MN 不在监控点位主数据中）"
+    )
+    text = (
+        f"MN {o['mn']}：{who}，排放口 {o['outlet_code'] or '-'}"
+        f"{'（' + o['point_name'] + '）' if o.get('point_name') else ''}，区划 {region_label(o['region_code'])}，"
+        f"行业 {o['industry_code'] or '-'}；排污许可证 {o['permit_no'] or '无'}：{permit}；信用评价：{credit}"
+    )
+    return {
+        "rank": o["rank"],
+        "outlet_key": o["outlet_key"],
+        "mn": o["mn"],
+        "uscc": o["uscc"],
+        "enterprise_name": o["enterprise_name"],
+        "outlet_code": o["outlet_code"],
+        "category": "identity",
+        "indicator": None,
+        "date": o["period_end"],
+        "pollutant_code": schema.LOGGER_LEVEL,
+        "pollutant_name": "全部",
+        "hours": None,
+        "max_exceedance_multiple": None,
+        "limit_value": None,
+        "limit_unit": None,
+        "limit_source": None,
+        "run_start_at": None,
+        "run_end_at": None,
+        "evidence": text,
+    }
+
+
+def evidence(
+    con: duckdb.DuckDBPyConnection,
+    outlets: pa.Table,
+    period: Period,
+    rules: RiskRules,
+    pollutant: str | None = None,
+) -> list[dict[str, Any]]:
+    """The evidence of ``outlets`` (rows of ``mart_risk__outlet_scores``) over the period, outlet by
+    outlet in rank order: its identity, permit status and credit; each day with an hour over the
+    limit (per pollutant); each indicator finding that triggered on its own or counts towards one of
+    the outlet's reasons, with the mart's evidence text. ``pollutant``: that pollutant's rows and
+    those about the whole logger."""
+    if outlets.num_rows == 0:
+        return []
+    ranked = outlets.select(
+        ["rank", "outlet_key", "mn", "uscc", "enterprise_name", "outlet_code", "reason_codes"]
+    )
+    con.register("_risk_ranked", ranked)
+    try:
+        found = _dicts(
+            con.execute(
+                _EVIDENCE_SQL.format(names=names_sql(rules)),
+                {
+                    "start": period.start,
+                    "end": period.end,
+                    "pollutant": pollutant,
+                    "logger": schema.LOGGER_LEVEL,
+                },
+            )
+        )
+    finally:
+        con.unregister("_risk_ranked")
+    by_rank: dict[int, list[dict[str, Any]]] = {}
+    for row in found:
+        by_rank.setdefault(row["rank"], []).append(row)
+    out = []
+    for o in outlets.to_pylist():
+        out.append(_identity_row(o))
+        out.extend(by_rank.get(o["rank"], []))
+    return out
+
+
+def build_report(con: duckdb.DuckDBPyConnection, filters: RiskFilters, rules: RiskRules) -> RiskReport:
+    """Rank, cut to the top N and gather the evidence of the ranked outlets."""
+    period = resolve_period(con, filters)
+    return report_of(con, rank(con, period, filters, rules), filters, rules)
+
+
+def report_of(
+    con: duckdb.DuckDBPyConnection, ranking: Ranking, filters: RiskFilters, rules: RiskRules
+) -> RiskReport:
+    """The top ``filters.top`` of a ranking with the evidence of its outlets."""
+    top_outlets = ranking.outlets.slice(0, filters.top)
+    return RiskReport(
+        filters=filters,
+        period=ranking.period,
+        outlets=top_outlets.to_pylist(),
+        enterprises=ranking.enterprises.slice(0, filters.top).to_pylist(),
+        evidence=evidence(con, top_outlets, ranking.period, rules, filters.pollutant),
+        outlets_total=ranking.outlets.num_rows,
+        enterprises_total=ranking.enterprises.num_rows,
+        rules=rules,
+    )
+
+
+def open_report(settings: Settings, filters: RiskFilters) -> RiskReport:
+    """:func:`build_report` on the serving database of ``settings`` with the rules in force."""
+    rules = load_rules(settings.risk_rules)
+    with serving(settings) as con:
+        return build_report(con, filters, rules)
+
+
+def region_label(code: str | None) -> str:
+    """``360100 南昌`` (the prefecture's name when known), the code alone otherwise."""
+    if not code:
+        return "-"
+    name = PREFECTURE_NAMES.get(prefecture_code(code)) if len(code) == 6 else None
+    return f"{code} {name}" if name else code
+
+
+def pollutant_name(code: str, rules: RiskRules) -> str:
+    """The display name of a pollutant: the rules' name, else the HJ 212 table's, else the code."""
+    if code == schema.LOGGER_LEVEL:
+        return "全部"
+    p = POLLUTANTS.get(code)
+    return rules.names.get(code) or (p.name_zh if p else code)

@@ -1,0 +1,343 @@
+"""Enforcement pages (enforcement and admin only; everyone else 403): the risk-ranked list with the
+filters of ``ecocloud risk`` and its XLSX download, and the evidence pages of an enterprise (USCC)
+and an outlet (MN). Filters are validated by ``RiskFilters.parse`` (a bad value: a 400 page naming
+it); every query binds its values.
+
+Ranking a period reads its daily marts (seconds for a province and a year, BENCHMARKS.md); the
+ranking of the latest few (period, filters) is kept in memory for the evidence pages and the
+download, keyed by the serving file's identity, so a refresh of the serving database is seen at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections import OrderedDict
+from typing import Annotated, Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+from fastapi import APIRouter, HTTPException, Path, Query, Request
+from starlette.responses import Response
+
+from ecocloud.risk_export import to_xlsx
+from ecocloud.risk_report import (
+    CATEGORY_ZH,
+    CREDIT_ZH,
+    INDICATOR_ZH,
+    PERMIT_STATUS_ZH,
+    FilterError,
+    NoRiskMarts,
+    Period,
+    Ranking,
+    RiskFilters,
+    evidence,
+    pollutant_name,
+    rank,
+    region_label,
+    report_of,
+    resolve_period,
+    serving,
+)
+from ecocloud.settings import Settings
+from ecocloud.web import risk_queries as q
+from ecocloud.web.access import Role
+from ecocloud.web.deps import Viewer, render, require, settings_of
+from ecocloud.web.risk_charts import outlet_chart
+from schemas import risk as schema
+from transforms.risk import RiskRules, load_rules
+
+router = APIRouter(prefix="/risk")
+
+Text = Annotated[str | None, Query(max_length=20)]
+From = Annotated[str | None, Query(alias="from", max_length=10)]
+To = Annotated[str | None, Query(alias="to", max_length=10)]
+Mn = Annotated[str, Path(pattern=r"^[0-9A-Za-z_.-]{1,64}$", description="data-logger MN")]
+Uscc = Annotated[str, Path(pattern=r"^[0-9A-Z]{18}$", description="unified social credit code")]
+MAX_CHARTS = 8
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+LABELS = {"permit": PERMIT_STATUS_ZH, "credit": CREDIT_ZH, "category": CATEGORY_ZH, "indicator": INDICATOR_ZH}
+
+
+def _parse(**raw: Any) -> RiskFilters:
+    try:
+        return RiskFilters.parse(**raw)
+    except FilterError as exc:
+        raise HTTPException(400, str(exc)) from None
+
+
+# --------------------------------------------------------------------------------- ranking cache
+_CACHE: OrderedDict[tuple[Any, ...], Ranking] = OrderedDict()
+_CACHE_SIZE = 8
+_LOCK = threading.Lock()
+
+
+def _rules(settings: Settings) -> tuple[RiskRules, str]:
+    rules = load_rules(settings.risk_rules)
+    return rules, hashlib.sha256(json.dumps(rules.raw, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _ranking(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    period: Period,
+    filters: RiskFilters,
+    rules: RiskRules,
+    digest: str,
+) -> Ranking:
+    st = settings.duckdb_file.stat()
+    key = (
+        str(settings.duckdb_file),
+        st.st_ino,
+        st.st_mtime_ns,
+        st.st_size,
+        digest,
+        period,
+        filters.region,
+        filters.industry,
+        filters.pollutant,
+    )
+    with _LOCK:
+        if key in _CACHE:
+            _CACHE.move_to_end(key)
+            return _CACHE[key]
+    ranking = rank(con, period, filters, rules)
+    with _LOCK:
+        _CACHE[key] = ranking
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return ranking
+
+
+def _period(con: duckdb.DuckDBPyConnection, filters: RiskFilters) -> Period:
+    try:
+        return resolve_period(con, filters)
+    except FilterError as exc:
+        raise HTTPException(400, str(exc)) from None
+
+
+def _no_marts(v: Viewer) -> HTTPException:
+    return HTTPException(
+        404, v.t("尚无风险数据：请先运行 ecocloud run risk", "no risk marts yet: run `ecocloud run risk`")
+    )
+
+
+# ------------------------------------------------------------------------------------- the list
+@router.get("")
+def ranked_list(
+    request: Request,
+    region: Text = None,
+    industry: Text = None,
+    pollutant: Text = None,
+    start: From = None,
+    end: To = None,
+    top: Text = None,
+) -> Response:
+    require(request, Role.ENFORCEMENT)
+    filters = _parse(region=region, industry=industry, pollutant=pollutant, start=start, end=end, top=top)
+    settings = settings_of(request)
+    rules, digest = _rules(settings)
+    try:
+        with serving(settings) as con:
+            period = _period(con, filters)
+            report = report_of(con, _ranking(con, settings, period, filters, rules, digest), filters, rules)
+    except NoRiskMarts:
+        return render(request, "risk.html", report=None, filters=filters, labels=LABELS, **_helpers(rules))
+    return render(request, "risk.html", report=report, filters=filters, labels=LABELS, **_helpers(rules))
+
+
+@router.get("/export.xlsx")
+def export_xlsx(
+    request: Request,
+    region: Text = None,
+    industry: Text = None,
+    pollutant: Text = None,
+    start: From = None,
+    end: To = None,
+    top: Text = None,
+) -> Response:
+    """The list as on the page: 排名 and 证据 sheets, Chinese headers."""
+    v = require(request, Role.ENFORCEMENT)
+    filters = _parse(region=region, industry=industry, pollutant=pollutant, start=start, end=end, top=top)
+    settings = settings_of(request)
+    rules, digest = _rules(settings)
+    try:
+        with serving(settings) as con:
+            period = _period(con, filters)
+            report = report_of(con, _ranking(con, settings, period, filters, rules, digest), filters, rules)
+    except NoRiskMarts:
+        raise _no_marts(v) from None
+    name = f"risk-{period.start:%Y%m%d}-{period.end:%Y%m%d}.xlsx"
+    return Response(
+        to_xlsx(report),
+        media_type=XLSX,
+        headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
+    )
+
+
+def _helpers(rules: RiskRules) -> dict[str, Any]:
+    return {
+        "region_label": region_label,
+        "pollutant_name": lambda code: pollutant_name(code, rules),
+        "reasons": lambda text: json.loads(text or "[]"),
+    }
+
+
+# ---------------------------------------------------------------------------------- evidence pages
+def _rows_of(table: pa.Table, column: str, value: str) -> pa.Table:
+    return table.filter(pc.equal(table[column], value))
+
+
+def _charts(
+    v: Viewer, con: duckdb.DuckDBPyConnection, mn: str, codes: list[str], period: Period, rules: RiskRules
+) -> list[tuple[str, str, str]]:
+    """(chart id, pollutant code, figure JSON) per pollutant of the outlet, in the order given."""
+    hourly = q.hourly_with_limits(con, mn, codes, period.start, period.end, rules)
+    exceedances = q.exceedance_hours(con, mn, period.start, period.end)
+    runs = q.flagged_runs(con, mn, period.start, period.end)
+    out = []
+    for code in codes:
+        rows = [r for r in hourly if r["pollutant_code"] == code]
+        if not rows:
+            continue
+        mine = [e for e in exceedances if e["pollutant_code"] == code]
+        figure = outlet_chart(v, code, pollutant_name(code, rules), rows, mine, runs, rules)
+        out.append((f"chart-{mn}-{code}", code, figure))
+    return out
+
+
+def _chart_codes(
+    measured: list[dict[str, Any]], found: list[dict[str, Any]], limited: set[str], rules: RiskRules
+) -> list[str]:
+    """Pollutants worth a chart: those the evidence names first, then those with a limit."""
+    have = [m["pollutant_code"] for m in measured]
+    named = [c for c in dict.fromkeys(e["pollutant_code"] for e in found) if c in have]
+    rest = [c for c in have if c in limited and c not in named and c not in rules.auxiliary_codes]
+    return (named + rest)[:MAX_CHARTS]
+
+
+@router.get("/outlets/{mn}")
+def outlet_page(
+    request: Request, mn: Mn, start: From = None, end: To = None, pollutant: Text = None
+) -> Response:
+    """An outlet's evidence: identity, score and reasons, the hourly values of its pollutants with
+    the limit in force, exceedances and flagged runs, the permit versions and limits, credit."""
+    v = require(request, Role.ENFORCEMENT)
+    filters = _parse(start=start, end=end, pollutant=pollutant)
+    settings = settings_of(request)
+    rules, digest = _rules(settings)
+    try:
+        with serving(settings) as con:
+            period = _period(con, filters)
+            identities = q.outlet_identities(con, mn, period.start, period.end)
+            if not identities:
+                raise HTTPException(
+                    404,
+                    v.t(
+                        f"MN {mn} 在 {period.start} 至 {period.end} 没有数据",
+                        f"no data for MN {mn} in {period.start}..{period.end}",
+                    ),
+                )
+            ranking = _ranking(con, settings, period, RiskFilters(pollutant=filters.pollutant), rules, digest)
+            scored = _rows_of(ranking.outlets, "mn", mn)
+            found = evidence(con, scored, period, rules, filters.pollutant)
+            latest = identities[-1]
+            uscc = latest["uscc"]
+            limits = (
+                q.permit_limits(con, uscc, latest["outlet_code"], q.period_end_instant(period.end))
+                if uscc
+                else []
+            )
+            measured = q.measured_pollutants(con, mn, period.start, period.end)
+            codes = (
+                [filters.pollutant]
+                if filters.pollutant
+                else _chart_codes(
+                    measured,
+                    [e for e in found if e["pollutant_code"] != schema.LOGGER_LEVEL],
+                    {r["pollutant_code"] for r in limits},
+                    rules,
+                )
+            )
+            charts = _charts(v, con, mn, codes, period, rules)
+            permits = q.permit_versions(con, uscc) if uscc else []
+            credit = q.credit_history(con, uscc) if uscc else []
+    except NoRiskMarts:
+        raise _no_marts(v) from None
+    return render(
+        request,
+        "risk_outlet.html",
+        mn=mn,
+        period=period,
+        filters=filters,
+        identities=identities,
+        latest=latest,
+        scores=scored.to_pylist(),
+        evidence=[e for e in found if e["category"] != "identity"],
+        measured=measured,
+        charts=charts,
+        permits=permits,
+        limits=limits,
+        credit=credit,
+        labels=LABELS,
+        **_helpers(rules),
+    )
+
+
+@router.get("/enterprises/{uscc}")
+def enterprise_page(request: Request, uscc: Uscc, start: From = None, end: To = None) -> Response:
+    """An enterprise's evidence: its score and reasons, its outlets with theirs, the charts of the
+    pollutants its evidence names, its permit versions and limits, its credit history."""
+    v = require(request, Role.ENFORCEMENT)
+    filters = _parse(start=start, end=end)
+    settings = settings_of(request)
+    rules, digest = _rules(settings)
+    try:
+        with serving(settings) as con:
+            period = _period(con, filters)
+            info = q.enterprise(con, uscc)
+            outlets = q.enterprise_outlets(con, uscc, period.start, period.end)
+            if info is None and not outlets:
+                raise HTTPException(
+                    404, v.t(f"没有统一社会信用代码为 {uscc} 的企业", f"no enterprise {uscc}")
+                )
+            ranking = _ranking(con, settings, period, RiskFilters(), rules, digest)
+            scored = _rows_of(ranking.outlets, "uscc", uscc)
+            found = evidence(con, scored, period, rules)
+            charts: list[tuple[str, str, str, str]] = []
+            for mn in dict.fromkeys(e["mn"] for e in found if e["category"] in ("exceedance", "fraud")):
+                codes = [
+                    c
+                    for c in dict.fromkeys(e["pollutant_code"] for e in found if e["mn"] == mn)
+                    if c != schema.LOGGER_LEVEL
+                ][: MAX_CHARTS - len(charts)]
+                charts += [
+                    (cid, code, fig, mn) for cid, code, fig in _charts(v, con, mn, codes, period, rules)
+                ]
+                if len(charts) >= MAX_CHARTS:
+                    break
+            permits = q.permit_versions(con, uscc)
+            limits = q.permit_limits(con, uscc, None, q.period_end_instant(period.end))
+            credit = q.credit_history(con, uscc)
+    except NoRiskMarts:
+        raise _no_marts(v) from None
+    return render(
+        request,
+        "risk_enterprise.html",
+        uscc=uscc,
+        info=info,
+        period=period,
+        filters=filters,
+        score=next(iter(_rows_of(ranking.enterprises, "uscc", uscc).to_pylist()), None),
+        outlets=outlets,
+        outlet_scores={r["mn"]: r for r in scored.to_pylist()},
+        evidence=[e for e in found if e["category"] != "identity"],
+        charts=charts,
+        permits=permits,
+        limits=limits,
+        credit=credit,
+        labels=LABELS,
+        **_helpers(rules),
+    )

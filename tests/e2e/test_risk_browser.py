@@ -1,0 +1,84 @@
+"""The enforcement pages in a real browser (Debian's Chromium via Playwright) against `ecocloud serve`
+on the risk ground-truth scenario: log in as enforcement, open the ranked list, open the outlet the
+scenario made exceed its limit, and see its chart with the limit line drawn.
+
+Playwright fixtures are module-scoped: a session-long Playwright event loop breaks asyncio in later
+tests. Every page is watched: a request to any other host fails the test (the app works offline)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+import pytest
+from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
+
+from ecocloud.simulator.fleet import load_labels
+
+if TYPE_CHECKING:
+    from conftest import RiskHome
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def playwright() -> Iterator[Playwright]:
+    if not CHROMIUM.exists():
+        raise pytest.UsageError("no /usr/bin/chromium: `make browser` installs Debian's chromium")
+    with sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="module")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    b = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
+    yield b
+    b.close()
+
+
+@pytest.fixture
+def page(browser: Browser, risk_server: str) -> Iterator[Page]:
+    context = browser.new_context(locale="zh-CN")
+    p = context.new_page()
+    app = urlsplit(risk_server).netloc
+    elsewhere: list[str] = []
+    p.on(
+        "request",
+        lambda r: (
+            None if urlsplit(r.url).netloc == app or r.url.startswith("data:") else elsewhere.append(r.url)
+        ),
+    )
+    yield p
+    context.close()
+    assert elsewhere == [], f"requests to other hosts: {elsewhere}"
+
+
+def test_enforcement_opens_the_list_then_an_outlet_chart_with_its_limit(
+    page: Page, risk_server: str, risk_home: RiskHome
+) -> None:
+    exceeded = next(lb for lb in load_labels(risk_home.labels) if lb["kind"] == "exceedance")
+    mn, code = exceeded["mn"], exceeded["pollutant"]
+    page.goto(f"{risk_server}/login?next=/risk")
+    page.fill("input[name=username]", "enf")
+    page.fill("input[name=password]", risk_home.password)
+    page.click("#login-form button[type=submit]")
+    expect(page.locator("h1")).to_contain_text("污染源风险清单")
+    ranking = page.locator("#outlet-ranking")
+    expect(ranking.locator("tbody tr").first).to_be_visible()
+    expect(page.locator("#download-xlsx")).to_be_visible()
+
+    ranking.locator(f"a.outlet[href^='/risk/outlets/{mn}?']").click()
+    expect(page).to_have_url(re.compile(rf"/risk/outlets/{mn}\?from=\d{{4}}-\d\d-\d\d&to="))
+    chart = page.locator(f"#chart-{mn}-{code}")
+    expect(chart).to_have_attribute("data-rendered", "true", timeout=30_000)
+    expect(chart.locator("g.legend")).to_contain_text("限值")
+    lines = chart.locator("svg.main-svg g.trace.scatter path.js-line")
+    assert lines.count() >= 2  # the values and the limit
+    drawn = [len(lines.nth(i).get_attribute("d") or "") for i in range(lines.count())]
+    assert sum(1 for d in drawn if d > 20) >= 2
+    assert chart.locator("g.trace.scatter path.point").count() > 0  # the exceedance hours marked

@@ -1,0 +1,328 @@
+"""The enforcement surfaces on the risk ground-truth scenario (tests/risk_scenario.py, built once per
+session into a real home): `ecocloud risk` in every format, and the /risk pages over real HTTP
+(`ecocloud serve`) — who may see them, bad filters, the XLSX download, the evidence pages.
+
+Expected outcomes come from the scenario's labels (which outlet was made to exceed which limit in
+which hours, which flat-lined, whose permit was revoked) and from the CLI's own JSON, never from
+numbers written here."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import itertools
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+import requests
+from openpyxl import load_workbook
+
+from ecocloud.risk_export import EVIDENCE_COLUMNS, RANKING_COLUMNS
+from ecocloud.simulator.fleet import load_labels
+from schemas import risk as schema
+
+if TYPE_CHECKING:
+    from conftest import RiskHome
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
+BEIJING = dt.timezone(dt.timedelta(hours=8))
+Login = Callable[[str], requests.Session]
+
+
+def cli_json(risk_home: RiskHome, *args: str) -> dict[str, Any]:
+    r = risk_home.ecocloud("risk", "--format", "json", *args)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+@pytest.fixture(scope="module")
+def labels(risk_home: RiskHome) -> list[dict[str, Any]]:
+    return load_labels(risk_home.labels)
+
+
+def labelled(labels: list[dict[str, Any]], kind: str) -> dict[str, Any]:
+    return next(lb for lb in labels if lb["kind"] == kind)
+
+
+@pytest.fixture(scope="module")
+def ranked(risk_home: RiskHome) -> dict[str, Any]:
+    """The whole ranking with its evidence, as `ecocloud risk --format json` gives it."""
+    return cli_json(risk_home, "--top", "10000")
+
+
+# ---------------------------------------------------------------------------------------------- CLI
+def test_json_ranks_every_outlet_with_its_evidence(
+    risk_home: RiskHome, ranked: dict[str, Any], labels: list[dict[str, Any]]
+) -> None:
+    assert ranked["period"]["end"] == risk_home.days[-1].isoformat()  # the newest day with risk marts
+    assert ranked["period"]["days"] == 30
+    outlets = ranked["outlets"]
+    assert len(outlets) == ranked["outlets_total"] > 0
+    assert [o["rank"] for o in outlets] == list(range(1, len(outlets) + 1))
+    assert all(a["score"] >= b["score"] for a, b in itertools.pairwise(outlets))
+    assert set(outlets[0]) == set(schema.outlet_scores.column_names)
+
+    evidence = ranked["evidence"]
+    assert {e["mn"] for e in evidence} == {o["mn"] for o in outlets}
+    assert sum(e["category"] == "identity" for e in evidence) == len(outlets)  # one per ranked outlet
+    for kind in ("exceedance", "flatline"):
+        lb = labelled(labels, kind)
+        rows = [e for e in evidence if e["mn"] == lb["mn"] and e["pollutant_code"] == lb["pollutant"]]
+        days = {dt.datetime.fromisoformat(lb["start"]).date().isoformat()}
+        if kind == "exceedance":
+            found = [e for e in rows if e["category"] == "exceedance"]
+            assert {e["date"] for e in found} == days
+            assert sum(e["hours"] for e in found) == (
+                dt.datetime.fromisoformat(lb["end"]) - dt.datetime.fromisoformat(lb["start"])
+            ) // dt.timedelta(hours=1)
+            assert all(e["limit_value"] == lb["details"]["limit"] for e in found)
+        else:
+            runs = [e for e in rows if e["indicator"] == "flatline"]
+            assert runs and all(e["evidence"] for e in runs)
+            assert dt.datetime.fromisoformat(runs[0]["run_start_at"]) == dt.datetime.fromisoformat(
+                lb["start"]
+            )
+
+
+def test_table_csv_and_xlsx_hold_the_same_ranking(risk_home: RiskHome, tmp_path: Path) -> None:
+    top = cli_json(risk_home, "--top", "12")
+    mns = [o["mn"] for o in top["outlets"]]
+    assert len(mns) == 12
+
+    table = risk_home.ecocloud("risk", "--top", "12")
+    assert table.returncode == 0, table.stderr
+    text = table.stdout
+    assert "污染源风险排名" in text and "主要原因" in text
+    positions = [text.find(mn) for mn in mns]  # every ranked MN, in rank order (rich folds long cells)
+    assert -1 not in positions and positions == sorted(positions)
+
+    r = risk_home.ecocloud("risk", "--top", "12", "--format", "csv")
+    rows = list(csv.reader(io.StringIO(r.stdout)))
+    assert rows[0] == [label for _, label, _ in RANKING_COLUMNS]
+    assert [row[rows[0].index("数采仪MN")] for row in rows[1:]] == mns
+    out = tmp_path / "risk.csv"
+    assert risk_home.ecocloud("risk", "--top", "12", "-f", "csv", "--out", str(out)).returncode == 0
+    assert out.read_bytes().startswith("\ufeff排名".encode())  # a BOM, for spreadsheets
+
+    book_path = tmp_path / "risk.xlsx"
+    r = risk_home.ecocloud("risk", "--top", "12", "--format", "xlsx", "--out", str(book_path))
+    assert r.returncode == 0, r.stderr
+    book = load_workbook(book_path)
+    assert book.sheetnames == ["排名", "证据"]
+    ranking, evidence = (list(book[name].values) for name in book.sheetnames)
+    assert list(ranking[0]) == [label for _, label, _ in RANKING_COLUMNS]
+    assert list(evidence[0]) == [label for _, label, _ in EVIDENCE_COLUMNS]
+    assert [row[6] for row in ranking[1:]] == mns
+    assert len(evidence) - 1 == len(top["evidence"])
+    assert {row[4] for row in evidence[1:]} == set(mns)
+
+
+def test_filters_narrow_the_ranking(risk_home: RiskHome, ranked: dict[str, Any], labels: list) -> None:
+    lb = labelled(labels, "exceedance")
+    region = next(o["region_code"] for o in ranked["outlets"] if o["mn"] == lb["mn"])
+    local = cli_json(
+        risk_home, "--region", region[:4] + "00", "--pollutant", lb["pollutant"], "--top", "10000"
+    )
+    assert local["outlets"] and all(o["region_code"].startswith(region[:4]) for o in local["outlets"])
+    assert lb["mn"] in {o["mn"] for o in local["outlets"]}
+    assert {e["pollutant_code"] for e in local["evidence"]} <= {lb["pollutant"], schema.LOGGER_LEVEL}
+    day = dt.datetime.fromisoformat(lb["start"]).date() - dt.timedelta(days=1)
+    before = cli_json(risk_home, "--from", day.isoformat(), "--to", day.isoformat(), "--top", "10000")
+    assert not [e for e in before["evidence"] if e["mn"] == lb["mn"] and e["category"] == "exceedance"]
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--region", "3601"], "region"),
+        (["--from", "2026-11-20", "--to", "2026-11-01"], "from"),
+        (["--top", "0"], "top"),
+        (["--pollutant", "COD"], "pollutant"),
+        (["--format", "xlsx"], "--out"),
+    ],
+)
+def test_bad_filters_exit_2(risk_home: RiskHome, args: list[str], says: str) -> None:
+    r = risk_home.ecocloud("risk", *args)
+    assert r.returncode == 2 and says in r.stderr and r.stdout == ""
+
+
+def test_no_risk_marts_exit_1_and_say_how_to_build_them(risk_home: RiskHome, tmp_path: Path) -> None:
+    r = risk_home.ecocloud("risk", home=tmp_path / "empty")
+    assert r.returncode == 1 and "ecocloud run risk" in r.stderr
+
+
+# --------------------------------------------------------------------------------------------- HTTP
+def csrf_of(html: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found, "form without a CSRF token"
+    return found.group(1)
+
+
+@pytest.fixture(scope="module")
+def login(risk_server: str, risk_home: RiskHome) -> Login:
+    def as_user(user: str) -> requests.Session:
+        s = requests.Session()
+        token = csrf_of(s.get(f"{risk_server}/login", timeout=10).text)
+        r = s.post(
+            f"{risk_server}/login",
+            data={"username": user, "password": risk_home.password, "csrf_token": token, "next": "/"},
+            timeout=30,
+            allow_redirects=False,
+        )
+        assert r.status_code == 303, r.text[:300]
+        return s
+
+    return as_user
+
+
+@pytest.fixture(scope="module")
+def enforcement(login: Login) -> requests.Session:
+    return login("enf")
+
+
+def pages(ranked: dict[str, Any]) -> list[str]:
+    first = ranked["outlets"][0]
+    return [
+        "/risk",
+        "/risk/export.xlsx",
+        f"/risk/outlets/{first['mn']}",
+        f"/risk/enterprises/{first['uscc']}",
+    ]
+
+
+def test_only_enforcement_and_admin_see_the_risk_pages(
+    risk_server: str, login: Login, enforcement: requests.Session, ranked: dict[str, Any]
+) -> None:
+    first = next(o for o in ranked["outlets"] if o["uscc"])
+    secrets = (first["enterprise_name"], first["top_reasons"].split("；")[0])  # data, not the URL echoed
+    for who in (requests.Session(), login("pub"), login("ana")):
+        for path in pages(ranked):
+            r = who.get(risk_server + path, timeout=30)
+            assert r.status_code == 403, path
+            assert not any(s in r.text for s in secrets) and "Traceback" not in r.text
+    admin = login("boss")
+    for session in (enforcement, admin):
+        for path in pages(ranked):
+            assert session.get(risk_server + path, timeout=60).status_code == 200, path
+
+
+def test_risk_rows_never_reach_other_roles_through_the_catalog(risk_server: str, login: Login) -> None:
+    analyst = login("ana")
+    for table in (schema.outlet_scores.name, schema.indicators.name):
+        page = analyst.get(f"{risk_server}/datasets/{table}", timeout=30)
+        assert page.status_code == 200 and 'id="no-sample"' in page.text and 'id="sample"' not in page.text
+        token = csrf_of(analyst.get(f"{risk_server}/sql", timeout=10).text)
+        refused = analyst.post(
+            f"{risk_server}/sql", data={"query": f"SELECT * FROM {table}", "csrf_token": token}, timeout=30
+        )
+        assert refused.status_code == 400 and "not allowed for your role" in refused.text
+
+
+def test_the_list_shows_the_cli_ranking_and_downloads_it(
+    risk_server: str, enforcement: requests.Session, risk_home: RiskHome
+) -> None:
+    expected = cli_json(risk_home, "--top", "15")
+    page = enforcement.get(f"{risk_server}/risk", params={"top": "15"}, timeout=60)
+    assert page.status_code == 200
+    table = page.text[page.text.index('id="outlet-ranking"') :]
+    shown = re.findall(r'href="/risk/outlets/([^"?]+)\?', table)
+    assert shown == [o["mn"] for o in expected["outlets"]]
+    assert 'id="enterprise-ranking"' in page.text
+    # the download link carries the same filters and the resolved period
+    link = re.search(r'id="download-xlsx" href="([^"]+)"', page.text)
+    assert link
+    download = enforcement.get(risk_server + link.group(1).replace("&amp;", "&"), timeout=60)
+    assert download.status_code == 200
+    assert download.headers["content-type"].startswith("application/vnd.openxmlformats")
+    assert "attachment" in download.headers["content-disposition"]
+    book = load_workbook(io.BytesIO(download.content))
+    assert book.sheetnames == ["排名", "证据"]
+    assert [row[6] for row in list(book["排名"].values)[1:]] == [o["mn"] for o in expected["outlets"]]
+    assert book["证据"].max_row - 1 == len(expected["evidence"])
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "says"),
+    [
+        ("/risk?region=3601", 400, "region"),
+        ("/risk?region=360100%27%20OR%201%3D1%20--", 400, "region"),
+        ("/risk?industry=44", 400, "industry"),
+        ("/risk?pollutant=COD", 400, "pollutant"),
+        ("/risk?from=2026-11-20&to=2026-11-01", 400, "from"),
+        ("/risk?from=2026-02-30", 400, "from"),
+        ("/risk?top=0", 400, "top"),
+        ("/risk?top=many", 400, "top"),
+        ("/risk/export.xlsx?region=99", 400, "region"),
+        ("/risk/outlets/bad%20mn", 400, "mn"),
+        ("/risk/outlets/NOSUCHMN0000", 404, "NOSUCHMN0000"),
+        ("/risk/outlets/NOSUCHMN0000?to=2026-13-01", 400, "to"),
+        ("/risk/enterprises/91360000", 400, "uscc"),
+        ("/risk/enterprises/913600000000000000", 404, "913600000000000000"),
+    ],
+)
+def test_bad_filters_get_a_4xx_page(
+    risk_server: str, enforcement: requests.Session, path: str, status: int, says: str
+) -> None:
+    r = enforcement.get(risk_server + path, timeout=30)
+    assert r.status_code == status
+    message = re.search(r'class="message">([^<]*)', r.text)
+    assert message and says in message.group(1)
+    assert "Traceback" not in r.text
+
+
+def chart(html: str, mn: str, code: str) -> dict[str, Any]:
+    found = re.search(
+        rf'<script type="application/json" id="chart-{mn}-{code}-figure">(.*?)</script>', html, re.S
+    )
+    assert found, f"no chart of {code}"
+    return json.loads(found.group(1))
+
+
+def bj(text: str) -> str:
+    return dt.datetime.fromisoformat(text).astimezone(BEIJING).strftime("%Y-%m-%d %H:%M")
+
+
+def test_outlet_page_draws_the_limit_and_marks_exceedances_and_runs(
+    risk_server: str, enforcement: requests.Session, labels: list[dict[str, Any]]
+) -> None:
+    lb = labelled(labels, "exceedance")
+    page = enforcement.get(f"{risk_server}/risk/outlets/{lb['mn']}", timeout=60)
+    assert page.status_code == 200
+    fig = chart(page.text, lb["mn"], lb["pollutant"])
+    traces = {t["name"]: t for t in fig["data"]}
+    (limit,) = [t for name, t in traces.items() if name.startswith("限值")]
+    assert limit["line"]["shape"] == "hv" and lb["details"]["limit"] in limit["y"]
+    marked = traces["超标小时"]["x"]
+    start, end = bj(lb["start"]), bj(lb["end"])
+    assert marked and all(start <= x < end for x in marked)
+    assert 'id="permit-versions"' in page.text and 'id="permit-limits"' in page.text
+    assert 'id="credit-history"' in page.text and 'id="evidence"' in page.text
+
+    flat = labelled(labels, "flatline")
+    page = enforcement.get(f"{risk_server}/risk/outlets/{flat['mn']}", timeout=60)
+    shapes = chart(page.text, flat["mn"], flat["pollutant"])["layout"]["shapes"]
+    assert bj(flat["start"]) in {s["x0"] for s in shapes}
+    assert max(s["x1"] for s in shapes if s["x0"] == bj(flat["start"])) == bj(flat["end"])
+
+
+def test_enterprise_page_shows_the_revoked_permit_and_credit(
+    risk_server: str, enforcement: requests.Session, labels: list[dict[str, Any]]
+) -> None:
+    lb = labelled(labels, "revoked_permit")
+    uscc = lb["details"]["uscc"]
+    page = enforcement.get(f"{risk_server}/risk/enterprises/{uscc}", timeout=60)
+    assert page.status_code == 200
+    versions = page.text[
+        page.text.index('id="permit-versions"') : page.text.index(
+            "</table>", page.text.index('id="permit-versions"')
+        )
+    ]
+    assert "revoked" in versions
+    outlets = page.text[page.text.index('id="enterprise-outlets"') :]
+    assert all(f"/risk/outlets/{x['mn']}?" in outlets for x in labels if x["kind"] == "revoked_permit")
+    assert 'id="credit-history"' in page.text and "已撤销" in page.text

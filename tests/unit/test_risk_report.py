@@ -1,0 +1,261 @@
+"""The risk report behind `ecocloud risk` and the enforcement pages: filter validation, the period,
+the ranking cut to the top N with its evidence, and the exports (CSV, XLSX, JSON) — on tiny inline
+marts built by the real transforms (risk_data)."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+
+import duckdb
+import pytest
+from openpyxl import load_workbook
+from risk_data import (
+    E_AIR,
+    E_WATER,
+    MN_AIR,
+    MN_WATER,
+    REGISTRY_AT,
+    D,
+    air_hours,
+    base_inputs,
+    bj,
+    hourly,
+    refresh,
+    series,
+    table,
+)
+
+from ecocloud.risk_export import EVIDENCE_COLUMNS, RANKING_COLUMNS, to_csv, to_json, to_xlsx
+from ecocloud.risk_report import (
+    DEFAULT_TOP,
+    FilterError,
+    NoRiskMarts,
+    RiskFilters,
+    build_report,
+    resolve_period,
+)
+from schemas import risk as schema
+from schemas.registry import get_table
+from transforms.risk import RiskMarts, load_rules
+
+RULES = load_rules()
+START = bj(D - dt.timedelta(days=1))
+
+
+# ------------------------------------------------------------------------------------------ filters
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ({}, RiskFilters()),
+        ({"region": " 360100 ", "industry": "d44", "pollutant": "w01018"},
+         RiskFilters(region="360100", industry="D44", pollutant="w01018")),
+        ({"industry": "D4411", "pollutant": "011"}, RiskFilters(industry="D4411", pollutant="w01018")),  # 2005 code
+        ({"region": "", "industry": "  ", "pollutant": None, "start": "", "top": ""}, RiskFilters()),
+        ({"start": "2026-11-01", "end": "2026-11-30", "top": "10"},
+         RiskFilters(start=dt.date(2026, 11, 1), end=dt.date(2026, 11, 30), top=10)),
+        ({"start": dt.date(2026, 11, 2), "end": dt.date(2026, 11, 2), "top": 10_000},
+         RiskFilters(start=dt.date(2026, 11, 2), end=dt.date(2026, 11, 2), top=10_000)),
+    ],
+)  # fmt: skip
+def test_valid_filters(given: dict, expected: RiskFilters) -> None:
+    assert RiskFilters.parse(**given) == expected
+
+
+@pytest.mark.parametrize(
+    ("given", "field"),
+    [
+        ({"region": "3601"}, "region"),
+        ({"region": "36010A"}, "region"),
+        ({"region": "000000"}, "region"),
+        ({"region": "360100'; DROP TABLE x; --"}, "region"),
+        ({"industry": "44"}, "industry"),
+        ({"industry": "D4"}, "industry"),
+        ({"industry": "Z44"}, "industry"),
+        ({"industry": "D44%"}, "industry"),
+        ({"pollutant": "COD"}, "pollutant"),
+        ({"pollutant": "x01018"}, "pollutant"),
+        ({"pollutant": "w0101"}, "pollutant"),
+        ({"start": "2026-13-01"}, "from"),
+        ({"end": "yesterday"}, "to"),
+        ({"start": "2026-11-2"}, "from"),
+        ({"start": "2026-11-30", "end": "2026-11-01"}, "from"),
+        ({"top": 0}, "top"),
+        ({"top": "10001"}, "top"),
+        ({"top": "ten"}, "top"),
+        ({"top": "-3"}, "top"),
+    ],
+)
+def test_bad_filters_name_the_filter(given: dict, field: str) -> None:
+    with pytest.raises(FilterError) as err:
+        RiskFilters.parse(**given)
+    assert err.value.field == field
+    assert str(err.value).startswith(f"{field}: ")
+
+
+def test_filters_as_query_parameters() -> None:
+    f = RiskFilters.parse(region="360100", start="2026-11-01", top="20")
+    assert f.query() == {"region": "360100", "from": "2026-11-01", "top": "20"}
+    assert f.query(top=None, to=dt.date(2026, 11, 5)) == {
+        "region": "360100",
+        "from": "2026-11-01",
+        "to": "2026-11-05",
+    }
+    assert RiskFilters().query() == {}  # the default top is left out
+    assert RiskFilters().top == DEFAULT_TOP
+
+
+# ------------------------------------------------------------------------------------------ report
+def ratings(rows: list[dict]) -> object:
+    ranks = {"green": 1, "blue": 2, "yellow": 3, "red": 4, "black": 5}
+    return table(
+        "core_credit__ratings",
+        [{"uscc": r["uscc"], "year": r["year"], "level": r["level"], "level_rank": ranks[r["level"]],
+          "row_no": i + 1} for i, r in enumerate(rows)],
+        {"province_code": "360000", "scheme": "jiangxi-5", "uscc_valid": True, "enterprise_name": "x",
+         "enterprise_name_norm": "x", "level_label": "环保不良企业", "raw_file": "raw/credit/f.xlsx", "sheet": "",
+         "received_at": REGISTRY_AT},
+    )  # fmt: skip
+
+
+def connect(marts: RiskMarts, credit: object | None = None) -> duckdb.DuckDBPyConnection:
+    """A connection with the relations the report reads, named as the serving views."""
+    con = duckdb.connect()
+    con.register(schema.exceedance_daily.name, marts.exceedance_daily)
+    con.register(schema.indicators.name, marts.indicators)
+    con.register(schema.outlet_identity.name, marts.identity)
+    empty = get_table("core_credit__ratings").arrow_schema().empty_table()
+    con.register("core_credit__ratings", credit if credit is not None else empty)
+    return con
+
+
+@pytest.fixture(scope="module")
+def marts() -> RiskMarts:
+    """D − 1 and D: the power plant's SO2 is over its 35 mg/m³ limit for 6 hours on D (70 mg/m³);
+    the wastewater plant has no permit and discharges all along."""
+    so2 = [20.0] * 24 + [70.0] * 6 + [20.0] * 18
+    water = series(MN_WATER, "w01018", START, [20.0 + i % 3 for i in range(48)]) + series(
+        MN_WATER, "w00000", START, [5.0] * 48
+    )
+    return refresh(
+        base_inputs(mart_source__hourly=hourly(air_hours(so2) + water)), D - dt.timedelta(days=1), D
+    )
+
+
+def test_report_ranks_cuts_to_top_and_gathers_evidence(marts: RiskMarts) -> None:
+    con = connect(marts, ratings([{"uscc": E_WATER, "year": 2025, "level": "red"}]))
+    report = build_report(con, RiskFilters(), RULES)
+    # the default period: 30 days ending on the newest day with daily marts
+    assert (report.period.end, report.period.days, report.period.newest) == (D, 30, D)
+    assert [o["mn"] for o in report.outlets] == [MN_WATER, MN_AIR]
+    assert (report.outlets_total, report.enterprises_total) == (2, 2)
+
+    by_outlet: dict[str, list[dict]] = {}
+    for row in report.evidence:
+        by_outlet.setdefault(row["mn"], []).append(row)
+    assert list(by_outlet) == [MN_WATER, MN_AIR]  # rank order
+    air = by_outlet[MN_AIR]
+    assert air[0]["category"] == "identity" and E_AIR in air[0]["evidence"]
+    assert "排污许可证 " + E_AIR + "001P：有效" in air[0]["evidence"]
+    (exceeded,) = [r for r in air if r["category"] == "exceedance"]
+    assert (exceeded["date"], exceeded["pollutant_code"], exceeded["hours"]) == (D, "a21026", 6)
+    assert exceeded["limit_value"] == 35.0 and exceeded["max_exceedance_multiple"] == pytest.approx(1.0)
+    assert exceeded["evidence"].startswith("二氧化硫 超标 6 小时")
+    assert "限值 35 mg/m³（许可证 " + E_AIR + "001P GB TEST）" in exceeded["evidence"]
+    water = by_outlet[MN_WATER]
+    assert "无排污许可证" in water[0]["evidence"] and "2025 年度红牌" in water[0]["evidence"]
+    found = {(r["category"], r["indicator"], r["date"]) for r in water[1:]}
+    # unpermitted discharge on both days: it counts towards the outlet's reasons
+    assert found == {("permit", "unpermitted_discharge", D - dt.timedelta(days=1)),
+                     ("permit", "unpermitted_discharge", D)}  # fmt: skip
+    assert all(r["evidence"] for r in report.evidence)
+
+    top1 = build_report(con, RiskFilters(top=1), RULES)
+    assert [o["mn"] for o in top1.outlets] == [MN_WATER] and top1.outlets_total == 2
+    assert {r["mn"] for r in top1.evidence} == {MN_WATER}
+
+
+def test_report_filters_reach_the_ranking_and_the_evidence(marts: RiskMarts) -> None:
+    con = connect(marts)
+    by_industry = build_report(con, RiskFilters(industry="D44"), RULES)
+    assert [o["mn"] for o in by_industry.outlets] == [MN_AIR]
+    elsewhere = build_report(con, RiskFilters(region="360400"), RULES)
+    assert elsewhere.outlets == [] and elsewhere.evidence == []
+    cod = build_report(con, RiskFilters(pollutant="w01018"), RULES)
+    assert [o["mn"] for o in cod.outlets] == [MN_WATER]  # the only outlet measuring COD
+    assert {r["pollutant_code"] for r in cod.evidence} <= {"w01018", schema.LOGGER_LEVEL}
+    one_day = build_report(
+        con, RiskFilters(start=D - dt.timedelta(days=1), end=D - dt.timedelta(days=1)), RULES
+    )
+    assert not [r for r in one_day.evidence if r["category"] == "exceedance"]  # the SO2 hours are on D
+
+
+def test_period_defaults_and_limits(marts: RiskMarts) -> None:
+    con = connect(marts)
+    p = resolve_period(con, RiskFilters(end=D - dt.timedelta(days=1)))
+    assert (p.start, p.end) == (D - dt.timedelta(days=30), D - dt.timedelta(days=1))
+    p = resolve_period(con, RiskFilters(start=D - dt.timedelta(days=5)))
+    assert (p.start, p.end, p.days) == (D - dt.timedelta(days=5), D, 6)
+    with pytest.raises(FilterError, match="after the newest day") as err:
+        resolve_period(con, RiskFilters(start=D + dt.timedelta(days=1)))
+    assert err.value.field == "from"
+    with pytest.raises(FilterError, match="at most 366 days"):
+        resolve_period(con, RiskFilters(start=D - dt.timedelta(days=366), end=D))
+    assert resolve_period(con, RiskFilters(start=D - dt.timedelta(days=365), end=D)).days == 366
+
+
+def test_no_marts_says_how_to_build_them() -> None:
+    empty = RiskMarts(*(t.arrow_schema().empty_table() for t in (
+        schema.outlet_identity, schema.exceedance_hourly, schema.exceedance_daily, schema.indicators)))  # fmt: skip
+    with pytest.raises(NoRiskMarts, match="ecocloud run risk"):
+        build_report(connect(empty), RiskFilters(), RULES)
+
+
+# ------------------------------------------------------------------------------------------ exports
+def test_ranking_columns_are_registry_columns() -> None:
+    assert {k for k, _, _ in RANKING_COLUMNS} <= set(schema.outlet_scores.column_names)
+    assert len({label for _, label, _ in RANKING_COLUMNS}) == len(RANKING_COLUMNS)
+
+
+def test_exports_have_chinese_headers_and_every_row(marts: RiskMarts) -> None:
+    report = build_report(connect(marts), RiskFilters(), RULES)
+    rows = list(csv.reader(io.StringIO(to_csv(report))))
+    assert rows[0][:4] == ["排名", "风险得分", "企业名称", "统一社会信用代码"]
+    assert [r[0] for r in rows[1:]] == ["1", "2"]
+    assert rows[1][rows[0].index("许可证状态")] == "无排污许可证"  # codes in Chinese for people
+
+    book = load_workbook(io.BytesIO(to_xlsx(report)))
+    assert book.sheetnames == ["排名", "证据"]
+    ranking, evidence = (list(book[s].values) for s in book.sheetnames)
+    assert list(ranking[0]) == [label for _, label, _ in RANKING_COLUMNS]
+    assert list(evidence[0]) == [label for _, label, _ in EVIDENCE_COLUMNS]
+    assert len(ranking) == 1 + len(report.outlets) and len(evidence) == 1 + len(report.evidence)
+    assert ranking[1][2] == "测试污水处理有限公司" and ranking[1][0] == 1
+    assert "超标" in {row[5] for row in evidence[1:]}  # the 证据类别 column, in Chinese
+
+    doc = json.loads(to_json(report))
+    assert doc["period"] == {
+        "start": str(D - dt.timedelta(days=29)),
+        "end": str(D),
+        "days": 30,
+        "newest_day": str(D),
+    }
+    assert [o["mn"] for o in doc["outlets"]] == [MN_WATER, MN_AIR]
+    assert set(doc["outlets"][0]) == set(schema.outlet_scores.column_names)
+    assert len(doc["evidence"]) == len(report.evidence)
+
+
+def test_exports_never_turn_upstream_text_into_formulas(marts: RiskMarts) -> None:
+    report = build_report(connect(marts), RiskFilters(), RULES)
+    hostile = '=HYPERLINK("http://evil.example","点我")'
+    report.outlets[0]["enterprise_name"] = hostile
+    report.evidence[0]["evidence"] = "+1-1"
+    rows = list(csv.reader(io.StringIO(to_csv(report))))
+    assert rows[1][2] == "'" + hostile
+    sheet = load_workbook(io.BytesIO(to_xlsx(report)))["排名"]
+    cell = sheet.cell(row=2, column=3)
+    assert (cell.value, cell.data_type) == (hostile, "s")
+    evidence_sheet = load_workbook(io.BytesIO(to_xlsx(report)))["证据"]
+    assert evidence_sheet.cell(row=2, column=18).data_type == "s"
