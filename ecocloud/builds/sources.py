@@ -103,18 +103,24 @@ def _copy_segment(lake: Lake, root: Path, seg: SegmentInfo) -> str:
 
     The bytes are checked against the manifest's sha256; a segment that disagrees is copied as it is
     and recorded with the manifest's hash, so its build quarantines it whole with the reason (as on a
-    local lake) rather than it never being ingested. The manifest goes first: a segment object in
-    the lake always has its manifest beside it.
+    local lake) rather than it never being ingested. The manifest goes first, so a segment object in
+    the lake has its manifest beside it whenever the landing zone had one. A different object already
+    at that path (two receivers given one id) is refused, never overwritten.
     """
     folder = f"{raw_prefix(root.name)}/{seg.path.parent.name}"
+    target = f"{folder}/{seg.path.name}"
     data = seg.path.read_bytes()
     if hashlib.sha256(data).hexdigest() != seg.sha256:
         log.warning("%s: bytes differ from the manifest's sha256; copied, its build quarantines it", seg.path)
+    if lake.exists(target) and lake.read_bytes(target) != data:  # only after a crash or a name clash
+        raise FileExistsError(
+            f"{lake.uri(target)} holds other bytes than {seg.path}: receiver ids must be unique"
+        )
     manifest = seg.path.with_name(seg.path.name[: -len(CLOSED_SUFFIX)] + MANIFEST_SUFFIX)
     if manifest.exists():
         lake.write_bytes(f"{folder}/{manifest.name}", manifest.read_bytes())
-    lake.write_bytes(f"{folder}/{seg.path.name}", data)
-    return f"{folder}/{seg.path.name}"
+    lake.write_bytes(target, data)
+    return target
 
 
 def land_captures(settings: Settings, ledger: Ledger, paths: Iterable[str | Path]) -> list[RawObject]:

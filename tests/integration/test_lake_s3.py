@@ -385,3 +385,27 @@ def test_real_air_files_and_captures_on_s3_match_a_file_lake(homes: Homes, share
     rows = assert_same_lakes(homes, spec_tables("air", "source"))
     assert len(rows["core_air__station_hourly"]) > 100_000
     assert len(rows["core_source__packets"]) > 8_000
+
+
+def test_a_segment_never_overwrites_other_bytes_in_the_lake(homes: Homes) -> None:
+    home = homes.s3
+    synthetic_segments(home.hj212_landing)
+    segment = next(home.hj212_landing.glob("date=*/*.h212"))
+    target = f"raw/hj212/{segment.parent.name}/{segment.name}"
+    home.lake_store.write_bytes(target, b"another receiver's bytes under the same name\n")
+    led = Ledger(home.state_url)
+    try:
+        with pytest.raises(FileExistsError, match="receiver ids must be unique"):
+            sources.register_segments(home, led)
+        assert led.raw_objects(sources.SEGMENTS) == []
+    finally:
+        led.close()
+    assert home.lake_store.read_bytes(target) == b"another receiver's bytes under the same name\n"
+    home.lake_store.delete(target)  # the clash resolved: the segment is copied and registered
+    led = Ledger(home.state_url)
+    try:
+        landed = sources.register_segments(home, led)
+    finally:
+        led.close()
+    assert target in {o.raw_path for o in landed}
+    assert home.lake_store.read_bytes(target) == segment.read_bytes()
