@@ -218,7 +218,10 @@ def receive(
             "open: accept them and flag them (unregistered / bad_pw)"
         ),
     ] = None,
-    receiver_id: Annotated[str | None, typer.Option(help="segment name prefix (default: host name)")] = None,
+    receiver_id: Annotated[
+        str | None,
+        typer.Option(help="segment name prefix (default: ECOCLOUD_RECEIVER_ID, else the host name)"),
+    ] = None,
     max_connections: Annotated[int, typer.Option(help="capped by the file-descriptor limit")] = 10_000,
     max_connections_per_peer: Annotated[int, typer.Option(help="per peer address; 0 = no cap")] = 256,
     reply_stall_timeout: Annotated[
@@ -245,7 +248,7 @@ def receive(
             landing_dir=settings.hj212_landing,
             host=host,
             port=settings.hj212_port if port is None else port,
-            receiver_id=receiver_id or default_receiver_id(),
+            receiver_id=receiver_id or settings.receiver_id or default_receiver_id(),
             registry=registry,
             registry_mode=registry_mode,
             max_connections=max_connections,

@@ -137,7 +137,7 @@ def _serving(settings: Any) -> Any:
     from warehouse.serving import connect_readonly
 
     try:
-        return connect_readonly(settings.duckdb_file)
+        return connect_readonly(settings.duckdb_file, settings.lake_store)
     except FileNotFoundError as exc:
         err.print(f"[red]{exc}")
         raise typer.Exit(2) from exc

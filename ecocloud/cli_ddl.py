@@ -39,7 +39,7 @@ def export_ddl_command(
         raise typer.Exit(2)
     from warehouse.ddl import Dialect, export_ddl
 
-    root = lake_url or str(get_settings().lake)
+    root = lake_url or get_settings().lake_store.uri()
     script = export_ddl(Dialect(dialect), root, schema=schema, replace=replace)
     if output is None:
         sys.stdout.write(script)

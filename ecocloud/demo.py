@@ -121,7 +121,7 @@ def run_demo(
         '  .venv/bin/ecocloud sql "SELECT * FROM mart_air__city_daily_ranking ORDER BY date, rank"\n'
         '  .venv/bin/ecocloud sql "SELECT * FROM core_water__section_readings" --format csv\n'
         f"  DuckDB database:  {settings.duckdb_file}\n"
-        f"  Parquet lake:     {settings.lake}\n"
+        f"  Parquet lake:     {settings.lake_store.uri()}\n"
         f"  Airflow logs:     {settings.airflow_dir}/demo-*.log\n"
         f"  Airflow UI:       AIRFLOW_HOME={settings.airflow_dir} AIRFLOW__CORE__DAGS_FOLDER=$PWD/dags "
         ".venv/bin/airflow standalone\n"

@@ -33,7 +33,7 @@ import duckdb
 
 from ecocloud.settings import Settings
 from schemas.registry import Layer, all_tables
-from warehouse.lake import table_dir
+from warehouse.lake import table_prefix
 
 # Table functions a query may call: generators, metadata, Parquet over the lake's own files.
 # Everything else DuckDB offers is refused (fails closed when a DuckDB upgrade adds one).
@@ -205,10 +205,10 @@ def _table_only_functions() -> frozenset[str]:
 
 # ------------------------------------------------------------------------------------ the sandbox
 def allowed_directories(settings: Settings) -> list[str]:
-    """The lake's table directories (never the raw zone): all a query may read."""
-    return sorted(
-        {f"{table_dir(settings.lake, t).as_posix()}/" for t in all_tables() if t.layer != Layer.STAGE}
-    )
+    """The lake's table directories (never the raw zone): all a query may read (local paths, or
+    ``s3://…/`` prefixes read through the lake's registered filesystem)."""
+    lake = settings.lake_store
+    return sorted({f"{lake.uri(table_prefix(t))}/" for t in all_tables() if t.layer != Layer.STAGE})
 
 
 def open_sandbox(settings: Settings, *, timeout_s: float | None = None) -> duckdb.DuckDBPyConnection:
@@ -231,6 +231,7 @@ def open_sandbox(settings: Settings, *, timeout_s: float | None = None) -> duckd
     )
     try:
         alias = db.stem if _IDENTIFIER.match(db.stem) and db.stem.lower() != "memory" else "serving"
+        settings.lake_store.register(con)  # an S3 lake's views read through it (no extension)
         con.execute(f'ATTACH {_literal(str(db))} AS "{alias}" (READ_ONLY)')
         con.execute(f'USE "{alias}"')
         con.execute("DETACH memory")  # the writable in-memory catalog

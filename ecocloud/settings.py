@@ -1,7 +1,8 @@
 """One settings object for the whole platform, read from ``ECOCLOUD_*`` environment variables.
 
 Everything that lives on disk hangs off ``ECOCLOUD_HOME`` so that two homes never mix: the lake,
-the serving DuckDB file, the ledger and the Airflow home.
+the serving DuckDB file, the ledger and the Airflow home. The lake may live elsewhere instead:
+``ECOCLOUD_LAKE_URL`` (``file:///…`` or ``s3://bucket/prefix`` with the ``ECOCLOUD_S3_*`` settings).
 """
 
 from __future__ import annotations
@@ -11,18 +12,28 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 if TYPE_CHECKING:
     from ingest.http import HttpLimits
+    from warehouse.fs import Lake
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ECOCLOUD_", extra="ignore")
 
     home: Path = Field(default=Path(".ecocloud"), description="root of everything ecocloud writes")
-    lake_dir: Path | None = Field(default=None, description="Parquet lake; default <home>/lake")
+    lake_url: str | None = Field(
+        default=None,
+        description="the Parquet lake: file:///path (or a path) or s3://bucket/prefix; default <home>/lake",
+    )
+    lake_dir: Path | None = Field(default=None, description="local lake folder (older name of lake_url)")
+    # the object store of an s3:// lake (MinIO, or any S3-compatible server); unset: botocore's defaults
+    s3_endpoint_url: str | None = Field(default=None, description="e.g. http://minio:9000; unset: AWS")
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: SecretStr | None = None
+    s3_region: str | None = Field(default=None, description="e.g. us-east-1")
     duckdb_path: Path | None = Field(
         default=None, description="serving DuckDB file; default <home>/ecocloud.duckdb"
     )
@@ -79,9 +90,16 @@ class Settings(BaseSettings):
 
     # HJ 212: the TCP receiver (`ecocloud receive`) and the pollution_sources DAG
     hj212_landing_dir: Path | None = Field(
-        default=None, description="where the HJ 212 receiver lands segments; default <lake>/raw/hj212"
+        default=None,
+        description="where the HJ 212 receiver lands segments (a local folder); default <lake>/raw/hj212, "
+        "or <home>/hj212 when the lake is on S3",
     )
     hj212_port: int = Field(default=9212, description="HJ 212 receiver TCP port")
+    receiver_id: str | None = Field(
+        default=None,
+        description="the HJ 212 receiver's id (segment name prefix, landing-zone lock); default: the host name. "
+        "Unique per receiver of a deployment",
+    )
 
     # the SQL surface (`ecocloud sql`, the web app): ecocloud/query.py
     sql_timeout_s: float = Field(default=30.0, description="a query is interrupted after this long")
@@ -122,9 +140,29 @@ class Settings(BaseSettings):
     def root(self) -> Path:
         return self.home.expanduser().resolve()
 
+    @cached_property
+    def lake_store(self) -> Lake:
+        """The lake, local or on S3: every read and write of it goes through this object."""
+        from warehouse.fs import LocalLake, S3Options, lake_at
+
+        if self.lake_url:
+            secret = self.s3_secret_access_key
+            options = S3Options(
+                endpoint_url=self.s3_endpoint_url or None,
+                access_key_id=self.s3_access_key_id or None,
+                secret_access_key=secret.get_secret_value() if secret else None,
+                region=self.s3_region or None,
+            )
+            found = lake_at(self.lake_url, options)
+            if isinstance(found, LocalLake):
+                return LocalLake(found.root.resolve())
+            return found
+        return LocalLake((self.lake_dir or self.root / "lake").expanduser().resolve())
+
     @property
     def lake(self) -> Path:
-        return (self.lake_dir or self.root / "lake").expanduser().resolve()
+        """The local lake's folder; an S3 lake has none (:class:`warehouse.fs.NotLocalError`)."""
+        return self.lake_store.local_path()
 
     @property
     def duckdb_file(self) -> Path:
@@ -136,8 +174,14 @@ class Settings(BaseSettings):
 
     @property
     def hj212_landing(self) -> Path:
-        """HJ 212 landing dir (receiver segments); rejected lines go to ``<it>_quarantine`` beside it."""
-        return (self.hj212_landing_dir or self.lake / "raw" / "hj212").expanduser().resolve()
+        """HJ 212 landing dir (receiver segments); rejected lines go to ``<it>_quarantine`` beside it.
+
+        Default: ``<lake>/raw/hj212`` on a local lake, ``<home>/hj212`` with an S3 lake (segments are
+        copied into the lake's raw zone when registered)."""
+        if self.hj212_landing_dir is not None:
+            return self.hj212_landing_dir.expanduser().resolve()
+        store = self.lake_store
+        return store.local_path("raw/hj212") if store.is_local else self.root / "hj212"
 
     def http_limits(self) -> HttpLimits:
         """The HTTP limits for ``ingest.http.make_session(..., limits=settings.http_limits())``."""

@@ -22,7 +22,6 @@ import datetime as dt
 import io
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -34,6 +33,7 @@ from schemas import master as schema
 from schemas.hj212_codes import pollutant as hj212_pollutant
 from schemas.registry import Table
 from transforms.identifiers import normalize_name
+from warehouse.fs import LakeLike
 from warehouse.ledger import Ledger, RawObject
 
 SOURCE = "master"
@@ -188,7 +188,7 @@ def discover(
 
 
 def land_file(
-    lake: Path,
+    lake: LakeLike,
     ledger: Ledger,
     item: listing.ListedFile,
     *,

@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import os
 import re
-import uuid
 from pathlib import Path
 
+from warehouse.fs import LakeLike, as_lake
 from warehouse.ledger import Ledger, RawObject
 
 _SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
@@ -58,14 +57,19 @@ def safe_file_name(name: str) -> str:
 
 
 def raw_folder(lake: Path, source: str) -> Path:
-    """``<lake>/raw/<source>``: everything that source lands stays below it."""
+    """``<lake>/raw/<source>`` of a local lake: everything that source lands stays below it."""
+    return lake / raw_prefix(source)
+
+
+def raw_prefix(source: str) -> str:
+    """``raw/<source>``, relative to the lake: everything that source lands stays below it."""
     if not _SOURCE_NAME.match(source):
         raise UnsafePathError(f"source {source!r} is not a plain lower-case name")
-    return lake / "raw" / source
+    return f"raw/{source}"
 
 
 def land_bytes(
-    lake: Path,
+    lake: LakeLike,
     ledger: Ledger,
     *,
     source: str,
@@ -84,26 +88,16 @@ def land_bytes(
     sha = hashlib.sha256(data).hexdigest()
     stem, dot, suffix = safe_file_name(file_name or logical_name).partition(".")
     folder = f"date={partition.isoformat()}" if partition else "undated"
-    rel = Path("raw") / source / folder / f"{stem}.{sha[:16]}{dot}{suffix}"
-    path = lake / rel
-    root = raw_folder(lake, source).resolve()
-    if not path.resolve().is_relative_to(root):  # also catches a symlinked folder pointing elsewhere
-        raise UnsafePathError(f"{rel} would land outside {root}")
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
-        try:
-            with open(tmp, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
+    rel = f"{raw_prefix(source)}/{folder}/{stem}.{sha[:16]}{dot}{suffix}"
+    store = as_lake(lake)
+    if not store.contains(rel, raw_prefix(source)):
+        raise UnsafePathError(f"{rel} would land outside {store.uri(raw_prefix(source))}")
+    if not store.exists(rel):
+        store.write_bytes(rel, data)  # atomic: temp file, fsync, rename (local) or one PUT (S3)
     received = (received_at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
     return ledger.record_raw(
         RawObject(
-            raw_path=rel.as_posix(),
+            raw_path=rel,
             source=source,
             logical_name=logical_name,
             partition=partition.isoformat() if partition else None,
@@ -115,5 +109,5 @@ def land_bytes(
     )
 
 
-def read_raw(lake: Path, obj: RawObject) -> bytes:
-    return (lake / obj.raw_path).read_bytes()
+def read_raw(lake: LakeLike, obj: RawObject) -> bytes:
+    return as_lake(lake).read_bytes(obj.raw_path)

@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from pathlib import Path
 
 from ingest.raw import land_bytes
+from warehouse.fs import LakeLike
 from warehouse.ledger import Ledger, RawObject
 
 BEIJING = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
 
 
 def land_snapshot(
-    lake: Path,
+    lake: LakeLike,
     ledger: Ledger,
     *,
     source: str,

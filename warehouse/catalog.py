@@ -6,7 +6,8 @@ refresh calls both after it has created the views, so every catalog fact is read
 describes at that moment and the catalog cannot drift from it:
 
 * metadata (titles, owner, frequency, sharing, columns, keys) from the registry;
-* files, rows, bytes, partitions and last write from the lake's Parquet footers and file times;
+* files, rows, bytes, partitions and last write from the lake's Parquet footers and file times
+  (the files the serving views read: on S3 the ledger's part list, see ``warehouse.serving``);
 * time coverage (min / max of the time column) and agreement of computed with published values
   (the registry's pair checks: AQI, water class) from the serving views;
 * the latest gate run per table from ``quality_platform__expectation_results``;
@@ -25,16 +26,15 @@ import json
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import duckdb
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from schemas import catalog as cat
 from schemas.registry import Department, Frequency, Layer, Sharing, Table, all_tables, get_table
-from warehouse.lake import table_dir
+from warehouse.fs import LakeLike, as_lake
+from warehouse.lake import table_pattern
 
 BEIJING = dt.timezone(dt.timedelta(hours=8))
 RESULTS_TABLE = "quality_platform__expectation_results"
@@ -57,29 +57,29 @@ class LakeFacts:
     last_write: dt.datetime | None = None
 
 
-def lake_facts(lake: Path, table: Table) -> LakeFacts:
-    """Files, rows (Parquet footers), bytes, partitions holding files and the newest write."""
-    base = table_dir(lake, table)
-    if not base.is_dir():
-        return LakeFacts()
-    files = sorted(base.glob("*/*.parquet" if table.partition_by else "*.parquet"))
-    if not files:
+def lake_facts(lake: LakeLike, table: Table, files: Sequence[str] | None = None) -> LakeFacts:
+    """Files, rows (Parquet footers), bytes, partitions holding files and the newest write.
+
+    ``files``: the table's part files relative to the lake (default: every one found by listing it).
+    """
+    store = as_lake(lake)
+    rels = sorted(files) if files is not None else store.glob(table_pattern(table))
+    if not rels:
         return LakeFacts()
     prefix = f"{table.partition_by}="
+    folders = {rel.rsplit("/", 2)[-2] for rel in rels}
     partitions = sorted(
-        {
-            dt.date.fromisoformat(f.parent.name[len(prefix) :])
-            for f in files
-            if table.partition_by and f.parent.name.startswith(prefix)
-        }
+        dt.date.fromisoformat(f[len(prefix) :])
+        for f in folders
+        if table.partition_by and f.startswith(prefix)
     )
-    stats = [f.stat() for f in files]
+    stats = [store.info(r) for r in rels]
     return LakeFacts(
-        files=len(files),
-        rows=sum(pq.read_metadata(f).num_rows for f in files),
-        size_bytes=sum(s.st_size for s in stats),
+        files=len(rels),
+        rows=sum(store.parquet_rows(r) for r in rels),
+        size_bytes=sum(s.size for s in stats),
         partitions=tuple(partitions),
-        last_write=dt.datetime.fromtimestamp(max(s.st_mtime for s in stats), dt.UTC),
+        last_write=max(s.modified for s in stats),
     )
 
 
@@ -330,21 +330,27 @@ def _row_count(con: duckdb.DuckDBPyConnection, name: str) -> int:
 
 def catalog_tables(
     con: duckdb.DuckDBPyConnection,
-    lake: Path,
+    lake: LakeLike,
     *,
     now: dt.datetime | None = None,
     tables: Sequence[Table] | None = None,
+    files: dict[str, list[str]] | None = None,
 ) -> dict[str, pa.Table]:
     """The four catalog tables, from the registry, the lake and the serving views on ``con``.
 
-    Every registry table is a dataset except the stage tables (never stored).
+    Every registry table is a dataset except the stage tables (never stored). ``files``: each
+    table's part files (relative to the lake) when the views read a list rather than a glob.
     """
     now = now or dt.datetime.now(dt.UTC)
     # stage tables are in-memory hand-offs between a parser and its build, never stored: not datasets
     tables = [t for t in (tables if tables is not None else all_tables()) if t.layer is not Layer.STAGE]
     lineage = lineage_table(con)
     gate = gate_results(con)
-    facts = {t.name: lake_facts(lake, t) for t in tables if t.layer not in _NOT_IN_LAKE}
+    facts = {
+        t.name: lake_facts(lake, t, None if files is None else files.get(t.name, []))
+        for t in tables
+        if t.layer not in _NOT_IN_LAKE
+    }
 
     quality_rows: list[dict[str, Any]] = [
         {**r, "kind": "expectation", "check_name": r["expectation"]} for r in gate.to_pylist()

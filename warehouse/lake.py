@@ -1,20 +1,29 @@
-"""The Parquet lake: hive-partitioned tables, each partition one file, replaced whole and atomically.
+"""The Parquet lake: hive-partitioned tables, each partition one or more part files, replaced atomically.
 
 Layout: ``<lake>/<layer>/<table>/date=YYYY-MM-DD/<part>.parquet`` (the partition column lives in the
 directory name, not in the file). An unpartitioned table is ``<lake>/<layer>/<table>/<part>.parquet``.
 Most producers write the single part ``data``; a table fed by several producers (quality results,
 one part per checked table) gives each its own part, replaced whole by that producer alone.
 
-A partition is written to a hidden temporary file in its directory, fsynced, then renamed over
-``data.parquet``: readers see the old partition or the new one, never half of either, and a crash
-mid-write leaves only a hidden temp file that globbing ``*.parquet`` ignores.
+Every read and write goes through a :class:`warehouse.fs.Lake` (a local folder or an S3 prefix);
+functions here also take a ``Path``, the local lake in that folder.
+
+* On a local lake a part is written to a hidden temporary file in its folder, fsynced, then renamed
+  over ``<part>.parquet``: readers see the old partition or the new one, never half of either, and a
+  crash mid-write leaves only a hidden temp file that globbing ``*.parquet`` ignores.
+* On S3 an object PUT is atomic but an object replaced in place could be read half old, half new by
+  a reader fetching byte ranges; so a part is written under a new name, ``<part>.<sha256[:16]>.parquet``
+  (its content's hash: the same content keeps its name), and the runner publishes that name in the
+  ledger, then deletes the object it replaced. Readers go through the ledger's part list, so an object
+  written but never published (a crash between the two) is never read.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import os
-import uuid
+import hashlib
+import io
+from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
@@ -22,59 +31,65 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from schemas.registry import Table
+from warehouse.fs import PARQUET_OPTIONS, LakeLike, as_lake
 
 DEFAULT_PART = "data"
+SUFFIX = ".parquet"
 
 
-def table_dir(lake: Path, table: Table) -> Path:
-    return lake / table.layer.value / table.name
+# -- locations relative to the lake root ---------------------------------------------------------
+def table_prefix(table: Table) -> str:
+    return f"{table.layer.value}/{table.name}"
 
 
-def partition_dir(lake: Path, table: Table, value: dt.date | None) -> Path:
+def partition_prefix(table: Table, value: dt.date | None) -> str:
     if table.partition_by is None:
         if value is not None:
             raise ValueError(f"{table.name} is not partitioned")
-        return table_dir(lake, table)
+        return table_prefix(table)
     if value is None:
         raise ValueError(f"{table.name} is partitioned by {table.partition_by}: give a value")
-    return table_dir(lake, table) / f"{table.partition_by}={value.isoformat()}"
+    return f"{table_prefix(table)}/{table.partition_by}={value.isoformat()}"
 
 
-def table_glob(lake: Path, table: Table) -> str:
+def part_file(table: Table, value: dt.date | None, part: str) -> str:
+    """Where part ``part`` (as the ledger names it) of a partition lives, relative to the lake."""
+    return f"{partition_prefix(table, value)}/{part}{SUFFIX}"
+
+
+def table_pattern(table: Table) -> str:
+    """Glob (relative to the lake) of every data file of ``table``."""
+    return f"{table_prefix(table)}/*/*{SUFFIX}" if table.partition_by else f"{table_prefix(table)}/*{SUFFIX}"
+
+
+# -- local paths and globs (kept for callers that hold a local lake folder) ----------------------
+def table_dir(lake: LakeLike, table: Table) -> Path:
+    """The table's folder of a local lake (raises :class:`warehouse.fs.NotLocalError` on S3)."""
+    return as_lake(lake).local_path(table_prefix(table))
+
+
+def partition_dir(lake: LakeLike, table: Table, value: dt.date | None) -> Path:
+    """A partition's folder of a local lake (raises :class:`warehouse.fs.NotLocalError` on S3)."""
+    return as_lake(lake).local_path(partition_prefix(table, value))
+
+
+def table_glob(lake: LakeLike, table: Table) -> str:
     """Glob of every data file of ``table`` (for DuckDB ``read_parquet``)."""
-    base = table_dir(lake, table)
-    return str(base / "*" / "*.parquet") if table.partition_by else str(base / "*.parquet")
+    return as_lake(lake).uri(table_pattern(table))
 
 
-def _atomic_write(path: Path, data: pa.Table) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
-    try:
-        pq.write_table(data, tmp, compression="zstd", row_group_size=256_000)
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-        _fsync_dir(path.parent)
-    finally:
-        tmp.unlink(missing_ok=True)
+# -- writing ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PartFile:
+    """A part file just written: its name in the ledger, where it is, its size."""
+
+    part: str  # ``data`` on a local lake; ``data.<sha256[:16]>`` on S3
+    rel: str  # relative to the lake root
+    uri: str
+    size_bytes: int
 
 
-def _fsync_dir(folder: Path) -> None:
-    dir_fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-
-
-def write_partition(
-    lake: Path, table: Table, data: pa.Table, value: dt.date | None, *, part: str = DEFAULT_PART
-) -> Path:
-    """Replace one partition of ``table`` with ``data`` (conformed to the registry schema).
-
-    ``data`` must hold only rows of that partition; an empty table writes an empty partition,
-    so a rerun that now yields nothing replaces what an earlier run wrote.
-    """
+def _conformed(table: Table, data: pa.Table, value: dt.date | None) -> pa.Table:
     data = table.conform(data)
     if table.partition_by is not None:
         assert value is not None
@@ -82,14 +97,48 @@ def write_partition(
         if any(v != value for v in values):
             raise ValueError(f"{table.name}: rows for {values} written to partition {value}")
         data = data.drop_columns([table.partition_by])
-    data = data.cast(table.arrow_schema(include_partition=False))  # strict: NOT NULL columns hold no NULL
-    path = partition_dir(lake, table, value) / f"{part}.parquet"
-    _atomic_write(path, data)
-    return path
+    return data.cast(table.arrow_schema(include_partition=False))  # strict: NOT NULL columns hold no NULL
 
 
-def write_partitions(lake: Path, table: Table, data: pa.Table) -> dict[dt.date, Path]:
-    """Split ``data`` by the partition column and replace each partition it touches."""
+def write_part(
+    lake: LakeLike, table: Table, data: pa.Table, value: dt.date | None, *, part: str = DEFAULT_PART
+) -> PartFile:
+    """Write one part of a partition of ``table`` (``data`` conformed to the registry schema).
+
+    ``data`` must hold only rows of that partition; an empty table writes an empty part, so a rerun
+    that now yields nothing replaces what an earlier run wrote. On a local lake the part replaces
+    ``<part>.parquet`` in place (atomic rename); on S3 it is a new object named after its content,
+    which the caller publishes (the ledger) before deleting the one it replaces.
+    """
+    store = as_lake(lake)
+    data = _conformed(table, data, value)
+    if store.is_local:
+        rel = part_file(table, value, part)
+        size = store.write_parquet(rel, data)
+        return PartFile(part, rel, store.uri(rel), size)
+    buf = io.BytesIO()
+    pq.write_table(data, buf, **PARQUET_OPTIONS)
+    body = buf.getvalue()
+    versioned = f"{part}.{hashlib.sha256(body).hexdigest()[:16]}"
+    rel = part_file(table, value, versioned)
+    if not store.exists(rel):  # the same name holds the same bytes: nothing to replace
+        store.write_bytes(rel, body)
+    return PartFile(versioned, rel, store.uri(rel), len(body))
+
+
+def write_partition(
+    lake: LakeLike, table: Table, data: pa.Table, value: dt.date | None, *, part: str = DEFAULT_PART
+) -> Path:
+    """Replace one partition of a local lake's ``table`` with ``data``; returns the file's path.
+
+    (The runner uses :func:`write_part`, which works on every lake.)
+    """
+    written = write_part(lake, table, data, value, part=part)
+    return as_lake(lake).local_path(written.rel)
+
+
+def write_partitions(lake: LakeLike, table: Table, data: pa.Table) -> dict[dt.date, Path]:
+    """Split ``data`` by the partition column and replace each partition it touches (local lake)."""
     if table.partition_by is None:
         return {}
     col = data.column(table.partition_by)
@@ -101,39 +150,48 @@ def write_partitions(lake: Path, table: Table, data: pa.Table) -> dict[dt.date, 
     return written
 
 
-def delete_partition(lake: Path, table: Table, value: dt.date | None, *, part: str = DEFAULT_PART) -> None:
+def delete_partition(
+    lake: LakeLike, table: Table, value: dt.date | None, *, part: str = DEFAULT_PART
+) -> None:
     """Remove one part file (the partition folder stays; readers see the other parts)."""
-    path = partition_dir(lake, table, value) / f"{part}.parquet"
-    if path.exists():
-        path.unlink()
-        _fsync_dir(path.parent)
+    as_lake(lake).delete(part_file(table, value, part))
 
 
-def partitions(lake: Path, table: Table) -> list[dt.date]:
+# -- reading ---------------------------------------------------------------------------------------
+def partitions(lake: LakeLike, table: Table) -> list[dt.date]:
+    """Partitions holding at least one part file (by listing the lake)."""
     if table.partition_by is None:
         return []
     prefix = f"{table.partition_by}="
-    base = table_dir(lake, table)
-    if not base.exists():
-        return []
-    return sorted(
-        dt.date.fromisoformat(p.name[len(prefix) :])
-        for p in base.iterdir()
-        if p.name.startswith(prefix) and any(p.glob("*.parquet"))
-    )
+    folders = {rel.rsplit("/", 2)[-2] for rel in as_lake(lake).glob(table_pattern(table))}
+    return sorted(dt.date.fromisoformat(f[len(prefix) :]) for f in folders if f.startswith(prefix))
 
 
-def read_partition(lake: Path, table: Table, value: dt.date | None) -> pa.Table:
-    """One partition (every part file in its folder) as an Arrow table with the registry schema."""
-    return read_files(table, sorted(partition_dir(lake, table, value).glob("*.parquet")), value)
+def read_partition(lake: LakeLike, table: Table, value: dt.date | None) -> pa.Table:
+    """One partition (every part file in its folder, by listing) with the registry schema."""
+    store = as_lake(lake)
+    return read_parts(store, table, store.glob(f"{partition_prefix(table, value)}/*{SUFFIX}"), value)
+
+
+def read_parts(lake: LakeLike, table: Table, rels: list[str], value: dt.date | None) -> pa.Table:
+    """Part files (relative to the lake) of one partition of ``table``, the partition column
+    restored, with the registry schema."""
+    if not rels:
+        return table.arrow_schema().empty_table()
+    store = as_lake(lake)
+    schema = table.arrow_schema(include_partition=False)
+    return _with_partition(table, pa.concat_tables([store.read_parquet(r, schema) for r in rels]), value)
 
 
 def read_files(table: Table, files: list[Path], value: dt.date | None) -> pa.Table:
-    """Part files of one partition of ``table`` (the partition column restored) with its schema."""
+    """Local part files of one partition of ``table`` (the partition column restored) with its schema."""
     if not files:
         return table.arrow_schema().empty_table()
     schema = table.arrow_schema(include_partition=False)
-    data = pa.concat_tables([pq.read_table(f, schema=schema) for f in files])
+    return _with_partition(table, pa.concat_tables([pq.read_table(f, schema=schema) for f in files]), value)
+
+
+def _with_partition(table: Table, data: pa.Table, value: dt.date | None) -> pa.Table:
     if table.partition_by is not None:
         data = data.append_column(
             table.partition_by,

@@ -3,6 +3,13 @@
 Views are generated from the registry, so every table exists for analysts even before it has data
 (an empty, correctly typed view). The file is rebuilt into a temporary file and renamed into place,
 so an analyst holding a read-only connection keeps a consistent database and never blocks a run.
+
+On a local lake a view globs its table's folder (parts are replaced in place by rename). On S3 a
+view reads the list of part objects the ledger publishes, never a glob of the bucket: an object
+written but not yet published (or left by a crash) is not read, and listing S3 at query time is
+slow. The gate results, appended under unique names and never replaced or recorded as ledger parts,
+are listed once at the refresh. Connections that read such views register the lake's filesystem
+(``connect_readonly(..., lake)``); no DuckDB extension is needed.
 """
 
 from __future__ import annotations
@@ -18,23 +25,39 @@ import duckdb
 import pyarrow as pa
 
 from schemas import platform
-from schemas.registry import Layer, Table, all_tables
-from warehouse.catalog import catalog_tables, write_catalog
-from warehouse.lake import table_dir, table_glob
-from warehouse.ledger import Ledger
+from schemas.registry import Layer, Table, all_tables, get_table
+from warehouse.catalog import RESULTS_TABLE, catalog_tables, write_catalog
+from warehouse.fs import Lake, LakeLike, as_lake
+from warehouse.lake import part_file, table_glob, table_pattern, table_prefix
+from warehouse.ledger import WHOLE, Ledger
 
 
 def _quote(s: str) -> str:
     return "'" + s.replace("'", "''") + "'"
 
 
-def view_sql(lake: Path, table: Table) -> str:
-    """The serving view of a lake table: every part file under its folder."""
-    has_files = table_dir(lake, table).exists() and any(table_dir(lake, table).rglob("*.parquet"))
+def view_sql(lake: LakeLike, table: Table, files: Sequence[str] | None = None) -> str:
+    """The serving view of a lake table: over ``files`` (full locations) when given, else every part
+    file under its folder of a local lake (a glob)."""
+    if files is not None:
+        return f'CREATE OR REPLACE VIEW "{table.name}" AS {select_sql(table, list(files) or None)}'
+    folder = as_lake(lake).local_path(table_prefix(table))
+    has_files = folder.exists() and any(folder.rglob("*.parquet"))
     return f'CREATE OR REPLACE VIEW "{table.name}" AS {select_sql(table, table_glob(lake, table) if has_files else None)}'
 
 
-def select_sql(table: Table, files: str | Sequence[Path] | None) -> str:
+def published_files(lake: Lake, ledger: Ledger) -> dict[str, list[str]]:
+    """Every table's part files as the serving views of an S3 lake read them, relative to the lake:
+    the ledger's parts, and the gate results as listed now (see the module doc)."""
+    out: dict[str, list[str]] = {}
+    for p in ledger.parts():
+        day = None if p.partition == WHOLE else dt.date.fromisoformat(p.partition)
+        out.setdefault(p.table_name, []).append(part_file(get_table(p.table_name), day, p.part))
+    out[RESULTS_TABLE] = lake.glob(table_pattern(get_table(RESULTS_TABLE)))
+    return out
+
+
+def select_sql(table: Table, files: str | Sequence[str | Path] | None) -> str:
     """A SELECT of ``table``'s columns (registry types) over a glob or a list of its part files;
     over none, an empty relation of the same columns."""
     if not files:
@@ -56,14 +79,17 @@ def _comment_sql(table: Table) -> list[str]:
     return out
 
 
-def refresh(lake: Path, duckdb_file: Path, ledger: Ledger) -> Path:
+def refresh(lake: LakeLike, duckdb_file: Path, ledger: Ledger) -> Path:
     """Rebuild the serving database and swap it into place atomically."""
+    store = as_lake(lake)
     duckdb_file.parent.mkdir(parents=True, exist_ok=True)
     tmp = duckdb_file.parent / f".{duckdb_file.name}.{uuid.uuid4().hex}.tmp"
     ledger_rows = ledger_tables(ledger)
+    listed = None if store.is_local else published_files(store, ledger)
     try:
         con = duckdb.connect(str(tmp))
         try:
+            store.register(con)
             for table in all_tables():
                 if table.layer == Layer.STAGE:
                     continue  # in-memory hand-over between a parser and a build, never published
@@ -71,11 +97,14 @@ def refresh(lake: Path, duckdb_file: Path, ledger: Ledger) -> Path:
                     con.register("_rows", ledger_rows[table.name])
                     con.execute(f'CREATE TABLE "{table.name}" AS SELECT * FROM _rows')
                     con.unregister("_rows")
+                elif listed is None:
+                    con.execute(view_sql(store, table))
                 else:
-                    con.execute(view_sql(lake, table))
+                    con.execute(view_sql(store, table, [store.uri(r) for r in listed.get(table.name, [])]))
                 for stmt in _comment_sql(table):
                     con.execute(stmt)
-            write_catalog(con, catalog_tables(con, lake))  # last: it reads the views and ledger tables
+            # last: it reads the views and ledger tables
+            write_catalog(con, catalog_tables(con, store, files=listed))
             con.execute("CHECKPOINT")
         finally:
             con.close()
@@ -167,9 +196,13 @@ def _ts(text: str) -> dt.datetime:
     return dt.datetime.fromisoformat(text)
 
 
-def connect_readonly(duckdb_file: Path) -> duckdb.DuckDBPyConnection:
+def connect_readonly(duckdb_file: Path, lake: LakeLike | None = None) -> duckdb.DuckDBPyConnection:
+    """The serving database, read-only; ``lake``: the lake its views read (needed when on S3)."""
     if not duckdb_file.exists():
         raise FileNotFoundError(
             f"no serving database at {duckdb_file}: run an ingest (e.g. `ecocloud demo`) first"
         )
-    return duckdb.connect(str(duckdb_file), read_only=True)
+    con = duckdb.connect(str(duckdb_file), read_only=True)
+    if lake is not None:
+        as_lake(lake).register(con)
+    return con

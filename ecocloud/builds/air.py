@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 
-import duckdb
 import pyarrow as pa
 
 from ecocloud.builds import http_session
@@ -29,7 +28,9 @@ def land(settings: Settings, ledger: Ledger, locations: Sequence[str]) -> list[R
     session = http_session(settings)
     landed = []
     for loc in locations:
-        obj = land_location(settings.lake, ledger, loc, session=session, timeout_s=settings.http_timeout_s)
+        obj = land_location(
+            settings.lake_store, ledger, loc, session=session, timeout_s=settings.http_timeout_s
+        )
         if obj is not None:
             landed.append(obj)
     return landed
@@ -110,7 +111,7 @@ class Stations:
     def build(self, ctx: StepContext, unit: Unit) -> Output:
         _, listed = _station_list(ctx)
         files = ctx.input_files(unit)
-        con = duckdb.connect()
+        con = ctx.connect()
         try:
             con.register("listed", listed)
             seen_sql = (

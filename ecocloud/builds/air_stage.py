@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -19,6 +18,7 @@ from ingest.air.parse import AirFileError, parse_day_file
 from schemas import air as schema
 from transforms.air_daily import station_daily
 from transforms.aqi import hourly_aqi
+from warehouse.fs import LakeLike
 
 
 @dataclass
@@ -29,7 +29,7 @@ class ParsedDay:
     daily: pa.Table | None
 
 
-def parse_and_score(lake: Path, raw_path: str, day: dt.date, with_daily: bool) -> ParsedDay | str:
+def parse_and_score(lake: LakeLike, raw_path: str, day: dt.date, with_daily: bool) -> ParsedDay | str:
     """Pure work on one raw day file (runs in a worker process): parse, AQI, optionally daily stats.
 
     Returns the error text when the file is not a day file at all.

@@ -47,7 +47,9 @@ def land(
     for location in locations or [settings.credit_base_url]:
         for found in discover(location, session=session, timeout_s=settings.http_timeout_s):
             item = dataclasses.replace(found, province=province or found.province, year=year or found.year)
-            obj = land_file(settings.lake, ledger, item, session=session, timeout_s=settings.http_timeout_s)
+            obj = land_file(
+                settings.lake_store, ledger, item, session=session, timeout_s=settings.http_timeout_s
+            )
             if obj is not None:
                 landed.append(obj)
     return landed

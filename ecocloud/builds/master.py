@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 
-import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -48,7 +47,7 @@ def land(settings: Settings, ledger: Ledger, locations: Sequence[str] | None = N
     for location in locations or [settings.master_base_url]:
         for item in ingest_master.discover(location, session=session, timeout_s=settings.http_timeout_s):
             obj = ingest_master.land_file(
-                settings.lake, ledger, item, session=session, timeout_s=settings.http_timeout_s
+                settings.lake_store, ledger, item, session=session, timeout_s=settings.http_timeout_s
             )
             if obj is not None:
                 landed.append(obj)
@@ -181,7 +180,7 @@ def _packet_mns(ctx: StepContext, unit: Unit) -> pa.Table | None:
     ]
     if not files:
         return None
-    con = duckdb.connect()
+    con = ctx.connect()
     try:
         return con.sql(
             f"SELECT CAST(mn AS VARCHAR) AS mn, count(*)::BIGINT AS packets FROM {parquet_sql(files)} "

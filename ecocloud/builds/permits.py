@@ -34,6 +34,7 @@ from transforms.identifiers import (
     with_uscc_flags,
 )
 from transforms.permits import attach_history, permit_history
+from warehouse.fs import LakeLike
 from warehouse.ledger import Ledger, RawObject
 
 BEIJING = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
@@ -51,7 +52,7 @@ class FetchReport:
     landed: list[RawObject] = field(default_factory=list)  # pages with something new
 
 
-def published_versions(lake: Path, ledger: Ledger) -> dict[tuple[str, int], dt.datetime]:
+def published_versions(lake: LakeLike, ledger: Ledger) -> dict[tuple[str, int], dt.datetime]:
     """(permit_no, version) → updated_at of every published version."""
     t = read_published(lake, ledger, schema.permits.name).select(["permit_no", "version", "updated_at"])
     return {
@@ -70,7 +71,7 @@ def fetch(
 ) -> FetchReport:
     """Land the API pages updated since the last published version (all of them when ``full``)."""
     url = (base_url or settings.permits_base_url).rstrip("/")
-    known = published_versions(settings.lake, ledger)
+    known = published_versions(settings.lake_store, ledger)
     since = None if full or not known else max(known.values()) - LOOKBACK
     session = http_session(settings)
     pages = fetch_pages(
@@ -82,7 +83,7 @@ def fetch(
         keys = [record_key(r) if isinstance(r, dict) else None for r in page.records]
         if all(k is not None and known.get((k[0], k[1])) == k[2] for k in keys):
             continue  # nothing new on this page (the look-back window, an empty listing)
-        report.landed.append(land_page(settings.lake, ledger, page, fetched_at=fetched_at))
+        report.landed.append(land_page(settings.lake_store, ledger, page, fetched_at=fetched_at))
     return report
 
 
@@ -105,7 +106,7 @@ def land_saved_pages(settings: Settings, ledger: Ledger, locations: Sequence[str
     received = dt.datetime.now(dt.UTC)
     return [
         land_bytes(
-            settings.lake,
+            settings.lake_store,
             ledger,
             source=SOURCE,
             logical_name=f.name,

@@ -5,7 +5,10 @@ Inputs are raw objects of two kinds, each ingested exactly once (the ledger deci
 * **receiver segments** — the TCP receiver (``ecocloud receive``) lands every line in append-only
   segment files and closes each with a manifest. ``register_segments`` records every closed
   segment of the landing zone that the raw manifest does not hold yet — whenever it was closed,
-  whatever the clock of the receiver or the scheduler says.
+  whatever the clock of the receiver or the scheduler says. With a lake on S3 the landing zone is a
+  local folder: each segment (and its manifest) is first copied into the lake's raw zone, under the
+  same ``raw/<landing folder>/date=…/<segment>`` path it has on a local lake, so workers on other
+  machines read it there.
 * **capture files** — ``ecocloud ingest hj212 FILE…`` lands their bytes under ``raw/hj212_capture``.
 
 ``Core`` (Publish.PART) turns one input into its rows of ``core_source__packets``,
@@ -21,6 +24,9 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import hashlib
+import json
+import logging
+import posixpath
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -35,11 +41,14 @@ from ecocloud.runner.units import RAW, Input, Output, Unit
 from ecocloud.settings import Settings
 from ingest.hj212 import batch as hj_batch
 from ingest.hj212.protocol import BEIJING
-from ingest.hj212.segments import closed_segments, read_manifest
-from ingest.raw import land_bytes
+from ingest.hj212.segments import CLOSED_SUFFIX, MANIFEST_SUFFIX, SegmentInfo, closed_segments
+from ingest.raw import land_bytes, raw_prefix
 from schemas import source as schema
 from transforms.source_marts import daily_values, hourly_values
+from warehouse.fs import Lake
 from warehouse.ledger import Ledger, RawObject
+
+log = logging.getLogger(__name__)
 
 SEGMENTS = "hj212"  # raw-manifest source of receiver segments (accepted and rejected lines)
 CAPTURES = "hj212_capture"  # raw-zone folder of capture files ingested from the command line
@@ -62,12 +71,20 @@ def register_segments(settings: Settings, ledger: Ledger, *_interval: dt.datetim
     ledger has not seen, so downtime, paused DAGs, catchup=False and clock skew lose nothing.
     """
     known = {o.raw_path for o in ledger.raw_objects(SEGMENTS)}
+    lake = settings.lake_store
     landed = []
     for root in (settings.hj212_landing, quarantine_dir(settings)):
-        for seg in closed_segments(root, skip=known, relative_to=settings.lake):
+        if lake.is_local:
+            found = closed_segments(root, skip=known, relative_to=settings.lake)
+        else:  # copies keep the landing layout under raw/: skip by that path
+            found = closed_segments(
+                root, skip={p.removeprefix("raw/") for p in known}, relative_to=root.parent
+            )
+        for seg in found:
+            raw_path = _raw_path(settings, seg.path) if lake.is_local else _copy_segment(lake, root, seg)
             obj = ledger.record_raw(
                 RawObject(
-                    raw_path=_raw_path(settings, seg.path),
+                    raw_path=raw_path,
                     source=SEGMENTS,
                     logical_name=seg.path.name,
                     partition=seg.path.parent.name.removeprefix("date=") or None,
@@ -81,6 +98,31 @@ def register_segments(settings: Settings, ledger: Ledger, *_interval: dt.datetim
     return landed
 
 
+def _copy_segment(lake: Lake, root: Path, seg: SegmentInfo) -> str:
+    """Copy a closed segment and its manifest into the lake's raw zone; returns the segment's raw path.
+
+    The bytes are checked against the manifest's sha256; a segment that disagrees is copied as it is
+    and recorded with the manifest's hash, so its build quarantines it whole with the reason (as on a
+    local lake) rather than it never being ingested. The manifest goes first, so a segment object in
+    the lake has its manifest beside it whenever the landing zone had one. A different object already
+    at that path (two receivers given one id) is refused, never overwritten.
+    """
+    folder = f"{raw_prefix(root.name)}/{seg.path.parent.name}"
+    target = f"{folder}/{seg.path.name}"
+    data = seg.path.read_bytes()
+    if hashlib.sha256(data).hexdigest() != seg.sha256:
+        log.warning("%s: bytes differ from the manifest's sha256; copied, its build quarantines it", seg.path)
+    if lake.exists(target) and lake.read_bytes(target) != data:  # only after a crash or a name clash
+        raise FileExistsError(
+            f"{lake.uri(target)} holds other bytes than {seg.path}: receiver ids must be unique"
+        )
+    manifest = seg.path.with_name(seg.path.name[: -len(CLOSED_SUFFIX)] + MANIFEST_SUFFIX)
+    if manifest.exists():
+        lake.write_bytes(f"{folder}/{manifest.name}", manifest.read_bytes())
+    lake.write_bytes(target, data)
+    return target
+
+
 def land_captures(settings: Settings, ledger: Ledger, paths: Iterable[str | Path]) -> list[RawObject]:
     """Land capture files' bytes in the raw zone (once per content)."""
     out = []
@@ -90,7 +132,7 @@ def land_captures(settings: Settings, ledger: Ledger, paths: Iterable[str | Path
             raise FileNotFoundError(f"no such file: {src}")
         out.append(
             land_bytes(
-                settings.lake,
+                settings.lake_store,
                 ledger,
                 source=CAPTURES,
                 logical_name=src.name,
@@ -138,17 +180,17 @@ class Core:
     def build(self, ctx: StepContext, unit: Unit) -> Output:
         tune_process_memory()
         raw = unit.inputs[0]
-        path = ctx.lake / raw.id
         name = raw.id  # the raw location rows carry: the path relative to the lake
-        day = dt.date.fromisoformat(unit.param("date")) if unit.param("date") else _capture_date(path.name)
-        data = path.read_bytes()
+        file_name = posixpath.basename(name)
+        day = dt.date.fromisoformat(unit.param("date")) if unit.param("date") else _capture_date(file_name)
+        data = ctx.lake.read_bytes(raw.id)
         if unit.param("kind") == "capture":
             if data[:2] == b"\x1f\x8b":
                 data = gzip.decompress(data)
             parsed = hj_batch.parse_capture(data, segment=name, default_date=day)
             mismatch = None
         else:
-            manifest = read_manifest(path)
+            manifest = json.loads(ctx.lake.read_bytes(name[: -len(CLOSED_SUFFIX)] + MANIFEST_SUFFIX))
             kind = str(manifest.get("kind", "data"))
             parsed = hj_batch.parse_segment(data, segment=name, default_date=day, kind=kind)
             mismatch = _manifest_mismatch(data, raw, manifest, parsed.lines)
@@ -238,7 +280,7 @@ class Marts:
             and set(before) <= set(parts)
             and all(parts[p] == fp for p, fp in before.items())
         )
-        con = duckdb.connect()
+        con = ctx.connect()
         try:
             # packets accepted without authentication (open mode) are evidence, never mart values: they
             # cannot stand in for, or override, an authenticated packet of the same MN, CN and DataTime
@@ -247,9 +289,7 @@ class Marts:
                 "WHERE receiver_status IS NULL OR receiver_status = 'ok'"
             )
             if incremental:
-                folder = files[0].parent if files else None
-                new_files = [folder / f"{p}.parquet" for p in added] if folder else []
-                hours = _hours_of(new_files, day)
+                hours = _hours_of(con, ctx.part_files(schema.readings.name, day, added), day)
                 hourly = _merge_hours(con, ctx.read(schema.hourly.name, day), day, hours)
             else:
                 hours = set(range(24))
@@ -269,19 +309,15 @@ class Marts:
         return Output({schema.hourly.name: hourly, schema.daily.name: daily}, counts)
 
 
-def _hours_of(files: list[Path], day: dt.date) -> set[int]:
+def _hours_of(con: duckdb.DuckDBPyConnection, files: list[str], day: dt.date) -> set[int]:
     """Beijing hours of ``day`` that readings in ``files`` feed into the hourly mart."""
     if not files:
         return set()
     midnight_us = int(dt.datetime.combine(day, dt.time(0), BEIJING).timestamp()) * 1_000_000
-    con = duckdb.connect()
-    try:
-        rows = con.sql(
-            f"SELECT DISTINCT (epoch_us(data_at) - {midnight_us}) // {_HOUR_US} AS h "
-            f"FROM {parquet_sql(files)} WHERE cn IN {_MART_CNS}"
-        ).fetchall()
-    finally:
-        con.close()
+    rows = con.sql(
+        f"SELECT DISTINCT (epoch_us(data_at) - {midnight_us}) // {_HOUR_US} AS h "
+        f"FROM {parquet_sql(files)} WHERE cn IN {_MART_CNS}"
+    ).fetchall()
     return {int(h) for (h,) in rows if 0 <= int(h) < 24}
 
 

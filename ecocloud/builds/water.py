@@ -51,7 +51,7 @@ def land_registry(settings: Settings, ledger: Ledger, path: Path | None = None) 
     if path is None:
         return None
     parse_sections_csv(Path(path).expanduser().read_bytes())  # refuse a broken registry here, loudly
-    return land_sections(settings.lake, ledger, Path(path))
+    return land_sections(settings.lake_store, ledger, Path(path))
 
 
 def land(
@@ -67,7 +67,7 @@ def land(
             pages = page_cap(settings, MAX_PAGES)
             out.append(
                 fetch_board(
-                    settings.lake,
+                    settings.lake_store,
                     ledger,
                     base,
                     session=session,
@@ -76,7 +76,7 @@ def land(
                 )
             )
         else:
-            out.append(land_file(settings.lake, ledger, Path(loc), fetched_at=fetched_at))
+            out.append(land_file(settings.lake_store, ledger, Path(loc), fetched_at=fetched_at))
     return out
 
 
@@ -318,7 +318,11 @@ class Sections:
     def build(self, ctx: StepContext, unit: Unit) -> Output:
         _, registry = registry_in_force(ctx)
         files = ctx.input_files(unit)
-        sections = build_sections(registry, files)
+        con = ctx.connect()
+        try:
+            sections = build_sections(con, registry, files)
+        finally:
+            con.close()
         listed = sum(sections.column("listed").to_pylist())
         counts = {"sections": sections.num_rows, "listed": listed, "unlisted": sections.num_rows - listed}
         warnings = (
@@ -329,9 +333,9 @@ class Sections:
         return Output({schema.sections.name: sections}, counts, warnings)
 
 
-def build_sections(registry: pa.Table, files: list[Path]) -> pa.Table:
-    """The section dimension: the registry plus every section seen in the published readings."""
-    con = duckdb.connect()
+def build_sections(con: duckdb.DuckDBPyConnection, registry: pa.Table, files: list[str]) -> pa.Table:
+    """The section dimension: the registry plus every section seen in the published readings
+    (``con`` reads the lake)."""
     con.register("reg", registry)
     seen_sql = (
         "SELECT NULL::VARCHAR AS section_id, NULL::VARCHAR AS province, NULL::VARCHAR AS basin, "
@@ -343,9 +347,8 @@ def build_sections(registry: pa.Table, files: list[Path]) -> pa.Table:
             "arg_max(section_name, observed_at) AS section_name, min(date) AS first_seen, max(date) AS last_seen "
             f"FROM {parquet_sql(files)} GROUP BY section_id"
         )
-    try:
-        out = con.sql(
-            f"""
+    out = con.sql(
+        f"""
             WITH seen AS ({seen_sql})
             SELECT section_id, r.section_code,
                    coalesce(r.province, s.province) AS province, coalesce(r.basin, s.basin) AS basin,
@@ -357,9 +360,7 @@ def build_sections(registry: pa.Table, files: list[Path]) -> pa.Table:
             FROM reg r FULL OUTER JOIN seen s USING (section_id)
             ORDER BY section_id
             """
-        ).to_arrow_table()
-    finally:
-        con.close()
+    ).to_arrow_table()
     return schema.sections.conform(out)
 
 

@@ -1,15 +1,17 @@
 """The context a build's steps get: settings, the ledger, the run, and reads of input tables.
 
-Steps read registry tables through the ledger's part list (``read``), never by globbing: a build
-reads exactly the parts whose versions its fingerprint names, so a part added meanwhile makes the
-unit pending again instead of silently half-included.
+Steps read registry tables through the ledger's part list (``read``, ``files``), never by globbing:
+a build reads exactly the parts whose versions its fingerprint names, so a part added meanwhile makes
+the unit pending again instead of silently half-included, and an object written but never published
+(a crash before the ledger recorded it) is never read. Reads go through the lake's filesystem layer
+(``ctx.lake``: a local folder or S3); DuckDB connections that read ``files`` come from ``connect``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -21,6 +23,7 @@ from ecocloud.runner.units import RAW, TABLE, Input, Unit
 from ecocloud.settings import Settings
 from schemas.registry import Table, get_table
 from warehouse import lake as lk
+from warehouse.fs import Lake, LakeLike, as_lake
 from warehouse.ledger import WHOLE, Ledger, RawObject, UnitState
 from warehouse.serving import select_sql
 
@@ -64,8 +67,12 @@ class StepContext:
         return self.ledger.unit_state(self.build, unit_key)
 
     @cached_property
-    def lake(self) -> Path:
-        return self.settings.lake
+    def lake(self) -> Lake:
+        return self.settings.lake_store
+
+    def connect(self) -> duckdb.DuckDBPyConnection:
+        """An in-memory DuckDB connection that can read the lake's ``files``."""
+        return self.lake.connect()
 
     # -- inputs -------------------------------------------------------------------------------
     @staticmethod
@@ -88,14 +95,19 @@ class StepContext:
         inputs = ([self.raw_input(registry)] if registry else []) + [parts[d] for d in sorted(parts, key=str)]
         return Unit("all", tuple(inputs))
 
-    def input_files(self, unit: Unit) -> list[Path]:
+    def input_files(self, unit: Unit) -> list[str]:
         """The part files of every table partition ``unit`` names as an input."""
         return [f for i in unit.inputs if i.kind == TABLE for f in self.files(i.id, i.partition)]
 
     # -- reads --------------------------------------------------------------------------------
-    def files(self, table_name: str, partition: dt.date | None) -> list[Path]:
-        """The part files of a partition, as the ledger lists them."""
+    def files(self, table_name: str, partition: dt.date | None) -> list[str]:
+        """The part files of a partition, as the ledger lists them (locations DuckDB opens)."""
         return published_files(self.lake, self.ledger, table_name, partition)
+
+    def part_files(self, table_name: str, partition: dt.date | None, parts: Sequence[str]) -> list[str]:
+        """The locations of the named parts (as the ledger names them) of a partition."""
+        table = get_table(table_name)
+        return [self.lake.uri(lk.part_file(table, partition, p)) for p in parts]
 
     def read(self, table_name: str, partition: dt.date | None = None) -> pa.Table:
         """One published partition (empty, with the registry schema, when there is none)."""
@@ -105,6 +117,7 @@ class StepContext:
         """A view per table in ``names`` on ``con``, named as the registry table, over exactly the
         parts of the partitions ``unit`` names as inputs (none: an empty relation with the
         table's columns) — for transforms that read relations by name."""
+        self.lake.register(con)
         for name in names:
             files = [
                 f
@@ -136,20 +149,30 @@ def partition_key(partition: dt.date | None) -> str:
     return _key(partition)
 
 
-def parquet_sql(files: list[Path], partition_by: str | None = "date") -> str:
+def parquet_sql(files: Sequence[str | Path], partition_by: str | None = "date") -> str:
     """``read_parquet([...])`` over part files of one table, the partition column read from the folders."""
     listed = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
     hive = f", hive_partitioning = true, hive_types = {{'{partition_by}': DATE}}" if partition_by else ""
     return f"read_parquet([{listed}]{hive})"
 
 
-def published_files(lake: Path, ledger: Ledger, table_name: str, partition: dt.date | None) -> list[Path]:
-    """The part files of one partition of a table, as the ledger lists them."""
-    folder = lk.partition_dir(lake, get_table(table_name), partition)
-    return [folder / f"{p.part}.parquet" for p in ledger.parts(table_name, partition=_key(partition))]
+def published_parts(ledger: Ledger, table_name: str, partition: dt.date | None) -> list[str]:
+    """The part files of one partition of a table as the ledger lists them, relative to the lake."""
+    table = get_table(table_name)
+    return [
+        lk.part_file(table, partition, p.part) for p in ledger.parts(table_name, partition=_key(partition))
+    ]
 
 
-def read_published(lake: Path, ledger: Ledger, table_name: str, partition: dt.date | None = None) -> pa.Table:
+def published_files(lake: LakeLike, ledger: Ledger, table_name: str, partition: dt.date | None) -> list[str]:
+    """The part files of one partition of a table, as the ledger lists them (full locations)."""
+    store = as_lake(lake)
+    return [store.uri(rel) for rel in published_parts(ledger, table_name, partition)]
+
+
+def read_published(
+    lake: LakeLike, ledger: Ledger, table_name: str, partition: dt.date | None = None
+) -> pa.Table:
     """One published partition (or the unpartitioned table); empty with the registry schema if none."""
-    files = published_files(lake, ledger, table_name, partition)
-    return lk.read_files(get_table(table_name), files, partition)
+    rels = published_parts(ledger, table_name, partition)
+    return lk.read_parts(lake, get_table(table_name), rels, partition)

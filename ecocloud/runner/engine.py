@@ -12,8 +12,9 @@ For one build:
 4. **gate** — each output table validated once for the whole batch, verdicts per unit and
    partition; a unit is blocked when any of its parts fails a blocking expectation;
 5. **publish** — atomically, per the build's ``Publish`` mode; evidence (quarantine) always;
-6. **record** — the unit's outcome, its parts and its lineage in one ledger transaction, and the
-   gate results appended to ``quality_platform__expectation_results``.
+6. **record** — the unit's outcome, its parts and its lineage in one ledger transaction (a part is
+   visible to builds and serving only from then on; parts it replaced are deleted after it), and
+   the gate results appended to ``quality_platform__expectation_results``.
 
 Serving is refreshed once per run by the caller (``refresh_serving``).
 """
@@ -310,17 +311,18 @@ def _publish(
             continue
         part = b.unit.part if build.publish == Publish.PART else lk.DEFAULT_PART
         for partition, data in b.split[table.name]:
-            path = lk.write_partition(ctx.lake, table, data, partition, part=part)
+            # on S3 the object gets a new name per content (``data.<sha>``): the ledger names it below
+            put = lk.write_part(ctx.lake, table, data, partition, part=part)
             written.append(
                 Part(
                     table.name,
                     partition_key(partition),
-                    part,
+                    put.part,
                     b.fingerprint,
                     name,
                     b.unit.key,
                     data.num_rows,
-                    path.stat().st_size,
+                    put.size_bytes,
                     ctx.run.run_id,
                     now,
                 )
@@ -328,9 +330,6 @@ def _publish(
             b.report.partitions.append(f"{table.name}/{partition_key(partition) or '-'}")
     kept = {(p.table_name, p.partition, p.part) for p in written}
     removed = sorted(previous - kept)
-    for table_name, key, stale in removed:
-        day = dt.date.fromisoformat(key) if key else None
-        lk.delete_partition(ctx.lake, get_table(table_name), day, part=stale)
     lineage = [
         LineageRow(
             p.table_name,
@@ -348,6 +347,11 @@ def _publish(
     b.report.seconds = time.perf_counter() - b.started
     state = _state(ctx, name, b.unit.key, b.fingerprint, b.report.status, b.report.counts, None)
     ctx.ledger.record_unit(state, written=written, removed=removed, lineage_rows=lineage)
+    # only now that the ledger no longer lists them: parts this unit no longer has (a reader holding
+    # the previous part list reads them until the next refresh)
+    for table_name, key, stale in removed:
+        day = dt.date.fromisoformat(key) if key else None
+        lk.delete_partition(ctx.lake, get_table(table_name), day, part=stale)
 
 
 def _append_results(ctx: StepContext, name: str, results: pa.Table) -> None:
@@ -356,7 +360,7 @@ def _append_results(ctx: StepContext, name: str, results: pa.Table) -> None:
     column = results.column("date")
     for result_day in sorted(pc.unique(column).to_pylist()):
         rows = results.filter(pc.equal(column, pa.scalar(result_day, column.type)))
-        lk.write_partition(ctx.lake, expectation_results, rows, result_day, part=part)
+        lk.write_part(ctx.lake, expectation_results, rows, result_day, part=part)
 
 
 # ---------------------------------------------------------------------------------------- serving
@@ -364,7 +368,7 @@ def refresh_serving(settings: Settings) -> None:
     """Regenerate the serving DuckDB file (views over the lake, the ledger's tables)."""
     led = ledger(settings)
     try:
-        serving.refresh(settings.lake, settings.duckdb_file, led)
+        serving.refresh(settings.lake_store, settings.duckdb_file, led)
     finally:
         led.close()
 

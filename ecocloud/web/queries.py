@@ -29,7 +29,7 @@ class NoServingDatabase(RuntimeError):
 def serving(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
     """A read-only connection to the serving database (opened per request: refreshes swap the file)."""
     try:
-        con = connect_readonly(settings.duckdb_file)
+        con = connect_readonly(settings.duckdb_file, settings.lake_store)
     except FileNotFoundError as exc:
         raise NoServingDatabase(str(exc)) from exc
     try:

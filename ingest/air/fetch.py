@@ -11,6 +11,7 @@ from ingest.air.parse import AirFileError, date_from_name
 from ingest.http import fetch
 from ingest.inflate import DEFAULT_MAX_INFLATED_BYTES, InflateError, gunzip, gunzip_head, is_gzip
 from ingest.raw import land_bytes
+from warehouse.fs import LakeLike, as_lake
 from warehouse.ledger import Ledger, RawObject
 
 SOURCE = "air"
@@ -28,7 +29,7 @@ def logical_name(location: str) -> str:
 
 
 def land_location(
-    lake: Path,
+    lake: LakeLike,
     ledger: Ledger,
     location: str,
     *,
@@ -54,7 +55,7 @@ def land_location(
     return _land(lake, ledger, name, path.read_bytes(), origin=str(path.resolve()))
 
 
-def _land(lake: Path, ledger: Ledger, name: str, data: bytes, *, origin: str) -> RawObject:
+def _land(lake: LakeLike, ledger: Ledger, name: str, data: bytes, *, origin: str) -> RawObject:
     day = date_from_name(name)
     if day is None:
         if not _is_station_list(data):
@@ -83,17 +84,17 @@ def _is_station_list(data: bytes) -> bool:
     return "监测点编码".encode() in head or "监测点编码".encode("gb18030") in head
 
 
-def raw_text(lake: Path, obj: RawObject) -> bytes:
+def raw_text(lake: LakeLike, obj: RawObject) -> bytes:
     """The bytes of a raw object, decompressed when it was received gzipped."""
     return raw_bytes(lake, obj.raw_path)
 
 
-def raw_bytes(lake: Path, raw_path: str, *, max_bytes: int = DEFAULT_MAX_INFLATED_BYTES) -> bytes:
+def raw_bytes(lake: LakeLike, raw_path: str, *, max_bytes: int = DEFAULT_MAX_INFLATED_BYTES) -> bytes:
     """The bytes of a raw file, gunzipped (streamed, at most ``max_bytes``) when it is gzip.
 
     A gzip bomb or a corrupt ``.gz`` raises :class:`AirFileError`: the file is quarantined with why.
     """
-    data = (lake / raw_path).read_bytes()
+    data = as_lake(lake).read_bytes(raw_path)
     if not is_gzip(data):
         return data
     try:

@@ -7,13 +7,13 @@ the file name does not, so a rebuild from the raw zone alone still knows what ea
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import requests
 
 from ingest import listing
 from ingest.credit.config import province as province_config
 from ingest.snapshots import land_snapshot
+from warehouse.fs import LakeLike
 from warehouse.ledger import Ledger, RawObject
 
 SOURCE = "credit"
@@ -54,7 +54,7 @@ def discover(
 
 
 def land_file(
-    lake: Path,
+    lake: LakeLike,
     ledger: Ledger,
     item: CreditFile,
     *,

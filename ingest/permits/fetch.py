@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -22,6 +21,7 @@ import requests
 from ingest.http import FetchError, fetch
 from ingest.permits.parse import BEIJING, PermitPageError, load_page, parse_updated_at
 from ingest.raw import land_bytes
+from warehouse.fs import LakeLike
 from warehouse.ledger import Ledger, RawObject
 
 log = logging.getLogger(__name__)
@@ -119,7 +119,7 @@ def fetch_pages(
     raise PagingError(f"{base_url}: listing kept changing while paging ({max_restarts} restarts)")
 
 
-def land_page(lake: Path, ledger: Ledger, page: Page, *, fetched_at: dt.datetime) -> RawObject:
+def land_page(lake: LakeLike, ledger: Ledger, page: Page, *, fetched_at: dt.datetime) -> RawObject:
     """Land one page's exact bytes; the name says which query and page it answered."""
     since = "all" if page.updated_since is None else f"{page.updated_since.astimezone(BEIJING):%Y%m%dT%H%M%S}"
     name = f"permits_since-{since}_page-{page.page:04d}.json"

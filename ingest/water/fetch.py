@@ -33,6 +33,7 @@ import requests
 from ingest.http import Fetched, FetchRefused, fetch
 from ingest.raw import land_bytes, read_raw
 from ingest.snapshots import land_snapshot
+from warehouse.fs import LakeLike
 from warehouse.ledger import Ledger, RawObject
 
 __all__ = [
@@ -160,7 +161,7 @@ def _http_time(value: str | None) -> dt.datetime | None:
 
 
 def fetch_board(
-    lake: Path,
+    lake: LakeLike,
     ledger: Ledger,
     base_url: str,
     *,
@@ -246,7 +247,9 @@ def reference_from_name(name: str) -> dt.datetime | None:
     return dt.datetime.combine(day, t, BEIJING).astimezone(dt.UTC)
 
 
-def land_file(lake: Path, ledger: Ledger, path: Path, *, fetched_at: dt.datetime | None = None) -> Snapshot:
+def land_file(
+    lake: LakeLike, ledger: Ledger, path: Path, *, fetched_at: dt.datetime | None = None
+) -> Snapshot:
     """Land one saved reply page (a local file) as a one-page snapshot."""
     path = Path(path).expanduser()
     if not path.is_file():
@@ -273,7 +276,7 @@ def land_file(lake: Path, ledger: Ledger, path: Path, *, fetched_at: dt.datetime
     return _record(ledger, snap)
 
 
-def land_sections(lake: Path, ledger: Ledger, path: Path) -> RawObject | None:
+def land_sections(lake: LakeLike, ledger: Ledger, path: Path) -> RawObject | None:
     """Land the section registry CSV as its newest snapshot; None when unchanged since the last."""
     path = Path(path).expanduser()
     if not path.is_file():
