@@ -317,6 +317,9 @@ class _IdleWatch:
         self.handle.cancel()
 
 
+ACCEPT_BATCH = FD_RESERVE // 2  # connections accepted per wake-up (also the listen backlog)
+
+
 def connection_cap(max_connections: int, *, raise_limit: bool) -> int:
     """``max_connections`` within the file-descriptor limit (first raised to the hard limit if
     ``raise_limit``), keeping :data:`FD_RESERVE` descriptors free."""
@@ -420,8 +423,15 @@ class Receiver:
             logs.append(sl)
         self._data, self._quarantine = logs
         try:
+            # asyncio accepts up to `backlog` sockets per wake-up before any is refused: keep that
+            # within the descriptors held in reserve, or a burst of connects hits EMFILE in accept()
             self._server = await asyncio.start_server(
-                self._on_connect, c.host, c.port, limit=c.max_line_bytes, reuse_address=True
+                self._on_connect,
+                c.host,
+                c.port,
+                limit=c.max_line_bytes,
+                reuse_address=True,
+                backlog=ACCEPT_BATCH,
             )
         except BaseException:  # e.g. the port is taken: close the logs, release the id
             for sl in logs:
