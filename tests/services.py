@@ -1,0 +1,47 @@
+"""The machine's PostgreSQL (127.0.0.1:5432) and Redis (127.0.0.1:6379) for integration tests.
+
+Every test gets its own database or Redis db number, made for it and dropped or flushed after it,
+even when it fails; nothing is shared between tests or runs. `.ci/run` checks that both services are
+up before the tests start.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432"
+REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
+
+
+@contextmanager
+def postgres_database(prefix: str = "ecocloud_test") -> Iterator[str]:
+    """A new, empty PostgreSQL database; yields its SQLAlchemy URL and drops it afterwards."""
+    import psycopg
+
+    name = f"{prefix}_{secrets.token_hex(6)}"
+    with psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=postgres", autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield f"{POSTGRES}/{name}"
+        finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # ends lingering sessions
+
+
+@contextmanager
+def redis_database() -> Iterator[int]:
+    """A Redis db number with no keys (of 1..15, chosen at random); flushed afterwards."""
+    import redis
+
+    for db in secrets.SystemRandom().sample(range(1, 16), 15):
+        client = redis.Redis(REDIS_HOST, REDIS_PORT, db=db)
+        if client.dbsize() == 0:
+            break
+    else:
+        raise RuntimeError("every Redis db 1..15 holds keys: none is free for a test")
+    try:
+        yield db
+    finally:
+        client.flushdb()
+        client.close()
