@@ -73,12 +73,18 @@ class Supervisor:
     env: dict[str, str]
     children: list[Child] = field(default_factory=list)
 
-    def start(self, name: str, args: list[str], stop_signal: signal.Signals = signal.SIGTERM) -> Child:
+    def start(
+        self,
+        name: str,
+        args: list[str],
+        stop_signal: signal.Signals = signal.SIGTERM,
+        extra_env: dict[str, str] | None = None,
+    ) -> Child:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = self.log_dir / f"{name}.log"
         with log.open("ab") as out:
             proc = subprocess.Popen(
-                args, env=self.env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                args, env=self.env | (extra_env or {}), stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                 start_new_session=True,  # Ctrl-C reaches us only; we stop each group in turn
             )  # fmt: skip
         child = Child(name, proc, log, stop_signal)

@@ -31,15 +31,20 @@ def postgres_database(prefix: str = "ecocloud_test") -> Iterator[str]:
 
 @contextmanager
 def redis_database() -> Iterator[int]:
-    """A Redis db number with no keys (of 1..15, chosen at random); flushed afterwards."""
+    """A Redis db number (1..15, at random) that no one else uses: empty, and claimed with a key so
+    that a test starting at the same moment takes another; flushed afterwards."""
     import redis
 
+    claim = secrets.token_hex(8)
     for db in secrets.SystemRandom().sample(range(1, 16), 15):
         client = redis.Redis(REDIS_HOST, REDIS_PORT, db=db)
-        if client.dbsize() == 0:
-            break
+        if client.dbsize() == 0 and client.set("ecocloud-test-claim", claim, nx=True):
+            if client.dbsize() == 1:
+                break
+            client.delete("ecocloud-test-claim")  # someone else's keys arrived meanwhile
+        client.close()
     else:
-        raise RuntimeError("every Redis db 1..15 holds keys: none is free for a test")
+        raise RuntimeError("every Redis db 1..15 is in use: none is free for a test")
     try:
         yield db
     finally:
