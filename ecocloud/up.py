@@ -12,6 +12,7 @@ rest.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import os
 import secrets
@@ -86,6 +87,7 @@ class Supervisor:
             proc = subprocess.Popen(
                 args, env=self.env | (extra_env or {}), stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                 start_new_session=True,  # Ctrl-C reaches us only; we stop each group in turn
+                preexec_fn=_die_with_parent,  # noqa: PLW1509 (one foreign C call, resolved before the fork)
             )  # fmt: skip
         child = Child(name, proc, log, stop_signal)
         self.children.append(child)
@@ -110,6 +112,17 @@ class Supervisor:
                 _signal_group(child.proc.pid, signal.SIGKILL)
             child.proc.wait()
         return {c.name: c.proc.returncode for c in self.children}
+
+
+_PRCTL = ctypes.CDLL(None).prctl if sys.platform == "linux" else None
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGTERM when ``up`` itself dies (even by SIGKILL), so no child
+    outlives it (Linux; elsewhere a no-op)."""
+    if _PRCTL is not None:
+        _PRCTL(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _signal_group(pgid: int, sig: signal.Signals) -> None:
@@ -217,6 +230,8 @@ def _start(
     sup.start("airflow-scheduler", [airflow, "scheduler"])
     sup.start("airflow-dag-processor", [airflow, "dag-processor"])
     sup.start("airflow-triggerer", [airflow, "triggerer"])
+    if "celery" in sup.env["AIRFLOW__CORE__EXECUTOR"].lower():  # a worker of our own; more may join
+        sup.start("airflow-celery-worker", [airflow, "celery", "worker"])
     ecocloud = str(Path(sys.executable).with_name("ecocloud"))
     receive = [ecocloud, "receive", "--host", HOST, "--port", str(config.receiver_port)]
     if config.simulate:
