@@ -215,16 +215,37 @@ def _start(
     settings: Settings, config: UpConfig, sup: Supervisor, stop: threading.Event, console: Console
 ) -> dict[str, str] | None:
     """Start every child and wait until they answer; the logins, or None when stopped meanwhile."""
-    airflow = airflow_bin()
     console.print(f"home: {settings.root}  (Airflow: {settings.airflow_dir}, logs: {sup.log_dir})")
     console.print("preparing the Airflow metadata database …")
     settings.airflow_dir.mkdir(parents=True, exist_ok=True)
     migrate = subprocess.run(
-        [airflow, "db", "migrate"], env=sup.env, capture_output=True, text=True, check=False
+        [airflow_bin(), "db", "migrate"], env=sup.env, capture_output=True, text=True, check=False
     )
     if migrate.returncode != 0:
         raise UpError(f"airflow db migrate failed:\n{(migrate.stdout + migrate.stderr)[-3000:]}")
     web_password = _web_admin(settings)
+    _start_airflow(sup, config)
+    _start_platform(settings, sup, config)
+
+    console.print("waiting for the Airflow API server, the web app and the receiver …")
+    base = f"http://{HOST}:{config.airflow_port}"
+    _wait(sup, stop, "the Airflow API server", lambda: _http_ok(f"{base}/api/v2/monitor/health"), 300)
+    _wait(sup, stop, "the web app", lambda: _http_ok(f"http://{HOST}:{config.web_port}/healthz"), 120)
+    _wait(sup, stop, "the HJ 212 receiver", lambda: _tcp_ok(config.receiver_port), 60)
+    if config.simulate:
+        sim = f"http://{HOST}:{config.simulator_port}/air/station_list.csv"
+        _wait(sup, stop, "the simulator", lambda: _http_ok(sim), 60)
+    airflow_password = None if stop.is_set() else _airflow_admin_password(settings, sup, stop)
+    if airflow_password is None:
+        return None
+    console.print("waiting for the DAG processor to register our DAGs, then unpausing them …")
+    client = AirflowClient(base, "admin", airflow_password)
+    _wait(sup, stop, "our DAGs to be registered", lambda: client.unpause_all(our_dag_ids()), 300)
+    return None if stop.is_set() else {"airflow": airflow_password, "web": web_password}
+
+
+def _start_airflow(sup: Supervisor, config: UpConfig) -> None:
+    airflow = airflow_bin()
     port = str(config.airflow_port)
     sup.start("airflow-api-server", [airflow, "api-server", "--host", HOST, "--port", port])
     sup.start("airflow-scheduler", [airflow, "scheduler"])
@@ -232,13 +253,17 @@ def _start(
     sup.start("airflow-triggerer", [airflow, "triggerer"])
     if "celery" in sup.env["AIRFLOW__CORE__EXECUTOR"].lower():  # a worker of our own; more may join
         sup.start("airflow-celery-worker", [airflow, "celery", "worker"])
+
+
+def _start_platform(settings: Settings, sup: Supervisor, config: UpConfig) -> None:
+    """The receiver, the web app, and with ``simulate`` the simulator with its logger fleet."""
     ecocloud = str(Path(sys.executable).with_name("ecocloud"))
     receive = [ecocloud, "receive", "--host", HOST, "--port", str(config.receiver_port)]
     if config.simulate:
         from ecocloud.simulator.fleet import fleet_devices, write_registry
 
         registry = write_registry(fleet_devices(SIM_SEED), settings.root / "simulator" / "devices.csv")
-        receive += ["--devices", str(registry)]
+        receive += ["--devices", str(registry)]  # registered mode: the fleet's loggers and passwords
     sup.start("receiver", receive)
     if config.simulate:
         sup.start(
@@ -252,26 +277,6 @@ def _start(
         )
     web = [ecocloud, "serve", "--host", HOST, "--port", str(config.web_port), "--insecure-cookies"]
     sup.start("web", web)
-
-    console.print("waiting for the Airflow API server, the web app and the receiver …")
-    base = f"http://{HOST}:{config.airflow_port}"
-    _wait(sup, stop, "the Airflow API server", lambda: _http_ok(f"{base}/api/v2/monitor/health"), 300)
-    _wait(sup, stop, "the web app", lambda: _http_ok(f"http://{HOST}:{config.web_port}/healthz"), 120)
-    _wait(sup, stop, "the HJ 212 receiver", lambda: _tcp_ok(config.receiver_port), 60)
-    if config.simulate:
-        sim = f"http://{HOST}:{config.simulator_port}/air/station_list.csv"
-        _wait(sup, stop, "the simulator", lambda: _http_ok(sim), 60)
-    if stop.is_set():
-        return None
-    airflow_password = _airflow_admin_password(settings, sup, stop)
-    if airflow_password is None:
-        return None
-    console.print("waiting for the DAG processor to register our DAGs, then unpausing them …")
-    client = AirflowClient(base, "admin", airflow_password)
-    _wait(sup, stop, "our DAGs to be registered", lambda: client.unpause_all(our_dag_ids()), 300)
-    if stop.is_set():
-        return None
-    return {"airflow": airflow_password, "web": web_password}
 
 
 def _wait(
