@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import subprocess
 import sys
 import time
@@ -111,6 +112,7 @@ def test_scheduled_runs_succeed_on_two_celery_workers_with_postgres(tmp_path: Pa
                      "--skip-serve-logs"],
                     extra_env={"ECOCLOUD_WORKER_NAME": name},
                 )  # fmt: skip
+            _wait_until_workers_ready(sup)  # so that tasks queued at once go to both
             _unpause(sup, settings, api_port)
             runs = _wait_for_success(sup, meta)
             with meta.connect() as con:
@@ -154,6 +156,15 @@ def test_scheduled_runs_succeed_on_two_celery_workers_with_postgres(tmp_path: Pa
         station_hours, packets_stored, loggers = map(int, out.stdout.splitlines()[1].split(","))
         assert station_hours > 0
         assert (packets_stored, loggers) == (packets, len(MNS))
+
+
+def _wait_until_workers_ready(sup: Supervisor) -> None:
+    deadline = time.monotonic() + 180
+    workers = [c for c in sup.children if c.name in WORKERS]
+    while not all(re.search(rf"{c.name}@\S+ ready\.", c.tail(100_000)) for c in workers):
+        assert (dead := sup.exited()) is None, f"{dead.name} exited:\n{dead.tail()}"
+        assert time.monotonic() < deadline, "the Celery workers did not get ready within 180 s"
+        time.sleep(2)
 
 
 def _unpause(sup: Supervisor, settings: Settings, api_port: int) -> None:

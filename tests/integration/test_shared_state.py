@@ -22,12 +22,14 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pytest
 from conftest import REPO, ecocloud_bin
 
 from ecocloud.settings import Settings
 from ingest.hj212.protocol import BEIJING, Packet, build_packet, parse_line
 from warehouse.ledger import Ledger
 
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 SPAWN = multiprocessing.get_context("spawn")
 
 
