@@ -358,12 +358,18 @@ def _announce(
             f"master); its data loggers send to the receiver"
         )
     console.print(f"DAGs unpaused            {', '.join(our_dag_ids())}")
-    console.print(f"state database           {settings.state_url}")
+    console.print(f"state database           {_without_password(settings.state_url)}")
     console.print(f"lake and serving DuckDB  {settings.lake}, {settings.duckdb_file}")
     console.print(
         f"logs                     {sup.log_dir}/*.log, Airflow task logs in {settings.airflow_dir}/logs"
     )
     console.print("the web admin password is shown only now; Ctrl-C stops everything")
+
+
+def _without_password(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
 
 
 class AirflowClient:
