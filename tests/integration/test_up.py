@@ -9,13 +9,13 @@ import re
 import signal
 import subprocess
 import time
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import psutil
 import pytest
+import requests
 from conftest import ecocloud_bin, free_port
 
 from ecocloud.up import AirflowClient, our_dag_ids
@@ -37,6 +37,26 @@ def _wait_for(
             return found
         time.sleep(3)
     raise AssertionError(f"{what} not within {timeout_s:.0f} s:\n{out.read_text()[-4000:]}")
+
+
+def _web_login_as_admin(base: str, password: str) -> None:
+    """The printed web login works: the admin reaches the users page."""
+    session = requests.Session()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', session.get(f"{base}/login", timeout=10).text)
+    assert token
+    login = session.post(
+        f"{base}/login",
+        data={
+            "username": "admin",
+            "password": password,
+            "csrf_token": token.group(1),
+            "next": "/admin/users",
+        },
+        timeout=30,
+        allow_redirects=False,
+    )
+    assert login.status_code == 303, login.text[:500]
+    assert session.get(f"{base}/admin/users", timeout=10).status_code == 200
 
 
 def _alive(process: psutil.Process) -> bool:
@@ -97,9 +117,7 @@ def test_up_runs_scheduled_air_quality_and_stops_everything_on_ctrl_c(tmp_path: 
         rows, stations = map(int, sql.stdout.splitlines()[1].split(","))
         assert rows > 0 and stations > 40  # the simulated Jiangxi stations
 
-        with urllib.request.urlopen(f"http://127.0.0.1:{ports['web']}/healthz", timeout=10) as reply:
-            assert reply.status == 200
-        assert len(web_password) >= 12
+        _web_login_as_admin(f"http://127.0.0.1:{ports['web']}", web_password)
     finally:
         if not children and proc.poll() is None:
             children = psutil.Process(proc.pid).children(recursive=True)
