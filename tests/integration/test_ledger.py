@@ -167,3 +167,31 @@ def test_processes_starting_together_share_one_schema_and_one_record_per_object(
     ledger.close()
     assert len(stored) == 50
     assert all(answer == [stored[f"raw/hj212/seg-{i}.h212"] for i in range(50)] for answer in answers)
+
+
+def _close_inherited_and_record(ledger: Ledger, url: str) -> None:
+    ledger.close()  # what a forked child's exit or garbage collection may do to the engine it inherited
+    own = Ledger(url)
+    own.record_unit(_state("from-child", "fp"))
+    own.close()
+
+
+def test_a_forked_child_never_ends_the_parents_database_sessions(postgres_url: str) -> None:
+    """The runner forks build workers while its ledger holds pooled connections: a child that closes
+    what it inherited must not end the parent's sessions (their sockets are shared after fork)."""
+    ledger = Ledger(postgres_url)
+
+    def backend() -> int:
+        with ledger.engine.connect() as con:
+            return int(con.execute(sa.text("SELECT pg_backend_pid()")).scalar_one())
+
+    before = backend()  # the pooled connection the parent will reuse
+    child = multiprocessing.get_context("fork").Process(
+        target=_close_inherited_and_record, args=(ledger, postgres_url)
+    )
+    child.start()
+    child.join(60)
+    assert child.exitcode == 0
+    assert backend() == before  # the same session: the child did not terminate it
+    assert ledger.unit_state("air.hourly", "from-child") is not None
+    ledger.close()
