@@ -7,10 +7,11 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml Makefil
 UV_VERSION := 0.13.9
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: help venv demo test test-fast lint format typecheck bench browser clean
+.PHONY: help venv demo up test test-fast lint format typecheck bench browser clean
 
 help:
 	@echo "make demo   run the simulator and the Airflow DAGs for a few simulated days, print results, serve the web app"
+	@echo "make up     the platform on this machine until Ctrl-C (UP_FLAGS=--simulate: with simulated upstreams)"
 	@echo "make test   lint, type-check, check import directions and run every test (unit, integration, e2e)"
 	@echo "make bench  national-scale benchmark (figures go to BENCHMARKS.md)"
 	@echo "make lint | format | typecheck | test-fast | clean"
@@ -36,6 +37,10 @@ browser:
 # Ends by serving the web app on the demo's data when run from a terminal (Ctrl-C stops it); DEMO_FLAGS=--no-serve exits.
 demo: venv
 	$(BIN)/ecocloud demo $(DEMO_FLAGS)
+
+# Airflow (scheduler, DAG processor, triggerer, API server/UI), the HJ 212 receiver and the web app until Ctrl-C.
+up: venv
+	$(BIN)/ecocloud up $(UP_FLAGS)
 
 lint: venv
 	$(BIN)/ruff check .

@@ -53,3 +53,12 @@ def run_airflow(settings: Settings, *args: str, capture: bool = False) -> subpro
 def ensure_db(settings: Settings) -> None:
     """Create or upgrade the Airflow metadata database (idempotent)."""
     run_airflow(settings, "db", "migrate", capture=True)
+
+
+def task_hostname() -> str:
+    """The host name Airflow records for a task instance when ``AIRFLOW__CORE__HOSTNAME_CALLABLE`` is
+    ``ecocloud.airflow_env.task_hostname``: ``ECOCLOUD_WORKER_NAME`` if set (several workers on one
+    machine are then told apart), else the machine's fully qualified name (Airflow's default)."""
+    import socket
+
+    return os.environ.get("ECOCLOUD_WORKER_NAME") or socket.getfqdn()

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table as RichTable
 
-from ecocloud import cli_ddl
+from ecocloud import cli_ddl, cli_up
 from ecocloud.cli_catalog import catalog_app
 from ecocloud.cli_ingest import ingest_app
 from ecocloud.cli_ingest import run as run_spec_command
@@ -35,6 +35,7 @@ app.add_typer(catalog_app, name="catalog")  # ecocloud/cli_catalog.py
 app.add_typer(users_app, name="users")  # ecocloud/cli_web.py
 app.command("serve")(serve_web)
 app.command("risk")(risk_command)  # ecocloud/cli_risk.py
+app.command("up")(cli_up.up)  # ecocloud/cli_up.py
 console = Console()
 err = Console(stderr=True)
 
@@ -101,7 +102,7 @@ def sql(
 def simulate(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="HTTP port")] = 8765,
-    days: Annotated[int, typer.Option(help="how many simulated days up to yesterday")] = 3,
+    days: Annotated[int, typer.Option(help="complete simulated days up to yesterday (today grows too)")] = 3,
     seed: Annotated[int, typer.Option(help="random seed")] = 2026,
     loggers: Annotated[
         str | None, typer.Option(help="also run the HJ 212 data-logger fleet against this HOST:PORT receiver")
@@ -111,7 +112,8 @@ def simulate(
     """Serve the upstream systems of a simulated province (Jiangxi) over their real protocols."""
     from ecocloud.simulator.server import serve
 
-    start = dt.date.today() - dt.timedelta(days=days)
+    today = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).date()  # the release's days are Beijing days
+    start = today - dt.timedelta(days=days)
     if loggers:
         from ecocloud.simulator.fleet import start_fleet_thread
 
@@ -120,8 +122,8 @@ def simulate(
         console.print(
             f"HJ 212 loggers → {loggers} (1 simulated day at {logger_speed:g}×; fault labels: {labels})"
         )
-    console.print(f"simulating {days} days from {start} on http://{host}:{port}/air/ (Ctrl-C stops)")
-    serve(host=host, port=port, start_date=start, days=days, seed=seed)
+    console.print(f"simulating {start} … {today} (so far) on http://{host}:{port}/air/ (Ctrl-C stops)")
+    serve(host=host, port=port, start_date=start, days=days + 1, seed=seed)
 
 
 @app.command()

@@ -123,8 +123,8 @@ def run_demo(
         f"  DuckDB database:  {settings.duckdb_file}\n"
         f"  Parquet lake:     {settings.lake_store.uri()}\n"
         f"  Airflow logs:     {settings.airflow_dir}/demo-*.log\n"
-        f"  Airflow UI:       AIRFLOW_HOME={settings.airflow_dir} AIRFLOW__CORE__DAGS_FOLDER=$PWD/dags "
-        ".venv/bin/airflow standalone\n"
+        "  the platform for continuous use (scheduler, UI, receiver, web app): "
+        ".venv/bin/ecocloud up --simulate\n"
     )
     if serve:
         serve_web(settings, console, port)

@@ -251,3 +251,25 @@ def risk_server(risk_home: RiskHome) -> Iterator[str]:
     """The web app on the risk home, plain http over loopback."""
     with running_web(risk_home.env, "--insecure-cookies") as base:
         yield base
+
+
+# -- the machine's PostgreSQL and Redis (tests/services.py) ---------------------------------------------
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test (dropped after it): its SQLAlchemy URL."""
+    from services import postgres_database
+
+    with postgres_database() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def state_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A state database URL: an SQLite file, or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'state.sqlite'}"
+        return
+    from services import postgres_database
+
+    with postgres_database() as url:
+        yield url

@@ -25,6 +25,7 @@ import hashlib
 import json
 import os
 import time
+import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -192,7 +193,10 @@ class Ledger:
         self.url = url
         self.engine = _engine(url)
         self._sqlite = self.engine.dialect.name == "sqlite"
-        _META.create_all(self.engine)
+        with self._tx() as con:
+            if not self._sqlite:  # processes starting on a fresh database would race to create the tables
+                con.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_id("ledger:schema")})
+            _META.create_all(con)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -202,23 +206,24 @@ class Ledger:
         with self.engine.begin() as con:
             yield con
 
-    def _upsert(self, table: sa.Table, row: Mapping[str, Any], keys: Sequence[str]) -> Any:
+    def _insert(self, table: sa.Table, row: Mapping[str, Any]) -> Any:
         from sqlalchemy.dialects import postgresql, sqlite
 
-        stmt = (sqlite.insert if self._sqlite else postgresql.insert)(table).values(**row)
-        return stmt.on_conflict_do_update(
+        return (sqlite.insert if self._sqlite else postgresql.insert)(table).values(**row)
+
+    def _upsert(self, table: sa.Table, row: Mapping[str, Any], keys: Sequence[str]) -> Any:
+        return self._insert(table, row).on_conflict_do_update(
             index_elements=list(keys), set_={k: v for k, v in row.items() if k not in keys}
         )
 
     # -- raw manifest -------------------------------------------------------------------------
     def record_raw(self, obj: RawObject) -> RawObject:
-        """Record a landed object; landing the same bytes again returns the first record."""
+        """Record a landed object; landing the same bytes again returns the first record (also when two
+        processes record it at once: the insert of the second is a no-op, not an error)."""
         with self._tx() as con:
-            row = con.execute(sa.select(raw_objects).where(raw_objects.c.raw_path == obj.raw_path)).first()
-            if row:
-                return RawObject(*row)
-            con.execute(sa.insert(raw_objects).values(**_as_dict(obj)))
-        return obj
+            con.execute(self._insert(raw_objects, _as_dict(obj)).on_conflict_do_nothing())
+            row = con.execute(sa.select(raw_objects).where(raw_objects.c.raw_path == obj.raw_path)).one()
+        return RawObject(*row)
 
     def latest_raw(self, source: str, logical_name: str) -> RawObject | None:
         """The newest object received under an upstream name (day files grow during the day)."""
@@ -243,25 +248,18 @@ class Ledger:
         self, source: str, group_id: str, members: Sequence[str], meta: Mapping[str, Any]
     ) -> RawGroup:
         """Record raw objects landed together as one input; the first record of a group wins."""
+        new = {
+            "source": source,
+            "group_id": group_id,
+            "members": json.dumps(list(members)),
+            "meta": json.dumps(dict(meta), ensure_ascii=False, default=str),
+            "recorded_at": _now(),
+        }
         with self._tx() as con:
+            con.execute(self._insert(raw_groups, new).on_conflict_do_nothing())
             row = con.execute(
                 sa.select(raw_groups).where(raw_groups.c.source == source, raw_groups.c.group_id == group_id)
-            ).first()
-            if row is None:
-                con.execute(
-                    sa.insert(raw_groups).values(
-                        source=source,
-                        group_id=group_id,
-                        members=json.dumps(list(members)),
-                        meta=json.dumps(dict(meta), ensure_ascii=False, default=str),
-                        recorded_at=_now(),
-                    )
-                )
-                row = con.execute(
-                    sa.select(raw_groups).where(
-                        raw_groups.c.source == source, raw_groups.c.group_id == group_id
-                    )
-                ).one()
+            ).one()
         return _group(row)
 
     def group(self, source: str, group_id: str) -> RawGroup | None:
@@ -392,32 +390,38 @@ class Ledger:
         """Hold a lock per key (sorted, so two holders never deadlock) for the block.
 
         A killed holder's locks are released by the operating system (flock) or by the database
-        when its session ends (PostgreSQL advisory locks).
+        when its session ends (PostgreSQL advisory locks, all held by one connection of their own).
         """
         ordered = sorted(set(keys))
+        if not self._sqlite:
+            with self._advisory_locks(ordered, timeout_s):
+                yield
+            return
         with ExitStack() as stack:
             for key in ordered:
-                stack.enter_context(self._lock(key, timeout_s))
+                path = self._lock_dir() / f"{hashlib.sha1(key.encode()).hexdigest()}.lock"
+                stack.enter_context(_flock(path, key, timeout_s))
             yield
 
     @contextmanager
-    def _lock(self, key: str, timeout_s: float) -> Iterator[None]:
-        if self._sqlite:
-            with _flock(self._lock_dir() / f"{hashlib.sha1(key.encode()).hexdigest()}.lock", key, timeout_s):
-                yield
-            return
-        ident = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
-        with self.engine.connect() as con:
-            deadline = time.monotonic() + timeout_s
-            while not con.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": ident}).scalar():
-                if time.monotonic() > deadline:
-                    raise LockTimeout(f"lock {key!r} still held after {timeout_s:.0f} s")
-                time.sleep(0.05)
+    def _advisory_locks(self, ordered: Sequence[str], timeout_s: float) -> Iterator[None]:
+        # Session-level locks on one autocommit connection: a batch of many units needs one
+        # connection, not one per key, and no transaction stays open while the block runs.
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as con:
             try:
+                deadline = time.monotonic() + timeout_s
+                for key in ordered:
+                    ident = _lock_id(key)
+                    while not con.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": ident}).scalar():
+                        if time.monotonic() > deadline:
+                            raise LockTimeout(f"lock {key!r} still held after {timeout_s:.0f} s")
+                        time.sleep(0.05)
                 yield
             finally:
-                con.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": ident})
-                con.commit()
+                try:
+                    con.execute(sa.text("SELECT pg_advisory_unlock_all()"))
+                except sa.exc.DBAPIError:
+                    con.invalidate()  # the session ends, and its locks with it
 
     def _lock_dir(self) -> Path:
         db = self.engine.url.database
@@ -447,9 +451,14 @@ def _flock(path: Path, key: str, timeout_s: float) -> Iterator[None]:
         os.close(fd)
 
 
+def _lock_id(key: str) -> int:
+    """The 64-bit PostgreSQL advisory lock id of a key."""
+    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
+
+
 def _engine(url: str) -> sa.Engine:
     if not url.startswith("sqlite"):
-        return sa.create_engine(url, pool_pre_ping=True)
+        return _server_engine(url)
     path = sa.engine.make_url(url).database
     if path and path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -466,6 +475,25 @@ def _engine(url: str) -> sa.Engine:
         con.exec_driver_sql("BEGIN IMMEDIATE")  # writers queue at the start, never deadlock mid-way
 
     return engine
+
+
+def _server_engine(url: str) -> sa.Engine:
+    """A pooled engine for a database server. The runner forks build workers: a child forgets the
+    pooled connections it inherited (``_forget_inherited_connections``) and opens its own."""
+    engine = sa.create_engine(url, pool_pre_ping=True)
+    _SERVER_ENGINES.add(engine)
+    return engine
+
+
+_SERVER_ENGINES: weakref.WeakSet[sa.Engine] = weakref.WeakSet()
+
+
+def _forget_inherited_connections() -> None:
+    for engine in list(_SERVER_ENGINES):
+        engine.dispose(close=False)  # closing would end the parent's sessions on the shared sockets
+
+
+os.register_at_fork(after_in_child=_forget_inherited_connections)
 
 
 def _as_dict(obj: Any) -> dict[str, Any]:

@@ -1,0 +1,34 @@
+"""``ecocloud up``: the platform on one machine until Ctrl-C (``make up`` runs it)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from ecocloud.settings import get_settings
+
+
+def up(
+    simulate: Annotated[
+        bool, typer.Option("--simulate", help="also run the upstream simulator and its HJ 212 data loggers")
+    ] = False,
+    port_airflow: Annotated[int, typer.Option(help="Airflow UI and REST API port")] = 8080,
+    port_web: Annotated[int, typer.Option(help="web app port")] = 8000,
+    receiver_port: Annotated[int, typer.Option(help="HJ 212 receiver TCP port")] = 9212,
+    simulator_port: Annotated[int, typer.Option(help="simulator HTTP port (with --simulate)")] = 8765,
+) -> None:
+    """Start the platform on this machine: Airflow (scheduler, DAG processor, triggerer, API server and
+    UI) on our DAGs, unpaused; the HJ 212 receiver; the web app — and with --simulate the simulated
+    upstreams. Prints every address and the logins; Ctrl-C stops everything."""
+    from ecocloud.up import UpConfig, run_up
+
+    config = UpConfig(
+        airflow_port=port_airflow,
+        web_port=port_web,
+        receiver_port=receiver_port,
+        simulate=simulate,
+        simulator_port=simulator_port,
+    )
+    raise typer.Exit(run_up(get_settings(), config, Console(soft_wrap=True)))  # logins on one line

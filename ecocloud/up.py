@@ -1,0 +1,418 @@
+"""``ecocloud up``: the whole platform on one machine, for continuous use, until Ctrl-C.
+
+Children (each in its own process group, its output in ``<home>/up/<name>.log``): Airflow's
+scheduler, DAG processor, triggerer and API server (UI) on our DAGs only; the HJ 212 receiver; the
+web app; with ``simulate`` the upstream simulator and its data-logger fleet sending to the receiver.
+Airflow runs on this home's SQLite metadata with the LocalExecutor unless ``AIRFLOW__CORE__EXECUTOR``
+and ``AIRFLOW__DATABASE__SQL_ALCHEMY_CONN`` say otherwise. SIGINT or SIGTERM stops every child (its
+whole process group: task processes too) and waits for them; a child that dies on its own stops the
+rest.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from ecocloud.airflow_env import airflow_bin, airflow_env
+from ecocloud.settings import Settings
+
+HOST = "127.0.0.1"  # every listener is loopback: docs/deployment.md exposes the platform for real
+SIM_SEED = 2026
+WEB_ADMIN = "admin"
+STOP_GRACE_S = 30.0
+
+
+@dataclass(frozen=True)
+class UpConfig:
+    airflow_port: int = 8080
+    web_port: int = 8000
+    receiver_port: int = 9212
+    simulate: bool = False
+    simulator_port: int = 8765
+    simulator_days: int = 3
+    logger_speed: float = 1.0  # simulated seconds per wall second: real time
+
+
+class UpError(RuntimeError):
+    """The platform could not be started (a child died, or did not answer in time)."""
+
+
+@dataclass
+class Child:
+    name: str
+    proc: subprocess.Popen[bytes]
+    log: Path
+    stop_signal: signal.Signals = signal.SIGTERM
+
+    def tail(self, chars: int = 3000) -> str:
+        return self.log.read_text(errors="replace")[-chars:] if self.log.exists() else ""
+
+
+@dataclass
+class Supervisor:
+    """Starts children in their own process groups and stops them (and their descendants)."""
+
+    log_dir: Path
+    env: dict[str, str]
+    children: list[Child] = field(default_factory=list)
+
+    def start(
+        self,
+        name: str,
+        args: list[str],
+        stop_signal: signal.Signals = signal.SIGTERM,
+        extra_env: dict[str, str] | None = None,
+    ) -> Child:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        log = self.log_dir / f"{name}.log"
+        with log.open("ab") as out:
+            proc = subprocess.Popen(
+                args, env=self.env | (extra_env or {}), stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                start_new_session=True,  # Ctrl-C reaches us only; we stop each group in turn
+                preexec_fn=_die_with_parent,  # noqa: PLW1509 (one foreign C call, resolved before the fork)
+            )  # fmt: skip
+        child = Child(name, proc, log, stop_signal)
+        self.children.append(child)
+        return child
+
+    def exited(self) -> Child | None:
+        return next((c for c in self.children if c.proc.poll() is not None), None)
+
+    def stop(self, grace_s: float = STOP_GRACE_S) -> dict[str, int]:
+        """Signal every child's process group (SIGTERM, or its own stop signal), SIGKILL what is left after ``grace_s``; wait for all.
+        Returns each child's exit code."""
+        for child in reversed(self.children):
+            _signal_group(child.proc.pid, child.stop_signal)
+        deadline = time.monotonic() + grace_s
+        for child in self.children:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                child.proc.wait(max(0.1, deadline - time.monotonic()))
+        while any(_group_alive(c.proc.pid) for c in self.children) and time.monotonic() < deadline:
+            time.sleep(0.2)  # descendants (task processes, API workers) finishing after their leader
+        for child in self.children:
+            if _group_alive(child.proc.pid):
+                _signal_group(child.proc.pid, signal.SIGKILL)
+            child.proc.wait()
+        return {c.name: c.proc.returncode for c in self.children}
+
+
+_PRCTL = ctypes.CDLL(None).prctl if sys.platform == "linux" else None
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGTERM when ``up`` itself dies (even by SIGKILL), so no child
+    outlives it (Linux; elsewhere a no-op)."""
+    if _PRCTL is not None:
+        _PRCTL(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def _signal_group(pgid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, sig)
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+# ------------------------------------------------------------------------------------ environment
+def up_env(settings: Settings, config: UpConfig) -> dict[str, str]:
+    """The children's environment: Airflow on this home, the venv's commands on PATH, and with
+    ``simulate`` every upstream URL pointing at the simulator."""
+    env = airflow_env(settings)
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    env.setdefault("AIRFLOW__CORE__EXECUTOR", "LocalExecutor")
+    # task processes at once (Airflow's default, 32, keeps as many LocalExecutor workers around)
+    env.setdefault("AIRFLOW__CORE__PARALLELISM", str(max(4, 2 * (os.cpu_count() or 1))))
+    env.setdefault(
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL", f"http://{HOST}:{config.airflow_port}/execution/"
+    )
+    env["AIRFLOW__API__HOST"] = HOST
+    env["AIRFLOW__API__PORT"] = str(config.airflow_port)
+    if config.simulate:
+        env.update(simulator_env(settings, f"http://{HOST}:{config.simulator_port}"))
+    return env
+
+
+def simulator_env(settings: Settings, base_url: str) -> dict[str, str]:
+    """``ECOCLOUD_*`` upstream settings for the simulator at ``base_url`` (and the section registry
+    data engineers keep, written into the home)."""
+    from ecocloud.simulator.water import jiangxi_sections, registry_csv
+
+    sections = settings.root / "simulator" / "jiangxi_sections.csv"
+    sections.parent.mkdir(parents=True, exist_ok=True)
+    sections.write_bytes(registry_csv(jiangxi_sections(SIM_SEED)))
+    return {
+        "ECOCLOUD_AIR_BASE_URL": f"{base_url}/air",
+        "ECOCLOUD_WATER_BASE_URL": f"{base_url}/water",
+        "ECOCLOUD_WATER_SECTIONS_CSV": str(sections),
+        "ECOCLOUD_PERMITS_BASE_URL": f"{base_url}/permits",
+        "ECOCLOUD_CREDIT_BASE_URL": f"{base_url}/credit",
+        "ECOCLOUD_MASTER_BASE_URL": f"{base_url}/master",
+    }
+
+
+def our_dag_ids() -> list[str]:
+    from ecocloud.specs import all_specs
+
+    return [spec.dag_id for spec in all_specs()]
+
+
+# ---------------------------------------------------------------------------------------- running
+def run_up(settings: Settings, config: UpConfig, console: Console) -> int:
+    """Start everything, print the addresses and logins, and run until SIGINT/SIGTERM (returns 0)
+    or until a child dies (returns 1, with its log's tail)."""
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    env = up_env(settings, config)
+    sup = Supervisor(settings.root / "up", env)
+    try:
+        logins = _start(settings, config, sup, stop, console)
+        if logins is not None:
+            _announce(settings, config, sup, logins, console)
+            while not stop.wait(0.5):
+                if (dead := sup.exited()) is not None:
+                    raise UpError(f"{dead.name} exited with {dead.proc.returncode}:\n{dead.tail()}")
+    except UpError as exc:
+        console.print(f"[red]{exc}")
+        _stop(sup, console)
+        return 1
+    _stop(sup, console)
+    return 0
+
+
+def _stop(sup: Supervisor, console: Console) -> None:
+    console.print(f"stopping {len(sup.children)} processes …")
+    codes = sup.stop()
+    console.print("stopped: " + ", ".join(f"{name} ({code})" for name, code in codes.items()))
+
+
+def _start(
+    settings: Settings, config: UpConfig, sup: Supervisor, stop: threading.Event, console: Console
+) -> dict[str, str] | None:
+    """Start every child and wait until they answer; the logins, or None when stopped meanwhile."""
+    console.print(f"home: {settings.root}  (Airflow: {settings.airflow_dir}, logs: {sup.log_dir})")
+    console.print("preparing the Airflow metadata database …")
+    settings.airflow_dir.mkdir(parents=True, exist_ok=True)
+    migrate = subprocess.run(
+        [airflow_bin(), "db", "migrate"], env=sup.env, capture_output=True, text=True, check=False
+    )
+    if migrate.returncode != 0:
+        raise UpError(f"airflow db migrate failed:\n{(migrate.stdout + migrate.stderr)[-3000:]}")
+    web_password = _web_admin(settings)
+    _start_airflow(sup, config)
+    _start_platform(settings, sup, config)
+
+    console.print("waiting for the Airflow API server, the web app and the receiver …")
+    base = f"http://{HOST}:{config.airflow_port}"
+    _wait(sup, stop, "the Airflow API server", lambda: _http_ok(f"{base}/api/v2/monitor/health"), 300)
+    _wait(sup, stop, "the web app", lambda: _http_ok(f"http://{HOST}:{config.web_port}/healthz"), 120)
+    _wait(sup, stop, "the HJ 212 receiver", lambda: _tcp_ok(config.receiver_port), 60)
+    if config.simulate:
+        sim = f"http://{HOST}:{config.simulator_port}/air/station_list.csv"
+        _wait(sup, stop, "the simulator", lambda: _http_ok(sim), 60)
+    airflow_password = None if stop.is_set() else _airflow_admin_password(settings, sup, stop)
+    if airflow_password is None:
+        return None
+    console.print("waiting for the DAG processor to register our DAGs, then unpausing them …")
+    client = AirflowClient(base, "admin", airflow_password)
+    _wait(sup, stop, "our DAGs to be registered", lambda: client.unpause_all(our_dag_ids()), 300)
+    return None if stop.is_set() else {"airflow": airflow_password, "web": web_password}
+
+
+def _start_airflow(sup: Supervisor, config: UpConfig) -> None:
+    airflow = airflow_bin()
+    port = str(config.airflow_port)
+    sup.start("airflow-api-server", [airflow, "api-server", "--host", HOST, "--port", port])
+    sup.start("airflow-scheduler", [airflow, "scheduler"])
+    sup.start("airflow-dag-processor", [airflow, "dag-processor"])
+    sup.start("airflow-triggerer", [airflow, "triggerer"])
+    if "celery" in sup.env["AIRFLOW__CORE__EXECUTOR"].lower():  # a worker of our own; more may join
+        sup.start("airflow-celery-worker", [airflow, "celery", "worker"])
+
+
+def _start_platform(settings: Settings, sup: Supervisor, config: UpConfig) -> None:
+    """The receiver, the web app, and with ``simulate`` the simulator with its logger fleet."""
+    ecocloud = str(Path(sys.executable).with_name("ecocloud"))
+    receive = [ecocloud, "receive", "--host", HOST, "--port", str(config.receiver_port)]
+    if config.simulate:
+        from ecocloud.simulator.fleet import fleet_devices, write_registry
+
+        registry = write_registry(fleet_devices(SIM_SEED), settings.root / "simulator" / "devices.csv")
+        receive += ["--devices", str(registry)]  # registered mode: the fleet's loggers and passwords
+    sup.start("receiver", receive)
+    if config.simulate:
+        sup.start(
+            "simulator",
+            [
+                *(ecocloud, "simulate", "--host", HOST, "--port", str(config.simulator_port)),
+                *("--days", str(config.simulator_days), "--seed", str(SIM_SEED)),
+                *("--loggers", f"{HOST}:{config.receiver_port}", "--logger-speed", str(config.logger_speed)),
+            ],
+            stop_signal=signal.SIGINT,  # its Ctrl-C: the HTTP server closes, the fleet's threads end with it
+        )
+    web = [ecocloud, "serve", "--host", HOST, "--port", str(config.web_port), "--insecure-cookies"]
+    sup.start("web", web)
+
+
+def _wait(
+    sup: Supervisor, stop: threading.Event, what: str, ready: Callable[[], bool], timeout_s: float
+) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not stop.is_set():
+        if (dead := sup.exited()) is not None:
+            raise UpError(
+                f"{dead.name} exited with {dead.proc.returncode} while waiting for {what}:\n{dead.tail()}"
+            )
+        if ready():
+            return
+        if time.monotonic() > deadline:
+            raise UpError(f"{what} did not answer within {timeout_s:.0f} s (logs: {sup.log_dir})")
+        stop.wait(1.0)
+
+
+def _http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as reply:
+            return bool(reply.status == 200)
+    except OSError:
+        return False
+
+
+def _tcp_ok(port: int) -> bool:
+    try:
+        with socket.create_connection((HOST, port), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def _web_admin(settings: Settings) -> str:
+    """The web app's admin login, with a fresh random password (printed once)."""
+    from ecocloud.web.users import UserStore
+
+    password = secrets.token_urlsafe(12)
+    UserStore(settings.state_url).add_user(WEB_ADMIN, password, "admin", replace=True)
+    return password
+
+
+def _airflow_admin_password(settings: Settings, sup: Supervisor, stop: threading.Event) -> str | None:
+    """The password Airflow's simple auth manager generated for ``admin`` (its passwords file)."""
+    configured = sup.env.get("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE")
+    path = (
+        Path(configured)
+        if configured
+        else settings.airflow_dir / "simple_auth_manager_passwords.json.generated"
+    )
+    found: dict[str, str] = {}
+
+    def read() -> bool:
+        try:
+            found.update(json.loads(path.read_text()))
+        except (OSError, ValueError):
+            return False
+        return "admin" in found
+
+    _wait(sup, stop, f"Airflow's admin password in {path}", read, 60)
+    return found.get("admin")
+
+
+def _announce(
+    settings: Settings, config: UpConfig, sup: Supervisor, logins: dict[str, str], console: Console
+) -> None:
+    console.rule("[bold]ecocloud is up")
+    console.print(
+        f"Airflow UI and REST API  http://{HOST}:{config.airflow_port}/   login admin / {logins['airflow']}"
+    )
+    console.print(
+        f"web app (catalog, SQL)   http://{HOST}:{config.web_port}/   login {WEB_ADMIN} / {logins['web']}"
+    )
+    console.print(f"HJ 212 receiver          {HOST}:{config.receiver_port} (TCP) → {settings.hj212_landing}")
+    if config.simulate:
+        console.print(
+            f"upstream simulator       http://{HOST}:{config.simulator_port}/ (air, water, permits, credit, "
+            f"master); its data loggers send to the receiver"
+        )
+    console.print(f"DAGs unpaused            {', '.join(our_dag_ids())}")
+    console.print(f"state database           {_without_password(settings.state_url)}")
+    console.print(f"lake and serving DuckDB  {settings.lake}, {settings.duckdb_file}")
+    console.print(
+        f"logs                     {sup.log_dir}/*.log, Airflow task logs in {settings.airflow_dir}/logs"
+    )
+    console.print("the web admin password is shown only now; Ctrl-C stops everything")
+
+
+def _without_password(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+class AirflowClient:
+    """The few calls of Airflow's REST API that ``up`` and its tests make (a token from the login)."""
+
+    def __init__(self, base_url: str, username: str, password: str) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._login = {"username": username, "password": password}
+        self._token: str | None = None
+
+    def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        if self._token is None:
+            self._token = self._request("POST", "/auth/token", self._login, token=None)["access_token"]
+        return self._request(method, path, body, token=self._token)
+
+    def _request(self, method: str, path: str, body: dict[str, Any] | None, *, token: str | None) -> Any:
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(self.base_url + path, data=data, headers=headers, method=method)
+        with urllib.request.urlopen(request, timeout=30) as reply:
+            return json.loads(reply.read() or b"null")
+
+    def dag_ids(self) -> list[str]:
+        return sorted(d["dag_id"] for d in self._call("GET", "/api/v2/dags?limit=1000")["dags"])
+
+    def unpause_all(self, dag_ids: list[str]) -> bool:
+        """Unpause every DAG of ``dag_ids``; False while any of them is not registered yet."""
+        try:
+            known = set(self.dag_ids())
+        except OSError:
+            return False
+        for dag_id in dag_ids:
+            if dag_id not in known:
+                return False
+        for dag_id in dag_ids:
+            self._call("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
+        return True
+
+    def dag_runs(self, dag_id: str) -> list[dict[str, Any]]:
+        return list(self._call("GET", f"/api/v2/dags/{dag_id}/dagRuns?limit=100")["dag_runs"])
+
+    def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
+        path = f"/api/v2/dags/{dag_id}/dagRuns/{urllib.parse.quote(run_id, safe='')}/taskInstances"
+        return list(self._call("GET", path)["task_instances"])

@@ -1,0 +1,197 @@
+"""The ledger (raw manifest, units, parts, lineage, locks) on both of its databases: an SQLite file
+(one machine) and PostgreSQL (machines sharing the platform's state), with real processes where
+the guarantee is about several of them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import multiprocessing
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from ingest.raw import land_bytes
+from warehouse.ledger import Ledger, LineageRow, LockTimeout, Part, RawObject, UnitState
+
+SPAWN = multiprocessing.get_context("spawn")
+
+
+def test_same_bytes_land_once_and_new_bytes_become_the_latest(tmp_path: Path, state_url: str) -> None:
+    ledger = Ledger(state_url)
+    day = dt.date(2024, 1, 2)
+    kw = {"source": "air", "logical_name": "china_sites_20240102.csv", "partition": day, "origin": "test"}
+    first = land_bytes(tmp_path, ledger, data=b"v1", **kw)  # type: ignore[arg-type]
+    again = land_bytes(tmp_path, ledger, data=b"v1", **kw)  # type: ignore[arg-type]
+    assert again == first
+    assert (tmp_path / first.raw_path).read_bytes() == b"v1"
+    assert first.raw_path.startswith("raw/air/date=2024-01-02/china_sites_20240102.")
+    second = land_bytes(tmp_path, ledger, data=b"v2 longer", **kw)  # type: ignore[arg-type]
+    assert ledger.latest_raw("air", "china_sites_20240102.csv") == second
+    assert len(ledger.raw_objects("air")) == 2
+    assert (tmp_path / first.raw_path).read_bytes() == b"v1"  # raw objects are never edited
+    ledger.close()
+
+
+def _state(unit: str, fp: str, status: str = "published") -> UnitState:
+    return UnitState(
+        "air.hourly", unit, fp, status, {"rows": 3}, "run-1", "test", "2024-01-02T00:00:00+00:00", None
+    )
+
+
+def _part(partition: str, part: str, fp: str) -> Part:
+    return Part(
+        "core_x__y", partition, part, fp, "x.y", partition, 3, 100, "run-1", "2024-01-02T00:00:00+00:00"
+    )
+
+
+def test_units_parts_and_lineage_are_recorded_together(state_url: str) -> None:
+    ledger = Ledger(state_url)
+    assert ledger.unit_states("air.hourly") == {}
+    lineage = [LineageRow("core_x__y", "2024-01-02", "data", "raw", "raw/air/f.csv", "", "sha1")]
+    ledger.record_unit(
+        _state("2024-01-02", "fp1"), written=[_part("2024-01-02", "data", "fp1")], lineage_rows=lineage
+    )
+    [state] = ledger.unit_states("air.hourly").values()
+    assert (state.fingerprint, state.status, state.counts) == ("fp1", "published", {"rows": 3})
+    assert [r["input_id"] for r in ledger.lineage("core_x__y")] == ["raw/air/f.csv"]
+    ledger.record_unit(_state("2024-01-02", "fp2", "blocked"))
+    assert ledger.unit_state("air.hourly", "2024-01-02").status == "blocked"  # type: ignore[union-attr]
+    # a failure inside the transaction leaves nothing half-written
+    with pytest.raises(sa.exc.IntegrityError):
+        ledger.record_unit(
+            _state("2024-01-03", "fp3"),
+            written=[_part("2024-01-03", "data", "fp3")],
+            lineage_rows=[LineageRow(None, "", "", "", "", "", "")],  # type: ignore[arg-type]
+        )
+    assert ledger.unit_state("air.hourly", "2024-01-03") is None
+    assert [p.partition for p in ledger.parts("core_x__y")] == ["2024-01-02"]
+    ledger.close()
+
+
+def test_partition_versions_follow_their_parts(state_url: str) -> None:
+    ledger = Ledger(state_url)
+    ledger.record_unit(_state("a", "f1"), written=[_part("2024-01-02", "a", "f1")])
+    v1 = ledger.partition_versions("core_x__y")
+    ledger.record_unit(_state("b", "f2"), written=[_part("2024-01-02", "b", "f2")])
+    v2 = ledger.partition_versions("core_x__y")
+    assert set(v1) == set(v2) == {"2024-01-02"} and v1 != v2  # a part added: a new version
+    ledger.record_unit(_state("b", "f2"), removed=[("core_x__y", "2024-01-02", "b")])
+    assert ledger.partition_versions("core_x__y") == v1  # the same parts: the same version
+    assert [p.part for p in ledger.parts("core_x__y")] == ["a"]
+    ledger.close()
+
+
+def test_fetch_state_and_groups_round_trip(state_url: str) -> None:
+    ledger = Ledger(state_url)
+    assert ledger.fetch_state("http://x/a") == (None, None, None)
+    ledger.record_fetch("http://x/a", '"e1"', "Mon, 01 Jan 2024 00:00:00 GMT", "abc")
+    ledger.record_fetch("http://x/a", '"e2"', None, "def")
+    assert ledger.fetch_state("http://x/a") == ('"e2"', None, "def")
+    first = ledger.record_group("water", "snap-1", ["raw/a", "raw/b"], {"pages": 2})
+    again = ledger.record_group("water", "snap-1", ["raw/c"], {"pages": 1})
+    assert again == first and first.members == ("raw/a", "raw/b") and first.meta == {"pages": 2}
+    assert ledger.groups("water") == [first]
+    ledger.close()
+
+
+def _hold(url: str, keys: list[str], ready: Any, release: Any) -> None:
+    ledger = Ledger(url)
+    with ledger.locked(keys):
+        ready.set()
+        release.wait(60)
+
+
+def test_a_lock_held_by_another_process_waits_and_dies_with_it(state_url: str) -> None:
+    ready, release = SPAWN.Event(), SPAWN.Event()
+    holder = SPAWN.Process(target=_hold, args=(state_url, ["unit:air.hourly/2024-01-02"], ready, release))
+    holder.start()
+    assert ready.wait(60)
+    ledger = Ledger(state_url)
+    with pytest.raises(LockTimeout), ledger.locked(["unit:air.hourly/2024-01-02"], timeout_s=0.3):
+        pass
+    with ledger.locked(["unit:air.hourly/2024-01-03"], timeout_s=0.3):
+        pass  # another key is free
+    holder.kill()  # a killed holder: the operating system (flock) or the database session releases it
+    holder.join()
+    with ledger.locked(["unit:air.hourly/2024-01-02"], timeout_s=10):
+        pass
+    ledger.close()
+
+
+def test_a_batch_holds_many_locks_and_releases_them_all(state_url: str) -> None:
+    """A runner batch locks every unit it holds (up to hundreds); another process then waits on any
+    of them, and finds them all free once the batch is done."""
+    keys = [f"unit:source.core/segment-{i:03d}" for i in range(300)]
+    ready, release = SPAWN.Event(), SPAWN.Event()
+    holder = SPAWN.Process(target=_hold, args=(state_url, keys, ready, release))
+    holder.start()
+    assert ready.wait(120)
+    ledger = Ledger(state_url)
+    for key in (keys[0], keys[150], keys[-1]):
+        with pytest.raises(LockTimeout), ledger.locked([key], timeout_s=0.2):
+            pass
+    assert ledger.unit_states("source.core") == {}  # the ledger stays usable meanwhile
+    release.set()
+    holder.join(60)
+    assert holder.exitcode == 0
+    with ledger.locked(keys, timeout_s=10):
+        pass
+    ledger.close()
+
+
+def _record_same_object(url: str, barrier: Any, n: int) -> list[str]:
+    barrier.wait(60)
+    ledger = Ledger(url)  # every process creates the tables if missing, at the same moment
+    out = []
+    for i in range(n):
+        obj = RawObject(f"raw/hj212/seg-{i}.h212", "hj212", f"seg-{i}", None, f"sha-{i}", i, "r1", _now())
+        out.append(ledger.record_raw(obj).received_at)
+    ledger.close()
+    return out
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
+
+
+def test_processes_starting_together_share_one_schema_and_one_record_per_object(state_url: str) -> None:
+    """Four processes open a fresh database at once (creating its tables) and record the same 50
+    objects: no error, one row per object, and every process was answered with the first record."""
+    barrier = SPAWN.Manager().Barrier(4)
+    with SPAWN.Pool(4) as pool:
+        answers = pool.starmap(_record_same_object, [(state_url, barrier, 50)] * 4)
+    ledger = Ledger(state_url)
+    stored = {o.raw_path: o.received_at for o in ledger.raw_objects("hj212")}
+    ledger.close()
+    assert len(stored) == 50
+    assert all(answer == [stored[f"raw/hj212/seg-{i}.h212"] for i in range(50)] for answer in answers)
+
+
+def _close_inherited_and_record(ledger: Ledger, url: str) -> None:
+    ledger.close()  # what a forked child's exit or garbage collection may do to the engine it inherited
+    own = Ledger(url)
+    own.record_unit(_state("from-child", "fp"))
+    own.close()
+
+
+def test_a_forked_child_never_ends_the_parents_database_sessions(postgres_url: str) -> None:
+    """The runner forks build workers while its ledger holds pooled connections: a child that closes
+    what it inherited must not end the parent's sessions (their sockets are shared after fork)."""
+    ledger = Ledger(postgres_url)
+
+    def backend() -> int:
+        with ledger.engine.connect() as con:
+            return int(con.execute(sa.text("SELECT pg_backend_pid()")).scalar_one())
+
+    before = backend()  # the pooled connection the parent will reuse
+    child = multiprocessing.get_context("fork").Process(
+        target=_close_inherited_and_record, args=(ledger, postgres_url)
+    )
+    child.start()
+    child.join(60)
+    assert child.exitcode == 0
+    assert backend() == before  # the same session: the child did not terminate it
+    assert ledger.unit_state("air.hourly", "from-child") is not None
+    ledger.close()
