@@ -313,15 +313,14 @@ def test_platform_settings_in_the_file_are_settings_of_the_platform(compose: dic
                 assert key.removeprefix("ECOCLOUD_").lower() in known, f"{name}: {key} is no setting"
 
 
-def test_receivers_land_on_their_own_volumes_behind_one_published_port(compose: dict[str, Any]) -> None:
+def test_receivers_share_one_landing_zone_the_workers_read_behind_one_published_port(compose: dict[str, Any]) -> None:
     svcs = services(compose)
     recv = receivers(compose)
     ids = [environment_of(s)["ECOCLOUD_RECEIVER_ID"] for s in recv.values()]
     assert len(set(ids)) == len(ids) >= 2
-    volumes_elsewhere = {
-        v.split(":")[0] for n, s in svcs.items() if n not in recv for v in s.get("volumes", [])
-    }
-    own_volumes = []
+    workers = {n: s for n, s in svcs.items() if n.startswith("airflow-worker")}
+    assert workers
+    landing_volumes = []
     for name, svc in recv.items():
         env = environment_of(svc)
         assert "ports" not in svc, f"{name}: receivers are reached through the gateway only"
@@ -330,10 +329,14 @@ def test_receivers_land_on_their_own_volumes_behind_one_published_port(compose: 
             v.split(":")[0] for v in svc["volumes"] if v.split(":")[1] == env["ECOCLOUD_HJ212_LANDING_DIR"]
         ]
         assert len(landing) == 1 and landing[0] in compose["volumes"], f"{name}: no named landing volume"
-        own_volumes.append(landing[0])
+        landing_volumes.append(landing[0])
         assert env["ECOCLOUD_HJ212_PORT"] in " ".join(svc["healthcheck"]["test"])
-    assert len(set(own_volumes)) == len(own_volumes)
-    assert not set(own_volumes) & volumes_elsewhere
+    # one landing zone for every receiver (ids keep them apart), which the workers read to register
+    # closed segments and copy them into the lake
+    assert len(set(landing_volumes)) == 1
+    for name, svc in workers.items():
+        mounts = {v.split(":")[0]: v.split(":")[1] for v in svc.get("volumes", [])}
+        assert mounts.get(landing_volumes[0]) == environment_of(svc)["ECOCLOUD_HJ212_LANDING_DIR"], name
 
     gateway = svcs["hj212-gateway"]
     assert [p.rsplit(":", 1)[1] for p in gateway["ports"]] == ["9212"]
