@@ -22,7 +22,7 @@ from ingest import master as ingest_master
 from ingest.raw import read_raw
 from schemas import master as schema
 from transforms.identifiers import canonical_region_code_array, normalize_name_array, with_uscc_flags
-from transforms.master_join import INPUTS, join_report
+from transforms.master_join import INPUTS, OPTIONAL_INPUTS, join_report
 from transforms.scd2 import snapshot_history
 from warehouse.ledger import Ledger, RawObject
 
@@ -142,13 +142,15 @@ class JoinReport:
 
     def plan(self, ctx: StepContext) -> Iterable[Unit]:
         day = dt.datetime.now(BEIJING).date()
-        inputs = [i for name in INPUTS.values() for i in ctx.table_inputs(name).values()]
+        names = [*INPUTS.values(), *OPTIONAL_INPUTS.values()]
+        inputs = [i for name in names for i in ctx.table_inputs(name).values()]
         yield Unit(day.isoformat(), tuple(inputs), partition=day)
 
     def build(self, ctx: StepContext, unit: Unit) -> Output:
         assert unit.partition is not None
+        wanted = {**INPUTS, **OPTIONAL_INPUTS}
         tables: dict[str, pa.Table | None] = {
-            key: ctx.read_inputs(unit, name) for key, name in INPUTS.items() if key != "packets"
+            key: ctx.read_inputs(unit, name) for key, name in wanted.items() if key != "packets"
         }
         tables["packets"] = _packet_mns(ctx, unit)
         generated = dt.datetime.now(dt.UTC)

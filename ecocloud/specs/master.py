@@ -12,13 +12,16 @@ SPEC = SourceSpec(
     title="Registry CSVs → raw → versioned enterprises and monitoring points → quality gate → core; join report",
     description=(
         "Runs every morning to pick up registry files at ECOCLOUD_MASTER_BASE_URL, and whenever "
-        "permits, credit ratings or packets were republished (their Assets), because the join-quality "
+        "permits, credit ratings or the outlet identities were republished (their Assets), because the join-quality "
         "report — MNs without a registry entry, outlets without a permit in force, USCCs that match no "
         "enterprise, invalid USCCs — depends on all of them."
     ),
     arrival=Arrival.SNAPSHOTS,
     land="ecocloud.builds.master:land_interval",
-    schedule=Schedule(cron="0 7 * * *", assets=("core_permit__outlets", "core_credit__ratings")),
+    schedule=Schedule(
+        cron="0 7 * * *",
+        assets=("core_permit__outlets", "core_credit__ratings", "mart_source__outlet_identity"),
+    ),
     builds=(
         Build(
             "registries",
