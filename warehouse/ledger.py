@@ -24,6 +24,7 @@ import fcntl
 import hashlib
 import json
 import os
+import sqlite3
 import time
 import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -467,14 +468,28 @@ def _engine(url: str) -> sa.Engine:
     @sa.event.listens_for(engine, "connect")
     def _on_connect(dbapi_con: Any, _record: Any) -> None:
         dbapi_con.isolation_level = None  # let BEGIN below start every transaction
-        dbapi_con.execute("PRAGMA journal_mode=WAL")
         dbapi_con.execute("PRAGMA busy_timeout=120000")
+        _wal(dbapi_con)
 
     @sa.event.listens_for(engine, "begin")
     def _on_begin(con: sa.Connection) -> None:
         con.exec_driver_sql("BEGIN IMMEDIATE")  # writers queue at the start, never deadlock mid-way
 
     return engine
+
+
+def _wal(dbapi_con: Any) -> None:
+    """WAL mode (readers never block the writer). It is a property of the database file, set once:
+    switching needs a moment alone with the file, which another process's open transaction denies
+    without waiting for the busy timeout, so the switch is retried."""
+    deadline = time.monotonic() + 120
+    while dbapi_con.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+        try:
+            dbapi_con.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def _server_engine(url: str) -> sa.Engine:
