@@ -313,7 +313,9 @@ def test_platform_settings_in_the_file_are_settings_of_the_platform(compose: dic
                 assert key.removeprefix("ECOCLOUD_").lower() in known, f"{name}: {key} is no setting"
 
 
-def test_receivers_share_one_landing_zone_the_workers_read_behind_one_published_port(compose: dict[str, Any]) -> None:
+def test_receivers_share_one_landing_zone_the_workers_read_behind_one_published_port(
+    compose: dict[str, Any],
+) -> None:
     svcs = services(compose)
     recv = receivers(compose)
     ids = [environment_of(s)["ECOCLOUD_RECEIVER_ID"] for s in recv.values()]
