@@ -263,6 +263,10 @@ def _value_series(column: pa.ChunkedArray | pa.Array) -> pd.Series:
         column = column.cast(pa.int64() if column.null_count == 0 else pa.float64())
     if pa.types.is_date(column.type):
         return column.to_pandas(date_as_object=False)  # datetime64[ms], NaT for NULL
+    if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+        # categorical: GX's checks and its batch fingerprint then hash, compare and match each distinct
+        # string once (codes for the rest); gate columns repeat few values (codes, flags, MNs)
+        return pc.dictionary_encode(column).to_pandas()
     return column.to_pandas(types_mapper=_value_dtype)
 
 
@@ -271,7 +275,7 @@ def to_pandas(data: pa.Table) -> pd.DataFrame:
 
     Integers: numpy int64, or float64 with NaN when the column has NULLs; floats: numpy float64
     with NaN for NULL (no copy without NULLs); timestamps: datetime64[unit, tz] (no copy without
-    NULLs); dates: datetime64[ms] (NaT for NULL); strings: string[pyarrow] (Arrow buffers, no copy);
+    NULLs); dates: datetime64[ms] (NaT for NULL); strings: categorical (each distinct string hashed and matched once);
     booleans: boolean (masked). ``validate`` converts column by column, each at most once per batch.
     """
     return pd.DataFrame({name: _value_series(data.column(name)) for name in data.column_names})

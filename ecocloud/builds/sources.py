@@ -29,6 +29,7 @@ import logging
 import posixpath
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,7 @@ log = logging.getLogger(__name__)
 SEGMENTS = "hj212"  # raw-manifest source of receiver segments (accepted and rejected lines)
 CAPTURES = "hj212_capture"  # raw-zone folder of capture files ingested from the command line
 _HOUR_US = 3_600_000_000
+_BEIJING_US = 8 * _HOUR_US
 _DATE_IN_NAME = re.compile(r"(\d{4})-?(\d{2})-?(\d{2})")
 _MART_CNS = ("2061", "2051", "2011")  # the commands the hourly mart is computed from
 
@@ -254,90 +256,142 @@ def _quarantined_whole(parsed: hj_batch.ParsedBatch, reason: str) -> hj_batch.Pa
 
 
 # -- marts: hourly and daily per date ------------------------------------------------------------
+@dataclass(frozen=True)
+class _MartPlan:
+    """What one date's mart build reads: every readings part, and which of them are new."""
+
+    day: dt.date
+    files: list[str]
+    parts: dict[str, str]  # part -> fingerprint
+    added_files: list[str]
+    incremental: bool  # only parts were added since the last build: recompute the hours they touch
+
+
 class Marts:
+    """One DuckDB pass per batch of dates (a run of real captures touches many dates): the readings of
+    every date of the batch are read once, the hourly and daily marts computed together, then split."""
+
     def plan(self, ctx: StepContext) -> Iterable[Unit]:
+        sizes: dict[str, int] = {}
+        for p in ctx.ledger.parts(schema.readings.name):
+            sizes[p.partition] = sizes.get(p.partition, 0) + p.size_bytes
         for day, readings in sorted(
             ctx.table_inputs(schema.readings.name).items(), key=lambda kv: str(kv[0])
         ):
             assert day is not None
-            yield Unit(day.isoformat(), (readings,), partition=day)
+            yield Unit(day.isoformat(), (readings,), partition=day, size=sizes.get(day.isoformat(), 0))
 
     def build(self, ctx: StepContext, unit: Unit) -> Output:
-        assert unit.partition is not None
-        day = unit.partition
-        parts = {
-            p.part: p.fingerprint
-            for p in ctx.ledger.parts(schema.readings.name, partition=partition_key(day))
-        }
-        files = ctx.files(schema.readings.name, day)
-        previous = ctx.previous(unit.key)
-        before: dict[str, str] = previous.counts.get("reading_parts", {}) if previous else {}
-        added = [p for p, fp in parts.items() if before.get(p) != fp]
-        incremental = (
-            not ctx.run.force
-            and previous is not None
-            and previous.status == "published"
-            and set(before) <= set(parts)
-            and all(parts[p] == fp for p, fp in before.items())
-        )
+        return self.build_batch(ctx, [unit])[unit.key]
+
+    def build_batch(self, ctx: StepContext, units: list[Unit]) -> dict[str, Output]:
+        plans = [_mart_plan(ctx, u) for u in units]
         con = ctx.connect()
         try:
             # packets accepted without authentication (open mode) are evidence, never mart values: they
             # cannot stand in for, or override, an authenticated packet of the same MN, CN and DataTime
             con.execute(
-                f"CREATE VIEW readings AS SELECT * FROM {parquet_sql(files)} "
+                f"CREATE VIEW readings AS SELECT * FROM {parquet_sql([f for p in plans for f in p.files])} "
                 "WHERE receiver_status IS NULL OR receiver_status = 'ok'"
             )
-            if incremental:
-                hours = _hours_of(con, ctx.part_files(schema.readings.name, day, added), day)
-                hourly = _merge_hours(con, ctx.read(schema.hourly.name, day), day, hours)
-            else:
-                hours = set(range(24))
-                hourly = schema.hourly.conform(hourly_values(con, "readings"))
-            hourly = hourly.filter(pc.equal(hourly.column("date"), pa.scalar(day, pa.date32())))
+            touched = _touched_hours(con, [p for p in plans if p.incremental])
+            hours = {p.day: touched.get(p.day, set()) if p.incremental else set(range(24)) for p in plans}
+            hourly = _hourly_of(con, ctx, plans, hours)
             con.register("hourly", hourly)
             daily = schema.daily.conform(daily_values(con, "readings", "hourly"))
-            daily = daily.filter(pc.equal(daily.column("date"), pa.scalar(day, pa.date32())))
         finally:
             con.close()
-        counts = {
-            "hourly": hourly.num_rows,
-            "daily": daily.num_rows,
-            "hours_recomputed": len(hours),
-            "reading_parts": parts,
-        }
-        return Output({schema.hourly.name: hourly, schema.daily.name: daily}, counts)
+        out = {}
+        for unit, p in zip(units, plans, strict=True):
+            day_hourly, day_daily = _of_day(hourly, p.day), _of_day(daily, p.day)
+            counts = {
+                "hourly": day_hourly.num_rows,
+                "daily": day_daily.num_rows,
+                "hours_recomputed": len(hours[p.day]),
+                "reading_parts": p.parts,
+            }
+            out[unit.key] = Output({schema.hourly.name: day_hourly, schema.daily.name: day_daily}, counts)
+        return out
 
 
-def _hours_of(con: duckdb.DuckDBPyConnection, files: list[str], day: dt.date) -> set[int]:
-    """Beijing hours of ``day`` that readings in ``files`` feed into the hourly mart."""
-    if not files:
-        return set()
-    midnight_us = int(dt.datetime.combine(day, dt.time(0), BEIJING).timestamp()) * 1_000_000
-    rows = con.sql(
-        f"SELECT DISTINCT (epoch_us(data_at) - {midnight_us}) // {_HOUR_US} AS h "
-        f"FROM {parquet_sql(files)} WHERE cn IN {_MART_CNS}"
-    ).fetchall()
-    return {int(h) for (h,) in rows if 0 <= int(h) < 24}
-
-
-def _merge_hours(con: duckdb.DuckDBPyConnection, old: pa.Table, day: dt.date, affected: set[int]) -> pa.Table:
-    """The date's hourly rows: ``old`` ones outside ``affected`` hours + those hours recomputed."""
-    midnight_us = int(dt.datetime.combine(day, dt.time(0), BEIJING).timestamp()) * 1_000_000
-    hour_index = pc.divide(pc.subtract(old.column("hour_at").cast(pa.int64()), midnight_us), _HOUR_US)
-    keep = old.filter(pc.invert(pc.is_in(hour_index, pa.array(sorted(affected), pa.int64()))))
-    if not affected:
-        return keep
-    wanted = ", ".join(str(midnight_us // _HOUR_US + h) for h in sorted(affected))
-    con.execute(
-        f"CREATE VIEW touched AS SELECT * FROM readings WHERE epoch_us(data_at) // {_HOUR_US} IN ({wanted})"
+def _mart_plan(ctx: StepContext, unit: Unit) -> _MartPlan:
+    assert unit.partition is not None
+    day = unit.partition
+    parts = {
+        p.part: p.fingerprint for p in ctx.ledger.parts(schema.readings.name, partition=partition_key(day))
+    }
+    previous = ctx.previous(unit.key)
+    before: dict[str, str] = previous.counts.get("reading_parts", {}) if previous else {}
+    incremental = (
+        not ctx.run.force
+        and previous is not None
+        and previous.status == "published"
+        and set(before) <= set(parts)
+        and all(parts[p] == fp for p, fp in before.items())
     )
-    new = schema.hourly.conform(hourly_values(con, "touched"))
-    merged = pa.concat_tables([keep, new])
+    added = [p for p, fp in parts.items() if before.get(p) != fp]
+    return _MartPlan(
+        day,
+        ctx.files(schema.readings.name, day),
+        parts,
+        ctx.part_files(schema.readings.name, day, added) if incremental else [],
+        incremental,
+    )
+
+
+def _hourly_of(
+    con: duckdb.DuckDBPyConnection, ctx: StepContext, plans: list[_MartPlan], hours: dict[dt.date, set[int]]
+) -> pa.Table:
+    """Every date's hourly rows: recomputed in its ``hours``, the previous rows elsewhere."""
+    wanted = sorted(_epoch_hour(day, h) for day, hs in hours.items() for h in hs)
+    if len(wanted) == 24 * len(plans):
+        return schema.hourly.conform(hourly_values(con, "readings"))
+    con.register("wanted", pa.table({"h": pa.array(wanted, pa.int64())}))
+    con.execute(
+        f"CREATE VIEW touched AS SELECT * FROM readings "
+        f"WHERE epoch_us(data_at) // {_HOUR_US} IN (SELECT h FROM wanted)"
+    )
+    new = schema.hourly.conform(hourly_values(con, "touched")) if wanted else schema.hourly.empty()
+    kept = [
+        _outside_hours(ctx.read(schema.hourly.name, p.day), p.day, hours[p.day])
+        for p in plans
+        if p.incremental
+    ]
+    merged = pa.concat_tables([schema.hourly.conform(k) for k in kept] + [new])
     order = pc.sort_indices(
         merged, [("mn", "ascending"), ("pollutant_code", "ascending"), ("hour_at", "ascending")]
     )
     return merged.take(order)
+
+
+def _touched_hours(con: duckdb.DuckDBPyConnection, plans: list[_MartPlan]) -> dict[dt.date, set[int]]:
+    """Per incremental date, the Beijing hours that readings of its new parts feed into the hourly mart."""
+    files = [f for p in plans for f in p.added_files]
+    if not files:
+        return {}
+    rows = con.sql(
+        f"SELECT DISTINCT date, (epoch_us(data_at) + {_BEIJING_US}) // {_HOUR_US} % 24 AS h "
+        f"FROM {parquet_sql(files)} WHERE cn IN {_MART_CNS}"
+    ).fetchall()
+    out: dict[dt.date, set[int]] = {}
+    for day, h in rows:
+        out.setdefault(day, set()).add(int(h))
+    return out
+
+
+def _epoch_hour(day: dt.date, hour: int) -> int:
+    midnight_us = int(dt.datetime.combine(day, dt.time(0), BEIJING).timestamp()) * 1_000_000
+    return midnight_us // _HOUR_US + hour
+
+
+def _outside_hours(old: pa.Table, day: dt.date, hours: set[int]) -> pa.Table:
+    """The date's previous hourly rows outside ``hours`` (those are recomputed)."""
+    hour_index = pc.subtract(pc.divide(old.column("hour_at").cast(pa.int64()), _HOUR_US), _epoch_hour(day, 0))
+    return old.filter(pc.invert(pc.is_in(hour_index, pa.array(sorted(hours), pa.int64()))))
+
+
+def _of_day(rows: pa.Table, day: dt.date) -> pa.Table:
+    return rows.filter(pc.equal(rows.column("date"), pa.scalar(day, pa.date32())))
 
 
 _TUNED = False

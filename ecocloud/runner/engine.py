@@ -8,7 +8,8 @@ For one build:
 2. pending units are cut into **batches** (``batch_units`` / ``batch_bytes``); batches of a
    ``parallel`` build run in forked worker processes. Each batch holds a lock per unit, re-plans
    under it (a concurrent run may have built it, or its inputs may have changed meanwhile), then:
-3. **build** — the steps' pure function per unit (an exception fails that unit only);
+3. **build** — the steps' pure function per unit (an exception fails that unit only), or per batch
+   when the steps have ``build_batch`` (an exception fails the batch's units);
 4. **gate** — each output table validated once for the whole batch, verdicts per unit and
    partition; a unit is blocked when any of its parts fails a blocking expectation;
 5. **publish** — atomically, per the build's ``Publish`` mode; evidence (quarantine) always;
@@ -22,6 +23,7 @@ Serving is refreshed once per run by the caller (``refresh_serving``).
 from __future__ import annotations
 
 import datetime as dt
+import heapq
 import importlib
 import logging
 import multiprocessing
@@ -55,6 +57,8 @@ class Steps(Protocol):
     def plan(self, ctx: StepContext) -> Iterable[Unit]: ...
 
     def build(self, ctx: StepContext, unit: Unit) -> Output: ...
+
+    # optional: def build_batch(self, ctx: StepContext, units: list[Unit]) -> dict[str, Output]
 
 
 def resolve(ref: str) -> Any:
@@ -139,9 +143,10 @@ def run_build(settings: Settings, spec: SourceSpec, build: Build, run: RunInfo) 
         else:
             state = states[unit.key]
             reports[unit.key] = UnitReport(name, unit.key, SKIPPED, state.counts)
-    batches = _batches(pending, build)
+    batches = _batches(pending, build, run.workers or settings.workers)
     workers = min(run.workers or settings.workers, len(batches))
-    if build.parallel and workers > 1:
+    # a daemonic process (a multiprocessing pool's worker) may not start children: build in-process
+    if build.parallel and workers > 1 and not multiprocessing.current_process().daemon:
         warm([t for t in outputs if t.name not in build.evidence])  # forked workers inherit GX
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
             done = pool.map(_run_batch_job, [(settings, spec.name, build.name, run, b) for b in batches])
@@ -180,16 +185,30 @@ def _is_pending(state: UnitState | None, fp: str, force: bool) -> bool:
     return force or state is None or state.fingerprint != fp or state.status == FAILED
 
 
-def _batches(units: list[Unit], build: Build) -> list[list[Unit]]:
-    batches: list[list[Unit]] = []
-    size = 0
-    for unit in units:
-        if not batches or len(batches[-1]) >= build.batch_units or size + unit.size > build.batch_bytes:
-            batches.append([])
-            size = 0
-        batches[-1].append(unit)
-        size += unit.size
-    return batches
+def _batches(units: list[Unit], build: Build, workers: int = 1) -> list[list[Unit]]:
+    """Pending units cut into batches of at most ``batch_units`` units and about ``batch_bytes``
+    input bytes; a parallel build gets at least one batch per worker, balanced by input size, so
+    a run of a few big inputs keeps every core busy."""
+    if not units:
+        return []
+    total = sum(u.size for u in units)
+    count = max(-(-len(units) // build.batch_units), -(-total // build.batch_bytes), 1)
+    if build.parallel:
+        count = max(count, min(workers, len(units)))
+    if count == 1:
+        return [list(units)]
+    order = sorted(range(len(units)), key=lambda i: -units[i].size)  # biggest first, to the lightest
+    loads = [(0, b) for b in range(count)]
+    members: list[list[int]] = [[] for _ in range(count)]
+    for i in order:
+        load, b = heapq.heappop(loads)
+        members[b].append(i)
+        if len(members[b]) < build.batch_units:
+            heapq.heappush(loads, (load + units[i].size, b))
+        if not loads:  # every batch full: open another
+            members.append([])
+            loads.append((0, len(members) - 1))
+    return [[units[i] for i in sorted(m)] for m in members if m]
 
 
 # ---------------------------------------------------------------------------------------- batches
@@ -213,7 +232,7 @@ def _run_batch(ctx: StepContext, spec: SourceSpec, build: Build, batch: list[Uni
         fresh = {u.key: u for u in steps.plan(ctx) if u.key in keys}
         states = ctx.ledger.unit_states(name)
         reports: list[UnitReport] = []
-        built: list[_Built] = []
+        todo: list[tuple[Unit, str]] = []
         for key in [u.key for u in batch]:
             unit = fresh.get(key)
             if unit is None:  # its input disappeared meanwhile: nothing to build
@@ -222,19 +241,46 @@ def _run_batch(ctx: StepContext, spec: SourceSpec, build: Build, batch: list[Uni
             if not _is_pending(states.get(key), fp, ctx.run.force):
                 reports.append(UnitReport(name, key, SKIPPED, states[key].counts))
                 continue
-            started = time.perf_counter()
+            todo.append((unit, fp))
+        built: list[_Built] = []
+        started = time.perf_counter()
+        together = _build_together(ctx, steps, [u for u, _ in todo])
+        for unit, fp in todo:
             try:
-                output = steps.build(ctx, unit)
+                output = together[unit.key] if together is not None else steps.build(ctx, unit)
+                if isinstance(output, Exception):
+                    raise output
                 split = {t.name: _split(t, build, unit, output) for t in outputs}
             except Exception as exc:
                 reports.append(_fail(ctx, name, unit, fp, exc, started))
+                started = time.perf_counter()
                 continue
-            report = UnitReport(name, key, PUBLISHED, dict(output.counts), list(output.warnings))
+            report = UnitReport(name, unit.key, PUBLISHED, dict(output.counts), list(output.warnings))
             built.append(_Built(unit, fp, output, report, split, started))
+            started = time.perf_counter()
         if built:
             _gate_and_publish(ctx, name, build, outputs, built)
         reports += [b.report for b in built]
     return reports
+
+
+def _build_together(
+    ctx: StepContext, steps: Steps, units: list[Unit]
+) -> dict[str, Output | Exception] | None:
+    """Steps with ``build_batch(ctx, units)`` build a whole batch in one call (one query over every
+    date of the batch instead of one per date); a failure fails every unit of the batch. None: the
+    steps build unit by unit."""
+    build_batch = getattr(steps, "build_batch", None)
+    if build_batch is None or not units:
+        return None
+    try:
+        outputs: dict[str, Output] = build_batch(ctx, units)
+    except Exception as exc:
+        return {u.key: exc for u in units}
+    missing = [u.key for u in units if u.key not in outputs]
+    if missing:
+        raise ValueError(f"{ctx.build}: build_batch returned no output for {missing}")
+    return dict(outputs)
 
 
 def _split(table: Table, build: Build, unit: Unit, output: Output) -> list[tuple[dt.date | None, pa.Table]]:

@@ -1,0 +1,48 @@
+"""How the runner cuts pending units into batches (one gate pass each, one worker each)."""
+
+from __future__ import annotations
+
+from ecocloud.runner.engine import _batches
+from ecocloud.runner.spec import Build, Publish
+from ecocloud.runner.units import Unit
+
+
+def _build(*, parallel: bool, units: int = 4, nbytes: int = 1000) -> Build:
+    return Build("b", ("t",), Publish.PART, "m:x", parallel=parallel, batch_units=units, batch_bytes=nbytes)
+
+
+def _units(*sizes: int) -> list[Unit]:
+    return [Unit(f"u{i}", (), size=s) for i, s in enumerate(sizes)]
+
+
+def test_every_unit_lands_in_exactly_one_batch_within_the_limits() -> None:
+    units = _units(*range(1, 40))
+    batches = _batches(units, _build(parallel=True, units=4, nbytes=100), workers=2)
+    keys = [u.key for b in batches for u in b]
+    assert sorted(keys) == sorted(u.key for u in units)
+    assert all(len(b) <= 4 for b in batches)
+    assert len(batches) >= -(-sum(range(1, 40)) // 100)
+
+
+def test_a_parallel_build_gets_a_batch_per_worker_balanced_by_size() -> None:
+    units = _units(300, 290, 10, 10, 10, 280)  # fits one batch by count and bytes
+    batches = _batches(units, _build(parallel=True, units=256, nbytes=10_000), workers=2)
+    assert len(batches) == 2
+    loads = sorted(sum(u.size for u in b) for b in batches)
+    assert loads[1] - loads[0] <= max(u.size for u in units)  # greedy, largest first
+
+
+def test_a_serial_build_keeps_one_batch_when_it_fits() -> None:
+    units = _units(300, 290, 10)
+    assert [len(b) for b in _batches(units, _build(parallel=False, units=8, nbytes=10_000), workers=2)] == [3]
+
+
+def test_units_keep_their_plan_order_within_a_batch() -> None:
+    units = _units(1, 50, 2, 40, 3)
+    for batch in _batches(units, _build(parallel=True, units=8, nbytes=10_000), workers=2):
+        positions = [units.index(u) for u in batch]
+        assert positions == sorted(positions)
+
+
+def test_no_units_no_batches() -> None:
+    assert _batches([], _build(parallel=True), workers=2) == []
