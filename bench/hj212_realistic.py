@@ -98,7 +98,9 @@ class Logger:
                 if code17 in ("w00000", "a00000", "a21026", "w01018"):
                     sub = {"Cou": round(v * 3600, 2), **sub}
                 if zs:
-                    sub.update(ZsMin=round(lo * 1.25, nd), ZsAvg=round(v * 1.25, nd), ZsMax=round(hi * 1.25, nd))
+                    sub.update(
+                        ZsMin=round(lo * 1.25, nd), ZsAvg=round(v * 1.25, nd), ZsMax=round(hi * 1.25, nd)
+                    )
                 if not self.legacy:
                     sub["Flag"] = rng.choice(FLAGS)
             out[code05 if self.legacy else code17] = sub
