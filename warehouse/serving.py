@@ -90,6 +90,7 @@ def refresh(lake: LakeLike, duckdb_file: Path, ledger: Ledger) -> Path:
         con = duckdb.connect(str(tmp))
         try:
             store.register(con)
+            con.execute("BEGIN")  # one transaction: a commit per statement costs a WAL flush each
             for table in all_tables():
                 if table.layer == Layer.STAGE:
                     continue  # in-memory hand-over between a parser and a build, never published
@@ -105,6 +106,7 @@ def refresh(lake: LakeLike, duckdb_file: Path, ledger: Ledger) -> Path:
                     con.execute(stmt)
             # last: it reads the views and ledger tables
             write_catalog(con, catalog_tables(con, store, files=listed))
+            con.execute("COMMIT")
             con.execute("CHECKPOINT")
         finally:
             con.close()
