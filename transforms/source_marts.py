@@ -122,6 +122,28 @@ def _pivot(agg: str) -> str:
 _STAT_BIT = "(1::BIGINT << list_position([" + ", ".join(f"'{s}'" for s in _STATS) + "], stat))"
 _DISTINCT_STATS = f"bit_count(bit_or({_STAT_BIT}))"
 
+# Readings of the hourly basis only: an hour with a 2061 value of a pollutant never uses its 2051 or
+# 2011 samples, nor one with 2051 values its 2011 samples — most readings (real-time, minute data)
+# are dropped before the expensive per-sample pivot instead of after it.
+_HOURLY_BASIS_SQL = f"""
+hourly_src AS (
+    SELECT *, epoch_us(data_at) // {_HOUR_US} AS hr
+    FROM {{readings}} WHERE cn IN ('2061', '2051', '2011')
+),
+with_2061 AS (SELECT DISTINCT mn, pollutant_code, hr FROM hourly_src WHERE cn = '2061'),
+with_2051 AS (SELECT DISTINCT mn, pollutant_code, hr FROM hourly_src WHERE cn = '2051'),
+basis AS (
+    SELECT * EXCLUDE (hr) FROM hourly_src WHERE cn = '2061'
+    UNION ALL
+    SELECT * EXCLUDE (hr) FROM hourly_src ANTI JOIN with_2061 USING (mn, pollutant_code, hr)
+    WHERE cn = '2051'
+    UNION ALL
+    SELECT * EXCLUDE (hr) FROM hourly_src
+        ANTI JOIN with_2061 USING (mn, pollutant_code, hr)
+        ANTI JOIN with_2051 USING (mn, pollutant_code, hr)
+    WHERE cn = '2011'
+),"""
+
 _SAMPLES_SQL = (
     """
 src AS (
@@ -214,7 +236,8 @@ def hourly_values(con: duckdb.DuckDBPyConnection, readings: str) -> pa.Table:
     period = f"(at_us // {_HOUR_US}) * {_HOUR_US}"  # Beijing hours are whole UTC hours
     sql = (
         "WITH "
-        + _SAMPLES_SQL.format(readings=readings, cns="'2061', '2051', '2011'")
+        + _HOURLY_BASIS_SQL.format(readings=readings)
+        + _SAMPLES_SQL.format(readings="basis", cns="'2061', '2051', '2011'")
         + ","
         + _period_sql(period, prio)
     )
