@@ -54,7 +54,6 @@ log = logging.getLogger(__name__)
 SEGMENTS = "hj212"  # raw-manifest source of receiver segments (accepted and rejected lines)
 CAPTURES = "hj212_capture"  # raw-zone folder of capture files ingested from the command line
 _HOUR_US = 3_600_000_000
-_BEIJING_US = 8 * _HOUR_US
 _DATE_IN_NAME = re.compile(r"(\d{4})-?(\d{2})-?(\d{2})")
 _MART_CNS = ("2061", "2051", "2011")  # the commands the hourly mart is computed from
 
@@ -294,9 +293,8 @@ class Marts:
                 f"CREATE VIEW readings AS SELECT * FROM {parquet_sql([f for p in plans for f in p.files])} "
                 "WHERE receiver_status IS NULL OR receiver_status = 'ok'"
             )
-            touched = _touched_hours(con, [p for p in plans if p.incremental])
-            hours = {p.day: touched.get(p.day, set()) if p.incremental else set(range(24)) for p in plans}
-            hourly = _hourly_of(con, ctx, plans, hours)
+            touched = _touched_outlet_hours(con, [p for p in plans if p.incremental])
+            hourly = _hourly_of(con, ctx, plans, touched)
             con.register("hourly", hourly)
             daily = schema.daily.conform(daily_values(con, "readings", "hourly"))
         finally:
@@ -304,10 +302,12 @@ class Marts:
         out = {}
         for unit, p in zip(units, plans, strict=True):
             day_hourly, day_daily = _of_day(hourly, p.day), _of_day(daily, p.day)
+            mine = _of_day(touched, p.day)
             counts = {
                 "hourly": day_hourly.num_rows,
                 "daily": day_daily.num_rows,
-                "hours_recomputed": len(hours[p.day]),
+                "hours_recomputed": len(pc.unique(mine.column("hr"))) if p.incremental else 24,
+                "outlet_hours_recomputed": mine.num_rows if p.incremental else None,
                 "reading_parts": p.parts,
             }
             out[unit.key] = Output({schema.hourly.name: day_hourly, schema.daily.name: day_daily}, counts)
@@ -340,54 +340,55 @@ def _mart_plan(ctx: StepContext, unit: Unit) -> _MartPlan:
 
 
 def _hourly_of(
-    con: duckdb.DuckDBPyConnection, ctx: StepContext, plans: list[_MartPlan], hours: dict[dt.date, set[int]]
+    con: duckdb.DuckDBPyConnection, ctx: StepContext, plans: list[_MartPlan], touched: pa.Table
 ) -> pa.Table:
-    """Every date's hourly rows: recomputed in its ``hours``, the previous rows elsewhere."""
-    wanted = sorted(_epoch_hour(day, h) for day, hs in hours.items() for h in hs)
-    if len(wanted) == 24 * len(plans):
+    """Every date's hourly rows. A full date is computed whole; on a date whose parts were only added,
+    only the (outlet, hour) groups its new readings touch are recomputed — from every reading of the
+    group, so retransmissions across parts still collapse — and its other rows are kept."""
+    if not any(p.incremental for p in plans):
         return schema.hourly.conform(hourly_values(con, "readings"))
-    con.register("wanted", pa.table({"h": pa.array(wanted, pa.int64())}))
+    full = pa.array([p.day for p in plans if not p.incremental], pa.date32())
+    con.register("full_days", pa.table({"d": full}))
+    con.register("touched_groups", touched)
     con.execute(
-        f"CREATE VIEW touched AS SELECT * FROM readings "
-        f"WHERE epoch_us(data_at) // {_HOUR_US} IN (SELECT h FROM wanted)"
+        f"""CREATE VIEW touched AS
+        SELECT * FROM readings WHERE date IN (SELECT d FROM full_days)
+        UNION ALL
+        SELECT r.* FROM readings r
+            SEMI JOIN touched_groups g ON r.mn = g.mn AND epoch_us(r.data_at) // {_HOUR_US} = g.hr
+        WHERE r.date NOT IN (SELECT d FROM full_days)"""
     )
-    new = schema.hourly.conform(hourly_values(con, "touched")) if wanted else schema.hourly.empty()
-    kept = [
-        _outside_hours(ctx.read(schema.hourly.name, p.day), p.day, hours[p.day])
-        for p in plans
-        if p.incremental
-    ]
-    merged = pa.concat_tables([schema.hourly.conform(k) for k in kept] + [new])
+    new = schema.hourly.conform(hourly_values(con, "touched"))
+    con.register(
+        "previous", pa.concat_tables([ctx.read(schema.hourly.name, p.day) for p in plans if p.incremental])
+    )
+    kept = con.sql(
+        f"SELECT o.* FROM previous o ANTI JOIN touched_groups g "
+        f"ON o.mn = g.mn AND epoch_us(o.hour_at) // {_HOUR_US} = g.hr"
+    ).to_arrow_table()
+    merged = pa.concat_tables([schema.hourly.conform(kept), new])
     order = pc.sort_indices(
         merged, [("mn", "ascending"), ("pollutant_code", "ascending"), ("hour_at", "ascending")]
     )
     return merged.take(order)
 
 
-def _touched_hours(con: duckdb.DuckDBPyConnection, plans: list[_MartPlan]) -> dict[dt.date, set[int]]:
-    """Per incremental date, the Beijing hours that readings of its new parts feed into the hourly mart."""
+def _touched_outlet_hours(con: duckdb.DuckDBPyConnection, plans: list[_MartPlan]) -> pa.Table:
+    """(date, mn, epoch hour) of every outlet hour the new parts of incremental dates feed into the
+    hourly mart (real captures back-fill: an hour's segments touch many hours of many dates)."""
     files = [f for p in plans for f in p.added_files]
     if not files:
-        return {}
-    rows = con.sql(
-        f"SELECT DISTINCT date, (epoch_us(data_at) + {_BEIJING_US}) // {_HOUR_US} % 24 AS h "
+        return pa.table(
+            {
+                "date": pa.array([], pa.date32()),
+                "mn": pa.array([], pa.string()),
+                "hr": pa.array([], pa.int64()),
+            }
+        )
+    return con.sql(
+        f"SELECT DISTINCT date, mn, epoch_us(data_at) // {_HOUR_US} AS hr "
         f"FROM {parquet_sql(files)} WHERE cn IN {_MART_CNS}"
-    ).fetchall()
-    out: dict[dt.date, set[int]] = {}
-    for day, h in rows:
-        out.setdefault(day, set()).add(int(h))
-    return out
-
-
-def _epoch_hour(day: dt.date, hour: int) -> int:
-    midnight_us = int(dt.datetime.combine(day, dt.time(0), BEIJING).timestamp()) * 1_000_000
-    return midnight_us // _HOUR_US + hour
-
-
-def _outside_hours(old: pa.Table, day: dt.date, hours: set[int]) -> pa.Table:
-    """The date's previous hourly rows outside ``hours`` (those are recomputed)."""
-    hour_index = pc.subtract(pc.divide(old.column("hour_at").cast(pa.int64()), _HOUR_US), _epoch_hour(day, 0))
-    return old.filter(pc.invert(pc.is_in(hour_index, pa.array(sorted(hours), pa.int64()))))
+    ).to_arrow_table()
 
 
 def _of_day(rows: pa.Table, day: dt.date) -> pa.Table:

@@ -205,6 +205,7 @@ def test_segments_exactly_once_whenever_they_closed_late_segment_and_reruns(
     assert hours == [(MN, "10", "2011", 20, 1), (MN2, "11", "2051", 6, 0)]
     [marts] = [m for m in run2.of("marts") if m.status == "published"]
     assert marts.counts["hours_recomputed"] == 2  # hours 10 and 11 only: parts were only added
+    assert marts.counts["outlet_hours_recomputed"] == 2  # MN at 10 h, MN2 at 11 h: not every outlet
     from schemas import source as schema
     from warehouse import lake as lk
 
