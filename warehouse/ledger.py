@@ -217,6 +217,16 @@ class Ledger:
             index_elements=list(keys), set_={k: v for k, v in row.items() if k not in keys}
         )
 
+    def _upsert_many(self, table: sa.Table, keys: Sequence[str]) -> Any:
+        """An upsert statement for ``executemany`` (rows given at execution)."""
+        from sqlalchemy.dialects import postgresql, sqlite
+
+        stmt = (sqlite.insert if self._sqlite else postgresql.insert)(table)
+        return stmt.on_conflict_do_update(
+            index_elements=list(keys),
+            set_={c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys},
+        )
+
     # -- raw manifest -------------------------------------------------------------------------
     def record_raw(self, obj: RawObject) -> RawObject:
         """Record a landed object; landing the same bytes again returns the first record (also when two
@@ -331,8 +341,11 @@ class Ledger:
                         parts.c.table_name == table, parts.c.partition == partition, parts.c.part == part
                     )
                 )
-            for p in written:
-                con.execute(self._upsert(parts, _as_dict(p), ["table_name", "partition", "part"]))
+            if written:  # one executemany: a statement per part cost more than the part's write
+                con.execute(
+                    self._upsert_many(parts, ["table_name", "partition", "part"]),
+                    [_as_dict(p) for p in written],
+                )
             if lineage_rows:
                 con.execute(
                     sa.insert(lineage),
