@@ -15,8 +15,9 @@ Inputs are raw objects of two kinds, each ingested exactly once (the ledger deci
 ``core_source__readings`` and ``quarantine_source__packets``, a part file per input in every date
 partition it touches (real captures touch many dates: loggers back-fill, some clocks are wrong).
 ``Marts`` (Publish.PARTITION) rebuilds the hourly and daily marts of every date whose readings
-partition changed; when parts were only added since its last build, only the hours the new parts
-touch are recomputed (retransmissions across parts still collapse: it reads every part of the date).
+partition changed, the dates of a batch in one DuckDB pass; when parts were only added since a
+date's last build, only the (outlet, hour) groups the new parts touch are recomputed, from every
+reading of the group (retransmissions across parts still collapse), and its other rows are kept.
 """
 
 from __future__ import annotations
@@ -263,7 +264,7 @@ class _MartPlan:
     files: list[str]
     parts: dict[str, str]  # part -> fingerprint
     added_files: list[str]
-    incremental: bool  # only parts were added since the last build: recompute the hours they touch
+    incremental: bool  # only parts were added since the last build: recompute the outlet hours they touch
 
 
 class Marts:
