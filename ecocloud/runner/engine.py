@@ -31,7 +31,7 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -51,6 +51,7 @@ from warehouse.ledger import Ledger, LineageRow, Part, UnitState
 from warehouse.quality import GatePart, GateRun, GateVerdict, validate
 
 log = logging.getLogger(__name__)
+_WRITE_THREADS = 4  # part files of one unit written at once
 
 
 class Steps(Protocol):
@@ -348,32 +349,35 @@ def _publish(
     ctx: StepContext, name: str, build: Build, outputs: list[Table], b: _Built, passed: bool
 ) -> None:
     previous = {(p.table_name, p.partition, p.part) for p in ctx.ledger.parts_of_unit(name, b.unit.key)}
-    written: list[Part] = []
     now = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
+    writes: list[tuple[Table, dt.date | None, pa.Table, str]] = []
     for table in outputs:
         if not passed and table.name not in build.evidence:
             # keep the last good parts of a blocked unit (they stay consistent with the ledger)
             previous = {k for k in previous if k[0] != table.name}
             continue
         part = b.unit.part if build.publish == Publish.PART else lk.DEFAULT_PART
-        for partition, data in b.split[table.name]:
-            # on S3 the object gets a new name per content (``data.<sha>``): the ledger names it below
-            put = lk.write_part(ctx.lake, table, data, partition, part=part)
-            written.append(
-                Part(
-                    table.name,
-                    partition_key(partition),
-                    put.part,
-                    b.fingerprint,
-                    name,
-                    b.unit.key,
-                    data.num_rows,
-                    put.size_bytes,
-                    ctx.run.run_id,
-                    now,
-                )
-            )
-            b.report.partitions.append(f"{table.name}/{partition_key(partition) or '-'}")
+        writes += [(table, partition, data, part) for partition, data in b.split[table.name]]
+    # a unit of real captures writes a part in each of many dates: the writes (compression, fsync)
+    # overlap in threads; on S3 each object gets a new name per content (``data.<sha>``)
+    with ThreadPoolExecutor(_WRITE_THREADS) as pool:
+        puts = list(pool.map(lambda w: lk.write_part(ctx.lake, w[0], w[2], w[1], part=w[3]), writes))
+    written = [
+        Part(
+            table.name,
+            partition_key(partition),
+            put.part,
+            b.fingerprint,
+            name,
+            b.unit.key,
+            data.num_rows,
+            put.size_bytes,
+            ctx.run.run_id,
+            now,
+        )
+        for (table, partition, data, _), put in zip(writes, puts, strict=True)
+    ]
+    b.report.partitions += [f"{t.name}/{partition_key(p) or '-'}" for t, p, _, _ in writes]
     kept = {(p.table_name, p.partition, p.part) for p in written}
     removed = sorted(previous - kept)
     lineage = [
