@@ -239,7 +239,7 @@ def run_hourly(files: list[Path], data: Path, runs: int) -> dict[str, Any]:
     """On a home holding the day (a copy per run): the next hour, then a run with nothing new."""
     template = data / "home-day"
     ours(files[:24], template)
-    next_hour, empty, process = [], [], []
+    next_hour, empty, process, process_empty = [], [], [], []
     for _ in range(runs):
         home = data / "home-hourly"
         shutil.rmtree(home, ignore_errors=True)
@@ -248,28 +248,31 @@ def run_hourly(files: list[Path], data: Path, runs: int) -> dict[str, Any]:
         empty.append(ours([], home, fresh=False))
         shutil.rmtree(home)
         shutil.copytree(template, home)
-        process.append(_cli_seconds(files[24], home))
+        process.append(_cli_seconds(["ingest", "hj212", str(files[24])], home))
+        process_empty.append(_cli_seconds(["run", "source"], home))
     out: dict[str, dict[str, Any]] = {
         "next_hour": {"runs": next_hour, "seconds": _spread([r["seconds"] for r in next_hour])},
         "empty": {"runs": empty, "seconds": _spread([r["seconds"] for r in empty])},
         "next_hour_new_process": {"seconds": _spread(process)},
+        "empty_new_process": {"seconds": _spread(process_empty)},
     }
     r = next_hour[0]
     print(
         f"hourly DAG run on a day's home: next hour ({r['lines']:,} lines, {r['dates']} dates) "
         f"{_fmt(out['next_hour']['seconds'])} s (stages {r['stages_seconds']}); "
         f"nothing new {_fmt(out['empty']['seconds'], 2)} s; the next hour as a new process "
-        f"(`ecocloud ingest hj212`, imports and GX included) {_fmt(out['next_hour_new_process']['seconds'])} s"
+        f"(`ecocloud ingest hj212`, imports and GX included) {_fmt(out['next_hour_new_process']['seconds'])} s, "
+        f"then `ecocloud run source` with nothing new {_fmt(out['empty_new_process']['seconds'])} s"
     )
     return out
 
 
-def _cli_seconds(capture: Path, home: Path) -> float:
-    """Wall time of ``ecocloud ingest hj212 FILE`` as a new process (what a scheduled task pays)."""
+def _cli_seconds(args: list[str], home: Path) -> float:
+    """Wall time of an ``ecocloud`` command as a new process (what a scheduled task pays)."""
     env = {**os.environ, "ECOCLOUD_HOME": str(home)}
     started = time.perf_counter()
     subprocess.run(
-        [str(Path(sys.executable).with_name("ecocloud")), "ingest", "hj212", str(capture)],
+        [str(Path(sys.executable).with_name("ecocloud")), *args],
         env=env,
         check=True,
         stdout=subprocess.DEVNULL,
