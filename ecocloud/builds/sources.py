@@ -378,17 +378,14 @@ def _touched_outlet_hours(con: duckdb.DuckDBPyConnection, plans: list[_MartPlan]
     """(date, mn, epoch hour) of every outlet hour the new parts of incremental dates feed into the
     hourly mart (real captures back-fill: an hour's segments touch many hours of many dates)."""
     files = [f for p in plans for f in p.added_files]
-    if not files:
-        return pa.table(
-            {
-                "date": pa.array([], pa.date32()),
-                "mn": pa.array([], pa.string()),
-                "hr": pa.array([], pa.int64()),
-            }
-        )
+    source = (
+        parquet_sql(files)
+        if files
+        else "(SELECT NULL::DATE AS date, NULL::VARCHAR AS mn, NULL::TIMESTAMPTZ AS data_at, NULL::VARCHAR AS cn)"
+    )
     return con.sql(
         f"SELECT DISTINCT date, mn, epoch_us(data_at) // {_HOUR_US} AS hr "
-        f"FROM {parquet_sql(files)} WHERE cn IN {_MART_CNS}"
+        f"FROM {source} WHERE cn IN {_MART_CNS}"
     ).to_arrow_table()
 
 
