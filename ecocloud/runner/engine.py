@@ -329,7 +329,8 @@ def _publish(
             )
             b.report.partitions.append(f"{table.name}/{partition_key(partition) or '-'}")
     kept = {(p.table_name, p.partition, p.part) for p in written}
-    removed = sorted(previous - kept)
+    replaced = {r for r in b.output.replaces if r[0] in {p.table_name for p in written}}  # compaction
+    removed = sorted((previous | replaced) - kept)
     lineage = [
         LineageRow(
             p.table_name,
