@@ -34,6 +34,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from ecocloud.runner.context import StepContext, partition_key
@@ -58,13 +59,18 @@ class Compaction:
     """Steps of a compaction build over ``tables`` (Publish.PART, partitioned by date).
 
     ``after_hours`` and ``min_parts`` name the settings (attributes of ``ecocloud.settings.Settings``)
-    that hold the age and the part count a partition needs before it is compacted.
+    that hold the age and the part count a partition needs before it is compacted. ``origin`` is the
+    column holding the raw object a row was built from (its lineage input id): when the producing build
+    republishes a part for an input a compacted part already holds (a forced rerun, a new code
+    version), the partition is compacted at once, the compacted rows of that input giving way to the
+    new part's — so the partition never keeps both.
     """
 
-    def __init__(self, tables: Iterable[str], *, after_hours: str, min_parts: str) -> None:
+    def __init__(self, tables: Iterable[str], *, after_hours: str, min_parts: str, origin: str) -> None:
         self.tables = tuple(tables)
         self.after_hours = after_hours
         self.min_parts = min_parts
+        self.origin = origin
 
     def plan(self, ctx: StepContext) -> Iterable[Unit]:
         hours = float(getattr(ctx.settings, self.after_hours))
@@ -76,27 +82,42 @@ class Compaction:
                 by_partition[part.partition].append(part)
             versions = ctx.ledger.partition_versions(name)
             for key, parts in sorted(by_partition.items()):
-                if key == WHOLE or len(parts) < least or any(p.written_at > cutoff for p in parts):
+                if key == WHOLE or len(parts) < 2:
                     continue
-                yield _unit(ctx, name, key, parts, versions[key])
+                due = len(parts) >= least and all(p.written_at <= cutoff for p in parts)
+                mine = any(p.build == ctx.build for p in parts)
+                if not due and not mine:
+                    continue
+                candidate = _Candidate(ctx, name, key, parts)
+                if due or candidate.superseded:
+                    yield candidate.unit(versions[key])
 
     def build(self, ctx: StepContext, unit: Unit) -> Output:
         assert unit.partition is not None
         table = get_table(unit.param("table"))
         names: list[str] = list(unit.param("parts"))
         _remove_orphans(ctx, table, unit.partition, keep={*names, unit.part})
-        data = lk.read_parts(
-            ctx.lake, table, [lk.part_file(table, unit.partition, p) for p in names], unit.partition
-        )
+        superseded = pa.array(unit.param("superseded"), pa.string())
+        pieces = []
+        for group in (unit.param("compacted"), [p for p in names if p not in unit.param("compacted")]):
+            rels = [lk.part_file(table, unit.partition, p) for p in group]
+            pieces.append(lk.read_parts(ctx.lake, table, rels, unit.partition))
+        read = pieces[0].num_rows + pieces[1].num_rows
         expected = int(unit.param("rows"))
-        if data.num_rows != expected:
-            raise ValueError(
-                f"{table.name} {unit.partition}: read {data.num_rows} rows, the ledger lists {expected}"
-            )
+        if read != expected:
+            raise ValueError(f"{table.name} {unit.partition}: read {read} rows, the ledger lists {expected}")
+        pieces[0] = pieces[0].filter(pc.invert(pc.is_in(pieces[0].column(self.origin), superseded)))
+        data = pa.concat_tables([table.conform(t) for t in pieces])  # an empty group has no NOT NULL marks
         data = data.take(pc.sort_indices(data, [(k, "ascending") for k in sort_key(table)]))
         tables = {t: get_table(t).empty() for t in self.tables} | {table.name: data}
         key = partition_key(unit.partition)
-        counts = {"parts_in": len(names), "rows_in": expected, "rows_out": data.num_rows, "table": table.name}
+        counts = {
+            "table": table.name,
+            "parts_in": len(names),
+            "rows_in": expected,
+            "rows_superseded": read - data.num_rows,  # 0 unless a compacted input was republished
+            "rows_out": data.num_rows,
+        }
         return Output(tables, counts, replaces=[(table.name, key, p) for p in names if p != unit.part])
 
 
@@ -105,27 +126,37 @@ def sort_key(table: Table) -> list[str]:
     return [c for c in table.primary_key if c != table.partition_by]
 
 
-def _unit(ctx: StepContext, name: str, key: str, parts: list[Part], version: str) -> Unit:
-    """The unit compacting ``parts`` (one partition of ``name``): its inputs are the partition
-    version and the raw objects the parts' lineage names (a previous compacted part's included)."""
-    day = dt.date.fromisoformat(key)
-    listed = {p.part for p in parts}
-    raws = {
-        (row["input_id"], row["input_version"])
-        for row in ctx.ledger.lineage(name, partition=key)
-        if row["part"] in listed and row["input_kind"] == RAW
-    }
-    inputs = (Input(TABLE, name, version, day), *(Input(RAW, i, v) for i, v in sorted(raws)))
-    digest = hashlib.sha256(f"{name}\n{key}\n{version}".encode()).hexdigest()[:16]
-    params = (
-        ("table", name),
-        ("parts", tuple(sorted(listed))),
-        ("rows", sum(p.rows for p in parts)),
-        ("digest", digest),
-    )
-    return CompactUnit(
-        f"{name}/{key}", inputs, partition=day, size=sum(p.size_bytes for p in parts), params=params
-    )
+class _Candidate:
+    """A partition that may be compacted: its parts, the raw objects each was built from (lineage)."""
+
+    def __init__(self, ctx: StepContext, name: str, key: str, parts: list[Part]) -> None:
+        self.name, self.key, self.parts = name, key, parts
+        listed = {p.part for p in parts}
+        self.origins: dict[str, set[tuple[str, str]]] = defaultdict(set)
+        for row in ctx.ledger.lineage(name, partition=key):
+            if row["part"] in listed and row["input_kind"] == RAW:
+                self.origins[row["part"]].add((row["input_id"], row["input_version"]))
+        self.compacted = sorted(p.part for p in parts if p.build == ctx.build)
+        held = {i for p in self.compacted for i, _ in self.origins[p]}
+        others = {i for p in listed - set(self.compacted) for i, _ in self.origins[p]}
+        self.superseded = sorted(held & others)  # inputs a compacted part holds and a new part republished
+
+    def unit(self, version: str) -> Unit:
+        """Its inputs: the partition version, the raw objects of its parts (so the compacted part's
+        lineage reaches them)."""
+        day = dt.date.fromisoformat(self.key)
+        raws = set().union(*self.origins.values()) if self.origins else set()
+        inputs = (Input(TABLE, self.name, version, day), *(Input(RAW, i, v) for i, v in sorted(raws)))
+        params = (
+            ("table", self.name),
+            ("parts", tuple(sorted(p.part for p in self.parts))),
+            ("compacted", tuple(self.compacted)),
+            ("superseded", tuple(self.superseded)),
+            ("rows", sum(p.rows for p in self.parts)),
+            ("digest", hashlib.sha256(f"{self.name}\n{self.key}\n{version}".encode()).hexdigest()[:16]),
+        )
+        size = sum(p.size_bytes for p in self.parts)
+        return CompactUnit(f"{self.name}/{self.key}", inputs, partition=day, size=size, params=params)
 
 
 def _remove_orphans(ctx: StepContext, table: Table, day: dt.date, keep: set[str]) -> None:
@@ -141,4 +172,5 @@ SOURCE = Compaction(
     ("core_source__packets", "core_source__readings", "quarantine_source__packets"),
     after_hours="hj212_compact_after_hours",
     min_parts="hj212_compact_min_parts",
+    origin="segment",  # the raw location every row of the three tables carries
 )

@@ -194,6 +194,17 @@ def test_compaction_keeps_rows_marts_lineage_and_is_idempotent(
     assert {u.status for u in again.units} == {"skipped"} and again.of("compact") == []
     assert digest(settings.lake) == settled
 
+    # a forced rerun of core (as a new code version would) republishes parts for inputs the compacted
+    # parts hold: the same run compacts them at once, the republished rows replacing the compacted ones
+    forced = ingest("source", register, force=True)
+    assert {u.status for u in forced.of("core")} == {"published"}
+    recompacted = [u for u in forced.of("compact") if u.status == "published"]
+    assert {u.unit for u in recompacted} == {f"{t.name}/{D1}" for t in CORE}
+    assert all(u.counts["rows_superseded"] == u.counts["rows_out"] > 0 for u in recompacted)
+    for table in CORE:
+        assert len(ledger_parts(settings, table, D1)) == 1 and len(files(settings, table, D1)) == 1
+    assert_same(before, snapshot(settings))
+
 
 def test_a_segment_after_compaction_adds_a_part_then_recompacts(settings: Settings, ingest: Ingest) -> None:
     four_hours_and_one(settings, ingest)
