@@ -47,6 +47,7 @@ from ingest.hj212.protocol import build_packet  # noqa: E402
 from ingest.hj212.segments import iter_records  # noqa: E402
 
 HOST = "127.0.0.1"
+Stream = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 
 
 def raise_nofile() -> int:
@@ -177,9 +178,15 @@ def packet_pool(client_id: int, n: int) -> list[bytes]:
 
 
 async def _connection(
-    port: int, pool: list[bytes], offset: int, window: int, t_start: float, t_end: float, out: dict[str, Any]
+    stream: Stream,
+    pool: list[bytes],
+    offset: int,
+    window: int,
+    t_start: float,
+    t_end: float,
+    out: dict[str, Any],
 ) -> None:
-    reader, writer = await asyncio.open_connection(HOST, port)
+    reader, writer = stream
     inflight: deque[float] = deque()
     lat: list[float] = out["lat"]
     i = offset
@@ -249,9 +256,15 @@ async def _paced_sender(
 
 
 async def _paced_connection(
-    port: int, pool: list[bytes], offset: int, rate: float, t_start: float, t_end: float, out: dict[str, Any]
+    stream: Stream,
+    pool: list[bytes],
+    offset: int,
+    rate: float,
+    t_start: float,
+    t_end: float,
+    out: dict[str, Any],
 ) -> None:
-    reader, writer = await asyncio.open_connection(HOST, port)
+    reader, writer = stream
     inflight: deque[float] = deque()
     lat: list[float] = out["lat"]
     t0 = time.perf_counter() + (offset % 1000) / 1000 / max(rate, 1.0)  # spread the connections
@@ -295,6 +308,9 @@ async def _client_main(
 ) -> dict[str, Any]:
     pool = packet_pool(client_id, 4096)
     out: dict[str, Any] = {"acks": 0, "lines": 0, "errors": 0, "lat": []}
+    # one connect at a time: the receiver's accept queue is short (32), and a burst of connects that
+    # overflows it waits for the kernel's SYN retransmission (1 s, 3 s, …) or is reset
+    streams = [await asyncio.open_connection(HOST, port) for _ in range(connections)]
     t0 = time.perf_counter()
     t_start = t0 + warmup
     t_end = t_start + seconds
@@ -302,8 +318,8 @@ async def _client_main(
         per_conn = rate / connections
         await asyncio.gather(
             *[
-                _paced_connection(port, pool, c * 131, per_conn, t_start, t_end, out)
-                for c in range(connections)
+                _paced_connection(st, pool, c * 131, per_conn, t_start, t_end, out)
+                for c, st in enumerate(streams)
             ]
         )
         return out
@@ -316,7 +332,7 @@ async def _client_main(
 
     await asyncio.gather(
         cpu_window(),
-        *[_connection(port, pool, c * 131, window, t_start, t_end, out) for c in range(connections)],
+        *[_connection(st, pool, c * 131, window, t_start, t_end, out) for c, st in enumerate(streams)],
     )
     return out
 
