@@ -39,6 +39,7 @@ import pyarrow.compute as pc
 
 from ecocloud.runner.context import StepContext, partition_key
 from ecocloud.runner.units import RAW, TABLE, Input, Output, Unit, safe_name
+from schemas import source
 from schemas.registry import Table, get_table
 from warehouse import lake as lk
 from warehouse.ledger import WHOLE, Part
@@ -169,8 +170,8 @@ def _remove_orphans(ctx: StepContext, table: Table, day: dt.date, keep: set[str]
 
 
 SOURCE = Compaction(
-    ("core_source__packets", "core_source__readings", "quarantine_source__packets"),
+    (source.packets.name, source.readings.name, source.quarantine.name),
     after_hours="hj212_compact_after_hours",
     min_parts="hj212_compact_min_parts",
-    origin="segment",  # the raw location every row of the three tables carries
+    origin="segment",  # the raw location every row of the three tables carries (part of their keys)
 )

@@ -39,7 +39,7 @@ SPEC = SourceSpec(
             publish=Publish.PART,
             summary=("table", "parts_in", "rows_out"),
             steps="ecocloud.builds.compaction:SOURCE",
-            batch_units=3,
+            batch_units=64,  # each batch re-plans (ledger reads): few batches, bounded by bytes held
             batch_bytes=128 << 20,
             doc="Rewrite each date partition whose parts are all older than ECOCLOUD_HJ212_COMPACT_AFTER_HOURS "
             "into one file sorted by the table's key (rows already gated; lineage kept).",
