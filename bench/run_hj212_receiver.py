@@ -98,7 +98,9 @@ def _child_setup(nice: int) -> None:
 
 
 class ReceiverProc:
-    def __init__(self, landing: Path, group_commit_ms: float, receiver_id: str, nice: int = 0) -> None:
+    def __init__(
+        self, landing: Path, group_commit_ms: float, receiver_id: str, nice: int = 0, stats_s: float = 3600.0
+    ) -> None:
         self.landing = landing
         env = {**os.environ, "ECOCLOUD_LOG_LEVEL": "INFO", "PYTHONPATH": str(REPO)}  # INFO: stats only
         self.proc = subprocess.Popen(
@@ -119,7 +121,7 @@ class ReceiverProc:
                 "--idle-timeout",
                 "600",
                 "--stats-interval",
-                str(STATS_INTERVAL_S),
+                str(stats_s),  # its stats lines go to a pipe read only at the end: few of them
                 "--max-connections",
                 "20000",
                 "--max-connections-per-peer",
@@ -394,7 +396,7 @@ def throughput(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     landing = work / "tp" / "raw" / "hj212"
     shutil.rmtree(landing, ignore_errors=True)
     load_before = os.getloadavg()
-    rcv = ReceiverProc(landing, args.group_commit_ms, "benchtp", args.receiver_nice)
+    rcv = ReceiverProc(landing, args.group_commit_ms, "benchtp", args.receiver_nice, STATS_INTERVAL_S)
     ctx = mp.get_context("fork")
     q = ctx.Queue()
     procs = [
