@@ -95,6 +95,15 @@ class Settings(BaseSettings):
         "or <home>/hj212 when the lake is on S3",
     )
     hj212_port: int = Field(default=9212, description="HJ 212 receiver TCP port")
+    hj212_compact_after_hours: float = Field(
+        default=24.0,
+        ge=0,
+        description="the source spec's compact build rewrites a date partition of packets, readings or "
+        "quarantine into one part once every part of it is at least this old (hours since written)",
+    )
+    hj212_compact_min_parts: int = Field(
+        default=2, ge=2, description="… and only when the partition has at least this many parts"
+    )
     receiver_id: str | None = Field(
         default=None,
         description="the HJ 212 receiver's id (segment name prefix, landing-zone lock); default: the host name. "

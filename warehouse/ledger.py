@@ -391,10 +391,14 @@ class Ledger:
             digests.setdefault(partition, hashlib.sha256()).update(f"{part}={fingerprint}\n".encode())
         return {p: d.hexdigest()[:32] for p, d in digests.items()}
 
-    def lineage(self, output_table: str | None = None) -> list[dict[str, Any]]:
+    def lineage(
+        self, output_table: str | None = None, *, partition: str | None = None
+    ) -> list[dict[str, Any]]:
         q = sa.select(lineage).order_by(lineage.c.id)
         if output_table is not None:
             q = q.where(lineage.c.output_table == output_table)
+        if partition is not None:
+            q = q.where(lineage.c.output_partition == partition)
         with self._tx() as con:
             return [dict(r._mapping) for r in con.execute(q)]
 

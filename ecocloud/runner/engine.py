@@ -379,7 +379,8 @@ def _publish(
     ]
     b.report.partitions += [f"{t.name}/{partition_key(p) or '-'}" for t, p, _, _ in writes]
     kept = {(p.table_name, p.partition, p.part) for p in written}
-    removed = sorted(previous - kept)
+    replaced = {r for r in b.output.replaces if r[0] in {p.table_name for p in written}}  # compaction
+    removed = sorted((previous | replaced) - kept)
     lineage = [
         LineageRow(
             p.table_name,

@@ -90,4 +90,5 @@ class SourceSpec:
 
     @property
     def outputs(self) -> tuple[str, ...]:
-        return tuple(t for b in self.builds for t in b.outputs) + self.refreshes
+        # a table may be the output of two builds (core publishes parts, compact rewrites them): once
+        return tuple(dict.fromkeys([t for b in self.builds for t in b.outputs] + list(self.refreshes)))

@@ -33,6 +33,18 @@ SPEC = SourceSpec(
             doc="Parse each new segment or capture; gate per table once per batch; a part per input and date.",
         ),
         Build(
+            "compact",
+            outputs=("core_source__packets", "core_source__readings", "quarantine_source__packets"),
+            evidence=("core_source__packets", "core_source__readings", "quarantine_source__packets"),
+            publish=Publish.PART,
+            summary=("table", "parts_in", "rows_out"),
+            steps="ecocloud.builds.compaction:SOURCE",
+            batch_units=64,  # each batch re-plans (ledger reads): few batches, bounded by bytes held
+            batch_bytes=128 << 20,
+            doc="Rewrite each date partition whose parts are all older than ECOCLOUD_HJ212_COMPACT_AFTER_HOURS "
+            "into one file sorted by the table's key (rows already gated; lineage kept).",
+        ),
+        Build(
             "marts",
             outputs=("mart_source__hourly", "mart_source__daily"),
             publish=Publish.PARTITION,

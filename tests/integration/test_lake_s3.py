@@ -409,3 +409,40 @@ def test_a_segment_never_overwrites_other_bytes_in_the_lake(homes: Homes) -> Non
         led.close()
     assert target in {o.raw_path for o in landed}
     assert home.lake_store.read_bytes(target) == segment.read_bytes()
+
+
+def test_compaction_on_s3_replaces_the_part_objects_with_one(
+    homes: Homes, s3_endpoint: str, bucket: str
+) -> None:
+    """The compact build on an S3 lake: three hourly segments' parts of a date become one object
+    (named after its content), the replaced objects are deleted, the rows are the same."""
+    s3 = homes.s3
+    for hour in (9, 10, 11):
+        clock = Clock(at(hour, 0))
+        writer = SegmentWriter(s3.hj212_landing, f"r{hour}", rotate_seconds=10**9, clock=clock)
+        lines = [packet(at(hour, m), 20.0 + hour + m) for m in range(0, 60, 10)]
+        writer.write_batch([(clock.t, "ok", "10.1.1.1:4000", line) for line in lines])
+        clock.t = at(hour, 59).timestamp()
+        writer.close()
+    assert run(s3, "source", sources.register_segments).status == "published"
+    day = dt.date(2026, 11, 20)
+    table = get_table("core_source__readings")
+    prefix = f"lake/core/{table.name}/date={day}/"
+
+    def rows() -> pa.Table:
+        led = Ledger(s3.state_url)
+        try:
+            return read_published(s3.lake_store, led, table.name, day).sort_by(
+                [(c, "ascending") for c in table.primary_key]
+            )
+        finally:
+            led.close()
+
+    before = rows()
+    assert len(keys(s3_endpoint, bucket, prefix)) == 3 and before.num_rows == 3 * 6 * 2
+    s3.hj212_compact_after_hours = 0
+    report = engine.run_spec(s3, get_spec("source"), RunInfo.cli("test-lake-s3"), builds=["compact"])
+    assert {u.unit for u in report.of("compact") if u.status == "published"} >= {f"{table.name}/{day}"}
+    [stored] = keys(s3_endpoint, bucket, prefix)
+    assert stored.startswith(prefix + "compact-")
+    assert rows().equals(before)

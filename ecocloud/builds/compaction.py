@@ -1,0 +1,177 @@
+"""Compaction of Publish.PART tables: many small part files of a date partition → one sorted file.
+
+A ``PART`` build writes a part per input in every date it touches; the HJ 212 receiver's hourly
+segments make dozens of small files per date in ``core_source__packets``, ``core_source__readings``
+and ``quarantine_source__packets``, and every scan opens them all. ``Compaction`` is the steps of a
+build (run by the same runner as every other build) that rewrites such a partition into one file:
+
+* **plan** — one unit per (table, date) whose partition has at least ``min_parts`` parts, all
+  written at least ``after_hours`` ago (the ledger's ``written_at``; settings name both). Its inputs
+  are the partition's version (its parts) and the raw objects those parts were built from (their
+  lineage), so the compacted part's lineage still reaches the raw bytes. A compacted partition has
+  one part and is not planned again: a rerun with nothing new does nothing. A new part landing
+  beside the compacted one (a late segment) makes it eligible again once it is old enough.
+* **build** — reads exactly the parts the plan named, checks rows read = rows the ledger recorded,
+  sorts by the table's key (row-group pruning) and returns them; ``Output.replaces`` names the parts
+  the compacted file replaces. Other tables of the build get no rows (so none of their parts move).
+* **publish** (the runner) — writes the compacted file under a name derived from its inputs
+  (``compact-<digest>``: never the name of a part the ledger lists), then, in one ledger transaction,
+  adds it and removes the replaced parts; only then are their files deleted. A crash before the
+  ledger records it leaves the previous parts listed and intact; the unlisted file is removed by
+  the next run of that partition, which then completes. Nothing is re-gated: the rows are the ones
+  the gate passed when their parts were published (all outputs are declared evidence).
+
+The compacted part belongs to this build's unit, so the producing build's units (their
+fingerprints) are untouched: ``core`` does not re-ingest anything. Builds that read the partition
+see a new partition version and rebuild once from identical rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ecocloud.runner.context import StepContext, partition_key
+from ecocloud.runner.units import RAW, TABLE, Input, Output, Unit, safe_name
+from schemas import source
+from schemas.registry import Table, get_table
+from warehouse import lake as lk
+from warehouse.ledger import WHOLE, Part
+
+PREFIX = "compact-"
+
+
+@dataclass(frozen=True)
+class CompactUnit(Unit):
+    """A compaction unit: keyed by (table, date); its part is named after its inputs."""
+
+    @property
+    def part(self) -> str:
+        return safe_name(f"{PREFIX}{self.param('digest')}")
+
+
+class Compaction:
+    """Steps of a compaction build over ``tables`` (Publish.PART, partitioned by date).
+
+    ``after_hours`` and ``min_parts`` name the settings (attributes of ``ecocloud.settings.Settings``)
+    that hold the age and the part count a partition needs before it is compacted. ``origin`` is the
+    column holding the raw object a row was built from (its lineage input id): when the producing build
+    republishes a part for an input a compacted part already holds (a forced rerun, a new code
+    version), the partition is compacted at once, the compacted rows of that input giving way to the
+    new part's — so the partition never keeps both.
+    """
+
+    def __init__(self, tables: Iterable[str], *, after_hours: str, min_parts: str, origin: str) -> None:
+        self.tables = tuple(tables)
+        self.after_hours = after_hours
+        self.min_parts = min_parts
+        self.origin = origin
+
+    def plan(self, ctx: StepContext) -> Iterable[Unit]:
+        hours = float(getattr(ctx.settings, self.after_hours))
+        least = int(getattr(ctx.settings, self.min_parts))
+        cutoff = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=hours)).isoformat(timespec="microseconds")
+        for name in self.tables:
+            by_partition: dict[str, list[Part]] = defaultdict(list)
+            for part in ctx.ledger.parts(name):
+                by_partition[part.partition].append(part)
+            versions = ctx.ledger.partition_versions(name)
+            for key, parts in sorted(by_partition.items()):
+                if key == WHOLE or len(parts) < 2:
+                    continue
+                due = len(parts) >= least and all(p.written_at <= cutoff for p in parts)
+                mine = any(p.build == ctx.build for p in parts)
+                if not due and not mine:
+                    continue
+                candidate = _Candidate(ctx, name, key, parts)
+                if due or candidate.superseded:
+                    yield candidate.unit(versions[key])
+
+    def build(self, ctx: StepContext, unit: Unit) -> Output:
+        assert unit.partition is not None
+        table = get_table(unit.param("table"))
+        names: list[str] = list(unit.param("parts"))
+        _remove_orphans(ctx, table, unit.partition, keep={*names, unit.part})
+        superseded = pa.array(unit.param("superseded"), pa.string())
+        pieces = []
+        for group in (unit.param("compacted"), [p for p in names if p not in unit.param("compacted")]):
+            rels = [lk.part_file(table, unit.partition, p) for p in group]
+            pieces.append(lk.read_parts(ctx.lake, table, rels, unit.partition))
+        read = pieces[0].num_rows + pieces[1].num_rows
+        expected = int(unit.param("rows"))
+        if read != expected:
+            raise ValueError(f"{table.name} {unit.partition}: read {read} rows, the ledger lists {expected}")
+        pieces[0] = pieces[0].filter(pc.invert(pc.is_in(pieces[0].column(self.origin), superseded)))
+        data = pa.concat_tables([table.conform(t) for t in pieces])  # an empty group has no NOT NULL marks
+        data = data.take(pc.sort_indices(data, [(k, "ascending") for k in sort_key(table)]))
+        tables = {t: get_table(t).empty() for t in self.tables} | {table.name: data}
+        key = partition_key(unit.partition)
+        counts = {
+            "table": table.name,
+            "parts_in": len(names),
+            "rows_in": expected,
+            "rows_superseded": read - data.num_rows,  # 0 unless a compacted input was republished
+            "rows_out": data.num_rows,
+        }
+        return Output(tables, counts, replaces=[(table.name, key, p) for p in names if p != unit.part])
+
+
+def sort_key(table: Table) -> list[str]:
+    """The columns a compacted file is sorted by: the table's key without the partition column."""
+    return [c for c in table.primary_key if c != table.partition_by]
+
+
+class _Candidate:
+    """A partition that may be compacted: its parts, the raw objects each was built from (lineage)."""
+
+    def __init__(self, ctx: StepContext, name: str, key: str, parts: list[Part]) -> None:
+        self.name, self.key, self.parts = name, key, parts
+        listed = {p.part for p in parts}
+        self.origins: dict[str, set[tuple[str, str]]] = defaultdict(set)
+        for row in ctx.ledger.lineage(name, partition=key):
+            if row["part"] in listed and row["input_kind"] == RAW:
+                self.origins[row["part"]].add((row["input_id"], row["input_version"]))
+        self.compacted = sorted(p.part for p in parts if p.build == ctx.build)
+        held = {i for p in self.compacted for i, _ in self.origins[p]}
+        others = {i for p in listed - set(self.compacted) for i, _ in self.origins[p]}
+        self.superseded = sorted(held & others)  # inputs a compacted part holds and a new part republished
+
+    def unit(self, version: str) -> Unit:
+        """Its inputs: the partition version, the raw objects of its parts (so the compacted part's
+        lineage reaches them)."""
+        day = dt.date.fromisoformat(self.key)
+        raws = set().union(*self.origins.values()) if self.origins else set()
+        inputs = (Input(TABLE, self.name, version, day), *(Input(RAW, i, v) for i, v in sorted(raws)))
+        params = (
+            ("table", self.name),
+            ("parts", tuple(sorted(p.part for p in self.parts))),
+            ("compacted", tuple(self.compacted)),
+            ("superseded", tuple(self.superseded)),
+            ("rows", sum(p.rows for p in self.parts)),
+            ("digest", hashlib.sha256(f"{self.name}\n{self.key}\n{version}".encode()).hexdigest()[:16]),
+        )
+        size = sum(p.size_bytes for p in self.parts)
+        return CompactUnit(f"{self.name}/{self.key}", inputs, partition=day, size=size, params=params)
+
+
+def _remove_orphans(ctx: StepContext, table: Table, day: dt.date, keep: set[str]) -> None:
+    """Delete compacted files of this partition that the ledger never listed (a crash between the
+    write and the ledger's record); the runner holds this unit's lock, so none is being published."""
+    prefix = lk.partition_prefix(table, day)
+    for rel in ctx.lake.glob(f"{prefix}/{PREFIX}*{lk.SUFFIX}"):
+        if rel.rsplit("/", 1)[-1].removesuffix(lk.SUFFIX) not in keep:
+            ctx.lake.delete(rel)
+
+
+SOURCE = Compaction(
+    (source.packets.name, source.readings.name, source.quarantine.name),
+    after_hours="hj212_compact_after_hours",
+    min_parts="hj212_compact_min_parts",
+    origin="segment",  # the raw location every row of the three tables carries (part of their keys)
+)

@@ -1,0 +1,282 @@
+"""The source spec's compact build on a real lake, through the real runner: hourly receiver segments
+→ many parts per date → one sorted part; rows, marts and lineage kept; idempotent; a late segment
+after compaction; a crash mid-compaction."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import multiprocessing
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+
+from ecocloud.builds import compaction, sources
+from ecocloud.runner import engine
+from ecocloud.runner.context import RunInfo, read_published
+from ecocloud.runner.report import RunReport
+from ecocloud.settings import Settings
+from ecocloud.specs import get_spec
+from ingest.hj212.protocol import BEIJING, build_packet
+from ingest.hj212.segments import SegmentWriter
+from schemas import source as schema
+from schemas.registry import Table
+from warehouse import lake as lk
+from warehouse.ledger import Ledger
+
+pytestmark = pytest.mark.integration
+
+Ingest = Callable[..., RunReport]
+MNS = ("88883600000000000000014D", "88883600000000000000014E", "88883600000000000000014F")
+D1, D2 = dt.date(2026, 11, 20), dt.date(2026, 11, 21)
+CORE = (schema.packets, schema.readings, schema.quarantine)
+MARTS = (schema.hourly, schema.daily)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def packet(when: dt.datetime, value: float, mn: str) -> bytes:
+    return build_packet(
+        qn=when.strftime("%Y%m%d%H%M%S") + "000",
+        st="32",
+        cn="2011",
+        mn=mn,
+        flag=5,
+        data_time=when,
+        items={"w01018": {"Rtd": value, "Flag": "N"}, "w00000": {"Rtd": value / 10}},
+    )
+
+
+def write_hour(settings: Settings, day: dt.date, hour: int, *, reject: bool = True) -> None:
+    """One closed data segment with an hour of packets (and one retransmission of the hour before),
+    plus a closed quarantine segment with a damaged line."""
+    clock = Clock()
+    start = dt.datetime(day.year, day.month, day.day, hour, 0, tzinfo=BEIJING)
+    clock.t = start.timestamp()
+    lines = [
+        packet(start + dt.timedelta(minutes=m), 20.0 + m + hour, mn) for m in range(0, 60, 10) for mn in MNS
+    ]
+    if hour:
+        lines.append(packet(start - dt.timedelta(minutes=10), 19.0 + hour, MNS[0]))  # a retransmission
+    with_rid = f"r{hour:02d}"  # one receiver id per hour keeps segment names apart in one test
+    writer = SegmentWriter(settings.hj212_landing, with_rid, rotate_seconds=10**9, clock=clock)
+    writer.write_batch([(clock.t, "ok", "10.1.1.1:4000", line) for line in lines])
+    if reject:
+        rejects = SegmentWriter(
+            sources.quarantine_dir(settings), with_rid, kind="quarantine", rotate_seconds=10**9, clock=clock
+        )
+        rejects.write_batch([(clock.t, "crc_mismatch", "10.1.1.1:4000", lines[0][:-6] + b"0000\r\n")])
+        clock.t += 600
+        rejects.close()
+    clock.t = (start + dt.timedelta(minutes=59)).timestamp()
+    writer.close()
+
+
+def register(s: Settings, led: Any) -> list[Any]:
+    return sources.register_segments(s, led)
+
+
+def ledger_parts(settings: Settings, table: Table, day: dt.date) -> list[str]:
+    led = Ledger(settings.state_url)
+    try:
+        return [p.part for p in led.parts(table.name, partition=day.isoformat())]
+    finally:
+        led.close()
+
+
+def files(settings: Settings, table: Table, day: dt.date) -> list[str]:
+    return sorted(p.name for p in lk.partition_dir(settings.lake, table, day).glob("*.parquet"))
+
+
+def rows(settings: Settings, table: Table, day: dt.date) -> pa.Table:
+    """The partition as the ledger publishes it, in key order (compaction changes the layout only)."""
+    led = Ledger(settings.state_url)
+    try:
+        data = read_published(settings.lake, led, table.name, day)
+    finally:
+        led.close()
+    return data.sort_by([(c, "ascending") for c in table.primary_key])
+
+
+def snapshot(settings: Settings) -> dict[str, pa.Table]:
+    return {f"{t.name}/{d}": rows(settings, t, d) for t in CORE + MARTS for d in (D1, D2)}
+
+
+def digest(root: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in root.rglob("*")
+        if p.is_file() and "quality_platform__expectation_results" not in p.parts
+    }
+
+
+def core_states(settings: Settings) -> dict[str, tuple[str, str]]:
+    led = Ledger(settings.state_url)
+    try:
+        return {k: (s.fingerprint, s.built_at) for k, s in led.unit_states("source.core").items()}
+    finally:
+        led.close()
+
+
+def assert_same(before: dict[str, pa.Table], after: dict[str, pa.Table]) -> None:
+    assert before.keys() == after.keys()
+    for name, table in before.items():
+        assert after[name].num_rows == table.num_rows, name
+        assert after[name].equals(table), name
+
+
+def four_hours_and_one(settings: Settings, ingest: Ingest) -> dict[str, pa.Table]:
+    """Four hourly segments on D1, one on D2, ingested (fresh parts: nothing compacted yet)."""
+    for hour in (10, 11, 12, 13):
+        write_hour(settings, D1, hour)
+    write_hour(settings, D2, 9, reject=False)
+    first = ingest("source", register)
+    assert first.status == "published"
+    assert first.of("compact") == []  # every part younger than ECOCLOUD_HJ212_COMPACT_AFTER_HOURS
+    assert len(ledger_parts(settings, schema.readings, D1)) == 4
+    taken = snapshot(settings)
+    assert taken[f"{schema.readings.name}/{D1}"].num_rows == 4 * (len(MNS) * 6 + 1) * 2
+    assert (
+        taken[f"{schema.hourly.name}/{D1}"].num_rows > 0 and taken[f"{schema.daily.name}/{D1}"].num_rows > 0
+    )
+    assert taken[f"{schema.quarantine.name}/{D1}"].num_rows == 4
+    return taken
+
+
+def test_compaction_keeps_rows_marts_lineage_and_is_idempotent(
+    settings: Settings, ingest: Ingest, state_url: str
+) -> None:
+    settings.state_db_url = state_url  # the ledger on SQLite and on PostgreSQL
+    before = four_hours_and_one(settings, ingest)
+    core_before = core_states(settings)
+    settings.hj212_compact_after_hours = 0
+
+    run = ingest("source", register)
+    compacted = {u.unit for u in run.of("compact") if u.status == "published"}
+    # D1: four parts per table; D2 has one part per table, so it is left alone
+    assert compacted == {f"{t.name}/{D1}" for t in CORE}
+    assert all(u.counts["rows_in"] == u.counts["rows_out"] for u in run.of("compact"))
+    for table in CORE:
+        [part] = ledger_parts(settings, table, D1)
+        assert part.startswith(compaction.PREFIX) and files(settings, table, D1) == [f"{part}.parquet"]
+    assert_same(before, snapshot(settings))  # rows in = rows out; marts rebuilt once, identical rows
+    assert {u.status for u in run.of("core")} == {"skipped"} and core_states(settings) == core_before
+    assert [u.unit for u in run.of("marts") if u.status == "published"] == [D1.isoformat()]
+
+    # sorted by the table's key
+    [part] = ledger_parts(settings, schema.readings, D1)
+    stored = lk.read_parts(settings.lake, schema.readings, [lk.part_file(schema.readings, D1, part)], D1)
+    keys = compaction.sort_key(schema.readings)
+    assert stored.select(keys).equals(stored.select(keys).sort_by([(k, "ascending") for k in keys]))
+
+    # lineage: the compacted part names every raw segment its rows came from
+    led = Ledger(settings.state_url)
+    try:
+        raw = {r["input_id"] for r in led.lineage(schema.readings.name) if r["part"] == part}
+        segments = {r["input_id"] for r in led.lineage(schema.readings.name, partition=D1.isoformat())}
+    finally:
+        led.close()
+    assert len(raw - {schema.readings.name}) == 4 and raw - {schema.readings.name} <= segments
+
+    # a rerun with nothing new does nothing: every unit skipped, the lake unchanged
+    settled = digest(settings.lake)
+    again = ingest("source", register)
+    assert {u.status for u in again.units} == {"skipped"} and again.of("compact") == []
+    assert digest(settings.lake) == settled
+
+    # a forced rerun of core (as a new code version would) republishes parts for inputs the compacted
+    # parts hold: the same run compacts them at once, the republished rows replacing the compacted ones
+    forced = ingest("source", register, force=True)
+    assert {u.status for u in forced.of("core")} == {"published"}
+    recompacted = [u for u in forced.of("compact") if u.status == "published"]
+    assert {u.unit for u in recompacted} == {f"{t.name}/{D1}" for t in CORE}
+    assert all(u.counts["rows_superseded"] == u.counts["rows_out"] > 0 for u in recompacted)
+    for table in CORE:
+        assert len(ledger_parts(settings, table, D1)) == 1 and len(files(settings, table, D1)) == 1
+    assert_same(before, snapshot(settings))
+
+
+def test_a_segment_after_compaction_adds_a_part_then_recompacts(settings: Settings, ingest: Ingest) -> None:
+    four_hours_and_one(settings, ingest)
+    settings.hj212_compact_after_hours = 0
+    ingest("source", register)
+    settings.hj212_compact_after_hours = 24
+    write_hour(settings, D1, 14)  # a late segment for the compacted date
+    late = ingest("source", register)
+    assert [u.status for u in late.of("core")].count("published") == 2  # its data and quarantine segments
+    assert late.of("compact") == []  # the new part is too young
+    [compacted, new] = sorted(ledger_parts(settings, schema.readings, D1))
+    assert compacted.startswith(compaction.PREFIX) and not new.startswith(compaction.PREFIX)
+    with_late = snapshot(settings)
+    assert with_late[f"{schema.readings.name}/{D1}"].num_rows == 5 * (len(MNS) * 6 + 1) * 2
+    hours = with_late[f"{schema.hourly.name}/{D1}"].column("hour_at").to_pylist()
+    assert dt.datetime(2026, 11, 20, 14, tzinfo=BEIJING) in hours  # marts include the late hour
+
+    settings.hj212_compact_after_hours = 0
+    again = ingest("source", register)
+    assert {u.unit for u in again.of("compact") if u.status == "published"} == {
+        f"{t.name}/{D1}" for t in CORE
+    }
+    for table in CORE:
+        assert len(ledger_parts(settings, table, D1)) == 1 and len(files(settings, table, D1)) == 1
+    assert_same(with_late, snapshot(settings))
+
+
+def _crash_after_write(settings: Settings) -> None:
+    """In a child: compact, and die (no cleanup, no ledger record) right after the first compacted
+    file is written — as a killed worker would."""
+    real = lk.write_part
+
+    def write_then_die(*args: Any, **kwargs: Any) -> Any:
+        written = real(*args, **kwargs)
+        os._exit(17)
+        return written  # pragma: no cover
+
+    lk.write_part = write_then_die  # type: ignore[assignment]
+    engine.run_spec(settings, get_spec("source"), RunInfo.cli("test"), builds=["compact"])
+    os._exit(0)
+
+
+def _fail_write(*_args: Any, **_kwargs: Any) -> Any:
+    raise OSError(28, "No space left on device")
+
+
+@pytest.mark.parametrize("fault", ["crash after the write", "the write fails"])
+def test_a_fault_mid_compaction_leaves_the_parts_readable_and_the_next_run_completes(
+    settings: Settings, ingest: Ingest, monkeypatch: pytest.MonkeyPatch, fault: str, state_url: str
+) -> None:
+    settings.state_db_url = state_url
+    before = four_hours_and_one(settings, ingest)
+    settings.hj212_compact_after_hours = 0
+    parts_before = {t.name: ledger_parts(settings, t, D1) for t in CORE}
+    if fault == "crash after the write":
+        child = multiprocessing.get_context("fork").Process(target=_crash_after_write, args=(settings,))
+        child.start()
+        child.join(120)
+        assert child.exitcode == 17
+        orphans = [f for t in CORE for f in files(settings, t, D1) if f.startswith(compaction.PREFIX)]
+        assert len(orphans) == 1  # written, never published
+    else:
+        with monkeypatch.context() as patch:
+            patch.setattr(lk, "write_part", _fail_write)
+            with pytest.raises(OSError, match="No space left"):
+                engine.run_spec(settings, get_spec("source"), RunInfo.cli("test"), builds=["compact"])
+    # the ledger still lists the previous parts, every one readable, the same rows
+    assert {t.name: ledger_parts(settings, t, D1) for t in CORE} == parts_before
+    assert_same(before, snapshot(settings))
+
+    run = ingest("source", register)
+    assert {u.status for u in run.of("compact")} == {"published"} and len(run.of("compact")) == 3
+    for table in CORE:
+        assert len(ledger_parts(settings, table, D1)) == 1 and len(files(settings, table, D1)) == 1
+    assert_same(before, snapshot(settings))
