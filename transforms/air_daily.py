@@ -1,9 +1,17 @@
-"""Daily statistics from station-hours (GB 3095 validity) and the city daily ranking, in DuckDB SQL."""
+"""Daily statistics from station-hours (GB 3095 validity) and the city daily ranking.
+
+The daily statistics of one day's station-hours are computed with numpy on a (hour × station) grid
+(``station_daily``); ``_DAILY_SQL`` is the reference they must agree with row for row (agreement
+tests on simulated and real days), and the path taken for input that does not fit a grid (two rows
+for one station-hour, NaN values).
+"""
 
 from __future__ import annotations
 
 import duckdb
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from transforms.aqi import daily_aqi
 
@@ -65,15 +73,117 @@ _VALID_FLAGS = ("pm25_valid", "pm10_valid", "so2_valid", "no2_valid", "co_valid"
 
 def station_daily(hourly: pa.Table) -> pa.Table:
     """One row per station with daily statistics, validity flags and daily AQI (core_air__station_daily)."""
+    grid = _HourGrid.of(hourly)
+    stats = _daily_stats_sql(hourly) if grid is None else _daily_stats_numpy(hourly, grid)
+    return _with_validity_and_aqi(stats)
+
+
+def station_daily_sql(hourly: pa.Table) -> pa.Table:
+    """``station_daily`` with the statistics from the reference SQL (for agreement tests)."""
+    return _with_validity_and_aqi(_daily_stats_sql(hourly))
+
+
+def _daily_stats_sql(hourly: pa.Table) -> pa.Table:
     con = duckdb.connect()
     con.register("hourly", hourly)
     stats = con.sql(_DAILY_SQL).to_arrow_table()
     con.close()
+    return stats
+
+
+def _with_validity_and_aqi(stats: pa.Table) -> pa.Table:
     valid = sum(stats.column(f).to_numpy(zero_copy_only=False).astype("int8") for f in _VALID_FLAGS)
     stats = stats.append_column(
         "valid_indicators", pa.array(valid, pa.int8()) if stats.num_rows else pa.array([], pa.int8())
     )
     return _with_aqi(stats)
+
+
+_MEANS = (
+    ("pm25_ugm3", "pm25"),
+    ("pm10_ugm3", "pm10"),
+    ("so2_ugm3", "so2"),
+    ("no2_ugm3", "no2"),
+    ("co_mgm3", "co"),
+)
+_HOURS_8H = 8
+_FIRST_8H_END = 7  # the 8-hour windows of a day end at 07:00 … 23:00
+
+
+class _HourGrid:
+    """Where each station-hour row goes in a (24 hours × stations) grid, stations in code order."""
+
+    def __init__(self, codes: pa.Array, station: np.ndarray, hour: np.ndarray):
+        self.codes, self.station, self.hour = codes, station, hour
+
+    @classmethod
+    def of(cls, hourly: pa.Table) -> _HourGrid | None:
+        """The grid, or None when rows do not fit one (a station-hour twice, a NaN value)."""
+        if any(pc.any(pc.is_nan(hourly.column(c))).as_py() for c, _ in (*_MEANS, ("o3_ugm3", "o3"))):
+            return None
+        if hourly.num_rows == 0 or pc.count_distinct(hourly.column("date")).as_py() != 1:
+            return None  # one day's rows only (the SQL takes any one date per station)
+        code_column = hourly.column("station_code")
+        codes = pc.array_sort_indices(pc.unique(code_column))  # SQL's ORDER BY: by code point
+        codes = pc.take(pc.unique(code_column), codes)
+        station = pc.index_in(code_column, value_set=codes).to_numpy(zero_copy_only=False)
+        utc_hours = hourly.column("observed_at").to_numpy().astype("datetime64[h]").astype(np.int64)
+        hour = (utc_hours + 8) % 24  # Beijing hour of the day
+        rows_per_slot = np.bincount(station.astype(np.int64) * 24 + hour, minlength=24 * len(codes))
+        if rows_per_slot.max(initial=0) > 1:
+            return None
+        return cls(codes, station, hour)
+
+    def values(self, column: pa.ChunkedArray) -> np.ndarray:
+        """The column on the grid, NaN where a station has no row or a NULL value."""
+        grid = np.full((24, len(self.codes)), np.nan)
+        grid[self.hour, self.station] = column.to_numpy(zero_copy_only=False).astype(np.float64)
+        return grid
+
+
+def _mean_and_hours(grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per station: the mean of the present hours (summed in hour order, as the SQL does) and their count."""
+    present = ~np.isnan(grid)
+    hours = present.sum(axis=0)
+    total = np.where(present, grid, 0.0).sum(axis=0)  # axis 0 of a C-ordered grid: sequential in hour
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return total / hours, hours
+
+
+def _o3_8h(o3: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per station: the highest valid 8-hour O3 mean of the day and how many of the 17 windows are valid."""
+    present = ~np.isnan(o3)
+    filled = np.where(present, o3, 0.0)
+    windows = 24 - _FIRST_8H_END
+    total = sum(filled[k : k + windows] for k in range(_HOURS_8H))  # 8 shifted slices, hour order
+    count = sum(present[k : k + windows].astype(np.int64) for k in range(_HOURS_8H))
+    valid = count >= MIN_HOURS_8H
+    with np.errstate(invalid="ignore", divide="ignore"):
+        best = np.where(valid, total / count, -np.inf).max(axis=0)
+    return best, valid.sum(axis=0)
+
+
+def _daily_stats_numpy(hourly: pa.Table, grid: _HourGrid) -> pa.Table:
+    """The columns of ``_DAILY_SQL``, from the grid; same types, same order (station code)."""
+    out: dict[str, pa.Array] = {
+        "date": pa.repeat(hourly.column("date")[0], len(grid.codes)),
+        "station_code": grid.codes,
+    }
+    for column, _ in _MEANS:
+        mean, hours = _mean_and_hours(grid.values(hourly.column(column)))
+        valid = hours >= MIN_HOURS_DAILY
+        out[column] = pa.array(mean, pa.float64(), mask=~valid)
+        out[column.split("_")[0] + "_hours"] = pa.array(hours.astype(np.int8), pa.int8())
+        out[column.split("_")[0] + "_valid"] = pa.array(valid, pa.bool_())
+    o3 = grid.values(hourly.column("o3_ugm3"))
+    o3_hours = (~np.isnan(o3)).sum(axis=0)
+    o3_max = np.where(np.isnan(o3), -np.inf, o3).max(axis=0)
+    o3_8h_max, windows = _o3_8h(o3)
+    out["o3_1h_max_ugm3"] = pa.array(o3_max, pa.float64(), mask=o3_hours < MIN_HOURS_DAILY)
+    out["o3_8h_max_ugm3"] = pa.array(o3_8h_max, pa.float64(), mask=windows < MIN_WINDOWS_8H)
+    out["o3_8h_windows"] = pa.array(windows.astype(np.int8), pa.int8())
+    out["o3_valid"] = pa.array(windows >= MIN_WINDOWS_8H, pa.bool_())
+    return pa.table(out)
 
 
 def _with_aqi(stats: pa.Table) -> pa.Table:

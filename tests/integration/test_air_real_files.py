@@ -15,6 +15,7 @@ from ecocloud.builds import air
 from ecocloud.runner.report import RunReport
 from ecocloud.settings import Settings
 from ingest.air.parse import date_from_name, parse_day_file, parse_station_list
+from transforms.air_daily import _HourGrid, station_daily, station_daily_sql
 from transforms.aqi import hourly_aqi
 
 pytestmark = pytest.mark.realdata
@@ -46,6 +47,16 @@ def test_computed_aqi_reproduces_the_published_aqi(
     ).fetchone()  # type: ignore[misc]
     assert (n, same) == (with_aqi, agree)
     assert same / n >= 0.999
+
+
+@pytest.mark.parametrize("name", [e[0] for e in EXPECTED])
+def test_numpy_daily_statistics_agree_with_the_sql_on_real_days(shared_data: Path, name: str) -> None:
+    data = gzip.decompress((shared_data / "cnemc-air" / name).read_bytes())
+    hourly = parse_day_file(data, raw_file=name, file_date=date_from_name(name)).hourly
+    assert _HourGrid.of(hourly) is not None  # the numpy path, not the SQL fallback
+    fast, reference = station_daily(hourly), station_daily_sql(hourly)
+    assert fast.num_rows > 1400  # (the 2017 day has 19 hours: no valid daily mean, no daily AQI)
+    assert fast.equals(reference)  # same schema, rows, order and values
 
 
 def test_real_quirks_truncated_last_line_and_short_day(shared_data: Path) -> None:
