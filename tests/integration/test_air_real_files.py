@@ -12,6 +12,7 @@ import pyarrow as pa
 import pytest
 
 from ecocloud.builds import air
+from ecocloud.builds.air_stage import _agreement_pct
 from ecocloud.runner.report import RunReport
 from ecocloud.settings import Settings
 from ingest.air.parse import date_from_name, parse_day_file, parse_station_list
@@ -54,6 +55,8 @@ def test_computed_aqi_reproduces_the_published_aqi(
     ).fetchone()  # type: ignore[misc]
     assert (n, same) == (with_aqi, agree)
     assert same / n >= 0.999
+    scored = parsed.hourly.append_column("aqi", aqi.column("aqi"))
+    assert _agreement_pct(scored) == round(100.0 * agree / with_aqi, 4)  # the count the hourly build reports
 
 
 @pytest.mark.parametrize("name", [e[0] for e in EXPECTED])
