@@ -26,7 +26,9 @@ STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Parquet writes", ("write_part", "lake.py")),
     ("serving refresh", ("refresh_serving", "serving.py")),
     ("land (raw zone)", ("land_location", "land_bytes")),
-    ("stations build", ("builds/air.py:", "Stations")),
+    ("stations build", ("Stations.build",)),
+    ("hourly build: rest", ("Hourly.build",)),
+    ("daily build: rest (reads)", ("Daily.build",)),
     ("pool / waiting", ("concurrent/futures", "multiprocessing")),
 )
 

@@ -13,7 +13,8 @@ Three contenders run as separate processes on the same files (written once by
 * **pandas** (``bench/baseline_pandas.py``): per file ``read_csv → melt → to_parquet``, one process.
 
 For each: wall time, CPU time (user + system of the whole process tree, from the reaped children's
-rusage), peak resident memory of the process tree (sampled every 20 ms), the 1-minute load average
+rusage), peak memory of the process tree (sampled every 20 ms: PSS, and the RSS sum, which counts
+pages forked workers share with their parent once per process), the 1-minute load average
 when it started, and the ratio of its wall time to the floor's in the same run. Results go to
 ``bench/out/air-results.json`` (``bench/out`` is git-ignored).
 """
@@ -39,26 +40,31 @@ OUT = HERE / "out"
 CONTENDERS = ("floor", "ours", "pandas")
 
 
-def _tree_rss_kb(root: int) -> int:
-    """Resident memory of a process and all its descendants, in KiB (from /proc)."""
-    total, stack, seen = 0, [root], set()
+def _tree_memory_kb(root: int) -> tuple[int, int]:
+    """(RSS, PSS) of a process and all its descendants, in KiB (from /proc).
+
+    The RSS sum counts pages that forked workers share with their parent once per process (an
+    upper bound); PSS divides each shared page among the processes sharing it (what the tree uses)."""
+    rss, pss, stack, seen = 0, 0, [root], set()
     while stack:
         pid = stack.pop()
         if pid in seen:
             continue
         seen.add(pid)
         try:
-            with open(f"/proc/{pid}/status") as fh:
+            with open(f"/proc/{pid}/smaps_rollup") as fh:
                 for line in fh:
-                    if line.startswith("VmRSS:"):
-                        total += int(line.split()[1])
+                    if line.startswith("Rss:"):
+                        rss += int(line.split()[1])
+                    elif line.startswith("Pss:"):
+                        pss += int(line.split()[1])
                         break
             for task in os.listdir(f"/proc/{pid}/task"):
                 with open(f"/proc/{pid}/task/{task}/children") as fh:
                     stack.extend(int(c) for c in fh.read().split())
         except (FileNotFoundError, ProcessLookupError, PermissionError):
             continue
-    return total
+    return rss, pss
 
 
 def _children_cpu_s() -> float:
@@ -75,13 +81,14 @@ def measure(cmd: list[str], env: dict[str, str] | None = None, log: Path | None 
     started = time.perf_counter()
     out = open(log, "w") if log else subprocess.DEVNULL  # noqa: SIM115 - closed below
     proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
-    peak = 0
+    peak_rss = peak_pss = 0
     done = threading.Event()
 
     def sample() -> None:
-        nonlocal peak
+        nonlocal peak_rss, peak_pss
         while not done.is_set():
-            peak = max(peak, _tree_rss_kb(proc.pid))
+            rss, pss = _tree_memory_kb(proc.pid)
+            peak_rss, peak_pss = max(peak_rss, rss), max(peak_pss, pss)
             done.wait(0.02)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -98,7 +105,8 @@ def measure(cmd: list[str], env: dict[str, str] | None = None, log: Path | None 
     return {
         "seconds": round(wall, 2),
         "cpu_seconds": round(_children_cpu_s() - cpu_before, 2),
-        "peak_mib": round(peak / 1024, 1),
+        "peak_pss_mib": round(peak_pss / 1024, 1),
+        "peak_rss_sum_mib": round(peak_rss / 1024, 1),
         "load_1m_at_start": round(load_1m, 2),
     }
 
@@ -159,7 +167,14 @@ def summary(runs: list[dict[str, dict[str, float]]]) -> dict[str, dict[str, dict
     out: dict[str, dict[str, dict[str, float]]] = {}
     for name in CONTENDERS:
         out[name] = {}
-        for figure in ("ratio_to_floor", "seconds", "cpu_seconds", "peak_mib", "load_1m_at_start"):
+        for figure in (
+            "ratio_to_floor",
+            "seconds",
+            "cpu_seconds",
+            "peak_pss_mib",
+            "peak_rss_sum_mib",
+            "load_1m_at_start",
+        ):
             values = [r[name][figure] for r in runs]
             out[name][figure] = {
                 "min": min(values),
