@@ -14,9 +14,10 @@ Three contenders run as separate processes on the same files (written once by
 
 For each: wall time, CPU time (user + system of the whole process tree, from the reaped children's
 rusage), peak memory of the process tree (sampled every 20 ms: PSS, and the RSS sum, which counts
-pages forked workers share with their parent once per process), the 1-minute load average
-when it started, and the ratio of its wall time to the floor's in the same run. Results go to
-``bench/out/air-results.json`` (``bench/out`` is git-ignored).
+pages forked workers share with their parent once per process), the 1-minute load average when it
+started, and the ratios of its wall and CPU time to the floor's in the same run (the CPU ratio is
+the one other jobs on the machine disturb least). Results go to ``bench/out/air-results.json``
+(``bench/out`` is git-ignored).
 """
 
 from __future__ import annotations
@@ -157,6 +158,7 @@ def one_run(data: Path, files: list[str], workers: int) -> dict[str, dict[str, f
     )
     for name in CONTENDERS:
         run[name]["ratio_to_floor"] = round(run[name]["seconds"] / run["floor"]["seconds"], 2)
+        run[name]["cpu_ratio_to_floor"] = round(run[name]["cpu_seconds"] / run["floor"]["cpu_seconds"], 2)
     for name, figures in run.items():
         print(f"    {name}: {figures}", flush=True)
     return run
@@ -169,6 +171,7 @@ def summary(runs: list[dict[str, dict[str, float]]]) -> dict[str, dict[str, dict
         out[name] = {}
         for figure in (
             "ratio_to_floor",
+            "cpu_ratio_to_floor",
             "seconds",
             "cpu_seconds",
             "peak_pss_mib",
