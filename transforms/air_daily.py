@@ -124,8 +124,8 @@ class _HourGrid:
         if hourly.num_rows == 0 or pc.count_distinct(hourly.column("date")).as_py() != 1:
             return None  # one day's rows only (the SQL takes any one date per station)
         code_column = hourly.column("station_code")
-        codes = pc.array_sort_indices(pc.unique(code_column))  # SQL's ORDER BY: by code point
-        codes = pc.take(pc.unique(code_column), codes)
+        codes = pc.unique(code_column)
+        codes = codes.take(pc.array_sort_indices(codes))  # SQL's ORDER BY: by code point
         station = pc.index_in(code_column, value_set=codes).to_numpy(zero_copy_only=False)
         utc_hours = hourly.column("observed_at").to_numpy().astype("datetime64[h]").astype(np.int64)
         hour = (utc_hours + 8) % 24  # Beijing hour of the day
@@ -169,12 +169,12 @@ def _daily_stats_numpy(hourly: pa.Table, grid: _HourGrid) -> pa.Table:
         "date": pa.repeat(hourly.column("date")[0], len(grid.codes)),
         "station_code": grid.codes,
     }
-    for column, _ in _MEANS:
+    for column, prefix in _MEANS:
         mean, hours = _mean_and_hours(grid.values(hourly.column(column)))
         valid = hours >= MIN_HOURS_DAILY
         out[column] = pa.array(mean, pa.float64(), mask=~valid)
-        out[column.split("_")[0] + "_hours"] = pa.array(hours.astype(np.int8), pa.int8())
-        out[column.split("_")[0] + "_valid"] = pa.array(valid, pa.bool_())
+        out[f"{prefix}_hours"] = pa.array(hours.astype(np.int8), pa.int8())
+        out[f"{prefix}_valid"] = pa.array(valid, pa.bool_())
     o3 = grid.values(hourly.column("o3_ugm3"))
     o3_hours = (~np.isnan(o3)).sum(axis=0)
     o3_max = np.where(np.isnan(o3), -np.inf, o3).max(axis=0)
