@@ -58,6 +58,7 @@ def _ingest(
     if len(report.landed) > 20:
         console.print(f"  … and {len(report.landed) - 20} more")
     print_report(spec_name, report)
+    console.print("time: " + " · ".join(f"{step} {s:.1f} s" for step, s in report.timings.items()))
     console.print(f"serving database: {settings.duckdb_file}")
     if report.status in ("blocked", "failed"):
         raise typer.Exit(1)

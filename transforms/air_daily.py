@@ -1,9 +1,17 @@
-"""Daily statistics from station-hours (GB 3095 validity) and the city daily ranking, in DuckDB SQL."""
+"""Daily statistics from station-hours (GB 3095 validity) and the city daily ranking.
+
+The daily statistics of one day's station-hours are computed with numpy on a (hour × station) grid
+(``station_daily``); ``_DAILY_SQL`` is the reference they must agree with row for row (agreement
+tests on simulated and real days), and the path taken for input that does not fit a grid (two rows
+for one station-hour, NaN values).
+"""
 
 from __future__ import annotations
 
 import duckdb
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from transforms.aqi import daily_aqi
 
@@ -65,15 +73,117 @@ _VALID_FLAGS = ("pm25_valid", "pm10_valid", "so2_valid", "no2_valid", "co_valid"
 
 def station_daily(hourly: pa.Table) -> pa.Table:
     """One row per station with daily statistics, validity flags and daily AQI (core_air__station_daily)."""
+    grid = _HourGrid.of(hourly)
+    stats = _daily_stats_sql(hourly) if grid is None else _daily_stats_numpy(hourly, grid)
+    return _with_validity_and_aqi(stats)
+
+
+def station_daily_sql(hourly: pa.Table) -> pa.Table:
+    """``station_daily`` with the statistics from the reference SQL (for agreement tests)."""
+    return _with_validity_and_aqi(_daily_stats_sql(hourly))
+
+
+def _daily_stats_sql(hourly: pa.Table) -> pa.Table:
     con = duckdb.connect()
     con.register("hourly", hourly)
     stats = con.sql(_DAILY_SQL).to_arrow_table()
     con.close()
+    return stats
+
+
+def _with_validity_and_aqi(stats: pa.Table) -> pa.Table:
     valid = sum(stats.column(f).to_numpy(zero_copy_only=False).astype("int8") for f in _VALID_FLAGS)
     stats = stats.append_column(
         "valid_indicators", pa.array(valid, pa.int8()) if stats.num_rows else pa.array([], pa.int8())
     )
     return _with_aqi(stats)
+
+
+_MEANS = (
+    ("pm25_ugm3", "pm25"),
+    ("pm10_ugm3", "pm10"),
+    ("so2_ugm3", "so2"),
+    ("no2_ugm3", "no2"),
+    ("co_mgm3", "co"),
+)
+_HOURS_8H = 8
+_FIRST_8H_END = 7  # the 8-hour windows of a day end at 07:00 … 23:00
+
+
+class _HourGrid:
+    """Where each station-hour row goes in a (24 hours × stations) grid, stations in code order."""
+
+    def __init__(self, codes: pa.Array, station: np.ndarray, hour: np.ndarray):
+        self.codes, self.station, self.hour = codes, station, hour
+
+    @classmethod
+    def of(cls, hourly: pa.Table) -> _HourGrid | None:
+        """The grid, or None when rows do not fit one (a station-hour twice, a NaN value)."""
+        if any(pc.any(pc.is_nan(hourly.column(c))).as_py() for c, _ in (*_MEANS, ("o3_ugm3", "o3"))):
+            return None
+        if hourly.num_rows == 0 or pc.count_distinct(hourly.column("date")).as_py() != 1:
+            return None  # one day's rows only (the SQL takes any one date per station)
+        code_column = hourly.column("station_code")
+        codes = pc.unique(code_column)
+        codes = codes.take(pc.array_sort_indices(codes))  # SQL's ORDER BY: by code point
+        station = pc.index_in(code_column, value_set=codes).to_numpy(zero_copy_only=False)
+        utc_hours = hourly.column("observed_at").to_numpy().astype("datetime64[h]").astype(np.int64)
+        hour = (utc_hours + 8) % 24  # Beijing hour of the day
+        rows_per_slot = np.bincount(station.astype(np.int64) * 24 + hour, minlength=24 * len(codes))
+        if rows_per_slot.max(initial=0) > 1:
+            return None
+        return cls(codes, station, hour)
+
+    def values(self, column: pa.ChunkedArray) -> np.ndarray:
+        """The column on the grid, NaN where a station has no row or a NULL value."""
+        grid = np.full((24, len(self.codes)), np.nan)
+        grid[self.hour, self.station] = column.to_numpy(zero_copy_only=False).astype(np.float64)
+        return grid
+
+
+def _mean_and_hours(grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per station: the mean of the present hours (summed in hour order, as the SQL does) and their count."""
+    present = ~np.isnan(grid)
+    hours = present.sum(axis=0)
+    total = np.where(present, grid, 0.0).sum(axis=0)  # axis 0 of a C-ordered grid: sequential in hour
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return total / hours, hours
+
+
+def _o3_8h(o3: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per station: the highest valid 8-hour O3 mean of the day and how many of the 17 windows are valid."""
+    present = ~np.isnan(o3)
+    filled = np.where(present, o3, 0.0)
+    windows = 24 - _FIRST_8H_END
+    total = sum(filled[k : k + windows] for k in range(_HOURS_8H))  # 8 shifted slices, hour order
+    count = sum(present[k : k + windows].astype(np.int64) for k in range(_HOURS_8H))
+    valid = count >= MIN_HOURS_8H
+    with np.errstate(invalid="ignore", divide="ignore"):
+        best = np.where(valid, total / count, -np.inf).max(axis=0)
+    return best, valid.sum(axis=0)
+
+
+def _daily_stats_numpy(hourly: pa.Table, grid: _HourGrid) -> pa.Table:
+    """The columns of ``_DAILY_SQL``, from the grid; same types, same order (station code)."""
+    out: dict[str, pa.Array] = {
+        "date": pa.repeat(hourly.column("date")[0], len(grid.codes)),
+        "station_code": grid.codes,
+    }
+    for column, prefix in _MEANS:
+        mean, hours = _mean_and_hours(grid.values(hourly.column(column)))
+        valid = hours >= MIN_HOURS_DAILY
+        out[column] = pa.array(mean, pa.float64(), mask=~valid)
+        out[f"{prefix}_hours"] = pa.array(hours.astype(np.int8), pa.int8())
+        out[f"{prefix}_valid"] = pa.array(valid, pa.bool_())
+    o3 = grid.values(hourly.column("o3_ugm3"))
+    o3_hours = (~np.isnan(o3)).sum(axis=0)
+    o3_max = np.where(np.isnan(o3), -np.inf, o3).max(axis=0)
+    o3_8h_max, windows = _o3_8h(o3)
+    out["o3_1h_max_ugm3"] = pa.array(o3_max, pa.float64(), mask=o3_hours < MIN_HOURS_DAILY)
+    out["o3_8h_max_ugm3"] = pa.array(o3_8h_max, pa.float64(), mask=windows < MIN_WINDOWS_8H)
+    out["o3_8h_windows"] = pa.array(windows.astype(np.int8), pa.int8())
+    out["o3_valid"] = pa.array(windows >= MIN_WINDOWS_8H, pa.bool_())
+    return pa.table(out)
 
 
 def _with_aqi(stats: pa.Table) -> pa.Table:
@@ -95,8 +205,68 @@ ORDER BY s.city
 """
 
 
+_CITY_MEANS = (
+    "pm25_ugm3",
+    "pm10_ugm3",
+    "so2_ugm3",
+    "no2_ugm3",
+    "co_mgm3",
+    "o3_8h_max_ugm3",
+    "o3_1h_max_ugm3",
+)
+
+
 def city_daily_ranking(daily: pa.Table, stations: pa.Table) -> pa.Table:
-    """City means of valid station statistics, city daily AQI and rank (1 = best air)."""
+    """City means of valid station statistics, city daily AQI and rank (1 = best air).
+
+    With numpy for one day's rows and a station list without repeated codes; else (and in the
+    agreement tests) with the reference SQL (``city_daily_ranking_sql``)."""
+    codes = stations.column("station_code")
+    if daily.num_rows == 0 or pc.count_distinct(daily.column("date")).as_py() != 1:
+        return city_daily_ranking_sql(daily, stations)
+    if pc.count_distinct(codes).as_py() != len(codes) or codes.null_count:
+        return city_daily_ranking_sql(daily, stations)
+    city = _with_aqi(_city_means(daily, stations)).drop_columns(["o3_1h_max_ugm3"])
+    aqi = city.column("aqi").to_numpy(zero_copy_only=False).astype(np.float64)  # NaN = NULL
+    ranked_aqi = np.sort(aqi[~np.isnan(aqi)])
+    rank = np.searchsorted(ranked_aqi, aqi, side="left") + 1  # SQL rank(): ties share the lowest
+    city = city.append_column("rank", pa.array(rank.astype(np.int16), pa.int16(), mask=np.isnan(aqi)))
+    order = pc.sort_indices(city, [("aqi", "ascending", "at_end"), ("city", "ascending", "at_end")])
+    return city.take(order)
+
+
+def _city_means(daily: pa.Table, stations: pa.Table) -> pa.Table:
+    """The columns of ``_CITY_SQL``: per listed city, the mean of its non-control stations' values,
+    each summed in the daily rows' order (as the SQL's join and aggregate do)."""
+    listed = pc.index_in(daily.column("station_code"), value_set=stations.column("station_code"))
+    listed_np = listed.to_numpy(zero_copy_only=False)
+    known = ~np.isnan(listed_np.astype(np.float64))
+    row = np.flatnonzero(known)
+    station = listed_np[known].astype(np.int64)
+    station_city = stations.column("city").take(pa.array(station))
+    control = stations.column("is_control_point").take(pa.array(station)).fill_null(False)
+    counted = pc.and_(pc.is_valid(station_city), pc.invert(control)).to_numpy(zero_copy_only=False)
+    row, station_city = row[counted], station_city.filter(pa.array(counted))
+    cities = pc.unique(station_city)
+    cities = cities.take(pc.array_sort_indices(cities))
+    city = pc.index_in(station_city, value_set=cities).to_numpy(zero_copy_only=False)
+    out: dict[str, pa.Array] = {
+        "date": pa.repeat(daily.column("date")[0], len(cities)),
+        "city": cities,
+        "stations": pa.array(np.bincount(city, minlength=len(cities)).astype(np.int16), pa.int16()),
+    }
+    for name in _CITY_MEANS:
+        values = daily.column(name).to_numpy(zero_copy_only=False).astype(np.float64)[row]
+        present = ~np.isnan(values)
+        total = np.bincount(city, weights=np.where(present, values, 0.0), minlength=len(cities))
+        count = np.bincount(city, weights=present, minlength=len(cities))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[name] = pa.array(total / count, pa.float64(), mask=count == 0)
+    return pa.table(out)
+
+
+def city_daily_ranking_sql(daily: pa.Table, stations: pa.Table) -> pa.Table:
+    """``city_daily_ranking`` in DuckDB SQL: the reference (and the path for unusual input)."""
     con = duckdb.connect()
     con.register("daily", daily)
     con.register("stations", stations)

@@ -64,7 +64,18 @@ def newest_day_files(ledger: Ledger) -> dict[dt.date, RawObject]:
 
 def _station_list(ctx: StepContext) -> tuple[RawObject | None, pa.Table]:
     obj = ctx.ledger.latest_raw(SOURCE, STATION_LIST_NAME)
-    return obj, parse_station_list(raw_text(ctx.lake, obj)) if obj else schema.station_list.empty()
+    return obj, _parsed_station_list(ctx, obj) if obj else schema.station_list.empty()
+
+
+_parsed_lists: dict[str, pa.Table] = {}  # raw path → parsed list, per process (a batch of days reads one)
+
+
+def _parsed_station_list(ctx: StepContext, obj: RawObject) -> pa.Table:
+    """The parsed station list of a raw object; raw objects never change, so each is parsed once."""
+    if obj.raw_path not in _parsed_lists:
+        _parsed_lists.clear()
+        _parsed_lists[obj.raw_path] = parse_station_list(raw_text(ctx.lake, obj))
+    return _parsed_lists[obj.raw_path]
 
 
 # -- builds -------------------------------------------------------------------------------------

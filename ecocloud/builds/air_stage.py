@@ -10,8 +10,8 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ingest.air.fetch import raw_bytes
 from ingest.air.parse import AirFileError, parse_day_file
@@ -50,11 +50,10 @@ def parse_and_score(lake: LakeLike, raw_path: str, day: dt.date, with_daily: boo
 
 
 def _agreement_pct(hourly: pa.Table) -> float | None:
-    con = duckdb.connect()
-    con.register("h", hourly)
-    row = con.execute(
-        "SELECT 100.0 * count(*) FILTER (WHERE aqi = aqi_published) / nullif(count(*), 0) "
-        "FROM h WHERE aqi_published IS NOT NULL"
-    ).fetchone()
-    con.close()
-    return None if row is None or row[0] is None else round(float(row[0]), 4)
+    """Share of station-hours with a published AQI whose computed AQI equals it, in percent."""
+    published = hourly.column("aqi_published")
+    with_published = len(published) - published.null_count
+    if with_published == 0:
+        return None
+    same = pc.sum(pc.equal(hourly.column("aqi"), published)).as_py() or 0  # NULL = NULL is not a match
+    return round(100.0 * same / with_published, 4)

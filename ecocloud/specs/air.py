@@ -50,6 +50,7 @@ SPEC = SourceSpec(
             publish=Publish.PARTITION,
             summary=("stations", "cities_ranked"),
             steps="ecocloud.builds.air:Daily",
+            parallel=True,
             batch_units=16,
             doc="Daily means with GB 3095 validity, daily AQI and the city ranking.",
         ),

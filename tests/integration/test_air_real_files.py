@@ -12,9 +12,18 @@ import pyarrow as pa
 import pytest
 
 from ecocloud.builds import air
+from ecocloud.builds.air_stage import _agreement_pct
 from ecocloud.runner.report import RunReport
 from ecocloud.settings import Settings
 from ingest.air.parse import date_from_name, parse_day_file, parse_station_list
+from schemas.air import station_daily as station_daily_table
+from transforms.air_daily import (
+    _HourGrid,
+    city_daily_ranking,
+    city_daily_ranking_sql,
+    station_daily,
+    station_daily_sql,
+)
 from transforms.aqi import hourly_aqi
 
 pytestmark = pytest.mark.realdata
@@ -46,6 +55,30 @@ def test_computed_aqi_reproduces_the_published_aqi(
     ).fetchone()  # type: ignore[misc]
     assert (n, same) == (with_aqi, agree)
     assert same / n >= 0.999
+    scored = parsed.hourly.append_column("aqi", aqi.column("aqi"))
+    assert _agreement_pct(scored) == round(100.0 * agree / with_aqi, 4)  # the count the hourly build reports
+
+
+@pytest.mark.parametrize("name", [e[0] for e in EXPECTED])
+def test_numpy_daily_statistics_agree_with_the_sql_on_real_days(shared_data: Path, name: str) -> None:
+    data = gzip.decompress((shared_data / "cnemc-air" / name).read_bytes())
+    hourly = parse_day_file(data, raw_file=name, file_date=date_from_name(name)).hourly
+    assert _HourGrid.of(hourly) is not None  # the numpy path, not the SQL fallback
+    fast, reference = station_daily(hourly), station_daily_sql(hourly)
+    assert fast.num_rows > 1400  # (the 2017 day has 19 hours: no valid daily mean, no daily AQI)
+    assert fast.equals(reference)  # same schema, rows, order and values
+
+
+@pytest.mark.parametrize("name", [e[0] for e in EXPECTED[:2]])  # (the 2017 day has no valid daily means)
+def test_numpy_city_ranking_agrees_with_the_sql_on_real_days(shared_data: Path, name: str) -> None:
+    air_dir = shared_data / "cnemc-air"
+    listed = parse_station_list((air_dir / "station-list-2022-02-13.csv").read_bytes())
+    data = gzip.decompress((air_dir / name).read_bytes())
+    hourly = parse_day_file(data, raw_file=name, file_date=date_from_name(name)).hourly
+    daily = station_daily_table.conform(station_daily(hourly))
+    fast, reference = city_daily_ranking(daily, listed), city_daily_ranking_sql(daily, listed)
+    assert fast.num_rows > 300 and fast.column("rank").null_count < fast.num_rows
+    assert fast.equals(reference)
 
 
 def test_real_quirks_truncated_last_line_and_short_day(shared_data: Path) -> None:

@@ -5,11 +5,21 @@ from __future__ import annotations
 import datetime as dt
 
 import pyarrow as pa
+import pytest
 
+from ecocloud.simulator.air import Quirks, generate_day, station_list_csv
+from ecocloud.simulator.province import national_stations
+from ingest.air.parse import parse_day_file, parse_station_list
 from schemas.air import city_daily_ranking as ranking_table
 from schemas.air import station_daily as daily_table
 from schemas.air import stations as stations_table
-from transforms.air_daily import city_daily_ranking, station_daily
+from transforms.air_daily import (
+    _HourGrid,
+    city_daily_ranking,
+    city_daily_ranking_sql,
+    station_daily,
+    station_daily_sql,
+)
 
 DAY = dt.date(2023, 1, 20)
 BEIJING = dt.timezone(dt.timedelta(hours=8))
@@ -90,3 +100,69 @@ def test_city_ranking_excludes_control_points_and_unlisted_stations() -> None:
     assert ranked[1]["pm25_ugm3"] == 100.0
     assert ranked[1]["aqi"] > ranked[0]["aqi"]
     _ = stations_table  # the ranking reads the station dimension's city and control-point columns
+
+
+# -- the numpy daily statistics agree row for row with the reference SQL --------------------------
+def simulated_hourly(day: dt.date, quirks: Quirks) -> pa.Table:
+    """A simulated national day file (300 stations) parsed and scored as the hourly build does."""
+    data = generate_day(day, national_stations(300, seed=3), seed=3, quirks=quirks)
+    parsed = parse_day_file(data, raw_file="sim.csv", file_date=day)
+    return parsed.hourly
+
+
+@pytest.mark.parametrize(
+    ("day", "quirks"),
+    [
+        (dt.date(2023, 1, 20), Quirks()),  # winter, the release's usual gaps and quirks
+        (dt.date(2023, 7, 15), Quirks.always()),  # summer O3, every quirk and gap at once
+        (dt.date(2026, 3, 1), Quirks()),  # first day of HJ 633-2026
+    ],
+)
+def test_numpy_daily_statistics_agree_with_the_sql_on_simulated_days(day: dt.date, quirks: Quirks) -> None:
+    hourly_rows = simulated_hourly(day, quirks)
+    assert _HourGrid.of(hourly_rows) is not None  # the numpy path, not the fallback
+    fast, reference = station_daily(hourly_rows), station_daily_sql(hourly_rows)
+    assert fast.num_rows == len(set(hourly_rows.column("station_code").to_pylist())) > 250
+    assert fast.equals(reference)  # same schema, same rows in the same order, same values
+
+
+def test_rows_that_do_not_fit_a_grid_take_the_sql_path_with_the_same_result() -> None:
+    twice = table(hourly("A", range(24)), hourly("A", range(3), pm25_ugm3=500.0), hourly("B", range(24)))
+    assert _HourGrid.of(twice) is None
+    assert station_daily(twice).equals(station_daily_sql(twice))
+    rows = {r["station_code"]: r for r in station_daily(twice).to_pylist()}
+    assert rows["A"]["pm25_hours"] == 27  # the SQL counts both rows of a station-hour
+
+
+def test_empty_hours_make_no_rows() -> None:
+    empty = table(hourly("A", range(1)))
+    assert station_daily(empty.slice(0, 0)).num_rows == 0
+
+
+# -- the numpy city ranking agrees row for row with the reference SQL ------------------------------
+@pytest.mark.parametrize(
+    ("day", "quirks"), [(dt.date(2023, 1, 20), Quirks()), (dt.date(2023, 7, 15), Quirks.always())]
+)
+def test_numpy_city_ranking_agrees_with_the_sql_on_simulated_days(day: dt.date, quirks: Quirks) -> None:
+    network = national_stations(300, seed=3)  # two stations missing from the list, bad coordinates
+    listed = parse_station_list(station_list_csv(network))
+    daily = daily_table.conform(station_daily(simulated_hourly(day, quirks)))
+    fast, reference = city_daily_ranking(daily, listed), city_daily_ranking_sql(daily, listed)
+    assert fast.num_rows > 20 and fast.column("rank").null_count < fast.num_rows
+    assert fast.equals(reference)
+
+
+def test_tied_cities_share_a_rank_as_in_the_sql() -> None:
+    daily = station_daily(
+        table(hourly("A1", range(24)), hourly("B1", range(24)), hourly("C1", range(24), pm25_ugm3=300.0))
+    )
+    stations = pa.table(
+        {
+            "station_code": ["A1", "B1", "C1"],
+            "city": ["甲市", "乙市", "丙市"],
+            "is_control_point": [False] * 3,
+        }
+    )
+    fast = city_daily_ranking(daily_table.conform(daily), stations)
+    assert [(r["city"], r["rank"]) for r in fast.to_pylist()] == [("乙市", 1), ("甲市", 1), ("丙市", 3)]
+    assert fast.equals(city_daily_ranking_sql(daily_table.conform(daily), stations))
