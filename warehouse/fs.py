@@ -26,6 +26,7 @@ import os
 import posixpath
 import uuid
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -90,6 +91,11 @@ class Lake(ABC):
     @abstractmethod
     def delete(self, rel: str) -> None:
         """Remove ``rel`` (nothing happens when it is not there)."""
+
+    def delete_many(self, rels: Sequence[str]) -> None:
+        """Remove every one of ``rels`` (missing ones are fine)."""
+        for rel in rels:
+            self.delete(rel)
 
     @abstractmethod
     def glob(self, pattern: str) -> list[str]:
@@ -196,10 +202,17 @@ class LocalLake(Lake):
             tmp.unlink(missing_ok=True)
 
     def delete(self, rel: str) -> None:
-        path = self.local_path(rel)
-        if path.exists():
-            path.unlink()
-            fsync_dir(path.parent)
+        self.delete_many([rel])
+
+    def delete_many(self, rels: Sequence[str]) -> None:
+        folders = set()
+        for rel in rels:
+            path = self.local_path(rel)
+            if path.exists():
+                path.unlink()
+                folders.add(path.parent)
+        for folder in sorted(folders):  # one sync per folder, not per file (compaction deletes many)
+            fsync_dir(folder)
 
     def glob(self, pattern: str) -> list[str]:
         if not self.root.is_dir():

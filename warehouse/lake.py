@@ -23,6 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -155,6 +156,11 @@ def delete_partition(
 ) -> None:
     """Remove one part file (the partition folder stays; readers see the other parts)."""
     as_lake(lake).delete(part_file(table, value, part))
+
+
+def delete_parts(lake: LakeLike, parts: Iterable[tuple[Table, dt.date | None, str]]) -> None:
+    """Remove part files (table, partition, part) at once: one folder sync per partition."""
+    as_lake(lake).delete_many([part_file(table, value, part) for table, value, part in parts])
 
 
 # -- reading ---------------------------------------------------------------------------------------

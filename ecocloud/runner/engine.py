@@ -400,9 +400,10 @@ def _publish(
     ctx.ledger.record_unit(state, written=written, removed=removed, lineage_rows=lineage)
     # only now that the ledger no longer lists them: parts this unit no longer has (a reader holding
     # the previous part list reads them until the next refresh)
-    for table_name, key, stale in removed:
-        day = dt.date.fromisoformat(key) if key else None
-        lk.delete_partition(ctx.lake, get_table(table_name), day, part=stale)
+    lk.delete_parts(
+        ctx.lake,
+        [(get_table(t), dt.date.fromisoformat(key) if key else None, stale) for t, key, stale in removed],
+    )
 
 
 def _append_results(ctx: StepContext, name: str, results: pa.Table) -> None:
