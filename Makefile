@@ -64,6 +64,7 @@ test-fast: venv
 bench: venv
 	$(BIN)/python -m bench.run_air
 	$(BIN)/python -m bench.run_hj212_ingest
+	$(BIN)/python -m bench.run_hj212_dates --runs 3
 	$(BIN)/python -m bench.run_hj212_receiver --clients 2 --runs 3
 	$(BIN)/python -m bench.run_hj212_receiver --clients 2 --runs 3 --rate 10000 --skip-memory
 	$(BIN)/python -m bench.run_hj212_compaction

@@ -6,8 +6,9 @@ For one build:
    fingerprint (build, code version, output table signatures, input versions) differs from the
    one the ledger recorded, or its last build failed. The ledger decides, not a time window.
 2. pending units are cut into **batches** (``batch_units`` / ``batch_bytes``); batches of a
-   ``parallel`` build run in forked worker processes. Each batch holds a lock per unit, re-plans
-   under it (a concurrent run may have built it, or its inputs may have changed meanwhile), then:
+   ``parallel`` build run in forked worker processes (at least one batch per worker, balanced by
+   input size). Each batch holds a lock per unit, re-plans under it (a concurrent run may have
+   built it, or its inputs may have changed meanwhile), then:
 3. **build** — the steps' pure function per unit (an exception fails that unit only), or per batch
    when the steps have ``build_batch`` (an exception fails the batch's units);
 4. **gate** — each output table validated once for the whole batch, verdicts per unit and
