@@ -30,6 +30,7 @@ import logging
 import posixpath
 import re
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,7 @@ SEGMENTS = "hj212"  # raw-manifest source of receiver segments (accepted and rej
 CAPTURES = "hj212_capture"  # raw-zone folder of capture files ingested from the command line
 _HOUR_US = 3_600_000_000
 _DATE_IN_NAME = re.compile(r"(\d{4})-?(\d{2})-?(\d{2})")
+_LANDING_THREADS = 4  # capture files landed at once
 _MART_CNS = ("2061", "2051", "2011")  # the commands the hourly mart is computed from
 
 
@@ -126,24 +128,26 @@ def _copy_segment(lake: Lake, root: Path, seg: SegmentInfo) -> str:
 
 
 def land_captures(settings: Settings, ledger: Ledger, paths: Iterable[str | Path]) -> list[RawObject]:
-    """Land capture files' bytes in the raw zone (once per content)."""
-    out = []
-    for path in paths:
-        src = Path(path)
-        if not src.is_file():
-            raise FileNotFoundError(f"no such file: {src}")
-        out.append(
-            land_bytes(
-                settings.lake_store,
-                ledger,
-                source=CAPTURES,
-                logical_name=src.name,
-                partition=_capture_date(src.name),
-                data=src.read_bytes(),
-                origin=str(src.resolve()),
-            )
+    """Land capture files' bytes in the raw zone (once per content), a few files at a time (reading,
+    hashing and the fsync of one file overlap the others'); the records keep the order of ``paths``."""
+    sources = [Path(p) for p in paths]
+    missing = [str(src) for src in sources if not src.is_file()]
+    if missing:
+        raise FileNotFoundError(f"no such file: {', '.join(missing)}")
+
+    def land(src: Path) -> RawObject:
+        return land_bytes(
+            settings.lake_store,
+            ledger,
+            source=CAPTURES,
+            logical_name=src.name,
+            partition=_capture_date(src.name),
+            data=src.read_bytes(),
+            origin=str(src.resolve()),
         )
-    return out
+
+    with ThreadPoolExecutor(_LANDING_THREADS) as pool:
+        return list(pool.map(land, sources))
 
 
 def _raw_path(settings: Settings, path: Path) -> str:

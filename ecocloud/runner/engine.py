@@ -189,14 +189,15 @@ def _is_pending(state: UnitState | None, fp: str, force: bool) -> bool:
 
 def _batches(units: list[Unit], build: Build, workers: int = 1) -> list[list[Unit]]:
     """Pending units cut into batches of at most ``batch_units`` units and about ``batch_bytes``
-    input bytes; a parallel build gets at least one batch per worker, balanced by input size, so
-    a run of a few big inputs keeps every core busy."""
+    input bytes; a parallel build gets a multiple of its workers' number of batches, balanced by
+    input size, so a run of a few big inputs keeps every core busy to the end."""
     if not units:
         return []
     total = sum(u.size for u in units)
     count = max(-(-len(units) // build.batch_units), -(-total // build.batch_bytes), 1)
-    if build.parallel:
-        count = max(count, min(workers, len(units)))
+    if build.parallel and workers > 1:
+        # a multiple of the workers, so that no worker is left alone with the last batch
+        count = min(-(-count // workers) * workers, len(units))
     if count == 1:
         return [list(units)]
     order = sorted(range(len(units)), key=lambda i: -units[i].size)  # biggest first, to the lightest

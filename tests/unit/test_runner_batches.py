@@ -46,3 +46,10 @@ def test_units_keep_their_plan_order_within_a_batch() -> None:
 
 def test_no_units_no_batches() -> None:
     assert _batches([], _build(parallel=True), workers=2) == []
+
+
+def test_a_parallel_build_gets_a_multiple_of_its_workers_batches() -> None:
+    units = _units(*([100] * 30))  # 3,000 bytes: 7 batches by bytes, 8 for two workers
+    batches = _batches(units, _build(parallel=True, units=256, nbytes=450), workers=2)
+    assert len(batches) == 8
+    assert max(len(b) for b in batches) - min(len(b) for b in batches) <= 1
