@@ -8,57 +8,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
+from browser import browser, offline_page, playwright  # noqa: F401 - fixtures
+from playwright.sync_api import Browser, Page, expect
 
 if TYPE_CHECKING:
     from conftest import WebHome
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-@pytest.fixture(scope="module")
-def playwright() -> Iterator[Playwright]:
-    if not CHROMIUM.exists():
-        raise pytest.UsageError("no /usr/bin/chromium: `make browser` installs Debian's chromium")
-    with sync_playwright() as p:
-        yield p
-
-
-@pytest.fixture(scope="module")
-def browser(playwright: Playwright) -> Iterator[Browser]:
-    b = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
-    yield b
-    b.close()
-
 
 @pytest.fixture
-def page(browser: Browser, web_server: str) -> Iterator[Page]:
-    context = browser.new_context(locale="zh-CN")
-    p = context.new_page()
-    app = urlsplit(web_server).netloc
-    elsewhere: list[str] = []
-    p.on(
-        "request",
-        lambda r: (
-            None if urlsplit(r.url).netloc == app or r.url.startswith("data:") else elsewhere.append(r.url)
-        ),
-    )
-    yield p
-    context.close()
-    assert elsewhere == [], f"requests to other hosts: {elsewhere}"
+def page(browser: Browser, web_server: str) -> Iterator[Page]:  # noqa: F811 - the imported fixture
+    with offline_page(browser, web_server) as p:
+        yield p
 
 
 def log_in(page: Page, base: str, user: str, password: str) -> None:
