@@ -19,7 +19,7 @@ from typing import Annotated, Any
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
-from fastapi import APIRouter, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from starlette.responses import Response
 
 from ecocloud.risk_export import to_xlsx
@@ -33,6 +33,7 @@ from ecocloud.risk_report import (
     Period,
     Ranking,
     RiskFilters,
+    RiskReport,
     evidence,
     pollutant_name,
     rank,
@@ -125,8 +126,7 @@ def _no_marts(v: Viewer) -> HTTPException:
 
 
 # ------------------------------------------------------------------------------------- the list
-@router.get("")
-def ranked_list(
+def _listing(
     request: Request,
     region: Text = None,
     industry: Text = None,
@@ -134,39 +134,44 @@ def ranked_list(
     start: From = None,
     end: To = None,
     top: Text = None,
-) -> Response:
-    require(request, Role.ENFORCEMENT)
-    filters = _parse(region=region, industry=industry, pollutant=pollutant, start=start, end=end, top=top)
+) -> tuple[Viewer, RiskFilters]:
+    """The enforcement viewer (checked first) and the list's filters, for the page and its export."""
+    v = require(request, Role.ENFORCEMENT)
+    return v, _parse(region=region, industry=industry, pollutant=pollutant, start=start, end=end, top=top)
+
+
+Listing = Annotated[tuple[Viewer, RiskFilters], Depends(_listing)]
+
+
+def _listed(
+    settings: Settings, filters: RiskFilters, rules: RiskRules, digest: str
+) -> tuple[Period, RiskReport]:
+    """The period and the ranked report of ``filters`` (raises NoRiskMarts before the first risk run)."""
+    with serving(settings) as con:
+        period = _period(con, filters)
+        return period, report_of(con, _ranking(con, settings, period, filters, rules, digest), filters, rules)
+
+
+@router.get("")
+def ranked_list(request: Request, listing: Listing) -> Response:
+    _, filters = listing
     settings = settings_of(request)
     rules, digest = _rules(settings)
     try:
-        with serving(settings) as con:
-            period = _period(con, filters)
-            report = report_of(con, _ranking(con, settings, period, filters, rules, digest), filters, rules)
+        _, report = _listed(settings, filters, rules, digest)
     except NoRiskMarts:
-        return render(request, "risk.html", report=None, filters=filters, labels=LABELS, **_helpers(rules))
+        report = None
     return render(request, "risk.html", report=report, filters=filters, labels=LABELS, **_helpers(rules))
 
 
 @router.get("/export.xlsx")
-def export_xlsx(
-    request: Request,
-    region: Text = None,
-    industry: Text = None,
-    pollutant: Text = None,
-    start: From = None,
-    end: To = None,
-    top: Text = None,
-) -> Response:
+def export_xlsx(request: Request, listing: Listing) -> Response:
     """The list as on the page: 排名 and 证据 sheets, Chinese headers."""
-    v = require(request, Role.ENFORCEMENT)
-    filters = _parse(region=region, industry=industry, pollutant=pollutant, start=start, end=end, top=top)
+    v, filters = listing
     settings = settings_of(request)
     rules, digest = _rules(settings)
     try:
-        with serving(settings) as con:
-            period = _period(con, filters)
-            report = report_of(con, _ranking(con, settings, period, filters, rules, digest), filters, rules)
+        period, report = _listed(settings, filters, rules, digest)
     except NoRiskMarts:
         raise _no_marts(v) from None
     name = f"risk-{period.start:%Y%m%d}-{period.end:%Y%m%d}.xlsx"
