@@ -31,6 +31,7 @@ import os
 import random
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from ingest.hj212.protocol import BEIJING, build_packet
 
@@ -109,26 +110,14 @@ class Logger:
     def packet(self, rng: random.Random, cn: str, when: dt.datetime) -> bytes:
         qn = None if self.legacy else when.strftime("%Y%m%d%H%M%S") + f"{rng.randrange(1000):03d}"
         flag = None if self.legacy else 5
-        if cn in ("2011", "2051", "2061", "2031"):
-            return build_packet(
-                qn=qn,
-                st=self.st,
-                cn=cn,
-                mn=self.mn,
-                flag=flag,
-                data_time=self.stamp(when),
-                items=self.items(rng, cn),
-                millis=self.legacy,
+        if cn in ("2011", "2051", "2061", "2031", "2021"):
+            content: dict[str, Any] = (
+                {"facilities": {"SB1": {"RS": 1}, "SB2": {"RS": rng.choice((0, 1))}}}
+                if cn == "2021"
+                else {"items": self.items(rng, cn), "millis": self.legacy}
             )
-        if cn == "2021":
             return build_packet(
-                qn=qn,
-                st=self.st,
-                cn=cn,
-                mn=self.mn,
-                flag=flag,
-                data_time=self.stamp(when),
-                facilities={"SB1": {"RS": 1}, "SB2": {"RS": rng.choice((0, 1))}},
+                qn=qn, st=self.st, cn=cn, mn=self.mn, flag=flag, data_time=self.stamp(when), **content
             )
         if cn == "8013":
             return build_packet(st=self.st, cn=cn, mn=self.mn, flag=0, cp="HeartbeatTime=120")
