@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import pyarrow as pa
 
@@ -21,19 +22,36 @@ from schemas import air as schema
 from transforms.air_daily import city_daily_ranking, station_daily
 from warehouse.ledger import Ledger, RawObject
 
+_LANDING_THREADS = 4  # local day files landed at once
+
 
 # -- landing ------------------------------------------------------------------------------------
 def land(settings: Settings, ledger: Ledger, locations: Sequence[str]) -> list[RawObject]:
-    """Land day files and station lists given as paths or http(s) URLs (conditional GET)."""
+    """Land day files and station lists given as paths or http(s) URLs (conditional GET).
+
+    Local files are landed a few at a time (reading, hashing and the fsync of one overlap the
+    others'); each location is stamped received in the order given, so where one names the same day
+    file twice the later still wins."""
     session = http_session(settings)
-    landed = []
-    for loc in locations:
-        obj = land_location(
-            settings.lake_store, ledger, loc, session=session, timeout_s=settings.http_timeout_s
+    start = dt.datetime.now(dt.UTC)
+
+    def land_one(i: int) -> RawObject | None:
+        loc = locations[i]
+        return land_location(
+            settings.lake_store,
+            ledger,
+            loc,
+            session=session,
+            timeout_s=settings.http_timeout_s,
+            received_at=start + dt.timedelta(microseconds=i),
         )
-        if obj is not None:
-            landed.append(obj)
-    return landed
+
+    urls = [i for i, loc in enumerate(locations) if loc.startswith(("http://", "https://"))]
+    local = sorted(set(range(len(locations))) - set(urls))
+    with ThreadPoolExecutor(_LANDING_THREADS) as pool:
+        landed = dict(zip(local, pool.map(land_one, local), strict=True))
+    landed |= {i: land_one(i) for i in urls}  # one session, one request at a time
+    return [obj for _, obj in sorted(landed.items()) if obj is not None]
 
 
 def land_interval(

@@ -35,8 +35,11 @@ def land_location(
     *,
     session: requests.Session | None = None,
     timeout_s: float = 30.0,
+    received_at: dt.datetime | None = None,
 ) -> RawObject | None:
-    """Land one file given as http(s) URL or path. Returns None when the URL answered 304."""
+    """Land one file given as http(s) URL or path. Returns None when the URL answered 304.
+
+    ``received_at`` (default: now) orders versions of a day file: the latest received wins."""
     name = location.rstrip("/").rsplit("/", 1)[-1].split("?", 1)[0]
     if location.startswith(("http://", "https://")):
         if session is None:
@@ -46,16 +49,24 @@ def land_location(
         if got.not_modified:
             return None
         data = got.content
-        obj = _land(lake, ledger, name, data, origin=location)
+        obj = _land(lake, ledger, name, data, origin=location, received_at=received_at)
         ledger.record_fetch(location, got.etag, got.last_modified, obj.sha256)
         return obj
     path = Path(location).expanduser()
     if not path.is_file():
         raise FileNotFoundError(f"no such file: {path}")
-    return _land(lake, ledger, name, path.read_bytes(), origin=str(path.resolve()))
+    return _land(lake, ledger, name, path.read_bytes(), origin=str(path.resolve()), received_at=received_at)
 
 
-def _land(lake: LakeLike, ledger: Ledger, name: str, data: bytes, *, origin: str) -> RawObject:
+def _land(
+    lake: LakeLike,
+    ledger: Ledger,
+    name: str,
+    data: bytes,
+    *,
+    origin: str,
+    received_at: dt.datetime | None = None,
+) -> RawObject:
     day = date_from_name(name)
     if day is None:
         if not _is_station_list(data):
@@ -73,6 +84,7 @@ def _land(lake: LakeLike, ledger: Ledger, name: str, data: bytes, *, origin: str
         partition=day,
         data=data,
         origin=origin,
+        received_at=received_at,
     )
 
 

@@ -192,13 +192,13 @@ def _assemble(
     good = hour_idx >= 0
 
     # --- the station grid: values[line, column] and which cells are bad ----------------------
-    col_names = table.column_names[3:]
+    station_columns = table.columns[3:]  # by position: a lookup by name scans ~2,000 names per column
     named = [j for j, s in enumerate(station_of_col) if s]
     unnamed = [j for j, s in enumerate(station_of_col) if not s]
-    grid = np.full((n_lines, len(col_names)), np.nan)
+    grid = np.full((n_lines, len(station_columns)), np.nan)
     bad_text: dict[tuple[int, int], str] = {}
-    for j, name in enumerate(col_names):
-        col = table.column(name)
+    for j, cells in enumerate(station_columns):
+        col = cells
         if cells_are_text:
             ok = pc.fill_null(pc.match_substring_regex(col, _NUMBER_RE), True)
             if not pc.all(ok).as_py():
