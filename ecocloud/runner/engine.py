@@ -201,16 +201,17 @@ def _batches(units: list[Unit], build: Build, workers: int = 1) -> list[list[Uni
     if count == 1:
         return [list(units)]
     order = sorted(range(len(units)), key=lambda i: -units[i].size)  # biggest first, to the lightest
-    loads = [(0, b) for b in range(count)]
+    # (input bytes, units, batch): units of unknown size (0) are spread by their number
+    loads = [(0, 0, b) for b in range(count)]
     members: list[list[int]] = [[] for _ in range(count)]
     for i in order:
-        load, b = heapq.heappop(loads)
+        load, n, b = heapq.heappop(loads)
         members[b].append(i)
-        if len(members[b]) < build.batch_units:
-            heapq.heappush(loads, (load + units[i].size, b))
+        if n + 1 < build.batch_units:
+            heapq.heappush(loads, (load + units[i].size, n + 1, b))
         if not loads:  # every batch full: open another
             members.append([])
-            loads.append((0, len(members) - 1))
+            loads.append((0, 0, len(members) - 1))
     return [[units[i] for i in sorted(m)] for m in members if m]
 
 

@@ -53,3 +53,12 @@ def test_a_parallel_build_gets_a_multiple_of_its_workers_batches() -> None:
     batches = _batches(units, _build(parallel=True, units=256, nbytes=450), workers=2)
     assert len(batches) == 8
     assert max(len(b) for b in batches) - min(len(b) for b in batches) <= 1
+
+
+def test_units_of_unknown_size_are_spread_by_number() -> None:
+    # units that read table partitions carry no input size (0): every worker still gets its share
+    units = _units(*([0] * 60))
+    batches = _batches(units, _build(parallel=True, units=64, nbytes=10_000), workers=2)
+    assert [len(b) for b in batches] == [30, 30]
+    batches = _batches(_units(*([0] * 365)), _build(parallel=True, units=64, nbytes=10_000), workers=2)
+    assert len(batches) == 6 and max(len(b) for b in batches) - min(len(b) for b in batches) <= 1
