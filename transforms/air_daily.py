@@ -106,6 +106,8 @@ _MEANS = (
     ("no2_ugm3", "no2"),
     ("co_mgm3", "co"),
 )
+# the station-hour columns the daily statistics read (numpy and SQL alike)
+HOURLY_COLUMNS = ("date", "station_code", "observed_at", *(c for c, _ in _MEANS), "o3_ugm3")
 _HOURS_8H = 8
 _FIRST_8H_END = 7  # the 8-hour windows of a day end at 07:00 … 23:00
 

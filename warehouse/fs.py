@@ -119,8 +119,11 @@ class Lake(ABC):
     def local_path(self, rel: str = "") -> Path:
         raise NotLocalError(f"the lake is {self.url}, not a local folder")
 
-    def read_parquet(self, rel: str, schema: pa.Schema | None = None) -> pa.Table:
-        return pq.read_table(pa.BufferReader(self.read_bytes(rel)), schema=schema)
+    def read_parquet(
+        self, rel: str, schema: pa.Schema | None = None, columns: Sequence[str] | None = None
+    ) -> pa.Table:
+        """A Parquet file (only ``columns``, when given: the others are not decoded)."""
+        return pq.read_table(pa.BufferReader(self.read_bytes(rel)), schema=schema, columns=columns)
 
     def connect(self) -> duckdb.DuckDBPyConnection:
         """A fresh in-memory DuckDB connection that reads this lake."""
@@ -226,8 +229,10 @@ class LocalLake(Lake):
     def parquet_rows(self, rel: str) -> int:
         return int(pq.read_metadata(self.local_path(rel)).num_rows)
 
-    def read_parquet(self, rel: str, schema: pa.Schema | None = None) -> pa.Table:
-        return pq.read_table(self.local_path(rel), schema=schema)
+    def read_parquet(
+        self, rel: str, schema: pa.Schema | None = None, columns: Sequence[str] | None = None
+    ) -> pa.Table:
+        return pq.read_table(self.local_path(rel), schema=schema, columns=columns)
 
     def register(self, con: duckdb.DuckDBPyConnection) -> None:
         return None  # DuckDB reads local paths itself

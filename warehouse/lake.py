@@ -23,7 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -179,14 +179,36 @@ def read_partition(lake: LakeLike, table: Table, value: dt.date | None) -> pa.Ta
     return read_parts(store, table, store.glob(f"{partition_prefix(table, value)}/*{SUFFIX}"), value)
 
 
-def read_parts(lake: LakeLike, table: Table, rels: list[str], value: dt.date | None) -> pa.Table:
+def read_parts(
+    lake: LakeLike,
+    table: Table,
+    rels: list[str],
+    value: dt.date | None,
+    columns: Sequence[str] | None = None,
+) -> pa.Table:
     """Part files (relative to the lake) of one partition of ``table``, the partition column
-    restored, with the registry schema."""
+    restored, with the registry schema — or only ``columns`` of it, in the registry's order."""
     if not rels:
-        return table.arrow_schema().empty_table()
+        return _projected(table, table.arrow_schema().empty_table(), columns)
     store = as_lake(lake)
     schema = table.arrow_schema(include_partition=False)
-    return _with_partition(table, pa.concat_tables([store.read_parquet(r, schema) for r in rels]), value)
+    stored = None if columns is None else [c for c in schema.names if c in columns]
+    parts = pa.concat_tables([store.read_parquet(r, schema, stored) for r in rels])
+    if columns is None:
+        return _with_partition(table, parts, value)
+    if table.partition_by in columns:
+        parts = _with_partition_column(table, parts, value)
+    return _projected(table, parts, columns)
+
+
+def _projected(table: Table, data: pa.Table, columns: Sequence[str] | None) -> pa.Table:
+    if columns is None:
+        return data
+    unknown = sorted(set(columns) - set(table.column_names))
+    if unknown:
+        raise ValueError(f"{table.name} has no columns {unknown}")
+    names = [c for c in table.column_names if c in columns]
+    return data.select(names).cast(pa.schema([table.arrow_schema(strict=False).field(c) for c in names]))
 
 
 def read_files(table: Table, files: list[Path], value: dt.date | None) -> pa.Table:
@@ -198,9 +220,11 @@ def read_files(table: Table, files: list[Path], value: dt.date | None) -> pa.Tab
 
 
 def _with_partition(table: Table, data: pa.Table, value: dt.date | None) -> pa.Table:
-    if table.partition_by is not None:
-        data = data.append_column(
-            table.partition_by,
-            pa.array([value] * data.num_rows, type=table.column(table.partition_by).arrow_type),
-        )
-    return table.conform(data)
+    return table.conform(_with_partition_column(table, data, value))
+
+
+def _with_partition_column(table: Table, data: pa.Table, value: dt.date | None) -> pa.Table:
+    if table.partition_by is None:
+        return data
+    value_type = table.column(table.partition_by).arrow_type
+    return data.append_column(table.partition_by, pa.repeat(pa.scalar(value, value_type), data.num_rows))

@@ -14,12 +14,12 @@ import pyarrow as pa
 
 from ecocloud.builds import http_session
 from ecocloud.runner.context import BEIJING, StepContext, parquet_sql
-from ecocloud.runner.units import Output, Unit
+from ecocloud.runner.units import RAW, Output, Unit
 from ecocloud.settings import Settings
-from ingest.air.fetch import SOURCE, STATION_LIST_NAME, day_file_name, land_location, raw_text
+from ingest.air.fetch import SOURCE, STATION_LIST_NAME, day_file_name, land_location, raw_bytes
 from ingest.air.parse import DAY_FILE_RE, parse_station_list
 from schemas import air as schema
-from transforms.air_daily import city_daily_ranking, station_daily
+from transforms.air_daily import HOURLY_COLUMNS, city_daily_ranking, station_daily
 from warehouse.ledger import Ledger, RawObject
 
 _LANDING_THREADS = 4  # local day files landed at once
@@ -90,10 +90,14 @@ _parsed_lists: dict[str, pa.Table] = {}  # raw path → parsed list, per process
 
 def _parsed_station_list(ctx: StepContext, obj: RawObject) -> pa.Table:
     """The parsed station list of a raw object; raw objects never change, so each is parsed once."""
-    if obj.raw_path not in _parsed_lists:
+    return _parsed_raw_list(ctx, obj.raw_path)
+
+
+def _parsed_raw_list(ctx: StepContext, raw_path: str) -> pa.Table:
+    if raw_path not in _parsed_lists:
         _parsed_lists.clear()
-        _parsed_lists[obj.raw_path] = parse_station_list(raw_text(ctx.lake, obj))
-    return _parsed_lists[obj.raw_path]
+        _parsed_lists[raw_path] = parse_station_list(raw_bytes(ctx.lake, raw_path))
+    return _parsed_lists[raw_path]
 
 
 # -- builds -------------------------------------------------------------------------------------
@@ -184,9 +188,11 @@ class Daily:
             yield Unit(day.isoformat(), (hourly, *extra), partition=day)
 
     def build(self, ctx: StepContext, unit: Unit) -> Output:
-        hourly = ctx.read_inputs(unit, schema.station_hourly.name)
+        hourly = ctx.read_inputs(unit, schema.station_hourly.name, columns=HOURLY_COLUMNS)
         daily = schema.station_daily.conform(station_daily(hourly))
-        _, listed = _station_list(ctx)
+        # the station list the unit's fingerprint names (planned with it), not a newer one
+        lists = [i.id for i in unit.inputs if i.kind == RAW]
+        listed = _parsed_raw_list(ctx, lists[0]) if lists else schema.station_list.empty()
         ranking = city_daily_ranking(daily, listed)
         warnings = []
         if ranking.num_rows == 0:

@@ -109,9 +109,12 @@ class StepContext:
         table = get_table(table_name)
         return [self.lake.uri(lk.part_file(table, partition, p)) for p in parts]
 
-    def read(self, table_name: str, partition: dt.date | None = None) -> pa.Table:
-        """One published partition (empty, with the registry schema, when there is none)."""
-        return read_published(self.lake, self.ledger, table_name, partition)
+    def read(
+        self, table_name: str, partition: dt.date | None = None, columns: Sequence[str] | None = None
+    ) -> pa.Table:
+        """One published partition (empty, with the registry schema, when there is none); only
+        ``columns`` (in the registry's order) when given."""
+        return read_published(self.lake, self.ledger, table_name, partition, columns)
 
     def create_views(self, con: duckdb.DuckDBPyConnection, unit: Unit, names: Iterable[str]) -> None:
         """A view per table in ``names`` on ``con``, named as the registry table, over exactly the
@@ -127,13 +130,22 @@ class StepContext:
             ]
             con.execute(f'CREATE OR REPLACE VIEW "{name}" AS {select_sql(get_table(name), files)}')
 
-    def read_inputs(self, unit: Unit, table_name: str) -> pa.Table:
-        """Every partition of ``table_name`` that ``unit`` names as an input, concatenated."""
+    def read_inputs(self, unit: Unit, table_name: str, columns: Sequence[str] | None = None) -> pa.Table:
+        """Every partition of ``table_name`` that ``unit`` names as an input, concatenated (only
+        ``columns`` when given)."""
         table: Table = get_table(table_name)
         parts = [
-            self.read(table_name, i.partition) for i in unit.inputs if i.kind == TABLE and i.id == table_name
+            self.read(table_name, i.partition, columns)
+            for i in unit.inputs
+            if i.kind == TABLE and i.id == table_name
         ]
-        return pa.concat_tables(parts) if parts else table.empty()
+        if parts:
+            return pa.concat_tables(parts)
+        return (
+            table.empty()
+            if columns is None
+            else table.empty().select([c for c in table.column_names if c in columns])
+        )
 
 
 def _date(partition: str) -> dt.date | None:
@@ -171,8 +183,13 @@ def published_files(lake: LakeLike, ledger: Ledger, table_name: str, partition: 
 
 
 def read_published(
-    lake: LakeLike, ledger: Ledger, table_name: str, partition: dt.date | None = None
+    lake: LakeLike,
+    ledger: Ledger,
+    table_name: str,
+    partition: dt.date | None = None,
+    columns: Sequence[str] | None = None,
 ) -> pa.Table:
-    """One published partition (or the unpartitioned table); empty with the registry schema if none."""
+    """One published partition (or the unpartitioned table); empty with the registry schema if none.
+    Only ``columns`` of it when given: the others are not read."""
     rels = published_parts(ledger, table_name, partition)
-    return lk.read_parts(lake, get_table(table_name), rels, partition)
+    return lk.read_parts(lake, get_table(table_name), rels, partition, columns)

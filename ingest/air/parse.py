@@ -195,7 +195,7 @@ def _assemble(
     station_columns = table.columns[3:]  # by position: a lookup by name scans ~2,000 names per column
     named = [j for j, s in enumerate(station_of_col) if s]
     unnamed = [j for j, s in enumerate(station_of_col) if not s]
-    grid = np.full((n_lines, len(station_columns)), np.nan)
+    grid = np.full((n_lines, len(station_columns)), np.nan, order="F")  # filled column by column
     bad_text: dict[tuple[int, int], str] = {}
     for j, cells in enumerate(station_columns):
         col = cells

@@ -105,6 +105,21 @@ def test_parts_of_one_partition_are_replaced_independently(tmp_path: Path) -> No
     assert lake.read_partition(tmp_path, T, D).num_rows == 4
 
 
+def test_reading_some_columns_of_parts(tmp_path: Path) -> None:
+    lake.write_partition(tmp_path, T, rows(2), D, part="a")
+    lake.write_partition(tmp_path, T, rows(3), D, part="b")
+    rels = [lake.part_file(T, D, "a"), lake.part_file(T, D, "b")]
+    whole = lake.read_parts(tmp_path, T, rels, D)
+    some = lake.read_parts(tmp_path, T, rels, D, columns=["mass_kg", "date"])
+    assert some.column_names == ["date", "mass_kg"]  # the registry's order
+    assert some == whole.select(["date", "mass_kg"])
+    assert lake.read_parts(tmp_path, T, rels, D, columns=["thing_id"]).column_names == ["thing_id"]
+    empty = lake.read_parts(tmp_path, T, [], D, columns=["mass_kg"])
+    assert empty.num_rows == 0 and empty.schema.field("mass_kg").type == pa.float64()
+    with pytest.raises(ValueError, match="no columns"):
+        lake.read_parts(tmp_path, T, rels, D, columns=["volume"])
+
+
 def test_table_naming_is_enforced() -> None:
     with pytest.raises(ValueError, match="must start with"):
         Table("things", Layer.CORE, "test", "t", "d", T.columns, ("thing_id",), "o", "f", Sharing.CONDITIONAL)
