@@ -102,15 +102,17 @@ DAILY_OPTIONAL_COLUMNS: tuple[str, ...] = ("o3_1h_max_ugm3",)
 OUTPUT_SCHEMA = aqi_scores.arrow_schema(strict=False)
 
 # primary_pollutants text for every bit mask of tied pollutants (bit k = POLLUTANT_LABELS[k]).
-_PRIMARY_TEXT: NDArray[np.object_] = np.array(
+# Labels are taken from these small Arrow arrays by index: no Python string per row.
+_PRIMARY_TEXT = pa.array(
     [
         ",".join(label for k, label in enumerate(POLLUTANT_LABELS) if mask >> k & 1) or None
         for mask in range(1 << len(POLLUTANT_LABELS))
     ],
-    dtype=object,
+    pa.string(),
 )
 
-_CATEGORY_NAMES: NDArray[np.object_] = np.array([c.name for c in CATEGORIES], dtype=object)
+_CATEGORY_NAMES = pa.array([c.name for c in CATEGORIES], pa.string())
+_STANDARD_NAMES = pa.array([HJ633_2012, HJ633_2026], pa.string())
 # Upper AQI bound of each category but the last (优 ≤ 50, 良 ≤ 100, … 重度污染 ≤ 300).
 _CATEGORY_UPPER: FloatArray = np.array([c.aqi_hi for c in CATEGORIES[:-1]], dtype=np.float64)
 
@@ -183,7 +185,7 @@ def primary_pollutants(iaqis: ArrayLike, aqi: ArrayLike | None = None) -> pa.Arr
     weights = (1 << np.arange(len(POLLUTANT_LABELS), dtype=np.int64))[:, None]
     bits = np.sum(np.where(m == a[None, :], weights, 0), axis=0)
     has = (a >= PRIMARY_POLLUTANT_MIN_AQI) & (bits > 0)
-    return pa.array(_PRIMARY_TEXT[np.where(has, bits, 0)], type=pa.string(), mask=~has)
+    return _label(_PRIMARY_TEXT, bits, has)
 
 
 def category(aqi: ArrayLike | pa.Array | pa.ChunkedArray) -> pa.Array:
@@ -195,7 +197,7 @@ def category(aqi: ArrayLike | pa.Array | pa.ChunkedArray) -> pa.Array:
     idx = np.searchsorted(_CATEGORY_UPPER, a, side="left")
     valid = ~np.isnan(a) & (a >= 0)
     idx = np.where(valid, idx, 0)
-    return pa.array(_CATEGORY_NAMES[idx], type=pa.string(), mask=~valid)
+    return _label(_CATEGORY_NAMES, idx, valid)
 
 
 def standards_for_dates(dates: pa.Array | pa.ChunkedArray) -> pa.Array:
@@ -204,7 +206,12 @@ def standards_for_dates(dates: pa.Array | pa.ChunkedArray) -> pa.Array:
 
 
 def _standard_labels(is_2026: NDArray[np.bool_]) -> pa.Array:
-    return pa.array(np.where(is_2026, HJ633_2026, HJ633_2012).astype(object), type=pa.string())
+    return _label(_STANDARD_NAMES, is_2026.astype(np.int8), np.ones(len(is_2026), dtype=np.bool_))
+
+
+def _label(names: pa.Array, index: NDArray[np.integer], valid: NDArray[np.bool_]) -> pa.Array:
+    """``names[index]`` per row, NULL where not ``valid``."""
+    return names.take(pa.array(np.where(valid, index, 0), mask=~valid))
 
 
 # --------------------------------------------------------------------------------------------------
