@@ -77,3 +77,20 @@ def test_local_parts_keep_their_name_and_paths_still_work(tmp_path: Path) -> Non
     assert put.size_bytes == Path(put.uri).stat().st_size
     assert as_lake(tmp_path).glob(lk.table_pattern(air.station_hourly)) == [put.rel]
     assert lk.read_parts(tmp_path, air.station_hourly, [put.rel], day).num_rows == 0
+
+
+def test_a_file_of_another_schema_is_read_as_the_schema_asked_for(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    store = LocalLake(tmp_path)
+    wanted = pa.schema([pa.field("code", pa.string(), nullable=False), pa.field("value", pa.float64())])
+    pq.write_table(
+        pa.table({"code": ["a", "b"], "value": [1.0, None]}, schema=wanted), tmp_path / "same.parquet"
+    )
+    pq.write_table(pa.table({"code": ["c"]}), tmp_path / "older.parquet")  # no value column yet
+    same = store.read_parquet("same.parquet", wanted)
+    assert same.schema.equals(wanted) and same.column("value").to_pylist() == [1.0, None]
+    older = store.read_parquet("older.parquet", wanted)
+    assert older.schema.equals(wanted) and older.to_pylist() == [{"code": "c", "value": None}]
+    assert store.read_parquet("same.parquet", wanted, columns=["value"]).column_names == ["value"]
