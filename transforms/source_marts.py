@@ -124,9 +124,11 @@ _DISTINCT_STATS = f"bit_count(bit_or({_STAT_BIT}))"
 
 # Readings of the hourly basis only: an hour with a 2061 value of a pollutant never uses its 2051 or
 # 2011 samples, nor one with 2051 values its 2011 samples — most readings (real-time, minute data)
-# are dropped before the expensive per-sample pivot instead of after it.
+# are dropped before the expensive per-sample pivot instead of after it. ``hourly_src`` is read five
+# times: NOT MATERIALIZED lets each read scan the readings with its own columns and filter instead of
+# copying every reading of the batch first (−16 % on a day of a province's fleet, same rows).
 _HOURLY_BASIS_SQL = f"""
-hourly_src AS (
+hourly_src AS NOT MATERIALIZED (
     SELECT *, epoch_us(data_at) // {_HOUR_US} AS hr
     FROM {{readings}} WHERE cn IN ('2061', '2051', '2011')
 ),
