@@ -243,19 +243,27 @@ class Table:
         ]
         return pa.schema(fields, metadata={"ecocloud.table": self.name})
 
-    def conform(self, data: pa.Table) -> pa.Table:
-        """Select, order and cast ``data`` to this table's types; fail loudly on a missing column.
+    def conform(self, data: pa.Table, columns: Sequence[str] | None = None) -> pa.Table:
+        """Select, order and cast ``data`` to this table's types (only ``columns`` of them, in the
+        table's order, when given); fail loudly on a missing or an unknown column.
 
         Nullability is not enforced here: a NULL where the registry forbids one is the quality
         gate's to report (and block), and the partition writer's strict schema refuses it.
         """
-        missing = [n for n in self.column_names if n not in data.column_names]
+        unknown = sorted(set(columns or ()) - set(self.column_names))
+        if unknown:
+            raise ValueError(f"{self.name} has no columns {unknown}")
+        names = [n for n in self.column_names if columns is None or n in columns]
+        missing = [n for n in names if n not in data.column_names]
         if missing:
             raise ValueError(f"{self.name}: data lacks columns {missing}")
         extra = [n for n in data.column_names if n not in self.column_names]
         if extra:
             raise ValueError(f"{self.name}: data has undeclared columns {extra}")
-        return data.select(self.column_names).cast(self.arrow_schema(strict=False))
+        schema = self.arrow_schema(strict=False)
+        if columns is not None:
+            schema = pa.schema([schema.field(n) for n in names], metadata=schema.metadata)
+        return data.select(names).cast(schema)
 
     def empty(self) -> pa.Table:
         """A zero-row table of this table's columns (every one nullable, as ``conform`` gives)."""

@@ -202,13 +202,11 @@ def read_parts(
 
 
 def _projected(table: Table, data: pa.Table, columns: Sequence[str] | None) -> pa.Table:
-    if columns is None:
-        return data
-    unknown = sorted(set(columns) - set(table.column_names))
-    if unknown:
-        raise ValueError(f"{table.name} has no columns {unknown}")
-    names = [c for c in table.column_names if c in columns]
-    return data.select(names).cast(pa.schema([table.arrow_schema(strict=False).field(c) for c in names]))
+    return (
+        data
+        if columns is None
+        else table.conform(data.select([c for c in data.column_names if c in columns]), columns)
+    )
 
 
 def read_files(table: Table, files: list[Path], value: dt.date | None) -> pa.Table:

@@ -139,13 +139,7 @@ class StepContext:
             for i in unit.inputs
             if i.kind == TABLE and i.id == table_name
         ]
-        if parts:
-            return pa.concat_tables(parts)
-        return (
-            table.empty()
-            if columns is None
-            else table.empty().select([c for c in table.column_names if c in columns])
-        )
+        return pa.concat_tables(parts) if parts else table.conform(table.empty(), columns)
 
 
 def _date(partition: str) -> dt.date | None:
