@@ -13,7 +13,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from transforms.aqi import daily_aqi
+from transforms.aqi import DAILY_INPUT_COLUMNS, DAILY_OPTIONAL_COLUMNS, daily_aqi
 
 # GB 3095-2012/2026 table 4: a daily mean needs >= 20 hourly values.
 MIN_HOURS_DAILY = 20
@@ -207,15 +207,8 @@ ORDER BY s.city
 """
 
 
-_CITY_MEANS = (
-    "pm25_ugm3",
-    "pm10_ugm3",
-    "so2_ugm3",
-    "no2_ugm3",
-    "co_mgm3",
-    "o3_8h_max_ugm3",
-    "o3_1h_max_ugm3",
-)
+# a city's daily statistics: the means of what the daily AQI scores
+_CITY_MEANS = (*DAILY_INPUT_COLUMNS[1:], *DAILY_OPTIONAL_COLUMNS)
 
 
 def city_daily_ranking(daily: pa.Table, stations: pa.Table) -> pa.Table:
