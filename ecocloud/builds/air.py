@@ -80,24 +80,19 @@ def newest_day_files(ledger: Ledger) -> dict[dt.date, RawObject]:
     return newest
 
 
-def _station_list(ctx: StepContext) -> tuple[RawObject | None, pa.Table]:
-    obj = ctx.ledger.latest_raw(SOURCE, STATION_LIST_NAME)
-    return obj, _parsed_station_list(ctx, obj) if obj else schema.station_list.empty()
-
-
 _parsed_lists: dict[str, pa.Table] = {}  # raw path → parsed list, per process (a batch of days reads one)
 
 
-def _parsed_station_list(ctx: StepContext, obj: RawObject) -> pa.Table:
-    """The parsed station list of a raw object; raw objects never change, so each is parsed once."""
-    return _parsed_raw_list(ctx, obj.raw_path)
-
-
-def _parsed_raw_list(ctx: StepContext, raw_path: str) -> pa.Table:
-    if raw_path not in _parsed_lists:
+def _planned_station_list(ctx: StepContext, unit: Unit) -> pa.Table:
+    """The station list the unit was planned with (its raw input: the version its fingerprint
+    names), empty when none had landed. Raw objects never change, so each is parsed once."""
+    raw_paths = [i.id for i in unit.inputs if i.kind == RAW]
+    if not raw_paths:
+        return schema.station_list.empty()
+    if raw_paths[0] not in _parsed_lists:
         _parsed_lists.clear()
-        _parsed_lists[raw_path] = parse_station_list(raw_bytes(ctx.lake, raw_path))
-    return _parsed_lists[raw_path]
+        _parsed_lists[raw_paths[0]] = parse_station_list(raw_bytes(ctx.lake, raw_paths[0]))
+    return _parsed_lists[raw_paths[0]]
 
 
 # -- builds -------------------------------------------------------------------------------------
@@ -113,7 +108,7 @@ class Hourly:
 
         assert unit.partition is not None
         raw_path = unit.inputs[0].id
-        parsed = parse_and_score(ctx.lake, raw_path, unit.partition, False)
+        parsed = parse_and_score(ctx.lake, raw_path, unit.partition)
         if isinstance(parsed, str):
             # Nothing in the file can be placed: quarantined whole; the published day stays as it was.
             quarantine = schema.quarantine.from_rows(
@@ -142,7 +137,7 @@ class Stations:
         yield from [unit] if unit else []
 
     def build(self, ctx: StepContext, unit: Unit) -> Output:
-        _, listed = _station_list(ctx)
+        listed = _planned_station_list(ctx, unit)
         files = ctx.input_files(unit)
         con = ctx.connect()
         try:
@@ -190,9 +185,7 @@ class Daily:
     def build(self, ctx: StepContext, unit: Unit) -> Output:
         hourly = ctx.read_inputs(unit, schema.station_hourly.name, columns=HOURLY_COLUMNS)
         daily = schema.station_daily.conform(station_daily(hourly))
-        # the station list the unit's fingerprint names (planned with it), not a newer one
-        lists = [i.id for i in unit.inputs if i.kind == RAW]
-        listed = _parsed_raw_list(ctx, lists[0]) if lists else schema.station_list.empty()
+        listed = _planned_station_list(ctx, unit)
         ranking = city_daily_ranking(daily, listed)
         warnings = []
         if ranking.num_rows == 0:

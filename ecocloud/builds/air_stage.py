@@ -1,4 +1,4 @@
-"""The pure, per-file work of the air pipeline: parse a raw day file, score AQI, daily statistics.
+"""The pure, per-file work of the air pipeline: parse a raw day file, score AQI.
 
 Kept apart from ``ecocloud.builds.air`` so that worker processes of a backfill import only what
 this needs (no pandas, no Great Expectations).
@@ -16,7 +16,6 @@ import pyarrow.compute as pc
 from ingest.air.fetch import raw_bytes
 from ingest.air.parse import AirFileError, parse_day_file
 from schemas import air as schema
-from transforms.air_daily import station_daily
 from transforms.aqi import hourly_aqi
 from warehouse.fs import LakeLike
 
@@ -26,11 +25,10 @@ class ParsedDay:
     hourly: pa.Table
     quarantine: pa.Table
     counts: dict[str, Any]
-    daily: pa.Table | None
 
 
-def parse_and_score(lake: LakeLike, raw_path: str, day: dt.date, with_daily: bool) -> ParsedDay | str:
-    """Pure work on one raw day file (runs in a worker process): parse, AQI, optionally daily stats.
+def parse_and_score(lake: LakeLike, raw_path: str, day: dt.date) -> ParsedDay | str:
+    """Pure work on one raw day file (runs in a worker process): parse, AQI.
 
     Returns the error text when the file is not a day file at all.
     """
@@ -45,8 +43,7 @@ def parse_and_score(lake: LakeLike, raw_path: str, day: dt.date, with_daily: boo
     hourly = schema.station_hourly.conform(hourly)
     counts: dict[str, Any] = dict(parsed.counts)
     counts["aqi_agreement_pct"] = _agreement_pct(hourly)
-    daily = schema.station_daily.conform(station_daily(hourly)) if with_daily else None
-    return ParsedDay(hourly, parsed.quarantine, counts, daily)
+    return ParsedDay(hourly, parsed.quarantine, counts)
 
 
 def _agreement_pct(hourly: pa.Table) -> float | None:
