@@ -15,6 +15,8 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from schemas.air import station_hourly
 from schemas.platform import expectation_results
@@ -314,6 +316,71 @@ def test_range_with_mostly_tolerates_a_share_of_outliers() -> None:
     result = gate(readings(value=three_bad), table=tolerant)
     assert not result.passed
     assert "ok on 85 % of 20 non-null rows, needs ≥ 90 %" in result.blocking_failures[0]
+
+
+# Row-level checks (not null, range, allowed values, key, pair) are evaluated in units: value-wise
+# ones on each column's distinct values, mapped back to the rows. The oracle is GX run by itself on
+# every row of the frame ``to_pandas`` documents, with the whole suite.
+ROW_LEVEL = ("not_null", "range", "allowed", "primary_key", "pair_equality")
+_TOLERANT_VALUE = dataclasses.replace(
+    READINGS,
+    columns=tuple(dataclasses.replace(c, mostly=0.8) if c.name == "value" else c for c in READINGS.columns),
+)
+
+
+def _rows_with(draw: st.DrawFn) -> pa.Table:
+    n = draw(st.integers(0, 30))
+
+    def column(*choices: Any) -> list[Any]:
+        return draw(st.lists(st.sampled_from(choices), min_size=n, max_size=n))
+
+    hours = [FIRST_HOUR + dt.timedelta(hours=h) for h in range(3)]
+    cols = {
+        "date": column(DAY, None),
+        "site": column("S0", "S1", None),
+        "observed_at": column(*hours, None),
+        "value": column(0.0, -0.0, 50.5, 100.0, 100.5, -1.0, float("nan"), None),
+        "hours": column(0, 24, 25, -1, None),
+        "level": column("low", "high", "mid", None),
+        "calc": column(1, 2, None),
+        "pub": column(1, 2, None),
+        "note": column(1.5, 11.0, None),
+        "ok": column(True, False, None),
+    }
+    return pa.table(cols, schema=READINGS.arrow_schema())
+
+
+def _gx_on_every_row(table: Table, data: pa.Table) -> dict[tuple[str, str], dict[str, Any]]:
+    suite = build_suite(table)
+    with quality._LOCK, quality._quiet_gx():
+        batch = quality._BATCHES.get_batch(batch_parameters={"dataframe": quality.to_pandas(data)})
+        run = batch.validate(suite, result_format={"result_format": "COMPLETE"})
+    out = {}
+    for r in run.results:
+        if str(r.expectation_config.meta["ecocloud_check"]).split(":")[0] in ROW_LEVEL:
+            kw = r.expectation_config.kwargs
+            cols = [kw[k] for k in ("column", "column_A", "column_B") if k in kw] + kw.get("column_list", [])
+            out[(r.expectation_config.type, ",".join(cols))] = {"success": r.success, **r.result}
+    return out
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.composite(_rows_with)(), table=st.sampled_from([READINGS, _TOLERANT_VALUE]))
+def test_row_level_checks_agree_with_gx_on_every_row(data: pa.Table, table: Table) -> None:
+    verdict = validate(table, [GatePart("all", DAY, data)], run=GateRun("oracle", "test", "test"))[0]
+    expected = _gx_on_every_row(table, data)
+    got = {
+        (r["expectation"], r["column_name"]): r
+        for r in verdict.results.to_pylist()
+        if (r["expectation"], r["column_name"]) in expected
+    }
+    assert got.keys() == expected.keys()
+    for key, gx_result in expected.items():
+        mine = got[key]
+        assert mine["success"] == gx_result["success"], key
+        assert mine["element_count"] == gx_result["element_count"], key
+        assert mine["unexpected_count"] == gx_result["unexpected_count"], key
+        assert mine["unexpected_percent"] == pytest.approx(gx_result["unexpected_percent"]), key
 
 
 def test_duplicate_primary_key_fails() -> None:
