@@ -133,6 +133,8 @@ def parse_day_file(data: bytes, *, raw_file: str, file_date: dt.date | None = No
 
 def _line_numbers(body: bytes, n_rows: int, rejected: set[int]) -> np.ndarray:
     """Physical line numbers (header = 1) of the rows pyarrow kept, skipping blank and rejected lines."""
+    if not rejected and body.count(b"\n") + (not body.endswith(b"\n")) == n_rows:
+        return np.arange(2, n_rows + 2, dtype=np.int32)  # every line is a row (one pass over the bytes)
     if (
         not rejected
         and b"\n\n" not in body
@@ -144,6 +146,26 @@ def _line_numbers(body: bytes, n_rows: int, rejected: set[int]) -> np.ndarray:
         i + 2 for i, line in enumerate(body.split(b"\n")) if line.strip(b"\r") and (i + 2) not in rejected
     ]
     return np.asarray(kept[:n_rows], dtype=np.int32)
+
+
+def _as_numbers(cells: pa.ChunkedArray, j: int, bad_text: dict[tuple[int, int], str]) -> pa.ChunkedArray:
+    """A station column read as text, as float64: cells that are not numbers become NULL and are
+    recorded in ``bad_text`` under (line, ``j``)."""
+    ok = pc.fill_null(pc.match_substring_regex(cells, _NUMBER_RE), True)
+    if not pc.all(ok).as_py():
+        for row in np.flatnonzero(~ok.to_numpy(zero_copy_only=False)).tolist():
+            bad_text[(row, j)] = str(cells[row].as_py())
+    return pc.cast(pc.if_else(ok, cells, None), pa.float64())
+
+
+def _grid(columns: list[pa.ChunkedArray], n_lines: int) -> np.ndarray:
+    """float64 columns side by side as a writable lines × columns array (NaN where empty), built in
+    one copy: the columns' chunks end to end are the array in column-major order."""
+    chunks = [chunk for column in columns for chunk in column.chunks]
+    if not chunks or n_lines == 0:
+        return np.full((n_lines, len(columns)), np.nan)
+    flat = pa.concat_arrays(chunks).to_numpy(zero_copy_only=False, writable=True)
+    return flat.reshape(len(columns), n_lines).T
 
 
 def _assemble(
@@ -191,68 +213,62 @@ def _assemble(
         seen.add((int(h), _TYPE_INDEX[t]))
     good = hour_idx >= 0
 
-    # --- the station grid: values[line, column] and which cells are bad ----------------------
-    station_columns = table.columns[3:]  # by position: a lookup by name scans ~2,000 names per column
+    # --- the station values: merged[line, station] in code order, and which cells are bad -------
+    station_columns: list[pa.ChunkedArray] = table.columns[3:]  # by position, not by ~2,000 names
+    bad_text: dict[tuple[int, int], str] = {}  # (line, column) -> the text that is not a number
+    if cells_are_text:
+        station_columns = [_as_numbers(cells, j, bad_text) for j, cells in enumerate(station_columns)]
     named = [j for j, s in enumerate(station_of_col) if s]
-    unnamed = [j for j, s in enumerate(station_of_col) if not s]
-    grid = np.full((n_lines, len(station_columns)), np.nan, order="F")  # filled column by column
-    bad_text: dict[tuple[int, int], str] = {}
-    for j, cells in enumerate(station_columns):
-        col = cells
-        if cells_are_text:
-            ok = pc.fill_null(pc.match_substring_regex(col, _NUMBER_RE), True)
-            if not pc.all(ok).as_py():
-                for row in np.flatnonzero(~ok.to_numpy(zero_copy_only=False)).tolist():
-                    bad_text[(row, j)] = str(col[row].as_py())
-            col = pc.cast(pc.if_else(ok, col, None), pa.float64())
-        grid[:, j] = col.to_numpy(zero_copy_only=False)
     # A value under an unnamed header column belongs to no station: quarantine that cell.
     orphan_cells: list[tuple[int, str | None, str, str]] = []
-    for j in unnamed:
-        for row in np.flatnonzero(good & ~np.isnan(grid[:, j])).tolist():
+    for j in (j for j, s in enumerate(station_of_col) if not s):
+        values = _grid([station_columns[j]], n_lines)[:, 0]
+        for row in np.flatnonzero(good & ~np.isnan(values)).tolist():
             orphan_cells.append(
-                (int(line_nos[row]), rtypes[row], str(grid[row, j]), "value under an unnamed column")
+                (int(line_nos[row]), rtypes[row], str(values[row]), "value under an unnamed column")
             )
 
-    # --- merge duplicated station columns (same code twice): equal or one empty is fine ------
+    # duplicated station columns (same code twice): equal or one empty is fine
     codes = sorted({station_of_col[j] for j in named})
     code_pos = {c: k for k, c in enumerate(codes)}
     n_st = len(codes)
-    # first column of each code, vectorised; only the (rare) second copies are merged one by one
     first_col: dict[str, int] = {}
     for j in named:
         first_col.setdefault(station_of_col[j], j)
-    merged = grid[:, [first_col[c] for c in codes]] if codes else np.full((n_lines, 0), np.nan)
-    conflict = np.zeros((n_lines, n_st), dtype=bool)
-    bad_cell = np.zeros((n_lines, n_st), dtype=bool)
-    bad_text_at: dict[tuple[int, int], str] = {}
+    merged = _grid([station_columns[first_col[c]] for c in codes], n_lines)  # one copy, in code order
+    flagged_cells = np.zeros((n_lines, n_st), dtype=bool)  # not a number, or copies that disagree
     for j in named:
         k = code_pos[station_of_col[j]]
         if first_col[station_of_col[j]] == j:
             continue
-        col = grid[:, j]
+        col = _grid([station_columns[j]], n_lines)[:, 0]
         both = ~np.isnan(merged[:, k]) & ~np.isnan(col)
-        conflict[:, k] |= both & (merged[:, k] != col)
+        flagged_cells[:, k] |= both & (merged[:, k] != col)
         merged[:, k] = np.where(np.isnan(merged[:, k]), col, merged[:, k])
+    conflict = flagged_cells.copy() if len(named) > n_st else None
+    bad_text_at: dict[tuple[int, int], str] = {}
     for (i, j), text in bad_text.items():
         if station_of_col[j]:
             k = code_pos[station_of_col[j]]
-            bad_cell[i, k] = True
+            flagged_cells[i, k] = True
             bad_text_at.setdefault((i, k), text)
 
-    # --- to the 3-D cube values[hour, type, station] ----------------------------------------
+    # --- to the 3-D cube values[type, hour, station] ----------------------------------------
     n_types = len(RELEASE_TYPES)
-    cube = np.full((24, n_types, n_st), np.nan)
+    cube = np.full((n_types, 24, n_st), np.nan)
     gi = np.flatnonzero(good)
-    cube[hour_idx[gi], type_idx[gi], :] = merged[gi, :]  # (hour, type) pairs are unique here
-    flagged = np.zeros((24, n_types, n_st), dtype=bool)
-    flagged[hour_idx[gi], type_idx[gi], :] = bad_cell[gi, :] | conflict[gi, :]
-    bad = flagged.any(axis=1)
-    present = bad | ~np.isnan(cube).all(axis=1)
+    cube[type_idx[gi], hour_idx[gi], :] = merged[gi, :]  # (hour, type) pairs are unique here
+    if conflict is not None or bad_text_at:
+        flagged = np.zeros((n_types, 24, n_st), dtype=bool)
+        flagged[type_idx[gi], hour_idx[gi], :] = flagged_cells[gi, :]
+        bad = flagged.any(axis=0)
+    else:
+        bad = np.zeros((24, n_st), dtype=bool)
+    present = bad | ~np.isnan(cube).all(axis=0)
     # physical impossibilities are untypeable too: negative or non-finite values, fractional AQI
     with np.errstate(invalid="ignore"):
-        negative = np.any(cube < 0, axis=1) | np.any(np.isinf(cube), axis=1)
-        aqi = cube[:, _TYPE_INDEX[AQI_RELEASE_TYPE], :]
+        negative = np.any((cube < 0) | (cube == np.inf), axis=0)  # -inf < 0
+        aqi = cube[_TYPE_INDEX[AQI_RELEASE_TYPE]]
         frac_aqi = ~np.isnan(aqi) & (aqi != np.floor(aqi))
     bad |= negative | frac_aqi
 
@@ -269,13 +285,13 @@ def _assemble(
             if ln is None:
                 continue
             i = row_of_line[ln]
-            v = cube[h, t, k]
+            v = cube[t, h, k]
             why = None
-            if bad_cell[i, k]:
+            if (i, int(k)) in bad_text_at:
                 text = bad_text_at.get((i, int(k)), "")
                 why = f"{RELEASE_TYPES[t]}={text!r} is not a number"
                 raw_vals.append(text)
-            elif conflict[i, k]:
+            elif conflict is not None and conflict[i, k]:
                 why = f"{RELEASE_TYPES[t]}: duplicated station column disagrees"
             elif not np.isnan(v) and (v < 0 or np.isinf(v)):
                 why = f"{RELEASE_TYPES[t]}={v} is not a possible concentration"
@@ -299,15 +315,14 @@ def _assemble(
         dtype=np.int64,
     )
     columns: dict[str, pa.Array] = {
-        "date": pa.array(np.full(len(hh), file_date), type=pa.date32()),
-        "station_code": pa.DictionaryArray.from_arrays(pa.array(kk.astype(np.int32)), pa.array(codes)).cast(
-            pa.string()
-        ),
+        "date": pa.repeat(pa.scalar(file_date, pa.date32()), len(hh)),
+        "station_code": pa.array(codes, pa.string()).take(kk),
         "observed_at": pa.array(hour_starts[hh], type=pa.timestamp("us", tz="UTC")),
     }
+    values = cube.reshape(n_types, -1)[:, hh * n_st + kk]  # every type's values in one gather
+    missing = np.isnan(values)
     for t, name in enumerate(_VALUE_COLUMNS):
-        vals = cube[hh, t, kk]
-        columns[name] = pa.array(vals, mask=np.isnan(vals), type=pa.float64())
+        columns[name] = pa.array(values[t], mask=missing[t], type=pa.float64())
     hourly = pa.table(columns)
     hourly = hourly.set_column(
         hourly.schema.get_field_index("aqi_published"),
