@@ -480,7 +480,15 @@ def _engine(url: str) -> sa.Engine:
     path = sa.engine.make_url(url).database
     if path and path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-    engine = sa.create_engine(url, connect_args={"timeout": 120}, poolclass=sa.pool.NullPool)
+    if not path or path == ":memory:":
+        engine = sa.create_engine(url, connect_args={"timeout": 120}, poolclass=sa.pool.NullPool)
+    else:
+        # pooled: opening a connection (and checking its WAL mode) cost more than the transaction in
+        # a batch of small ones; forked children never use or close inherited connections (below)
+        engine = sa.create_engine(
+            url, connect_args={"timeout": 120, "check_same_thread": False}, poolclass=sa.pool.QueuePool
+        )
+        _POOLED_ENGINES.add(engine)
 
     @sa.event.listens_for(engine, "connect")
     def _on_connect(dbapi_con: Any, _record: Any) -> None:
@@ -513,16 +521,21 @@ def _server_engine(url: str) -> sa.Engine:
     """A pooled engine for a database server. The runner forks build workers: a child forgets the
     pooled connections it inherited (``_forget_inherited_connections``) and opens its own."""
     engine = sa.create_engine(url, pool_pre_ping=True)
-    _SERVER_ENGINES.add(engine)
+    _POOLED_ENGINES.add(engine)
     return engine
 
 
-_SERVER_ENGINES: weakref.WeakSet[sa.Engine] = weakref.WeakSet()
+_POOLED_ENGINES: weakref.WeakSet[sa.Engine] = weakref.WeakSet()
+_INHERITED_POOLS: list[Any] = []  # a forked child's copies of its parent's pools: kept, never closed
 
 
 def _forget_inherited_connections() -> None:
-    for engine in list(_SERVER_ENGINES):
-        engine.dispose(close=False)  # closing would end the parent's sessions on the shared sockets
+    """In a forked child: new, empty pools. The inherited connections are neither used nor closed:
+    closing would end the parent's sessions on the shared sockets, and SQLite forbids using a
+    connection across fork (its pool is kept referenced, so that no finaliser closes one either)."""
+    for engine in list(_POOLED_ENGINES):
+        _INHERITED_POOLS.append(engine.pool)
+        engine.dispose(close=False)
 
 
 os.register_at_fork(after_in_child=_forget_inherited_connections)
