@@ -865,7 +865,7 @@ def _validate_group(
                 if read.kind == "freshness":
                     freshness = _outcome(table, data.schema, read, read.success, read.result, data.num_rows)
                     continue
-                considered: Callable[[_Read], np.ndarray] = functools.partial(_considered, frame=frame)
+                considered: Callable[[_Read], np.ndarray | None] = functools.partial(_considered, frame=frame)
                 if unit.distinct and read.error is None:
                     read, considered = distinct[read.columns[0]].in_rows(read, frame)
                 for i, outcome in enumerate(_per_part(table, data, layout, parts, read, considered)):
@@ -895,24 +895,19 @@ def _frame(
 
 @dataclass(frozen=True)
 class _Distinct:
-    """A column of the batch as its distinct values (NULL last, if the column has any) and, per row,
-    the position of the row's value among them. Value-wise checks run on the distinct values: a
-    national day of air data has ~48,000 rows but a few hundred distinct values per column."""
+    """A column of the batch and its distinct values (NULL and NaN among them if it holds any).
+    Value-wise checks run on the distinct values: a national day of air data has ~48,000 rows but a
+    few hundred distinct values per column. Rows are looked up by value only where GX found an
+    unexpected or a missing value (rare: clean data costs one hash pass per column)."""
 
+    column: pa.ChunkedArray
     values: pa.Array
-    codes: np.ndarray  # per batch row
 
     @classmethod
     def of(cls, column: pa.ChunkedArray) -> _Distinct:
-        array = column.combine_chunks()
-        if pa.types.is_dictionary(array.type):
-            array = array.dictionary_decode()
-        encoded = pc.dictionary_encode(array)
-        values, codes = encoded.dictionary, encoded.indices
-        if codes.null_count:
-            codes = codes.fill_null(len(values))
-            values = pa.concat_arrays([values, pa.nulls(1, values.type)])
-        return cls(values, codes.to_numpy(zero_copy_only=False))
+        if pa.types.is_dictionary(column.type):
+            column = column.cast(column.type.value_type)
+        return cls(column, pc.unique(column))
 
     def padded(self, length: int) -> pa.Array:
         """The values, the first repeated up to ``length`` (a frame's columns have one length)."""
@@ -921,16 +916,28 @@ class _Distinct:
             return self.values
         return self.values.take(np.concatenate([np.arange(n), np.zeros(length - n, dtype=np.int64)]))
 
-    def in_rows(self, read: _Read, frame: pd.DataFrame) -> tuple[_Read, Callable[[_Read], np.ndarray]]:
+    def rows_holding(self, value_positions: np.ndarray) -> np.ndarray:
+        """Mask of the batch's rows whose value is one of ``values[value_positions]`` (NULL and NaN
+        match themselves; -0.0 and 0.0 are distinct values with one verdict)."""
+        wanted = self.values.take(pa.array(value_positions, pa.int64()))
+        hit = pc.is_in(self.column, value_set=wanted.drop_null())
+        if wanted.null_count:
+            hit = pc.or_(hit, pc.is_null(self.column))
+        return np.asarray(hit.to_numpy(zero_copy_only=False), dtype=bool)
+
+    def in_rows(self, read: _Read, frame: pd.DataFrame) -> tuple[_Read, Callable[[_Read], np.ndarray | None]]:
         """``read`` (GX's result on the distinct values in ``frame``) restated on the batch's rows:
-        the rows holding an unexpected value, the non-null rows (NaN = NULL, as GX saw them)."""
+        the rows holding an unexpected value; the non-null rows (NaN = NULL, as GX saw them), as a
+        mask, or None when every row is."""
         n = len(self.values)
-        value_is_bad = np.zeros(n, dtype=bool)
         at = np.asarray(read.result.get("unexpected_index_list") or [], dtype=np.int64)
-        value_is_bad[np.where(at < n, at, 0)] = True  # past n: padding, a repeat of value 0
-        positions = np.flatnonzero(value_is_bad[self.codes])
-        present = frame[read.columns[0]].notna().to_numpy()[:n][self.codes]
-        rows = len(self.codes)
+        bad_values = np.unique(np.where(at < n, at, 0))  # past n: padding, a repeat of value 0
+        positions = (
+            np.flatnonzero(self.rows_holding(bad_values)) if len(bad_values) else np.empty(0, np.int64)
+        )
+        missing_values = np.flatnonzero(frame[read.columns[0]].isna().to_numpy()[:n])
+        present = ~self.rows_holding(missing_values) if len(missing_values) else None
+        rows = len(self.column)
         result: dict[str, Any] = {
             "element_count": rows,
             "unexpected_count": len(positions),
@@ -938,7 +945,7 @@ class _Distinct:
         }
         considered = rows
         if "missing_count" in read.result:  # not for not_null: it counts every row
-            considered = int(present.sum())
+            considered = rows if present is None else int(present.sum())
             result["missing_count"] = rows - considered
         success = _passes(rows, considered, len(positions), float(read.kwargs.get("mostly", 1.0)))
         return replace(read, result=result, success=success), lambda _: present
@@ -1027,7 +1034,7 @@ def _per_part(
     layout: _Layout,
     parts: Sequence[GatePart],
     read: _Read,
-    considered: Callable[[_Read], np.ndarray],
+    considered: Callable[[_Read], np.ndarray | None],
 ) -> list[_Outcome | None]:
     """``read`` (a result on the whole batch) restated for each part (None: not checked on it)."""
     rows = [p.data.num_rows for p in parts]
@@ -1046,10 +1053,15 @@ def _per_part(
 
 
 def _split_map(
-    table: Table, data: pa.Table, layout: _Layout, read: _Read, considered: Callable[[_Read], np.ndarray]
+    table: Table,
+    data: pa.Table,
+    layout: _Layout,
+    read: _Read,
+    considered: Callable[[_Read], np.ndarray | None],
 ) -> list[tuple[bool, dict[str, Any]]]:
     """Per part: (success, result) of a map expectation, from GX's unexpected row positions;
-    ``considered(read)``: whether GX counts each row of the batch (non-null; every row for not_null)."""
+    ``considered(read)``: whether GX counts each row of the batch (non-null; every row for not_null),
+    None when it counts every row."""
     result = read.result
     positions = np.sort(np.asarray(result.get("unexpected_index_list") or [], dtype=np.int64))
     if len(positions) != int(result["unexpected_count"]):
@@ -1058,7 +1070,8 @@ def _split_map(
         )
     unexpected = layout.count(positions)
     skip_missing = "missing_count" not in result  # not_null: every row counts
-    considered_rows = layout.rows if skip_missing else layout.sums(considered(read))
+    mask = None if skip_missing else considered(read)
+    considered_rows = layout.rows if mask is None else layout.sums(mask)
     if not skip_missing and int(considered_rows.sum()) != result["element_count"] - result["missing_count"]:
         raise RuntimeError(f"{read.check}: non-null rows per part do not add up to GX's count")
     mostly = float(read.kwargs.get("mostly", 1.0))

@@ -326,6 +326,12 @@ _TOLERANT_VALUE = dataclasses.replace(
     READINGS,
     columns=tuple(dataclasses.replace(c, mostly=0.8) if c.name == "value" else c for c in READINGS.columns),
 )
+_VALUE_NOT_NULL = dataclasses.replace(  # NaN and NULL both fail not_null, and are skipped by range
+    READINGS,
+    columns=tuple(
+        dataclasses.replace(c, nullable=False) if c.name == "value" else c for c in READINGS.columns
+    ),
+)
 
 
 def _rows_with(draw: st.DrawFn) -> pa.Table:
@@ -364,8 +370,8 @@ def _gx_on_every_row(table: Table, data: pa.Table) -> dict[tuple[str, str], dict
     return out
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(data=st.composite(_rows_with)(), table=st.sampled_from([READINGS, _TOLERANT_VALUE]))
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.composite(_rows_with)(), table=st.sampled_from([READINGS, _TOLERANT_VALUE, _VALUE_NOT_NULL]))
 def test_row_level_checks_agree_with_gx_on_every_row(data: pa.Table, table: Table) -> None:
     verdict = validate(table, [GatePart("all", DAY, data)], run=GateRun("oracle", "test", "test"))[0]
     expected = _gx_on_every_row(table, data)
