@@ -501,7 +501,9 @@ def validate(
         assert expected_latest is not None and table.freshness_column is not None
         parameters[FRESHNESS_PARAMETER] = _freshness_threshold(table, table.freshness_column, expected_latest)
 
-    timings = {"compile": 0.0, "convert": 0.0, "validate": 0.0, "split": 0.0, "gx_validations": 0.0}
+    timings = dict.fromkeys(
+        ("compile", "convert", "validate", "split", "gx_validations", "schema_results_reused"), 0.0
+    )
     groups = _schema_groups(parts)
     main = max(range(len(groups)), key=lambda g: (sum(parts[i].data.num_rows for i in groups[g]), -g))
     outcomes: list[list[_Outcome]] = [[] for _ in parts]
@@ -640,6 +642,8 @@ _LOCK = threading.RLock()
 _CONTEXT: Any = None
 _BATCHES: Any = None  # the one whole-dataframe batch definition every unit's frame goes through
 _COMPILED: dict[tuple[Table, bool, bool], _Compiled] = {}
+# GX's results of a schema unit: they depend only on the Arrow schema (the frame has no rows)
+_SCHEMA_RESULTS: dict[tuple[str, pa.Schema], list[Any]] = {}
 
 
 def _context() -> Any:
@@ -730,6 +734,7 @@ def clear_cache() -> None:
     global _CONTEXT, _BATCHES
     with _LOCK:
         _COMPILED.clear()
+        _SCHEMA_RESULTS.clear()
         _CONTEXT = _BATCHES = None
 
 
@@ -853,11 +858,17 @@ def _validate_group(
             )
             timings["convert"] += time.perf_counter() - mark
             mark = time.perf_counter()
-            results = _run(unit, frame, parameters, FIRST_PASS_FORMAT)
-            timings["gx_validations"] += 1
-            if _has_unexpected_rows(results):  # their positions, to attribute them to the parts
-                results = _run(unit, frame, parameters, RESULT_FORMAT)
+            results = _SCHEMA_RESULTS.get((unit.suite.name, data.schema)) if unit.schema else None
+            if results is not None:
+                timings["schema_results_reused"] += 1
+            else:
+                results = _run(unit, frame, parameters, FIRST_PASS_FORMAT)
                 timings["gx_validations"] += 1
+                if _has_unexpected_rows(results):  # their positions, to attribute them to the parts
+                    results = _run(unit, frame, parameters, RESULT_FORMAT)
+                    timings["gx_validations"] += 1
+                if unit.schema:
+                    _SCHEMA_RESULTS[(unit.suite.name, data.schema)] = results
             timings["validate"] += time.perf_counter() - mark
             mark = time.perf_counter()
             for r in results:
