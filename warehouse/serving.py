@@ -4,11 +4,11 @@ Views are generated from the registry, so every table exists for analysts even b
 (an empty, correctly typed view). The file is rebuilt into a temporary file and renamed into place,
 so an analyst holding a read-only connection keeps a consistent database and never blocks a run.
 
-On a local lake a view globs its table's folder (parts are replaced in place by rename). On S3 a
-view reads the list of part objects the ledger publishes, never a glob of the bucket: an object
-written but not yet published (or left by a crash) is not read, and listing S3 at query time is
-slow. The gate results, appended under unique names and never replaced or recorded as ledger parts,
-are listed once at the refresh. Connections that read such views register the lake's filesystem
+A view reads the list of part files the ledger publishes, on every lake, never a glob of a folder:
+a file written but not yet published, or one a published unit replaced but a crash kept from being
+deleted (the runner deletes replaced parts after the ledger's record), is not read, so a crash never
+counts rows twice; and listing S3 at query time is slow. The gate results, appended under unique
+names and never replaced or recorded as ledger parts, are listed once at the refresh. Connections that read such views register the lake's filesystem
 (``connect_readonly(..., lake)``); no DuckDB extension is needed.
 """
 
@@ -47,12 +47,14 @@ def view_sql(lake: LakeLike, table: Table, files: Sequence[str] | None = None) -
 
 
 def published_files(lake: Lake, ledger: Ledger) -> dict[str, list[str]]:
-    """Every table's part files as the serving views of an S3 lake read them, relative to the lake:
-    the ledger's parts, and the gate results as listed now (see the module doc)."""
+    """Every table's part files as the serving views read them, relative to the lake: the ledger's
+    parts, and the gate results as listed now (see the module doc)."""
     out: dict[str, list[str]] = {}
     for p in ledger.parts():
         day = None if p.partition == WHOLE else dt.date.fromisoformat(p.partition)
         out.setdefault(p.table_name, []).append(part_file(get_table(p.table_name), day, p.part))
+    for files in out.values():
+        files.sort()  # partition order, as a glob lists them: scans and ties come out the same each time
     out[RESULTS_TABLE] = lake.glob(table_pattern(get_table(RESULTS_TABLE)))
     return out
 
@@ -85,7 +87,7 @@ def refresh(lake: LakeLike, duckdb_file: Path, ledger: Ledger) -> Path:
     duckdb_file.parent.mkdir(parents=True, exist_ok=True)
     tmp = duckdb_file.parent / f".{duckdb_file.name}.{uuid.uuid4().hex}.tmp"
     ledger_rows = ledger_tables(ledger)
-    listed = None if store.is_local else published_files(store, ledger)
+    listed = published_files(store, ledger)
     try:
         con = duckdb.connect(str(tmp))
         try:
@@ -98,8 +100,6 @@ def refresh(lake: LakeLike, duckdb_file: Path, ledger: Ledger) -> Path:
                     con.register("_rows", ledger_rows[table.name])
                     con.execute(f'CREATE TABLE "{table.name}" AS SELECT * FROM _rows')
                     con.unregister("_rows")
-                elif listed is None:
-                    con.execute(view_sql(store, table))
                 else:
                     con.execute(view_sql(store, table, [store.uri(r) for r in listed.get(table.name, [])]))
                 for stmt in _comment_sql(table):

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pyarrow as pa
 import pytest
 
@@ -279,4 +280,46 @@ def test_a_fault_mid_compaction_leaves_the_parts_readable_and_the_next_run_compl
     assert {u.status for u in run.of("compact")} == {"published"} and len(run.of("compact")) == 3
     for table in CORE:
         assert len(ledger_parts(settings, table, D1)) == 1 and len(files(settings, table, D1)) == 1
+    assert_same(before, snapshot(settings))
+
+
+def served_counts(settings: Settings) -> dict[str, int]:
+    """Rows of each core table on D1 as an analyst reads them: the serving database's views."""
+    engine.refresh_serving(settings)
+    con = duckdb.connect(str(settings.duckdb_file), read_only=True)
+    try:
+        return {
+            t.name: con.execute(f'SELECT count(*) FROM "{t.name}" WHERE date = ?', [D1]).fetchall()[0][0]
+            for t in CORE
+        }
+    finally:
+        con.close()
+
+
+def _crash_before_deleting(settings: Settings) -> None:
+    """In a child: compact, and die right after the ledger recorded the first compacted part, before
+    the parts it replaced are deleted — as a killed worker would."""
+    lk.delete_parts = lambda *_a, **_k: os._exit(18)  # type: ignore[assignment]
+    engine.run_spec(settings, get_spec("source"), RunInfo.cli("test"), builds=["compact"])
+    os._exit(0)
+
+
+@pytest.mark.parametrize("crash", [_crash_after_write, _crash_before_deleting])
+def test_serving_never_counts_a_crashed_compaction_twice(
+    settings: Settings, ingest: Ingest, crash: Callable[[Settings], None]
+) -> None:
+    """Files a crash leaves beside the published parts (a compacted file never recorded, or parts
+    the ledger no longer lists but that were not deleted yet) are not read by the serving views."""
+    before = four_hours_and_one(settings, ingest)
+    expected = {t.name: before[f"{t.name}/{D1}"].num_rows for t in CORE}
+    assert served_counts(settings) == expected
+    settings.hj212_compact_after_hours = 0
+    child = multiprocessing.get_context("fork").Process(target=crash, args=(settings,))
+    child.start()
+    child.join(120)
+    assert child.exitcode in (17, 18)
+    on_disk = sum(len(files(settings, t, D1)) for t in CORE)
+    listed = sum(len(ledger_parts(settings, t, D1)) for t in CORE)
+    assert on_disk > listed  # the crash left an unlisted file
+    assert served_counts(settings) == expected
     assert_same(before, snapshot(settings))

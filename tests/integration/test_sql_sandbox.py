@@ -1,7 +1,7 @@
 """The SQL surface reads the lake's tables and nothing else: one test per escape, over a real serving DB.
 
-The serving database is built the way the pipelines build it (``warehouse.lake`` partitions, then
-``warehouse.serving.refresh``); beside it lie a secret file in ECOCLOUD_HOME and a raw-zone file,
+The serving database is built the way the pipelines build it (``warehouse.lake`` partitions recorded
+in the ledger as the runner publishes them, then ``warehouse.serving.refresh``); beside it lie a secret file in ECOCLOUD_HOME and a raw-zone file,
 neither of which a query may read. Reads of every form keep working; runaway and memory-hungry
 queries are stopped with a clear error.
 """
@@ -23,7 +23,7 @@ from ecocloud.settings import Settings
 from schemas.registry import get_table
 from transforms.permits import install_limit_in_force
 from warehouse import lake as lk
-from warehouse.ledger import Ledger
+from warehouse.ledger import Ledger, Part, UnitState
 from warehouse.serving import refresh
 
 HOURLY = get_table("core_air__station_hourly")
@@ -57,9 +57,16 @@ def hourly(day: dt.date) -> pa.Table:
 def served(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """One serving home for the module: every test here only reads (or is refused)."""
     settings = Settings(home=tmp_path_factory.mktemp("home"), lake_dir=None, duckdb_path=None)
+    ledger = Ledger(settings.state_url)
+    now = dt.datetime.now(dt.UTC).isoformat()
     for day in DAYS:
-        lk.write_partition(settings.lake, HOURLY, hourly(day), day)
-    refresh(settings.lake, settings.duckdb_file, Ledger(settings.state_url))
+        put = lk.write_part(settings.lake, HOURLY, hourly(day), day)
+        key = day.isoformat()
+        part = Part(HOURLY.name, key, put.part, "fp", "test.hourly", key, 6, put.size_bytes, "run", now)
+        state = UnitState("test.hourly", key, "fp", "published", {}, "run", "test", now, None)
+        ledger.record_unit(state, written=[part])
+    refresh(settings.lake, settings.duckdb_file, ledger)
+    ledger.close()
     con = duckdb.connect(str(settings.duckdb_file))
     install_limit_in_force(con, temp=False)  # a table macro stored in the serving database
     con.close()
