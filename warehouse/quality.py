@@ -858,17 +858,7 @@ def _validate_group(
             )
             timings["convert"] += time.perf_counter() - mark
             mark = time.perf_counter()
-            results = _SCHEMA_RESULTS.get((unit.suite.name, data.schema)) if unit.schema else None
-            if results is not None:
-                timings["schema_results_reused"] += 1
-            else:
-                results = _run(unit, frame, parameters, FIRST_PASS_FORMAT)
-                timings["gx_validations"] += 1
-                if _has_unexpected_rows(results):  # their positions, to attribute them to the parts
-                    results = _run(unit, frame, parameters, RESULT_FORMAT)
-                    timings["gx_validations"] += 1
-                if unit.schema:
-                    _SCHEMA_RESULTS[(unit.suite.name, data.schema)] = results
+            results = _unit_results(unit, frame, data.schema, parameters, timings)
             timings["validate"] += time.perf_counter() - mark
             mark = time.perf_counter()
             for r in results:
@@ -884,6 +874,29 @@ def _validate_group(
                         per_part[i].append(outcome)
             timings["split"] += time.perf_counter() - mark
     return per_part, freshness
+
+
+def _unit_results(
+    unit: _Unit,
+    frame: pd.DataFrame,
+    schema: pa.Schema,
+    parameters: Mapping[str, Any],
+    timings: dict[str, float],
+) -> list[Any]:
+    """GX's results of ``unit`` on ``frame``: a BASIC run, and a COMPLETE one when rows are unexpected
+    (their positions attribute them to the parts). A schema unit's results depend on the Arrow
+    schema alone: they are reused for a schema seen before."""
+    if unit.schema and (unit.suite.name, schema) in _SCHEMA_RESULTS:
+        timings["schema_results_reused"] += 1
+        return _SCHEMA_RESULTS[(unit.suite.name, schema)]
+    results = _run(unit, frame, parameters, FIRST_PASS_FORMAT)
+    timings["gx_validations"] += 1
+    if _has_unexpected_rows(results):
+        results = _run(unit, frame, parameters, RESULT_FORMAT)
+        timings["gx_validations"] += 1
+    if unit.schema:
+        _SCHEMA_RESULTS[(unit.suite.name, schema)] = results
+    return results
 
 
 def _kinds(compiled: _Compiled) -> set[str]:
