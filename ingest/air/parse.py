@@ -135,6 +135,7 @@ def _line_numbers(body: bytes, n_rows: int, rejected: set[int]) -> np.ndarray:
     """Physical line numbers (header = 1) of the rows pyarrow kept, skipping blank and rejected lines."""
     if not rejected and body.count(b"\n") + (not body.endswith(b"\n")) == n_rows:
         return np.arange(2, n_rows + 2, dtype=np.int32)  # every line is a row (one pass over the bytes)
+    # otherwise blank lines, or lines pyarrow also ends at a bare CR: no blank line means 1:1 still
     if (
         not rejected
         and b"\n\n" not in body
@@ -236,34 +237,34 @@ def _assemble(
     for j in named:
         first_col.setdefault(station_of_col[j], j)
     merged = _grid([station_columns[first_col[c]] for c in codes], n_lines)  # one copy, in code order
-    flagged_cells = np.zeros((n_lines, n_st), dtype=bool)  # not a number, or copies that disagree
-    for j in named:
-        k = code_pos[station_of_col[j]]
-        if first_col[station_of_col[j]] == j:
-            continue
-        col = _grid([station_columns[j]], n_lines)[:, 0]
-        both = ~np.isnan(merged[:, k]) & ~np.isnan(col)
-        flagged_cells[:, k] |= both & (merged[:, k] != col)
-        merged[:, k] = np.where(np.isnan(merged[:, k]), col, merged[:, k])
-    conflict = flagged_cells.copy() if len(named) > n_st else None
-    bad_text_at: dict[tuple[int, int], str] = {}
+    conflict: np.ndarray | None = None  # [line, station]: its duplicated columns disagree
+    second_copies = [j for j in named if first_col[station_of_col[j]] != j]
+    if second_copies:
+        conflict = np.zeros((n_lines, n_st), dtype=bool)
+        for j in second_copies:
+            k = code_pos[station_of_col[j]]
+            col = _grid([station_columns[j]], n_lines)[:, 0]
+            both = ~np.isnan(merged[:, k]) & ~np.isnan(col)
+            conflict[:, k] |= both & (merged[:, k] != col)
+            merged[:, k] = np.where(np.isnan(merged[:, k]), col, merged[:, k])
+    bad_text_at: dict[tuple[int, int], str] = {}  # (line, station) -> the first text that is not a number
     for (i, j), text in bad_text.items():
         if station_of_col[j]:
-            k = code_pos[station_of_col[j]]
-            flagged_cells[i, k] = True
-            bad_text_at.setdefault((i, k), text)
+            bad_text_at.setdefault((i, code_pos[station_of_col[j]]), text)
 
     # --- to the 3-D cube values[type, hour, station] ----------------------------------------
     n_types = len(RELEASE_TYPES)
     cube = np.full((n_types, 24, n_st), np.nan)
     gi = np.flatnonzero(good)
     cube[type_idx[gi], hour_idx[gi], :] = merged[gi, :]  # (hour, type) pairs are unique here
-    if conflict is not None or bad_text_at:
+    bad: np.ndarray = np.zeros((24, n_st), dtype=bool)
+    if conflict is not None or bad_text_at:  # flag the station-hours holding a flagged cell
+        cells = np.zeros((n_lines, n_st), dtype=bool) if conflict is None else conflict.copy()
+        for i, k in bad_text_at:
+            cells[i, k] = True
         flagged = np.zeros((n_types, 24, n_st), dtype=bool)
-        flagged[type_idx[gi], hour_idx[gi], :] = flagged_cells[gi, :]
+        flagged[type_idx[gi], hour_idx[gi], :] = cells[gi, :]
         bad = flagged.any(axis=0)
-    else:
-        bad = np.zeros((24, n_st), dtype=bool)
     present = bad | ~np.isnan(cube).all(axis=0)
     # physical impossibilities are untypeable too: negative or non-finite values, fractional AQI
     with np.errstate(invalid="ignore"):
@@ -288,7 +289,7 @@ def _assemble(
             v = cube[t, h, k]
             why = None
             if (i, int(k)) in bad_text_at:
-                text = bad_text_at.get((i, int(k)), "")
+                text = bad_text_at[(i, int(k))]
                 why = f"{RELEASE_TYPES[t]}={text!r} is not a number"
                 raw_vals.append(text)
             elif conflict is not None and conflict[i, k]:
