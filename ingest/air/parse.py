@@ -257,14 +257,14 @@ def _assemble(
     cube = np.full((n_types, 24, n_st), np.nan)
     gi = np.flatnonzero(good)
     cube[type_idx[gi], hour_idx[gi], :] = merged[gi, :]  # (hour, type) pairs are unique here
-    bad: np.ndarray = np.zeros((24, n_st), dtype=bool)
+    bad = np.zeros((24, n_st), dtype=bool)
     if conflict is not None or bad_text_at:  # flag the station-hours holding a flagged cell
         cells = np.zeros((n_lines, n_st), dtype=bool) if conflict is None else conflict.copy()
         for i, k in bad_text_at:
             cells[i, k] = True
         flagged = np.zeros((n_types, 24, n_st), dtype=bool)
         flagged[type_idx[gi], hour_idx[gi], :] = cells[gi, :]
-        bad = flagged.any(axis=0)
+        bad |= flagged.any(axis=0)
     present = bad | ~np.isnan(cube).all(axis=0)
     # physical impossibilities are untypeable too: negative or non-finite values, fractional AQI
     with np.errstate(invalid="ignore"):
