@@ -28,7 +28,7 @@ from schemas import platform
 from schemas.registry import Layer, Table, all_tables, get_table
 from warehouse.catalog import RESULTS_TABLE, catalog_tables, write_catalog
 from warehouse.fs import Lake, LakeLike, as_lake
-from warehouse.lake import part_file, table_glob, table_pattern, table_prefix
+from warehouse.lake import part_file, table_pattern
 from warehouse.ledger import WHOLE, Ledger
 
 
@@ -36,14 +36,9 @@ def _quote(s: str) -> str:
     return "'" + s.replace("'", "''") + "'"
 
 
-def view_sql(lake: LakeLike, table: Table, files: Sequence[str] | None = None) -> str:
-    """The serving view of a lake table: over ``files`` (full locations) when given, else every part
-    file under its folder of a local lake (a glob)."""
-    if files is not None:
-        return f'CREATE OR REPLACE VIEW "{table.name}" AS {select_sql(table, list(files) or None)}'
-    folder = as_lake(lake).local_path(table_prefix(table))
-    has_files = folder.exists() and any(folder.rglob("*.parquet"))
-    return f'CREATE OR REPLACE VIEW "{table.name}" AS {select_sql(table, table_glob(lake, table) if has_files else None)}'
+def view_sql(table: Table, files: Sequence[str]) -> str:
+    """The serving view of a lake table over ``files`` (full locations; none: an empty, typed view)."""
+    return f'CREATE OR REPLACE VIEW "{table.name}" AS {select_sql(table, list(files) or None)}'
 
 
 def published_files(lake: Lake, ledger: Ledger) -> dict[str, list[str]]:
@@ -101,7 +96,7 @@ def refresh(lake: LakeLike, duckdb_file: Path, ledger: Ledger) -> Path:
                     con.execute(f'CREATE TABLE "{table.name}" AS SELECT * FROM _rows')
                     con.unregister("_rows")
                 else:
-                    con.execute(view_sql(store, table, [store.uri(r) for r in listed.get(table.name, [])]))
+                    con.execute(view_sql(table, [store.uri(r) for r in listed.get(table.name, [])]))
                 for stmt in _comment_sql(table):
                     con.execute(stmt)
             # last: it reads the views and ledger tables

@@ -28,6 +28,7 @@ from schemas.registry import (
 )
 from warehouse import catalog
 from warehouse import lake as lk
+from warehouse.fs import LocalLake
 from warehouse.serving import view_sql
 
 BJ = dt.timezone(dt.timedelta(hours=8))
@@ -287,7 +288,7 @@ LINEAGE = [
 def con(lake: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     c = duckdb.connect()
     for t in (HOURS, QUARANTINE, DAILY_MART, STATIONS):
-        c.execute(view_sql(lake, t))
+        c.execute(view_sql(t, [str(lake / rel) for rel in LocalLake(lake).glob(lk.table_pattern(t))]))
     for t, rows in ((expectation_results, GATE), (lineage_schema, LINEAGE)):
         c.register("rows_in", registry_rows(t, rows))
         c.execute(f'CREATE TABLE "{t.name}" AS SELECT * FROM rows_in')
@@ -434,7 +435,7 @@ def test_write_catalog_replaces_the_empty_views(
     con: duckdb.DuckDBPyConnection, lake: Path, tmp_path: Path
 ) -> None:
     for t in (cat.datasets, cat.columns, cat.lineage, cat.quality):
-        con.execute(view_sql(tmp_path / "nowhere", t))  # what the serving refresh creates first
+        con.execute(view_sql(t, []))  # what the serving refresh creates first
     built = catalog.catalog_tables(con, lake, now=T_NEW, tables=TABLES)
     catalog.write_catalog(con, built)
     catalog.write_catalog(con, built)  # and again over its own tables

@@ -22,7 +22,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[dict]]:
     con = duckdb.connect()
     try:
         for table in DATASETS:
-            con.execute(view_sql(lake, table))  # empty, typed views: the registry alone
+            con.execute(view_sql(table, []))  # empty, typed views: the registry alone
         return {name: data.to_pylist() for name, data in catalog_tables(con, Path(lake)).items()}
     finally:
         con.close()
