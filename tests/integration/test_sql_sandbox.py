@@ -262,7 +262,7 @@ def test_the_sandbox_settings_are_in_force(served: Settings) -> None:
         ),
         (
             "SELECT station_code FROM core_air__station_hourly "
-            "QUALIFY row_number() OVER (PARTITION BY station_code ORDER BY pm25_ugm3 DESC) = 1 "
+            "QUALIFY row_number() OVER (PARTITION BY station_code ORDER BY pm25_ugm3 DESC, date) = 1 "
             "AND date = DATE '2026-03-01' ORDER BY 1",
             [("1001A",), ("1002A",), ("1003A",)],
         ),
