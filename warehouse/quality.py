@@ -619,6 +619,9 @@ _VALUE_WISE = frozenset(
         "expect_column_values_to_be_in_set",
     }
 )
+# Key checks: a row can only be a duplicate if its key's codes (``_Encoded``) repeat, so GX runs on
+# those rows alone (``_KeyRows``); the gate restates its verdicts on the batch.
+_KEY_WISE = frozenset({"expect_column_values_to_be_unique", "expect_compound_columns_to_be_unique"})
 
 
 @dataclass(frozen=True)
@@ -629,6 +632,7 @@ class _Unit:
     columns: tuple[str, ...]  # otherwise: the columns the frame holds (registry names, PARTITION_COLUMN)
     suite: Any  # gx.ExpectationSuite
     distinct: bool = False  # value-wise checks: the frame holds each column's distinct values
+    key: bool = False  # the primary key: the frame holds the rows whose key another row holds too
 
 
 @dataclass(frozen=True)
@@ -707,6 +711,8 @@ def _compiled(table: Table, *, freshness: bool, partition: bool) -> _Compiled:
                 group: str | tuple[str, ...] = "schema"
             elif e.expectation_type in _VALUE_WISE:
                 group = "distinct"
+            elif e.expectation_type in _KEY_WISE:
+                group = "key"
             else:
                 group = _domain(e)
             groups.setdefault(group, []).append(e)
@@ -718,6 +724,7 @@ def _compiled(table: Table, *, freshness: bool, partition: bool) -> _Compiled:
                     columns=tuple(dict.fromkeys(c for e in members for c in _domain(e))),
                     suite=gx.ExpectationSuite(name=f"{prefix}/{i}", expectations=members),
                     distinct=group == "distinct",
+                    key=group == "key",
                 )
                 for i, (group, members) in enumerate(groups.items())
             )
@@ -814,9 +821,9 @@ class _Layout:
         return np.bincount(part, minlength=len(self.rows))
 
     def sums(self, mask: np.ndarray) -> np.ndarray:
-        """Per part, how many rows of ``mask`` (one bool per batch row) are true."""
-        cumulative = np.concatenate(([0], np.cumsum(mask, dtype=np.int64)))
-        return cumulative[self.ends] - cumulative[self.starts]
+        """Per part, how many rows of ``mask`` (one bool per batch row) are true (counted from the
+        false ones: few, where the mask says which rows GX counts as non-null)."""
+        return self.rows - self.count(np.flatnonzero(~mask))
 
 
 def _concat(parts: Sequence[GatePart]) -> pa.Table:
@@ -847,15 +854,17 @@ def _validate_group(
     per_part: list[list[_Outcome]] = [[_row_count(compiled.row_count, p.data.num_rows)] for p in parts]
     freshness: _Outcome | None = None
     series: dict[str, pd.Series] = {}
-    distinct: dict[str, _Distinct] = {}
+    encoded = _Encodings(data, keyed=[c for u in compiled.units if u.key for c in u.columns])
     with _quiet_gx():
         for unit in compiled.units:
             mark = time.perf_counter()
-            frame = (
-                _distinct_frame(unit, data, distinct)
-                if unit.distinct
-                else _frame(unit, data, partitions, series)
-            )
+            key_rows = _KeyRows.of(unit, data, encoded) if unit.key else None
+            if unit.distinct:
+                frame = _distinct_frame(unit, data, encoded)
+            elif key_rows is not None:
+                frame = _frame(unit, key_rows.rows(data, unit.columns), None, {})
+            else:
+                frame = _frame(unit, data, partitions, series)
             timings["convert"] += time.perf_counter() - mark
             mark = time.perf_counter()
             results = _unit_results(unit, frame, data.schema, parameters, timings)
@@ -868,7 +877,9 @@ def _validate_group(
                     continue
                 considered: Callable[[_Read], np.ndarray | None] = functools.partial(_considered, frame=frame)
                 if unit.distinct and read.error is None:
-                    read, considered = distinct[read.columns[0]].in_rows(read, frame)
+                    read, considered = _Distinct(encoded[read.columns[0]]).in_rows(read, frame)
+                elif key_rows is not None and read.error is None:
+                    read, considered = key_rows.in_rows(read, data)
                 for i, outcome in enumerate(_per_part(table, data, layout, parts, read, considered)):
                     if outcome is not None:
                         per_part[i].append(outcome)
@@ -918,73 +929,160 @@ def _frame(
 
 
 @dataclass(frozen=True)
-class _Distinct:
-    """A column of the batch and its distinct values (NULL and NaN among them if it holds any).
-    Value-wise checks run on the distinct values: a national day of air data has ~48,000 rows but a
-    few hundred distinct values per column. Rows are looked up by value only where GX found an
-    unexpected or a missing value (rare: clean data costs one hash pass per column)."""
+class _Encoded:
+    """A column of the batch, read once for every unit that needs it: its distinct values (NULL and
+    NaN among them if it holds any; -0.0 and 0.0 apart) and, for key columns, each row's position
+    among them (a dictionary encoding: dearer than the distinct values alone)."""
 
     column: pa.ChunkedArray
     values: pa.Array
+    codes: np.ndarray | None  # one per row of the batch; None: not asked for
 
     @classmethod
-    def of(cls, column: pa.ChunkedArray) -> _Distinct:
+    def of(cls, column: pa.ChunkedArray, *, codes: bool) -> _Encoded:
         if pa.types.is_dictionary(column.type):
             column = column.cast(column.type.value_type)
-        return cls(column, pc.unique(column))
-
-    def padded(self, length: int) -> pa.Array:
-        """The values, the first repeated up to ``length`` (a frame's columns have one length)."""
-        n = len(self.values)
-        if n == length:
-            return self.values
-        return self.values.take(np.concatenate([np.arange(n), np.zeros(length - n, dtype=np.int64)]))
+        if not codes:
+            return cls(column, pc.unique(column), None)
+        encoded = pc.dictionary_encode(column, null_encoding="encode")
+        if encoded.num_chunks == 0:
+            return cls(column, pa.array([], column.type), np.empty(0, np.int32))
+        # every chunk holds the whole dictionary, and its indices point into it
+        indices = [c.indices.to_numpy(zero_copy_only=False) for c in encoded.chunks]
+        return cls(column, encoded.chunk(encoded.num_chunks - 1).dictionary, np.concatenate(indices))
 
     def rows_holding(self, value_positions: np.ndarray) -> np.ndarray:
         """Mask of the batch's rows whose value is one of ``values[value_positions]`` (NULL and NaN
-        match themselves; -0.0 and 0.0 are distinct values with one verdict)."""
+        match themselves)."""
+        if self.codes is not None:
+            return np.isin(self.codes, value_positions)
         wanted = self.values.take(pa.array(value_positions, pa.int64()))
         hit = pc.is_in(self.column, value_set=wanted.drop_null())
         if wanted.null_count:
             hit = pc.or_(hit, pc.is_null(self.column))
         return np.asarray(hit.to_numpy(zero_copy_only=False), dtype=bool)
 
+
+class _Encodings(dict[str, _Encoded]):
+    """The batch's columns, each read when first asked for; ``keyed`` ones with their codes."""
+
+    def __init__(self, data: pa.Table, keyed: Sequence[str]) -> None:
+        super().__init__()
+        self.data = data
+        self.keyed = frozenset(keyed)
+
+    def __missing__(self, name: str) -> _Encoded:
+        self[name] = encoded = _Encoded.of(self.data.column(name), codes=name in self.keyed)
+        return encoded
+
+
+def _restated(
+    read: _Read, rows: int, positions: np.ndarray, present: np.ndarray | None
+) -> tuple[_Read, Callable[[_Read], np.ndarray | None]]:
+    """``read`` restated on the batch's ``rows``: unexpected at ``positions``, the rows GX counts as
+    non-null ``present`` (None: every row)."""
+    result: dict[str, Any] = {
+        "element_count": rows,
+        "unexpected_count": len(positions),
+        "unexpected_index_list": positions.tolist(),
+    }
+    considered = rows
+    if "missing_count" in read.result:  # not for not_null: it counts every row
+        considered = rows if present is None else int(present.sum())
+        result["missing_count"] = rows - considered
+    success = _passes(rows, considered, len(positions), float(read.kwargs.get("mostly", 1.0)))
+    return replace(read, result=result, success=success), lambda _: present
+
+
+@dataclass(frozen=True)
+class _Distinct:
+    """Value-wise checks run on a column's distinct values: a national day of air data has ~48,000
+    rows but a few hundred distinct values per column. Rows are looked up by value only where GX found
+    an unexpected or a missing value (rare: clean data costs one hash pass per column)."""
+
+    column: _Encoded
+
+    def padded(self, length: int) -> pa.Array:
+        """The values, the first repeated up to ``length`` (a frame's columns have one length)."""
+        values = self.column.values
+        n = len(values)
+        if n == length:
+            return values
+        return values.take(np.concatenate([np.arange(n), np.zeros(length - n, dtype=np.int64)]))
+
     def in_rows(self, read: _Read, frame: pd.DataFrame) -> tuple[_Read, Callable[[_Read], np.ndarray | None]]:
         """``read`` (GX's result on the distinct values in ``frame``) restated on the batch's rows:
         the rows holding an unexpected value; the non-null rows (NaN = NULL, as GX saw them), as a
         mask, or None when every row is."""
-        n = len(self.values)
+        n = len(self.column.values)
         at = np.asarray(read.result.get("unexpected_index_list") or [], dtype=np.int64)
         bad_values = np.unique(np.where(at < n, at, 0))  # past n: padding, a repeat of value 0
         positions = (
-            np.flatnonzero(self.rows_holding(bad_values)) if len(bad_values) else np.empty(0, np.int64)
+            np.flatnonzero(self.column.rows_holding(bad_values)) if len(bad_values) else np.empty(0, np.int64)
         )
         missing_values = np.flatnonzero(frame[read.columns[0]].isna().to_numpy()[:n])
-        present = ~self.rows_holding(missing_values) if len(missing_values) else None
-        rows = len(self.column)
-        result: dict[str, Any] = {
-            "element_count": rows,
-            "unexpected_count": len(positions),
-            "unexpected_index_list": positions.tolist(),
-        }
-        considered = rows
-        if "missing_count" in read.result:  # not for not_null: it counts every row
-            considered = rows if present is None else int(present.sum())
-            result["missing_count"] = rows - considered
-        success = _passes(rows, considered, len(positions), float(read.kwargs.get("mostly", 1.0)))
-        return replace(read, result=result, success=success), lambda _: present
+        present = ~self.column.rows_holding(missing_values) if len(missing_values) else None
+        return _restated(read, len(self.column.column), positions, present)
 
 
-def _distinct_frame(unit: _Unit, data: pa.Table, distinct: dict[str, _Distinct]) -> pd.DataFrame:
+def _distinct_frame(unit: _Unit, data: pa.Table, encoded: _Encodings) -> pd.DataFrame:
     """The frame of a value-wise unit: each column's distinct values (a missing column: GX reports it)."""
     present = [c for c in unit.columns if c in data.column_names]
-    for name in present:
-        if name not in distinct:
-            distinct[name] = _Distinct.of(data.column(name))
-    length = max((len(distinct[c].values) for c in present), default=0)
+    length = max((len(encoded[c].values) for c in present), default=0)
     return pd.DataFrame(
-        {c: _value_series(distinct[c].padded(length)) for c in present}, index=pd.RangeIndex(length)
+        {c: _value_series(_Distinct(encoded[c]).padded(length)) for c in present}, index=pd.RangeIndex(length)
     )
+
+
+@dataclass(frozen=True)
+class _KeyRows:
+    """The batch's rows whose key (the columns' codes together) another row holds too, ascending: the
+    only rows a uniqueness check can fail, and all a duplicate's twins. None of them on clean data, so
+    GX checks an empty frame instead of hashing millions of keys (pandas ``duplicated``)."""
+
+    positions: np.ndarray
+
+    @classmethod
+    def of(cls, unit: _Unit, data: pa.Table, encoded: _Encodings) -> _KeyRows | None:
+        """None, and GX checks every row, where codes could split values pandas holds equal: a float
+        column (0.0 and -0.0) or a missing one (GX reports it)."""
+        columns = [c for c in unit.columns if c in data.column_names]
+        if columns != list(unit.columns) or any(
+            pa.types.is_floating(data.schema.field(c).type) for c in columns
+        ):
+            return None
+        key = np.zeros(data.num_rows, dtype=np.int64)
+        span = 1
+        for name in columns:
+            width = max(len(encoded[name].values), 1)
+            if span > (1 << 62) // width:  # the product would overflow: renumber the keys so far
+                key = np.unique(key, return_inverse=True)[1].astype(np.int64)
+                span = int(key.max()) + 1
+            codes = encoded[name].codes
+            assert codes is not None, f"{name}: a key column is encoded with its codes"
+            key = key * width + codes
+            span *= width
+        ordered = np.sort(key)
+        repeated = ordered[1:][ordered[1:] == ordered[:-1]]
+        if len(repeated) == 0:
+            return cls(np.empty(0, np.int64))
+        return cls(np.flatnonzero(np.isin(key, repeated)))
+
+    def rows(self, data: pa.Table, columns: Sequence[str]) -> pa.Table:
+        """The ``columns`` of the rows at ``positions`` (Arrow's take concatenates every chunk first:
+        not on clean data)."""
+        keys = data.select(list(columns))
+        return keys.slice(0, 0) if len(self.positions) == 0 else keys.take(pa.array(self.positions))
+
+    def in_rows(self, read: _Read, data: pa.Table) -> tuple[_Read, Callable[[_Read], np.ndarray | None]]:
+        """``read`` (GX's result on the rows at ``positions``) restated on the batch's rows."""
+        at = np.asarray(read.result.get("unexpected_index_list") or [], dtype=np.int64)
+        present = (
+            None  # no NULL in the key: GX counts every row, whatever its ignore_row_if
+            if all(data.column(c).null_count == 0 for c in read.columns)
+            else _considered_rows(read, lambda c: pc.is_valid(data.column(c)).to_numpy(zero_copy_only=False))
+        )
+        return _restated(read, data.num_rows, self.positions[at], present)
 
 
 # ------------------------------------------------------------------------------------- outcomes
@@ -1140,21 +1238,28 @@ def _unexpected_percent(rows: int, unexpected: int, considered: int, skip_missin
 
 
 def _considered(read: _Read, frame: pd.DataFrame) -> np.ndarray:
-    """Rows GX counts as non-null for a map expectation (its ``ignore_row_if`` rule; NaN = NULL)."""
+    """Rows GX counts as non-null for a map expectation on ``frame`` (NaN = NULL)."""
+    mask = _considered_rows(read, lambda c: frame[c].notna().to_numpy())
+    return np.ones(len(frame), dtype=bool) if mask is None else mask
+
+
+def _considered_rows(read: _Read, present: Callable[[str], np.ndarray]) -> np.ndarray | None:
+    """GX's ``ignore_row_if`` rule on the columns' non-null masks (``present(column)``); None when it
+    counts every row."""
     kwargs = read.kwargs
     if "column" in kwargs:
-        return frame[kwargs["column"]].notna().to_numpy()
+        return present(kwargs["column"])
     if "column_A" in kwargs:
-        a, b = frame[kwargs["column_A"]].notna().to_numpy(), frame[kwargs["column_B"]].notna().to_numpy()
+        a, b = present(kwargs["column_A"]), present(kwargs["column_B"])
         rule = kwargs.get("ignore_row_if", "both_values_are_missing")
-        return {"both_values_are_missing": a | b, "either_value_is_missing": a & b}.get(rule, a | ~a)
-    present = frame[list(kwargs["column_list"])].notna().to_numpy()
+        return {"both_values_are_missing": a | b, "either_value_is_missing": a & b}.get(rule)
+    masks = np.array([present(c) for c in kwargs["column_list"]])
     rule = kwargs.get("ignore_row_if", "all_values_are_missing")
     if rule == "all_values_are_missing":
-        return present.any(axis=1)
+        return np.asarray(masks.any(axis=0))
     if rule == "any_value_is_missing":
-        return present.all(axis=1)
-    return np.ones(len(frame), dtype=bool)
+        return np.asarray(masks.all(axis=0))
+    return None
 
 
 def _sample(table: Table, data: pa.Table, read: _Read, positions: np.ndarray) -> list[Any]:
