@@ -97,8 +97,14 @@ frame; every expectation is evaluated once per batch (see above) and reported in
   few hundred distinct values per column, and GX's cost per expectation run is mostly fixed
   (~4 ms of Python) plus a per-row part that now sees hundreds of rows instead of millions. A test
   checks the counts and verdicts against GX run by itself on every row.
-* **row units**: every other check (primary key, column pair, partition) is in one unit per key,
-  column pair or partition check, on a frame holding only those columns, because GX's map
+* the **key unit**: the primary key's uniqueness runs on the rows whose key another row holds too
+  (``_KeyRows``: each key column dictionary-encoded, the codes combined into one integer per row,
+  sorted, repeats looked up): no row on clean data, where GX's own check hashed every key of the
+  batch (pandas ``duplicated``: ~0.5 µs a row, the largest part of the readings' gate). GX decides
+  which of those rows are duplicates; the counts are restated on the batch's rows. A float key
+  column (pandas holds 0.0 and -0.0 equal, the codes do not) sends every row to GX.
+* **row units**: every other check (column pair, partition) is in one unit per column pair or
+  partition check, on a frame holding only those columns, because GX's map
   expectations that skip NULLs copy the *whole* frame first (``df[df[col].notnull()]``).
 
 Both kinds of frame are converted by ``to_pandas``, as ExpectColumnValuesToBeBetween is vectorised
