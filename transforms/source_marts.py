@@ -124,26 +124,22 @@ _DISTINCT_STATS = f"bit_count(bit_or({_STAT_BIT}))"
 
 # Readings of the hourly basis only: an hour with a 2061 value of a pollutant never uses its 2051 or
 # 2011 samples, nor one with 2051 values its 2011 samples — most readings (real-time, minute data)
-# are dropped before the expensive per-sample pivot instead of after it. ``hourly_src`` is read five
-# times: NOT MATERIALIZED lets each read scan the readings with its own columns and filter instead of
-# copying every reading of the batch first (−16 % on a day of a province's fleet, same rows).
+# are dropped before the expensive per-sample pivot instead of after it. ``hourly_src`` is read
+# twice: NOT MATERIALIZED lets each read scan the readings with its own columns and filter instead of
+# copying every reading of the batch first; the best basis of each (outlet, pollutant, hour) is one
+# grouping, and the readings of that basis one semi join (three reads and two anti joins before:
+# −30 % on a day of a province's fleet, same rows).
+_HOURLY_RANK = "CASE cn WHEN '2061' THEN 1 WHEN '2051' THEN 2 ELSE 3 END"  # the hourly basis: lowest wins
 _HOURLY_BASIS_SQL = f"""
 hourly_src AS NOT MATERIALIZED (
-    SELECT *, epoch_us(data_at) // {_HOUR_US} AS hr
+    SELECT *, epoch_us(data_at) // {_HOUR_US} AS hr,
+           {_HOURLY_RANK} AS basis_rank
     FROM {{readings}} WHERE cn IN ('2061', '2051', '2011')
 ),
-with_2061 AS (SELECT DISTINCT mn, pollutant_code, hr FROM hourly_src WHERE cn = '2061'),
-with_2051 AS (SELECT DISTINCT mn, pollutant_code, hr FROM hourly_src WHERE cn = '2051'),
+best_basis AS (SELECT mn, pollutant_code, hr, min(basis_rank) AS basis_rank FROM hourly_src GROUP BY ALL),
 basis AS (
-    SELECT * EXCLUDE (hr) FROM hourly_src WHERE cn = '2061'
-    UNION ALL
-    SELECT * EXCLUDE (hr) FROM hourly_src ANTI JOIN with_2061 USING (mn, pollutant_code, hr)
-    WHERE cn = '2051'
-    UNION ALL
-    SELECT * EXCLUDE (hr) FROM hourly_src
-        ANTI JOIN with_2061 USING (mn, pollutant_code, hr)
-        ANTI JOIN with_2051 USING (mn, pollutant_code, hr)
-    WHERE cn = '2011'
+    SELECT * EXCLUDE (hr, basis_rank)
+    FROM hourly_src SEMI JOIN best_basis USING (mn, pollutant_code, hr, basis_rank)
 ),"""
 
 _SAMPLES_SQL = (
@@ -234,14 +230,13 @@ ORDER BY p.mn, p.pollutant_code, p.period_us
 def hourly_values(con: duckdb.DuckDBPyConnection, readings: str) -> pa.Table:
     """``mart_source__hourly`` rows from the readings relation named ``readings``."""
     con.register("units", _units_table())
-    prio = "CASE cn WHEN '2061' THEN 1 WHEN '2051' THEN 2 ELSE 3 END"
     period = f"(at_us // {_HOUR_US}) * {_HOUR_US}"  # Beijing hours are whole UTC hours
     sql = (
         "WITH "
         + _HOURLY_BASIS_SQL.format(readings=readings)
         + _SAMPLES_SQL.format(readings="basis", cns="'2061', '2051', '2011'")
         + ","
-        + _period_sql(period, prio)
+        + _period_sql(period, _HOURLY_RANK)
     )
     out = con.sql(sql).to_arrow_table()
     con.unregister("units")
