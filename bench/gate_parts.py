@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.gate_parts [--rows 1000000] [--repeat 1] [--modes parts,per-partition]
 
-Synthetic ``core_source__readings`` rows (the HJ 212 long table: 13 columns, a 4-column key), clean,
+Synthetic ``core_source__readings`` rows (the HJ 212 long table: 14 columns, a 4-column key), clean,
 generated with numpy. Each mode gates the same rows:
 
 * ``parts``: ``validate`` once with the batch split into 1 part (every row in one partition), 14
@@ -61,6 +61,7 @@ def synthetic_readings(n: int, days: int, seed: int = 0) -> pa.Table:
         "unit": pa.array(rng.choice(np.array(["mg/L", "mg/m3", None], dtype=object), n)),
         "segment": pa.array(segment),
         "offset": pa.array(np.arange(n, dtype=np.int64) // (len(codes) * len(STATS))),
+        "receiver_status": pa.nulls(n, pa.string()),  # capture files: no receiver verdict
     }
     return readings.conform(pa.table(cols))
 
