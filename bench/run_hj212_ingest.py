@@ -1,6 +1,10 @@
 """HJ 212 ingest benchmark on real-shaped captures: packets per second end to end, and how time grows.
 
     .venv/bin/python -m bench.run_hj212_ingest [--loggers 1000] [--runs 3] [--data DIR]
+        [--sizes 1,24,168] [--skip-hourly] [--skip-baseline]
+
+(To compare with an older commit, copy this file into a checkout of it and run it there with
+``--sizes 24 --skip-hourly --skip-baseline``: it uses only the runner's ``land_and_run``.)
 
 Input: ``bench/hj212_realistic.py`` capture files of a province's fleet (default 1,000 data loggers,
 ≈ 31 lines per logger and hour: 10⁹ readings a year, the top of DESIGN.md's range per province),
@@ -44,7 +48,7 @@ from ingest.hj212.protocol import BEIJING
 
 DEFAULT_DIR = Path(tempfile.gettempdir()) / "ecocloud-bench-hj212-real"
 START = dt.datetime(2026, 11, 20, 0, tzinfo=BEIJING)
-SIZES = {"1 hour": 1, "1 day": 24, "1 week": 168}
+SIZES = {1: "1 hour", 24: "1 day", 168: "1 week"}
 
 
 # ----------------------------------------------------------------------------------- baseline
@@ -214,9 +218,10 @@ def _fit(points: list[tuple[int, float]]) -> tuple[float, float]:
     return my - slope * mx, slope
 
 
-def run_sizes(files: list[Path], data: Path, runs: int) -> dict[str, Any]:
+def run_sizes(files: list[Path], data: Path, runs: int, sizes: list[int]) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for label, hours in SIZES.items():
+    for hours in sizes:
+        label = SIZES.get(hours, f"{hours} hours")
         if hours > len(files):
             continue
         results = [ours(files[:hours], data / "home") for _ in range(runs)]
@@ -291,6 +296,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--data", type=Path, default=DEFAULT_DIR)
     ap.add_argument("--baseline-packets", type=int, default=300_000)
+    ap.add_argument("--sizes", default="1,24,168", help="hours of captures per size, comma-separated")
+    ap.add_argument("--skip-hourly", action="store_true", help="no hourly-DAG runs on a day's home")
+    ap.add_argument("--skip-baseline", action="store_true", help="no plain per-packet parser")
     a = ap.parse_args(argv)
 
     t0 = time.perf_counter()
@@ -310,18 +318,21 @@ def main(argv: list[str] | None = None) -> int:
     ours(files[:1], a.data / "warm-up")  # imports, GX context and suites: once per process
     result["warm_up_seconds"] = round(time.perf_counter() - t0, 3)
     print(f"warm-up (imports, GX suites; one hour): {result['warm_up_seconds']:.1f} s")
-    result["sizes"] = run_sizes(files[: a.hours], a.data, a.runs)
+    result["sizes"] = run_sizes(files[: a.hours], a.data, a.runs, [int(h) for h in a.sizes.split(",")])
     points = [(s["runs"][0]["lines"], s["seconds"]["median"]) for s in result["sizes"].values()]
     if len(points) >= 2:
         fixed, per_packet = _fit(points)
         result["fit"] = {"fixed_seconds": round(fixed, 3), "us_per_packet": round(per_packet * 1e6, 2)}
         print(f"fit over sizes: {fixed:.2f} s per run + {per_packet * 1e6:.2f} µs per packet")
-    result["hourly"] = run_hourly(files, a.data, a.runs)
-    result["baseline"] = baseline(files[:24], a.data / "baseline", a.baseline_packets or None)
-    b = result["baseline"]
-    print(f"baseline: {b['lines']:,} lines in {b['seconds']:.1f} s = {b['packets_per_s']:,} packets/s")
-    for label, s in result["sizes"].items():
-        print(f"  {label}: {s['packets_per_s']['median'] / b['packets_per_s']:.1f}× the baseline (median)")
+    if not a.skip_hourly:
+        result["hourly"] = run_hourly(files, a.data, a.runs)
+    if not a.skip_baseline:
+        result["baseline"] = b = baseline(files[:24], a.data / "baseline", a.baseline_packets or None)
+        print(f"baseline: {b['lines']:,} lines in {b['seconds']:.1f} s = {b['packets_per_s']:,} packets/s")
+        for label, s in result["sizes"].items():
+            print(
+                f"  {label}: {s['packets_per_s']['median'] / b['packets_per_s']:.1f}× the baseline (median)"
+            )
     result["load_average_after"] = os.getloadavg()
     print(f"load average before/after: {result['load_average_before']} / {result['load_average_after']}")
     (a.data / "results.json").write_text(json.dumps(result, indent=1, default=str))
