@@ -13,8 +13,8 @@
 
 The database is SQLite on one machine (``sqlite:///<home>/state.sqlite``, WAL, writers serialised by
 ``BEGIN IMMEDIATE``, connections pooled per process and closed by ``close``, so the ``-wal`` and
-``-shm`` files stay beside it while a ledger is open; locks are ``flock``s beside it) or any SQLAlchemy URL (PostgreSQL with advisory
-locks) when several machines share the platform. The column meanings are those of the registry's
+``-shm`` files stay beside it while a ledger is open; locks are ``flock``s beside it) or any
+SQLAlchemy URL (PostgreSQL with advisory locks) when several machines share the platform. The column meanings are those of the registry's
 ``platform_ledger__*`` tables (``schemas/platform.py``); the serving database holds a copy of them.
 """
 

@@ -8,8 +8,9 @@ A view reads the list of part files the ledger publishes, on every lake, never a
 a file written but not yet published, or one a published unit replaced but a crash kept from being
 deleted (the runner deletes replaced parts after the ledger's record), is not read, so a crash never
 counts rows twice; and listing S3 at query time is slow. The gate results, appended under unique
-names and never replaced or recorded as ledger parts, are listed once at the refresh. Connections that read such views register the lake's filesystem
-(``connect_readonly(..., lake)``); no DuckDB extension is needed.
+names and never replaced or recorded as ledger parts, are listed once at the refresh. Connections
+that read such views register the lake's filesystem (``connect_readonly(..., lake)``); no DuckDB
+extension is needed.
 """
 
 from __future__ import annotations
