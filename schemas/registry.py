@@ -263,7 +263,8 @@ class Table:
         schema = self.arrow_schema(strict=False)
         if columns is not None:
             schema = pa.schema([schema.field(n) for n in names], metadata=schema.metadata)
-        return data.select(names).cast(schema)
+        data = data.select(names)
+        return data.cast(keeping_dictionaries(schema, data.schema))
 
     def empty(self) -> pa.Table:
         """A zero-row table of this table's columns (every one nullable, as ``conform`` gives)."""
@@ -284,7 +285,31 @@ class Table:
         if missing or extra:
             raise ValueError(f"{self.name}: columns missing {missing}, undeclared {extra}")
         schema = self.arrow_schema(strict=False)
-        return pa.Table.from_arrays([columns[f.name] for f in schema], schema=schema)
+        arrays = [columns[f.name] for f in schema]
+        given = pa.schema(
+            [
+                pa.field(f.name, a.type) if isinstance(a, pa.Array | pa.ChunkedArray) else f
+                for f, a in zip(schema, arrays, strict=True)
+            ]
+        )
+        return pa.Table.from_arrays(arrays, schema=keeping_dictionaries(schema, given))
+
+
+def keeping_dictionaries(schema: pa.Schema, given: pa.Schema) -> pa.Schema:
+    """``schema`` with a string field left a dictionary of strings where ``given`` has one there.
+
+    A parser that read each distinct string once hands its string columns over as dictionaries;
+    keeping them saves decoding every row and hashing it again in the gate and the Parquet writer
+    (the lake's files hold plain strings all the same: ``warehouse.fs`` writes no Arrow schema).
+    """
+    fields = []
+    for f in schema:
+        kept = given.field(f.name).type if f.name in given.names else None
+        is_string_dictionary = (
+            kept is not None and pa.types.is_dictionary(kept) and kept.value_type == f.type == pa.string()
+        )
+        fields.append(f.with_type(kept) if is_string_dictionary else f)
+    return pa.schema(fields, metadata=schema.metadata)
 
 
 _TABLES: dict[str, Table] = {}

@@ -38,7 +38,9 @@ if TYPE_CHECKING:
     import duckdb
     from fsspec import AbstractFileSystem
 
-PARQUET_OPTIONS: dict[str, Any] = {"compression": "zstd", "row_group_size": 256_000}
+# No Arrow schema in the footer: a column a parser handed over as a dictionary of strings reads back
+# as plain strings, like every other part of its table (registry types need no Arrow schema to round-trip)
+PARQUET_OPTIONS: dict[str, Any] = {"compression": "zstd", "row_group_size": 256_000, "store_schema": False}
 
 
 class NotLocalError(RuntimeError):

@@ -31,7 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from schemas.registry import Table
+from schemas.registry import Table, keeping_dictionaries
 from warehouse.fs import PARQUET_OPTIONS, LakeLike, as_lake
 
 DEFAULT_PART = "data"
@@ -98,7 +98,8 @@ def _conformed(table: Table, data: pa.Table, value: dt.date | None) -> pa.Table:
         if any(v != value for v in values):
             raise ValueError(f"{table.name}: rows for {values} written to partition {value}")
         data = data.drop_columns([table.partition_by])
-    return data.cast(table.arrow_schema(include_partition=False))  # strict: NOT NULL columns hold no NULL
+    # strict: NOT NULL columns hold no NULL
+    return data.cast(keeping_dictionaries(table.arrow_schema(include_partition=False), data.schema))
 
 
 def write_part(

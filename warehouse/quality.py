@@ -243,6 +243,8 @@ _EXACT_DTYPES: dict[pa.DataType, Any] = {
 
 
 def _schema_dtype(arrow_type: pa.DataType) -> Any:
+    if pa.types.is_dictionary(arrow_type) and arrow_type.value_type == pa.string():
+        arrow_type = arrow_type.value_type  # a parser's dictionary of strings is a string column
     exact = _EXACT_DTYPES.get(arrow_type)
     if exact is not None:
         return exact
@@ -275,6 +277,8 @@ def _value_dtype(arrow_type: pa.DataType) -> Any:
 
 
 def _value_series(column: pa.ChunkedArray | pa.Array) -> pd.Series:
+    if pa.types.is_dictionary(column.type):
+        column = column.cast(column.type.value_type)
     if pa.types.is_integer(column.type):
         # int64 without NULLs; float64 (NaN) with them: exact for |values| < 2**53
         column = column.cast(pa.int64() if column.null_count == 0 else pa.float64())
@@ -947,7 +951,7 @@ class _Encoded:
     @classmethod
     def of(cls, column: pa.ChunkedArray, *, codes: bool) -> _Encoded:
         if pa.types.is_dictionary(column.type):
-            column = column.cast(column.type.value_type)
+            return cls._of_dictionary(column)
         if not codes:
             return cls(column, pc.unique(column), None)
         encoded = pc.dictionary_encode(column, null_encoding="encode")
@@ -956,6 +960,27 @@ class _Encoded:
         # every chunk holds the whole dictionary, and its indices point into it
         indices = [c.indices.to_numpy(zero_copy_only=False) for c in encoded.chunks]
         return cls(column, encoded.chunk(encoded.num_chunks - 1).dictionary, np.concatenate(indices))
+
+    @classmethod
+    def _of_dictionary(cls, column: pa.ChunkedArray) -> _Encoded:
+        """A dictionary column (a parser's): its codes are the indices into the chunks' unified
+        dictionary, renumbered over the entries some row holds (a part keeps its whole input's
+        dictionary) — no value is hashed or compared."""
+        chunks = column.unify_dictionaries().chunks
+        dictionary = chunks[0].dictionary if chunks else pa.array([], column.type.value_type)
+        null = len(dictionary)  # NULL rows get the code after the last entry
+        indices = (
+            np.concatenate([c.indices.fill_null(null).to_numpy(zero_copy_only=False) for c in chunks])
+            if chunks
+            else np.zeros(0, np.int64)
+        )
+        held = np.flatnonzero(np.bincount(indices, minlength=null + 1))
+        renumber = np.full(null + 1, -1, np.int64)
+        renumber[held] = np.arange(len(held))
+        values = dictionary.take(pa.array(held[held < null]))
+        if held.size and held[-1] == null:
+            values = pa.concat_arrays([values, pa.nulls(1, values.type)])
+        return cls(column, values, renumber[indices])  # with codes, rows_holding never reads column
 
     def rows_holding(self, value_positions: np.ndarray) -> np.ndarray:
         """Mask of the batch's rows whose value is one of ``values[value_positions]`` (NULL and NaN

@@ -506,21 +506,19 @@ class _Acc:
         readings = schema.readings.from_columns(
             {
                 "date": pa.array(((r_at + _BEIJING_US) // _DAY_US).astype(np.int32), _R["date"]),
-                "mn": _repeat_strings(strs["mn"], per_row),
-                "st": _repeat_strings(strs["st"], per_row),
-                "cn": _repeat_strings(strs["cn"], per_row),
+                "mn": _rows_of(strs["mn"], r_row),
+                "st": _rows_of(strs["st"], r_row),
+                "cn": _rows_of(strs["cn"], r_row),
                 "data_at": pa.array(r_at, _R["data_at"]),
-                "pollutant_code": _decode_fixed(r_key, [k[0] for k in keys]),
-                "pollutant_code_original": _decode_fixed(r_key, [k[1] for k in keys]),
-                "stat": _decode(r_key, pa.array([k[2] for k in keys], _R["stat"])),
+                "pollutant_code": _dictionary(r_key, [k[0] for k in keys]),
+                "pollutant_code_original": _dictionary(r_key, [k[1] for k in keys]),
+                "stat": _dictionary(r_key, [k[2] for k in keys]),
                 "value": pa.array(self._col("r_value", np.float64), _R["value"]),
-                "flag": _decode_fixed(self._col("r_flag"), list(self._flags)),
-                "unit": _decode(r_key, pa.array([_unit(k[0], k[2]) for k in keys], _R["unit"])),
-                "segment": _const_strings(segment, len(r_row)),
+                "flag": _dictionary(self._col("r_flag"), list(self._flags)),
+                "unit": _dictionary(r_key, [_unit(k[0], k[2]) for k in keys]),
+                "segment": _dictionary(np.zeros(len(r_row), np.int64), [segment]),
                 "offset": pa.array(lines.offset[line][r_row], _R["offset"]),
-                "receiver_status": _repeat_strings(
-                    packets.column("receiver_status").combine_chunks(), per_row
-                ),
+                "receiver_status": _rows_of(packets.column("receiver_status").combine_chunks(), r_row),
             }
         )
         return packets, readings
@@ -577,35 +575,25 @@ def _decode(indices: np.ndarray, dictionary: pa.Array) -> pa.Array:
     return pa.DictionaryArray.from_arrays(ix, dictionary).cast(dictionary.type)
 
 
-def _decode_fixed(indices: np.ndarray, entries: Sequence[str | None]) -> pa.Array:
-    """Strings ``entries[indices]``; when every entry has the same byte length (pollutant codes,
-    flags, ST, CN) one numpy gather builds the data buffer, else an Arrow dictionary cast."""
-    enc = [None if e is None else e.encode() for e in entries]
-    widths = {len(e) for e in enc if e is not None}
-    if len(widths) != 1 or any(e is None for e in enc) or not len(indices) or int(indices.min()) < 0:
-        return _decode(indices, pa.array(list(entries), pa.string()))
-    width = widths.pop()
-    mat = np.frombuffer(b"".join(enc), np.uint8).reshape(len(enc), width)  # type: ignore[arg-type]
-    data = mat[indices].ravel()
-    offsets = np.arange(len(indices) + 1, dtype=np.int64) * width
-    return pa.StringArray.from_buffers(
-        len(indices), pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(data)
+def _dictionary(indices: np.ndarray, entries: Sequence[str | None]) -> pa.DictionaryArray:
+    """Strings ``entries[indices]`` (index < 0 or a None entry → NULL) as a dictionary of the distinct
+    entries: the readings' string columns stay dictionaries up to the Parquet writer, which then
+    hashes no row again (nor does the gate)."""
+    distinct: dict[str, int] = {}
+    ids = [-1 if e is None else distinct.setdefault(e, len(distinct)) for e in entries]
+    remap = np.array([*ids, -1], np.int32)  # the last slot answers index -1
+    rows = remap[indices]
+    null = rows < 0
+    return pa.DictionaryArray.from_arrays(
+        pa.array(np.maximum(rows, 0), pa.int32(), mask=null if null.any() else None),
+        pa.array(list(distinct), pa.string()),
     )
 
 
-def _repeat_strings(values: pa.StringArray, counts: np.ndarray) -> pa.Array:
-    """Each string repeated ``counts[i]`` times (fixed-width strings: one numpy repeat)."""
-    n = len(values)
-    if n and values.null_count == 0:
-        offsets = np.frombuffer(values.buffers()[1], np.int32, n + 1, values.offset * 4)
-        width = int(offsets[1] - offsets[0])
-        if width and np.all(np.diff(offsets) == width):
-            data = np.frombuffer(values.buffers()[2], np.uint8, n * width, int(offsets[0]))
-            out = np.repeat(data.reshape(n, width), counts, axis=0).ravel()
-            total = int(counts.sum())
-            offs = np.arange(total + 1, dtype=np.int64) * width
-            return pa.StringArray.from_buffers(total, pa.py_buffer(offs.astype(np.int32)), pa.py_buffer(out))
-    return _decode(np.repeat(np.arange(n), counts), values)
+def _rows_of(values: pa.Array, rows: np.ndarray) -> pa.DictionaryArray:
+    """``values[rows]`` as a dictionary array: each distinct packet string is hashed once, not once
+    per reading."""
+    return pc.dictionary_encode(values).take(pa.array(rows, pa.int64()))
 
 
 _LOW_BYTES = np.array([(1 << (8 * k)) - 1 for k in range(8)] + [(1 << 64) - 1], np.uint64)

@@ -51,6 +51,16 @@ def test_write_and_read_back_in_registry_order(tmp_path: Path) -> None:
     assert lake.partitions(tmp_path, T) == [D]
 
 
+def test_a_dictionary_column_is_written_as_plain_strings(tmp_path: Path) -> None:
+    data = rows(4)
+    ids = pa.DictionaryArray.from_arrays(pa.array([1, 0, 1, 0], pa.int32()), pa.array(["a", "b"]))
+    data = data.set_column(data.schema.get_field_index("thing_id"), "thing_id", ids)
+    lake.write_partition(tmp_path, T, data, D)
+    (path,) = (tmp_path / "core" / "core_test__things").rglob("*.parquet")
+    assert pq.read_schema(path) == T.arrow_schema(include_partition=False).remove_metadata()
+    assert lake.read_partition(tmp_path, T, D).column("thing_id").to_pylist() == ["b", "a", "b", "a"]
+
+
 def test_rewrite_replaces_whole_partition(tmp_path: Path) -> None:
     lake.write_partition(tmp_path, T, rows(5), D)
     lake.write_partition(tmp_path, T, rows(2), D)

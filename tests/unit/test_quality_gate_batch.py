@@ -266,3 +266,33 @@ def test_run_gate_partitions_equals_run_gate_per_day() -> None:
         )
         assert comparable(got) == comparable(alone)
     assert [together[d].passed for d in DAYS] == [True, True, False, False]
+
+
+def as_dictionaries(data: pa.Table) -> pa.Table:
+    """``data`` with its string columns as dictionaries, as the HJ 212 parser hands them over; each
+    dictionary also holds an entry no row has (a part keeps its whole input's dictionary), one the
+    ``allowed`` check would refuse."""
+    for i, f in enumerate(data.schema):
+        if f.type == pa.string():
+            encoded = data.column(i).combine_chunks().dictionary_encode()
+            unused = pa.concat_arrays([encoded.dictionary, pa.array(["not-allowed"])])
+            column = pa.DictionaryArray.from_arrays(encoded.indices, unused)
+            data = data.set_column(i, f.with_type(column.type), column)
+    return data
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_dictionary_columns_get_the_verdicts_of_plain_strings(shape: str) -> None:
+    parts = SHAPES[shape]
+    plain = validate(T, parts, run=RUN)
+    dictionaries = validate(
+        T, [GatePart(p.unit, p.partition, as_dictionaries(p.data)) for p in parts], run=RUN
+    )
+    assert any(pa.types.is_dictionary(f.type) for p in parts for f in as_dictionaries(p.data).schema)
+    for got, expected in zip(dictionaries, plain, strict=True):
+        assert (got.passed, got.blocking_failures, got.warnings) == (
+            expected.passed,
+            expected.blocking_failures,
+            expected.warnings,
+        )
+        assert comparable(got) == comparable(expected)
