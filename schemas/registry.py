@@ -266,6 +266,13 @@ class Table:
         data = data.select(names)
         return data.cast(keeping_dictionaries(schema, data.schema))
 
+    def statistics_columns(self) -> list[str]:
+        """The columns whose min/max Parquet statistics can let a reader skip row groups: every
+        non-string column, and the key's strings (a compacted part is sorted by the key). Other
+        strings arrive in no order, so their min/max span nearly every value, and computing them
+        costs a quarter of the readings' encoding."""
+        return [c.name for c in self.columns if c.type != "string" or c.name in self.primary_key]
+
     def empty(self) -> pa.Table:
         """A zero-row table of this table's columns (every one nullable, as ``conform`` gives)."""
         return self.arrow_schema(strict=False).empty_table()

@@ -87,8 +87,9 @@ class Lake(ABC):
         """Create or replace ``rel`` with ``data`` atomically (readers never see part of it)."""
 
     @abstractmethod
-    def write_parquet(self, rel: str, data: pa.Table) -> int:
-        """Write ``data`` as Parquet to ``rel`` atomically; returns the file's size in bytes."""
+    def write_parquet(self, rel: str, data: pa.Table, *, statistics: bool | list[str] = True) -> int:
+        """Write ``data`` as Parquet to ``rel`` atomically (min/max ``statistics`` of every column, or
+        of the columns named); returns the file's size in bytes."""
 
     @abstractmethod
     def delete(self, rel: str) -> None:
@@ -183,11 +184,11 @@ class LocalLake(Lake):
 
         self._atomic(self.local_path(rel), write)
 
-    def write_parquet(self, rel: str, data: pa.Table) -> int:
+    def write_parquet(self, rel: str, data: pa.Table, *, statistics: bool | list[str] = True) -> int:
         path = self.local_path(rel)
 
         def write(tmp: Path) -> None:
-            pq.write_table(data, tmp, **PARQUET_OPTIONS)
+            pq.write_table(data, tmp, **PARQUET_OPTIONS, write_statistics=statistics)
             with open(tmp, "rb") as fh:
                 os.fsync(fh.fileno())
 
@@ -326,9 +327,9 @@ class S3Lake(Lake):
     def write_bytes(self, rel: str, data: bytes) -> None:
         self.fs.pipe_file(self.key(rel), data)  # one PUT (or a multipart upload): atomic per object
 
-    def write_parquet(self, rel: str, data: pa.Table) -> int:
+    def write_parquet(self, rel: str, data: pa.Table, *, statistics: bool | list[str] = True) -> int:
         buf = io.BytesIO()
-        pq.write_table(data, buf, **PARQUET_OPTIONS)
+        pq.write_table(data, buf, **PARQUET_OPTIONS, write_statistics=statistics)
         body = buf.getvalue()
         self.write_bytes(rel, body)
         return len(body)

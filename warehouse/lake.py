@@ -114,12 +114,13 @@ def write_part(
     """
     store = as_lake(lake)
     data = _conformed(table, data, value)
+    statistics = [c for c in table.statistics_columns() if c in data.column_names]
     if store.is_local:
         rel = part_file(table, value, part)
-        size = store.write_parquet(rel, data)
+        size = store.write_parquet(rel, data, statistics=statistics)
         return PartFile(part, rel, store.uri(rel), size)
     buf = io.BytesIO()
-    pq.write_table(data, buf, **PARQUET_OPTIONS)
+    pq.write_table(data, buf, **PARQUET_OPTIONS, write_statistics=statistics)
     body = buf.getvalue()
     versioned = f"{part}.{hashlib.sha256(body).hexdigest()[:16]}"
     rel = part_file(table, value, versioned)

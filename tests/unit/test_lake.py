@@ -61,6 +61,27 @@ def test_a_dictionary_column_is_written_as_plain_strings(tmp_path: Path) -> None
     assert lake.read_partition(tmp_path, T, D).column("thing_id").to_pylist() == ["b", "a", "b", "a"]
 
 
+def test_statistics_are_written_for_the_columns_a_reader_can_prune_on(tmp_path: Path) -> None:
+    noted = Table(
+        name="core_test__notes",
+        layer=Layer.CORE,
+        source="test",
+        title="t",
+        description="d",
+        columns=(*T.columns, Column("note", "string", "free text")),
+        primary_key=T.primary_key,
+        owner="o",
+        frequency="daily",
+        sharing=Sharing.CONDITIONAL,
+    )
+    data = rows(3).append_column("note", pa.array(["x", "y", None]))
+    path = lake.write_partition(tmp_path, noted, data, D)
+    group = pq.ParquetFile(path).metadata.row_group(0)
+    stats = {group.column(i).path_in_schema: group.column(i).is_stats_set for i in range(group.num_columns)}
+    assert noted.statistics_columns() == ["date", "thing_id", "mass_kg"]
+    assert stats == {"thing_id": True, "mass_kg": True, "note": False}
+
+
 def test_rewrite_replaces_whole_partition(tmp_path: Path) -> None:
     lake.write_partition(tmp_path, T, rows(5), D)
     lake.write_partition(tmp_path, T, rows(2), D)
