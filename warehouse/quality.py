@@ -1554,7 +1554,11 @@ def _exception_message(info: Any) -> str | None:
 def _isna(value: Any) -> bool:
     if value is None:
         return True
-    if isinstance(value, str | bytes | Sequence | Mapping):
+    if isinstance(value, float):  # numpy float64 too
+        return value != value
+    if isinstance(value, int | str | bytes):  # exact answers before pandas' isna (~2 µs a call)
+        return False
+    if isinstance(value, Sequence | Mapping):
         return False
     try:
         return bool(pd.isna(value))
