@@ -1555,7 +1555,7 @@ def _isna(value: Any) -> bool:
     if value is None:
         return True
     if isinstance(value, float):  # numpy float64 too
-        return value != value
+        return math.isnan(value)
     if isinstance(value, int | str | bytes):  # exact answers before pandas' isna (~2 µs a call)
         return False
     if isinstance(value, Sequence | Mapping):
