@@ -21,7 +21,8 @@ process, not per run — their cost is reported apart):
 * **hourly DAG** — on the home holding the day: the next hour's capture (what the hourly DAG run
   does each hour), and a run with nothing new (an empty hour).
 * **baseline** — a plain per-packet Python parser (below) on the first ``--baseline-packets``
-  lines of the day, same run; its rate is per packet, so it compares.
+  lines of the day, run just before the sizes in each run; its rate is per packet, so it
+  compares. Each size's ratio is taken to its own run's baseline (the machine's speed drifts).
 
 Prints the figures and writes ``<data>/results.json``.
 """
@@ -218,26 +219,44 @@ def _fit(points: list[tuple[int, float]]) -> tuple[float, float]:
     return my - slope * mx, slope
 
 
-def run_sizes(files: list[Path], data: Path, runs: int, sizes: list[int]) -> dict[str, Any]:
+def run_sizes(
+    files: list[Path], data: Path, runs: int, sizes: list[int], baseline_packets: int | None
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Each run: the baseline (unless ``baseline_packets`` is None), then every size — so that each
+    size's ratio to the baseline compares two figures measured minutes apart (this machine's speed
+    drifts by 2× within an hour)."""
+    chosen = {h: SIZES.get(h, f"{h} hours") for h in sizes if h <= len(files)}
+    results: dict[str, list[dict[str, Any]]] = {label: [] for label in chosen.values()}
+    baselines: list[dict[str, Any]] = []
+    for _ in range(runs):
+        if baseline_packets is not None:
+            baselines.append(baseline(files[:24], data / "baseline", baseline_packets))
+        for hours, label in chosen.items():
+            results[label].append(ours(files[:hours], data / "home"))
     out: dict[str, Any] = {}
-    for hours in sizes:
-        label = SIZES.get(hours, f"{hours} hours")
-        if hours > len(files):
-            continue
-        results = [ours(files[:hours], data / "home") for _ in range(runs)]
+    for hours, label in chosen.items():
+        runs_of = results[label]
         out[label] = {
             "hours": hours,
-            "runs": results,
-            "seconds": _spread([r["seconds"] for r in results]),
-            "packets_per_s": _spread([r["packets_per_s"] for r in results]),
+            "runs": runs_of,
+            "seconds": _spread([r["seconds"] for r in runs_of]),
+            "packets_per_s": _spread([r["packets_per_s"] for r in runs_of]),
         }
-        r = results[0]
+        if baselines:
+            ratios = [
+                r["packets_per_s"] / b["packets_per_s"] for r, b in zip(runs_of, baselines, strict=True)
+            ]
+            out[label]["x_baseline"] = _spread([round(x, 2) for x in ratios])
+        r = runs_of[0]
         print(
             f"{label:>7}: {r['lines']:>10,} lines, {r['dates']:>3} dates, {r['part_files']:>6,} part files — "
             f"{_fmt(out[label]['seconds'])} s, {_fmt(out[label]['packets_per_s'], 0)} packets/s "
             f"(CPU {r['cpu_seconds']:.0f} s; stages {r['stages_seconds']})"
+            + (f"; {_fmt(out[label]['x_baseline'])}× the baseline of its run" if baselines else "")
         )
-    return out
+    for b in baselines:
+        print(f"baseline: {b['lines']:,} lines in {b['seconds']:.1f} s = {b['packets_per_s']:,} packets/s")
+    return out, baselines
 
 
 def run_hourly(files: list[Path], data: Path, runs: int) -> dict[str, Any]:
@@ -295,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--hours", type=int, default=168, help="hours generated (sizes beyond are skipped)")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--data", type=Path, default=DEFAULT_DIR)
-    ap.add_argument("--baseline-packets", type=int, default=300_000)
+    ap.add_argument("--baseline-packets", type=int, default=150_000, help="lines of the day per baseline run")
     ap.add_argument("--sizes", default="1,24,168", help="hours of captures per size, comma-separated")
     ap.add_argument("--skip-hourly", action="store_true", help="no hourly-DAG runs on a day's home")
     ap.add_argument("--skip-baseline", action="store_true", help="no plain per-packet parser")
@@ -318,7 +337,13 @@ def main(argv: list[str] | None = None) -> int:
     ours(files[:1], a.data / "warm-up")  # imports, GX context and suites: once per process
     result["warm_up_seconds"] = round(time.perf_counter() - t0, 3)
     print(f"warm-up (imports, GX suites; one hour): {result['warm_up_seconds']:.1f} s")
-    result["sizes"] = run_sizes(files[: a.hours], a.data, a.runs, [int(h) for h in a.sizes.split(",")])
+    result["sizes"], result["baselines"] = run_sizes(
+        files[: a.hours],
+        a.data,
+        a.runs,
+        [int(h) for h in a.sizes.split(",")],
+        None if a.skip_baseline else a.baseline_packets,
+    )
     points = [(s["runs"][0]["lines"], s["seconds"]["median"]) for s in result["sizes"].values()]
     if len(points) >= 2:
         fixed, per_packet = _fit(points)
@@ -326,13 +351,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"fit over sizes: {fixed:.2f} s per run + {per_packet * 1e6:.2f} µs per packet")
     if not a.skip_hourly:
         result["hourly"] = run_hourly(files, a.data, a.runs)
-    if not a.skip_baseline:
-        result["baseline"] = b = baseline(files[:24], a.data / "baseline", a.baseline_packets or None)
-        print(f"baseline: {b['lines']:,} lines in {b['seconds']:.1f} s = {b['packets_per_s']:,} packets/s")
-        for label, s in result["sizes"].items():
-            print(
-                f"  {label}: {s['packets_per_s']['median'] / b['packets_per_s']:.1f}× the baseline (median)"
-            )
     result["load_average_after"] = os.getloadavg()
     print(f"load average before/after: {result['load_average_before']} / {result['load_average_after']}")
     (a.data / "results.json").write_text(json.dumps(result, indent=1, default=str))
