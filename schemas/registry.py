@@ -270,7 +270,7 @@ class Table:
         """The columns whose min/max Parquet statistics can let a reader skip row groups: every
         non-string column, and the key's strings (a compacted part is sorted by the key). Other
         strings arrive in no order, so their min/max span nearly every value, and computing them
-        costs a quarter of the readings' encoding."""
+        cost about a fifth of the HJ 212 readings' encoding."""
         return [c.name for c in self.columns if c.type != "string" or c.name in self.primary_key]
 
     def empty(self) -> pa.Table:
