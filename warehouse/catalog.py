@@ -6,10 +6,13 @@ refresh calls both after it has created the views, so every catalog fact is read
 describes at that moment and the catalog cannot drift from it:
 
 * metadata (titles, owner, frequency, sharing, columns, keys) from the registry;
-* files, rows, bytes, partitions and last write from the lake's Parquet footers and file times
-  (the files the serving views read: on S3 the ledger's part list, see ``warehouse.serving``);
-* time coverage (min / max of the time column) and agreement of computed with published values
-  (the registry's pair checks: AQI, water class) from the serving views;
+* files, rows, bytes, partitions and last write of the parts the serving views read: at a serving
+  refresh from the ledger's part records (``ledger_facts``: written when each part was published, so
+  a refresh opens no file — it follows every hourly run, and the lake only grows), else from the
+  lake's Parquet footers and file times (``lake_facts``);
+* time coverage: for a table dated by its partition, the first and last partition holding rows;
+  otherwise min / max of the time column, and agreement of computed with published values (the
+  registry's pair checks: AQI, water class), from the serving views;
 * the latest gate run per table from ``quality_platform__expectation_results``;
 * lineage from ``platform_ledger__lineage`` (empty until the runner records it).
 
@@ -24,7 +27,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +38,7 @@ from schemas import catalog as cat
 from schemas.registry import Department, Frequency, Layer, Sharing, Table, all_tables, get_table
 from warehouse.fs import LakeLike, as_lake
 from warehouse.lake import table_pattern
+from warehouse.ledger import WHOLE, Part
 
 BEIJING = dt.timezone(dt.timedelta(hours=8))
 RESULTS_TABLE = "quality_platform__expectation_results"
@@ -55,6 +59,7 @@ class LakeFacts:
     size_bytes: int = 0
     partitions: tuple[dt.date, ...] = ()
     last_write: dt.datetime | None = None
+    dated_rows: tuple[dt.date, dt.date] | None = None  # the first and last partition holding rows
 
 
 def lake_facts(lake: LakeLike, table: Table, files: Sequence[str] | None = None) -> LakeFacts:
@@ -67,19 +72,40 @@ def lake_facts(lake: LakeLike, table: Table, files: Sequence[str] | None = None)
     if not rels:
         return LakeFacts()
     prefix = f"{table.partition_by}="
-    folders = {rel.rsplit("/", 2)[-2] for rel in rels}
-    partitions = sorted(
-        dt.date.fromisoformat(f[len(prefix) :])
-        for f in folders
-        if table.partition_by and f.startswith(prefix)
-    )
+
+    def partition(rel: str) -> dt.date | None:
+        folder = rel.rsplit("/", 2)[-2]
+        return dt.date.fromisoformat(folder[len(prefix) :]) if folder.startswith(prefix) else None
+
+    dates = [partition(r) if table.partition_by else None for r in rels]
     stats = [store.info(r) for r in rels]
+    rows = [store.parquet_rows(r) for r in rels]
+    with_rows = [d for d, n in zip(dates, rows, strict=True) if d is not None and n]
     return LakeFacts(
         files=len(rels),
-        rows=sum(store.parquet_rows(r) for r in rels),
+        rows=sum(rows),
         size_bytes=sum(s.size for s in stats),
-        partitions=tuple(partitions),
+        partitions=tuple(sorted({d for d in dates if d is not None})),
         last_write=max(s.modified for s in stats),
+        dated_rows=(min(with_rows), max(with_rows)) if with_rows else None,
+    )
+
+
+def ledger_facts(parts: Sequence[Part]) -> LakeFacts:
+    """``lake_facts`` of one table's published parts from the ledger's records of them (rows and bytes
+    as written; the last write is the last publication). Opens no file: on S3 a footer read is a
+    request per part."""
+    if not parts:
+        return LakeFacts()
+    dates = sorted({dt.date.fromisoformat(p.partition) for p in parts if p.partition != WHOLE})
+    with_rows = [dt.date.fromisoformat(p.partition) for p in parts if p.rows and p.partition != WHOLE]
+    return LakeFacts(
+        files=len(parts),
+        rows=sum(p.rows for p in parts),
+        size_bytes=sum(p.size_bytes for p in parts),
+        partitions=tuple(dates),
+        last_write=max(dt.datetime.fromisoformat(p.written_at) for p in parts),
+        dated_rows=(min(with_rows), max(with_rows)) if with_rows else None,
     )
 
 
@@ -318,6 +344,22 @@ def coverage(
     return first, last
 
 
+def _span(
+    con: duckdb.DuckDBPyConnection, table: Table, fact: LakeFacts | None
+) -> tuple[dt.date | dt.datetime | None, dt.date | dt.datetime | None]:
+    """Time coverage: a table dated by its (date) partition spans its partitions holding rows, which
+    the facts know without a scan of every file; other tables ask the serving view (``coverage``)."""
+    part = table.partition_by
+    if (
+        fact is not None
+        and part is not None
+        and time_column(table) == part
+        and table.column(part).type == "date"
+    ):
+        return fact.dated_rows or (None, None)
+    return coverage(con, table) if _has_relation(con, table.name) else (None, None)
+
+
 def _row_count(con: duckdb.DuckDBPyConnection, name: str) -> int:
     if not _has_relation(con, name):
         return 0
@@ -334,12 +376,13 @@ def catalog_tables(
     *,
     now: dt.datetime | None = None,
     tables: Sequence[Table] | None = None,
-    files: dict[str, list[str]] | None = None,
+    given: Mapping[str, LakeFacts] | None = None,
 ) -> dict[str, pa.Table]:
     """The four catalog tables, from the registry, the lake and the serving views on ``con``.
 
-    Every registry table is a dataset except the stage tables (never stored). ``files``: each
-    table's part files (relative to the lake) when the views read a list rather than a glob.
+    Every registry table is a dataset except the stage tables (never stored). ``given``: each lake
+    table's facts as known to the caller (a table missing from it has no files); by default they are
+    read from the lake's files (``lake_facts``).
     """
     now = now or dt.datetime.now(dt.UTC)
     # stage tables are in-memory hand-offs between a parser and its build, never stored: not datasets
@@ -347,7 +390,7 @@ def catalog_tables(
     lineage = lineage_table(con)
     gate = gate_results(con)
     facts = {
-        t.name: lake_facts(lake, t, None if files is None else files.get(t.name, []))
+        t.name: lake_facts(lake, t) if given is None else given.get(t.name, LakeFacts())
         for t in tables
         if t.layer not in _NOT_IN_LAKE
     }
@@ -360,7 +403,7 @@ def catalog_tables(
         fact = facts.get(table.name)
         rows = fact.rows if fact else _row_count(con, table.name)
         has_data = rows > 0
-        first, last = coverage(con, table) if has_data and _has_relation(con, table.name) else (None, None)
+        first, last = _span(con, table, fact) if has_data else (None, None)
         quarantine = related_quarantine(table, tables, lineage)
         quarantined = sum(facts[q].rows for q in quarantine if q in facts)
         quality_rows += [

@@ -19,7 +19,7 @@ import datetime as dt
 import json
 import os
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import duckdb
@@ -27,10 +27,17 @@ import pyarrow as pa
 
 from schemas import platform
 from schemas.registry import Layer, Table, all_tables, get_table
-from warehouse.catalog import RESULTS_TABLE, catalog_tables, write_catalog
+from warehouse.catalog import (
+    RESULTS_TABLE,
+    LakeFacts,
+    catalog_tables,
+    lake_facts,
+    ledger_facts,
+    write_catalog,
+)
 from warehouse.fs import Lake, LakeLike, as_lake
 from warehouse.lake import part_file, table_pattern
-from warehouse.ledger import WHOLE, Ledger
+from warehouse.ledger import WHOLE, Ledger, Part
 
 
 def _quote(s: str) -> str:
@@ -42,17 +49,28 @@ def view_sql(table: Table, files: Sequence[str]) -> str:
     return f'CREATE OR REPLACE VIEW "{table.name}" AS {select_sql(table, list(files) or None)}'
 
 
-def published_files(lake: Lake, ledger: Ledger) -> dict[str, list[str]]:
+def published_files(lake: Lake, parts: Sequence[Part]) -> dict[str, list[str]]:
     """Every table's part files as the serving views read them, relative to the lake: the ledger's
-    parts, and the gate results as listed now (see the module doc)."""
+    ``parts``, and the gate results as listed now (see the module doc)."""
     out: dict[str, list[str]] = {}
-    for p in ledger.parts():
+    for p in parts:
         day = None if p.partition == WHOLE else dt.date.fromisoformat(p.partition)
         out.setdefault(p.table_name, []).append(part_file(get_table(p.table_name), day, p.part))
     for files in out.values():
         files.sort()  # partition order, as a glob lists them: scans and ties come out the same each time
     out[RESULTS_TABLE] = lake.glob(table_pattern(get_table(RESULTS_TABLE)))
     return out
+
+
+def catalog_facts(lake: Lake, parts: Sequence[Part], listed: Mapping[str, list[str]]) -> dict[str, LakeFacts]:
+    """The catalog's facts of every lake table: the ledger's records of its parts, the gate results'
+    footers (they are not ledger parts)."""
+    by_table: dict[str, list[Part]] = {}
+    for p in parts:
+        by_table.setdefault(p.table_name, []).append(p)
+    facts = {name: ledger_facts(of_table) for name, of_table in by_table.items()}
+    facts[RESULTS_TABLE] = lake_facts(lake, get_table(RESULTS_TABLE), listed[RESULTS_TABLE])
+    return facts
 
 
 def select_sql(table: Table, files: str | Sequence[str | Path] | None) -> str:
@@ -82,8 +100,9 @@ def refresh(lake: LakeLike, duckdb_file: Path, ledger: Ledger) -> Path:
     store = as_lake(lake)
     duckdb_file.parent.mkdir(parents=True, exist_ok=True)
     tmp = duckdb_file.parent / f".{duckdb_file.name}.{uuid.uuid4().hex}.tmp"
-    ledger_rows = ledger_tables(ledger)
-    listed = published_files(store, ledger)
+    parts = ledger.parts()
+    ledger_rows = ledger_tables(ledger, parts)
+    listed = published_files(store, parts)
     try:
         con = duckdb.connect(str(tmp))
         try:
@@ -101,7 +120,7 @@ def refresh(lake: LakeLike, duckdb_file: Path, ledger: Ledger) -> Path:
                 for stmt in _comment_sql(table):
                     con.execute(stmt)
             # last: it reads the views and ledger tables
-            write_catalog(con, catalog_tables(con, store, files=listed))
+            write_catalog(con, catalog_tables(con, store, given=catalog_facts(store, parts, listed)))
             con.execute("COMMIT")
             con.execute("CHECKPOINT")
         finally:
@@ -113,8 +132,9 @@ def refresh(lake: LakeLike, duckdb_file: Path, ledger: Ledger) -> Path:
     return duckdb_file
 
 
-def ledger_tables(ledger: Ledger) -> dict[str, pa.Table]:
-    """The ledger's state as the registry's ``platform_ledger__*`` tables."""
+def ledger_tables(ledger: Ledger, parts: Sequence[Part] | None = None) -> dict[str, pa.Table]:
+    """The ledger's state as the registry's ``platform_ledger__*`` tables (``parts``: its part records,
+    when the caller has them already)."""
     raw = [
         {
             "raw_path": o.raw_path,
@@ -142,7 +162,7 @@ def ledger_tables(ledger: Ledger) -> dict[str, pa.Table]:
         }
         for u in ledger.all_units()
     ]
-    parts = [
+    part_rows = [
         {
             "table_name": p.table_name,
             "partition_date": _date(p.partition),
@@ -155,7 +175,7 @@ def ledger_tables(ledger: Ledger) -> dict[str, pa.Table]:
             "run_id": p.run_id,
             "written_at": _ts(p.written_at),
         }
-        for p in ledger.parts()
+        for p in (ledger.parts() if parts is None else parts)
     ]
     lineage = [
         {
@@ -178,7 +198,7 @@ def ledger_tables(ledger: Ledger) -> dict[str, pa.Table]:
     for table, rows in (
         (platform.raw_manifest, raw),
         (platform.builds, units),
-        (platform.parts, parts),
+        (platform.parts, part_rows),
         (platform.lineage, lineage),
     ):
         schema = table.arrow_schema(strict=False)

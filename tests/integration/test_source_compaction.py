@@ -284,10 +284,17 @@ def test_a_fault_mid_compaction_leaves_the_parts_readable_and_the_next_run_compl
 
 
 def served_counts(settings: Settings) -> dict[str, int]:
-    """Rows of each core table on D1 as an analyst reads them: the serving database's views."""
+    """Rows of each core table on D1 as an analyst reads them: the serving database's views. The
+    catalog's row count of each table (from the ledger's part records) is what its view reads."""
     engine.refresh_serving(settings)
     con = duckdb.connect(str(settings.duckdb_file), read_only=True)
     try:
+        for t in CORE:
+            ((viewed,),) = con.execute(f'SELECT count(*) FROM "{t.name}"').fetchall()
+            ((listed,),) = con.execute(
+                "SELECT rows FROM catalog_datasets WHERE table_name = ?", [t.name]
+            ).fetchall()
+            assert listed == viewed, t.name
         return {
             t.name: con.execute(f'SELECT count(*) FROM "{t.name}" WHERE date = ?', [D1]).fetchall()[0][0]
             for t in CORE

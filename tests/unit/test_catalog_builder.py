@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from collections.abc import Iterator
@@ -29,6 +30,7 @@ from schemas.registry import (
 from warehouse import catalog
 from warehouse import lake as lk
 from warehouse.fs import LocalLake
+from warehouse.ledger import Part
 from warehouse.serving import view_sql
 
 BJ = dt.timezone(dt.timedelta(hours=8))
@@ -336,6 +338,57 @@ def test_lake_facts_read_from_files_and_footers(lake: Path) -> None:
     assert facts.partitions == (D1, D2)
     assert facts.last_write == dt.datetime.fromtimestamp(max(f.stat().st_mtime for f in files), UTC)
     assert catalog.lake_facts(lake, STATIONS) == catalog.LakeFacts()
+
+
+def test_facts_from_the_ledger_agree_with_the_files(tmp_path: Path) -> None:
+    """A serving refresh takes the facts of ledger parts from their records, opening no file: the
+    catalog must say what the files say (the last write is the publication time instead)."""
+    root = tmp_path / "lake"
+    writes = [
+        (D1, "a", [{"date": D1, "station": "1001A", "n": 3}, {"date": D1, "station": "1002A", "n": 2}]),
+        (D1, "b", [{"date": D1, "station": "1003A", "n": 1}]),
+        (D2, "a", []),  # a partition emptied by a rerun: a file, no rows, no coverage
+    ]
+    parts = []
+    for day, name, rows in writes:
+        put = lk.write_part(root, DAILY_MART, registry_rows(DAILY_MART, rows), day, part=name)
+        parts.append(
+            Part(
+                DAILY_MART.name,
+                day.isoformat(),
+                put.part,
+                "fp",
+                "b",
+                "u",
+                len(rows),
+                put.size_bytes,
+                "r",
+                T_NEW.isoformat(),
+            )
+        )
+    from_ledger, from_files = catalog.ledger_facts(parts), catalog.lake_facts(root, DAILY_MART)
+    assert from_ledger.partitions == (D1, D2) and from_ledger.dated_rows == (D1, D1)
+    assert from_ledger.last_write == T_NEW
+    assert dataclasses.replace(from_ledger, last_write=None) == dataclasses.replace(
+        from_files, last_write=None
+    )
+
+    c = duckdb.connect()
+    c.execute(
+        view_sql(DAILY_MART, [str(root / r) for r in LocalLake(root).glob(lk.table_pattern(DAILY_MART))])
+    )
+    given = catalog.catalog_tables(
+        c, root, now=T_NEW, tables=[DAILY_MART], given={DAILY_MART.name: from_ledger}
+    )
+    read = catalog.catalog_tables(c, root, now=T_NEW, tables=[DAILY_MART])
+    (row_given,), (row_read,) = (t[cat.datasets.name].to_pylist() for t in (given, read))
+    assert row_given["coverage_start"] == row_read["coverage_start"] == catalog.as_instant(D1)
+    assert row_given["coverage_end"] == row_read["coverage_end"]
+    unlike = {"last_updated_at"}
+    assert {k: v for k, v in row_given.items() if k not in unlike} == {
+        k: v for k, v in row_read.items() if k not in unlike
+    }
+    assert catalog.ledger_facts([]) == catalog.LakeFacts()
 
 
 def test_datasets_live_facts_freshness_gate_quarantine_agreement(
