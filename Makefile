@@ -68,6 +68,7 @@ bench: venv
 	$(BIN)/python -m bench.run_hj212_receiver --clients 2 --runs 3
 	$(BIN)/python -m bench.run_hj212_receiver --clients 2 --runs 3 --rate 10000 --skip-memory
 	$(BIN)/python -m bench.run_hj212_compaction
+	$(BIN)/python -m bench.run_serving_refresh
 	$(BIN)/python -m bench.run_risk
 
 clean:

@@ -43,6 +43,19 @@ if TYPE_CHECKING:
 PARQUET_OPTIONS: dict[str, Any] = {"compression": "zstd", "row_group_size": 256_000, "store_schema": False}
 
 
+def write_parquet_to(
+    sink: Path | io.BytesIO, data: pa.Table, statistics: bool | list[str], key_value: dict[str, str] | None
+) -> None:
+    """``data`` as Parquet with the lake's options; ``key_value``: entries of the footer's metadata."""
+    if not key_value:
+        pq.write_table(data, sink, **PARQUET_OPTIONS, write_statistics=statistics)
+        return
+    options = {k: v for k, v in PARQUET_OPTIONS.items() if k != "row_group_size"}
+    with pq.ParquetWriter(sink, data.schema, **options, write_statistics=statistics) as writer:
+        writer.write_table(data, row_group_size=PARQUET_OPTIONS["row_group_size"])
+        writer.add_key_value_metadata(key_value)
+
+
 class NotLocalError(RuntimeError):
     """A local path was asked of a lake that is not on the local disk."""
 
@@ -87,9 +100,16 @@ class Lake(ABC):
         """Create or replace ``rel`` with ``data`` atomically (readers never see part of it)."""
 
     @abstractmethod
-    def write_parquet(self, rel: str, data: pa.Table, *, statistics: bool | list[str] = True) -> int:
+    def write_parquet(
+        self,
+        rel: str,
+        data: pa.Table,
+        *,
+        statistics: bool | list[str] = True,
+        key_value: dict[str, str] | None = None,
+    ) -> int:
         """Write ``data`` as Parquet to ``rel`` atomically (min/max ``statistics`` of every column, or
-        of the columns named); returns the file's size in bytes."""
+        of the columns named; ``key_value`` into the footer); returns the file's size in bytes."""
 
     @abstractmethod
     def delete(self, rel: str) -> None:
@@ -108,8 +128,12 @@ class Lake(ABC):
     def info(self, rel: str) -> FileInfo: ...
 
     @abstractmethod
+    def parquet_metadata(self, rel: str) -> pq.FileMetaData:
+        """A Parquet file's footer (only the footer is read)."""
+
     def parquet_rows(self, rel: str) -> int:
         """Rows of a Parquet file, from its footer."""
+        return int(self.parquet_metadata(rel).num_rows)
 
     @abstractmethod
     def register(self, con: duckdb.DuckDBPyConnection) -> None:
@@ -184,11 +208,18 @@ class LocalLake(Lake):
 
         self._atomic(self.local_path(rel), write)
 
-    def write_parquet(self, rel: str, data: pa.Table, *, statistics: bool | list[str] = True) -> int:
+    def write_parquet(
+        self,
+        rel: str,
+        data: pa.Table,
+        *,
+        statistics: bool | list[str] = True,
+        key_value: dict[str, str] | None = None,
+    ) -> int:
         path = self.local_path(rel)
 
         def write(tmp: Path) -> None:
-            pq.write_table(data, tmp, **PARQUET_OPTIONS, write_statistics=statistics)
+            write_parquet_to(tmp, data, statistics, key_value)
             with open(tmp, "rb") as fh:
                 os.fsync(fh.fileno())
 
@@ -229,8 +260,8 @@ class LocalLake(Lake):
         st = self.local_path(rel).stat()
         return FileInfo(st.st_size, dt.datetime.fromtimestamp(st.st_mtime, dt.UTC))
 
-    def parquet_rows(self, rel: str) -> int:
-        return int(pq.read_metadata(self.local_path(rel)).num_rows)
+    def parquet_metadata(self, rel: str) -> pq.FileMetaData:
+        return pq.read_metadata(self.local_path(rel))
 
     def read_parquet(
         self, rel: str, schema: pa.Schema | None = None, columns: Sequence[str] | None = None
@@ -327,9 +358,16 @@ class S3Lake(Lake):
     def write_bytes(self, rel: str, data: bytes) -> None:
         self.fs.pipe_file(self.key(rel), data)  # one PUT (or a multipart upload): atomic per object
 
-    def write_parquet(self, rel: str, data: pa.Table, *, statistics: bool | list[str] = True) -> int:
+    def write_parquet(
+        self,
+        rel: str,
+        data: pa.Table,
+        *,
+        statistics: bool | list[str] = True,
+        key_value: dict[str, str] | None = None,
+    ) -> int:
         buf = io.BytesIO()
-        pq.write_table(data, buf, **PARQUET_OPTIONS, write_statistics=statistics)
+        write_parquet_to(buf, data, statistics, key_value)
         body = buf.getvalue()
         self.write_bytes(rel, body)
         return len(body)
@@ -347,9 +385,9 @@ class S3Lake(Lake):
         modified = meta.get("LastModified") or dt.datetime.now(dt.UTC)
         return FileInfo(int(meta["size"]), modified.astimezone(dt.UTC))
 
-    def parquet_rows(self, rel: str) -> int:
+    def parquet_metadata(self, rel: str) -> pq.FileMetaData:
         with self.fs.open(self.key(rel), "rb") as fh:
-            return int(pq.ParquetFile(fh).metadata.num_rows)
+            return pq.ParquetFile(fh).metadata
 
     def register(self, con: duckdb.DuckDBPyConnection) -> None:
         con.register_filesystem(self.fs)

@@ -8,7 +8,8 @@ A view reads the list of part files the ledger publishes, on every lake, never a
 a file written but not yet published, or one a published unit replaced but a crash kept from being
 deleted (the runner deletes replaced parts after the ledger's record), is not read, so a crash never
 counts rows twice; and listing S3 at query time is slow. The gate results, appended under unique
-names and never replaced or recorded as ledger parts, are listed once at the refresh. Connections
+names and never recorded as ledger parts, are listed once at the refresh (less the files a rollup of
+their closed day holds: ``warehouse.results_rollup``, run first by each refresh). Connections
 that read such views register the lake's filesystem (``connect_readonly(..., lake)``); no DuckDB
 extension is needed.
 """
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import os
 import uuid
 from collections.abc import Mapping, Sequence
@@ -27,6 +29,7 @@ import pyarrow as pa
 
 from schemas import platform
 from schemas.registry import Layer, Table, all_tables, get_table
+from warehouse import results_rollup
 from warehouse.catalog import (
     RESULTS_TABLE,
     LakeFacts,
@@ -36,8 +39,10 @@ from warehouse.catalog import (
     write_catalog,
 )
 from warehouse.fs import Lake, LakeLike, as_lake
-from warehouse.lake import part_file, table_pattern
+from warehouse.lake import part_file
 from warehouse.ledger import WHOLE, Ledger, Part
+
+log = logging.getLogger(__name__)
 
 
 def _quote(s: str) -> str:
@@ -58,7 +63,7 @@ def published_files(lake: Lake, parts: Sequence[Part]) -> dict[str, list[str]]:
         out.setdefault(p.table_name, []).append(part_file(get_table(p.table_name), day, p.part))
     for files in out.values():
         files.sort()  # partition order, as a glob lists them: scans and ties come out the same each time
-    out[RESULTS_TABLE] = lake.glob(table_pattern(get_table(RESULTS_TABLE)))
+    out[RESULTS_TABLE] = results_rollup.listed(lake, get_table(RESULTS_TABLE))
     return out
 
 
@@ -96,8 +101,14 @@ def _comment_sql(table: Table) -> list[str]:
 
 
 def refresh(lake: LakeLike, duckdb_file: Path, ledger: Ledger) -> Path:
-    """Rebuild the serving database and swap it into place atomically."""
+    """Rebuild the serving database and swap it into place atomically (first rolling up the gate
+    results of closed days, see ``warehouse.results_rollup``)."""
     store = as_lake(lake)
+    results = get_table(RESULTS_TABLE)
+    try:
+        results_rollup.roll_up(store, results, dt.datetime.now(dt.UTC).date())
+    except OSError as e:  # maintenance: the listing stays right without it; the next refresh retries
+        log.warning("gate results not rolled up: %s", e)
     duckdb_file.parent.mkdir(parents=True, exist_ok=True)
     tmp = duckdb_file.parent / f".{duckdb_file.name}.{uuid.uuid4().hex}.tmp"
     parts = ledger.parts()

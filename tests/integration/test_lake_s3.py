@@ -38,6 +38,8 @@ from ingest.hj212.segments import SegmentWriter
 from schemas import air as air_schema
 from schemas.registry import Table, get_table
 from warehouse import lake as lk
+from warehouse import results_rollup
+from warehouse.catalog import RESULTS_TABLE
 from warehouse.fs import NotLocalError, S3Lake
 from warehouse.ledger import Ledger
 from warehouse.serving import connect_readonly
@@ -446,3 +448,42 @@ def test_compaction_on_s3_replaces_the_part_objects_with_one(
     [stored] = keys(s3_endpoint, bucket, prefix)
     assert stored.startswith(prefix + "compact-")
     assert rows().equals(before)
+
+
+def test_gate_results_of_a_closed_day_roll_up_into_one_object(
+    homes: Homes, s3_endpoint: str, bucket: str
+) -> None:
+    """The serving refresh rolls up a closed day's gate results on S3 as on disk: one object holding
+    every row, named in its footer's list of the objects it replaced."""
+    lake, day = homes.s3.lake_store, dt.date(2026, 11, 20)
+    results = get_table(RESULTS_TABLE)
+    for run in ("run-a", "run-b"):
+        row = {
+            "validated_at": dt.datetime(2026, 11, 20, 3, tzinfo=dt.UTC),
+            "gate_run_id": run,
+            "build": "source.core",
+            "unit": "capture/x",
+            "table_name": "core_source__readings",
+            "expectation": "expect_column_values_to_not_be_null",
+            "severity": "blocking",
+            "success": True,
+            "published": True,
+            "date": day,
+        }
+        rows = pa.Table.from_pylist(
+            [{c: row.get(c) for c in results.column_names}], schema=results.arrow_schema(strict=False)
+        )
+        lk.write_part(lake, results, rows, day, part=f"{run}-source.core-0000")
+    folder = f"lake/{lk.partition_prefix(results, day)}/"
+    assert len(keys(s3_endpoint, bucket, folder)) == 2
+
+    engine.refresh_serving(homes.s3)
+
+    (rollup,) = keys(s3_endpoint, bucket, folder)
+    assert rollup.rsplit("/", 1)[1].startswith(results_rollup.PREFIX)
+    con = connect_readonly(homes.s3.duckdb_file, lake)
+    try:
+        got = con.execute(f'SELECT gate_run_id FROM "{RESULTS_TABLE}" ORDER BY 1').fetchall()
+    finally:
+        con.close()
+    assert got == [("run-a",), ("run-b",)]

@@ -1,0 +1,81 @@
+"""The gate results of a closed day, rolled up into one file; the result files a reader lists.
+
+The runner appends a results file per run, build and batch to ``quality_platform__expectation_results``
+(``date=<the run's day>/<run>-<build>-<id>.parquet``, never replaced). An hourly DAG adds dozens a day,
+and the serving refresh after every run read all of them: 2,000 files (a few weeks) took 13 s a
+refresh, growing without end. Once a day is closed — ``CLOSED_AFTER_DAYS`` back, no run writes into
+it any more — ``roll_up`` rewrites its files as one ``rollup-<digest>.parquet`` whose footer names the
+files it holds, then deletes them.
+
+Crash-safe and idempotent: a rollup is written whole before any file it holds is deleted; a file some
+rollup names is never listed (``listed``), so a crash in between counts nothing twice, and the next
+``roll_up`` deletes what was left. A day holding a rollup and a file that landed later is rolled up
+again, the older rollup being one of the files the new one holds.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import posixpath
+from collections import defaultdict
+from collections.abc import Sequence
+
+import pyarrow as pa
+
+from schemas.registry import Table
+from warehouse.fs import Lake
+from warehouse.lake import table_pattern
+
+PREFIX = "rollup-"
+MEMBERS_KEY = "ecocloud.rollup_of"  # footer metadata: JSON list of the file names a rollup holds
+CLOSED_AFTER_DAYS = 2  # results are written under the run's day: two days back, no run writes any more
+
+
+def listed(lake: Lake, table: Table) -> list[str]:
+    """The table's result files a reader should read: every file, less those a rollup holds."""
+    files = lake.glob(table_pattern(table))
+    held = _held(lake, files)
+    return [f for f in files if f not in held]
+
+
+def roll_up(lake: Lake, table: Table, today: dt.date) -> list[str]:
+    """Roll up every closed day holding more than one file (or files a rollup holds already); returns
+    the rollups written."""
+    by_day: dict[str, list[str]] = defaultdict(list)
+    for rel in lake.glob(table_pattern(table)):
+        by_day[posixpath.dirname(rel)].append(rel)
+    prefix = f"{table.partition_by}="
+    written = []
+    for folder, files in sorted(by_day.items()):
+        day = dt.date.fromisoformat(posixpath.basename(folder).removeprefix(prefix))
+        if day > today - dt.timedelta(days=CLOSED_AFTER_DAYS):
+            continue
+        held = _held(lake, files)
+        live = [f for f in files if f not in held]
+        if len(live) > 1:
+            written.append(_write_rollup(lake, folder, live))
+            held |= set(live)
+        lake.delete_many(sorted(held.intersection(files)))  # held names outlive their files
+    return written
+
+
+def _write_rollup(lake: Lake, folder: str, files: Sequence[str]) -> str:
+    names = sorted(posixpath.basename(f) for f in files)
+    rows = pa.concat_tables([lake.read_parquet(f) for f in files], promote_options="permissive")
+    digest = hashlib.sha256("\n".join(names).encode()).hexdigest()[:16]
+    target = f"{folder}/{PREFIX}{digest}.parquet"
+    lake.write_parquet(target, rows, key_value={MEMBERS_KEY: json.dumps(names)})
+    return target
+
+
+def _held(lake: Lake, files: Sequence[str]) -> set[str]:
+    """Files of ``files``' folders that a rollup among ``files`` holds."""
+    held: set[str] = set()
+    for rel in files:
+        if posixpath.basename(rel).startswith(PREFIX):
+            meta = lake.parquet_metadata(rel).metadata or {}
+            names = json.loads(meta.get(MEMBERS_KEY.encode(), b"[]"))
+            held |= {f"{posixpath.dirname(rel)}/{name}" for name in names}
+    return held
