@@ -2,24 +2,26 @@
 
     .venv/bin/python -m bench.run_serving_refresh [--hours 24] [--result-files 2000] [--runs 3]
 
-A home holding ``--hours`` of the HJ 212 fleet captures (``bench.run_hj212_ingest``'s input; one
-ingest), then the gate results of past hourly runs: ``--result-files`` copies of the ingest's own
-result files spread over earlier days (an hourly run writes two; 2,000 ≈ six weeks). Times
-``warehouse.serving.refresh`` ``--runs`` times: the first also rolls up the closed days' results
-(``warehouse.results_rollup``), the others show the steady state. Prints each time, the result files
-listed and the rows of the results view.
+A home holding ``--hours`` of the HJ 212 fleet captures (``bench.run_hj212_ingest``'s input: the
+first hour ingested alone, as the hourly DAG does, then the rest), and the gate results of earlier
+hourly runs: ``--result-files`` copies of the first hour's result files over earlier days, each with
+its own run id (an hourly run writes two; 2,000 ≈ six weeks). Times ``warehouse.serving.refresh``
+``--runs`` times: the first also rolls up the closed days' results (``warehouse.results_rollup``),
+the others show the steady state. Prints each time, the result files listed and the result rows.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import posixpath
 import shutil
 import tempfile
 import time
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
 from bench.hj212_realistic import generate
 from bench.run_hj212_ingest import DEFAULT_DIR, START, ours
@@ -32,19 +34,35 @@ from warehouse.catalog import RESULTS_TABLE
 
 
 def add_history(settings: Settings, files: int) -> int:
-    """Copies of the home's result files under earlier days, each 24 times a day (24 hourly runs)."""
+    """The home's result files again under earlier days, as 24 hourly runs a day would write them: each
+    copy with its own run id and validation time (the catalog reads each table's latest run)."""
     results = get_table(RESULTS_TABLE)
-    folder = lk.table_dir(settings.lake, results)
-    own = sorted(folder.rglob("*.parquet"))
+    store = settings.lake_store
+    own = [
+        (posixpath.basename(rel), store.read_parquet(rel)) for rel in store.glob(lk.table_pattern(results))
+    ]
     day, made = dt.date.today() - dt.timedelta(days=3), 0
     while made < files:
-        target = folder / f"{results.partition_by}={day.isoformat()}"
-        target.mkdir(parents=True, exist_ok=True)
         for hour in range(24):
-            for src in own:
-                if made < files:
-                    shutil.copy(src, target / f"h{hour:02d}-{src.name}")
-                    made += 1
+            at = dt.datetime.combine(day, dt.time(hour), dt.UTC)
+            for name, rows in own:
+                if made == files:
+                    break
+                run = f"history-{at:%Y%m%dT%H}"
+                n = rows.num_rows
+                copy = (
+                    rows.set_column(rows.column_names.index("run_id"), "run_id", pa.array([run] * n))
+                    .set_column(rows.column_names.index("gate_run_id"), "gate_run_id", pa.array([run] * n))
+                    .set_column(
+                        rows.column_names.index("validated_at"),
+                        "validated_at",
+                        pa.array([at] * n, rows.schema.field("validated_at").type),
+                    )
+                )
+                store.write_parquet(
+                    lk.part_file(results, day, f"{run}-{name.removesuffix('.parquet')}"), copy
+                )
+                made += 1
         day -= dt.timedelta(days=1)
     return made
 
@@ -59,11 +77,14 @@ def main() -> None:
     captures = generate(DEFAULT_DIR / "captures", loggers=a.loggers, hours=168, start=START)
     home = Path(tempfile.mkdtemp(prefix="ecocloud-bench-refresh-"))
     try:
-        ingest = ours(captures[: a.hours], home / "home")
+        ours(captures[:1], home / "home")
         settings = Settings(home=home / "home")
-        print(f"home: {a.hours} hours, {ingest['part_files']:,} part files")
-        print(f"history: {add_history(settings, a.result_files):,} result files of earlier days")
+        history = add_history(settings, a.result_files)  # from the hourly run's result files
+        if a.hours > 1:
+            ours(captures[1 : a.hours], home / "home", fresh=False)
         led = ledger(settings)
+        print(f"home: {a.hours} hours, {len(led.parts()):,} part files in the ledger")
+        print(f"history: {history:,} result files of earlier days")
         for run in range(a.runs):
             t0 = time.perf_counter()
             serving.refresh(settings.lake_store, settings.duckdb_file, led)

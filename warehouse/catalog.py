@@ -265,6 +265,10 @@ def lineage_table(con: duckdb.DuckDBPyConnection) -> pa.Table:
     return cat.lineage.conform(data)
 
 
+def _sql_string(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
 def gate_results(con: duckdb.DuckDBPyConnection) -> pa.Table:
     """Expectations of each table's latest gate run, summed over the partitions that run checked.
 
@@ -277,14 +281,22 @@ def gate_results(con: duckdb.DuckDBPyConnection) -> pa.Table:
     # The results table names the partition checked ``partition_date`` (``date`` is the run's day);
     # before the gate kept results per run, ``date`` was the partition checked.
     part = "partition_date" if "partition_date" in cols else "date"
-    return con.sql(
+    # The latest run of each table first, from three columns; then only those runs' rows. The results
+    # only grow (an hourly run adds ~2,000 rows): one query over every row took 1.25 s at 2 M rows.
+    latest = con.sql(
+        f'SELECT table_name, arg_max(run_id, validated_at) AS run_id FROM "{RESULTS_TABLE}" GROUP BY table_name'
+    ).to_arrow_table()
+    runs = sorted({r for r in latest.column("run_id").to_pylist() if r is not None})
+    of_runs = f"run_id IN ({', '.join(_sql_string(r) for r in runs)})" if runs else "false"
+    con.register("_latest_runs", latest)
+    out = con.sql(
         f"""
             -- an unpartitioned table's results have no partition: they count as one
-            WITH r AS (SELECT *, coalesce(CAST("{part}" AS VARCHAR), '-') AS part FROM "{RESULTS_TABLE}"),
-            latest AS (
-                SELECT table_name, arg_max(run_id, validated_at) AS run_id FROM r GROUP BY table_name
+            WITH r AS (
+                SELECT *, coalesce(CAST("{part}" AS VARCHAR), '-') AS part FROM "{RESULTS_TABLE}"
+                WHERE {of_runs}
             ),
-            run AS (SELECT r.* FROM r JOIN latest USING (table_name, run_id)),
+            run AS (SELECT r.* FROM r JOIN _latest_runs USING (table_name, run_id)),
             per_run AS (
                 SELECT table_name, max(validated_at) AS validated_at,
                        count(DISTINCT part) AS partitions,
@@ -303,6 +315,8 @@ def gate_results(con: duckdb.DuckDBPyConnection) -> pa.Table:
             ORDER BY table_name, expectation, column_name, details
             """
     ).to_arrow_table()
+    con.unregister("_latest_runs")
+    return out
 
 
 def agreement(con: duckdb.DuckDBPyConnection, table: Table) -> list[dict[str, Any]]:
