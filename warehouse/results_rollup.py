@@ -49,8 +49,8 @@ def roll_up(lake: Lake, table: Table, today: dt.date) -> list[str]:
     prefix = f"{table.partition_by}="
     written = []
     for folder, files in sorted(by_day.items()):
-        day = dt.date.fromisoformat(posixpath.basename(folder).removeprefix(prefix))
-        if day > today - dt.timedelta(days=CLOSED_AFTER_DAYS):
+        name = posixpath.basename(folder).removeprefix(prefix)
+        if not _is_date(name) or dt.date.fromisoformat(name) > today - dt.timedelta(days=CLOSED_AFTER_DAYS):
             continue
         held = _held(lake, files)
         live = [f for f in files if f not in held]
@@ -79,3 +79,11 @@ def _held(lake: Lake, files: Sequence[str]) -> set[str]:
             names = json.loads(meta.get(MEMBERS_KEY.encode(), b"[]"))
             held |= {f"{posixpath.dirname(rel)}/{name}" for name in names}
     return held
+
+
+def _is_date(text: str) -> bool:
+    try:
+        dt.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True

@@ -43,6 +43,7 @@ from warehouse.lake import part_file
 from warehouse.ledger import WHOLE, Ledger, Part
 
 log = logging.getLogger(__name__)
+_REFRESH_LOCK = "serving-refresh"
 
 
 def _quote(s: str) -> str:
@@ -102,13 +103,19 @@ def _comment_sql(table: Table) -> list[str]:
 
 def refresh(lake: LakeLike, duckdb_file: Path, ledger: Ledger) -> Path:
     """Rebuild the serving database and swap it into place atomically (first rolling up the gate
-    results of closed days, see ``warehouse.results_rollup``)."""
-    store = as_lake(lake)
+    results of closed days, see ``warehouse.results_rollup``). One refresh at a time (the ledger's
+    lock, across machines): a refresh listing the results while another deletes the files a rollup
+    now holds would serve a view of missing files."""
+    with ledger.locked([_REFRESH_LOCK]):
+        return _rebuild(as_lake(lake), duckdb_file, ledger)
+
+
+def _rebuild(store: Lake, duckdb_file: Path, ledger: Ledger) -> Path:
     results = get_table(RESULTS_TABLE)
     try:
         results_rollup.roll_up(store, results, dt.datetime.now(dt.UTC).date())
-    except OSError as e:  # maintenance: the listing stays right without it; the next refresh retries
-        log.warning("gate results not rolled up: %s", e)
+    except (OSError, ValueError, pa.ArrowException) as e:  # maintenance: the listing stays right
+        log.warning("gate results not rolled up (the next refresh retries): %s", e)
     duckdb_file.parent.mkdir(parents=True, exist_ok=True)
     tmp = duckdb_file.parent / f".{duckdb_file.name}.{uuid.uuid4().hex}.tmp"
     parts = ledger.parts()
