@@ -71,13 +71,18 @@ def _write_rollup(lake: Lake, folder: str, files: Sequence[str]) -> str:
 
 
 def _held(lake: Lake, files: Sequence[str]) -> set[str]:
-    """Files of ``files``' folders that a rollup among ``files`` holds."""
-    held: set[str] = set()
+    """Files of ``files``' folders that a rollup among ``files`` holds. Only a folder holding more than
+    one file is looked at: a closed day is one rollup alone (no footer read) unless a crash or a late
+    file left more."""
+    by_folder: dict[str, list[str]] = defaultdict(list)
     for rel in files:
-        if posixpath.basename(rel).startswith(PREFIX):
-            meta = lake.parquet_metadata(rel).metadata or {}
-            names = json.loads(meta.get(MEMBERS_KEY.encode(), b"[]"))
-            held |= {f"{posixpath.dirname(rel)}/{name}" for name in names}
+        by_folder[posixpath.dirname(rel)].append(rel)
+    held: set[str] = set()
+    for folder, rels in by_folder.items():
+        for rel in rels if len(rels) > 1 else ():
+            if posixpath.basename(rel).startswith(PREFIX):
+                meta = lake.parquet_metadata(rel).metadata or {}
+                held |= {f"{folder}/{name}" for name in json.loads(meta.get(MEMBERS_KEY.encode(), b"[]"))}
     return held
 
 

@@ -69,7 +69,9 @@ def lake(tmp_path: Path) -> LocalLake:
     return LocalLake(tmp_path / "lake")
 
 
-def test_a_closed_day_becomes_one_file_with_every_row_and_open_days_stay(lake: LocalLake) -> None:
+def test_a_closed_day_becomes_one_file_with_every_row_and_open_days_stay(
+    lake: LocalLake, monkeypatch: pytest.MonkeyPatch
+) -> None:
     written = [append(lake, CLOSED, f"run{i}", n=i + 2) for i in range(3)]
     written += [append(lake, OPEN, f"run{i}") for i in range(3, 5)]
     written.append(append(lake, TODAY, "run5"))
@@ -79,10 +81,16 @@ def test_a_closed_day_becomes_one_file_with_every_row_and_open_days_stay(lake: L
     assert len(rollups) == 1 and folder_files(lake, CLOSED) == [rollups[0].rsplit("/", 1)[1]]
     assert len(folder_files(lake, OPEN)) == 2 and len(folder_files(lake, TODAY)) == 1
     assert read_listed(lake) == keys(*written)
-    # idempotent: nothing more to do, nothing moves
+    # idempotent: nothing more to do, nothing moves; a day that is one rollup costs no footer read
     before = {d: folder_files(lake, d) for d in (CLOSED, OPEN, TODAY)}
+
+    def unread(rel: str) -> None:
+        raise AssertionError(f"footer of {rel} read")
+
+    monkeypatch.setattr(lake, "parquet_metadata", unread)
     assert results_rollup.roll_up(lake, RESULTS, TODAY) == []
     assert {d: folder_files(lake, d) for d in (CLOSED, OPEN, TODAY)} == before
+    assert len(results_rollup.listed(lake, RESULTS)) == 4
 
 
 def test_a_crash_before_the_deletes_counts_nothing_twice(
