@@ -23,6 +23,7 @@ from ecocloud.cli_risk import risk as risk_command
 from ecocloud.cli_web import serve as serve_web
 from ecocloud.cli_web import users_app
 from ecocloud.settings import get_settings
+from schemas.sql import string_literal
 
 app = typer.Typer(
     help="ecocloud (生态云): ingest environmental monitoring data into a checked Parquet lake, query it.",
@@ -161,7 +162,7 @@ def quality(
         raise typer.Exit(2)
     where = "date = (SELECT max(date) FROM quality_master__join_report)"
     if check:
-        where += " AND check_name = '" + check.replace("'", "''") + "'"
+        where += f" AND check_name = {string_literal(check)}"
     try:
         columns, rows = run_query(
             get_settings(),

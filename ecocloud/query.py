@@ -33,6 +33,7 @@ import duckdb
 
 from ecocloud.settings import Settings
 from schemas.registry import Layer, all_tables
+from schemas.sql import string_literal
 from warehouse.lake import table_prefix
 
 # Table functions a query may call: generators, metadata, Parquet over the lake's own files.
@@ -232,10 +233,10 @@ def open_sandbox(settings: Settings, *, timeout_s: float | None = None) -> duckd
     try:
         alias = db.stem if _IDENTIFIER.match(db.stem) and db.stem.lower() != "memory" else "serving"
         settings.lake_store.register(con)  # an S3 lake's views read through it (no extension)
-        con.execute(f'ATTACH {_literal(str(db))} AS "{alias}" (READ_ONLY)')
+        con.execute(f'ATTACH {string_literal(str(db))} AS "{alias}" (READ_ONLY)')
         con.execute(f'USE "{alias}"')
         con.execute("DETACH memory")  # the writable in-memory catalog
-        dirs = ", ".join(_literal(d) for d in allowed_directories(settings))
+        dirs = ", ".join(string_literal(d) for d in allowed_directories(settings))
         con.execute(f"SET allowed_directories = [{dirs}]")
         con.execute("SET enable_external_access = false")
         millis = int((timeout_s if timeout_s is not None else settings.sql_timeout_s) * 1000)
@@ -254,10 +255,6 @@ def serving_table_macros(con: duckdb.DuckDBPyConnection) -> frozenset[str]:
         "WHERE function_type = 'table_macro' AND database_name = current_database()"
     ).fetchall()
     return frozenset(r[0] for r in rows)
-
-
-def _literal(s: str) -> str:
-    return "'" + s.replace("'", "''") + "'"
 
 
 def run_query(

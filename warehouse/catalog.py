@@ -36,6 +36,7 @@ import pyarrow as pa
 
 from schemas import catalog as cat
 from schemas.registry import Department, Frequency, Layer, Sharing, Table, all_tables, get_table
+from schemas.sql import string_list, string_literal
 from warehouse.fs import LakeLike, as_lake
 from warehouse.lake import table_pattern
 from warehouse.ledger import WHOLE, Part
@@ -265,10 +266,6 @@ def lineage_table(con: duckdb.DuckDBPyConnection) -> pa.Table:
     return cat.lineage.conform(data)
 
 
-def _sql_string(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def gate_results(con: duckdb.DuckDBPyConnection) -> pa.Table:
     """Expectations of each table's latest gate run, summed over the partitions that run checked.
 
@@ -287,7 +284,7 @@ def gate_results(con: duckdb.DuckDBPyConnection) -> pa.Table:
         f'SELECT table_name, arg_max(run_id, validated_at) AS run_id FROM "{RESULTS_TABLE}" GROUP BY table_name'
     ).to_arrow_table()
     runs = sorted({r for r in latest.column("run_id").to_pylist() if r is not None})
-    of_runs = f"run_id IN ({', '.join(_sql_string(r) for r in runs)})" if runs else "false"
+    of_runs = f"run_id IN ({string_list(runs)})"
     con.register("_latest_runs", latest)
     out = con.sql(
         f"""
@@ -557,11 +554,7 @@ def write_catalog(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table]) -
             con.execute(f'CREATE OR REPLACE TABLE "{name}" AS SELECT {casts} FROM _catalog_rows')
         finally:
             con.unregister("_catalog_rows")
-        con.execute(f'COMMENT ON TABLE "{name}" IS {_literal(table.title_zh + " / " + table.title)}')
+        con.execute(f'COMMENT ON TABLE "{name}" IS {string_literal(table.title_zh + " / " + table.title)}')
         for c in table.columns:
             text = c.description + (f" [{c.unit}]" if c.unit else "")
-            con.execute(f'COMMENT ON COLUMN "{name}"."{c.name}" IS {_literal(text)}')
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
+            con.execute(f'COMMENT ON COLUMN "{name}"."{c.name}" IS {string_literal(text)}')

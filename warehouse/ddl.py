@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
 from schemas.registry import Layer, Table, all_tables
+from schemas.sql import string_literal
 
 
 class Dialect(StrEnum):
@@ -238,4 +239,4 @@ def _ident(dialect: Dialect, name: str) -> str:
 def _literal(dialect: Dialect, text: str) -> str:
     if dialect is Dialect.SPARK:  # Spark string literals treat the backslash as an escape
         return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
-    return "'" + text.replace("'", "''") + "'"
+    return string_literal(text)

@@ -29,6 +29,7 @@ import pyarrow as pa
 
 from schemas import platform
 from schemas.registry import Layer, Table, all_tables, get_table
+from schemas.sql import string_literal
 from warehouse import results_rollup
 from warehouse.catalog import (
     RESULTS_TABLE,
@@ -44,10 +45,6 @@ from warehouse.ledger import WHOLE, Ledger, Part
 
 log = logging.getLogger(__name__)
 _REFRESH_LOCK = "serving-refresh"
-
-
-def _quote(s: str) -> str:
-    return "'" + s.replace("'", "''") + "'"
 
 
 def view_sql(table: Table, files: Sequence[str]) -> str:
@@ -86,7 +83,11 @@ def select_sql(table: Table, files: str | Sequence[str | Path] | None) -> str:
         empty = ", ".join(f'CAST(NULL AS {c.duckdb_type}) AS "{c.name}"' for c in table.columns)
         return f"SELECT {empty} WHERE false"
     cols = ", ".join(f'CAST("{c.name}" AS {c.duckdb_type}) AS "{c.name}"' for c in table.columns)
-    where = _quote(files) if isinstance(files, str) else "[" + ", ".join(_quote(str(f)) for f in files) + "]"
+    where = (
+        string_literal(files)
+        if isinstance(files, str)
+        else "[" + ", ".join(string_literal(str(f)) for f in files) + "]"
+    )
     opts = "union_by_name = true"
     if table.partition_by:
         opts += f", hive_partitioning = true, hive_types = {{'{table.partition_by}': DATE}}"
@@ -94,10 +95,10 @@ def select_sql(table: Table, files: str | Sequence[str | Path] | None) -> str:
 
 
 def _comment_sql(table: Table) -> list[str]:
-    out = [f'COMMENT ON VIEW "{table.name}" IS {_quote(table.title + ". " + table.description)}']
+    out = [f'COMMENT ON VIEW "{table.name}" IS {string_literal(table.title + ". " + table.description)}']
     for c in table.columns:
         text = c.description + (f" [{c.unit}]" if c.unit else "")
-        out.append(f'COMMENT ON COLUMN "{table.name}"."{c.name}" IS {_quote(text)}')
+        out.append(f'COMMENT ON COLUMN "{table.name}"."{c.name}" IS {string_literal(text)}')
     return out
 
 

@@ -22,6 +22,7 @@ import pyarrow as pa
 from ecocloud.runner.units import RAW, TABLE, Input, Unit
 from ecocloud.settings import Settings
 from schemas.registry import Table, get_table
+from schemas.sql import string_literal
 from warehouse import lake as lk
 from warehouse.fs import Lake, LakeLike, as_lake
 from warehouse.ledger import WHOLE, Ledger, RawObject, UnitState
@@ -157,7 +158,7 @@ def partition_key(partition: dt.date | None) -> str:
 
 def parquet_sql(files: Sequence[str | Path], partition_by: str | None = "date") -> str:
     """``read_parquet([...])`` over part files of one table, the partition column read from the folders."""
-    listed = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
+    listed = ", ".join(string_literal(str(f)) for f in files)
     hive = f", hive_partitioning = true, hive_types = {{'{partition_by}': DATE}}" if partition_by else ""
     return f"read_parquet([{listed}]{hive})"
 

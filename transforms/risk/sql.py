@@ -14,6 +14,7 @@ import duckdb
 import pyarrow as pa
 
 from schemas.registry import Table
+from schemas.sql import string_list
 
 HOUR_US = 3_600_000_000
 BEIJING_H = 8
@@ -32,8 +33,7 @@ def day_start_hr(d: dt.date) -> int:
 
 def lit(values: Iterable[str]) -> str:
     """A SQL list of string literals: ``'a', 'b'`` (``NULL`` when empty, so ``IN (…)`` is false)."""
-    quoted = ["'" + v.replace("'", "''") + "'" for v in values]
-    return ", ".join(quoted) if quoted else "NULL"
+    return string_list(values)
 
 
 def date_sql(expr_day_num: str) -> str:
