@@ -20,6 +20,7 @@ from ecocloud.cli_catalog import catalog_app
 from ecocloud.cli_ingest import ingest_app
 from ecocloud.cli_ingest import run as run_spec_command
 from ecocloud.cli_risk import risk as risk_command
+from ecocloud.cli_sweep import sweep as sweep_command
 from ecocloud.cli_web import serve as serve_web
 from ecocloud.cli_web import users_app
 from ecocloud.settings import get_settings
@@ -37,6 +38,7 @@ app.add_typer(users_app, name="users")  # ecocloud/cli_web.py
 app.command("serve")(serve_web)
 app.command("risk")(risk_command)  # ecocloud/cli_risk.py
 app.command("up")(cli_up.up)  # ecocloud/cli_up.py
+app.command("sweep")(sweep_command)  # ecocloud/cli_sweep.py
 console = Console()
 err = Console(stderr=True)
 

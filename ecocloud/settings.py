@@ -104,6 +104,12 @@ class Settings(BaseSettings):
     hj212_compact_min_parts: int = Field(
         default=2, ge=2, description="… and only when the partition has at least this many parts"
     )
+    lake_sweep_grace_hours: float = Field(
+        default=72.0,
+        ge=1,
+        description="`ecocloud sweep` deletes a table file the ledger does not list only once it is this "
+        "old (hours since last modified): a part just written is unlisted until its run records it",
+    )
     receiver_id: str | None = Field(
         default=None,
         description="the HJ 212 receiver's id (segment name prefix, landing-zone lock); default: the host name. "

@@ -43,6 +43,7 @@ from warehouse.catalog import RESULTS_TABLE
 from warehouse.fs import NotLocalError, S3Lake
 from warehouse.ledger import Ledger
 from warehouse.serving import connect_readonly
+from warehouse.sweep import listed_files, sweep, swept_tables
 
 pytestmark = pytest.mark.integration
 
@@ -239,9 +240,13 @@ def part_rows(settings: Settings) -> dict[tuple[str, str], int]:
 
 
 def ecocloud_sql(env: dict[str, str], query: str) -> subprocess.CompletedProcess[str]:
+    return ecocloud_command(env, "sql", query, "--format", "csv")
+
+
+def ecocloud_command(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     ecocloud = str(Path(sys.executable).parent / "ecocloud")
     return subprocess.run(
-        [ecocloud, "sql", query, "--format", "csv"],
+        [ecocloud, *args],
         env=env,
         capture_output=True,
         text=True,
@@ -375,6 +380,23 @@ def test_an_object_written_but_not_published_is_never_read(
     got = ecocloud_sql(homes.env, "SELECT date, count(*) AS n FROM core_air__station_hourly GROUP BY date")
     assert got.returncode == 0, got.stderr
     assert got.stdout.split() == ["date,n", f"{SIM_DAY},{before.num_rows}"]
+
+    # `ecocloud sweep` lists nothing within its grace period; past it, the sweep deletes exactly the
+    # orphans, and the bucket's table folders then hold just the ledger's parts
+    listing = ecocloud_command(homes.env, "sweep", "--delete")
+    assert listing.returncode == 0, listing.stderr
+    assert "no unlisted files older than 72 h" in listing.stdout
+    led = Ledger(home.state_url)
+    try:
+        gone = sweep(
+            home.lake_store, led.parts, dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1), delete=True
+        )
+        assert sorted(u.rel for u in gone) == sorted(o.rel for o in orphans)
+        in_folders = {rel for t in swept_tables() for rel in home.lake_store.glob(lk.table_pattern(t))}
+        assert in_folders == listed_files(led.parts())
+        assert read_published(home.lake_store, led, table.name, SIM_DAY).equals(before)
+    finally:
+        led.close()
 
 
 @pytest.mark.realdata

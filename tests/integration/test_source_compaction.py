@@ -28,6 +28,7 @@ from schemas import source as schema
 from schemas.registry import Table
 from warehouse import lake as lk
 from warehouse.ledger import Ledger
+from warehouse.sweep import sweep
 
 pytestmark = pytest.mark.integration
 
@@ -330,3 +331,35 @@ def test_serving_never_counts_a_crashed_compaction_twice(
     assert on_disk > listed  # the crash left an unlisted file
     assert served_counts(settings) == expected
     assert_same(before, snapshot(settings))
+    assert (
+        folder_counts(settings) != expected
+    )  # a reader of the folders (ecocloud export-ddl's tables) counts them
+
+    # the sweep: nothing younger than its grace period goes; once past it, exactly the leftovers do
+    led = Ledger(settings.state_url)
+    try:
+        not_yet = sweep(
+            settings.lake_store, led.parts, dt.datetime.now(dt.UTC) - dt.timedelta(hours=1), delete=True
+        )
+        assert not_yet == [] and sum(len(files(settings, t, D1)) for t in CORE) == on_disk
+        later = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1)
+        gone = sweep(settings.lake_store, led.parts, later, delete=True)
+        assert len(gone) == on_disk - listed
+        assert sweep(settings.lake_store, led.parts, later, delete=True) == []  # idempotent
+    finally:
+        led.close()
+    assert [files(settings, t, D1) for t in CORE] == [
+        [f"{p}.parquet" for p in ledger_parts(settings, t, D1)] for t in CORE
+    ]
+    assert folder_counts(settings) == served_counts(settings) == expected
+    assert_same(before, snapshot(settings))
+
+
+def folder_counts(settings: Settings) -> dict[str, int]:
+    """Rows of each core table on D1 read by its partition folder, as an external engine reads it."""
+    return {
+        t.name: duckdb.sql(
+            f"SELECT count(*) FROM read_parquet('{lk.partition_dir(settings.lake, t, D1)}/*.parquet')"
+        ).fetchall()[0][0]
+        for t in CORE
+    }

@@ -1,0 +1,47 @@
+"""``ecocloud sweep``: list, or delete, the lake files the ledger does not list (``warehouse.sweep``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table as RichTable
+
+from ecocloud.settings import get_settings
+
+console = Console()
+
+
+def sweep(
+    delete: Annotated[bool, typer.Option("--delete", help="delete them (default: only list them)")] = False,
+    grace_hours: Annotated[
+        float | None,
+        typer.Option(min=1, help="only files older than this (default: ECOCLOUD_LAKE_SWEEP_GRACE_HOURS, 72)"),
+    ] = None,
+) -> None:
+    """Crash leftovers in the lake's table folders: files no ledger part names (readers by folder, such
+    as the external tables of `ecocloud export-ddl`, would count them)."""
+    from ecocloud.runner.engine import ledger  # the runner and the lake: not at CLI start
+    from warehouse.sweep import sweep as sweep_lake
+
+    settings = get_settings()
+    hours = settings.lake_sweep_grace_hours if grace_hours is None else grace_hours
+    older_than = dt.datetime.now(dt.UTC) - dt.timedelta(hours=hours)
+    led = ledger(settings)
+    try:
+        found = sweep_lake(settings.lake_store, led.parts, older_than, delete=delete)
+    finally:
+        led.close()
+    if not found:
+        console.print(f"no unlisted files older than {hours:g} h")
+        return
+    listing = RichTable(
+        title=f"{'deleted' if delete else 'unlisted (run with --delete to remove)'}: {len(found)} file(s)"
+    )
+    for col in ("file", "bytes", "modified (UTC)"):
+        listing.add_column(col)
+    for u in found:
+        listing.add_row(u.rel, f"{u.size:,}", u.modified.isoformat(timespec="seconds"))
+    console.print(listing)

@@ -1,0 +1,73 @@
+"""The sweep deletes exactly the old files no ledger part names: never a listed part, a young file, a
+part recorded while it ran, or a gate results file."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+
+from schemas import air, source
+from schemas.platform import expectation_results as RESULTS
+from schemas.registry import Table
+from warehouse import lake as lk
+from warehouse.fs import LocalLake
+from warehouse.ledger import WHOLE, Part
+from warehouse.sweep import sweep
+
+DAY = dt.date(2026, 11, 20)
+NOW = dt.datetime(2026, 12, 2, 12, tzinfo=dt.UTC)
+OLD = NOW - dt.timedelta(days=10)
+CUTOFF = NOW - dt.timedelta(days=3)
+
+
+def written(lake: LocalLake, table: Table, day: dt.date | None, part: str, when: dt.datetime) -> str:
+    rel = lk.part_file(table, day, part)
+    lk.write_part(lake, table, table.empty(), day, part=part)
+    os.utime(lake.local_path(rel), (when.timestamp(), when.timestamp()))
+    return rel
+
+
+def listed(table: Table, day: dt.date | None, part: str) -> Part:
+    partition = WHOLE if day is None else day.isoformat()
+    return Part(table.name, partition, part, "fp", "b", "u", 0, 0, "run", OLD.isoformat())
+
+
+def test_only_old_unlisted_files_go(tmp_path: Path) -> None:
+    lake = LocalLake(tmp_path)
+    parts = [listed(source.readings, DAY, "data"), listed(air.stations, None, "data")]
+    keep = [
+        written(lake, source.readings, DAY, "data", OLD),  # listed
+        written(lake, air.stations, None, "data", OLD),  # listed, an unpartitioned table
+        written(lake, source.readings, DAY, "young", NOW),  # unlisted but within the grace period
+        written(lake, RESULTS, DAY, "run-1", OLD),  # gate results are not ledger parts
+    ]
+    leftovers = [
+        written(
+            lake, source.readings, DAY, "seg-r01", OLD
+        ),  # replaced by a compaction killed before deleting
+        written(lake, air.stations, None, "data.0123456789abcdef", OLD),
+    ]
+    tmp = lake.local_path(lk.partition_prefix(source.readings, DAY)) / ".data.parquet.0f0f.tmp"
+    tmp.write_bytes(b"half a file")  # a killed local write
+    os.utime(tmp, (OLD.timestamp(), OLD.timestamp()))
+    leftovers.append(tmp.relative_to(tmp_path).as_posix())
+
+    found = sweep(lake, lambda: parts, CUTOFF, delete=False)
+    assert sorted(u.rel for u in found) == sorted(leftovers)
+    assert all(lake.exists(rel) for rel in keep + leftovers)  # a dry run deletes nothing
+
+    gone = sweep(lake, lambda: parts, CUTOFF, delete=True)
+    assert sorted(u.rel for u in gone) == sorted(leftovers)
+    assert all(lake.exists(rel) for rel in keep) and not any(lake.exists(rel) for rel in leftovers)
+    assert sweep(lake, lambda: parts, CUTOFF, delete=True) == []
+
+
+def test_a_part_recorded_while_the_sweep_ran_is_kept(tmp_path: Path) -> None:
+    """An old object re-published under the same name (S3 parts are named by their bytes: the writer
+    finds it there and only records it) is unlisted at the first read and listed at the second."""
+    lake = LocalLake(tmp_path)
+    rel = written(lake, source.readings, DAY, "data.0123456789abcdef", OLD)
+    reads = iter([[], [listed(source.readings, DAY, "data.0123456789abcdef")]])
+    assert sweep(lake, lambda: next(reads), CUTOFF, delete=True) == []
+    assert lake.exists(rel)

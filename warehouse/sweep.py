@@ -1,0 +1,89 @@
+"""Files in the lake's table folders that the ledger does not list: crash leftovers, deleted once old.
+
+ecocloud's builds and serving views read only the ledger's parts, so such a file is never counted by
+ecocloud — but an engine that reads a table by its folder (the external tables of ``ecocloud export-ddl``:
+Trino, Spark, DuckDB over ``<table>/*/*.parquet``) reads every file there, and would count it twice.
+They come from crashes: a part written and never recorded (a killed run; on S3 every publish writes a
+new content-named object first), the replaced parts of a compaction killed after its ledger
+transaction and before the deletes, and a local write's hidden temporary file (``.<name>.<id>.tmp``)
+left by a killed process.
+
+A part another run has just written and not yet recorded is unlisted too, for a moment. So, like
+Iceberg's ``remove_orphan_files(older_than=…)``, only files last modified before ``older_than`` are
+deleted (a few days back: far longer than any unit's write-to-record), and only those still unlisted
+when the ledger is read again after the listing. The gate results are not ledger parts
+(``warehouse.results_rollup`` keeps them) and are left alone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+from schemas.registry import Layer, Table, all_tables, get_table
+from warehouse.catalog import RESULTS_TABLE
+from warehouse.fs import Lake
+from warehouse.lake import part_file, table_pattern, table_prefix
+from warehouse.ledger import WHOLE, Part
+
+
+@dataclass(frozen=True)
+class Unlisted:
+    rel: str  # relative to the lake
+    size: int
+    modified: dt.datetime  # UTC
+
+
+def swept_tables() -> list[Table]:
+    """The tables whose folders hold only ledger parts: every lake table but the gate results."""
+    return [
+        t for t in all_tables() if t.layer not in (Layer.STAGE, Layer.PLATFORM) and t.name != RESULTS_TABLE
+    ]
+
+
+def listed_files(parts: Iterable[Part]) -> set[str]:
+    """Where the ledger's ``parts`` live, relative to the lake."""
+    return {
+        part_file(
+            get_table(p.table_name),
+            None if p.partition == WHOLE else dt.date.fromisoformat(p.partition),
+            p.part,
+        )
+        for p in parts
+    }
+
+
+def unlisted(lake: Lake, parts: Sequence[Part], older_than: dt.datetime) -> list[Unlisted]:
+    """The files of the swept tables that ``parts`` do not list and that were last modified before
+    ``older_than`` (hidden temporary files of local writes included)."""
+    listed = listed_files(parts)
+    found = []
+    for table in swept_tables():
+        for rel in _files(lake, table):
+            if rel in listed:
+                continue
+            info = lake.info(rel)
+            if info.modified < older_than:
+                found.append(Unlisted(rel, info.size, info.modified))
+    return found
+
+
+def sweep(
+    lake: Lake, read_parts: Callable[[], Sequence[Part]], older_than: dt.datetime, *, delete: bool
+) -> list[Unlisted]:
+    """The unlisted files older than ``older_than`` (see the module doc); with ``delete``, those still
+    unlisted in a second read of the ledger (``read_parts``) are deleted. Returns what was found (and
+    deleted)."""
+    found = unlisted(lake, read_parts(), older_than)
+    if not delete or not found:
+        return found
+    still = listed_files(read_parts())
+    gone = [u for u in found if u.rel not in still]
+    lake.delete_many([u.rel for u in gone])
+    return gone
+
+
+def _files(lake: Lake, table: Table) -> list[str]:
+    folder = f"{table_prefix(table)}/*" if table.partition_by else table_prefix(table)
+    return lake.glob(table_pattern(table)) + (lake.glob(f"{folder}/.*.tmp") if lake.is_local else [])
