@@ -21,6 +21,7 @@ import json
 import posixpath
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import pyarrow as pa
 
@@ -33,16 +34,22 @@ MEMBERS_KEY = "ecocloud.rollup_of"  # footer metadata: JSON list of the file nam
 CLOSED_AFTER_DAYS = 2  # results are written under the run's day: two days back, no run writes any more
 
 
-def listed(lake: Lake, table: Table) -> list[str]:
-    """The table's result files a reader should read: every file, less those a rollup holds."""
-    files = lake.glob(table_pattern(table))
+def listed(lake: Lake, table: Table, files: Sequence[str] | None = None) -> list[str]:
+    """The table's result files a reader should read: every file (``files``: the table's listing, when
+    the caller has it), less those a rollup holds."""
+    files = lake.glob(table_pattern(table)) if files is None else files
     held = _held(lake, files)
     return [f for f in files if f not in held]
 
 
-def roll_up(lake: Lake, table: Table, today: dt.date) -> list[str]:
-    """Roll up every closed day holding more than one file (or files a rollup holds already); returns
-    the rollups written."""
+@dataclass(frozen=True)
+class Rolled:
+    written: list[str]  # the rollups written
+    files: list[str]  # the table's files afterwards (for ``listed``: no second listing of the lake)
+
+
+def roll_up(lake: Lake, table: Table, today: dt.date) -> Rolled:
+    """Roll up every closed day holding more than one file (or files a rollup holds already)."""
     by_day: dict[str, list[str]] = defaultdict(list)
     for rel in lake.glob(table_pattern(table)):
         by_day[posixpath.dirname(rel)].append(rel)
@@ -54,11 +61,13 @@ def roll_up(lake: Lake, table: Table, today: dt.date) -> list[str]:
             continue
         held = _held(lake, files)
         live = [f for f in files if f not in held]
-        if len(live) > 1:
-            written.append(_write_rollup(lake, folder, live))
+        rollup = [_write_rollup(lake, folder, live)] if len(live) > 1 else []
+        if rollup:
             held |= set(live)
         lake.delete_many(sorted(held.intersection(files)))  # held names outlive their files
-    return written
+        written += rollup
+        by_day[folder] = [f for f in files if f not in held] + rollup
+    return Rolled(written, sorted(f for files in by_day.values() for f in files))
 
 
 def _write_rollup(lake: Lake, folder: str, files: Sequence[str]) -> str:

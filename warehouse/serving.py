@@ -52,16 +52,19 @@ def view_sql(table: Table, files: Sequence[str]) -> str:
     return f'CREATE OR REPLACE VIEW "{table.name}" AS {select_sql(table, list(files) or None)}'
 
 
-def published_files(lake: Lake, parts: Sequence[Part]) -> dict[str, list[str]]:
+def published_files(
+    lake: Lake, parts: Sequence[Part], results_files: Sequence[str] | None = None
+) -> dict[str, list[str]]:
     """Every table's part files as the serving views read them, relative to the lake: the ledger's
-    ``parts``, and the gate results as listed now (see the module doc)."""
+    ``parts``, and the gate results as listed now (see the module doc; ``results_files``: the results
+    table's listing, when the caller has just made it)."""
     out: dict[str, list[str]] = {}
     for p in parts:
         day = None if p.partition == WHOLE else dt.date.fromisoformat(p.partition)
         out.setdefault(p.table_name, []).append(part_file(get_table(p.table_name), day, p.part))
     for files in out.values():
         files.sort()  # partition order, as a glob lists them: scans and ties come out the same each time
-    out[RESULTS_TABLE] = results_rollup.listed(lake, get_table(RESULTS_TABLE))
+    out[RESULTS_TABLE] = results_rollup.listed(lake, get_table(RESULTS_TABLE), results_files)
     return out
 
 
@@ -113,15 +116,16 @@ def refresh(lake: LakeLike, duckdb_file: Path, ledger: Ledger) -> Path:
 
 def _rebuild(store: Lake, duckdb_file: Path, ledger: Ledger) -> Path:
     results = get_table(RESULTS_TABLE)
+    results_files: list[str] | None = None  # None: list them anew
     try:
-        results_rollup.roll_up(store, results, dt.datetime.now(dt.UTC).date())
+        results_files = results_rollup.roll_up(store, results, dt.datetime.now(dt.UTC).date()).files
     except (OSError, ValueError, pa.ArrowException) as e:  # maintenance: the listing stays right
         log.warning("gate results not rolled up (the next refresh retries): %s", e)
     duckdb_file.parent.mkdir(parents=True, exist_ok=True)
     tmp = duckdb_file.parent / f".{duckdb_file.name}.{uuid.uuid4().hex}.tmp"
     parts = ledger.parts()
     ledger_rows = ledger_tables(ledger, parts)
-    listed = published_files(store, parts)
+    listed = published_files(store, parts, results_files)
     try:
         con = duckdb.connect(str(tmp))
         try:

@@ -76,8 +76,10 @@ def test_a_closed_day_becomes_one_file_with_every_row_and_open_days_stay(
     written += [append(lake, OPEN, f"run{i}") for i in range(3, 5)]
     written.append(append(lake, TODAY, "run5"))
 
-    rollups = results_rollup.roll_up(lake, RESULTS, TODAY)
+    rolled = results_rollup.roll_up(lake, RESULTS, TODAY)
+    rollups = rolled.written
 
+    assert rolled.files == lake.glob(lk.table_pattern(RESULTS))  # the listing after it, without a second one
     assert len(rollups) == 1 and folder_files(lake, CLOSED) == [rollups[0].rsplit("/", 1)[1]]
     assert len(folder_files(lake, OPEN)) == 2 and len(folder_files(lake, TODAY)) == 1
     assert read_listed(lake) == keys(*written)
@@ -88,7 +90,7 @@ def test_a_closed_day_becomes_one_file_with_every_row_and_open_days_stay(
         raise AssertionError(f"footer of {rel} read")
 
     monkeypatch.setattr(lake, "parquet_metadata", unread)
-    assert results_rollup.roll_up(lake, RESULTS, TODAY) == []
+    assert results_rollup.roll_up(lake, RESULTS, TODAY).written == []
     assert {d: folder_files(lake, d) for d in (CLOSED, OPEN, TODAY)} == before
     assert len(results_rollup.listed(lake, RESULTS)) == 4
 
@@ -108,23 +110,26 @@ def test_a_crash_before_the_deletes_counts_nothing_twice(
     assert len(folder_files(lake, CLOSED)) == 4  # the rollup beside the three files it holds
     assert read_listed(lake) == keys(*written)
 
-    assert results_rollup.roll_up(lake, RESULTS, TODAY) == []  # finishes: deletes what the rollup holds
+    finished = results_rollup.roll_up(lake, RESULTS, TODAY)  # deletes what the rollup holds
+    assert finished.written == [] and finished.files == lake.glob(lk.table_pattern(RESULTS))
     assert len(folder_files(lake, CLOSED)) == 1
     assert read_listed(lake) == keys(*written)
 
 
 def test_a_file_landing_after_the_rollup_is_rolled_up_with_it(lake: LocalLake) -> None:
     written = [append(lake, CLOSED, f"run{i}") for i in range(2)]
-    (first,) = results_rollup.roll_up(lake, RESULTS, TODAY)
+    (first,) = results_rollup.roll_up(lake, RESULTS, TODAY).written
     written.append(append(lake, CLOSED, "late"))
 
-    (second,) = results_rollup.roll_up(lake, RESULTS, TODAY)
+    again = results_rollup.roll_up(lake, RESULTS, TODAY)
+    (second,) = again.written
 
+    assert again.files == lake.glob(lk.table_pattern(RESULTS))
     assert second != first and folder_files(lake, CLOSED) == [second.rsplit("/", 1)[1]]
     assert read_listed(lake) == keys(*written)
 
 
 def test_a_single_file_of_a_closed_day_is_left_as_it_is(lake: LocalLake) -> None:
     append(lake, CLOSED, "run0")
-    assert results_rollup.roll_up(lake, RESULTS, TODAY) == []
+    assert results_rollup.roll_up(lake, RESULTS, TODAY).written == []
     assert folder_files(lake, CLOSED) == ["run0-source.core-0000.parquet"]
