@@ -45,6 +45,7 @@ from schemas.registry import Table
 from transforms.risk import load_rules, refresh_days
 from transforms.risk.scoring import score_period
 from warehouse import lake as lk
+from warehouse.serving import select_sql
 
 INPUTS = (
     source_schema.hourly,
@@ -66,12 +67,8 @@ DAILY_MARTS = (
 def connect(lake: Path, tables: tuple[Table, ...]) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB with a view per table over its Parquet files (date partitions pruned)."""
     con = duckdb.connect(config={"threads": 2, "memory_limit": "3GB"})
-    for t in tables:
-        glob = lk.table_glob(lake, t)
-        opts = "union_by_name = true"
-        if t.partition_by:
-            opts += f", hive_partitioning = true, hive_types = {{'{t.partition_by}': DATE}}"
-        con.execute(f"CREATE VIEW {t.name} AS SELECT * FROM read_parquet('{glob}', {opts})")
+    for t in tables:  # the serving views' SELECT (registry types), over the table's glob
+        con.execute(f'CREATE VIEW "{t.name}" AS {select_sql(t, str(lk.table_glob(lake, t)))}')
     return con
 
 
