@@ -119,6 +119,11 @@ lineage = sa.Table(
 WHOLE = ""  # the partition key of an unpartitioned table
 
 
+def partition_date(key: str) -> dt.date | None:
+    """The date a partition key names (None: ``WHOLE``, the one partition of an unpartitioned table)."""
+    return None if key == WHOLE else dt.date.fromisoformat(key)
+
+
 @dataclass(frozen=True)
 class RawObject:
     raw_path: str

@@ -41,7 +41,7 @@ from warehouse.catalog import (
 )
 from warehouse.fs import Lake, LakeLike, as_lake
 from warehouse.lake import part_file
-from warehouse.ledger import WHOLE, Ledger, Part
+from warehouse.ledger import Ledger, Part, partition_date
 
 log = logging.getLogger(__name__)
 _REFRESH_LOCK = "serving-refresh"
@@ -60,8 +60,9 @@ def published_files(
     table's listing, when the caller has just made it)."""
     out: dict[str, list[str]] = {}
     for p in parts:
-        day = None if p.partition == WHOLE else dt.date.fromisoformat(p.partition)
-        out.setdefault(p.table_name, []).append(part_file(get_table(p.table_name), day, p.part))
+        out.setdefault(p.table_name, []).append(
+            part_file(get_table(p.table_name), partition_date(p.partition), p.part)
+        )
     for files in out.values():
         files.sort()  # partition order, as a glob lists them: scans and ties come out the same each time
     out[RESULTS_TABLE] = results_rollup.listed(lake, get_table(RESULTS_TABLE), results_files)

@@ -25,7 +25,7 @@ from schemas.registry import Layer, Table, all_tables, get_table
 from warehouse.catalog import RESULTS_TABLE
 from warehouse.fs import Lake
 from warehouse.lake import part_file, table_pattern, table_prefix
-from warehouse.ledger import WHOLE, Part
+from warehouse.ledger import Part, partition_date
 
 
 @dataclass(frozen=True)
@@ -44,14 +44,7 @@ def swept_tables() -> list[Table]:
 
 def listed_files(parts: Iterable[Part]) -> set[str]:
     """Where the ledger's ``parts`` live, relative to the lake."""
-    return {
-        part_file(
-            get_table(p.table_name),
-            None if p.partition == WHOLE else dt.date.fromisoformat(p.partition),
-            p.part,
-        )
-        for p in parts
-    }
+    return {part_file(get_table(p.table_name), partition_date(p.partition), p.part) for p in parts}
 
 
 def unlisted(lake: Lake, parts: Sequence[Part], older_than: dt.datetime) -> list[Unlisted]:

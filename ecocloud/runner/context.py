@@ -25,7 +25,7 @@ from schemas.registry import Table, get_table
 from schemas.sql import string_literal
 from warehouse import lake as lk
 from warehouse.fs import Lake, LakeLike, as_lake
-from warehouse.ledger import WHOLE, Ledger, RawObject, UnitState
+from warehouse.ledger import WHOLE, Ledger, RawObject, UnitState, partition_date
 from warehouse.serving import select_sql
 
 BEIJING = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
@@ -82,7 +82,7 @@ class StepContext:
 
     def partition_versions(self, table_name: str) -> dict[dt.date | None, str]:
         """Version of every published partition of a table (None: the unpartitioned table)."""
-        return {_date(p): v for p, v in self.ledger.partition_versions(table_name).items()}
+        return {partition_date(p): v for p, v in self.ledger.partition_versions(table_name).items()}
 
     def table_inputs(self, table_name: str) -> dict[dt.date | None, Input]:
         return {p: Input(TABLE, table_name, v, p) for p, v in self.partition_versions(table_name).items()}
@@ -141,10 +141,6 @@ class StepContext:
             if i.kind == TABLE and i.id == table_name
         ]
         return pa.concat_tables(parts) if parts else table.conform(table.empty(), columns)
-
-
-def _date(partition: str) -> dt.date | None:
-    return None if partition == WHOLE else dt.date.fromisoformat(partition)
 
 
 def _key(partition: dt.date | None) -> str:
