@@ -940,6 +940,12 @@ def _frame(
     return pd.concat([series[c].rename(c) for c in present], axis=1)
 
 
+def _indices(chunk: pa.DictionaryArray, null: int) -> np.ndarray:
+    """A dictionary chunk's indices as numpy, NULL rows as ``null`` (a view when there is none)."""
+    indices = chunk.indices if chunk.null_count == 0 else chunk.indices.fill_null(null)
+    return indices.to_numpy(zero_copy_only=False)
+
+
 @dataclass(frozen=True)
 class _Encoded:
     """A column of the batch, read once for every unit that needs it: its distinct values (NULL and
@@ -953,7 +959,7 @@ class _Encoded:
     @classmethod
     def of(cls, column: pa.ChunkedArray, *, codes: bool) -> _Encoded:
         if pa.types.is_dictionary(column.type):
-            return cls._of_dictionary(column)
+            return cls._of_dictionary(column, codes=codes)
         if not codes:
             return cls(column, pc.unique(column), None)
         encoded = pc.dictionary_encode(column, null_encoding="encode")
@@ -964,25 +970,28 @@ class _Encoded:
         return cls(column, encoded.chunk(encoded.num_chunks - 1).dictionary, np.concatenate(indices))
 
     @classmethod
-    def _of_dictionary(cls, column: pa.ChunkedArray) -> _Encoded:
-        """A dictionary column (a parser's): its codes are the indices into the chunks' unified
-        dictionary, renumbered over the entries some row holds (a part keeps its whole input's
-        dictionary) — no value is hashed or compared."""
+    def _of_dictionary(cls, column: pa.ChunkedArray, *, codes: bool) -> _Encoded:
+        """A dictionary column (a parser's): its values are the entries of the chunks' unified
+        dictionary some row holds (a part keeps its whole input's dictionary), its codes the rows'
+        indices renumbered over them — no value is hashed or compared. Without codes nothing per row
+        is kept (a batch's rows times the columns: memory this host pays dearly to fault in)."""
         chunks = column.unify_dictionaries().chunks
         dictionary = chunks[0].dictionary if chunks else pa.array([], column.type.value_type)
         null = len(dictionary)  # NULL rows get the code after the last entry
-        indices = (
-            np.concatenate([c.indices.fill_null(null).to_numpy(zero_copy_only=False) for c in chunks])
-            if chunks
-            else np.zeros(0, np.int64)
-        )
-        held = np.flatnonzero(np.bincount(indices, minlength=null + 1))
-        renumber = np.full(null + 1, -1, np.int64)
-        renumber[held] = np.arange(len(held))
+        indices = [_indices(c, null) for c in chunks]
+        counts = np.zeros(null + 1, np.int64)
+        for ix in indices:
+            counts += np.bincount(ix, minlength=null + 1)
+        held = np.flatnonzero(counts)
         values = dictionary.take(pa.array(held[held < null]))
         if held.size and held[-1] == null:
             values = pa.concat_arrays([values, pa.nulls(1, values.type)])
-        return cls(column, values, renumber[indices])  # with codes, rows_holding never reads column
+        if not codes:
+            return cls(column, values, None)
+        renumber = np.full(null + 1, -1, np.int32)
+        renumber[held] = np.arange(len(held))
+        rows = np.concatenate([renumber[ix] for ix in indices]) if indices else np.zeros(0, np.int32)
+        return cls(column, values, rows)  # with codes, rows_holding never reads column
 
     def rows_holding(self, value_positions: np.ndarray) -> np.ndarray:
         """Mask of the batch's rows whose value is one of ``values[value_positions]`` (NULL and NaN
@@ -1067,6 +1076,20 @@ def _distinct_frame(unit: _Unit, data: pa.Table, encoded: _Encodings) -> pd.Data
     )
 
 
+def _repeated(key: np.ndarray) -> np.ndarray:
+    """The values ``key`` holds more than once. Only keys sharing a hash bucket (2 buckets a key) can
+    repeat, so only they are sorted: about a third of a clean batch's keys instead of all (sorting
+    millions of keys was the gate's dearest step on a batch of HJ 212 readings)."""
+    candidates = key
+    if len(key) > 1 << 16:
+        bits = len(key).bit_length() + 1
+        bucket = (key.view(np.uint64) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(64 - bits)
+        shared = np.bincount(bucket.view(np.int64), minlength=1 << bits) > 1
+        candidates = key[shared[bucket.view(np.int64)]]
+    ordered = np.sort(candidates)
+    return ordered[1:][ordered[1:] == ordered[:-1]]
+
+
 @dataclass(frozen=True)
 class _KeyRows:
     """The batch's rows whose key (the columns' codes together) another row holds too, ascending: the
@@ -1095,8 +1118,7 @@ class _KeyRows:
             assert codes is not None, f"{name}: a key column is encoded with its codes"
             key = key * width + codes
             span *= width
-        ordered = np.sort(key)
-        repeated = ordered[1:][ordered[1:] == ordered[:-1]]
+        repeated = _repeated(key)
         if len(repeated) == 0:
             return cls(np.empty(0, np.int64))
         return cls(np.flatnonzero(np.isin(key, repeated)))

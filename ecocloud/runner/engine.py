@@ -262,6 +262,9 @@ def _run_batch(ctx: StepContext, spec: SourceSpec, build: Build, batch: list[Uni
                 if isinstance(output, Exception):
                     raise output
                 split = {t.name: _split(t, build, unit, output) for t in outputs}
+                # the parts hold the rows now: a batch holding both copies until it is published
+                # doubles its peak memory (fresh pages cost this kind of host dearly)
+                output.tables = {}
             except Exception as exc:
                 reports.append(_fail(ctx, name, unit, fp, exc, started))
                 started = time.perf_counter()

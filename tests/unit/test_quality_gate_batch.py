@@ -296,3 +296,20 @@ def test_dictionary_columns_get_the_verdicts_of_plain_strings(shape: str) -> Non
             expected.warnings,
         )
         assert comparable(got) == comparable(expected)
+
+
+@pytest.mark.parametrize("dictionaries", [False, True], ids=["plain", "dictionary"])
+def test_key_duplicates_in_a_batch_of_many_rows(dictionaries: bool) -> None:
+    """Past 65,536 rows the key check sorts only the keys that share a hash bucket: every duplicate,
+    within a part or across parts, is still found and attributed to its part."""
+    n = 36_000
+    first = rows(DAYS[0], n=n, prefix="a", thing_id={7: "a9", 30_000: "a29999"})  # 2 pairs within
+    second = rows(DAYS[0], n=n, prefix="b", thing_id={0: "a5", 1: "a6", 2: "a6"})  # across parts
+    third = rows(DAYS[1], n=n, prefix="a")  # same ids, another date: no duplicate
+    parts = [part("one", DAYS[0], first), part("two", DAYS[0], second), part("three", DAYS[1], third)]
+    if dictionaries:
+        parts = [GatePart(p.unit, p.partition, as_dictionaries(p.data)) for p in parts]
+    verdicts = validate(T, parts, run=RUN)
+    assert pk_duplicates(parts) == [6, 3, 0]
+    assert [by_check(v)[PK_ROW]["unexpected_count"] for v in verdicts] == [6, 3, 0]
+    assert [any("primary key" in m for m in v.blocking_failures) for v in verdicts] == [True, True, False]
