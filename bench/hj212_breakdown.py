@@ -1,0 +1,158 @@
+"""Where an HJ 212 ingest spends its time, per process: the breakdown behind BENCHMARKS.md's figures.
+
+    .venv/bin/python -m bench.hj212_breakdown [--hours 24] [--workers 2] [--data DIR]
+    .venv/bin/python -m bench.hj212_breakdown --gate [--hours 12] [--repeat 6]
+
+Default: ``--hours`` capture files of ``bench.run_hj212_ingest`` (generate them with it first)
+through the ``source`` spec into a fresh home, after an untimed warm-up. Each core worker prints its
+wall time, user and system CPU, minor page faults (memory faulted in fresh: dear on this kind of
+host) and the seconds it spent parsing, splitting by date, gating and publishing; the main process
+prints the same for the marts and serving.
+
+``--gate``: the gate alone on the readings of ``--hours`` files, split by date as the runner splits
+them, validated as one batch ``--repeat`` times in one process (the minimum is the figure: the
+first run also faults its memory in).
+
+The timers wrap the runner's and the parser's functions in this process (and in the workers it
+forks); nothing here is used by ecocloud itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import datetime as dt
+import functools
+import os
+import resource
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bench.run_hj212_ingest import DEFAULT_DIR, ours
+
+_SECONDS: collections.defaultdict[str, float] = collections.defaultdict(float)
+
+
+def _timed(owner: Any, name: str, label: str) -> None:
+    original: Callable[..., Any] = getattr(owner, name)
+
+    @functools.wraps(original)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            _SECONDS[label] += time.perf_counter() - started
+
+    setattr(owner, name, wrapper)
+
+
+def _usage() -> tuple[float, float, int]:
+    u = resource.getrusage(resource.RUSAGE_SELF)
+    return u.ru_utime, u.ru_stime, u.ru_minflt
+
+
+def _report(who: str, started: float, before: tuple[float, float, int]) -> None:
+    user, system, faults = (a - b for a, b in zip(_usage(), before, strict=True))
+    parts = ", ".join(f"{k} {v:.2f}" for k, v in sorted(_SECONDS.items(), key=lambda kv: -kv[1]))
+    print(
+        f"{who}: {time.perf_counter() - started:.2f} s wall, user {user:.2f} s, system {system:.2f} s, "
+        f"{int(faults):,} minor faults; seconds in {parts}",
+        flush=True,
+    )
+
+
+_batch_job: Callable[..., Any] | None = None  # the runner's, while _worker_job stands in for it
+
+
+def _worker_job(args: Any) -> Any:
+    """The runner's batch job, timed in the worker (a module-level function: the pool pickles it)."""
+    assert _batch_job is not None
+    _SECONDS.clear()
+    started, before = time.perf_counter(), _usage()
+    try:
+        return _batch_job(args)
+    finally:
+        _report(f"worker {os.getpid()}", started, before)
+
+
+def breakdown(files: list[Path], home: Path, workers: int) -> None:
+    from ecocloud.builds import sources
+    from ecocloud.runner import engine
+    from ingest.hj212 import batch
+
+    for owner, name, label in [
+        (batch, "parse_capture", "parse"),
+        (engine, "_split", "split"),
+        (engine, "validate", "gate"),
+        (engine, "_publish", "publish"),
+        (sources.Marts, "build_batch", "marts query"),
+        (engine, "refresh_serving", "serving"),
+    ]:
+        _timed(owner, name, label)
+    global _batch_job
+    _batch_job = engine._run_batch_job
+    engine._run_batch_job = _worker_job
+    ours(files[:1], home.with_name(home.name + "-warm-up"), workers=workers)
+    _SECONDS.clear()
+    started, before = time.perf_counter(), _usage()
+    result = ours(files, home, workers=workers)
+    _report("main process (land, marts, serving; workers' time not included)", started, before)
+    print(f"{result['lines']:,} lines in {result['seconds']:.2f} s; stages {result['stages_seconds']}")
+
+
+def gate_only(files: list[Path], repeat: int) -> None:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from ecocloud.builds.sources import tune_process_memory
+    from ingest.hj212 import batch
+    from schemas import source as schema
+    from warehouse.quality import GatePart, GateRun, validate
+
+    tune_process_memory()  # as a core worker does
+    parts = []
+    for i, path in enumerate(files):
+        parsed = batch.parse_capture(path.read_bytes(), segment=str(path), default_date=dt.date(2026, 11, 20))
+        readings = schema.readings.conform(parsed.readings)
+        dates = readings.column("date")
+        for day in sorted(pc.unique(dates).to_pylist()):
+            rows = readings.filter(pc.equal(dates, pa.scalar(day, dates.type)))
+            parts.append(GatePart(f"hour-{i}", day, rows))
+    run = GateRun("bench", "bench.hj212_breakdown", "source.core")
+    validate(schema.readings, parts[:2], run=run)  # GX imported, suites compiled
+    seconds = []
+    for _ in range(repeat):
+        started, before = time.perf_counter(), _usage()
+        verdicts = validate(schema.readings, parts, run=run)
+        seconds.append(time.perf_counter() - started)
+        faults = _usage()[2] - before[2]
+        print(
+            f"gate of {sum(p.data.num_rows for p in parts):,} readings in {len(parts)} parts: "
+            f"{seconds[-1]:.3f} s, {faults:,} minor faults, {verdicts[0].timings}"
+        )
+    print(f"minimum {min(seconds):.3f} s")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--hours", type=int, default=24)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--data", type=Path, default=DEFAULT_DIR)
+    ap.add_argument("--gate", action="store_true", help="the gate of the readings alone")
+    ap.add_argument("--repeat", type=int, default=6)
+    a = ap.parse_args(argv)
+    files = sorted((a.data / "captures").glob("*.h212*"))
+    if len(files) < a.hours:
+        raise SystemExit(f"{a.data / 'captures'} holds {len(files)} hours: run bench.run_hj212_ingest first")
+    if a.gate:
+        gate_only(files[: a.hours], a.repeat)
+    else:
+        breakdown(files[: a.hours], a.data / "home-breakdown", a.workers)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
