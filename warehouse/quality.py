@@ -1077,12 +1077,13 @@ def _distinct_frame(unit: _Unit, data: pa.Table, encoded: _Encodings) -> pd.Data
 
 
 def _repeated(key: np.ndarray) -> np.ndarray:
-    """The values ``key`` holds more than once. Only keys sharing a hash bucket (2–4 buckets a key)
-    can repeat, so only they are sorted: a fifth to two fifths of a clean batch's keys instead of all
-    (sorting millions of keys was the gate's dearest step on a batch of HJ 212 readings)."""
+    """The values ``key`` holds more than once. Only keys sharing a hash bucket (2–4 buckets a key up
+    to 8 M keys; the table stops growing at 2²⁴ counts, 128 MB) can repeat, so only they are sorted:
+    a fifth to two fifths of a clean batch's keys instead of all (sorting millions of keys was the
+    gate's dearest step on a batch of HJ 212 readings)."""
     candidates = key
     if len(key) > 1 << 16:
-        bits = len(key).bit_length() + 1
+        bits = min(len(key).bit_length() + 1, 24)
         bucket = (key.view(np.uint64) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(64 - bits)
         shared = np.bincount(bucket.view(np.int64), minlength=1 << bits) > 1
         candidates = key[shared[bucket.view(np.int64)]]
