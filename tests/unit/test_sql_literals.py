@@ -8,8 +8,9 @@ from hypothesis import strategies as st
 
 from schemas.sql import string_list, string_literal
 
-# DuckDB strings cannot hold NUL; everything else may come from a file name, a check or a comment.
-TEXT = st.text(alphabet=st.characters(blacklist_characters="\x00"), max_size=40)
+# DuckDB strings cannot hold NUL; everything else may come from a file name, a check or a comment —
+# as UTF-8: a lone surrogate (U+D800…U+DFFF) is no text any file or query can carry.
+TEXT = st.text(alphabet=st.characters(codec="utf-8", exclude_characters="\x00"), max_size=40)
 
 
 @given(TEXT)
