@@ -9,8 +9,7 @@ wall time, user and system CPU, minor page faults (memory faulted in fresh: dear
 host) and the seconds it spent parsing, splitting by date, gating and publishing; the main process
 prints the same for the marts and serving.
 
-``--gate``: the gate alone on the readings of ``--hours`` files, split by date as the runner splits
-them, validated as one batch ``--repeat`` times in one process (the minimum is the figure: the
+``--gate``: the gate alone on the readings of ``--hours`` files, split by date by the runner's own split, validated as one batch ``--repeat`` times in one process (the minimum is the figure: the
 first run also faults its memory in).
 
 The timers wrap the runner's and the parser's functions in this process (and in the workers it
@@ -104,23 +103,24 @@ def breakdown(files: list[Path], home: Path, workers: int) -> None:
 
 
 def gate_only(files: list[Path], repeat: int) -> None:
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
     from ecocloud.builds.sources import tune_process_memory
+    from ecocloud.runner import engine
+    from ecocloud.runner.units import Output, Unit
+    from ecocloud.specs import get_spec
     from ingest.hj212 import batch
     from schemas import source as schema
     from warehouse.quality import GatePart, GateRun, validate
 
     tune_process_memory()  # as a core worker does
+    core = get_spec("source").build("core")
     parts = []
     for i, path in enumerate(files):
         parsed = batch.parse_capture(path.read_bytes(), segment=str(path), default_date=dt.date(2026, 11, 20))
-        readings = schema.readings.conform(parsed.readings)
-        dates = readings.column("date")
-        for day in sorted(pc.unique(dates).to_pylist()):
-            rows = readings.filter(pc.equal(dates, pa.scalar(day, dates.type)))
-            parts.append(GatePart(f"hour-{i}", day, rows))
+        unit = Unit(f"hour-{i}", ())
+        output = Output({schema.readings.name: parsed.readings})
+        parts += [
+            GatePart(unit.key, day, rows) for day, rows in engine._split(schema.readings, core, unit, output)
+        ]
     run = GateRun("bench", "bench.hj212_breakdown", "source.core")
     validate(schema.readings, parts[:2], run=run)  # GX imported, suites compiled
     seconds = []

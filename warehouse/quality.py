@@ -1084,9 +1084,9 @@ def _repeated(key: np.ndarray) -> np.ndarray:
     candidates = key
     if len(key) > 1 << 16:
         bits = min(len(key).bit_length() + 1, 24)
-        bucket = (key.view(np.uint64) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(64 - bits)
-        shared = np.bincount(bucket.view(np.int64), minlength=1 << bits) > 1
-        candidates = key[shared[bucket.view(np.int64)]]
+        hashed = (key.view(np.uint64) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(64 - bits)
+        bucket = hashed.view(np.int64)
+        candidates = key[(np.bincount(bucket, minlength=1 << bits) > 1)[bucket]]
     ordered = np.sort(candidates)
     return ordered[1:][ordered[1:] == ordered[:-1]]
 
