@@ -29,7 +29,11 @@ COPY warehouse ./warehouse
 COPY ingest ./ingest
 COPY ecocloud ./ecocloud
 COPY dags ./dags
-RUN /opt/venv/bin/uv pip install --no-deps --python /opt/venv/bin/python -e . \
+# The HJ 212 parser's C kernels are compiled here (gcc only for this step; the image keeps the .so).
+RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev \
+ && /opt/venv/bin/uv pip install --no-deps --python /opt/venv/bin/python -e . \
+ && python -c "import ingest.hj212._tokens" \
+ && apt-get purge -y --auto-remove gcc libc6-dev && rm -rf /var/lib/apt/lists/* \
  && python -m compileall -q schemas transforms warehouse ingest ecocloud dags
 
 # A non-root user (Airflow's uid, group 0 so that an arbitrary uid with group 0 also works) owning

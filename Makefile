@@ -3,7 +3,8 @@ SHELL := /bin/bash
 PY ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml Makefile | sha256sum | cut -c1-12)
+NATIVE := ingest/hj212/_tokens.c
+STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml Makefile $(NATIVE) | sha256sum | cut -c1-12)
 UV_VERSION := 0.13.9
 CHROMIUM := /usr/bin/chromium
 
@@ -18,10 +19,11 @@ help:
 
 venv: $(STAMP)
 
-# Creates .venv and installs the pinned lock (uv for speed; pip bootstraps uv) plus the project itself.
+# Creates .venv and installs the pinned lock (uv for speed; pip bootstraps uv) plus the project itself,
+# whose C kernels (NATIVE) are compiled in place by the editable install (gcc and the Python headers).
 # Bytecode is compiled at install: where PYTHONDONTWRITEBYTECODE is set, every Airflow task process
 # would otherwise recompile Airflow, GX and pandas from source (seconds per process).
-$(STAMP): requirements.lock pyproject.toml Makefile
+$(STAMP): requirements.lock pyproject.toml Makefile $(NATIVE)
 	@command -v $(PY) >/dev/null || { echo "need $(PY) on PATH"; exit 1; }
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check "uv==$(UV_VERSION)"

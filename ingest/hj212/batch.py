@@ -17,10 +17,10 @@ fast path works on ~2 MB chunks of lines (cache-sized) with numpy instead of on 
    XOR over the buffer read as 64-bit words gives those eight lane sums for any byte range in O(1);
 3. items by position arithmetic: in a well-formed header or CP the positions of ``=`` and of the
    separators (``;``, and ``,`` in CP) alternate, so every ``key=value`` is read off the sorted list
-   of those positions without searching; keys (≤ 16 bytes) are identified by unaligned 8-byte loads
-   and classified once per distinct key with the protocol's own classifier; numbers are checked
-   (digits, ``.``, ``-``; else a strict pattern) and converted by Arrow's correctly rounded
-   string→double cast (= Python's ``float``); DataTime digits are converted and calendar-checked
+   of those positions without searching (one pass in C, :mod:`ingest.hj212._tokens`); keys are
+   numbered by a hash table in C, compared byte for byte, and classified once per distinct key with
+   the protocol's own classifier; numbers are checked against a strict pattern and converted,
+   correctly rounded (= Python's ``float``), in C; DataTime digits are converted and calendar-checked
    vectorised; string columns are built from per-chunk dictionaries.
 
 A line takes the fast path only if it is *plainly* good: ASCII, a single ``;CP=&&…&&``, header keys
@@ -54,6 +54,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ingest.hj212 import _tokens
 from ingest.hj212 import crc as _crc
 from ingest.hj212 import protocol as proto
 from ingest.hj212.segments import _scan
@@ -105,8 +106,8 @@ _HEADER_KEYS = {b"QN": 0, b"ST": 1, b"CN": 2, b"PW": 3, b"MN": 4, b"Flag": 5}
 _QN, _ST, _CN, _PW, _MN, _FLAG = range(6)
 _VERSION = np.array([2005, 2017, 2025], np.int16)
 
-# Strict numbers: what Python's float() and Arrow's cast (fast_float, correctly rounded) both read
-# the same way. Anything else takes the reference path.
+# Strict numbers: what _tokens.numbers reads as Python's float() does (the C kernel checks these
+# patterns itself; they are written here as its contract). Anything else takes the reference path.
 _NUMBER_RE = r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$"
 _INT_RE = r"^[+-]?[0-9]{1,15}$"
 
@@ -596,81 +597,44 @@ def _rows_of(values: pa.Array, rows: np.ndarray) -> pa.DictionaryArray:
     return pc.dictionary_encode(values).take(pa.array(rows, pa.int64()))
 
 
-_LOW_BYTES = np.array([(1 << (8 * k)) - 1 for k in range(8)] + [(1 << 64) - 1], np.uint64)
-
-
 def _key_ids(arr: np.ndarray, ks: np.ndarray, ke: np.ndarray) -> tuple[np.ndarray, list[str]]:
-    """Ids of the distinct byte strings [ks, ke) and the strings themselves.
-
-    Keys of ≤ 16 bytes are identified by (length, first 8 bytes, last 8 bytes) read as unaligned
-    64-bit words — exact — hashed and factorised; every member is checked against its group's
-    representative, so a hash collision cannot merge two keys (it falls back to comparing strings)."""
-    n = ke - ks
-    if len(ks) == 0:
-        return np.zeros(0, np.int64), []
-    if int(n.max()) <= 16:
-        u = np.ndarray((len(arr) - 7,), "<u8", arr, 0, (1,))  # unaligned 8-byte loads at any offset
-        lo = u[ks] & _LOW_BYTES[np.minimum(n, 8)]
-        hi = np.where(n > 8, u[np.maximum(ke - 8, 0)], np.uint64(0))
-        h = lo ^ (hi * np.uint64(0x9E3779B97F4A7C15)) ^ (n.astype(np.uint64) << np.uint64(59))
-        enc = pc.dictionary_encode(pa.array(h, pa.uint64()))
-        ids = enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-        rep = np.empty(len(enc.dictionary), np.int64)
-        rep[ids] = np.arange(len(ids))
-        r = rep[ids]
-        if bool(np.all((lo == lo[r]) & (hi == hi[r]) & (n == n[r]))):
-            data = arr.tobytes() if len(rep) > 64 else None
-            names = [
-                (data[int(ks[i]) : int(ke[i])] if data is not None else arr[ks[i] : ke[i]].tobytes()).decode(
-                    "ascii"
-                )
-                for i in rep
-            ]
-            return ids, names
-    keys = pc.dictionary_encode(_compact(arr, ks, ke))
-    return keys.indices.to_numpy(zero_copy_only=False).astype(np.int64), [
-        str(x) for x in keys.dictionary.to_pylist()
+    """Ids of the distinct byte strings [ks, ke) (0, 1, … in order of first appearance) and the
+    strings themselves: one hash-table pass in C, each string compared byte for byte."""
+    ids, first = _tokens.key_ids(arr, _int64s(ks), _int64s(ke))
+    data = arr.tobytes() if len(first) > 64 else None
+    names = [
+        (data[ks[i] : ke[i]] if data is not None else arr[ks[i] : ke[i]].tobytes()).decode("ascii")
+        for i in np.frombuffer(first, np.int64).tolist()
     ]
+    return np.frombuffer(ids, np.int64), names
 
 
-def _concat_ranges(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    cnt = hi - lo
-    total = int(cnt.sum())
-    offs = np.zeros(len(cnt), np.int64)
-    np.cumsum(cnt[:-1], out=offs[1:])
-    return np.arange(total, dtype=np.int64) + np.repeat(lo - offs, cnt)
+def _int64s(values: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(values, np.int64)
 
 
 def _items(
-    pos: np.ndarray, is_eq: np.ndarray, rs: np.ndarray, re_: np.ndarray
+    pos: np.ndarray, classes: np.ndarray, rs: np.ndarray, re_: np.ndarray, *, commas: bool
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """``key=value`` items of the regions [rs, re_), cut at the delimiters among the special
-    positions ``pos`` (sorted: delimiters and every ``=``).
+    positions ``pos`` (sorted; ``classes`` as ``_CLASS``: ``;``, ``,`` — a delimiter only where
+    ``commas`` —, ``=``).
 
     Only the regular layout is decoded: inside a region the specials alternate ``= d = d … =``
     (every item has exactly one ``=``, no empty item). Returns per item: region, key start, ``=``
     position, value end; and per region whether it is regular (irregular ones take the reference
-    path, which knows about empty items, ``a=b=c`` values and items without ``=``)."""
-    lo = np.searchsorted(pos, rs)
-    hi = np.searchsorted(pos, re_)
-    cnt = hi - lo
-    idx = _concat_ranges(lo, hi)
-    nreg = len(rs)
-    start = np.zeros(nreg, np.int64)
-    np.cumsum(cnt[:-1], out=start[1:])
-    region = np.repeat(np.arange(nreg, dtype=np.int64), cnt)
-    j = np.arange(len(idx), dtype=np.int64) - np.repeat(start, cnt)
-    even = (j & 1) == 0
-    regular = (cnt & 1) == 1
-    regular |= cnt == 0
-    regular[region[is_eq[idx] != even]] = False
-    e = idx[even]
-    ereg = region[even]
-    ej = j[even]
-    last = len(pos) - 1
-    key_start = np.where(ej == 0, rs[ereg], pos[np.maximum(e - 1, 0)] + 1)
-    val_end = np.where(ej == cnt[ereg] - 1, re_[ereg], pos[np.minimum(e + 1, max(last, 0))])
-    return ereg, key_start, pos[e] if len(e) else e, val_end, regular
+    path, which knows about empty items, ``a=b=c`` values and items without ``=``). One pass in C
+    (``_tokens.items``)."""
+    region, key_start, eq, value_end, regular = _tokens.items(
+        _int64s(pos), np.ascontiguousarray(classes, np.uint8), _int64s(rs), _int64s(re_), commas
+    )
+    return (
+        np.frombuffer(region, np.int64),
+        np.frombuffer(key_start, np.int64),
+        np.frombuffer(eq, np.int64),
+        np.frombuffer(value_end, np.int64),
+        np.frombuffer(regular, np.bool_),
+    )
 
 
 def _crc16_many(
@@ -767,31 +731,14 @@ def _classify(keys: list[str]) -> _KeyInfo:
     )
 
 
-def _numbers(values: pa.StringArray, pattern: str) -> tuple[np.ndarray, np.ndarray]:
-    """(float values, valid): what ``float()`` reads, for strings matching ``pattern``, and finite.
-
-    Fast case: every string uses only ``0-9 . -``; for those Arrow's cast accepts exactly what
-    ``float()`` accepts (checked exhaustively in the tests), so one cast decides. Otherwise the
-    strict pattern selects what both read alike."""
-    n = len(values)
-    if n == 0:
-        return np.zeros(0), np.zeros(0, np.bool_)
-    buf = values.buffers()[2]
-    chars = np.frombuffer(buf, np.uint8) if buf is not None else np.zeros(0, np.uint8)
-    if pattern == _NUMBER_RE and bool(
-        np.all(((chars >= 48) & (chars <= 57)) | (chars == 46) | (chars == 45))
-    ):
-        try:
-            x = pc.cast(values, pa.float64()).to_numpy(zero_copy_only=False)
-        except pa.ArrowInvalid:
-            pass
-        else:
-            return x, np.isfinite(x)
-    valid = pc.match_substring_regex(values, pattern).to_numpy(zero_copy_only=False)
-    if not valid.all():
-        values = pc.if_else(pa.array(valid), values, pa.scalar("0"))
-    x = pc.cast(values, pa.float64()).to_numpy(zero_copy_only=False)
-    return x, valid & np.isfinite(x)
+def _numbers(
+    arr: np.ndarray, starts: np.ndarray, ends: np.ndarray, *, integers: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """(float values, valid) of the byte ranges [starts, ends): what ``float()`` reads, for strings
+    matching ``_NUMBER_RE`` (``_INT_RE`` where ``integers``), and finite — one pass in C, correctly
+    rounded (``_tokens.numbers``)."""
+    values, valid = _tokens.numbers(arr, _int64s(starts), _int64s(ends), integers)
+    return np.frombuffer(values, np.float64), np.frombuffer(valid, np.bool_)
 
 
 def _fast_path(lines: _Lines, acc: _Acc, base: int, default_date: dt.date) -> np.ndarray:
@@ -852,8 +799,7 @@ def _fast_path(lines: _Lines, acc: _Acc, base: int, default_date: dt.date) -> np
     bad |= ~((arr[p + 4] == 38) & (arr[p + 5] == 38) & (arr[zz - 2] == 38) & (arr[zz - 1] == 38))
 
     # -- 3. header fields: split at ';' only ------------------------------------------------------
-    hmask = sclass != 2
-    hrow, hs, heq, he, regular = _items(special[hmask], sclass[hmask] == 3, a, p)
+    hrow, hs, heq, he, regular = _items(special, sclass, a, p, commas=False)
     bad |= ~regular
     klen = heq - hs
     packed = np.zeros(len(hs), np.int64)
@@ -891,7 +837,7 @@ def _fast_path(lines: _Lines, acc: _Acc, base: int, default_date: dt.date) -> np
     bad |= (version >= 1) & (flen[:, _QN] <= 0)  # 2017+: QN required
 
     # -- 4. CP items: split at ';' and ',' ---------------------------------------------------------
-    row, ts, teq, te, regular = _items(special, sclass == 3, p + 6, zz - 2)
+    row, ts, teq, te, regular = _items(special, sclass, p + 6, zz - 2, commas=True)
     bad |= ~regular
     keep = ~bad[row]
     ts, te, row, teq = ts[keep], te[keep], row[keep], teq[keep]
@@ -918,10 +864,10 @@ def _fast_path(lines: _Lines, acc: _Acc, base: int, default_date: dt.date) -> np
     val = np.zeros(len(ts), np.float64)
     facility = kind == _K_FACILITY
     numeric = (kind == _K_NUM) | (facility & ~ki.is_int[kid])
-    for sel, pattern in ((numeric, _NUMBER_RE), (facility & ki.is_int[kid], _INT_RE)):
+    for sel, integers in ((numeric, False), (facility & ki.is_int[kid], True)):
         idx = np.flatnonzero(sel)
         if len(idx):
-            x, valid = _numbers(_compact(arr, vs[idx], te[idx]), pattern)
+            x, valid = _numbers(arr, vs[idx], te[idx], integers=integers)
             val[idx] = x
             bad[row[idx[~valid]]] = True
     # strings (Flag, EFlag, SampleTime …, extra keys): ids for duplicate checks and flags

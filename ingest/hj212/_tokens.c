@@ -1,0 +1,355 @@
+/* Byte-level kernels of the HJ 212 fast path (ingest/hj212/batch.py): one pass over a chunk's bytes
+ * instead of numpy's many passes over position arrays. No numpy C API: arguments are buffers, results
+ * are bytearrays the caller views with numpy.frombuffer. Nothing here reads outside a buffer it was
+ * given, whatever the bytes or positions: buffer sizes are checked first, item positions are only
+ * compared and copied, and a byte range is checked against the data's length before it is read. */
+#define PY_SSIZE_T_CLEAN
+#define _GNU_SOURCE /* strtod_l */
+#include <Python.h>
+#include <locale.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+static locale_t c_locale; /* strtod in the C locale, whatever the process's LC_NUMERIC */
+
+static PyObject *new_bytearray(Py_ssize_t size) {
+    return PyByteArray_FromStringAndSize(NULL, size);
+}
+
+/* the first index i in [from, n) with a[i] >= x, else n (numpy.searchsorted, side="left", given
+ * that a[from - 1] < x): gallops forward from `from` first, as regions come in ascending order and
+ * each one's answer lies a few positions past the previous one's */
+static Py_ssize_t lower_bound(const int64_t *a, Py_ssize_t n, int64_t x, Py_ssize_t from) {
+    Py_ssize_t lo = from, hi = n, step = 1;
+    while (lo + step < n && a[lo + step] < x) {
+        lo += step;
+        step *= 2;
+    }
+    if (lo + step < n) hi = lo + step + 1;
+    while (lo < hi) {
+        Py_ssize_t mid = lo + (hi - lo) / 2;
+        if (a[mid] < x)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static int int64s(Py_buffer *buf, const char *name, Py_ssize_t *count) {
+    if (buf->len % (Py_ssize_t)sizeof(int64_t) != 0) {
+        PyErr_Format(PyExc_ValueError, "%s: not a buffer of int64", name);
+        return -1;
+    }
+    *count = buf->len / (Py_ssize_t)sizeof(int64_t);
+    return 0;
+}
+
+/* items(pos, classes, rs, re, commas) -> (region, key_start, eq, value_end, regular): batch._items'
+ * contract. pos: int64 ascending, the special bytes' positions; classes: one byte per pos (1 ';',
+ * 2 ',', 3 '='); rs/re: int64 region bounds [rs, re). A region's specials are those of pos inside
+ * it, commas left out unless `commas`. Items are read off the even ones (the '='); a region is
+ * regular when they alternate '=' delimiter '=' … '=' (an odd count) or it holds none. Items of
+ * irregular regions are returned too (the caller drops their rows). */
+static PyObject *items(PyObject *self, PyObject *args) {
+    Py_buffer bpos, bcls, brs, bre;
+    int commas;
+    if (!PyArg_ParseTuple(args, "y*y*y*y*p:items", &bpos, &bcls, &brs, &bre, &commas)) return NULL;
+    PyObject *result = NULL, *out[5] = {NULL, NULL, NULL, NULL, NULL};
+    Py_ssize_t *bounds = NULL;
+    Py_ssize_t npos, nreg, nre;
+    if (int64s(&bpos, "pos", &npos) || int64s(&brs, "rs", &nreg) || int64s(&bre, "re", &nre)) goto done;
+    if (bcls.len != npos || nre != nreg) {
+        PyErr_SetString(PyExc_ValueError, "items: classes must match pos, re must match rs");
+        goto done;
+    }
+    const int64_t *pos = (const int64_t *)bpos.buf, *rs = (const int64_t *)brs.buf;
+    const int64_t *re = (const int64_t *)bre.buf;
+    const uint8_t *cls = (const uint8_t *)bcls.buf;
+    const uint8_t skipped = commas ? 0 : 2; /* class 0 never occurs */
+    bounds = PyMem_Malloc(sizeof(Py_ssize_t) * 2 * (size_t)(nreg > 0 ? nreg : 1));
+    if (bounds == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    Py_ssize_t total = 0, hint = 0; /* where the last region ended: the next one's search starts there */
+    for (Py_ssize_t r = 0; r < nreg; r++) {
+        if (re[r] < rs[r]) {
+            PyErr_SetString(PyExc_ValueError, "items: a region ends before it starts");
+            goto done;
+        }
+        if (hint > 0 && pos[hint - 1] >= rs[r]) hint = 0; /* regions out of order: search from 0 */
+        Py_ssize_t lo = lower_bound(pos, npos, rs[r], hint);
+        Py_ssize_t hi = lower_bound(pos, npos, re[r], lo), cnt = 0;
+        hint = hi;
+        for (Py_ssize_t i = lo; i < hi; i++) cnt += cls[i] != skipped;
+        bounds[2 * r] = lo;
+        bounds[2 * r + 1] = hi;
+        total += (cnt + 1) / 2;
+    }
+    for (int k = 0; k < 4; k++)
+        if ((out[k] = new_bytearray(total * (Py_ssize_t)sizeof(int64_t))) == NULL) goto done;
+    if ((out[4] = new_bytearray(nreg)) == NULL) goto done;
+    int64_t *region = (int64_t *)PyByteArray_AS_STRING(out[0]);
+    int64_t *key_start = (int64_t *)PyByteArray_AS_STRING(out[1]);
+    int64_t *eq = (int64_t *)PyByteArray_AS_STRING(out[2]);
+    int64_t *value_end = (int64_t *)PyByteArray_AS_STRING(out[3]);
+    uint8_t *regular = (uint8_t *)PyByteArray_AS_STRING(out[4]);
+    Py_ssize_t k = 0;
+    for (Py_ssize_t r = 0; r < nreg; r++) {
+        Py_ssize_t j = 0;
+        int ok = 1;
+        int64_t previous = 0;
+        for (Py_ssize_t i = bounds[2 * r]; i < bounds[2 * r + 1]; i++) {
+            if (cls[i] == skipped) continue;
+            int even = (j & 1) == 0;
+            if ((cls[i] == 3) != even) ok = 0;
+            if (even) {
+                region[k] = (int64_t)r;
+                key_start[k] = j == 0 ? rs[r] : previous + 1;
+                eq[k] = pos[i];
+                value_end[k++] = re[r]; /* the next delimiter's position, if one follows */
+            } else {
+                value_end[k - 1] = pos[i];
+            }
+            previous = pos[i];
+            j++;
+        }
+        regular[r] = (uint8_t)(ok && ((j & 1) == 1 || j == 0));
+    }
+    result = Py_BuildValue("(OOOOO)", out[0], out[1], out[2], out[3], out[4]);
+done:
+    for (int i = 0; i < 5; i++) Py_XDECREF(out[i]);
+    PyMem_Free(bounds);
+    PyBuffer_Release(&bpos);
+    PyBuffer_Release(&bcls);
+    PyBuffer_Release(&brs);
+    PyBuffer_Release(&bre);
+    return result;
+}
+
+/* 64-bit FNV-1a over the bytes, then a multiplicative mix of the length in */
+static uint64_t hash_bytes(const uint8_t *b, Py_ssize_t n) {
+    uint64_t h = 1469598103934665603ULL;
+    for (Py_ssize_t i = 0; i < n; i++) h = (h ^ b[i]) * 1099511628211ULL;
+    return (h ^ (uint64_t)n) * 0x9E3779B97F4A7C15ULL;
+}
+
+/* key_ids(data, starts, ends) -> (ids: int64 bytes, first: int64 bytes): for the byte strings
+ * data[starts[i]:ends[i]], an id per string (0, 1, … in order of first appearance) and, per id, the
+ * index i of its first appearance. Strings are compared byte for byte: no two strings share an id. */
+static PyObject *key_ids(PyObject *self, PyObject *args) {
+    Py_buffer bdata, bks, bke;
+    if (!PyArg_ParseTuple(args, "y*y*y*:key_ids", &bdata, &bks, &bke)) return NULL;
+    PyObject *result = NULL, *ids_out = NULL, *first_out = NULL;
+    int64_t *slots = NULL, *first = NULL;
+    Py_ssize_t n, nke;
+    if (int64s(&bks, "starts", &n) || int64s(&bke, "ends", &nke)) goto done;
+    if (nke != n) {
+        PyErr_SetString(PyExc_ValueError, "key_ids: starts and ends differ in length");
+        goto done;
+    }
+    const uint8_t *data = (const uint8_t *)bdata.buf;
+    const int64_t *ks = (const int64_t *)bks.buf, *ke = (const int64_t *)bke.buf;
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (ks[i] < 0 || ke[i] < ks[i] || ke[i] > bdata.len) {
+            PyErr_SetString(PyExc_ValueError, "key_ids: a range lies outside the data");
+            goto done;
+        }
+    if ((ids_out = new_bytearray(n * (Py_ssize_t)sizeof(int64_t))) == NULL) goto done;
+    int64_t *ids = (int64_t *)PyByteArray_AS_STRING(ids_out);
+    size_t cap = 64, distinct = 0;  /* open addressing; slots hold an id, or -1 when empty */
+    slots = PyMem_Malloc(cap * sizeof(int64_t));
+    first = PyMem_Malloc(cap / 2 * sizeof(int64_t));
+    if (slots == NULL || first == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    memset(slots, 0xff, cap * sizeof(int64_t));
+    for (Py_ssize_t i = 0; i < n; i++) {
+        const uint8_t *key = data + ks[i];
+        Py_ssize_t len = (Py_ssize_t)(ke[i] - ks[i]);
+        size_t at = (size_t)(hash_bytes(key, len) >> 7) & (cap - 1);
+        for (;;) {
+            int64_t id = slots[at];
+            if (id < 0) {
+                if (2 * (distinct + 1) > cap) { /* keep the table at most half full: grow, re-place */
+                    size_t wider = cap * 2;
+                    int64_t *grown = PyMem_Malloc(wider * sizeof(int64_t));
+                    int64_t *more = PyMem_Realloc(first, wider / 2 * sizeof(int64_t));
+                    if (grown == NULL || more == NULL) {
+                        PyMem_Free(grown);
+                        if (more != NULL) first = more;
+                        PyErr_NoMemory();
+                        goto done;
+                    }
+                    first = more;
+                    memset(grown, 0xff, wider * sizeof(int64_t));
+                    for (size_t d = 0; d < distinct; d++) {
+                        int64_t j = first[d];
+                        size_t to = (size_t)(hash_bytes(data + ks[j], (Py_ssize_t)(ke[j] - ks[j])) >> 7) &
+                                    (wider - 1);
+                        while (grown[to] >= 0) to = (to + 1) & (wider - 1);
+                        grown[to] = (int64_t)d;
+                    }
+                    PyMem_Free(slots);
+                    slots = grown;
+                    cap = wider;
+                    at = (size_t)(hash_bytes(key, len) >> 7) & (cap - 1);
+                    continue;
+                }
+                slots[at] = (int64_t)distinct;
+                first[distinct] = (int64_t)i;
+                ids[i] = (int64_t)distinct++;
+                break;
+            }
+            int64_t j = first[id];
+            if (ke[j] - ks[j] == len && memcmp(data + ks[j], key, (size_t)len) == 0) {
+                ids[i] = id;
+                break;
+            }
+            at = (at + 1) & (cap - 1);
+        }
+    }
+    if ((first_out = new_bytearray((Py_ssize_t)distinct * (Py_ssize_t)sizeof(int64_t))) == NULL) goto done;
+    memcpy(PyByteArray_AS_STRING(first_out), first, distinct * sizeof(int64_t));
+    result = Py_BuildValue("(OO)", ids_out, first_out);
+done:
+    Py_XDECREF(ids_out);
+    Py_XDECREF(first_out);
+    PyMem_Free(slots);
+    PyMem_Free(first);
+    PyBuffer_Release(&bdata);
+    PyBuffer_Release(&bks);
+    PyBuffer_Release(&bke);
+    return result;
+}
+
+static const double exact_powers_of_ten[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                             1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                             1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+/* The value of s[0:n] if it matches batch._NUMBER_RE (^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?
+ * [0-9]+)?$) and is finite; else *ok = 0. Correctly rounded, so equal to Python's float(): digits
+ * of an integer mantissa up to 2^53 scaled by at most 10^22 are one exact IEEE division (or
+ * multiplication) of two exact doubles (Clinger's fast path); anything else goes to strtod, which
+ * glibc rounds correctly, given a copy of the string only (the syntax is checked first, so strtod
+ * never sees a hex float, "inf" or a locale's decimal point). */
+static double parse_number(const uint8_t *s, Py_ssize_t n, int *ok) {
+    Py_ssize_t i = 0, digits = 0, fraction = 0;
+    int negative = 0, dot = 0, exponent = 0;
+    uint64_t mantissa = 0;
+    *ok = 0;
+    if (i < n && (s[i] == '+' || s[i] == '-')) negative = s[i++] == '-';
+    for (; i < n; i++) {
+        uint8_t c = s[i];
+        if (c >= '0' && c <= '9') {
+            if (digits < 19) mantissa = mantissa * 10 + (uint64_t)(c - '0');
+            digits++;
+            fraction += dot;
+        } else if (c == '.' && !dot) {
+            dot = 1;
+        } else {
+            break;
+        }
+    }
+    if (digits == 0) return 0.0;
+    if (i < n) {
+        if (s[i] != 'e' && s[i] != 'E') return 0.0;
+        Py_ssize_t j = i + 1;
+        if (j < n && (s[j] == '+' || s[j] == '-')) j++;
+        if (j == n) return 0.0;
+        for (; j < n; j++)
+            if (s[j] < '0' || s[j] > '9') return 0.0;
+        exponent = 1;
+    }
+    double value;
+    if (!exponent && digits <= 19 && mantissa <= (1ULL << 53) && fraction <= 22) {
+        value = (double)mantissa / exact_powers_of_ten[fraction];
+        if (negative) value = -value;
+    } else {
+        char small[64], *copy = n < (Py_ssize_t)sizeof small ? small : PyMem_Malloc((size_t)n + 1);
+        if (copy == NULL) return 0.0;
+        memcpy(copy, s, (size_t)n);
+        copy[n] = '\0';
+        value = strtod_l(copy, NULL, c_locale);
+        if (copy != small) PyMem_Free(copy);
+    }
+    *ok = isfinite(value);
+    return value;
+}
+
+/* The value of s[0:n] if it matches batch._INT_RE (^[+-]?[0-9]{1,15}$), else *ok = 0: exact. */
+static double parse_integer(const uint8_t *s, Py_ssize_t n, int *ok) {
+    Py_ssize_t i = 0;
+    int negative = 0;
+    int64_t value = 0;
+    *ok = 0;
+    if (i < n && (s[i] == '+' || s[i] == '-')) negative = s[i++] == '-';
+    if (n - i < 1 || n - i > 15) return 0.0;
+    for (; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9') return 0.0;
+        value = value * 10 + (s[i] - '0');
+    }
+    *ok = 1;
+    return negative ? -(double)value : (double)value;
+}
+
+/* numbers(data, starts, ends, integers) -> (values: float64 bytes, valid: uint8 bytes) of the
+ * strings data[starts[i]:ends[i]]: see parse_number, or parse_integer where `integers`; an invalid
+ * string's value is 0. */
+static PyObject *numbers(PyObject *self, PyObject *args) {
+    Py_buffer bdata, bks, bke;
+    int integers;
+    if (!PyArg_ParseTuple(args, "y*y*y*p:numbers", &bdata, &bks, &bke, &integers)) return NULL;
+    PyObject *result = NULL, *values_out = NULL, *valid_out = NULL;
+    Py_ssize_t n, nke;
+    if (int64s(&bks, "starts", &n) || int64s(&bke, "ends", &nke)) goto done;
+    if (nke != n) {
+        PyErr_SetString(PyExc_ValueError, "numbers: starts and ends differ in length");
+        goto done;
+    }
+    const uint8_t *data = (const uint8_t *)bdata.buf;
+    const int64_t *ks = (const int64_t *)bks.buf, *ke = (const int64_t *)bke.buf;
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (ks[i] < 0 || ke[i] < ks[i] || ke[i] > bdata.len) {
+            PyErr_SetString(PyExc_ValueError, "numbers: a range lies outside the data");
+            goto done;
+        }
+    if ((values_out = new_bytearray(n * (Py_ssize_t)sizeof(double))) == NULL) goto done;
+    if ((valid_out = new_bytearray(n)) == NULL) goto done;
+    double *values = (double *)PyByteArray_AS_STRING(values_out);
+    uint8_t *valid = (uint8_t *)PyByteArray_AS_STRING(valid_out);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int ok;
+        Py_ssize_t len = (Py_ssize_t)(ke[i] - ks[i]);
+        double v = integers ? parse_integer(data + ks[i], len, &ok) : parse_number(data + ks[i], len, &ok);
+        values[i] = ok ? v : 0.0;
+        valid[i] = (uint8_t)ok;
+    }
+    result = Py_BuildValue("(OO)", values_out, valid_out);
+done:
+    Py_XDECREF(values_out);
+    Py_XDECREF(valid_out);
+    PyBuffer_Release(&bdata);
+    PyBuffer_Release(&bks);
+    PyBuffer_Release(&bke);
+    return result;
+}
+
+static PyMethodDef methods[] = {
+    {"key_ids", key_ids, METH_VARARGS, "Ids of distinct byte strings, and each id's first index."},
+    {"numbers", numbers, METH_VARARGS, "Decimal numbers as float() reads them, and whether each is one."},
+    {"items", items, METH_VARARGS, "key=value items of regions, from the sorted special positions."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_tokens", NULL, -1, methods};
+
+PyMODINIT_FUNC PyInit__tokens(void) {
+    if (c_locale == (locale_t)0 && (c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0)) == (locale_t)0)
+        return PyErr_NoMemory();
+    return PyModule_Create(&module);
+}

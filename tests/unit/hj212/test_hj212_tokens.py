@@ -1,0 +1,155 @@
+"""The C kernels of the HJ 212 fast path (ingest/hj212/_tokens.c) against plain-Python statements of
+their contracts: numbers as ``float()`` reads them, ``key=value`` items off the special positions,
+ids of distinct byte strings; and hostile arguments get a clear error, never a read out of bounds.
+(The whole fast path is checked against the reference parser in test_hj212_batch.py.)"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import struct
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ingest.hj212 import _tokens
+from ingest.hj212.batch import _CLASS, _INT_RE, _NUMBER_RE, _items, _key_ids, _numbers
+
+pytestmark = pytest.mark.unit
+
+
+def _float_reference(text: str, pattern: str) -> float | None:
+    """What the fast path may accept: the pattern matched and ``float()`` finite, else None."""
+    if not re.fullmatch(pattern, text):
+        return None
+    value = float(text)
+    return value if np.isfinite(value) else None
+
+
+def _read(texts: list[str], *, integers: bool) -> list[float | None]:
+    data = np.frombuffer("".join(texts).encode("ascii") + b"\0" * 8, np.uint8)
+    ends = np.cumsum([len(t) for t in texts], dtype=np.int64)
+    starts = ends - np.array([len(t) for t in texts], np.int64)
+    values, valid = _numbers(data, starts, ends, integers=integers)
+    return [float(v) if ok else None for v, ok in zip(values, valid, strict=True)]
+
+
+def _same_floats(got: list[float | None], want: list[float | None], texts: list[str]) -> None:
+    for text, g, w in zip(texts, got, want, strict=True):
+        # bit for bit: -0.0 is not 0.0, and the last bit of a rounding counts
+        assert (g is None) == (w is None), text
+        assert g is None or w is None or struct.pack("<d", g) == struct.pack("<d", w), (text, g, w)
+
+
+def test_numbers_read_every_short_string_as_float_does() -> None:
+    texts = ["".join(t) for n in range(6) for t in itertools.product("07.-+e", repeat=n)]
+    _same_floats(_read(texts, integers=False), [_float_reference(t, _NUMBER_RE) for t in texts], texts)
+    _same_floats(_read(texts, integers=True), [_float_reference(t, _INT_RE) for t in texts], texts)
+
+
+_DECIMALS = st.one_of(
+    st.floats(allow_nan=False, allow_infinity=False).map(repr),
+    st.floats(allow_nan=False, allow_infinity=False).map(lambda x: f"{x:.6f}"),
+    st.from_regex(r"\A[+-]?[0-9]{0,25}\.?[0-9]{0,25}([eE][+-]?[0-9]{1,4})?\Z"),
+    st.text(alphabet="0123456789.-+eE_ x", max_size=30),
+)
+
+
+@given(st.lists(_DECIMALS, max_size=20))
+def test_numbers_agree_with_float_bit_for_bit(texts: list[str]) -> None:
+    _same_floats(_read(texts, integers=False), [_float_reference(t, _NUMBER_RE) for t in texts], texts)
+
+
+@given(st.lists(st.one_of(st.integers(-(10**17), 10**17).map(str), st.from_regex(r"\A[+-]?[0-9]{0,17}\Z"))))
+def test_integers_agree_with_float(texts: list[str]) -> None:
+    _same_floats(_read(texts, integers=True), [_float_reference(t, _INT_RE) for t in texts], texts)
+
+
+def _items_reference(
+    classes_of: dict[int, int], rs: list[int], re_: list[int], commas: bool
+) -> tuple[list[tuple[int, int, int, int]], list[bool]]:
+    """Per region its specials (commas left out unless ``commas``), read as '=' d '=' d … '='."""
+    found, regular = [], []
+    for r, (s, e) in enumerate(zip(rs, re_, strict=True)):
+        inside = [p for p in sorted(classes_of) if s <= p < e and (commas or classes_of[p] != 2)]
+        alternating = all((classes_of[p] == 3) == (j % 2 == 0) for j, p in enumerate(inside))
+        regular.append(alternating and (len(inside) % 2 == 1 or not inside))
+        for j in range(0, len(inside), 2):
+            key_start = s if j == 0 else inside[j - 1] + 1
+            value_end = e if j == len(inside) - 1 else inside[j + 1]
+            found.append((r, key_start, inside[j], value_end))
+    return found, regular
+
+
+@given(
+    text=st.text(alphabet="ab;,=", max_size=80),
+    cuts=st.lists(st.tuples(st.integers(0, 80), st.integers(0, 80)), max_size=8),
+    commas=st.booleans(),
+)
+def test_items_follow_the_specials_of_each_region(
+    text: str, cuts: list[tuple[int, int]], commas: bool
+) -> None:
+    data = np.frombuffer(text.encode(), np.uint8)
+    pos = np.flatnonzero(_CLASS[data] != 0).astype(np.int64)
+    classes = _CLASS[data[pos]]
+    bounds = [(min(a, b, len(text)), min(max(a, b), len(text))) for a, b in cuts]  # any order, may overlap
+    rs = np.array([b[0] for b in bounds], np.int64)
+    re_ = np.array([b[1] for b in bounds], np.int64)
+    region, key_start, eq, value_end, regular = _items(pos, classes, rs, re_, commas=commas)
+    want, want_regular = _items_reference(
+        dict(zip(pos.tolist(), classes.tolist(), strict=True)), rs.tolist(), re_.tolist(), commas
+    )
+    assert (
+        list(zip(region.tolist(), key_start.tolist(), eq.tolist(), value_end.tolist(), strict=True)) == want
+    )
+    assert regular.tolist() == want_regular
+
+
+@given(st.lists(st.binary(max_size=24), max_size=60))
+def test_key_ids_number_distinct_strings_in_order_of_first_appearance(keys: list[bytes]) -> None:
+    keys = [k.replace(b"\x80", b"") for k in keys if k.isascii()] + [b"w01018-Avg", b"w01018-Avg"]
+    data = np.frombuffer(b"".join(keys) + b"\0" * 8, np.uint8)
+    ends = np.cumsum([len(k) for k in keys], dtype=np.int64)
+    starts = ends - np.array([len(k) for k in keys], np.int64)
+    ids, names = _key_ids(data, starts, ends)
+    first: dict[bytes, int] = {}
+    for k in keys:
+        first.setdefault(k, len(first))
+    assert ids.tolist() == [first[k] for k in keys]
+    assert names == [k.decode() for k in first]
+
+
+def test_key_ids_keep_apart_many_keys_that_share_prefixes_and_lengths() -> None:
+    keys = [f"a{i:05d}-Rtd".encode() for i in range(5000)] * 2  # the table grows several times
+    data = np.frombuffer(b"".join(keys), np.uint8)
+    ends = np.cumsum([len(k) for k in keys], dtype=np.int64)
+    ids, names = _key_ids(data, ends - len(keys[0]), ends)
+    assert ids.tolist() == list(range(5000)) * 2
+    assert names[4321] == "a04321-Rtd"
+
+
+def test_hostile_arguments_raise_instead_of_reading_out_of_bounds() -> None:
+    data = b"w01018-Rtd=1.5"
+    one = np.array([0], np.int64)
+    past_end = np.array([len(data) + 1], np.int64)
+    negative = np.array([-1], np.int64)
+    for kernel in (_tokens.key_ids, lambda d, s, e: _tokens.numbers(d, s, e, False)):
+        with pytest.raises(ValueError, match="outside the data"):
+            kernel(data, one, past_end)
+        with pytest.raises(ValueError, match="outside the data"):
+            kernel(data, negative, one)
+        with pytest.raises(ValueError, match="outside the data"):
+            kernel(data, np.array([5], np.int64), np.array([4], np.int64))  # ends before it starts
+        with pytest.raises(ValueError, match="differ in length"):
+            kernel(data, one, np.array([1, 2], np.int64))
+        with pytest.raises(ValueError, match="int64"):
+            kernel(data, b"\0" * 7, b"\0" * 7)
+    pos = np.array([10], np.int64)
+    with pytest.raises(ValueError, match="must match"):
+        _tokens.items(pos, b"", one, one, True)
+    with pytest.raises(ValueError, match="ends before it starts"):
+        _tokens.items(pos, b"\3", np.array([5], np.int64), np.array([4], np.int64), True)
+    with pytest.raises(TypeError):
+        _tokens.items("not a buffer", b"\3", one, one, True)
