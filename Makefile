@@ -25,6 +25,7 @@ venv: $(STAMP)
 # would otherwise recompile Airflow, GX and pandas from source (seconds per process).
 $(STAMP): requirements.lock pyproject.toml Makefile $(NATIVE)
 	@command -v $(PY) >/dev/null || { echo "need $(PY) on PATH"; exit 1; }
+	@command -v gcc >/dev/null || { echo "need gcc on PATH (the C kernels in $(NATIVE))"; exit 1; }
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check "uv==$(UV_VERSION)"
 	$(BIN)/uv pip sync -q --compile-bytecode --python $(BIN)/python requirements.lock
