@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.hj212_breakdown [--hours 24] [--workers 2] [--data DIR]
     .venv/bin/python -m bench.hj212_breakdown --gate [--hours 12] [--repeat 6]
+    .venv/bin/python -m bench.hj212_breakdown --parse [--hours 6] [--repeat 6]
 
 Default: ``--hours`` capture files of ``bench.run_hj212_ingest`` (generate them with it first)
 through the ``source`` spec into a fresh home, after an untimed warm-up. Each core worker prints its
@@ -11,6 +12,9 @@ prints the same for the marts and serving.
 
 ``--gate``: the gate alone on the readings of ``--hours`` files, split by date by the runner's own split, validated as one batch ``--repeat`` times in one process (the minimum is the figure: the
 first run also faults its memory in).
+
+``--parse``: the parser alone (``parse_capture``) on ``--hours`` files read into memory first, in
+one process, ``--repeat`` times; the figure is the least CPU time of a repeat.
 
 The timers wrap the runner's and the parser's functions in this process (and in the workers it
 forks); nothing here is used by ecocloud itself.
@@ -136,12 +140,29 @@ def gate_only(files: list[Path], repeat: int) -> None:
     print(f"minimum {min(seconds):.3f} s")
 
 
+def parse_only(files: list[Path], repeat: int) -> None:
+    from ingest.hj212 import batch
+
+    blobs = [(str(path), path.read_bytes()) for path in files]
+    seconds = []
+    for _ in range(repeat):
+        started = time.process_time()
+        packets = sum(
+            batch.parse_capture(data, segment=name, default_date=dt.date(2026, 11, 20)).packets.num_rows
+            for name, data in blobs
+        )
+        seconds.append(time.process_time() - started)
+        print(f"parsed {len(blobs)} files, {packets:,} packets: {seconds[-1]:.3f} s of CPU")
+    print(f"minimum {min(seconds):.3f} s = {min(seconds) / packets * 1e6:.2f} µs of CPU a packet")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--hours", type=int, default=24)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--data", type=Path, default=DEFAULT_DIR)
     ap.add_argument("--gate", action="store_true", help="the gate of the readings alone")
+    ap.add_argument("--parse", action="store_true", help="the parser alone")
     ap.add_argument("--repeat", type=int, default=6)
     a = ap.parse_args(argv)
     files = sorted((a.data / "captures").glob("*.h212*"))
@@ -149,6 +170,8 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"{a.data / 'captures'} holds {len(files)} hours: run bench.run_hj212_ingest first")
     if a.gate:
         gate_only(files[: a.hours], a.repeat)
+    elif a.parse:
+        parse_only(files[: a.hours], a.repeat)
     else:
         breakdown(files[: a.hours], a.data / "home-breakdown", a.workers)
     return 0

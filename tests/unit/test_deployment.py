@@ -488,6 +488,10 @@ def dockerfile_instructions() -> list[tuple[str, str]]:
     return out
 
 
+def _installs_the_project(step: str) -> bool:
+    return "uv pip install --no-deps" in step and step.rstrip().endswith(" .")
+
+
 def test_the_image_installs_the_lock_exactly_as_a_non_root_user() -> None:
     steps = dockerfile_instructions()
     assert steps[0][0] == "FROM" and steps[0][1].startswith("python:3.11-slim")
@@ -496,7 +500,13 @@ def test_the_image_installs_the_lock_exactly_as_a_non_root_user() -> None:
     assert any(c.split()[0] == "requirements.lock" for c in copies)
     sync = next(r for r in runs if "uv pip sync" in r)
     assert "--compile-bytecode" in sync and sync.rstrip().endswith("requirements.lock")
-    assert any("uv pip install --no-deps" in r and r.split("&&")[0].rstrip().endswith(" .") for r in runs)
+    # the project itself, after a compiler for its C kernels, which the same layer then removes
+    project = next(r for r in runs if any(_installs_the_project(step) for step in r.split("&&")))
+    steps_of_project = [step.strip() for step in project.split("&&")]
+    at = next(i for i, step in enumerate(steps_of_project) if _installs_the_project(step))
+    assert any("apt-get install" in step and " gcc" in step for step in steps_of_project[:at])
+    assert any("apt-get purge" in step and " gcc" in step for step in steps_of_project[at:])
+    assert "**/*.so" in (REPO / ".dockerignore").read_text(encoding="utf-8").split()
     assert any("compileall" in r for r in runs)
     users = [args for kw, args in steps if kw == "USER"]
     assert users and users[-1] not in ("root", "0", "0:0")
