@@ -130,6 +130,24 @@ done:
     return result;
 }
 
+/* The byte ranges [starts[i], ends[i]) of data, checked: int64 buffers of one length, every range
+ * inside data. 0 and their count in *n, else -1 with a ValueError set. */
+static int byte_ranges(const char *kernel, Py_buffer *data, Py_buffer *bks, Py_buffer *bke, Py_ssize_t *n) {
+    Py_ssize_t nke;
+    if (int64s(bks, "starts", n) || int64s(bke, "ends", &nke)) return -1;
+    if (nke != *n) {
+        PyErr_Format(PyExc_ValueError, "%s: starts and ends differ in length", kernel);
+        return -1;
+    }
+    const int64_t *ks = (const int64_t *)bks->buf, *ke = (const int64_t *)bke->buf;
+    for (Py_ssize_t i = 0; i < *n; i++)
+        if (ks[i] < 0 || ke[i] < ks[i] || ke[i] > data->len) {
+            PyErr_Format(PyExc_ValueError, "%s: a range lies outside the data", kernel);
+            return -1;
+        }
+    return 0;
+}
+
 /* 64-bit FNV-1a over the bytes, then a multiplicative mix of the length in */
 static uint64_t hash_bytes(const uint8_t *b, Py_ssize_t n) {
     uint64_t h = 1469598103934665603ULL;
@@ -145,19 +163,10 @@ static PyObject *key_ids(PyObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "y*y*y*:key_ids", &bdata, &bks, &bke)) return NULL;
     PyObject *result = NULL, *ids_out = NULL, *first_out = NULL;
     int64_t *slots = NULL, *first = NULL;
-    Py_ssize_t n, nke;
-    if (int64s(&bks, "starts", &n) || int64s(&bke, "ends", &nke)) goto done;
-    if (nke != n) {
-        PyErr_SetString(PyExc_ValueError, "key_ids: starts and ends differ in length");
-        goto done;
-    }
+    Py_ssize_t n;
+    if (byte_ranges("key_ids", &bdata, &bks, &bke, &n)) goto done;
     const uint8_t *data = (const uint8_t *)bdata.buf;
     const int64_t *ks = (const int64_t *)bks.buf, *ke = (const int64_t *)bke.buf;
-    for (Py_ssize_t i = 0; i < n; i++)
-        if (ks[i] < 0 || ke[i] < ks[i] || ke[i] > bdata.len) {
-            PyErr_SetString(PyExc_ValueError, "key_ids: a range lies outside the data");
-            goto done;
-        }
     if ((ids_out = new_bytearray(n * (Py_ssize_t)sizeof(int64_t))) == NULL) goto done;
     int64_t *ids = (int64_t *)PyByteArray_AS_STRING(ids_out);
     size_t cap = 64, distinct = 0;  /* open addressing; slots hold an id, or -1 when empty */
@@ -305,19 +314,10 @@ static PyObject *numbers(PyObject *self, PyObject *args) {
     int integers;
     if (!PyArg_ParseTuple(args, "y*y*y*p:numbers", &bdata, &bks, &bke, &integers)) return NULL;
     PyObject *result = NULL, *values_out = NULL, *valid_out = NULL;
-    Py_ssize_t n, nke;
-    if (int64s(&bks, "starts", &n) || int64s(&bke, "ends", &nke)) goto done;
-    if (nke != n) {
-        PyErr_SetString(PyExc_ValueError, "numbers: starts and ends differ in length");
-        goto done;
-    }
+    Py_ssize_t n;
+    if (byte_ranges("numbers", &bdata, &bks, &bke, &n)) goto done;
     const uint8_t *data = (const uint8_t *)bdata.buf;
     const int64_t *ks = (const int64_t *)bks.buf, *ke = (const int64_t *)bke.buf;
-    for (Py_ssize_t i = 0; i < n; i++)
-        if (ks[i] < 0 || ke[i] < ks[i] || ke[i] > bdata.len) {
-            PyErr_SetString(PyExc_ValueError, "numbers: a range lies outside the data");
-            goto done;
-        }
     if ((values_out = new_bytearray(n * (Py_ssize_t)sizeof(double))) == NULL) goto done;
     if ((valid_out = new_bytearray(n)) == NULL) goto done;
     double *values = (double *)PyByteArray_AS_STRING(values_out);
