@@ -8,7 +8,8 @@ Two paths, one answer
 ---------------------
 :func:`ingest.hj212.protocol.parse_line` is the reference; this module must agree with it on every
 line (tests check that line by line on the real captures and on generated/corrupted packets). The
-fast path works on ~2 MB chunks of lines (cache-sized) with numpy instead of on one line at a time:
+fast path works on ~2 MB chunks of lines (cache-sized) with numpy and three C kernels instead of on
+one line at a time:
 
 1. framing — ``##``, 4-digit length = actual length (≤ 1024), CRLF, 4 hex CRC — as vector checks
    on the line boundaries;
