@@ -185,9 +185,11 @@ samples AS (
 )
 
 
-def _period_sql(period_us: str, prio: str) -> str:
-    """Aggregate the samples of each (mn, pollutant, period) of the best basis (lowest ``prio``):
-    per flag first, then per command, then pick the command — all on small intermediate tables."""
+def _period_sql(period_us: str) -> str:
+    """Aggregate the samples of each (mn, pollutant, period): per flag first, then per command — on
+    small intermediate tables. A period's samples come from one command (the hourly basis join keeps
+    one per hour, the daily mart reads 2031 only), so there is no command to pick afterwards; were
+    there two, the period would get two rows and the gate's key check would block the mart."""
     return f"""
 per_flag AS (
     SELECT mn, pollutant_code, cn, {period_us} AS period_us, flag, count(*) AS n,
@@ -199,7 +201,7 @@ per_flag AS (
     FROM samples GROUP BY ALL
 ),
 per_cn AS (
-    SELECT mn, pollutant_code, cn, period_us, {prio} AS prio,
+    SELECT mn, pollutant_code, cn, period_us,
            sum(n)::INTEGER AS samples,
            coalesce(sum(n) FILTER (WHERE flag = 'N'), 0)::INTEGER AS samples_normal,
            sum(sum_avg)::DOUBLE / nullif(sum(n_avg), 0) AS avg_value,
@@ -215,17 +217,13 @@ per_cn AS (
                 WHEN pollutant_code LIKE 'a%' THEN 'flue_gas'
                 ELSE 'other' END AS source_type
     FROM per_flag GROUP BY mn, pollutant_code, cn, period_us
-),
-picked AS (
-    SELECT * FROM per_cn
-    QUALIFY row_number() OVER (PARTITION BY mn, pollutant_code, period_us ORDER BY prio) = 1
 )
 SELECT p.mn, p.pollutant_code, p.period_us, p.cn AS basis, p.source_type,
        p.avg_value, p.min_value, p.max_value, p.cou_value, p.zs_avg_value, p.zs_min_value, p.zs_max_value,
        p.samples, p.samples_normal, p.retransmissions,
        {_flag_sql("p.samples", "p.samples_normal", "p.source_type", "p.top")} AS flag,
        u.u_unit AS unit, u.u_cou_unit AS cou_unit
-FROM picked p LEFT JOIN units u ON u.u_code = p.pollutant_code
+FROM per_cn p LEFT JOIN units u ON u.u_code = p.pollutant_code
 ORDER BY p.mn, p.pollutant_code, p.period_us
 """
 
@@ -239,7 +237,7 @@ def hourly_values(con: duckdb.DuckDBPyConnection, readings: str) -> pa.Table:
         + _HOURLY_BASIS_SQL.format(readings=readings)
         + _SAMPLES_SQL.format(readings="basis", cns="'2061', '2051', '2011'")
         + ","
-        + _period_sql(period, _HOURLY_RANK)
+        + _period_sql(period)
     )
     out = con.sql(sql).to_arrow_table()
     con.unregister("units")
@@ -253,7 +251,7 @@ def daily_values(con: duckdb.DuckDBPyConnection, readings: str, hourly: str) -> 
     """``mart_source__daily`` rows: 2031 packets where sent, else the day's rows of ``hourly``."""
     con.register("units", _units_table())
     day = f"((at_us + {_BEIJING_US}) // {_DAY_US})"
-    sql_2031 = "WITH " + _SAMPLES_SQL.format(readings=readings, cns="'2031'") + "," + _period_sql(day, "1")
+    sql_2031 = "WITH " + _SAMPLES_SQL.format(readings=readings, cns="'2031'") + "," + _period_sql(day)
     sent = con.sql(sql_2031).to_arrow_table()
     con.register("sent", sent)
     sql = f"""
