@@ -1,7 +1,7 @@
 """HJ 212 ingest benchmark on real-shaped captures: packets per second end to end, and how time grows.
 
     .venv/bin/python -m bench.run_hj212_ingest [--loggers 1000] [--runs 3] [--data DIR]
-        [--sizes 1,24,168] [--skip-hourly] [--skip-baseline]
+        [--sizes 1,24,168] [--skip-hourly] [--skip-baseline] [--history 24]
 
 (To compare with an older commit, copy this file into a checkout of it and run it there with
 ``--sizes 24 --skip-hourly --skip-baseline``: it uses only the runner's ``land_and_run``.)
@@ -18,8 +18,8 @@ process, not per run — their cost is reported apart):
   ``ecocloud ingest hj212`` runs it: raw zone, parse, gate, packets, readings, quarantine, hourly
   and daily marts, serving. A line fit gives the fixed cost of a run and the marginal cost per
   packet; the time must grow with packets, not with the dates touched.
-* **hourly DAG** — on the home holding the day: the next hour's capture (what the hourly DAG run
-  does each hour), and a run with nothing new (an empty hour).
+* **hourly DAG** — on the home holding the day (``--history`` hours; 167 for a week): the next
+  hour's capture (what the hourly DAG run does each hour), and a run with nothing new (an empty hour).
 * **baseline** — a plain per-packet Python parser (below) on the first ``--baseline-packets``
   lines of the day, run just before the sizes in each run; its rate is per packet, so it
   compares. Each size's ratio is taken to its own run's baseline (the machine's speed drifts).
@@ -259,20 +259,20 @@ def run_sizes(
     return out, baselines
 
 
-def run_hourly(files: list[Path], data: Path, runs: int) -> dict[str, Any]:
-    """On a home holding the day (a copy per run): the next hour, then a run with nothing new."""
-    template = data / "home-day"
-    ours(files[:24], template)
+def run_hourly(files: list[Path], data: Path, runs: int, history: int = 24) -> dict[str, Any]:
+    """On a home holding ``history`` hours (a copy per run): the next hour, then a run with nothing new."""
+    template = data / f"home-{history}h"
+    ours(files[:history], template)
     next_hour, empty, process, process_empty = [], [], [], []
     for _ in range(runs):
         home = data / "home-hourly"
         shutil.rmtree(home, ignore_errors=True)
         shutil.copytree(template, home)
-        next_hour.append(ours(files[24:25], home, fresh=False))
+        next_hour.append(ours(files[history : history + 1], home, fresh=False))
         empty.append(ours([], home, fresh=False))
         shutil.rmtree(home)
         shutil.copytree(template, home)
-        process.append(_cli_seconds(["ingest", "hj212", str(files[24])], home))
+        process.append(_cli_seconds(["ingest", "hj212", str(files[history])], home))
         process_empty.append(_cli_seconds(["run", "source"], home))
     out: dict[str, dict[str, Any]] = {
         "next_hour": {"runs": next_hour, "seconds": _spread([r["seconds"] for r in next_hour])},
@@ -282,7 +282,7 @@ def run_hourly(files: list[Path], data: Path, runs: int) -> dict[str, Any]:
     }
     r = next_hour[0]
     print(
-        f"hourly DAG run on a day's home: next hour ({r['lines']:,} lines, {r['dates']} dates) "
+        f"hourly DAG run on a home of {history} hours: next hour ({r['lines']:,} lines, {r['dates']} dates) "
         f"{_fmt(out['next_hour']['seconds'])} s (stages {r['stages_seconds']}); "
         f"nothing new {_fmt(out['empty']['seconds'], 2)} s; the next hour as a new process "
         f"(`ecocloud ingest hj212`, imports and GX included) {_fmt(out['next_hour_new_process']['seconds'])} s, "
@@ -317,11 +317,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--baseline-packets", type=int, default=150_000, help="lines of the day per baseline run")
     ap.add_argument("--sizes", default="1,24,168", help="hours of captures per size, comma-separated")
     ap.add_argument("--skip-hourly", action="store_true", help="no hourly-DAG runs on a day's home")
+    ap.add_argument("--history", type=int, default=24, help="hours the hourly-DAG runs' home holds")
     ap.add_argument("--skip-baseline", action="store_true", help="no plain per-packet parser")
     a = ap.parse_args(argv)
 
     t0 = time.perf_counter()
-    files = generate(a.data / "captures", loggers=a.loggers, hours=max(a.hours, 25), start=START)
+    files = generate(a.data / "captures", loggers=a.loggers, hours=max(a.hours, a.history + 1), start=START)
     size = sum(p.stat().st_size for p in files)
     print(f"captures: {len(files)} hourly files, {size / 1e6:,.0f} MB ({time.perf_counter() - t0:.0f} s)")
     result: dict[str, Any] = {
@@ -350,7 +351,7 @@ def main(argv: list[str] | None = None) -> int:
         result["fit"] = {"fixed_seconds": round(fixed, 3), "us_per_packet": round(per_packet * 1e6, 2)}
         print(f"fit over sizes: {fixed:.2f} s per run + {per_packet * 1e6:.2f} µs per packet")
     if not a.skip_hourly:
-        result["hourly"] = run_hourly(files, a.data, a.runs)
+        result["hourly"] = run_hourly(files, a.data, a.runs, a.history)
     result["load_average_after"] = os.getloadavg()
     print(f"load average before/after: {result['load_average_before']} / {result['load_average_after']}")
     (a.data / "results.json").write_text(json.dumps(result, indent=1, default=str))
