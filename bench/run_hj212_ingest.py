@@ -316,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", type=Path, default=DEFAULT_DIR)
     ap.add_argument("--baseline-packets", type=int, default=150_000, help="lines of the day per baseline run")
     ap.add_argument("--sizes", default="1,24,168", help="hours of captures per size, comma-separated")
-    ap.add_argument("--skip-hourly", action="store_true", help="no hourly-DAG runs on a day's home")
+    ap.add_argument("--skip-hourly", action="store_true", help="no hourly-DAG runs (next hour, empty hour)")
     ap.add_argument("--history", type=int, default=24, help="hours the hourly-DAG runs' home holds")
     ap.add_argument("--skip-baseline", action="store_true", help="no plain per-packet parser")
     a = ap.parse_args(argv)

@@ -14,12 +14,14 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[3]
-SOURCE = REPO / "ingest" / "hj212" / "_tokens.c"
+MODULE = "ingest.hj212._tokens"
 SUITES = [
     "tests/unit/hj212/test_hj212_tokens.py",
     "tests/unit/hj212/test_hj212_batch.py",
@@ -32,10 +34,10 @@ MARKER = "sanitized kernels loaded from "
 # say which file it loaded, then run the suites.
 CHILD = f"""
 import importlib.util, sys
-spec = importlib.util.spec_from_file_location("ingest.hj212._tokens", sys.argv[1])
+spec = importlib.util.spec_from_file_location({MODULE!r}, sys.argv[1])
 module = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(module)
-sys.modules["ingest.hj212._tokens"] = module
+sys.modules[{MODULE!r}] = module
 from ingest.hj212 import batch
 print({MARKER!r} + batch._tokens.__file__, flush=True)
 import pytest
@@ -52,28 +54,30 @@ def _runtime(name: str) -> str:
     return path
 
 
+def _declared() -> dict[str, Any]:
+    """The extension as pyproject.toml declares it for the installed build (sources, compile flags)."""
+    with (REPO / "pyproject.toml").open("rb") as f:
+        modules = tomllib.load(f)["tool"]["setuptools"]["ext-modules"]
+    return next(m for m in modules if m["name"] == MODULE)
+
+
 def _build(out_dir: Path) -> Path:
     if shutil.which("gcc") is None:
         pytest.fail("gcc is needed to build the HJ 212 kernels (see README)")
-    out = out_dir / f"_tokens{sysconfig.get_config_var('EXT_SUFFIX')}"
+    declared = _declared()
+    warnings = [f for f in declared.get("extra-compile-args", []) if not f.startswith("-O")]
+    sanitizers = [
+        "-O1",
+        "-g",
+        "-fno-omit-frame-pointer",
+        "-fsanitize=address,undefined",
+        "-fno-sanitize-recover=all",
+    ]
+    out = out_dir / f"{MODULE.rpartition('.')[2]}{sysconfig.get_config_var('EXT_SUFFIX')}"
+    include = f"-I{sysconfig.get_paths()['include']}"
+    sources = [str(REPO / s) for s in declared["sources"]]
     subprocess.run(
-        [
-            "gcc",
-            "-shared",
-            "-fPIC",
-            "-O1",
-            "-g",
-            "-fno-omit-frame-pointer",
-            "-fsanitize=address,undefined",
-            "-fno-sanitize-recover=all",
-            "-Wall",
-            "-Werror",
-            f"-I{sysconfig.get_paths()['include']}",
-            str(SOURCE),
-            "-o",
-            str(out),
-        ],
-        check=True,
+        ["gcc", "-shared", "-fPIC", *sanitizers, *warnings, include, *sources, "-o", str(out)], check=True
     )
     return out
 
