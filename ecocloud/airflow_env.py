@@ -29,6 +29,8 @@ def airflow_env(settings: Settings) -> dict[str, str]:
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
             "ECOCLOUD_HOME": str(settings.root),
             "PYTHONUNBUFFERED": "1",
+            # the DAG folder's non-DAG modules (the executor ``ecocloud up`` names) are importable
+            "PYTHONPATH": os.pathsep.join(p for p in (str(DAGS_DIR), env.get("PYTHONPATH")) if p),
         }
     )
     return env

@@ -3,8 +3,9 @@
 Children (each in its own process group, its output in ``<home>/up/<name>.log``): Airflow's
 scheduler, DAG processor, triggerer and API server (UI) on our DAGs only; the HJ 212 receiver; the
 web app; with ``simulate`` the upstream simulator and its data-logger fleet sending to the receiver.
-Airflow runs on this home's SQLite metadata with the LocalExecutor unless ``AIRFLOW__CORE__EXECUTOR``
-and ``AIRFLOW__DATABASE__SQL_ALCHEMY_CONN`` say otherwise. SIGINT or SIGTERM stops every child (its
+Airflow runs on this home's SQLite metadata with the LocalExecutor (``dags/_executor.py``: its task
+processes start with ecocloud's task modules imported) unless ``AIRFLOW__CORE__EXECUTOR`` and
+``AIRFLOW__DATABASE__SQL_ALCHEMY_CONN`` say otherwise. SIGINT or SIGTERM stops every child (its
 whole process group: task processes too) and waits for them; a child that dies on its own stops the
 rest.
 """
@@ -38,6 +39,7 @@ HOST = "127.0.0.1"  # every listener is loopback: docs/deployment.md exposes the
 SIM_SEED = 2026
 WEB_ADMIN = "admin"
 STOP_GRACE_S = 30.0
+PRELOADING_LOCAL_EXECUTOR = "_executor.PreloadingLocalExecutor"  # dags/_executor.py
 
 
 @dataclass(frozen=True)
@@ -144,7 +146,7 @@ def up_env(settings: Settings, config: UpConfig) -> dict[str, str]:
     ``simulate`` every upstream URL pointing at the simulator."""
     env = airflow_env(settings)
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    env.setdefault("AIRFLOW__CORE__EXECUTOR", "LocalExecutor")
+    env.setdefault("AIRFLOW__CORE__EXECUTOR", PRELOADING_LOCAL_EXECUTOR)
     # task processes at once (Airflow's default, 32, keeps as many LocalExecutor workers around)
     env.setdefault("AIRFLOW__CORE__PARALLELISM", str(max(4, 2 * (os.cpu_count() or 1))))
     env.setdefault(

@@ -179,6 +179,7 @@ __all__ = [
     "GateVerdict",
     "build_suite",
     "clear_cache",
+    "import_gx",
     "run_gate",
     "run_gate_partitions",
     "schema_frame",
@@ -660,6 +661,16 @@ _BATCHES: Any = None  # the one whole-dataframe batch definition every unit's fr
 _COMPILED: dict[tuple[Table, bool, bool], _Compiled] = {}
 # GX's results of a schema unit: they depend only on the Arrow schema (the frame has no rows)
 _SCHEMA_RESULTS: dict[tuple[str, pa.Schema], list[Any]] = {}
+
+
+def import_gx() -> None:
+    """Import the GX modules the gate uses, and nothing else: no context, no suite. Importing GX takes
+    seconds; a process that forks task processes (an executor's worker) imports it once for them all."""
+    with _quiet_gx():
+        import great_expectations
+        import great_expectations.data_context.types.base
+        import great_expectations.execution_engine.pandas_execution_engine
+        import great_expectations.expectations  # noqa: F401
 
 
 def _context() -> Any:

@@ -1,0 +1,61 @@
+"""The executor `ecocloud up` runs Airflow with (``dags/_executor.py``): Airflow's LocalExecutor started
+for real in an Airflow process (this home's environment, the executor named as `ecocloud up` names
+it), its forked worker — the process every task process is forked from — already holding the task
+modules; Airflow's own LocalExecutor, started the same way, is the control."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ecocloud.airflow_env import airflow_env
+from ecocloud.settings import Settings
+from ecocloud.up import PRELOADING_LOCAL_EXECUTOR
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
+
+# Starts the configured executor with one worker and reports which shared libraries that worker has
+# mapped: DuckDB's and Arrow's come with the build modules, SciPy's with Great Expectations (nothing
+# else here imports SciPy).
+PROBE = """
+import json
+from airflow.executors.executor_loader import ExecutorLoader
+executor = ExecutorLoader.get_default_executor()
+executor.parallelism = 1
+executor.start()
+try:
+    (pid,) = list(executor.workers)
+    maps = open(f"/proc/{pid}/maps").read()
+    found = {lib: lib in maps for lib in ("_duckdb", "libarrow", "scipy")}
+    print("PROBE " + json.dumps({"executor": type(executor).__name__, "worker": pid, "mapped": found}))
+finally:
+    executor.end()
+"""
+
+
+def _worker_libraries(tmp_path: Path, executor: str) -> dict[str, object]:
+    env = airflow_env(Settings(home=tmp_path / executor.replace(".", "_")))
+    env["AIRFLOW__CORE__EXECUTOR"] = executor
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, timeout=240, check=False
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    (line,) = [x for x in done.stdout.splitlines() if x.startswith("PROBE ")]  # Airflow logs to stdout too
+    report: dict[str, object] = json.loads(line.removeprefix("PROBE "))
+    return report
+
+
+def test_the_workers_of_ecocloud_up_s_executor_hold_the_task_modules(tmp_path: Path) -> None:
+    ours = _worker_libraries(tmp_path, PRELOADING_LOCAL_EXECUTOR)
+    assert ours["executor"] == "PreloadingLocalExecutor"
+    assert ours["mapped"] == {"_duckdb": True, "libarrow": True, "scipy": True}
+
+
+def test_airflow_s_own_local_executor_workers_do_not(tmp_path: Path) -> None:
+    plain = _worker_libraries(tmp_path, "LocalExecutor")
+    assert plain["executor"] == "LocalExecutor"
+    assert plain["mapped"] == {"_duckdb": False, "libarrow": False, "scipy": False}
