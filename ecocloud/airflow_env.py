@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -33,6 +34,8 @@ def airflow_env(settings: Settings) -> dict[str, str]:
             "PYTHONPATH": os.pathsep.join(p for p in (str(DAGS_DIR), env.get("PYTHONPATH")) if p),
         }
     )
+    # a Celery worker imports the tasks' modules once, before its pool forks (dags/_celery_preload.py)
+    env.setdefault("AIRFLOW__CELERY__EXTRA_CELERY_CONFIG", json.dumps({"imports": ["_celery_preload"]}))
     return env
 
 

@@ -113,6 +113,7 @@ def test_scheduled_runs_succeed_on_two_celery_workers_with_postgres(tmp_path: Pa
                     extra_env={"ECOCLOUD_WORKER_NAME": name},
                 )  # fmt: skip
             _wait_until_workers_ready(sup)  # so that tasks queued at once go to both
+            pools = _pool_libraries(sup)
             _unpause(sup, settings, api_port)
             runs = _wait_for_success(sup, meta)
             with meta.connect() as con:
@@ -135,6 +136,10 @@ def test_scheduled_runs_succeed_on_two_celery_workers_with_postgres(tmp_path: Pa
         }
         assert all(t.state in ("success", "skipped") for t in tasks), tasks
         assert {t.hostname for t in tasks} == set(WORKERS), (tasks, logs)  # both workers, and only they
+        # each worker's pool (the processes its tasks are forked from) started with the task modules
+        # imported (dags/_celery_preload.py): DuckDB's and Arrow's libraries, and SciPy's, which only
+        # Great Expectations imports here
+        assert pools == {name: {"_duckdb": True, "libarrow": True, "scipy": True} for name in WORKERS}, logs
 
         state = Ledger(state_url)
         units = {(u.build, u.status) for u in state.all_units()}
@@ -165,6 +170,22 @@ def _wait_until_workers_ready(sup: Supervisor) -> None:
         assert (dead := sup.exited()) is None, f"{dead.name} exited:\n{dead.tail()}"
         assert time.monotonic() < deadline, "the Celery workers did not get ready within 180 s"
         time.sleep(2)
+
+
+def _pool_libraries(sup: Supervisor) -> dict[str, dict[str, bool]]:
+    """Per worker, which of these shared libraries its pool process has mapped."""
+    import psutil
+
+    found = {}
+    for child in sup.children:
+        if child.name in WORKERS:
+            processes = psutil.Process(child.proc.pid).children(recursive=True)
+            pools = [p for p in processes if "ForkPoolWorker" in " ".join(p.cmdline())]  # concurrency 1
+            assert len(pools) == 1, processes
+            pool = pools[0]
+            maps = Path(f"/proc/{pool.pid}/maps").read_text()
+            found[child.name] = {lib: lib in maps for lib in ("_duckdb", "libarrow", "scipy")}
+    return found
 
 
 def _unpause(sup: Supervisor, settings: Settings, api_port: int) -> None:

@@ -1,0 +1,18 @@
+"""Imported once by each Celery worker at its start, in its main process, before the pool forks the
+processes that run tasks: Celery's ``imports`` setting, which ``ecocloud.airflow_env`` sets through
+``AIRFLOW__CELERY__EXTRA_CELERY_CONFIG``. So task processes start with ecocloud's task modules (the
+build steps, DuckDB, pyarrow, Great Expectations) imported, as ``_executor.PreloadingLocalExecutor``
+does for the LocalExecutor. Listed in ``.airflowignore``: the DAG processor never imports it."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from ecocloud.runner.tasks import preload
+
+_started = time.perf_counter()
+MODULES = preload()
+logging.getLogger(__name__).info(
+    "ecocloud: imported %d task modules for the pool in %.1f s", len(MODULES), time.perf_counter() - _started
+)
