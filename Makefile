@@ -73,6 +73,7 @@ bench: venv
 	$(BIN)/python -m bench.run_hj212_compaction
 	$(BIN)/python -m bench.run_serving_refresh
 	$(BIN)/python -m bench.run_risk
+	$(BIN)/python -m bench.run_task_startup --runs 2
 
 clean:
 	rm -rf .ecocloud bench/out .mypy_cache .ruff_cache
