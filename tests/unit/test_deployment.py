@@ -300,6 +300,10 @@ def test_airflow_components_share_the_celery_configuration(compose: dict[str, An
     for key in ("ECOCLOUD_LAKE_URL", "ECOCLOUD_S3_ENDPOINT_URL", "ECOCLOUD_S3_SECRET_ACCESS_KEY"):
         assert worker.get(key), key
     assert worker["ECOCLOUD_STATE_DB_URL"].startswith("postgresql+psycopg://")
+    # a worker imports the tasks' modules before its pool forks: a module of the DAG folder, on the path
+    preload = json.loads(worker["AIRFLOW__CELERY__EXTRA_CELERY_CONFIG"])["imports"]
+    assert worker["PYTHONPATH"] == worker["AIRFLOW__CORE__DAGS_FOLDER"]
+    assert preload == ["_celery_preload"] and (REPO / "dags" / "_celery_preload.py").is_file()
 
 
 def test_platform_settings_in_the_file_are_settings_of_the_platform(compose: dict[str, Any]) -> None:
