@@ -82,6 +82,16 @@ def test_statistics_are_written_for_the_columns_a_reader_can_prune_on(tmp_path: 
     assert stats == {"thing_id": True, "mass_kg": True, "note": False}
 
 
+def test_of_a_key_s_strings_only_the_leading_one_gets_statistics() -> None:
+    """A compacted readings part is sorted by (segment, offset, pollutant_code, stat): a row group
+    holds a narrow range of segments, and every pollutant code and statistic."""
+    from schemas import source
+
+    assert source.readings.primary_key == ("segment", "offset", "pollutant_code", "stat")
+    assert source.readings.statistics_columns() == ["date", "data_at", "value", "segment", "offset"]
+    assert source.hourly.statistics_columns()[:3] == ["date", "mn", "hour_at"]  # not pollutant_code
+
+
 def test_rewrite_replaces_whole_partition(tmp_path: Path) -> None:
     lake.write_partition(tmp_path, T, rows(5), D)
     lake.write_partition(tmp_path, T, rows(2), D)
