@@ -7,12 +7,7 @@ does for the LocalExecutor. Listed in ``.airflowignore``: the DAG processor neve
 from __future__ import annotations
 
 import logging
-import time
 
-from ecocloud.runner.tasks import preload
+from _executor import preload_task_modules
 
-_started = time.perf_counter()
-MODULES = preload()
-logging.getLogger(__name__).info(
-    "ecocloud: imported %d task modules for the pool in %.1f s", len(MODULES), time.perf_counter() - _started
-)
+preload_task_modules(logging.getLogger(__name__), "pool")

@@ -26,14 +26,26 @@ class PreloadingLocalExecutor(LocalExecutor):
 
     def start(self) -> None:
         if self.is_mp_using_fork:
-            from ecocloud.runner.tasks import preload
-
-            started = time.perf_counter()
-            modules = preload()
-            log.info(
-                "ecocloud: imported %d task modules for the workers in %.1f s: %s",
-                len(modules),
-                time.perf_counter() - started,
-                ", ".join(modules),
-            )
+            preload_task_modules(log, "workers")
         super().start()
+
+
+def preload_task_modules(logger: logging.Logger, forks: str) -> None:
+    """Import the tasks' modules in this process before it forks ``forks``. A module that fails to
+    import must not stop the scheduler or a worker: the error is logged, and each task then imports
+    its modules itself and fails, or not, in its own log as it would without this."""
+    started = time.perf_counter()
+    try:
+        from ecocloud.runner.tasks import preload
+
+        modules = preload()
+    except Exception:
+        logger.exception("ecocloud: the task modules could not be imported; each task imports its own")
+        return
+    logger.info(
+        "ecocloud: imported %d task modules for the %s in %.1f s: %s",
+        len(modules),
+        forks,
+        time.perf_counter() - started,
+        ", ".join(modules),
+    )

@@ -22,7 +22,14 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 # mapped: DuckDB's and Arrow's come with the build modules, SciPy's with Great Expectations (nothing
 # else here imports SciPy).
 PROBE = """
-import json
+import json, os
+if os.environ.get("PROBE_BREAK_PRELOAD"):  # a task module that fails to import
+    import ecocloud.runner.tasks
+
+    def broken():
+        raise ImportError("no module named ecocloud.builds.broken")
+
+    ecocloud.runner.tasks.preload = broken
 from airflow.executors.executor_loader import ExecutorLoader
 executor = ExecutorLoader.get_default_executor()
 executor.parallelism = 1
@@ -37,15 +44,18 @@ finally:
 """
 
 
-def _worker_libraries(tmp_path: Path, executor: str) -> dict[str, object]:
+def _worker_libraries(tmp_path: Path, executor: str, *, break_preload: bool = False) -> dict[str, object]:
     env = airflow_env(Settings(home=tmp_path / executor.replace(".", "_")))
     env["AIRFLOW__CORE__EXECUTOR"] = executor
+    if break_preload:
+        env["PROBE_BREAK_PRELOAD"] = "1"
     done = subprocess.run(
         [sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, timeout=240, check=False
     )
     assert done.returncode == 0, done.stderr[-4000:]
     (line,) = [x for x in done.stdout.splitlines() if x.startswith("PROBE ")]  # Airflow logs to stdout too
     report: dict[str, object] = json.loads(line.removeprefix("PROBE "))
+    report["log"] = done.stdout + done.stderr
     return report
 
 
@@ -59,3 +69,12 @@ def test_airflow_s_own_local_executor_workers_do_not(tmp_path: Path) -> None:
     plain = _worker_libraries(tmp_path, "LocalExecutor")
     assert plain["executor"] == "LocalExecutor"
     assert plain["mapped"] == {"_duckdb": False, "libarrow": False, "scipy": False}
+
+
+def test_a_task_module_that_fails_to_import_does_not_stop_the_executor(tmp_path: Path) -> None:
+    broken = _worker_libraries(tmp_path, PRELOADING_LOCAL_EXECUTOR, break_preload=True)
+    assert broken["executor"] == "PreloadingLocalExecutor"  # started, with its worker
+    assert isinstance(broken["worker"], int) and broken["worker"] > 0
+    log = str(broken["log"])
+    assert "the task modules could not be imported; each task imports its own" in log
+    assert "no module named ecocloud.builds.broken" in log
