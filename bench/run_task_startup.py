@@ -18,7 +18,6 @@ import argparse
 import os
 import re
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -26,21 +25,16 @@ import tempfile
 import time
 from pathlib import Path
 
+from ecocloud.demo import free_port
 from ecocloud.up import PRELOADING_LOCAL_EXECUTOR, AirflowClient, our_dag_ids
 
 EXECUTORS = ("LocalExecutor", PRELOADING_LOCAL_EXECUTOR)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def one_run(executor: str, wait_s: float) -> list[tuple[str, float]]:
     """(dag.task, seconds) of every task instance that succeeded within ``wait_s`` of Airflow's start."""
     with tempfile.TemporaryDirectory(prefix="ecocloud-bench-tasks-") as tmp:
-        ports = {name: _free_port() for name in ("airflow", "web", "receiver", "simulator")}
+        ports = {name: free_port() for name in ("airflow", "web", "receiver", "simulator")}
         env = {**os.environ, "ECOCLOUD_HOME": str(Path(tmp) / "home"), "AIRFLOW__CORE__EXECUTOR": executor}
         out = Path(tmp) / "up.out"
         with out.open("wb") as sink:

@@ -158,7 +158,7 @@ def serve_web(settings: Settings, console: Console, port: int) -> None:
 
     refresh_serving(settings)  # catalog as of now
     logins = demo_users(settings)
-    port = port if _port_free(port) else _free_port()
+    port = port if _port_free(port) else free_port()
     console.rule("[bold]web app")
     console.print(f"open http://127.0.0.1:{port}/  (Chinese; English at the top right) — Ctrl-C stops it")
     console.print("anonymous visitors see the 无条件共享 datasets; demo logins (passwords shown only now):")
@@ -179,7 +179,8 @@ def _port_free(port: int) -> bool:
     return True
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])

@@ -274,8 +274,13 @@ class Table:
         value of the columns before them), span nearly every value in every row group, and their
         min/max cost time: all strings about a fifth of the HJ 212 readings' encoding, the readings'
         pollutant code and statistic a tenth."""
-        leading = [c for c in self.primary_key if c != self.partition_by][:1]
+        leading = self.sort_key()[:1]
         return [c.name for c in self.columns if c.type != "string" or c.name in leading]
+
+    def sort_key(self) -> list[str]:
+        """The columns a compacted part is sorted by: the key without the partition column (which
+        the files do not hold)."""
+        return [c for c in self.primary_key if c != self.partition_by]
 
     def empty(self) -> pa.Table:
         """A zero-row table of this table's columns (every one nullable, as ``conform`` gives)."""

@@ -109,7 +109,7 @@ class Compaction:
             raise ValueError(f"{table.name} {unit.partition}: read {read} rows, the ledger lists {expected}")
         pieces[0] = pieces[0].filter(pc.invert(pc.is_in(pieces[0].column(self.origin), superseded)))
         data = pa.concat_tables([table.conform(t) for t in pieces])  # an empty group has no NOT NULL marks
-        data = data.take(pc.sort_indices(data, [(k, "ascending") for k in sort_key(table)]))
+        data = data.take(pc.sort_indices(data, [(k, "ascending") for k in table.sort_key()]))
         tables = {t: get_table(t).empty() for t in self.tables} | {table.name: data}
         key = partition_key(unit.partition)
         counts = {
@@ -120,11 +120,6 @@ class Compaction:
             "rows_out": data.num_rows,
         }
         return Output(tables, counts, replaces=[(table.name, key, p) for p in names if p != unit.part])
-
-
-def sort_key(table: Table) -> list[str]:
-    """The columns a compacted file is sorted by: the table's key without the partition column."""
-    return [c for c in table.primary_key if c != table.partition_by]
 
 
 class _Candidate:

@@ -178,7 +178,7 @@ def test_compaction_keeps_rows_marts_lineage_and_is_idempotent(
     # sorted by the table's key
     [part] = ledger_parts(settings, schema.readings, D1)
     stored = lk.read_parts(settings.lake, schema.readings, [lk.part_file(schema.readings, D1, part)], D1)
-    keys = compaction.sort_key(schema.readings)
+    keys = schema.readings.sort_key()
     assert stored.select(keys).equals(stored.select(keys).sort_by([(k, "ascending") for k in keys]))
 
     # lineage: the compacted part names every raw segment its rows came from
