@@ -250,21 +250,21 @@ class Table:
         Nullability is not enforced here: a NULL where the registry forbids one is the quality
         gate's to report (and block), and the partition writer's strict schema refuses it.
         """
-        unknown = sorted(set(columns or ()) - set(self.column_names))
+        declared, given = self.column_names, set(data.column_names)
+        unknown = sorted(set(columns or ()) - set(declared))
         if unknown:
             raise ValueError(f"{self.name} has no columns {unknown}")
-        names = [n for n in self.column_names if columns is None or n in columns]
-        missing = [n for n in names if n not in data.column_names]
+        names = [n for n in declared if columns is None or n in columns]
+        missing = [n for n in names if n not in given]
         if missing:
             raise ValueError(f"{self.name}: data lacks columns {missing}")
-        extra = [n for n in data.column_names if n not in self.column_names]
+        extra = sorted(given - set(declared))
         if extra:
             raise ValueError(f"{self.name}: data has undeclared columns {extra}")
         schema = self.arrow_schema(strict=False)
         if columns is not None:
             schema = pa.schema([schema.field(n) for n in names], metadata=schema.metadata)
-        data = data.select(names)
-        return data.cast(keeping_dictionaries(schema, data.schema))
+        return cast_keeping_dictionaries(data.select(names), schema)
 
     def statistics_columns(self) -> list[str]:
         """The columns whose min/max Parquet statistics can let a reader skip row groups: every
@@ -318,14 +318,29 @@ def keeping_dictionaries(schema: pa.Schema, given: pa.Schema) -> pa.Schema:
     keeping them saves decoding every row and hashing it again in the gate and the Parquet writer
     (the lake's files hold plain strings all the same: ``warehouse.fs`` writes no Arrow schema).
     """
+    given_types = dict(zip(given.names, given.types, strict=True))
     fields = []
     for f in schema:
-        kept = given.field(f.name).type if f.name in given.names else None
+        kept = given_types.get(f.name)
         is_string_dictionary = (
             kept is not None and pa.types.is_dictionary(kept) and kept.value_type == f.type == pa.string()
         )
         fields.append(f.with_type(kept) if is_string_dictionary else f)
     return pa.schema(fields, metadata=schema.metadata)
+
+
+def cast_keeping_dictionaries(data: pa.Table, schema: pa.Schema) -> pa.Table:
+    """``data.cast(keeping_dictionaries(schema, data.schema))``, without a cast where every column
+    already has its type (the usual case: a parser's output, a conformed part; the cast is a pass of
+    Arrow's machinery per column, on every part of every write). A NOT NULL field still refuses a
+    column holding NULL, with the error ``Table.cast`` gives."""
+    target = keeping_dictionaries(schema, data.schema)
+    if data.schema.names != target.names or data.schema.types != target.types:
+        return data.cast(target)
+    for f, column in zip(target, data.columns, strict=True):
+        if not f.nullable and column.null_count:
+            raise ValueError(f"Casting field '{f.name}' with null values to non-nullable")
+    return pa.Table.from_arrays(data.columns, schema=target)
 
 
 _TABLES: dict[str, Table] = {}

@@ -31,7 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from schemas.registry import Table, keeping_dictionaries
+from schemas.registry import Table, cast_keeping_dictionaries
 from warehouse.fs import PARQUET_OPTIONS, LakeLike, as_lake
 
 DEFAULT_PART = "data"
@@ -99,7 +99,7 @@ def _conformed(table: Table, data: pa.Table, value: dt.date | None) -> pa.Table:
             raise ValueError(f"{table.name}: rows for {values} written to partition {value}")
         data = data.drop_columns([table.partition_by])
     # strict: NOT NULL columns hold no NULL
-    return data.cast(keeping_dictionaries(table.arrow_schema(include_partition=False), data.schema))
+    return cast_keeping_dictionaries(data, table.arrow_schema(include_partition=False))
 
 
 def write_part(

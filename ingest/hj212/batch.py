@@ -544,24 +544,6 @@ def _gather(arr: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> pa.StringA
     return pa.StringArray.from_buffers(n, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(data))
 
 
-def _compact(arr: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> pa.StringArray:
-    """Like :func:`_gather` for many sorted, disjoint ranges: one mask pass over the buffer."""
-    lens = ends - starts
-    total = int(lens.sum())
-    if total * 4 < len(arr):
-        return _gather(arr, starts, ends)
-    nz = lens > 0
-    diff = np.zeros(len(arr) + 1, np.int8)
-    diff[starts[nz]] += 1  # strictly increasing: no repeated index
-    diff[ends[nz]] -= 1  # an end may be the next range's start: read-modify-write keeps both
-    data = arr[np.cumsum(diff[:-1], dtype=np.int8).view(np.bool_)]
-    offsets = np.zeros(len(starts) + 1, np.int64)
-    np.cumsum(lens, out=offsets[1:])
-    return pa.StringArray.from_buffers(
-        len(starts), pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(data)
-    )
-
-
 def _const_strings(value: str, n: int) -> pa.StringArray:
     b = value.encode()
     offsets = np.arange(n + 1, dtype=np.int64) * len(b)
@@ -873,11 +855,8 @@ def _fast_path(lines: _Lines, acc: _Acc, base: int, default_date: dt.date) -> np
             bad[row[idx[~valid]]] = True
     # strings (Flag, EFlag, SampleTime …, extra keys): ids for duplicate checks and flags
     strs = np.flatnonzero((kind == _K_STR) | (kind == _K_EXTRA))
-    str_dict = pa.array([], pa.string())
-    if len(strs):
-        enc = pc.dictionary_encode(_compact(arr, vs[strs], te[strs]))
-        str_dict = enc.dictionary
-        val[strs] = enc.indices.to_numpy(zero_copy_only=False)
+    str_ids, str_values = _key_ids(arr, vs[strs], te[strs])  # a handful of distinct values: N, D, M …
+    val[strs] = str_ids
 
     # repeated keys: the first value wins; a different later value is a warning → reference path
     nd = np.flatnonzero(kind != _K_DATATIME)
@@ -962,7 +941,7 @@ def _fast_path(lines: _Lines, acc: _Acc, base: int, default_date: dt.date) -> np
         r_row=rrow,
         r_value=val[rt],
         r_key=acc.key_ids(ki.code, ki.raw_code, ki.suffix)[rkid] if len(rkid) else np.zeros(0, np.int64),
-        r_flag=_remap(flag_id, acc.flag_ids(str_dict.to_pylist())),
+        r_flag=_remap(flag_id, acc.flag_ids(list(str_values))),
     )
     good = np.zeros(n, np.bool_)
     good[lines_idx] = True

@@ -132,6 +132,29 @@ def test_undeclared_or_missing_columns_are_refused(tmp_path: Path) -> None:
         lake.write_partition(tmp_path, T, rows(1).drop_columns(["mass_kg"]), D)
 
 
+@pytest.mark.parametrize("as_dictionary", [False, True])
+def test_a_null_in_a_not_null_column_is_refused_and_nothing_written(
+    tmp_path: Path, as_dictionary: bool
+) -> None:
+    data = rows(2)
+    ids = pa.array(["t0", None])
+    if as_dictionary:  # already the type the writer keeps: no cast pass to catch it
+        ids = ids.dictionary_encode()
+    data = data.set_column(data.schema.get_field_index("thing_id"), "thing_id", ids)
+    with pytest.raises(ValueError, match="'thing_id' with null values to non-nullable"):
+        lake.write_partition(tmp_path, T, data, D)
+    assert list(tmp_path.rglob("*.parquet")) == []
+
+
+def test_columns_of_another_type_are_cast_to_the_registry_s(tmp_path: Path) -> None:
+    data = rows(3)
+    data = data.set_column(data.schema.get_field_index("mass_kg"), "mass_kg", pa.array([1, 2, 3], pa.int32()))
+    lake.write_partition(tmp_path, T, data, D)
+    back = lake.read_partition(tmp_path, T, D)
+    assert back.schema.field("mass_kg").type == pa.float64()
+    assert back.column("mass_kg").to_pylist() == [1.0, 2.0, 3.0]
+
+
 def test_write_partitions_splits_by_day(tmp_path: Path) -> None:
     both = pa.concat_tables([rows(2), rows(3, dt.date(2024, 5, 2))])
     written = lake.write_partitions(tmp_path, T, both)
