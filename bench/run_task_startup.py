@@ -25,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from ecocloud.demo import free_port
+from ecocloud.ports import free_port
 from ecocloud.up import PRELOADING_LOCAL_EXECUTOR, AirflowClient, our_dag_ids
 
 EXECUTORS = ("LocalExecutor", PRELOADING_LOCAL_EXECUTOR)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-import socket
 import subprocess
 import time
 from dataclasses import dataclass
@@ -14,6 +13,7 @@ from rich.console import Console
 from rich.table import Table as RichTable
 
 from ecocloud.airflow_env import airflow_bin, airflow_env, ensure_db
+from ecocloud.ports import free_port, port_free
 from ecocloud.query import run_query
 from ecocloud.settings import Settings
 from ecocloud.simulator.server import RunningSimulator, running_simulator
@@ -158,7 +158,7 @@ def serve_web(settings: Settings, console: Console, port: int) -> None:
 
     refresh_serving(settings)  # catalog as of now
     logins = demo_users(settings)
-    port = port if _port_free(port) else free_port()
+    port = port if port_free(port) else free_port()
     console.rule("[bold]web app")
     console.print(f"open http://127.0.0.1:{port}/  (Chinese; English at the top right) — Ctrl-C stops it")
     console.print("anonymous visitors see the 无条件共享 datasets; demo logins (passwords shown only now):")
@@ -168,22 +168,6 @@ def serve_web(settings: Settings, console: Console, port: int) -> None:
     run_server(
         settings.model_copy(update={"web_cookie_secure": False}), "127.0.0.1", port
     )  # uvicorn stops on Ctrl-C
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _run_loggers(settings: Settings, console: Console) -> DagRun:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from ecocloud.ports import free_port
 from ecocloud.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
@@ -114,12 +114,6 @@ class WebHome:
 
 def ecocloud_bin() -> str:
     return str(Path(sys.executable).parent / "ecocloud")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="session")

@@ -155,16 +155,16 @@ static uint64_t hash_bytes(const uint8_t *b, Py_ssize_t n) {
     return (h ^ (uint64_t)n) * 0x9E3779B97F4A7C15ULL;
 }
 
-/* key_ids(data, starts, ends) -> (ids: int64 bytes, first: int64 bytes): for the byte strings
+/* string_ids(data, starts, ends) -> (ids: int64 bytes, first: int64 bytes): for the byte strings
  * data[starts[i]:ends[i]], an id per string (0, 1, … in order of first appearance) and, per id, the
  * index i of its first appearance. Strings are compared byte for byte: no two strings share an id. */
-static PyObject *key_ids(PyObject *self, PyObject *args) {
+static PyObject *string_ids(PyObject *self, PyObject *args) {
     Py_buffer bdata, bks, bke;
-    if (!PyArg_ParseTuple(args, "y*y*y*:key_ids", &bdata, &bks, &bke)) return NULL;
+    if (!PyArg_ParseTuple(args, "y*y*y*:string_ids", &bdata, &bks, &bke)) return NULL;
     PyObject *result = NULL, *ids_out = NULL, *first_out = NULL;
     int64_t *slots = NULL, *first = NULL;
     Py_ssize_t n;
-    if (byte_ranges("key_ids", &bdata, &bks, &bke, &n)) goto done;
+    if (byte_ranges("string_ids", &bdata, &bks, &bke, &n)) goto done;
     const uint8_t *data = (const uint8_t *)bdata.buf;
     const int64_t *ks = (const int64_t *)bks.buf, *ke = (const int64_t *)bke.buf;
     if ((ids_out = new_bytearray(n * (Py_ssize_t)sizeof(int64_t))) == NULL) goto done;
@@ -340,7 +340,7 @@ done:
 }
 
 static PyMethodDef methods[] = {
-    {"key_ids", key_ids, METH_VARARGS, "Ids of distinct byte strings, and each id's first index."},
+    {"string_ids", string_ids, METH_VARARGS, "Ids of distinct byte strings, and each id's first index."},
     {"numbers", numbers, METH_VARARGS, "Decimal numbers as float() reads them, and whether each is one."},
     {"items", items, METH_VARARGS, "key=value items of regions, from the sorted special positions."},
     {NULL, NULL, 0, NULL},

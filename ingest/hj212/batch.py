@@ -580,10 +580,10 @@ def _rows_of(values: pa.Array, rows: np.ndarray) -> pa.DictionaryArray:
     return pc.dictionary_encode(values).take(pa.array(rows, pa.int64()))
 
 
-def _key_ids(arr: np.ndarray, ks: np.ndarray, ke: np.ndarray) -> tuple[np.ndarray, list[str]]:
+def _string_ids(arr: np.ndarray, ks: np.ndarray, ke: np.ndarray) -> tuple[np.ndarray, list[str]]:
     """Ids of the distinct byte strings [ks, ke) (0, 1, … in order of first appearance) and the
     strings themselves: one hash-table pass in C, each string compared byte for byte."""
-    ids, first = _tokens.key_ids(arr, _int64s(ks), _int64s(ke))
+    ids, first = _tokens.string_ids(arr, _int64s(ks), _int64s(ke))
     data = arr.tobytes() if len(first) > 64 else None
     names = [
         (data[ks[i] : ke[i]] if data is not None else arr[ks[i] : ke[i]].tobytes()).decode("ascii")
@@ -824,7 +824,7 @@ def _fast_path(lines: _Lines, acc: _Acc, base: int, default_date: dt.date) -> np
     bad |= ~regular
     keep = ~bad[row]
     ts, te, row, teq = ts[keep], te[keep], row[keep], teq[keep]
-    kid, key_names = _key_ids(arr, ts, teq)
+    kid, key_names = _string_ids(arr, ts, teq)
     ki = _classify(key_names)
     kind = ki.kind[kid]
     vs = teq + 1
@@ -855,7 +855,7 @@ def _fast_path(lines: _Lines, acc: _Acc, base: int, default_date: dt.date) -> np
             bad[row[idx[~valid]]] = True
     # strings (Flag, EFlag, SampleTime …, extra keys): ids for duplicate checks and flags
     strs = np.flatnonzero((kind == _K_STR) | (kind == _K_EXTRA))
-    str_ids, str_values = _key_ids(arr, vs[strs], te[strs])  # a handful of distinct values: N, D, M …
+    str_ids, str_values = _string_ids(arr, vs[strs], te[strs])  # a handful of distinct values: N, D, M …
     val[strs] = str_ids
 
     # repeated keys: the first value wins; a different later value is a warning → reference path

@@ -11,7 +11,6 @@ import gzip
 import logging
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import uuid
@@ -27,6 +26,7 @@ from moto.server import ThreadedMotoServer
 
 from ecocloud.builds import air as air_steps
 from ecocloud.builds import sources
+from ecocloud.ports import free_port
 from ecocloud.runner import engine
 from ecocloud.runner.context import RunInfo, read_published
 from ecocloud.settings import Settings
@@ -59,9 +59,7 @@ MN = "88883600000000000000014D"
 def s3_endpoint() -> Iterator[str]:
     """moto's S3 server on a free loopback port, for this module."""
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one log line per request otherwise
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
+    port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     try:

@@ -21,8 +21,7 @@ from warehouse.quality import GatePart, GateRun, GateVerdict, run_gate, validate
 
 pytestmark = pytest.mark.integration
 
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "cnemc-air"
-DAY_FILE = DATA / "china_sites_20230120.csv.gz"
+DAY_FILE = Path("cnemc-air") / "china_sites_20230120.csv.gz"  # in the shared field data
 DAY = dt.date(2023, 1, 20)
 BEIJING = dt.timezone(dt.timedelta(hours=8))
 END_OF_DAY = dt.datetime(2023, 1, 21, tzinfo=BEIJING)  # end of the processed interval
@@ -33,8 +32,8 @@ def _category(aqi: pd.Series) -> pd.Series:
     return pd.cut(aqi, bins=bins, labels=list(AQI_CATEGORIES)).astype(object).where(aqi.notna(), None)
 
 
-def real_day() -> pa.Table:
-    wide = pd.read_csv(DAY_FILE, dtype={"date": str})
+def real_day(shared_data: Path) -> pa.Table:
+    wide = pd.read_csv(shared_data / DAY_FILE, dtype={"date": str})
     long = wide.melt(id_vars=["date", "hour", "type"], var_name="station_code", value_name="v").dropna(
         subset=["v"]
     )
@@ -58,9 +57,8 @@ def real_day() -> pa.Table:
 
 
 @pytest.mark.realdata
-@pytest.mark.skipif(not DAY_FILE.exists(), reason=f"{DAY_FILE} not available")
-def test_real_day_file_passes_the_gate() -> None:
-    data = real_day()
+def test_real_day_file_passes_the_gate(shared_data: Path) -> None:
+    data = real_day(shared_data)
     assert data.num_rows > 40_000
     result = run_gate(station_hourly, data, partition_date=DAY, expected_latest=END_OF_DAY)
     assert result.passed, result.summary()
@@ -69,9 +67,8 @@ def test_real_day_file_passes_the_gate() -> None:
 
 
 @pytest.mark.realdata
-@pytest.mark.skipif(not DAY_FILE.exists(), reason=f"{DAY_FILE} not available")
-def test_real_day_with_a_unit_mix_up_is_blocked() -> None:
-    data = real_day()
+def test_real_day_with_a_unit_mix_up_is_blocked(shared_data: Path) -> None:
+    data = real_day(shared_data)
     data = _mix_up_co(data, 500)
     result = run_gate(station_hourly, data, partition_date=DAY, expected_latest=END_OF_DAY)
     assert not result.passed
@@ -91,9 +88,8 @@ def _comparable(verdict: GateVerdict) -> list[dict[str, object]]:
 
 
 @pytest.mark.realdata
-@pytest.mark.skipif(not DAY_FILE.exists(), reason=f"{DAY_FILE} not available")
-def test_real_day_in_hourly_units_gets_each_hour_its_own_verdict() -> None:
-    day = real_day()
+def test_real_day_in_hourly_units_gets_each_hour_its_own_verdict(shared_data: Path) -> None:
+    day = real_day(shared_data)
     hours = pc.hour(pc.cast(day["observed_at"], pa.timestamp("us", tz="Asia/Shanghai")))
     bad_hours = {3, 17}
     parts = [

@@ -8,12 +8,12 @@ import contextlib
 import itertools
 import os
 import signal
-import socket
 import sys
 from pathlib import Path
 
 import pytest
 
+from ecocloud.ports import free_port
 from ingest.hj212.protocol import Packet, build_packet, parse_line
 from ingest.hj212.segments import iter_records
 
@@ -21,12 +21,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
 REPO = Path(__file__).resolve().parents[3]
 MN = "010000A8900016F000169DC0"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def start_receiver(landing: Path, port: int) -> asyncio.subprocess.Process:

@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ingest.hj212 import _tokens
-from ingest.hj212.batch import _CLASS, _INT_RE, _NUMBER_RE, _items, _key_ids, _numbers
+from ingest.hj212.batch import _CLASS, _INT_RE, _NUMBER_RE, _items, _numbers, _string_ids
 
 pytestmark = pytest.mark.unit
 
@@ -108,12 +108,12 @@ def test_items_follow_the_specials_of_each_region(
 
 
 @given(st.lists(st.binary(max_size=24), max_size=60))
-def test_key_ids_number_distinct_strings_in_order_of_first_appearance(keys: list[bytes]) -> None:
+def test_string_ids_number_distinct_strings_in_order_of_first_appearance(keys: list[bytes]) -> None:
     keys = [k.replace(b"\x80", b"") for k in keys if k.isascii()] + [b"w01018-Avg", b"w01018-Avg"]
     data = np.frombuffer(b"".join(keys) + b"\0" * 8, np.uint8)
     ends = np.cumsum([len(k) for k in keys], dtype=np.int64)
     starts = ends - np.array([len(k) for k in keys], np.int64)
-    ids, names = _key_ids(data, starts, ends)
+    ids, names = _string_ids(data, starts, ends)
     first: dict[bytes, int] = {}
     for k in keys:
         first.setdefault(k, len(first))
@@ -121,11 +121,11 @@ def test_key_ids_number_distinct_strings_in_order_of_first_appearance(keys: list
     assert names == [k.decode() for k in first]
 
 
-def test_key_ids_keep_apart_many_keys_that_share_prefixes_and_lengths() -> None:
+def test_string_ids_keep_apart_many_keys_that_share_prefixes_and_lengths() -> None:
     keys = [f"a{i:05d}-Rtd".encode() for i in range(5000)] * 2  # the table grows several times
     data = np.frombuffer(b"".join(keys), np.uint8)
     ends = np.cumsum([len(k) for k in keys], dtype=np.int64)
-    ids, names = _key_ids(data, ends - len(keys[0]), ends)
+    ids, names = _string_ids(data, ends - len(keys[0]), ends)
     assert ids.tolist() == list(range(5000)) * 2
     assert names[4321] == "a04321-Rtd"
 
@@ -135,7 +135,7 @@ def test_hostile_arguments_raise_instead_of_reading_out_of_bounds() -> None:
     one = np.array([0], np.int64)
     past_end = np.array([len(data) + 1], np.int64)
     negative = np.array([-1], np.int64)
-    for kernel in (_tokens.key_ids, lambda d, s, e: _tokens.numbers(d, s, e, False)):
+    for kernel in (_tokens.string_ids, lambda d, s, e: _tokens.numbers(d, s, e, False)):
         with pytest.raises(ValueError, match="outside the data"):
             kernel(data, one, past_end)
         with pytest.raises(ValueError, match="outside the data"):
