@@ -228,18 +228,25 @@ ORDER BY p.mn, p.pollutant_code, p.period_us
 """
 
 
-def hourly_values(con: duckdb.DuckDBPyConnection, readings: str) -> pa.Table:
-    """``mart_source__hourly`` rows from the readings relation named ``readings``."""
-    con.register("units", _units_table())
-    period = f"(at_us // {_HOUR_US}) * {_HOUR_US}"  # Beijing hours are whole UTC hours
-    sql = (
+HOURLY_PERIOD_US = f"(at_us // {_HOUR_US}) * {_HOUR_US}"  # Beijing hours are whole UTC hours
+
+
+def hourly_sql(readings: str) -> str:
+    """The hourly query over the readings relation named ``readings``: one row per (mn, pollutant,
+    hour) with the hour as ``period_us`` (epoch microseconds); reads the relation ``units``."""
+    return (
         "WITH "
         + _HOURLY_BASIS_SQL.format(readings=readings)
         + _SAMPLES_SQL.format(readings="basis", cns="'2061', '2051', '2011'")
         + ","
-        + _period_sql(period)
+        + _period_sql(HOURLY_PERIOD_US)
     )
-    out = con.sql(sql).to_arrow_table()
+
+
+def hourly_values(con: duckdb.DuckDBPyConnection, readings: str) -> pa.Table:
+    """``mart_source__hourly`` rows from the readings relation named ``readings``."""
+    con.register("units", _units_table())
+    out = con.sql(hourly_sql(readings)).to_arrow_table()
     con.unregister("units")
     us = out.column("period_us").to_numpy()
     hour_at = pa.array(us, pa.int64()).cast(pa.timestamp("us", tz="UTC"))
