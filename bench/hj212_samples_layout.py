@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import io
+import re
 import resource
 import shutil
 import time
@@ -34,12 +35,13 @@ import pyarrow.parquet as pq
 
 from bench.run_hj212_ingest import DEFAULT_DIR
 from ecocloud.runner.context import parquet_sql
+from schemas.source import STATS
 from schemas.sql import string_literal
 from transforms.source_marts import _HOUR_US, HOURLY_PERIOD_US, _period_sql, _units_table, hourly_sql
 from warehouse.fs import PARQUET_OPTIONS
 
-_STATS = {"Rtd": "rtd", "Avg": "avg", "Min": "min", "Max": "max", "Cou": "cou"}
-_COLUMNS = {**_STATS, **{f"Zs{k}": f"zs_{v}" for k, v in _STATS.items()}}
+# the prototype's value columns, one per statistic of the registry: Rtd → rtd, ZsAvg → zs_avg
+_COLUMNS = {s: re.sub(r"(?<!^)(?=[A-Z])", "_", s).lower() for s in STATS}
 _VALUES = ("st", "s_avg", "s_min", "s_max", "s_cou", "s_zavg", "s_zmin", "s_zmax", "flag")
 _OK = "(receiver_status IS NULL OR receiver_status = 'ok')"
 

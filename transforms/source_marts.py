@@ -28,6 +28,7 @@ import duckdb
 import pyarrow as pa
 
 from schemas.hj212_codes import POLLUTANTS
+from schemas.source import STATS
 
 __all__ = ["FLUE_GAS_NORMAL_SHARE", "daily_values", "hourly_values", "rollup_flag", "source_type"]
 
@@ -95,7 +96,6 @@ def _flag_sql(samples: str, normal: str, kind: str, top: str) -> str:
 # One row per sample — a packet's values for one pollutant (mn, pollutant, cn, data_at) — with
 # retransmitted copies collapsed: for each statistic the copy at the latest (segment, offset) wins.
 # Plain aggregates for the (usual) samples without copies; max_by only where copies exist.
-_STATS = ("Rtd", "Avg", "Min", "Max", "Cou", "ZsRtd", "ZsAvg", "ZsMin", "ZsMax", "ZsCou")
 _PLAIN = "stat IN ('Rtd', 'Avg', 'Min', 'Max', 'Cou')"
 
 
@@ -119,7 +119,7 @@ def _pivot(agg: str) -> str:
 
 
 # how many different statistics a sample has: one bit per statistic (no COUNT DISTINCT)
-_STAT_BIT = "(1::BIGINT << list_position([" + ", ".join(f"'{s}'" for s in _STATS) + "], stat))"
+_STAT_BIT = "(1::BIGINT << list_position([" + ", ".join(f"'{s}'" for s in STATS) + "], stat))"
 _DISTINCT_STATS = f"bit_count(bit_or({_STAT_BIT}))"
 
 # Readings of the hourly basis only: an hour with a 2061 value of a pollutant never uses its 2051 or

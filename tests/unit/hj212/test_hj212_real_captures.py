@@ -8,15 +8,15 @@ import csv
 import gzip
 import time
 from collections import Counter
-from pathlib import Path
 
 import pytest
+from conftest import SHARED_DATA
 
 from ingest.hj212.protocol import Packet, Reject, parse_line, parse_lines, split_lines
 
 pytestmark = [pytest.mark.unit, pytest.mark.realdata]
 
-DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "hj212-real"
+DATA = SHARED_DATA / "hj212-real"
 if not DATA.is_dir():
     pytest.skip(
         f"real HJ 212 captures not found at {DATA} (../shared/data is absent)", allow_module_level=True
