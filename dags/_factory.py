@@ -1,4 +1,5 @@
-"""The one DAG factory: every DAG file is ``make_dag("<spec>")`` over a source spec.
+"""The one DAG factory: every DAG file is ``make_dag("<spec>")`` over a source spec, but the lake's
+maintenance DAG (``make_maintenance_dag()``, declared in ``ecocloud/maintenance.py``).
 
 Tasks: ``land`` (the spec's scheduled landing step), one task per build (its outlets are the
 build's registry tables as Assets), then ``refresh_serving``. Library code is imported inside
@@ -23,6 +24,7 @@ from airflow.sdk import (
     task,
 )
 
+from ecocloud import maintenance
 from ecocloud.dag_defaults import task_defaults
 from ecocloud.runner.spec import SourceSpec
 from ecocloud.specs import get_spec
@@ -132,3 +134,32 @@ def _build_task(spec: SourceSpec, build_name: str, outputs: tuple[str, ...], doc
             raise AirflowSkipException(f"{spec.name}.{build_name}: nothing pending")
 
     return build
+
+
+def make_maintenance_dag() -> DAG:
+    """Daily: delete the lake's crash leftovers past their grace period (``ecocloud sweep --delete``)."""
+    start = maintenance.START_DATE
+
+    @dag(
+        dag_id=maintenance.DAG_ID,
+        description="Lake maintenance: delete table files no ledger part names, once past the grace period",
+        schedule=CronTriggerTimetable(maintenance.CRON, timezone=maintenance.TIMEZONE),
+        start_date=pendulum.datetime(start.year, start.month, start.day, tz=maintenance.TIMEZONE),
+        catchup=False,  # one sweep covers everything missed
+        max_active_runs=1,
+        default_args=task_defaults(),
+        tags=["ecocloud", "maintenance"],
+        doc_md=maintenance.__doc__,
+    )
+    def _dag() -> None:
+        @task(task_id="sweep_lake")
+        def sweep_lake() -> int:
+            """Delete the lake's table files that no ledger part names and that were last modified more
+            than ECOCLOUD_LAKE_SWEEP_GRACE_HOURS ago (crash leftovers); the task log lists them."""
+            from ecocloud.runner.tasks import sweep_lake as sweep
+
+            return sweep()
+
+        sweep_lake()
+
+    return _dag()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated
 
 import typer
@@ -23,17 +22,9 @@ def sweep(
 ) -> None:
     """Crash leftovers in the lake's table folders: files no ledger part names (readers by folder, such
     as the external tables of `ecocloud export-ddl`, would count them)."""
-    from ecocloud.runner.engine import ledger  # the runner and the lake: not at CLI start
-    from warehouse.sweep import sweep as sweep_lake
+    from ecocloud.runner.tasks import unlisted_files  # the runner and the lake: not at CLI start
 
-    settings = get_settings()
-    hours = settings.lake_sweep_grace_hours if grace_hours is None else grace_hours
-    older_than = dt.datetime.now(dt.UTC) - dt.timedelta(hours=hours)
-    led = ledger(settings)
-    try:
-        found = sweep_lake(settings.lake_store, led.parts, older_than, delete=delete)
-    finally:
-        led.close()
+    hours, found = unlisted_files(get_settings(), delete=delete, grace_hours=grace_hours)
     if not found:
         console.print(f"no unlisted files older than {hours:g} h")
         return

@@ -107,7 +107,7 @@ class Settings(BaseSettings):
     lake_sweep_grace_hours: float = Field(
         default=72.0,
         ge=1,
-        description="`ecocloud sweep` deletes a table file the ledger does not list only once it is this "
+        description="`ecocloud sweep` and the lake_maintenance DAG delete a table file the ledger does not list only once it is this "
         "old (hours since last modified): a part just written is unlisted until its run records it",
     )
     receiver_id: str | None = Field(

@@ -178,9 +178,10 @@ def simulator_env(settings: Settings, base_url: str) -> dict[str, str]:
 
 
 def our_dag_ids() -> list[str]:
+    from ecocloud import maintenance
     from ecocloud.specs import all_specs
 
-    return [spec.dag_id for spec in all_specs()]
+    return [*(spec.dag_id for spec in all_specs()), maintenance.DAG_ID]
 
 
 # ---------------------------------------------------------------------------------------- running

@@ -11,9 +11,10 @@ import importlib
 from ecocloud.runner import engine
 from ecocloud.runner.context import RunInfo
 from ecocloud.runner.report import BLOCKED, PUBLISHED, RunReport
-from ecocloud.settings import get_settings
+from ecocloud.settings import Settings, get_settings
 from ecocloud.specs import all_specs, get_spec
 from warehouse import quality
+from warehouse.sweep import Unlisted, sweep
 
 
 def run_info(run_id: str, task: str, start: dt.datetime | None, end: dt.datetime | None) -> RunInfo:
@@ -62,6 +63,30 @@ def published_anything(report: RunReport) -> bool:
 def refresh_serving() -> None:
     engine.refresh_serving(get_settings())
     print("serving database refreshed")
+
+
+def unlisted_files(
+    settings: Settings, *, delete: bool, grace_hours: float | None = None
+) -> tuple[float, list[Unlisted]]:
+    """The lake's table files no ledger part names, last modified more than ``grace_hours`` ago
+    (default: the ``lake_sweep_grace_hours`` setting), deleted with ``delete``; returns the grace
+    period used and the files (``warehouse.sweep``)."""
+    hours = settings.lake_sweep_grace_hours if grace_hours is None else grace_hours
+    older_than = dt.datetime.now(dt.UTC) - dt.timedelta(hours=hours)
+    led = engine.ledger(settings)
+    try:
+        return hours, sweep(settings.lake_store, led.parts, older_than, delete=delete)
+    finally:
+        led.close()
+
+
+def sweep_lake() -> int:
+    """The maintenance DAG's sweep: delete the crash leftovers past the grace period; returns how many."""
+    hours, gone = unlisted_files(get_settings(), delete=True)
+    for u in gone:
+        print(f"deleted {u.rel} ({u.size:,} bytes, modified {u.modified.isoformat(timespec='seconds')})")
+    print(f"{len(gone)} unlisted file(s) older than {hours:g} h deleted")
+    return len(gone)
 
 
 def preload() -> list[str]:

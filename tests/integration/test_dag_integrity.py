@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from ecocloud import maintenance
 from ecocloud.airflow_env import DAGS_DIR, airflow_env
 from ecocloud.settings import Settings
 
@@ -88,9 +89,12 @@ def test_parsing_imports_nothing_heavy(dagbag: dict) -> None:
 
 def test_every_task_retries_and_every_dag_is_tagged(dagbag: dict) -> None:
     for dag_id, dag in dagbag["dags"].items():
-        assert "ecocloud" in dag["tags"] and any(t.startswith("source:") for t in dag["tags"]), dag_id
+        assert "ecocloud" in dag["tags"], dag_id
         assert dag["catchup"] is False, dag_id
         assert all(t["retries"] >= 2 for t in dag["tasks"].values()), dag_id
+        if dag_id == maintenance.DAG_ID:
+            continue  # lands and publishes nothing (checked below)
+        assert any(t.startswith("source:") for t in dag["tags"]), dag_id
         assert any(t["outlets"] for t in dag["tasks"].values()), f"{dag_id} publishes no Asset"
 
 
@@ -115,9 +119,9 @@ def test_dags_are_generated_from_the_specs(dagbag: dict) -> None:
     from ecocloud.specs import all_specs
 
     specs = {s.dag_id: s for s in all_specs()}
-    assert set(dagbag["dags"]) == set(specs)
-    for dag_id, dag in dagbag["dags"].items():
-        spec = specs[dag_id]
+    assert set(dagbag["dags"]) == {*specs, maintenance.DAG_ID}
+    for dag_id, spec in specs.items():
+        dag = dagbag["dags"][dag_id]
         tasks = dag["tasks"]
         chain = [
             *(["land"] if spec.land else []),
@@ -154,6 +158,16 @@ def test_every_outlet_is_a_registry_table(dagbag: dict) -> None:
 
 def test_air_quality_schedule(dagbag: dict) -> None:
     assert dagbag["dags"]["air_quality"]["schedule"] == "CronDataIntervalTimetable 0 * * * *"
+
+
+def test_the_lake_is_swept_daily_and_nothing_else(dagbag: dict) -> None:
+    """The maintenance DAG: one task, on a daily cron at a quiet Beijing hour, publishing no Asset (so
+    it wakes no other DAG)."""
+    dag = dagbag["dags"][maintenance.DAG_ID]
+    assert dag["schedule"] == f"CronTriggerTimetable {maintenance.CRON}"
+    assert list(dag["tasks"]) == ["sweep_lake"]
+    assert dag["tasks"]["sweep_lake"]["outlets"] == []
+    assert "maintenance" in dag["tags"]
 
 
 def test_library_code_never_imports_airflow() -> None:

@@ -9,16 +9,21 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import os
 import subprocess
+import time
+from typing import Any
 
 import duckdb
 import pytest
 
 from ecocloud.airflow_env import airflow_bin, airflow_env, ensure_db
 from ecocloud.builds.sources import quarantine_dir
+from ecocloud.runner import engine
 from ecocloud.settings import Settings
 from ingest.hj212.protocol import BEIJING, Packet, build_packet, parse_line
 from ingest.hj212.receiver import Receiver, ReceiverConfig
+from schemas.registry import get_table
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -99,3 +104,48 @@ def test_dags_test_publishes_what_the_receiver_landed(settings: Settings) -> Non
     days = {(dt.datetime.now(dt.UTC) - dt.timedelta(hours=h)).astimezone(BEIJING).date() for h in (0, 1)}
     assert builds[0] == ("source.core", "published", 2)  # the data segment and the rejects segment
     assert builds[1][:2] == ("source.marts", "published") and builds[1][2] in range(1, len(days) + 1)
+
+
+def test_the_maintenance_dag_deletes_only_old_leftovers(settings: Settings, ingest: Any) -> None:
+    """``airflow dags test lake_maintenance`` after a real ingest: of the files no ledger part names,
+    those older than the grace period go (a part a killed run wrote, a killed write's temporary file);
+    every listed part, and an unlisted file still within the grace period, stay."""
+    from ecocloud.builds.sources import register_segments
+    from schemas import source
+    from warehouse import lake as lk
+    from warehouse.ledger import partition_date
+
+    ensure_db(settings)
+    asyncio.run(send_all(settings, packets(dt.datetime.now(dt.UTC))))
+    ingest("source", register_segments)
+    led = engine.ledger(settings)
+    try:
+        parts = led.parts()
+    finally:
+        led.close()
+    listed = sorted(lk.part_file(get_table(p.table_name), partition_date(p.partition), p.part) for p in parts)
+    day = partition_date(next(p.partition for p in parts if p.table_name == source.readings.name))
+    old = time.time() - (settings.lake_sweep_grace_hours + 1) * 3600
+    folder = settings.lake / lk.partition_prefix(source.readings, day)
+    leftovers = [folder / "seg-killed.parquet", folder / ".data.parquet.0f0f.tmp"]
+    young = folder / "seg-running.parquet"
+    for f in (*leftovers, young):
+        f.write_bytes(b"PAR1 left by a killed process")
+    for f in leftovers:
+        os.utime(f, (old, old))
+
+    proc = subprocess.run(
+        [airflow_bin(), "dags", "test", "lake_maintenance"],
+        env=airflow_env(settings),
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-4000:]
+    assert "state=success" in out, out[-4000:]
+    assert f"2 unlisted file(s) older than {settings.lake_sweep_grace_hours:g} h deleted" in out, out[-4000:]
+    assert not any(f.exists() for f in leftovers)
+    assert young.exists()
+    assert listed and all((settings.lake / rel).exists() for rel in listed)
