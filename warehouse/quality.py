@@ -98,11 +98,17 @@ frame; every expectation is evaluated once per batch (see above) and reported in
   (~4 ms of Python) plus a per-row part that now sees hundreds of rows instead of millions. A test
   checks the counts and verdicts against GX run by itself on every row. A dictionary column (the
   HJ 212 parser hands its strings over that way) gives its distinct values and codes from its
-  dictionary, renumbered over the entries rows hold, without hashing a row.
+  dictionary, renumbered over the entries rows hold, without hashing a row. A column checked only
+  for NULLs, or for NULLs and range, is not hashed at all (``_Encoded.stand_ins``): the frame holds
+  one valid value, or its least and greatest, with NaN and NULL if it has them — the same verdicts,
+  since a range check passes every value when it passes both bounds; when a bound fails, GX is run
+  again on the distinct values of that column (a batch of HJ 212 readings has hundreds of thousands
+  of distinct offsets and values, and clean data never pays that).
 * the **key unit**: the primary key's uniqueness runs on the rows whose key another row holds too
-  (``_KeyRows``: each key column dictionary-encoded, the codes combined into one integer per row,
-  sorted, repeats looked up): no row on clean data, where GX's own check hashed every key of the
-  batch (pandas ``duplicated``: ~0.5 µs a row, the largest part of the readings' gate). GX decides
+  (``_KeyRows``: each key column dictionary-encoded — an integer column without NULLs is its own
+  code —, the codes combined into one integer per row, sorted, repeats looked up): no row on clean
+  data, where GX's own check hashed every key of the batch (pandas ``duplicated``: ~0.5 µs a row,
+  the largest part of the readings' gate). GX decides
   which of those rows are duplicates; the counts are restated on the batch's rows. A float key
   column (pandas holds 0.0 and -0.0 equal, the codes do not) sends every row to GX.
 * **row units**: every other check (column pair, partition) is in one unit per column pair or
@@ -646,6 +652,9 @@ class _Unit:
     suite: Any  # gx.ExpectationSuite
     distinct: bool = False  # value-wise checks: the frame holds each column's distinct values
     key: bool = False  # the primary key: the frame holds the rows whose key another row holds too
+    # of a value-wise unit: the columns whose checks are not-null or range only, each with the stand-ins
+    # its frame holds instead of its distinct values ("presence" or "bounds": ``_Encoded.stand_ins``)
+    stand_ins: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -712,6 +721,23 @@ def _domain(expectation: Expectation) -> tuple[str, ...]:
     return ()
 
 
+_NOT_NULL, _BETWEEN = "expect_column_values_to_not_be_null", "expect_column_values_to_be_between"
+
+
+def _stand_in_kinds(expectations: Sequence[Expectation]) -> dict[str, str]:
+    """The columns a value-wise unit may check on stand-ins for their distinct values: "presence"
+    where every check is not-null, "bounds" where they are range checks (and not-null)."""
+    kinds: dict[str, set[str]] = {}
+    for e in expectations:
+        for column in _domain(e):
+            kinds.setdefault(column, set()).add(e.expectation_type)
+    return {
+        c: "presence" if k == {_NOT_NULL} else "bounds"
+        for c, k in kinds.items()
+        if k in ({_NOT_NULL}, {_BETWEEN}, {_NOT_NULL, _BETWEEN})
+    }
+
+
 def _compiled(table: Table, *, freshness: bool, partition: bool) -> _Compiled:
     key = (table, freshness, partition)
     with _LOCK:
@@ -748,6 +774,7 @@ def _compiled(table: Table, *, freshness: bool, partition: bool) -> _Compiled:
                     suite=gx.ExpectationSuite(name=f"{prefix}/{i}", expectations=members),
                     distinct=group == "distinct",
                     key=group == "key",
+                    stand_ins=_stand_in_kinds(members) if group == "distinct" else {},
                 )
                 for i, (group, members) in enumerate(groups.items())
             )
@@ -819,6 +846,17 @@ def _has_unexpected_rows(results: list[Any]) -> bool:
     return any((r.result or {}).get("unexpected_count") for r in results)
 
 
+def _outside_bounds(unit: _Unit, results: list[Any]) -> bool:
+    """Whether a range check of a column checked on its bounds (``_Unit.stand_ins``) found one out
+    of range: then the values between them must be counted too."""
+    return any(
+        r.expectation_config.type == _BETWEEN
+        and unit.stand_ins.get(str(r.expectation_config.kwargs.get("column"))) == "bounds"
+        and (r.result or {}).get("unexpected_count")
+        for r in results
+    )
+
+
 # ------------------------------------------------------------------------------- one schema group
 
 
@@ -883,7 +921,7 @@ def _validate_group(
             mark = time.perf_counter()
             key_rows = _KeyRows.of(unit, data, encoded) if unit.key else None
             if unit.distinct:
-                frame = _distinct_frame(unit, data, encoded)
+                frame = _distinct_frame(unit, data, encoded, whole=False)
             elif key_rows is not None:
                 frame = _frame(unit, key_rows.rows(data, unit.columns), None, {})
             else:
@@ -891,6 +929,10 @@ def _validate_group(
             timings["convert"] += time.perf_counter() - mark
             mark = time.perf_counter()
             results = _unit_results(unit, frame, data.schema, parameters, timings)
+            whole = unit.distinct and _outside_bounds(unit, results)
+            if whole:  # a stand-in bound fails its range: GX counts every distinct value of the column
+                frame = _distinct_frame(unit, data, encoded, whole=True)
+                results = _unit_results(unit, frame, data.schema, parameters, timings)
             timings["validate"] += time.perf_counter() - mark
             mark = time.perf_counter()
             for r in results:
@@ -900,7 +942,8 @@ def _validate_group(
                     continue
                 considered: Callable[[_Read], np.ndarray | None] = functools.partial(_considered, frame=frame)
                 if unit.distinct and read.error is None:
-                    read, considered = _Distinct(encoded[read.columns[0]]).in_rows(read, frame)
+                    checked = encoded.values_checked(unit, read.columns[0], whole=whole)
+                    read, considered = _Distinct(checked).in_rows(read, frame)
                 elif key_rows is not None and read.error is None:
                     read, considered = key_rows.in_rows(read, data)
                 for i, outcome in enumerate(_per_part(table, data, layout, parts, read, considered)):
@@ -981,6 +1024,32 @@ class _Encoded:
         return cls(column, encoded.chunk(encoded.num_chunks - 1).dictionary, np.concatenate(indices))
 
     @classmethod
+    def stand_ins(cls, column: pa.ChunkedArray, kind: str) -> _Encoded:
+        """Stand-ins for the distinct values of a column checked for NULLs (``presence``: one valid
+        value) or for NULLs and range (``bounds``: its least and greatest valid values), with NaN if it
+        holds one (pandas, so GX, counts it as missing) and NULL if it holds one. GX's not-null
+        verdict on them is its verdict on the distinct values; so is a range verdict when both bounds
+        pass (the caller checks every distinct value otherwise). No value is hashed: a batch's offsets
+        or readings are mostly distinct, hundreds of thousands of them."""
+        if pa.types.is_dictionary(column.type):
+            return cls._of_dictionary(column, codes=False)  # no hashing either
+        nan = pc.is_nan(column) if pa.types.is_floating(column.type) else None
+        stand_ins: list[pa.Array] = []
+        if kind == "bounds":
+            least, greatest = pc.min_max(column).values()  # NaN only if no other valid value
+            if least.is_valid and not (nan is not None and math.isnan(least.as_py())):
+                stand_ins.append(pa.array([least.as_py(), greatest.as_py()], column.type))
+        else:
+            usable = pc.is_valid(column) if nan is None else pc.invert(pc.fill_null(nan, True))
+            at = pc.index(usable, True).as_py()
+            stand_ins += [column.slice(at, 1).combine_chunks()] if at >= 0 else []
+        if nan is not None and pc.any(nan).as_py():
+            stand_ins.append(pa.array([float("nan")], column.type))
+        if column.null_count:
+            stand_ins.append(pa.nulls(1, column.type))
+        return cls(column, pa.concat_arrays(stand_ins) if stand_ins else pa.array([], column.type), None)
+
+    @classmethod
     def _of_dictionary(cls, column: pa.ChunkedArray, *, codes: bool) -> _Encoded:
         """A dictionary column (a parser's): its values are the entries of the chunks' unified
         dictionary some row holds (a part keeps its whole input's dictionary), its codes the rows'
@@ -1023,10 +1092,36 @@ class _Encodings(dict[str, _Encoded]):
         super().__init__()
         self.data = data
         self.keyed = frozenset(keyed)
+        self.stand_ins: dict[str, _Encoded] = {}
 
     def __missing__(self, name: str) -> _Encoded:
         self[name] = encoded = _Encoded.of(self.data.column(name), codes=name in self.keyed)
         return encoded
+
+    def key_codes(self, name: str) -> tuple[np.ndarray, int]:
+        """Each row's code in key column ``name``, and how many codes there can be. An integer column
+        without NULLs whose values span less than 2³² is its own code (less its least value), so no
+        value is hashed (the readings' offsets: hundreds of thousands of distinct values in a
+        batch); any other key column is dictionary-encoded (``_Encoded``)."""
+        column = self.data.column(name)
+        if pa.types.is_integer(column.type) and column.null_count == 0 and len(column):
+            least, greatest = (v.as_py() for v in pc.min_max(column).values())
+            if greatest - least < 1 << 32:
+                return np.subtract(column.to_numpy(), least, dtype=np.int64), greatest - least + 1
+        codes = self[name].codes
+        assert codes is not None, f"{name}: a key column is encoded with its codes"
+        return codes, max(len(self[name].values), 1)
+
+    def values_checked(self, unit: _Unit, name: str, *, whole: bool = False) -> _Encoded:
+        """What a value-wise unit's frame holds of column ``name``: stand-ins for its distinct values
+        where the unit allows them (``_Unit.stand_ins``), else (or, for range checks, ``whole``) the
+        distinct values."""
+        kind = unit.stand_ins.get(name)
+        if kind is None or (whole and kind == "bounds"):
+            return self[name]
+        if name not in self.stand_ins:
+            self.stand_ins[name] = _Encoded.stand_ins(self.data.column(name), kind)
+        return self.stand_ins[name]
 
 
 def _restated(
@@ -1078,27 +1173,31 @@ class _Distinct:
         return _restated(read, len(self.column.column), positions, present)
 
 
-def _distinct_frame(unit: _Unit, data: pa.Table, encoded: _Encodings) -> pd.DataFrame:
-    """The frame of a value-wise unit: each column's distinct values (a missing column: GX reports it)."""
+def _distinct_frame(unit: _Unit, data: pa.Table, encoded: _Encodings, *, whole: bool) -> pd.DataFrame:
+    """The frame of a value-wise unit: each column's distinct values or their stand-ins (a missing
+    column: GX reports it)."""
     present = [c for c in unit.columns if c in data.column_names]
-    length = max((len(encoded[c].values) for c in present), default=0)
+    columns = {c: _Distinct(encoded.values_checked(unit, c, whole=whole)) for c in present}
+    length = max((len(d.column.values) for d in columns.values()), default=0)
     return pd.DataFrame(
-        {c: _value_series(_Distinct(encoded[c]).padded(length)) for c in present}, index=pd.RangeIndex(length)
+        {c: _value_series(d.padded(length)) for c, d in columns.items()}, index=pd.RangeIndex(length)
     )
 
 
 def _repeated(key: np.ndarray) -> np.ndarray:
-    """The values ``key`` holds more than once. Only keys sharing a hash bucket (2–4 buckets a key up
-    to 8 M keys; the table stops growing at 2²⁴ counts, 128 MB) can repeat, so only they are sorted:
-    a fifth to two fifths of a clean batch's keys instead of all (sorting millions of keys was the
-    gate's dearest step on a batch of HJ 212 readings)."""
-    candidates = key
-    if len(key) > 1 << 16:
+    """The values ``key`` holds more than once. Small batches, and keys that arrive in long ascending
+    runs (a parser's rows split by date: ~150 runs in 3.7 M readings), are sorted whole (timsort
+    merges the runs: ~6 ms there). Otherwise only keys sharing a hash bucket (2–4 buckets a key up to
+    8 M keys; the table stops growing at 2²⁴ counts, 128 MB) can repeat, so only they are sorted: a
+    fifth to two fifths of a clean batch's keys instead of all (runs that interleave, such as air's
+    hour-major rows, make timsort slower than that)."""
+    if len(key) <= 1 << 16 or np.count_nonzero(key[1:] < key[:-1]) <= len(key) >> 12:  # runs ≥ 4,096
+        ordered = np.sort(key, kind="stable")
+    else:
         bits = min(len(key).bit_length() + 1, 24)
         hashed = (key.view(np.uint64) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(64 - bits)
         bucket = hashed.view(np.int64)
-        candidates = key[(np.bincount(bucket, minlength=1 << bits) > 1)[bucket]]
-    ordered = np.sort(candidates)
+        ordered = np.sort(key[(np.bincount(bucket, minlength=1 << bits) > 1)[bucket]])
     return ordered[1:][ordered[1:] == ordered[:-1]]
 
 
@@ -1122,12 +1221,10 @@ class _KeyRows:
         key = np.zeros(data.num_rows, dtype=np.int64)
         span = 1
         for name in columns:
-            width = max(len(encoded[name].values), 1)
+            codes, width = encoded.key_codes(name)
             if span > (1 << 62) // width:  # the product would overflow: renumber the keys so far
                 key = np.unique(key, return_inverse=True)[1].astype(np.int64)
                 span = int(key.max()) + 1
-            codes = encoded[name].codes
-            assert codes is not None, f"{name}: a key column is encoded with its codes"
             key = key * width + codes
             span *= width
         repeated = _repeated(key)

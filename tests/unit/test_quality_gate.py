@@ -333,10 +333,11 @@ _VALUE_NOT_NULL = dataclasses.replace(  # NaN and NULL both fail not_null, and a
     ),
 )
 
-# keys: GX checks only the rows whose key codes repeat; floats (0.0 == -0.0 in pandas) go to GX whole
+# keys: GX checks only the rows whose key codes repeat; floats (0.0 == -0.0 in pandas) go to GX whole;
+# an integer column without NULLs is its own code, with NULLs it is dictionary-encoded
 _KEYS = tuple(
     dataclasses.replace(READINGS, primary_key=key)
-    for key in (("site", "hours", "level"), ("level",), ("value",), ("site", "value"))
+    for key in (("site", "hours", "level"), ("level",), ("value",), ("site", "value"), ("hours", "calc"))
 )
 
 
@@ -351,8 +352,8 @@ def _rows_with(draw: st.DrawFn) -> pa.Table:
         "date": column(DAY, None),
         "site": column("S0", "S1", None),
         "observed_at": column(*hours, None),
-        "value": column(0.0, -0.0, 50.5, 100.0, 100.5, -1.0, float("nan"), None),
-        "hours": column(0, 24, 25, -1, None),
+        "value": column(0.0, -0.0, 50.5, 100.0, 100.5, 150.0, -1.0, -7.5, float("nan"), None),
+        "hours": column(0, 24, 25, 30, -1, -3, None),
         "level": column("low", "high", "mid", None),
         "calc": column(1, 2, None),
         "pub": column(1, 2, None),
@@ -396,6 +397,118 @@ def test_row_level_checks_agree_with_gx_on_every_row(data: pa.Table, table: Tabl
         assert mine["element_count"] == gx_result["element_count"], key
         assert mine["unexpected_count"] == gx_result["unexpected_count"], key
         assert mine["unexpected_percent"] == pytest.approx(gx_result["unexpected_percent"]), key
+
+
+_STAND_IN_CASES = {
+    # not-null and range checks run on stand-ins (one value, or the least and greatest, with NaN and
+    # NULL): NaN and NULL without an outlier; outliers between the bounds' values; nothing valid
+    "nan and null, in range": [1.0, float("nan"), 2.0, None, float("nan")],
+    "outliers inside the bounds": [-7.5, -1.0, 5.0, 100.5, 150.0, 100.5],
+    "only NaN": [float("nan"), float("nan")],
+    "only NULL": [None, None],
+    "one outlier below": [3.0, -1.0, 3.0, 99.0],
+    "empty": [],
+}
+
+
+@pytest.mark.parametrize(
+    "table", [READINGS, _TOLERANT_VALUE, _VALUE_NOT_NULL], ids=["range", "mostly", "not null"]
+)
+@pytest.mark.parametrize("values", list(_STAND_IN_CASES.values()), ids=list(_STAND_IN_CASES))
+def test_checks_on_stand_ins_agree_with_gx_on_every_row(values: list[float | None], table: Table) -> None:
+    n = len(values)
+    hours = [(-3, 25, 4, 30)[i % 4] if values[i : i + 1] == [None] else i % 24 for i in range(n)]
+    data = pa.table(
+        {
+            "date": [DAY] * n,
+            "site": [f"S{i}" for i in range(n)],
+            "observed_at": [FIRST_HOUR] * n,
+            "value": values,
+            "hours": hours,
+            "level": ["low"] * n,
+            "calc": [1] * n,
+            "pub": [1] * n,
+            "note": [1.5] * n,
+            "ok": [True] * n,
+        },
+        schema=READINGS.arrow_schema(),
+    )
+    verdict = validate(table, [GatePart("all", DAY, data)], run=GateRun("oracle", "test", "test"))[0]
+    got = {(r["expectation"], r["column_name"]): r for r in verdict.results.to_pylist()}
+    for key, gx_result in _gx_on_every_row(table, data).items():
+        assert got[key]["success"] == gx_result["success"], key
+        assert got[key]["unexpected_count"] == gx_result["unexpected_count"], key
+        assert got[key]["unexpected_percent"] == pytest.approx(gx_result["unexpected_percent"]), key
+
+
+_OFFSETS = Table(
+    name="core_qgtest__offsets",
+    layer=Layer.CORE,
+    source="qgtest",
+    title="integer key test table",
+    description="test only",
+    columns=(
+        Column("date", "date", "partition day", nullable=False),
+        Column("segment", "string", "file", nullable=False),
+        Column("offset", "int64", "byte offset", unit="B", nullable=False, min=0),
+    ),
+    primary_key=("segment", "offset"),
+    owner="test",
+    frequency="hourly",
+    sharing=Sharing.NOT_SHARED,
+)
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [
+        # a narrow span, the offsets their own codes: (a, 12) and (b, 0) are neighbours, not twins
+        [("a", 0), ("a", 7), ("b", 7), ("a", 12), ("b", 0), ("b", 12), ("a", 12)],
+        # spanning 2³² or more: dictionary-encoded
+        [("a", 0), ("a", 1 << 40), ("b", 1 << 40), ("b", 5), ("a", 1 << 33), ("a", 5), ("a", 1 << 40)],
+        # negative (out of range too), the widest span
+        [("a", -(1 << 62)), ("b", 1 << 62), ("a", -(1 << 62)), ("b", 0), ("a", 1 << 62)],
+    ],
+    ids=["narrow", "wide", "extremes"],
+)
+def test_integer_key_duplicates_agree_with_gx_on_every_row(rows: list[tuple[str, int]]) -> None:
+    data = pa.table(
+        {"date": [DAY] * len(rows), "segment": [s for s, _ in rows], "offset": [o for _, o in rows]},
+        schema=_OFFSETS.arrow_schema(),
+    )
+    verdict = validate(_OFFSETS, [GatePart("all", DAY, data)], run=GateRun("oracle", "test", "test"))[0]
+    got = {(r["expectation"], r["column_name"]): r for r in verdict.results.to_pylist()}
+    expected = _gx_on_every_row(_OFFSETS, data)
+    assert expected[("expect_compound_columns_to_be_unique", "segment,offset")]["unexpected_count"] == 2
+    for key, gx_result in expected.items():
+        assert got[key]["success"] == gx_result["success"], key
+        assert got[key]["unexpected_count"] == gx_result["unexpected_count"], key
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    starts=st.lists(st.integers(0, 1 << 40), min_size=1, max_size=40),
+    planted=st.lists(st.tuples(st.integers(0, 10**9), st.integers(0, 10**9)), max_size=5),
+    shuffled=st.booleans(),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_repeated_keys_in_runs_or_shuffled(
+    starts: list[int], planted: list[tuple[int, int]], shuffled: bool, seed: int
+) -> None:
+    """``_repeated`` on 300,000 keys in up to 40 ascending runs, which may interleave (sorted whole),
+    or shuffled (only the keys sharing a hash bucket sorted), with a few copies planted: exactly the
+    values held more than once."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    length = 300_000 // len(starts)
+    key = np.concatenate([start + np.cumsum(rng.integers(1, 5, length)) for start in starts])
+    for source, target in planted:
+        key[target % len(key)] = key[source % len(key)]
+    if shuffled:
+        rng.shuffle(key)
+    values, counts = np.unique(key, return_counts=True)
+    assert sorted(set(quality._repeated(key).tolist())) == values[counts > 1].tolist()
 
 
 def test_duplicate_primary_key_fails() -> None:
