@@ -1032,7 +1032,13 @@ class _Encoded:
         pass (the caller checks every distinct value otherwise). No value is hashed: a batch's offsets
         or readings are mostly distinct, hundreds of thousands of them."""
         if pa.types.is_dictionary(column.type):
-            return cls._of_dictionary(column, codes=False)  # no hashing either
+            if kind == "bounds":
+                return cls._of_dictionary(column, codes=False)  # no hashing either
+            plain_type = column.type.value_type
+            at = pc.index(pc.is_valid(column), True).as_py()  # a valid row's entry, decoded
+            entries = [column.slice(at, 1).combine_chunks().dictionary_decode()] if at >= 0 else []
+            entries += [pa.nulls(1, plain_type)] if column.null_count else []
+            return cls(column, pa.concat_arrays(entries) if entries else pa.array([], plain_type), None)
         nan = pc.is_nan(column) if pa.types.is_floating(column.type) else None
         stand_ins: list[pa.Array] = []
         if kind == "bounds":
@@ -1079,9 +1085,12 @@ class _Encoded:
         if self.codes is not None:
             return np.isin(self.codes, value_positions)
         wanted = self.values.take(pa.array(value_positions, pa.int64()))
-        hit = pc.is_in(self.column, value_set=wanted.drop_null())
-        if wanted.null_count:
-            hit = pc.or_(hit, pc.is_null(self.column))
+        valid = wanted.drop_null()
+        hit = pc.is_in(self.column, value_set=valid) if len(valid) else None
+        if wanted.null_count:  # is_null alone where only NULL is wanted (a nullable column's missing rows)
+            hit = pc.is_null(self.column) if hit is None else pc.or_(hit, pc.is_null(self.column))
+        if hit is None:
+            return np.zeros(len(self.column), dtype=bool)
         return np.asarray(hit.to_numpy(zero_copy_only=False), dtype=bool)
 
 
