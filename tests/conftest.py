@@ -116,6 +116,32 @@ def ecocloud_bin() -> str:
     return str(Path(sys.executable).parent / "ecocloud")
 
 
+def airflow_dags_test(
+    settings: Settings,
+    dag_id: str,
+    logical_date: dt.datetime | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 600,
+) -> str:
+    """``airflow dags test`` of one DAG with the home's Airflow environment (plus ``env``): Airflow
+    parses, schedules and runs every task in one process. Asserts the run succeeded; returns its log."""
+    from ecocloud.airflow_env import airflow_bin, airflow_env
+
+    date = [logical_date.isoformat()] if logical_date else []
+    proc = subprocess.run(
+        [airflow_bin(), "dags", "test", dag_id, *date],
+        env=airflow_env(settings) | (env or {}),
+        check=False,  # asserted below, with the log in the message
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-4000:]
+    assert "state=success" in out, out[-4000:]
+    return out
+
+
 @pytest.fixture(scope="session")
 def web_home(tmp_path_factory: pytest.TempPathFactory) -> WebHome:
     from ecocloud.simulator.server import running_simulator

@@ -5,13 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import subprocess
 from pathlib import Path
 
 import duckdb
 import pytest
+from conftest import airflow_dags_test
 
-from ecocloud.airflow_env import airflow_bin, airflow_env, ensure_db
+from ecocloud.airflow_env import ensure_db
 from ecocloud.settings import Settings
 from ecocloud.simulator.server import running_simulator
 
@@ -22,19 +22,9 @@ DAY = dt.date(2026, 11, 20)
 
 
 def dags_test(settings: Settings, base_url: str, logical_date: dt.datetime) -> str:
-    env = airflow_env(settings) | {"ECOCLOUD_AIR_BASE_URL": f"{base_url}/air"}
-    proc = subprocess.run(
-        [airflow_bin(), "dags", "test", "air_quality", logical_date.isoformat()],
-        env=env,
-        check=False,  # asserted below with the output in the message
-        capture_output=True,
-        text=True,
-        timeout=600,
+    return airflow_dags_test(
+        settings, "air_quality", logical_date, {"ECOCLOUD_AIR_BASE_URL": f"{base_url}/air"}
     )
-    out = proc.stdout + proc.stderr
-    assert proc.returncode == 0, out[-4000:]
-    assert "state=success" in out, out[-4000:]
-    return out
 
 
 def digest(root: Path) -> dict[str, str]:

@@ -10,14 +10,14 @@ import asyncio
 import datetime as dt
 import json
 import os
-import subprocess
 import time
 from typing import Any
 
 import duckdb
 import pytest
+from conftest import airflow_dags_test
 
-from ecocloud.airflow_env import airflow_bin, airflow_env, ensure_db
+from ecocloud.airflow_env import ensure_db
 from ecocloud.builds.sources import quarantine_dir
 from ecocloud.runner import engine
 from ecocloud.settings import Settings
@@ -77,17 +77,7 @@ def test_dags_test_publishes_what_the_receiver_landed(settings: Settings) -> Non
     closed = max(dt.datetime.fromisoformat(json.loads(m.read_text())["closed_at"]) for m in manifests)
     # a run whose data interval ended a day before the segments closed still takes them
     end = closed.astimezone(BEIJING).replace(minute=0, second=0, microsecond=0) - dt.timedelta(days=1)
-    proc = subprocess.run(
-        [airflow_bin(), "dags", "test", "pollution_sources", end.isoformat()],
-        env=airflow_env(settings),
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=540,
-    )
-    out = proc.stdout + proc.stderr
-    assert proc.returncode == 0, out[-4000:]
-    assert "state=success" in out, out[-4000:]
+    airflow_dags_test(settings, "pollution_sources", end, timeout=540)
     con = duckdb.connect(str(settings.duckdb_file), read_only=True)
     try:
         packets_n, quarantined, hourly = con.execute(
@@ -134,17 +124,7 @@ def test_the_maintenance_dag_deletes_only_old_leftovers(settings: Settings, inge
     for f in leftovers:
         os.utime(f, (old, old))
 
-    proc = subprocess.run(
-        [airflow_bin(), "dags", "test", "lake_maintenance"],
-        env=airflow_env(settings),
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    out = proc.stdout + proc.stderr
-    assert proc.returncode == 0, out[-4000:]
-    assert "state=success" in out, out[-4000:]
+    out = airflow_dags_test(settings, "lake_maintenance", timeout=300)
     assert f"2 unlisted file(s) older than {settings.lake_sweep_grace_hours:g} h deleted" in out, out[-4000:]
     assert not any(f.exists() for f in leftovers)
     assert young.exists()

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import subprocess
 from pathlib import Path
 
 import duckdb
 import pytest
 import requests
+from conftest import airflow_dags_test
 
-from ecocloud.airflow_env import airflow_bin, airflow_env, ensure_db
+from ecocloud.airflow_env import ensure_db
 from ecocloud.builds import water
 from ecocloud.runner import engine
 from ecocloud.runner.context import RunInfo, StepContext
@@ -115,22 +115,12 @@ def test_airflow_runs_the_surface_water_dag(settings: Settings, tmp_path: Path, 
     now = dt.datetime(2026, 11, 20, 12, 40)  # Beijing; the run for 08:00-12:00
     with running_simulator(start_date=now.date(), days=1, seed=SEED, now=now) as sim:
         s = use_simulator(settings, sim.base_url, tmp_path)
-        env = airflow_env(s) | {
+        env = {
             "ECOCLOUD_WATER_BASE_URL": s.water_base_url,
             "ECOCLOUD_WATER_SECTIONS_CSV": str(s.water_sections_csv),
         }
         logical = dt.datetime(2026, 11, 20, 12, 0, tzinfo=BEIJING)
-        proc = subprocess.run(
-            [airflow_bin(), "dags", "test", "surface_water", logical.isoformat()],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
-        )
-    out = proc.stdout + proc.stderr
-    assert proc.returncode == 0, out[-4000:]
-    assert "state=success" in out, out[-4000:]
+        out = airflow_dags_test(s, "surface_water", logical, env)
     assert "water.readings 2026-11-20: published" in out
 
     readings, sections, latest = query(
