@@ -1,4 +1,4 @@
-"""The one DAG factory: every DAG file is ``make_dag("<spec>")`` over a source spec, but the lake's
+"""The one DAG factory: every DAG file is ``make_dag("<spec>")`` over a source spec, except the lake's
 maintenance DAG (``make_maintenance_dag()``, declared in ``ecocloud/maintenance.py``).
 
 Tasks: ``land`` (the spec's scheduled landing step), one task per build (its outlets are the

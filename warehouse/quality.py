@@ -159,7 +159,7 @@ import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -641,6 +641,8 @@ _VALUE_WISE = frozenset(
 # Key checks: a row can only be a duplicate if its key's codes (``_Encoded``) repeat, so GX runs on
 # those rows alone (``_KeyRows``); the gate restates its verdicts on the batch.
 _KEY_WISE = frozenset({"expect_column_values_to_be_unique", "expect_compound_columns_to_be_unique"})
+# what a value-wise unit's frame holds of a column instead of its distinct values (``_Encoded.stand_ins``)
+_StandIn = Literal["presence", "bounds"]
 
 
 @dataclass(frozen=True)
@@ -654,7 +656,7 @@ class _Unit:
     key: bool = False  # the primary key: the frame holds the rows whose key another row holds too
     # of a value-wise unit: the columns whose checks are not-null or range only, each with the stand-ins
     # its frame holds instead of its distinct values ("presence" or "bounds": ``_Encoded.stand_ins``)
-    stand_ins: Mapping[str, str] = field(default_factory=dict)
+    stand_ins: Mapping[str, _StandIn] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -724,7 +726,7 @@ def _domain(expectation: Expectation) -> tuple[str, ...]:
 _NOT_NULL, _BETWEEN = "expect_column_values_to_not_be_null", "expect_column_values_to_be_between"
 
 
-def _stand_in_kinds(expectations: Sequence[Expectation]) -> dict[str, str]:
+def _stand_in_kinds(expectations: Sequence[Expectation]) -> dict[str, _StandIn]:
     """The columns a value-wise unit may check on stand-ins for their distinct values: "presence"
     where every check is not-null, "bounds" where they are range checks (and not-null)."""
     kinds: dict[str, set[str]] = {}
@@ -1024,7 +1026,7 @@ class _Encoded:
         return cls(column, encoded.chunk(encoded.num_chunks - 1).dictionary, np.concatenate(indices))
 
     @classmethod
-    def stand_ins(cls, column: pa.ChunkedArray, kind: str) -> _Encoded:
+    def stand_ins(cls, column: pa.ChunkedArray, kind: _StandIn) -> _Encoded:
         """Stand-ins for the distinct values of a column checked for NULLs (``presence``: one valid
         value) or for NULLs and range (``bounds``: its least and greatest valid values), with NaN if it
         holds one (pandas, so GX, counts it as missing) and NULL if it holds one. GX's not-null
@@ -1044,7 +1046,7 @@ class _Encoded:
         if kind == "bounds":
             least, greatest = pc.min_max(column).values()  # NaN only if no other valid value
             if least.is_valid and not (nan is not None and math.isnan(least.as_py())):
-                stand_ins.append(pa.array([least.as_py(), greatest.as_py()], column.type))
+                stand_ins.append(pa.array([least, greatest], column.type))
         else:
             usable = pc.is_valid(column) if nan is None else pc.invert(pc.fill_null(nan, True))
             at = pc.index(usable, True).as_py()
@@ -1101,7 +1103,7 @@ class _Encodings(dict[str, _Encoded]):
         super().__init__()
         self.data = data
         self.keyed = frozenset(keyed)
-        self.stand_ins: dict[str, _Encoded] = {}
+        self.stand_in_values: dict[str, _Encoded] = {}
 
     def __missing__(self, name: str) -> _Encoded:
         self[name] = encoded = _Encoded.of(self.data.column(name), codes=name in self.keyed)
@@ -1128,9 +1130,9 @@ class _Encodings(dict[str, _Encoded]):
         kind = unit.stand_ins.get(name)
         if kind is None or (whole and kind == "bounds"):
             return self[name]
-        if name not in self.stand_ins:
-            self.stand_ins[name] = _Encoded.stand_ins(self.data.column(name), kind)
-        return self.stand_ins[name]
+        if name not in self.stand_in_values:
+            self.stand_in_values[name] = _Encoded.stand_ins(self.data.column(name), kind)
+        return self.stand_in_values[name]
 
 
 def _restated(
