@@ -377,12 +377,9 @@ def _gx_on_every_row(table: Table, data: pa.Table) -> dict[tuple[str, str], dict
     return out
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    data=st.composite(_rows_with)(),
-    table=st.sampled_from([READINGS, _TOLERANT_VALUE, _VALUE_NOT_NULL, *_KEYS]),
-)
-def test_row_level_checks_agree_with_gx_on_every_row(data: pa.Table, table: Table) -> None:
+def _assert_agrees_with_gx(table: Table, data: pa.Table) -> dict[tuple[str, str], dict[str, Any]]:
+    """Our gate and GX on every row give the same verdict and counts for each row-level check;
+    returns GX's results (keyed by expectation and column) for a test's own assertions."""
     verdict = validate(table, [GatePart("all", DAY, data)], run=GateRun("oracle", "test", "test"))[0]
     expected = _gx_on_every_row(table, data)
     got = {
@@ -397,6 +394,16 @@ def test_row_level_checks_agree_with_gx_on_every_row(data: pa.Table, table: Tabl
         assert mine["element_count"] == gx_result["element_count"], key
         assert mine["unexpected_count"] == gx_result["unexpected_count"], key
         assert mine["unexpected_percent"] == pytest.approx(gx_result["unexpected_percent"]), key
+    return expected
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    data=st.composite(_rows_with)(),
+    table=st.sampled_from([READINGS, _TOLERANT_VALUE, _VALUE_NOT_NULL, *_KEYS]),
+)
+def test_row_level_checks_agree_with_gx_on_every_row(data: pa.Table, table: Table) -> None:
+    _assert_agrees_with_gx(table, data)
 
 
 _STAND_IN_CASES = {
@@ -433,12 +440,7 @@ def test_checks_on_stand_ins_agree_with_gx_on_every_row(values: list[float | Non
         },
         schema=READINGS.arrow_schema(),
     )
-    verdict = validate(table, [GatePart("all", DAY, data)], run=GateRun("oracle", "test", "test"))[0]
-    got = {(r["expectation"], r["column_name"]): r for r in verdict.results.to_pylist()}
-    for key, gx_result in _gx_on_every_row(table, data).items():
-        assert got[key]["success"] == gx_result["success"], key
-        assert got[key]["unexpected_count"] == gx_result["unexpected_count"], key
-        assert got[key]["unexpected_percent"] == pytest.approx(gx_result["unexpected_percent"]), key
+    _assert_agrees_with_gx(table, data)
 
 
 _OFFSETS = Table(
@@ -476,13 +478,8 @@ def test_integer_key_duplicates_agree_with_gx_on_every_row(rows: list[tuple[str,
         {"date": [DAY] * len(rows), "segment": [s for s, _ in rows], "offset": [o for _, o in rows]},
         schema=_OFFSETS.arrow_schema(),
     )
-    verdict = validate(_OFFSETS, [GatePart("all", DAY, data)], run=GateRun("oracle", "test", "test"))[0]
-    got = {(r["expectation"], r["column_name"]): r for r in verdict.results.to_pylist()}
-    expected = _gx_on_every_row(_OFFSETS, data)
+    expected = _assert_agrees_with_gx(_OFFSETS, data)
     assert expected[("expect_compound_columns_to_be_unique", "segment,offset")]["unexpected_count"] == 2
-    for key, gx_result in expected.items():
-        assert got[key]["success"] == gx_result["success"], key
-        assert got[key]["unexpected_count"] == gx_result["unexpected_count"], key
 
 
 @settings(max_examples=60, deadline=None)
