@@ -3,18 +3,24 @@
     .venv/bin/python -m bench.hj212_breakdown [--hours 24] [--workers 2] [--data DIR]
     .venv/bin/python -m bench.hj212_breakdown --gate [--hours 12] [--repeat 6]
     .venv/bin/python -m bench.hj212_breakdown --parse [--hours 6] [--repeat 6]
+    .venv/bin/python -m bench.hj212_breakdown --marts [--dates 2] [--repeat 6]   # after a default run
 
 Default: ``--hours`` capture files of ``bench.run_hj212_ingest`` (generate them with it first)
 through the ``source`` spec into a fresh home, after an untimed warm-up. Each core worker prints its
 wall time, user and system CPU, minor page faults (memory faulted in fresh: dear on this kind of
-host) and the seconds it spent parsing, splitting by date, gating and publishing; the main process
-prints the same for the marts and serving.
+host) and the seconds it spent parsing, splitting by date, gating and publishing (and, within
+publishing, writing part files, summed over its writer threads; the ledger's records; deletes); the
+main process prints the same for the marts and serving.
 
 ``--gate``: the gate alone on the readings of ``--hours`` files, split by date by the runner's own split, validated as one batch ``--repeat`` times in one process (the minimum is the figure: the
 first run also faults its memory in).
 
 ``--parse``: the parser alone (``parse_capture``) on ``--hours`` files read into memory first, in
 one process, ``--repeat`` times; the figure is the least CPU time of a repeat.
+
+``--marts``: the hourly marts' query on the ``--dates`` largest readings partitions of the home the
+default mode left, ``--repeat`` times: finding each (outlet, pollutant, hour)'s basis (materialised
+as a table), the samples and periods computed from that table, and the whole query as the marts run it.
 
 The timers wrap the runner's and the parser's functions in this process (and in the workers it
 forks); nothing here is used by ecocloud itself.
@@ -85,12 +91,16 @@ def breakdown(files: list[Path], home: Path, workers: int) -> None:
     from ecocloud.builds import sources
     from ecocloud.runner import engine
     from ingest.hj212 import batch
+    from warehouse.ledger import Ledger
 
     for owner, name, label in [
         (batch, "parse_capture", "parse"),
         (engine, "_split", "split"),
         (engine, "validate", "gate"),
         (engine, "_publish", "publish"),
+        (engine.lk, "write_part", "publish: part files (summed over its threads)"),
+        (engine.lk, "delete_parts", "publish: deletes"),
+        (Ledger, "record_unit", "publish: ledger"),
         (sources.Marts, "build_batch", "marts query"),
         (engine, "refresh_serving", "serving"),
     ]:
@@ -140,6 +150,51 @@ def gate_only(files: list[Path], repeat: int) -> None:
     print(f"minimum {min(seconds):.3f} s")
 
 
+def marts_only(home: Path, dates: int, repeat: int) -> None:
+    """The hourly marts' query on the ``dates`` largest readings partitions of a breakdown's home, in
+    its two halves: finding the basis (materialised) and the samples and periods computed from it."""
+    import duckdb
+
+    from ecocloud.runner.context import parquet_sql
+    from transforms import source_marts as sm
+
+    folders = sorted(
+        home.glob("lake/core/core_source__readings/date=*"),
+        key=lambda f: -sum(p.stat().st_size for p in f.glob("*.parquet")),
+    )[:dates]
+    if not folders:
+        raise SystemExit(f"{home} holds no readings: run bench.hj212_breakdown without --marts first")
+    files = [str(p) for f in folders for p in sorted(f.glob("*.parquet"))]
+    con = duckdb.connect()
+    con.execute("SET threads = 2")
+    con.execute(
+        f"CREATE VIEW readings AS SELECT * FROM {parquet_sql(files)} "
+        "WHERE receiver_status IS NULL OR receiver_status = 'ok'"
+    )
+    con.register("units", sm._units_table())
+    basis = (
+        "WITH "
+        + sm._HOURLY_BASIS_SQL.format(readings="readings").rstrip().rstrip(",")
+        + " SELECT * FROM basis"
+    )
+    rest = "WITH " + sm._SAMPLES_SQL.format(readings="b", cns="'2061', '2051', '2011'") + ","
+    rest += sm._period_sql(sm.HOURLY_PERIOD_US)
+    steps = {
+        "basis, materialised": f"CREATE OR REPLACE TABLE b AS {basis}",
+        "samples and periods from it": f"SELECT count(*) FROM ({rest})",
+        "the whole hourly query": f"SELECT count(*) FROM ({sm.hourly_sql('readings')})",
+    }
+    readings = con.sql("SELECT count(*) FROM readings").fetchall()[0][0]
+    print(f"{', '.join(f.name for f in folders)}: {len(files)} files, {readings:,} readings")
+    for _ in range(repeat):
+        for label, sql in steps.items():
+            started, cpu = time.perf_counter(), time.process_time()
+            con.execute(sql)
+            print(
+                f"{label}: {time.perf_counter() - started:.2f} s wall, {time.process_time() - cpu:.2f} s CPU"
+            )
+
+
 def parse_only(files: list[Path], repeat: int) -> None:
     from ingest.hj212 import batch
 
@@ -163,8 +218,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", type=Path, default=DEFAULT_DIR)
     ap.add_argument("--gate", action="store_true", help="the gate of the readings alone")
     ap.add_argument("--parse", action="store_true", help="the parser alone")
+    ap.add_argument("--marts", action="store_true", help="the hourly marts' query on a breakdown's home")
+    ap.add_argument("--dates", type=int, default=2, help="--marts: how many of the largest dates")
     ap.add_argument("--repeat", type=int, default=6)
     a = ap.parse_args(argv)
+    if a.marts:
+        marts_only(a.data / "home-breakdown", a.dates, a.repeat)
+        return 0
     files = sorted((a.data / "captures").glob("*.h212*"))
     if len(files) < a.hours:
         raise SystemExit(f"{a.data / 'captures'} holds {len(files)} hours: run bench.run_hj212_ingest first")
