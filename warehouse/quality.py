@@ -1033,29 +1033,27 @@ class _Encoded:
         verdict on them is its verdict on the distinct values; so is a range verdict when both bounds
         pass (the caller checks every distinct value otherwise). No value is hashed: a batch's offsets
         or readings are mostly distinct, hundreds of thousands of them."""
-        if pa.types.is_dictionary(column.type):
-            if kind == "bounds":
-                return cls._of_dictionary(column, codes=False)  # no hashing either
-            plain_type = column.type.value_type
-            at = pc.index(pc.is_valid(column), True).as_py()  # a valid row's entry, decoded
-            entries = [column.slice(at, 1).combine_chunks().dictionary_decode()] if at >= 0 else []
-            entries += [pa.nulls(1, plain_type)] if column.null_count else []
-            return cls(column, pa.concat_arrays(entries) if entries else pa.array([], plain_type), None)
+        dictionary = pa.types.is_dictionary(column.type)
+        if dictionary and kind == "bounds":
+            return cls._of_dictionary(column, codes=False)  # no hashing either
+        value_type = column.type.value_type if dictionary else column.type
         nan = pc.is_nan(column) if pa.types.is_floating(column.type) else None
         stand_ins: list[pa.Array] = []
         if kind == "bounds":
             least, greatest = pc.min_max(column).values()  # NaN only if no other valid value
             if least.is_valid and not (nan is not None and math.isnan(least.as_py())):
-                stand_ins.append(pa.array([least, greatest], column.type))
+                stand_ins.append(pa.array([least, greatest], value_type))
         else:
             usable = pc.is_valid(column) if nan is None else pc.invert(pc.fill_null(nan, True))
             at = pc.index(usable, True).as_py()
-            stand_ins += [column.slice(at, 1).combine_chunks()] if at >= 0 else []
+            if at >= 0:
+                one = column.slice(at, 1).combine_chunks()
+                stand_ins.append(one.dictionary_decode() if dictionary else one)
         if nan is not None and pc.any(nan).as_py():
-            stand_ins.append(pa.array([float("nan")], column.type))
+            stand_ins.append(pa.array([float("nan")], value_type))
         if column.null_count:
-            stand_ins.append(pa.nulls(1, column.type))
-        return cls(column, pa.concat_arrays(stand_ins) if stand_ins else pa.array([], column.type), None)
+            stand_ins.append(pa.nulls(1, value_type))
+        return cls(column, pa.concat_arrays(stand_ins) if stand_ins else pa.array([], value_type), None)
 
     @classmethod
     def _of_dictionary(cls, column: pa.ChunkedArray, *, codes: bool) -> _Encoded:
