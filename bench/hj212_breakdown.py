@@ -155,37 +155,35 @@ def marts_only(home: Path, dates: int, repeat: int) -> None:
     its two halves: finding the basis (materialised) and the samples and periods computed from it."""
     import duckdb
 
-    from ecocloud.runner.context import parquet_sql
+    from ecocloud.builds.sources import MART_ROWS
+    from ecocloud.runner.context import parquet_sql, published_files
+    from ecocloud.runner.engine import ledger
+    from ecocloud.settings import Settings
+    from schemas import source as schema
     from transforms import source_marts as sm
+    from warehouse.ledger import partition_date
 
-    folders = sorted(
-        home.glob("lake/core/core_source__readings/date=*"),
-        key=lambda f: -sum(p.stat().st_size for p in f.glob("*.parquet")),
-    )[:dates]
-    if not folders:
+    settings = Settings(home=home)
+    led = ledger(settings)
+    sizes: collections.Counter[str] = collections.Counter()
+    for part in led.parts(schema.readings.name):
+        sizes[part.partition] += part.size_bytes
+    days = [partition_date(key) for key, _ in sizes.most_common(dates)]
+    if not days:
         raise SystemExit(f"{home} holds no readings: run bench.hj212_breakdown without --marts first")
-    files = [str(p) for f in folders for p in sorted(f.glob("*.parquet"))]
+    files = [f for day in days for f in published_files(settings.lake_store, led, schema.readings.name, day)]
+    led.close()
     con = duckdb.connect()
     con.execute("SET threads = 2")
-    con.execute(
-        f"CREATE VIEW readings AS SELECT * FROM {parquet_sql(files)} "
-        "WHERE receiver_status IS NULL OR receiver_status = 'ok'"
-    )
-    con.register("units", sm._units_table())
-    basis = (
-        "WITH "
-        + sm._HOURLY_BASIS_SQL.format(readings="readings").rstrip().rstrip(",")
-        + " SELECT * FROM basis"
-    )
-    rest = "WITH " + sm._SAMPLES_SQL.format(readings="b", cns="'2061', '2051', '2011'") + ","
-    rest += sm._period_sql(sm.HOURLY_PERIOD_US)
+    con.execute(f"CREATE VIEW readings AS SELECT * FROM {parquet_sql(files)} WHERE {MART_ROWS}")
+    con.register("units", sm.units_table())
     steps = {
-        "basis, materialised": f"CREATE OR REPLACE TABLE b AS {basis}",
-        "samples and periods from it": f"SELECT count(*) FROM ({rest})",
+        "basis, materialised": f"CREATE OR REPLACE TABLE b AS {sm.hourly_basis_sql('readings')}",
+        "samples and periods from it": f"SELECT count(*) FROM ({sm.hourly_from_basis_sql('b')})",
         "the whole hourly query": f"SELECT count(*) FROM ({sm.hourly_sql('readings')})",
     }
     readings = con.sql("SELECT count(*) FROM readings").fetchall()[0][0]
-    print(f"{', '.join(f.name for f in folders)}: {len(files)} files, {readings:,} readings")
+    print(f"{', '.join(map(str, days))}: {len(files)} files, {readings:,} readings")
     for _ in range(repeat):
         for label, sql in steps.items():
             started, cpu = time.perf_counter(), time.process_time()

@@ -34,16 +34,16 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from bench.run_hj212_ingest import DEFAULT_DIR
+from ecocloud.builds.sources import MART_ROWS
 from ecocloud.runner.context import parquet_sql
 from schemas.source import STATS
 from schemas.sql import string_literal
-from transforms.source_marts import _HOUR_US, HOURLY_PERIOD_US, _period_sql, _units_table, hourly_sql
+from transforms.source_marts import _HOUR_US, HOURLY_PERIOD_US, _period_sql, hourly_sql, units_table
 from warehouse.fs import PARQUET_OPTIONS
 
 # the prototype's value columns, one per statistic of the registry: Rtd → rtd, ZsAvg → zs_avg
 _COLUMNS = {s: re.sub(r"(?<!^)(?=[A-Z])", "_", s).lower() for s in STATS}
 _VALUES = ("st", "s_avg", "s_min", "s_max", "s_cou", "s_zavg", "s_zmin", "s_zmax", "flag")
-_OK = "(receiver_status IS NULL OR receiver_status = 'ok')"
 
 
 def pivot(readings: list[Path], out: Path) -> float:
@@ -102,7 +102,7 @@ samples AS (
 def timed_query(sql: str, view: str) -> tuple[pa.Table, dict[str, float]]:
     con = duckdb.connect()
     con.execute(view)
-    con.register("units", _units_table())
+    con.register("units", units_table())
     before, started = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
     out = con.sql(sql).to_arrow_table()
     wall, after = time.perf_counter() - started, resource.getrusage(resource.RUSAGE_SELF)
@@ -153,8 +153,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"pivoted {len(readings):,} readings parts in {pivot(readings, out):.1f} s")
     samples = sorted(out.glob("*/*/*.parquet"))
     views = {
-        "readings": f"CREATE VIEW readings AS SELECT * FROM {parquet_sql(readings)} WHERE {_OK}",
-        "samples": f"CREATE VIEW samples_layout AS SELECT * FROM {parquet_sql(samples)} WHERE {_OK}",
+        "readings": f"CREATE VIEW readings AS SELECT * FROM {parquet_sql(readings)} WHERE {MART_ROWS}",
+        "samples": f"CREATE VIEW samples_layout AS SELECT * FROM {parquet_sql(samples)} WHERE {MART_ROWS}",
     }
     queries = {"readings": hourly_sql("readings"), "samples": samples_hourly_sql("samples_layout")}
     results: dict[str, pa.Table] = {}

@@ -30,7 +30,17 @@ import pyarrow as pa
 from schemas.hj212_codes import POLLUTANTS
 from schemas.source import STATS
 
-__all__ = ["FLUE_GAS_NORMAL_SHARE", "daily_values", "hourly_values", "rollup_flag", "source_type"]
+__all__ = [
+    "FLUE_GAS_NORMAL_SHARE",
+    "daily_values",
+    "hourly_basis_sql",
+    "hourly_from_basis_sql",
+    "hourly_sql",
+    "hourly_values",
+    "rollup_flag",
+    "source_type",
+    "units_table",
+]
 
 FLUE_GAS_NORMAL_SHARE = 0.75  # HJ 212 / HJ 75: a flue-gas hour is valid (N) with ≥ 75 % valid minutes
 _HOUR_US = 3_600_000_000
@@ -76,7 +86,8 @@ def rollup_flag(flags: list[str | None], kind: str) -> str:
     return min(counts, key=lambda f: (-counts[f], f))
 
 
-def _units_table() -> pa.Table:
+def units_table() -> pa.Table:
+    """The relation ``units`` the queries read: each pollutant code's unit and Cou unit."""
     return pa.table(
         {
             "u_code": [p.code for p in POLLUTANTS.values()],
@@ -231,21 +242,38 @@ ORDER BY p.mn, p.pollutant_code, p.period_us
 HOURLY_PERIOD_US = f"(at_us // {_HOUR_US}) * {_HOUR_US}"  # Beijing hours are whole UTC hours
 
 
+_HOURLY_CNS = "'2061', '2051', '2011'"
+
+
 def hourly_sql(readings: str) -> str:
     """The hourly query over the readings relation named ``readings``: one row per (mn, pollutant,
     hour) with the hour as ``period_us`` (epoch microseconds); reads the relation ``units``."""
     return (
         "WITH "
         + _HOURLY_BASIS_SQL.format(readings=readings)
-        + _SAMPLES_SQL.format(readings="basis", cns="'2061', '2051', '2011'")
+        + _SAMPLES_SQL.format(readings="basis", cns=_HOURLY_CNS)
         + ","
         + _period_sql(HOURLY_PERIOD_US)
     )
 
 
+def hourly_basis_sql(readings: str) -> str:
+    """The first half of :func:`hourly_sql` alone (benchmarks time the halves): the readings of
+    each (outlet, pollutant, hour)'s basis."""
+    return "WITH " + _HOURLY_BASIS_SQL.format(readings=readings).rstrip().rstrip(",") + " SELECT * FROM basis"
+
+
+def hourly_from_basis_sql(basis: str) -> str:
+    """The second half of :func:`hourly_sql`: its rows from a relation of basis readings named
+    ``basis`` (what :func:`hourly_basis_sql` returns); reads the relation ``units``."""
+    return (
+        "WITH " + _SAMPLES_SQL.format(readings=basis, cns=_HOURLY_CNS) + "," + _period_sql(HOURLY_PERIOD_US)
+    )
+
+
 def hourly_values(con: duckdb.DuckDBPyConnection, readings: str) -> pa.Table:
     """``mart_source__hourly`` rows from the readings relation named ``readings``."""
-    con.register("units", _units_table())
+    con.register("units", units_table())
     out = con.sql(hourly_sql(readings)).to_arrow_table()
     con.unregister("units")
     us = out.column("period_us").to_numpy()
@@ -256,7 +284,7 @@ def hourly_values(con: duckdb.DuckDBPyConnection, readings: str) -> pa.Table:
 
 def daily_values(con: duckdb.DuckDBPyConnection, readings: str, hourly: str) -> pa.Table:
     """``mart_source__daily`` rows: 2031 packets where sent, else the day's rows of ``hourly``."""
-    con.register("units", _units_table())
+    con.register("units", units_table())
     day = f"((at_us + {_BEIJING_US}) // {_DAY_US})"
     sql_2031 = "WITH " + _SAMPLES_SQL.format(readings=readings, cns="'2031'") + "," + _period_sql(day)
     sent = con.sql(sql_2031).to_arrow_table()

@@ -59,6 +59,9 @@ _HOUR_US = 3_600_000_000
 _DATE_IN_NAME = re.compile(r"(\d{4})-?(\d{2})-?(\d{2})")
 _LANDING_THREADS = 4  # capture files landed at once
 _MART_CNS = ("2061", "2051", "2011")  # the commands the hourly mart is computed from
+# the readings the marts read: packets accepted without authentication (open mode) are evidence, never
+# mart values; they cannot stand in for, or override, an authenticated packet of the same MN, CN, DataTime
+MART_ROWS = "(receiver_status IS NULL OR receiver_status = 'ok')"
 
 
 # -- landing ------------------------------------------------------------------------------------
@@ -292,11 +295,9 @@ class Marts:
         plans = [_mart_plan(ctx, u) for u in units]
         con = ctx.connect()
         try:
-            # packets accepted without authentication (open mode) are evidence, never mart values: they
-            # cannot stand in for, or override, an authenticated packet of the same MN, CN and DataTime
             con.execute(
                 f"CREATE VIEW readings AS SELECT * FROM {parquet_sql([f for p in plans for f in p.files])} "
-                "WHERE receiver_status IS NULL OR receiver_status = 'ok'"
+                f"WHERE {MART_ROWS}"
             )
             touched = _touched_outlet_hours(con, [p for p in plans if p.incremental])
             hourly = _hourly_of(con, ctx, plans, touched)
@@ -427,4 +428,4 @@ def tune_process_memory() -> None:
         pass
 
 
-__all__ = ["CAPTURES", "RAW", "SEGMENTS", "Core", "Marts", "land_captures", "register_segments"]
+__all__ = ["CAPTURES", "MART_ROWS", "RAW", "SEGMENTS", "Core", "Marts", "land_captures", "register_segments"]
