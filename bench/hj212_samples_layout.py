@@ -38,7 +38,15 @@ from ecocloud.builds.sources import MART_ROWS
 from ecocloud.runner.context import parquet_sql
 from schemas.source import STATS
 from schemas.sql import string_literal
-from transforms.source_marts import _HOUR_US, HOURLY_PERIOD_US, _period_sql, hourly_sql, units_table
+from transforms.source_marts import (
+    HOUR_US,
+    HOURLY_CNS,
+    HOURLY_PERIOD_US,
+    HOURLY_RANK,
+    hourly_sql,
+    period_sql,
+    units_table,
+)
 from warehouse.fs import PARQUET_OPTIONS
 
 # the prototype's value columns, one per statistic of the registry: Rtd → rtd, ZsAvg → zs_avg
@@ -77,8 +85,8 @@ hourly_src AS NOT MATERIALIZED (
            coalesce(min, rtd) AS s_min, coalesce(max, rtd) AS s_max, cou AS s_cou,
            coalesce(zs_avg, zs_rtd) AS s_zavg, coalesce(zs_min, zs_rtd) AS s_zmin,
            coalesce(zs_max, zs_rtd) AS s_zmax, coalesce(flag, 'N') AS flag,
-           epoch_us(data_at) // {_HOUR_US} AS hr, CASE cn WHEN '2061' THEN 1 WHEN '2051' THEN 2 ELSE 3 END AS rank
-    FROM {samples} WHERE cn IN ('2061', '2051', '2011')
+           epoch_us(data_at) // {HOUR_US} AS hr, {HOURLY_RANK} AS rank
+    FROM {samples} WHERE cn IN {HOURLY_CNS}
 ),
 best AS (SELECT mn, pollutant_code, hr, min(rank) AS rank FROM hourly_src GROUP BY ALL),
 basis AS (SELECT * FROM hourly_src JOIN best USING (mn, pollutant_code, hr, rank)),
@@ -96,7 +104,7 @@ samples AS (
     SELECT p.mn, p.pollutant_code, p.cn, epoch_us(p.data_at) AS at_us, p.dups, {chosen}
     FROM plain p LEFT JOIN copied c USING (mn, pollutant_code, cn, data_at)
 ),
-{_period_sql(HOURLY_PERIOD_US)}"""
+{period_sql(HOURLY_PERIOD_US)}"""
 
 
 def timed_query(sql: str, view: str) -> tuple[pa.Table, dict[str, float]]:

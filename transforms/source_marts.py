@@ -32,20 +32,35 @@ from schemas.source import STATS
 
 __all__ = [
     "FLUE_GAS_NORMAL_SHARE",
+    "HOURLY_CNS",
+    "HOURLY_PERIOD_US",
+    "HOURLY_RANK",
+    "HOUR_US",
     "daily_values",
     "hourly_basis_sql",
     "hourly_from_basis_sql",
     "hourly_sql",
     "hourly_values",
+    "period_sql",
     "rollup_flag",
     "source_type",
     "units_table",
 ]
 
 FLUE_GAS_NORMAL_SHARE = 0.75  # HJ 212 / HJ 75: a flue-gas hour is valid (N) with ≥ 75 % valid minutes
-_HOUR_US = 3_600_000_000
-_DAY_US = 24 * _HOUR_US
-_BEIJING_US = 8 * _HOUR_US
+HOUR_US = 3_600_000_000  # an hour in epoch microseconds (Beijing hours are whole UTC hours)
+_DAY_US = 24 * HOUR_US
+_BEIJING_US = 8 * HOUR_US
+# the commands the hourly mart is computed from, best basis first (HJ 212: 2061 hourly, 2051
+# minute, 2011 real-time data)
+HOURLY_CNS = ("2061", "2051", "2011")
+_HOURLY_CNS = ", ".join(f"'{cn}'" for cn in HOURLY_CNS)
+# a reading's command as its rank for the hourly basis: the lowest rank of an hour wins
+HOURLY_RANK = (
+    "CASE cn "
+    + " ".join(f"WHEN '{cn}' THEN {rank}" for rank, cn in enumerate(HOURLY_CNS[:-1], 1))
+    + f" ELSE {len(HOURLY_CNS)} END"
+)
 
 
 def _exact(column: str) -> str:
@@ -143,12 +158,11 @@ _DISTINCT_STATS = f"bit_count(bit_or({_STAT_BIT}))"
 # once, so the rows are the same, and DuckDB 2.0 may run a semi join as a RIGHT_SEMI that builds its
 # hash table on the ~7 M readings instead of the groups (seen on one date's files read alone: the
 # query 3.2 → 1.7 s; the runner's batches were planned the right way round already).
-_HOURLY_RANK = "CASE cn WHEN '2061' THEN 1 WHEN '2051' THEN 2 ELSE 3 END"  # the hourly basis: lowest wins
 _HOURLY_BASIS_SQL = f"""
 hourly_src AS NOT MATERIALIZED (
-    SELECT *, epoch_us(data_at) // {_HOUR_US} AS hr,
-           {_HOURLY_RANK} AS basis_rank
-    FROM {{readings}} WHERE cn IN ('2061', '2051', '2011')
+    SELECT *, epoch_us(data_at) // {HOUR_US} AS hr,
+           {HOURLY_RANK} AS basis_rank
+    FROM {{readings}} WHERE cn IN ({_HOURLY_CNS})
 ),
 best_basis AS (SELECT mn, pollutant_code, hr, min(basis_rank) AS basis_rank FROM hourly_src GROUP BY ALL),
 basis AS (
@@ -196,7 +210,7 @@ samples AS (
 )
 
 
-def _period_sql(period_us: str) -> str:
+def period_sql(period_us: str) -> str:
     """Aggregate the samples of each (mn, pollutant, period): per flag first, then per command — on
     small intermediate tables. A period's samples come from one command (the hourly basis join keeps
     one per hour, the daily mart reads 2031 only), so there is no command to pick afterwards; were
@@ -239,10 +253,7 @@ ORDER BY p.mn, p.pollutant_code, p.period_us
 """
 
 
-HOURLY_PERIOD_US = f"(at_us // {_HOUR_US}) * {_HOUR_US}"  # Beijing hours are whole UTC hours
-
-
-_HOURLY_CNS = "'2061', '2051', '2011'"
+HOURLY_PERIOD_US = f"(at_us // {HOUR_US}) * {HOUR_US}"  # a sample's hour, from its ``at_us``
 
 
 def hourly_sql(readings: str) -> str:
@@ -253,7 +264,7 @@ def hourly_sql(readings: str) -> str:
         + _HOURLY_BASIS_SQL.format(readings=readings)
         + _SAMPLES_SQL.format(readings="basis", cns=_HOURLY_CNS)
         + ","
-        + _period_sql(HOURLY_PERIOD_US)
+        + period_sql(HOURLY_PERIOD_US)
     )
 
 
@@ -266,9 +277,7 @@ def hourly_basis_sql(readings: str) -> str:
 def hourly_from_basis_sql(basis: str) -> str:
     """The second half of :func:`hourly_sql`: its rows from a relation of basis readings named
     ``basis`` (what :func:`hourly_basis_sql` returns); reads the relation ``units``."""
-    return (
-        "WITH " + _SAMPLES_SQL.format(readings=basis, cns=_HOURLY_CNS) + "," + _period_sql(HOURLY_PERIOD_US)
-    )
+    return "WITH " + _SAMPLES_SQL.format(readings=basis, cns=_HOURLY_CNS) + "," + period_sql(HOURLY_PERIOD_US)
 
 
 def hourly_values(con: duckdb.DuckDBPyConnection, readings: str) -> pa.Table:
@@ -286,7 +295,7 @@ def daily_values(con: duckdb.DuckDBPyConnection, readings: str, hourly: str) -> 
     """``mart_source__daily`` rows: 2031 packets where sent, else the day's rows of ``hourly``."""
     con.register("units", units_table())
     day = f"((at_us + {_BEIJING_US}) // {_DAY_US})"
-    sql_2031 = "WITH " + _SAMPLES_SQL.format(readings=readings, cns="'2031'") + "," + _period_sql(day)
+    sql_2031 = "WITH " + _SAMPLES_SQL.format(readings=readings, cns="'2031'") + "," + period_sql(day)
     sent = con.sql(sql_2031).to_arrow_table()
     con.register("sent", sent)
     sql = f"""

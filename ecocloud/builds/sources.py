@@ -47,7 +47,7 @@ from ingest.hj212.protocol import BEIJING
 from ingest.hj212.segments import CLOSED_SUFFIX, MANIFEST_SUFFIX, SegmentInfo, closed_segments
 from ingest.raw import land_bytes, raw_prefix
 from schemas import source as schema
-from transforms.source_marts import daily_values, hourly_values
+from transforms.source_marts import HOUR_US, HOURLY_CNS, daily_values, hourly_values
 from warehouse.fs import Lake
 from warehouse.ledger import Ledger, RawObject
 
@@ -55,10 +55,8 @@ log = logging.getLogger(__name__)
 
 SEGMENTS = "hj212"  # raw-manifest source of receiver segments (accepted and rejected lines)
 CAPTURES = "hj212_capture"  # raw-zone folder of capture files ingested from the command line
-_HOUR_US = 3_600_000_000
 _DATE_IN_NAME = re.compile(r"(\d{4})-?(\d{2})-?(\d{2})")
 _LANDING_THREADS = 4  # capture files landed at once
-_MART_CNS = ("2061", "2051", "2011")  # the commands the hourly mart is computed from
 # the readings the marts read: packets accepted without authentication (open mode) are evidence, never
 # mart values; they cannot stand in for, or override, an authenticated packet of the same MN, CN, DataTime
 MART_ROWS = "(receiver_status IS NULL OR receiver_status = 'ok')"
@@ -361,7 +359,7 @@ def _hourly_of(
         SELECT * FROM readings WHERE date IN (SELECT d FROM full_days)
         UNION ALL
         SELECT r.* FROM readings r
-            SEMI JOIN touched_groups g ON r.mn = g.mn AND epoch_us(r.data_at) // {_HOUR_US} = g.hr
+            SEMI JOIN touched_groups g ON r.mn = g.mn AND epoch_us(r.data_at) // {HOUR_US} = g.hr
         WHERE r.date NOT IN (SELECT d FROM full_days)"""
     )
     new = schema.hourly.conform(hourly_values(con, "touched"))
@@ -370,7 +368,7 @@ def _hourly_of(
     )
     kept = con.sql(
         f"SELECT o.* FROM previous o ANTI JOIN touched_groups g "
-        f"ON o.mn = g.mn AND epoch_us(o.hour_at) // {_HOUR_US} = g.hr"
+        f"ON o.mn = g.mn AND epoch_us(o.hour_at) // {HOUR_US} = g.hr"
     ).to_arrow_table()
     merged = pa.concat_tables([schema.hourly.conform(kept), new])
     order = pc.sort_indices(
@@ -389,8 +387,8 @@ def _touched_outlet_hours(con: duckdb.DuckDBPyConnection, plans: list[_MartPlan]
         else "(SELECT NULL::DATE AS date, NULL::VARCHAR AS mn, NULL::TIMESTAMPTZ AS data_at, NULL::VARCHAR AS cn)"
     )
     return con.sql(
-        f"SELECT DISTINCT date, mn, epoch_us(data_at) // {_HOUR_US} AS hr "
-        f"FROM {source} WHERE cn IN {_MART_CNS}"
+        f"SELECT DISTINCT date, mn, epoch_us(data_at) // {HOUR_US} AS hr "
+        f"FROM {source} WHERE cn IN {HOURLY_CNS}"
     ).to_arrow_table()
 
 
