@@ -21,7 +21,8 @@ def sweep(
     ] = None,
 ) -> None:
     """Crash leftovers in the lake's table folders: files no ledger part names (readers by folder, such
-    as the external tables of `ecocloud export-ddl`, would count them)."""
+    as the external tables of `ecocloud export-ddl`, would count them); and the temporary files of
+    landings killed mid-write in the raw zone."""
     from ecocloud.runner.tasks import unlisted_files  # the runner and the lake: not at CLI start
 
     hours, found = unlisted_files(get_settings(), delete=delete, grace_hours=grace_hours)

@@ -6,7 +6,10 @@ Trino, Spark, DuckDB over ``<table>/*/*.parquet``) reads every file there, and w
 They come from crashes: a part written and never recorded (a killed run; on S3 every publish writes a
 new content-named object first), the replaced parts of a compaction killed after its ledger
 transaction and before the deletes, and a local write's hidden temporary file (``.<name>.<id>.tmp``)
-left by a killed process.
+left by a killed process — in a table folder, or in the raw zone's folders (a capture, a day file
+or a segment copy whose landing was killed mid-write; its bytes are still where they came from, and
+the next landing writes them anew). Nothing else in the raw zone is swept: a raw object is the
+record of what was received, and a landing zone's open segments belong to the receiver.
 
 A part another run has just written and not yet recorded is unlisted too, for a moment. So, like
 Iceberg's ``remove_orphan_files(older_than=…)``, only files last modified before ``older_than`` are
@@ -18,6 +21,8 @@ when the ledger is read again after the listing. The gate results are not ledger
 from __future__ import annotations
 
 import datetime as dt
+import posixpath
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
@@ -26,6 +31,11 @@ from warehouse.catalog import RESULTS_TABLE
 from warehouse.fs import Lake
 from warehouse.lake import part_file, table_pattern, table_prefix
 from warehouse.ledger import Part, partition_date
+
+# the raw zone's folders (raw/<source>/<date=… or undated>/) and the name of a local write's
+# temporary file there (warehouse.fs.LocalLake._atomic: ".<name>.<uuid4 hex>.tmp")
+_RAW_FOLDERS = "raw/*/*"
+_TEMPORARY = re.compile(r"\..+\.[0-9a-f]{32}\.tmp")
 
 
 @dataclass(frozen=True)
@@ -49,17 +59,26 @@ def listed_files(parts: Iterable[Part]) -> set[str]:
 
 def unlisted(lake: Lake, parts: Sequence[Part], older_than: dt.datetime) -> list[Unlisted]:
     """The files of the swept tables that ``parts`` do not list and that were last modified before
-    ``older_than`` (hidden temporary files of local writes included)."""
+    ``older_than`` (hidden temporary files of local writes included), and the raw zone's temporary
+    files as old."""
     listed = listed_files(parts)
+    candidates = [rel for table in swept_tables() for rel in _files(lake, table) if rel not in listed]
     found = []
-    for table in swept_tables():
-        for rel in _files(lake, table):
-            if rel in listed:
-                continue
-            info = lake.info(rel)
-            if info.modified < older_than:
-                found.append(Unlisted(rel, info.size, info.modified))
+    for rel in candidates + raw_temporaries(lake):
+        info = lake.info(rel)
+        if info.modified < older_than:
+            found.append(Unlisted(rel, info.size, info.modified))
     return found
+
+
+def raw_temporaries(lake: Lake) -> list[str]:
+    """The temporary files killed local writes left in the raw zone's folders (an object store's
+    writes leave none)."""
+    if not lake.is_local:
+        return []
+    return [
+        rel for rel in lake.glob(f"{_RAW_FOLDERS}/.*.tmp") if _TEMPORARY.fullmatch(posixpath.basename(rel))
+    ]
 
 
 def sweep(

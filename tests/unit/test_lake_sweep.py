@@ -71,3 +71,34 @@ def test_a_part_recorded_while_the_sweep_ran_is_kept(tmp_path: Path) -> None:
     reads = iter([[], [listed(source.readings, DAY, "data.0123456789abcdef")]])
     assert sweep(lake, lambda: next(reads), CUTOFF, delete=True) == []
     assert lake.exists(rel)
+
+
+def test_the_raw_zone_loses_only_old_temporary_files(tmp_path: Path) -> None:
+    """A landing killed mid-write leaves ``.<name>.<uuid hex>.tmp`` in its raw folder: swept once old.
+    Raw objects (recorded or not), the receiver's open segments and its manifest's temporary file,
+    and a young temporary file stay."""
+    lake = LocalLake(tmp_path)
+
+    def raw(rel: str, when: dt.datetime) -> str:
+        path = lake.local_path(rel)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"bytes")
+        os.utime(path, (when.timestamp(), when.timestamp()))
+        return rel
+
+    hex32 = "0123456789abcdef" * 2
+    keep = [
+        raw("raw/hj212_capture/date=2026-11-20/2026-11-20T00.0123456789abcdef.h212", OLD),  # an object
+        raw("raw/hj212/date=2026-11-20/r01-0001.h212.open", OLD),  # the receiver's, still open
+        raw("raw/hj212/date=2026-11-20/r01-0001.h212.manifest.json.tmp", OLD),  # the receiver's own
+        raw(f"raw/air/undated/.china_sites_20261202.csv.{hex32}.tmp", NOW),  # within the grace period
+        raw("raw/air/undated/.notes.tmp", OLD),  # not a name our writes make
+    ]
+    leftovers = [
+        raw(f"raw/hj212_capture/date=2026-11-20/.2026-11-20T00.0123456789abcdef.h212.{hex32}.tmp", OLD),
+        raw(f"raw/air/undated/.china_sites.csv.{hex32}.tmp", OLD - dt.timedelta(hours=1)),
+    ]
+    assert sorted(u.rel for u in sweep(lake, list, CUTOFF, delete=False)) == sorted(leftovers)
+    gone = sweep(lake, list, CUTOFF, delete=True)
+    assert sorted(u.rel for u in gone) == sorted(leftovers)
+    assert all(lake.exists(rel) for rel in keep) and not any(lake.exists(rel) for rel in leftovers)
