@@ -40,7 +40,7 @@ from schemas.source import STATS
 from schemas.sql import string_literal
 from transforms.source_marts import (
     HOUR_US,
-    HOURLY_CNS,
+    HOURLY_CNS_SQL,
     HOURLY_PERIOD_US,
     HOURLY_RANK,
     hourly_sql,
@@ -86,7 +86,7 @@ hourly_src AS NOT MATERIALIZED (
            coalesce(zs_avg, zs_rtd) AS s_zavg, coalesce(zs_min, zs_rtd) AS s_zmin,
            coalesce(zs_max, zs_rtd) AS s_zmax, coalesce(flag, 'N') AS flag,
            epoch_us(data_at) // {HOUR_US} AS hr, {HOURLY_RANK} AS rank
-    FROM {samples} WHERE cn IN {HOURLY_CNS}
+    FROM {samples} WHERE cn IN ({HOURLY_CNS_SQL})
 ),
 best AS (SELECT mn, pollutant_code, hr, min(rank) AS rank FROM hourly_src GROUP BY ALL),
 basis AS (SELECT * FROM hourly_src JOIN best USING (mn, pollutant_code, hr, rank)),

@@ -33,6 +33,7 @@ from schemas.source import STATS
 __all__ = [
     "FLUE_GAS_NORMAL_SHARE",
     "HOURLY_CNS",
+    "HOURLY_CNS_SQL",
     "HOURLY_PERIOD_US",
     "HOURLY_RANK",
     "HOUR_US",
@@ -54,7 +55,7 @@ _BEIJING_US = 8 * HOUR_US
 # the commands the hourly mart is computed from, best basis first (HJ 212: 2061 hourly, 2051
 # minute, 2011 real-time data)
 HOURLY_CNS = ("2061", "2051", "2011")
-_HOURLY_CNS = ", ".join(f"'{cn}'" for cn in HOURLY_CNS)
+HOURLY_CNS_SQL = ", ".join(f"'{cn}'" for cn in HOURLY_CNS)  # as a SQL list: cn IN (…)
 # a reading's command as its rank for the hourly basis: the lowest rank of an hour wins
 HOURLY_RANK = (
     "CASE cn "
@@ -162,7 +163,7 @@ _HOURLY_BASIS_SQL = f"""
 hourly_src AS NOT MATERIALIZED (
     SELECT *, epoch_us(data_at) // {HOUR_US} AS hr,
            {HOURLY_RANK} AS basis_rank
-    FROM {{readings}} WHERE cn IN ({_HOURLY_CNS})
+    FROM {{readings}} WHERE cn IN ({HOURLY_CNS_SQL})
 ),
 best_basis AS (SELECT mn, pollutant_code, hr, min(basis_rank) AS basis_rank FROM hourly_src GROUP BY ALL),
 basis AS (
@@ -262,7 +263,7 @@ def hourly_sql(readings: str) -> str:
     return (
         "WITH "
         + _HOURLY_BASIS_SQL.format(readings=readings)
-        + _SAMPLES_SQL.format(readings="basis", cns=_HOURLY_CNS)
+        + _SAMPLES_SQL.format(readings="basis", cns=HOURLY_CNS_SQL)
         + ","
         + period_sql(HOURLY_PERIOD_US)
     )
@@ -277,7 +278,9 @@ def hourly_basis_sql(readings: str) -> str:
 def hourly_from_basis_sql(basis: str) -> str:
     """The second half of :func:`hourly_sql`: its rows from a relation of basis readings named
     ``basis`` (what :func:`hourly_basis_sql` returns); reads the relation ``units``."""
-    return "WITH " + _SAMPLES_SQL.format(readings=basis, cns=_HOURLY_CNS) + "," + period_sql(HOURLY_PERIOD_US)
+    return (
+        "WITH " + _SAMPLES_SQL.format(readings=basis, cns=HOURLY_CNS_SQL) + "," + period_sql(HOURLY_PERIOD_US)
+    )
 
 
 def hourly_values(con: duckdb.DuckDBPyConnection, readings: str) -> pa.Table:

@@ -47,7 +47,7 @@ from ingest.hj212.protocol import BEIJING
 from ingest.hj212.segments import CLOSED_SUFFIX, MANIFEST_SUFFIX, SegmentInfo, closed_segments
 from ingest.raw import land_bytes, raw_prefix
 from schemas import source as schema
-from transforms.source_marts import HOUR_US, HOURLY_CNS, daily_values, hourly_values
+from transforms.source_marts import HOUR_US, HOURLY_CNS_SQL, daily_values, hourly_values
 from warehouse.fs import Lake
 from warehouse.ledger import Ledger, RawObject
 
@@ -388,7 +388,7 @@ def _touched_outlet_hours(con: duckdb.DuckDBPyConnection, plans: list[_MartPlan]
     )
     return con.sql(
         f"SELECT DISTINCT date, mn, epoch_us(data_at) // {HOUR_US} AS hr "
-        f"FROM {source} WHERE cn IN {HOURLY_CNS}"
+        f"FROM {source} WHERE cn IN ({HOURLY_CNS_SQL})"
     ).to_arrow_table()
 
 
