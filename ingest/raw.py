@@ -17,6 +17,7 @@ import re
 from pathlib import Path
 
 from warehouse.fs import LakeLike, as_lake
+from warehouse.lake import RAW_ZONE
 from warehouse.ledger import Ledger, RawObject
 
 _SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
@@ -65,7 +66,7 @@ def raw_prefix(source: str) -> str:
     """``raw/<source>``, relative to the lake: everything that source lands stays below it."""
     if not _SOURCE_NAME.match(source):
         raise UnsafePathError(f"source {source!r} is not a plain lower-case name")
-    return f"raw/{source}"
+    return f"{RAW_ZONE}/{source}"
 
 
 def land_bytes(

@@ -36,6 +36,7 @@ from warehouse.fs import PARQUET_OPTIONS, LakeLike, as_lake
 
 DEFAULT_PART = "data"
 SUFFIX = ".parquet"
+RAW_ZONE = "raw"  # <lake>/raw/<source>/…: the bytes as received (``ingest.raw``), beside the layers
 
 
 # -- locations relative to the lake root ---------------------------------------------------------

@@ -29,12 +29,12 @@ from dataclasses import dataclass
 from schemas.registry import Layer, Table, all_tables, get_table
 from warehouse.catalog import RESULTS_TABLE
 from warehouse.fs import Lake
-from warehouse.lake import part_file, table_pattern, table_prefix
+from warehouse.lake import RAW_ZONE, part_file, table_pattern, table_prefix
 from warehouse.ledger import Part, partition_date
 
 # the raw zone's folders (raw/<source>/<date=… or undated>/) and the name of a local write's
 # temporary file there (warehouse.fs.LocalLake._atomic: ".<name>.<uuid4 hex>.tmp")
-_RAW_FOLDERS = "raw/*/*"
+_RAW_FOLDERS = f"{RAW_ZONE}/*/*"
 _TEMPORARY = re.compile(r"\..+\.[0-9a-f]{32}\.tmp")
 
 

@@ -49,6 +49,7 @@ from ingest.raw import land_bytes, raw_prefix
 from schemas import source as schema
 from transforms.source_marts import HOUR_US, HOURLY_CNS_SQL, daily_values, hourly_values
 from warehouse.fs import Lake
+from warehouse.lake import RAW_ZONE
 from warehouse.ledger import Ledger, RawObject
 
 log = logging.getLogger(__name__)
@@ -83,7 +84,7 @@ def register_segments(settings: Settings, ledger: Ledger, *_interval: dt.datetim
             found = closed_segments(root, skip=known, relative_to=settings.lake)
         else:  # copies keep the landing layout under raw/: skip by that path
             found = closed_segments(
-                root, skip={p.removeprefix("raw/") for p in known}, relative_to=root.parent
+                root, skip={p.removeprefix(f"{RAW_ZONE}/") for p in known}, relative_to=root.parent
             )
         for seg in found:
             raw_path = _raw_path(settings, seg.path) if lake.is_local else _copy_segment(lake, root, seg)
