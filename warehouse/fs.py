@@ -24,6 +24,7 @@ import datetime as dt
 import io
 import os
 import posixpath
+import re
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -54,6 +55,15 @@ def write_parquet_to(
     with pq.ParquetWriter(sink, data.schema, **options, write_statistics=statistics) as writer:
         writer.write_table(data, row_group_size=PARQUET_OPTIONS["row_group_size"])
         writer.add_key_value_metadata(key_value)
+
+
+# what temporary_beside names: a killed process leaves these behind (warehouse.sweep finds them)
+TEMPORARY_NAME = re.compile(r"\..+\.[0-9a-f]{32}\.tmp")
+
+
+def temporary_beside(path: Path) -> Path:
+    """A hidden, unique temporary file beside ``path``, to write before renaming it over ``path``."""
+    return path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
 
 
 class NotLocalError(RuntimeError):
@@ -230,7 +240,7 @@ class LocalLake(Lake):
     def _atomic(path: Path, write: Any) -> None:
         """``write(tmp)`` a hidden temporary file beside ``path``, then rename it over ``path``."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
+        tmp = temporary_beside(path)
         try:
             write(tmp)
             os.replace(tmp, path)

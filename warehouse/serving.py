@@ -20,7 +20,6 @@ import datetime as dt
 import json
 import logging
 import os
-import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -39,7 +38,7 @@ from warehouse.catalog import (
     ledger_facts,
     write_catalog,
 )
-from warehouse.fs import Lake, LakeLike, as_lake
+from warehouse.fs import Lake, LakeLike, as_lake, temporary_beside
 from warehouse.lake import part_file
 from warehouse.ledger import Ledger, Part, partition_date
 
@@ -123,7 +122,7 @@ def _rebuild(store: Lake, duckdb_file: Path, ledger: Ledger) -> Path:
     except (OSError, ValueError, pa.ArrowException) as e:  # maintenance: the listing stays right
         log.warning("gate results not rolled up (the next refresh retries): %s", e)
     duckdb_file.parent.mkdir(parents=True, exist_ok=True)
-    tmp = duckdb_file.parent / f".{duckdb_file.name}.{uuid.uuid4().hex}.tmp"
+    tmp = temporary_beside(duckdb_file)
     parts = ledger.parts()
     ledger_rows = ledger_tables(ledger, parts)
     listed = published_files(store, parts, results_files)

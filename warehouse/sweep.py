@@ -22,20 +22,16 @@ from __future__ import annotations
 
 import datetime as dt
 import posixpath
-import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from schemas.registry import Layer, Table, all_tables, get_table
 from warehouse.catalog import RESULTS_TABLE
-from warehouse.fs import Lake
+from warehouse.fs import TEMPORARY_NAME, Lake
 from warehouse.lake import RAW_ZONE, part_file, table_pattern, table_prefix
 from warehouse.ledger import Part, partition_date
 
-# the raw zone's folders (raw/<source>/<date=… or undated>/) and the name of a local write's
-# temporary file there (warehouse.fs.LocalLake._atomic: ".<name>.<uuid4 hex>.tmp")
-_RAW_FOLDERS = f"{RAW_ZONE}/*/*"
-_TEMPORARY = re.compile(r"\..+\.[0-9a-f]{32}\.tmp")
+_RAW_FOLDERS = f"{RAW_ZONE}/*/*"  # raw/<source>/<date=… or undated>/
 
 
 @dataclass(frozen=True)
@@ -64,20 +60,22 @@ def unlisted(lake: Lake, parts: Sequence[Part], older_than: dt.datetime) -> list
     listed = listed_files(parts)
     candidates = [rel for table in swept_tables() for rel in _files(lake, table) if rel not in listed]
     found = []
-    for rel in candidates + raw_temporaries(lake):
+    for rel in candidates + _raw_temporaries(lake):
         info = lake.info(rel)
         if info.modified < older_than:
             found.append(Unlisted(rel, info.size, info.modified))
     return found
 
 
-def raw_temporaries(lake: Lake) -> list[str]:
+def _raw_temporaries(lake: Lake) -> list[str]:
     """The temporary files killed local writes left in the raw zone's folders (an object store's
     writes leave none)."""
     if not lake.is_local:
         return []
     return [
-        rel for rel in lake.glob(f"{_RAW_FOLDERS}/.*.tmp") if _TEMPORARY.fullmatch(posixpath.basename(rel))
+        rel
+        for rel in lake.glob(f"{_RAW_FOLDERS}/.*.tmp")
+        if TEMPORARY_NAME.fullmatch(posixpath.basename(rel))
     ]
 
 

@@ -11,7 +11,7 @@ from schemas import air, source
 from schemas.platform import expectation_results as RESULTS
 from schemas.registry import Table
 from warehouse import lake as lk
-from warehouse.fs import LocalLake
+from warehouse.fs import TEMPORARY_NAME, LocalLake, temporary_beside
 from warehouse.ledger import WHOLE, Part
 from warehouse.sweep import sweep
 
@@ -102,3 +102,8 @@ def test_the_raw_zone_loses_only_old_temporary_files(tmp_path: Path) -> None:
     gone = sweep(lake, list, CUTOFF, delete=True)
     assert sorted(u.rel for u in gone) == sorted(leftovers)
     assert all(lake.exists(rel) for rel in keep) and not any(lake.exists(rel) for rel in leftovers)
+
+
+def test_the_sweep_knows_the_temporary_names_local_writes_make(tmp_path: Path) -> None:
+    name = temporary_beside(tmp_path / "2026-11-20T00.0123456789abcdef.h212").name
+    assert TEMPORARY_NAME.fullmatch(name) and name.startswith(".")
