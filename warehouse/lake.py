@@ -32,7 +32,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from schemas.registry import Table, cast_keeping_dictionaries
-from warehouse.fs import PARQUET_OPTIONS, LakeLike, as_lake
+from warehouse.fs import LakeLike, as_lake, write_parquet_to
 
 DEFAULT_PART = "data"
 SUFFIX = ".parquet"
@@ -104,24 +104,31 @@ def _conformed(table: Table, data: pa.Table, value: dt.date | None) -> pa.Table:
 
 
 def write_part(
-    lake: LakeLike, table: Table, data: pa.Table, value: dt.date | None, *, part: str = DEFAULT_PART
+    lake: LakeLike,
+    table: Table,
+    data: pa.Table,
+    value: dt.date | None,
+    *,
+    part: str = DEFAULT_PART,
+    compression: str = "zstd",
 ) -> PartFile:
     """Write one part of a partition of ``table`` (``data`` conformed to the registry schema).
 
     ``data`` must hold only rows of that partition; an empty table writes an empty part, so a rerun
     that now yields nothing replaces what an earlier run wrote. On a local lake the part replaces
     ``<part>.parquet`` in place (atomic rename); on S3 it is a new object named after its content,
-    which the caller publishes (the ledger) before deleting the one it replaces.
+    which the caller publishes (the ledger) before deleting the one it replaces. ``compression``: a
+    codec of ``warehouse.fs.CODECS``.
     """
     store = as_lake(lake)
     data = _conformed(table, data, value)
     statistics = [c for c in table.statistics_columns() if c in data.column_names]
     if store.is_local:
         rel = part_file(table, value, part)
-        size = store.write_parquet(rel, data, statistics=statistics)
+        size = store.write_parquet(rel, data, statistics=statistics, compression=compression)
         return PartFile(part, rel, store.uri(rel), size)
     buf = io.BytesIO()
-    pq.write_table(data, buf, **PARQUET_OPTIONS, write_statistics=statistics)
+    write_parquet_to(buf, data, statistics, None, compression)
     body = buf.getvalue()
     versioned = f"{part}.{hashlib.sha256(body).hexdigest()[:16]}"
     rel = part_file(table, value, versioned)

@@ -48,6 +48,7 @@ from schemas.platform import expectation_results
 from schemas.registry import Table, get_table
 from warehouse import lake as lk
 from warehouse import serving
+from warehouse.fs import CODECS
 from warehouse.ledger import Ledger, LineageRow, Part, UnitState
 from warehouse.quality import GatePart, GateRun, GateVerdict, validate
 
@@ -138,6 +139,8 @@ def run_spec(
 def run_build(settings: Settings, spec: SourceSpec, build: Build, run: RunInfo) -> list[UnitReport]:
     """Plan, build, gate, publish and record every pending unit of one build."""
     name = spec.full_name(build)
+    if build.compression not in CODECS:
+        raise ValueError(f"{name}: compression {build.compression!r} is not one of {', '.join(CODECS)}")
     steps = _steps(build)
     led = ledger(settings)
     ctx = StepContext(settings, led, run, name)
@@ -374,7 +377,12 @@ def _publish(
     # a unit of real captures writes a part in each of many dates: the writes (compression, fsync)
     # overlap in threads; on S3 each object gets a new name per content (``data.<sha>``)
     with ThreadPoolExecutor(_WRITE_THREADS) as pool:
-        puts = list(pool.map(lambda w: lk.write_part(ctx.lake, w[0], w[2], w[1], part=w[3]), writes))
+        puts = list(
+            pool.map(
+                lambda w: lk.write_part(ctx.lake, w[0], w[2], w[1], part=w[3], compression=build.compression),
+                writes,
+            )
+        )
     written = [
         Part(
             table.name,

@@ -30,6 +30,9 @@ SPEC = SourceSpec(
             parallel=True,
             batch_units=256,
             batch_bytes=256 << 20,
+            # thousands of small parts a run, rewritten into one zstd file per date by "compact": lz4
+            # halves the CPU of writing a small part (BENCHMARKS.md, HJ 212 ingest)
+            compression="lz4",
             doc="Parse each new segment or capture; gate per table once per batch; a part per input and date.",
         ),
         Build(

@@ -14,6 +14,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from ecocloud.builds import compaction, sources
@@ -100,6 +101,16 @@ def files(settings: Settings, table: Table, day: dt.date) -> list[str]:
     return sorted(p.name for p in lk.partition_dir(settings.lake, table, day).glob("*.parquet"))
 
 
+def codecs(settings: Settings, table: Table, day: dt.date) -> set[str]:
+    """The Parquet codecs of every column chunk of the partition's files."""
+    found = set()
+    for path in lk.partition_dir(settings.lake, table, day).glob("*.parquet"):
+        meta = pq.read_metadata(path)
+        for g in range(meta.num_row_groups):
+            found |= {meta.row_group(g).column(c).compression for c in range(meta.num_columns)}
+    return found
+
+
 def rows(settings: Settings, table: Table, day: dt.date) -> pa.Table:
     """The partition as the ledger publishes it, in key order (compaction changes the layout only)."""
     led = Ledger(settings.state_url)
@@ -152,6 +163,8 @@ def four_hours_and_one(settings: Settings, ingest: Ingest) -> dict[str, pa.Table
         taken[f"{schema.hourly.name}/{D1}"].num_rows > 0 and taken[f"{schema.daily.name}/{D1}"].num_rows > 0
     )
     assert taken[f"{schema.quarantine.name}/{D1}"].num_rows == 4
+    # fresh parts are written with the core build's fast codec; compaction rewrites them with zstd
+    assert {c for t in CORE for c in codecs(settings, t, D1)} == {"LZ4"}
     return taken
 
 
@@ -171,6 +184,8 @@ def test_compaction_keeps_rows_marts_lineage_and_is_idempotent(
     for table in CORE:
         [part] = ledger_parts(settings, table, D1)
         assert part.startswith(compaction.PREFIX) and files(settings, table, D1) == [f"{part}.parquet"]
+        assert codecs(settings, table, D1) == {"ZSTD"}, table.name
+    assert codecs(settings, schema.readings, D2) == {"LZ4"}  # one part: not compacted, as written
     assert_same(before, snapshot(settings))  # rows in = rows out; marts rebuilt once, identical rows
     assert {u.status for u in run.of("core")} == {"skipped"} and core_states(settings) == core_before
     assert [u.unit for u in run.of("marts") if u.status == "published"] == [D1.isoformat()]

@@ -51,6 +51,18 @@ def test_write_and_read_back_in_registry_order(tmp_path: Path) -> None:
     assert lake.partitions(tmp_path, T) == [D]
 
 
+def test_a_part_is_written_with_the_codec_asked_for_and_reads_back_the_same(tmp_path: Path) -> None:
+    for codec, stored in (("zstd", "ZSTD"), ("lz4", "LZ4")):
+        written = lake.write_part(tmp_path, T, rows(5), D, part=codec, compression=codec)
+        meta = pq.read_metadata(tmp_path / written.rel)
+        assert {meta.row_group(0).column(c).compression for c in range(meta.num_columns)} == {stored}
+    zstd, lz4 = (lake.read_parts(tmp_path, T, [lake.part_file(T, D, p)], D) for p in ("zstd", "lz4"))
+    assert zstd.equals(lz4) and zstd.num_rows == 5
+    with pytest.raises(ValueError, match="unknown codec 'gzip'"):
+        lake.write_part(tmp_path, T, rows(1), D, part="gzip", compression="gzip")
+    assert not lake.partition_dir(tmp_path, T, D).joinpath("gzip.parquet").exists()
+
+
 def test_a_dictionary_column_is_written_as_plain_strings(tmp_path: Path) -> None:
     data = rows(4)
     ids = pa.DictionaryArray.from_arrays(pa.array([1, 0, 1, 0], pa.int32()), pa.array(["a", "b"]))

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
-from ecocloud.runner.engine import _batches
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from ecocloud.runner.context import RunInfo
+from ecocloud.runner.engine import _batches, run_build
 from ecocloud.runner.spec import Build, Publish
 from ecocloud.runner.units import Unit
+from ecocloud.settings import Settings
+from ecocloud.specs import get_spec
 
 
 def _build(*, parallel: bool, units: int = 4, nbytes: int = 1000) -> Build:
@@ -62,3 +70,14 @@ def test_units_of_unknown_size_are_spread_by_number() -> None:
     assert [len(b) for b in batches] == [30, 30]
     batches = _batches(_units(*([0] * 365)), _build(parallel=True, units=64, nbytes=10_000), workers=2)
     assert len(batches) == 6 and max(len(b) for b in batches) - min(len(b) for b in batches) <= 1
+
+
+def test_a_build_asking_for_a_codec_the_lake_does_not_write_is_refused_before_it_plans(
+    tmp_path: Path,
+) -> None:
+    spec = get_spec("source")
+    # steps that cannot be imported: the refusal must come first
+    bad = dataclasses.replace(spec.build("core"), compression="gzip", steps="no.such:module")
+    with pytest.raises(ValueError, match=r"source\.core: compression .gzip. is not one of zstd, lz4"):
+        run_build(Settings(home=tmp_path), spec, bad, RunInfo.cli("test"))
+    assert not (tmp_path / "lake").exists()
