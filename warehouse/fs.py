@@ -42,9 +42,9 @@ if TYPE_CHECKING:
 # No Arrow schema in the footer: a column a parser handed over as a dictionary of strings reads back
 # as plain strings, like every other part of its table (registry types need no Arrow schema to round-trip)
 PARQUET_OPTIONS: dict[str, Any] = {"compression": "zstd", "row_group_size": 256_000, "store_schema": False}
-# the codecs a write may ask for instead of zstd (the smallest files): lz4 takes about half the CPU on
-# a small file (zstd sets up a context per column chunk) for files ~20 % larger, so it suits parts
-# that a compaction rewrites later (LSM stores pick codecs per level the same way)
+# the codecs a write may ask for: zstd (the smallest files), or lz4, about half the CPU on a small
+# file (zstd sets up a context per column chunk) for 25–40 % more bytes, which suits parts that a
+# compaction rewrites later (LSM stores pick codecs per level the same way)
 CODECS = ("zstd", "lz4")
 
 
