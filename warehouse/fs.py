@@ -41,11 +41,16 @@ if TYPE_CHECKING:
 
 # No Arrow schema in the footer: a column a parser handed over as a dictionary of strings reads back
 # as plain strings, like every other part of its table (registry types need no Arrow schema to round-trip)
-PARQUET_OPTIONS: dict[str, Any] = {"compression": "zstd", "row_group_size": 256_000, "store_schema": False}
-# the codecs a write may ask for: zstd (the smallest files), or lz4, about half the CPU on a small
-# file (zstd sets up a context per column chunk) for 25–40 % more bytes, which suits parts that a
-# compaction rewrites later (LSM stores pick codecs per level the same way)
-CODECS = ("zstd", "lz4")
+DEFAULT_CODEC = "zstd"  # the smallest files
+PARQUET_OPTIONS: dict[str, Any] = {
+    "compression": DEFAULT_CODEC,
+    "row_group_size": 256_000,
+    "store_schema": False,
+}
+# the codecs a write may ask for: the default, or lz4, about half the CPU on a small file (zstd sets
+# up a context per column chunk) for 25–40 % more bytes, which suits parts that a compaction rewrites
+# later (LSM stores pick codecs per level the same way)
+CODECS = (DEFAULT_CODEC, "lz4")
 
 
 def write_parquet_to(
@@ -53,7 +58,7 @@ def write_parquet_to(
     data: pa.Table,
     statistics: bool | list[str],
     key_value: dict[str, str] | None,
-    compression: str = "zstd",
+    compression: str = DEFAULT_CODEC,
 ) -> None:
     """``data`` as Parquet with the lake's options; ``key_value``: entries of the footer's metadata."""
     if compression not in CODECS:
@@ -128,7 +133,7 @@ class Lake(ABC):
         *,
         statistics: bool | list[str] = True,
         key_value: dict[str, str] | None = None,
-        compression: str = "zstd",
+        compression: str = DEFAULT_CODEC,
     ) -> int:
         """Write ``data`` as Parquet to ``rel`` atomically (min/max ``statistics`` of every column, or
         of the columns named; ``key_value`` into the footer; a codec of ``CODECS``); returns the
@@ -238,7 +243,7 @@ class LocalLake(Lake):
         *,
         statistics: bool | list[str] = True,
         key_value: dict[str, str] | None = None,
-        compression: str = "zstd",
+        compression: str = DEFAULT_CODEC,
     ) -> int:
         path = self.local_path(rel)
 
@@ -389,7 +394,7 @@ class S3Lake(Lake):
         *,
         statistics: bool | list[str] = True,
         key_value: dict[str, str] | None = None,
-        compression: str = "zstd",
+        compression: str = DEFAULT_CODEC,
     ) -> int:
         buf = io.BytesIO()
         write_parquet_to(buf, data, statistics, key_value, compression)

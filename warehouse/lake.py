@@ -32,7 +32,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from schemas.registry import Table, cast_keeping_dictionaries
-from warehouse.fs import LakeLike, as_lake, write_parquet_to
+from warehouse.fs import DEFAULT_CODEC, LakeLike, as_lake, write_parquet_to
 
 DEFAULT_PART = "data"
 SUFFIX = ".parquet"
@@ -110,7 +110,7 @@ def write_part(
     value: dt.date | None,
     *,
     part: str = DEFAULT_PART,
-    compression: str = "zstd",
+    compression: str = DEFAULT_CODEC,
 ) -> PartFile:
     """Write one part of a partition of ``table`` (``data`` conformed to the registry schema).
 

@@ -374,15 +374,15 @@ def _publish(
             continue
         part = b.unit.part if build.publish == Publish.PART else lk.DEFAULT_PART
         writes += [(table, partition, data, part) for partition, data in b.split[table.name]]
+
     # a unit of real captures writes a part in each of many dates: the writes (compression, fsync)
     # overlap in threads; on S3 each object gets a new name per content (``data.<sha>``)
+    def write(w: tuple[Table, dt.date | None, pa.Table, str]) -> lk.PartFile:
+        target, day, rows, part_name = w
+        return lk.write_part(ctx.lake, target, rows, day, part=part_name, compression=build.compression)
+
     with ThreadPoolExecutor(_WRITE_THREADS) as pool:
-        puts = list(
-            pool.map(
-                lambda w: lk.write_part(ctx.lake, w[0], w[2], w[1], part=w[3], compression=build.compression),
-                writes,
-            )
-        )
+        puts = list(pool.map(write, writes))
     written = [
         Part(
             table.name,

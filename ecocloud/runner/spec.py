@@ -45,7 +45,8 @@ class Build:
     batch_units: int = 32  # units validated together in one gate pass
     batch_bytes: int = 256 << 20  # … and at most this many input bytes per batch
     freshness: bool = False  # scheduled runs check freshness against their data interval
-    # codec of its part files (warehouse.fs.CODECS): lz4 for parts a compaction rewrites later
+    # codec of its part files, one of warehouse.fs.CODECS (its default: this module imports nothing
+    # heavy); lz4 for parts a compaction rewrites later
     compression: str = "zstd"
     summary: tuple[str, ...] = ()  # counts the CLI shows per unit (all when empty)
     doc: str = ""
