@@ -8,8 +8,8 @@ Two paths, one answer
 ---------------------
 :func:`ingest.hj212.protocol.parse_line` is the reference; this module must agree with it on every
 line (tests check that line by line on the real captures and on generated/corrupted packets). The
-fast path works on ~2 MB chunks of lines (cache-sized) with numpy and three C kernels instead of on
-one line at a time:
+fast path works on ~4 MB chunks of lines with numpy and four C kernels instead of on one line at a
+time:
 
 1. framing — ``##``, 4-digit length = actual length (≤ 1024), CRLF, 4 hex CRC — as vector checks
    on the line boundaries;
@@ -18,7 +18,8 @@ one line at a time:
    XOR over the buffer read as 64-bit words gives those eight lane sums for any byte range in O(1);
 3. items by position arithmetic: in a well-formed header or CP the positions of ``=`` and of the
    separators (``;``, and ``,`` in CP) alternate, so every ``key=value`` is read off the sorted list
-   of those positions without searching (one pass in C, :mod:`ingest.hj212._tokens`); keys are
+   of those positions without searching (the list and the reading each one pass in C,
+   :mod:`ingest.hj212._tokens`); keys are
    numbered by a hash table in C, compared byte for byte, and classified once per distinct key with
    the protocol's own classifier; numbers are checked against a strict pattern and converted,
    correctly rounded (= Python's ``float``), in C; DataTime digits are converted and calendar-checked
@@ -596,6 +597,13 @@ def _int64s(values: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(values, np.int64)
 
 
+def _specials(body: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of the bytes ``_CLASS`` marks (``;``, ``,``, ``=``, non-ASCII) and their classes, in
+    one pass (``_tokens.classify``)."""
+    positions, classes = _tokens.classify(np.ascontiguousarray(body, np.uint8), _CLASS)
+    return np.frombuffer(positions, np.int64), np.frombuffer(classes, np.uint8)
+
+
 def _items(
     pos: np.ndarray, classes: np.ndarray, rs: np.ndarray, re_: np.ndarray, *, commas: bool
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -750,8 +758,7 @@ def _fast_path(lines: _Lines, acc: _Acc, base: int, default_date: dt.date) -> np
     ok &= np.all(hexd < 16, axis=0)
     crc_sent = (hexd[0] << 12) | (hexd[1] << 8) | (hexd[2] << 4) | hexd[3]
     body = arr[:span]
-    special = np.flatnonzero((body == 59) | (body == 44) | (body == 61) | (body >= 128))
-    sclass = _CLASS[arr[special]]
+    special, sclass = _specials(body)
     if np.any(sclass == 4):  # non-ASCII bytes: those lines take the reference path
         line_of = np.searchsorted(s, special[sclass == 4], side="right") - 1
         ok[line_of] = False

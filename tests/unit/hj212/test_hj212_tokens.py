@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ingest.hj212 import _tokens
-from ingest.hj212.batch import _CLASS, _INT_RE, _NUMBER_RE, _items, _numbers, _string_ids
+from ingest.hj212.batch import _CLASS, _INT_RE, _NUMBER_RE, _items, _numbers, _specials, _string_ids
 
 pytestmark = pytest.mark.unit
 
@@ -107,6 +107,35 @@ def test_items_follow_the_specials_of_each_region(
     assert regular.tolist() == want_regular
 
 
+def _classified_reference(data: bytes, table: np.ndarray) -> tuple[list[int], list[int]]:
+    """Positions of the bytes the table classes nonzero, and those classes, byte by byte."""
+    kept = [(i, int(table[b])) for i, b in enumerate(data) if table[b]]
+    return [i for i, _ in kept], [c for _, c in kept]
+
+
+@given(st.binary(max_size=300), st.binary(min_size=256, max_size=256))
+def test_classify_keeps_every_byte_its_table_classes_nonzero(data: bytes, table_bytes: bytes) -> None:
+    table = np.frombuffer(table_bytes, np.uint8)
+    positions, classes = _tokens.classify(data, table)
+    want_positions, want_classes = _classified_reference(data, table)
+    assert np.frombuffer(positions, np.int64).tolist() == want_positions
+    assert list(classes) == want_classes
+
+
+@pytest.mark.parametrize("density", [0.0, 0.13, 1.0])
+def test_classify_across_its_blocks_and_growth(density: float) -> None:
+    # past several 64 KiB blocks: none, the captures' share (~13 %) or every byte special (the output
+    # grows to the data's size)
+    rng = np.random.default_rng(7)
+    data = rng.choice(np.frombuffer(b"abcdef0123", np.uint8), 300_000)
+    data[rng.random(len(data)) < density] = ord(";")
+    data[-1] = 0xE4  # a non-ASCII last byte
+    positions, classes = _specials(data)
+    want = np.flatnonzero(_CLASS[data] != 0)
+    assert positions.tolist() == want.tolist()
+    assert classes.tolist() == _CLASS[data[want]].tolist()
+
+
 @given(st.lists(st.binary(max_size=24), max_size=60))
 def test_string_ids_number_distinct_strings_in_order_of_first_appearance(keys: list[bytes]) -> None:
     keys = [k.replace(b"\x80", b"") for k in keys if k.isascii()] + [b"w01018-Avg", b"w01018-Avg"]
@@ -153,3 +182,7 @@ def test_hostile_arguments_raise_instead_of_reading_out_of_bounds() -> None:
         _tokens.items(pos, b"\3", np.array([5], np.int64), np.array([4], np.int64), True)
     with pytest.raises(TypeError):
         _tokens.items("not a buffer", b"\3", one, one, True)
+    with pytest.raises(ValueError, match="256 bytes"):
+        _tokens.classify(data, _CLASS[:255])
+    with pytest.raises(TypeError):
+        _tokens.classify("not a buffer", _CLASS)
