@@ -18,8 +18,8 @@ time:
    XOR over the buffer read as 64-bit words gives those eight lane sums for any byte range in O(1);
 3. items by position arithmetic: in a well-formed header or CP the positions of ``=`` and of the
    separators (``;``, and ``,`` in CP) alternate, so every ``key=value`` is read off the sorted list
-   of those positions without searching (the list and the reading each one pass in C,
-   :mod:`ingest.hj212._tokens`); keys are
+   of those positions without searching (the positions found, and the items read off them, in one
+   C pass each: :mod:`ingest.hj212._tokens`); keys are
    numbered by a hash table in C, compared byte for byte, and classified once per distinct key with
    the protocol's own classifier; numbers are checked against a strict pattern and converted,
    correctly rounded (= Python's ``float``), in C; DataTime digits are converted and calendar-checked
