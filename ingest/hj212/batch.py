@@ -530,8 +530,14 @@ class _Acc:
 # ------------------------------------------------------------------------------------- fast path
 
 
-def _gather(arr: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> pa.StringArray:
-    """One string per byte range (ranges may be unordered/overlapping); ASCII assumed."""
+def _gather(
+    arr: np.ndarray, starts: np.ndarray, ends: np.ndarray, valid: np.ndarray | None = None
+) -> pa.StringArray:
+    """One string per byte range (ranges may be unordered/overlapping), NULL where ``valid`` is
+    False (its range is ignored); ASCII assumed."""
+    if valid is not None:
+        starts = np.where(valid, starts, 0)
+        ends = np.where(valid, ends, 0)
     lens = (ends - starts).astype(np.int64)
     n = len(lens)
     offsets = np.zeros(n + 1, np.int64)
@@ -542,7 +548,15 @@ def _gather(arr: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> pa.StringA
         data = arr[idx]
     else:
         data = np.zeros(0, np.uint8)
-    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(data))
+    if valid is None or valid.all():
+        return pa.StringArray.from_buffers(n, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(data))
+    return pa.StringArray.from_buffers(
+        n,
+        pa.py_buffer(offsets.astype(np.int32)),
+        pa.py_buffer(data),
+        pa.py_buffer(np.packbits(valid, bitorder="little")),
+        n - int(np.count_nonzero(valid)),
+    )
 
 
 def _const_strings(value: str, n: int) -> pa.StringArray:
@@ -893,13 +907,7 @@ def _fast_path(lines: _Lines, acc: _Acc, base: int, default_date: dt.date) -> np
 
     # -- 5. header strings, warnings, data commands without DataTime -------------------------------
     def field_str(f: int, rows: np.ndarray) -> pa.Array:
-        have = present[rows, f]
-        values = _gather(arr, fvs[rows[have], f], fve[rows[have], f])
-        if have.all():
-            return values
-        idx = np.full(len(rows), -1, np.int64)
-        idx[have] = np.arange(int(have.sum()))
-        return values.take(pa.array(idx, mask=idx < 0))
+        return _gather(arr, fvs[rows, f], fve[rows, f], present[rows, f])
 
     data_cn = np.isin(_packed(arr, fvs[:, _CN], flen[:, _CN], 4), _DATA_CN_PACKED)
     bad |= data_cn & ~has_dt  # a data command without DataTime: quarantined (reference path)
