@@ -113,11 +113,34 @@ def _classified_reference(data: bytes, table: np.ndarray) -> tuple[list[int], li
     return [i for i, _ in kept], [c for _, c in kept]
 
 
-@given(st.binary(max_size=300), st.binary(min_size=256, max_size=256))
+@given(st.binary(min_size=64, max_size=300), st.binary(min_size=256, max_size=256))
 def test_classify_keeps_every_byte_its_table_classes_nonzero(data: bytes, table_bytes: bytes) -> None:
     table = np.frombuffer(table_bytes, np.uint8)
     positions, classes = _tokens.classify(data, table)
     want_positions, want_classes = _classified_reference(data, table)
+    assert np.frombuffer(positions, np.int64).tolist() == want_positions
+    assert list(classes) == want_classes
+
+
+@st.composite
+def _small_set_tables(draw: st.DrawFn) -> np.ndarray:
+    """Tables the kernel reads with SIMD compares: at most four marked ASCII values (classes drawn at
+    random), and every non-ASCII byte marked or none — the fast path's table is one of them."""
+    table = np.zeros(256, np.uint8)
+    for value in draw(st.sets(st.integers(0, 127), max_size=4)):
+        table[value] = draw(st.integers(1, 255))
+    if draw(st.booleans()):
+        table[128:] = draw(st.lists(st.integers(1, 255), min_size=128, max_size=128))
+    return table
+
+
+@given(_small_set_tables(), st.data())
+def test_classify_with_a_small_set_table_keeps_the_same_bytes(table: np.ndarray, data: st.DataObject) -> None:
+    # bytes drawn from the marked values and their neighbours, over one to four 64-byte masks and a tail
+    alphabet = sorted({int(v) for v in np.flatnonzero(table[:128])} | {0, 1, 59, 60, 127, 128, 200, 255})
+    raw = bytes(data.draw(st.lists(st.sampled_from(alphabet), min_size=64, max_size=300)))
+    positions, classes = _tokens.classify(raw, table)
+    want_positions, want_classes = _classified_reference(raw, table)
     assert np.frombuffer(positions, np.int64).tolist() == want_positions
     assert list(classes) == want_classes
 
@@ -129,6 +152,7 @@ def test_classify_across_its_blocks_and_growth(density: float) -> None:
     rng = np.random.default_rng(7)
     data = rng.choice(np.frombuffer(b"abcdef0123", np.uint8), 300_000)
     data[rng.random(len(data)) < density] = ord(";")
+    data[rng.random(len(data)) < density / 10] = 0xE4  # non-ASCII bytes
     data[-1] = 0xE4  # a non-ASCII last byte
     positions, classes = _specials(data)
     want = np.flatnonzero(_CLASS[data] != 0)
