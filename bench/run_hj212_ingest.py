@@ -355,13 +355,14 @@ def main(argv: list[str] | None = None) -> int:
     files = generate(a.data / "captures", loggers=a.loggers, hours=max(a.hours, a.history + 1), start=START)
     size = sum(p.stat().st_size for p in files)
     print(f"captures: {len(files)} hourly files, {size / 1e6:,.0f} MB ({time.perf_counter() - t0:.0f} s)")
-    print(f"cpu: {_cpu_model()}, {os.cpu_count()} cpus")
+    cpu = _cpu_model()
+    print(f"cpu: {cpu}, {os.cpu_count()} cpus")
     result: dict[str, Any] = {
         "machine": {
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
             "platform": platform.platform(),
-            "cpu": _cpu_model(),
+            "cpu": cpu,
         },
         "input": {"loggers": a.loggers, "files": len(files), "bytes": size},
         "load_average_before": os.getloadavg(),
