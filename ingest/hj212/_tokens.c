@@ -452,10 +452,305 @@ done:
     return result;
 }
 
+/* ---- frames: the framing, CRC and header of every line in one pass ---------------------------- */
+
+typedef struct {
+    const uint8_t *d;
+    Py_ssize_t len;
+    const int64_t *pos; /* the special bytes (classify's output), ascending */
+    const uint8_t *cls;
+    Py_ssize_t npos;
+    const uint16_t *crc_t; /* crc._T */
+    const uint8_t *crc_a;  /* crc._A, 8 rows of 256 */
+    const uint8_t *crc_init;
+    int64_t max_data_len;
+} frame_args;
+
+enum { F_QN, F_ST, F_CN, F_PW, F_MN, F_FLAG, N_FIELDS };
+
+static int hex_digit(uint8_t c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* whether d[from, to) is exactly `width` digits (hex digits where `hex`) */
+static int all_of(const uint8_t *d, int64_t from, int64_t to, int64_t width, int hex) {
+    if (to - from != width) return 0;
+    for (int64_t i = from; i < to; i++)
+        if (hex ? hex_digit(d[i]) < 0 : d[i] < '0' || d[i] > '9') return 0;
+    return 1;
+}
+
+/* the header field a key [k, k + n) names, else -1 */
+static int header_field(const uint8_t *k, Py_ssize_t n) {
+    if (n == 4) return memcmp(k, "Flag", 4) == 0 ? F_FLAG : -1;
+    if (n != 2) return -1;
+    static const char names[5][3] = {"QN", "ST", "CN", "PW", "MN"};
+    for (int f = 0; f < 5; f++)
+        if (k[0] == (uint8_t)names[f][0] && k[1] == (uint8_t)names[f][1]) return f;
+    return -1;
+}
+
+/* HJ 212 CRC of d[a, z) (z > a) by the lanes of crc.py: XOR of the first z-a-1 bytes per position
+ * mod 8, then one table step per lane and the last byte */
+static uint16_t crc_of(const frame_args *f, Py_ssize_t a, Py_ssize_t z) {
+    Py_ssize_t end = z - 1, q = a;
+    uint64_t lanes = 0;
+    for (; q < end && (q & 7); q++) lanes ^= (uint64_t)f->d[q] << ((q & 7) * 8);
+    for (; q + 8 <= end; q += 8) {
+        uint64_t w;
+        memcpy(&w, f->d + q, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+        w = __builtin_bswap64(w);
+#endif
+        lanes ^= w;
+    }
+    for (; q < end; q++) lanes ^= (uint64_t)f->d[q] << ((q & 7) * 8);
+    uint8_t h = f->crc_init[(end - a) & 7];
+    for (int j = 0; j < 8; j++) {
+        unsigned shift = (unsigned)(((uint64_t)end - 1 - (uint64_t)j) & 7) * 8;
+        h ^= f->crc_a[256 * j + ((lanes >> shift) & 0xFF)];
+    }
+    return f->crc_t[h ^ f->d[end]];
+}
+
+/* Whether the line [s, e) is plainly good up to its CP: batch._fast_path's contract for a line.
+ * Fills the ';' before CP=, the header values' ranges (-1 where absent), the Flag (-1: none) and
+ * the QN / MN warnings (frames' outputs). *k is the first special at or after s on entry; on return, past the line's specials it read. */
+static int plain_frame(const frame_args *f, Py_ssize_t s, Py_ssize_t e, Py_ssize_t *k, int64_t *cp,
+                       int64_t *field, int64_t *flag, uint8_t *warn) {
+    const uint8_t *d = f->d;
+    Py_ssize_t length = e - s;
+    if (length < 13 || d[s] != '#' || d[s + 1] != '#' || d[e - 2] != '\r' || d[e - 1] != '\n') return 0;
+    int64_t declared = 0;
+    for (int i = 2; i < 6; i++) {
+        if (d[s + i] < '0' || d[s + i] > '9') return 0;
+        declared = declared * 10 + (d[s + i] - '0');
+    }
+    if (declared > f->max_data_len || declared != length - 12) return 0;
+    int crc_sent = 0;
+    for (int i = 6; i > 2; i--) {
+        int x = hex_digit(d[e - i]);
+        if (x < 0) return 0;
+        crc_sent = crc_sent << 4 | x;
+    }
+    Py_ssize_t a = s + 6, z = e - 6, p = -1;
+    if (d[a] == 'C' && d[a + 1] == 'P' && d[a + 2] == '=') return 0; /* cut = 0: the reference's case */
+    /* the header: specials of [a, p) alternate '=' ';' … '=' (commas are part of values) */
+    Py_ssize_t j = 0, key = a, eq = -1;
+    int ok = 1;
+    for (; *k < f->npos && f->pos[*k] < e; ++*k) {
+        Py_ssize_t q = (Py_ssize_t)f->pos[*k];
+        uint8_t c = f->cls[*k];
+        if (c == 4) return 0; /* non-ASCII: the reference path */
+        if (p >= 0 || q < a || c == 2) continue;
+        if (c == 1 && q + 3 < z && d[q + 1] == 'C' && d[q + 2] == 'P' && d[q + 3] == '=') {
+            p = q;
+            continue;
+        }
+        if ((c == 3) != ((j & 1) == 0)) ok = 0;
+        if (c == 3) {
+            eq = q;
+        } else if (ok) { /* the item [key, eq) = [eq + 1, q) ends */
+            int fid = header_field(d + key, eq - key);
+            if (fid < 0 || field[fid] >= 0) {
+                ok = 0;
+            } else {
+                field[fid] = eq + 1;
+                field[N_FIELDS + fid] = q;
+            }
+            key = q + 1;
+        }
+        j++;
+    }
+    if (p < 0 || p + 8 > z || !ok || (j > 0 && (j & 1) == 0)) return 0;
+    if (j > 0) { /* the last item ends at the ';' before CP= */
+        int fid = header_field(d + key, eq - key);
+        if (fid < 0 || field[fid] >= 0) return 0;
+        field[fid] = eq + 1;
+        field[N_FIELDS + fid] = p;
+    }
+    if (d[p + 4] != '&' || d[p + 5] != '&' || d[z - 2] != '&' || d[z - 1] != '&') return 0;
+    for (int r = F_ST; r <= F_MN; r++)
+        if (field[r] < 0 || field[N_FIELDS + r] <= field[r]) return 0;
+    if (field[F_FLAG] >= 0) { /* 1-3 digits, ≤ 255, version bits 0..2, not a split packet */
+        Py_ssize_t n = (Py_ssize_t)(field[N_FIELDS + F_FLAG] - field[F_FLAG]);
+        if (n < 1 || n > 3) return 0;
+        int64_t v = 0;
+        for (Py_ssize_t i = 0; i < n; i++) {
+            uint8_t c = d[field[F_FLAG] + i];
+            if (c < '0' || c > '9') return 0;
+            v = v * 10 + (c - '0');
+        }
+        if (v > 255 || (v >> 2) > 2 || (v & 2) != 0) return 0;
+        if ((v >> 2) >= 1 && (field[F_QN] < 0 || field[N_FIELDS + F_QN] <= field[F_QN])) return 0;
+        *flag = v;
+    }
+    *cp = p;
+    *warn = (uint8_t)((field[F_QN] >= 0 && !all_of(d, field[F_QN], field[N_FIELDS + F_QN], 17, 0)) |
+                      (!all_of(d, field[F_MN], field[N_FIELDS + F_MN], 24, 1) << 1));
+    return crc_of(f, a, z) == crc_sent;
+}
+
+/* frames(data, starts, ends, pos, classes, crc_t, crc_a, crc_init, max_data_len) -> (good, cp,
+ * fields, flag, warn): batch._fast_path's first checks, per line [starts[i], ends[i]) of data — framing
+ * (##, 4-digit length = actual ≤ max_data_len, 4 hex CRC, CRLF), ASCII (no class-4 special in
+ * the line), the CRC, one ";CP=&&…&&", header keys among QN ST CN PW MN Flag each once as plain
+ * key=value items, ST CN PW MN not empty, a plain Flag (and QN where Flag says 2017+). pos/classes:
+ * classify's output for data. Returns good (a byte per line), the ';' before CP= (int64), the
+ * header values' ranges (int64, per line 6 starts then 6 ends, -1 where absent), Flag (int64,
+ * -1 without) and warnings (a byte: 1 a QN not of 17 digits, 2 an MN not of 24 hex digits); only a
+ * good line's are meaningful. */
+static PyObject *frames(PyObject *self, PyObject *args) {
+    Py_buffer bdata, bks, bke, bpos, bcls, bt, ba, binit;
+    long long max_data_len;
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*y*y*L:frames", &bdata, &bks, &bke, &bpos, &bcls, &bt, &ba,
+                          &binit, &max_data_len))
+        return NULL;
+    PyObject *result = NULL, *out[5] = {NULL, NULL, NULL, NULL, NULL};
+    Py_ssize_t n, npos;
+    if (byte_ranges("frames", &bdata, &bks, &bke, &n) || int64s(&bpos, "pos", &npos)) goto done;
+    if (bcls.len != npos || bt.len != 256 * 2 || ba.len != 8 * 256 || binit.len != 8) {
+        PyErr_SetString(PyExc_ValueError,
+                        "frames: classes must match pos; CRC tables of 256 uint16, 8 x 256 and 8 bytes");
+        goto done;
+    }
+    const frame_args f = {(const uint8_t *)bdata.buf, bdata.len, (const int64_t *)bpos.buf,
+                          (const uint8_t *)bcls.buf, npos, (const uint16_t *)bt.buf, (const uint8_t *)ba.buf,
+                          (const uint8_t *)binit.buf, (int64_t)max_data_len};
+    for (Py_ssize_t i = 0; i < npos; i++)
+        if (f.pos[i] < 0 || f.pos[i] >= f.len || (i > 0 && f.pos[i] <= f.pos[i - 1])) {
+            PyErr_SetString(PyExc_ValueError, "frames: pos must be ascending positions inside the data");
+            goto done;
+        }
+    if ((out[0] = new_bytearray(n)) == NULL || (out[1] = new_bytearray(n * 8)) == NULL ||
+        (out[2] = new_bytearray(n * 8 * 2 * N_FIELDS)) == NULL || (out[3] = new_bytearray(n * 8)) == NULL ||
+        (out[4] = new_bytearray(n)) == NULL)
+        goto done;
+    uint8_t *good = (uint8_t *)PyByteArray_AS_STRING(out[0]);
+    int64_t *cp = (int64_t *)PyByteArray_AS_STRING(out[1]);
+    int64_t *field = (int64_t *)PyByteArray_AS_STRING(out[2]);
+    int64_t *flag = (int64_t *)PyByteArray_AS_STRING(out[3]);
+    uint8_t *warn = (uint8_t *)PyByteArray_AS_STRING(out[4]);
+    const int64_t *ks = (const int64_t *)bks.buf, *ke = (const int64_t *)bke.buf;
+    Py_ssize_t k = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (k > 0 && f.pos[k - 1] >= ks[i]) k = 0; /* lines out of order: search from 0 */
+        k = lower_bound(f.pos, f.npos, ks[i], k);
+        cp[i] = flag[i] = -1;
+        warn[i] = 0;
+        for (int r = 0; r < 2 * N_FIELDS; r++) field[2 * N_FIELDS * i + r] = -1;
+        good[i] = (uint8_t)plain_frame(&f, (Py_ssize_t)ks[i], (Py_ssize_t)ke[i], &k, cp + i,
+                                       field + 2 * N_FIELDS * i, flag + i, warn + i);
+    }
+    result = Py_BuildValue("(OOOOO)", out[0], out[1], out[2], out[3], out[4]);
+done:
+    for (int i = 0; i < 5; i++) Py_XDECREF(out[i]);
+    PyBuffer_Release(&bdata);
+    PyBuffer_Release(&bks);
+    PyBuffer_Release(&bke);
+    PyBuffer_Release(&bpos);
+    PyBuffer_Release(&bcls);
+    PyBuffer_Release(&bt);
+    PyBuffer_Release(&ba);
+    PyBuffer_Release(&binit);
+    return result;
+}
+
+/* ---- repeats: keys a packet sends more than once --------------------------------------------- */
+
+/* repeats(row, slot, value, code, raw, n_rows, n_slots, n_codes) -> (first, conflict): per token t
+ * of a chunk's items — int64 row (non-decreasing, in [0, n_rows)); int64 slot, the key's identity
+ * in [0, n_slots), -1 where not tracked; float64 value; int64 code, the 2017 code's id in
+ * [0, n_codes) where the chunk writes it in more than one way, else -1; int64 raw, the code as
+ * sent — whether t is the first of its (row, slot) (slot -1: always), and per row whether it repeats
+ * a key with a different value (!=, so NaN differs) or writes one code in two ways.
+ * batch._fast_path's contract; a table per slot and per code remembers the last row that used it,
+ * so no row × key table is built. */
+static PyObject *repeats(PyObject *self, PyObject *args) {
+    Py_buffer brow, bslot, bval, bcode, braw;
+    Py_ssize_t n_rows, n_slots, n_codes;
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*nnn:repeats", &brow, &bslot, &bval, &bcode, &braw, &n_rows, &n_slots,
+                          &n_codes))
+        return NULL;
+    PyObject *result = NULL, *first_out = NULL, *conflict_out = NULL;
+    int64_t *seen = NULL;
+    Py_ssize_t n, ns, nc, nr;
+    if (int64s(&brow, "row", &n) || int64s(&bslot, "slot", &ns) || int64s(&bcode, "code", &nc) ||
+        int64s(&braw, "raw", &nr))
+        goto done;
+    if (ns != n || nc != n || nr != n || bval.len != n * (Py_ssize_t)sizeof(double) || n_rows < 0 ||
+        n_slots < 0 || n_codes < 0) {
+        PyErr_SetString(PyExc_ValueError, "repeats: one row, slot, value, code and raw per token");
+        goto done;
+    }
+    const int64_t *row = (const int64_t *)brow.buf, *slot = (const int64_t *)bslot.buf;
+    const int64_t *code = (const int64_t *)bcode.buf, *raw = (const int64_t *)braw.buf;
+    const double *value = (const double *)bval.buf;
+    for (Py_ssize_t t = 0; t < n; t++)
+        if (row[t] < 0 || row[t] >= n_rows || (t > 0 && row[t] < row[t - 1]) || slot[t] < -1 ||
+            slot[t] >= n_slots || code[t] < -1 || code[t] >= n_codes) {
+            PyErr_SetString(PyExc_ValueError, "repeats: rows must be non-decreasing in [0, n_rows), "
+                                              "slots in [-1, n_slots), codes in [-1, n_codes)");
+            goto done;
+        }
+    /* per slot: the last row that sent it and its first token there; per code: the last row and
+     * the raw form it came in */
+    seen = PyMem_Malloc(sizeof(int64_t) * 2 * (size_t)(n_slots + n_codes + 1));
+    if (seen == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    int64_t *slot_row = seen, *slot_first = seen + n_slots;
+    int64_t *code_row = seen + 2 * n_slots, *code_raw = code_row + n_codes;
+    for (Py_ssize_t i = 0; i < n_slots; i++) slot_row[i] = -1;
+    for (Py_ssize_t i = 0; i < n_codes; i++) code_row[i] = -1;
+    if ((first_out = new_bytearray(n)) == NULL || (conflict_out = new_bytearray(n_rows)) == NULL) goto done;
+    uint8_t *first = (uint8_t *)PyByteArray_AS_STRING(first_out);
+    uint8_t *conflict = (uint8_t *)PyByteArray_AS_STRING(conflict_out);
+    memset(conflict, 0, (size_t)n_rows);
+    for (Py_ssize_t t = 0; t < n; t++) {
+        int64_t r = row[t], s = slot[t], c = code[t];
+        first[t] = 1;
+        if (s >= 0) {
+            if (slot_row[s] == r) {
+                first[t] = 0;
+                conflict[r] |= value[t] != value[slot_first[s]];
+            } else {
+                slot_row[s] = r;
+                slot_first[s] = t;
+            }
+        }
+        if (c >= 0) {
+            if (code_row[c] == r) {
+                conflict[r] |= raw[t] != code_raw[c];
+            } else {
+                code_row[c] = r;
+                code_raw[c] = raw[t];
+            }
+        }
+    }
+    result = Py_BuildValue("(OO)", first_out, conflict_out);
+done:
+    Py_XDECREF(first_out);
+    Py_XDECREF(conflict_out);
+    PyMem_Free(seen);
+    PyBuffer_Release(&brow);
+    PyBuffer_Release(&bslot);
+    PyBuffer_Release(&bval);
+    PyBuffer_Release(&bcode);
+    PyBuffer_Release(&braw);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"string_ids", string_ids, METH_VARARGS, "Ids of distinct byte strings, and each id's first index."},
     {"numbers", numbers, METH_VARARGS, "Decimal numbers as float() reads them, and whether each is one."},
     {"items", items, METH_VARARGS, "key=value items of regions, from the sorted special positions."},
+    {"frames", frames, METH_VARARGS, "Framing, CRC and header of each line: whether plainly good, its fields."},
+    {"repeats", repeats, METH_VARARGS, "Keys a packet sends more than once: first tokens, rows in conflict."},
     {"classify", classify, METH_VARARGS, "Positions and classes of the bytes a 256-byte table classes nonzero."},
     {NULL, NULL, 0, NULL},
 };

@@ -12,3 +12,26 @@ def items(
 def string_ids(data: _Bytes, starts: _Bytes, ends: _Bytes, /) -> tuple[bytearray, bytearray]: ...
 def numbers(data: _Bytes, starts: _Bytes, ends: _Bytes, integers: bool, /) -> tuple[bytearray, bytearray]: ...
 def classify(data: _Bytes, table: _Bytes, /) -> tuple[bytearray, bytearray]: ...
+def frames(
+    data: _Bytes,
+    starts: _Bytes,
+    ends: _Bytes,
+    pos: _Bytes,
+    classes: _Bytes,
+    crc_t: _Bytes,
+    crc_a: _Bytes,
+    crc_init: _Bytes,
+    max_data_len: int,
+    /,
+) -> tuple[bytearray, bytearray, bytearray, bytearray, bytearray]: ...
+def repeats(
+    row: _Bytes,
+    slot: _Bytes,
+    value: _Bytes,
+    code: _Bytes,
+    raw: _Bytes,
+    n_rows: int,
+    n_slots: int,
+    n_codes: int,
+    /,
+) -> tuple[bytearray, bytearray]: ...

@@ -8,15 +8,15 @@ Two paths, one answer
 ---------------------
 :func:`ingest.hj212.protocol.parse_line` is the reference; this module must agree with it on every
 line (tests check that line by line on the real captures and on generated/corrupted packets). The
-fast path works on ~4 MB chunks of lines with numpy and four C kernels instead of on one line at a
+fast path works on ~4 MB chunks of lines with numpy and five C kernels instead of on one line at a
 time:
 
-1. framing — ``##``, 4-digit length = actual length (≤ 1024), CRLF, 4 hex CRC — as vector checks
-   on the line boundaries;
-2. the CRC of every segment at once: the HJ 212 CRC's state after the first n-1 bytes depends on
-   the XOR of the bytes at each distance mod 8 from the end (see :mod:`ingest.hj212.crc`); a prefix
-   XOR over the buffer read as 64-bit words gives those eight lane sums for any byte range in O(1);
-3. items by position arithmetic: in a well-formed header or CP the positions of ``=`` and of the
+1. the special bytes (``;`` ``,`` ``=``, non-ASCII) of a chunk are found once;
+2. framing — ``##``, 4-digit length = actual length (≤ 1024), CRLF, 4 hex CRC —, the CRC, the
+   ``;CP=`` and the header fields of every line in one C pass: the HJ 212 CRC's state after the
+   first n-1 bytes depends on the XOR of the bytes at each distance mod 8 from the end (see
+   :mod:`ingest.hj212.crc`), so a line's CRC is a XOR of 64-bit words and eight table steps;
+3. CP items by position arithmetic: in a well-formed header or CP the positions of ``=`` and of the
    separators (``;``, and ``,`` in CP) alternate, so every ``key=value`` is read off the sorted list
    of those positions without searching (the positions found, and the items read off them, in one
    C pass each: :mod:`ingest.hj212._tokens`); keys are
@@ -99,12 +99,13 @@ for _i, _c in enumerate(b"abcdef"):
 _CLASS = np.zeros(256, np.uint8)
 _CLASS[ord(";")], _CLASS[ord(",")], _CLASS[ord("=")] = 1, 2, 3
 _CLASS[128:] = 4
+_NEWLINE = np.zeros(256, np.uint8)  # a class table marking only b"\n" (line ends)
+_NEWLINE[10] = 1
 _CRC_T = np.array(_crc._T, np.uint16)
 _CRC_A = np.array(_crc._A, np.uint8)  # (8, 256)
 _CRC_INIT = np.array(_crc._INIT, np.uint8)
-_LOW = np.array([(1 << (8 * r)) - 1 for r in range(8)], np.uint64)
 
-_HEADER_KEYS = {b"QN": 0, b"ST": 1, b"CN": 2, b"PW": 3, b"MN": 4, b"Flag": 5}
+# the header fields _tokens.frames returns, in its order
 _QN, _ST, _CN, _PW, _MN, _FLAG = range(6)
 _VERSION = np.array([2005, 2017, 2025], np.int16)
 
@@ -186,7 +187,7 @@ def parse_capture(
 ) -> ParsedBatch:
     """A capture file: one packet per line (split at ``\\n``, as :func:`protocol.split_lines`)."""
     arr = np.frombuffer(data, np.uint8)
-    nl = np.flatnonzero(arr == 10)
+    nl = np.frombuffer(_tokens.classify(arr, _NEWLINE)[0], np.int64)
     ends = nl + 1
     if len(data) and (len(nl) == 0 or ends[-1] != len(data)):
         ends = np.append(ends, len(data))
@@ -618,6 +619,30 @@ def _specials(body: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.frombuffer(positions, np.int64), np.frombuffer(classes, np.uint8)
 
 
+def _frames(
+    arr: np.ndarray, s: np.ndarray, e: np.ndarray, special: np.ndarray, sclass: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per line [s, e) of ``arr``: whether it is plainly good up to its CP — framing as
+    ``parse_line`` checks it (``##``, length field = actual length ≤ 1024, hex CRC, CRLF), ASCII,
+    the CRC, one ``;CP=&&…&&``, header fields among QN ST CN PW MN Flag each once as plain
+    ``key=value`` with ST CN PW MN not empty, a Flag of 1-3 digits with known version bits and no
+    split (QN present where it says 2017+) —, the position of the ``;`` before ``CP=``, the header
+    values' ranges (6 starts, 6 ends in the order ``_QN`` … ``_FLAG``, -1 where absent), Flag (-1
+    without) and the first two ``_WARN_BITS`` (QN not 17 digits, MN not 24 hex digits). One pass in
+    C (``_tokens.frames``) over the lines and the special bytes ``_specials`` found; the CRC as in
+    :mod:`ingest.hj212.crc`'s fast form, from its tables."""
+    plain, cp_at, fields, flag, warn = _tokens.frames(
+        arr, _int64s(s), _int64s(e), special, sclass, _CRC_T, _CRC_A, _CRC_INIT, proto.MAX_DATA_LEN
+    )
+    return (
+        np.frombuffer(plain, np.bool_),
+        np.frombuffer(cp_at, np.int64),
+        np.frombuffer(fields, np.int64).reshape(-1, 12),
+        np.frombuffer(flag, np.int64),
+        np.frombuffer(warn, np.uint8),
+    )
+
+
 def _items(
     pos: np.ndarray, classes: np.ndarray, rs: np.ndarray, re_: np.ndarray, *, commas: bool
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -640,26 +665,6 @@ def _items(
         np.frombuffer(value_end, np.int64),
         np.frombuffer(regular, np.bool_),
     )
-
-
-def _crc16_many(
-    words: np.ndarray, prefix: np.ndarray, arr: np.ndarray, a: np.ndarray, z: np.ndarray
-) -> np.ndarray:
-    """HJ 212 CRC of the byte ranges [a, z) (z > a) of the buffer, vectorised (module docstring)."""
-    e = z - 1  # data[:m] = [a, e), then the last byte arr[e]
-    m = e - a
-
-    def lanes(k: np.ndarray) -> np.ndarray:  # XOR of bytes [0, k) per residue mod 8, as 8 lanes
-        q = k >> 3
-        prev = np.where(q > 0, prefix[q - 1], np.uint64(0))
-        return prev ^ (words[q] & _LOW[k & 7])
-
-    s = lanes(e) ^ lanes(a)
-    h = _CRC_INIT[m & 7]
-    for j in range(8):
-        shift = (((e - 1 - j) & 7) * 8).astype(np.uint64)
-        h = h ^ _CRC_A[j][((s >> shift) & np.uint64(0xFF)).astype(np.intp)]
-    return _CRC_T[h ^ arr[e]]
 
 
 @dataclass
@@ -757,91 +762,28 @@ def _fast_path(lines: _Lines, acc: _Acc, base: int, default_date: dt.date) -> np
     arr[:span] = np.frombuffer(data, np.uint8, span, lo_b)
     s = lines.start - lo_b
     e = lines.end - lo_b
-    length = e - s
 
-    # -- 1. framing (parse_line: header, tail, length field, declared == actual, CRC field) --------
-    ok = length >= 13
-    s_ = np.where(ok, s, 0)
-    e_ = np.where(ok, e, 13)
-    ok &= (arr[s_] == 35) & (arr[s_ + 1] == 35) & (arr[e_ - 2] == 13) & (arr[e_ - 1] == 10)
-    dig = np.stack([arr[s_ + 2 + k].astype(np.int64) - 48 for k in range(4)])
-    ok &= np.all((dig >= 0) & (dig <= 9), axis=0)
-    declared = dig[0] * 1000 + dig[1] * 100 + dig[2] * 10 + dig[3]
-    ok &= (declared <= proto.MAX_DATA_LEN) & (declared == length - 12)
-    hexd = np.stack([_HEX[arr[e_ - 6 + k]].astype(np.int64) for k in range(4)])
-    ok &= np.all(hexd < 16, axis=0)
-    crc_sent = (hexd[0] << 12) | (hexd[1] << 8) | (hexd[2] << 4) | hexd[3]
-    body = arr[:span]
-    special, sclass = _specials(body)
-    if np.any(sclass == 4):  # non-ASCII bytes: those lines take the reference path
-        line_of = np.searchsorted(s, special[sclass == 4], side="right") - 1
-        ok[line_of] = False
+    # -- 1-3. framing, CRC, ";CP=&&…&&", header fields: one C pass (_frames) -----------------------
+    special, sclass = _specials(arr[:span])
+    plain, cp_at, fields, flag, warn_qn_mn = _frames(arr, s, e, special, sclass)
+    if np.any(sclass == 4):  # non-ASCII bytes: their lines take the reference path (_frames)
         keep = sclass != 4
         special, sclass = special[keep], sclass[keep]
-    cand = np.flatnonzero(ok)
-    words = arr.view("<u8")
-    ok[cand] &= (
-        _crc16_many(words, np.bitwise_xor.accumulate(words), arr, s[cand] + 6, e[cand] - 6) == crc_sent[cand]
-    )
-    cand = np.flatnonzero(ok)
-    a = s[cand] + 6
+    cand = np.flatnonzero(plain)
     z = e[cand] - 6
+    p = cp_at[cand]
     nr = len(cand)
     bad = np.zeros(nr, np.bool_)  # per candidate: not plainly good → reference path
-
-    # -- 2. ";CP=&&…&&" ---------------------------------------------------------------------------
-    semis = special[sclass == 1]
-    cp_at = semis[(arr[semis + 1] == 67) & (arr[semis + 2] == 80) & (arr[semis + 3] == 61)]
-    j = np.searchsorted(cp_at, a)
-    has = j < len(cp_at)
-    p = cp_at[np.minimum(j, len(cp_at) - 1)] if len(cp_at) else np.zeros(nr, np.int64)
-    has &= p + 8 <= z
-    bad |= ~has
-    bad |= (arr[a] == 67) & (arr[a + 1] == 80) & (arr[a + 2] == 61)  # starts with CP= (cut = 0)
-    p = np.where(has, p, a)
-    zz = np.where(has, z, a + 8)
-    bad |= ~((arr[p + 4] == 38) & (arr[p + 5] == 38) & (arr[zz - 2] == 38) & (arr[zz - 1] == 38))
-
-    # -- 3. header fields: split at ';' only ------------------------------------------------------
-    hrow, hs, heq, he, regular = _items(special, sclass, a, p, commas=False)
-    bad |= ~regular
-    klen = heq - hs
-    packed = np.zeros(len(hs), np.int64)
-    for b in range(4):
-        packed |= np.where(klen > b, arr[hs + b].astype(np.int64), 0) << (8 * b)
-    fid = np.full(len(hs), -1, np.int64)
-    for key, f in _HEADER_KEYS.items():
-        fid[(packed == int.from_bytes(key, "little")) & (klen == len(key))] = f
-    bad[hrow[fid < 0]] = True  # PNUM/PNO/other fields: reference path
-    use = fid >= 0
-    counts = np.bincount(hrow[use] * 6 + fid[use], minlength=nr * 6).reshape(nr, 6)
-    bad |= (counts > 1).any(axis=1)
-    fvs = np.full((nr, 6), -1, np.int64)
-    fve = np.full((nr, 6), -1, np.int64)
-    fvs[hrow[use], fid[use]] = heq[use] + 1
-    fve[hrow[use], fid[use]] = he[use]
+    fvs = fields[cand, :6]
+    fve = fields[cand, 6:]
     present = fvs >= 0
     flen = np.where(present, fve - fvs, -1)
-    for f in (_ST, _CN, _PW, _MN):
-        bad |= flen[:, f] <= 0
-    # Flag: 1-3 digits, ≤ 255, version bits 0..2, not a split packet
-    has_flag = present[:, _FLAG]
-    fl_len = np.where(has_flag, flen[:, _FLAG], 1)
-    fl_s = np.where(has_flag, fvs[:, _FLAG], 0)
-    fl_val = np.zeros(nr, np.int64)
-    fl_ok = (fl_len >= 1) & (fl_len <= 3)
-    for b in range(3):
-        d = arr[fl_s + b].astype(np.int64) - 48
-        inside = b < fl_len
-        fl_ok &= ~inside | ((d >= 0) & (d <= 9))
-        fl_val = np.where(inside, fl_val * 10 + d, fl_val)
-    fl_ok &= (fl_val <= 255) & ((fl_val >> 2) <= 2) & ((fl_val & 2) == 0)
-    bad |= has_flag & ~fl_ok
-    version = np.where(has_flag, np.clip(fl_val >> 2, 0, 2), 0)
-    bad |= (version >= 1) & (flen[:, _QN] <= 0)  # 2017+: QN required
+    fl_val = flag[cand]
+    has_flag = fl_val >= 0
+    version = np.where(has_flag, np.minimum(fl_val >> 2, 2), 0)
 
     # -- 4. CP items: split at ';' and ',' ---------------------------------------------------------
-    row, ts, teq, te, regular = _items(special, sclass, p + 6, zz - 2, commas=True)
+    row, ts, teq, te, regular = _items(special, sclass, p + 6, z - 2, commas=True)
     bad |= ~regular
     keep = ~bad[row]
     ts, te, row, teq = ts[keep], te[keep], row[keep], teq[keep]
@@ -879,31 +821,10 @@ def _fast_path(lines: _Lines, acc: _Acc, base: int, default_date: dt.date) -> np
     str_ids, str_values = _string_ids(arr, vs[strs], te[strs])  # a handful of distinct values: N, D, M …
     val[strs] = str_ids
 
-    # repeated keys: the first value wins; a different later value is a warning → reference path
-    nd = np.flatnonzero(kind != _K_DATATIME)
-    slot_key = row[nd] * ki.n_slots + ki.slot[kid[nd]]
-    cnt = np.bincount(slot_key, minlength=nr * ki.n_slots)
-    is_first = np.ones(len(ts), np.bool_)
-    dup_tok = nd[cnt[slot_key] > 1]
-    if len(dup_tok):
-        dk = row[dup_tok] * ki.n_slots + ki.slot[kid[dup_tok]]
-        o = np.argsort(dk, kind="stable")
-        tok, sk = dup_tok[o], dk[o]
-        new = np.ones(len(sk), np.bool_)
-        new[1:] = sk[1:] != sk[:-1]
-        first_tok = tok[np.maximum.accumulate(np.where(new, np.arange(len(sk)), 0))]
-        later = ~new
-        bad[row[tok[later][val[tok[later]] != val[first_tok[later]]]]] = True
-        is_first[tok[later]] = False
-
-    # a 2017 code written two ways in one packet (B01 and w00000): the reference path decides
-    mix = np.flatnonzero(ki.mixable[kid])
-    if len(mix):
-        ck = row[mix] * ki.n_codes + ki.code_id[kid[mix]]
-        o = np.argsort(ck, kind="stable")
-        rid = ki.raw_id[kid[mix[o]]]
-        same = ck[o][1:] == ck[o][:-1]
-        bad[row[mix[o][1:][same & (rid[1:] != rid[:-1])]]] = True
+    # repeated keys: the first value wins, a different later value is a warning; a 2017 code written
+    # two ways in one packet (B01 and w00000): both for the reference path to decide
+    is_first, conflict = _repeats(row, kid, val, ki, nr)
+    bad |= conflict
 
     # -- 5. header strings, warnings, data commands without DataTime -------------------------------
     def field_str(f: int, rows: np.ndarray) -> pa.Array:
@@ -916,15 +837,8 @@ def _fast_path(lines: _Lines, acc: _Acc, base: int, default_date: dt.date) -> np
     st = field_str(_ST, goodr)
     qn = field_str(_QN, goodr)
     cn = field_str(_CN, goodr)
-    warn = (
-        (present[goodr, _QN] & ~_all_of(arr, fvs[goodr, _QN], flen[goodr, _QN], 17, _IS_DIGIT)).astype(
-            np.int64
-        )
-        | ((~_all_of(arr, fvs[goodr, _MN], flen[goodr, _MN], 24, _HEX < 16)).astype(np.int64) << 1)
-        | (
-            (~np.isin(_packed(arr, fvs[goodr, _ST], flen[goodr, _ST], 2), _KNOWN_ST_PACKED)).astype(np.int64)
-            << 2
-        )
+    warn = warn_qn_mn[cand[goodr]].astype(np.int64) | (
+        (~np.isin(_packed(arr, fvs[goodr, _ST], flen[goodr, _ST], 2), _KNOWN_ST_PACKED)).astype(np.int64) << 2
     )
 
     # -- 6. readings -------------------------------------------------------------------------------
@@ -963,6 +877,26 @@ def _fast_path(lines: _Lines, acc: _Acc, base: int, default_date: dt.date) -> np
     return good
 
 
+def _repeats(
+    row: np.ndarray, kid: np.ndarray, val: np.ndarray, ki: _KeyInfo, n_rows: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per token (key ``kid``, value ``val``; ``row`` non-decreasing): whether it is the first of
+    its key slot in its row (DataTime: always); per row: whether it repeats a key with another
+    value, or writes a code in two ways (``ki.mixable``: B01 and w00000). One pass in C
+    (``_tokens.repeats``)."""
+    first, conflict = _tokens.repeats(
+        _int64s(row),
+        _int64s(ki.slot[kid]),
+        np.ascontiguousarray(val, np.float64),
+        _int64s(np.where(ki.mixable[kid], ki.code_id[kid], -1)),
+        _int64s(ki.raw_id[kid]),
+        n_rows,
+        ki.n_slots,
+        ki.n_codes,
+    )
+    return np.frombuffer(first, np.bool_), np.frombuffer(conflict, np.bool_)
+
+
 def _remap(local: np.ndarray, table: np.ndarray) -> np.ndarray:
     """Local ids → global ids (``-1`` stays ``-1``)."""
     if not len(table):
@@ -989,20 +923,8 @@ def _item_lookup(
     return table[qrow * ki.n_codes + qcode]
 
 
-_IS_DIGIT = np.zeros(256, np.bool_)
-_IS_DIGIT[48:58] = True
 _KNOWN_ST_PACKED = np.array([int.from_bytes(k.encode(), "little") for k in ST_CODES if len(k) == 2], np.int64)
 _DATA_CN_PACKED = np.array([int.from_bytes(k.encode(), "little") for k in DATA_CNS if len(k) == 4], np.int64)
-
-
-def _all_of(arr: np.ndarray, start: np.ndarray, length: np.ndarray, width: int, ok: np.ndarray) -> np.ndarray:
-    """Fields of exactly ``width`` bytes, every byte in the class ``ok`` (a 256-entry bool table)."""
-    sized = length == width
-    base = np.where(sized, start, 0)
-    good = sized.copy()
-    for k in range(width):
-        good &= ok[arr[base + k]]
-    return good
 
 
 def _packed(arr: np.ndarray, start: np.ndarray, length: np.ndarray, width: int) -> np.ndarray:

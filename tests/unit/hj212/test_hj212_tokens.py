@@ -1,6 +1,7 @@
 """The C kernels of the HJ 212 fast path (ingest/hj212/_tokens.c) against plain-Python statements of
 their contracts: numbers as ``float()`` reads them, ``key=value`` items off the special positions,
-ids of distinct byte strings; and hostile arguments get a clear error, never a read out of bounds.
+ids of distinct byte strings, a line's framing and header as ``parse_line`` reads them, repeated
+keys; and hostile arguments get a clear error, never a read out of bounds.
 (The whole fast path is checked against the reference parser in test_hj212_batch.py.)"""
 
 from __future__ import annotations
@@ -15,7 +16,20 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ingest.hj212 import _tokens
-from ingest.hj212.batch import _CLASS, _INT_RE, _NUMBER_RE, _items, _numbers, _specials, _string_ids
+from ingest.hj212.batch import (
+    _CLASS,
+    _CRC_A,
+    _CRC_INIT,
+    _CRC_T,
+    _INT_RE,
+    _NUMBER_RE,
+    _frames,
+    _items,
+    _numbers,
+    _specials,
+    _string_ids,
+)
+from ingest.hj212.protocol import Packet, build_frame, parse_line
 
 pytestmark = pytest.mark.unit
 
@@ -214,3 +228,145 @@ def test_hostile_arguments_raise_instead_of_reading_out_of_bounds() -> None:
         _tokens.classify(data, _CLASS[:255])
     with pytest.raises(TypeError):
         _tokens.classify("not a buffer", _CLASS)
+
+
+_HEADER_FIELDS = [  # per field, the values a header may carry (None: the field is left out)
+    [None, "QN=20261120103000001", "QN=2026", "QN="],
+    ["ST=31", "ST=32", "ST=", "ST=9Z", None],
+    ["CN=2011", "CN=8013", None],
+    ["PW=123456", "PW=1,2", "PW="],
+    ["MN=88883600000000000000014D", "MN=LD12", "MN=88883600000000000000014g", "MN=8888360000000000000001烟"],
+    [None, "Flag=5", "Flag=4", "Flag=7", "Flag=300", "Flag=12", "Flag=", "Flag=0", "Flag=9", "Flag=1"],
+]
+_HEADER_EXTRAS = [
+    "PNUM=2",
+    "EX=1",
+    "ST=32",
+    "QN=20261120103000002",
+    "Flag=4",
+    "QN",
+    "",
+    "=",
+    "烟=1",
+    "CP=&&x=1&&",
+]
+
+
+@st.composite
+def _headers(draw: st.DrawFn) -> list[str]:
+    """A header near a valid one: each field's value drawn (or left out), maybe an extra field, in
+    any order."""
+    pieces = [v for options in _HEADER_FIELDS if (v := draw(st.sampled_from(options))) is not None]
+    pieces += draw(st.lists(st.sampled_from(_HEADER_EXTRAS), max_size=2))
+    return draw(st.permutations(pieces))
+
+
+@given(
+    st.lists(_headers(), min_size=1, max_size=30),
+    st.sampled_from(
+        ["&&DataTime=20261120103000;a21026-Rtd=1&&", "&&&&", "&&x=1", "&x=1&&", "&&", "&&备注=烟气&&"]
+    ),
+    st.none() | st.integers(0, 10**6),
+)
+def test_frames_find_what_parse_line_reads_in_a_plain_line(
+    headers: list[list[str]], cp: str, flip: int | None
+) -> None:
+    """A line ``frames`` calls good is one ``parse_line`` accepts without a warning about its header,
+    with those field values; a well-formed 2017 header is good, and not with one byte of its data
+    segment changed (the CRC catches every such change)."""
+    lines = [build_frame(";".join(h) + ";CP=" + cp) for h in headers]
+    lines.append(
+        build_frame(
+            "QN=20261120103000001;ST=31;CN=2011;PW=123456;MN=88883600000000000000014D;Flag=5;CP=" + cp
+        )
+    )
+    data = bytearray(b"".join(lines))
+    if flip is not None:
+        segment = len(lines[-1]) - 12
+        data[len(data) - len(lines[-1]) + 6 + flip % segment] ^= 0x20
+    arr = np.frombuffer(bytes(data) + b"\0" * 16, np.uint8)
+    ends = np.cumsum([len(x) for x in lines], dtype=np.int64)
+    starts = ends - np.array([len(x) for x in lines], np.int64)
+    special, sclass = _specials(arr[: len(data)])
+    good, cp_at, fields, flag, warn = _frames(arr, starts, ends, special, sclass)
+    if len(cp) >= 4 and cp.startswith("&&") and cp.endswith("&&") and cp.isascii():
+        assert good[-1] == (flip is None)
+    for i in np.flatnonzero(good):
+        line = bytes(data[starts[i] : ends[i]])
+        assert line.isascii()  # the fast path reads bytes as ASCII text
+        packet = parse_line(line)
+        assert isinstance(packet, Packet), packet
+        assert not [w for w in packet.warnings if w.startswith(("duplicate_field", "field"))]
+        text = [
+            None if f[0] < 0 else line[f[0] - starts[i] : f[1] - starts[i]].decode()
+            for f in zip(fields[i, :6], fields[i, 6:], strict=True)
+        ]
+        assert text[:5] == [packet.qn, packet.st, packet.cn, packet.pw, packet.mn]
+        assert (None if flag[i] < 0 else int(flag[i])) == packet.flag
+        assert bytes(data[cp_at[i] : cp_at[i] + 4]) == b";CP="
+        assert bool(warn[i] & 1) == ("qn_format" in packet.warnings)
+        assert bool(warn[i] & 2) == ("mn_not_24_hex" in packet.warnings)
+
+
+def test_repeats_keep_first_tokens_and_mark_conflicting_rows() -> None:
+    row = np.array([0, 0, 0, 1, 1, 1, 2, 2, 2, 2], np.int64)
+    slot = np.array([0, 0, -1, 0, 0, 1, 1, 2, 2, -1], np.int64)
+    value = np.array([1.5, 1.5, 9.0, 1.0, 2.0, 3.0, np.nan, 4.0, 4.0, 0.0])
+    code = np.array([-1, -1, -1, -1, -1, -1, 0, 0, -1, -1], np.int64)
+    raw = np.array([0, 0, 0, 0, 0, 0, 5, 6, 0, 0], np.int64)
+    first, conflict = _tokens.repeats(row, slot, value, code, raw, 4, 3, 1)
+    assert list(np.frombuffer(first, np.bool_)) == [
+        True,
+        False,
+        True,
+        True,
+        False,
+        True,
+        True,
+        True,
+        False,
+        True,
+    ]
+    # row 0: the same value twice; row 1: a different one; row 2: one code as two raw codes; row 3: none
+    assert list(np.frombuffer(conflict, np.bool_)) == [False, True, True, False]
+    first, conflict = _tokens.repeats(
+        row[:2], slot[:2], np.array([np.nan, np.nan]), code[:2], raw[:2], 1, 1, 0
+    )
+    assert list(np.frombuffer(conflict, np.bool_)) == [True]  # NaN is not the value it repeats
+
+
+def test_frames_and_repeats_refuse_hostile_arguments() -> None:
+    data = build_frame("ST=31;CN=2011;PW=1;MN=2;CP=&&&&")
+    one, none = np.array([0], np.int64), np.zeros(0, np.int64)
+    end = np.array([len(data)], np.int64)
+    tables = (_CRC_T, _CRC_A, _CRC_INIT)
+
+    def frames(
+        starts: object, ends: object, pos: object = none, classes: object = b"", t: object = tables
+    ) -> object:
+        return _tokens.frames(data, starts, ends, pos, classes, *t, 1024)  # type: ignore[misc]
+
+    assert np.frombuffer(frames(np.array([0], np.int64), end)[0], np.bool_).tolist() == [False]  # no specials
+    with pytest.raises(ValueError, match="outside the data"):
+        frames(one, end + 1)
+    with pytest.raises(ValueError, match="outside the data"):
+        frames(end, one)
+    with pytest.raises(ValueError, match="ascending positions inside"):
+        frames(one, end, np.array([len(data)], np.int64), b"\1")
+    with pytest.raises(ValueError, match="ascending positions inside"):
+        frames(one, end, np.array([5, 3], np.int64), b"\1\1")
+    with pytest.raises(ValueError, match="classes must match"):
+        frames(one, end, np.array([5], np.int64), b"")
+    with pytest.raises(ValueError, match="CRC tables"):
+        frames(one, end, t=(_CRC_T[:255], _CRC_A, _CRC_INIT))
+    rows = np.array([1, 0], np.int64)
+    ok = np.zeros(2, np.int64)
+    values = np.zeros(2)
+    with pytest.raises(ValueError, match="non-decreasing"):
+        _tokens.repeats(rows, ok, values, ok, ok, 2, 1, 0)
+    with pytest.raises(ValueError, match="non-decreasing"):
+        _tokens.repeats(ok, ok, values, ok, ok, 2, 1, 0)  # code 0 of none
+    with pytest.raises(ValueError, match="non-decreasing"):
+        _tokens.repeats(ok, np.array([0, 3], np.int64), values, -1 - ok, ok, 2, 1, 0)  # slot 3 of 1
+    with pytest.raises(ValueError, match="one row, slot"):
+        _tokens.repeats(ok, ok, values[:1], ok, ok, 2, 1, 1)
