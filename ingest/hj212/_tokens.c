@@ -518,7 +518,8 @@ static uint16_t crc_of(const frame_args *f, Py_ssize_t a, Py_ssize_t z) {
 
 /* Whether the line [s, e) is plainly good up to its CP: batch._fast_path's contract for a line.
  * Fills the ';' before CP=, the header values' ranges (-1 where absent), the Flag (-1: none) and
- * the QN / MN warnings (frames' outputs). *k is the first special at or after s on entry; on return, past the line's specials it read. */
+ * the QN / MN warnings (frames' outputs). *k is the first special at or after s on entry; on
+ * return, past the line's specials it read. */
 static int plain_frame(const frame_args *f, Py_ssize_t s, Py_ssize_t e, Py_ssize_t *k, int64_t *cp,
                        int64_t *field, int64_t *flag, uint8_t *warn) {
     const uint8_t *d = f->d;
@@ -745,12 +746,77 @@ done:
     return result;
 }
 
+/* ---- datatimes: DataTime values to instants -------------------------------------------------- */
+
+/* days from 1970-01-01 to year-month-day in the proleptic Gregorian calendar (numpy's datetime64) */
+static int64_t days_from_civil(int64_t y, int64_t m, int64_t d) {
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+static int days_in_month(int64_t y, int64_t m) {
+    static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    return days[m - 1] + (m == 2 && leap);
+}
+
+/* datatimes(data, starts, ends) -> (us, valid): each byte range YYYYMMDDhhmmss or
+ * YYYYMMDDhhmmsszzz (ASCII digits only) as µs since 1970-01-01 of that civil time (int64), and
+ * whether it is one: 14 or 17 digits, and the checks of datetime(): year ≥ 1, month 1-12, the day
+ * in the month, hour < 24, minute and second < 60. batch._fast_path reads DataTime with it. */
+static PyObject *datatimes(PyObject *self, PyObject *args) {
+    Py_buffer bdata, bks, bke;
+    if (!PyArg_ParseTuple(args, "y*y*y*:datatimes", &bdata, &bks, &bke)) return NULL;
+    PyObject *result = NULL, *us_out = NULL, *valid_out = NULL;
+    Py_ssize_t n;
+    if (byte_ranges("datatimes", &bdata, &bks, &bke, &n)) goto done;
+    us_out = new_bytearray(n * (Py_ssize_t)sizeof(int64_t));
+    if (us_out == NULL || (valid_out = new_bytearray(n)) == NULL) goto done;
+    const uint8_t *data = (const uint8_t *)bdata.buf;
+    const int64_t *ks = (const int64_t *)bks.buf, *ke = (const int64_t *)bke.buf;
+    int64_t *us = (int64_t *)PyByteArray_AS_STRING(us_out);
+    uint8_t *valid = (uint8_t *)PyByteArray_AS_STRING(valid_out);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        const uint8_t *s = data + ks[i];
+        Py_ssize_t len = (Py_ssize_t)(ke[i] - ks[i]);
+        int ok = len == 14 || len == 17;
+        int64_t digit[17] = {0};
+        for (Py_ssize_t k = 0; ok && k < len; k++) {
+            ok = s[k] >= '0' && s[k] <= '9';
+            digit[k] = s[k] - '0';
+        }
+        int64_t year = digit[0] * 1000 + digit[1] * 100 + digit[2] * 10 + digit[3];
+        int64_t month = digit[4] * 10 + digit[5], day = digit[6] * 10 + digit[7];
+        int64_t hour = digit[8] * 10 + digit[9], minute = digit[10] * 10 + digit[11];
+        int64_t second = digit[12] * 10 + digit[13], millis = digit[14] * 100 + digit[15] * 10 + digit[16];
+        ok = ok && year >= 1 && month >= 1 && month <= 12 && day >= 1 && day <= days_in_month(year, month) &&
+             hour < 24 && minute < 60 && second < 60;
+        us[i] = ok ? (((days_from_civil(year, month, day) * 24 + hour) * 60 + minute) * 60 + second) * 1000000 +
+                         millis * 1000
+                   : 0;
+        valid[i] = (uint8_t)ok;
+    }
+    result = Py_BuildValue("(OO)", us_out, valid_out);
+done:
+    Py_XDECREF(us_out);
+    Py_XDECREF(valid_out);
+    PyBuffer_Release(&bdata);
+    PyBuffer_Release(&bks);
+    PyBuffer_Release(&bke);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"string_ids", string_ids, METH_VARARGS, "Ids of distinct byte strings, and each id's first index."},
     {"numbers", numbers, METH_VARARGS, "Decimal numbers as float() reads them, and whether each is one."},
     {"items", items, METH_VARARGS, "key=value items of regions, from the sorted special positions."},
     {"frames", frames, METH_VARARGS, "Framing, CRC and header of each line: whether plainly good, its fields."},
     {"repeats", repeats, METH_VARARGS, "Keys a packet sends more than once: first tokens, rows in conflict."},
+    {"datatimes", datatimes, METH_VARARGS, "DataTime values as us since 1970, and whether each is one."},
     {"classify", classify, METH_VARARGS, "Positions and classes of the bytes a 256-byte table classes nonzero."},
     {NULL, NULL, 0, NULL},
 };

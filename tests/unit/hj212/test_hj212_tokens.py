@@ -1,11 +1,12 @@
 """The C kernels of the HJ 212 fast path (ingest/hj212/_tokens.c) against plain-Python statements of
 their contracts: numbers as ``float()`` reads them, ``key=value`` items off the special positions,
 ids of distinct byte strings, a line's framing and header as ``parse_line`` reads them, repeated
-keys; and hostile arguments get a clear error, never a read out of bounds.
+keys, DataTime as ``datetime`` reads it; and hostile arguments get a clear error, never a read out of bounds.
 (The whole fast path is checked against the reference parser in test_hj212_batch.py.)"""
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import re
 import struct
@@ -206,7 +207,7 @@ def test_hostile_arguments_raise_instead_of_reading_out_of_bounds() -> None:
     one = np.array([0], np.int64)
     past_end = np.array([len(data) + 1], np.int64)
     negative = np.array([-1], np.int64)
-    for kernel in (_tokens.string_ids, lambda d, s, e: _tokens.numbers(d, s, e, False)):
+    for kernel in (_tokens.string_ids, lambda d, s, e: _tokens.numbers(d, s, e, False), _tokens.datatimes):
         with pytest.raises(ValueError, match="outside the data"):
             kernel(data, one, past_end)
         with pytest.raises(ValueError, match="outside the data"):
@@ -370,3 +371,47 @@ def test_frames_and_repeats_refuse_hostile_arguments() -> None:
         _tokens.repeats(ok, np.array([0, 3], np.int64), values, -1 - ok, ok, 2, 1, 0)  # slot 3 of 1
     with pytest.raises(ValueError, match="one row, slot"):
         _tokens.repeats(ok, ok, values[:1], ok, ok, 2, 1, 1)
+
+
+def _datatime_reference(text: str) -> int | None:
+    """µs since 1970 of a DataTime as ``datetime`` reads it (14 or 17 digits), else None."""
+    if not re.fullmatch(r"[0-9]{14}(?:[0-9]{3})?", text):
+        return None
+    fields = [int(text[a:b]) for a, b in ((0, 4), (4, 6), (6, 8), (8, 10), (10, 12), (12, 14))]
+    try:
+        when = dt.datetime(*fields, int(text[14:] or 0) * 1000)  # type: ignore[misc]
+    except ValueError:
+        return None
+    return (when - dt.datetime(1970, 1, 1)) // dt.timedelta(microseconds=1)
+
+
+_DATATIMES = st.one_of(
+    st.datetimes(min_value=dt.datetime(1, 1, 1)).map(lambda t: f"{t:%Y%m%d%H%M%S}"),
+    st.datetimes(min_value=dt.datetime(1, 1, 1)).map(
+        lambda t: f"{t:%Y%m%d%H%M%S}{t.microsecond // 1000:03d}"
+    ),
+    st.from_regex(r"\A[0-9]{4}(0[0-9]|1[0-3])([0-3][0-9])([0-2][0-9])[0-6][0-9][0-6][0-9]([0-9]{3})?\Z"),
+    st.text(alphabet="0123456789 x-", max_size=18),
+)
+
+
+def _check_datatimes(texts: list[str]) -> None:
+    data = np.frombuffer("".join(texts).encode("ascii") + b"\0" * 8, np.uint8)
+    ends = np.cumsum([len(t) for t in texts], dtype=np.int64)
+    starts = ends - np.array([len(t) for t in texts], np.int64)
+    us, valid = _tokens.datatimes(data, starts, ends)
+    pairs = zip(np.frombuffer(us, np.int64), np.frombuffer(valid, np.bool_), strict=True)
+    assert [int(u) if ok else None for u, ok in pairs] == [_datatime_reference(t) for t in texts]
+
+
+@given(st.lists(_DATATIMES, max_size=30))
+def test_datatimes_read_what_datetime_reads(texts: list[str]) -> None:
+    _check_datatimes(texts)
+
+
+def test_datatimes_at_the_calendar_edges() -> None:
+    _check_datatimes(
+        ["00010101000000", "99991231235959999", "20240229120000", "20230229120000", "21000229000000",
+         "20000229000000", "19691231235959", "20261120103000123", "20261131000000", "20261120240000",
+         "20261120006000", "20261120000060", "00000101000000", "2026112010300", "202611201030001234"]
+    )  # fmt: skip
