@@ -8,26 +8,26 @@ Two paths, one answer
 ---------------------
 :func:`ingest.hj212.protocol.parse_line` is the reference; this module must agree with it on every
 line (tests check that line by line on the real captures and on generated/corrupted packets). The
-fast path works on ~4 MB chunks of lines with numpy and five C kernels instead of on one line at a
-time:
+fast path works on ~4 MB chunks of lines with numpy and seven C kernels (:mod:`ingest.hj212._tokens`)
+instead of on one line at a time:
 
-1. the special bytes (``;`` ``,`` ``=``, non-ASCII) of a chunk are found once;
+1. the special bytes (``;`` ``,`` ``=``, non-ASCII) of a chunk are found once (``classify``);
 2. framing — ``##``, 4-digit length = actual length (≤ 1024), CRLF, 4 hex CRC —, the CRC, the
-   ``;CP=`` and the header fields of every line in one C pass: the HJ 212 CRC's state after the
-   first n-1 bytes depends on the XOR of the bytes at each distance mod 8 from the end (see
-   :mod:`ingest.hj212.crc`), so a line's CRC is a XOR of 64-bit words and eight table steps;
-3. CP items by position arithmetic: in a well-formed header or CP the positions of ``=`` and of the
-   separators (``;``, and ``,`` in CP) alternate, so every ``key=value`` is read off the sorted list
-   of those positions without searching (the positions found, and the items read off them, in one
-   C pass each: :mod:`ingest.hj212._tokens`); keys are
-   numbered by a hash table in C, compared byte for byte, and classified once per distinct key with
-   the protocol's own classifier; numbers are checked against a strict pattern and converted,
-   correctly rounded (= Python's ``float``), in C; DataTime digits are converted and calendar-checked
-   vectorised; string columns are built from per-chunk dictionaries.
+   ``;CP=`` and the header fields of every line in one pass (``frames``): the HJ 212 CRC's state
+   after the first n-1 bytes depends on the XOR of the bytes at each distance mod 8 from the end
+   (see :mod:`ingest.hj212.crc`), so a line's CRC is a XOR of 64-bit words and eight table steps;
+3. CP items by position arithmetic: in a well-formed CP the positions of ``=`` and of the
+   separators (``;`` and ``,``) alternate, so every ``key=value`` is read off the sorted list of
+   those positions without searching (``items``); keys are numbered by a hash table, compared byte
+   for byte (``string_ids``), and classified once per distinct key with the protocol's own
+   classifier; numbers are checked against a strict pattern and converted, correctly rounded
+   (= Python's ``float``) (``numbers``); DataTime digits are converted and calendar-checked
+   (``datatimes``); repeated keys and codes written two ways are found in one pass (``repeats``);
+   string columns are built from per-chunk dictionaries.
 
 A line takes the fast path only if it is *plainly* good: ASCII, a single ``;CP=&&…&&``, header keys
-among QN ST CN PW MN Flag (each once, no ``,`` in a header value), no split packet, every item
-exactly one ``key=value`` (no empty item), numbers ``float()`` and Arrow read alike, a valid first
+among QN ST CN PW MN Flag (each once), no split packet, every item exactly one ``key=value`` (no
+empty item), numbers ``float()`` and Arrow read alike, a valid first
 DataTime, no repeated key with a different value, no 2005 and 2017 form of one code in the same
 packet, no data command without DataTime. Everything else — damaged lines, 2005 oddities, Chinese
 text, split packets — goes through ``parse_line`` itself (``fallback`` in the counts), so rejects
