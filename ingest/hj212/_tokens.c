@@ -306,6 +306,39 @@ static double parse_integer(const uint8_t *s, Py_ssize_t n, int *ok) {
     return negative ? -(double)value : (double)value;
 }
 
+/* Reads one byte range s[0:n] into an 8-byte value (written to `value`); whether it is one. */
+typedef int (*range_reader)(const uint8_t *s, Py_ssize_t n, int option, unsigned char *value);
+
+/* (values: 8 bytes each, valid: a byte each) of the byte ranges data[starts[i]:ends[i]], each read
+ * by `read` (the kernels numbers and datatimes) */
+static PyObject *read_ranges(const char *kernel, Py_buffer *bdata, Py_buffer *bks, Py_buffer *bke,
+                             range_reader read, int option) {
+    PyObject *result = NULL, *values_out = NULL, *valid_out = NULL;
+    Py_ssize_t n;
+    if (byte_ranges(kernel, bdata, bks, bke, &n)) goto done;
+    const uint8_t *data = (const uint8_t *)bdata->buf;
+    const int64_t *ks = (const int64_t *)bks->buf, *ke = (const int64_t *)bke->buf;
+    if ((values_out = new_bytearray(n * 8)) == NULL) goto done;
+    if ((valid_out = new_bytearray(n)) == NULL) goto done;
+    unsigned char *values = (unsigned char *)PyByteArray_AS_STRING(values_out);
+    uint8_t *valid = (uint8_t *)PyByteArray_AS_STRING(valid_out);
+    for (Py_ssize_t i = 0; i < n; i++)
+        valid[i] = (uint8_t)read(data + ks[i], (Py_ssize_t)(ke[i] - ks[i]), option, values + 8 * i);
+    result = Py_BuildValue("(OO)", values_out, valid_out);
+done:
+    Py_XDECREF(values_out);
+    Py_XDECREF(valid_out);
+    return result;
+}
+
+static int read_number(const uint8_t *s, Py_ssize_t n, int integers, unsigned char *value) {
+    int ok;
+    double v = integers ? parse_integer(s, n, &ok) : parse_number(s, n, &ok);
+    v = ok ? v : 0.0;
+    memcpy(value, &v, 8);
+    return ok;
+}
+
 /* numbers(data, starts, ends, integers) -> (values: float64 bytes, valid: uint8 bytes) of the
  * strings data[starts[i]:ends[i]]: see parse_number, or parse_integer where `integers`; an invalid
  * string's value is 0. */
@@ -313,26 +346,7 @@ static PyObject *numbers(PyObject *self, PyObject *args) {
     Py_buffer bdata, bks, bke;
     int integers;
     if (!PyArg_ParseTuple(args, "y*y*y*p:numbers", &bdata, &bks, &bke, &integers)) return NULL;
-    PyObject *result = NULL, *values_out = NULL, *valid_out = NULL;
-    Py_ssize_t n;
-    if (byte_ranges("numbers", &bdata, &bks, &bke, &n)) goto done;
-    const uint8_t *data = (const uint8_t *)bdata.buf;
-    const int64_t *ks = (const int64_t *)bks.buf, *ke = (const int64_t *)bke.buf;
-    if ((values_out = new_bytearray(n * (Py_ssize_t)sizeof(double))) == NULL) goto done;
-    if ((valid_out = new_bytearray(n)) == NULL) goto done;
-    double *values = (double *)PyByteArray_AS_STRING(values_out);
-    uint8_t *valid = (uint8_t *)PyByteArray_AS_STRING(valid_out);
-    for (Py_ssize_t i = 0; i < n; i++) {
-        int ok;
-        Py_ssize_t len = (Py_ssize_t)(ke[i] - ks[i]);
-        double v = integers ? parse_integer(data + ks[i], len, &ok) : parse_number(data + ks[i], len, &ok);
-        values[i] = ok ? v : 0.0;
-        valid[i] = (uint8_t)ok;
-    }
-    result = Py_BuildValue("(OO)", values_out, valid_out);
-done:
-    Py_XDECREF(values_out);
-    Py_XDECREF(valid_out);
+    PyObject *result = read_ranges("numbers", &bdata, &bks, &bke, read_number, integers);
     PyBuffer_Release(&bdata);
     PyBuffer_Release(&bks);
     PyBuffer_Release(&bke);
@@ -764,46 +778,35 @@ static int days_in_month(int64_t y, int64_t m) {
     return days[m - 1] + (m == 2 && leap);
 }
 
-/* datatimes(data, starts, ends) -> (us, valid): each byte range YYYYMMDDhhmmss or
- * YYYYMMDDhhmmsszzz (ASCII digits only) as µs since 1970-01-01 of that civil time (int64), and
- * whether it is one: 14 or 17 digits, and the checks of datetime(): year ≥ 1, month 1-12, the day
- * in the month, hour < 24, minute and second < 60. batch._fast_path reads DataTime with it. */
+/* A DataTime YYYYMMDDhhmmss or YYYYMMDDhhmmsszzz (ASCII digits only) as µs since 1970-01-01 of that
+ * civil time, if it is one: 14 or 17 digits, and the checks of datetime(): year ≥ 1, month 1-12,
+ * the day in the month, hour < 24, minute and second < 60 (else 0). */
+static int read_datatime(const uint8_t *s, Py_ssize_t len, int unused, unsigned char *value) {
+    (void)unused;
+    int ok = len == 14 || len == 17;
+    int64_t digit[17] = {0};
+    for (Py_ssize_t k = 0; ok && k < len; k++) {
+        ok = s[k] >= '0' && s[k] <= '9';
+        digit[k] = s[k] - '0';
+    }
+    int64_t year = digit[0] * 1000 + digit[1] * 100 + digit[2] * 10 + digit[3];
+    int64_t month = digit[4] * 10 + digit[5], day = digit[6] * 10 + digit[7];
+    int64_t hour = digit[8] * 10 + digit[9], minute = digit[10] * 10 + digit[11];
+    int64_t second = digit[12] * 10 + digit[13], millis = digit[14] * 100 + digit[15] * 10 + digit[16];
+    ok = ok && year >= 1 && month >= 1 && month <= 12 && day >= 1 && day <= days_in_month(year, month) &&
+         hour < 24 && minute < 60 && second < 60;
+    int64_t seconds = ((days_from_civil(year, month, day) * 24 + hour) * 60 + minute) * 60 + second;
+    int64_t us = ok ? (seconds * 1000 + millis) * 1000 : 0;
+    memcpy(value, &us, 8);
+    return ok;
+}
+
+/* datatimes(data, starts, ends) -> (us: int64 bytes, valid: uint8 bytes) of the DataTimes
+ * data[starts[i]:ends[i]] (read_datatime). batch._fast_path reads DataTime with it. */
 static PyObject *datatimes(PyObject *self, PyObject *args) {
     Py_buffer bdata, bks, bke;
     if (!PyArg_ParseTuple(args, "y*y*y*:datatimes", &bdata, &bks, &bke)) return NULL;
-    PyObject *result = NULL, *us_out = NULL, *valid_out = NULL;
-    Py_ssize_t n;
-    if (byte_ranges("datatimes", &bdata, &bks, &bke, &n)) goto done;
-    us_out = new_bytearray(n * (Py_ssize_t)sizeof(int64_t));
-    if (us_out == NULL || (valid_out = new_bytearray(n)) == NULL) goto done;
-    const uint8_t *data = (const uint8_t *)bdata.buf;
-    const int64_t *ks = (const int64_t *)bks.buf, *ke = (const int64_t *)bke.buf;
-    int64_t *us = (int64_t *)PyByteArray_AS_STRING(us_out);
-    uint8_t *valid = (uint8_t *)PyByteArray_AS_STRING(valid_out);
-    for (Py_ssize_t i = 0; i < n; i++) {
-        const uint8_t *s = data + ks[i];
-        Py_ssize_t len = (Py_ssize_t)(ke[i] - ks[i]);
-        int ok = len == 14 || len == 17;
-        int64_t digit[17] = {0};
-        for (Py_ssize_t k = 0; ok && k < len; k++) {
-            ok = s[k] >= '0' && s[k] <= '9';
-            digit[k] = s[k] - '0';
-        }
-        int64_t year = digit[0] * 1000 + digit[1] * 100 + digit[2] * 10 + digit[3];
-        int64_t month = digit[4] * 10 + digit[5], day = digit[6] * 10 + digit[7];
-        int64_t hour = digit[8] * 10 + digit[9], minute = digit[10] * 10 + digit[11];
-        int64_t second = digit[12] * 10 + digit[13], millis = digit[14] * 100 + digit[15] * 10 + digit[16];
-        ok = ok && year >= 1 && month >= 1 && month <= 12 && day >= 1 && day <= days_in_month(year, month) &&
-             hour < 24 && minute < 60 && second < 60;
-        us[i] = ok ? (((days_from_civil(year, month, day) * 24 + hour) * 60 + minute) * 60 + second) * 1000000 +
-                         millis * 1000
-                   : 0;
-        valid[i] = (uint8_t)ok;
-    }
-    result = Py_BuildValue("(OO)", us_out, valid_out);
-done:
-    Py_XDECREF(us_out);
-    Py_XDECREF(valid_out);
+    PyObject *result = read_ranges("datatimes", &bdata, &bks, &bke, read_datatime, 0);
     PyBuffer_Release(&bdata);
     PyBuffer_Release(&bks);
     PyBuffer_Release(&bke);
