@@ -47,16 +47,15 @@ static int int64s(Py_buffer *buf, const char *name, Py_ssize_t *count) {
     return 0;
 }
 
-/* items(pos, classes, rs, re, commas) -> (region, key_start, eq, value_end, regular): batch._items'
+/* items(pos, classes, rs, re) -> (region, key_start, eq, value_end, regular): batch._items'
  * contract. pos: int64 ascending, the special bytes' positions; classes: one byte per pos (1 ';',
  * 2 ',', 3 '='); rs/re: int64 region bounds [rs, re). A region's specials are those of pos inside
- * it, commas left out unless `commas`. Items are read off the even ones (the '='); a region is
- * regular when they alternate '=' delimiter '=' … '=' (an odd count) or it holds none. Items of
- * irregular regions are returned too (the caller drops their rows). */
+ * it; items are read off the even ones (the '='); a region is regular when they alternate '='
+ * delimiter '=' … '=' (an odd count) or it holds none. Items of irregular regions are returned too
+ * (the caller drops their rows). */
 static PyObject *items(PyObject *self, PyObject *args) {
     Py_buffer bpos, bcls, brs, bre;
-    int commas;
-    if (!PyArg_ParseTuple(args, "y*y*y*y*p:items", &bpos, &bcls, &brs, &bre, &commas)) return NULL;
+    if (!PyArg_ParseTuple(args, "y*y*y*y*:items", &bpos, &bcls, &brs, &bre)) return NULL;
     PyObject *result = NULL, *out[5] = {NULL, NULL, NULL, NULL, NULL};
     Py_ssize_t *bounds = NULL;
     Py_ssize_t npos, nreg, nre;
@@ -68,7 +67,6 @@ static PyObject *items(PyObject *self, PyObject *args) {
     const int64_t *pos = (const int64_t *)bpos.buf, *rs = (const int64_t *)brs.buf;
     const int64_t *re = (const int64_t *)bre.buf;
     const uint8_t *cls = (const uint8_t *)bcls.buf;
-    const uint8_t skipped = commas ? 0 : 2; /* class 0 never occurs */
     bounds = PyMem_Malloc(sizeof(Py_ssize_t) * 2 * (size_t)(nreg > 0 ? nreg : 1));
     if (bounds == NULL) {
         PyErr_NoMemory();
@@ -82,9 +80,8 @@ static PyObject *items(PyObject *self, PyObject *args) {
         }
         if (hint > 0 && pos[hint - 1] >= rs[r]) hint = 0; /* regions out of order: search from 0 */
         Py_ssize_t lo = lower_bound(pos, npos, rs[r], hint);
-        Py_ssize_t hi = lower_bound(pos, npos, re[r], lo), cnt = 0;
+        Py_ssize_t hi = lower_bound(pos, npos, re[r], lo), cnt = hi - lo;
         hint = hi;
-        for (Py_ssize_t i = lo; i < hi; i++) cnt += cls[i] != skipped;
         bounds[2 * r] = lo;
         bounds[2 * r + 1] = hi;
         total += (cnt + 1) / 2;
@@ -103,7 +100,6 @@ static PyObject *items(PyObject *self, PyObject *args) {
         int ok = 1;
         int64_t previous = 0;
         for (Py_ssize_t i = bounds[2 * r]; i < bounds[2 * r + 1]; i++) {
-            if (cls[i] == skipped) continue;
             int even = (j & 1) == 0;
             if ((cls[i] == 3) != even) ok = 0;
             if (even) {

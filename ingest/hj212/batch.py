@@ -29,9 +29,9 @@ A line takes the fast path only if it is *plainly* good: ASCII, a single ``;CP=&
 among QN ST CN PW MN Flag (each once), no split packet, every item exactly one ``key=value`` (no
 empty item), numbers ``float()`` and Arrow read alike, a valid first DataTime, no repeated key with
 a different value, no 2005 and 2017 form of one code in the same packet, no data command without
-DataTime. Everything else — damaged lines, 2005 oddities, Chinese
-text, split packets — goes through ``parse_line`` itself (``fallback`` in the counts), so rejects
-and warnings are exactly the reference's. On the real captures 99.3 % of lines take the fast path.
+DataTime. Everything else — damaged lines, 2005 oddities, Chinese text, split packets — goes
+through ``parse_line`` itself (``fallback`` in the counts), so rejects and warnings are exactly the
+reference's. On the real captures 99.3 % of lines take the fast path.
 
 Stage rules on top of the protocol: a data command (2011/2021/2031/2041/2051/2061) without DataTime
 is quarantined (``no_datatime``); readings are the numeric items (Rtd, Min, Avg, Max, Cou, Zs*) of
@@ -109,7 +109,7 @@ _NUMBER_RE = r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$"
 _INT_RE = r"^[+-]?[0-9]{1,15}$"
 
 
-# warnings of a plainly good line, in parse_line's order
+# warnings of a plainly good line, in parse_line's order; bits 0 and 1 come from _tokens.frames
 _WARN_BITS = ("qn_format", "mn_not_24_hex", "st_unknown")
 _WARN_TEXT = [",".join(w for b, w in enumerate(_WARN_BITS) if m >> b & 1) or None for m in range(8)]
 
@@ -638,11 +638,10 @@ def _frames(
 
 
 def _items(
-    pos: np.ndarray, classes: np.ndarray, rs: np.ndarray, re_: np.ndarray, *, commas: bool
+    pos: np.ndarray, classes: np.ndarray, rs: np.ndarray, re_: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """``key=value`` items of the regions [rs, re_), cut at the delimiters among the special
-    positions ``pos`` (sorted; ``classes`` as ``_CLASS``: ``;``, ``,`` — a delimiter only where
-    ``commas`` —, ``=``).
+    """``key=value`` items of the regions [rs, re_) (CP data), cut at the delimiters among the
+    special positions ``pos`` (sorted; ``classes`` as ``_CLASS``: ``;`` and ``,`` delimit, ``=``).
 
     Only the regular layout is decoded: inside a region the specials alternate ``= d = d … =``
     (every item has exactly one ``=``, no empty item). Returns per item: region, key start, ``=``
@@ -650,7 +649,7 @@ def _items(
     path, which knows about empty items, ``a=b=c`` values and items without ``=``). One pass in C
     (``_tokens.items``)."""
     region, key_start, eq, value_end, regular = _tokens.items(
-        _int64s(pos), np.ascontiguousarray(classes, np.uint8), _int64s(rs), _int64s(re_), commas
+        _int64s(pos), np.ascontiguousarray(classes, np.uint8), _int64s(rs), _int64s(re_)
     )
     return (
         np.frombuffer(region, np.int64),
@@ -776,7 +775,7 @@ def _fast_path(lines: _Lines, acc: _Acc, base: int, default_date: dt.date) -> np
     version = np.where(has_flag, np.minimum(fl_val >> 2, 2), 0)
 
     # -- 4. CP items: split at ';' and ',' ---------------------------------------------------------
-    row, ts, teq, te, regular = _items(special, sclass, p + 6, z - 2, commas=True)
+    row, ts, teq, te, regular = _items(special, sclass, p + 6, z - 2)
     bad |= ~regular
     keep = ~bad[row]
     ts, te, row, teq = ts[keep], te[keep], row[keep], teq[keep]

@@ -43,10 +43,15 @@ def _float_reference(text: str, pattern: str) -> float | None:
     return value if np.isfinite(value) else None
 
 
+def _joined(pieces: list[bytes], pad: bytes = b"\0" * 8) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The pieces one after another as a uint8 buffer (``pad`` after them), and each one's range."""
+    ends = np.cumsum([len(p) for p in pieces], dtype=np.int64)
+    starts = ends - np.array([len(p) for p in pieces], np.int64)
+    return np.frombuffer(b"".join(pieces) + pad, np.uint8), starts, ends
+
+
 def _read(texts: list[str], *, integers: bool) -> list[float | None]:
-    data = np.frombuffer("".join(texts).encode("ascii") + b"\0" * 8, np.uint8)
-    ends = np.cumsum([len(t) for t in texts], dtype=np.int64)
-    starts = ends - np.array([len(t) for t in texts], np.int64)
+    data, starts, ends = _joined([t.encode("ascii") for t in texts])
     values, valid = _numbers(data, starts, ends, integers=integers)
     return [float(v) if ok else None for v, ok in zip(values, valid, strict=True)]
 
@@ -83,12 +88,12 @@ def test_integers_agree_with_float(texts: list[str]) -> None:
 
 
 def _items_reference(
-    classes_of: dict[int, int], rs: list[int], re_: list[int], commas: bool
+    classes_of: dict[int, int], rs: list[int], re_: list[int]
 ) -> tuple[list[tuple[int, int, int, int]], list[bool]]:
-    """Per region its specials (commas left out unless ``commas``), read as '=' d '=' d … '='."""
+    """Per region its specials, read as '=' d '=' d … '=' (d: ';' or ',')."""
     found, regular = [], []
     for r, (s, e) in enumerate(zip(rs, re_, strict=True)):
-        inside = [p for p in sorted(classes_of) if s <= p < e and (commas or classes_of[p] != 2)]
+        inside = [p for p in sorted(classes_of) if s <= p < e]
         alternating = all((classes_of[p] == 3) == (j % 2 == 0) for j, p in enumerate(inside))
         regular.append(alternating and (len(inside) % 2 == 1 or not inside))
         for j in range(0, len(inside), 2):
@@ -101,20 +106,17 @@ def _items_reference(
 @given(
     text=st.text(alphabet="ab;,=", max_size=80),
     cuts=st.lists(st.tuples(st.integers(0, 80), st.integers(0, 80)), max_size=8),
-    commas=st.booleans(),
 )
-def test_items_follow_the_specials_of_each_region(
-    text: str, cuts: list[tuple[int, int]], commas: bool
-) -> None:
+def test_items_follow_the_specials_of_each_region(text: str, cuts: list[tuple[int, int]]) -> None:
     data = np.frombuffer(text.encode(), np.uint8)
     pos = np.flatnonzero(_CLASS[data] != 0).astype(np.int64)
     classes = _CLASS[data[pos]]
     bounds = [(min(a, b, len(text)), min(max(a, b), len(text))) for a, b in cuts]  # any order, may overlap
     rs = np.array([b[0] for b in bounds], np.int64)
     re_ = np.array([b[1] for b in bounds], np.int64)
-    region, key_start, eq, value_end, regular = _items(pos, classes, rs, re_, commas=commas)
+    region, key_start, eq, value_end, regular = _items(pos, classes, rs, re_)
     want, want_regular = _items_reference(
-        dict(zip(pos.tolist(), classes.tolist(), strict=True)), rs.tolist(), re_.tolist(), commas
+        dict(zip(pos.tolist(), classes.tolist(), strict=True)), rs.tolist(), re_.tolist()
     )
     assert (
         list(zip(region.tolist(), key_start.tolist(), eq.tolist(), value_end.tolist(), strict=True)) == want
@@ -182,9 +184,7 @@ def test_classify_across_its_blocks_and_growth(density: float) -> None:
 @given(st.lists(st.binary(max_size=24), max_size=60))
 def test_string_ids_number_distinct_strings_in_order_of_first_appearance(keys: list[bytes]) -> None:
     keys = [k.replace(b"\x80", b"") for k in keys if k.isascii()] + [b"w01018-Avg", b"w01018-Avg"]
-    data = np.frombuffer(b"".join(keys) + b"\0" * 8, np.uint8)
-    ends = np.cumsum([len(k) for k in keys], dtype=np.int64)
-    starts = ends - np.array([len(k) for k in keys], np.int64)
+    data, starts, ends = _joined(keys)
     ids, names = _string_ids(data, starts, ends)
     first: dict[bytes, int] = {}
     for k in keys:
@@ -195,9 +195,8 @@ def test_string_ids_number_distinct_strings_in_order_of_first_appearance(keys: l
 
 def test_string_ids_keep_apart_many_keys_that_share_prefixes_and_lengths() -> None:
     keys = [f"a{i:05d}-Rtd".encode() for i in range(5000)] * 2  # the table grows several times
-    data = np.frombuffer(b"".join(keys), np.uint8)
-    ends = np.cumsum([len(k) for k in keys], dtype=np.int64)
-    ids, names = _string_ids(data, ends - len(keys[0]), ends)
+    data, starts, ends = _joined(keys, pad=b"")
+    ids, names = _string_ids(data, starts, ends)
     assert ids.tolist() == list(range(5000)) * 2
     assert names[4321] == "a04321-Rtd"
 
@@ -220,11 +219,11 @@ def test_hostile_arguments_raise_instead_of_reading_out_of_bounds() -> None:
             kernel(data, b"\0" * 7, b"\0" * 7)
     pos = np.array([10], np.int64)
     with pytest.raises(ValueError, match="must match"):
-        _tokens.items(pos, b"", one, one, True)
+        _tokens.items(pos, b"", one, one)
     with pytest.raises(ValueError, match="ends before it starts"):
-        _tokens.items(pos, b"\3", np.array([5], np.int64), np.array([4], np.int64), True)
+        _tokens.items(pos, b"\3", np.array([5], np.int64), np.array([4], np.int64))
     with pytest.raises(TypeError):
-        _tokens.items("not a buffer", b"\3", one, one, True)
+        _tokens.items("not a buffer", b"\3", one, one)
     with pytest.raises(ValueError, match="256 bytes"):
         _tokens.classify(data, _CLASS[:255])
     with pytest.raises(TypeError):
@@ -281,19 +280,17 @@ def test_frames_find_what_parse_line_reads_in_a_plain_line(
             "QN=20261120103000001;ST=31;CN=2011;PW=123456;MN=88883600000000000000014D;Flag=5;CP=" + cp
         )
     )
-    data = bytearray(b"".join(lines))
     if flip is not None:
-        segment = len(lines[-1]) - 12
-        data[len(data) - len(lines[-1]) + 6 + flip % segment] ^= 0x20
-    arr = np.frombuffer(bytes(data) + b"\0" * 16, np.uint8)
-    ends = np.cumsum([len(x) for x in lines], dtype=np.int64)
-    starts = ends - np.array([len(x) for x in lines], np.int64)
-    special, sclass = _specials(arr[: len(data)])
+        last = bytearray(lines[-1])
+        last[6 + flip % (len(last) - 12)] ^= 0x20
+        lines[-1] = bytes(last)
+    arr, starts, ends = _joined(lines, pad=b"")  # no padding: the fast path passes a view of its chunk
+    special, sclass = _specials(arr)
     good, cp_at, fields, flag, warn = _frames(arr, starts, ends, special, sclass)
     if len(cp) >= 4 and cp.startswith("&&") and cp.endswith("&&") and cp.isascii():
         assert good[-1] == (flip is None)
     for i in np.flatnonzero(good):
-        line = bytes(data[starts[i] : ends[i]])
+        line = arr[starts[i] : ends[i]].tobytes()
         assert line.isascii()  # the fast path reads bytes as ASCII text
         packet = parse_line(line)
         assert isinstance(packet, Packet), packet
@@ -304,7 +301,7 @@ def test_frames_find_what_parse_line_reads_in_a_plain_line(
         ]
         assert text[:5] == [packet.qn, packet.st, packet.cn, packet.pw, packet.mn]
         assert (None if flag[i] < 0 else int(flag[i])) == packet.flag
-        assert bytes(data[cp_at[i] : cp_at[i] + 4]) == b";CP="
+        assert arr[cp_at[i] : cp_at[i] + 4].tobytes() == b";CP="
         assert bool(warn[i] & 1) == ("qn_format" in packet.warnings)
         assert bool(warn[i] & 2) == ("mn_not_24_hex" in packet.warnings)
 
@@ -396,9 +393,7 @@ _DATATIMES = st.one_of(
 
 
 def _check_datatimes(texts: list[str]) -> None:
-    data = np.frombuffer("".join(texts).encode("ascii") + b"\0" * 8, np.uint8)
-    ends = np.cumsum([len(t) for t in texts], dtype=np.int64)
-    starts = ends - np.array([len(t) for t in texts], np.int64)
+    data, starts, ends = _joined([t.encode("ascii") for t in texts])
     us, valid = _tokens.datatimes(data, starts, ends)
     pairs = zip(np.frombuffer(us, np.int64), np.frombuffer(valid, np.bool_), strict=True)
     assert [int(u) if ok else None for u, ok in pairs] == [_datatime_reference(t) for t in texts]
