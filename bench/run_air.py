@@ -26,7 +26,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import platform
 import resource
 import shutil
 import statistics
@@ -35,6 +34,8 @@ import sys
 import threading
 import time
 from pathlib import Path
+
+from bench import machine
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "out"
@@ -210,7 +211,7 @@ def main() -> None:
         runs.append(one_run(data, files, args.workers))
     result = {
         "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "machine": f"{os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}",
+        "machine": machine.describe(),
         "input": {"day_files": len(files), "stations": args.stations, "mb": round(mb)},
         "runs": runs,
         "summary": summary(runs),

@@ -35,7 +35,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import platform
 import resource
 import shutil
 import statistics
@@ -46,6 +45,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench import machine
 from bench.hj212_realistic import generate
 from ingest.hj212.protocol import BEIJING
 
@@ -217,19 +217,6 @@ def _read_into_page_cache(files: list[Path]) -> float:
     return time.perf_counter() - started
 
 
-def _cpu_model() -> str:
-    """The CPU as Linux names it (model name and number): a new host changes the pure-Python
-    baseline's speed far more than ours, so results say which one they come from."""
-    fields: dict[str, str] = {}
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            key, _, value = line.partition(":")
-            fields.setdefault(key.strip(), value.strip())
-    except OSError:
-        return platform.processor() or "unknown"
-    return f"{fields.get('model name', 'unknown')} (family {fields.get('cpu family', '?')}, model {fields.get('model', '?')})"
-
-
 def _cpu_seconds() -> float:
     own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
@@ -355,15 +342,9 @@ def main(argv: list[str] | None = None) -> int:
     files = generate(a.data / "captures", loggers=a.loggers, hours=max(a.hours, a.history + 1), start=START)
     size = sum(p.stat().st_size for p in files)
     print(f"captures: {len(files)} hourly files, {size / 1e6:,.0f} MB ({time.perf_counter() - t0:.0f} s)")
-    cpu = _cpu_model()
-    print(f"cpu: {cpu}, {os.cpu_count()} cpus")
+    print(f"machine: {machine.summary()}")
     result: dict[str, Any] = {
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-            "cpu": cpu,
-        },
+        "machine": machine.describe(),
         "input": {"loggers": a.loggers, "files": len(files), "bytes": size},
         "load_average_before": os.getloadavg(),
     }

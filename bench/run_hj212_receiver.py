@@ -45,6 +45,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from bench import machine  # noqa: E402
 from ingest.hj212.protocol import build_packet  # noqa: E402
 from ingest.hj212.segments import iter_records  # noqa: E402
 
@@ -604,7 +605,7 @@ def main(argv: list[str] | None = None) -> int:
     nofile = raise_nofile()
     work = Path(tempfile.mkdtemp(prefix="hj212bench-", dir=args.workdir))
     summary: dict[str, Any] = {
-        "host": {"cpus": os.cpu_count(), "python": sys.version.split()[0], "nofile": nofile},
+        "host": machine.describe() | {"nofile": nofile},
         "workdir": str(work),
     }
     try:

@@ -24,8 +24,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
-import platform
 import resource
 import subprocess
 import sys
@@ -35,6 +33,7 @@ from typing import Any
 
 import duckdb
 
+from bench import machine
 from bench.generate_risk_year import DEFAULT_DIR, END, generate
 from schemas import credit as credit_schema
 from schemas import master as master_schema
@@ -162,7 +161,7 @@ def main() -> None:
         return
 
     results: dict[str, Any] = {
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+        "machine": machine.describe(),
         "outlets": a.outlets,
     }
     if not (lake / "mart" / source_schema.hourly.name).exists():
