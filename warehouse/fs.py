@@ -53,6 +53,13 @@ PARQUET_OPTIONS: dict[str, Any] = {
 CODECS = (DEFAULT_CODEC, "lz4")
 
 
+def check_codec(compression: str, owner: str = "") -> None:
+    """Raise ValueError unless ``compression`` is one of ``CODECS`` (``owner``: who asked, for the message)."""
+    if compression not in CODECS:
+        where = f"{owner}: " if owner else ""
+        raise ValueError(f"{where}unknown codec {compression!r}: one of {', '.join(CODECS)}")
+
+
 def write_parquet_to(
     sink: Path | io.BytesIO,
     data: pa.Table,
@@ -61,8 +68,7 @@ def write_parquet_to(
     compression: str = DEFAULT_CODEC,
 ) -> None:
     """``data`` as Parquet with the lake's options; ``key_value``: entries of the footer's metadata."""
-    if compression not in CODECS:
-        raise ValueError(f"unknown codec {compression!r}: one of {', '.join(CODECS)}")
+    check_codec(compression)
     options = PARQUET_OPTIONS | {"compression": compression, "write_statistics": statistics}
     if not key_value:
         pq.write_table(data, sink, **options)

@@ -48,7 +48,7 @@ from schemas.platform import expectation_results
 from schemas.registry import Table, get_table
 from warehouse import lake as lk
 from warehouse import serving
-from warehouse.fs import CODECS
+from warehouse.fs import check_codec
 from warehouse.ledger import Ledger, LineageRow, Part, UnitState
 from warehouse.quality import GatePart, GateRun, GateVerdict, validate
 
@@ -139,8 +139,7 @@ def run_spec(
 def run_build(settings: Settings, spec: SourceSpec, build: Build, run: RunInfo) -> list[UnitReport]:
     """Plan, build, gate, publish and record every pending unit of one build."""
     name = spec.full_name(build)
-    if build.compression not in CODECS:
-        raise ValueError(f"{name}: compression {build.compression!r} is not one of {', '.join(CODECS)}")
+    check_codec(build.compression, name)  # before any work, not at the first write
     steps = _steps(build)
     led = ledger(settings)
     ctx = StepContext(settings, led, run, name)

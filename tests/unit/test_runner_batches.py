@@ -78,6 +78,6 @@ def test_a_build_asking_for_a_codec_the_lake_does_not_write_is_refused_before_it
     spec = get_spec("source")
     # steps that cannot be imported: the refusal must come first
     bad = dataclasses.replace(spec.build("core"), compression="gzip", steps="no.such:module")
-    with pytest.raises(ValueError, match=r"source\.core: compression .gzip. is not one of zstd, lz4"):
+    with pytest.raises(ValueError, match=r"source\.core: unknown codec .gzip.: one of zstd, lz4"):
         run_build(Settings(home=tmp_path), spec, bad, RunInfo.cli("test"))
     assert not (tmp_path / "lake").exists()
