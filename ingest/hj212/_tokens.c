@@ -774,35 +774,54 @@ static int days_in_month(int64_t y, int64_t m) {
     return days[m - 1] + (m == 2 && leap);
 }
 
-/* A DataTime YYYYMMDDhhmmss or YYYYMMDDhhmmsszzz (ASCII digits only) as µs since 1970-01-01 of that
- * civil time, if it is one: 14 or 17 digits, and the checks of datetime(): year ≥ 1, month 1-12,
- * the day in the month, hour < 24, minute and second < 60 (else 0). */
-static int read_datatime(const uint8_t *s, Py_ssize_t len, int unused, unsigned char *value) {
-    (void)unused;
-    int ok = len == 14 || len == 17;
-    int64_t digit[17] = {0};
-    for (Py_ssize_t k = 0; ok && k < len; k++) {
-        ok = s[k] >= '0' && s[k] <= '9';
-        digit[k] = s[k] - '0';
+/* The receiver's time stamp layout (segments.py: UTC, microseconds); 'd' stands for a digit */
+static const char ISO_LAYOUT[] = "dddd-dd-ddTdd:dd:dd.ddddddZ";
+
+/* A time as µs since 1970-01-01 of that civil time, if it is one (else 0): a DataTime
+ * YYYYMMDDhhmmss or YYYYMMDDhhmmsszzz (`iso` 0), or ISO_LAYOUT (`iso` 1) — ASCII digits only, and
+ * the checks of datetime(): year ≥ 1, month 1-12, the day in the month, hour < 24, minute and
+ * second < 60. The one civil-time reader of the fast path. */
+static int read_datatime(const uint8_t *s, Py_ssize_t len, int iso, unsigned char *value) {
+    int64_t digit[20] = {0};
+    int n = 0, ok;
+    if (iso) {
+        ok = len == (Py_ssize_t)(sizeof ISO_LAYOUT - 1);
+        for (Py_ssize_t k = 0; ok && k < len; k++) {
+            if (ISO_LAYOUT[k] != 'd') {
+                ok = s[k] == (uint8_t)ISO_LAYOUT[k];
+                continue;
+            }
+            ok = s[k] >= '0' && s[k] <= '9';
+            digit[n++] = s[k] - '0';
+        }
+    } else {
+        ok = len == 14 || len == 17;
+        for (Py_ssize_t k = 0; ok && k < len; k++) {
+            ok = s[k] >= '0' && s[k] <= '9';
+            digit[n++] = s[k] - '0';
+        }
     }
     int64_t year = digit[0] * 1000 + digit[1] * 100 + digit[2] * 10 + digit[3];
     int64_t month = digit[4] * 10 + digit[5], day = digit[6] * 10 + digit[7];
     int64_t hour = digit[8] * 10 + digit[9], minute = digit[10] * 10 + digit[11];
-    int64_t second = digit[12] * 10 + digit[13], millis = digit[14] * 100 + digit[15] * 10 + digit[16];
+    int64_t second = digit[12] * 10 + digit[13], micros = 0;
+    for (int k = 14; k < 20; k++) micros = micros * 10 + (k < n ? digit[k] : 0); /* zzz: ms, ffffff: µs */
     ok = ok && year >= 1 && month >= 1 && month <= 12 && day >= 1 && day <= days_in_month(year, month) &&
          hour < 24 && minute < 60 && second < 60;
     int64_t seconds = ((days_from_civil(year, month, day) * 24 + hour) * 60 + minute) * 60 + second;
-    int64_t us = ok ? (seconds * 1000 + millis) * 1000 : 0;
+    int64_t us = ok ? seconds * 1000000 + micros : 0;
     memcpy(value, &us, 8);
     return ok;
 }
 
-/* datatimes(data, starts, ends) -> (us: int64 bytes, valid: uint8 bytes) of the DataTimes
- * data[starts[i]:ends[i]] (read_datatime). batch._fast_path reads DataTime with it. */
+/* datatimes(data, starts, ends, iso) -> (us: int64 bytes, valid: uint8 bytes) of the times
+ * data[starts[i]:ends[i]] (read_datatime): batch._fast_path reads DataTime with it (iso False),
+ * a segment's record heads its receive times (iso True). */
 static PyObject *datatimes(PyObject *self, PyObject *args) {
     Py_buffer bdata, bks, bke;
-    if (!PyArg_ParseTuple(args, "y*y*y*:datatimes", &bdata, &bks, &bke)) return NULL;
-    PyObject *result = read_ranges("datatimes", &bdata, &bks, &bke, read_datatime, 0);
+    int iso;
+    if (!PyArg_ParseTuple(args, "y*y*y*p:datatimes", &bdata, &bks, &bke, &iso)) return NULL;
+    PyObject *result = read_ranges("datatimes", &bdata, &bks, &bke, read_datatime, iso);
     PyBuffer_Release(&bdata);
     PyBuffer_Release(&bks);
     PyBuffer_Release(&bke);
@@ -815,7 +834,7 @@ static PyMethodDef methods[] = {
     {"items", items, METH_VARARGS, "key=value items of regions, from the sorted special positions."},
     {"frames", frames, METH_VARARGS, "Framing, CRC and header of each line: whether plainly good, its fields."},
     {"repeats", repeats, METH_VARARGS, "Keys a packet sends more than once: first tokens, rows in conflict."},
-    {"datatimes", datatimes, METH_VARARGS, "DataTime values as us since 1970, and whether each is one."},
+    {"datatimes", datatimes, METH_VARARGS, "DataTime or ISO times as us since 1970, and whether each is one."},
     {"classify", classify, METH_VARARGS, "Positions and classes of the bytes a 256-byte table classes nonzero."},
     {NULL, NULL, 0, NULL},
 };

@@ -77,6 +77,7 @@ CHUNK_BYTES = 4 << 20  # lines are processed in chunks of about this many bytes 
 _US = 1_000_000
 _BEIJING_US = 8 * 3600 * _US
 _DAY_US = 86400 * _US
+_ISO_LEN = len("YYYY-MM-DDTHH:MM:SS.ffffffZ")  # a segment record's receive time, as segments.py writes it
 
 _NUMERIC_SUFFIXES = proto._NUMERIC_SUFFIXES
 _K_NUM, _K_STR, _K_FACILITY, _K_DATATIME, _K_EXTRA = (
@@ -247,7 +248,7 @@ def _segment_lines(data: bytes) -> _Lines:
         end = t4 + 1 + size
         if size < 0 or end >= n or data[end] != 10:
             break
-        if t1 - pos != 27:
+        if t1 - pos != _ISO_LEN:
             plain = False
             break
         rec.append(pos)
@@ -293,51 +294,14 @@ def _head_len(data: bytes, pos: int) -> int:
 
 
 def _iso_us(arr: np.ndarray, pos: np.ndarray) -> np.ndarray | None:
-    """``YYYY-MM-DDTHH:MM:SS.ffffffZ`` at ``pos`` → µs since the epoch (None if any is not exactly that)."""
-    sep = {4: 45, 7: 45, 10: 84, 13: 58, 16: 58, 19: 46, 26: 90}  # - - T : : . Z
-    for k, ch in sep.items():
-        if not np.all(arr[pos + k] == ch):
-            return None
-    digit_at = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18, 20, 21, 22, 23, 24, 25]
-    d = np.stack([arr[pos + k].astype(np.int64) - 48 for k in digit_at])
-    if np.any((d < 0) | (d > 9)):
-        return None
-    year = d[0] * 1000 + d[1] * 100 + d[2] * 10 + d[3]
-    us, ok = _civil_us(
-        year,
-        d[4] * 10 + d[5],
-        d[6] * 10 + d[7],
-        d[8] * 10 + d[9],
-        d[10] * 10 + d[11],
-        d[12] * 10 + d[13],
-        d[14:20].T @ np.array([100000, 10000, 1000, 100, 10, 1], np.int64),
-    )
-    return us if bool(ok.all()) else None
+    """``YYYY-MM-DDTHH:MM:SS.ffffffZ`` at ``pos`` → µs since the epoch (None if any is not exactly
+    that): the calendar checks of ``datetime(...)``, in C (``_tokens.datatimes``, as DataTime)."""
+    us, valid = _tokens.datatimes(arr, _int64s(pos), _int64s(pos + _ISO_LEN), True)
+    return np.frombuffer(us, np.int64) if np.frombuffer(valid, np.bool_).all() else None
 
 
 def _dt_us(t: dt.datetime) -> int:
     return (t - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)) // dt.timedelta(microseconds=1)
-
-
-def _civil_us(
-    year: np.ndarray,
-    month: np.ndarray,
-    day: np.ndarray,
-    hour: np.ndarray,
-    minute: np.ndarray,
-    second: np.ndarray,
-    micro: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
-    """µs since 1970-01-01 of civil times, and whether each is a real calendar instant
-    (the checks of ``datetime(...)``: year ≥ 1, month 1–12, day within the month, h < 24, m/s < 60)."""
-    ok = (year >= 1) & (month >= 1) & (month <= 12) & (day >= 1) & (hour < 24) & (minute < 60) & (second < 60)
-    m = np.where(ok, (year - 1970) * 12 + month - 1, 0)
-    first = m.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
-    nxt = (m + 1).astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
-    ok &= day <= nxt - first
-    days = first + day - 1
-    us = (((days * 24 + hour) * 60 + minute) * 60 + second) * _US + micro
-    return us, ok
 
 
 def _strings(arr: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> pa.Array | None:
@@ -931,8 +895,8 @@ def _packed(arr: np.ndarray, start: np.ndarray, length: np.ndarray, width: int) 
 
 def _datatime_us(arr: np.ndarray, vs: np.ndarray, ve: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """DataTime ``YYYYMMDDhhmmss[zzz]`` (Beijing) at [vs, ve) → (µs of the civil time, valid): the
-    calendar checks of ``_civil_us`` (``datetime(...)``'s), in one pass in C (``_tokens.datatimes``)."""
-    us, valid = _tokens.datatimes(arr, _int64s(vs), _int64s(ve))
+    calendar checks of ``datetime(...)``, in one pass in C (``_tokens.datatimes``)."""
+    us, valid = _tokens.datatimes(arr, _int64s(vs), _int64s(ve), False)
     return np.frombuffer(us, np.int64), np.frombuffer(valid, np.bool_)
 
 

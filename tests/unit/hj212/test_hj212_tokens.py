@@ -206,7 +206,13 @@ def test_hostile_arguments_raise_instead_of_reading_out_of_bounds() -> None:
     one = np.array([0], np.int64)
     past_end = np.array([len(data) + 1], np.int64)
     negative = np.array([-1], np.int64)
-    for kernel in (_tokens.string_ids, lambda d, s, e: _tokens.numbers(d, s, e, False), _tokens.datatimes):
+    kernels = (
+        _tokens.string_ids,
+        lambda d, s, e: _tokens.numbers(d, s, e, False),
+        lambda d, s, e: _tokens.datatimes(d, s, e, False),
+        lambda d, s, e: _tokens.datatimes(d, s, e, True),
+    )
+    for kernel in kernels:
         with pytest.raises(ValueError, match="outside the data"):
             kernel(data, one, past_end)
         with pytest.raises(ValueError, match="outside the data"):
@@ -370,13 +376,20 @@ def test_frames_and_repeats_refuse_hostile_arguments() -> None:
         _tokens.repeats(ok, ok, values[:1], ok, ok, 2, 1, 1)
 
 
-def _datatime_reference(text: str) -> int | None:
-    """µs since 1970 of a DataTime as ``datetime`` reads it (14 or 17 digits), else None."""
-    if not re.fullmatch(r"[0-9]{14}(?:[0-9]{3})?", text):
+_ISO = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})\.([0-9]{6})Z")
+_DATATIME = re.compile(r"([0-9]{4})([0-9]{2})([0-9]{2})([0-9]{2})([0-9]{2})([0-9]{2})([0-9]{3})?")
+
+
+def _datatime_reference(text: str, iso: bool = False) -> int | None:
+    """µs since 1970 of a DataTime (14 or 17 digits) or, with ``iso``, of a segment's receive time
+    (``YYYY-MM-DDTHH:MM:SS.ffffffZ``) as ``datetime`` reads it, else None."""
+    match = (_ISO if iso else _DATATIME).fullmatch(text)
+    if match is None:
         return None
-    fields = [int(text[a:b]) for a, b in ((0, 4), (4, 6), (6, 8), (8, 10), (10, 12), (12, 14))]
+    *fields, fraction = match.groups()
+    micros = int(fraction) if iso else int(fraction or 0) * 1000
     try:
-        when = dt.datetime(*fields, int(text[14:] or 0) * 1000)  # type: ignore[misc]
+        when = dt.datetime(*map(int, fields), micros)  # type: ignore[misc]
     except ValueError:
         return None
     return (when - dt.datetime(1970, 1, 1)) // dt.timedelta(microseconds=1)
@@ -390,13 +403,18 @@ _DATATIMES = st.one_of(
     st.from_regex(r"\A[0-9]{4}(0[0-9]|1[0-3])([0-3][0-9])([0-2][0-9])[0-6][0-9][0-6][0-9]([0-9]{3})?\Z"),
     st.text(alphabet="0123456789 x-", max_size=18),
 )
+_ISO_TIMES = st.one_of(
+    st.datetimes(min_value=dt.datetime(1, 1, 1)).map(lambda t: t.isoformat(timespec="microseconds") + "Z"),
+    st.from_regex(r"\A[0-9]{4}-(0[0-9]|1[0-3])-([0-3][0-9])T([0-2][0-9]):[0-6][0-9]:[0-6][0-9]\.[0-9]{6}Z\Z"),
+    st.text(alphabet="0123456789-T:.Z x", max_size=28),
+)
 
 
-def _check_datatimes(texts: list[str]) -> None:
+def _check_datatimes(texts: list[str], iso: bool = False) -> None:
     data, starts, ends = _joined([t.encode("ascii") for t in texts])
-    us, valid = _tokens.datatimes(data, starts, ends)
+    us, valid = _tokens.datatimes(data, starts, ends, iso)
     pairs = zip(np.frombuffer(us, np.int64), np.frombuffer(valid, np.bool_), strict=True)
-    assert [int(u) if ok else None for u, ok in pairs] == [_datatime_reference(t) for t in texts]
+    assert [int(u) if ok else None for u, ok in pairs] == [_datatime_reference(t, iso) for t in texts]
 
 
 @given(st.lists(_DATATIMES, max_size=30))
@@ -404,9 +422,22 @@ def test_datatimes_read_what_datetime_reads(texts: list[str]) -> None:
     _check_datatimes(texts)
 
 
+@given(st.lists(_ISO_TIMES, max_size=30))
+def test_iso_times_read_what_datetime_reads(texts: list[str]) -> None:
+    _check_datatimes(texts, iso=True)
+
+
 def test_datatimes_at_the_calendar_edges() -> None:
     _check_datatimes(
         ["00010101000000", "99991231235959999", "20240229120000", "20230229120000", "21000229000000",
          "20000229000000", "19691231235959", "20261120103000123", "20261131000000", "20261120240000",
          "20261120006000", "20261120000060", "00000101000000", "2026112010300", "202611201030001234"]
+    )  # fmt: skip
+    _check_datatimes(
+        ["0001-01-01T00:00:00.000000Z", "9999-12-31T23:59:59.999999Z", "2024-02-29T12:00:00.000001Z",
+         "2023-02-29T12:00:00.000000Z", "1969-12-31T23:59:59.999999Z", "2026-11-20T24:00:00.000000Z",
+         "0000-01-01T00:00:00.000000Z", "2026-11-20 10:30:00.000000Z", "2026-11-20T10:30:00.000000+",
+         "2026-11-20T10:30:00.00000Z", "2026-11-20T10:30:00.0000000Z", "2026-11-20T10:30:00,000000Z",
+         "2026-11-20T10:30:00.000000"],
+        iso=True,
     )  # fmt: skip
