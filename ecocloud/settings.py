@@ -102,7 +102,10 @@ class Settings(BaseSettings):
         "quarantine into one part once every part of it is at least this old (hours since written)",
     )
     hj212_compact_min_parts: int = Field(
-        default=2, ge=2, description="… and only when the partition has at least this many parts"
+        default=2,
+        ge=2,
+        description="… and a partition compacted before only when it has at least this many parts again "
+        "(one never compacted is compacted once, whatever its part count)",
     )
     lake_sweep_grace_hours: float = Field(
         default=72.0,

@@ -5,8 +5,10 @@ segments make dozens of small files per date in ``core_source__packets``, ``core
 and ``quarantine_source__packets``, and every scan opens them all. ``Compaction`` is the steps of a
 build (run by the same runner as every other build) that rewrites such a partition into one file:
 
-* **plan** — one unit per (table, date) whose partition has at least ``min_parts`` parts, all
-  written at least ``after_hours`` ago (the ledger's ``written_at``; settings name both). Its inputs
+* **plan** — one unit per (table, date) whose parts were all written at least ``after_hours`` ago
+  (the ledger's ``written_at``): once for a partition never compacted, whatever its part count (a
+  single fresh part too: it still has the producing build's codec and order); again for a compacted
+  one only when at least ``min_parts`` parts make it worth rewriting (settings name both). Its inputs
   are the partition's version (its parts) and the raw objects those parts were built from (their
   lineage), so the compacted part's lineage still reaches the raw bytes. A compacted partition has
   one part and is not planned again: a rerun with nothing new does nothing. A new part landing
@@ -83,10 +85,12 @@ class Compaction:
                 by_partition[part.partition].append(part)
             versions = ctx.ledger.partition_versions(name)
             for key, parts in sorted(by_partition.items()):
-                if key == WHOLE or len(parts) < 2:
-                    continue
-                due = len(parts) >= least and all(p.written_at <= cutoff for p in parts)
                 mine = any(p.build == ctx.build for p in parts)
+                if key == WHOLE or (len(parts) == 1 and mine):
+                    continue  # one compacted part: the partition's final form
+                # never compacted: once, whatever its part count (sorted, in the lake's codec);
+                # compacted before: again once at least `least` parts make it worth rewriting
+                due = (not mine or len(parts) >= least) and all(p.written_at <= cutoff for p in parts)
                 if not due and not mine:
                     continue
                 candidate = _Candidate(ctx, name, key, parts)

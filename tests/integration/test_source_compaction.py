@@ -37,6 +37,8 @@ Ingest = Callable[..., RunReport]
 MNS = ("88883600000000000000014D", "88883600000000000000014E", "88883600000000000000014F")
 D1, D2 = dt.date(2026, 11, 20), dt.date(2026, 11, 21)
 CORE = (schema.packets, schema.readings, schema.quarantine)
+# the partitions four_hours_and_one leaves: D1's three tables, D2's packets and readings (no rejects)
+EVERY_PARTITION = {f"{t.name}/{D1}" for t in CORE} | {f"{t.name}/{D2}" for t in CORE[:2]}
 MARTS = (schema.hourly, schema.daily)
 
 
@@ -178,17 +180,17 @@ def test_compaction_keeps_rows_marts_lineage_and_is_idempotent(
 
     run = ingest("source", register)
     compacted = {u.unit for u in run.of("compact") if u.status == "published"}
-    # D1: four parts per table; D2 has one part per table, so it is left alone
-    assert compacted == {f"{t.name}/{D1}" for t in CORE}
+    # D1: four parts per table; D2: one fresh part (no quarantine), compacted once all the same — into
+    # the lake's codec and the table's order
+    assert compacted == EVERY_PARTITION
     assert all(u.counts["rows_in"] == u.counts["rows_out"] for u in run.of("compact"))
-    for table in CORE:
-        [part] = ledger_parts(settings, table, D1)
-        assert part.startswith(compaction.PREFIX) and files(settings, table, D1) == [f"{part}.parquet"]
-        assert codecs(settings, table, D1) == {"ZSTD"}, table.name
-    assert codecs(settings, schema.readings, D2) == {"LZ4"}  # one part: not compacted, as written
+    for table, day in ((t, d) for t in CORE for d in (D1, D2) if f"{t.name}/{d}" in compacted):
+        [part] = ledger_parts(settings, table, day)
+        assert part.startswith(compaction.PREFIX) and files(settings, table, day) == [f"{part}.parquet"]
+        assert codecs(settings, table, day) == {"ZSTD"}, (table.name, day)
     assert_same(before, snapshot(settings))  # rows in = rows out; marts rebuilt once, identical rows
     assert {u.status for u in run.of("core")} == {"skipped"} and core_states(settings) == core_before
-    assert [u.unit for u in run.of("marts") if u.status == "published"] == [D1.isoformat()]
+    assert [u.unit for u in run.of("marts") if u.status == "published"] == [D1.isoformat(), D2.isoformat()]
 
     # sorted by the table's key
     [part] = ledger_parts(settings, schema.readings, D1)
@@ -216,7 +218,7 @@ def test_compaction_keeps_rows_marts_lineage_and_is_idempotent(
     forced = ingest("source", register, force=True)
     assert {u.status for u in forced.of("core")} == {"published"}
     recompacted = [u for u in forced.of("compact") if u.status == "published"]
-    assert {u.unit for u in recompacted} == {f"{t.name}/{D1}" for t in CORE}
+    assert {u.unit for u in recompacted} == EVERY_PARTITION
     assert all(u.counts["rows_superseded"] == u.counts["rows_out"] > 0 for u in recompacted)
     for table in CORE:
         assert len(ledger_parts(settings, table, D1)) == 1 and len(files(settings, table, D1)) == 1
@@ -247,6 +249,30 @@ def test_a_segment_after_compaction_adds_a_part_then_recompacts(settings: Settin
     for table in CORE:
         assert len(ledger_parts(settings, table, D1)) == 1 and len(files(settings, table, D1)) == 1
     assert_same(with_late, snapshot(settings))
+
+
+def test_a_compacted_date_is_rewritten_again_only_with_min_parts(settings: Settings, ingest: Ingest) -> None:
+    """ECOCLOUD_HJ212_COMPACT_MIN_PARTS bounds rewriting a compacted date for a few late parts; a date
+    never compacted is compacted once whatever its part count."""
+    four_hours_and_one(settings, ingest)
+    settings.hj212_compact_after_hours = 0
+    settings.hj212_compact_min_parts = 3
+    first = ingest("source", register)
+    assert {u.unit for u in first.of("compact") if u.status == "published"} == EVERY_PARTITION
+    late_tables = {f"{t.name}/{D1}" for t in CORE[:2]}  # late segments without rejects
+
+    write_hour(settings, D1, 14, reject=False)
+    late = ingest("source", register)
+    assert late.of("compact") == []  # the compacted part and one late part: 2 < 3
+    assert len(ledger_parts(settings, schema.readings, D1)) == 2
+
+    write_hour(settings, D1, 15, reject=False)
+    third = ingest("source", register)
+    assert {u.unit for u in third.of("compact") if u.status == "published"} == late_tables
+    for table in CORE[:2]:
+        [part] = ledger_parts(settings, table, D1)
+        assert part.startswith(compaction.PREFIX) and files(settings, table, D1) == [f"{part}.parquet"]
+    assert rows(settings, schema.readings, D1).num_rows == 6 * (len(MNS) * 6 + 1) * 2
 
 
 def _crash_after_write(settings: Settings) -> None:
@@ -293,7 +319,8 @@ def test_a_fault_mid_compaction_leaves_the_parts_readable_and_the_next_run_compl
     assert_same(before, snapshot(settings))
 
     run = ingest("source", register)
-    assert {u.status for u in run.of("compact")} == {"published"} and len(run.of("compact")) == 3
+    assert {u.status for u in run.of("compact")} == {"published"}
+    assert {u.unit for u in run.of("compact")} == EVERY_PARTITION
     for table in CORE:
         assert len(ledger_parts(settings, table, D1)) == 1 and len(files(settings, table, D1)) == 1
     assert_same(before, snapshot(settings))
