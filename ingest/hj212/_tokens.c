@@ -327,6 +327,19 @@ done:
     return result;
 }
 
+/* A kernel (data, starts, ends, option) over read_ranges: `format` is its PyArg_ParseTuple format,
+ * ending in ":<kernel name>", which read_ranges' errors name too. */
+static PyObject *ranges_kernel(PyObject *args, const char *format, range_reader read) {
+    Py_buffer bdata, bks, bke;
+    int option;
+    if (!PyArg_ParseTuple(args, format, &bdata, &bks, &bke, &option)) return NULL;
+    PyObject *result = read_ranges(strchr(format, ':') + 1, &bdata, &bks, &bke, read, option);
+    PyBuffer_Release(&bdata);
+    PyBuffer_Release(&bks);
+    PyBuffer_Release(&bke);
+    return result;
+}
+
 static int read_number(const uint8_t *s, Py_ssize_t n, int integers, unsigned char *value) {
     int ok;
     double v = integers ? parse_integer(s, n, &ok) : parse_number(s, n, &ok);
@@ -339,14 +352,7 @@ static int read_number(const uint8_t *s, Py_ssize_t n, int integers, unsigned ch
  * strings data[starts[i]:ends[i]]: see parse_number, or parse_integer where `integers`; an invalid
  * string's value is 0. */
 static PyObject *numbers(PyObject *self, PyObject *args) {
-    Py_buffer bdata, bks, bke;
-    int integers;
-    if (!PyArg_ParseTuple(args, "y*y*y*p:numbers", &bdata, &bks, &bke, &integers)) return NULL;
-    PyObject *result = read_ranges("numbers", &bdata, &bks, &bke, read_number, integers);
-    PyBuffer_Release(&bdata);
-    PyBuffer_Release(&bks);
-    PyBuffer_Release(&bke);
-    return result;
+    return ranges_kernel(args, "y*y*y*p:numbers", read_number);
 }
 
 /* classify(data, table) -> (positions: int64 bytes, classes: uint8 bytes): every i with
@@ -818,14 +824,7 @@ static int read_datatime(const uint8_t *s, Py_ssize_t len, int iso, unsigned cha
  * data[starts[i]:ends[i]] (read_datatime): batch._fast_path reads DataTime with it (iso False),
  * a segment's record heads its receive times (iso True). */
 static PyObject *datatimes(PyObject *self, PyObject *args) {
-    Py_buffer bdata, bks, bke;
-    int iso;
-    if (!PyArg_ParseTuple(args, "y*y*y*p:datatimes", &bdata, &bks, &bke, &iso)) return NULL;
-    PyObject *result = read_ranges("datatimes", &bdata, &bks, &bke, read_datatime, iso);
-    PyBuffer_Release(&bdata);
-    PyBuffer_Release(&bks);
-    PyBuffer_Release(&bke);
-    return result;
+    return ranges_kernel(args, "y*y*y*p:datatimes", read_datatime);
 }
 
 static PyMethodDef methods[] = {
