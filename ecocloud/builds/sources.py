@@ -6,9 +6,10 @@ Inputs are raw objects of two kinds, each ingested exactly once (the ledger deci
   segment files and closes each with a manifest. ``register_segments`` records every closed
   segment of the landing zone that the raw manifest does not hold yet — whenever it was closed,
   whatever the clock of the receiver or the scheduler says. With a lake on S3 the landing zone is a
-  local folder: each segment (and its manifest) is first copied into the lake's raw zone, under the
-  same ``raw/<landing folder>/date=…/<segment>`` path it has on a local lake, so workers on other
-  machines read it there.
+  local folder: each segment (and its manifest) is first copied into the lake's raw zone, under
+  ``raw/hj212/date=…/<segment>`` (rejected lines: ``raw/hj212_quarantine/…``) — the path it has on a
+  local lake with the default landing zone, whatever the landing folder is called — so workers on
+  other machines read it there.
 * **capture files** — ``ecocloud ingest hj212 FILE…`` lands their bytes under ``raw/hj212_capture``.
 
 ``Core`` (Publish.PART) turns one input into its rows of ``core_source__packets``,
@@ -49,12 +50,12 @@ from ingest.raw import land_bytes, raw_prefix
 from schemas import source as schema
 from transforms.source_marts import HOUR_US, HOURLY_CNS_SQL, daily_values, hourly_values
 from warehouse.fs import Lake
-from warehouse.lake import RAW_ZONE
 from warehouse.ledger import Ledger, RawObject
 
 log = logging.getLogger(__name__)
 
 SEGMENTS = "hj212"  # raw-manifest source of receiver segments (accepted and rejected lines)
+SEGMENTS_QUARANTINE = "hj212_quarantine"  # raw-zone folder of the receiver's rejected-line segments on S3
 CAPTURES = "hj212_capture"  # raw-zone folder of capture files ingested from the command line
 _DATE_IN_NAME = re.compile(r"(\d{4})-?(\d{2})-?(\d{2})")
 _LANDING_THREADS = 4  # capture files landed at once
@@ -79,15 +80,13 @@ def register_segments(settings: Settings, ledger: Ledger, *_interval: dt.datetim
     known = {o.raw_path for o in ledger.raw_objects(SEGMENTS)}
     lake = settings.lake_store
     landed = []
-    for root in (settings.hj212_landing, quarantine_dir(settings)):
+    for root, folder in ((settings.hj212_landing, SEGMENTS), (quarantine_dir(settings), SEGMENTS_QUARANTINE)):
         if lake.is_local:
             found = closed_segments(root, skip=known, relative_to=settings.lake)
-        else:  # copies keep the landing layout under raw/: skip by that path
-            found = closed_segments(
-                root, skip={p.removeprefix(f"{RAW_ZONE}/") for p in known}, relative_to=root.parent
-            )
+        else:  # copied to raw/<folder>/date=…/<segment>: skip by the path below that folder
+            found = closed_segments(root, skip=_below(known, raw_prefix(folder)), relative_to=root)
         for seg in found:
-            raw_path = _raw_path(settings, seg.path) if lake.is_local else _copy_segment(lake, root, seg)
+            raw_path = _raw_path(settings, seg.path) if lake.is_local else _copy_segment(lake, folder, seg)
             obj = ledger.record_raw(
                 RawObject(
                     raw_path=raw_path,
@@ -104,8 +103,15 @@ def register_segments(settings: Settings, ledger: Ledger, *_interval: dt.datetim
     return landed
 
 
-def _copy_segment(lake: Lake, root: Path, seg: SegmentInfo) -> str:
-    """Copy a closed segment and its manifest into the lake's raw zone; returns the segment's raw path.
+def _below(paths: Iterable[str], prefix: str) -> set[str]:
+    """The ``paths`` under ``prefix``, relative to it."""
+    return {p.removeprefix(f"{prefix}/") for p in paths if p.startswith(f"{prefix}/")}
+
+
+def _copy_segment(lake: Lake, folder: str, seg: SegmentInfo) -> str:
+    """Copy a closed segment and its manifest to ``raw/<folder>/date=…/`` in the lake's raw zone, whatever
+    the landing folder is called (the path it has on a local lake with the default landing zone);
+    returns the segment's raw path.
 
     The bytes are checked against the manifest's sha256; a segment that disagrees is copied as it is
     and recorded with the manifest's hash, so its build quarantines it whole with the reason (as on a
@@ -113,8 +119,8 @@ def _copy_segment(lake: Lake, root: Path, seg: SegmentInfo) -> str:
     the lake has its manifest beside it whenever the landing zone had one. A different object already
     at that path (two receivers given one id) is refused, never overwritten.
     """
-    folder = f"{raw_prefix(root.name)}/{seg.path.parent.name}"
-    target = f"{folder}/{seg.path.name}"
+    date_folder = f"{raw_prefix(folder)}/{seg.path.parent.name}"
+    target = f"{date_folder}/{seg.path.name}"
     data = seg.path.read_bytes()
     if hashlib.sha256(data).hexdigest() != seg.sha256:
         log.warning("%s: bytes differ from the manifest's sha256; copied, its build quarantines it", seg.path)
@@ -124,7 +130,7 @@ def _copy_segment(lake: Lake, root: Path, seg: SegmentInfo) -> str:
         )
     manifest = seg.path.with_name(seg.path.name[: -len(CLOSED_SUFFIX)] + MANIFEST_SUFFIX)
     if manifest.exists():
-        lake.write_bytes(f"{folder}/{manifest.name}", manifest.read_bytes())
+        lake.write_bytes(f"{date_folder}/{manifest.name}", manifest.read_bytes())
     lake.write_bytes(target, data)
     return target
 

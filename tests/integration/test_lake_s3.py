@@ -10,6 +10,7 @@ import datetime as dt
 import gzip
 import logging
 import os
+import posixpath
 import shutil
 import subprocess
 import sys
@@ -431,6 +432,45 @@ def test_a_segment_never_overwrites_other_bytes_in_the_lake(homes: Homes) -> Non
         led.close()
     assert target in {o.raw_path for o in landed}
     assert home.lake_store.read_bytes(target) == segment.read_bytes()
+
+
+def test_segments_land_under_raw_hj212_whatever_the_landing_folder_is_called(
+    homes: Homes, tmp_path: Path, s3_endpoint: str, bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in homes.env.items():
+        if name.startswith("ECOCLOUD_"):
+            monkeypatch.setenv(name, value)
+    monkeypatch.setenv("ECOCLOUD_HJ212_LANDING_DIR", str(tmp_path / "spool"))
+    home = Settings(workers=2)
+    synthetic_segments(home.hj212_landing)  # spool/ and spool_quarantine/, as the receiver leaves them
+    led = Ledger(home.state_url)
+    try:
+        landed = sorted(o.raw_path for o in sources.register_segments(home, led))
+        assert sources.register_segments(home, led) == []  # registered once
+    finally:
+        led.close()
+    folders = {posixpath.dirname(posixpath.dirname(p)) for p in landed}
+    assert folders == {"raw/hj212", "raw/hj212_quarantine"}, landed
+    stored = keys(s3_endpoint, bucket, "lake/raw/")
+    assert not [k for k in stored if k.startswith("lake/raw/spool")]
+    assert {f"lake/{p}" for p in landed} <= set(stored)
+
+    # moved to another folder, the receiver's segments are still known by the ledger: nothing lands twice
+    moved = tmp_path / "moved" / "landing"
+    shutil.copytree(home.hj212_landing, moved)
+    shutil.copytree(sources.quarantine_dir(home), moved.with_name("landing_quarantine"))
+    monkeypatch.setenv("ECOCLOUD_HJ212_LANDING_DIR", str(moved))
+    led = Ledger(home.state_url)
+    try:
+        assert sources.register_segments(Settings(workers=2), led) == []
+    finally:
+        led.close()
+
+    result = run(home, "source", sources.register_segments)
+    assert result.status == "published"
+    rows = published(home, [get_table("core_source__packets"), get_table("quarantine_source__packets")])
+    assert len(rows["core_source__packets"]) == 12
+    assert len(rows["quarantine_source__packets"]) == 1
 
 
 def test_compaction_on_s3_replaces_the_part_objects_with_one(
