@@ -59,7 +59,7 @@ import pyarrow.compute as pc
 from ingest.hj212 import _tokens
 from ingest.hj212 import crc as _crc
 from ingest.hj212 import protocol as proto
-from ingest.hj212.segments import _scan
+from ingest.hj212.segments import RECEIVED_AT_LEN, _scan
 from schemas import source as schema
 from schemas.hj212_codes import DATA_CNS, POLLUTANTS, ST_CODES
 from schemas.registry import Table
@@ -77,7 +77,6 @@ CHUNK_BYTES = 4 << 20  # lines are processed in chunks of about this many bytes 
 _US = 1_000_000
 _BEIJING_US = 8 * 3600 * _US
 _DAY_US = 86400 * _US
-_ISO_LEN = len("YYYY-MM-DDTHH:MM:SS.ffffffZ")  # a segment record's receive time, as segments.py writes it
 
 _NUMERIC_SUFFIXES = proto._NUMERIC_SUFFIXES
 _K_NUM, _K_STR, _K_FACILITY, _K_DATATIME, _K_EXTRA = (
@@ -248,7 +247,7 @@ def _segment_lines(data: bytes) -> _Lines:
         end = t4 + 1 + size
         if size < 0 or end >= n or data[end] != 10:
             break
-        if t1 - pos != _ISO_LEN:
+        if t1 - pos != RECEIVED_AT_LEN:
             plain = False
             break
         rec.append(pos)
@@ -296,7 +295,7 @@ def _head_len(data: bytes, pos: int) -> int:
 def _iso_us(arr: np.ndarray, pos: np.ndarray) -> np.ndarray | None:
     """``YYYY-MM-DDTHH:MM:SS.ffffffZ`` at ``pos`` → µs since the epoch (None if any is not exactly
     that): the calendar checks of ``datetime(...)``, in C (``_tokens.datatimes``, as DataTime)."""
-    us, valid = _tokens.datatimes(arr, _int64s(pos), _int64s(pos + _ISO_LEN), True)
+    us, valid = _tokens.datatimes(arr, _int64s(pos), _int64s(pos + RECEIVED_AT_LEN), True)
     return np.frombuffer(us, np.int64) if np.frombuffer(valid, np.bool_).all() else None
 
 

@@ -31,6 +31,7 @@ from ingest.hj212.batch import (
     _string_ids,
 )
 from ingest.hj212.protocol import Packet, build_frame, parse_line
+from ingest.hj212.segments import format_received_at
 
 pytestmark = pytest.mark.unit
 
@@ -405,6 +406,7 @@ _DATATIMES = st.one_of(
 )
 _ISO_TIMES = st.one_of(
     st.datetimes(min_value=dt.datetime(1, 1, 1)).map(lambda t: t.isoformat(timespec="microseconds") + "Z"),
+    st.floats(min_value=-6e10, max_value=2.5e11).map(format_received_at),  # as the receiver writes them
     st.from_regex(r"\A[0-9]{4}-(0[0-9]|1[0-3])-([0-3][0-9])T([0-2][0-9]):[0-6][0-9]:[0-6][0-9]\.[0-9]{6}Z\Z"),
     st.text(alphabet="0123456789-T:.Z x", max_size=28),
 )
