@@ -780,31 +780,26 @@ static int days_in_month(int64_t y, int64_t m) {
     return days[m - 1] + (m == 2 && leap);
 }
 
-/* The receiver's time stamp layout (segments.py: UTC, microseconds); 'd' stands for a digit */
+/* The layouts read_datatime reads; 'd' stands for a digit. A DataTime: YYYYMMDDhhmmss, or with
+ * milliseconds zzz (its first 14 or all 17 places); the receiver's time stamps (segments.py: UTC,
+ * microseconds): ISO_LAYOUT. */
+static const char DATATIME_LAYOUT[] = "ddddddddddddddddd";
 static const char ISO_LAYOUT[] = "dddd-dd-ddTdd:dd:dd.ddddddZ";
 
-/* A time as µs since 1970-01-01 of that civil time, if it is one (else 0): a DataTime
- * YYYYMMDDhhmmss or YYYYMMDDhhmmsszzz (`iso` 0), or ISO_LAYOUT (`iso` 1) — ASCII digits only, and
- * the checks of datetime(): year ≥ 1, month 1-12, the day in the month, hour < 24, minute and
- * second < 60. The one civil-time reader of the fast path. */
+/* A time as µs since 1970-01-01 of that civil time, if it is one (else 0): a DataTime (`iso` 0) or
+ * ISO_LAYOUT (`iso` 1) — ASCII digits only, and the checks of datetime(): year ≥ 1, month 1-12, the
+ * day in the month, hour < 24, minute and second < 60. The one civil-time reader of the fast path. */
 static int read_datatime(const uint8_t *s, Py_ssize_t len, int iso, unsigned char *value) {
+    const char *layout = iso ? ISO_LAYOUT : DATATIME_LAYOUT;
+    int ok = iso ? len == (Py_ssize_t)(sizeof ISO_LAYOUT - 1) : len == 14 || len == 17;
     int64_t digit[20] = {0};
-    int n = 0, ok;
-    if (iso) {
-        ok = len == (Py_ssize_t)(sizeof ISO_LAYOUT - 1);
-        for (Py_ssize_t k = 0; ok && k < len; k++) {
-            if (ISO_LAYOUT[k] != 'd') {
-                ok = s[k] == (uint8_t)ISO_LAYOUT[k];
-                continue;
-            }
+    int n = 0;
+    for (Py_ssize_t k = 0; ok && k < len; k++) {
+        if (layout[k] == 'd') {
             ok = s[k] >= '0' && s[k] <= '9';
             digit[n++] = s[k] - '0';
-        }
-    } else {
-        ok = len == 14 || len == 17;
-        for (Py_ssize_t k = 0; ok && k < len; k++) {
-            ok = s[k] >= '0' && s[k] <= '9';
-            digit[n++] = s[k] - '0';
+        } else {
+            ok = s[k] == (uint8_t)layout[k];
         }
     }
     int64_t year = digit[0] * 1000 + digit[1] * 100 + digit[2] * 10 + digit[3];

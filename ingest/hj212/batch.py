@@ -295,8 +295,8 @@ def _head_len(data: bytes, pos: int) -> int:
 def _iso_us(arr: np.ndarray, pos: np.ndarray) -> np.ndarray | None:
     """``YYYY-MM-DDTHH:MM:SS.ffffffZ`` at ``pos`` → µs since the epoch (None if any is not exactly
     that): the calendar checks of ``datetime(...)``, in C (``_tokens.datatimes``, as DataTime)."""
-    us, valid = _tokens.datatimes(arr, _int64s(pos), _int64s(pos + RECEIVED_AT_LEN), True)
-    return np.frombuffer(us, np.int64) if np.frombuffer(valid, np.bool_).all() else None
+    us, valid = _datatime_us(arr, pos, pos + RECEIVED_AT_LEN, iso=True)
+    return us if valid.all() else None
 
 
 def _dt_us(t: dt.datetime) -> int:
@@ -892,10 +892,13 @@ def _packed(arr: np.ndarray, start: np.ndarray, length: np.ndarray, width: int) 
     return np.where(sized, v, -1)
 
 
-def _datatime_us(arr: np.ndarray, vs: np.ndarray, ve: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """DataTime ``YYYYMMDDhhmmss[zzz]`` (Beijing) at [vs, ve) → (µs of the civil time, valid): the
-    calendar checks of ``datetime(...)``, in one pass in C (``_tokens.datatimes``)."""
-    us, valid = _tokens.datatimes(arr, _int64s(vs), _int64s(ve), False)
+def _datatime_us(
+    arr: np.ndarray, vs: np.ndarray, ve: np.ndarray, *, iso: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """DataTime ``YYYYMMDDhhmmss[zzz]`` (Beijing; with ``iso``, a receive time) at [vs, ve) → (µs of
+    the civil time, valid): the calendar checks of ``datetime(...)``, in one pass in C
+    (``_tokens.datatimes``)."""
+    us, valid = _tokens.datatimes(arr, _int64s(vs), _int64s(ve), iso)
     return np.frombuffer(us, np.int64), np.frombuffer(valid, np.bool_)
 
 
