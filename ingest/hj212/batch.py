@@ -40,8 +40,9 @@ packets with a DataTime; a reading's flag is its pollutant's ``Flag`` item (for 
 part without DataTime takes the DataTime of its first part (same MN, QN and PNUM) in the same input,
 and is quarantined (``split_no_datatime``) when that first part is not there.
 
-This module uses private helpers of its siblings (``protocol._classify_key``, the CRC tables,
-``segments._scan``) on purpose: the same code decides, so the two paths cannot drift apart.
+This module uses private helpers of its siblings (``protocol._classify_key``, the CRC tables) and
+``segments.scan_records`` as its fallback on purpose: the same code decides, so the two paths cannot
+drift apart.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ import pyarrow.compute as pc
 from ingest.hj212 import _tokens
 from ingest.hj212 import crc as _crc
 from ingest.hj212 import protocol as proto
-from ingest.hj212.segments import RECEIVED_AT_LEN, _scan
+from ingest.hj212.segments import RECEIVED_AT_LEN, scan_records
 from schemas import source as schema
 from schemas.hj212_codes import DATA_CNS, POLLUTANTS, ST_CODES
 from schemas.registry import Table
@@ -222,7 +223,7 @@ def parse_segment(
 
 
 def _segment_lines(data: bytes) -> _Lines:
-    """Record boundaries of a segment; exact :func:`segments._scan` semantics (it is the fallback)."""
+    """Record boundaries of a segment; exactly :func:`segments.scan_records`'s (it is the fallback)."""
     find = data.find
     n = len(data)
     pos = 0
@@ -269,7 +270,7 @@ def _segment_lines(data: bytes) -> _Lines:
                 data, np.array(raws, np.int64), np.array(rends, np.int64), heads, received, status, peer
             )
     # Anything unusual (a hand-made segment, odd time stamps, non-ASCII status): the exact reader.
-    records, _ = _scan(data)
+    records, _ = scan_records(data)
     starts = np.array([r.offset for r in records], np.int64)
     raw_start = np.array([r.offset + _head_len(data, r.offset) for r in records], np.int64)
     raw_end = raw_start + np.array([len(r.raw) for r in records], np.int64)

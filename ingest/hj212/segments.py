@@ -81,6 +81,7 @@ __all__ = [
     "list_closed_segments",
     "parse_received_at",
     "read_manifest",
+    "scan_records",
 ]
 
 OPEN_SUFFIX = ".h212.open"
@@ -157,8 +158,8 @@ class SegmentRecord:
     offset: int
 
 
-def _scan(data: bytes) -> tuple[list[SegmentRecord], int]:
-    """Parse records; return them and the byte length of the valid prefix."""
+def scan_records(data: bytes) -> tuple[list[SegmentRecord], int]:
+    """A segment's records and the byte length of its valid prefix (a torn last record is not in it)."""
     out: list[SegmentRecord] = []
     pos = 0
     n = len(data)
@@ -184,7 +185,7 @@ def _scan(data: bytes) -> tuple[list[SegmentRecord], int]:
 
 def iter_records(path: str | Path) -> Iterator[SegmentRecord]:
     """Records of a segment (open or closed); a torn last record is ignored."""
-    records, _ = _scan(Path(path).read_bytes())
+    records, _ = scan_records(Path(path).read_bytes())
     yield from records
 
 
@@ -614,7 +615,7 @@ class SegmentWriter:
         m = _NAME_RE.match(path.name)
         assert m is not None
         data = path.read_bytes()
-        records, valid = _scan(data)
+        records, valid = scan_records(data)
         if valid != len(data):
             fd = self.io.open(path, os.O_WRONLY)
             try:
