@@ -31,6 +31,7 @@ from schemas.hj212_codes import POLLUTANTS
 from schemas.source import STATS
 
 __all__ = [
+    "DAILY_CN",
     "FLUE_GAS_NORMAL_SHARE",
     "HOURLY_CNS",
     "HOURLY_CNS_SQL",
@@ -56,6 +57,7 @@ _BEIJING_US = 8 * HOUR_US
 # minute, 2011 real-time data)
 HOURLY_CNS = ("2061", "2051", "2011")
 HOURLY_CNS_SQL = ", ".join(f"'{cn}'" for cn in HOURLY_CNS)  # as a SQL list: cn IN (…)
+DAILY_CN = "2031"  # HJ 212 daily data: the daily mart's basis where sent
 # a reading's command as its rank for the hourly basis: the lowest rank of an hour wins
 HOURLY_RANK = (
     "CASE cn "
@@ -298,7 +300,7 @@ def daily_values(con: duckdb.DuckDBPyConnection, readings: str, hourly: str) -> 
     """``mart_source__daily`` rows: 2031 packets where sent, else the day's rows of ``hourly``."""
     con.register("units", units_table())
     day = f"((at_us + {_BEIJING_US}) // {_DAY_US})"
-    sql_2031 = "WITH " + _SAMPLES_SQL.format(readings=readings, cns="'2031'") + "," + period_sql(day)
+    sql_2031 = "WITH " + _SAMPLES_SQL.format(readings=readings, cns=f"'{DAILY_CN}'") + "," + period_sql(day)
     sent = con.sql(sql_2031).to_arrow_table()
     con.register("sent", sent)
     sql = f"""

@@ -18,7 +18,8 @@ partition it touches (real captures touch many dates: loggers back-fill, some cl
 ``Marts`` (Publish.PARTITION) rebuilds the hourly and daily marts of every date whose readings
 partition changed, the dates of a batch in one DuckDB pass; when parts were only added since a
 date's last build, only the (outlet, hour) groups the new parts touch are recomputed, from every
-reading of the group (retransmissions across parts still collapse), and its other rows are kept.
+reading of the group (retransmissions across parts still collapse), and its other rows are kept;
+likewise the daily rows of the (outlet, day) groups whose hours or daily (2031) packets are new.
 """
 
 from __future__ import annotations
@@ -48,7 +49,8 @@ from ingest.hj212.protocol import BEIJING
 from ingest.hj212.segments import CLOSED_SUFFIX, MANIFEST_SUFFIX, SegmentInfo, closed_segments
 from ingest.raw import land_bytes, raw_prefix
 from schemas import source as schema
-from transforms.source_marts import HOUR_US, HOURLY_CNS_SQL, daily_values, hourly_values
+from schemas.registry import Table
+from transforms.source_marts import DAILY_CN, HOUR_US, HOURLY_CNS_SQL, daily_values, hourly_values
 from warehouse.fs import Lake
 from warehouse.ledger import Ledger, RawObject
 
@@ -276,7 +278,9 @@ class _MartPlan:
     files: list[str]
     parts: dict[str, str]  # part -> fingerprint
     added_files: list[str]
-    incremental: bool  # only parts were added since the last build: recompute the outlet hours they touch
+    incremental: (
+        bool  # only parts were added since the last build: recompute the outlet hours and days they touch
+    )
 
 
 class Marts:
@@ -304,10 +308,10 @@ class Marts:
                 f"CREATE VIEW readings AS SELECT * FROM {parquet_sql([f for p in plans for f in p.files])} "
                 f"WHERE {MART_ROWS}"
             )
-            touched = _touched_outlet_hours(con, [p for p in plans if p.incremental])
+            touched, touched_days = _touched_groups(con, [p for p in plans if p.incremental])
             hourly = _hourly_of(con, ctx, plans, touched)
             con.register("hourly", hourly)
-            daily = schema.daily.conform(daily_values(con, "readings", "hourly"))
+            daily = _daily_of(con, ctx, plans, touched_days)
         finally:
             con.close()
         out = {}
@@ -319,6 +323,7 @@ class Marts:
                 "daily": day_daily.num_rows,
                 "hours_recomputed": len(pc.unique(mine.column("hr"))) if p.incremental else 24,
                 "outlet_hours_recomputed": mine.num_rows if p.incremental else None,
+                "outlet_days_recomputed": _of_day(touched_days, p.day).num_rows if p.incremental else None,
                 "reading_parts": p.parts,
             }
             out[unit.key] = Output({schema.hourly.name: day_hourly, schema.daily.name: day_daily}, counts)
@@ -358,45 +363,83 @@ def _hourly_of(
     group, so retransmissions across parts still collapse — and its other rows are kept."""
     if not any(p.incremental for p in plans):
         return schema.hourly.conform(hourly_values(con, "readings"))
+    con.register("touched_hours", touched)
+    on = f"{{t}}.mn = g.mn AND epoch_us({{t}}.{{time}}) // {HOUR_US} = g.hr"
+    _touched_view(con, plans, "touched", "readings", "touched_hours", on.format(t="r", time="data_at"))
+    new = schema.hourly.conform(hourly_values(con, "touched"))
+    return _merged(con, ctx, plans, schema.hourly, new, "touched_hours", on.format(t="o", time="hour_at"))
+
+
+def _daily_of(
+    con: duckdb.DuckDBPyConnection, ctx: StepContext, plans: list[_MartPlan], touched_days: pa.Table
+) -> pa.Table:
+    """Every date's daily rows, likewise: on a date whose parts were only added, only the outlets whose
+    2031 readings or hourly rows changed that day are recomputed (from the relation ``hourly``)."""
+    if not any(p.incremental for p in plans):
+        return schema.daily.conform(daily_values(con, "readings", "hourly"))
+    con.register("touched_days", touched_days)
+    on = "{t}.mn = g.mn AND {t}.date = g.date"
+    _touched_view(con, plans, "touched_day_readings", "readings", "touched_days", on.format(t="r"))
+    _touched_view(con, plans, "touched_day_hours", "hourly", "touched_days", on.format(t="r"))
+    new = schema.daily.conform(daily_values(con, "touched_day_readings", "touched_day_hours"))
+    return _merged(con, ctx, plans, schema.daily, new, "touched_days", on.format(t="o"))
+
+
+def _touched_view(
+    con: duckdb.DuckDBPyConnection,
+    plans: list[_MartPlan],
+    name: str,
+    rows: str,
+    groups: str,
+    on: str,
+) -> None:
+    """A view ``name`` of the relation ``rows`` (aliased r, with a ``date``): every row of the full
+    dates, and of the incremental dates those of the relation ``groups`` (aliased g) match by ``on``."""
     full = pa.array([p.day for p in plans if not p.incremental], pa.date32())
     con.register("full_days", pa.table({"d": full}))
-    con.register("touched_groups", touched)
     con.execute(
-        f"""CREATE VIEW touched AS
-        SELECT * FROM readings WHERE date IN (SELECT d FROM full_days)
+        f"""CREATE OR REPLACE VIEW {name} AS
+        SELECT * FROM {rows} WHERE date IN (SELECT d FROM full_days)
         UNION ALL
-        SELECT r.* FROM readings r
-            SEMI JOIN touched_groups g ON r.mn = g.mn AND epoch_us(r.data_at) // {HOUR_US} = g.hr
+        SELECT r.* FROM {rows} r SEMI JOIN {groups} g ON {on}
         WHERE r.date NOT IN (SELECT d FROM full_days)"""
     )
-    new = schema.hourly.conform(hourly_values(con, "touched"))
-    con.register(
-        "previous", pa.concat_tables([ctx.read(schema.hourly.name, p.day) for p in plans if p.incremental])
-    )
-    kept = con.sql(
-        f"SELECT o.* FROM previous o ANTI JOIN touched_groups g "
-        f"ON o.mn = g.mn AND epoch_us(o.hour_at) // {HOUR_US} = g.hr"
-    ).to_arrow_table()
-    merged = pa.concat_tables([schema.hourly.conform(kept), new])
-    order = pc.sort_indices(
-        merged, [("mn", "ascending"), ("pollutant_code", "ascending"), ("hour_at", "ascending")]
-    )
-    return merged.take(order)
 
 
-def _touched_outlet_hours(con: duckdb.DuckDBPyConnection, plans: list[_MartPlan]) -> pa.Table:
-    """(date, mn, epoch hour) of every outlet hour the new parts of incremental dates feed into the
-    hourly mart (real captures back-fill: an hour's segments touch many hours of many dates)."""
+def _merged(
+    con: duckdb.DuckDBPyConnection,
+    ctx: StepContext,
+    plans: list[_MartPlan],
+    table: Table,
+    new: pa.Table,
+    groups: str,
+    on: str,
+) -> pa.Table:
+    """``new`` rows, and the published rows of the incremental dates outside the recomputed groups
+    (the relation ``groups``, aliased g; the published rows o; matched by ``on``), in key order."""
+    con.register("previous", pa.concat_tables([ctx.read(table.name, p.day) for p in plans if p.incremental]))
+    kept = con.sql(f"SELECT o.* FROM previous o ANTI JOIN {groups} g ON {on}").to_arrow_table()
+    merged = pa.concat_tables([table.conform(kept), new])
+    return merged.take(pc.sort_indices(merged, [(k, "ascending") for k in table.primary_key]))
+
+
+def _touched_groups(con: duckdb.DuckDBPyConnection, plans: list[_MartPlan]) -> tuple[pa.Table, pa.Table]:
+    """What the new parts of incremental dates feed into: (date, mn, epoch hour) of every outlet hour
+    of the hourly mart, and (date, mn) of every outlet day of the daily mart — those hours' days and
+    the days of new 2031 readings (real captures back-fill: an hour's segments touch many dates)."""
     files = [f for p in plans for f in p.added_files]
     source = (
         parquet_sql(files)
         if files
         else "(SELECT NULL::DATE AS date, NULL::VARCHAR AS mn, NULL::TIMESTAMPTZ AS data_at, NULL::VARCHAR AS cn)"
     )
-    return con.sql(
-        f"SELECT DISTINCT date, mn, epoch_us(data_at) // {HOUR_US} AS hr "
-        f"FROM {source} WHERE cn IN ({HOURLY_CNS_SQL})"
-    ).to_arrow_table()
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE new_groups AS SELECT DISTINCT date, mn, cn = '{DAILY_CN}' AS daily, "
+        f"epoch_us(data_at) // {HOUR_US} AS hr FROM {source} WHERE cn IN ({HOURLY_CNS_SQL}, '{DAILY_CN}')"
+    )
+    hours = con.sql("SELECT DISTINCT date, mn, hr FROM new_groups WHERE NOT daily").to_arrow_table()
+    days = con.sql("SELECT DISTINCT date, mn FROM new_groups").to_arrow_table()
+    return hours, days
 
 
 def _of_day(rows: pa.Table, day: dt.date) -> pa.Table:

@@ -225,6 +225,40 @@ def test_segments_exactly_once_whenever_they_closed_late_segment_and_reruns(
     assert len(data_parts) == 3  # one part per data segment, replaced whole on the forced rerun
 
 
+def test_a_late_daily_packet_recomputes_only_its_outlet_day(settings: Settings, ingest: Ingest) -> None:
+    """A run that only adds parts recomputes the daily rows of the outlet days its new readings touch
+    (here a late 2031 packet of one outlet) and keeps the other outlets' rows as published; the day
+    then equals a rebuild from scratch."""
+    from schemas import source as schema
+    from warehouse import lake as lk
+
+    clock = Clock(at(10, 5))
+    writer = SegmentWriter(settings.hj212_landing, "r1", rotate_seconds=10**9, clock=clock)
+
+    def segment(lines: list[bytes], closed: dt.datetime) -> None:
+        writer.write_batch([(clock.t, "ok", "10.1.1.1:4000", line) for line in lines])
+        clock.at(closed)
+        writer.close()
+
+    segment([packet(at(10, m), 30.0 + m, mn=mn) for mn in (MN, MN2) for m in range(0, 60, 10)], at(11, 0))
+    ingest("source", register)
+    daily = "SELECT mn, basis, avg_value FROM mart_source__daily WHERE pollutant_code = 'w01018' ORDER BY 1"
+    assert query(settings, daily) == [(MN, "2011", 55.0), (MN2, "2011", 55.0)]
+
+    # the day's 2031 packet of MN arrives late, and nothing else
+    segment([packet(at(0, 0), 31.0, cn="2031")], at(12, 0))
+    run = ingest("source", register)
+    [marts] = [m for m in run.of("marts") if m.status == "published"]
+    assert marts.counts["outlet_days_recomputed"] == 1  # MN's day; MN2's row kept as published
+    assert marts.counts["hours_recomputed"] == 0  # a 2031 packet feeds no hour
+    assert query(settings, daily) == [(MN, "2031", 31.0), (MN2, "2011", 55.0)]
+
+    day = dt.date(2026, 11, 20)
+    incremental = [lk.read_partition(settings.lake, t, day) for t in (schema.hourly, schema.daily)]
+    ingest("source", force=True, builds=["marts"])  # the whole day from scratch
+    assert [lk.read_partition(settings.lake, t, day) for t in (schema.hourly, schema.daily)] == incremental
+
+
 def test_capture_files_gz_and_plain_are_content_addressed(
     settings: Settings, tmp_path: Path, ingest: Ingest
 ) -> None:
