@@ -325,6 +325,7 @@ class Marts:
                 "outlet_hours_recomputed": mine.num_rows if p.incremental else None,
                 "outlet_days_recomputed": _of_day(touched_days, p.day).num_rows if p.incremental else None,
                 "reading_parts": p.parts,
+                "logic": ctx.logic,
             }
             out[unit.key] = Output({schema.hourly.name: day_hourly, schema.daily.name: day_daily}, counts)
         return out
@@ -342,6 +343,7 @@ def _mart_plan(ctx: StepContext, unit: Unit) -> _MartPlan:
         not ctx.run.force
         and previous is not None
         and previous.status == "published"
+        and previous.counts.get("logic") == ctx.logic  # not after a change of the marts' code or tables
         and set(before) <= set(parts)
         and all(parts[p] == fp for p, fp in before.items())
     )

@@ -57,11 +57,14 @@ class RunInfo:
 class StepContext:
     """Handed to ``plan`` and ``build``: everything a step may look at."""
 
-    def __init__(self, settings: Settings, ledger: Ledger, run: RunInfo, build: str) -> None:
+    def __init__(self, settings: Settings, ledger: Ledger, run: RunInfo, build: str, logic: str = "") -> None:
         self.settings = settings
         self.ledger = ledger
         self.run = run
         self.build = build  # "<source>.<build>"
+        # the build's code version and output signatures as one digest: a step that reuses rows it
+        # published earlier (an incremental mart) must check they came from the same logic
+        self.logic = logic
 
     def previous(self, unit_key: str) -> UnitState | None:
         """What the ledger recorded when this build last built the unit."""

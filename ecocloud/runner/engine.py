@@ -42,7 +42,7 @@ import pyarrow.compute as pc
 from ecocloud.runner.context import BEIJING, RunInfo, StepContext, partition_key
 from ecocloud.runner.report import BLOCKED, FAILED, PUBLISHED, SKIPPED, RunReport, UnitReport
 from ecocloud.runner.spec import Build, Publish, SourceSpec
-from ecocloud.runner.units import Output, Unit, fingerprint, safe_name
+from ecocloud.runner.units import Output, Unit, fingerprint, logic_fingerprint, safe_name
 from ecocloud.settings import Settings
 from schemas.platform import expectation_results
 from schemas.registry import Table, get_table
@@ -142,7 +142,7 @@ def run_build(settings: Settings, spec: SourceSpec, build: Build, run: RunInfo) 
     check_codec(build.compression, name)  # before any work, not at the first write
     steps = _steps(build)
     led = ledger(settings)
-    ctx = StepContext(settings, led, run, name)
+    ctx = _context(settings, led, run, spec, build)
     outputs = [get_table(t) for t in build.outputs]
     units = _unique(steps.plan(ctx), name)
     states = led.unit_states(name)
@@ -178,9 +178,15 @@ def _run_batch_job(args: tuple[Settings, str, str, RunInfo, list[Unit]]) -> list
     led = ledger(settings)
     try:
         build = spec.build(build_name)
-        return _run_batch(StepContext(settings, led, run, spec.full_name(build)), spec, build, batch)
+        return _run_batch(_context(settings, led, run, spec, build), spec, build, batch)
     finally:
         led.close()
+
+
+def _context(settings: Settings, led: Ledger, run: RunInfo, spec: SourceSpec, build: Build) -> StepContext:
+    name = spec.full_name(build)
+    logic = logic_fingerprint(name, build.code_version, [get_table(t) for t in build.outputs])
+    return StepContext(settings, led, run, name, logic)
 
 
 def _unique(units: Iterable[Unit], build: str) -> list[Unit]:

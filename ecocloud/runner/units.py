@@ -79,6 +79,11 @@ def table_signature(table: Table) -> str:
     return json.dumps([table.name, cols, table.primary_key, table.partition_by], default=str)
 
 
+def logic_fingerprint(build: str, code_version: str, outputs: list[Table]) -> str:
+    """What every unit's fingerprint shares: the build, its code version and its outputs' signatures."""
+    return fingerprint(build, code_version, outputs, Unit("", ()))
+
+
 def fingerprint(build: str, code_version: str, outputs: list[Table], unit: Unit) -> str:
     """A unit's identity: build, code version, output table signatures, every input's version."""
     digest = hashlib.sha256()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -225,10 +226,15 @@ def test_segments_exactly_once_whenever_they_closed_late_segment_and_reruns(
     assert len(data_parts) == 3  # one part per data segment, replaced whole on the forced rerun
 
 
-def test_a_late_daily_packet_recomputes_only_its_outlet_day(settings: Settings, ingest: Ingest) -> None:
+def test_a_late_daily_packet_recomputes_only_its_outlet_day_until_the_code_changes(
+    settings: Settings, ingest: Ingest
+) -> None:
     """A run that only adds parts recomputes the daily rows of the outlet days its new readings touch
     (here a late 2031 packet of one outlet) and keeps the other outlets' rows as published; the day
-    then equals a rebuild from scratch."""
+    then equals a rebuild from scratch. After a change of the marts' code, a date is rebuilt whole."""
+    from ecocloud.runner import engine
+    from ecocloud.runner.context import RunInfo
+    from ecocloud.specs import get_spec
     from schemas import source as schema
     from warehouse import lake as lk
 
@@ -257,6 +263,20 @@ def test_a_late_daily_packet_recomputes_only_its_outlet_day(settings: Settings, 
     incremental = [lk.read_partition(settings.lake, t, day) for t in (schema.hourly, schema.daily)]
     ingest("source", force=True, builds=["marts"])  # the whole day from scratch
     assert [lk.read_partition(settings.lake, t, day) for t in (schema.hourly, schema.daily)] == incremental
+
+    # the marts' code changes (a new code version): the next run rebuilds the whole date, though its
+    # readings only gained a part — rows published by the old code are not kept
+    segment([packet(at(13, m), 20.0, mn=MN2) for m in range(0, 60, 10)], at(14, 0))
+    spec = get_spec("source")
+    bumped = replace(
+        spec,
+        builds=tuple(
+            replace(b, code_version=b.code_version + "+1") if b.name == "marts" else b for b in spec.builds
+        ),
+    )
+    run = engine.land_and_run(settings, bumped, register, RunInfo.cli("test"))
+    [marts] = [m for m in run.of("marts") if m.status == "published"]
+    assert marts.counts["hours_recomputed"] == 24 and marts.counts["outlet_days_recomputed"] is None
 
 
 def test_capture_files_gz_and_plain_are_content_addressed(
