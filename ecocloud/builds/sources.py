@@ -308,6 +308,8 @@ class Marts:
                 f"CREATE VIEW readings AS SELECT * FROM {parquet_sql([f for p in plans for f in p.files])} "
                 f"WHERE {MART_ROWS}"
             )
+            full = pa.array([p.day for p in plans if not p.incremental], pa.date32())
+            con.register("full_days", pa.table({"d": full}))  # computed whole (the touched views read it)
             touched, touched_days = _touched_groups(con, [p for p in plans if p.incremental])
             hourly = _hourly_of(con, ctx, plans, touched)
             con.register("hourly", hourly)
@@ -367,7 +369,7 @@ def _hourly_of(
         return schema.hourly.conform(hourly_values(con, "readings"))
     con.register("touched_hours", touched)
     on = f"{{t}}.mn = g.mn AND epoch_us({{t}}.{{time}}) // {HOUR_US} = g.hr"
-    _touched_view(con, plans, "touched", "readings", "touched_hours", on.format(t="r", time="data_at"))
+    _touched_view(con, "touched", "readings", "touched_hours", on.format(t="r", time="data_at"))
     new = schema.hourly.conform(hourly_values(con, "touched"))
     return _merged(con, ctx, plans, schema.hourly, new, "touched_hours", on.format(t="o", time="hour_at"))
 
@@ -381,24 +383,16 @@ def _daily_of(
         return schema.daily.conform(daily_values(con, "readings", "hourly"))
     con.register("touched_days", touched_days)
     on = "{t}.mn = g.mn AND {t}.date = g.date"
-    _touched_view(con, plans, "touched_day_readings", "readings", "touched_days", on.format(t="r"))
-    _touched_view(con, plans, "touched_day_hours", "hourly", "touched_days", on.format(t="r"))
+    _touched_view(con, "touched_day_readings", "readings", "touched_days", on.format(t="r"))
+    _touched_view(con, "touched_day_hours", "hourly", "touched_days", on.format(t="r"))
     new = schema.daily.conform(daily_values(con, "touched_day_readings", "touched_day_hours"))
     return _merged(con, ctx, plans, schema.daily, new, "touched_days", on.format(t="o"))
 
 
-def _touched_view(
-    con: duckdb.DuckDBPyConnection,
-    plans: list[_MartPlan],
-    name: str,
-    rows: str,
-    groups: str,
-    on: str,
-) -> None:
+def _touched_view(con: duckdb.DuckDBPyConnection, name: str, rows: str, groups: str, on: str) -> None:
     """A view ``name`` of the relation ``rows`` (aliased r, with a ``date``): every row of the full
-    dates, and of the incremental dates those of the relation ``groups`` (aliased g) match by ``on``."""
-    full = pa.array([p.day for p in plans if not p.incremental], pa.date32())
-    con.register("full_days", pa.table({"d": full}))
+    dates (``full_days``), and of the other dates those that the relation ``groups`` (aliased g)
+    matches by ``on``."""
     con.execute(
         f"""CREATE OR REPLACE VIEW {name} AS
         SELECT * FROM {rows} WHERE date IN (SELECT d FROM full_days)
