@@ -20,7 +20,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 # Starts the configured executor with one worker and reports which shared libraries that worker has
 # mapped: DuckDB's and Arrow's come with the build modules, SciPy's with Great Expectations (nothing
-# else here imports SciPy).
+# else here imports SciPy). The report goes to a file of its own: the worker logs to the shared stdout
+# and could write into the middle of a line printed there.
 PROBE = """
 import json, os
 if os.environ.get("PROBE_BREAK_PRELOAD"):  # a task module that fails to import
@@ -38,7 +39,9 @@ try:
     (pid,) = list(executor.workers)
     maps = open(f"/proc/{pid}/maps").read()
     found = {lib: lib in maps for lib in ("_duckdb", "libarrow", "scipy")}
-    print("PROBE " + json.dumps({"executor": type(executor).__name__, "worker": pid, "mapped": found}))
+    report = {"executor": type(executor).__name__, "worker": pid, "mapped": found}
+    with open(os.environ["PROBE_REPORT"], "w") as out:
+        json.dump(report, out)
 finally:
     executor.end()
 """
@@ -47,14 +50,15 @@ finally:
 def _worker_libraries(tmp_path: Path, executor: str, *, break_preload: bool = False) -> dict[str, object]:
     env = airflow_env(Settings(home=tmp_path / executor.replace(".", "_")))
     env["AIRFLOW__CORE__EXECUTOR"] = executor
+    report_path = tmp_path / f"{executor}.report.json"
+    env["PROBE_REPORT"] = str(report_path)
     if break_preload:
         env["PROBE_BREAK_PRELOAD"] = "1"
     done = subprocess.run(
         [sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, timeout=240, check=False
     )
     assert done.returncode == 0, done.stderr[-4000:]
-    (line,) = [x for x in done.stdout.splitlines() if x.startswith("PROBE ")]  # Airflow logs to stdout too
-    report: dict[str, object] = json.loads(line.removeprefix("PROBE "))
+    report: dict[str, object] = json.loads(report_path.read_text())
     report["log"] = done.stdout + done.stderr
     return report
 
