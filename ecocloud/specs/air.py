@@ -51,7 +51,9 @@ SPEC = SourceSpec(
             summary=("stations", "cities_ranked"),
             steps="ecocloud.builds.air:Daily",
             parallel=True,
-            batch_units=64,  # ~2,000 rows a day: bigger batches, fewer GX runs
+            # ~2,000 rows a day: a year is one batch per worker (GX runs per batch: 64 days a batch
+            # took 0.5–0.7 s longer on a national year)
+            batch_units=256,
             doc="Daily means with GB 3095 validity, daily AQI and the city ranking.",
         ),
     ),
