@@ -7,6 +7,9 @@ tasks only, so parsing a DAG file stays cheap. A build that published nothing is
 event, so downstream DAGs are not woken for nothing); downstream builds still run
 (``none_failed``): each decides from the ledger what is pending. A blocked quality gate fails the
 task without retries (retrying the same data cannot help); any other error is retried.
+``refresh_serving`` runs whatever the builds did (``all_done``): the views follow the ledger, and a
+build that failed after others published (a compaction deleting the parts it replaced) would
+otherwise leave them listing deleted files until the next good run.
 """
 
 from __future__ import annotations
@@ -96,7 +99,8 @@ def make_dag(spec_name: str) -> DAG:
 
         @task(
             task_id="refresh_serving",
-            trigger_rule=TriggerRule.NONE_FAILED,
+            # after failed builds too: the published units may have deleted files the views list
+            trigger_rule=TriggerRule.ALL_DONE,
             outlets=[asset(t) for t in spec.refreshes],
         )
         def refresh_serving() -> None:

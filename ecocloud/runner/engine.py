@@ -113,7 +113,13 @@ def land_and_run(
     finally:
         led.close()
     landed_s = time.perf_counter() - started
-    report = run_spec(settings, spec, run, builds=builds)
+    try:
+        report = run_spec(settings, spec, run, builds=builds)
+    except Exception:
+        # units published before the error may have deleted files the serving views still list
+        # (the parts a compaction replaced): the views follow the ledger again, then the error goes on
+        _refresh_serving_after_failure(settings)
+        raise
     report.landed = [getattr(o, "raw_path", str(o)) for o in landed]
     report.timings["land"] = landed_s
     started = time.perf_counter()
@@ -254,7 +260,9 @@ def _run_batch(ctx: StepContext, spec: SourceSpec, build: Build, batch: list[Uni
         todo: list[tuple[Unit, str]] = []
         for key in [u.key for u in batch]:
             unit = fresh.get(key)
-            if unit is None:  # its input disappeared meanwhile: nothing to build
+            if unit is None:  # a concurrent run made it unnecessary, or its input went away
+                state = states.get(key)
+                reports.append(UnitReport(name, key, SKIPPED, state.counts if state else {}))
                 continue
             fp = fingerprint(name, build.code_version, outputs, unit)
             if not _is_pending(states.get(key), fp, ctx.run.force):
@@ -424,8 +432,9 @@ def _publish(
     b.report.seconds = time.perf_counter() - b.started
     state = _state(ctx, name, b.unit.key, b.fingerprint, b.report.status, b.report.counts, None)
     ctx.ledger.record_unit(state, written=written, removed=removed, lineage_rows=lineage)
-    # only now that the ledger no longer lists them: parts this unit no longer has (a reader holding
-    # the previous part list reads them until the next refresh)
+    # only now that the ledger no longer lists them: parts this unit no longer has. The serving views
+    # list files as of their last refresh: until the next one (at the end of every run, failed ones
+    # too), a view over a deleted file fails — never reads wrong rows
     lk.delete_parts(
         ctx.lake,
         [(get_table(t), dt.date.fromisoformat(key) if key else None, stale) for t, key, stale in removed],
@@ -449,6 +458,13 @@ def refresh_serving(settings: Settings) -> None:
         serving.refresh(settings.lake_store, settings.duckdb_file, led)
     finally:
         led.close()
+
+
+def _refresh_serving_after_failure(settings: Settings) -> None:
+    try:
+        refresh_serving(settings)
+    except Exception:  # the run's own error is the one to report
+        log.exception("serving not refreshed after the failed run")
 
 
 def today() -> dt.date:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import multiprocessing
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,11 @@ from typer.testing import CliRunner
 
 from ecocloud.builds import credit, permits, sources
 from ecocloud.cli import app
+from ecocloud.runner import engine
+from ecocloud.runner.context import RunInfo, StepContext
 from ecocloud.runner.report import RunReport
+from ecocloud.runner.spec import Arrival, Build, Publish, Schedule, SourceSpec
+from ecocloud.runner.units import Output, Unit
 from ecocloud.settings import Settings
 from ecocloud.simulator.enterprise_feeds import credit_csv, credit_xlsx, permit_record
 from ecocloud.simulator.enterprises import simulated_sources
@@ -192,6 +196,33 @@ def test_concurrent_runs_lose_no_part_and_leave_no_mart_stale(
     assert {row[1] for row in hourly} == {MN, "88883600000000000000014E"}
     ingest("source", force=True, builds=["marts"])
     assert query(settings, "SELECT * FROM mart_source__hourly ORDER BY mn, pollutant_code, hour_at") == hourly
+
+
+class _PlannedOnce:
+    """Steps whose unit is pending at the run's plan and gone at the batch's re-plan under its lock —
+    as when a concurrent run compacted the partition meanwhile, or the unit's input went away."""
+
+    plans = 0
+
+    def plan(self, ctx: StepContext) -> Iterable[Unit]:
+        type(self).plans += 1
+        return [Unit("once", ())] if type(self).plans == 1 else []
+
+    def build(self, ctx: StepContext, unit: Unit) -> Output:
+        raise AssertionError("a unit gone at the re-plan must not be built")
+
+
+def test_a_unit_gone_when_its_batch_re_plans_is_reported_skipped(settings: Settings) -> None:
+    build = Build("once", (), Publish.WHOLE, f"{__name__}:_PlannedOnce")
+    spec = SourceSpec("replan", "replan", "re-plan", Arrival.TABLES, (build,), Schedule())
+    reports = engine.run_build(settings, spec, build, RunInfo.cli("test"))
+    assert _PlannedOnce.plans == 2  # planned by the run, re-planned by its batch under the lock
+    assert [(r.unit, r.status) for r in reports] == [("once", "skipped")]
+    led = engine.ledger(settings)
+    try:
+        assert led.unit_states("replan.once") == {}  # nothing recorded for it
+    finally:
+        led.close()
 
 
 @pytest.mark.realdata

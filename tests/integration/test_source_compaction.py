@@ -405,3 +405,34 @@ def folder_counts(settings: Settings) -> dict[str, int]:
         ).fetchall()[0][0]
         for t in CORE
     }
+
+
+def _fail_mart_writes(real: Callable[..., Any]) -> Callable[..., Any]:
+    def write(lake: Any, table: Table, *args: Any, **kwargs: Any) -> Any:
+        if table in MARTS:
+            raise OSError(28, "No space left on device")
+        return real(lake, table, *args, **kwargs)
+
+    return write
+
+
+def test_serving_follows_the_ledger_after_a_run_that_compacted_and_then_failed(
+    settings: Settings, ingest: Ingest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The compaction deletes the parts it replaced; the marts build after it fails on a full disk.
+    The run still refreshes serving, so the views do not go on listing the deleted files."""
+    before = four_hours_and_one(settings, ingest)
+    settings.hj212_compact_after_hours = 0
+    with monkeypatch.context() as patch:
+        patch.setattr(lk, "write_part", _fail_mart_writes(lk.write_part))
+        with pytest.raises(OSError, match="No space left"):
+            ingest("source", register)
+    assert len(files(settings, schema.readings, D1)) == 1  # compacted: the four parts are gone
+    con = duckdb.connect(str(settings.duckdb_file), read_only=True)
+    try:
+        ((served,),) = con.execute(
+            f'SELECT count(*) FROM "{schema.readings.name}" WHERE date = ?', [D1]
+        ).fetchall()
+    finally:
+        con.close()
+    assert served == before[f"{schema.readings.name}/{D1}"].num_rows
