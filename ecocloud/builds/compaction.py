@@ -22,6 +22,9 @@ build (run by the same runner as every other build) that rewrites such a partiti
   ledger records it leaves the previous parts listed and intact; the unlisted file is removed by
   the next run of that partition, which then completes. Nothing is re-gated: the rows are the ones
   the gate passed when their parts were published (all outputs are declared evidence).
+* **exclusion** — a unit is built holding the locks of the producing build's units whose parts it
+  rewrites (``Unit.excludes``), so a concurrent run cannot republish one of them meanwhile: committed
+  beside it, the compaction would delete that unit's new part or put its old rows back.
 
 The compacted part belongs to this build's unit, so the producing build's units (their
 fingerprints) are untouched: ``core`` does not re-ingest anything. Builds that read the partition
@@ -130,7 +133,7 @@ class _Candidate:
     """A partition that may be compacted: its parts, the raw objects each was built from (lineage)."""
 
     def __init__(self, ctx: StepContext, name: str, key: str, parts: list[Part]) -> None:
-        self.name, self.key, self.parts = name, key, parts
+        self.name, self.key, self.parts, self.build = name, key, parts, ctx.build
         listed = {p.part for p in parts}
         self.origins: dict[str, set[tuple[str, str]]] = defaultdict(set)
         for row in ctx.ledger.lineage(name, partition=key):
@@ -156,7 +159,12 @@ class _Candidate:
             ("digest", hashlib.sha256(f"{self.name}\n{self.key}\n{version}".encode()).hexdigest()[:16]),
         )
         size = sum(p.size_bytes for p in self.parts)
-        return CompactUnit(f"{self.name}/{self.key}", inputs, partition=day, size=size, params=params)
+        # the producing build's units whose parts it rewrites: none of them may republish meanwhile
+        # (its part would be deleted, or replaced by the old rows, when the compaction commits)
+        owners = tuple(sorted({(p.build, p.unit) for p in self.parts if p.build != self.build}))
+        return CompactUnit(
+            f"{self.name}/{self.key}", inputs, partition=day, size=size, params=params, excludes=owners
+        )
 
 
 def _remove_orphans(ctx: StepContext, table: Table, day: dt.date, keep: set[str]) -> None:

@@ -7,8 +7,10 @@ For one build:
    one the ledger recorded, or its last build failed. The ledger decides, not a time window.
 2. pending units are cut into **batches** (``batch_units`` / ``batch_bytes``); batches of a
    ``parallel`` build run in forked worker processes (at least one batch per worker, balanced by
-   input size). Each batch holds a lock per unit, re-plans under it (a concurrent run may have
-   built it, or its inputs may have changed meanwhile), then:
+   input size). Each batch holds a lock per unit, and those of the other builds' units its units
+   exclude (``Unit.excludes``: a compaction, the units whose parts it rewrites), re-plans under them
+   (a concurrent run may have built a unit, or its inputs may have changed meanwhile; a unit that now
+   excludes one more is left for the next run), then:
 3. **build** — the steps' pure function per unit (an exception fails that unit only), or per batch
    when the steps have ``build_batch`` (an exception fails the batch's units);
 4. **gate** — each output table validated once for the whole batch, verdicts per unit and
@@ -42,7 +44,7 @@ import pyarrow.compute as pc
 from ecocloud.runner.context import BEIJING, RunInfo, StepContext, partition_key
 from ecocloud.runner.report import BLOCKED, FAILED, PUBLISHED, SKIPPED, RunReport, UnitReport
 from ecocloud.runner.spec import Build, Publish, SourceSpec
-from ecocloud.runner.units import Output, Unit, fingerprint, logic_fingerprint, safe_name
+from ecocloud.runner.units import Output, Unit, fingerprint, logic_fingerprint, safe_name, unit_lock
 from ecocloud.settings import Settings
 from schemas.platform import expectation_results
 from schemas.registry import Table, get_table
@@ -251,7 +253,8 @@ def _run_batch(ctx: StepContext, spec: SourceSpec, build: Build, batch: list[Uni
     name = spec.full_name(build)
     steps = _steps(build)
     outputs = [get_table(t) for t in build.outputs]
-    with ctx.ledger.locked(f"unit:{name}/{u.key}" for u in batch):
+    held = {unit_lock(name, u.key) for u in batch} | {unit_lock(*x) for u in batch for x in u.excludes}
+    with ctx.ledger.locked(held):
         # Re-plan under the locks: another run may have built these units, or their inputs moved on.
         keys = {u.key for u in batch}
         fresh = {u.key: u for u in steps.plan(ctx) if u.key in keys}
@@ -263,6 +266,13 @@ def _run_batch(ctx: StepContext, spec: SourceSpec, build: Build, batch: list[Uni
             if unit is None:  # a concurrent run made it unnecessary, or its input went away
                 state = states.get(key)
                 reports.append(UnitReport(name, key, SKIPPED, state.counts if state else {}))
+                continue
+            if not {unit_lock(*x) for x in unit.excludes} <= held:
+                # it must now exclude a unit this batch did not lock (a part added since the run
+                # planned): the next run builds it, under all its locks
+                state = states.get(key)
+                waiting = f"{key}: left for the next run (new parts of other units since it was planned)"
+                reports.append(UnitReport(name, key, SKIPPED, state.counts if state else {}, [waiting]))
                 continue
             fp = fingerprint(name, build.code_version, outputs, unit)
             if not _is_pending(states.get(key), fp, ctx.run.force):

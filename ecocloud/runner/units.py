@@ -36,6 +36,9 @@ class Unit:
     partition: dt.date | None = None  # Publish.PARTITION: the partition it owns in every output
     size: int = 0  # input bytes (batching)
     params: tuple[tuple[str, Any], ...] = ()  # anything else the build step needs, JSON-able
+    # (build, unit) of other builds' units it must not run beside — a compaction rewrites and deletes
+    # their parts — held locked with it; not part of its identity (fingerprint)
+    excludes: tuple[tuple[str, str], ...] = ()
 
     def param(self, name: str, default: Any = None) -> Any:
         return dict(self.params).get(name, default)
@@ -62,6 +65,11 @@ class Output:
     warnings: list[str] = field(default_factory=list)
     blocking: list[str] = field(default_factory=list)
     replaces: list[tuple[str, str, str]] = field(default_factory=list)
+
+
+def unit_lock(build: str, key: str) -> str:
+    """The ledger lock a unit of ``build`` is built under (``Unit.excludes`` names others' this way)."""
+    return f"unit:{build}/{key}"
 
 
 def safe_name(text: str) -> str:

@@ -8,6 +8,7 @@ import datetime as dt
 import hashlib
 import multiprocessing
 import os
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from ecocloud.builds import compaction, sources
 from ecocloud.runner import engine
 from ecocloud.runner.context import RunInfo, read_published
 from ecocloud.runner.report import RunReport
+from ecocloud.runner.units import unit_lock
 from ecocloud.settings import Settings
 from ecocloud.specs import get_spec
 from ingest.hj212.protocol import BEIJING, build_packet
@@ -436,3 +438,74 @@ def test_serving_follows_the_ledger_after_a_run_that_compacted_and_then_failed(
     finally:
         con.close()
     assert served == before[f"{schema.readings.name}/{D1}"].num_rows
+
+
+def test_a_compaction_waits_for_the_units_whose_parts_it_rewrites(settings: Settings, ingest: Ingest) -> None:
+    """While a core unit of the partition is being published (its lock held, as a concurrent run's batch
+    holds it), the compaction of that partition waits: committed beside it, the compaction would delete
+    the unit's new part, or put its old rows back in its place."""
+    before = four_hours_and_one(settings, ingest)
+    settings.hj212_compact_after_hours = 0
+    led = Ledger(settings.state_url)
+    try:
+        owner = min((p.build, p.unit) for p in led.parts(schema.readings.name, partition=D1.isoformat()))
+        assert owner[0] == "source.core"
+        finished = threading.Event()
+        runs: list[RunReport] = []
+
+        def compact() -> None:
+            runs.append(
+                engine.run_spec(settings, get_spec("source"), RunInfo.cli("test"), builds=["compact"])
+            )
+            finished.set()
+
+        with led.locked([unit_lock(*owner)]):
+            compacting = threading.Thread(target=compact)
+            compacting.start()
+            assert not finished.wait(3)  # a compaction of these few parts takes well under a second
+            assert len(ledger_parts(settings, schema.readings, D1)) == 4
+        compacting.join(120)
+    finally:
+        led.close()
+    assert {u.status for u in runs[0].of("compact")} == {"published"}
+    assert len(ledger_parts(settings, schema.readings, D1)) == 1
+    assert_same(before, snapshot(settings))
+
+
+def test_a_compaction_that_must_wait_for_a_new_unit_too_is_left_for_the_next_run(
+    settings: Settings, ingest: Ingest
+) -> None:
+    """A segment published into the partition while the compaction waited for its locks: the re-planned
+    compaction must exclude that unit too, which its batch did not lock — it is left for the next run,
+    which compacts every part."""
+    four_hours_and_one(settings, ingest)
+    settings.hj212_compact_after_hours = 0
+    led = Ledger(settings.state_url)
+    try:
+        owner = min((p.build, p.unit) for p in led.parts(schema.readings.name, partition=D1.isoformat()))
+        runs: list[RunReport] = []
+        compacting = threading.Thread(
+            target=lambda: runs.append(
+                engine.run_spec(settings, get_spec("source"), RunInfo.cli("test"), builds=["compact"])
+            )
+        )
+        with led.locked([unit_lock(*owner)]):
+            compacting.start()
+            write_hour(settings, D1, 14, reject=False)  # a late segment, built while the compaction waits
+            late = engine.land_and_run(
+                settings, get_spec("source"), register, RunInfo.cli("t"), builds=["core"]
+            )
+            assert [u.status for u in late.of("core")].count("published") == 1
+        compacting.join(120)
+    finally:
+        led.close()
+    waited = {u.unit: u for u in runs[0].of("compact")}
+    key = f"{schema.readings.name}/{D1}"
+    assert waited[key].status == "skipped" and "left for the next run" in waited[key].warnings[0]
+    assert len(ledger_parts(settings, schema.readings, D1)) == 5  # nothing compacted on D1 yet
+    assert waited[f"{schema.readings.name}/{D2}"].status == "published"  # other partitions went on
+    rows_before = rows(settings, schema.readings, D1)
+    after = ingest("source", register)
+    assert {u.unit for u in after.of("compact") if u.status == "published"} >= {key}
+    assert len(ledger_parts(settings, schema.readings, D1)) == 1
+    assert rows(settings, schema.readings, D1).equals(rows_before)
