@@ -16,10 +16,11 @@ Inputs are raw objects of two kinds, each ingested exactly once (the ledger deci
 ``core_source__readings`` and ``quarantine_source__packets``, a part file per input in every date
 partition it touches (real captures touch many dates: loggers back-fill, some clocks are wrong).
 ``Marts`` (Publish.PARTITION) rebuilds the hourly and daily marts of every date whose readings
-partition changed, the dates of a batch in one DuckDB pass; when parts were only added since a
-date's last build, only the (outlet, hour) groups the new parts touch are recomputed, from every
-reading of the group (retransmissions across parts still collapse), and its other rows are kept;
-likewise the daily rows of the (outlet, day) groups whose hours or daily (2031) packets are new.
+partition changed (or is gone: its marts are rebuilt empty), the dates of a batch in one DuckDB
+pass; when parts were only added since a date's last build, only the (outlet, hour) groups the new
+parts touch are recomputed, from every reading of the group (retransmissions across parts still
+collapse), and its other rows are kept; likewise the daily rows of the (outlet, day) groups whose
+hours or daily (2031) packets are new.
 """
 
 from __future__ import annotations
@@ -288,14 +289,16 @@ class Marts:
     every date of the batch are read once, the hourly and daily marts computed together, then split."""
 
     def plan(self, ctx: StepContext) -> Iterable[Unit]:
+        """A unit per date with readings, and per date whose marts outlived its readings (a rerun of
+        the core build moved or quarantined them all): its marts are rebuilt empty, not left stale."""
         sizes: dict[str, int] = {}
         for p in ctx.ledger.parts(schema.readings.name):
             sizes[p.partition] = sizes.get(p.partition, 0) + p.size_bytes
-        for day, readings in sorted(
-            ctx.table_inputs(schema.readings.name).items(), key=lambda kv: str(kv[0])
-        ):
-            assert day is not None
-            yield Unit(day.isoformat(), (readings,), partition=day, size=sizes.get(day.isoformat(), 0))
+        readings = {d.isoformat(): i for d, i in ctx.table_inputs(schema.readings.name).items() if d}
+        marts = {k for t in (schema.hourly, schema.daily) for k in ctx.ledger.partition_versions(t.name)}
+        for key in sorted(readings.keys() | marts):
+            inputs = (readings[key],) if key in readings else ()
+            yield Unit(key, inputs, partition=dt.date.fromisoformat(key), size=sizes.get(key, 0))
 
     def build(self, ctx: StepContext, unit: Unit) -> Output:
         return self.build_batch(ctx, [unit])[unit.key]
@@ -304,10 +307,11 @@ class Marts:
         plans = [_mart_plan(ctx, u) for u in units]
         con = ctx.connect()
         try:
-            con.execute(
-                f"CREATE VIEW readings AS SELECT * FROM {parquet_sql([f for p in plans for f in p.files])} "
-                f"WHERE {MART_ROWS}"
-            )
+            files = [f for p in plans for f in p.files]
+            if not files:  # only dates whose readings are gone
+                con.register("no_readings", schema.readings.empty())
+            source = parquet_sql(files) if files else "no_readings"
+            con.execute(f"CREATE VIEW readings AS SELECT * FROM {source} WHERE {MART_ROWS}")
             full = pa.array([p.day for p in plans if not p.incremental], pa.date32())
             con.register("full_days", pa.table({"d": full}))  # computed whole (the touched views read it)
             touched, touched_days = _touched_groups(con, [p for p in plans if p.incremental])

@@ -279,6 +279,48 @@ def test_a_late_daily_packet_recomputes_only_its_outlet_day_until_the_code_chang
     assert marts.counts["hours_recomputed"] == 24 and marts.counts["outlet_days_recomputed"] is None
 
 
+def test_a_date_whose_readings_are_all_gone_gets_empty_marts(settings: Settings, ingest: Ingest) -> None:
+    """A forced rerun finds one segment's bytes changed on disk: quarantined whole, its readings leave
+    their date. The date's marts are rebuilt empty — not left as computed from readings no longer there."""
+    clock = Clock(at(10, 5))
+    writer = SegmentWriter(settings.hj212_landing, "r1", rotate_seconds=10**9, clock=clock)
+
+    def segment(lines: list[bytes], closed: dt.datetime) -> None:
+        writer.write_batch([(clock.t, "ok", "10.1.1.1:4000", line) for line in lines])
+        clock.at(closed)
+        writer.close()
+
+    segment([packet(at(10, m), 30.0) for m in range(0, 60, 10)], at(11, 0))
+    segment([packet(at(10, m) + dt.timedelta(days=1), 40.0) for m in range(0, 60, 10)], at(12, 0))
+    ingest("source", register)
+    per_date = "SELECT strftime(date, '%d'), count(*) FROM {} GROUP BY ALL ORDER BY 1"
+    assert query(settings, per_date.format("mart_source__hourly")) == [("20", 2), ("21", 2)]
+
+    [closed] = [
+        p
+        for p in settings.hj212_landing.rglob(f"*{sources.CLOSED_SUFFIX}")
+        if b"DataTime=20261121" in p.read_bytes()
+    ]
+    data = bytearray(closed.read_bytes())
+    data[-3] ^= 1  # a bit flipped on disk
+    closed.write_bytes(bytes(data))
+    ingest("source", register, force=True, builds=["core"])
+    assert query(settings, per_date.format("core_source__readings")) == [("20", 12)]
+    assert query(settings, "SELECT DISTINCT reason FROM quarantine_source__packets") == [
+        ("segment_manifest_mismatch",)
+    ]
+    run = ingest("source", register)
+    # the 20th's readings are as they were; the 21st's marts are rebuilt from no readings at all
+    assert {(m.unit, m.status) for m in run.of("marts")} == {
+        ("2026-11-20", "skipped"),
+        ("2026-11-21", "published"),
+    }
+    for mart in ("mart_source__hourly", "mart_source__daily"):
+        assert [d for d, _ in query(settings, per_date.format(mart))] == ["20"], mart
+    again = ingest("source", register)
+    assert {r.status for r in again.units} == {"skipped"}
+
+
 def test_capture_files_gz_and_plain_are_content_addressed(
     settings: Settings, tmp_path: Path, ingest: Ingest
 ) -> None:
