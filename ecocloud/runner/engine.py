@@ -16,11 +16,14 @@ For one build:
 4. **gate** — each output table validated once for the whole batch, verdicts per unit and
    partition; a unit is blocked when any of its parts fails a blocking expectation;
 5. **publish** — atomically, per the build's ``Publish`` mode; evidence (quarantine) always;
-6. **record** — the unit's outcome, its parts and its lineage in one ledger transaction (a part is
-   visible to builds and serving only from then on; parts it replaced are deleted after it), and
-   the gate results appended to ``quality_platform__expectation_results``.
+6. **record** — the unit's outcome, its parts and its lineage in one ledger transaction (a new part
+   is read by builds and serving only from then on; parts it replaced are deleted after it), and
+   the gate results appended to ``quality_platform__expectation_results``. On S3 every write is a new
+   object; on a local lake a part a unit writes again keeps its name and is replaced in place by an
+   atomic rename just before the transaction — if the process dies in between, readers see the new
+   rows while the ledger still records the old ones, until the unit (still pending) is rebuilt.
 
-Serving is refreshed once per run by the caller (``refresh_serving``).
+Serving is refreshed once per run by the caller (``refresh_serving``), after a failed run too.
 """
 
 from __future__ import annotations
