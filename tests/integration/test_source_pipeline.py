@@ -142,6 +142,20 @@ def at(hh: int, mm: int, ss: int = 0) -> dt.datetime:
     return dt.datetime(2026, 11, 20, hh, mm, ss, tzinfo=BEIJING)
 
 
+def segments(settings: Settings, opened: dt.datetime) -> Callable[[list[bytes], dt.datetime], None]:
+    """``segment(lines, closed)``: a receiver segment of ``lines`` in the landing zone, closed at
+    ``closed`` (the next one opens then)."""
+    clock = Clock(opened)
+    writer = SegmentWriter(settings.hj212_landing, "r1", rotate_seconds=10**9, clock=clock)
+
+    def segment(lines: list[bytes], closed: dt.datetime) -> None:
+        writer.write_batch([(clock.t, "ok", "10.1.1.1:4000", line) for line in lines])
+        clock.at(closed)
+        writer.close()
+
+    return segment
+
+
 def test_segments_exactly_once_whenever_they_closed_late_segment_and_reruns(
     settings: Settings, ingest: Ingest
 ) -> None:
@@ -238,13 +252,7 @@ def test_a_late_daily_packet_recomputes_only_its_outlet_day_until_the_code_chang
     from schemas import source as schema
     from warehouse import lake as lk
 
-    clock = Clock(at(10, 5))
-    writer = SegmentWriter(settings.hj212_landing, "r1", rotate_seconds=10**9, clock=clock)
-
-    def segment(lines: list[bytes], closed: dt.datetime) -> None:
-        writer.write_batch([(clock.t, "ok", "10.1.1.1:4000", line) for line in lines])
-        clock.at(closed)
-        writer.close()
+    segment = segments(settings, at(10, 5))
 
     segment([packet(at(10, m), 30.0 + m, mn=mn) for mn in (MN, MN2) for m in range(0, 60, 10)], at(11, 0))
     ingest("source", register)
@@ -282,13 +290,7 @@ def test_a_late_daily_packet_recomputes_only_its_outlet_day_until_the_code_chang
 def test_a_date_whose_readings_are_all_gone_gets_empty_marts(settings: Settings, ingest: Ingest) -> None:
     """A forced rerun finds one segment's bytes changed on disk: quarantined whole, its readings leave
     their date. The date's marts are rebuilt empty — not left as computed from readings no longer there."""
-    clock = Clock(at(10, 5))
-    writer = SegmentWriter(settings.hj212_landing, "r1", rotate_seconds=10**9, clock=clock)
-
-    def segment(lines: list[bytes], closed: dt.datetime) -> None:
-        writer.write_batch([(clock.t, "ok", "10.1.1.1:4000", line) for line in lines])
-        clock.at(closed)
-        writer.close()
+    segment = segments(settings, at(10, 5))
 
     segment([packet(at(10, m), 30.0) for m in range(0, 60, 10)], at(11, 0))
     segment([packet(at(10, m) + dt.timedelta(days=1), 40.0) for m in range(0, 60, 10)], at(12, 0))
