@@ -258,30 +258,7 @@ def _run_batch(ctx: StepContext, spec: SourceSpec, build: Build, batch: list[Uni
     outputs = [get_table(t) for t in build.outputs]
     held = {unit_lock(name, u.key) for u in batch} | {unit_lock(*x) for u in batch for x in u.excludes}
     with ctx.ledger.locked(held):
-        # Re-plan under the locks: another run may have built these units, or their inputs moved on.
-        keys = {u.key for u in batch}
-        fresh = {u.key: u for u in steps.plan(ctx) if u.key in keys}
-        states = ctx.ledger.unit_states(name)
-        reports: list[UnitReport] = []
-        todo: list[tuple[Unit, str]] = []
-        for key in [u.key for u in batch]:
-            unit = fresh.get(key)
-            if unit is None:  # a concurrent run made it unnecessary, or its input went away
-                state = states.get(key)
-                reports.append(UnitReport(name, key, SKIPPED, state.counts if state else {}))
-                continue
-            if not {unit_lock(*x) for x in unit.excludes} <= held:
-                # it must now exclude a unit this batch did not lock (a part added since the run
-                # planned): the next run builds it, under all its locks
-                state = states.get(key)
-                waiting = f"{key}: left for the next run (new parts of other units since it was planned)"
-                reports.append(UnitReport(name, key, SKIPPED, state.counts if state else {}, [waiting]))
-                continue
-            fp = fingerprint(name, build.code_version, outputs, unit)
-            if not _is_pending(states.get(key), fp, ctx.run.force):
-                reports.append(UnitReport(name, key, SKIPPED, states[key].counts))
-                continue
-            todo.append((unit, fp))
+        reports, todo = _replan(ctx, steps, build, outputs, [u.key for u in batch], held)
         built: list[_Built] = []
         started = time.perf_counter()
         together = _build_together(ctx, steps, [u for u, _ in todo])
@@ -305,6 +282,40 @@ def _run_batch(ctx: StepContext, spec: SourceSpec, build: Build, batch: list[Uni
             _gate_and_publish(ctx, name, build, outputs, built)
         reports += [b.report for b in built]
     return reports
+
+
+def _replan(
+    ctx: StepContext, steps: Steps, build: Build, outputs: list[Table], keys: list[str], held: set[str]
+) -> tuple[list[UnitReport], list[tuple[Unit, str]]]:
+    """The batch's units planned again under its locks (another run may have built them, or their
+    inputs moved on): the skipped ones' reports, and the units still pending with their fingerprints."""
+    wanted = set(keys)
+    fresh = {u.key: u for u in steps.plan(ctx) if u.key in wanted}
+    states = ctx.ledger.unit_states(ctx.build)
+
+    def skipped(key: str, *warnings: str) -> UnitReport:
+        state = states.get(key)
+        return UnitReport(ctx.build, key, SKIPPED, state.counts if state else {}, list(warnings))
+
+    reports: list[UnitReport] = []
+    todo: list[tuple[Unit, str]] = []
+    for key in keys:
+        unit = fresh.get(key)
+        if unit is None:  # a concurrent run made it unnecessary, or its input went away
+            reports.append(skipped(key))
+        elif not {unit_lock(*x) for x in unit.excludes} <= held:
+            # it must now exclude a unit the batch did not lock (a part added since the run planned):
+            # the next run builds it, under all its locks
+            reports.append(
+                skipped(key, f"{key}: left for the next run (new parts of other units since it was planned)")
+            )
+        else:
+            fp = fingerprint(ctx.build, build.code_version, outputs, unit)
+            if _is_pending(states.get(key), fp, ctx.run.force):
+                todo.append((unit, fp))
+            else:
+                reports.append(skipped(key))
+    return reports, todo
 
 
 def _build_together(
