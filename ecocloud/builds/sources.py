@@ -279,9 +279,8 @@ class _MartPlan:
     files: list[str]
     parts: dict[str, str]  # part -> fingerprint
     added_files: list[str]
-    incremental: (
-        bool  # only parts were added since the last build: recompute the outlet hours and days they touch
-    )
+    # only parts were added since the last build: recompute the outlet hours and days they touch
+    incremental: bool
 
 
 class Marts:
@@ -307,10 +306,7 @@ class Marts:
         plans = [_mart_plan(ctx, u) for u in units]
         con = ctx.connect()
         try:
-            files = [f for p in plans for f in p.files]
-            if not files:  # only dates whose readings are gone
-                con.register("no_readings", schema.readings.empty())
-            source = parquet_sql(files) if files else "no_readings"
+            source = _readings_of(con, [f for p in plans for f in p.files])
             con.execute(f"CREATE VIEW readings AS SELECT * FROM {source} WHERE {MART_ROWS}")
             full = pa.array([p.day for p in plans if not p.incremental], pa.date32())
             con.register("full_days", pa.table({"d": full}))  # computed whole (the touched views read it)
@@ -427,12 +423,7 @@ def _touched_groups(con: duckdb.DuckDBPyConnection, plans: list[_MartPlan]) -> t
     """What the new parts of incremental dates feed into: (date, mn, epoch hour) of every outlet hour
     of the hourly mart, and (date, mn) of every outlet day of the daily mart — those hours' days and
     the days of new 2031 readings (real captures back-fill: an hour's segments touch many dates)."""
-    files = [f for p in plans for f in p.added_files]
-    source = (
-        parquet_sql(files)
-        if files
-        else "(SELECT NULL::DATE AS date, NULL::VARCHAR AS mn, NULL::TIMESTAMPTZ AS data_at, NULL::VARCHAR AS cn)"
-    )
+    source = _readings_of(con, [f for p in plans for f in p.added_files])
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE new_groups AS SELECT DISTINCT date, mn, cn = '{DAILY_CN}' AS daily, "
         f"epoch_us(data_at) // {HOUR_US} AS hr FROM {source} WHERE cn IN ({HOURLY_CNS_SQL}, '{DAILY_CN}')"
@@ -440,6 +431,15 @@ def _touched_groups(con: duckdb.DuckDBPyConnection, plans: list[_MartPlan]) -> t
     hours = con.sql("SELECT DISTINCT date, mn, hr FROM new_groups WHERE NOT daily").to_arrow_table()
     days = con.sql("SELECT DISTINCT date, mn FROM new_groups").to_arrow_table()
     return hours, days
+
+
+def _readings_of(con: duckdb.DuckDBPyConnection, files: list[str]) -> str:
+    """The relation of the readings part files ``files``: with none (a fresh run's new parts, the dates
+    whose readings are gone), an empty one of the readings' columns."""
+    if files:
+        return parquet_sql(files)
+    con.register("no_readings", schema.readings.empty())
+    return "no_readings"
 
 
 def _of_day(rows: pa.Table, day: dt.date) -> pa.Table:

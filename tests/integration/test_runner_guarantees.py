@@ -213,6 +213,7 @@ class _PlannedOnce:
 
 
 def test_a_unit_gone_when_its_batch_re_plans_is_reported_skipped(settings: Settings) -> None:
+    _PlannedOnce.plans = 0
     build = Build("once", (), Publish.WHOLE, f"{__name__}:_PlannedOnce")
     spec = SourceSpec("replan", "replan", "re-plan", Arrival.TABLES, (build,), Schedule())
     reports = engine.run_build(settings, spec, build, RunInfo.cli("test"))
