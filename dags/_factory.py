@@ -9,7 +9,8 @@ event, so downstream DAGs are not woken for nothing); downstream builds still ru
 task without retries (retrying the same data cannot help); any other error is retried.
 ``refresh_serving`` runs whatever the builds did (``all_done``): the views follow the ledger, and a
 build that failed after others published (a compaction deleting the parts it replaced) would
-otherwise leave them listing deleted files until the next good run.
+otherwise leave them listing deleted files until the next good run. A run triggered with the param
+``accept_shrink`` publishes partitions the gate held back for shrinking (``ecocloud run --accept-shrink``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from airflow.sdk import (
     AssetOrTimeSchedule,
     CronDataIntervalTimetable,
     CronTriggerTimetable,
+    Param,
     TriggerRule,
     dag,
     get_current_context,
@@ -63,6 +65,7 @@ def _run(task_name: str):  # type: ignore[no-untyped-def]
         f"{ctx['dag'].dag_id}.{task_name}",
         ctx.get("data_interval_start"),
         ctx.get("data_interval_end"),
+        accept_shrink=bool(ctx["params"].get("accept_shrink", False)),
     )
 
 
@@ -81,6 +84,14 @@ def make_dag(spec_name: str) -> DAG:
         default_args=task_defaults(**spec.task_policy),
         tags=["ecocloud", *spec.tags],
         doc_md=spec.description,
+        params={
+            "accept_shrink": Param(
+                False,
+                type="boolean",
+                description="publish partitions that lost more rows than their table allows, and rebuild "
+                "the units the quality gate held back (an operator's word that a smaller upstream file is right)",
+            )
+        },
     )
     def _dag() -> None:
         @task(task_id="land", doc_md="Land the interval's bytes in the raw zone (with their manifest).")

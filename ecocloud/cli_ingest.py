@@ -26,6 +26,10 @@ console = Console()
 err = Console(stderr=True)
 
 _FORCE = typer.Option(help="rebuild every unit even when the ledger says it is current")
+_ACCEPT_SHRINK = typer.Option(
+    help="publish partitions that lost more rows than their table allows (a smaller upstream file "
+    "that is right), and rebuild the units the gate held back"
+)
 
 
 def _ingest(
@@ -36,6 +40,7 @@ def _ingest(
     command: str,
     workers: int | None = None,
     builds: list[str] | None = None,
+    accept_shrink: bool = False,
 ) -> None:
     """Land with ``land(settings, ledger)``, run the spec, refresh serving, report, exit code."""
     from ecocloud.runner import engine
@@ -44,7 +49,7 @@ def _ingest(
     from ingest.http import FetchError
 
     settings = get_settings()
-    run = RunInfo.cli(command, force=force, workers=workers)
+    run = RunInfo.cli(command, force=force, workers=workers, accept_shrink=accept_shrink)
     spec = get_spec(spec_name)
     try:
         with console.status(f"{spec.name}: landing and building …"):
@@ -112,8 +117,13 @@ def ingest_air(
     ],
     force: Annotated[bool, _FORCE] = False,
     workers: Annotated[int | None, typer.Option(help="parser processes (default: one per core)")] = None,
+    accept_shrink: Annotated[bool, _ACCEPT_SHRINK] = False,
 ) -> None:
-    """National air-quality day files: raw zone → station-hours → AQI → quality gate → lake."""
+    """National air-quality day files: raw zone → station-hours → AQI → quality gate → lake.
+
+    A newer day file with more than a tenth fewer station-hours than the published day is held back
+    (blocked; the published day stays) unless `--accept-shrink` is given.
+    """
     from ecocloud.builds import air
 
     _ingest(
@@ -122,6 +132,7 @@ def ingest_air(
         force=force,
         command="ecocloud ingest air",
         workers=workers,
+        accept_shrink=accept_shrink,
     )
 
 
@@ -281,6 +292,7 @@ def run(
         ),
     ] = True,
     force: Annotated[bool, _FORCE] = False,
+    accept_shrink: Annotated[bool, _ACCEPT_SHRINK] = False,
 ) -> None:
     """Run a source spec now: its landing step, then every pending unit of its builds.
 
@@ -306,4 +318,11 @@ def run(
         if unknown:
             err.print(f"[red]{chosen.name} has no build {unknown}; builds: {[x.name for x in chosen.builds]}")
             raise typer.Exit(2)
-    _ingest(chosen.name, do_land, force=force, command=f"ecocloud run {chosen.name}", builds=build)
+    _ingest(
+        chosen.name,
+        do_land,
+        force=force,
+        command=f"ecocloud run {chosen.name}",
+        builds=build,
+        accept_shrink=accept_shrink,
+    )

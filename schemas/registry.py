@@ -209,8 +209,13 @@ class Table:
     # A late upstream is reported, not blocked by default: the hours already received still publish.
     freshness_severity: Severity = Severity.WARNING
     pair_checks: tuple[PairEquality, ...] = field(default_factory=tuple)
+    # The share of a unit's published rows of a partition its new part may lose before the gate holds
+    # the part back (a truncated upstream file replacing a good one); None: the table may shrink.
+    max_shrink: float | None = None
 
     def __post_init__(self) -> None:
+        if self.max_shrink is not None and not 0 <= self.max_shrink < 1:
+            raise ValueError(f"table {self.name}: max_shrink must be in [0, 1)")
         names = [c.name for c in self.columns]
         if len(set(names)) != len(names):
             raise ValueError(f"table {self.name}: duplicate column names")

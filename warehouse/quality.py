@@ -15,6 +15,7 @@ kind               expectation                                                  
 =================  ============================================================  ================
 ``columns``        ExpectTableColumnsToMatchSet(registry columns, exact_match)   blocking
 ``rows``           ExpectTableRowCountToBeBetween(min_value=1)                   warning
+``shrink``         ExpectTableRowCountToBeBetween(min = published × (1 − max_shrink))  blocking
 ``type``           ExpectColumnValuesToBeOfType, every column                    blocking
 ``not_null``       ExpectColumnValuesToNotBeNull, non-nullable columns           blocking
 ``range``          ExpectColumnValuesToBeBetween(min, max, mostly)               column severity
@@ -54,7 +55,11 @@ clean data does not pay for it). Each part's result is then read off GX's result
   order) gets the same result. Parts with another schema are validated as their own batch (a fixed
   set of runs per distinct schema, normally one).
 * ``rows`` is evaluated per part from the part's row count and the expectation's bounds (the
-  batch's row count says nothing about a part); GX does not run it.
+  batch's row count says nothing about a part); GX does not run it. So is ``shrink``, added when the
+  table declares ``max_shrink``: a part whose unit has published rows in its partition
+  (``GatePart.published_rows``) may have at most that share fewer (a truncated upstream file must
+  not replace a good one). A run told to accept a shrink (``validate(..., accept_shrink=True)``)
+  reports it as a warning and publishes.
 * the primary key is checked over the whole batch (a schema group): a key repeated across two parts
   fails both, on the rows that hold it.
 * ``freshness`` is evaluated once, on the batch (max over all rows; with several schemas, over the
@@ -180,6 +185,7 @@ __all__ = [
     "PANDAS_DTYPES",
     "PARTITION_COLUMN",
     "RESULT_FORMAT",
+    "SHRINK_PARAMETER",
     "GatePart",
     "GateRun",
     "GateVerdict",
@@ -200,6 +206,8 @@ BEIJING = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")  # no DST in China
 
 # Suite parameter filled in at run time (GX 1.x: ``{"$PARAMETER": name}`` + expectation_parameters).
 FRESHNESS_PARAMETER = "ecocloud_freshness_min"
+# The ``shrink`` check's lower bound, different for each part: evaluated by the gate, not by GX.
+SHRINK_PARAMETER = "ecocloud_shrink_min"
 # Column the gate adds to the partition check's frame: the partition of each row's part.
 PARTITION_COLUMN = "__partition__"
 
@@ -383,6 +391,12 @@ def _expectations(table: Table, *, freshness: bool, partition: bool) -> list[Exp
                 meta=_meta("partition", table.partition_by, blocking),
             )
         )
+    if table.max_shrink is not None:
+        out.append(
+            gxe.ExpectTableRowCountToBeBetween(
+                min_value={"$PARAMETER": SHRINK_PARAMETER}, meta=_meta("shrink", table.name, blocking)
+            )
+        )
     if freshness and table.freshness_column:
         out.append(
             gxe.ExpectColumnMaxToBeBetween(
@@ -428,6 +442,7 @@ class GatePart:
     unit: str  # the runner's unit key: "2026-11-20", "segment/data/x.h212", "all"
     partition: dt.date | None  # partition these rows are for (None: unpartitioned table)
     data: pa.Table
+    published_rows: int | None = None  # the unit's rows published in this partition (None: none)
 
 
 @dataclass(frozen=True)
@@ -497,6 +512,7 @@ def validate(
     *,
     run: GateRun,
     expected_latest: dt.datetime | None = None,
+    accept_shrink: bool = False,
 ) -> list[GateVerdict]:
     """Gate ``parts`` (one batch of ``table``) with a fixed number of GX runs; a verdict per part.
 
@@ -504,7 +520,8 @@ def validate(
     the table has a ``freshness_column``; it is evaluated on the whole batch and reported on the
     parts of its newest partition. Every part's ``results`` share one ``gate_run_id``. Bad data
     never raises: an expectation GX cannot evaluate (e.g. its column is missing) fails, with GX's
-    message in ``details``. Raises ``ValueError`` for bad arguments: a naive ``expected_latest``,
+    message in ``details``. ``accept_shrink``: a part that shrinks more than its table's
+    ``max_shrink`` is warned about, not blocked. Raises ``ValueError`` for bad arguments: a naive ``expected_latest``,
     a partition on an unpartitioned table, two parts with the same unit and partition.
     """
     _check_arguments(table, parts, expected_latest)
@@ -536,7 +553,7 @@ def validate(
             compiled = _compiled(table, freshness=use_freshness and g == main, partition=use_partition)
             timings["compile"] += time.perf_counter() - mark
             per_part, fresh = _validate_group(
-                table, compiled, [parts[i] for i in members], parameters, timings
+                table, compiled, [parts[i] for i in members], parameters, timings, accept_shrink
             )
             for i, part_outcomes in zip(members, per_part, strict=True):
                 outcomes[i] = part_outcomes
@@ -663,6 +680,7 @@ class _Unit:
 class _Compiled:
     units: tuple[_Unit, ...]
     row_count: Any  # the ``rows`` expectation: evaluated per part, not run by GX
+    shrink: Any  # the ``shrink`` expectation (None: the table may shrink): evaluated per part too
     order: Mapping[str, int]  # ecocloud_check -> position in build_suite order
 
 
@@ -752,11 +770,11 @@ def _compiled(table: Table, *, freshness: bool, partition: bool) -> _Compiled:
         expectations = _expectations(table, freshness=freshness, partition=partition)
         order = {_check_of(e): i for i, e in enumerate(expectations)}
         groups: dict[str | tuple[str, ...], list[Expectation]] = {}
-        row_count = None
+        per_part: dict[str, Any] = {"rows": None, "shrink": None}
         for e in expectations:
             kind = _check_of(e).split(":", 1)[0]
-            if kind == "rows":
-                row_count = e
+            if kind in per_part:
+                per_part[kind] = e
                 continue
             if kind in _SCHEMA_KINDS:
                 group: str | tuple[str, ...] = "schema"
@@ -780,7 +798,7 @@ def _compiled(table: Table, *, freshness: bool, partition: bool) -> _Compiled:
                 )
                 for i, (group, members) in enumerate(groups.items())
             )
-        compiled = _Compiled(units=units, row_count=row_count, order=order)
+        compiled = _Compiled(units=units, row_count=per_part["rows"], shrink=per_part["shrink"], order=order)
         _COMPILED[key] = compiled
         log.debug(
             "compiled the quality gate of %s: %d expectations in %d units", prefix, len(order), len(units)
@@ -909,12 +927,13 @@ def _validate_group(
     parts: Sequence[GatePart],
     parameters: Mapping[str, Any],
     timings: dict[str, float],
+    accept_shrink: bool,
 ) -> tuple[list[list[_Outcome]], _Outcome | None]:
     """Validate parts with one Arrow schema as one batch; each part's outcomes, and freshness."""
     data = _concat(parts)
     layout = _Layout.of(parts)
     partitions = _partition_rows(table, parts, layout) if "partition" in _kinds(compiled) else None
-    per_part: list[list[_Outcome]] = [[_row_count(compiled.row_count, p.data.num_rows)] for p in parts]
+    per_part = [_counted(table, compiled, p, accept_shrink=accept_shrink) for p in parts]
     freshness: _Outcome | None = None
     series: dict[str, pd.Series] = {}
     encoded = _Encodings(data, keyed=[c for u in compiled.units if u.key for c in u.columns])
@@ -1447,6 +1466,45 @@ def _sample(table: Table, data: pa.Table, read: _Read, positions: np.ndarray) ->
         return data.select(list(read.kwargs["column_list"])).take(take).to_pylist()
     values = [data.column(c).take(take).to_pylist() for c in read.columns]
     return values[0] if len(values) == 1 else [list(v) for v in zip(*values, strict=True)]
+
+
+def _counted(table: Table, compiled: _Compiled, part: GatePart, *, accept_shrink: bool) -> list[_Outcome]:
+    """The checks of a part's row count: ``rows``, and ``shrink`` where the unit published rows before."""
+    outcomes = [_row_count(compiled.row_count, part.data.num_rows)]
+    if compiled.shrink is not None and part.published_rows is not None:
+        assert table.max_shrink is not None
+        outcomes.append(
+            _shrink(compiled.shrink, part.data.num_rows, part.published_rows, table.max_shrink, accept_shrink)
+        )
+    return outcomes
+
+
+def _shrink(expectation: Any, rows: int, published: int, max_shrink: float, accepted: bool) -> _Outcome:
+    """``shrink`` on one part: its rows against the rows its unit published in the partition
+    (``accepted``: a failure is a warning)."""
+    floor = math.ceil(published * (1 - max_shrink) - 1e-9)
+    success = rows >= floor
+    lost = f"{rows:,} rows where {published:,} are published: {1 - rows / max(published, 1):.0%} fewer, "
+    lost += f"more than the {max_shrink:.0%} allowed"
+    meta = expectation.meta or {}
+    return _Outcome(
+        check=str(meta["ecocloud_check"]),
+        expectation=str(expectation.expectation_type),
+        column_name=None,
+        severity=Severity.WARNING if accepted else Severity(meta["severity"]),
+        success=success,
+        element_count=rows,
+        unexpected_count=None,
+        unexpected_percent=None,
+        # details stay the table's (the catalog sums a run's results by them); the bound is observed
+        observed_value=_json({"rows": rows, "published_rows": published, "min_value": floor}),
+        details=_json({"max_shrink": max_shrink}),
+        message="ok"
+        if success
+        else f"{lost}; published as the run accepts shrinking"
+        if accepted
+        else f"{lost}; held back, the published rows stay (--accept-shrink publishes it)",
+    )
 
 
 def _row_count(expectation: Any, rows: int) -> _Outcome:

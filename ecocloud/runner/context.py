@@ -40,11 +40,17 @@ class RunInfo:
     interval: tuple[dt.datetime, dt.datetime] | None = None  # [start, end) of a scheduled run
     force: bool = False  # rebuild even units whose fingerprint is current
     workers: int | None = None  # processes for parallel builds (None: settings.workers)
+    # publish parts that shrink more than their table's ``max_shrink`` (the gate warns), and rebuild
+    # the units blocked before: an operator's word that a smaller upstream file is right
+    accept_shrink: bool = False
 
     @staticmethod
-    def cli(command: str, *, force: bool = False, workers: int | None = None) -> RunInfo:
+    def cli(
+        command: str, *, force: bool = False, workers: int | None = None, accept_shrink: bool = False
+    ) -> RunInfo:
         now = dt.datetime.now(dt.UTC)
-        return RunInfo(f"cli-{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}", command, None, force, workers)
+        run_id = f"cli-{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+        return RunInfo(run_id, command, None, force, workers, accept_shrink)
 
     @property
     def expected_latest(self) -> dt.datetime | None:

@@ -160,7 +160,7 @@ def run_build(settings: Settings, spec: SourceSpec, build: Build, run: RunInfo) 
     reports: dict[str, UnitReport] = {}
     pending: list[Unit] = []
     for unit in units:
-        if _is_pending(states.get(unit.key), fingerprint(name, build.code_version, outputs, unit), run.force):
+        if _is_pending(states.get(unit.key), fingerprint(name, build.code_version, outputs, unit), run):
             pending.append(unit)
         else:
             state = states[unit.key]
@@ -209,8 +209,10 @@ def _unique(units: Iterable[Unit], build: str) -> list[Unit]:
     return list(out.values())
 
 
-def _is_pending(state: UnitState | None, fp: str, force: bool) -> bool:
-    return force or state is None or state.fingerprint != fp or state.status == FAILED
+def _is_pending(state: UnitState | None, fp: str, run: RunInfo) -> bool:
+    if run.force or state is None or state.fingerprint != fp or state.status == FAILED:
+        return True
+    return run.accept_shrink and state.status == BLOCKED  # it may have been held back for shrinking
 
 
 def _batches(units: list[Unit], build: Build, workers: int = 1) -> list[list[Unit]]:
@@ -311,7 +313,7 @@ def _replan(
             )
         else:
             fp = fingerprint(ctx.build, build.code_version, outputs, unit)
-            if _is_pending(states.get(key), fp, ctx.run.force):
+            if _is_pending(states.get(key), fp, ctx.run):
                 todo.append((unit, fp))
             else:
                 reports.append(skipped(key))
@@ -379,11 +381,17 @@ def _gate_and_publish(
     gate_run = GateRun(ctx.run.run_id, ctx.run.task, name)
     expected_latest = ctx.run.expected_latest if build.freshness else None
     verdicts: dict[str, list[GateVerdict]] = {b.unit.key: [] for b in built}
-    for table in outputs:
-        if table.name in build.evidence:
-            continue
-        parts = [GatePart(b.unit.key, p, data) for b in built for p, data in b.split[table.name]]
-        for verdict in validate(table, parts, run=gate_run, expected_latest=expected_latest):
+    gated = [t for t in outputs if t.name not in build.evidence]
+    published = _published_rows(ctx, built) if any(t.max_shrink is not None for t in gated) else {}
+    for table in gated:
+        parts = [
+            GatePart(b.unit.key, p, data, published.get((b.unit.key, table.name, partition_key(p))))
+            for b in built
+            for p, data in b.split[table.name]
+        ]
+        for verdict in validate(
+            table, parts, run=gate_run, expected_latest=expected_latest, accept_shrink=ctx.run.accept_shrink
+        ):
             verdicts[verdict.unit].append(verdict)
     results = []
     for b in built:
@@ -396,6 +404,16 @@ def _gate_and_publish(
         _publish(ctx, name, build, outputs, b, passed)
     if results:
         _append_results(ctx, name, pa.concat_tables(results))
+
+
+def _published_rows(ctx: StepContext, built: list[_Built]) -> dict[tuple[str, str, str], int]:
+    """(unit, table, partition) → the rows each unit of the batch has published there (the shrink check)."""
+    rows: dict[tuple[str, str, str], int] = {}
+    for b in built:
+        for p in ctx.ledger.parts_of_unit(ctx.build, b.unit.key):
+            key = (b.unit.key, p.table_name, p.partition)
+            rows[key] = rows.get(key, 0) + p.rows
+    return rows
 
 
 def _publish(

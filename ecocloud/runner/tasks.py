@@ -17,15 +17,23 @@ from warehouse import quality
 from warehouse.sweep import Unlisted, sweep
 
 
-def run_info(run_id: str, task: str, start: dt.datetime | None, end: dt.datetime | None) -> RunInfo:
-    """Airflow's run id, ``dag.task`` and data interval (pendulum times become plain UTC)."""
+def run_info(
+    run_id: str,
+    task: str,
+    start: dt.datetime | None,
+    end: dt.datetime | None,
+    *,
+    accept_shrink: bool = False,
+) -> RunInfo:
+    """Airflow's run id, ``dag.task``, data interval (pendulum times become plain UTC) and the run's
+    ``accept_shrink`` param."""
     interval = None
     if start is not None and end is not None:
         interval = (
             dt.datetime.fromtimestamp(start.timestamp(), dt.UTC),
             dt.datetime.fromtimestamp(end.timestamp(), dt.UTC),
         )
-    return RunInfo(run_id, task, interval)
+    return RunInfo(run_id, task, interval, accept_shrink=accept_shrink)
 
 
 def land(spec_name: str, run: RunInfo) -> int:

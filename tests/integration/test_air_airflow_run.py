@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 import json
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
@@ -21,9 +22,9 @@ BEIJING = dt.timezone(dt.timedelta(hours=8))
 DAY = dt.date(2026, 11, 20)
 
 
-def dags_test(settings: Settings, base_url: str, logical_date: dt.datetime) -> str:
+def dags_test(settings: Settings, base_url: str, logical_date: dt.datetime, **kwargs: Any) -> str:
     return airflow_dags_test(
-        settings, "air_quality", logical_date, {"ECOCLOUD_AIR_BASE_URL": f"{base_url}/air"}
+        settings, "air_quality", logical_date, {"ECOCLOUD_AIR_BASE_URL": f"{base_url}/air"}, **kwargs
     )
 
 
@@ -92,3 +93,27 @@ def test_hourly_runs_follow_the_growing_day_file_and_reruns_change_nothing(
             settings, sim.base_url, dt.datetime.combine(DAY + dt.timedelta(days=1), dt.time(0), BEIJING)
         )
         assert digest(settings.lake) == before
+
+
+def test_a_day_file_that_shrinks_is_held_back_until_a_run_accepts_it(settings: Settings) -> None:
+    """The upstream serves the day's morning file again after the whole day was published (a truncated
+    copy, as far as anyone can tell): the run fails on the gate and the day stays whole, until a run
+    triggered with ``accept_shrink`` publishes it."""
+    ensure_db(settings)
+    hours_sql = "SELECT count(DISTINCT observed_at) FROM core_air__station_hourly"
+    next_midnight = dt.datetime.combine(DAY + dt.timedelta(days=1), dt.time(0), BEIJING)
+    with running_simulator(
+        start_date=DAY, days=1, seed=7, now=dt.datetime.combine(DAY, dt.time(23, 59))
+    ) as sim:
+        dags_test(settings, sim.base_url, next_midnight)
+        [(whole,)] = query(settings, hours_sql)
+
+        sim.clock.set(dt.datetime.combine(DAY, dt.time(10, 30)))  # the file as it was at 10:30
+        out = dags_test(settings, sim.base_url, next_midnight, state="failed")
+        assert "held back, the published rows stay" in out
+        assert query(settings, hours_sql) == [(whole,)]
+
+        out = dags_test(settings, sim.base_url, next_midnight, conf={"accept_shrink": True})
+        assert "published as the run accepts shrinking" in out
+        [(morning,)] = query(settings, hours_sql)
+        assert 1 <= morning <= 11 < whole

@@ -1,13 +1,17 @@
-"""Landing air day files: several at once, and the version received last is the one built."""
+"""Landing air day files: several at once, and the version received last is the one built — unless it
+lost station-hours (a truncated copy), which the gate holds back until an operator accepts it."""
 
 from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
 
+import duckdb
 import pytest
+from typer.testing import CliRunner
 
 from ecocloud.builds import air
+from ecocloud.cli import app
 from ecocloud.runner.engine import ledger
 from ecocloud.settings import Settings
 from ecocloud.simulator.air import day_file_name, generate_day, station_list_csv
@@ -64,3 +68,51 @@ def test_a_missing_file_is_a_clear_error(settings: Settings, tmp_path: Path) -> 
             air.land(settings, led, [str(noon), str(tmp_path / "china_sites_20230302.csv")])
     finally:
         led.close()
+
+
+def _day_rows(settings: Settings) -> list[tuple[int, int]]:
+    """(station-hours, distinct hours) of DAY as the serving views show it."""
+    con = duckdb.connect(str(settings.duckdb_file), read_only=True)
+    try:
+        sql = "SELECT count(*), count(DISTINCT observed_at) FROM core_air__station_hourly WHERE date = ?"
+        return [tuple(r) for r in con.execute(sql, [DAY]).fetchall()]
+    finally:
+        con.close()
+
+
+def test_a_newer_day_file_that_lost_hours_is_held_back_until_accepted(
+    settings: Settings, tmp_path: Path
+) -> None:
+    noon, night, station_list = _versions(tmp_path)
+    cli = CliRunner(env={"COLUMNS": "250"})
+    first = cli.invoke(app, ["ingest", "air", str(station_list), str(night)])
+    assert first.exit_code == 0, first.output
+    [(whole_day, hours)] = _day_rows(settings)
+    assert hours == 24
+
+    # the noon file arrives after the night one: half the station-hours, as a truncated copy would be
+    shrunk = cli.invoke(app, ["ingest", "air", str(noon)])
+    assert shrunk.exit_code == 1, shrunk.output
+    assert f"{DAY} BLOCKED: core_air__station_hourly {DAY}: " in shrunk.output
+    assert "are published: 50% fewer, more than the 10% allowed; held back" in shrunk.output
+    assert _day_rows(settings) == [(whole_day, 24)]  # the published day stays
+
+    again = cli.invoke(app, ["run", "air", "--no-land"])  # nothing changed: still held back, not rebuilt
+    assert again.exit_code == 0, again.output
+    assert _day_rows(settings) == [(whole_day, 24)]
+
+    accepted = cli.invoke(app, ["run", "air", "--no-land", "--accept-shrink"])
+    assert accepted.exit_code == 0, accepted.output
+    assert "published as the run accepts shrinking" in accepted.output
+    assert _day_rows(settings) == [(whole_day // 2, 12)]
+
+
+def test_a_day_file_that_grows_is_not_held_back(settings: Settings, tmp_path: Path) -> None:
+    noon, night, station_list = _versions(tmp_path)
+    cli = CliRunner(env={"COLUMNS": "250"})
+    for files in ([station_list, noon], [night]):
+        out = cli.invoke(app, ["ingest", "air", *map(str, files)])
+        assert out.exit_code == 0, out.output
+        assert "BLOCKED" not in out.output
+    [(_, hours)] = _day_rows(settings)
+    assert hours == 24

@@ -48,6 +48,7 @@ _PROBE = textwrap.dedent(
             "tags": sorted(dag.tags),
             "schedule": type(dag.timetable).__name__ + " " + str(getattr(dag.timetable, "expression", "")),
             "catchup": dag.catchup,
+            "params": {k: dag.params[k] for k in dag.params},
             "assets": sorted(a.name for a in getattr(getattr(dag.timetable, "asset_condition", None), "objects", [])),
             "tasks": {
                 t.task_id: {"retries": t.retries, "trigger_rule": getattr(t.trigger_rule, "value", t.trigger_rule), "outlets": [[a.name, a.uri] for a in t.outlets], "upstream": sorted(t.upstream_task_ids)}
@@ -140,6 +141,7 @@ def test_dags_are_generated_from_the_specs(dagbag: dict) -> None:
         for b in spec.builds:
             assert tasks[f"build_{b.name}"]["trigger_rule"] == "none_failed", (dag_id, b.name)
         assert tasks["refresh_serving"]["trigger_rule"] == "all_done"
+        assert dag["params"] == {"accept_shrink": False}, dag_id  # a trigger may accept shrinking
 
 
 def test_the_catalog_is_rebuilt_when_any_dataset_changes(dagbag: dict) -> None:

@@ -846,8 +846,9 @@ def test_station_hourly_clean_day_passes() -> None:
     )
     assert result.passed, result.summary()
     n_checks = len(build_suite(station_hourly, freshness=True, partition=True).expectations)
-    assert result.results.num_rows == n_checks
-    assert n_checks == 2 + 22 + 3 + 16 + 2 + 1 + 1 + 1 + 1  # columns, rows, types, not-null, ranges, ...
+    assert result.results.num_rows == n_checks - 1  # the day was never published: no shrink check
+    # columns, rows, types, not-null, ranges, allowed, key, pair, partition, shrink, freshness
+    assert n_checks == 2 + 22 + 3 + 16 + 2 + 1 + 1 + 1 + 1 + 1
 
 
 def test_station_hourly_aqi_disagreement_blocks() -> None:
@@ -871,3 +872,60 @@ def test_station_hourly_unknown_category_blocks() -> None:
     result = run_gate(station_hourly, _hourly(mutate=mutate), partition_date=DAY)
     assert not result.passed
     assert 'aqi_category not an allowed value on 1 of 72 rows, e.g. ["很好"]' in result.blocking_failures[0]
+
+
+# ------------------------------------------------------------------------------------ shrink
+
+SHRINKING = dataclasses.replace(READINGS, name="core_qgtest__shrinking", max_shrink=0.1)
+SHRINK_RUN = GateRun(run_id="manual__shrink", task="test.gate", build="test.shrink")
+
+
+def shrink_rows(verdict: GateVerdict) -> list[dict[str, Any]]:
+    return [r for r in verdict.results.to_pylist() if json.loads(r["details"]).get("max_shrink") is not None]
+
+
+@pytest.mark.parametrize(
+    ("rows", "published", "passed"),
+    [(18, 20, True), (17, 20, False), (0, 20, False), (20, 0, True), (25, 20, True), (9, 10, True)],
+)
+def test_a_part_may_lose_at_most_its_tables_share_of_the_published_rows(
+    rows: int, published: int, passed: bool
+) -> None:
+    [verdict] = validate(
+        SHRINKING, [GatePart(DAY.isoformat(), DAY, readings(rows), published)], run=SHRINK_RUN
+    )
+    [result] = shrink_rows(verdict)
+    assert (verdict.passed, result["success"], result["severity"]) == (passed, passed, "blocking")
+    assert json.loads(result["observed_value"]) == {
+        "rows": rows,
+        "published_rows": published,
+        "min_value": {20: 18, 0: 0, 10: 9}[published],
+    }
+    if not passed:
+        assert verdict.blocking_failures == [
+            f"core_qgtest__shrinking {DAY}: {rows:,} rows where {published:,} are published: "
+            f"{1 - rows / published:.0%} fewer, more than the 10% allowed; held back, the published rows "
+            "stay (--accept-shrink publishes it)"
+        ]
+
+
+def test_a_shrink_is_checked_only_where_the_unit_published_before_and_the_table_declares_it() -> None:
+    [first] = validate(SHRINKING, [GatePart(DAY.isoformat(), DAY, readings(2))], run=SHRINK_RUN)
+    assert first.passed and shrink_rows(first) == []
+    [undeclared] = validate(READINGS, [GatePart(DAY.isoformat(), DAY, readings(2), 20)], run=SHRINK_RUN)
+    assert undeclared.passed and shrink_rows(undeclared) == []
+    checks = [
+        (e.expectation_type, (e.meta or {})["ecocloud_check"]) for e in build_suite(SHRINKING).expectations
+    ]
+    assert ("expect_table_row_count_to_be_between", "shrink:core_qgtest__shrinking") in checks
+
+
+def test_an_accepted_shrink_is_a_warning_and_publishes() -> None:
+    part = GatePart(DAY.isoformat(), DAY, readings(4), 20)
+    [verdict] = validate(SHRINKING, [part], run=SHRINK_RUN, accept_shrink=True)
+    [result] = shrink_rows(verdict)
+    assert verdict.passed and not result["success"] and result["severity"] == "warning"
+    assert verdict.warnings == [
+        f"core_qgtest__shrinking {DAY}: 4 rows where 20 are published: 80% fewer, more than the 10% "
+        "allowed; published as the run accepts shrinking"
+    ]
