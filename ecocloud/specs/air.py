@@ -25,7 +25,7 @@ SPEC = SourceSpec(
             publish=Publish.PARTITION,
             summary=(
                 "station_hours_in",
-                "station_hours_published",
+                "station_hours_kept",
                 "station_hours_quarantined",
                 "lines_quarantined",
                 "aqi_agreement_pct",

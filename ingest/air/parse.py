@@ -347,7 +347,7 @@ def _assemble(
         "lines_quarantined": len(line_rejects),
         "orphan_values_quarantined": len(orphan_cells),
         "station_hours_in": int(present.sum()),
-        "station_hours_published": int(publish.sum()),
+        "station_hours_kept": int(publish.sum()),
         "station_hours_quarantined": int((present & bad).sum()),
         "hours_present": int(np.any(present, axis=1).sum()),
     }

@@ -216,7 +216,7 @@ def parse_credit_file(
                 )  # fmt: skip
             else:
                 rows_out.append({**typed, **where, "received_at": received_at})
-    counts["rows_published"] = len(rows_out)
+    counts["rows_kept"] = len(rows_out)
     counts["rows_quarantined"] = len(quarantine)
     return ParsedCredit(
         province,

@@ -84,7 +84,7 @@ def test_hourly_runs_follow_the_growing_day_file_and_reruns_change_nothing(
             "SELECT counts FROM platform_ledger__builds WHERE build = 'air.hourly' AND unit = '2026-11-20'",
         )
         recorded = json.loads(counts)
-        assert recorded["station_hours_published"] == in_out[0]
+        assert recorded["station_hours_kept"] == in_out[0]
         assert recorded["station_hours_in"] == in_out[0] + in_out[1]
 
         # Rerunning the same interval leaves the lake exactly as it was.

@@ -44,7 +44,7 @@ def test_computed_aqi_reproduces_the_published_aqi(
     data = gzip.decompress((shared_data / "cnemc-air" / name).read_bytes())
     parsed = parse_day_file(data, raw_file=name, file_date=date_from_name(name))
     assert parsed.hourly.num_rows == station_hours
-    assert parsed.counts["station_hours_in"] == station_hours == parsed.counts["station_hours_published"]
+    assert parsed.counts["station_hours_in"] == station_hours == parsed.counts["station_hours_kept"]
     aqi = hourly_aqi(parsed.hourly)
     con = duckdb.connect()
     con.register(

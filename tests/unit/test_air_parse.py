@@ -33,7 +33,7 @@ def test_clean_file_gives_one_row_per_station_hour_with_registry_names() -> None
     # hour 0 Beijing time is 16:00 UTC the day before
     assert row["observed_at"] == dt.datetime(2023, 1, 19, 16, tzinfo=dt.UTC)
     assert row["station_code"] == "1001A"
-    assert p.counts["station_hours_in"] == p.counts["station_hours_published"] == 4
+    assert p.counts["station_hours_in"] == p.counts["station_hours_kept"] == 4
     assert p.quarantine.num_rows == 0
 
 
@@ -74,7 +74,7 @@ def test_duplicate_station_columns_merge_when_they_agree_and_quarantine_when_not
     assert len(q) == 1 and q[0]["station_code"] == "A" and "disagrees" in q[0]["reason"]
     assert (
         p.counts["station_hours_in"]
-        == p.counts["station_hours_published"] + p.counts["station_hours_quarantined"]
+        == p.counts["station_hours_kept"] + p.counts["station_hours_quarantined"]
     )
 
 
@@ -95,7 +95,7 @@ def test_non_numeric_and_negative_cells_quarantine_their_station_hour_with_reaso
         "lines_quarantined": 0,
         "orphan_values_quarantined": 0,
         "station_hours_in": 3,
-        "station_hours_published": 1,
+        "station_hours_kept": 1,
         "station_hours_quarantined": 2,
         "hours_present": 1,
     }

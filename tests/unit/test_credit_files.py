@@ -85,7 +85,7 @@ def test_jiangxi_xlsx_with_title_row_and_five_levels() -> None:
         "sheets_skipped": 1,
         "rows_skipped": 1,
         "rows_read": 5,
-        "rows_published": 3,
+        "rows_kept": 3,
         "rows_quarantined": 2,
     }
 
