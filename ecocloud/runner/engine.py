@@ -409,10 +409,9 @@ def _gate_and_publish(
 def _published_rows(ctx: StepContext, built: list[_Built]) -> dict[tuple[str, str, str], int]:
     """(unit, table, partition) → the rows each unit of the batch has published there (the shrink check)."""
     rows: dict[tuple[str, str, str], int] = {}
-    for b in built:
-        for p in ctx.ledger.parts_of_unit(ctx.build, b.unit.key):
-            key = (b.unit.key, p.table_name, p.partition)
-            rows[key] = rows.get(key, 0) + p.rows
+    for p in ctx.ledger.parts_of_units(ctx.build, [b.unit.key for b in built]):
+        key = (p.unit, p.table_name, p.partition)
+        rows[key] = rows.get(key, 0) + p.rows
     return rows
 
 
