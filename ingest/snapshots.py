@@ -1,9 +1,11 @@
-"""Landing files that are snapshots of a registry or a result list (credit files, master data).
+"""Landing files that are versions of one upstream file: day files that grow, snapshots of a registry
+or a result list (credit files, master data).
 
-``land_bytes`` stores each content once. For a snapshot series that is right except for one case:
-a file that changes and later changes back (A → B → A) must count as a third snapshot, or the revert
-is lost. ``land_snapshot`` lands nothing when the bytes equal the newest object of that name, and
-lands a revert under a time-stamped file name, so it becomes a new raw object.
+``land_bytes`` stores each content once. For a series of versions that is right except for one case:
+a file that changes and later changes back (A → B → A: a truncated copy served, then the good one
+again) must count as a third version, or the revert is lost and B stays the newest. ``land_version``
+lands nothing new when the bytes equal the newest object of that name, and lands a revert under a
+time-stamped file name, so it becomes a new raw object, the newest.
 """
 
 from __future__ import annotations
@@ -18,6 +20,43 @@ from warehouse.ledger import Ledger, RawObject
 BEIJING = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
 
 
+def land_version(
+    lake: LakeLike,
+    ledger: Ledger,
+    *,
+    source: str,
+    logical_name: str,
+    partition: dt.date | None,
+    data: bytes,
+    origin: str,
+    received_at: dt.datetime | None = None,
+    file_name: str | None = None,
+) -> tuple[RawObject, bool]:
+    """Land ``data`` as the newest version of ``logical_name`` (``land_bytes``' arguments); returns its
+    record and whether it is new (False: the bytes are the newest version's, nothing landed)."""
+    sha = hashlib.sha256(data).hexdigest()
+    versions = ledger.raw_versions(source, logical_name)
+    if versions and versions[-1].sha256 == sha:
+        return versions[-1], False
+    received = (received_at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+    name = file_name or logical_name
+    if any(v.sha256 == sha for v in versions):  # a revert to earlier content: a new object
+        stem, dot, suffix = name.partition(".")
+        name = f"{stem}@{received:%Y%m%dT%H%M%S%fZ}{dot}{suffix}"
+    obj = land_bytes(
+        lake,
+        ledger,
+        source=source,
+        logical_name=logical_name,
+        partition=partition,
+        data=data,
+        origin=origin,
+        received_at=received,
+        file_name=name,
+    )
+    return obj, True
+
+
 def land_snapshot(
     lake: LakeLike,
     ledger: Ledger,
@@ -28,18 +67,10 @@ def land_snapshot(
     origin: str,
     received_at: dt.datetime | None = None,
 ) -> RawObject | None:
-    """Land ``data`` as the newest snapshot of ``logical_name``; None when it is unchanged."""
-    sha = hashlib.sha256(data).hexdigest()
-    latest = ledger.latest_raw(source, logical_name)
-    if latest is not None and latest.sha256 == sha:
-        return None
+    """Land ``data`` as the newest snapshot of ``logical_name`` (partitioned by the Beijing day it was
+    received); None when it is unchanged."""
     received = (received_at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
-    file_name = logical_name
-    seen = any(o.sha256 == sha and o.logical_name == logical_name for o in ledger.raw_objects(source))
-    if seen:  # a revert to earlier content: a new object, not the old record
-        stem, dot, suffix = logical_name.partition(".")
-        file_name = f"{stem}@{received:%Y%m%dT%H%M%S%fZ}{dot}{suffix}"
-    return land_bytes(
+    obj, new = land_version(
         lake,
         ledger,
         source=source,
@@ -48,5 +79,5 @@ def land_snapshot(
         data=data,
         origin=origin,
         received_at=received,
-        file_name=file_name,
     )
+    return obj if new else None

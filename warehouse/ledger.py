@@ -244,15 +244,22 @@ class Ledger:
 
     def latest_raw(self, source: str, logical_name: str) -> RawObject | None:
         """The newest object received under an upstream name (day files grow during the day)."""
+        versions = self.raw_versions(source, logical_name, newest_first=True, limit=1)
+        return versions[0] if versions else None
+
+    def raw_versions(
+        self, source: str, logical_name: str, *, newest_first: bool = False, limit: int | None = None
+    ) -> list[RawObject]:
+        """The objects received under an upstream name, in received order (or newest first)."""
+        order = [raw_objects.c.received_at, raw_objects.c.raw_path]
         q = (
             sa.select(raw_objects)
             .where(raw_objects.c.source == source, raw_objects.c.logical_name == logical_name)
-            .order_by(raw_objects.c.received_at.desc(), raw_objects.c.raw_path.desc())
-            .limit(1)
+            .order_by(*(c.desc() for c in order) if newest_first else order)
+            .limit(limit)
         )
         with self._tx() as con:
-            row = con.execute(q).first()
-        return RawObject(*row) if row else None
+            return [RawObject(*r) for r in con.execute(q)]
 
     def raw_objects(self, source: str | None = None) -> list[RawObject]:
         q = sa.select(raw_objects).order_by(raw_objects.c.received_at, raw_objects.c.raw_path)

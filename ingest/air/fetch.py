@@ -10,7 +10,7 @@ import requests
 from ingest.air.parse import AirFileError, date_from_name
 from ingest.http import fetch
 from ingest.inflate import DEFAULT_MAX_INFLATED_BYTES, InflateError, gunzip, gunzip_head, is_gzip
-from ingest.raw import land_bytes
+from ingest.snapshots import land_version
 from warehouse.fs import LakeLike, as_lake
 from warehouse.ledger import Ledger, RawObject
 
@@ -75,7 +75,8 @@ def _land(
             )
         # whatever it was called, it is the station list
         name = STATION_LIST_NAME + (".gz" if is_gzip(data) else "")
-    return land_bytes(
+    # a version of the day file (or the list) given again after a newer one is the newest again
+    obj, _ = land_version(
         lake,
         ledger,
         source=SOURCE,
@@ -86,6 +87,7 @@ def _land(
         origin=origin,
         received_at=received_at,
     )
+    return obj
 
 
 def _is_station_list(data: bytes) -> bool:

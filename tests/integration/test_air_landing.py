@@ -116,3 +116,32 @@ def test_a_day_file_that_grows_is_not_held_back(settings: Settings, tmp_path: Pa
         assert "BLOCKED" not in out.output
     [(_, hours)] = _day_rows(settings)
     assert hours == 24
+
+
+def test_the_good_day_file_served_again_after_a_truncated_one_is_the_newest(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """A → B → A: the bytes of the first version, received again after the held-back one, are the
+    newest version (a new raw object), so the day is current again and nothing waits."""
+    noon, night, station_list = _versions(tmp_path)
+    cli = CliRunner(env={"COLUMNS": "250"})
+    assert cli.invoke(app, ["ingest", "air", str(station_list), str(night)]).exit_code == 0
+    [(whole_day, _)] = _day_rows(settings)
+    assert cli.invoke(app, ["ingest", "air", str(noon)]).exit_code == 1  # held back
+
+    again = cli.invoke(app, ["ingest", "air", str(night)])
+    assert again.exit_code == 0, again.output
+    assert f"{DAY}  │ published" in again.output or f"{DAY} │ published" in again.output, again.output
+    led = ledger(settings)
+    try:
+        newest = air.newest_day_files(led)[DAY]
+        versions = led.raw_versions("air", newest.logical_name)
+    finally:
+        led.close()
+    assert [v.sha256 for v in versions] == [versions[0].sha256, versions[1].sha256, versions[0].sha256]
+    assert newest == versions[-1] and "@" in newest.raw_path
+    assert _day_rows(settings) == [(whole_day, 24)]
+    # the held-back unit is current now: a run with --accept-shrink has nothing of it to publish
+    accepted = CliRunner(env={"COLUMNS": "250"}).invoke(app, ["run", "air", "--no-land", "--accept-shrink"])
+    assert accepted.exit_code == 0, accepted.output
+    assert _day_rows(settings) == [(whole_day, 24)]
