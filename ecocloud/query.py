@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -205,15 +205,26 @@ def _table_only_functions() -> frozenset[str]:
 
 
 # ------------------------------------------------------------------------------------ the sandbox
-def allowed_directories(settings: Settings) -> list[str]:
+def allowed_directories(settings: Settings, tables: Collection[str] | None = None) -> list[str]:
     """The lake's table directories (never the raw zone): all a query may read (local paths, or
-    ``s3://…/`` prefixes read through the lake's registered filesystem)."""
+    ``s3://…/`` prefixes read through the lake's registered filesystem) — only those of ``tables``
+    when given (a web viewer's role: the files of the tables it may not read stay closed, whatever
+    the query calls them)."""
     lake = settings.lake_store
-    return sorted({f"{lake.uri(table_prefix(t))}/" for t in all_tables() if t.layer != Layer.STAGE})
+    return sorted(
+        {
+            f"{lake.uri(table_prefix(t))}/"
+            for t in all_tables()
+            if t.layer != Layer.STAGE and (tables is None or t.name in tables)
+        }
+    )
 
 
-def open_sandbox(settings: Settings, *, timeout_s: float | None = None) -> duckdb.DuckDBPyConnection:
-    """A locked-down connection over the serving database (see the module doc, layer 2)."""
+def open_sandbox(
+    settings: Settings, *, timeout_s: float | None = None, tables: Collection[str] | None = None
+) -> duckdb.DuckDBPyConnection:
+    """A locked-down connection over the serving database (see the module doc, layer 2); it reads
+    the files of ``tables`` only, when given."""
     db = settings.duckdb_file
     if not db.exists():
         raise FileNotFoundError(f"no serving database at {db}: run an ingest (e.g. `ecocloud demo`) first")
@@ -236,7 +247,7 @@ def open_sandbox(settings: Settings, *, timeout_s: float | None = None) -> duckd
         con.execute(f'ATTACH {string_literal(str(db))} AS "{alias}" (READ_ONLY)')
         con.execute(f'USE "{alias}"')
         con.execute("DETACH memory")  # the writable in-memory catalog
-        dirs = ", ".join(string_literal(d) for d in allowed_directories(settings))
+        dirs = ", ".join(string_literal(d) for d in allowed_directories(settings, tables))
         con.execute(f"SET allowed_directories = [{dirs}]")
         con.execute("SET enable_external_access = false")
         millis = int((timeout_s if timeout_s is not None else settings.sql_timeout_s) * 1000)
@@ -258,12 +269,18 @@ def serving_table_macros(con: duckdb.DuckDBPyConnection) -> frozenset[str]:
 
 
 def run_query(
-    settings: Settings, query: str, *, timeout_s: float | None = None, max_rows: int | None = None
+    settings: Settings,
+    query: str,
+    *,
+    timeout_s: float | None = None,
+    max_rows: int | None = None,
+    tables: Collection[str] | None = None,
 ) -> QueryResult:
-    """Check ``query``, run it in the sandbox within the limits; at most ``max_rows`` rows back."""
+    """Check ``query``, run it in the sandbox within the limits; at most ``max_rows`` rows back.
+    ``tables``: the registry tables whose files it may read (None: every table's)."""
     timeout = settings.sql_timeout_s if timeout_s is None else timeout_s
     limit = settings.sql_max_rows if max_rows is None else max_rows
-    con = open_sandbox(settings, timeout_s=timeout)
+    con = open_sandbox(settings, timeout_s=timeout, tables=tables)
     try:
         check_read_only(query, table_macros=serving_table_macros(con))
     except BaseException:

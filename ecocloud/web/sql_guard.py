@@ -4,13 +4,17 @@
 a query may name only registry tables whose rows the role may see (an analyst: 无条件共享 and
 有条件共享) and no table functions (``read_parquet`` and friends would reach any file of the lake).
 DuckDB's own parser decides what the query names (``json_serialize_sql``), so quoting, CTEs,
-subqueries and set operations cannot hide a table. Statements it cannot serialise (PIVOT, SET …)
-are refused here; an admin's queries skip this check.
+subqueries and set operations cannot hide a table. A CTE must have a plain name that is no table's
+or system relation's (a CTE named after a forbidden table, or after a file path, would let a
+reference elsewhere in the query through as "one of its CTEs"). Statements it cannot serialise
+(PIVOT, SET …) are refused here; an admin's queries skip this check. Behind it, the sandbox reads
+only the files of the tables the role may read (``run_query(..., tables=...)``).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -63,12 +67,25 @@ def referenced(sql: str) -> tuple[set[str], set[str], bool]:
     return tables, ctes, functions
 
 
+_PLAIN_NAME = re.compile(r"[a-z_][a-z0-9_]*")
+_SYSTEM_PREFIXES = ("duckdb_", "pg_", "sqlite_", "information_schema")
+
+
 def check_tables(sql: str, allowed: set[str], forbidden: set[str]) -> None:
     """Refuse ``sql`` unless every table it names is allowed (or one of its own CTEs) and none forbidden."""
     tables, ctes, functions = referenced(sql)
     if functions:
         raise QueryRefused(
             "table functions (read_parquet, read_csv, glob …) are not allowed: query the tables"
+        )
+    bad = sorted(
+        c
+        for c in ctes
+        if not _PLAIN_NAME.fullmatch(c) or c in forbidden or c in allowed or c.startswith(_SYSTEM_PREFIXES)
+    )
+    if bad:
+        raise QueryRefused(
+            f"name CTEs with plain names of your own, not a table's or a path: {', '.join(bad)}"
         )
     denied = sorted(t for t in tables if t in forbidden or (t not in allowed and t not in ctes))
     if denied:

@@ -339,3 +339,13 @@ def test_cli_sql_refuses_with_exit_2_and_reads_as_json(
                                "GROUP BY 1 ORDER BY 1", "--format", "json"])  # fmt: skip
     assert good.exit_code == 0, good.output
     assert json.loads(good.stdout) == [{"station_code": s, "n": 4} for s in STATIONS]
+
+
+def test_a_viewer_s_sandbox_reads_only_the_files_of_its_tables(served: Settings) -> None:
+    """The web passes the tables a role may read: another table's files stay closed, by view or path."""
+    files = f"{served.lake}/{HOURLY.layer.value}/{HOURLY.name}/*/*.parquet"
+    assert run_query(served, f"SELECT count(*) FROM {HOURLY.name}", tables={HOURLY.name}).rows == [(12,)]
+    assert run_query(served, f"SELECT count(*) FROM '{files}'", tables={HOURLY.name}).rows == [(12,)]
+    for sql in (f"SELECT count(*) FROM {HOURLY.name}", f"SELECT count(*) FROM '{files}'"):
+        with pytest.raises(ReadOnlyError, match="reads the lake's tables and nothing else"):
+            run_query(served, sql, tables={"core_air__stations"})

@@ -218,9 +218,11 @@ def test_bad_parameters_get_a_clear_4xx_page(web_server: str, path: str, status:
     no_trace(r)
 
 
-def test_sql_by_role(web_server: str, login: Login) -> None:
+def test_sql_by_role(web_server: str, web_home: WebHome, login: Login) -> None:
     analyst = login("ana")
     token = csrf_of(analyst.get(f"{web_server}/sql", timeout=10).text)
+    files = web_home.home / "lake" / "quarantine" / NOT_SHARED / "*" / "*.parquet"
+    assert list(files.parent.parent.glob("*/*.parquet")), "the forbidden table has files to read"
 
     def run(who: requests.Session, sql: str) -> requests.Response:
         return who.post(f"{web_server}/sql", data={"query": sql, "csrf_token": token}, timeout=60)
@@ -233,6 +235,11 @@ def test_sql_by_role(web_server: str, login: Login) -> None:
         f"SELECT * FROM {OPEN} WHERE station_code IN (SELECT station_code FROM {NOT_SHARED})",
         "SELECT * FROM read_parquet('/etc/passwd')",
         "SELECT * FROM information_schema.tables",
+        # a forbidden table's files by path, passed off as a CTE defined in another scope or by itself
+        f'SELECT * FROM (WITH "{files}" AS (SELECT 1) SELECT 1) t, "{files}"',
+        f'WITH "{files}" AS (FROM "{files}") SELECT * FROM "{files}"',
+        f"WITH {NOT_SHARED} AS (FROM {NOT_SHARED}) SELECT * FROM {NOT_SHARED}",
+        "WITH duckdb_views AS (FROM duckdb_views) SELECT sql FROM duckdb_views",
     ):
         r = run(analyst, refused)
         assert r.status_code == 400 and 'id="sql-result"' not in r.text, refused

@@ -73,8 +73,7 @@ def test_duplicate_station_columns_merge_when_they_agree_and_quarantine_when_not
     q = p.quarantine.to_pylist()
     assert len(q) == 1 and q[0]["station_code"] == "A" and "disagrees" in q[0]["reason"]
     assert (
-        p.counts["station_hours_in"]
-        == p.counts["station_hours_kept"] + p.counts["station_hours_quarantined"]
+        p.counts["station_hours_in"] == p.counts["station_hours_kept"] + p.counts["station_hours_quarantined"]
     )
 
 
