@@ -94,7 +94,7 @@ def test_a_newer_day_file_that_lost_hours_is_held_back_until_accepted(
     shrunk = cli.invoke(app, ["ingest", "air", str(noon)])
     assert shrunk.exit_code == 1, shrunk.output
     assert f"{DAY} BLOCKED: core_air__station_hourly {DAY}: " in shrunk.output
-    assert "are published: 50% fewer, more than the 10% allowed; held back" in shrunk.output
+    assert "are published: 50.0% fewer, more than the 10% allowed; held back" in shrunk.output
     assert _day_rows(settings) == [(whole_day, 24)]  # the published day stays
 
     again = cli.invoke(app, ["run", "air", "--no-land"])  # nothing changed: still held back, not rebuilt
