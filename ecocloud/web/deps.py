@@ -110,6 +110,8 @@ def render(request: Request, template: str, status: int = 200, **context: Any) -
 
 def _lang_url(request: Request) -> Callable[[str], str]:
     def url(lang: str) -> str:
-        return request.url.path + "?" + urlencode({**request.query_params, "lang": lang})
+        # "/" + the path without its leading slashes: a request for //other.site/x must not make the
+        # link protocol-relative (a link to another site)
+        return "/" + request.url.path.lstrip("/") + "?" + urlencode({**request.query_params, "lang": lang})
 
     return url

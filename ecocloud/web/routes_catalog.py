@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
@@ -11,7 +12,7 @@ from starlette.responses import JSONResponse, Response
 from ecocloud.catalog_export import dcat_catalog, load_catalog, region_bbox
 from ecocloud.web import access, queries
 from ecocloud.web.deps import Viewer, render, settings_of, viewer
-from ecocloud.web.lineage_svg import lineage_svg
+from ecocloud.web.lineage_svg import HIDDEN, lineage_svg
 from schemas.registry import Layer, Sharing, Table, get_table
 
 router = APIRouter()
@@ -103,7 +104,7 @@ def dataset_page(request: Request, name: Annotated[str, "registry table"]) -> Re
         "dataset.html",
         d=entry,
         cols=cols,
-        producers=[e for e in edges if e["output_table"] == table.name],
+        producers=[_shown_input(e, visible) for e in edges if e["output_table"] == table.name],
         consumers=[e for e in edges if e["output_table"] != table.name and visible(e["output_table"])],
         lineage_svg=picture,
         checks=checks,
@@ -145,3 +146,11 @@ async def dcat_export(request: Request) -> Response:
 
     doc = await run_in_threadpool(build)
     return JSONResponse(doc, media_type="application/ld+json")
+
+
+def _shown_input(edge: dict[str, Any], visible: Callable[[str], bool]) -> dict[str, Any]:
+    """A producer edge as the viewer may see it: an input table it may not see is named as the lineage
+    picture names it (restricted), not by its name."""
+    if edge["input_kind"] == "raw" or visible(edge["input_id"]):
+        return edge
+    return {**edge, "input_id": HIDDEN}

@@ -326,3 +326,13 @@ def test_enterprise_page_shows_the_revoked_permit_and_credit(
     outlets = page.text[page.text.index('id="enterprise-outlets"') :]
     assert all(f"/risk/outlets/{x['mn']}?" in outlets for x in labels if x["kind"] == "revoked_permit")
     assert 'id="credit-history"' in page.text and "已撤销" in page.text
+
+
+def test_the_public_sees_no_restricted_input_s_name_on_a_dataset_page(risk_server: str) -> None:
+    """mart_source__hourly is public; its input core_source__readings (有条件共享) is not: the producers
+    table names it as the lineage picture does (restricted)."""
+    page = requests.get(f"{risk_server}/datasets/mart_source__hourly", timeout=30)
+    assert page.status_code == 200
+    producers = page.text.split("数据血缘</h2>")[1].split("<h2>")[0]  # the lineage section
+    assert "core_source__readings" not in producers
+    assert "受限数据集 (restricted)" in producers

@@ -293,3 +293,11 @@ def test_overview_pages_hold_chart_data(web_server: str, web_home: WebHome) -> N
     assert station.status_code == 200 and web_home.days[-1].isoformat() in station.text
     water = requests.get(f"{web_server}/overview/water", timeout=10).text
     assert 'id="basin-chart-1-figure"' in water
+
+
+def test_the_language_link_stays_on_this_site(web_server: str) -> None:
+    """A path starting with // must not turn the language switch into a link to another site."""
+    r = requests.get(f"{web_server}//evil.example/x", timeout=10)
+    assert r.status_code == 404
+    assert 'href="//evil.example' not in r.text
+    assert 'href="/evil.example/x?lang=en"' in r.text
