@@ -174,7 +174,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from schemas.platform import expectation_results
-from schemas.registry import Column, Severity, Table
+from schemas.registry import Column, Severity, Sharing, Table
 
 if TYPE_CHECKING:
     import great_expectations as gx
@@ -214,6 +214,9 @@ SHRINK_PARAMETER = "ecocloud_shrink_min"
 PARTITION_COLUMN = "__partition__"
 
 EMPTY_SEVERITY = Severity.WARNING  # an empty partition is reported, not blocked
+# what the results say instead of the unexpected values of a 不予共享 table (the messages, for the
+# operators' logs, still quote them)
+WITHHELD = "withheld: 不予共享 values stay in their table"
 
 # A unit is validated in BASIC format (counts); one with unexpected rows again in COMPLETE format,
 # whose positions of all unexpected rows are mapped back to the parts (COMPLETE costs ~30 % more).
@@ -1545,6 +1548,9 @@ def _outcome(
     unexpected_percent = result.get("unexpected_percent")  # of the non-null rows (GX)
     if "observed_value" in result:
         observed: Any = _registry_value(table, read, result["observed_value"])
+    elif unexpected_count and table.sharing is Sharing.NOT_SHARED:
+        # the results are shared wider than the table (有条件共享): its values stay in it
+        observed = {"partial_unexpected": WITHHELD}
     elif unexpected_count:
         observed = {"partial_unexpected": result.get("partial_unexpected_list", [])}
     else:

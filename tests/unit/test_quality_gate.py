@@ -782,8 +782,14 @@ def test_results_conform_to_the_registry_with_one_row_per_expectation() -> None:
         assert r["unexpected_percent"] is None or 0 <= r["unexpected_percent"] <= 100
     note = checks(result)["expect_column_values_to_be_between:note"]
     assert json.loads(note["details"]) == {"column": "note", "max_value": 10.0, "min_value": 0.0}
-    assert json.loads(note["observed_value"]) == {"partial_unexpected": [11.0]}
+    # READINGS is 不予共享: the results (有条件共享) hold counts, not its values; the message quotes them
+    assert json.loads(note["observed_value"]) == {"partial_unexpected": quality.WITHHELD}
     assert note["unexpected_count"] == 1 and note["unexpected_percent"] == 5.0
+    assert "11.0" in result.warnings[0]
+    shared = dataclasses.replace(READINGS, name="core_qgtest__shared", sharing=Sharing.CONDITIONAL)
+    [open_result] = validate(shared, [GatePart("segment/s1", DAY, data)], run=run)
+    shared_note = checks(open_result)["expect_column_values_to_be_between:note"]
+    assert json.loads(shared_note["observed_value"]) == {"partial_unexpected": [11.0]}
 
 
 def test_failed_gate_marks_every_result_row_unpublished() -> None:
