@@ -145,19 +145,25 @@ class UserStore:
 
     # -- login ------------------------------------------------------------------------------------
     def authenticate(self, username: str, password: str, client: str) -> Role | None:
-        """The user's role when the password is right; None otherwise. Raises Throttled."""
+        """The user's role when the password is right; None otherwise. Raises Throttled.
+
+        The attempt is recorded as a failure before the password is checked, in the transaction that
+        counts the failures (serialised per name and client), so attempts sent at once count each
+        other; a right password deletes the name's failures, a throttled attempt is not recorded."""
         now = _now()
-        since = now - self.window
+        name, origin = username[:64], client[:64]
         with self.engine.begin() as con:
-            con.execute(failures_table.delete().where(failures_table.c.failed_at < since))
+            self._serialise(con, name, origin)
+            con.execute(failures_table.delete().where(failures_table.c.failed_at < now - self.window))
+            con.execute(failures_table.insert().values(username=name, client=origin, failed_at=now))
             by_name = con.execute(
-                sa.select(sa.func.count()).where(failures_table.c.username == username[:64])
+                sa.select(sa.func.count()).where(failures_table.c.username == name)
             ).scalar_one()
             by_client = con.execute(
-                sa.select(sa.func.count()).where(failures_table.c.client == client[:64])
+                sa.select(sa.func.count()).where(failures_table.c.client == origin)
             ).scalar_one()
-        if by_name >= self.max_failures or by_client >= self.max_failures * CLIENT_FACTOR:
-            raise Throttled
+            if by_name > self.max_failures or by_client > self.max_failures * CLIENT_FACTOR:
+                raise Throttled  # rolls the attempt back
         with self.engine.connect() as con:
             user = con.execute(sa.select(users_table).where(users_table.c.username == username)).first()
         stored = user.password_hash if user else self._dummy_hash  # same work for unknown names
@@ -166,13 +172,10 @@ class UserStore:
             ok = user is not None
         except (VerificationError, InvalidHashError):
             ok = False
+        if not ok:
+            return None  # the attempt stays recorded as a failure
         with self.engine.begin() as con:
-            if not ok:
-                con.execute(
-                    failures_table.insert().values(username=username[:64], client=client[:64], failed_at=now)
-                )
-                return None
-            con.execute(failures_table.delete().where(failures_table.c.username == username))
+            con.execute(failures_table.delete().where(failures_table.c.username == name))
             if self.hasher.check_needs_rehash(stored):
                 con.execute(
                     users_table.update()
@@ -181,6 +184,15 @@ class UserStore:
                 )
         assert user is not None
         return Role(user.role)
+
+    def _serialise(self, con: sa.Connection, *keys: str) -> None:
+        """Make concurrent logins of one name or client take turns: SQLite has one writer at a time
+        (the transaction writes first); Postgres takes a transaction lock per key, in sorted order."""
+        if self.engine.dialect.name != "postgresql":
+            return
+        for key in sorted({f"login:name:{keys[0]}", *(f"login:client:{k}" for k in keys[1:])}):
+            lock = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
+            con.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock})
 
     # -- sessions ---------------------------------------------------------------------------------
     def open_session(self, username: str) -> tuple[str, Session]:

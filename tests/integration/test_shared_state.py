@@ -264,3 +264,30 @@ def test_two_receivers_on_one_landing_zone_are_ingested_exactly_once(
     assert set(units) == {f"segment/{o.raw_path}" for o in registered}
     assert {u.status for u in units.values()} == {"published"}
     assert len({u.run_id for u in units.values()}) >= 2  # the concurrent runs ingested, and the last one
+
+
+def test_login_attempts_sent_at_once_count_each_other(state_url: str) -> None:
+    """Twelve wrong passwords for one name at once, three allowed: three are checked, nine throttled —
+    on SQLite and on PostgreSQL (each attempt is recorded before its password is checked)."""
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    from ecocloud.web.users import Throttled, UserStore
+
+    store = UserStore(state_url, max_failures=3)
+    store.add_user("ana", "long-enough-pw", "analyst")
+    barrier = Barrier(12)
+
+    def attempt(i: int) -> str:
+        barrier.wait()
+        try:
+            return "refused" if store.authenticate("ana", f"wrong-{i}", f"10.0.0.{i}") is None else "in"
+        except Throttled:
+            return "throttled"
+
+    with ThreadPoolExecutor(12) as pool:
+        outcomes = sorted(pool.map(attempt, range(12)))
+    assert outcomes == ["refused"] * 3 + ["throttled"] * 9
+    with pytest.raises(Throttled):  # the right password waits for the window too
+        store.authenticate("ana", "long-enough-pw", "10.0.0.99")
+    store.engine.dispose()
