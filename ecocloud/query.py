@@ -292,7 +292,7 @@ def run_query(
         timer.start()
         cur = con.execute(query)
         columns = [d[0] for d in cur.description or []]
-        rows = cur.fetchmany(limit + 1)
+        rows = _fetch(cur, limit + 1, settings.sql_max_result_bytes)
     except duckdb.InterruptException as exc:
         raise QueryLimitError(
             f"query stopped after {timeout:g} s (ECOCLOUD_SQL_TIMEOUT_S); narrow it (a date range, "
@@ -309,3 +309,35 @@ def run_query(
         timer.cancel()
         con.close()
     return QueryResult(columns, rows[:limit], len(rows) > limit)
+
+
+_FETCH_ROWS = 2_000
+
+
+def _fetch(cur: duckdb.DuckDBPyConnection, max_rows: int, max_bytes: int) -> list[tuple[Any, ...]]:
+    """At most ``max_rows`` rows, a chunk at a time; raises QueryLimitError once their text and blobs
+    pass ``max_bytes`` (a result of a few huge strings must not become a page or a reply)."""
+    rows: list[tuple[Any, ...]] = []
+    size = 0
+    while len(rows) < max_rows:
+        chunk = cur.fetchmany(min(_FETCH_ROWS, max_rows - len(rows)))
+        if not chunk:
+            break
+        size += sum(_text_bytes(value) for row in chunk for value in row)
+        if size > max_bytes:
+            raise QueryLimitError(
+                f"the result holds more than {max_bytes:,} bytes of text (ECOCLOUD_SQL_MAX_RESULT_BYTES); "
+                "select fewer or shorter columns, or aggregate"
+            )
+        rows += chunk
+    return rows
+
+
+def _text_bytes(value: Any) -> int:
+    if isinstance(value, str | bytes):
+        return len(value)
+    if isinstance(value, list | tuple):
+        return sum(_text_bytes(v) for v in value)
+    if isinstance(value, dict):
+        return sum(_text_bytes(k) + _text_bytes(v) for k, v in value.items())
+    return 0

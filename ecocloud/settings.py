@@ -124,6 +124,14 @@ class Settings(BaseSettings):
     sql_memory_limit: str = Field(default="1GB", description="DuckDB memory_limit of a query (no spilling)")
     sql_threads: int = Field(default=2, description="DuckDB threads of a query")
     sql_max_rows: int = Field(default=100_000, description="rows a query returns at most (the rest is cut)")
+    sql_max_result_bytes: int = Field(
+        default=64_000_000,
+        description="text and blob bytes a query returns at most (a larger result fails: DuckDB's "
+        "memory_limit does not cover the strings a query builds)",
+    )
+    web_sql_concurrency: int = Field(
+        default=2, description="/sql queries the web app runs at once; more wait a few seconds, then get 503"
+    )
 
     # the web app (`ecocloud serve`) and its users
     web_cookie_secure: bool = Field(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import secrets
+import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -44,6 +45,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_failures=settings.web_login_max_failures,
         window=dt.timedelta(minutes=settings.web_login_window_minutes),
     )
+    # analysts' queries at once: DuckDB's memory_limit does not bound every query's memory
+    app.state.sql_slots = threading.BoundedSemaphore(max(settings.web_sql_concurrency, 1))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/vendor/plotly.min.js", include_in_schema=False)

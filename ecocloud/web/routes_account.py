@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, HTTPException, Request
 from starlette.responses import RedirectResponse, Response
 
-from ecocloud.query import ReadOnlyError, run_query
+from ecocloud.query import QueryLimitError, ReadOnlyError, run_query
 from ecocloud.web import access
 from ecocloud.web.access import ROLE_LABELS, Role
 from ecocloud.web.deps import (
@@ -26,6 +26,8 @@ from schemas.registry import Layer, all_tables
 
 router = APIRouter()
 SQL_DISPLAY_ROWS = 500
+SQL_CELL_CHARS = 1_000  # a cell's text shown at most (the CSV/JSON of `ecocloud sql` has it whole)
+SQL_WAIT_S = 5.0  # for a free query slot, before answering 503
 
 
 def _safe_next(target: str | None) -> str:
@@ -191,15 +193,20 @@ def sql_run(
     allowed, forbidden = _sql_tables(v.role)
     columns = rows = None
     error = None
+    slots = request.app.state.sql_slots
+    if not slots.acquire(timeout=SQL_WAIT_S):
+        raise HTTPException(503, "other queries are running: try again in a moment")
     try:
         readable = None if v.role is Role.ADMIN else allowed
         if readable is not None:
             check_tables(query, allowed, forbidden)
         columns, rows = run_query(settings_of(request), query, tables=readable)
-    except (QueryRefused, ReadOnlyError) as exc:
+    except (QueryRefused, ReadOnlyError, QueryLimitError) as exc:
         error = str(exc)
     except Exception as exc:  # a DuckDB error in the analyst's SQL: show DuckDB's message, not a trace
         error = f"{type(exc).__name__}: {exc}".splitlines()[0]
+    finally:
+        slots.release()
     truncated = rows is not None and len(rows) > SQL_DISPLAY_ROWS
     return render(
         request,
@@ -211,4 +218,5 @@ def sql_run(
         truncated=truncated,
         error=error,
         tables=sorted(allowed),
+        CELL_CHARS=SQL_CELL_CHARS,
     )

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 import subprocess
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import pytest
 import requests
+from conftest import running_web
 
 if TYPE_CHECKING:
     from conftest import WebHome
@@ -229,6 +231,8 @@ def test_sql_by_role(web_server: str, web_home: WebHome, login: Login) -> None:
 
     ok = run(analyst, f"WITH h AS (SELECT * FROM {OPEN}) SELECT count(*) AS n FROM h")
     assert ok.status_code == 200 and 'id="sql-result"' in ok.text
+    long = run(analyst, "SELECT repeat('x', 5000) AS s")  # a cell is shown up to 1,000 characters
+    assert long.status_code == 200 and "x" * 999 + "…" in long.text and "x" * 1000 not in long.text
     for refused in (
         f"SELECT * FROM {NOT_SHARED}",
         f'SELECT * FROM "{NOT_SHARED.upper()}"',
@@ -301,3 +305,33 @@ def test_the_language_link_stays_on_this_site(web_server: str) -> None:
     assert r.status_code == 404
     assert 'href="//evil.example' not in r.text
     assert 'href="/evil.example/x?lang=en"' in r.text
+
+
+def test_sql_queries_beyond_the_web_app_s_slots_get_503(web_home: WebHome) -> None:
+    """One slot: a long query holds it, a second one waits a few seconds and gets 503, not a third
+    DuckDB query's memory."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    env = web_home.env | {"ECOCLOUD_WEB_SQL_CONCURRENCY": "1", "ECOCLOUD_SQL_TIMEOUT_S": "12"}
+    with running_web(env, "--insecure-cookies") as base:
+        s = requests.Session()
+        token = csrf_of(s.get(f"{base}/login", timeout=10).text)
+        login_data = {"username": "ana", "password": web_home.password, "csrf_token": token}
+        assert s.post(f"{base}/login", data=login_data, timeout=30).status_code == 200
+        token = csrf_of(s.get(f"{base}/sql", timeout=10).text)
+
+        def run(sql: str) -> requests.Response:
+            return s.post(f"{base}/sql", data={"query": sql, "csrf_token": token}, timeout=60)
+
+        with ThreadPoolExecutor(2) as pool:
+            slow = pool.submit(
+                run,
+                # ~10¹⁰ combinations to look at (no statistics can rule them out): stopped at 12 s
+                f"SELECT count(*) FROM {OPEN} a, {OPEN} b, {OPEN} c "
+                "WHERE a.station_code || b.station_code || c.station_code = '-'",
+            )
+            time.sleep(1.5)  # the slow one holds the slot
+            busy = run("SELECT 1")
+            assert busy.status_code == 503
+            assert slow.result().status_code == 400  # stopped by the time limit, and said so
+        assert run("SELECT 1 AS one").status_code == 200  # the slot is free again
