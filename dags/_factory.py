@@ -89,7 +89,8 @@ def make_dag(spec_name: str) -> DAG:
                 False,
                 type="boolean",
                 description="publish partitions that lost more rows than their table allows, and rebuild "
-                "the units the quality gate held back (an operator's word that a smaller upstream file is right)",
+                "the units the quality gate held back for shrinking alone (an operator's word that a smaller "
+                "upstream file is right)",
             )
         },
     )

@@ -51,7 +51,7 @@ F.define(
     Column("status", "string", "published | blocked | failed", allowed=UNIT_STATUSES, nullable=False),
     Column("counts", "string", "the unit's counts (rows in, published, quarantined …), JSON"),
     Column("built_at", "timestamp", "when the unit was built (UTC)", nullable=False),
-    Column("error", "string", "why a failed unit failed"),
+    Column("error", "string", "why a failed unit failed, or why the quality gate blocked it"),
     Column("part", "string", "part file name within the partition (data, or one per input)", nullable=False),
     Column("rows", "int64", "rows in the part", unit="count", nullable=False, min=0),
     Column("written_at", "timestamp", "when the part was written (UTC)", nullable=False),

@@ -473,6 +473,7 @@ class GateVerdict:
     results: pa.Table  # one row per expectation evaluated on this part; ``published`` = passed
     # of the whole validate() call: seconds (compile, convert, validate, split, total), gx_validations
     timings: dict[str, float] = field(default_factory=dict)
+    blocking_checks: list[str] = field(default_factory=list)  # "<kind>:<subject>" of each blocking failure
 
     @property
     def gate_run_id(self) -> str:
@@ -1710,6 +1711,7 @@ def _verdict(
         warnings=warned,
         results=results,
         timings=dict(timings),
+        blocking_checks=[o.check for o in failed if o.severity == Severity.BLOCKING],
     )
 
 

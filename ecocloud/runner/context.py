@@ -41,7 +41,7 @@ class RunInfo:
     force: bool = False  # rebuild even units whose fingerprint is current
     workers: int | None = None  # processes for parallel builds (None: settings.workers)
     # publish parts that shrink more than their table's ``max_shrink`` (the gate warns), and rebuild
-    # the units blocked before: an operator's word that a smaller upstream file is right
+    # the units held back for shrinking alone: an operator's word that a smaller upstream file is right
     accept_shrink: bool = False
 
     @staticmethod

@@ -58,6 +58,9 @@ from warehouse.ledger import Ledger, LineageRow, Part, UnitState
 from warehouse.quality import GatePart, GateRun, GateVerdict, validate
 
 log = logging.getLogger(__name__)
+# how a unit blocked only by the shrink check starts its recorded error: a run that accepts shrinking
+# rebuilds these units, not the ones blocked for what accepting cannot help
+HELD_FOR_SHRINKING = "held back for shrinking"
 _WRITE_THREADS = 4  # part files of one unit written at once
 
 
@@ -212,7 +215,8 @@ def _unique(units: Iterable[Unit], build: str) -> list[Unit]:
 def _is_pending(state: UnitState | None, fp: str, run: RunInfo) -> bool:
     if run.force or state is None or state.fingerprint != fp or state.status == FAILED:
         return True
-    return run.accept_shrink and state.status == BLOCKED  # it may have been held back for shrinking
+    held = state.status == BLOCKED and (state.error or "").startswith(HELD_FOR_SHRINKING)
+    return run.accept_shrink and held
 
 
 def _batches(units: list[Unit], build: Build, workers: int = 1) -> list[list[Unit]]:
@@ -396,12 +400,15 @@ def _gate_and_publish(
     results = []
     for b in built:
         passed = not b.output.blocking and all(v.passed for v in verdicts[b.unit.key])
+        checks = [c for v in verdicts[b.unit.key] for c in v.blocking_checks]
+        shrunk = not b.output.blocking and bool(checks) and all(c.startswith("shrink:") for c in checks)
         b.report.gate = [v.summary() for v in verdicts[b.unit.key]]
         b.report.warnings += [w for v in verdicts[b.unit.key] for w in v.warnings]
         b.report.failures = list(b.output.blocking)
         b.report.failures += [f for v in verdicts[b.unit.key] for f in v.blocking_failures]
         results += [v.published(passed) for v in verdicts[b.unit.key]]
-        _publish(ctx, name, build, outputs, b, passed)
+        why = None if passed else "\n".join(b.report.failures)
+        _publish(ctx, name, build, outputs, b, passed, f"{HELD_FOR_SHRINKING}:\n{why}" if shrunk else why)
     if results:
         _append_results(ctx, name, pa.concat_tables(results))
 
@@ -416,8 +423,10 @@ def _published_rows(ctx: StepContext, built: list[_Built]) -> dict[tuple[str, st
 
 
 def _publish(
-    ctx: StepContext, name: str, build: Build, outputs: list[Table], b: _Built, passed: bool
+    ctx: StepContext, name: str, build: Build, outputs: list[Table], b: _Built, passed: bool, why: str | None
 ) -> None:
+    """Write the unit's parts (a blocked unit: its evidence only) and record it, with ``why`` it was
+    blocked."""
     previous = {(p.table_name, p.partition, p.part) for p in ctx.ledger.parts_of_unit(name, b.unit.key)}
     now = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
     writes: list[tuple[Table, dt.date | None, pa.Table, str]] = []
@@ -471,7 +480,7 @@ def _publish(
     ]
     b.report.status = PUBLISHED if passed else BLOCKED
     b.report.seconds = time.perf_counter() - b.started
-    state = _state(ctx, name, b.unit.key, b.fingerprint, b.report.status, b.report.counts, None)
+    state = _state(ctx, name, b.unit.key, b.fingerprint, b.report.status, b.report.counts, why)
     ctx.ledger.record_unit(state, written=written, removed=removed, lineage_rows=lineage)
     # only now that the ledger no longer lists them: parts this unit no longer has. The serving views
     # list files as of their last refresh: until the next one (at the end of every run, failed ones

@@ -70,14 +70,18 @@ def test_a_missing_file_is_a_clear_error(settings: Settings, tmp_path: Path) -> 
         led.close()
 
 
-def _day_rows(settings: Settings) -> list[tuple[int, int]]:
-    """(station-hours, distinct hours) of DAY as the serving views show it."""
+def _query(settings: Settings, sql: str, *params: object) -> list[tuple[object, ...]]:
     con = duckdb.connect(str(settings.duckdb_file), read_only=True)
     try:
-        sql = "SELECT count(*), count(DISTINCT observed_at) FROM core_air__station_hourly WHERE date = ?"
-        return [tuple(r) for r in con.execute(sql, [DAY]).fetchall()]
+        return [tuple(r) for r in con.execute(sql, list(params)).fetchall()]
     finally:
         con.close()
+
+
+def _day_rows(settings: Settings) -> list[tuple[object, ...]]:
+    """(station-hours, distinct hours) of DAY as the serving views show it."""
+    sql = "SELECT count(*), count(DISTINCT observed_at) FROM core_air__station_hourly WHERE date = ?"
+    return _query(settings, sql, DAY)
 
 
 def test_a_newer_day_file_that_lost_hours_is_held_back_until_accepted(
@@ -90,21 +94,34 @@ def test_a_newer_day_file_that_lost_hours_is_held_back_until_accepted(
     [(whole_day, hours)] = _day_rows(settings)
     assert hours == 24
 
-    # the noon file arrives after the night one: half the station-hours, as a truncated copy would be
-    shrunk = cli.invoke(app, ["ingest", "air", str(noon)])
+    # the noon file arrives after the night one: half the station-hours, as a truncated copy would be;
+    # beside it, the next day's file is not a day file at all (blocked for what no accepting helps)
+    garbage = tmp_path / day_file_name(DAY + dt.timedelta(days=1))
+    garbage.write_bytes(b"<html>503 Service Unavailable</html>\n")
+    shrunk = cli.invoke(app, ["ingest", "air", str(noon), str(garbage)])
     assert shrunk.exit_code == 1, shrunk.output
     assert f"{DAY} BLOCKED: core_air__station_hourly {DAY}: " in shrunk.output
     assert "are published: 50.0% fewer, more than the 10% allowed; held back" in shrunk.output
     assert _day_rows(settings) == [(whole_day, 24)]  # the published day stays
+    errors = dict(
+        _query(settings, "SELECT unit, error FROM platform_ledger__builds WHERE status = 'blocked'")
+    )
+    assert errors[DAY.isoformat()].startswith("held back for shrinking:\ncore_air__station_hourly")
+    assert not errors[(DAY + dt.timedelta(days=1)).isoformat()].startswith("held back for shrinking")
 
     again = cli.invoke(app, ["run", "air", "--no-land"])  # nothing changed: still held back, not rebuilt
     assert again.exit_code == 0, again.output
     assert _day_rows(settings) == [(whole_day, 24)]
 
+    # the shrink is published; the other blocked day is not rebuilt (the run does not fail on it)
     accepted = cli.invoke(app, ["run", "air", "--no-land", "--accept-shrink"])
     assert accepted.exit_code == 0, accepted.output
     assert "published as the run accepts shrinking" in accepted.output
     assert _day_rows(settings) == [(whole_day // 2, 12)]
+    statuses = dict(
+        _query(settings, "SELECT unit, status FROM platform_ledger__builds WHERE build = 'air.hourly'")
+    )
+    assert statuses == {DAY.isoformat(): "published", (DAY + dt.timedelta(days=1)).isoformat(): "blocked"}
 
 
 def test_a_day_file_that_grows_is_not_held_back(settings: Settings, tmp_path: Path) -> None:
