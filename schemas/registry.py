@@ -210,7 +210,8 @@ class Table:
     freshness_severity: Severity = Severity.WARNING
     pair_checks: tuple[PairEquality, ...] = field(default_factory=tuple)
     # The share of a unit's published rows of a partition its new part may lose before the gate holds
-    # the part back (a truncated upstream file replacing a good one); None: the table may shrink.
+    # the part back (a truncated upstream file replacing a good one); None: the table may shrink. Only
+    # for tables one build publishes per PARTITION or WHOLE (a PART build's units come and go).
     max_shrink: float | None = None
 
     def __post_init__(self) -> None:

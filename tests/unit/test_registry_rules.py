@@ -303,3 +303,22 @@ def test_serving_has_a_view_per_published_table_and_none_for_stage_or_platform(t
     assert views == published
     assert tables == {t.name for t in all_tables() if t.layer in stored}
     assert not any(v.startswith(("stage_", "platform_")) for v in views)
+
+
+def test_tables_that_may_not_shrink_are_published_whole_per_unit() -> None:
+    """The gate's shrink check compares a unit's new part with what that unit published there: a build
+    publishing by PART has units whose partitions come and go, and a compaction takes their parts over,
+    so a table declaring ``max_shrink`` must be published per PARTITION or WHOLE, by one build."""
+    from ecocloud.runner.spec import Publish
+    from ecocloud.specs import all_specs
+
+    declared = {t.name for t in all_tables() if t.max_shrink is not None}
+    assert declared, "no table declares max_shrink: this rule checks nothing"
+    producers: dict[str, list[Publish]] = {}
+    for spec in all_specs():
+        for build in spec.builds:
+            for name in set(build.outputs) & declared:
+                producers.setdefault(name, []).append(build.publish)
+    for name in sorted(declared):
+        modes = producers.get(name, [])
+        assert len(modes) == 1 and modes[0] is not Publish.PART, (name, modes)
