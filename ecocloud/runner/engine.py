@@ -408,7 +408,9 @@ def _gate_and_publish(
         b.report.failures += [f for v in verdicts[b.unit.key] for f in v.blocking_failures]
         results += [v.published(passed) for v in verdicts[b.unit.key]]
         why = None if passed else "\n".join(b.report.failures)
-        _publish(ctx, name, build, outputs, b, passed, f"{HELD_FOR_SHRINKING}:\n{why}" if shrunk else why)
+        if shrunk:
+            why = f"{HELD_FOR_SHRINKING}:\n{why}"
+        _publish(ctx, name, build, outputs, b, passed, why, held=shrunk)
     if results:
         _append_results(ctx, name, pa.concat_tables(results))
 
@@ -423,15 +425,23 @@ def _published_rows(ctx: StepContext, built: list[_Built]) -> dict[tuple[str, st
 
 
 def _publish(
-    ctx: StepContext, name: str, build: Build, outputs: list[Table], b: _Built, passed: bool, why: str | None
+    ctx: StepContext,
+    name: str,
+    build: Build,
+    outputs: list[Table],
+    b: _Built,
+    passed: bool,
+    why: str | None,
+    held: bool = False,
 ) -> None:
-    """Write the unit's parts (a blocked unit: its evidence only) and record it, with ``why`` it was
-    blocked."""
+    """Write the unit's parts and record it, with ``why`` it was blocked. A blocked unit writes its
+    evidence only; one ``held`` back (for shrinking) writes nothing: its input is on hold, and the
+    published rows and evidence keep describing the same input."""
     previous = {(p.table_name, p.partition, p.part) for p in ctx.ledger.parts_of_unit(name, b.unit.key)}
     now = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
     writes: list[tuple[Table, dt.date | None, pa.Table, str]] = []
     for table in outputs:
-        if not passed and table.name not in build.evidence:
+        if not passed and (held or table.name not in build.evidence):
             # keep the last good parts of a blocked unit (they stay consistent with the ledger)
             previous = {k for k in previous if k[0] != table.name}
             continue

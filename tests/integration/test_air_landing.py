@@ -93,16 +93,23 @@ def test_a_newer_day_file_that_lost_hours_is_held_back_until_accepted(
     assert first.exit_code == 0, first.output
     [(whole_day, hours)] = _day_rows(settings)
     assert hours == 24
+    quarantine_sql = (
+        "SELECT raw_file, count(*) FROM quarantine_air__station_hourly WHERE date = ? GROUP BY ALL"
+    )
+    quarantined = _query(settings, quarantine_sql, DAY)
 
-    # the noon file arrives after the night one: half the station-hours, as a truncated copy would be;
-    # beside it, the next day's file is not a day file at all (blocked for what no accepting helps)
+    # the noon file arrives after the night one: half the station-hours, as a truncated copy would be
+    # (with a line cut short: evidence of its own); beside it, the next day's file is not a day file at
+    # all (blocked for what no accepting helps)
+    noon.write_bytes(noon.read_bytes() + b"20230301,11,PM2.5\n")
     garbage = tmp_path / day_file_name(DAY + dt.timedelta(days=1))
     garbage.write_bytes(b"<html>503 Service Unavailable</html>\n")
     shrunk = cli.invoke(app, ["ingest", "air", str(noon), str(garbage)])
     assert shrunk.exit_code == 1, shrunk.output
     assert f"{DAY} BLOCKED: core_air__station_hourly {DAY}: " in shrunk.output
     assert "are published: 50.0% fewer, more than the 10% allowed; held back" in shrunk.output
-    assert _day_rows(settings) == [(whole_day, 24)]  # the published day stays
+    assert _day_rows(settings) == [(whole_day, 24)]  # the published day stays, and its evidence
+    assert _query(settings, quarantine_sql, DAY) == quarantined
     errors = dict(
         _query(settings, "SELECT unit, error FROM platform_ledger__builds WHERE status = 'blocked'")
     )
@@ -118,6 +125,7 @@ def test_a_newer_day_file_that_lost_hours_is_held_back_until_accepted(
     assert accepted.exit_code == 0, accepted.output
     assert "published as the run accepts shrinking" in accepted.output
     assert _day_rows(settings) == [(whole_day // 2, 12)]
+    assert _query(settings, quarantine_sql, DAY) != quarantined  # the noon file's evidence now
     statuses = dict(
         _query(settings, "SELECT unit, status FROM platform_ledger__builds WHERE build = 'air.hourly'")
     )
