@@ -474,6 +474,9 @@ class GateVerdict:
     # of the whole validate() call: seconds (compile, convert, validate, split, total), gx_validations
     timings: dict[str, float] = field(default_factory=dict)
     blocking_checks: list[str] = field(default_factory=list)  # "<kind>:<subject>" of each blocking failure
+    # the blocking failures as records shared wider than the table may quote them (the ledger's
+    # ``error``): a 不予共享 table's name its checks and counts, not its values
+    recorded_failures: list[str] = field(default_factory=list)
 
     @property
     def gate_run_id(self) -> str:
@@ -1712,6 +1715,15 @@ def _verdict(
         results=results,
         timings=dict(timings),
         blocking_checks=[o.check for o in failed if o.severity == Severity.BLOCKING],
+        recorded_failures=blocking
+        if table.sharing is not Sharing.NOT_SHARED
+        else [
+            f"{where}: {o.check} failed"
+            + (f" on {o.unexpected_count:,} of {o.element_count:,} rows" if o.unexpected_count else "")
+            + f" ({WITHHELD})"
+            for o in failed
+            if o.severity == Severity.BLOCKING
+        ],
     )
 
 

@@ -407,7 +407,8 @@ def _gate_and_publish(
         b.report.failures = list(b.output.blocking)
         b.report.failures += [f for v in verdicts[b.unit.key] for f in v.blocking_failures]
         results += [v.published(passed) for v in verdicts[b.unit.key]]
-        why = None if passed else "\n".join(b.report.failures)
+        recorded = [*b.output.blocking, *(f for v in verdicts[b.unit.key] for f in v.recorded_failures)]
+        why = None if passed else "\n".join(recorded)
         if shrunk:
             why = f"{HELD_FOR_SHRINKING}:\n{why}"
         _publish(ctx, name, build, outputs, b, passed, why, held=shrunk)

@@ -951,3 +951,17 @@ def test_an_accepted_shrink_is_a_warning_and_publishes() -> None:
         SHRINKING, [GatePart(DAY.isoformat(), DAY, readings(19), 20)], run=SHRINK_RUN, accept_shrink=True
     )
     assert [(r["success"], r["severity"]) for r in shrink_rows(within)] == [(True, "blocking")]
+
+
+def test_what_the_ledger_records_of_a_not_shared_table_s_failures_quotes_no_value() -> None:
+    """The ledger's ``error`` is shared wider (有条件共享) than a 不予共享 table: checks and counts only.
+    The messages for the operators' logs keep the values."""
+    data = with_row("value", 3, 777.0)
+    [closed] = validate(READINGS, [GatePart(DAY.isoformat(), DAY, data)], run=SHRINK_RUN)
+    assert not closed.passed and "777" in closed.blocking_failures[0]
+    assert closed.recorded_failures == [
+        f"core_qgtest__readings {DAY}: range:value failed on 1 of 20 rows ({quality.WITHHELD})"
+    ]
+    shared = dataclasses.replace(READINGS, name="core_qgtest__shared_rows", sharing=Sharing.CONDITIONAL)
+    [open_verdict] = validate(shared, [GatePart(DAY.isoformat(), DAY, data)], run=SHRINK_RUN)
+    assert open_verdict.recorded_failures == open_verdict.blocking_failures
