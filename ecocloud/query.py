@@ -311,33 +311,35 @@ def run_query(
     return QueryResult(columns, rows[:limit], len(rows) > limit)
 
 
-_FETCH_ROWS = 2_000
+_FETCH_ROWS = 64  # rows made Python objects before their size is checked: the most a cap overshoots
 
 
 def _fetch(cur: duckdb.DuckDBPyConnection, max_rows: int, max_bytes: int) -> list[tuple[Any, ...]]:
-    """At most ``max_rows`` rows, a chunk at a time; raises QueryLimitError once their text and blobs
-    pass ``max_bytes`` (a result of a few huge strings must not become a page or a reply)."""
+    """At most ``max_rows`` rows, a few at a time; raises QueryLimitError once their size (text and
+    blobs by length, every other value 8 bytes, lists and structs by their members) passes
+    ``max_bytes``: a result of huge strings or lists must not become a page or a reply. One chunk's
+    values are converted before they are counted."""
     rows: list[tuple[Any, ...]] = []
     size = 0
     while len(rows) < max_rows:
         chunk = cur.fetchmany(min(_FETCH_ROWS, max_rows - len(rows)))
         if not chunk:
             break
-        size += sum(_text_bytes(value) for row in chunk for value in row)
+        size += sum(_value_bytes(value) for row in chunk for value in row)
         if size > max_bytes:
             raise QueryLimitError(
-                f"the result holds more than {max_bytes:,} bytes of text (ECOCLOUD_SQL_MAX_RESULT_BYTES); "
-                "select fewer or shorter columns, or aggregate"
+                f"the result is larger than {max_bytes:,} bytes (ECOCLOUD_SQL_MAX_RESULT_BYTES); "
+                "select fewer or shorter columns or rows, or aggregate"
             )
         rows += chunk
     return rows
 
 
-def _text_bytes(value: Any) -> int:
+def _value_bytes(value: Any) -> int:
     if isinstance(value, str | bytes):
         return len(value)
     if isinstance(value, list | tuple):
-        return sum(_text_bytes(v) for v in value)
+        return 8 + sum(_value_bytes(v) for v in value)
     if isinstance(value, dict):
-        return sum(_text_bytes(k) + _text_bytes(v) for k, v in value.items())
-    return 0
+        return 8 + sum(_value_bytes(k) + _value_bytes(v) for k, v in value.items())
+    return 8

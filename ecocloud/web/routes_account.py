@@ -27,7 +27,7 @@ from schemas.registry import Layer, all_tables
 router = APIRouter()
 SQL_DISPLAY_ROWS = 500
 SQL_CELL_CHARS = 1_000  # a cell's text shown at most (the CSV/JSON of `ecocloud sql` has it whole)
-SQL_WAIT_S = 5.0  # for a free query slot, before answering 503
+SQL_WAIT_S = 1.0  # for a free query slot, before answering 503 (the wait holds a worker thread)
 
 
 def _safe_next(target: str | None) -> str:
