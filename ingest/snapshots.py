@@ -2,16 +2,20 @@
 or a result list (credit files, master data).
 
 ``land_bytes`` stores each content once. For a series of versions that is right except for one case:
-a file that changes and later changes back (A → B → A: a truncated copy served, then the good one
-again) must count as a third version, or the revert is lost and B stays the newest. ``land_version``
-lands nothing new when the bytes equal the newest object of that name, and lands a revert under a
-time-stamped file name, so it becomes a new raw object, the newest.
+a file that changes and later changes back (A → B → A) must count as a third version, or the revert
+is lost and B stays the newest. ``land_version`` lands nothing new when the bytes equal the newest
+object of that name, and lands a revert under a time-stamped file name, so it becomes a new raw
+object, the newest — for a snapshot always; for a file that only grows (a day file) only when the
+earlier version is larger than the newest (the good file served again after a truncated copy, not a
+stale copy of an hour ago); never for a list that may flip between two versions (each flip would
+rebuild what depends on it).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from typing import Literal
 
 from ingest.raw import land_bytes
 from warehouse.fs import LakeLike
@@ -31,16 +35,23 @@ def land_version(
     origin: str,
     received_at: dt.datetime | None = None,
     file_name: str | None = None,
+    revert: Literal["always", "if_larger", "never"] = "always",
 ) -> tuple[RawObject, bool]:
     """Land ``data`` as the newest version of ``logical_name`` (``land_bytes``' arguments); returns its
-    record and whether it is new (False: the bytes are the newest version's, nothing landed)."""
+    record and whether it is new (False: the bytes are a version already landed that stays where it
+    is: the newest, or an earlier one ``revert`` says not to land again — see the module doc)."""
     sha = hashlib.sha256(data).hexdigest()
     versions = ledger.raw_versions(source, logical_name)
     if versions and versions[-1].sha256 == sha:
         return versions[-1], False
+    earlier = next((v for v in versions if v.sha256 == sha), None)
+    if earlier is not None and (
+        revert == "never" or (revert == "if_larger" and earlier.size <= versions[-1].size)
+    ):
+        return earlier, False
     received = (received_at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
     name = file_name or logical_name
-    if any(v.sha256 == sha for v in versions):  # a revert to earlier content: a new object
+    if earlier is not None:  # a revert to earlier content: a new object
         stem, dot, suffix = name.partition(".")
         name = f"{stem}@{received:%Y%m%dT%H%M%S%fZ}{dot}{suffix}"
     obj = land_bytes(

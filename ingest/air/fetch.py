@@ -75,7 +75,8 @@ def _land(
             )
         # whatever it was called, it is the station list
         name = STATION_LIST_NAME + (".gz" if is_gzip(data) else "")
-    # a version of the day file (or the list) given again after a newer one is the newest again
+    # a day file given again after a smaller version (a truncated copy) is the newest again; a station
+    # list that flips back is not (each flip would rebuild every daily unit)
     obj, _ = land_version(
         lake,
         ledger,
@@ -86,6 +87,7 @@ def _land(
         data=data,
         origin=origin,
         received_at=received_at,
+        revert="if_larger" if day is not None else "never",
     )
     return obj
 

@@ -170,3 +170,27 @@ def test_the_good_day_file_served_again_after_a_truncated_one_is_the_newest(
     accepted = CliRunner(env={"COLUMNS": "250"}).invoke(app, ["run", "air", "--no-land", "--accept-shrink"])
     assert accepted.exit_code == 0, accepted.output
     assert _day_rows(settings) == [(whole_day, 24)]
+
+
+def test_a_stale_earlier_copy_given_again_does_not_replace_the_newest(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """Noon, then night, then noon again (a stale mirror): the night file stays the newest, the day whole;
+    a station list given again after another stays where it was too."""
+    noon, night, station_list = _versions(tmp_path)
+    other_list = tmp_path / "other" / STATION_LIST_NAME
+    other_list.parent.mkdir()
+    other_list.write_bytes(station_list_csv(national_stations(41, seed=6)))
+    cli = CliRunner(env={"COLUMNS": "250"})
+    for files in ([station_list, noon], [night, other_list], [noon, station_list]):
+        out = cli.invoke(app, ["ingest", "air", *map(str, files)])
+        assert out.exit_code == 0, out.output
+    led = ledger(settings)
+    try:
+        assert air.newest_day_files(led)[DAY].origin == str(night.resolve())
+        assert len(led.raw_versions("air", air.newest_day_files(led)[DAY].logical_name)) == 2
+        assert led.latest_raw("air", STATION_LIST_NAME).origin == str(other_list.resolve())
+    finally:
+        led.close()
+    [(_, hours)] = _day_rows(settings)
+    assert hours == 24
