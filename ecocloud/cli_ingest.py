@@ -28,7 +28,8 @@ err = Console(stderr=True)
 _FORCE = typer.Option(help="rebuild every unit even when the ledger says it is current")
 _ACCEPT_SHRINK = typer.Option(
     help="publish partitions that lost more rows than their table allows (a smaller upstream file "
-    "that is right), and rebuild the units the gate held back for shrinking alone"
+    "that is right), and rebuild the units the gate held back for shrinking alone; it accepts what this "
+    "command lands too (`run … --no-land` accepts only what was held back)"
 )
 
 

@@ -333,6 +333,7 @@ def test_the_public_sees_no_restricted_input_s_name_on_a_dataset_page(risk_serve
     table names it as the lineage picture does (restricted)."""
     page = requests.get(f"{risk_server}/datasets/mart_source__hourly", timeout=30)
     assert page.status_code == 200
-    producers = page.text.split("数据血缘</h2>")[1].split("<h2>")[0]  # the lineage section
+    lineage = page.text.split("数据血缘</h2>")[1].split("<h2>")[0]
+    producers = lineage.split("</figure>")[1]  # the table below the picture
     assert "core_source__readings" not in producers
     assert "受限数据集 (restricted)" in producers
