@@ -74,6 +74,10 @@ F.define(
 
 _INTERNAL = "平台运行记录，仅供本中心数据工程人员及经授权的分析人员使用 (platform records: data engineers and authorised analysts)"
 
+# what the gate results say instead of the unexpected values of a 不予共享 table: the results are shared
+# wider (the messages in the operators' logs still quote them)
+WITHHELD = "withheld: 不予共享 values stay in their table"
+
 expectation_results = Table(
     name="quality_platform__expectation_results",
     layer=Layer.QUALITY,

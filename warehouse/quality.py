@@ -173,7 +173,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from schemas.platform import expectation_results
+from schemas.platform import WITHHELD, expectation_results
 from schemas.registry import Column, Severity, Sharing, Table
 
 if TYPE_CHECKING:
@@ -188,6 +188,7 @@ __all__ = [
     "PARTITION_COLUMN",
     "RESULT_FORMAT",
     "SHRINK_PARAMETER",
+    "WITHHELD",
     "GatePart",
     "GateRun",
     "GateVerdict",
@@ -214,9 +215,6 @@ SHRINK_PARAMETER = "ecocloud_shrink_min"
 PARTITION_COLUMN = "__partition__"
 
 EMPTY_SEVERITY = Severity.WARNING  # an empty partition is reported, not blocked
-# what the results say instead of the unexpected values of a 不予共享 table (the messages, for the
-# operators' logs, still quote them)
-WITHHELD = "withheld: 不予共享 values stay in their table"
 
 # A unit is validated in BASIC format (counts); one with unexpected rows again in COMPLETE format,
 # whose positions of all unexpected rows are mapped back to the parts (COMPLETE costs ~30 % more).

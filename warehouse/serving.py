@@ -27,7 +27,7 @@ import duckdb
 import pyarrow as pa
 
 from schemas import platform
-from schemas.registry import Layer, Table, all_tables, get_table
+from schemas.registry import Layer, Sharing, Table, all_tables, get_table
 from schemas.sql import string_literal
 from warehouse import results_rollup
 from warehouse.catalog import (
@@ -48,7 +48,23 @@ _REFRESH_LOCK = "serving-refresh"
 
 def view_sql(table: Table, files: Sequence[str]) -> str:
     """The serving view of a lake table over ``files`` (full locations; none: an empty, typed view)."""
-    return f'CREATE OR REPLACE VIEW "{table.name}" AS {select_sql(table, list(files) or None)}'
+    select = select_sql(table, list(files) or None)
+    if table.name == RESULTS_TABLE:
+        select = _withholding(select)
+    return f'CREATE OR REPLACE VIEW "{table.name}" AS {select}'
+
+
+def _withholding(select: str) -> str:
+    """The gate results with no unexpected value of a 不予共享 table quoted: the gate no longer writes
+    them (``warehouse.quality.WITHHELD``), and results written before it said so are served so too."""
+    closed = [t.name for t in all_tables() if t.sharing is Sharing.NOT_SHARED]
+    withheld = string_literal(json.dumps({"partial_unexpected": platform.WITHHELD}, ensure_ascii=False))
+    names = ", ".join(string_literal(n) for n in closed)
+    return (
+        f"SELECT * REPLACE (CASE WHEN table_name IN ({names}) AND observed_value LIKE "
+        f"""'{{"partial_unexpected": [%' THEN {withheld} ELSE observed_value END AS observed_value) """
+        f"FROM ({select})"
+    )
 
 
 def published_files(
