@@ -6,9 +6,9 @@ a file that changes and later changes back (A → B → A) must count as a third
 is lost and B stays the newest. ``land_version`` lands nothing new when the bytes equal the newest
 object of that name, and lands a revert under a time-stamped file name, so it becomes a new raw
 object, the newest — for a snapshot always; for a file that only grows (a day file) only when the
-earlier version is larger than the newest (the good file served again after a truncated copy, not a
-stale copy of an hour ago); never for a list that may flip between two versions (each flip would
-rebuild what depends on it).
+earlier version is as large as the largest landed (the good file served again after a truncated
+copy, not a stale copy of an hour ago), sizes compared uncompressed (a day file may come gzipped one
+time and plain the next).
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ import datetime as dt
 import hashlib
 from typing import Literal
 
-from ingest.raw import land_bytes
+from ingest.inflate import is_gzip
+from ingest.raw import land_bytes, read_raw
 from warehouse.fs import LakeLike
 from warehouse.ledger import Ledger, RawObject
 
@@ -35,7 +36,7 @@ def land_version(
     origin: str,
     received_at: dt.datetime | None = None,
     file_name: str | None = None,
-    revert: Literal["always", "if_larger", "never"] = "always",
+    revert: Literal["always", "if_largest"] = "always",
 ) -> tuple[RawObject, bool]:
     """Land ``data`` as the newest version of ``logical_name`` (``land_bytes``' arguments); returns its
     record and whether it is new (False: the bytes are a version already landed that stays where it
@@ -45,10 +46,10 @@ def land_version(
     if versions and versions[-1].sha256 == sha:
         return versions[-1], False
     earlier = next((v for v in versions if v.sha256 == sha), None)
-    if earlier is not None and (
-        revert == "never" or (revert == "if_larger" and earlier.size <= versions[-1].size)
-    ):
-        return earlier, False
+    if earlier is not None and revert == "if_largest":
+        largest = max(_content_size(read_raw(lake, v)) for v in versions)
+        if _content_size(data) < largest:  # a stale copy: the newest stays
+            return earlier, False
     received = (received_at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
     name = file_name or logical_name
     if earlier is not None:  # a revert to earlier content: a new object
@@ -66,6 +67,11 @@ def land_version(
         file_name=name,
     )
     return obj, True
+
+
+def _content_size(data: bytes) -> int:
+    """The size of the content: a gzip file's uncompressed size (its trailer's ISIZE), else its length."""
+    return int.from_bytes(data[-4:], "little") if is_gzip(data) and len(data) >= 18 else len(data)
 
 
 def land_snapshot(

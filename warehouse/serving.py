@@ -28,7 +28,7 @@ import pyarrow as pa
 
 from schemas import platform
 from schemas.registry import Layer, Sharing, Table, all_tables, get_table
-from schemas.sql import string_literal
+from schemas.sql import string_list, string_literal
 from warehouse import results_rollup
 from warehouse.catalog import (
     RESULTS_TABLE,
@@ -59,9 +59,8 @@ def _withholding(select: str) -> str:
     them (``warehouse.quality.WITHHELD``), and results written before it said so are served so too."""
     closed = [t.name for t in all_tables() if t.sharing is Sharing.NOT_SHARED]
     withheld = string_literal(json.dumps({"partial_unexpected": platform.WITHHELD}, ensure_ascii=False))
-    names = ", ".join(string_literal(n) for n in closed)
     return (
-        f"SELECT * REPLACE (CASE WHEN table_name IN ({names}) AND observed_value LIKE "
+        f"SELECT * REPLACE (CASE WHEN table_name IN ({string_list(closed)}) AND observed_value LIKE "
         f"""'{{"partial_unexpected": [%' THEN {withheld} ELSE observed_value END AS observed_value) """
         f"FROM ({select})"
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pyarrow as pa
 
@@ -16,8 +17,8 @@ from ecocloud.builds import http_session
 from ecocloud.runner.context import BEIJING, StepContext, parquet_sql
 from ecocloud.runner.units import RAW, Output, Unit
 from ecocloud.settings import Settings
-from ingest.air.fetch import SOURCE, STATION_LIST_NAME, day_file_name, land_location, raw_bytes
-from ingest.air.parse import DAY_FILE_RE, parse_station_list
+from ingest.air.fetch import SOURCE, STATION_LIST_NAME, day_file_name, land_location, logical_name, raw_bytes
+from ingest.air.parse import DAY_FILE_RE, date_from_name, parse_station_list
 from schemas import air as schema
 from transforms.air_daily import HOURLY_COLUMNS, city_daily_ranking, station_daily
 from warehouse.ledger import Ledger, RawObject
@@ -30,8 +31,10 @@ def land(settings: Settings, ledger: Ledger, locations: Sequence[str]) -> list[R
     """Land day files and station lists given as paths or http(s) URLs (conditional GET).
 
     Local files are landed a few at a time (reading, hashing and the fsync of one overlap the
-    others'); each location is stamped received in the order given, so where one names the same day
-    file twice the later still wins."""
+    others'), but the versions of one file (one day's files; every other file, each perhaps a station
+    list) one after another in the order given, each stamped received in that order: where the same
+    day file is named twice the later wins, whatever the threads do (``land_version`` reads the
+    versions landed so far)."""
     session = http_session(settings)
     start = dt.datetime.now(dt.UTC)
 
@@ -48,8 +51,18 @@ def land(settings: Settings, ledger: Ledger, locations: Sequence[str]) -> list[R
 
     urls = [i for i, loc in enumerate(locations) if loc.startswith(("http://", "https://"))]
     local = sorted(set(range(len(locations))) - set(urls))
+    by_file: dict[str, list[int]] = {}
+    for i in local:
+        name = Path(locations[i]).name
+        by_file.setdefault(logical_name(name) if date_from_name(name) else "", []).append(i)
+
+    def land_versions(indices: list[int]) -> list[tuple[int, RawObject | None]]:
+        return [(i, land_one(i)) for i in indices]
+
+    landed: dict[int, RawObject | None] = {}
     with ThreadPoolExecutor(_LANDING_THREADS) as pool:
-        landed = dict(zip(local, pool.map(land_one, local), strict=True))
+        for pairs in pool.map(land_versions, by_file.values()):
+            landed.update(pairs)
     landed |= {i: land_one(i) for i in urls}  # one session, one request at a time
     return [obj for _, obj in sorted(landed.items()) if obj is not None]
 

@@ -75,8 +75,8 @@ def _land(
             )
         # whatever it was called, it is the station list
         name = STATION_LIST_NAME + (".gz" if is_gzip(data) else "")
-    # a day file given again after a smaller version (a truncated copy) is the newest again; a station
-    # list that flips back is not (each flip would rebuild every daily unit)
+    # an earlier day file or list given again is the newest again only when it is the largest (the
+    # good one after a truncated copy; not a stale copy, and a list flipping back rebuilds once)
     obj, _ = land_version(
         lake,
         ledger,
@@ -87,7 +87,7 @@ def _land(
         data=data,
         origin=origin,
         received_at=received_at,
-        revert="if_larger" if day is not None else "never",
+        revert="if_largest",
     )
     return obj
 

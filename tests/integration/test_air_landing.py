@@ -194,3 +194,43 @@ def test_a_stale_earlier_copy_given_again_does_not_replace_the_newest(
         led.close()
     [(_, hours)] = _day_rows(settings)
     assert hours == 24
+
+
+def test_an_earlier_version_is_weighed_uncompressed_against_the_largest(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """Noon, the whole day gzipped, a truncated plain copy (held back), the gzipped file again: it is
+    the largest landed once uncompressed, so the newest again, also when named after the copy in one
+    call. The noon copy given again after that is smaller than the largest: it is not."""
+    import gzip
+
+    noon, night, station_list = _versions(tmp_path)
+    lines = night.read_bytes().splitlines(keepends=True)
+    truncated = tmp_path / "cut" / night.name
+    truncated.parent.mkdir()
+    truncated.write_bytes(b"".join(lines[: len(lines) // 2]))
+    whole_gz = tmp_path / "gz" / f"{night.name}.gz"
+    whole_gz.parent.mkdir()
+    whole_gz.write_bytes(gzip.compress(night.read_bytes()))
+    assert whole_gz.stat().st_size < truncated.stat().st_size  # stored sizes would say otherwise
+    cli = CliRunner(env={"COLUMNS": "250"})
+
+    def newest() -> str:
+        led = ledger(settings)
+        try:
+            return str(air.newest_day_files(led)[DAY].origin)
+        finally:
+            led.close()
+
+    assert cli.invoke(app, ["ingest", "air", str(station_list), str(noon)]).exit_code == 0
+    assert cli.invoke(app, ["ingest", "air", str(whole_gz)]).exit_code == 0  # grown
+    [(whole_day, _)] = _day_rows(settings)
+    assert cli.invoke(app, ["ingest", "air", str(truncated)]).exit_code == 1  # held back
+    # in one call, the copy first and the whole file after it: the whole file wins
+    again = cli.invoke(app, ["ingest", "air", str(truncated), str(whole_gz)])
+    assert again.exit_code == 0, again.output
+    assert newest() == str(whole_gz.resolve())
+    assert _day_rows(settings) == [(whole_day, 24)]
+    stale = cli.invoke(app, ["ingest", "air", str(noon)])  # the noon copy again: smaller than the largest
+    assert stale.exit_code == 0, stale.output
+    assert newest() == str(whole_gz.resolve()) and _day_rows(settings) == [(whole_day, 24)]
