@@ -28,7 +28,9 @@ _LANDING_THREADS = 4  # local day files landed at once
 
 # -- landing ------------------------------------------------------------------------------------
 def land(settings: Settings, ledger: Ledger, locations: Sequence[str]) -> list[RawObject]:
-    """Land day files and station lists given as paths or http(s) URLs (conditional GET).
+    """Land day files and station lists given as paths or http(s) URLs (conditional GET); returns
+    the raw objects landed now (not a URL that answered 304, nor bytes landed before that stay where
+    they are).
 
     Local files are landed a few at a time (reading, hashing and the fsync of one overlap the
     others'), but the versions of one file (one day's files; every other file, each perhaps a station

@@ -37,7 +37,8 @@ def land_location(
     timeout_s: float = 30.0,
     received_at: dt.datetime | None = None,
 ) -> RawObject | None:
-    """Land one file given as http(s) URL or path. Returns None when the URL answered 304.
+    """Land one file given as http(s) URL or path. Returns None when nothing new landed: the URL
+    answered 304, or the bytes are a version already landed that stays where it is (``land_version``).
 
     ``received_at`` (default: now) orders versions of a day file: the latest received wins."""
     name = location.rstrip("/").rsplit("/", 1)[-1].split("?", 1)[0]
@@ -49,13 +50,16 @@ def land_location(
         if got.not_modified:
             return None
         data = got.content
-        obj = _land(lake, ledger, name, data, origin=location, received_at=received_at)
+        obj, new = _land(lake, ledger, name, data, origin=location, received_at=received_at)
         ledger.record_fetch(location, got.etag, got.last_modified, obj.sha256)
-        return obj
+        return obj if new else None
     path = Path(location).expanduser()
     if not path.is_file():
         raise FileNotFoundError(f"no such file: {path}")
-    return _land(lake, ledger, name, path.read_bytes(), origin=str(path.resolve()), received_at=received_at)
+    obj, new = _land(
+        lake, ledger, name, path.read_bytes(), origin=str(path.resolve()), received_at=received_at
+    )
+    return obj if new else None
 
 
 def _land(
@@ -66,7 +70,8 @@ def _land(
     *,
     origin: str,
     received_at: dt.datetime | None = None,
-) -> RawObject:
+) -> tuple[RawObject, bool]:
+    """The record of ``data`` as a version of its file, and whether it landed now."""
     day = date_from_name(name)
     if day is None:
         if not _is_station_list(data):
@@ -77,7 +82,7 @@ def _land(
         name = STATION_LIST_NAME + (".gz" if is_gzip(data) else "")
     # an earlier day file or list given again is the newest again only when it is the largest (the
     # good one after a truncated copy; not a stale copy, and a list flipping back rebuilds once)
-    obj, _ = land_version(
+    return land_version(
         lake,
         ledger,
         source=SOURCE,
@@ -89,7 +94,6 @@ def _land(
         received_at=received_at,
         revert="if_largest",
     )
-    return obj
 
 
 def _is_station_list(data: bytes) -> bool:

@@ -182,9 +182,10 @@ def test_a_stale_earlier_copy_given_again_does_not_replace_the_newest(
     other_list.parent.mkdir()
     other_list.write_bytes(station_list_csv(national_stations(41, seed=6)))
     cli = CliRunner(env={"COLUMNS": "250"})
-    for files in ([station_list, noon], [night, other_list], [noon, station_list]):
+    for files, new in (([station_list, noon], 2), ([night, other_list], 2), ([noon, station_list], 0)):
         out = cli.invoke(app, ["ingest", "air", *map(str, files)])
         assert out.exit_code == 0, out.output
+        assert f"landed {new} new raw object(s)" in out.output  # a copy that stays where it was is not new
     led = ledger(settings)
     try:
         assert air.newest_day_files(led)[DAY].origin == str(night.resolve())
