@@ -385,9 +385,6 @@ class Ledger:
         with self._tx() as con:
             return [Part(*r) for r in con.execute(q)]
 
-    def parts_of_unit(self, build: str, unit: str) -> list[Part]:
-        return self.parts_of_units(build, [unit])
-
     def parts_of_units(self, build: str, units: Sequence[str]) -> list[Part]:
         """The parts ``build`` published for any of ``units``, in one query."""
         q = sa.select(parts).where(parts.c.build == build, parts.c.unit.in_(list(units)))

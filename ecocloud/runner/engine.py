@@ -386,7 +386,8 @@ def _gate_and_publish(
     expected_latest = ctx.run.expected_latest if build.freshness else None
     verdicts: dict[str, list[GateVerdict]] = {b.unit.key: [] for b in built}
     gated = [t for t in outputs if t.name not in build.evidence]
-    published = _published_rows(ctx, built) if any(t.max_shrink is not None for t in gated) else {}
+    published_parts = _published_parts(ctx, built)
+    published = _rows_of(published_parts) if any(t.max_shrink is not None for t in gated) else {}
     for table in gated:
         parts = [
             GatePart(b.unit.key, p, data, published.get((b.unit.key, table.name, partition_key(p))))
@@ -411,17 +412,27 @@ def _gate_and_publish(
         why = None if passed else "\n".join(recorded)
         if shrunk:
             why = f"{HELD_FOR_SHRINKING}:\n{why}"
-        _publish(ctx, name, build, outputs, b, passed, why, held=shrunk)
+        _publish(ctx, name, build, outputs, b, published_parts[b.unit.key], passed, why, held=shrunk)
     if results:
         _append_results(ctx, name, pa.concat_tables(results))
 
 
-def _published_rows(ctx: StepContext, built: list[_Built]) -> dict[tuple[str, str, str], int]:
-    """(unit, table, partition) → the rows each unit of the batch has published there (the shrink check)."""
+def _published_parts(ctx: StepContext, built: list[_Built]) -> dict[str, list[Part]]:
+    """unit → the parts it has published, for every unit of the batch in one ledger query (the batch
+    holds their locks: no other run changes them before they are published)."""
+    by_unit: dict[str, list[Part]] = {b.unit.key: [] for b in built}
+    for p in ctx.ledger.parts_of_units(ctx.build, list(by_unit)):
+        by_unit[p.unit].append(p)
+    return by_unit
+
+
+def _rows_of(published: dict[str, list[Part]]) -> dict[tuple[str, str, str], int]:
+    """(unit, table, partition) → the rows each unit has published there (the shrink check)."""
     rows: dict[tuple[str, str, str], int] = {}
-    for p in ctx.ledger.parts_of_units(ctx.build, [b.unit.key for b in built]):
-        key = (p.unit, p.table_name, p.partition)
-        rows[key] = rows.get(key, 0) + p.rows
+    for unit, unit_parts in published.items():
+        for p in unit_parts:
+            key = (unit, p.table_name, p.partition)
+            rows[key] = rows.get(key, 0) + p.rows
     return rows
 
 
@@ -431,14 +442,15 @@ def _publish(
     build: Build,
     outputs: list[Table],
     b: _Built,
+    published: list[Part],
     passed: bool,
     why: str | None,
     held: bool = False,
 ) -> None:
-    """Write the unit's parts and record it, with ``why`` it was blocked. A blocked unit writes its
-    evidence only; one ``held`` back (for shrinking) writes nothing: its input is on hold, and the
-    published rows and evidence keep describing the same input."""
-    previous = {(p.table_name, p.partition, p.part) for p in ctx.ledger.parts_of_unit(name, b.unit.key)}
+    """Write the unit's parts and record it, with ``why`` it was blocked; ``published``: the parts it
+    had. A blocked unit writes its evidence only; one ``held`` back (for shrinking) writes nothing: its
+    input is on hold, and the published rows and evidence keep describing the same input."""
+    previous = {(p.table_name, p.partition, p.part) for p in published}
     now = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
     writes: list[tuple[Table, dt.date | None, pa.Table, str]] = []
     for table in outputs:
