@@ -10,7 +10,8 @@ task without retries (retrying the same data cannot help); any other error is re
 ``refresh_serving`` runs whatever the builds did (``all_done``): the views follow the ledger, and a
 build that failed after others published (a compaction deleting the parts it replaced) would
 otherwise leave them listing deleted files until the next good run. A run triggered with the param
-``accept_shrink`` publishes partitions the gate held back for shrinking (``ecocloud run --accept-shrink``).
+``accept_shrink`` publishes partitions the gate held back for shrinking (``ecocloud run --accept-shrink``);
+with ``accept_shrink_of`` (a list of unit keys) those units' only (``--accept-shrink-of``).
 """
 
 from __future__ import annotations
@@ -66,6 +67,7 @@ def _run(task_name: str):  # type: ignore[no-untyped-def]
         ctx.get("data_interval_start"),
         ctx.get("data_interval_end"),
         accept_shrink=bool(ctx["params"].get("accept_shrink", False)),
+        accept_shrink_of=[str(u) for u in ctx["params"].get("accept_shrink_of") or []],
     )
 
 
@@ -91,7 +93,14 @@ def make_dag(spec_name: str) -> DAG:
                 description="publish partitions that lost more rows than their table allows, and rebuild "
                 "the units the quality gate held back for shrinking alone (an operator's word that a smaller "
                 "upstream file is right)",
-            )
+            ),
+            "accept_shrink_of": Param(
+                [],
+                type="array",
+                items={"type": "string"},
+                description="as accept_shrink, for these units only: their keys as the task log shows them "
+                "(a date, mostly)",
+            ),
         },
     )
     def _dag() -> None:

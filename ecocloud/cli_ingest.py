@@ -31,6 +31,12 @@ _ACCEPT_SHRINK = typer.Option(
     "that is right), and rebuild the units the gate held back for shrinking alone; it accepts what this "
     "command lands too (`run … --no-land` accepts only what was held back)"
 )
+_ACCEPT_SHRINK_OF = typer.Option(
+    "--accept-shrink-of",
+    metavar="UNIT",
+    help="as --accept-shrink, for this unit only (its key as the report shows it, e.g. a date); "
+    "repeat the option for more",
+)
 
 
 def _ingest(
@@ -42,6 +48,7 @@ def _ingest(
     workers: int | None = None,
     builds: list[str] | None = None,
     accept_shrink: bool = False,
+    accept_shrink_of: list[str] | None = None,
 ) -> None:
     """Land with ``land(settings, ledger)``, run the spec, refresh serving, report, exit code."""
     from ecocloud.runner import engine
@@ -50,7 +57,13 @@ def _ingest(
     from ingest.http import FetchError
 
     settings = get_settings()
-    run = RunInfo.cli(command, force=force, workers=workers, accept_shrink=accept_shrink)
+    run = RunInfo.cli(
+        command,
+        force=force,
+        workers=workers,
+        accept_shrink=accept_shrink,
+        accept_shrink_of=accept_shrink_of or (),
+    )
     spec = get_spec(spec_name)
     try:
         with console.status(f"{spec.name}: landing and building …"):
@@ -64,6 +77,7 @@ def _ingest(
     if len(report.landed) > 20:
         console.print(f"  … and {len(report.landed) - 20} more")
     print_report(spec_name, report)
+    _say_unaccepted(report, accept_shrink_of or [])
     console.print("time: " + " · ".join(f"{step} {s:.1f} s" for step, s in report.timings.items()))
     console.print(f"serving database: {settings.duckdb_file}")
     if report.status in ("blocked", "failed"):
@@ -100,6 +114,17 @@ def print_report(spec_name: str, report: Any) -> None:
                 err.print(f"[red]{u.unit} {'FAILED' if u.status == 'failed' else 'BLOCKED'}: {line}")
 
 
+def _say_unaccepted(report: Any, units: list[str]) -> None:
+    """Name each ``--accept-shrink-of`` unit the run did not build: nothing of it was held back (a
+    mistyped key, or a unit already published), so nothing was accepted."""
+    from ecocloud.runner.report import SKIPPED
+
+    built = {u.unit for u in report.units if u.status != SKIPPED}
+    for unit in dict.fromkeys(units):
+        if unit not in built:
+            err.print(f"[yellow]--accept-shrink-of {unit}: no unit {unit} was held back for shrinking")
+
+
 def _cell(value: Any) -> str:
     if value is None:
         return ""
@@ -119,11 +144,12 @@ def ingest_air(
     force: Annotated[bool, _FORCE] = False,
     workers: Annotated[int | None, typer.Option(help="parser processes (default: one per core)")] = None,
     accept_shrink: Annotated[bool, _ACCEPT_SHRINK] = False,
+    accept_shrink_of: Annotated[list[str] | None, _ACCEPT_SHRINK_OF] = None,
 ) -> None:
     """National air-quality day files: raw zone → station-hours → AQI → quality gate → lake.
 
     A newer day file with more than a tenth fewer station-hours than the published day is held back
-    (blocked; the published day stays) unless `--accept-shrink` is given.
+    (blocked; the published day stays) unless `--accept-shrink` (or `--accept-shrink-of` the day) is given.
     """
     from ecocloud.builds import air
 
@@ -134,6 +160,7 @@ def ingest_air(
         command="ecocloud ingest air",
         workers=workers,
         accept_shrink=accept_shrink,
+        accept_shrink_of=accept_shrink_of,
     )
 
 
@@ -294,6 +321,7 @@ def run(
     ] = True,
     force: Annotated[bool, _FORCE] = False,
     accept_shrink: Annotated[bool, _ACCEPT_SHRINK] = False,
+    accept_shrink_of: Annotated[list[str] | None, _ACCEPT_SHRINK_OF] = None,
 ) -> None:
     """Run a source spec now: its landing step, then every pending unit of its builds.
 
@@ -326,4 +354,5 @@ def run(
         command=f"ecocloud run {chosen.name}",
         builds=build,
         accept_shrink=accept_shrink,
+        accept_shrink_of=accept_shrink_of,
     )

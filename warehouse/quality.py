@@ -446,6 +446,8 @@ class GatePart:
     partition: dt.date | None  # partition these rows are for (None: unpartitioned table)
     data: pa.Table
     published_rows: int | None = None  # the unit's rows published in this partition (None: none)
+    # the run accepts a shrink beyond the table's ``max_shrink`` here: a warning, not a block
+    shrink_accepted: bool = False
 
 
 @dataclass(frozen=True)
@@ -519,7 +521,6 @@ def validate(
     *,
     run: GateRun,
     expected_latest: dt.datetime | None = None,
-    accept_shrink: bool = False,
 ) -> list[GateVerdict]:
     """Gate ``parts`` (one batch of ``table``) with a fixed number of GX runs; a verdict per part.
 
@@ -527,8 +528,8 @@ def validate(
     the table has a ``freshness_column``; it is evaluated on the whole batch and reported on the
     parts of its newest partition. Every part's ``results`` share one ``gate_run_id``. Bad data
     never raises: an expectation GX cannot evaluate (e.g. its column is missing) fails, with GX's
-    message in ``details``. ``accept_shrink``: a part that shrinks more than its table's
-    ``max_shrink`` is warned about, not blocked. Raises ``ValueError`` for bad arguments: a naive ``expected_latest``,
+    message in ``details``. A part that shrinks more than its table's ``max_shrink`` is blocked,
+    unless its ``shrink_accepted`` (then warned about). Raises ``ValueError`` for bad arguments: a naive ``expected_latest``,
     a partition on an unpartitioned table, two parts with the same unit and partition.
     """
     _check_arguments(table, parts, expected_latest)
@@ -560,7 +561,7 @@ def validate(
             compiled = _compiled(table, freshness=use_freshness and g == main, partition=use_partition)
             timings["compile"] += time.perf_counter() - mark
             per_part, fresh = _validate_group(
-                table, compiled, [parts[i] for i in members], parameters, timings, accept_shrink
+                table, compiled, [parts[i] for i in members], parameters, timings
             )
             for i, part_outcomes in zip(members, per_part, strict=True):
                 outcomes[i] = part_outcomes
@@ -934,13 +935,12 @@ def _validate_group(
     parts: Sequence[GatePart],
     parameters: Mapping[str, Any],
     timings: dict[str, float],
-    accept_shrink: bool,
 ) -> tuple[list[list[_Outcome]], _Outcome | None]:
     """Validate parts with one Arrow schema as one batch; each part's outcomes, and freshness."""
     data = _concat(parts)
     layout = _Layout.of(parts)
     partitions = _partition_rows(table, parts, layout) if "partition" in _kinds(compiled) else None
-    per_part = [_counted(table, compiled, p, accept_shrink=accept_shrink) for p in parts]
+    per_part = [_counted(table, compiled, p) for p in parts]
     freshness: _Outcome | None = None
     series: dict[str, pd.Series] = {}
     encoded = _Encodings(data, keyed=[c for u in compiled.units if u.key for c in u.columns])
@@ -1475,20 +1475,19 @@ def _sample(table: Table, data: pa.Table, read: _Read, positions: np.ndarray) ->
     return values[0] if len(values) == 1 else [list(v) for v in zip(*values, strict=True)]
 
 
-def _counted(table: Table, compiled: _Compiled, part: GatePart, *, accept_shrink: bool) -> list[_Outcome]:
+def _counted(table: Table, compiled: _Compiled, part: GatePart) -> list[_Outcome]:
     """The checks of a part's row count: ``rows``, and ``shrink`` where the unit published rows before."""
     outcomes = [_row_count(compiled.row_count, part.data.num_rows)]
     if compiled.shrink is not None and part.published_rows is not None:
         assert table.max_shrink is not None
-        outcomes.append(
-            _shrink(compiled.shrink, part.data.num_rows, part.published_rows, table.max_shrink, accept_shrink)
-        )
+        outcomes.append(_shrink(compiled.shrink, part, table.max_shrink))
     return outcomes
 
 
-def _shrink(expectation: Any, rows: int, published: int, max_shrink: float, accepted: bool) -> _Outcome:
-    """``shrink`` on one part: its rows against the rows its unit published in the partition
-    (``accepted``: a failure is a warning)."""
+def _shrink(expectation: Any, part: GatePart, max_shrink: float) -> _Outcome:
+    """``shrink`` on one part: its rows against the rows its unit published in the partition (a
+    failure is a warning where the run accepts the part's shrink)."""
+    rows, published, accepted = part.data.num_rows, part.published_rows or 0, part.shrink_accepted
     floor = math.ceil(published * (1 - max_shrink) - 1e-9)
     success = rows >= floor
     # in tenths of a percent, rounded up in integers: never "10.0 % fewer" where 10 % are allowed
@@ -1512,7 +1511,8 @@ def _shrink(expectation: Any, rows: int, published: int, max_shrink: float, acce
         if success
         else f"{lost}; published as the run accepts shrinking"
         if accepted
-        else f"{lost}; held back, the published rows stay (a run with --accept-shrink accepts the shrink)",
+        else f"{lost}; held back, the published rows stay (a run with --accept-shrink-of {part.unit} "
+        "or --accept-shrink accepts the shrink)",
     )
 
 

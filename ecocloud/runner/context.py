@@ -41,16 +41,27 @@ class RunInfo:
     force: bool = False  # rebuild even units whose fingerprint is current
     workers: int | None = None  # processes for parallel builds (None: settings.workers)
     # publish parts that shrink more than their table's ``max_shrink`` (the gate warns), and rebuild
-    # the units held back for shrinking alone: an operator's word that a smaller upstream file is right
+    # the units held back for shrinking alone: an operator's word that a smaller upstream file is right;
+    # for every unit, or for the units named in ``accept_shrink_of`` (their keys: dates, mostly)
     accept_shrink: bool = False
+    accept_shrink_of: frozenset[str] = frozenset()
 
     @staticmethod
     def cli(
-        command: str, *, force: bool = False, workers: int | None = None, accept_shrink: bool = False
+        command: str,
+        *,
+        force: bool = False,
+        workers: int | None = None,
+        accept_shrink: bool = False,
+        accept_shrink_of: Iterable[str] = (),
     ) -> RunInfo:
         now = dt.datetime.now(dt.UTC)
         run_id = f"cli-{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
-        return RunInfo(run_id, command, None, force, workers, accept_shrink)
+        return RunInfo(run_id, command, None, force, workers, accept_shrink, frozenset(accept_shrink_of))
+
+    def accepts_shrink(self, unit: str) -> bool:
+        """Whether the run accepts a shrink of the unit keyed ``unit``."""
+        return self.accept_shrink or unit in self.accept_shrink_of
 
     @property
     def expected_latest(self) -> dt.datetime | None:

@@ -216,7 +216,7 @@ def _is_pending(state: UnitState | None, fp: str, run: RunInfo) -> bool:
     if run.force or state is None or state.fingerprint != fp or state.status == FAILED:
         return True
     held = state.status == BLOCKED and (state.error or "").startswith(HELD_FOR_SHRINKING)
-    return run.accept_shrink and held
+    return held and run.accepts_shrink(state.unit)
 
 
 def _batches(units: list[Unit], build: Build, workers: int = 1) -> list[list[Unit]]:
@@ -390,13 +390,17 @@ def _gate_and_publish(
     published = _rows_of(published_parts) if any(t.max_shrink is not None for t in gated) else {}
     for table in gated:
         parts = [
-            GatePart(b.unit.key, p, data, published.get((b.unit.key, table.name, partition_key(p))))
+            GatePart(
+                b.unit.key,
+                p,
+                data,
+                published.get((b.unit.key, table.name, partition_key(p))),
+                shrink_accepted=ctx.run.accepts_shrink(b.unit.key),
+            )
             for b in built
             for p, data in b.split[table.name]
         ]
-        for verdict in validate(
-            table, parts, run=gate_run, expected_latest=expected_latest, accept_shrink=ctx.run.accept_shrink
-        ):
+        for verdict in validate(table, parts, run=gate_run, expected_latest=expected_latest):
             verdicts[verdict.unit].append(verdict)
     results = []
     for b in built:

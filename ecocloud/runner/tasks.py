@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
+from collections.abc import Iterable
 
 from ecocloud.runner import engine
 from ecocloud.runner.context import RunInfo
@@ -24,16 +25,19 @@ def run_info(
     end: dt.datetime | None,
     *,
     accept_shrink: bool = False,
+    accept_shrink_of: Iterable[str] = (),
 ) -> RunInfo:
     """Airflow's run id, ``dag.task``, data interval (pendulum times become plain UTC) and the run's
-    ``accept_shrink`` param."""
+    ``accept_shrink`` and ``accept_shrink_of`` params."""
     interval = None
     if start is not None and end is not None:
         interval = (
             dt.datetime.fromtimestamp(start.timestamp(), dt.UTC),
             dt.datetime.fromtimestamp(end.timestamp(), dt.UTC),
         )
-    return RunInfo(run_id, task, interval, accept_shrink=accept_shrink)
+    return RunInfo(
+        run_id, task, interval, accept_shrink=accept_shrink, accept_shrink_of=frozenset(accept_shrink_of)
+    )
 
 
 def land(spec_name: str, run: RunInfo) -> int:

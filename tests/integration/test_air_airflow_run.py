@@ -97,8 +97,9 @@ def test_hourly_runs_follow_the_growing_day_file_and_reruns_change_nothing(
 
 def test_a_day_file_that_shrinks_is_held_back_until_a_run_accepts_it(settings: Settings) -> None:
     """The upstream serves the day's morning file again after the whole day was published (a truncated
-    copy, as far as anyone can tell): the run fails on the gate and the day stays whole, until a run
-    triggered with ``accept_shrink`` publishes it."""
+    copy, as far as anyone can tell): the run fails on the gate and the day stays whole, also after a
+    run that accepts the shrink of another day, until a run triggered with ``accept_shrink_of`` the
+    day publishes it (the CLI tests cover ``accept_shrink``, every day)."""
     ensure_db(settings)
     hours_sql = "SELECT count(DISTINCT observed_at) FROM core_air__station_hourly"
     next_midnight = dt.datetime.combine(DAY + dt.timedelta(days=1), dt.time(0), BEIJING)
@@ -113,7 +114,13 @@ def test_a_day_file_that_shrinks_is_held_back_until_a_run_accepts_it(settings: S
         assert "held back, the published rows stay" in out
         assert query(settings, hours_sql) == [(whole,)]
 
-        out = dags_test(settings, sim.base_url, next_midnight, conf={"accept_shrink": True})
+        # accepting another day's shrink rebuilds nothing of this one (nothing new landed: 304)
+        other_day = {"accept_shrink_of": [str(DAY - dt.timedelta(days=1))]}
+        out = dags_test(settings, sim.base_url, next_midnight, conf=other_day)
+        assert "accepts shrinking" not in out
+        assert query(settings, hours_sql) == [(whole,)]
+
+        out = dags_test(settings, sim.base_url, next_midnight, conf={"accept_shrink_of": [str(DAY)]})
         assert "published as the run accepts shrinking" in out
         [(morning,)] = query(settings, hours_sql)
         assert 1 <= morning <= 11 < whole

@@ -132,6 +132,40 @@ def test_a_newer_day_file_that_lost_hours_is_held_back_until_accepted(
     assert statuses == {DAY.isoformat(): "published", (DAY + dt.timedelta(days=1)).isoformat(): "blocked"}
 
 
+def test_an_operator_accepts_the_shrink_of_the_days_named(settings: Settings, tmp_path: Path) -> None:
+    """Two days held back for shrinking; `--accept-shrink-of` the first publishes it alone, the other
+    stays held back; a key that was not held back is named as such."""
+    noon, night, station_list = _versions(tmp_path)
+    stations = national_stations(40, seed=5)
+    later = DAY + dt.timedelta(days=1)
+    later_night, later_noon = (
+        tmp_path / "night" / day_file_name(later),
+        tmp_path / "noon" / day_file_name(later),
+    )
+    later_night.write_bytes(generate_day(later, stations, seed=6))
+    later_noon.write_bytes(generate_day(later, stations, seed=6, hours=range(12)))
+    cli = CliRunner(env={"COLUMNS": "250"})
+    assert cli.invoke(app, ["ingest", "air", str(station_list), str(night), str(later_night)]).exit_code == 0
+    [(whole_day, _)] = _day_rows(settings)
+    held = cli.invoke(app, ["ingest", "air", str(noon), str(later_noon)])
+    assert held.exit_code == 1 and held.output.count("held back, the published rows stay") == 2, held.output
+    assert f"a run with --accept-shrink-of {later} or --accept-shrink" in held.output
+
+    one = cli.invoke(
+        app, ["run", "air", "--no-land", "--accept-shrink-of", str(DAY), "--accept-shrink-of", "2099-01-01"]
+    )
+    assert one.exit_code == 0, one.output
+    assert "--accept-shrink-of 2099-01-01: no unit 2099-01-01 was held back for shrinking" in one.output
+    assert f"--accept-shrink-of {DAY}:" not in one.output
+    assert _day_rows(settings) == [(whole_day // 2, 12)]
+    later_hours = "SELECT count(DISTINCT observed_at) FROM core_air__station_hourly WHERE date = ?"
+    assert _query(settings, later_hours, later) == [(24,)]
+    statuses = dict(
+        _query(settings, "SELECT unit, status FROM platform_ledger__builds WHERE build = 'air.hourly'")
+    )
+    assert statuses == {str(DAY): "published", str(later): "blocked"}
+
+
 def test_a_day_file_that_grows_is_not_held_back(settings: Settings, tmp_path: Path) -> None:
     noon, night, station_list = _versions(tmp_path)
     cli = CliRunner(env={"COLUMNS": "250"})

@@ -141,7 +141,8 @@ def test_dags_are_generated_from_the_specs(dagbag: dict) -> None:
         for b in spec.builds:
             assert tasks[f"build_{b.name}"]["trigger_rule"] == "none_failed", (dag_id, b.name)
         assert tasks["refresh_serving"]["trigger_rule"] == "all_done"
-        assert dag["params"] == {"accept_shrink": False}, dag_id  # a trigger may accept shrinking
+        # a trigger may accept shrinking, everywhere or in the units it names
+        assert dag["params"] == {"accept_shrink": False, "accept_shrink_of": []}, dag_id
 
 
 def test_the_catalog_is_rebuilt_when_any_dataset_changes(dagbag: dict) -> None:

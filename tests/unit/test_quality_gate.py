@@ -921,8 +921,8 @@ def test_a_part_may_lose_at_most_its_tables_share_of_the_published_rows(
     else:
         assert said == [
             f"core_qgtest__shrinking {DAY}: {rows:,} rows where {published:,} are published: {lost}% fewer, "
-            "more than the 10% allowed; held back, the published rows stay (a run with --accept-shrink "
-            "accepts the shrink)"
+            f"more than the 10% allowed; held back, the published rows stay (a run with --accept-shrink-of "
+            f"{DAY} or --accept-shrink accepts the shrink)"
         ]
 
 
@@ -938,8 +938,11 @@ def test_a_shrink_is_checked_only_where_the_unit_published_before_and_the_table_
 
 
 def test_an_accepted_shrink_is_a_warning_and_publishes() -> None:
-    part = GatePart(DAY.isoformat(), DAY, readings(4), 20)
-    [verdict] = validate(SHRINKING, [part], run=SHRINK_RUN, accept_shrink=True)
+    part = GatePart(DAY.isoformat(), DAY, readings(4), 20, shrink_accepted=True)
+    elsewhere = readings(4, site=["S2", "S3", "S2", "S3"])
+    other = GatePart("other", DAY, elsewhere, 20)  # in the same batch, not accepted: held back
+    [verdict, held] = validate(SHRINKING, [part, other], run=SHRINK_RUN)
+    assert not held.passed and held.blocking_checks == ["shrink:core_qgtest__shrinking"]
     [result] = shrink_rows(verdict)
     assert verdict.passed and not result["success"] and result["severity"] == "warning"
     assert verdict.warnings == [
@@ -948,7 +951,7 @@ def test_an_accepted_shrink_is_a_warning_and_publishes() -> None:
     ]
     # a shrink within the limit stays a blocking check that passed, in an accepting run too
     [within] = validate(
-        SHRINKING, [GatePart(DAY.isoformat(), DAY, readings(19), 20)], run=SHRINK_RUN, accept_shrink=True
+        SHRINKING, [GatePart(DAY.isoformat(), DAY, readings(19), 20, shrink_accepted=True)], run=SHRINK_RUN
     )
     assert [(r["success"], r["severity"]) for r in shrink_rows(within)] == [(True, "blocking")]
 
