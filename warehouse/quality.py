@@ -59,8 +59,8 @@ clean data does not pay for it). Each part's result is then read off GX's result
   batch's row count says nothing about a part); GX does not run it. So is ``shrink``, added when the
   table declares ``max_shrink``: a part whose unit has published rows in its partition
   (``GatePart.published_rows``) may have at most that share fewer (a truncated upstream file must
-  not replace a good one). A run told to accept a shrink (``validate(..., accept_shrink=True)``)
-  reports it as a warning and publishes.
+  not replace a good one). Where the run accepts the part's shrink (``GatePart.shrink_accepted``)
+  it is reported as a warning and published.
 * the primary key is checked over the whole batch (a schema group): a key repeated across two parts
   fails both, on the rows that hold it.
 * ``freshness`` is evaluated once, on the batch (max over all rows; with several schemas, over the
