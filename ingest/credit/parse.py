@@ -21,7 +21,6 @@ import csv
 import datetime as dt
 import io
 import re
-import zipfile
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -100,7 +99,8 @@ def read_sheets(data: bytes, file_name: str = "") -> list[tuple[str, list[list[s
                 return sheets
             finally:
                 wb.close()
-        except (zipfile.BadZipFile, KeyError, OSError, ValueError, EOFError) as exc:  # damaged past the guard
+        except Exception as exc:  # damaged past the guard: openpyxl raises what its XML code meets
+            # (IndexError for a shared string that is not there, TypeError, …): the file is quarantined
             raise CreditFileError(f"not a readable XLSX workbook: {type(exc).__name__}: {exc}") from exc
     for encoding in ("utf-8-sig", "gb18030"):
         try:

@@ -54,6 +54,23 @@ def zip_bomb() -> bytes:
     return out.getvalue()
 
 
+def missing_shared_string() -> bytes:
+    """A well-formed workbook whose cell points at a shared string that is not there: past the guard,
+    openpyxl raises IndexError."""
+    src = zipfile.ZipFile(io.BytesIO(good_workbook()))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                start = data.index(b'<c r="D3"')
+                data = (
+                    data[:start] + b'<c r="D3" t="s"><v>99</v></c>' + data[data.index(b"</c>", start) + 4 :]
+                )
+            z.writestr(item, data)
+    return out.getvalue()
+
+
 def quarantined(settings: Settings) -> dict[str, str]:
     """raw file name → reason, for the whole-file quarantine rows."""
     rows = pq.read_table(lk.table_dir(settings.lake, schema.quarantine)).to_pylist()
@@ -69,21 +86,28 @@ def test_hostile_workbooks_are_quarantined_with_their_reason(
     (drop / "jiangxi_truncated_2025.xlsx").write_bytes(good_workbook()[:900])
     (drop / "jiangxi_bomb_2025.xlsx").write_bytes(zip_bomb())
     (drop / "jiangxi_page_2025.xlsx").write_bytes(b"<html><body>502 Bad Gateway</body></html>")
+    (drop / "jiangxi_strings_2025.xlsx").write_bytes(missing_shared_string())
 
     run = ingest("credit", lambda s, led: credit.land(s, led, [str(drop)]))
     [report] = run.of("ratings")
 
-    assert len(run.landed) == 4  # every file is kept in the raw zone, exactly as received
+    assert len(run.landed) == 5  # every file is kept in the raw zone, exactly as received
     assert all(
         (settings.lake / p).resolve().is_relative_to(settings.lake / "raw" / "credit") for p in run.landed
     )
-    assert report.status == "published" and report.counts["files_unreadable"] == 3
+    assert report.status == "published" and report.counts["files_unreadable"] == 4
     assert report.counts["ratings"] == 2
     reasons = quarantined(settings)
-    assert set(reasons) == {"jiangxi_truncated_2025", "jiangxi_bomb_2025", "jiangxi_page_2025"}
+    assert set(reasons) == {
+        "jiangxi_truncated_2025",
+        "jiangxi_bomb_2025",
+        "jiangxi_page_2025",
+        "jiangxi_strings_2025",
+    }
     assert "truncated or corrupt ZIP" in reasons["jiangxi_truncated_2025"]
     assert "inflates more than 100 times" in reasons["jiangxi_bomb_2025"]
     assert "not a ZIP file" in reasons["jiangxi_page_2025"]
+    assert "not a readable XLSX workbook: IndexError" in reasons["jiangxi_strings_2025"]
 
 
 @pytest.mark.parametrize("hostile", ["x\\..\\..\\escaped.xlsx", "C:evil.xlsx", "tab\there.xlsx"])
