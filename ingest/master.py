@@ -32,7 +32,7 @@ from ingest.snapshots import land_snapshot
 from schemas import master as schema
 from schemas.hj212_codes import pollutant as hj212_pollutant
 from schemas.registry import Table
-from transforms.identifiers import normalize_name
+from transforms.identifiers import normalize_name, normalize_uscc_array
 from warehouse.fs import LakeLike
 from warehouse.ledger import Ledger, RawObject
 
@@ -130,26 +130,27 @@ def parse_master_csv(data: bytes, *, raw_file: str, snapshot_at: dt.datetime | N
     out: list[dict[str, Any]] = []
     quarantine: list[dict[str, Any]] = []
     first_line: dict[str, int] = {}
-    skipped = 0
-    for line_no, row in enumerate(rows[1:], start=2):
-        if not any(c.strip() for c in row):
-            skipped += 1
-            continue
-        rec = {c: (row[j].strip() if j < len(row) and row[j].strip() else None) for c, j in columns.items()}
+    numbered = [(n, row) for n, row in enumerate(rows[1:], start=2) if any(c.strip() for c in row)]
+    records = [
+        {c: (row[j].strip() if j < len(row) and row[j].strip() else None) for c, j in columns.items()}
+        for _, row in numbered
+    ]
+    identities = _identities(kind, [rec.get(key) for rec in records])
+    for (line_no, row), rec, identity in zip(numbered, records, identities, strict=True):
         value = rec.get(key)
         reason = None
-        if not value:
+        if not value or identity is None:
             reason = f"no {key}"
-        elif value in first_line:
-            reason = f"duplicate {key}: already on line {first_line[value]}"
+        elif identity in first_line:
+            reason = f"duplicate {key}: already on line {first_line[identity]}"
         if reason:
             quarantine.append(
                 {"raw_file": raw_file, "line_no": line_no, "file_kind": kind, "key": value,
                  "raw_value": ",".join(row)[:500], "reason": reason}
             )  # fmt: skip
             continue
-        assert value is not None
-        first_line[value] = line_no
+        assert value is not None and identity is not None
+        first_line[identity] = line_no
         typed: dict[str, Any] = {c: rec.get(c) for c in COLUMNS[kind]}
         if kind == POINTS:
             typed["outlet_code"] = typed["outlet_code"].upper() if typed["outlet_code"] else None
@@ -164,9 +165,17 @@ def parse_master_csv(data: bytes, *, raw_file: str, snapshot_at: dt.datetime | N
             "rows_read": len(out) + len(quarantine),
             "rows": len(out),
             "quarantined": len(quarantine),
-            "blank": skipped,
+            "blank": len(rows) - 1 - len(numbered),
         },
     )
+
+
+def _identities(kind: str, keys: list[str | None]) -> list[str | None]:
+    """Each row's key as the build compares it: a USCC normalised (full-width, case, spaces: the
+    build's form, so one enterprise written two ways is a duplicate here, not two rows there)."""
+    if kind != ENTERPRISES:
+        return keys
+    return normalize_uscc_array(pa.array(keys, pa.string())).to_pylist()
 
 
 def file_quarantine(raw_file: str, reason: str) -> pa.Table:

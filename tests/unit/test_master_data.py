@@ -51,6 +51,26 @@ def test_points_file_rows_flags_and_quarantine() -> None:
     assert normalize_pollutants("") is None
 
 
+def test_an_enterprise_written_twice_in_other_forms_is_a_duplicate() -> None:
+    """The build compares USCCs normalised (case, full-width, spaces): a second spelling of one is a
+    duplicate here, not a second row of the same key there (which blocked the whole registry)."""
+    text = (
+        "uscc,enterprise_name,region_code\n"
+        "91350200776049653A,甲公司,350200\n"
+        "91350200776049653a,甲公司（小写）,350200\n"
+        "９１３５０２００７７６０４９６５３Ａ,甲公司（全角）,350200\n"
+        "9135 0200 7760 4965 3A,甲公司（空格）,350200\n"
+    )
+    p = parse_master_csv(text.encode(), raw_file="raw/e.csv")
+    assert [r["enterprise_name"] for r in p.rows.to_pylist()] == ["甲公司"]
+    assert [(q["line_no"], q["key"], q["reason"]) for q in p.quarantine.to_pylist()] == [
+        (3, "91350200776049653a", "duplicate uscc: already on line 2"),
+        (4, "９１３５０２００７７６０４９６５３Ａ", "duplicate uscc: already on line 2"),
+        (5, "9135 0200 7760 4965 3A", "duplicate uscc: already on line 2"),
+    ]
+    assert p.counts == {"rows_read": 4, "rows": 1, "quarantined": 3, "blank": 0}
+
+
 def _snapshot(rows: list[tuple[str, str]], at: dt.datetime) -> pa.Table:
     return pa.table(
         {
