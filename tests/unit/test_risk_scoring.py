@@ -29,7 +29,7 @@ from risk_data import (
 
 from schemas.registry import get_table
 from transforms.risk import RiskMarts, load_rules
-from transforms.risk.scoring import PeriodScores, region_prefix, score_period
+from transforms.risk.scoring import PeriodScores, region_prefix, region_prefixes, score_period
 
 RULES = load_rules()
 START = bj(D - dt.timedelta(days=1))
@@ -145,6 +145,19 @@ def test_filters_region_industry_pollutant() -> None:
     assert region_prefix("522300") == "5223" and region_prefix("360000") == "36"
     with pytest.raises(ValueError, match="six digits"):
         region_prefix("36")
+
+
+@pytest.mark.parametrize("region", ["520600", "522200", "520000"])
+def test_a_prefecture_filter_keeps_the_counties_of_its_legacy_code(region: str) -> None:
+    """Master data keeps the county codes of the former 铜仁地区 (5222xx), which belong to 520600 now:
+    filtering on 铜仁, by its code or its legacy code, keeps them; another prefecture does not."""
+    pts = points([{"mn": MN_AIR, "uscc": E_AIR, "outlet_code": "DA001", "region_code": "522201"}])
+    m = refresh(
+        base_inputs(core_master__monitoring_points=pts, mart_source__hourly=hourly(air_hours([20.0] * 48))), D
+    )
+    assert set(by_mn(scores(m, D, D, region=region).outlets)) == {MN_AIR}
+    assert set(by_mn(scores(m, D, D, region="520500").outlets)) == set()
+    assert region_prefixes("520500") == ["5205", "5224"] and region_prefixes("360100") == ["3601"]
 
 
 def test_mn_remapped_mid_period_ranks_once_per_enterprise() -> None:

@@ -34,6 +34,7 @@ import duckdb
 import pyarrow as pa
 
 from schemas import risk as schema
+from transforms.identifiers import LEGACY_REGION_CODES, canonical_region_code
 from transforms.risk.indicators import names_sql
 from transforms.risk.rules import RiskRules
 from transforms.risk.sql import lit, to_table
@@ -70,10 +71,22 @@ def region_prefix(code: str) -> str:
     return code[:4] if code.endswith("00") else code
 
 
+def region_prefixes(code: str) -> list[str]:
+    """The prefixes of the region codes a filter on ``code`` matches: its own, and for a prefecture
+    the prefix of its legacy code (520600 铜仁 → 5206 and 5222: master data keeps the county codes of
+    the former 铜仁地区, 5222xx, which :func:`prefecture_code` puts in 520600 too)."""
+    prefecture = canonical_region_code(code.strip()) or ""
+    prefix = region_prefix(prefecture)
+    if len(prefix) != 4:
+        return [prefix]
+    return [prefix] + [old[:4] for old, new in LEGACY_REGION_CODES.items() if new == prefecture]
+
+
 def _filters(start: dt.date, end: dt.date, region: str | None, industry: str | None) -> str:
     where = f"date BETWEEN DATE '{start.isoformat()}' AND DATE '{end.isoformat()}'"
     if region:
-        where += f" AND starts_with(region_code, {lit([region_prefix(region)])})"
+        matches = [f"starts_with(region_code, {lit([p])})" for p in region_prefixes(region)]
+        where += f" AND ({' OR '.join(matches)})"
     if industry:
         where += f" AND starts_with(industry_code, {lit([industry.strip()])})"
     return where
