@@ -83,6 +83,8 @@ class Ratings:
             "files_unreadable": 0,
             "rows_read": 0,
             "rows_quarantined": 0,
+            "rows_skipped": 0,  # notes and blank subtotal lines below a table: no rating cell filled
+            "sheets_skipped": 0,  # their non-blank rows are quarantined (in rows_read)
         }
         for obj in (objs[i.id] for i in unit.inputs):
             try:
@@ -99,7 +101,8 @@ class Ratings:
             rows.append(parsed.rows)
             quarantine.append(parsed.quarantine)
             counts["rows_read"] += parsed.counts.get("rows_read", 0)
-            counts["rows_quarantined"] += parsed.counts.get("rows_quarantined", 0)
+            for key in ("rows_quarantined", "rows_skipped", "sheets_skipped"):
+                counts[key] += parsed.counts.get(key, 0)
 
         ratings = newest_per_province_year(pa.concat_tables(rows))
         counts["rows_superseded"] = sum(t.num_rows for t in rows) - ratings.num_rows

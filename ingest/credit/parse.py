@@ -188,11 +188,32 @@ def parse_credit_file(
     rows_out: list[dict[str, Any]] = []
     quarantine: list[dict[str, Any]] = []
     counts = Counter[str]()
-    counts["sheets_skipped"] = len(sheets) - len(found)
-    for sheet, rows, _ in found:
+
+    def skip_sheet(sheet: str, rows: list[list[str]], reason: str) -> None:
+        """A sheet no rating can be read from: its non-blank rows are quarantined, not dropped (a
+        notes sheet costs a few rows of evidence; a sheet of ratings under a header we do not know is
+        found there)."""
+        counts["sheets_skipped"] += 1
+        for row_no, row in enumerate(rows, start=1):
+            if any(c.strip() for c in row):
+                counts["rows_read"] += 1
+                quarantine.append(
+                    {"raw_file": raw_file, "sheet": sheet, "row_no": row_no,
+                     "province_code": province.province_code, "raw_value": ",".join(row)[:500], "reason": reason}
+                )  # fmt: skip
+
+    with_header = {name for name, _, _ in found}  # a workbook's sheet names are unique
+    for sheet, rows in sheets:
+        if sheet not in with_header:
+            skip_sheet(sheet, rows, "a sheet with no header row naming an enterprise-name and a level column")
+            continue
         header = _header(rows, [province])
-        if header is None:  # matched another province's names only
-            counts["sheets_skipped"] += 1
+        if header is None:
+            skip_sheet(
+                sheet,
+                rows,
+                f"a sheet whose header names the columns of another province than {province.name}",
+            )
             continue
         h_index, columns = header
         title_year = _year_in(" ".join(" ".join(r) for r in rows[:h_index]))

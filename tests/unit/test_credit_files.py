@@ -80,13 +80,15 @@ def test_jiangxi_xlsx_with_title_row_and_five_levels() -> None:
     assert [(r["row_no"], r["reason"]) for r in q] == [
         (6, "level '优秀企业' is not a label of 江西省 (jiangxi-5)"),
         (7, "no enterprise name"),
+        (1, "a sheet with no header row naming an enterprise-name and a level column"),
     ]
+    assert (q[2]["sheet"], q[2]["raw_value"]) == ("说明", "本表为评价结果,请勿修改")  # evidence, not dropped
     assert p.counts == {
         "sheets_skipped": 1,
         "rows_skipped": 1,
-        "rows_read": 5,
+        "rows_read": 6,
         "rows_kept": 3,
-        "rows_quarantined": 2,
+        "rows_quarantined": 3,
     }
 
 
