@@ -11,6 +11,7 @@ is gated and published together.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,10 +80,13 @@ def fetch(
     )
     report = FetchReport(url, since, pages=len(pages), records=sum(len(p.records) for p in pages))
     fetched_at = dt.datetime.now(dt.UTC)
+    landed = {o.sha256 for o in ledger.raw_objects(SOURCE)}
     for page in pages:
         keys = [record_key(r) if isinstance(r, dict) else None for r in page.records]
         if all(k is not None and known.get((k[0], k[1])) == k[2] for k in keys):
             continue  # nothing new on this page (the look-back window, an empty listing)
+        if hashlib.sha256(page.content).hexdigest() in landed:
+            continue  # landed before: what is not published of it (quarantined records) stays so
         report.landed.append(land_page(settings.lake_store, ledger, page, fetched_at=fetched_at))
     return report
 
@@ -192,13 +196,38 @@ def _stage(ctx: StepContext) -> tuple[pa.Table, pa.Table, pa.Table, pa.Table, di
     out, lim = pa.concat_tables(outlets), pa.concat_tables(limits)
     counts["versions"] = winners.num_rows
     counts["copies_dropped"] = sum(t.num_rows for t in versions) - winners.num_rows
+    rejects = _rejects_once(pa.concat_tables(quarantine), pa.concat_tables(versions).column("record"), chosen)
+    counts["rejects_of_copies_dropped"] = sum(t.num_rows for t in quarantine) - rejects.num_rows
     return (
         winners,
         out.filter(pc.is_in(out.column("record"), chosen)),
         lim.filter(pc.is_in(lim.column("record"), chosen)),
-        pa.concat_tables(quarantine),
+        rejects,
         counts,
     )
+
+
+def _rejects_once(rejects: pa.Table, records: pa.ChunkedArray, chosen: pa.ChunkedArray) -> pa.Table:
+    """Each reject once, however many pages carried its record: an outlet or limit rejected in a
+    version is kept from the copy of the version that won (the other copies say the same of the same
+    record); a record rejected whole, from its first page with the same permit, item, value and reason."""
+    record = pc.binary_join_element_wise(
+        rejects.column("raw_file"), pc.cast(rejects.column("record_index"), pa.string()), "#"
+    )
+    of_version = pc.is_in(record, value_set=records.combine_chunks())
+    of_winner = pc.is_in(record, value_set=chosen.combine_chunks())
+    whole = rejects.filter(pc.invert(of_version))
+    whole = whole.append_column("_order", pa.array(range(whole.num_rows), pa.int64()))
+    con = duckdb.connect()
+    try:
+        con.register("whole", whole)
+        first = con.sql(
+            "SELECT * EXCLUDE (_order) FROM whole QUALIFY row_number() OVER "
+            "(PARTITION BY permit_no, item, raw_value, reason ORDER BY _order) = 1 ORDER BY _order"
+        ).to_arrow_table()
+    finally:
+        con.close()
+    return pa.concat_tables([rejects.filter(pc.and_(of_version, of_winner)), first.cast(rejects.schema)])
 
 
 def typed_versions(versions: pa.Table) -> pa.Table:

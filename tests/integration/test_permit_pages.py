@@ -1,0 +1,123 @@
+"""Permit pages landed more than once (saved pages, a later fetch overlapping an earlier one): every
+reject is quarantined once, and a rerun on the same pages changes nothing."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+
+from ecocloud.builds import permits
+from ecocloud.runner.engine import ledger
+from ecocloud.runner.report import RunReport
+from ecocloud.settings import Settings
+from schemas import permits as schema
+from warehouse import lake as lk
+
+GOOD = {
+    "permitNo": "91360100MA35F7Q12E001P",
+    "version": 1,
+    "status": "有效",
+    "updatedAt": "2026-11-02T09:00:00+08:00",
+    "validFrom": "2026-01-01",
+    "creditCode": "91360100MA35F7Q12E",
+    "entName": "甲化工",
+    # the second outlet is rejected (no code), the first kept
+    "outlets": [{"outletCode": "DW001", "pollutants": []}, {"outletName": "无编号"}],
+}
+BAD = {  # an unknown status: the record is rejected whole, never published
+    "permitNo": "91360100MA35F7Q12E002P",
+    "version": 1,
+    "status": "暂停",
+    "updatedAt": "2026-11-02T10:00:00+08:00",
+    "validFrom": "2026-01-01",
+    "outlets": [],
+}
+OTHER = {**GOOD, "permitNo": "91360100MA35F7Q12E003P", "outlets": []}
+
+
+def page(*records: dict[str, Any]) -> bytes:
+    body = {"code": 0, "page": 1, "total": len(records), "totalPages": 1, "records": list(records)}
+    return json.dumps(body, ensure_ascii=False).encode()
+
+
+def rejects(settings: Settings) -> list[tuple[str, str, str]]:
+    rows = pq.read_table(lk.table_dir(settings.lake, schema.quarantine)).to_pylist()
+    return sorted((r["permit_no"], r["item"], r["reason"]) for r in rows)
+
+
+def test_a_reject_carried_by_two_pages_is_quarantined_once(
+    settings: Settings, tmp_path: Path, ingest: Callable[..., RunReport]
+) -> None:
+    first, later = tmp_path / "first", tmp_path / "later"
+    first.mkdir()
+    later.mkdir()
+    (first / "p1.json").write_bytes(page(GOOD, BAD))
+    (later / "p1.json").write_bytes(page(OTHER, GOOD, BAD))  # a later query: the same two records again
+
+    run = ingest("permit", lambda s, led: permits.land_saved_pages(s, led, [str(first)]))
+    once = rejects(settings)
+    assert once == [
+        ("91360100MA35F7Q12E001P", "outlets[1]", "outlet without outletCode"),
+        ("91360100MA35F7Q12E002P", "status", "unknown status (valid / revoked / cancelled)"),
+    ], once
+    run = ingest("permit", lambda s, led: permits.land_saved_pages(s, led, [str(later)]))
+    [report] = run.of("permits")
+    assert report.status == "published" and report.counts["permits"] == 2
+    assert rejects(settings) == once  # was: each reject twice
+    assert report.counts["copies_dropped"] == 1 and report.counts["rejects_of_copies_dropped"] == 2
+
+    def tables() -> dict[Path, bytes]:  # the permit tables and their quarantine (gate results are appended)
+        return {
+            p: p.read_bytes() for d in ("core", "quarantine") for p in (settings.lake / d).rglob("*.parquet")
+        }
+
+    before = tables()
+    again = ingest("permit", force=True)
+    assert {u.status for u in again.units} == {"published"}
+    assert tables() == before
+
+
+def test_a_page_fetched_again_unchanged_is_not_landed_again(
+    settings: Settings, ingest: Callable[..., RunReport]
+) -> None:
+    """The scheduled fetch lands a page with something unpublished on it; a quarantined record is never
+    published, so the page stayed "new" and was landed again by every run (a copy a day, each one's
+    rejects quarantined again). Bytes landed before are not landed again."""
+    body = page(GOOD, BAD)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/permits"
+    try:
+        first = ingest("permit", lambda s, led: permits.fetch(s, led, base_url=url).landed)
+        assert len(first.landed) == 1
+        led = ledger(settings)
+        try:
+            again = permits.fetch(settings, led, base_url=url)
+        finally:
+            led.close()
+        assert again.pages == 1 and again.landed == []
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert rejects(settings) == [
+        ("91360100MA35F7Q12E001P", "outlets[1]", "outlet without outletCode"),
+        ("91360100MA35F7Q12E002P", "status", "unknown status (valid / revoked / cancelled)"),
+    ]
