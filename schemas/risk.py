@@ -526,13 +526,15 @@ enterprise_scores = Table(
     title="Risk-ranked enterprises per period",
     title_zh="企业风险排名",
     description=(
-        "One row per enterprise (USCC) and period ending on `date`: credit points plus the best "
-        "outlet's other points plus a share of the other outlets' points (other_outlets_factor), the "
+        "One row per enterprise (USCC) and period ending on `date`: credit points and the permit's "
+        "status points (each once), plus the best outlet's other points plus a share of the other "
+        "outlets' points (other_outlets_factor), the "
         "rank, the top reasons across its outlets in Chinese with their numbers, and every reason as "
         "JSON. Unregistered MNs have no enterprise and appear only in the outlet list."
     ),
     description_zh=(
-        "按时段的企业风险评分与排名：信用评价分、得分最高排放口的其余得分及其他排放口得分的一定比例之和，"
+        "按时段的企业风险评分与排名：信用评价分与排污许可状态分（各计一次）、得分最高排放口的其余得分"
+        "及其他排放口得分的一定比例之和，"
         "附各排放口的主要原因（中文，含数据）。未登记的MN无法归属企业，仅出现在排放口排名中。"
     ),
     columns=(

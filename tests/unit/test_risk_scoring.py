@@ -209,6 +209,28 @@ def test_enterprise_score_best_outlet_plus_a_share_of_the_others() -> None:
     assert sum(1 for r in json.loads(ent["reasons_json"]) if r["code"] == "credit_black") == 1
 
 
+def test_an_enterprise_without_a_permit_counts_it_once_whatever_its_outlets() -> None:
+    """The permit's status is the enterprise's (listed once); it was counted once per outlet, so an
+    enterprise without a permit scored higher the more outlets it had, above its listed evidence."""
+    mns = [f"WAT{i}{'0' * 20}" for i in range(3)]
+    pts = points([{"mn": mn, "uscc": E_WATER, "outlet_code": f"DW00{i}"} for i, mn in enumerate(mns)])
+    flows = [
+        r for mn in mns for r in series(mn, "w00000", START, [5.0] * 48)
+    ]  # discharging, no limit to break
+    m = refresh(base_inputs(core_master__monitoring_points=pts, mart_source__hourly=hourly(flows)), D)
+    s = scores(m, D, D)
+    outlet_scores = {r["mn"]: (r["score"], r["reason_codes"]) for r in s.outlets.to_pylist()}
+    none = RULES.permit_points["none"]
+    unpermitted = outlet_scores[mns[0]][0] - none  # the hours it discharged without a permit
+    assert outlet_scores == dict.fromkeys(mns, (none + unpermitted, "permit_none,unpermitted_discharge"))
+    (ent,) = [r for r in s.enterprises.to_pylist() if r["uscc"] == E_WATER]
+    per_outlet = unpermitted + RULES.other_outlets_factor * 2 * unpermitted
+    assert ent["permit_points"] == pytest.approx(none + per_outlet)
+    assert ent["score"] == pytest.approx(none + per_outlet)
+    listed = [(r["code"], r["outlet_code"]) for r in json.loads(ent["reasons_json"])]
+    assert listed.count(("permit_none", None)) == 1 and len(listed) == 4
+
+
 def test_fraud_and_quality_reasons_need_their_period_thresholds() -> None:
     # flag M on 5 of 48 values of SO2 (+ 48 O2 + 48 flow values): 3.5 % < 20 % → no abnormal_flags reason
     rows = air_hours([20.0 + i % 3 for i in range(48)])

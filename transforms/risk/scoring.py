@@ -327,6 +327,8 @@ def _outlet_sql(rules: RiskRules, start: dt.date, end: dt.date) -> str:
                {cat.format(c="exceedance")} AS exceedance_points, {cat.format(c="fraud")} AS fraud_points,
                {cat.format(c="data_quality")} AS data_quality_points, {cat.format(c="permit")} AS permit_points,
                {cat.format(c="credit")} AS credit_points, {cat.format(c="identity")} AS identity_points,
+               coalesce(sum(r.points) FILTER (WHERE r.category = 'permit' AND r.scope = 'enterprise'), 0)
+                   AS enterprise_permit_points,  -- not an outlet column: the enterprise counts these once
                coalesce(array_to_string(list(r.text ORDER BY r.points DESC, r.code, r.pollutant_code)[1:{top}], '；'), '') AS top_reasons,
                coalesce(string_agg(r.code, ',' ORDER BY r.points DESC, r.code, r.pollutant_code), '') AS reason_codes,
                coalesce(to_json(list({{'code': r.code, 'category': r.category, 'pollutant': r.pollutant_code,
@@ -358,16 +360,24 @@ def _enterprise_sql(rules: RiskRules) -> str:
     f, top = rules.other_outlets_factor, rules.top_reasons
     cats = ("exceedance", "fraud", "data_quality", "permit")
 
-    def combine(c: str) -> str:  # the best outlet's points + f × the others'
-        best = f"arg_max({c}_points, score - credit_points)"
-        return f"{best} + {f!r} * (sum({c}_points) - {best}) AS {c}_points"
+    # an outlet's points an enterprise counts once, not per outlet: credit, and its permit's status
+    once = "credit_points + enterprise_permit_points"
+
+    def combine(c: str, points: str | None = None) -> str:  # the best outlet's points + f × the others'
+        points = points or f"{c}_points"
+        best = f"arg_max({points}, score - ({once}))"
+        return f"{best} + {f!r} * (sum({points}) - {best}) AS {c}_points"
+
+    per_outlet = [combine(c) for c in cats if c != "permit"]
+    # the permit's status (none, expired, revoked …) once, as listed; an outlet not in the permit per outlet
+    per_outlet.append(combine("outlet_permit", "permit_points - enterprise_permit_points"))
 
     return f"""
     WITH ent AS (
         SELECT uscc, any_value(date) AS date, any_value(period_start) AS period_start,
                any_value(period_end) AS period_end, any_value(period_days) AS period_days,
                arg_max(enterprise_name, score) AS enterprise_name, arg_max(region_code, score) AS region_code,
-               arg_max(industry_code, score) AS industry_code, {", ".join(combine(c) for c in cats)},
+               arg_max(industry_code, score) AS industry_code, {", ".join(per_outlet)},
                max(credit_points) AS credit_points, count(*) AS outlets,
                count(*) FILTER (WHERE score > 0) AS outlets_with_reasons,
                arg_max(outlet_key, score) AS top_outlet_key,
@@ -382,10 +392,16 @@ def _enterprise_sql(rules: RiskRules) -> str:
         FROM _score_outlet_rows o JOIN _score_reasons r ON r.mn = o.mn AND r.uk = coalesce(o.uscc, '')
         WHERE o.uscc IS NOT NULL
     ), distinct_reasons AS (  -- an enterprise-wide reason (credit, the permit) once; others per logger
-        SELECT uscc, code, category, pollutant_code, outlet_code, max(points) AS points,
+        SELECT uscc, code, category, pollutant_code, outlet_code, mn, max(points) AS points,
                arg_max(text, points) AS text, arg_max(numbers, points) AS numbers
         FROM reasons GROUP BY uscc, code, category, pollutant_code, outlet_code, mn,
                               CASE WHEN mn IS NULL THEN text END
+    ), scored AS (
+        SELECT e.* EXCLUDE (outlet_permit_points), e.outlet_permit_points + coalesce(p.points, 0) AS permit_points
+        FROM ent e LEFT JOIN (
+            SELECT uscc, sum(points) AS points FROM distinct_reasons
+            WHERE category = 'permit' AND mn IS NULL GROUP BY uscc
+        ) p USING (uscc)
     ), listed AS (
         SELECT uscc,
                array_to_string(list(text ORDER BY points DESC, code, outlet_code, pollutant_code)[1:{top}], '；') AS top_reasons,
@@ -399,7 +415,7 @@ def _enterprise_sql(rules: RiskRules) -> str:
            row_number() OVER (ORDER BY e.credit_points + {" + ".join(f"e.{c}_points" for c in cats)} DESC, e.uscc) AS rank,
            coalesce(l.top_reasons, '') AS top_reasons, coalesce(l.codes, '') AS reason_codes,
            coalesce(l.reasons_json, '[]') AS reasons_json
-    FROM ent e LEFT JOIN listed l USING (uscc)
+    FROM scored e LEFT JOIN listed l USING (uscc)
     ORDER BY rank
     """
 
