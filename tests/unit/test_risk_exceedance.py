@@ -134,6 +134,23 @@ def test_national_defaults_only_where_no_permit_gives_a_limit() -> None:
     )
 
 
+def test_a_default_with_an_unjudged_condition_takes_its_lenient_value() -> None:
+    """GB 18918 1A: NH3-N 5, but 8 when the water is at or below 12 °C; TP 0.5, but 1 for plants built
+    before 2006. Neither condition is known here: 6.5 mg/L NH3-N and 0.8 mg/L TP are not exceedances
+    (they were, against 5 and 0.5), 9 and 1.2 are."""
+    start = bj(D - dt.timedelta(days=1))
+    rows = (
+        series(MN_WATER, "w21003", start, [6.5] * 24 + [9.0] * 24)
+        + series(MN_WATER, "w21011", start, [0.8] * 24 + [1.2] * 24)
+        + series(MN_WATER, "w00000", start, [5.0] * 48)
+    )
+    m = refresh(base_inputs(mart_source__hourly=hourly(rows)), D - dt.timedelta(days=1), D)
+    for code, limit in (("w21003", 8.0), ("w21011", 1.0)):
+        days = {r["date"]: r for r in rows_of(m.exceedance_daily, mn=MN_WATER, pollutant_code=code)}
+        assert {(r["limit_source"], r["limit_value"]) for r in days.values()} == {("default", limit)}
+        assert (days[D - dt.timedelta(days=1)]["hours_exceeded"], days[D]["hours_exceeded"]) == (0, 24), code
+
+
 def test_daily_mean_needs_enough_judged_hours_and_runs_cross_midnight() -> None:
     # 3 hours over at the end of D − 1, 2 more at the start of D, then 10 hours only
     values = [20.0] * 21 + [60.0] * 5 + [20.0] * 8 + [None] * 14
