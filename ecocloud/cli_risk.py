@@ -43,7 +43,7 @@ def risk(
         str | None, typer.Option(help="HJ 212 pollutant code, e.g. w01018 (COD), a21026 (SO2)")
     ] = None,
     start: Annotated[
-        str | None, typer.Option("--from", help="first day YYYY-MM-DD (default: 30 days before --to)")
+        str | None, typer.Option("--from", help="first day YYYY-MM-DD (default: the 30 days ending on --to)")
     ] = None,
     end: Annotated[
         str | None,
