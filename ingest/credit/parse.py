@@ -78,6 +78,40 @@ def _cell(value: Any) -> str:
     return str(value).strip()
 
 
+def _merged_ranges(ws: Any) -> list[tuple[int, int, int, int]]:
+    """(first column, first row, last column, last row) of each merged range of a read-only sheet,
+    which openpyxl does not read in that mode: from the sheet's XML (after the guard: no DTD)."""
+    from xml.etree.ElementTree import iterparse
+
+    from openpyxl.utils.cell import range_boundaries
+
+    ranges = []
+    with ws._get_source() as source:  # private, in the pinned openpyxl: the sheet's XML stream
+        for _, element in iterparse(source):
+            if element.tag.endswith("}mergeCell") and element.get("ref"):
+                first_col, first_row, last_col, last_row = range_boundaries(element.get("ref"))
+                ranges.append((first_col or 1, first_row or 1, last_col or 1, last_row or 1))
+            element.clear()
+    return ranges
+
+
+def _filled(rows: list[list[str]], ranges: list[tuple[int, int, int, int]]) -> list[list[str]]:
+    """Each merged range's value in every cell of the range (Excel shows it there; a list merges a
+    region over the rows of its enterprises), within the rows the sheet has and its widest row."""
+    width = max((len(row) for row in rows), default=0)
+    for first_col, first_row, last_col, last_row in ranges:
+        if first_row > len(rows) or first_col > len(rows[first_row - 1]):
+            continue
+        value = rows[first_row - 1][first_col - 1]
+        for row in rows[first_row - 1 : last_row]:
+            end = min(last_col, width)
+            row.extend([""] * (end - len(row)))  # a row ends at its last cell with a value
+            for col in range(first_col - 1, end):
+                if not row[col]:
+                    row[col] = value
+    return rows
+
+
 def read_sheets(data: bytes, file_name: str = "") -> list[tuple[str, list[list[str]]]]:
     """(sheet name, rows of cell text) for an XLSX workbook, or one unnamed sheet for a CSV."""
     if data[:4] == ZIP_MAGIC or file_name.lower().endswith((".xlsx", ".xlsm")):
@@ -93,9 +127,8 @@ def read_sheets(data: bytes, file_name: str = "") -> list[tuple[str, list[list[s
                 sheets = []
                 for ws in wb.worksheets:
                     ws.reset_dimensions()  # read every row, not only those inside a (wrong) declared dimension
-                    sheets.append(
-                        (ws.title, [[_cell(v) for v in row] for row in ws.iter_rows(values_only=True)])
-                    )
+                    rows = [[_cell(v) for v in row] for row in ws.iter_rows(values_only=True)]
+                    sheets.append((ws.title, _filled(rows, _merged_ranges(ws))))
                 return sheets
             finally:
                 wb.close()

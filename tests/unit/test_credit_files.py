@@ -92,6 +92,33 @@ def test_jiangxi_xlsx_with_title_row_and_five_levels() -> None:
     }
 
 
+def test_merged_cells_give_their_value_to_every_row_they_span() -> None:
+    """A list merges a region (and here a level) over the rows of its enterprises; read-only openpyxl
+    gives the value to the first row only, so the others lost their region or were quarantined."""
+    wb = Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.append(["江西省2025年度企业环境信用评价结果"])
+    ws.append(["序号", "设区市", "企业名称", "统一社会信用代码", "评价等级"])
+    ws.append([1, "南昌市", "江西甲化工有限公司", JX1, "环保诚信企业"])
+    ws.append([2, None, "江西乙纸业有限公司", JX2, None])
+    ws.append([3, None, "江西丙水泥有限公司", JX3, "环保良好企业"])
+    ws.merge_cells("A1:E1")  # the title over the table
+    ws.merge_cells("B3:B5")
+    ws.merge_cells("E3:E4")
+    ws.merge_cells("A7:Z100")  # an empty range below the table fills nothing
+    buf = io.BytesIO()
+    wb.save(buf)
+    p = parse(buf.getvalue(), "jiangxi_credit_2025.xlsx")
+    rows = p.rows.to_pylist()
+    assert [(r["enterprise_name"], r["region_code"], r["level"]) for r in rows] == [
+        ("江西甲化工有限公司", "360100", "green"),
+        ("江西乙纸业有限公司", "360100", "green"),
+        ("江西丙水泥有限公司", "360100", "blue"),
+    ]
+    assert p.quarantine.num_rows == 0 and p.counts["rows_read"] == 3
+
+
 def test_jiangxi_csv_in_gb18030_with_other_headers_and_labels() -> None:
     text = "序号,企业名称,社会信用代码,所属地区,信用等级\r\n1,江西甲化工有限公司,{},南昌市,绿牌\r\n2,江西乙,{},九江市,黑牌\r\n"
     p = parse(text.format(JX1, JX2).encode("gb18030"), "jiangxi_credit_2024.csv")
