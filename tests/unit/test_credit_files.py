@@ -119,6 +119,31 @@ def test_merged_cells_give_their_value_to_every_row_they_span() -> None:
     assert p.quarantine.num_rows == 0 and p.counts["rows_read"] == 3
 
 
+def test_a_merged_range_over_the_whole_sheet_fills_only_the_cells_there_are() -> None:
+    """Hostile bytes: a merge of every cell Excel has (openpyxl itself would build 17 billion cells to
+    write it) costs what the sheet's own cells cost."""
+    import zipfile
+
+    whole = io.BytesIO()
+    with (
+        zipfile.ZipFile(
+            io.BytesIO(xlsx([["企业名称", "评价等级"], ["江西甲化工有限公司", "环保诚信企业"], ["乙"]]))
+        ) as src,
+        zipfile.ZipFile(whole, "w", zipfile.ZIP_DEFLATED) as out,
+    ):
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                merge = b'<mergeCells count="1"><mergeCell ref="B2:XFD1048576"/></mergeCells>'
+                data = data.replace(b"</sheetData>", b"</sheetData>" + merge)
+            out.writestr(item, data)
+    p = parse(whole.getvalue(), "jiangxi_credit_2025.xlsx")
+    assert [(r["enterprise_name"], r["level"]) for r in p.rows.to_pylist()] == [
+        ("江西甲化工有限公司", "green"),
+        ("乙", "green"),
+    ]
+
+
 def test_jiangxi_csv_in_gb18030_with_other_headers_and_labels() -> None:
     text = "序号,企业名称,社会信用代码,所属地区,信用等级\r\n1,江西甲化工有限公司,{},南昌市,绿牌\r\n2,江西乙,{},九江市,黑牌\r\n"
     p = parse(text.format(JX1, JX2).encode("gb18030"), "jiangxi_credit_2024.csv")
