@@ -108,12 +108,13 @@ ratings = Table(
     description=(
         "One row per enterprise and row of a provincial result file. `level` is the colour, "
         "`level_rank` its order within `scheme` (1 = best); Jiangxi's scheme has five levels, the "
-        "national four. The newest file of a province and year replaces older ones. USCCs failing the "
+        "national four. The newest file of a province and year (the year most of its rows carry) "
+        "replaces older ones of that province and year. USCCs failing the "
         "GB 32100 check are kept and flagged, never dropped; names are normalised for matching."
     ),
     description_zh=(
         "省级企业环境信用评价结果文件中每家企业（每行）一行。level 为信用等级颜色，level_rank 为其在评价体系 scheme "
-        "中的次序（1为最好）；江西省为五级，全国为四级。同一省份同一年度以最新文件为准。"
+        "中的次序（1为最好）；江西省为五级，全国为四级。同一省份同一年度以最新文件为准（文件的年度为其多数行的评价年度）。"
         "未通过 GB 32100 校验的统一社会信用代码予以保留并标记；企业名称规范化后用于匹配。"
     ),
     columns=(

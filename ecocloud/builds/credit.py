@@ -126,13 +126,28 @@ class Ratings:
 
 
 def newest_per_province_year(rows: pa.Table) -> pa.Table:
-    """Keep, for each (province, year), only the rows of the most recently received file."""
+    """Keep the rows of the most recently received file of each province and list year: a file's list
+    year is the year most of its rows carry (the later one on a tie). A row of another year in it
+    (an enterprise re-evaluated late) stays with its file and supersedes nothing: a file replaces
+    only the lists of its own province and year, never another year's because of one row."""
     con = duckdb.connect()
     try:
         con.register("r", rows)
         return con.sql(
-            "SELECT * EXCLUDE (_newest) FROM (SELECT *, max(received_at) OVER (PARTITION BY province_code, year) "
-            "AS _newest FROM r) WHERE received_at = _newest ORDER BY province_code, year, raw_file, sheet, row_no"
+            """
+            WITH per_year AS (
+                SELECT raw_file, province_code, year, count(*) AS n, max(received_at) AS received_at
+                FROM r GROUP BY ALL
+            ), lists AS (
+                SELECT raw_file, province_code, arg_max(year, (n, year)) AS list_year, max(received_at) AS received_at
+                FROM per_year GROUP BY raw_file, province_code
+            ), newest AS (
+                SELECT raw_file, province_code FROM lists
+                QUALIFY row_number() OVER (PARTITION BY province_code, list_year ORDER BY received_at DESC, raw_file DESC) = 1
+            )
+            SELECT r.* FROM r SEMI JOIN newest USING (raw_file, province_code)
+            ORDER BY province_code, year, raw_file, sheet, row_no
+            """
         ).to_arrow_table()
     finally:
         con.close()

@@ -1,0 +1,76 @@
+"""Which credit files make the ratings: the newest list of a province and year replaces the older ones
+of that province and year — and only those."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from pathlib import Path
+
+import pyarrow.parquet as pq
+from openpyxl import Workbook
+
+from ecocloud.builds import credit
+from ecocloud.runner.report import RunReport
+from ecocloud.settings import Settings
+from schemas import credit as schema
+from warehouse import lake as lk
+
+
+def workbook(rows: list[list[object]]) -> bytes:
+    wb = Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.append(["企业名称", "评价等级", "评价年度"])
+    for row in rows:
+        ws.append(row)
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def ratings(settings: Settings) -> list[tuple[int, str]]:
+    rows = pq.read_table(lk.table_dir(settings.lake, schema.ratings)).to_pylist()
+    return sorted((r["year"], r["enterprise_name"]) for r in rows)
+
+
+def test_a_list_replaces_its_own_year_only(
+    settings: Settings, tmp_path: Path, ingest: Callable[..., RunReport]
+) -> None:
+    def land(name: str, rows: list[list[object]]) -> RunReport:
+        drop = tmp_path / name
+        drop.mkdir()
+        (drop / f"jiangxi_credit_{name}.xlsx").write_bytes(workbook(rows))
+        return ingest("credit", lambda s, led: credit.land(s, led, [str(drop)]))
+
+    land(
+        "2024",
+        [
+            ["甲公司", "环保诚信企业", 2024],
+            ["乙公司", "环保良好企业", 2024],
+            ["丙公司", "环保警示企业", 2024],
+        ],
+    )
+    # the 2024 list published again, corrected: it replaces the first
+    [fixed] = land("2024_fixed", [["甲公司", "环保诚信企业", 2024], ["乙公司", "环保警示企业", 2024]]).of(
+        "ratings"
+    )
+    assert fixed.counts["rows_superseded"] == 3
+    assert ratings(settings) == [(2024, "乙公司"), (2024, "甲公司")]
+    # next year's list, with one enterprise re-evaluated late (its row says 2024): the 2024 list stays
+    [later] = land(
+        "2025",
+        [
+            ["丁公司", "环保诚信企业", 2025],
+            ["戊公司", "环保良好企业", 2025],
+            ["己公司", "环保不良企业", 2024],
+        ],
+    ).of("ratings")
+    assert later.status == "published" and later.counts["rows_superseded"] == 3
+    assert ratings(settings) == [
+        (2024, "乙公司"),
+        (2024, "己公司"),
+        (2024, "甲公司"),
+        (2025, "丁公司"),
+        (2025, "戊公司"),
+    ]
