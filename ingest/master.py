@@ -60,6 +60,7 @@ COLUMNS = {
 }
 KEYS = {ENTERPRISES: "uscc", POINTS: "mn"}
 MN_RE = re.compile(r"^[0-9A-Fa-f]{24}$")
+_TOTALS = re.compile(r"^\s*(合\s*计|小\s*计|总\s*计)")  # a sum line below a table, not a record
 _SPLIT = re.compile(r"[;,；，|\s]+")
 
 # Typed rows of a snapshot, as the build stacks them (parsed columns, raw_file, snapshot_at).
@@ -136,10 +137,15 @@ def parse_master_csv(data: bytes, *, raw_file: str, snapshot_at: dt.datetime | N
         for _, row in numbered
     ]
     identities = _identities(kind, [rec.get(key) for rec in records])
+    header = [c.strip().lstrip("\ufeff") for c in rows[0]]
     for (line_no, row), rec, identity in zip(numbered, records, identities, strict=True):
         value = rec.get(key)
         reason = None
-        if not value or identity is None:
+        if [c.strip() for c in row] == header:
+            reason = "the header row again"  # files pasted together
+        elif value and _TOTALS.match(value):
+            reason = f"a totals row ({value[:20]})"
+        elif not value or identity is None:
             reason = f"no {key}"
         elif identity in first_line:
             reason = f"duplicate {key}: already on line {first_line[identity]}"

@@ -71,6 +71,24 @@ def test_an_enterprise_written_twice_in_other_forms_is_a_duplicate() -> None:
     assert p.counts == {"rows_read": 4, "rows": 1, "quarantined": 3, "blank": 0}
 
 
+def test_a_repeated_header_and_a_totals_row_are_not_enterprises() -> None:
+    """Two exports pasted into one file repeat the header; a sum line closes a table. Neither became
+    an enterprise keyed 统一社会信用代码 or 合计."""
+    text = (
+        "\ufeff统一社会信用代码,企业名称,行政区划代码\n"
+        "91350200776049653A,甲公司,350200\n"
+        "统一社会信用代码,企业名称,行政区划代码\n"
+        "91360700705512345X,乙公司,360700\n"
+        "合 计,2家,\n"
+    )
+    p = parse_master_csv(text.encode(), raw_file="raw/e.csv")
+    assert [r["enterprise_name"] for r in p.rows.to_pylist()] == ["甲公司", "乙公司"]
+    assert [(q["line_no"], q["reason"]) for q in p.quarantine.to_pylist()] == [
+        (3, "the header row again"),
+        (5, "a totals row (合 计)"),
+    ]
+
+
 def _snapshot(rows: list[tuple[str, str]], at: dt.datetime) -> pa.Table:
     return pa.table(
         {
