@@ -181,7 +181,15 @@ F.define(
         nullable=False,
         min=0,
     ),
-    Column("hours_exceeded", "int16", "judged hours over the limit", unit="h", nullable=False, min=0),
+    Column(
+        "hours_exceeded",
+        "int16",
+        "judged hours over the limit (none under a national default that bounds the day's mean, GB 18918: "
+        "see day_mean_exceeded)",
+        unit="h",
+        nullable=False,
+        min=0,
+    ),
     Column(
         "hours_near_limit",
         "int16",

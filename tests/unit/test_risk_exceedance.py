@@ -121,7 +121,9 @@ def test_national_defaults_only_where_no_permit_gives_a_limit() -> None:
     )
     m = refresh(base_inputs(mart_source__hourly=hourly(rows)), D - dt.timedelta(days=1), D)
     (cod,) = rows_of(m.exceedance_daily, mn=MN_WATER, pollutant_code="w01018", date=D)
-    assert (cod["limit_source"], cod["limit_value"], cod["hours_exceeded"]) == ("default", 50.0, 24)
+    # GB 18918 bounds the day's mean: no hour exceeds it, the day does
+    assert (cod["limit_source"], cod["limit_value"], cod["hours_exceeded"]) == ("default", 50.0, 0)
+    assert cod["day_mean_exceeded"] is True
     assert cod["limit_standard"].startswith("GB 18918")
     ph = {r["date"]: r for r in rows_of(m.exceedance_daily, mn=MN_WATER, pollutant_code="w01001")}
     assert (ph[D - dt.timedelta(days=1)]["hours_exceeded"], ph[D]["hours_exceeded"]) == (24, 0)
@@ -136,8 +138,8 @@ def test_national_defaults_only_where_no_permit_gives_a_limit() -> None:
 
 def test_a_default_with_an_unjudged_condition_takes_its_lenient_value() -> None:
     """GB 18918 1A: NH3-N 5, but 8 when the water is at or below 12 °C; TP 0.5, but 1 for plants built
-    before 2006. Neither condition is known here: 6.5 mg/L NH3-N and 0.8 mg/L TP are not exceedances
-    (they were, against 5 and 0.5), 9 and 1.2 are."""
+    before 2006. Neither condition is known here: a day at 6.5 mg/L NH3-N or 0.8 mg/L TP is not an
+    exceedance (it was, against 5 and 0.5), a day at 9 or 1.2 is (its mean: the limits are daily)."""
     start = bj(D - dt.timedelta(days=1))
     rows = (
         series(MN_WATER, "w21003", start, [6.5] * 24 + [9.0] * 24)
@@ -148,7 +150,24 @@ def test_a_default_with_an_unjudged_condition_takes_its_lenient_value() -> None:
     for code, limit in (("w21003", 8.0), ("w21011", 1.0)):
         days = {r["date"]: r for r in rows_of(m.exceedance_daily, mn=MN_WATER, pollutant_code=code)}
         assert {(r["limit_source"], r["limit_value"]) for r in days.values()} == {("default", limit)}
-        assert (days[D - dt.timedelta(days=1)]["hours_exceeded"], days[D]["hours_exceeded"]) == (0, 24), code
+        assert (days[D - dt.timedelta(days=1)]["day_mean_exceeded"], days[D]["day_mean_exceeded"]) == (
+            False,
+            True,
+        ), code
+
+
+def test_a_daily_mean_default_is_exceeded_by_a_day_not_by_an_hour() -> None:
+    """COD at 60 mg/L for 4 hours of a day at 30 (mean 35): the plant meets GB 18918's daily limit of 50
+    — no exceedance hour and no exceedance day (the scores: test_risk_scoring)."""
+    start = bj(D - dt.timedelta(days=1))
+    cod = [30.0] * 24 + [60.0] * 4 + [30.0] * 20
+    rows = series(MN_WATER, "w01018", start, cod) + series(MN_WATER, "w00000", start, [5.0] * 48)
+    m = refresh(base_inputs(mart_source__hourly=hourly(rows)), D - dt.timedelta(days=1), D)
+    assert {
+        (r["hours_exceeded"], r["day_mean_exceeded"])
+        for r in rows_of(m.exceedance_daily, pollutant_code="w01018")
+    } == {(0, False)}
+    assert m.exceedance_hourly.num_rows == 0
 
 
 def test_daily_mean_needs_enough_judged_hours_and_runs_cross_midnight() -> None:

@@ -17,6 +17,7 @@ def test_shipped_rules_cover_every_reason_and_indicator() -> None:
     assert {d.industry_prefix for d in rules.defaults} == {"D4620", "D4411"}
     wastewater = next(d for d in rules.defaults if d.industry_prefix == "D4620")
     assert wastewater.limits["w01018"] == 50.0 and wastewater.ranges["w01001"] == (6.0, 9.0)  # DOMAIN.md §7
+    assert wastewater.basis == "daily_mean"  # GB 18918: daily means
     for name in ("flatline", "zero_run", "near_limit", "abnormal_flags", "manual_values", "missing_data",
                  "silence", "zs_inconsistent", "unpermitted_discharge"):  # fmt: skip
         assert rules.indicator(name)
@@ -46,6 +47,10 @@ def test_override_file_changes_only_its_keys(tmp_path: Path, monkeypatch: pytest
         ("[score.reasons]\nzero_run = { points = 1.0, saturation = 0 }\n", "saturation > 0"),
         ("[data]\nlookback_hours = 30\n", "multiple of 24"),
         ("[indicators.flatline]\nrunning_when_flow_unknown = 1\n", "expected bool"),
+        (
+            "[[defaults]]\nindustry_prefix = 'D46'\nstandard = 'x'\nunit = 'mg/L'\nbasis = 'daily'\n",
+            "basis 'daily' is not one of hourly, daily_mean",
+        ),
     ],
 )
 def test_typos_and_impossible_values_are_refused(tmp_path: Path, text: str, message: str) -> None:

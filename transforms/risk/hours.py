@@ -49,19 +49,20 @@ def _defaults_sql(rules: RiskRules) -> str:
     rows = []
     for d in rules.defaults:
         o2 = "NULL" if d.o2_reference_pct is None else repr(d.o2_reference_pct)
+        hourly = "true" if d.basis == "hourly" else "false"
         for code, value in d.limits.items():
             rows.append(
-                f"({lit([d.industry_prefix])}, {lit([code])}, {value!r}, NULL, {lit([d.unit])}, {lit([d.standard])}, {o2})"
+                f"({lit([d.industry_prefix])}, {lit([code])}, {value!r}, NULL, {lit([d.unit])}, {lit([d.standard])}, {o2}, {hourly})"
             )
-        for code, (low, high) in d.ranges.items():
+        for code, (low, high) in d.ranges.items():  # a range (pH) bounds every value: hourly
             rows.append(
-                f"({lit([d.industry_prefix])}, {lit([code])}, {high!r}, {low!r}, {lit([d.range_unit])}, {lit([d.standard])}, {o2})"
+                f"({lit([d.industry_prefix])}, {lit([code])}, {high!r}, {low!r}, {lit([d.range_unit])}, {lit([d.standard])}, {o2}, true)"
             )
-    cols = "industry_prefix, pollutant_code, limit_value, limit_lower, limit_unit, standard, o2_reference_pct"
+    cols = "industry_prefix, pollutant_code, limit_value, limit_lower, limit_unit, standard, o2_reference_pct, hourly"
     typed = (
         "SELECT industry_prefix::VARCHAR AS industry_prefix, pollutant_code::VARCHAR AS pollutant_code, "
         "limit_value::DOUBLE AS limit_value, limit_lower::DOUBLE AS limit_lower, limit_unit::VARCHAR AS limit_unit, "
-        "standard::VARCHAR AS standard, o2_reference_pct::DOUBLE AS o2_reference_pct"
+        "standard::VARCHAR AS standard, o2_reference_pct::DOUBLE AS o2_reference_pct, hourly::BOOLEAN AS hourly"
     )
     if not rows:
         return f"{typed} FROM (SELECT NULL AS {cols.replace(', ', ', NULL AS ')}) WHERE false"
@@ -84,14 +85,14 @@ def _build_limits(con: duckdb.DuckDBPyConnection, rules: RiskRules) -> None:
         ), by_default AS (
             SELECT i.seg_id, i.mn, i.date, i.from_us, d.pollutant_code, i.from_us AS a, i.to_us AS b, 1 AS prio,
                    d.limit_value, d.limit_lower, d.limit_unit, d.standard, d.o2_reference_pct,
-                   NULL::VARCHAR AS permit_no, NULL::INTEGER AS version
+                   NULL::VARCHAR AS permit_no, NULL::INTEGER AS version, d.hourly
             FROM _risk_identity i JOIN defaults d ON starts_with(i.industry_code, d.industry_prefix)
             QUALIFY row_number() OVER (
                 PARTITION BY i.seg_id, d.pollutant_code ORDER BY length(d.industry_prefix) DESC) = 1
         ), cand AS (
             SELECT i.seg_id, i.mn, i.date, i.from_us, l.pollutant_code, greatest(l.lf, i.from_us) AS a,
                    least(l.lt, i.to_us) AS b, 0 AS prio, l.limit_value, l.limit_lower, l.limit_unit,
-                   l.standard, l.o2_reference_pct, l.permit_no, l.version
+                   l.standard, l.o2_reference_pct, l.permit_no, l.version, true AS hourly
             FROM _risk_identity i JOIN lim l
               ON l.uscc = i.uscc AND l.outlet_code = i.outlet_code AND l.lf < i.to_us AND l.lt > i.from_us
             UNION ALL
@@ -105,7 +106,7 @@ def _build_limits(con: duckdb.DuckDBPyConnection, rules: RiskRules) -> None:
                iv.x AS a, iv.x2 AS b,
                CASE c.prio WHEN 0 THEN 'permit' ELSE 'default' END AS limit_source,
                c.limit_value, c.limit_lower, c.limit_unit, c.standard, c.o2_reference_pct, c.permit_no,
-               c.version AS permit_version
+               c.version AS permit_version, c.hourly AS hourly_limit
         FROM iv JOIN cand c
           ON c.seg_id = iv.seg_id AND c.pollutant_code = iv.pollutant_code AND c.a <= iv.x AND c.b >= iv.x2
         WHERE iv.x2 IS NOT NULL
@@ -150,6 +151,7 @@ def _judged_sql(rules: RiskRules) -> str:
         LEFT JOIN aux a ON a.mn = h.mn AND a.hr = h.hr
     ), j AS (
         SELECT h.* EXCLUDE (o2_too_high, spread), l.lim_id, l.limit_value, l.limit_lower, l.o2_reference_pct,
+               coalesce(l.hourly_limit, true) AS hourly_limit,
                CASE WHEN h.valid AND {limited} AND NOT coalesce(l.limit_unit <> h.unit, false) THEN
                    CASE WHEN l.o2_reference_pct IS NULL THEN h.avg_value
                         WHEN h.o2 IS NOT NULL THEN {conv}
@@ -165,10 +167,11 @@ def _judged_sql(rules: RiskRules) -> str:
           ON l.seg_id = h.seg_id AND l.pollutant_code = h.pollutant_code
          AND h.hr * {HOUR_US} >= l.a AND h.hr * {HOUR_US} < l.b
     )
-    SELECT * EXCLUDE (limited),
+    SELECT * EXCLUDE (limited, hourly_limit),
            judged_value IS NOT NULL AS judged,
            limited AND judged_value IS NULL AS unjudged,
-           coalesce(judged_value > limit_value OR judged_value < limit_lower, false) AS exceeded,
+           -- a limit on the day's mean is not exceeded by an hour (the daily marts judge the mean)
+           coalesce(judged_value > limit_value AND hourly_limit OR judged_value < limit_lower, false) AS exceeded,
            CASE WHEN limit_value > 0 AND limit_lower IS NULL THEN judged_value / limit_value END AS ratio,
            coalesce(limit_lower IS NULL AND judged_value <= limit_value
                     AND judged_value >= {near!r} * limit_value, false) AS near_limit,

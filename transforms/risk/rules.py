@@ -31,6 +31,15 @@ class Reason:
     saturation: float
 
 
+_BASES = ("hourly", "daily_mean")
+
+
+def _basis(value: object, industry_prefix: str) -> str:
+    if value not in _BASES:
+        raise RulesError(f"defaults {industry_prefix}: basis {value!r} is not one of {', '.join(_BASES)}")
+    return str(value)
+
+
 @dataclass(frozen=True)
 class DefaultLimits:
     """National default limits for one industry (DOMAIN.md §7)."""
@@ -42,6 +51,9 @@ class DefaultLimits:
     limits: Mapping[str, float]  # pollutant code → upper limit
     ranges: Mapping[str, tuple[float, float]]  # pollutant code → (lower, upper), e.g. pH 6–9
     range_unit: str  # unit of the range limits ("-" for pH)
+    # what the upper limits bound: each hour ("hourly", as permits and HJ 75 judge online data) or
+    # the day's mean ("daily_mean": an hour above it is no exceedance; a day whose mean is, is)
+    basis: str = "hourly"
 
 
 @dataclass(frozen=True)
@@ -111,6 +123,7 @@ class RiskRules:
                     limits={k: float(v) for k, v in d.get("limits", {}).items()},
                     ranges={k: (float(v[0]), float(v[1])) for k, v in d.get("ranges", {}).items()},
                     range_unit=str(d.get("range_unit", "-")),
+                    basis=_basis(d.get("basis", "hourly"), str(d["industry_prefix"])),
                 )
             )
         return tuple(out)
@@ -192,6 +205,7 @@ def _check(rules: RiskRules) -> None:
         raise RulesError("indicators.near_limit.low_frac must lie in (0, 1)")
     if any(d <= 0 for d in rules.periods_days):
         raise RulesError("score.periods_days: periods of at least one day")
+    rules.defaults  # noqa: B018 - typed here so that a bad default (its basis) is refused at load
 
 
 def load_rules(path: str | Path | None = None) -> RiskRules:

@@ -120,7 +120,8 @@ def _base(con: duckdb.DuckDBPyConnection, where: str, pollutant: str | None, rul
                    count(DISTINCT date) FILTER (WHERE day_mean_exceeded) AS mean_days,
                    bool_or(limit_source = 'default') AS by_default,
                    arg_max(limit_value, date) AS limit_value, arg_max(limit_unit, date) AS limit_unit
-            FROM mart_source__exceedance_daily WHERE {where}{only} AND hours_exceeded > 0
+            FROM mart_source__exceedance_daily
+            WHERE {where}{only} AND (hours_exceeded > 0 OR day_mean_exceeded)  -- a daily-mean limit: no hour
             GROUP BY mn, coalesce(uscc, ''), pollutant_code
         )
         SELECT d.*, coalesce(e.exc_h, 0) AS exc_h, coalesce(e.exc_days, 0) AS exc_days, e.max_mult,
@@ -131,7 +132,7 @@ def _base(con: duckdb.DuckDBPyConnection, where: str, pollutant: str | None, rul
 
         CREATE OR REPLACE TEMP TABLE _score_days AS
         SELECT mn, coalesce(uscc, '') AS uk, count(DISTINCT date) AS exc_days
-        FROM mart_source__exceedance_daily WHERE {where}{only} AND hours_exceeded > 0
+        FROM mart_source__exceedance_daily WHERE {where}{only} AND (hours_exceeded > 0 OR day_mean_exceeded)
         GROUP BY ALL;
 
         CREATE OR REPLACE TEMP TABLE _score_indsum AS
@@ -194,16 +195,17 @@ def _exceedance_reason(rules: RiskRules) -> str:
             _points(rules, "exceedance_daily_mean", "mean_days"),
         )
     )
-    text = """printf('%s 超标 %d 小时（%d 天）%s，最长连续 %d 小时%s%s', nm, exc_h, exc_days,
+    default = "CASE WHEN by_default THEN '（国家默认限值）' ELSE '' END"
+    text = f"""CASE WHEN exc_h > 0 THEN printf('%s 超标 %d 小时（%d 天）%s，最长连续 %d 小时%s%s', nm, exc_h, exc_days,
                   CASE WHEN max_mult IS NOT NULL THEN printf('，最大超标倍数 %.2f 倍', max_mult) ELSE '' END, exc_run,
-                  CASE WHEN mean_days > 0 THEN printf('，日均值超标 %d 天', mean_days) ELSE '' END,
-                  CASE WHEN by_default THEN '（国家默认限值）' ELSE '' END)"""
+                  CASE WHEN mean_days > 0 THEN printf('，日均值超标 %d 天', mean_days) ELSE '' END, {default})
+               ELSE printf('%s 日均值超标 %d 天%s', nm, mean_days, {default}) END"""
     numbers = """json_object('hours', exc_h, 'days', exc_days, 'max_exceedance_multiple', round(max_mult, 3),
                        'longest_run_h', exc_run, 'daily_mean_days', mean_days, 'limit_value', limit_value,
                        'limit_unit', limit_unit, 'default_limit', coalesce(by_default, false))"""
     return (
         f"SELECT mn, uk, 'exceedance' AS code, 'exceedance' AS category, 'outlet' AS scope, pollutant_code,"
-        f" {points} AS points, {text} AS text, {numbers} AS numbers FROM _score_pol WHERE exc_h > 0"
+        f" {points} AS points, {text} AS text, {numbers} AS numbers FROM _score_pol WHERE exc_h > 0 OR mean_days > 0"
     )
 
 
