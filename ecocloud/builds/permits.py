@@ -97,7 +97,8 @@ def land_interval(settings: Settings, ledger: Ledger, *_interval: dt.datetime) -
 
 
 def land_saved_pages(settings: Settings, ledger: Ledger, locations: Sequence[str]) -> list[RawObject]:
-    """Saved reply pages (JSON files, or folders of them) landed as they are."""
+    """Saved reply pages (JSON files, or folders of them) landed as they are; a page whose bytes were
+    landed before is not landed again."""
     files: list[Path] = []
     for loc in locations:
         path = Path(loc).expanduser()
@@ -108,19 +109,25 @@ def land_saved_pages(settings: Settings, ledger: Ledger, locations: Sequence[str
         else:
             raise FileNotFoundError(f"no such file or folder: {path}")
     received = dt.datetime.now(dt.UTC)
-    return [
-        land_bytes(
-            settings.lake_store,
-            ledger,
-            source=SOURCE,
-            logical_name=f.name,
-            partition=received.astimezone(BEIJING).date(),
-            data=f.read_bytes(),
-            origin=str(f.resolve()),
-            received_at=received,
+    landed = {o.sha256 for o in ledger.raw_objects(SOURCE)}
+    out = []
+    for f in files:
+        data = f.read_bytes()
+        if hashlib.sha256(data).hexdigest() in landed:
+            continue  # a page landed before (fetched or saved): as in ``fetch``, not landed again
+        out.append(
+            land_bytes(
+                settings.lake_store,
+                ledger,
+                source=SOURCE,
+                logical_name=f.name,
+                partition=received.astimezone(BEIJING).date(),
+                data=data,
+                origin=str(f.resolve()),
+                received_at=received,
+            )
         )
-        for f in files
-    ]
+    return out
 
 
 class Permits:
@@ -208,26 +215,16 @@ def _stage(ctx: StepContext) -> tuple[pa.Table, pa.Table, pa.Table, pa.Table, di
 
 
 def _rejects_once(rejects: pa.Table, records: pa.ChunkedArray, chosen: pa.ChunkedArray) -> pa.Table:
-    """Each reject once, however many pages carried its record: an outlet or limit rejected in a
-    version is kept from the copy of the version that won (the other copies say the same of the same
-    record); a record rejected whole, from its first page with the same permit, item, value and reason."""
+    """The rejects of the records that were read, and of those that were not: an outlet or limit
+    rejected in a version comes from the copy of the version that won (another copy says the same of
+    the same record); a record or page rejected whole is kept as each page landed shows it (nothing
+    tells two copies of an unreadable record from two records)."""
     record = pc.binary_join_element_wise(
         rejects.column("raw_file"), pc.cast(rejects.column("record_index"), pa.string()), "#"
     )
     of_version = pc.is_in(record, value_set=records.combine_chunks())
     of_winner = pc.is_in(record, value_set=chosen.combine_chunks())
-    whole = rejects.filter(pc.invert(of_version))
-    whole = whole.append_column("_order", pa.array(range(whole.num_rows), pa.int64()))
-    con = duckdb.connect()
-    try:
-        con.register("whole", whole)
-        first = con.sql(
-            "SELECT * EXCLUDE (_order) FROM whole QUALIFY row_number() OVER "
-            "(PARTITION BY permit_no, item, raw_value, reason ORDER BY _order) = 1 ORDER BY _order"
-        ).to_arrow_table()
-    finally:
-        con.close()
-    return pa.concat_tables([rejects.filter(pc.and_(of_version, of_winner)), first.cast(rejects.schema)])
+    return rejects.filter(pc.or_(pc.invert(of_version), of_winner))
 
 
 def typed_versions(versions: pa.Table) -> pa.Table:
