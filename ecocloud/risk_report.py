@@ -344,17 +344,22 @@ SELECT r.rank, r.outlet_key, r.mn, r.uscc, r.enterprise_name, r.outlet_code,
        coalesce(n.name, d.pollutant_code) AS pollutant_name, d.hours_exceeded::INTEGER AS hours,
        d.max_exceedance_multiple, d.limit_value, d.limit_unit, d.limit_source,
        NULL::TIMESTAMPTZ AS run_start_at, NULL::TIMESTAMPTZ AS run_end_at,
-       printf('%s 超标 %d 小时（判定 %d 小时），最大超标倍数 %s 倍，最长连续 %d 小时%s；限值 %s %s（%s%s）',
-              coalesce(n.name, d.pollutant_code), d.hours_exceeded, d.hours_judged,
-              coalesce(printf('%.2f', d.max_exceedance_multiple), '-'), coalesce(d.longest_exceedance_run_h, 0),
-              CASE WHEN d.day_mean_exceeded THEN printf('，日均值 %.3g 超标', d.daily_mean_value) ELSE '' END,
+       CASE WHEN d.hours_exceeded > 0 THEN
+           printf('%s 超标 %d 小时（判定 %d 小时），最大超标倍数 %s 倍，最长连续 %d 小时%s',
+                  coalesce(n.name, d.pollutant_code), d.hours_exceeded, d.hours_judged,
+                  coalesce(printf('%.2f', d.max_exceedance_multiple), '-'), coalesce(d.longest_exceedance_run_h, 0),
+                  CASE WHEN d.day_mean_exceeded THEN printf('，日均值 %.3g 超标', d.daily_mean_value) ELSE '' END)
+       ELSE  -- a limit on the day's mean (GB 18918): no hour exceeds it
+           printf('%s 日均值 %.3g 超标（判定 %d 小时）', coalesce(n.name, d.pollutant_code), d.daily_mean_value,
+                  d.hours_judged)
+       END || printf('；限值 %s %s（%s%s）',
               coalesce(printf('%g', d.limit_value), '-'), coalesce(d.limit_unit, ''),
               CASE d.limit_source WHEN 'default' THEN '国家默认限值' ELSE '许可证 ' || coalesce(d.permit_no, '') END,
               coalesce(' ' || d.limit_standard, '')) AS evidence
 FROM "mart_source__exceedance_daily" d
 JOIN r ON r.mn = d.mn AND r.uk = coalesce(d.uscc, '')
 LEFT JOIN names n ON n.code = d.pollutant_code
-WHERE d.date BETWEEN $start AND $end AND d.hours_exceeded > 0
+WHERE d.date BETWEEN $start AND $end AND (d.hours_exceeded > 0 OR d.day_mean_exceeded)
   AND ($pollutant IS NULL OR d.pollutant_code = $pollutant)
 UNION ALL
 SELECT r.rank, r.outlet_key, r.mn, r.uscc, r.enterprise_name, r.outlet_code,

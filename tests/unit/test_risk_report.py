@@ -177,6 +177,23 @@ def test_report_ranks_cuts_to_top_and_gathers_evidence(marts: RiskMarts) -> None
     assert {r["mn"] for r in top1.evidence} == {MN_WATER}
 
 
+def test_a_day_over_a_daily_mean_default_has_its_evidence() -> None:
+    """GB 18918 bounds the day's mean: the day is the reason, and the day is its evidence (it had
+    none: the evidence listed days with an hour over the limit only)."""
+    rows = series(MN_WATER, "w01018", START, [30.0] * 24 + [55.0] * 24) + series(
+        MN_WATER, "w00000", START, [5.0] * 48
+    )
+    m = refresh(base_inputs(mart_source__hourly=hourly(rows)), D - dt.timedelta(days=1), D)
+    report = build_report(connect(m), RiskFilters(start=D - dt.timedelta(days=1), end=D), RULES)
+    (water,) = [o for o in report.outlets if o["mn"] == MN_WATER]
+    assert "COD 日均值超标 1 天（国家默认限值）" in water["top_reasons"]
+    (day,) = [r for r in report.evidence if r["mn"] == MN_WATER and r["category"] == "exceedance"]
+    assert (day["date"], day["pollutant_code"], day["hours"]) == (D, "w01018", 0)
+    assert day["evidence"].startswith(
+        "COD 日均值 55 超标（判定 24 小时）；限值 50 mg/L（国家默认限值 GB 18918"
+    )
+
+
 def test_report_filters_reach_the_ranking_and_the_evidence(marts: RiskMarts) -> None:
     con = connect(marts)
     by_industry = build_report(con, RiskFilters(industry="D44"), RULES)
