@@ -109,7 +109,8 @@ ratings = Table(
         "One row per enterprise and row of a provincial result file. `level` is the colour, "
         "`level_rank` its order within `scheme` (1 = best); Jiangxi's scheme has five levels, the "
         "national four. The newest file of a province and year (the year most of its rows carry) "
-        "replaces older ones of that province and year. USCCs failing the "
+        "replaces older ones of that province and year; an enterprise rated for one year in two "
+        "such files keeps the newer file's rating. USCCs failing the "
         "GB 32100 check are kept and flagged, never dropped; names are normalised for matching."
     ),
     description_zh=(

@@ -104,13 +104,12 @@ class Ratings:
             for key in ("rows_quarantined", "rows_skipped", "sheets_skipped"):
                 counts[key] += parsed.counts.get(key, 0)
 
-        ratings = newest_per_province_year(pa.concat_tables(rows))
-        counts["rows_superseded"] = sum(t.num_rows for t in rows) - ratings.num_rows
-        ratings = with_uscc_flags(ratings)
+        ratings = with_uscc_flags(pa.concat_tables(rows))
         ratings = ratings.append_column(
             "enterprise_name_norm", normalize_name_array(ratings.column("enterprise_name"))
         )
-        ratings = schema.ratings.conform(ratings)
+        ratings = schema.ratings.conform(newest_ratings(ratings))
+        counts["rows_superseded"] = sum(t.num_rows for t in rows) - ratings.num_rows
         counts["ratings"] = ratings.num_rows
         counts["uscc_invalid"] = ratings.num_rows - sum(ratings.column("uscc_valid").to_pylist())
         counts["years"] = sorted(
@@ -125,11 +124,12 @@ class Ratings:
         return Output({schema.ratings.name: ratings, schema.quarantine.name: quarantine_t}, counts)
 
 
-def newest_per_province_year(rows: pa.Table) -> pa.Table:
-    """Keep the rows of the most recently received file of each province and list year: a file's list
-    year is the year most of its rows carry (the later one on a tie). A row of another year in it
-    (an enterprise re-evaluated late) stays with its file and supersedes nothing: a file replaces
-    only the lists of its own province and year, never another year's because of one row."""
+def newest_ratings(rows: pa.Table) -> pa.Table:
+    """The ratings in force: the rows of the most recently received file of each province and list
+    year (a file's list year: the year most of its rows carry, the later one on a tie), and where an
+    enterprise (its valid USCC, else its normalised name) has ratings of one year in two such files —
+    a row of another year in a list: an enterprise re-evaluated late — those of the newer file. A file
+    replaces the lists of its own province and year only, never another year's because of one row."""
     con = duckdb.connect()
     try:
         con.register("r", rows)
@@ -144,8 +144,12 @@ def newest_per_province_year(rows: pa.Table) -> pa.Table:
             ), newest AS (
                 SELECT raw_file, province_code FROM lists
                 QUALIFY row_number() OVER (PARTITION BY province_code, list_year ORDER BY received_at DESC, raw_file DESC) = 1
+            ), listed AS (
+                SELECT *, CASE WHEN uscc_valid THEN uscc ELSE enterprise_name_norm END AS _who
+                FROM r SEMI JOIN newest USING (raw_file, province_code)
             )
-            SELECT r.* FROM r SEMI JOIN newest USING (raw_file, province_code)
+            SELECT * EXCLUDE (_who) FROM listed
+            QUALIFY raw_file = arg_max(raw_file, (received_at, raw_file)) OVER (PARTITION BY province_code, year, _who)
             ORDER BY province_code, year, raw_file, sheet, row_no
             """
         ).to_arrow_table()

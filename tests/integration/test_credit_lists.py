@@ -29,9 +29,9 @@ def workbook(rows: list[list[object]]) -> bytes:
     return buf.getvalue()
 
 
-def ratings(settings: Settings) -> list[tuple[int, str]]:
+def ratings(settings: Settings) -> list[tuple[int, str, str]]:
     rows = pq.read_table(lk.table_dir(settings.lake, schema.ratings)).to_pylist()
-    return sorted((r["year"], r["enterprise_name"]) for r in rows)
+    return sorted((r["year"], r["enterprise_name"], r["level"]) for r in rows)
 
 
 def test_a_list_replaces_its_own_year_only(
@@ -56,21 +56,23 @@ def test_a_list_replaces_its_own_year_only(
         "ratings"
     )
     assert fixed.counts["rows_superseded"] == 3
-    assert ratings(settings) == [(2024, "乙公司"), (2024, "甲公司")]
-    # next year's list, with one enterprise re-evaluated late (its row says 2024): the 2024 list stays
+    assert ratings(settings) == [(2024, "乙公司", "yellow"), (2024, "甲公司", "green")]
+    # next year's list, with two enterprises re-evaluated late (their rows say 2024): the 2024 list
+    # stays, but for 乙公司, whose 2024 rating the newer file gives
     [later] = land(
         "2025",
         [
             ["丁公司", "环保诚信企业", 2025],
             ["戊公司", "环保良好企业", 2025],
             ["己公司", "环保不良企业", 2024],
+            ["乙公司", "环保不良企业", 2024],
         ],
     ).of("ratings")
-    assert later.status == "published" and later.counts["rows_superseded"] == 3
+    assert later.status == "published" and later.counts["rows_superseded"] == 4
     assert ratings(settings) == [
-        (2024, "乙公司"),
-        (2024, "己公司"),
-        (2024, "甲公司"),
-        (2025, "丁公司"),
-        (2025, "戊公司"),
+        (2024, "乙公司", "red"),
+        (2024, "己公司", "red"),
+        (2024, "甲公司", "green"),
+        (2025, "丁公司", "green"),
+        (2025, "戊公司", "blue"),
     ]
