@@ -96,19 +96,18 @@ def _merged_ranges(ws: Any) -> list[tuple[int, int, int, int]]:
 
 
 def _filled(rows: list[list[str]], ranges: list[tuple[int, int, int, int]]) -> list[list[str]]:
-    """Each merged range's value in every cell of the range (Excel shows it there; a list merges a
-    region over the rows of its enterprises), within the rows the sheet has and its widest row."""
+    """A range merged over rows gives its value to the rows below it, in its first column (a list
+    merges a region over its enterprises' rows); a range within one row (a title, a note across the
+    table) fills nothing: copied across, a note would fill the name and level columns."""
     width = max((len(row) for row in rows), default=0)
-    for first_col, first_row, last_col, last_row in ranges:
-        if first_row > len(rows) or first_col > len(rows[first_row - 1]):
+    for first_col, first_row, _, last_row in ranges:
+        if first_row >= last_row or first_row > len(rows) or first_col > min(len(rows[first_row - 1]), width):
             continue
         value = rows[first_row - 1][first_col - 1]
-        for row in rows[first_row - 1 : last_row]:
-            end = min(last_col, width)
-            row.extend([""] * (end - len(row)))  # a row ends at its last cell with a value
-            for col in range(first_col - 1, end):
-                if not row[col]:
-                    row[col] = value
+        for row in rows[first_row:last_row]:
+            row.extend([""] * (first_col - len(row)))  # a row ends at its last cell with a value
+            if not row[first_col - 1]:
+                row[first_col - 1] = value
     return rows
 
 
