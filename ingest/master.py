@@ -137,12 +137,11 @@ def parse_master_csv(data: bytes, *, raw_file: str, snapshot_at: dt.datetime | N
         for _, row in numbered
     ]
     identities = _identities(kind, [rec.get(key) for rec in records])
-    header = [c.strip().lstrip("\ufeff") for c in rows[0]]
     for (line_no, row), rec, identity in zip(numbered, records, identities, strict=True):
         value = rec.get(key)
         reason = None
-        if [c.strip() for c in row] == header:
-            reason = "the header row again"  # files pasted together
+        if value and _is_column_name(value, key):
+            reason = "the header row again"  # files pasted together (a BOM of the second may lead it)
         elif value and _TOTALS.match(value):
             reason = f"a totals row ({value[:20]})"
         elif not value or identity is None:
@@ -174,6 +173,11 @@ def parse_master_csv(data: bytes, *, raw_file: str, snapshot_at: dt.datetime | N
             "blank": len(rows) - 1 - len(numbered),
         },
     )
+
+
+def _is_column_name(value: str, column: str) -> bool:
+    """Whether ``value`` is a name of ``column`` as a header writes it (统一社会信用代码, uscc, …)."""
+    return _BY_ALIAS.get((normalize_name(value.replace("\ufeff", "")) or "").lower()) == column
 
 
 def _identities(kind: str, keys: list[str | None]) -> list[str | None]:

@@ -79,13 +79,15 @@ def test_a_repeated_header_and_a_totals_row_are_not_enterprises() -> None:
         "91350200776049653A,甲公司,350200\n"
         "统一社会信用代码,企业名称,行政区划代码\n"
         "91360700705512345X,乙公司,360700\n"
+        "\ufeffuscc,enterprise_name,region_code,\n"  # another export's header, its BOM and a trailing comma
         "合 计,2家,\n"
     )
     p = parse_master_csv(text.encode(), raw_file="raw/e.csv")
     assert [r["enterprise_name"] for r in p.rows.to_pylist()] == ["甲公司", "乙公司"]
     assert [(q["line_no"], q["reason"]) for q in p.quarantine.to_pylist()] == [
         (3, "the header row again"),
-        (5, "a totals row (合 计)"),
+        (5, "the header row again"),
+        (6, "a totals row (合 计)"),
     ]
 
 
