@@ -120,7 +120,7 @@ def _say_unaccepted(report: Any, units: list[str]) -> None:
     from ecocloud.runner.report import SKIPPED
 
     built = {u.unit for u in report.units if u.status != SKIPPED}
-    for unit in dict.fromkeys(units):
+    for unit in dict.fromkeys(u.strip() for u in units if u.strip()):
         if unit not in built:
             err.print(f"[yellow]--accept-shrink-of {unit}: no unit {unit} was held back for shrinking")
 

@@ -46,6 +46,11 @@ class RunInfo:
     accept_shrink: bool = False
     accept_shrink_of: frozenset[str] = frozenset()
 
+    def __post_init__(self) -> None:
+        # keys as typed or pasted into a trigger form: " 2026-11-20" names the unit 2026-11-20
+        keys = frozenset(k.strip() for k in self.accept_shrink_of if k.strip())
+        object.__setattr__(self, "accept_shrink_of", keys)
+
     @staticmethod
     def cli(
         command: str,

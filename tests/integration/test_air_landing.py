@@ -151,9 +151,13 @@ def test_an_operator_accepts_the_shrink_of_the_days_named(settings: Settings, tm
     assert held.exit_code == 1 and held.output.count("held back, the published rows stay") == 2, held.output
     assert f"a run with --accept-shrink-of {later} or --accept-shrink" in held.output
 
-    one = cli.invoke(
-        app, ["run", "air", "--no-land", "--accept-shrink-of", str(DAY), "--accept-shrink-of", "2099-01-01"]
-    )
+    accept = [
+        "--accept-shrink-of",
+        f" {DAY} ",
+        "--accept-shrink-of",
+        "2099-01-01",
+    ]  # a key pasted with spaces
+    one = cli.invoke(app, ["run", "air", "--no-land", *accept])
     assert one.exit_code == 0, one.output
     assert "--accept-shrink-of 2099-01-01: no unit 2099-01-01 was held back for shrinking" in one.output
     assert f"--accept-shrink-of {DAY}:" not in one.output
