@@ -78,6 +78,17 @@ def _cell(value: Any) -> str:
     return str(value).strip()
 
 
+def _unique_title(title: str, taken: list[str]) -> str:
+    """A sheet's name, made unique (``S#2``): a rating's row is keyed by file, sheet and row, and
+    openpyxl reads two sheets of one name as they are written."""
+    if title not in taken:
+        return title
+    n = 2
+    while f"{title}#{n}" in taken:
+        n += 1
+    return f"{title}#{n}"
+
+
 def _merged_ranges(ws: Any) -> list[tuple[int, int, int, int]]:
     """(first column, first row, last column, last row) of each merged range of a read-only sheet,
     which openpyxl does not read in that mode: from the sheet's XML (after the guard: no DTD)."""
@@ -127,7 +138,9 @@ def read_sheets(data: bytes, file_name: str = "") -> list[tuple[str, list[list[s
                 for ws in wb.worksheets:
                     ws.reset_dimensions()  # read every row, not only those inside a (wrong) declared dimension
                     rows = [[_cell(v) for v in row] for row in ws.iter_rows(values_only=True)]
-                    sheets.append((ws.title, _filled(rows, _merged_ranges(ws))))
+                    sheets.append(
+                        (_unique_title(ws.title, [t for t, _ in sheets]), _filled(rows, _merged_ranges(ws)))
+                    )
                 return sheets
             finally:
                 wb.close()

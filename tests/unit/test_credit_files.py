@@ -146,6 +146,35 @@ def test_a_merged_range_over_the_whole_sheet_fills_only_the_cells_there_are() ->
     ]
 
 
+def test_two_sheets_of_one_name_keep_their_rows_apart() -> None:
+    """A workbook naming two sheets alike (Excel refuses it; other writers do not): each keeps its rows,
+    under a name of its own, so no two ratings share a file, sheet and row."""
+    import zipfile
+
+    wb = Workbook()
+    first = wb.active
+    assert first is not None
+    first.title = "名单"
+    first.append(["企业名称", "评价等级"])
+    first.append(["江西甲化工有限公司", "环保诚信企业"])
+    second = wb.create_sheet("名单2")
+    second.append(["企业名称", "评价等级"])
+    second.append(["江西乙化工有限公司", "环保良好企业"])
+    buf, renamed = io.BytesIO(), io.BytesIO()
+    wb.save(buf)
+    with zipfile.ZipFile(io.BytesIO(buf.getvalue())) as src, zipfile.ZipFile(renamed, "w") as out:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename == "xl/workbook.xml":
+                data = data.replace('name="名单2"'.encode(), 'name="名单"'.encode())
+            out.writestr(item, data)
+    p = parse(renamed.getvalue(), "jiangxi_credit_2025.xlsx")
+    assert [(r["sheet"], r["row_no"], r["enterprise_name"]) for r in p.rows.to_pylist()] == [
+        ("名单", 2, "江西甲化工有限公司"),
+        ("名单#2", 2, "江西乙化工有限公司"),
+    ]
+
+
 def test_jiangxi_csv_in_gb18030_with_other_headers_and_labels() -> None:
     text = "序号,企业名称,社会信用代码,所属地区,信用等级\r\n1,江西甲化工有限公司,{},南昌市,绿牌\r\n2,江西乙,{},九江市,黑牌\r\n"
     p = parse(text.format(JX1, JX2).encode("gb18030"), "jiangxi_credit_2024.csv")
