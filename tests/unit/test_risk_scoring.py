@@ -164,15 +164,20 @@ def test_filters_region_industry_pollutant() -> None:
         region_prefix("36")
 
 
-@pytest.mark.parametrize("region", ["520600", "522200", "520000"])
+@pytest.mark.parametrize("region", ["520600", "522200"])
 def test_a_prefecture_filter_keeps_the_counties_of_its_legacy_code(region: str) -> None:
-    """Master data keeps the county codes of the former 铜仁地区 (5222xx), which belong to 520600 now:
-    filtering on 铜仁, by its code or its legacy code, keeps them; another prefecture does not."""
-    pts = points([{"mn": MN_AIR, "uscc": E_AIR, "outlet_code": "DA001", "region_code": "522201"}])
-    m = refresh(
-        base_inputs(core_master__monitoring_points=pts, mart_source__hourly=hourly(air_hours([20.0] * 48))), D
+    """Master data keeps the county codes of the former 铜仁地区 (5222xx), which belong to 520600 now
+    beside its new ones (5206xx): filtering on 铜仁, by its code or its legacy code, keeps both;
+    another prefecture neither."""
+    pts = points(
+        [
+            {"mn": MN_AIR, "uscc": E_AIR, "outlet_code": "DA001", "region_code": "522201"},
+            {"mn": "AIR2", "uscc": E_AIR, "outlet_code": "DA002", "region_code": "520602"},
+        ]
     )
-    assert set(by_mn(scores(m, D, D, region=region).outlets)) == {MN_AIR}
+    two = air_hours([20.0] * 48) + [{**r, "mn": "AIR2"} for r in air_hours([20.0] * 48)]
+    m = refresh(base_inputs(core_master__monitoring_points=pts, mart_source__hourly=hourly(two)), D)
+    assert set(by_mn(scores(m, D, D, region=region).outlets)) == {MN_AIR, "AIR2"}
     assert set(by_mn(scores(m, D, D, region="520500").outlets)) == set()
     assert region_prefixes("520500") == ["5205", "5224"] and region_prefixes("360100") == ["3601"]
 
