@@ -134,7 +134,7 @@ def read_sheets(data: bytes, file_name: str = "") -> list[tuple[str, list[list[s
         try:
             wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
             try:
-                sheets = []
+                sheets: list[tuple[str, list[list[str]]]] = []
                 for ws in wb.worksheets:
                     ws.reset_dimensions()  # read every row, not only those inside a (wrong) declared dimension
                     rows = [[_cell(v) for v in row] for row in ws.iter_rows(values_only=True)]
