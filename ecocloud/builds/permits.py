@@ -113,8 +113,10 @@ def land_saved_pages(settings: Settings, ledger: Ledger, locations: Sequence[str
     out = []
     for f in files:
         data = f.read_bytes()
-        if hashlib.sha256(data).hexdigest() in landed:
-            continue  # a page landed before (fetched or saved): as in ``fetch``, not landed again
+        sha = hashlib.sha256(data).hexdigest()
+        if sha in landed:
+            continue  # a page landed before (fetched or saved, or given twice): as in ``fetch``
+        landed.add(sha)
         out.append(
             land_bytes(
                 settings.lake_store,
@@ -170,14 +172,14 @@ def _stage(ctx: StepContext) -> tuple[pa.Table, pa.Table, pa.Table, pa.Table, di
     received_type = pa.timestamp("us", "UTC")
     versions = [schema.stage_versions.empty().append_column("received_at", pa.array([], received_type))]
     outlets, limits = [schema.stage_outlets.empty()], [schema.stage_limits.empty()]
-    quarantine = [schema.quarantine.empty()]
+    quarantine = [_with_records(schema.quarantine.empty(), [])]
     counts = {"pages": 0, "records_read": 0}
     for obj in ctx.ledger.raw_objects(SOURCE):
         counts["pages"] += 1
         try:
             page = parse_page(read_raw(ctx.lake, obj), raw_file=obj.raw_path)
         except PermitPageError as exc:
-            quarantine.append(page_quarantine(obj.raw_path, str(exc)))
+            quarantine.append(_with_records(page_quarantine(obj.raw_path, str(exc)), []))
             continue
         counts["records_read"] += page.counts["records"]
         received = dt.datetime.fromisoformat(obj.received_at)
@@ -188,7 +190,7 @@ def _stage(ctx: StepContext) -> tuple[pa.Table, pa.Table, pa.Table, pa.Table, di
         )
         outlets.append(page.outlets)
         limits.append(page.limits)
-        quarantine.append(page.quarantine)
+        quarantine.append(_with_records(page.quarantine, page.record_digests))
 
     con = duckdb.connect()
     try:
@@ -214,17 +216,36 @@ def _stage(ctx: StepContext) -> tuple[pa.Table, pa.Table, pa.Table, pa.Table, di
     )
 
 
+def _with_records(rejects: pa.Table, digests: list[str]) -> pa.Table:
+    """``rejects`` of one page with ``_record``: the digest of the record each is about (None: the page)."""
+    index = rejects.column("record_index").to_pylist()
+    record = [digests[i] if i is not None and 0 <= i < len(digests) else None for i in index]
+    return rejects.append_column("_record", pa.array(record, pa.string()))
+
+
 def _rejects_once(rejects: pa.Table, records: pa.ChunkedArray, chosen: pa.ChunkedArray) -> pa.Table:
-    """The rejects of the records that were read, and of those that were not: an outlet or limit
-    rejected in a version comes from the copy of the version that won (another copy says the same of
-    the same record); a record or page rejected whole is kept as each page landed shows it (nothing
-    tells two copies of an unreadable record from two records)."""
+    """Each reject once, however many landed pages carried its record: an outlet or limit rejected in
+    a version comes from the copy of the version that won (another copy says the same of the same
+    record); a record rejected whole, from the first page that carried the same record (``_record``:
+    its content's digest), the same thing wrong with it; a page rejected whole, as each page shows it."""
     record = pc.binary_join_element_wise(
         rejects.column("raw_file"), pc.cast(rejects.column("record_index"), pa.string()), "#"
     )
     of_version = pc.is_in(record, value_set=records.combine_chunks())
     of_winner = pc.is_in(record, value_set=chosen.combine_chunks())
-    return rejects.filter(pc.or_(pc.invert(of_version), of_winner))
+    whole = rejects.filter(pc.invert(of_version))
+    whole = whole.append_column("_order", pa.array(range(whole.num_rows), pa.int64()))
+    con = duckdb.connect()
+    try:
+        con.register("whole", whole)
+        first = con.sql(
+            "SELECT * EXCLUDE (_order) FROM whole QUALIFY _record IS NULL OR row_number() OVER "
+            "(PARTITION BY _record, item, reason ORDER BY _order) = 1 ORDER BY _order"
+        ).to_arrow_table()
+    finally:
+        con.close()
+    kept = pa.concat_tables([rejects.filter(pc.and_(of_version, of_winner)), first.cast(rejects.schema)])
+    return kept.drop_columns(["_record"])
 
 
 def typed_versions(versions: pa.Table) -> pa.Table:

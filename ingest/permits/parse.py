@@ -12,6 +12,7 @@ not reject: they run in the pipeline over whole columns.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import math
 import re
@@ -50,6 +51,9 @@ class ParsedPage:
     limits: pa.Table
     quarantine: pa.Table
     counts: dict[str, int] = field(default_factory=dict)
+    # per record of the page, a digest of its content: the same record on two landed pages (a later
+    # query overlapping an earlier one) is told from two records that are alike in what is wrong
+    record_digests: list[str] = field(default_factory=list)
 
 
 class _Bad(ValueError):
@@ -243,6 +247,12 @@ def _record_rows(
     return v, outlets, limits, rejects
 
 
+def _digest(record: Any) -> str:
+    """A record's content, the same however its keys are ordered."""
+    text = json.dumps(record, ensure_ascii=False, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def parse_page(data: bytes, *, raw_file: str) -> ParsedPage:
     """Typed rows of one page. Raises PermitPageError only when the page as a whole is unusable."""
     body = load_page(data)
@@ -291,6 +301,7 @@ def parse_page(data: bytes, *, raw_file: str) -> ParsedPage:
         outlets=schema.stage_outlets.from_rows(outlets),
         limits=schema.stage_limits.from_rows(limits),
         quarantine=schema.quarantine.from_rows(quarantine),
+        record_digests=[_digest(rec) for rec in body["records"]],
         counts={
             "records": len(body["records"]),
             "versions": len(versions),
