@@ -333,6 +333,11 @@ def rank(con: duckdb.DuckDBPyConnection, period: Period, filters: RiskFilters, r
     return Ranking(period, scores.outlets, scores.enterprises)
 
 
+# a day's mean as the evidence says it: rounded, with its ratio to the limit (what is judged: a mean
+# just over the limit reads "50.00（限值的 1.000 倍）", not "50"); ranges (pH) have no ratio
+_DAY_MEAN = (
+    "printf('%.2f', d.daily_mean_value) || coalesce(printf('（限值的 %.3f 倍）', d.daily_mean_ratio), '')"
+)
 _EVIDENCE_SQL = """
 WITH r AS (
     SELECT rank, outlet_key, mn, uscc, coalesce(uscc, '') AS uk, enterprise_name, outlet_code,
@@ -341,17 +346,17 @@ WITH r AS (
 ), names AS ({names})
 SELECT r.rank, r.outlet_key, r.mn, r.uscc, r.enterprise_name, r.outlet_code,
        'exceedance' AS category, NULL::VARCHAR AS indicator, d.date, d.pollutant_code,
-       coalesce(n.name, d.pollutant_code) AS pollutant_name, d.hours_exceeded::INTEGER AS hours,
+       coalesce(n.name, d.pollutant_code) AS pollutant_name,
+       CASE WHEN d.hours_exceeded > 0 THEN d.hours_exceeded::INTEGER END AS hours,  -- none: the day's mean
        d.max_exceedance_multiple, d.limit_value, d.limit_unit, d.limit_source,
        NULL::TIMESTAMPTZ AS run_start_at, NULL::TIMESTAMPTZ AS run_end_at,
        CASE WHEN d.hours_exceeded > 0 THEN
            printf('%s 超标 %d 小时（判定 %d 小时），最大超标倍数 %s 倍，最长连续 %d 小时%s',
                   coalesce(n.name, d.pollutant_code), d.hours_exceeded, d.hours_judged,
                   coalesce(printf('%.2f', d.max_exceedance_multiple), '-'), coalesce(d.longest_exceedance_run_h, 0),
-                  CASE WHEN d.day_mean_exceeded THEN printf('，日均值 %.3g 超标', d.daily_mean_value) ELSE '' END)
+                  CASE WHEN d.day_mean_exceeded THEN printf('，日均值 %s 超标', {day_mean}) ELSE '' END)
        ELSE  -- a limit on the day's mean (GB 18918): no hour exceeds it
-           printf('%s 日均值 %.3g 超标（判定 %d 小时）', coalesce(n.name, d.pollutant_code), d.daily_mean_value,
-                  d.hours_judged)
+           printf('%s 日均值 %s 超标（判定 %d 小时）', coalesce(n.name, d.pollutant_code), {day_mean}, d.hours_judged)
        END || printf('；限值 %s %s（%s%s）',
               coalesce(printf('%g', d.limit_value), '-'), coalesce(d.limit_unit, ''),
               CASE d.limit_source WHEN 'default' THEN '国家默认限值' ELSE '许可证 ' || coalesce(d.permit_no, '') END,
@@ -425,7 +430,7 @@ def evidence(
 ) -> list[dict[str, Any]]:
     """The evidence of ``outlets`` (rows of ``mart_risk__outlet_scores``) over the period, outlet by
     outlet in rank order: its identity, permit status and credit; each day with an hour over the
-    limit (per pollutant); each indicator finding that triggered on its own or counts towards one of
+    limit, or its mean over a limit on the day's mean (per pollutant); each indicator finding that triggered on its own or counts towards one of
     the outlet's reasons, with the mart's evidence text. ``pollutant``: that pollutant's rows and
     those about the whole logger."""
     if outlets.num_rows == 0:
@@ -437,7 +442,7 @@ def evidence(
     try:
         found = _dicts(
             con.execute(
-                _EVIDENCE_SQL.format(names=names_sql(rules)),
+                _EVIDENCE_SQL.format(names=names_sql(rules), day_mean=_DAY_MEAN),
                 {
                     "start": period.start,
                     "end": period.end,

@@ -288,7 +288,14 @@ F.define(
     Column(
         "exceedance_hours", "int32", "hours over the limit, all pollutants", unit="h", nullable=False, min=0
     ),
-    Column("exceedance_days", "int32", "days with an hour over the limit", unit="d", nullable=False, min=0),
+    Column(
+        "exceedance_days",
+        "int32",
+        "days with an hour over the limit, or with a mean over a limit on the day's mean (GB 18918 defaults)",
+        unit="d",
+        nullable=False,
+        min=0,
+    ),
     Column("flatline_hours", "int32", "hours in flat-line runs", unit="h", nullable=False, min=0),
     Column("zero_run_hours", "int32", "hours in zero runs while flowing", unit="h", nullable=False, min=0),
     Column(

@@ -127,7 +127,7 @@ class Ratings:
 def newest_ratings(rows: pa.Table) -> pa.Table:
     """The ratings in force: the rows of the most recently received file of each province and list
     year (a file's list year: the year most of its rows carry, the later one on a tie), and where an
-    enterprise (its valid USCC, else its normalised name) has ratings of one year in two such files —
+    enterprise (its USCC, else its normalised name: as the risk scores tell them apart) has ratings of one year in two such files —
     a row of another year in a list: an enterprise re-evaluated late — those of the newer file. A file
     replaces the lists of its own province and year only, never another year's because of one row."""
     con = duckdb.connect()
@@ -145,7 +145,7 @@ def newest_ratings(rows: pa.Table) -> pa.Table:
                 SELECT raw_file, province_code FROM lists
                 QUALIFY row_number() OVER (PARTITION BY province_code, list_year ORDER BY received_at DESC, raw_file DESC) = 1
             ), listed AS (
-                SELECT *, CASE WHEN uscc_valid THEN uscc ELSE enterprise_name_norm END AS _who
+                SELECT *, coalesce(uscc, enterprise_name_norm) AS _who  -- as scoring tells them apart
                 FROM r SEMI JOIN newest USING (raw_file, province_code)
             )
             SELECT * EXCLUDE (_who) FROM listed

@@ -21,7 +21,7 @@ def workbook(rows: list[list[object]]) -> bytes:
     wb = Workbook()
     ws = wb.active
     assert ws is not None
-    ws.append(["企业名称", "评价等级", "评价年度"])
+    ws.append(["企业名称", "评价等级", "评价年度", "统一社会信用代码"])
     for row in rows:
         ws.append(row)
     buf = io.BytesIO()
@@ -75,4 +75,28 @@ def test_a_list_replaces_its_own_year_only(
         (2024, "甲公司", "green"),
         (2025, "丁公司", "green"),
         (2025, "戊公司", "blue"),
+    ]
+
+
+def test_an_enterprise_is_told_by_its_uscc_even_one_failing_its_check(
+    settings: Settings, tmp_path: Path, ingest: Callable[..., RunReport]
+) -> None:
+    """The risk scores tell enterprises apart by USCC where there is one (valid or not), else by name:
+    the newer file's rating of one must replace the older one under the same key, renamed or not."""
+    bad_check = "91360100MA35F7Q12X"  # the check character is wrong: kept, flagged
+    for name, rows in (
+        ("2024", [["江西甲化工有限公司", "环保不良企业", 2024, bad_check], ["乙公司", "环保诚信企业", 2024]]),
+        (
+            "2025",
+            [["江西甲化工股份有限公司", "环保良好企业", 2024, bad_check], ["丙公司", "环保诚信企业", 2025]],
+        ),
+    ):
+        drop = tmp_path / name
+        drop.mkdir()
+        (drop / f"jiangxi_credit_{name}.xlsx").write_bytes(workbook(rows))
+        ingest("credit", lambda s, led, d=drop: credit.land(s, led, [str(d)]))
+    assert ratings(settings) == [
+        (2024, "乙公司", "green"),
+        (2024, "江西甲化工股份有限公司", "blue"),
+        (2025, "丙公司", "green"),
     ]

@@ -188,9 +188,9 @@ def test_a_day_over_a_daily_mean_default_has_its_evidence() -> None:
     (water,) = [o for o in report.outlets if o["mn"] == MN_WATER]
     assert "COD 日均值超标 1 天（国家默认限值）" in water["top_reasons"]
     (day,) = [r for r in report.evidence if r["mn"] == MN_WATER and r["category"] == "exceedance"]
-    assert (day["date"], day["pollutant_code"], day["hours"]) == (D, "w01018", 0)
+    assert (day["date"], day["pollutant_code"], day["hours"]) == (D, "w01018", None)  # no hour: the day
     assert day["evidence"].startswith(
-        "COD 日均值 55 超标（判定 24 小时）；限值 50 mg/L（国家默认限值 GB 18918"
+        "COD 日均值 55.00（限值的 1.100 倍） 超标（判定 24 小时）；限值 50 mg/L（国家默认限值 GB 18918"
     )
 
 
