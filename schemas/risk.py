@@ -301,7 +301,8 @@ F.define(
     Column(
         "near_limit_share_pct",
         "float64",
-        "largest per-pollutant share of judged hours just under the limit",
+        "largest per-pollutant share of judged hours just under the limit, among pollutants with the "
+        "near_limit rule's minimum of judged hours (NULL: none has)",
         unit="%",
         min=0,
         max=100,

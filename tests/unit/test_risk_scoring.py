@@ -139,6 +139,17 @@ def test_a_day_over_a_daily_mean_default_is_a_reason_of_its_own() -> None:
     assert (water["exceedance_points"], water["exceedance_hours"], water["exceedance_days"]) == (0, 0, 0)
 
 
+def test_the_near_limit_share_is_shown_where_the_rule_has_its_hours() -> None:
+    """SO2 at 33 under a limit of 35, just under it: 100 % of 48 judged hours; of 6 judged hours, fewer
+    than the rule's minimum, no share (it showed 100 % of one hour, with no reason to go with it)."""
+    m = refresh(base_inputs(mart_source__hourly=hourly(air_hours([33.0] * 48))), D - dt.timedelta(days=1), D)
+    assert by_mn(scores(m, D - dt.timedelta(days=1), D).outlets)[MN_AIR]["near_limit_share_pct"] == 100.0
+    few = air_hours([33.0] * 6 + [None] * 42)
+    m = refresh(base_inputs(mart_source__hourly=hourly(few)), D - dt.timedelta(days=1), D)
+    air = by_mn(scores(m, D - dt.timedelta(days=1), D).outlets)[MN_AIR]
+    assert air["near_limit_share_pct"] is None and "near_limit" not in air["reason_codes"]
+
+
 def test_filters_region_industry_pollutant() -> None:
     water = series(MN_WATER, "w01018", START, [20.0 + i % 3 for i in range(48)]) + series(
         MN_WATER, "w00000", START, [5.0] * 48

@@ -307,10 +307,11 @@ def _reasons_sql(rules: RiskRules) -> str:
 def _outlet_sql(rules: RiskRules, start: dt.date, end: dt.date) -> str:
     top = rules.top_reasons
     cat = "coalesce(sum(r.points) FILTER (WHERE r.category = '{c}'), 0)"
+    near_min = int(rules.indicator("near_limit")["min_hours"])  # fewer judged hours: no share to speak of
     return f"""
     WITH figures AS (
         SELECT mn, uk, sum(exc_h) AS exc_h, max(max_mult) AS max_mult,
-               max(100.0 * near / nullif(judged, 0)) FILTER (WHERE NOT auxiliary) AS near_pct,
+               max(100.0 * near / nullif(judged, 0)) FILTER (WHERE NOT auxiliary AND judged >= {near_min}) AS near_pct,
                100.0 * sum(abnormal) / nullif(sum(present), 0) AS abnormal_pct,
                100.0 * sum(manual) / nullif(sum(present), 0) AS manual_pct,
                100.0 * sum(missing) / nullif(sum(logger_h), 0) AS missing_pct
