@@ -234,17 +234,11 @@ def _rejects_once(rejects: pa.Table, records: pa.ChunkedArray, chosen: pa.Chunke
     of_version = pc.is_in(record, value_set=records.combine_chunks())
     of_winner = pc.is_in(record, value_set=chosen.combine_chunks())
     whole = rejects.filter(pc.invert(of_version))
-    whole = whole.append_column("_order", pa.array(range(whole.num_rows), pa.int64()))
-    con = duckdb.connect()
-    try:
-        con.register("whole", whole)
-        first = con.sql(
-            "SELECT * EXCLUDE (_order) FROM whole QUALIFY _record IS NULL OR row_number() OVER "
-            "(PARTITION BY _record, item, reason ORDER BY _order) = 1 ORDER BY _order"
-        ).to_arrow_table()
-    finally:
-        con.close()
-    kept = pa.concat_tables([rejects.filter(pc.and_(of_version, of_winner)), first.cast(rejects.schema)])
+    order = pa.array(range(whole.num_rows), pa.int64())
+    known = whole.append_column("_order", order).filter(pc.is_valid(whole.column("_record")))
+    firsts = known.group_by(["_record", "item", "reason"]).aggregate([("_order", "min")]).column("_order_min")
+    first = whole.filter(pc.or_(pc.is_null(whole.column("_record")), pc.is_in(order, value_set=firsts)))
+    kept = pa.concat_tables([rejects.filter(pc.and_(of_version, of_winner)), first])
     return kept.drop_columns(["_record"])
 
 
