@@ -114,17 +114,36 @@ def _check_statement(kind: str, text: str, allowed: frozenset[str]) -> None:
         )
 
 
-def _check_tree(text: str, allowed: frozenset[str]) -> None:
-    """Every node of the query's syntax tree is a query node; every table function is allowed."""
+def syntax_tree(text: str) -> dict[str, Any]:
+    """DuckDB's parse of ``text`` (``json_serialize_sql``): ``statements``, or ``error`` and
+    ``error_message`` for what it cannot serialise (a non-SELECT statement, PIVOT, a syntax error)."""
     con = duckdb.connect()
     try:
         row = con.execute("SELECT json_serialize_sql($1)", [text]).fetchone()
     finally:
         con.close()
-    tree = json.loads(row[0]) if row else {"error": True, "error_message": "no answer"}
+    tree: dict[str, Any] = json.loads(row[0]) if row else {"error": True, "error_message": "no answer"}
+    return tree
+
+
+def tree_nodes(node: Any) -> Iterator[dict[str, Any]]:
+    """Every object (dict) in a syntax tree, at any depth."""
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            yield item
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
+def _check_tree(text: str, allowed: frozenset[str]) -> None:
+    """Every node of the query's syntax tree is a query node; every table function is allowed."""
+    tree = syntax_tree(text)
     if tree.get("error"):
         raise ReadOnlyError(f"cannot verify this statement: {tree.get('error_message')}")
-    for node in _dicts(tree):
+    for node in tree_nodes(tree):
         kind = node.get("type")
         if isinstance(kind, str) and kind.endswith("_NODE") and kind not in _QUERY_NODES:
             what = kind.removesuffix("_QUERY_NODE").removesuffix("_NODE")
@@ -179,17 +198,6 @@ def _positions(text: str) -> list[tuple[int, Any, str]]:
 
 def _tokens(text: str) -> list[tuple[Any, str]]:
     return [(kind, value) for _, kind, value in _positions(text)]
-
-
-def _dicts(node: Any) -> Iterator[dict[str, Any]]:
-    stack = [node]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            yield item
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
 
 
 @lru_cache(maxsize=1)

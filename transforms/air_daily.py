@@ -8,12 +8,12 @@ for one station-hour, NaN values).
 
 from __future__ import annotations
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from transforms.aqi import DAILY_INPUT_COLUMNS, DAILY_OPTIONAL_COLUMNS, daily_aqi
+from transforms.arrow_sql import query_arrow
 
 # GB 3095-2012/2026 table 4: a daily mean needs >= 20 hourly values.
 MIN_HOURS_DAILY = 20
@@ -84,11 +84,7 @@ def station_daily_sql(hourly: pa.Table) -> pa.Table:
 
 
 def _daily_stats_sql(hourly: pa.Table) -> pa.Table:
-    con = duckdb.connect()
-    con.register("hourly", hourly)
-    stats = con.sql(_DAILY_SQL).to_arrow_table()
-    con.close()
-    return stats
+    return query_arrow(_DAILY_SQL, hourly=hourly)
 
 
 def _with_validity_and_aqi(stats: pa.Table) -> pa.Table:
@@ -262,15 +258,9 @@ def _city_means(daily: pa.Table, stations: pa.Table) -> pa.Table:
 
 def city_daily_ranking_sql(daily: pa.Table, stations: pa.Table) -> pa.Table:
     """``city_daily_ranking`` in DuckDB SQL: the reference (and the path for unusual input)."""
-    con = duckdb.connect()
-    con.register("daily", daily)
-    con.register("stations", stations)
-    city = con.sql(_CITY_SQL).to_arrow_table()
-    city = _with_aqi(city).drop_columns(["o3_1h_max_ugm3"])
-    con.register("city", city)
-    ranked = con.sql(
+    city = _with_aqi(query_arrow(_CITY_SQL, daily=daily, stations=stations)).drop_columns(["o3_1h_max_ugm3"])
+    return query_arrow(
         "SELECT *, CASE WHEN aqi IS NOT NULL THEN rank() OVER (ORDER BY aqi NULLS LAST)::SMALLINT END AS rank "
-        "FROM city ORDER BY aqi NULLS LAST, city"
-    ).to_arrow_table()
-    con.close()
-    return ranked
+        "FROM city ORDER BY aqi NULLS LAST, city",
+        city=city,
+    )

@@ -13,11 +13,11 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-import duckdb
 import pyarrow as pa
 
 from schemas import master as schema
 from schemas.risk import outlet_identity
+from transforms.arrow_sql import arrow_connection
 
 __all__ = ["CHECKS", "OPTIONAL_INPUTS", "Check", "join_report"]
 
@@ -189,15 +189,13 @@ def join_report(tables: Mapping[str, pa.Table | None], *, at: dt.datetime) -> pa
         )
     tables = {"identity": None, **tables}
     present = {name for name, t in tables.items() if t is not None and t.num_rows > 0}
-    con = duckdb.connect()
+    empty = {"identity": outlet_identity.empty()}
+    registered = {
+        name: table if table is not None else empty.get(name, schema.stage_packet_counts.empty())
+        for name, table in tables.items()
+    }
     rows: list[dict[str, object]] = []
-    try:
-        con.execute("SET TimeZone = 'UTC'")
-        empty = {"identity": outlet_identity.empty()}
-        for name, table in tables.items():
-            con.register(
-                name, table if table is not None else empty.get(name, schema.stage_packet_counts.empty())
-            )
+    with arrow_connection(**registered) as con:
         for check in CHECKS:
             missing = [n for n in check.needs if n not in present]
             params = [at] if "$at" in check.sql else []
@@ -218,6 +216,4 @@ def join_report(tables: Mapping[str, pa.Table | None], *, at: dt.datetime) -> pa
                  "subject_key": "*", "uscc": None, "detail": check.description + why,
                  "occurrences": len(items), "checked": not missing}
             )  # fmt: skip
-    finally:
-        con.close()
     return schema.stage_join_items.from_rows(rows)

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 import duckdb
 import pyarrow as pa
 
+from transforms.arrow_sql import arrow_connection, query_arrow
+
 __all__ = [
     "HISTORY_COLUMNS",
     "LIMIT_IN_FORCE_MACRO",
@@ -66,39 +68,24 @@ ORDER BY permit_no, version
 """
 
 
-def _con() -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect()
-    con.execute("SET TimeZone = 'UTC'")
-    return con
-
-
 def permit_history(versions: pa.Table) -> pa.Table:
     """Add ``valid_from, valid_to, is_current, in_force_from, in_force_to`` to permit versions.
 
     ``versions``: one row per (permit_no, version) with at least ``effective_date``,
     ``permit_valid_from``, ``permit_valid_to`` (dates, Beijing) and ``status``.
     """
-    con = _con()
-    try:
-        con.register("versions", versions)
-        return con.sql(_HISTORY_SQL).to_arrow_table()
-    finally:
-        con.close()
+    return query_arrow(_HISTORY_SQL, versions=versions)
 
 
 def attach_history(children: pa.Table, history: pa.Table, extra: tuple[str, ...] = ("uscc",)) -> pa.Table:
     """Copy a permit version's ``extra`` columns, status and history columns onto its outlets or limits."""
     columns = [*extra, *HISTORY_COLUMNS]
-    con = _con()
-    try:
-        con.register("children", children)
-        con.register("history", history.select(["permit_no", "version", *columns]))
-        return con.sql(
-            "SELECT c.*, " + ", ".join(f'h."{c}"' for c in columns) + " FROM children c "
-            "JOIN history h USING (permit_no, version) ORDER BY ALL"
-        ).to_arrow_table()
-    finally:
-        con.close()
+    return query_arrow(
+        "SELECT c.*, " + ", ".join(f'h."{c}"' for c in columns) + " FROM children c "
+        "JOIN history h USING (permit_no, version) ORDER BY ALL",
+        children=children,
+        history=history.select(["permit_no", "version", *columns]),
+    )
 
 
 # -------------------------------------------------------------------------------- limit in force
@@ -156,9 +143,7 @@ def limit_in_force(
     """
     if at.utcoffset() is None:
         raise ValueError("at must be timezone-aware")
-    con = _con()
-    try:
-        con.register("limits", limits)
+    with arrow_connection(limits=limits) as con:
         install_limit_in_force(con, "limits")
         rows = con.execute(
             "SELECT permit_no, version, outlet_code, pollutant_code, limit_value, limit_lower, limit_unit, "
@@ -166,8 +151,6 @@ def limit_in_force(
             "FROM limit_in_force($1, $2, $3, $4) ORDER BY permit_no",
             [key, outlet_code, pollutant_code, at],
         ).fetchall()
-    finally:
-        con.close()
     if len(rows) > 1:
         raise AmbiguousLimitError(
             f"{key} {outlet_code} {pollutant_code} at {at.isoformat()}: limits on several permits "
@@ -193,20 +176,16 @@ def limits_as_of(
     """
     if key not in ("uscc", "permit_no"):
         raise ValueError("key must be uscc or permit_no")
-    con = _con()
-    try:
-        con.register("readings", readings)
-        con.register("limits", limits)
-        extra = "l.permit_no AS permit_no, " if key == "uscc" else ""
-        return con.sql(
-            f"""
-            SELECT r.*, {extra}l.version AS permit_version, l.limit_value, l.limit_lower, l.limit_unit,
-                   l.standard, l.o2_reference_pct
-            FROM readings r LEFT JOIN limits l
-              ON l.{key} = r.{key} AND l.outlet_code = r.outlet_code
-             AND l.pollutant_code = r.pollutant_code
-             AND l.in_force_from <= r."{at}" AND (l.in_force_to IS NULL OR r."{at}" < l.in_force_to)
-            """
-        ).to_arrow_table()
-    finally:
-        con.close()
+    extra = "l.permit_no AS permit_no, " if key == "uscc" else ""
+    return query_arrow(
+        f"""
+        SELECT r.*, {extra}l.version AS permit_version, l.limit_value, l.limit_lower, l.limit_unit,
+               l.standard, l.o2_reference_pct
+        FROM readings r LEFT JOIN limits l
+          ON l.{key} = r.{key} AND l.outlet_code = r.outlet_code
+         AND l.pollutant_code = r.pollutant_code
+         AND l.in_force_from <= r."{at}" AND (l.in_force_to IS NULL OR r."{at}" < l.in_force_to)
+        """,
+        readings=readings,
+        limits=limits,
+    )

@@ -11,8 +11,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-import duckdb
 import pyarrow as pa
+
+from transforms.arrow_sql import query_arrow
 
 __all__ = ["snapshot_history"]
 
@@ -43,35 +44,30 @@ def snapshot_history(
         }
     )
     attrs = ", ".join(f'"{a}"' for a in attributes)
-    con = duckdb.connect()
-    try:
-        con.execute("SET TimeZone = 'UTC'")
-        con.register("rows_in", rows)
-        con.register("snaps", snaps)
-        return con.sql(
-            f"""
-            WITH r AS (
-                SELECT r.*, s.snap, struct_pack({attrs}) AS _attrs
-                FROM rows_in r JOIN snaps s ON s.snap_at = r."{snapshot_col}"
-            ), m AS (
-                SELECT *,
-                       CASE WHEN lag(snap) OVER w IS DISTINCT FROM snap - 1
-                              OR lag(_attrs) OVER w IS DISTINCT FROM _attrs THEN 1 ELSE 0 END AS _starts
-                FROM r WINDOW w AS (PARTITION BY "{key}" ORDER BY snap)
-            ), g AS (
-                SELECT *, sum(_starts) OVER (PARTITION BY "{key}" ORDER BY snap ROWS UNBOUNDED PRECEDING) AS _grp
-                FROM m
-            ), v AS (
-                SELECT "{key}" AS _key, _grp, min(snap) AS _first, max(snap) AS _last FROM g GROUP BY ALL
-            )
-            SELECT g.* EXCLUDE (snap, _attrs, _starts, _grp, "{snapshot_col}"),
-                   f.snap_at AS valid_from, n.snap_at AS valid_to, n.snap_at IS NULL AS is_current
-            FROM v
-            JOIN g ON g."{key}" = v._key AND g.snap = v._first
-            JOIN snaps f ON f.snap = v._first
-            LEFT JOIN snaps n ON n.snap = v._last + 1
-            ORDER BY g."{key}", valid_from
-            """
-        ).to_arrow_table()
-    finally:
-        con.close()
+    return query_arrow(
+        f"""
+        WITH r AS (
+            SELECT r.*, s.snap, struct_pack({attrs}) AS _attrs
+            FROM rows_in r JOIN snaps s ON s.snap_at = r."{snapshot_col}"
+        ), m AS (
+            SELECT *,
+                   CASE WHEN lag(snap) OVER w IS DISTINCT FROM snap - 1
+                          OR lag(_attrs) OVER w IS DISTINCT FROM _attrs THEN 1 ELSE 0 END AS _starts
+            FROM r WINDOW w AS (PARTITION BY "{key}" ORDER BY snap)
+        ), g AS (
+            SELECT *, sum(_starts) OVER (PARTITION BY "{key}" ORDER BY snap ROWS UNBOUNDED PRECEDING) AS _grp
+            FROM m
+        ), v AS (
+            SELECT "{key}" AS _key, _grp, min(snap) AS _first, max(snap) AS _last FROM g GROUP BY ALL
+        )
+        SELECT g.* EXCLUDE (snap, _attrs, _starts, _grp, "{snapshot_col}"),
+               f.snap_at AS valid_from, n.snap_at AS valid_to, n.snap_at IS NULL AS is_current
+        FROM v
+        JOIN g ON g."{key}" = v._key AND g.snap = v._first
+        JOIN snaps f ON f.snap = v._first
+        LEFT JOIN snaps n ON n.snap = v._last + 1
+        ORDER BY g."{key}", valid_from
+        """,
+        rows_in=rows,
+        snaps=snaps,
+    )

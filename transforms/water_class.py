@@ -22,7 +22,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -43,6 +42,7 @@ from schemas.gb3838_standard import (
     Gb3838Item,
 )
 from schemas.water import EXCEED_ITEMS, MONTHLY_ITEMS
+from transforms.arrow_sql import query_arrow
 
 __all__ = [
     "CLASS_OUTPUT_COLUMNS",
@@ -225,20 +225,16 @@ def attach_sections(readings: pa.Table, registry: pa.Table) -> pa.Table:
     ``registry`` has ``section_id``, ``section_type``, ``target_class`` (``ingest.water.sections``).
     Sections not in it are rivers held to class III, with ``section_listed`` false. Row order is kept.
     """
-    con = duckdb.connect()
-    try:
-        con.register("r", readings.append_column("_row", pa.array(np.arange(readings.num_rows))))
-        con.register("s", registry.select(["section_id", "section_type", "target_class"]))
-        extra = con.sql(
-            f"""
-            SELECT coalesce(s.section_type, '{DEFAULT_SECTION_TYPE}') AS section_type,
-                   CAST(coalesce(s.target_class, {DEFAULT_TARGET_CLASS}) AS TINYINT) AS target_class,
-                   s.section_id IS NOT NULL AS section_listed
-            FROM r LEFT JOIN s USING (section_id) ORDER BY r._row
-            """
-        ).to_arrow_table()
-    finally:
-        con.close()
+    extra = query_arrow(
+        f"""
+        SELECT coalesce(s.section_type, '{DEFAULT_SECTION_TYPE}') AS section_type,
+               CAST(coalesce(s.target_class, {DEFAULT_TARGET_CLASS}) AS TINYINT) AS target_class,
+               s.section_id IS NOT NULL AS section_listed
+        FROM r LEFT JOIN s USING (section_id) ORDER BY r._row
+        """,
+        r=readings.append_column("_row", pa.array(np.arange(readings.num_rows))),
+        s=registry.select(["section_id", "section_type", "target_class"]),
+    )
     out = readings
     for name in extra.column_names:
         if name in out.column_names:
@@ -254,28 +250,24 @@ def section_monthly(readings: pa.Table, registry: pa.Table, month: dt.date) -> p
     registry (for ``water_body``). The type and target of the newest reading are used.
     """
     means = ", ".join(f"avg({c}) AS {c}" for c in MONTHLY_ITEMS)
-    con = duckdb.connect()
-    try:
-        con.register("r", readings)
-        con.register("s", registry.select(["section_id", "water_body"]))
-        agg = con.sql(
-            f"""
-            SELECT DATE '{month.isoformat()}' AS month, section_id,
-                   arg_max(province, observed_at) AS province, arg_max(basin, observed_at) AS basin,
-                   arg_max(section_name, observed_at) AS section_name,
-                   any_value(s.water_body) AS water_body,
-                   arg_max(section_type, observed_at) AS section_type,
-                   arg_max(target_class, observed_at) AS target_class,
-                   bool_or(section_listed) AS section_listed,
-                   CAST(count(*) AS INTEGER) AS readings,
-                   CAST(count(DISTINCT date) AS SMALLINT) AS days,
-                   {means}
-            FROM r LEFT JOIN s USING (section_id)
-            GROUP BY section_id ORDER BY section_id
-            """
-        ).to_arrow_table()
-    finally:
-        con.close()
+    agg = query_arrow(
+        f"""
+        SELECT DATE '{month.isoformat()}' AS month, section_id,
+               arg_max(province, observed_at) AS province, arg_max(basin, observed_at) AS basin,
+               arg_max(section_name, observed_at) AS section_name,
+               any_value(s.water_body) AS water_body,
+               arg_max(section_type, observed_at) AS section_type,
+               arg_max(target_class, observed_at) AS target_class,
+               bool_or(section_listed) AS section_listed,
+               CAST(count(*) AS INTEGER) AS readings,
+               CAST(count(DISTINCT date) AS SMALLINT) AS days,
+               {means}
+        FROM r LEFT JOIN s USING (section_id)
+        GROUP BY section_id ORDER BY section_id
+        """,
+        r=readings,
+        s=registry.select(["section_id", "water_body"]),
+    )
     classes = classify(agg)
     for name in classes.column_names:
         agg = agg.append_column(name, classes.column(name))
@@ -287,26 +279,22 @@ def section_monthly(readings: pa.Table, registry: pa.Table, month: dt.date) -> p
 
 def basin_monthly(monthly: pa.Table) -> pa.Table:
     """Basin roll-up of section monthly classes: the basin as a whole and each water body in it."""
-    con = duckdb.connect()
-    try:
-        con.register("m", monthly)
-        agg = con.sql(
-            """
-            SELECT any_value(month) AS month, basin, water_body,
-                   CAST(count(*) AS INTEGER) AS sections,
-                   CAST(count(*) FILTER (WHERE water_class <= 3) AS INTEGER) AS sections_i_iii,
-                   CAST(count(*) FILTER (WHERE water_class BETWEEN 4 AND 5) AS INTEGER) AS sections_iv_v,
-                   CAST(count(*) FILTER (WHERE water_class = 6) AS INTEGER) AS sections_worse_v,
-                   100.0 * count(*) FILTER (WHERE water_class <= 3) / count(*) AS share_i_iii_pct,
-                   100.0 * count(*) FILTER (WHERE water_class = 6) / count(*) AS share_worse_v_pct
-            FROM m WHERE water_class IS NOT NULL
-            GROUP BY GROUPING SETS ((basin), (basin, water_body))
-            -- sections without a water body belong to the basin total only
-            HAVING grouping(water_body) = 1 OR water_body IS NOT NULL
-            ORDER BY basin, water_body NULLS FIRST
-            """
-        ).to_arrow_table()
-    finally:
-        con.close()
+    agg = query_arrow(
+        """
+        SELECT any_value(month) AS month, basin, water_body,
+               CAST(count(*) AS INTEGER) AS sections,
+               CAST(count(*) FILTER (WHERE water_class <= 3) AS INTEGER) AS sections_i_iii,
+               CAST(count(*) FILTER (WHERE water_class BETWEEN 4 AND 5) AS INTEGER) AS sections_iv_v,
+               CAST(count(*) FILTER (WHERE water_class = 6) AS INTEGER) AS sections_worse_v,
+               100.0 * count(*) FILTER (WHERE water_class <= 3) / count(*) AS share_i_iii_pct,
+               100.0 * count(*) FILTER (WHERE water_class = 6) / count(*) AS share_worse_v_pct
+        FROM m WHERE water_class IS NOT NULL
+        GROUP BY GROUPING SETS ((basin), (basin, water_body))
+        -- sections without a water body belong to the basin total only
+        HAVING grouping(water_body) = 1 OR water_body IS NOT NULL
+        ORDER BY basin, water_body NULLS FIRST
+        """,
+        m=monthly,
+    )
     label = basin_label(_floats(agg.column("share_i_iii_pct")), _floats(agg.column("share_worse_v_pct")))
     return agg.append_column("basin_label", label)

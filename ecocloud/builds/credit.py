@@ -14,7 +14,6 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-import duckdb
 import pyarrow as pa
 
 from ecocloud.builds import http_session
@@ -25,6 +24,7 @@ from ingest.credit.fetch import SOURCE, discover, land_file
 from ingest.credit.parse import CreditFileError, file_quarantine, parse_credit_file
 from ingest.raw import read_raw
 from schemas import credit as schema
+from transforms.arrow_sql import query_arrow
 from transforms.identifiers import normalize_name_array, with_uscc_flags
 from warehouse.ledger import Ledger, RawObject
 
@@ -130,28 +130,24 @@ def newest_ratings(rows: pa.Table) -> pa.Table:
     enterprise (its USCC, else its normalised name: as the risk scores tell them apart) has ratings of one year in two such files —
     a row of another year in a list: an enterprise re-evaluated late — those of the newer file. A file
     replaces the lists of its own province and year only, never another year's because of one row."""
-    con = duckdb.connect()
-    try:
-        con.register("r", rows)
-        return con.sql(
-            """
-            WITH per_year AS (
-                SELECT raw_file, province_code, year, count(*) AS n, max(received_at) AS received_at
-                FROM r GROUP BY ALL
-            ), lists AS (
-                SELECT raw_file, province_code, arg_max(year, (n, year)) AS list_year, max(received_at) AS received_at
-                FROM per_year GROUP BY raw_file, province_code
-            ), newest AS (
-                SELECT raw_file, province_code FROM lists
-                QUALIFY row_number() OVER (PARTITION BY province_code, list_year ORDER BY received_at DESC, raw_file DESC) = 1
-            ), listed AS (
-                SELECT *, coalesce(uscc, enterprise_name_norm) AS _who  -- as scoring tells them apart
-                FROM r SEMI JOIN newest USING (raw_file, province_code)
-            )
-            SELECT * EXCLUDE (_who) FROM listed
-            QUALIFY raw_file = arg_max(raw_file, (received_at, raw_file)) OVER (PARTITION BY province_code, year, _who)
-            ORDER BY province_code, year, raw_file, sheet, row_no
-            """
-        ).to_arrow_table()
-    finally:
-        con.close()
+    return query_arrow(
+        """
+        WITH per_year AS (
+            SELECT raw_file, province_code, year, count(*) AS n, max(received_at) AS received_at
+            FROM r GROUP BY ALL
+        ), lists AS (
+            SELECT raw_file, province_code, arg_max(year, (n, year)) AS list_year, max(received_at) AS received_at
+            FROM per_year GROUP BY raw_file, province_code
+        ), newest AS (
+            SELECT raw_file, province_code FROM lists
+            QUALIFY row_number() OVER (PARTITION BY province_code, list_year ORDER BY received_at DESC, raw_file DESC) = 1
+        ), listed AS (
+            SELECT *, coalesce(uscc, enterprise_name_norm) AS _who  -- as scoring tells them apart
+            FROM r SEMI JOIN newest USING (raw_file, province_code)
+        )
+        SELECT * EXCLUDE (_who) FROM listed
+        QUALIFY raw_file = arg_max(raw_file, (received_at, raw_file)) OVER (PARTITION BY province_code, year, _who)
+        ORDER BY province_code, year, raw_file, sheet, row_no
+        """,
+        r=rows,
+    )

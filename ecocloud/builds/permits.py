@@ -16,7 +16,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -28,6 +27,7 @@ from ingest.permits.fetch import DEFAULT_PAGE_SIZE, SOURCE, fetch_pages, land_pa
 from ingest.permits.parse import PermitPageError, page_quarantine, parse_page
 from ingest.raw import land_bytes, read_raw
 from schemas import permits as schema
+from transforms.arrow_sql import query_arrow
 from transforms.identifiers import (
     canonical_region_code_array,
     normalize_name_array,
@@ -192,15 +192,11 @@ def _stage(ctx: StepContext) -> tuple[pa.Table, pa.Table, pa.Table, pa.Table, di
         limits.append(page.limits)
         quarantine.append(_with_records(page.quarantine, page.record_digests))
 
-    con = duckdb.connect()
-    try:
-        con.register("v", pa.concat_tables(versions))
-        winners = con.sql(
-            "SELECT * EXCLUDE (received_at, _rn) FROM (SELECT *, row_number() OVER (PARTITION BY permit_no, "
-            "version ORDER BY updated_at DESC, received_at DESC, record DESC) AS _rn FROM v) WHERE _rn = 1"
-        ).to_arrow_table()
-    finally:
-        con.close()
+    winners = query_arrow(
+        "SELECT * EXCLUDE (received_at, _rn) FROM (SELECT *, row_number() OVER (PARTITION BY permit_no, "
+        "version ORDER BY updated_at DESC, received_at DESC, record DESC) AS _rn FROM v) WHERE _rn = 1",
+        v=pa.concat_tables(versions),
+    )
     chosen = winners.column("record")
     out, lim = pa.concat_tables(outlets), pa.concat_tables(limits)
     counts["versions"] = winners.num_rows

@@ -40,6 +40,7 @@ from ingest.water.fetch import (
 from ingest.water.parse import WaterReplyError, parse_page, quarantine_rows
 from ingest.water.sections import empty_registry, parse_sections_csv
 from schemas import water as schema
+from transforms.arrow_sql import query_arrow
 from transforms.water_class import attach_sections, basin_monthly, classify, section_monthly
 from warehouse.ledger import Ledger, RawObject
 
@@ -185,17 +186,13 @@ def parse_snapshot(ctx: StepContext, snap: Snapshot) -> _Parsed:
 
 def _drop_duplicates(typed: pa.Table, snap: Snapshot) -> tuple[pa.Table, pa.Table]:
     """Keep the first row of each (section_id, observed_at) in page order; quarantine the others."""
-    con = duckdb.connect()
-    try:
-        con.register("t", typed)
-        ranked = con.sql(
-            "SELECT *, row_number() OVER (PARTITION BY section_id, observed_at ORDER BY page, row_index) AS _n, "
-            "first_value(page) OVER (PARTITION BY section_id, observed_at ORDER BY page, row_index) AS _p, "
-            "first_value(row_index) OVER (PARTITION BY section_id, observed_at ORDER BY page, row_index) AS _r "
-            "FROM t ORDER BY page, row_index"
-        ).to_arrow_table()
-    finally:
-        con.close()
+    ranked = query_arrow(
+        "SELECT *, row_number() OVER (PARTITION BY section_id, observed_at ORDER BY page, row_index) AS _n, "
+        "first_value(page) OVER (PARTITION BY section_id, observed_at ORDER BY page, row_index) AS _p, "
+        "first_value(row_index) OVER (PARTITION BY section_id, observed_at ORDER BY page, row_index) AS _r "
+        "FROM t ORDER BY page, row_index",
+        t=typed,
+    )
     first = pc.equal(ranked.column("_n"), 1)
     keep = ranked.filter(first).drop_columns(["_n", "_p", "_r"])
     dupes = ranked.filter(pc.invert(first))
@@ -274,17 +271,14 @@ def day_readings(
         typed = parse_snapshot(ctx, load_snapshot(ctx.ledger, sid)).readings
         typed = typed.filter(pc.equal(typed.column("date"), pa.scalar(day, pa.date32())))
         parts.append(typed.append_column("_rank", pa.array([rank] * typed.num_rows, pa.int32())))
-    con = duckdb.connect()
-    try:
-        con.register("t", pa.concat_tables(parts))
-        rows_seen = con.execute("SELECT count(*) FROM t").fetchall()[0][0]
-        latest = con.sql(
-            "SELECT * EXCLUDE (_rank, page, row_index) FROM t "
-            "QUALIFY row_number() OVER (PARTITION BY section_id, observed_at ORDER BY _rank DESC) = 1 "
-            "ORDER BY section_id, observed_at"
-        ).to_arrow_table()
-    finally:
-        con.close()
+    seen = pa.concat_tables(parts)
+    rows_seen = seen.num_rows
+    latest = query_arrow(
+        "SELECT * EXCLUDE (_rank, page, row_index) FROM t "
+        "QUALIFY row_number() OVER (PARTITION BY section_id, observed_at ORDER BY _rank DESC) = 1 "
+        "ORDER BY section_id, observed_at",
+        t=seen,
+    )
     enriched = attach_sections(latest, registry)
     classes = classify(enriched)
     for name in classes.column_names:

@@ -13,36 +13,18 @@ only the files of the tables the role may read (``run_query(..., tables=...)``).
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Iterator
-from typing import Any
 
-import duckdb
+from ecocloud.query import syntax_tree, tree_nodes
 
 
 class QueryRefused(ValueError):
     """The query names something the viewer may not read."""
 
 
-def _walk(node: Any) -> Iterator[dict[str, Any]]:
-    if isinstance(node, dict):
-        yield node
-        for value in node.values():
-            yield from _walk(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from _walk(value)
-
-
 def referenced(sql: str) -> tuple[set[str], set[str], bool]:
     """(tables named, CTE names defined, whether a table function is used), as DuckDB parses ``sql``."""
-    con = duckdb.connect()
-    try:
-        ((text,),) = con.execute("SELECT json_serialize_sql($1)", [sql]).fetchall()
-    finally:
-        con.close()
-    tree = json.loads(text)
+    tree = syntax_tree(sql)
     if tree.get("error"):
         raise QueryRefused(
             f"only SELECT queries are accepted here ({tree.get('error_message', 'not a query')})"
@@ -50,7 +32,7 @@ def referenced(sql: str) -> tuple[set[str], set[str], bool]:
     tables: set[str] = set()
     ctes: set[str] = set()
     functions = False
-    for node in _walk(tree.get("statements", [])):
+    for node in tree_nodes(tree.get("statements", [])):
         kind = node.get("type")
         if kind == "BASE_TABLE":
             schema, catalog = node.get("schema_name", ""), node.get("catalog_name", "")
