@@ -457,6 +457,8 @@ class GateRun:
     run_id: str  # pipeline run (Airflow run id or cli-…)
     task: str  # "<dag_id>.<task_id>" or the CLI command
     build: str  # spec build, e.g. "air.hourly"
+    # how the caller's users accept a held-back shrink, said after the failure; "{unit}": the part's unit
+    accept_shrink_hint: str = ""
 
 
 @dataclass
@@ -561,7 +563,7 @@ def validate(
             compiled = _compiled(table, freshness=use_freshness and g == main, partition=use_partition)
             timings["compile"] += time.perf_counter() - mark
             per_part, fresh = _validate_group(
-                table, compiled, [parts[i] for i in members], parameters, timings
+                table, compiled, [parts[i] for i in members], parameters, timings, run.accept_shrink_hint
             )
             for i, part_outcomes in zip(members, per_part, strict=True):
                 outcomes[i] = part_outcomes
@@ -935,12 +937,13 @@ def _validate_group(
     parts: Sequence[GatePart],
     parameters: Mapping[str, Any],
     timings: dict[str, float],
+    accept_shrink_hint: str,
 ) -> tuple[list[list[_Outcome]], _Outcome | None]:
     """Validate parts with one Arrow schema as one batch; each part's outcomes, and freshness."""
     data = _concat(parts)
     layout = _Layout.of(parts)
     partitions = _partition_rows(table, parts, layout) if "partition" in _kinds(compiled) else None
-    per_part = [_counted(table, compiled, p) for p in parts]
+    per_part = [_counted(table, compiled, p, accept_shrink_hint) for p in parts]
     freshness: _Outcome | None = None
     series: dict[str, pd.Series] = {}
     encoded = _Encodings(data, keyed=[c for u in compiled.units if u.key for c in u.columns])
@@ -1475,18 +1478,18 @@ def _sample(table: Table, data: pa.Table, read: _Read, positions: np.ndarray) ->
     return values[0] if len(values) == 1 else [list(v) for v in zip(*values, strict=True)]
 
 
-def _counted(table: Table, compiled: _Compiled, part: GatePart) -> list[_Outcome]:
+def _counted(table: Table, compiled: _Compiled, part: GatePart, accept_shrink_hint: str) -> list[_Outcome]:
     """The checks of a part's row count: ``rows``, and ``shrink`` where the unit published rows before."""
     outcomes = [_row_count(compiled.row_count, part.data.num_rows)]
     if compiled.shrink is not None and part.published_rows is not None:
         assert table.max_shrink is not None
-        outcomes.append(_shrink(compiled.shrink, part, table.max_shrink))
+        outcomes.append(_shrink(compiled.shrink, part, table.max_shrink, accept_shrink_hint))
     return outcomes
 
 
-def _shrink(expectation: Any, part: GatePart, max_shrink: float) -> _Outcome:
+def _shrink(expectation: Any, part: GatePart, max_shrink: float, hint: str) -> _Outcome:
     """``shrink`` on one part: its rows against the rows its unit published in the partition (a
-    failure is a warning where the run accepts the part's shrink)."""
+    failure is a warning where the run accepts the part's shrink; ``hint``: how to accept it)."""
     rows, published, accepted = part.data.num_rows, part.published_rows or 0, part.shrink_accepted
     floor = math.ceil(published * (1 - max_shrink) - 1e-9)
     success = rows >= floor
@@ -1511,8 +1514,8 @@ def _shrink(expectation: Any, part: GatePart, max_shrink: float) -> _Outcome:
         if success
         else f"{lost}; published as the run accepts shrinking"
         if accepted
-        else f"{lost}; held back, the published rows stay (a run with --accept-shrink-of {part.unit} "
-        "or --accept-shrink accepts the shrink)",
+        else f"{lost}; held back, the published rows stay"
+        + (f" ({hint.format(unit=part.unit)})" if hint else ""),
     )
 
 

@@ -61,6 +61,11 @@ log = logging.getLogger(__name__)
 # how a unit blocked only by the shrink check starts its recorded error: a run that accepts shrinking
 # rebuilds these units, not the ones blocked for what accepting cannot help
 HELD_FOR_SHRINKING = "held back for shrinking"
+# what the gate says after a held-back shrink: the runner's callers accept it (the CLI, the DAG params)
+ACCEPT_SHRINK_HINT = (
+    "a run with --accept-shrink-of {unit} or --accept-shrink accepts the shrink; "
+    "in Airflow, the DAG param accept_shrink_of"
+)
 _WRITE_THREADS = 4  # part files of one unit written at once
 
 
@@ -382,7 +387,7 @@ def _state(
 def _gate_and_publish(
     ctx: StepContext, name: str, build: Build, outputs: list[Table], built: list[_Built]
 ) -> None:
-    gate_run = GateRun(ctx.run.run_id, ctx.run.task, name)
+    gate_run = GateRun(ctx.run.run_id, ctx.run.task, name, ACCEPT_SHRINK_HINT)
     expected_latest = ctx.run.expected_latest if build.freshness else None
     verdicts: dict[str, list[GateVerdict]] = {b.unit.key: [] for b in built}
     gated = [t for t in outputs if t.name not in build.evidence]

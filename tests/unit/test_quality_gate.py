@@ -883,7 +883,12 @@ def test_station_hourly_unknown_category_blocks() -> None:
 # ------------------------------------------------------------------------------------ shrink
 
 SHRINKING = dataclasses.replace(READINGS, name="core_qgtest__shrinking", max_shrink=0.1)
-SHRINK_RUN = GateRun(run_id="manual__shrink", task="test.gate", build="test.shrink")
+SHRINK_RUN = GateRun(
+    run_id="manual__shrink",
+    task="test.gate",
+    build="test.shrink",
+    accept_shrink_hint="accept with --accept {unit}",
+)
 
 
 def shrink_rows(verdict: GateVerdict) -> list[dict[str, Any]]:
@@ -921,9 +926,17 @@ def test_a_part_may_lose_at_most_its_tables_share_of_the_published_rows(
     else:
         assert said == [
             f"core_qgtest__shrinking {DAY}: {rows:,} rows where {published:,} are published: {lost}% fewer, "
-            f"more than the 10% allowed; held back, the published rows stay (a run with --accept-shrink-of "
-            f"{DAY} or --accept-shrink accepts the shrink)"
+            f"more than the 10% allowed; held back, the published rows stay (accept with --accept {DAY})"
         ]
+
+
+def test_a_held_back_shrink_is_said_without_a_hint_where_the_caller_gives_none() -> None:
+    quiet = GateRun(run_id="manual__shrink", task="test.gate", build="test.shrink")
+    [verdict] = validate(SHRINKING, [GatePart(DAY.isoformat(), DAY, readings(5), 20)], run=quiet)
+    assert [f for f in verdict.blocking_failures if "are published" in f] == [
+        f"core_qgtest__shrinking {DAY}: 5 rows where 20 are published: 75.0% fewer, "
+        "more than the 10% allowed; held back, the published rows stay"
+    ]
 
 
 def test_a_shrink_is_checked_only_where_the_unit_published_before_and_the_table_declares_it() -> None:
