@@ -34,6 +34,4 @@ def arrow_connection(**tables: pa.Table) -> Iterator[duckdb.DuckDBPyConnection]:
 def query_arrow(sql: str, params: Sequence[object] | None = None, /, **tables: pa.Table) -> pa.Table:
     """The result of one query over the Arrow ``tables`` (named by keyword), as an Arrow table."""
     with arrow_connection(**tables) as con:
-        if params is None:
-            return con.sql(sql).to_arrow_table()
-        return con.execute(sql, params).to_arrow_table()
+        return con.sql(sql, params=params).to_arrow_table()

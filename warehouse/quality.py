@@ -1515,7 +1515,7 @@ def _shrink(expectation: Any, part: GatePart, max_shrink: float, hint: str) -> _
         else f"{lost}; published as the run accepts shrinking"
         if accepted
         else f"{lost}; held back, the published rows stay"
-        + (f" ({hint.format(unit=part.unit)})" if hint else ""),
+        + (f" ({hint.replace('{unit}', part.unit)})" if hint else ""),
     )
 
 
