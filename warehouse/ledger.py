@@ -8,6 +8,10 @@
 * ``parts`` — every part file published in the lake. A partition's *version* is derived from its
   parts (``partition_versions``), so a downstream build sees when an input partition changed.
 * ``lineage`` — which inputs built which output partition, in which run and task.
+* ``retired_parts`` — parts a unit no longer has (replaced by a compaction or by a new object of other
+  content, a partition it no longer writes): they leave ``parts`` in the transaction that retires them,
+  and their files are deleted only after the next serving refresh, whose views no longer list them
+  (``ecocloud.runner.engine.refresh_serving``); a part recorded again under its name is no longer retired.
 * locks — one per unit of work, so concurrent runs (a DAG and a CLI, two workers) serialise on
   the same unit instead of overwriting each other.
 
@@ -97,6 +101,16 @@ parts = sa.Table(
     sa.Column("written_at", sa.Text, nullable=False),
     sa.Index("parts_by_unit", "build", "unit"),
 )
+retired_parts = sa.Table(
+    "retired_parts",
+    _META,
+    sa.Column("table_name", sa.Text, primary_key=True),
+    sa.Column("partition", sa.Text, primary_key=True),
+    sa.Column("part", sa.Text, primary_key=True),
+    sa.Column("build", sa.Text, nullable=False),  # the build and unit that wrote it (who may write it again)
+    sa.Column("unit", sa.Text, nullable=False),
+    sa.Column("retired_at", sa.Text, nullable=False),
+)
 lineage = sa.Table(
     "lineage",
     _META,
@@ -170,6 +184,20 @@ class Part:
     size_bytes: int
     run_id: str
     written_at: str
+
+
+@dataclass(frozen=True)
+class RetiredPart:
+    table_name: str
+    partition: str
+    part: str
+    build: str  # who wrote it
+    unit: str
+    retired_at: str
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.table_name, self.partition, self.part)
 
 
 @dataclass(frozen=True)
@@ -343,22 +371,30 @@ class Ledger:
         lineage_rows: Sequence[LineageRow] = (),
     ) -> None:
         """Record a unit's outcome, the parts it wrote (``removed``: (table, partition, part) it no
-        longer has) and its lineage — in one transaction, so readers never see half of it."""
+        longer has: retired, see the module doc) and its lineage — in one transaction, so readers
+        never see half of it."""
         now = _now()
         with self._tx() as con:
             row = _as_dict(state) | {"counts": json.dumps(state.counts, ensure_ascii=False, default=str)}
             con.execute(self._upsert(units, row, ["build", "unit"]))
             for table, partition, part in removed:
+                listed = (parts.c.table_name == table, parts.c.partition == partition, parts.c.part == part)
                 con.execute(
-                    sa.delete(parts).where(
-                        parts.c.table_name == table, parts.c.partition == partition, parts.c.part == part
+                    sa.insert(retired_parts).from_select(
+                        ["table_name", "partition", "part", "build", "unit", "retired_at"],
+                        sa.select(
+                            parts.c.table_name, parts.c.partition, parts.c.part, parts.c.build, parts.c.unit,
+                            sa.literal(now),
+                        ).where(*listed),
                     )
-                )
+                )  # fmt: skip
+                con.execute(sa.delete(parts).where(*listed))
             if written:  # one executemany: a statement per part cost more than the part's write
                 con.execute(
                     self._upsert_many(parts, ["table_name", "partition", "part"]),
                     [_as_dict(p) for p in written],
                 )
+                con.execute(_unretire(), [_key_params(p.table_name, p.partition, p.part) for p in written])
             if lineage_rows:
                 con.execute(
                     sa.insert(lineage),
@@ -374,6 +410,27 @@ class Ledger:
                         for r in lineage_rows
                     ],
                 )
+
+    def retired(self) -> list[RetiredPart]:
+        """The parts retired and not yet deleted, oldest first."""
+        q = sa.select(retired_parts).order_by(retired_parts.c.retired_at, retired_parts.c.table_name)
+        with self._tx() as con:
+            return [RetiredPart(**r._mapping) for r in con.execute(q)]
+
+    def still_retired(self, keys: Sequence[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
+        """Of ``keys`` (table, partition, part), those still retired: not recorded again since."""
+        wanted = set(keys)
+        with self._tx() as con:
+            rows = con.execute(
+                sa.select(retired_parts.c.table_name, retired_parts.c.partition, retired_parts.c.part)
+            )
+            return [k for k in ((r[0], r[1], r[2]) for r in rows) if k in wanted]
+
+    def forget_retired(self, keys: Sequence[tuple[str, str, str]]) -> None:
+        """Drop ``keys`` from the retired parts (their files are deleted)."""
+        if keys:
+            with self._tx() as con:
+                con.execute(_unretire(), [_key_params(*k) for k in keys])
 
     # -- parts and partition versions ---------------------------------------------------------
     def parts(self, table_name: str | None = None, *, partition: str | None = None) -> list[Part]:
@@ -553,6 +610,18 @@ def _forget_inherited_connections() -> None:
 
 
 os.register_at_fork(after_in_child=_forget_inherited_connections)
+
+
+def _unretire() -> sa.Delete:
+    """A retired part's row deleted, by the bound key ``t``, ``p``, ``n`` (executemany)."""
+    c = retired_parts.c
+    return sa.delete(retired_parts).where(
+        c.table_name == sa.bindparam("t"), c.partition == sa.bindparam("p"), c.part == sa.bindparam("n")
+    )
+
+
+def _key_params(table_name: str, partition: str, part: str) -> dict[str, str]:
+    return {"t": table_name, "p": partition, "n": part}
 
 
 def _as_dict(obj: Any) -> dict[str, Any]:

@@ -4,8 +4,8 @@ ecocloud's builds and serving views read only the ledger's parts, so such a file
 ecocloud — but an engine that reads a table by its folder (the external tables of ``ecocloud export-ddl``:
 Trino, Spark, DuckDB over ``<table>/*/*.parquet``) reads every file there, and would count it twice.
 They come from crashes: a part written and never recorded (a killed run; on S3 every publish writes a
-new content-named object first), the replaced parts of a compaction killed after its ledger
-transaction and before the deletes, and a local write's hidden temporary file (``.<name>.<id>.tmp``)
+new content-named object first), replaced parts retired in the ledger that no serving refresh has
+deleted yet (one normally follows every run), and a local write's hidden temporary file (``.<name>.<id>.tmp``)
 left by a killed process — in a table folder, or in the raw zone's folders (a capture, a day file
 or a segment copy whose landing was killed mid-write; its bytes are still where they came from, and
 the next landing writes them anew). Nothing else in the raw zone is swept: a raw object is the

@@ -17,7 +17,8 @@ For one build:
    partition; a unit is blocked when any of its parts fails a blocking expectation;
 5. **publish** — atomically, per the build's ``Publish`` mode; evidence (quarantine) always;
 6. **record** — the unit's outcome, its parts and its lineage in one ledger transaction (a new part
-   is read by builds and serving only from then on; parts it replaced are deleted after it), and
+   is read by builds and serving only from then on; parts it replaced are retired, and deleted by
+   the next serving refresh, whose views no longer list them), and
    the gate results appended to ``quality_platform__expectation_results``. On S3 every write is a new
    object; on a local lake a part a unit writes again keeps its name and is replaced in place by an
    atomic rename just before the transaction — if the process dies in between, readers see the new
@@ -53,8 +54,8 @@ from schemas.platform import expectation_results
 from schemas.registry import Table, get_table
 from warehouse import lake as lk
 from warehouse import serving
-from warehouse.fs import check_codec
-from warehouse.ledger import Ledger, LineageRow, Part, UnitState
+from warehouse.fs import LakeLike, check_codec
+from warehouse.ledger import Ledger, LineageRow, LockTimeout, Part, RetiredPart, UnitState, partition_date
 from warehouse.quality import GatePart, GateRun, GateVerdict, validate
 
 log = logging.getLogger(__name__)
@@ -129,8 +130,8 @@ def land_and_run(
     try:
         report = run_spec(settings, spec, run, builds=builds)
     except Exception:
-        # units published before the error may have deleted files the serving views still list
-        # (the parts a compaction replaced): the views follow the ledger again, then the error goes on
+        # the views follow the ledger again and the parts the published units retired are deleted,
+        # then the error goes on
         _refresh_serving_after_failure(settings)
         raise
     report.landed = [getattr(o, "raw_path", str(o)) for o in landed]
@@ -513,14 +514,9 @@ def _publish(
     b.report.status = PUBLISHED if passed else BLOCKED
     b.report.seconds = time.perf_counter() - b.started
     state = _state(ctx, name, b.unit.key, b.fingerprint, b.report.status, b.report.counts, why)
+    # the parts this unit no longer has are retired: the serving views may list them until their next
+    # refresh, which deletes their files (``refresh_serving``)
     ctx.ledger.record_unit(state, written=written, removed=removed, lineage_rows=lineage)
-    # only now that the ledger no longer lists them: parts this unit no longer has. The serving views
-    # list files as of their last refresh: until the next one (at the end of every run, failed ones
-    # too), a view over a deleted file fails — never reads wrong rows
-    lk.delete_parts(
-        ctx.lake,
-        [(get_table(t), dt.date.fromisoformat(key) if key else None, stale) for t, key, stale in removed],
-    )
 
 
 def _append_results(ctx: StepContext, name: str, results: pa.Table) -> None:
@@ -534,12 +530,38 @@ def _append_results(ctx: StepContext, name: str, results: pa.Table) -> None:
 
 # ---------------------------------------------------------------------------------------- serving
 def refresh_serving(settings: Settings) -> None:
-    """Regenerate the serving DuckDB file (views over the lake, the ledger's tables)."""
+    """Regenerate the serving DuckDB file (views over the lake, the ledger's tables), then delete the
+    files of the parts retired before it: the new views do not list them, and the views of the old
+    serving file never failed on a file the runner had already deleted."""
     led = ledger(settings)
     try:
+        retired = led.retired()  # read before the views list the ledger's parts: none of these is listed
         serving.refresh(settings.lake_store, settings.duckdb_file, led)
+        delete_retired(settings.lake_store, led, retired)
     finally:
         led.close()
+
+
+def delete_retired(lake: LakeLike, led: Ledger, retired: Sequence[RetiredPart]) -> int:
+    """Delete the files of ``retired`` parts that are still retired; returns how many. Each under the
+    lock of the unit that wrote it, which may be writing it again (a local part is replaced in place,
+    an S3 object of the same content reused): a unit being built keeps its files for the next refresh."""
+    owners: dict[tuple[str, str], list[tuple[str, str, str]]] = {}
+    for r in retired:
+        owners.setdefault((r.build, r.unit), []).append(r.key)
+    deleted = 0
+    for (build, unit), keys in owners.items():
+        try:
+            with led.locked([unit_lock(build, unit)], timeout_s=0):
+                gone = led.still_retired(keys)
+                lk.delete_parts(lake, [(get_table(t), partition_date(p), part) for t, p, part in gone])
+                led.forget_retired(gone)
+                deleted += len(gone)
+        except LockTimeout:
+            log.info("%s/%s is being built: its retired parts are deleted after a later refresh", build, unit)
+        except OSError as exc:  # the views are refreshed; the files wait for the next refresh (or the sweep)
+            log.warning("retired parts of %s/%s not deleted (the next refresh retries): %s", build, unit, exc)
+    return deleted
 
 
 def _refresh_serving_after_failure(settings: Settings) -> None:

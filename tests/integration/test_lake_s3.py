@@ -2,7 +2,7 @@
 server mode on loopback) and into a ``file://`` lake, and every published table matches row for row;
 serving views and ``ecocloud sql`` read the S3 lake with no DuckDB extension; an object written but
 not published in the ledger (a crash between the two) is never read; a replaced part's object is
-deleted once the ledger has published its successor."""
+deleted by the serving refresh after the ledger has published its successor."""
 
 from __future__ import annotations
 
@@ -302,7 +302,8 @@ def test_air_and_hj212_on_s3_match_a_file_lake(
     first = [k for k in stored if k.startswith(hourly_day)]
     assert len(first) == 1 and first[0].startswith(hourly_day + "data.")
 
-    # the day file grows: the partition is replaced by a new object, the old one deleted after the ledger
+    # the day file grows: the partition is replaced by a new object, the old one deleted after the
+    # serving refresh that ends the run
     for home in (homes.s3, homes.file):
         assert air(home, full_day).status == "published"
     rows = assert_same_lakes(homes, tables)
@@ -477,7 +478,8 @@ def test_compaction_on_s3_replaces_the_part_objects_with_one(
     homes: Homes, s3_endpoint: str, bucket: str
 ) -> None:
     """The compact build on an S3 lake: three hourly segments' parts of a date become one object
-    (named after its content), the replaced objects are deleted, the rows are the same."""
+    (named after its content), the rows are the same; the replaced objects, which the serving views
+    listed until now, are deleted by the next serving refresh."""
     s3 = homes.s3
     for hour in (9, 10, 11):
         clock = Clock(at(hour, 0))
@@ -505,6 +507,14 @@ def test_compaction_on_s3_replaces_the_part_objects_with_one(
     s3.hj212_compact_after_hours = 0
     report = engine.run_spec(s3, get_spec("source"), RunInfo.cli("test-lake-s3"), builds=["compact"])
     assert {u.unit for u in report.of("compact") if u.status == "published"} >= {f"{table.name}/{day}"}
+    assert rows().equals(before)
+    assert len(keys(s3_endpoint, bucket, prefix)) == 4  # retired, not yet deleted
+    con = connect_readonly(s3.duckdb_file, s3.lake_store)  # the views refreshed before the compaction
+    try:
+        assert con.execute(f'SELECT count(*) FROM "{table.name}"').fetchall() == [(before.num_rows,)]
+    finally:
+        con.close()
+    engine.refresh_serving(s3)
     [stored] = keys(s3_endpoint, bucket, prefix)
     assert stored.startswith(prefix + "compact-")
     assert rows().equals(before)

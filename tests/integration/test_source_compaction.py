@@ -30,7 +30,7 @@ from ingest.hj212.segments import SegmentWriter
 from schemas import source as schema
 from schemas.registry import Table
 from warehouse import lake as lk
-from warehouse.ledger import Ledger
+from warehouse.ledger import Ledger, Part
 from warehouse.sweep import sweep
 
 pytestmark = pytest.mark.integration
@@ -348,28 +348,17 @@ def served_counts(settings: Settings) -> dict[str, int]:
         con.close()
 
 
-def _crash_before_deleting(settings: Settings) -> None:
-    """In a child: compact, and die right after the ledger recorded the first compacted part, before
-    the parts it replaced are deleted — as a killed worker would."""
-    lk.delete_parts = lambda *_a, **_k: os._exit(18)  # type: ignore[assignment]
-    engine.run_spec(settings, get_spec("source"), RunInfo.cli("test"), builds=["compact"])
-    os._exit(0)
-
-
-@pytest.mark.parametrize("crash", [_crash_after_write, _crash_before_deleting])
-def test_serving_never_counts_a_crashed_compaction_twice(
-    settings: Settings, ingest: Ingest, crash: Callable[[Settings], None]
-) -> None:
-    """Files a crash leaves beside the published parts (a compacted file never recorded, or parts
-    the ledger no longer lists but that were not deleted yet) are not read by the serving views."""
+def test_serving_never_counts_a_crashed_compaction_twice(settings: Settings, ingest: Ingest) -> None:
+    """A compacted file a crash left beside the published parts, never recorded, is not read by the
+    serving views; the sweep deletes it once past its grace period."""
     before = four_hours_and_one(settings, ingest)
     expected = {t.name: before[f"{t.name}/{D1}"].num_rows for t in CORE}
     assert served_counts(settings) == expected
     settings.hj212_compact_after_hours = 0
-    child = multiprocessing.get_context("fork").Process(target=crash, args=(settings,))
+    child = multiprocessing.get_context("fork").Process(target=_crash_after_write, args=(settings,))
     child.start()
     child.join(120)
-    assert child.exitcode in (17, 18)
+    assert child.exitcode == 17
     on_disk = sum(len(files(settings, t, D1)) for t in CORE)
     listed = sum(len(ledger_parts(settings, t, D1)) for t in CORE)
     assert on_disk > listed  # the crash left an unlisted file
@@ -397,6 +386,101 @@ def test_serving_never_counts_a_crashed_compaction_twice(
     ]
     assert folder_counts(settings) == served_counts(settings) == expected
     assert_same(before, snapshot(settings))
+
+
+def _refresh_then_die_deleting(settings: Settings) -> None:
+    """In a child: refresh serving, and die when it starts deleting the retired parts."""
+    lk.delete_parts = lambda *_a, **_k: os._exit(18)  # type: ignore[assignment]
+    engine.refresh_serving(settings)
+    os._exit(0)
+
+
+def test_replaced_parts_are_served_until_the_next_refresh_which_deletes_them(
+    settings: Settings, ingest: Ingest
+) -> None:
+    """A compaction retires the parts it replaced: an analyst's views (refreshed before it) still read
+    them — a view over a deleted file would fail — until serving is refreshed, which deletes them.
+    A refresh killed before its deletes leaves them retired, and the next refresh deletes them."""
+    before = four_hours_and_one(settings, ingest)
+    expected = {t.name: before[f"{t.name}/{D1}"].num_rows for t in CORE}
+    assert served_counts(settings) == expected
+    settings.hj212_compact_after_hours = 0
+    engine.run_spec(settings, get_spec("source"), RunInfo.cli("test"), builds=["compact"])
+    assert [len(ledger_parts(settings, t, D1)) for t in CORE] == [1, 1, 1]
+    assert len(files(settings, schema.readings, D1)) == 5  # the 4 replaced and the compacted part
+    con = duckdb.connect(str(settings.duckdb_file), read_only=True)  # the views of before the compaction
+    try:
+        for t in CORE:
+            ((viewed,),) = con.execute(f'SELECT count(*) FROM "{t.name}" WHERE date = ?', [D1]).fetchall()
+            assert viewed == expected[t.name]
+    finally:
+        con.close()
+    assert folder_counts(settings) != expected  # a reader of the folders counts both until the refresh
+
+    child = multiprocessing.get_context("fork").Process(target=_refresh_then_die_deleting, args=(settings,))
+    child.start()
+    child.join(120)
+    assert child.exitcode == 18
+    assert len(files(settings, schema.readings, D1)) == 5
+    led = Ledger(settings.state_url)
+    try:
+        assert {(r.table_name, r.build) for r in led.retired()} >= {(schema.readings.name, "source.core")}
+    finally:
+        led.close()
+    assert served_counts(settings) == expected  # refreshes: the views follow the ledger, then it deletes
+    assert [files(settings, t, D1) for t in CORE] == [
+        [f"{p}.parquet" for p in ledger_parts(settings, t, D1)] for t in CORE
+    ]
+    assert folder_counts(settings) == expected
+    led = Ledger(settings.state_url)
+    try:
+        assert led.retired() == []
+        later = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1)
+        assert sweep(settings.lake_store, led.parts, later, delete=False) == []
+    finally:
+        led.close()
+    assert_same(before, snapshot(settings))
+
+
+def test_a_retired_part_waits_while_its_unit_is_built_and_is_kept_when_written_again(
+    settings: Settings, ingest: Ingest
+) -> None:
+    """The refresh deletes a retired part under the lock of the unit that wrote it: while that unit
+    is being built (it may write the part again in place), the part waits for a later refresh; a part
+    recorded again under its name is no longer retired, and its file stays."""
+    four_hours_and_one(settings, ingest)
+    settings.hj212_compact_after_hours = 0
+    engine.run_spec(settings, get_spec("source"), RunInfo.cli("test"), builds=["compact"])
+    led = Ledger(settings.state_url)
+    try:
+        retired = led.retired()
+        assert {r.build for r in retired} == {"source.core"}  # the receiver segments' units
+        owners = sorted({(r.build, r.unit) for r in retired if r.table_name == schema.readings.name})
+        assert len(owners) == 5  # the four hours of D1 and the hour of D2 with a packet of D1
+        busy, written_again = owners[0], owners[1]
+        again = [
+            r for r in retired if (r.build, r.unit) == written_again and r.table_name == schema.readings.name
+        ]
+        assert len(again) == 1
+        state = led.unit_state(*written_again)
+        assert state is not None
+        led.record_unit(
+            state,
+            written=[
+                Part(r.table_name, r.partition, r.part, "fp", r.build, r.unit, 1, 1, "test", "now")
+                for r in again
+            ],
+        )
+        with led.locked([unit_lock(*busy)]):
+            deleted = engine.delete_retired(settings.lake_store, led, retired)
+        assert deleted == len([r for r in retired if (r.build, r.unit) != busy]) - len(again)
+        left = led.retired()
+        assert {(r.build, r.unit) for r in left} == {busy}
+        assert f"{again[0].part}.parquet" in files(settings, schema.readings, D1)  # recorded again: kept
+        assert engine.delete_retired(settings.lake_store, led, left) == len(left)  # the lock is free now
+        assert led.retired() == []
+    finally:
+        led.close()
 
 
 def folder_counts(settings: Settings) -> dict[str, int]:
