@@ -14,8 +14,9 @@ functions here also take a ``Path``, the local lake in that folder.
 * On S3 an object PUT is atomic but an object replaced in place could be read half old, half new by
   a reader fetching byte ranges; so a part is written under a new name, ``<part>.<sha256[:16]>.parquet``
   (its content's hash: the same content keeps its name), and the runner publishes that name in the
-  ledger, then deletes the object it replaced. Readers go through the ledger's part list, so an object
-  written but never published (a crash between the two) is never read.
+  ledger, which retires the object it replaced (deleted after the next serving refresh). Readers go
+  through the ledger's part list, so an object written but never published (a crash between the
+  two) is never read.
 """
 
 from __future__ import annotations
@@ -117,7 +118,7 @@ def write_part(
     ``data`` must hold only rows of that partition; an empty table writes an empty part, so a rerun
     that now yields nothing replaces what an earlier run wrote. On a local lake the part replaces
     ``<part>.parquet`` in place (atomic rename); on S3 it is a new object named after its content,
-    which the caller publishes (the ledger) before deleting the one it replaces. ``compression``: a
+    which the caller publishes (the ledger), retiring the one it replaces. ``compression``: a
     codec of ``warehouse.fs.CODECS``.
     """
     store = as_lake(lake)

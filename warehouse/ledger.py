@@ -417,20 +417,24 @@ class Ledger:
         with self._tx() as con:
             return [RetiredPart(**r._mapping) for r in con.execute(q)]
 
-    def still_retired(self, keys: Sequence[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
-        """Of ``keys`` (table, partition, part), those still retired: not recorded again since."""
-        wanted = set(keys)
-        with self._tx() as con:
-            rows = con.execute(
-                sa.select(retired_parts.c.table_name, retired_parts.c.partition, retired_parts.c.part)
-            )
-            return [k for k in ((r[0], r[1], r[2]) for r in rows) if k in wanted]
+    def still_retired(self, retired: Sequence[RetiredPart]) -> list[RetiredPart]:
+        """Of ``retired``, those still retired as they were: not recorded again since (nor recorded
+        again and retired anew: a later retirement is a later refresh's to delete)."""
+        now = {r.key: r.retired_at for r in self.retired()}
+        return [r for r in retired if now.get(r.key) == r.retired_at]
 
-    def forget_retired(self, keys: Sequence[tuple[str, str, str]]) -> None:
-        """Drop ``keys`` from the retired parts (their files are deleted)."""
-        if keys:
+    def forget_retired(self, retired: Sequence[RetiredPart]) -> None:
+        """Drop ``retired`` from the retired parts (their files are deleted), each as it was retired."""
+        if retired:
+            c = retired_parts.c
+            stmt = sa.delete(retired_parts).where(
+                c.table_name == sa.bindparam("t"),
+                c.partition == sa.bindparam("p"),
+                c.part == sa.bindparam("n"),
+                c.retired_at == sa.bindparam("at"),
+            )
             with self._tx() as con:
-                con.execute(_unretire(), [_key_params(*k) for k in keys])
+                con.execute(stmt, [_key_params(*r.key) | {"at": r.retired_at} for r in retired])
 
     # -- parts and partition versions ---------------------------------------------------------
     def parts(self, table_name: str | None = None, *, partition: str | None = None) -> list[Part]:

@@ -4,14 +4,16 @@ ecocloud's builds and serving views read only the ledger's parts, so such a file
 ecocloud — but an engine that reads a table by its folder (the external tables of ``ecocloud export-ddl``:
 Trino, Spark, DuckDB over ``<table>/*/*.parquet``) reads every file there, and would count it twice.
 They come from crashes: a part written and never recorded (a killed run; on S3 every publish writes a
-new content-named object first), replaced parts retired in the ledger that no serving refresh has
-deleted yet (one normally follows every run), and a local write's hidden temporary file (``.<name>.<id>.tmp``)
+new content-named object first), and a local write's hidden temporary file (``.<name>.<id>.tmp``)
 left by a killed process — in a table folder, or in the raw zone's folders (a capture, a day file
 or a segment copy whose landing was killed mid-write; its bytes are still where they came from, and
 the next landing writes them anew). Nothing else in the raw zone is swept: a raw object is the
 record of what was received, and a landing zone's open segments belong to the receiver.
 
-A part another run has just written and not yet recorded is unlisted too, for a moment. So, like
+A part a unit replaced is *retired* in the ledger, not unlisted: the serving refresh deletes it
+once no view lists it, under its unit's lock (``ecocloud.runner.engine.refresh_serving``); the caller
+passes the retired parts with the listed ones, and the sweep leaves them alone. A part another run
+has just written and not yet recorded is unlisted too, for a moment. So, like
 Iceberg's ``remove_orphan_files(older_than=…)``, only files last modified before ``older_than`` are
 deleted (a few days back: far longer than any unit's write-to-record), and only those still unlisted
 when the ledger is read again after the listing. The gate results are not ledger parts
@@ -24,14 +26,26 @@ import datetime as dt
 import posixpath
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from schemas.registry import Layer, Table, all_tables, get_table
 from warehouse.catalog import RESULTS_TABLE
 from warehouse.fs import TEMPORARY_NAME, Lake
 from warehouse.lake import RAW_ZONE, part_file, table_pattern, table_prefix
-from warehouse.ledger import Part, partition_date
+from warehouse.ledger import partition_date
 
 _RAW_FOLDERS = f"{RAW_ZONE}/*/*"  # raw/<source>/<date=… or undated>/
+
+
+class PartKey(Protocol):
+    """A part the ledger names (``warehouse.ledger.Part``, ``RetiredPart``)."""
+
+    @property
+    def table_name(self) -> str: ...
+    @property
+    def partition(self) -> str: ...
+    @property
+    def part(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -48,12 +62,12 @@ def swept_tables() -> list[Table]:
     ]
 
 
-def listed_files(parts: Iterable[Part]) -> set[str]:
+def listed_files(parts: Iterable[PartKey]) -> set[str]:
     """Where the ledger's ``parts`` live, relative to the lake."""
     return {part_file(get_table(p.table_name), partition_date(p.partition), p.part) for p in parts}
 
 
-def unlisted(lake: Lake, parts: Sequence[Part], older_than: dt.datetime) -> list[Unlisted]:
+def unlisted(lake: Lake, parts: Sequence[PartKey], older_than: dt.datetime) -> list[Unlisted]:
     """The files of the swept tables that ``parts`` do not list and that were last modified before
     ``older_than`` (hidden temporary files of local writes included), and the raw zone's temporary
     files as old."""
@@ -80,7 +94,7 @@ def _raw_temporaries(lake: Lake) -> list[str]:
 
 
 def sweep(
-    lake: Lake, read_parts: Callable[[], Sequence[Part]], older_than: dt.datetime, *, delete: bool
+    lake: Lake, read_parts: Callable[[], Sequence[PartKey]], older_than: dt.datetime, *, delete: bool
 ) -> list[Unlisted]:
     """The unlisted files older than ``older_than`` (see the module doc); with ``delete``, those still
     unlisted in a second read of the ledger (``read_parts``) are deleted. Returns what was found (and

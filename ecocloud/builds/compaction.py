@@ -21,11 +21,12 @@ build (run by the same runner as every other build) that rewrites such a partiti
   adds it and retires the replaced parts; their files are deleted after the next serving refresh
   (whose views no longer list them: the views of the last one still read them). A crash before the
   ledger records it leaves the previous parts listed and intact; the unlisted file is removed by
-  the next run of that partition, which then completes. Nothing is re-gated: the rows are the ones
+  the next run of that partition (a retired compacted file is left to the refresh), which then
+  completes. Nothing is re-gated: the rows are the ones
   the gate passed when their parts were published (all outputs are declared evidence).
 * **exclusion** — a unit is built holding the locks of the producing build's units whose parts it
   rewrites (``Unit.excludes``), so a concurrent run cannot republish one of them meanwhile: committed
-  beside it, the compaction would delete that unit's new part or put its old rows back.
+  beside it, the compaction would retire that unit's new part or put its old rows back.
 
 The compacted part belongs to this build's unit, so the producing build's units (their
 fingerprints) are untouched: ``core`` does not re-ingest anything. Builds that read the partition
@@ -105,7 +106,9 @@ class Compaction:
         assert unit.partition is not None
         table = get_table(unit.param("table"))
         names: list[str] = list(unit.param("parts"))
-        _remove_orphans(ctx, table, unit.partition, keep={*names, unit.part})
+        # a compacted file a later compaction retired stays until a serving refresh deletes it
+        retired = {r.part for r in ctx.ledger.retired() if r.table_name == table.name}
+        _remove_orphans(ctx, table, unit.partition, keep={*names, unit.part, *retired})
         superseded = pa.array(unit.param("superseded"), pa.string())
         pieces = []
         for group in (unit.param("compacted"), [p for p in names if p not in unit.param("compacted")]):
@@ -161,7 +164,7 @@ class _Candidate:
         )
         size = sum(p.size_bytes for p in self.parts)
         # the producing build's units whose parts it rewrites: none of them may republish meanwhile
-        # (its part would be deleted, or replaced by the old rows, when the compaction commits)
+        # (its part would be retired, or replaced by the old rows, when the compaction commits)
         owners = tuple(sorted({(p.build, p.unit) for p in self.parts if p.build != self.build}))
         return CompactUnit(
             f"{self.name}/{self.key}", inputs, partition=day, size=size, params=params, excludes=owners

@@ -531,36 +531,46 @@ def _append_results(ctx: StepContext, name: str, results: pa.Table) -> None:
 # ---------------------------------------------------------------------------------------- serving
 def refresh_serving(settings: Settings) -> None:
     """Regenerate the serving DuckDB file (views over the lake, the ledger's tables), then delete the
-    files of the parts retired before it: the new views do not list them, and the views of the old
-    serving file never failed on a file the runner had already deleted."""
+    files of the parts retired at least ``serving_retired_grace_minutes`` before it: the new views do
+    not list them, and a connection opened on an earlier serving file has had that long to finish."""
     led = ledger(settings)
     try:
         retired = led.retired()  # read before the views list the ledger's parts: none of these is listed
         serving.refresh(settings.lake_store, settings.duckdb_file, led)
-        delete_retired(settings.lake_store, led, retired)
+        grace = dt.timedelta(minutes=settings.serving_retired_grace_minutes)
+        delete_retired(settings.lake_store, led, retired, before=dt.datetime.now(dt.UTC) - grace)
     finally:
         led.close()
 
 
-def delete_retired(lake: LakeLike, led: Ledger, retired: Sequence[RetiredPart]) -> int:
-    """Delete the files of ``retired`` parts that are still retired; returns how many. Each under the
-    lock of the unit that wrote it, which may be writing it again (a local part is replaced in place,
-    an S3 object of the same content reused): a unit being built keeps its files for the next refresh."""
-    owners: dict[tuple[str, str], list[tuple[str, str, str]]] = {}
+def delete_retired(
+    lake: LakeLike, led: Ledger, retired: Sequence[RetiredPart], *, before: dt.datetime
+) -> int:
+    """Delete the files of the ``retired`` parts retired before ``before`` and still retired as they
+    were; returns how many. Each under the lock of the unit that wrote it, which may be writing it
+    again (a local part is replaced in place, an S3 object of the same content reused): a unit being
+    built keeps its files for a later refresh. A failure is logged, not raised: the views are
+    refreshed already, and the files wait for the next refresh."""
+    owners: dict[tuple[str, str], list[RetiredPart]] = {}
     for r in retired:
-        owners.setdefault((r.build, r.unit), []).append(r.key)
+        if dt.datetime.fromisoformat(r.retired_at) < before:
+            owners.setdefault((r.build, r.unit), []).append(r)
     deleted = 0
-    for (build, unit), keys in owners.items():
+    for (build, unit), mine in owners.items():
         try:
             with led.locked([unit_lock(build, unit)], timeout_s=0):
-                gone = led.still_retired(keys)
-                lk.delete_parts(lake, [(get_table(t), partition_date(p), part) for t, p, part in gone])
+                gone = led.still_retired(mine)
+                lk.delete_parts(
+                    lake, [(get_table(r.table_name), partition_date(r.partition), r.part) for r in gone]
+                )
                 led.forget_retired(gone)
                 deleted += len(gone)
         except LockTimeout:
             log.info("%s/%s is being built: its retired parts are deleted after a later refresh", build, unit)
-        except OSError as exc:  # the views are refreshed; the files wait for the next refresh (or the sweep)
-            log.warning("retired parts of %s/%s not deleted (the next refresh retries): %s", build, unit, exc)
+        except Exception:  # a table no longer in the registry, an I/O or database error
+            log.warning(
+                "retired parts of %s/%s not deleted (the next refresh retries)", build, unit, exc_info=True
+            )
     return deleted
 
 

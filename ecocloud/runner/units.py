@@ -56,8 +56,8 @@ class Output:
     ``blocking``: reasons the input itself is unusable (e.g. not a day file at all): the unit is
     blocked like a failed gate — its evidence (quarantine) is published, its other outputs are not.
     ``replaces``: (table, partition key, part) of *other* units' parts whose rows this unit's parts
-    now hold (compaction): removed in the same ledger transaction that publishes this unit's parts,
-    for the tables it wrote, and deleted from the lake after it.
+    now hold (compaction): retired in the same ledger transaction that publishes this unit's parts,
+    for the tables it wrote, and deleted from the lake after the next serving refresh.
     """
 
     tables: dict[str, pa.Table]

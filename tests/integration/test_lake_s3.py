@@ -106,13 +106,20 @@ def homes(tmp_path: Path, s3_endpoint: str, bucket: str, monkeypatch: pytest.Mon
         "ECOCLOUD_S3_ACCESS_KEY_ID": KEY,
         "ECOCLOUD_S3_SECRET_ACCESS_KEY": SECRET,
         "ECOCLOUD_S3_REGION": REGION,
+        # the object a part replaced is deleted by the refresh that ends its run: the tests count objects
+        "ECOCLOUD_SERVING_RETIRED_GRACE_MINUTES": "0",
     }
     for name, value in s3_env.items():
         monkeypatch.setenv(name, value)
     s3 = Settings(workers=2)  # read from the environment, as every process does
     for name in s3_env:
         monkeypatch.delenv(name)
-    file = Settings(home=tmp_path / "filehome", lake_url=(tmp_path / "filelake").as_uri(), workers=2)
+    file = Settings(
+        home=tmp_path / "filehome",
+        lake_url=(tmp_path / "filelake").as_uri(),
+        workers=2,
+        serving_retired_grace_minutes=0,
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith("ECOCLOUD_")} | s3_env
     return Homes(s3, file, env)
 

@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from ecocloud.builds import compaction, sources
-from ecocloud.runner import engine
+from ecocloud.runner import engine, tasks
 from ecocloud.runner.context import RunInfo, read_published
 from ecocloud.runner.report import RunReport
 from ecocloud.runner.units import unit_lock
@@ -399,8 +399,9 @@ def test_replaced_parts_are_served_until_the_next_refresh_which_deletes_them(
     settings: Settings, ingest: Ingest
 ) -> None:
     """A compaction retires the parts it replaced: an analyst's views (refreshed before it) still read
-    them — a view over a deleted file would fail — until serving is refreshed, which deletes them.
-    A refresh killed before its deletes leaves them retired, and the next refresh deletes them."""
+    them — a view over a deleted file would fail —, and so does a connection opened on that serving
+    file after the next refresh, for the grace period; the first refresh after it deletes them. A
+    refresh killed before its deletes leaves them retired, and the next refresh deletes them."""
     before = four_hours_and_one(settings, ingest)
     expected = {t.name: before[f"{t.name}/{D1}"].num_rows for t in CORE}
     assert served_counts(settings) == expected
@@ -416,7 +417,12 @@ def test_replaced_parts_are_served_until_the_next_refresh_which_deletes_them(
     finally:
         con.close()
     assert folder_counts(settings) != expected  # a reader of the folders counts both until the refresh
+    _, swept = tasks.unlisted_files(settings, delete=True, grace_hours=-1)  # every file old enough
+    assert swept == [] and len(files(settings, schema.readings, D1)) == 5  # retired: not the sweep's
+    assert served_counts(settings) == expected  # a refresh within the grace period deletes nothing
+    assert len(files(settings, schema.readings, D1)) == 5
 
+    settings.serving_retired_grace_minutes = 0
     child = multiprocessing.get_context("fork").Process(target=_refresh_then_die_deleting, args=(settings,))
     child.start()
     child.join(120)
@@ -456,7 +462,7 @@ def test_a_retired_part_waits_while_its_unit_is_built_and_is_kept_when_written_a
         retired = led.retired()
         assert {r.build for r in retired} == {"source.core"}  # the receiver segments' units
         owners = sorted({(r.build, r.unit) for r in retired if r.table_name == schema.readings.name})
-        assert len(owners) == 5  # the four hours of D1 and the hour of D2 with a packet of D1
+        assert len(owners) == 5  # the segments of the five hours (four on D1, one on D2)
         busy, written_again = owners[0], owners[1]
         again = [
             r for r in retired if (r.build, r.unit) == written_again and r.table_name == schema.readings.name
@@ -471,14 +477,30 @@ def test_a_retired_part_waits_while_its_unit_is_built_and_is_kept_when_written_a
                 for r in again
             ],
         )
+        [busy_part] = [
+            r.part for r in retired if (r.build, r.unit) == busy and r.table_name == again[0].table_name
+        ]
+        [compacted] = [p for p in ledger_parts(settings, schema.readings, D1) if p.startswith("compact-")]
+        assert len(files(settings, schema.readings, D1)) == 5
+        soon = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1)
         with led.locked([unit_lock(*busy)]):
-            deleted = engine.delete_retired(settings.lake_store, led, retired)
+            first = dt.datetime.fromisoformat(min(r.retired_at for r in retired))
+            assert engine.delete_retired(settings.lake_store, led, retired, before=first) == 0  # none older
+            deleted = engine.delete_retired(settings.lake_store, led, retired, before=soon)
         assert deleted == len([r for r in retired if (r.build, r.unit) != busy]) - len(again)
         left = led.retired()
         assert {(r.build, r.unit) for r in left} == {busy}
-        assert f"{again[0].part}.parquet" in files(settings, schema.readings, D1)  # recorded again: kept
-        assert engine.delete_retired(settings.lake_store, led, left) == len(left)  # the lock is free now
+        # the busy unit's file waits, the part recorded again stays, the others are gone
+        assert files(settings, schema.readings, D1) == sorted(
+            f"{p}.parquet" for p in (compacted, again[0].part, busy_part)
+        )
+        assert engine.delete_retired(settings.lake_store, led, left, before=soon) == len(
+            left
+        )  # the lock is free
         assert led.retired() == []
+        assert files(settings, schema.readings, D1) == sorted(
+            f"{p}.parquet" for p in (compacted, again[0].part)
+        )
     finally:
         led.close()
 

@@ -43,9 +43,7 @@ def test_only_old_unlisted_files_go(tmp_path: Path) -> None:
         written(lake, RESULTS, DAY, "run-1", OLD),  # gate results are not ledger parts
     ]
     leftovers = [
-        written(
-            lake, source.readings, DAY, "seg-r01", OLD
-        ),  # replaced by a compaction killed before deleting
+        written(lake, source.readings, DAY, "seg-r01", OLD),  # written by a run killed before recording it
         written(lake, air.stations, None, "data.0123456789abcdef", OLD),
     ]
     tmp = lake.local_path(lk.partition_prefix(source.readings, DAY)) / ".data.parquet.0f0f.tmp"
