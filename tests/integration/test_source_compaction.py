@@ -419,6 +419,7 @@ def test_replaced_parts_are_served_until_the_next_refresh_which_deletes_them(
     assert folder_counts(settings) != expected  # a reader of the folders counts both until the refresh
     _, swept = tasks.unlisted_files(settings, delete=True, grace_hours=-1)  # every file old enough
     assert swept == [] and len(files(settings, schema.readings, D1)) == 5  # retired: not the sweep's
+    settings.serving_retired_grace_minutes = 15  # the default
     assert served_counts(settings) == expected  # a refresh within the grace period deletes nothing
     assert len(files(settings, schema.readings, D1)) == 5
 
