@@ -7,9 +7,9 @@ tasks only, so parsing a DAG file stays cheap. A build that published nothing is
 event, so downstream DAGs are not woken for nothing); downstream builds still run
 (``none_failed``): each decides from the ledger what is pending. A blocked quality gate fails the
 task without retries (retrying the same data cannot help); any other error is retried.
-``refresh_serving`` runs whatever the builds did (``all_done``): the views follow the ledger, and
-the parts the builds replaced (retired in the ledger; the views listed them until now) are deleted
-after it, a failed run's too. A run triggered with the param
+``refresh_serving`` runs whatever the builds did (``all_done``): the views follow the ledger, a
+failed run's too, and retired parts no serving file has listed for the grace period
+(``ECOCLOUD_SERVING_RETIRED_GRACE_MINUTES``) are deleted. A run triggered with the param
 ``accept_shrink`` publishes partitions the gate held back for shrinking (``ecocloud run --accept-shrink``);
 with ``accept_shrink_of`` (a list of unit keys) those units' only (``--accept-shrink-of``).
 """
@@ -120,7 +120,7 @@ def make_dag(spec_name: str) -> DAG:
 
         @task(
             task_id="refresh_serving",
-            # after failed builds too: the published units retired parts the new views no longer list
+            # after failed builds too: the views follow the ledger the published units changed
             trigger_rule=TriggerRule.ALL_DONE,
             outlets=[asset(t) for t in spec.refreshes],
         )

@@ -14,7 +14,7 @@ functions here also take a ``Path``, the local lake in that folder.
 * On S3 an object PUT is atomic but an object replaced in place could be read half old, half new by
   a reader fetching byte ranges; so a part is written under a new name, ``<part>.<sha256[:16]>.parquet``
   (its content's hash: the same content keeps its name), and the runner publishes that name in the
-  ledger, which retires the object it replaced (deleted after the next serving refresh). Readers go
+  ledger, which retires the object it replaced (deleted later by a serving refresh: ``warehouse.ledger``). Readers go
   through the ledger's part list, so an object written but never published (a crash between the
   two) is never read.
 """

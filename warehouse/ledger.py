@@ -9,9 +9,10 @@
   parts (``partition_versions``), so a downstream build sees when an input partition changed.
 * ``lineage`` — which inputs built which output partition, in which run and task.
 * ``retired_parts`` — parts a unit no longer has (replaced by a compaction or by a new object of other
-  content, a partition it no longer writes): they leave ``parts`` in the transaction that retires them,
-  and their files are deleted only after the next serving refresh, whose views no longer list them
-  (``ecocloud.runner.engine.refresh_serving``); a part recorded again under its name is no longer retired.
+  content, a partition it no longer writes): they leave ``parts`` in the transaction that retires them;
+  the next serving refresh stops listing them (``unlisted_at``), and a refresh a grace period after
+  that deletes their files (``ecocloud.runner.engine.refresh_serving``); a part recorded again under
+  its name is no longer retired.
 * locks — one per unit of work, so concurrent runs (a DAG and a CLI, two workers) serialise on
   the same unit instead of overwriting each other.
 
@@ -110,6 +111,8 @@ retired_parts = sa.Table(
     sa.Column("build", sa.Text, nullable=False),  # the build and unit that wrote it (who may write it again)
     sa.Column("unit", sa.Text, nullable=False),
     sa.Column("retired_at", sa.Text, nullable=False),
+    # when a serving file that no longer lists it took the place of the last that did (NULL: not yet)
+    sa.Column("unlisted_at", sa.Text),
 )
 lineage = sa.Table(
     "lineage",
@@ -194,6 +197,7 @@ class RetiredPart:
     build: str  # who wrote it
     unit: str
     retired_at: str
+    unlisted_at: str | None = None  # when serving stopped listing it (NULL: not yet)
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -418,10 +422,34 @@ class Ledger:
             return [RetiredPart(**r._mapping) for r in con.execute(q)]
 
     def still_retired(self, retired: Sequence[RetiredPart]) -> list[RetiredPart]:
-        """Of ``retired``, those still retired as they were: not recorded again since (nor recorded
-        again and retired anew: a later retirement is a later refresh's to delete)."""
-        now = {r.key: r.retired_at for r in self.retired()}
-        return [r for r in retired if now.get(r.key) == r.retired_at]
+        """Of ``retired``, those still retired as they were (as they are now: ``unlisted_at`` may be
+        set since): not recorded again since, nor recorded again and retired anew (a later
+        retirement is a later refresh's to delete)."""
+        now = {r.key: r for r in self.retired()}
+        return [now[r.key] for r in retired if r.key in now and now[r.key].retired_at == r.retired_at]
+
+    def mark_unlisted(self, retired: Sequence[RetiredPart], at: dt.datetime) -> list[RetiredPart]:
+        """Record that a serving file listing none of ``retired`` is in place since ``at`` (for those
+        not marked before: the first such refresh counts); returns them as they are now."""
+        if retired:
+            c = retired_parts.c
+            stmt = (
+                sa.update(retired_parts)
+                .where(
+                    c.table_name == sa.bindparam("t"),
+                    c.partition == sa.bindparam("p"),
+                    c.part == sa.bindparam("n"),
+                    c.retired_at == sa.bindparam("at"),
+                    c.unlisted_at.is_(None),
+                )
+                .values(unlisted_at=sa.bindparam("unlisted"))
+            )
+            stamp = at.astimezone(dt.UTC).isoformat(timespec="microseconds")
+            with self._tx() as con:
+                con.execute(
+                    stmt, [_key_params(*r.key) | {"at": r.retired_at, "unlisted": stamp} for r in retired]
+                )
+        return self.still_retired(retired)
 
     def forget_retired(self, retired: Sequence[RetiredPart]) -> None:
         """Drop ``retired`` from the retired parts (their files are deleted), each as it was retired."""

@@ -5,10 +5,11 @@ Views are generated from the registry, so every table exists for analysts even b
 so an analyst holding a read-only connection keeps a consistent database and never blocks a run.
 
 A view reads the list of part files the ledger publishes, on every lake, never a glob of a folder:
-a file written but not yet published, or one a published unit replaced and not yet deleted (a
-replaced part is retired in the ledger and deleted after the next refresh, whose views no longer list
-it: ``ecocloud.runner.engine.refresh_serving``), is not read, so rows are never counted twice, and the
-views of the previous refresh never lose a file under them; and listing S3 at query time is slow. The gate results, appended under unique
+a file written but not yet published, or one a published unit replaced and not yet deleted, is not
+read, so rows are never counted twice; and listing S3 at query time is slow. (A replaced part is
+retired in the ledger, and deleted by a refresh once no serving file has listed it for a grace period,
+so a connection on the previous file does not lose a file under it:
+``ecocloud.runner.engine.refresh_serving``.) The gate results, appended under unique
 names and never recorded as ledger parts, are listed once at the refresh (less the files a rollup of
 their closed day holds: ``warehouse.results_rollup``, run first by each refresh). Connections
 that read such views register the lake's filesystem (``connect_readonly(..., lake)``); no DuckDB

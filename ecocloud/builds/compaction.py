@@ -18,8 +18,8 @@ build (run by the same runner as every other build) that rewrites such a partiti
   the compacted file replaces. Other tables of the build get no rows (so none of their parts move).
 * **publish** (the runner) — writes the compacted file under a name derived from its inputs
   (``compact-<digest>``: never the name of a part the ledger lists), then, in one ledger transaction,
-  adds it and retires the replaced parts; their files are deleted after the next serving refresh
-  (whose views no longer list them: the views of the last one still read them). A crash before the
+  adds it and retires the replaced parts; their files are deleted later by a serving refresh, once
+  no serving file has listed them for a grace period (the views of the last one still read them). A crash before the
   ledger records it leaves the previous parts listed and intact; the unlisted file is removed by
   the next run of that partition (a retired compacted file is left to the refresh), which then
   completes. Nothing is re-gated: the rows are the ones

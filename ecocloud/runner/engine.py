@@ -17,8 +17,8 @@ For one build:
    partition; a unit is blocked when any of its parts fails a blocking expectation;
 5. **publish** — atomically, per the build's ``Publish`` mode; evidence (quarantine) always;
 6. **record** — the unit's outcome, its parts and its lineage in one ledger transaction (a new part
-   is read by builds and serving only from then on; parts it replaced are retired, and deleted by
-   the next serving refresh, whose views no longer list them), and
+   is read by builds and serving only from then on; parts it replaced are retired, and deleted by a
+   serving refresh once no serving file has listed them for a grace period), and
    the gate results appended to ``quality_platform__expectation_results``. On S3 every write is a new
    object; on a local lake a part a unit writes again keeps its name and is replaced in place by an
    atomic rename just before the transaction — if the process dies in between, readers see the new
@@ -130,8 +130,8 @@ def land_and_run(
     try:
         report = run_spec(settings, spec, run, builds=builds)
     except Exception:
-        # the views follow the ledger again and the parts the published units retired are deleted,
-        # then the error goes on
+        # the views follow the ledger again (and retired parts past their grace are deleted), then the
+        # error goes on
         _refresh_serving_after_failure(settings)
         raise
     report.landed = [getattr(o, "raw_path", str(o)) for o in landed]
@@ -529,16 +529,17 @@ def _append_results(ctx: StepContext, name: str, results: pa.Table) -> None:
 
 
 # ---------------------------------------------------------------------------------------- serving
-def refresh_serving(settings: Settings) -> None:
+def refresh_serving(settings: Settings) -> int:
     """Regenerate the serving DuckDB file (views over the lake, the ledger's tables), then delete the
-    files of the parts retired at least ``serving_retired_grace_minutes`` before it: the new views do
-    not list them, and a connection opened on an earlier serving file has had that long to finish."""
+    files of the retired parts no serving file has listed for ``serving_retired_grace_minutes``: a
+    connection opened on an earlier serving file has had that long to finish. Returns how many."""
     led = ledger(settings)
     try:
         retired = led.retired()  # read before the views list the ledger's parts: none of these is listed
         serving.refresh(settings.lake_store, settings.duckdb_file, led)
+        unlisted = led.mark_unlisted(retired, dt.datetime.now(dt.UTC))  # the new file lists none of them
         grace = dt.timedelta(minutes=settings.serving_retired_grace_minutes)
-        delete_retired(settings.lake_store, led, retired, before=dt.datetime.now(dt.UTC) - grace)
+        return delete_retired(settings.lake_store, led, unlisted, before=dt.datetime.now(dt.UTC) - grace)
     finally:
         led.close()
 
@@ -546,14 +547,16 @@ def refresh_serving(settings: Settings) -> None:
 def delete_retired(
     lake: LakeLike, led: Ledger, retired: Sequence[RetiredPart], *, before: dt.datetime
 ) -> int:
-    """Delete the files of the ``retired`` parts retired before ``before`` and still retired as they
-    were; returns how many. Each under the lock of the unit that wrote it, which may be writing it
-    again (a local part is replaced in place, an S3 object of the same content reused): a unit being
-    built keeps its files for a later refresh. A failure is logged, not raised: the views are
-    refreshed already, and the files wait for the next refresh."""
+    """Delete the files of the ``retired`` parts that serving stopped listing before ``before`` and
+    that are still retired as they were; returns how many. Each under the lock of the unit that wrote
+    it, which may be writing it again (a local part is replaced in place, an S3 object of the same
+    content reused): a unit being built keeps its files for a later refresh. A failure is logged, not
+    raised: the views are refreshed already, and the files wait for the next refresh."""
     owners: dict[tuple[str, str], list[RetiredPart]] = {}
     for r in retired:
-        if dt.datetime.fromisoformat(r.retired_at) < before:
+        if r.unlisted_at is not None and r.unlisted_at < before.astimezone(dt.UTC).isoformat(
+            timespec="microseconds"
+        ):
             owners.setdefault((r.build, r.unit), []).append(r)
     deleted = 0
     for (build, unit), mine in owners.items():

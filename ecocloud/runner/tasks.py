@@ -73,8 +73,8 @@ def published_anything(report: RunReport) -> bool:
 
 
 def refresh_serving() -> None:
-    engine.refresh_serving(get_settings())
-    print("serving database refreshed")
+    deleted = engine.refresh_serving(get_settings())
+    print(f"serving database refreshed; {deleted} retired part file(s) deleted")
 
 
 def unlisted_files(
@@ -96,8 +96,18 @@ def unlisted_files(
 
 
 def sweep_lake() -> int:
-    """The maintenance DAG's sweep: delete the crash leftovers past the grace period; returns how many."""
-    hours, gone = unlisted_files(get_settings(), delete=True)
+    """The maintenance DAG's sweep: delete the crash leftovers past the grace period; returns how many.
+    First, where replaced parts wait to be deleted (no run has refreshed serving since, as in a home
+    whose runs stopped), a serving refresh deletes those past their grace period."""
+    settings = get_settings()
+    led = engine.ledger(settings)
+    try:
+        waiting = led.retired()
+    finally:
+        led.close()
+    if waiting:
+        print(f"{engine.refresh_serving(settings)} of {len(waiting)} retired part file(s) deleted")
+    hours, gone = unlisted_files(settings, delete=True)
     for u in gone:
         print(f"deleted {u.rel} ({u.size:,} bytes, modified {u.modified.isoformat(timespec='seconds')})")
     print(f"{len(gone)} unlisted file(s) older than {hours:g} h deleted")

@@ -411,17 +411,24 @@ def test_replaced_parts_are_served_until_the_next_refresh_which_deletes_them(
     assert len(files(settings, schema.readings, D1)) == 5  # the 4 replaced and the compacted part
     con = duckdb.connect(str(settings.duckdb_file), read_only=True)  # the views of before the compaction
     try:
-        for t in CORE:
-            ((viewed,),) = con.execute(f'SELECT count(*) FROM "{t.name}" WHERE date = ?', [D1]).fetchall()
-            assert viewed == expected[t.name]
+
+        def viewed() -> dict[str, int]:
+            query = 'SELECT count(*) FROM "{}" WHERE date = ?'
+            return {t.name: con.execute(query.format(t.name), [D1]).fetchall()[0][0] for t in CORE}
+
+        assert viewed() == expected
+        assert folder_counts(settings) != expected  # a reader of the folders counts both until the refresh
+        _, swept = tasks.unlisted_files(settings, delete=True, grace_hours=-1)  # every file old enough
+        assert swept == [] and len(files(settings, schema.readings, D1)) == 5  # retired: not the sweep's
+        with pytest.MonkeyPatch.context() as patch:  # the default grace, not the tests' 0
+            patch.delenv("ECOCLOUD_SERVING_RETIRED_GRACE_MINUTES")
+            settings.serving_retired_grace_minutes = Settings().serving_retired_grace_minutes
+        assert settings.serving_retired_grace_minutes > 0
+        assert served_counts(settings) == expected  # the refresh stops listing them, deletes nothing
+        assert len(files(settings, schema.readings, D1)) == 5
+        assert viewed() == expected  # a connection opened on the earlier serving file reads on
     finally:
         con.close()
-    assert folder_counts(settings) != expected  # a reader of the folders counts both until the refresh
-    _, swept = tasks.unlisted_files(settings, delete=True, grace_hours=-1)  # every file old enough
-    assert swept == [] and len(files(settings, schema.readings, D1)) == 5  # retired: not the sweep's
-    settings.serving_retired_grace_minutes = 15  # the default
-    assert served_counts(settings) == expected  # a refresh within the grace period deletes nothing
-    assert len(files(settings, schema.readings, D1)) == 5
 
     settings.serving_retired_grace_minutes = 0
     child = multiprocessing.get_context("fork").Process(target=_refresh_then_die_deleting, args=(settings,))
@@ -460,7 +467,9 @@ def test_a_retired_part_waits_while_its_unit_is_built_and_is_kept_when_written_a
     engine.run_spec(settings, get_spec("source"), RunInfo.cli("test"), builds=["compact"])
     led = Ledger(settings.state_url)
     try:
-        retired = led.retired()
+        marked_at = dt.datetime.now(dt.UTC)
+        retired = led.mark_unlisted(led.retired(), marked_at)  # as a serving refresh marks them
+        assert retired and all(r.unlisted_at is not None for r in retired)
         assert {r.build for r in retired} == {"source.core"}  # the receiver segments' units
         owners = sorted({(r.build, r.unit) for r in retired if r.table_name == schema.readings.name})
         assert len(owners) == 5  # the segments of the five hours (four on D1, one on D2)
@@ -485,8 +494,8 @@ def test_a_retired_part_waits_while_its_unit_is_built_and_is_kept_when_written_a
         assert len(files(settings, schema.readings, D1)) == 5
         soon = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1)
         with led.locked([unit_lock(*busy)]):
-            first = dt.datetime.fromisoformat(min(r.retired_at for r in retired))
-            assert engine.delete_retired(settings.lake_store, led, retired, before=first) == 0  # none older
+            # none unlisted before it was marked
+            assert engine.delete_retired(settings.lake_store, led, retired, before=marked_at) == 0
             deleted = engine.delete_retired(settings.lake_store, led, retired, before=soon)
         assert deleted == len([r for r in retired if (r.build, r.unit) != busy]) - len(again)
         left = led.retired()
@@ -502,6 +511,25 @@ def test_a_retired_part_waits_while_its_unit_is_built_and_is_kept_when_written_a
         assert files(settings, schema.readings, D1) == sorted(
             f"{p}.parquet" for p in (compacted, again[0].part)
         )
+    finally:
+        led.close()
+
+
+def test_the_maintenance_sweep_deletes_the_retired_parts_no_run_refreshed_serving_for(
+    settings: Settings, ingest: Ingest
+) -> None:
+    """Parts a run retired and no serving refresh followed (a home whose runs stopped): the daily
+    maintenance task refreshes serving first, which deletes them; nothing else is swept."""
+    four_hours_and_one(settings, ingest)
+    settings.hj212_compact_after_hours = 0
+    engine.run_spec(settings, get_spec("source"), RunInfo.cli("test"), builds=["compact"])
+    assert len(files(settings, schema.readings, D1)) == 5
+    assert tasks.sweep_lake() == 0  # no crash leftover
+    for t in CORE:
+        assert files(settings, t, D1) == [f"{p}.parquet" for p in ledger_parts(settings, t, D1)]
+    led = Ledger(settings.state_url)
+    try:
+        assert led.retired() == []
     finally:
         led.close()
 
