@@ -9,6 +9,7 @@ import hashlib
 import multiprocessing
 import os
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -513,6 +514,25 @@ def test_a_retired_part_waits_while_its_unit_is_built_and_is_kept_when_written_a
         )
     finally:
         led.close()
+
+
+def test_the_grace_period_runs_from_the_refresh_that_stopped_listing_a_part(
+    settings: Settings, ingest: Ingest
+) -> None:
+    """A part retired long before the next refresh (a long run) is still listed by the serving file in
+    place until that refresh: it gets its grace period from then, not from its retirement."""
+    four_hours_and_one(settings, ingest)
+    settings.hj212_compact_after_hours = 0
+    engine.run_spec(settings, get_spec("source"), RunInfo.cli("test"), builds=["compact"])
+    settings.serving_retired_grace_minutes = 0.005  # 0.3 s
+    time.sleep(0.5)  # retired longer ago than the grace period
+    assert engine.refresh_serving(settings) == 0  # stops listing them: their grace starts now
+    assert len(files(settings, schema.readings, D1)) == 5
+    time.sleep(0.5)
+    assert engine.refresh_serving(settings) > 0
+    assert files(settings, schema.readings, D1) == [
+        f"{p}.parquet" for p in ledger_parts(settings, schema.readings, D1)
+    ]
 
 
 def test_the_maintenance_sweep_deletes_the_retired_parts_no_run_refreshed_serving_for(
