@@ -19,11 +19,11 @@ build (run by the same runner as every other build) that rewrites such a partiti
 * **publish** (the runner) — writes the compacted file under a name derived from its inputs
   (``compact-<digest>``: never the name of a part the ledger lists), then, in one ledger transaction,
   adds it and retires the replaced parts; their files are deleted later by a serving refresh, once
-  no serving file has listed them for a grace period (the views of the last one still read them). A crash before the
-  ledger records it leaves the previous parts listed and intact; the unlisted file is removed by
-  the next run of that partition (a retired compacted file is left to the refresh), which then
-  completes. Nothing is re-gated: the rows are the ones
-  the gate passed when their parts were published (all outputs are declared evidence).
+  no serving file has listed them for a grace period (the views of the last one still read them).
+  A crash before the ledger records it leaves the previous parts listed and intact; the unlisted
+  file is removed by the next run of that partition (a retired compacted file is left to the
+  refresh), which then completes. Nothing is re-gated: the rows are the ones the gate passed when
+  their parts were published (all outputs are declared evidence).
 * **exclusion** — a unit is built holding the locks of the producing build's units whose parts it
   rewrites (``Unit.excludes``), so a concurrent run cannot republish one of them meanwhile: committed
   beside it, the compaction would retire that unit's new part or put its old rows back.

@@ -515,7 +515,7 @@ def _publish(
     b.report.seconds = time.perf_counter() - b.started
     state = _state(ctx, name, b.unit.key, b.fingerprint, b.report.status, b.report.counts, why)
     # the parts this unit no longer has are retired: the serving views may list them until their next
-    # refresh, which deletes their files (``refresh_serving``)
+    # refresh; a refresh the grace period after that deletes their files (``refresh_serving``)
     ctx.ledger.record_unit(state, written=written, removed=removed, lineage_rows=lineage)
 
 
