@@ -415,11 +415,22 @@ class Ledger:
                     ],
                 )
 
-    def retired(self) -> list[RetiredPart]:
-        """The parts retired and not yet deleted, oldest first."""
+    def retired(self, table_name: str | None = None, *, partition: str | None = None) -> list[RetiredPart]:
+        """The parts retired and not yet deleted (of one table, one partition), oldest first."""
         q = sa.select(retired_parts).order_by(retired_parts.c.retired_at, retired_parts.c.table_name)
+        if table_name is not None:
+            q = q.where(retired_parts.c.table_name == table_name)
+        if partition is not None:
+            q = q.where(retired_parts.c.partition == partition)
         with self._tx() as con:
             return [RetiredPart(**r._mapping) for r in con.execute(q)]
+
+    def known_parts(self) -> list[Part | RetiredPart]:
+        """Every part the lake may hold a file of: listed or retired, read in one transaction (a part
+        retired between two reads would be in neither)."""
+        with self._tx() as con:
+            listed = [Part(*r) for r in con.execute(sa.select(parts))]
+            return [*listed, *(RetiredPart(**r._mapping) for r in con.execute(sa.select(retired_parts)))]
 
     def still_retired(self, retired: Sequence[RetiredPart]) -> list[RetiredPart]:
         """Of ``retired``, those still retired as they were (as they are now: ``unlisted_at`` may be
@@ -432,37 +443,23 @@ class Ledger:
         """Record that a serving file listing none of ``retired`` is in place since ``at`` (for those
         not marked before: the first such refresh counts); returns them as they are now."""
         if retired:
-            c = retired_parts.c
             stmt = (
                 sa.update(retired_parts)
-                .where(
-                    c.table_name == sa.bindparam("t"),
-                    c.partition == sa.bindparam("p"),
-                    c.part == sa.bindparam("n"),
-                    c.retired_at == sa.bindparam("at"),
-                    c.unlisted_at.is_(None),
-                )
+                .where(*_retired_key(as_retired=True), retired_parts.c.unlisted_at.is_(None))
                 .values(unlisted_at=sa.bindparam("unlisted"))
             )
-            stamp = at.astimezone(dt.UTC).isoformat(timespec="microseconds")
             with self._tx() as con:
-                con.execute(
-                    stmt, [_key_params(*r.key) | {"at": r.retired_at, "unlisted": stamp} for r in retired]
-                )
+                con.execute(stmt, [_retired_params(r) | {"unlisted": stamp(at)} for r in retired])
         return self.still_retired(retired)
 
     def forget_retired(self, retired: Sequence[RetiredPart]) -> None:
         """Drop ``retired`` from the retired parts (their files are deleted), each as it was retired."""
         if retired:
-            c = retired_parts.c
-            stmt = sa.delete(retired_parts).where(
-                c.table_name == sa.bindparam("t"),
-                c.partition == sa.bindparam("p"),
-                c.part == sa.bindparam("n"),
-                c.retired_at == sa.bindparam("at"),
-            )
             with self._tx() as con:
-                con.execute(stmt, [_key_params(*r.key) | {"at": r.retired_at} for r in retired])
+                con.execute(
+                    sa.delete(retired_parts).where(*_retired_key(as_retired=True)),
+                    [_retired_params(r) for r in retired],
+                )
 
     # -- parts and partition versions ---------------------------------------------------------
     def parts(self, table_name: str | None = None, *, partition: str | None = None) -> list[Part]:
@@ -644,16 +641,25 @@ def _forget_inherited_connections() -> None:
 os.register_at_fork(after_in_child=_forget_inherited_connections)
 
 
-def _unretire() -> sa.Delete:
-    """A retired part's row deleted, by the bound key ``t``, ``p``, ``n`` (executemany)."""
+def _retired_key(*, as_retired: bool) -> list[sa.ColumnElement[bool]]:
+    """A retired part's row by the bound key ``t``, ``p``, ``n`` (executemany); ``as_retired``: only as
+    it was retired at the bound ``at`` (not retired anew since)."""
     c = retired_parts.c
-    return sa.delete(retired_parts).where(
-        c.table_name == sa.bindparam("t"), c.partition == sa.bindparam("p"), c.part == sa.bindparam("n")
-    )
+    key = [c.table_name == sa.bindparam("t"), c.partition == sa.bindparam("p"), c.part == sa.bindparam("n")]
+    return [*key, c.retired_at == sa.bindparam("at")] if as_retired else key
+
+
+def _unretire() -> sa.Delete:
+    """A part recorded again is no longer retired, whenever it was (bound key: ``_key_params``)."""
+    return sa.delete(retired_parts).where(*_retired_key(as_retired=False))
 
 
 def _key_params(table_name: str, partition: str, part: str) -> dict[str, str]:
     return {"t": table_name, "p": partition, "n": part}
+
+
+def _retired_params(r: RetiredPart) -> dict[str, str]:
+    return _key_params(*r.key) | {"at": r.retired_at}
 
 
 def _as_dict(obj: Any) -> dict[str, Any]:
@@ -680,5 +686,10 @@ def _group(row: Any) -> RawGroup:
     )
 
 
+def stamp(at: dt.datetime) -> str:
+    """The ledger's time stamps: UTC ISO 8601 text to the microsecond, so that they compare as text."""
+    return at.astimezone(dt.UTC).isoformat(timespec="microseconds")
+
+
 def _now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
+    return stamp(dt.datetime.now(dt.UTC))

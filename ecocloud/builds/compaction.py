@@ -107,7 +107,7 @@ class Compaction:
         table = get_table(unit.param("table"))
         names: list[str] = list(unit.param("parts"))
         # a compacted file a later compaction retired stays until a serving refresh deletes it
-        retired = {r.part for r in ctx.ledger.retired() if r.table_name == table.name}
+        retired = {r.part for r in ctx.ledger.retired(table.name, partition=partition_key(unit.partition))}
         _remove_orphans(ctx, table, unit.partition, keep={*names, unit.part, *retired})
         superseded = pa.array(unit.param("superseded"), pa.string())
         pieces = []

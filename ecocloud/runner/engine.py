@@ -55,7 +55,16 @@ from schemas.registry import Table, get_table
 from warehouse import lake as lk
 from warehouse import serving
 from warehouse.fs import LakeLike, check_codec
-from warehouse.ledger import Ledger, LineageRow, LockTimeout, Part, RetiredPart, UnitState, partition_date
+from warehouse.ledger import (
+    Ledger,
+    LineageRow,
+    LockTimeout,
+    Part,
+    RetiredPart,
+    UnitState,
+    partition_date,
+    stamp,
+)
 from warehouse.quality import GatePart, GateRun, GateVerdict, validate
 
 log = logging.getLogger(__name__)
@@ -554,9 +563,7 @@ def delete_retired(
     raised: the views are refreshed already, and the files wait for the next refresh."""
     owners: dict[tuple[str, str], list[RetiredPart]] = {}
     for r in retired:
-        if r.unlisted_at is not None and r.unlisted_at < before.astimezone(dt.UTC).isoformat(
-            timespec="microseconds"
-        ):
+        if r.unlisted_at is not None and r.unlisted_at < stamp(before):
             owners.setdefault((r.build, r.unit), []).append(r)
     deleted = 0
     for (build, unit), mine in owners.items():

@@ -88,9 +88,7 @@ def unlisted_files(
     led = engine.ledger(settings)
     try:
         # retired parts are the serving refresh's to delete, under their units' locks
-        return hours, sweep(
-            settings.lake_store, lambda: [*led.parts(), *led.retired()], older_than, delete=delete
-        )
+        return hours, sweep(settings.lake_store, led.known_parts, older_than, delete=delete)
     finally:
         led.close()
 

@@ -83,6 +83,45 @@ def test_partition_versions_follow_their_parts(state_url: str) -> None:
     ledger.close()
 
 
+def test_a_removed_part_is_retired_until_recorded_again_or_forgotten_as_it_was_retired(
+    state_url: str,
+) -> None:
+    ledger = Ledger(state_url)
+    ledger.record_unit(
+        _state("a", "f1"), written=[_part("2024-01-02", "a", "f1"), _part("2024-01-03", "a", "f1")]
+    )
+    ledger.record_unit(
+        _state("a", "f1"), removed=[("core_x__y", "2024-01-02", "a"), ("core_x__y", "2024-01-03", "a")]
+    )
+    assert [r.key for r in ledger.retired("core_x__y", partition="2024-01-03")] == [
+        ("core_x__y", "2024-01-03", "a")
+    ]
+    assert ledger.retired("core_other") == [] and ledger.parts() == []
+    assert sorted(p.partition for p in ledger.known_parts()) == ["2024-01-02", "2024-01-03"]
+    first = ledger.retired()
+    assert [(r.build, r.unit, r.unlisted_at) for r in first] == [
+        ("x.y", d, None) for d in ("2024-01-02", "2024-01-03")
+    ]
+
+    at = dt.datetime(2024, 1, 5, 8, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+    marked = ledger.mark_unlisted(first, at)
+    assert {r.unlisted_at for r in marked} == {"2024-01-05T00:00:00.000000+00:00"}
+    again = ledger.mark_unlisted(first, at + dt.timedelta(hours=1))  # the first refresh that unlisted counts
+    assert {r.unlisted_at for r in again} == {"2024-01-05T00:00:00.000000+00:00"}
+
+    # recorded again: no longer retired; then retired anew: a new retirement the old one can't forget
+    ledger.record_unit(_state("a", "f1"), written=[_part("2024-01-02", "a", "f1")])
+    assert [r.partition for r in ledger.retired()] == ["2024-01-03"]
+    ledger.record_unit(_state("a", "f1"), removed=[("core_x__y", "2024-01-02", "a")])
+    assert len(ledger.still_retired(first)) == 1  # the 01-03 one, as it was
+    ledger.forget_retired(first)
+    [anew] = ledger.retired()
+    assert (
+        anew.partition == "2024-01-02" and anew.retired_at > first[0].retired_at and anew.unlisted_at is None
+    )
+    ledger.close()
+
+
 def test_fetch_state_and_groups_round_trip(state_url: str) -> None:
     ledger = Ledger(state_url)
     assert ledger.fetch_state("http://x/a") == (None, None, None)
