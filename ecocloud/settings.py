@@ -110,9 +110,10 @@ class Settings(BaseSettings):
     serving_retired_grace_minutes: float = Field(
         default=15.0,
         ge=0,
-        description="a part a unit replaced (retired) is deleted by the first serving refresh at least this long after: "
-        "a connection opened on an earlier serving file (a web request, a sandboxed query, a notebook) keeps "
-        "reading it that long; engines reading the table folders see both parts until then",
+        description="a part a unit replaced (retired) is deleted by the first serving refresh at least this long after "
+        "the first refresh that stopped listing it: a connection opened on an earlier serving file (a web request, "
+        "a sandboxed query, a notebook) keeps reading it that long; engines reading the table folders see both "
+        "parts until then",
     )
     lake_sweep_grace_hours: float = Field(
         default=72.0,

@@ -27,9 +27,10 @@ from ecocloud.ports import free_port
 from ecocloud.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
-# A serving refresh deletes the parts a run replaced only once they were retired this long ago (a
-# connection opened on an earlier serving file keeps reading them): the tests, which count files
-# after their runs, follow each refresh's deletes at once; test_source_compaction checks the grace.
+# A serving refresh deletes the parts a run replaced only this long after the first refresh that
+# stopped listing them (a connection opened on an earlier serving file keeps reading them): the tests,
+# which count files after their runs, see them deleted by that refresh; test_source_compaction and
+# test_ledger check the grace and its bookkeeping.
 os.environ.setdefault("ECOCLOUD_SERVING_RETIRED_GRACE_MINUTES", "0")
 SHARED_DATA = REPO.parent / "shared" / "data"
 LAYERS = ("unit", "integration", "e2e")

@@ -19,8 +19,10 @@
 The database is SQLite on one machine (``sqlite:///<home>/state.sqlite``, WAL, writers serialised by
 ``BEGIN IMMEDIATE``, connections pooled per process and closed by ``close``, so the ``-wal`` and
 ``-shm`` files stay beside it while a ledger is open; locks are ``flock``s beside it) or any
-SQLAlchemy URL (PostgreSQL with advisory locks) when several machines share the platform. The column meanings are those of the registry's
-``platform_ledger__*`` tables (``schemas/platform.py``); the serving database holds a copy of them.
+SQLAlchemy URL (PostgreSQL with advisory locks) when several machines share the platform. The column
+meanings of ``raw_objects``, ``units``, ``parts`` and ``lineage`` are those of the registry's
+``platform_ledger__*`` tables (``schemas/platform.py``), and the serving database holds a copy of them;
+the other tables are the platform's own bookkeeping.
 """
 
 from __future__ import annotations
@@ -187,6 +189,15 @@ class Part:
     size_bytes: int
     run_id: str
     written_at: str
+
+
+@dataclass(frozen=True)
+class PartName:
+    """Where a part's file is: its table, partition and name."""
+
+    table_name: str
+    partition: str
+    part: str
 
 
 @dataclass(frozen=True)
@@ -425,18 +436,26 @@ class Ledger:
         with self._tx() as con:
             return [RetiredPart(**r._mapping) for r in con.execute(q)]
 
-    def known_parts(self) -> list[Part | RetiredPart]:
-        """Every part the lake may hold a file of: listed or retired, read in one transaction (a part
-        retired between two reads would be in neither)."""
+    def known_parts(self) -> list[PartName]:
+        """Every part the lake may hold a file of, listed or retired, in one statement (two reads
+        would miss a part recorded again or retired between them: on PostgreSQL each statement of a
+        transaction sees what committed before it)."""
+        names = [sa.select(t.c.table_name, t.c.partition, t.c.part) for t in (parts, retired_parts)]
         with self._tx() as con:
-            listed = [Part(*r) for r in con.execute(sa.select(parts))]
-            return [*listed, *(RetiredPart(**r._mapping) for r in con.execute(sa.select(retired_parts)))]
+            return [PartName(*r) for r in con.execute(sa.union_all(*names))]
 
     def still_retired(self, retired: Sequence[RetiredPart]) -> list[RetiredPart]:
         """Of ``retired``, those still retired as they were (as they are now: ``unlisted_at`` may be
         set since): not recorded again since, nor recorded again and retired anew (a later
         retirement is a later refresh's to delete)."""
-        now = {r.key: r for r in self.retired()}
+        if not retired:
+            return []
+        c = retired_parts.c
+        q = sa.select(retired_parts).where(
+            sa.tuple_(c.table_name, c.partition, c.part).in_([r.key for r in retired])
+        )
+        with self._tx() as con:
+            now = {(r.table_name, r.partition, r.part): RetiredPart(**r._mapping) for r in con.execute(q)}
         return [now[r.key] for r in retired if r.key in now and now[r.key].retired_at == r.retired_at]
 
     def mark_unlisted(self, retired: Sequence[RetiredPart], at: dt.datetime) -> list[RetiredPart]:

@@ -38,7 +38,7 @@ _RAW_FOLDERS = f"{RAW_ZONE}/*/*"  # raw/<source>/<date=… or undated>/
 
 
 class PartKey(Protocol):
-    """A part the ledger names (``warehouse.ledger.Part``, ``RetiredPart``)."""
+    """A part the ledger names (``warehouse.ledger.Part``, ``RetiredPart``, ``PartName``)."""
 
     @property
     def table_name(self) -> str: ...

@@ -576,7 +576,12 @@ def delete_retired(
                 led.forget_retired(gone)
                 deleted += len(gone)
         except LockTimeout:
-            log.info("%s/%s is being built: its retired parts are deleted after a later refresh", build, unit)
+            log.info(
+                "%s/%s is locked (being built, or its retired parts being deleted by another refresh): "
+                "its retired parts wait for a later refresh",
+                build,
+                unit,
+            )
         except Exception:  # a table no longer in the registry, an I/O or database error
             log.warning(
                 "retired parts of %s/%s not deleted (the next refresh retries)", build, unit, exc_info=True

@@ -373,13 +373,13 @@ def test_serving_never_counts_a_crashed_compaction_twice(settings: Settings, ing
     led = Ledger(settings.state_url)
     try:
         not_yet = sweep(
-            settings.lake_store, led.parts, dt.datetime.now(dt.UTC) - dt.timedelta(hours=1), delete=True
+            settings.lake_store, led.known_parts, dt.datetime.now(dt.UTC) - dt.timedelta(hours=1), delete=True
         )
         assert not_yet == [] and sum(len(files(settings, t, D1)) for t in CORE) == on_disk
         later = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1)
-        gone = sweep(settings.lake_store, led.parts, later, delete=True)
+        gone = sweep(settings.lake_store, led.known_parts, later, delete=True)
         assert len(gone) == on_disk - listed
-        assert sweep(settings.lake_store, led.parts, later, delete=True) == []  # idempotent
+        assert sweep(settings.lake_store, led.known_parts, later, delete=True) == []  # idempotent
     finally:
         led.close()
     assert [files(settings, t, D1) for t in CORE] == [
@@ -451,7 +451,7 @@ def test_replaced_parts_are_served_until_the_next_refresh_which_deletes_them(
     try:
         assert led.retired() == []
         later = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1)
-        assert sweep(settings.lake_store, led.parts, later, delete=False) == []
+        assert sweep(settings.lake_store, led.known_parts, later, delete=False) == []
     finally:
         led.close()
     assert_same(before, snapshot(settings))
@@ -576,15 +576,18 @@ def _fail_mart_writes(real: Callable[..., Any]) -> Callable[..., Any]:
 def test_serving_follows_the_ledger_after_a_run_that_compacted_and_then_failed(
     settings: Settings, ingest: Ingest, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The compaction deletes the parts it replaced; the marts build after it fails on a full disk.
-    The run still refreshes serving, so the views do not go on listing the deleted files."""
+    """The compaction retires the parts it replaced; the marts build after it fails on a full disk.
+    The run still refreshes serving, so the views follow the ledger (and, the grace being 0 in the
+    tests, that refresh deletes the retired files)."""
     before = four_hours_and_one(settings, ingest)
     settings.hj212_compact_after_hours = 0
     with monkeypatch.context() as patch:
         patch.setattr(lk, "write_part", _fail_mart_writes(lk.write_part))
         with pytest.raises(OSError, match="No space left"):
             ingest("source", register)
-    assert len(files(settings, schema.readings, D1)) == 1  # compacted: the four parts are gone
+    assert (
+        len(files(settings, schema.readings, D1)) == 1
+    )  # compacted: the four retired parts deleted by the refresh
     con = duckdb.connect(str(settings.duckdb_file), read_only=True)
     try:
         ((served,),) = con.execute(
@@ -597,7 +600,7 @@ def test_serving_follows_the_ledger_after_a_run_that_compacted_and_then_failed(
 
 def test_a_compaction_waits_for_the_units_whose_parts_it_rewrites(settings: Settings, ingest: Ingest) -> None:
     """While a core unit of the partition is being published (its lock held, as a concurrent run's batch
-    holds it), the compaction of that partition waits: committed beside it, the compaction would delete
+    holds it), the compaction of that partition waits: committed beside it, the compaction would retire
     the unit's new part, or put its old rows back in its place."""
     before = four_hours_and_one(settings, ingest)
     settings.hj212_compact_after_hours = 0
