@@ -69,7 +69,7 @@ def run_server(settings: Settings, host: str, port: int) -> None:
         port=port,
         log_level="warning",
         proxy_headers=True,
-        forwarded_allow_ips="127.0.0.1",
+        forwarded_allow_ips=settings.web_forwarded_allow_ips,
         server_header=False,
     )
 

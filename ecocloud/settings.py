@@ -153,10 +153,17 @@ class Settings(BaseSettings):
         ge=1,
     )
     web_login_window_minutes: float = Field(default=15.0, description="window of the login throttle", gt=0)
+    web_forwarded_allow_ips: str = Field(
+        default="127.0.0.1",
+        description="the reverse proxies whose X-Forwarded-For and X-Forwarded-Proto the web app believes "
+        "(comma-separated addresses or networks, '*' for any): behind a proxy elsewhere, name it, or every "
+        "client is the proxy to the login throttle and the client limit soon refuses everyone",
+    )
     web_sample_rows: int = Field(default=20, description="sample rows on a dataset page", ge=0, le=1000)
     catalog_base_url: str = Field(
         default="http://127.0.0.1:8080",
-        description="public address of the web app: dataset URIs of the DCAT export made on the command line",
+        description="public address of the web app: dataset URIs of the DCAT export made on the command line; "
+        "forms posted from this origin are accepted when a proxy hands the app another Host",
     )
     catalog_publisher_zh: str = "江西省生态环境厅 大数据中心"
     catalog_publisher_en: str = "Jiangxi Department of Ecology and Environment, big-data centre"

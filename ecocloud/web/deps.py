@@ -88,10 +88,21 @@ def require(request: Request, role: Role) -> Viewer:
     return v
 
 
+def _same_site(request: Request, origin: str) -> bool:
+    """``origin`` is this app: the Host it was asked for, or its public address (a reverse proxy may
+    pass another Host on)."""
+    public = urlsplit(settings_of(request).catalog_base_url)
+    given = urlsplit(origin)
+    return given.netloc == request.headers.get("host", "") or (given.scheme, given.netloc) == (
+        public.scheme,
+        public.netloc,
+    )
+
+
 def check_csrf(request: Request, token: str) -> None:
     """Refuse a form post without the viewer's CSRF token or from another site."""
     origin = request.headers.get("origin")
-    if origin and origin != "null" and urlsplit(origin).netloc != request.headers.get("host", ""):
+    if origin and origin != "null" and not _same_site(request, origin):
         raise HTTPException(403, "cross-site form post refused (Origin does not match)")
     expected = viewer(request).csrf_token
     if not token or not hmac.compare_digest(token.encode(), expected.encode()):

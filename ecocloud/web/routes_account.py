@@ -192,6 +192,7 @@ def sql_run(
     check_csrf(request, csrf_token)
     allowed, forbidden = _sql_tables(v.role)
     columns = rows = None
+    truncated = False
     error = None
     slots = request.app.state.sql_slots
     if not slots.acquire(timeout=SQL_WAIT_S):
@@ -200,21 +201,22 @@ def sql_run(
         readable = None if v.role is Role.ADMIN else allowed
         if readable is not None:
             check_tables(query, allowed, forbidden)
-        columns, rows = run_query(settings_of(request), query, tables=readable)
+        # only the rows the page shows (the whole result is `ecocloud sql`'s)
+        result = run_query(settings_of(request), query, tables=readable, max_rows=SQL_DISPLAY_ROWS)
+        columns, rows, truncated = result.columns, result.rows, result.truncated
     except (QueryRefused, ReadOnlyError, QueryLimitError) as exc:
         error = str(exc)
     except Exception as exc:  # a DuckDB error in the analyst's SQL: show DuckDB's message, not a trace
         error = f"{type(exc).__name__}: {exc}".splitlines()[0]
     finally:
         slots.release()
-    truncated = rows is not None and len(rows) > SQL_DISPLAY_ROWS
     return render(
         request,
         "sql.html",
         status=400 if error else 200,
         query=query,
         columns=columns,
-        rows=rows[:SQL_DISPLAY_ROWS] if rows is not None else None,
+        rows=rows,
         truncated=truncated,
         error=error,
         tables=sorted(allowed),

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -197,6 +199,37 @@ def test_login_throttle(web_server: str, web_home: WebHome) -> None:
     assert right.status_code == 429 and "ecocloud_session" not in s.cookies
 
 
+@pytest.mark.parametrize(("proxy", "trusted"), [("127.0.0.1", True), ("10.255.255.1", False)])
+def test_behind_a_reverse_proxy(tmp_path: Path, proxy: str, trusted: bool) -> None:
+    """The login throttle counts each client a trusted proxy forwards for on its own; from a proxy not
+    named in ECOCLOUD_WEB_FORWARDED_ALLOW_IPS the forwarding is not believed (all its clients are one).
+    A form posted from the public address passes the Origin check when the proxy passes another Host."""
+    (tmp_path / "home").mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ECOCLOUD_")} | {
+        "ECOCLOUD_HOME": str(tmp_path / "home"),
+        "ECOCLOUD_WEB_FORWARDED_ALLOW_IPS": proxy,
+        "ECOCLOUD_WEB_LOGIN_MAX_FAILURES": "1",  # per client: 4
+        "ECOCLOUD_CATALOG_BASE_URL": "https://eco.example.gov.cn",
+    }
+    with running_web(env, "--insecure-cookies") as base:
+        s = requests.Session()
+        token = csrf_of(s.get(f"{base}/login", timeout=10).text)
+
+        def login(name: str, client: str, **headers: str) -> int:
+            data = {"username": name, "password": "not-the-password", "csrf_token": token}
+            headers["X-Forwarded-For"] = client
+            return s.post(f"{base}/login", data=data, headers=headers, timeout=30).status_code
+
+        codes = [login(f"user{i}", f"203.0.113.{i}") for i in range(6)]
+        assert codes == ([401] * 6 if trusted else [401] * 4 + [429] * 2)
+        # the Host the proxy passes on (requests then files the session's cookies under that host)
+        proxied = {"Host": "ecocloud-web:8080", "Cookie": f"ecocloud_csrf={s.cookies['ecocloud_csrf']}"}
+        assert login("ana", "203.0.113.9", Origin="https://evil.example", **proxied) == 403
+        assert login("ana", "203.0.113.9", Origin="https://eco.example.gov.cn", **proxied) == (
+            401 if trusted else 429
+        )
+
+
 @pytest.mark.parametrize(
     ("path", "status"),
     [
@@ -231,6 +264,9 @@ def test_sql_by_role(web_server: str, web_home: WebHome, login: Login) -> None:
 
     ok = run(analyst, f"WITH h AS (SELECT * FROM {OPEN}) SELECT count(*) AS n FROM h")
     assert ok.status_code == 200 and 'id="sql-result"' in ok.text
+    many = run(analyst, f"SELECT * FROM {OPEN} LIMIT 501")  # the page shows 500 rows, and says so
+    assert many.status_code == 200 and many.text.count("<tr>") == 1 + 500
+    assert "only the first 500 shown" in many.text or "仅显示前 500 行" in many.text
     long = run(analyst, "SELECT repeat('x', 5000) AS s")  # a cell is shown up to 1,000 characters
     assert long.status_code == 200 and "x" * 999 + "…" in long.text and "x" * 1000 not in long.text
     for refused in (
