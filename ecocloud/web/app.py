@@ -45,7 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_failures=settings.web_login_max_failures,
         window=dt.timedelta(minutes=settings.web_login_window_minutes),
     )
-    # analysts' queries at once: DuckDB's memory_limit does not bound every query's memory
+    # analysts' queries at once: each is a child process of up to memory_limit + 1 GiB (web.sql_worker)
     app.state.sql_slots = threading.BoundedSemaphore(max(settings.web_sql_concurrency, 1))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, HTTPException, Request
 from starlette.responses import RedirectResponse, Response
 
-from ecocloud.query import QueryLimitError, ReadOnlyError, run_query
+from ecocloud.query import QueryLimitError, ReadOnlyError
 from ecocloud.web import access
 from ecocloud.web.access import ROLE_LABELS, Role
 from ecocloud.web.deps import (
@@ -21,6 +21,7 @@ from ecocloud.web.deps import (
     viewer,
 )
 from ecocloud.web.sql_guard import QueryRefused, check_tables
+from ecocloud.web.sql_worker import QueryFailed, run_capped
 from ecocloud.web.users import Throttled, UserError
 from schemas.registry import Layer, all_tables
 
@@ -201,13 +202,13 @@ def sql_run(
         readable = None if v.role is Role.ADMIN else allowed
         if readable is not None:
             check_tables(query, allowed, forbidden)
-        # only the rows the page shows (the whole result is `ecocloud sql`'s)
-        result = run_query(settings_of(request), query, tables=readable, max_rows=SQL_DISPLAY_ROWS)
+        # in a child process of capped memory; only the rows the page shows (the whole result is `ecocloud sql`'s)
+        result = run_capped(settings_of(request), query, tables=readable, max_rows=SQL_DISPLAY_ROWS)
         columns, rows, truncated = result.columns, result.rows, result.truncated
     except (QueryRefused, ReadOnlyError, QueryLimitError) as exc:
         error = str(exc)
-    except Exception as exc:  # a DuckDB error in the analyst's SQL: show DuckDB's message, not a trace
-        error = f"{type(exc).__name__}: {exc}".splitlines()[0]
+    except QueryFailed as exc:  # a DuckDB error in the analyst's SQL: DuckDB's message, not a trace
+        error = str(exc).splitlines()[0]
     finally:
         slots.release()
     return render(

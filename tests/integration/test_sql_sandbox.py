@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 from ecocloud.cli import app
 from ecocloud.query import QueryLimitError, ReadOnlyError, open_sandbox, run_query
 from ecocloud.settings import Settings
+from ecocloud.web.sql_worker import QueryFailed, run_capped
 from schemas.registry import get_table
 from transforms.permits import install_limit_in_force
 from warehouse import lake as lk
@@ -316,6 +317,20 @@ def test_a_memory_hungry_query_fails_cleanly(served: Settings) -> None:
             "SELECT a.range, list(b.range) FROM range(3000000) a, range(3) b GROUP BY 1 ORDER BY 1 DESC",
         )
     assert not list(settings.root.rglob("*.tmp")) and not list(settings.root.rglob("duckdb_temp*"))
+
+
+def test_strings_built_past_the_memory_limit_fail_in_the_querys_own_process(served: Settings) -> None:
+    """DuckDB's memory_limit does not bound the strings a projection builds: one vector of 2,048 strings
+    of 1.5 MB asks for 3 GB before a row comes back. The web app runs each query in a child process
+    capped at memory_limit + 1 GiB of data memory: the query fails there, the caller goes on."""
+    assert served.sql_memory_limit == "1GB"
+    with pytest.raises(QueryLimitError, match="more than 1GB of memory"):
+        run_capped(served, "SELECT repeat('x', 1500000) AS s FROM range(2048)", tables=None, max_rows=1)
+    assert run_capped(served, "SELECT 42", tables=None, max_rows=1).rows == [(42,)]
+    with pytest.raises(QueryFailed, match=r"^BinderException: .*no_such_column"):
+        run_capped(served, "SELECT no_such_column FROM range(1)", tables=None, max_rows=1)
+    with pytest.raises(ReadOnlyError):
+        run_capped(served, "COPY (SELECT 1) TO '/tmp/x.csv'", tables=None, max_rows=1)
 
 
 def test_rows_beyond_the_cap_are_cut_and_said_so(served: Settings) -> None:

@@ -292,6 +292,15 @@ def test_sql_by_role(web_server: str, web_home: WebHome, login: Login) -> None:
         timeout=60,
     )
     assert r.status_code == 200 and 'id="sql-result"' in r.text
+    # a vector of 2,048 strings of 1.5 MB (3 GB) is built before a row comes back, whatever memory_limit
+    # says: the query's own process is capped (memory_limit + 1 GiB), the web app goes on
+    hungry = admin.post(
+        f"{web_server}/sql",
+        data={"query": "SELECT repeat('x', 1500000) AS s FROM range(2048)", "csrf_token": admin_token},
+        timeout=60,
+    )
+    assert hungry.status_code == 400 and "memory (ECOCLOUD_SQL_MEMORY_LIMIT)" in hungry.text
+    assert run(analyst, f"SELECT count(*) AS n FROM {OPEN}").status_code == 200
     assert requests.get(f"{web_server}/sql", timeout=10).status_code == 403
 
 
