@@ -122,7 +122,10 @@ def syntax_tree(text: str) -> dict[str, Any]:
         row = con.execute("SELECT json_serialize_sql($1)", [text]).fetchone()
     finally:
         con.close()
-    tree: dict[str, Any] = json.loads(row[0]) if row else {"error": True, "error_message": "no answer"}
+    try:
+        tree: dict[str, Any] = json.loads(row[0]) if row else {"error": True, "error_message": "no answer"}
+    except RecursionError:  # DuckDB serialised it, json cannot read it back (1 + 1 + … a thousand times)
+        return {"error": True, "error_message": "the query is nested too deeply to check"}
     return tree
 
 
@@ -276,6 +279,13 @@ def serving_table_macros(con: duckdb.DuckDBPyConnection) -> frozenset[str]:
     return frozenset(r[0] for r in rows)
 
 
+def memory_limit_error(settings: Settings) -> QueryLimitError:
+    return QueryLimitError(
+        f"query needs more than {settings.sql_memory_limit} of memory (ECOCLOUD_SQL_MEMORY_LIMIT); "
+        "narrow it or aggregate"
+    )
+
+
 def run_query(
     settings: Settings,
     query: str,
@@ -307,10 +317,7 @@ def run_query(
             "fewer columns) or aggregate"
         ) from exc
     except duckdb.OutOfMemoryException as exc:
-        raise QueryLimitError(
-            f"query needs more than {settings.sql_memory_limit} of memory (ECOCLOUD_SQL_MEMORY_LIMIT); "
-            "narrow it or aggregate"
-        ) from exc
+        raise memory_limit_error(settings) from exc
     except duckdb.PermissionException as exc:
         raise ReadOnlyError(f"the SQL surface reads the lake's tables and nothing else: {exc}") from exc
     finally:

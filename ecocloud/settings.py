@@ -156,8 +156,9 @@ class Settings(BaseSettings):
     web_forwarded_allow_ips: str = Field(
         default="127.0.0.1",
         description="the reverse proxies whose X-Forwarded-For and X-Forwarded-Proto the web app believes "
-        "(comma-separated addresses or networks, '*' for any): behind a proxy elsewhere, name it, or every "
-        "client is the proxy to the login throttle and the client limit soon refuses everyone",
+        "(comma-separated addresses or networks): behind a proxy elsewhere, name it, or every client is the "
+        "proxy to the login throttle and the client limit soon refuses everyone. Not '*' where clients can "
+        "reach the app directly: each could then claim any address, and the per-client limit is gone",
     )
     web_sample_rows: int = Field(default=20, description="sample rows on a dataset page", ge=0, le=1000)
     catalog_base_url: str = Field(

@@ -91,12 +91,19 @@ def require(request: Request, role: Role) -> Viewer:
 def _same_site(request: Request, origin: str) -> bool:
     """``origin`` is this app: the Host it was asked for, or its public address (a reverse proxy may
     pass another Host on)."""
-    public = urlsplit(settings_of(request).catalog_base_url)
-    given = urlsplit(origin)
-    return given.netloc == request.headers.get("host", "") or (given.scheme, given.netloc) == (
-        public.scheme,
-        public.netloc,
-    )
+    if urlsplit(origin).netloc == request.headers.get("host", ""):
+        return True
+    return _site(origin) == _site(settings_of(request).catalog_base_url) != ("", "", None)
+
+
+def _site(url: str) -> tuple[str, str, int | None]:
+    """Scheme, host and port of ``url``, as browsers compare origins (case-insensitive, default port)."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme.lower())
+    except ValueError:  # not a port
+        return ("", "", None)
+    return parts.scheme.lower(), (parts.hostname or "").lower(), port
 
 
 def check_csrf(request: Request, token: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Annotated
 
 from fastapi import APIRouter, Form, HTTPException, Request
@@ -39,7 +40,16 @@ def _safe_next(target: str | None) -> str:
 
 
 def _client(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    """Who the login throttle counts: the client's address, an IPv6 client by its /64 (a single host
+    is handed a whole /64 and may send from any address in it)."""
+    host = request.client.host if request.client else "unknown"
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    if address.version == 6 and address.ipv4_mapped is None:
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address.ipv4_mapped or address)
 
 
 @router.get("/login")

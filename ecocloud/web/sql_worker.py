@@ -8,81 +8,94 @@ stacks; not the address space DuckDB reserves and never writes, ~0.7 GB at conne
 fails instead and the analyst gets DuckDB's out-of-memory error; a child that dies anyway, or outlives
 the query's timeout, is killed alone.
 
-Children are forked from a forkserver that imported the query code once (a fork of the
-multi-threaded web server is unsafe, a fresh interpreter per query slow).
+Children are forked from a forkserver that imported the main module and the query code once (a fork
+of the multi-threaded web server is unsafe, a fresh interpreter per query slow).
 """
 
 from __future__ import annotations
 
 import multiprocessing
-import os
-import re
+import pickle
 import resource
+import signal
 from collections.abc import Collection
+from functools import lru_cache
 from multiprocessing.connection import Connection
 from typing import Any
 
-from ecocloud.query import QueryLimitError, QueryResult, ReadOnlyError, run_query
+import duckdb
+
+from ecocloud.query import QueryLimitError, QueryResult, ReadOnlyError, memory_limit_error, run_query
 from ecocloud.settings import Settings
 
 # beyond DuckDB's memory_limit: the interpreter, its imports and an open sandbox (~0.25 GB of data),
 # DuckDB's allocations outside its buffer manager, thread stacks
 OVERHEAD_BYTES = 1 << 30
 KILL_AFTER_S = 5.0  # past the query's own timeout (DuckDB interrupts it first), before the child is killed
-_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12}
-_UNITS |= {"kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40}
-_SIZE = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([a-z]*|%)\s*", re.IGNORECASE)
+_IEC = {"bytes": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40, "PiB": 1 << 50}
+# how a child out of memory ends when the failure is not DuckDB's error: C++ abort, the kernel's kill
+_MEMORY_DEATHS = (-signal.SIGABRT, -signal.SIGKILL)
 _CONTEXT = multiprocessing.get_context("forkserver")
-_CONTEXT.set_forkserver_preload(["ecocloud.query"])
+_CONTEXT.set_forkserver_preload(["__main__", "ecocloud.web.sql_worker"])
 
 
 class QueryFailed(Exception):
     """DuckDB refused or failed the analyst's SQL (its message: the error's type and text)."""
 
 
+@lru_cache(maxsize=8)
 def memory_bytes(limit: str) -> int:
-    """DuckDB's ``memory_limit`` spelling (``1GB``, ``512MiB``, ``80%`` of the machine) in bytes."""
-    found = _SIZE.fullmatch(limit)
-    unit = found.group(2).lower() if found else "?"
-    if not found or (unit != "%" and unit not in _UNITS):
-        raise ValueError(f"memory limit {limit!r}: a number and a unit (KB, MB, GB, TB, KiB … TiB) or %")
-    if unit == "%":
-        physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-        return int(physical * float(found.group(1)) / 100)
-    return int(float(found.group(1)) * _UNITS[unit])
+    """A ``memory_limit`` in bytes as DuckDB reads it (every spelling it takes: ``1GB``, ``1g``,
+    ``512MiB``, ``80%``, ``none``), to the 0.1 of a unit it reports; ValueError for what it refuses."""
+    try:
+        con = duckdb.connect(config={"memory_limit": limit})
+    except duckdb.Error as exc:
+        raise ValueError(f"memory limit {limit!r}: {str(exc).splitlines()[0]}") from None
+    try:
+        row = con.execute("SELECT current_setting('memory_limit')").fetchone()
+    finally:
+        con.close()
+    number, unit = str(row[0] if row else "").split()
+    return int(float(number) * _IEC[unit])
 
 
 def run_capped(
     settings: Settings, query: str, *, tables: Collection[str] | None, max_rows: int
 ) -> QueryResult:
     """``run_query`` in a child process capped at the query's memory limit plus the interpreter's
-    share; raises what ``run_query`` raises, ``QueryFailed`` for DuckDB's errors, and
-    ``QueryLimitError`` when the child dies or outlives its timeout."""
-    cap = memory_bytes(settings.sql_memory_limit) + OVERHEAD_BYTES
+    share; raises what ``run_query`` raises, ``QueryFailed`` for DuckDB's errors and a limit it
+    refuses, and ``QueryLimitError`` when the child runs out of memory, dies or outlives its timeout."""
+    try:
+        cap = memory_bytes(settings.sql_memory_limit) + OVERHEAD_BYTES
+    except ValueError as exc:
+        raise QueryFailed(f"ECOCLOUD_SQL_MEMORY_LIMIT: {exc}") from None
     receive, send = _CONTEXT.Pipe(duplex=False)
-    child = _CONTEXT.Process(
-        target=_child,
-        args=(send, cap, settings, query, list(tables) if tables is not None else None, max_rows),
-    )
-    child.start()
-    send.close()
+    readable = list(tables) if tables is not None else None
+    child = _CONTEXT.Process(target=_child, args=(send, cap, settings, query, readable, max_rows))
+    try:
+        child.start()
+    except OSError as exc:  # no process to be had (a process limit, the forkserver gone)
+        receive.close()
+        raise QueryLimitError(f"no process for the query ({exc.strerror}): try again in a moment") from None
+    finally:
+        send.close()
     try:
         if not receive.poll(settings.sql_timeout_s + KILL_AFTER_S):
             raise QueryLimitError(
                 f"query stopped after {settings.sql_timeout_s:g} s (ECOCLOUD_SQL_TIMEOUT_S)"
             )
-        try:
-            outcome, value = receive.recv()
-        except EOFError:
-            raise QueryLimitError(
-                f"the query's process died: it needed more than {settings.sql_memory_limit} of memory "
-                "(ECOCLOUD_SQL_MEMORY_LIMIT); narrow it or aggregate"
-            ) from None
+        outcome, value = receive.recv()
+    except (EOFError, pickle.UnpicklingError):
+        outcome, value = "died", None
     finally:
         receive.close()
         if child.is_alive():
             child.kill()
         child.join()
+    if outcome == "died":
+        if child.exitcode in _MEMORY_DEATHS:
+            raise memory_limit_error(settings)
+        raise QueryFailed(f"the query's process ended without an answer (exit code {child.exitcode})")
     if outcome == "error":
         raise value
     result: QueryResult = value
@@ -92,17 +105,16 @@ def run_capped(
 def _child(
     send: Connection, cap: int, settings: Settings, query: str, tables: list[str] | None, max_rows: int
 ) -> None:
-    resource.setrlimit(resource.RLIMIT_DATA, (cap, cap))
     outcome: tuple[str, Any]
     try:
+        _, hard = resource.getrlimit(resource.RLIMIT_DATA)
+        limit = cap if hard == resource.RLIM_INFINITY else min(cap, hard)
+        resource.setrlimit(resource.RLIMIT_DATA, (limit, hard))
         outcome = ("ok", run_query(settings, query, tables=tables, max_rows=max_rows))
     except (QueryLimitError, ReadOnlyError) as exc:
         outcome = ("error", type(exc)(str(exc)))
     except MemoryError:
-        outcome = (
-            "error",
-            QueryLimitError(f"the result needs more than {settings.sql_memory_limit} of memory"),
-        )
+        outcome = ("error", memory_limit_error(settings))
     except Exception as exc:  # DuckDB's errors: the message only (not every one of them pickles)
         outcome = ("error", QueryFailed(f"{type(exc).__name__}: {exc}"))
     send.send(outcome)

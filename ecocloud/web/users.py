@@ -8,7 +8,8 @@ The state database is SQLite in the ecocloud home by default and Postgres when
 * A session is a server-side row: the browser holds a random token, the database only its SHA-256,
   with an absolute expiry and the session's CSRF token. Logging out deletes the row.
 * Throttle: after ``max_failures`` failed logins for one user name, or four times as many from one
-  client, within the window, further attempts are refused without checking the password.
+  client (the web app names an IPv6 client by its /64), within the window, further attempts are
+  refused without checking the password.
 """
 
 from __future__ import annotations

@@ -324,9 +324,14 @@ def test_strings_built_past_the_memory_limit_fail_in_the_querys_own_process(serv
     of 1.5 MB asks for 3 GB before a row comes back. The web app runs each query in a child process
     capped at memory_limit + 1 GiB of data memory: the query fails there, the caller goes on."""
     assert served.sql_memory_limit == "1GB"
+    hungry = "SELECT repeat('x', 1500000) AS s FROM range(2048)"
+    assert len(run_query(served, hungry, max_rows=1).rows[0][0]) == 1_500_000  # memory_limit lets it by
     with pytest.raises(QueryLimitError, match="more than 1GB of memory"):
-        run_capped(served, "SELECT repeat('x', 1500000) AS s FROM range(2048)", tables=None, max_rows=1)
+        run_capped(served, hungry, tables=None, max_rows=1)
     assert run_capped(served, "SELECT 42", tables=None, max_rows=1).rows == [(42,)]
+    unitless = served.model_copy(update={"sql_memory_limit": "2048"})  # DuckDB wants a unit
+    with pytest.raises(QueryFailed, match="ECOCLOUD_SQL_MEMORY_LIMIT: memory limit '2048'"):
+        run_capped(unitless, "SELECT 42", tables=None, max_rows=1)
     with pytest.raises(QueryFailed, match=r"^BinderException: .*no_such_column"):
         run_capped(served, "SELECT no_such_column FROM range(1)", tables=None, max_rows=1)
     with pytest.raises(ReadOnlyError):
