@@ -149,7 +149,8 @@ class Settings(BaseSettings):
     web_session_hours: float = Field(default=8.0, description="a login lasts this long", gt=0)
     web_login_max_failures: int = Field(
         default=5,
-        description="failed logins per user name (x4 per client) in the window before refusing",
+        description="failed logins for a user name from one client in the window before refusing "
+        "(x4 from one client for any names, x10 for one name from any clients)",
         ge=1,
     )
     web_login_window_minutes: float = Field(default=15.0, description="window of the login throttle", gt=0)

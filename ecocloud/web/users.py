@@ -7,9 +7,11 @@ The state database is SQLite in the ecocloud home by default and Postgres when
   parameters is replaced at the next successful login.
 * A session is a server-side row: the browser holds a random token, the database only its SHA-256,
   with an absolute expiry and the session's CSRF token. Logging out deletes the row.
-* Throttle: after ``max_failures`` failed logins for one user name, or four times as many from one
-  client (the web app names an IPv6 client by its /64), within the window, further attempts are
-  refused without checking the password.
+* Throttle: within the window, after ``max_failures`` failed logins for one user name from one client,
+  four times as many from one client (any names), or ten times as many for one name (any clients),
+  further such attempts are refused without checking the password. The client is the web app's
+  (an IPv6 client by its /64); one client's guesses never lock a user out of the others' logins,
+  many clients guessing one name are held to the name's limit.
 """
 
 from __future__ import annotations
@@ -56,7 +58,8 @@ failures_table = sa.Table(
 
 USERNAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789._-")
 MIN_PASSWORD = 10
-CLIENT_FACTOR = 4  # a client may fail this many times more often than one user name
+CLIENT_FACTOR = 4  # a client may fail this many times more often than for one user name
+NAME_FACTOR = 10  # and a user name this many times, from all clients together
 
 
 class UserError(ValueError):
@@ -150,20 +153,24 @@ class UserStore:
 
         The attempt is recorded as a failure before the password is checked, in the transaction that
         counts the failures (serialised per name and client), so attempts sent at once count each
-        other; a right password deletes the name's failures, a throttled attempt is not recorded."""
+        other; a right password deletes the failures of its name from its client, a throttled attempt is
+        not recorded."""
         now = _now()
         name, origin = username[:64], client[:64]
         with self.engine.begin() as con:
             self._serialise(con, name, origin)
             con.execute(failures_table.delete().where(failures_table.c.failed_at < now - self.window))
             con.execute(failures_table.insert().values(username=name, client=origin, failed_at=now))
-            by_name = con.execute(
-                sa.select(sa.func.count()).where(failures_table.c.username == name)
-            ).scalar_one()
-            by_client = con.execute(
-                sa.select(sa.func.count()).where(failures_table.c.client == origin)
-            ).scalar_one()
-            if by_name > self.max_failures or by_client > self.max_failures * CLIENT_FACTOR:
+            f = failures_table.c
+            by_pair, by_name, by_client = con.execute(
+                sa.select(
+                    sa.func.count().filter(f.username == name, f.client == origin),
+                    sa.func.count().filter(f.username == name),
+                    sa.func.count().filter(f.client == origin),
+                ).where(sa.or_(f.username == name, f.client == origin))
+            ).one()
+            limit = self.max_failures
+            if by_pair > limit or by_client > limit * CLIENT_FACTOR or by_name > limit * NAME_FACTOR:
                 raise Throttled  # rolls the attempt back
         with self.engine.connect() as con:
             user = con.execute(sa.select(users_table).where(users_table.c.username == username)).first()
@@ -176,7 +183,11 @@ class UserStore:
         if not ok:
             return None  # the attempt stays recorded as a failure
         with self.engine.begin() as con:
-            con.execute(failures_table.delete().where(failures_table.c.username == name))
+            con.execute(
+                failures_table.delete().where(
+                    failures_table.c.username == name, failures_table.c.client == origin
+                )
+            )
             if self.hasher.check_needs_rehash(stored):
                 con.execute(
                     users_table.update()

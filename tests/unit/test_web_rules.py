@@ -159,10 +159,19 @@ def test_users_passwords_sessions_and_throttle(tmp_path: Path) -> None:
         )
     assert store.session(token) is None
 
-    for _ in range(2):
+    for _ in range(3):
         assert store.authenticate("ana", "wrong-password", "10.0.0.2") is None
-    with pytest.raises(Throttled):  # 3 failures for this name (one earlier): even the right password waits
-        store.authenticate("ana", "long-enough-pw", "10.0.0.3")
+    with pytest.raises(Throttled):  # 3 failures for this name from this client: even the right password waits
+        store.authenticate("ana", "long-enough-pw", "10.0.0.2")
+    assert store.authenticate("ana", "long-enough-pw", "10.0.0.3") is Role.ANALYST  # not from another client
+    for i in range(4, 4 + 3 * 10 - 4):  # many clients guessing one name: 30 failures in all (4 before)
+        assert store.authenticate("ana", "wrong-password", f"10.0.1.{i}") is None
+    with pytest.raises(Throttled):  # the name's own limit, 10 × max_failures
+        store.authenticate("ana", "long-enough-pw", "10.0.0.4")
+    for i in range(10):  # one client guessing many names: 12 failures (2 before), 4 × max_failures
+        assert store.authenticate(f"user{i}", "wrong-password", "10.0.0.1") is None
+    with pytest.raises(Throttled):
+        store.authenticate("someone", "wrong-password", "10.0.0.1")
 
     store.add_user("ana", "a-new-password", Role.ADMIN, replace=True)
     assert [(n, r) for n, r, _ in store.users()] == [("ana", Role.ADMIN)]
