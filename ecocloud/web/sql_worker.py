@@ -117,5 +117,8 @@ def _child(
         outcome = ("error", memory_limit_error(settings))
     except Exception as exc:  # DuckDB's errors: the message only (not every one of them pickles)
         outcome = ("error", QueryFailed(f"{type(exc).__name__}: {exc}"))
-    send.send(outcome)
+    try:
+        send.send(outcome)
+    except MemoryError:  # pickling a large result under the cap
+        send.send(("error", memory_limit_error(settings)))
     send.close()

@@ -10,8 +10,9 @@ The state database is SQLite in the ecocloud home by default and Postgres when
 * Throttle: within the window, after ``max_failures`` failed logins for one user name from one client,
   four times as many from one client (any names), or ten times as many for one name (any clients),
   further such attempts are refused without checking the password. The client is the web app's
-  (an IPv6 client by its /64); one client's guesses never lock a user out of the others' logins,
-  many clients guessing one name are held to the name's limit.
+  (an IPv6 client by its /64); one client's guesses do not lock a user out of the others' logins;
+  many clients guessing one name are held to the name's limit (so ten clients can refuse the name's
+  logins for a window: the price of bounding guesses spread over many clients).
 """
 
 from __future__ import annotations
@@ -54,6 +55,9 @@ failures_table = sa.Table(
     sa.Column("username", sa.String(64), nullable=False),
     sa.Column("client", sa.String(64), nullable=False),
     sa.Column("failed_at", sa.DateTime(timezone=True), nullable=False, index=True),
+    # the throttle counts by (name, client), name and client: many failures must not slow every login
+    sa.Index("ix_web_login_failures_name_client", "username", "client"),
+    sa.Index("ix_web_login_failures_client", "client"),
 )
 
 USERNAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789._-")
@@ -108,6 +112,8 @@ class UserStore:
     ) -> None:
         self.engine = sa.create_engine(url)
         _meta.create_all(self.engine)
+        for index in failures_table.indexes:  # tables made before the index (create_all skips them whole)
+            index.create(self.engine, checkfirst=True)
         self.session_length = dt.timedelta(hours=session_hours)
         self.max_failures = max_failures
         self.window = window

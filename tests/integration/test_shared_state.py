@@ -291,3 +291,32 @@ def test_login_attempts_sent_at_once_count_each_other(state_url: str) -> None:
     with pytest.raises(Throttled):  # the right password from that client waits for the window too
         store.authenticate("ana", "long-enough-pw", "10.0.0.1")
     store.engine.dispose()
+
+
+@pytest.mark.parametrize("spread", ["clients", "names"])
+def test_login_attempts_at_once_from_many_clients_or_for_many_names_count_each_other(
+    state_url: str, spread: str
+) -> None:
+    """Twelve wrong passwords at once, one failure allowed per name and client: for one name from
+    twelve clients the name's limit (10) holds, from one client for twelve names the client's (4)."""
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    from ecocloud.web.users import CLIENT_FACTOR, NAME_FACTOR, Throttled, UserStore
+
+    store = UserStore(state_url, max_failures=1)
+    barrier = Barrier(12)
+
+    def attempt(i: int) -> str:
+        name, client = ("ana", f"10.0.0.{i}") if spread == "clients" else (f"user{i}", "10.0.0.1")
+        barrier.wait()
+        try:
+            return "refused" if store.authenticate(name, "wrong-password", client) is None else "in"
+        except Throttled:
+            return "throttled"
+
+    with ThreadPoolExecutor(12) as pool:
+        outcomes = sorted(pool.map(attempt, range(12)))
+    allowed = NAME_FACTOR if spread == "clients" else CLIENT_FACTOR
+    assert outcomes == ["refused"] * allowed + ["throttled"] * (12 - allowed)
+    store.engine.dispose()
