@@ -191,6 +191,9 @@ class Part:
     written_at: str
 
 
+KEYS_PER_STATEMENT = 5_000  # part keys (3 bound values each) looked up in one statement
+
+
 @dataclass(frozen=True)
 class PartName:
     """Where a part's file is: its table, partition and name."""
@@ -448,14 +451,18 @@ class Ledger:
         """Of ``retired``, those still retired as they were (as they are now: ``unlisted_at`` may be
         set since): not recorded again since, nor recorded again and retired anew (a later
         retirement is a later refresh's to delete)."""
-        if not retired:
-            return []
         c = retired_parts.c
-        q = sa.select(retired_parts).where(
-            sa.tuple_(c.table_name, c.partition, c.part).in_([r.key for r in retired])
-        )
+        keys = [r.key for r in retired]
+        now: dict[tuple[str, str, str], RetiredPart] = {}
         with self._tx() as con:
-            now = {(r.table_name, r.partition, r.part): RetiredPart(**r._mapping) for r in con.execute(q)}
+            # in slices: a statement takes at most 32,766 (SQLite) or 65,535 (PostgreSQL) bound values
+            for i in range(0, len(keys), KEYS_PER_STATEMENT):
+                q = sa.select(retired_parts).where(
+                    sa.tuple_(c.table_name, c.partition, c.part).in_(keys[i : i + KEYS_PER_STATEMENT])
+                )
+                now |= {
+                    (r.table_name, r.partition, r.part): RetiredPart(**r._mapping) for r in con.execute(q)
+                }
         return [now[r.key] for r in retired if r.key in now and now[r.key].retired_at == r.retired_at]
 
     def mark_unlisted(self, retired: Sequence[RetiredPart], at: dt.datetime) -> list[RetiredPart]:

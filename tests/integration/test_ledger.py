@@ -122,6 +122,22 @@ def test_a_removed_part_is_retired_until_recorded_again_or_forgotten_as_it_was_r
     ledger.close()
 
 
+def test_a_refresh_after_a_long_pause_checks_every_retired_part(state_url: str) -> None:
+    """Retired parts waiting for a refresh after weeks without one: more keys than one statement may
+    bind (12,000 × 3 values) are still looked up, marked and forgotten."""
+    ledger = Ledger(state_url)
+    written = [_part(f"2024-01-{1 + i % 28:02d}", f"p{i}", "f1") for i in range(12_000)]
+    ledger.record_unit(_state("a", "f1"), written=written)
+    ledger.record_unit(_state("a", "f1"), removed=[(p.table_name, p.partition, p.part) for p in written])
+    retired = ledger.retired()
+    assert len(retired) == len(ledger.still_retired(retired)) == 12_000
+    marked = ledger.mark_unlisted(retired, dt.datetime(2024, 2, 1, tzinfo=dt.UTC))
+    assert len(marked) == 12_000 and {r.unlisted_at for r in marked} == {"2024-02-01T00:00:00.000000+00:00"}
+    ledger.forget_retired(marked)
+    assert ledger.retired() == []
+    ledger.close()
+
+
 def test_fetch_state_and_groups_round_trip(state_url: str) -> None:
     ledger = Ledger(state_url)
     assert ledger.fetch_state("http://x/a") == (None, None, None)
