@@ -160,9 +160,7 @@ def web_home(tmp_path_factory: pytest.TempPathFactory) -> WebHome:
 
     home = tmp_path_factory.mktemp("web") / "home"
     home.mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ECOCLOUD_")} | {
-        "ECOCLOUD_HOME": str(home)
-    }
+    env = outside_env() | {"ECOCLOUD_HOME": str(home)}
     today = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).date()
     days = (today - dt.timedelta(days=2), today - dt.timedelta(days=1))
     sections = home / "sections.csv"
@@ -188,6 +186,11 @@ def web_home(tmp_path_factory: pytest.TempPathFactory) -> WebHome:
             text=True,
         )
     return WebHome(home, env, days)
+
+
+def outside_env() -> dict[str, str]:
+    """This environment without its ``ECOCLOUD_*`` settings: a subprocess given a home of its own."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("ECOCLOUD_")}
 
 
 @contextmanager
@@ -271,9 +274,7 @@ def risk_home(tmp_path_factory: pytest.TempPathFactory) -> RiskHome:
     for name, role in WEB_USERS.items():
         store.add_user(name, WEB_PASSWORD, role)
     store.engine.dispose()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ECOCLOUD_")} | {
-        "ECOCLOUD_HOME": str(home)
-    }
+    env = outside_env() | {"ECOCLOUD_HOME": str(home)}
     return RiskHome(home, env, labels, tuple(scenario.days))
 
 

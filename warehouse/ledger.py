@@ -432,10 +432,7 @@ class Ledger:
     def retired(self, table_name: str | None = None, *, partition: str | None = None) -> list[RetiredPart]:
         """The parts retired and not yet deleted (of one table, one partition), oldest first."""
         q = sa.select(retired_parts).order_by(retired_parts.c.retired_at, retired_parts.c.table_name)
-        if table_name is not None:
-            q = q.where(retired_parts.c.table_name == table_name)
-        if partition is not None:
-            q = q.where(retired_parts.c.partition == partition)
+        q = _of_table(q, retired_parts, table_name, partition)
         with self._tx() as con:
             return [RetiredPart(**r._mapping) for r in con.execute(q)]
 
@@ -490,10 +487,7 @@ class Ledger:
     # -- parts and partition versions ---------------------------------------------------------
     def parts(self, table_name: str | None = None, *, partition: str | None = None) -> list[Part]:
         q = sa.select(parts).order_by(parts.c.table_name, parts.c.partition, parts.c.part)
-        if table_name is not None:
-            q = q.where(parts.c.table_name == table_name)
-        if partition is not None:
-            q = q.where(parts.c.partition == partition)
+        q = _of_table(q, parts, table_name, partition)
         with self._tx() as con:
             return [Part(*r) for r in con.execute(q)]
 
@@ -665,6 +659,17 @@ def _forget_inherited_connections() -> None:
 
 
 os.register_at_fork(after_in_child=_forget_inherited_connections)
+
+
+def _of_table(
+    q: sa.Select[Any], table: sa.Table, table_name: str | None, partition: str | None
+) -> sa.Select[Any]:
+    """``q`` narrowed to the rows of ``table`` (parts, retired parts) of one table and partition, where given."""
+    if table_name is not None:
+        q = q.where(table.c.table_name == table_name)
+    if partition is not None:
+        q = q.where(table.c.partition == partition)
+    return q
 
 
 def _retired_key(*, as_retired: bool) -> list[sa.ColumnElement[bool]]:

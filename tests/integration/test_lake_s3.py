@@ -23,6 +23,7 @@ from typing import Any
 import boto3
 import pyarrow as pa
 import pytest
+from conftest import outside_env
 from moto.server import ThreadedMotoServer
 
 from ecocloud.builds import air as air_steps
@@ -120,7 +121,7 @@ def homes(tmp_path: Path, s3_endpoint: str, bucket: str, monkeypatch: pytest.Mon
         workers=2,
         serving_retired_grace_minutes=0,
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ECOCLOUD_")} | s3_env
+    env = outside_env() | s3_env
     return Homes(s3, file, env)
 
 

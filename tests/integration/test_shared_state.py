@@ -23,7 +23,7 @@ from typing import Any
 
 import duckdb
 import pytest
-from conftest import REPO, ecocloud_bin
+from conftest import REPO, ecocloud_bin, outside_env
 
 from ecocloud.settings import Settings
 from ingest.hj212.protocol import BEIJING, Packet, build_packet, parse_line
@@ -223,7 +223,7 @@ def test_two_receivers_on_one_landing_zone_are_ingested_exactly_once(
     tmp_path: Path, postgres_url: str
 ) -> None:
     home = tmp_path / "home"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ECOCLOUD_")}
+    env = outside_env()
     env |= {"ECOCLOUD_HOME": str(home), "ECOCLOUD_STATE_DB_URL": postgres_url}
     settings = Settings(home=home, state_db_url=postgres_url)
     landing = settings.hj212_landing

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import time
@@ -12,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 import requests
-from conftest import running_web
+from conftest import outside_env, running_web
 
 if TYPE_CHECKING:
     from conftest import WebHome
@@ -205,7 +204,7 @@ def test_behind_a_reverse_proxy(tmp_path: Path, proxy: str, trusted: bool) -> No
     named in ECOCLOUD_WEB_FORWARDED_ALLOW_IPS the forwarding is not believed (all its clients are one).
     A form posted from the public address passes the Origin check when the proxy passes another Host."""
     (tmp_path / "home").mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ECOCLOUD_")} | {
+    env = outside_env() | {
         "ECOCLOUD_HOME": str(tmp_path / "home"),
         "ECOCLOUD_WEB_FORWARDED_ALLOW_IPS": proxy,
         "ECOCLOUD_WEB_LOGIN_MAX_FAILURES": "1",  # per client: 4
