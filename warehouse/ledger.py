@@ -395,18 +395,19 @@ class Ledger:
         with self._tx() as con:
             row = _as_dict(state) | {"counts": json.dumps(state.counts, ensure_ascii=False, default=str)}
             con.execute(self._upsert(units, row, ["build", "unit"]))
-            for table, partition, part in removed:
-                listed = (parts.c.table_name == table, parts.c.partition == partition, parts.c.part == part)
+            if removed:  # executemany too: a compaction retires hundreds of parts
+                keys = [_key_params(*r) for r in removed]
                 con.execute(
                     sa.insert(retired_parts).from_select(
                         ["table_name", "partition", "part", "build", "unit", "retired_at"],
                         sa.select(
                             parts.c.table_name, parts.c.partition, parts.c.part, parts.c.build, parts.c.unit,
                             sa.literal(now),
-                        ).where(*listed),
-                    )
+                        ).where(*_bound_key(parts)),
+                    ),
+                    keys,
                 )  # fmt: skip
-                con.execute(sa.delete(parts).where(*listed))
+                con.execute(sa.delete(parts).where(*_bound_key(parts)), keys)
             if written:  # one executemany: a statement per part cost more than the part's write
                 con.execute(
                     self._upsert_many(parts, ["table_name", "partition", "part"]),
@@ -672,12 +673,18 @@ def _of_table(
     return q
 
 
+def _bound_key(table: sa.Table) -> list[sa.ColumnElement[bool]]:
+    """A part's row of ``table`` (parts, retired_parts) by the bound key ``t``, ``p``, ``n`` (executemany:
+    ``_key_params``)."""
+    c = table.c
+    return [c.table_name == sa.bindparam("t"), c.partition == sa.bindparam("p"), c.part == sa.bindparam("n")]
+
+
 def _retired_key(*, as_retired: bool) -> list[sa.ColumnElement[bool]]:
-    """A retired part's row by the bound key ``t``, ``p``, ``n`` (executemany); ``as_retired``: only as
-    it was retired at the bound ``at`` (not retired anew since)."""
-    c = retired_parts.c
-    key = [c.table_name == sa.bindparam("t"), c.partition == sa.bindparam("p"), c.part == sa.bindparam("n")]
-    return [*key, c.retired_at == sa.bindparam("at")] if as_retired else key
+    """A retired part's row by the bound key; ``as_retired``: only as it was retired at the bound ``at``
+    (not retired anew since)."""
+    key = _bound_key(retired_parts)
+    return [*key, retired_parts.c.retired_at == sa.bindparam("at")] if as_retired else key
 
 
 def _unretire() -> sa.Delete:
