@@ -150,7 +150,8 @@ class Settings(BaseSettings):
     web_login_max_failures: int = Field(
         default=5,
         description="failed logins for a user name from one client in the window before refusing "
-        "(x4 from one client for any names, x10 for one name from any clients)",
+        "(x4 from one client for any names, x10 for one name from any clients; a browser the user logged in "
+        "from before: this many of its own, whatever other clients did)",
         ge=1,
     )
     web_login_window_minutes: float = Field(default=15.0, description="window of the login throttle", gt=0)

@@ -27,6 +27,7 @@ from ecocloud.web.users import Session, UserStore
 
 SESSION_COOKIE = "ecocloud_session"
 CSRF_COOKIE = "ecocloud_csrf"
+DEVICE_COOKIE = "ecocloud_device"  # a browser the user logged in from (web.users: device cookies)
 LANG_COOKIE = "ecocloud_lang"
 LANGS = ("zh", "en")
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")

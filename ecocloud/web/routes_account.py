@@ -13,6 +13,7 @@ from ecocloud.web import access
 from ecocloud.web.access import ROLE_LABELS, Role
 from ecocloud.web.deps import (
     CSRF_COOKIE,
+    DEVICE_COOKIE,
     SESSION_COOKIE,
     check_csrf,
     render,
@@ -23,7 +24,7 @@ from ecocloud.web.deps import (
 )
 from ecocloud.web.sql_guard import QueryRefused, check_tables
 from ecocloud.web.sql_worker import QueryFailed, run_capped
-from ecocloud.web.users import Throttled, UserError
+from ecocloud.web.users import DEVICE_DAYS, Throttled, UserError
 from schemas.registry import Layer, all_tables
 
 router = APIRouter()
@@ -70,8 +71,9 @@ def login(
     check_csrf(request, csrf_token)
     v = viewer(request)
     users = users_of(request)
+    device = request.cookies.get(DEVICE_COOKIE)
     try:
-        role = users.authenticate(username.strip(), password, _client(request))
+        role = users.authenticate(username.strip(), password, _client(request), device)
     except Throttled:
         raise HTTPException(
             429, v.t("登录失败次数过多，请稍后再试。", "Too many failed logins: try again later.")
@@ -96,6 +98,15 @@ def login(
         secure=settings.web_cookie_secure,
     )
     response.delete_cookie(CSRF_COOKIE, httponly=True, samesite="strict", secure=settings.web_cookie_secure)
+    response.set_cookie(  # sent to the login form only
+        DEVICE_COOKIE,
+        users.remember_device(username.strip(), device),
+        max_age=DEVICE_DAYS * 86_400,
+        path="/login",
+        httponly=True,
+        samesite="strict",
+        secure=settings.web_cookie_secure,
+    )
     return response
 
 

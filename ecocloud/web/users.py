@@ -11,8 +11,13 @@ The state database is SQLite in the ecocloud home by default and Postgres when
   four times as many from one client (any names), or ten times as many for one name (any clients),
   further such attempts are refused without checking the password. The client is the web app's
   (an IPv6 client by its /64); one client's guesses do not lock a user out of the others' logins;
-  many clients guessing one name are held to the name's limit (so ten clients can refuse the name's
-  logins for a window: the price of bounding guesses spread over many clients).
+  many clients guessing one name are held to the name's limit (ten clients can refuse the name's
+  logins for a window to browsers it has not logged in from).
+* Device cookies (OWASP's answer to that lockout): a browser the user logged in from holds a random
+  token (the database keeps its SHA-256) naming the user. Its attempts for that user are counted
+  for the device alone — ``max_failures`` in the window — and neither count towards nor wait for the
+  name's and the client's limits, so guessing from elsewhere does not lock the user out of their own
+  browser, and a stolen cookie still buys only ``max_failures`` guesses.
 """
 
 from __future__ import annotations
@@ -60,10 +65,23 @@ failures_table = sa.Table(
     sa.Index("ix_web_login_failures_client", "client"),
 )
 
+devices_table = sa.Table(
+    "web_login_devices",
+    _meta,
+    sa.Column("token_sha256", sa.String(64), primary_key=True),
+    sa.Column(
+        "username", sa.String(64), sa.ForeignKey("web_users.username", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False, index=True),
+)
+
 USERNAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789._-")
 MIN_PASSWORD = 10
 CLIENT_FACTOR = 4  # a client may fail this many times more often than for one user name
 NAME_FACTOR = 10  # and a user name this many times, from all clients together
+DEVICE_DAYS = 180  # a browser stays known this long after its last login
+_DEVICE = "device:"  # a known browser's failures are filed under this client prefix
 
 
 class UserError(ValueError):
@@ -133,15 +151,17 @@ class UserStore:
             ).first()
             if exists and not replace:
                 raise UserError(f"user {username!r} exists (use --replace to reset the password and role)")
-            if exists:
+            if exists:  # a reset password: its sessions end, its browsers are strangers again
                 con.execute(users_table.update().where(users_table.c.username == username).values(**row))
                 con.execute(sessions_table.delete().where(sessions_table.c.username == username))
+                con.execute(devices_table.delete().where(devices_table.c.username == username))
             else:
                 con.execute(users_table.insert().values(username=username, created_at=_now(), **row))
 
     def remove_user(self, username: str) -> bool:
         with self.engine.begin() as con:
             con.execute(sessions_table.delete().where(sessions_table.c.username == username))
+            con.execute(devices_table.delete().where(devices_table.c.username == username))
             return con.execute(users_table.delete().where(users_table.c.username == username)).rowcount > 0
 
     def users(self) -> list[tuple[str, Role, dt.datetime]]:
@@ -154,29 +174,37 @@ class UserStore:
         return [(r.username, Role(r.role), _utc(r.created_at)) for r in rows]
 
     # -- login ------------------------------------------------------------------------------------
-    def authenticate(self, username: str, password: str, client: str) -> Role | None:
+    def authenticate(
+        self, username: str, password: str, client: str, device: str | None = None
+    ) -> Role | None:
         """The user's role when the password is right; None otherwise. Raises Throttled.
 
         The attempt is recorded as a failure before the password is checked, in the transaction that
         counts the failures (serialised per name and client), so attempts sent at once count each
         other; a right password deletes the failures of its name from its client, a throttled attempt is
-        not recorded."""
+        not recorded. ``device``: the browser's device token (``remember_device``); one of this user
+        makes the device the client, held to ``max_failures`` alone."""
         now = _now()
-        name, origin = username[:64], client[:64]
+        name = username[:64]
+        known = self._known_device(device, name, now)
+        origin = _DEVICE + known[:32] if known else client[:64]  # 128 bits of the digest fit the column
         with self.engine.begin() as con:
             self._serialise(con, name, origin)
             con.execute(failures_table.delete().where(failures_table.c.failed_at < now - self.window))
             con.execute(failures_table.insert().values(username=name, client=origin, failed_at=now))
             f = failures_table.c
+            stranger = f.client.not_like(_DEVICE + "%")  # known browsers' failures are their own
             by_pair, by_name, by_client = con.execute(
                 sa.select(
                     sa.func.count().filter(f.username == name, f.client == origin),
-                    sa.func.count().filter(f.username == name),
+                    sa.func.count().filter(f.username == name, stranger),
                     sa.func.count().filter(f.client == origin),
                 ).where(sa.or_(f.username == name, f.client == origin))
             ).one()
             limit = self.max_failures
-            if by_pair > limit or by_client > limit * CLIENT_FACTOR or by_name > limit * NAME_FACTOR:
+            if by_pair > limit or (
+                not known and (by_client > limit * CLIENT_FACTOR or by_name > limit * NAME_FACTOR)
+            ):
                 raise Throttled  # rolls the attempt back
         with self.engine.connect() as con:
             user = con.execute(sa.select(users_table).where(users_table.c.username == username)).first()
@@ -202,6 +230,38 @@ class UserStore:
                 )
         assert user is not None
         return Role(user.role)
+
+    def _known_device(self, device: str | None, username: str, now: dt.datetime) -> str | None:
+        """The digest of ``device`` when it is an unexpired device token of ``username``."""
+        if not device or len(device) > 128:
+            return None
+        d = devices_table.c
+        with self.engine.connect() as con:
+            found: str | None = con.execute(
+                sa.select(d.token_sha256).where(
+                    d.token_sha256 == _digest(device), d.username == username, d.expires_at > now
+                )
+            ).scalar()
+            return found
+
+    def remember_device(self, username: str, previous: str | None = None) -> str:
+        """A new device token for the browser ``username`` just logged in from (for its cookie; never
+        stored), replacing the browser's ``previous`` token; expired tokens are purged."""
+        token, now = secrets.token_urlsafe(32), _now()
+        d = devices_table.c
+        with self.engine.begin() as con:
+            con.execute(devices_table.delete().where(d.expires_at < now))
+            if previous and len(previous) <= 128:
+                con.execute(devices_table.delete().where(d.token_sha256 == _digest(previous)))
+            con.execute(
+                devices_table.insert().values(
+                    token_sha256=_digest(token),
+                    username=username,
+                    created_at=now,
+                    expires_at=now + dt.timedelta(days=DEVICE_DAYS),
+                )
+            )
+        return token
 
     def _serialise(self, con: sa.Connection, *keys: str) -> None:
         """Make concurrent logins of one name or client take turns: SQLite has one writer at a time

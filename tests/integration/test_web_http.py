@@ -178,6 +178,20 @@ def test_secure_cookies_by_default_and_refused_insecure_off_loopback(web_home: W
 
 
 def test_login_throttle(web_server: str, web_home: WebHome) -> None:
+    known = requests.Session()  # a browser enf logged in from before: it holds a device cookie
+    known_token = csrf_of(known.get(f"{web_server}/login", timeout=10).text)
+    right = {"username": "enf", "password": web_home.password}
+    first = known.post(f"{web_server}/login", data=right | {"csrf_token": known_token}, timeout=30)
+    assert first.status_code == 200 and "ecocloud_session" in known.cookies
+    (device,) = [
+        c for c in first.history[0].raw.headers.getlist("set-cookie") if c.startswith("ecocloud_device=")
+    ]
+    assert {"path=/login", "httponly", "samesite=strict", f"max-age={180 * 86_400}"} <= {
+        a.strip().lower() for a in device.split(";")
+    }
+    (session,) = [c for c in known.cookies if c.name == "ecocloud_session"]
+    known.cookies.clear(session.domain, session.path, session.name)
+
     s = requests.Session()
     token = csrf_of(s.get(f"{web_server}/login", timeout=10).text)
     codes = [
@@ -190,12 +204,16 @@ def test_login_throttle(web_server: str, web_home: WebHome) -> None:
     ]
     assert codes == [401] * 5 + [429]
     # refused even with the right password while throttled
-    right = s.post(
+    refused = s.post(
         f"{web_server}/login",
         data={"username": "enf", "password": web_home.password, "csrf_token": token},
         timeout=30,
     )
-    assert right.status_code == 429 and "ecocloud_session" not in s.cookies
+    assert refused.status_code == 429 and "ecocloud_session" not in s.cookies
+    # the known browser, on the same address, is not locked out by the stranger's guesses
+    known_token = csrf_of(known.get(f"{web_server}/login", timeout=10).text)  # a login ends the form's token
+    again = known.post(f"{web_server}/login", data=right | {"csrf_token": known_token}, timeout=30)
+    assert again.status_code == 200 and "ecocloud_session" in known.cookies
 
 
 @pytest.mark.parametrize(("proxy", "trusted"), [("127.0.0.1", True), ("10.255.255.1", False)])

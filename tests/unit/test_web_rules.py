@@ -13,7 +13,7 @@ from ecocloud.catalog_export import accrual_periodicity
 from ecocloud.web.access import Role, can_see_data, can_see_entry, data_levels, visible_levels
 from ecocloud.web.lineage_svg import HIDDEN, lineage_svg
 from ecocloud.web.sql_guard import QueryRefused, check_tables
-from ecocloud.web.users import Throttled, UserError, UserStore, sessions_table
+from ecocloud.web.users import Throttled, UserError, UserStore, devices_table, sessions_table
 from schemas.registry import Sharing
 
 OPEN, COND, CLOSED = Sharing.UNCONDITIONAL, Sharing.CONDITIONAL, Sharing.NOT_SHARED
@@ -176,6 +176,56 @@ def test_users_passwords_sessions_and_throttle(tmp_path: Path) -> None:
     store.add_user("ana", "a-new-password", Role.ADMIN, replace=True)
     assert [(n, r) for n, r, _ in store.users()] == [("ana", Role.ADMIN)]
     assert store.remove_user("ana") and not store.remove_user("ana")
+
+
+def test_a_browser_the_user_logged_in_from_is_not_locked_out_by_guesses_from_elsewhere(
+    tmp_path: Path,
+) -> None:
+    store = UserStore(f"sqlite:///{tmp_path / 'state.sqlite'}", max_failures=2)
+    store.add_user("ana", "long-enough-pw", "analyst")
+    store.add_user("bob", "long-enough-pw", "analyst")
+    assert store.authenticate("ana", "long-enough-pw", "10.0.0.1") is Role.ANALYST
+    device = store.remember_device("ana")
+    bobs = store.remember_device("bob")
+    with store.engine.connect() as con:
+        digests = con.execute(sa.select(devices_table.c.token_sha256)).scalars().all()
+    assert device not in digests and len(digests) == 2  # only the tokens' hashes are stored
+
+    for i in range(2 * 10):  # many clients guessing ana's password: the name's limit
+        assert store.authenticate("ana", "wrong-password", f"10.0.1.{i}") is None
+    for client in ("10.0.0.1", "10.0.2.1"):  # strangers wait, from anywhere, even with the password
+        with pytest.raises(Throttled):
+            store.authenticate("ana", "long-enough-pw", client)
+    for stranger in (None, "forged-token", bobs):  # another user's browser is a stranger to ana
+        with pytest.raises(Throttled):
+            store.authenticate("ana", "long-enough-pw", "10.0.0.1", stranger)
+    assert store.authenticate("ana", "long-enough-pw", "10.0.0.1", device) is Role.ANALYST
+    assert store.authenticate("bob", "long-enough-pw", "10.0.0.1", bobs) is Role.ANALYST
+
+    # a known browser's own guesses: max_failures, then it waits too (a stolen cookie buys 2 guesses)
+    for _ in range(2):
+        assert store.authenticate("ana", "wrong-password", "10.0.3.1", device) is None
+    with pytest.raises(Throttled):
+        store.authenticate("ana", "long-enough-pw", "10.0.3.1", device)
+
+    renewed = store.remember_device("ana", device)  # a login replaces the browser's token
+    assert store.authenticate("ana", "long-enough-pw", "10.0.0.1", renewed) is Role.ANALYST
+    with pytest.raises(Throttled):
+        store.authenticate("ana", "long-enough-pw", "10.0.0.1", device)
+    with store.engine.begin() as con:  # the token's time is up
+        con.execute(
+            devices_table.update().values(expires_at=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1))
+        )
+    with pytest.raises(Throttled):
+        store.authenticate("ana", "long-enough-pw", "10.0.0.1", renewed)
+    store.remember_device("bob")  # purges the expired tokens
+    with store.engine.connect() as con:
+        assert con.execute(sa.select(sa.func.count()).select_from(devices_table)).scalar_one() == 1
+    bobs = store.remember_device("bob")
+    store.add_user("bob", "a-new-password", Role.ADMIN, replace=True)  # a reset forgets bob's browsers
+    assert store.remove_user("ana")
+    with store.engine.connect() as con:
+        assert con.execute(sa.select(sa.func.count()).select_from(devices_table)).scalar_one() == 0
 
 
 @pytest.mark.parametrize(
