@@ -98,6 +98,9 @@ EVIDENCE_COLUMNS: tuple[tuple[str, str, int], ...] = (
 _LIMIT_SOURCE_ZH = {"permit": "排污许可证", "default": "国家默认限值"}
 _ROUND = {"score": 1, "near_limit_share_pct": 1, "abnormal_share_pct": 1, "manual_share_pct": 1,
           "missing_share_pct": 1, "max_exceedance_multiple": 3}  # fmt: skip
+# regulatory numbers shown as the permit states them: a mercury limit of 0.0005 mg/L rounded to two
+# places would read 0.0
+_UNROUNDED = frozenset({"limit_value"})
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -124,7 +127,7 @@ def _display(key: str, value: Any) -> Any:
         return region_label(value)
     if isinstance(value, dt.datetime):
         return beijing_text(value)
-    if isinstance(value, float):
+    if isinstance(value, float) and key not in _UNROUNDED:
         return round(value, _ROUND.get(key, 2))
     return value
 

@@ -199,7 +199,10 @@ F.define(
         min=0,
     ),
     Column("max_judged_value", "float64", "largest judged value", unit="per row: `unit`"),
-    Column("max_ratio", "float64", "largest judged value / limit", unit="1", min=0),
+    # no minimum: an analyser drifting below zero reads negative, and its day must still publish
+    Column(
+        "max_ratio", "float64", "largest judged value / limit (negative where the readings are)", unit="1"
+    ),
     Column(
         "max_exceedance_multiple", "float64", "largest 超标倍数 (value / limit − 1) over the limit", unit="1"
     ),
@@ -211,7 +214,7 @@ F.define(
         min=0,
     ),
     Column("daily_mean_value", "float64", "mean of the judged values", unit="per row: `unit`"),
-    Column("daily_mean_ratio", "float64", "mean of the hourly value / limit", unit="1", min=0),
+    Column("daily_mean_ratio", "float64", "mean of the hourly value / limit (negative likewise)", unit="1"),
     Column(
         "day_mean_exceeded",
         "bool",

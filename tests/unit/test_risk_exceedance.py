@@ -22,6 +22,9 @@ from risk_data import (
     series,
 )
 
+from schemas.registry import get_table
+from warehouse.quality import run_gate
+
 DAY0 = bj(D)  # 00:00 Beijing of the refreshed day
 
 
@@ -214,3 +217,17 @@ def test_stricter_limit_wins_when_two_permits_bind() -> None:
         ).exceedance_daily
     )
     assert (day["limit_value"], day["permit_no"], day["hours_exceeded"]) == (25.0, E_AIR + "002P", 24)
+
+
+def test_an_analyser_reading_below_zero_leaves_its_day_publishable() -> None:
+    """A negative reading (flag N: the logger does not know better) gives a negative ratio; the gate
+    must pass the day's exceedances, or one drifting analyser holds back the province's risk marts."""
+    m = refresh(
+        base_inputs(mart_source__hourly=hourly(air_hours([-0.3 - (i % 3) * 0.1 for i in range(48)]))), D
+    )
+    day = so2_day(m.exceedance_daily)
+    assert day["hours_judged"] == 24 and day["hours_exceeded"] == 0
+    assert day["max_ratio"] < 0 and day["daily_mean_ratio"] < 0
+    table = get_table("mart_source__exceedance_daily")
+    verdict = run_gate(table, m.exceedance_daily, partition_date=D)
+    assert verdict.passed, verdict.summary()

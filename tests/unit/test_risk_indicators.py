@@ -152,6 +152,20 @@ def test_missing_values_and_silence() -> None:
     )
 
 
+def test_a_day_in_progress_is_silent_only_up_to_the_newest_hour_of_data() -> None:
+    """At 10:00 the fleet has sent up to 09:00: the hours to midnight are not yet anyone's silence."""
+    now = 24 + 10  # D − 1 00:00 + 34 hours: D 10:00
+    m = refresh(base_inputs(mart_source__hourly=hourly(air_hours(NORMAL[:now]))), D)
+    assert indicator(m, "silence", mn=MN_AIR) == []
+    (water,) = indicator(m, "silence", mn=MN_WATER)  # silent all window long: up to 10:00, not midnight
+    assert (water["hours_flagged"], water["longest_run_h"], water["run_end_at"]) == (10, now, bj(D, 10))
+    # a logger silent since 02:00 while the other one sends: 8 hours, to the newest data
+    other = series(MN_WATER, "w01018", START, [20.0] * now)
+    m = refresh(base_inputs(mart_source__hourly=hourly(air_hours(NORMAL[:26]) + other)), D)
+    (sil,) = indicator(m, "silence", mn=MN_AIR)
+    assert (sil["hours_flagged"], sil["run_start_at"], sil["run_end_at"]) == (8, bj(D, 2), bj(D, 10))
+
+
 def test_converted_values_inconsistent_with_measured_value_and_o2() -> None:
     # expected ZsAvg at O2 9 %: 20 × 15 / 12 = 25; the logger reports 15 for 5 hours
     zs = [25.0] * 30 + [15.0] * 5 + [25.0] * 13

@@ -276,3 +276,12 @@ def test_exports_never_turn_upstream_text_into_formulas(marts: RiskMarts) -> Non
     assert (cell.value, cell.data_type) == (hostile, "s")
     evidence_sheet = load_workbook(io.BytesIO(to_xlsx(report)))["证据"]
     assert evidence_sheet.cell(row=2, column=18).data_type == "s"
+
+
+def test_exports_show_limits_as_the_permit_states_them(marts: RiskMarts) -> None:
+    report = build_report(connect(marts), RiskFilters(), RULES)
+    (row,) = [r for r in report.evidence if r.get("limit_value") is not None][:1]
+    row["limit_value"] = 0.0005  # a mercury limit, mg/L
+    evidence = list(load_workbook(io.BytesIO(to_xlsx(report)))["证据"].values)
+    column = [label for _, label, _ in EVIDENCE_COLUMNS].index("限值")
+    assert 0.0005 in {r[column] for r in evidence[1:]}

@@ -163,14 +163,17 @@ def _logger_sql(rules: RiskRules, first: dt.date, last: dt.date, lo_hr: int, hi_
     pmin = int(rules.indicator("unpermitted_discharge")["min_hours"])
     lo, hi = day_num(first), day_num(last)
     status = _map_sql(PERMIT_STATUS_ZH, "s.permit_status")
+    # The window ends at the fleet's newest hour of data, not at the last day's midnight: on a day in
+    # progress the hours not yet reached are no logger's silence (a complete day ends at midnight).
+    data_end = f"(SELECT coalesce(least(max(hr) + 1, {hi_hr}), {hi_hr}) FROM dh)"
     return f"""
     dh AS (SELECT DISTINCT mn, hr FROM _risk_judged),
     gaps AS (
         SELECT mn, coalesce(lag(hr) OVER (PARTITION BY mn ORDER BY hr) + 1, {lo_hr}) AS g0, hr AS g1 FROM dh
         UNION ALL
-        SELECT mn, max(hr) + 1, {hi_hr} FROM dh GROUP BY mn
+        SELECT mn, max(hr) + 1, {data_end} FROM dh GROUP BY mn
         UNION ALL
-        SELECT DISTINCT s.mn, {lo_hr}, {hi_hr} FROM _risk_identity s ANTI JOIN dh USING (mn)
+        SELECT DISTINCT s.mn, {lo_hr}, {data_end} FROM _risk_identity s ANTI JOIN dh USING (mn)
     ), sil AS (
         SELECT s.date, s.mn, s.from_us, s.segment_hours,
                greatest(g.g0, (s.from_us + {HOUR_US} - 1) // {HOUR_US}) AS x0,
