@@ -99,15 +99,16 @@ def dataset_page(request: Request, name: Annotated[str, "registry table"]) -> Re
             return False
 
     picture = lineage_svg(table.name, entry["title_zh"], edges, visible, lambda n: f"/datasets/{n}")
+    quarantine = [q if visible(q) else HIDDEN for q in (entry["quarantine_tables"] or "").split(",") if q]
     return render(
         request,
         "dataset.html",
-        d=entry,
+        d=entry | {"quarantine_tables": ", ".join(dict.fromkeys(quarantine)) or None},
         cols=cols,
         producers=[_shown_input(e, visible) for e in edges if e["output_table"] == table.name],
         consumers=[e for e in edges if e["output_table"] != table.name and visible(e["output_table"])],
         lineage_svg=picture,
-        checks=checks,
+        checks=[_shown_check(c, visible) for c in checks],
         runs=runs,
         sample=sample,
         data_allowed=access.can_see_data(v.role, table.sharing),
@@ -146,6 +147,15 @@ async def dcat_export(request: Request) -> Response:
 
     doc = await run_in_threadpool(build)
     return JSONResponse(doc, media_type="application/ld+json")
+
+
+def _shown_check(check: dict[str, Any], visible: Callable[[str], bool]) -> dict[str, Any]:
+    """A quality row as the viewer may see it: a quarantine table it may not see (不予共享, as every
+    quarantine is to the public) is named as the lineage picture names it; its row count stays, a
+    figure of the dataset's own input."""
+    if check["kind"] != "quarantine" or visible(check["check_name"]):
+        return check
+    return {**check, "check_name": HIDDEN}
 
 
 def _shown_input(edge: dict[str, Any], visible: Callable[[str], bool]) -> dict[str, Any]:

@@ -13,7 +13,10 @@ only the files of the tables the role may read (``run_query(..., tables=...)``).
 
 from __future__ import annotations
 
+import functools
 import re
+
+import duckdb
 
 from ecocloud.query import syntax_tree, tree_nodes
 
@@ -53,6 +56,23 @@ _PLAIN_NAME = re.compile(r"[a-z_][a-z0-9_]*")
 _SYSTEM_PREFIXES = ("duckdb_", "pg_", "sqlite_", "information_schema")
 
 
+@functools.cache
+def _system_names() -> frozenset[str]:
+    """What DuckDB resolves a bare name to when no table has it: its table functions (a name without
+    parentheses calls one: ``FROM pragma_database_list``) and its own views and tables. A CTE of one
+    of these names is refused: the CTE names are gathered from the whole query, not scope by scope,
+    so a CTE in one subquery would let the same name through elsewhere."""
+    con = duckdb.connect()
+    try:
+        rows = con.sql(
+            "SELECT function_name FROM duckdb_functions() WHERE function_type IN ('table', 'table_macro') "
+            "UNION SELECT view_name FROM duckdb_views() UNION SELECT table_name FROM duckdb_tables()"
+        ).fetchall()
+    finally:
+        con.close()
+    return frozenset(name.lower() for (name,) in rows)
+
+
 def check_tables(sql: str, allowed: set[str], forbidden: set[str]) -> None:
     """Refuse ``sql`` unless every table it names is allowed (or one of its own CTEs) and none forbidden."""
     tables, ctes, functions = referenced(sql)
@@ -63,7 +83,11 @@ def check_tables(sql: str, allowed: set[str], forbidden: set[str]) -> None:
     bad = sorted(
         c
         for c in ctes
-        if not _PLAIN_NAME.fullmatch(c) or c in forbidden or c in allowed or c.startswith(_SYSTEM_PREFIXES)
+        if not _PLAIN_NAME.fullmatch(c)
+        or c in forbidden
+        or c in allowed
+        or c.startswith(_SYSTEM_PREFIXES)
+        or c in _system_names()
     )
     if bad:
         raise QueryRefused(

@@ -13,6 +13,8 @@ import pytest
 import requests
 from conftest import outside_env, running_web
 
+from ecocloud.web.lineage_svg import HIDDEN
+
 if TYPE_CHECKING:
     from conftest import WebHome
 
@@ -96,6 +98,18 @@ def test_anonymous_and_public_refused_a_conditional_page_without_data(web_server
         assert 'id="sample"' not in r.text and "pollutant_code" not in r.text and "<svg" not in r.text
         no_trace(r)
         assert who.get(f"{web_server}/datasets/{CONDITIONAL}/quality", timeout=10).status_code == 403
+
+
+def test_a_public_page_names_no_quarantine_table_the_viewer_may_not_see(
+    web_server: str, login: Login
+) -> None:
+    """core_air__station_hourly is shared unconditionally; its quarantine (不予共享) is not: the page
+    gives the count of quarantined rows, and names the table only to a role that may see it."""
+    public = f"{web_server}/datasets/core_air__station_hourly"
+    for who in (requests.Session(), login("pub")):
+        page = who.get(public, timeout=10)
+        assert page.status_code == 200 and "quarantine_" not in page.text and HIDDEN in page.text
+    assert NOT_SHARED in login("ana").get(public, timeout=10).text
 
 
 def test_roles_against_sharing_levels(web_server: str, login: Login) -> None:

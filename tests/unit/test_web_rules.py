@@ -73,6 +73,14 @@ def test_sql_guard_lets_allowed_tables_through(sql: str) -> None:
         ),
         ("WITH core_air__stations AS (SELECT 1) SELECT * FROM core_air__stations", "plain names of your own"),
         ("WITH duckdb_views AS (FROM duckdb_views) SELECT * FROM duckdb_views", "plain names of your own"),
+        (  # a table function called without parentheses, let through by a decoy CTE in a subquery
+            "SELECT * FROM (WITH pragma_database_list AS (SELECT 2) SELECT 2) s, pragma_database_list",
+            "plain names of your own",
+        ),
+        (
+            "SELECT * FROM (WITH test_all_types AS (SELECT 1) SELECT 1) s, test_all_types",
+            "plain names of your own",
+        ),
         ("SELECT * FROM read_parquet('/etc/passwd')", "table functions"),
         ("SELECT * FROM core_air__stations, glob('/*')", "table functions"),
         ("SELECT * FROM information_schema.tables", "without a database or schema"),
