@@ -40,7 +40,9 @@ def figure_json(data: list[dict[str, Any]], layout: dict[str, Any]) -> str:
     """A Plotly figure as JSON for a non-executable <script type="application/json"> block."""
     base = {"margin": {"l": 60, "r": 20, "t": 40, "b": 50}, "font": {"family": "system-ui, sans-serif"}}
     text = json.dumps({"data": data, "layout": base | layout}, ensure_ascii=False, default=str)
-    return text.replace("</", "<\\/")  # cannot close the script element
+    # no '<' at all: '</script' would close the element, and '<!--' then '<script' in upstream text
+    # (a station's name) would make the HTML parser swallow the rest of the page into it
+    return text.replace("<", "\\u003c")
 
 
 @router.get("/air")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import sqlalchemy as sa
 from ecocloud.catalog_export import accrual_periodicity
 from ecocloud.web.access import Role, can_see_data, can_see_entry, data_levels, visible_levels
 from ecocloud.web.lineage_svg import HIDDEN, lineage_svg
+from ecocloud.web.routes_overview import figure_json
 from ecocloud.web.sql_guard import QueryRefused, check_tables
 from ecocloud.web.users import Throttled, UserError, UserStore, devices_table, sessions_table
 from schemas.registry import Sharing
@@ -242,3 +244,10 @@ def test_a_browser_the_user_logged_in_from_is_not_locked_out_by_guesses_from_els
 )
 def test_accrual_periodicity_uses_the_eu_frequency_vocabulary(hours: float | None, code: str) -> None:
     assert accrual_periodicity(hours) == f"http://publications.europa.eu/resource/authority/frequency/{code}"
+
+
+def test_chart_json_holds_no_markup_whatever_upstream_names_say() -> None:
+    name = "站</script><!--<script>"  # would end the element, or hide its end from the HTML parser
+    text = figure_json([{"type": "bar", "x": [name], "y": [1]}], {"title": {"text": name}})
+    assert "<" not in text
+    assert json.loads(text)["data"][0]["x"] == [name]
