@@ -23,6 +23,7 @@ import pyarrow as pa
 
 from schemas import permits as schema
 from schemas.hj212_codes import pollutant as hj212_pollutant
+from schemas.registry import Column
 
 BEIJING = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
 
@@ -102,16 +103,49 @@ def _text(value: Any) -> str | None:
     return text or None
 
 
-def _float(value: Any, item: str, what: str) -> float | None:
+def _number(value: Any, item: str, what: str) -> float | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     try:
-        out = float(value)
+        return float(value)
     except (TypeError, ValueError):
         raise _Bad(item, value, f"{what} is not a number") from None
-    if not math.isfinite(out) or out < 0:
+
+
+def _float(value: Any, item: str, what: str) -> float | None:
+    out = _number(value, item, what)
+    if out is not None and (not math.isfinite(out) or out < 0):
         raise _Bad(item, value, f"{what} must be a number ≥ 0")
     return out
+
+
+def _in_registry_range(value: Any, item: str, column: Column) -> float | None:
+    """``value`` as a number inside the range the registry declares for ``column`` (the range the
+    publish gate blocks on), else _Bad."""
+    out = _number(value, item, column.name)
+    low = -math.inf if column.min is None else column.min
+    high = math.inf if column.max is None else column.max
+    if out is not None and not low <= out <= high:  # NaN fails too
+        raise _Bad(item, value, f"{column.name} {out:g} outside the registry range [{low:g}, {high:g}]")
+    return out
+
+
+def _position(outlet: dict[str, Any], item: str) -> tuple[float | None, float | None, list[_Bad]]:
+    """An outlet's (longitude, latitude) and the coordinates rejected. Both are NULL when either is
+    rejected: half a position places the outlet nowhere, and a rejected half (often the pair swapped)
+    makes the other doubtful."""
+    coordinates: list[float | None] = []
+    rejected: list[_Bad] = []
+    for name in ("longitude", "latitude"):
+        try:
+            coordinates.append(
+                _in_registry_range(outlet.get(name), f"{item}.{name}", schema.outlets.column(name))
+            )
+        except _Bad as bad:
+            rejected.append(bad)
+    if rejected:
+        return None, None, rejected
+    return coordinates[0], coordinates[1], []
 
 
 def _version_row(rec: dict[str, Any], raw_file: str, index: int) -> dict[str, Any]:
@@ -163,6 +197,10 @@ def _version_row(rec: dict[str, Any], raw_file: str, index: int) -> dict[str, An
     }
 
 
+# what a limit says; two entries of one pollutant that differ in any of these contradict each other
+_LIMIT_TERMS = ("limit_value", "limit_lower", "limit_unit", "standard", "o2_reference_pct", "annual_limit_t")
+
+
 def _limit_row(p: dict[str, Any], item: str) -> dict[str, Any]:
     code = _text(p.get("pollutantCode"))
     if not code:
@@ -201,7 +239,9 @@ def _record_rows(
     limits: list[dict[str, Any]] = []
     rejects: list[tuple[str, Any, str]] = []
     key = {"permit_no": v["permit_no"], "version": v["version"], "record": v["record"]}
-    seen_outlets: set[str] = set()
+    first_entry: dict[str, str] = {}  # outlet code → item of its first entry
+    # outlet code → pollutant code → (item, typed limit) of the limit published
+    published: dict[str, dict[str, tuple[str, dict[str, Any]]]] = {}
     for oi, o in enumerate(rec.get("outlets") or []):
         item = f"outlets[{oi}]"
         code = _text(o.get("outletCode")) if isinstance(o, dict) else None
@@ -209,27 +249,34 @@ def _record_rows(
             rejects.append((item, o, "outlet without outletCode"))
             continue
         code = code.upper()
-        if code in seen_outlets:
-            rejects.append((item, code, f"outlet {code} listed twice"))
-            continue
-        try:
-            lon = _float(o.get("longitude"), item, "longitude")
-            lat = _float(o.get("latitude"), item, "latitude")
-        except _Bad as bad:
-            rejects.append((bad.item, bad.value, bad.reason))
-            lon = lat = None
-        seen_outlets.add(code)
-        outlets.append(
-            {**key, "outlet_code": code, "outlet_name": _text(o.get("outletName")),
-             "outlet_kind": OUTLET_KIND.get(str(o.get("outletType") or "").strip()),
-             "medium": "air" if code.startswith("DA") else "water" if code.startswith("DW") else None,
-             "longitude": lon, "latitude": lat}
-        )  # fmt: skip
+        first = first_entry.get(code)
+        if first is None:
+            first_entry[code] = item
+            lon, lat, bad_coordinates = _position(o, item)
+            for bad in bad_coordinates:
+                rejects.append(
+                    (bad.item, bad.value, f"{bad.reason}; the outlet is published without a position")
+                )
+            outlets.append(
+                {**key, "outlet_code": code, "outlet_name": _text(o.get("outletName")),
+                 "outlet_kind": OUTLET_KIND.get(str(o.get("outletType") or "").strip()),
+                 "medium": "air" if code.startswith("DA") else "water" if code.startswith("DW") else None,
+                 "longitude": lon, "latitude": lat}
+            )  # fmt: skip
+        else:
+            # Codes are unique within a record (docs/permit-api.md), so a repeated code (in any case)
+            # is the same outlet entered twice. Its limits still bind: they are merged into the first
+            # entry, as dropping them would hide exceedances; one contradicting a limit already given
+            # is quarantined below. The entry itself is quarantined, not published as a second outlet.
+            rejects.append(
+                (item, o, f"outlet {code} listed again (first as {first}): its limits are merged into "
+                 "that outlet, its other details are not published")
+            )  # fmt: skip
         pollutants = o.get("pollutants") or []
         if not isinstance(pollutants, list):
             rejects.append((f"{item}.pollutants", pollutants, "pollutants is not a list"))
             continue
-        seen_codes: set[str] = set()
+        outlet_limits = published.setdefault(code, {})
         for pi, p in enumerate(pollutants):
             pitem = f"{item}.pollutants[{pi}]"
             try:
@@ -239,10 +286,20 @@ def _record_rows(
             except _Bad as bad:
                 rejects.append((bad.item, bad.value, bad.reason))
                 continue
-            if row["pollutant_code"] in seen_codes:
-                rejects.append((pitem, row["pollutant_code"], "pollutant listed twice"))
+            pollutant = row["pollutant_code"]
+            if pollutant in outlet_limits:
+                earlier_item, earlier = outlet_limits[pollutant]
+                differ = [t for t in _LIMIT_TERMS if row[t] != earlier[t]]
+                reason = (
+                    f"pollutant {pollutant} of outlet {code} listed twice, with a different limit than "
+                    f"{earlier_item} ({', '.join(differ)}): only {earlier_item} is published"
+                    if differ
+                    else f"pollutant {pollutant} of outlet {code} listed twice, the same limit as "
+                    f"{earlier_item}: published once"
+                )
+                rejects.append((pitem, p, reason))
                 continue
-            seen_codes.add(row["pollutant_code"])
+            outlet_limits[pollutant] = (pitem, row)
             limits.append({**key, "outlet_code": code, **row})
     return v, outlets, limits, rejects
 

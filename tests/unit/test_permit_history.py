@@ -1,17 +1,22 @@
-"""Permit history (SCD2) and the limit in force at a time: renewal, change, revocation, expiry."""
+"""Permit history (SCD2) and the limit in force at a time: renewal, change, revocation, expiry; and how
+the API parser accounts for bad outlet positions and repeated outlets."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
+from typing import Any
 
 import duckdb
 import pyarrow as pa
 import pytest
 
+from ecocloud.builds.permits import typed_versions
 from ecocloud.simulator.enterprise_feeds import PermitsUpstream
 from ecocloud.simulator.enterprises import simulated_sources
 from ecocloud.simulator.server import Request, Resource, SimClock
-from ingest.permits.parse import parse_page
+from ingest.permits.parse import ParsedPage, parse_page
+from schemas import permits as permit_schema
 from transforms.permits import (
     AmbiguousLimitError,
     attach_history,
@@ -20,6 +25,7 @@ from transforms.permits import (
     limits_as_of,
     permit_history,
 )
+from warehouse.quality import run_gate
 
 BJ = dt.timezone(dt.timedelta(hours=8))
 U1 = "91350200776049653A"  # DOMAIN.md §5 example
@@ -218,3 +224,106 @@ def test_history_from_the_simulated_platform() -> None:
     assert limit_in_force(limits, expired, "DW001", "w01018", bj(2026, 11, 20)) is None
     ph = limit_in_force(limits, expired, "DW001", "w01001", bj(2025, 1, 1))
     assert ph is not None and (ph.limit_lower, ph.limit_value, ph.limit_unit) == (6.0, 9.0, "-")
+
+
+def _parse_one(outlets: list[Any]) -> ParsedPage:
+    """A page of one valid permit record with ``outlets``."""
+    record = {"permitNo": P1, "version": 1, "status": "有效", "updatedAt": "2026-11-02T09:00:00+08:00",
+              "validFrom": "2026-01-01", "creditCode": U1, "outlets": outlets}  # fmt: skip
+    body = {"code": 0, "page": 1, "total": 1, "totalPages": 1, "records": [record]}
+    return parse_page(json.dumps(body, ensure_ascii=False).encode(), raw_file="page")
+
+
+def _so2(limit: float) -> dict[str, Any]:
+    return {"pollutantCode": "a21026", "limitValue": limit, "unit": "mg/m3"}
+
+
+def test_outlet_coordinates_outside_the_registry_range_are_quarantined_and_the_outlet_published() -> None:
+    """A swapped or 0/0 position must not block the permit tables (the range check is blocking): the
+    coordinate is quarantined with its reason, its outlet and limits published without a position."""
+    page = _parse_one(
+        [
+            {"outletCode": "DA001", "longitude": 25.93, "latitude": 114.98, "pollutants": [_so2(35)]},
+            {"outletCode": "DA002", "longitude": 0, "latitude": 0, "pollutants": [_so2(50)]},
+            {"outletCode": "DA003", "longitude": 114.98, "latitude": 25.93, "pollutants": [_so2(35)]},
+            {"outletCode": "DA004", "longitude": "n/a", "latitude": 25.93},
+        ]
+    )
+    position = {r["outlet_code"]: (r["longitude"], r["latitude"]) for r in page.outlets.to_pylist()}
+    assert position == {
+        "DA001": (None, None),
+        "DA002": (None, None),
+        "DA003": (114.98, 25.93),
+        "DA004": (None, None),
+    }
+    assert page.limits.num_rows == 3  # the limits of the outlets with a bad position still bind
+    lon, lat = permit_schema.outlets.column("longitude"), permit_schema.outlets.column("latitude")
+    lon_range, lat_range = f"[{lon.min:g}, {lon.max:g}]", f"[{lat.min:g}, {lat.max:g}]"
+    quarantined = {r["item"]: (r["raw_value"], r["reason"]) for r in page.quarantine.to_pylist()}
+    assert set(quarantined) == {
+        "outlets[0].longitude",
+        "outlets[0].latitude",
+        "outlets[1].longitude",
+        "outlets[1].latitude",
+        "outlets[3].longitude",
+    }
+    assert quarantined["outlets[0].longitude"][0] == "25.93"
+    assert f"longitude 25.93 outside the registry range {lon_range}" in quarantined["outlets[0].longitude"][1]
+    assert f"latitude 114.98 outside the registry range {lat_range}" in quarantined["outlets[0].latitude"][1]
+    assert f"longitude 0 outside the registry range {lon_range}" in quarantined["outlets[1].longitude"][1]
+    assert "longitude is not a number" in quarantined["outlets[3].longitude"][1]
+
+    # what the permits build publishes passes its blocking gate: outlets (range) and quarantine (key)
+    outlets = attach_history(page.outlets.drop_columns(["record"]), typed_versions(page.versions))
+    verdict = run_gate(permit_schema.outlets, permit_schema.outlets.conform(outlets), partition_date=None)
+    assert verdict.passed, verdict.summary()
+    verdict = run_gate(permit_schema.quarantine, page.quarantine, partition_date=None)
+    assert verdict.passed, verdict.summary()
+
+
+def test_a_repeated_outlet_has_every_limit_published_or_quarantined() -> None:
+    """DA001 entered again (also as da001): its limits are merged into DA001, a limit that contradicts
+    one already given is quarantined, the repeated entry is quarantined with its JSON; every outlet
+    entry and every limit is published or quarantined."""
+    nox = {"pollutantCode": "a21002", "limitValue": 50, "unit": "mg/m3"}
+    particulates = {"pollutantCode": "a34013", "limitValue": 10, "unit": "mg/m3"}
+    repeated = {
+        "outletCode": "da001",
+        "outletName": "二号排气筒",
+        "pollutants": [nox, particulates, _so2(100)],
+    }
+    page = _parse_one(
+        [
+            {"outletCode": "DA001", "pollutants": [_so2(35)]},
+            repeated,
+            {"outletCode": "DA001", "pollutants": [_so2(35)]},
+        ]
+    )
+    assert page.outlets.column("outlet_code").to_pylist() == ["DA001"]
+    limits = {r["pollutant_code"]: r["limit_value"] for r in page.limits.to_pylist()}
+    assert limits == {"a21026": 35.0, "a21002": 50.0, "a34013": 10.0}
+    assert set(page.limits.column("outlet_code").to_pylist()) == {"DA001"}
+
+    quarantined = {r["item"]: (r["raw_value"], r["reason"]) for r in page.quarantine.to_pylist()}
+    assert set(quarantined) == {
+        "outlets[1]",
+        "outlets[1].pollutants[2]",
+        "outlets[2]",
+        "outlets[2].pollutants[0]",
+    }
+    raw, reason = quarantined["outlets[1]"]
+    assert json.loads(raw) == repeated and "DA001 listed again (first as outlets[0])" in reason
+    raw, reason = quarantined["outlets[1].pollutants[2]"]
+    assert json.loads(raw) == _so2(100)
+    assert "different limit than outlets[0].pollutants[0] (limit_value)" in reason
+    assert "same limit as outlets[0].pollutants[0]" in quarantined["outlets[2].pollutants[0]"][1]
+
+    # rows in = rows published + rows quarantined, for outlets and for limits
+    items = list(quarantined)
+    outlet_rejects = [i for i in items if "." not in i]
+    limit_rejects = [i for i in items if ".pollutants[" in i]
+    outlet_entries, limit_entries = 3, 1 + 3 + 1
+    assert page.counts["outlets"] + len(outlet_rejects) == outlet_entries
+    assert page.counts["limits"] + len(limit_rejects) == limit_entries
+    assert page.counts["records"] == page.counts["versions"] == 1
+    assert page.counts["quarantined"] == page.quarantine.num_rows == 4
