@@ -30,10 +30,12 @@ BEIJING = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
 STATUS = {"valid": "valid", "有效": "valid", "revoked": "revoked", "撤销": "revoked",
           "cancelled": "cancelled", "canceled": "cancelled", "注销": "cancelled"}  # fmt: skip
 OUTLET_KIND = {"主要排放口": "main", "main": "main", "一般排放口": "general", "general": "general"}
+# limit units as HJ 212 states readings (keys as _unit_key spells them): a limit in another spelling
+# of the same unit would not be compared with the readings at all
 _UNITS = {
-    "mg/m3": "mg/m³", "mg/m³": "mg/m³", "mg/nm3": "mg/m³", "毫克/立方米": "mg/m³",
+    "mg/m3": "mg/m³", "毫克/立方米": "mg/m³",
     "mg/l": "mg/L", "毫克/升": "mg/L",
-    "无量纲": "-", "-": "-", "": "-",
+    "无量纲": "-", "-": "-",
 }  # fmt: skip
 _RANGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*[-~～—]\s*(\d+(?:\.\d+)?)\s*$")
 
@@ -201,6 +203,13 @@ def _version_row(rec: dict[str, Any], raw_file: str, index: int) -> dict[str, An
 _LIMIT_TERMS = ("limit_value", "limit_lower", "limit_unit", "standard", "o2_reference_pct", "annual_limit_t")
 
 
+def _unit_key(text: str) -> str:
+    """A unit's spelling reduced: no spaces, lower case, ³ as 3, and the normal-conditions mark dropped
+    (mg/Nm³, 毫克/标立方米: HJ 212 gives flue-gas concentrations at standard conditions already)."""
+    key = re.sub(r"\s+", "", text).lower().replace("³", "3")
+    return key.replace("/nm3", "/m3").replace("标立方米", "立方米")
+
+
 def _limit_row(p: dict[str, Any], item: str) -> dict[str, Any]:
     code = _text(p.get("pollutantCode"))
     if not code:
@@ -214,7 +223,10 @@ def _limit_row(p: dict[str, Any], item: str) -> dict[str, Any]:
     else:
         upper = _float(raw_limit, item, "limitValue")
     unit_text = str(p.get("unit") or "").strip()
-    unit = _UNITS.get(unit_text.lower(), unit_text)
+    if unit_text:
+        unit = _UNITS.get(_unit_key(unit_text), unit_text)
+    else:  # not stated: the unit HJ 212 gives the pollutant (a dimensionless "-" would never match)
+        unit = (known.unit if known else None) or "-"
     o2 = _float(p.get("o2Reference"), item, "o2Reference")
     if o2 is not None and o2 > 21:
         raise _Bad(item, o2, "o2Reference above 21 %")

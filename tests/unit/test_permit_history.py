@@ -327,3 +327,26 @@ def test_a_repeated_outlet_has_every_limit_published_or_quarantined() -> None:
     assert page.counts["limits"] + len(limit_rejects) == limit_entries
     assert page.counts["records"] == page.counts["versions"] == 1
     assert page.counts["quarantined"] == page.quarantine.num_rows == 4
+
+
+def test_limit_units_in_any_spelling_are_the_units_readings_come_in() -> None:
+    """A limit is judged only against readings of its unit: mg/Nm³ must read as the mg/m³ of HJ 212,
+    and a limit without a unit takes its pollutant's HJ 212 unit, not the dimensionless '-'."""
+    spelled = ["mg/Nm³", "MG/NM3", " mg / m³ ", "毫克/标立方米", "mg/m3"]
+    pollutants = [{"pollutantCode": "a21026", "limitValue": 35, "unit": u} for u in spelled]
+    page = _parse_one([{"outletCode": f"DA00{i}", "pollutants": [p]} for i, p in enumerate(pollutants)])
+    assert page.limits.column("limit_unit").to_pylist() == ["mg/m³"] * len(spelled)
+    page = _parse_one(
+        [
+            {
+                "outletCode": "DW001",
+                "pollutants": [
+                    {"pollutantCode": "w01018", "limitValue": 50},  # COD, no unit given
+                    {"pollutantCode": "w01001", "limitValue": "6-9", "unit": ""},  # pH
+                    {"pollutantCode": "w21003", "limitValue": 5, "unit": "ug/L"},  # kept as given
+                ],
+            }
+        ]
+    )
+    units = [r["limit_unit"] for r in page.limits.to_pylist()]
+    assert units == ["mg/L", "-", "ug/L"] and page.quarantine.num_rows == 0
