@@ -29,6 +29,7 @@ import pyarrow as pa
 
 from schemas.hj212_codes import POLLUTANTS
 from schemas.source import STATS
+from schemas.sql import exact_decimal
 
 __all__ = [
     "DAILY_CN",
@@ -64,13 +65,6 @@ HOURLY_RANK = (
     + " ".join(f"WHEN '{cn}' THEN {rank}" for rank, cn in enumerate(HOURLY_CNS[:-1], 1))
     + f" ELSE {len(HOURLY_CNS)} END"
 )
-
-
-def _exact(column: str) -> str:
-    """A value as DECIMAL(38, 10) for summing: exact, so a sum does not depend on the order in which
-    DuckDB's threads combine partial sums (floating-point sums do, in the last bits), and a rebuilt
-    mart is byte-identical. |value| ≥ 10^27 (nonsense for any HJ 212 quantity) is left out (NULL)."""
-    return f"CASE WHEN abs({column}) < 1e27 THEN {column}::DECIMAL(38, 10) END"
 
 
 def source_type(st: str | None, pollutant_code: str) -> str:
@@ -221,9 +215,9 @@ def period_sql(period_us: str) -> str:
     return f"""
 per_flag AS (
     SELECT mn, pollutant_code, cn, {period_us} AS period_us, flag, count(*) AS n,
-           sum({_exact("s_avg")}) AS sum_avg, count(s_avg) AS n_avg, min(s_min) AS min_v, max(s_max) AS max_v,
-           sum({_exact("s_cou")}) AS sum_cou, count(s_cou) AS n_cou,
-           sum({_exact("s_zavg")}) AS sum_zavg, count(s_zavg) AS n_zavg, min(s_zmin) AS zmin_v,
+           sum({exact_decimal("s_avg")}) AS sum_avg, count(s_avg) AS n_avg, min(s_min) AS min_v, max(s_max) AS max_v,
+           sum({exact_decimal("s_cou")}) AS sum_cou, count(s_cou) AS n_cou,
+           sum({exact_decimal("s_zavg")}) AS sum_zavg, count(s_zavg) AS n_zavg, min(s_zmin) AS zmin_v,
            max(s_zmax) AS zmax_v,
            sum(dups) AS dups, bool_or(st = '32') AS ww, bool_or(st = '31') AS fg
     FROM samples GROUP BY ALL
@@ -319,10 +313,10 @@ def daily_values(con: duckdb.DuckDBPyConnection, readings: str, hourly: str) -> 
         SELECT mn, pollutant_code, period_us,
                CASE WHEN count(DISTINCT basis) = 1 THEN any_value(basis) ELSE 'mixed' END AS basis,
                any_value(source_type) AS source_type,
-               (sum({_exact("avg_value")}) / nullif(count(avg_value), 0))::DOUBLE AS avg_value,
+               (sum({exact_decimal("avg_value")}) / nullif(count(avg_value), 0))::DOUBLE AS avg_value,
                min(min_value) AS min_value, max(max_value) AS max_value,
-               sum({_exact("cou_value")})::DOUBLE AS cou_value,
-               (sum({_exact("zs_avg_value")}) / nullif(count(zs_avg_value), 0))::DOUBLE AS zs_avg_value,
+               sum({exact_decimal("cou_value")})::DOUBLE AS cou_value,
+               (sum({exact_decimal("zs_avg_value")}) / nullif(count(zs_avg_value), 0))::DOUBLE AS zs_avg_value,
                min(zs_min_value) AS zs_min_value, max(zs_max_value) AS zs_max_value,
                count(*)::INTEGER AS samples,
                count(*) FILTER (WHERE flag = 'N')::INTEGER AS samples_normal,

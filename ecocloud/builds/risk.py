@@ -1,9 +1,9 @@
 """Enforcement analytics steps: the daily risk marts per day, the period scores of the latest day.
 
 ``Daily`` (a Beijing day): outlet identity as of the readings, exceedances against the limit in
-force, data-fraud and data-quality indicators — from that day's and its look-back days' hourly
-marts and the versioned registries (``transforms.risk.refresh_days``). A day is rebuilt when its
-hourly values, a registry or the rules changed. ``Scores`` (the newest day with daily marts): the
+force, data-fraud and data-quality indicators — from that day's, its look-back and its look-ahead
+days' hourly marts and the versioned registries (``transforms.risk.refresh_days``). A day is rebuilt
+when the hourly values of its window, a registry or the rules changed. ``Scores`` (the newest day with daily marts): the
 outlet and enterprise scores of every period in the rules (``transforms.risk.score_period``),
 read from the daily marts only.
 """
@@ -50,10 +50,10 @@ class Daily:
         rules, digest = rules_of(ctx)
         hourly = ctx.table_inputs(_HOURLY)
         registries = _whole(ctx, (t for t in INPUTS if t != _HOURLY))
-        back = dt.timedelta(hours=rules.lookback_hours)
+        back, ahead = dt.timedelta(hours=rules.lookback_hours), dt.timedelta(hours=rules.lookahead_hours)
         for day in sorted(d for d in hourly if d is not None):
-            window = [
-                hourly[d] for d in sorted(x for x in hourly if x is not None and day - back <= x <= day)
+            window = [  # the next day's values are an input too: a run crossing midnight counts on both
+                hourly[d] for d in sorted(x for x in hourly if x is not None and day - back <= x <= day + ahead)
             ]
             yield Unit(day.isoformat(), (*window, *registries), partition=day, params=(("rules", digest),))
 

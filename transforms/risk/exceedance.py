@@ -21,6 +21,7 @@ import duckdb
 import pyarrow as pa
 
 from schemas import risk as schema
+from schemas.sql import exact_decimal
 from transforms.risk.rules import RiskRules
 from transforms.risk.sql import HOUR_US, day_num, lit, to_table
 
@@ -61,6 +62,11 @@ def exceedance_hourly_rows(con: duckdb.DuckDBPyConnection, first: dt.date, last:
     return to_table(rel, schema.exceedance_hourly)
 
 
+def _exact_mean(column: str) -> str:
+    """The mean of ``column``, the same whichever other days were refreshed with it (exact sum)."""
+    return f"(sum({exact_decimal(column)}) / count({exact_decimal(column)}))::DOUBLE"
+
+
 def build_daily(con: duckdb.DuckDBPyConnection, first: dt.date, last: dt.date, rules: RiskRules) -> None:
     """``_risk_daily``: ``mart_source__exceedance_daily`` rows (``from_us`` for identity_from_at)."""
     lo, hi = day_num(first), day_num(last)
@@ -71,12 +77,14 @@ def build_daily(con: duckdb.DuckDBPyConnection, first: dt.date, last: dt.date, r
         WITH seg AS (
             SELECT * FROM _risk_identity WHERE day_num BETWEEN {lo} AND {hi}
         ), seen AS (
-            SELECT DISTINCT mn, pollutant_code FROM _risk_judged
+            SELECT DISTINCT mn, pollutant_code, day_num FROM _risk_judged
         ), universe AS (
             SELECT s.seg_id, trim(p) AS pollutant_code
             FROM seg s, unnest(string_split(s.pollutants_expected, ',')) t(p) WHERE trim(p) <> ''
             UNION
-            SELECT s.seg_id, x.pollutant_code FROM seg s JOIN seen x USING (mn)
+            -- a pollutant the logger sent on the day or its look-back days (not one it starts later)
+            SELECT s.seg_id, x.pollutant_code FROM seg s JOIN seen x
+              ON x.mn = s.mn AND x.day_num BETWEEN s.day_num - {rules.lookback_hours // 24} AND s.day_num
         ), lim AS (
             SELECT seg_id, pollutant_code,
                    arg_max(limit_value, a) AS limit_value, arg_max(limit_lower, a) AS limit_lower,
@@ -99,7 +107,7 @@ def build_daily(con: duckdb.DuckDBPyConnection, first: dt.date, last: dt.date, r
                    count(*) FILTER (WHERE near_limit) AS hours_near_limit,
                    max(judged_value) AS max_judged_value, max(ratio) AS max_ratio,
                    max(ratio) FILTER (WHERE exceeded) - 1 AS max_exceedance_multiple,
-                   avg(judged_value) AS daily_mean_value, avg(ratio) AS daily_mean_ratio
+                   {_exact_mean("judged_value")} AS daily_mean_value, {_exact_mean("ratio")} AS daily_mean_ratio
             FROM _risk_judged WHERE day_num BETWEEN {lo} AND {hi}
             GROUP BY ALL
         ), runs AS (

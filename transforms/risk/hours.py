@@ -14,7 +14,7 @@ it is judged on, and the runs it belongs to. The exceedance marts and the indica
 * **Valid** — flag N (``valid_flags``); only valid hours are judged.
 * **Runs** — consecutive hours (per MN and pollutant) of exceedance, of flat values while running,
   and of zero values while flowing, with their length, start and end, followed back into the
-  lookback days.
+  lookback days and on into the lookahead days: each hour's run as its day's window sees it.
 
 Inputs: ``mart_source__hourly``, ``core_permit__outlet_limits`` and ``_risk_identity``
 (:mod:`transforms.risk.identity`).
@@ -27,7 +27,7 @@ import datetime as dt
 import duckdb
 
 from transforms.risk.rules import RiskRules
-from transforms.risk.sql import FAR_US, HOUR_US, lit
+from transforms.risk.sql import BEIJING_H, FAR_US, HOUR_US, lit
 
 __all__ = ["build_judged_hours", "load_hours"]
 
@@ -198,10 +198,17 @@ def _runs_sql(rules: RiskRules) -> str:
     same = f"abs(avg_value - lag(avg_value) OVER w) <= {_tol(rules, 'lag(avg_value) OVER w')}"
     cols = "mn, pollutant_code, hr, day_num, seg_id, avg_value"
 
+    # a run as the hour's own day sees it: clipped to that day's window, so a day's figures are the
+    # same whichever days were loaded with it (a run's hours are consecutive: len = last − first + 1)
+    win_lo = f"day_num * 24 - {BEIJING_H + rules.lookback_hours}"
+    win_hi = f"day_num * 24 - {BEIJING_H} + {24 + rules.lookahead_hours - 1}"
+
     def runs(kind: str) -> str:
         return f"""
-        SELECT '{kind}' AS kind, {cols}, count(*) OVER r AS len, min(hr) OVER r AS first_hr, max(hr) OVER r AS last_hr
-        FROM {kind}_h WINDOW r AS (PARTITION BY mn, pollutant_code, run)"""
+        SELECT '{kind}' AS kind, {cols}, last_hr - first_hr + 1 AS len, first_hr, last_hr FROM (
+            SELECT {cols}, greatest(min(hr) OVER r, {win_lo}) AS first_hr, least(max(hr) OVER r, {win_hi}) AS last_hr
+            FROM {kind}_h WINDOW r AS (PARTITION BY mn, pollutant_code, run)
+        )"""
 
     return f"""
     WITH c AS (

@@ -35,7 +35,7 @@ import pyarrow as pa
 
 from schemas import risk as schema
 from transforms.risk.rules import RiskRules
-from transforms.risk.sql import HOUR_US, beijing_text, day_num, day_start_hr, lit, to_table
+from transforms.risk.sql import BEIJING_H, HOUR_US, beijing_text, day_num, day_start_hr, lit, to_table
 
 __all__ = ["PERMIT_STATUS_ZH", "indicator_rows", "names_sql"]
 
@@ -162,25 +162,36 @@ def _logger_sql(rules: RiskRules, first: dt.date, last: dt.date, lo_hr: int, hi_
     smin = int(rules.indicator("silence")["min_run_h"])
     pmin = int(rules.indicator("unpermitted_discharge")["min_hours"])
     lo, hi = day_num(first), day_num(last)
+    ahead = rules.lookahead_hours
     status = _map_sql(PERMIT_STATUS_ZH, "s.permit_status")
-    # The window ends at the fleet's newest hour of data, not at the last day's midnight: on a day in
-    # progress the hours not yet reached are no logger's silence (a complete day ends at midnight).
-    data_end = f"(SELECT coalesce(least(max(hr) + 1, {hi_hr}), {hi_hr}) FROM dh)"
+    day0 = f"day_num * 24 - {BEIJING_H}"  # a Beijing day's first epoch hour
     return f"""
     dh AS (SELECT DISTINCT mn, hr FROM _risk_judged),
     gaps AS (
         SELECT mn, coalesce(lag(hr) OVER (PARTITION BY mn ORDER BY hr) + 1, {lo_hr}) AS g0, hr AS g1 FROM dh
         UNION ALL
-        SELECT mn, max(hr) + 1, {data_end} FROM dh GROUP BY mn
+        SELECT mn, max(hr) + 1, {hi_hr} FROM dh GROUP BY mn
         UNION ALL
-        SELECT DISTINCT s.mn, {lo_hr}, {data_end} FROM _risk_identity s ANTI JOIN dh USING (mn)
+        SELECT DISTINCT s.mn, {lo_hr}, {hi_hr} FROM _risk_identity s ANTI JOIN dh USING (mn)
+    ), day_window AS (
+        -- each day sees gaps through its own window [day − lookback, day + lookahead], which ends at
+        -- the newest hour of any logger's data in it: on a day in progress the hours not yet reached
+        -- are no logger's silence, and a day's figures do not depend on which days were loaded with it
+        SELECT d.day_num, {day0} - {rules.lookback_hours} AS w0,
+               least(coalesce(max(h.hr) + 1, {day0} + {24 + ahead}), {day0} + {24 + ahead}) AS w1
+        FROM (SELECT DISTINCT day_num FROM _risk_identity WHERE day_num BETWEEN {lo} AND {hi}) d
+        LEFT JOIN (SELECT DISTINCT hr FROM dh) h ON h.hr < {day0} + {24 + ahead}
+        GROUP BY d.day_num
+    ), seen_gaps AS (
+        SELECT s.date, s.mn, s.from_us, s.to_us, s.segment_hours,
+               greatest(g.g0, w.w0) AS g0, least(g.g1, w.w1) AS g1
+        FROM _risk_identity s JOIN day_window w USING (day_num)
+        JOIN gaps g ON g.mn = s.mn AND g.g1 - g.g0 >= {smin}
     ), sil AS (
-        SELECT s.date, s.mn, s.from_us, s.segment_hours,
-               greatest(g.g0, (s.from_us + {HOUR_US} - 1) // {HOUR_US}) AS x0,
-               least(g.g1, (s.to_us + {HOUR_US} - 1) // {HOUR_US}) AS x1, g.g0, g.g1 - g.g0 AS len
-        FROM _risk_identity s JOIN gaps g
-          ON g.mn = s.mn AND g.g1 - g.g0 >= {smin} AND g.g0 * {HOUR_US} < s.to_us AND g.g1 * {HOUR_US} > s.from_us
-        WHERE s.day_num BETWEEN {lo} AND {hi}
+        SELECT date, mn, from_us, segment_hours,
+               greatest(g0, (from_us + {HOUR_US} - 1) // {HOUR_US}) AS x0,
+               least(g1, (to_us + {HOUR_US} - 1) // {HOUR_US}) AS x1, g0, g1 - g0 AS len
+        FROM seen_gaps WHERE g1 - g0 >= {smin} AND g0 * {HOUR_US} < to_us AND g1 * {HOUR_US} > from_us
     ), silence AS (
         SELECT date, mn, from_us, '{schema.LOGGER_LEVEL}' AS pollutant_code, 'silence' AS indicator,
                'data_quality' AS category, sum(x1 - x0) AS hours_flagged, any_value(segment_hours) AS hours_checked,
@@ -209,7 +220,7 @@ def indicator_rows(
     and ``_risk_identity`` (``lookback`` hours before ``first`` are in the window)."""
     lo, hi = day_num(first), day_num(last)
     lo_hr = day_start_hr(first) - rules.lookback_hours
-    hi_hr = day_start_hr(last) + 24
+    hi_hr = day_start_hr(last) + 24 + rules.lookahead_hours
     rel = con.sql(
         f"""
         WITH names AS ({names_sql(rules)}),

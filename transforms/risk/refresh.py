@@ -3,16 +3,18 @@
 ``refresh_days(con, first, last, rules)`` expects these relations on ``con`` (DuckDB views over
 the lake, tables, or registered Arrow tables), named as in the registry:
 
-* ``mart_source__hourly`` — at least the Beijing days [first − lookback, last] (rules
-  ``data.lookback_hours``); a view over the lake is filtered on ``date``, so only those partitions
-  are read;
+* ``mart_source__hourly`` — at least the Beijing days [first − lookback, last + lookahead] (rules
+  ``data.lookback_hours``, ``data.lookahead_hours``); a view over the lake is filtered on ``date``, so
+  only those partitions are read;
 * ``core_master__monitoring_points``, ``core_master__enterprises`` (all versions);
 * ``core_permit__permits``, ``core_permit__outlets``, ``core_permit__outlet_limits`` (all versions).
 
 It returns the rows of ``mart_source__outlet_identity``, ``mart_source__exceedance_hourly``,
 ``mart_source__exceedance_daily`` and ``mart_risk__indicators`` for days [first, last] (every
-table partitioned by ``date``: write each day's partition). The days after ``last`` are not
-touched: a new day refreshes only its own partitions. Temporary tables ``_risk_*`` are dropped.
+table partitioned by ``date``: write each day's partition). The days after ``last`` are read, not
+written: a run crossing midnight counts on both days. Each day's rows depend only on the hours of
+its own window [day − lookback, day + lookahead], so refreshing days one by one and many at once
+give the same rows. Temporary tables ``_risk_*`` are dropped.
 """
 
 from __future__ import annotations
@@ -73,9 +75,10 @@ def refresh_days(
     if last < first:
         raise ValueError(f"empty range {first}..{last}")
     lo = first - dt.timedelta(hours=rules.lookback_hours)
+    ahead = last + dt.timedelta(hours=rules.lookahead_hours)
     try:
-        load_hours(con, lo, last)
-        build_identity(con, lo, last)
+        load_hours(con, lo, ahead)
+        build_identity(con, lo, ahead)
         build_judged_hours(con, rules)
         build_daily(con, first, last, rules)
         return RiskMarts(

@@ -100,6 +100,10 @@ class RiskRules:
         return int(self.raw["data"]["lookback_hours"])
 
     @property
+    def lookahead_hours(self) -> int:
+        return int(self.raw["data"]["lookahead_hours"])
+
+    @property
     def daily_mean_min_hours(self) -> int:
         return int(self.raw["exceedance"]["daily_mean_min_hours"])
 
@@ -198,8 +202,9 @@ def _check(rules: RiskRules) -> None:
             raise RulesError(f"score.reasons.{name}: points ≥ 0 and saturation > 0 required")
     if not 0 < rules.o2_max_pct < 21:
         raise RulesError("data.o2_max_pct must lie in (0, 21): the conversion divides by 21 − O2")
-    if rules.lookback_hours < 0 or rules.lookback_hours % 24:
-        raise RulesError("data.lookback_hours must be a multiple of 24 (whole previous days are read)")
+    for reach in ("lookback_hours", "lookahead_hours"):
+        if getattr(rules, reach) < 0 or getattr(rules, reach) % 24:
+            raise RulesError(f"data.{reach} must be a multiple of 24 (whole days are read)")
     low = float(rules.indicator("near_limit")["low_frac"])
     if not 0 < low < 1:
         raise RulesError("indicators.near_limit.low_frac must lie in (0, 1)")
