@@ -53,7 +53,8 @@ class Daily:
         back, ahead = dt.timedelta(hours=rules.lookback_hours), dt.timedelta(hours=rules.lookahead_hours)
         for day in sorted(d for d in hourly if d is not None):
             window = [  # the next day's values are an input too: a run crossing midnight counts on both
-                hourly[d] for d in sorted(x for x in hourly if x is not None and day - back <= x <= day + ahead)
+                hourly[d]
+                for d in sorted(x for x in hourly if x is not None and day - back <= x <= day + ahead)
             ]
             yield Unit(day.isoformat(), (*window, *registries), partition=day, params=(("rules", digest),))
 
