@@ -11,6 +11,8 @@ Two files, each a full snapshot, told apart by their header:
 Chinese header names are accepted too (统一社会信用代码, 企业名称, 排放口编号 …). UTF-8 (Excel's BOM
 included) or GB18030. A row without its key, or repeating a key earlier in the same file, is
 quarantined; a USCC failing its check or an MN that is not 24 hex characters is flagged, not dropped.
+A quote that never closes, or a record spread over lines by a quoted line break (the lines it hides
+are no records, and a snapshot missing them would end their history), refuses the file.
 Whatever a file is called, it lands as ``enterprises.csv`` or ``monitoring_points.csv`` (a file that
 is neither lands under its own name, and the build quarantines it).
 """
@@ -28,6 +30,7 @@ import pyarrow as pa
 import requests
 
 from ingest import listing
+from ingest.csv_records import MalformedCsv, Record, csv_records, spread_reason
 from ingest.snapshots import land_snapshot
 from schemas import master as schema
 from schemas.hj212_codes import pollutant as hj212_pollutant
@@ -97,15 +100,30 @@ def _header(row: list[str]) -> dict[str, int]:
     return out
 
 
-def kind_of(data: bytes) -> str:
-    """``enterprises`` or ``monitoring_points`` from the header row; MasterFileError otherwise."""
-    first = next(csv.reader(io.StringIO(_decode(data)[:4096], newline="")), [])
+def _records(text: str, raw_file: str) -> list[Record]:
+    try:
+        return csv_records(text)
+    except MalformedCsv as exc:
+        raise MasterFileError(f"{raw_file}: {exc}") from exc
+
+
+def _kind_of_header(first: list[str]) -> str:
     columns = _header(first)
     if "mn" in columns:
         return POINTS
     if {"uscc", "enterprise_name"} <= set(columns):
         return ENTERPRISES
     raise MasterFileError(f"header {first[:8]!r} is neither the enterprise nor the monitoring-point registry")
+
+
+def kind_of(data: bytes) -> str:
+    """``enterprises`` or ``monitoring_points`` from the header row; MasterFileError otherwise."""
+    reader = csv.reader(io.StringIO(_decode(data)[:4096], newline=""), strict=True)
+    try:
+        first = next(reader, [])
+    except csv.Error as exc:
+        raise MasterFileError(f"header: malformed CSV ({exc}): a quote opened in it does not close") from exc
+    return _kind_of_header(first)
 
 
 def normalize_pollutants(text: str) -> str | None:
@@ -124,20 +142,30 @@ def normalize_pollutants(text: str) -> str | None:
 def parse_master_csv(data: bytes, *, raw_file: str, snapshot_at: dt.datetime | None = None) -> ParsedMaster:
     """Typed rows of one registry file (``snapshot_at``: when it was received). Raises MasterFileError
     when it is not one."""
-    kind = kind_of(data)
-    rows = list(csv.reader(io.StringIO(_decode(data), newline="")))
-    columns = _header(rows[0])
+    rows = _records(_decode(data), raw_file)
+    if not rows:
+        raise MasterFileError(f"{raw_file}: empty file (no header row)")
+    spread = next((r for r in rows if r.spread), None)
+    if spread is not None:  # a snapshot without the records on those lines would end their history
+        raise MasterFileError(f"{raw_file}: refused as a snapshot: {spread_reason(spread, 'record')}")
+    header = rows[0]
+    kind = _kind_of_header(header.cells)
+    columns = _header(header.cells)
     key = KEYS[kind]
     out: list[dict[str, Any]] = []
     quarantine: list[dict[str, Any]] = []
     first_line: dict[str, int] = {}
-    numbered = [(n, row) for n, row in enumerate(rows[1:], start=2) if any(c.strip() for c in row)]
+    numbered = [r for r in rows[1:] if any(c.strip() for c in r.cells)]
     records = [
-        {c: (row[j].strip() if j < len(row) and row[j].strip() else None) for c, j in columns.items()}
-        for _, row in numbered
+        {
+            c: (r.cells[j].strip() if j < len(r.cells) and r.cells[j].strip() else None)
+            for c, j in columns.items()
+        }
+        for r in numbered
     ]
     identities = _identities(kind, [rec.get(key) for rec in records])
-    for (line_no, row), rec, identity in zip(numbered, records, identities, strict=True):
+    for record, rec, identity in zip(numbered, records, identities, strict=True):
+        line_no, row = record.first_line, record.cells
         value = rec.get(key)
         reason = None
         if value and _is_column_name(value, key):

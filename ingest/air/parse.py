@@ -24,7 +24,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from schemas.air import AQI_RELEASE_TYPE, POLLUTANTS, RELEASE_TYPES
+from ingest.csv_records import MalformedCsv, csv_records, spread_reason
+from schemas.air import AQI_RELEASE_TYPE, POLLUTANTS, RELEASE_TYPES, station_hourly
 from schemas.air import quarantine as quarantine_table
 from schemas.air import station_list as station_list_table
 
@@ -32,7 +33,21 @@ BEIJING = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
 DAY_FILE_RE = re.compile(r"china_sites_(\d{8})\.csv(?:\.gz)?$")
 _TYPE_INDEX = {t: i for i, t in enumerate(RELEASE_TYPES)}
 _VALUE_COLUMNS = ["aqi_published", *(p.column for p in POLLUTANTS)]  # same order as RELEASE_TYPES
-_NUMBER_RE = r"^\s*-?[0-9]+(\.[0-9]+)?\s*$"  # signs pass here; negatives are caught as impossible
+# Matched after trimming: the cast to float64 that follows does not skip spaces. Signs pass here;
+# negatives are caught as impossible.
+_NUMBER_RE = r"^-?[0-9]+(\.[0-9]+)?$"
+
+
+def _registry_bounds(bound: str, missing: float) -> np.ndarray:
+    """Per value row (RELEASE_TYPES order), the registry's ``min`` or ``max`` of its published
+    column: the registry is where bounds are declared, and a value outside them would fail the day's
+    blocking range check, so it is quarantined here instead."""
+    values = [getattr(station_hourly.column(name), bound) for name in _VALUE_COLUMNS]
+    return np.array([missing if v is None else v for v in values], dtype=np.float64)
+
+
+_LOWEST = _registry_bounds("min", -np.inf)
+_HIGHEST = _registry_bounds("max", np.inf)
 
 
 class AirFileError(ValueError):
@@ -105,8 +120,12 @@ def parse_day_file(data: bytes, *, raw_file: str, file_date: dt.date | None = No
                 strings_can_be_null=True,
             ),
         )
-        cells_are_text = False
+        # pyarrow reads the text nan/NaN as a float NaN, which the grid takes for an empty cell: such
+        # a file takes the text path too, where that cell is "not a number" like any other text
+        cells_are_text = _holds_nan(table.columns[3:])
     except pa.ArrowInvalid:
+        cells_are_text = True
+    if cells_are_text:
         # Some cell is not a number: re-read as text and find the culprits (slow path, dirty files only).
         line_rejects.clear()
         table = pacsv.read_csv(
@@ -117,7 +136,6 @@ def parse_day_file(data: bytes, *, raw_file: str, file_date: dt.date | None = No
                 column_types={n: pa.string() for n in names}, null_values=[""], strings_can_be_null=True
             ),
         )
-        cells_are_text = True
 
     line_nos = _line_numbers(body, table.num_rows, {r[0] for r in line_rejects})
     return _assemble(
@@ -149,14 +167,23 @@ def _line_numbers(body: bytes, n_rows: int, rejected: set[int]) -> np.ndarray:
     return np.asarray(kept[:n_rows], dtype=np.int32)
 
 
+def _holds_nan(columns: list[pa.ChunkedArray]) -> bool:
+    """Whether a float64 column read from text holds a NaN (empty cells are NULL, not NaN)."""
+    chunks = [chunk for column in columns for chunk in column.chunks]
+    if not chunks:
+        return False
+    return bool(pc.any(pc.is_nan(pa.chunked_array(chunks, pa.float64()))).as_py())
+
+
 def _as_numbers(cells: pa.ChunkedArray, j: int, bad_text: dict[tuple[int, int], str]) -> pa.ChunkedArray:
     """A station column read as text, as float64: cells that are not numbers become NULL and are
-    recorded in ``bad_text`` under (line, ``j``)."""
-    ok = pc.fill_null(pc.match_substring_regex(cells, _NUMBER_RE), True)
+    recorded (as written) in ``bad_text`` under (line, ``j``)."""
+    trimmed = pc.utf8_trim_whitespace(cells)
+    ok = pc.fill_null(pc.match_substring_regex(trimmed, _NUMBER_RE), True)
     if not pc.all(ok).as_py():
         for row in np.flatnonzero(~ok.to_numpy(zero_copy_only=False)).tolist():
             bad_text[(row, j)] = str(cells[row].as_py())
-    return pc.cast(pc.if_else(ok, cells, None), pa.float64())
+    return pc.cast(pc.if_else(ok, trimmed, None), pa.float64())
 
 
 def _grid(columns: list[pa.ChunkedArray], n_lines: int) -> np.ndarray:
@@ -224,10 +251,11 @@ def _assemble(
     orphan_cells: list[tuple[int, str | None, str, str]] = []
     for j in (j for j, s in enumerate(station_of_col) if not s):
         values = _grid([station_columns[j]], n_lines)[:, 0]
-        for row in np.flatnonzero(good & ~np.isnan(values)).tolist():
-            orphan_cells.append(
-                (int(line_nos[row]), rtypes[row], str(values[row]), "value under an unnamed column")
-            )
+        holds_text = np.zeros(n_lines, dtype=bool)  # text that is not a number is a value here too
+        holds_text[[row for row, col in bad_text if col == j]] = True
+        for row in np.flatnonzero(good & (~np.isnan(values) | holds_text)).tolist():
+            raw = bad_text.get((row, j), str(values[row]))
+            orphan_cells.append((int(line_nos[row]), rtypes[row], raw, "value under an unnamed column"))
 
     # duplicated station columns (same code twice): equal or one empty is fine
     codes = sorted({station_of_col[j] for j in named})
@@ -266,12 +294,14 @@ def _assemble(
         flagged[type_idx[gi], hour_idx[gi], :] = cells[gi, :]
         bad |= flagged.any(axis=0)
     present = bad | ~np.isnan(cube).all(axis=0)
-    # physical impossibilities are untypeable too: negative or non-finite values, fractional AQI
+    # physical impossibilities are untypeable too: values outside the registry's bounds (AQI > 500
+    # included, so the int16 cast below cannot fail), non-finite values, fractional AQI
+    lowest, highest = _LOWEST[:, None, None], _HIGHEST[:, None, None]
     with np.errstate(invalid="ignore"):
-        negative = np.any((cube < 0) | (cube == np.inf), axis=0)  # -inf < 0
+        impossible = np.any((cube < lowest) | (cube > highest) | np.isinf(cube), axis=0)
         aqi = cube[_TYPE_INDEX[AQI_RELEASE_TYPE]]
         frac_aqi = ~np.isnan(aqi) & (aqi != np.floor(aqi))
-    bad |= negative | frac_aqi
+    bad |= impossible | frac_aqi
 
     # Reasons, computed only for the (rare) bad station-hours.
     q_rows: list[tuple[int, str | None, str | None, str | None, str]] = []
@@ -294,8 +324,12 @@ def _assemble(
                 raw_vals.append(text)
             elif conflict is not None and conflict[i, k]:
                 why = f"{RELEASE_TYPES[t]}: duplicated station column disagrees"
-            elif not np.isnan(v) and (v < 0 or np.isinf(v)):
+            elif not np.isnan(v) and (v < _LOWEST[t] or np.isinf(v)):
                 why = f"{RELEASE_TYPES[t]}={v} is not a possible concentration"
+            elif v > _HIGHEST[t]:
+                column = station_hourly.column(_VALUE_COLUMNS[t])
+                unit = "" if column.unit in (None, "1") else f" {column.unit}"
+                why = f"{RELEASE_TYPES[t]}={v} is above {_HIGHEST[t]:g}{unit}, the maximum of {column.name}"
             elif t == _TYPE_INDEX[AQI_RELEASE_TYPE] and not np.isnan(v) and v != np.floor(v):
                 why = f"AQI={v} is not an integer"
             if why:
@@ -369,12 +403,21 @@ def parse_station_list(data: bytes) -> pa.Table:
     """The national station list → station_code, station_name, city, longitude, latitude, is_control_point.
 
     ``-`` or empty coordinates become NULL; the file may be UTF-8 (with or without BOM) or GB18030.
+    A quote that never closes, or a row spread over lines by a quoted line break, is an AirFileError:
+    the list has no quarantine, and the lines such a row spans may be stations.
     """
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         text = data.decode("gb18030")
-    rows = list(csv.reader(io.StringIO(text)))
+    try:
+        records = csv_records(text)
+    except MalformedCsv as exc:
+        raise AirFileError(f"station list: {exc}") from exc
+    for record in records:
+        if record.spread:
+            raise AirFileError(f"station list: {spread_reason(record, 'station')}")
+    rows = [r.cells for r in records]
     if not rows:
         raise AirFileError("station list is empty")
     header = [h.strip() for h in rows[0]]

@@ -13,11 +13,12 @@ The province comes from the caller, else from the file name (``file_hints``), el
 part of the USCCs in the file (majority). The year comes from the caller, a year column, the file
 name, or the title row. A row without an enterprise name or with a level label the province does not
 use is quarantined with its reason; USCCs are not checked here (the pipeline flags them, vectorised).
+A CSV is read strictly: a quote that never closes, or a header spread over lines by a quoted line
+break, refuses the file; a data row spread over lines is quarantined (the lines it hides are no rows).
 """
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
 import re
@@ -29,6 +30,7 @@ from typing import Any
 import pyarrow as pa
 
 from ingest.credit.config import ProvinceConfig, provinces
+from ingest.csv_records import MalformedCsv, Record, csv_records, spread_reason
 from ingest.xlsx_guard import ZIP_MAGIC, WorkbookRefused, check_workbook
 from schemas import credit as schema
 from schemas.credit import SCHEMES
@@ -122,8 +124,33 @@ def _filled(rows: list[list[str]], ranges: list[tuple[int, int, int, int]]) -> l
     return rows
 
 
+@dataclass
+class _Sheet:
+    name: str
+    rows: list[list[str]]
+    # CSV only: row index → the record, where a quoted line break spreads it over lines
+    spread: dict[int, Record] = field(default_factory=dict)
+
+
 def read_sheets(data: bytes, file_name: str = "") -> list[tuple[str, list[list[str]]]]:
     """(sheet name, rows of cell text) for an XLSX workbook, or one unnamed sheet for a CSV."""
+    return [(sheet.name, sheet.rows) for sheet in _read_sheets(data, file_name)]
+
+
+def _read_csv(text: str, file_name: str) -> _Sheet:
+    """The one sheet of a CSV, read strictly (``ingest.csv_records``)."""
+    try:
+        records = csv_records(text)
+    except MalformedCsv as exc:
+        raise CreditFileError(f"{file_name or 'CSV'}: {exc}") from exc
+    return _Sheet(
+        "",
+        [[c.strip() for c in r.cells] for r in records],
+        {i: r for i, r in enumerate(records) if r.spread},
+    )
+
+
+def _read_sheets(data: bytes, file_name: str) -> list[_Sheet]:
     if data[:4] == ZIP_MAGIC or file_name.lower().endswith((".xlsx", ".xlsm")):
         try:
             check_workbook(data)  # truncated, not a ZIP, a zip bomb, absurd dimensions: refused here
@@ -134,12 +161,15 @@ def read_sheets(data: bytes, file_name: str = "") -> list[tuple[str, list[list[s
         try:
             wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
             try:
-                sheets: list[tuple[str, list[list[str]]]] = []
+                sheets: list[_Sheet] = []
                 for ws in wb.worksheets:
                     ws.reset_dimensions()  # read every row, not only those inside a (wrong) declared dimension
                     rows = [[_cell(v) for v in row] for row in ws.iter_rows(values_only=True)]
                     sheets.append(
-                        (_unique_title(ws.title, [t for t, _ in sheets]), _filled(rows, _merged_ranges(ws)))
+                        _Sheet(
+                            _unique_title(ws.title, [s.name for s in sheets]),
+                            _filled(rows, _merged_ranges(ws)),
+                        )
                     )
                 return sheets
             finally:
@@ -155,7 +185,7 @@ def read_sheets(data: bytes, file_name: str = "") -> list[tuple[str, list[list[s
             continue
     else:
         raise CreditFileError("neither XLSX nor text in UTF-8 or GB18030")
-    return [("", [[c.strip() for c in row] for row in csv.reader(io.StringIO(text, newline=""))])]
+    return [_read_csv(text, file_name)]
 
 
 # ---------------------------------------------------------------------------------------- mapping
@@ -219,9 +249,9 @@ def parse_credit_file(
     Raises CreditFileError when nothing can be placed: no header row in any sheet, or the province
     or the year cannot be told.
     """
-    sheets = read_sheets(data, file_name)
+    sheets = _read_sheets(data, file_name)
     candidates = [province] if province else list(provinces().values())
-    found = [(name, rows, h) for name, rows in sheets if (h := _header(rows, candidates)) is not None]
+    found = [(s.name, s.rows, h) for s in sheets if (h := _header(s.rows, candidates)) is not None]
     if not found:
         raise CreditFileError("no header row with an enterprise-name and a level column in any sheet")
     if province is None:
@@ -248,7 +278,8 @@ def parse_credit_file(
                 )  # fmt: skip
 
     with_header = {name for name, _, _ in found}  # a workbook's sheet names are unique
-    for sheet, rows in sheets:
+    for each in sheets:
+        sheet, rows, spread = each.name, each.rows, each.spread
         if sheet not in with_header:
             skip_sheet(sheet, rows, "a sheet with no header row naming an enterprise-name and a level column")
             continue
@@ -261,14 +292,20 @@ def parse_credit_file(
             )
             continue
         h_index, columns = header
+        if h_index in spread:
+            raise CreditFileError(
+                f"{file_name}: the header is refused: {spread_reason(spread[h_index], 'header')}"
+            )
         title_year = _year_in(" ".join(" ".join(r) for r in rows[:h_index]))
         for row_no, row in _data_rows(rows, h_index):
             cells = {c: (row[j].strip() if j < len(row) else "") for c, j in columns.items()}
-            if not cells.get("enterprise_name") and not cells.get("level"):
+            if row_no - 1 in spread:  # the lines it spans may be ratings, missing unseen
+                typed: dict[str, Any] | str = spread_reason(spread[row_no - 1], "row")
+            elif not cells.get("enterprise_name") and not cells.get("level"):
                 if not any(cells.values()):
                     counts["rows_skipped"] += 1  # a note (注：…) or a subtotal line below the table
                     continue
-                typed: dict[str, Any] | str = "neither enterprise name nor level"  # yet a USCC, a region …
+                typed = "neither enterprise name nor level"  # yet a USCC, a region …
             else:
                 typed = _typed_row(
                     cells, province, year or file_year or title_year, fixed_year=year is not None

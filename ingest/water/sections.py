@@ -21,6 +21,8 @@ latitude         纬度                        no        decimal degrees
 The platform identifies a section by province + basin + name, so those three (after trimming) must
 be unique. A file with any problem is refused as a whole with every problem listed
 (``SectionRegistryError``): a wrong type or target silently changes classes, so nothing is guessed.
+A quote that never closes, or a row spread over lines by a quoted line break, is such a problem.
+Line numbers are the file's own (blank lines counted).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import re
 
 import pyarrow as pa
 
+from ingest.csv_records import MalformedCsv, csv_records, spread_reason
 from ingest.water.parse import section_id
 from schemas.gb3838_standard import SECTION_TYPES
 from schemas.water import stage_sections_registry
@@ -121,17 +124,26 @@ def _float(text: str, what: str, low: float, high: float, problems: list[str], l
 
 def parse_sections_csv(data: bytes) -> pa.Table:
     """The registry as a ``stage_water__sections_registry`` table (sorted by section_id)."""
-    rows = list(csv.reader(io.StringIO(_decode(data))))
-    rows = [r for r in rows if any(c.strip() for c in r)]
-    if not rows:
+    try:
+        records = [r for r in csv_records(_decode(data)) if any(c.strip() for c in r.cells)]
+    except MalformedCsv as exc:
+        raise SectionRegistryError(f"section registry refused:\n  {exc}") from exc
+    if not records:
         raise SectionRegistryError("section registry is empty (no header)")
-    index, problems = _column_index(rows[0])
+    header = records[0]
+    index, problems = _column_index(header.cells)
+    if header.spread:  # the lines it spans may be sections
+        problems.append(spread_reason(header, "header"))
     if problems:
         raise SectionRegistryError("section registry refused:\n  " + "\n  ".join(problems))
 
     out: dict[str, list[object]] = {c: [] for c in REGISTRY_COLUMNS}
     seen: dict[str, int] = {}
-    for line, row in enumerate(rows[1:], start=2):
+    for record in records[1:]:
+        line, row = record.first_line, record.cells
+        if record.spread:
+            problems.append(spread_reason(record, "section"))
+            continue
 
         def cell(name: str, row: list[str] = row) -> str:
             i = index.get(name)

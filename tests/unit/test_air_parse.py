@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from ingest.air.parse import AirFileError, date_from_name, parse_day_file, parse_station_list
-from schemas.air import RELEASE_TYPES
+from schemas.air import RELEASE_TYPES, station_hourly
 
 DAY = dt.date(2023, 1, 20)
 
@@ -168,3 +168,77 @@ def test_station_list_quirks() -> None:
         assert rows[1]["longitude"] is None and rows[1]["latitude"] is None
         assert rows[1]["is_control_point"] is True
         assert rows[0]["station_name"] == "万寿西宫"
+
+
+def _registry_max(column: str) -> float:
+    bound = station_hourly.column(column).max
+    assert bound is not None
+    return bound
+
+
+def test_values_above_the_registry_maximum_are_quarantined_not_published() -> None:
+    """Above the physical maximum the registry declares, a value would fail the day's blocking range
+    check later and hold back every station-hour of the day: it is quarantined here instead."""
+    co_max, pm25_max, aqi_max = (_registry_max(c) for c in ("co_mgm3", "pm25_ugm3", "aqi_published"))
+    over = {"CO": ["1", str(co_max + 1), "1", "1"], "PM2.5": ["1", "1", str(pm25_max + 1), "1"]}
+    over["AQI"] = ["1", "1", "1", str(aqi_max + 1)]
+    at_limit = {"CO": str(co_max), "PM2.5": str(pm25_max), "AQI": str(int(aqi_max))}
+    rows = [(0, t, [at_limit.get(t, "1"), *over.get(t, ["1"] * 4)[1:]]) for t in RELEASE_TYPES]
+    p = parse_day_file(day_file(["A", "B", "C", "D"], rows), raw_file="f.csv", file_date=DAY)
+    assert p.hourly.column("station_code").to_pylist() == ["A"]  # the maxima themselves are possible
+    assert p.hourly.column("aqi_published").to_pylist() == [int(aqi_max)]
+    reasons = {r["station_code"]: r["reason"] for r in p.quarantine.to_pylist()}
+    assert f"CO={co_max + 1}" in reasons["B"] and "above" in reasons["B"] and "co_mgm3" in reasons["B"]
+    assert f"PM2.5={pm25_max + 1}" in reasons["C"] and "pm25_ugm3" in reasons["C"]
+    assert f"AQI={aqi_max + 1}" in reasons["D"] and "aqi_published" in reasons["D"]
+    assert p.counts["station_hours_in"] == 4 and p.counts["station_hours_quarantined"] == 3
+
+
+def test_an_aqi_beyond_int16_is_quarantined_not_a_crash() -> None:
+    rows = [(0, t, ["40000" if t == "AQI" else "1", "1"]) for t in RELEASE_TYPES]
+    p = parse_day_file(day_file(["A", "B"], rows), raw_file="f.csv", file_date=DAY)
+    assert p.hourly.column("station_code").to_pylist() == ["B"]
+    [q] = p.quarantine.to_pylist()
+    assert q["station_code"] == "A" and "AQI=40000.0 is above 500" in q["reason"]
+
+
+def test_number_cells_with_spaces_are_numbers_in_a_file_with_a_text_cell() -> None:
+    """A text cell sends the file down the text path; there a padded number must not crash the day."""
+    rows = [(0, t, [" 35", "35 ", "n/a" if t == "SO2" else "1"]) for t in RELEASE_TYPES]
+    p = parse_day_file(day_file(["A", "B", "C"], rows), raw_file="f.csv", file_date=DAY)
+    assert p.hourly.column("station_code").to_pylist() == ["A", "B"]
+    assert p.hourly.column("pm25_ugm3").to_pylist() == [35.0, 35.0]
+    assert [r["station_code"] for r in p.quarantine.to_pylist()] == ["C"]
+
+
+@pytest.mark.parametrize("dirty", [False, True], ids=["numeric-file", "file-with-text-cell"])
+@pytest.mark.parametrize("nan_text", ["nan", "NaN"])
+def test_nan_text_in_a_cell_is_quarantined_on_either_path(nan_text: str, dirty: bool) -> None:
+    """pyarrow reads the text nan as a float NaN, which looks like an empty cell: it is a value that
+    is not a number, quarantined whether or not the file also holds other text."""
+    rows = [
+        (0, t, ["1", nan_text if t == "NO2" else "1", "n/a" if dirty and t == "SO2" else "1"])
+        for t in RELEASE_TYPES
+    ]
+    rows += [
+        (1, t, ["", nan_text if t == "PM10" else "", ""]) for t in RELEASE_TYPES
+    ]  # only a nan in the hour
+    p = parse_day_file(day_file(["A", "B", "C"], rows), raw_file="f.csv", file_date=DAY)
+    kept = {(r["station_code"], r["observed_at"].hour) for r in p.hourly.to_pylist()}
+    assert ("B", 16) not in kept and ("B", 17) not in kept
+    q = {(r["station_code"], r["line_no"]): r for r in p.quarantine.to_pylist()}
+    no2 = q[("B", 2 + RELEASE_TYPES.index("NO2"))]
+    assert f"NO2={nan_text!r} is not a number" in no2["reason"] and no2["raw_value"] == nan_text
+    assert f"PM10={nan_text!r} is not a number" in q[("B", 17 + RELEASE_TYPES.index("PM10"))]["reason"]
+    assert (
+        p.counts["station_hours_in"] == p.counts["station_hours_kept"] + p.counts["station_hours_quarantined"]
+    )
+    assert p.counts["station_hours_in"] == 4  # A, B, C at hour 0 and B's nan at hour 1
+
+
+def test_nan_text_under_an_unnamed_column_is_quarantined() -> None:
+    rows = [(0, t, ["1", "nan" if t == "PM10" else ""]) for t in RELEASE_TYPES]
+    p = parse_day_file(day_file(["A"], rows, header_tail=","), raw_file="f.csv", file_date=DAY)
+    [q] = p.quarantine.to_pylist()
+    assert q["reason"] == "value under an unnamed column" and q["release_type"] == "PM10"
+    assert q["raw_value"] == "nan"
