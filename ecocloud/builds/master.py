@@ -102,18 +102,19 @@ class Registries:
 def _history(ctx: StepContext, kind: str, objs: list[RawObject], quarantine: list[pa.Table]) -> pa.Table:
     """The versioned registry of ``kind`` from its snapshots (oldest first)."""
     parts = [ingest_master.STAGE[kind].empty()]
+    snapshots: list[dt.datetime] = []  # of the files read: a refused file is no snapshot (not an empty one)
     for obj in objs:
+        at = dt.datetime.fromisoformat(obj.received_at)
         try:
             parsed = ingest_master.parse_master_csv(
-                read_raw(ctx.lake, obj),
-                raw_file=obj.raw_path,
-                snapshot_at=dt.datetime.fromisoformat(obj.received_at),
+                read_raw(ctx.lake, obj), raw_file=obj.raw_path, snapshot_at=at
             )
         except ingest_master.MasterFileError as exc:
             quarantine.append(ingest_master.file_quarantine(obj.raw_path, str(exc)))
             continue
         quarantine.append(parsed.quarantine)
         parts.append(parsed.rows)
+        snapshots.append(at)
     rows = pa.concat_tables(parts)
     rows = with_uscc_flags(rows, problem=kind == ingest_master.ENTERPRISES)
     rows = rows.set_column(
@@ -129,7 +130,6 @@ def _history(ctx: StepContext, kind: str, objs: list[RawObject], quarantine: lis
             pc.starts_with(outlet, "DA"), "air", pc.if_else(pc.starts_with(outlet, "DW"), "water", None)
         )
         rows = rows.append_column("medium", medium)
-    snapshots = [dt.datetime.fromisoformat(o.received_at) for o in objs]
     return snapshot_history(rows, snapshots, key=ingest_master.KEYS[kind], attributes=_ATTRIBUTES[kind])
 
 

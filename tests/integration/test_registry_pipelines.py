@@ -307,3 +307,37 @@ def test_drop_folder_and_cli_ingest(settings: Settings, tmp_path: Path) -> None:
     assert "/enterprises." in out.output and "/monitoring_points." in out.output
     out = runner.invoke(app, ["quality"])
     assert out.exit_code == 0 and "not in the lake yet" in out.output.replace("\n", " ")
+
+
+def test_a_refused_registry_file_ends_no_enterprises_history(settings: Settings, tmp_path: Path) -> None:
+    """A snapshot file refused whole (here a quote that never closes) is no snapshot: it must not be
+    read as an empty one, which would end every enterprise's current version until the next file."""
+    from ecocloud.runner.context import read_published
+    from ecocloud.runner.engine import ledger
+    from ecocloud.simulator.enterprise_feeds import master_enterprises_csv
+
+    registry = tmp_path / "registry"
+    registry.mkdir()
+    good = master_enterprises_csv(SOURCES, dt.datetime(2026, 11, 20))
+    (registry / "enterprises.csv").write_bytes(good)
+    runner = CliRunner(env={"COLUMNS": "240"})
+
+    def current() -> tuple[int, int]:
+        led = ledger(settings)
+        try:
+            versions = read_published(settings.lake_store, led, "core_master__enterprises")
+            quarantined = read_published(settings.lake_store, led, "quarantine_master__rows")
+        finally:
+            led.close()
+        return sum(versions.column("is_current").to_pylist()), quarantined.num_rows
+
+    assert runner.invoke(app, ["ingest", "master", str(registry)]).exit_code == 0
+    enterprises, quarantined = current()
+    assert enterprises > 0
+    broken = good.decode().splitlines()
+    broken[1] = broken[1].replace(",", ',"', 1)  # a quote opened in the first record, never closed
+    (registry / "enterprises.csv").write_text("\n".join(broken) + "\n")
+    out = runner.invoke(app, ["ingest", "master", str(registry)])
+    assert out.exit_code == 0, out.output
+    assert "landed 1 new raw object(s)" in out.output
+    assert current() == (enterprises, quarantined + 1)  # the file quarantined whole, nobody ended
