@@ -242,6 +242,29 @@ def test_enterprise_score_best_outlet_plus_a_share_of_the_others() -> None:
     assert sum(1 for r in json.loads(ent["reasons_json"]) if r["code"] == "credit_black") == 1
 
 
+def test_outlets_of_equal_scores_rank_and_roll_up_by_key() -> None:
+    """Two loggers with the same readings score the same: they rank by key, and the enterprise's best
+    outlet is the first of them — not whichever a hash table met first."""
+    twin = "AIR000000000000000000000"  # sorts before MN_AIR
+    pts = points(
+        [
+            {"mn": MN_AIR, "uscc": E_AIR, "outlet_code": "DA001"},
+            {"mn": twin, "uscc": E_AIR, "outlet_code": "DA001"},
+        ]
+    )
+    so2 = [20.0] * 24 + [70.0] * 6 + [20.0] * 18
+    two = air_hours(so2) + [{**r, "mn": twin} for r in air_hours(so2)]
+    m = refresh(base_inputs(core_master__monitoring_points=pts, mart_source__hourly=hourly(two)), D)
+    for _ in range(5):
+        s = scores(m, D, D)
+        ranked = sorted(s.outlets.to_pylist(), key=lambda r: r["rank"])
+        assert [r["mn"] for r in ranked] == [twin, MN_AIR]
+        assert ranked[0]["score"] == ranked[1]["score"] > 0
+        (ent,) = s.enterprises.to_pylist()
+        assert ent["top_outlet_key"] == f"{E_AIR}/DA001/{twin}"
+        assert ent["score"] == pytest.approx(ranked[0]["score"] * (1 + RULES.other_outlets_factor))
+
+
 def test_an_enterprise_without_a_permit_counts_it_once_whatever_its_outlets() -> None:
     """The permit's status is the enterprise's (listed once); it was counted once per outlet, so an
     enterprise without a permit scored higher the more outlets it had, above its listed evidence."""

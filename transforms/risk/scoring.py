@@ -34,6 +34,7 @@ import duckdb
 import pyarrow as pa
 
 from schemas import risk as schema
+from schemas.sql import exact_decimal
 from transforms.identifiers import LEGACY_REGION_CODES, canonical_region_code
 from transforms.risk.indicators import names_sql
 from transforms.risk.rules import RiskRules
@@ -304,9 +305,16 @@ def _reasons_sql(rules: RiskRules) -> str:
     return "\nUNION ALL\n".join(parts)
 
 
+# points summed exactly: a float sum's last bits depend on the order DuckDB's threads add them in, and
+# equal scores would then rank by that noise instead of by key
+def _sum_points(points: str, where: str | None = None) -> str:
+    only = f" FILTER (WHERE {where})" if where else ""
+    return f"sum({exact_decimal(points)}){only}::DOUBLE"
+
+
 def _outlet_sql(rules: RiskRules, start: dt.date, end: dt.date) -> str:
     top = rules.top_reasons
-    cat = "coalesce(sum(r.points) FILTER (WHERE r.category = '{c}'), 0)"
+    cat = "coalesce(" + _sum_points("r.points", "r.category = '{c}'") + ", 0)"
     near_min = int(rules.indicator("near_limit")["min_hours"])  # fewer judged hours: no share to speak of
     return f"""
     WITH figures AS (
@@ -326,11 +334,11 @@ def _outlet_sql(rules: RiskRules, start: dt.date, end: dt.date) -> str:
                sum(h) FILTER (WHERE indicator = 'unpermitted_discharge') AS unpermitted_h
         FROM _score_indsum GROUP BY ALL
     ), agg AS (
-        SELECT o.mn, o.uk, coalesce(sum(r.points), 0) AS score,
+        SELECT o.mn, o.uk, coalesce({_sum_points("r.points")}, 0) AS score,
                {cat.format(c="exceedance")} AS exceedance_points, {cat.format(c="fraud")} AS fraud_points,
                {cat.format(c="data_quality")} AS data_quality_points, {cat.format(c="permit")} AS permit_points,
                {cat.format(c="credit")} AS credit_points, {cat.format(c="identity")} AS identity_points,
-               coalesce(sum(r.points) FILTER (WHERE r.category = 'permit' AND r.scope = 'enterprise'), 0)
+               coalesce({_sum_points("r.points", "r.category = 'permit' AND r.scope = 'enterprise'")}, 0)
                    AS enterprise_permit_points,  -- not an outlet column: the enterprise counts these once
                coalesce(array_to_string(list(r.text ORDER BY r.points DESC, r.code, r.pollutant_code)[1:{top}], '；'), '') AS top_reasons,
                coalesce(string_agg(r.code, ',' ORDER BY r.points DESC, r.code, r.pollutant_code), '') AS reason_codes,
@@ -366,10 +374,14 @@ def _enterprise_sql(rules: RiskRules) -> str:
     # an outlet's points an enterprise counts once, not per outlet: credit, and its permit's status
     once = "credit_points + enterprise_permit_points"
 
+    # the best outlet: the highest score without the points counted once; of equal ones the first by
+    # key, the same outlet for every category (arg_max alone picks any of equals, category by category)
+    best_of = f"(-(score - ({once})), outlet_key)"
+
     def combine(c: str, points: str | None = None) -> str:  # the best outlet's points + f × the others'
         points = points or f"{c}_points"
-        best = f"arg_max({points}, score - ({once}))"
-        return f"{best} + {f!r} * (sum({points}) - {best}) AS {c}_points"
+        best = f"arg_min({points}, {best_of})"
+        return f"{best} + {f!r} * ({_sum_points(points)} - {best}) AS {c}_points"
 
     per_outlet = [combine(c) for c in cats if c != "permit"]
     # the permit's status (none, expired, revoked …) once, as listed; an outlet not in the permit per outlet
@@ -383,7 +395,7 @@ def _enterprise_sql(rules: RiskRules) -> str:
                arg_max(industry_code, score) AS industry_code, {", ".join(per_outlet)},
                max(credit_points) AS credit_points, count(*) AS outlets,
                count(*) FILTER (WHERE score > 0) AS outlets_with_reasons,
-               arg_max(outlet_key, score) AS top_outlet_key,
+               arg_min(outlet_key, {best_of}) AS top_outlet_key,
                arg_max(permit_status, list_position({_PERMIT_SEVERITY[::-1]!r}, permit_status)) AS permit_status,
                any_value(credit_level) AS credit_level, any_value(credit_year) AS credit_year
         FROM _score_outlet_rows WHERE uscc IS NOT NULL GROUP BY uscc
@@ -402,7 +414,7 @@ def _enterprise_sql(rules: RiskRules) -> str:
     ), scored AS (
         SELECT e.* EXCLUDE (outlet_permit_points), e.outlet_permit_points + coalesce(p.points, 0) AS permit_points
         FROM ent e LEFT JOIN (
-            SELECT uscc, sum(points) AS points FROM distinct_reasons
+            SELECT uscc, {_sum_points("points")} AS points FROM distinct_reasons
             WHERE category = 'permit' AND mn IS NULL GROUP BY uscc
         ) p USING (uscc)
     ), listed AS (
