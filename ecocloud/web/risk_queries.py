@@ -111,11 +111,13 @@ WITH h AS (
 )
 SELECT pollutant_code, hour_at, avg_value, flag, unit, limit_source, limit_value, limit_lower, limit_unit,
        o2_reference_pct, standard, permit_no, permit_version,
-       -- the value the limit is compared with: converted where the limit has an O2 reference
-       -- (from the measured mean and O2; the logger's ZsAvg without O2; none when O2 is too high)
-       CASE WHEN o2_reference_pct IS NULL THEN avg_value
+       -- the value the limit is compared with, as the risk marts judge it (transforms.risk.hours):
+       -- none where the limit is in another unit; converted where the limit has an O2 reference (from
+       -- the measured mean and an O2 in [0, o2_max); else the logger's ZsAvg; none when O2 is too high)
+       CASE WHEN limit_unit <> unit THEN NULL
+            WHEN o2_reference_pct IS NULL THEN avg_value
             WHEN o2 >= 0 AND o2 < $o2_max THEN avg_value * (21 - o2_reference_pct) / (21 - o2)
-            WHEN o2 IS NULL THEN zs_avg_value END AS judged_value
+            WHEN o2 IS NULL OR o2 < 0 THEN zs_avg_value END AS judged_value
 FROM lim ORDER BY pollutant_code, hour_at
 """
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import duckdb
 import pytest
 from risk_data import (
     E_AIR,
@@ -22,7 +23,9 @@ from risk_data import (
     series,
 )
 
+from ecocloud.web.risk_queries import hourly_with_limits
 from schemas.registry import get_table
+from transforms.risk import load_rules
 from warehouse.quality import run_gate
 
 DAY0 = bj(D)  # 00:00 Beijing of the refreshed day
@@ -231,3 +234,29 @@ def test_an_analyser_reading_below_zero_leaves_its_day_publishable() -> None:
     table = get_table("mart_source__exceedance_daily")
     verdict = run_gate(table, m.exceedance_daily, partition_date=D)
     assert verdict.passed, verdict.summary()
+
+
+@pytest.mark.parametrize(("o2", "limit_unit", "judged"), [(-1.0, "mg/m³", 120.0), (9.0, "µg/m³", None)])
+def test_the_outlet_chart_judges_an_hour_as_the_marts_do(
+    o2: float, limit_unit: str, judged: float | None
+) -> None:
+    """An O2 below zero is no O2 (the logger's ZsAvg is judged); a limit in another unit judges nothing."""
+    lim = limits([{"uscc": E_AIR, "outlet_code": "DA001", "pollutant_code": "a21026", "limit_value": 35.0,
+                   "o2_reference_pct": 6.0, "limit_unit": limit_unit}])  # fmt: skip
+    rows = hourly(air_hours([100.0] * 48, o2=o2, zs_avg_value=120.0))
+    inputs = base_inputs(
+        core_permit__outlet_limits=lim, core_permit__outlets=outlets_of(lim), mart_source__hourly=rows
+    )
+    m = refresh(inputs, D)
+    marts = {
+        h["hour_at"]: h["judged_value"]
+        for h in m.exceedance_hourly.to_pylist()
+        if h["pollutant_code"] == "a21026"
+    }
+    con = duckdb.connect()
+    for name, table in (("mart_source__hourly", rows), ("mart_source__outlet_identity", m.identity),
+                        ("core_permit__outlet_limits", lim), ("mart_source__exceedance_daily", m.exceedance_daily)):  # fmt: skip
+        con.register(name, table)
+    chart = hourly_with_limits(con, MN_AIR, ["a21026"], D, D, load_rules())
+    assert len(chart) == 24 and {r["judged_value"] for r in chart} == {judged}
+    assert {marts.get(r["hour_at"]) for r in chart} == {judged}  # the marts judged every hour alike
