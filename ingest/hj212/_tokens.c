@@ -113,7 +113,9 @@ static PyObject *items(PyObject *self, PyObject *args) {
             previous = pos[i];
             j++;
         }
-        regular[r] = (uint8_t)(ok && ((j & 1) == 1 || j == 0));
+        /* an odd count of specials (k=v;k=v …), or an empty region; a region with text but no
+         * specials (CP=&&abc&&) is an item without '=': the reference parser decides (bad_cp) */
+        regular[r] = (uint8_t)(ok && ((j & 1) == 1 || (j == 0 && re[r] == rs[r])));
     }
     result = Py_BuildValue("(OOOOO)", out[0], out[1], out[2], out[3], out[4]);
 done:

@@ -60,6 +60,7 @@ Decisions
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
@@ -108,6 +109,10 @@ BAD_FLAG = "bad_flag"
 BAD_SPLIT = "bad_split"
 BAD_DATATIME = "bad_datatime"
 BAD_VALUE = "bad_value"
+# a value as HJ 212 loggers write numbers: ASCII digits, an optional sign, point and exponent — what
+# float() and int() accept beyond that ('1_5', ' 7', full-width digits) is no logger's number
+PLAIN_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+PLAIN_INT = re.compile(r"[+-]?[0-9]{1,15}")  # an RS state: an int64 column
 SPLIT_INCOMPLETE = "split_incomplete"
 INTERNAL_ERROR = "internal_error"
 # receiver-level
@@ -496,6 +501,8 @@ def _parse_segment(s: str, line: bytes, segment: bytes, crc: str) -> Packet | Re
                     return _reject(BAD_VALUE, f"{k}={v[:40]!r} is not a number", line, None, hdr)
                 if num - num != 0.0:  # inf or nan
                     return _reject(BAD_VALUE, f"{k}={v[:40]!r} is not finite", line, None, hdr)
+                if not PLAIN_NUMBER.fullmatch(v):  # float() also reads '1_5' and ' 7'
+                    return _reject(BAD_VALUE, f"{k}={v[:40]!r} is not a number", line, None, hdr)
                 val: float | str = num
             elif kind == _K_STR:
                 val = v
@@ -519,9 +526,12 @@ def _parse_segment(s: str, line: bytes, segment: bytes, crc: str) -> Packet | Re
                     extra[k] = v
                 continue
             else:  # facility state
+                plain = (PLAIN_INT if suffix == "RS" else PLAIN_NUMBER).fullmatch(v)
                 try:
                     fval: float | int = int(v) if suffix == "RS" else float(v)
                 except ValueError:
+                    plain = None
+                if plain is None:
                     return _reject(BAD_VALUE, f"{k}={v[:40]!r} is not a number", line, None, hdr)
                 if fval - fval != 0:
                     return _reject(BAD_VALUE, f"{k}={v[:40]!r} is not finite", line, None, hdr)

@@ -133,8 +133,9 @@ _ODD_CP = [
     "DataTime=20261120103000;a21026-Rtd=1e3,a21026-Flag=N",  # exponent
     "DataTime=20261120103000;a21026-Rtd=+.5;a21026-Rtd=0.50",  # '+', repeated key, same value
     "DataTime=20261120103000;a21026-Rtd=1;a21026-Rtd=2",  # repeated key, different value: warning
-    "DataTime=20261120103000;a21026-Rtd=1_000",  # python float accepts underscores
+    "DataTime=20261120103000;a21026-Rtd=1_000",  # python float accepts underscores: bad_value
     "DataTime=20261120103000;a21026-Rtd= 12",  # and spaces
+    "abc",  # an item without '=' and nothing else (a heartbeat's CP too: see the CN=9014 header)
     "DataTime=20261120103000;a21026-Rtd=inf",
     "DataTime=20261120103000;a21026-Rtd=nan",
     "DataTime=20261120103000;a21026-Rtd=1e999",
@@ -175,6 +176,7 @@ _ODD_HEADERS = [
     "QN=1,MN=9;ST=31;CN=2011;PW=123456;Flag=5",  # ',' that looks like a separator
     "QN=20261120103000001;;ST=31;CN=2011;PW=123456;MN={mn};Flag=5",  # empty field
     "QN=20261120103000001;ST=31;CN=2011;PW=123456;MN={mn};Flag=5;EX=1",  # extra field
+    "QN=20261120103000001;ST=91;CN=9014;PW=123456;MN={mn};Flag=4",  # not a data command
     "QN=20261120103000001;ST=31;CN=2011;PW=123456;MN={mn};Flag",  # field without '='
     "ST=31;CN=8013;PW=123456;MN={mn}",
 ]

@@ -279,6 +279,12 @@ REJECT_CASES: list[tuple[str, bytes]] = [
     ("bad_value", _frame_raw(seg_2017(cp="DataTime=20240501120000;w01018-Rtd=abc").encode())),
     ("bad_value", _frame_raw(seg_2017(cp="DataTime=20240501120000;w01018-Avg=nan").encode())),
     ("bad_value", _frame_raw(seg_2017(cp="DataTime=20240501120000;SB1-RS=on").encode())),
+    # float() and int() read these, no logger writes them
+    ("bad_value", _frame_raw(seg_2017(cp="DataTime=20240501120000;w01018-Rtd=1_5").encode())),
+    ("bad_value", _frame_raw(seg_2017(cp="DataTime=20240501120000;w01018-Rtd= 7").encode())),
+    ("bad_value", _frame_raw(seg_2017(cp="DataTime=20240501120000;w01018-Rtd=１２").encode())),
+    ("bad_value", _frame_raw(seg_2017(cp="DataTime=20240501120000;SB1-RS=1_5").encode())),
+    ("bad_value", _frame_raw(seg_2017(cp="DataTime=20240501120000;SB1-RT=2_0").encode())),
 ]
 
 
