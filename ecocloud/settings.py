@@ -123,8 +123,9 @@ class Settings(BaseSettings):
     )
     receiver_id: str | None = Field(
         default=None,
-        description="the HJ 212 receiver's id (segment name prefix, landing-zone lock); default: the host name. "
-        "Unique per receiver of a deployment",
+        pattern=r"^[A-Za-z0-9_.]+$",  # '-' separates a segment name's parts
+        description="the HJ 212 receiver's id (segment name prefix, landing-zone lock): letters, digits, '_' and "
+        "'.'; default: the host name with other characters as '_'. Unique per receiver of a deployment",
     )
 
     # the SQL surface (`ecocloud sql`, the web app): ecocloud/query.py

@@ -330,7 +330,7 @@ def test_receivers_share_one_landing_zone_the_workers_read_behind_one_published_
     for name, svc in recv.items():
         env = environment_of(svc)
         assert "ports" not in svc, f"{name}: receivers are reached through the gateway only"
-        assert command_of(svc)[2:] == ["--host", "0.0.0.0"]
+        assert command_of(svc)[2:4] == ["--host", "0.0.0.0"]
         landing = [
             v.split(":")[0] for v in svc["volumes"] if v.split(":")[1] == env["ECOCLOUD_HJ212_LANDING_DIR"]
         ]
