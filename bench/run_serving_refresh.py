@@ -87,7 +87,7 @@ def main() -> None:
         print(f"history: {history:,} result files of earlier days")
         for run in range(a.runs):
             t0 = time.perf_counter()
-            serving.refresh(settings.lake_store, settings.duckdb_file, led)
+            serving.refresh(settings.lake_store, settings.duckdb_file, led, grace=dt.timedelta(0))
             seconds = time.perf_counter() - t0
             con = duckdb.connect(str(settings.duckdb_file), read_only=True)
             ((rows, listed),) = con.execute(

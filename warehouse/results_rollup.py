@@ -10,7 +10,9 @@ files it holds, then deletes them.
 Crash-safe and idempotent: a rollup is written whole before any file it holds is deleted; a file some
 rollup names is never listed (``listed``), so a crash in between counts nothing twice, and the next
 ``roll_up`` deletes what was left. A day holding a rollup and a file that landed later is rolled up
-again, the older rollup being one of the files the new one holds.
+again, the older rollup being one of the files the new one holds. The files a rollup holds are
+deleted only once the rollup is ``keep_members`` old: a serving file made before it lists them by
+name, and its connections keep reading them that long (the serving refresh passes its grace).
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ def listed(lake: Lake, table: Table, files: Sequence[str] | None = None) -> list
     """The table's result files a reader should read: every file (``files``: the table's listing, when
     the caller has it), less those a rollup holds."""
     files = lake.glob(table_pattern(table)) if files is None else files
-    held = _held(lake, files)
+    held = _held_by(lake, files)
     return [f for f in files if f not in held]
 
 
@@ -48,8 +50,12 @@ class Rolled:
     files: list[str]  # the table's files afterwards (for ``listed``: no second listing of the lake)
 
 
-def roll_up(lake: Lake, table: Table, today: dt.date) -> Rolled:
-    """Roll up every closed day holding more than one file (or files a rollup holds already)."""
+def roll_up(
+    lake: Lake, table: Table, today: dt.date, *, keep_members: dt.timedelta = dt.timedelta(0)
+) -> Rolled:
+    """Roll up every closed day holding more than one file (or files a rollup holds already); delete
+    the files a rollup holds once it is ``keep_members`` old."""
+    cutoff = dt.datetime.now(dt.UTC) - keep_members
     by_day: dict[str, list[str]] = defaultdict(list)
     for rel in lake.glob(table_pattern(table)):
         by_day[posixpath.dirname(rel)].append(rel)
@@ -59,14 +65,18 @@ def roll_up(lake: Lake, table: Table, today: dt.date) -> Rolled:
         name = posixpath.basename(folder).removeprefix(prefix)
         if not _is_date(name) or dt.date.fromisoformat(name) > today - dt.timedelta(days=CLOSED_AFTER_DAYS):
             continue
-        held = _held(lake, files)
+        held = _held_by(lake, files)
         live = [f for f in files if f not in held]
         rollup = [_write_rollup(lake, folder, live)] if len(live) > 1 else []
         if rollup:
-            held |= set(live)
-        lake.delete_many(sorted(held.intersection(files)))  # held names outlive their files
+            held |= dict.fromkeys(live, rollup[0])
+        holders = set(held.values())
+        if keep_members > dt.timedelta(0):  # a rollup just written (or too young) keeps its members
+            holders = {r for r in holders if r not in rollup and lake.info(r).modified <= cutoff}
+        due = sorted(f for f, r in held.items() if f in files and r in holders)
+        lake.delete_many(due)  # held names outlive their files
         written += rollup
-        by_day[folder] = [f for f in files if f not in held] + rollup
+        by_day[folder] = [f for f in files if f not in due] + rollup
     return Rolled(written, sorted(f for files in by_day.values() for f in files))
 
 
@@ -79,19 +89,20 @@ def _write_rollup(lake: Lake, folder: str, files: Sequence[str]) -> str:
     return target
 
 
-def _held(lake: Lake, files: Sequence[str]) -> set[str]:
-    """Files of ``files``' folders that a rollup among ``files`` holds. Only a folder holding more than
-    one file is looked at: a closed day is one rollup alone (no footer read) unless a crash or a late
-    file left more."""
+def _held_by(lake: Lake, files: Sequence[str]) -> dict[str, str]:
+    """Files of ``files``' folders that a rollup among ``files`` holds → that rollup. Only a folder
+    holding more than one file is looked at: a closed day is one rollup alone (no footer read) unless
+    a crash, a late file or members within their keep time left more."""
     by_folder: dict[str, list[str]] = defaultdict(list)
     for rel in files:
         by_folder[posixpath.dirname(rel)].append(rel)
-    held: set[str] = set()
+    held: dict[str, str] = {}
     for folder, rels in by_folder.items():
         for rel in rels if len(rels) > 1 else ():
             if posixpath.basename(rel).startswith(PREFIX):
                 meta = lake.parquet_metadata(rel).metadata or {}
-                held |= {f"{folder}/{name}" for name in json.loads(meta.get(MEMBERS_KEY.encode(), b"[]"))}
+                names = json.loads(meta.get(MEMBERS_KEY.encode(), b"[]"))
+                held |= dict.fromkeys((f"{folder}/{name}" for name in names), rel)
     return held
 
 

@@ -122,20 +122,22 @@ def _comment_sql(table: Table) -> list[str]:
     return out
 
 
-def refresh(lake: LakeLike, duckdb_file: Path, ledger: Ledger) -> Path:
+def refresh(lake: LakeLike, duckdb_file: Path, ledger: Ledger, *, grace: dt.timedelta) -> Path:
     """Rebuild the serving database and swap it into place atomically (first rolling up the gate
-    results of closed days, see ``warehouse.results_rollup``). One refresh at a time (the ledger's
-    lock, across machines): a refresh listing the results while another deletes the files a rollup
-    now holds would serve a view of missing files."""
+    results of closed days, see ``warehouse.results_rollup``: the files a rollup holds are deleted
+    ``grace`` after it was written, as the serving files made before it list them). One refresh at a
+    time (the ledger's lock, across machines): a refresh listing the results while another deletes
+    the files a rollup now holds would serve a view of missing files."""
     with ledger.locked([_REFRESH_LOCK]):
-        return _rebuild(as_lake(lake), duckdb_file, ledger)
+        return _rebuild(as_lake(lake), duckdb_file, ledger, grace)
 
 
-def _rebuild(store: Lake, duckdb_file: Path, ledger: Ledger) -> Path:
+def _rebuild(store: Lake, duckdb_file: Path, ledger: Ledger, grace: dt.timedelta) -> Path:
     results = get_table(RESULTS_TABLE)
     results_files: list[str] | None = None  # None: list them anew
     try:
-        results_files = results_rollup.roll_up(store, results, dt.datetime.now(dt.UTC).date()).files
+        today = dt.datetime.now(dt.UTC).date()
+        results_files = results_rollup.roll_up(store, results, today, keep_members=grace).files
     except (OSError, ValueError, pa.ArrowException) as e:  # maintenance: the listing stays right
         log.warning("gate results not rolled up (the next refresh retries): %s", e)
     duckdb_file.parent.mkdir(parents=True, exist_ok=True)

@@ -545,9 +545,9 @@ def refresh_serving(settings: Settings) -> int:
     led = ledger(settings)
     try:
         retired = led.retired()  # read before the views list the ledger's parts: none of these is listed
-        serving.refresh(settings.lake_store, settings.duckdb_file, led)
-        unlisted = led.mark_unlisted(retired, dt.datetime.now(dt.UTC))  # the new file lists none of them
         grace = dt.timedelta(minutes=settings.serving_retired_grace_minutes)
+        serving.refresh(settings.lake_store, settings.duckdb_file, led, grace=grace)
+        unlisted = led.mark_unlisted(retired, dt.datetime.now(dt.UTC))  # the new file lists none of them
         return delete_retired(settings.lake_store, led, unlisted, before=dt.datetime.now(dt.UTC) - grace)
     finally:
         led.close()

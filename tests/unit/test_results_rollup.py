@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from pathlib import Path
 
 import pyarrow as pa
@@ -133,3 +134,20 @@ def test_a_single_file_of_a_closed_day_is_left_as_it_is(lake: LocalLake) -> None
     append(lake, CLOSED, "run0")
     assert results_rollup.roll_up(lake, RESULTS, TODAY).written == []
     assert folder_files(lake, CLOSED) == ["run0-source.core-0000.parquet"]
+
+
+def test_the_files_a_rollup_holds_outlive_it_by_the_serving_grace(lake: LocalLake) -> None:
+    """A serving file made before the rollup lists its members by name: they stay until the rollup is
+    as old as the grace, counted once meanwhile (the listing skips them), then go."""
+    written = [append(lake, CLOSED, f"run{i}") for i in range(3)]
+    keep = dt.timedelta(minutes=15)
+    (rollup,) = results_rollup.roll_up(lake, RESULTS, TODAY, keep_members=keep).written
+    assert len(folder_files(lake, CLOSED)) == 4  # the rollup beside the files a serving file may list
+    assert read_listed(lake) == keys(*written)
+    assert results_rollup.roll_up(lake, RESULTS, TODAY, keep_members=keep).written == []
+    assert len(folder_files(lake, CLOSED)) == 4  # still within the grace
+    aged = (dt.datetime.now(dt.UTC) - keep - dt.timedelta(seconds=1)).timestamp()
+    os.utime(lake.local_path(rollup), (aged, aged))
+    again = results_rollup.roll_up(lake, RESULTS, TODAY, keep_members=keep)
+    assert again.written == [] and folder_files(lake, CLOSED) == [rollup.rsplit("/", 1)[1]]
+    assert again.files == lake.glob(lk.table_pattern(RESULTS)) and read_listed(lake) == keys(*written)
