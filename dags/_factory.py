@@ -4,9 +4,11 @@ maintenance DAG (``make_maintenance_dag()``, declared in ``ecocloud/maintenance.
 Tasks: ``land`` (the spec's scheduled landing step), one task per build (its outlets are the
 build's registry tables as Assets), then ``refresh_serving``. Library code is imported inside
 tasks only, so parsing a DAG file stays cheap. A build that published nothing is skipped (no Asset
-event, so downstream DAGs are not woken for nothing); downstream builds still run
-(``none_failed``): each decides from the ledger what is pending. A blocked quality gate fails the
-task without retries (retrying the same data cannot help); any other error is retried.
+event, so downstream DAGs are not woken for nothing); downstream builds still run, after a
+failed landing or build too (``all_done``): each decides from the ledger what is pending and reads
+only published parts, so one bad segment or day file does not hold back the marts — and the Asset
+events that wake other DAGs — of everything else (the run still ends failed). A blocked quality gate
+fails the task without retries (retrying the same data cannot help); any other error is retried.
 ``refresh_serving`` runs whatever the builds did (``all_done``): the views follow the ledger, a
 failed run's too, and retired parts no serving file has listed for the grace period
 (``ECOCLOUD_SERVING_RETIRED_GRACE_MINUTES``) are deleted. A run triggered with the param
@@ -141,7 +143,7 @@ def _build_task(spec: SourceSpec, build_name: str, outputs: tuple[str, ...], doc
     @task(
         task_id=f"build_{build_name}",
         outlets=[asset(t) for t in outputs],
-        trigger_rule=TriggerRule.NONE_FAILED,
+        trigger_rule=TriggerRule.ALL_DONE,  # after a failed upstream task too (module doc)
         doc_md=doc or None,
     )
     def build() -> None:
