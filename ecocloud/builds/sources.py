@@ -207,10 +207,12 @@ class Core:
             parsed = hj_batch.parse_capture(data, segment=name, default_date=day)
             mismatch = None
         else:
-            manifest = json.loads(ctx.lake.read_bytes(name[: -len(CLOSED_SUFFIX)] + MANIFEST_SUFFIX))
+            manifest, unreadable = _manifest(
+                ctx.lake.read_bytes(name[: -len(CLOSED_SUFFIX)] + MANIFEST_SUFFIX)
+            )
             kind = str(manifest.get("kind", "data"))
             parsed = hj_batch.parse_segment(data, segment=name, default_date=day, kind=kind)
-            mismatch = _manifest_mismatch(data, raw, manifest, parsed.lines)
+            mismatch = unreadable or _manifest_mismatch(data, raw, manifest, parsed.lines)
             if mismatch:
                 parsed = _quarantined_whole(parsed, mismatch)
         parsed.check()  # lines in = accepted + quarantined
@@ -232,6 +234,18 @@ class Core:
             counts,
             [f"{name}: {mismatch}"] if mismatch else [],
         )
+
+
+def _manifest(data: bytes) -> tuple[dict[str, Any], str | None]:
+    """A segment's manifest, or why it cannot be read: then the segment is quarantined whole (a unit
+    failing on it would fail every run, and nothing would tell its lines from a complete segment's)."""
+    try:
+        manifest = json.loads(data)
+    except ValueError as exc:  # not UTF-8 or not JSON
+        return {}, f"segment_manifest_unreadable: {exc}"
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("records", 0), int):
+        return {}, "segment_manifest_unreadable: not a JSON object with a count of records"
+    return manifest, None
 
 
 def _manifest_mismatch(data: bytes, raw: Input, manifest: dict[str, Any], readable: int) -> str | None:

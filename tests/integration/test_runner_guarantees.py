@@ -124,6 +124,25 @@ def test_a_segment_that_disagrees_with_its_manifest_is_quarantined_whole(
     ]
 
 
+def test_a_segment_whose_manifest_cannot_be_read_is_quarantined_whole(
+    settings: Settings, ingest: Ingest
+) -> None:
+    """Not a unit that fails on every run (holding back nothing else, but never done): its lines land in
+    quarantine, with the reason, like a segment that disagrees with its manifest."""
+    writer = SegmentWriter(settings.hj212_landing, "r1", rotate_seconds=10**9)
+    writer.write_batch([(0.0, "ok", "10.0.0.1:1", _packet(m)) for m in range(5)])
+    [segment] = [writer.close()]
+    segment.with_name(segment.name.removesuffix(".h212") + ".h212.manifest.json").write_text("{not json")
+
+    report = ingest("source", sources.register_segments)
+    [unit] = report.of("core")
+    assert unit.status == "published"
+    assert (unit.counts["lines"], unit.counts["accepted"], unit.counts["quarantined"]) == (5, 0, 5)
+    assert query(settings, "SELECT DISTINCT reason FROM quarantine_source__packets") == [
+        ("segment_manifest_unreadable",)
+    ]
+
+
 def test_gate_results_are_appended_for_every_run(settings: Settings, tmp_path: Path, ingest: Ingest) -> None:
     capture = tmp_path / "cap-2026-11-20.h212"
     capture.write_bytes(b"".join(_packet(m) for m in range(5)))
