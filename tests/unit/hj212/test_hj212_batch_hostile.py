@@ -1,0 +1,89 @@
+"""The batch parser on input a sender can make hostile or odd, and that parse_line accepts: it must
+neither need memory beyond linear in the input, nor raise, nor answer differently by chunking."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import tracemalloc
+
+import pyarrow as pa
+import pytest
+
+from ingest.hj212.batch import ParsedBatch, parse_lines_batch
+from ingest.hj212.protocol import build_packet, parse_line
+
+pytestmark = pytest.mark.unit
+
+DAY = dt.date(2026, 11, 20)
+MN = "88883600000000000000014D"
+SORT = {
+    "packets": ["offset"],
+    "readings": ["offset", "pollutant_code", "stat"],
+    "quarantine": ["offset"],
+}
+
+
+def _plain(table: pa.Table) -> pa.Table:
+    """Dictionary columns as plain values and timestamps as int64 µs (years before 1 do not convert
+    to Python), sorted by ``SORT``'s keys: comparable whatever order the chunks produced rows in."""
+    fields = []
+    for f in table.schema:
+        t = f.type.value_type if pa.types.is_dictionary(f.type) else f.type
+        fields.append(f.with_type(pa.int64() if pa.types.is_timestamp(t) else t))
+    return table.cast(pa.schema(fields))
+
+
+def assert_same(a: ParsedBatch, b: ParsedBatch) -> None:
+    assert (a.lines, a.accepted, a.quarantined, a.reasons) == (b.lines, b.accepted, b.quarantined, b.reasons)
+    for name, keys in SORT.items():
+        x = _plain(getattr(a, name)).sort_by([(k, "ascending") for k in keys])
+        y = _plain(getattr(b, name)).sort_by([(k, "ascending") for k in keys])
+        assert x.equals(y), (name, x.to_pylist()[:3], y.to_pylist()[:3])
+
+
+def packet(cp: str, *, qn: str = "20261120120000000", cn: str = "2011", flag: int = 5, **kw: object) -> bytes:
+    return build_packet(qn=qn, st="32", cn=cn, mn=MN, flag=flag, cp=cp, **kw)  # type: ignore[arg-type]
+
+
+# ------------------------------------------------------------------------------------ many codes
+
+
+def _many_codes(hostile: int) -> list[bytes]:
+    """1,500 ordinary packets and ``hostile`` ones that each send 38 codes no other packet uses
+    (every other one with a Flag, every fifth with a ZsRtd and a ZsFlag)."""
+    names = ("".join(t) for t in itertools.product("abcdefghijklmnopqrstuvwxyz", repeat=3))
+    lines = [packet("DataTime=20261120120000;w01018-Rtd=1,w01018-Flag=N")] * 1500
+    for _ in range(hostile):
+        items = []
+        for j in range(38):
+            c = next(names)
+            item = f"{c}-Rtd={j}"
+            if j % 2:
+                item += f",{c}-Flag=N"
+            if j % 5 == 0:
+                item += f",{c}-ZsRtd=2,{c}-ZsFlag=C"
+            items.append(item)
+        lines.append(packet("DataTime=20261120120000;" + ";".join(items), check_size=False))
+    return lines
+
+
+def test_packets_with_many_distinct_codes_need_memory_linear_in_the_items() -> None:
+    """A rows × codes table of the chunk's flags is quadratic: 1,600 rows × 3,800 codes = 46 MiB
+    for a 310 KB input (a 4 MB chunk: ~15 GiB, so a hostile sender's segment could never be
+    ingested). The lookup must stay near linear and agree with parse_line."""
+    lines = _many_codes(100)
+    assert all(type(parse_line(x)).__name__ == "Packet" for x in lines[-100:])
+    parse_lines_batch(lines[:10], segment="s", default_date=DAY)  # warm-up: first-call allocations
+    tracemalloc.start()  # numpy's buffers are traced
+    try:
+        fast = parse_lines_batch(lines, segment="s", default_date=DAY)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert fast.fast == len(lines)  # the vectorised path decided every line
+    assert peak < 20 << 20, f"peak {peak / 2**20:.1f} MiB for {sum(map(len, lines)) / 1e3:.0f} KB"
+    ref = parse_lines_batch(lines, segment="s", default_date=DAY, fast=False)
+    assert_same(fast, ref)
+    flags = fast.readings.group_by(["stat", "flag"]).aggregate([]).to_pylist()
+    assert {(r["stat"], r["flag"]) for r in flags} >= {("Rtd", "N"), ("Rtd", None), ("ZsRtd", "C")}
