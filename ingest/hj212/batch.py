@@ -975,9 +975,12 @@ def readings_from_packet(p: proto.Packet) -> list[tuple[str, str, str, float, st
 
 
 def _civil_to_us(t: dt.datetime) -> int:
-    """µs since the epoch (UTC) of an aware Beijing time, without datetime overflow near year 1."""
-    naive = t.replace(tzinfo=None) - (t.utcoffset() or dt.timedelta(0))
-    return (naive - dt.datetime(1970, 1, 1)) // dt.timedelta(microseconds=1)
+    """µs since the epoch (UTC) of an aware Beijing time, as the fast path computes it (civil µs
+    minus the offset): the offset is subtracted in integers, because a datetime before
+    0001-01-01 08:00 Beijing minus 8 h is out of datetime's range (OverflowError)."""
+    offset = t.utcoffset() or dt.timedelta(0)
+    us = dt.timedelta(microseconds=1)
+    return (t.replace(tzinfo=None) - dt.datetime(1970, 1, 1)) // us - offset // us
 
 
 def _slow_path(

@@ -87,3 +87,35 @@ def test_packets_with_many_distinct_codes_need_memory_linear_in_the_items() -> N
     assert_same(fast, ref)
     flags = fast.readings.group_by(["stat", "flag"]).aggregate([]).to_pylist()
     assert {(r["stat"], r["flag"]) for r in flags} >= {("Rtd", "N"), ("Rtd", None), ("ZsRtd", "C")}
+
+
+# ------------------------------------------------------------------------------------ year 1
+
+
+def test_datatime_in_the_first_hours_of_year_1_converts_on_both_paths() -> None:
+    """0001-01-01 00:00-07:59 Beijing is a valid DataTime for parse_line but before datetime.min in
+    UTC: the reference path raised OverflowError (every rerun of the segment's ingest failed)."""
+    epoch_us = (dt.datetime(1, 1, 1) - dt.datetime(1970, 1, 1)) // dt.timedelta(microseconds=1)
+    beijing_us = 8 * 3600 * 10**6
+    cases = {
+        "00010101000000": epoch_us - beijing_us,
+        "00010101075959999": epoch_us + (7 * 3600 + 3599) * 10**6 + 999_000 - beijing_us,
+        "00010101080000": epoch_us,
+        "99991231235959": (dt.datetime(9999, 12, 31, 15, 59, 59) - dt.datetime(1970, 1, 1))
+        // dt.timedelta(microseconds=1),
+    }
+    lines, expected = [], []
+    for when, us in cases.items():
+        lines.append(packet(f"DataTime={when};w01018-Rtd=1,w01018-Flag=N"))  # vectorised path
+        # a repeated key with another value: the reference path (parse_line warns)
+        lines.append(packet(f"DataTime={when};w01018-Rtd=1,w01018-Flag=N;w01018-Rtd=2"))
+        expected += [us, us]
+    fast = parse_lines_batch(lines, segment="s", default_date=DAY)
+    ref = parse_lines_batch(lines, segment="s", default_date=DAY, fast=False)
+    assert (fast.accepted, fast.fast, ref.accepted) == (len(lines), len(cases), len(lines))
+    assert_same(fast, ref)
+    for b in (fast, ref):
+        got = _plain(b.packets).sort_by("offset")
+        assert got.column("data_at").to_pylist() == expected
+        assert got.column("date").to_pylist()[:4] == [dt.date(1, 1, 1)] * 4  # the Beijing date
+        assert b.readings.num_rows == len(lines)
