@@ -37,8 +37,9 @@ Stage rules on top of the protocol: a data command (2011/2021/2031/2041/2051/206
 is quarantined (``no_datatime``); readings are the numeric items (Rtd, Min, Avg, Max, Cou, Zs*) of
 packets with a DataTime; a reading's flag is its pollutant's ``Flag`` item (for Zs* statistics a
 ``ZsFlag`` item if the logger sent one). Split packets (PNUM/PNO) are kept one row per part; a later
-part without DataTime takes the DataTime of its first part (same MN, QN and PNUM) in the same input,
-and is quarantined (``split_no_datatime``) when that first part is not there.
+part without DataTime takes the DataTime of its first part (same MN, QN and PNUM; the earliest if
+sent again) anywhere in the same input — in whichever chunk —, and is quarantined
+(``split_no_datatime``) when that first part is not there.
 
 This module uses private helpers of its siblings (``protocol._classify_key``, the CRC tables) and
 ``segments.scan_records`` as its fallback on purpose: the same code decides, so the two paths cannot
@@ -337,13 +338,24 @@ def parse_lines_batch(
     acc = _Acc()
     quarantine_parts: list[pa.Table] = []
     n_fast = 0
+    # Split packets span chunks: the first parts' DataTimes of every chunk so far (all parts take the
+    # reference path), and the later parts whose first part was not among them — they are decided
+    # after the last chunk, so the rows do not depend on where the chunks are cut.
+    first_parts: dict[tuple[str, str | None, int | None], dt.datetime] = {}
+    later: list[int] = []
     if n:
         bounds = _chunk_bounds(lines, chunk_bytes)
         for lo, hi in itertools.pairwise(bounds):
             chunk = lines.take(np.arange(lo, hi))
             good = _fast_path(chunk, acc, lo, default_date) if fast else np.zeros(hi - lo, np.bool_)
-            quarantine_parts.append(_slow_path(chunk, np.flatnonzero(~good), acc, lo, default_date, segment))
+            quarantine_parts.append(
+                _slow_path(chunk, np.flatnonzero(~good), acc, lo, default_date, segment, first_parts, later)
+            )
             n_fast += int(good.sum())
+        if later:
+            quarantine_parts.append(
+                _slow_path(lines, np.array(later, np.int64), acc, 0, default_date, segment, first_parts, None)
+            )
     packets, readings = acc.tables(lines, segment)
     quarantine = _concat(schema.quarantine, quarantine_parts)
     quarantine = quarantine.combine_chunks() if quarantine.num_rows else quarantine
@@ -984,10 +996,19 @@ def _civil_to_us(t: dt.datetime) -> int:
 
 
 def _slow_path(
-    lines: _Lines, idx: np.ndarray, acc: _Acc, base: int, default_date: dt.date, segment: str
+    lines: _Lines,
+    idx: np.ndarray,
+    acc: _Acc,
+    base: int,
+    default_date: dt.date,
+    segment: str,
+    first_parts: dict[tuple[str, str | None, int | None], dt.datetime],
+    later: list[int] | None,
 ) -> pa.Table:
     """The reference path: ``parse_line`` for lines ``idx``; packets and readings go to ``acc``,
-    the quarantine rows are returned."""
+    the quarantine rows are returned. The first parts of split packets among the lines are added to
+    ``first_parts``; a later part whose first part is not there yet is left out and its input line
+    (``base`` + i) appended to ``later`` — with ``later=None`` it is quarantined."""
     rows: dict[str, list[object]] = {c: [] for c in _PACKET_COLS}
     strs: dict[str, list[str | None]] = {"mn": [], "st": [], "cn": [], "qn": []}
     r_row: list[int] = []
@@ -998,7 +1019,7 @@ def _slow_path(
     results: list[proto.Reject | None] = []
     default_days = (default_date - dt.date(1970, 1, 1)).days
     parsed = [(i, proto.parse_line(lines.line(i))) for i in idx.tolist()]
-    first_parts = _split_first_parts(p for _, p in parsed)
+    _add_first_parts(first_parts, (p for _, p in parsed))
     for i, r in parsed:
         if isinstance(r, proto.Reject):
             rejects.append(i)
@@ -1011,6 +1032,9 @@ def _slow_path(
             continue
         if data_time is None and r.cn in DATA_CNS:  # a later part of a split packet
             data_time = first_parts.get((r.mn, r.qn, r.pnum))
+            if data_time is None and later is not None:  # its first part may be in a later chunk
+                later.append(base + i)
+                continue
             if data_time is None:
                 rejects.append(i)
                 results.append(_orphan_part(r, lines.line(i)))
@@ -1073,16 +1097,18 @@ _PACKET_COLS = ("line", "date", "flag", "pnum", "pno", "version", "data_at", "ha
 SPLIT_NO_DATATIME = "split_no_datatime"
 
 
-def _split_first_parts(
+def _add_first_parts(
+    first_parts: dict[tuple[str, str | None, int | None], dt.datetime],
     results: Iterable[proto.Packet | proto.Reject],
-) -> dict[tuple[str, str | None, int | None], dt.datetime]:
-    """DataTime of every first part (PNO 1) of a split packet, by (MN, QN, PNUM): later parts carry
-    only more CP items, their readings share the first part's time (HJ 212-2017 §6.3.3)."""
-    return {
-        (r.mn, r.qn, r.pnum): r.data_time
-        for r in results
-        if isinstance(r, proto.Packet) and r.pno == 1 and r.data_time is not None
-    }
+) -> None:
+    """Add the DataTime of every first part (PNO 1) of a split packet, by (MN, QN, PNUM): later
+    parts carry only more CP items, their readings share the first part's time (HJ 212-2017
+    §6.3.3). A first part sent again keeps the earliest one's time (as ``protocol.reassemble``
+    keeps a repeated part's first copy): results are in input order, so this does not depend on
+    the chunks either."""
+    for r in results:
+        if isinstance(r, proto.Packet) and r.pno == 1 and r.data_time is not None:
+            first_parts.setdefault((r.mn, r.qn, r.pnum), r.data_time)
 
 
 def _orphan_part(p: proto.Packet, raw: bytes) -> proto.Reject:

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import random
 import tracemalloc
 
 import pyarrow as pa
 import pytest
 
-from ingest.hj212.batch import ParsedBatch, parse_lines_batch
-from ingest.hj212.protocol import build_packet, parse_line
+from ingest.hj212.batch import ParsedBatch, parse_capture, parse_lines_batch
+from ingest.hj212.protocol import BEIJING, build_packet, parse_line
 
 pytestmark = pytest.mark.unit
 
@@ -119,3 +120,74 @@ def test_datatime_in_the_first_hours_of_year_1_converts_on_both_paths() -> None:
         assert got.column("data_at").to_pylist() == expected
         assert got.column("date").to_pylist()[:4] == [dt.date(1, 1, 1)] * 4  # the Beijing date
         assert b.readings.num_rows == len(lines)
+
+
+# ------------------------------------------------------------------------------------ split packets
+
+
+def _part(qn: str, pno: int, *, pnum: int = 2, when: dt.datetime | None = None, value: float = 1.0) -> bytes:
+    return build_packet(
+        qn=qn,
+        st="32",
+        cn="2061",
+        mn=MN,
+        flag=7,
+        pnum=pnum,
+        pno=pno,
+        data_time=when,
+        items={f"w0{pno:04d}": {"Avg": value}},
+    )
+
+
+def test_a_later_part_whose_first_part_is_in_another_chunk_takes_its_datatime() -> None:
+    """Both parts were acknowledged: the chunk boundary (every 4 MB) must not orphan the later one,
+    in either order."""
+    when = dt.datetime(2026, 11, 20, 11, 0, tzinfo=BEIJING)
+    first = _part("20261120120000001", 1, when=when)
+    second = _part("20261120120000001", 2)
+    for data in (first + second, second + first):
+        whole = parse_capture(data, segment="s", default_date=DAY)
+        assert (whole.accepted, whole.quarantined) == (2, 0)
+        one_each = parse_capture(data, segment="s", default_date=DAY, chunk_bytes=len(first) - 1)
+        assert (one_each.accepted, one_each.quarantined, one_each.reasons) == (2, 0, {})
+        assert set(one_each.readings.column("data_at").to_pylist()) == {when.astimezone(dt.UTC)}
+        assert_same(one_each, whole)
+
+
+def _split_corpus(rng: random.Random) -> list[bytes]:
+    """Ordinary packets with split packets among them: parts in and out of order, far apart,
+    repeated first parts with different DataTimes, orphans, first parts without DataTime."""
+    base = dt.datetime(2026, 11, 20, 9, 0, tzinfo=BEIJING)
+    lines = [
+        packet(f"DataTime=20261120{h:02d}0000;w01018-Rtd={h},w01018-Flag=N", qn=f"20261120{h:02d}0000000")
+        for h in range(24)
+    ] * 40
+    for g in range(60):
+        qn = f"20261120130000{g:03d}"
+        pnum = rng.randrange(2, 5)
+        parts = [
+            _part(qn, pno, pnum=pnum, when=base + dt.timedelta(minutes=g) if pno == 1 else None, value=g)
+            for pno in range(1, pnum + 1)
+        ]
+        if g % 7 == 0:
+            parts.append(_part(qn, 1, pnum=pnum, when=base + dt.timedelta(hours=5, minutes=g)))  # resent
+        if g % 11 == 0:
+            parts = parts[1:]  # first part never came: the others are orphans
+        if g % 13 == 0:
+            parts[0] = _part(qn, 1, pnum=pnum)  # a first part without DataTime (no_datatime)
+        for p in parts:
+            lines.insert(rng.randrange(len(lines) + 1), p)
+    return lines
+
+
+def test_split_packets_give_the_same_rows_whatever_the_chunk_size() -> None:
+    lines = _split_corpus(random.Random(212))
+    default = parse_lines_batch(lines, segment="s", default_date=DAY)
+    assert default.reasons.keys() == {"split_no_datatime", "no_datatime"}
+    for chunk_bytes in (1, 700, 4 << 10, 64 << 10):
+        small = parse_lines_batch(lines, segment="s", default_date=DAY, chunk_bytes=chunk_bytes)
+        assert_same(small, default)
+        reference = parse_lines_batch(
+            lines, segment="s", default_date=DAY, chunk_bytes=chunk_bytes, fast=False
+        )
+        assert_same(reference, default)
