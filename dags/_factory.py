@@ -7,7 +7,8 @@ tasks only, so parsing a DAG file stays cheap. A build that published nothing is
 event, so downstream DAGs are not woken for nothing); downstream builds still run, after a
 failed landing or build too (``all_done``): each decides from the ledger what is pending and reads
 only published parts, so one bad segment or day file does not hold back the marts — and the Asset
-events that wake other DAGs — of everything else (the run still ends failed). A blocked quality gate
+events that wake other DAGs — of everything else. The run still ends failed: ``fail_if_any_failed``
+(``one_failed``, last) runs only after a failed task, and fails. A blocked quality gate
 fails the task without retries (retrying the same data cannot help); any other error is retried.
 ``refresh_serving`` runs whatever the builds did (``all_done``): the views follow the ledger, a
 failed run's too, and retired parts no serving file has listed for the grace period
@@ -113,12 +114,14 @@ def make_dag(spec_name: str) -> DAG:
             return land_step(spec.name, _run("land"))
 
         previous = land() if spec.land else None
+        steps = [previous] if previous is not None else []
         for build in spec.builds:
             previous_task = _build_task(spec, build.name, build.outputs, build.doc)
             current = previous_task()
             if previous is not None:
                 previous >> current
             previous = current
+            steps.append(current)
 
         @task(
             task_id="refresh_serving",
@@ -135,6 +138,16 @@ def make_dag(spec_name: str) -> DAG:
         refreshed = refresh_serving()
         if previous is not None:
             previous >> refreshed
+
+        @task(task_id="fail_if_any_failed", trigger_rule=TriggerRule.ONE_FAILED, retries=0)
+        def fail_if_any_failed() -> None:
+            """The run's verdict: Airflow judges a run by its last tasks, and refresh_serving (and the
+            builds) run after a failure too — this one runs only then, and fails the run."""
+            from airflow.sdk.exceptions import AirflowFailException
+
+            raise AirflowFailException("a landing, build or refresh task of this run failed (see its log)")
+
+        [*steps, refreshed] >> fail_if_any_failed()
 
     return _dag()
 
