@@ -82,13 +82,13 @@ def _pollutant_sql(rules: RiskRules, lo: int, hi: int) -> str:
         SELECT seg_id, pollutant_code,
                count(*) FILTER (WHERE kind = 'flat' AND len >= {fmin}) AS flat_h,
                max(len) FILTER (WHERE kind = 'flat' AND len >= {fmin}) AS flat_longest,
-               arg_max(first_hr, len) FILTER (WHERE kind = 'flat' AND len >= {fmin}) AS flat_first,
-               arg_max(last_hr, len) FILTER (WHERE kind = 'flat' AND len >= {fmin}) AS flat_last,
-               arg_max(avg_value, len) FILTER (WHERE kind = 'flat' AND len >= {fmin}) AS flat_value,
+               arg_max(first_hr, (len, -first_hr)) FILTER (WHERE kind = 'flat' AND len >= {fmin}) AS flat_first,
+               arg_max(last_hr, (len, -first_hr)) FILTER (WHERE kind = 'flat' AND len >= {fmin}) AS flat_last,
+               arg_max(avg_value, (len, -first_hr)) FILTER (WHERE kind = 'flat' AND len >= {fmin}) AS flat_value,
                count(*) FILTER (WHERE kind = 'zero' AND len >= {zmin}) AS zero_h,
                max(len) FILTER (WHERE kind = 'zero' AND len >= {zmin}) AS zero_longest,
-               arg_max(first_hr, len) FILTER (WHERE kind = 'zero' AND len >= {zmin}) AS zero_first,
-               arg_max(last_hr, len) FILTER (WHERE kind = 'zero' AND len >= {zmin}) AS zero_last
+               arg_max(first_hr, (len, -first_hr)) FILTER (WHERE kind = 'zero' AND len >= {zmin}) AS zero_first,
+               arg_max(last_hr, (len, -first_hr)) FILTER (WHERE kind = 'zero' AND len >= {zmin}) AS zero_last
         FROM _risk_runs WHERE kind IN ('flat', 'zero') AND day_num BETWEEN {lo} AND {hi}
         GROUP BY seg_id, pollutant_code
     ), mm AS (
@@ -180,7 +180,8 @@ def _logger_sql(rules: RiskRules, first: dt.date, last: dt.date, lo_hr: int, hi_
         SELECT d.day_num, {day0} - {rules.lookback_hours} AS w0,
                least(coalesce(max(h.hr) + 1, {day0} + {24 + ahead}), {day0} + {24 + ahead}) AS w1
         FROM (SELECT DISTINCT day_num FROM _risk_identity WHERE day_num BETWEEN {lo} AND {hi}) d
-        LEFT JOIN (SELECT DISTINCT hr FROM dh) h ON h.hr < {day0} + {24 + ahead}
+        LEFT JOIN (SELECT DISTINCT hr FROM dh) h
+          ON h.hr >= {day0} - {rules.lookback_hours} AND h.hr < {day0} + {24 + ahead}
         GROUP BY d.day_num
     ), seen_gaps AS (
         SELECT s.date, s.mn, s.from_us, s.to_us, s.segment_hours,
@@ -195,11 +196,11 @@ def _logger_sql(rules: RiskRules, first: dt.date, last: dt.date, lo_hr: int, hi_
     ), silence AS (
         SELECT date, mn, from_us, '{schema.LOGGER_LEVEL}' AS pollutant_code, 'silence' AS indicator,
                'data_quality' AS category, sum(x1 - x0) AS hours_flagged, any_value(segment_hours) AS hours_checked,
-               max(len) AS longest_run_h, arg_max(g0, len) * {HOUR_US} AS run_start_at,
-               arg_max(g0 + len, len) * {HOUR_US} AS run_end_at, {smin}::DOUBLE AS threshold_h,
+               max(len) AS longest_run_h, arg_max(g0, (len, -g0)) * {HOUR_US} AS run_start_at,
+               arg_max(g0 + len, (len, -g0)) * {HOUR_US} AS run_end_at, {smin}::DOUBLE AS threshold_h,
                NULL::DOUBLE AS threshold_pct, true AS triggered,
-               printf('连续 %d 小时无任何数据（%s 至 %s）', max(len), {beijing_text(f"arg_max(g0, len) * {HOUR_US}")},
-                      {beijing_text(f"arg_max(g0 + len, len) * {HOUR_US}")}) AS evidence
+               printf('连续 %d 小时无任何数据（%s 至 %s）', max(len), {beijing_text(f"arg_max(g0, (len, -g0)) * {HOUR_US}")},
+                      {beijing_text(f"arg_max(g0 + len, (len, -g0)) * {HOUR_US}")}) AS evidence
         FROM sil WHERE x1 > x0 GROUP BY date, mn, from_us
     ), unpermitted AS (
         SELECT s.date, s.mn, s.from_us, '{schema.LOGGER_LEVEL}', 'unpermitted_discharge', 'permit',

@@ -391,8 +391,8 @@ def _enterprise_sql(rules: RiskRules) -> str:
     WITH ent AS (
         SELECT uscc, any_value(date) AS date, any_value(period_start) AS period_start,
                any_value(period_end) AS period_end, any_value(period_days) AS period_days,
-               arg_max(enterprise_name, score) AS enterprise_name, arg_max(region_code, score) AS region_code,
-               arg_max(industry_code, score) AS industry_code, {", ".join(per_outlet)},
+               arg_min(enterprise_name, {best_of}) AS enterprise_name, arg_min(region_code, {best_of}) AS region_code,
+               arg_min(industry_code, {best_of}) AS industry_code, {", ".join(per_outlet)},
                max(credit_points) AS credit_points, count(*) AS outlets,
                count(*) FILTER (WHERE score > 0) AS outlets_with_reasons,
                arg_min(outlet_key, {best_of}) AS top_outlet_key,
