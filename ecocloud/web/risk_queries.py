@@ -95,7 +95,7 @@ WITH h AS (
     FROM mart_source__exceedance_daily
     WHERE mn = $mn AND date BETWEEN $start AND $end AND limit_source = 'default'
     QUALIFY row_number() OVER (PARTITION BY date, pollutant_code ORDER BY identity_from_at DESC) = 1
-), lim AS (
+), lim_any AS (
     SELECT h.*, o2.o2,
            CASE WHEN p.hour_at IS NOT NULL THEN 'permit' WHEN d.date IS NOT NULL THEN 'default' END AS limit_source,
            CASE WHEN p.hour_at IS NOT NULL THEN p.limit_value ELSE d.limit_value END AS limit_value,
@@ -108,14 +108,21 @@ WITH h AS (
     LEFT JOIN permit p ON p.pollutant_code = h.pollutant_code AND p.hour_at = h.hour_at
     LEFT JOIN dflt d ON p.hour_at IS NULL AND d.date = h.date AND d.pollutant_code = h.pollutant_code
     LEFT JOIN o2 ON o2.hour_at = h.hour_at
+), lim AS (  -- a limit in another unit than the values is none: the risk marts do not apply it either
+    SELECT * REPLACE (
+        CASE WHEN limit_unit <> unit THEN NULL ELSE limit_source END AS limit_source,
+        CASE WHEN limit_unit <> unit THEN NULL ELSE limit_value END AS limit_value,
+        CASE WHEN limit_unit <> unit THEN NULL ELSE limit_lower END AS limit_lower,
+        CASE WHEN limit_unit <> unit THEN NULL ELSE o2_reference_pct END AS o2_reference_pct,
+        CASE WHEN limit_unit <> unit THEN NULL ELSE limit_unit END AS limit_unit)
+    FROM lim_any
 )
 SELECT pollutant_code, hour_at, avg_value, flag, unit, limit_source, limit_value, limit_lower, limit_unit,
        o2_reference_pct, standard, permit_no, permit_version,
        -- the value the limit is compared with, as the risk marts judge it (transforms.risk.hours):
-       -- none where the limit is in another unit; converted where the limit has an O2 reference (from
-       -- the measured mean and an O2 in [0, o2_max); else the logger's ZsAvg; none when O2 is too high)
-       CASE WHEN limit_unit <> unit THEN NULL
-            WHEN o2_reference_pct IS NULL THEN avg_value
+       -- converted where the limit has an O2 reference (from the measured mean and an O2 in
+       -- [0, o2_max); else the logger's ZsAvg; none when O2 is too high); the mean where no limit applies
+       CASE WHEN o2_reference_pct IS NULL THEN avg_value
             WHEN o2 >= 0 AND o2 < $o2_max THEN avg_value * (21 - o2_reference_pct) / (21 - o2)
             WHEN o2 IS NULL OR o2 < 0 THEN zs_avg_value END AS judged_value
 FROM lim ORDER BY pollutant_code, hour_at
@@ -160,7 +167,7 @@ def flagged_runs(
     con: duckdb.DuckDBPyConnection, mn: str, start: dt.date, end: dt.date
 ) -> list[dict[str, Any]]:
     """Runs the indicators found (flat lines, zero runs, silence …): each run once — a run that
-    crosses midnight is reported by each day it touches, the later day seeing more of it — with the
+    crosses midnight is reported by each day it touches, as that day's window sees it — with the
     evidence of its longest sighting."""
     return _dicts(
         con.execute(

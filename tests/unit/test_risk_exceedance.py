@@ -236,11 +236,14 @@ def test_an_analyser_reading_below_zero_leaves_its_day_publishable() -> None:
     assert verdict.passed, verdict.summary()
 
 
-@pytest.mark.parametrize(("o2", "limit_unit", "judged"), [(-1.0, "mg/m³", 120.0), (9.0, "µg/m³", None)])
+@pytest.mark.parametrize(
+    ("o2", "limit_unit", "judged", "limit"), [(-1.0, "mg/m³", 120.0, 35.0), (9.0, "µg/m³", None, None)]
+)
 def test_the_outlet_chart_judges_an_hour_as_the_marts_do(
-    o2: float, limit_unit: str, judged: float | None
+    o2: float, limit_unit: str, judged: float | None, limit: float | None
 ) -> None:
-    """An O2 below zero is no O2 (the logger's ZsAvg is judged); a limit in another unit judges nothing."""
+    """An O2 below zero is no O2 (the logger's ZsAvg is judged); a limit in another unit is none: the
+    chart draws the hourly means without it, and the marts judge no hour."""
     lim = limits([{"uscc": E_AIR, "outlet_code": "DA001", "pollutant_code": "a21026", "limit_value": 35.0,
                    "o2_reference_pct": 6.0, "limit_unit": limit_unit}])  # fmt: skip
     rows = hourly(air_hours([100.0] * 48, o2=o2, zs_avg_value=120.0))
@@ -258,5 +261,6 @@ def test_the_outlet_chart_judges_an_hour_as_the_marts_do(
                         ("core_permit__outlet_limits", lim), ("mart_source__exceedance_daily", m.exceedance_daily)):  # fmt: skip
         con.register(name, table)
     chart = hourly_with_limits(con, MN_AIR, ["a21026"], D, D, load_rules())
-    assert len(chart) == 24 and {r["judged_value"] for r in chart} == {judged}
+    assert len(chart) == 24 and {r["limit_value"] for r in chart} == {limit}
+    assert {r["judged_value"] for r in chart} == {judged if judged is not None else 100.0}
     assert {marts.get(r["hour_at"]) for r in chart} == {judged}  # the marts judged every hour alike
