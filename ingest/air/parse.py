@@ -25,6 +25,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from ingest.csv_records import MalformedCsv, csv_records, spread_reason
+from ingest.numbers import PLAIN_NUMBER
 from schemas.air import AQI_RELEASE_TYPE, POLLUTANTS, RELEASE_TYPES, station_hourly
 from schemas.air import quarantine as quarantine_table
 from schemas.air import station_list as station_list_table
@@ -33,9 +34,10 @@ BEIJING = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
 DAY_FILE_RE = re.compile(r"china_sites_(\d{8})\.csv(?:\.gz)?$")
 _TYPE_INDEX = {t: i for i, t in enumerate(RELEASE_TYPES)}
 _VALUE_COLUMNS = ["aqi_published", *(p.column for p in POLLUTANTS)]  # same order as RELEASE_TYPES
-# Matched after trimming: the cast to float64 that follows does not skip spaces. Signs pass here;
-# negatives are caught as impossible.
-_NUMBER_RE = r"^-?[0-9]+(\.[0-9]+)?$"
+# Matched after trimming (the cast to float64 that follows does not skip spaces): the grammar the fast
+# path's CSV reader accepts too, so a cell's fate does not depend on the other cells of its file.
+# Signs pass here; negatives are caught as impossible.
+_NUMBER_RE = f"^{PLAIN_NUMBER.pattern}$"
 
 
 def _registry_bounds(bound: str, missing: float) -> np.ndarray:

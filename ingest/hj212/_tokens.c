@@ -51,7 +51,7 @@ static int int64s(Py_buffer *buf, const char *name, Py_ssize_t *count) {
  * contract. pos: int64 ascending, the special bytes' positions; classes: one byte per pos (1 ';',
  * 2 ',', 3 '='); rs/re: int64 region bounds [rs, re). A region's specials are those of pos inside
  * it; items are read off the even ones (the '='); a region is regular when they alternate '='
- * delimiter '=' … '=' (an odd count) or it holds none. Items of irregular regions are returned too
+ * delimiter '=' … '=' (an odd count) or it is empty. Items of irregular regions are returned too
  * (the caller drops their rows). */
 static PyObject *items(PyObject *self, PyObject *args) {
     Py_buffer bpos, bcls, brs, bre;

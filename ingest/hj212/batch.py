@@ -62,6 +62,7 @@ from ingest.hj212 import _tokens
 from ingest.hj212 import crc as _crc
 from ingest.hj212 import protocol as proto
 from ingest.hj212.segments import RECEIVED_AT_LEN, scan_records
+from ingest.numbers import PLAIN_INT, PLAIN_NUMBER
 from schemas import source as schema
 from schemas.hj212_codes import DATA_CNS, POLLUTANTS, ST_CODES
 from schemas.registry import Table
@@ -105,10 +106,11 @@ _CRC_INIT = np.array(_crc._INIT, np.uint8)
 _QN, _ST, _CN, _PW, _MN, _FLAG = range(6)
 _VERSION = np.array([2005, 2017, 2025], np.int16)
 
-# Strict numbers: what _tokens.numbers reads as Python's float() does (the C kernel checks these
-# patterns itself; they are written here as its contract). Anything else takes the reference path.
-_NUMBER_RE = r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$"
-_INT_RE = r"^[+-]?[0-9]{1,15}$"
+# Strict numbers: what _tokens.numbers reads as Python's float() does — the reference parser's own
+# grammar (ingest.numbers; the C kernel checks these patterns itself, they are its contract). Anything
+# else takes the reference path.
+_NUMBER_RE = f"^{PLAIN_NUMBER.pattern}$"
+_INT_RE = f"^{PLAIN_INT.pattern}$"
 
 
 # warnings of a plainly good line, in parse_line's order; bits 0 and 1 come from _tokens.frames

@@ -60,7 +60,6 @@ Decisions
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
@@ -68,6 +67,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 from ingest.hj212.crc import crc16_hj212
+from ingest.numbers import PLAIN_INT, PLAIN_NUMBER
 from schemas.hj212_codes import CODE_2005_TO_2017, DATA_CNS, ST_CODES, QnRtn
 
 __all__ = [
@@ -109,10 +109,6 @@ BAD_FLAG = "bad_flag"
 BAD_SPLIT = "bad_split"
 BAD_DATATIME = "bad_datatime"
 BAD_VALUE = "bad_value"
-# a value as HJ 212 loggers write numbers: ASCII digits, an optional sign, point and exponent — what
-# float() and int() accept beyond that ('1_5', ' 7', full-width digits) is no logger's number
-PLAIN_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
-PLAIN_INT = re.compile(r"[+-]?[0-9]{1,15}")  # an RS state: an int64 column
 SPLIT_INCOMPLETE = "split_incomplete"
 INTERNAL_ERROR = "internal_error"
 # receiver-level

@@ -242,3 +242,23 @@ def test_nan_text_under_an_unnamed_column_is_quarantined() -> None:
     [q] = p.quarantine.to_pylist()
     assert q["reason"] == "value under an unnamed column" and q["release_type"] == "PM10"
     assert q["raw_value"] == "nan"
+
+
+@pytest.mark.parametrize("dirty", [False, True], ids=["numeric-file", "file-with-text-cell"])
+def test_a_number_reads_the_same_whatever_the_other_cells_of_its_file(dirty: bool) -> None:
+    """'+5', '.5', '5.' and '5e0' are numbers to the fast path's CSV reader: the text path (taken when
+    any cell is text) reads them alike, so no station depends on another's cell."""
+    spelled = ["+5", ".5", "5.", "5e0"]
+    rows = [
+        (
+            0,
+            t,
+            [*(spelled if t != "AQI" else ["5"] * 4), "n/a" if dirty and t == "SO2" else "1"],
+        )  # AQI: whole
+        for t in RELEASE_TYPES
+    ]
+    p = parse_day_file(day_file(["A", "B", "C", "D", "E"], rows), raw_file="f.csv", file_date=DAY)
+    assert p.hourly.column("station_code").to_pylist() == (
+        ["A", "B", "C", "D"] if dirty else ["A", "B", "C", "D", "E"]
+    )
+    assert p.hourly.column("pm25_ugm3").to_pylist()[:4] == [5.0, 0.5, 5.0, 5.0]

@@ -91,12 +91,13 @@ def test_integers_agree_with_float(texts: list[str]) -> None:
 def _items_reference(
     classes_of: dict[int, int], rs: list[int], re_: list[int]
 ) -> tuple[list[tuple[int, int, int, int]], list[bool]]:
-    """Per region its specials, read as '=' d '=' d … '=' (d: ';' or ',')."""
+    """Per region its specials, read as '=' d '=' d … '=' (d: ';' or ','); a region without any is
+    regular only when empty (text without '=' is an item without its value: the reference decides)."""
     found, regular = [], []
     for r, (s, e) in enumerate(zip(rs, re_, strict=True)):
         inside = [p for p in sorted(classes_of) if s <= p < e]
         alternating = all((classes_of[p] == 3) == (j % 2 == 0) for j, p in enumerate(inside))
-        regular.append(alternating and (len(inside) % 2 == 1 or not inside))
+        regular.append(alternating and (len(inside) % 2 == 1 or s == e))
         for j in range(0, len(inside), 2):
             key_start = s if j == 0 else inside[j - 1] + 1
             value_end = e if j == len(inside) - 1 else inside[j + 1]
