@@ -34,6 +34,7 @@ OUTLET_KIND = {"主要排放口": "main", "main": "main", "一般排放口": "ge
 # of the same unit would not be compared with the readings at all
 _UNITS = {
     "mg/m3": "mg/m³", "毫克/立方米": "mg/m³",
+    "ug/m3": "µg/m³", "µg/m3": "µg/m³", "μg/m3": "µg/m³", "微克/立方米": "µg/m³",  # micro sign, Greek mu
     "mg/l": "mg/L", "毫克/升": "mg/L",
     "无量纲": "-", "-": "-",
 }  # fmt: skip

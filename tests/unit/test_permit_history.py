@@ -344,9 +344,10 @@ def test_limit_units_in_any_spelling_are_the_units_readings_come_in() -> None:
                     {"pollutantCode": "w01018", "limitValue": 50},  # COD, no unit given
                     {"pollutantCode": "w01001", "limitValue": "6-9", "unit": ""},  # pH
                     {"pollutantCode": "w21003", "limitValue": 5, "unit": "ug/L"},  # kept as given
+                    {"pollutantCode": "a34004", "limitValue": 35, "unit": "μg/Nm3"},  # Greek mu
                 ],
             }
         ]
     )
     units = [r["limit_unit"] for r in page.limits.to_pylist()]
-    assert units == ["mg/L", "-", "ug/L"] and page.quarantine.num_rows == 0
+    assert units == ["mg/L", "-", "ug/L", "µg/m³"] and page.quarantine.num_rows == 0
