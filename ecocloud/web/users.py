@@ -81,6 +81,7 @@ MIN_PASSWORD = 10
 CLIENT_FACTOR = 4  # a client may fail this many times more often than for one user name
 NAME_FACTOR = 10  # and a user name this many times, from all clients together
 DEVICE_DAYS = 180  # a browser stays known this long after its last login
+DEVICES_PER_USER = 20  # the most recent browsers a user is known on (a login without a cookie adds one)
 _DEVICE = "device:"  # a known browser's failures are filed under this client prefix
 
 
@@ -259,6 +260,17 @@ class UserStore:
                     username=username,
                     created_at=now,
                     expires_at=now + dt.timedelta(days=DEVICE_DAYS),
+                )
+            )
+            newest = (
+                sa.select(d.token_sha256)
+                .where(d.username == username)
+                .order_by(d.created_at.desc(), d.token_sha256)
+                .limit(DEVICES_PER_USER)
+            )
+            con.execute(
+                devices_table.delete().where(
+                    d.username == username, d.token_sha256.not_in(newest.scalar_subquery())
                 )
             )
         return token

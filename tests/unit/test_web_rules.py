@@ -15,7 +15,14 @@ from ecocloud.web.access import Role, can_see_data, can_see_entry, data_levels, 
 from ecocloud.web.lineage_svg import HIDDEN, lineage_svg
 from ecocloud.web.routes_overview import figure_json
 from ecocloud.web.sql_guard import QueryRefused, check_tables
-from ecocloud.web.users import Throttled, UserError, UserStore, devices_table, sessions_table
+from ecocloud.web.users import (
+    DEVICES_PER_USER,
+    Throttled,
+    UserError,
+    UserStore,
+    devices_table,
+    sessions_table,
+)
 from schemas.registry import Sharing
 
 OPEN, COND, CLOSED = Sharing.UNCONDITIONAL, Sharing.CONDITIONAL, Sharing.NOT_SHARED
@@ -231,6 +238,11 @@ def test_a_browser_the_user_logged_in_from_is_not_locked_out_by_guesses_from_els
     store.remember_device("bob")  # purges the expired tokens
     with store.engine.connect() as con:
         assert con.execute(sa.select(sa.func.count()).select_from(devices_table)).scalar_one() == 1
+    tokens = [store.remember_device("bob") for _ in range(DEVICES_PER_USER + 5)]  # logins without a cookie
+    with store.engine.connect() as con:
+        kept = con.execute(sa.select(devices_table.c.token_sha256).where(devices_table.c.username == "bob"))
+        assert len(kept.all()) == DEVICES_PER_USER  # the newest: a user's rows do not pile up
+    assert store.authenticate("bob", "long-enough-pw", "10.0.9.9", tokens[-1]) is Role.ANALYST
     bobs = store.remember_device("bob")
     store.add_user("bob", "a-new-password", Role.ADMIN, replace=True)  # a reset forgets bob's browsers
     assert store.remove_user("ana")
