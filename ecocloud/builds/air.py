@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 import pyarrow as pa
@@ -18,7 +19,7 @@ from ecocloud.runner.context import BEIJING, StepContext, parquet_sql
 from ecocloud.runner.units import RAW, Output, Unit
 from ecocloud.settings import Settings
 from ingest.air.fetch import SOURCE, STATION_LIST_NAME, day_file_name, land_location, logical_name, raw_bytes
-from ingest.air.parse import DAY_FILE_RE, date_from_name, parse_station_list
+from ingest.air.parse import DAY_FILE_RE, AirFileError, date_from_name, parse_station_list
 from schemas import air as schema
 from transforms.air_daily import HOURLY_COLUMNS, city_daily_ranking, station_daily
 from warehouse.ledger import Ledger, RawObject
@@ -95,19 +96,43 @@ def newest_day_files(ledger: Ledger) -> dict[dt.date, RawObject]:
     return newest
 
 
-_parsed_lists: dict[str, pa.Table] = {}  # raw path → parsed list, per process (a batch of days reads one)
+_parsed_lists: dict[str, pa.Table | AirFileError] = {}  # raw path → the list or why it is refused
+
+
+def _parsed_list(ctx: StepContext, raw_path: str) -> pa.Table | AirFileError:
+    """A station list version, parsed once per process (raw objects never change)."""
+    if raw_path not in _parsed_lists:
+        if len(_parsed_lists) > 4:
+            _parsed_lists.clear()
+        try:
+            _parsed_lists[raw_path] = parse_station_list(raw_bytes(ctx.lake, raw_path))
+        except AirFileError as exc:
+            _parsed_lists[raw_path] = exc
+    return _parsed_lists[raw_path]
+
+
+def _station_list_in_use(ctx: StepContext) -> tuple[RawObject | None, list[RawObject]]:
+    """The newest station list that can be read, and the newer ones that cannot: a refused list (a
+    quote that never closes …) leaves the one before it in use, as a refused registry snapshot does,
+    instead of failing every day's ranking until upstream sends a good one."""
+    refused: list[RawObject] = []
+    for obj in ctx.ledger.raw_versions(SOURCE, STATION_LIST_NAME, newest_first=True):
+        if not isinstance(_parsed_list(ctx, obj.raw_path), AirFileError):
+            return obj, refused
+        refused.append(obj)
+    return None, refused
 
 
 def _planned_station_list(ctx: StepContext, unit: Unit) -> pa.Table:
     """The station list the unit was planned with (its raw input: the version its fingerprint
-    names), empty when none had landed. Raw objects never change, so each is parsed once."""
+    names), empty when none had landed."""
     raw_paths = [i.id for i in unit.inputs if i.kind == RAW]
     if not raw_paths:
         return schema.station_list.empty()
-    if raw_paths[0] not in _parsed_lists:
-        _parsed_lists.clear()
-        _parsed_lists[raw_paths[0]] = parse_station_list(raw_bytes(ctx.lake, raw_paths[0]))
-    return _parsed_lists[raw_paths[0]]
+    parsed = _parsed_list(ctx, raw_paths[0])
+    if isinstance(parsed, AirFileError):
+        raise parsed  # planned with it, refused since (the plan only picks lists that parse)
+    return parsed
 
 
 # -- builds -------------------------------------------------------------------------------------
@@ -147,12 +172,19 @@ class Stations:
     """core_air__stations: the newest station list plus every station seen in the lake."""
 
     def plan(self, ctx: StepContext) -> Iterable[Unit]:
-        listed = ctx.ledger.latest_raw(SOURCE, STATION_LIST_NAME)
+        listed, refused = _station_list_in_use(ctx)
         unit = ctx.dimension_unit(listed, schema.station_hourly.name)
+        if unit and listed and refused:  # inputs too: the unit is built, and says why, when one is refused
+            unit = replace(unit, inputs=(*unit.inputs, *(ctx.raw_input(r) for r in refused)))
         yield from [unit] if unit else []
 
     def build(self, ctx: StepContext, unit: Unit) -> Output:
         listed = _planned_station_list(ctx, unit)
+        refused = [
+            f"station list {i.id} refused, the one before it used: {parsed}"
+            for i in unit.inputs[1:]
+            if i.kind == RAW and isinstance(parsed := _parsed_list(ctx, i.id), AirFileError)
+        ]
         files = ctx.input_files(unit)
         con = ctx.connect()
         try:
@@ -181,7 +213,9 @@ class Stations:
         unlisted = stations.num_rows - sum(stations.column("listed").to_pylist())
         warnings = [f"{unlisted} station(s) in the data are not in the station list"] if unlisted else []
         return Output(
-            {schema.stations.name: stations}, {"stations": stations.num_rows, "unlisted": unlisted}, warnings
+            {schema.stations.name: stations},
+            {"stations": stations.num_rows, "unlisted": unlisted},
+            [*refused, *warnings],
         )
 
 
@@ -189,7 +223,7 @@ class Daily:
     """core_air__station_daily and mart_air__city_daily_ranking of one day."""
 
     def plan(self, ctx: StepContext) -> Iterable[Unit]:
-        listed = ctx.ledger.latest_raw(SOURCE, STATION_LIST_NAME)
+        listed, _ = _station_list_in_use(ctx)
         extra = (ctx.raw_input(listed),) if listed else ()
         for day, hourly in sorted(
             ctx.table_inputs(schema.station_hourly.name).items(), key=lambda kv: str(kv[0])

@@ -255,3 +255,27 @@ def test_air_without_a_station_list_publishes_with_warnings(settings: Settings, 
     assert out.output.count("city ranking is empty (no station list landed yet)") == len(files)
     statuses = query(settings, "SELECT DISTINCT status FROM platform_ledger__builds")
     assert statuses == [("published",)]
+
+
+@pytest.mark.realdata
+def test_a_refused_station_list_leaves_the_one_before_it_in_use(
+    settings: Settings, shared_data: Path, tmp_path: Path
+) -> None:
+    """A new station list with a quote that never closes is refused with its reason; the days keep
+    their rankings from the list before it, instead of failing on every run until upstream fixes it."""
+    air = shared_data / "cnemc-air"
+    day_file = str(sorted(air.glob("china_sites_*.csv.gz"))[0])
+    listed = tmp_path / "station_list.csv"
+    listed.write_bytes((air / "station-list-2022-02-13.csv").read_bytes())
+    runner = CliRunner(env={"COLUMNS": "240"})
+    ranked = "SELECT count(*) FROM mart_air__city_daily_ranking"
+    assert runner.invoke(app, ["ingest", "air", str(listed), day_file]).exit_code == 0
+    [(cities,)] = query(settings, ranked)
+    assert cities > 0
+    broken = listed.read_text(encoding="utf-8-sig").splitlines()
+    broken[2] = broken[2].replace(",", ',"', 1)  # opened, never closed
+    listed.write_text("\n".join(broken) + "\n", encoding="utf-8")
+    out = runner.invoke(app, ["ingest", "air", str(listed), day_file])
+    assert out.exit_code == 0, out.output
+    assert "refused, the one before it used" in out.output.replace("\n", " ")
+    assert query(settings, ranked) == [(cities,)]
