@@ -555,7 +555,7 @@ def test_gate_results_of_a_closed_day_roll_up_into_one_object(
     folder = f"lake/{lk.partition_prefix(results, day)}/"
     assert len(keys(s3_endpoint, bucket, folder)) == 2
 
-    engine.refresh_serving(homes.s3)
+    engine.refresh_serving(homes.s3.model_copy(update={"serving_retired_grace_minutes": 15}))
 
     listed = keys(s3_endpoint, bucket, folder)
     (rollup,) = [k for k in listed if k.rsplit("/", 1)[1].startswith(results_rollup.PREFIX)]
@@ -566,5 +566,5 @@ def test_gate_results_of_a_closed_day_roll_up_into_one_object(
     finally:
         con.close()
     assert got == [("run-a",), ("run-b",)]  # counted once meanwhile
-    engine.refresh_serving(homes.s3.model_copy(update={"serving_retired_grace_minutes": 0}))
+    engine.refresh_serving(homes.s3)  # the tests' grace: none
     assert keys(s3_endpoint, bucket, folder) == [rollup]

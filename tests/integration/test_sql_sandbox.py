@@ -66,7 +66,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         part = Part(HOURLY.name, key, put.part, "fp", "test.hourly", key, 6, put.size_bytes, "run", now)
         state = UnitState("test.hourly", key, "fp", "published", {}, "run", "test", now, None)
         ledger.record_unit(state, written=[part])
-    refresh(settings.lake, settings.duckdb_file, ledger)
+    refresh(settings.lake, settings.duckdb_file, ledger, grace=dt.timedelta(0))
     ledger.close()
     con = duckdb.connect(str(settings.duckdb_file))
     install_limit_in_force(con, temp=False)  # a table macro stored in the serving database

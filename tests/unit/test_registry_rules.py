@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import ast
+import datetime as dt
 import importlib
 import pkgutil
 from datetime import timedelta
@@ -289,7 +290,7 @@ def test_a_name_declared_again_below_an_ancestor_keeps_its_type_and_unit() -> No
 def test_serving_has_a_view_per_published_table_and_none_for_stage_or_platform(tmp_path: Path) -> None:
     """Lake tables are views; the ledger's and the catalog's tables are tables; stage tables are not served."""
     ledger = Ledger(f"sqlite:///{tmp_path / 'state.sqlite'}")
-    db = refresh(tmp_path / "lake", tmp_path / "serving.duckdb", ledger)
+    db = refresh(tmp_path / "lake", tmp_path / "serving.duckdb", ledger, grace=dt.timedelta(0))
     con = duckdb.connect(str(db), read_only=True)
     try:
         views = {
