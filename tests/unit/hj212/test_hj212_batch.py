@@ -15,8 +15,8 @@ import itertools
 import random
 from pathlib import Path
 
-import pyarrow as pa
 import pytest
+from batch_tables import assert_same
 
 from ingest.hj212.batch import ParsedBatch, parse_capture, parse_lines_batch, parse_segment
 from ingest.hj212.protocol import BEIJING, build_frame, build_packet
@@ -26,43 +26,12 @@ pytestmark = pytest.mark.unit
 
 DAY = dt.date(2026, 11, 20)
 MN = "88883600000000000000014D"
-SORT = {
-    "packets": ["offset"],
-    "readings": ["offset", "pollutant_code", "stat"],
-    "quarantine": ["offset"],
-}
 
 
 def both(lines: list[bytes], **kw: object) -> tuple[ParsedBatch, ParsedBatch]:
     fast = parse_lines_batch(lines, segment="seg", default_date=DAY, **kw)  # type: ignore[arg-type]
     ref = parse_lines_batch(lines, segment="seg", default_date=DAY, fast=False)
     return fast, ref
-
-
-def decoded(table: pa.Table) -> pa.Table:
-    """The table with its dictionary columns as plain values (Arrow sorts no dictionary)."""
-    return table.cast(
-        pa.schema(
-            f.with_type(f.type.value_type) if pa.types.is_dictionary(f.type) else f for f in table.schema
-        )
-    )
-
-
-def assert_same(fast: ParsedBatch, ref: ParsedBatch) -> None:
-    assert (fast.lines, fast.accepted, fast.quarantined) == (ref.lines, ref.accepted, ref.quarantined)
-    assert fast.reasons == ref.reasons
-    for name, keys in SORT.items():
-        assert getattr(fast, name).schema == getattr(ref, name).schema, name
-        a = decoded(getattr(fast, name)).sort_by([(k, "ascending") for k in keys])
-        b = decoded(getattr(ref, name)).sort_by([(k, "ascending") for k in keys])
-        if a.equals(b):
-            continue
-        for col in a.column_names:
-            x, y = a.column(col).to_pylist(), b.column(col).to_pylist()
-            diff = [
-                (i, u, v) for i, (u, v) in enumerate(zip(x, y, strict=True)) if u != v or repr(u) != repr(v)
-            ]
-            assert not diff, (name, col, diff[:3])
 
 
 # ------------------------------------------------------------------------------------------ real data

@@ -8,39 +8,16 @@ import itertools
 import random
 import tracemalloc
 
-import pyarrow as pa
 import pytest
+from batch_tables import assert_same, comparable
 
-from ingest.hj212.batch import ParsedBatch, parse_capture, parse_lines_batch
+from ingest.hj212.batch import parse_capture, parse_lines_batch
 from ingest.hj212.protocol import BEIJING, build_packet, parse_line
 
 pytestmark = pytest.mark.unit
 
 DAY = dt.date(2026, 11, 20)
 MN = "88883600000000000000014D"
-SORT = {
-    "packets": ["offset"],
-    "readings": ["offset", "pollutant_code", "stat"],
-    "quarantine": ["offset"],
-}
-
-
-def _plain(table: pa.Table) -> pa.Table:
-    """Dictionary columns as plain values and timestamps as int64 µs (years before 1 do not convert
-    to Python), sorted by ``SORT``'s keys: comparable whatever order the chunks produced rows in."""
-    fields = []
-    for f in table.schema:
-        t = f.type.value_type if pa.types.is_dictionary(f.type) else f.type
-        fields.append(f.with_type(pa.int64() if pa.types.is_timestamp(t) else t))
-    return table.cast(pa.schema(fields))
-
-
-def assert_same(a: ParsedBatch, b: ParsedBatch) -> None:
-    assert (a.lines, a.accepted, a.quarantined, a.reasons) == (b.lines, b.accepted, b.quarantined, b.reasons)
-    for name, keys in SORT.items():
-        x = _plain(getattr(a, name)).sort_by([(k, "ascending") for k in keys])
-        y = _plain(getattr(b, name)).sort_by([(k, "ascending") for k in keys])
-        assert x.equals(y), (name, x.to_pylist()[:3], y.to_pylist()[:3])
 
 
 def packet(cp: str, *, qn: str = "20261120120000000", cn: str = "2011", flag: int = 5, **kw: object) -> bytes:
@@ -116,7 +93,7 @@ def test_datatime_in_the_first_hours_of_year_1_converts_on_both_paths() -> None:
     assert (fast.accepted, fast.fast, ref.accepted) == (len(lines), len(cases), len(lines))
     assert_same(fast, ref)
     for b in (fast, ref):
-        got = _plain(b.packets).sort_by("offset")
+        got = comparable(b.packets).sort_by("offset")
         assert got.column("data_at").to_pylist() == expected
         assert got.column("date").to_pylist()[:4] == [dt.date(1, 1, 1)] * 4  # the Beijing date
         assert b.readings.num_rows == len(lines)
