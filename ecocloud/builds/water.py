@@ -231,7 +231,8 @@ class Readings:
         parsed = {
             key.removeprefix("snapshot/"): state
             for key, state in ctx.ledger.unit_states("water.snapshots").items()
-            if state.status == "published"
+            # a snapshot that failed since keeps its published readings, and the counts naming their days
+            if state.status in ("published", "failed")
         }
         by_day: dict[str, list[Snapshot]] = {}
         for snap in snapshots(ctx.ledger):

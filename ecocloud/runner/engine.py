@@ -383,7 +383,10 @@ def _split(table: Table, build: Build, unit: Unit, output: Output) -> list[tuple
 def _fail(ctx: StepContext, name: str, unit: Unit, fp: str, exc: Exception, started: float) -> UnitReport:
     error = f"{type(exc).__name__}: {exc}"
     log.error("%s %s failed:\n%s", name, unit.key, "".join(traceback.format_exception(exc)))
-    ctx.ledger.record_unit(_state(ctx, name, unit.key, fp, FAILED, {}, error))
+    # its parts stay as last published: so do the counts describing them (builds plan from them)
+    previous = ctx.previous(unit.key)
+    kept = previous.counts if previous is not None else {}
+    ctx.ledger.record_unit(_state(ctx, name, unit.key, fp, FAILED, kept, error))
     return UnitReport(name, unit.key, FAILED, failures=[error], seconds=time.perf_counter() - started)
 
 

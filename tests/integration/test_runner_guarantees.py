@@ -217,6 +217,38 @@ def test_concurrent_runs_lose_no_part_and_leave_no_mart_stale(
     assert query(settings, "SELECT * FROM mart_source__hourly ORDER BY mn, pollutant_code, hour_at") == hourly
 
 
+class _FailsOnRebuild:
+    """Steps whose one unit publishes, then fails when rebuilt (a read error on a forced rerun)."""
+
+    builds = 0
+
+    def plan(self, ctx: StepContext) -> Iterable[Unit]:
+        return [Unit("snap", ())]
+
+    def build(self, ctx: StepContext, unit: Unit) -> Output:
+        type(self).builds += 1
+        if type(self).builds > 1:
+            raise OSError("the raw page could not be read")
+        return Output({}, {"dates": ["2026-11-20"]})
+
+
+def test_a_unit_that_fails_keeps_the_counts_of_what_it_still_has_published(settings: Settings) -> None:
+    """Its parts stay as last published, and builds downstream plan from its counts (the water
+    readings take a snapshot's days from them): a failure must not erase them."""
+    _FailsOnRebuild.builds = 0
+    build = Build("snapshots", (), Publish.WHOLE, f"{__name__}:_FailsOnRebuild")
+    spec = SourceSpec("fails", "fails", "fails on rebuild", Arrival.TABLES, (build,), Schedule())
+    engine.run_build(settings, spec, build, RunInfo.cli("test"))
+    engine.run_build(settings, spec, build, RunInfo.cli("test", force=True))
+    led = engine.ledger(settings)
+    try:
+        state = led.unit_states("fails.snapshots")["snap"]
+    finally:
+        led.close()
+    assert (state.status, state.counts) == ("failed", {"dates": ["2026-11-20"]})
+    assert "the raw page could not be read" in (state.error or "")
+
+
 class _PlannedOnce:
     """Steps whose unit is pending at the run's plan and gone at the batch's re-plan under its lock —
     as when a concurrent run compacted the partition meanwhile, or the unit's input went away."""
