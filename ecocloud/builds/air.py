@@ -186,6 +186,8 @@ class Stations:
             if i.kind == RAW and isinstance(parsed := _parsed_list(ctx, i.id), AirFileError)
         ]
         files = ctx.input_files(unit)
+        # a position outside the registry's bounds (the list's placeholders, swapped pairs) is none
+        lon, lat = schema.stations.column("longitude"), schema.stations.column("latitude")
         con = ctx.connect()
         try:
             con.register("listed", listed)
@@ -200,8 +202,8 @@ class Stations:
                 f"""
                 WITH seen AS ({seen_sql})
                 SELECT coalesce(l.station_code, s.station_code) AS station_code, l.station_name, l.city,
-                       CASE WHEN l.longitude BETWEEN 73 AND 136 THEN l.longitude END AS longitude,
-                       CASE WHEN l.latitude BETWEEN 3 AND 54 THEN l.latitude END AS latitude,
+                       CASE WHEN l.longitude BETWEEN {lon.min} AND {lon.max} THEN l.longitude END AS longitude,
+                       CASE WHEN l.latitude BETWEEN {lat.min} AND {lat.max} THEN l.latitude END AS latitude,
                        l.is_control_point, l.station_code IS NOT NULL AS listed,
                        s.first_seen AS first_seen_date, s.last_seen AS last_seen_date
                 FROM listed l FULL OUTER JOIN seen s USING (station_code)

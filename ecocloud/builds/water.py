@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 
 from ecocloud.builds import http_session, page_cap
 from ecocloud.runner.context import BEIJING, StepContext, parquet_sql
+from ecocloud.runner.report import FAILED, PUBLISHED
 from ecocloud.runner.units import TABLE, Output, Unit
 from ecocloud.settings import Settings
 from ingest.raw import read_raw
@@ -232,7 +233,7 @@ class Readings:
             key.removeprefix("snapshot/"): state
             for key, state in ctx.ledger.unit_states("water.snapshots").items()
             # a snapshot that failed since keeps its published readings, and the counts naming their days
-            if state.status in ("published", "failed")
+            if state.status in (PUBLISHED, FAILED)
         }
         by_day: dict[str, list[Snapshot]] = {}
         for snap in snapshots(ctx.ledger):
