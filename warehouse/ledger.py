@@ -133,6 +133,7 @@ lineage = sa.Table(
     sa.Column("input_version", sa.Text, nullable=False),
     sa.Column("recorded_at", sa.Text, nullable=False),
     sa.Index("lineage_by_output", "output_table", "output_partition"),
+    sa.Index("lineage_by_input", "input_id"),
 )
 
 WHOLE = ""  # the partition key of an unpartitioned table
@@ -250,6 +251,8 @@ class Ledger:
             if not self._sqlite:  # processes starting on a fresh database would race to create the tables
                 con.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_id("ledger:schema")})
             _META.create_all(con)
+            for index in lineage.indexes:  # create_all adds none to a table an older version made
+                index.create(con, checkfirst=True)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -522,6 +525,32 @@ class Ledger:
             q = q.where(lineage.c.output_partition == partition)
         with self._tx() as con:
             return [dict(r._mapping) for r in con.execute(q)]
+
+    def held_elsewhere(
+        self, build: str, tables: Sequence[str], input_ids: Sequence[str]
+    ) -> list[tuple[str, str, str]]:
+        """(input id, table, partition) of the listed parts of ``tables`` that builds other than
+        ``build`` wrote from any of ``input_ids`` (by their lineage): a compaction's part holding rows
+        ``build`` made from those inputs."""
+        q = (
+            sa.select(lineage.c.input_id, parts.c.table_name, parts.c.partition)
+            .distinct()
+            .join(
+                parts,
+                sa.and_(
+                    parts.c.table_name == lineage.c.output_table,
+                    parts.c.partition == lineage.c.output_partition,
+                    parts.c.part == lineage.c.part,
+                ),
+            )
+            .where(parts.c.build != build, parts.c.table_name.in_(list(tables)))
+        )
+        found: list[tuple[str, str, str]] = []
+        with self._tx() as con:
+            for i in range(0, len(input_ids), KEYS_PER_STATEMENT):
+                ids = list(input_ids[i : i + KEYS_PER_STATEMENT])
+                found += [tuple(r) for r in con.execute(q.where(lineage.c.input_id.in_(ids)))]
+        return sorted(found)
 
     # -- locks --------------------------------------------------------------------------------
     @contextmanager

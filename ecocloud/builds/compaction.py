@@ -71,7 +71,9 @@ class Compaction:
     column holding the raw object a row was built from (its lineage input id): when the producing build
     republishes a part for an input a compacted part already holds (a forced rerun, a new code
     version), the partition is compacted at once, the compacted rows of that input giving way to the
-    new part's — so the partition never keeps both.
+    new part's — so the partition never keeps both. A rebuilt unit that now writes nothing in such a
+    partition writes an empty part there (the runner's ``_held_elsewhere``): its compacted rows give
+    way to none.
     """
 
     def __init__(self, tables: Iterable[str], *, after_hours: str, min_parts: str, origin: str) -> None:
@@ -152,7 +154,12 @@ class _Candidate:
         """Its inputs: the partition version, the raw objects of its parts (so the compacted part's
         lineage reaches them)."""
         day = dt.date.fromisoformat(self.key)
-        raws = set().union(*self.origins.values()) if self.origins else set()
+        # the raw objects its rows come from: not a superseded one whose new part is empty (the
+        # producing unit now writes nothing here), so a later rebuild of it finds no rows here
+        raws = {o for p in self.compacted for o in self.origins[p] if o[0] not in self.superseded}
+        raws |= {
+            o for p in self.parts if p.part not in self.compacted and p.rows for o in self.origins[p.part]
+        }
         inputs = (Input(TABLE, self.name, version, day), *(Input(RAW, i, v) for i, v in sorted(raws)))
         params = (
             ("table", self.name),

@@ -37,7 +37,7 @@ import multiprocessing
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -48,7 +48,16 @@ import pyarrow.compute as pc
 from ecocloud.runner.context import BEIJING, RunInfo, StepContext, partition_key
 from ecocloud.runner.report import BLOCKED, FAILED, PUBLISHED, SKIPPED, RunReport, UnitReport
 from ecocloud.runner.spec import Build, Publish, SourceSpec
-from ecocloud.runner.units import Output, Unit, fingerprint, logic_fingerprint, safe_name, unit_lock
+from ecocloud.runner.units import (
+    RAW,
+    TABLE,
+    Output,
+    Unit,
+    fingerprint,
+    logic_fingerprint,
+    safe_name,
+    unit_lock,
+)
 from ecocloud.settings import Settings
 from schemas.platform import expectation_results
 from schemas.registry import Table, get_table
@@ -406,6 +415,7 @@ def _gate_and_publish(
     gated = [t for t in outputs if t.name not in build.evidence]
     published_parts = _published_parts(ctx, built)
     published = _rows_of(published_parts) if any(t.max_shrink is not None for t in gated) else {}
+    elsewhere = _held_elsewhere(ctx, build, built)
     for table in gated:
         parts = [
             GatePart(
@@ -434,7 +444,10 @@ def _gate_and_publish(
         why = None if passed else "\n".join(recorded)
         if shrunk:
             why = f"{HELD_FOR_SHRINKING}:\n{why}"
-        _publish(ctx, name, build, outputs, b, published_parts[b.unit.key], passed, why, held=shrunk)
+        _publish(
+            ctx, name, build, outputs, b, published_parts[b.unit.key], passed, why,
+            held=shrunk, elsewhere=elsewhere.get(b.unit.key, set()),
+        )  # fmt: skip
     if results:
         _append_results(ctx, name, pa.concat_tables(results))
 
@@ -446,6 +459,26 @@ def _published_parts(ctx: StepContext, built: list[_Built]) -> dict[str, list[Pa
     for p in ctx.ledger.parts_of_units(ctx.build, list(by_unit)):
         by_unit[p.unit].append(p)
     return by_unit
+
+
+def _held_elsewhere(ctx: StepContext, build: Build, built: list[_Built]) -> dict[str, set[tuple[str, str]]]:
+    """unit → (table, partition key) where another build's part holds rows the unit made from its raw
+    inputs: a compaction took its parts there. A unit rebuilt to write nothing there now writes an
+    empty part, so the compaction takes its old rows out (see ``_publish``). Units that rewrite their
+    own outputs (the compaction's: a table input among them) are not asked."""
+    if build.publish != Publish.PART:
+        return {}
+    units_of: dict[str, list[str]] = {}
+    for b in built:
+        if not any(i.kind == TABLE and i.id in build.outputs for i in b.unit.inputs):
+            for i in b.unit.inputs:
+                if i.kind == RAW:
+                    units_of.setdefault(i.id, []).append(b.unit.key)
+    held: dict[str, set[tuple[str, str]]] = {}
+    for input_id, table, key in ctx.ledger.held_elsewhere(ctx.build, build.outputs, list(units_of)):
+        for unit in units_of[input_id]:
+            held.setdefault(unit, set()).add((table, key))
+    return held
 
 
 def _rows_of(published: dict[str, list[Part]]) -> dict[tuple[str, str, str], int]:
@@ -468,20 +501,32 @@ def _publish(
     passed: bool,
     why: str | None,
     held: bool = False,
+    elsewhere: Collection[tuple[str, str]] = (),
 ) -> None:
     """Write the unit's parts and record it, with ``why`` it was blocked; ``published``: the parts it
     had. A blocked unit writes its evidence only; one ``held`` back (for shrinking) writes nothing: its
-    input is on hold, and the published rows and evidence keep describing the same input."""
+    input is on hold, and the published rows and evidence keep describing the same input.
+    ``elsewhere``: (table, partition) where a compacted part holds rows the unit made before; where it
+    writes nothing now, it writes an empty part, which the compaction sees as the unit's new rows
+    there (none) replacing its old ones."""
     previous = {(p.table_name, p.partition, p.part) for p in published}
     now = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
     writes: list[tuple[Table, dt.date | None, pa.Table, str]] = []
+    publishing: set[str] = set()  # the tables whose rows it publishes (none may be left in a table)
     for table in outputs:
         if not passed and (held or table.name not in build.evidence):
             # keep the last good parts of a blocked unit (they stay consistent with the ledger)
             previous = {k for k in previous if k[0] != table.name}
             continue
+        publishing.add(table.name)
         part = b.unit.part if build.publish == Publish.PART else lk.DEFAULT_PART
         writes += [(table, partition, data, part) for partition, data in b.split[table.name]]
+        now_written = {partition_key(p) for p, _ in b.split[table.name]}
+        writes += [
+            (table, partition_date(key), table.empty(), part)
+            for t, key in sorted(elsewhere)
+            if t == table.name and key not in now_written
+        ]
 
     # a unit of real captures writes a part in each of many dates: the writes (compression, fsync)
     # overlap in threads; on S3 each object gets a new name per content (``data.<sha>``)
@@ -508,7 +553,7 @@ def _publish(
     ]
     b.report.partitions += [f"{t.name}/{partition_key(p) or '-'}" for t, p, _, _ in writes]
     kept = {(p.table_name, p.partition, p.part) for p in written}
-    replaced = {r for r in b.output.replaces if r[0] in {p.table_name for p in written}}  # compaction
+    replaced = {r for r in b.output.replaces if r[0] in publishing}  # compaction (no rows left: all)
     removed = sorted((previous | replaced) - kept)
     lineage = [
         LineageRow(

@@ -57,7 +57,7 @@ class Output:
     blocked like a failed gate — its evidence (quarantine) is published, its other outputs are not.
     ``replaces``: (table, partition key, part) of *other* units' parts whose rows this unit's parts
     now hold (compaction): retired in the same ledger transaction that publishes this unit's parts,
-    for the tables it wrote, and deleted from the lake later by a serving refresh (``warehouse.ledger``).
+    for the tables it publishes (also when no rows are left), and deleted from the lake later by a serving refresh (``warehouse.ledger``).
     """
 
     tables: dict[str, pa.Table]

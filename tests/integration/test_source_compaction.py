@@ -667,3 +667,57 @@ def test_a_compaction_that_must_wait_for_a_new_unit_too_is_left_for_the_next_run
     assert {u.unit for u in after.of("compact") if u.status == "published"} >= {key}
     assert len(ledger_parts(settings, schema.readings, D1)) == 1
     assert rows(settings, schema.readings, D1).equals(rows_before)
+
+
+def segment_rows(settings: Settings, table: Table, day: dt.date, segment: str) -> int:
+    """Rows of ``table`` on ``day`` built from ``segment`` (its raw path), as the ledger publishes them."""
+    column = rows(settings, table, day).column("segment")
+    return sum(1 for s in column.to_pylist() if s == segment)
+
+
+@pytest.mark.parametrize("reject", [False, True], ids=["alone", "beside a rejected line"])
+def test_a_rebuilt_segment_that_writes_nothing_in_a_compacted_date_takes_its_rows_out_of_it(
+    settings: Settings, ingest: Ingest, reject: bool
+) -> None:
+    """A segment first quarantined whole (its manifest unreadable) has its lines in D1's quarantine; the
+    partition is compacted. With the manifest repaired and core rebuilt (``--force``, as a new code
+    version would), the segment's lines are packets: nothing of it belongs in D1's quarantine any more.
+    The rebuilt unit writes an empty part there, so the compaction takes its rows out at once — rows
+    in = packets + quarantined again, none counted twice."""
+    write_hour(settings, D1, 10, reject=reject)
+    manifest = next(settings.hj212_landing.rglob(f"*r10*{sources.MANIFEST_SUFFIX}"))
+    good = manifest.read_bytes()
+    manifest.write_text("{not json")
+    settings.hj212_compact_after_hours = 0
+    first = ingest("source", register)
+    [unit] = [u for u in first.of("core") if u.counts["lines"] > 1]
+    segment = unit.unit.removeprefix("segment/")
+    lines = len(MNS) * 6 + 1  # and the retransmission of the hour before
+    assert (unit.counts["accepted"], unit.counts["quarantined"]) == (0, lines)
+    assert segment_rows(settings, schema.quarantine, D1, segment) == lines
+    [compacted] = ledger_parts(settings, schema.quarantine, D1)
+    assert compacted.startswith(compaction.PREFIX)
+
+    manifest.write_bytes(good)
+    forced = ingest("source", register, force=True)
+    [rebuilt] = [u for u in forced.of("core") if u.unit == unit.unit]
+    assert (rebuilt.counts["accepted"], rebuilt.counts["quarantined"]) == (lines, 0)
+    assert f"{schema.quarantine.name}/{D1}" in rebuilt.partitions  # its empty part there
+    assert segment_rows(settings, schema.packets, D1, segment) == lines
+    assert segment_rows(settings, schema.quarantine, D1, segment) == 0
+    [recompacted] = [u for u in forced.of("compact") if u.unit == f"{schema.quarantine.name}/{D1}"]
+    assert recompacted.status == "published"
+    assert (recompacted.counts["rows_superseded"], recompacted.counts["rows_out"]) == (
+        lines + reject,  # the rejected line's segment was rebuilt too: its new part replaces its rows
+        int(reject),
+    )
+    if not reject:  # no rows of D1's quarantine are left: no part either
+        assert ledger_parts(settings, schema.quarantine, D1) == []
+        return
+    [part] = ledger_parts(settings, schema.quarantine, D1)
+    assert part.startswith(compaction.PREFIX) and rows(settings, schema.quarantine, D1).num_rows == 1
+    # the compacted part's lineage no longer names the segment: a later rebuild writes no empty part
+    settled = ingest("source", register, force=True)
+    [again] = [u for u in settled.of("core") if u.unit == unit.unit]
+    assert f"{schema.quarantine.name}/{D1}" not in again.partitions
+    assert segment_rows(settings, schema.quarantine, D1, segment) == 0
