@@ -23,3 +23,9 @@ def exact_decimal(column: str) -> str:
     bits), and a rebuilt table is identical whichever rows were read with it. |value| ≥ 10^27
     (nonsense for any quantity here) is left out (NULL)."""
     return f"CASE WHEN abs({column}) < 1e27 THEN {column}::DECIMAL(38, 10) END"
+
+
+def exact_mean(column: str) -> str:
+    """The mean of a DOUBLE ``column`` over the values ``exact_decimal`` keeps, summed exactly (the same
+    whichever other rows were aggregated with them); NULL when there are none."""
+    return f"(sum({exact_decimal(column)}) / count({exact_decimal(column)}))::DOUBLE"

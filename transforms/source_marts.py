@@ -29,7 +29,7 @@ import pyarrow as pa
 
 from schemas.hj212_codes import POLLUTANTS
 from schemas.source import STATS
-from schemas.sql import exact_decimal
+from schemas.sql import exact_decimal, exact_mean
 
 __all__ = [
     "DAILY_CN",
@@ -313,10 +313,10 @@ def daily_values(con: duckdb.DuckDBPyConnection, readings: str, hourly: str) -> 
         SELECT mn, pollutant_code, period_us,
                CASE WHEN count(DISTINCT basis) = 1 THEN any_value(basis) ELSE 'mixed' END AS basis,
                any_value(source_type) AS source_type,
-               (sum({exact_decimal("avg_value")}) / nullif(count(avg_value), 0))::DOUBLE AS avg_value,
+               {exact_mean("avg_value")} AS avg_value,
                min(min_value) AS min_value, max(max_value) AS max_value,
                sum({exact_decimal("cou_value")})::DOUBLE AS cou_value,
-               (sum({exact_decimal("zs_avg_value")}) / nullif(count(zs_avg_value), 0))::DOUBLE AS zs_avg_value,
+               {exact_mean("zs_avg_value")} AS zs_avg_value,
                min(zs_min_value) AS zs_min_value, max(zs_max_value) AS zs_max_value,
                count(*)::INTEGER AS samples,
                count(*) FILTER (WHERE flag = 'N')::INTEGER AS samples_normal,

@@ -21,7 +21,7 @@ import duckdb
 import pyarrow as pa
 
 from schemas import risk as schema
-from schemas.sql import exact_decimal
+from schemas.sql import exact_mean
 from transforms.risk.rules import RiskRules
 from transforms.risk.sql import HOUR_US, day_num, lit, to_table
 
@@ -60,11 +60,6 @@ def exceedance_hourly_rows(con: duckdb.DuckDBPyConnection, first: dt.date, last:
         """
     )
     return to_table(rel, schema.exceedance_hourly)
-
-
-def _exact_mean(column: str) -> str:
-    """The mean of ``column``, the same whichever other days were refreshed with it (exact sum)."""
-    return f"(sum({exact_decimal(column)}) / count({exact_decimal(column)}))::DOUBLE"
 
 
 def build_daily(con: duckdb.DuckDBPyConnection, first: dt.date, last: dt.date, rules: RiskRules) -> None:
@@ -107,7 +102,7 @@ def build_daily(con: duckdb.DuckDBPyConnection, first: dt.date, last: dt.date, r
                    count(*) FILTER (WHERE near_limit) AS hours_near_limit,
                    max(judged_value) AS max_judged_value, max(ratio) AS max_ratio,
                    max(ratio) FILTER (WHERE exceeded) - 1 AS max_exceedance_multiple,
-                   {_exact_mean("judged_value")} AS daily_mean_value, {_exact_mean("ratio")} AS daily_mean_ratio
+                   {exact_mean("judged_value")} AS daily_mean_value, {exact_mean("ratio")} AS daily_mean_ratio
             FROM _risk_judged WHERE day_num BETWEEN {lo} AND {hi}
             GROUP BY ALL
         ), runs AS (
