@@ -1,7 +1,8 @@
 """The catalog for other systems: DCAT-AP JSON-LD (what a CKAN-style portal harvests) and plain JSON.
 
 Both are made from the serving database's ``catalog_*`` tables, limited to the sharing levels the
-reader may see (the public export: 无条件共享 only).
+reader may see (the public export: 无条件共享 only); a table the reader may not see is not named in a
+visible one's quarantine, lineage or quality rows either (``HIDDEN``, as the web pages show it).
 
 DCAT-AP mapping: the catalog is a ``dcat:Catalog`` published by the centre; each registry table is a
 ``dcat:Dataset`` (titles and descriptions with ``@language`` zh and en, the owner department as
@@ -16,13 +17,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import duckdb
 
 from ecocloud.settings import Settings
-from schemas.registry import Sharing, all_tables
+from schemas.registry import Sharing, all_tables, get_table
 
 EU = "http://publications.europa.eu/resource/authority"
 CONTEXT = {
@@ -44,6 +45,7 @@ ACCESS_RIGHTS = {
 # EU frequency vocabulary: the largest interval a code stands for, in hours
 _FREQUENCIES = ((1, "HOURLY"), (2, "BIHOURLY"), (3, "TRIHOURLY"), (12, "12HRS"), (24, "DAILY"))
 _LONGER = ((24 * 7, "WEEKLY"), (24 * 31, "MONTHLY"), (24 * 92, "QUARTERLY"), (24 * 366, "ANNUAL"))
+HIDDEN = "受限数据集 (restricted)"  # how a table the reader may not see is named
 
 
 def accrual_periodicity(expected_h: float | None) -> str:
@@ -73,6 +75,13 @@ def load_catalog(con: duckdb.DuckDBPyConnection, levels: Sequence[str]) -> list[
         )
     )
     names = [d["table_name"] for d in datasets]
+
+    def visible(other: str) -> bool:
+        try:
+            return get_table(other).sharing.value in levels
+        except KeyError:
+            return False
+
     by: dict[str, dict[str, list[dict[str, Any]]]] = {
         n: {"columns": [], "lineage": [], "quality": []} for n in names
     }
@@ -85,8 +94,34 @@ def load_catalog(con: duckdb.DuckDBPyConnection, levels: Sequence[str]) -> list[
         ("quality", "SELECT * FROM catalog_quality WHERE list_contains($names, table_name) ORDER BY ALL"),
     ):
         for row in _dicts(con.execute(sql, {"names": names})):
-            by[row.get("table_name") or row["output_table"]][part].append(row)
-    return [d | by[d["table_name"]] for d in datasets]
+            shown = shown_input(row, visible) if part == "lineage" else shown_check(row, visible)
+            by[row.get("table_name") or row["output_table"]][part].append(shown)
+    return [
+        d | {"quarantine_tables": shown_quarantine(d["quarantine_tables"], visible)} | by[d["table_name"]]
+        for d in datasets
+    ]
+
+
+def shown_quarantine(tables: str | None, visible: Callable[[str], bool]) -> str | None:
+    """A dataset's quarantine tables (comma-separated) as a reader sees them: those it may not see (不予共享,
+    as every quarantine is to the public) named ``HIDDEN``, once."""
+    names = [q if visible(q) else HIDDEN for q in (tables or "").split(",") if q]
+    return ", ".join(dict.fromkeys(names)) or None
+
+
+def shown_check(check: dict[str, Any], visible: Callable[[str], bool]) -> dict[str, Any]:
+    """A quality row as a reader sees it: a quarantine table it may not see named ``HIDDEN``; its row
+    count stays, a figure of the dataset's own input."""
+    if check.get("kind") != "quarantine" or visible(check["check_name"]):
+        return check
+    return {**check, "check_name": HIDDEN}
+
+
+def shown_input(edge: dict[str, Any], visible: Callable[[str], bool]) -> dict[str, Any]:
+    """A lineage edge as a reader sees it: an input table it may not see named ``HIDDEN``."""
+    if edge["input_kind"] == "raw" or visible(edge["input_id"]):
+        return edge
+    return {**edge, "input_id": HIDDEN}
 
 
 def region_bbox(con: duckdb.DuckDBPyConnection) -> tuple[float, float, float, float] | None:

@@ -12,8 +12,9 @@ from collections.abc import Callable, Sequence
 from html import escape
 from typing import Any
 
+from ecocloud.catalog_export import HIDDEN
+
 NODE_W, NODE_H, ROW, PAD, WIDTH = 250, 34, 52, 16, 1200
-HIDDEN = "受限数据集 (restricted)"
 
 
 def _short(text: str, n: int = 32) -> str:

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, Response
 
-from ecocloud.catalog_export import dcat_catalog, load_catalog, region_bbox
+from ecocloud.catalog_export import (
+    dcat_catalog,
+    load_catalog,
+    region_bbox,
+    shown_check,
+    shown_input,
+    shown_quarantine,
+)
 from ecocloud.web import access, queries
 from ecocloud.web.deps import Viewer, render, settings_of, viewer
-from ecocloud.web.lineage_svg import HIDDEN, lineage_svg
+from ecocloud.web.lineage_svg import lineage_svg
 from schemas.registry import Layer, Sharing, Table, get_table
 
 router = APIRouter()
@@ -99,16 +105,15 @@ def dataset_page(request: Request, name: Annotated[str, "registry table"]) -> Re
             return False
 
     picture = lineage_svg(table.name, entry["title_zh"], edges, visible, lambda n: f"/datasets/{n}")
-    quarantine = [q if visible(q) else HIDDEN for q in (entry["quarantine_tables"] or "").split(",") if q]
     return render(
         request,
         "dataset.html",
-        d=entry | {"quarantine_tables": ", ".join(dict.fromkeys(quarantine)) or None},
+        d=entry | {"quarantine_tables": shown_quarantine(entry["quarantine_tables"], visible)},
         cols=cols,
-        producers=[_shown_input(e, visible) for e in edges if e["output_table"] == table.name],
+        producers=[shown_input(e, visible) for e in edges if e["output_table"] == table.name],
         consumers=[e for e in edges if e["output_table"] != table.name and visible(e["output_table"])],
         lineage_svg=picture,
-        checks=[_shown_check(c, visible) for c in checks],
+        checks=[shown_check(c, visible) for c in checks],
         runs=runs,
         sample=sample,
         data_allowed=access.can_see_data(v.role, table.sharing),
@@ -147,20 +152,3 @@ async def dcat_export(request: Request) -> Response:
 
     doc = await run_in_threadpool(build)
     return JSONResponse(doc, media_type="application/ld+json")
-
-
-def _shown_check(check: dict[str, Any], visible: Callable[[str], bool]) -> dict[str, Any]:
-    """A quality row as the viewer may see it: a quarantine table it may not see (不予共享, as every
-    quarantine is to the public) is named as the lineage picture names it; its row count stays, a
-    figure of the dataset's own input."""
-    if check["kind"] != "quarantine" or visible(check["check_name"]):
-        return check
-    return {**check, "check_name": HIDDEN}
-
-
-def _shown_input(edge: dict[str, Any], visible: Callable[[str], bool]) -> dict[str, Any]:
-    """A producer edge as the viewer may see it: an input table it may not see is named as the lineage
-    picture names it (restricted), not by its name."""
-    if edge["input_kind"] == "raw" or visible(edge["input_id"]):
-        return edge
-    return {**edge, "input_id": HIDDEN}

@@ -10,6 +10,7 @@ import duckdb
 import pytest
 from rdflib import RDF, Graph, Literal, Namespace, URIRef
 
+from ecocloud.catalog_export import HIDDEN
 from schemas.registry import Layer, Sharing, all_tables, get_table
 
 if TYPE_CHECKING:
@@ -135,3 +136,9 @@ def test_dcat_export_all_levels_and_json(built: WebHome, tmp_path_factory: pytes
         "station_code",
         "station_name",
     ]
+    # the public export names no table it leaves out — not as a quarantine, an input or a quality check
+    hidden = {t.name for t in DATASETS if t.sharing is not Sharing.UNCONDITIONAL}
+    named = {q.strip() for d in doc["datasets"] for q in (d["quarantine_tables"] or "").split(",")}
+    named |= {e["input_id"] for d in doc["datasets"] for e in d["lineage"]}
+    named |= {c["check_name"] for d in doc["datasets"] for c in d["quality"]}
+    assert HIDDEN in named and not named & hidden
