@@ -12,19 +12,18 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
-import pyarrow as pa
-
 from ecocloud.builds import http_session
 from ecocloud.runner.context import BEIJING, StepContext, parquet_sql
 from ecocloud.runner.units import RAW, Output, Unit
 from ecocloud.settings import Settings
 from ingest.air.fetch import SOURCE, STATION_LIST_NAME, day_file_name, land_location, logical_name, raw_bytes
-from ingest.air.parse import DAY_FILE_RE, AirFileError, date_from_name, parse_station_list
+from ingest.air.parse import DAY_FILE_RE, AirFileError, StationList, date_from_name, parse_station_list
 from schemas import air as schema
 from transforms.air_daily import HOURLY_COLUMNS, city_daily_ranking, station_daily
 from warehouse.ledger import Ledger, RawObject
 
 _LANDING_THREADS = 4  # local day files landed at once
+_NAMED_IN_A_WARNING = 5  # set-aside rows a warning names; the unit's counts hold them all
 
 
 # -- landing ------------------------------------------------------------------------------------
@@ -96,10 +95,10 @@ def newest_day_files(ledger: Ledger) -> dict[dt.date, RawObject]:
     return newest
 
 
-_parsed_lists: dict[str, pa.Table | AirFileError] = {}  # raw path → the list or why it is refused
+_parsed_lists: dict[str, StationList | AirFileError] = {}  # raw path → the list or why it is refused
 
 
-def _parsed_list(ctx: StepContext, raw_path: str) -> pa.Table | AirFileError:
+def _parsed_list(ctx: StepContext, raw_path: str) -> StationList | AirFileError:
     """A station list version, parsed once per process (raw objects never change)."""
     if raw_path not in _parsed_lists:
         if len(_parsed_lists) > 4:
@@ -123,16 +122,47 @@ def _station_list_in_use(ctx: StepContext) -> tuple[RawObject | None, list[RawOb
     return None, refused
 
 
-def _planned_station_list(ctx: StepContext, unit: Unit) -> pa.Table:
-    """The station list the unit was planned with (its raw input: the version its fingerprint
-    names), empty when none had landed."""
+def _planned_station_list(ctx: StepContext, unit: Unit) -> tuple[str | None, StationList]:
+    """The station list the unit was planned with (its first raw input: the version its
+    fingerprint names) and its raw path; an empty list and None when none had landed."""
     raw_paths = [i.id for i in unit.inputs if i.kind == RAW]
     if not raw_paths:
-        return schema.station_list.empty()
+        return None, StationList(schema.station_list.empty(), rows_in=0)
     parsed = _parsed_list(ctx, raw_paths[0])
     if isinstance(parsed, AirFileError):
         raise parsed  # planned with it, refused since (the plan only picks lists that parse)
-    return parsed
+    return raw_paths[0], parsed
+
+
+def _set_aside_warnings(raw_path: str | None, listed: StationList) -> list[str]:
+    """What the station list set aside that is worth a look: rows without a code, and repeats of a
+    code that contradict its first row (an identical repeat is only counted)."""
+    warnings = []
+    if without_code := listed.lines_without_code:
+        lines = _named([str(n) for n in without_code], ", ")
+        warnings.append(
+            f"station list {raw_path}: {len(without_code)} row(s) without a station code set aside, "
+            f"line(s) {lines}"
+        )
+    if contradicting := listed.contradicting:
+        repeats = _named(
+            [
+                f"{r.code} at line {r.line} differs from line {r.kept_line} in {', '.join(r.differs)}"
+                for r in contradicting
+            ],
+            "; ",
+        )
+        warnings.append(
+            f"station list {raw_path}: {len(contradicting)} row(s) repeat a station code with other "
+            f"values, set aside for the code's first row: {repeats}"
+        )
+    return warnings
+
+
+def _named(items: list[str], separator: str) -> str:
+    """The first few items, and how many more there are."""
+    more = len(items) - _NAMED_IN_A_WARNING
+    return separator.join(items[:_NAMED_IN_A_WARNING]) + (f" and {more} more" if more > 0 else "")
 
 
 # -- builds -------------------------------------------------------------------------------------
@@ -179,7 +209,7 @@ class Stations:
         yield from [unit] if unit else []
 
     def build(self, ctx: StepContext, unit: Unit) -> Output:
-        listed = _planned_station_list(ctx, unit)
+        list_path, listed = _planned_station_list(ctx, unit)
         refused = [
             f"station list {i.id} refused, the one before it used: {parsed}"
             for i in unit.inputs[1:]
@@ -190,7 +220,7 @@ class Stations:
         lon, lat = schema.stations.column("longitude"), schema.stations.column("latitude")
         con = ctx.connect()
         try:
-            con.register("listed", listed)
+            con.register("listed", listed.table)
             seen_sql = (
                 "SELECT station_code, min(date) AS first_seen, max(date) AS last_seen "
                 f"FROM {parquet_sql(files)} GROUP BY ALL"
@@ -214,10 +244,11 @@ class Stations:
             con.close()
         unlisted = stations.num_rows - sum(stations.column("listed").to_pylist())
         warnings = [f"{unlisted} station(s) in the data are not in the station list"] if unlisted else []
+        list_counts = {f"list_{name}": n for name, n in listed.counts.items()}
         return Output(
             {schema.stations.name: stations},
-            {"stations": stations.num_rows, "unlisted": unlisted},
-            [*refused, *warnings],
+            {"stations": stations.num_rows, "unlisted": unlisted, **list_counts},
+            [*refused, *_set_aside_warnings(list_path, listed), *warnings],
         )
 
 
@@ -236,13 +267,13 @@ class Daily:
     def build(self, ctx: StepContext, unit: Unit) -> Output:
         hourly = ctx.read_inputs(unit, schema.station_hourly.name, columns=HOURLY_COLUMNS)
         daily = schema.station_daily.conform(station_daily(hourly))
-        listed = _planned_station_list(ctx, unit)
-        ranking = city_daily_ranking(daily, listed)
+        _, listed = _planned_station_list(ctx, unit)
+        ranking = city_daily_ranking(daily, listed.table)
         warnings = []
         if ranking.num_rows == 0:
             why = (
                 "no station list landed yet"
-                if listed.num_rows == 0
+                if listed.table.num_rows == 0
                 else "no listed city has valid statistics"
             )
             warnings.append(f"{unit.key}: city ranking is empty ({why})")

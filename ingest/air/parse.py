@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import math
 import re
 from dataclasses import dataclass, field
 
@@ -399,12 +400,59 @@ _STATION_HEADERS = {
     "纬度": "latitude",
     "对照点": "is_control_point",
 }
+_STATION_COLUMNS = list(_STATION_HEADERS.values())
+_StationRow = dict[str, str | float | bool | None]
 
 
-def parse_station_list(data: bytes) -> pa.Table:
+@dataclass(frozen=True)
+class RepeatedRow:
+    """A row set aside because an earlier row holds its station code (the first row wins)."""
+
+    code: str
+    line: int
+    kept_line: int
+    differs: tuple[str, ...]  # the columns whose values contradict the kept row's; () when identical
+
+
+@dataclass(frozen=True)
+class StationList:
+    """The station list as a table, and the rows set aside from it with why: the list has no
+    quarantine, so what it does not publish is accounted for here and reported by its build."""
+
+    table: pa.Table
+    rows_in: int  # rows under the header with a cell that is not blank
+    lines_without_code: list[int] = field(default_factory=list)
+    repeats: list[RepeatedRow] = field(default_factory=list)
+
+    @property
+    def contradicting(self) -> list[RepeatedRow]:
+        return [r for r in self.repeats if r.differs]
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {
+            "rows_in": self.rows_in,
+            "rows_kept": self.table.num_rows,
+            "rows_without_code": len(self.lines_without_code),
+            "repeats_identical": len(self.repeats) - len(self.contradicting),
+            "repeats_contradicting": len(self.contradicting),
+        }
+
+    def check(self) -> None:
+        """Rows in = rows kept + rows set aside, always."""
+        set_aside = len(self.lines_without_code) + len(self.repeats)
+        if self.rows_in != self.table.num_rows + set_aside:
+            raise AssertionError(
+                f"station list: {self.rows_in} rows in != {self.table.num_rows} kept + {set_aside} set aside"
+            )
+
+
+def parse_station_list(data: bytes) -> StationList:
     """The national station list → station_code, station_name, city, longitude, latitude, is_control_point.
 
     ``-`` or empty coordinates become NULL; the file may be UTF-8 (with or without BOM) or GB18030.
+    A row without a station code, and a later row of a code already listed, are set aside and
+    accounted for (the first row of a code wins); rows whose cells are all empty are not rows.
     A quote that never closes, or a row spread over lines by a quoted line break, is an AirFileError:
     the list has no quarantine, and the lines such a row spans may be stations.
     """
@@ -419,39 +467,58 @@ def parse_station_list(data: bytes) -> pa.Table:
     for record in records:
         if record.spread:
             raise AirFileError(f"station list: {spread_reason(record, 'station')}")
-    rows = [r.cells for r in records]
-    if not rows:
+    if not records:
         raise AirFileError("station list is empty")
-    header = [h.strip() for h in rows[0]]
+    header = [h.strip() for h in records[0].cells]
     missing = [h for h in _STATION_HEADERS if h not in header]
     if missing:
         raise AirFileError(f"station list lacks columns {missing}; header is {header}")
-    idx = {_STATION_HEADERS[h]: header.index(h) for h in _STATION_HEADERS}
+    positions = {_STATION_HEADERS[h]: header.index(h) for h in _STATION_HEADERS}
 
-    def cell(r: list[str], name: str) -> str:
-        i = idx[name]
-        return r[i].strip() if i < len(r) else ""
+    body = [r for r in records[1:] if any(c.strip() for c in r.cells)]
+    kept: dict[str, tuple[int, _StationRow]] = {}  # code → the line and values of its first row
+    without_code: list[int] = []
+    repeats: list[RepeatedRow] = []
+    for record in body:
+        row = _station_row(record.cells, positions)
+        code = str(row["station_code"])
+        if not code:
+            without_code.append(record.first_line)
+        elif code in kept:
+            kept_line, kept_row = kept[code]
+            differs = tuple(c for c in _STATION_COLUMNS if row[c] != kept_row[c])
+            repeats.append(RepeatedRow(code, record.first_line, kept_line, differs))
+        else:
+            kept[code] = (record.first_line, row)
+    rows = [row for _, row in kept.values()]
+    table = station_list_table.from_columns({c: [r[c] for r in rows] for c in _STATION_COLUMNS})
+    parsed = StationList(table, len(body), without_code, repeats)
+    parsed.check()
+    return parsed
 
-    def coord(v: str) -> float | None:
-        try:
-            return float(v)
-        except ValueError:
-            return None  # '-', '' and other placeholders
 
-    body = [r for r in rows[1:] if any(c.strip() for c in r)]
-    seen: dict[str, int] = {}
-    for n, r in enumerate(body):
-        seen.setdefault(cell(r, "station_code"), n)  # first row of a repeated code wins
-    body = [r for n, r in enumerate(body) if seen[cell(r, "station_code")] == n and cell(r, "station_code")]
-    return station_list_table.from_columns(
-        {
-            "station_code": [cell(r, "station_code") for r in body],
-            "station_name": [cell(r, "station_name") or None for r in body],
-            "city": [cell(r, "city") or None for r in body],
-            "longitude": [coord(cell(r, "longitude")) for r in body],
-            "latitude": [coord(cell(r, "latitude")) for r in body],
-            "is_control_point": [
-                {"Y": True, "N": False}.get(cell(r, "is_control_point").upper()) for r in body
-            ],
-        }
-    )
+def _station_row(cells: list[str], positions: dict[str, int]) -> _StationRow:
+    """One row's typed values; a cell past the row's end is empty."""
+
+    def cell(name: str) -> str:
+        i = positions[name]
+        return cells[i].strip() if i < len(cells) else ""
+
+    return {
+        "station_code": cell("station_code"),
+        "station_name": cell("station_name") or None,
+        "city": cell("city") or None,
+        "longitude": _coordinate(cell("longitude")),
+        "latitude": _coordinate(cell("latitude")),
+        "is_control_point": {"Y": True, "N": False}.get(cell("is_control_point").upper()),
+    }
+
+
+def _coordinate(text: str) -> float | None:
+    """A coordinate, or None for '-', '' and other placeholders: 'nan' and 'inf' are no position
+    either (and a NaN would make two identical rows compare unequal)."""
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None

@@ -1,9 +1,11 @@
 """Landing air day files: several at once, and the version received last is the one built — unless it
-lost station-hours (a truncated copy), which the gate holds back until an operator accepts it."""
+lost station-hours (a truncated copy), which the gate holds back until an operator accepts it. A
+station list's rows that are not published are counted, and named in a warning where worth a look."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -13,6 +15,7 @@ from typer.testing import CliRunner
 from ecocloud.builds import air
 from ecocloud.cli import app
 from ecocloud.runner.engine import ledger
+from ecocloud.runner.report import RunReport
 from ecocloud.settings import Settings
 from ecocloud.simulator.air import day_file_name, generate_day, station_list_csv
 from ecocloud.simulator.province import national_stations
@@ -68,6 +71,32 @@ def test_a_missing_file_is_a_clear_error(settings: Settings, tmp_path: Path) -> 
             air.land(settings, led, [str(noon), str(tmp_path / "china_sites_20230302.csv")])
     finally:
         led.close()
+
+
+def test_station_list_rows_set_aside_are_counted_and_the_contradicting_ones_named(
+    settings: Settings, tmp_path: Path, ingest: Callable[..., RunReport]
+) -> None:
+    """A row without a station code and repeats that contradict their code's first row are set
+    aside with a warning naming them (the first few); an identical repeat is only counted."""
+    _, _, station_list = _versions(tmp_path)
+    lines = station_list.read_text(encoding="utf-8").splitlines()
+    first = lines[1].split(",")  # line 2, the first station
+    renamed = [[code, f"{name}(新)", *rest] for code, name, *rest in (line.split(",") for line in lines[1:8])]
+    added = [lines[1], *map(",".join, renamed), ",".join(["", *first[1:]])]
+    station_list.write_text("\n".join(lines + added) + "\n", encoding="utf-8")
+
+    report = ingest("air", lambda s, led: air.land(s, led, [str(station_list)]))
+    [unit] = report.of("stations")
+    assert unit.status == "published"
+    assert unit.counts["list_rows_in"] == len(lines) - 1 + len(added)
+    assert unit.counts["list_rows_kept"] == len(lines) - 1
+    set_aside = ("list_rows_without_code", "list_repeats_identical", "list_repeats_contradicting")
+    assert [unit.counts[k] for k in set_aside] == [1, 1, 7]
+    [no_code, contradicting] = unit.warnings
+    assert f"1 row(s) without a station code set aside, line(s) {len(lines) + len(added)}" in no_code
+    assert "7 row(s) repeat a station code with other values" in contradicting
+    assert f"{first[0]} at line {len(lines) + 2} differs from line 2 in station_name; " in contradicting
+    assert contradicting.endswith(" and 2 more")
 
 
 def _query(settings: Settings, sql: str, *params: object) -> list[tuple[object, ...]]:

@@ -72,7 +72,7 @@ def test_numpy_daily_statistics_agree_with_the_sql_on_real_days(shared_data: Pat
 @pytest.mark.parametrize("name", [e[0] for e in EXPECTED[:2]])  # (the 2017 day has no valid daily means)
 def test_numpy_city_ranking_agrees_with_the_sql_on_real_days(shared_data: Path, name: str) -> None:
     air_dir = shared_data / "cnemc-air"
-    listed = parse_station_list((air_dir / "station-list-2022-02-13.csv").read_bytes())
+    listed = parse_station_list((air_dir / "station-list-2022-02-13.csv").read_bytes()).table
     data = gzip.decompress((air_dir / name).read_bytes())
     hourly = parse_day_file(data, raw_file=name, file_date=date_from_name(name)).hourly
     daily = station_daily_table.conform(station_daily(hourly))
@@ -99,8 +99,15 @@ def test_real_quirks_truncated_last_line_and_short_day(shared_data: Path) -> Non
 
 
 def test_station_list(shared_data: Path) -> None:
-    stations = parse_station_list((shared_data / "cnemc-air" / "station-list-2022-02-13.csv").read_bytes())
-    assert stations.num_rows == 2026
+    parsed = parse_station_list((shared_data / "cnemc-air" / "station-list-2022-02-13.csv").read_bytes())
+    assert parsed.counts == {
+        "rows_in": 2026,
+        "rows_kept": 2026,
+        "rows_without_code": 0,
+        "repeats_identical": 0,
+        "repeats_contradicting": 0,
+    }
+    stations = parsed.table
     lon, lat = stations.column("longitude"), stations.column("latitude")
     assert (
         sum(1 for a, b in zip(lon.to_pylist(), lat.to_pylist(), strict=True) if a is None or b is None) == 10

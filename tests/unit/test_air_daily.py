@@ -145,7 +145,7 @@ def test_empty_hours_make_no_rows() -> None:
 )
 def test_numpy_city_ranking_agrees_with_the_sql_on_simulated_days(day: dt.date, quirks: Quirks) -> None:
     network = national_stations(300, seed=3)  # two stations missing from the list, bad coordinates
-    listed = parse_station_list(station_list_csv(network))
+    listed = parse_station_list(station_list_csv(network)).table
     daily = daily_table.conform(station_daily(simulated_hourly(day, quirks)))
     fast, reference = city_daily_ranking(daily, listed), city_daily_ranking_sql(daily, listed)
     assert fast.num_rows > 20 and fast.column("rank").null_count < fast.num_rows

@@ -163,11 +163,73 @@ def test_station_list_quirks() -> None:
     )
     for encoding in ("utf-8", "gb18030"):
         t = parse_station_list(text.encode(encoding) if encoding == "utf-8" else text[1:].encode(encoding))
-        rows = t.to_pylist()
+        rows = t.table.to_pylist()
         assert [r["station_code"] for r in rows] == ["1001A", "1002A"]
         assert rows[1]["longitude"] is None and rows[1]["latitude"] is None
         assert rows[1]["is_control_point"] is True
         assert rows[0]["station_name"] == "万寿西宫"
+
+
+_STATION_HEADER = "监测点编码,监测点名称,城市,经度,纬度,对照点\n"
+
+
+def test_station_list_rows_without_a_code_are_counted_not_lost() -> None:
+    text = (
+        _STATION_HEADER
+        + "1001A,万寿西宫,北京,116.3621,39.8784,N\n"
+        + ",定陵,北京,116.22,40.29,Y\n"
+        + ",,,,,\n"  # no cell at all: not a row
+        + "  ,东四,北京,116.417,39.929,N\n"
+    )
+    parsed = parse_station_list(text.encode())
+    assert parsed.table.column("station_code").to_pylist() == ["1001A"]
+    assert parsed.lines_without_code == [3, 5]
+    assert parsed.counts == {
+        "rows_in": 3,
+        "rows_kept": 1,
+        "rows_without_code": 2,
+        "repeats_identical": 0,
+        "repeats_contradicting": 0,
+    }
+
+
+def test_station_list_identical_repeat_is_counted_as_identical() -> None:
+    """Identical by value: 116.36 and 116.360 are one longitude; '-', '' and 'nan' no latitude."""
+    text = (
+        _STATION_HEADER
+        + "1001A,万寿西宫,北京,116.36,-,N\n"
+        + "1002A,定陵,北京,116.22,NaN,Y\n"
+        + "1001A,万寿西宫,北京,116.360,,n\n"
+        + "1002A,定陵,北京,116.22,nan,Y\n"
+    )
+    parsed = parse_station_list(text.encode())
+    assert parsed.table.column("station_code").to_pylist() == ["1001A", "1002A"]
+    assert parsed.table.column("latitude").to_pylist() == [None, None]
+    repeats = [(r.code, r.line, r.kept_line, r.differs) for r in parsed.repeats]
+    assert repeats == [("1001A", 4, 2, ()), ("1002A", 5, 3, ())]
+    assert parsed.contradicting == []
+    assert parsed.counts["rows_in"] == 4 and parsed.counts["repeats_identical"] == 2
+
+
+def test_station_list_contradicting_repeat_is_counted_and_named_and_the_first_row_wins() -> None:
+    text = (
+        _STATION_HEADER
+        + "1001A,万寿西宫,北京,116.3621,39.8784,N\n"
+        + "1001A,万寿西宫,北京,116.3621,39.8784,N\n"
+        + "1001A,万寿西宫(新),北京,117.0,39.8784,N\n"
+    )
+    parsed = parse_station_list(text.encode())
+    [kept] = parsed.table.to_pylist()
+    assert kept["station_name"] == "万寿西宫" and kept["longitude"] == 116.3621
+    assert [(r.line, r.differs) for r in parsed.repeats] == [(3, ()), (4, ("station_name", "longitude"))]
+    assert [r.code for r in parsed.contradicting] == ["1001A"]
+    assert parsed.counts == {
+        "rows_in": 3,
+        "rows_kept": 1,
+        "rows_without_code": 0,
+        "repeats_identical": 1,
+        "repeats_contradicting": 1,
+    }
 
 
 def _registry_max(column: str) -> float:
