@@ -1,5 +1,5 @@
 """The evidence chart of one outlet and pollutant: hourly values on the basis the limit judges them
-(O2-converted where the limit has an O2 reference), the limit in force as a step line (the lower
+(O2-converted where the limit has an O2 reference; hours with a valid flag, the ones judged), the limit in force as a step line (the lower
 bound too for a range such as pH 6–9), exceedance hours as red markers, hours with an abnormal or
 manual flag marked, and the runs the indicators flagged shaded with their name. Plotly figures built
 here, drawn by /static/charts.js; times on the axis are Beijing wall time."""
@@ -69,7 +69,9 @@ def outlet_chart(
             if converted
             else v.t("小时均值", "hourly mean"),
             "x": x,
-            "y": [r["judged_value"] for r in rows],
+            # only hours with a valid flag are judged (transforms.risk.hours): a flagged hour is a gap
+            # here, drawn as its measured mean among the flag markers
+            "y": [r["judged_value"] if r["flag"] in rules.valid_flags else None for r in rows],
             "line": {"color": "#1f5fa8", "width": 1.6},
             "connectgaps": False,
         }

@@ -47,12 +47,13 @@ def test_chart_draws_the_limit_in_force_and_marks_the_evidence() -> None:
     traces = {t["name"]: t for t in fig["data"]}
     value = traces["小时均值（折算）"]
     assert value["x"][0] == "2026-11-19 00:00" and value["y"][1] == 44.0  # Beijing time, judged values
+    assert value["y"][4] is None  # a flagged hour is not judged: a gap, its measured mean marked below
     assert traces["实测值"]["y"][1] == 40
     (limit,) = [t for name, t in traces.items() if name.startswith("限值")]
     assert limit["line"]["shape"] == "hv" and limit["y"] == [35, 35, 50, None, 50]  # a gap without a limit
     assert "许可证" in limit["name"] and "基准氧 6%" in limit["name"]
     assert traces["超标小时"]["x"] == ["2026-11-19 01:00"] and traces["超标小时"]["text"] == ["0.26"]
-    assert traces["异常/手工标记"]["text"] == ["M"]
+    assert traces["异常/手工标记"]["text"] == ["M"] and traces["异常/手工标记"]["y"] == [9]
     # the logger-wide silence is shaded on every pollutant's chart; another pollutant's flat line is not
     (shape,) = fig["layout"]["shapes"]
     assert (shape["x0"], shape["x1"]) == ("2026-11-18 18:00", "2026-11-19 00:00")
