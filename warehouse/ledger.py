@@ -35,7 +35,7 @@ import os
 import sqlite3
 import time
 import weakref
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -232,6 +232,24 @@ class LineageRow:
 
 class LockTimeout(TimeoutError):
     """Another process held a unit's lock for longer than the wait allowed."""
+
+
+class LockLost(RuntimeError):
+    """The locks of a ``Ledger.locked`` block are gone (their database session ended: the server
+    restarted, or dropped the connection): another process may hold them now, so nothing the block
+    built may be published."""
+
+
+@dataclass(frozen=True)
+class HeldLocks:
+    """The locks a ``Ledger.locked`` block holds; ``verify`` before publishing what it built."""
+
+    keys: tuple[str, ...]
+    _verify: Callable[[], None] = lambda: None
+
+    def verify(self) -> None:
+        """Raise ``LockLost`` unless every lock is still held."""
+        self._verify()
 
 
 def default_url(home: Path) -> str:
@@ -554,25 +572,26 @@ class Ledger:
 
     # -- locks --------------------------------------------------------------------------------
     @contextmanager
-    def locked(self, keys: Iterable[str], *, timeout_s: float = 3600.0) -> Iterator[None]:
+    def locked(self, keys: Iterable[str], *, timeout_s: float = 3600.0) -> Iterator[HeldLocks]:
         """Hold a lock per key (sorted, so two holders never deadlock) for the block.
 
         A killed holder's locks are released by the operating system (flock) or by the database
         when its session ends (PostgreSQL advisory locks, all held by one connection of their own).
+        That session can also end under a living holder: ``HeldLocks.verify`` tells.
         """
-        ordered = sorted(set(keys))
+        ordered = tuple(sorted(set(keys)))
         if not self._sqlite:
-            with self._advisory_locks(ordered, timeout_s):
-                yield
+            with self._advisory_locks(ordered, timeout_s) as held:
+                yield held
             return
         with ExitStack() as stack:
             for key in ordered:
                 path = self._lock_dir() / f"{hashlib.sha1(key.encode()).hexdigest()}.lock"
                 stack.enter_context(_flock(path, key, timeout_s))
-            yield
+            yield HeldLocks(ordered)  # a living process keeps its flocks
 
     @contextmanager
-    def _advisory_locks(self, ordered: Sequence[str], timeout_s: float) -> Iterator[None]:
+    def _advisory_locks(self, ordered: tuple[str, ...], timeout_s: float) -> Iterator[HeldLocks]:
         # Session-level locks on one autocommit connection: a batch of many units needs one
         # connection, not one per key, and no transaction stays open while the block runs.
         with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as con:
@@ -584,11 +603,11 @@ class Ledger:
                         if time.monotonic() > deadline:
                             raise LockTimeout(f"lock {key!r} still held after {timeout_s:.0f} s")
                         time.sleep(0.05)
-                yield
+                yield HeldLocks(ordered, lambda: _verify_advisory(con, {_lock_id(k) for k in ordered}))
             finally:
                 try:
                     con.execute(sa.text("SELECT pg_advisory_unlock_all()"))
-                except sa.exc.DBAPIError:
+                except sa.exc.SQLAlchemyError:  # lost already (LockLost), or failing now
                     con.invalidate()  # the session ends, and its locks with it
 
     def _lock_dir(self) -> Path:
@@ -596,6 +615,22 @@ class Ledger:
         folder = (Path(db).parent if db and db != ":memory:" else Path(".")) / "locks"
         folder.mkdir(parents=True, exist_ok=True)
         return folder
+
+
+def _verify_advisory(con: sa.Connection, idents: set[int]) -> None:
+    """Raise ``LockLost`` unless ``con``'s session still holds every advisory lock of ``idents``."""
+    try:
+        rows = con.execute(
+            sa.text(
+                "SELECT (classid::bigint << 32) | objid::bigint FROM pg_locks "
+                "WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted"
+            )
+        ).scalars()
+        missing = len(idents - set(rows))
+    except sa.exc.DBAPIError as e:
+        raise LockLost(f"the session holding {len(idents)} lock(s) ended: {e.orig}") from e
+    if missing:
+        raise LockLost(f"{missing} of {len(idents)} lock(s) no longer held by this session")
 
 
 @contextmanager

@@ -65,6 +65,7 @@ from warehouse import lake as lk
 from warehouse import serving
 from warehouse.fs import LakeLike, check_codec
 from warehouse.ledger import (
+    HeldLocks,
     Ledger,
     LineageRow,
     LockTimeout,
@@ -287,7 +288,7 @@ def _run_batch(ctx: StepContext, spec: SourceSpec, build: Build, batch: list[Uni
     steps = _steps(build)
     outputs = [get_table(t) for t in build.outputs]
     held = {unit_lock(name, u.key) for u in batch} | {unit_lock(*x) for u in batch for x in u.excludes}
-    with ctx.ledger.locked(held):
+    with ctx.ledger.locked(held) as locks:
         reports, todo = _replan(ctx, steps, build, outputs, [u.key for u in batch], held)
         built: list[_Built] = []
         started = time.perf_counter()
@@ -309,7 +310,7 @@ def _run_batch(ctx: StepContext, spec: SourceSpec, build: Build, batch: list[Uni
             built.append(_Built(unit, fp, output, report, split, started))
             started = time.perf_counter()
         if built:
-            _gate_and_publish(ctx, name, build, outputs, built)
+            _gate_and_publish(ctx, name, build, outputs, built, locks)
         reports += [b.report for b in built]
     return reports
 
@@ -407,8 +408,10 @@ def _state(
 
 
 def _gate_and_publish(
-    ctx: StepContext, name: str, build: Build, outputs: list[Table], built: list[_Built]
+    ctx: StepContext, name: str, build: Build, outputs: list[Table], built: list[_Built], locks: HeldLocks
 ) -> None:
+    """Gate the batch's units, table by table, and publish each (``locks``: the batch's, verified
+    before each unit is published — a run whose locks were lost stops with ``LockLost``)."""
     gate_run = GateRun(ctx.run.run_id, ctx.run.task, name, ACCEPT_SHRINK_HINT)
     expected_latest = ctx.run.expected_latest if build.freshness else None
     verdicts: dict[str, list[GateVerdict]] = {b.unit.key: [] for b in built}
@@ -444,6 +447,7 @@ def _gate_and_publish(
         why = None if passed else "\n".join(recorded)
         if shrunk:
             why = f"{HELD_FOR_SHRINKING}:\n{why}"
+        locks.verify()
         _publish(
             ctx, name, build, outputs, b, published_parts[b.unit.key], passed, why,
             held=shrunk, elsewhere=elsewhere.get(b.unit.key, set()),

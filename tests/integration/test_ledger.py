@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from ingest.raw import land_bytes
-from warehouse.ledger import Ledger, LineageRow, LockTimeout, Part, RawObject, UnitState
+from warehouse.ledger import Ledger, LineageRow, LockLost, LockTimeout, Part, RawObject, UnitState
 
 SPAWN = multiprocessing.get_context("spawn")
 
@@ -250,3 +250,27 @@ def test_a_forked_child_never_ends_the_parents_database_sessions(postgres_url: s
     assert backend() == before  # the same session: the child did not terminate it
     assert ledger.unit_state("air.hourly", "from-child") is not None
     ledger.close()
+
+
+def test_held_locks_verify_while_held_and_tell_when_their_session_ended(state_url: str) -> None:
+    ledger = Ledger(state_url)
+    try:
+        with ledger.locked(["unit:source.core/a", "unit:source.core/b"]) as held:
+            held.verify()  # every lock held
+            if state_url.startswith("sqlite"):
+                return  # flocks live as long as the process
+            killer = sa.create_engine(state_url, poolclass=sa.pool.NullPool)
+            with killer.connect() as con:
+                con.execute(
+                    sa.text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' "
+                        "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+                    )
+                )
+            killer.dispose()
+            with pytest.raises(LockLost, match="2 lock"):
+                held.verify()
+        with ledger.locked(["unit:source.core/a"], timeout_s=5) as again:  # free, and the ledger usable
+            again.verify()
+    finally:
+        ledger.close()

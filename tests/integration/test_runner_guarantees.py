@@ -18,6 +18,7 @@ from typing import Any
 
 import duckdb
 import pytest
+import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from ecocloud.builds import credit, permits, sources
@@ -32,6 +33,7 @@ from ecocloud.simulator.enterprise_feeds import credit_csv, credit_xlsx, permit_
 from ecocloud.simulator.enterprises import simulated_sources
 from ingest.hj212.protocol import BEIJING, build_packet
 from ingest.hj212.segments import SegmentWriter, read_manifest
+from warehouse.ledger import Ledger, LockLost
 
 Ingest = Callable[..., RunReport]
 SOURCES = simulated_sources(0, dt.date(2026, 11, 20))
@@ -311,3 +313,45 @@ def test_a_refused_station_list_leaves_the_one_before_it_in_use(
     assert out.exit_code == 0, out.output
     assert "refused, the one before it used" in out.output.replace("\n", " ")
     assert query(settings, ranked) == [(cities,)]
+
+
+def test_a_run_whose_locks_are_lost_publishes_nothing_more(
+    settings: Settings, tmp_path: Path, ingest: Ingest, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The advisory locks of a batch live in a PostgreSQL session of their own; when it ends under a
+    living run (the server restarted, or dropped the connection), another run may take them. The run
+    stops with LockLost before publishing, and the next run publishes the unit."""
+    settings.state_db_url = postgres_url
+    capture = tmp_path / "cap-2026-11-20.h212"
+    capture.write_bytes(b"".join(_packet(m) for m in range(5)))
+    land = lambda s, led: sources.land_captures(s, led, [capture])  # noqa: E731
+    real_validate, ended_before = engine.validate, []
+
+    def end_lock_sessions_then_validate(*args: Any, **kwargs: Any) -> Any:
+        if ended_before:  # the gate of the batch's next table
+            return real_validate(*args, **kwargs)
+        killer = sa.create_engine(postgres_url, poolclass=sa.pool.NullPool)
+        with killer.connect() as con:
+            ended = con.execute(
+                sa.text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_locks WHERE locktype = 'advisory' "
+                    "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+                )
+            ).scalar()
+        killer.dispose()
+        assert ended  # the batch's lock session
+        ended_before.append(ended)
+        return real_validate(*args, **kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(engine, "validate", end_lock_sessions_then_validate)
+        with pytest.raises(LockLost, match="ended"):
+            ingest("source", land)
+    led = Ledger(postgres_url)
+    try:
+        assert led.unit_states("source.core") == {} and led.parts("core_source__packets") == []
+    finally:
+        led.close()
+    again = ingest("source", land)
+    [unit] = again.of("core")
+    assert (unit.status, unit.counts["accepted"]) == ("published", 5)
