@@ -134,10 +134,8 @@ def export(
 
 
 def _serving(settings: Any) -> Any:
-    from warehouse.serving import connect_readonly
-
     try:
-        return connect_readonly(settings.duckdb_file, settings.lake_store)
+        return settings.connect_serving()
     except FileNotFoundError as exc:
         err.print(f"[red]{exc}")
         raise typer.Exit(2) from exc

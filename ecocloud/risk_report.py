@@ -29,7 +29,6 @@ from schemas.hj212_codes import CODE_2005_TO_2017, POLLUTANTS
 from transforms.identifiers import PREFECTURE_NAMES, is_region_code, prefecture_code
 from transforms.risk import RiskRules, load_rules, score_period
 from transforms.risk.indicators import names_sql
-from warehouse.serving import connect_readonly
 
 __all__ = [
     "CATEGORY_ZH",
@@ -282,7 +281,7 @@ def _dicts(cur: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
 def serving(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
     """A read-only connection to the serving database; :class:`NoRiskMarts` when there is none."""
     try:
-        con = connect_readonly(settings.duckdb_file)
+        con = settings.connect_serving()
     except FileNotFoundError:
         raise NoRiskMarts() from None
     try:

@@ -16,6 +16,8 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 if TYPE_CHECKING:
+    import duckdb
+
     from ingest.http import HttpLimits
     from warehouse.fs import Lake
 
@@ -212,6 +214,13 @@ class Settings(BaseSettings):
     @property
     def duckdb_file(self) -> Path:
         return (self.duckdb_path or self.root / "ecocloud.duckdb").expanduser().resolve()
+
+    def connect_serving(self) -> duckdb.DuckDBPyConnection:
+        """The serving database, read-only, able to read this lake (every reader opens it here: an
+        S3 lake's views need its filesystem registered). FileNotFoundError before the first ingest."""
+        from warehouse.serving import connect_readonly
+
+        return connect_readonly(self.duckdb_file, self.lake_store)
 
     @property
     def airflow_dir(self) -> Path:

@@ -256,13 +256,13 @@ def _ts(text: str) -> dt.datetime:
     return dt.datetime.fromisoformat(text)
 
 
-def connect_readonly(duckdb_file: Path, lake: LakeLike | None = None) -> duckdb.DuckDBPyConnection:
-    """The serving database, read-only; ``lake``: the lake its views read (needed when on S3)."""
+def connect_readonly(duckdb_file: Path, lake: LakeLike) -> duckdb.DuckDBPyConnection:
+    """The serving database, read-only, with the filesystem of ``lake`` (the lake its views read)
+    registered: without it an S3 lake's views fail (no DuckDB extension can be fetched)."""
     if not duckdb_file.exists():
         raise FileNotFoundError(
             f"no serving database at {duckdb_file}: run an ingest (e.g. `ecocloud demo`) first"
         )
     con = duckdb.connect(str(duckdb_file), read_only=True)
-    if lake is not None:
-        as_lake(lake).register(con)
+    as_lake(lake).register(con)
     return con

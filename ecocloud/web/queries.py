@@ -16,7 +16,6 @@ import duckdb
 from ecocloud.settings import Settings
 from schemas.registry import Table
 from warehouse.catalog import RESULTS_TABLE, time_column
-from warehouse.serving import connect_readonly
 
 MAX_TERMS = 8
 
@@ -29,7 +28,7 @@ class NoServingDatabase(RuntimeError):
 def serving(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
     """A read-only connection to the serving database (opened per request: refreshes swap the file)."""
     try:
-        con = connect_readonly(settings.duckdb_file, settings.lake_store)
+        con = settings.connect_serving()
     except FileNotFoundError as exc:
         raise NoServingDatabase(str(exc)) from exc
     try:

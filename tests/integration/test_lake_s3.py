@@ -2,12 +2,14 @@
 server mode on loopback) and into a ``file://`` lake, and every published table matches row for row;
 serving views and ``ecocloud sql`` read the S3 lake with no DuckDB extension; an object written but
 not published in the ledger (a crash between the two) is never read; a replaced part's object is
-deleted by the serving refresh after the ledger has published its successor."""
+deleted by the serving refresh after the ledger has published its successor; `ecocloud risk` and the
+report behind the /risk pages rank the risk marts of an S3 lake."""
 
 from __future__ import annotations
 
 import datetime as dt
 import gzip
+import json
 import logging
 import os
 import posixpath
@@ -15,20 +17,24 @@ import shutil
 import subprocess
 import sys
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from conftest import outside_env
 from moto.server import ThreadedMotoServer
+from risk_data import MN_AIR, MN_WATER, D, air_hours, base_inputs, bj, hourly, series
 
 from ecocloud.builds import air as air_steps
 from ecocloud.builds import sources
 from ecocloud.ports import free_port
+from ecocloud.risk_export import to_json
+from ecocloud.risk_report import RiskFilters, open_report
 from ecocloud.runner import engine
 from ecocloud.runner.context import RunInfo, read_published
 from ecocloud.settings import Settings
@@ -43,7 +49,7 @@ from warehouse import lake as lk
 from warehouse import results_rollup
 from warehouse.catalog import RESULTS_TABLE
 from warehouse.fs import NotLocalError, S3Lake
-from warehouse.ledger import Ledger
+from warehouse.ledger import WHOLE, Ledger, Part, UnitState
 from warehouse.serving import connect_readonly
 from warehouse.sweep import listed_files, sweep, swept_tables
 
@@ -213,6 +219,29 @@ def hj212(settings: Settings, captures: Sequence[Path]) -> Any:
         return sources.land_captures(s, led, captures) + sources.register_segments(s, led)
 
     return run(settings, "source", land)
+
+
+def publish_tables(settings: Settings, led: Ledger, tables: Mapping[str, pa.Table]) -> list[str]:
+    """Every partition of ``tables`` written to the lake and published in the ledger, as the builds
+    of other specs leave them; returns the parts' paths."""
+    now = dt.datetime.now(dt.UTC).isoformat()
+    written = []
+    for name, data in tables.items():
+        table = get_table(name)
+        column = table.partition_by
+        days = sorted(set(data.column(column).to_pylist())) if column else [None]
+        for day in days:
+            rows = data.filter(pc.equal(data.column(column), day)) if column else data
+            put = lk.write_part(settings.lake_store, table, rows, day)
+            key = day.isoformat() if day else WHOLE
+            unit = f"{name}/{key}"
+            state = UnitState("test.inputs", unit, "fp", "published", {}, "test", "test", now, None)
+            part = Part(
+                name, key, put.part, "fp", "test.inputs", unit, rows.num_rows, put.size_bytes, "test", now
+            )
+            led.record_unit(state, written=[part])
+            written.append(put.rel)
+    return written
 
 
 def spec_tables(*specs: str) -> list[Table]:
@@ -568,3 +597,23 @@ def test_gate_results_of_a_closed_day_roll_up_into_one_object(
     assert got == [("run-a",), ("run-b",)]  # counted once meanwhile
     engine.refresh_serving(homes.s3)  # the tests' grace: none
     assert keys(s3_endpoint, bucket, folder) == [rollup]
+
+
+def test_risk_ranking_reads_the_risk_marts_on_s3(homes: Homes) -> None:
+    """The risk spec on an S3 lake, then `ecocloud risk` and the report the /risk pages show: both
+    open the serving file with the lake's filesystem (the views read s3:// parts)."""
+    start = bj(D - dt.timedelta(days=1))
+    so2 = [20.0] * 24 + [70.0] * 6 + [20.0] * 18  # over the permit's 35 mg/m³ for 6 hours on D
+    water = series(MN_WATER, "w01018", start, [20.0] * 48) + series(MN_WATER, "w00000", start, [5.0] * 48)
+    inputs = base_inputs(mart_source__hourly=hourly(air_hours(so2) + water))
+    s3 = homes.s3
+    assert run(s3, "risk", lambda s, led: publish_tables(s, led, inputs)).status == "published"
+
+    got = ecocloud_command(homes.env, "risk", "--format", "json")
+    assert got.returncode == 0, got.stderr
+    ranked = json.loads(got.stdout)
+    assert ranked["period"]["newest_day"] == D.isoformat()
+    assert [o["mn"] for o in ranked["outlets"]] == [MN_WATER, MN_AIR]  # unpermitted before exceeding
+    (exceeded,) = [e for e in ranked["evidence"] if e["category"] == "exceedance"]
+    assert (exceeded["mn"], exceeded["date"], exceeded["hours"]) == (MN_AIR, D.isoformat(), 6)
+    assert json.loads(to_json(open_report(s3, RiskFilters()))) == ranked
