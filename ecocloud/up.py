@@ -362,7 +362,7 @@ def _announce(
         )
     console.print(f"DAGs unpaused            {', '.join(our_dag_ids())}")
     console.print(f"state database           {_without_password(settings.state_url)}")
-    console.print(f"lake and serving DuckDB  {settings.lake}, {settings.duckdb_file}")
+    console.print(f"lake and serving DuckDB  {settings.lake_store.uri()}, {settings.duckdb_file}")
     console.print(
         f"logs                     {sup.log_dir}/*.log, Airflow task logs in {settings.airflow_dir}/logs"
     )
