@@ -158,6 +158,12 @@ class Settings(BaseSettings):
         ge=1,
     )
     web_login_window_minutes: float = Field(default=15.0, description="window of the login throttle", gt=0)
+    web_login_hashes_at_once: int = Field(
+        default=2,
+        description="password checks (Argon2id: 64 MiB and ~0.1 s of a core each) run at once; more logins "
+        "wait their turn up to 10 s, then get 503 (a flood of logins costs queueing, not memory)",
+        ge=1,
+    )
     web_forwarded_allow_ips: str = Field(
         default="127.0.0.1",
         description="the reverse proxies whose X-Forwarded-For and X-Forwarded-Proto the web app believes "

@@ -44,6 +44,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         session_hours=settings.web_session_hours,
         max_failures=settings.web_login_max_failures,
         window=dt.timedelta(minutes=settings.web_login_window_minutes),
+        hashes_at_once=settings.web_login_hashes_at_once,
     )
     # analysts' queries at once: each is a child process of up to memory_limit + 1 GiB (web.sql_worker)
     app.state.sql_slots = threading.BoundedSemaphore(max(settings.web_sql_concurrency, 1))

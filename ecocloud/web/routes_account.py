@@ -24,7 +24,7 @@ from ecocloud.web.deps import (
 )
 from ecocloud.web.sql_guard import QueryRefused, check_tables
 from ecocloud.web.sql_worker import QueryFailed, run_capped
-from ecocloud.web.users import DEVICE_DAYS, Throttled, UserError
+from ecocloud.web.users import DEVICE_DAYS, Busy, Throttled, UserError
 from schemas.registry import Layer, all_tables
 
 router = APIRouter()
@@ -77,6 +77,12 @@ def login(
     except Throttled:
         raise HTTPException(
             429, v.t("登录失败次数过多，请稍后再试。", "Too many failed logins: try again later.")
+        ) from None
+    except Busy:
+        raise HTTPException(
+            503,
+            v.t("同时登录的人太多，请稍后再试。", "Too many logins at once: try again in a few seconds."),
+            headers={"Retry-After": "5"},
         ) from None
     if role is None:
         return render(

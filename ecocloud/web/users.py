@@ -18,6 +18,10 @@ The state database is SQLite in the ecocloud home by default and Postgres when
   for the device alone — ``max_failures`` in the window — and neither count towards nor wait for the
   name's and the client's limits, so guessing from elsewhere does not lock the user out of their own
   browser, and a stolen cookie still buys only ``max_failures`` guesses.
+* Hashing is bounded: an Argon2id check takes 64 MiB and most of a core for ~0.1 s, so at most
+  ``hashes_at_once`` run at once; a login that waits longer than ``hash_wait_s`` for its turn is
+  refused as ``Busy`` (not counted as a failure) — a flood of logins from many clients, which the
+  throttle does not hold, costs queueing, not the server's memory.
 """
 
 from __future__ import annotations
@@ -25,6 +29,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -93,6 +100,10 @@ class Throttled(Exception):
     """Too many failed logins: refused without checking the password."""
 
 
+class Busy(Exception):
+    """Too many logins at once: refused before checking the password (try again shortly)."""
+
+
 @dataclass(frozen=True)
 class Session:
     username: str
@@ -128,6 +139,8 @@ class UserStore:
         session_hours: float = 8.0,
         max_failures: int = 5,
         window: dt.timedelta = dt.timedelta(minutes=15),
+        hashes_at_once: int = 2,
+        hash_wait_s: float = 10.0,
     ) -> None:
         self.engine = sa.create_engine(url)
         _meta.create_all(self.engine)
@@ -137,7 +150,19 @@ class UserStore:
         self.max_failures = max_failures
         self.window = window
         self.hasher = PasswordHasher()
+        self._hashing = threading.BoundedSemaphore(hashes_at_once)
+        self.hash_wait_s = hash_wait_s
         self._dummy_hash = self.hasher.hash(secrets.token_urlsafe(16))
+
+    @contextmanager
+    def _hash_turn(self) -> Iterator[None]:
+        """One of the ``hashes_at_once`` turns at Argon2 (see the module doc); raises Busy."""
+        if not self._hashing.acquire(timeout=self.hash_wait_s):
+            raise Busy
+        try:
+            yield
+        finally:
+            self._hashing.release()
 
     # -- users ------------------------------------------------------------------------------------
     def add_user(self, username: str, password: str, role: Role | str, *, replace: bool = False) -> None:
@@ -192,7 +217,11 @@ class UserStore:
         with self.engine.begin() as con:
             self._serialise(con, name, origin)
             con.execute(failures_table.delete().where(failures_table.c.failed_at < now - self.window))
-            con.execute(failures_table.insert().values(username=name, client=origin, failed_at=now))
+            attempt = con.execute(
+                failures_table.insert()
+                .values(username=name, client=origin, failed_at=now)
+                .returning(failures_table.c.id)
+            ).scalar_one()
             f = failures_table.c
             stranger = f.client.not_like(_DEVICE + "%")  # known browsers' failures are their own
             by_pair, by_name, by_client = con.execute(
@@ -211,10 +240,12 @@ class UserStore:
             user = con.execute(sa.select(users_table).where(users_table.c.username == username)).first()
         stored = user.password_hash if user else self._dummy_hash  # same work for unknown names
         try:
-            self.hasher.verify(stored, password)
-            ok = user is not None
-        except (VerificationError, InvalidHashError):
-            ok = False
+            with self._hash_turn():
+                ok = self._verify(stored, password) and user is not None
+        except Busy:
+            with self.engine.begin() as con:  # no password was checked: no failure to count
+                con.execute(failures_table.delete().where(failures_table.c.id == attempt))
+            raise
         if not ok:
             return None  # the attempt stays recorded as a failure
         with self.engine.begin() as con:
@@ -224,13 +255,21 @@ class UserStore:
                 )
             )
             if self.hasher.check_needs_rehash(stored):
+                with self._hash_turn():
+                    rehashed = self.hasher.hash(password)
                 con.execute(
                     users_table.update()
                     .where(users_table.c.username == username)
-                    .values(password_hash=self.hasher.hash(password))
+                    .values(password_hash=rehashed)
                 )
         assert user is not None
         return Role(user.role)
+
+    def _verify(self, stored: str, password: str) -> bool:
+        try:
+            return self.hasher.verify(stored, password)
+        except (VerificationError, InvalidHashError):
+            return False
 
     def _known_device(self, device: str | None, username: str, now: dt.datetime) -> str | None:
         """The digest of ``device`` when it is an unexpired device token of ``username``."""

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Literal
 
 import pytest
 import sqlalchemy as sa
+from argon2 import PasswordHasher
 
 from ecocloud.catalog_export import accrual_periodicity
 from ecocloud.web.access import Role, can_see_data, can_see_entry, data_levels, visible_levels
@@ -17,6 +21,7 @@ from ecocloud.web.routes_overview import figure_json
 from ecocloud.web.sql_guard import QueryRefused, check_tables
 from ecocloud.web.users import (
     DEVICES_PER_USER,
+    Busy,
     Throttled,
     UserError,
     UserStore,
@@ -263,3 +268,40 @@ def test_chart_json_holds_no_markup_whatever_upstream_names_say() -> None:
     text = figure_json([{"type": "bar", "x": [name], "y": [1]}], {"title": {"text": name}})
     assert "<" not in text
     assert json.loads(text)["data"][0]["x"] == [name]
+
+
+def test_password_checks_run_a_few_at_a_time_and_a_login_kept_waiting_is_busy_not_failed(
+    tmp_path: Path,
+) -> None:
+    """Argon2id takes 64 MiB a check: a flood of logins from many clients (no throttle holds it) waits
+    for one of ``hashes_at_once`` turns; one waiting longer than ``hash_wait_s`` is Busy, and — no
+    password having been checked — is not counted as a failed login."""
+    store = UserStore(f"sqlite:///{tmp_path / 'state.sqlite'}", max_failures=2, hashes_at_once=2)
+    store.add_user("ana", "long-enough-pw", "analyst")
+    store.hash_wait_s = 0.2
+    entered = threading.Barrier(3)
+
+    class SlowHasher(PasswordHasher):
+        def verify(self, hash: str | bytes, password: str | bytes) -> Literal[True]:
+            entered.wait(10)  # two checks at once: both turns taken
+            time.sleep(1.0)
+            return super().verify(hash, password)
+
+    real_hasher, store.hasher = store.hasher, SlowHasher()
+    results: list[Role | None] = []
+
+    def log_in(client: str) -> None:
+        results.append(store.authenticate("ana", "long-enough-pw", client))
+
+    checks = [threading.Thread(target=log_in, args=(c,)) for c in ("10.0.0.1", "10.0.0.2")]
+    for t in checks:
+        t.start()
+    entered.wait(10)
+    for _ in range(3):  # more than max_failures: none of them counts
+        with pytest.raises(Busy):
+            store.authenticate("ana", "long-enough-pw", "10.0.0.3")
+    for t in checks:
+        t.join(10)
+    assert results == [Role.ANALYST, Role.ANALYST]
+    store.hasher = real_hasher
+    assert store.authenticate("ana", "long-enough-pw", "10.0.0.3") is Role.ANALYST
