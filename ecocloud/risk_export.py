@@ -4,7 +4,8 @@ The XLSX workbook has two sheets: 排名 (the ranked outlets) and 证据 (the ev
 outlets). CSV holds the ranking. Text never becomes a formula, so a hostile enterprise name cannot
 run in the reader's spreadsheet: in XLSX every string is a text cell (openpyxl would store one
 starting with ``=`` as a formula; those are typed as text explicitly), in CSV a value starting like a
-formula (``=``, ``+``, ``-``, ``@``, tab, CR) is prefixed with ``'``.
+formula (``=``, ``+``, ``-``, ``@``, tab, CR) is prefixed with ``'``. A control character that XLSX
+cannot hold (upstream names may carry one) shows there as U+FFFD; CSV keeps it.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 
@@ -102,6 +104,8 @@ _ROUND = {"score": 1, "near_limit_share_pct": 1, "abnormal_share_pct": 1, "manua
 # places would read 0.0
 _UNROUNDED = frozenset({"limit_value"})
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# what stands in XLSX for a control character openpyxl refuses: visible, unlike deleting it
+_REFUSED_CHARACTER = "\ufffd"
 
 
 def beijing_text(value: dt.datetime) -> str:
@@ -165,12 +169,24 @@ def _sheet(wb: Workbook, title: str, columns: Sequence[tuple[str, str, int]], ro
         header.append(cell)
     ws.append(header)
     for row in rows:
-        ws.append([_text_cell(ws, v) if isinstance(v, str) and v.startswith("=") else v for v in row])
+        ws.append([_xlsx_cell(ws, v) for v in row])
 
 
-def _text_cell(ws: Any, value: str) -> WriteOnlyCell:
-    """openpyxl stores a string starting with "=" as a formula: this one stays text."""
-    cell = WriteOnlyCell(ws, value=value)
+def _xlsx_text(text: str) -> str:
+    """``text`` without the control characters openpyxl refuses (one would fail the whole
+    workbook; ingest trims only the ends of upstream names): each becomes U+FFFD."""
+    return ILLEGAL_CHARACTERS_RE.sub(_REFUSED_CHARACTER, text)
+
+
+def _xlsx_cell(ws: Any, value: Any) -> Any:
+    """A value as openpyxl should write it: strings cleaned by :func:`_xlsx_text`, and one starting
+    with "=" (openpyxl would store it as a formula) typed as text."""
+    if not isinstance(value, str):
+        return value
+    text = _xlsx_text(value)
+    if not text.startswith("="):
+        return text
+    cell = WriteOnlyCell(ws, value=text)
     cell.data_type = "s"
     return cell
 

@@ -278,6 +278,24 @@ def test_exports_never_turn_upstream_text_into_formulas(marts: RiskMarts) -> Non
     assert evidence_sheet.cell(row=2, column=18).data_type == "s"
 
 
+def test_xlsx_marks_control_characters_of_upstream_text(marts: RiskMarts) -> None:
+    """One control character in an upstream name made openpyxl refuse the whole workbook (the web
+    download answered 500); each now shows as U+FFFD, and the CSV keeps the text as it came."""
+    report = build_report(connect(marts), RiskFilters(), RULES)
+    report.outlets[0]["enterprise_name"] = "测试\x00污水\x1f处理"
+    report.outlets[0]["point_name"] = "总排口\x0b"
+    report.evidence[0]["evidence"] = "=\x08说明"  # still text, not a formula
+    assert list(csv.reader(io.StringIO(to_csv(report))))[1][2] == "测试\x00污水\x1f处理"
+
+    book = load_workbook(io.BytesIO(to_xlsx(report)), read_only=True)
+    ranking, evidence = (list(book[s].iter_rows(values_only=True)) for s in ("排名", "证据"))
+    first = dict(zip(ranking[0], ranking[1], strict=True))
+    assert (first["企业名称"], first["监控点位"]) == ("测试\ufffd污水\ufffd处理", "总排口\ufffd")
+    assert first["排名"] == 1 and len(ranking) == 1 + len(report.outlets)
+    assert evidence[1][evidence[0].index("说明")] == "=\ufffd说明"
+    assert len(evidence) == 1 + len(report.evidence)
+
+
 def test_exports_show_limits_as_the_permit_states_them(marts: RiskMarts) -> None:
     report = build_report(connect(marts), RiskFilters(), RULES)
     (row,) = [r for r in report.evidence if r.get("limit_value") is not None][:1]
