@@ -1,11 +1,13 @@
 """A risk report for sharing: CSV and XLSX with Chinese headers, JSON for machines.
 
 The XLSX workbook has two sheets: 排名 (the ranked outlets) and 证据 (the evidence rows of those
-outlets). CSV holds the ranking. Text never becomes a formula, so a hostile enterprise name cannot
-run in the reader's spreadsheet: in XLSX every string is a text cell (openpyxl would store one
-starting with ``=`` as a formula; those are typed as text explicitly), in CSV a value starting like a
-formula (``=``, ``+``, ``-``, ``@``, tab, CR) is prefixed with ``'``. A control character that XLSX
-cannot hold (upstream names may carry one) shows there as U+FFFD; CSV keeps it.
+outlets; past Excel's 1,048,576 rows a sheet they go on in 证据 2, 证据 3, …), written row by row in
+openpyxl's write-only mode. CSV holds the ranking. Text never becomes a formula, so a hostile
+enterprise name cannot run in the reader's spreadsheet: in XLSX every string is a text cell
+(openpyxl would store one starting with ``=`` as a formula; those are typed as text explicitly), in
+CSV a value starting like a formula (``=``, ``+``, ``-``, ``@``, tab, CR) is prefixed with ``'``. A
+control character that XLSX cannot hold (upstream names may carry one) shows there as U+FFFD; CSV
+keeps it.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import itertools
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from openpyxl import Workbook
@@ -36,6 +39,9 @@ __all__ = ["EVIDENCE_COLUMNS", "RANKING_COLUMNS", "beijing_text", "to_csv", "to_
 
 BEIJING = dt.timezone(dt.timedelta(hours=8))
 RANKING_SHEET, EVIDENCE_SHEET = "排名", "证据"
+# Excel's rows per sheet, the header included (openpyxl writes more without complaint, and Excel
+# then refuses the file): the evidence goes on in 证据 2, 证据 3, …
+MAX_SHEET_ROWS = 1_048_576
 
 # (column of mart_risk__outlet_scores, Chinese header, column width in the workbook)
 RANKING_COLUMNS: tuple[tuple[str, str, int], ...] = (
@@ -136,8 +142,10 @@ def _display(key: str, value: Any) -> Any:
     return value
 
 
-def _table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str, int]]) -> list[list[Any]]:
-    return [[_display(key, row.get(key)) for key, _, _ in columns] for row in rows]
+def _table(rows: Iterable[dict[str, Any]], columns: Sequence[tuple[str, str, int]]) -> Iterator[list[Any]]:
+    """The rows as displayed, one at a time (the evidence can run to millions of rows)."""
+    for row in rows:
+        yield [_display(key, row.get(key)) for key, _, _ in columns]
 
 
 def _csv_text(value: Any) -> Any:
@@ -156,7 +164,9 @@ def to_csv(report: RiskReport) -> str:
     return buf.getvalue()
 
 
-def _sheet(wb: Workbook, title: str, columns: Sequence[tuple[str, str, int]], rows: list[list[Any]]) -> None:
+def _sheet(
+    wb: Workbook, title: str, columns: Sequence[tuple[str, str, int]], rows: Iterable[list[Any]]
+) -> None:
     ws = wb.create_sheet(title)
     ws.freeze_panes = "A2"
     for i, (_, _, width) in enumerate(columns, start=1):
@@ -192,17 +202,28 @@ def _xlsx_cell(ws: Any, value: Any) -> Any:
 
 
 def to_xlsx(report: RiskReport) -> bytes:
-    """Two sheets: 排名 (the ranking) and 证据 (the evidence rows), Chinese headers."""
+    """Two sheets: 排名 (the ranking) and 证据 (the evidence rows, continued in 证据 2, … past
+    Excel's row limit), Chinese headers."""
     wb = Workbook(write_only=True)
     p = report.period
     wb.properties.title = f"污染源风险排名 {p.start} 至 {p.end}"
     wb.properties.description = _filters_text(report)
     wb.properties.creator = "ecocloud 生态云"
     _sheet(wb, RANKING_SHEET, RANKING_COLUMNS, _table(report.outlets, RANKING_COLUMNS))
-    _sheet(wb, EVIDENCE_SHEET, EVIDENCE_COLUMNS, _table(report.evidence, EVIDENCE_COLUMNS))
+    _evidence_sheets(wb, report.evidence)
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
+
+
+def _evidence_sheets(wb: Workbook, evidence: Sequence[dict[str, Any]]) -> None:
+    """证据, then 证据 2, 证据 3, … each with the header and at most :data:`MAX_SHEET_ROWS` rows in all."""
+    per_sheet = MAX_SHEET_ROWS - 1  # and the header
+    for start in range(0, max(len(evidence), 1), per_sheet):
+        number = start // per_sheet + 1
+        title = EVIDENCE_SHEET if number == 1 else f"{EVIDENCE_SHEET} {number}"
+        part = itertools.islice(evidence, start, start + per_sheet)
+        _sheet(wb, title, EVIDENCE_COLUMNS, _table(part, EVIDENCE_COLUMNS))
 
 
 def _filters_text(report: RiskReport) -> str:

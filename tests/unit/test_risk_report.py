@@ -8,6 +8,7 @@ import csv
 import datetime as dt
 import io
 import json
+import math
 
 import duckdb
 import pytest
@@ -28,6 +29,7 @@ from risk_data import (
     table,
 )
 
+from ecocloud import risk_export
 from ecocloud.risk_export import EVIDENCE_COLUMNS, RANKING_COLUMNS, to_csv, to_json, to_xlsx
 from ecocloud.risk_report import (
     DEFAULT_TOP,
@@ -294,6 +296,41 @@ def test_xlsx_marks_control_characters_of_upstream_text(marts: RiskMarts) -> Non
     assert first["排名"] == 1 and len(ranking) == 1 + len(report.outlets)
     assert evidence[1][evidence[0].index("说明")] == "=\ufffd说明"
     assert len(evidence) == 1 + len(report.evidence)
+
+
+def sheet_rows(book: bytes) -> dict[str, list[tuple]]:
+    workbook = load_workbook(io.BytesIO(book), read_only=True)
+    return {name: list(workbook[name].iter_rows(values_only=True)) for name in workbook.sheetnames}
+
+
+@pytest.mark.parametrize("rows_per_sheet", [1, 2, None])  # None: the whole evidence fills one sheet
+def test_xlsx_continues_the_evidence_on_further_sheets(
+    marts: RiskMarts, monkeypatch: pytest.MonkeyPatch, rows_per_sheet: int | None
+) -> None:
+    """Excel holds 1,048,576 rows a sheet, and openpyxl wrote the evidence past them without
+    complaint: it goes on in 证据 2, 证据 3, … each with the header (the limit lowered here)."""
+    report = build_report(connect(marts), RiskFilters(), RULES)
+    whole = sheet_rows(to_xlsx(report))["证据"]
+    per_sheet = rows_per_sheet or len(report.evidence)
+    assert len(report.evidence) > 2  # several sheets at one or two rows a sheet
+
+    monkeypatch.setattr(risk_export, "MAX_SHEET_ROWS", 1 + per_sheet)
+    book = to_xlsx(report)
+    sheets = sheet_rows(book)
+    parts = math.ceil(len(report.evidence) / per_sheet)
+    assert list(sheets) == ["排名", "证据", *(f"证据 {n}" for n in range(2, parts + 1))]
+    evidence = [sheets[name] for name in list(sheets)[1:]]
+    assert all(rows[0] == whole[0] and 1 < len(rows) <= 1 + per_sheet for rows in evidence)
+    assert len(whole) == 1 + len(report.evidence)
+    assert [row for rows in evidence for row in rows[1:]] == whole[1:]  # every row, in order, once
+
+    last = load_workbook(io.BytesIO(book))[list(sheets)[-1]]  # the formatting goes on too
+    assert (last.freeze_panes, last["A1"].font.bold, last.column_dimensions["R"].width) == ("A2", True, 90)
+    assert last.cell(2, [label for _, label, _ in EVIDENCE_COLUMNS].index("日期") + 1).is_date
+
+    nothing = build_report(connect(marts), RiskFilters(region="360400"), RULES)
+    empty = sheet_rows(to_xlsx(nothing))
+    assert list(empty) == ["排名", "证据"] and empty["证据"] == [whole[0]]  # the header alone
 
 
 def test_exports_show_limits_as_the_permit_states_them(marts: RiskMarts) -> None:
