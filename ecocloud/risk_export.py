@@ -1,13 +1,13 @@
 """A risk report for sharing: CSV and XLSX with Chinese headers, JSON for machines.
 
-The XLSX workbook has two sheets: 排名 (the ranked outlets) and 证据 (the evidence rows of those
-outlets; past Excel's 1,048,576 rows a sheet they go on in 证据 2, 证据 3, …), written row by row in
-openpyxl's write-only mode. CSV holds the ranking. Text never becomes a formula, so a hostile
-enterprise name cannot run in the reader's spreadsheet: in XLSX every string is a text cell
-(openpyxl would store one starting with ``=`` as a formula; those are typed as text explicitly), in
-CSV a value starting like a formula (``=``, ``+``, ``-``, ``@``, tab, CR) is prefixed with ``'``. A
-control character that XLSX cannot hold (upstream names may carry one) shows there as U+FFFD; CSV
-keeps it.
+The XLSX workbook has three sheets: 排名 (the ranked outlets), 企业排名 (the ranked enterprises, as
+the web page lists them) and 证据 (the evidence rows of the ranked outlets; past Excel's 1,048,576
+rows a sheet they go on in 证据 2, 证据 3, …), written row by row in openpyxl's write-only mode. CSV
+holds the outlet ranking. Text never becomes a formula, so a hostile enterprise name cannot run in
+the reader's spreadsheet: in XLSX every string is a text cell (openpyxl would store one starting
+with ``=`` as a formula; those are typed as text explicitly), in CSV a value starting like a formula
+(``=``, ``+``, ``-``, ``@``, tab, CR) is prefixed with ``'``. A control character that XLSX cannot
+hold (upstream names may carry one) shows there as U+FFFD; CSV keeps it.
 """
 
 from __future__ import annotations
@@ -35,10 +35,18 @@ from ecocloud.risk_report import (
     region_label,
 )
 
-__all__ = ["EVIDENCE_COLUMNS", "RANKING_COLUMNS", "beijing_text", "to_csv", "to_json", "to_xlsx"]
+__all__ = [
+    "ENTERPRISE_COLUMNS",
+    "EVIDENCE_COLUMNS",
+    "RANKING_COLUMNS",
+    "beijing_text",
+    "to_csv",
+    "to_json",
+    "to_xlsx",
+]
 
 BEIJING = dt.timezone(dt.timedelta(hours=8))
-RANKING_SHEET, EVIDENCE_SHEET = "排名", "证据"
+RANKING_SHEET, ENTERPRISE_SHEET, EVIDENCE_SHEET = "排名", "企业排名", "证据"
 # Excel's rows per sheet, the header included (openpyxl writes more without complaint, and Excel
 # then refuses the file): the evidence goes on in 证据 2, 证据 3, …
 MAX_SHEET_ROWS = 1_048_576
@@ -80,6 +88,18 @@ RANKING_COLUMNS: tuple[tuple[str, str, int], ...] = (
     ("period_start", "时段起", 11),
     ("period_end", "时段止", 11),
     ("outlet_key", "排放口标识", 40),
+)
+# (column of mart_risk__enterprise_scores, Chinese header, width): the web page's enterprise table
+ENTERPRISE_COLUMNS: tuple[tuple[str, str, int], ...] = (
+    ("rank", "排名", 6),
+    ("score", "风险得分", 9),
+    ("enterprise_name", "企业名称", 28),
+    ("uscc", "统一社会信用代码", 21),
+    ("industry_code", "行业代码", 9),
+    ("region_code", "行政区划", 14),
+    ("outlets_with_reasons", "有风险原因的排放口数", 10),
+    ("outlets", "排放口数", 9),
+    ("top_reasons", "主要原因", 80),
 )
 # (key of an evidence row, Chinese header, width)
 EVIDENCE_COLUMNS: tuple[tuple[str, str, int], ...] = (
@@ -202,14 +222,15 @@ def _xlsx_cell(ws: Any, value: Any) -> Any:
 
 
 def to_xlsx(report: RiskReport) -> bytes:
-    """Two sheets: 排名 (the ranking) and 证据 (the evidence rows, continued in 证据 2, … past
-    Excel's row limit), Chinese headers."""
+    """Three sheets: 排名 (the outlet ranking), 企业排名 (the enterprise ranking) and 证据 (the
+    evidence rows, continued in 证据 2, … past Excel's row limit), Chinese headers."""
     wb = Workbook(write_only=True)
     p = report.period
     wb.properties.title = f"污染源风险排名 {p.start} 至 {p.end}"
     wb.properties.description = _filters_text(report)
     wb.properties.creator = "ecocloud 生态云"
     _sheet(wb, RANKING_SHEET, RANKING_COLUMNS, _table(report.outlets, RANKING_COLUMNS))
+    _sheet(wb, ENTERPRISE_SHEET, ENTERPRISE_COLUMNS, _table(report.enterprises, ENTERPRISE_COLUMNS))
     _evidence_sheets(wb, report.evidence)
     buf = io.BytesIO()
     wb.save(buf)

@@ -22,7 +22,7 @@ import pytest
 import requests
 from openpyxl import load_workbook
 
-from ecocloud.risk_export import EVIDENCE_COLUMNS, RANKING_COLUMNS
+from ecocloud.risk_export import ENTERPRISE_COLUMNS, EVIDENCE_COLUMNS, RANKING_COLUMNS
 from ecocloud.simulator.fleet import load_labels
 from schemas import risk as schema
 
@@ -113,9 +113,11 @@ def test_table_csv_and_xlsx_hold_the_same_ranking(risk_home: RiskHome, tmp_path:
     r = risk_home.ecocloud("risk", "--top", "12", "--format", "xlsx", "--out", str(book_path))
     assert r.returncode == 0, r.stderr
     book = load_workbook(book_path)
-    assert book.sheetnames == ["排名", "证据"]
-    ranking, evidence = (list(book[name].values) for name in book.sheetnames)
+    assert book.sheetnames == ["排名", "企业排名", "证据"]
+    ranking, enterprises, evidence = (list(book[name].values) for name in book.sheetnames)
     assert list(ranking[0]) == [label for _, label, _ in RANKING_COLUMNS]
+    assert list(enterprises[0]) == [label for _, label, _ in ENTERPRISE_COLUMNS]
+    assert [row[3] for row in enterprises[1:]] == [e["uscc"] for e in top["enterprises"]]
     assert list(evidence[0]) == [label for _, label, _ in EVIDENCE_COLUMNS]
     assert [row[6] for row in ranking[1:]] == mns
     assert len(evidence) - 1 == len(top["evidence"])
@@ -241,8 +243,12 @@ def test_the_list_shows_the_cli_ranking_and_downloads_it(
     assert download.headers["content-type"].startswith("application/vnd.openxmlformats")
     assert "attachment" in download.headers["content-disposition"]
     book = load_workbook(io.BytesIO(download.content))
-    assert book.sheetnames == ["排名", "证据"]
+    assert book.sheetnames == ["排名", "企业排名", "证据"]
     assert [row[6] for row in list(book["排名"].values)[1:]] == [o["mn"] for o in expected["outlets"]]
+    # the enterprises as the page lists them
+    enterprise_table = page.text[page.text.index('id="enterprise-ranking"') :].split("</table>")[0]
+    listed = re.findall(r'href="/risk/enterprises/([^"?]+)\?', enterprise_table)
+    assert listed and [row[3] for row in list(book["企业排名"].values)[1:]] == listed
     assert book["证据"].max_row - 1 == len(expected["evidence"])
 
 

@@ -30,7 +30,14 @@ from risk_data import (
 )
 
 from ecocloud import risk_export
-from ecocloud.risk_export import EVIDENCE_COLUMNS, RANKING_COLUMNS, to_csv, to_json, to_xlsx
+from ecocloud.risk_export import (
+    ENTERPRISE_COLUMNS,
+    EVIDENCE_COLUMNS,
+    RANKING_COLUMNS,
+    to_csv,
+    to_json,
+    to_xlsx,
+)
 from ecocloud.risk_report import (
     DEFAULT_TOP,
     FilterError,
@@ -233,9 +240,16 @@ def test_no_marts_says_how_to_build_them() -> None:
 
 
 # ------------------------------------------------------------------------------------------ exports
+def sheet_rows(book: bytes) -> dict[str, list[tuple]]:
+    workbook = load_workbook(io.BytesIO(book), read_only=True)
+    return {name: list(workbook[name].iter_rows(values_only=True)) for name in workbook.sheetnames}
+
+
 def test_ranking_columns_are_registry_columns() -> None:
     assert {k for k, _, _ in RANKING_COLUMNS} <= set(schema.outlet_scores.column_names)
     assert len({label for _, label, _ in RANKING_COLUMNS}) == len(RANKING_COLUMNS)
+    assert {k for k, _, _ in ENTERPRISE_COLUMNS} <= set(schema.enterprise_scores.column_names)
+    assert len({label for _, label, _ in ENTERPRISE_COLUMNS}) == len(ENTERPRISE_COLUMNS)
 
 
 def test_exports_have_chinese_headers_and_every_row(marts: RiskMarts) -> None:
@@ -246,8 +260,8 @@ def test_exports_have_chinese_headers_and_every_row(marts: RiskMarts) -> None:
     assert rows[1][rows[0].index("许可证状态")] == "无排污许可证"  # codes in Chinese for people
 
     book = load_workbook(io.BytesIO(to_xlsx(report)))
-    assert book.sheetnames == ["排名", "证据"]
-    ranking, evidence = (list(book[s].values) for s in book.sheetnames)
+    assert book.sheetnames == ["排名", "企业排名", "证据"]
+    ranking, evidence = (list(book[s].values) for s in ("排名", "证据"))
     assert list(ranking[0]) == [label for _, label, _ in RANKING_COLUMNS]
     assert list(evidence[0]) == [label for _, label, _ in EVIDENCE_COLUMNS]
     assert len(ranking) == 1 + len(report.outlets) and len(evidence) == 1 + len(report.evidence)
@@ -264,6 +278,24 @@ def test_exports_have_chinese_headers_and_every_row(marts: RiskMarts) -> None:
     assert [o["mn"] for o in doc["outlets"]] == [MN_WATER, MN_AIR]
     assert set(doc["outlets"][0]) == set(schema.outlet_scores.column_names)
     assert len(doc["evidence"]) == len(report.evidence)
+
+
+def test_xlsx_holds_the_enterprise_ranking_of_the_page(marts: RiskMarts) -> None:
+    """The page lists the ranked enterprises beside the outlets; the workbook had the outlets only."""
+    report = build_report(connect(marts), RiskFilters(), RULES)
+    assert len(report.enterprises) == 2
+    enterprises = sheet_rows(to_xlsx(report))["企业排名"]
+    assert enterprises[0] == ("排名", "风险得分", "企业名称", "统一社会信用代码", "行业代码", "行政区划",
+                              "有风险原因的排放口数", "排放口数", "主要原因")  # fmt: skip
+    rows = [dict(zip(enterprises[0], row, strict=True)) for row in enterprises[1:]]
+    assert [(r["排名"], r["统一社会信用代码"]) for r in rows] == [
+        (e["rank"], e["uscc"]) for e in report.enterprises
+    ]  # the page's order
+    first, shown = report.enterprises[0], rows[0]
+    assert shown["风险得分"] == round(first["score"], 1) and shown["企业名称"] == first["enterprise_name"]
+    assert shown["有风险原因的排放口数"] == first["outlets_with_reasons"]
+    assert shown["排放口数"] == first["outlets"]
+    assert shown["主要原因"] == first["top_reasons"] and shown["行政区划"].startswith(first["region_code"])
 
 
 def test_exports_never_turn_upstream_text_into_formulas(marts: RiskMarts) -> None:
@@ -298,11 +330,6 @@ def test_xlsx_marks_control_characters_of_upstream_text(marts: RiskMarts) -> Non
     assert len(evidence) == 1 + len(report.evidence)
 
 
-def sheet_rows(book: bytes) -> dict[str, list[tuple]]:
-    workbook = load_workbook(io.BytesIO(book), read_only=True)
-    return {name: list(workbook[name].iter_rows(values_only=True)) for name in workbook.sheetnames}
-
-
 @pytest.mark.parametrize("rows_per_sheet", [1, 2, None])  # None: the whole evidence fills one sheet
 def test_xlsx_continues_the_evidence_on_further_sheets(
     marts: RiskMarts, monkeypatch: pytest.MonkeyPatch, rows_per_sheet: int | None
@@ -318,8 +345,8 @@ def test_xlsx_continues_the_evidence_on_further_sheets(
     book = to_xlsx(report)
     sheets = sheet_rows(book)
     parts = math.ceil(len(report.evidence) / per_sheet)
-    assert list(sheets) == ["排名", "证据", *(f"证据 {n}" for n in range(2, parts + 1))]
-    evidence = [sheets[name] for name in list(sheets)[1:]]
+    assert list(sheets) == ["排名", "企业排名", "证据", *(f"证据 {n}" for n in range(2, parts + 1))]
+    evidence = [sheets[name] for name in list(sheets)[2:]]
     assert all(rows[0] == whole[0] and 1 < len(rows) <= 1 + per_sheet for rows in evidence)
     assert len(whole) == 1 + len(report.evidence)
     assert [row for rows in evidence for row in rows[1:]] == whole[1:]  # every row, in order, once
@@ -330,7 +357,7 @@ def test_xlsx_continues_the_evidence_on_further_sheets(
 
     nothing = build_report(connect(marts), RiskFilters(region="360400"), RULES)
     empty = sheet_rows(to_xlsx(nothing))
-    assert list(empty) == ["排名", "证据"] and empty["证据"] == [whole[0]]  # the header alone
+    assert list(empty) == ["排名", "企业排名", "证据"] and empty["证据"] == [whole[0]]  # the header alone
 
 
 def test_exports_show_limits_as_the_permit_states_them(marts: RiskMarts) -> None:
