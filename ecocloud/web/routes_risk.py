@@ -14,6 +14,8 @@ import hashlib
 import json
 import threading
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 import duckdb
@@ -80,26 +82,34 @@ def _rules(settings: Settings) -> tuple[RiskRules, str]:
     return rules, hashlib.sha256(json.dumps(rules.raw, sort_keys=True, default=str).encode()).hexdigest()
 
 
+FileIdentity = tuple[str, int, int, int]
+
+
+@contextmanager
+def _serving(settings: Settings) -> Iterator[tuple[duckdb.DuckDBPyConnection, FileIdentity | None]]:
+    """The serving file opened, with its identity (the rankings' cache key) taken *before* it was
+    opened: a refresh swapping the file in between makes the key name the older file — a miss later —
+    never the newer file's key holding a ranking of the older one."""
+    try:
+        st = settings.duckdb_file.stat()
+        identity: FileIdentity | None = (str(settings.duckdb_file), st.st_ino, st.st_mtime_ns, st.st_size)
+    except FileNotFoundError:
+        identity = None  # serving() says why
+    with serving(settings) as con:
+        yield con, identity
+
+
 def _ranking(
     con: duckdb.DuckDBPyConnection,
-    settings: Settings,
+    identity: FileIdentity | None,
     period: Period,
     filters: RiskFilters,
     rules: RiskRules,
     digest: str,
 ) -> Ranking:
-    st = settings.duckdb_file.stat()
-    key = (
-        str(settings.duckdb_file),
-        st.st_ino,
-        st.st_mtime_ns,
-        st.st_size,
-        digest,
-        period,
-        filters.region,
-        filters.industry,
-        filters.pollutant,
-    )
+    if identity is None:  # the file appeared after its stat: not cached
+        return rank(con, period, filters, rules)
+    key = (*identity, digest, period, filters.region, filters.industry, filters.pollutant)
     with _LOCK:
         if key in _CACHE:
             _CACHE.move_to_end(key)
@@ -147,9 +157,9 @@ def _listed(
     settings: Settings, filters: RiskFilters, rules: RiskRules, digest: str
 ) -> tuple[Period, RiskReport]:
     """The period and the ranked report of ``filters`` (raises NoRiskMarts before the first risk run)."""
-    with serving(settings) as con:
+    with _serving(settings) as (con, identity):
         period = _period(con, filters)
-        return period, report_of(con, _ranking(con, settings, period, filters, rules, digest), filters, rules)
+        return period, report_of(con, _ranking(con, identity, period, filters, rules, digest), filters, rules)
 
 
 @router.get("")
@@ -166,7 +176,7 @@ def ranked_list(request: Request, listing: Listing) -> Response:
 
 @router.get("/export.xlsx")
 def export_xlsx(request: Request, listing: Listing) -> Response:
-    """The list as on the page: 排名 and 证据 sheets, Chinese headers."""
+    """The list as on the page: 排名, 企业排名 and 证据 sheets, Chinese headers."""
     v, filters = listing
     settings = settings_of(request)
     rules, digest = _rules(settings)
@@ -234,7 +244,7 @@ def outlet_page(
     settings = settings_of(request)
     rules, digest = _rules(settings)
     try:
-        with serving(settings) as con:
+        with _serving(settings) as (con, identity):
             period = _period(con, filters)
             identities = q.outlet_identities(con, mn, period.start, period.end)
             if not identities:
@@ -245,7 +255,7 @@ def outlet_page(
                         f"no data for MN {mn} in {period.start}..{period.end}",
                     ),
                 )
-            ranking = _ranking(con, settings, period, RiskFilters(pollutant=filters.pollutant), rules, digest)
+            ranking = _ranking(con, identity, period, RiskFilters(pollutant=filters.pollutant), rules, digest)
             scored = _rows_of(ranking.outlets, "mn", mn)
             found = evidence(con, scored, period, rules, filters.pollutant)
             latest = identities[-1]
@@ -300,7 +310,7 @@ def enterprise_page(request: Request, uscc: Uscc, start: From = None, end: To = 
     settings = settings_of(request)
     rules, digest = _rules(settings)
     try:
-        with serving(settings) as con:
+        with _serving(settings) as (con, identity):
             period = _period(con, filters)
             info = q.enterprise(con, uscc)
             outlets = q.enterprise_outlets(con, uscc, period.start, period.end)
@@ -308,7 +318,7 @@ def enterprise_page(request: Request, uscc: Uscc, start: From = None, end: To = 
                 raise HTTPException(
                     404, v.t(f"没有统一社会信用代码为 {uscc} 的企业", f"no enterprise {uscc}")
                 )
-            ranking = _ranking(con, settings, period, RiskFilters(), rules, digest)
+            ranking = _ranking(con, identity, period, RiskFilters(), rules, digest)
             scored = _rows_of(ranking.outlets, "uscc", uscc)
             found = evidence(con, scored, period, rules)
             charts: list[tuple[str, str, str, str]] = []
