@@ -31,6 +31,7 @@ from enum import StrEnum
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 
 class Layer(StrEnum):
@@ -254,7 +255,9 @@ class Table:
         table's order, when given); fail loudly on a missing or an unknown column.
 
         Nullability is not enforced here: a NULL where the registry forbids one is the quality
-        gate's to report (and block), and the partition writer's strict schema refuses it.
+        gate's to report (and block), and the partition writer's strict schema refuses it. A NaN in a
+        float column becomes NULL: no measurement (the gate counts it as missing, and so, then, does
+        SQL — a NaN stored would make every max, mean and comparison over the column NaN).
         """
         declared, given = self.column_names, set(data.column_names)
         unknown = sorted(set(columns or ()) - set(declared))
@@ -270,7 +273,7 @@ class Table:
         schema = self.arrow_schema(strict=False)
         if columns is not None:
             schema = pa.schema([schema.field(n) for n in names], metadata=schema.metadata)
-        return cast_keeping_dictionaries(data.select(names), schema)
+        return _nan_as_null(cast_keeping_dictionaries(data.select(names), schema))
 
     def statistics_columns(self) -> list[str]:
         """The columns whose min/max Parquet statistics can let a reader skip row groups: every
@@ -333,6 +336,17 @@ def keeping_dictionaries(schema: pa.Schema, given: pa.Schema) -> pa.Schema:
         )
         fields.append(f.with_type(kept) if is_string_dictionary else f)
     return pa.schema(fields, metadata=schema.metadata)
+
+
+def _nan_as_null(data: pa.Table) -> pa.Table:
+    """``data`` with every NaN of its float columns NULL (the columns without one untouched)."""
+    for i, f in enumerate(data.schema):
+        if pa.types.is_floating(f.type):
+            column = data.column(i)
+            nan = pc.is_nan(column)
+            if pc.any(nan).as_py():
+                data = data.set_column(i, f, pc.if_else(nan, pa.scalar(None, f.type), column))
+    return data
 
 
 def cast_keeping_dictionaries(data: pa.Table, schema: pa.Schema) -> pa.Table:

@@ -159,6 +159,7 @@ import functools
 import json
 import logging
 import math
+import sys
 import threading
 import time
 import uuid
@@ -245,6 +246,7 @@ PANDAS_DTYPES: dict[str, Any] = {
 # string -> str, datetime64[us, UTC] -> pandas.Timestamp (a naive datetime64 has numpy.datetime64),
 # date32[pyarrow] -> datetime.date ("date" only resolves because pandas.core.dtypes.dtypes imports
 # datetime.date; pinned by a unit test).
+_LARGEST = sys.float_info.max  # the open end of a float range (its finite end: ±inf is outside)
 GX_TYPE_NAMES: dict[str, str] = {
     "string": "str",
     "bool": "bool",
@@ -350,11 +352,13 @@ def _expectations(table: Table, *, freshness: bool, partition: bool) -> list[Exp
                 gxe.ExpectColumnValuesToNotBeNull(column=col.name, meta=_meta("not_null", col.name, blocking))
             )
         if col.min is not None or col.max is not None:
+            # a float range is a finite one: ±inf is outside a bound left open too
+            finite = col.type == "float64"
             out.append(
                 gxe.ExpectColumnValuesToBeBetween(
                     column=col.name,
-                    min_value=col.min,
-                    max_value=col.max,
+                    min_value=-_LARGEST if col.min is None and finite else col.min,
+                    max_value=_LARGEST if col.max is None and finite else col.max,
                     mostly=col.mostly,
                     meta=_meta("range", col.name, col.severity),
                 )
@@ -1748,7 +1752,7 @@ def _pct(value: float, *, floor: bool = False) -> str:
 
 
 def _num(value: Any, default: str) -> str:
-    if value is None:
+    if value is None or (isinstance(value, float) and abs(value) == _LARGEST):
         return default
     return f"{value:g}" if isinstance(value, float) else str(value)
 

@@ -282,6 +282,32 @@ def test_null_in_non_nullable_column_fails_blocking() -> None:
 def test_nan_counts_as_null() -> None:
     # NaN in a nullable float column is a NULL: not a range violation
     assert gate(with_row("value", 0, float("nan"))).passed
+    # and conformed data holds it as NULL, as the gate counted it (a NaN would make SQL's max NaN)
+    value = READINGS.conform(with_row("value", 0, float("nan"))).column("value")
+    assert value.null_count == 1 and value.to_pylist()[0] is None
+
+
+@pytest.mark.parametrize(
+    ("bounds", "value", "expected"),
+    [
+        ({"min": 0, "max": None}, float("inf"), "value outside [0, ∞] on 1 of 20 rows, e.g. [Infinity]"),
+        (
+            {"min": None, "max": 100},
+            float("-inf"),
+            "value outside [-∞, 100] on 1 of 20 rows, e.g. [-Infinity]",
+        ),
+    ],
+)
+def test_an_infinite_value_is_outside_a_float_range_open_on_its_side(
+    bounds: dict[str, Any], value: float, expected: str
+) -> None:
+    one_sided = dataclasses.replace(
+        READINGS,
+        columns=tuple(dataclasses.replace(c, **bounds) if c.name == "value" else c for c in READINGS.columns),
+    )
+    result = gate(with_row("value", 5, value), one_sided)
+    assert result.blocking_failures == [f"core_qgtest__readings 2023-01-20: {expected}"]
+    assert gate(with_row("value", 5, 1e300), one_sided).passed == (bounds["max"] is None)
 
 
 @pytest.mark.parametrize(
