@@ -204,7 +204,8 @@ class Table:
     description_zh: str = ""
     sharing_conditions: str | None = None  # required unless the sharing level is 无条件共享
     source_system: str = ""  # the upstream system the data comes from (Chinese name, English name)
-    # freshness: the newest value of this column must reach the end of the processed interval
+    # freshness: the newest value of this column must reach the start of the run's data interval, less
+    # the tolerance (ecocloud.runner.context.RunInfo.expected_latest)
     freshness_column: str | None = None
     freshness_tolerance: timedelta = timedelta(hours=2)
     # A late upstream is reported, not blocked by default: the hours already received still publish.

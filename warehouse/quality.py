@@ -530,7 +530,7 @@ def validate(
 ) -> list[GateVerdict]:
     """Gate ``parts`` (one batch of ``table``) with a fixed number of GX runs; a verdict per part.
 
-    ``expected_latest`` (tz-aware: the end of the processed interval) adds the freshness check if
+    ``expected_latest`` (tz-aware: the start of the run's data interval) adds the freshness check if
     the table has a ``freshness_column``; it is evaluated on the whole batch and reported on the
     parts of its newest partition. Every part's ``results`` share one ``gate_run_id``. Bad data
     never raises: an expectation GX cannot evaluate (e.g. its column is missing) fails, with GX's
