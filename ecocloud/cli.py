@@ -241,8 +241,24 @@ def receive(
     quarantine_peer_mb: Annotated[
         float, typer.Option(help="quarantine MB landed per peer address per hour; 0 = no cap")
     ] = 8.0,
+    proxy_protocol: Annotated[
+        bool | None,
+        typer.Option(
+            "--proxy-protocol/--no-proxy-protocol",
+            help="behind a TCP gateway sending the PROXY protocol (HAProxy send-proxy-v2): every connection "
+            "starts with a header naming the logger's address (default: ECOCLOUD_HJ212_PROXY_PROTOCOL, off)",
+        ),
+    ] = None,
+    trusted_proxies: Annotated[
+        str | None,
+        typer.Option(
+            help="comma-separated addresses/networks of those gateways; with --proxy-protocol a connection "
+            "from anywhere else is refused (default: ECOCLOUD_HJ212_TRUSTED_PROXIES)"
+        ),
+    ] = None,
 ) -> None:
     """Run the HJ 212 TCP receiver: land every line durably (segments), then acknowledge (9014/9011)."""
+    from ingest.hj212.proxy_protocol import parse_networks
     from ingest.hj212.receiver import ReceiverConfig, default_receiver_id, registry_for, serve
     from ingest.hj212.segments import ReceiverIdInUse
 
@@ -262,15 +278,21 @@ def receive(
             auth_max_failures=auth_max_failures,
             auth_block_s=auth_block_seconds,
             quarantine_peer_bytes=int(quarantine_peer_mb * (1 << 20)),
+            proxy_protocol=settings.hj212_proxy_protocol if proxy_protocol is None else proxy_protocol,
+            trusted_proxies=parse_networks(
+                settings.hj212_trusted_proxies if trusted_proxies is None else trusted_proxies
+            ),
         )
     except ValueError as exc:
         err.print(str(exc))
         raise typer.Exit(2) from None
     logging.getLogger("ecocloud.hj212.receiver").setLevel(logging.INFO)
+    gateways = ", ".join(map(str, config.trusted_proxies))
     err.print(
         f"HJ 212 receiver on {config.host}:{config.port} → {config.landing_dir} "
         f"(rejects → {config.quarantine_dir}); mode: {registry_mode or 'no registry (loopback only)'}; "
-        "Ctrl-C or SIGTERM stops"
+        + (f"PROXY protocol from {gateways} only; " if config.proxy_protocol else "")
+        + "Ctrl-C or SIGTERM stops"
     )
     try:
         stats = serve(config)

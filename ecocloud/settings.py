@@ -97,6 +97,17 @@ class Settings(BaseSettings):
         "or <home>/hj212 when the lake is on S3",
     )
     hj212_port: int = Field(default=9212, description="HJ 212 receiver TCP port")
+    hj212_proxy_protocol: bool = Field(
+        default=False,
+        description="the receiver sits behind TCP gateways sending the PROXY protocol (HAProxy send-proxy-v2, v1 "
+        "or v2): every connection must start with its header, and the logger's address it carries is the peer "
+        "for per-peer caps, the auth throttle and landing records",
+    )
+    hj212_trusted_proxies: str = Field(
+        default="",
+        description="comma-separated addresses or networks (CIDR) of those gateways: with the PROXY protocol on, "
+        "a connection from anywhere else is refused (its header would be a claim anyone can make)",
+    )
     hj212_compact_after_hours: float = Field(
         default=24.0,
         ge=0,

@@ -33,6 +33,15 @@ already authenticated that MN are exempt).  Quarantine landing is capped per pee
 (``quarantine_peer_bytes`` per ``quarantine_window_s``; lines over the cap are counted, answered,
 not landed).
 
+Behind a TCP gateway (``proxy_protocol``; every connection would otherwise come from the gateway's
+address): a connection must come from one of ``trusted_proxies`` — any other is closed at once
+(``proxy_untrusted``: a header is never believed from anyone else) — and start with a PROXY protocol
+header, v1 or v2 (:mod:`ingest.hj212.proxy_protocol`), whole within ``proxy_header_timeout_s``; a
+missing, garbled or late header closes the connection (``proxy_header_errors``, by reason).  The
+address the header carries is the connection's peer for everything: the per-peer connection and
+quarantine caps, the auth throttle, the landing records.  A header that carries none (v2 LOCAL, v1
+UNKNOWN: the gateway's health checks) leaves the socket's own.
+
 Limits: ``max_line_bytes`` (StreamReader limit; an over-long line is rejected and the stream
 resyncs at the next newline), ``idle_timeout_s``, ``max_connections`` (capped by the file-descriptor
 limit, which is first raised to its hard limit) and ``max_connections_per_peer`` (further
@@ -91,6 +100,13 @@ from ingest.hj212.protocol import (
     build_ack_9014,
     parse_line,
     salvage_header,
+)
+from ingest.hj212.proxy_protocol import (
+    ProxyHeaderError,
+    TrustedNetworks,
+    is_trusted,
+    parse_networks,
+    read_proxy_header,
 )
 from ingest.hj212.segments import (
     AsyncSegmentLog,
@@ -161,7 +177,7 @@ class ReceiverConfig:
     max_line_bytes: int = 4096
     idle_timeout_s: float = 900.0
     max_connections: int = 10_000  # capped by RLIMIT_NOFILE minus FD_RESERVE
-    max_connections_per_peer: int = 256  # per peer address; 0 = no cap (e.g. behind a local proxy)
+    max_connections_per_peer: int = 256  # per peer address; 0 = no cap
     max_inflight_per_connection: int = 512
     max_pending_bytes: int = 16 << 20
     reply_stall_timeout_s: float = 30.0  # reply buffer full that long: the peer is not reading
@@ -179,6 +195,11 @@ class ReceiverConfig:
     stats_interval_s: float = 60.0
     sweep_seconds: float = 300.0  # how often to look for dead receivers' open segments
     segment_io: SegmentIO | None = None  # file-system calls of the segment writers (tests fault them)
+    # Behind a TCP gateway sending the PROXY protocol: every connection must come from one of
+    # trusted_proxies and start with a header, whose address is then the connection's peer.
+    proxy_protocol: bool = False
+    trusted_proxies: TrustedNetworks = ()  # parse_networks("10.0.0.0/8,::1")
+    proxy_header_timeout_s: float = 10.0
 
     def __post_init__(self) -> None:
         self.landing_dir = Path(self.landing_dir)
@@ -187,6 +208,11 @@ class ReceiverConfig:
         self.quarantine_dir = Path(self.quarantine_dir)
         if self.registry_mode == "registered" and self.registry is None:
             raise ValueError("registered mode needs a device registry")
+        if self.proxy_protocol and not self.trusted_proxies:
+            raise ValueError(
+                "the PROXY protocol needs the gateways' addresses (trusted proxies): "
+                "a header from any other address is never believed"
+            )
         if self.registry is None and self.registry_mode is None and not is_loopback(self.host):
             raise ValueError(
                 f"binding {self.host} without a device registry would accept any sender as genuine: "
@@ -208,6 +234,8 @@ class ReceiverStats:
     connections_total: int = 0
     connections_refused: int = 0  # over max_connections (or shutting down)
     connections_refused_peer: int = 0  # over max_connections_per_peer
+    proxy_untrusted: int = 0  # PROXY protocol on, connection not from a trusted proxy: closed
+    proxy_header_errors: Counter[str] = field(default_factory=Counter)  # missing/garbled/late: closed
     stalled_disconnects: int = 0  # peers not reading their replies
     auth_blocks: int = 0  # peer addresses / MNs blocked after repeated failures
     quarantine_capped: int = 0  # lines not landed: their peer's quarantine budget was spent
@@ -229,6 +257,7 @@ class ReceiverStats:
             f"nacks={self.replies_9011} rejects={dict(self.rejects)} flagged={dict(self.flagged)} "
             f"conns={self.connections}/{self.connections_total} refused={self.connections_refused} "
             f"refused_peer={self.connections_refused_peer} stalled={self.stalled_disconnects} "
+            f"proxy_untrusted={self.proxy_untrusted} proxy_header_errors={dict(self.proxy_header_errors)} "
             f"auth_blocks={self.auth_blocks} quarantine_capped={self.quarantine_capped} "
             f"replies_unbuildable={self.replies_unbuildable} "
             f"landing_errors={self.landing_errors} io_errors={self.io_errors} ack_latency_p50/p99={lat}"
@@ -366,6 +395,8 @@ class Receiver:
         self._qbudget = _PeerBudget(config.quarantine_peer_bytes, config.quarantine_window_s)
         self._nothing_to_land: asyncio.Future[None] | None = None
         self._landing_error_log = ThrottledLog(log)
+        self._untrusted_log = ThrottledLog(log)
+        self._proxy_header_log = ThrottledLog(log)
 
     @property
     def port(self) -> int:
@@ -472,27 +503,94 @@ class Receiver:
     # -- connections
     async def _on_connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         st = self.stats
-        peername = writer.get_extra_info("peername")
-        ip = str(peername[0]) if isinstance(peername, tuple) else str(peername)
+        ip, peer = _address(writer.get_extra_info("peername"))
         if self._stopping or st.connections >= self._max_connections:
             st.connections_refused += 1
-            writer.transport.abort()
-            return
-        cap = self.config.max_connections_per_peer
-        if cap and self._per_peer[ip] >= cap:
-            st.connections_refused_peer += 1
             writer.transport.abort()
             return
         task = asyncio.current_task()
         assert task is not None
         self._conns.add(task)
-        self._per_peer[ip] += 1
-        st.connections += 1
-        st.connections_total += 1
-        peer = f"{peername[0]}:{peername[1]}" if isinstance(peername, tuple) else str(peername)
-        conn = _Conn(ip, peer, asyncio.Queue(self.config.max_inflight_per_connection))
+        st.connections += 1  # from here on: counted against max_connections, cancelled by stop()
+        try:
+            if self.config.proxy_protocol:
+                carried = await self._carried_address(reader, ip, peer)
+                if carried is None:
+                    writer.transport.abort()
+                    return
+                ip, peer = carried
+            conn = _Conn(ip, peer, asyncio.Queue(self.config.max_inflight_per_connection))
+            await self._admit(reader, writer, conn, task)
+        finally:
+            st.connections -= 1
+            self._conns.discard(task)
+
+    async def _carried_address(
+        self, reader: asyncio.StreamReader, ip: str, peer: str
+    ) -> tuple[str, str] | None:
+        """The (address, ``address:port``) a trusted proxy's PROXY header carries — the socket's own
+        when the header carries none (LOCAL, UNKNOWN); None: close the connection."""
+        c = self.config
+        if not is_trusted(ip, c.trusted_proxies):
+            self.stats.proxy_untrusted += 1
+            self._untrusted_log.warning(
+                "connection from %s closed: not a trusted proxy (the PROXY protocol is on)", peer
+            )
+            return None
+        try:
+            async with asyncio.timeout(c.proxy_header_timeout_s):
+                header = await read_proxy_header(reader)
+        except ProxyHeaderError as exc:
+            reason, detail = exc.reason, str(exc)
+        except TimeoutError:
+            reason, detail = "timeout", f"timeout: no whole header within {c.proxy_header_timeout_s:g}s"
+        except (ConnectionError, OSError) as exc:
+            reason, detail = "truncated", f"truncated: {exc}"
+        except asyncio.CancelledError:  # shutting down
+            return None
+        else:
+            if header.source is None:
+                return ip, peer
+            host, port = header.source
+            return host, f"{host}:{port}"
+        self.stats.proxy_header_errors[reason] += 1
+        self._proxy_header_log.warning(
+            "connection from proxy %s closed: no valid PROXY protocol header (%s)", peer, detail
+        )
+        return None
+
+    async def _admit(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        conn: _Conn,
+        task: asyncio.Task[None],
+    ) -> None:
+        """Serve the connection unless its peer address already holds its cap of connections."""
+        cap = self.config.max_connections_per_peer
+        if cap and self._per_peer[conn.ip] >= cap:
+            self.stats.connections_refused_peer += 1
+            writer.transport.abort()
+            return
+        self.stats.connections_total += 1
+        self._per_peer[conn.ip] += 1
+        try:
+            await self._serve(reader, writer, conn, task)
+        finally:
+            self._per_peer[conn.ip] -= 1
+            if self._per_peer[conn.ip] <= 0:
+                del self._per_peer[conn.ip]
+
+    async def _serve(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        conn: _Conn,
+        task: asyncio.Task[None],
+    ) -> None:
+        """Read, land and reply until the peer goes, idles, stalls or the receiver stops."""
         loop = asyncio.get_running_loop()
-        replier = loop.create_task(self._reply_loop(conn.queue, writer))
+        replier = loop.create_task(self._reply_loop(conn, writer))
         # a replier that gave up (landing failed, peer stalled) ends the connection's reading too
         replier.add_done_callback(lambda _: None if conn.closing else task.cancel())
         watch = _IdleWatch(loop, task, self.config.idle_timeout_s)
@@ -501,9 +599,9 @@ class Receiver:
         except asyncio.CancelledError:
             # shutdown or idle: stop reading, still reply to what was landed
             if watch.idle:
-                log.info("connection %s idle for %.0fs: closing", peer, self.config.idle_timeout_s)
+                log.info("connection %s idle for %.0fs: closing", conn.peer, self.config.idle_timeout_s)
         except (ConnectionError, OSError) as exc:
-            log.debug("connection %s: %s", peer, exc)
+            log.debug("connection %s: %s", conn.peer, exc)
         finally:
             conn.closing = True
             watch.cancel()
@@ -515,11 +613,6 @@ class Receiver:
                 replier.cancel()
             with contextlib.suppress(Exception):
                 writer.close()
-            st.connections -= 1
-            self._per_peer[ip] -= 1
-            if self._per_peer[ip] <= 0:
-                del self._per_peer[ip]
-            self._conns.discard(task)
 
     async def _read_loop(
         self,
@@ -657,10 +750,11 @@ class Receiver:
             log.debug("no reply to a line (QN %.40s…): %s", result.qn, exc)
             return None
 
-    async def _reply_loop(self, queue: asyncio.Queue[_Item | None], writer: asyncio.StreamWriter) -> None:
+    async def _reply_loop(self, conn: _Conn, writer: asyncio.StreamWriter) -> None:
         """Reply in line order once each line is landed.  Replies whose lines are already landed
         are written together (one write per group commit, not one per line)."""
         st = self.stats
+        queue = conn.queue
         stall_s = self.config.reply_stall_timeout_s
         out: list[bytes] = []
         kinds: list[tuple[bool, float]] = []
@@ -679,9 +773,7 @@ class Receiver:
                     await asyncio.wait_for(writer.drain(), stall_s)
             except TimeoutError:
                 st.stalled_disconnects += 1
-                log.warning(
-                    "peer %s does not read its replies (%.0fs): disconnecting", _peer(writer), stall_s
-                )
+                log.warning("peer %s does not read its replies (%.0fs): disconnecting", conn.peer, stall_s)
                 kinds.clear()
                 writer.transport.abort()
                 return False
@@ -726,9 +818,11 @@ class Receiver:
                 item = queue.get_nowait()
 
 
-def _peer(writer: asyncio.StreamWriter) -> str:
-    peername = writer.get_extra_info("peername")
-    return f"{peername[0]}:{peername[1]}" if isinstance(peername, tuple) else str(peername)
+def _address(peername: object) -> tuple[str, str]:
+    """A socket's peer as (address, ``address:port``)."""
+    if isinstance(peername, tuple):
+        return str(peername[0]), f"{peername[0]}:{peername[1]}"
+    return str(peername), str(peername)
 
 
 async def run_receiver(
@@ -810,6 +904,16 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--auth-max-failures", type=int, default=d.auth_max_failures, help="0 = no throttling")
     p.add_argument("--auth-block-seconds", type=float, default=d.auth_block_s)
     p.add_argument("--quarantine-peer-bytes", type=int, default=d.quarantine_peer_bytes, help="0 = no cap")
+    p.add_argument(
+        "--proxy-protocol",
+        action="store_true",
+        help="connections come through a gateway sending the PROXY protocol (HAProxy send-proxy-v2)",
+    )
+    p.add_argument(
+        "--trusted-proxies",
+        default="",
+        help="comma-separated addresses/networks whose PROXY headers are believed",
+    )
     p.add_argument("--stats-interval", type=float, default=d.stats_interval_s)
     return p
 
@@ -818,6 +922,7 @@ def config_from_args(argv: Sequence[str] | None = None) -> ReceiverConfig:
     a = _parser().parse_args(argv)
     try:
         registry, mode = registry_for(a.devices, a.mode)
+        trusted_proxies = parse_networks(a.trusted_proxies)
         return ReceiverConfig(
             landing_dir=a.landing_dir,
             quarantine_dir=a.quarantine_dir,
@@ -838,6 +943,8 @@ def config_from_args(argv: Sequence[str] | None = None) -> ReceiverConfig:
             auth_block_s=a.auth_block_seconds,
             quarantine_peer_bytes=a.quarantine_peer_bytes,
             stats_interval_s=a.stats_interval,
+            proxy_protocol=a.proxy_protocol,
+            trusted_proxies=trusted_proxies,
         )
     except ValueError as exc:
         raise SystemExit(f"receiver: {exc}") from None

@@ -94,8 +94,9 @@ log = logging.getLogger("ecocloud.hj212.segments")
 
 
 class ThrottledLog:
-    """Logs an error at most once per ``every_s`` seconds, saying how many were suppressed: a full
-    or failing disk makes every commit fail, and the log must not flood (it may share that disk)."""
+    """Logs at most once per ``every_s`` seconds, saying how many were suppressed: a full or
+    failing disk makes every commit fail (a hostile peer can repeat a refused connection), and the
+    log must not flood (it may share that disk)."""
 
     def __init__(self, logger: logging.Logger, every_s: float = 10.0) -> None:
         self.logger = logger
@@ -104,6 +105,12 @@ class ThrottledLog:
         self._suppressed = 0
 
     def error(self, msg: str, *args: object) -> None:
+        self._log(logging.ERROR, msg, args)
+
+    def warning(self, msg: str, *args: object) -> None:
+        self._log(logging.WARNING, msg, args)
+
+    def _log(self, level: int, msg: str, args: tuple[object, ...]) -> None:
         now = time.monotonic()
         if now < self._next:
             self._suppressed += 1
@@ -112,7 +119,7 @@ class ThrottledLog:
             msg += f" (and {self._suppressed} more like it since the last report)"
         self._suppressed = 0
         self._next = now + self.every_s
-        self.logger.error(msg, *args)
+        self.logger.log(level, msg, *args, stacklevel=3)  # the caller of error() / warning()
 
 
 # a record's receive time (and a manifest's opened_at / closed_at): UTC, microseconds, ``Z``; the

@@ -10,6 +10,7 @@ scalable workers, receivers behind the gateway, and no secret anywhere in the re
 from __future__ import annotations
 
 import importlib.resources
+import ipaddress
 import json
 import re
 import shlex
@@ -17,7 +18,7 @@ import shutil
 import stat
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from copy import deepcopy
 from pathlib import Path
 from typing import Any
@@ -25,9 +26,11 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
+from compose_file import VARIABLE, interpolate_all, read_env_file
 from cryptography.fernet import Fernet
 
 from ecocloud.settings import Settings
+from ingest.hj212.proxy_protocol import parse_networks
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE = REPO / "docker-compose.yml"
@@ -40,58 +43,7 @@ SECRET_NAME = re.compile(r"PASSWORD|SECRET|FERNET|JWT|TOKEN|REDISCLI_AUTH")
 # Settings the lead is adding to ecocloud/settings.py for the scale-out (names agreed in issue 11).
 ONE_SHOT_RESTART = {"no", "on-failure"}
 
-# ${NAME}, ${NAME:-default}, ${NAME-default}, ${NAME:?error}, ${NAME?error}, ${NAME:+alt}, $NAME, $$
-_VARIABLE = re.compile(
-    r"\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?+])(?P<arg>[^}]*))?\}"
-    r"|(?P<plain>[A-Za-z_][A-Za-z0-9_]*)|(?P<escaped>\$))"
-)
-
-
-# -- reading the files as Compose does -------------------------------------------------------------
-
-
-def read_env_file(path: Path) -> dict[str, str]:
-    env = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip() and not line.lstrip().startswith("#"):
-            name, sep, value = line.partition("=")
-            assert sep, f"{path.name}: not NAME=VALUE: {line!r}"
-            env[name.strip()] = value.strip()
-    return env
-
-
-def interpolate(text: str, env: Mapping[str, str]) -> str:
-    """Compose's variable interpolation of one string value."""
-
-    def replace(m: re.Match[str]) -> str:
-        if m["escaped"]:
-            return "$"
-        name = m["braced"] or m["plain"]
-        op, arg = m["op"], m["arg"] or ""
-        value = env.get(name)
-        if op in (":-", "-"):
-            return arg if value is None or (op == ":-" and value == "") else value
-        if op in (":?", "?"):
-            if value is None or (op == ":?" and value == ""):
-                raise ValueError(f"{name}: {arg}")
-            return value
-        if op in (":+", "+"):
-            return arg if value is not None and (op == "+" or value != "") else ""
-        if value is None:
-            raise ValueError(f"{name} is not set")
-        return value
-
-    return _VARIABLE.sub(replace, text)
-
-
-def interpolate_all(node: Any, env: Mapping[str, str]) -> Any:
-    if isinstance(node, str):
-        return interpolate(node, env)
-    if isinstance(node, list):
-        return [interpolate_all(n, env) for n in node]
-    if isinstance(node, dict):
-        return {k: interpolate_all(v, env) for k, v in node.items()}
-    return node
+# -- reading the files as Compose does (tests/compose_file.py) -----------------------------------
 
 
 def strings(node: Any) -> Iterator[str]:
@@ -107,7 +59,7 @@ def strings(node: Any) -> Iterator[str]:
 
 def variables_used(node: Any) -> set[str]:
     return {
-        m["braced"] or m["plain"] for s in strings(node) for m in _VARIABLE.finditer(s) if not m["escaped"]
+        m["braced"] or m["plain"] for s in strings(node) for m in VARIABLE.finditer(s) if not m["escaped"]
     }
 
 
@@ -356,6 +308,32 @@ def test_receivers_share_one_landing_zone_the_workers_read_behind_one_published_
     assert "8405" in " ".join(gateway["healthcheck"]["test"]) and "bind 127.0.0.1:8405" in cfg
 
 
+def test_the_receivers_take_each_loggers_address_from_the_gateways_proxy_header(
+    compose: dict[str, Any],
+) -> None:
+    """The gateway sends PROXY v2 (its checks too); the receivers require it and believe it from the
+    gateway's network (and loopback, their health check) only; so the per-peer caps stay on."""
+    svcs = services(compose)
+    subnet = ipaddress.ip_network(compose["networks"]["hj212"]["ipam"]["config"][0]["subnet"])
+    assert subnet.is_private
+    assert {n for n, s in svcs.items() if "hj212" in s.get("networks", [])} == {
+        "hj212-gateway",
+        *receivers(compose),
+    }
+    for name, svc in receivers(compose).items():
+        env = environment_of(svc)
+        assert env["ECOCLOUD_HJ212_PROXY_PROTOCOL"] == "true", name
+        trusted = set(parse_networks(env["ECOCLOUD_HJ212_TRUSTED_PROXIES"]))
+        assert trusted == {subnet, ipaddress.ip_network("127.0.0.1/32")}, name
+        assert svc["networks"] == ["hj212"], f"{name}: reachable from the gateway's network only"
+        assert not {"--max-connections-per-peer", "--quarantine-peer-mb"} & set(command_of(svc)), name
+        assert "PROXY UNKNOWN" in " ".join(svc["healthcheck"]["test"]), f"{name}: the check needs a header"
+    cfg = HAPROXY_CFG.read_text(encoding="utf-8")
+    found = re.search(r"^\s*default-server\s+(.*)$", cfg, flags=re.MULTILINE)
+    assert found and {"check", "send-proxy-v2", "check-send-proxy"} <= set(found[1].split())
+    assert not re.search(r"^\s*server\s.*\bno-send-proxy", cfg, flags=re.MULTILINE)
+
+
 def test_the_web_app_uses_the_shared_state_database(compose: dict[str, Any]) -> None:
     """Users and sessions live in the state database every web replica shares (no signing key)."""
     env = environment_of(services(compose)["web"])
@@ -387,7 +365,7 @@ def test_no_secret_is_written_in_the_compose_file(raw: dict[str, Any]) -> None:
     for text in strings(raw):
         for password in re.findall(r"://[^:/@\s]*:([^@\s]+)@", text):
             assert required.match(password), f"password {password!r} in {text!r}"
-        for m in _VARIABLE.finditer(text):
+        for m in VARIABLE.finditer(text):
             if m["braced"] and SECRET_NAME.search(m["braced"]):
                 assert m["op"] == ":?", f"{m[0]}: a secret needs :? (no default, no empty value)"
 

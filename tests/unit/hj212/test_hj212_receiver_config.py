@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import typer.main
+from typer.testing import CliRunner
 
 from ecocloud.cli import app
 from ingest.hj212.receiver import ReceiverConfig, config_from_args, registry_for
@@ -50,3 +51,25 @@ def test_an_exposed_receiver_without_registry_must_choose_open_mode(tmp_path: Pa
         config_from_args(["--landing-dir", str(tmp_path / "l"), "--host", "0.0.0.0"])
     c = config_from_args(["--landing-dir", str(tmp_path / "l"), "--host", "::", "--mode", "open"])
     assert (c.host, c.registry_mode) == ("::", "open")
+
+
+def test_the_proxy_protocol_is_off_by_default_and_needs_trusted_proxies(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    landing = ["--landing-dir", str(tmp_path / "l")]
+    c = config_from_args(landing)
+    assert (c.proxy_protocol, c.trusted_proxies) == (False, ())
+    c = config_from_args([*landing, "--proxy-protocol", "--trusted-proxies", "10.0.0.0/8,::1"])
+    assert c.proxy_protocol and [str(n) for n in c.trusted_proxies] == ["10.0.0.0/8", "::1/128"]
+    with pytest.raises(SystemExit, match="trusted proxies"):
+        config_from_args([*landing, "--proxy-protocol"])
+    with pytest.raises(SystemExit, match="'gateway' is not an address"):
+        config_from_args([*landing, "--proxy-protocol", "--trusted-proxies", "gateway"])
+    # `ecocloud receive` takes both from the settings; a bad combination stops it before it listens
+    monkeypatch.setenv("ECOCLOUD_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("ECOCLOUD_HJ212_PROXY_PROTOCOL", "true")
+    result = CliRunner().invoke(app, ["receive", "--port", "0"])
+    assert result.exit_code == 2 and "trusted proxies" in result.output
+    monkeypatch.setenv("ECOCLOUD_HJ212_TRUSTED_PROXIES", "10.0.0.0/8,gateway")
+    result = CliRunner().invoke(app, ["receive", "--port", "0"])
+    assert result.exit_code == 2 and "'gateway' is not an address" in result.output
