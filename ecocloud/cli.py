@@ -233,7 +233,11 @@ def receive(
         float, typer.Option(help="seconds a peer may leave its replies unread before it is disconnected")
     ] = 30.0,
     auth_max_failures: Annotated[
-        int, typer.Option(help="failed authentications per peer or MN before it is blocked; 0 = never")
+        int,
+        typer.Option(
+            help="failed authentications per peer or MN before it is blocked (an MN's block spares the "
+            "addresses that authenticated it recently); 0 = never"
+        ),
     ] = 5,
     auth_block_seconds: Annotated[
         float, typer.Option(help="how long a blocked peer or MN is refused")

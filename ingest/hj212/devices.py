@@ -12,7 +12,8 @@ landing record says ``unregistered`` / ``bad_pw``.  A USCC failing its GB 32100 
 loaded (early codes were legally issued that way) and listed in ``DeviceRegistry.warnings``.
 
 :class:`AuthThrottle` counts failed authentications per peer address and per MN, so that guessing
-passwords is refused for a while after a few failures (the receiver uses it in registered mode).
+passwords is refused for a while after a few failures (the receiver uses it in registered mode); an
+MN's block spares the addresses that recently authenticated it, so a stranger cannot lock a logger out.
 """
 
 from __future__ import annotations
@@ -119,9 +120,16 @@ class AuthThrottle:
     block that key for ``block_s``.
 
     A blocked peer or MN is refused without checking the password, so guessing learns nothing while
-    the block lasts; the receiver exempts connections that already authenticated that MN (the
-    genuine logger keeps sending).  Memory is bounded: at most ``max_keys`` keys are tracked (the
-    oldest are forgotten first).  ``refused`` counts refused attempts, ``blocks`` the blocks set.
+    the block lasts.  An MN's block does not apply to the addresses that authenticated that MN
+    recently (:meth:`succeeded`: its last ``remember_peers`` addresses, each for ``remember_s`` after
+    it was last seen), as web logins spare a device that logged in before (OWASP's device cookies):
+    a stranger who knows a logger's MN and guesses its password blocks the MN for strangers only,
+    while the logger reconnecting from its address is still let in — that address keeps its own
+    per-peer limit.  (The receiver also exempts connections that already authenticated that MN.)
+
+    Memory is bounded: at most ``max_keys`` failure counters, blocks and MNs with remembered
+    addresses are kept (the oldest are forgotten first).  ``refused`` counts refused attempts,
+    ``blocks`` the blocks set.
     """
 
     def __init__(
@@ -130,16 +138,22 @@ class AuthThrottle:
         max_failures: int = 5,
         window_s: float = 60.0,
         block_s: float = 300.0,
+        remember_peers: int = 4,
+        remember_s: float = 7 * 86400.0,
         max_keys: int = 100_000,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.max_failures = max_failures
         self.window_s = window_s
         self.block_s = block_s
+        self.remember_peers = remember_peers
+        self.remember_s = remember_s
         self.max_keys = max_keys
         self._clock = clock
         self._failures: dict[str, tuple[float, int]] = {}  # key -> (window start, failures)
         self._blocked: dict[str, float] = {}  # key -> blocked until
+        # MN -> {peer: last authenticated}; both in order of last success, oldest first
+        self._known: dict[str, dict[str, float]] = {}
         self.refused = 0
         self.blocks = 0
 
@@ -169,21 +183,44 @@ class AuthThrottle:
         self._bound(now)
         return newly
 
-    def blocked(self, peer: str, mn: str | None) -> bool:
-        """True if the peer or the MN is blocked now (counted in ``refused``)."""
+    def succeeded(self, peer: str, mn: str) -> None:
+        """Remember that ``peer`` authenticated ``mn`` now (its MN's blocks will spare it)."""
+        if self.max_failures <= 0 or self.remember_peers <= 0:
+            return
         now = self._clock()
-        hit = False
-        for key in (f"peer:{peer}", f"mn:{mn or ''}"):
-            until = self._blocked.get(key)
-            if until is None:
-                continue
-            if now >= until:
-                del self._blocked[key]
-            else:
-                hit = True
-        if hit:
+        peers = self._known.pop(mn, {})  # re-inserted last: the least recent MNs go first
+        peers.pop(peer, None)
+        peers[peer] = now
+        while len(peers) > self.remember_peers:
+            del peers[next(iter(peers))]
+        self._known[mn] = peers
+        while len(self._known) > self.max_keys:  # the first is the least recent (expired ones first)
+            del self._known[next(iter(self._known))]
+
+    def remembered(self, peer: str, mn: str | None) -> bool:
+        """True if ``peer`` authenticated ``mn`` within ``remember_s`` (and is among its last few)."""
+        seen = self._known.get(mn or "", {}).get(peer)
+        return seen is not None and self._clock() - seen < self.remember_s
+
+    def blocked(self, peer: str, mn: str | None) -> bool:
+        """True if the peer is blocked now, or the MN is and the peer did not authenticate it recently
+        (counted in ``refused``)."""
+        now = self._clock()
+        peer_blocked = self._in_force(f"peer:{peer}", now)
+        mn_blocked = self._in_force(f"mn:{mn or ''}", now) and not self.remembered(peer, mn)
+        if peer_blocked or mn_blocked:
             self.refused += 1
-        return hit
+            return True
+        return False
+
+    def _in_force(self, key: str, now: float) -> bool:
+        until = self._blocked.get(key)
+        if until is None:
+            return False
+        if now >= until:
+            del self._blocked[key]
+            return False
+        return True
 
     def _bound(self, now: float) -> None:
         for table, alive in (

@@ -28,8 +28,10 @@ Who may send (see :class:`ReceiverConfig`): the default bind address is 127.0.0.
 registry the default mode is ``registered``; binding a non-loopback address without a registry
 needs ``registry_mode="open"`` (every packet is then flagged ``unregistered``).  In registered mode
 :class:`~ingest.hj212.devices.AuthThrottle` blocks a peer address or an MN after
-``auth_max_failures`` failures within ``auth_window_s`` for ``auth_block_s`` (connections that
-already authenticated that MN are exempt).  Quarantine landing is capped per peer address
+``auth_max_failures`` failures within ``auth_window_s`` for ``auth_block_s``; connections that
+already authenticated that MN are exempt, and an MN's block spares the peer addresses that
+authenticated it recently (the last ``auth_remember_peers`` per MN, for ``auth_remember_s``), so a
+stranger's guesses cannot lock the genuine logger's reconnections out.  Quarantine landing is capped per peer address
 (``quarantine_peer_bytes`` per ``quarantine_window_s``; lines over the cap are counted, answered,
 not landed).
 
@@ -189,6 +191,8 @@ class ReceiverConfig:
     auth_max_failures: int = 5  # registered mode: failures per peer address or MN …
     auth_window_s: float = 60.0  # … within this window …
     auth_block_s: float = 300.0  # … block it for this long; 0 failures = no throttling
+    auth_remember_peers: int = 4  # an MN's block spares the last addresses that authenticated it …
+    auth_remember_s: float = 7 * 86400.0  # … seen within this long (last success or end of connection)
     quarantine_peer_bytes: int = 8 << 20  # quarantine bytes landed per peer address per window; 0 = no cap
     quarantine_window_s: float = 3600.0
     reply_to_rejects: bool = True
@@ -390,7 +394,11 @@ class Receiver:
         self._registry = registry
         self._registered = registry is not None and (mode or registry.mode) == "registered"
         self._throttle = AuthThrottle(
-            max_failures=config.auth_max_failures, window_s=config.auth_window_s, block_s=config.auth_block_s
+            max_failures=config.auth_max_failures,
+            window_s=config.auth_window_s,
+            block_s=config.auth_block_s,
+            remember_peers=config.auth_remember_peers,
+            remember_s=config.auth_remember_s,
         )
         self._qbudget = _PeerBudget(config.quarantine_peer_bytes, config.quarantine_window_s)
         self._nothing_to_land: asyncio.Future[None] | None = None
@@ -613,6 +621,8 @@ class Receiver:
                 replier.cancel()
             with contextlib.suppress(Exception):
                 writer.close()
+            for mn in conn.trusted:  # the logger was here until now: remember it from now
+                self._throttle.succeeded(conn.ip, mn)
 
     async def _read_loop(
         self,
@@ -710,8 +720,9 @@ class Receiver:
             return self._auth_reject(packet, AUTH_THROTTLED, detail, line), AUTH_THROTTLED
         problem = self._registry.check(mn, packet.pw)
         if problem is None:
-            if self._registered:
+            if self._registered and mn not in conn.trusted:  # once per connection: off the hot path
                 conn.trusted.add(mn)
+                throttle.succeeded(conn.ip, mn)
             return packet, "ok"
         if self._registered:
             for key in throttle.failed(conn.ip, mn):

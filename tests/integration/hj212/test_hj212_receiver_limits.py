@@ -340,6 +340,77 @@ def test_password_guessing_is_throttled_per_peer_and_per_mn(tmp_path: Path) -> N
     assert r.stats.rejects["auth_throttled"] == 3
 
 
+def test_a_stranger_guessing_a_loggers_password_cannot_lock_the_logger_out(tmp_path: Path) -> None:
+    logger = "127.0.0.7"
+
+    async def body(r: Receiver) -> None:
+        lr, lw = await connect(r, local=logger)
+        lw.write(packet("20240501120000001", pw="s3cret"))
+        assert (await reply(lr)).cn == "9014"
+        lw.close()  # a network glitch: the logger will reconnect
+        for i, stranger in enumerate(("127.0.0.2", "127.0.0.3", "127.0.0.4")):  # 3 failures block MN
+            sr, sw = await connect(r, local=stranger)
+            sw.write(packet(f"2024050112000010{i}", pw="guess"))
+            assert (await reply(sr)).extra["QnRtn"] == "3"
+            sw.close()
+        nr, nw = await connect(r, local="127.0.0.5")  # a new stranger: refused, even with the password
+        nw.write(packet("20240501120000200", pw="s3cret"))
+        assert (await reply(nr)).extra["QnRtn"] == "3"
+        lr, lw = await connect(r, local=logger)  # the logger's new connection: let in
+        lw.write(packet("20240501120000002", pw="s3cret"))
+        assert (await reply(lr)).cn == "9014"
+        # its address keeps its own limit: 3 failures from it block it (on a new connection too)
+        gr, gw = await connect(r, local=logger)
+        for i in range(3):
+            gw.write(packet(f"2024050112000030{i}", pw="wrong"))
+            assert (await reply(gr)).extra["QnRtn"] == "3"
+        gw.write(packet("20240501120000303", pw="s3cret"))
+        assert (await reply(gr)).extra["QnRtn"] == "3"
+        for w in (nw, lw, gw):
+            w.close()
+
+    r = run(tmp_path, body, registry=_registry(tmp_path), auth_max_failures=3, auth_block_s=60)
+    assert [s for s, _ in records(tmp_path / "raw" / "hj212")] == ["ok", "ok"]
+    q = [s for s, _ in records(tmp_path / "raw" / "hj212_quarantine")]
+    assert q == ["bad_pw"] * 3 + ["auth_throttled"] + ["bad_pw"] * 3 + ["auth_throttled"]
+    assert r.stats.auth_blocks == 3  # MN (by the strangers), then the logger's address and MN again
+
+
+def test_a_logger_is_remembered_from_the_end_of_its_connection_not_its_login(tmp_path: Path) -> None:
+    """A connection that lasted longer than the memory (days, in the field) still counts when it drops."""
+    logger = "127.0.0.7"
+
+    async def body(r: Receiver) -> None:
+        lr, lw = await connect(r, local=logger)
+        lw.write(packet("20240501120000001", pw="s3cret"))
+        assert (await reply(lr)).cn == "9014"
+        await asyncio.sleep(1.5)  # longer than auth_remember_s since it authenticated
+        lw.close()
+        await lw.wait_closed()
+        for _ in range(50):  # the receiver has seen it go
+            if r.stats.connections == 0:
+                break
+            await asyncio.sleep(0.01)
+        for i, stranger in enumerate(("127.0.0.2", "127.0.0.3", "127.0.0.4")):
+            sr, sw = await connect(r, local=stranger)
+            sw.write(packet(f"2024050112000010{i}", pw="guess"))
+            assert (await reply(sr)).extra["QnRtn"] == "3"
+            sw.close()
+        lr, lw = await connect(r, local=logger)
+        lw.write(packet("20240501120000002", pw="s3cret"))
+        assert (await reply(lr)).cn == "9014"
+        lw.close()
+
+    run(
+        tmp_path,
+        body,
+        registry=_registry(tmp_path),
+        auth_max_failures=3,
+        auth_block_s=60,
+        auth_remember_s=1.0,
+    )
+
+
 def test_quarantine_growth_from_one_peer_is_capped(tmp_path: Path) -> None:
     bad = [packet(f"2024050112{i:07d}")[:-6] + b"0000\r\n" for i in range(20)]
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from ingest.hj212.devices import DeviceRegistry
 from ingest.hj212.protocol import Packet, build_packet, parse_line
 from ingest.hj212.proxy_protocol import V2_SIGNATURE, parse_networks
 from ingest.hj212.receiver import Receiver, ReceiverConfig
@@ -231,3 +232,41 @@ def test_a_proxy_that_hangs_up_mid_header_is_counted(tmp_path: Path) -> None:
 def test_the_proxy_protocol_needs_trusted_proxies(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="trusted proxies"):
         ReceiverConfig(landing_dir=tmp_path / "l", proxy_protocol=True)
+
+
+async def authenticate(r: Receiver, source: str, qn: str, pw: str, mn: str = MN) -> Packet:
+    """One packet on a new connection through the gateway from ``source``; returns the reply."""
+    reader, writer = await connect(r, v2(source, 40000))
+    writer.write(build_packet(qn=qn, st="32", cn="2011", pw=pw, mn=mn, flag=5, cp=""))
+    p = parse_line(await asyncio.wait_for(reader.readuntil(b"\n"), 5))
+    writer.close()
+    assert isinstance(p, Packet)
+    return p
+
+
+def test_behind_the_gateway_a_strangers_failures_block_neither_the_gateway_nor_the_logger(
+    tmp_path: Path,
+) -> None:
+    """Registered mode, every connection from the gateway's one address: the throttle counts the
+    carried addresses, so guesses block the MN for strangers while its logger and others go on."""
+    mn2 = "010000A8900016F000169DC1"
+    devices = tmp_path / "devices.csv"
+    devices.write_text(f"mn,password\n{MN},s3cret\n{mn2},t0p\n", encoding="utf-8")
+
+    async def body(r: Receiver) -> None:
+        assert (await authenticate(r, "198.51.100.7", "20240501120000001", "s3cret")).cn == "9014"
+        for i in range(3):  # strangers, spread over addresses
+            guess = await authenticate(r, f"203.0.113.{i + 1}", f"2024050112000010{i}", "guess")
+            assert guess.cn == "9011"
+        refused = await authenticate(r, "203.0.113.9", "20240501120000200", "s3cret")
+        assert (refused.cn, refused.extra["QnRtn"]) == ("9011", "3")  # MN blocked for strangers
+        assert (await authenticate(r, "198.51.100.7", "20240501120000002", "s3cret")).cn == "9014"
+        assert (await authenticate(r, "198.51.100.9", "20240501120000003", "t0p", mn2)).cn == "9014"
+
+    r = run(tmp_path, body, registry=DeviceRegistry.load(devices), auth_max_failures=3, auth_block_s=60)
+    assert [(status, peer.rpartition(":")[0]) for status, peer, _ in landed(tmp_path)] == [
+        ("ok", "198.51.100.7"),
+        ("ok", "198.51.100.7"),
+        ("ok", "198.51.100.9"),
+    ]
+    assert r.stats.auth_blocks == 1  # the MN only: no address failed 3 times, the gateway's neither

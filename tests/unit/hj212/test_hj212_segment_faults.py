@@ -292,6 +292,48 @@ def test_auth_throttle_memory_is_bounded() -> None:
     assert len(t._failures) <= 100
 
 
+def test_an_mns_block_spares_the_addresses_that_authenticated_it_recently() -> None:
+    now = [0.0]
+    t = AuthThrottle(
+        max_failures=3, window_s=60, block_s=5000, remember_peers=2, remember_s=1000, clock=lambda: now[0]
+    )
+    t.succeeded("10.0.0.7", "MN1")  # the genuine logger
+    for stranger in ("10.6.6.1", "10.6.6.2", "10.6.6.3"):
+        t.failed(stranger, "MN1")
+    assert t.blocked("10.6.6.4", "MN1")  # MN1 is blocked for strangers …
+    assert not t.blocked("10.0.0.7", "MN1")  # … not for the address that authenticated it
+    now[0] = 999.0
+    assert not t.blocked("10.0.0.7", "MN1") and t.remembered("10.0.0.7", "MN1")
+    t.succeeded("10.0.0.7", "MN1")  # seen again: remembered 1,000 s from now
+    now[0] = 1998.0
+    assert not t.blocked("10.0.0.7", "MN1")
+    now[0] = 2000.0
+    assert t.blocked("10.0.0.7", "MN1") and not t.remembered("10.0.0.7", "MN1")  # forgotten
+    t.succeeded("10.0.0.8", "MN2")
+    for _ in range(3):
+        t.failed("10.0.0.8", "MN9")  # a remembered address keeps its own per-peer limit
+    assert t.blocked("10.0.0.8", "MN2")
+
+
+def test_only_the_last_few_addresses_of_an_mn_are_remembered_and_memory_is_bounded() -> None:
+    now = [0.0]
+    t = AuthThrottle(remember_peers=2, max_keys=100, clock=lambda: now[0])
+    for peer in ("10.0.0.1", "10.0.0.2", "10.0.0.3"):
+        now[0] += 1
+        t.succeeded(peer, "MN1")
+    assert [t.remembered(p, "MN1") for p in ("10.0.0.1", "10.0.0.2", "10.0.0.3")] == [False, True, True]
+    t.succeeded("10.0.0.2", "MN1")  # seen again: now the newest
+    t.succeeded("10.0.0.4", "MN1")
+    assert [t.remembered(p, "MN1") for p in ("10.0.0.2", "10.0.0.3", "10.0.0.4")] == [True, False, True]
+    for i in range(1000):
+        t.succeeded(f"10.1.{i // 250}.{i % 250}", f"MN{i}")
+    assert len(t._known) == 100 and t.remembered("10.1.3.249", "MN999")
+    assert not t.remembered("10.0.0.2", "MN1")  # the least recent MNs were forgotten first
+    off = AuthThrottle(max_failures=0)
+    off.succeeded("10.0.0.1", "MN1")
+    assert off._known == {}  # no throttling: nothing to remember for
+
+
 def test_a_running_writer_sweeps_up_orphans_that_appear_later(tmp_path: Path) -> None:
     now = [T0]
     new = SegmentWriter(tmp_path, "newhost", sweep_seconds=300, clock=lambda: now[0])
