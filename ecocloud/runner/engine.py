@@ -86,6 +86,8 @@ ACCEPT_SHRINK_HINT = (
     "a run with --accept-shrink-of {unit} or --accept-shrink accepts the shrink; "
     "in Airflow, the DAG param accept_shrink_of"
 )
+# after a shrink failure's hint, where the unit is blocked for other reasons too
+SHRINK_NOT_ALONE = "accepting the shrink would not publish this unit: it is blocked for the reasons above too"
 _WRITE_THREADS = 4  # part files of one unit written at once
 
 
@@ -444,6 +446,9 @@ def _gate_and_publish(
         b.report.failures += [f for v in verdicts[b.unit.key] for f in v.blocking_failures]
         results += [v.published(passed) for v in verdicts[b.unit.key]]
         recorded = [*b.output.blocking, *(f for v in verdicts[b.unit.key] for f in v.recorded_failures)]
+        if not shrunk and any(c.startswith("shrink:") for c in checks):  # the hint would mislead
+            recorded.append(SHRINK_NOT_ALONE)
+            b.report.failures.append(SHRINK_NOT_ALONE)
         why = None if passed else "\n".join(recorded)
         if shrunk:
             why = f"{HELD_FOR_SHRINKING}:\n{why}"

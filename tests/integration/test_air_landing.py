@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from ecocloud.builds import air
 from ecocloud.cli import app
+from ecocloud.runner import engine
 from ecocloud.runner.engine import ledger
 from ecocloud.runner.report import RunReport
 from ecocloud.settings import Settings
@@ -159,6 +160,28 @@ def test_a_newer_day_file_that_lost_hours_is_held_back_until_accepted(
         _query(settings, "SELECT unit, status FROM platform_ledger__builds WHERE build = 'air.hourly'")
     )
     assert statuses == {DAY.isoformat(): "published", (DAY + dt.timedelta(days=1)).isoformat(): "blocked"}
+
+
+def test_a_day_file_replaced_by_garbage_is_not_offered_the_shrink_acceptance_alone(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """A newer day file that is not a day file at all also fails the shrink check (no rows where a
+    day is published): its hint to accept the shrink says that alone would not publish it."""
+    _noon, night, station_list = _versions(tmp_path)
+    cli = CliRunner(env={"COLUMNS": "250"})
+    assert cli.invoke(app, ["ingest", "air", str(station_list), str(night)]).exit_code == 0
+    garbage = tmp_path / "garbage" / day_file_name(DAY)
+    garbage.parent.mkdir()
+    garbage.write_bytes(b"<html>503 Service Unavailable</html>\n")
+    blocked = cli.invoke(app, ["ingest", "air", str(garbage)])
+    assert blocked.exit_code == 1, blocked.output
+    errors = dict(
+        _query(settings, "SELECT unit, error FROM platform_ledger__builds WHERE status = 'blocked'")
+    )
+    assert "more than the 10% allowed" in errors[DAY.isoformat()]
+    assert not errors[DAY.isoformat()].startswith("held back for shrinking")
+    assert errors[DAY.isoformat()].endswith(engine.SHRINK_NOT_ALONE)
+    assert _day_rows(settings)[0][1] == 24  # the published day stays
 
 
 def test_an_operator_accepts_the_shrink_of_the_days_named(settings: Settings, tmp_path: Path) -> None:
