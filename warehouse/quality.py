@@ -572,9 +572,9 @@ def validate(
             for i, part_outcomes in zip(members, per_part, strict=True):
                 outcomes[i] = part_outcomes
             freshness = fresh or freshness
-    if freshness is not None:
+    if freshness is not None:  # judged on the batch's newest value, stated on each newest part's rows
         for i in _newest(parts):
-            outcomes[i].append(freshness)
+            outcomes[i].append(replace(freshness, element_count=parts[i].data.num_rows))
     timings["total"] = time.perf_counter() - started
     stamp = _Stamp(run, gate_run_id, validated_at, expectation_results.arrow_schema(strict=False))
     return [
