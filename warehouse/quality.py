@@ -593,12 +593,18 @@ def _check_arguments(table: Table, parts: Sequence[GatePart], expected_latest: d
 
 
 def _schema_groups(parts: Sequence[GatePart]) -> list[list[int]]:
-    """Indices of the parts by Arrow schema (same fields and types, in any order), first seen first."""
+    """Indices of the parts by Arrow schema (same fields and types, in any order; a dictionary column
+    as its values' type: its keys must meet the other parts' in one primary-key check), first seen
+    first."""
     groups: dict[tuple[tuple[str, str], ...], list[int]] = {}
     for i, part in enumerate(parts):
-        key = tuple(sorted((f.name, str(f.type)) for f in part.data.schema))
+        key = tuple(sorted((f.name, str(_decoded(f.type))) for f in part.data.schema))
         groups.setdefault(key, []).append(i)
     return list(groups.values())
+
+
+def _decoded(arrow_type: pa.DataType) -> pa.DataType:
+    return arrow_type.value_type if pa.types.is_dictionary(arrow_type) else arrow_type
 
 
 def _newest(parts: Sequence[GatePart]) -> list[int]:
@@ -925,7 +931,19 @@ def _concat(parts: Sequence[GatePart]) -> pa.Table:
     """The parts' rows as one table (same field set: columns in the first part's order)."""
     names = parts[0].data.column_names
     tables = [p.data.select(names) for p in parts]
-    return tables[0] if len(tables) == 1 else pa.concat_tables(tables, promote_options="default")
+    if len(tables) == 1:
+        return tables[0]
+    mixed = {n for n in names if len({t.schema.field(n).type for t in tables}) > 1}
+    if mixed:  # dictionary-encoded in some parts, plain in others (``_schema_groups``): plain
+        tables = [_decode_columns(t, mixed) for t in tables]
+    return pa.concat_tables(tables, promote_options="default")
+
+
+def _decode_columns(data: pa.Table, names: set[str]) -> pa.Table:
+    for i, f in enumerate(data.schema):
+        if f.name in names and pa.types.is_dictionary(f.type):
+            data = data.set_column(i, f.with_type(f.type.value_type), data.column(i).cast(f.type.value_type))
+    return data
 
 
 def _partition_rows(table: Table, parts: Sequence[GatePart], layout: _Layout) -> pa.Array:

@@ -13,6 +13,7 @@ from collections import Counter
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 from schemas.registry import Column, Layer, PairEquality, Severity, Sharing, Table
@@ -222,6 +223,16 @@ def test_verdicts_name_the_part_and_the_failing_check() -> None:
     across = validate(T, SHAPES["primary-key duplicates within and across parts"], run=RUN)
     assert [v.passed for v in across] == [False, False, False, True]
     assert "primary key (thing_id, date) duplicated on 5 of 8 rows" in across[2].blocking_failures[0]
+
+
+def test_keys_meet_across_parts_whatever_the_encoding_of_their_strings() -> None:
+    """A key column dictionary-encoded in one part and plain in another: one primary-key check."""
+    plain = rows(DAYS[1], n=5, prefix="x")
+    i = plain.schema.get_field_index("thing_id")
+    encoded = plain.set_column(i, "thing_id", pc.dictionary_encode(plain.column("thing_id")))
+    verdicts = validate(T, [part("plain", DAYS[1], plain), part("encoded", DAYS[1], encoded)], run=RUN)
+    assert [v.passed for v in verdicts] == [False, False]
+    assert "primary key (thing_id, date) duplicated on 5 of 5 rows" in verdicts[1].blocking_failures[0]
 
 
 def test_the_number_of_gx_runs_does_not_grow_with_the_parts() -> None:
