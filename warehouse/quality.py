@@ -933,17 +933,28 @@ def _concat(parts: Sequence[GatePart]) -> pa.Table:
     tables = [p.data.select(names) for p in parts]
     if len(tables) == 1:
         return tables[0]
-    mixed = {n for n in names if len({t.schema.field(n).type for t in tables}) > 1}
-    if mixed:  # dictionary-encoded in some parts, plain in others (``_schema_groups``): plain
-        tables = [_decode_columns(t, mixed) for t in tables]
+    for name in names:  # dictionary-encoded in some parts, plain in others (``_schema_groups``)
+        if len({t.schema.field(name).type for t in tables}) > 1:
+            tables = _one_encoding(tables, name)
     return pa.concat_tables(tables, promote_options="default")
 
 
-def _decode_columns(data: pa.Table, names: set[str]) -> pa.Table:
-    for i, f in enumerate(data.schema):
-        if f.name in names and pa.types.is_dictionary(f.type):
-            data = data.set_column(i, f.with_type(f.type.value_type), data.column(i).cast(f.type.value_type))
-    return data
+def _one_encoding(tables: list[pa.Table], name: str) -> list[pa.Table]:
+    """``tables`` with column ``name`` in one type: the one most of their rows have (the fewer rows
+    are encoded or decoded)."""
+    rows: dict[pa.DataType, int] = {}
+    for t in tables:
+        rows[t.schema.field(name).type] = rows.get(t.schema.field(name).type, 0) + t.num_rows
+    target = max(rows, key=lambda k: (rows[k], pa.types.is_dictionary(k)))
+    out = []
+    for table in tables:
+        i = table.schema.get_field_index(name)
+        column = table.column(i)
+        if column.type != target:
+            plain = column.cast(_decoded(column.type))
+            column = pc.dictionary_encode(plain).cast(target) if pa.types.is_dictionary(target) else plain
+        out.append(table.set_column(i, table.schema.field(i).with_type(target), column))
+    return out
 
 
 def _partition_rows(table: Table, parts: Sequence[GatePart], layout: _Layout) -> pa.Array:
