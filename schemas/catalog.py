@@ -82,7 +82,8 @@ F.define(
     Column(
         "data_age_h",
         "float64",
-        "hours from the end of the newest data (time column, else the newest write) to the catalog build",
+        "hours from the end of the newest data to the catalog build: the time column's maximum (a date: "
+        "its Beijing day's end, or its last publication while that day is still written), else the newest write",
         unit="h",
     ),
     Column(

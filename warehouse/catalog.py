@@ -16,10 +16,10 @@ describes at that moment and the catalog cannot drift from it:
 * the latest gate run per table from ``quality_platform__expectation_results``;
 * lineage from ``platform_ledger__lineage`` (empty until the runner records it).
 
-Freshness: the newest data's end — the time column's maximum, a date counting as its whole Beijing
-day — or, for a table without a time column, its newest file write, is compared with the table's
-expected update interval; it is late when older than that interval plus the table's
-``freshness_tolerance``.
+Freshness: the newest data's end (``newest_end``: the time column's maximum; a date's Beijing day,
+to its last publication while that day is still being written) — or, for a table without a time
+column, its newest file write — is compared with the table's expected update interval; it is late
+when older than that interval plus the table's ``freshness_tolerance``.
 """
 
 from __future__ import annotations
@@ -61,6 +61,7 @@ class LakeFacts:
     partitions: tuple[dt.date, ...] = ()
     last_write: dt.datetime | None = None
     dated_rows: tuple[dt.date, dt.date] | None = None  # the first and last partition holding rows
+    newest_rows_written: dt.datetime | None = None  # last write of a part with rows in the last of them
 
 
 def lake_facts(lake: LakeLike, table: Table, files: Sequence[str] | None = None) -> LakeFacts:
@@ -81,14 +82,15 @@ def lake_facts(lake: LakeLike, table: Table, files: Sequence[str] | None = None)
     dates = [partition(r) if table.partition_by else None for r in rels]
     stats = [store.info(r) for r in rels]
     rows = [store.parquet_rows(r) for r in rels]
-    with_rows = [d for d, n in zip(dates, rows, strict=True) if d is not None and n]
+    dated = [(d, s.modified) for d, s, n in zip(dates, stats, rows, strict=True) if d is not None and n]
     return LakeFacts(
         files=len(rels),
         rows=sum(rows),
         size_bytes=sum(s.size for s in stats),
         partitions=tuple(sorted({d for d in dates if d is not None})),
         last_write=max(s.modified for s in stats),
-        dated_rows=(min(with_rows), max(with_rows)) if with_rows else None,
+        dated_rows=_first_and_last(dated),
+        newest_rows_written=_newest_written(dated),
     )
 
 
@@ -99,15 +101,34 @@ def ledger_facts(parts: Sequence[Part]) -> LakeFacts:
     if not parts:
         return LakeFacts()
     dates = sorted({dt.date.fromisoformat(p.partition) for p in parts if p.partition != WHOLE})
-    with_rows = [dt.date.fromisoformat(p.partition) for p in parts if p.rows and p.partition != WHOLE]
+    dated = [
+        (dt.date.fromisoformat(p.partition), dt.datetime.fromisoformat(p.written_at))
+        for p in parts
+        if p.rows and p.partition != WHOLE
+    ]
     return LakeFacts(
         files=len(parts),
         rows=sum(p.rows for p in parts),
         size_bytes=sum(p.size_bytes for p in parts),
         partitions=tuple(dates),
         last_write=max(dt.datetime.fromisoformat(p.written_at) for p in parts),
-        dated_rows=(min(with_rows), max(with_rows)) if with_rows else None,
+        dated_rows=_first_and_last(dated),
+        newest_rows_written=_newest_written(dated),
     )
+
+
+# (partition, write time) of each part holding rows
+_Dated = Sequence[tuple[dt.date, dt.datetime]]
+
+
+def _first_and_last(dated: _Dated) -> tuple[dt.date, dt.date] | None:
+    return (min(d for d, _ in dated), max(d for d, _ in dated)) if dated else None
+
+
+def _newest_written(dated: _Dated) -> dt.datetime | None:
+    """The last write of a part holding rows in the newest partition holding rows."""
+    newest = max((d for d, _ in dated), default=None)
+    return max((w for d, w in dated if d == newest), default=None)
 
 
 # ------------------------------------------------------------------------------ pure derivations
@@ -128,14 +149,23 @@ def as_instant(value: dt.date | dt.datetime | None) -> dt.datetime | None:
         return None
     if isinstance(value, dt.datetime):
         return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-    return dt.datetime.combine(value, dt.time(0), BEIJING)
+    return beijing_midnight(value)
 
 
-def newest_end(newest: dt.date | dt.datetime | None) -> dt.datetime | None:
-    """When the newest data ends: a timestamp is itself, a date ends at the next Beijing midnight."""
+def beijing_midnight(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(0), BEIJING)
+
+
+def newest_end(
+    newest: dt.date | dt.datetime | None, written: dt.datetime | None = None
+) -> dt.datetime | None:
+    """When the newest data ends: a timestamp is itself; a date ends at the next Beijing midnight, or at
+    ``written`` (its last publication) when that is earlier — the day is still being written, and its
+    data reach only so far (a feed silent since 08:00 ends at 08:00) — but never before the day starts."""
     if newest is None or isinstance(newest, dt.datetime):
         return as_instant(newest)
-    return as_instant(newest + dt.timedelta(days=1))
+    start, end = beijing_midnight(newest), beijing_midnight(newest + dt.timedelta(days=1))
+    return end if written is None else min(max(written, start), end)
 
 
 @dataclass(frozen=True)
@@ -355,9 +385,17 @@ def coverage(
     return first, last
 
 
-def _span(
-    con: duckdb.DuckDBPyConnection, table: Table, fact: LakeFacts | None
-) -> tuple[dt.date | dt.datetime | None, dt.date | dt.datetime | None]:
+@dataclass(frozen=True)
+class Span:
+    """The time a table's rows cover: the first and last value of its time column and, for a table
+    dated by its partition, when the newest partition holding rows was last written."""
+
+    first: dt.date | dt.datetime | None = None
+    last: dt.date | dt.datetime | None = None
+    last_written: dt.datetime | None = None
+
+
+def _span(con: duckdb.DuckDBPyConnection, table: Table, fact: LakeFacts | None) -> Span:
     """Time coverage: a table dated by its (date) partition spans its partitions holding rows, which
     the facts know without a scan of every file; other tables ask the serving view (``coverage``)."""
     part = table.partition_by
@@ -367,8 +405,9 @@ def _span(
         and time_column(table) == part
         and table.column(part).type == "date"
     ):
-        return fact.dated_rows or (None, None)
-    return coverage(con, table) if _has_relation(con, table.name) else (None, None)
+        first, last = fact.dated_rows or (None, None)
+        return Span(first, last, fact.newest_rows_written)
+    return Span(*coverage(con, table)) if _has_relation(con, table.name) else Span()
 
 
 def _row_count(con: duckdb.DuckDBPyConnection, name: str) -> int:
@@ -414,7 +453,7 @@ def catalog_tables(
         fact = facts.get(table.name)
         rows = fact.rows if fact else _row_count(con, table.name)
         has_data = rows > 0
-        first, last = _span(con, table, fact) if has_data else (None, None)
+        span = _span(con, table, fact) if has_data else Span()
         quarantine = related_quarantine(table, tables, lineage)
         quarantined = sum(facts[q].rows for q in quarantine if q in facts)
         quality_rows += [
@@ -429,7 +468,7 @@ def catalog_tables(
         ]
         agreed = agreement(con, table) if has_data else []
         quality_rows += agreed
-        row = _dataset_row(table, fact, rows, (first, last), now)
+        row = _dataset_row(table, fact, rows, span, now)
         row |= _gate_summary(gate, table.name)
         row |= {
             "rows": rows,
@@ -456,18 +495,17 @@ def _dataset_row(
     table: Table,
     fact: LakeFacts | None,
     rows: int,
-    span: tuple[dt.date | dt.datetime | None, dt.date | dt.datetime | None],
+    span: Span,
     now: dt.datetime,
 ) -> dict[str, Any]:
     owner, frequency = owner_of(table), frequency_of(table)
-    first, last = span
     if fact is not None:
         present, last_write = fact.files > 0, fact.last_write
     elif table.layer is Layer.CATALOG:
         present, last_write = True, now  # being built now
     else:
         present, last_write = rows > 0, None
-    end = newest_end(last) if last is not None else last_write
+    end = newest_end(span.last, span.last_written) if span.last is not None else last_write
     fresh = freshness(frequency.expected, table.freshness_tolerance, end, now)
     if not present:
         fresh = Freshness("no data", None, None)
@@ -500,8 +538,8 @@ def _dataset_row(
         "size_bytes": fact.size_bytes if fact else None,
         "first_partition": fact.partitions[0] if fact and fact.partitions else None,
         "last_partition": fact.partitions[-1] if fact and fact.partitions else None,
-        "coverage_start": as_instant(first),
-        "coverage_end": as_instant(last),
+        "coverage_start": as_instant(span.first),
+        "coverage_end": as_instant(span.last),
         "last_updated_at": last_write,
         "freshness_status": fresh.status,
         "data_age_h": fresh.age_h,

@@ -26,6 +26,7 @@ from schemas.registry import (
     Sharing,
     Table,
     all_tables,
+    get_table,
 )
 from warehouse import catalog
 from warehouse import lake as lk
@@ -327,6 +328,11 @@ def test_a_date_lasts_its_whole_beijing_day() -> None:
     assert catalog.as_instant(D1) == dt.datetime(2026, 11, 18, 16, tzinfo=UTC)
     stamp = dt.datetime(2026, 11, 20, 3, tzinfo=UTC)
     assert catalog.newest_end(stamp) == stamp
+    # a day still being written ends at its last publication, within the day
+    during = dt.datetime(2026, 11, 19, 8, tzinfo=BJ)
+    assert catalog.newest_end(D1, during) == during
+    assert catalog.newest_end(D1, during - dt.timedelta(days=1)) == dt.datetime(2026, 11, 19, tzinfo=BJ)
+    assert catalog.newest_end(D1, during + dt.timedelta(days=1)) == dt.datetime(2026, 11, 20, tzinfo=BJ)
 
 
 def test_lake_facts_read_from_files_and_footers(lake: Path) -> None:
@@ -368,10 +374,9 @@ def test_facts_from_the_ledger_agree_with_the_files(tmp_path: Path) -> None:
         )
     from_ledger, from_files = catalog.ledger_facts(parts), catalog.lake_facts(root, DAILY_MART)
     assert from_ledger.partitions == (D1, D2) and from_ledger.dated_rows == (D1, D1)
-    assert from_ledger.last_write == T_NEW
-    assert dataclasses.replace(from_ledger, last_write=None) == dataclasses.replace(
-        from_files, last_write=None
-    )
+    assert from_ledger.last_write == from_ledger.newest_rows_written == T_NEW
+    writes = {"last_write": None, "newest_rows_written": None}
+    assert dataclasses.replace(from_ledger, **writes) == dataclasses.replace(from_files, **writes)
 
     c = duckdb.connect()
     c.execute(
@@ -505,3 +510,71 @@ def test_write_catalog_replaces_the_empty_views(
         ).fetchall()
     )
     assert typed["coverage_end"] == "TIMESTAMP WITH TIME ZONE" and typed["rows"] == "BIGINT"
+
+
+# ------------------------------------------------------- freshness of registry tables from ledger parts
+
+
+def ledger_part(table: str, partition: str, rows: int, written: dt.datetime, part: str = "p0") -> Part:
+    stamp = written.astimezone(UTC).isoformat()
+    return Part(table, partition, part, "fp", "b", "u", rows, 1000, "run", stamp)
+
+
+def from_ledger(parts: dict[str, list[Part]], now: dt.datetime) -> dict[str, dict[str, Any]]:
+    """The catalog rows of registry tables whose facts are their ledger parts (as a serving refresh
+    gives them), over empty views: the facts alone must say it."""
+    c = duckdb.connect()
+    tables = [get_table(n) for n in parts]
+    for t in tables:
+        c.execute(view_sql(t, []))
+    given = {n: catalog.ledger_facts(p) for n, p in parts.items()}
+    out = catalog.catalog_tables(c, "/nonexistent-lake", now=now, tables=tables, given=given)
+    return {r["table_name"]: r for r in out[cat.datasets.name].to_pylist()}
+
+
+HOURLY_BY_DATE = (
+    "core_source__readings",
+    "core_source__packets",
+    "mart_source__hourly",
+    "mart_source__daily",
+)
+
+
+def test_an_hourly_table_dated_by_day_is_late_once_its_feed_stops_not_at_the_days_end() -> None:
+    """Tables expected hourly whose only time column is the date partition: today's data reach only
+    as far as their last publication (a receiver fleet silent since 08:00), not to midnight."""
+    stopped = dt.datetime(2026, 11, 20, 8, tzinfo=BJ)
+    parts = {
+        n: [
+            ledger_part(n, "2026-11-19", 5000, stopped - dt.timedelta(hours=20)),
+            ledger_part(n, "2026-11-20", 800, stopped, part="p1"),
+        ]
+        for n in HOURLY_BY_DATE
+    }
+    late = from_ledger(parts, dt.datetime(2026, 11, 20, 23, tzinfo=BJ))
+    for n in HOURLY_BY_DATE:
+        row = late[n]
+        assert (row["freshness_status"], row["data_age_h"], row["late_by_h"]) == ("late", 15.0, 14.0)
+    fresh = from_ledger(parts, stopped + dt.timedelta(minutes=30))
+    assert {r["freshness_status"] for r in fresh.values()} == {"on time"}
+    # a day published after it ended still ends at its midnight (a daily mart built at 01:00)
+    built_next_day = {"mart_source__daily": [ledger_part("mart_source__daily", "2026-11-19", 9, stopped)]}
+    row = from_ledger(built_next_day, stopped)["mart_source__daily"]
+    assert row["data_age_h"] == 8.0
+
+
+def test_the_newest_write_of_the_newest_partition_with_rows(lake: Path) -> None:
+    late_empty = dt.datetime(2026, 11, 21, 3, tzinfo=UTC)
+    parts = [
+        ledger_part(DAILY_MART.name, "2026-11-20", 3, T_OLD),
+        ledger_part(DAILY_MART.name, "2026-11-20", 2, T_NEW, part="p1"),
+        ledger_part(DAILY_MART.name, "2026-11-19", 4, late_empty, part="p2"),  # an older day rewritten
+        ledger_part(DAILY_MART.name, "2026-11-21", 0, late_empty, part="p3"),  # a file without rows
+    ]
+    facts = catalog.ledger_facts(parts)
+    assert facts.dated_rows == (D1, D2) and facts.newest_rows_written == T_NEW
+    files = sorted((lake / "core" / HOURS.name).rglob("*.parquet"))
+    newest = max(f for f in files if f"date={D2}" in str(f))
+    assert catalog.lake_facts(lake, HOURS).newest_rows_written == dt.datetime.fromtimestamp(
+        newest.stat().st_mtime, UTC
+    )
