@@ -66,10 +66,14 @@ F.define(
     Column(
         "coverage_start",
         "timestamp",
-        "earliest value of the time column (a date counts from Beijing midnight)",
+        "when the oldest data starts: the time column's minimum (a date: the Beijing midnight its day, "
+        "or its month, starts)",
     ),
     Column(
-        "coverage_end", "timestamp", "latest value of the time column (a date counts from Beijing midnight)"
+        "coverage_end",
+        "timestamp",
+        "when the newest data ends: the time column's maximum (a date: the end of its Beijing day, or "
+        "its month, or its last publication while that period is still being written)",
     ),
     Column("last_updated_at", "timestamp", "when the newest data file was written (UTC)"),
     Column(
@@ -82,8 +86,8 @@ F.define(
     Column(
         "data_age_h",
         "float64",
-        "hours from the end of the newest data to the catalog build: the time column's maximum (a date: "
-        "its Beijing day's end, or its last publication while that day is still written), else the newest write",
+        "hours from the end of the newest data (coverage_end; without a time column, the newest write) to "
+        "the catalog build",
         unit="h",
     ),
     Column(

@@ -52,6 +52,13 @@ class Sharing(StrEnum):
     NOT_SHARED = "不予共享"
 
 
+class DateSpan(StrEnum):
+    """The time one value of a table's date key stands for (catalog coverage and freshness)."""
+
+    DAY = "day"  # its Beijing day
+    MONTH = "month"  # the Beijing month whose first day it is
+
+
 class Severity(StrEnum):
     BLOCKING = "blocking"  # a failure stops publication of the partition
     WARNING = "warning"  # a failure is recorded and reported, the partition is published
@@ -210,6 +217,9 @@ class Table:
     freshness_tolerance: timedelta = timedelta(hours=2)
     # A late upstream is reported, not blocked by default: the hours already received still publish.
     freshness_severity: Severity = Severity.WARNING
+    # what a value of the date partition column stands for: a month's rows keyed by its first day
+    # cover the month (warehouse.catalog)
+    date_span: DateSpan = DateSpan.DAY
     pair_checks: tuple[PairEquality, ...] = field(default_factory=tuple)
     # The share of a unit's published rows of a partition its new part may lose before the gate holds
     # the part back (a truncated upstream file replacing a good one); None: the table may shrink. Only
@@ -227,6 +237,10 @@ class Table:
             raise ValueError(f"table {self.name}: primary key columns {missing} not declared")
         if self.partition_by and self.partition_by not in names:
             raise ValueError(f"table {self.name}: partition column {self.partition_by} not declared")
+        if self.date_span is not DateSpan.DAY and not (
+            self.partition_by and self.column(self.partition_by).type == "date"
+        ):
+            raise ValueError(f"table {self.name}: a date span needs a date partition column")
         # catalog tables describe every source at once: catalog_<what>, no source part
         expected_prefix = "catalog_" if self.layer is Layer.CATALOG else f"{self.layer.value}_{self.source}__"
         if not self.name.startswith(expected_prefix):

@@ -15,7 +15,17 @@ from schemas.fields import (
     STAGE_ONLY,
 )
 from schemas.gb3838_standard import CLASS_LABELS, QUALITY_LABELS, SECTION_TYPES
-from schemas.registry import Column, Fields, Layer, PairEquality, Severity, Sharing, Table, register
+from schemas.registry import (
+    Column,
+    DateSpan,
+    Fields,
+    Layer,
+    PairEquality,
+    Severity,
+    Sharing,
+    Table,
+    register,
+)
 
 OWNER = MONITORING_DIVISION
 SOURCE = "water"
@@ -341,6 +351,7 @@ section_monthly = Table(
     ),
     primary_key=("section_id", "month"),
     partition_by="month",
+    date_span=DateSpan.MONTH,
     owner=OWNER,
     frequency=MONTHLY_ROLLING,
     sharing=Sharing.UNCONDITIONAL,
@@ -373,6 +384,7 @@ basin_monthly = Table(
     ),
     primary_key=("month", "basin", "water_body"),
     partition_by="month",
+    date_span=DateSpan.MONTH,
     owner=OWNER,
     frequency=MONTHLY_ROLLING,
     sharing=Sharing.UNCONDITIONAL,

@@ -10,16 +10,18 @@ describes at that moment and the catalog cannot drift from it:
   refresh from the ledger's part records (``ledger_facts``: written when each part was published, so
   a refresh opens no file — it follows every hourly run, and the lake only grows), else from the
   lake's Parquet footers and file times (``lake_facts``);
-* time coverage: for a table dated by its partition, the first and last partition holding rows;
-  otherwise min / max of the time column, and agreement of computed with published values (the
-  registry's pair checks: AQI, water class), from the serving views;
+* time coverage: for a table dated by its partition, from the start of the first partition holding
+  rows to the end of the last (``newest_end``: a partition key stands for a day, or for the month the
+  registry's ``date_span`` says it starts); otherwise min / max of the time column, and agreement of
+  computed with published values (the registry's pair checks: AQI, water class), from the serving
+  views;
 * the latest gate run per table from ``quality_platform__expectation_results``;
 * lineage from ``platform_ledger__lineage`` (empty until the runner records it).
 
-Freshness: the newest data's end (``newest_end``: the time column's maximum; a date's Beijing day,
-to its last publication while that day is still being written) — or, for a table without a time
-column, its newest file write — is compared with the table's expected update interval; it is late
-when older than that interval plus the table's ``freshness_tolerance``.
+Freshness: the newest data's end (the coverage's end: the time column's maximum; a date's day or
+month, to its last publication while that period is still being written) — or, for a table without a
+time column, its newest file write — is compared with the table's expected update interval; it is
+late when older than that interval plus the table's ``freshness_tolerance``.
 """
 
 from __future__ import annotations
@@ -35,7 +37,16 @@ import duckdb
 import pyarrow as pa
 
 from schemas import catalog as cat
-from schemas.registry import Department, Frequency, Layer, Sharing, Table, all_tables, get_table
+from schemas.registry import (
+    DateSpan,
+    Department,
+    Frequency,
+    Layer,
+    Sharing,
+    Table,
+    all_tables,
+    get_table,
+)
 from schemas.sql import string_list, string_literal
 from warehouse.fs import LakeLike, as_lake
 from warehouse.lake import table_pattern
@@ -156,15 +167,25 @@ def beijing_midnight(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(0), BEIJING)
 
 
+def period_end(start: dt.date, span: DateSpan = DateSpan.DAY) -> dt.date:
+    """The first day after the period a date key value stands for (its day, or the month it starts)."""
+    if span is DateSpan.MONTH:
+        return (start.replace(day=1) + dt.timedelta(days=31)).replace(day=1)
+    return start + dt.timedelta(days=1)
+
+
 def newest_end(
-    newest: dt.date | dt.datetime | None, written: dt.datetime | None = None
+    newest: dt.date | dt.datetime | None,
+    written: dt.datetime | None = None,
+    span: DateSpan = DateSpan.DAY,
 ) -> dt.datetime | None:
-    """When the newest data ends: a timestamp is itself; a date ends at the next Beijing midnight, or at
-    ``written`` (its last publication) when that is earlier — the day is still being written, and its
-    data reach only so far (a feed silent since 08:00 ends at 08:00) — but never before the day starts."""
+    """When the newest data ends: a timestamp is itself; a date ends with its period (its Beijing day,
+    or its month), or at ``written`` (its last publication) when that is earlier — the period is still
+    being written, and its data reach only so far (a feed silent since 08:00 ends at 08:00, a
+    month-to-date mart at its last rebuild) — but never before the period starts."""
     if newest is None or isinstance(newest, dt.datetime):
         return as_instant(newest)
-    start, end = beijing_midnight(newest), beijing_midnight(newest + dt.timedelta(days=1))
+    start, end = beijing_midnight(newest), beijing_midnight(period_end(newest, span))
     return end if written is None else min(max(written, start), end)
 
 
@@ -505,7 +526,8 @@ def _dataset_row(
         present, last_write = True, now  # being built now
     else:
         present, last_write = rows > 0, None
-    end = newest_end(span.last, span.last_written) if span.last is not None else last_write
+    data_end = newest_end(span.last, span.last_written, table.date_span)
+    end = data_end if data_end is not None else last_write
     fresh = freshness(frequency.expected, table.freshness_tolerance, end, now)
     if not present:
         fresh = Freshness("no data", None, None)
@@ -539,7 +561,7 @@ def _dataset_row(
         "first_partition": fact.partitions[0] if fact and fact.partitions else None,
         "last_partition": fact.partitions[-1] if fact and fact.partitions else None,
         "coverage_start": as_instant(span.first),
-        "coverage_end": as_instant(span.last),
+        "coverage_end": data_end,
         "last_updated_at": last_write,
         "freshness_status": fresh.status,
         "data_age_h": fresh.age_h,

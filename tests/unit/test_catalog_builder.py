@@ -18,6 +18,7 @@ from schemas.platform import expectation_results
 from schemas.platform import lineage as lineage_schema
 from schemas.registry import (
     Column,
+    DateSpan,
     Department,
     Frequency,
     Layer,
@@ -429,8 +430,9 @@ def test_datasets_live_facts_freshness_gate_quarantine_agreement(
     assert h["agreement_percent"] == 75.0
 
     d = rows[DAILY_MART.name]
-    # a daily table whose newest day is D1 ends at D2 00:00 Beijing
-    assert d["coverage_end"] == dt.datetime.combine(D1, dt.time(0), BJ)
+    # a daily table whose newest day is D1 (written after it ended) covers it to D2 00:00 Beijing
+    assert d["coverage_start"] == dt.datetime.combine(D1, dt.time(0), BJ)
+    assert d["coverage_end"] == dt.datetime.combine(D2, dt.time(0), BJ)
     expected_age = (now - dt.datetime.combine(D2, dt.time(0), BJ)).total_seconds() / 3600
     assert d["data_age_h"] == round(expected_age, 2) and d["freshness_status"] == "on time"
     assert d["quarantine_tables"] is None  # built from a table, not from raw input
@@ -578,3 +580,43 @@ def test_the_newest_write_of_the_newest_partition_with_rows(lake: Path) -> None:
     assert catalog.lake_facts(lake, HOURS).newest_rows_written == dt.datetime.fromtimestamp(
         newest.stat().st_mtime, UTC
     )
+
+
+MONTHLY_MARTS = ("mart_water__basin_monthly", "mart_water__section_monthly")
+
+
+def test_a_month_key_covers_its_month_and_a_month_to_date_mart_is_judged_by_its_last_rebuild() -> None:
+    """The water marts are keyed by the month's first day and rebuilt every 4 h while the month's
+    readings arrive: November's partition covers November so far, not 1 November alone."""
+    now = dt.datetime(2026, 11, 20, 10, tzinfo=BJ)
+    rebuilt = now - dt.timedelta(hours=1)
+    parts = {
+        n: [
+            ledger_part(n, "2026-10-01", 40, dt.datetime(2026, 11, 1, 2, tzinfo=BJ)),
+            ledger_part(n, "2026-11-01", 30, rebuilt, part="p1"),
+        ]
+        for n in MONTHLY_MARTS
+    }
+    rows = from_ledger(parts, now)
+    for n in MONTHLY_MARTS:
+        r = rows[n]
+        assert r["coverage_start"] == dt.datetime(2026, 10, 1, tzinfo=BJ)
+        assert r["coverage_end"] == rebuilt  # the month so far
+        assert (r["freshness_status"], r["data_age_h"], r["late_by_h"]) == ("on time", 1.0, 0.0)
+    # a month that closed, and no rebuild since: late by its expected 4 h
+    closed = {n: p[:1] for n, p in parts.items()}
+    for r in from_ledger(closed, now).values():
+        assert r["coverage_end"] == dt.datetime(2026, 11, 1, tzinfo=BJ)
+        assert (r["freshness_status"], r["late_by_h"]) == ("late", 462.0)
+    stalled = from_ledger(parts, now + dt.timedelta(days=2))
+    assert {r["freshness_status"] for r in stalled.values()} == {"late"}
+
+
+def test_a_month_ends_with_its_month() -> None:
+    assert catalog.period_end(dt.date(2026, 1, 1), DateSpan.MONTH) == dt.date(2026, 2, 1)
+    assert catalog.period_end(dt.date(2026, 2, 1), DateSpan.MONTH) == dt.date(2026, 3, 1)
+    assert catalog.period_end(dt.date(2026, 12, 1), DateSpan.MONTH) == dt.date(2027, 1, 1)
+    assert catalog.period_end(dt.date(2026, 12, 31)) == dt.date(2027, 1, 1)
+    assert [t.name for t in all_tables() if t.date_span is DateSpan.MONTH] == list(MONTHLY_MARTS)
+    with pytest.raises(ValueError, match="date span"):
+        dataclasses.replace(STATIONS, date_span=DateSpan.MONTH)
