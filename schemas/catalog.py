@@ -79,7 +79,7 @@ F.define(
     Column(
         "freshness_status",
         "string",
-        "on time | late | no data | on change (no expected frequency)",
+        "on time | late | no data (the table holds no rows) | on change (no expected frequency)",
         allowed=FRESHNESS_STATUSES,
         nullable=False,
     ),

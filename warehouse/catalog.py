@@ -520,12 +520,10 @@ def _dataset_row(
     now: dt.datetime,
 ) -> dict[str, Any]:
     owner, frequency = owner_of(table), frequency_of(table)
-    if fact is not None:
-        present, last_write = fact.files > 0, fact.last_write
-    elif table.layer is Layer.CATALOG:
-        present, last_write = True, now  # being built now
-    else:
-        present, last_write = rows > 0, None
+    building = table.layer is Layer.CATALOG  # the catalog: being built now, its rows counted later
+    last_write = (now if building else None) if fact is None else fact.last_write
+    # files without rows (a rerun emptied them) hold no data to be on time with
+    present = rows > 0 or building
     data_end = newest_end(span.last, span.last_written, table.date_span)
     end = data_end if data_end is not None else last_write
     fresh = freshness(frequency.expected, table.freshness_tolerance, end, now)

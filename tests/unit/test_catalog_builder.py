@@ -620,3 +620,13 @@ def test_a_month_ends_with_its_month() -> None:
     assert [t.name for t in all_tables() if t.date_span is DateSpan.MONTH] == list(MONTHLY_MARTS)
     with pytest.raises(ValueError, match="date span"):
         dataclasses.replace(STATIONS, date_span=DateSpan.MONTH)
+
+
+def test_files_without_rows_are_no_data_never_on_time() -> None:
+    """mart_risk__outlet_scores with only a 0-row part, written an hour ago: nothing is on time."""
+    now = dt.datetime(2026, 11, 20, 10, tzinfo=BJ)
+    name = "mart_risk__outlet_scores"
+    row = from_ledger({name: [ledger_part(name, "2026-11-20", 0, now - dt.timedelta(hours=1))]}, now)[name]
+    assert (row["files"], row["rows"], row["coverage_end"]) == (1, 0, None)
+    assert (row["freshness_status"], row["data_age_h"], row["late_by_h"]) == ("no data", None, None)
+    assert row["last_updated_at"] == now - dt.timedelta(hours=1)
