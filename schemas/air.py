@@ -5,7 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from schemas.fields import DAILY, EVERY_RUN, HOURLY, MONITORING_DIVISION, ON_CHANGE, SHARED, STAGE_ONLY
+from schemas.fields import (
+    DAILY,
+    EVERY_RUN,
+    HOURLY,
+    MONITORING_DIVISION,
+    ON_CHANGE,
+    SHARED,
+    STAGE_ONLY,
+    WHEN_REJECTED,
+)
 from schemas.registry import Column, Fields, Layer, PairEquality, Sharing, Table, register
 
 OWNER = MONITORING_DIVISION
@@ -295,7 +304,7 @@ quarantine = Table(
     ),
     primary_key=("raw_file", "line_no", "station_code"),
     owner=OWNER,
-    frequency=HOURLY,
+    frequency=WHEN_REJECTED,
     sharing=Sharing.NOT_SHARED,
     sharing_conditions=(
         "不予共享：发布文件中无法解析的内容，仅供数据工程人员排查上游数据问题 "

@@ -37,7 +37,8 @@ F.define(
     Column(
         "expected_interval_h",
         "float64",
-        "expected time between updates; NULL when the table changes only on change or per run",
+        "expected time between updates; NULL when none is (on change, per run, or a quarantine table: "
+        "when input is rejected)",
         unit="h",
         min=0,
     ),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from schemas.fields import EVERY_RUN, POLICY_DIVISION, SHARED, STAGE_ONLY, WHEN_PUBLISHED
+from schemas.fields import EVERY_RUN, POLICY_DIVISION, SHARED, STAGE_ONLY, WHEN_PUBLISHED, WHEN_REJECTED
 from schemas.registry import Column, Fields, Layer, Sharing, Table, register
 
 OWNER = POLICY_DIVISION
@@ -159,7 +159,7 @@ quarantine = Table(
     primary_key=("raw_file", "sheet", "row_no"),
     partition_by=None,
     owner=OWNER,
-    frequency=WHEN_PUBLISHED,
+    frequency=WHEN_REJECTED,
     sharing=Sharing.NOT_SHARED,
     sharing_conditions=(
         "不予共享：信用评价结果文件中无法解析的内容，仅供数据工程人员排查文件问题 "

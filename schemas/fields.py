@@ -95,6 +95,8 @@ YEARLY = Frequency("每年", "yearly", timedelta(days=366))
 ON_CHANGE = Frequency("变更时", "on change", None)
 WHEN_PUBLISHED = Frequency("发布时", "when the upstream publishes", None)
 EVERY_RUN = Frequency("每次运行", "every pipeline run", None)
+# a quarantine table holds rejected input: a clean feed adds nothing, so no interval is expected
+WHEN_REJECTED = Frequency("有拒收数据时", "when input is rejected", None)
 
 # -- sharing conditions used by several sources (Chinese, with English) ----------------------------
 STAGE_ONLY = (

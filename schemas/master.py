@@ -11,7 +11,15 @@ Water sections and air stations have their own registries (schemas.water, core_a
 
 from __future__ import annotations
 
-from schemas.fields import DAILY, EVERY_RUN, MASTER_DATA_STEWARDS, ON_CHANGE, SHARED, STAGE_ONLY
+from schemas.fields import (
+    DAILY,
+    EVERY_RUN,
+    MASTER_DATA_STEWARDS,
+    ON_CHANGE,
+    SHARED,
+    STAGE_ONLY,
+    WHEN_REJECTED,
+)
 from schemas.registry import Column, Fields, Layer, Sharing, Table, register
 
 OWNER = MASTER_DATA_STEWARDS
@@ -182,7 +190,7 @@ quarantine = Table(
     primary_key=("raw_file", "line_no"),
     partition_by=None,
     owner=OWNER,
-    frequency=ON_CHANGE,
+    frequency=WHEN_REJECTED,
     sharing=Sharing.NOT_SHARED,
     sharing_conditions=(
         "不予共享：主数据文件中无法解析的内容，仅供数据工程人员排查登记表问题 "

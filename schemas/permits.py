@@ -8,7 +8,7 @@ in force at the reading's time: ``transforms.permits.limit_in_force``.
 
 from __future__ import annotations
 
-from schemas.fields import DAILY, EMISSIONS_DIVISION, EVERY_RUN, SHARED, STAGE_ONLY
+from schemas.fields import DAILY, EMISSIONS_DIVISION, EVERY_RUN, SHARED, STAGE_ONLY, WHEN_REJECTED
 from schemas.registry import Column, Fields, Layer, Sharing, Table, register
 
 OWNER = EMISSIONS_DIVISION
@@ -223,7 +223,7 @@ quarantine = Table(
     primary_key=("raw_file", "record_index", "item"),
     partition_by=None,
     owner=OWNER,
-    frequency=DAILY,
+    frequency=WHEN_REJECTED,
     sharing=Sharing.NOT_SHARED,
     sharing_conditions=(
         "不予共享：许可证接口返回中无法解析的内容，仅供数据工程人员排查接口数据问题 "

@@ -23,7 +23,7 @@ Conventions (DOMAIN.md §1, DESIGN.md):
 
 from __future__ import annotations
 
-from schemas.fields import HOURLY, SHARED, SOURCE_MONITORING_CENTRE
+from schemas.fields import HOURLY, SHARED, SOURCE_MONITORING_CENTRE, WHEN_REJECTED
 from schemas.hj212_codes import DATA_FLAGS
 from schemas.registry import Column, Fields, Layer, Severity, Sharing, Table, register
 
@@ -293,7 +293,7 @@ quarantine = Table(
     ),
     primary_key=("segment", "offset"),
     owner=OWNER,
-    frequency=HOURLY,
+    frequency=WHEN_REJECTED,
     sharing=Sharing.NOT_SHARED,
     sharing_conditions=(
         "不予共享：被拒收的原始报文可能含数采仪访问密码（PW），仅供数据工程人员排查传输问题 "

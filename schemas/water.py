@@ -13,6 +13,7 @@ from schemas.fields import (
     ON_CHANGE,
     SHARED,
     STAGE_ONLY,
+    WHEN_REJECTED,
 )
 from schemas.gb3838_standard import CLASS_LABELS, QUALITY_LABELS, SECTION_TYPES
 from schemas.registry import (
@@ -422,7 +423,7 @@ quarantine = Table(
     ),
     primary_key=("snapshot_id", "raw_file", "row_index"),
     owner=OWNER,
-    frequency=EVERY_4_HOURS,
+    frequency=WHEN_REJECTED,
     sharing=Sharing.NOT_SHARED,
     sharing_conditions=(
         "不予共享：平台回复中无法解析的内容，仅供数据工程人员排查上游数据问题 "

@@ -13,6 +13,7 @@ import duckdb
 import pyarrow as pa
 import pytest
 
+from ecocloud.web.queries import ingestion_health
 from schemas import catalog as cat
 from schemas.platform import expectation_results
 from schemas.platform import lineage as lineage_schema
@@ -630,3 +631,26 @@ def test_files_without_rows_are_no_data_never_on_time() -> None:
     assert (row["files"], row["rows"], row["coverage_end"]) == (1, 0, None)
     assert (row["freshness_status"], row["data_age_h"], row["late_by_h"]) == ("no data", None, None)
     assert row["last_updated_at"] == now - dt.timedelta(hours=1)
+
+
+def test_a_clean_feeds_quarantine_is_not_late_nor_is_its_source() -> None:
+    """Rejects on the 18th, none since (the air build writes empty evidence parts): the quarantine
+    has nothing to hold, which is not lateness; ingestion health must not call the source late."""
+    now = dt.datetime(2026, 11, 20, 10, tzinfo=BJ)
+    q, core = "quarantine_air__station_hourly", "core_air__station_hourly"
+    parts = {
+        q: [
+            ledger_part(q, "2026-11-18", 3, now - dt.timedelta(hours=40)),
+            ledger_part(q, "2026-11-19", 0, now - dt.timedelta(hours=12)),
+            ledger_part(q, "2026-11-20", 0, now - dt.timedelta(minutes=30)),
+        ],
+        core: [ledger_part(core, "2026-11-20", 48, now - dt.timedelta(minutes=30))],
+    }
+    rows = from_ledger(parts, now)
+    assert rows[q]["freshness_status"] == "on change" and rows[q]["late_by_h"] is None
+    assert (rows[q]["frequency_en"], rows[q]["expected_interval_h"]) == ("when input is rejected", None)
+    c = duckdb.connect()
+    c.register("catalog_datasets", pa.Table.from_pylist(list(rows.values())))
+    (air,) = ingestion_health(c)
+    assert (air["source"], air["tables"], air["late_tables"], air["late_names"]) == ("air", 2, 0, None)
+    assert air["quarantined_rows"] == 3

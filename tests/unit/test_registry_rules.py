@@ -21,7 +21,7 @@ import duckdb
 import pytest
 
 import schemas
-from schemas.fields import SHARED
+from schemas.fields import SHARED, WHEN_REJECTED
 from schemas.registry import (
     Column,
     Department,
@@ -184,6 +184,14 @@ def test_every_registered_table_is_complete() -> None:
         assert isinstance(t.frequency, Frequency)
         assert t.title_zh and t.description_zh and t.source_system
         assert t.sharing is Sharing.UNCONDITIONAL or t.sharing_conditions
+
+
+def test_quarantine_tables_expect_no_update_interval() -> None:
+    """A quarantine table holds rejected input: a clean feed adds nothing to it, so the catalog must
+    not call it late for that (its frequency is 'when input is rejected')."""
+    quarantine = [t for t in all_tables() if t.layer is Layer.QUARANTINE]
+    assert len(quarantine) >= 6
+    assert {t.frequency for t in quarantine} == {WHEN_REJECTED}
 
 
 def test_stage_tables_are_declared_in_the_registry() -> None:
