@@ -340,7 +340,7 @@ def run(
         if not land or chosen.land is None:
             return []
         now = dt.datetime.now(dt.UTC)
-        return list(engine.resolve(chosen.land)(settings, led, now - dt.timedelta(hours=1), now))
+        return engine.land_scheduled(settings, led, chosen, now - dt.timedelta(hours=1), now)
 
     if build:
         unknown = [b for b in build if b not in [x.name for x in chosen.builds]]

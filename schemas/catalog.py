@@ -87,8 +87,9 @@ F.define(
     Column(
         "data_age_h",
         "float64",
-        "hours from the end of the newest data (coverage_end; without a time column, the newest write) to "
-        "the catalog build",
+        "hours from the end of the newest data to the catalog build: coverage_end; without a time column, "
+        "the newest write or the later last check of its source that left its builds current (an "
+        "upstream with nothing new writes nothing)",
         unit="h",
     ),
     Column(

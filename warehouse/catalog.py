@@ -9,7 +9,8 @@ describes at that moment and the catalog cannot drift from it:
 * files, rows, bytes, partitions and last write of the parts the serving views read: at a serving
   refresh from the ledger's part records (``ledger_facts``: written when each part was published, so
   a refresh opens no file — it follows every hourly run, and the lake only grows), else from the
-  lake's Parquet footers and file times (``lake_facts``);
+  lake's Parquet footers and file times (``lake_facts``); with the ledger, also when the source of
+  the builds that wrote a table was last checked (``settled_checks``);
 * time coverage: for a table dated by its partition, from the start of the first partition holding
   rows to the end of the last (``newest_end``: a partition key stands for a day, or for the month the
   registry's ``date_span`` says it starts); otherwise min / max of the time column, and agreement of
@@ -20,8 +21,9 @@ describes at that moment and the catalog cannot drift from it:
 
 Freshness: the newest data's end (the coverage's end: the time column's maximum; a date's day or
 month, to its last publication while that period is still being written) — or, for a table without a
-time column, its newest file write — is compared with the table's expected update interval; it is
-late when older than that interval plus the table's ``freshness_tolerance``.
+time column, its newest file write or the last check of its source that found its builds current,
+whichever is later (an unchanged upstream writes nothing) — is compared with the table's expected
+update interval; it is late when older than that interval plus the table's ``freshness_tolerance``.
 """
 
 from __future__ import annotations
@@ -50,11 +52,12 @@ from schemas.registry import (
 from schemas.sql import string_list, string_literal
 from warehouse.fs import LakeLike, as_lake
 from warehouse.lake import table_pattern
-from warehouse.ledger import WHOLE, Part
+from warehouse.ledger import WHOLE, Part, UnitState
 
 BEIJING = dt.timezone(dt.timedelta(hours=8))
 RESULTS_TABLE = "quality_platform__expectation_results"
 LINEAGE_TABLE = "platform_ledger__lineage"
+PUBLISHED = "published"  # a unit's status when its last build was published (``UnitState.status``)
 # Tables that live in the serving database rather than in the lake's Parquet files.
 _NOT_IN_LAKE = (Layer.PLATFORM, Layer.CATALOG)
 
@@ -73,6 +76,9 @@ class LakeFacts:
     last_write: dt.datetime | None = None
     dated_rows: tuple[dt.date, dt.date] | None = None  # the first and last partition holding rows
     newest_rows_written: dt.datetime | None = None  # last write of a part with rows in the last of them
+    # the last scheduled landing of the source of every build that wrote the table, when each build's
+    # units all stand published (``settled_checks``; None: unknown, or a unit failed or was blocked)
+    source_checked: dt.datetime | None = None
 
 
 def lake_facts(lake: LakeLike, table: Table, files: Sequence[str] | None = None) -> LakeFacts:
@@ -105,12 +111,14 @@ def lake_facts(lake: LakeLike, table: Table, files: Sequence[str] | None = None)
     )
 
 
-def ledger_facts(parts: Sequence[Part]) -> LakeFacts:
+def ledger_facts(parts: Sequence[Part], checks: Mapping[str, dt.datetime] | None = None) -> LakeFacts:
     """``lake_facts`` of one table's published parts from the ledger's records of them (rows and bytes
-    as written; the last write is the last publication). Opens no file: on S3 a footer read is a
-    request per part."""
+    as written; the last write is the last publication), and ``checks`` (build → its settled source
+    check) of the builds that wrote them. Opens no file: on S3 a footer read is a request per part."""
     if not parts:
         return LakeFacts()
+    builds = {p.build for p in parts}
+    checked = [checks[b] for b in builds if b in checks] if checks else []
     dates = sorted({dt.date.fromisoformat(p.partition) for p in parts if p.partition != WHOLE})
     dated = [
         (dt.date.fromisoformat(p.partition), dt.datetime.fromisoformat(p.written_at))
@@ -125,7 +133,16 @@ def ledger_facts(parts: Sequence[Part]) -> LakeFacts:
         last_write=max(dt.datetime.fromisoformat(p.written_at) for p in parts),
         dated_rows=_first_and_last(dated),
         newest_rows_written=_newest_written(dated),
+        source_checked=min(checked) if len(checked) == len(builds) else None,
     )
+
+
+def settled_checks(checks: Mapping[str, str], units: Sequence[UnitState]) -> dict[str, dt.datetime]:
+    """The ledger's source checks (build → when its source's scheduled landing last completed) of the
+    builds whose units all stand published: after a failed or blocked unit, what the landing found is
+    not all published, and the check vouches for nothing."""
+    unsettled = {u.build for u in units if u.status != PUBLISHED}
+    return {b: dt.datetime.fromisoformat(at) for b, at in checks.items() if b not in unsettled}
 
 
 # (partition, write time) of each part holding rows
@@ -525,7 +542,9 @@ def _dataset_row(
     # files without rows (a rerun emptied them) hold no data to be on time with
     present = rows > 0 or building
     data_end = newest_end(span.last, span.last_written, table.date_span)
-    end = data_end if data_end is not None else last_write
+    # without a time column: current as of its last write, or of a later check that found nothing new
+    confirmed = [t for t in (last_write, fact.source_checked if fact else None) if t is not None]
+    end = data_end if data_end is not None else max(confirmed, default=None)
     fresh = freshness(frequency.expected, table.freshness_tolerance, end, now)
     if not present:
         fresh = Freshness("no data", None, None)

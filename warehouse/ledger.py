@@ -8,6 +8,9 @@
 * ``parts`` — every part file published in the lake. A partition's *version* is derived from its
   parts (``partition_versions``), so a downstream build sees when an input partition changed.
 * ``lineage`` — which inputs built which output partition, in which run and task.
+* ``source_checks`` — per build: when the scheduled landing of its source last completed (asked the
+  upstream and landed whatever was new, or nothing): a build that then finds nothing to do is current
+  as of that check although it writes nothing (the catalog's freshness of the permit tables).
 * ``retired_parts`` — parts a unit no longer has (replaced by a compaction or by a new object of other
   content, a partition it no longer writes): they leave ``parts`` in the transaction that retires them;
   the next serving refresh stops listing them (``unlisted_at``), and a refresh a grace period after
@@ -103,6 +106,12 @@ parts = sa.Table(
     sa.Column("run_id", sa.Text, nullable=False),
     sa.Column("written_at", sa.Text, nullable=False),
     sa.Index("parts_by_unit", "build", "unit"),
+)
+source_checks = sa.Table(
+    "source_checks",
+    _META,
+    sa.Column("build", sa.Text, primary_key=True),
+    sa.Column("checked_at", sa.Text, nullable=False),
 )
 retired_parts = sa.Table(
     "retired_parts",
@@ -450,6 +459,19 @@ class Ledger:
                         for r in lineage_rows
                     ],
                 )
+
+    # -- source checks ------------------------------------------------------------------------
+    def record_source_check(self, builds: Sequence[str], at: dt.datetime | None = None) -> None:
+        """The scheduled landing of the source of ``builds`` completed (``at``, default now)."""
+        checked = stamp(at) if at is not None else _now()
+        with self._tx() as con:
+            for build in builds:
+                con.execute(self._upsert(source_checks, {"build": build, "checked_at": checked}, ["build"]))
+
+    def source_checks(self) -> dict[str, str]:
+        """build → when the scheduled landing of its source last completed."""
+        with self._tx() as con:
+            return {r.build: r.checked_at for r in con.execute(sa.select(source_checks))}
 
     def retired(self, table_name: str | None = None, *, partition: str | None = None) -> list[RetiredPart]:
         """The parts retired and not yet deleted (of one table, one partition), oldest first."""

@@ -38,11 +38,12 @@ from warehouse.catalog import (
     catalog_tables,
     lake_facts,
     ledger_facts,
+    settled_checks,
     write_catalog,
 )
 from warehouse.fs import Lake, LakeLike, as_lake, temporary_beside
 from warehouse.lake import part_file
-from warehouse.ledger import Ledger, Part, partition_date
+from warehouse.ledger import Ledger, Part, UnitState, partition_date
 
 log = logging.getLogger(__name__)
 _REFRESH_LOCK = "serving-refresh"
@@ -85,13 +86,18 @@ def published_files(
     return out
 
 
-def catalog_facts(lake: Lake, parts: Sequence[Part], listed: Mapping[str, list[str]]) -> dict[str, LakeFacts]:
-    """The catalog's facts of every lake table: the ledger's records of its parts, the gate results'
-    footers (they are not ledger parts)."""
+def catalog_facts(
+    lake: Lake,
+    parts: Sequence[Part],
+    listed: Mapping[str, list[str]],
+    checks: Mapping[str, dt.datetime] | None = None,
+) -> dict[str, LakeFacts]:
+    """The catalog's facts of every lake table: the ledger's records of its parts and ``checks`` of the
+    builds that wrote them (``settled_checks``), the gate results' footers (they are not ledger parts)."""
     by_table: dict[str, list[Part]] = {}
     for p in parts:
         by_table.setdefault(p.table_name, []).append(p)
-    facts = {name: ledger_facts(of_table) for name, of_table in by_table.items()}
+    facts = {name: ledger_facts(of_table, checks) for name, of_table in by_table.items()}
     facts[RESULTS_TABLE] = lake_facts(lake, get_table(RESULTS_TABLE), listed[RESULTS_TABLE])
     return facts
 
@@ -142,8 +148,9 @@ def _rebuild(store: Lake, duckdb_file: Path, ledger: Ledger, grace: dt.timedelta
         log.warning("gate results not rolled up (the next refresh retries): %s", e)
     duckdb_file.parent.mkdir(parents=True, exist_ok=True)
     tmp = temporary_beside(duckdb_file)
-    parts = ledger.parts()
-    ledger_rows = ledger_tables(ledger, parts)
+    parts, units = ledger.parts(), ledger.all_units()
+    ledger_rows = ledger_tables(ledger, parts, units)
+    checks = settled_checks(ledger.source_checks(), units)
     listed = published_files(store, parts, results_files)
     try:
         con = duckdb.connect(str(tmp))
@@ -162,7 +169,8 @@ def _rebuild(store: Lake, duckdb_file: Path, ledger: Ledger, grace: dt.timedelta
                 for stmt in _comment_sql(table):
                     con.execute(stmt)
             # last: it reads the views and ledger tables
-            write_catalog(con, catalog_tables(con, store, given=catalog_facts(store, parts, listed)))
+            given = catalog_facts(store, parts, listed, checks)
+            write_catalog(con, catalog_tables(con, store, given=given))
             con.execute("COMMIT")
             con.execute("CHECKPOINT")
         finally:
@@ -174,9 +182,11 @@ def _rebuild(store: Lake, duckdb_file: Path, ledger: Ledger, grace: dt.timedelta
     return duckdb_file
 
 
-def ledger_tables(ledger: Ledger, parts: Sequence[Part] | None = None) -> dict[str, pa.Table]:
-    """The ledger's state as the registry's ``platform_ledger__*`` tables (``parts``: its part records,
-    when the caller has them already)."""
+def ledger_tables(
+    ledger: Ledger, parts: Sequence[Part] | None = None, units: Sequence[UnitState] | None = None
+) -> dict[str, pa.Table]:
+    """The ledger's state as the registry's ``platform_ledger__*`` tables (``parts``, ``units``: its
+    part and unit records, when the caller has them already)."""
     raw = [
         {
             "raw_path": o.raw_path,
@@ -190,7 +200,7 @@ def ledger_tables(ledger: Ledger, parts: Sequence[Part] | None = None) -> dict[s
         }
         for o in ledger.raw_objects()
     ]
-    units = [
+    unit_rows = [
         {
             "build": u.build,
             "unit": u.unit,
@@ -202,7 +212,7 @@ def ledger_tables(ledger: Ledger, parts: Sequence[Part] | None = None) -> dict[s
             "built_at": _ts(u.built_at),
             "error": u.error,
         }
-        for u in ledger.all_units()
+        for u in (ledger.all_units() if units is None else units)
     ]
     part_rows = [
         {
@@ -239,7 +249,7 @@ def ledger_tables(ledger: Ledger, parts: Sequence[Part] | None = None) -> dict[s
     out = {}
     for table, rows in (
         (platform.raw_manifest, raw),
-        (platform.builds, units),
+        (platform.builds, unit_rows),
         (platform.parts, part_rows),
         (platform.lineage, lineage),
     ):

@@ -164,6 +164,20 @@ def land_and_run(
     return report
 
 
+def land_scheduled(
+    settings: Settings, led: Ledger, spec: SourceSpec, start: dt.datetime, end: dt.datetime
+) -> list[Any]:
+    """The spec's scheduled landing step for [start, end) (``spec.land``); once it completes, the ledger
+    records that the spec's builds had their upstream checked (``Ledger.record_source_check``): a
+    build that then finds nothing new is current as of now although it writes nothing (the catalog
+    judges a table without a time column by it). A failed landing records nothing."""
+    if spec.land is None:
+        return []
+    landed = list(resolve(spec.land)(settings, led, start, end))
+    led.record_source_check([spec.full_name(b) for b in spec.builds])
+    return landed
+
+
 def run_spec(
     settings: Settings, spec: SourceSpec, run: RunInfo, *, builds: Sequence[str] | None = None
 ) -> RunReport:

@@ -49,7 +49,7 @@ def land(spec_name: str, run: RunInfo) -> int:
     led = engine.ledger(settings)
     try:
         start, end = run.interval or (dt.datetime.now(dt.UTC), dt.datetime.now(dt.UTC))
-        landed = engine.resolve(spec.land)(settings, led, start, end)
+        landed = engine.land_scheduled(settings, led, spec, start, end)
     finally:
         led.close()
     for obj in landed:

@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from ingest.raw import land_bytes
-from warehouse.ledger import Ledger, LineageRow, LockLost, LockTimeout, Part, RawObject, UnitState
+from warehouse.ledger import Ledger, LineageRow, LockLost, LockTimeout, Part, RawObject, UnitState, stamp
 
 SPAWN = multiprocessing.get_context("spawn")
 
@@ -274,3 +274,18 @@ def test_held_locks_verify_while_held_and_tell_when_their_session_ended(state_ur
             again.verify()
     finally:
         ledger.close()
+
+
+def test_a_source_check_is_recorded_per_build_and_the_latest_kept(state_url: str) -> None:
+    ledger = Ledger(state_url)
+    assert ledger.source_checks() == {}
+    first = dt.datetime(2026, 11, 19, 22, tzinfo=dt.UTC)
+    ledger.record_source_check(["permit.permits"], first)
+    ledger.record_source_check(["source.core", "source.marts"], first)
+    ledger.record_source_check(["permit.permits"], first + dt.timedelta(days=1))
+    assert ledger.source_checks() == {
+        "permit.permits": stamp(first + dt.timedelta(days=1)),
+        "source.core": stamp(first),
+        "source.marts": stamp(first),
+    }
+    ledger.close()

@@ -33,7 +33,7 @@ from schemas.registry import (
 from warehouse import catalog
 from warehouse import lake as lk
 from warehouse.fs import LocalLake
-from warehouse.ledger import Part
+from warehouse.ledger import Part, UnitState
 from warehouse.serving import view_sql
 
 BJ = dt.timezone(dt.timedelta(hours=8))
@@ -523,14 +523,16 @@ def ledger_part(table: str, partition: str, rows: int, written: dt.datetime, par
     return Part(table, partition, part, "fp", "b", "u", rows, 1000, "run", stamp)
 
 
-def from_ledger(parts: dict[str, list[Part]], now: dt.datetime) -> dict[str, dict[str, Any]]:
-    """The catalog rows of registry tables whose facts are their ledger parts (as a serving refresh
-    gives them), over empty views: the facts alone must say it."""
+def from_ledger(
+    parts: dict[str, list[Part]], now: dt.datetime, checks: dict[str, dt.datetime] | None = None
+) -> dict[str, dict[str, Any]]:
+    """The catalog rows of registry tables whose facts are their ledger parts and the source checks of
+    their builds (as a serving refresh gives them), over empty views: the facts alone must say it."""
     c = duckdb.connect()
     tables = [get_table(n) for n in parts]
     for t in tables:
         c.execute(view_sql(t, []))
-    given = {n: catalog.ledger_facts(p) for n, p in parts.items()}
+    given = {n: catalog.ledger_facts(p, checks) for n, p in parts.items()}
     out = catalog.catalog_tables(c, "/nonexistent-lake", now=now, tables=tables, given=given)
     return {r["table_name"]: r for r in out[cat.datasets.name].to_pylist()}
 
@@ -654,3 +656,35 @@ def test_a_clean_feeds_quarantine_is_not_late_nor_is_its_source() -> None:
     (air,) = ingestion_health(c)
     assert (air["source"], air["tables"], air["late_tables"], air["late_names"]) == ("air", 2, 0, None)
     assert air["quarantined_rows"] == 3
+
+
+PERMITS = ("core_permit__permits", "core_permit__outlets", "core_permit__outlet_limits")
+
+
+def unit_state(build: str, status: str) -> UnitState:
+    return UnitState(build, "all", "fp", status, {}, "run", "permit.build", "2026-11-17T02:00:00+00:00", None)
+
+
+def test_permits_unchanged_for_days_are_on_time_after_a_successful_check() -> None:
+    """The permit build publishes nothing when the API has nothing new: the daily landing that found
+    nothing is what says the permits are current, not their last write three days ago."""
+    now = dt.datetime(2026, 11, 20, 10, tzinfo=BJ)
+    written, checked = now - dt.timedelta(hours=72), now - dt.timedelta(hours=4)
+    parts = {n: [ledger_part(n, "", 120, written)] for n in PERMITS}
+    checks = {"b": checked.astimezone(UTC).isoformat()}  # ledger_part's parts are by build "b"
+
+    def rows(units: list[UnitState]) -> dict[str, dict[str, Any]]:
+        return from_ledger(parts, now, catalog.settled_checks(checks, units))
+
+    for r in rows([unit_state("b", "published")]).values():
+        assert (r["freshness_status"], r["data_age_h"], r["late_by_h"]) == ("on time", 4.0, 0.0)
+        assert r["last_updated_at"] == written  # the last write stays what it is
+    # a unit that failed (new pages landed, not published) or was blocked: the check vouches for nothing
+    for status in ("failed", "blocked"):
+        for r in rows([unit_state("b", "published"), unit_state("b", status)]).values():
+            assert (r["freshness_status"], r["data_age_h"], r["late_by_h"]) == ("late", 72.0, 48.0)
+    assert {r["freshness_status"] for r in from_ledger(parts, now).values()} == {"late"}  # no check
+    # a check older than the last write does not make the data older
+    stale = {"b": (written - dt.timedelta(days=1)).isoformat()}
+    for r in from_ledger(parts, now, catalog.settled_checks(stale, [])).values():
+        assert r["data_age_h"] == 72.0
