@@ -63,6 +63,7 @@ from schemas.platform import expectation_results
 from schemas.registry import Table, get_table
 from warehouse import lake as lk
 from warehouse import serving
+from warehouse.catalog import time_column
 from warehouse.fs import LakeLike, check_codec
 from warehouse.ledger import (
     HeldLocks,
@@ -167,15 +168,39 @@ def land_and_run(
 def land_scheduled(
     settings: Settings, led: Ledger, spec: SourceSpec, start: dt.datetime, end: dt.datetime
 ) -> list[Any]:
-    """The spec's scheduled landing step for [start, end) (``spec.land``); once it completes, the ledger
-    records that the spec's builds had their upstream checked (``Ledger.record_source_check``): a
-    build that then finds nothing new is current as of now although it writes nothing (the catalog
-    judges a table without a time column by it). A failed landing records nothing."""
+    """The spec's scheduled landing step for [start, end) (``spec.land``). When it completes having
+    found nothing new, the ledger records that the upstream was checked (``Ledger.record_source_check``)
+    for each build whose output is current — every unit it plans published from its present inputs:
+    such a build writes nothing, yet its tables are current as of now (the catalog judges a table
+    without a time column by it). A landing that found something new, or failed, records nothing: the
+    build's next publication dates its tables. Only builds with such a table are planned here."""
     if spec.land is None:
         return []
     landed = list(resolve(spec.land)(settings, led, start, end))
-    led.record_source_check([spec.full_name(b) for b in spec.builds])
+    if not landed:
+        checked = [b for b in spec.builds if _dated_by_checks(b) and _current(settings, led, spec, b)]
+        led.record_source_check([spec.full_name(b) for b in checked])
     return landed
+
+
+def _dated_by_checks(build: Build) -> bool:
+    """Whether an output of ``build`` has no time column (the catalog dates it by source checks)."""
+    return any(time_column(get_table(t)) is None for t in build.outputs)
+
+
+def _current(settings: Settings, led: Ledger, spec: SourceSpec, build: Build) -> bool:
+    """Whether every unit ``build`` plans now stands published from the inputs it plans with."""
+    run = RunInfo.cli("source-check")
+    name = spec.full_name(build)
+    ctx = _context(settings, led, run, spec, build)
+    outputs = [get_table(t) for t in build.outputs]
+    states = led.unit_states(name)
+    for unit in _unique(_steps(build).plan(ctx), name):
+        state = states.get(unit.key)
+        fp = fingerprint(name, build.code_version, outputs, unit)
+        if state is None or state.status != PUBLISHED or _is_pending(state, fp, run):
+            return False
+    return True
 
 
 def run_spec(

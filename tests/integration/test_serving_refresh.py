@@ -133,5 +133,23 @@ def test_permits_unchanged_since_their_last_write_are_on_time_while_the_daily_la
         led.record_unit(failed)  # new pages that did not build: the check vouches for nothing
         engine.refresh_serving(settings)
         assert freshness() == {("late", 72.0)}
+
+        # a new page lands and its build never runs (killed before it recorded anything): neither that
+        # landing nor a later one that finds nothing new vouches for the tables
+        led.record_unit(dataclasses.replace(failed, status="published"))
+        with led.engine.begin() as con:
+            con.execute(sa.update(ledger_db.source_checks).values(checked_at=three_days_ago))
+        newer = {**body, "records": [{**record, "version": 2, "updatedAt": "2026-11-03T09:00:00+08:00"}]}
+        (tmp_path / "p2.json").write_text(json.dumps(newer, ensure_ascii=False), encoding="utf-8")
+        for land in (lambda s, led_, *_: permits.land_saved_pages(s, led_, [str(tmp_path / "p2.json")]),
+                     lambda *_: []):  # fmt: skip
+            monkeypatch.setattr(
+                engine, "resolve", lambda ref, land=land: land if ref == spec.land else resolve(ref)
+            )
+            tasks.land(spec.name, RunInfo("scheduled", "discharge_permits.land"))
+            engine.refresh_serving(settings)
+            assert freshness() == {("late", 72.0)}
+        daily_run(lambda *_: [])  # the build publishes the new page
+        assert freshness() == {("on time", 0.0)}
     finally:
         led.close()
