@@ -474,30 +474,39 @@ def _gate_and_publish(
         ]
         for verdict in validate(table, parts, run=gate_run, expected_latest=expected_latest):
             verdicts[verdict.unit].append(verdict)
-    results = []
-    for b in built:
-        passed = not b.output.blocking and all(v.passed for v in verdicts[b.unit.key])
-        checks = [c for v in verdicts[b.unit.key] for c in v.blocking_checks]
-        shrunk = not b.output.blocking and bool(checks) and all(c.startswith("shrink:") for c in checks)
-        b.report.gate = [v.summary() for v in verdicts[b.unit.key]]
-        b.report.warnings += [w for v in verdicts[b.unit.key] for w in v.warnings]
-        b.report.failures = list(b.output.blocking)
-        b.report.failures += [f for v in verdicts[b.unit.key] for f in v.blocking_failures]
-        results += [v.published(passed) for v in verdicts[b.unit.key]]
-        recorded = [*b.output.blocking, *(f for v in verdicts[b.unit.key] for f in v.recorded_failures)]
-        if not shrunk and any(c.startswith("shrink:") for c in checks):  # the hint would mislead
-            recorded.append(SHRINK_NOT_ALONE)
-            b.report.failures.append(SHRINK_NOT_ALONE)
-        why = None if passed else "\n".join(recorded)
-        if shrunk:
-            why = f"{HELD_FOR_SHRINKING}:\n{why}"
-        locks.verify()
-        _publish(
-            ctx, name, build, outputs, b, published_parts[b.unit.key], passed, why,
-            held=shrunk, elsewhere=elsewhere.get(b.unit.key, set()),
-        )  # fmt: skip
-    if results:
-        _append_results(ctx, name, pa.concat_tables(results))
+    results: list[pa.Table] = []
+    try:
+        for b in built:
+            passed, shrunk, why = _judged(b, verdicts[b.unit.key])
+            locks.verify()
+            _publish(
+                ctx, name, build, outputs, b, published_parts[b.unit.key], passed, why,
+                held=shrunk, elsewhere=elsewhere.get(b.unit.key, set()),
+            )  # fmt: skip
+            results += [v.published(passed) for v in verdicts[b.unit.key]]
+    finally:  # the gate results of the units published, also when a later one could not be
+        if results:
+            _append_results(ctx, name, pa.concat_tables(results))
+
+
+def _judged(b: _Built, verdicts: list[GateVerdict]) -> tuple[bool, bool, str | None]:
+    """A unit's gate outcome: (passed, held back for shrinking alone, why it is blocked); its report
+    gets the gate's summaries, warnings and failures."""
+    passed = not b.output.blocking and all(v.passed for v in verdicts)
+    checks = [c for v in verdicts for c in v.blocking_checks]
+    shrunk = not b.output.blocking and bool(checks) and all(c.startswith("shrink:") for c in checks)
+    b.report.gate = [v.summary() for v in verdicts]
+    b.report.warnings += [w for v in verdicts for w in v.warnings]
+    b.report.failures = list(b.output.blocking)
+    b.report.failures += [f for v in verdicts for f in v.blocking_failures]
+    recorded = [*b.output.blocking, *(f for v in verdicts for f in v.recorded_failures)]
+    if not shrunk and any(c.startswith("shrink:") for c in checks):  # the hint would mislead
+        recorded.append(SHRINK_NOT_ALONE)
+        b.report.failures.append(SHRINK_NOT_ALONE)
+    why = None if passed else "\n".join(recorded)
+    if shrunk:
+        why = f"{HELD_FOR_SHRINKING}:\n{why}"
+    return passed, shrunk, why
 
 
 def _published_parts(ctx: StepContext, built: list[_Built]) -> dict[str, list[Part]]:

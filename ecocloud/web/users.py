@@ -248,15 +248,14 @@ class UserStore:
             raise
         if not ok:
             return None  # the attempt stays recorded as a failure
+        rehashed = self._rehashed(stored, password)  # before the transaction: it may wait its turn
         with self.engine.begin() as con:
             con.execute(
                 failures_table.delete().where(
                     failures_table.c.username == name, failures_table.c.client == origin
                 )
             )
-            if self.hasher.check_needs_rehash(stored):
-                with self._hash_turn():
-                    rehashed = self.hasher.hash(password)
+            if rehashed is not None:
                 con.execute(
                     users_table.update()
                     .where(users_table.c.username == username)
@@ -264,6 +263,17 @@ class UserStore:
                 )
         assert user is not None
         return Role(user.role)
+
+    def _rehashed(self, stored: str, password: str) -> str | None:
+        """A hash with the current parameters where ``stored`` has older ones — None also when no turn
+        at hashing comes in time (the next login replaces it)."""
+        if not self.hasher.check_needs_rehash(stored):
+            return None
+        try:
+            with self._hash_turn():
+                return self.hasher.hash(password)
+        except Busy:
+            return None
 
     def _verify(self, stored: str, password: str) -> bool:
         try:

@@ -320,16 +320,17 @@ def test_a_run_whose_locks_are_lost_publishes_nothing_more(
 ) -> None:
     """The advisory locks of a batch live in a PostgreSQL session of their own; when it ends under a
     living run (the server restarted, or dropped the connection), another run may take them. The run
-    stops with LockLost before publishing, and the next run publishes the unit."""
-    settings.state_db_url = postgres_url
-    capture = tmp_path / "cap-2026-11-20.h212"
-    capture.write_bytes(b"".join(_packet(m) for m in range(5)))
-    land = lambda s, led: sources.land_captures(s, led, [capture])  # noqa: E731
-    real_validate, ended_before = engine.validate, []
+    stops with LockLost before publishing another unit — the gate results of the one it published are
+    kept — and the next run publishes the rest."""
+    settings.state_db_url, settings.workers = postgres_url, 1  # one batch: both units
+    captures = [tmp_path / f"cap-2026-11-2{d}.h212" for d in (0, 1)]
+    for d, capture in enumerate(captures):
+        capture.write_bytes(b"".join(_packet(m, day=dt.date(2026, 11, 20 + d)) for m in range(5)))
+    land = lambda s, led: sources.land_captures(s, led, captures)  # noqa: E731
+    real_publish = engine._publish
 
-    def end_lock_sessions_then_validate(*args: Any, **kwargs: Any) -> Any:
-        if ended_before:  # the gate of the batch's next table
-            return real_validate(*args, **kwargs)
+    def publish_then_end_lock_sessions(*args: Any, **kwargs: Any) -> Any:
+        done = real_publish(*args, **kwargs)
         killer = sa.create_engine(postgres_url, poolclass=sa.pool.NullPool)
         with killer.connect() as con:
             ended = con.execute(
@@ -340,18 +341,19 @@ def test_a_run_whose_locks_are_lost_publishes_nothing_more(
             ).scalar()
         killer.dispose()
         assert ended  # the batch's lock session
-        ended_before.append(ended)
-        return real_validate(*args, **kwargs)
+        return done
 
     with monkeypatch.context() as patch:
-        patch.setattr(engine, "validate", end_lock_sessions_then_validate)
+        patch.setattr(engine, "_publish", publish_then_end_lock_sessions)
         with pytest.raises(LockLost, match="ended"):
             ingest("source", land)
     led = Ledger(postgres_url)
     try:
-        assert led.unit_states("source.core") == {} and led.parts("core_source__packets") == []
+        [first] = led.unit_states("source.core").values()
+        assert first.status == "published" and len(led.parts("core_source__packets")) == 1
     finally:
         led.close()
+    results = settings.lake / "quality" / "quality_platform__expectation_results"
+    assert list(results.rglob("*.parquet"))  # the published unit's gate results
     again = ingest("source", land)
-    [unit] = again.of("core")
-    assert (unit.status, unit.counts["accepted"]) == ("published", 5)
+    assert sorted(u.status for u in again.of("core")) == ["published", "skipped"]

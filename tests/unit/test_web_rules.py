@@ -27,6 +27,7 @@ from ecocloud.web.users import (
     UserStore,
     devices_table,
     sessions_table,
+    users_table,
 )
 from schemas.registry import Sharing
 
@@ -305,3 +306,16 @@ def test_password_checks_run_a_few_at_a_time_and_a_login_kept_waiting_is_busy_no
     assert results == [Role.ANALYST, Role.ANALYST]
     store.hasher = real_hasher
     assert store.authenticate("ana", "long-enough-pw", "10.0.0.3") is Role.ANALYST
+
+
+def test_a_hash_with_older_parameters_is_replaced_at_the_next_login(tmp_path: Path) -> None:
+    store = UserStore(f"sqlite:///{tmp_path / 'state.sqlite'}")
+    store.add_user("ana", "long-enough-pw", "analyst")
+    older = PasswordHasher(time_cost=1, memory_cost=8192).hash("long-enough-pw")
+    with store.engine.begin() as con:
+        con.execute(sa.update(users_table).values(password_hash=older))
+    assert store.authenticate("ana", "long-enough-pw", "10.0.0.1") is Role.ANALYST
+    with store.engine.connect() as con:
+        now = con.execute(sa.select(users_table.c.password_hash)).scalar_one()
+    assert now != older and not store.hasher.check_needs_rehash(now)
+    assert store.authenticate("ana", "long-enough-pw", "10.0.0.1") is Role.ANALYST
