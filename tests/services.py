@@ -29,6 +29,27 @@ def postgres_database(prefix: str = "ecocloud_test") -> Iterator[str]:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # ends lingering sessions
 
 
+def end_advisory_lock_sessions(url: str) -> int:
+    """End every session holding an advisory lock in the database at ``url`` (as a server restart or
+    a dropped connection would end a lock holder's); returns how many."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as con:
+            return int(
+                con.execute(
+                    sa.text(
+                        "SELECT count(pg_terminate_backend(pid)) FROM (SELECT DISTINCT pid FROM pg_locks "
+                        "WHERE locktype = 'advisory' "
+                        "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())) s"
+                    )
+                ).scalar_one()
+            )
+    finally:
+        engine.dispose()
+
+
 @contextmanager
 def redis_database() -> Iterator[int]:
     """A Redis db number (1..15, at random) that no one else uses: empty, and claimed with a key so

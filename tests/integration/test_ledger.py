@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from services import end_advisory_lock_sessions
 
 from ingest.raw import land_bytes
 from warehouse.ledger import Ledger, LineageRow, LockLost, LockTimeout, Part, RawObject, UnitState, stamp
@@ -259,15 +260,7 @@ def test_held_locks_verify_while_held_and_tell_when_their_session_ended(state_ur
             held.verify()  # every lock held
             if state_url.startswith("sqlite"):
                 return  # flocks live as long as the process
-            killer = sa.create_engine(state_url, poolclass=sa.pool.NullPool)
-            with killer.connect() as con:
-                con.execute(
-                    sa.text(
-                        "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' "
-                        "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
-                    )
-                )
-            killer.dispose()
+            assert end_advisory_lock_sessions(state_url) == 1
             with pytest.raises(LockLost, match="2 lock"):
                 held.verify()
         with ledger.locked(["unit:source.core/a"], timeout_s=5) as again:  # free, and the ledger usable

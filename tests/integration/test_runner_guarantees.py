@@ -18,7 +18,7 @@ from typing import Any
 
 import duckdb
 import pytest
-import sqlalchemy as sa
+from services import end_advisory_lock_sessions
 from typer.testing import CliRunner
 
 from ecocloud.builds import credit, permits, sources
@@ -331,16 +331,7 @@ def test_a_run_whose_locks_are_lost_publishes_nothing_more(
 
     def publish_then_end_lock_sessions(*args: Any, **kwargs: Any) -> Any:
         done = real_publish(*args, **kwargs)
-        killer = sa.create_engine(postgres_url, poolclass=sa.pool.NullPool)
-        with killer.connect() as con:
-            ended = con.execute(
-                sa.text(
-                    "SELECT count(pg_terminate_backend(pid)) FROM pg_locks WHERE locktype = 'advisory' "
-                    "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
-                )
-            ).scalar()
-        killer.dispose()
-        assert ended  # the batch's lock session
+        assert end_advisory_lock_sessions(postgres_url)  # the batch's lock session
         return done
 
     with monkeypatch.context() as patch:
