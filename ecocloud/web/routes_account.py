@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Annotated
 
 from fastapi import APIRouter, Form, HTTPException, Request
@@ -25,6 +24,7 @@ from ecocloud.web.deps import (
 from ecocloud.web.sql_guard import QueryRefused, check_tables
 from ecocloud.web.sql_worker import QueryFailed, run_capped
 from ecocloud.web.users import DEVICE_DAYS, Busy, Throttled, UserError
+from ingest.addresses import client_key
 from schemas.registry import Layer, all_tables
 
 router = APIRouter()
@@ -43,16 +43,7 @@ def _safe_next(target: str | None) -> str:
 def _client(request: Request) -> str:
     """Who the login throttle counts: the client's address, an IPv6 client by its /64 (a single host
     is handed a whole /64 and may send from any address in it)."""
-    host = request.client.host if request.client else "unknown"
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return host
-    if isinstance(address, ipaddress.IPv6Address):
-        if address.ipv4_mapped is not None:  # an IPv4 client on a dual-stack socket
-            return str(address.ipv4_mapped)
-        return str(ipaddress.ip_network(f"{address}/64", strict=False))
-    return str(address)
+    return client_key(request.client.host if request.client else "unknown")
 
 
 @router.get("/login")

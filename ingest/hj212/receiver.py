@@ -92,6 +92,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ingest.addresses import client_key
 from ingest.hj212.devices import AuthThrottle, DeviceRegistry, RegistryMode
 from ingest.hj212.protocol import (
     LINE_TOO_LONG,
@@ -527,7 +528,8 @@ class Receiver:
                     writer.transport.abort()
                     return
                 ip, peer = carried
-            conn = _Conn(ip, peer, asyncio.Queue(self.config.max_inflight_per_connection))
+            # the caps and the throttle count an IPv6 peer by its /64 (``client_key``)
+            conn = _Conn(client_key(ip), peer, asyncio.Queue(self.config.max_inflight_per_connection))
             await self._admit(reader, writer, conn, task)
         finally:
             st.connections -= 1

@@ -154,6 +154,26 @@ def test_the_per_peer_cap_counts_the_carried_address(tmp_path: Path) -> None:
     ]
 
 
+def test_the_per_peer_cap_counts_an_ipv6_peer_by_its_64(tmp_path: Path) -> None:
+    """One host is handed a whole IPv6 /64 and may send from any address in it: two addresses of one
+    /64 are one peer to the cap (and to the auth throttle), another /64 is another peer."""
+
+    async def body(r: Receiver) -> None:
+        first = await connect(r, v2("2001:db8:1:2::10", 40001))
+        await acked(*first, "20240501120000001")
+        same_reader, _ = await connect(r, v1("2001:db8:1:2::beef", 40002))
+        await closed_at_once(same_reader)
+        other = await connect(r, v2("2001:db8:1:3::10", 40003))
+        await acked(*other, "20240501120000002")
+        for _, writer in (first, other):
+            writer.close()
+
+    r = run(tmp_path, body, max_connections_per_peer=1)
+    assert r.stats.connections_refused_peer == 1
+    # the landing records keep each logger's own address
+    assert [peer for _, peer, _ in landed(tmp_path)] == ["2001:db8:1:2::10:40001", "2001:db8:1:3::10:40003"]
+
+
 def test_a_header_from_an_untrusted_source_is_never_believed(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
