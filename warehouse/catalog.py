@@ -52,12 +52,11 @@ from schemas.registry import (
 from schemas.sql import string_list, string_literal
 from warehouse.fs import LakeLike, as_lake
 from warehouse.lake import table_pattern
-from warehouse.ledger import WHOLE, Part, UnitState
+from warehouse.ledger import PUBLISHED, WHOLE, Part, UnitState
 
 BEIJING = dt.timezone(dt.timedelta(hours=8))
 RESULTS_TABLE = "quality_platform__expectation_results"
 LINEAGE_TABLE = "platform_ledger__lineage"
-PUBLISHED = "published"  # a unit's status when its last build was published (``UnitState.status``)
 # Tables that live in the serving database rather than in the lake's Parquet files.
 _NOT_IN_LAKE = (Layer.PLATFORM, Layer.CATALOG)
 

@@ -174,12 +174,16 @@ class RawGroup:
     recorded_at: str
 
 
+# a unit's recorded outcome (``units.status``; the runner's reports add "skipped", never recorded)
+PUBLISHED, BLOCKED, FAILED = "published", "blocked", "failed"
+
+
 @dataclass(frozen=True)
 class UnitState:
     build: str
     unit: str
     fingerprint: str
-    status: str  # published | blocked | failed
+    status: str  # PUBLISHED | BLOCKED | FAILED
     counts: dict[str, Any]
     run_id: str
     task: str

@@ -43,6 +43,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ecocloud.runner.context import StepContext, parquet_sql, partition_key
+from ecocloud.runner.report import PUBLISHED
 from ecocloud.runner.units import RAW, Input, Output, Unit
 from ecocloud.settings import Settings
 from ingest.hj212 import batch as hj_batch
@@ -358,7 +359,7 @@ def _mart_plan(ctx: StepContext, unit: Unit) -> _MartPlan:
     incremental = (
         not ctx.run.force
         and previous is not None
-        and previous.status == "published"
+        and previous.status == PUBLISHED
         and previous.counts.get("logic") == ctx.logic  # not after a change of the marts' code or tables
         and set(before) <= set(parts)
         and all(parts[p] == fp for p, fp in before.items())

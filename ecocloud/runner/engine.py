@@ -190,17 +190,21 @@ def _dated_by_checks(build: Build) -> bool:
 
 def _current(settings: Settings, led: Ledger, spec: SourceSpec, build: Build) -> bool:
     """Whether every unit ``build`` plans now stands published from the inputs it plans with."""
-    run = RunInfo.cli("source-check")
-    name = spec.full_name(build)
-    ctx = _context(settings, led, run, spec, build)
+    ctx = _context(settings, led, RunInfo.cli("source-check"), spec, build)
+    return all(
+        state is not None and state.status == PUBLISHED and not _is_pending(state, fp, ctx.run)
+        for _, state, fp in _planned(ctx, build)
+    )
+
+
+def _planned(ctx: StepContext, build: Build) -> list[tuple[Unit, UnitState | None, str]]:
+    """Every unit the build plans now, with its recorded state and its fingerprint now."""
     outputs = [get_table(t) for t in build.outputs]
-    states = led.unit_states(name)
-    for unit in _unique(_steps(build).plan(ctx), name):
-        state = states.get(unit.key)
-        fp = fingerprint(name, build.code_version, outputs, unit)
-        if state is None or state.status != PUBLISHED or _is_pending(state, fp, run):
-            return False
-    return True
+    states = ctx.ledger.unit_states(ctx.build)
+    return [
+        (unit, states.get(unit.key), fingerprint(ctx.build, build.code_version, outputs, unit))
+        for unit in _unique(_steps(build).plan(ctx), ctx.build)
+    ]
 
 
 def run_spec(
@@ -220,19 +224,17 @@ def run_build(settings: Settings, spec: SourceSpec, build: Build, run: RunInfo) 
     """Plan, build, gate, publish and record every pending unit of one build."""
     name = spec.full_name(build)
     check_codec(build.compression, name)  # before any work, not at the first write
-    steps = _steps(build)
     led = ledger(settings)
     ctx = _context(settings, led, run, spec, build)
     outputs = [get_table(t) for t in build.outputs]
-    units = _unique(steps.plan(ctx), name)
-    states = led.unit_states(name)
+    planned = _planned(ctx, build)
+    units = [unit for unit, _, _ in planned]
     reports: dict[str, UnitReport] = {}
     pending: list[Unit] = []
-    for unit in units:
-        if _is_pending(states.get(unit.key), fingerprint(name, build.code_version, outputs, unit), run):
+    for unit, state, fp in planned:
+        if state is None or _is_pending(state, fp, run):
             pending.append(unit)
         else:
-            state = states[unit.key]
             reports[unit.key] = UnitReport(name, unit.key, SKIPPED, state.counts)
     batches = _batches(pending, build, run.workers or settings.workers)
     workers = min(run.workers or settings.workers, len(batches))

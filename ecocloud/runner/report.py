@@ -15,9 +15,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-PUBLISHED = "published"
-BLOCKED = "blocked"
-FAILED = "failed"
+from warehouse.ledger import BLOCKED, FAILED, PUBLISHED
+
 SKIPPED = "skipped"
 STATUSES = (PUBLISHED, BLOCKED, FAILED, SKIPPED)
 
