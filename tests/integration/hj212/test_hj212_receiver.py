@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from receivers import run_receiver
 
 from ingest.hj212.devices import DeviceRegistry
 from ingest.hj212.protocol import Packet, build_packet, parse_line
-from ingest.hj212.receiver import Receiver, ReceiverConfig
+from ingest.hj212.receiver import Receiver
 from ingest.hj212.segments import iter_records, list_closed_segments
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
@@ -43,16 +44,7 @@ def records(root: Path, pattern: str = "*.h212*") -> list[tuple[str, bytes]]:
 
 
 def run(tmp_path: Path, body: Callable[[Receiver], Awaitable[None]], **cfg: Any) -> Receiver:
-    config = ReceiverConfig(
-        landing_dir=tmp_path / "raw" / "hj212", host="127.0.0.1", port=0, receiver_id="itest", **cfg
-    )
-
-    async def main() -> Receiver:
-        async with Receiver(config) as r:
-            await body(r)
-        return r
-
-    return asyncio.run(main())
+    return run_receiver(tmp_path, body, receiver_id="itest", **cfg)
 
 
 async def connect(r: Receiver) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:

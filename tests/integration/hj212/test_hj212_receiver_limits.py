@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from receivers import run_receiver
 
 from ingest.hj212.devices import DeviceRegistry
 from ingest.hj212.protocol import MAX_DATA_LEN, Packet, build_packet, parse_line
@@ -54,14 +55,7 @@ def records(root: Path) -> list[tuple[str, bytes]]:
 
 def run(tmp_path: Path, body: Callable[[Receiver], Awaitable[None]], **cfg: Any) -> Receiver:
     cfg.setdefault("receiver_id", "limits")
-    config = ReceiverConfig(landing_dir=tmp_path / "raw" / "hj212", host="127.0.0.1", port=0, **cfg)
-
-    async def main() -> Receiver:
-        async with Receiver(config) as r:
-            await body(r)
-        return r
-
-    return asyncio.run(main())
+    return run_receiver(tmp_path, body, **cfg)
 
 
 async def connect(r: Receiver, local: str | None = None) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from receivers import run_receiver
 
 from ingest.hj212.devices import DeviceRegistry
 from ingest.hj212.protocol import Packet, build_packet, parse_line
@@ -60,16 +61,7 @@ def landed(tmp_path: Path, zone: str = "hj212") -> list[tuple[str, str, bytes]]:
 def run(tmp_path: Path, body: Callable[[Receiver], Awaitable[None]], **cfg: Any) -> Receiver:
     cfg.setdefault("proxy_protocol", True)
     cfg.setdefault("trusted_proxies", parse_networks(GATEWAY))
-    config = ReceiverConfig(
-        landing_dir=tmp_path / "raw" / "hj212", host="127.0.0.1", port=0, receiver_id="proxied", **cfg
-    )
-
-    async def main() -> Receiver:
-        async with Receiver(config) as r:
-            await body(r)
-        return r
-
-    return asyncio.run(main())
+    return run_receiver(tmp_path, body, receiver_id="proxied", **cfg)
 
 
 async def connect(
@@ -130,48 +122,36 @@ def test_a_header_without_an_address_leaves_the_proxys_own(tmp_path: Path) -> No
     assert [peer.rpartition(":")[0] for _, peer, _ in landed(tmp_path)] == [GATEWAY, GATEWAY]
 
 
-def test_the_per_peer_cap_counts_the_carried_address(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("first", "same", "other"),
+    [
+        ("198.51.100.1", "198.51.100.1", "198.51.100.2"),
+        # one host is handed a whole IPv6 /64 and may send from any address in it: one peer
+        ("2001:db8:1:2::10", "2001:db8:1:2::beef", "2001:db8:1:3::10"),
+    ],
+    ids=["IPv4 address", "IPv6 /64"],
+)
+def test_the_per_peer_cap_counts_the_carried_address(
+    tmp_path: Path, first: str, same: str, other: str
+) -> None:
     """Every connection comes from the gateway's one socket address; the cap of 1 applies to the
-    loggers' addresses the headers carry."""
+    loggers' addresses the headers carry (to the cap and the auth throttle, an IPv6 one by its /64)."""
 
     async def body(r: Receiver) -> None:
-        first = await connect(r, v2("198.51.100.1", 40001))
-        await acked(*first, "20240501120000001")
-        same_reader, _ = await connect(r, v1("198.51.100.1", 40002))
+        one = await connect(r, v2(first, 40001))
+        await acked(*one, "20240501120000001")
+        same_reader, _ = await connect(r, v1(same, 40002))
         await closed_at_once(same_reader)
-        other = await connect(r, v2("198.51.100.2", 40003))
-        await acked(*other, "20240501120000002")
-        await acked(*first, "20240501120000003")  # the first goes on
-        for _, writer in (first, other):
-            writer.close()
-
-    r = run(tmp_path, body, max_connections_per_peer=1)
-    assert r.stats.connections_refused_peer == 1
-    assert [peer for _, peer, _ in landed(tmp_path)] == [
-        "198.51.100.1:40001",
-        "198.51.100.2:40003",
-        "198.51.100.1:40001",
-    ]
-
-
-def test_the_per_peer_cap_counts_an_ipv6_peer_by_its_64(tmp_path: Path) -> None:
-    """One host is handed a whole IPv6 /64 and may send from any address in it: two addresses of one
-    /64 are one peer to the cap (and to the auth throttle), another /64 is another peer."""
-
-    async def body(r: Receiver) -> None:
-        first = await connect(r, v2("2001:db8:1:2::10", 40001))
-        await acked(*first, "20240501120000001")
-        same_reader, _ = await connect(r, v1("2001:db8:1:2::beef", 40002))
-        await closed_at_once(same_reader)
-        other = await connect(r, v2("2001:db8:1:3::10", 40003))
-        await acked(*other, "20240501120000002")
-        for _, writer in (first, other):
+        another = await connect(r, v2(other, 40003))
+        await acked(*another, "20240501120000002")
+        await acked(*one, "20240501120000003")  # the first goes on
+        for _, writer in (one, another):
             writer.close()
 
     r = run(tmp_path, body, max_connections_per_peer=1)
     assert r.stats.connections_refused_peer == 1
     # the landing records keep each logger's own address
-    assert [peer for _, peer, _ in landed(tmp_path)] == ["2001:db8:1:2::10:40001", "2001:db8:1:3::10:40003"]
+    assert [peer for _, peer, _ in landed(tmp_path)] == [f"{first}:40001", f"{other}:40003", f"{first}:40001"]
 
 
 def test_a_header_from_an_untrusted_source_is_never_believed(
