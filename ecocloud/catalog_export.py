@@ -24,6 +24,7 @@ import duckdb
 
 from ecocloud.settings import Settings
 from schemas.registry import Sharing, all_tables, get_table
+from warehouse.catalog import datasets_as_of
 
 EU = "http://publications.europa.eu/resource/authority"
 CONTEXT = {
@@ -71,7 +72,8 @@ def load_catalog(con: duckdb.DuckDBPyConnection, levels: Sequence[str]) -> list[
     params = {"levels": list(levels)}
     datasets = _dicts(
         con.execute(
-            "SELECT * FROM catalog_datasets WHERE list_contains($levels, sharing) ORDER BY table_name", params
+            f"SELECT * FROM {datasets_as_of()} d WHERE list_contains($levels, sharing) ORDER BY table_name",
+            params,
         )
     )
     names = [d["table_name"] for d in datasets]

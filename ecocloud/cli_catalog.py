@@ -60,7 +60,7 @@ def show(
         "table_name", "layer", "sharing", "sharing_conditions", "owner_zh", "owner_en", "contact",
         "source_system", "frequency_zh", "primary_key", "partition_by", "rows", "partitions", "files",
         "size_bytes", "coverage_start", "coverage_end", "last_updated_at", "freshness_status", "data_age_h",
-        "late_by_h", "last_gate_run", "last_gate_at", "gate_passed", "gate_failed", "gate_warnings",
+        "late_by_h", "freshness_due_at", "last_gate_run", "last_gate_at", "gate_passed", "gate_failed", "gate_warnings",
         "quarantine_tables", "quarantined_rows", "agreement_percent",
     ):  # fmt: skip
         facts.add_row(key, _cell(d[key]))

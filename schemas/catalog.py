@@ -87,10 +87,23 @@ F.define(
     Column(
         "data_age_h",
         "float64",
-        "hours from the end of the newest data to the catalog build: coverage_end; without a time column, "
-        "the newest write or the later last check of its source that left its builds current (an "
-        "upstream with nothing new writes nothing)",
+        "hours from freshness_reference_at to the catalog build (readers count them to the time they read)",
         unit="h",
+    ),
+    Column(
+        "freshness_reference_at",
+        "timestamp",
+        "when the newest data ends, as freshness counts it: coverage_end; without a time column, the "
+        "newest write or the later last check of its source that left its builds current (an upstream "
+        "with nothing new writes nothing)",
+    ),
+    Column(
+        "freshness_due_at",
+        "timestamp",
+        "when the table turns late if nothing newer arrives: freshness_reference_at plus the expected "
+        "interval and the table's tolerance (NULL: no data, or no expected interval). The web pages, the "
+        "exports and `ecocloud catalog show` judge freshness_status, data_age_h and late_by_h against it "
+        "when they read, so a catalog not rebuilt since does not stay on time",
     ),
     Column(
         "late_by_h",
@@ -224,7 +237,7 @@ datasets = Table(
             nullable=True,
         ),
         *F("first_partition", "last_partition", "coverage_start", "coverage_end", "last_updated_at"),
-        *F("freshness_status", "data_age_h", "late_by_h"),
+        *F("freshness_status", "data_age_h", "late_by_h", "freshness_reference_at", "freshness_due_at"),
         *F("last_gate_run", "last_gate_at", "gate_passed", "gate_failed", "gate_warnings"),
         *F("gate_partitions", "gate_partitions_blocked", "quarantine_tables", "quarantined_rows"),
         *F("agreement_percent", "built_at"),

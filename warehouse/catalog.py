@@ -227,6 +227,21 @@ def freshness(
     return Freshness("on time", age_h, 0.0)
 
 
+def datasets_as_of(now: str = "now()") -> str:
+    """``catalog_datasets`` as a relation whose freshness is judged at ``now`` (an SQL expression of a
+    TIMESTAMPTZ; the time of reading by default), as :func:`freshness` judged it at the catalog's build:
+    a catalog not rebuilt since (its runs stopped) turns late when its due time passes."""
+    age_h = f"greatest(epoch({now}) - epoch(freshness_reference_at), 0) / 3600"
+    return f"""(SELECT * REPLACE (
+        CASE WHEN freshness_due_at IS NULL THEN freshness_status
+             WHEN {now} > freshness_due_at THEN 'late' ELSE 'on time' END AS freshness_status,
+        CASE WHEN freshness_reference_at IS NULL THEN data_age_h ELSE round({age_h}, 2) END AS data_age_h,
+        CASE WHEN freshness_due_at IS NULL THEN late_by_h
+             WHEN {now} > freshness_due_at THEN round({age_h} - expected_interval_h, 2)
+             ELSE 0.0 END AS late_by_h
+    ) FROM {cat.datasets.name})"""
+
+
 def owner_of(table: Table) -> Department:
     # TRANSITION: tables not yet converted name their owner in one string
     if isinstance(table.owner, Department):
@@ -547,6 +562,11 @@ def _dataset_row(
     fresh = freshness(frequency.expected, table.freshness_tolerance, end, now)
     if not present:
         fresh = Freshness("no data", None, None)
+    due = (
+        end + frequency.expected + table.freshness_tolerance
+        if present and end and frequency.expected
+        else None
+    )
     expected_h = frequency.expected.total_seconds() / 3600 if frequency.expected else None
     return {
         "table_name": table.name,
@@ -582,6 +602,8 @@ def _dataset_row(
         "freshness_status": fresh.status,
         "data_age_h": fresh.age_h,
         "late_by_h": fresh.late_by_h,
+        "freshness_reference_at": end if present else None,
+        "freshness_due_at": due,
         "built_at": now,
     }
 

@@ -15,7 +15,7 @@ import duckdb
 
 from ecocloud.settings import Settings
 from schemas.registry import Table
-from warehouse.catalog import RESULTS_TABLE, time_column
+from warehouse.catalog import RESULTS_TABLE, datasets_as_of, time_column
 
 MAX_TERMS = 8
 
@@ -85,7 +85,7 @@ def search_datasets(
         "SELECT d.table_name, d.title_zh, d.title_en, d.description_zh, d.description_en, d.layer, d.source, "
         "d.sharing, d.owner_zh, d.owner_en, d.frequency_zh, d.frequency_en, d.rows, d.freshness_status, "
         "d.late_by_h, d.last_updated_at, d.gate_failed, d.gate_warnings "
-        f"FROM catalog_datasets d WHERE {' AND '.join(where)} "
+        f"FROM {datasets_as_of()} d WHERE {' AND '.join(where)} "
         f"ORDER BY {' + '.join(score) + ' DESC, ' if score else ''}d.layer, d.table_name"
     )
     return _dicts(con.execute(sql, params))
@@ -102,7 +102,7 @@ def layer_counts(con: duckdb.DuckDBPyConnection, levels: Sequence[str]) -> list[
 
 
 def dataset(con: duckdb.DuckDBPyConnection, name: str) -> dict[str, Any] | None:
-    rows = _dicts(con.execute("SELECT * FROM catalog_datasets WHERE table_name = $1", [name]))
+    rows = _dicts(con.execute(f"SELECT * FROM {datasets_as_of()} d WHERE table_name = $1", [name]))
     return rows[0] if rows else None
 
 
@@ -246,7 +246,7 @@ def ingestion_health(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     """Per source: its tables' freshness, the latest gate runs and quarantined rows (catalog)."""
     return _dicts(
         con.execute(
-            """
+            f"""
             SELECT source,
                    count(*) AS tables,
                    count(*) FILTER (WHERE freshness_status = 'late') AS late_tables,
@@ -260,7 +260,7 @@ def ingestion_health(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
                    sum(gate_partitions_blocked) AS partitions_blocked,
                    sum(rows) FILTER (WHERE layer = 'quarantine') AS quarantined_rows,
                    sum(rows) FILTER (WHERE layer IN ('core', 'mart')) AS published_rows
-            FROM catalog_datasets WHERE layer NOT IN ('catalog', 'platform')
+            FROM {datasets_as_of()} d WHERE layer NOT IN ('catalog', 'platform')
             GROUP BY source ORDER BY source
             """
         )

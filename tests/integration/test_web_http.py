@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import duckdb
 import pytest
 import requests
 from conftest import outside_env, running_web
@@ -418,3 +420,27 @@ def test_sql_queries_beyond_the_web_app_s_slots_get_503(web_home: WebHome) -> No
             assert busy.status_code == 503
             assert slow.result().status_code == 400  # stopped by the time limit, and said so
         assert run("SELECT 1 AS one").status_code == 200  # the slot is free again
+
+
+def test_a_catalog_not_rebuilt_since_its_due_time_reads_late(web_home: WebHome, tmp_path: Path) -> None:
+    """The runs stopped after a catalog build that found every feed on time: the pages judge freshness
+    when they are read, so once a table's due time has passed it shows late (its own and its source's
+    health), not the verdict stored at the build."""
+    home = tmp_path / "home"
+    shutil.copytree(web_home.home, home)
+    con = duckdb.connect(str(home / "ecocloud.duckdb"))
+    try:
+        con.execute(
+            "UPDATE catalog_datasets SET freshness_status = 'on time', late_by_h = 0, "
+            "freshness_reference_at = now() - INTERVAL 5 HOUR, freshness_due_at = now() - INTERVAL 3 HOUR "
+            "WHERE table_name = $1",
+            [OPEN],
+        )
+    finally:
+        con.close()
+    with running_web(web_home.env | {"ECOCLOUD_HOME": str(home)}, "--insecure-cookies") as base:
+        page = requests.get(f"{base}/datasets/{OPEN}", params={"lang": "en"}, timeout=10).text
+        assert re.search(r'class="fresh late">late 4\.0 h<', page), page[:3000]
+        assert "Due by" in page
+        found = requests.get(f"{base}/datasets", params={"q": OPEN, "lang": "en"}, timeout=10).text
+        assert 'class="fresh late"' in found

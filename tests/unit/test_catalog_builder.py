@@ -636,17 +636,22 @@ def test_files_without_rows_are_no_data_never_on_time() -> None:
 
 
 def test_a_clean_feeds_quarantine_is_not_late_nor_is_its_source() -> None:
-    """Rejects on the 18th, none since (the air build writes empty evidence parts): the quarantine
-    has nothing to hold, which is not lateness; ingestion health must not call the source late."""
-    now = dt.datetime(2026, 11, 20, 10, tzinfo=BJ)
+    """Rejects two days ago, none since (the air build writes empty evidence parts): the quarantine
+    has nothing to hold, which is not lateness; ingestion health must not call the source late.
+    (Built at the real time: ingestion health judges freshness when it reads.)"""
+    now = dt.datetime.now(BJ)
     q, core = "quarantine_air__station_hourly", "core_air__station_hourly"
+
+    def day(back: int) -> str:
+        return (now - dt.timedelta(days=back)).date().isoformat()
+
     parts = {
         q: [
-            ledger_part(q, "2026-11-18", 3, now - dt.timedelta(hours=40)),
-            ledger_part(q, "2026-11-19", 0, now - dt.timedelta(hours=12)),
-            ledger_part(q, "2026-11-20", 0, now - dt.timedelta(minutes=30)),
+            ledger_part(q, day(2), 3, now - dt.timedelta(hours=40)),
+            ledger_part(q, day(1), 0, now - dt.timedelta(hours=12)),
+            ledger_part(q, day(0), 0, now - dt.timedelta(minutes=30)),
         ],
-        core: [ledger_part(core, "2026-11-20", 48, now - dt.timedelta(minutes=30))],
+        core: [ledger_part(core, day(0), 48, now - dt.timedelta(minutes=30))],
     }
     rows = from_ledger(parts, now)
     assert rows[q]["freshness_status"] == "on change" and rows[q]["late_by_h"] is None
@@ -688,3 +693,49 @@ def test_permits_unchanged_for_days_are_on_time_after_a_successful_check() -> No
     stale = {"b": (written - dt.timedelta(days=1)).isoformat()}
     for r in from_ledger(parts, now, catalog.settled_checks(stale, [])).values():
         assert r["data_age_h"] == 72.0
+
+
+def _read_at(rows: dict[str, dict[str, Any]], when: dt.datetime) -> dict[str, tuple[Any, Any, Any]]:
+    """(freshness_status, data_age_h, late_by_h) of every row as a reader judges them at ``when``."""
+    c = duckdb.connect()
+    c.register("stored", cat.datasets.conform(pa.Table.from_pylist(list(rows.values()))))
+    c.execute("CREATE TABLE catalog_datasets AS SELECT * FROM stored")
+    at = f"TIMESTAMPTZ '{when.astimezone(UTC).isoformat()}'"
+    found = c.execute(
+        f"SELECT table_name, freshness_status, data_age_h, late_by_h FROM {catalog.datasets_as_of(at)} d"
+    ).fetchall()
+    return {name: (status, age, late) for name, status, age, late in found}
+
+
+def test_readers_judge_freshness_when_they_read_not_when_the_catalog_was_built() -> None:
+    """A catalog built at 10:00 with every feed on time, then no run rebuilt it (the runs stopped):
+    read two days later, the hourly tables are late by what their data's age says; the tables with no
+    interval (on change) or no rows (no data) keep their verdict."""
+    now = dt.datetime(2026, 11, 20, 10, tzinfo=BJ)
+    recent = now - dt.timedelta(minutes=30)
+    parts = {n: [ledger_part(n, "2026-11-20", 48, recent)] for n in HOURLY_BY_DATE}
+    parts["quarantine_air__station_hourly"] = [
+        ledger_part("quarantine_air__station_hourly", "2026-11-20", 3, recent)
+    ]
+    parts["mart_risk__outlet_scores"] = [ledger_part("mart_risk__outlet_scores", "2026-11-20", 0, recent)]
+    rows = from_ledger(parts, now)
+    as_built = {n: (r["freshness_status"], r["data_age_h"], r["late_by_h"]) for n, r in rows.items()}
+    assert _read_at(rows, now) == as_built  # the same judgement at the same time
+    assert {as_built[n][0] for n in HOURLY_BY_DATE} == {"on time"}
+
+    later = _read_at(rows, now + dt.timedelta(days=2))
+    for n in HOURLY_BY_DATE:
+        r = rows[n]
+        assert (
+            r["freshness_due_at"]
+            == r["freshness_reference_at"]
+            + dt.timedelta(hours=r["expected_interval_h"])
+            + get_table(n).freshness_tolerance
+        )
+        age = round((now + dt.timedelta(days=2) - r["freshness_reference_at"]).total_seconds() / 3600, 2)
+        assert later[n] == ("late", age, round(age - r["expected_interval_h"], 2))
+    assert as_built["quarantine_air__station_hourly"] == ("on change", 0.5, None)
+    assert later["quarantine_air__station_hourly"] == ("on change", 48.5, None)  # its data only older
+    assert (
+        later["mart_risk__outlet_scores"] == as_built["mart_risk__outlet_scores"] == ("no data", None, None)
+    )
