@@ -93,7 +93,8 @@ F.define(
     Column(
         "freshness_reference_at",
         "timestamp",
-        "when the newest data ends, as freshness counts it: coverage_end; without a time column, the "
+        "when the newest data ends, as freshness counts it: coverage_end, but never after the table's "
+        "last write (rows dated in the future are no sign of a live feed); without a time column, the "
         "newest write or the later last check of its source that left its builds current (an upstream "
         "with nothing new writes nothing)",
     ),

@@ -556,9 +556,12 @@ def _dataset_row(
     # files without rows (a rerun emptied them) hold no data to be on time with
     present = rows > 0 or building
     data_end = newest_end(span.last, span.last_written, table.date_span)
+    # rows dated after they were written (a logger whose clock runs ahead) are no sign of a live feed:
+    # no data is fresher than its table's last write
+    data_fresh = min(data_end, last_write) if data_end is not None and last_write is not None else data_end
     # without a time column: current as of its last write, or of a later check that found nothing new
     confirmed = [t for t in (last_write, fact.source_checked if fact else None) if t is not None]
-    end = data_end if data_end is not None else max(confirmed, default=None)
+    end = data_fresh if data_fresh is not None else max(confirmed, default=None)
     fresh = freshness(frequency.expected, table.freshness_tolerance, end, now)
     if not present:
         fresh = Freshness("no data", None, None)

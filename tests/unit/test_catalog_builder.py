@@ -739,3 +739,21 @@ def test_readers_judge_freshness_when_they_read_not_when_the_catalog_was_built()
     assert (
         later["mart_risk__outlet_scores"] == as_built["mart_risk__outlet_scores"] == ("no data", None, None)
     )
+
+
+def test_rows_dated_in_the_future_do_not_keep_a_stalled_feed_on_time() -> None:
+    """One logger's clock runs years ahead: its readings land in a 2030 partition. The fleet stalled
+    ten hours ago; the table is late by what its last write says, though its coverage reads 2030."""
+    now = dt.datetime(2026, 11, 20, 10, tzinfo=BJ)
+    stalled = now - dt.timedelta(hours=10)
+    name = "core_source__readings"
+    parts = {
+        name: [
+            ledger_part(name, "2026-11-20", 5000, stalled),
+            ledger_part(name, "2030-01-01", 12, stalled, part="p1"),
+        ]
+    }
+    r = from_ledger(parts, now)[name]
+    assert r["coverage_end"] == dt.datetime(2030, 1, 1, tzinfo=BJ)  # what the rows say (the day begun)
+    assert r["freshness_reference_at"] == stalled
+    assert (r["freshness_status"], r["data_age_h"]) == ("late", 10.0)
