@@ -54,7 +54,13 @@ F.define(
     Column("error", "string", "why a failed unit failed, or why the quality gate blocked it"),
     Column("part", "string", "part file name within the partition (data, or one per input)", nullable=False),
     Column("rows", "int64", "rows in the part", unit="count", nullable=False, min=0),
-    Column("written_at", "timestamp", "when the part was written (UTC)", nullable=False),
+    Column(
+        "written_at",
+        "timestamp",
+        "when the part's rows were published (UTC): a compacted part keeps the newest time of the parts "
+        "it rewrote",
+        nullable=False,
+    ),
     Column("output_table", "string", "registry table written", nullable=False),
     Column("output_partition", "date", "partition written (NULL: unpartitioned)"),
     Column(

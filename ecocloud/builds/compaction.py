@@ -15,7 +15,8 @@ build (run by the same runner as every other build) that rewrites such a partiti
   beside the compacted one (a late segment) makes it eligible again once it is old enough.
 * **build** — reads exactly the parts the plan named, checks rows read = rows the ledger recorded,
   sorts by the table's key (row-group pruning) and returns them; ``Output.replaces`` names the parts
-  the compacted file replaces. Other tables of the build get no rows (so none of their parts move).
+  the compacted file replaces, and the ledger records it as written when the newest of them was
+  (its rows are no newer: the catalog's freshness must not take a rewrite for new data). Other tables of the build get no rows (so none of their parts move).
 * **publish** (the runner) — writes the compacted file under a name derived from its inputs
   (``compact-<digest>``: never the name of a part the ledger lists), then, in one ledger transaction,
   adds it and retires the replaced parts; their files are deleted later by a serving refresh, once
@@ -132,7 +133,13 @@ class Compaction:
             "rows_superseded": read - data.num_rows,  # 0 unless a compacted input was republished
             "rows_out": data.num_rows,
         }
-        return Output(tables, counts, replaces=[(table.name, key, p) for p in names if p != unit.part])
+        rewritten = [p.written_at for p in ctx.ledger.parts(table.name, partition=key) if p.part in names]
+        return Output(
+            tables,
+            counts,
+            replaces=[(table.name, key, p) for p in names if p != unit.part],
+            rows_written_at=max(rewritten, default=None),
+        )
 
 
 class _Candidate:

@@ -606,7 +606,7 @@ def _publish(
             data.num_rows,
             put.size_bytes,
             ctx.run.run_id,
-            now,
+            b.output.rows_written_at or now,
         )
         for (table, partition, data, _), put in zip(writes, puts, strict=True)
     ]

@@ -58,6 +58,9 @@ class Output:
     ``replaces``: (table, partition key, part) of *other* units' parts whose rows this unit's parts
     now hold (compaction): retired in the same ledger transaction that publishes this unit's parts,
     for the tables it publishes (also when no rows are left), and deleted from the lake later by a serving refresh (``warehouse.ledger``).
+    ``rows_written_at``: when its rows were first published, where that is earlier than this run
+    (compaction: the newest of the parts it rewrites); recorded as its parts' write time, so a rewrite
+    does not make old rows look new to the catalog's freshness.
     """
 
     tables: dict[str, pa.Table]
@@ -65,6 +68,7 @@ class Output:
     warnings: list[str] = field(default_factory=list)
     blocking: list[str] = field(default_factory=list)
     replaces: list[tuple[str, str, str]] = field(default_factory=list)
+    rows_written_at: str | None = None
 
 
 def unit_lock(build: str, key: str) -> str:

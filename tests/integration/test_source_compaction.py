@@ -102,6 +102,19 @@ def ledger_parts(settings: Settings, table: Table, day: dt.date) -> list[str]:
         led.close()
 
 
+def written_at(settings: Settings) -> dict[tuple[str, str], list[str]]:
+    """(table, partition) → the ledger's write times of its parts."""
+    led = Ledger(settings.state_url)
+    try:
+        found: dict[tuple[str, str], list[str]] = {}
+        for table in CORE:
+            for p in led.parts(table.name):
+                found.setdefault((table.name, p.partition), []).append(p.written_at)
+        return found
+    finally:
+        led.close()
+
+
 def files(settings: Settings, table: Table, day: dt.date) -> list[str]:
     return sorted(p.name for p in lk.partition_dir(settings.lake, table, day).glob("*.parquet"))
 
@@ -179,9 +192,12 @@ def test_compaction_keeps_rows_marts_lineage_and_is_idempotent(
     settings.state_db_url = state_url  # the ledger on SQLite and on PostgreSQL
     before = four_hours_and_one(settings, ingest)
     core_before = core_states(settings)
+    published_at = written_at(settings)
     settings.hj212_compact_after_hours = 0
 
     run = ingest("source", register)
+    # the compacted part keeps its rows' publication time: the catalog must not see fresh data
+    assert written_at(settings) == {k: [max(w)] for k, w in published_at.items()}
     compacted = {u.unit for u in run.of("compact") if u.status == "published"}
     # D1: four parts per table; D2: one fresh part (no quarantine), compacted once all the same — into
     # the lake's codec and the table's order
