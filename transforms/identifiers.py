@@ -64,6 +64,7 @@ for _c, _v in _VALUE.items():
 _WEIGHTS = np.array(USCC_WEIGHTS, dtype=np.int64)
 
 # Every character str.isspace() accepts, spelled out (RE2's \s is ASCII only).
+_NO_USCC = pa.array(["N/A", "NA", "NULL", "NONE"], pa.string())  # upstream words for "none"
 _WS = "[\t\n\v\f\r \x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+"
 # Case folding of the matching keys is ASCII only (after NFKC, full-width letters are ASCII).
 
@@ -81,7 +82,9 @@ def uscc_check_char(first17: str) -> str:
 
 
 def normalize_uscc(value: str | None) -> str | None:
-    """Full-width → half-width (NFKC), whitespace removed, ASCII upper case; empty → None.
+    """Full-width → half-width (NFKC), whitespace removed, ASCII upper case; empty, or a placeholder for
+    none (no letter or digit at all: ``—``, ``-``, ``/``, ``无``; or ``N/A``, ``NA``, ``NULL``, ``NONE``)
+    → None: a placeholder is no identity, and two enterprises sharing one are not one enterprise.
 
     One implementation for scalars and columns (:func:`normalize_uscc_array`): Python's unicodedata and
     Arrow's utf8proc know different Unicode versions, so two implementations would drift apart.
@@ -94,7 +97,8 @@ def normalize_uscc_array(values: pa.Array | pa.ChunkedArray) -> pa.Array:
     arr = _combine(values).cast(pa.string())
     arr = pc.utf8_normalize(arr, form="NFKC")
     arr = _nfkc_again(pc.ascii_upper(pc.replace_substring_regex(arr, _WS, "")))
-    return pc.if_else(pc.equal(pc.utf8_length(arr), 0), pa.scalar(None, pa.string()), arr)
+    none = pc.or_(pc.invert(pc.match_substring_regex(arr, "[0-9A-Z]")), pc.is_in(arr, _NO_USCC))
+    return pc.if_else(none, pa.scalar(None, pa.string()), arr)
 
 
 def uscc_problem(value: str | None) -> str | None:

@@ -7,6 +7,7 @@ import io
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pytest
 from openpyxl import Workbook
 
@@ -255,3 +256,36 @@ def test_configuration_is_checked_against_the_schemes(tmp_path: Path) -> None:
     bad.write_text('[provinces.x]\nprovince_code = "1"\nscheme = "nope"\n', encoding="utf-8")
     with pytest.raises(ValueError, match="scheme"):
         _load(bad)
+
+
+def test_enterprises_listed_with_a_dash_for_their_uscc_keep_their_own_ratings() -> None:
+    """Small firms without a USCC are listed with "—": the dash is no identity. A later file's late
+    row for a third such firm must not take the place of the first two's ratings (as one "enterprise
+    —" it did), nor may two of them in one file be one."""
+    from ecocloud.builds.credit import newest_ratings
+    from transforms.identifiers import normalize_name_array, with_uscc_flags
+
+    head = "企业名称,统一社会信用代码,评价等级,评价年度\n"
+    first = (
+        head
+        + f"甲个体户,—,环保警示企业,2023\n乙个体户,-,环保不良企业,2023\n丙公司,{uscc('3601', '00641893144')},环保诚信企业,2023\n"
+    )
+    later = head + f"丁公司,{uscc('3502', '00776049653')},环保诚信企业,2024\n己个体户,—,环保良好企业,2023\n"
+    parsed = [
+        parse(first.encode(), "江西省2023年度企业环境信用评价结果.csv"),
+        parse_credit_file(
+            later.encode(),
+            file_name="江西省2024年度企业环境信用评价结果.csv",
+            raw_file="later.csv",
+            received_at=NOW + dt.timedelta(days=30),
+        ),
+    ]
+    rows = with_uscc_flags(pa.concat_tables([p.rows for p in parsed]))
+    rows = rows.append_column("enterprise_name_norm", normalize_name_array(rows.column("enterprise_name")))
+    kept = newest_ratings(rows)
+    assert kept.num_rows == rows.num_rows == 5
+    by_name = {r["enterprise_name"]: r for r in kept.to_pylist()}
+    assert {n: r["uscc"] for n, r in by_name.items() if "个体户" in n} == dict.fromkeys(
+        ("甲个体户", "乙个体户", "己个体户"), None
+    )
+    assert by_name["乙个体户"]["level"] == parsed[0].rows.column("level")[1].as_py()

@@ -79,6 +79,16 @@ def test_normalisation_repairs_width_case_and_spaces() -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    "placeholder", ["—", "-", "--", "/", "无", "－", "n/a", "N/A", "NA", "null", "None", "——"]
+)
+def test_a_placeholder_for_none_is_no_uscc(placeholder: str) -> None:
+    """Upstream lists write a dash or 无 where an enterprise has no USCC: no identity, not a shared key."""
+    assert normalize_uscc(placeholder) is None
+    assert normalize_uscc_array(pa.array([placeholder, EXAMPLE])).to_pylist() == [None, EXAMPLE]
+    assert normalize_uscc("91350200776049653X") == "91350200776049653X"  # malformed, still kept as given
+
+
 first17 = st.text(alphabet=USCC_CHARSET, min_size=17, max_size=17)
 
 
@@ -181,7 +191,12 @@ def _full_width(text: str) -> str:
 def test_full_width_and_spaces_do_not_change_the_key(text: str, spaces: str) -> None:
     typed = spaces + _full_width(text) + spaces
     assert normalize_name(typed) == normalize_name(text)
-    assert normalize_uscc(typed) == normalize_uscc(text) == text.upper()
+    kept = (
+        text.upper()
+        if any(c.isalnum() for c in text) and text.upper() not in ("N/A", "NA", "NULL", "NONE")
+        else None
+    )
+    assert normalize_uscc(typed) == normalize_uscc(text) == kept  # punctuation alone: a placeholder
 
 
 @settings(max_examples=200, deadline=None)

@@ -71,6 +71,19 @@ def test_an_enterprise_written_twice_in_other_forms_is_a_duplicate() -> None:
     assert p.counts == {"rows_read": 4, "rows": 1, "quarantined": 3, "blank": 0}
 
 
+def test_a_dash_for_a_uscc_is_no_uscc_not_a_key() -> None:
+    """Firms without a USCC written with a dash: each is quarantined for having none, not published
+    under the key "-" (nor the second called a duplicate of the first)."""
+    text = "uscc,enterprise_name\n-,甲个体户\n-,乙个体户\n—,丙个体户\n91350200776049653A,丁公司\n"
+    p = parse_master_csv(text.encode(), raw_file="raw/e.csv")
+    assert [r["enterprise_name"] for r in p.rows.to_pylist()] == ["丁公司"]
+    assert [(q["line_no"], q["key"], q["reason"]) for q in p.quarantine.to_pylist()] == [
+        (2, "-", "no uscc"),
+        (3, "-", "no uscc"),
+        (4, "—", "no uscc"),
+    ]
+
+
 def test_a_repeated_header_and_a_totals_row_are_not_enterprises() -> None:
     """Two exports pasted into one file repeat the header; a sum line closes a table. Neither became
     an enterprise keyed 统一社会信用代码 or 合计."""
