@@ -33,7 +33,7 @@ from ingest import listing
 from ingest.csv_records import MalformedCsv, Record, csv_records, spread_reason
 from ingest.snapshots import land_snapshot
 from schemas import master as schema
-from schemas.hj212_codes import pollutant as hj212_pollutant
+from schemas.hj212_codes import pollutant_as_typed as hj212_pollutant
 from schemas.registry import Table
 from transforms.identifiers import normalize_name, normalize_uscc_array
 from warehouse.fs import LakeLike

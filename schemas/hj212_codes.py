@@ -190,3 +190,9 @@ def pollutant(code: str) -> Pollutant | None:
         if mapped is not None:
             p = POLLUTANTS.get(mapped)
     return p
+
+
+def pollutant_as_typed(code: str) -> Pollutant | None:
+    """:func:`pollutant` for a code a person typed (a permit, a registry file) rather than a logger
+    sent: as given, else in the case the standard writes it (``A21026`` is ``a21026``)."""
+    return pollutant(code) or pollutant(code.lower()) or pollutant(code.upper())

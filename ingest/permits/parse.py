@@ -22,7 +22,7 @@ from typing import Any
 import pyarrow as pa
 
 from schemas import permits as schema
-from schemas.hj212_codes import pollutant as hj212_pollutant
+from schemas.hj212_codes import pollutant_as_typed as hj212_pollutant
 from schemas.registry import Column
 
 BEIJING = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
@@ -38,7 +38,8 @@ _UNITS = {
     "mg/l": "mg/L", "毫克/升": "mg/L",
     "无量纲": "-", "-": "-",
 }  # fmt: skip
-_RANGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*[-~～—]\s*(\d+(?:\.\d+)?)\s*$")
+# a range as people write one: 6-9, 6～9, 6–9 (en dash), 6－9 (full width), 6至9
+_RANGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:[-~～—–－〜]|至)\s*(\d+(?:\.\d+)?)\s*$")
 
 
 class PermitPageError(ValueError):

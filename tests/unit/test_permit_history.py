@@ -351,3 +351,31 @@ def test_limit_units_in_any_spelling_are_the_units_readings_come_in() -> None:
     )
     units = [r["limit_unit"] for r in page.limits.to_pylist()]
     assert units == ["mg/L", "-", "ug/L", "µg/m³"] and page.quarantine.num_rows == 0
+
+
+def test_pollutant_codes_and_ranges_as_people_type_them() -> None:
+    """A code typed in upper case is the HJ 212 code the readings carry (A21026 never matched a21026:
+    its limit judged nothing); a pH range with an en dash, a full-width hyphen or 至 is a range."""
+    ph = [
+        {
+            "outletCode": f"DW00{i}",
+            "pollutants": [{"pollutantCode": "W01001", "limitValue": spelled, "unit": ""}],
+        }
+        for i, spelled in enumerate(("6–9", "6－9", "6至9", "6 ～ 9"))
+    ]
+    others = {"outletCode": "DA001", "pollutants": [
+        {"pollutantCode": "A21026", "limitValue": 35},
+        {"pollutantCode": "W01018", "limitValue": 50},
+        {"pollutantCode": "X99", "limitValue": 1},
+    ]}  # fmt: skip
+    page = _parse_one([*ph, others])
+    assert page.quarantine.num_rows == 0
+    rows = page.limits.to_pylist()
+    assert [(r["pollutant_code"], r["limit_lower"], r["limit_value"]) for r in rows[:4]] == [
+        ("w01001", 6.0, 9.0)
+    ] * 4
+    assert [(r["pollutant_code"], r["limit_unit"]) for r in rows[4:]] == [
+        ("a21026", "mg/m³"),
+        ("w01018", "mg/L"),
+        ("X99", "-"),  # outside the HJ 212 table: kept as given
+    ]
