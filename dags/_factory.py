@@ -84,7 +84,9 @@ def make_dag(spec_name: str) -> DAG:
         start_date=pendulum.datetime(
             spec.start_date.year, spec.start_date.month, spec.start_date.day, tz=spec.schedule.timezone
         ),
-        catchup=False,  # the ledger decides what is pending: nothing is lost between runs
+        # the ledger decides what is pending, and air's landing fetches the days since its newest
+        # again: nothing is lost between runs
+        catchup=False,
         max_active_runs=1,
         default_args=task_defaults(**spec.task_policy),
         tags=["ecocloud", *spec.tags],

@@ -48,6 +48,14 @@ class Settings(BaseSettings):
 
     # upstream endpoints (the simulator serves these on loopback by default)
     air_base_url: str = Field(default="http://127.0.0.1:8765/air", description="where day files are fetched")
+    air_catch_up_days: int = Field(
+        default=7,
+        ge=1,
+        le=366,
+        description="days before a scheduled run's own that it lands again when they may have grown since "
+        "they were landed (the day before always; after the scheduler was away, every day since the newest "
+        "landed, at most this many back): conditional GETs, so an unchanged file costs a 304",
+    )
     water_base_url: str = "http://127.0.0.1:8765/water"
     water_sections_csv: Path | None = Field(default=None, description="surface-water section registry CSV")
     permits_base_url: str = Field(

@@ -55,6 +55,10 @@ class FetchError(RuntimeError):
     """The upstream could not be fetched, or what it sent was refused (message says why)."""
 
 
+class NotPublished(FetchError):
+    """The upstream answered 404 or 410: it has no such file (not yet, or not any more)."""
+
+
 class FetchRefused(FetchError):
     """The upstream's answer broke a limit (size, deadline, redirect policy, encoding); not retried."""
 
@@ -253,7 +257,8 @@ def fetch(
                 break
             except _StatusError as exc:
                 if exc.status not in RETRY_STATUSES:
-                    raise FetchError(f"GET {url} answered HTTP {exc.status}: {exc.excerpt!r}") from None
+                    error = NotPublished if exc.status in (404, 410) else FetchError
+                    raise error(f"GET {url} answered HTTP {exc.status}: {exc.excerpt!r}") from None
                 last, retry_after = f"HTTP {exc.status}", exc.retry_after
             except _TRANSIENT as exc:
                 if deadline.expired:

@@ -7,6 +7,7 @@ newest raw day file), the whole table for ``stations``.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -18,9 +19,12 @@ from ecocloud.runner.units import RAW, Output, Unit
 from ecocloud.settings import Settings
 from ingest.air.fetch import SOURCE, STATION_LIST_NAME, day_file_name, land_location, logical_name, raw_bytes
 from ingest.air.parse import DAY_FILE_RE, AirFileError, StationList, date_from_name, parse_station_list
+from ingest.http import NotPublished
 from schemas import air as schema
 from transforms.air_daily import HOURLY_COLUMNS, city_daily_ranking, station_daily
 from warehouse.ledger import Ledger, RawObject
+
+log = logging.getLogger(__name__)
 
 _LANDING_THREADS = 4  # local day files landed at once
 _NAMED_IN_A_WARNING = 5  # set-aside rows a warning names; the unit's counts hold them all
@@ -72,12 +76,42 @@ def land(settings: Settings, ledger: Ledger, locations: Sequence[str]) -> list[R
 def land_interval(
     settings: Settings, ledger: Ledger, start: dt.datetime, end: dt.datetime
 ) -> list[RawObject]:
-    """A scheduled run: the day file(s) covering [start, end) and the station list."""
+    """A scheduled run: the day file(s) covering [start, end), the station list, and the earlier days
+    that may have grown since they were landed (``catch_up_days``). Runs skip intervals (catchup off,
+    the scheduler away, a run queued past midnight), and a day file grows until its last hour is
+    published: landing only the run's own day lost the end of the day before, for good."""
     base = settings.air_base_url.rstrip("/")
     days = beijing_days(start, end)
-    return land(
+    earlier = catch_up_days(ledger, days[0], settings.air_catch_up_days)
+    landed = []
+    for day in earlier:  # one at a time: an older day the upstream does not have is no failure
+        try:
+            landed += land(settings, ledger, [f"{base}/{day_file_name(day)}"])
+        except NotPublished as exc:
+            log.warning("air: %s (not landed)", exc)
+    return landed + land(
         settings, ledger, [f"{base}/{STATION_LIST_NAME}"] + [f"{base}/{day_file_name(d)}" for d in days]
     )
+
+
+def catch_up_days(ledger: Ledger, first: dt.date, most: int) -> list[dt.date]:
+    """The days before ``first`` a scheduled run lands again: the day before, and every day since the
+    newest day file landed (it may have grown after it was landed) — at most ``most`` days back; older
+    days left unlanded are named in a warning, with how to land them."""
+    landed = max(newest_day_files(ledger), default=None)
+    oldest = first - dt.timedelta(days=most)
+    since = min(landed, first - dt.timedelta(days=1)) if landed else first - dt.timedelta(days=1)
+    if since < oldest:
+        log.warning(
+            "air: the day files of %s to %s are older than ECOCLOUD_AIR_CATCH_UP_DAYS=%d and were not "
+            "landed again since %s: land them with `ecocloud ingest air <their URLs>`",
+            since,
+            oldest - dt.timedelta(days=1),
+            most,
+            since,
+        )
+    start = max(since, oldest)
+    return [start + dt.timedelta(days=i) for i in range((first - start).days)]
 
 
 def beijing_days(start: dt.datetime, end: dt.datetime) -> list[dt.date]:

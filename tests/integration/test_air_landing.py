@@ -325,3 +325,64 @@ def test_an_earlier_version_is_weighed_uncompressed_against_the_largest(
     stale = cli.invoke(app, ["ingest", "air", str(noon)])  # the noon copy again: smaller than the largest
     assert stale.exit_code == 0, stale.output
     assert newest() == str(whole_gz.resolve()) and _day_rows(settings) == [(whole_day, 24)]
+
+
+def test_scheduled_runs_land_again_the_days_they_skipped(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Landed at 20:00 on the first day, then the scheduler was away until 01:00 on the third (catchup
+    is off: the runs in between never happen). The 01:00 run lands its own day, and the first day's
+    file grown to 24 hours and the whole second day — the end of a day is not lost for good."""
+    from ecocloud.simulator.server import running_simulator
+
+    first, second, third = (DAY + dt.timedelta(days=i) for i in range(3))
+
+    def at(day: dt.date, hour: int) -> dt.datetime:
+        return dt.datetime.combine(day, dt.time(hour), air.BEIJING)
+
+    with running_simulator(start_date=first, days=3, seed=3, now=at(first, 20)) as sim:
+        settings.air_base_url = f"{sim.base_url}/air"
+        led = ledger(settings)
+        try:
+            with caplog.at_level("WARNING", logger="ecocloud.builds.air"):
+                air.land_interval(settings, led, at(first, 19), at(first, 20))  # the day before: 404
+            assert f"china_sites_{first - dt.timedelta(days=1):%Y%m%d}.csv" in caplog.text
+            before = air.newest_day_files(led)
+            assert sorted(before) == [first]
+            sim.clock.set(at(third, 1) + dt.timedelta(minutes=30))
+            air.land_interval(settings, led, at(third, 1), at(third, 2))
+            after = air.newest_day_files(led)
+            assert sorted(after) == [first, second, third]
+            assert after[first].size > before[first].size  # the hours after 20:00
+            # the next run asks for the earlier days again (the simulated clock stands still): every
+            # file unchanged, nothing lands
+            assert air.land_interval(settings, led, at(third, 1), at(third, 2)) == []
+        finally:
+            led.close()
+
+
+def test_days_older_than_the_catch_up_window_are_named_not_fetched(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """ECOCLOUD_AIR_CATCH_UP_DAYS bounds what one run fetches after a long absence; the days it leaves
+    are named with how to land them."""
+    from ecocloud.simulator.server import running_simulator
+
+    first, second, third = (DAY + dt.timedelta(days=i) for i in range(3))
+    noon = dt.time(12)
+    with running_simulator(start_date=first, days=3, seed=3, now=dt.datetime.combine(first, noon)) as sim:
+        settings.air_base_url, settings.air_catch_up_days = f"{sim.base_url}/air", 1
+        led = ledger(settings)
+        try:
+            air.land(settings, led, [f"{settings.air_base_url}/{day_file_name(first)}"])
+            sim.clock.set(dt.datetime.combine(third, noon))
+            with caplog.at_level("WARNING", logger="ecocloud.builds.air"):
+                start = dt.datetime.combine(third, dt.time(11), air.BEIJING)
+                air.land_interval(settings, led, start, start + dt.timedelta(hours=1))
+            assert sorted(air.newest_day_files(led)) == [first, second, third]
+            assert (
+                f"day files of {first} to {first} are older than ECOCLOUD_AIR_CATCH_UP_DAYS=1" in caplog.text
+            )
+            assert "ecocloud ingest air" in caplog.text
+        finally:
+            led.close()
