@@ -9,7 +9,10 @@ failed landing or build too (``all_done``): each decides from the ledger what is
 only published parts, so one bad segment or day file does not hold back the marts — and the Asset
 events that wake other DAGs — of everything else. The run still ends failed: ``fail_if_any_failed``
 (``one_failed``, last) runs only after a failed task, and fails. A blocked quality gate
-fails the task without retries (retrying the same data cannot help); any other error is retried.
+fails the task without retries (retrying the same data cannot help) when the task published
+nothing else; when it did, the task succeeds (Airflow records Asset events only for a task that
+succeeds) and ``gate_verdict`` (``all_done``, last) fails the run, naming every unit the run left
+blocked in any attempt. Any other error is retried.
 ``refresh_serving`` runs whatever the builds did (``all_done``): the views follow the ledger, a
 failed run's too, and retired parts no serving file has listed for the grace period
 (``ECOCLOUD_SERVING_RETIRED_GRACE_MINUTES``) are deleted. A run triggered with the param
@@ -149,7 +152,23 @@ def make_dag(spec_name: str) -> DAG:
 
             raise AirflowFailException("a landing, build or refresh task of this run failed (see its log)")
 
+        @task(task_id="gate_verdict", trigger_rule=TriggerRule.ALL_DONE, retries=0)
+        def gate_verdict() -> None:
+            """Fails the run when the quality gate blocked a unit in it, in any attempt: a build that
+            also published succeeds (its Asset events wake the DAGs downstream), and a retry skips
+            a unit blocked before."""
+            from airflow.sdk.exceptions import AirflowFailException
+
+            from ecocloud.runner.report import QualityGateFailed
+            from ecocloud.runner.tasks import gate_verdict as verdict
+
+            try:
+                verdict(spec.name, _run("gate_verdict"))
+            except QualityGateFailed as exc:
+                raise AirflowFailException(str(exc)) from exc
+
         [*steps, refreshed] >> fail_if_any_failed()
+        refreshed >> gate_verdict()
 
     return _dag()
 
@@ -166,13 +185,14 @@ def _build_task(spec: SourceSpec, build_name: str, outputs: tuple[str, ...], doc
 
         from ecocloud.runner.report import QualityGateFailed
         from ecocloud.runner.tasks import build as build_step
-        from ecocloud.runner.tasks import published_anything
+        from ecocloud.runner.tasks import changed_in_run
 
+        run = _run(f"build_{build_name}")
         try:
-            report = build_step(spec.name, build_name, _run(f"build_{build_name}"))
+            build_step(spec.name, build_name, run)
         except QualityGateFailed as exc:
             raise AirflowFailException(str(exc)) from exc  # deterministic: retrying cannot help
-        if not published_anything(report):
+        if not changed_in_run(spec.name, build_name, run):
             raise AirflowSkipException(f"{spec.name}.{build_name}: nothing pending")
 
     return build

@@ -93,7 +93,8 @@ def test_every_task_retries_and_every_dag_is_tagged(dagbag: dict) -> None:
         assert "ecocloud" in dag["tags"], dag_id
         assert dag["catchup"] is False, dag_id
         # every task but the run's verdict (its failure is the message, not a fault to retry)
-        assert all(t["retries"] >= 2 for n, t in dag["tasks"].items() if n != "fail_if_any_failed"), dag_id
+        verdicts = ("fail_if_any_failed", "gate_verdict")
+        assert all(t["retries"] >= 2 for n, t in dag["tasks"].items() if n not in verdicts), dag_id
         if dag_id == maintenance.DAG_ID:
             continue  # lands and publishes nothing (checked below)
         assert any(t.startswith("source:") for t in dag["tags"]), dag_id
@@ -131,7 +132,7 @@ def test_dags_are_generated_from_the_specs(dagbag: dict) -> None:
             *(f"build_{b.name}" for b in spec.builds),
             "refresh_serving",
         ]
-        assert set(tasks) == {*chain, "fail_if_any_failed"}, dag_id
+        assert set(tasks) == {*chain, "fail_if_any_failed", "gate_verdict"}, dag_id
         assert tasks[chain[0]]["upstream"] == []
         for before, after in itertools.pairwise(chain):
             assert tasks[after]["upstream"] == [before], (dag_id, after)
@@ -149,6 +150,13 @@ def test_dags_are_generated_from_the_specs(dagbag: dict) -> None:
             "one_failed",
             0,
             sorted(chain),
+        )
+        # and a blocked unit fails the run after everything else, also where its build succeeded
+        gate = tasks["gate_verdict"]
+        assert (gate["trigger_rule"], gate["retries"], gate["upstream"]) == (
+            "all_done",
+            0,
+            ["refresh_serving"],
         )
         # a trigger may accept shrinking, everywhere or in the units it names
         assert dag["params"] == {"accept_shrink": False, "accept_shrink_of": []}, dag_id
