@@ -12,6 +12,7 @@ import requests
 
 from ingest import listing
 from ingest.credit.config import province as province_config
+from ingest.credit.parse import evaluation_year
 from ingest.snapshots import land_snapshot
 from warehouse.fs import LakeLike
 from warehouse.ledger import Ledger, RawObject
@@ -28,9 +29,10 @@ class CreditFile:
 
     @property
     def logical_name(self) -> str:
-        """The file name, prefixed with the province key and year when it does not show them."""
+        """The file name, prefixed with the province key and the year when it does not show them
+        (the year as the evaluation year: 江西省2024年发布的2023年度… given as 2023 shows it)."""
         name = self.file.name
-        if self.year is not None and str(self.year) not in name:
+        if self.year is not None and evaluation_year(name) != self.year:
             name = f"{self.year}_{name}"
         if self.province is not None:
             p = province_config(self.province)

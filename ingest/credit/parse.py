@@ -52,6 +52,8 @@ __all__ = [
 
 _HEADER_SCAN_ROWS = 15
 _YEAR_RE = re.compile(r"(?<!\d)(20\d{2})(?!\d)")
+# the evaluation year as a name or title states it, most explicit first: 2023年度, a listing's 2023_
+_YEAR_PATTERNS = (re.compile(r"(?<!\d)(20\d{2})\s*年度"), re.compile(r"(?<!\d)(20\d{2})_"), _YEAR_RE)
 _SUB_GRADE_RE = re.compile(r"^\(?([A-Z0-9][A-Z0-9+\-]{0,2})\)?级?$")
 
 
@@ -385,8 +387,18 @@ def _data_rows(rows: list[list[str]], header_index: int) -> Iterator[tuple[int, 
 
 
 def _year_in(text: str) -> int | None:
-    m = _YEAR_RE.search(text or "")
-    return int(m.group(1)) if m else None
+    """The evaluation year a name or title states: the one written as such (2023年度, or the
+    ``2023_`` a listing's year puts before a file name), else the first year in it — a title
+    "2024年发布的2023年度…" was published in 2024 and rates 2023."""
+    for pattern in _YEAR_PATTERNS:
+        if m := pattern.search(text or ""):
+            return int(m.group(1))
+    return None
+
+
+def evaluation_year(name: str) -> int | None:
+    """The evaluation year a file name states (see ``_year_in``)."""
+    return _year_in(name)
 
 
 def _region_code(name: str | None, province: ProvinceConfig) -> str | None:

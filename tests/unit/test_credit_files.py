@@ -289,3 +289,17 @@ def test_enterprises_listed_with_a_dash_for_their_uscc_keep_their_own_ratings() 
         ("甲个体户", "乙个体户", "己个体户"), None
     )
     assert by_name["乙个体户"]["level"] == parsed[0].rows.column("level")[1].as_py()
+
+
+def test_the_evaluation_year_is_the_one_a_name_states_as_such() -> None:
+    """A list published in 2024 rates 2023: the year written 年度 (or put before the name by a listing)
+    is the evaluation year, not the first year in the name; given as 2023, that name needs no prefix."""
+    text = "企业名称,评价等级\n甲公司,环保诚信企业\n".encode()
+    name = "江西省2024年发布的2023年度企业环境信用评价结果.csv"
+    assert parse(text, name).rows["year"].to_pylist() == [2023]
+    listed = CreditFile(ListedFile("https://example.invalid/" + name, name), "jiangxi", 2023)
+    assert listed.logical_name == name  # the name states 2023 already
+    assert CreditFile(
+        ListedFile("/x/江西省2024年发布的结果.csv", "江西省2024年发布的结果.csv"), "jiangxi", 2023
+    ).logical_name == ("2023_江西省2024年发布的结果.csv")
+    assert parse(text, "2023_江西省2024年发布的结果.csv").rows["year"].to_pylist() == [2023]
