@@ -32,6 +32,7 @@ import requests
 from ingest import listing
 from ingest.csv_records import MalformedCsv, Record, csv_records, spread_reason
 from ingest.snapshots import land_snapshot
+from ingest.text_encoding import TextEncodingError, decode_text
 from schemas import master as schema
 from schemas.hj212_codes import pollutant_as_typed as hj212_pollutant
 from schemas.registry import Table
@@ -83,12 +84,10 @@ class ParsedMaster:
 
 
 def _decode(data: bytes) -> str:
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise MasterFileError("not text in UTF-8 or GB18030")
+    try:
+        return decode_text(data)
+    except TextEncodingError as exc:
+        raise MasterFileError(str(exc)) from None
 
 
 def _header(row: list[str]) -> dict[str, int]:

@@ -27,6 +27,7 @@ import pyarrow.csv as pacsv
 
 from ingest.csv_records import MalformedCsv, csv_records, spread_reason
 from ingest.numbers import PLAIN_NUMBER
+from ingest.text_encoding import TextEncodingError, decode_text
 from schemas.air import AQI_RELEASE_TYPE, POLLUTANTS, RELEASE_TYPES, station_hourly
 from schemas.air import quarantine as quarantine_table
 from schemas.air import station_list as station_list_table
@@ -457,9 +458,9 @@ def parse_station_list(data: bytes) -> StationList:
     the list has no quarantine, and the lines such a row spans may be stations.
     """
     try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = data.decode("gb18030")
+        text = decode_text(data)
+    except TextEncodingError as exc:
+        raise AirFileError(f"station list: {exc}") from None
     try:
         records = csv_records(text)
     except MalformedCsv as exc:

@@ -31,6 +31,7 @@ import pyarrow as pa
 
 from ingest.credit.config import ProvinceConfig, provinces
 from ingest.csv_records import MalformedCsv, Record, csv_records, spread_reason
+from ingest.text_encoding import TextEncodingError, decode_text
 from ingest.xlsx_guard import ZIP_MAGIC, WorkbookRefused, check_workbook
 from schemas import credit as schema
 from schemas.credit import SCHEMES
@@ -179,14 +180,10 @@ def _read_sheets(data: bytes, file_name: str) -> list[_Sheet]:
         except Exception as exc:  # damaged past the guard: openpyxl raises what its XML code meets
             # (IndexError for a shared string that is not there, TypeError, …): the file is quarantined
             raise CreditFileError(f"not a readable XLSX workbook: {type(exc).__name__}: {exc}") from exc
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            text = data.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
-        raise CreditFileError("neither XLSX nor text in UTF-8 or GB18030")
+    try:
+        text = decode_text(data)
+    except TextEncodingError as exc:
+        raise CreditFileError(f"not an XLSX workbook, and {exc}") from None
     return [_read_csv(text, file_name)]
 
 

@@ -34,6 +34,7 @@ import re
 import pyarrow as pa
 
 from ingest.csv_records import MalformedCsv, csv_records, spread_reason
+from ingest.text_encoding import TextEncodingError, decode_text
 from ingest.water.parse import section_id
 from schemas.gb3838_standard import SECTION_TYPES
 from schemas.water import stage_sections_registry
@@ -83,9 +84,9 @@ def empty_registry() -> pa.Table:
 
 def _decode(data: bytes) -> str:
     try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return data.decode("gb18030")
+        return decode_text(data)
+    except TextEncodingError as exc:
+        raise SectionRegistryError(f"section registry: {exc}") from None
 
 
 def _column_index(header: list[str]) -> tuple[dict[str, int], list[str]]:

@@ -238,3 +238,14 @@ def test_missing_inputs_are_reported_not_checked() -> None:
     report = join_report(inputs, at=at).to_pylist()
     assert not any(r["check_name"] == "credit_uscc_unmatched" and r["row_kind"] == "item" for r in report)
     assert set(INPUTS) == set(inputs)
+
+
+def test_a_utf8_file_with_a_gbk_line_is_refused_not_garbled() -> None:
+    """A row pasted in from a GBK file: the file is refused naming the line (as GB18030 it decoded
+    without an error, every name garbled)."""
+    rows = ["uscc,enterprise_name", "91350200776049653A,江西化工有限公司", "91360100641893144E,南昌水务集团"]
+    data = b"\n".join([r.encode() for r in rows] + ["91360100641893144F,赣州稀土集团".encode("gbk")])
+    with pytest.raises(MasterFileError, match=r"mixed encodings: .*\(line 4\)"):
+        parse_master_csv(data, raw_file="raw/e.csv")
+    gbk = parse_master_csv("\n".join(rows).encode("gb18030"), raw_file="raw/e.csv")  # one encoding: read
+    assert [r["enterprise_name"] for r in gbk.rows.to_pylist()] == ["江西化工有限公司", "南昌水务集团"]

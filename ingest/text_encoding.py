@@ -1,0 +1,55 @@
+"""Decoding the text tables upstreams send: UTF-8 (with or without a BOM) or GB18030 (GBK's superset,
+what Chinese Excel saves a CSV in), told apart line by line.
+
+GB18030 decodes almost any bytes, so a file that is not UTF-8 as a whole cannot simply fall back to
+it: a UTF-8 file with one line pasted in from a GBK one decodes as GB18030 without an error and every
+Chinese name in it garbled. A file whose lines are UTF-8 except a few is refused, naming them.
+"""
+
+from __future__ import annotations
+
+_SHOWN = 5  # lines a refusal names
+
+
+class TextEncodingError(ValueError):
+    """The bytes are not text in UTF-8 or GB18030, or mix UTF-8 with another encoding (message says
+    where)."""
+
+
+def decode_text(data: bytes) -> str:
+    """``data`` as text: UTF-8 when it all is (a BOM dropped), else GB18030 when most lines that are
+    not plain ASCII are not UTF-8 (a GBK line is valid UTF-8 only by rare chance); raises
+    :class:`TextEncodingError` for a UTF-8 file with lines in another encoding, and for bytes that
+    are neither."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    utf8, other = _lines_by_encoding(data)
+    if len(utf8) > len(other):
+        shown = ", ".join(str(n) for n in other[:_SHOWN]) + (" …" if len(other) > _SHOWN else "")
+        raise TextEncodingError(
+            f"mixed encodings: {len(utf8)} lines are UTF-8 but {len(other)} are not (line {shown}): "
+            "re-save the file in one encoding"
+        )
+    try:
+        return data.decode("gb18030")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise TextEncodingError(f"neither UTF-8 nor GB18030 text (line {line}: {exc.reason})") from None
+
+
+def _lines_by_encoding(data: bytes) -> tuple[list[int], list[int]]:
+    """The numbers of the lines with non-ASCII bytes that decode as UTF-8, and of those that do not."""
+    utf8: list[int] = []
+    other: list[int] = []
+    for number, line in enumerate(data.split(b"\n"), start=1):
+        if line.isascii():
+            continue
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError:
+            other.append(number)
+        else:
+            utf8.append(number)
+    return utf8, other

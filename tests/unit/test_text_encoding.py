@@ -1,0 +1,43 @@
+"""Upstream tables in UTF-8 or GB18030, and a UTF-8 file with a line in GBK refused, not garbled."""
+
+from __future__ import annotations
+
+import pytest
+
+from ingest.text_encoding import TextEncodingError, decode_text
+
+ROWS = ["uscc,enterprise_name", "91360100641893144E,江西化工有限公司", "91360100641893144F,南昌水务集团"]
+
+
+def test_utf8_with_or_without_a_bom_and_gb18030() -> None:
+    text = "\n".join(ROWS) + "\n"
+    assert decode_text(text.encode()) == text
+    assert decode_text(b"\xef\xbb\xbf" + text.encode()) == text
+    assert decode_text(text.encode("gb18030")) == text
+    assert decode_text(b"plain,ascii\n") == "plain,ascii\n"
+
+
+def test_a_utf8_file_with_a_line_in_gbk_is_refused_naming_it() -> None:
+    """江西化工有限公司 in GBK is 16 bytes: as GB18030 the whole file decoded without an error, every
+    name garbled (姹熻タ鍖栧伐…)."""
+    lines = [r.encode() for r in ROWS] + ["91360100641893144G,江西化工有限公司".encode("gbk")]
+    data = b"\n".join(lines + [r.encode() for r in ROWS[1:]])
+    data.decode("gb18030")  # what the old fallback did: no error
+    with pytest.raises(
+        TextEncodingError, match=r"mixed encodings: 4 lines are UTF-8 but 1 are not \(line 4\)"
+    ):
+        decode_text(data)
+
+
+def test_a_gbk_file_with_a_line_that_happens_to_be_valid_utf8_is_still_gbk() -> None:
+    """A GBK line of characters whose bytes also form UTF-8 sequences (rare) does not make the file
+    UTF-8: most of its lines are not."""
+    coincidence = "脗隆"  # GBK C3 92 C2 A1: valid UTF-8 too
+    assert coincidence.encode("gbk").decode("utf-8")
+    text = "\n".join([*ROWS, coincidence, "贵州省,黔南州"]) + "\n"
+    assert decode_text(text.encode("gbk")) == text
+
+
+def test_bytes_that_are_not_text() -> None:
+    with pytest.raises(TextEncodingError, match="neither UTF-8 nor GB18030 text"):
+        decode_text(b"\x80\x80\xff\xfe\x00garbage")
