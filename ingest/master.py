@@ -23,6 +23,7 @@ import csv
 import datetime as dt
 import io
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -233,24 +234,56 @@ def discover(
     return listing.discover(location, SUFFIXES, session=session, timeout_s=timeout_s)
 
 
-def land_file(
+def land_files(
     lake: LakeLike,
     ledger: Ledger,
-    item: listing.ListedFile,
+    items: Sequence[listing.ListedFile],
     *,
     session: requests.Session | None = None,
     timeout_s: float = 30.0,
-) -> RawObject | None:
-    """Land one registry file as the newest snapshot of its kind; None when unchanged."""
-    got = listing.read(item, ledger, session=session, timeout_s=timeout_s)
-    if got is None:
-        return None
+) -> list[RawObject]:
+    """Land the registry files found in one place, each as the newest snapshot of its kind; returns
+    the raw objects landed (not the unchanged). Each kind is one complete list: two files of one kind
+    are refused (``MasterFileError``) before anything lands — landed in turn, each would replace the
+    other as the whole list at every landing, flipping every enterprise of the other out and back."""
+    read = [(item, listing.read(item, ledger, session=session, timeout_s=timeout_s)) for item in items]
+    by_kind: dict[str, list[str]] = {}
+    for item, got in read:
+        kind = _kind_or_none(got.content) if got is not None else _landed_kind(ledger, item)
+        if kind is not None:
+            by_kind.setdefault(kind, []).append(item.name)
+    twice = {kind: names for kind, names in by_kind.items() if len(names) > 1}
+    if twice:
+        raise MasterFileError(
+            "; ".join(f"{len(n)} files hold the {k} list ({', '.join(n)})" for k, n in sorted(twice.items()))
+            + ": the registry takes one complete list of each kind — keep one, or merge them"
+        )
+    landed = []
+    for item, got in read:
+        if got is None:
+            continue
+        kind = _kind_or_none(got.content)  # None: landed as received; the build quarantines it
+        name = f"{kind}.csv" if kind else item.name
+        obj = land_snapshot(
+            lake, ledger, source=SOURCE, logical_name=name, data=got.content, origin=item.location
+        )
+        listing.remember(ledger, item, got)
+        if obj is not None:
+            landed.append(obj)
+    return landed
+
+
+def _kind_or_none(data: bytes) -> str | None:
     try:
-        name = f"{kind_of(got.content)}.csv"
+        return kind_of(data)
     except MasterFileError:
-        name = item.name  # landed as received; the build quarantines it with the reason
-    obj = land_snapshot(
-        lake, ledger, source=SOURCE, logical_name=name, data=got.content, origin=item.location
-    )
-    listing.remember(ledger, item, got)
-    return obj
+        return None
+
+
+def _landed_kind(ledger: Ledger, item: listing.ListedFile) -> str | None:
+    """The kind of the bytes last landed from the item's URL (it answered 304: unchanged since)."""
+    sha = ledger.fetch_state(item.location)[2]
+    for obj in ledger.raw_objects(SOURCE):
+        if obj.sha256 == sha and obj.logical_name.removesuffix(".csv") in KINDS:
+            return obj.logical_name.removesuffix(".csv")
+    return None

@@ -45,12 +45,10 @@ def land(settings: Settings, ledger: Ledger, locations: Sequence[str] | None = N
     session = http_session(settings)
     landed = []
     for location in locations or [settings.master_base_url]:
-        for item in ingest_master.discover(location, session=session, timeout_s=settings.http_timeout_s):
-            obj = ingest_master.land_file(
-                settings.lake_store, ledger, item, session=session, timeout_s=settings.http_timeout_s
-            )
-            if obj is not None:
-                landed.append(obj)
+        items = ingest_master.discover(location, session=session, timeout_s=settings.http_timeout_s)
+        landed += ingest_master.land_files(
+            settings.lake_store, ledger, items, session=session, timeout_s=settings.http_timeout_s
+        )
     return landed
 
 

@@ -341,3 +341,31 @@ def test_a_refused_registry_file_ends_no_enterprises_history(settings: Settings,
     assert out.exit_code == 0, out.output
     assert "landed 1 new raw object(s)" in out.output
     assert current() == (enterprises, quarantined + 1)  # the file quarantined whole, nobody ended
+
+
+def test_two_lists_of_one_kind_in_one_place_are_refused_before_either_lands(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """Each kind is one complete list. Two enterprise files in the folder were landed in turn, each
+    the whole list after the other: every landing flipped the first file's enterprises out and back
+    in (versions minutes apart, none current). Refused, naming both; nothing lands."""
+    from ecocloud.runner.engine import ledger
+    from ingest.master import MasterFileError
+
+    folder = tmp_path / "master"
+    folder.mkdir()
+    (folder / "enterprises_guizhou.csv").write_text("uscc,enterprise_name\n91520100MA6DK12345,贵州乙\n")
+    (folder / "enterprises_jiangxi.csv").write_text("uscc,enterprise_name\n91360100641893144E,江西甲\n")
+    (folder / "points.csv").write_text("mn,uscc,outlet_code\n88888880000001,91360100641893144E,DW001\n")
+    led = ledger(settings)
+    try:
+        with pytest.raises(MasterFileError, match=r"2 files hold the enterprises list \(enterprises_guizhou"):
+            master.land(settings, led, [str(folder)])
+        assert led.raw_objects("master") == []
+        (folder / "enterprises_guizhou.csv").unlink()
+        assert sorted(o.logical_name for o in master.land(settings, led, [str(folder)])) == [
+            "enterprises.csv",
+            "monitoring_points.csv",
+        ]
+    finally:
+        led.close()
