@@ -105,7 +105,10 @@ def _middleware(app: FastAPI, settings: Settings) -> None:
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["X-Frame-Options"] = "DENY"
         response.headers["Referrer-Policy"] = "same-origin"
-        if session is not None or request.url.path.startswith(("/login", "/admin", "/sql")):
+        # a shared cache must not keep a page that sets a cookie: it would hand one visitor's CSRF
+        # token to everyone (login CSRF) and their language to the rest
+        sets_cookie = "set-cookie" in response.headers
+        if sets_cookie or session is not None or request.url.path.startswith(("/login", "/admin", "/sql")):
             response.headers["Cache-Control"] = "no-store"
         return response
 

@@ -370,6 +370,8 @@ def test_pages_use_only_this_site_and_send_security_headers(web_server: str) -> 
         ]
         assert "default-src 'self'" in r.headers["content-security-policy"]
         assert r.headers["x-frame-options"] == "DENY"
+        # a first visit sets the CSRF cookie: no shared cache may keep that page for the next visitor
+        assert "ecocloud_csrf=" in r.headers["set-cookie"] and r.headers["cache-control"] == "no-store"
     js = requests.get(f"{web_server}/vendor/plotly.min.js", timeout=30)
     assert js.status_code == 200 and "plotly" in js.text[:400].lower()
 
