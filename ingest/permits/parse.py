@@ -26,6 +26,7 @@ from schemas.hj212_codes import pollutant_as_typed as hj212_pollutant
 from schemas.registry import Column
 
 BEIJING = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
+_DATE = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?$")
 
 STATUS = {"valid": "valid", "有效": "valid", "revoked": "revoked", "撤销": "revoked",
           "cancelled": "cancelled", "canceled": "cancelled", "注销": "cancelled"}  # fmt: skip
@@ -94,10 +95,14 @@ def _date(rec: dict[str, Any], key: str, *, required: bool = False) -> dt.date |
         if required:
             raise _Bad(key, value, f"{key} missing")
         return None
+    text = str(value).strip()
     try:
-        return dt.date.fromisoformat(str(value).strip()[:10])
+        if m := _DATE.match(text):  # 2023-05-01, 2023/5/1, 2023年5月1日
+            return dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+        instant = dt.datetime.fromisoformat(text)  # a time given too: its day in Beijing
     except ValueError:
         raise _Bad(key, value, f"{key} is not a date") from None
+    return instant.astimezone(BEIJING).date() if instant.tzinfo else instant.date()
 
 
 def _text(value: Any) -> str | None:

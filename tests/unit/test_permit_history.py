@@ -379,3 +379,32 @@ def test_pollutant_codes_and_ranges_as_people_type_them() -> None:
         ("w01018", "mg/L"),
         ("X99", "-"),  # outside the HJ 212 table: kept as given
     ]
+
+
+@pytest.mark.parametrize(
+    ("given", "day"),
+    [
+        ("2026-01-01", dt.date(2026, 1, 1)),
+        ("2026/1/1", dt.date(2026, 1, 1)),
+        ("2026年1月1日", dt.date(2026, 1, 1)),
+        ("2025-12-31T16:00:00Z", dt.date(2026, 1, 1)),  # midnight in Beijing, given in UTC: not the 31st
+        ("2026-01-01T00:00:00+08:00", dt.date(2026, 1, 1)),
+        ("2026-01-01 09:30:00", dt.date(2026, 1, 1)),
+    ],
+)
+def test_a_validity_date_as_upstreams_write_it(given: str, day: dt.date) -> None:
+    record = {"permitNo": P1, "version": 1, "status": "有效", "updatedAt": "2026-11-02T09:00:00+08:00",
+              "validFrom": given, "creditCode": U1, "outlets": []}  # fmt: skip
+    body = {"code": 0, "page": 1, "total": 1, "totalPages": 1, "records": [record]}
+    page = parse_page(json.dumps(body, ensure_ascii=False).encode(), raw_file="page")
+    assert page.versions.column("permit_valid_from").to_pylist() == [day] and page.quarantine.num_rows == 0
+
+
+def test_a_validity_date_that_is_no_date_quarantines_the_version() -> None:
+    for bad in ("2026-13-01", "soon", "2026-02-30"):
+        record = {"permitNo": P1, "version": 1, "status": "有效", "updatedAt": "2026-11-02T09:00:00+08:00",
+                  "validFrom": bad, "creditCode": U1, "outlets": []}  # fmt: skip
+        body = {"code": 0, "page": 1, "total": 1, "totalPages": 1, "records": [record]}
+        page = parse_page(json.dumps(body, ensure_ascii=False).encode(), raw_file="page")
+        assert page.versions.num_rows == 0
+        assert page.quarantine.column("reason").to_pylist() == ["validFrom is not a date"], bad
