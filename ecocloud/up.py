@@ -5,9 +5,10 @@ scheduler, DAG processor, triggerer and API server (UI) on our DAGs only; the HJ
 web app; with ``simulate`` the upstream simulator and its data-logger fleet sending to the receiver.
 Airflow runs on this home's SQLite metadata with the LocalExecutor (``dags/_executor.py``: its task
 processes start with ecocloud's task modules imported) unless ``AIRFLOW__CORE__EXECUTOR`` and
-``AIRFLOW__DATABASE__SQL_ALCHEMY_CONN`` say otherwise. SIGINT or SIGTERM stops every child (its
-whole process group: task processes too) and waits for them; a child that dies on its own stops the
-rest.
+``AIRFLOW__DATABASE__SQL_ALCHEMY_CONN`` say otherwise. SIGINT or SIGTERM stops every child and every
+process it started: its process group gets its stop signal, and (on Linux, from /proc) the rest of its
+session and its descendants SIGTERM — Airflow 3 starts each task process in a group of its own — and
+whatever is left after ``STOP_GRACE_S`` is SIGKILLed; a child that dies on its own stops the rest.
 """
 
 from __future__ import annotations
@@ -68,6 +69,12 @@ class Child:
         return self.log.read_text(errors="replace")[-chars:] if self.log.exists() else ""
 
 
+@dataclass(frozen=True)
+class Stopped:
+    codes: dict[str, int]  # each child's exit code
+    killed: list[str]  # "pid: command line" of every process SIGKILLed after the grace
+
+
 @dataclass
 class Supervisor:
     """Starts children in their own process groups and stops them (and their descendants)."""
@@ -88,7 +95,7 @@ class Supervisor:
         with log.open("ab") as out:
             proc = subprocess.Popen(
                 args, env=self.env | (extra_env or {}), stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                start_new_session=True,  # Ctrl-C reaches us only; we stop each group in turn
+                start_new_session=True,  # Ctrl-C reaches us only; the session marks all it starts (stop())
                 preexec_fn=_die_with_parent,  # noqa: PLW1509 (one foreign C call, resolved before the fork)
             )  # fmt: skip
         child = Child(name, proc, log, stop_signal)
@@ -98,25 +105,108 @@ class Supervisor:
     def exited(self) -> Child | None:
         return next((c for c in self.children if c.proc.poll() is not None), None)
 
-    def stop(self, grace_s: float = STOP_GRACE_S) -> dict[str, int]:
-        """Signal every child's process group (SIGTERM, or its own stop signal), SIGKILL what is left after ``grace_s``; wait for all.
-        Returns each child's exit code."""
+    def stop(self, grace_s: float = STOP_GRACE_S) -> Stopped:
+        """Signal every child's process group (SIGTERM, or its own stop signal) and SIGTERM the other
+        processes they started; SIGKILL whatever of them is left after ``grace_s``; wait for the children."""
+        leaders = {c.proc.pid for c in self.children}
+        # before any signal: a descendant that left the session (setsid) is found while its parent lives
+        seen = _tree(leaders, {})
         for child in reversed(self.children):
             _signal_group(child.proc.pid, child.stop_signal)
+        for proc in seen.values():  # those in a group of their own (Airflow's task processes) too
+            if proc.pgid not in leaders:
+                _signal(proc, signal.SIGTERM)
         deadline = time.monotonic() + grace_s
         for child in self.children:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 child.proc.wait(max(0.1, deadline - time.monotonic()))
-        while any(_group_alive(c.proc.pid) for c in self.children) and time.monotonic() < deadline:
+        while time.monotonic() < deadline:
+            seen = _tree(leaders, seen)
+            # a group counts only without /proc: a zombie in it (reparented, unreaped) is not a process
+            if not (seen if _HAS_PROC else any(_group_alive(pgid) for pgid in leaders)):
+                break
             time.sleep(0.2)  # descendants (task processes, API workers) finishing after their leader
+        left = _tree(leaders, seen)
+        killed = [f"{p.pid}: {_command_line(p)}" for p in left.values()]  # read while they still run
+        for proc in left.values():
+            _signal(proc, signal.SIGKILL)
         for child in self.children:
             if _group_alive(child.proc.pid):
                 _signal_group(child.proc.pid, signal.SIGKILL)
             child.proc.wait()
-        return {c.name: c.proc.returncode for c in self.children}
+        return Stopped({c.name: c.proc.returncode for c in self.children}, killed)
+
+
+@dataclass(frozen=True)
+class _Proc:
+    """A live process as ``/proc/<pid>/stat`` shows it."""
+
+    pid: int
+    ppid: int
+    pgid: int
+    sid: int
+    started: int  # clock ticks after boot: with the pid, names the process even once the pid is reused
+    command: str
+
+
+def _tree(leaders: set[int], seen: dict[tuple[int, int], _Proc]) -> dict[tuple[int, int], _Proc]:
+    """The live processes of the children ``leaders``: their sessions (a task process's setpgid does
+    not leave it), the descendants of those, and the still-live ones of ``seen`` (one that left the
+    session and outlived its parent). Empty where there is no /proc."""
+    procs = _processes()
+    found = {
+        (p.pid, p.started): p
+        for p in procs
+        if p.sid in leaders or p.pid in leaders or (p.pid, p.started) in seen
+    }
+    by_parent: dict[int, list[_Proc]] = {}
+    for p in procs:
+        by_parent.setdefault(p.ppid, []).append(p)
+    stack = list(found.values())
+    while stack:
+        for kid in by_parent.get(stack.pop().pid, []):
+            if (kid.pid, kid.started) not in found:
+                found[kid.pid, kid.started] = kid
+                stack.append(kid)
+    return found
+
+
+def _processes() -> list[_Proc]:
+    """Every live process (zombies are gone already: they cannot be signalled, only reaped)."""
+    if not _HAS_PROC:
+        return []  # stop() signals the children's process groups only
+    procs = []
+    pids = [int(entry) for entry in os.listdir("/proc") if entry.isdigit()]
+    for pid in pids:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue  # ended meanwhile
+        command, _, rest = stat[stat.index("(") + 1 :].rpartition(")")  # a command may hold ") "
+        fields = rest.split()  # from field 3, the state
+        if fields[0] not in ("Z", "X"):
+            ppid, pgid, sid, started = (int(fields[i]) for i in (1, 2, 3, 19))
+            procs.append(_Proc(pid, ppid, pgid, sid, started, command))
+    return procs
+
+
+def _command_line(proc: _Proc) -> str:
+    """As ``ps`` shows it (Airflow's task processes name their task there), else the command name."""
+    try:
+        args = Path(f"/proc/{proc.pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        args = []
+    return b" ".join(a for a in args if a).decode(errors="replace")[:200] or proc.command
+
+
+def _signal(proc: _Proc, sig: signal.Signals) -> None:
+    # just found alive: its pid cannot have been reused since unless pids wrapped round meanwhile
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(proc.pid, sig)
 
 
 _PRCTL = ctypes.CDLL(None).prctl if sys.platform == "linux" else None
+_HAS_PROC = sys.platform == "linux"  # /proc/<pid>/stat: each process's parent, group and session
 _PR_SET_PDEATHSIG = 1
 
 
@@ -210,8 +300,10 @@ def run_up(settings: Settings, config: UpConfig, console: Console) -> int:
 
 def _stop(sup: Supervisor, console: Console) -> None:
     console.print(f"stopping {len(sup.children)} processes …")
-    codes = sup.stop()
-    console.print("stopped: " + ", ".join(f"{name} ({code})" for name, code in codes.items()))
+    stopped = sup.stop()
+    if stopped.killed:
+        console.print(f"killed after the {STOP_GRACE_S:.0f} s grace: " + "; ".join(stopped.killed))
+    console.print("stopped: " + ", ".join(f"{name} ({code})" for name, code in stopped.codes.items()))
 
 
 def _start(

@@ -1,0 +1,95 @@
+"""How `ecocloud up` stops what it started (ecocloud/up.py), with real processes and no Airflow: a
+process a child started that moved to a process group of its own (as Airflow 3 starts each task) or
+a session of its own, and ignores SIGTERM, is SIGKILLed after the grace."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+
+import pytest
+
+from ecocloud import up
+
+pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
+
+# The child forks a grandchild that leaves the child's process group (setpgid) or session (setsid),
+# sets its SIGTERM disposition, and only then writes its pid: signalled earlier, it would still be in
+# the child's group, and a group signal alone would end it.
+FORKING_CHILD = """
+import os, signal, sys, time
+leave, on_sigterm, pid_file = sys.argv[1:]
+if os.fork() == 0:
+    os.setpgid(0, 0) if leave == "setpgid" else os.setsid()
+    signal.signal(signal.SIGTERM, signal.SIG_IGN if on_sigterm == "ignore" else signal.SIG_DFL)
+    with open(pid_file + ".tmp", "w") as out:
+        out.write(str(os.getpid()))
+    os.replace(pid_file + ".tmp", pid_file)
+    while True:
+        time.sleep(60)
+signal.pause()
+"""
+DEADLINE_S = 30.0
+
+
+def _gone(pid: int) -> bool:
+    """Ended: no such process, or a zombie (whoever inherited it may never reap it)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return True
+    return stat.rpartition(")")[2].split()[0] in ("Z", "X")
+
+
+def _wait_gone(pid: int) -> None:
+    deadline = time.monotonic() + DEADLINE_S
+    while not _gone(pid):
+        assert time.monotonic() < deadline, f"process {pid} still running after Supervisor.stop()"
+        time.sleep(0.05)
+
+
+@contextmanager
+def _grandchild(sup: up.Supervisor, tmp_path: Path, leave: str, on_sigterm: str) -> Iterator[int]:
+    """Start the forking child under ``sup``; yield the grandchild's pid once it is set up. Afterwards
+    nothing is left running, whatever stop() did."""
+    pid_file = tmp_path / "grandchild.pid"
+    child = sup.start("child", [sys.executable, "-c", FORKING_CHILD, leave, on_sigterm, str(pid_file)])
+    pid = 0
+    try:
+        deadline = time.monotonic() + DEADLINE_S
+        while not pid_file.exists():
+            assert child.proc.poll() is None, child.tail()
+            assert time.monotonic() < deadline, f"no grandchild pid within {DEADLINE_S:.0f} s"
+            time.sleep(0.05)
+        pid = int(pid_file.read_text())
+        yield pid
+    finally:
+        if pid and not _gone(pid):
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        if child.proc.poll() is None:
+            child.proc.kill()
+            child.proc.wait()
+
+
+@pytest.mark.parametrize("leave", ["setpgid", "setsid"])
+def test_stop_kills_a_descendant_that_left_the_group_and_ignores_sigterm(tmp_path: Path, leave: str) -> None:
+    sup = up.Supervisor(tmp_path / "logs", dict(os.environ))
+    with _grandchild(sup, tmp_path, leave, on_sigterm="ignore") as pid:
+        stopped = sup.stop(grace_s=1.0)
+        _wait_gone(pid)
+    assert stopped.codes == {"child": -signal.SIGTERM}
+    assert [line.split(":")[0] for line in stopped.killed] == [str(pid)]
+
+
+def test_stop_sends_sigterm_first_to_a_descendant_in_a_group_of_its_own(tmp_path: Path) -> None:
+    sup = up.Supervisor(tmp_path / "logs", dict(os.environ))
+    with _grandchild(sup, tmp_path, "setpgid", on_sigterm="default") as pid:
+        stopped = sup.stop(grace_s=DEADLINE_S)
+        _wait_gone(pid)
+    assert stopped.killed == []  # it ended on SIGTERM, within the grace
