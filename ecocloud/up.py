@@ -8,7 +8,8 @@ processes start with ecocloud's task modules imported) unless ``AIRFLOW__CORE__E
 ``AIRFLOW__DATABASE__SQL_ALCHEMY_CONN`` say otherwise. SIGINT or SIGTERM stops every child and every
 process it started: its process group gets its stop signal, and (on Linux, from /proc) the rest of its
 session and its descendants SIGTERM — Airflow 3 starts each task process in a group of its own — and
-whatever is left after ``STOP_GRACE_S`` is SIGKILLed; a child that dies on its own stops the rest.
+whatever is left after ``STOP_GRACE_S`` is SIGKILLed. A start-up that fails in any way stops them the
+same way; a child that dies on its own stops the rest.
 """
 
 from __future__ import annotations
@@ -284,17 +285,23 @@ def run_up(settings: Settings, config: UpConfig, console: Console) -> int:
     env = up_env(settings, config)
     sup = Supervisor(settings.root / "up", env)
     try:
-        logins = _start(settings, config, sup, stop, console)
-        if logins is not None:
-            _announce(settings, config, sup, logins, console)
-            while not stop.wait(0.5):
-                if (dead := sup.exited()) is not None:
-                    raise UpError(f"{dead.name} exited with {dead.proc.returncode}:\n{dead.tail()}")
+        return _run(settings, config, sup, stop, console)
     except UpError as exc:
         console.print(f"[red]{exc}")
-        _stop(sup, console)
         return 1
-    _stop(sup, console)
+    finally:  # however the run ends (any exception too): nothing it started outlives it
+        _stop(sup, console)
+
+
+def _run(
+    settings: Settings, config: UpConfig, sup: Supervisor, stop: threading.Event, console: Console
+) -> int:
+    logins = _start(settings, config, sup, stop, console)
+    if logins is not None:
+        _announce(settings, config, sup, logins, console)
+        while not stop.wait(0.5):
+            if (dead := sup.exited()) is not None:
+                raise UpError(f"{dead.name} exited with {dead.proc.returncode}:\n{dead.tail()}")
     return 0
 
 

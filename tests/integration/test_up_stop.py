@@ -1,9 +1,11 @@
 """How `ecocloud up` stops what it started (ecocloud/up.py), with real processes and no Airflow: a
 process a child started that moved to a process group of its own (as Airflow 3 starts each task) or
-a session of its own, and ignores SIGTERM, is SIGKILLed after the grace."""
+a session of its own, and ignores SIGTERM, is SIGKILLed after the grace; a start-up that fails in any
+way still stops the children started so far."""
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import sys
@@ -11,10 +13,13 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import Any
 
 import pytest
+from rich.console import Console
 
 from ecocloud import up
+from ecocloud.settings import Settings
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
 
@@ -93,3 +98,33 @@ def test_stop_sends_sigterm_first_to_a_descendant_in_a_group_of_its_own(tmp_path
         stopped = sup.stop(grace_s=DEADLINE_S)
         _wait_gone(pid)
     assert stopped.killed == []  # it ended on SIGTERM, within the grace
+
+
+class _Unexpected(Exception):
+    pass
+
+
+def test_run_up_stops_its_children_when_start_up_fails_with_any_exception(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started: list[up.Child] = []
+
+    def failing_start(_settings: Settings, _config: up.UpConfig, sup: up.Supervisor, *_: Any) -> None:
+        started.append(sup.start("sleeper", [sys.executable, "-c", "import time; time.sleep(600)"]))
+        raise _Unexpected  # not an UpError: a failed HTTP call, a bug
+
+    monkeypatch.setattr(up, "_start", failing_start)
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}  # run_up sets its own
+    out = io.StringIO()
+    try:
+        with pytest.raises(_Unexpected):
+            up.run_up(settings, up.UpConfig(), Console(file=out, width=200))
+        assert started[0].proc.returncode == -signal.SIGTERM, out.getvalue()
+        assert "stopped: sleeper (-15)" in out.getvalue()
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+        for child in started:
+            if child.proc.poll() is None:
+                child.proc.kill()
+                child.proc.wait()
