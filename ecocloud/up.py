@@ -25,6 +25,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
@@ -500,7 +501,9 @@ class AirflowClient:
         return sorted(d["dag_id"] for d in self._call("GET", "/api/v2/dags?limit=1000")["dags"])
 
     def unpause_all(self, dag_ids: list[str]) -> bool:
-        """Unpause every DAG of ``dag_ids``; False while any of them is not registered yet."""
+        """Unpause every DAG of ``dag_ids``; False while any of them is not registered yet or the API
+        server fails (no answer, 5xx: it is starting; unpausing again is harmless). UpError when it
+        refuses (4xx): asking again would not help."""
         try:
             known = set(self.dag_ids())
         except OSError:
@@ -509,7 +512,15 @@ class AirflowClient:
             if dag_id not in known:
                 return False
         for dag_id in dag_ids:
-            self._call("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
+            try:
+                self._call("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
+            except urllib.error.HTTPError as exc:
+                if exc.code < 500:
+                    detail = exc.read().decode(errors="replace")[:500]
+                    raise UpError(f"Airflow refused to unpause {dag_id}: HTTP {exc.code} {detail}") from exc
+                return False
+            except OSError:
+                return False
         return True
 
     def dag_runs(self, dag_id: str) -> list[dict[str, Any]]:

@@ -5,11 +5,14 @@ way still stops the children started so far."""
 
 from __future__ import annotations
 
+import email.message
 import io
 import os
+import re
 import signal
 import sys
 import time
+import urllib.error
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -128,3 +131,27 @@ def test_run_up_stops_its_children_when_start_up_fails_with_any_exception(
             if child.proc.poll() is None:
                 child.proc.kill()
                 child.proc.wait()
+
+
+def _client_answering_patch_with(status: int, monkeypatch: pytest.MonkeyPatch) -> up.AirflowClient:
+    client = up.AirflowClient("http://127.0.0.1:1", "admin", "password")
+
+    def call(method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        if method == "GET":
+            return {"dags": [{"dag_id": "air_quality"}]}
+        body_bytes = io.BytesIO(b'{"detail": "no"}')
+        raise urllib.error.HTTPError(client.base_url + path, status, "", email.message.Message(), body_bytes)
+
+    monkeypatch.setattr(client, "_call", call)
+    return client
+
+
+def test_unpause_all_retries_while_the_api_server_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert _client_answering_patch_with(503, monkeypatch).unpause_all(["air_quality"]) is False
+
+
+def test_unpause_all_refused_is_an_up_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    client = _client_answering_patch_with(403, monkeypatch)
+    refused = 'Airflow refused to unpause air_quality: HTTP 403 {"detail": "no"}'
+    with pytest.raises(up.UpError, match=re.escape(refused)):
+        client.unpause_all(["air_quality"])
