@@ -4,17 +4,18 @@
 a query may name only registry tables whose rows the role may see (an analyst: 无条件共享 and
 有条件共享) and no table functions (``read_parquet`` and friends would reach any file of the lake).
 DuckDB's own parser decides what the query names (``json_serialize_sql``), so quoting, CTEs,
-subqueries and set operations cannot hide a table. A CTE must have a plain name that is no table's
-or system relation's (a CTE named after a forbidden table, or after a file path, would let a
-reference elsewhere in the query through as "one of its CTEs"). Statements it cannot serialise
-(PIVOT, SET …) are refused here; an admin's queries skip this check. Behind it, the sandbox reads
-only the files of the tables the role may read (``run_query(..., tables=...)``).
+subqueries, set operations and a bare ``SHOW table`` cannot hide a table. A CTE must have a plain
+name that is no table's or system relation's (a CTE named after a forbidden table, or after a file
+path, would let a reference elsewhere in the query through as "one of its CTEs"). Statements it
+cannot serialise (PIVOT, SET …) are refused here; an admin's queries skip this check. Behind it, the
+sandbox reads only the files of the tables the role may read (``run_query(..., tables=...)``).
 """
 
 from __future__ import annotations
 
 import functools
 import re
+from typing import Any
 
 import duckdb
 
@@ -37,7 +38,7 @@ def referenced(sql: str) -> tuple[set[str], set[str], bool]:
     functions = False
     for node in tree_nodes(tree.get("statements", [])):
         kind = node.get("type")
-        if kind == "BASE_TABLE":
+        if kind == "BASE_TABLE" or (kind == "SHOW_REF" and _shows_a_table(node)):
             schema, catalog = node.get("schema_name", ""), node.get("catalog_name", "")
             if catalog or schema not in ("", "main"):
                 raise QueryRefused(
@@ -50,6 +51,19 @@ def referenced(sql: str) -> tuple[set[str], set[str], bool]:
             ctes |= {entry["key"].lower() for entry in node["cte_map"].get("map", [])}
     tables.discard("")
     return tables, ctes, functions
+
+
+# what the parser puts in a SHOW_REF for SHOW TABLES, SHOW ALL TABLES, SHOW DATABASES, SHOW SCHEMAS and
+# SHOW VARIABLES: DuckDB lists names for these, whatever table has the name (`SHOW "tables"` lists too)
+_SHOW_LISTINGS = frozenset({'"tables"', "__show_tables_expanded", '"databases"', '"schemas"', '"variables"'})
+
+
+def _shows_a_table(node: dict[str, Any]) -> bool:
+    """A bare ``SHOW name`` describes a table (or a setting) of that name: a reference like ``FROM name``.
+    DESCRIBE and SUMMARIZE leave the SHOW_REF's name empty and hold the table as a BASE_TABLE below it."""
+    name = node.get("table_name", "")
+    plain = not node.get("schema_name") and not node.get("catalog_name")
+    return bool(name) and not (plain and name.lower() in _SHOW_LISTINGS)
 
 
 _PLAIN_NAME = re.compile(r"[a-z_][a-z0-9_]*")

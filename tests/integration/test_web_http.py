@@ -324,6 +324,10 @@ def test_sql_by_role(web_server: str, web_home: WebHome, login: Login) -> None:
         r = run(analyst, refused)
         assert r.status_code == 400 and 'id="sql-result"' not in r.text, refused
         no_trace(r)
+    # refused by the role, not by the sandbox, whose message names the table's files
+    shown = run(analyst, f"SHOW {NOT_SHARED}")
+    assert shown.status_code == 400 and "not allowed for your role" in shown.text
+    assert str(web_home.home) not in shown.text
     admin = login("boss")
     admin_token = csrf_of(admin.get(f"{web_server}/sql", timeout=10).text)
     r = admin.post(

@@ -63,6 +63,10 @@ FORBIDDEN = {"quarantine_air__station_hourly"}
         "WITH h AS (SELECT * FROM core_air__station_hourly) SELECT * FROM h WHERE aqi > 100",
         "SELECT * FROM core_air__station_hourly UNION ALL SELECT * FROM core_air__station_hourly",
         "SELECT * FROM main.core_air__stations",
+        "SHOW core_air__stations",
+        "DESCRIBE core_air__stations",
+        "SHOW TABLES",  # listings of names (the catalog shows them too), not a table's columns
+        "SHOW ALL TABLES",
     ],
 )
 def test_sql_guard_lets_allowed_tables_through(sql: str) -> None:
@@ -101,6 +105,12 @@ def test_sql_guard_lets_allowed_tables_through(sql: str) -> None:
         ("SELECT * FROM information_schema.tables", "without a database or schema"),
         ("SELECT * FROM other.main.core_air__stations", "without a database or schema"),
         ("SELECT * FROM platform_ledger__builds", "not allowed"),
+        # a bare SHOW names its table in a SHOW_REF node, not a BASE_TABLE
+        ("SHOW quarantine_air__station_hourly", "not allowed"),
+        ('SELECT * FROM (SHOW "QUARANTINE_AIR__STATION_HOURLY")', "not allowed"),
+        ("DESCRIBE quarantine_air__station_hourly", "not allowed"),
+        ("SUMMARIZE quarantine_air__station_hourly", "not allowed"),
+        ("SHOW memory_limit", "not allowed"),  # a setting, or a table of that name
         ("COPY core_air__stations TO '/tmp/x.csv'", "only SELECT"),
         ("PIVOT core_air__stations ON city USING count(*)", "only SELECT"),
     ],
