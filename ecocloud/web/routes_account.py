@@ -211,34 +211,38 @@ def sql_run(
 ) -> Response:
     v = require(request, Role.ANALYST)
     check_csrf(request, csrf_token)
-    allowed, forbidden = _sql_tables(v.role)
-    columns = rows = None
-    truncated = False
-    error = None
     slots = request.app.state.sql_slots
     if not slots.acquire(timeout=SQL_WAIT_S):
         raise HTTPException(503, "other queries are running: try again in a moment")
+    try:  # until the page is rendered: a result's HTML is built in this process, not the query's
+        return _sql_page(request, v.role, query)
+    finally:
+        slots.release()
+
+
+def _sql_page(request: Request, role: Role | None, query: str) -> Response:
+    """``query`` run for a viewer of ``role``: the page of its result, or of why there is none."""
+    allowed, forbidden = _sql_tables(role)
+    result = None
+    error = None
     try:
-        readable = None if v.role is Role.ADMIN else allowed
+        readable = None if role is Role.ADMIN else allowed
         if readable is not None:
             check_tables(query, allowed, forbidden)
         # in a child process of capped memory; only the rows the page shows (the whole result is `ecocloud sql`'s)
         result = run_capped(settings_of(request), query, tables=readable, max_rows=SQL_DISPLAY_ROWS)
-        columns, rows, truncated = result.columns, result.rows, result.truncated
     except (QueryRefused, ReadOnlyError, QueryLimitError) as exc:
         error = str(exc)
     except QueryFailed as exc:  # a DuckDB error in the analyst's SQL: DuckDB's message, not a trace
         error = str(exc).splitlines()[0]
-    finally:
-        slots.release()
     return render(
         request,
         "sql.html",
         status=400 if error else 200,
         query=query,
-        columns=columns,
-        rows=rows,
-        truncated=truncated,
+        columns=result.columns if result else None,
+        rows=result.rows if result else None,
+        truncated=bool(result and result.truncated),
         error=error,
         tables=sorted(allowed),
         CELL_CHARS=SQL_CELL_CHARS,

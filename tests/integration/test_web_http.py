@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pytest
@@ -426,6 +427,57 @@ def test_sql_queries_beyond_the_web_app_s_slots_get_503(web_home: WebHome) -> No
             assert busy.status_code == 503
             assert slow.result().status_code == 400  # stopped by the time limit, and said so
         assert run("SELECT 1 AS one").status_code == 200  # the slot is free again
+
+
+def test_a_query_s_page_is_rendered_inside_its_slot(
+    web_home: WebHome, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rendering a result is the web app's own work (a cell per value, each escaped): the slots bound
+    it as they bound the queries. The server runs in this process, so the page's renderer can look:
+    no slot is free while it renders."""
+    import uvicorn
+
+    from ecocloud.ports import free_port
+    from ecocloud.settings import Settings
+    from ecocloud.web import routes_account
+    from ecocloud.web.app import create_app
+
+    slot_free = []
+
+    def render(request: Any, template: str, status: int = 200, **context: Any) -> Any:
+        if request.method == "POST":
+            slots = request.app.state.sql_slots
+            slot_free.append(slots.acquire(blocking=False))
+            if slot_free[-1]:
+                slots.release()
+        return real_render(request, template, status, **context)
+
+    real_render = routes_account.render
+    monkeypatch.setattr(routes_account, "render", render)
+    app = create_app(Settings(home=web_home.home, web_cookie_secure=False, web_sql_concurrency=1))
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        while not server.started and thread.is_alive():
+            time.sleep(0.05)
+        base = f"http://127.0.0.1:{port}"
+        s = requests.Session()
+        token = csrf_of(s.get(f"{base}/login", timeout=10).text)
+        login = {"username": "ana", "password": web_home.password, "csrf_token": token, "next": "/sql"}
+        token = csrf_of(s.post(f"{base}/login", data=login, timeout=30).text)
+
+        def run(sql: str) -> requests.Response:
+            return s.post(f"{base}/sql", data={"query": sql, "csrf_token": token}, timeout=60)
+
+        answered, refused = run("SELECT 1 AS one"), run(f"SELECT * FROM {NOT_SHARED}")
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+    assert answered.status_code == 200 and 'id="sql-result"' in answered.text
+    assert refused.status_code == 400
+    assert slot_free == [False, False]
 
 
 def test_a_catalog_not_rebuilt_since_its_due_time_reads_late(web_home: WebHome, tmp_path: Path) -> None:
