@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import threading
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
@@ -76,7 +77,8 @@ class QueryLimitError(RuntimeError):
 class QueryResult:
     columns: list[str]
     rows: list[tuple[Any, ...]]
-    truncated: bool  # more rows than max_rows: only the first max_rows are here
+    truncated: bool  # more rows than max_rows (or than max_cells allow): only the first are here
+    cut_by_cells: bool = False  # truncated by max_cells (rows × columns), not by max_rows
 
     def __iter__(self) -> Iterator[Any]:  # ``columns, rows = run_query(...)``
         return iter((self.columns, self.rows))
@@ -293,9 +295,12 @@ def run_query(
     timeout_s: float | None = None,
     max_rows: int | None = None,
     tables: Collection[str] | None = None,
+    max_cells: int | None = None,
 ) -> QueryResult:
     """Check ``query``, run it in the sandbox within the limits; at most ``max_rows`` rows back.
-    ``tables``: the registry tables whose files it may read (None: every table's)."""
+    ``tables``: the registry tables whose files it may read (None: every table's). ``max_cells``: the
+    web page's budget (ECOCLOUD_WEB_SQL_MAX_CELLS): at most this many values (rows × columns) back,
+    fewer rows for a wide result; a result with more columns than that is refused (None: no budget)."""
     timeout = settings.sql_timeout_s if timeout_s is None else timeout_s
     limit = settings.sql_max_rows if max_rows is None else max_rows
     con = open_sandbox(settings, timeout_s=timeout, tables=tables)
@@ -310,7 +315,8 @@ def run_query(
         timer.start()
         cur = con.execute(query)
         columns = [d[0] for d in cur.description or []]
-        rows = _fetch(cur, limit + 1, settings.sql_max_result_bytes)
+        row_limit = min(limit, _rows_within(max_cells, len(columns)))
+        rows = _fetch(cur, row_limit + 1, settings.sql_max_result_bytes)
     except duckdb.InterruptException as exc:
         raise QueryLimitError(
             f"query stopped after {timeout:g} s (ECOCLOUD_SQL_TIMEOUT_S); narrow it (a date range, "
@@ -323,7 +329,21 @@ def run_query(
     finally:
         timer.cancel()
         con.close()
-    return QueryResult(columns, rows[:limit], len(rows) > limit)
+    truncated = len(rows) > row_limit
+    return QueryResult(columns, rows[:row_limit], truncated, cut_by_cells=truncated and row_limit < limit)
+
+
+def _rows_within(max_cells: int | None, columns: int) -> int:
+    """Rows of ``columns`` values that fit ``max_cells``. Checked before a row is fetched: the cost of
+    a wide result (its Python objects, the page's cells) grows with rows × columns, not rows."""
+    if max_cells is None:
+        return sys.maxsize
+    if columns > max_cells:
+        raise QueryLimitError(
+            f"the result has {columns:,} columns, more than the {max_cells:,} cells a page shows "
+            "(ECOCLOUD_WEB_SQL_MAX_CELLS); select fewer columns"
+        )
+    return max_cells // max(columns, 1)
 
 
 _FETCH_ROWS = 64  # rows made Python objects before their size is checked: the most a cap overshoots

@@ -162,6 +162,12 @@ class Settings(BaseSettings):
     web_sql_concurrency: int = Field(
         default=2, description="/sql queries the web app runs at once; more wait a second, then get 503"
     )
+    web_sql_max_cells: int = Field(
+        default=50_000,
+        ge=1,
+        description="values (rows × columns) a /sql page shows at most: a wide result is cut to fewer rows, "
+        "one with more columns is refused (the web app's own process rebuilds and renders every value)",
+    )
 
     # the web app (`ecocloud serve`) and its users
     web_cookie_secure: bool = Field(

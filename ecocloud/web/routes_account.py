@@ -243,6 +243,8 @@ def _sql_page(request: Request, role: Role | None, query: str) -> Response:
         columns=result.columns if result else None,
         rows=result.rows if result else None,
         truncated=bool(result and result.truncated),
+        cut_by_cells=bool(result and result.cut_by_cells),
+        max_cells=settings_of(request).web_sql_max_cells,
         error=error,
         tables=sorted(allowed),
         CELL_CHARS=SQL_CELL_CHARS,

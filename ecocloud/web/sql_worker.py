@@ -64,7 +64,9 @@ def run_capped(
 ) -> QueryResult:
     """``run_query`` in a child process capped at the query's memory limit plus the interpreter's
     share; raises what ``run_query`` raises, ``QueryFailed`` for DuckDB's errors and a limit it
-    refuses, and ``QueryLimitError`` when the child runs out of memory, dies or outlives its timeout."""
+    refuses, and ``QueryLimitError`` when the child runs out of memory, dies or outlives its timeout.
+    The web page's cell budget (``web_sql_max_cells``) is kept in the child: the web app's process,
+    which has no cap, receives, rebuilds and renders at most that many values."""
     try:
         cap = memory_bytes(settings.sql_memory_limit) + OVERHEAD_BYTES
     except ValueError as exc:
@@ -110,7 +112,8 @@ def _child(
         _, hard = resource.getrlimit(resource.RLIMIT_DATA)
         limit = cap if hard == resource.RLIM_INFINITY else min(cap, hard)
         resource.setrlimit(resource.RLIMIT_DATA, (limit, hard))
-        outcome = ("ok", run_query(settings, query, tables=tables, max_rows=max_rows))
+        cells = settings.web_sql_max_cells
+        outcome = ("ok", run_query(settings, query, tables=tables, max_rows=max_rows, max_cells=cells))
     except (QueryLimitError, ReadOnlyError) as exc:
         outcome = ("error", type(exc)(str(exc)))
     except MemoryError:

@@ -345,6 +345,22 @@ def test_rows_beyond_the_cap_are_cut_and_said_so(served: Settings) -> None:
     assert not full.truncated and len(full.rows) == 10
 
 
+def test_a_cell_budget_cuts_a_wide_result_to_fewer_rows_and_refuses_a_wider_row(served: Settings) -> None:
+    """The web page's budget (rows × columns), kept in the query's own process; none for the CLI."""
+    wide = run_query(served, "SELECT range AS a, range AS b, range AS c FROM range(100)", max_cells=10)
+    assert wide.truncated and wide.cut_by_cells and wide.rows == [(i, i, i) for i in range(3)]
+    narrow = run_query(served, "SELECT range FROM range(100)", max_rows=5, max_cells=10)
+    assert narrow.truncated and not narrow.cut_by_cells and len(narrow.rows) == 5
+    fits = run_query(served, "SELECT range AS a, range AS b FROM range(5)", max_cells=10)
+    assert not fits.truncated and len(fits.rows) == 5
+    with pytest.raises(QueryLimitError, match="11 columns, more than the 10 cells a page shows"):
+        run_query(served, "SELECT " + ", ".join(f"{i} AS c{i}" for i in range(11)), max_cells=10)
+    assert len(run_query(served, "SELECT range, range FROM range(100)").rows) == 100  # `ecocloud sql`
+    budget = served.model_copy(update={"web_sql_max_cells": 10})
+    capped = run_capped(budget, "SELECT range, range FROM range(100)", tables=None, max_rows=500)
+    assert capped.cut_by_cells and capped.rows == [(i, i) for i in range(5)]
+
+
 # ----------------------------------------------------------------------------------------- CLI
 def test_cli_sql_refuses_with_exit_2_and_reads_as_json(
     served: Settings, monkeypatch: pytest.MonkeyPatch

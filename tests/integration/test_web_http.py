@@ -349,6 +349,30 @@ def test_sql_by_role(web_server: str, web_home: WebHome, login: Login) -> None:
     assert requests.get(f"{web_server}/sql", timeout=10).status_code == 403
 
 
+def test_a_wide_sql_result_is_cut_to_the_page_s_cell_budget(web_server: str, login: Login) -> None:
+    """Every value of a result is rebuilt and rendered in the web app's own process, which has no
+    memory cap: a page holds at most 50,000 cells (ECOCLOUD_WEB_SQL_MAX_CELLS), so a wide result
+    shows fewer rows, and one whose single row is wider than that is refused."""
+    analyst = login("ana")
+    token = csrf_of(analyst.get(f"{web_server}/sql", timeout=10).text)
+    subquery = "SELECT " + ", ".join(["unnest(range(501)) AS c0"] + [f"{i} AS c{i}" for i in range(1, 31)])
+
+    def stars(n: int) -> str:  # n times the subquery's 31 columns
+        sql = "SELECT " + ", ".join(["*"] * n) + f" FROM ({subquery})"
+        return analyst.post(f"{web_server}/sql", data={"query": sql, "csrf_token": token}, timeout=60).text
+
+    wide = stars(480)  # 14,880 columns: 3 rows fit, not the 500 the page shows of a narrow result
+    assert wide.count("<tr>") == 1 + 3 and wide.count("<td>") == 3 * 14_880
+    assert (
+        "only the first 3 rows shown: a page shows at most 50,000 cells" in wide
+        or "仅显示前 3 行：每页最多显示 50,000 个单元格" in wide
+    )
+    assert len(wide.encode()) < 2_000_000
+    wider = stars(1_613)  # 50,003 columns: not one row fits
+    assert 'id="sql-result"' not in wider and "50,003 columns, more than the 50,000 cells" in wider
+    assert len(wider.encode()) < 100_000
+
+
 def test_admin_adds_and_removes_a_user_through_the_form(web_server: str, login: Login) -> None:
     admin = login("boss")
     token = csrf_of(admin.get(f"{web_server}/admin/users", timeout=10).text)
