@@ -347,13 +347,20 @@ def _rows_within(max_cells: int | None, columns: int) -> int:
 
 
 _FETCH_ROWS = 64  # rows made Python objects before their size is checked: the most a cap overshoots
+# A value that is not text, as the cap counts it. In a row 8 bytes: rows × columns bound how many there
+# are (ECOCLOUD_SQL_MAX_ROWS; on the web page the cell budget), and charging what a Python number,
+# date or time really costs would fail ordinary results (100,000 rows of the hourly table hold 1.8
+# million of them: 115 MB at 64 bytes). Inside a list, struct or map its real cost, 32 (float) to 112
+# (Decimal) bytes with its slot: nothing else bounds how many members a value holds.
+_CELL_BYTES = 8
+_MEMBER_BYTES = 64
 
 
 def _fetch(cur: duckdb.DuckDBPyConnection, max_rows: int, max_bytes: int) -> list[tuple[Any, ...]]:
     """At most ``max_rows`` rows, a few at a time; raises QueryLimitError once their size (text and
-    blobs by length, every other value 8 bytes, lists and structs by their members) passes
-    ``max_bytes``: a result of huge strings or lists must not become a page or a reply. One chunk's
-    values are converted before they are counted."""
+    blobs by length, other values by ``_CELL_BYTES`` or, in lists and structs, ``_MEMBER_BYTES``)
+    passes ``max_bytes``: a result of huge strings or lists must not become a page or a reply. One
+    chunk's values are converted before they are counted."""
     rows: list[tuple[Any, ...]] = []
     size = 0
     while len(rows) < max_rows:
@@ -370,11 +377,14 @@ def _fetch(cur: duckdb.DuckDBPyConnection, max_rows: int, max_bytes: int) -> lis
     return rows
 
 
-def _value_bytes(value: Any) -> int:
+def _value_bytes(value: Any, charge: int = _CELL_BYTES) -> int:
+    """``charge`` for a value that is not text; a list's or struct's members at ``_MEMBER_BYTES``."""
     if isinstance(value, str | bytes):
         return len(value)
     if isinstance(value, list | tuple):
-        return 8 + sum(_value_bytes(v) for v in value)
+        return charge + sum(_value_bytes(v, _MEMBER_BYTES) for v in value)
     if isinstance(value, dict):
-        return 8 + sum(_value_bytes(k) + _value_bytes(v) for k, v in value.items())
-    return 8
+        return charge + sum(
+            _value_bytes(k, _MEMBER_BYTES) + _value_bytes(v, _MEMBER_BYTES) for k, v in value.items()
+        )
+    return charge

@@ -156,8 +156,9 @@ class Settings(BaseSettings):
     sql_max_rows: int = Field(default=100_000, description="rows a query returns at most (the rest is cut)")
     sql_max_result_bytes: int = Field(
         default=64_000_000,
-        description="bytes a query returns at most, text by its length and other values 8 bytes each "
-        "(a larger result fails: DuckDB's memory_limit does not cover the strings and lists a query builds)",
+        description="bytes a query returns at most, text by its length, other values 8 bytes each and 64 "
+        "inside a list or struct (a larger result fails: DuckDB's memory_limit does not cover the strings "
+        "and lists a query builds)",
     )
     web_sql_concurrency: int = Field(
         default=2, description="/sql queries the web app runs at once; more wait a second, then get 503"

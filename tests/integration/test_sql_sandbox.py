@@ -391,11 +391,14 @@ def test_a_result_of_huge_strings_fails_clearly_instead_of_filling_memory(served
     """DuckDB's memory_limit does not bound the strings and lists a query builds: the result is capped."""
     capped = served.model_copy(update={"sql_max_result_bytes": 10_000})
     assert run_query(capped, "SELECT repeat('x', 9000) AS s").rows == [("x" * 9000,)]
+    # a value in a row: 8 bytes (rows × columns bound how many there are, on a page the cell budget)
+    assert len(run_query(capped, "SELECT range FROM range(1000)").rows) == 1000
     for sql in (
         "SELECT repeat('x', 10001)",
         "SELECT [repeat('x', 6000), repeat('y', 6000)]",  # inside a list too
         "SELECT repeat('x', 100) FROM range(200)",  # many short ones
-        "SELECT range(0, 2000)",  # a list of numbers: 8 bytes each
+        "SELECT range(0, 2000)",  # a list of numbers
+        "SELECT range(0, 1000)",  # its members at 64 bytes each (a Python int and its slot: 36)
     ):
         with pytest.raises(QueryLimitError, match="ECOCLOUD_SQL_MAX_RESULT_BYTES"):
             run_query(capped, sql)
