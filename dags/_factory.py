@@ -87,7 +87,7 @@ def make_dag(spec_name: str) -> DAG:
         start_date=pendulum.datetime(
             spec.start_date.year, spec.start_date.month, spec.start_date.day, tz=spec.schedule.timezone
         ),
-        # the ledger decides what is pending, and air's landing fetches the days since its newest
+        # the ledger decides what is pending, and air's landing asks for the days before its own
         # again: nothing is lost between runs
         catchup=False,
         max_active_runs=1,

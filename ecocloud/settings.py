@@ -52,9 +52,9 @@ class Settings(BaseSettings):
         default=7,
         ge=1,
         le=366,
-        description="days before a scheduled run's own that it lands again when they may have grown since "
-        "they were landed (the day before always; after the scheduler was away, every day since the newest "
-        "landed, at most this many back): conditional GETs, so an unchanged file costs a 304",
+        description="days before a scheduled run's own that it asks for again, as they may have grown since "
+        "they were landed or a skipped run never landed them (not before the first day ever landed): "
+        "conditional GETs, so where the upstream sends validators an unchanged file costs a 304",
     )
     water_base_url: str = "http://127.0.0.1:8765/water"
     water_sections_csv: Path | None = Field(default=None, description="surface-water section registry CSV")

@@ -19,7 +19,7 @@ from ecocloud.runner.units import RAW, Output, Unit
 from ecocloud.settings import Settings
 from ingest.air.fetch import SOURCE, STATION_LIST_NAME, day_file_name, land_location, logical_name, raw_bytes
 from ingest.air.parse import DAY_FILE_RE, AirFileError, StationList, date_from_name, parse_station_list
-from ingest.http import NotPublished
+from ingest.http import FetchError, NotPublished
 from schemas import air as schema
 from transforms.air_daily import HOURLY_COLUMNS, city_daily_ranking, station_daily
 from warehouse.ledger import Ledger, RawObject
@@ -76,42 +76,57 @@ def land(settings: Settings, ledger: Ledger, locations: Sequence[str]) -> list[R
 def land_interval(
     settings: Settings, ledger: Ledger, start: dt.datetime, end: dt.datetime
 ) -> list[RawObject]:
-    """A scheduled run: the day file(s) covering [start, end), the station list, and the earlier days
-    that may have grown since they were landed (``catch_up_days``). Runs skip intervals (catchup off,
-    the scheduler away, a run queued past midnight), and a day file grows until its last hour is
-    published: landing only the run's own day lost the end of the day before, for good."""
+    """A scheduled run: the day file(s) covering [start, end) and the station list, then the days
+    before (``catch_up_days``). Runs skip intervals (catchup off, the scheduler away, a run queued
+    past midnight), and a day file grows until its last hour is published: landing only the run's
+    own day lost the end of the day before, for good. An earlier day the upstream does not have is a
+    warning; one that fails otherwise fails the run once the rest has landed (the next run asks for
+    it again)."""
     base = settings.air_base_url.rstrip("/")
     days = beijing_days(start, end)
-    earlier = catch_up_days(ledger, days[0], settings.air_catch_up_days)
-    landed = []
-    for day in earlier:  # one at a time: an older day the upstream does not have is no failure
+    landed = land(
+        settings, ledger, [f"{base}/{STATION_LIST_NAME}"] + [f"{base}/{day_file_name(d)}" for d in days]
+    )
+    failed = []
+    for day in catch_up_days(ledger, days[0], settings.air_catch_up_days):
         try:
             landed += land(settings, ledger, [f"{base}/{day_file_name(day)}"])
         except NotPublished as exc:
             log.warning("air: %s (not landed)", exc)
-    return landed + land(
-        settings, ledger, [f"{base}/{STATION_LIST_NAME}"] + [f"{base}/{day_file_name(d)}" for d in days]
-    )
+        except FetchError as exc:
+            failed.append(str(exc))
+    if failed:
+        raise FetchError(f"{len(landed)} file(s) landed, but earlier days failed: " + "; ".join(failed))
+    return landed
 
 
 def catch_up_days(ledger: Ledger, first: dt.date, most: int) -> list[dt.date]:
-    """The days before ``first`` a scheduled run lands again: the day before, and every day since the
-    newest day file landed (it may have grown after it was landed) — at most ``most`` days back; older
-    days left unlanded are named in a warning, with how to land them."""
-    landed = max(newest_day_files(ledger), default=None)
+    """The days before ``first`` a scheduled run asks for again: the ``most`` days before it (each a
+    conditional GET: a file unchanged costs a 304), but none before the oldest day ever landed (the
+    day before, on a home without any). Days older than that with no file landed at all are named in
+    a warning, with how to land them."""
+    files = newest_day_files(ledger)
+    yesterday = first - dt.timedelta(days=1)
+    if not files:
+        return [yesterday]
     oldest = first - dt.timedelta(days=most)
-    since = min(landed, first - dt.timedelta(days=1)) if landed else first - dt.timedelta(days=1)
-    if since < oldest:
+    since = min(max(min(files), oldest), yesterday)
+    never = [d for d in _days(min(files), oldest) if d not in files]
+    if never:
         log.warning(
-            "air: the day files of %s to %s are older than ECOCLOUD_AIR_CATCH_UP_DAYS=%d and were not "
-            "landed again since %s: land them with `ecocloud ingest air <their URLs>`",
-            since,
-            oldest - dt.timedelta(days=1),
+            "air: no day file landed for %d day(s) from %s to %s, older than ECOCLOUD_AIR_CATCH_UP_DAYS=%d: "
+            "land them with `ecocloud ingest air <their URLs>`",
+            len(never),
+            never[0],
+            never[-1],
             most,
-            since,
         )
-    start = max(since, oldest)
-    return [start + dt.timedelta(days=i) for i in range((first - start).days)]
+    return _days(since, first)
+
+
+def _days(start: dt.date, stop: dt.date) -> list[dt.date]:
+    """The days from ``start`` up to, not including, ``stop``."""
+    return [start + dt.timedelta(days=i) for i in range((stop - start).days)]
 
 
 def beijing_days(start: dt.datetime, end: dt.datetime) -> list[dt.date]:

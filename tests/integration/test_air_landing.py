@@ -5,7 +5,10 @@ station list's rows that are not published are counted, and named in a warning w
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import duckdb
@@ -364,25 +367,73 @@ def test_scheduled_runs_land_again_the_days_they_skipped(
 def test_days_older_than_the_catch_up_window_are_named_not_fetched(
     settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """ECOCLOUD_AIR_CATCH_UP_DAYS bounds what one run fetches after a long absence; the days it leaves
-    are named with how to land them."""
+    """ECOCLOUD_AIR_CATCH_UP_DAYS bounds what one run asks for after a long absence; a day older than
+    that with no file at all is named with how to land it."""
     from ecocloud.simulator.server import running_simulator
 
-    first, second, third = (DAY + dt.timedelta(days=i) for i in range(3))
+    first, second, third, fourth = (DAY + dt.timedelta(days=i) for i in range(4))
     noon = dt.time(12)
-    with running_simulator(start_date=first, days=3, seed=3, now=dt.datetime.combine(first, noon)) as sim:
+    with running_simulator(start_date=first, days=4, seed=3, now=dt.datetime.combine(first, noon)) as sim:
         settings.air_base_url, settings.air_catch_up_days = f"{sim.base_url}/air", 1
         led = ledger(settings)
         try:
             air.land(settings, led, [f"{settings.air_base_url}/{day_file_name(first)}"])
-            sim.clock.set(dt.datetime.combine(third, noon))
+            sim.clock.set(dt.datetime.combine(fourth, noon))
             with caplog.at_level("WARNING", logger="ecocloud.builds.air"):
-                start = dt.datetime.combine(third, dt.time(11), air.BEIJING)
+                start = dt.datetime.combine(fourth, dt.time(11), air.BEIJING)
                 air.land_interval(settings, led, start, start + dt.timedelta(hours=1))
-            assert sorted(air.newest_day_files(led)) == [first, second, third]
-            assert (
-                f"day files of {first} to {first} are older than ECOCLOUD_AIR_CATCH_UP_DAYS=1" in caplog.text
-            )
-            assert "ecocloud ingest air" in caplog.text
+            assert sorted(air.newest_day_files(led)) == [first, third, fourth]  # not the second
+            assert f"no day file landed for 1 day(s) from {second} to {second}" in caplog.text
+            assert "ECOCLOUD_AIR_CATCH_UP_DAYS=1" in caplog.text and "ecocloud ingest air" in caplog.text
         finally:
             led.close()
+
+
+def test_an_earlier_day_that_fails_does_not_cost_the_run_its_own(settings: Settings) -> None:
+    """The day before answers 500 (after retries): the run's own day and the station list land first,
+    then the run fails naming the day before — which the next run asks for again."""
+    from ingest.http import FetchError
+
+    stations = national_stations(20, seed=5)
+    files = {
+        STATION_LIST_NAME: station_list_csv(stations),
+        day_file_name(DAY): generate_day(DAY, stations, seed=5),
+    }
+    with _serving(files, failing={day_file_name(DAY - dt.timedelta(days=1))}) as base:
+        settings.air_base_url, settings.http_retries = base, 0
+        led = ledger(settings)
+        try:
+            at = dt.datetime.combine(DAY, dt.time(9), air.BEIJING)
+            with pytest.raises(FetchError, match=r"2 file\(s\) landed, but earlier days failed: .*20230228"):
+                air.land_interval(settings, led, at, at + dt.timedelta(hours=1))
+            assert sorted(air.newest_day_files(led)) == [DAY]
+        finally:
+            led.close()
+
+
+@contextmanager
+def _serving(files: dict[str, bytes], failing: set[str]) -> Iterator[str]:
+    """An upstream on loopback serving ``files`` by name, 500 for the names in ``failing``, 404 else."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            name = self.path.rsplit("/", 1)[-1]
+            status, body = (
+                (500, b"down") if name in failing else (200, files[name]) if name in files else (404, b"")
+            )
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/air"
+    finally:
+        server.shutdown()
+        server.server_close()
