@@ -2,11 +2,16 @@
 what Chinese Excel saves a CSV in), told apart line by line.
 
 GB18030 decodes almost any bytes, so a file that is not UTF-8 as a whole cannot simply fall back to
-it: a UTF-8 file with one line pasted in from a GBK one decodes as GB18030 without an error and every
-Chinese name in it garbled. A file whose lines are UTF-8 except a few is refused, naming them.
+it: a UTF-8 file with lines pasted in from a GBK one decodes as GB18030 without an error and every
+Chinese name in it garbled. A file that is not UTF-8 but has a line that plainly is (two or more
+characters of three UTF-8 bytes: Chinese in UTF-8) is refused, naming the lines that are not. A GBK
+line is valid UTF-8 only by chance, and then mostly as two-byte sequences (about one GB2312
+character in seven on its own, 省 or 女): such lines do not count.
 """
 
 from __future__ import annotations
+
+import re
 
 _SHOWN = 5  # lines a refusal names
 
@@ -17,16 +22,14 @@ class TextEncodingError(ValueError):
 
 
 def decode_text(data: bytes) -> str:
-    """``data`` as text: UTF-8 when it all is (a BOM dropped), else GB18030 when most lines that are
-    not plain ASCII are not UTF-8 (a GBK line is valid UTF-8 only by rare chance); raises
-    :class:`TextEncodingError` for a UTF-8 file with lines in another encoding, and for bytes that
-    are neither."""
+    """``data`` as text: UTF-8 when it all is (a BOM dropped), else GB18030 unless a line plainly is
+    UTF-8; raises :class:`TextEncodingError` for such a mix, and for bytes that are neither."""
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
         pass
     utf8, other = _lines_by_encoding(data)
-    if len(utf8) > len(other):
+    if utf8:
         shown = ", ".join(str(n) for n in other[:_SHOWN]) + (" …" if len(other) > _SHOWN else "")
         raise TextEncodingError(
             f"mixed encodings: {len(utf8)} lines are UTF-8 but {len(other)} are not (line {shown}): "
@@ -40,7 +43,8 @@ def decode_text(data: bytes) -> str:
 
 
 def _lines_by_encoding(data: bytes) -> tuple[list[int], list[int]]:
-    """The numbers of the lines with non-ASCII bytes that decode as UTF-8, and of those that do not."""
+    """The numbers of the lines that plainly are UTF-8 (valid, with two characters or more of three
+    bytes or four), and of the lines with non-ASCII bytes that are not valid UTF-8."""
     utf8: list[int] = []
     other: list[int] = []
     for number, line in enumerate(data.split(b"\n"), start=1):
@@ -51,5 +55,9 @@ def _lines_by_encoding(data: bytes) -> tuple[list[int], list[int]]:
         except UnicodeDecodeError:
             other.append(number)
         else:
-            utf8.append(number)
+            if len(_WIDE_UTF8.findall(line)) >= 2:
+                utf8.append(number)
     return utf8, other
+
+
+_WIDE_UTF8 = re.compile(rb"[\xe0-\xf4][\x80-\xbf]{2,3}")  # a lead byte of three or four, its continuations

@@ -41,3 +41,20 @@ def test_a_gbk_file_with_a_line_that_happens_to_be_valid_utf8_is_still_gbk() -> 
 def test_bytes_that_are_not_text() -> None:
     with pytest.raises(TextEncodingError, match="neither UTF-8 nor GB18030 text"):
         decode_text(b"\x80\x80\xff\xfe\x00garbage")
+
+
+def test_gbk_lines_pasted_into_a_utf8_file_are_refused_even_when_most_lines_are_gbk() -> None:
+    """One UTF-8 row among rows pasted from a GBK file: GB18030 decoded it all, 南昌水务集团 garbled."""
+    data = b"\n".join(
+        [b"uscc,enterprise_name", ROWS[2].encode()]
+        + [r.encode("gbk") for r in (ROWS[1], "91360100641893144G,赣州稀土集团")]
+    )
+    with pytest.raises(TextEncodingError, match=r"1 lines are UTF-8 but 2 are not \(line 3, 4\)"):
+        decode_text(data)
+
+
+def test_a_gbk_file_of_one_character_lines_valid_as_utf8_is_gbk() -> None:
+    """省 and 女 in GBK are valid UTF-8 two-byte sequences: short lines of them are no sign of UTF-8."""
+    text = "\n".join([*ROWS, "省", "女", "省,女"]) + "\n"
+    assert "省".encode("gbk").decode("utf-8") and "女".encode("gbk").decode("utf-8")
+    assert decode_text(text.encode("gbk")) == text
