@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from ingest.text_encoding import TextEncodingError, decode_text
@@ -57,4 +59,14 @@ def test_a_gbk_file_of_one_character_lines_valid_as_utf8_is_gbk() -> None:
     """省 and 女 in GBK are valid UTF-8 two-byte sequences: short lines of them are no sign of UTF-8."""
     text = "\n".join([*ROWS, "省", "女", "省,女"]) + "\n"
     assert "省".encode("gbk").decode("utf-8") and "女".encode("gbk").decode("utf-8")
+    assert decode_text(text.encode("gbk")) == text
+
+
+def test_a_large_gbk_registry_is_read_as_gbk() -> None:
+    """20,000 rows of short random GB2312 names: none may pass for a UTF-8 line (a refused file)."""
+    level_one = [bytes([hi, lo]) for hi in range(0xB0, 0xD8) for lo in range(0xA1, 0xFF)]
+    hanzi = [c.decode("gb2312") for c in level_one if c[0] < 0xD7 or c[1] < 0xFA]  # D7FA-D7FE: unassigned
+    rng = random.Random(7)
+    rows = [f"{i},{''.join(rng.choices(hanzi, k=rng.randint(2, 12)))}" for i in range(20_000)]
+    text = "\n".join(rows) + "\n"
     assert decode_text(text.encode("gbk")) == text
