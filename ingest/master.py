@@ -35,7 +35,7 @@ from ingest.csv_records import MalformedCsv, Record, csv_records, spread_reason
 from ingest.snapshots import land_snapshot
 from ingest.text_encoding import TextEncodingError, decode_text
 from schemas import master as schema
-from schemas.hj212_codes import pollutant_as_typed as hj212_pollutant
+from schemas.hj212_codes import code_as_typed
 from schemas.registry import Table
 from transforms.identifiers import normalize_name, normalize_uscc_array
 from warehouse.fs import LakeLike
@@ -132,8 +132,7 @@ def normalize_pollutants(text: str) -> str | None:
     for code in _SPLIT.split(text.strip()):
         if not code:
             continue
-        known = hj212_pollutant(code)
-        value = known.code if known else code
+        value = code_as_typed(code)
         if value not in out:
             out.append(value)
     return ",".join(out) or None

@@ -8,6 +8,7 @@ digits, 2005 codes are 2–3 characters), so the mapping is applied to every pac
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final
@@ -196,3 +197,15 @@ def pollutant_as_typed(code: str) -> Pollutant | None:
     """:func:`pollutant` for a code a person typed (a permit, a registry file) rather than a logger
     sent: as given, else in the case the standard writes it (``A21026`` is ``a21026``)."""
     return pollutant(code) or pollutant(code.lower()) or pollutant(code.upper())
+
+
+_CODE_2017 = re.compile(r"[aw]\d{5}", re.IGNORECASE)  # HJ 212-2017: a (air) or w (water), five digits
+
+
+def code_as_typed(code: str) -> str:
+    """The code a person typed as loggers send it: a known one's 2017 code; another shaped like a 2017
+    code (an annex code outside our table) in lower case, as loggers write them; else as given."""
+    known = pollutant_as_typed(code)
+    if known is not None:
+        return known.code
+    return code.lower() if _CODE_2017.fullmatch(code) else code

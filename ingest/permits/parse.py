@@ -22,11 +22,14 @@ from typing import Any
 import pyarrow as pa
 
 from schemas import permits as schema
+from schemas.hj212_codes import code_as_typed
 from schemas.hj212_codes import pollutant_as_typed as hj212_pollutant
 from schemas.registry import Column
 
 BEIJING = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
-_DATE = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?$")
+_DATE = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?")
+_COMPACT_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})(?!\d)")
+_ZONE_NAME = re.compile(r"\[[^\]]*\]$")
 
 STATUS = {"valid": "valid", "有效": "valid", "revoked": "revoked", "撤销": "revoked",
           "cancelled": "cancelled", "canceled": "cancelled", "注销": "cancelled"}  # fmt: skip
@@ -96,13 +99,21 @@ def _date(rec: dict[str, Any], key: str, *, required: bool = False) -> dt.date |
             raise _Bad(key, value, f"{key} missing")
         return None
     text = str(value).strip()
+    m = _DATE.match(text) or _COMPACT_DATE.match(text)  # 2023-05-01, 2023/5/1, 2023年5月1日, 20230501
     try:
-        if m := _DATE.match(text):  # 2023-05-01, 2023/5/1, 2023年5月1日
-            return dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
-        instant = dt.datetime.fromisoformat(text)  # a time given too: its day in Beijing
+        day = dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3))) if m else None
     except ValueError:
-        raise _Bad(key, value, f"{key} is not a date") from None
-    return instant.astimezone(BEIJING).date() if instant.tzinfo else instant.date()
+        day = None
+    if m is None or day is None:
+        raise _Bad(key, value, f"{key} is not a date")
+    if text[m.end() :]:
+        try:  # a time with an offset: its day in Beijing (Java's zone name in brackets dropped)
+            instant = dt.datetime.fromisoformat(_ZONE_NAME.sub("", text))
+        except ValueError:
+            return day  # a time in a form not read here (… 00:00:00 CST): the date as written
+        if instant.tzinfo is not None:
+            return instant.astimezone(BEIJING).date()
+    return day
 
 
 def _text(value: Any) -> str | None:
@@ -221,7 +232,7 @@ def _limit_row(p: dict[str, Any], item: str) -> dict[str, Any]:
     code = _text(p.get("pollutantCode"))
     if not code:
         raise _Bad(item, p.get("pollutantCode"), "no pollutant code")
-    known = hj212_pollutant(code)  # 2005 codes → 2017; codes outside the HJ 212 table stay as given
+    known = hj212_pollutant(code)  # its unit; the code is stored as loggers send it (code_as_typed)
     raw_limit = p.get("limitValue")
     lower, upper = None, None
     m = _RANGE.match(str(raw_limit)) if isinstance(raw_limit, str) else None
@@ -238,7 +249,7 @@ def _limit_row(p: dict[str, Any], item: str) -> dict[str, Any]:
     if o2 is not None and o2 > 21:
         raise _Bad(item, o2, "o2Reference above 21 %")
     return {
-        "pollutant_code": known.code if known else code,
+        "pollutant_code": code_as_typed(code),
         "pollutant_name": _text(p.get("pollutantName")),
         "limit_value": upper,
         "limit_lower": lower,

@@ -367,6 +367,7 @@ def test_pollutant_codes_and_ranges_as_people_type_them() -> None:
         {"pollutantCode": "A21026", "limitValue": 35},
         {"pollutantCode": "W01018", "limitValue": 50},
         {"pollutantCode": "X99", "limitValue": 1},
+        {"pollutantCode": "W20120", "limitValue": 0.5},  # an annex code outside our table
     ]}  # fmt: skip
     page = _parse_one([*ph, others])
     assert page.quarantine.num_rows == 0
@@ -377,7 +378,8 @@ def test_pollutant_codes_and_ranges_as_people_type_them() -> None:
     assert [(r["pollutant_code"], r["limit_unit"]) for r in rows[4:]] == [
         ("a21026", "mg/m³"),
         ("w01018", "mg/L"),
-        ("X99", "-"),  # outside the HJ 212 table: kept as given
+        ("X99", "-"),  # not shaped like an HJ 212 code: kept as given
+        ("w20120", "-"),  # shaped like one: as loggers send it
     ]
 
 
@@ -390,6 +392,10 @@ def test_pollutant_codes_and_ranges_as_people_type_them() -> None:
         ("2025-12-31T16:00:00Z", dt.date(2026, 1, 1)),  # midnight in Beijing, given in UTC: not the 31st
         ("2026-01-01T00:00:00+08:00", dt.date(2026, 1, 1)),
         ("2026-01-01 09:30:00", dt.date(2026, 1, 1)),
+        ("2026-01-01 00:00:00 CST", dt.date(2026, 1, 1)),  # a form fromisoformat does not read
+        ("2025-12-31T16:00Z[UTC]", dt.date(2026, 1, 1)),  # Java's ZonedDateTime
+        ("2026-01-01T00:00+08:00[Asia/Shanghai]", dt.date(2026, 1, 1)),
+        ("20260101", dt.date(2026, 1, 1)),
     ],
 )
 def test_a_validity_date_as_upstreams_write_it(given: str, day: dt.date) -> None:
