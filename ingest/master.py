@@ -241,14 +241,16 @@ def land_files(
     session: requests.Session | None = None,
     timeout_s: float = 30.0,
 ) -> list[RawObject]:
-    """Land the registry files found in one place, each as the newest snapshot of its kind; returns
-    the raw objects landed (not the unchanged). Each kind is one complete list: two files of one kind
-    are refused (``MasterFileError``) before anything lands — landed in turn, each would replace the
-    other as the whole list at every landing, flipping every enterprise of the other out and back."""
+    """Land the registry files found (in every place asked), each as the newest snapshot of its kind;
+    returns the raw objects landed (not the unchanged). Each kind is one complete list: two files of
+    one kind read in one landing are refused (``MasterFileError``) before anything lands — landed in
+    turn, each would replace the other as the whole list at every landing, flipping every enterprise
+    of the other out and back. (A URL that answers 304 is not read: dated snapshots listed side by
+    side land one at a time, as they are published.)"""
     read = [(item, listing.read(item, ledger, session=session, timeout_s=timeout_s)) for item in items]
+    fetched = [(item, got, _kind_or_none(got.content)) for item, got in read if got is not None]
     by_kind: dict[str, list[str]] = {}
-    for item, got in read:
-        kind = _kind_or_none(got.content) if got is not None else _landed_kind(ledger, item)
+    for item, _, kind in fetched:
         if kind is not None:
             by_kind.setdefault(kind, []).append(item.name)
     twice = {kind: names for kind, names in by_kind.items() if len(names) > 1}
@@ -258,11 +260,8 @@ def land_files(
             + ": the registry takes one complete list of each kind — keep one, or merge them"
         )
     landed = []
-    for item, got in read:
-        if got is None:
-            continue
-        kind = _kind_or_none(got.content)  # None: landed as received; the build quarantines it
-        name = f"{kind}.csv" if kind else item.name
+    for item, got, kind in fetched:
+        name = f"{kind}.csv" if kind else item.name  # not a registry file: the build quarantines it
         obj = land_snapshot(
             lake, ledger, source=SOURCE, logical_name=name, data=got.content, origin=item.location
         )
@@ -277,12 +276,3 @@ def _kind_or_none(data: bytes) -> str | None:
         return kind_of(data)
     except MasterFileError:
         return None
-
-
-def _landed_kind(ledger: Ledger, item: listing.ListedFile) -> str | None:
-    """The kind of the bytes last landed from the item's URL (it answered 304: unchanged since)."""
-    sha = ledger.fetch_state(item.location)[2]
-    for obj in ledger.raw_objects(SOURCE):
-        if obj.sha256 == sha and obj.logical_name.removesuffix(".csv") in KINDS:
-            return obj.logical_name.removesuffix(".csv")
-    return None

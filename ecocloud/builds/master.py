@@ -43,13 +43,14 @@ _PACKETS = INPUTS["packets"]
 def land(settings: Settings, ledger: Ledger, locations: Sequence[str] | None = None) -> list[RawObject]:
     """Land new snapshots found at ``locations`` (default: ``settings.master_base_url``)."""
     session = http_session(settings)
-    landed = []
-    for location in locations or [settings.master_base_url]:
-        items = ingest_master.discover(location, session=session, timeout_s=settings.http_timeout_s)
-        landed += ingest_master.land_files(
-            settings.lake_store, ledger, items, session=session, timeout_s=settings.http_timeout_s
-        )
-    return landed
+    items = [
+        item
+        for location in locations or [settings.master_base_url]
+        for item in ingest_master.discover(location, session=session, timeout_s=settings.http_timeout_s)
+    ]
+    return ingest_master.land_files(
+        settings.lake_store, ledger, items, session=session, timeout_s=settings.http_timeout_s
+    )
 
 
 def land_interval(settings: Settings, ledger: Ledger, *_interval: dt.datetime) -> list[RawObject]:

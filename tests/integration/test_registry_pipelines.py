@@ -362,7 +362,12 @@ def test_two_lists_of_one_kind_in_one_place_are_refused_before_either_lands(
         with pytest.raises(MasterFileError, match=r"2 files hold the enterprises list \(enterprises_guizhou"):
             master.land(settings, led, [str(folder)])
         assert led.raw_objects("master") == []
-        (folder / "enterprises_guizhou.csv").unlink()
+        other = tmp_path / "other"  # one in each of two places: the same flipping
+        other.mkdir()
+        (folder / "enterprises_guizhou.csv").rename(other / "enterprises_guizhou.csv")
+        with pytest.raises(MasterFileError, match="2 files hold the enterprises list"):
+            master.land(settings, led, [str(folder), str(other)])
+        assert led.raw_objects("master") == []
         assert sorted(o.logical_name for o in master.land(settings, led, [str(folder)])) == [
             "enterprises.csv",
             "monitoring_points.csv",
