@@ -15,6 +15,7 @@ from ecocloud.runner.report import BLOCKED, PUBLISHED, QualityGateFailed, RunRep
 from ecocloud.settings import Settings, get_settings
 from ecocloud.specs import all_specs, get_spec
 from warehouse import quality
+from warehouse.ledger import UnitState
 from warehouse.sweep import Unlisted, sweep
 
 
@@ -64,13 +65,12 @@ def build(spec_name: str, build_name: str, run: RunInfo) -> RunReport:
     the build's: with some published the task must succeed, as Airflow records its Assets' events
     (which wake the DAGs downstream) only then; ``gate_verdict`` fails the run for the blocked ones."""
     spec = get_spec(spec_name)
-    settings = get_settings()
-    report = engine.run_spec(settings, spec, run, builds=[build_name])
+    report = engine.run_spec(get_settings(), spec, run, builds=[build_name])
     print("\n".join(report.lines()))
     try:
         report.check()
     except QualityGateFailed:
-        if not _recorded(settings, f"{spec_name}.{build_name}", run.run_id, (PUBLISHED,)):
+        if not _units_of_run(spec_name, run, (PUBLISHED,), build_name):
             raise
         print("the units above were blocked; this run published others (gate_verdict fails the run)")
     return report
@@ -80,34 +80,34 @@ def changed_in_run(spec_name: str, build_name: str, run: RunInfo) -> bool:
     """Whether this DAG run wrote anything of the build, in this attempt or an earlier one (when not,
     its Assets did not change): a retry that finds its units published by the failed try still
     changed them."""
-    return _recorded(get_settings(), f"{spec_name}.{build_name}", run.run_id, (PUBLISHED, BLOCKED))
+    return bool(_units_of_run(spec_name, run, (PUBLISHED, BLOCKED), build_name))
 
 
 def gate_verdict(spec_name: str, run: RunInfo) -> None:
     """Raise ``QualityGateFailed`` naming every unit of the spec that this DAG run left blocked — in
     any attempt: a retry skips a unit blocked before (its inputs are unchanged), so the attempt that
     succeeds does not show it."""
-    spec = get_spec(spec_name)
-    led = engine.ledger(get_settings())
-    try:
-        blocked = [
-            f"{u.build} {u.unit}: {u.error}"
-            for b in spec.builds
-            for u in led.unit_states(spec.full_name(b)).values()
-            if u.run_id == run.run_id and u.status == BLOCKED
-        ]
-    finally:
-        led.close()
+    blocked = [f"{u.build} {u.unit}: {u.error}" for u in _units_of_run(spec_name, run, (BLOCKED,))]
     if blocked:
         raise QualityGateFailed("quality gate blocked publication in this run:\n" + "\n".join(blocked))
     print("no unit blocked in this run")
 
 
-def _recorded(settings: Settings, build: str, run_id: str, statuses: tuple[str, ...]) -> bool:
-    """Whether the ledger holds a unit of ``build`` last recorded by ``run_id`` in one of ``statuses``."""
-    led = engine.ledger(settings)
+def _units_of_run(
+    spec_name: str, run: RunInfo, statuses: tuple[str, ...], build_name: str | None = None
+) -> list[UnitState]:
+    """The units of the spec's builds (or of ``build_name`` alone) that the ledger last recorded from
+    this run, in one of ``statuses``."""
+    spec = get_spec(spec_name)
+    led = engine.ledger(get_settings())
     try:
-        return any(u.run_id == run_id and u.status in statuses for u in led.unit_states(build).values())
+        return [
+            u
+            for b in spec.builds
+            if build_name is None or b.name == build_name
+            for u in led.unit_states(spec.full_name(b)).values()
+            if u.run_id == run.run_id and u.status in statuses
+        ]
     finally:
         led.close()
 

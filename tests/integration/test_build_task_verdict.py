@@ -51,6 +51,7 @@ def test_a_build_that_published_succeeds_and_the_run_fails_for_its_blocked_units
     )  # no QualityGateFailed: the task succeeds, its Assets wake others
     assert {u.unit: u.status for u in report.units} == {DAY.isoformat(): "published", "2023-03-02": "blocked"}
     assert tasks.changed_in_run("air", "hourly", run)
+    assert tasks.changed_in_run("air_quality", "hourly", run)  # named by its DAG id, as get_spec allows
     with pytest.raises(QualityGateFailed, match=r"air\.hourly 2023-03-02: "):
         tasks.gate_verdict("air", run)
 
