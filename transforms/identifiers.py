@@ -63,8 +63,9 @@ for _c, _v in _VALUE.items():
     _LOOKUP[ord(_c)] = _v
 _WEIGHTS = np.array(USCC_WEIGHTS, dtype=np.int64)
 
+# what upstream lists write for "no USCC" besides punctuation alone (compared after normalising)
+_NO_USCC = pa.array(["无", "暂无", "N/A", "NA", "NULL", "NONE"], pa.string())
 # Every character str.isspace() accepts, spelled out (RE2's \s is ASCII only).
-_NO_USCC = pa.array(["N/A", "NA", "NULL", "NONE"], pa.string())  # upstream words for "none"
 _WS = "[\t\n\v\f\r \x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+"
 # Case folding of the matching keys is ASCII only (after NFKC, full-width letters are ASCII).
 
@@ -83,8 +84,9 @@ def uscc_check_char(first17: str) -> str:
 
 def normalize_uscc(value: str | None) -> str | None:
     """Full-width → half-width (NFKC), whitespace removed, ASCII upper case; empty, or a placeholder for
-    none (no letter or digit at all: ``—``, ``-``, ``/``, ``无``; or ``N/A``, ``NA``, ``NULL``, ``NONE``)
-    → None: a placeholder is no identity, and two enterprises sharing one are not one enterprise.
+    none (no letter or digit at all: ``—``, ``-``, ``/``; or ``无``, ``暂无``, ``N/A``, ``NA``, ``NULL``,
+    ``NONE``) → None: a placeholder is no identity, and two enterprises sharing one are not one
+    enterprise. Other text stays, to be flagged (a name typed into the column is a ``charset`` problem).
 
     One implementation for scalars and columns (:func:`normalize_uscc_array`): Python's unicodedata and
     Arrow's utf8proc know different Unicode versions, so two implementations would drift apart.
@@ -97,7 +99,7 @@ def normalize_uscc_array(values: pa.Array | pa.ChunkedArray) -> pa.Array:
     arr = _combine(values).cast(pa.string())
     arr = pc.utf8_normalize(arr, form="NFKC")
     arr = _nfkc_again(pc.ascii_upper(pc.replace_substring_regex(arr, _WS, "")))
-    none = pc.or_(pc.invert(pc.match_substring_regex(arr, "[0-9A-Z]")), pc.is_in(arr, _NO_USCC))
+    none = pc.or_(pc.invert(pc.match_substring_regex(arr, r"[\p{L}\p{N}]")), pc.is_in(arr, _NO_USCC))
     return pc.if_else(none, pa.scalar(None, pa.string()), arr)
 
 

@@ -53,8 +53,13 @@ __all__ = [
 
 _HEADER_SCAN_ROWS = 15
 _YEAR_RE = re.compile(r"(?<!\d)(20\d{2})(?!\d)")
-# the evaluation year as a name or title states it, most explicit first: 2023年度, a listing's 2023_
-_YEAR_PATTERNS = (re.compile(r"(?<!\d)(20\d{2})\s*年度"), re.compile(r"(?<!\d)(20\d{2})_"), _YEAR_RE)
+# the evaluation year as a name or title states it, most explicit first: the year a listing put
+# before the file name (after a province key: ``CreditFile.logical_name``), 2023年度, any year
+_YEAR_PATTERNS = (
+    re.compile(r"^(?:[a-z]+_)?(20\d{2})_"),
+    re.compile(r"(?<!\d)(20\d{2})\s*年度"),
+    _YEAR_RE,
+)
 _SUB_GRADE_RE = re.compile(r"^\(?([A-Z0-9][A-Z0-9+\-]{0,2})\)?级?$")
 
 
@@ -384,9 +389,9 @@ def _data_rows(rows: list[list[str]], header_index: int) -> Iterator[tuple[int, 
 
 
 def _year_in(text: str) -> int | None:
-    """The evaluation year a name or title states: the one written as such (2023年度, or the
-    ``2023_`` a listing's year puts before a file name), else the first year in it — a title
-    "2024年发布的2023年度…" was published in 2024 and rates 2023."""
+    """The evaluation year a name or title states: the one a listing put before the file name
+    (``2023_…``, ``jiangxi_2023_…``), else the one written as such (2023年度: a title
+    "2024年发布的2023年度…" was published in 2024 and rates 2023), else the first year in it."""
     for pattern in _YEAR_PATTERNS:
         if m := pattern.search(text or ""):
             return int(m.group(1))

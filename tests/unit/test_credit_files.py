@@ -303,3 +303,6 @@ def test_the_evaluation_year_is_the_one_a_name_states_as_such() -> None:
         ListedFile("/x/江西省2024年发布的结果.csv", "江西省2024年发布的结果.csv"), "jiangxi", 2023
     ).logical_name == ("2023_江西省2024年发布的结果.csv")
     assert parse(text, "2023_江西省2024年发布的结果.csv").rows["year"].to_pylist() == [2023]
+    # a listing that says 2024 for a name saying 2023年度: the listing's year, put before the name, wins
+    contradicted = CreditFile(ListedFile("/x/" + name, name), "jiangxi", 2024).logical_name
+    assert contradicted == "2024_" + name and parse(text, contradicted).rows["year"].to_pylist() == [2024]

@@ -80,13 +80,14 @@ def test_normalisation_repairs_width_case_and_spaces() -> None:
 
 
 @pytest.mark.parametrize(
-    "placeholder", ["—", "-", "--", "/", "无", "－", "n/a", "N/A", "NA", "null", "None", "——"]
+    "placeholder", ["—", "-", "--", "/", "无", "暂无", "－", "n/a", "N/A", "NA", "null", "None", "——"]
 )
 def test_a_placeholder_for_none_is_no_uscc(placeholder: str) -> None:
     """Upstream lists write a dash or 无 where an enterprise has no USCC: no identity, not a shared key."""
     assert normalize_uscc(placeholder) is None
     assert normalize_uscc_array(pa.array([placeholder, EXAMPLE])).to_pylist() == [None, EXAMPLE]
     assert normalize_uscc("91350200776049653X") == "91350200776049653X"  # malformed, still kept as given
+    assert normalize_uscc("北京某公司") == "北京某公司"  # a name in the wrong column: kept, to be flagged
 
 
 first17 = st.text(alphabet=USCC_CHARSET, min_size=17, max_size=17)
