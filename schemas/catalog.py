@@ -76,7 +76,11 @@ F.define(
         "when the newest data ends: the time column's maximum (a date: the end of its Beijing day, or "
         "its month, or its last publication while that period is still being written)",
     ),
-    Column("last_updated_at", "timestamp", "when the newest data file was written (UTC)"),
+    Column(
+        "last_updated_at",
+        "timestamp",
+        "when the newest rows were published (UTC; a compacted file keeps the time of the parts it rewrote)",
+    ),
     Column(
         "freshness_status",
         "string",

@@ -20,10 +20,13 @@ describes at that moment and the catalog cannot drift from it:
 * lineage from ``platform_ledger__lineage`` (empty until the runner records it).
 
 Freshness: the newest data's end (the coverage's end: the time column's maximum; a date's day or
-month, to its last publication while that period is still being written) — or, for a table without a
-time column, its newest file write or the last check of its source that found its builds current,
+month, to its last publication while that period is still being written; never after the table's
+last write: rows dated in the future are no sign of a live feed) — or, for a table without a time
+column, its newest file write or the last check of its source that found its builds current,
 whichever is later (an unchanged upstream writes nothing) — is compared with the table's expected
 update interval; it is late when older than that interval plus the table's ``freshness_tolerance``.
+The build stores that reference and when it falls due (``freshness_due_at``); readers judge it again
+when they read (``datasets_as_of``).
 """
 
 from __future__ import annotations

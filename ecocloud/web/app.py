@@ -106,7 +106,7 @@ def _middleware(app: FastAPI, settings: Settings) -> None:
         response.headers["X-Frame-Options"] = "DENY"
         response.headers["Referrer-Policy"] = "same-origin"
         # a shared cache must not keep a page that sets a cookie: it would hand one visitor's CSRF
-        # token to everyone (login CSRF) and their language to the rest
+        # token (in the cookie and the page's forms) to everyone — a login CSRF
         sets_cookie = "set-cookie" in response.headers
         if sets_cookie or session is not None or request.url.path.startswith(("/login", "/admin", "/sql")):
             response.headers["Cache-Control"] = "no-store"
