@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, HTTPException, Request
 from starlette.responses import RedirectResponse, Response
@@ -30,6 +30,7 @@ from schemas.registry import Layer, all_tables
 router = APIRouter()
 SQL_DISPLAY_ROWS = 500
 SQL_CELL_CHARS = 1_000  # a cell's text shown at most (the CSV/JSON of `ecocloud sql` has it whole)
+SQL_PAGE_CHARS = 2_000_000  # cells' text a page shows at most: the HTML is built in this process
 SQL_WAIT_S = 1.0  # for a free query slot, before answering 503 (the wait holds a worker thread)
 
 
@@ -220,6 +221,18 @@ def sql_run(
         slots.release()
 
 
+def _within_page(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """The first rows whose cells' text, as shown (each cut at ``SQL_CELL_CHARS``), stays within
+    ``SQL_PAGE_CHARS``: the cell budget bounds cells, not their length (50,000 of 1,000 characters,
+    each escaped, made a page of hundreds of MB)."""
+    shown = 0
+    for i, row in enumerate(rows):
+        shown += sum(min(len(str(x)), SQL_CELL_CHARS) for x in row if x is not None)
+        if shown > SQL_PAGE_CHARS:
+            return rows[:i]
+    return rows
+
+
 def _sql_page(request: Request, role: Role | None, query: str) -> Response:
     """``query`` run for a viewer of ``role``: the page of its result, or of why there is none."""
     allowed, forbidden = _sql_tables(role)
@@ -235,13 +248,16 @@ def _sql_page(request: Request, role: Role | None, query: str) -> Response:
         error = str(exc)
     except QueryFailed as exc:  # a DuckDB error in the analyst's SQL: DuckDB's message, not a trace
         error = str(exc).splitlines()[0]
+    rows = _within_page(result.rows) if result else None
     return render(
         request,
         "sql.html",
         status=400 if error else 200,
         query=query,
         columns=result.columns if result else None,
-        rows=result.rows if result else None,
+        rows=rows,
+        cut_by_chars=bool(result and rows is not None and len(rows) < len(result.rows)),
+        page_chars=SQL_PAGE_CHARS,
         truncated=bool(result and result.truncated),
         cut_by_cells=bool(result and result.cut_by_cells),
         max_cells=settings_of(request).web_sql_max_cells,

@@ -371,6 +371,20 @@ def test_a_wide_sql_result_is_cut_to_the_page_s_cell_budget(web_server: str, log
     wider = stars(1_613)  # 50,003 columns: not one row fits
     assert 'id="sql-result"' not in wider and "50,003 columns, more than the 50,000 cells" in wider
     assert len(wider.encode()) < 100_000
+    # within the cells, long text: 500 rows of ten 1,000-character cells of '<' (escaped five times
+    # over) are cut to the page's 2,000,000 characters
+    long_text = (
+        "SELECT "
+        + ", ".join(f"repeat('<', 1000) AS t{i}" for i in range(10))
+        + " FROM (SELECT unnest(range(500)) AS n)"
+    )
+    page = analyst.post(f"{web_server}/sql", data={"query": long_text, "csrf_token": token}, timeout=60)
+    assert page.status_code == 200 and page.text.count("<tr>") == 1 + 200
+    assert (
+        "a page shows at most 2,000,000 characters" in page.text
+        or "每页最多显示 2,000,000 个字符" in page.text
+    )
+    assert len(page.content) < 12_000_000
 
 
 def test_admin_adds_and_removes_a_user_through_the_form(web_server: str, login: Login) -> None:
