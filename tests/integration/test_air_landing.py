@@ -5,14 +5,12 @@ station list's rows that are not published are counted, and named in a warning w
 from __future__ import annotations
 
 import datetime as dt
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
 import pytest
+from http_upstream import serving
 from typer.testing import CliRunner
 
 from ecocloud.builds import air
@@ -399,8 +397,14 @@ def test_an_earlier_day_that_fails_does_not_cost_the_run_its_own(settings: Setti
         STATION_LIST_NAME: station_list_csv(stations),
         day_file_name(DAY): generate_day(DAY, stations, seed=5),
     }
-    with _serving(files, failing={day_file_name(DAY - dt.timedelta(days=1))}) as base:
-        settings.air_base_url, settings.http_retries = base, 0
+    failing = day_file_name(DAY - dt.timedelta(days=1))
+
+    def answer(path: str) -> tuple[int, bytes]:
+        name = path.rsplit("/", 1)[-1]
+        return (500, b"down") if name == failing else (200, files[name]) if name in files else (404, b"")
+
+    with serving(answer) as base:
+        settings.air_base_url, settings.http_retries = f"{base}/air", 0
         led = ledger(settings)
         try:
             at = dt.datetime.combine(DAY, dt.time(9), air.BEIJING)
@@ -409,31 +413,3 @@ def test_an_earlier_day_that_fails_does_not_cost_the_run_its_own(settings: Setti
             assert sorted(air.newest_day_files(led)) == [DAY]
         finally:
             led.close()
-
-
-@contextmanager
-def _serving(files: dict[str, bytes], failing: set[str]) -> Iterator[str]:
-    """An upstream on loopback serving ``files`` by name, 500 for the names in ``failing``, 404 else."""
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            name = self.path.rsplit("/", 1)[-1]
-            status, body = (
-                (500, b"down") if name in failing else (200, files[name]) if name in files else (404, b"")
-            )
-            self.send_response(status)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *_: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/air"
-    finally:
-        server.shutdown()
-        server.server_close()

@@ -4,13 +4,12 @@ bytes land once, an outlet's reject is quarantined once, and a rerun on the same
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
+from http_upstream import serving
 
 from ecocloud.builds import permits
 from ecocloud.runner.engine import ledger
@@ -98,22 +97,8 @@ def test_a_page_fetched_again_unchanged_is_not_landed_again(
     published, so the page stayed "new" and was landed again by every run (a copy a day, each one's
     rejects quarantined again). Bytes landed before are not landed again."""
     body = page(GOOD, BAD)
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}/permits"
-    try:
+    with serving(lambda _path: (200, body)) as base:
+        url = f"{base}/permits"
         first = ingest("permit", lambda s, led: permits.fetch(s, led, base_url=url).landed)
         assert len(first.landed) == 1
         led = ledger(settings)
@@ -122,9 +107,6 @@ def test_a_page_fetched_again_unchanged_is_not_landed_again(
         finally:
             led.close()
         assert again.pages == 1 and again.landed == []
-    finally:
-        server.shutdown()
-        server.server_close()
     assert rejects(settings) == sorted(
         [
             ("91360100MA35F7Q12E001P", "outlets[1]", "outlet without outletCode"),
