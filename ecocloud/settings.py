@@ -200,8 +200,9 @@ class Settings(BaseSettings):
     web_sample_rows: int = Field(default=20, description="sample rows on a dataset page", ge=0, le=1000)
     catalog_base_url: str = Field(
         default="http://127.0.0.1:8080",
-        description="public address of the web app: dataset URIs of the DCAT export made on the command line; "
-        "forms posted from this origin are accepted when a proxy hands the app another Host",
+        description="public address of the web app: dataset URIs of the DCAT export (made on the command line, "
+        "and served at /catalog.jsonld when this is set; else there the address a request came to); forms "
+        "posted from this origin are accepted when a proxy hands the app another Host",
     )
     catalog_publisher_zh: str = "江西省生态环境厅 大数据中心"
     catalog_publisher_en: str = "Jiangxi Department of Ecology and Environment, big-data centre"

@@ -143,12 +143,16 @@ async def dcat_export(request: Request) -> Response:
     """DCAT-AP JSON-LD of the datasets the viewer may see (anonymous: 无条件共享)."""
     v = viewer(request)
     settings = settings_of(request)
+    # dataset URIs are identifiers: the public address when one is configured, not whatever Host a
+    # request names (a proxy's internal name, or a forged header); else the address asked
+    configured = "catalog_base_url" in settings.model_fields_set
+    base = settings.catalog_base_url if configured else str(request.base_url)
 
     def build() -> dict[str, Any]:
         with queries.serving(settings) as con:
             datasets = load_catalog(con, access.visible_levels(v.role))
             bbox = region_bbox(con)
-        return dcat_catalog(datasets, settings, base=str(request.base_url), bbox=bbox)
+        return dcat_catalog(datasets, settings, base=base, bbox=bbox)
 
     doc = await run_in_threadpool(build)
     return JSONResponse(doc, media_type="application/ld+json")

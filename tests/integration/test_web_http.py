@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -540,3 +541,18 @@ def test_a_catalog_not_rebuilt_since_its_due_time_reads_late(web_home: WebHome, 
         assert "Due by" in page
         found = requests.get(f"{base}/datasets", params={"q": OPEN, "lang": "en"}, timeout=10).text
         assert 'class="fresh late"' in found
+
+
+def test_dcat_dataset_uris_are_the_configured_public_address_whatever_the_host(web_home: WebHome) -> None:
+    """/catalog.jsonld names datasets by URIs: with ECOCLOUD_CATALOG_BASE_URL set they are built on it,
+    not on the Host a request names (a forged one, or a proxy's internal name); unset, on the address
+    asked."""
+    public = "https://data.example.gov.cn"
+    with running_web(web_home.env | {"ECOCLOUD_CATALOG_BASE_URL": public}, "--insecure-cookies") as base:
+        doc = requests.get(f"{base}/catalog.jsonld", headers={"Host": "evil.example"}, timeout=30).json()
+    ids = [d["@id"] for d in doc["dcat:dataset"]]
+    assert ids and all(i.startswith(f"{public}/datasets/") for i in ids), ids[:3]
+    assert "evil.example" not in json.dumps(doc)
+    with running_web(web_home.env, "--insecure-cookies") as base:
+        doc = requests.get(f"{base}/catalog.jsonld", timeout=30).json()
+    assert all(d["@id"].startswith(f"{base}/datasets/") for d in doc["dcat:dataset"])
