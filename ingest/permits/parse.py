@@ -107,12 +107,10 @@ def _date(rec: dict[str, Any], key: str, *, required: bool = False) -> dt.date |
     if m is None or day is None:
         raise _Bad(key, value, f"{key} is not a date")
     if text[m.end() :]:
-        try:  # a time with an offset: its day in Beijing (Java's zone name in brackets dropped)
-            instant = dt.datetime.fromisoformat(_ZONE_NAME.sub("", text))
+        try:  # a time too: its day in Beijing, as updatedAt is read (Java's zone name in brackets dropped)
+            return parse_updated_at(_ZONE_NAME.sub("", text)).astimezone(BEIJING).date()
         except ValueError:
             return day  # a time in a form not read here (… 00:00:00 CST): the date as written
-        if instant.tzinfo is not None:
-            return instant.astimezone(BEIJING).date()
     return day
 
 
