@@ -7,7 +7,7 @@ For one build:
    one the ledger recorded, or its last build failed. The ledger decides, not a time window.
 2. pending units are cut into **batches** (``batch_units`` / ``batch_bytes``); batches of a
    ``parallel`` build run in forked worker processes (at least one batch per worker, balanced by
-   input size). Each batch holds a lock per unit, and those of the other builds' units its units
+   input size; killed when the build is interrupted — ``ecocloud.runner.workers``). Each batch holds a lock per unit, and those of the other builds' units its units
    exclude (``Unit.excludes``: a compaction, the units whose parts it rewrites), re-plans under them
    (a concurrent run may have built a unit, or its inputs may have changed meanwhile; a unit that now
    excludes one more is left for the next run), then:
@@ -38,7 +38,7 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable, Collection, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -58,6 +58,7 @@ from ecocloud.runner.units import (
     safe_name,
     unit_lock,
 )
+from ecocloud.runner.workers import worker_pool
 from ecocloud.settings import Settings
 from schemas.platform import expectation_results
 from schemas.registry import Table, get_table
@@ -241,7 +242,7 @@ def run_build(settings: Settings, spec: SourceSpec, build: Build, run: RunInfo) 
     # a daemonic process (a multiprocessing pool's worker) may not start children: build in-process
     if build.parallel and workers > 1 and not multiprocessing.current_process().daemon:
         warm([t for t in outputs if t.name not in build.evidence])  # forked workers inherit GX
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        with worker_pool(workers) as pool:
             done = pool.map(_run_batch_job, [(settings, spec.name, build.name, run, b) for b in batches])
             for batch_reports in done:
                 reports.update((r.unit, r) for r in batch_reports)

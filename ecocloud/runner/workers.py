@@ -1,0 +1,49 @@
+"""Forked worker processes for a parallel build's batches, stopped when the build is interrupted.
+
+``ProcessPoolExecutor`` leaving its ``with`` block waits for the calls already running. So Airflow's
+``execution_timeout`` (``AirflowTaskTimeout``, raised by SIGALRM in the task's main thread) or a
+Ctrl-C took effect only once every running batch had finished: a task that had timed out went on
+writing for as long as its batches took, and the timeout did not bound a hung one at all. Here an
+interruption kills the workers first. That is safe: a batch records each unit in one ledger
+transaction after its atomic publish and its locks go with its process, so a killed batch's
+unrecorded units are pending for the next run. A batch that raises an ordinary exception still lets
+the others finish, as before: their units are good work.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
+
+# how long each killed worker may take to be reaped before the interruption goes on regardless
+_REAP_SECONDS = 10.0
+
+
+@contextmanager
+def worker_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
+    """A pool of ``workers`` forked processes, killed when an interruption (a ``BaseException`` that
+    is no ``Exception``: a timeout, a termination, Ctrl-C) leaves the block."""
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+    try:
+        yield pool
+    except Exception:
+        raise
+    except BaseException:
+        _kill(pool)
+        raise
+    finally:
+        pool.shutdown(wait=True)  # at once after _kill: nothing is left running
+
+
+def _kill(pool: ProcessPoolExecutor) -> None:
+    # SIGKILL, not SIGTERM: forked from an Airflow task, a worker inherits its SIGTERM handler,
+    # which ignores the signal in any process but the task's own.
+    # (Python 3.14 has ProcessPoolExecutor.kill_workers(); on 3.11 the processes are this attribute.)
+    processes = list((pool._processes or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        process.kill()
+    for process in processes:
+        process.join(_REAP_SECONDS)

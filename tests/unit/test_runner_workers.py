@@ -1,0 +1,59 @@
+"""The parallel build's worker pool: an interruption (Airflow's execution_timeout) kills the running
+batches instead of waiting for them; an ordinary failure lets the others finish."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+from airflow.sdk.exceptions import AirflowTaskTimeout
+from airflow.sdk.execution_time.timeout import timeout
+
+from ecocloud.runner.workers import worker_pool
+
+
+def _slow_write(args: tuple[Path, float]) -> int:
+    """A batch that ignores SIGTERM (as a worker forked from an Airflow task does), takes
+    ``seconds`` and then leaves a file named after its process."""
+    folder, seconds = args
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    (folder / f"started-{os.getpid()}").touch()
+    time.sleep(seconds)
+    (folder / f"finished-{os.getpid()}").touch()
+    return os.getpid()
+
+
+def _fail_or_write(args: tuple[Path, float]) -> int:
+    if args[1] == 0:
+        raise ValueError("a batch that fails")
+    return _slow_write(args)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie is dead too: only its parent has not reaped it
+    return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
+
+
+def test_a_timeout_kills_the_running_batches_instead_of_waiting_for_them(tmp_path: Path) -> None:
+    started = time.monotonic()
+    with pytest.raises(AirflowTaskTimeout), timeout(2), worker_pool(2) as pool:
+        list(pool.map(_slow_write, [(tmp_path, 60.0)] * 4))
+    waited = time.monotonic() - started
+    workers = [int(p.name.split("-")[1]) for p in tmp_path.glob("started-*")]
+    assert len(workers) == 2, "both workers had started a batch"
+    assert not [w for w in workers if _alive(w)]
+    assert not list(tmp_path.glob("finished-*"))
+    assert waited < 30, f"the pool waited {waited:.0f} s for batches of 60 s"
+
+
+def test_a_failing_batch_lets_the_running_ones_finish(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="a batch that fails"), worker_pool(2) as pool:
+        list(pool.map(_fail_or_write, [(tmp_path, 0.0), (tmp_path, 1.0)]))
+    assert len(list(tmp_path.glob("finished-*"))) == 1
