@@ -19,13 +19,26 @@ def sweep(
         float | None,
         typer.Option(min=1, help="only files older than this (default: ECOCLOUD_LAKE_SWEEP_GRACE_HOURS, 72)"),
     ] = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="delete even when they are most of the lake's table files (refused otherwise: that "
+            "is a ledger other than the lake's own)",
+        ),
+    ] = False,
 ) -> None:
     """Crash leftovers in the lake's table folders: files no ledger part names (readers by folder, such
     as the external tables of `ecocloud export-ddl`, would count them); and the temporary files of
     landings killed mid-write in the raw zone."""
     from ecocloud.runner.tasks import unlisted_files  # the runner and the lake: not at CLI start
+    from warehouse.sweep import SweepRefused
 
-    hours, found = unlisted_files(get_settings(), delete=delete, grace_hours=grace_hours)
+    try:
+        hours, found = unlisted_files(get_settings(), delete=delete, grace_hours=grace_hours, force=force)
+    except SweepRefused as refused:
+        console.print(f"[red]{refused}[/red]")
+        raise typer.Exit(1) from None
     if not found:
         console.print(f"no unlisted files older than {hours:g} h")
         return

@@ -18,6 +18,11 @@ Iceberg's ``remove_orphan_files(older_than=…)``, only files last modified befo
 deleted (a few days back: far longer than any unit's write-to-record), and only those still unlisted
 when the ledger is read again after the listing. The gate results are not ledger parts
 (``warehouse.results_rollup`` keeps them) and are left alone.
+
+The sweep trusts the ledger it is given, so it refuses to delete when most of the table files would
+go: that is a ledger that does not describe this lake (a new empty one created where no
+``ECOCLOUD_STATE_DB_URL`` was set, another environment's database), not crash leftovers, which are a
+few files beside many listed ones. ``force`` overrides it for a lake that really is mostly leftovers.
 """
 
 from __future__ import annotations
@@ -67,14 +72,23 @@ def listed_files(parts: Iterable[PartKey]) -> set[str]:
     return {part_file(get_table(p.table_name), partition_date(p.partition), p.part) for p in parts}
 
 
+class SweepRefused(RuntimeError):
+    """Deleting would remove most of the lake's table files: the ledger does not describe this lake."""
+
+
 def unlisted(lake: Lake, parts: Sequence[PartKey], older_than: dt.datetime) -> list[Unlisted]:
     """The files of the swept tables that ``parts`` do not list and that were last modified before
     ``older_than`` (hidden temporary files of local writes included), and the raw zone's temporary
     files as old."""
+    return _old_unlisted(lake, _table_files(lake), parts, older_than)
+
+
+def _old_unlisted(
+    lake: Lake, table_files: list[str], parts: Sequence[PartKey], older_than: dt.datetime
+) -> list[Unlisted]:
     listed = listed_files(parts)
-    candidates = [rel for table in swept_tables() for rel in _files(lake, table) if rel not in listed]
     found = []
-    for rel in candidates + _raw_temporaries(lake):
+    for rel in [rel for rel in table_files if rel not in listed] + _raw_temporaries(lake):
         info = lake.info(rel)
         if info.modified < older_than:
             found.append(Unlisted(rel, info.size, info.modified))
@@ -94,18 +108,41 @@ def _raw_temporaries(lake: Lake) -> list[str]:
 
 
 def sweep(
-    lake: Lake, read_parts: Callable[[], Sequence[PartKey]], older_than: dt.datetime, *, delete: bool
+    lake: Lake,
+    read_parts: Callable[[], Sequence[PartKey]],
+    older_than: dt.datetime,
+    *,
+    delete: bool,
+    force: bool = False,
 ) -> list[Unlisted]:
     """The unlisted files older than ``older_than`` (see the module doc); with ``delete``, those still
-    unlisted in a second read of the ledger (``read_parts``) are deleted. Returns what was found (and
-    deleted)."""
-    found = unlisted(lake, read_parts(), older_than)
+    unlisted in a second read of the ledger (``read_parts``) are deleted — unless they are more than
+    half of the table files and not ``force`` (``SweepRefused``). Returns what was found (and deleted)."""
+    table_files = _table_files(lake)
+    found = _old_unlisted(lake, table_files, read_parts(), older_than)
     if not delete or not found:
         return found
     still = listed_files(read_parts())
     gone = [u for u in found if u.rel not in still]
+    if not force:
+        _refuse_most(gone, table_files)
     lake.delete_many([u.rel for u in gone])
     return gone
+
+
+def _refuse_most(gone: list[Unlisted], table_files: list[str]) -> None:
+    table_files_gone = len({u.rel for u in gone} & set(table_files))
+    if table_files_gone * 2 > len(table_files):
+        raise SweepRefused(
+            f"refusing to delete {table_files_gone:,} of the lake's {len(table_files):,} table files: the "
+            "ledger lists too few of them to be this lake's own (is ECOCLOUD_STATE_DB_URL, or "
+            "ECOCLOUD_HOME for a local ledger, the one the builds use?). If they really are crash "
+            "leftovers, `ecocloud sweep --delete --force` deletes them."
+        )
+
+
+def _table_files(lake: Lake) -> list[str]:
+    return [rel for table in swept_tables() for rel in _files(lake, table)]
 
 
 def _files(lake: Lake, table: Table) -> list[str]:

@@ -7,13 +7,15 @@ import datetime as dt
 import os
 from pathlib import Path
 
+import pytest
+
 from schemas import air, source
 from schemas.platform import expectation_results as RESULTS
 from schemas.registry import Table
 from warehouse import lake as lk
 from warehouse.fs import TEMPORARY_NAME, LocalLake, temporary_beside
 from warehouse.ledger import WHOLE, Part
-from warehouse.sweep import sweep
+from warehouse.sweep import SweepRefused, sweep
 
 DAY = dt.date(2026, 11, 20)
 NOW = dt.datetime(2026, 12, 2, 12, tzinfo=dt.UTC)
@@ -59,6 +61,27 @@ def test_only_old_unlisted_files_go(tmp_path: Path) -> None:
     assert sorted(u.rel for u in gone) == sorted(leftovers)
     assert all(lake.exists(rel) for rel in keep) and not any(lake.exists(rel) for rel in leftovers)
     assert sweep(lake, lambda: parts, CUTOFF, delete=True) == []
+
+
+def test_a_ledger_that_lists_too_few_of_the_lake_s_files_is_refused(tmp_path: Path) -> None:
+    """More than half of the table files unlisted is a ledger other than the lake's (an empty one
+    created where ECOCLOUD_STATE_DB_URL was not set): listed, never deleted without ``force``."""
+    lake = LocalLake(tmp_path)
+    published = [written(lake, source.readings, DAY + dt.timedelta(days=d), "data", OLD) for d in range(3)]
+    listing_one = [listed(source.readings, DAY, "data")]
+    for ledger_parts in ([], listing_one):
+        read = ledger_parts.copy
+        assert (
+            sorted(u.rel for u in sweep(lake, read, CUTOFF, delete=False)) == published[len(ledger_parts) :]
+        )
+        with pytest.raises(SweepRefused, match=r"refusing to delete \d of the lake's 3 table files"):
+            sweep(lake, read, CUTOFF, delete=True)
+        assert all(lake.exists(rel) for rel in published)
+    listing_two = [*listing_one, listed(source.readings, DAY + dt.timedelta(days=1), "data")]
+    assert [u.rel for u in sweep(lake, lambda: listing_two, CUTOFF, delete=True)] == [published[2]]
+    gone = sweep(lake, list, CUTOFF, delete=True, force=True)
+    assert sorted(u.rel for u in gone) == sorted(published[:2])
+    assert not any(lake.exists(rel) for rel in published)
 
 
 def test_a_part_recorded_while_the_sweep_ran_is_kept(tmp_path: Path) -> None:
