@@ -213,6 +213,19 @@ def test_workers_scale_out(compose: dict[str, Any]) -> None:
     assert not any("container_name" in s for s in services(compose).values())
 
 
+def test_the_state_database_takes_the_connections_of_four_scaled_workers(compose: dict[str, Any]) -> None:
+    """Each parallel build task holds one state connection and two per forked process
+    (ECOCLOUD_WORKERS), a Celery worker runs AIRFLOW_WORKER_CONCURRENCY of them: Postgres' default
+    100 was reached with two workers on 16-core hosts (the processes were one per core)."""
+    worker = environment_of(services(compose)["airflow-worker"])
+    per_worker = int(worker["AIRFLOW__CELERY__WORKER_CONCURRENCY"]) * (
+        1 + 2 * int(worker["ECOCLOUD_WORKERS"])
+    )
+    command = command_of(services(compose)["postgres"])
+    limit = int(command[command.index("-c") + 1].removeprefix("max_connections="))
+    assert limit >= 4 * per_worker + 100, "room for Airflow's own pools beside four workers' tasks"
+
+
 # -- configuration ---------------------------------------------------------------------------------
 
 
@@ -332,6 +345,18 @@ def test_the_receivers_take_each_loggers_address_from_the_gateways_proxy_header(
     found = re.search(r"^\s*default-server\s+(.*)$", cfg, flags=re.MULTILINE)
     assert found and {"check", "send-proxy-v2", "check-send-proxy"} <= set(found[1].split())
     assert not re.search(r"^\s*server\s.*\bno-send-proxy", cfg, flags=re.MULTILINE)
+
+
+def test_the_receivers_hold_no_credential(compose: dict[str, Any]) -> None:
+    """A receiver parses bytes from the internet and only writes its landing zone: it gets neither the
+    lake's keys nor the state database's URL."""
+    for name, svc in receivers(compose).items():
+        env = environment_of(svc)
+        assert not [k for k in env if re.search("SECRET|PASSWORD|KEY|_URL$", k)], name
+        assert (
+            env["ECOCLOUD_HJ212_LANDING_DIR"]
+            == environment_of(services(compose)["airflow-worker"])["ECOCLOUD_HJ212_LANDING_DIR"]
+        )
 
 
 def test_the_web_app_uses_the_shared_state_database(compose: dict[str, Any]) -> None:
