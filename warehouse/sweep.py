@@ -16,7 +16,8 @@ passes the retired parts with the listed ones, and the sweep leaves them alone. 
 has just written and not yet recorded is unlisted too, for a moment. So, like
 Iceberg's ``remove_orphan_files(older_than=…)``, only files last modified before ``older_than`` are
 deleted (a few days back: far longer than any unit's write-to-record), and only those still unlisted
-when the ledger is read again after the listing. The gate results are not ledger parts
+when the ledger is read again after the listing, and still that old then (a unit may have renamed a
+new part over an old leftover of its name). The gate results are not ledger parts
 (``warehouse.results_rollup`` keeps them) and are left alone.
 
 The sweep trusts the ledger it is given, so it refuses to delete when most of the table files would
@@ -123,11 +124,19 @@ def sweep(
     if not delete or not found:
         return found
     still = listed_files(read_parts())
-    gone = [u for u in found if u.rel not in still]
+    # and still old: a unit may have renamed a new file over an old leftover of the same name since
+    gone = [u for u in found if u.rel not in still and _modified_before(lake, u.rel, older_than)]
     if not force:
         _refuse_most(gone, table_files)
     lake.delete_many([u.rel for u in gone])
     return gone
+
+
+def _modified_before(lake: Lake, rel: str, older_than: dt.datetime) -> bool:
+    try:
+        return lake.info(rel).modified < older_than
+    except FileNotFoundError:  # gone meanwhile (a serving refresh, another sweep)
+        return False
 
 
 def _refuse_most(gone: list[Unlisted], table_files: list[str]) -> None:

@@ -94,6 +94,25 @@ def test_a_part_recorded_while_the_sweep_ran_is_kept(tmp_path: Path) -> None:
     assert lake.exists(rel)
 
 
+def test_a_leftover_a_unit_wrote_anew_while_the_sweep_ran_is_kept(tmp_path: Path) -> None:
+    """A unit renamed its new part over an old unlisted file of the same name after the listing, and
+    has not recorded it yet at the second read: the file is young now, so it stays."""
+    lake = LocalLake(tmp_path)
+    keep = [written(lake, source.readings, DAY + dt.timedelta(days=d), "data", OLD) for d in range(2)]
+    parts = [listed(source.readings, DAY + dt.timedelta(days=d), "data") for d in range(2)]
+    rewritten = written(lake, source.readings, DAY, "seg-r01", OLD)
+
+    def read_parts() -> list[Part]:
+        if len(reads) == 1:  # the second read: the unit's rename happened in between
+            written(lake, source.readings, DAY, "seg-r01", NOW)
+        reads.append(1)
+        return parts
+
+    reads: list[int] = []
+    assert sweep(lake, read_parts, CUTOFF, delete=True) == []
+    assert all(lake.exists(rel) for rel in [*keep, rewritten])
+
+
 def test_the_raw_zone_loses_only_old_temporary_files(tmp_path: Path) -> None:
     """A landing killed mid-write leaves ``.<name>.<uuid hex>.tmp`` in its raw folder: swept once old.
     Raw objects (recorded or not), the receiver's open segments and its manifest's temporary file,
