@@ -92,7 +92,8 @@ class Settings(BaseSettings):
     )
 
     workers: int = Field(
-        default_factory=lambda: os.cpu_count() or 1, description="forked processes for a parallel build's batches"
+        default_factory=lambda: os.cpu_count() or 1,
+        description="forked processes for a parallel build's batches",
     )
 
     simulator_host: str = "127.0.0.1"
