@@ -188,7 +188,8 @@ class Settings(BaseSettings):
     web_login_hashes_at_once: int = Field(
         default=2,
         description="password checks (Argon2id: 64 MiB and ~0.1 s of a core each) run at once; more logins "
-        "wait their turn up to 10 s, then get 503 (a flood of logins costs queueing, not memory)",
+        "wait their turn up to 10 s, then get 503 (a flood of logins costs queueing, not memory); at most 8 "
+        "wait, more get 503 at once (a flood holds no more of the web app's threads)",
         ge=1,
     )
     web_forwarded_allow_ips: str = Field(

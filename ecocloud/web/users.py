@@ -21,7 +21,9 @@ The state database is SQLite in the ecocloud home by default and Postgres when
 * Hashing is bounded: an Argon2id check takes 64 MiB and most of a core for ~0.1 s, so at most
   ``hashes_at_once`` run at once; a login that waits longer than ``hash_wait_s`` for its turn is
   refused as ``Busy`` (not counted as a failure) — a flood of logins from many clients, which the
-  throttle does not hold, costs queueing, not the server's memory.
+  throttle does not hold, costs queueing, not the server's memory. At most ``logins_waiting`` wait
+  at once; one more is ``Busy`` at once: each waits in one of the web app's worker threads, and a
+  flood would otherwise hold them all, leaving none for the pages.
 """
 
 from __future__ import annotations
@@ -141,6 +143,7 @@ class UserStore:
         window: dt.timedelta = dt.timedelta(minutes=15),
         hashes_at_once: int = 2,
         hash_wait_s: float = 10.0,
+        logins_waiting: int = 8,
     ) -> None:
         self.engine = sa.create_engine(url)
         _meta.create_all(self.engine)
@@ -152,17 +155,23 @@ class UserStore:
         self.hasher = PasswordHasher()
         self._hashing = threading.BoundedSemaphore(hashes_at_once)
         self.hash_wait_s = hash_wait_s
+        self._waiting = threading.BoundedSemaphore(hashes_at_once + logins_waiting)
         self._dummy_hash = self.hasher.hash(secrets.token_urlsafe(16))
 
     @contextmanager
     def _hash_turn(self) -> Iterator[None]:
         """One of the ``hashes_at_once`` turns at Argon2 (see the module doc); raises Busy."""
-        if not self._hashing.acquire(timeout=self.hash_wait_s):
+        if not self._waiting.acquire(blocking=False):  # as many waiting as may: no thread more
             raise Busy
         try:
-            yield
+            if not self._hashing.acquire(timeout=self.hash_wait_s):
+                raise Busy
+            try:
+                yield
+            finally:
+                self._hashing.release()
         finally:
-            self._hashing.release()
+            self._waiting.release()
 
     # -- users ------------------------------------------------------------------------------------
     def add_user(self, username: str, password: str, role: Role | str, *, replace: bool = False) -> None:

@@ -318,6 +318,47 @@ def test_password_checks_run_a_few_at_a_time_and_a_login_kept_waiting_is_busy_no
     assert store.authenticate("ana", "long-enough-pw", "10.0.0.3") is Role.ANALYST
 
 
+def test_a_login_beyond_those_allowed_to_wait_is_busy_at_once(tmp_path: Path) -> None:
+    """Each waiting login holds one of the web app's worker threads: with ``logins_waiting`` waiting,
+    the next is refused at once, not after ``hash_wait_s`` — a flood from many clients cannot hold
+    every thread."""
+    store = UserStore(f"sqlite:///{tmp_path / 'state.sqlite'}", hashes_at_once=1, logins_waiting=1)
+    store.add_user("ana", "long-enough-pw", "analyst")
+    store.hash_wait_s = 60.0
+    checking, release = threading.Event(), threading.Event()
+
+    class HeldHasher(PasswordHasher):
+        def verify(self, hash: str | bytes, password: str | bytes) -> Literal[True]:
+            checking.set()
+            release.wait(30)
+            return super().verify(hash, password)
+
+    store.hasher = HeldHasher()
+    results: list[Role | str | None] = []
+
+    def log_in(client: str) -> None:
+        try:
+            results.append(store.authenticate("ana", "long-enough-pw", client))
+        except Busy:
+            results.append("busy")
+
+    first = threading.Thread(target=log_in, args=("10.0.0.1",))
+    first.start()
+    assert checking.wait(10)
+    # two more while the one turn is taken: one may wait for it, the other is refused at once
+    more = [threading.Thread(target=log_in, args=(c,)) for c in ("10.0.0.2", "10.0.0.3")]
+    for t in more:
+        t.start()
+    deadline = time.monotonic() + 10
+    while not results and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert results == ["busy"], "no login was refused at once: both wait for the turn"
+    release.set()
+    for t in (first, *more):
+        t.join(30)
+    assert sorted(map(str, results)) == sorted(["busy", str(Role.ANALYST), str(Role.ANALYST)])
+
+
 def test_a_hash_with_older_parameters_is_replaced_at_the_next_login(tmp_path: Path) -> None:
     store = UserStore(f"sqlite:///{tmp_path / 'state.sqlite'}")
     store.add_user("ana", "long-enough-pw", "analyst")
