@@ -77,16 +77,12 @@ class SweepRefused(RuntimeError):
     """Deleting would remove most of the lake's table files: the ledger does not describe this lake."""
 
 
-def unlisted(lake: Lake, parts: Sequence[PartKey], older_than: dt.datetime) -> list[Unlisted]:
-    """The files of the swept tables that ``parts`` do not list and that were last modified before
-    ``older_than`` (hidden temporary files of local writes included), and the raw zone's temporary
-    files as old."""
-    return _old_unlisted(lake, _table_files(lake), parts, older_than)
-
-
-def _old_unlisted(
+def unlisted(
     lake: Lake, table_files: list[str], parts: Sequence[PartKey], older_than: dt.datetime
 ) -> list[Unlisted]:
+    """The ``table_files`` (``_table_files``: hidden temporary files of local writes included) that
+    ``parts`` do not list and that were last modified before ``older_than``, and the raw zone's
+    temporary files as old."""
     listed = listed_files(parts)
     found = []
     for rel in [rel for rel in table_files if rel not in listed] + _raw_temporaries(lake):
@@ -120,7 +116,7 @@ def sweep(
     unlisted in a second read of the ledger (``read_parts``) are deleted — unless they are more than
     half of the table files and not ``force`` (``SweepRefused``). Returns what was found (and deleted)."""
     table_files = _table_files(lake)
-    found = _old_unlisted(lake, table_files, read_parts(), older_than)
+    found = unlisted(lake, table_files, read_parts(), older_than)
     if not delete or not found:
         return found
     still = listed_files(read_parts())
@@ -151,6 +147,7 @@ def _refuse_most(gone: list[Unlisted], table_files: list[str]) -> None:
 
 
 def _table_files(lake: Lake) -> list[str]:
+    """Every file in the swept tables' folders."""
     return [rel for table in swept_tables() for rel in _files(lake, table)]
 
 
