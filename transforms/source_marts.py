@@ -14,7 +14,12 @@ Rules (DOMAIN.md §1, HJ 212-2017):
   packets (2051) of the hour, else the real-time values (2011). Per day: the daily packet (2031) if
   sent, else the day's hours.
 * **Values of a period** from its samples: mean of Avg (Rtd for real-time), min of Min (Rtd), max of
-  Max (Rtd), sum of Cou; converted values (Zs*) alike.
+  Max (Rtd), sum of Cou; converted values (Zs*) alike. A period rolled up as N takes its mean, min
+  and max from its N samples only (HJ 75: data of calibration, maintenance or fault periods is not
+  valid data): a flue-gas hour of 45 N minutes and 15 of calibration gas is N, and its mean is the
+  45 minutes'. Cou stays the sum of every sample (an amount discharged, not a measurement to
+  average). An abnormal period keeps the values of all its samples, under its abnormal flag. The
+  daily values from hours follow the same rule over the hours.
 * **Flag roll-up** — a sample without a flag counts as N. Wastewater (ST 32, else a ``w`` code):
   one abnormal sample makes the hour abnormal. Flue gas (ST 31, else an ``a`` code): the hour is N
   only if ≥ 75 % of its samples are N. Other systems use the wastewater rule. An abnormal period
@@ -231,6 +236,7 @@ per_cn AS (
            CASE WHEN sum(n_cou) > 0 THEN sum(sum_cou)::DOUBLE END AS cou_value,
            sum(sum_zavg)::DOUBLE / nullif(sum(n_zavg), 0) AS zs_avg_value,
            min(zmin_v) AS zs_min_value, max(zmax_v) AS zs_max_value,
+           {_of_normal_samples()},
            first(flag ORDER BY n DESC, flag) FILTER (WHERE flag <> 'N') AS top,
            sum(dups)::INTEGER AS retransmissions,
            CASE WHEN bool_or(ww) THEN 'wastewater'
@@ -239,15 +245,37 @@ per_cn AS (
                 WHEN pollutant_code LIKE 'a%' THEN 'flue_gas'
                 ELSE 'other' END AS source_type
     FROM per_flag GROUP BY mn, pollutant_code, cn, period_us
+),
+judged AS (
+    SELECT *, {_flag_sql("samples", "samples_normal", "source_type", "top")} AS flag FROM per_cn
 )
 SELECT p.mn, p.pollutant_code, p.period_us, p.cn AS basis, p.source_type,
-       p.avg_value, p.min_value, p.max_value, p.cou_value, p.zs_avg_value, p.zs_min_value, p.zs_max_value,
-       p.samples, p.samples_normal, p.retransmissions,
-       {_flag_sql("p.samples", "p.samples_normal", "p.source_type", "p.top")} AS flag,
+       {_valid_values("p")}, p.cou_value,
+       p.samples, p.samples_normal, p.retransmissions, p.flag,
        u.u_unit AS unit, u.u_cou_unit AS cou_unit
-FROM per_cn p LEFT JOIN units u ON u.u_code = p.pollutant_code
+FROM judged p LEFT JOIN units u ON u.u_code = p.pollutant_code
 ORDER BY p.mn, p.pollutant_code, p.period_us
 """
+
+
+# the values a period rolled up as N takes from its N samples (or hours) only; Cou is not one of them
+_AVERAGED = ("avg_value", "min_value", "max_value", "zs_avg_value", "zs_min_value", "zs_max_value")
+
+
+def _of_normal_samples() -> str:
+    """per_cn's values over its N samples only (``<value>_normal``), from per_flag's groups."""
+    n = "FILTER (WHERE flag = 'N')"
+    return f"""(sum(sum_avg) {n})::DOUBLE / nullif(sum(n_avg) {n}, 0) AS avg_value_normal,
+           min(min_v) {n} AS min_value_normal, max(max_v) {n} AS max_value_normal,
+           (sum(sum_zavg) {n})::DOUBLE / nullif(sum(n_zavg) {n}, 0) AS zs_avg_value_normal,
+           min(zmin_v) {n} AS zs_min_value_normal, max(zmax_v) {n} AS zs_max_value_normal"""
+
+
+def _valid_values(alias: str) -> str:
+    """The averaged values of ``alias``'s rows: of the N samples where its ``flag`` is N, else all."""
+    return ", ".join(
+        f"CASE WHEN {alias}.flag = 'N' THEN {alias}.{v}_normal ELSE {alias}.{v} END AS {v}" for v in _AVERAGED
+    )
 
 
 HOURLY_PERIOD_US = f"(at_us // {HOUR_US}) * {HOUR_US}"  # a sample's hour, from its ``at_us``
@@ -290,6 +318,15 @@ def hourly_values(con: duckdb.DuckDBPyConnection, readings: str) -> pa.Table:
     return out.drop_columns(["period_us"]).append_column("hour_at", hour_at).append_column("date", date)
 
 
+def _of_normal_hours() -> str:
+    """from_hours' values over its N hours only (``<value>_normal``)."""
+    n = "FILTER (WHERE flag = 'N')"
+    return f"""{exact_mean("avg_value", where="flag = 'N'")} AS avg_value_normal,
+               min(min_value) {n} AS min_value_normal, max(max_value) {n} AS max_value_normal,
+               {exact_mean("zs_avg_value", where="flag = 'N'")} AS zs_avg_value_normal,
+               min(zs_min_value) {n} AS zs_min_value_normal, max(zs_max_value) {n} AS zs_max_value_normal"""
+
+
 def daily_values(con: duckdb.DuckDBPyConnection, readings: str, hourly: str) -> pa.Table:
     """``mart_source__daily`` rows: 2031 packets where sent, else the day's rows of ``hourly``."""
     con.register("units", units_table())
@@ -318,19 +355,25 @@ def daily_values(con: duckdb.DuckDBPyConnection, readings: str, hourly: str) -> 
                sum({exact_decimal("cou_value")})::DOUBLE AS cou_value,
                {exact_mean("zs_avg_value")} AS zs_avg_value,
                min(zs_min_value) AS zs_min_value, max(zs_max_value) AS zs_max_value,
+               {_of_normal_hours()},
                count(*)::INTEGER AS samples,
                count(*) FILTER (WHERE flag = 'N')::INTEGER AS samples_normal,
                sum(retransmissions)::INTEGER AS retransmissions,
                any_value(unit) AS unit, any_value(cou_unit) AS cou_unit
         FROM h GROUP BY mn, pollutant_code, period_us
     ),
-    derived AS (
+    judged AS (
         SELECT f.*, {_flag_sql("f.samples", "f.samples_normal", "f.source_type", "t.top")} AS flag
         FROM from_hours f LEFT JOIN top_flag t USING (mn, pollutant_code, period_us)
         WHERE NOT EXISTS (
             SELECT 1 FROM sent s
             WHERE s.mn = f.mn AND s.pollutant_code = f.pollutant_code AND s.period_us = f.period_us
         )
+    ),
+    derived AS (
+        SELECT j.* EXCLUDE ({", ".join(_AVERAGED)}, {", ".join(f"{v}_normal" for v in _AVERAGED)}),
+               {_valid_values("j")}
+        FROM judged j
     ),
     both_ AS (
         SELECT mn, pollutant_code, period_us, basis, source_type, avg_value, min_value, max_value,

@@ -54,6 +54,7 @@ SPEC = SourceSpec(
             summary=("hourly", "daily", "hours_recomputed"),
             steps="ecocloud.builds.sources:Marts",
             batch_units=64,
+            code_version="2",  # 2: an N period's mean, min and max from its N samples only
             doc="Hourly and daily values per outlet and pollutant (HJ 212 basis and flag roll-up).",
         ),
     ),

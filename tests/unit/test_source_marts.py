@@ -90,8 +90,12 @@ def test_wastewater_hour_with_one_abnormal_minute_is_abnormal() -> None:
     assert h["flag"] == "N"
 
 
-@pytest.mark.parametrize(("normal", "expected"), [(45, "N"), (44, "C")])
-def test_flue_gas_hour_is_normal_with_75_percent_normal_minutes(normal: int, expected: str) -> None:
+@pytest.mark.parametrize(("normal", "expected", "mean"), [(45, "N", 32.0), (44, "C", 39.5)])
+def test_flue_gas_hour_is_normal_with_75_percent_normal_minutes(
+    normal: int, expected: str, mean: float
+) -> None:
+    """An N hour's values are its N minutes' (10…54, without the 15 of calibration gas); an abnormal
+    hour keeps all its minutes' (10…69), under its flag."""
     rows = minutes(normal, "C", 60 - normal, code="a21026", st="31")
     (h,) = hourly(rows)
     assert (h["source_type"], h["samples"], h["samples_normal"], h["flag"]) == (
@@ -100,6 +104,7 @@ def test_flue_gas_hour_is_normal_with_75_percent_normal_minutes(normal: int, exp
         normal,
         expected,
     )
+    assert h["avg_value"] == pytest.approx(mean)
 
 
 def test_source_type_from_st_then_code_prefix() -> None:
@@ -242,6 +247,28 @@ def test_daily_from_2031_when_sent_else_from_hours() -> None:
     assert (d["basis"], d["hours"]) == ("mixed", 5)
 
 
+def test_a_normal_day_from_hours_takes_its_values_from_its_normal_hours() -> None:
+    """18 N flue-gas hours at 20 and 6 of maintenance at 500: the day is N (75 % of its hours), and its
+    mean 20, not 140, its maximum 21, not 501; its Cou is every hour's."""
+    midnight = dt.datetime(2026, 11, 20, 0, 0, tzinfo=BEIJING)
+    rows = []
+    for h in range(24):
+        at, flag, value = (
+            midnight + dt.timedelta(hours=h),
+            ("N" if h < 18 else "M"),
+            (20.0 if h < 18 else 500.0),
+        )
+        rows += [
+            reading("2061", at, "Avg", value, flag, code="a21026", st="31", offset=2 * h),
+            reading("2061", at, "Max", value + 1, flag, code="a21026", st="31", offset=2 * h),
+            reading("2061", at, "Cou", 1.0, flag, code="a21026", st="31", offset=2 * h + 1),
+        ]
+    (d,) = daily(rows)
+    assert (d["basis"], d["hours"], d["samples_normal"], d["flag"]) == ("2061", 24, 18, "N")
+    assert (d["avg_value"], d["max_value"]) == (20.0, 21.0)
+    assert d["cou_value"] == pytest.approx(24.0)
+
+
 def test_packets_to_marts_end_to_end_on_inline_packets() -> None:
     """build_packet → batch parse (long format) → hourly mart, units from the code table."""
     lines = [
@@ -271,5 +298,7 @@ def test_packets_to_marts_end_to_end_on_inline_packets() -> None:
         "N",
     )
     assert (h["unit"], h["cou_unit"]) == ("mg/m³", "kg")
-    assert h["avg_value"] == pytest.approx(59.5) and h["zs_avg_value"] == pytest.approx(69.5)
+    # an N hour's values are its 45 N minutes' (30…74): the 15 minutes above the measuring range (T)
+    # are not valid data; its Cou is every minute's amount
+    assert h["avg_value"] == pytest.approx(52.0) and h["zs_avg_value"] == pytest.approx(62.0)
     assert h["cou_value"] == pytest.approx(6.0)
