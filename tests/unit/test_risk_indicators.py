@@ -11,6 +11,13 @@ START = bj(D - dt.timedelta(days=1))
 NORMAL = [20.0 + (i % 5) for i in range(48)]  # a live signal: changes every hour
 
 
+def water_hours(cod: list[float | None], start: dt.datetime = START) -> list[dict]:
+    """The water outlet's COD with its flow beside it, hour by hour from ``start`` (None: nothing)."""
+    return series(MN_WATER, "w01018", start, cod) + series(
+        MN_WATER, "w00000", start, [None if v is None else 5.0 for v in cod]
+    )
+
+
 def flat_rows(values: list[float], **kw: object) -> list[dict]:
     """SO2 rows whose minimum equals the maximum (a tampered, constant instrument)."""
     rows = air_hours(values, **kw)
@@ -134,14 +141,16 @@ def test_missing_values_and_silence() -> None:
     (miss,) = indicator(m, "missing_data", pollutant_code="a21026")
     assert (miss["hours_flagged"], miss["hours_checked"]) == (5, 24)
     assert indicator(m, "silence", mn=MN_AIR) == []
-    # the whole logger silent 8 hours (D 02:00–10:00): silence, not missing values
+    # the whole logger silent 8 hours (D 02:00–10:00) while the water outlet sends: silence, not
+    # missing values
     silent = [None if 26 <= i < 34 else v for i, v in enumerate(NORMAL)]
-    m = refresh(base_inputs(mart_source__hourly=hourly(air_hours(silent))), D)
+    m = refresh(base_inputs(mart_source__hourly=hourly(air_hours(silent) + water_hours(NORMAL))), D)
     (sil,) = indicator(m, "silence", mn=MN_AIR)
     assert (sil["pollutant_code"], sil["hours_flagged"], sil["longest_run_h"]) == ("*", 8, 8)
     assert (sil["run_start_at"], sil["run_end_at"]) == (bj(D, 2), bj(D, 10))
     assert indicator(m, "missing_data", mn=MN_AIR) == []
     # the registered water outlet sent nothing in the whole window: silent for lookback + the day
+    m = refresh(base_inputs(mart_source__hourly=hourly(air_hours(NORMAL))), D)
     (water,) = indicator(m, "silence", mn=MN_WATER)
     assert (water["hours_flagged"], water["longest_run_h"]) == (24, 48)
     # a 5-hour gap is under min_run_h (6)
@@ -164,6 +173,28 @@ def test_a_day_in_progress_is_silent_only_up_to_the_newest_hour_of_data() -> Non
     m = refresh(base_inputs(mart_source__hourly=hourly(air_hours(NORMAL[:26]) + other)), D)
     (sil,) = indicator(m, "silence", mn=MN_AIR)
     assert (sil["hours_flagged"], sil["run_start_at"], sil["run_end_at"]) == (8, bj(D, 2), bj(D, 10))
+
+
+def test_hours_in_which_no_logger_sent_are_no_loggers_silence() -> None:
+    """The receiver down D 02:00–10:00: both outlets miss the same 8 hours, and neither is silent
+    (each was blamed: "数采仪中断传输，最长连续 8 小时无数据"). Nor is the time before the platform's
+    first data: the water logger starting 3 hours after it was silent 27 hours (the whole lookback)."""
+    down = [None if 26 <= i < 34 else v for i, v in enumerate(NORMAL)]
+    m = refresh(base_inputs(mart_source__hourly=hourly(air_hours(down) + water_hours(down))), D)
+    assert indicator(m, "silence") == []
+    late = water_hours([None] * 3 + NORMAL[3:24], start=bj(D))  # the air logger sends from D 00:00
+    m = refresh(base_inputs(mart_source__hourly=hourly(air_hours(NORMAL[:24], start=bj(D)) + late)), D)
+    assert indicator(m, "silence") == []
+    # silent D 00:00–12:00 while the air logger sends, except in an outage 04:00–06:00: the outage
+    # ends the run (4 h, under min_run_h, then 6 h), and the evidence says the run it counts
+    air = [None if 28 <= i < 30 else v for i, v in enumerate(NORMAL)]
+    water = [None if 24 <= i < 36 else v for i, v in enumerate(NORMAL)]
+    m = refresh(base_inputs(mart_source__hourly=hourly(air_hours(air) + water_hours(water))), D)
+    assert indicator(m, "silence", mn=MN_AIR) == []
+    (sil,) = indicator(m, "silence", mn=MN_WATER)
+    assert (sil["hours_flagged"], sil["longest_run_h"]) == (6, 6)
+    assert (sil["run_start_at"], sil["run_end_at"]) == (bj(D, 6), bj(D, 12))
+    assert sil["evidence"] == "连续 6 小时无任何数据（11-19 06:00 至 11-19 12:00）"
 
 
 def test_converted_values_inconsistent_with_measured_value_and_o2() -> None:

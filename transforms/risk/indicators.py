@@ -15,6 +15,7 @@ indicator                   the day's row counts …                            
 ``manual_values``           hours flagged S                                                  data_quality
 ``missing_data``            hours the logger sent something but not this pollutant            data_quality
 ``silence``                 hours in silent runs (≥ min_run_h) of the whole logger ('*')     data_quality
+                            while another logger sent (not the platform's own outage)
 ``unpermitted_discharge``   hours with data (and flow, where measured) while the outlet has   permit
                             no permit limit in force ('*')
 ==========================  ===============================================================  ============
@@ -173,21 +174,26 @@ def _logger_sql(rules: RiskRules, first: dt.date, last: dt.date, lo_hr: int, hi_
         SELECT mn, max(hr) + 1, {hi_hr} FROM dh GROUP BY mn
         UNION ALL
         SELECT DISTINCT s.mn, {lo_hr}, {hi_hr} FROM _risk_identity s ANTI JOIN dh USING (mn)
+    ), received AS (
+        -- stretches of hours in which some logger sent: an hour in which none did (the receiver was
+        -- down, the platform not yet ingesting, a day in progress not yet reached) is no logger's
+        -- silence, so it ends a silent run; runs stay contiguous, and their length is end − start
+        SELECT min(hr) AS r0, max(hr) + 1 AS r1
+        FROM (SELECT hr, hr - row_number() OVER (ORDER BY hr) AS stretch FROM (SELECT DISTINCT hr FROM dh))
+        GROUP BY stretch
+    ), silent AS (
+        SELECT g.mn, greatest(g.g0, r.r0) AS g0, least(g.g1, r.r1) AS g1
+        FROM gaps g JOIN received r ON r.r0 < g.g1 AND r.r1 > g.g0
     ), day_window AS (
-        -- each day sees gaps through its own window [day − lookback, day + lookahead], which ends at
-        -- the newest hour of any logger's data in it: on a day in progress the hours not yet reached
-        -- are no logger's silence, and a day's figures do not depend on which days were loaded with it
-        SELECT d.day_num, {day0} - {rules.lookback_hours} AS w0,
-               least(coalesce(max(h.hr) + 1, {day0} + {24 + ahead}), {day0} + {24 + ahead}) AS w1
-        FROM (SELECT DISTINCT day_num FROM _risk_identity WHERE day_num BETWEEN {lo} AND {hi}) d
-        LEFT JOIN (SELECT DISTINCT hr FROM dh) h
-          ON h.hr >= {day0} - {rules.lookback_hours} AND h.hr < {day0} + {24 + ahead}
-        GROUP BY d.day_num
+        -- each day sees the silent runs through its own window [day − lookback, day + lookahead], so
+        -- a day's figures do not depend on which days were loaded with it
+        SELECT DISTINCT day_num, {day0} - {rules.lookback_hours} AS w0, {day0} + {24 + ahead} AS w1
+        FROM _risk_identity WHERE day_num BETWEEN {lo} AND {hi}
     ), seen_gaps AS (
         SELECT s.date, s.mn, s.from_us, s.to_us, s.segment_hours,
                greatest(g.g0, w.w0) AS g0, least(g.g1, w.w1) AS g1
         FROM _risk_identity s JOIN day_window w USING (day_num)
-        JOIN gaps g ON g.mn = s.mn AND g.g1 - g.g0 >= {smin}
+        JOIN silent g ON g.mn = s.mn AND g.g1 - g.g0 >= {smin}
     ), sil AS (
         SELECT date, mn, from_us, segment_hours,
                greatest(g0, (from_us + {HOUR_US} - 1) // {HOUR_US}) AS x0,
