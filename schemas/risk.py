@@ -330,7 +330,14 @@ F.define(
         min=0,
         max=100,
     ),
-    Column("silence_longest_h", "int32", "longest silent run of the logger", unit="h", nullable=False, min=0),
+    Column(
+        "silence_longest_h",
+        "int32",
+        "longest silent run of the logger within the period",
+        unit="h",
+        nullable=False,
+        min=0,
+    ),
     Column(
         "unpermitted_hours",
         "int32",

@@ -133,6 +133,7 @@ def connect(marts: RiskMarts, credit: object | None = None) -> duckdb.DuckDBPyCo
     """A connection with the relations the report reads, named as the serving views."""
     con = duckdb.connect()
     con.register(schema.exceedance_daily.name, marts.exceedance_daily)
+    con.register(schema.exceedance_hourly.name, marts.exceedance_hourly)
     con.register(schema.indicators.name, marts.indicators)
     con.register(schema.outlet_identity.name, marts.identity)
     empty = get_table("core_credit__ratings").arrow_schema().empty_table()

@@ -53,6 +53,7 @@ def scores(
 ) -> PeriodScores:
     con = duckdb.connect()
     con.register("mart_source__exceedance_daily", marts.exceedance_daily)
+    con.register("mart_source__exceedance_hourly", marts.exceedance_hourly)
     con.register("mart_risk__indicators", marts.indicators)
     con.register("mart_source__outlet_identity", marts.identity)
     con.register(
@@ -307,3 +308,69 @@ def test_fraud_and_quality_reasons_need_their_period_thresholds() -> None:
     assert air["reason_codes"] == "abnormal_flags"
     assert air["data_quality_points"] == pytest.approx(20 * (100 * 60 / 144) / 60)
     assert air["top_reasons"] == "异常标记（F/M/D/C/B/T）数据占 42%（60/144 个小时值）"
+
+
+def _days(n: int) -> dt.date:
+    return D + dt.timedelta(days=n)
+
+
+def _reason(outlet: dict, code: str) -> dict:
+    (reason,) = [r for r in json.loads(outlet["reasons_json"]) if r["code"] == code]
+    return reason
+
+
+def test_the_longest_exceedance_run_is_the_periods_not_a_days_window() -> None:
+    """SO2 over its limit 144 hours without a break: each day sees the run through its own window
+    (72 h at most), and the period printed the largest day's figure, "最长连续 72 小时"."""
+    so2 = [20.0] * 24 + [70.0] * 144 + [20.0] * 24  # D − 1 … D + 6, over the limit D … D + 5
+    m = refresh(base_inputs(mart_source__hourly=hourly(air_hours(so2))), D, _days(5))
+    air = by_mn(scores(m, D, _days(5)).outlets)[MN_AIR]
+    assert (
+        air["top_reasons"]
+        == "二氧化硫 超标 144 小时（6 天），最大超标倍数 1.00 倍，最长连续 144 小时，日均值超标 6 天"
+    )
+    assert _reason(air, "exceedance")["numbers"]["longest_run_h"] == 144
+    two_days = by_mn(scores(m, _days(2), _days(3)).outlets)[MN_AIR]  # the run clipped to the period
+    assert _reason(two_days, "exceedance")["text"].startswith(
+        "二氧化硫 超标 48 小时（2 天），最大超标倍数 1.00 倍，最长连续 48 小时"
+    )
+
+
+def test_the_longest_silence_is_the_periods_and_never_longer_than_the_period() -> None:
+    """A water logger silent 120 hours (D … D + 4) while the air logger sends: "最长连续 72 小时无数据
+    （期间共 120 小时）" it said; over one day, 72 hours of a 24-hour period, with the full points."""
+    air = air_hours([20.0 + i % 5 for i in range(24 * 7)])  # D − 1 … D + 5
+    water = [30.0] * 24 + [None] * 120 + [30.0] * 24
+    rows = air + series(MN_WATER, "w01018", START, water) + series(MN_WATER, "w00000", START, water)
+    m = refresh(base_inputs(mart_source__hourly=hourly(rows)), D, _days(4))
+    silent = by_mn(scores(m, D, _days(4)).outlets)[MN_WATER]
+    assert _reason(silent, "silence")["text"] == "数采仪中断传输，最长连续 120 小时无数据（期间共 120 小时）"
+    assert _reason(silent, "silence")["numbers"] == {"hours": 120, "longest_run_h": 120}
+    assert silent["silence_longest_h"] == 120
+    one_day = by_mn(scores(m, _days(2), _days(2)).outlets)[MN_WATER]
+    assert _reason(one_day, "silence")["text"] == "数采仪中断传输，最长连续 24 小时无数据（期间共 24 小时）"
+    assert one_day["silence_longest_h"] == 24
+    silence = RULES.reason("silence")
+    assert _reason(one_day, "silence")["points"] == pytest.approx(silence.points * 24 / silence.saturation)
+
+
+def test_the_longest_flat_line_and_zero_run_are_the_periods() -> None:
+    """SO2 constant 100 hours and COD zero 80 hours while flowing, both from D 00:00: the period says
+    the runs' lengths (it said 72, a day's window), and over two days their part in those days."""
+    so2 = [20.0 + i % 5 for i in range(24)] + [23.456] * 100 + [20.0 + i % 5 for i in range(44)]
+    rows = air_hours(so2)
+    for r in rows:
+        if r["pollutant_code"] == "a21026" and r["avg_value"] == 23.456:
+            r["min_value"] = r["max_value"] = r["avg_value"]
+    cod = [30.0] * 24 + [0.0] * 80 + [30.0] * 64
+    rows += series(MN_WATER, "w01018", START, cod) + series(MN_WATER, "w00000", START, [5.0] * len(cod))
+    m = refresh(base_inputs(mart_source__hourly=hourly(rows)), D, _days(5))
+    out = by_mn(scores(m, D, _days(5)).outlets)
+    assert (
+        _reason(out[MN_AIR], "flatline")["text"]
+        == "二氧化硫 数值连续 100 小时恒定（设施运行中），期间共 100 小时"
+    )
+    assert _reason(out[MN_WATER], "zero_run")["text"] == "COD 流量大于 0 时连续 80 小时为零值，期间共 80 小时"
+    out = by_mn(scores(m, _days(1), _days(2)).outlets)
+    assert _reason(out[MN_AIR], "flatline")["numbers"] == {"hours": 48, "longest_run_h": 48}
+    assert _reason(out[MN_WATER], "zero_run")["numbers"] == {"hours": 48, "longest_run_h": 48}

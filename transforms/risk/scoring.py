@@ -1,8 +1,9 @@
 """Risk scores of a period, per outlet and per enterprise, from the daily marts of the period only.
 
-Inputs (relations on the connection): ``mart_source__exceedance_daily``, ``mart_risk__indicators``
-and ``mart_source__outlet_identity`` (filtered on ``date`` to the period, so a view over the lake
-reads only those partitions), and ``core_credit__ratings``.
+Inputs (relations on the connection): ``mart_source__exceedance_daily``,
+``mart_source__exceedance_hourly``, ``mart_risk__indicators`` and ``mart_source__outlet_identity``
+(filtered on ``date`` to the period, so a view over the lake reads only those partitions), and
+``core_credit__ratings``.
 
 A ranked outlet is an MN under one enterprise (an MN remapped mid-period ranks once per
 enterprise). Its score is the sum of its reasons' points; each reason gives
@@ -17,6 +18,9 @@ and the credit level) once its rule is met over the period:
 * converted values inconsistent (per pollutant): at least ``min_hours`` hours;
 * abnormal flags, manual values, missing values (per outlet, all its pollutants): shares;
 * silence: the longest silent run; unpermitted discharge: hours;
+* the longest runs the reasons state (over the limit, flat, zero, silent) are the period's: rebuilt
+  from its hours over the limit, merged from its days' runs for the others, clipped to the period
+  (a day sees a run only through its window, lookback + 24 h + lookahead);
 * permit status at the end of the period (none, not yet valid, expired, revoked, cancelled, outlet
   not on the permit); credit level (latest evaluation year ≤ the period's end); an unregistered MN.
 
@@ -38,13 +42,14 @@ from schemas.sql import exact_decimal
 from transforms.identifiers import LEGACY_REGION_CODES, canonical_region_code
 from transforms.risk.indicators import names_sql
 from transforms.risk.rules import RiskRules
-from transforms.risk.sql import lit, to_table
+from transforms.risk.sql import HOUR_US, day_start_hr, lit, to_table
 
 __all__ = ["SCORE_INPUTS", "PeriodScores", "region_prefix", "score_period"]
 
 # The relations score_period reads (the daily marts are filtered on the period's dates).
 SCORE_INPUTS = (
     "mart_source__exceedance_daily",
+    "mart_source__exceedance_hourly",
     "mart_risk__indicators",
     "mart_source__outlet_identity",
     "core_credit__ratings",
@@ -98,12 +103,48 @@ def _points(rules: RiskRules, name: str, metric: str) -> str:
     return f"({r.points!r} * least(1.0, ({metric}) / {r.saturation!r}))"
 
 
-def _base(con: duckdb.DuckDBPyConnection, where: str, pollutant: str | None, rules: RiskRules) -> None:
+def _period_runs_sql(start: dt.date, end: dt.date, where: str) -> str:
+    """``runs``: per outlet, pollutant and run indicator the longest run within the period. A day's
+    row holds its longest run as the day's window sees it (up to lookback + 24 h + lookahead): the
+    days' runs are merged where they overlap (the days' views of one run overlap, their windows
+    share 48 h; two runs never overlap, though flat runs may touch) and clipped to the period.
+    A day keeps only its longest run: on the period's first or last day, a run reaching in from
+    outside can hide a shorter one, so the figure may fall short there, never above a real run."""
+    p0, p1 = day_start_hr(start) * HOUR_US, (day_start_hr(end) + 24) * HOUR_US
+    key = "mn, uk, pollutant_code, indicator"
+    return f"""days AS (
+            SELECT mn, coalesce(uscc, '') AS uk, pollutant_code, indicator,
+                   epoch_us(run_start_at) AS a, epoch_us(run_end_at) AS b
+            FROM mart_risk__indicators WHERE {where} AND run_start_at IS NOT NULL
+        ), reach AS (
+            SELECT *, max(b) OVER (PARTITION BY {key} ORDER BY a, b
+                                   ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS before_b
+            FROM days
+        ), merged AS (
+            SELECT *, sum(CASE WHEN before_b > a THEN 0 ELSE 1 END)
+                          OVER (PARTITION BY {key} ORDER BY a, b ROWS UNBOUNDED PRECEDING) AS run
+            FROM reach
+        ), runs AS (
+            SELECT {key}, max(len) AS longest FROM (
+                SELECT {key}, (least(max(b), {p1}) - greatest(min(a), {p0})) // {HOUR_US} AS len
+                FROM merged GROUP BY {key}, run
+            ) WHERE len > 0 GROUP BY {key}
+        )"""
+
+
+def _base(
+    con: duckdb.DuckDBPyConnection,
+    period: tuple[dt.date, dt.date],
+    where: str,
+    pollutant: str | None,
+    rules: RiskRules,
+) -> None:
     """Per outlet (and pollutant) sums of the period, aggregated straight from the daily marts
     (only the columns used are read; nothing of the period is held row by row)."""
     only = f" AND pollutant_code = {lit([pollutant])}" if pollutant else ""
     ind_only = f" AND pollutant_code IN ({lit([pollutant, schema.LOGGER_LEVEL])})" if pollutant else ""
     names = names_sql(rules)
+    start, end = period
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _score_pol AS
@@ -117,19 +158,28 @@ def _base(con: duckdb.DuckDBPyConnection, where: str, pollutant: str | None, rul
         ), e AS (  -- the exceedance figures, from the (few) rows with an hour over the limit
             SELECT mn, coalesce(uscc, '') AS uk, pollutant_code,
                    sum(hours_exceeded) AS exc_h, count(DISTINCT date) AS exc_days,
-                   max(max_exceedance_multiple) AS max_mult, max(longest_exceedance_run_h) AS exc_run,
+                   max(max_exceedance_multiple) AS max_mult,
                    count(DISTINCT date) FILTER (WHERE day_mean_exceeded) AS mean_days,
                    bool_or(limit_source = 'default') AS by_default,
                    arg_max(limit_value, date) AS limit_value, arg_max(limit_unit, date) AS limit_unit
             FROM mart_source__exceedance_daily
             WHERE {where}{only} AND (hours_exceeded > 0 OR day_mean_exceeded)  -- a daily-mean limit: no hour
             GROUP BY mn, coalesce(uscc, ''), pollutant_code
+        ), r AS (  -- the longest run of the period's hours over the limit (a day's runs reach into its neighbours)
+            SELECT mn, uk, pollutant_code, max(n) AS exc_run FROM (
+                SELECT mn, uk, pollutant_code, count(*) AS n FROM (
+                    SELECT mn, uk, pollutant_code, hr - row_number() OVER (PARTITION BY mn, uk, pollutant_code ORDER BY hr) AS run
+                    FROM (SELECT DISTINCT mn, coalesce(uscc, '') AS uk, pollutant_code, epoch_us(hour_at) // {HOUR_US} AS hr
+                          FROM mart_source__exceedance_hourly WHERE {where}{only})
+                ) GROUP BY mn, uk, pollutant_code, run
+            ) GROUP BY mn, uk, pollutant_code
         )
         SELECT d.*, coalesce(e.exc_h, 0) AS exc_h, coalesce(e.exc_days, 0) AS exc_days, e.max_mult,
-               coalesce(e.exc_run, 0) AS exc_run, coalesce(e.mean_days, 0) AS mean_days, e.by_default,
+               coalesce(r.exc_run, 0) AS exc_run, coalesce(e.mean_days, 0) AS mean_days, e.by_default,
                e.limit_value, e.limit_unit, coalesce(n.name, d.pollutant_code) AS nm,
                d.pollutant_code IN ({lit(rules.auxiliary_codes)}) AS auxiliary
-        FROM d LEFT JOIN e USING (mn, uk, pollutant_code) LEFT JOIN ({names}) n ON n.code = d.pollutant_code;
+        FROM d LEFT JOIN e USING (mn, uk, pollutant_code) LEFT JOIN r USING (mn, uk, pollutant_code)
+        LEFT JOIN ({names}) n ON n.code = d.pollutant_code;
 
         CREATE OR REPLACE TEMP TABLE _score_days AS
         SELECT mn, coalesce(uscc, '') AS uk, count(DISTINCT date) AS exc_days
@@ -139,11 +189,12 @@ def _base(con: duckdb.DuckDBPyConnection, where: str, pollutant: str | None, rul
         CREATE OR REPLACE TEMP TABLE _score_indsum AS
         WITH i AS (
             SELECT mn, coalesce(uscc, '') AS uk, pollutant_code, indicator, sum(hours_flagged) AS h,
-                   sum(hours_checked) AS checked, max(longest_run_h) AS longest
+                   sum(hours_checked) AS checked
             FROM mart_risk__indicators WHERE {where}{ind_only}
             GROUP BY mn, coalesce(uscc, ''), pollutant_code, indicator
-        )
-        SELECT i.*, coalesce(n.name, i.pollutant_code) AS nm FROM i LEFT JOIN ({names}) n ON n.code = i.pollutant_code;
+        ), {_period_runs_sql(start, end, where + ind_only)}
+        SELECT i.*, r.longest, coalesce(n.name, i.pollutant_code) AS nm
+        FROM i LEFT JOIN runs r USING (mn, uk, pollutant_code, indicator) LEFT JOIN ({names}) n ON n.code = i.pollutant_code;
 
         CREATE OR REPLACE TEMP TABLE _score_outlets AS
         SELECT mn, coalesce(uscc, '') AS uk, arg_max(uscc, identity_from_at) AS uscc,
@@ -453,7 +504,7 @@ def score_period(
     temps = ("_score_days", "_score_outlets", "_score_pol", "_score_indsum", "_score_credit",
              "_score_reasons", "_score_outlet_rows")  # fmt: skip
     try:
-        _base(con, _filters(start, end, region, industry), pollutant, rules)
+        _base(con, (start, end), _filters(start, end, region, industry), pollutant, rules)
         _credit(con, end)
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE _score_reasons AS SELECT * FROM ({_reasons_sql(rules)}) WHERE points > 0"
