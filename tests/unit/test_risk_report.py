@@ -303,14 +303,17 @@ def test_exports_never_turn_upstream_text_into_formulas(marts: RiskMarts) -> Non
     report = build_report(connect(marts), RiskFilters(), RULES)
     hostile = '=HYPERLINK("http://evil.example","点我")'
     report.outlets[0]["enterprise_name"] = hostile
-    report.evidence[0]["evidence"] = "+1-1"
+    report.outlets[0]["point_name"] = "+1-1"
+    report.outlets[1]["point_name"] = "@SUM(A1:A9)"
+    report.evidence[0]["evidence"] = "=1+1"
     rows = list(csv.reader(io.StringIO(to_csv(report))))
-    assert rows[1][2] == "'" + hostile
-    sheet = load_workbook(io.BytesIO(to_xlsx(report)))["排名"]
-    cell = sheet.cell(row=2, column=3)
+    assert (rows[1][2], rows[1][5], rows[2][5]) == ("'" + hostile, "'+1-1", "'@SUM(A1:A9)")
+    assert risk_export._csv_text("-2") == "'-2" and risk_export._csv_text("总排口") == "总排口"
+    book = load_workbook(io.BytesIO(to_xlsx(report)))
+    cell = book["排名"].cell(row=2, column=3)
     assert (cell.value, cell.data_type) == (hostile, "s")
-    evidence_sheet = load_workbook(io.BytesIO(to_xlsx(report)))["证据"]
-    assert evidence_sheet.cell(row=2, column=18).data_type == "s"
+    said = book["证据"].cell(row=2, column=[c for c, _, _ in EVIDENCE_COLUMNS].index("evidence") + 1)
+    assert (said.value, said.data_type) == ("=1+1", "s")  # openpyxl would store "=1+1" as a formula
 
 
 def test_xlsx_marks_control_characters_of_upstream_text(marts: RiskMarts) -> None:
