@@ -374,3 +374,30 @@ def test_the_longest_flat_line_and_zero_run_are_the_periods() -> None:
     out = by_mn(scores(m, _days(1), _days(2)).outlets)
     assert _reason(out[MN_AIR], "flatline")["numbers"] == {"hours": 48, "longest_run_h": 48}
     assert _reason(out[MN_WATER], "zero_run")["numbers"] == {"hours": 48, "longest_run_h": 48}
+
+
+def test_an_enterprises_reasons_of_equal_points_list_its_loggers_by_mn() -> None:
+    """Two loggers on outlet DA001, each over the limit for a day and more (the hours saturate, the
+    same 超标倍数 and day over the mean: equal points): their reasons were ordered by points, code,
+    outlet and pollutant only, and swapped places between runs; now by MN last."""
+    twin = "AIR000000000000000000000"  # sorts before MN_AIR
+    pts = points(
+        [
+            {"mn": MN_AIR, "uscc": E_AIR, "outlet_code": "DA001"},
+            {"mn": twin, "uscc": E_AIR, "outlet_code": "DA001"},
+        ]
+    )
+
+    def over(hours: int) -> list[float]:  # 60 mg/m³ from D 00:00: ×1.71 of the limit
+        return [20.0] * 24 + [60.0] * hours + [20.0] * (72 - hours)
+
+    two = air_hours(over(25)) + [{**r, "mn": twin} for r in air_hours(over(29))]
+    m = refresh(base_inputs(core_master__monitoring_points=pts, mart_source__hourly=hourly(two)), D, _days(1))
+    for _ in range(10):
+        (ent,) = scores(m, D, _days(1)).enterprises.to_pylist()
+        listed = [r["text"] for r in json.loads(ent["reasons_json"])]
+        assert [t.split("，")[0] for t in listed] == [
+            "DA001：二氧化硫 超标 29 小时（2 天）",
+            "DA001：二氧化硫 超标 25 小时（2 天）",
+        ]
+        assert ent["top_reasons"].split("；") == listed

@@ -468,13 +468,13 @@ def _enterprise_sql(rules: RiskRules) -> str:
             SELECT uscc, {_sum_points("points")} AS points FROM distinct_reasons
             WHERE category = 'permit' AND mn IS NULL GROUP BY uscc
         ) p USING (uscc)
-    ), listed AS (
+    ), listed AS (  -- of equal reasons, two loggers on one outlet by MN (a hash join's order otherwise)
         SELECT uscc,
-               array_to_string(list(text ORDER BY points DESC, code, outlet_code, pollutant_code)[1:{top}], '；') AS top_reasons,
+               array_to_string(list(text ORDER BY points DESC, code, outlet_code, pollutant_code, mn)[1:{top}], '；') AS top_reasons,
                string_agg(DISTINCT code, ',') AS codes,
                to_json(list({{'code': code, 'category': category, 'outlet_code': outlet_code,
                               'pollutant': pollutant_code, 'points': round(points, 2), 'text': text,
-                              'numbers': numbers}} ORDER BY points DESC, code, outlet_code, pollutant_code))::VARCHAR AS reasons_json
+                              'numbers': numbers}} ORDER BY points DESC, code, outlet_code, pollutant_code, mn))::VARCHAR AS reasons_json
         FROM distinct_reasons GROUP BY uscc
     )
     SELECT e.*, e.credit_points + {" + ".join(f"e.{c}_points" for c in cats)} AS score,
