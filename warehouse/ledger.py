@@ -18,6 +18,11 @@
   its name is no longer retired.
 * locks — one per unit of work, so concurrent runs (a DAG and a CLI, two workers) serialise on
   the same unit instead of overwriting each other.
+* ``lock_holders`` — per lock key, the fencing token of its latest holder: written by ``locked`` once
+  it holds its locks, and checked by ``record_unit`` in the transaction that records (``Fence``). A
+  holder whose lock session ended (PostgreSQL) can then no longer record a unit after another took
+  its lock: the other's token write either follows that record (and the other re-plans from it) or
+  precedes it (and the record fails with ``LockLost``, its written parts left unlisted for the sweep).
 
 The database is SQLite on one machine (``sqlite:///<home>/state.sqlite``, WAL, writers serialised by
 ``BEGIN IMMEDIATE``, connections pooled per process and closed by ``close``, so the ``-wal`` and
@@ -37,6 +42,7 @@ import json
 import os
 import sqlite3
 import time
+import uuid
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
@@ -124,6 +130,13 @@ retired_parts = sa.Table(
     sa.Column("retired_at", sa.Text, nullable=False),
     # when a serving file that no longer lists it took the place of the last that did (NULL: not yet)
     sa.Column("unlisted_at", sa.Text),
+)
+lock_holders = sa.Table(
+    "lock_holders",
+    _META,
+    sa.Column("lock_key", sa.Text, primary_key=True),
+    sa.Column("token", sa.Text, nullable=False),  # a uuid per ``Ledger.locked`` block
+    sa.Column("taken_at", sa.Text, nullable=False),
 )
 lineage = sa.Table(
     "lineage",
@@ -250,19 +263,37 @@ class LockTimeout(TimeoutError):
 class LockLost(RuntimeError):
     """The locks of a ``Ledger.locked`` block are gone (their database session ended: the server
     restarted, or dropped the connection): another process may hold them now, so nothing the block
-    built may be published."""
+    built may be published. Raised by ``HeldLocks.verify``, and by a fenced ``record_unit`` once
+    another holder has taken a lock over."""
+
+
+@dataclass(frozen=True)
+class Fence:
+    """What ``record_unit`` checks before it writes: every lock of ``keys`` last taken with ``token``."""
+
+    keys: tuple[str, ...]
+    token: str
 
 
 @dataclass(frozen=True)
 class HeldLocks:
-    """The locks a ``Ledger.locked`` block holds; ``verify`` before publishing what it built."""
+    """The locks a ``Ledger.locked`` block holds, taken with ``token`` (``lock_holders``); ``verify``
+    before publishing what it built, and record it with a ``fence``."""
 
     keys: tuple[str, ...]
+    token: str
     _verify: Callable[[], None] = lambda: None
 
     def verify(self) -> None:
-        """Raise ``LockLost`` unless every lock is still held."""
+        """Raise ``LockLost`` unless every lock is still held (a cheap early check: ``fence`` is what
+        makes a record safe, since the locks may be lost after it)."""
         self._verify()
+
+    def fence(self, *keys: str) -> Fence:
+        """The fence of a record that needs the locks of ``keys`` (of those held)."""
+        if not set(keys) <= set(self.keys):
+            raise ValueError(f"locks not held: {sorted(set(keys) - set(self.keys))}")
+        return Fence(tuple(sorted(set(keys))), self.token)
 
 
 def default_url(home: Path) -> str:
@@ -297,6 +328,12 @@ class Ledger:
         from sqlalchemy.dialects import postgresql, sqlite
 
         return (sqlite.insert if self._sqlite else postgresql.insert)(table).values(**row)
+
+    def _insert_values(self, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> Any:
+        """One multi-row insert (``on_conflict_*`` may follow)."""
+        from sqlalchemy.dialects import postgresql, sqlite
+
+        return (sqlite.insert if self._sqlite else postgresql.insert)(table).values(list(rows))
 
     def _upsert(self, table: sa.Table, row: Mapping[str, Any], keys: Sequence[str]) -> Any:
         return self._insert(table, row).on_conflict_do_update(
@@ -421,12 +458,16 @@ class Ledger:
         written: Sequence[Part] = (),
         removed: Sequence[tuple[str, str, str]] = (),
         lineage_rows: Sequence[LineageRow] = (),
+        fence: Fence | None = None,
     ) -> None:
         """Record a unit's outcome, the parts it wrote (``removed``: (table, partition, part) it no
         longer has: retired, see the module doc) and its lineage — in one transaction, so readers
-        never see half of it."""
+        never see half of it. With a ``fence`` (a holder of the unit's locks), only while its locks
+        are still the holder's: ``LockLost`` otherwise, and nothing is recorded."""
         now = _now()
         with self._tx() as con:
+            if fence is not None:
+                _check_fence(con, fence)
             row = _as_dict(state) | {"counts": json.dumps(state.counts, ensure_ascii=False, default=str)}
             con.execute(self._upsert(units, row, ["build", "unit"]))
             if removed:  # executemany too: a compaction retires hundreds of parts
@@ -603,7 +644,9 @@ class Ledger:
 
         A killed holder's locks are released by the operating system (flock) or by the database
         when its session ends (PostgreSQL advisory locks, all held by one connection of their own).
-        That session can also end under a living holder: ``HeldLocks.verify`` tells.
+        That session can also end under a living holder: ``HeldLocks.verify`` tells, and a record
+        fenced by ``HeldLocks.fence`` fails once another holder has taken a lock over — each holder
+        writes a fresh token for its keys into ``lock_holders`` before the block starts.
         """
         ordered = tuple(sorted(set(keys)))
         if not self._sqlite:
@@ -614,7 +657,24 @@ class Ledger:
             for key in ordered:
                 path = self._lock_dir() / f"{hashlib.sha1(key.encode()).hexdigest()}.lock"
                 stack.enter_context(_flock(path, key, timeout_s))
-            yield HeldLocks(ordered)  # a living process keeps its flocks
+            token = uuid.uuid4().hex
+            with self._tx() as con:
+                self._take_over(con, ordered, token)
+            yield HeldLocks(ordered, token)  # a living process keeps its flocks
+
+    def _take_over(self, con: sa.Connection, ordered: tuple[str, ...], token: str) -> None:
+        """Write ``token`` as the holder's of every lock of ``ordered``: one multi-row upsert per slice
+        of keys (on an autocommit connection each commits by itself: each row is still written while
+        its lock is held)."""
+        taken_at = _now()
+        rows = [{"lock_key": key, "token": token, "taken_at": taken_at} for key in ordered]
+        for i in range(0, len(rows), KEYS_PER_STATEMENT):
+            stmt = self._insert_values(lock_holders, rows[i : i + KEYS_PER_STATEMENT])
+            con.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["lock_key"], set_={"token": token, "taken_at": taken_at}
+                )
+            )
 
     @contextmanager
     def _advisory_locks(self, ordered: tuple[str, ...], timeout_s: float) -> Iterator[HeldLocks]:
@@ -632,7 +692,11 @@ class Ledger:
                         if time.monotonic() > deadline:
                             raise LockTimeout(f"lock {key!r} still held after {timeout_s:.0f} s")
                         time.sleep(0.05)
-                yield HeldLocks(ordered, lambda: _verify_advisory(con, {_lock_id(k) for k in ordered}))
+                # on the locks' own session: written only while it holds them, so never after a
+                # holder that took them over wrote its token
+                token = uuid.uuid4().hex
+                self._take_over(con, ordered, token)
+                yield HeldLocks(ordered, token, lambda: _verify_advisory(con, {_lock_id(k) for k in ordered}))
             finally:
                 try:
                     con.execute(sa.text("SELECT pg_advisory_unlock_all()"))
@@ -663,6 +727,24 @@ def _verify_advisory(con: sa.Connection, idents: set[int]) -> None:
         raise LockLost(f"the session holding {len(idents)} lock(s) ended: {e.orig}") from e
     if missing:
         raise LockLost(f"{missing} of {len(idents)} lock(s) no longer held by this session")
+
+
+def _check_fence(con: sa.Connection, fence: Fence) -> None:
+    """Raise ``LockLost`` unless every lock of ``fence`` was last taken with its token. The rows stay
+    locked (PostgreSQL; SQLite's writer holds the database) to the end of the transaction: a holder
+    taking one over now waits for it, then re-plans from what it recorded. Sorted, as a holder
+    writes them, so that the two never deadlock."""
+    c = lock_holders.c
+    rows = con.execute(
+        sa.select(c.lock_key, c.token)
+        .where(c.lock_key.in_(fence.keys))
+        .order_by(c.lock_key)
+        .with_for_update()
+    ).all()
+    lost = sorted(set(fence.keys) - {key for key, token in rows if token == fence.token})
+    if lost:
+        named = ", ".join(lost[:3]) + (", …" if len(lost) > 3 else "")
+        raise LockLost(f"{len(lost)} of {len(fence.keys)} lock(s) taken by another holder since: {named}")
 
 
 @contextmanager

@@ -282,3 +282,82 @@ def test_a_source_check_is_recorded_per_build_and_the_latest_kept(state_url: str
         "source.marts": stamp(first),
     }
     ledger.close()
+
+
+def test_a_holder_records_under_its_locks_and_not_once_another_holder_took_them(state_url: str) -> None:
+    """A record fenced by the locks it was built under goes through while they are the holder's; once
+    another holder has taken them (here after a release), that fence records nothing."""
+    ledger = Ledger(state_url)
+    key, excluded = "unit:air.hourly/2024-01-02", "unit:source.core/segment-1"
+    try:
+        with ledger.locked([key, excluded]) as first:
+            ledger.record_unit(
+                _state("2024-01-02", "fp1"),
+                written=[_part("2024-01-02", "p1", "fp1")],
+                fence=first.fence(key),
+            )
+            with pytest.raises(ValueError, match="not held"):
+                first.fence("unit:air.hourly/2024-01-03")
+        with ledger.locked([key]) as second:
+            with pytest.raises(LockLost, match="taken by another holder"):
+                ledger.record_unit(_state("2024-01-02", "stale"), fence=first.fence(key))
+            ledger.record_unit(_state("2024-01-02", "fp2"), fence=second.fence(key))
+        assert ledger.unit_state("air.hourly", "2024-01-02").fingerprint == "fp2"  # type: ignore[union-attr]
+        assert [p.part for p in ledger.parts()] == ["p1"]
+    finally:
+        ledger.close()
+
+
+def test_a_ledger_made_before_lock_holders_gets_the_table_when_opened(state_url: str) -> None:
+    Ledger(state_url).close()
+    older = sa.create_engine(state_url, poolclass=sa.pool.NullPool)
+    with older.begin() as con:
+        con.execute(sa.text("DROP TABLE lock_holders"))
+    older.dispose()
+    ledger = Ledger(state_url)
+    try:
+        with ledger.locked(["unit:air.hourly/2024-01-02"]) as held:
+            ledger.record_unit(_state("2024-01-02", "fp1"), fence=held.fence(*held.keys))
+        assert ledger.unit_state("air.hourly", "2024-01-02") is not None
+    finally:
+        ledger.close()
+
+
+def test_a_holder_whose_lock_session_ended_cannot_record_after_another_took_the_lock(
+    postgres_url: str,
+) -> None:
+    """The race a lost lock session opens: holder A verified its lock and wrote its part (content
+    named, as on S3), then its lock session ended before it recorded; B took the lock, re-planned from
+    the ledger (A's part not in it) and recorded its own part, retiring the old one. A's record — its
+    part set planned before B's — fails, as does its recording a failure: only B's part is listed."""
+    key = "unit:air.hourly/2024-01-02"
+    old = _part("2024-01-02", "data.old", "fp0")
+    a, b = Ledger(postgres_url), Ledger(postgres_url)
+    a.record_unit(_state("2024-01-02", "fp0"), written=[old])
+    removed = [(old.table_name, old.partition, old.part)]
+    try:
+        with a.locked([key]) as held_by_a:
+            held_by_a.verify()  # A's early check passes
+            assert end_advisory_lock_sessions(postgres_url) == 1  # A's lock session ends
+            with b.locked([key], timeout_s=5) as held_by_b:
+                b.record_unit(
+                    _state("2024-01-02", "fp-b"),
+                    written=[_part("2024-01-02", "data.b", "fp-b")],
+                    removed=removed,
+                    fence=held_by_b.fence(key),
+                )
+            with pytest.raises(LockLost, match="taken by another holder"):
+                a.record_unit(
+                    _state("2024-01-02", "fp-a"),
+                    written=[_part("2024-01-02", "data.a", "fp-a")],
+                    removed=removed,
+                    fence=held_by_a.fence(key),
+                )
+            with pytest.raises(LockLost, match="taken by another holder"):
+                a.record_unit(_state("2024-01-02", "fp-a", "failed"), fence=held_by_a.fence(key))
+        assert [p.part for p in a.parts("core_x__y")] == ["data.b"]
+        assert a.unit_state("air.hourly", "2024-01-02").fingerprint == "fp-b"  # type: ignore[union-attr]
+        assert [r.part for r in a.retired()] == ["data.old"]
+    finally:
+        a.close()
+        b.close()
