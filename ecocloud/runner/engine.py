@@ -8,7 +8,8 @@ For one build:
 2. pending units are cut into **batches** (``batch_units`` / ``batch_bytes``); batches of a
    ``parallel`` build run in forked worker processes (at least one batch per worker, balanced by
    input size; killed when the build is interrupted — ``ecocloud.runner.workers``). Each batch holds a lock per unit, and those of the other builds' units its units
-   exclude (``Unit.excludes``: a compaction, the units whose parts it rewrites), re-plans under them
+   exclude (``Unit.excludes``: a compaction, the units whose parts it rewrites), writes a fresh fencing
+   token for them into the ledger (``lock_holders``: it has taken them over), re-plans under them
    (a concurrent run may have built a unit, or its inputs may have changed meanwhile; a unit that now
    excludes one more is left for the next run), then:
 3. **build** — the steps' pure function per unit (an exception fails that unit only), or per batch
@@ -18,7 +19,10 @@ For one build:
 5. **publish** — atomically, per the build's ``Publish`` mode; evidence (quarantine) always;
 6. **record** — the unit's outcome, its parts and its lineage in one ledger transaction (a new part
    is read by builds and serving only from then on; parts it replaced are retired, and deleted by a
-   serving refresh once no serving file has listed them for a grace period), and
+   serving refresh once no serving file has listed them for a grace period), fenced: it first checks
+   that the locks of the unit and of those it excludes still carry the batch's token, so a batch
+   whose lock session ended (PostgreSQL) records nothing once another run has taken them over —
+   ``LockLost``, its parts left unlisted for the sweep; a failed unit's record likewise — and
    the gate results appended to ``quality_platform__expectation_results``. On S3 every write is a new
    object; on a local lake a part a unit writes again keeps its name and is replaced in place by an
    atomic rename just before the transaction — if the process dies in between, readers see the new
@@ -67,6 +71,7 @@ from warehouse import serving
 from warehouse.catalog import time_column
 from warehouse.fs import LakeLike, check_codec
 from warehouse.ledger import (
+    Fence,
     HeldLocks,
     Ledger,
     LineageRow,
@@ -347,7 +352,7 @@ def _run_batch(ctx: StepContext, spec: SourceSpec, build: Build, batch: list[Uni
                 # doubles its peak memory (fresh pages cost this kind of host dearly)
                 output.tables = {}
             except Exception as exc:
-                reports.append(_fail(ctx, name, unit, fp, exc, started))
+                reports.append(_fail(ctx, name, unit, fp, exc, started, _fence(locks, name, unit)))
                 started = time.perf_counter()
                 continue
             report = UnitReport(name, unit.key, PUBLISHED, dict(output.counts), list(output.warnings))
@@ -434,13 +439,22 @@ def _split(table: Table, build: Build, unit: Unit, output: Output) -> list[tuple
     return [(d, data.filter(pc.equal(column, pa.scalar(d, column.type)))) for d in days]
 
 
-def _fail(ctx: StepContext, name: str, unit: Unit, fp: str, exc: Exception, started: float) -> UnitReport:
+def _fence(locks: HeldLocks, name: str, unit: Unit) -> Fence:
+    """The locks that must still be the batch's when a unit is recorded: its own, and those of the
+    units whose parts it retires (``Unit.excludes``: a compaction must not retire a part that another
+    run, having taken that unit's lock, has just recorded under the same name)."""
+    return locks.fence(unit_lock(name, unit.key), *(unit_lock(*x) for x in unit.excludes))
+
+
+def _fail(
+    ctx: StepContext, name: str, unit: Unit, fp: str, exc: Exception, started: float, fence: Fence
+) -> UnitReport:
     error = f"{type(exc).__name__}: {exc}"
     log.error("%s %s failed:\n%s", name, unit.key, "".join(traceback.format_exception(exc)))
     # its parts stay as last published: so do the counts describing them (builds plan from them)
     previous = ctx.previous(unit.key)
     kept = previous.counts if previous is not None else {}
-    ctx.ledger.record_unit(_state(ctx, name, unit.key, fp, FAILED, kept, error))
+    ctx.ledger.record_unit(_state(ctx, name, unit.key, fp, FAILED, kept, error), fence=fence)
     return UnitReport(name, unit.key, FAILED, failures=[error], seconds=time.perf_counter() - started)
 
 
@@ -455,7 +469,8 @@ def _gate_and_publish(
     ctx: StepContext, name: str, build: Build, outputs: list[Table], built: list[_Built], locks: HeldLocks
 ) -> None:
     """Gate the batch's units, table by table, and publish each (``locks``: the batch's, verified
-    before each unit is published — a run whose locks were lost stops with ``LockLost``)."""
+    before each unit is published and fencing its record — a run whose locks were lost stops with
+    ``LockLost``)."""
     gate_run = GateRun(ctx.run.run_id, ctx.run.task, name, ACCEPT_SHRINK_HINT)
     expected_latest = ctx.run.expected_latest if build.freshness else None
     verdicts: dict[str, list[GateVerdict]] = {b.unit.key: [] for b in built}
@@ -484,7 +499,7 @@ def _gate_and_publish(
             locks.verify()
             _publish(
                 ctx, name, build, outputs, b, published_parts[b.unit.key], passed, why,
-                held=shrunk, elsewhere=elsewhere.get(b.unit.key, set()),
+                _fence(locks, name, b.unit), held=shrunk, elsewhere=elsewhere.get(b.unit.key, set()),
             )  # fmt: skip
             results += [v.published(passed) for v in verdicts[b.unit.key]]
     finally:  # the gate results of the units published, also when a later one could not be
@@ -560,6 +575,7 @@ def _publish(
     published: list[Part],
     passed: bool,
     why: str | None,
+    fence: Fence,
     held: bool = False,
     elsewhere: Collection[tuple[str, str]] = (),
 ) -> None:
@@ -568,7 +584,8 @@ def _publish(
     input is on hold, and the published rows and evidence keep describing the same input.
     ``elsewhere``: (table, partition) where a compacted part holds rows the unit made before; where it
     writes nothing now, it writes an empty part, which the compaction sees as the unit's new rows
-    there (none) replacing its old ones."""
+    there (none) replacing its old ones. ``fence``: the batch's locks the record needs (``LockLost``
+    when another run has taken one over: the parts written stay unlisted, for the sweep)."""
     previous = {(p.table_name, p.partition, p.part) for p in published}
     now = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
     writes: list[tuple[Table, dt.date | None, pa.Table, str]] = []
@@ -633,7 +650,7 @@ def _publish(
     state = _state(ctx, name, b.unit.key, b.fingerprint, b.report.status, b.report.counts, why)
     # the parts this unit no longer has are retired: the serving views may list them until their next
     # refresh; a refresh the grace period after that deletes their files (``refresh_serving``)
-    ctx.ledger.record_unit(state, written=written, removed=removed, lineage_rows=lineage)
+    ctx.ledger.record_unit(state, written=written, removed=removed, lineage_rows=lineage, fence=fence)
 
 
 def _append_results(ctx: StepContext, name: str, results: pa.Table) -> None:

@@ -348,3 +348,40 @@ def test_a_run_whose_locks_are_lost_publishes_nothing_more(
     assert list(results.rglob("*.parquet"))  # the published unit's gate results
     again = ingest("source", land)
     assert sorted(u.status for u in again.of("core")) == ["published", "skipped"]
+
+
+def test_a_run_that_lost_its_locks_records_nothing_once_another_run_took_them(
+    settings: Settings, tmp_path: Path, ingest: Ingest, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run's lock session ends after it verified its locks and wrote a unit's parts, before it
+    records them; another run takes the locks, builds the unit and records it. The first run's record
+    then fails with LockLost (recording its stale plan would keep the other's parts beside its own —
+    on S3 both listed, the rows served twice), and the ledger keeps the other run's record."""
+    settings.state_db_url, settings.workers = postgres_url, 1
+    capture = tmp_path / "cap-2026-11-20.h212"
+    capture.write_bytes(b"".join(_packet(m) for m in range(5)))
+    land = lambda s, led: sources.land_captures(s, led, [capture])  # noqa: E731
+    real_record = Ledger.record_unit
+    other: list[RunReport] = []
+
+    def lose_the_locks_to_another_run_then_record(self: Ledger, state: Any, **kwargs: Any) -> None:
+        if state.build == "source.core" and not other:
+            # the first run's record of the unit only: the other run's records go straight through
+            other.append(RunReport("source", "not run yet"))
+            assert end_advisory_lock_sessions(postgres_url) == 1  # the first run's lock session
+            other[0] = ingest("source", land)
+            assert [u.status for u in other[0].of("core")] == ["published"]
+        real_record(self, state, **kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Ledger, "record_unit", lose_the_locks_to_another_run_then_record)
+        with pytest.raises(LockLost, match="taken by another holder"):
+            ingest("source", land)
+    led = Ledger(postgres_url)
+    try:
+        [state] = led.unit_states("source.core").values()
+        assert (state.status, state.run_id) == ("published", other[0].run_id)
+        assert {p.run_id for p in led.parts("core_source__packets")} == {other[0].run_id}
+    finally:
+        led.close()
+    assert query(settings, "SELECT count(*) FROM core_source__packets") == [(5,)]
