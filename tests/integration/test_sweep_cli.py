@@ -9,8 +9,9 @@ import os
 import subprocess
 from pathlib import Path
 
+from conftest import ecocloud_bin, outside_env
+
 from schemas import source
-from tests.conftest import ecocloud_bin, outside_env
 from warehouse import lake as lk
 from warehouse.fs import LocalLake
 
