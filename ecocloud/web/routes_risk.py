@@ -57,8 +57,10 @@ router = APIRouter(prefix="/risk")
 Text = Annotated[str | None, Query(max_length=20)]
 From = Annotated[str | None, Query(alias="from", max_length=10)]
 To = Annotated[str | None, Query(alias="to", max_length=10)]
-Mn = Annotated[str, Path(pattern=r"^[0-9A-Za-z_.-]{1,64}$", description="data-logger MN")]
-Uscc = Annotated[str, Path(pattern=r"^[0-9A-Z]{18}$", description="unified social credit code")]
+# any identifier the ranking can hold: an MN the parser only warned about (not 24 hex digits), a USCC
+# that fails its checks (flagged, never dropped, so still ranked) — a pattern here made their links 400
+Mn = Annotated[str, Path(min_length=1, max_length=64, description="data-logger MN")]
+Uscc = Annotated[str, Path(min_length=1, max_length=64, description="unified social credit code, as listed")]
 MAX_CHARTS = 8
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 LABELS = {"permit": PERMIT_STATUS_ZH, "credit": CREDIT_ZH, "category": CATEGORY_ZH, "indicator": INDICATOR_ZH}

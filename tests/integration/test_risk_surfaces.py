@@ -264,10 +264,10 @@ def test_the_list_shows_the_cli_ranking_and_downloads_it(
         ("/risk?top=0", 400, "top"),
         ("/risk?top=many", 400, "top"),
         ("/risk/export.xlsx?region=99", 400, "region"),
-        ("/risk/outlets/bad%20mn", 400, "mn"),
+        ("/risk/outlets/bad%20mn", 404, "bad mn"),  # an MN the parser only warned about is read
         ("/risk/outlets/NOSUCHMN0000", 404, "NOSUCHMN0000"),
         ("/risk/outlets/NOSUCHMN0000?to=2026-13-01", 400, "to"),
-        ("/risk/enterprises/91360000", 400, "uscc"),
+        ("/risk/enterprises/91360000", 404, "91360000"),  # a USCC failing its checks is still ranked
         ("/risk/enterprises/913600000000000000", 404, "913600000000000000"),
     ],
 )
