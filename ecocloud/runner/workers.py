@@ -29,12 +29,20 @@ def worker_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
     try:
         yield pool
     except Exception:
+        _wait_for(pool)  # the other batches finish, unless an interruption comes meanwhile
         raise
     except BaseException:
         _kill(pool)
         raise
-    finally:
-        pool.shutdown(wait=True)  # at once after _kill: nothing is left running
+    _wait_for(pool)
+
+
+def _wait_for(pool: ProcessPoolExecutor) -> None:
+    try:
+        pool.shutdown(wait=True)
+    except BaseException:
+        _kill(pool)
+        raise
 
 
 def _kill(pool: ProcessPoolExecutor) -> None:

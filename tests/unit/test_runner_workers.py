@@ -57,3 +57,14 @@ def test_a_failing_batch_lets_the_running_ones_finish(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="a batch that fails"), worker_pool(2) as pool:
         list(pool.map(_fail_or_write, [(tmp_path, 0.0), (tmp_path, 1.0)]))
     assert len(list(tmp_path.glob("finished-*"))) == 1
+
+
+def test_a_timeout_while_the_others_finish_after_a_failure_still_kills_them(tmp_path: Path) -> None:
+    """A batch failed: the pool waits for the others to finish — and a timeout during that wait
+    kills them, as any other."""
+    with pytest.raises(AirflowTaskTimeout), timeout(3), worker_pool(2) as pool:
+        list(pool.map(_fail_or_write, [(tmp_path, 0.0), (tmp_path, 60.0)]))
+    workers = [int(p.name.split("-")[1]) for p in tmp_path.glob("started-*")]
+    assert len(workers) == 1
+    assert not [w for w in workers if _alive(w)]
+    assert not list(tmp_path.glob("finished-*"))
