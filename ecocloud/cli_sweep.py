@@ -23,8 +23,8 @@ def sweep(
         bool,
         typer.Option(
             "--force",
-            help="delete even when they are most of the lake's table files (refused otherwise: that "
-            "is a ledger other than the lake's own)",
+            help="delete even when the ledger lists less than a tenth of the lake's table files "
+            "(refused otherwise: that is a ledger other than the lake's own)",
         ),
     ] = False,
 ) -> None:

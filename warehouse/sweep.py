@@ -20,10 +20,11 @@ when the ledger is read again after the listing, and still that old then (a unit
 new part over an old leftover of its name). The gate results are not ledger parts
 (``warehouse.results_rollup`` keeps them) and are left alone.
 
-The sweep trusts the ledger it is given, so it refuses to delete when most of the table files would
-go: that is a ledger that does not describe this lake (a new empty one created where no
-``ECOCLOUD_STATE_DB_URL`` was set, another environment's database), not crash leftovers, which are a
-few files beside many listed ones. ``force`` overrides it for a lake that really is mostly leftovers.
+The sweep trusts the ledger it is given, so it refuses to delete when the ledger lists less than a
+tenth of the lake's table files: that is a ledger that does not describe this lake (a new empty one
+created where no ``ECOCLOUD_STATE_DB_URL`` was set, another environment's database), not crash
+leftovers beside listed parts — a small lake may have more leftovers than parts (a unit killed a few
+times on S3 leaves a new object each time). ``force`` overrides it.
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ def listed_files(parts: Iterable[PartKey]) -> set[str]:
 
 
 class SweepRefused(RuntimeError):
-    """Deleting would remove most of the lake's table files: the ledger does not describe this lake."""
+    """The ledger lists too few of the lake's table files to describe this lake: nothing is deleted."""
 
 
 def unlisted(
@@ -113,17 +114,20 @@ def sweep(
     force: bool = False,
 ) -> list[Unlisted]:
     """The unlisted files older than ``older_than`` (see the module doc); with ``delete``, those still
-    unlisted in a second read of the ledger (``read_parts``) are deleted — unless they are more than
-    half of the table files and not ``force`` (``SweepRefused``). Returns what was found (and deleted)."""
+    unlisted in a second read of the ledger (``read_parts``) are deleted — unless that ledger lists
+    less than a tenth of the table files and not ``force`` (``SweepRefused``). Returns what was found
+    (and deleted)."""
     table_files = _table_files(lake)
     found = unlisted(lake, table_files, read_parts(), older_than)
     if not delete or not found:
         return found
-    still = listed_files(read_parts())
-    # and still old: a unit may have renamed a new file over an old leftover of the same name since
-    gone = [u for u in found if u.rel not in still and _modified_before(lake, u.rel, older_than)]
+    # still old (a unit may have renamed a new file over an old leftover of its name since the
+    # listing), then still unlisted: read last, so a part recorded before it is never deleted
+    old = [u for u in found if _modified_before(lake, u.rel, older_than)]
+    listed = listed_files(read_parts())
+    gone = [u for u in old if u.rel not in listed]
     if not force:
-        _refuse_most(gone, table_files)
+        _refuse_a_stranger(listed, table_files)
     lake.delete_many([u.rel for u in gone])
     return gone
 
@@ -135,14 +139,15 @@ def _modified_before(lake: Lake, rel: str, older_than: dt.datetime) -> bool:
         return False
 
 
-def _refuse_most(gone: list[Unlisted], table_files: list[str]) -> None:
-    table_files_gone = len({u.rel for u in gone} & set(table_files))
-    if table_files_gone * 2 > len(table_files):
+def _refuse_a_stranger(listed: set[str], table_files: list[str]) -> None:
+    """``SweepRefused`` when ``listed`` names less than a tenth of ``table_files``."""
+    known = len(listed.intersection(table_files))
+    if table_files and known * 10 < len(table_files):
         raise SweepRefused(
-            f"refusing to delete {table_files_gone:,} of the lake's {len(table_files):,} table files: the "
-            "ledger lists too few of them to be this lake's own (is ECOCLOUD_STATE_DB_URL, or "
-            "ECOCLOUD_HOME for a local ledger, the one the builds use?). If they really are crash "
-            "leftovers, `ecocloud sweep --delete --force` deletes them."
+            f"refusing to delete: the ledger lists {known:,} of the lake's {len(table_files):,} table "
+            "files, too few to be this lake's own (is ECOCLOUD_STATE_DB_URL, or ECOCLOUD_HOME for a "
+            "local ledger, the one the builds use?). If the others really are crash leftovers, "
+            "`ecocloud sweep --delete --force` deletes them."
         )
 
 

@@ -120,10 +120,10 @@ def refresh_serving() -> None:
 def unlisted_files(
     settings: Settings, *, delete: bool, grace_hours: float | None = None, force: bool = False
 ) -> tuple[float, list[Unlisted]]:
-    """The lake's table files no ledger part names (listed or retired), last modified more than ``grace_hours`` ago
-    (default: the ``lake_sweep_grace_hours`` setting), deleted with ``delete`` (``force``: even when
-    they are most of the lake's, ``warehouse.sweep.SweepRefused``); returns the grace period used and
-    the files (``warehouse.sweep``)."""
+    """The lake's table files no ledger part names (listed or retired), last modified more than
+    ``grace_hours`` ago (default: the ``lake_sweep_grace_hours`` setting), deleted with ``delete``
+    (``force``: even when the ledger lists less than a tenth of the lake's table files — otherwise
+    ``warehouse.sweep.SweepRefused``); returns the grace period used and the files (``warehouse.sweep``)."""
     hours = settings.lake_sweep_grace_hours if grace_hours is None else grace_hours
     older_than = dt.datetime.now(dt.UTC) - dt.timedelta(hours=hours)
     led = engine.ledger(settings)
