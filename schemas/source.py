@@ -111,7 +111,7 @@ F.define(
     Column(
         "avg_value",
         "float64",
-        "mean of the period (of its N samples, or hours, when its flag is N)",
+        "mean of the period (of its N samples, or hours, when its flag is N: NULL if none of those has one)",
         unit="{unit}",
     ),
     Column("min_value", "float64", "minimum of the period (likewise)", unit="{unit}"),

@@ -22,7 +22,9 @@
   it holds its locks, and checked by ``record_unit`` in the transaction that records (``Fence``). A
   holder whose lock session ended (PostgreSQL) can then no longer record a unit after another took
   its lock: the other's token write either follows that record (and the other re-plans from it) or
-  precedes it (and the record fails with ``LockLost``, its written parts left unlisted for the sweep).
+  precedes it (and the record fails with ``LockLost``). The ledger is fenced, not the lake: on S3 the
+  fenced-off holder's objects stay unlisted (for the sweep); on a local lake it may already have
+  renamed its part over the other's file of the same name (``ecocloud.runner.engine``, step 6).
 
 The database is SQLite on one machine (``sqlite:///<home>/state.sqlite``, WAL, writers serialised by
 ``BEGIN IMMEDIATE``, connections pooled per process and closed by ``close``, so the ``-wal`` and

@@ -22,11 +22,14 @@ For one build:
    serving refresh once no serving file has listed them for a grace period), fenced: it first checks
    that the locks of the unit and of those it excludes still carry the batch's token, so a batch
    whose lock session ended (PostgreSQL) records nothing once another run has taken them over —
-   ``LockLost``, its parts left unlisted for the sweep; a failed unit's record likewise — and
-   the gate results appended to ``quality_platform__expectation_results``. On S3 every write is a new
-   object; on a local lake a part a unit writes again keeps its name and is replaced in place by an
-   atomic rename just before the transaction — if the process dies in between, readers see the new
-   rows while the ledger still records the old ones, until the unit (still pending) is rebuilt.
+   ``LockLost``; a failed unit's record likewise — and the gate results appended to
+   ``quality_platform__expectation_results``. On S3 every write is a new object (a fenced-off
+   record leaves its objects unlisted, for the sweep); on a local lake a part a unit writes again
+   keeps its name and is replaced in place by an atomic rename just before the transaction — if the
+   process dies in between, readers see the new rows while the ledger still records the old ones,
+   until the unit (still pending) is rebuilt; if its record is fenced off, readers see its rows under
+   the other run's record of that name (built from the inputs it planned with: mostly the same rows)
+   until the unit is next rebuilt.
 
 Serving is refreshed once per run by the caller (``refresh_serving``), after a failed run too.
 """
