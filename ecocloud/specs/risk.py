@@ -38,6 +38,7 @@ SPEC = SourceSpec(
             ),
             publish=Publish.PARTITION,
             steps="ecocloud.builds.risk:Daily",
+            code_version="2",  # 2: an hour no logger sent in is no logger's silence
             summary=("identities", "exceedance_hours", "outlet_pollutant_days", "indicators_triggered"),
             doc="Identity, exceedances and indicators of every day whose hourly values, registries or rules changed.",
         ),
