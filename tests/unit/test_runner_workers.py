@@ -28,6 +28,10 @@ def _slow_write(args: tuple[Path, float]) -> int:
 
 def _fail_or_write(args: tuple[Path, float]) -> int:
     if args[1] == 0:
+        # once the other batch runs: Executor.map cancels the calls not yet started when one fails
+        deadline = time.monotonic() + 10
+        while not list(args[0].glob("started-*")) and time.monotonic() < deadline:
+            time.sleep(0.01)
         raise ValueError("a batch that fails")
     return _slow_write(args)
 
