@@ -262,13 +262,29 @@ ORDER BY p.mn, p.pollutant_code, p.period_us
 _AVERAGED = ("avg_value", "min_value", "max_value", "zs_avg_value", "zs_min_value", "zs_max_value")
 
 
+_NORMAL = "flag = 'N'"
+_OF_NORMAL = f"FILTER (WHERE {_NORMAL})"
+
+
+def _of_normal(avg: str, zs_avg: str, lows: tuple[str, str], highs: tuple[str, str]) -> str:
+    """``<value>_normal``: the averaged values over the N rows only — ``avg``, ``zs_avg``: the two
+    means so restricted; ``lows``, ``highs``: the columns whose min and max give the (converted)
+    minimum and maximum."""
+    return f"""{avg} AS avg_value_normal, {zs_avg} AS zs_avg_value_normal,
+           min({lows[0]}) {_OF_NORMAL} AS min_value_normal, max({highs[0]}) {_OF_NORMAL} AS max_value_normal,
+           min({lows[1]}) {_OF_NORMAL} AS zs_min_value_normal,
+           max({highs[1]}) {_OF_NORMAL} AS zs_max_value_normal"""
+
+
 def _of_normal_samples() -> str:
-    """per_cn's values over its N samples only (``<value>_normal``), from per_flag's groups."""
-    n = "FILTER (WHERE flag = 'N')"
-    return f"""(sum(sum_avg) {n})::DOUBLE / nullif(sum(n_avg) {n}, 0) AS avg_value_normal,
-           min(min_v) {n} AS min_value_normal, max(max_v) {n} AS max_value_normal,
-           (sum(sum_zavg) {n})::DOUBLE / nullif(sum(n_zavg) {n}, 0) AS zs_avg_value_normal,
-           min(zmin_v) {n} AS zs_min_value_normal, max(zmax_v) {n} AS zs_max_value_normal"""
+    """per_cn's values over its N samples only, from per_flag's groups."""
+
+    def mean(total: str, count: str) -> str:
+        return f"(sum({total}) {_OF_NORMAL})::DOUBLE / nullif(sum({count}) {_OF_NORMAL}, 0)"
+
+    return _of_normal(
+        mean("sum_avg", "n_avg"), mean("sum_zavg", "n_zavg"), ("min_v", "zmin_v"), ("max_v", "zmax_v")
+    )
 
 
 def _valid_values(alias: str) -> str:
@@ -319,12 +335,13 @@ def hourly_values(con: duckdb.DuckDBPyConnection, readings: str) -> pa.Table:
 
 
 def _of_normal_hours() -> str:
-    """from_hours' values over its N hours only (``<value>_normal``)."""
-    n = "FILTER (WHERE flag = 'N')"
-    return f"""{exact_mean("avg_value", where="flag = 'N'")} AS avg_value_normal,
-               min(min_value) {n} AS min_value_normal, max(max_value) {n} AS max_value_normal,
-               {exact_mean("zs_avg_value", where="flag = 'N'")} AS zs_avg_value_normal,
-               min(zs_min_value) {n} AS zs_min_value_normal, max(zs_max_value) {n} AS zs_max_value_normal"""
+    """from_hours' values over its N hours only."""
+    return _of_normal(
+        exact_mean("avg_value", where=_NORMAL),
+        exact_mean("zs_avg_value", where=_NORMAL),
+        ("min_value", "zs_min_value"),
+        ("max_value", "zs_max_value"),
+    )
 
 
 def daily_values(con: duckdb.DuckDBPyConnection, readings: str, hourly: str) -> pa.Table:
