@@ -54,7 +54,8 @@ SPEC = SourceSpec(
             summary=("hourly", "daily", "hours_recomputed"),
             steps="ecocloud.builds.sources:Marts",
             batch_units=64,
-            code_version="2",  # 2: an N period's mean, min and max from its N samples only
+            # 2: an N period's mean, min and max from its N samples only; 3: Cou units of NOx, smoke, NH3-N …
+            code_version="3",
             doc="Hourly and daily values per outlet and pollutant (HJ 212 basis and flag roll-up).",
         ),
     ),

@@ -5,18 +5,22 @@ independent check (recomputing length and CRC here) gives; totals are literal nu
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import gzip
 import time
 from collections import Counter
 
+import pyarrow.compute as pc
 import pytest
 from conftest import SHARED_DATA
 
+from ingest.hj212.batch import parse_capture
 from ingest.hj212.protocol import Packet, Reject, parse_line, parse_lines, split_lines
 
 pytestmark = [pytest.mark.unit, pytest.mark.realdata]
 
 DATA = SHARED_DATA / "hj212-real"
+DAY = dt.date(2016, 8, 24)
 if not DATA.is_dir():
     pytest.skip(
         f"real HJ 212 captures not found at {DATA} (../shared/data is absent)", allow_module_level=True
@@ -126,6 +130,43 @@ def test_capture_content_2005_style() -> None:
     odd = [p for p in packets if p.st == "\x00\x00"]
     assert odd
     assert all("st_unknown" in p.warnings for p in odd)
+
+
+def test_every_emitted_amount_has_its_unit() -> None:
+    """The loggers send Cou (a period's emitted amount) for NOx, smoke, NH3-N and CO as well as COD
+    and SO2: each gets its HJ 212-2017 annex B unit. Only the flue-gas state parameters (O2,
+    velocity, temperature, pressure: no amount of them is emitted) and codes outside the table go
+    without one."""
+    unitless: Counter[str] = Counter()
+    for path in sorted(DATA.glob("*.h212.gz")):
+        batch = parse_capture(gzip.decompress(path.read_bytes()), segment=path.name, default_date=DAY)
+        r = batch.readings
+        cou = r.filter(pc.equal(r.column("stat"), "Cou"))
+        assert {
+            c: cou.filter(pc.equal(cou.column("pollutant_code"), c)).column("unit").unique().to_pylist()
+            for c in ("a21002", "a34013", "w21003", "a21005", "w01018", "a21026")
+        } == {
+            "a21002": ["kg"],
+            "a34013": ["kg"],
+            "w21003": ["kg"],
+            "a21005": ["kg"],
+            "w01018": ["kg"],
+            "a21026": ["kg"],
+        }
+        unitless.update(
+            cou.filter(pc.is_null(cou.column("unit"))).column("pollutant_code_original").to_pylist()
+        )
+    assert dict(unitless) == {
+        "S01": 162,
+        "S03": 162,
+        "S08": 162,
+        "S02": 128,
+        "S07": 22,
+        "023": 144,
+        "25": 22,
+        "28": 22,
+        "99": 22,
+    }
 
 
 def test_public_packets_tsv() -> None:
