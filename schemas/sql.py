@@ -25,9 +25,7 @@ def exact_decimal(column: str) -> str:
     return f"CASE WHEN abs({column}) < 1e27 THEN {column}::DECIMAL(38, 10) END"
 
 
-def exact_mean(column: str, *, where: str | None = None) -> str:
-    """The mean of a DOUBLE ``column`` over the values ``exact_decimal`` keeps (of the rows ``where``
-    holds, if given), summed exactly (the same whichever other rows were aggregated with them); NULL
-    when there are none."""
-    only = f" FILTER (WHERE {where})" if where else ""
-    return f"(sum({exact_decimal(column)}){only} / count({exact_decimal(column)}){only})::DOUBLE"
+def exact_mean(column: str) -> str:
+    """The mean of a DOUBLE ``column`` over the values ``exact_decimal`` keeps, summed exactly (the
+    same whichever other rows were aggregated with them); NULL when there are none."""
+    return f"(sum({exact_decimal(column)}) / count({exact_decimal(column)}))::DOUBLE"

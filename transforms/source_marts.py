@@ -34,7 +34,7 @@ import pyarrow as pa
 
 from schemas.hj212_codes import POLLUTANTS
 from schemas.source import STATS
-from schemas.sql import exact_decimal, exact_mean
+from schemas.sql import exact_decimal
 
 __all__ = [
     "DAILY_CN",
@@ -334,16 +334,6 @@ def hourly_values(con: duckdb.DuckDBPyConnection, readings: str) -> pa.Table:
     return out.drop_columns(["period_us"]).append_column("hour_at", hour_at).append_column("date", date)
 
 
-def _of_normal_hours() -> str:
-    """from_hours' values over its N hours only."""
-    return _of_normal(
-        exact_mean("avg_value", where=_NORMAL),
-        exact_mean("zs_avg_value", where=_NORMAL),
-        ("min_value", "zs_min_value"),
-        ("max_value", "zs_max_value"),
-    )
-
-
 def daily_values(con: duckdb.DuckDBPyConnection, readings: str, hourly: str) -> pa.Table:
     """``mart_source__daily`` rows: 2031 packets where sent, else the day's rows of ``hourly``."""
     con.register("units", units_table())
@@ -351,37 +341,43 @@ def daily_values(con: duckdb.DuckDBPyConnection, readings: str, hourly: str) -> 
     sql_2031 = "WITH " + _SAMPLES_SQL.format(readings=readings, cns=f"'{DAILY_CN}'") + "," + period_sql(day)
     sent = con.sql(sql_2031).to_arrow_table()
     con.register("sent", sent)
+    # the day's hours per flag first, then per day — as period_sql does for the hourly mart: one pass
+    # of exact sums over the hourly rows serves both the day's values and those of its N hours
     sql = f"""
     WITH h AS (
         SELECT *, (epoch_us(hour_at) + {_BEIJING_US}) // {_DAY_US} AS period_us FROM {hourly}
     ),
-    hours AS (SELECT mn, pollutant_code, period_us, count(*)::SMALLINT AS hours FROM h GROUP BY ALL),
-    flag_counts AS (
-        SELECT mn, pollutant_code, period_us, flag, count(*) AS n FROM h WHERE flag <> 'N' GROUP BY ALL
+    per_flag AS (
+        SELECT mn, pollutant_code, period_us, flag, count(*) AS n,
+               sum({exact_decimal("avg_value")}) AS sum_avg, count({exact_decimal("avg_value")}) AS n_avg,
+               min(min_value) AS min_v, max(max_value) AS max_v,
+               sum({exact_decimal("cou_value")}) AS sum_cou,
+               sum({exact_decimal("zs_avg_value")}) AS sum_zavg, count({exact_decimal("zs_avg_value")}) AS n_zavg,
+               min(zs_min_value) AS zmin_v, max(zs_max_value) AS zmax_v,
+               sum(retransmissions) AS retransmissions, min(basis) AS basis_lo, max(basis) AS basis_hi,
+               any_value(source_type) AS source_type, any_value(unit) AS unit, any_value(cou_unit) AS cou_unit
+        FROM h GROUP BY mn, pollutant_code, period_us, flag
     ),
-    top_flag AS (
-        SELECT mn, pollutant_code, period_us, first(flag ORDER BY n DESC, flag) AS top
-        FROM flag_counts GROUP BY ALL
-    ),
-    from_hours AS (
+    from_hours AS MATERIALIZED (
         SELECT mn, pollutant_code, period_us,
-               CASE WHEN count(DISTINCT basis) = 1 THEN any_value(basis) ELSE 'mixed' END AS basis,
+               CASE WHEN min(basis_lo) = max(basis_hi) THEN min(basis_lo) ELSE 'mixed' END AS basis,
                any_value(source_type) AS source_type,
-               {exact_mean("avg_value")} AS avg_value,
-               min(min_value) AS min_value, max(max_value) AS max_value,
-               sum({exact_decimal("cou_value")})::DOUBLE AS cou_value,
-               {exact_mean("zs_avg_value")} AS zs_avg_value,
-               min(zs_min_value) AS zs_min_value, max(zs_max_value) AS zs_max_value,
-               {_of_normal_hours()},
-               count(*)::INTEGER AS samples,
-               count(*) FILTER (WHERE flag = 'N')::INTEGER AS samples_normal,
+               sum(sum_avg)::DOUBLE / nullif(sum(n_avg), 0) AS avg_value,
+               min(min_v) AS min_value, max(max_v) AS max_value,
+               sum(sum_cou)::DOUBLE AS cou_value,
+               sum(sum_zavg)::DOUBLE / nullif(sum(n_zavg), 0) AS zs_avg_value,
+               min(zmin_v) AS zs_min_value, max(zmax_v) AS zs_max_value,
+               {_of_normal_samples()},
+               sum(n)::INTEGER AS samples,
+               coalesce(sum(n) FILTER (WHERE flag = 'N'), 0)::INTEGER AS samples_normal,
+               first(flag ORDER BY n DESC, flag) FILTER (WHERE flag <> 'N') AS top,
                sum(retransmissions)::INTEGER AS retransmissions,
                any_value(unit) AS unit, any_value(cou_unit) AS cou_unit
-        FROM h GROUP BY mn, pollutant_code, period_us
+        FROM per_flag GROUP BY mn, pollutant_code, period_us
     ),
     judged AS (
-        SELECT f.*, {_flag_sql("f.samples", "f.samples_normal", "f.source_type", "t.top")} AS flag
-        FROM from_hours f LEFT JOIN top_flag t USING (mn, pollutant_code, period_us)
+        SELECT f.* EXCLUDE (top), {_flag_sql("f.samples", "f.samples_normal", "f.source_type", "f.top")} AS flag
+        FROM from_hours f
         WHERE NOT EXISTS (
             SELECT 1 FROM sent s
             WHERE s.mn = f.mn AND s.pollutant_code = f.pollutant_code AND s.period_us = f.period_us
@@ -403,8 +399,8 @@ def daily_values(con: duckdb.DuckDBPyConnection, readings: str, hourly: str) -> 
                retransmissions, flag, unit, cou_unit
         FROM derived
     )
-    SELECT b.*, coalesce(hrs.hours, 0)::SMALLINT AS hours
-    FROM both_ b LEFT JOIN hours hrs USING (mn, pollutant_code, period_us)
+    SELECT b.*, coalesce(hrs.samples, 0)::SMALLINT AS hours
+    FROM both_ b LEFT JOIN from_hours hrs USING (mn, pollutant_code, period_us)
     ORDER BY mn, pollutant_code, period_us
     """
     out = con.sql(sql).to_arrow_table()
