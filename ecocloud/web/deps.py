@@ -34,11 +34,17 @@ TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
 BEIJING = dt.timezone(dt.timedelta(hours=8))
 
 
+def bj(value: dt.datetime) -> str:
+    """An instant as Beijing wall time, for a chart's date axis: Plotly draws an ISO time's clock
+    as written and ignores its offset, so a UTC instant would land 8 hours early. A naive value is UTC."""
+    stamp = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    return stamp.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M")
+
+
 def beijing(value: object) -> str:
     """Instants as Beijing time (the time everyone here reads); anything else as it is."""
     if isinstance(value, dt.datetime):
-        stamp = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-        return stamp.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M") + " (UTC+8)"
+        return bj(value) + " (UTC+8)"
     return "" if value is None else str(value)
 
 

@@ -6,28 +6,20 @@ here, drawn by /static/charts.js; times on the axis are Beijing wall time."""
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
 from ecocloud.risk_report import INDICATOR_ZH
-from ecocloud.web.deps import Viewer
+from ecocloud.web.deps import Viewer, bj
 from ecocloud.web.routes_overview import figure_json
 from schemas import risk as schema
 from transforms.risk import RiskRules
 
-BEIJING = dt.timezone(dt.timedelta(hours=8))
 _RUN_COLOURS = {
     "fraud": "rgba(179,38,30,0.16)",
     "data_quality": "rgba(240,180,41,0.22)",
     "permit": "rgba(93,132,196,0.18)",
 }
-
-
-def bj(value: dt.datetime) -> str:
-    """An instant as Beijing wall time for the date axis (Plotly draws naive times as given)."""
-    stamp = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-    return stamp.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M")
 
 
 def plain(text: object) -> str:

@@ -12,7 +12,7 @@ from starlette.responses import Response
 
 from ecocloud.web import access, queries
 from ecocloud.web.access import Role
-from ecocloud.web.deps import Viewer, render, require, settings_of, viewer
+from ecocloud.web.deps import Viewer, bj, render, require, settings_of, viewer
 from schemas.registry import get_table
 
 router = APIRouter(prefix="/overview")
@@ -107,7 +107,7 @@ def station(
             raise HTTPException(400, v.t(f"一次最多 {MAX_DAYS} 天", f"at most {MAX_DAYS} days at a time"))
         hours = queries.station_hours(con, code, start, end)
         info = next((s for s in queries.air_stations(con) if s["station_code"] == code), None)
-    times = [h["observed_at"].isoformat() for h in hours]
+    times = [bj(h["observed_at"]) for h in hours]
     chart = figure_json(
         [
             {
@@ -129,7 +129,7 @@ def station(
         ],
         {
             "title": {"text": v.t(f"站点 {code} 小时 AQI", f"Station {code}, hourly AQI")},
-            "xaxis": {"type": "date"},
+            "xaxis": {"type": "date", "title": {"text": v.t("北京时间", "Beijing time")}},
             "yaxis": {"title": {"text": "AQI"}, "rangemode": "tozero"},
             "height": 420,
             "legend": {"orientation": "h"},

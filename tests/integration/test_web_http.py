@@ -426,6 +426,14 @@ def test_overview_pages_hold_chart_data(web_server: str, web_home: WebHome) -> N
     assert figure and '"type": "bar"' in figure.group(1) and "南昌" in figure.group(1)
     station = requests.get(f"{web_server}/overview/air/stations/J001A", timeout=10)
     assert station.status_code == 200 and web_home.days[-1].isoformat() in station.text
+    # the chart's hours in Beijing wall time: Plotly ignores an offset, so a UTC instant drew 8 h early
+    chart = re.search(r'id="station-chart-figure">(.*?)</script>', station.text, re.S)
+    assert chart
+    hours = json.loads(chart.group(1))["data"][0]["x"]
+    assert (
+        hours[0] == f"{web_home.days[0].isoformat()} 00:00"
+        and hours[-1] == f"{web_home.days[-1].isoformat()} 23:00"
+    )
     water = requests.get(f"{web_server}/overview/water", timeout=10).text
     assert 'id="basin-chart-1-figure"' in water
 

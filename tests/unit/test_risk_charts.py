@@ -6,8 +6,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from ecocloud.web.deps import Viewer
-from ecocloud.web.risk_charts import bj, outlet_chart, plain
+from ecocloud.web.deps import Viewer, bj
+from ecocloud.web.risk_charts import outlet_chart, plain
 from transforms.risk import load_rules
 
 RULES = load_rules()
