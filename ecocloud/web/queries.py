@@ -184,6 +184,14 @@ def ranking_dates(con: duckdb.DuckDBPyConnection) -> list[dt.date]:
     return [r[0] for r in rows]
 
 
+def last_air_hour(con: duckdb.DuckDBPyConnection, day: dt.date) -> dt.datetime | None:
+    """The latest hour of ``day`` (a Beijing date) that any station has data for."""
+    ((last,),) = con.execute(
+        "SELECT max(observed_at) FROM core_air__station_hourly WHERE date = $1", [day]
+    ).fetchall()
+    return last
+
+
 def city_ranking(con: duckdb.DuckDBPyConnection, day: dt.date) -> list[dict[str, Any]]:
     return _dicts(
         con.execute(

@@ -12,7 +12,7 @@ from starlette.responses import Response
 
 from ecocloud.web import access, queries
 from ecocloud.web.access import Role
-from ecocloud.web.deps import Viewer, bj, render, require, settings_of, viewer
+from ecocloud.web.deps import BEIJING, Viewer, bj, render, require, settings_of, viewer
 from schemas.registry import get_table
 
 router = APIRouter(prefix="/overview")
@@ -53,8 +53,13 @@ def air(request: Request, date: Annotated[dt.date | None, Query()] = None) -> Re
         dates = queries.ranking_dates(con)
         if date is not None and date not in dates:
             raise HTTPException(404, v.t(f"{date} 没有城市排名", f"no city ranking for {date}"))
-        day = date or (dates[0] if dates else None)
+        # a day still under way is ranked each hour from the hours so far (the 20-hour rule makes its
+        # means valid from about 20:00): shown when asked for, marked as such, never by default
+        today = dt.datetime.now(BEIJING).date()
+        complete = [d for d in dates if d < today]
+        day = date or (complete[0] if complete else dates[0] if dates else None)
         ranking = queries.city_ranking(con, day) if day else []
+        so_far = queries.last_air_hour(con, day) if day and day >= today else None
         stations = queries.air_stations(con)
     ranked = [r for r in ranking if r["aqi"] is not None]
     chart = figure_json(
@@ -83,7 +88,16 @@ def air(request: Request, date: Annotated[dt.date | None, Query()] = None) -> Re
             "height": max(320, 28 * len(ranked) + 120),
         },
     )
-    return render(request, "air.html", dates=dates, day=day, ranking=ranking, stations=stations, chart=chart)
+    return render(
+        request,
+        "air.html",
+        dates=dates,
+        day=day,
+        ranking=ranking,
+        stations=stations,
+        chart=chart,
+        so_far=so_far,
+    )
 
 
 @router.get("/air/stations/{code}")
