@@ -19,7 +19,7 @@ Evaluation rules taken from the national evaluation method (地表水环境质�
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final, Literal
 
 # Classes as the national platform writes them: 1..5 = I..V, 6 = 劣V (worse than V).
@@ -64,24 +64,33 @@ class Gb3838Item:
     lakes_only: bool = False  # evaluated for lakes and reservoirs only (TN)
     in_section_class: bool = True  # False: reported on its own, not in the section class (TN)
     multiple: bool = True  # 超标倍数 is computed (not for pH and DO)
+    # Reporting precision: a computed mean is rounded (修约) to it before it meets the limits.
+    decimals: int = field(kw_only=True)
 
     def __post_init__(self) -> None:
         expected = 2 if self.direction == "range" else 5
         for limits in (self.river, self.lake):
             if limits is not None and len(limits) != expected:
                 raise ValueError(f"{self.column}: {len(limits)} limits, expected {expected}")
+            if limits is not None and any(round(v, self.decimals) != v for v in limits):
+                raise ValueError(f"{self.column}: a limit has more than {self.decimals} decimals")
 
     def limits(self, lake: bool) -> tuple[float, ...]:
         return self.lake if lake and self.lake is not None else self.river
 
 
-PH = Gb3838Item("ph", "pH", "range", (6.0, 9.0), multiple=False)
-DO = Gb3838Item("do_mgl", "溶解氧", "min", (7.5, 6.0, 5.0, 3.0, 2.0), multiple=False)
-CODMN = Gb3838Item("codmn_mgl", "高锰酸盐指数", "max", (2.0, 4.0, 6.0, 10.0, 15.0))
-COD = Gb3838Item("cod_mgl", "化学需氧量", "max", (15.0, 15.0, 20.0, 30.0, 40.0))
-BOD5 = Gb3838Item("bod5_mgl", "五日生化需氧量", "max", (3.0, 3.0, 4.0, 6.0, 10.0))
-NH3N = Gb3838Item("nh3n_mgl", "氨氮", "max", (0.15, 0.5, 1.0, 1.5, 2.0))
-TP = Gb3838Item("tp_mgl", "总磷", "max", (0.02, 0.1, 0.2, 0.3, 0.4), lake=(0.01, 0.025, 0.05, 0.1, 0.2))
+# decimals: as the national real-time board publishes the item (pH, DO, CODMn and TN 2, NH3-N and
+# TP 3 — enough for every limit, TP lake 0.025 included); COD and BOD5, not on the board, as their
+# methods report them below 100 mg/L (HJ 828: integer; HJ 505: 1 decimal).
+PH = Gb3838Item("ph", "pH", "range", (6.0, 9.0), multiple=False, decimals=2)
+DO = Gb3838Item("do_mgl", "溶解氧", "min", (7.5, 6.0, 5.0, 3.0, 2.0), multiple=False, decimals=2)
+CODMN = Gb3838Item("codmn_mgl", "高锰酸盐指数", "max", (2.0, 4.0, 6.0, 10.0, 15.0), decimals=2)
+COD = Gb3838Item("cod_mgl", "化学需氧量", "max", (15.0, 15.0, 20.0, 30.0, 40.0), decimals=0)
+BOD5 = Gb3838Item("bod5_mgl", "五日生化需氧量", "max", (3.0, 3.0, 4.0, 6.0, 10.0), decimals=1)
+NH3N = Gb3838Item("nh3n_mgl", "氨氮", "max", (0.15, 0.5, 1.0, 1.5, 2.0), decimals=3)
+TP = Gb3838Item(
+    "tp_mgl", "总磷", "max", (0.02, 0.1, 0.2, 0.3, 0.4), lake=(0.01, 0.025, 0.05, 0.1, 0.2), decimals=3
+)
 TN = Gb3838Item(
     "tn_mgl",
     "总氮",
@@ -90,6 +99,7 @@ TN = Gb3838Item(
     lake=(0.2, 0.5, 1.0, 1.5, 2.0),
     lakes_only=True,
     in_section_class=False,
+    decimals=2,
 )
 
 # Table order; the classifier uses whichever of these columns its input has (the automatic

@@ -330,11 +330,12 @@ section_monthly = Table(
     title_zh="断面月度水质类别",
     description=(
         "Monthly GB 3838 class of each section from the monthly arithmetic means of its readings "
-        "(national evaluation method: means first, then classify), with TN's own class for lakes "
+        "(national evaluation method: means first, rounded to each item's reporting precision, then "
+        "classify), with TN's own class for lakes "
         "and reservoirs, whether the target class is met, and the items over the target with 超标倍数."
     ),
     description_zh=(
-        "按国家评价方法（先求月算术均值，再评价类别）得到的各断面月度水质类别；"
+        "按国家评价方法（先求月算术均值，按各项目报告精度修约后再评价类别）得到的各断面月度水质类别；"
         "湖库另给出总氮单独评价的类别，并说明是否达到水质目标及超标项目和超标倍数。"
     ),
     columns=(

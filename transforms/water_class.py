@@ -244,7 +244,8 @@ def attach_sections(readings: pa.Table, registry: pa.Table) -> pa.Table:
 
 
 def section_monthly(readings: pa.Table, registry: pa.Table, month: dt.date) -> pa.Table:
-    """Monthly means per section (arithmetic, of every reading of the month) classified with GB 3838.
+    """Monthly means per section (arithmetic, of every reading of the month) classified with GB 3838
+    once rounded to each item's reporting precision (the stored means are not rounded).
 
     ``readings`` are core_water__section_readings rows of one month; ``registry`` the parsed section
     registry (for ``water_body``). The type and target of the newest reading are used.
@@ -268,13 +269,25 @@ def section_monthly(readings: pa.Table, registry: pa.Table, month: dt.date) -> p
         r=readings,
         s=registry.select(["section_id", "water_body"]),
     )
-    classes = classify(agg)
+    classes = classify(_reported(agg))
     for name in classes.column_names:
         agg = agg.append_column(name, classes.column(name))
     meets = pc.less_equal(
         pc.cast(agg.column("water_class"), pa.int16()), pc.cast(agg.column("target_class"), pa.int16())
     )
     return agg.append_column("meets_target", meets)
+
+
+def _reported(means: pa.Table) -> pa.Table:
+    """The GB 3838 item means rounded (修约) to each item's reporting precision, as national practice
+    compares them with the limits; a raw float mean is noisy in the last bit, so three readings of
+    TP 0.2 average 0.20000000000000004, just over the class III limit."""
+    for item in ITEMS:
+        if item.column in means.column_names:
+            i = means.column_names.index(item.column)
+            rounded = pc.round(means.column(i), ndigits=item.decimals, round_mode="half_to_even")
+            means = means.set_column(i, item.column, rounded)
+    return means
 
 
 def basin_monthly(monthly: pa.Table) -> pa.Table:

@@ -52,6 +52,8 @@ SPEC = SourceSpec(
             publish=Publish.PARTITION,
             summary=("days", "sections", "basin_rows"),
             steps="ecocloud.builds.water:Monthly",
+            # 2: classes of the monthly means rounded to each item's reporting precision (修约)
+            code_version="2",
             doc="Section monthly class and the basin roll-up of every month whose days changed.",
         ),
     ),

@@ -10,6 +10,7 @@ import pyarrow as pa
 import pytest
 
 from schemas.gb3838_standard import CODMN, DO, NH3N, PH, TN, TP
+from schemas.water import MONTHLY_ITEMS
 from transforms.water_class import (
     attach_sections,
     basin_label,
@@ -186,3 +187,40 @@ def test_monthly_means_then_class_and_basin_rollup() -> None:
     assert basins["sections"] == [3, 2]
     assert basins["sections_i_iii"] == [1, 1] and basins["sections_worse_v"] == [1, 0]
     assert basins["basin_label"] == ["中度污染", "轻度污染"]  # 33 % I–III and 33 % 劣V; 50 % and 0 %
+
+
+def one_section_month(**items: list[float]) -> dict:
+    """section_monthly of one river section (target III) with the given readings of each item."""
+    n = len(next(iter(items.values())))
+    ts = [dt.datetime(2026, 8, 1 + d, 4, tzinfo=dt.UTC) for d in range(n)]
+    readings = pa.table(
+        {
+            "section_id": ["S"] * n,
+            "province": ["P"] * n,
+            "basin": ["长江流域"] * n,
+            "section_name": ["S"] * n,
+            "observed_at": ts,
+            "date": [t.date() for t in ts],
+            "section_type": ["river"] * n,
+            "target_class": pa.array([3] * n, pa.int8()),
+            "section_listed": [True] * n,
+            **{c: pa.array(items.get(c, [None] * n), pa.float64()) for c in MONTHLY_ITEMS},
+        }
+    )
+    registry = pa.table({"section_id": ["S"], "water_body": ["赣江"]})
+    return section_monthly(readings, registry, dt.date(2026, 8, 1)).to_pydict()
+
+
+@pytest.mark.parametrize(
+    ("items", "water_class", "basin"),
+    [
+        ({"tp_mgl": [0.2, 0.2, 0.2]}, 3, "优"),  # float mean 0.20000000000000004
+        ({"tp_mgl": [0.2, 0.4]}, 4, "轻度污染"),  # float mean 0.30000000000000004
+        ({"do_mgl": [4.8, 5.1, 5.1]}, 3, "优"),  # float mean 4.999999999999999, a lower limit
+    ],
+)
+def test_monthly_mean_on_a_limit_is_in_that_class(items: dict, water_class: int, basin: str) -> None:
+    monthly = one_section_month(**items)
+    assert monthly["water_class"] == [water_class]
+    assert monthly["exceed_items"] == [None if water_class <= 3 else "总磷(0.5)"]
+    assert basin_monthly(pa.table(monthly)).to_pydict()["basin_label"] == [basin, basin]
