@@ -180,7 +180,8 @@ F.define(
     Column(
         "deciding_items",
         "string",
-        "items whose class equals water_class (定类项目), Chinese names joined by 、",
+        "items whose class equals water_class (定类项目), Chinese names joined by 、; pH only when outside "
+        "6–9 (inside, it does not constrain the class)",
     ),
     Column(
         "exceed_items",

@@ -12,6 +12,8 @@ limits live in ``schemas.gb3838_standard`` (DOMAIN.md §4), the rules are restat
 * TN is classified for lakes and reservoirs only and reported as ``tn_class``, never in the
   section class (the national platform publishes the class without TN: with TN 472 of 479
   published classes of the real snapshot are reproduced instead of 475);
+* the deciding items (定类项目) are those whose class is the section class, pH only when outside
+  6–9;
 * exceedances are items whose class is worse than the section's target class; 超标倍数 =
   C / limit_target − 1 for upper-limit items (evaluation method: none for pH and DO, which are
   named without a multiple).
@@ -168,7 +170,10 @@ def classify(data: pa.Table) -> pa.Table:
     for item, values, cls in present:
         if not item.in_section_class:
             continue
-        deciding.append(_labels((cls == section) & (section > 0), item.label, n))
+        decides = (cls == section) & (section > 0)
+        if item.direction == "range":  # inside its range pH does not constrain the class
+            decides &= cls == CLASS_WORSE_THAN_V
+        deciding.append(_labels(decides, item.label, n))
         over = (cls > target) & (cls > 0)
         if item.multiple:
             with np.errstate(divide="ignore", invalid="ignore"):

@@ -35,6 +35,8 @@ SPEC = SourceSpec(
             publish=Publish.PARTITION,
             summary=("readings", "sections", "sections_unlisted", "class_agreement_pct"),
             steps="ecocloud.builds.water:Readings",
+            # 2: pH inside 6–9 is no longer named among the deciding items
+            code_version="2",
             freshness=True,
             doc="Each day the snapshots touch: newest reading wins, GB 3838 class, gate, publish.",
         ),
@@ -52,7 +54,8 @@ SPEC = SourceSpec(
             publish=Publish.PARTITION,
             summary=("days", "sections", "basin_rows"),
             steps="ecocloud.builds.water:Monthly",
-            # 2: classes of the monthly means rounded to each item's reporting precision (修约)
+            # 2: classes of the monthly means rounded to each item's reporting precision (修约); pH inside
+            # 6–9 no longer among the deciding items
             code_version="2",
             doc="Section monthly class and the basin roll-up of every month whose days changed.",
         ),

@@ -100,6 +100,20 @@ def test_worst_single_item_decides_and_tn_stays_out_of_the_section_class() -> No
     assert out["deciding_items"] == ["总磷", "高锰酸盐指数、总磷", "溶解氧", None]
 
 
+def test_ph_inside_6_to_9_is_never_a_deciding_item() -> None:
+    t = rows(
+        ph=[7.0, 9.5, 7.0, 6.0],
+        do_mgl=[8.0, 8.0, None, None],
+        codmn_mgl=[1.5, 1.5, None, None],
+        nh3n_mgl=[0.1, 0.1, None, None],
+        tp_mgl=[0.015, 0.015, 0.015, None],
+    )
+    out = classify(t).to_pydict()
+    assert out["water_class"] == [1, 6, 1, 1]
+    # class I by every item: pH 7.0 is inside its range, not what makes the class I
+    assert out["deciding_items"] == ["溶解氧、高锰酸盐指数、氨氮、总磷", "pH", "总磷", None]
+
+
 def test_exceedance_multiples_over_the_target_class() -> None:
     t = rows(
         ph=[9.5, 7.0, 7.0],
