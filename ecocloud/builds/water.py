@@ -13,7 +13,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -39,11 +41,13 @@ from ingest.water.fetch import (
     snapshots,
 )
 from ingest.water.parse import WaterReplyError, parse_page, quarantine_rows
-from ingest.water.sections import empty_registry, parse_sections_csv
+from ingest.water.sections import SectionRegistryError, empty_registry, parse_sections_csv
 from schemas import water as schema
 from transforms.arrow_sql import query_arrow
 from transforms.water_class import attach_sections, basin_monthly, classify, section_monthly
 from warehouse.ledger import Ledger, RawObject
+
+log = logging.getLogger(__name__)
 
 
 # -- landing ------------------------------------------------------------------------------------
@@ -83,15 +87,36 @@ def land(
 
 
 def land_interval(settings: Settings, ledger: Ledger, *_interval: dt.datetime) -> list[RawObject]:
-    """A scheduled run: the registry when it changed, and every page of the board as it is now."""
-    landed = [o for o in [land_registry(settings, ledger)] if o is not None]
+    """A scheduled run: the registry when it changed, and every page of the board as it is now.
+
+    A refused registry is landed as it is (the sections build names it in its warnings) and the one
+    before it stays in force: failing here would skip the board, which keeps no history."""
+    try:
+        registry = land_registry(settings, ledger)
+    except SectionRegistryError as exc:
+        log.warning("water: %s\nthe registry landed before it stays in force", exc)
+        assert settings.water_sections_csv is not None  # land_registry read it
+        registry = land_sections(settings.lake_store, ledger, Path(settings.water_sections_csv))
     snap = land(settings, ledger, [settings.water_base_url])[0]
-    return landed + (list(snap.pages) if snap.new else [])
+    return ([registry] if registry else []) + (list(snap.pages) if snap.new else [])
+
+
+def registry_versions(ctx: StepContext) -> tuple[RawObject | None, list[tuple[RawObject, str]]]:
+    """The newest landed registry that parses, and the newer ones refused (with why)."""
+    refused: list[tuple[RawObject, str]] = []
+    for obj in ctx.ledger.raw_versions(SOURCE, SECTIONS_NAME, newest_first=True):
+        try:
+            parse_sections_csv(read_raw(ctx.lake, obj))
+        except SectionRegistryError as exc:
+            refused.append((obj, str(exc)))
+            continue
+        return obj, refused
+    return None, refused
 
 
 def registry_in_force(ctx: StepContext) -> tuple[RawObject | None, pa.Table]:
-    """The section registry in force (the newest landed) and its raw object; empty when none."""
-    obj = ctx.ledger.latest_raw(SOURCE, SECTIONS_NAME)
+    """The section registry in force (the newest landed that parses) and its raw object; empty when none."""
+    obj, _ = registry_versions(ctx)
     return obj, parse_sections_csv(read_raw(ctx.lake, obj)) if obj else empty_registry()
 
 
@@ -240,7 +265,7 @@ class Readings:
             state = parsed.get(snap.snapshot_id)
             for day in state.counts.get("dates", []) if state else []:
                 by_day.setdefault(day, []).append(snap)
-        registry = ctx.ledger.latest_raw(SOURCE, SECTIONS_NAME)
+        registry, _ = registry_versions(ctx)
         extra = (ctx.raw_input(registry),) if registry else ()
         for day, snaps in sorted(by_day.items()):
             snaps.sort(key=lambda s: (s.reference_at, s.fetched_at, s.snapshot_id))
@@ -308,11 +333,18 @@ def _agreement(readings: pa.Table) -> tuple[int, int]:
 # -- dimension and months -----------------------------------------------------------------------
 class Sections:
     def plan(self, ctx: StepContext) -> Iterable[Unit]:
-        unit = ctx.dimension_unit(ctx.ledger.latest_raw(SOURCE, SECTIONS_NAME), schema.section_readings.name)
+        registry, refused = registry_versions(ctx)
+        unit = ctx.dimension_unit(registry, schema.section_readings.name)
+        if unit and refused:  # inputs too: the unit is built, and says why, when one is refused
+            unit = replace(unit, inputs=(*unit.inputs, *(ctx.raw_input(r) for r, _ in refused)))
         yield from [unit] if unit else []
 
     def build(self, ctx: StepContext, unit: Unit) -> Output:
         _, registry = registry_in_force(ctx)
+        refused = [
+            f"section registry {obj.raw_path} refused (the newest one that parses stays in force): {why}"
+            for obj, why in registry_versions(ctx)[1]
+        ]
         files = ctx.input_files(unit)
         con = ctx.connect()
         try:
@@ -321,7 +353,7 @@ class Sections:
             con.close()
         listed = sum(sections.column("listed").to_pylist())
         counts = {"sections": sections.num_rows, "listed": listed, "unlisted": sections.num_rows - listed}
-        warnings = (
+        warnings = refused + (
             [f"{counts['unlisted']} section(s) seen in readings are not in the registry"]
             if counts["unlisted"]
             else []
@@ -366,7 +398,7 @@ def month_of(day: dt.date) -> dt.date:
 
 class Monthly:
     def plan(self, ctx: StepContext) -> Iterable[Unit]:
-        registry = ctx.ledger.latest_raw(SOURCE, SECTIONS_NAME)
+        registry, _ = registry_versions(ctx)
         extra = (ctx.raw_input(registry),) if registry else ()
         months: dict[dt.date, list[Any]] = {}
         for day, inp in ctx.table_inputs(schema.section_readings.name).items():

@@ -170,3 +170,29 @@ def test_ingest_the_real_page_end_to_end_and_twice_is_once(
     rows = query(settings, "SELECT * FROM core_water__section_readings ORDER BY section_id")
     ingest("water", land, force=True)
     assert query(settings, "SELECT * FROM core_water__section_readings ORDER BY section_id") == rows
+
+
+def test_a_refused_registry_keeps_the_one_before_and_the_board_still_lands(
+    page_file: Path, settings: Settings, tmp_path: Path, ingest: Callable[..., RunReport]
+) -> None:
+    registry = tmp_path / "sections.csv"
+    registry.write_text(LAKES_CSV, encoding="utf-8")
+    board = tmp_path / "board" / SNAPSHOT  # the board as a saved page: land_interval lands a path
+    board.parent.mkdir()
+    board.write_bytes(page_file.read_bytes())
+    s = settings.model_copy(update={"water_base_url": str(board), "water_sections_csv": registry})
+    scheduled = lambda _s, led: water.land_interval(s, led)  # noqa: E731
+    ingest("water", scheduled)
+
+    # an engineer saves a broken registry; the board moves on meanwhile (other bytes, a new snapshot)
+    registry.write_text(LAKES_CSV.replace("锡东水厂,", '"锡东水厂,', 1), encoding="utf-8")
+    board.write_bytes(page_file.read_bytes() + b"\n")
+    report = ingest("water", scheduled)
+    # the new snapshot landed and was typed (the first one stands)
+    assert sorted(u.status for u in report.of("snapshots")) == ["published", "skipped"]
+    [day] = report.of("readings")
+    # the lake registry before it stays in force: 475 of 479, the ten lakes listed
+    assert (day.counts["class_agree"], day.counts["sections_unlisted"]) == (475, 470)
+    [sections] = report.of("sections")
+    assert any("section registry" in w and "refused" in w for w in sections.warnings)
+    assert query(settings, "SELECT count(*) FROM core_water__sections WHERE listed")[0][0] == 10
