@@ -141,8 +141,26 @@ class Snapshots:
             warnings.append(
                 f"snapshot {snap.snapshot_id}: unknown header items {parsed.counts['unknown_headers']}"
             )
+        warnings += _incomplete(snap.snapshot_id, parsed.counts)
         counts = {**snap.record(), **parsed.counts}
         return Output({schema.quarantine.name: parsed.quarantine}, counts, warnings)
+
+
+def _incomplete(snapshot_id: str, counts: dict[str, Any]) -> list[str]:
+    """What a snapshot misses of the board: pages that were no usable reply (quarantined, one row
+    each), rows fewer than the records the board declared (a page cap, the board shrinking)."""
+    out = []
+    if counts["pages_quarantined"]:
+        out.append(
+            f"snapshot {snapshot_id}: {counts['pages_quarantined']} page(s) not a usable reply, quarantined: "
+            "their readings are missing"
+        )
+    declared = max(counts["records_declared"], default=0)
+    if counts["rows_in"] < declared:
+        out.append(
+            f"snapshot {snapshot_id}: {counts['rows_in']} row(s) of the {declared} records the board declared"
+        )
+    return out
 
 
 class _Parsed:

@@ -196,3 +196,21 @@ def test_a_refused_registry_keeps_the_one_before_and_the_board_still_lands(
     [sections] = report.of("sections")
     assert any("section registry" in w and "refused" in w for w in sections.warnings)
     assert query(settings, "SELECT count(*) FROM core_water__sections WHERE listed")[0][0] == 10
+
+
+def test_an_incomplete_snapshot_is_a_warning(
+    page_file: Path, settings: Settings, tmp_path: Path, ingest: Callable[..., RunReport]
+) -> None:
+    busy = tmp_path / "realtime_snapshot_20260821_p2.json"  # a page that is no reply of the board
+    busy.write_bytes(b"<html><body>Server busy, try again later</body></html>")
+    report = ingest(
+        "water",
+        lambda s, led: [p for snap in water.land(s, led, [str(page_file), str(busy)]) for p in snap.pages],
+    )
+    assert {u.status for u in report.units} == {"published"}  # warnings, not a failed run
+    warned = {u.counts["rows_in"]: u.warnings for u in report.of("snapshots")}
+    # page 1 of 4: 480 rows of the 1616 records its reply declares
+    assert "480 row(s) of the 1616 records the board declared" in " ".join(warned[480])
+    # the busy page: one quarantine row, and the snapshot says its readings are missing
+    assert any("1 page(s) not a usable reply" in w for w in warned[0])
+    assert query(settings, "SELECT count(*) FROM quarantine_water__section_readings")[0][0] == 1
