@@ -39,7 +39,9 @@ packets with a DataTime; a reading's flag is its pollutant's ``Flag`` item (for 
 ``ZsFlag`` item if the logger sent one). Split packets (PNUM/PNO) are kept one row per part; a later
 part without DataTime takes the DataTime of its first part (same MN, QN and PNUM; the earliest if
 sent again) anywhere in the same input — in whichever chunk —, and is quarantined
-(``split_no_datatime``) when that first part is not there.
+(``split_no_datatime``) when that first part is not there. A packet of a receiver segment dated
+over an hour after its receipt (a clock running ahead) is quarantined with its readings
+(``data_time_ahead_of_receipt``); capture files carry no receipt time.
 
 This module uses private helpers of its siblings (``protocol._classify_key``, the CRC tables) and
 ``segments.scan_records`` as its fallback on purpose: the same code decides, so the two paths cannot
@@ -359,11 +361,50 @@ def parse_lines_batch(
                 _slow_path(lines, np.array(later, np.int64), acc, 0, default_date, segment, first_parts, None)
             )
     packets, readings = acc.tables(lines, segment)
-    quarantine = _concat(schema.quarantine, quarantine_parts)
+    packets, readings, ahead = _ahead_of_receipt(lines, packets, readings, segment, default_date)
+    quarantine = _concat(schema.quarantine, [*quarantine_parts, ahead])
     quarantine = quarantine.combine_chunks() if quarantine.num_rows else quarantine
     out = ParsedBatch(packets, readings, quarantine, n, n_fast, n - n_fast, _count(quarantine))
     out.check()
     return out
+
+
+# A packet dated more than this after the receiver got it comes from a clock that runs ahead: its
+# time is wrong by more than any drift of a synchronised logger, and publishing it would open date
+# partitions (marts, risk days) in the future. Capture files carry no receipt time: nothing to judge.
+AHEAD_TOLERANCE_US = 3600 * _US
+AHEAD_OF_RECEIPT = "data_time_ahead_of_receipt"
+
+
+def _ahead_of_receipt(
+    lines: _Lines, packets: pa.Table, readings: pa.Table, segment: str, default_date: dt.date
+) -> tuple[pa.Table, pa.Table, pa.Table]:
+    """Packets (and their readings) whose DataTime is over ``AHEAD_TOLERANCE_US`` after their receipt,
+    moved to quarantine rows with the reason ``AHEAD_OF_RECEIPT``."""
+    none = _empty(schema.quarantine)
+    if lines.received_us is None or packets.num_rows == 0:
+        return packets, readings, none
+    lead = pc.subtract(
+        packets.column("data_at").cast(pa.int64()), packets.column("received_at").cast(pa.int64())
+    )
+    ahead = pc.fill_null(pc.greater(lead, AHEAD_TOLERANCE_US), False)
+    if not pc.any(ahead).as_py():
+        return packets, readings, none
+    offsets = packets.filter(ahead).column("offset")
+    readings = readings.filter(pc.invert(pc.is_in(readings.column("offset"), value_set=offsets)))
+    idx = np.flatnonzero(np.isin(lines.offset, offsets.to_numpy()))
+    rejects: list[proto.Reject | None] = []
+    for i in idx:
+        p = proto.parse_line(lines.line(int(i)))
+        assert isinstance(p, proto.Packet) and p.data_time is not None
+        got = dt.datetime.fromtimestamp(int(lines.received_us[i]) / 1e6, dt.UTC)
+        detail = (
+            f"DataTime {p.data_time.isoformat()} is {(p.data_time - got).total_seconds() / 3600:.1f} h after "
+            f"the receiver got the packet ({got.isoformat()}): the logger's clock runs ahead"
+        )
+        rejects.append(proto.Reject(AHEAD_OF_RECEIPT, detail, b"", qn=p.qn, cn=p.cn, mn=p.mn))
+    quarantined = _quarantine_rows(lines, [int(i) for i in idx], rejects, segment, default_date)
+    return packets.filter(pc.invert(ahead)), readings, quarantined
 
 
 def _chunk_bounds(lines: _Lines, chunk_bytes: int) -> list[int]:

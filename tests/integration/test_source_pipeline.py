@@ -293,15 +293,16 @@ def test_a_date_whose_readings_are_all_gone_gets_empty_marts(settings: Settings,
     segment = segments(settings, at(10, 5))
 
     segment([packet(at(10, m), 30.0) for m in range(0, 60, 10)], at(11, 0))
-    segment([packet(at(10, m) + dt.timedelta(days=1), 40.0) for m in range(0, 60, 10)], at(12, 0))
+    # back-filled: the day before's packets (a packet dated after its receipt would be quarantined)
+    segment([packet(at(10, m) - dt.timedelta(days=1), 40.0) for m in range(0, 60, 10)], at(12, 0))
     ingest("source", register)
     per_date = "SELECT strftime(date, '%d'), count(*) FROM {} GROUP BY ALL ORDER BY 1"
-    assert query(settings, per_date.format("mart_source__hourly")) == [("20", 2), ("21", 2)]
+    assert query(settings, per_date.format("mart_source__hourly")) == [("19", 2), ("20", 2)]
 
     [closed] = [
         p
         for p in settings.hj212_landing.rglob(f"*{sources.CLOSED_SUFFIX}")
-        if b"DataTime=20261121" in p.read_bytes()
+        if b"DataTime=20261119" in p.read_bytes()
     ]
     data = bytearray(closed.read_bytes())
     data[-3] ^= 1  # a bit flipped on disk
@@ -312,10 +313,10 @@ def test_a_date_whose_readings_are_all_gone_gets_empty_marts(settings: Settings,
         ("segment_manifest_mismatch",)
     ]
     run = ingest("source", register)
-    # the 20th's readings are as they were; the 21st's marts are rebuilt from no readings at all
+    # the 20th's readings are as they were; the 19th's marts are rebuilt from no readings at all
     assert {(m.unit, m.status) for m in run.of("marts")} == {
+        ("2026-11-19", "published"),
         ("2026-11-20", "skipped"),
-        ("2026-11-21", "published"),
     }
     for mart in ("mart_source__hourly", "mart_source__daily"):
         assert [d for d, _ in query(settings, per_date.format(mart))] == ["20"], mart

@@ -250,6 +250,42 @@ def test_data_command_without_datatime_is_quarantined_and_heartbeats_are_packets
     assert [(p["cn"], p["data_at"], p["date"], p["readings"]) for p in hb] == [("8013", None, DAY, 0)]
 
 
+def test_a_packet_dated_hours_after_its_receipt_is_quarantined_with_its_readings(tmp_path: Path) -> None:
+    """A logger whose clock runs ahead: a packet dated over an hour after the receiver got it would
+    open a partition in the future. Within the hour (drift) it is kept; capture files (no receipt
+    time) are not judged. The fast and the reference path agree."""
+    got = dt.datetime(2026, 11, 20, 10, 0, tzinfo=BEIJING)
+    w = SegmentWriter(tmp_path, "r1", clock=got.timestamp)
+
+    def packet(qn: str, at: dt.datetime) -> bytes:
+        items = {"w01018": {"Rtd": 31.5, "Flag": "N"}, "w21003": {"Rtd": 1.2, "Flag": "N"}}
+        return build_packet(qn=qn, st="32", cn="2011", mn=MN, flag=5, data_time=at, items=items)
+
+    on_time = packet("20261120100000001", got)
+    drifted = packet("20261120100000002", got + dt.timedelta(minutes=50))
+    ahead = packet("20261120100000003", got.replace(year=2027))
+    w.write_batch([(got.timestamp(), "ok", "10.0.0.1:5000", line) for line in (on_time, drifted, ahead)])
+    path = w.close()
+    assert path is not None
+    fast = parse_segment(path.read_bytes(), segment=path.name, default_date=DAY)
+    ref = parse_segment(path.read_bytes(), segment=path.name, default_date=DAY, fast=False)
+    assert_same(fast, ref)
+    assert (fast.lines, fast.accepted, fast.quarantined) == (3, 2, 1)
+    assert fast.packets.column("qn").to_pylist() == ["20261120100000001", "20261120100000002"]
+    assert fast.readings.num_rows == 4 and set(fast.readings.column("date").to_pylist()) == {DAY}
+    (row,) = fast.quarantine.to_pylist()
+    assert (row["reason"], row["mn"], row["cn"], row["qn"]) == (
+        "data_time_ahead_of_receipt",
+        MN,
+        "2011",
+        "20261120100000003",
+    )
+    assert row["date"] == DAY and row["raw_line"] == ahead.decode() and "8760.0 h after" in row["detail"]
+    # the same line in a capture file: no receipt time, so kept in its claimed date
+    capture = parse_capture(ahead, segment="capture", default_date=DAY)
+    assert (capture.accepted, capture.quarantined) == (1, 0)
+
+
 def test_segment_records_keep_receipt_and_raw_location(tmp_path: Path) -> None:
     clock_t = [dt.datetime(2026, 11, 20, 2, 0, tzinfo=dt.UTC).timestamp()]
     w = SegmentWriter(tmp_path, "r1", clock=lambda: clock_t[0])
