@@ -22,14 +22,20 @@ MIN_HOURS_8H = 6
 MIN_WINDOWS_8H = 14
 
 _DAILY_SQL = f"""
-WITH h AS (
+WITH rows AS (
     SELECT station_code, date,
            CAST((epoch(observed_at)::BIGINT // 3600 + 8) % 24 AS INTEGER) AS hr,
            pm25_ugm3, pm10_ugm3, so2_ugm3, no2_ugm3, co_mgm3, o3_ugm3
     FROM hourly
 ),
+h AS (   -- one row per station-hour: two rows of one hour are one hour (their mean), not two
+    SELECT station_code, any_value(date) AS date, hr,
+           avg(pm25_ugm3) AS pm25_ugm3, avg(pm10_ugm3) AS pm10_ugm3, avg(so2_ugm3) AS so2_ugm3,
+           avg(no2_ugm3) AS no2_ugm3, avg(co_mgm3) AS co_mgm3, avg(o3_ugm3) AS o3_ugm3
+    FROM rows GROUP BY station_code, hr
+),
 windows AS (   -- 8-hour moving means ending at 07:00 … 23:00 of the day
-    SELECT h.station_code, w.end_hr, avg(h.o3_ugm3) AS o3_8h, count(h.o3_ugm3) AS n
+    SELECT h.station_code, w.end_hr, avg(h.o3_ugm3 ORDER BY h.hr) AS o3_8h, count(h.o3_ugm3) AS n
     FROM h JOIN range(7, 24) AS w(end_hr) ON h.hr BETWEEN w.end_hr - 7 AND w.end_hr
     GROUP BY ALL
 ),
@@ -40,12 +46,12 @@ o3 AS (
     FROM windows GROUP BY ALL
 ),
 d AS (
-    SELECT station_code, any_value(date) AS date,
-           avg(pm25_ugm3) AS pm25, count(pm25_ugm3) AS pm25_hours,
-           avg(pm10_ugm3) AS pm10, count(pm10_ugm3) AS pm10_hours,
-           avg(so2_ugm3) AS so2, count(so2_ugm3) AS so2_hours,
-           avg(no2_ugm3) AS no2, count(no2_ugm3) AS no2_hours,
-           avg(co_mgm3) AS co, count(co_mgm3) AS co_hours,
+    SELECT station_code, any_value(date) AS date,   -- summed in hour order, as the numpy path
+           avg(pm25_ugm3 ORDER BY hr) AS pm25, count(pm25_ugm3) AS pm25_hours,
+           avg(pm10_ugm3 ORDER BY hr) AS pm10, count(pm10_ugm3) AS pm10_hours,
+           avg(so2_ugm3 ORDER BY hr) AS so2, count(so2_ugm3) AS so2_hours,
+           avg(no2_ugm3 ORDER BY hr) AS no2, count(no2_ugm3) AS no2_hours,
+           avg(co_mgm3 ORDER BY hr) AS co, count(co_mgm3) AS co_hours,
            max(o3_ugm3) AS o3_1h_max, count(o3_ugm3) AS o3_hours
     FROM h GROUP BY station_code
 )

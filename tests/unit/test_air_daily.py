@@ -130,8 +130,12 @@ def test_rows_that_do_not_fit_a_grid_take_the_sql_path_with_the_same_result() ->
     twice = table(hourly("A", range(24)), hourly("A", range(3), pm25_ugm3=500.0), hourly("B", range(24)))
     assert _HourGrid.of(twice) is None
     assert station_daily(twice).equals(station_daily_sql(twice))
-    rows = {r["station_code"]: r for r in station_daily(twice).to_pylist()}
-    assert rows["A"]["pm25_hours"] == 27  # the SQL counts both rows of a station-hour
+    rows = {r["station_code"]: r for r in daily_table.conform(station_daily(twice)).to_pylist()}
+    # two rows of one station-hour are one hour (the registry allows at most 24), weighed once:
+    # hours 0..2 hold 50 and 500 -> 275 each, the other 21 hours 50
+    assert rows["A"]["pm25_hours"] == 24 and rows["A"]["so2_hours"] == 24
+    assert rows["A"]["pm25_ugm3"] == pytest.approx((21 * 50.0 + 3 * 275.0) / 24)
+    assert rows["B"]["pm25_hours"] == 24 and rows["B"]["pm25_ugm3"] == 50.0
 
 
 def test_empty_hours_make_no_rows() -> None:
