@@ -80,7 +80,14 @@ F.define(
     Column("city", "string", "city (城市) as in the station list"),
     Column("is_control_point", "bool", "background / control point (对照点); excluded from city means"),
     Column("stations", "int16", "stations contributing", unit="count", min=1),
-    Column("rank", "int16", "rank among cities that day, 1 = best (ties share a rank)", unit="1", min=1),
+    Column(
+        "rank",
+        "int16",
+        "rank among cities that day, 1 = best (ties share a rank); NULL when the city has no AQI "
+        "(an indicator without a valid statistic, see missing_indicators)",
+        unit="1",
+        min=1,
+    ),
     Column("release_type", "string", "the line's `type` value"),
 )
 
@@ -124,6 +131,13 @@ DAILY_STATS.define(
         unit="count",
         min=0,
         max=6,
+    ),
+    Column(
+        "missing_indicators",
+        "string",
+        "daily AQI indicators without a valid statistic (of PM2.5, PM10, SO2, NO2, CO, O3), "
+        "comma-separated; NULL when all six are valid. The daily AQI needs all six: with any "
+        "missing it is NULL (a city then has no rank)",
     ),
 )
 
@@ -216,12 +230,14 @@ station_daily = Table(
         "Daily means per station on the Beijing day, with GB 3095 validity: a daily mean needs ≥ 20 "
         "hourly values, the O3 daily maximum 8-hour mean needs ≥ 14 valid 8-hour means (each ≥ 6 "
         "hours, HJ 663). An invalid statistic is NULL with its `*_valid` flag false — never an "
-        "average of too few hours. Daily AQI uses the valid 24-hour statistics."
+        "average of too few hours. The daily AQI needs all six indicators valid: otherwise it is NULL "
+        "and `missing_indicators` names the invalid ones (the highest IAQI of the day is unknown)."
     ),
     description_zh=(
         "按北京时间自然日统计的站点日均值，按 GB 3095 判定有效性：日均值至少需要20个小时值，"
         "臭氧日最大8小时平均至少需要14个有效的8小时均值（每个至少6小时，HJ 663）。"
-        "无效的统计量为空值且对应 *_valid 为 false，不以不足的小时数求平均；日AQI只用有效的日统计量计算。"
+        "无效的统计量为空值且对应 *_valid 为 false，不以不足的小时数求平均；六项指标均有效时才计算日AQI，否则日AQI为空，"
+        "missing_indicators 列出无效的指标。"
     ),
     columns=(
         _DATE,
@@ -233,7 +249,14 @@ station_daily = Table(
                 for col in (name, f"{name.rsplit('_', 1)[0]}_hours", f"{name.rsplit('_', 1)[0]}_valid")
             )
         ),
-        *DAILY_STATS("o3_1h_max_ugm3", "o3_8h_max_ugm3", "o3_8h_windows", "o3_valid", "valid_indicators"),
+        *DAILY_STATS(
+            "o3_1h_max_ugm3",
+            "o3_8h_max_ugm3",
+            "o3_8h_windows",
+            "o3_valid",
+            "valid_indicators",
+            "missing_indicators",
+        ),
         *F(*_AQI),
     ),
     primary_key=("station_code", "date"),
@@ -252,11 +275,14 @@ city_daily_ranking = Table(
     description=(
         "Cities ranked by daily AQI (1 = best air). City concentrations are the means of the city's "
         "non-control stations' valid daily statistics; stations missing from the station list have "
-        "no city and are left out (they are listed in core_air__stations with listed = false)."
+        "no city and are left out (they are listed in core_air__stations with listed = false). A "
+        "city with an indicator no station has valid (`missing_indicators`) has no AQI and no rank; "
+        "its row keeps the valid means."
     ),
     description_zh=(
         "按日AQI对城市排名（1为空气质量最好）。城市浓度为该市非对照点有效日统计量的平均；"
         "不在站点列表中的站点没有所属城市，不参与排名（见 core_air__stations 中 listed 为 false 的站点）。"
+        "某项指标没有任何站点有效（missing_indicators）的城市没有AQI、不参与排名，但保留其有效的均值。"
     ),
     columns=(
         _DATE,
@@ -268,6 +294,11 @@ city_daily_ranking = Table(
         DAILY_STATS.get("no2_ugm3", description="NO2 city daily mean"),
         DAILY_STATS.get("co_mgm3", description="CO city daily mean"),
         DAILY_STATS.get("o3_8h_max_ugm3", description="O3 daily maximum 8-hour mean, city mean"),
+        DAILY_STATS.get(
+            "missing_indicators",
+            description="indicators no station of the city has a valid statistic for, comma-separated; "
+            "NULL when all six have one. A city with any missing has no AQI and no rank",
+        ),
         *F(*_AQI),
         F.get("rank"),
     ),

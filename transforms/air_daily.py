@@ -12,7 +12,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from transforms.aqi import DAILY_INPUT_COLUMNS, DAILY_OPTIONAL_COLUMNS, daily_aqi
+from transforms.aqi import DAILY_INPUT_COLUMNS, DAILY_OPTIONAL_COLUMNS, daily_aqi, missing_indicators
 from transforms.arrow_sql import query_arrow
 
 # GB 3095-2012/2026 table 4: a daily mean needs >= 20 hourly values.
@@ -191,7 +191,14 @@ def _daily_stats_numpy(hourly: pa.Table, grid: _HourGrid) -> pa.Table:
 
 
 def _with_aqi(stats: pa.Table) -> pa.Table:
-    aqi = daily_aqi(stats)
+    """The daily AQI columns, and which indicators lack a valid statistic.
+
+    A station's or city's daily AQI is the highest IAQI of all six indicators; with one invalid the
+    highest is unknown (a failed PM monitor left a day scored on O3 alone, 优, ranked first), so
+    the AQI is NULL unless all six are valid (DOMAIN.md §3: invalid periods are reported as
+    invalid, never silently averaged). The valid statistics stay in the row."""
+    stats = stats.append_column("missing_indicators", missing_indicators(stats))
+    aqi = daily_aqi(stats, all_indicators=True)
     for name in aqi.column_names:
         stats = stats.append_column(name, aqi.column(name))
     return stats
@@ -215,6 +222,9 @@ _CITY_MEANS = (*DAILY_INPUT_COLUMNS[1:], *DAILY_OPTIONAL_COLUMNS)
 
 def city_daily_ranking(daily: pa.Table, stations: pa.Table) -> pa.Table:
     """City means of valid station statistics, city daily AQI and rank (1 = best air).
+
+    A city with an indicator that no station has valid has no AQI and so no rank: its row is kept
+    (the valid means, ``missing_indicators``) after the ranked ones.
 
     With numpy for one day's rows and a station list without repeated codes; else (and in the
     agreement tests) with the reference SQL (``city_daily_ranking_sql``)."""

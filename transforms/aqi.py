@@ -24,7 +24,11 @@ Rules implemented (DOMAIN.md §2, cnemc-air README; "note n" = HJ 633 table 1 no
   files: leaving such PM values out instead misses 15, 104 and 229 published AQIs. Applied to the
   gases the same way (no real file has a gas above its top breakpoint).
 * Missing (null / NaN) and negative concentrations are left out; a row with nothing scored has a
-  NULL AQI, category and primary pollutant.
+  NULL AQI, category and primary pollutant. That is the hourly release's practice (its AQI is the
+  highest IAQI of the pollutants it has). A daily AQI from fewer than the six indicators is only a
+  lower bound of the day's AQI, so the daily builds pass ``all_indicators=True``: a station-day or
+  city-day with an indicator missing or invalid has a NULL AQI (DOMAIN.md §3: invalid periods are
+  reported as invalid), and ``missing_indicators`` names what is missing.
 * Primary pollutants (HJ 633 §5): when AQI > 50, every pollutant whose **ceil'd** IAQI equals the
   AQI (ties: all), in the order PM2.5, PM10, SO2, NO2, CO, O3, comma-separated. Comparing ceil'd
   IAQIs makes PM2.5 120.2 and PM10 120.9 a tie at AQI 121, the reading of integer IAQIs that the
@@ -67,6 +71,7 @@ __all__ = [
     "daily_aqi",
     "hourly_aqi",
     "iaqi",
+    "missing_indicators",
     "primary_pollutants",
     "standards_for_dates",
 ]
@@ -110,6 +115,9 @@ _PRIMARY_TEXT = pa.array(
     ],
     pa.string(),
 )
+
+# bit k of a row's mask = POLLUTANT_LABELS[k], as a column against a (pollutants × rows) matrix
+_BITS = (1 << np.arange(len(POLLUTANT_LABELS), dtype=np.int64))[:, None]
 
 _CATEGORY_NAMES = pa.array([c.name for c in CATEGORIES], pa.string())
 _STANDARD_NAMES = pa.array([HJ633_2012, HJ633_2026], pa.string())
@@ -182,8 +190,7 @@ def primary_pollutants(iaqis: ArrayLike, aqi: ArrayLike | None = None) -> pa.Arr
     if m.ndim != 2 or m.shape[0] != len(POLLUTANT_LABELS):
         raise ValueError(f"expected a {len(POLLUTANT_LABELS)} × rows IAQI matrix")
     a = aqi_from_iaqi(m) if aqi is None else np.asarray(aqi, dtype=np.float64)
-    weights = (1 << np.arange(len(POLLUTANT_LABELS), dtype=np.int64))[:, None]
-    bits = np.sum(np.where(m == a[None, :], weights, 0), axis=0)
+    bits = np.sum(np.where(m == a[None, :], _BITS, 0), axis=0)
     has = (a >= PRIMARY_POLLUTANT_MIN_AQI) & (bits > 0)
     return _label(_PRIMARY_TEXT, bits, has)
 
@@ -239,20 +246,42 @@ def hourly_aqi(table: pa.Table, *, so2_24h_fallback: bool = True) -> pa.Table:
     return _finish(table, cols, iaqis)
 
 
-def daily_aqi(table: pa.Table) -> pa.Table:
+def daily_aqi(table: pa.Table, *, all_indicators: bool = False) -> pa.Table:
     """Daily AQI of station-day (or city-day) rows, row-aligned with ``table``.
 
     Needs ``DAILY_INPUT_COLUMNS``; ``o3_1h_max_ugm3`` is used under HJ 633-2012 when present.
-    NULL statistics are invalid or missing and are left out.
+    NULL statistics are invalid or missing and are left out; with ``all_indicators`` a row where
+    any of the six indicators is left out (see ``missing_indicators``) has a NULL AQI instead.
     """
+    cols = _daily_columns(table)
+    return _finish(table, cols, _daily_iaqis, all_indicators=all_indicators)
+
+
+def missing_indicators(table: pa.Table) -> pa.Array:
+    """Per daily row, the indicators (``POLLUTANT_LABELS``, comma-separated) without a valid
+    statistic or without an IAQI (e.g. O3 8-hour > 800 under 2012 with no 1-hour value); NULL
+    when all six are scored."""
+    cols = _daily_columns(table)
+    matrix = _iaqi_matrix(table, cols, _daily_iaqis)
+    bits = np.sum(np.where(_unscored(cols, matrix), _BITS, 0), axis=0)
+    return _label(_PRIMARY_TEXT, bits, bits > 0)
+
+
+def _daily_columns(table: pa.Table) -> dict[str, FloatArray]:
     _require(table, DAILY_INPUT_COLUMNS)
     names = DAILY_INPUT_COLUMNS[1:] + DAILY_OPTIONAL_COLUMNS
     n = table.num_rows
-    cols = {
+    return {
         name: _to_float(table.column(name)) if name in table.column_names else np.full(n, np.nan)
         for name in names
     }
-    return _finish(table, cols, _daily_iaqis)
+
+
+def _unscored(cols: Mapping[str, FloatArray], matrix: FloatArray) -> NDArray[np.bool_]:
+    """(pollutants × rows) True where the indicator's statistic is missing or was not scored; O3's
+    statistic is the daily maximum 8-hour mean (the 2012 1-hour value adds to it, never replaces it)."""
+    stats = np.stack([cols[name] for name in DAILY_INPUT_COLUMNS[1:]])  # POLLUTANT_LABELS order
+    return np.asarray(np.isnan(stats) | np.isnan(matrix), dtype=np.bool_)
 
 
 def _hourly_iaqis(c: Mapping[str, FloatArray], standard: str, *, so2_24h_fallback: bool) -> FloatArray:
@@ -310,18 +339,32 @@ def _score(conc: FloatArray, bp: Breakpoints) -> FloatArray:
     return iaqi(conc, bp, above_top=float(AQI_MAX))
 
 
+def _iaqi_matrix(
+    table: pa.Table,
+    cols: dict[str, FloatArray],
+    iaqis_for: Callable[[Mapping[str, FloatArray], str], FloatArray],
+) -> FloatArray:
+    """IAQI, (pollutants in POLLUTANT_LABELS order) × rows, each row under its date's standard."""
+    is_2026 = _is_2026(table.column("date"))
+    matrix = np.full((len(POLLUTANT_LABELS), table.num_rows), np.nan)
+    for standard, rows in ((HJ633_2012, ~is_2026), (HJ633_2026, is_2026)):
+        if rows.any():
+            matrix[:, rows] = iaqis_for({k: v[rows] for k, v in cols.items()}, standard)
+    return matrix
+
+
 def _finish(
     table: pa.Table,
     cols: dict[str, FloatArray],
     iaqis_for: Callable[[Mapping[str, FloatArray], str], FloatArray],
+    *,
+    all_indicators: bool = False,
 ) -> pa.Table:
-    n = table.num_rows
     is_2026 = _is_2026(table.column("date"))
-    matrix = np.full((len(POLLUTANT_LABELS), n), np.nan)  # IAQI, rows in POLLUTANT_LABELS order
-    for standard, rows in ((HJ633_2012, ~is_2026), (HJ633_2026, is_2026)):
-        if rows.any():
-            matrix[:, rows] = iaqis_for({k: v[rows] for k, v in cols.items()}, standard)
+    matrix = _iaqi_matrix(table, cols, iaqis_for)
     aqi = aqi_from_iaqi(matrix)
+    if all_indicators:
+        aqi = np.where(_unscored(cols, matrix).any(axis=0), np.nan, aqi)
     missing = np.isnan(aqi)
     return pa.table(
         [

@@ -326,7 +326,9 @@ class Daily:
                 else "no listed city has valid statistics"
             )
             warnings.append(f"{unit.key}: city ranking is empty ({why})")
-        counts = {"stations": daily.num_rows, "cities_ranked": ranking.num_rows}
+        # a city without all six indicators valid has a row but no rank: it is not counted as ranked
+        ranked = ranking.num_rows - ranking.column("rank").null_count
+        counts = {"stations": daily.num_rows, "cities_ranked": ranked}
         return Output(
             {schema.station_daily.name: daily, schema.city_daily_ranking.name: ranking}, counts, warnings
         )

@@ -54,6 +54,8 @@ SPEC = SourceSpec(
             # ~2,000 rows a day: a year is one batch per worker (GX runs per batch: 64 days a batch
             # took 0.5–0.7 s longer on a national year)
             batch_units=256,
+            # 2: daily AQI (and a city's rank) only with all six indicators valid; missing_indicators
+            code_version="2",
             doc="Daily means with GB 3095 validity, daily AQI and the city ranking.",
         ),
     ),

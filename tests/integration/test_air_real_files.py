@@ -144,6 +144,20 @@ def test_ingest_real_files_end_to_end_and_twice_is_once(
         "SELECT count(*), min(rank), max(stations) FROM mart_air__city_daily_ranking WHERE date = DATE '2023-01-20'"
     ).fetchone()
     assert cities[0] > 300 and cities[1] == 1  # type: ignore[index]
+    # 塔城地区's one station had no valid SO2 that day: its row, without AQI or rank, says so
+    tacheng = con.execute(
+        "SELECT rank, aqi, missing_indicators, pm25_ugm3 IS NOT NULL FROM mart_air__city_daily_ranking "
+        "WHERE date = DATE '2023-01-20' AND city = '塔城地区'"
+    ).fetchall()
+    assert tacheng == [(None, None, "SO2", True)]
+    unexplained = con.execute(
+        "SELECT count(*) FROM mart_air__city_daily_ranking WHERE (rank IS NULL) = (missing_indicators IS NULL)"
+    ).fetchone()[0]  # type: ignore[index]
+    assert unexplained == 0  # unranked exactly when an indicator is missing
+    ranked = con.execute(
+        "SELECT date::VARCHAR, count(rank) FROM mart_air__city_daily_ranking GROUP BY ALL ORDER BY 1"
+    ).fetchall()
+    assert [(r.unit, r.counts["cities_ranked"]) for r in report.of("daily")] == ranked  # rows with a rank
     failed_blocking = con.execute(
         "SELECT count(*) FROM quality_platform__expectation_results WHERE severity = 'blocking' AND NOT success"
     ).fetchone()[0]  # type: ignore[index]

@@ -25,8 +25,8 @@ DAY = dt.date(2023, 1, 20)
 BEIJING = dt.timezone(dt.timedelta(hours=8))
 
 
-def hourly(station: str, hours: range, **values: float) -> dict[str, list]:
-    base = {
+def hourly(station: str, hours: range, **values: float | None) -> dict[str, list]:
+    base: dict[str, float | None] = {
         "pm25_ugm3": 50.0,
         "pm10_ugm3": 80.0,
         "so2_ugm3": 10.0,
@@ -60,10 +60,93 @@ def test_twenty_hours_make_a_valid_day_nineteen_do_not() -> None:
     assert (
         rows["B"]["pm25_valid"] is False and rows["B"]["pm25_ugm3"] is None and rows["B"]["pm25_hours"] == 19
     )
-    assert rows["A"]["aqi"] is not None
-    # 19 hours still give 14 valid O3 8-hour windows: O3 alone is valid and decides B's AQI
+    assert rows["A"]["aqi"] is not None and rows["A"]["missing_indicators"] is None
+    # 19 hours still give 14 valid O3 8-hour windows: O3 alone is valid, and a day scored on O3
+    # alone (IAQI 30, 优) would hide whatever the five invalid ones were: no AQI
     assert rows["B"]["valid_indicators"] == 1 and rows["B"]["o3_valid"] is True
-    assert rows["B"]["aqi"] == 30  # O3 8h 60 µg/m³ -> IAQI 30
+    assert rows["B"]["o3_8h_max_ugm3"] == 60.0
+    assert rows["B"]["missing_indicators"] == "PM2.5,PM10,SO2,NO2,CO"
+    assert (rows["B"]["aqi"], rows["B"]["aqi_category"], rows["B"]["primary_pollutants"]) == (
+        None,
+        None,
+        None,
+    )
+
+
+def test_a_station_with_failed_pm_monitors_has_no_daily_aqi() -> None:
+    failed = table(
+        hourly("A", range(19), pm25_ugm3=300.0, pm10_ugm3=300.0),
+        hourly("A", range(19, 24), pm25_ugm3=None, pm10_ugm3=None),  # PM monitors down 5 hours
+    )
+    for out in (station_daily(failed), station_daily_sql(failed)):
+        (row,) = daily_table.conform(out).to_pylist()
+        assert (row["pm25_hours"], row["pm25_valid"], row["so2_valid"], row["valid_indicators"]) == (
+            19,
+            False,
+            True,
+            4,
+        )
+        assert row["so2_ugm3"] == 10.0 and row["missing_indicators"] == "PM2.5,PM10"
+        assert row["aqi"] is None and row["aqi_category"] is None
+
+
+def test_a_city_without_valid_pm_is_not_ranked_above_complete_cities() -> None:
+    # the reviewer's case: 甲市's PM monitors read 300 µg/m³ for 19 hours, then failed; scored on
+    # its valid gases alone it came 1st, AQI 30 (优), above 乙市 at PM2.5 50 (良)
+    daily = station_daily(
+        table(
+            hourly("A1", range(19), pm25_ugm3=300.0, pm10_ugm3=300.0),
+            hourly("A1", range(19, 24), pm25_ugm3=None, pm10_ugm3=None),
+            hourly("B1", range(24)),
+            hourly("C1", range(24), pm25_ugm3=None),  # PM2.5 never reported
+        )
+    )
+    stations = pa.table(
+        {
+            "station_code": ["A1", "B1", "C1"],
+            "city": ["甲市", "乙市", "丙市"],
+            "is_control_point": [False] * 3,
+        }
+    )
+    conformed = daily_table.conform(daily)
+    fast = city_daily_ranking(conformed, stations)
+    assert fast.equals(city_daily_ranking_sql(conformed, stations))
+    rows = [
+        (r["city"], r["rank"], r["aqi"], r["aqi_category"], r["missing_indicators"])
+        for r in ranking_table.conform(fast).to_pylist()
+    ]
+    # ranked cities first, in rank order; the unranked after them, with what they lack
+    assert rows == [
+        ("乙市", 1, 69, "良", None),  # PM2.5 50 µg/m³ -> IAQI 68.75
+        ("丙市", None, None, None, "PM2.5"),
+        ("甲市", None, None, None, "PM2.5,PM10"),
+    ]
+    jia = ranking_table.conform(fast).to_pylist()[2]
+    assert jia["pm25_ugm3"] is None and jia["so2_ugm3"] == 10.0 and jia["o3_8h_max_ugm3"] == 60.0
+
+
+def test_a_city_is_complete_when_each_indicator_is_valid_at_some_station() -> None:
+    # PM2.5 valid at A1 only, SO2 valid at A2 only: the city means are of the valid statistics
+    daily = station_daily(
+        table(
+            hourly("A1", range(24), so2_ugm3=None),
+            hourly("A2", range(24), pm25_ugm3=None, so2_ugm3=20.0),
+            hourly("B1", range(24), pm25_ugm3=100.0),
+        )
+    )
+    stations = pa.table(
+        {
+            "station_code": ["A1", "A2", "B1"],
+            "city": ["甲市", "甲市", "乙市"],
+            "is_control_point": [False] * 3,
+        }
+    )
+    ranked = city_daily_ranking(daily_table.conform(daily), stations).to_pylist()
+    assert [(r["city"], r["rank"], r["missing_indicators"]) for r in ranked] == [
+        ("甲市", 1, None),
+        ("乙市", 2, None),
+    ]
+    assert ranked[0]["pm25_ugm3"] == 50.0 and ranked[0]["so2_ugm3"] == 20.0
 
 
 def test_o3_daily_max_8h_needs_fourteen_valid_windows() -> None:

@@ -36,6 +36,7 @@ from transforms.aqi import (
     daily_aqi,
     hourly_aqi,
     iaqi,
+    missing_indicators,
     primary_pollutants,
     standards_for_dates,
 )
@@ -441,6 +442,32 @@ def test_daily_o3_8h_above_800() -> None:
     # 2026: counts as 300; the 1-hour value is not used
     assert one_daily(D2026, o3_8h_max_ugm3=850, o3_1h_max_ugm3=1100)["aqi"] == 300
     assert one_daily(D2026, o3_8h_max_ugm3=850)["aqi"] == 300
+
+
+FULL_DAY: dict[str, Any] = {
+    "pm25_ugm3": 50,
+    "pm10_ugm3": 80,
+    "so2_ugm3": 10,
+    "no2_ugm3": 30,
+    "co_mgm3": 1,
+    "o3_8h_max_ugm3": 60,
+}
+
+
+def test_daily_aqi_with_all_indicators_needs_all_six() -> None:
+    rows = [
+        FULL_DAY,
+        {**FULL_DAY, "pm25_ugm3": None, "pm10_ugm3": None},  # PM invalid: O3 and gases only
+        {**FULL_DAY, "o3_8h_max_ugm3": 850},  # 2012: 8-hour above 800 and no 1-hour value
+        {**FULL_DAY, "o3_8h_max_ugm3": 850, "o3_1h_max_ugm3": 900},  # … with one: scored
+        {**FULL_DAY, "o3_8h_max_ugm3": None, "o3_1h_max_ugm3": 150},  # the 1-hour value is extra
+    ]
+    table = _table(DAILY_COLS, rows, D2012)
+    assert [r["aqi"] for r in daily_aqi(table).to_pylist()] == [69, 38, 69, 350, 69]  # as before
+    strict = daily_aqi(table, all_indicators=True).to_pylist()
+    assert [r["aqi"] for r in strict] == [69, None, None, 350, None]
+    assert [r["aqi_category"] for r in strict] == ["良", None, None, "严重污染", None]
+    assert missing_indicators(table).to_pylist() == [None, "PM2.5,PM10", "O3", None, "O3"]
 
 
 def test_daily_without_o3_1h_column() -> None:
