@@ -196,7 +196,8 @@ def city_ranking(con: duckdb.DuckDBPyConnection, day: dt.date) -> list[dict[str,
     return _dicts(
         con.execute(
             "SELECT rank, city, stations, aqi, aqi_category, primary_pollutants, pm25_ugm3, pm10_ugm3, "
-            "o3_8h_max_ugm3 FROM mart_air__city_daily_ranking WHERE date = $1 ORDER BY rank NULLS LAST, city",
+            "o3_8h_max_ugm3, missing_indicators FROM mart_air__city_daily_ranking "
+            "WHERE date = $1 ORDER BY rank NULLS LAST, city",
             [day],
         )
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request
@@ -45,6 +46,63 @@ def figure_json(data: list[dict[str, Any]], layout: dict[str, Any]) -> str:
     return text.replace("<", "\\u003c")
 
 
+def unranked_reason(row: dict[str, Any], t: Callable[[str, str], str]) -> str:
+    """Why a city has no rank: the indicators no station of it has a valid daily statistic for."""
+    return t(
+        f"无排名：缺少有效的 {row['missing_indicators']}", f"not ranked: no valid {row['missing_indicators']}"
+    )
+
+
+def ranking_chart(ranking: list[dict[str, Any]], day: dt.date | None, t: Callable[[str, str], str]) -> str:
+    """Ranked cities as bars in rank order; after them the unranked ones (AQI unknown: an indicator
+    without a valid statistic), each with no bar and its reason, so they are neither hidden nor
+    drawn as good air."""
+    ranked = [r for r in ranking if r["rank"] is not None]
+    unranked = [r for r in ranking if r["rank"] is None]
+    bar = {"type": "bar", "orientation": "h", "showlegend": False}
+    return figure_json(
+        [
+            bar
+            | {
+                "name": t("已排名", "ranked"),
+                "y": [r["city"] for r in ranked],
+                "x": [r["aqi"] for r in ranked],
+                "text": [
+                    f"{r['aqi_category'] or ''} {r['primary_pollutants'] or ''}".strip() for r in ranked
+                ],
+                "marker": {
+                    "color": [AQI_COLOURS.get(r["aqi_category"], "#888") for r in ranked],
+                    "line": {"color": "rgba(0,0,0,0.3)", "width": 1},
+                },
+                "hovertemplate": "%{y}: AQI %{x}<br>%{text}<extra></extra>",
+            },
+            bar
+            | {
+                "name": t("无排名", "not ranked"),
+                "y": [r["city"] for r in unranked],
+                "x": [0] * len(unranked),
+                "text": [unranked_reason(r, t) for r in unranked],
+                "textposition": "outside",
+                "marker": {"color": "#888"},
+                "hovertemplate": "%{y}: %{text}<extra></extra>",
+            },
+        ],
+        {
+            "title": {
+                "text": t(f"{day} 城市空气质量指数排名（1 = 最好）", f"City AQI ranking, {day} (1 = best)")
+            },
+            "yaxis": {
+                "autorange": "reversed",
+                "automargin": True,
+                "categoryorder": "array",
+                "categoryarray": [r["city"] for r in ranked + unranked],
+            },
+            "xaxis": {"title": {"text": "AQI"}, "rangemode": "tozero"},
+            "height": max(320, 28 * len(ranking) + 120),
+        },
+    )
+
+
 @router.get("/air")
 def air(request: Request, date: Annotated[dt.date | None, Query()] = None) -> Response:
     v = viewer(request)
@@ -61,33 +119,7 @@ def air(request: Request, date: Annotated[dt.date | None, Query()] = None) -> Re
         ranking = queries.city_ranking(con, day) if day else []
         so_far = queries.last_air_hour(con, day) if day and day >= today else None
         stations = queries.air_stations(con)
-    ranked = [r for r in ranking if r["aqi"] is not None]
-    chart = figure_json(
-        [
-            {
-                "type": "bar",
-                "orientation": "h",
-                "y": [r["city"] for r in ranked],
-                "x": [r["aqi"] for r in ranked],
-                "text": [
-                    f"{r['aqi_category'] or ''} {r['primary_pollutants'] or ''}".strip() for r in ranked
-                ],
-                "marker": {
-                    "color": [AQI_COLOURS.get(r["aqi_category"], "#888") for r in ranked],
-                    "line": {"color": "rgba(0,0,0,0.3)", "width": 1},
-                },
-                "hovertemplate": "%{y}: AQI %{x}<br>%{text}<extra></extra>",
-            }
-        ],
-        {
-            "title": {
-                "text": v.t(f"{day} 城市空气质量指数排名（1 = 最好）", f"City AQI ranking, {day} (1 = best)")
-            },
-            "yaxis": {"autorange": "reversed", "automargin": True},
-            "xaxis": {"title": {"text": "AQI"}},
-            "height": max(320, 28 * len(ranked) + 120),
-        },
-    )
+    chart = ranking_chart(ranking, day, v.t)
     return render(
         request,
         "air.html",

@@ -8,7 +8,8 @@ import threading
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from typing import Literal
+from types import SimpleNamespace
+from typing import Any, Literal
 
 import pytest
 import sqlalchemy as sa
@@ -16,8 +17,9 @@ from argon2 import PasswordHasher
 
 from ecocloud.catalog_export import accrual_periodicity
 from ecocloud.web.access import Role, can_see_data, can_see_entry, data_levels, visible_levels
+from ecocloud.web.deps import TEMPLATES, Viewer
 from ecocloud.web.lineage_svg import HIDDEN, lineage_svg
-from ecocloud.web.routes_overview import figure_json
+from ecocloud.web.routes_overview import figure_json, ranking_chart
 from ecocloud.web.sql_guard import QueryRefused, check_tables
 from ecocloud.web.users import (
     DEVICES_PER_USER,
@@ -370,3 +372,72 @@ def test_a_hash_with_older_parameters_is_replaced_at_the_next_login(tmp_path: Pa
         now = con.execute(sa.select(users_table.c.password_hash)).scalar_one()
     assert now != older and not store.hasher.check_needs_rehash(now)
     assert store.authenticate("ana", "long-enough-pw", "10.0.0.1") is Role.ANALYST
+
+
+# -- /overview/air: unranked cities (an indicator without a valid statistic) -------------------------
+RANKING: list[dict[str, Any]] = [
+    {
+        "rank": 1,
+        "city": "乙市",
+        "stations": 1,
+        "aqi": 69,
+        "aqi_category": "良",
+        "primary_pollutants": "PM2.5",
+        "pm25_ugm3": 50.0,
+        "pm10_ugm3": 80.0,
+        "o3_8h_max_ugm3": 60.0,
+        "missing_indicators": None,
+    },
+    {
+        "rank": 2,
+        "city": "丁市",
+        "stations": 2,
+        "aqi": 120,
+        "aqi_category": "轻度污染",
+        "primary_pollutants": "PM2.5",
+        "pm25_ugm3": 91.0,
+        "pm10_ugm3": 100.0,
+        "o3_8h_max_ugm3": 50.0,
+        "missing_indicators": None,
+    },
+    {
+        "rank": None,
+        "city": "甲市",
+        "stations": 1,
+        "aqi": None,
+        "aqi_category": None,
+        "primary_pollutants": None,
+        "pm25_ugm3": None,
+        "pm10_ugm3": None,
+        "o3_8h_max_ugm3": 60.0,
+        "missing_indicators": "PM2.5,PM10",
+    },
+]
+
+
+def test_ranking_chart_puts_unranked_cities_after_the_ranked_with_their_reason() -> None:
+    figure = json.loads(ranking_chart(RANKING, dt.date(2023, 1, 20), lambda zh, en: zh))
+    ranked, unranked = figure["data"]
+    assert (ranked["y"], ranked["x"]) == (["乙市", "丁市"], [69, 120])  # rank order, no unranked bar
+    assert (unranked["y"], unranked["x"]) == (["甲市"], [0])
+    assert unranked["text"] == ["无排名：缺少有效的 PM2.5,PM10"] and unranked["marker"]["color"] == "#888"
+    assert figure["layout"]["yaxis"]["categoryarray"] == ["乙市", "丁市", "甲市"]
+
+
+def test_air_page_lists_unranked_cities_with_their_reason() -> None:
+    html = TEMPLATES.env.get_template("air.html").render(
+        v=Viewer(None, "en", ""),
+        t=lambda zh, en: en,
+        Role=Role,
+        lang_url=lambda lang: "/",
+        request=SimpleNamespace(url=SimpleNamespace(path="/overview/air")),
+        dates=[dt.date(2023, 1, 20)],
+        day=dt.date(2023, 1, 20),
+        ranking=RANKING,
+        stations=[],
+        chart="{}",
+    )
+    rows = [r for r in html.split("<tr")[1:] if "甲市" in r or "乙市" in r]
+    assert '<td class="num">1</td><td>乙市</td>' in rows[0] and "no valid" not in rows[0]
+    assert 'class="unranked"><td class="num">—</td><td>甲市</td>' in rows[1]
+    assert "no valid PM2.5,PM10" in rows[1]
