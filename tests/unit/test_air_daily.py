@@ -12,7 +12,7 @@ from ecocloud.simulator.province import national_stations
 from ingest.air.parse import parse_day_file, parse_station_list
 from schemas.air import city_daily_ranking as ranking_table
 from schemas.air import station_daily as daily_table
-from schemas.air import stations as stations_table
+from schemas.air import station_list as station_list_table
 from transforms.air_daily import (
     _HourGrid,
     city_daily_ranking,
@@ -171,18 +171,23 @@ def test_city_ranking_excludes_control_points_and_unlisted_stations() -> None:
             hourly("X9", range(24), pm25_ugm3=900.0),  # not in the station list: no city
         )
     )
-    stations = pa.table(
-        {
-            "station_code": ["A1", "A2", "B1"],
-            "city": ["甲市", "甲市", "乙市"],
-            "is_control_point": [False, True, False],
-        }
+    # typed as the registry's station list, which is what the daily build passes
+    stations = station_list_table.conform(
+        pa.table(
+            {
+                "station_code": ["A1", "A2", "B1"],
+                "station_name": ["一", "对照", "二"],
+                "city": ["甲市", "甲市", "乙市"],
+                "longitude": [None] * 3,
+                "latitude": [None] * 3,
+                "is_control_point": [False, True, False],
+            }
+        )
     )
     ranked = ranking_table.conform(city_daily_ranking(daily_table.conform(daily), stations)).to_pylist()
     assert [(r["city"], r["rank"], r["stations"]) for r in ranked] == [("乙市", 1, 1), ("甲市", 2, 1)]
-    assert ranked[1]["pm25_ugm3"] == 100.0
+    assert ranked[1]["pm25_ugm3"] == 100.0  # A2's 20 µg/m³ is not in 甲市's mean
     assert ranked[1]["aqi"] > ranked[0]["aqi"]
-    _ = stations_table  # the ranking reads the station dimension's city and control-point columns
 
 
 # -- the numpy daily statistics agree row for row with the reference SQL --------------------------
