@@ -143,6 +143,12 @@ F.define(
         "column names joined by ','; those items are NULL",
     ),
     Column(
+        "below_detection_items",
+        "string",
+        "items the platform reported below the method's detection limit (0.01L or <0.01), column names "
+        "joined by ','; each holds half its limit, as the national evaluation method counts such results",
+    ),
+    Column(
         "class_published",
         "int8",
         "water class published by the platform (水质类别 1..6; -1 'no class' is NULL)",
@@ -263,7 +269,7 @@ section_readings = Table(
         *F(*_SECTION),
         F.get("observed_at", description="reading time (监测时间, Beijing time in the reply), UTC"),
         *F(*ITEM_COLUMNS),
-        F.get("qc_failed_items"),
+        *F("qc_failed_items", "below_detection_items"),
         *F("section_type", "target_class", "section_listed", "class_published"),
         *_class_columns("this reading"),
     ),
@@ -451,7 +457,7 @@ stage_readings = Table(
         *F(*_SECTION),
         F.get("observed_at", description="reading time (监测时间, Beijing time in the reply), UTC"),
         *F(*ITEM_COLUMNS),
-        *F("qc_failed_items", "class_published", "page", "row_index"),
+        *F("qc_failed_items", "below_detection_items", "class_published", "page", "row_index"),
     ),
     primary_key=("page", "row_index"),
     partition_by=None,

@@ -35,8 +35,8 @@ SPEC = SourceSpec(
             publish=Publish.PARTITION,
             summary=("readings", "sections", "sections_unlisted", "class_agreement_pct"),
             steps="ecocloud.builds.water:Readings",
-            # 2: pH inside 6–9 is no longer named among the deciding items
-            code_version="2",
+            # 2: pH inside 6–9 is no longer named among the deciding items; 3: below_detection_items
+            code_version="3",
             freshness=True,
             doc="Each day the snapshots touch: newest reading wins, GB 3838 class, gate, publish.",
         ),

@@ -9,7 +9,10 @@ section showing its latest reading. Quirks handled (all in the real snapshot, se
 ``<span title='原始值：26.58'>26.6</span>`` — the title holds the raw value, the text a rounded
 display, and the raw value is the one kept; ``--`` is missing; a value withheld by the day's quality
 control is ``<span … title='当天质控不合格'>--</span>`` (missing, and recorded in ``qc_failed_items``);
-large values come in exponent form (``8.426694E+07``); ``监测时间`` is ``MM-DD HH:MM`` without a year
+large values come in exponent form (``8.426694E+07``); a value below the method's detection limit
+is written as the limit followed by ``L`` (``0.01L``, the national convention) or after ``<``: it is
+typed as half the limit, as the national evaluation method counts such results in means and classes,
+and its column named in ``below_detection_items``; ``监测时间`` is ``MM-DD HH:MM`` without a year
 (see ``infer_year``); ``水质类别`` is 1..6 or -1 (no class → NULL).
 
 Accounting unit is the row: every row of every page is either typed or quarantined with its reason
@@ -70,6 +73,8 @@ _MAX_YEARS_BACK = 8  # 02-29 needs up to 8 years back (e.g. 2100 is no leap year
 _RAW_TITLE = re.compile(r"title\s*=\s*['\"]\s*原始值\s*[：:]\s*(?P<raw>[^'\"]*)['\"]").pattern
 _TAG = r"<[^>]*>"
 _NUMBER = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$"
+# below the detection limit: the limit then L (0.01L), or < then the limit (<0.01)
+_BELOW_LIMIT = r"^(?:<\s*(?P<lt>[0-9]+(?:\.[0-9]*)?|\.[0-9]+)|(?P<l>[0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*[Ll])$"
 _MISSING = ("--", "—", "-", "")
 _QC_FAILED = "质控"
 _TIME_RE = re.compile(r"^\s*(?:(\d{4})-)?(\d{1,2})-(\d{1,2})\s+(\d{1,2}):(\d{2})(?::\d{2})?\s*$")
@@ -181,11 +186,13 @@ def beijing_dates(instants: pa.Array) -> pa.Array:
     return pc.cast(pc.cast(days, pa.int32()), pa.date32())
 
 
-def parse_cells(cells: pa.Array) -> tuple[pa.Array, np.ndarray, np.ndarray, pa.Array]:
-    """Typed values of one value column: (float64 values, qc-failed mask, bad mask, value text).
+def parse_cells(cells: pa.Array) -> tuple[pa.Array, np.ndarray, np.ndarray, pa.Array, np.ndarray]:
+    """Typed values of one value column: (float64 values, qc-failed mask, bad mask, value text,
+    below-detection mask).
 
     The raw value in the ``原始值`` title wins over the displayed text; ``--`` (or empty) is missing;
-    a QC-failed span is missing and flagged; anything else that is not a number is bad.
+    a QC-failed span is missing and flagged; a value below the detection limit (``0.01L``,
+    ``<0.01``) is half the limit and flagged; anything else that is not a number is bad.
     """
     cells = pc.cast(cells, pa.string())
     inner = pc.utf8_trim_whitespace(pc.replace_substring_regex(cells, _TAG, ""))
@@ -194,14 +201,24 @@ def parse_cells(cells: pa.Array) -> tuple[pa.Array, np.ndarray, np.ndarray, pa.A
     text = pc.coalesce(raw, inner)
     missing = pc.or_(pc.is_null(text), pc.fill_null(pc.is_in(text, pa.array(_MISSING)), False))
     number = pc.fill_null(pc.match_substring_regex(text, _NUMBER), False)
+    limit = pc.extract_regex(text, _BELOW_LIMIT)
+    lt = pc.struct_field(limit, "lt")  # the group that did not match is '' in a matched row
+    limit_text = pc.if_else(pc.equal(lt, ""), pc.struct_field(limit, "l"), lt)
+    below = pc.fill_null(pc.is_valid(limit_text), False)
+    half_limit = pc.divide(
+        pc.cast(pc.if_else(below, limit_text, pa.scalar(None, pa.string())), pa.float64()), 2.0
+    )
     qc = pc.fill_null(pc.match_substring(cells, _QC_FAILED), False)
-    values = pc.cast(pc.if_else(number, text, pa.scalar(None, pa.string())), pa.float64())
-    bad = pc.and_(pc.invert(missing), pc.invert(number))
+    values = pc.coalesce(
+        pc.cast(pc.if_else(number, text, pa.scalar(None, pa.string())), pa.float64()), half_limit
+    )
+    bad = pc.and_(pc.invert(missing), pc.invert(pc.or_(number, below)))
     return (
         values,
         qc.to_numpy(zero_copy_only=False) & missing.to_numpy(zero_copy_only=False),
         bad.to_numpy(zero_copy_only=False),
         text,
+        below.to_numpy(zero_copy_only=False),
     )
 
 
@@ -353,6 +370,7 @@ def parse_page(
 
     values: dict[str, pa.Array] = {}
     qc_parts: list[pa.Array] = []
+    below_parts: list[pa.Array] = []
     qc_count = 0
     for item in ITEMS:
         if item.column not in item_cols:
@@ -360,7 +378,7 @@ def parse_page(
             continue
         header = header_item(str(reply["thead"][item_cols[item.column]]))[0]
         cells = _strings(columns[item_cols[item.column]])
-        vals, qc, bad, text = parse_cells(cells)
+        vals, qc, bad, text, below = parse_cells(cells)
         flag(bad, header, text, f"{header} is not a number")
         arr = vals.to_numpy(zero_copy_only=False)
         with np.errstate(invalid="ignore"):
@@ -369,6 +387,7 @@ def parse_page(
         values[item.column] = vals
         qc_count += int(qc.sum())
         qc_parts.append(pc.if_else(pa.array(qc), item.column, pa.scalar(None, pa.string())))
+        below_parts.append(pc.if_else(pa.array(below), item.column, pa.scalar(None, pa.string())))
 
     good = ~bad_row
     ids = section_ids(pc.fill_null(province, ""), pc.fill_null(basin, ""), pc.fill_null(name, ""))
@@ -385,6 +404,7 @@ def parse_page(
             "observed_at": observed_at,
             **values,
             "qc_failed_items": qc_items,
+            "below_detection_items": join_present(below_parts, n, ","),
             "class_published": class_published,
             "page": pa.array(np.full(n, page, dtype=np.int32)),
             "row_index": pa.array(row_index),

@@ -93,7 +93,7 @@ def test_cells_take_the_raw_value_from_the_title_and_know_missing_and_qc() -> No
             span("", "3.1"),
         ]
     )
-    values, qc, bad, _ = parse_cells(cells)
+    values, qc, bad, _, _ = parse_cells(cells)
     assert values.to_pylist() == [26.58, None, None, 84266940.0, 12.5, None, None, 3.1]
     assert qc.tolist() == [False, False, True, False, False, False, False, False]
     assert bad.tolist() == [False, False, False, False, False, True, False, False]
@@ -168,6 +168,20 @@ def test_missing_qc_and_no_class_are_typed_not_quarantined() -> None:
     assert row["class_published"] is None and row["codmn_mgl"] is None and row["nh3n_mgl"] is None
     assert row["qc_failed_items"] == "codmn_mgl,tn_mgl"
     assert page.counts["values_qc_failed"] == 2
+
+
+def test_a_value_below_the_detection_limit_is_half_the_limit_and_named() -> None:
+    """0.01L / <0.01 are results below the method's detection limit, the cleanest water: typed as half
+    the limit (the evaluation method's rule), not quarantined with the reading's other items."""
+    r, s = good_row("a"), good_row("b")
+    r[9], r[10] = "0.025L", span("<0.01", "<0.01")  # NH3-N, TP
+    s[9] = "ND"  # no limit given: nothing to count, the reading is quarantined as before
+    page = parse([r, s])
+    [row] = page.readings.to_pylist()
+    assert (row["nh3n_mgl"], row["tp_mgl"]) == (0.0125, 0.005)
+    assert row["below_detection_items"] == "nh3n_mgl,tp_mgl" and row["codmn_mgl"] == 7.07
+    [q] = page.quarantine.to_pylist()
+    assert q["section_name"] == "b" and q["raw_value"] == "ND"
 
 
 def test_untypeable_rows_are_quarantined_with_reason_and_location() -> None:
