@@ -13,9 +13,11 @@ real servers do), so ``total`` is what a client must follow.
 The board shows every section's latest reading at the simulated now. Sections read every 4 hours
 (at 0, 4, 8 … or, for some, 3, 7, 11 … Beijing) and a reading appears ``publish_lag`` after its
 time. The published class is computed the way the national platform does: GB 3838 on pH, DO,
-CODMn, NH3-N and TP with lake TP limits for lakes and reservoirs, **without TN**
-(``transforms.water_class.classify``; -1 when no item was measured), and — like the real platform
-(the real snapshot's 南刘庄) — from the values before QC-failed ones are withheld from display.
+CODMn, NH3-N and TP with lake TP limits for lakes and reservoirs, **without TN** (-1 when no item
+was measured), by a small classifier of its own (``published_class``, written from DOMAIN.md §4,
+independent of ``transforms.water_class`` so that comparing the two tests something), and — like
+the real platform (the real snapshot's 南刘庄) — from the values before QC-failed ones are withheld
+from display.
 
 Network: Poyang Lake (鄱阳湖, lake sections), the five rivers 赣江 抚河 信江 饶河 修河, the Yangtze at
 Jiujiang, 袁河, 萍水河, reservoirs (万安水库, 廖坊水库, 柘林水库, 仙女湖) and the Dongjiang headwaters in
@@ -44,11 +46,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-import pyarrow as pa
-
 from ecocloud.simulator.server import Request, Resource, Response, SimClock
 from ingest.water.sections import sections_csv
-from transforms.water_class import classify
 
 __all__ = [
     "THEAD",
@@ -57,6 +56,7 @@ __all__ = [
     "WaterUpstream",
     "board_reply",
     "jiangxi_sections",
+    "published_class",
     "registry_csv",
 ]
 
@@ -344,20 +344,46 @@ def _net_json(obj: object) -> bytes:
     return text.encode()
 
 
-def _published_class(rows: list[dict[str, float | None]], sections: Sequence[WaterSection]) -> list[int]:
-    """The platform's 水质类别: GB 3838 without TN, lake TP for lakes/reservoirs; -1 without items."""
-    table = pa.table(
-        {
-            **{
-                c: pa.array([r[c] for r in rows], pa.float64())
-                for c in ("ph", "do_mgl", "codmn_mgl", "nh3n_mgl", "tp_mgl")
-            },
-            "section_type": pa.array([s.section_type for s in sections], pa.string()),
-            "target_class": pa.array([s.target_class for s in sections], pa.int8()),
-        }
-    )
-    classes = classify(table).column("water_class").to_pylist()
-    return [-1 if c is None else int(c) for c in classes]
+# The platform's 水质类别, written here from DOMAIN.md §4 (GB 3838-2002 table 1) on purpose instead
+# of calling transforms.water_class / schemas.gb3838_standard: tests compare our class with this
+# published one, and a shared implementation would agree with itself whatever its bugs.
+# Upper limits (mg/L) for classes I..V; DO is a lower limit; pH 6–9 in every class.
+_PUBLISHED_LIMITS: dict[str, tuple[float, float, float, float, float]] = {
+    "do_mgl": (7.5, 6.0, 5.0, 3.0, 2.0),
+    "codmn_mgl": (2.0, 4.0, 6.0, 10.0, 15.0),
+    "nh3n_mgl": (0.15, 0.5, 1.0, 1.5, 2.0),
+    "tp_river": (0.02, 0.1, 0.2, 0.3, 0.4),
+    "tp_lake": (0.01, 0.025, 0.05, 0.1, 0.2),  # lakes and reservoirs
+}
+_WORSE_THAN_V = 6  # 劣V as the platform writes it
+
+
+def _limit_class(value: float, limits: Sequence[float], *, lower: bool = False) -> int:
+    """Class 1..6 of one value: the first class whose limit it meets (≤, or ≥ for DO)."""
+    for k, limit in enumerate(limits, start=1):
+        if (value >= limit) if lower else (value <= limit):
+            return k
+    return _WORSE_THAN_V
+
+
+def published_class(values: dict[str, float | None], section_type: str) -> int:
+    """The platform's 水质类别 of one reading: the worst of pH, DO, CODMn, NH3-N and TP — TP on the
+    lake limits for lakes and reservoirs — without TN (DOMAIN.md §4); -1 when none was measured."""
+    tp_limits = "tp_lake" if section_type in ("lake", "reservoir") else "tp_river"
+    classes = []
+    ph = values.get("ph")
+    if ph is not None:
+        classes.append(1 if 6.0 <= ph <= 9.0 else _WORSE_THAN_V)
+    for col, limits, lower in (
+        ("do_mgl", "do_mgl", True),
+        ("codmn_mgl", "codmn_mgl", False),
+        ("nh3n_mgl", "nh3n_mgl", False),
+        ("tp_mgl", tp_limits, False),
+    ):
+        value = values.get(col)
+        if value is not None:
+            classes.append(_limit_class(value, _PUBLISHED_LIMITS[limits], lower=lower))
+    return max(classes, default=-1)
 
 
 def board_rows(
@@ -390,7 +416,7 @@ def board_rows(
                 values[i][col] = None
     # The platform classifies before it withholds QC-failed values from the display (the real
     # snapshot's 南刘庄: CODMn withheld, class III published, II from what is shown).
-    published = _published_class(values, sections)
+    published = [published_class(v, s.section_type) for v, s in zip(values, sections, strict=True)]
     rows: list[list[str]] = []
     for i, (s, t) in enumerate(zip(sections, latest, strict=True)):
         slot = _slot_index(t)
