@@ -63,7 +63,11 @@ def land_registry(settings: Settings, ledger: Ledger, path: Path | None = None) 
 def land(
     settings: Settings, ledger: Ledger, locations: Sequence[str], *, fetched_at: dt.datetime | None = None
 ) -> list[Snapshot]:
-    """Land boards (http(s) URLs: every page) and saved reply pages (paths), one snapshot each."""
+    """Land boards (http(s) URLs: every page) and saved reply pages (paths), one snapshot each.
+
+    ``fetched_at`` (aware) stands for the receipt clock: of a saved page, when it was fetched; of a
+    board, the now its Last-Modified is checked against (a simulated board runs on its own clock).
+    """
     session = http_session(settings)
     out = []
     for loc in locations:
@@ -79,6 +83,7 @@ def land(
                     session=session,
                     timeout_s=settings.http_timeout_s,
                     max_pages=pages,
+                    now=fetched_at,
                 )
             )
         else:

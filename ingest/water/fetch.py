@@ -8,8 +8,9 @@ Pages are fetched with conditional GET; when every page answers 304 the board ha
 the previous snapshot is returned without landing anything.
 
 Readings carry ``MM-DD HH:MM`` without a year; the year comes from the snapshot's
-``reference_at``: the upstream's ``Last-Modified`` when it sends one (the board's own clock), else
-the time the bytes were received. For a local file it is ``fetched_at`` when given, else a
+``reference_at``: the upstream's ``Last-Modified`` when it sends one (the board's own clock) within a
+day of the time the bytes were received, else that receipt time (a stale or static header, e.g. a
+proxy's, would put readings in the wrong year). For a local file it is ``fetched_at`` when given, else a
 ``YYYYMMDD`` (optionally ``_HHMM``) in the file name taken as the end of that Beijing day/minute,
 else the time it was read.
 
@@ -58,6 +59,9 @@ SECTIONS_NAME = "sections.csv"
 # them as a query string (the simulator serves GET).
 BOARD_PATH = "Publish.ashx"
 DEFAULT_PAGE_SIZE = 480
+# How far the board's Last-Modified may be from our receipt time and still date its readings: the
+# board updates every hour or so, a day covers a stalled board; older is a stale header.
+LAST_MODIFIED_TRUSTED = dt.timedelta(days=1)
 MAX_PAGES = 500  # 240,000 sections at the default page size; the country has about 3,600
 
 BEIJING = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
@@ -160,6 +164,20 @@ def _http_time(value: str | None) -> dt.datetime | None:
     return t.astimezone(dt.UTC) if t.tzinfo else None
 
 
+def _reference(last_modified: str | None, fetched_at: dt.datetime) -> dt.datetime:
+    """The clock the readings' years come from: ``Last-Modified`` only when it is within
+    ``LAST_MODIFIED_TRUSTED`` of ``fetched_at``.
+
+    Near New Year the board's own clock is better than ours (a 12-31 23:00 reading fetched at 00:10);
+    but a static or proxy-cached header months old would put MM-DD readings in the wrong year, and
+    one in the future is no clock at all, so then our receipt time is used.
+    """
+    modified = _http_time(last_modified)
+    if modified is None or abs(modified - fetched_at) > LAST_MODIFIED_TRUSTED:
+        return fetched_at
+    return modified
+
+
 def fetch_board(
     lake: LakeLike,
     ledger: Ledger,
@@ -208,7 +226,7 @@ def fetch_board(
     if unchanged and ledger.group(SOURCE, sid) is not None:
         return load_snapshot(ledger, sid)
 
-    reference = _http_time(got[0][2].last_modified) or fetched_at
+    reference = _reference(got[0][2].last_modified, fetched_at)
     day = reference.astimezone(BEIJING).date()
     pages = []
     for i, (url, data, answer) in enumerate(got, start=1):

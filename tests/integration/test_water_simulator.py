@@ -49,7 +49,10 @@ def test_paging_conditional_get_retries_and_new_year(
         water.land_registry(s, led)
 
         def fetch_snapshot() -> water.Snapshot:
-            return water.land(s, led, [s.water_base_url])[0]
+            # received at the simulated now: a board's Last-Modified counts only within a day of it
+            return water.land(s, led, [s.water_base_url], fetched_at=sim.clock.now().replace(tzinfo=BEIJING))[
+                0
+            ]
 
         served = requests.get(f"{sim.base_url}/water/sections.csv", timeout=5)
         assert served.status_code == 200 and served.content == registry_csv(jiangxi_sections(SEED))
