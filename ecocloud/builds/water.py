@@ -233,18 +233,33 @@ def parse_snapshot(ctx: StepContext, snap: Snapshot) -> _Parsed:
     return _Parsed(typed, schema.quarantine.conform(q), counts)
 
 
+# Columns a duplicate is compared on: all but its location and its key.
+_NOT_COMPARED = frozenset({"date", "page", "row_index", "section_id", "observed_at"})
+
+
 def _drop_duplicates(typed: pa.Table, snap: Snapshot) -> tuple[pa.Table, pa.Table]:
-    """Keep the first row of each (section_id, observed_at) in page order; quarantine the others."""
+    """Keep the first row of each (section_id, observed_at) in page order; quarantine the others.
+
+    A duplicate whose values differ from the kept row's is quarantined as a *conflicting* duplicate
+    with both values of each differing column, so a disagreement of the board with itself is seen,
+    not read as a harmless repeat; the first row is still the one kept (the rule above).
+    """
+    window = "OVER (PARTITION BY section_id, observed_at ORDER BY page, row_index)"
     ranked = query_arrow(
-        "SELECT *, row_number() OVER (PARTITION BY section_id, observed_at ORDER BY page, row_index) AS _n, "
-        "first_value(page) OVER (PARTITION BY section_id, observed_at ORDER BY page, row_index) AS _p, "
-        "first_value(row_index) OVER (PARTITION BY section_id, observed_at ORDER BY page, row_index) AS _r "
+        f"SELECT *, row_number() {window} AS _n, first_value(page) {window} AS _p, "
+        f"first_value(row_index) {window} AS _r, "
+        "count(*) OVER (PARTITION BY section_id, observed_at) AS _c "
         "FROM t ORDER BY page, row_index",
         t=typed,
     )
     first = pc.equal(ranked.column("_n"), 1)
-    keep = ranked.filter(first).drop_columns(["_n", "_p", "_r"])
+    keep = ranked.filter(first).drop_columns(["_n", "_p", "_r", "_c"])
     dupes = ranked.filter(pc.invert(first))
+    kept = {  # the kept row of each key that has duplicates, by its location
+        (r["page"], r["row_index"]): r
+        for r in ranked.filter(pc.and_(first, pc.greater(ranked.column("_c"), 1))).to_pylist()
+    }
+    compared = [c for c in typed.column_names if c not in _NOT_COMPARED]
     raw_of_page = {snap.first_page + i: o.raw_path for i, o in enumerate(snap.pages)}
     parts = []
     for page in sorted(set(dupes.column("page").to_pylist())):
@@ -257,7 +272,7 @@ def _drop_duplicates(typed: pa.Table, snap: Snapshot) -> tuple[pa.Table, pa.Tabl
                 "section_name": r["section_name"],
                 "column_name": "监测时间",
                 "raw_value": r["observed_at"].astimezone(BEIJING).strftime("%m-%d %H:%M"),
-                "reason": f"duplicate: same section and reading time as page {r['_p']} row {r['_r']}",
+                "reason": _duplicate_reason(r, kept[(r["_p"], r["_r"])], compared),
             }
             for r in sub.to_pylist()  # duplicates are rare: a handful per snapshot at most
         ]
@@ -272,6 +287,22 @@ def _drop_duplicates(typed: pa.Table, snap: Snapshot) -> tuple[pa.Table, pa.Tabl
         )
     empty = schema.quarantine.empty()
     return keep, (pa.concat_tables(parts) if parts else empty)
+
+
+def _duplicate_reason(row: dict[str, Any], kept: dict[str, Any], compared: Sequence[str]) -> str:
+    where = f"page {kept['page']} row {kept['row_index']}"
+    differ = [c for c in compared if row[c] != kept[c]]
+    if not differ:
+        return f"duplicate: same section and reading time as {where}"
+
+    def show(v: Any) -> str:
+        return "missing" if v is None else str(v)
+
+    values = "; ".join(f"{c} {show(kept[c])} kept vs {show(row[c])} here" for c in differ)
+    return (
+        f"conflicting duplicate: same section and reading time as {where}, which is kept (the first in "
+        f"page order), but different values: {values}"
+    )
 
 
 # -- readings per day ---------------------------------------------------------------------------

@@ -27,6 +27,8 @@ SPEC = SourceSpec(
             publish=Publish.PART,
             summary=("rows_in", "rows_typed", "rows_quarantined", "duplicates"),
             steps="ecocloud.builds.water:Snapshots",
+            # 2: a duplicate row with other values is quarantined as a conflicting duplicate, with both values
+            code_version="2",
             doc="Type every page of each new snapshot; quarantine what cannot be typed.",
         ),
         Build(

@@ -19,7 +19,8 @@ Accounting unit is the row: every row of every page is either typed or quarantin
 and location (raw file, page, 0-based row index). A page that is not a reply at all, or whose header
 lacks an identity column or gives an item in another unit, raises ``WaterReplyError`` (the pipeline
 quarantines it whole). Within one snapshot, a second row with the same section and reading time is
-quarantined as a duplicate (the board can shift rows between pages while they are fetched).
+quarantined as a duplicate (the board can shift rows between pages while they are fetched); as a
+conflicting one, with both values, when its values differ from the kept row's.
 """
 
 from __future__ import annotations
