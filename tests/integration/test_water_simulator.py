@@ -115,23 +115,27 @@ def test_paging_conditional_get_retries_and_new_year(
 def test_airflow_runs_the_surface_water_dag(settings: Settings, tmp_path: Path, expected: dict) -> None:
     board = expected["water"]
     ensure_db(settings)
-    now = dt.datetime(2026, 11, 20, 12, 40)  # Beijing; the run for 08:00-12:00
+    # yesterday (Beijing), the run for 08:00-12:00: the scheduled fetch dates MM-DD readings by the
+    # receipt clock (the board's Last-Modified only within a day of it), so the simulated day must be
+    # within the year before today
+    day = dt.datetime.now(BEIJING).date() - dt.timedelta(days=1)
+    now = dt.datetime.combine(day, dt.time(12, 40))
     with running_simulator(start_date=now.date(), days=1, seed=SEED, now=now) as sim:
         s = use_simulator(settings, sim.base_url, tmp_path)
         env = {
             "ECOCLOUD_WATER_BASE_URL": s.water_base_url,
             "ECOCLOUD_WATER_SECTIONS_CSV": str(s.water_sections_csv),
         }
-        logical = dt.datetime(2026, 11, 20, 12, 0, tzinfo=BEIJING)
+        logical = dt.datetime.combine(day, dt.time(12, 0), BEIJING)
         out = airflow_dags_test(s, "surface_water", logical, env)
-    assert "water.readings 2026-11-20: published" in out
+    assert f"water.readings {day}: published" in out
 
     readings, sections, latest = query(
         s,
         "SELECT count(*), count(DISTINCT section_id), max(observed_at) FROM core_water__section_readings",
     )[0]
     assert sections >= board["min_sections_reporting"] and readings == sections  # each section's latest
-    assert latest == dt.datetime(2026, 11, 20, 4, 0, tzinfo=dt.UTC)  # 12:00 Beijing, published 12:30
+    assert latest == dt.datetime.combine(day, dt.time(12), BEIJING)  # published 12:30
     # rows in = published + quarantined, as the snapshot's ledger row says
     [(counts,)] = query(s, "SELECT counts FROM platform_ledger__builds WHERE build = 'water.snapshots'")
     quarantined = query(s, "SELECT count(*) FROM quarantine_water__section_readings")[0][0]
