@@ -188,6 +188,16 @@ _NOT_SHARED_DEVICES = (
     "data transmission only)"
 )
 
+# The outlet marts are keyed by the logger's MN, which core_master__monitoring_points keeps from the
+# public (an MN could be used to impersonate a logger): they are shared on that condition too.
+_KEYED_BY_MN = (
+    "有条件共享：按数采仪设备标识（MN）逐排放口给出，MN 可被用于冒充数采仪上报数据，不对社会公开；"
+    "供生态环境部门及经授权的分析人员使用 (conditional: rows are keyed by the data logger's id (MN), which "
+    "could be used to impersonate a logger and is not published; for environmental departments and "
+    "authorised analysts)"
+)
+
+
 packets = Table(
     name="core_source__packets",
     layer=Layer.CORE,
@@ -356,7 +366,8 @@ hourly = Table(
     primary_key=("mn", "pollutant_code", "hour_at"),
     owner=OWNER,
     frequency=HOURLY,
-    sharing=Sharing.UNCONDITIONAL,
+    sharing=Sharing.CONDITIONAL,
+    sharing_conditions=_KEYED_BY_MN,
     source_system=DERIVED,
 )
 
@@ -394,7 +405,8 @@ daily = Table(
     primary_key=("mn", "pollutant_code", "date"),
     owner=OWNER,
     frequency=HOURLY,
-    sharing=Sharing.UNCONDITIONAL,
+    sharing=Sharing.CONDITIONAL,
+    sharing_conditions=_KEYED_BY_MN,
     source_system=DERIVED,
 )
 

@@ -334,12 +334,14 @@ def test_enterprise_page_shows_the_revoked_permit_and_credit(
     assert 'id="credit-history"' in page.text and "已撤销" in page.text
 
 
-def test_the_public_sees_no_restricted_input_s_name_on_a_dataset_page(risk_server: str) -> None:
-    """mart_source__hourly is public; its input core_source__readings (有条件共享) is not: the producers
-    table names it as the lineage picture does (restricted)."""
-    page = requests.get(f"{risk_server}/datasets/mart_source__hourly", timeout=30)
-    assert page.status_code == 200
-    lineage = page.text.split("数据血缘</h2>")[1].split("<h2>")[0]
-    producers = lineage.split("</figure>")[1]  # the table below the picture
-    assert "core_source__readings" not in producers
-    assert "受限数据集 (restricted)" in producers
+def test_the_public_sees_no_data_logger_id(risk_server: str, labels: list[dict[str, Any]]) -> None:
+    """The outlet marts are keyed by the logger's MN, which is not published (an MN could be used to
+    impersonate a logger): the public gets their catalog entry's conditions, not their rows."""
+    mns = {lb["mn"] for lb in labels if lb.get("mn")}
+    assert mns
+    for name in ("mart_source__hourly", "mart_source__daily"):
+        page = requests.get(f"{risk_server}/datasets/{name}", timeout=30)
+        assert page.status_code == 403 and "有条件共享" in page.text, name
+        assert not any(mn in page.text for mn in mns), name
+    catalog = requests.get(f"{risk_server}/catalog.jsonld", timeout=30).text
+    assert not any(mn in catalog for mn in mns)
