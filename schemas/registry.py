@@ -220,6 +220,9 @@ class Table:
     # what a value of the date partition column stands for: a month's rows keyed by its first day
     # cover the month (warehouse.catalog)
     date_span: DateSpan = DateSpan.DAY
+    # rows are events (an exceedance, a flagged run): a published date partition without rows says
+    # none happened that day, so the day counts as covered (warehouse.catalog: freshness, coverage)
+    events: bool = False
     pair_checks: tuple[PairEquality, ...] = field(default_factory=tuple)
     # The share of a unit's published rows of a partition its new part may lose before the gate holds
     # the part back (a truncated upstream file replacing a good one); None: the table may shrink. Only
@@ -237,6 +240,8 @@ class Table:
             raise ValueError(f"table {self.name}: primary key columns {missing} not declared")
         if self.partition_by and self.partition_by not in names:
             raise ValueError(f"table {self.name}: partition column {self.partition_by} not declared")
+        if self.events and not (self.partition_by and self.column(self.partition_by).type == "date"):
+            raise ValueError(f"table {self.name}: an events table needs a date partition column")
         if self.date_span is not DateSpan.DAY and not (
             self.partition_by and self.column(self.partition_by).type == "date"
         ):

@@ -433,6 +433,7 @@ exceedance_hourly = Table(
     ),
     primary_key=("date", "mn", "pollutant_code", "hour_at"),
     owner=SOURCE_MONITORING,
+    events=True,  # a day without one publishes an empty partition
     frequency=DAILY,
     sharing=Sharing.CONDITIONAL,
     sharing_conditions=_SUPERVISION,
@@ -467,6 +468,7 @@ exceedance_daily = Table(
     ),
     primary_key=("date", "mn", "pollutant_code", "identity_from_at"),
     owner=SOURCE_MONITORING,
+    events=True,  # a day without one publishes an empty partition
     frequency=DAILY,
     sharing=Sharing.CONDITIONAL,
     sharing_conditions=_SUPERVISION,
@@ -499,6 +501,7 @@ indicators = Table(
     ),
     primary_key=("date", "mn", "pollutant_code", "indicator", "identity_from_at"),
     owner=ENFORCEMENT,
+    events=True,  # a day without one publishes an empty partition
     frequency=DAILY,
     sharing=Sharing.NOT_SHARED,
     sharing_conditions=_ENFORCEMENT_ONLY,

@@ -262,19 +262,31 @@ def frequency_of(table: Table) -> Frequency:
 def related_quarantine(table: Table, tables: Sequence[Table], lineage: pa.Table) -> list[str]:
     """Quarantine tables holding this table's rejected input.
 
-    Those written by a build that also writes the table (lineage); without lineage for the table, a
-    core table's source's quarantine tables (the ingest of that source quarantines what it rejects).
+    Those written by a build that also writes the table (lineage); for a core table also those
+    written by a build reading the same raw input (water: the snapshots build quarantines the rows
+    its readings build then never sees); without lineage for the table, a core table's source's
+    quarantine tables (the ingest of that source quarantines what it rejects).
     """
     if table.layer is Layer.QUARANTINE:
         return []
     quarantine = {t.name for t in tables if t.layer is Layer.QUARANTINE}
     builds_of: dict[str, set[str]] = defaultdict(set)
-    for out, build in zip(
-        lineage.column("output_table").to_pylist(), lineage.column("build").to_pylist(), strict=True
+    raw_of: dict[str, set[str]] = defaultdict(set)  # build -> the raw inputs it reads
+    for out, build, kind, ident in zip(
+        lineage.column("output_table").to_pylist(),
+        lineage.column("build").to_pylist(),
+        lineage.column("input_kind").to_pylist(),
+        lineage.column("input_id").to_pylist(),
+        strict=True,
     ):
         builds_of[out].add(build)
+        if kind == "raw":
+            raw_of[build].add(ident)
     if builds_of.get(table.name):
         mine = builds_of[table.name]
+        if table.layer is Layer.CORE:
+            raws = set().union(*(raw_of[b] for b in mine))
+            mine = mine | {b for b, r in raw_of.items() if r & raws}
         return sorted(q for q in quarantine if builds_of.get(q, set()) & mine)
     if table.layer is Layer.CORE:
         return sorted(t.name for t in tables if t.layer is Layer.QUARANTINE and t.source == table.source)
@@ -454,6 +466,9 @@ def _span(con: duckdb.DuckDBPyConnection, table: Table, fact: LakeFacts | None) 
     """Time coverage: a table dated by its (date) partition spans its partitions holding rows, which
     the facts know without a scan of every file; other tables ask the serving view (``coverage``)."""
     part = table.partition_by
+    if table.events and fact is not None and fact.partitions:
+        # every published day is covered, with or without rows (none happened); to its last write
+        return Span(fact.partitions[0], fact.partitions[-1], fact.last_write)
     if (
         fact is not None
         and part is not None
@@ -463,6 +478,11 @@ def _span(con: duckdb.DuckDBPyConnection, table: Table, fact: LakeFacts | None) 
         first, last = fact.dated_rows or (None, None)
         return Span(first, last, fact.newest_rows_written)
     return Span(*coverage(con, table)) if _has_relation(con, table.name) else Span()
+
+
+def _covers_days(table: Table, fact: LakeFacts | None) -> bool:
+    """An events table with published date partitions: its days are covered even without rows."""
+    return table.events and fact is not None and bool(fact.partitions)
 
 
 def _row_count(con: duckdb.DuckDBPyConnection, name: str) -> int:
@@ -507,7 +527,7 @@ def catalog_tables(
     for table in tables:
         fact = facts.get(table.name)
         rows = fact.rows if fact else _row_count(con, table.name)
-        has_data = rows > 0
+        has_data = rows > 0 or _covers_days(table, fact)
         span = _span(con, table, fact) if has_data else Span()
         quarantine = related_quarantine(table, tables, lineage)
         quarantined = sum(facts[q].rows for q in quarantine if q in facts)
@@ -556,8 +576,9 @@ def _dataset_row(
     owner, frequency = owner_of(table), frequency_of(table)
     building = table.layer is Layer.CATALOG  # the catalog: being built now, its rows counted later
     last_write = (now if building else None) if fact is None else fact.last_write
-    # files without rows (a rerun emptied them) hold no data to be on time with
-    present = rows > 0 or building
+    # files without rows (a rerun emptied them) hold no data to be on time with, but an events table's
+    # empty days say that nothing happened
+    present = rows > 0 or building or _covers_days(table, fact)
     data_end = newest_end(span.last, span.last_written, table.date_span)
     # rows dated after they were written (a logger whose clock runs ahead) are no sign of a live feed:
     # no data is fresher than its table's last write

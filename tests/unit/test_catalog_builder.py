@@ -757,3 +757,58 @@ def test_rows_dated_in_the_future_do_not_keep_a_stalled_feed_on_time() -> None:
     assert r["coverage_end"] == dt.datetime(2030, 1, 1, tzinfo=BJ)  # what the rows say (the day begun)
     assert r["freshness_reference_at"] == stalled
     assert (r["freshness_status"], r["data_age_h"]) == ("late", 10.0)
+
+
+def test_a_core_table_names_the_quarantine_of_a_build_reading_its_raw_input() -> None:
+    """Water: the snapshots build quarantines the rows the readings build never sees; they share the
+    raw input, not a build, and the readings' page said nothing was quarantined."""
+    from schemas.registry import get_table
+    from warehouse.catalog import related_quarantine
+
+    lineage = pa.table(
+        {
+            "output_table": [
+                "core_water__section_readings",
+                "quarantine_water__section_readings",
+                "mart_water__section_monthly",
+                "mart_water__section_monthly",
+                "core_air__station_hourly",
+            ],
+            "build": ["water.readings", "water.snapshots", "water.monthly", "water.monthly", "air.hourly"],
+            "input_kind": ["raw", "raw", "raw", "table", "raw"],
+            "input_id": ["raw/water", "raw/water", "raw/water", "core_water__section_readings", "raw/air"],
+        }
+    )
+    names = (
+        "core_water__section_readings",
+        "quarantine_water__section_readings",
+        "mart_water__section_monthly",
+        "core_air__station_hourly",
+        "quarantine_air__station_hourly",
+    )
+    tables = [get_table(n) for n in names]
+    assert related_quarantine(tables[0], tables, lineage) == ["quarantine_water__section_readings"]
+    assert related_quarantine(tables[2], tables, lineage) == []  # a mart: built from a table
+    assert related_quarantine(tables[3], tables, lineage) == []  # another raw input
+
+
+def test_an_events_table_covers_its_days_without_events() -> None:
+    """Exceedances on the 19th, none on the 20th (the daily risk build publishes an empty day): the
+    table is current to the 20th, not late from the 19th's last exceedance hour; a table of outlet
+    scores is no events table — its empty day is still no data."""
+    built = dt.datetime(2026, 11, 21, 1, tzinfo=BJ)  # the 20th's risk marts, built after it ended
+    names = ("mart_source__exceedance_hourly", "mart_source__exceedance_daily", "mart_risk__indicators")
+    parts = {
+        n: [
+            ledger_part(n, "2026-11-19", 3, built - dt.timedelta(days=1)),
+            ledger_part(n, "2026-11-20", 0, built, part="p1"),
+        ]
+        for n in names
+    }
+    rows = from_ledger(parts, built + dt.timedelta(hours=2))
+    for n in names:
+        assert rows[n]["freshness_status"] == "on time", n
+        assert rows[n]["coverage_end"] == dt.datetime(2026, 11, 21, 0, tzinfo=BJ), n
+    # only empty days: still covered (nothing happened yet), not "no data"
+    quiet = {n: [ledger_part(n, "2026-11-20", 0, built)] for n in names}
+    assert {r["freshness_status"] for r in from_ledger(quiet, built).values()} == {"on time"}
