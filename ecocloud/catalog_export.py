@@ -146,8 +146,13 @@ def _text(zh: str | None, en: str | None) -> list[dict[str, str]]:
     return [{"@value": v, "@language": lang} for v, lang in ((zh, "zh"), (en, "en")) if v]
 
 
+# instants in Beijing time: a portal showing the date part alone shows the day the data is of
+# (a Beijing day's start in UTC is 16:00 of the day before)
+_BEIJING = dt.timezone(dt.timedelta(hours=8))
+
+
 def _instant(t: dt.datetime | None) -> dict[str, str] | None:
-    return {"@value": t.astimezone(dt.UTC).isoformat(), "@type": "xsd:dateTime"} if t else None
+    return {"@value": t.astimezone(_BEIJING).isoformat(), "@type": "xsd:dateTime"} if t else None
 
 
 def _agent(uri: str, zh: str, en: str) -> dict[str, Any]:
@@ -204,13 +209,18 @@ def dcat_dataset(d: dict[str, Any], base: str, spatial: dict[str, Any]) -> dict[
                 "@id": f"{page}#duckdb",
                 "@type": "dcat:Distribution",
                 "dct:title": _text(f"DuckDB 视图 {name}", f"DuckDB view {name}"),
-                "dct:description": _text("经只读 SQL 服务查询", "queried through the read-only SQL service"),
+                "dct:description": _text(
+                    "经只读 SQL 服务查询（需以分析人员或以上角色登录）",
+                    "queried through the read-only SQL service (a login with the analyst role or above)",
+                ),
                 "dcat:accessURL": {"@id": f"{base}/sql"},
                 "dcat:accessService": {
                     "@id": f"{base}/sql#service",
                     "@type": "dcat:DataService",
                     "dct:title": _text("生态云只读 SQL 服务", "ecocloud read-only SQL service"),
                     "dcat:endpointURL": {"@id": f"{base}/sql"},
+                    # whatever the dataset's own rights: the service answers logged-in analysts only
+                    "dct:accessRights": {"@id": ACCESS_RIGHTS[Sharing.CONDITIONAL.value]},
                 },
             },
         ],

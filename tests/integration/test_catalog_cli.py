@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import subprocess
 from typing import TYPE_CHECKING
@@ -12,6 +13,7 @@ from rdflib import RDF, Graph, Literal, Namespace, URIRef
 
 from ecocloud.catalog_export import HIDDEN
 from schemas.registry import Layer, Sharing, all_tables, get_table
+from warehouse.catalog import datasets_as_of
 
 if TYPE_CHECKING:
     from conftest import WebHome
@@ -58,7 +60,18 @@ def test_build_lists_every_registry_table_with_live_facts(built: WebHome) -> Non
         ).fetchall()[0]
         (lake_rows,) = con.execute("SELECT count(*) FROM core_air__station_hourly").fetchall()[0]
         assert rows == lake_rows > 0 and parts == len(built.days) and size > 0
-        assert status in ("on time", "late", "on change") and end.date() >= built.days[-1]
+        assert status in ("on time", "late") and end.date() >= built.days[-1]
+
+        def judged(at: dt.datetime) -> str:
+            relation = datasets_as_of(f"TIMESTAMPTZ '{at.isoformat()}'")
+            query = f"SELECT freshness_status FROM {relation} WHERE table_name = 'core_air__station_hourly'"
+            return str(con.execute(query).fetchall()[0][0])
+
+        # an hourly feed: on time just after its newest hour, late once it has been silent a day
+        assert (judged(end + dt.timedelta(minutes=30)), judged(end + dt.timedelta(days=1))) == (
+            "on time",
+            "late",
+        )
         files = sum(
             f.stat().st_size
             for f in (built.home / "lake" / "core" / "core_air__station_hourly").rglob("*.parquet")
@@ -108,6 +121,10 @@ def test_dcat_export_is_dcat_ap_json_ld(built: WebHome) -> None:
     assert str(g.value(hourly, DCTERMS.accrualPeriodicity)).startswith(EU_FREQ)
     period = g.value(hourly, DCTERMS.temporal)
     assert g.value(period, DCAT.startDate) is not None and g.value(period, DCAT.endDate) is not None
+    # in Beijing time: a portal showing the date alone shows the first day of data, not the day before
+    assert str(g.value(period, DCAT.startDate)) == f"{built.days[0].isoformat()}T00:00:00+08:00"
+    service = URIRef("https://data.example.gov.cn/sql#service")
+    assert str(g.value(service, DCTERMS.accessRights)).endswith("/RESTRICTED")  # analysts' login only
     spatial = g.value(hourly, DCTERMS.spatial)
     assert (spatial, RDF.type, DCTERMS.Location) in g and g.value(spatial, DCAT.bbox) is not None
     assert g.value(hourly, DCTERMS.conformsTo) is not None
