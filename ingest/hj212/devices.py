@@ -124,8 +124,12 @@ class AuthThrottle:
     recently (:meth:`succeeded`: its last ``remember_peers`` addresses, each for ``remember_s`` after
     it was last seen), as web logins spare a device that logged in before (OWASP's device cookies):
     a stranger who knows a logger's MN and guesses its password blocks the MN for strangers only,
-    while the logger reconnecting from its address is still let in — that address keeps its own
-    per-peer limit.  (The receiver also exempts connections that already authenticated that MN.)
+    while the logger reconnecting from its address is still let in.  A peer's block spares those
+    remembered (address, MN) pairs too: one address is often many loggers (an enterprise's outlets
+    behind one router, a carrier's NAT), and one misconfigured logger there must not get the others'
+    good data refused.  A failure for a remembered pair forgets it, so guessing that MN's password
+    from its own address meets the peer's limit.  (The receiver also exempts connections that
+    already authenticated that MN.)
 
     Memory is bounded: at most ``max_keys`` failure counters, blocks and MNs with remembered
     addresses are kept (the oldest are forgotten first).  ``refused`` counts refused attempts,
@@ -167,6 +171,7 @@ class AuthThrottle:
         if self.max_failures <= 0:
             return []
         now = self._clock()
+        self._known.get(mn or "", {}).pop(peer, None)  # a failing pair is no longer vouched for
         newly: list[str] = []
         for key in (f"peer:{peer}", f"mn:{mn or ''}"):
             start, n = self._failures.get(key, (now, 0))
@@ -203,12 +208,11 @@ class AuthThrottle:
         return seen is not None and self._clock() - seen < self.remember_s
 
     def blocked(self, peer: str, mn: str | None) -> bool:
-        """True if the peer is blocked now, or the MN is and the peer did not authenticate it recently
-        (counted in ``refused``)."""
+        """True if the peer or the MN is blocked now and the peer did not authenticate that MN
+        recently (counted in ``refused``)."""
         now = self._clock()
-        peer_blocked = self._in_force(f"peer:{peer}", now)
-        mn_blocked = self._in_force(f"mn:{mn or ''}", now) and not self.remembered(peer, mn)
-        if peer_blocked or mn_blocked:
+        blocked = self._in_force(f"peer:{peer}", now) or self._in_force(f"mn:{mn or ''}", now)
+        if blocked and not self.remembered(peer, mn):
             self.refused += 1
             return True
         return False

@@ -309,10 +309,16 @@ def test_an_mns_block_spares_the_addresses_that_authenticated_it_recently() -> N
     assert not t.blocked("10.0.0.7", "MN1")
     now[0] = 2000.0
     assert t.blocked("10.0.0.7", "MN1") and not t.remembered("10.0.0.7", "MN1")  # forgotten
+    # one address, many loggers (an enterprise's router, a carrier's NAT): a misconfigured logger
+    # there blocks the address for strangers, not for the loggers that authenticated from it
     t.succeeded("10.0.0.8", "MN2")
     for _ in range(3):
-        t.failed("10.0.0.8", "MN9")  # a remembered address keeps its own per-peer limit
-    assert t.blocked("10.0.0.8", "MN2")
+        t.failed("10.0.0.8", "MN9")
+    assert t.blocked("10.0.0.8", "MN9") and t.blocked("10.0.0.8", "MN3")
+    assert not t.blocked("10.0.0.8", "MN2")
+    # guessing MN2's password from that address: the first failure forgets the pair, the block holds
+    t.failed("10.0.0.8", "MN2")
+    assert t.blocked("10.0.0.8", "MN2") and not t.remembered("10.0.0.8", "MN2")
 
 
 def test_only_the_last_few_addresses_of_an_mn_are_remembered_and_memory_is_bounded() -> None:
