@@ -118,6 +118,7 @@ from ingest.hj212.segments import (
     SegmentWriter,
     ThrottledLog,
     list_closed_segments,
+    record_size,
 )
 from schemas.hj212_codes import QnRtn
 
@@ -351,7 +352,10 @@ class _IdleWatch:
         self.handle.cancel()
 
 
-ACCEPT_BATCH = FD_RESERVE // 2  # connections accepted per wake-up (also the listen backlog)
+ACCEPT_BATCH = FD_RESERVE // 2  # connections accepted per wake-up
+# the kernel's queue of connections not yet accepted (capped by net.core.somaxconn): thousands of
+# loggers reconnect at once after a restart, and a connect beyond a full queue waits 1–3 s to retry
+LISTEN_BACKLOG = 4096
 
 
 def connection_cap(max_connections: int, *, raise_limit: bool) -> int:
@@ -477,6 +481,9 @@ class Receiver:
             for sl in logs:
                 await sl.close()
             raise
+        for listening in self._server.sockets:  # asyncio listens with its per-wake-up batch: widen
+            with socket.socket(fileno=os.dup(listening.fileno())) as same:
+                same.listen(LISTEN_BACKLOG)
         log.info("hj212 receiver %s listening on %s:%d", c.receiver_id, c.host, self.port)
 
     async def stop(self) -> None:
@@ -693,7 +700,8 @@ class Receiver:
             sl = self._quarantine
             status = result.reason
             st.rejects[status] += 1
-            if not self._qbudget.take(conn.ip, len(line), t0):
+            # the record as landed (its header too): a flood of empty lines costs what it fills
+            if not self._qbudget.take(conn.ip, record_size(status, conn.peer, line), t0):
                 st.quarantine_capped += 1
                 sl = None
         if sl is None:

@@ -81,6 +81,7 @@ __all__ = [
     "list_closed_segments",
     "parse_received_at",
     "read_manifest",
+    "record_size",
     "scan_records",
 ]
 
@@ -154,6 +155,11 @@ def format_received_at(epoch: float) -> str:
 def encode_record(received_at: float, status: str, peer: str, raw: bytes) -> bytes:
     head = f"{format_received_at(received_at)}\t{status}\t{peer}\t{len(raw)}\t".encode()
     return head + raw + b"\n"
+
+
+def record_size(status: str, peer: str, raw: bytes) -> int:
+    """The bytes ``encode_record`` writes for ``raw`` (its header, then the line), without encoding it."""
+    return RECEIVED_AT_LEN + len(status.encode()) + len(peer.encode()) + len(str(len(raw))) + 5 + len(raw)
 
 
 @dataclass(frozen=True, slots=True)
@@ -834,7 +840,7 @@ class AsyncSegmentLog:
             fut_ = self._batch_future = asyncio.get_running_loop().create_future()
             self._wake.set()
         self._pending.append((received_at, encode_record(received_at, status, peer, raw)))
-        self._pending_bytes += len(raw) + 64
+        self._pending_bytes += record_size(status, peer, raw)
         return fut_
 
     async def append(self, received_at: float, status: str, peer: str, raw: bytes) -> None:
