@@ -1,4 +1,4 @@
-"""Surface water: the automatic-station real-time board, every 4 hours."""
+"""Surface water: the automatic-station real-time board (4-hourly readings), polled every hour."""
 
 from __future__ import annotations
 
@@ -18,7 +18,10 @@ SPEC = SourceSpec(
     ),
     arrival=Arrival.SNAPSHOTS,
     land="ecocloud.builds.water:land_interval",
-    schedule=Schedule(cron="0 */4 * * *"),
+    # hourly, though the readings are 4-hourly: the board keeps none of them once the next is out, so
+    # a poll on their own cadence that started late (a scheduler restart, busy slots) lost one for
+    # good; an unchanged board lands nothing (conditional GET) and builds nothing
+    schedule=Schedule(cron="10 * * * *"),
     builds=(
         Build(
             "snapshots",
