@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from ecocloud.runner.spec import Arrival, Build, Publish, Schedule, SourceSpec
 
 SPEC = SourceSpec(
@@ -51,5 +53,10 @@ SPEC = SourceSpec(
             doc="Outlet and enterprise risk scores of each period of the rules, ending on the newest day.",
         ),
     ),
+    # a new permit or registry version makes every day of history pending (each day reads them):
+    # 363 days at 10,000 outlets took 767 s before the next-day lookahead (BENCHMARKS.md), and the
+    # province may hold ten times the outlets — the 30 minutes of the default would end such a
+    # rebuild as failed on every try
+    task_policy={"execution_timeout": timedelta(hours=4)},
     tags=("source:risk", "layer:mart"),
 )
