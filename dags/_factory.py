@@ -12,7 +12,9 @@ events that wake other DAGs — of everything else. The run still ends failed: `
 fails the task without retries (retrying the same data cannot help) when the task published
 nothing else; when it did, the task succeeds (Airflow records Asset events only for a task that
 succeeds) and ``gate_verdict`` (``all_done``, last) fails the run, naming every unit the run left
-blocked in any attempt. Any other error is retried.
+blocked in any attempt. A unit that fails (an error) is retried; on the last try, when the task
+published other units, it succeeds too and ``gate_verdict`` fails the run naming the failed units
+— a deterministic failure of one day does not silence the Assets of every run after it.
 ``refresh_serving`` runs whatever the builds did (``all_done``): the views follow the ledger, a
 failed run's too, and retired parts no serving file has listed for the grace period
 (``ECOCLOUD_SERVING_RETIRED_GRACE_MINUTES``) are deleted. A run triggered with the param
@@ -188,8 +190,11 @@ def _build_task(spec: SourceSpec, build_name: str, outputs: tuple[str, ...], doc
         from ecocloud.runner.tasks import changed_in_run
 
         run = _run(f"build_{build_name}")
+        ti = get_current_context()["ti"]
         try:
-            build_step(spec.name, build_name, run)
+            # on the last try a unit that failed every time does not hold back the Asset events of the
+            # units this run published (module doc)
+            build_step(spec.name, build_name, run, last_try=ti.try_number > ti.max_tries)
         except QualityGateFailed as exc:
             raise AirflowFailException(str(exc)) from exc  # deterministic: retrying cannot help
         if not changed_in_run(spec.name, build_name, run):

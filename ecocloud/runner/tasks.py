@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 from ecocloud.runner import engine
 from ecocloud.runner.context import RunInfo
-from ecocloud.runner.report import BLOCKED, PUBLISHED, QualityGateFailed, RunReport
+from ecocloud.runner.report import BLOCKED, FAILED, PUBLISHED, BuildFailed, QualityGateFailed, RunReport
 from ecocloud.settings import Settings, get_settings
 from ecocloud.specs import all_specs, get_spec
 from warehouse import quality
@@ -59,16 +59,21 @@ def land(spec_name: str, run: RunInfo) -> int:
     return len(landed)
 
 
-def build(spec_name: str, build_name: str, run: RunInfo) -> RunReport:
-    """One build of the spec: every pending unit. Raises ``BuildFailed`` when a unit failed (a retry
-    may help), and ``QualityGateFailed`` when the gate blocked units and the run published none of
-    the build's: with some published the task must succeed, as Airflow records its Assets' events
-    (which wake the DAGs downstream) only then; ``gate_verdict`` fails the run for the blocked ones."""
+def build(spec_name: str, build_name: str, run: RunInfo, *, last_try: bool = True) -> RunReport:
+    """One build of the spec: every pending unit. Raises ``QualityGateFailed`` when the gate blocked
+    units and ``BuildFailed`` when a unit failed — unless the run published others of the build: then
+    the task must succeed, as Airflow records its Assets' events (which wake the DAGs downstream) only
+    then, and ``gate_verdict`` fails the run for the units left blocked or failed. A failed unit may
+    pass on a retry, so that holds on the ``last_try`` only (before it, ``BuildFailed`` is raised)."""
     spec = get_spec(spec_name)
     report = engine.run_spec(get_settings(), spec, run, builds=[build_name])
     print("\n".join(report.lines()))
     try:
         report.check()
+    except BuildFailed:
+        if not last_try or not _units_of_run(spec_name, run, (PUBLISHED,), build_name):
+            raise
+        print("the units above failed on every try; this run published others (gate_verdict fails the run)")
     except QualityGateFailed:
         if not _units_of_run(spec_name, run, (PUBLISHED,), build_name):
             raise
@@ -84,13 +89,18 @@ def changed_in_run(spec_name: str, build_name: str, run: RunInfo) -> bool:
 
 
 def gate_verdict(spec_name: str, run: RunInfo) -> None:
-    """Raise ``QualityGateFailed`` naming every unit of the spec that this DAG run left blocked — in
-    any attempt: a retry skips a unit blocked before (its inputs are unchanged), so the attempt that
-    succeeds does not show it."""
-    blocked = [f"{u.build} {u.unit}: {u.error}" for u in _units_of_run(spec_name, run, (BLOCKED,))]
+    """Raise ``QualityGateFailed`` naming every unit of the spec that this DAG run left blocked, and
+    ``BuildFailed`` every unit it left failed (its build task succeeded for the others it published)
+    — in any attempt: a retry skips a unit blocked before (its inputs are unchanged), so the attempt
+    that succeeds does not show it."""
+    left = _units_of_run(spec_name, run, (BLOCKED, FAILED))
+    failed = [f"{u.build} {u.unit}: {u.error}" for u in left if u.status == FAILED]
+    blocked = [f"{u.build} {u.unit}: {u.error}" for u in left if u.status == BLOCKED]
+    if failed:
+        raise BuildFailed("units failed in this run:\n" + "\n".join(failed + blocked))
     if blocked:
         raise QualityGateFailed("quality gate blocked publication in this run:\n" + "\n".join(blocked))
-    print("no unit blocked in this run")
+    print("no unit blocked or failed in this run")
 
 
 def _units_of_run(

@@ -13,7 +13,7 @@ from ecocloud.builds import air
 from ecocloud.runner import tasks
 from ecocloud.runner.context import RunInfo
 from ecocloud.runner.engine import ledger
-from ecocloud.runner.report import QualityGateFailed
+from ecocloud.runner.report import BuildFailed, QualityGateFailed
 from ecocloud.settings import Settings
 from ecocloud.simulator.air import day_file_name, generate_day, station_list_csv
 from ecocloud.simulator.province import national_stations
@@ -73,3 +73,26 @@ def test_a_build_that_published_succeeds_and_the_run_fails_for_its_blocked_units
     _land(settings, tmp_path, (DAY + dt.timedelta(days=2), garbage))
     with pytest.raises(QualityGateFailed, match="2023-03-03"):
         tasks.build("air", "hourly", _run("scheduled__2023-03-03T00:00:00+00:00"))
+
+
+def test_a_unit_failing_on_every_try_does_not_hold_back_the_units_the_run_published(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """One day's raw file gone from the lake: its unit fails on every try. Before the last try the
+    task raises (a retry may help); on the last it succeeds for the day it published — Airflow records
+    the Assets' events only then — and the run's verdict names the failed day."""
+    lost = DAY + dt.timedelta(days=1)
+    _land(settings, tmp_path, (DAY, b""), (lost, b""))
+    [raw] = settings.lake.rglob(f"{Path(day_file_name(lost)).stem}.*")  # raw zone: name.<digest>.csv
+    raw.unlink()
+    run = _run("scheduled__2023-03-02T00:00:00+00:00")
+    with pytest.raises(BuildFailed, match="2023-03-02"):
+        tasks.build("air", "hourly", run, last_try=False)
+    report = tasks.build("air", "hourly", run, last_try=True)
+    assert {u.unit: u.status for u in report.units} == {DAY.isoformat(): "skipped", "2023-03-02": "failed"}
+    assert tasks.changed_in_run("air", "hourly", run)
+    with pytest.raises(BuildFailed, match=r"air\.hourly 2023-03-02: "):
+        tasks.gate_verdict("air", run)
+    # a run that published nothing of the build still fails its task on the last try
+    with pytest.raises(BuildFailed):
+        tasks.build("air", "hourly", _run("scheduled__2023-03-02T01:00:00+00:00"), last_try=True)
