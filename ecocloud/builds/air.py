@@ -79,24 +79,28 @@ def land_interval(
     """A scheduled run: the day file(s) covering [start, end) and the station list, then the days
     before (``catch_up_days``). Runs skip intervals (catchup off, the scheduler away, a run queued
     past midnight), and a day file grows until its last hour is published: landing only the run's
-    own day lost the end of the day before, for good. An earlier day the upstream does not have is a
-    warning; one that fails otherwise fails the run once the rest has landed (the next run asks for
-    it again)."""
+    own day lost the end of the day before, for good. A day the upstream does not have yet (the
+    run's own just after midnight, while the release lags) or any more is a warning; one that fails
+    otherwise fails the run once the rest has landed (the next run asks for it again)."""
     base = settings.air_base_url.rstrip("/")
     days = beijing_days(start, end)
-    landed = land(
-        settings, ledger, [f"{base}/{STATION_LIST_NAME}"] + [f"{base}/{day_file_name(d)}" for d in days]
-    )
-    failed = []
-    for day in catch_up_days(ledger, days[0], settings.air_catch_up_days):
+    landed = land(settings, ledger, [f"{base}/{STATION_LIST_NAME}"])
+    failed: list[str] = []
+
+    def land_day(day: dt.date) -> None:
         try:
-            landed += land(settings, ledger, [f"{base}/{day_file_name(day)}"])
+            landed.extend(land(settings, ledger, [f"{base}/{day_file_name(day)}"]))
         except NotPublished as exc:
             log.warning("air: %s (not landed)", exc)
         except FetchError as exc:
             failed.append(str(exc))
+
+    for day in days:
+        land_day(day)
+    for day in catch_up_days(ledger, days[0], settings.air_catch_up_days):  # after: it reads the ledger
+        land_day(day)
     if failed:
-        raise FetchError(f"{len(landed)} file(s) landed, but earlier days failed: " + "; ".join(failed))
+        raise FetchError(f"{len(landed)} file(s) landed, but days failed: " + "; ".join(failed))
     return landed
 
 

@@ -362,6 +362,35 @@ def test_scheduled_runs_land_again_the_days_they_skipped(
             led.close()
 
 
+def test_the_run_just_after_midnight_lands_the_day_before_while_today_is_not_out(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The 00:00–01:00 run at 01:05 with the release 70 minutes late: today's file answers 404. That
+    is a warning, not a failed run — the run still lands the day before grown to its last hour."""
+    from ecocloud.simulator.server import running_simulator
+
+    first, second = DAY, DAY + dt.timedelta(days=1)
+
+    def at(day: dt.date, hour: int, minute: int = 0) -> dt.datetime:
+        return dt.datetime.combine(day, dt.time(hour, minute), air.BEIJING)
+
+    delay = dt.timedelta(minutes=70)
+    with running_simulator(start_date=first, days=2, seed=3, now=at(first, 22), publish_delay=delay) as sim:
+        settings.air_base_url = f"{sim.base_url}/air"
+        led = ledger(settings)
+        try:
+            air.land_interval(settings, led, at(first, 21), at(first, 22))
+            before = air.newest_day_files(led)[first].size
+            sim.clock.set(at(second, 1, 5))
+            with caplog.at_level("WARNING", logger="ecocloud.builds.air"):
+                air.land_interval(settings, led, at(second, 0), at(second, 1))
+            assert f"china_sites_{second:%Y%m%d}.csv" in caplog.text  # not out yet: named
+            files = air.newest_day_files(led)
+            assert sorted(files) == [first] and files[first].size > before  # grown to 23:00
+        finally:
+            led.close()
+
+
 def test_days_older_than_the_catch_up_window_are_named_not_fetched(
     settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -408,7 +437,7 @@ def test_an_earlier_day_that_fails_does_not_cost_the_run_its_own(settings: Setti
         led = ledger(settings)
         try:
             at = dt.datetime.combine(DAY, dt.time(9), air.BEIJING)
-            with pytest.raises(FetchError, match=r"2 file\(s\) landed, but earlier days failed: .*20230228"):
+            with pytest.raises(FetchError, match=r"2 file\(s\) landed, but days failed: .*20230228"):
                 air.land_interval(settings, led, at, at + dt.timedelta(hours=1))
             assert sorted(air.newest_day_files(led)) == [DAY]
         finally:
