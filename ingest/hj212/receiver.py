@@ -617,6 +617,7 @@ class Receiver:
             # shutdown or idle: stop reading, still reply to what was landed
             if watch.idle:
                 log.info("connection %s idle for %.0fs: closing", conn.peer, self.config.idle_timeout_s)
+                await self._land_unfinished(reader, conn)
         except (ConnectionError, OSError) as exc:
             log.debug("connection %s: %s", conn.peer, exc)
         finally:
@@ -663,6 +664,15 @@ class Receiver:
                 return
             watch.reading = False
             await self._land(line, conn)
+
+    async def _land_unfinished(self, reader: asyncio.StreamReader, conn: _Conn) -> None:
+        """The bytes of a line the peer started and never ended (a link that died silently mid-packet),
+        landed as ``missing_tail`` as when the peer closes: the raw zone keeps every byte received."""
+        with contextlib.suppress(TimeoutError, ConnectionError, OSError):
+            # buffered bytes come back at once; an empty buffer would wait for the peer: do not
+            partial = await asyncio.wait_for(reader.read(self.config.max_line_bytes), timeout=0.05)
+            if partial:
+                await self._land(partial, conn, forced=MISSING_TAIL)
 
     async def _discard_line(self, reader: asyncio.StreamReader) -> bool:
         """Skip to after the next newline; False if the peer went away or idled meanwhile."""

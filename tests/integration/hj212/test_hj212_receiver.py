@@ -269,6 +269,22 @@ def test_overlong_line_then_disconnect(tmp_path: Path) -> None:
     assert r.stats.connections == 0
 
 
+def test_partial_line_of_a_link_that_went_silent_is_landed_at_the_idle_timeout(tmp_path: Path) -> None:
+    """A link that dies mid-packet without a FIN: the server closes it at the idle timeout, and the
+    bytes it had are landed as when the peer closes — not dropped with the connection."""
+    partial = packet("20240501120000001")[:50]
+
+    async def body(r: Receiver) -> None:
+        reader, writer = await connect(r)
+        writer.write(partial)
+        await writer.drain()
+        await asyncio.wait_for(reader.read(), 3)  # to EOF: the server closed it, idle
+        writer.close()
+
+    run(tmp_path, body, idle_timeout_s=0.5)
+    assert records(tmp_path / "raw" / "hj212_quarantine") == [("missing_tail", partial)]
+
+
 def test_idle_timeout_and_max_connections(tmp_path: Path) -> None:
     async def body(r: Receiver) -> None:
         reader, writer = await connect(r)
