@@ -42,7 +42,11 @@ BUDGET_S = 70.0  # episodes start while the soak has run less than this (≈ 80 
 MIN_EPISODES = 4
 MAX_EPISODES = 30  # past the budget, episodes go on only until both kinds of kill were seen
 OVERTIME_KILL_RATE = 0.005  # ~1,600 I/O calls an episode: a kill inside one is all but certain
-SIM_START = dt.datetime(2026, 11, 20, 8, 0, tzinfo=BEIJING)
+# episodes simulate a day each from here: all of them before today, since a packet dated over an hour
+# after its receipt is quarantined (a clock running ahead), not published
+SIM_START = dt.datetime.combine(
+    dt.datetime.now(BEIJING).date() - dt.timedelta(days=MAX_EPISODES + 1), dt.time(8), BEIJING
+)
 
 
 def ingest_closed_segments(settings: Settings) -> None:
