@@ -390,20 +390,22 @@ def _ahead_of_receipt(
     ahead = pc.fill_null(pc.greater(lead, AHEAD_TOLERANCE_US), False)
     if not pc.any(ahead).as_py():
         return packets, readings, none
-    offsets = packets.filter(ahead).column("offset")
+    gone = packets.filter(ahead)
+    offsets = gone.column("offset")
     readings = readings.filter(pc.invert(pc.is_in(readings.column("offset"), value_set=offsets)))
     idx = np.flatnonzero(np.isin(lines.offset, offsets.to_numpy()))
+    line_at = {int(lines.offset[i]): int(i) for i in idx}
     rejects: list[proto.Reject | None] = []
-    for i in idx:
-        p = proto.parse_line(lines.line(int(i)))
-        assert isinstance(p, proto.Packet) and p.data_time is not None
-        got = dt.datetime.fromtimestamp(int(lines.received_us[i]) / 1e6, dt.UTC)
+    for row in gone.select(["offset", "data_at", "received_at", "mn", "cn", "qn"]).to_pylist():  # few
+        # from the row, not the line: a later part of a split packet has its first part's DataTime
+        lead_h = (row["data_at"] - row["received_at"]).total_seconds() / 3600
         detail = (
-            f"DataTime {p.data_time.isoformat()} is {(p.data_time - got).total_seconds() / 3600:.1f} h after "
-            f"the receiver got the packet ({got.isoformat()}): the logger's clock runs ahead"
+            f"DataTime {row['data_at'].astimezone(proto.BEIJING).isoformat()} is {lead_h:.1f} h after the "
+            f"receiver got the packet ({row['received_at'].isoformat()}): the logger's clock runs ahead"
         )
-        rejects.append(proto.Reject(AHEAD_OF_RECEIPT, detail, b"", qn=p.qn, cn=p.cn, mn=p.mn))
-    quarantined = _quarantine_rows(lines, [int(i) for i in idx], rejects, segment, default_date)
+        rejects.append(proto.Reject(AHEAD_OF_RECEIPT, detail, b"", qn=row["qn"], cn=row["cn"], mn=row["mn"]))
+    order = [line_at[int(o)] for o in offsets.to_pylist()]
+    quarantined = _quarantine_rows(lines, order, rejects, segment, default_date)
     return packets.filter(pc.invert(ahead)), readings, quarantined
 
 

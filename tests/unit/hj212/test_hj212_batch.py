@@ -286,6 +286,28 @@ def test_a_packet_dated_hours_after_its_receipt_is_quarantined_with_its_readings
     assert (capture.accepted, capture.quarantined) == (1, 0)
 
 
+def test_a_split_packet_dated_ahead_of_its_receipt_is_quarantined_part_by_part(tmp_path: Path) -> None:
+    """Only the first part carries DataTime; the later part takes it, so it is ahead too."""
+    got = dt.datetime(2026, 11, 20, 10, 0, tzinfo=BEIJING)
+    w = SegmentWriter(tmp_path, "r1", clock=got.timestamp)
+    parts = [
+        build_packet(
+            qn="20271120100000001", st="32", cn="2061", mn=MN, flag=7, pnum=2, pno=pno,
+            data_time=got.replace(year=2027) if pno == 1 else None, items={code: {"Avg": 1.0}},
+        )
+        for pno, code in ((1, "w01018"), (2, "w21003"))
+    ]  # fmt: skip
+    w.write_batch([(got.timestamp(), "ok", "10.0.0.1:5000", line) for line in parts])
+    path = w.close()
+    assert path is not None
+    batch = parse_segment(path.read_bytes(), segment=path.name, default_date=DAY)
+    assert (batch.accepted, batch.quarantined, batch.readings.num_rows) == (0, 2, 0)
+    rows = batch.quarantine.to_pylist()
+    assert [r["raw_line"] for r in rows] == [p.decode() for p in parts]
+    assert {r["reason"] for r in rows} == {"data_time_ahead_of_receipt"}
+    assert all("2027-11-20T10:00:00+08:00 is 8760.0 h after" in r["detail"] for r in rows)
+
+
 def test_segment_records_keep_receipt_and_raw_location(tmp_path: Path) -> None:
     clock_t = [dt.datetime(2026, 11, 20, 2, 0, tzinfo=dt.UTC).timestamp()]
     w = SegmentWriter(tmp_path, "r1", clock=lambda: clock_t[0])
