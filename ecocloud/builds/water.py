@@ -95,13 +95,17 @@ def land_interval(settings: Settings, ledger: Ledger, *_interval: dt.datetime) -
     """A scheduled run: the registry when it changed, and every page of the board as it is now.
 
     A refused registry is landed as it is (the sections build names it in its warnings) and the one
-    before it stays in force: failing here would skip the board, which keeps no history."""
+    before it stays in force: failing here would skip the board, which keeps no history. So does one
+    that cannot be read (the file gone, a lost mount): the task log says why."""
     try:
         registry = land_registry(settings, ledger)
     except SectionRegistryError as exc:
         log.warning("water: %s\nthe registry landed before it stays in force", exc)
         assert settings.water_sections_csv is not None  # land_registry read it
         registry = land_sections(settings.lake_store, ledger, Path(settings.water_sections_csv))
+    except OSError as exc:
+        log.warning("water: section registry not read (%s); the registry landed before stays in force", exc)
+        registry = None
     snap = land(settings, ledger, [settings.water_base_url])[0]
     return ([registry] if registry else []) + (list(snap.pages) if snap.new else [])
 

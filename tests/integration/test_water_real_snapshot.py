@@ -197,6 +197,13 @@ def test_a_refused_registry_keeps_the_one_before_and_the_board_still_lands(
     assert any("section registry" in w and "refused" in w for w in sections.warnings)
     assert query(settings, "SELECT count(*) FROM core_water__sections WHERE listed")[0][0] == 10
 
+    # the registry file gone (a lost mount): the board still lands, the lake registry stays in force
+    registry.unlink()
+    board.write_bytes(page_file.read_bytes() + b"\n\n")
+    report = ingest("water", scheduled)
+    assert sorted(u.status for u in report.of("snapshots")) == ["published", "skipped", "skipped"]
+    assert query(settings, "SELECT count(*) FROM core_water__sections WHERE listed")[0][0] == 10
+
 
 def test_an_incomplete_snapshot_is_a_warning(
     page_file: Path, settings: Settings, tmp_path: Path, ingest: Callable[..., RunReport]
