@@ -24,7 +24,7 @@ import duckdb
 
 from ecocloud.settings import Settings
 from schemas.registry import Sharing, all_tables, get_table
-from warehouse.catalog import datasets_as_of
+from warehouse.catalog import BEIJING, datasets_as_of
 
 EU = "http://publications.europa.eu/resource/authority"
 CONTEXT = {
@@ -146,13 +146,10 @@ def _text(zh: str | None, en: str | None) -> list[dict[str, str]]:
     return [{"@value": v, "@language": lang} for v, lang in ((zh, "zh"), (en, "en")) if v]
 
 
-# instants in Beijing time: a portal showing the date part alone shows the day the data is of
-# (a Beijing day's start in UTC is 16:00 of the day before)
-_BEIJING = dt.timezone(dt.timedelta(hours=8))
-
-
 def _instant(t: dt.datetime | None) -> dict[str, str] | None:
-    return {"@value": t.astimezone(_BEIJING).isoformat(), "@type": "xsd:dateTime"} if t else None
+    """In Beijing time: a portal showing the date part alone shows the day the data is of (a Beijing
+    day's start in UTC is 16:00 of the day before)."""
+    return {"@value": t.astimezone(BEIJING).isoformat(), "@type": "xsd:dateTime"} if t else None
 
 
 def _agent(uri: str, zh: str, en: str) -> dict[str, Any]:

@@ -70,14 +70,11 @@ def build(spec_name: str, build_name: str, run: RunInfo, *, last_try: bool = Tru
     print("\n".join(report.lines()))
     try:
         report.check()
-    except BuildFailed:
-        if not last_try or not _units_of_run(spec_name, run, (PUBLISHED,), build_name):
+    except (BuildFailed, QualityGateFailed) as exc:
+        retry_may_help = isinstance(exc, BuildFailed) and not last_try
+        if retry_may_help or not _units_of_run(spec_name, run, (PUBLISHED,), build_name):
             raise
-        print("the units above failed on every try; this run published others (gate_verdict fails the run)")
-    except QualityGateFailed:
-        if not _units_of_run(spec_name, run, (PUBLISHED,), build_name):
-            raise
-        print("the units above were blocked; this run published others (gate_verdict fails the run)")
+        print("the units above were left undone; this run published others (gate_verdict fails the run)")
     return report
 
 
