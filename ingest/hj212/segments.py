@@ -232,7 +232,21 @@ class SegmentIO:
     """
 
     def mkdir(self, path: Path) -> None:
-        path.mkdir(parents=True, exist_ok=True)
+        """Make ``path`` and its missing parents, each folder's entry synced in its parent: a date
+        folder made at midnight must survive a crash like the segments acknowledged inside it."""
+        missing: list[Path] = []
+        while not path.is_dir():
+            missing.append(path)
+            path = path.parent
+        for folder in reversed(missing):
+            with contextlib.suppress(FileExistsError):  # another writer of this root made it first
+                folder.mkdir()
+            try:
+                self.fsync_dir(folder.parent)
+            except OSError:
+                with contextlib.suppress(OSError):  # not left behind unsynced: the next try makes it again
+                    folder.rmdir()
+                raise
 
     def open(self, path: Path, flags: int, mode: int = 0o644) -> int:
         return os.open(path, flags, mode)
@@ -373,6 +387,7 @@ class SegmentWriter:
         """Take this receiver id's lock on ``root`` (idempotent); :class:`ReceiverIdInUse` if held."""
         if self._lock_fd is not None:
             return
+        self.io.mkdir(self.root)  # a root made here is synced in its parent, like the date folders
         fd = _try_lock(self.root, self.receiver_id)
         if fd is None:
             raise ReceiverIdInUse(

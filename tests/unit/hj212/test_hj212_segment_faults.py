@@ -166,6 +166,54 @@ def test_emfile_when_opening_a_segment(tmp_path: Path) -> None:
     assert closed_records(tmp_path) == lines("a", 2) + lines("d", 2)
 
 
+class RecordingIO(SegmentIO):
+    """Logs the folders the writer syncs, each with the folders that existed at that moment."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.synced: list[tuple[Path, set[Path]]] = []
+
+    def fsync_dir(self, path: Path) -> None:
+        super().fsync_dir(path)
+        self.synced.append((path, {p for p in self.root.rglob("*") if p.is_dir()}))
+
+
+def test_a_new_date_folder_is_synced_in_its_parent_before_anything_in_it_is_acknowledged(
+    tmp_path: Path,
+) -> None:
+    """A segment's own folder entry is not enough: after a crash, a date folder made that day (and a
+    receiver root made at start) must still be found by its parent, or the acked records are lost."""
+    root = tmp_path / "segments" / "hj212"
+    io = RecordingIO(tmp_path)
+    w = SegmentWriter(root, "r1", clock=lambda: T0, io=io)
+    write(w, lines("a", 2))  # acknowledged once this returns
+    created = [p for p in tmp_path.rglob("*") if p.is_dir() and not p.name.startswith(".")]
+    assert {p.name for p in created} == {"segments", "hj212", "date=2024-05-01"}
+    for folder in created:
+        assert any(synced == folder.parent and folder in existing for synced, existing in io.synced), (
+            f"{folder.relative_to(tmp_path)} never synced in its parent after it was made"
+        )
+    w.close()
+    assert closed_records(root) == lines("a", 2)
+
+
+def test_a_date_folder_whose_entry_cannot_be_synced_is_made_again_on_the_next_try(tmp_path: Path) -> None:
+    io = FaultyIO()
+    now = [T0]
+    w = SegmentWriter(tmp_path, "r1", clock=lambda: now[0], io=io)
+    write(w, lines("a", 2))
+    w.close()  # published: the next fault is the new folder's
+    now[0] = T0 + 86_400  # the next Beijing day: a new date folder
+    io.arm("fsync_dir", errno.EIO)  # its entry in the root cannot be made durable
+    with pytest.raises(OSError, match=os.strerror(errno.EIO)):
+        write(w, lines("b", 2))
+    assert not (tmp_path / "date=2024-05-02").exists()  # not left to hold acked records unsynced
+    write(w, lines("c", 2))
+    w.close()
+    assert closed_records(tmp_path) == lines("a", 2) + lines("c", 2)
+    assert (tmp_path / "date=2024-05-02").is_dir()
+
+
 def test_failure_while_closing_is_retried_and_survives_a_restart(tmp_path: Path) -> None:
     io = FaultyIO()
     w = SegmentWriter(tmp_path, "r1", clock=lambda: T0, io=io)
