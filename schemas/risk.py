@@ -75,6 +75,15 @@ F.define(
     Column("industry_name", "string", "industry name"),
     Column("enterprise_name", "string", "enterprise name as of the time"),
     Column("point_name", "string", "monitoring-point name"),
+    Column(
+        "point_no",
+        "int16",
+        "the monitoring point's number on its outlet that day: 1, and 2 … where the registry puts several "
+        "data loggers on one outlet (in the order of their MNs, which stay unpublished)",
+        unit="1",
+        nullable=False,
+        min=1,
+    ),
     Column("permit_no", "string", "discharge permit number (排污许可证编号) in force, else the latest one"),
     Column(
         "pollutant_code",
@@ -582,4 +591,61 @@ enterprise_scores = Table(
     source_system=_SYSTEM,
 )
 
-register(outlet_identity, exceedance_hourly, exceedance_daily, indicators, outlet_scores, enterprise_scores)
+disclosure_daily = Table(
+    name="mart_source__disclosure_daily",
+    layer=Layer.MART,
+    source="source",
+    title="Key dischargers' automatic-monitoring daily results, for public disclosure",
+    title_zh="重点排污单位自动监测日数据公开",
+    description=(
+        "What the public may see of the online monitoring of key dischargers: one row per enterprise "
+        "(USCC), outlet, monitoring point, pollutant and Beijing day — the day's mean of the values judged "
+        "against the limit in force, the limit and its standard, hours with data, valid hours, hours over "
+        "the limit and whether the day's mean exceeded it. From mart_source__exceedance_daily and "
+        "mart_source__outlet_identity, without the data loggers' MNs (they could be used to impersonate a "
+        "logger). Pollutants without a limit (flow, O2, temperature) have no judged mean. Data of MNs that "
+        "are in no monitoring-point version cannot be tied to an enterprise outlet and are not disclosed "
+        "(the build counts them as withheld)."
+    ),
+    description_zh=(
+        "向社会公开的重点排污单位自动监测数据：每家企业（统一社会信用代码）每个排放口、监控点位、污染物每日的"
+        "日均值（与现行许可限值比较的数值，按要求折算）、限值及执行标准、有数据小时数、有效小时数、超标小时数"
+        "及日均值是否超标。取自污染源日超标统计与监控点位身份，不含数采仪MN；无限值的参数（流量、氧含量、"
+        "温度等）不计日均值；未登记MN的数据无法对应企业排放口，不予公开（构建时计为未公开行数）。"
+    ),
+    columns=(
+        _SEGMENT_DATE,
+        F.get("uscc", description="enterprise USCC (统一社会信用代码)", nullable=False),
+        F.get("enterprise_name"),
+        F.get("outlet_code", nullable=False),
+        *F(
+            "point_no",
+            "point_name",
+            "region_code",
+            "pollutant_code",
+            "identity_from_at",
+            "unit",
+            "daily_mean_value",
+            "limit_value",
+            "limit_lower",
+        ),
+        *F("limit_unit", "limit_source", "limit_standard", "hours_present", "hours_valid", "hours_exceeded"),
+        F.get("day_mean_exceeded"),
+    ),
+    primary_key=("date", "uscc", "outlet_code", "point_no", "pollutant_code", "identity_from_at"),
+    owner=SOURCE_MONITORING,
+    events=True,  # a day without a registered outlet's values publishes an empty partition
+    frequency=DAILY,
+    sharing=Sharing.UNCONDITIONAL,
+    source_system=_SYSTEM,
+)
+
+register(
+    outlet_identity,
+    exceedance_hourly,
+    exceedance_daily,
+    indicators,
+    outlet_scores,
+    enterprise_scores,
+    disclosure_daily,
+)

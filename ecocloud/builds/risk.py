@@ -72,12 +72,15 @@ class Daily:
             schema.exceedance_hourly.name: marts.exceedance_hourly,
             schema.exceedance_daily.name: marts.exceedance_daily,
             schema.indicators.name: marts.indicators,
+            schema.disclosure_daily.name: marts.disclosure,
         }
         counts = {
             "identities": marts.identity.num_rows,
             "exceedance_hours": marts.exceedance_hourly.num_rows,
             "outlet_pollutant_days": marts.exceedance_daily.num_rows,
             "indicators_triggered": _triggered(marts.indicators),
+            "disclosed": marts.disclosure.num_rows,
+            "withheld_from_disclosure": marts.withheld_from_disclosure,
         }
         return Output(tables, counts)
 

@@ -37,12 +37,21 @@ SPEC = SourceSpec(
                 "mart_source__exceedance_hourly",
                 "mart_source__exceedance_daily",
                 "mart_risk__indicators",
+                "mart_source__disclosure_daily",
             ),
             publish=Publish.PARTITION,
             steps="ecocloud.builds.risk:Daily",
-            code_version="2",  # 2: an hour no logger sent in is no logger's silence
-            summary=("identities", "exceedance_hours", "outlet_pollutant_days", "indicators_triggered"),
-            doc="Identity, exceedances and indicators of every day whose hourly values, registries or rules changed.",
+            # 2: an hour no logger sent in is no logger's silence; 3: the public disclosure table
+            code_version="3",
+            summary=(
+                "identities",
+                "exceedance_hours",
+                "outlet_pollutant_days",
+                "indicators_triggered",
+                "disclosed",
+            ),
+            doc="Identity, exceedances, indicators and the public disclosure of every day whose hourly values, "
+            "registries or rules changed.",
         ),
         Build(
             "scores",

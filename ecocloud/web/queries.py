@@ -291,3 +291,42 @@ def build_health(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
             """
         )
     )
+
+
+# ------------------------------------------------------------------------- pollution-source disclosure
+def disclosure_dates(con: duckdb.DuckDBPyConnection) -> list[dt.date]:
+    rows = con.execute(
+        "SELECT DISTINCT date FROM mart_source__disclosure_daily ORDER BY date DESC"
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def disclosure_rows(
+    con: duckdb.DuckDBPyConnection, day: dt.date, q: str | None, exceeded_only: bool, limit: int
+) -> tuple[list[dict[str, Any]], int]:
+    """A day's disclosed results (at most ``limit``, exceedances first) and how many match in all:
+    ``q``'s words each in the enterprise's name, USCC or region code; ``exceeded_only``: rows with an
+    hour over the limit or a day's mean over it."""
+    where = ["date = $day"]
+    params: dict[str, object] = {"day": day}
+    for i, term in enumerate(search_terms(q)):
+        where.append(f"(enterprise_name ILIKE $t{i} ESCAPE '\\' OR uscc ILIKE $t{i} ESCAPE '\\' "
+                     f"OR region_code ILIKE $t{i} ESCAPE '\\')")  # fmt: skip
+        params[f"t{i}"] = _like(term)
+    if exceeded_only:
+        where.append("(hours_exceeded > 0 OR day_mean_exceeded)")
+    cond = " AND ".join(where)
+    ((total,),) = con.execute(
+        f"SELECT count(*) FROM mart_source__disclosure_daily WHERE {cond}", params
+    ).fetchall()
+    rows = _dicts(
+        con.execute(
+            "SELECT uscc, enterprise_name, outlet_code, point_no, point_name, region_code, pollutant_code, unit, "
+            "daily_mean_value, limit_value, limit_lower, limit_unit, limit_source, limit_standard, hours_present, "
+            f"hours_valid, hours_exceeded, day_mean_exceeded FROM mart_source__disclosure_daily WHERE {cond} "
+            "ORDER BY coalesce(day_mean_exceeded, false) DESC, hours_exceeded DESC, enterprise_name, uscc, "
+            f"outlet_code, point_no, pollutant_code LIMIT {int(limit)}",
+            params,
+        )
+    )
+    return rows, total

@@ -1,5 +1,5 @@
 """Overview pages: city air-quality ranking, a station's hourly AQI, basin water quality by month,
-ingestion health per source. Charts are Plotly figures built here and drawn by /static/charts.js."""
+key dischargers' disclosed daily monitoring results, ingestion health per source. Charts are Plotly figures built here and drawn by /static/charts.js."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from starlette.responses import Response
 from ecocloud.web import access, queries
 from ecocloud.web.access import Role
 from ecocloud.web.deps import BEIJING, Viewer, bj, render, require, settings_of, viewer
+from schemas.hj212_codes import POLLUTANTS
 from schemas.registry import get_table
 
 router = APIRouter(prefix="/overview")
@@ -229,6 +230,32 @@ def water(request: Request, basin: Annotated[str | None, Query(max_length=60)] =
         }
         charts.append((name, figure_json(data, layout)))
     return render(request, "water.html", basins=names, basin=basin, months=months, charts=charts)
+
+
+SOURCE_ROWS = 500  # a province's day is ~50,000 rows: the page shows the first, the filter narrows
+
+
+@router.get("/sources")
+def sources(
+    request: Request,
+    date: Annotated[dt.date | None, Query()] = None,
+    q: Annotated[str | None, Query(max_length=100)] = None,
+    exceeded: Annotated[bool, Query()] = False,
+) -> Response:
+    """Key dischargers' daily online-monitoring results, as disclosed to the public (no MNs)."""
+    v = viewer(request)
+    _needs_data(v, "mart_source__disclosure_daily")
+    with queries.serving(settings_of(request)) as con:
+        dates = queries.disclosure_dates(con)
+        if date is not None and date not in dates:
+            raise HTTPException(404, v.t(f"{date} 没有公开数据", f"no disclosed results for {date}"))
+        day = date or (dates[0] if dates else None)
+        rows, total = queries.disclosure_rows(con, day, q, exceeded, SOURCE_ROWS) if day else ([], 0)
+    names = {code: v.t(p.name_zh, p.name) for code, p in POLLUTANTS.items()}
+    return render(
+        request, "sources.html", dates=dates, day=day, q=q or "", exceeded=exceeded, rows=rows, total=total,
+        pollutant_names=names,
+    )  # fmt: skip
 
 
 @router.get("/ingestion")

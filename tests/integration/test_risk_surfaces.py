@@ -345,3 +345,28 @@ def test_the_public_sees_no_data_logger_id(risk_server: str, labels: list[dict[s
         assert not any(mn in page.text for mn in mns), name
     catalog = requests.get(f"{risk_server}/catalog.jsonld", timeout=30).text
     assert not any(mn in catalog for mn in mns)
+
+
+def test_the_public_sees_disclosed_results_by_enterprise_and_never_an_mn(
+    risk_server: str, ranked: dict[str, Any], labels: list[dict[str, Any]]
+) -> None:
+    lb = labelled(labels, "exceedance")
+    day = dt.datetime.fromisoformat(lb["start"]).date().isoformat()
+    (outlet,) = [o for o in ranked["outlets"] if o["mn"] == lb["mn"]]
+    page = requests.get(
+        f"{risk_server}/overview/sources", params={"date": day, "exceeded": "true"}, timeout=30
+    )
+    assert page.status_code == 200  # anonymous: the table is shared unconditionally
+    over = re.findall(r'<tr class="bad">(.*?)</tr>', page.text, re.S)
+    assert over and len(over) == len(re.findall(r"<tr[ >]", page.text)) - 1  # every row over, no others
+    mine = [r for r in over if outlet["uscc"] in r and f">{lb['pollutant']}<" in r]
+    assert len(mine) == 1 and outlet["outlet_code"] in mine[0]
+    assert f"{lb['details']['limit']:g}" in mine[0]
+    whole = requests.get(f"{risk_server}/overview/sources", params={"date": day}, timeout=30).text
+    assert not [o["mn"] for o in ranked["outlets"] if o["mn"] in page.text + whole]
+    one = requests.get(
+        f"{risk_server}/overview/sources", params={"date": day, "q": outlet["uscc"]}, timeout=30
+    )
+    uscc_cells = set(re.findall(r"<td>([0-9A-Z]{18})</td>", one.text))
+    assert uscc_cells == {outlet["uscc"]}
+    assert requests.get(f"{risk_server}/overview/sources?date=1999-01-01", timeout=30).status_code == 404

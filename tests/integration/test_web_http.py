@@ -281,6 +281,9 @@ def test_behind_a_reverse_proxy(tmp_path: Path, proxy: str, trusted: bool) -> No
         ("/overview/air/stations/%2E%2E%2Fetc", 404),
         ("/overview/air/stations/J001A?from=2020-01-01&to=2020-12-31", 400),
         ("/overview/water?basin=%3Cscript%3E", 404),
+        ("/overview/sources?date=not-a-date", 400),
+        ("/overview/sources?date=2026-01-01", 404),  # no disclosed results that day
+        ("/overview/sources?q=" + "x" * 101, 400),
         ("/datasets?layer=nope", 400),
         ("/datasets/no_such_table", 404),
         ("/datasets/core_air__station_hourly/quality?run=nope", 404),
@@ -406,7 +409,7 @@ def test_admin_adds_and_removes_a_user_through_the_form(web_server: str, login: 
 
 
 def test_pages_use_only_this_site_and_send_security_headers(web_server: str) -> None:
-    for path in ("/", "/overview/air", "/overview/water", f"/datasets/{OPEN}"):
+    for path in ("/", "/overview/air", "/overview/water", "/overview/sources", f"/datasets/{OPEN}"):
         r = requests.get(web_server + path, timeout=10)
         assert r.status_code == 200
         refs = re.findall(r'(?:src|href)="([^"]+)"', r.text)

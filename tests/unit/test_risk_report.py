@@ -235,7 +235,8 @@ def test_period_defaults_and_limits(marts: RiskMarts) -> None:
 
 def test_no_marts_says_how_to_build_them() -> None:
     empty = RiskMarts(*(t.arrow_schema().empty_table() for t in (
-        schema.outlet_identity, schema.exceedance_hourly, schema.exceedance_daily, schema.indicators)))  # fmt: skip
+        schema.outlet_identity, schema.exceedance_hourly, schema.exceedance_daily, schema.indicators,
+        schema.disclosure_daily)), withheld_from_disclosure=0)  # fmt: skip
     with pytest.raises(NoRiskMarts, match="ecocloud run risk"):
         build_report(connect(empty), RiskFilters(), RULES)
 

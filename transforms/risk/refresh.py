@@ -10,7 +10,8 @@ the lake, tables, or registered Arrow tables), named as in the registry:
 * ``core_permit__permits``, ``core_permit__outlets``, ``core_permit__outlet_limits`` (all versions).
 
 It returns the rows of ``mart_source__outlet_identity``, ``mart_source__exceedance_hourly``,
-``mart_source__exceedance_daily`` and ``mart_risk__indicators`` for days [first, last] (every
+``mart_source__exceedance_daily``, ``mart_risk__indicators`` and ``mart_source__disclosure_daily``
+for days [first, last] (every
 table partitioned by ``date``: write each day's partition). The days after ``last`` are read, not
 written: a run crossing midnight counts on both days. Each day's rows depend only on the hours of
 its own window [day − lookback, day + lookahead], so refreshing days one by one and many at once
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 import duckdb
 import pyarrow as pa
 
+from transforms.risk.disclosure import disclosure_rows
 from transforms.risk.exceedance import (
     build_daily,
     exceedance_daily_rows,
@@ -66,6 +68,8 @@ class RiskMarts:
     exceedance_hourly: pa.Table  # mart_source__exceedance_hourly
     exceedance_daily: pa.Table  # mart_source__exceedance_daily
     indicators: pa.Table  # mart_risk__indicators
+    disclosure: pa.Table  # mart_source__disclosure_daily
+    withheld_from_disclosure: int  # exceedance_daily rows of unregistered MNs (no enterprise outlet)
 
 
 def refresh_days(
@@ -81,11 +85,16 @@ def refresh_days(
         build_identity(con, lo, ahead)
         build_judged_hours(con, rules)
         build_daily(con, first, last, rules)
+        identity = identity_rows(con, first, last)
+        exceedance_daily = exceedance_daily_rows(con)
+        disclosure = disclosure_rows(con, identity, exceedance_daily)
         return RiskMarts(
-            identity=identity_rows(con, first, last),
+            identity=identity,
             exceedance_hourly=exceedance_hourly_rows(con, first, last),
-            exceedance_daily=exceedance_daily_rows(con),
+            exceedance_daily=exceedance_daily,
             indicators=indicator_rows(con, first, last, rules),
+            disclosure=disclosure.rows,
+            withheld_from_disclosure=disclosure.withheld,
         )
     finally:
         for name in _TEMP:
