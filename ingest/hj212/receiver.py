@@ -201,6 +201,9 @@ class ReceiverConfig:
     stats_interval_s: float = 60.0
     sweep_seconds: float = 300.0  # how often to look for dead receivers' open segments
     segment_io: SegmentIO | None = None  # file-system calls of the segment writers (tests fault them)
+    # how long a starting receiver waits for its id's lock: another receiver's sweep holds it while it
+    # closes the segments this id left open (a live receiver with the same id holds it for good)
+    lock_wait_s: float = 10.0
     # Behind a TCP gateway sending the PROXY protocol: every connection must come from one of
     # trusted_proxies and start with a header, whose address is then the connection's peer.
     proxy_protocol: bool = False
@@ -449,9 +452,10 @@ class Receiver:
                     rotate_bytes=c.rotate_bytes,
                     sweep_seconds=c.sweep_seconds,
                     io=c.segment_io,
+                    lock_wait_s=c.lock_wait_s,
                 )
                 writers.append(w)
-                w.lock()  # raises ReceiverIdInUse if a live receiver has this id
+                await loop.run_in_executor(None, w.lock)  # ReceiverIdInUse if a live receiver has this id
                 for p in await loop.run_in_executor(None, w.recover):
                     log.warning("recovered unclosed segment %s", p)
         except BaseException:

@@ -357,6 +357,7 @@ class SegmentWriter:
         sweep_seconds: float = 300.0,
         clock: Callable[[], float] = time.time,
         io: SegmentIO | None = None,
+        lock_wait_s: float = 0.0,
     ) -> None:
         if not _RID_RE.match(receiver_id):
             raise ValueError(f"receiver_id {receiver_id!r}: use letters, digits, '_' and '.' only")
@@ -367,6 +368,9 @@ class SegmentWriter:
         self.rotate_bytes = rotate_bytes
         self.sweep_seconds = sweep_seconds
         self.io = io or SegmentIO()
+        # another receiver's sweep holds a dead receiver's lock while it closes that one's segments:
+        # a receiver restarting under that id then waits for it instead of exiting
+        self.lock_wait_s = lock_wait_s
         self._clock = clock
         self._seq = 0
         self._seg: _Segment | None = None
@@ -384,11 +388,16 @@ class SegmentWriter:
 
     # -- receiver id lock
     def lock(self) -> None:
-        """Take this receiver id's lock on ``root`` (idempotent); :class:`ReceiverIdInUse` if held."""
+        """Take this receiver id's lock on ``root`` (idempotent); :class:`ReceiverIdInUse` if it is
+        still held after ``lock_wait_s``."""
         if self._lock_fd is not None:
             return
         self.io.mkdir(self.root)  # a root made here is synced in its parent, like the date folders
+        deadline = time.monotonic() + self.lock_wait_s
         fd = _try_lock(self.root, self.receiver_id)
+        while fd is None and time.monotonic() < deadline:
+            time.sleep(min(0.1, max(0.0, deadline - time.monotonic())))
+            fd = _try_lock(self.root, self.receiver_id)
         if fd is None:
             raise ReceiverIdInUse(
                 f"receiver id {self.receiver_id!r} is in use on {self.root} (a live receiver holds "

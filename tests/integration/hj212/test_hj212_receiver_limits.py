@@ -224,8 +224,10 @@ def test_a_second_receiver_with_the_same_id_refuses_to_start(tmp_path: Path) -> 
         writer.write(packet("20240501120000001"))
         assert (await reply(reader)).cn == "9014"
         live = r.data_writer.current_path
-        twin = Receiver(ReceiverConfig(landing_dir=r.config.landing_dir, port=0, receiver_id="limits"))
-        with pytest.raises(ReceiverIdInUse):
+        twin = Receiver(
+            ReceiverConfig(landing_dir=r.config.landing_dir, port=0, receiver_id="limits", lock_wait_s=0.5)
+        )
+        with pytest.raises(ReceiverIdInUse):  # once it has waited: a live receiver holds the id for good
             await twin.start()
         assert live is not None and live.exists()  # its live segment was not "recovered"
         writer.write(packet("20240501120000002"))

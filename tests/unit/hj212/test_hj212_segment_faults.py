@@ -8,6 +8,8 @@ import asyncio
 import errno
 import hashlib
 import os
+import threading
+import time
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,6 +23,7 @@ from ingest.hj212.segments import (
     SegmentIO,
     SegmentLogDown,
     SegmentWriter,
+    _try_lock,
     iter_records,
     read_manifest,
 )
@@ -290,6 +293,25 @@ def test_one_receiver_id_one_writer(tmp_path: Path) -> None:
     write(w2, lines("d", 1))
     w2.close()
     assert closed_records(tmp_path) == lines("a", 1) + lines("c", 1) + lines("d", 1)
+
+
+def test_a_restarting_receiver_waits_for_its_lock_while_another_sweeps_its_segments(tmp_path: Path) -> None:
+    gone = SegmentWriter(tmp_path, "r1", clock=lambda: T0)
+    write(gone, lines("a", 2))
+    gone.release()  # died with its segment open
+    sweeper_holds = _try_lock(tmp_path, "r1")  # another receiver's sweep, closing r1's segment
+    assert sweeper_holds is not None
+    threading.Timer(0.3, os.close, [sweeper_holds]).start()  # … and done a moment later
+    back = SegmentWriter(tmp_path, "r1", clock=lambda: T0, lock_wait_s=5)
+    started = time.monotonic()
+    back.recover()  # waits instead of failing with ReceiverIdInUse
+    assert time.monotonic() - started >= 0.2
+    write(back, lines("b", 1))
+    back.close()
+    assert closed_records(tmp_path) == lines("a", 2) + lines("b", 1)
+    twin = SegmentWriter(tmp_path, "r1", clock=lambda: T0, lock_wait_s=0.2)
+    with pytest.raises(ReceiverIdInUse):  # a live writer holds it for good: given up after the wait
+        twin.recover()
 
 
 def test_recover_takes_orphans_of_gone_receivers_only(tmp_path: Path) -> None:
