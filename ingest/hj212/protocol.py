@@ -85,6 +85,7 @@ __all__ = [
     "parse_line",
     "parse_lines",
     "qn_rtn_for",
+    "reply_flag",
     "salvage_header",
     "split_lines",
 ]
@@ -705,6 +706,12 @@ def build_packet(
 def _reply_flag(version: int) -> int:
     # HJ 212-2017 replies carry Flag=4 (version 1, no ack wanted); a 2025 logger gets version 2.
     return _VERSION_BITS.get(version, 1) << 2 if version >= 2017 else 4
+
+
+def reply_flag(flag: int | None) -> int:
+    """The Flag of a reply to a line whose Flag is ``flag`` (None: it had none): the line's protocol
+    version, no ack wanted — 4 for HJ 212-2017 (and 2005), 8 for a 2025 logger."""
+    return _reply_flag(2005 if flag is None else _VERSIONS.get(flag >> 2, 2017))
 
 
 def build_ack_9014(packet: Packet, *, flag: int | None = None) -> bytes:

@@ -13,7 +13,8 @@ Per connection, lines (``\\n``-terminated, at most ``max_line_bytes``) are parse
   ``missing_tail`` for bytes left when a peer disconnects mid-line).
 
 Acknowledgement only after durability: a line's 9014 (packet whose Flag asks for an ack; replies
-— CN 9xxx — are never acked) or 9011 (reject with a recoverable QN; ``QnRtn`` from
+— CN 9xxx — are never acked) or 9011 (reject with a recoverable QN whose Flag, if it has one,
+asks for a reply; the reply's Flag carries the line's protocol version; ``QnRtn`` from
 :func:`~ingest.hj212.protocol.qn_rtn_for`: CRC → 9, PW → 3, MN → 4, Flag → 6 …, other format
 errors → 2; ``auth_throttled`` → 3, or 4 for an unknown MN) is written to the socket only after the
 group commit that contains the line has fsynced.  A line is landed before its reply is built; a
@@ -102,6 +103,7 @@ from ingest.hj212.protocol import (
     build_ack_9011,
     build_ack_9014,
     parse_line,
+    reply_flag,
     salvage_header,
 )
 from ingest.hj212.proxy_protocol import (
@@ -775,11 +777,14 @@ class Receiver:
                 return None
             if not self.config.reply_to_rejects or not result.qn or result.reason == "empty":
                 return None
+            if result.flag is not None and not result.flag & 1:
+                return None  # its Flag says no reply is wanted (a line without one cannot say so)
             rtn = result.qn_rtn
             if result.reason == AUTH_THROTTLED:  # the standard's codes: PW error, or MN error if unknown
                 assert self._registry is not None
                 rtn = QnRtn.MN_ERROR if self._registry.get(result.mn) is None else QnRtn.PW_ERROR
-            return build_ack_9011(result.qn, rtn, mn=result.mn or "", pw=result.pw or "")
+            flag = reply_flag(result.flag)
+            return build_ack_9011(result.qn, rtn, mn=result.mn or "", pw=result.pw or "", flag=flag)
         except Exception as exc:  # never keep a line from being landed or the stream from going on
             self.stats.replies_unbuildable += 1
             log.debug("no reply to a line (QN %.40s…): %s", result.qn, exc)

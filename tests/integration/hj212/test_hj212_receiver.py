@@ -118,6 +118,24 @@ def _registry(tmp_path: Path, mode: str) -> DeviceRegistry:
     return DeviceRegistry.load(csv_path, mode)  # type: ignore[arg-type]
 
 
+def test_a_refused_packet_is_answered_only_if_its_flag_asks_and_in_its_own_version(tmp_path: Path) -> None:
+    async def body(r: Receiver) -> None:
+        reader, writer = await connect(r)
+        writer.write(packet("20240501120000001", pw="wrong", flag=4))  # HJ 212-2017, no reply wanted
+        writer.write(packet("20240501120000002", pw="wrong", flag=9))  # HJ 212-2025, reply wanted
+        n = await reply(reader)  # the first line got none: this is the second's
+        assert (n.cn, n.extra["QnRtn"], n.qn, n.flag) == ("9011", "3", "20240501120000002", 8)
+        writer.write(packet("20240501120000003", pw="wrong"))  # 2017, Flag 5
+        n = await reply(reader)
+        assert (n.cn, n.qn, n.flag) == ("9011", "20240501120000003", 4)
+        writer.close()
+
+    r = run(tmp_path, body, registry=_registry(tmp_path, "registered"), registry_mode="registered")
+    assert r.stats.replies_9011 == 2
+    quarantined = [raw for _, raw in records(tmp_path / "raw" / "hj212_quarantine")]
+    assert len(quarantined) == 3  # every refused line is kept, answered or not
+
+
 def test_registered_mode_unknown_mn_and_wrong_pw(tmp_path: Path) -> None:
     async def body(r: Receiver) -> None:
         reader, writer = await connect(r)
