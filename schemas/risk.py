@@ -78,8 +78,8 @@ F.define(
     Column(
         "point_no",
         "int16",
-        "the monitoring point's number on its outlet that day: 1, and 2 … where the registry puts several "
-        "data loggers on one outlet (in the order of their MNs, which stay unpublished)",
+        "the monitoring point's number on its outlet: 1, and 2 … where the registry puts several data "
+        "loggers on one outlet, in the order they were first registered (their MNs stay unpublished)",
         unit="1",
         nullable=False,
         min=1,
@@ -603,15 +603,18 @@ disclosure_daily = Table(
         "against the limit in force, the limit and its standard, hours with data, valid hours, hours over "
         "the limit and whether the day's mean exceeded it. From mart_source__exceedance_daily and "
         "mart_source__outlet_identity, without the data loggers' MNs (they could be used to impersonate a "
-        "logger). Pollutants without a limit (flow, O2, temperature) have no judged mean. Data of MNs that "
-        "are in no monitoring-point version cannot be tied to an enterprise outlet and are not disclosed "
-        "(the build counts them as withheld)."
+        "logger). Pollutants without a limit (flow, O2, temperature) have no judged mean. Only data tied "
+        "to a registered point of a registered enterprise is disclosed: an MN in no monitoring-point "
+        "version, or a point whose USCC is in no enterprise version (perhaps mistyped), is withheld (the "
+        "build counts those rows). A registry change during a day splits the day at that time "
+        "(identity_from_at), each part with its own hours."
     ),
     description_zh=(
         "向社会公开的重点排污单位自动监测数据：每家企业（统一社会信用代码）每个排放口、监控点位、污染物每日的"
         "日均值（与现行许可限值比较的数值，按要求折算）、限值及执行标准、有数据小时数、有效小时数、超标小时数"
         "及日均值是否超标。取自污染源日超标统计与监控点位身份，不含数采仪MN；无限值的参数（流量、氧含量、"
-        "温度等）不计日均值；未登记MN的数据无法对应企业排放口，不予公开（构建时计为未公开行数）。"
+        "温度等）不计日均值；仅公开已登记点位且企业已登记的数据，未登记MN或企业信用代码无法匹配的数据不予"
+        "公开（构建时计为未公开行数）；主数据在日内变更时，该日按变更时刻分段。"
     ),
     columns=(
         _SEGMENT_DATE,
@@ -629,7 +632,8 @@ disclosure_daily = Table(
             "limit_value",
             "limit_lower",
         ),
-        *F("limit_unit", "limit_source", "limit_standard", "hours_present", "hours_valid", "hours_exceeded"),
+        *F("limit_unit", "limit_source", "limit_standard", "limit_changed", "hours_present", "hours_valid"),
+        *F("hours_judged", "hours_exceeded"),
         F.get("day_mean_exceeded"),
     ),
     primary_key=("date", "uscc", "outlet_code", "point_no", "pollutant_code", "identity_from_at"),

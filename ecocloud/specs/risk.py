@@ -49,6 +49,7 @@ SPEC = SourceSpec(
                 "outlet_pollutant_days",
                 "indicators_triggered",
                 "disclosed",
+                "withheld_from_disclosure",
             ),
             doc="Identity, exceedances, indicators and the public disclosure of every day whose hourly values, "
             "registries or rules changed.",

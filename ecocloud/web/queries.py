@@ -322,10 +322,11 @@ def disclosure_rows(
     rows = _dicts(
         con.execute(
             "SELECT uscc, enterprise_name, outlet_code, point_no, point_name, region_code, pollutant_code, unit, "
-            "daily_mean_value, limit_value, limit_lower, limit_unit, limit_source, limit_standard, hours_present, "
-            f"hours_valid, hours_exceeded, day_mean_exceeded FROM mart_source__disclosure_daily WHERE {cond} "
+            "identity_from_at, daily_mean_value, limit_value, limit_lower, limit_unit, limit_source, "
+            "limit_standard, limit_changed, hours_present, hours_valid, hours_judged, hours_exceeded, "
+            f"day_mean_exceeded FROM mart_source__disclosure_daily WHERE {cond} "
             "ORDER BY coalesce(day_mean_exceeded, false) DESC, hours_exceeded DESC, enterprise_name, uscc, "
-            f"outlet_code, point_no, pollutant_code LIMIT {int(limit)}",
+            f"outlet_code, point_no, pollutant_code, identity_from_at LIMIT {int(limit)}",
             params,
         )
     )

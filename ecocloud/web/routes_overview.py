@@ -233,6 +233,7 @@ def water(request: Request, basin: Annotated[str | None, Query(max_length=60)] =
 
 
 SOURCE_ROWS = 500  # a province's day is ~50,000 rows: the page shows the first, the filter narrows
+SOURCE_DATES = 92  # days offered in the date list (older ones still open by ?date=)
 
 
 @router.get("/sources")
@@ -249,12 +250,16 @@ def sources(
         dates = queries.disclosure_dates(con)
         if date is not None and date not in dates:
             raise HTTPException(404, v.t(f"{date} 没有公开数据", f"no disclosed results for {date}"))
-        day = date or (dates[0] if dates else None)
+        # today's results are rebuilt each hour from the hours so far: shown when asked for, marked as
+        # such, never by default (a partial day's mean is not the day's)
+        today = dt.datetime.now(BEIJING).date()
+        complete = [d for d in dates if d < today]
+        day = date or (complete[0] if complete else dates[0] if dates else None)
         rows, total = queries.disclosure_rows(con, day, q, exceeded, SOURCE_ROWS) if day else ([], 0)
     names = {code: v.t(p.name_zh, p.name) for code, p in POLLUTANTS.items()}
     return render(
-        request, "sources.html", dates=dates, day=day, q=q or "", exceeded=exceeded, rows=rows, total=total,
-        pollutant_names=names,
+        request, "sources.html", dates=dates[:SOURCE_DATES], day=day, under_way=day is not None and day >= today,
+        q=q or "", exceeded=exceeded, rows=rows, total=total, pollutant_names=names,
     )  # fmt: skip
 
 

@@ -1,8 +1,11 @@
 """The public disclosure of key dischargers' daily results (mart_source__disclosure_daily): the daily
-exceedance rows under enterprise, outlet and point number, never an MN; unregistered MNs withheld
-and counted; several loggers on one outlet kept apart (transforms.risk.disclosure)."""
+exceedance rows under enterprise, outlet and point number, never an MN; unregistered MNs and unknown
+enterprises withheld and counted; several loggers on one outlet numbered by registration
+(transforms.risk.disclosure)."""
 
 from __future__ import annotations
+
+import datetime as dt
 
 import pytest
 from risk_data import (
@@ -64,22 +67,46 @@ def test_no_mn_reaches_the_public_and_unregistered_loggers_are_withheld_and_coun
     assert not any(mn in str(v) for r in published for v in r.values() for mn in (MN_AIR, MN_WATER, STRAY_MN))
 
 
-def test_several_loggers_on_one_outlet_get_point_numbers_in_mn_order() -> None:
-    second = "AIR000000000000000000002"
+def test_point_numbers_follow_registration_not_the_mns_or_the_day() -> None:
+    """A logger added to an outlet later gets the next number even with a lower MN, so "DA001 point 1"
+    stays the same logger from day to day."""
+    later = "AIR000000000000000000000"  # sorts before MN_AIR
     registry = points(
         [
-            {"mn": second, "uscc": E_AIR, "outlet_code": "DA001", "pollutants": "a21026"},
-            {"mn": MN_AIR, "uscc": E_AIR, "outlet_code": "DA001", "pollutants": "a00000,a19001,a21026"},
+            {"mn": MN_AIR, "uscc": E_AIR, "outlet_code": "DA001", "pollutants": "a00000,a19001,a21026",
+             "valid_from": bj(D - dt.timedelta(days=5))},
+            {"mn": later, "uscc": E_AIR, "outlet_code": "DA001", "pollutants": "a19001,a21026",
+             "valid_from": bj(D - dt.timedelta(days=2))},
         ]
-    )
-    rows = air_hours([20.0] * 48) + series(second, "a21026", bj(D), [50.0] * 24)
-    rows += series(second, "a19001", bj(D), [6.0] * 24)  # at the reference O2: judged as measured
+    )  # fmt: skip
+    rows = air_hours([20.0] * 48) + series(later, "a21026", bj(D), [50.0] * 24)
+    rows += series(later, "a19001", bj(D), [6.0] * 24)  # at the reference O2: judged as measured
     m = refresh(base_inputs(core_master__monitoring_points=registry, mart_source__hourly=hourly(rows)), D)
     so2 = sorted(rows_of(m.disclosure, uscc=E_AIR, pollutant_code="a21026"), key=lambda r: r["point_no"])
-    assert [r["point_no"] for r in so2] == [1, 2]
-    assert [r["daily_mean_value"] for r in so2] == pytest.approx([20.0, 50.0])  # MN_AIR sorts first
+    assert [(r["point_no"], r["daily_mean_value"]) for r in so2] == [
+        (1, pytest.approx(20.0)),
+        (2, pytest.approx(50.0)),
+    ]
+    assert all(r["hours_judged"] == 24 for r in so2)
     verdict = run_gate(DISCLOSURE, m.disclosure, partition_date=D)
     assert verdict.passed, verdict.summary()
+
+
+def test_a_point_of_an_unknown_enterprise_is_withheld() -> None:
+    """Its USCC is in no enterprise version: perhaps mistyped, so perhaps another company's code."""
+    registry = points(
+        [
+            {"mn": MN_AIR, "uscc": E_AIR, "outlet_code": "DA001", "pollutants": "a00000,a19001,a21026"},
+            {"mn": MN_WATER, "uscc": "91360200MA35TEST9X", "outlet_code": "DW001", "pollutants": "w01018"},
+        ]
+    )
+    rows = air_hours([20.0] * 48) + series(MN_WATER, "w01018", bj(D), [30.0] * 24)
+    m = refresh(base_inputs(core_master__monitoring_points=registry, mart_source__hourly=hourly(rows)), D)
+    unknown = rows_of(m.exceedance_daily, mn=MN_WATER)
+    assert unknown and {r["uscc"] for r in unknown} == {"91360200MA35TEST9X"}
+    assert not rows_of(m.disclosure, uscc="91360200MA35TEST9X")
+    assert m.withheld_from_disclosure == len(unknown)
+    assert m.disclosure.num_rows + m.withheld_from_disclosure == m.exceedance_daily.num_rows
 
 
 def test_only_tables_without_mns_are_shared_unconditionally() -> None:
