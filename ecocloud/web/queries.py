@@ -170,9 +170,11 @@ def gate_run_results(con: duckdb.DuckDBPyConnection, name: str, run_id: str) -> 
 
 
 def sample(con: duckdb.DuckDBPyConnection, table: Table, n: int) -> tuple[list[str], list[tuple[Any, ...]]]:
-    """The newest ``n`` rows of a registry table (by its time column when it has one)."""
-    order = f'ORDER BY "{col}" DESC NULLS LAST' if (col := time_column(table)) else ""
-    cur = con.execute(f'SELECT * FROM "{table.name}" {order} LIMIT $1', [n])
+    """The newest ``n`` rows of a registry table (by its time column when it has one), then in key
+    order: the same rows on every visit, not whichever rows of the newest day the scan met first."""
+    time = [f'"{col}" DESC NULLS LAST'] if (col := time_column(table)) else []
+    order = ", ".join(time + [f'"{k}"' for k in table.primary_key if k != col])
+    cur = con.execute(f'SELECT * FROM "{table.name}" {"ORDER BY " + order if order else ""} LIMIT $1', [n])
     return [d[0] for d in cur.description or []], cur.fetchall()
 
 

@@ -441,3 +441,32 @@ def test_air_page_lists_unranked_cities_with_their_reason() -> None:
     assert '<td class="num">1</td><td>乙市</td>' in rows[0] and "no valid" not in rows[0]
     assert 'class="unranked"><td class="num">—</td><td>甲市</td>' in rows[1]
     assert "no valid PM2.5,PM10" in rows[1]
+
+
+def test_sample_rows_are_the_newest_day_s_first_rows_by_key_on_every_visit() -> None:
+    """A date-partitioned table's newest day has many rows: the sample is its first ones by key, not
+    whichever the scan met first (it changed from visit to visit, and with each refresh)."""
+    import duckdb
+    import pyarrow as pa
+
+    from ecocloud.web.queries import sample
+    from schemas.registry import get_table
+
+    table = get_table("mart_source__disclosure_daily")
+    newest, older = dt.date(2026, 11, 20), dt.date(2026, 11, 19)
+    usccs = [f"91360100MA35T{i:04d}X" for i in range(50)]
+    rows = [{"date": d, "uscc": u, "outlet_code": "DA001", "point_no": 1, "pollutant_code": "a21026",
+             "identity_from_at": dt.datetime(2026, 11, 18, 16, tzinfo=dt.UTC), "hours_present": 24,
+             "hours_valid": 24, "hours_judged": 24, "hours_exceeded": 0, "limit_changed": False}
+            for d in (older, newest) for u in reversed(usccs)]  # fmt: skip
+    data = table.conform(pa.Table.from_pylist([dict.fromkeys(table.column_names) | r for r in rows]))
+    con = duckdb.connect()
+    con.execute("SET threads = 4")
+    for i in range(4):  # several row groups, scanned in parallel
+        con.register(f"chunk{i}", data.slice(i * 25, 25))
+    con.execute(
+        f'CREATE TABLE "{table.name}" AS ' + " UNION ALL ".join(f"SELECT * FROM chunk{i}" for i in range(4))
+    )
+    names, got = sample(con, table, 5)
+    picked = [dict(zip(names, r, strict=True)) for r in got]
+    assert [(r["date"], r["uscc"]) for r in picked] == [(newest, u) for u in usccs[:5]]
