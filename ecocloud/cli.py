@@ -245,6 +245,12 @@ def receive(
     quarantine_peer_mb: Annotated[
         float, typer.Option(help="quarantine MB landed per peer address per hour; 0 = no cap")
     ] = 8.0,
+    data_mn_mb: Annotated[
+        float,
+        typer.Option(
+            help="data MB landed per MN per hour (a logger sends ~0.1 MB); over it → quarantine; 0 = no cap"
+        ),
+    ] = 64.0,
     proxy_protocol: Annotated[
         bool | None,
         typer.Option(
@@ -282,6 +288,7 @@ def receive(
             auth_max_failures=auth_max_failures,
             auth_block_s=auth_block_seconds,
             quarantine_peer_bytes=int(quarantine_peer_mb * (1 << 20)),
+            data_mn_bytes=int(data_mn_mb * (1 << 20)),
             proxy_protocol=settings.hj212_proxy_protocol if proxy_protocol is None else proxy_protocol,
             trusted_proxies=parse_networks(
                 settings.hj212_trusted_proxies if trusted_proxies is None else trusted_proxies

@@ -34,7 +34,10 @@ already authenticated that MN are exempt, and an MN's block spares the peer addr
 authenticated it recently (the last ``auth_remember_peers`` per MN, for ``auth_remember_s``), so a
 stranger's guesses cannot lock the genuine logger's reconnections out.  Quarantine landing is capped per peer address
 (``quarantine_peer_bytes`` per ``quarantine_window_s``; lines over the cap are counted, answered,
-not landed).
+not landed).  The data zone is capped per MN (``data_mn_bytes`` per ``data_window_s``, thousands of
+times what a logger sends, back-fills included): a logger resending in a loop — or anyone sending
+under its MN in open mode — cannot fill the disk; its packets over the cap are quarantined as
+``mn_budget_exceeded`` (answered 9011, rejected), where the peer's quarantine cap bounds them too.
 
 Behind a TCP gateway (``proxy_protocol``; every connection would otherwise come from the gateway's
 address): a connection must come from one of ``trusted_proxies`` — any other is closed at once
@@ -126,6 +129,7 @@ from schemas.hj212_codes import QnRtn
 
 __all__ = [
     "AUTH_THROTTLED",
+    "MN_OVER_BUDGET",
     "Receiver",
     "ReceiverConfig",
     "ReceiverStats",
@@ -139,6 +143,7 @@ __all__ = [
 log = logging.getLogger("ecocloud.hj212.receiver")
 
 AUTH_THROTTLED = "auth_throttled"
+MN_OVER_BUDGET = "mn_budget_exceeded"  # the MN's data-zone cap for the window is spent
 FD_RESERVE = 64  # descriptors kept free for segments, manifests, locks, the listener and the loop
 
 
@@ -199,6 +204,10 @@ class ReceiverConfig:
     auth_remember_s: float = 7 * 86400.0  # … seen within this long (last success or end of connection)
     quarantine_peer_bytes: int = 8 << 20  # quarantine bytes landed per peer address per window; 0 = no cap
     quarantine_window_s: float = 3600.0
+    # data bytes landed per MN per window; 0 = no cap. A logger sends ~0.1 MB an hour (real-time,
+    # minute and hourly data) and a week's back-fill ~15 MB: 64 MB stops only a loop
+    data_mn_bytes: int = 64 << 20
+    data_window_s: float = 3600.0
     reply_to_rejects: bool = True
     stats_interval_s: float = 60.0
     sweep_seconds: float = 300.0  # how often to look for dead receivers' open segments
@@ -291,10 +300,12 @@ class _Conn:
         self.closing = False
 
 
-class _PeerBudget:
-    """Bytes each peer address may land per window (quarantine cap); bounded memory."""
+class _Budget:
+    """Bytes each key (a peer address, an MN) may land per window; bounded memory. ``what`` names
+    the cap in the warning logged once per key and window."""
 
-    def __init__(self, limit: int, window_s: float, max_peers: int = 100_000) -> None:
+    def __init__(self, limit: int, window_s: float, what: str, max_peers: int = 100_000) -> None:
+        self.what = what
         self.limit = limit
         self.window_s = window_s
         self.max_peers = max_peers
@@ -312,7 +323,7 @@ class _PeerBudget:
             if ip not in self._warned:
                 self._warned.add(ip)
                 log.warning(
-                    "peer %s: quarantine cap of %d bytes per %.0fs reached", ip, self.limit, self.window_s
+                    "%s %s: cap of %d bytes per %.0fs reached", self.what, ip, self.limit, self.window_s
                 )
             self._used[ip] = (start, used)
             return False
@@ -410,7 +421,10 @@ class Receiver:
             remember_peers=config.auth_remember_peers,
             remember_s=config.auth_remember_s,
         )
-        self._qbudget = _PeerBudget(config.quarantine_peer_bytes, config.quarantine_window_s)
+        self._qbudget = _Budget(
+            config.quarantine_peer_bytes, config.quarantine_window_s, "quarantine of peer"
+        )
+        self._dbudget = _Budget(config.data_mn_bytes, config.data_window_s, "data of MN")
         self._nothing_to_land: asyncio.Future[None] | None = None
         self._landing_error_log = ThrottledLog(log)
         self._untrusted_log = ThrottledLog(log)
@@ -709,6 +723,14 @@ class Receiver:
         status = "ok"
         if self._registry is not None and isinstance(result, Packet):
             result, status = self._authenticate(result, line, conn)
+        if isinstance(result, Packet) and not self._dbudget.take(
+            result.mn, record_size(status, conn.peer, line), t0
+        ):
+            result = Reject(
+                MN_OVER_BUDGET,
+                f"MN={result.mn}: over {self.config.data_mn_bytes:,} bytes in {self.config.data_window_s:.0f}s",
+                line, result.qn, result.st, result.cn, result.pw, result.mn, result.flag,
+            )  # fmt: skip
         if isinstance(result, Packet):
             sl = self._data
             st.packets += 1
@@ -944,6 +966,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--auth-max-failures", type=int, default=d.auth_max_failures, help="0 = no throttling")
     p.add_argument("--auth-block-seconds", type=float, default=d.auth_block_s)
     p.add_argument("--quarantine-peer-bytes", type=int, default=d.quarantine_peer_bytes, help="0 = no cap")
+    p.add_argument("--data-mn-bytes", type=int, default=d.data_mn_bytes, help="per MN per hour; 0 = no cap")
     p.add_argument(
         "--proxy-protocol",
         action="store_true",
@@ -982,6 +1005,7 @@ def config_from_args(argv: Sequence[str] | None = None) -> ReceiverConfig:
             auth_max_failures=a.auth_max_failures,
             auth_block_s=a.auth_block_seconds,
             quarantine_peer_bytes=a.quarantine_peer_bytes,
+            data_mn_bytes=a.data_mn_bytes,
             stats_interval_s=a.stats_interval,
             proxy_protocol=a.proxy_protocol,
             trusted_proxies=trusted_proxies,

@@ -434,6 +434,32 @@ def test_quarantine_growth_from_one_peer_is_capped(tmp_path: Path) -> None:
     assert r.stats.rejects["crc_mismatch"] == 21
 
 
+def test_a_logger_resending_in_a_loop_cannot_fill_the_data_zone(tmp_path: Path) -> None:
+    """Over its MN's data cap, a packet is quarantined (mn_budget_exceeded) and answered 9011; other
+    MNs are untouched, and the quarantine's own per-peer cap still bounds what lands."""
+    looping = [packet(f"2024050112{i:07d}") for i in range(6)]
+
+    async def body(r: Receiver) -> None:
+        reader, writer = await connect(r)
+        for i, line in enumerate(looping):
+            writer.write(line)
+            answer = await reply(reader)
+            assert answer.cn == ("9014" if i < 3 else "9011"), i
+            if i >= 3:
+                assert answer.extra["QnRtn"] == "2"  # rejected
+        writer.write(packet("20240501120000999", mn=MN2))
+        assert (await reply(reader)).cn == "9014"
+        writer.close()
+
+    header = len("2024-05-01T04:00:00.000000Z\tok\t127.0.0.1:50000\t123\t\n")
+    r = run(tmp_path, body, data_mn_bytes=3 * (len(looping[0]) + header) + 10)
+    data = [raw for _, raw in records(tmp_path / "raw" / "hj212")]
+    assert data == looping[:3] + [packet("20240501120000999", mn=MN2)]
+    quarantined = records(tmp_path / "raw" / "hj212_quarantine")
+    assert quarantined == [("mn_budget_exceeded", line) for line in looping[3:]]
+    assert r.stats.rejects["mn_budget_exceeded"] == 3 and r.stats.packets == 4
+
+
 def test_open_mode_without_a_registry_flags_every_packet(tmp_path: Path) -> None:
     async def body(r: Receiver) -> None:
         reader, writer = await connect(r)
