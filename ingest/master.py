@@ -23,6 +23,7 @@ import csv
 import datetime as dt
 import io
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -138,6 +139,15 @@ def normalize_pollutants(text: str) -> str | None:
     return ",".join(out) or None
 
 
+# codes typed in a full-width input method (ＤＡ００１, ３６０１…) are the same codes: names keep their form
+_CODE_COLUMNS = frozenset({"mn", "outlet_code", "region_code", "industry_code", "pollutants"})
+
+
+def _cell(text: str, column: str) -> str:
+    text = text.strip()
+    return unicodedata.normalize("NFKC", text).strip() if column in _CODE_COLUMNS else text
+
+
 def parse_master_csv(data: bytes, *, raw_file: str, snapshot_at: dt.datetime | None = None) -> ParsedMaster:
     """Typed rows of one registry file (``snapshot_at``: when it was received). Raises MasterFileError
     when it is not one."""
@@ -157,7 +167,7 @@ def parse_master_csv(data: bytes, *, raw_file: str, snapshot_at: dt.datetime | N
     numbered = [r for r in rows[1:] if any(c.strip() for c in r.cells)]
     records = [
         {
-            c: (r.cells[j].strip() if j < len(r.cells) and r.cells[j].strip() else None)
+            c: (_cell(r.cells[j], c) if j < len(r.cells) and r.cells[j].strip() else None)
             for c, j in columns.items()
         }
         for r in numbered

@@ -16,6 +16,7 @@ import hashlib
 import json
 import math
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -92,9 +93,13 @@ def parse_updated_at(value: Any) -> dt.datetime:
     return (t if t.tzinfo else t.replace(tzinfo=BEIJING)).astimezone(dt.UTC)
 
 
+# how permits write "no end date": 长期 (long-term) and its variants, as the platform's forms fill them
+_OPEN_ENDED = frozenset({"长期", "长期有效", "永久", "永久有效", "无固定期限", "无期限"})
+
+
 def _date(rec: dict[str, Any], key: str, *, required: bool = False) -> dt.date | None:
     value = rec.get(key)
-    if value in (None, "", "长期"):  # 长期: long-term validity
+    if value is None or (isinstance(value, str) and (not value.strip() or value.strip() in _OPEN_ENDED)):
         if required:
             raise _Bad(key, value, f"{key} missing")
         return None
@@ -276,7 +281,7 @@ def _record_rows(
         if not isinstance(o, dict) or not code:
             rejects.append((item, o, "outlet without outletCode"))
             continue
-        code = code.upper()
+        code = unicodedata.normalize("NFKC", code).upper()  # ＤＡ００１ typed full-width is DA001
         first = first_entry.get(code)
         if first is None:
             first_entry[code] = item

@@ -51,6 +51,21 @@ def test_points_file_rows_flags_and_quarantine() -> None:
     assert normalize_pollutants("") is None
 
 
+def test_codes_typed_full_width_are_the_codes_and_names_keep_their_form() -> None:
+    """A registry typed with a full-width input method: its MN must match the packets', its outlet the
+    permit's, its pollutant codes the readings'."""
+    text = (
+        "mn,uscc,outlet_code,region_code,point_name,pollutants\n"
+        "０１００００Ａ８９０００１６Ｆ０００１６９ＤＣ０,91350200776049653A,ＤＡ００１,３６０１００,１＃炉（东）,"
+        "ａ２１０２６；ａ２１００２\n"
+    )
+    (row,) = parse_master_csv(text.encode(), raw_file="raw/m.csv").rows.to_pylist()
+    assert (row["mn"], row["mn_standard"]) == ("010000A8900016F000169DC0", True)
+    assert (row["outlet_code"], row["region_code"]) == ("DA001", "360100")
+    assert row["pollutants"] == "a21026,a21002"
+    assert row["point_name"] == "１＃炉（东）"  # a name, as written
+
+
 def test_an_enterprise_written_twice_in_other_forms_is_a_duplicate() -> None:
     """The build compares USCCs normalised (case, full-width, spaces): a second spelling of one is a
     duplicate here, not a second row of the same key there (which blocked the whole registry)."""

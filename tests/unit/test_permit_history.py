@@ -414,3 +414,24 @@ def test_a_validity_date_that_is_no_date_quarantines_the_version() -> None:
         page = parse_page(json.dumps(body, ensure_ascii=False).encode(), raw_file="page")
         assert page.versions.num_rows == 0
         assert page.quarantine.column("reason").to_pylist() == ["validFrom is not a date"], bad
+
+
+@pytest.mark.parametrize("given", ["长期", "长期有效", "永久", "永久有效", "无固定期限", "长期 ", " ", ""])
+def test_a_validity_without_end_as_permits_write_it(given: str) -> None:
+    record = {"permitNo": P1, "version": 1, "status": "有效", "updatedAt": "2026-11-02T09:00:00+08:00",
+              "validFrom": "2026-01-01", "validTo": given, "creditCode": U1, "outlets": []}  # fmt: skip
+    body = {"code": 0, "page": 1, "total": 1, "totalPages": 1, "records": [record]}
+    page = parse_page(json.dumps(body, ensure_ascii=False).encode(), raw_file="page")
+    assert page.versions.column("permit_valid_to").to_pylist() == [None] and page.quarantine.num_rows == 0
+
+
+def test_an_outlet_code_typed_full_width_is_the_outlet() -> None:
+    outlet = {
+        "outletCode": "ＤＡ００１",
+        "pollutants": [{"pollutantCode": "a21026", "limitValue": "35", "unit": "mg/m3"}],
+    }
+    record = {"permitNo": P1, "version": 1, "status": "有效", "updatedAt": "2026-11-02T09:00:00+08:00",
+              "validFrom": "2026-01-01", "creditCode": U1, "outlets": [outlet]}  # fmt: skip
+    body = {"code": 0, "page": 1, "total": 1, "totalPages": 1, "records": [record]}
+    page = parse_page(json.dumps(body, ensure_ascii=False).encode(), raw_file="page")
+    assert page.limits.column("outlet_code").to_pylist() == ["DA001"] and page.quarantine.num_rows == 0
