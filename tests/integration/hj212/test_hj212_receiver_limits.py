@@ -454,7 +454,7 @@ def test_a_logger_resending_in_a_loop_cannot_fill_the_data_zone(tmp_path: Path) 
     header = len("2024-05-01T04:00:00.000000Z\tok\t127.0.0.1:50000\t123\t\n")
     r = run(tmp_path, body, data_mn_bytes=3 * (len(looping[0]) + header) + 10)
     data = [raw for _, raw in records(tmp_path / "raw" / "hj212")]
-    assert data == looping[:3] + [packet("20240501120000999", mn=MN2)]
+    assert data == [*looping[:3], packet("20240501120000999", mn=MN2)]
     quarantined = records(tmp_path / "raw" / "hj212_quarantine")
     assert quarantined == [("mn_budget_exceeded", line) for line in looping[3:]]
     assert r.stats.rejects["mn_budget_exceeded"] == 3 and r.stats.packets == 4
