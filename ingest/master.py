@@ -38,7 +38,7 @@ from ingest.text_encoding import TextEncodingError, decode_text
 from schemas import master as schema
 from schemas.hj212_codes import code_as_typed
 from schemas.registry import Table
-from transforms.identifiers import normalize_name, normalize_uscc_array
+from transforms.identifiers import E_NOTATION, normalize_name, normalize_uscc_array
 from warehouse.fs import LakeLike
 from warehouse.ledger import Ledger, RawObject
 
@@ -183,6 +183,11 @@ def parse_master_csv(data: bytes, *, raw_file: str, snapshot_at: dt.datetime | N
             reason = f"a totals row ({value[:20]})"
         elif not value or identity is None:
             reason = f"no {key}"
+        elif kind == ENTERPRISES and re.match(E_NOTATION, identity):
+            # two enterprises whose codes round alike would become one: no key at all is better
+            reason = (
+                f"uscc {value} is a number in E notation (saved from a spreadsheet): its last digits are lost"
+            )
         elif identity in first_line:
             reason = f"duplicate {key}: already on line {first_line[identity]}"
         if reason:

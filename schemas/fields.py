@@ -12,7 +12,7 @@ from datetime import timedelta
 from schemas.registry import Column, Department, Fields, Frequency
 
 # Why a unified social credit code fails its GB 32100 check (transforms.identifiers names them).
-USCC_PROBLEMS = ("missing", "length", "charset", "check_char")
+USCC_PROBLEMS = ("missing", "length", "charset", "check_char", "number")
 
 SHARED = Fields("shared")
 
@@ -34,7 +34,13 @@ SHARED.define(
     # -- enterprises and their identifiers (GB 32100, GB/T 2260, GB/T 4754)
     Column("uscc", "string", "unified social credit code (统一社会信用代码, GB 32100), normalised"),
     Column("uscc_valid", "bool", "USCC passes the GB 32100 check", nullable=False),
-    Column("uscc_problem", "string", "why the USCC fails the check", allowed=USCC_PROBLEMS),
+    Column(
+        "uscc_problem",
+        "string",
+        "why the USCC fails the check (number: a spreadsheet stored it as a number, E notation: its last "
+        "digits are lost)",
+        allowed=USCC_PROBLEMS,
+    ),
     Column("enterprise_name", "string", "enterprise name"),
     Column("enterprise_name_norm", "string", "name normalised for matching (half-width, no spaces)"),
     Column("region_code", "string", "GB/T 2260 region code (6 digits)"),

@@ -71,7 +71,10 @@ _WS = "[\t\n\v\f\r \x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\
 
 # Reasons a USCC is flagged (values of the ``uscc_problem`` columns).
 MISSING, BAD_LENGTH, BAD_CHARSET, BAD_CHECK = "missing", "length", "charset", "check_char"
-_PROBLEMS = pa.array([None, MISSING, BAD_LENGTH, BAD_CHARSET, BAD_CHECK], pa.string())
+# a USCC a spreadsheet stored as a number and wrote in E notation (9.13601E+17): its digits are lost
+AS_NUMBER = "number"
+_PROBLEMS = pa.array([None, MISSING, BAD_LENGTH, BAD_CHARSET, BAD_CHECK, AS_NUMBER], pa.string())
+E_NOTATION = r"^[0-9](\.[0-9]+)?E\+?[0-9]+$"  # after normalising (upper case, no spaces)
 
 
 def uscc_check_char(first17: str) -> str:
@@ -105,10 +108,13 @@ def normalize_uscc_array(values: pa.Array | pa.ChunkedArray) -> pa.Array:
 
 def uscc_problem(value: str | None) -> str | None:
     """None when ``value`` is a well-formed USCC with a correct check character, else the reason:
-    ``missing``, ``length``, ``charset`` or ``check_char``. Does not normalise: call
-    :func:`normalize_uscc` first if the input may be full-width or lower case."""
+    ``missing``, ``number`` (E notation: a spreadsheet's number), ``length``, ``charset`` or
+    ``check_char``. Does not normalise: call :func:`normalize_uscc` first if the input may be
+    full-width or lower case."""
     if not value:
         return MISSING
+    if re.match(E_NOTATION, value):
+        return AS_NUMBER
     if len(value) != USCC_LENGTH:
         return BAD_LENGTH
     if any(c not in _VALUE for c in value):
@@ -147,6 +153,8 @@ def uscc_problem_array(values: pa.Array | pa.ChunkedArray) -> pa.Array:
         ok = (31 - total % 31) % 31 == values_m[:, 17]
         problem[idx[bad_charset]] = 3
         problem[idx[~bad_charset & ~ok]] = 4
+    as_number = pc.fill_null(pc.match_substring_regex(arr, E_NOTATION), False).to_numpy(zero_copy_only=False)
+    problem[np.asarray(as_number, dtype=bool)] = 5
     return _PROBLEMS.take(pa.array(problem))
 
 

@@ -82,7 +82,9 @@ def _cell(value: Any) -> str:
     if isinstance(value, bool):
         return str(value)
     if isinstance(value, float) and value.is_integer():
-        return str(int(value))
+        # Excel keeps 15 significant digits: a longer number (an 18-digit USCC typed into a number
+        # cell) has lost its last ones, and written out in full would pass for a real identifier
+        return f"{value:.14E}" if abs(value) >= 1e15 else str(int(value))
     if isinstance(value, dt.datetime | dt.date):
         return value.isoformat()
     return str(value).strip()

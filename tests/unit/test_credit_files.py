@@ -306,3 +306,27 @@ def test_the_evaluation_year_is_the_one_a_name_states_as_such() -> None:
     # a listing that says 2024 for a name saying 2023年度: the listing's year, put before the name, wins
     contradicted = CreditFile(ListedFile("/x/" + name, name), "jiangxi", 2024).logical_name
     assert contradicted == "2024_" + name and parse(text, contradicted).rows["year"].to_pylist() == [2024]
+
+
+def test_a_uscc_stored_as_a_number_is_flagged_as_one_not_passed_off_as_its_rounded_digits() -> None:
+    """Excel keeps 15 significant digits: an all-digit USCC typed into a number cell comes back as
+    913601001234567936. Written out in full it looked like a real code failing only its check
+    character (the flag early legal codes carry too); it is a number, and flagged as one."""
+    from transforms.identifiers import with_uscc_flags
+
+    body = "91360100123456789"
+    true = body + uscc_check_char(body)
+    wb = Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.append(["企业名称", "评价等级", "评价年度", "统一社会信用代码"])
+    ws.append(["甲公司", "环保诚信企业", 2024, float(true)])  # a double: 15 significant digits
+    ws.append(["乙公司", "环保良好企业", 2024, true])  # as text
+    buf = io.BytesIO()
+    wb.save(buf)
+    parsed = parse_credit_file(
+        buf.getvalue(), file_name="jiangxi_2024.xlsx", raw_file="r.xlsx", received_at=dt.datetime.now(dt.UTC)
+    )
+    rows = with_uscc_flags(parsed.rows).select(["enterprise_name", "uscc", "uscc_problem"]).to_pylist()
+    assert rows[0]["uscc_problem"] == "number" and "E+17" in rows[0]["uscc"]
+    assert rows[1] == {"enterprise_name": "乙公司", "uscc": true, "uscc_problem": None}

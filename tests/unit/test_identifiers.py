@@ -60,6 +60,9 @@ def test_worked_example_sum_1261_gives_a() -> None:
         ("9135020077604965IA", "charset"),  # I is not in the charset
         ("91350200776049653a", "charset"),  # lower case: normalise first
         ("９１３５０２００７７６０４９６５３Ａ", "charset"),  # full-width: normalise first
+        ("9.13601E+17", "number"),  # a spreadsheet's number: its digits are lost
+        ("9.13601001234568E+17", "number"),
+        ("9E+17", "number"),
     ],
 )
 def test_problems(value: str | None, problem: str) -> None:

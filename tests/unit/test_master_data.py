@@ -66,6 +66,16 @@ def test_codes_typed_full_width_are_the_codes_and_names_keep_their_form() -> Non
     assert row["point_name"] == "１＃炉（东）"  # a name, as written
 
 
+def test_an_enterprise_whose_uscc_a_spreadsheet_wrote_in_e_notation_has_no_key() -> None:
+    """9.13601E+17 is what Excel saved of two different codes: neither may become a key (the second
+    was quarantined as the first's duplicate); both are quarantined saying why."""
+    text = "统一社会信用代码,企业名称\r\n9.13601E+17,甲化工有限公司\r\n9.13601e+17,乙水泥有限公司\r\n"
+    p = parse_master_csv(text.encode("gbk"), raw_file="enterprises.csv")
+    assert p.rows.num_rows == 0
+    reasons = p.quarantine.column("reason").to_pylist()
+    assert len(reasons) == 2 and all("E notation" in r and "digits are lost" in r for r in reasons)
+
+
 def test_an_enterprise_written_twice_in_other_forms_is_a_duplicate() -> None:
     """The build compares USCCs normalised (case, full-width, spaces): a second spelling of one is a
     duplicate here, not a second row of the same key there (which blocked the whole registry)."""
