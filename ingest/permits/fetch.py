@@ -11,6 +11,7 @@ always says "more pages" is not followed past ``max_pages`` (``ECOCLOUD_HTTP_MAX
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -55,11 +56,20 @@ def page_url(base_url: str, *, updated_since: dt.datetime | None, page: int, pag
     return f"{base_url.rstrip('/')}/{ENDPOINT}?{urlencode(params)}"
 
 
-def _order_key(rec: dict[str, Any]) -> tuple[dt.datetime, str, int] | None:
+def _order_key(rec: Any) -> tuple[dt.datetime, str, int] | None:
+    if not isinstance(rec, dict):
+        return None  # a null, a string: the parser quarantines it ("record is not an object")
     try:
         return parse_updated_at(rec.get("updatedAt")), str(rec.get("permitNo")), int(rec.get("version") or 0)
     except (ValueError, TypeError):
         return None  # an untypable record: the parser quarantines it; it does not break the order check
+
+
+def _version_key(rec: Any) -> tuple[str, str]:
+    """A record's (permit, version) for counting distinct records; any JSON value may stand there."""
+    if not isinstance(rec, dict):
+        return "", json.dumps(rec, sort_keys=True)
+    return str(rec.get("permitNo")), json.dumps(rec.get("version"), sort_keys=True)
 
 
 def fetch_pages(
@@ -89,8 +99,8 @@ def fetch_pages(
                 url=url,
                 updated_since=updated_since,
                 page=n,
-                total=int(body.get("total") or 0),
-                total_pages=int(body.get("totalPages") or 0),
+                total=body["total"],
+                total_pages=body["totalPages"],
                 content=got.content,
                 records=body["records"],
             )
@@ -112,7 +122,7 @@ def fetch_pages(
             n += 1
         # a record republished while we paged moves to the end: one record is skipped, another read
         # twice — the count of distinct versions then falls short of the total
-        versions = [(str(r.get("permitNo")), r.get("version")) for p in pages for r in p.records]
+        versions = [_version_key(r) for p in pages for r in p.records]
         if consistent and pages and len(set(versions)) == len(versions) == pages[0].total:
             return pages
         log.warning("permit listing changed while paging (attempt %d); restarting", attempt + 1)

@@ -73,7 +73,8 @@ class _Bad(ValueError):
 
 
 def load_page(data: bytes) -> dict[str, Any]:
-    """The reply object; raises PermitPageError when it is not one."""
+    """The reply object, its ``page``, ``total`` and ``totalPages`` as whole numbers (absent: 1, 0,
+    0); raises PermitPageError when it is not one."""
     try:
         body = json.loads(data.decode("utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -82,7 +83,22 @@ def load_page(data: bytes) -> dict[str, Any]:
         raise PermitPageError("no records list in the reply")
     if body.get("code", 0) not in (0, "0"):
         raise PermitPageError(f"platform error {body.get('code')}: {body.get('msg')}")
+    for key, default in (("page", 1), ("total", 0), ("totalPages", 0)):
+        body[key] = _whole(body.get(key), key, default)
     return body
+
+
+def _whole(value: Any, key: str, default: int) -> int:
+    """A paging count as the reply gives it: a whole number, or digits in a string."""
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool) or not (
+        (isinstance(value, int) and value >= 0)
+        or (isinstance(value, float) and value.is_integer() and value >= 0)
+        or (isinstance(value, str) and value.strip().isdigit() and value.strip().isascii())
+    ):
+        raise PermitPageError(f"{key} {str(value)[:40]!r} is not a whole number")
+    return int(value if not isinstance(value, str) else value.strip())
 
 
 def parse_updated_at(value: Any) -> dt.datetime:
@@ -384,9 +400,9 @@ def parse_page(data: bytes, *, raw_file: str) -> ParsedPage:
             reject(index, item, v["permit_no"], value, reason)
 
     return ParsedPage(
-        page=int(body.get("page") or 1),
-        total=int(body.get("total") or 0),
-        total_pages=int(body.get("totalPages") or 0),
+        page=body["page"],
+        total=body["total"],
+        total_pages=body["totalPages"],
         versions=schema.stage_versions.from_rows(versions),
         outlets=schema.stage_outlets.from_rows(outlets),
         limits=schema.stage_limits.from_rows(limits),

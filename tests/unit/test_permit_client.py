@@ -12,7 +12,9 @@ import requests
 import urllib3
 from requests.structures import CaseInsensitiveDict
 
+from ingest.http import FetchError
 from ingest.permits.fetch import PagingError, fetch_pages
+from ingest.permits.parse import PermitPageError, parse_page
 
 
 def record(i: int) -> dict[str, Any]:
@@ -82,3 +84,29 @@ def test_a_record_republished_while_paging_is_not_lost() -> None:
     keys = [r["permitNo"] for p in pages for r in p.records]
     assert sorted(keys) == ["P001", "P002", "P003", "P004", "P005"]  # P003 was skipped on the first pass
     assert platform.requests == 3 + 3
+
+
+class OnePage:
+    def __init__(self, body: dict[str, Any]) -> None:
+        self.body = body
+
+    def get(self, url: str, **_: Any) -> requests.Response:
+        return reply(self.body)
+
+
+@pytest.mark.parametrize("odd", [None, "oops", [1], {"permitNo": "P009", "version": [2]}])
+def test_a_record_of_any_json_shape_is_fetched_for_the_parser_to_quarantine(odd: Any) -> None:
+    body = {"code": 0, "page": 1, "total": 2, "totalPages": 1, "records": [record(1), odd]}
+    (page,) = fetch_pages(OnePage(body), "http://x/permits", updated_since=None)  # type: ignore[arg-type]
+    assert page.records == [record(1), odd]
+    parsed = parse_page(page.content, raw_file="page")
+    assert 1 in parsed.quarantine.column("record_index").to_pylist()  # the odd record, with its reason
+
+
+@pytest.mark.parametrize(("key", "value"), [("page", "1/3"), ("total", "未知"), ("totalPages", 1.5)])
+def test_paging_counts_that_are_no_numbers_refuse_the_page_clearly(key: str, value: Any) -> None:
+    body = {"code": 0, "page": 1, "total": 1, "totalPages": 1, "records": [record(1)], key: value}
+    with pytest.raises(FetchError, match=f"{key} .* is not a whole number"):
+        fetch_pages(OnePage(body), "http://x/permits", updated_since=None)  # type: ignore[arg-type]
+    with pytest.raises(PermitPageError, match="is not a whole number"):
+        parse_page(json.dumps(body, ensure_ascii=False).encode(), raw_file="saved.json")
