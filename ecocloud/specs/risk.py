@@ -41,7 +41,8 @@ SPEC = SourceSpec(
             ),
             publish=Publish.PARTITION,
             steps="ecocloud.builds.risk:Daily",
-            # 2: an hour no logger sent in is no logger's silence; 3: the public disclosure table
+            # 2: an hour no logger sent in is no logger's silence; 3: the public disclosure table, and
+            # a day over a daily-mean limit has that mean's 超标倍数
             code_version="3",
             summary=(
                 "identities",

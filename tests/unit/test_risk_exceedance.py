@@ -176,6 +176,18 @@ def test_a_daily_mean_default_is_exceeded_by_a_day_not_by_an_hour() -> None:
     assert m.exceedance_hourly.num_rows == 0
 
 
+def test_a_day_over_a_daily_mean_limit_has_the_mean_s_exceedance_multiple() -> None:
+    """COD at 500 mg/L all day against GB 18918's daily 50: no hour is over an hourly limit (there is
+    none), yet the day's 超标倍数 is 9 — it was reported as none, so ten times over scored less than a
+    stack 3 % over for a day."""
+    start = bj(D - dt.timedelta(days=1))
+    rows = series(MN_WATER, "w01018", start, [500.0] * 48) + series(MN_WATER, "w00000", start, [5.0] * 48)
+    m = refresh(base_inputs(mart_source__hourly=hourly(rows)), D)
+    (day,) = rows_of(m.exceedance_daily, pollutant_code="w01018")
+    assert (day["hours_exceeded"], day["day_mean_exceeded"]) == (0, True)
+    assert day["max_exceedance_multiple"] == pytest.approx(500 / 50 - 1)
+
+
 def test_daily_mean_needs_enough_judged_hours_and_runs_cross_midnight() -> None:
     # 3 hours over at the end of D − 1, 2 more at the start of D, then 10 hours only
     values = [20.0] * 21 + [60.0] * 5 + [20.0] * 8 + [None] * 14

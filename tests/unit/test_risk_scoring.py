@@ -125,15 +125,18 @@ def test_saturation_caps_a_reason() -> None:
 
 def test_a_day_over_a_daily_mean_default_is_a_reason_of_its_own() -> None:
     """GB 18918 bounds the day's mean (COD 50): a day at 55 throughout is one exceedance day, no
-    exceedance hour; a day with 4 hours at 60 and a mean of 35 is no reason at all."""
+    exceedance hour, and its 超标倍数 is the mean's (0.1); a day with 4 hours at 60 and a mean of 35
+    is no reason at all."""
     flow = series(MN_WATER, "w00000", START, [5.0] * 48)
     cod = series(MN_WATER, "w01018", START, [30.0] * 24 + [55.0] * 24)
     m = refresh(base_inputs(mart_source__hourly=hourly(cod + flow)), D - dt.timedelta(days=1), D)
     water = by_mn(scores(m, D - dt.timedelta(days=1), D).outlets)[MN_WATER]
     assert "COD 日均值超标 1 天（国家默认限值）" in water["top_reasons"]
     assert (water["exceedance_hours"], water["exceedance_days"]) == (0, 1)
-    mean = RULES.reason("exceedance_daily_mean")
-    assert water["exceedance_points"] == pytest.approx(mean.points / mean.saturation)
+    mean, multiple = RULES.reason("exceedance_daily_mean"), RULES.reason("exceedance_multiple")
+    assert water["max_exceedance_multiple"] == pytest.approx(55 / 50 - 1)
+    expected = mean.points / mean.saturation + multiple.points * (55 / 50 - 1) / multiple.saturation
+    assert water["exceedance_points"] == pytest.approx(expected)
     peaks = series(MN_WATER, "w01018", START, [30.0] * 24 + [60.0] * 4 + [30.0] * 20)
     m = refresh(base_inputs(mart_source__hourly=hourly(peaks + flow)), D - dt.timedelta(days=1), D)
     water = by_mn(scores(m, D - dt.timedelta(days=1), D).outlets)[MN_WATER]
