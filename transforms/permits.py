@@ -5,7 +5,9 @@ cancellation) with the Beijing date it takes effect. ``permit_history`` orders a
 that date and gives each one:
 
 * ``valid_from`` — 00:00 Beijing of its effective date (as a UTC instant);
-* ``valid_to`` — the next version's ``valid_from`` (NULL for the latest);
+* ``valid_to`` — the next version's ``valid_from`` (NULL for the latest). A version that a version
+  issued after it (a higher number) precedes in effect — a cancellation recorded late with an earlier
+  date — is shadowed: ``valid_to`` = ``valid_from``, never current, never in force;
 * ``in_force_from`` / ``in_force_to`` — the part of [valid_from, valid_to) in which its limits bind:
   the version's status is ``valid`` and the time lies inside the validity printed on the permit
   (``permit_valid_from`` 00:00 to the day after ``permit_valid_to``, Beijing). Both NULL when it
@@ -43,21 +45,30 @@ HISTORY_COLUMNS = ("status", "valid_from", "valid_to", "in_force_from", "in_forc
 
 # Beijing is UTC+8 all year (no DST since 1991): 00:00 Beijing of day d = d 00:00 UTC − 8 h.
 _HISTORY_SQL = """
-WITH v AS (
+WITH e AS (
     SELECT *,
            effective_date::TIMESTAMP - INTERVAL 8 HOUR AS _vf,
            permit_valid_from::TIMESTAMP - INTERVAL 8 HOUR AS _ps,
            (permit_valid_to + 1)::TIMESTAMP - INTERVAL 8 HOUR AS _pe
     FROM versions
+), v AS (
+    -- a version issued later (a higher number) taking effect on or before an earlier-issued one
+    -- shadows it: a backdated cancellation ends the permit, a change issued before it does not
+    -- bring it back
+    SELECT *, version >= max(version) OVER (
+               PARTITION BY permit_no ORDER BY _vf, version ROWS UNBOUNDED PRECEDING) AS _live
+    FROM e
 ), t AS (
-    SELECT *, lead(_vf) OVER (PARTITION BY permit_no ORDER BY _vf, version) AS _vt FROM v
+    SELECT *, CASE WHEN _live THEN lead(_vf) OVER (PARTITION BY permit_no, _live ORDER BY _vf, version)
+                   ELSE _vf END AS _vt
+    FROM v
 ), f AS (
     SELECT *,
            CASE WHEN _ps IS NULL OR _vf > _ps THEN _vf ELSE _ps END AS _fs,
            CASE WHEN _pe IS NULL THEN _vt WHEN _vt IS NULL OR _pe < _vt THEN _pe ELSE _vt END AS _fe
     FROM t
 )
-SELECT * EXCLUDE (_vf, _vt, _ps, _pe, _fs, _fe),
+SELECT * EXCLUDE (_vf, _vt, _ps, _pe, _fs, _fe, _live),
        timezone('UTC', _vf) AS valid_from,
        timezone('UTC', _vt) AS valid_to,
        _vt IS NULL AS is_current,

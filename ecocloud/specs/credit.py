@@ -26,6 +26,7 @@ SPEC = SourceSpec(
             publish=Publish.WHOLE,
             summary=("files", "files_unreadable", "rows_read", "rows_quarantined", "ratings", "uscc_invalid"),
             steps="ecocloud.builds.credit:Ratings",
+            code_version="2",  # 2: a USCC stored as a number is kept in E notation and flagged as one
             doc="Ratings from the newest version of every file; a republished province-year replaces the old.",
         ),
     ),

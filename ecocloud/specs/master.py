@@ -30,6 +30,7 @@ SPEC = SourceSpec(
             publish=Publish.WHOLE,
             summary=("enterprises", "monitoring_points", "quarantined"),
             steps="ecocloud.builds.master:Registries",
+            code_version="2",  # 2: full-width codes normalised; a USCC in E notation is no enterprise key
             doc="Both versioned registries from every snapshot received; gated and published together.",
         ),
         Build(

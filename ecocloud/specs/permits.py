@@ -41,6 +41,8 @@ SPEC = SourceSpec(
                 "quarantined",
             ),
             steps="ecocloud.builds.permits:Permits",
+            # 2: validTo 长期有效/永久…, full-width outlet codes, undated revocations, late-recorded cancellations
+            code_version="2",
             doc="Permit versions with history, outlets and limits; gated and published together.",
         ),
     ),

@@ -209,8 +209,12 @@ def _version_row(rec: dict[str, Any], raw_file: str, index: int) -> dict[str, An
     valid_from = _date(rec, "validFrom")
     status_date = _date(rec, "statusDate")
     # effectiveDate is part of the contract; older records lack it: a revocation or cancellation takes
-    # effect on its status date, anything else with the validity start.
-    effective = _date(rec, "effectiveDate") or (status_date if status != "valid" else None) or valid_from
+    # effect on its status date, else on the day the platform recorded it (never from the validity
+    # start: that would erase every day the permit did bind); anything else with the validity start.
+    recorded = updated_at.astimezone(BEIJING).date()
+    effective = _date(rec, "effectiveDate") or (
+        (status_date or recorded) if status != "valid" else valid_from
+    )
     if effective is None:
         raise _Bad("effectiveDate", rec.get("effectiveDate"), "no effectiveDate, statusDate or validFrom")
     return {

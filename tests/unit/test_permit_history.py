@@ -159,6 +159,40 @@ def test_expired_permit_and_gap_before_renewal() -> None:
     assert value_at(bj(2024, 3, 1), table=limits) is None
 
 
+def test_a_cancellation_recorded_late_with_an_earlier_date_ends_the_permit() -> None:
+    """v2 (a change effective 2025-08-31) was issued, then v3 cancelled the permit from 2025-08-14:
+    ordered by date alone, v2 came after the cancellation and bound until 2029."""
+    history = permit_history(
+        _versions(
+            [
+                (P1, 1, U1, D(2024, 6, 3), D(2024, 6, 3), D(2029, 6, 2), "valid"),
+                (P1, 2, U1, D(2025, 8, 31), D(2024, 6, 3), D(2029, 6, 2), "valid"),
+                (P1, 3, U1, D(2025, 8, 14), D(2024, 6, 3), D(2029, 6, 2), "cancelled"),
+            ]
+        )
+    )
+    rows = {r["version"]: r for r in history.to_pylist()}
+    assert [rows[v]["is_current"] for v in (1, 2, 3)] == [False, False, True]
+    assert rows[2]["in_force_from"] is None and rows[2]["valid_to"] == rows[2]["valid_from"]  # shadowed
+    limits = attach_history(LIMITS.slice(0, 2).select(LIMITS.column_names[:10]), history)
+    assert value_at(bj(2025, 8, 13, 23), table=limits) == 100.0
+    assert value_at(bj(2025, 8, 14), table=limits) is None
+    assert value_at(bj(2026, 1, 1), table=limits) is None
+
+
+def test_a_revocation_without_a_date_takes_effect_when_it_was_recorded() -> None:
+    """Not on the permit's first day (its validFrom): that erased every day the permit bound."""
+    records = [
+        {"permitNo": P1, "version": 1, "status": "有效", "updatedAt": "2024-06-03T09:00:00+08:00",
+         "validFrom": "2024-06-03", "creditCode": U1, "outlets": []},
+        {"permitNo": P1, "version": 2, "status": "撤销", "updatedAt": "2026-02-01T10:00:00+08:00",
+         "validFrom": "2024-06-03", "creditCode": U1, "outlets": []},
+    ]  # fmt: skip
+    body = {"code": 0, "page": 1, "total": 2, "totalPages": 1, "records": records}
+    page = parse_page(json.dumps(body, ensure_ascii=False).encode(), raw_file="page")
+    assert page.versions.column("effective_date").to_pylist() == [D(2024, 6, 3), D(2026, 2, 1)]
+
+
 def test_sql_macro_and_bulk_join_agree_with_the_function() -> None:
     times = [bj(2020, 6, 1), bj(2023, 5, 1), bj(2026, 1, 1), bj(2026, 7, 1), bj(2026, 12, 1)]
     readings = pa.table(
