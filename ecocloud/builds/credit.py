@@ -59,44 +59,64 @@ def land_interval(settings: Settings, ledger: Ledger, *_interval: dt.datetime) -
     return land(settings, ledger)
 
 
-def latest_objects(objects: list[RawObject]) -> list[RawObject]:
-    """The newest raw object of every logical file."""
-    newest: dict[str, RawObject] = {}
+def copies_newest_first(objects: list[RawObject]) -> list[list[RawObject]]:
+    """Every received copy of each logical file, newest first (the files in order of their newest)."""
+    by_name: dict[str, list[RawObject]] = {}
     for o in objects:
-        if o.logical_name not in newest or o.received_at > newest[o.logical_name].received_at:
-            newest[o.logical_name] = o
-    return sorted(newest.values(), key=lambda o: o.received_at)
+        by_name.setdefault(o.logical_name, []).append(o)
+    files = [sorted(copies, key=lambda o: o.received_at, reverse=True) for copies in by_name.values()]
+    return sorted(files, key=lambda copies: copies[0].received_at)
 
 
 class Ratings:
+    """A file's newest copy is read; when it cannot be (a damaged re-publication), the newest copy
+    that can be stands for it — so one bad upload does not erase a province-year's ratings — and the
+    bad copy is quarantined saying so."""
+
     def plan(self, ctx: StepContext) -> Iterable[Unit]:
-        objs = latest_objects(ctx.ledger.raw_objects(SOURCE))
+        objs = [o for copies in copies_newest_first(ctx.ledger.raw_objects(SOURCE)) for o in copies]
         if objs:
-            yield Unit("all", tuple(ctx.raw_input(o) for o in objs), size=sum(o.size for o in objs))
+            size = sum(copies[0].size for copies in copies_newest_first(objs))
+            yield Unit("all", tuple(ctx.raw_input(o) for o in objs), size=size)
 
     def build(self, ctx: StepContext, unit: Unit) -> Output:
         objs = {o.raw_path: o for o in ctx.ledger.raw_objects(SOURCE)}
         rows = [schema.stage_rows.empty()]
         quarantine = [schema.quarantine.empty()]
+        files = copies_newest_first([objs[i.id] for i in unit.inputs])
         counts: dict[str, Any] = {
-            "files": len(unit.inputs),
+            "files": len(files),
             "files_unreadable": 0,
+            "files_from_an_older_copy": 0,
             "rows_read": 0,
             "rows_quarantined": 0,
             "rows_skipped": 0,  # notes and blank subtotal lines below a table: no rating cell filled
             "sheets_skipped": 0,  # their non-blank rows are quarantined (in rows_read)
         }
-        for obj in (objs[i.id] for i in unit.inputs):
-            try:
-                parsed = parse_credit_file(
-                    read_raw(ctx.lake, obj),
-                    file_name=obj.logical_name,
-                    raw_file=obj.raw_path,
-                    received_at=dt.datetime.fromisoformat(obj.received_at),
-                )
-            except CreditFileError as exc:
-                counts["files_unreadable"] += 1
-                quarantine.append(file_quarantine(obj.raw_path, str(exc)))
+        for copies in files:
+            parsed = None
+            for n, obj in enumerate(copies):
+                try:
+                    parsed = parse_credit_file(
+                        read_raw(ctx.lake, obj),
+                        file_name=obj.logical_name,
+                        raw_file=obj.raw_path,
+                        received_at=dt.datetime.fromisoformat(obj.received_at),
+                    )
+                except CreditFileError as exc:
+                    if n == 0:
+                        counts["files_unreadable"] += 1
+                    older = (
+                        "; the newest readable copy before it stands for the file"
+                        if n + 1 < len(copies)
+                        else ""
+                    )
+                    quarantine.append(file_quarantine(obj.raw_path, f"{exc}{older}"))
+                    continue
+                if n > 0:
+                    counts["files_from_an_older_copy"] += 1
+                break
+            if parsed is None:
                 continue
             rows.append(parsed.rows)
             quarantine.append(parsed.quarantine)

@@ -100,3 +100,22 @@ def test_an_enterprise_is_told_by_its_uscc_even_one_failing_its_check(
         (2024, "江西甲化工股份有限公司", "blue"),
         (2025, "丙公司", "green"),
     ]
+
+
+def test_a_damaged_copy_of_a_file_does_not_erase_its_ratings(
+    settings: Settings, tmp_path: Path, ingest: Callable[..., RunReport]
+) -> None:
+    """The same file served again cut short: the copy before it still stands for the file (the list
+    of a red and a black enterprise vanished), and the damaged copy is quarantined saying so."""
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    good = workbook([["甲公司", "环保不良企业", 2024], ["乙公司", "环保严重失信企业", 2024]])
+    (drop / "jiangxi_credit_2024.xlsx").write_bytes(good)
+    ingest("credit", lambda s, led: credit.land(s, led, [str(drop)]))
+    (drop / "jiangxi_credit_2024.xlsx").write_bytes(good[: len(good) // 2])
+    [report] = ingest("credit", lambda s, led: credit.land(s, led, [str(drop)])).of("ratings")
+    assert ratings(settings) == [(2024, "乙公司", "black"), (2024, "甲公司", "red")]
+    assert (report.counts["files"], report.counts["files_unreadable"]) == (1, 1)
+    assert report.counts["files_from_an_older_copy"] == 1
+    reasons = pq.read_table(lk.table_dir(settings.lake, schema.quarantine)).column("reason").to_pylist()
+    assert len(reasons) == 1 and "newest readable copy before it stands for the file" in reasons[0]
