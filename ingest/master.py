@@ -38,7 +38,7 @@ from ingest.text_encoding import TextEncodingError, decode_text
 from schemas import master as schema
 from schemas.hj212_codes import code_as_typed
 from schemas.registry import Table
-from transforms.identifiers import E_NOTATION, normalize_name, normalize_uscc_array
+from transforms.identifiers import E_NOTATION, canonical_industry_code, normalize_name, normalize_uscc_array
 from warehouse.fs import LakeLike
 from warehouse.ledger import Ledger, RawObject
 
@@ -199,6 +199,9 @@ def parse_master_csv(data: bytes, *, raw_file: str, snapshot_at: dt.datetime | N
         assert value is not None and identity is not None
         first_line[identity] = line_no
         typed: dict[str, Any] = {c: rec.get(c) for c in COLUMNS[kind]}
+        typed_industry = typed.get("industry_code")
+        if typed_industry is not None:
+            typed["industry_code"] = canonical_industry_code(typed_industry)
         if kind == POINTS:
             typed["outlet_code"] = typed["outlet_code"].upper() if typed["outlet_code"] else None
             typed["pollutants"] = normalize_pollutants(typed["pollutants"] or "")

@@ -12,6 +12,7 @@ and are what the pipelines use on whole files.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Final
 
@@ -242,6 +243,29 @@ PREFECTURE_NAMES: Final = {**JIANGXI_PREFECTURES, **GUIZHOU_PREFECTURES}
 # Prefectures that became prefecture-level cities and got new codes (地区 → 市).
 LEGACY_REGION_CODES: Final = {"522200": "520600", "522400": "520500"}
 _REGION_RE = re.compile(r"^\d{6}$")
+
+
+# GB/T 4754-2017: the section letter of each two-digit division (A 01–05 … T 98)
+_SECTIONS = (("A", 1, 5), ("B", 6, 12), ("C", 13, 43), ("D", 44, 46), ("E", 47, 50), ("F", 51, 52),
+             ("G", 53, 60), ("H", 61, 62), ("I", 63, 65), ("J", 66, 69), ("K", 70, 70), ("L", 71, 72),
+             ("M", 73, 75), ("N", 76, 79), ("O", 80, 82), ("P", 83, 83), ("Q", 84, 85), ("R", 86, 90),
+             ("S", 91, 97), ("T", 98, 98))  # fmt: skip
+_SECTION_OF = {f"{d:02d}": letter for letter, lo, hi in _SECTIONS for d in range(lo, hi + 1)}
+_INDUSTRY_RE = re.compile(r"^([A-Z]?)(\d{2,4})$")
+
+
+def canonical_industry_code(value: str | None) -> str | None:
+    """A GB/T 4754 industry code as the standard writes it: its section letter, then its digits
+    (``d4620``, ``4620`` and ``Ｄ４６２０`` are ``D4620``) — what the national default limits match by
+    prefix. Anything else is kept as given (trimmed), for the reader to see."""
+    if value is None:
+        return None
+    text = unicodedata.normalize("NFKC", value).strip().upper()
+    m = _INDUSTRY_RE.match(text)
+    if not m or m.group(2)[:2] not in _SECTION_OF:
+        return text or None
+    section = _SECTION_OF[m.group(2)[:2]]
+    return section + m.group(2) if m.group(1) in ("", section) else text
 
 
 def is_region_code(value: str | None) -> bool:

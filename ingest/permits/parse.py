@@ -26,6 +26,7 @@ from schemas import permits as schema
 from schemas.hj212_codes import code_as_typed
 from schemas.hj212_codes import pollutant_as_typed as hj212_pollutant
 from schemas.registry import Column
+from transforms.identifiers import canonical_industry_code
 
 BEIJING = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
 _DATE = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?")
@@ -223,7 +224,7 @@ def _version_row(rec: dict[str, Any], raw_file: str, index: int) -> dict[str, An
         "version_type": _text(rec.get("versionType")),
         "uscc": _text(rec.get("creditCode")),
         "enterprise_name": _text(rec.get("entName")),
-        "industry_code": _text(rec.get("industryCode")),
+        "industry_code": canonical_industry_code(_text(rec.get("industryCode"))),
         "industry_name": _text(rec.get("industryName")),
         "region_code": _text(rec.get("regionCode")),
         "address": _text(rec.get("address")),

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from transforms.identifiers import (
     USCC_CHARSET,
     USCC_WEIGHTS,
+    canonical_industry_code,
     canonical_region_code,
     canonical_region_code_array,
     is_region_code,
@@ -212,3 +213,22 @@ def test_normalisation_is_idempotent_and_strips_all_whitespace(values: list[str 
         assert key is None or (normalize_name(key) == key and not any(c.isspace() for c in key))
     usccs = normalize_uscc_array(pa.array(values, pa.string())).to_pylist()
     assert all(u is None or normalize_uscc(u) == u for u in usccs)
+
+
+@pytest.mark.parametrize(
+    ("given", "code"),
+    [
+        ("D4620", "D4620"),
+        ("d4620", "D4620"),  # lower case
+        ("4620", "D4620"),  # without its section letter: division 46 is section D
+        ("Ｄ４６２０", "D4620"),  # full-width
+        (" 2511 ", "C2511"),
+        ("E4620", "E4620"),  # a letter that contradicts the division: kept, for a reader to see
+        ("化工", "化工"),  # no code at all: kept
+        ("", None),
+    ],
+)
+def test_industry_codes_as_the_standard_writes_them(given: str, code: str | None) -> None:
+    """The national default limits match an industry by prefix (D4620 sewage treatment, D4411 coal
+    power): 4620 or d4620 matched nothing, and the source was checked against no limit."""
+    assert canonical_industry_code(given) == code

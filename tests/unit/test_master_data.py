@@ -66,6 +66,12 @@ def test_codes_typed_full_width_are_the_codes_and_names_keep_their_form() -> Non
     assert row["point_name"] == "１＃炉（东）"  # a name, as written
 
 
+def test_an_enterprise_s_industry_code_as_the_standard_writes_it() -> None:
+    text = "uscc,enterprise_name,industry_code\n91350200776049653A,测试污水处理有限公司,4620\n"
+    (row,) = parse_master_csv(text.encode(), raw_file="raw/e.csv").rows.to_pylist()
+    assert row["industry_code"] == "D4620"  # the national default limits of sewage plants match it
+
+
 def test_an_enterprise_whose_uscc_a_spreadsheet_wrote_in_e_notation_has_no_key() -> None:
     """9.13601E+17 is what Excel saved of two different codes: neither may become a key (the second
     was quarantined as the first's duplicate); both are quarantined saying why."""
