@@ -38,6 +38,13 @@ _ATTRIBUTES = {
     ingest_master.POINTS: ("uscc", "outlet_code", "region_code", "point_name", "pollutants"),
 }
 _PACKETS = INPUTS["packets"]
+# A snapshot with less than half the rows of the one before is refused as a snapshot (a failed export:
+# a header-only file would end every enterprise's or point's version, and the history would keep that
+# gap for good) unless a run accepts it (`ecocloud run master --build registries --force --accept-shrink`;
+# remembered after).
+MAX_SNAPSHOT_DROP = 0.5
+_GUARDED_FROM = 10  # rows of the snapshot before: a small registry changes by half in ordinary edits
+_SHRINKS_ACCEPTED = "snapshots_shrink_accepted"
 
 
 def land(settings: Settings, ledger: Ledger, locations: Sequence[str] | None = None) -> list[RawObject]:
@@ -66,6 +73,10 @@ class Registries:
     def build(self, ctx: StepContext, unit: Unit) -> Output:
         objs = ctx.ledger.raw_objects(SOURCE)  # received order
         quarantine = [schema.quarantine.empty()]
+        previous = ctx.previous(unit.key)
+        accepted = set(previous.counts.get(_SHRINKS_ACCEPTED, [])) if previous else set()
+        if ctx.run.accepts_shrink(unit.key):
+            accepted.add("*")  # this run's word: every shrinking snapshot it meets
         by_kind: dict[str, list[RawObject]] = {k: [] for k in ingest_master.KINDS}
         for obj in objs:
             kind = obj.logical_name.removesuffix(".csv")
@@ -76,11 +87,12 @@ class Registries:
                     ingest_master.file_quarantine(obj.raw_path, "neither registry (see ingest/master.py)")
                 )
         enterprises = schema.enterprises.conform(
-            _history(ctx, ingest_master.ENTERPRISES, by_kind[ingest_master.ENTERPRISES], quarantine)
+            _history(ctx, ingest_master.ENTERPRISES, by_kind[ingest_master.ENTERPRISES], quarantine, accepted)
         )
         points = schema.monitoring_points.conform(
-            _history(ctx, ingest_master.POINTS, by_kind[ingest_master.POINTS], quarantine)
+            _history(ctx, ingest_master.POINTS, by_kind[ingest_master.POINTS], quarantine, accepted)
         )
+        accepted.discard("*")
         quarantine_t = schema.quarantine.conform(pa.concat_tables(quarantine))
         counts = {
             "snapshots": {k: len(v) for k, v in by_kind.items()},
@@ -89,6 +101,7 @@ class Registries:
             "monitoring_points": _current(points),
             "monitoring_point_versions": points.num_rows,
             "quarantined": quarantine_t.num_rows,
+            _SHRINKS_ACCEPTED: sorted(accepted),
         }
         tables = {
             schema.enterprises.name: enterprises,
@@ -98,10 +111,14 @@ class Registries:
         return Output(tables, counts)
 
 
-def _history(ctx: StepContext, kind: str, objs: list[RawObject], quarantine: list[pa.Table]) -> pa.Table:
-    """The versioned registry of ``kind`` from its snapshots (oldest first)."""
+def _history(
+    ctx: StepContext, kind: str, objs: list[RawObject], quarantine: list[pa.Table], accepted: set[str]
+) -> pa.Table:
+    """The versioned registry of ``kind`` from its snapshots (oldest first). ``accepted``: raw paths of
+    snapshots taken although they shrank (``*``: any, by this run's word; those met are added)."""
     parts = [ingest_master.STAGE[kind].empty()]
     snapshots: list[dt.datetime] = []  # of the files read: a refused file is no snapshot (not an empty one)
+    before = 0  # rows of the last snapshot taken
     for obj in objs:
         at = dt.datetime.fromisoformat(obj.received_at)
         try:
@@ -111,9 +128,21 @@ def _history(ctx: StepContext, kind: str, objs: list[RawObject], quarantine: lis
         except ingest_master.MasterFileError as exc:
             quarantine.append(ingest_master.file_quarantine(obj.raw_path, str(exc)))
             continue
+        rows_now = parsed.rows.num_rows
+        if before >= _GUARDED_FROM and rows_now < (1 - MAX_SNAPSHOT_DROP) * before:
+            if "*" not in accepted and obj.raw_path not in accepted:
+                reason = (
+                    f"refused as a snapshot: {rows_now} rows against {before} in the one before (more than "
+                    f"{MAX_SNAPSHOT_DROP:.0%} gone: a failed export?); if it is right, "
+                    "`ecocloud run master --build registries --force --accept-shrink` takes it"
+                )
+                quarantine.append(ingest_master.file_quarantine(obj.raw_path, reason))
+                continue
+            accepted.add(obj.raw_path)
         quarantine.append(parsed.quarantine)
         parts.append(parsed.rows)
         snapshots.append(at)
+        before = rows_now
     rows = pa.concat_tables(parts)
     rows = with_uscc_flags(rows, problem=kind == ingest_master.ENTERPRISES)
     rows = rows.set_column(

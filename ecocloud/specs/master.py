@@ -30,7 +30,9 @@ SPEC = SourceSpec(
             publish=Publish.WHOLE,
             summary=("enterprises", "monitoring_points", "quarantined"),
             steps="ecocloud.builds.master:Registries",
-            code_version="2",  # 2: full-width codes normalised; a USCC in E notation is no enterprise key
+            # 2: full-width codes normalised; a USCC in E notation is no enterprise key; a snapshot that
+            # lost more than half its rows is refused unless accepted
+            code_version="2",
             doc="Both versioned registries from every snapshot received; gated and published together.",
         ),
         Build(

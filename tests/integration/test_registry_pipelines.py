@@ -374,3 +374,52 @@ def test_two_lists_of_one_kind_in_one_place_are_refused_before_either_lands(
         ]
     finally:
         led.close()
+
+
+def test_a_snapshot_that_lost_most_of_its_rows_is_refused_until_accepted(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """A failed export (the header alone) read as a snapshot ends every enterprise's version, and the
+    history keeps that gap for good: it is refused, saying how to take it; once accepted, it stays so."""
+    from ecocloud.runner.context import read_published
+    from ecocloud.runner.engine import ledger
+    from ecocloud.simulator.enterprise_feeds import master_enterprises_csv
+
+    registry = tmp_path / "registry"
+    registry.mkdir()
+    good = master_enterprises_csv(SOURCES, dt.datetime(2026, 11, 20))
+    (registry / "enterprises.csv").write_bytes(good)
+    runner = CliRunner(env={"COLUMNS": "240"})
+
+    def current() -> int:
+        led = ledger(settings)
+        try:
+            return sum(
+                read_published(settings.lake_store, led, "core_master__enterprises")["is_current"].to_pylist()
+            )
+        finally:
+            led.close()
+
+    def reasons() -> list[str]:
+        led = ledger(settings)
+        try:
+            return read_published(settings.lake_store, led, "quarantine_master__rows")["reason"].to_pylist()
+        finally:
+            led.close()
+
+    assert runner.invoke(app, ["ingest", "master", str(registry)]).exit_code == 0
+    enterprises = current()
+    assert enterprises >= 10
+    (registry / "enterprises.csv").write_bytes(good.splitlines(keepends=True)[0])  # the header alone
+    assert runner.invoke(app, ["ingest", "master", str(registry)]).exit_code == 0
+    assert current() == enterprises  # nobody ended
+    assert any(r.startswith(f"refused as a snapshot: 0 rows against {enterprises}") for r in reasons())
+    out = runner.invoke(
+        app, ["run", "master", "--no-land", "--build", "registries", "--force", "--accept-shrink"]
+    )
+    assert out.exit_code == 0, out.output
+    assert current() == 0  # the operator's word: the registry is empty now
+    assert (
+        runner.invoke(app, ["run", "master", "--no-land", "--build", "registries", "--force"]).exit_code == 0
+    )
+    assert current() == 0 and not any(r.startswith("refused as a snapshot") for r in reasons())  # remembered
