@@ -51,3 +51,24 @@ def test_enforcement_opens_the_list_then_an_outlet_chart_with_its_limit(
     drawn = [len(lines.nth(i).get_attribute("d") or "") for i in range(lines.count())]
     assert sum(1 for d in drawn if d > 20) >= 2
     assert chart.locator("g.trace.scatter path.point").count() > 0  # the exceedance hours marked
+
+
+def test_anyone_narrows_the_disclosed_results_to_a_day_s_exceedances(
+    page: Page, risk_server: str, risk_home: RiskHome
+) -> None:
+    """Anonymous: the public page of key dischargers' results, its date and "over the limit only"."""
+    exceeded = next(lb for lb in load_labels(risk_home.labels) if lb["kind"] == "exceedance")
+    day = exceeded["start"][:10]
+    page.goto(f"{risk_server}/")
+    page.click("nav a[href='/overview/sources']")
+    expect(page.locator("h1")).to_contain_text("重点排污单位自动监测日数据")
+    form = page.locator("#source-filter")
+    form.locator("select[name=date]").select_option(day)
+    form.locator("input[name=exceeded]").check()
+    form.locator("button[type=submit]").click()
+    expect(page).to_have_url(re.compile(rf"date={day}.*exceeded=true"))
+    rows = page.locator("#sources tbody tr")
+    expect(rows.first).to_be_visible()
+    assert rows.count() == page.locator("#sources tbody tr.bad").count() > 0  # exceedances only
+    expect(page.locator("#sources tbody")).to_contain_text(exceeded["pollutant"])
+    assert exceeded["mn"] not in page.content()
