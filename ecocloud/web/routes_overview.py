@@ -104,21 +104,35 @@ def ranking_chart(ranking: list[dict[str, Any]], day: dt.date | None, t: Callabl
     )
 
 
+def under_way(day: dt.date | None) -> bool:
+    """Whether ``day`` (Beijing) is today or later: its rows are rebuilt each hour from its hours so far."""
+    return day is not None and day >= dt.datetime.now(BEIJING).date()
+
+
+def shown_day(
+    v: Viewer, dates: list[dt.date], asked: dt.date | None, none: tuple[str, str]
+) -> dt.date | None:
+    """The day a dated page shows (``dates``: the days with rows, newest first): the one asked for
+    (404 saying ``none`` when it has none), else the newest complete day — a day under way only when
+    asked for, and marked as such (its partial means are not the day's)."""
+    if asked is not None:
+        if asked not in dates:
+            raise HTTPException(404, v.t(*none))
+        return asked
+    complete = [d for d in dates if not under_way(d)]
+    return complete[0] if complete else dates[0] if dates else None
+
+
 @router.get("/air")
 def air(request: Request, date: Annotated[dt.date | None, Query()] = None) -> Response:
     v = viewer(request)
     _needs_data(v, "mart_air__city_daily_ranking", "core_air__stations")
     with queries.serving(settings_of(request)) as con:
         dates = queries.ranking_dates(con)
-        if date is not None and date not in dates:
-            raise HTTPException(404, v.t(f"{date} 没有城市排名", f"no city ranking for {date}"))
-        # a day still under way is ranked each hour from the hours so far (the 20-hour rule makes its
-        # means valid from about 20:00): shown when asked for, marked as such, never by default
-        today = dt.datetime.now(BEIJING).date()
-        complete = [d for d in dates if d < today]
-        day = date or (complete[0] if complete else dates[0] if dates else None)
+        # (the 20-hour rule makes a day's means valid from about 20:00)
+        day = shown_day(v, dates, date, (f"{date} 没有城市排名", f"no city ranking for {date}"))
         ranking = queries.city_ranking(con, day) if day else []
-        so_far = queries.last_air_hour(con, day) if day and day >= today else None
+        so_far = queries.last_air_hour(con, day) if day and under_way(day) else None
         stations = queries.air_stations(con)
     chart = ranking_chart(ranking, day, v.t)
     return render(
@@ -248,17 +262,11 @@ def sources(
     _needs_data(v, "mart_source__disclosure_daily")
     with queries.serving(settings_of(request)) as con:
         dates = queries.disclosure_dates(con)
-        if date is not None and date not in dates:
-            raise HTTPException(404, v.t(f"{date} 没有公开数据", f"no disclosed results for {date}"))
-        # today's results are rebuilt each hour from the hours so far: shown when asked for, marked as
-        # such, never by default (a partial day's mean is not the day's)
-        today = dt.datetime.now(BEIJING).date()
-        complete = [d for d in dates if d < today]
-        day = date or (complete[0] if complete else dates[0] if dates else None)
+        day = shown_day(v, dates, date, (f"{date} 没有公开数据", f"no disclosed results for {date}"))
         rows, total = queries.disclosure_rows(con, day, q, exceeded, SOURCE_ROWS) if day else ([], 0)
     names = {code: v.t(p.name_zh, p.name) for code, p in POLLUTANTS.items()}
     return render(
-        request, "sources.html", dates=dates[:SOURCE_DATES], day=day, under_way=day is not None and day >= today,
+        request, "sources.html", dates=dates[:SOURCE_DATES], day=day, under_way=under_way(day),
         q=q or "", exceeded=exceeded, rows=rows, total=total, pollutant_names=names,
     )  # fmt: skip
 
