@@ -50,7 +50,15 @@ def risk(
         typer.Option("--to", help="last day YYYY-MM-DD (default: the newest day with daily risk marts)"),
     ] = None,
     top: Annotated[int, typer.Option(help=f"how many outlets, 1 to {MAX_TOP:,}")] = DEFAULT_TOP,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="table | csv | xlsx | json")] = "table",
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            "-f",
+            help="table | csv | xlsx | json (for Excel take xlsx: Excel reads a CSV's all-digit USCCs and MNs "
+            "as numbers and keeps 15 of their digits)",
+        ),
+    ] = "table",
     out: Annotated[
         Path | None,
         typer.Option(
