@@ -469,16 +469,25 @@ def build_report(con: duckdb.DuckDBPyConnection, filters: RiskFilters, rules: Ri
 
 
 def report_of(
-    con: duckdb.DuckDBPyConnection, ranking: Ranking, filters: RiskFilters, rules: RiskRules
+    con: duckdb.DuckDBPyConnection,
+    ranking: Ranking,
+    filters: RiskFilters,
+    rules: RiskRules,
+    *,
+    with_evidence: bool = True,
 ) -> RiskReport:
-    """The top ``filters.top`` of a ranking with the evidence of its outlets."""
+    """The top ``filters.top`` of a ranking with the evidence of its outlets (none without
+    ``with_evidence``: a page that shows only the rankings need not gather it — a year of a province's
+    evidence is millions of rows)."""
     top_outlets = ranking.outlets.slice(0, filters.top)
     return RiskReport(
         filters=filters,
         period=ranking.period,
         outlets=top_outlets.to_pylist(),
         enterprises=ranking.enterprises.slice(0, filters.top).to_pylist(),
-        evidence=evidence(con, top_outlets, ranking.period, rules, filters.pollutant),
+        evidence=evidence(con, top_outlets, ranking.period, rules, filters.pollutant)
+        if with_evidence
+        else [],
         outlets_total=ranking.outlets.num_rows,
         enterprises_total=ranking.enterprises.num_rows,
         rules=rules,

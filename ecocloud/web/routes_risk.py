@@ -156,12 +156,14 @@ Listing = Annotated[tuple[Viewer, RiskFilters], Depends(_listing)]
 
 
 def _listed(
-    settings: Settings, filters: RiskFilters, rules: RiskRules, digest: str
+    settings: Settings, filters: RiskFilters, rules: RiskRules, digest: str, *, with_evidence: bool
 ) -> tuple[Period, RiskReport]:
-    """The period and the ranked report of ``filters`` (raises NoRiskMarts before the first risk run)."""
+    """The period and the ranked report of ``filters`` (raises NoRiskMarts before the first risk run);
+    the evidence only ``with_evidence`` (the download has it, the page shows the rankings alone)."""
     with _serving(settings) as (con, identity):
         period = _period(con, filters)
-        return period, report_of(con, _ranking(con, identity, period, filters, rules, digest), filters, rules)
+        ranking = _ranking(con, identity, period, filters, rules, digest)
+        return period, report_of(con, ranking, filters, rules, with_evidence=with_evidence)
 
 
 @router.get("")
@@ -170,7 +172,7 @@ def ranked_list(request: Request, listing: Listing) -> Response:
     settings = settings_of(request)
     rules, digest = _rules(settings)
     try:
-        _, report = _listed(settings, filters, rules, digest)
+        _, report = _listed(settings, filters, rules, digest, with_evidence=False)
     except NoRiskMarts:
         report = None
     return render(request, "risk.html", report=report, filters=filters, labels=LABELS, **_helpers(rules))
@@ -183,7 +185,7 @@ def export_xlsx(request: Request, listing: Listing) -> Response:
     settings = settings_of(request)
     rules, digest = _rules(settings)
     try:
-        period, report = _listed(settings, filters, rules, digest)
+        period, report = _listed(settings, filters, rules, digest, with_evidence=True)
     except NoRiskMarts:
         raise _no_marts(v) from None
     name = f"risk-{period.start:%Y%m%d}-{period.end:%Y%m%d}.xlsx"

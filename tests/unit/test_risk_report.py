@@ -44,6 +44,8 @@ from ecocloud.risk_report import (
     NoRiskMarts,
     RiskFilters,
     build_report,
+    rank,
+    report_of,
     resolve_period,
 )
 from schemas import risk as schema
@@ -185,6 +187,20 @@ def test_report_ranks_cuts_to_top_and_gathers_evidence(marts: RiskMarts) -> None
     top1 = build_report(con, RiskFilters(top=1), RULES)
     assert [o["mn"] for o in top1.outlets] == [MN_WATER] and top1.outlets_total == 2
     assert {r["mn"] for r in top1.evidence} == {MN_WATER}
+
+
+def test_a_report_for_the_rankings_alone_gathers_no_evidence(marts: RiskMarts) -> None:
+    """The web list shows the rankings only: a year of a province's evidence is millions of rows."""
+    con = connect(marts)
+    full = build_report(con, RiskFilters(), RULES)
+    ranking = rank(con, full.period, RiskFilters(), RULES)
+    bare = report_of(con, ranking, RiskFilters(), RULES, with_evidence=False)
+    assert full.evidence and bare.evidence == []
+    assert (bare.outlets, bare.enterprises, bare.outlets_total) == (
+        full.outlets,
+        full.enterprises,
+        full.outlets_total,
+    )
 
 
 def test_a_day_over_a_daily_mean_default_has_its_evidence() -> None:
