@@ -38,10 +38,12 @@ _ATTRIBUTES = {
     ingest_master.POINTS: ("uscc", "outlet_code", "region_code", "point_name", "pollutants"),
 }
 _PACKETS = INPUTS["packets"]
-# A snapshot with less than half the rows of the one before is refused as a snapshot (a failed export:
-# a header-only file would end every enterprise's or point's version, and the history would keep that
-# gap for good) unless a run accepts it (`ecocloud run master --build registries --force --accept-shrink`;
-# remembered after).
+# A snapshot with less than half the rows of the one taken before it (a failed export: a header-only
+# file would end every enterprise's or point's version, and the history, replayed from every snapshot,
+# would keep that gap for good) is refused while it is the newest, unless a run accepts it (`ecocloud run
+# master --build registries --force --accept-shrink`, remembered after), and for good once a later
+# snapshot is back above that half (a dip). A smaller snapshot followed by one as small is a real
+# shrink, taken: history from before this guard replays as it was.
 MAX_SNAPSHOT_DROP = 0.5
 _GUARDED_FROM = 10  # rows of the snapshot before: a small registry changes by half in ordinary edits
 _SHRINKS_ACCEPTED = "snapshots_shrink_accepted"
@@ -75,8 +77,7 @@ class Registries:
         quarantine = [schema.quarantine.empty()]
         previous = ctx.previous(unit.key)
         accepted = set(previous.counts.get(_SHRINKS_ACCEPTED, [])) if previous else set()
-        if ctx.run.accepts_shrink(unit.key):
-            accepted.add("*")  # this run's word: every shrinking snapshot it meets
+        accept_newest = ctx.run.accepts_shrink(unit.key)  # this run's word, for the newest snapshots
         by_kind: dict[str, list[RawObject]] = {k: [] for k in ingest_master.KINDS}
         for obj in objs:
             kind = obj.logical_name.removesuffix(".csv")
@@ -87,12 +88,20 @@ class Registries:
                     ingest_master.file_quarantine(obj.raw_path, "neither registry (see ingest/master.py)")
                 )
         enterprises = schema.enterprises.conform(
-            _history(ctx, ingest_master.ENTERPRISES, by_kind[ingest_master.ENTERPRISES], quarantine, accepted)
+            _history(
+                ctx,
+                ingest_master.ENTERPRISES,
+                by_kind[ingest_master.ENTERPRISES],
+                quarantine,
+                accepted,
+                accept_newest,
+            )
         )
         points = schema.monitoring_points.conform(
-            _history(ctx, ingest_master.POINTS, by_kind[ingest_master.POINTS], quarantine, accepted)
+            _history(
+                ctx, ingest_master.POINTS, by_kind[ingest_master.POINTS], quarantine, accepted, accept_newest
+            )
         )
-        accepted.discard("*")
         quarantine_t = schema.quarantine.conform(pa.concat_tables(quarantine))
         counts = {
             "snapshots": {k: len(v) for k, v in by_kind.items()},
@@ -112,33 +121,53 @@ class Registries:
 
 
 def _history(
-    ctx: StepContext, kind: str, objs: list[RawObject], quarantine: list[pa.Table], accepted: set[str]
+    ctx: StepContext,
+    kind: str,
+    objs: list[RawObject],
+    quarantine: list[pa.Table],
+    accepted: set[str],
+    accept_newest: bool,
 ) -> pa.Table:
     """The versioned registry of ``kind`` from its snapshots (oldest first). ``accepted``: raw paths of
-    snapshots taken although they shrank (``*``: any, by this run's word; those met are added)."""
+    snapshots taken although they shrank (the newest is added when ``accept_newest``)."""
     parts = [ingest_master.STAGE[kind].empty()]
     snapshots: list[dt.datetime] = []  # of the files read: a refused file is no snapshot (not an empty one)
-    before = 0  # rows of the last snapshot taken
+    readable: list[tuple[RawObject, dt.datetime, ingest_master.ParsedMaster]] = []
     for obj in objs:
         at = dt.datetime.fromisoformat(obj.received_at)
         try:
-            parsed = ingest_master.parse_master_csv(
-                read_raw(ctx.lake, obj), raw_file=obj.raw_path, snapshot_at=at
+            readable.append(
+                (
+                    obj,
+                    at,
+                    ingest_master.parse_master_csv(
+                        read_raw(ctx.lake, obj), raw_file=obj.raw_path, snapshot_at=at
+                    ),
+                )
             )
         except ingest_master.MasterFileError as exc:
             quarantine.append(ingest_master.file_quarantine(obj.raw_path, str(exc)))
-            continue
+    before = 0  # rows of the last snapshot taken
+    for i, (obj, at, parsed) in enumerate(readable):
         rows_now = parsed.rows.num_rows
-        if before >= _GUARDED_FROM and rows_now < (1 - MAX_SNAPSHOT_DROP) * before:
-            if "*" not in accepted and obj.raw_path not in accepted:
+        floor = (1 - MAX_SNAPSHOT_DROP) * before
+        if before >= _GUARDED_FROM and rows_now < floor and obj.raw_path not in accepted:
+            newest = i == len(readable) - 1
+            if newest and accept_newest:
+                accepted.add(obj.raw_path)
+            elif newest or readable[i + 1][2].rows.num_rows >= floor:
                 reason = (
                     f"refused as a snapshot: {rows_now} rows against {before} in the one before (more than "
-                    f"{MAX_SNAPSHOT_DROP:.0%} gone: a failed export?); if it is right, "
-                    "`ecocloud run master --build registries --force --accept-shrink` takes it"
+                    f"{MAX_SNAPSHOT_DROP:.0%} gone: a failed export?)"
+                    + (
+                        "; if it is right, `ecocloud run master --build registries --force --accept-shrink` "
+                        "takes it"
+                        if newest
+                        else "; the next snapshot is back above half"
+                    )
                 )
                 quarantine.append(ingest_master.file_quarantine(obj.raw_path, reason))
                 continue
-            accepted.add(obj.raw_path)
         quarantine.append(parsed.quarantine)
         parts.append(parsed.rows)
         snapshots.append(at)

@@ -423,3 +423,42 @@ def test_a_snapshot_that_lost_most_of_its_rows_is_refused_until_accepted(
         runner.invoke(app, ["run", "master", "--no-land", "--build", "registries", "--force"]).exit_code == 0
     )
     assert current() == 0 and not any(r.startswith("refused as a snapshot") for r in reasons())  # remembered
+
+
+def test_a_dip_stays_refused_and_a_shrink_confirmed_by_the_next_snapshot_is_taken(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """A failed export followed by a full one is a dip: refused for good, nobody's history broken. A
+    small snapshot followed by one as small is a real clean-up: taken without anyone's word (history
+    from before the guard replays as it was), and a later registration counts."""
+    from ecocloud.runner.context import read_published
+    from ecocloud.runner.engine import ledger
+    from ecocloud.simulator.enterprise_feeds import master_enterprises_csv
+
+    registry = tmp_path / "registry"
+    registry.mkdir()
+    lines = master_enterprises_csv(SOURCES, dt.datetime(2026, 11, 20)).splitlines(keepends=True)
+    runner = CliRunner(env={"COLUMNS": "240"})
+
+    def land(body: bytes) -> None:
+        (registry / "enterprises.csv").write_bytes(body)
+        assert runner.invoke(app, ["ingest", "master", str(registry)]).exit_code == 0
+
+    def versions() -> tuple[int, int]:
+        led = ledger(settings)
+        try:
+            t = read_published(settings.lake_store, led, "core_master__enterprises")
+        finally:
+            led.close()
+        return t.num_rows, sum(t["is_current"].to_pylist())
+
+    land(b"".join(lines))
+    full = len(lines) - 1
+    land(lines[0])  # the header alone
+    land(b"".join(lines))  # the full list again: the header-only file was a dip
+    assert versions() == (full, full)  # no version ended and reopened
+    land(b"".join(lines[:6]))  # five kept: refused while newest …
+    assert versions() == (full, full)
+    newcomer = "91999999999999999X,新登记企业,360100,D4411,火力发电,地址\r\n".encode()
+    land(b"".join(lines[:6]) + newcomer)  # … and taken once the next snapshot is as small
+    assert versions()[1] == 6
