@@ -83,6 +83,7 @@ import asyncio
 import contextlib
 import gc
 import ipaddress
+import itertools
 import logging
 import os
 import re
@@ -301,8 +302,11 @@ class _Conn:
 
 
 class _Budget:
-    """Bytes each key (a peer address, an MN) may land per window; bounded memory. ``what`` names
-    the cap in the warning logged once per key and window."""
+    """Bytes each key (a peer address, an MN) may land per window; bounded memory: keys are cut to
+    ``_KEY_CHARS`` (an MN of thousands of characters would cost as much to remember), and past
+    ``max_peers`` keys the expired ones go, then the oldest down to nine tenths — at once, so a flood
+    of new keys costs one sweep per tenth of the table, not one per line. ``what`` names the cap in the
+    warning logged once per key and window."""
 
     def __init__(self, limit: int, window_s: float, what: str, max_peers: int = 100_000) -> None:
         self.what = what
@@ -312,9 +316,10 @@ class _Budget:
         self._used: dict[str, tuple[float, int]] = {}
         self._warned: set[str] = set()
 
-    def take(self, ip: str, n: int, now: float) -> bool:
+    def take(self, key: str, n: int, now: float) -> bool:
         if self.limit <= 0:
             return True
+        ip = key[:_KEY_CHARS]
         start, used = self._used.get(ip, (now, 0))
         if now - start >= self.window_s:
             start, used = now, 0
@@ -331,10 +336,13 @@ class _Budget:
         if len(self._used) > self.max_peers:
             for k in [k for k, (s, _) in self._used.items() if now - s >= self.window_s]:
                 del self._used[k]
-            while len(self._used) > self.max_peers:
-                del self._used[next(iter(self._used))]
+            for k in list(itertools.islice(self._used, max(0, len(self._used) - self.max_peers * 9 // 10))):
+                del self._used[k]  # the oldest entries first (insertion order)
             self._warned &= self._used.keys()
         return True
+
+
+_KEY_CHARS = 64  # an MN is 24 characters, an IPv6 address at most 45
 
 
 class _IdleWatch:
@@ -715,8 +723,10 @@ class Receiver:
         result: Packet | Reject
         if forced is not None:
             h = salvage_header(line[6:]) if line.startswith(b"##") else {}
+            flag_s = h.get("Flag") or ""
+            flag = int(flag_s) if flag_s.isascii() and flag_s.isdigit() and len(flag_s) <= 3 else None
             result = Reject(
-                forced, forced, line, h.get("QN"), h.get("ST"), h.get("CN"), h.get("PW"), h.get("MN")
+                forced, forced, line, h.get("QN"), h.get("ST"), h.get("CN"), h.get("PW"), h.get("MN"), flag
             )
         else:
             result = parse_line(line)

@@ -122,8 +122,10 @@ def test_a_refused_packet_is_answered_only_if_its_flag_asks_and_in_its_own_versi
     async def body(r: Receiver) -> None:
         reader, writer = await connect(r)
         writer.write(packet("20240501120000001", pw="wrong", flag=4))  # HJ 212-2017, no reply wanted
+        too_long = f"##9999QN=20240501120000008;ST=32;CN=2011;PW=x;MN={MN};Flag=8;CP=&&".encode()
+        writer.write(too_long + b"x" * 5000 + b"&&0000\r\n")  # refused unparsed: its Flag still says none
         writer.write(packet("20240501120000002", pw="wrong", flag=9))  # HJ 212-2025, reply wanted
-        n = await reply(reader)  # the first line got none: this is the second's
+        n = await reply(reader)  # the first two lines got none: this is the third's
         assert (n.cn, n.extra["QnRtn"], n.qn, n.flag) == ("9011", "3", "20240501120000002", 8)
         writer.write(packet("20240501120000003", pw="wrong"))  # 2017, Flag 5
         n = await reply(reader)
@@ -133,7 +135,7 @@ def test_a_refused_packet_is_answered_only_if_its_flag_asks_and_in_its_own_versi
     r = run(tmp_path, body, registry=_registry(tmp_path, "registered"), registry_mode="registered")
     assert r.stats.replies_9011 == 2
     quarantined = [raw for _, raw in records(tmp_path / "raw" / "hj212_quarantine")]
-    assert len(quarantined) == 3  # every refused line is kept, answered or not
+    assert len(quarantined) == 4  # every refused line is kept, answered or not
 
 
 def test_registered_mode_unknown_mn_and_wrong_pw(tmp_path: Path) -> None:

@@ -73,3 +73,23 @@ def test_the_proxy_protocol_is_off_by_default_and_needs_trusted_proxies(
     monkeypatch.setenv("ECOCLOUD_HJ212_TRUSTED_PROXIES", "10.0.0.0/8,gateway")
     result = CliRunner().invoke(app, ["receive", "--port", "0"])
     assert result.exit_code == 2 and "'gateway' is not an address" in result.output
+
+
+def test_a_budget_of_many_long_keys_stays_small_and_fast() -> None:
+    """An open-mode sender inventing MNs of kilobytes: each remembered at most 64 characters long,
+    and past the table's size it is cut to nine tenths at once, not scanned again for every line."""
+    from ingest.hj212.receiver import _Budget
+
+    budget = _Budget(1 << 20, 3600, "data of MN", max_peers=1000)
+    sizes = []
+    for i in range(5_000):
+        assert budget.take(f"{i:08d}" + "F" * 4000, 300, 1.0)
+        sizes.append(len(budget._used))
+    assert max(sizes) <= 1000 and max(map(len, budget._used)) == 64
+    # the first key past the size sweeps the table down to nine tenths: the next hundred keys add
+    # without a sweep (one sweep per line kept it at 1,000 and scanned it every time)
+    assert sizes[1000] == 900 and sizes[1000:1100] == list(range(900, 1000))
+    # one key's cap: the second take over it is refused, and another key is not
+    small = _Budget(500, 3600, "data of MN")
+    assert small.take("MN1", 400, 0.0) and not small.take("MN1", 400, 1.0) and small.take("MN2", 400, 1.0)
+    assert small.take("MN1", 400, 3601.0)  # a new window
