@@ -183,11 +183,9 @@ def parse_master_csv(data: bytes, *, raw_file: str, snapshot_at: dt.datetime | N
             reason = f"a totals row ({value[:20]})"
         elif not value or identity is None:
             reason = f"no {key}"
-        elif kind == ENTERPRISES and re.match(E_NOTATION, identity):
-            # two enterprises whose codes round alike would become one: no key at all is better
-            reason = (
-                f"uscc {value} is a number in E notation (saved from a spreadsheet): its last digits are lost"
-            )
+        elif re.match(E_NOTATION, identity.upper()):
+            # two enterprises (or loggers) whose codes round alike would become one: no key is better
+            reason = f"{key} {value} is a number in E notation (saved from a spreadsheet): its last digits are lost"
         elif identity in first_line:
             reason = f"duplicate {key}: already on line {first_line[identity]}"
         if reason:

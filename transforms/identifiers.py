@@ -75,7 +75,8 @@ MISSING, BAD_LENGTH, BAD_CHARSET, BAD_CHECK = "missing", "length", "charset", "c
 # a USCC a spreadsheet stored as a number and wrote in E notation (9.13601E+17): its digits are lost
 AS_NUMBER = "number"
 _PROBLEMS = pa.array([None, MISSING, BAD_LENGTH, BAD_CHARSET, BAD_CHECK, AS_NUMBER], pa.string())
-E_NOTATION = r"^[0-9](\.[0-9]+)?E\+?[0-9]+$"  # after normalising (upper case, no spaces)
+# after normalising (upper case, no spaces); the "+" as spreadsheets write it: "1E12…" is also a hex MN
+E_NOTATION = r"^[0-9](\.[0-9]+)?E\+[0-9]+$"
 
 
 def uscc_check_char(first17: str) -> str:
@@ -249,7 +250,7 @@ _REGION_RE = re.compile(r"^\d{6}$")
 _SECTIONS = (("A", 1, 5), ("B", 6, 12), ("C", 13, 43), ("D", 44, 46), ("E", 47, 50), ("F", 51, 52),
              ("G", 53, 60), ("H", 61, 62), ("I", 63, 65), ("J", 66, 69), ("K", 70, 70), ("L", 71, 72),
              ("M", 73, 75), ("N", 76, 79), ("O", 80, 82), ("P", 83, 83), ("Q", 84, 85), ("R", 86, 90),
-             ("S", 91, 97), ("T", 98, 98))  # fmt: skip
+             ("S", 91, 96), ("T", 97, 97))  # fmt: skip
 _SECTION_OF = {f"{d:02d}": letter for letter, lo, hi in _SECTIONS for d in range(lo, hi + 1)}
 _INDUSTRY_RE = re.compile(r"^([A-Z]?)(\d{2,4})$")
 
@@ -257,7 +258,7 @@ _INDUSTRY_RE = re.compile(r"^([A-Z]?)(\d{2,4})$")
 def canonical_industry_code(value: str | None) -> str | None:
     """A GB/T 4754 industry code as the standard writes it: its section letter, then its digits
     (``d4620``, ``4620`` and ``Ｄ４６２０`` are ``D4620``) — what the national default limits match by
-    prefix. Anything else is kept as given (trimmed), for the reader to see."""
+    prefix. Anything else is kept, normalised alike (NFKC, trimmed, upper case), for a reader to see."""
     if value is None:
         return None
     text = unicodedata.normalize("NFKC", value).strip().upper()

@@ -65,10 +65,11 @@ def _order_key(rec: Any) -> tuple[dt.datetime, str, int] | None:
         return None  # an untypable record: the parser quarantines it; it does not break the order check
 
 
-def _version_key(rec: Any) -> tuple[str, str]:
-    """A record's (permit, version) for counting distinct records; any JSON value may stand there."""
+def _version_key(rec: Any, where: str) -> tuple[str, str]:
+    """A record's (permit, version) for counting distinct records; any JSON value may stand there. A
+    record that is no object has no identity: it counts as its own (``where``: its page and place)."""
     if not isinstance(rec, dict):
-        return "", json.dumps(rec, sort_keys=True)
+        return "", where
     return str(rec.get("permitNo")), json.dumps(rec.get("version"), sort_keys=True)
 
 
@@ -122,7 +123,7 @@ def fetch_pages(
             n += 1
         # a record republished while we paged moves to the end: one record is skipped, another read
         # twice — the count of distinct versions then falls short of the total
-        versions = [_version_key(r) for p in pages for r in p.records]
+        versions = [_version_key(r, f"{p.page}:{i}") for p in pages for i, r in enumerate(p.records)]
         if consistent and pages and len(set(versions)) == len(versions) == pages[0].total:
             return pages
         log.warning("permit listing changed while paging (attempt %d); restarting", attempt + 1)

@@ -232,3 +232,8 @@ def test_industry_codes_as_the_standard_writes_them(given: str, code: str | None
     """The national default limits match an industry by prefix (D4620 sewage treatment, D4411 coal
     power): 4620 or d4620 matched nothing, and the source was checked against no limit."""
     assert canonical_industry_code(given) == code
+
+
+def test_industry_sections_at_the_end_of_the_table() -> None:
+    """GB/T 4754-2017: S is divisions 91–96, T is 97."""
+    assert (canonical_industry_code("9600"), canonical_industry_code("97")) == ("S9600", "T97")

@@ -280,3 +280,22 @@ def test_a_utf8_file_with_a_gbk_line_is_refused_not_garbled() -> None:
         parse_master_csv(data, raw_file="raw/e.csv")
     gbk = parse_master_csv("\n".join(rows).encode("gb18030"), raw_file="raw/e.csv")  # one encoding: read
     assert [r["enterprise_name"] for r in gbk.rows.to_pylist()] == ["江西化工有限公司", "南昌水务集团"]
+
+
+def test_a_logger_whose_mn_a_spreadsheet_wrote_in_e_notation_has_no_key() -> None:
+    """An all-digit MN in a number cell: 3.30211E+23 for two loggers, neither a key; a hex MN that
+    merely starts with a digit and an E is one."""
+    text = (
+        "mn,uscc,outlet_code\n"
+        "3.30211E+23,91350200776049653A,DA001\n"
+        "3.30211E+23,91350200776049653A,DA002\n"
+        "1E1234567890123456789012,91350200776049653A,DW001\n"
+    )
+    p = parse_master_csv(text.encode(), raw_file="raw/m.csv")
+    assert [r["mn"] for r in p.rows.to_pylist()] == ["1E1234567890123456789012"]
+    assert [
+        r.startswith("mn 3.30211E+23 is a number in E notation") for r in p.quarantine["reason"].to_pylist()
+    ] == [
+        True,
+        True,
+    ]
