@@ -15,6 +15,7 @@ import duckdb
 
 from ecocloud.settings import Settings
 from schemas.registry import Table
+from transforms.risk.scoring import region_prefix
 from warehouse.catalog import RESULTS_TABLE, datasets_as_of, time_column
 
 MAX_TERMS = 8
@@ -307,14 +308,17 @@ def disclosure_rows(
     con: duckdb.DuckDBPyConnection, day: dt.date, q: str | None, exceeded_only: bool, limit: int
 ) -> tuple[list[dict[str, Any]], int]:
     """A day's disclosed results (at most ``limit``, exceedances first) and how many match in all:
-    ``q``'s words each in the enterprise's name, USCC or region code; ``exceeded_only``: rows with an
-    hour over the limit or a day's mean over it."""
+    ``q``'s words each in the enterprise's name or USCC, or a region code (a prefecture's 360100 finds
+    its counties' 3601xx too); ``exceeded_only``: rows with an hour over the limit or a day's mean over it."""
     where = ["date = $day"]
     params: dict[str, object] = {"day": day}
     for i, term in enumerate(search_terms(q)):
         where.append(f"(enterprise_name ILIKE $t{i} ESCAPE '\\' OR uscc ILIKE $t{i} ESCAPE '\\' "
-                     f"OR region_code ILIKE $t{i} ESCAPE '\\')")  # fmt: skip
+                     f"OR starts_with(region_code, $r{i}))")  # fmt: skip
         params[f"t{i}"] = _like(term)
+        # a region code stands for the regions under it: 360000 the province, 360100 a prefecture
+        digits = term.isascii() and term.isdigit()
+        params[f"r{i}"] = (region_prefix(term) if len(term) == 6 else term) if digits else None
     if exceeded_only:
         where.append("(hours_exceeded > 0 OR day_mean_exceeded)")
     cond = " AND ".join(where)

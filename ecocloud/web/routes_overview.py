@@ -104,6 +104,13 @@ def ranking_chart(ranking: list[dict[str, Any]], day: dt.date | None, t: Callabl
     )
 
 
+def _offered(dates: list[dt.date], day: dt.date | None) -> list[dt.date]:
+    """The days a date list offers: the newest ``SOURCE_DATES``, and the one shown when it is older
+    (or the form would send the newest instead)."""
+    offered = dates[:SOURCE_DATES]
+    return [*offered, day] if day is not None and day not in offered else offered
+
+
 def under_way(day: dt.date | None) -> bool:
     """Whether ``day`` (Beijing) is today or later: its rows are rebuilt each hour from its hours so far."""
     return day is not None and day >= dt.datetime.now(BEIJING).date()
@@ -266,7 +273,7 @@ def sources(
         rows, total = queries.disclosure_rows(con, day, q, exceeded, SOURCE_ROWS) if day else ([], 0)
     names = {code: v.t(p.name_zh, p.name) for code, p in POLLUTANTS.items()}
     return render(
-        request, "sources.html", dates=dates[:SOURCE_DATES], day=day, under_way=under_way(day),
+        request, "sources.html", dates=_offered(dates, day), day=day, under_way=under_way(day),
         q=q or "", exceeded=exceeded, rows=rows, total=total, pollutant_names=names,
     )  # fmt: skip
 

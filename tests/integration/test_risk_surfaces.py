@@ -369,4 +369,9 @@ def test_the_public_sees_disclosed_results_by_enterprise_and_never_an_mn(
     )
     uscc_cells = set(re.findall(r"<td>([0-9A-Z]{18})</td>", one.text))
     assert uscc_cells == {outlet["uscc"]}
+    prefecture = outlet["region_code"][:4] + "00"  # stands for its counties too
+    by_region = requests.get(
+        f"{risk_server}/overview/sources", params={"date": day, "q": prefecture}, timeout=30
+    )
+    assert outlet["uscc"] in by_region.text
     assert requests.get(f"{risk_server}/overview/sources?date=1999-01-01", timeout=30).status_code == 404
