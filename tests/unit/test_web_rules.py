@@ -470,3 +470,23 @@ def test_sample_rows_are_the_newest_day_s_first_rows_by_key_on_every_visit() -> 
     names, got = sample(con, table, 5)
     picked = [dict(zip(names, r, strict=True)) for r in got]
     assert [(r["date"], r["uscc"]) for r in picked] == [(newest, u) for u in usccs[:5]]
+
+
+def test_a_dated_page_opens_on_the_newest_complete_day_and_today_only_when_asked() -> None:
+    """The disclosure and air pages: today's rows are rebuilt each hour from its hours so far (a
+    partial day's mean is not the day's), so they show it only when asked, marked as under way."""
+    from fastapi import HTTPException
+
+    from ecocloud.web.deps import BEIJING
+    from ecocloud.web.routes_overview import shown_day, under_way
+
+    v = Viewer(session=None, lang="zh", csrf_token="")
+    today = dt.datetime.now(BEIJING).date()
+    dates = [today, today - dt.timedelta(days=1), today - dt.timedelta(days=2)]
+    assert shown_day(v, dates, None, ("无", "none")) == dates[1] and not under_way(dates[1])
+    assert shown_day(v, dates, today, ("无", "none")) == today and under_way(today)
+    assert shown_day(v, [today], None, ("无", "none")) == today  # nothing complete yet: today, marked
+    assert shown_day(v, [], None, ("无", "none")) is None
+    with pytest.raises(HTTPException) as missing:
+        shown_day(v, dates, today - dt.timedelta(days=9), ("无", "none"))
+    assert missing.value.status_code == 404
