@@ -74,10 +74,10 @@ class Ratings:
     bad copy is quarantined saying so."""
 
     def plan(self, ctx: StepContext) -> Iterable[Unit]:
-        objs = [o for copies in copies_newest_first(ctx.ledger.raw_objects(SOURCE)) for o in copies]
-        if objs:
-            size = sum(copies[0].size for copies in copies_newest_first(objs))
-            yield Unit("all", tuple(ctx.raw_input(o) for o in objs), size=size)
+        files = copies_newest_first(ctx.ledger.raw_objects(SOURCE))
+        if files:
+            inputs = tuple(ctx.raw_input(o) for copies in files for o in copies)
+            yield Unit("all", inputs, size=sum(copies[0].size for copies in files))
 
     def build(self, ctx: StepContext, unit: Unit) -> Output:
         objs = {o.raw_path: o for o in ctx.ledger.raw_objects(SOURCE)}

@@ -87,6 +87,7 @@ __all__ = [
     "qn_rtn_for",
     "reply_flag",
     "salvage_header",
+    "salvaged_reject",
     "split_lines",
 ]
 
@@ -299,6 +300,11 @@ def _reject(
         hdr.get("MN"),
         flag if flag is not None and flag < 256 else None,
     )
+
+
+def salvaged_reject(reason: str, detail: str, raw: bytes) -> Reject:
+    """A line refused before parsing (too long, cut off): what its header still tells, for the reply."""
+    return _reject(reason, detail, raw, raw[6:] if raw.startswith(b"##") else None)
 
 
 _DT_CACHE: dict[str, datetime] = {}

@@ -108,7 +108,7 @@ from ingest.hj212.protocol import (
     build_ack_9014,
     parse_line,
     reply_flag,
-    salvage_header,
+    salvaged_reject,
 )
 from ingest.hj212.proxy_protocol import (
     ProxyHeaderError,
@@ -721,15 +721,7 @@ class Receiver:
         st.lines += 1
         st.bytes += len(line)
         result: Packet | Reject
-        if forced is not None:
-            h = salvage_header(line[6:]) if line.startswith(b"##") else {}
-            flag_s = h.get("Flag") or ""
-            flag = int(flag_s) if flag_s.isascii() and flag_s.isdigit() and len(flag_s) <= 3 else None
-            result = Reject(
-                forced, forced, line, h.get("QN"), h.get("ST"), h.get("CN"), h.get("PW"), h.get("MN"), flag
-            )
-        else:
-            result = parse_line(line)
+        result = salvaged_reject(forced, forced, line) if forced is not None else parse_line(line)
         status = "ok"
         if self._registry is not None and isinstance(result, Packet):
             result, status = self._authenticate(result, line, conn)
