@@ -20,6 +20,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from schemas.fields import USCC_PROBLEMS
+
 __all__ = [
     "GUIZHOU_PREFECTURES",
     "JIANGXI_PREFECTURES",
@@ -70,11 +72,10 @@ _NO_USCC = pa.array(["无", "暂无", "N/A", "NA", "NULL", "NONE"], pa.string())
 _WS = "[\t\n\v\f\r \x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+"
 # Case folding of the matching keys is ASCII only (after NFKC, full-width letters are ASCII).
 
-# Reasons a USCC is flagged (values of the ``uscc_problem`` columns).
-MISSING, BAD_LENGTH, BAD_CHARSET, BAD_CHECK = "missing", "length", "charset", "check_char"
-# a USCC a spreadsheet stored as a number and wrote in E notation (9.13601E+17): its digits are lost
-AS_NUMBER = "number"
-_PROBLEMS = pa.array([None, MISSING, BAD_LENGTH, BAD_CHARSET, BAD_CHECK, AS_NUMBER], pa.string())
+# Reasons a USCC is flagged (values of the ``uscc_problem`` columns, declared in the registry); the
+# last: a USCC a spreadsheet stored as a number and wrote in E notation (9.13601E+17), digits lost
+MISSING, BAD_LENGTH, BAD_CHARSET, BAD_CHECK, AS_NUMBER = USCC_PROBLEMS
+_PROBLEMS = pa.array([None, *USCC_PROBLEMS], pa.string())  # index 0: valid
 # after normalising (upper case, no spaces); the "+" as spreadsheets write it: "1E12…" is also a hex MN
 E_NOTATION = r"^[0-9](\.[0-9]+)?E\+[0-9]+$"
 
@@ -246,7 +247,7 @@ LEGACY_REGION_CODES: Final = {"522200": "520600", "522400": "520500"}
 _REGION_RE = re.compile(r"^\d{6}$")
 
 
-# GB/T 4754-2017: the section letter of each two-digit division (A 01–05 … T 98)
+# GB/T 4754-2017: the section letter of each two-digit division (A 01–05 … T 97)
 _SECTIONS = (("A", 1, 5), ("B", 6, 12), ("C", 13, 43), ("D", 44, 46), ("E", 47, 50), ("F", 51, 52),
              ("G", 53, 60), ("H", 61, 62), ("I", 63, 65), ("J", 66, 69), ("K", 70, 70), ("L", 71, 72),
              ("M", 73, 75), ("N", 76, 79), ("O", 80, 82), ("P", 83, 83), ("Q", 84, 85), ("R", 86, 90),
