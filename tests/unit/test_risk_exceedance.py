@@ -9,6 +9,7 @@ import duckdb
 import pytest
 from risk_data import (
     E_AIR,
+    E_WATER,
     MN_AIR,
     MN_WATER,
     D,
@@ -174,6 +175,45 @@ def test_a_daily_mean_default_is_exceeded_by_a_day_not_by_an_hour() -> None:
         for r in rows_of(m.exceedance_daily, pollutant_code="w01018")
     } == {(0, False)}
     assert m.exceedance_hourly.num_rows == 0
+
+
+@pytest.mark.parametrize(
+    ("standard", "hours_exceeded"),
+    [
+        ("《城镇污水处理厂污染物排放标准》(GB18918—2002) 一级A", 0),  # daily means: the day is 35
+        ("GB 8978-1996", 4),  # not a standard of daily means: each hour is judged
+    ],
+)
+def test_a_permit_limit_under_a_standard_of_daily_means_bounds_the_day(
+    standard: str, hours_exceeded: int
+) -> None:
+    """The plant's own permit gives COD 40 mg/L citing GB 18918 (a day of 30 with four hours of 60:
+    mean 35): judged hour by hour, as permit limits were, four hours were exceedances of a limit the
+    plant met; the pH range on the same permit still bounds every hour."""
+    lim = limits(
+        [
+            {"uscc": E_WATER, "outlet_code": "DW001", "pollutant_code": "w01018", "limit_value": 40.0,
+             "standard": standard},
+            {"uscc": E_WATER, "outlet_code": "DW001", "pollutant_code": "w01001", "limit_value": 9.0,
+             "limit_lower": 6.0, "limit_unit": "-", "standard": standard},
+        ]
+    )  # fmt: skip
+    start = bj(D - dt.timedelta(days=1))
+    rows = (
+        series(MN_WATER, "w01018", start, [30.0] * 24 + [60.0] * 4 + [30.0] * 20)
+        + series(MN_WATER, "w01001", start, [7.0] * 24 + [10.0] * 2 + [7.0] * 22)
+        + series(MN_WATER, "w00000", start, [5.0] * 48)
+    )
+    inputs = base_inputs(core_permit__outlet_limits=lim, core_permit__outlets=outlets_of(lim))
+    m = refresh({**inputs, "mart_source__hourly": hourly(rows)}, D)
+    (cod,) = rows_of(m.exceedance_daily, mn=MN_WATER, pollutant_code="w01018")
+    assert (cod["limit_source"], cod["limit_value"], cod["limit_standard"]) == ("permit", 40.0, standard)
+    assert (cod["hours_exceeded"], cod["day_mean_exceeded"]) == (hours_exceeded, False)
+    (ph,) = rows_of(m.exceedance_daily, mn=MN_WATER, pollutant_code="w01001")
+    assert (ph["limit_source"], ph["hours_exceeded"]) == ("permit", 2)
+    assert {r["pollutant_code"] for r in m.exceedance_hourly.to_pylist()} == (
+        {"w01001"} if hours_exceeded == 0 else {"w01001", "w01018"}
+    )
 
 
 def test_a_day_over_a_daily_mean_limit_has_the_mean_s_exceedance_multiple() -> None:

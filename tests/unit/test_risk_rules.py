@@ -51,6 +51,11 @@ def test_override_file_changes_only_its_keys(tmp_path: Path, monkeypatch: pytest
             "[[defaults]]\nindustry_prefix = 'D46'\nstandard = 'x'\nunit = 'mg/L'\nbasis = 'daily'\n",
             "basis 'daily' is not one of hourly, daily_mean",
         ),
+        (
+            "[[defaults]]\nindustry_prefix = 'D46'\nstandard = 'GB 8978'\nunit = 'mg/L'\nbasis = 'daily_mean'\n",
+            "basis 'daily_mean' contradicts exceedance.daily_mean_standards for 'GB 8978'",
+        ),
+        ("[exceedance]\ndaily_mean_standards = []\n", "D4620: basis 'daily_mean' contradicts"),
     ],
 )
 def test_typos_and_impossible_values_are_refused(tmp_path: Path, text: str, message: str) -> None:
@@ -58,3 +63,19 @@ def test_typos_and_impossible_values_are_refused(tmp_path: Path, text: str, mess
     path.write_text(text, encoding="utf-8")
     with pytest.raises(RulesError, match=message):
         load_rules(path)
+
+
+def test_a_standard_of_daily_means_is_found_in_the_texts_permits_write() -> None:
+    rules = load_rules()
+    texts = [
+        "GB 18918-2002 一级A",
+        "GB18918-2002",
+        "《城镇污水处理厂污染物排放标准》(GB 18918—2002)",
+        "ＧＢ１８９１８－２００２",  # full width
+        "gb 18918-2002",
+        "GB 13223-2011",
+        "GB 189180-2030",  # another number
+        "DB36 18918",  # not a GB
+        "",
+    ]
+    assert rules.daily_mean_cited(texts) == texts[:5]

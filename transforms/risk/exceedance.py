@@ -3,8 +3,8 @@ the counts that the indicators and the period scores add up.
 
 An hour is over the limit when it is valid (flag N), judged (a limit applies and the value could be
 computed, :mod:`transforms.risk.hours`) and its value is above the upper limit or outside a range
-(pH 6–9) — except a national default's upper limit on the day's mean (``basis = "daily_mean"``,
-GB 18918): no hour exceeds it, a day whose mean is over it does (``day_mean_exceeded``). 超标倍数 = value / limit − 1 (DOMAIN.md §4). A day's mean is judged as the mean of its
+(pH 6–9) — except an upper limit on the day's mean (a default's ``basis = "daily_mean"``, a permit
+limit citing GB 18918): no hour exceeds it, a day whose mean is over it does (``day_mean_exceeded``). 超标倍数 = value / limit − 1 (DOMAIN.md §4). A day's mean is judged as the mean of its
 hourly value / limit ratios (so a limit that changes during the day is honoured hour by hour),
 only with at least ``daily_mean_min_hours`` judged hours.
 

@@ -5,7 +5,9 @@ it is judged on, and the runs it belongs to. The exceedance marts and the indica
   ``limit_in_force`` rule: ``in_force_from ≤ t < in_force_to``, ``transforms.permits``), for the
   outlet (USCC + outlet code) the MN was then. Where no permit limit binds, a national default for
   the enterprise's industry (rules ``[[defaults]]``, DOMAIN.md §7), marked ``limit_source =
-  default``. Two permits binding the same outlet and pollutant at once: the stricter limit.
+  default``. Two permits binding the same outlet and pollutant at once: the stricter limit. An
+  upper limit under a standard of daily means (rules ``daily_mean_standards``: GB 18918, cited by a
+  permit or a default) bounds the day's mean, not each hour (``hourly_limit``).
 * **Judged value** — flue gas whose limit has an O2 reference is judged converted (折算,
   DOMAIN.md §1): ``C × (21 − O2_ref) / (21 − O2)`` from the hour's measured mean and O2 (O2 with a
   valid flag, below ``o2_max_pct``); with no O2 value the logger's ZsAvg; with O2 ≥ ``o2_max_pct``
@@ -69,6 +71,16 @@ def _defaults_sql(rules: RiskRules) -> str:
     return f"{typed} FROM (VALUES {', '.join(rows)}) t({cols})"
 
 
+def _permit_hourly_sql(con: duckdb.DuckDBPyConnection, rules: RiskRules) -> str:
+    """Whether a permit limit (``l``) bounds each hour: not an upper limit under a standard of daily
+    means (``daily_mean_standards``), which the permit cites in free text — matched on the distinct texts."""
+    texts = con.sql("SELECT DISTINCT standard FROM core_permit__outlet_limits WHERE standard IS NOT NULL")
+    daily = rules.daily_mean_cited(text for (text,) in texts.fetchall())
+    if not daily:
+        return "true"
+    return f"(l.limit_lower IS NOT NULL OR l.standard IS NULL OR l.standard NOT IN ({lit(daily)}))"
+
+
 def _build_limits(con: duckdb.DuckDBPyConnection, rules: RiskRules) -> None:
     """``_risk_limits``: per identity segment and pollutant, non-overlapping intervals [a, b) with
     the one limit that applies in each (permit first, then the stricter; defaults fill holes)."""
@@ -92,7 +104,7 @@ def _build_limits(con: duckdb.DuckDBPyConnection, rules: RiskRules) -> None:
         ), cand AS (
             SELECT i.seg_id, i.mn, i.date, i.from_us, l.pollutant_code, greatest(l.lf, i.from_us) AS a,
                    least(l.lt, i.to_us) AS b, 0 AS prio, l.limit_value, l.limit_lower, l.limit_unit,
-                   l.standard, l.o2_reference_pct, l.permit_no, l.version, true AS hourly
+                   l.standard, l.o2_reference_pct, l.permit_no, l.version, {_permit_hourly_sql(con, rules)} AS hourly
             FROM _risk_identity i JOIN lim l
               ON l.uscc = i.uscc AND l.outlet_code = i.outlet_code AND l.lf < i.to_us AND l.lt > i.from_us
             UNION ALL

@@ -8,8 +8,10 @@ must not silently leave a default in place.
 
 from __future__ import annotations
 
+import re
 import tomllib
-from collections.abc import Mapping
+import unicodedata
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -107,6 +109,19 @@ class RiskRules:
     def daily_mean_min_hours(self) -> int:
         return int(self.raw["exceedance"]["daily_mean_min_hours"])
 
+    @property
+    def daily_mean_standards(self) -> tuple[str, ...]:
+        return tuple(str(code) for code in self.raw["exceedance"]["daily_mean_standards"])
+
+    def daily_mean_cited(self, standards: Iterable[str]) -> list[str]:
+        """Those of ``standards`` (texts as permits write them) that cite a standard of
+        ``daily_mean_standards``: ``GB 18918`` matches ``《…》(GB18918—2002) 一级A`` but not ``GB 189180``."""
+        codes = [_standard_key(code) for code in self.daily_mean_standards]
+        if not codes:
+            return []
+        cited = re.compile("|".join(rf"(?<![0-9A-Z]){re.escape(c)}(?![0-9])" for c in codes))
+        return [text for text in standards if cited.search(_standard_key(text))]
+
     def indicator(self, name: str) -> Mapping[str, Any]:
         """The settings of one indicator (``[indicators.<name>]``)."""
         return self.raw["indicators"][name]
@@ -195,6 +210,11 @@ def _merge(base: Mapping[str, Any], override: Mapping[str, Any], path: str = "")
     return out
 
 
+def _standard_key(text: str) -> str:
+    """A standard's code as compared: NFKC (full-width letters and digits), upper case, no spaces."""
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text)).upper()
+
+
 def _check(rules: RiskRules) -> None:
     for name in rules.reason_names:
         r = rules.reason(name)
@@ -210,7 +230,12 @@ def _check(rules: RiskRules) -> None:
         raise RulesError("indicators.near_limit.low_frac must lie in (0, 1)")
     if any(d <= 0 for d in rules.periods_days):
         raise RulesError("score.periods_days: periods of at least one day")
-    rules.defaults  # noqa: B018 - typed here so that a bad default (its basis) is refused at load
+    for d in rules.defaults:  # typed here so that a bad default (its basis) is refused at load
+        if (d.basis == "daily_mean") != bool(rules.daily_mean_cited([d.standard])):
+            raise RulesError(
+                f"defaults {d.industry_prefix}: basis {d.basis!r} contradicts exceedance.daily_mean_standards "
+                f"for {d.standard!r}: a permit citing that standard would be judged otherwise"
+            )
 
 
 def load_rules(path: str | Path | None = None) -> RiskRules:
