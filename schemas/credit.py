@@ -71,6 +71,14 @@ F.define(
     Column("province_code", "string", "province of the result file (GB/T 2260), e.g. 360000", nullable=False),
     Column("scheme", "string", "rating scheme", allowed=tuple(SCHEMES), nullable=False),
     Column("year", "int16", "evaluation year (评价年度)", unit="1", nullable=False, min=2000, max=2100),
+    Column(
+        "list_batch",
+        "int16",
+        "batch of the year's list the file states (第N批, in its name or title); NULL: none stated",
+        unit="1",
+        min=1,
+        max=999,
+    ),
     Column("region_name", "string", "region as written in the file"),
     Column("level", "string", "rating colour", allowed=LEVEL_CODES, nullable=False),
     Column(
@@ -108,18 +116,20 @@ ratings = Table(
     description=(
         "One row per enterprise and row of a provincial result file. `level` is the colour, "
         "`level_rank` its order within `scheme` (1 = best); Jiangxi's scheme has five levels, the "
-        "national four. The newest file of a province and year (the year most of its rows carry) "
-        "replaces older ones of that province and year; an enterprise rated for one year in two "
-        "such files keeps the newer file's rating. USCCs failing the "
+        "national four. The newest file of a province, year (the year most of its rows carry) and "
+        "batch (`list_batch`: 第N批 as its name or title states, or none) replaces older ones of that "
+        "province, year and batch; the batches of a year add up, and an enterprise rated for one year "
+        "in two such files keeps the newer file's rating. USCCs failing the "
         "GB 32100 check are kept and flagged, never dropped; names are normalised for matching."
     ),
     description_zh=(
         "省级企业环境信用评价结果文件中每家企业（每行）一行。level 为信用等级颜色，level_rank 为其在评价体系 scheme "
-        "中的次序（1为最好）；江西省为五级，全国为四级。同一省份同一年度以最新文件为准（文件的年度为其多数行的评价年度）。"
+        "中的次序（1为最好）；江西省为五级，全国为四级。同一省份、同一年度、同一批次（list_batch：文件名或标题所写的“第N批”，或未写）以最新文件为准（文件的年度为其多数行的评价年度）；同一年度的各批次合并，同一企业同一年度出现在两个文件中时以较新文件为准。"
         "未通过 GB 32100 校验的统一社会信用代码予以保留并标记；企业名称规范化后用于匹配。"
     ),
     columns=(
         *_ROW,
+        F.get("list_batch"),
         *F("uscc_valid", "uscc_problem"),
         F.get("enterprise_name", description="enterprise name as published", nullable=False),
         F.get("enterprise_name_norm", description="name normalised for matching", nullable=False),
@@ -179,6 +189,7 @@ stage_rows = Table(
     description_zh="信用评价结果文件每个企业行的解析结果；统一社会信用代码校验和名称规范化由构建步骤完成。",
     columns=(
         *_ROW,
+        F.get("list_batch"),
         F.get("enterprise_name", description="enterprise name as published", nullable=False),
         F.get("region_code", description="prefecture (or county) region code from the file's region column"),
         *F("region_name", "level", "level_rank", "level_label", "sub_grade"),

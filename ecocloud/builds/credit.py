@@ -2,8 +2,8 @@
 
 ``land`` discovers result files (a URL listing or a drop folder) and lands the new or changed ones;
 ``Ratings`` rebuilds the table from the newest version of every landed file. When two files hold
-the same province and year (a corrected republication), the newer file's rows replace the older
-one's. USCCs failing GB 32100 are flagged and kept; names are normalised for matching. A file that
+the same province, year and batch (a corrected republication), the newer file's rows replace the
+older one's; a year's list published in batches (第一批, 第二批 …) adds up. USCCs failing GB 32100 are flagged and kept; names are normalised for matching. A file that
 cannot be read at all is quarantined whole, with the reason; the other files publish.
 """
 
@@ -145,25 +145,32 @@ class Ratings:
 
 
 def newest_ratings(rows: pa.Table) -> pa.Table:
-    """The ratings in force: the rows of the most recently received file of each province and list
-    year (a file's list year: the year most of its rows carry, the later one on a tie), and where an
-    enterprise (its USCC, else its normalised name: as the risk scores tell them apart) has ratings of one year in two such files —
-    a row of another year in a list: an enterprise re-evaluated late — those of the newer file. A file
-    replaces the lists of its own province and year only, never another year's because of one row."""
+    """The ratings in force: the rows of the most recently received file of each province, list year
+    (a file's list year: the year most of its rows carry, the later one on a tie) and batch
+    (``list_batch``: a year's list published as 第一批, 第二批 … adds up; no batch stated is a batch of
+    its own), and where an enterprise (its USCC, else its normalised name: as the risk scores tell
+    them apart) has ratings of one year in two such files — a row of another year in a list: an
+    enterprise re-evaluated late; a later batch or a whole list rating it again — those of the newer
+    file. A file replaces the lists of its own province, year and batch only, never another year's
+    because of one row, nor an earlier batch of its year."""
     return query_arrow(
         """
-        WITH per_year AS (
-            SELECT raw_file, province_code, year, count(*) AS n, max(received_at) AS received_at
-            FROM r GROUP BY ALL
+        WITH keyed AS (
+            SELECT *, coalesce(list_batch, 0) AS _batch FROM r  -- a join key: no batch is batch 0
+        ), per_year AS (
+            SELECT raw_file, province_code, _batch, year, count(*) AS n, max(received_at) AS received_at
+            FROM keyed GROUP BY ALL
         ), lists AS (
-            SELECT raw_file, province_code, arg_max(year, (n, year)) AS list_year, max(received_at) AS received_at
-            FROM per_year GROUP BY raw_file, province_code
+            SELECT raw_file, province_code, _batch, arg_max(year, (n, year)) AS list_year,
+                   max(received_at) AS received_at
+            FROM per_year GROUP BY raw_file, province_code, _batch
         ), newest AS (
-            SELECT raw_file, province_code FROM lists
-            QUALIFY row_number() OVER (PARTITION BY province_code, list_year ORDER BY received_at DESC, raw_file DESC) = 1
+            SELECT raw_file, province_code, _batch FROM lists
+            QUALIFY row_number() OVER (
+                PARTITION BY province_code, list_year, _batch ORDER BY received_at DESC, raw_file DESC) = 1
         ), listed AS (
-            SELECT *, coalesce(uscc, enterprise_name_norm) AS _who  -- as scoring tells them apart
-            FROM r SEMI JOIN newest USING (raw_file, province_code)
+            SELECT * EXCLUDE (_batch), coalesce(uscc, enterprise_name_norm) AS _who  -- as scoring tells them apart
+            FROM keyed SEMI JOIN newest USING (raw_file, province_code, _batch)
         )
         SELECT * EXCLUDE (_who) FROM listed
         QUALIFY raw_file = arg_max(raw_file, (received_at, raw_file)) OVER (PARTITION BY province_code, year, _who)

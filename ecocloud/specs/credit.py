@@ -26,8 +26,9 @@ SPEC = SourceSpec(
             publish=Publish.WHOLE,
             summary=("files", "files_unreadable", "rows_read", "rows_quarantined", "ratings", "uscc_invalid"),
             steps="ecocloud.builds.credit:Ratings",
-            code_version="2",  # 2: a USCC stored as a number is kept in E notation and flagged as one
-            doc="Ratings from the newest version of every file; a republished province-year replaces the old.",
+            # 2: a USCC stored as a number is kept in E notation and flagged as one; 3: list batches
+            code_version="3",
+            doc="Ratings from the newest version of every file; a republished province-year-batch replaces the old.",
         ),
     ),
     task_policy={"retry_delay": timedelta(minutes=5), "max_retry_delay": timedelta(hours=1)},

@@ -11,7 +11,7 @@ province's configuration (``provinces.toml``). What the files do that the parser
 
 The province comes from the caller, else from the file name (``file_hints``), else from the region
 part of the USCCs in the file (majority). The year comes from the caller, a year column, the file
-name, or the title row. A row without an enterprise name or with a level label the province does not
+name, or the title row; so does the batch of the year's list (第二批), where one is stated. A row without an enterprise name or with a level label the province does not
 use is quarantined with its reason; USCCs are not checked here (the pipeline flags them, vectorised).
 A CSV is read strictly: a quote that never closes, or a header spread over lines by a quoted line
 break, refuses the file; a data row spread over lines is quarantined (the lines it hides are no rows).
@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -60,6 +61,9 @@ _YEAR_PATTERNS = (
     re.compile(r"(?<!\d)(20\d{2})\s*年度"),
     _YEAR_RE,
 )
+# a batch of the year's list (第二批, 第2批, 第十二批): lists are often published in several
+_BATCH_RE = re.compile(r"第\s*([0-9]{1,3}|[一二三四五六七八九十]{1,3})\s*批")
+_DIGITS_ZH = {c: i for i, c in enumerate("一二三四五六七八九", start=1)}
 _SUB_GRADE_RE = re.compile(r"^\(?([A-Z0-9][A-Z0-9+\-]{0,2})\)?级?$")
 
 
@@ -264,7 +268,7 @@ def parse_credit_file(
         province = _province_from_name(file_name) or _province_from_usccs(_column_values(found, "uscc"))
     if province is None:
         raise CreditFileError("cannot tell the province (no hint in the file name, USCCs inconclusive)")
-    file_year = _year_in(file_name)
+    file_year, file_batch = _year_in(file_name), _batch_in(file_name)
 
     rows_out: list[dict[str, Any]] = []
     quarantine: list[dict[str, Any]] = []
@@ -302,7 +306,8 @@ def parse_credit_file(
             raise CreditFileError(
                 f"{file_name}: the header is refused: {spread_reason(spread[h_index], 'header')}"
             )
-        title_year = _year_in(" ".join(" ".join(r) for r in rows[:h_index]))
+        title = " ".join(" ".join(r) for r in rows[:h_index])
+        title_year, batch = _year_in(title), file_batch or _batch_in(title)
         for row_no, row in _data_rows(rows, h_index):
             cells = {c: (row[j].strip() if j < len(row) else "") for c, j in columns.items()}
             if row_no - 1 in spread:  # the lines it spans may be ratings, missing unseen
@@ -324,7 +329,7 @@ def parse_credit_file(
                      "reason": typed}
                 )  # fmt: skip
             else:
-                rows_out.append({**typed, **where, "received_at": received_at})
+                rows_out.append({**typed, **where, "list_batch": batch, "received_at": received_at})
     counts["rows_kept"] = len(rows_out)
     counts["rows_quarantined"] = len(quarantine)
     return ParsedCredit(
@@ -398,6 +403,22 @@ def _year_in(text: str) -> int | None:
         if m := pattern.search(text or ""):
             return int(m.group(1))
     return None
+
+
+def _batch_in(text: str) -> int | None:
+    """The batch of the year's list a name or title states (第三批 → 3, 第12批, 第十二批), else None."""
+    m = _BATCH_RE.search(unicodedata.normalize("NFKC", text or ""))
+    if m is None:
+        return None
+    word = m.group(1)
+    if word.isdigit():
+        return int(word) or None
+    tens, ten, units = word.partition("十")
+    if not ten:
+        return _DIGITS_ZH.get(word)  # one numeral; 一二 is no number
+    if any(part and part not in _DIGITS_ZH for part in (tens, units)):
+        return None  # 十十, 一二十
+    return _DIGITS_ZH.get(tens, 1) * 10 + _DIGITS_ZH.get(units, 0)
 
 
 def evaluation_year(name: str) -> int | None:

@@ -291,6 +291,58 @@ def test_enterprises_listed_with_a_dash_for_their_uscc_keep_their_own_ratings() 
     assert by_name["乙个体户"]["level"] == parsed[0].rows.column("level")[1].as_py()
 
 
+def _in_force(files: list[tuple[str, str, int]]) -> dict[str, str]:
+    """Enterprise name → level in force after the (file name, CSV text, days after NOW received) files."""
+    from ecocloud.builds.credit import newest_ratings
+    from transforms.identifiers import normalize_name_array, with_uscc_flags
+
+    parsed = [
+        parse_credit_file(
+            text.encode(), file_name=name, raw_file=f"raw/{n}", received_at=NOW + dt.timedelta(days=days)
+        )
+        for n, (name, text, days) in enumerate(files)
+    ]
+    rows = with_uscc_flags(pa.concat_tables([p.rows for p in parsed]))
+    rows = rows.append_column("enterprise_name_norm", normalize_name_array(rows.column("enterprise_name")))
+    kept = newest_ratings(rows).to_pylist()
+    assert len({r["enterprise_name"] for r in kept}) == len(kept)
+    return {r["enterprise_name"]: r["level"] for r in kept}
+
+
+def test_a_list_published_in_batches_adds_up_and_a_corrected_batch_replaces_its_own() -> None:
+    """Provinces publish a year's ratings in batches (第一批, 第二批 …): the second batch took the place
+    of the first, and every enterprise rated only in the first lost its rating — a red-listed
+    discharger looked unrated. Batches add up; an enterprise in two keeps the newer file's rating; a
+    corrected batch replaces its own batch only; a batch stated in the title counts as in the name."""
+    head = "企业名称,统一社会信用代码,评价等级\n"
+    a, b, c = (f"{n}公司,{uscc('3601', body)}" for n, body in (("甲", "00641893144"), ("乙", "00776049653"),
+                                                              ("丙", "00612345673")))  # fmt: skip
+    first = (
+        "江西省2024年度企业环境信用评价结果（第一批）.csv",
+        head + f"{a},环保不良企业\n{b},环保诚信企业\n",
+        0,
+    )
+    second = (
+        "江西省2024年度企业环境信用评价结果（第二批）.csv",
+        head + f"{c},环保警示企业\n{a},环保良好企业\n",
+        10,
+    )
+    assert _in_force([first, second]) == {"甲公司": "blue", "乙公司": "green", "丙公司": "yellow"}
+    corrected = (
+        "江西省2024年度企业环境信用评价结果（第一批，更正）.csv",
+        head + f"{a},环保不良企业\n{b},环保良好企业\n",
+        20,
+    )
+    assert _in_force([first, second, corrected]) == {"甲公司": "red", "乙公司": "blue", "丙公司": "yellow"}
+    titled = ("江西省2024年度结果.csv", "江西省2024年度企业环境信用评价结果 第二批\n" + second[1], 10)
+    assert _in_force([first, titled]) == {"甲公司": "blue", "乙公司": "green", "丙公司": "yellow"}
+    # no batch stated: a whole list, replaced by the next whole list of its year only
+    whole, again = ("江西省2024年度结果.csv", first[1], 0), ("江西省2024年度结果（更正）.csv", second[1], 30)
+    assert _in_force([whole, again]) == {"甲公司": "blue", "丙公司": "yellow"}
+    assert _in_force([whole, second]) == {"甲公司": "blue", "乙公司": "green", "丙公司": "yellow"}
+    assert [r["list_batch"] for r in parse(second[1].encode(), second[0]).rows.to_pylist()] == [2, 2]
+
+
 def test_the_evaluation_year_is_the_one_a_name_states_as_such() -> None:
     """A list published in 2024 rates 2023: the year written 年度 (or put before the name by a listing)
     is the evaluation year, not the first year in the name; given as 2023, that name needs no prefix."""
