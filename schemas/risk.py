@@ -222,12 +222,22 @@ F.define(
         unit="h",
         min=0,
     ),
-    Column("daily_mean_value", "float64", "mean of the judged values", unit="per row: `unit`"),
-    Column("daily_mean_ratio", "float64", "mean of the hourly value / limit (negative likewise)", unit="1"),
+    Column(
+        "daily_mean_value",
+        "float64",
+        "mean of the judged values of the outlet's day (the rows of a day a registry edit split share it)",
+        unit="per row: `unit`",
+    ),
+    Column(
+        "daily_mean_ratio",
+        "float64",
+        "mean of the hourly value / limit over the outlet's day (negative likewise)",
+        unit="1",
+    ),
     Column(
         "day_mean_exceeded",
         "bool",
-        "the day's mean is over the limit (NULL: fewer judged hours than daily_mean_min_hours)",
+        "the day's mean is over the limit (NULL: fewer judged hours in the outlet's day than daily_mean_min_hours)",
     ),
     # indicators
     Column(

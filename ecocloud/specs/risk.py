@@ -42,8 +42,9 @@ SPEC = SourceSpec(
             publish=Publish.PARTITION,
             steps="ecocloud.builds.risk:Daily",
             # 2: an hour no logger sent in is no logger's silence; 3: the public disclosure table, and
-            # a day over a daily-mean limit has that mean's 超标倍数
-            code_version="3",
+            # a day over a daily-mean limit has that mean's 超标倍数; 4: the day's mean over the outlet's
+            # whole day (a registry edit mid-day split it)
+            code_version="4",
             summary=(
                 "identities",
                 "exceedance_hours",

@@ -12,6 +12,7 @@ from risk_data import (
     E_WATER,
     MN_AIR,
     MN_WATER,
+    REGISTRY_AT,
     D,
     air_hours,
     base_inputs,
@@ -19,6 +20,7 @@ from risk_data import (
     hourly,
     limits,
     outlets_of,
+    points,
     refresh,
     rows_of,
     series,
@@ -214,6 +216,30 @@ def test_a_permit_limit_under_a_standard_of_daily_means_bounds_the_day(
     assert {r["pollutant_code"] for r in m.exceedance_hourly.to_pylist()} == (
         {"w01001"} if hours_exceeded == 0 else {"w01001", "w01018"}
     )
+
+
+def test_a_registry_edit_mid_day_does_not_split_the_day_s_mean() -> None:
+    """A new version of the plant's point at 10:00 (its name corrected; same enterprise and outlet)
+    splits the day into 10 and 14 hours, each fewer than daily_mean_min_hours: a day at 60 mg/L COD
+    against GB 18918's daily 50 went unjudged. The outlet's day is one mean; an MN moved to another
+    outlet mid-day is two (test_risk_identity)."""
+    first, ten = REGISTRY_AT - dt.timedelta(days=60), bj(D, 10)
+    pts = points(
+        [
+            {"mn": MN_AIR, "uscc": E_AIR, "outlet_code": "DA001", "pollutants": "a21026", "valid_from": first},
+            {"mn": MN_WATER, "uscc": E_WATER, "outlet_code": "DW001", "point_name": "总排口", "pollutants": "w01018",
+             "valid_from": first, "valid_to": ten, "is_current": False},
+            {"mn": MN_WATER, "uscc": E_WATER, "outlet_code": "DW001", "point_name": "污水总排口", "pollutants": "w01018",
+             "valid_from": ten},
+        ]
+    )  # fmt: skip
+    start = bj(D - dt.timedelta(days=1))
+    rows = series(MN_WATER, "w01018", start, [60.0] * 48) + series(MN_WATER, "w00000", start, [5.0] * 48)
+    m = refresh(base_inputs(core_master__monitoring_points=pts, mart_source__hourly=hourly(rows)), D)
+    days = sorted(rows_of(m.exceedance_daily, pollutant_code="w01018"), key=lambda r: r["identity_from_at"])
+    assert [(r["hours_judged"], r["day_mean_exceeded"]) for r in days] == [(10, True), (14, True)]
+    assert {r["daily_mean_value"] for r in days} == {60.0}
+    assert [r["max_exceedance_multiple"] for r in days] == pytest.approx([60 / 50 - 1] * 2)
 
 
 def test_a_day_over_a_daily_mean_limit_has_the_mean_s_exceedance_multiple() -> None:
