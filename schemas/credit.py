@@ -119,12 +119,13 @@ ratings = Table(
         "national four. The newest file of a province, year (the year most of its rows carry) and "
         "batch (`list_batch`: 第N批 as its name or title states, or none) replaces older ones of that "
         "province, year and batch; the batches of a year add up, and an enterprise rated for one year "
-        "in two such files keeps the newer file's rating. USCCs failing the "
+        "in two such files keeps the later batch's rating (a list stating no batch comes first), within "
+        "a batch the newer file's. USCCs failing the "
         "GB 32100 check are kept and flagged, never dropped; names are normalised for matching."
     ),
     description_zh=(
         "省级企业环境信用评价结果文件中每家企业（每行）一行。level 为信用等级颜色，level_rank 为其在评价体系 scheme "
-        "中的次序（1为最好）；江西省为五级，全国为四级。同一省份、同一年度、同一批次（list_batch：文件名或标题所写的“第N批”，或未写）以最新文件为准（文件的年度为其多数行的评价年度）；同一年度的各批次合并，同一企业同一年度出现在两个文件中时以较新文件为准。"
+        "中的次序（1为最好）；江西省为五级，全国为四级。同一省份、同一年度、同一批次（list_batch：文件名或标题所写的“第N批”，或未写）以最新文件为准（文件的年度为其多数行的评价年度）；同一年度的各批次合并；同一企业同一年度出现在两个文件中时以批次较后者为准（未写批次者在前），同一批次以较新文件为准。"
         "未通过 GB 32100 校验的统一社会信用代码予以保留并标记；企业名称规范化后用于匹配。"
     ),
     columns=(

@@ -32,8 +32,11 @@ class Check:
 
 
 _IN_FORCE = "o.in_force_from <= $at AND (o.in_force_to IS NULL OR $at < o.in_force_to)"
+# a rating row: its province, year and USCC, and where it stands — the file (a year's list may come in
+# batches, each with its own row 3), the sheet and the row
 _CREDIT_KEY = (
-    "concat(c.province_code, '/', c.year, '/', coalesce(c.uscc, '(none)'), ' ', c.sheet, '#', c.row_no)"
+    "concat(c.province_code, '/', c.year, '/', coalesce(c.uscc, '(none)'), ' ', "
+    "regexp_extract(c.raw_file, '[^/]*$'), ' ', c.sheet, '#', c.row_no)"
 )
 
 CHECKS: tuple[Check, ...] = (

@@ -150,9 +150,10 @@ def newest_ratings(rows: pa.Table) -> pa.Table:
     (``list_batch``: a year's list published as 第一批, 第二批 … adds up; no batch stated is a batch of
     its own), and where an enterprise (its USCC, else its normalised name: as the risk scores tell
     them apart) has ratings of one year in two such files — a row of another year in a list: an
-    enterprise re-evaluated late; a later batch or a whole list rating it again — those of the newer
-    file. A file replaces the lists of its own province, year and batch only, never another year's
-    because of one row, nor an earlier batch of its year."""
+    enterprise re-evaluated late; a later batch rating it again — those of the later batch (a list
+    stating none comes first; files land in any order: a folder's 第三批 sorts before its 第二批), and
+    within a batch of the newer file. A file replaces the lists of its own province, year and batch
+    only, never another year's because of one row, nor an earlier batch of its year."""
     return query_arrow(
         """
         WITH keyed AS (
@@ -173,7 +174,8 @@ def newest_ratings(rows: pa.Table) -> pa.Table:
             FROM keyed SEMI JOIN newest USING (raw_file, province_code, _batch)
         )
         SELECT * EXCLUDE (_who) FROM listed
-        QUALIFY raw_file = arg_max(raw_file, (received_at, raw_file)) OVER (PARTITION BY province_code, year, _who)
+        QUALIFY raw_file = arg_max(raw_file, (coalesce(list_batch, 0), received_at, raw_file))
+                           OVER (PARTITION BY province_code, year, _who)
         ORDER BY province_code, year, raw_file, sheet, row_no
         """,
         r=rows,

@@ -62,7 +62,7 @@ _YEAR_PATTERNS = (
     _YEAR_RE,
 )
 # a batch of the year's list (第二批, 第2批, 第十二批): lists are often published in several
-_BATCH_RE = re.compile(r"第\s*([0-9]{1,3}|[一二三四五六七八九十]{1,3})\s*批")
+_BATCH_RE = re.compile(r"(?:第\s*([0-9]{1,3}|[一二三四五六七八九十]{1,3})|(首))\s*批")
 _DIGITS_ZH = {c: i for i, c in enumerate("一二三四五六七八九", start=1)}
 _SUB_GRADE_RE = re.compile(r"^\(?([A-Z0-9][A-Z0-9+\-]{0,2})\)?级?$")
 
@@ -268,7 +268,11 @@ def parse_credit_file(
         province = _province_from_name(file_name) or _province_from_usccs(_column_values(found, "uscc"))
     if province is None:
         raise CreditFileError("cannot tell the province (no hint in the file name, USCCs inconclusive)")
-    file_year, file_batch = _year_in(file_name), _batch_in(file_name)
+    file_year = _year_in(file_name)
+    # the batch is the file's: its name's, else the first a title states (a workbook's later sheets
+    # often have no title row; as "no batch" they would stand for the whole year's list)
+    titles = [_batch_in(_title(rows, h[0])) for _, rows, h in found]
+    file_batch = _batch_in(file_name) or next((b for b in titles if b is not None), None)
 
     rows_out: list[dict[str, Any]] = []
     quarantine: list[dict[str, Any]] = []
@@ -306,8 +310,7 @@ def parse_credit_file(
             raise CreditFileError(
                 f"{file_name}: the header is refused: {spread_reason(spread[h_index], 'header')}"
             )
-        title = " ".join(" ".join(r) for r in rows[:h_index])
-        title_year, batch = _year_in(title), file_batch or _batch_in(title)
+        title_year = _year_in(_title(rows, h_index))
         for row_no, row in _data_rows(rows, h_index):
             cells = {c: (row[j].strip() if j < len(row) else "") for c, j in columns.items()}
             if row_no - 1 in spread:  # the lines it spans may be ratings, missing unseen
@@ -329,7 +332,7 @@ def parse_credit_file(
                      "reason": typed}
                 )  # fmt: skip
             else:
-                rows_out.append({**typed, **where, "list_batch": batch, "received_at": received_at})
+                rows_out.append({**typed, **where, "list_batch": file_batch, "received_at": received_at})
     counts["rows_kept"] = len(rows_out)
     counts["rows_quarantined"] = len(quarantine)
     return ParsedCredit(
@@ -405,12 +408,20 @@ def _year_in(text: str) -> int | None:
     return None
 
 
+def _title(rows: list[list[str]], header_index: int) -> str:
+    """The rows above a sheet's header (its title), as one text."""
+    return " ".join(" ".join(r) for r in rows[:header_index])
+
+
 def _batch_in(text: str) -> int | None:
-    """The batch of the year's list a name or title states (第三批 → 3, 第12批, 第十二批), else None."""
+    """The batch of the year's list a name or title states (首批 → 1, 第三批 → 3, 第12批, 第十二批),
+    else None."""
     m = _BATCH_RE.search(unicodedata.normalize("NFKC", text or ""))
     if m is None:
         return None
-    word = m.group(1)
+    word = m.group(1) or m.group(2)
+    if word == "首":
+        return 1
     if word.isdigit():
         return int(word) or None
     tens, ten, units = word.partition("十")

@@ -312,7 +312,7 @@ def _in_force(files: list[tuple[str, str, int]]) -> dict[str, str]:
 def test_a_list_published_in_batches_adds_up_and_a_corrected_batch_replaces_its_own() -> None:
     """Provinces publish a year's ratings in batches (第一批, 第二批 …): the second batch took the place
     of the first, and every enterprise rated only in the first lost its rating — a red-listed
-    discharger looked unrated. Batches add up; an enterprise in two keeps the newer file's rating; a
+    discharger looked unrated. Batches add up; an enterprise in two keeps the later batch's rating; a
     corrected batch replaces its own batch only; a batch stated in the title counts as in the name."""
     head = "企业名称,统一社会信用代码,评价等级\n"
     a, b, c = (f"{n}公司,{uscc('3601', body)}" for n, body in (("甲", "00641893144"), ("乙", "00776049653"),
@@ -333,7 +333,8 @@ def test_a_list_published_in_batches_adds_up_and_a_corrected_batch_replaces_its_
         head + f"{a},环保不良企业\n{b},环保良好企业\n",
         20,
     )
-    assert _in_force([first, second, corrected]) == {"甲公司": "red", "乙公司": "blue", "丙公司": "yellow"}
+    # the correction replaces batch 1 (乙 now blue); 甲 keeps the rating of the later batch
+    assert _in_force([first, second, corrected]) == {"甲公司": "blue", "乙公司": "blue", "丙公司": "yellow"}
     titled = ("江西省2024年度结果.csv", "江西省2024年度企业环境信用评价结果 第二批\n" + second[1], 10)
     assert _in_force([first, titled]) == {"甲公司": "blue", "乙公司": "green", "丙公司": "yellow"}
     # no batch stated: a whole list, replaced by the next whole list of its year only
@@ -341,6 +342,30 @@ def test_a_list_published_in_batches_adds_up_and_a_corrected_batch_replaces_its_
     assert _in_force([whole, again]) == {"甲公司": "blue", "丙公司": "yellow"}
     assert _in_force([whole, second]) == {"甲公司": "blue", "乙公司": "green", "丙公司": "yellow"}
     assert [r["list_batch"] for r in parse(second[1].encode(), second[0]).rows.to_pylist()] == [2, 2]
+    # files land in any order (a folder lists 第三批 before 第二批): the later batch rates 甲, not the
+    # file received last
+    assert _in_force([(second[0], second[1], 0), (first[0], first[1], 10)])["甲公司"] == "blue"
+    # 首批 is the first batch: its correction replaces it
+    first_named = ("江西省2024年度首批企业环境信用评价结果.csv", first[1], 0)
+    assert _in_force([first_named, corrected])["乙公司"] == "blue"
+
+
+def test_a_batch_stated_in_a_workbook_s_first_title_is_the_whole_file_s() -> None:
+    """The title row "…（第二批）" above the first sheet only: the second sheet's ratings are of the
+    same batch — as "no batch" they stood for the year's whole list and replaced it."""
+    wb = Workbook()
+    first_sheet = wb.active
+    first_sheet.title = "南昌市"
+    first_sheet.append(["江西省2024年度企业环境信用评价结果（第二批）"])
+    first_sheet.append(["企业名称", "统一社会信用代码", "评价等级"])
+    first_sheet.append(["乙公司", uscc("3601", "00776049653"), "环保诚信企业"])
+    second_sheet = wb.create_sheet("九江市")
+    second_sheet.append(["企业名称", "统一社会信用代码", "评价等级"])
+    second_sheet.append(["丙公司", uscc("3604", "00612345673"), "环保警示企业"])
+    buf = io.BytesIO()
+    wb.save(buf)
+    rows = parse(buf.getvalue(), "江西省2024年度评价结果（续）.xlsx").rows.to_pylist()
+    assert [(r["enterprise_name"], r["list_batch"]) for r in rows] == [("乙公司", 2), ("丙公司", 2)]
 
 
 def test_the_evaluation_year_is_the_one_a_name_states_as_such() -> None:

@@ -215,19 +215,23 @@ def _inputs(packets: pa.Table | None) -> dict[str, pa.Table | None]:
             in_force_from=pa.array([long_ago], ts),
             in_force_to=pa.array([soon], ts),
         ),
-        "credit": _t(
-            province_code=["360000", "360000", "360000"],
-            year=[2025, 2025, 2025],
-            sheet=["", "", ""],
-            row_no=[2, 3, 4],
-            uscc=[E1, "91350200776049653B", None],
-            uscc_valid=[True, False, False],
-            uscc_problem=[None, "check_char", "missing"],
-            enterprise_name=["甲旧名", "乙", "丙"],
-            enterprise_name_norm=["甲旧名", "乙", "丙"],
+        "credit": _t(  # a year's list in two batches: row 4 of each has no USCC
+            province_code=["360000"] * 4,
+            year=[2025] * 4,
+            raw_file=[*[f"raw/credit/a/{FIRST_BATCH}"] * 3, f"raw/credit/b/{SECOND_BATCH}"],
+            sheet=[""] * 4,
+            row_no=[2, 3, 4, 4],
+            uscc=[E1, "91350200776049653B", None, None],
+            uscc_valid=[True, False, False, False],
+            uscc_problem=[None, "check_char", "missing", "missing"],
+            enterprise_name=["甲旧名", "乙", "丙", "丁"],
+            enterprise_name_norm=["甲旧名", "乙", "丙", "丁"],
         ),
         "packets": packets,
     }
+
+
+FIRST_BATCH, SECOND_BATCH = "江西省2025年度结果（第一批）.1f0c.csv", "江西省2025年度结果（第二批）.9a2e.csv"
 
 
 def test_join_report_items_and_summaries() -> None:
@@ -246,10 +250,11 @@ def test_join_report_items_and_summaries() -> None:
     assert ("point_uscc_unmatched", "M3") in items
     assert (
         "the registry has this name under " + E2
-        in items[("credit_uscc_unmatched", "360000/2025/91350200776049653B #3")]["detail"]
+        in items[("credit_uscc_unmatched", f"360000/2025/91350200776049653B {FIRST_BATCH} #3")]["detail"]
     )
-    assert ("credit_uscc_unmatched", "360000/2025/(none) #4") in items
-    assert items[("name_mismatch", "360000/2025/" + E1 + " #2")]["detail"].endswith(
+    for batch, name in ((FIRST_BATCH, "丙"), (SECOND_BATCH, "丁")):  # one item each, not a duplicate key
+        assert items[("credit_uscc_unmatched", f"360000/2025/(none) {batch} #4")]["detail"].startswith(name)
+    assert items[("name_mismatch", f"360000/2025/{E1} {FIRST_BATCH} #2")]["detail"].endswith(
         "(a former name: renamed)"
     )
     invalid = {k for (c, k) in items if c == "uscc_invalid"}
