@@ -355,7 +355,7 @@ SELECT r.rank, r.outlet_key, r.mn, r.uscc, r.enterprise_name, r.outlet_code,
                   coalesce(printf('%.2f', d.max_exceedance_multiple), '-'), coalesce(d.longest_exceedance_run_h, 0),
                   CASE WHEN d.day_mean_exceeded THEN printf('，日均值 %s 超标', {day_mean}) ELSE '' END)
        ELSE  -- a limit on the day's mean (GB 18918): no hour exceeds it
-           printf('%s 日均值 %s 超标（判定 %d 小时）', coalesce(n.name, d.pollutant_code), {day_mean}, d.hours_judged)
+           printf('%s 日均值 %s 超标（判定 %d 小时）', coalesce(n.name, d.pollutant_code), {day_mean}, d.daily_mean_hours)
        END || printf('；限值 %s %s（%s%s）',
               coalesce(printf('%g', d.limit_value), '-'), coalesce(d.limit_unit, ''),
               CASE d.limit_source WHEN 'default' THEN '国家默认限值' ELSE '许可证 ' || coalesce(d.permit_no, '') END,

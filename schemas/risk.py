@@ -193,8 +193,7 @@ F.define(
     Column(
         "hours_exceeded",
         "int16",
-        "judged hours over the limit (none under a national default that bounds the day's mean, GB 18918: "
-        "see day_mean_exceeded)",
+        "judged hours over the limit (none under a limit on the day's mean, GB 18918: see day_mean_exceeded)",
         unit="h",
         nullable=False,
         min=0,
@@ -225,19 +224,27 @@ F.define(
     Column(
         "daily_mean_value",
         "float64",
-        "mean of the judged values of the outlet's day (the rows of a day a registry edit split share it)",
+        "mean of the judged values of the logger's day on the outlet (the rows of a day a registry edit "
+        "split share it)",
         unit="per row: `unit`",
     ),
     Column(
         "daily_mean_ratio",
         "float64",
-        "mean of the hourly value / limit over the outlet's day (negative likewise)",
+        "mean of the hourly value / limit over the logger's day on the outlet (negative likewise)",
         unit="1",
+    ),
+    Column(
+        "daily_mean_hours",
+        "int16",
+        "judged hours the day's mean is over: the logger's day on the outlet",
+        unit="h",
+        min=0,
     ),
     Column(
         "day_mean_exceeded",
         "bool",
-        "the day's mean is over the limit (NULL: fewer judged hours in the outlet's day than daily_mean_min_hours)",
+        "the day's mean is over the limit (NULL: no limit, or fewer daily_mean_hours than daily_mean_min_hours)",
     ),
     # indicators
     Column(
@@ -313,7 +320,7 @@ F.define(
     Column(
         "exceedance_days",
         "int32",
-        "days with an hour over the limit, or with a mean over a limit on the day's mean (GB 18918 defaults)",
+        "days with an hour over the limit, or with a mean over a limit on the day's mean (GB 18918)",
         unit="d",
         nullable=False,
         min=0,
@@ -483,7 +490,7 @@ exceedance_daily = Table(
         *F("hours_valid", "hours_abnormal", "hours_manual", "hours_running", "hours_judged"),
         *F("hours_unjudged", "hours_exceeded", "hours_near_limit", "max_judged_value", "max_ratio"),
         *F("max_exceedance_multiple", "longest_exceedance_run_h", "daily_mean_value", "daily_mean_ratio"),
-        F.get("day_mean_exceeded"),
+        *F("daily_mean_hours", "day_mean_exceeded"),
     ),
     primary_key=("date", "mn", "pollutant_code", "identity_from_at"),
     owner=SOURCE_MONITORING,

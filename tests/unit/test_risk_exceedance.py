@@ -17,6 +17,7 @@ from risk_data import (
     air_hours,
     base_inputs,
     bj,
+    enterprises,
     hourly,
     limits,
     outlets_of,
@@ -238,8 +239,32 @@ def test_a_registry_edit_mid_day_does_not_split_the_day_s_mean() -> None:
     m = refresh(base_inputs(core_master__monitoring_points=pts, mart_source__hourly=hourly(rows)), D)
     days = sorted(rows_of(m.exceedance_daily, pollutant_code="w01018"), key=lambda r: r["identity_from_at"])
     assert [(r["hours_judged"], r["day_mean_exceeded"]) for r in days] == [(10, True), (14, True)]
-    assert {r["daily_mean_value"] for r in days} == {60.0}
+    assert {(r["daily_mean_value"], r["daily_mean_hours"]) for r in days} == {(60.0, 24)}
     assert [r["max_exceedance_multiple"] for r in days] == pytest.approx([60 / 50 - 1] * 2)
+
+
+def test_the_part_of_a_split_day_without_a_limit_is_not_over_the_day_s_mean() -> None:
+    """The plant registered as a chemical works (C2614, no default) until 03:00, then as a wastewater
+    plant (D4620, GB 18918): the 21 hours from 03:00 are judged and their mean is over; the three
+    hours before had no limit, and their row says nothing of a mean (it said exceeded, 超标倍数 0.2)."""
+    first, three = REGISTRY_AT - dt.timedelta(days=60), bj(D, 3)
+    point = {"mn": MN_WATER, "uscc": E_WATER, "outlet_code": "DW001", "pollutants": "w01018"}
+    pts = points([{**point, "valid_from": first, "valid_to": three, "is_current": False},
+                  {**point, "point_name": "总排口", "valid_from": three}])  # fmt: skip
+    ents = enterprises([{"uscc": E_WATER, "industry_code": "C2614", "valid_from": first, "valid_to": three,
+                         "is_current": False},
+                        {"uscc": E_WATER, "industry_code": "D4620", "valid_from": three}])  # fmt: skip
+    start = bj(D - dt.timedelta(days=1))
+    rows = series(MN_WATER, "w01018", start, [60.0] * 48) + series(MN_WATER, "w00000", start, [5.0] * 48)
+    inputs = base_inputs(core_master__monitoring_points=pts, core_master__enterprises=ents)
+    m = refresh({**inputs, "mart_source__hourly": hourly(rows)}, D)
+    days = sorted(rows_of(m.exceedance_daily, pollutant_code="w01018"), key=lambda r: r["identity_from_at"])
+    assert [(r["limit_value"], r["hours_judged"], r["day_mean_exceeded"]) for r in days] == [
+        (None, 0, None),
+        (50.0, 21, True),
+    ]
+    assert days[0]["max_exceedance_multiple"] is None
+    assert days[1]["max_exceedance_multiple"] == pytest.approx(60 / 50 - 1)
 
 
 def test_a_day_over_a_daily_mean_limit_has_the_mean_s_exceedance_multiple() -> None:

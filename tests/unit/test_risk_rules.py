@@ -56,6 +56,7 @@ def test_override_file_changes_only_its_keys(tmp_path: Path, monkeypatch: pytest
             "basis 'daily_mean' contradicts exceedance.daily_mean_standards for 'GB 8978'",
         ),
         ("[exceedance]\ndaily_mean_standards = []\n", "D4620: basis 'daily_mean' contradicts"),
+        ("[exceedance]\ndaily_mean_standards = ['GB 18918', ' ']\n", "a blank code would match every"),
     ],
 )
 def test_typos_and_impossible_values_are_refused(tmp_path: Path, text: str, message: str) -> None:

@@ -6,8 +6,9 @@ computed, :mod:`transforms.risk.hours`) and its value is above the upper limit o
 (pH 6–9) — except an upper limit on the day's mean (a default's ``basis = "daily_mean"``, a permit
 limit citing GB 18918): no hour exceeds it, a day whose mean is over it does (``day_mean_exceeded``). 超标倍数 = value / limit − 1 (DOMAIN.md §4). A day's mean is judged as the mean of its
 hourly value / limit ratios (so a limit that changes during the day is honoured hour by hour),
-only with at least ``daily_mean_min_hours`` judged hours — over the outlet's whole day: the rows of
-a day split by a registry edit (same MN, enterprise and outlet) carry the same mean.
+only with at least ``daily_mean_min_hours`` judged hours — over the logger's whole day on the outlet:
+the rows of a day split by a registry edit (same MN, enterprise and outlet) carry the same mean
+(``daily_mean_hours``: its judged hours). A logger replaced mid-day (a new MN) starts a day of its own.
 
 Daily rows exist for every pollutant the monitoring point is registered to measure and every
 pollutant the MN sent in the window — also on a day with no value at all (a silent logger), so
@@ -67,7 +68,9 @@ def build_daily(con: duckdb.DuckDBPyConnection, first: dt.date, last: dt.date, r
     """``_risk_daily``: ``mart_source__exceedance_daily`` rows (``from_us`` for identity_from_at)."""
     lo, hi = day_num(first), day_num(last)
     abnormal, manual = lit(rules.abnormal_flags), lit(rules.manual_flags)
-    day_mean_exceeded = f"""CASE WHEN o.hours_judged >= {rules.daily_mean_min_hours} THEN
+    # judged where the row has a limit (a day split by a new enterprise version may have one part without)
+    day_mean_exceeded = f"""CASE WHEN o.hours_judged >= {rules.daily_mean_min_hours}
+                    AND (l.limit_value IS NOT NULL OR l.limit_lower IS NOT NULL) THEN
                    CASE WHEN l.limit_lower IS NULL THEN o.daily_mean_ratio > 1
                         ELSE o.daily_mean_value > l.limit_value OR o.daily_mean_value < l.limit_lower END
                END"""
@@ -110,9 +113,9 @@ def build_daily(con: duckdb.DuckDBPyConnection, first: dt.date, last: dt.date, r
             FROM _risk_judged WHERE day_num BETWEEN {lo} AND {hi}
             GROUP BY ALL
         ), outlet_day AS (
-            -- the day's mean over the outlet's whole day: a registry edit at 10:00 (a new version of
-            -- the point, the same enterprise and outlet) splits the day into segments, each too short
-            -- for daily_mean_min_hours; an MN moved to another outlet is another outlet's day
+            -- the day's mean over the logger's whole day on the outlet: a registry edit at 10:00 (a new
+            -- version of the point, the same enterprise and outlet) splits the day into segments, each
+            -- too short for daily_mean_min_hours; an MN moved to another outlet is another outlet's day
             SELECT s.day_num, s.mn, s.uscc, s.outlet_code, j.pollutant_code,
                    count(*) FILTER (WHERE j.judged) AS hours_judged,
                    {exact_mean("j.judged_value")} AS daily_mean_value, {exact_mean("j.ratio")} AS daily_mean_ratio
@@ -139,7 +142,8 @@ def build_daily(con: duckdb.DuckDBPyConnection, first: dt.date, last: dt.date, r
                     THEN greatest(a.max_exceedance_multiple, o.daily_mean_ratio - 1)
                     ELSE a.max_exceedance_multiple END AS max_exceedance_multiple,
                coalesce(r.longest, 0) AS longest_exceedance_run_h,
-               o.daily_mean_value, o.daily_mean_ratio, {day_mean_exceeded} AS day_mean_exceeded
+               o.daily_mean_value, o.daily_mean_ratio, coalesce(o.hours_judged, 0) AS daily_mean_hours,
+               {day_mean_exceeded} AS day_mean_exceeded
         FROM universe u
         JOIN seg s USING (seg_id)
         LEFT JOIN agg a USING (seg_id, pollutant_code)

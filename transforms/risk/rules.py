@@ -53,8 +53,8 @@ class DefaultLimits:
     limits: Mapping[str, float]  # pollutant code → upper limit
     ranges: Mapping[str, tuple[float, float]]  # pollutant code → (lower, upper), e.g. pH 6–9
     range_unit: str  # unit of the range limits ("-" for pH)
-    # what the upper limits bound: each hour ("hourly", as permits and HJ 75 judge online data) or
-    # the day's mean ("daily_mean": an hour above it is no exceedance; a day whose mean is, is)
+    # what the upper limits bound: each hour ("hourly", as HJ 75 judges online data) or the day's
+    # mean ("daily_mean": an hour above it is no exceedance; a day whose mean is, is)
     basis: str = "hourly"
 
 
@@ -230,6 +230,8 @@ def _check(rules: RiskRules) -> None:
         raise RulesError("indicators.near_limit.low_frac must lie in (0, 1)")
     if any(d <= 0 for d in rules.periods_days):
         raise RulesError("score.periods_days: periods of at least one day")
+    if any(not _standard_key(code) for code in rules.daily_mean_standards):
+        raise RulesError("exceedance.daily_mean_standards: a blank code would match every standard")
     for d in rules.defaults:  # typed here so that a bad default (its basis) is refused at load
         if (d.basis == "daily_mean") != bool(rules.daily_mean_cited([d.standard])):
             raise RulesError(
