@@ -76,6 +76,7 @@ _WS = "[\t\n\v\f\r \x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\
 # last: a USCC a spreadsheet stored as a number and wrote in E notation (9.13601E+17), digits lost
 MISSING, BAD_LENGTH, BAD_CHARSET, BAD_CHECK, AS_NUMBER = USCC_PROBLEMS
 _PROBLEMS = pa.array([None, *USCC_PROBLEMS], pa.string())  # index 0: valid
+_CODE = {problem: i for i, problem in enumerate(USCC_PROBLEMS, start=1)}  # a problem's index in _PROBLEMS
 # after normalising (upper case, no spaces); the "+" as spreadsheets write it: "1E12…" is also a hex MN
 E_NOTATION = r"^[0-9](\.[0-9]+)?E\+[0-9]+$"
 
@@ -140,10 +141,10 @@ def uscc_problem_array(values: pa.Array | pa.ChunkedArray) -> pa.Array:
     nulls = np.asarray(pc.is_null(arr).to_numpy(zero_copy_only=False), dtype=bool)
     lengths = pc.fill_null(pc.utf8_length(arr), 0).to_numpy(zero_copy_only=False)
     nbytes = pc.fill_null(pc.binary_length(arr), 0).to_numpy(zero_copy_only=False)
-    problem[nulls | (lengths == 0)] = 1
-    problem[(lengths != 0) & (lengths != USCC_LENGTH)] = 2
+    problem[nulls | (lengths == 0)] = _CODE[MISSING]
+    problem[(lengths != 0) & (lengths != USCC_LENGTH)] = _CODE[BAD_LENGTH]
     # 18 characters but multi-byte (Chinese, full-width): outside the charset
-    problem[(lengths == USCC_LENGTH) & (nbytes != USCC_LENGTH)] = 3
+    problem[(lengths == USCC_LENGTH) & (nbytes != USCC_LENGTH)] = _CODE[BAD_CHARSET]
     idx = np.flatnonzero((lengths == USCC_LENGTH) & (nbytes == USCC_LENGTH) & ~nulls)
     if idx.size:
         # ``take`` yields a fresh array: its n values of 18 bytes are one contiguous data buffer
@@ -154,10 +155,10 @@ def uscc_problem_array(values: pa.Array | pa.ChunkedArray) -> pa.Array:
         bad_charset = (values_m < 0).any(axis=1)
         total = values_m[:, :17] @ _WEIGHTS
         ok = (31 - total % 31) % 31 == values_m[:, 17]
-        problem[idx[bad_charset]] = 3
-        problem[idx[~bad_charset & ~ok]] = 4
+        problem[idx[bad_charset]] = _CODE[BAD_CHARSET]
+        problem[idx[~bad_charset & ~ok]] = _CODE[BAD_CHECK]
     as_number = pc.fill_null(pc.match_substring_regex(arr, E_NOTATION), False).to_numpy(zero_copy_only=False)
-    problem[np.asarray(as_number, dtype=bool)] = 5
+    problem[np.asarray(as_number, dtype=bool)] = _CODE[AS_NUMBER]
     return _PROBLEMS.take(pa.array(problem))
 
 
