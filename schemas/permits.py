@@ -2,7 +2,8 @@
 
 Every version the permit platform publishes is kept (SCD type 2): ``valid_from`` / ``valid_to`` give
 the period a version describes, ``in_force_from`` / ``in_force_to`` the part of it in which its limits
-bind (status valid and inside the permit's own validity). An exceedance is judged against the limit
+bind (status valid and inside the permit's own validity; past ``valid_to`` only until a renewal issued
+early binds from its printed start). An exceedance is judged against the limit
 in force at the reading's time: ``transforms.permits.limit_in_force``.
 """
 
@@ -55,7 +56,12 @@ F.define(
         "start of the period in which this version's limits bind; NULL: never (revoked, cancelled, "
         "expired before it took effect)",
     ),
-    Column("in_force_to", "timestamp", "end of that period (exclusive; NULL: open-ended)"),
+    Column(
+        "in_force_to",
+        "timestamp",
+        "end of that period (exclusive; NULL: open-ended); past valid_to when the next version, a renewal "
+        "issued early, binds only from its printed start",
+    ),
     Column("updated_at", "timestamp", "when the platform published this version (UTC)", nullable=False),
     Column("outlet_name", "string", "outlet name"),
     Column("outlet_kind", "string", "main or general outlet", allowed=OUTLET_KINDS),

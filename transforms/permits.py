@@ -11,7 +11,9 @@ that date and gives each one:
 * ``in_force_from`` / ``in_force_to`` — the part of [valid_from, valid_to) in which its limits bind:
   the version's status is ``valid`` and the time lies inside the validity printed on the permit
   (``permit_valid_from`` 00:00 to the day after ``permit_valid_to``, Beijing). Both NULL when it
-  never binds (revoked, cancelled, expired before it took effect).
+  never binds (revoked, cancelled, expired before it took effect). One exception: a renewal issued
+  before the old validity ends takes effect when issued but binds from its printed start; until
+  then (and within its own printed validity) the version before it binds on, past its ``valid_to``.
 
 So a limit is in force at t iff ``in_force_from <= t < coalesce(in_force_to, +∞)``; an expired,
 revoked or cancelled permit has no limit in force, and a reading is always judged against the version
@@ -58,17 +60,20 @@ WITH e AS (
     SELECT *, version >= max(version) OVER (
                PARTITION BY permit_no ORDER BY _vf, version ROWS UNBOUNDED PRECEDING) AS _live
     FROM e
+), s AS (
+    SELECT *, CASE WHEN _ps IS NULL OR _vf > _ps THEN _vf ELSE _ps END AS _fs FROM v
 ), t AS (
-    SELECT *, CASE WHEN _live THEN lead(_vf) OVER (PARTITION BY permit_no, _live ORDER BY _vf, version)
-                   ELSE _vf END AS _vt
-    FROM v
+    SELECT *, CASE WHEN _live THEN lead(_vf) OVER w ELSE _vf END AS _vt,
+           -- a valid next version that binds only from a later printed start (a renewal issued
+           -- early): this one binds until then
+           CASE WHEN _live AND lead(status) OVER w = 'valid' THEN lead(_fs) OVER w END AS _next_fs
+    FROM s WINDOW w AS (PARTITION BY permit_no, _live ORDER BY _vf, version)
 ), f AS (
-    SELECT *,
-           CASE WHEN _ps IS NULL OR _vf > _ps THEN _vf ELSE _ps END AS _fs,
-           CASE WHEN _pe IS NULL THEN _vt WHEN _vt IS NULL OR _pe < _vt THEN _pe ELSE _vt END AS _fe
-    FROM t
+    SELECT * REPLACE (
+           CASE WHEN _pe IS NULL THEN _end WHEN _end IS NULL OR _pe < _end THEN _pe ELSE _end END AS _fe)
+    FROM (SELECT *, CASE WHEN _next_fs > _vt THEN _next_fs ELSE _vt END AS _end, NULL::TIMESTAMP AS _fe FROM t)
 )
-SELECT * EXCLUDE (_vf, _vt, _ps, _pe, _fs, _fe, _live),
+SELECT * EXCLUDE (_vf, _vt, _ps, _pe, _fs, _fe, _live, _next_fs, _end),
        timezone('UTC', _vf) AS valid_from,
        timezone('UTC', _vt) AS valid_to,
        _vt IS NULL AS is_current,

@@ -41,8 +41,9 @@ SPEC = SourceSpec(
                 "quarantined",
             ),
             steps="ecocloud.builds.permits:Permits",
-            # 2: validTo 长期有效/永久…, full-width outlet codes, undated revocations, late-recorded cancellations
-            code_version="2",
+            # 2: validTo 长期有效/永久…, full-width outlet codes, undated revocations, late-recorded cancellations;
+            # 3: a renewal issued early leaves the old version in force until its printed start
+            code_version="3",
             doc="Permit versions with history, outlets and limits; gated and published together.",
         ),
     ),

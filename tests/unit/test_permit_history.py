@@ -159,6 +159,51 @@ def test_expired_permit_and_gap_before_renewal() -> None:
     assert value_at(bj(2024, 3, 1), table=limits) is None
 
 
+def test_a_renewal_issued_early_leaves_the_old_permit_in_force_until_its_printed_start() -> None:
+    """v2 renews the permit on 2025-11-15 with a validity printed from 2026-01-01: from its issue until
+    then nothing bound (v1 replaced, v2 not yet valid), and six weeks of readings counted as
+    discharge without a permit. v1 binds until v2's printed start — never past its own end."""
+    history = permit_history(
+        _versions(
+            [
+                (P1, 1, U1, D(2021, 1, 1), D(2021, 1, 1), D(2025, 12, 31), "valid"),
+                (P1, 2, U1, D(2025, 11, 15), D(2026, 1, 1), D(2030, 12, 31), "valid"),
+            ]
+        )
+    )
+    rows = {r["version"]: r for r in history.to_pylist()}
+    assert (rows[1]["valid_to"], rows[1]["in_force_to"]) == (bj(2025, 11, 15), bj(2026, 1, 1))
+    assert rows[2]["in_force_from"] == bj(2026, 1, 1)
+    limits = attach_history(LIMITS.slice(0, 2).select(LIMITS.column_names[:10]), history)
+    assert value_at(bj(2025, 12, 1), table=limits) == 100.0
+    assert value_at(bj(2026, 1, 1), table=limits) == 50.0
+    # printed validities with a gap between them: the old one ends at its own end, not at the new start
+    history = permit_history(
+        _versions(
+            [
+                (P1, 1, U1, D(2021, 1, 1), D(2021, 1, 1), D(2025, 12, 31), "valid"),
+                (P1, 2, U1, D(2025, 11, 15), D(2026, 3, 1), D(2030, 12, 31), "valid"),
+            ]
+        )
+    )
+    limits = attach_history(LIMITS.slice(0, 2).select(LIMITS.column_names[:10]), history)
+    assert (value_at(bj(2025, 12, 31, 23), table=limits), value_at(bj(2026, 2, 1), table=limits)) == (
+        100.0,
+        None,
+    )
+    # the version after an early renewal is a revocation: nothing binds from its date
+    history = permit_history(
+        _versions(
+            [
+                (P1, 1, U1, D(2021, 1, 1), D(2021, 1, 1), D(2025, 12, 31), "valid"),
+                (P1, 2, U1, D(2025, 11, 15), D(2021, 1, 1), D(2025, 12, 31), "revoked"),
+            ]
+        )
+    )
+    limits = attach_history(LIMITS.slice(0, 2).select(LIMITS.column_names[:10]), history)
+    assert value_at(bj(2025, 12, 1), table=limits) is None
+
+
 def test_a_cancellation_recorded_late_with_an_earlier_date_ends_the_permit() -> None:
     """v2 (a change effective 2025-08-31) was issued, then v3 cancelled the permit from 2025-08-14:
     ordered by date alone, v2 came after the cancellation and bound until 2029."""
