@@ -74,6 +74,8 @@ def risk(
         _fail(2, "--format xlsx needs --out FILE.xlsx")
     if fmt == "table" and out is not None:
         _fail(2, "--out needs --format csv, xlsx or json")
+    if out is not None and not out.absolute().parent.is_dir():  # before the ranking, not after it
+        _fail(2, f"--out: there is no folder {out.absolute().parent}")
     try:
         filters = RiskFilters.parse(
             region=region, industry=industry, pollutant=pollutant, start=start, end=end, top=top
@@ -85,17 +87,28 @@ def risk(
         _fail(1, str(exc))
     if fmt == "table":
         _print_table(report)
-    elif fmt == "xlsx":
-        assert out is not None
-        out.write_bytes(to_xlsx(report))
-        err.print(f"{len(report.outlets)} outlets, {len(report.evidence)} evidence rows → {out}")
+        return
+    if fmt == "xlsx":
+        data, summary = (
+            to_xlsx(report),
+            f"{len(report.outlets)} outlets, {len(report.evidence)} evidence rows",
+        )
     else:
         text = to_csv(report) if fmt == "csv" else to_json(report) + "\n"
         if out is None:
             sys.stdout.write(text)
-        else:  # a file for a spreadsheet: UTF-8 with a BOM, so Excel reads the Chinese right
-            out.write_text(text, encoding="utf-8-sig" if fmt == "csv" else "utf-8")
-            err.print(f"{len(report.outlets)} outlets → {out}")
+            return
+        # a file for a spreadsheet: UTF-8 with a BOM, so Excel reads the Chinese right
+        data, summary = (
+            text.encode("utf-8-sig" if fmt == "csv" else "utf-8"),
+            f"{len(report.outlets)} outlets",
+        )
+    assert out is not None
+    try:
+        out.write_bytes(data)
+    except OSError as exc:  # a folder taken away meanwhile, no permission, a full disk
+        _fail(2, f"--out: cannot write {out}: {exc.strerror or exc}")
+    err.print(f"{summary} → {out}")
 
 
 def _fail(code: int, message: str) -> NoReturn:

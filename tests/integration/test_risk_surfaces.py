@@ -146,6 +146,11 @@ def test_filters_narrow_the_ranking(risk_home: RiskHome, ranked: dict[str, Any],
         (["--top", "0"], "top"),
         (["--pollutant", "COD"], "pollutant"),
         (["--format", "xlsx"], "--out"),
+        (
+            ["--format", "xlsx", "--out", "/nonexistent-folder/risk.xlsx"],
+            "there is no folder /nonexistent-folder",
+        ),
+        (["--format", "csv", "--out", "/proc/risk.csv"], "--out: cannot write /proc/risk.csv"),
     ],
 )
 def test_bad_filters_exit_2(risk_home: RiskHome, args: list[str], says: str) -> None:
