@@ -775,12 +775,18 @@ def _lock_id(key: str) -> int:
     return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
 
 
+def make_sqlite_folder(url: str) -> None:
+    """For a SQLite file URL: create the folder the file goes in (a new home has none yet)."""
+    path = sa.engine.make_url(url).database if url.startswith("sqlite") else None
+    if path and path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+
+
 def _engine(url: str) -> sa.Engine:
     if not url.startswith("sqlite"):
         return _server_engine(url)
+    make_sqlite_folder(url)
     path = sa.engine.make_url(url).database
-    if path and path != ":memory:":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
     if not path or path == ":memory:":
         engine = sa.create_engine(url, connect_args={"timeout": 120}, poolclass=sa.pool.NullPool)
     else:

@@ -41,6 +41,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from ecocloud.web.access import Role
+from warehouse.ledger import make_sqlite_folder
 
 _meta = sa.MetaData()
 users_table = sa.Table(
@@ -145,6 +146,7 @@ class UserStore:
         hash_wait_s: float = 10.0,
         logins_waiting: int = 8,
     ) -> None:
+        make_sqlite_folder(url)  # users may be added before anything is ingested
         self.engine = sa.create_engine(url)
         _meta.create_all(self.engine)
         for index in failures_table.indexes:  # tables made before the index (create_all skips them whole)

@@ -162,7 +162,8 @@ def test_lineage_picture_draws_producers_consumers_and_hides_what_the_viewer_may
 
 
 def test_users_passwords_sessions_and_throttle(tmp_path: Path) -> None:
-    store = UserStore(f"sqlite:///{tmp_path / 'state.sqlite'}", session_hours=1, max_failures=3)
+    # a home nothing was ingested into yet (its folder not there): users are added before the data
+    store = UserStore(f"sqlite:///{tmp_path / 'new-home' / 'state.sqlite'}", session_hours=1, max_failures=3)
     store.add_user("ana", "long-enough-pw", "analyst")
     with pytest.raises(UserError, match="exists"):
         store.add_user("ana", "long-enough-pw", Role.ADMIN)
