@@ -39,6 +39,7 @@ __all__ = [
     "attach_history",
     "install_limit_in_force",
     "limit_in_force",
+    "limit_in_force_sql",
     "limits_as_of",
     "permit_history",
 ]
@@ -114,18 +115,23 @@ WHERE (permit_no = permit_key OR uscc = permit_key)
 """
 
 
+def limit_in_force_sql(limits: str = "core_permit__outlet_limits", *, temp: bool = True) -> str:
+    """The statement :func:`install_limit_in_force` runs."""
+    return LIMIT_IN_FORCE_MACRO.format(limits=limits, temp="TEMP " if temp else "")
+
+
 def install_limit_in_force(
     con: duckdb.DuckDBPyConnection, limits: str = "core_permit__outlet_limits", *, temp: bool = True
 ) -> None:
     """Create the table macro ``limit_in_force(uscc_or_permit_no, outlet_code, pollutant_code, at)``
     on ``con`` over the relation named ``limits``. ``temp`` (default) works on a read-only connection
     and lasts as long as it; ``temp=False`` stores it in the database file (the serving database
-    could carry it for ``ecocloud sql``). Example::
+    carries it for ``ecocloud sql``). Example::
 
         SELECT limit_value, limit_unit, standard
         FROM limit_in_force('91360100…A', 'DA001', 'a21026', TIMESTAMPTZ '2026-05-01 10:00+08')
     """
-    con.execute(LIMIT_IN_FORCE_MACRO.format(limits=limits, temp="TEMP " if temp else ""))
+    con.execute(limit_in_force_sql(limits, temp=temp))
 
 
 @dataclass(frozen=True)

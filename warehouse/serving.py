@@ -128,17 +128,22 @@ def _comment_sql(table: Table) -> list[str]:
     return out
 
 
-def refresh(lake: LakeLike, duckdb_file: Path, ledger: Ledger, *, grace: dt.timedelta) -> Path:
+def refresh(
+    lake: LakeLike, duckdb_file: Path, ledger: Ledger, *, grace: dt.timedelta, macros: Sequence[str] = ()
+) -> Path:
     """Rebuild the serving database and swap it into place atomically (first rolling up the gate
     results of closed days, see ``warehouse.results_rollup``: the files a rollup holds are deleted
     ``grace`` after it was written, as the serving files made before it list them). One refresh at a
     time (the ledger's lock, across machines): a refresh listing the results while another deletes
-    the files a rollup now holds would serve a view of missing files."""
+    the files a rollup now holds would serve a view of missing files. ``macros``: statements that
+    create macros over the views (stored in the file: queries may call them)."""
     with ledger.locked([_REFRESH_LOCK]):
-        return _rebuild(as_lake(lake), duckdb_file, ledger, grace)
+        return _rebuild(as_lake(lake), duckdb_file, ledger, grace, macros)
 
 
-def _rebuild(store: Lake, duckdb_file: Path, ledger: Ledger, grace: dt.timedelta) -> Path:
+def _rebuild(
+    store: Lake, duckdb_file: Path, ledger: Ledger, grace: dt.timedelta, macros: Sequence[str]
+) -> Path:
     results = get_table(RESULTS_TABLE)
     results_files: list[str] | None = None  # None: list them anew
     try:
@@ -168,6 +173,8 @@ def _rebuild(store: Lake, duckdb_file: Path, ledger: Ledger, grace: dt.timedelta
                     con.execute(view_sql(table, [store.uri(r) for r in listed.get(table.name, [])]))
                 for stmt in _comment_sql(table):
                     con.execute(stmt)
+            for statement in macros:
+                con.execute(statement)
             # last: it reads the views and ledger tables
             given = catalog_facts(store, parts, listed, checks)
             write_catalog(con, catalog_tables(con, store, given=given))

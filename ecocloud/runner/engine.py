@@ -69,6 +69,7 @@ from ecocloud.runner.workers import worker_pool
 from ecocloud.settings import Settings
 from schemas.platform import expectation_results
 from schemas.registry import Table, get_table
+from transforms.permits import limit_in_force_sql
 from warehouse import lake as lk
 from warehouse import serving
 from warehouse.catalog import time_column
@@ -674,7 +675,9 @@ def refresh_serving(settings: Settings) -> int:
     try:
         retired = led.retired()  # read before the views list the ledger's parts: none of these is listed
         grace = dt.timedelta(minutes=settings.serving_retired_grace_minutes)
-        serving.refresh(settings.lake_store, settings.duckdb_file, led, grace=grace)
+        # the macro stored in the file: ``ecocloud sql`` may ask which limit applied then
+        macros = [limit_in_force_sql(temp=False)]
+        serving.refresh(settings.lake_store, settings.duckdb_file, led, grace=grace, macros=macros)
         unlisted = led.mark_unlisted(retired, dt.datetime.now(dt.UTC))  # the new file lists none of them
         return delete_retired(settings.lake_store, led, unlisted, before=dt.datetime.now(dt.UTC) - grace)
     finally:

@@ -31,7 +31,6 @@ from ingest.hj212.protocol import BEIJING, build_packet
 from ingest.http import make_session
 from ingest.permits.fetch import fetch_pages
 from ingest.permits.parse import parse_updated_at
-from transforms.permits import install_limit_in_force
 
 ANCHOR = dt.date(2026, 11, 20)  # the simulator's "today": start + days - 1
 BJ = dt.timezone(dt.timedelta(hours=8))
@@ -112,8 +111,7 @@ def digest(root: Path) -> dict[str, str]:
 
 def query(settings: Settings, sql: str) -> list[tuple]:
     con = duckdb.connect(str(settings.duckdb_file), read_only=True)
-    try:
-        install_limit_in_force(con)
+    try:  # the serving file carries the limit_in_force macro
         return con.execute(sql).fetchall()
     finally:
         con.close()

@@ -22,7 +22,7 @@ from ecocloud.query import QueryLimitError, ReadOnlyError, open_sandbox, run_que
 from ecocloud.settings import Settings
 from ecocloud.web.sql_worker import QueryFailed, run_capped
 from schemas.registry import get_table
-from transforms.permits import install_limit_in_force
+from transforms.permits import limit_in_force_sql
 from warehouse import lake as lk
 from warehouse.ledger import Ledger, Part, UnitState
 from warehouse.serving import refresh
@@ -66,11 +66,15 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         part = Part(HOURLY.name, key, put.part, "fp", "test.hourly", key, 6, put.size_bytes, "run", now)
         state = UnitState("test.hourly", key, "fp", "published", {}, "run", "test", now, None)
         ledger.record_unit(state, written=[part])
-    refresh(settings.lake, settings.duckdb_file, ledger, grace=dt.timedelta(0))
+    # with the table macro the runner stores in the serving database
+    refresh(
+        settings.lake,
+        settings.duckdb_file,
+        ledger,
+        grace=dt.timedelta(0),
+        macros=[limit_in_force_sql(temp=False)],
+    )
     ledger.close()
-    con = duckdb.connect(str(settings.duckdb_file))
-    install_limit_in_force(con, temp=False)  # a table macro stored in the serving database
-    con.close()
     (settings.root / "secret.txt").write_text(SECRET)
     raw = settings.lake / "raw" / "air" / "date=2026-03-01" / "china_sites_20260301.csv"
     raw.parent.mkdir(parents=True)
