@@ -43,6 +43,11 @@ class Layer(StrEnum):
     PLATFORM = "platform"  # the platform's own state (raw manifest, builds, lineage): kept in the ledger
     CATALOG = "catalog"  # the shared catalog (信息资源共享目录): tables in the serving database
 
+    @property
+    def in_lake(self) -> bool:
+        """Whether its tables are Parquet files in the lake (not in memory, the ledger or the serving file)."""
+        return self not in (Layer.STAGE, Layer.PLATFORM, Layer.CATALOG)
+
 
 class Sharing(StrEnum):
     """Sharing level of the government information-resource catalog (政务信息资源共享目录)."""

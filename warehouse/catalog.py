@@ -60,8 +60,6 @@ from warehouse.ledger import PUBLISHED, WHOLE, Part, UnitState
 BEIJING = dt.timezone(dt.timedelta(hours=8))
 RESULTS_TABLE = "quality_platform__expectation_results"
 LINEAGE_TABLE = "platform_ledger__lineage"
-# Tables that live in the serving database rather than in the lake's Parquet files.
-_NOT_IN_LAKE = (Layer.PLATFORM, Layer.CATALOG)
 
 
 # ------------------------------------------------------------------------------------ lake facts
@@ -517,7 +515,7 @@ def catalog_tables(
     facts = {
         t.name: lake_facts(lake, t) if given is None else given.get(t.name, LakeFacts())
         for t in tables
-        if t.layer not in _NOT_IN_LAKE
+        if t.layer.in_lake
     }
 
     quality_rows: list[dict[str, Any]] = [

@@ -19,7 +19,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
-from schemas.registry import Layer, Table, all_tables
+from schemas.registry import Table, all_tables
 from schemas.sql import string_literal
 
 
@@ -28,8 +28,6 @@ class Dialect(StrEnum):
     SPARK = "spark"
     DUCKDB = "duckdb"
 
-
-NOT_IN_LAKE = frozenset({Layer.STAGE, Layer.PLATFORM})
 
 # Registry logical types as each engine declares them over Parquet. DuckDB's come from the registry
 # (``Column.duckdb_type``). Trino's Hive connector accepts only TIMESTAMP (precision set by the catalog's
@@ -78,7 +76,7 @@ DUCKDB_NOTES = (
 
 def lake_tables() -> list[Table]:
     """Every registry table stored in the lake, by name."""
-    return [t for t in all_tables() if t.layer not in NOT_IN_LAKE]
+    return [t for t in all_tables() if t.layer.in_lake]
 
 
 def lake_root(root: str, dialect: Dialect) -> str:
