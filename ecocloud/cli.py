@@ -11,7 +11,6 @@ import sys
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table as RichTable
 
@@ -24,6 +23,7 @@ from ecocloud.cli_sweep import sweep as sweep_command
 from ecocloud.cli_web import serve as serve_web
 from ecocloud.cli_web import users_app
 from ecocloud.settings import get_settings
+from ecocloud.terminal import cli_console
 from schemas.sql import string_literal
 
 app = typer.Typer(
@@ -39,8 +39,8 @@ app.command("serve")(serve_web)
 app.command("risk")(risk_command)  # ecocloud/cli_risk.py
 app.command("up")(cli_up.up)  # ecocloud/cli_up.py
 app.command("sweep")(sweep_command)  # ecocloud/cli_sweep.py
-console = Console()
-err = Console(stderr=True)
+console = cli_console()
+err = cli_console(stderr=True)
 
 
 @app.callback()

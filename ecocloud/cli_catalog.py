@@ -7,17 +7,17 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table as RichTable
 
 from ecocloud.settings import get_settings
+from ecocloud.terminal import cli_console
 from schemas.registry import Sharing
 
 catalog_app = typer.Typer(
     help="The shared catalog (信息资源共享目录): build it, show a dataset, export it.", no_args_is_help=True
 )
-console = Console()
-err = Console(stderr=True)
+console = cli_console()
+err = cli_console(stderr=True)
 
 
 class ExportFormat(StrEnum):

@@ -14,16 +14,16 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table as RichTable
 
 from ecocloud.settings import Settings, get_settings
+from ecocloud.terminal import cli_console
 
 ingest_app = typer.Typer(
     help="Ingest upstream files, pages and captures into the lake.", no_args_is_help=True
 )
-console = Console()
-err = Console(stderr=True)
+console = cli_console()
+err = cli_console(stderr=True)
 
 _FORCE = typer.Option(help="rebuild every unit even when the ledger says it is current")
 _ACCEPT_SHRINK = typer.Option(

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table as RichTable
 
@@ -24,10 +23,11 @@ from ecocloud.risk_report import (
     region_label,
 )
 from ecocloud.settings import get_settings
+from ecocloud.terminal import cli_console
 from transforms.risk import RulesError
 
-console = Console()
-err = Console(stderr=True)
+console = cli_console()
+err = cli_console(stderr=True)
 FORMATS = ("table", "csv", "xlsx", "json")
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table as RichTable
 
 from ecocloud.settings import get_settings
+from ecocloud.terminal import cli_console
 
-console = Console()
+console = cli_console()
 
 
 def sweep(

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from ecocloud.settings import get_settings
+from ecocloud.terminal import cli_console
 
 
 def up(
@@ -31,4 +31,4 @@ def up(
         simulate=simulate,
         simulator_port=simulator_port,
     )
-    raise typer.Exit(run_up(get_settings(), config, Console(soft_wrap=True)))  # logins on one line
+    raise typer.Exit(run_up(get_settings(), config, cli_console(soft_wrap=True)))  # logins on one line

@@ -7,17 +7,17 @@ import sys
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 
 from ecocloud.settings import Settings, get_settings
+from ecocloud.terminal import cli_console
 from ecocloud.web.access import Role
 
 if TYPE_CHECKING:
     from ecocloud.web.users import UserStore
 
 users_app = typer.Typer(help="Web app users: add, list, remove.", no_args_is_help=True)
-console = Console()
-err = Console(stderr=True)
+console = cli_console()
+err = cli_console(stderr=True)
 
 
 def is_loopback(host: str) -> bool:
