@@ -73,6 +73,13 @@ PERMIT_STATUS_ZH = {
     "none": "无排污许可证",
     "unknown": "未知（MN 未登记）",
 }
+# a permit version's own status (core_permit__permits.status)
+VERSION_STATUS_ZH = {"valid": "有效", "revoked": "已撤销", "cancelled": "已注销"}
+IDENTITY_STATUS_ZH = {
+    "matched": "已匹配",
+    "uscc_unmatched": "统一社会信用代码不在企业名录中",
+    "mn_unregistered": "MN 未登记",
+}
 CREDIT_ZH = {"green": "绿牌", "blue": "蓝牌", "yellow": "黄牌", "red": "红牌", "black": "黑牌"}
 CATEGORY_ZH = {
     "identity": "身份、许可与信用",

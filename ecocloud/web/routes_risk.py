@@ -28,8 +28,10 @@ from ecocloud.risk_export import to_xlsx
 from ecocloud.risk_report import (
     CATEGORY_ZH,
     CREDIT_ZH,
+    IDENTITY_STATUS_ZH,
     INDICATOR_ZH,
     PERMIT_STATUS_ZH,
+    VERSION_STATUS_ZH,
     FilterError,
     NoRiskMarts,
     Period,
@@ -63,7 +65,14 @@ Mn = Annotated[str, Path(min_length=1, max_length=64, description="data-logger M
 Uscc = Annotated[str, Path(min_length=1, max_length=64, description="unified social credit code, as listed")]
 MAX_CHARTS = 8
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-LABELS = {"permit": PERMIT_STATUS_ZH, "credit": CREDIT_ZH, "category": CATEGORY_ZH, "indicator": INDICATOR_ZH}
+LABELS = {
+    "permit": PERMIT_STATUS_ZH,
+    "version": VERSION_STATUS_ZH,
+    "identity": IDENTITY_STATUS_ZH,
+    "credit": CREDIT_ZH,
+    "category": CATEGORY_ZH,
+    "indicator": INDICATOR_ZH,
+}
 
 
 def _parse(**raw: Any) -> RiskFilters:

@@ -313,6 +313,7 @@ def test_outlet_page_draws_the_limit_and_marks_exceedances_and_runs(
     assert marked and all(start <= x < end for x in marked)
     assert 'id="permit-versions"' in page.text and 'id="permit-limits"' in page.text
     assert 'id="credit-history"' in page.text and 'id="evidence"' in page.text
+    assert "<td>已匹配</td>" in page.text and ">matched<" not in page.text  # the identity, in Chinese
 
     flat = labelled(labels, "flatline")
     page = enforcement.get(f"{risk_server}/risk/outlets/{flat['mn']}", timeout=60)
@@ -333,7 +334,7 @@ def test_enterprise_page_shows_the_revoked_permit_and_credit(
             "</table>", page.text.index('id="permit-versions"')
         )
     ]
-    assert "revoked" in versions
+    assert "已撤销" in versions and ">revoked<" not in versions  # the version's status, in Chinese
     outlets = page.text[page.text.index('id="enterprise-outlets"') :]
     assert all(f"/risk/outlets/{x['mn']}?" in outlets for x in labels if x["kind"] == "revoked_permit")
     assert 'id="credit-history"' in page.text and "已撤销" in page.text
