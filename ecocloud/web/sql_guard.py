@@ -30,9 +30,10 @@ def referenced(sql: str) -> tuple[set[str], set[str], bool]:
     """(tables named, CTE names defined, whether a table function is used), as DuckDB parses ``sql``."""
     tree = syntax_tree(sql)
     if tree.get("error"):
-        raise QueryRefused(
-            f"only SELECT queries are accepted here ({tree.get('error_message', 'not a query')})"
-        )
+        why = str(tree.get("error_message", ""))
+        if not why or why.startswith("Only SELECT statements"):  # DuckDB's words for "not a query"
+            raise QueryRefused("only queries (SELECT, WITH …, FROM …) are accepted here")
+        raise QueryRefused(f"only queries (SELECT, WITH …, FROM …) are accepted here: {why}")
     tables: set[str] = set()
     ctes: set[str] = set()
     functions = False

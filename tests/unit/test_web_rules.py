@@ -113,8 +113,13 @@ def test_sql_guard_lets_allowed_tables_through(sql: str) -> None:
         ("DESCRIBE quarantine_air__station_hourly", "not allowed"),
         ("SUMMARIZE quarantine_air__station_hourly", "not allowed"),
         ("SHOW memory_limit", "not allowed"),  # a setting, or a table of that name
-        ("COPY core_air__stations TO '/tmp/x.csv'", "only SELECT"),
-        ("PIVOT core_air__stations ON city USING count(*)", "only SELECT"),
+        (
+            "COPY core_air__stations TO '/tmp/x.csv'",
+            r"only queries \(SELECT, WITH …, FROM …\) are accepted here$",
+        ),
+        ("PIVOT core_air__stations ON city USING count(*)", "only queries"),
+        ("DROP TABLE core_air__stations", r"are accepted here$"),  # not DuckDB's "can be serialized to json"
+        ("SELEC * FROM core_air__stations", 'accepted here: syntax error at or near "SELEC"'),
     ],
 )
 def test_sql_guard_refuses(sql: str, why: str) -> None:
