@@ -401,6 +401,8 @@ def test_admin_adds_and_removes_a_user_through_the_form(web_server: str, login: 
         timeout=30,
     )
     assert added.status_code == 200 and "newbie" in added.text
+    row = re.search(r"<td>newbie</td>.*?</tr>", added.text, re.S)
+    assert row and "(UTC+8)" in row.group(0)  # created, in the time every other page shows
     login("newbie", "a-long-password")
     forged = admin.post(f"{web_server}/admin/users/newbie/remove", data={"csrf_token": "forged"}, timeout=10)
     assert forged.status_code == 403
