@@ -51,6 +51,13 @@ F.define(
     Column("status_date", "date", "date of revocation or cancellation"),
     Column("effective_date", "date", "Beijing date this version takes effect", nullable=False),
     Column(
+        "effective_recorded",
+        "bool",
+        "effective_date is the day the platform first recorded the version: a revocation or "
+        "cancellation that states no date",
+        nullable=False,
+    ),
+    Column(
         "in_force_from",
         "timestamp",
         "start of the period in which this version's limits bind; NULL: never (revoked, cancelled, "
@@ -128,7 +135,7 @@ permits = Table(
         F.get("region_code", description="GB/T 2260 region code (legacy codes mapped to current)"),
         F.get("address", description="production site address"),
         *F("permit_valid_from", "permit_valid_to", "issued_by", "issued_date", "status", "status_date"),
-        F.get("effective_date"),
+        *F("effective_date", "effective_recorded"),
         *_history_columns(),
         F.get("is_current", description="latest version of the permit"),
         F.get("updated_at"),
@@ -256,7 +263,7 @@ stage_versions = Table(
         *F("industry_code", "industry_name", "region_code"),
         F.get("address", description="production site address"),
         *F("permit_valid_from", "permit_valid_to", "issued_by", "issued_date", "status", "status_date"),
-        *F("effective_date", "updated_at"),
+        *F("effective_date", "effective_recorded", "updated_at"),
         F.get("raw_file", description="raw-zone page this version was read from"),
         _RECORD,
     ),

@@ -192,11 +192,7 @@ def _stage(ctx: StepContext) -> tuple[pa.Table, pa.Table, pa.Table, pa.Table, di
         limits.append(page.limits)
         quarantine.append(_with_records(page.quarantine, page.record_digests))
 
-    winners = query_arrow(
-        "SELECT * EXCLUDE (received_at, _rn) FROM (SELECT *, row_number() OVER (PARTITION BY permit_no, "
-        "version ORDER BY updated_at DESC, received_at DESC, record DESC) AS _rn FROM v) WHERE _rn = 1",
-        v=pa.concat_tables(versions),
-    )
+    winners = newest_copies(pa.concat_tables(versions))
     chosen = winners.column("record")
     out, lim = pa.concat_tables(outlets), pa.concat_tables(limits)
     counts["versions"] = winners.num_rows
@@ -209,6 +205,27 @@ def _stage(ctx: StepContext) -> tuple[pa.Table, pa.Table, pa.Table, pa.Table, di
         lim.filter(pc.is_in(lim.column("record"), chosen)),
         rejects,
         counts,
+    )
+
+
+def newest_copies(versions: pa.Table) -> pa.Table:
+    """The newest copy of each (permit, version) — the platform republishes a version when it touches
+    it — dated as first recorded where it states no date of its own (``effective_recorded``): a touch
+    to an undated revocation must not move the revocation to the day of the touch."""
+    return query_arrow(
+        """
+        SELECT * EXCLUDE (received_at, _rn, _first)
+                 REPLACE (CASE WHEN effective_recorded THEN _first ELSE effective_date END AS effective_date)
+        FROM (
+            SELECT *, row_number() OVER (PARTITION BY permit_no, version
+                                         ORDER BY updated_at DESC, received_at DESC, record DESC) AS _rn,
+                   min(effective_date) FILTER (WHERE effective_recorded)
+                       OVER (PARTITION BY permit_no, version) AS _first
+            FROM v
+        )
+        WHERE _rn = 1
+        """,
+        v=versions,
     )
 
 

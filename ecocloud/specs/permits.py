@@ -42,7 +42,8 @@ SPEC = SourceSpec(
             ),
             steps="ecocloud.builds.permits:Permits",
             # 2: validTo 长期有效/永久…, full-width outlet codes, undated revocations, late-recorded cancellations;
-            # 3: a renewal issued early leaves the old version in force until its printed start
+            # 3: a renewal issued early leaves the old version in force until its printed start; an
+            # undated revocation dated when first recorded (effective_recorded)
             code_version="3",
             doc="Permit versions with history, outlets and limits; gated and published together.",
         ),

@@ -234,7 +234,8 @@ def enterprise_outlets(
 def permit_versions(con: duckdb.DuckDBPyConnection, uscc: str) -> list[dict[str, Any]]:
     return _dicts(
         con.execute(
-            "SELECT permit_no, version, version_type, status, status_date, effective_date, permit_valid_from, "
+            "SELECT permit_no, version, version_type, status, status_date, effective_date, effective_recorded, "
+            "permit_valid_from, "
             "permit_valid_to, issued_by, in_force_from, in_force_to, is_current FROM core_permit__permits "
             "WHERE uscc = $1 ORDER BY permit_no, version",
             [uscc],

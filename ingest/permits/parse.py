@@ -213,9 +213,9 @@ def _version_row(rec: dict[str, Any], raw_file: str, index: int) -> dict[str, An
     # effect on its status date, else on the day the platform recorded it (never from the validity
     # start: that would erase every day the permit did bind); anything else with the validity start.
     recorded = updated_at.astimezone(BEIJING).date()
-    effective = _date(rec, "effectiveDate") or (
-        (status_date or recorded) if status != "valid" else valid_from
-    )
+    stated = _date(rec, "effectiveDate")
+    effective_recorded = stated is None and status != "valid" and status_date is None
+    effective = stated or ((status_date or recorded) if status != "valid" else valid_from)
     if effective is None:
         raise _Bad("effectiveDate", rec.get("effectiveDate"), "no effectiveDate, statusDate or validFrom")
     return {
@@ -235,6 +235,7 @@ def _version_row(rec: dict[str, Any], raw_file: str, index: int) -> dict[str, An
         "status": status,
         "status_date": status_date,
         "effective_date": effective,
+        "effective_recorded": effective_recorded,
         "updated_at": updated_at,
         "raw_file": raw_file,
         "record": f"{raw_file}#{index}",

@@ -238,6 +238,33 @@ def test_a_revocation_without_a_date_takes_effect_when_it_was_recorded() -> None
     assert page.versions.column("effective_date").to_pylist() == [D(2024, 6, 3), D(2026, 2, 1)]
 
 
+def test_a_touch_to_an_undated_revocation_does_not_move_it() -> None:
+    """The platform republishes a version when it touches it (a typo fixed, a field added): the newest
+    copy is kept, but an undated revocation took the day of the latest touch as its date — five weeks
+    of discharge after the revocation were judged against the revoked permit."""
+    from ecocloud.builds.permits import newest_copies
+
+    def page(version: int, status: str, updated: str, name: str) -> pa.Table:
+        record = {"permitNo": P1, "version": version, "status": status, "updatedAt": updated,
+                  "validFrom": "2024-06-03", "creditCode": U1, "entName": name, "outlets": []}  # fmt: skip
+        body = {"code": 0, "page": 1, "total": 1, "totalPages": 1, "records": [record]}
+        versions = parse_page(json.dumps(body, ensure_ascii=False).encode(), raw_file=updated).versions
+        received = pa.array([dt.datetime.fromisoformat(updated)], pa.timestamp("us", "UTC"))
+        return versions.append_column("received_at", received)
+
+    copies = pa.concat_tables(
+        [
+            page(1, "有效", "2024-06-03T09:00:00+08:00", "甲"),
+            page(2, "撤销", "2026-02-01T10:00:00+08:00", "甲"),
+            page(2, "撤销", "2026-03-10T10:00:00+08:00", "甲公司"),  # touched: the name corrected
+        ]
+    )
+    kept = {r["version"]: r for r in newest_copies(copies).to_pylist()}
+    assert kept[2]["enterprise_name"] == "甲公司"  # the newest copy
+    assert (kept[2]["effective_date"], kept[2]["effective_recorded"]) == (D(2026, 2, 1), True)
+    assert (kept[1]["effective_date"], kept[1]["effective_recorded"]) == (D(2024, 6, 3), False)
+
+
 def test_sql_macro_and_bulk_join_agree_with_the_function() -> None:
     times = [bj(2020, 6, 1), bj(2023, 5, 1), bj(2026, 1, 1), bj(2026, 7, 1), bj(2026, 12, 1)]
     readings = pa.table(
