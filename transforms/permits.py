@@ -65,9 +65,11 @@ WITH e AS (
     SELECT *, CASE WHEN _ps IS NULL OR _vf > _ps THEN _vf ELSE _ps END AS _fs FROM v
 ), t AS (
     SELECT *, CASE WHEN _live THEN lead(_vf) OVER w ELSE _vf END AS _vt,
-           -- a valid next version that binds only from a later printed start (a renewal issued
-           -- early): this one binds until then
-           CASE WHEN _live AND lead(status) OVER w = 'valid' THEN lead(_fs) OVER w END AS _next_fs
+           -- when a later version ends this one: a valid one at its printed start (a renewal issued
+           -- early binds from then), any other at its date — the earliest of them all, so a
+           -- revocation or change after an early renewal still ends it on its own date
+           CASE WHEN _live THEN min(CASE WHEN status = 'valid' THEN _fs ELSE _vf END) OVER (
+               w ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING) END AS _next_fs
     FROM s WINDOW w AS (PARTITION BY permit_no, _live ORDER BY _vf, version)
 ), f AS (
     SELECT * REPLACE (

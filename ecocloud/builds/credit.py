@@ -150,9 +150,9 @@ def newest_ratings(rows: pa.Table) -> pa.Table:
     (``list_batch``: a year's list published as 第一批, 第二批 … adds up; no batch stated is a batch of
     its own), and where an enterprise (its USCC, else its normalised name: as the risk scores tell
     them apart) has ratings of one year in two such files — a row of another year in a list: an
-    enterprise re-evaluated late; a later batch rating it again — those of the later batch (a list
-    stating none comes first; files land in any order: a folder's 第三批 sorts before its 第二批), and
-    within a batch of the newer file. A file replaces the lists of its own province, year and batch
+    enterprise re-evaluated late; a later batch rating it again — those of the later list: the later
+    list year, then the later batch (a list stating none comes first; files land in any order: a
+    folder's 第三批 sorts before its 第二批), then the newer file. A file replaces the lists of its own province, year and batch
     only, never another year's because of one row, nor an earlier batch of its year."""
     return query_arrow(
         """
@@ -166,15 +166,16 @@ def newest_ratings(rows: pa.Table) -> pa.Table:
                    max(received_at) AS received_at
             FROM per_year GROUP BY raw_file, province_code, _batch
         ), newest AS (
-            SELECT raw_file, province_code, _batch FROM lists
+            SELECT raw_file, province_code, _batch, list_year FROM lists
             QUALIFY row_number() OVER (
                 PARTITION BY province_code, list_year, _batch ORDER BY received_at DESC, raw_file DESC) = 1
-        ), listed AS (
-            SELECT * EXCLUDE (_batch), coalesce(uscc, enterprise_name_norm) AS _who  -- as scoring tells them apart
-            FROM keyed SEMI JOIN newest USING (raw_file, province_code, _batch)
+        ), listed AS (  -- newest holds each (file, province, batch) once: the join keeps the rows
+            SELECT k.* EXCLUDE (_batch), n.list_year AS _list_year, n._batch AS _list_batch,
+                   coalesce(k.uscc, k.enterprise_name_norm) AS _who  -- as scoring tells them apart
+            FROM keyed k JOIN newest n USING (raw_file, province_code, _batch)
         )
-        SELECT * EXCLUDE (_who) FROM listed
-        QUALIFY raw_file = arg_max(raw_file, (coalesce(list_batch, 0), received_at, raw_file))
+        SELECT * EXCLUDE (_who, _list_year, _list_batch) FROM listed
+        QUALIFY raw_file = arg_max(raw_file, (_list_year, _list_batch, received_at, raw_file))
                            OVER (PARTITION BY province_code, year, _who)
         ORDER BY province_code, year, raw_file, sheet, row_no
         """,

@@ -292,7 +292,7 @@ def test_enterprises_listed_with_a_dash_for_their_uscc_keep_their_own_ratings() 
 
 
 def _in_force(files: list[tuple[str, str, int]]) -> dict[str, str]:
-    """Enterprise name → level in force after the (file name, CSV text, days after NOW received) files."""
+    """Enterprise name → 2024 level in force after the (file name, CSV text, days after NOW received) files."""
     from ecocloud.builds.credit import newest_ratings
     from transforms.identifiers import normalize_name_array, with_uscc_flags
 
@@ -304,7 +304,7 @@ def _in_force(files: list[tuple[str, str, int]]) -> dict[str, str]:
     ]
     rows = with_uscc_flags(pa.concat_tables([p.rows for p in parsed]))
     rows = rows.append_column("enterprise_name_norm", normalize_name_array(rows.column("enterprise_name")))
-    kept = newest_ratings(rows).to_pylist()
+    kept = [r for r in newest_ratings(rows).to_pylist() if r["year"] == 2024]
     assert len({r["enterprise_name"] for r in kept}) == len(kept)
     return {r["enterprise_name"]: r["level"] for r in kept}
 
@@ -345,6 +345,11 @@ def test_a_list_published_in_batches_adds_up_and_a_corrected_batch_replaces_its_
     # files land in any order (a folder lists 第三批 before 第二批): the later batch rates 甲, not the
     # file received last
     assert _in_force([(second[0], second[1], 0), (first[0], first[1], 10)])["甲公司"] == "blue"
+    # a later year's list re-rating 甲 for 2024 (re-evaluated late) wins over 2024's batches, whatever
+    # their numbers: batches are compared within one list's year
+    late = ("江西省2025年度企业环境信用评价结果.csv", "企业名称,统一社会信用代码,评价等级,评价年度\n"
+            f"{a},环保诚信企业,2024\n{c},环保诚信企业,2025\n{b},环保诚信企业,2025\n", 200)  # fmt: skip
+    assert _in_force([first, second, late])["甲公司"] == "green"
     # 首批 is the first batch: its correction replaces it
     first_named = ("江西省2024年度首批企业环境信用评价结果.csv", first[1], 0)
     assert _in_force([first_named, corrected])["乙公司"] == "blue"

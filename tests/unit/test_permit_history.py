@@ -202,6 +202,27 @@ def test_a_renewal_issued_early_leaves_the_old_permit_in_force_until_its_printed
     )
     limits = attach_history(LIMITS.slice(0, 2).select(LIMITS.column_names[:10]), history)
     assert value_at(bj(2025, 12, 1), table=limits) is None
+    # an early renewal, then a revocation (or a change) before its printed start: the old version ends
+    # on that date, not at the renewal's start — never two versions in force at once
+    for status, printed_from, later in (
+        ("revoked", D(2026, 1, 1), None),
+        ("cancelled", D(2026, 1, 1), None),
+        ("valid", None, 35.0),
+        ("valid", D(2025, 12, 1), 35.0),
+    ):
+        history = permit_history(
+            _versions(
+                [
+                    (P1, 1, U1, D(2021, 1, 1), D(2021, 1, 1), D(2025, 12, 31), "valid"),
+                    (P1, 2, U1, D(2025, 11, 15), D(2026, 1, 1), D(2030, 12, 31), "valid"),
+                    (P1, 3, U1, D(2025, 12, 1), printed_from, D(2030, 12, 31), status),
+                ]
+            )
+        )
+        limits = attach_history(LIMITS.slice(0, 3).select(LIMITS.column_names[:10]), history)
+        assert value_at(bj(2025, 11, 30, 23), table=limits) == 100.0, status
+        assert value_at(bj(2025, 12, 1), table=limits) == later, (status, printed_from)
+        assert value_at(bj(2026, 2, 1), table=limits) == later, (status, printed_from)
 
 
 def test_a_cancellation_recorded_late_with_an_earlier_date_ends_the_permit() -> None:
