@@ -220,6 +220,24 @@ def test_a_day_over_a_daily_mean_default_has_its_evidence() -> None:
     )
 
 
+def test_a_split_day_s_mean_is_said_once_with_the_hours_it_is_over() -> None:
+    """A new version of the plant's point at 10:00 splits D into two rows with one mean: the evidence
+    said it twice, each time with its part's hours ("判定 10 小时": under the 20 a mean needs)."""
+    first, ten = REGISTRY_AT - dt.timedelta(days=60), bj(D, 10)
+    point = {"mn": MN_WATER, "uscc": E_WATER, "outlet_code": "DW001", "pollutants": "w01018"}
+    pts = table(
+        "core_master__monitoring_points",
+        [{**point, "valid_from": first, "valid_to": ten, "is_current": False}, {**point, "valid_from": ten},
+         {"mn": MN_AIR, "uscc": E_AIR, "outlet_code": "DA001", "pollutants": "a21026", "valid_from": first}],
+        {"mn_standard": True, "uscc_valid": True, "is_current": True, "raw_file": "p.csv", "region_code": "360100"},
+    )  # fmt: skip
+    rows = series(MN_WATER, "w01018", START, [60.0] * 48) + series(MN_WATER, "w00000", START, [5.0] * 48)
+    m = refresh(base_inputs(core_master__monitoring_points=pts, mart_source__hourly=hourly(rows)), D)
+    report = build_report(connect(m), RiskFilters(start=D, end=D), RULES)
+    days = [r for r in report.evidence if r["mn"] == MN_WATER and r["category"] == "exceedance"]
+    assert len(days) == 1 and "（判定 24 小时）" in days[0]["evidence"]
+
+
 def test_report_filters_reach_the_ranking_and_the_evidence(marts: RiskMarts) -> None:
     con = connect(marts)
     by_industry = build_report(con, RiskFilters(industry="D44"), RULES)
