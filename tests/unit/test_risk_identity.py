@@ -117,6 +117,7 @@ def test_unregistered_mn_and_unmatched_uscc_are_listed_not_dropped() -> None:
         "uscc_unmatched", E_OTHER, "许可证上的名称", "C2614"
     )  # fmt: skip
     assert w["permit_status"] == "outlet_not_permitted"  # a permit in force, without this outlet
+    assert w["permit_status_since"] is None  # it was the day after its validity, years ahead
 
 
 def test_permit_revoked_mid_period_and_expired() -> None:

@@ -105,8 +105,12 @@ WITH ent AS (
                 WHEN v.permit_valid_from IS NOT NULL
                  AND s.from_us < epoch_us(v.permit_valid_from::TIMESTAMP) - 8 * {HOUR_US} THEN 'not_yet_valid'
                 ELSE 'expired' END AS state,
+           -- since when: revoked or cancelled, its date; expired, the day after the printed validity
+           -- (none while in force or not yet valid: that day lies ahead)
            CASE WHEN v.status IN ('revoked', 'cancelled') THEN v.status_date
-                WHEN v.permit_valid_to IS NOT NULL THEN v.permit_valid_to + 1 END AS since
+                WHEN v.permit_valid_to IS NOT NULL
+                 AND s.from_us >= epoch_us((v.permit_valid_to + 1)::TIMESTAMP) - 8 * {HOUR_US}
+                THEN v.permit_valid_to + 1 END AS since
     FROM _risk_segments s JOIN core_permit__permits v
       ON v.uscc = s.uscc AND epoch_us(v.valid_from) <= s.from_us
      AND s.from_us < coalesce(epoch_us(v.valid_to), {FAR_US})
