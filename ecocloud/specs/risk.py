@@ -43,7 +43,8 @@ SPEC = SourceSpec(
             steps="ecocloud.builds.risk:Daily",
             # 2: an hour no logger sent in is no logger's silence; 3: the public disclosure table, and
             # a day over a daily-mean limit has that mean's 超标倍数; 4: the day's mean over the outlet's
-            # whole day (a registry edit mid-day split it)
+            # whole day (a registry edit mid-day split it), permit limits under GB 18918 on the day's
+            # mean, permit_status_since only once begun
             code_version="4",
             summary=(
                 "identities",
