@@ -7,8 +7,9 @@ limits live in ``schemas.gb3838_standard`` (DOMAIN.md §4), the rules are restat
   C ≤ limit_k (a value equal to a limit is in that class), DO (a lower limit) when DO ≥ limit_k,
   pH is class I inside 6–9 (both ends included) and 劣V (6) outside; worse than V is 6;
 * the section class is the worst item class over pH, DO, CODMn (COD, BOD5 when present), NH3-N and
-  TP — TP on the lake/reservoir limits for lakes and reservoirs; a row with none of them measured
-  has no class (NULL);
+  TP — TP on the lake/reservoir limits for lakes and reservoirs; pH counts only outside 6–9 (inside it
+  holds in every class, so pH alone says nothing); a row with none of the others measured and pH
+  inside 6–9 or missing has no class (NULL);
 * TN is classified for lakes and reservoirs only and reported as ``tn_class``, never in the
   section class (the national platform publishes the class without TN: with TN 472 of 479
   published classes of the real snapshot are reproduced instead of 475);
@@ -161,7 +162,9 @@ def classify(data: pa.Table) -> pa.Table:
         cls = item_class(values, item, is_lake)
         present.append((item, values, cls))
         if item.in_section_class:
-            section = np.maximum(section, cls)
+            # pH inside 6–9 says nothing of the class (pH alone gave class I); outside it is 劣V
+            says = np.where(cls == CLASS_WORSE_THAN_V, cls, 0) if item.direction == "range" else cls
+            section = np.maximum(section, says)
         elif item.column == "tn_mgl":
             tn_class = cls
 

@@ -372,8 +372,8 @@ def published_class(values: dict[str, float | None], section_type: str) -> int:
     tp_limits = "tp_lake" if section_type in ("lake", "reservoir") else "tp_river"
     classes = []
     ph = values.get("ph")
-    if ph is not None:
-        classes.append(1 if 6.0 <= ph <= 9.0 else _WORSE_THAN_V)
+    if ph is not None and not 6.0 <= ph <= 9.0:  # inside 6–9 pH says nothing of the class
+        classes.append(_WORSE_THAN_V)
     for col, limits, lower in (
         ("do_mgl", "do_mgl", True),
         ("codmn_mgl", "codmn_mgl", False),

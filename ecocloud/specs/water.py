@@ -40,8 +40,9 @@ SPEC = SourceSpec(
             publish=Publish.PARTITION,
             summary=("readings", "sections", "sections_unlisted", "class_agreement_pct"),
             steps="ecocloud.builds.water:Readings",
-            # 2: pH inside 6–9 is no longer named among the deciding items; 3: below_detection_items
-            code_version="3",
+            # 2: pH inside 6–9 is no longer named among the deciding items; 3: below_detection_items;
+            # 4: pH inside 6–9 alone gives no class
+            code_version="4",
             freshness=True,
             doc="Each day the snapshots touch: newest reading wins, GB 3838 class, gate, publish.",
         ),
@@ -60,8 +61,8 @@ SPEC = SourceSpec(
             summary=("days", "sections", "basin_rows"),
             steps="ecocloud.builds.water:Monthly",
             # 2: classes of the monthly means rounded to each item's reporting precision (修约); pH inside
-            # 6–9 no longer among the deciding items
-            code_version="2",
+            # 6–9 no longer among the deciding items; 3: pH inside 6–9 alone gives no class
+            code_version="3",
             doc="Section monthly class and the basin roll-up of every month whose days changed.",
         ),
     ),

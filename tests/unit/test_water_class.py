@@ -109,7 +109,7 @@ def test_ph_inside_6_to_9_is_never_a_deciding_item() -> None:
         tp_mgl=[0.015, 0.015, 0.015, None],
     )
     out = classify(t).to_pydict()
-    assert out["water_class"] == [1, 6, 1, 1]
+    assert out["water_class"] == [1, 6, 1, None]  # pH 6.0 alone: no class (test below)
     # class I by every item: pH 7.0 is inside its range, not what makes the class I
     assert out["deciding_items"] == ["溶解氧、高锰酸盐指数、氨氮、总磷", "pH", "总磷", None]
 
@@ -142,6 +142,13 @@ def test_absent_columns_count_as_not_measured() -> None:
     t = rows(codmn_mgl=[5.0])
     out = classify(t).to_pydict()
     assert out["water_class"] == [3] and out["tn_class"] == [None] and out["tp_exceed_multiple"] == [None]
+
+
+def test_ph_alone_gives_no_class_unless_outside_6_to_9() -> None:
+    """pH inside 6–9 holds in every class: a reading (or a month) of pH alone was class I (优), met its
+    target and counted among the basin's good sections."""
+    out = classify(rows(ph=[7.0, 9.5, 7.0], codmn_mgl=[None, None, 5.0])).to_pydict()
+    assert out["water_class"] == [None, 6, 3]
 
 
 @pytest.mark.parametrize(

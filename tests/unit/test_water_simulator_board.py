@@ -114,6 +114,8 @@ def test_simulated_published_class_leaves_tn_out_and_uses_lake_tp() -> None:
         ({"ph": 5.99, "codmn_mgl": 1.0}, "river", 6),
         ({"tn_mgl": 5.0, "codmn_mgl": 1.0}, "lake", 1),  # TN is left out of the published class
         ({"ph": None, "tn_mgl": 1.0}, "lake", -1),  # nothing classifiable measured
+        ({"ph": 7.0}, "river", -1),  # pH inside 6–9 alone says nothing of the class
+        ({"ph": 9.5}, "river", 6),
     ],
 )
 def test_simulator_published_class_follows_the_standard(
