@@ -48,6 +48,11 @@ BASIN_GOOD_PCT: Final = 90.0
 BASIN_FAIR_PCT: Final = 75.0
 BASIN_MODERATE_WORSE_V_PCT: Final = 20.0
 BASIN_HEAVY_WORSE_V_PCT: Final = 40.0
+# 地表水环境质量评价办法（试行）(环办〔2011〕22号): the share method needs at least 5 sections; a river,
+# basin or lake with fewer — and a lake or reservoir with any number of points — is classed from the
+# arithmetic mean of its sections' concentrations, like one section, and labelled by that class.
+BASIN_SHARE_MIN_SECTIONS: Final = 5
+ROLLUP_METHODS: Final[tuple[str, ...]] = ("share", "mean")
 
 Direction = Literal["max", "min", "range"]
 

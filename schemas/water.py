@@ -15,7 +15,7 @@ from schemas.fields import (
     STAGE_ONLY,
     WHEN_REJECTED,
 )
-from schemas.gb3838_standard import CLASS_LABELS, QUALITY_LABELS, SECTION_TYPES
+from schemas.gb3838_standard import CLASS_LABELS, QUALITY_LABELS, ROLLUP_METHODS, SECTION_TYPES
 from schemas.registry import (
     Column,
     DateSpan,
@@ -215,6 +215,14 @@ F.define(
     Column("share_i_iii_pct", "float64", "share of sections in I–III", unit="%", min=0, max=100),
     Column("share_worse_v_pct", "float64", "share of sections in 劣V", unit="%", min=0, max=100),
     Column("basin_label", "string", "basin water-quality label (流域水质状况)", allowed=QUALITY_LABELS),
+    Column(
+        "rollup_method",
+        "string",
+        "how basin_label was found: share (of sections in I–III and 劣V, 5 sections or more) or mean (the "
+        "class of the sections' mean concentrations: fewer than 5 sections, or a lake or reservoir)",
+        allowed=ROLLUP_METHODS,
+        nullable=False,
+    ),
     Column("snapshot_id", "string", "snapshot (one fetch of every page of the board)", nullable=False),
     Column("page", "int32", "page number of the board (1-based)", unit="1", min=1, nullable=False),
     Column(
@@ -376,20 +384,28 @@ basin_monthly = Table(
     description=(
         "Share of sections in classes I–III and 劣V per basin and month, from the section monthly "
         "classes, and the basin label (DOMAIN.md §4): I–III ≥ 90 % 优, ≥ 75 % 良好, otherwise by the "
-        "劣V share: < 20 % 轻度污染, < 40 % 中度污染, else 重度污染. A row with `water_body` NULL is the "
+        "劣V share: < 20 % 轻度污染, < 40 % 中度污染, else 重度污染 — with 5 sections or more; with fewer, "
+        "and for a lake or reservoir, the label of the class of the sections' mean concentrations "
+        "(地表水环境质量评价办法（试行）; `rollup_method`). A row with `water_body` NULL is the "
         "whole basin; rows with a water body (from the section registry) break it down."
     ),
     description_zh=(
         "由断面月度类别汇总的各流域每月 I–III 类和劣V类断面比例及流域水质状况："
         "I–III 类比例不低于90%为优，不低于75%为良好，否则按劣V类比例判定（低于20%轻度污染，低于40%中度污染，"
-        "其余重度污染）。water_body 为空的行代表整个流域，其余行按水体细分。"
+        "其余重度污染）——断面数不少于5个时如此；少于5个时，以及湖库，按各断面浓度算术平均值评价的类别定水质状况"
+        "（《地表水环境质量评价办法（试行）》，见 rollup_method）。water_body 为空的行代表整个流域，其余行按水体细分。"
     ),
     columns=(
         F.get("month"),
         F.get("basin"),
         F.get("water_body", description="river or lake within the basin; NULL = the whole basin"),
         *F("sections", "sections_i_iii", "sections_iv_v", "sections_worse_v"),
-        *F("share_i_iii_pct", "share_worse_v_pct", "basin_label"),
+        *F("share_i_iii_pct", "share_worse_v_pct"),
+        F.get(
+            "water_class",
+            description="class of the sections' mean concentrations (rollup_method mean); NULL by the shares",
+        ),
+        *F("rollup_method", "basin_label"),
     ),
     primary_key=("month", "basin", "water_body"),
     partition_by="month",

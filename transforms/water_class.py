@@ -35,6 +35,7 @@ from schemas.gb3838_standard import (
     BASIN_GOOD_PCT,
     BASIN_HEAVY_WORSE_V_PCT,
     BASIN_MODERATE_WORSE_V_PCT,
+    BASIN_SHARE_MIN_SECTIONS,
     CLASS_LABELS,
     CLASS_QUALITY,
     CLASS_WORSE_THAN_V,
@@ -299,16 +300,26 @@ def _reported(means: pa.Table) -> pa.Table:
 
 
 def basin_monthly(monthly: pa.Table) -> pa.Table:
-    """Basin roll-up of section monthly classes: the basin as a whole and each water body in it."""
+    """Basin roll-up of section monthly classes: the basin as a whole and each water body in it.
+
+    With at least ``BASIN_SHARE_MIN_SECTIONS`` sections, the label comes from the shares of sections in
+    I–III and 劣V; with fewer, and for a lake or reservoir (all its points such), from the class of the
+    mean concentrations of its sections (``rollup_method`` mean, that class in ``water_class``) — a
+    one-section river in class V is 中度污染 (by the shares it was 轻度污染), a lake of class III 良好."""
+    items = [i.column for i in ITEMS if i.column in monthly.column_names]
+    means = ", ".join(f"avg({c}) AS {c}" for c in items)
     agg = query_arrow(
-        """
+        f"""
         SELECT any_value(month) AS month, basin, water_body,
                CAST(count(*) AS INTEGER) AS sections,
                CAST(count(*) FILTER (WHERE water_class <= 3) AS INTEGER) AS sections_i_iii,
                CAST(count(*) FILTER (WHERE water_class BETWEEN 4 AND 5) AS INTEGER) AS sections_iv_v,
                CAST(count(*) FILTER (WHERE water_class = 6) AS INTEGER) AS sections_worse_v,
                100.0 * count(*) FILTER (WHERE water_class <= 3) / count(*) AS share_i_iii_pct,
-               100.0 * count(*) FILTER (WHERE water_class = 6) / count(*) AS share_worse_v_pct
+               100.0 * count(*) FILTER (WHERE water_class = 6) / count(*) AS share_worse_v_pct,
+               bool_and(coalesce(section_type, '{DEFAULT_SECTION_TYPE}') IN ({", ".join(f"'{t}'" for t in sorted(LAKE_TYPES))}))
+                   AS all_lake,
+               {means}
         FROM m WHERE water_class IS NOT NULL
         GROUP BY GROUPING SETS ((basin), (basin, water_body))
         -- sections without a water body belong to the basin total only
@@ -317,5 +328,23 @@ def basin_monthly(monthly: pa.Table) -> pa.Table:
         """,
         m=monthly,
     )
-    label = basin_label(_floats(agg.column("share_i_iii_pct")), _floats(agg.column("share_worse_v_pct")))
-    return agg.append_column("basin_label", label)
+    all_lake = agg.column("all_lake").to_numpy(zero_copy_only=False).astype(bool)
+    by_mean = all_lake | (agg.column("sections").to_numpy() < BASIN_SHARE_MIN_SECTIONS)
+    typed = agg.select(items).append_column(
+        "section_type", pa.array(np.where(all_lake, "lake", DEFAULT_SECTION_TYPE), pa.string())
+    )
+    typed = typed.append_column(
+        "target_class", pa.array(np.full(agg.num_rows, DEFAULT_TARGET_CLASS), pa.int8())
+    )
+    of_means = classify(_reported(typed))
+    shares = basin_label(_floats(agg.column("share_i_iii_pct")), _floats(agg.column("share_worse_v_pct")))
+    mask = pa.array(by_mean)
+    label = pc.if_else(mask, of_means.column("quality_label"), shares)
+    mean_class = pc.if_else(mask, of_means.column("water_class"), pa.scalar(None, pa.int8()))
+    method = pa.array(np.where(by_mean, "mean", "share"), pa.string())
+    out = agg.drop_columns(["all_lake", *items])
+    return (
+        out.append_column("water_class", mean_class)
+        .append_column("rollup_method", method)
+        .append_column("basin_label", label)
+    )

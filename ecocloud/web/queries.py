@@ -238,7 +238,7 @@ def basin_months(con: duckdb.DuckDBPyConnection, basin: str | None) -> list[dict
     return _dicts(
         con.execute(
             "SELECT month, basin, sections, sections_i_iii, sections_iv_v, sections_worse_v, share_i_iii_pct, "
-            "share_worse_v_pct, basin_label FROM mart_water__basin_monthly "
+            "share_worse_v_pct, water_class, rollup_method, basin_label FROM mart_water__basin_monthly "
             "WHERE water_body IS NULL AND ($1 IS NULL OR basin = $1) ORDER BY basin, month",
             [basin],
         )

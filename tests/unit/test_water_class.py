@@ -207,7 +207,34 @@ def test_monthly_means_then_class_and_basin_rollup() -> None:
     assert basins["water_body"] == [None, "赣江"]  # the basin total, then the water body
     assert basins["sections"] == [3, 2]
     assert basins["sections_i_iii"] == [1, 1] and basins["sections_worse_v"] == [1, 0]
-    assert basins["basin_label"] == ["中度污染", "轻度污染"]  # 33 % I–III and 33 % 劣V; 50 % and 0 %
+    # fewer than 5 sections: the class of their mean concentrations, not the shares (33 % I–III and
+    # 33 % 劣V would be 中度污染): NH3-N (1.1 + 0.3 + 2.75) / 3 = 1.38 is IV; in 赣江 (1.1 + 0.3) / 2 III
+    assert basins["rollup_method"] == ["mean", "mean"]
+    assert basins["water_class"] == [4, 3] and basins["basin_label"] == ["轻度污染", "良好"]
+
+
+def test_five_sections_or_more_are_judged_by_their_shares_and_a_lake_by_its_mean() -> None:
+    """地表水环境质量评价办法（试行）: the share method from 5 sections; below, and for a lake's points,
+    the mean concentrations classed as one section (DOMAIN.md §4 states the shares)."""
+    classes = [2, 2, 3, 6, 6]  # 60 % I–III, 40 % 劣V: 重度污染 by the shares
+    tp = {2: 0.05, 3: 0.15, 6: 0.5}
+    monthly = pa.table(
+        {
+            "month": [dt.date(2026, 8, 1)] * 7,
+            "basin": ["长江流域"] * 5 + ["鄱阳湖"] * 2,
+            "water_body": ["赣江"] * 5 + ["鄱阳湖"] * 2,
+            "section_type": ["river"] * 5 + ["lake"] * 2,
+            "water_class": pa.array([*classes, 3, 4], pa.int8()),
+            "tp_mgl": [tp[c] for c in classes] + [0.04, 0.06],  # lake limits: mean 0.05 is III
+        }
+    )
+    out = basin_monthly(monthly).to_pydict()
+    assert list(zip(out["basin"], out["water_body"], strict=True)) == [
+        ("鄱阳湖", None), ("鄱阳湖", "鄱阳湖"), ("长江流域", None), ("长江流域", "赣江")
+    ]  # fmt: skip
+    assert out["rollup_method"] == ["mean", "mean", "share", "share"]
+    assert out["water_class"] == [3, 3, None, None]
+    assert out["basin_label"] == ["良好", "良好", "重度污染", "重度污染"]
 
 
 def one_section_month(**items: list[float]) -> dict:
@@ -235,9 +262,9 @@ def one_section_month(**items: list[float]) -> dict:
 @pytest.mark.parametrize(
     ("items", "water_class", "basin"),
     [
-        ({"tp_mgl": [0.2, 0.2, 0.2]}, 3, "优"),  # float mean 0.20000000000000004
+        ({"tp_mgl": [0.2, 0.2, 0.2]}, 3, "良好"),  # float mean 0.20000000000000004
         ({"tp_mgl": [0.2, 0.4]}, 4, "轻度污染"),  # float mean 0.30000000000000004
-        ({"do_mgl": [4.8, 5.1, 5.1]}, 3, "优"),  # float mean 4.999999999999999, a lower limit
+        ({"do_mgl": [4.8, 5.1, 5.1]}, 3, "良好"),  # float mean 4.999999999999999, a lower limit
     ],
 )
 def test_monthly_mean_on_a_limit_is_in_that_class(items: dict, water_class: int, basin: str) -> None:
