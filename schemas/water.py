@@ -146,7 +146,8 @@ F.define(
         "below_detection_items",
         "string",
         "items the platform reported below the method's detection limit (0.01L or <0.01), column names "
-        "joined by ','; each holds half its limit, as the national evaluation method counts such results",
+        "joined by ','; each holds half its limit, as the national evaluation method counts such results "
+        "— NULL where no limit was given (ND, 未检出)",
     ),
     Column(
         "class_published",

@@ -30,8 +30,9 @@ SPEC = SourceSpec(
             publish=Publish.PART,
             summary=("rows_in", "rows_typed", "rows_quarantined", "duplicates"),
             steps="ecocloud.builds.water:Snapshots",
-            # 2: a duplicate row with other values is quarantined as a conflicting duplicate, with both values
-            code_version="2",
+            # 2: a duplicate row with other values is quarantined as a conflicting duplicate, with both values;
+            # 3: full-width cells read (NFKC), ND / 未检出 below detection instead of a bad cell
+            code_version="3",
             doc="Type every page of each new snapshot; quarantine what cannot be typed.",
         ),
         Build(
@@ -41,7 +42,7 @@ SPEC = SourceSpec(
             summary=("readings", "sections", "sections_unlisted", "class_agreement_pct"),
             steps="ecocloud.builds.water:Readings",
             # 2: pH inside 6–9 is no longer named among the deciding items; 3: below_detection_items;
-            # 4: pH inside 6–9 alone gives no class
+            # 4: pH inside 6–9 alone gives no class; full-width cells, ND / 未检出
             code_version="4",
             freshness=True,
             doc="Each day the snapshots touch: newest reading wins, GB 3838 class, gate, publish.",

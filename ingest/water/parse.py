@@ -77,6 +77,8 @@ _NUMBER = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$"
 # below the detection limit: the limit then L (0.01L), or < then the limit (<0.01)
 _BELOW_LIMIT = r"^(?:<\s*(?P<lt>[0-9]+(?:\.[0-9]*)?|\.[0-9]+)|(?P<l>[0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*[Ll])$"
 _MISSING = ("--", "—", "-", "")
+# not detected, the limit not given: below detection, no value (upper case after NFKC)
+_NOT_DETECTED = ("ND", "N.D.", "未检出")
 _QC_FAILED = "质控"
 _TIME_RE = re.compile(r"^\s*(?:(\d{4})-)?(\d{1,2})-(\d{1,2})\s+(\d{1,2}):(\d{2})(?::\d{2})?\s*$")
 _HEADER_RE = re.compile(r"^\s*(.*?)\s*(?:[(（]\s*(.*?)\s*[)）])?\s*$")
@@ -193,19 +195,21 @@ def parse_cells(cells: pa.Array) -> tuple[pa.Array, np.ndarray, np.ndarray, pa.A
 
     The raw value in the ``原始值`` title wins over the displayed text; ``--`` (or empty) is missing;
     a QC-failed span is missing and flagged; a value below the detection limit (``0.01L``,
-    ``<0.01``) is half the limit and flagged; anything else that is not a number is bad.
+    ``<0.01``) is half the limit and flagged, one not detected without a limit (``ND``, ``未检出``)
+    has no value and is flagged; anything else that is not a number is bad. Full-width text
+    (``－－``, ``＜０.０１``) reads as its ASCII (NFKC).
     """
     cells = pc.cast(cells, pa.string())
-    inner = pc.utf8_trim_whitespace(pc.replace_substring_regex(cells, _TAG, ""))
-    raw = pc.utf8_trim_whitespace(pc.struct_field(pc.extract_regex(cells, _RAW_TITLE), "raw"))
-    raw = pc.if_else(pc.equal(raw, ""), pa.scalar(None, pa.string()), raw)
-    text = pc.coalesce(raw, inner)
+    as_given = _cell_text(cells)  # for the quarantine's evidence
+    cells = pc.utf8_normalize(cells, "NFKC")
+    text = _cell_text(cells)
     missing = pc.or_(pc.is_null(text), pc.fill_null(pc.is_in(text, pa.array(_MISSING)), False))
     number = pc.fill_null(pc.match_substring_regex(text, _NUMBER), False)
     limit = pc.extract_regex(text, _BELOW_LIMIT)
     lt = pc.struct_field(limit, "lt")  # the group that did not match is '' in a matched row
     limit_text = pc.if_else(pc.equal(lt, ""), pc.struct_field(limit, "l"), lt)
-    below = pc.fill_null(pc.is_valid(limit_text), False)
+    not_detected = pc.fill_null(pc.is_in(pc.utf8_upper(text), pa.array(_NOT_DETECTED)), False)
+    below = pc.or_(pc.fill_null(pc.is_valid(limit_text), False), not_detected)
     half_limit = pc.divide(
         pc.cast(pc.if_else(below, limit_text, pa.scalar(None, pa.string())), pa.float64()), 2.0
     )
@@ -218,9 +222,17 @@ def parse_cells(cells: pa.Array) -> tuple[pa.Array, np.ndarray, np.ndarray, pa.A
         values,
         qc.to_numpy(zero_copy_only=False) & missing.to_numpy(zero_copy_only=False),
         bad.to_numpy(zero_copy_only=False),
-        text,
+        as_given,
         below.to_numpy(zero_copy_only=False),
     )
+
+
+def _cell_text(cells: pa.Array) -> pa.Array:
+    """A cell's value text: the raw value of its ``原始值`` title, else its text without tags."""
+    inner = pc.utf8_trim_whitespace(pc.replace_substring_regex(cells, _TAG, ""))
+    raw = pc.utf8_trim_whitespace(pc.struct_field(pc.extract_regex(cells, _RAW_TITLE), "raw"))
+    raw = pc.if_else(pc.equal(raw, ""), pa.scalar(None, pa.string()), raw)
+    return pc.coalesce(raw, inner)
 
 
 def _strings(values: Sequence[Any]) -> pa.Array:

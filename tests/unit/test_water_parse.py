@@ -99,6 +99,17 @@ def test_cells_take_the_raw_value_from_the_title_and_know_missing_and_qc() -> No
     assert bad.tolist() == [False, False, False, False, False, True, False, False]
 
 
+def test_cells_typed_full_width_or_saying_not_detected_are_read_not_quarantined() -> None:
+    """Full-width marks (－－, ＜0.01, ０.１２) read as their ASCII; ND / 未检出 is below detection with
+    no limit given: no value, flagged — each made its whole reading a quarantined "not a number"."""
+    cells = pa.array(["－－", "＜0.01", span("０.１２３", "0.12"), "ND", "未检出", "n.d.", "ａｂｃ"])
+    values, _, bad, text, below = parse_cells(cells)
+    assert values.to_pylist() == [None, 0.005, 0.123, None, None, None, None]
+    assert below.tolist() == [False, True, False, True, True, True, False]
+    assert bad.tolist() == [False] * 6 + [True]
+    assert text.to_pylist()[-1] == "ａｂｃ"  # the evidence as given
+
+
 def test_header_cells() -> None:
     assert header_item("水温<br/><span class='unit'>(℃)</span>") == ("水温", "℃")
     assert header_item("电导率<br/><span class='unit'>(μS/cm)</span>") == ("电导率", "μS/cm")
@@ -175,13 +186,18 @@ def test_a_value_below_the_detection_limit_is_half_the_limit_and_named() -> None
     the limit (the evaluation method's rule), not quarantined with the reading's other items."""
     r, s = good_row("a"), good_row("b")
     r[9], r[10] = "0.025L", span("<0.01", "<0.01")  # NH3-N, TP
-    s[9] = "ND"  # no limit given: nothing to count, the reading is quarantined as before
+    s[9] = "ND"  # no limit given: no value to count, flagged; the reading's other items are kept
     page = parse([r, s])
-    [row] = page.readings.to_pylist()
+    row, nd = page.readings.to_pylist()
     assert (row["nh3n_mgl"], row["tp_mgl"]) == (0.0125, 0.005)
     assert row["below_detection_items"] == "nh3n_mgl,tp_mgl" and row["codmn_mgl"] == 7.07
-    [q] = page.quarantine.to_pylist()
-    assert q["section_name"] == "b" and q["raw_value"] == "ND"
+    assert (nd["section_name"], nd["nh3n_mgl"], nd["below_detection_items"], nd["codmn_mgl"]) == (
+        "b",
+        None,
+        "nh3n_mgl",
+        7.07,
+    )
+    assert page.quarantine.num_rows == 0
 
 
 def test_untypeable_rows_are_quarantined_with_reason_and_location() -> None:
