@@ -136,7 +136,8 @@ def registries(p: Province, lake: Path, end: dt.date) -> None:
         "industry_code": [industry[i] for i in permitted], "region_code": [p.region[2 * i] for i in permitted],
         "permit_valid_from": dt.date(2022, 1, 1),
         "permit_valid_to": [u.date() - dt.timedelta(days=1) if u else dt.date(2027, 12, 31) for u in until],
-        "effective_date": dt.date(2022, 1, 1), **history, "in_force_to": until, "is_current": True,
+        "effective_date": dt.date(2022, 1, 1), "effective_recorded": False, **history, "in_force_to": until,
+        "is_current": True,
         "updated_at": start, "raw_file": "raw/permit/bench.json",
     })  # fmt: skip
     outs = [2 * i + j for i in permitted for j in (0, 1)]  # outlet index

@@ -82,7 +82,7 @@ def permits(rows: Iterable[Mapping[str, Any]]) -> pa.Table:
         "core_permit__permits",
         [fill(r) for r in rows],
         {"uscc_valid": True, "permit_no_valid": True, "status": "valid", "is_current": True,
-         "raw_file": "raw/permit/p.json"},
+         "effective_recorded": False, "raw_file": "raw/permit/p.json"},
     )  # fmt: skip
 
 
