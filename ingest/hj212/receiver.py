@@ -376,7 +376,11 @@ class _IdleWatch:
         self.handle.cancel()
 
 
-ACCEPT_BATCH = FD_RESERVE // 2  # connections accepted per wake-up
+# connections accepted per wake-up: an accepted socket over max_connections is refused only some
+# three loop iterations later (asyncio makes its transport, then runs the callback), while the next
+# wake-ups accept more; a busy CPU lets a burst of connects keep every wake-up full, so in flight are
+# about three batches — within the reserve (FD_RESERVE // 2 ran out of descriptors under load: EMFILE)
+ACCEPT_BATCH = FD_RESERVE // 8
 # the kernel's queue of connections not yet accepted (capped by net.core.somaxconn): thousands of
 # loggers reconnect at once after a restart, and a connect beyond a full queue waits 1–3 s to retry
 LISTEN_BACKLOG = 4096
