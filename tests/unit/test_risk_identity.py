@@ -124,7 +124,7 @@ def test_permit_revoked_mid_period_and_expired() -> None:
     revoked_at = bj(D)
     perm = permits(
         [
-            {"uscc": E_AIR, "valid_to": revoked_at, "is_current": False},
+            {"uscc": E_AIR, "valid_to": revoked_at, "in_force_to": revoked_at, "is_current": False},
             {"uscc": E_AIR, "version": 2, "valid_from": revoked_at, "status": "revoked", "status_date": D},
         ]
     )
@@ -166,6 +166,26 @@ def test_permit_revoked_mid_period_and_expired() -> None:
     )
     (row,) = rows_of(m.identity, mn=MN_AIR)
     assert (row["permit_status"], row["permit_status_since"]) == ("expired", D - dt.timedelta(days=9))
+
+
+def test_an_outlet_off_the_permit_before_an_early_renewal_binds_is_not_permitted() -> None:
+    """v2 renews the permit ten days before D but binds from D + 20 (its printed start); v1 binds on
+    until then. An outlet on neither is 'outlet_not_permitted' — the permit is in force — not
+    'not_yet_valid' (v2 alone was looked at: the version current by its dates)."""
+    renewed, starts = bj(D - dt.timedelta(days=10)), bj(D + dt.timedelta(days=20))
+    perm = permits(
+        [
+            {"uscc": E_AIR, "valid_to": renewed, "in_force_to": starts, "is_current": False,
+             "permit_valid_to": D + dt.timedelta(days=19)},
+            {"uscc": E_AIR, "version": 2, "valid_from": renewed, "in_force_from": starts,
+             "permit_valid_from": D + dt.timedelta(days=20), "effective_date": renewed.date()},
+        ]
+    )  # fmt: skip
+    pts = points([{"mn": MN_AIR, "uscc": E_AIR, "outlet_code": "DA009", "pollutants": "a21026"}])
+    inputs = base_inputs(core_master__monitoring_points=pts, core_permit__permits=perm)
+    m = refresh({**inputs, "mart_source__hourly": hourly(air_hours([20.0] * 48))}, D)
+    (row,) = rows_of(m.identity, mn=MN_AIR)
+    assert (row["permit_status"], row["permit_status_since"]) == ("outlet_not_permitted", None)
 
 
 def test_join_report_counts_what_the_identity_join_could_not_match() -> None:

@@ -112,8 +112,10 @@ WITH ent AS (
                  AND s.from_us >= epoch_us((v.permit_valid_to + 1)::TIMESTAMP) - 8 * {HOUR_US}
                 THEN v.permit_valid_to + 1 END AS since
     FROM _risk_segments s JOIN core_permit__permits v
-      ON v.uscc = s.uscc AND epoch_us(v.valid_from) <= s.from_us
-     AND s.from_us < coalesce(epoch_us(v.valid_to), {FAR_US})
+      -- the version current then, and one still in force past it (before an early renewal's start)
+      ON v.uscc = s.uscc AND (
+           (epoch_us(v.valid_from) <= s.from_us AND s.from_us < coalesce(epoch_us(v.valid_to), {FAR_US}))
+           OR (epoch_us(v.in_force_from) <= s.from_us AND s.from_us < coalesce(epoch_us(v.in_force_to), {FAR_US})))
 ), permit_best AS (
     SELECT mn, date, from_us, permit_no, state, since FROM permit_state
     QUALIFY row_number() OVER (
