@@ -372,9 +372,10 @@ JOIN r ON r.mn = d.mn AND r.uk = coalesce(d.uscc, '')
 LEFT JOIN names n ON n.code = d.pollutant_code
 WHERE d.date BETWEEN $start AND $end AND (d.hours_exceeded > 0 OR d.day_mean_exceeded)
   AND ($pollutant IS NULL OR d.pollutant_code = $pollutant)
--- a day a registry edit split has one mean: said once (by its last part), not once per part
+-- a day a registry edit split has one mean per outlet: said once (by its last part), not once per part
 QUALIFY d.hours_exceeded > 0 OR row_number() OVER (
-    PARTITION BY d.mn, r.uk, d.date, d.pollutant_code, d.hours_exceeded > 0 ORDER BY d.identity_from_at DESC) = 1
+    PARTITION BY d.mn, r.uk, d.outlet_code, d.date, d.pollutant_code, d.hours_exceeded > 0
+    ORDER BY d.identity_from_at DESC) = 1
 UNION ALL
 SELECT r.rank, r.outlet_key, r.mn, r.uscc, r.enterprise_name, r.outlet_code,
        i.category, i.indicator, i.date, i.pollutant_code,

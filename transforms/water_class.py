@@ -303,11 +303,14 @@ def basin_monthly(monthly: pa.Table) -> pa.Table:
     """Basin roll-up of section monthly classes: the basin as a whole and each water body in it.
 
     With at least ``BASIN_SHARE_MIN_SECTIONS`` sections, the label comes from the shares of sections in
-    I–III and 劣V; with fewer, and for a lake or reservoir (all its points such), from the class of the
-    mean concentrations of its sections (``rollup_method`` mean, that class in ``water_class``) — a
-    one-section river in class V is 中度污染 (by the shares it was 轻度污染), a lake of class III 良好."""
+    I–III and 劣V; with fewer river sections, and for a lake or reservoir (all its points such), from
+    the class of the mean concentrations of its sections (``rollup_method`` mean, that class in
+    ``water_class``) — a one-section river in class V is 中度污染 (by the shares it was 轻度污染), a lake
+    of class III 良好. Rivers and lakes together, or sections whose means give no class, go by the
+    shares."""
     items = [i.column for i in ITEMS if i.column in monthly.column_names]
     means = ", ".join(f"avg({c}) AS {c}" for c in items)
+    lakes = ", ".join(f"'{t}'" for t in sorted(LAKE_TYPES))
     agg = query_arrow(
         f"""
         SELECT any_value(month) AS month, basin, water_body,
@@ -317,8 +320,7 @@ def basin_monthly(monthly: pa.Table) -> pa.Table:
                CAST(count(*) FILTER (WHERE water_class = 6) AS INTEGER) AS sections_worse_v,
                100.0 * count(*) FILTER (WHERE water_class <= 3) / count(*) AS share_i_iii_pct,
                100.0 * count(*) FILTER (WHERE water_class = 6) / count(*) AS share_worse_v_pct,
-               bool_and(coalesce(section_type, '{DEFAULT_SECTION_TYPE}') IN ({", ".join(f"'{t}'" for t in sorted(LAKE_TYPES))}))
-                   AS all_lake,
+               count(*) FILTER (WHERE coalesce(section_type, '{DEFAULT_SECTION_TYPE}') IN ({lakes})) AS lakes,
                {means}
         FROM m WHERE water_class IS NOT NULL
         GROUP BY GROUPING SETS ((basin), (basin, water_body))
@@ -328,8 +330,8 @@ def basin_monthly(monthly: pa.Table) -> pa.Table:
         """,
         m=monthly,
     )
-    all_lake = agg.column("all_lake").to_numpy(zero_copy_only=False).astype(bool)
-    by_mean = all_lake | (agg.column("sections").to_numpy() < BASIN_SHARE_MIN_SECTIONS)
+    sections, lake_sections = agg.column("sections").to_numpy(), agg.column("lakes").to_numpy()
+    all_lake, no_lake = lake_sections == sections, lake_sections == 0
     typed = agg.select(items).append_column(
         "section_type", pa.array(np.where(all_lake, "lake", DEFAULT_SECTION_TYPE), pa.string())
     )
@@ -337,12 +339,17 @@ def basin_monthly(monthly: pa.Table) -> pa.Table:
         "target_class", pa.array(np.full(agg.num_rows, DEFAULT_TARGET_CLASS), pa.int8())
     )
     of_means = classify(_reported(typed))
+    # by the mean: a lake's points, or fewer than 5 river sections — not rivers and lakes together (the
+    # method judges them apart; a lake's TP averaged with a river's would be judged on the river's
+    # limits), nor where the means give no class (pH out of range in each section, inside on average)
+    has_class = pc.is_valid(of_means.column("water_class")).to_numpy(zero_copy_only=False)
+    by_mean = (all_lake | (no_lake & (sections < BASIN_SHARE_MIN_SECTIONS))) & has_class
     shares = basin_label(_floats(agg.column("share_i_iii_pct")), _floats(agg.column("share_worse_v_pct")))
     mask = pa.array(by_mean)
     label = pc.if_else(mask, of_means.column("quality_label"), shares)
     mean_class = pc.if_else(mask, of_means.column("water_class"), pa.scalar(None, pa.int8()))
     method = pa.array(np.where(by_mean, "mean", "share"), pa.string())
-    out = agg.drop_columns(["all_lake", *items])
+    out = agg.drop_columns(["lakes", *items])
     return (
         out.append_column("water_class", mean_class)
         .append_column("rollup_method", method)

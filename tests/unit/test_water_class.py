@@ -237,6 +237,28 @@ def test_five_sections_or_more_are_judged_by_their_shares_and_a_lake_by_its_mean
     assert out["basin_label"] == ["良好", "良好", "重度污染", "重度污染"]
 
 
+def test_rivers_and_lakes_together_and_means_without_a_class_go_by_the_shares() -> None:
+    """A lake point at TP 0.1 (lake class IV) and a river section at TP 0.1 (river II): averaged and
+    judged on the river limits the basin was 优, the lake's pollution gone — rivers and lakes are judged
+    apart, so their total goes by the shares. Two sections in 劣V by pH (5.0 and 10.0) average to pH 7.5,
+    which gives no class: the shares again, not a basin without a label."""
+    monthly = pa.table(
+        {
+            "month": [dt.date(2026, 8, 1)] * 4,
+            "basin": ["甲"] * 2 + ["乙"] * 2,
+            "water_body": ["湖", "河", "河一", "河二"],
+            "section_type": ["lake", "river", "river", "river"],
+            "water_class": pa.array([4, 2, 6, 6], pa.int8()),
+            "tp_mgl": [0.1, 0.1, None, None],
+            "ph": [7.0, 7.0, 5.0, 10.0],
+        }
+    )
+    out = {(r["basin"], r["water_body"]): r for r in basin_monthly(monthly).to_pylist()}
+    assert [(out[k]["rollup_method"], out[k]["water_class"], out[k]["basin_label"]) for k in (
+        ("甲", None), ("甲", "湖"), ("甲", "河"), ("乙", None)
+    )] == [("share", None, "轻度污染"), ("mean", 4, "轻度污染"), ("mean", 2, "优"), ("share", None, "重度污染")]  # fmt: skip
+
+
 def one_section_month(**items: list[float]) -> dict:
     """section_monthly of one river section (target III) with the given readings of each item."""
     n = len(next(iter(items.values())))
