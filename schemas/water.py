@@ -219,8 +219,9 @@ F.define(
     Column(
         "rollup_method",
         "string",
-        "how basin_label was found: share (of sections in I–III and 劣V, 5 sections or more) or mean (the "
-        "class of the sections' mean concentrations: fewer than 5 sections, or a lake or reservoir)",
+        "how basin_label was found: share (of sections in I–III and 劣V: 5 sections or more, rivers and "
+        "lakes together) or mean (the class of the sections' mean concentrations: fewer than 5 river "
+        "sections, or a lake or reservoir)",
         allowed=ROLLUP_METHODS,
         nullable=False,
     ),
@@ -385,9 +386,10 @@ basin_monthly = Table(
     description=(
         "Share of sections in classes I–III and 劣V per basin and month, from the section monthly "
         "classes, and the basin label (DOMAIN.md §4): I–III ≥ 90 % 优, ≥ 75 % 良好, otherwise by the "
-        "劣V share: < 20 % 轻度污染, < 40 % 中度污染, else 重度污染 — with 5 sections or more; with fewer, "
-        "and for a lake or reservoir, the label of the class of the sections' mean concentrations "
-        "(地表水环境质量评价办法（试行）; `rollup_method`). A row with `water_body` NULL is the "
+        "劣V share: < 20 % 轻度污染, < 40 % 中度污染, else 重度污染 — with 5 sections or more, or rivers and "
+        "lakes together; with fewer river sections, and for a lake or reservoir, the label of the class of "
+        "the sections' mean concentrations (地表水环境质量评价办法（试行）; `rollup_method`). A row with "
+        "`water_body` NULL is the "
         "whole basin; rows with a water body (from the section registry) break it down."
     ),
     description_zh=(
