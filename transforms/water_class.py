@@ -43,8 +43,10 @@ from schemas.gb3838_standard import (
     DEFAULT_TARGET_CLASS,
     ITEMS,
     LAKE_TYPES,
+    ROLLUP_METHODS,
     Gb3838Item,
 )
+from schemas.sql import string_list
 from schemas.water import EXCEED_ITEMS, MONTHLY_ITEMS
 from transforms.arrow_sql import query_arrow
 
@@ -62,6 +64,7 @@ F64 = NDArray[np.float64]
 I8 = NDArray[np.int8]
 BoolArray = NDArray[np.bool_]
 
+SHARE, MEAN = ROLLUP_METHODS  # how a basin's label is found (basin_monthly)
 MULTIPLE_DECIMALS = 4  # stored 超标倍数 (removes float noise such as 0.4999999999999998)
 MULTIPLE_TEXT_DECIMALS = 2  # as printed in exceed_items
 
@@ -310,7 +313,7 @@ def basin_monthly(monthly: pa.Table) -> pa.Table:
     shares."""
     items = [i.column for i in ITEMS if i.column in monthly.column_names]
     means = ", ".join(f"avg({c}) AS {c}" for c in items)
-    lakes = ", ".join(f"'{t}'" for t in sorted(LAKE_TYPES))
+    lakes = string_list(sorted(LAKE_TYPES))
     agg = query_arrow(
         f"""
         SELECT any_value(month) AS month, basin, water_body,
@@ -348,7 +351,7 @@ def basin_monthly(monthly: pa.Table) -> pa.Table:
     mask = pa.array(by_mean)
     label = pc.if_else(mask, of_means.column("quality_label"), shares)
     mean_class = pc.if_else(mask, of_means.column("water_class"), pa.scalar(None, pa.int8()))
-    method = pa.array(np.where(by_mean, "mean", "share"), pa.string())
+    method = pa.array(np.where(by_mean, MEAN, SHARE), pa.string())
     out = agg.drop_columns(["lakes", *items])
     return (
         out.append_column("water_class", mean_class)

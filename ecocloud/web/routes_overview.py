@@ -14,6 +14,7 @@ from starlette.responses import Response
 from ecocloud.web import access, queries
 from ecocloud.web.access import Role
 from ecocloud.web.deps import BEIJING, Viewer, bj, render, require, settings_of, viewer
+from schemas.gb3838_standard import CLASS_LABELS
 from schemas.hj212_codes import POLLUTANTS
 from schemas.registry import get_table
 
@@ -250,7 +251,15 @@ def water(request: Request, basin: Annotated[str | None, Query(max_length=60)] =
             "legend": {"orientation": "h"},
         }
         charts.append((name, figure_json(data, layout)))
-    return render(request, "water.html", basins=names, basin=basin, months=months, charts=charts)
+    return render(
+        request,
+        "water.html",
+        basins=names,
+        basin=basin,
+        months=months,
+        charts=charts,
+        class_labels=CLASS_LABELS,
+    )
 
 
 SOURCE_ROWS = 500  # a province's day is ~50,000 rows: the page shows the first, the filter narrows

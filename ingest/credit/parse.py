@@ -11,8 +11,9 @@ province's configuration (``provinces.toml``). What the files do that the parser
 
 The province comes from the caller, else from the file name (``file_hints``), else from the region
 part of the USCCs in the file (majority). The year comes from the caller, a year column, the file
-name, or the title row; so does the batch of the year's list (第二批), where one is stated. A row without an enterprise name or with a level label the province does not
-use is quarantined with its reason; USCCs are not checked here (the pipeline flags them, vectorised).
+name, or the title row; the batch of the year's list (第二批), where one is stated, from the file name
+or a title. A row without an enterprise name or with a level label the province does not use is
+quarantined with its reason; USCCs are not checked here (the pipeline flags them, vectorised).
 A CSV is read strictly: a quote that never closes, or a header spread over lines by a quoted line
 break, refuses the file; a data row spread over lines is quarantined (the lines it hides are no rows).
 """
