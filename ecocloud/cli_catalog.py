@@ -78,6 +78,7 @@ def show(
             "min_value",
             "max_value",
             "allowed_values",
+            "value_labels",
             "description",
         ),
     )

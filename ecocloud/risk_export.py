@@ -26,14 +26,8 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 
-from ecocloud.risk_report import (
-    CATEGORY_ZH,
-    CREDIT_ZH,
-    INDICATOR_ZH,
-    PERMIT_STATUS_ZH,
-    RiskReport,
-    region_label,
-)
+from ecocloud.risk_report import RiskReport, region_label
+from schemas import risk as schema
 
 __all__ = [
     "ENTERPRISE_COLUMNS",
@@ -123,7 +117,14 @@ EVIDENCE_COLUMNS: tuple[tuple[str, str, int], ...] = (
     ("evidence", "说明", 90),
     ("outlet_key", "排放口标识", 40),
 )
-_LIMIT_SOURCE_ZH = {"permit": "排污许可证", "default": "国家默认限值"}
+# the columns holding codes of the registry, shown by their labels
+_CODED = {
+    "permit_status": schema.PERMIT_STATUSES,
+    "credit_level": schema.CREDIT_LEVELS,
+    "category": schema.REASON_CATEGORIES,
+    "indicator": schema.INDICATORS,
+    "limit_source": schema.LIMIT_SOURCES,
+}
 _ROUND = {"score": 1, "near_limit_share_pct": 1, "abnormal_share_pct": 1, "manual_share_pct": 1,
           "missing_share_pct": 1, "max_exceedance_multiple": 3}  # fmt: skip
 # regulatory numbers shown as the permit states them: a mercury limit of 0.0005 mg/L rounded to two
@@ -143,16 +144,9 @@ def _display(key: str, value: Any) -> Any:
     """A cell's value for people: codes in Chinese, instants in Beijing time, points rounded."""
     if value is None:
         return None
-    if key == "permit_status":
-        return PERMIT_STATUS_ZH.get(value, value)
-    if key == "credit_level":
-        return CREDIT_ZH.get(value, value)
-    if key == "category":
-        return CATEGORY_ZH.get(value, value)
-    if key == "indicator":
-        return INDICATOR_ZH.get(value, value)
-    if key == "limit_source":
-        return _LIMIT_SOURCE_ZH.get(value, value)
+    codes = _CODED.get(key)
+    if codes is not None:
+        return codes.label(value)
     if key == "region_code":
         return region_label(value)
     if isinstance(value, dt.datetime):

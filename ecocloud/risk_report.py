@@ -31,14 +31,10 @@ from transforms.risk import RiskRules, load_rules, score_period
 from transforms.risk.indicators import names_sql
 
 __all__ = [
-    "CATEGORY_ZH",
-    "CREDIT_ZH",
     "DEFAULT_DAYS",
     "DEFAULT_TOP",
-    "INDICATOR_ZH",
     "MAX_PERIOD_DAYS",
     "MAX_TOP",
-    "PERMIT_STATUS_ZH",
     "FilterError",
     "NoRiskMarts",
     "Period",
@@ -62,44 +58,6 @@ DEFAULT_TOP = 50
 MAX_TOP = 10_000
 MAX_PERIOD_DAYS = 366  # a year of daily marts ranks in seconds (BENCHMARKS.md, "Risk marts")
 DAILY_MART = schema.exceedance_daily.name
-
-PERMIT_STATUS_ZH = {
-    "in_force": "有效",
-    "outlet_not_permitted": "排放口未列入许可证",
-    "not_yet_valid": "尚未生效",
-    "expired": "已过期",
-    "revoked": "已撤销",
-    "cancelled": "已注销",
-    "none": "无排污许可证",
-    "unknown": "未知（MN 未登记）",
-}
-# a permit version's own status (core_permit__permits.status)
-VERSION_STATUS_ZH = {"valid": "有效", "revoked": "已撤销", "cancelled": "已注销"}
-IDENTITY_STATUS_ZH = {
-    "matched": "已匹配",
-    "uscc_unmatched": "统一社会信用代码不在企业名录中",
-    "mn_unregistered": "MN 未登记",
-}
-CREDIT_ZH = {"green": "绿牌", "blue": "蓝牌", "yellow": "黄牌", "red": "红牌", "black": "黑牌"}
-CATEGORY_ZH = {
-    "identity": "身份、许可与信用",
-    "exceedance": "超标",
-    "fraud": "数据造假疑点",
-    "data_quality": "数据质量",
-    "permit": "排污许可",
-    "credit": "信用评价",
-}
-INDICATOR_ZH = {
-    "flatline": "数值恒定",
-    "zero_run": "零值",
-    "near_limit": "贴近限值",
-    "zs_inconsistent": "折算浓度不一致",
-    "abnormal_flags": "异常标记",
-    "manual_values": "手工录入",
-    "missing_data": "数据缺失",
-    "silence": "中断传输",
-    "unpermitted_discharge": "无证排放",
-}
 
 # GB/T 4754-2017: a section letter A–T, then a division (2 digits), group (3) or class (4).
 _INDUSTRY = re.compile(r"^[A-T](\d{2,4})?$")
@@ -392,9 +350,9 @@ ORDER BY rank, date, category, pollutant_code, indicator NULLS FIRST
 
 def _identity_row(o: dict[str, Any]) -> dict[str, Any]:
     """What an outlet is, under which permit and credit (from its ranked row)."""
-    permit = PERMIT_STATUS_ZH.get(o["permit_status"] or "", o["permit_status"] or "-")
+    permit = schema.PERMIT_STATUSES.label(o["permit_status"], "-")
     credit = (
-        f"{o['credit_year']} 年度{CREDIT_ZH.get(o['credit_level'], o['credit_level'])}"
+        f"{o['credit_year']} 年度{schema.CREDIT_LEVELS.label(o['credit_level'])}"
         if o.get("credit_level")
         else "无评价记录"
     )

@@ -163,6 +163,11 @@ F.define(
     ),
     Column("allowed_values", "string", "the allowed values, as a JSON array; NULL when any value is allowed"),
     Column(
+        "value_labels",
+        "string",
+        "what each allowed value means, in Chinese, as a JSON object (value → label); NULL when they have no labels",
+    ),
+    Column(
         "value_check_severity",
         "string",
         "severity of the range / allowed-values check",
@@ -270,7 +275,7 @@ columns = Table(
     columns=(
         PLATFORM.get("table_name"),
         *F("column_name", "position", "data_type", "duckdb_type", "description", "unit", "nullable"),
-        *F("min_value", "max_value", "allowed_values", "value_check_severity"),
+        *F("min_value", "max_value", "allowed_values", "value_labels", "value_check_severity"),
         *F("is_primary_key", "is_partition_key", "declared_in"),
     ),
     primary_key=("table_name", "column_name"),

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from schemas.fields import EVERY_RUN, POLICY_DIVISION, SHARED, STAGE_ONLY, WHEN_PUBLISHED, WHEN_REJECTED
-from schemas.registry import Column, Fields, Layer, Sharing, Table, register
+from schemas.registry import Codes, Column, Fields, Layer, Sharing, Table, register
 
 OWNER = POLICY_DIVISION
 SOURCE = "credit"
@@ -64,7 +64,7 @@ SCHEMES: dict[str, CreditScheme] = {
         CreditScheme("guizhou-4", "Guizhou: the national four levels with sub-grades", _NATIONAL_LEVELS),
     )
 }
-LEVEL_CODES = ("green", "blue", "yellow", "red", "black")
+LEVEL_CODES = Codes({"green": "绿牌", "blue": "蓝牌", "yellow": "黄牌", "red": "红牌", "black": "黑牌"})
 
 F = Fields("credit", parent=SHARED)
 F.define(

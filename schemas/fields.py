@@ -9,10 +9,18 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from schemas.registry import Column, Department, Fields, Frequency
+from schemas.registry import Codes, Column, Department, Fields, Frequency
 
 # Why a unified social credit code fails its GB 32100 check (transforms.identifiers names them).
-USCC_PROBLEMS = ("missing", "length", "charset", "check_char", "number")
+USCC_PROBLEMS = Codes(
+    {
+        "missing": "缺失",
+        "length": "长度不是 18 位",
+        "charset": "含不允许的字符",
+        "check_char": "校验码错误",
+        "number": "被电子表格存为数字、写成科学计数法（位数已丢失）",
+    }
+)
 
 SHARED = Fields("shared")
 

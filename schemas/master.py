@@ -20,7 +20,7 @@ from schemas.fields import (
     STAGE_ONLY,
     WHEN_REJECTED,
 )
-from schemas.registry import Column, Fields, Layer, Sharing, Table, register
+from schemas.registry import Codes, Column, Fields, Layer, Sharing, Table, register
 
 OWNER = MASTER_DATA_STEWARDS
 SOURCE = "master"
@@ -30,15 +30,18 @@ REGISTRIES = (
 )
 JOIN_CHECK = "生态云 主数据关联质量检查 (ecocloud master-data join-quality check)"
 
-JOIN_CHECKS = (
-    "mn_unregistered",  # MN sending packets but in no monitoring-point version
-    "outlet_without_permit",  # current monitoring point whose outlet is on no permit in force
-    "point_uscc_unmatched",  # current monitoring point whose USCC is no enterprise
-    "permit_uscc_unmatched",  # current permit version whose USCC is no enterprise
-    "credit_uscc_unmatched",  # credit row whose USCC is no enterprise (a name match is suggested)
-    "uscc_invalid",  # USCC failing the GB 32100 check, in any table
-    "name_mismatch",  # same USCC, different normalised name than the enterprise's current one
-    "identity_uscc_unmatched",  # MN whose point, as of its readings, names a USCC in no enterprise version
+# the join-quality report's checks, each with what it means
+JOIN_CHECKS = Codes(
+    {
+        "mn_unregistered": "MN 发送数据但不在任何版本的监测点位名录中",
+        "outlet_without_permit": "现行监测点位的排放口不在任何有效排污许可证上",
+        "point_uscc_unmatched": "现行监测点位的统一社会信用代码不在企业名录中",
+        "permit_uscc_unmatched": "现行排污许可证的统一社会信用代码不在企业名录中",
+        "credit_uscc_unmatched": "信用评价记录的统一社会信用代码不在企业名录中（给出名称匹配建议）",
+        "uscc_invalid": "统一社会信用代码未通过 GB 32100 校验",
+        "name_mismatch": "统一社会信用代码相同但规范化名称与企业现名不同",
+        "identity_uscc_unmatched": "MN 的点位在读数时所指的统一社会信用代码不在任何版本的企业名录中",
+    }
 )
 
 F = Fields("master", parent=SHARED)

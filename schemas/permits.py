@@ -10,14 +10,14 @@ in force at the reading's time: ``transforms.permits.limit_in_force``.
 from __future__ import annotations
 
 from schemas.fields import DAILY, EMISSIONS_DIVISION, EVERY_RUN, SHARED, STAGE_ONLY, WHEN_REJECTED
-from schemas.registry import Column, Fields, Layer, Sharing, Table, register
+from schemas.registry import Codes, Column, Fields, Layer, Sharing, Table, register
 
 OWNER = EMISSIONS_DIVISION
 SOURCE = "permit"
 UPSTREAM = "全国排污许可证管理信息平台 (national pollutant discharge permit management information platform)"
 
-STATUSES = ("valid", "revoked", "cancelled")  # 有效 / 撤销 / 注销
-OUTLET_KINDS = ("main", "general")  # 主要排放口 / 一般排放口
+STATUSES = Codes({"valid": "有效", "revoked": "已撤销", "cancelled": "已注销"})
+OUTLET_KINDS = Codes({"main": "主要排放口", "general": "一般排放口"})
 
 F = Fields("permit", parent=SHARED)
 F.define(

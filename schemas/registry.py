@@ -24,7 +24,7 @@ table (so no code outside ``schemas/`` lists columns), held in memory, never wri
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from enum import StrEnum
@@ -115,6 +115,50 @@ class Frequency:
     expected: timedelta | None
 
 
+class Codes(Mapping[str, str]):
+    """A closed list of codes, in order, each with its Chinese label (``in_force`` → 有效): a column's
+    allowed values as ``Column(…, allowed=codes)`` takes them, and what a page, a report or the catalog
+    shows for each. ``label(code)`` is the code itself where it has no label (a value the registry
+    does not know is shown, not hidden)."""
+
+    def __init__(self, labels: Mapping[str, str]) -> None:
+        if not labels or not all(code and label for code, label in labels.items()):
+            raise ValueError("codes need a non-empty code and label each")
+        self._labels = dict(labels)
+
+    def __getitem__(self, code: str) -> str:
+        return self._labels[code]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._labels)
+
+    def __len__(self) -> int:
+        return len(self._labels)
+
+    def __hash__(self) -> int:
+        return hash(tuple(self._labels.items()))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Codes) and list(self._labels.items()) == list(other._labels.items())
+
+    def __repr__(self) -> str:
+        return f"Codes({self._labels!r})"
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        return tuple(self._labels)
+
+    def label(self, code: str | None, default: str = "") -> str:
+        """The label of ``code``; the code itself where it has none; ``default`` for NULL."""
+        if code is None or code == "":
+            return default
+        return self._labels.get(code, code)
+
+    def subset(self, *codes: str) -> Codes:
+        """These codes with their labels, in the order given."""
+        return Codes({c: self._labels[c] for c in codes})
+
+
 @dataclass(frozen=True)
 class Column:
     name: str
@@ -128,7 +172,9 @@ class Column:
     # physical range: values outside are impossible, not merely unusual
     min: float | None = None
     max: float | None = None
-    allowed: tuple[str, ...] | None = None
+    # the values a row may hold; given as ``Codes``, each with its label (kept in ``labels``)
+    allowed: tuple[str, ...] | Codes | None = None
+    labels: Codes | None = None
     # share of rows that must satisfy the range / allowed-values check for a blocking pass
     mostly: float = 1.0
     severity: Severity = Severity.BLOCKING
@@ -137,6 +183,11 @@ class Column:
     def __post_init__(self) -> None:
         if self.type not in _ARROW_TYPES:
             raise ValueError(f"column {self.name}: unknown logical type {self.type!r}")
+        if isinstance(self.allowed, Codes):  # frozen: set once, here
+            object.__setattr__(self, "labels", self.allowed)
+            object.__setattr__(self, "allowed", self.allowed.codes)
+        elif self.labels is not None and tuple(self.labels) != self.allowed:
+            raise ValueError(f"column {self.name}: labels must be of exactly its allowed values")
 
     @property
     def arrow_type(self) -> pa.DataType:

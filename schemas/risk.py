@@ -14,8 +14,9 @@ enterprise in the middle of a day has one row per part of the day, each under it
 
 from __future__ import annotations
 
+from schemas.credit import LEVEL_CODES
 from schemas.fields import DAILY, SHARED
-from schemas.registry import Column, Department, Fields, Layer, Sharing, Table, register
+from schemas.registry import Codes, Column, Department, Fields, Layer, Sharing, Table, register
 
 SOURCE_MONITORING = Department(
     "污染源自动监控中心", "Pollution-source automatic monitoring centre", "psmc@sthjt.example.gov.cn"
@@ -35,33 +36,54 @@ _SUPERVISION = (
     "(environment supervision, enforcement and authorised analysts; enterprise emission detail)"
 )
 
-IDENTITY_STATUSES = ("matched", "uscc_unmatched", "mn_unregistered")
+IDENTITY_STATUSES = Codes(
+    {
+        "matched": "已匹配",
+        "uscc_unmatched": "统一社会信用代码不在企业名录中",
+        "mn_unregistered": "MN 未登记",
+    }
+)
 IDENTITY_BASES = ("as_of", "first_snapshot", "none")
-PERMIT_STATUSES = (
-    "in_force",
-    "outlet_not_permitted",
-    "not_yet_valid",
-    "expired",
-    "revoked",
-    "cancelled",
-    "none",
-    "unknown",
+PERMIT_STATUSES = Codes(
+    {
+        "in_force": "有效",
+        "outlet_not_permitted": "排放口未列入许可证",
+        "not_yet_valid": "尚未生效",
+        "expired": "已过期",
+        "revoked": "已撤销",
+        "cancelled": "已注销",
+        "none": "无排污许可证",
+        "unknown": "未知（MN 未登记）",
+    }
 )
-LIMIT_SOURCES = ("permit", "default")
+LIMIT_SOURCES = Codes({"permit": "排污许可证", "default": "国家默认限值"})
 VALUE_BASES = ("measured", "converted", "logger_converted")
-INDICATORS = (
-    "flatline",
-    "zero_run",
-    "near_limit",
-    "zs_inconsistent",
-    "abnormal_flags",
-    "manual_values",
-    "missing_data",
-    "silence",
-    "unpermitted_discharge",
+INDICATORS = Codes(
+    {
+        "flatline": "数值恒定",
+        "zero_run": "零值",
+        "near_limit": "贴近限值",
+        "zs_inconsistent": "折算浓度不一致",
+        "abnormal_flags": "异常标记",
+        "manual_values": "手工录入",
+        "missing_data": "数据缺失",
+        "silence": "中断传输",
+        "unpermitted_discharge": "无证排放",
+    }
 )
-CATEGORIES = ("fraud", "data_quality", "permit")
-CREDIT_LEVELS = ("green", "blue", "yellow", "red", "black")
+# what a reason of a risk score is about (reasons_json); the indicators' own categories are three
+REASON_CATEGORIES = Codes(
+    {
+        "identity": "身份、许可与信用",
+        "exceedance": "超标",
+        "fraud": "数据造假疑点",
+        "data_quality": "数据质量",
+        "permit": "排污许可",
+        "credit": "信用评价",
+    }
+)
+CATEGORIES = REASON_CATEGORIES.subset("fraud", "data_quality", "permit")
+CREDIT_LEVELS = LEVEL_CODES
 LOGGER_LEVEL = "*"  # pollutant_code of an indicator about the whole logger (silence, no permit)
 
 F = Fields("risk", parent=SHARED)

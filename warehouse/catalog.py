@@ -306,6 +306,7 @@ def columns_table(tables: Sequence[Table]) -> pa.Table:
             "min_value": c.min,
             "max_value": c.max,
             "allowed_values": json.dumps(list(c.allowed), ensure_ascii=False) if c.allowed else None,
+            "value_labels": json.dumps(dict(c.labels), ensure_ascii=False) if c.labels else None,
             "value_check_severity": c.severity.value
             if (c.min, c.max, c.allowed) != (None, None, None)
             else None,

@@ -7,6 +7,7 @@ Table names never come from the request as text: a page first finds the registry
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -79,7 +80,8 @@ def search_datasets(
         text = " OR ".join(f"{c} ILIKE $t{i} ESCAPE '\\'" for c in _TEXT)
         where.append(
             f"({text} OR EXISTS (SELECT 1 FROM catalog_columns c WHERE c.table_name = d.table_name "
-            f"AND (c.column_name ILIKE $t{i} ESCAPE '\\' OR c.description ILIKE $t{i} ESCAPE '\\')))"
+            f"AND (c.column_name ILIKE $t{i} ESCAPE '\\' OR c.description ILIKE $t{i} ESCAPE '\\' "
+            f"OR c.value_labels ILIKE $t{i} ESCAPE '\\')))"
         )
         score.append(f"(d.title_zh ILIKE $t{i} ESCAPE '\\' OR d.title_en ILIKE $t{i} ESCAPE '\\')::INT")
     sql = (
@@ -108,9 +110,15 @@ def dataset(con: duckdb.DuckDBPyConnection, name: str) -> dict[str, Any] | None:
 
 
 def columns(con: duckdb.DuckDBPyConnection, name: str) -> list[dict[str, Any]]:
-    return _dicts(
+    """The table's columns; ``allowed``: its allowed values, each with its label (or None)."""
+    rows = _dicts(
         con.execute("SELECT * FROM catalog_columns WHERE table_name = $1 ORDER BY position", [name])
     )
+    for row in rows:
+        labels = json.loads(row["value_labels"]) if row["value_labels"] else {}
+        values = json.loads(row["allowed_values"]) if row["allowed_values"] else []
+        row["allowed"] = [(v, labels.get(v)) for v in values]
+    return rows
 
 
 def lineage(con: duckdb.DuckDBPyConnection, name: str) -> list[dict[str, Any]]:

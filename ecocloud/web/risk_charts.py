@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ecocloud.risk_report import INDICATOR_ZH
 from ecocloud.web.deps import Viewer, bj
 from ecocloud.web.routes_overview import figure_json
 from schemas import risk as schema
@@ -145,7 +144,7 @@ def _limit_trace(
 
 
 def _run_shape(v: Viewer, run: dict[str, Any]) -> dict[str, Any]:
-    label = INDICATOR_ZH.get(run["indicator"], run["indicator"]) if v.lang != "en" else run["indicator"]
+    label = schema.INDICATORS.label(run["indicator"]) if v.lang != "en" else run["indicator"]
     return {
         "type": "rect",
         "xref": "x",

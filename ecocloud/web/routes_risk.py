@@ -26,12 +26,6 @@ from starlette.responses import Response
 
 from ecocloud.risk_export import to_xlsx
 from ecocloud.risk_report import (
-    CATEGORY_ZH,
-    CREDIT_ZH,
-    IDENTITY_STATUS_ZH,
-    INDICATOR_ZH,
-    PERMIT_STATUS_ZH,
-    VERSION_STATUS_ZH,
     FilterError,
     NoRiskMarts,
     Period,
@@ -51,6 +45,7 @@ from ecocloud.web import risk_queries as q
 from ecocloud.web.access import Role
 from ecocloud.web.deps import Viewer, render, require, settings_of
 from ecocloud.web.risk_charts import outlet_chart
+from schemas import permits as permit_schema
 from schemas import risk as schema
 from transforms.risk import RiskRules, load_rules
 
@@ -65,13 +60,14 @@ Mn = Annotated[str, Path(min_length=1, max_length=64, description="data-logger M
 Uscc = Annotated[str, Path(min_length=1, max_length=64, description="unified social credit code, as listed")]
 MAX_CHARTS = 8
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+# the registry's labels of the codes the risk pages show
 LABELS = {
-    "permit": PERMIT_STATUS_ZH,
-    "version": VERSION_STATUS_ZH,
-    "identity": IDENTITY_STATUS_ZH,
-    "credit": CREDIT_ZH,
-    "category": CATEGORY_ZH,
-    "indicator": INDICATOR_ZH,
+    "permit": schema.PERMIT_STATUSES,
+    "version": permit_schema.STATUSES,
+    "identity": schema.IDENTITY_STATUSES,
+    "credit": schema.CREDIT_LEVELS,
+    "category": schema.REASON_CATEGORIES,
+    "indicator": schema.INDICATORS,
 }
 
 

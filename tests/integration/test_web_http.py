@@ -74,8 +74,14 @@ def test_search_in_chinese_and_english_by_role(web_server: str, login: Login) ->
     )
     everything = requests.get(f"{web_server}/datasets", timeout=10).text
     assert f"/datasets/{CONDITIONAL}" not in everything and f"/datasets/{NOT_SHARED}" not in everything
-    analyst = login("ana").get(f"{web_server}/datasets", timeout=10).text
+    ana = login("ana")
+    analyst = ana.get(f"{web_server}/datasets", timeout=10).text
     assert f"/datasets/{CONDITIONAL}" in analyst and f"/datasets/{NOT_SHARED}" in analyst
+    # what a code means matches too, and the dataset page shows each allowed value with its label
+    found = ana.get(f"{web_server}/datasets", params={"q": "已撤销"}, timeout=10).text
+    assert "/datasets/core_permit__permits" in found
+    page = ana.get(f"{web_server}/datasets/core_permit__permits", timeout=10).text
+    assert "<code>revoked</code> 已撤销" in page
 
 
 def test_dataset_page_shows_schema_facts_quality_lineage_and_samples(

@@ -18,6 +18,7 @@ from schemas import catalog as cat
 from schemas.platform import expectation_results
 from schemas.platform import lineage as lineage_schema
 from schemas.registry import (
+    Codes,
     Column,
     DateSpan,
     Department,
@@ -490,6 +491,23 @@ def test_columns_describe_every_registry_column() -> None:
     assert mine["station"]["is_primary_key"] and mine["date"]["is_partition_key"]
     assert mine["station"]["value_check_severity"] is None
     assert [c["position"] for c in mine.values()] == list(range(1, len(HOURS.columns) + 1))
+    assert mine["category"]["value_labels"] is None  # plain allowed values have no labels
+
+
+def test_coded_values_carry_their_labels_into_the_catalog() -> None:
+    """Codes declared with labels in the registry (a permit version's status) are what the catalog,
+    the risk pages and the exports show for each code: one declaration."""
+    versions = get_table("core_permit__permits")
+    [status] = [c for c in catalog.columns_table([versions]).to_pylist() if c["column_name"] == "status"]
+    assert json.loads(status["allowed_values"]) == ["valid", "revoked", "cancelled"]
+    assert json.loads(status["value_labels"]) == {"valid": "有效", "revoked": "已撤销", "cancelled": "已注销"}
+    codes = Codes({"a": "甲", "b": "乙"})
+    column = Column("kind", "string", "a kind", allowed=codes)
+    assert (column.allowed, column.labels) == (("a", "b"), codes)
+    assert (codes.label("b"), codes.label("z"), codes.label(None, "—")) == ("乙", "z", "—")
+    assert dataclasses.replace(column, description="restated").labels == codes  # as a table restates it
+    with pytest.raises(ValueError, match="labels must be of exactly its allowed values"):
+        Column("kind", "string", "a kind", allowed=("a",), labels=codes)
 
 
 def test_write_catalog_replaces_the_empty_views(
