@@ -163,9 +163,18 @@ station_hourly = Table(
         "与发布值的一致率须不低于99.9%。"
     ),
     columns=(
-        _DATE,
+        SHARED.get(
+            "date",
+            description="Beijing date of the day file the hour is in (partition key): its hour 0 ended at midnight",
+        ),
         F.get("station_code"),
-        F.get("observed_at", description="time stamp of the hour as released (UTC)"),
+        F.get(
+            "observed_at",
+            description=(
+                "the hour's end, as the release labels it (UTC): hour h of a day file is the hour ending "
+                "h:00 Beijing time, so hour 0 is the last hour of the day before"
+            ),
+        ),
         *F(*(p.column for p in POLLUTANTS)),
         F.get("aqi_published"),
         *F(*_AQI),
@@ -227,14 +236,15 @@ station_daily = Table(
     title="Ambient air quality, station daily means and daily AQI",
     title_zh="站点日均值与日AQI",
     description=(
-        "Daily means per station on the Beijing day, with GB 3095 validity: a daily mean needs ≥ 20 "
+        "Daily means per station over the Beijing natural day (00:00–24:00: the station-hours ending "
+        "01:00 … 24:00, the last of them hour 0 of the next day's file), with GB 3095 validity: a daily mean needs ≥ 20 "
         "hourly values, the O3 daily maximum 8-hour mean needs ≥ 14 valid 8-hour means (each ≥ 6 "
         "hours, HJ 663). An invalid statistic is NULL with its `*_valid` flag false — never an "
         "average of too few hours. The daily AQI needs all six indicators valid: otherwise it is NULL "
         "and `missing_indicators` names the invalid ones (the highest IAQI of the day is unknown)."
     ),
     description_zh=(
-        "按北京时间自然日统计的站点日均值，按 GB 3095 判定有效性：日均值至少需要20个小时值，"
+        "按北京时间自然日（0:00–24:00，即结束于1时至24时的小时值，24时的小时值在次日文件的0时）统计的站点日均值，按 GB 3095 判定有效性：日均值至少需要20个小时值，"
         "臭氧日最大8小时平均至少需要14个有效的8小时均值（每个至少6小时，HJ 663）。"
         "无效的统计量为空值且对应 *_valid 为 false，不以不足的小时数求平均；六项指标均有效时才计算日AQI，否则日AQI为空，"
         "missing_indicators 列出无效的指标。"

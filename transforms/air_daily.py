@@ -1,5 +1,11 @@
 """Daily statistics from station-hours (GB 3095 validity) and the city daily ranking.
 
+The release labels an hour by its end: hour ``h`` of day file D is the hour ending D h:00 Beijing, so
+its hour 0 is the last hour of the day before (the release's own 24-hour means at D 00:00 are the
+means of the day before's labels 1–23 and D's label 0: checked on the real files, 100 % of stations).
+A day's statistics are over its natural day, 00:00–24:00 (GB 3095): the hours ending 01:00 … 24:00,
+picked by ``day_hours`` from the station-hours of its own file and the next one.
+
 The daily statistics of one day's station-hours are computed with numpy on a (hour × station) grid
 (``station_daily``); ``_DAILY_SQL`` is the reference they must agree with row for row (agreement
 tests on simulated and real days), and the path taken for input that does not fit a grid (two rows
@@ -8,6 +14,8 @@ for one station-hour, NaN values).
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -15,6 +23,10 @@ import pyarrow.compute as pc
 from transforms.aqi import DAILY_INPUT_COLUMNS, DAILY_OPTIONAL_COLUMNS, daily_aqi, missing_indicators
 from transforms.arrow_sql import query_arrow
 
+# the hour of the day an hour stands for: the Beijing hour in which it began (its end is the label)
+_HOUR_OF_DAY_SQL = "CAST((epoch(observed_at)::BIGINT // 3600 - 1 + 8) % 24 AS INTEGER)"
+_BEIJING_H = 8
+_US_PER_H = 3_600_000_000
 # GB 3095-2012/2026 table 4: a daily mean needs >= 20 hourly values.
 MIN_HOURS_DAILY = 20
 # HJ 663: an 8-hour mean needs >= 6 hourly values; the daily maximum needs >= 14 valid 8-hour means.
@@ -24,7 +36,7 @@ MIN_WINDOWS_8H = 14
 _DAILY_SQL = f"""
 WITH rows AS (
     SELECT station_code, date,
-           CAST((epoch(observed_at)::BIGINT // 3600 + 8) % 24 AS INTEGER) AS hr,
+           {_HOUR_OF_DAY_SQL} AS hr,
            pm25_ugm3, pm10_ugm3, so2_ugm3, no2_ugm3, co_mgm3, o3_ugm3
     FROM hourly
 ),
@@ -34,7 +46,7 @@ h AS (   -- one row per station-hour: two rows of one hour are one hour (their m
            avg(no2_ugm3) AS no2_ugm3, avg(co_mgm3) AS co_mgm3, avg(o3_ugm3) AS o3_ugm3
     FROM rows GROUP BY station_code, hr
 ),
-windows AS (   -- 8-hour moving means ending at 07:00 … 23:00 of the day
+windows AS (   -- 8-hour moving means ending at 08:00 … 24:00 of the day (hours 0–7 … 16–23)
     SELECT h.station_code, w.end_hr, avg(h.o3_ugm3 ORDER BY h.hr) AS o3_8h, count(h.o3_ugm3) AS n
     FROM h JOIN range(7, 24) AS w(end_hr) ON h.hr BETWEEN w.end_hr - 7 AND w.end_hr
     GROUP BY ALL
@@ -77,8 +89,24 @@ ORDER BY d.station_code
 _VALID_FLAGS = ("pm25_valid", "pm10_valid", "so2_valid", "no2_valid", "co_valid", "o3_valid")
 
 
+def day_hours(hourly: pa.Table, day: dt.date) -> pa.Table:
+    """The station-hours of Beijing day ``day`` among ``hourly`` (its own file's and the next day's):
+    the hours ending after its 00:00 and by 24:00 — the release's labels 1–23 of the day and 0 of
+    the next — with ``date`` set to ``day``."""
+    start_h = (day - dt.date(1970, 1, 1)).days * 24 - _BEIJING_H  # the day's 00:00 in UTC hours
+    ends = pc.cast(hourly.column("observed_at"), pa.int64())
+    inside = pc.and_(
+        pc.greater(ends, pa.scalar(start_h * _US_PER_H)),
+        pc.less_equal(ends, pa.scalar((start_h + 24) * _US_PER_H)),
+    )
+    rows = hourly.filter(inside)
+    position = rows.schema.get_field_index("date")
+    return rows.set_column(position, "date", pa.repeat(pa.scalar(day, pa.date32()), rows.num_rows))
+
+
 def station_daily(hourly: pa.Table) -> pa.Table:
-    """One row per station with daily statistics, validity flags and daily AQI (core_air__station_daily)."""
+    """One row per station with daily statistics, validity flags and daily AQI (core_air__station_daily),
+    from the station-hours of one day (``day_hours``)."""
     grid = _HourGrid.of(hourly)
     stats = _daily_stats_sql(hourly) if grid is None else _daily_stats_numpy(hourly, grid)
     return _with_validity_and_aqi(stats)
@@ -111,7 +139,7 @@ _MEANS = (
 # the station-hour columns the daily statistics read (numpy and SQL alike)
 HOURLY_COLUMNS = ("date", "station_code", "observed_at", *(c for c, _ in _MEANS), "o3_ugm3")
 _HOURS_8H = 8
-_FIRST_8H_END = 7  # the 8-hour windows of a day end at 07:00 … 23:00
+_FIRST_8H_END = 7  # the 8-hour windows of a day: hours 0–7 … 16–23, ending at 08:00 … 24:00
 
 
 class _HourGrid:
@@ -132,7 +160,7 @@ class _HourGrid:
         codes = codes.take(pc.array_sort_indices(codes))  # SQL's ORDER BY: by code point
         station = pc.index_in(code_column, value_set=codes).to_numpy(zero_copy_only=False)
         utc_hours = hourly.column("observed_at").to_numpy().astype("datetime64[h]").astype(np.int64)
-        hour = (utc_hours + 8) % 24  # Beijing hour of the day
+        hour = (utc_hours - 1 + _BEIJING_H) % 24  # the Beijing hour it began in (its label is its end)
         rows_per_slot = np.bincount(station.astype(np.int64) * 24 + hour, minlength=24 * len(codes))
         if rows_per_slot.max(initial=0) > 1:
             return None

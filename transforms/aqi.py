@@ -102,6 +102,8 @@ DAILY_INPUT_COLUMNS: tuple[str, ...] = (
 )
 # Optional for daily_aqi: scored under HJ 633-2012 only; absent column = all missing.
 DAILY_OPTIONAL_COLUMNS: tuple[str, ...] = ("o3_1h_max_ugm3",)
+_O3_1H = DAILY_OPTIONAL_COLUMNS[0]
+_O3_ROW = POLLUTANT_LABELS.index("O3")  # O3's row of an IAQI matrix
 
 # aqi, primary_pollutants, aqi_category, aqi_standard (the registry's stage_air__aqi)
 OUTPUT_SCHEMA = aqi_scores.arrow_schema(strict=False)
@@ -263,7 +265,7 @@ def missing_indicators(table: pa.Table) -> pa.Array:
     when all six are scored."""
     cols = _daily_columns(table)
     matrix = _iaqi_matrix(table, cols, _daily_iaqis)
-    bits = np.sum(np.where(_unscored(cols, matrix), _BITS, 0), axis=0)
+    bits = np.sum(np.where(_unscored(table, cols, matrix), _BITS, 0), axis=0)
     return _label(_PRIMARY_TEXT, bits, bits > 0)
 
 
@@ -277,11 +279,22 @@ def _daily_columns(table: pa.Table) -> dict[str, FloatArray]:
     }
 
 
-def _unscored(cols: Mapping[str, FloatArray], matrix: FloatArray) -> NDArray[np.bool_]:
+def _unscored(table: pa.Table, cols: Mapping[str, FloatArray], matrix: FloatArray) -> NDArray[np.bool_]:
     """(pollutants × rows) True where the indicator's statistic is missing or was not scored; O3's
-    statistic is the daily maximum 8-hour mean (the 2012 1-hour value adds to it, never replaces it)."""
+    statistic is the daily maximum 8-hour mean (the 2012 1-hour value adds to it, never replaces it).
+    Where the rows carry the daily maximum 1-hour O3, a standard that scores it (HJ 633-2012) leaves O3
+    unscored without it: the day's O3 IAQI is the higher of the two terms, unknown with one missing."""
     stats = np.stack([cols[name] for name in DAILY_INPUT_COLUMNS[1:]])  # POLLUTANT_LABELS order
-    return np.asarray(np.isnan(stats) | np.isnan(matrix), dtype=np.bool_)
+    unscored = np.asarray(np.isnan(stats) | np.isnan(matrix), dtype=np.bool_)
+    if _O3_1H in table.column_names:
+        is_2026 = _is_2026(table.column("date"))
+        uses_1h = np.where(
+            is_2026,
+            SPECIAL_RULES[HJ633_2026].daily_uses_o3_1h,
+            SPECIAL_RULES[HJ633_2012].daily_uses_o3_1h,
+        )
+        unscored[_O3_ROW] |= uses_1h & np.isnan(cols[_O3_1H])
+    return unscored
 
 
 def _hourly_iaqis(c: Mapping[str, FloatArray], standard: str, *, so2_24h_fallback: bool) -> FloatArray:
@@ -364,7 +377,7 @@ def _finish(
     matrix = _iaqi_matrix(table, cols, iaqis_for)
     aqi = aqi_from_iaqi(matrix)
     if all_indicators:
-        aqi = np.where(_unscored(cols, matrix).any(axis=0), np.nan, aqi)
+        aqi = np.where(_unscored(table, cols, matrix).any(axis=0), np.nan, aqi)
     missing = np.isnan(aqi)
     return pa.table(
         [

@@ -21,7 +21,7 @@ from ingest.air.fetch import SOURCE, STATION_LIST_NAME, day_file_name, land_loca
 from ingest.air.parse import DAY_FILE_RE, AirFileError, StationList, date_from_name, parse_station_list
 from ingest.http import FetchError, NotPublished
 from schemas import air as schema
-from transforms.air_daily import HOURLY_COLUMNS, city_daily_ranking, station_daily
+from transforms.air_daily import HOURLY_COLUMNS, city_daily_ranking, day_hours, station_daily
 from warehouse.ledger import Ledger, RawObject
 
 log = logging.getLogger(__name__)
@@ -306,20 +306,23 @@ class Stations:
 
 
 class Daily:
-    """core_air__station_daily and mart_air__city_daily_ranking of one day."""
+    """core_air__station_daily and mart_air__city_daily_ranking of one day: its natural day's hours are
+    in its own day file's station-hours and, for the hour ending 24:00, the next day's (the release
+    labels an hour by its end), so the next day's partition is an input too, once it is published."""
 
     def plan(self, ctx: StepContext) -> Iterable[Unit]:
         listed, _ = _station_list_in_use(ctx)
         extra = (ctx.raw_input(listed),) if listed else ()
-        for day, hourly in sorted(
-            ctx.table_inputs(schema.station_hourly.name).items(), key=lambda kv: str(kv[0])
-        ):
-            assert day is not None
-            yield Unit(day.isoformat(), (hourly, *extra), partition=day)
+        hourly = ctx.table_inputs(schema.station_hourly.name)
+        for day in sorted(d for d in hourly if d is not None):
+            following = hourly.get(day + dt.timedelta(days=1))
+            inputs = (hourly[day], following) if following else (hourly[day],)
+            yield Unit(day.isoformat(), (*inputs, *extra), partition=day)
 
     def build(self, ctx: StepContext, unit: Unit) -> Output:
-        hourly = ctx.read_inputs(unit, schema.station_hourly.name, columns=HOURLY_COLUMNS)
-        daily = schema.station_daily.conform(station_daily(hourly))
+        assert unit.partition is not None
+        read = ctx.read_inputs(unit, schema.station_hourly.name, columns=HOURLY_COLUMNS)
+        daily = schema.station_daily.conform(station_daily(day_hours(read, unit.partition)))
         _, listed = _planned_station_list(ctx, unit)
         ranking = city_daily_ranking(daily, listed.table)
         warnings = []

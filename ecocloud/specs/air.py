@@ -55,7 +55,9 @@ SPEC = SourceSpec(
             # took 0.5–0.7 s longer on a national year)
             batch_units=256,
             # 2: daily AQI (and a city's rank) only with all six indicators valid; missing_indicators
-            code_version="2",
+            # 3: the natural day (the hours ending 01:00 … 24:00, one of them in the next day's file);
+            # under HJ 633-2012 a day without its O3 1-hour maximum has no AQI
+            code_version="3",
             doc="Daily means with GB 3095 validity, daily AQI and the city ranking.",
         ),
     ),

@@ -26,6 +26,7 @@ BEIJING = dt.timezone(dt.timedelta(hours=8))
 
 
 def hourly(station: str, hours: range, **values: float | None) -> dict[str, list]:
+    """Station-hours of DAY: hour h is h:00–h+1:00, stamped as the release does, by its end."""
     base: dict[str, float | None] = {
         "pm25_ugm3": 50.0,
         "pm10_ugm3": 80.0,
@@ -39,7 +40,8 @@ def hourly(station: str, hours: range, **values: float | None) -> dict[str, list
     for h in hours:
         cols["station_code"].append(station)
         cols["date"].append(DAY)
-        cols["observed_at"].append(dt.datetime.combine(DAY, dt.time(h), BEIJING).astimezone(dt.UTC))
+        end = dt.datetime.combine(DAY, dt.time(), BEIJING) + dt.timedelta(hours=h + 1)
+        cols["observed_at"].append(end.astimezone(dt.UTC))
         for k, v in base.items():
             cols[k].append(v)
     return cols
@@ -61,11 +63,13 @@ def test_twenty_hours_make_a_valid_day_nineteen_do_not() -> None:
         rows["B"]["pm25_valid"] is False and rows["B"]["pm25_ugm3"] is None and rows["B"]["pm25_hours"] == 19
     )
     assert rows["A"]["aqi"] is not None and rows["A"]["missing_indicators"] is None
-    # 19 hours still give 14 valid O3 8-hour windows: O3 alone is valid, and a day scored on O3
-    # alone (IAQI 30, 优) would hide whatever the five invalid ones were: no AQI
+    # 19 hours still give 14 valid O3 8-hour windows: O3's 8-hour maximum is valid, and a day scored
+    # on O3 alone (IAQI 30, 优) would hide whatever the five invalid ones were: no AQI. Under HJ
+    # 633-2012 the day's O3 IAQI also takes the maximum 1-hour value, which needs 20 hours: O3 too
+    # is unscored
     assert rows["B"]["valid_indicators"] == 1 and rows["B"]["o3_valid"] is True
-    assert rows["B"]["o3_8h_max_ugm3"] == 60.0
-    assert rows["B"]["missing_indicators"] == "PM2.5,PM10,SO2,NO2,CO"
+    assert rows["B"]["o3_8h_max_ugm3"] == 60.0 and rows["B"]["o3_1h_max_ugm3"] is None
+    assert rows["B"]["missing_indicators"] == "PM2.5,PM10,SO2,NO2,CO,O3"
     assert (rows["B"]["aqi"], rows["B"]["aqi_category"], rows["B"]["primary_pollutants"]) == (
         None,
         None,
@@ -150,12 +154,13 @@ def test_a_city_is_complete_when_each_indicator_is_valid_at_some_station() -> No
 
 
 def test_o3_daily_max_8h_needs_fourteen_valid_windows() -> None:
-    # hours 0..20 present: windows ending 7..23 with >= 6 hours are those ending 7..22 (16) -> valid
+    # hours 0..20 present (00:00–21:00): of the windows of hours 0–7 … 16–23 (ending 08:00 … 24:00)
+    # those with >= 6 hours are the first 16 -> valid
     ok = station_daily(table(hourly("A", range(21))))
     assert ok.column("o3_8h_windows").to_pylist() == [16]
     assert ok.column("o3_valid").to_pylist() == [True]
     assert ok.column("o3_8h_max_ugm3").to_pylist() == [60.0]
-    # hours 0..13: the windows ending 7..15 hold >= 6 of them (ending 16 holds 9..13 = 5) -> 9 < 14
+    # hours 0..13: the windows of hours 0–7 … 8–15 hold >= 6 of them (9–16 holds 9..13 = 5) -> 9 < 14
     short = station_daily(table(hourly("B", range(14))))
     assert short.column("o3_8h_windows").to_pylist() == [9]
     assert short.column("o3_valid").to_pylist() == [False]

@@ -455,19 +455,25 @@ FULL_DAY: dict[str, Any] = {
 
 
 def test_daily_aqi_with_all_indicators_needs_all_six() -> None:
+    day = {**FULL_DAY, "o3_1h_max_ugm3": 100}  # HJ 633-2012 scores the 1-hour maximum too
     rows = [
-        FULL_DAY,
-        {**FULL_DAY, "pm25_ugm3": None, "pm10_ugm3": None},  # PM invalid: O3 and gases only
-        {**FULL_DAY, "o3_8h_max_ugm3": 850},  # 2012: 8-hour above 800 and no 1-hour value
-        {**FULL_DAY, "o3_8h_max_ugm3": 850, "o3_1h_max_ugm3": 900},  # … with one: scored
-        {**FULL_DAY, "o3_8h_max_ugm3": None, "o3_1h_max_ugm3": 150},  # the 1-hour value is extra
+        day,
+        {**day, "pm25_ugm3": None, "pm10_ugm3": None},  # PM invalid: O3 and gases only
+        {**day, "o3_8h_max_ugm3": 850, "o3_1h_max_ugm3": None},  # 8-hour above 800, no 1-hour value
+        {**day, "o3_8h_max_ugm3": 850, "o3_1h_max_ugm3": 900},  # … with one: scored
+        {**day, "o3_8h_max_ugm3": None, "o3_1h_max_ugm3": 150},  # the 1-hour value is extra
+        {**day, "o3_1h_max_ugm3": None},  # the 1-hour term unknown: the day's O3 IAQI is unknown
     ]
     table = _table(DAILY_COLS, rows, D2012)
-    assert [r["aqi"] for r in daily_aqi(table).to_pylist()] == [69, 38, 69, 350, 69]  # as before
+    assert [r["aqi"] for r in daily_aqi(table).to_pylist()] == [69, 38, 69, 350, 69, 69]  # as before
     strict = daily_aqi(table, all_indicators=True).to_pylist()
-    assert [r["aqi"] for r in strict] == [69, None, None, 350, None]
-    assert [r["aqi_category"] for r in strict] == ["良", None, None, "严重污染", None]
-    assert missing_indicators(table).to_pylist() == [None, "PM2.5,PM10", "O3", None, "O3"]
+    assert [r["aqi"] for r in strict] == [69, None, None, 350, None, None]
+    assert [r["aqi_category"] for r in strict] == ["良", None, None, "严重污染", None, None]
+    assert missing_indicators(table).to_pylist() == [None, "PM2.5,PM10", "O3", None, "O3", "O3"]
+    # HJ 633-2026 has no 1-hour term in the daily report: a day without it is complete
+    later = _table(DAILY_COLS, [{**FULL_DAY, "o3_1h_max_ugm3": None}], D2026)
+    assert missing_indicators(later).to_pylist() == [None]
+    assert daily_aqi(later, all_indicators=True).column("aqi").to_pylist() == [80]  # PM2.5 on 2026 tables
 
 
 def test_daily_without_o3_1h_column() -> None:
