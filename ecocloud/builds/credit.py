@@ -151,9 +151,11 @@ def newest_ratings(rows: pa.Table) -> pa.Table:
     its own), and where an enterprise (its USCC, else its normalised name: as the risk scores tell
     them apart) has ratings of one year in two such files — a row of another year in a list: an
     enterprise re-evaluated late; a later batch rating it again — those of the later list: the later
-    list year, then the later batch (a list stating none comes first; files land in any order: a
-    folder's 第三批 sorts before its 第二批), then the newer file. A file replaces the lists of its own province, year and batch
-    only, never another year's because of one row, nor an earlier batch of its year."""
+    list year, then the later batch (files land in any order: a folder's 第三批 sorts before its
+    第二批; a list stating no batch comes after the batches of its year received before it — a whole
+    year's list published after its batches rates anew), then the newer file. A file replaces the
+    lists of its own province, year and batch only, never another year's because of one row, nor an
+    earlier batch of its year."""
     return query_arrow(
         """
         WITH keyed AS (
@@ -165,17 +167,23 @@ def newest_ratings(rows: pa.Table) -> pa.Table:
             SELECT raw_file, province_code, _batch, arg_max(year, (n, year)) AS list_year,
                    max(received_at) AS received_at
             FROM per_year GROUP BY raw_file, province_code, _batch
+        ), ordered AS (  -- a list stating no batch comes after the batches of its year received before it
+            SELECT *, CASE WHEN _batch > 0 THEN _batch::DOUBLE
+                           ELSE max(_batch) OVER (PARTITION BY province_code, list_year ORDER BY received_at
+                                                  RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) + 0.5
+                      END AS _order
+            FROM lists
         ), newest AS (
-            SELECT raw_file, province_code, _batch, list_year FROM lists
+            SELECT raw_file, province_code, _batch, list_year, _order FROM ordered
             QUALIFY row_number() OVER (
                 PARTITION BY province_code, list_year, _batch ORDER BY received_at DESC, raw_file DESC) = 1
         ), listed AS (  -- newest holds each (file, province, batch) once: the join keeps the rows
-            SELECT k.* EXCLUDE (_batch), n.list_year AS _list_year, n._batch AS _list_batch,
+            SELECT k.* EXCLUDE (_batch), n.list_year AS _list_year, n._order AS _list_order,
                    coalesce(k.uscc, k.enterprise_name_norm) AS _who  -- as scoring tells them apart
             FROM keyed k JOIN newest n USING (raw_file, province_code, _batch)
         )
-        SELECT * EXCLUDE (_who, _list_year, _list_batch) FROM listed
-        QUALIFY raw_file = arg_max(raw_file, (_list_year, _list_batch, received_at, raw_file))
+        SELECT * EXCLUDE (_who, _list_year, _list_order) FROM listed
+        QUALIFY raw_file = arg_max(raw_file, (_list_year, _list_order, received_at, raw_file))
                            OVER (PARTITION BY province_code, year, _who)
         ORDER BY province_code, year, raw_file, sheet, row_no
         """,

@@ -26,8 +26,9 @@ SPEC = SourceSpec(
             publish=Publish.WHOLE,
             summary=("files", "files_unreadable", "rows_read", "rows_quarantined", "ratings", "uscc_invalid"),
             steps="ecocloud.builds.credit:Ratings",
-            # 2: a USCC stored as a number is kept in E notation and flagged as one; 3: list batches
-            code_version="3",
+            # 2: a USCC stored as a number is kept in E notation and flagged as one; 3: list batches;
+            # 4: a list without a batch comes after the batches received before it
+            code_version="4",
             doc="Ratings from the newest version of every file; a republished province-year-batch replaces the old.",
         ),
     ),

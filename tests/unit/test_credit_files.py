@@ -341,6 +341,16 @@ def test_a_list_published_in_batches_adds_up_and_a_corrected_batch_replaces_its_
     whole, again = ("江西省2024年度结果.csv", first[1], 0), ("江西省2024年度结果（更正）.csv", second[1], 30)
     assert _in_force([whole, again]) == {"甲公司": "blue", "丙公司": "yellow"}
     assert _in_force([whole, second]) == {"甲公司": "blue", "乙公司": "green", "丙公司": "yellow"}
+    # a whole year's list received after its batches rates anew the enterprises it names (甲 was
+    # blue in batch 2); one received between them comes before the later batch
+    consolidated = ("江西省2024年度企业环境信用评价结果汇总.csv", head + f"{a},环保诚信企业\n", 40)
+    assert _in_force([first, second, consolidated]) == {
+        "甲公司": "green",
+        "乙公司": "green",
+        "丙公司": "yellow",
+    }
+    between = (consolidated[0], consolidated[1], 5)
+    assert _in_force([first, second, between])["甲公司"] == "blue"
     assert [r["list_batch"] for r in parse(second[1].encode(), second[0]).rows.to_pylist()] == [2, 2]
     # files land in any order (a folder lists 第三批 before 第二批): the later batch rates 甲, not the
     # file received last
