@@ -91,17 +91,19 @@ _VALID_FLAGS = ("pm25_valid", "pm10_valid", "so2_valid", "no2_valid", "co_valid"
 
 def day_hours(hourly: pa.Table, day: dt.date) -> pa.Table:
     """The station-hours of Beijing day ``day`` among ``hourly`` (its own file's and the next day's):
-    the hours ending after its 00:00 and by 24:00 — the release's labels 1–23 of the day and 0 of
-    the next — with ``date`` set to ``day``."""
-    start_h = (day - dt.date(1970, 1, 1)).days * 24 - _BEIJING_H  # the day's 00:00 in UTC hours
-    ends = pc.cast(hourly.column("observed_at"), pa.int64())
-    inside = pc.and_(
-        pc.greater(ends, pa.scalar(start_h * _US_PER_H)),
-        pc.less_equal(ends, pa.scalar((start_h + 24) * _US_PER_H)),
-    )
-    rows = hourly.filter(inside)
+    those that began on it — the release's hours 1–23 of the day and hour 0 of the next (ending
+    24:00) — with ``date`` set to ``day``."""
+    rows = hourly.filter(pc.equal(days_begun(hourly.column("observed_at")), pa.scalar(day, pa.date32())))
     position = rows.schema.get_field_index("date")
     return rows.set_column(position, "date", pa.repeat(pa.scalar(day, pa.date32()), rows.num_rows))
+
+
+def days_begun(observed_at: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """The Beijing date each hour (stamped by its end) began on: the release's hour 0 of a day file is
+    the day before's (the HJ 633 version of an hour goes by it)."""
+    ends_us = pc.cast(observed_at, pa.int64()).to_numpy(zero_copy_only=False)
+    days = (ends_us + (_BEIJING_H - 1) * _US_PER_H) // (24 * _US_PER_H)
+    return pa.array(days.astype(np.int32), pa.int32()).cast(pa.date32())
 
 
 def station_daily(hourly: pa.Table) -> pa.Table:

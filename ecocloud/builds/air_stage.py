@@ -16,6 +16,7 @@ import pyarrow.compute as pc
 from ingest.air.fetch import raw_bytes
 from ingest.air.parse import AirFileError, parse_day_file
 from schemas import air as schema
+from transforms.air_daily import days_begun
 from transforms.aqi import hourly_aqi
 from warehouse.fs import LakeLike
 
@@ -36,14 +37,21 @@ def parse_and_score(lake: LakeLike, raw_path: str, day: dt.date) -> ParsedDay | 
         parsed = parse_day_file(raw_bytes(lake, raw_path), raw_file=raw_path, file_date=day)
     except AirFileError as exc:
         return str(exc)
-    aqi = hourly_aqi(parsed.hourly)
     hourly = parsed.hourly
+    aqi = hourly_aqi(_dated_by_their_start(hourly))
     for name in aqi.column_names:
         hourly = hourly.append_column(name, aqi.column(name))
     hourly = schema.station_hourly.conform(hourly)
     counts: dict[str, Any] = dict(parsed.counts)
     counts["aqi_agreement_pct"] = _agreement_pct(hourly)
     return ParsedDay(hourly, parsed.quarantine, counts)
+
+
+def _dated_by_their_start(hourly: pa.Table) -> pa.Table:
+    """The station-hours with ``date`` the day each began on, which picks its HJ 633 version: the
+    hour ending 2026-03-01 00:00 is an hour of 2026-02-28 (HJ 633-2012)."""
+    position = hourly.schema.get_field_index("date")
+    return hourly.set_column(position, "date", days_begun(hourly.column("observed_at")))
 
 
 def _agreement_pct(hourly: pa.Table) -> float | None:

@@ -34,6 +34,8 @@ SPEC = SourceSpec(
             parallel=True,
             batch_units=16,
             freshness=True,
+            # 2: an hour's HJ 633 version by the day it began on (hour 0 of a file is the day before's)
+            code_version="2",
             doc="Parse, compute AQI, gate and publish each changed day's station-hours; quarantine the rest.",
         ),
         Build(

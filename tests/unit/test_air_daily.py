@@ -3,23 +3,29 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pyarrow as pa
 import pytest
 
+from ecocloud.builds.air_stage import parse_and_score
 from ecocloud.simulator.air import Quirks, generate_day, station_list_csv
 from ecocloud.simulator.province import national_stations
 from ingest.air.parse import parse_day_file, parse_station_list
 from schemas.air import city_daily_ranking as ranking_table
 from schemas.air import station_daily as daily_table
 from schemas.air import station_list as station_list_table
+from schemas.aqi_standard import HJ633_2012, HJ633_2026
 from transforms.air_daily import (
     _HourGrid,
     city_daily_ranking,
     city_daily_ranking_sql,
+    day_hours,
+    days_begun,
     station_daily,
     station_daily_sql,
 )
+from warehouse.fs import LocalLake
 
 DAY = dt.date(2023, 1, 20)
 BEIJING = dt.timezone(dt.timedelta(hours=8))
@@ -263,3 +269,36 @@ def test_tied_cities_share_a_rank_as_in_the_sql() -> None:
     fast = city_daily_ranking(daily_table.conform(daily), stations)
     assert [(r["city"], r["rank"]) for r in fast.to_pylist()] == [("乙市", 1), ("甲市", 1), ("丙市", 3)]
     assert fast.equals(city_daily_ranking_sql(daily_table.conform(daily), stations))
+
+
+def test_an_hour_belongs_to_the_day_it_began_on() -> None:
+    """The release stamps an hour by its end: hour 0 of a day file ended at midnight and is the day
+    before's last hour (its 24:00); the day's statistics take it from the next day's file."""
+    own = hourly("A", range(23))  # hours 00:00–01:00 … 22:00–23:00, stamped 01:00 … 23:00
+    late = hourly("A", range(23, 24))  # 23:00–24:00: stamped 00:00 of the next day, in its file
+    late["date"] = [DAY + dt.timedelta(days=1)]
+    before = hourly("A", range(-1, 0))  # the day before's 23:00–24:00: hour 0 of DAY's file
+    rows = table(before, own, late)
+    assert days_begun(rows.column("observed_at")).to_pylist() == [
+        DAY - dt.timedelta(days=1),
+        *[DAY] * 24,
+    ]
+    picked = day_hours(rows, DAY)
+    assert picked.num_rows == 24 and set(picked.column("date").to_pylist()) == {DAY}
+    assert picked.column("observed_at").to_pylist() == rows.column("observed_at").to_pylist()[1:]
+
+
+def test_the_hour_ending_at_the_2026_switch_is_scored_under_hj_633_2012(tmp_path: Path) -> None:
+    """HJ 633-2026 applies from 2026-03-01: the hour ending at its 00:00 is an hour of 2026-02-28."""
+    day = dt.date(2026, 3, 1)
+    stations = national_stations(3, seed=2)
+    path = "raw/air/china_sites_20260301.csv"
+    lake = LocalLake(tmp_path)
+    lake.write_bytes(path, generate_day(day, stations, seed=2, hours=range(3)))
+    scored = parse_and_score(lake, path, day)
+    assert not isinstance(scored, str)
+    by_hour = {
+        (r["observed_at"].astimezone(BEIJING).hour, r["aqi_standard"]) for r in scored.hourly.to_pylist()
+    }
+    assert by_hour == {(0, HJ633_2012), (1, HJ633_2026), (2, HJ633_2026)}
+    assert set(scored.hourly.column("date").to_pylist()) == {day}  # the file's partition, as before
