@@ -74,17 +74,47 @@ def date_from_name(name: str) -> dt.date | None:
     return dt.datetime.strptime(m.group(1), "%Y%m%d").date() if m else None
 
 
-def _decode_header(line: bytes) -> list[str]:
-    text = line.decode("utf-8-sig").rstrip("\r\n")
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")  # a spreadsheet's "Unicode text": UTF-16 with its BOM
+
+
+def _decode_header(line: bytes, raw_file: str) -> list[str]:
+    try:
+        text = line.decode("utf-8-sig").rstrip("\r\n")
+    except UnicodeDecodeError as exc:
+        raise AirFileError(
+            f"{raw_file}: the header is not UTF-8 text ({exc.reason} at byte {exc.start}): "
+            "a day file is the release's CSV as published"
+        ) from None
     return next(csv.reader([text]))
+
+
+def _as_utf8(data: bytes) -> bytes:
+    """The file's bytes in UTF-8: a UTF-16 copy (saved by a spreadsheet) decoded; others as they are."""
+    if data.startswith(_UTF16_BOMS):
+        try:
+            return data.decode("utf-16").encode("utf-8")
+        except UnicodeDecodeError:
+            return data  # not UTF-16 after all: the header check says what it is
+    return data
+
+
+def _valid_utf8(body: bytes) -> bytes:
+    """``body`` with each byte sequence that is not UTF-8 replaced by U+FFFD, so that its cell is text
+    that is not a number (quarantined with its line) instead of failing the whole file."""
+    try:
+        body.decode("utf-8")
+        return body
+    except UnicodeDecodeError:
+        return body.decode("utf-8", errors="replace").encode("utf-8")
 
 
 def parse_day_file(data: bytes, *, raw_file: str, file_date: dt.date | None = None) -> ParsedDay:
     """Parse one day file. ``file_date`` (from the file name) wins; else the lines' own date."""
+    data = _as_utf8(data)
     header_end = data.find(b"\n")
     if header_end < 0:
         raise AirFileError(f"{raw_file}: no header line")
-    header = _decode_header(data[:header_end])
+    header = _decode_header(data[:header_end], raw_file)
     if [h.strip().lower() for h in header[:3]] != ["date", "hour", "type"]:
         raise AirFileError(f"{raw_file}: header starts {header[:3]!r}, expected date,hour,type")
     body = data[header_end + 1 :]
@@ -133,7 +163,7 @@ def parse_day_file(data: bytes, *, raw_file: str, file_date: dt.date | None = No
         # Some cell is not a number: re-read as text and find the culprits (slow path, dirty files only).
         line_rejects.clear()
         table = pacsv.read_csv(
-            io.BytesIO(body),
+            io.BytesIO(_valid_utf8(body)),
             read_options=read_opts,
             parse_options=parse_opts,
             convert_options=pacsv.ConvertOptions(

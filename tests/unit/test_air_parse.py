@@ -30,7 +30,7 @@ def test_clean_file_gives_one_row_per_station_hour_with_registry_names() -> None
     assert {"pm25_ugm3", "co_24h_mgm3", "aqi_published", "observed_at"} <= set(p.hourly.column_names)
     assert "PM2.5" not in p.hourly.column_names
     row = p.hourly.to_pylist()[0]
-    # hour 0 Beijing time is 16:00 UTC the day before
+    # hour 0 is stamped 00:00 Beijing time (the end of the day before's last hour), 16:00 UTC
     assert row["observed_at"] == dt.datetime(2023, 1, 19, 16, tzinfo=dt.UTC)
     assert row["station_code"] == "1001A"
     assert p.counts["station_hours_in"] == p.counts["station_hours_kept"] == 4
@@ -324,3 +324,28 @@ def test_a_number_reads_the_same_whatever_the_other_cells_of_its_file(dirty: boo
         ["A", "B", "C", "D"] if dirty else ["A", "B", "C", "D", "E"]
     )
     assert p.hourly.column("pm25_ugm3").to_pylist()[:4] == [5.0, 0.5, 5.0, 5.0]
+
+
+def test_bytes_that_are_not_utf8_are_read_or_refused_never_a_crash() -> None:
+    """A day file a spreadsheet saved as "Unicode text" (UTF-16) reads as the original; a byte that is
+    not UTF-8 in a cell quarantines that station-hour with its reason; a header that is not UTF-8
+    refuses the file (AirFileError: blocked with the reason). Each was a UnicodeDecodeError or an
+    ArrowInvalid that failed the unit, and every later run with it."""
+    data = day_file(["1001A", "1002A"], full_hour(0, 2) + full_hour(1, 2))
+    original = parse_day_file(data, raw_file="f.csv", file_date=DAY)
+    for encoding in ("utf-16", "utf-16-be"):
+        copy = data.decode().encode(encoding)
+        if encoding == "utf-16-be":
+            copy = b"\xfe\xff" + copy
+        saved = parse_day_file(copy, raw_file="f.csv", file_date=DAY)
+        assert saved.hourly.equals(original.hourly) and saved.counts == original.counts
+    damaged = data.replace(b"20230120,1,PM2.5,10,", b"20230120,1,PM2.5,\xff1\xfe0,", 1)
+    p = parse_day_file(damaged, raw_file="f.csv", file_date=DAY)
+    [q] = p.quarantine.to_pylist()
+    assert (q["station_code"], q["release_type"], q["raw_value"]) == ("1001A", "PM2.5", "\ufffd1\ufffd0")
+    assert "not a number" in q["reason"]
+    assert (
+        p.counts["station_hours_in"] == p.counts["station_hours_kept"] + p.counts["station_hours_quarantined"]
+    )
+    with pytest.raises(AirFileError, match="the header is not UTF-8 text"):
+        parse_day_file("日期".encode("gbk") + data[4:], raw_file="f.csv", file_date=DAY)
