@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table as RichTable
 
+from ecocloud.cli_output import check_output, write_output
 from ecocloud.settings import get_settings
 from ecocloud.terminal import cli_console
 from schemas.registry import Sharing
@@ -116,6 +117,8 @@ def export(
     """Export the catalog for other portals: DCAT-AP JSON-LD (CKAN-style harvest) or plain JSON."""
     from ecocloud.catalog_export import dcat_catalog, dumps, json_catalog, load_catalog, region_bbox
 
+    if output is not None:
+        check_output(output, "--output")
     settings = get_settings()
     levels = [s.value for s in Sharing] if all_levels else [Sharing.UNCONDITIONAL.value]
     with _serving(settings) as con:
@@ -130,7 +133,7 @@ def export(
     if output is None:
         typer.echo(text)
     else:
-        output.write_text(text + "\n", encoding="utf-8")
+        write_output(output, (text + "\n").encode("utf-8"), "--output")
         err.print(f"{len(datasets)} datasets written to {output}")
 
 

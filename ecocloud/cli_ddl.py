@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from ecocloud.cli_output import check_output, write_output
 from ecocloud.settings import get_settings
 
 # The values of warehouse.ddl.Dialect, spelled out so that `ecocloud --help` does not import pyarrow.
@@ -37,6 +38,8 @@ def export_ddl_command(
     if dialect not in DIALECTS:
         typer.echo(f"--dialect must be one of {', '.join(DIALECTS)}, not {dialect!r}", err=True)
         raise typer.Exit(2)
+    if output is not None:
+        check_output(output, "--output")
     from warehouse.ddl import Dialect, export_ddl
 
     root = lake_url or get_settings().lake_store.uri()
@@ -44,5 +47,5 @@ def export_ddl_command(
     if output is None:
         sys.stdout.write(script)
     else:
-        output.write_text(script, encoding="utf-8")
+        write_output(output, script.encode("utf-8"), "--output")
         typer.echo(f"wrote {output}", err=True)

@@ -11,6 +11,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table as RichTable
 
+from ecocloud.cli_output import check_output, write_output
 from ecocloud.risk_export import to_csv, to_json, to_xlsx
 from ecocloud.risk_report import (
     DEFAULT_TOP,
@@ -74,8 +75,8 @@ def risk(
         _fail(2, "--format xlsx needs --out FILE.xlsx")
     if fmt == "table" and out is not None:
         _fail(2, "--out needs --format csv, xlsx or json")
-    if out is not None and not out.absolute().parent.is_dir():  # before the ranking, not after it
-        _fail(2, f"--out: there is no folder {out.absolute().parent}")
+    if out is not None:
+        check_output(out, "--out")  # before the ranking, not after it
     try:
         filters = RiskFilters.parse(
             region=region, industry=industry, pollutant=pollutant, start=start, end=end, top=top
@@ -104,10 +105,7 @@ def risk(
             f"{len(report.outlets)} outlets",
         )
     assert out is not None
-    try:
-        out.write_bytes(data)
-    except OSError as exc:  # a folder taken away meanwhile, no permission, a full disk
-        _fail(2, f"--out: cannot write {out}: {exc.strerror or exc}")
+    write_output(out, data, "--out")
     err.print(f"{summary} → {out}")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import subprocess
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import duckdb
@@ -159,3 +160,18 @@ def test_dcat_export_all_levels_and_json(built: WebHome, tmp_path_factory: pytes
     named |= {e["input_id"] for d in doc["datasets"] for e in d["lineage"]}
     named |= {c["check_name"] for d in doc["datasets"] for c in d["quality"]}
     assert HIDDEN in named and not named & hidden
+
+
+@pytest.mark.parametrize("command", [("catalog", "export"), ("export-ddl", "--dialect", "trino")])
+def test_an_output_path_that_cannot_be_written_is_a_message_not_a_traceback(
+    built: WebHome, tmp_path_factory: pytest.TempPathFactory, command: tuple[str, ...]
+) -> None:
+    folder = tmp_path_factory.mktemp("out")
+    for target, says in (
+        (folder / "missing" / "x.out", f"--output: there is no folder {folder / 'missing'}"),
+        (folder, f"--output: {folder} is a folder: give a file name"),
+        (Path("/proc/x.out"), "--output: cannot write /proc/x.out"),
+    ):
+        done = ecocloud(built, *command, "-o", str(target))
+        assert done.returncode == 2 and says in done.stderr, done.stderr
+        assert "Traceback" not in done.stderr and done.stdout == ""
