@@ -46,10 +46,27 @@ def serve(
     if insecure_cookies:
         settings = settings.model_copy(update={"web_cookie_secure": False})
     try:
-        run_server(settings, host, port)
+        check_cookie_policy(settings, host)
     except ValueError as exc:
         err.print(f"[red]{exc}")
         raise typer.Exit(2) from exc
+    shown = f"[{host}]" if ":" in host else host
+    err.print(f"serving the web app of {settings.home} at http://{shown}:{port}/ (Ctrl-C stops it)")
+    if settings.web_cookie_secure:
+        err.print(
+            "session cookies carry the Secure flag: log in over https (a TLS proxy), or in a browser on "
+            "this machine; for plain-http clients here, --insecure-cookies"
+        )
+    run_server(settings, host, port)
+
+
+def check_cookie_policy(settings: Settings, host: str) -> None:
+    """Raise ValueError for cookies without the Secure flag on an address other machines can reach."""
+    if not settings.web_cookie_secure and not is_loopback(host):
+        raise ValueError(
+            f"cookies without the Secure flag are only allowed on a loopback address, not {host}: "
+            "serve https (e.g. behind a TLS proxy) and keep ECOCLOUD_WEB_COOKIE_SECURE=true"
+        )
 
 
 def run_server(settings: Settings, host: str, port: int) -> None:
@@ -58,11 +75,7 @@ def run_server(settings: Settings, host: str, port: int) -> None:
 
     from ecocloud.web.app import create_app
 
-    if not settings.web_cookie_secure and not is_loopback(host):
-        raise ValueError(
-            f"cookies without the Secure flag are only allowed on a loopback address, not {host}: "
-            "serve https (e.g. behind a TLS proxy) and keep ECOCLOUD_WEB_COOKIE_SECURE=true"
-        )
+    check_cookie_policy(settings, host)
     uvicorn.run(
         create_app(settings),
         host=host,

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import pytest
 import requests
-from conftest import outside_env, running_web
+from conftest import free_port, outside_env, running_web
 
 from ecocloud.web.lineage_svg import HIDDEN
 
@@ -200,6 +200,27 @@ def test_secure_cookies_by_default_and_refused_insecure_off_loopback(web_home: W
         check=False,
     )
     assert refused.returncode == 2 and "loopback" in refused.stdout + refused.stderr
+    assert "serving the web app" not in refused.stdout + refused.stderr  # refused before it says so
+
+
+def test_serve_says_where_it_listens(web_home: WebHome) -> None:
+    """A new user starting `ecocloud serve` saw nothing at all: not the address, nor that it runs."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [web_home.ecocloud, "serve", "--port", str(port)],
+        env=web_home.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        said = proc.stdout.readline() + proc.stdout.readline()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
+    assert f"at http://127.0.0.1:{port}/ (Ctrl-C stops it)" in said
+    assert "--insecure-cookies" in said  # Secure cookies by default: how plain-http clients log in
 
 
 def test_login_throttle(web_server: str, web_home: WebHome) -> None:
