@@ -11,6 +11,7 @@ import sys
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table as RichTable
 
@@ -48,6 +49,26 @@ def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log deb
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
+    _check_settings()
+
+
+def _check_settings() -> None:
+    """Exit 2 with the reason on settings no command can work with (each was a traceback further in)."""
+    from pydantic import ValidationError
+
+    try:
+        home = get_settings().home
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"ECOCLOUD_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors()
+        )
+        err.print(f"[red]settings: {escape(problems)}")
+        raise typer.Exit(2) from None
+    if home.exists() and not home.is_dir():
+        err.print(
+            f"[red]ECOCLOUD_HOME={escape(str(home))} is a file: the home is a folder (made when missing)"
+        )
+        raise typer.Exit(2)
 
 
 @app.command()

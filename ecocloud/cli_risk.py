@@ -85,7 +85,7 @@ def risk(
     except (FilterError, RulesError) as exc:
         _fail(2, str(exc))
     except NoRiskMarts as exc:
-        _fail(1, str(exc))
+        _fail(1, f"{exc} (home {get_settings().home.absolute()})")
     if fmt == "table":
         _print_table(report)
         return

@@ -1,0 +1,24 @@
+"""Settings no command can work with stop every command with the reason, exit 2 (not a traceback)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from ecocloud.cli import app
+
+
+def test_a_home_that_is_a_file_is_named(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.write_text("not a folder")
+    done = CliRunner().invoke(app, ["users", "list"], env={"ECOCLOUD_HOME": str(home)})
+    assert done.exit_code == 2
+    assert f"ECOCLOUD_HOME={home} is a file" in done.output.replace("\n", "")
+
+
+def test_a_setting_that_does_not_parse_is_named(tmp_path: Path) -> None:
+    env = {"ECOCLOUD_HOME": str(tmp_path), "ECOCLOUD_SQL_TIMEOUT_S": "half a minute"}
+    done = CliRunner().invoke(app, ["users", "list"], env=env)
+    assert done.exit_code == 2
+    assert "settings: ECOCLOUD_SQL_TIMEOUT_S: Input should be a valid number" in done.output.replace("\n", "")
