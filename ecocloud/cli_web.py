@@ -103,7 +103,7 @@ def add(
     replace: Annotated[bool, typer.Option(help="reset the password and role of an existing user")] = False,
 ) -> None:
     """Add a user (the password is prompted for, or read from standard input)."""
-    from ecocloud.web.users import UserError
+    from ecocloud.web.users import UserError, UserExists
 
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
@@ -112,6 +112,9 @@ def add(
     settings = get_settings()
     try:
         _store(settings).add_user(name, password, role, replace=replace)
+    except UserExists as exc:
+        err.print(f"[red]{exc} (use --replace to reset the password and role)")
+        raise typer.Exit(2) from exc
     except UserError as exc:
         err.print(f"[red]{exc}")
         raise typer.Exit(2) from exc

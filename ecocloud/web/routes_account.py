@@ -143,7 +143,7 @@ def add_user(
     role: Annotated[str, Form(max_length=16)] = "",
     csrf_token: Annotated[str, Form(max_length=128)] = "",
 ) -> Response:
-    require(request, Role.ADMIN)
+    v = require(request, Role.ADMIN)
     check_csrf(request, csrf_token)
     store = users_of(request)
     try:
@@ -156,13 +156,14 @@ def add_user(
             users=store.users(),
             roles=list(Role),
             labels=ROLE_LABELS,
-            error=str(exc),
+            error=v.t(exc.zh, str(exc)),
         )
     return RedirectResponse("/admin/users", status_code=303)
 
 
 def _bad_role(role: str) -> Role:
-    raise UserError(f"unknown role {role!r}: one of {', '.join(r.value for r in Role)}")
+    known = ", ".join(r.value for r in Role)
+    raise UserError(f"unknown role {role!r}: one of {known}", f"没有角色 {role}：可选 {known}")
 
 
 @router.post("/admin/users/{name}/remove")

@@ -96,7 +96,16 @@ _DEVICE = "device:"  # a known browser's failures are filed under this client pr
 
 
 class UserError(ValueError):
-    """A user cannot be created or changed as asked."""
+    """A user cannot be created or changed as asked: the message in English (``str``) and in Chinese
+    (``zh``), for the CLI and the web page alike."""
+
+    def __init__(self, message: str, zh: str) -> None:
+        super().__init__(message)
+        self.zh = zh
+
+
+class UserExists(UserError):
+    """The name is taken (the CLI replaces it with ``--replace``; the web page never does)."""
 
 
 class Throttled(Exception):
@@ -130,7 +139,10 @@ def _digest(token: str) -> str:
 
 def check_username(name: str) -> str:
     if not 2 <= len(name) <= 64 or not set(name) <= USERNAME_CHARS:
-        raise UserError("user names are 2-64 characters: lower-case letters, digits, '.', '_' or '-'")
+        raise UserError(
+            "user names are 2-64 characters: lower-case letters, digits, '.', '_' or '-'",
+            "用户名为 2–64 个字符：小写字母、数字、“.”、“_”或“-”",
+        )
     return name
 
 
@@ -180,14 +192,16 @@ class UserStore:
         check_username(username)
         role = Role(role)
         if len(password) < MIN_PASSWORD:
-            raise UserError(f"passwords have at least {MIN_PASSWORD} characters")
+            raise UserError(
+                f"passwords have at least {MIN_PASSWORD} characters", f"密码至少 {MIN_PASSWORD} 个字符"
+            )
         row = {"password_hash": self.hasher.hash(password), "role": role.value}
         with self.engine.begin() as con:
             exists = con.execute(
                 sa.select(users_table.c.username).where(users_table.c.username == username)
             ).first()
             if exists and not replace:
-                raise UserError(f"user {username!r} exists (use --replace to reset the password and role)")
+                raise UserExists(f"user {username!r} exists", f"用户 {username} 已存在")
             if exists:  # a reset password: its sessions end, its browsers are strangers again
                 con.execute(users_table.update().where(users_table.c.username == username).values(**row))
                 con.execute(sessions_table.delete().where(sessions_table.c.username == username))

@@ -431,6 +431,12 @@ def test_admin_adds_and_removes_a_user_through_the_form(web_server: str, login: 
     row = re.search(r"<td>newbie</td>.*?</tr>", added.text, re.S)
     assert row and "(UTC+8)" in row.group(0)  # created, in the time every other page shows
     login("newbie", "a-long-password")
+    # the form's refusals in the page's language, without the CLI's flags
+    again = {"username": "newbie", "password": "a-long-password", "role": "analyst", "csrf_token": token}
+    taken = admin.post(f"{web_server}/admin/users", data=again, timeout=30)
+    assert taken.status_code == 400 and "用户 newbie 已存在" in taken.text and "--replace" not in taken.text
+    short = admin.post(f"{web_server}/admin/users?lang=en", data={**again, "username": "x2", "password": "a"})
+    assert short.status_code == 400 and "passwords have at least" in short.text
     forged = admin.post(f"{web_server}/admin/users/newbie/remove", data={"csrf_token": "forged"}, timeout=10)
     assert forged.status_code == 403
     removed = admin.post(f"{web_server}/admin/users/newbie/remove", data={"csrf_token": token}, timeout=10)
