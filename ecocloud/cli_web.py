@@ -124,8 +124,14 @@ def add(
 @users_app.command("list")
 def list_users() -> None:
     """List users and their roles."""
-    for name, role, created in _store(get_settings()).users():
+    settings = get_settings()
+    users = _store(settings).users()
+    for name, role, created in users:
         console.print(f"{name:<24} {role.value:<12} created {created:%Y-%m-%d %H:%M} UTC")
+    if not users:
+        err.print(
+            f"no users in {settings.home.absolute()}: add one with `ecocloud users add NAME --role ROLE`"
+        )
 
 
 @users_app.command("remove")

@@ -251,13 +251,15 @@ SELECT date, count(*) AS station_hours, count(DISTINCT station_code) AS stations
 FROM core_air__station_hourly h GROUP BY date ORDER BY date
 """
 _QUALITY = """
-SELECT table_name, count(DISTINCT partition_date) AS days, count(*) AS expectations,
+SELECT table_name,   -- partitions checked; an unpartitioned table is one
+       count(DISTINCT coalesce(partition_date::VARCHAR, 'whole table')) AS partitions, count(*) AS expectations,
        count(*) FILTER (WHERE NOT success AND severity = 'blocking') AS blocking_failed,
        count(*) FILTER (WHERE NOT success AND severity = 'warning') AS warnings
 FROM quality_platform__expectation_results GROUP BY table_name ORDER BY table_name
 """
 _RANKING = """
-SELECT rank, city, stations, round(pm25_ugm3, 1) AS pm25_ugm3, round(o3_8h_max_ugm3, 1) AS o3_8h_max_ugm3,
+SELECT rank, city, stations,   -- GB/T 8170 rounding (a tie to even), as the web pages show them
+       round_even(pm25_ugm3, 1) AS pm25_ugm3, round_even(o3_8h_max_ugm3, 1) AS o3_8h_max_ugm3,
        aqi, aqi_category, primary_pollutants
 FROM mart_air__city_daily_ranking WHERE date = (SELECT max(date) FROM mart_air__city_daily_ranking)
 ORDER BY rank NULLS LAST, city

@@ -41,7 +41,7 @@ _PACKETS = INPUTS["packets"]
 # A snapshot with less than half the rows of the one taken before it (a failed export: a header-only
 # file would end every enterprise's or point's version, and the history, replayed from every snapshot,
 # would keep that gap for good) is refused while it is the newest, unless a run accepts it (`ecocloud run
-# master --build registries --force --accept-shrink`, remembered after), and for good once a later
+# master --build registries --no-land --force --accept-shrink`, remembered after), and for good once a later
 # snapshot is back above that half (a dip). A smaller snapshot followed by one as small is a real
 # shrink, taken: history from before this guard replays as it was.
 MAX_SNAPSHOT_DROP = 0.5
@@ -160,7 +160,7 @@ def _history(
                     f"refused as a snapshot: {rows_now} rows against {before} in the one before (more than "
                     f"{MAX_SNAPSHOT_DROP:.0%} gone: a failed export?)"
                     + (
-                        "; if it is right, `ecocloud run master --build registries --force --accept-shrink` "
+                        "; if it is right, `ecocloud run master --build registries --no-land --force --accept-shrink` "
                         "takes it"
                         if newest
                         else "; the next snapshot is back above half"

@@ -1,4 +1,4 @@
-"""Settings no command can work with stop every command with the reason, exit 2 (not a traceback)."""
+"""The CLI on settings and homes a command cannot work with, or that hold nothing yet: a message, never a traceback."""
 
 from __future__ import annotations
 
@@ -22,3 +22,9 @@ def test_a_setting_that_does_not_parse_is_named(tmp_path: Path) -> None:
     done = CliRunner().invoke(app, ["users", "list"], env=env)
     assert done.exit_code == 2
     assert "settings: ECOCLOUD_SQL_TIMEOUT_S: Input should be a valid number" in done.output.replace("\n", "")
+
+
+def test_users_list_on_a_home_without_users_says_so(tmp_path: Path) -> None:
+    done = CliRunner().invoke(app, ["users", "list"], env={"ECOCLOUD_HOME": str(tmp_path)})
+    assert done.exit_code == 0
+    assert f"no users in {tmp_path}" in done.output.replace("\n", "")
