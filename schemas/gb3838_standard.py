@@ -28,6 +28,14 @@ CLASS_LABELS: Final[tuple[str, ...]] = ("I", "II", "III", "IV", "V", "劣V")  # 
 
 # Water-quality labels by class (DOMAIN.md §4): I–II 优, III 良好, IV 轻度污染, V 中度污染, 劣V 重度污染.
 QUALITY_LABELS: Final[tuple[str, ...]] = ("优", "良好", "轻度污染", "中度污染", "重度污染")
+# the same in English, as the national bulletins' English editions put them (for English pages)
+QUALITY_LABELS_EN: Final[dict[str, str]] = dict(
+    zip(
+        QUALITY_LABELS,
+        ("excellent", "good", "slightly polluted", "moderately polluted", "heavily polluted"),
+        strict=True,
+    )
+)
 CLASS_QUALITY: Final[tuple[str, ...]] = (
     "优",
     "优",

@@ -14,7 +14,7 @@ from starlette.responses import Response
 from ecocloud.web import access, queries
 from ecocloud.web.access import Role
 from ecocloud.web.deps import BEIJING, Viewer, bj, render, require, settings_of, viewer
-from schemas.gb3838_standard import CLASS_LABELS
+from schemas.gb3838_standard import CLASS_LABELS, QUALITY_LABELS_EN
 from schemas.hj212_codes import POLLUTANTS
 from schemas.registry import get_table
 
@@ -259,6 +259,7 @@ def water(request: Request, basin: Annotated[str | None, Query(max_length=60)] =
         months=months,
         charts=charts,
         class_labels=CLASS_LABELS,
+        quality_en=QUALITY_LABELS_EN,
     )
 
 

@@ -475,6 +475,11 @@ def test_overview_pages_hold_chart_data(web_server: str, web_home: WebHome) -> N
     )
     water = requests.get(f"{web_server}/overview/water", timeout=10).text
     assert 'id="basin-chart-1-figure"' in water
+    # the English page says the basins' water quality in English, in ASCII brackets
+    english = requests.get(f"{web_server}/overview/water?lang=en", timeout=10).text
+    table = english[english.index("<tbody>") :]
+    assert re.search(r"<td>(excellent|good|slightly polluted|moderately polluted|heavily polluted)", table)
+    assert "（" not in table and not re.search(r"<td>(优|良好|轻度污染|中度污染|重度污染)", table)
 
 
 def test_the_language_link_stays_on_this_site(web_server: str) -> None:
