@@ -122,11 +122,17 @@ def _error_pages(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def bad_parameter(request: Request, exc: RequestValidationError) -> Response:
+        v: Viewer | None = getattr(request.state, "viewer", None)
+        chinese = v is None or v.lang == "zh"
         problems = []
         for e in exc.errors():
             where = ".".join(str(p) for p in e.get("loc", ()) if p not in ("query", "path", "body"))
-            problems.append(f"{where}: {e.get('msg', 'invalid')}")
-        return _error(request, 400, "; ".join(problems) or "bad request")
+            if chinese:
+                problems.append(f"参数 {where} {_PROBLEM_ZH.get(e.get('type', ''), '取值无效')}")
+            else:
+                problems.append(f"{where}: {e.get('msg', 'invalid')}")
+        message = ("；" if chinese else "; ").join(problems)
+        return _error(request, 400, message or ("请求无效" if chinese else "bad request"))
 
     @app.exception_handler(NoServingDatabase)
     async def no_data(request: Request, exc: NoServingDatabase) -> Response:
@@ -136,6 +142,24 @@ def _error_pages(app: FastAPI) -> None:
     async def internal(request: Request, exc: Exception) -> Response:
         log.exception("error serving %s", request.url.path)
         return _error(request, 500, "internal error; it has been logged")
+
+
+# a request parameter's problem in Chinese, by pydantic's error type (English pages show pydantic's text)
+_PROBLEM_ZH = {
+    "missing": "缺失",
+    "date_parsing": "应为日期（YYYY-MM-DD）",
+    "date_from_datetime_parsing": "应为日期（YYYY-MM-DD）",
+    "datetime_parsing": "应为日期时间",
+    "int_parsing": "应为整数",
+    "float_parsing": "应为数字",
+    "bool_parsing": "应为 true 或 false",
+    "string_too_long": "过长",
+    "string_too_short": "过短",
+    "greater_than_equal": "过小",
+    "less_than_equal": "过大",
+    "enum": "不是可选的值之一",
+    "literal_error": "不是可选的值之一",
+}
 
 
 def _error(request: Request, status: int, message: str, headers: dict[str, str] | None = None) -> Response:

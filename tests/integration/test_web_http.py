@@ -325,6 +325,13 @@ def test_bad_parameters_get_a_clear_4xx_page(web_server: str, path: str, status:
     no_trace(r)
 
 
+def test_a_bad_parameter_is_explained_in_the_page_s_language(web_server: str) -> None:
+    chinese = requests.get(f"{web_server}/overview/air?date=not-a-date", timeout=10)
+    assert chinese.status_code == 400 and "参数 date 应为日期（YYYY-MM-DD）" in chinese.text
+    english = requests.get(f"{web_server}/overview/air?date=not-a-date&lang=en", timeout=10)
+    assert english.status_code == 400 and "date: Input should be a valid date" in english.text
+
+
 def test_sql_by_role(web_server: str, web_home: WebHome, login: Login) -> None:
     analyst = login("ana")
     token = csrf_of(analyst.get(f"{web_server}/sql", timeout=10).text)
