@@ -31,7 +31,8 @@ class DagRun:
 def planned_runs(first: dt.date, days: int) -> list[DagRun]:
     """Which DAG runs the demo makes, in order: each processes one data interval."""
     runs = [
-        # the run for a day's last hour (23:00-24:00 Beijing) picks up the whole day file
+        # the run for a day's last hour (23:00-24:00 Beijing) lands the next day's file, which holds
+        # that hour as its hour 0, and the day's own file whole (its catch-up)
         DagRun(
             "air_quality",
             dt.datetime.combine(first + dt.timedelta(days=i + 1), dt.time(0), BEIJING),
@@ -79,7 +80,8 @@ def run_demo(
     console.print("preparing the Airflow metadata database (SQLite) …")
     ensure_db(settings)
 
-    now = dt.datetime.combine(today, dt.time(0, 30))  # simulated Beijing time: every demo day is complete
+    # simulated Beijing time: every demo day is complete, the last one by today's hour 0 (24:00)
+    now = dt.datetime.combine(today, dt.time(0, 30))
     with running_simulator(start_date=first, days=days, seed=2026, now=now) as sim:
         console.print(
             f"simulator: {sim.base_url}/ — Jiangxi: {len(sim.air.stations)} air stations in 11 cities, "

@@ -15,6 +15,8 @@ for one station-hour, NaN values).
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 
 import numpy as np
 import pyarrow as pa
@@ -101,14 +103,27 @@ def day_hours(hourly: pa.Table, day: dt.date) -> pa.Table:
 def days_begun(observed_at: pa.ChunkedArray | pa.Array) -> pa.Array:
     """The Beijing date each hour (stamped by its end) began on: the release's hour 0 of a day file is
     the day before's (the HJ 633 version of an hour goes by it)."""
-    ends_us = pc.cast(observed_at, pa.int64()).to_numpy(zero_copy_only=False)
+    in_us = pc.cast(observed_at, pa.timestamp("us", tz="UTC"))
+    ends_us = pc.cast(in_us, pa.int64()).to_numpy(zero_copy_only=False)
     days = (ends_us + (_BEIJING_H - 1) * _US_PER_H) // (24 * _US_PER_H)
     return pa.array(days.astype(np.int32), pa.int32()).cast(pa.date32())
+
+
+def day_before_digest(hourly: pa.Table) -> str:
+    """A digest of what a day file holds of the day before — its hour 0, the hour ending at its 00:00 —
+    in the columns the daily statistics read: the day before's statistics depend on these rows only
+    of the file, and need building again only when they change (not each time the file grows)."""
+    before = pc.less(days_begun(hourly.column("observed_at")), hourly.column("date"))
+    values = hourly.filter(before).select(list(HOURLY_COLUMNS[1:])).to_pydict()
+    return hashlib.sha256(json.dumps(values, default=str, sort_keys=True).encode()).hexdigest()[:32]
 
 
 def station_daily(hourly: pa.Table) -> pa.Table:
     """One row per station with daily statistics, validity flags and daily AQI (core_air__station_daily),
     from the station-hours of one day (``day_hours``)."""
+    began = days_begun(hourly.column("observed_at"))
+    if hourly.num_rows and not pc.all(pc.equal(began, hourly.column("date"))).as_py():
+        raise ValueError("station_daily takes the hours that began on their date: day_hours picks them")
     grid = _HourGrid.of(hourly)
     stats = _daily_stats_sql(hourly) if grid is None else _daily_stats_numpy(hourly, grid)
     return _with_validity_and_aqi(stats)

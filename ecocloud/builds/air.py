@@ -14,15 +14,16 @@ from dataclasses import replace
 from pathlib import Path
 
 from ecocloud.builds import http_session
+from ecocloud.builds.air_stage import DAY_BEFORE_DIGEST
 from ecocloud.runner.context import BEIJING, StepContext, parquet_sql
-from ecocloud.runner.units import RAW, Output, Unit
+from ecocloud.runner.units import RAW, Input, Output, Unit
 from ecocloud.settings import Settings
 from ingest.air.fetch import SOURCE, STATION_LIST_NAME, day_file_name, land_location, logical_name, raw_bytes
 from ingest.air.parse import DAY_FILE_RE, AirFileError, StationList, date_from_name, parse_station_list
 from ingest.http import FetchError, NotPublished
 from schemas import air as schema
 from transforms.air_daily import HOURLY_COLUMNS, city_daily_ranking, day_hours, station_daily
-from warehouse.ledger import Ledger, RawObject
+from warehouse.ledger import PUBLISHED, Ledger, RawObject, UnitState
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +84,7 @@ def land_interval(
     run's own just after midnight, while the release lags) or any more is a warning; one that fails
     otherwise fails the run once the rest has landed (the next run asks for it again)."""
     base = settings.air_base_url.rstrip("/")
-    days = beijing_days(start, end)
+    days = release_days(start, end)
     landed = land(settings, ledger, [f"{base}/{STATION_LIST_NAME}"])
     failed: list[str] = []
 
@@ -133,9 +134,15 @@ def _days(start: dt.date, stop: dt.date) -> list[dt.date]:
     return [start + dt.timedelta(days=i) for i in range((stop - start).days)]
 
 
-def beijing_days(start: dt.datetime, end: dt.datetime) -> list[dt.date]:
-    first = start.astimezone(BEIJING).date()
-    last = (end - dt.timedelta(microseconds=1)).astimezone(BEIJING).date()
+def release_days(start: dt.datetime, end: dt.datetime) -> list[dt.date]:
+    """The day files holding the hours of [start, end): the release stamps an hour by its end, so
+    23:00–24:00 is hour 0 of the next day's file."""
+
+    def file_of(hour_start: dt.datetime) -> dt.date:
+        beijing = hour_start.astimezone(BEIJING).replace(minute=0, second=0, microsecond=0)
+        return (beijing + dt.timedelta(hours=1)).date()
+
+    first, last = file_of(start), file_of(max(start, end - dt.timedelta(microseconds=1)))
     return [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
 
 
@@ -305,6 +312,18 @@ class Stations:
         )
 
 
+def _day_before_part(following: Input | None, built: dict[str, UnitState]) -> Input | None:
+    """The next day's station-hours as an input of a day, versioned by what they hold of that day
+    (their hour 0) where the unit that published them says: today's file grows every hour, and
+    yesterday is built again only when its hour 0 changes. Else (a unit since blocked or failed: its
+    digest is not of what is published) by the partition's version."""
+    if following is None or following.partition is None:
+        return following
+    state = built.get(following.partition.isoformat())
+    digest = state.counts.get(DAY_BEFORE_DIGEST) if state and state.status == PUBLISHED else None
+    return replace(following, version=f"day-before {digest}") if digest else following
+
+
 class Daily:
     """core_air__station_daily and mart_air__city_daily_ranking of one day: its natural day's hours are
     in its own day file's station-hours and, for the hour ending 24:00, the next day's (the release
@@ -314,8 +333,9 @@ class Daily:
         listed, _ = _station_list_in_use(ctx)
         extra = (ctx.raw_input(listed),) if listed else ()
         hourly = ctx.table_inputs(schema.station_hourly.name)
+        built = ctx.ledger.unit_states(ctx.build.rsplit(".", 1)[0] + ".hourly")  # this spec's hourly build
         for day in sorted(d for d in hourly if d is not None):
-            following = hourly.get(day + dt.timedelta(days=1))
+            following = _day_before_part(hourly.get(day + dt.timedelta(days=1)), built)
             inputs = (hourly[day], following) if following else (hourly[day],)
             yield Unit(day.isoformat(), (*inputs, *extra), partition=day)
 

@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 from ingest.air.fetch import raw_bytes
 from ingest.air.parse import AirFileError, parse_day_file
 from schemas import air as schema
-from transforms.air_daily import days_begun
+from transforms.air_daily import day_before_digest, days_begun
 from transforms.aqi import hourly_aqi
 from warehouse.fs import LakeLike
 
@@ -26,6 +26,10 @@ class ParsedDay:
     hourly: pa.Table
     quarantine: pa.Table
     counts: dict[str, Any]
+
+
+# the unit count of a day's station-hours naming what its file holds of the day before (Daily's input)
+DAY_BEFORE_DIGEST = "day_before_digest"
 
 
 def parse_and_score(lake: LakeLike, raw_path: str, day: dt.date) -> ParsedDay | str:
@@ -44,6 +48,7 @@ def parse_and_score(lake: LakeLike, raw_path: str, day: dt.date) -> ParsedDay | 
     hourly = schema.station_hourly.conform(hourly)
     counts: dict[str, Any] = dict(parsed.counts)
     counts["aqi_agreement_pct"] = _agreement_pct(hourly)
+    counts[DAY_BEFORE_DIGEST] = day_before_digest(hourly)
     return ParsedDay(hourly, parsed.quarantine, counts)
 
 

@@ -20,7 +20,8 @@ them exactly:
 
 Means are rounded half up (CO to 0.1). The AQI row is ``transforms.aqi.hourly_aqi`` of the row's
 published 1-hour values with ``so2_24h_fallback=False`` — how the national release computes it
-(SO2 1-hour > 800 µg/m³ left out under HJ 633-2012), version chosen by the date.
+(SO2 1-hour > 800 µg/m³ left out under HJ 633-2012), version chosen by the day the hour began on
+(hour 0, stamped 00:00, ended the day before).
 
 Shape: seasonal cycle (winter PM, SO2, CO high, stronger in the north; summer O3 high), diurnal
 cycle (O3 afternoon peak, PM/NO2/CO morning and evening peaks), multi-day pollution episodes and
@@ -477,8 +478,11 @@ def _day_values(stations: tuple[Station, ...], date: dt.date, seed: int, quirks:
 
 
 def _hourly_aqi(date: dt.date, rows: dict[str, I32]) -> I32:
-    """The release's hourly AQI of every station-hour, from the published 1-hour values."""
+    """The release's hourly AQI of every station-hour, from the published 1-hour values, each hour
+    under the HJ 633 version of the day it began on (hour 0 ended at midnight: the day before's)."""
     shape = rows["PM2.5"].shape
+    began = np.full(shape[1], np.datetime64(date, "D"))
+    began[0] -= np.timedelta64(1, "D")
 
     def col(name: str, scale: float = 1.0) -> F64:
         v = rows[name].reshape(-1)
@@ -486,7 +490,7 @@ def _hourly_aqi(date: dt.date, rows: dict[str, I32]) -> I32:
 
     table = pa.table(
         {
-            "date": pa.array(np.full(shape[0] * shape[1], np.datetime64(date, "D"))),
+            "date": pa.array(np.tile(began, shape[0])),
             "pm25_ugm3": col("PM2.5"),
             "pm10_ugm3": col("PM10"),
             "so2_ugm3": col("SO2"),

@@ -9,10 +9,12 @@ SPEC = SourceSpec(
     dag_id="air_quality",
     title="National ambient air release → raw → typed station-hours → quality gate → core and marts",
     description=(
-        "Each run lands the day file(s) covering its data interval and the station list (conditional "
-        "GET), then rebuilds every day whose newest day file changed: station-hours with AQI "
-        "(HJ 633 by date), the station dimension, daily statistics with GB 3095 validity and the "
-        "city ranking."
+        "Each run lands the day file(s) holding its data interval's hours (an hour is stamped by its "
+        "end: 23:00–24:00 is hour 0 of the next day's file) and the station list (conditional GET), "
+        "then rebuilds every day whose newest day file changed: station-hours with AQI (HJ 633 by "
+        "the day an hour began on), the station dimension, daily statistics over the natural day "
+        "with GB 3095 validity (a day also when the next day's file brings its hour 0) and the city "
+        "ranking."
     ),
     arrival=Arrival.FILES,
     land="ecocloud.builds.air:land_interval",

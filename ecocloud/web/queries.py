@@ -15,6 +15,7 @@ from typing import Any
 import duckdb
 
 from ecocloud.settings import Settings
+from ecocloud.web.deps import BEIJING
 from schemas.registry import Table
 from transforms.risk.scoring import region_prefix
 from warehouse.catalog import RESULTS_TABLE, datasets_as_of, time_column
@@ -226,11 +227,17 @@ def air_stations(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
 def station_hours(
     con: duckdb.DuckDBPyConnection, code: str, start: dt.date, end: dt.date
 ) -> list[dict[str, Any]]:
+    """The station's hours of the Beijing days ``start`` … ``end``: those ending after the first's
+    00:00 and by the last's 24:00 (the release stamps an hour by its end: the last is in the next
+    day's file, which ``date`` names)."""
+    since = dt.datetime.combine(start, dt.time(), BEIJING)
+    until = dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), BEIJING)
     return _dicts(
         con.execute(
             "SELECT observed_at, aqi, aqi_published, aqi_category, primary_pollutants, pm25_ugm3, o3_ugm3 "
-            "FROM core_air__station_hourly WHERE station_code = $1 AND date BETWEEN $2 AND $3 ORDER BY observed_at",
-            [code, start, end],
+            "FROM core_air__station_hourly WHERE station_code = $1 AND date BETWEEN $2 AND $3 "
+            "AND observed_at > $4 AND observed_at <= $5 ORDER BY observed_at",
+            [code, start, end + dt.timedelta(days=1), since, until],
         )
     )
 

@@ -112,13 +112,20 @@ def _offered(dates: list[dt.date], day: dt.date | None) -> list[dt.date]:
     return [*offered, day] if day is not None and day not in offered else offered
 
 
-def under_way(day: dt.date | None) -> bool:
-    """Whether ``day`` (Beijing) is today or later: its rows are rebuilt each hour from its hours so far."""
-    return day is not None and day >= dt.datetime.now(BEIJING).date()
+def under_way(day: dt.date | None, now: dt.datetime | None = None) -> bool:
+    """Whether ``day`` (Beijing) is today or later: its rows are rebuilt each hour from its hours so far.
+    (Yesterday's last hour, ending 24:00, arrives as hour 0 of today's file, some minutes after
+    midnight: until then yesterday's means lack one hour, still over the 20 hours GB 3095 asks for.)"""
+    now = now or dt.datetime.now(BEIJING)
+    return day is not None and day >= now.astimezone(BEIJING).date()
 
 
 def shown_day(
-    v: Viewer, dates: list[dt.date], asked: dt.date | None, none: tuple[str, str]
+    v: Viewer,
+    dates: list[dt.date],
+    asked: dt.date | None,
+    none: tuple[str, str],
+    now: dt.datetime | None = None,
 ) -> dt.date | None:
     """The day a dated page shows (``dates``: the days with rows, newest first): the one asked for
     (404 saying ``none`` when it has none), else the newest complete day — a day under way only when
@@ -127,7 +134,7 @@ def shown_day(
         if asked not in dates:
             raise HTTPException(404, v.t(*none))
         return asked
-    complete = [d for d in dates if not under_way(d)]
+    complete = [d for d in dates if not under_way(d, now)]
     return complete[0] if complete else dates[0] if dates else None
 
 

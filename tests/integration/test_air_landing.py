@@ -16,14 +16,20 @@ from typer.testing import CliRunner
 from ecocloud.builds import air
 from ecocloud.cli import app
 from ecocloud.runner import engine
+from ecocloud.runner.context import RunInfo
 from ecocloud.runner.engine import ledger
 from ecocloud.runner.report import RunReport
 from ecocloud.settings import Settings
 from ecocloud.simulator.air import day_file_name, generate_day, station_list_csv
 from ecocloud.simulator.province import national_stations
+from ecocloud.specs import get_spec
 from ingest.air.fetch import STATION_LIST_NAME
 
 DAY = dt.date(2023, 3, 1)
+
+
+def at(day: dt.date, hour: int, minute: int = 0) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(hour, minute), air.BEIJING)
 
 
 def _versions(tmp_path: Path) -> tuple[Path, Path, Path]:
@@ -360,6 +366,30 @@ def test_scheduled_runs_land_again_the_days_they_skipped(
             assert air.land_interval(settings, led, at(third, 1), at(third, 2)) == []
         finally:
             led.close()
+
+
+def test_the_run_of_a_day_s_last_hour_lands_the_next_day_s_file_which_holds_it(settings: Settings) -> None:
+    """The release stamps an hour by its end: 23:00–24:00 is hour 0 of the next day's file. The run
+    for that hour, at 00:30, lands that file (and the day's own), and the day's statistics have all
+    24 hours."""
+    from ecocloud.simulator.server import running_simulator
+
+    first, second = DAY, DAY + dt.timedelta(days=1)
+    assert air.release_days(at(first, 23), at(second, 0)) == [second]
+    assert air.release_days(at(first, 21), at(first, 22)) == [first]
+    assert air.release_days(at(first, 0), at(second, 0)) == [first, second]
+    with running_simulator(start_date=first, days=2, seed=3, now=at(second, 0, 30)) as sim:
+        settings.air_base_url = f"{sim.base_url}/air"
+        led = ledger(settings)
+        try:
+            air.land_interval(settings, led, at(first, 23), at(second, 0))
+            assert sorted(air.newest_day_files(led)) == [first, second]
+        finally:
+            led.close()
+    engine.run_spec(settings, get_spec("air"), RunInfo.cli("test"))
+    engine.refresh_serving(settings)
+    [(hours,)] = _query(settings, "SELECT max(pm25_hours) FROM core_air__station_daily WHERE date = ?", first)
+    assert hours == 24
 
 
 def test_the_run_just_after_midnight_lands_the_day_before_while_today_is_not_out(

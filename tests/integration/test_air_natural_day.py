@@ -64,13 +64,30 @@ def test_a_day_is_completed_by_the_next_days_file(
     # its own file has the hours ending 01:00 … 23:00; its hour 0 ended at midnight the day before
     assert _agree_with_the_hours(settings) == 23
 
-    second = ingest("air", lambda s, led: air.land(s, led, [str(tmp_path / day_file_name(NEXT))]))
+    # the next day's file as published at 02:00, then grown: the day is built again when its hour 0
+    # arrives, not each time the next file grows
+    early, later = tmp_path / "early", tmp_path / "later"
+    for folder, hours in ((early, range(3)), (later, range(6))):
+        folder.mkdir()
+        (folder / day_file_name(NEXT)).write_bytes(generate_day(NEXT, stations, seed=5, hours=hours))
+    second = ingest("air", lambda s, led: air.land(s, led, [str(early / day_file_name(NEXT))]))
     assert [(r.unit, r.status) for r in second.of("daily")] == [
         ("2023-03-01", "published"),  # the hour ending 24:00 arrived: built again
         ("2023-03-02", "published"),
     ]
     assert _agree_with_the_hours(settings) == 24
     assert len(_rows(settings, _DAILY, DAY)) == len(stations)
+    grown = ingest("air", lambda s, led: air.land(s, led, [str(later / day_file_name(NEXT))]))
+    assert [(r.unit, r.status) for r in grown.of("hourly") if r.status != "skipped"] == [
+        ("2023-03-02", "published")
+    ]
+    assert [(r.unit, r.status) for r in grown.of("daily") if r.status != "skipped"] == [
+        ("2023-03-02", "published")
+    ]
 
+    whole = ingest("air", lambda s, led: air.land(s, led, [str(tmp_path / day_file_name(NEXT))]))
+    assert [(r.unit, r.status) for r in whole.of("daily") if r.status != "skipped"] == [
+        ("2023-03-02", "published")
+    ]
     again = ingest("air", lambda s, led: air.land(s, led, [str(tmp_path / day_file_name(NEXT))]))
     assert {r.status for r in again.units} == {"skipped"}

@@ -203,10 +203,13 @@ def test_city_ranking_excludes_control_points_and_unlisted_stations() -> None:
 
 # -- the numpy daily statistics agree row for row with the reference SQL --------------------------
 def simulated_hourly(day: dt.date, quirks: Quirks) -> pa.Table:
-    """A simulated national day file (300 stations) parsed and scored as the hourly build does."""
-    data = generate_day(day, national_stations(300, seed=3), seed=3, quirks=quirks)
-    parsed = parse_day_file(data, raw_file="sim.csv", file_date=day)
-    return parsed.hourly
+    """The station-hours of a simulated national day (300 stations) as the daily build takes them:
+    its own day file and the next day's (whose hour 0 ended at its 24:00), parsed, then picked."""
+    files = []
+    for file_day in (day, day + dt.timedelta(days=1)):
+        data = generate_day(file_day, national_stations(300, seed=3), seed=3, quirks=quirks)
+        files.append(parse_day_file(data, raw_file="sim.csv", file_date=file_day).hourly)
+    return day_hours(pa.concat_tables(files), day)
 
 
 @pytest.mark.parametrize(
@@ -285,6 +288,8 @@ def test_an_hour_belongs_to_the_day_it_began_on() -> None:
     ]
     picked = day_hours(rows, DAY)
     assert picked.num_rows == 24 and set(picked.column("date").to_pylist()) == {DAY}
+    with pytest.raises(ValueError, match="day_hours picks them"):  # a day file as it is: hour 0 too
+        station_daily(table(before, own))
     assert picked.column("observed_at").to_pylist() == rows.column("observed_at").to_pylist()[1:]
 
 
@@ -302,3 +307,4 @@ def test_the_hour_ending_at_the_2026_switch_is_scored_under_hj_633_2012(tmp_path
     }
     assert by_hour == {(0, HJ633_2012), (1, HJ633_2026), (2, HJ633_2026)}
     assert set(scored.hourly.column("date").to_pylist()) == {day}  # the file's partition, as before
+    assert scored.counts["aqi_agreement_pct"] == 100.0  # the simulated release scores hours alike

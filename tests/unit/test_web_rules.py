@@ -488,11 +488,15 @@ def test_a_dated_page_opens_on_the_newest_complete_day_and_today_only_when_asked
 
     v = Viewer(session=None, lang="zh", csrf_token="")
     today = dt.datetime.now(BEIJING).date()
+    noon = dt.datetime.combine(today, dt.time(12), BEIJING)
     dates = [today, today - dt.timedelta(days=1), today - dt.timedelta(days=2)]
-    assert shown_day(v, dates, None, ("无", "none")) == dates[1] and not under_way(dates[1])
-    assert shown_day(v, dates, today, ("无", "none")) == today and under_way(today)
-    assert shown_day(v, [today], None, ("无", "none")) == today  # nothing complete yet: today, marked
-    assert shown_day(v, [], None, ("无", "none")) is None
+    assert shown_day(v, dates, None, ("无", "none"), noon) == dates[1] and not under_way(dates[1], noon)
+    assert shown_day(v, dates, today, ("无", "none"), noon) == today and under_way(today, noon)
+    assert shown_day(v, [today], None, ("无", "none"), noon) == today  # nothing complete: today, marked
+    assert shown_day(v, [], None, ("无", "none"), noon) is None
+    # a day is complete from its midnight on, whatever the wall clock of the machine running the test
+    early = dt.datetime.combine(today, dt.time(0, 30), BEIJING)
+    assert not under_way(dates[1], early) and shown_day(v, dates, None, ("无", "none"), early) == dates[1]
     with pytest.raises(HTTPException) as missing:
         shown_day(v, dates, today - dt.timedelta(days=9), ("无", "none"))
     assert missing.value.status_code == 404
