@@ -44,14 +44,14 @@ IDENTITY_STATUSES = Codes(
     }
 )
 IDENTITY_BASES = ("as_of", "first_snapshot", "none")
-PERMIT_STATUSES = Codes(
+PERMIT_STATUSES = Codes(  # as the reasons and the pages say them
     {
-        "in_force": "有效",
-        "outlet_not_permitted": "排放口未列入许可证",
-        "not_yet_valid": "尚未生效",
-        "expired": "已过期",
-        "revoked": "已撤销",
-        "cancelled": "已注销",
+        "in_force": "许可证有效",
+        "outlet_not_permitted": "排放口未列入排污许可证",
+        "not_yet_valid": "排污许可证尚未生效",
+        "expired": "排污许可证已过期",
+        "revoked": "排污许可证已撤销",
+        "cancelled": "排污许可证已注销",
         "none": "无排污许可证",
         "unknown": "未知（MN 未登记）",
     }

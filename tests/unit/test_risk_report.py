@@ -170,7 +170,7 @@ def test_report_ranks_cuts_to_top_and_gathers_evidence(marts: RiskMarts) -> None
     assert list(by_outlet) == [MN_WATER, MN_AIR]  # rank order
     air = by_outlet[MN_AIR]
     assert air[0]["category"] == "identity" and E_AIR in air[0]["evidence"]
-    assert "排污许可证 " + E_AIR + "001P：有效" in air[0]["evidence"]
+    assert "排污许可证 " + E_AIR + "001P：许可证有效" in air[0]["evidence"]
     (exceeded,) = [r for r in air if r["category"] == "exceedance"]
     assert (exceeded["date"], exceeded["pollutant_code"], exceeded["hours"]) == (D, "a21026", 6)
     assert exceeded["limit_value"] == 35.0 and exceeded["max_exceedance_multiple"] == pytest.approx(1.0)

@@ -36,20 +36,18 @@ import pyarrow as pa
 
 from schemas import risk as schema
 from transforms.risk.rules import RiskRules
-from transforms.risk.sql import BEIJING_H, HOUR_US, beijing_text, day_num, day_start_hr, lit, to_table
+from transforms.risk.sql import (
+    BEIJING_H,
+    HOUR_US,
+    beijing_text,
+    day_num,
+    day_start_hr,
+    labels_sql,
+    lit,
+    to_table,
+)
 
-__all__ = ["PERMIT_STATUS_ZH", "indicator_rows", "names_sql"]
-
-PERMIT_STATUS_ZH = {
-    "in_force": "许可证有效",
-    "outlet_not_permitted": "排放口未列入排污许可证",
-    "not_yet_valid": "排污许可证尚未生效",
-    "expired": "排污许可证已过期",
-    "revoked": "排污许可证已撤销",
-    "cancelled": "排污许可证已注销",
-    "none": "无排污许可证",
-    "unknown": "未知（MN 未登记）",
-}
+__all__ = ["indicator_rows", "names_sql"]
 
 
 def names_sql(rules: RiskRules) -> str:
@@ -58,11 +56,6 @@ def names_sql(rules: RiskRules) -> str:
     if not rows:
         return "SELECT NULL::VARCHAR AS code, NULL::VARCHAR AS name WHERE false"
     return f"SELECT * FROM (VALUES {', '.join(rows)}) t(code, name)"
-
-
-def _map_sql(mapping: dict[str, str], expr: str) -> str:
-    cases = " ".join(f"WHEN {lit([k])} THEN {lit([v])}" for k, v in mapping.items())
-    return f"CASE {expr} {cases} ELSE {expr} END"
 
 
 def _pollutant_sql(rules: RiskRules, lo: int, hi: int) -> str:
@@ -164,7 +157,7 @@ def _logger_sql(rules: RiskRules, first: dt.date, last: dt.date, lo_hr: int, hi_
     pmin = int(rules.indicator("unpermitted_discharge")["min_hours"])
     lo, hi = day_num(first), day_num(last)
     ahead = rules.lookahead_hours
-    status = _map_sql(PERMIT_STATUS_ZH, "s.permit_status")
+    status = labels_sql(schema.PERMIT_STATUSES, "s.permit_status")
     day0 = f"day_num * 24 - {BEIJING_H}"  # a Beijing day's first epoch hour
     return f"""
     dh AS (SELECT DISTINCT mn, hr FROM _risk_judged),

@@ -42,7 +42,7 @@ from schemas.sql import exact_decimal
 from transforms.identifiers import LEGACY_REGION_CODES, canonical_region_code
 from transforms.risk.indicators import names_sql
 from transforms.risk.rules import RiskRules
-from transforms.risk.sql import HOUR_US, day_start_hr, lit, to_table
+from transforms.risk.sql import HOUR_US, day_start_hr, labels_sql, lit, to_table
 
 __all__ = ["SCORE_INPUTS", "PeriodScores", "region_prefix", "score_period"]
 
@@ -55,7 +55,6 @@ SCORE_INPUTS = (
     "core_credit__ratings",
 )
 
-_CREDIT_ZH = {"green": "绿牌", "blue": "蓝牌", "yellow": "黄牌", "red": "红牌", "black": "黑牌"}
 # worst first: the enterprise's permit status is its outlets' worst
 _PERMIT_SEVERITY = ["revoked", "cancelled", "expired", "none", "not_yet_valid", "outlet_not_permitted",
                     "in_force", "unknown"]  # fmt: skip
@@ -218,13 +217,12 @@ def _base(
 
 
 def _credit(con: duckdb.DuckDBPyConnection, end: dt.date) -> None:
-    colour = " ".join(f"WHEN {lit([k])} THEN {lit([v])}" for k, v in _CREDIT_ZH.items())
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _score_credit AS
         SELECT uscc, arg_max(level, year * 10 + level_rank) AS level, max(year) AS year,
                arg_max(level_label, year * 10 + level_rank) AS label,
-               CASE arg_max(level, year * 10 + level_rank) {colour} END AS colour_zh
+               {labels_sql(schema.CREDIT_LEVELS, "arg_max(level, year * 10 + level_rank)")} AS colour_zh
         FROM core_credit__ratings WHERE uscc IS NOT NULL AND year <= {end.year}
         GROUP BY uscc
         """

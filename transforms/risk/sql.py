@@ -8,7 +8,7 @@ year: Beijing day n (days since 1970-01-01) starts at hour ``24 n − 8``.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import duckdb
 import pyarrow as pa
@@ -34,6 +34,12 @@ def day_start_hr(d: dt.date) -> int:
 def lit(values: Iterable[str]) -> str:
     """A SQL list of string literals: ``'a', 'b'`` (``NULL`` when empty, so ``IN (…)`` is false)."""
     return string_list(values)
+
+
+def labels_sql(labels: Mapping[str, str], expr: str) -> str:
+    """``expr``'s label (a code's, from the registry's ``Codes``); the value itself where it has none."""
+    cases = " ".join(f"WHEN {lit([k])} THEN {lit([v])}" for k, v in labels.items())
+    return f"CASE {expr} {cases} ELSE {expr} END"
 
 
 def date_sql(expr_day_num: str) -> str:
