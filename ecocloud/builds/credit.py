@@ -152,10 +152,10 @@ def newest_ratings(rows: pa.Table) -> pa.Table:
     them apart) has ratings of one year in two such files — a row of another year in a list: an
     enterprise re-evaluated late; a later batch rating it again — those of the later list: the later
     list year, then the later batch (files land in any order: a folder's 第三批 sorts before its
-    第二批; a list stating no batch comes after the batches of its year received before it — a whole
-    year's list published after its batches rates anew), then the newer file. A file replaces the
-    lists of its own province, year and batch only, never another year's because of one row, nor an
-    earlier batch of its year."""
+    第二批; a list stating no batch — a whole year's list — comes after every list of its year received
+    before it, and the batches received after it after it: a round of their own), then the newer
+    file. A file replaces the lists of its own province, year and batch only, never another year's
+    because of one row, nor an earlier batch of its year."""
     return query_arrow(
         """
         WITH keyed AS (
@@ -167,14 +167,13 @@ def newest_ratings(rows: pa.Table) -> pa.Table:
             SELECT raw_file, province_code, _batch, arg_max(year, (n, year)) AS list_year,
                    max(received_at) AS received_at
             FROM per_year GROUP BY raw_file, province_code, _batch
-        ), ordered AS (  -- a list stating no batch comes after the batches of its year received before it
-            SELECT *, CASE WHEN _batch > 0 THEN _batch::DOUBLE
-                           ELSE max(_batch) OVER (PARTITION BY province_code, list_year ORDER BY received_at
-                                                  RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) + 0.5
-                      END AS _order
+        ), ordered AS (  -- a list stating no batch starts a round of its year: after what came before it
+            SELECT *, count(*) FILTER (WHERE _batch = 0) OVER (
+                          PARTITION BY province_code, list_year ORDER BY received_at
+                          RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS _round
             FROM lists
         ), newest AS (
-            SELECT raw_file, province_code, _batch, list_year, _order FROM ordered
+            SELECT raw_file, province_code, _batch, list_year, (_round, _batch) AS _order FROM ordered
             QUALIFY row_number() OVER (
                 PARTITION BY province_code, list_year, _batch ORDER BY received_at DESC, raw_file DESC) = 1
         ), listed AS (  -- newest holds each (file, province, batch) once: the join keeps the rows

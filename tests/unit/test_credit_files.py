@@ -351,6 +351,13 @@ def test_a_list_published_in_batches_adds_up_and_a_corrected_batch_replaces_its_
     }
     between = (consolidated[0], consolidated[1], 5)
     assert _in_force([first, second, between])["甲公司"] == "blue"
+    # a batch corrected after the whole list rates anew the enterprises it names
+    corrected_second = (
+        "江西省2024年度企业环境信用评价结果（第二批，更正）.csv",
+        head + f"{a},环保警示企业\n",
+        50,
+    )
+    assert _in_force([first, second, consolidated, corrected_second])["甲公司"] == "yellow"
     assert [r["list_batch"] for r in parse(second[1].encode(), second[0]).rows.to_pylist()] == [2, 2]
     # files land in any order (a folder lists 第三批 before 第二批): the later batch rates 甲, not the
     # file received last
