@@ -64,9 +64,11 @@ def _check_settings() -> None:
         )
         err.print(f"[red]settings: {escape(problems)}")
         raise typer.Exit(2) from None
-    if home.exists() and not home.is_dir():
+    existing = next(p for p in (home.absolute(), *home.absolute().parents) if p.exists())
+    if not existing.is_dir():  # the home, or a folder it would be made in
         err.print(
-            f"[red]ECOCLOUD_HOME={escape(str(home))} is a file: the home is a folder (made when missing)"
+            f"[red]ECOCLOUD_HOME={escape(str(home))}: {escape(str(existing))} is a file: "
+            "the home is a folder (made when missing)"
         )
         raise typer.Exit(2)
 

@@ -14,7 +14,9 @@ def test_a_home_that_is_a_file_is_named(tmp_path: Path) -> None:
     home.write_text("not a folder")
     done = CliRunner().invoke(app, ["users", "list"], env={"ECOCLOUD_HOME": str(home)})
     assert done.exit_code == 2
-    assert f"ECOCLOUD_HOME={home} is a file" in done.output.replace("\n", "")
+    assert f"ECOCLOUD_HOME={home}: {home} is a file" in done.output.replace("\n", "")
+    below = CliRunner().invoke(app, ["users", "list"], env={"ECOCLOUD_HOME": str(home / "sub")})
+    assert below.exit_code == 2 and f"{home} is a file" in below.output.replace("\n", "")
 
 
 def test_a_setting_that_does_not_parse_is_named(tmp_path: Path) -> None:
