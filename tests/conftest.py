@@ -118,6 +118,17 @@ class WebHome:
         return running_web(self.env, *extra)
 
 
+def serving_rows(settings: Settings, sql: str, *params: object) -> list[tuple[object, ...]]:
+    """The rows of ``sql`` against the serving database of ``settings``' home, read-only."""
+    import duckdb
+
+    con = duckdb.connect(str(settings.duckdb_file), read_only=True)
+    try:
+        return [tuple(r) for r in con.execute(sql, list(params)).fetchall()]
+    finally:
+        con.close()
+
+
 def ecocloud_bin() -> str:
     return str(Path(sys.executable).parent / "ecocloud")
 

@@ -8,8 +8,8 @@ import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
 
-import duckdb
 import pytest
+from conftest import serving_rows
 from http_upstream import serving
 from typer.testing import CliRunner
 
@@ -107,18 +107,10 @@ def test_station_list_rows_set_aside_are_counted_and_the_contradicting_ones_name
     assert contradicting.endswith(" and 2 more")
 
 
-def _query(settings: Settings, sql: str, *params: object) -> list[tuple[object, ...]]:
-    con = duckdb.connect(str(settings.duckdb_file), read_only=True)
-    try:
-        return [tuple(r) for r in con.execute(sql, list(params)).fetchall()]
-    finally:
-        con.close()
-
-
 def _day_rows(settings: Settings) -> list[tuple[object, ...]]:
     """(station-hours, distinct hours) of DAY as the serving views show it."""
     sql = "SELECT count(*), count(DISTINCT observed_at) FROM core_air__station_hourly WHERE date = ?"
-    return _query(settings, sql, DAY)
+    return serving_rows(settings, sql, DAY)
 
 
 def test_a_newer_day_file_that_lost_hours_is_held_back_until_accepted(
@@ -133,7 +125,7 @@ def test_a_newer_day_file_that_lost_hours_is_held_back_until_accepted(
     quarantine_sql = (
         "SELECT raw_file, count(*) FROM quarantine_air__station_hourly WHERE date = ? GROUP BY ALL"
     )
-    quarantined = _query(settings, quarantine_sql, DAY)
+    quarantined = serving_rows(settings, quarantine_sql, DAY)
 
     # the noon file arrives after the night one: half the station-hours, as a truncated copy would be
     # (with a line cut short: evidence of its own); beside it, the next day's file is not a day file at
@@ -146,9 +138,9 @@ def test_a_newer_day_file_that_lost_hours_is_held_back_until_accepted(
     assert f"{DAY} BLOCKED: core_air__station_hourly {DAY}: " in shrunk.output
     assert "are published: 50.0% fewer, more than the 10% allowed; held back" in shrunk.output
     assert _day_rows(settings) == [(whole_day, 24)]  # the published day stays, and its evidence
-    assert _query(settings, quarantine_sql, DAY) == quarantined
+    assert serving_rows(settings, quarantine_sql, DAY) == quarantined
     errors = dict(
-        _query(settings, "SELECT unit, error FROM platform_ledger__builds WHERE status = 'blocked'")
+        serving_rows(settings, "SELECT unit, error FROM platform_ledger__builds WHERE status = 'blocked'")
     )
     assert errors[DAY.isoformat()].startswith("held back for shrinking:\ncore_air__station_hourly")
     assert not errors[(DAY + dt.timedelta(days=1)).isoformat()].startswith("held back for shrinking")
@@ -162,9 +154,9 @@ def test_a_newer_day_file_that_lost_hours_is_held_back_until_accepted(
     assert accepted.exit_code == 0, accepted.output
     assert "published as the run accepts shrinking" in accepted.output
     assert _day_rows(settings) == [(whole_day // 2, 12)]
-    assert _query(settings, quarantine_sql, DAY) != quarantined  # the noon file's evidence now
+    assert serving_rows(settings, quarantine_sql, DAY) != quarantined  # the noon file's evidence now
     statuses = dict(
-        _query(settings, "SELECT unit, status FROM platform_ledger__builds WHERE build = 'air.hourly'")
+        serving_rows(settings, "SELECT unit, status FROM platform_ledger__builds WHERE build = 'air.hourly'")
     )
     assert statuses == {DAY.isoformat(): "published", (DAY + dt.timedelta(days=1)).isoformat(): "blocked"}
 
@@ -183,7 +175,7 @@ def test_a_day_file_replaced_by_garbage_is_not_offered_the_shrink_acceptance_alo
     blocked = cli.invoke(app, ["ingest", "air", str(garbage)])
     assert blocked.exit_code == 1, blocked.output
     errors = dict(
-        _query(settings, "SELECT unit, error FROM platform_ledger__builds WHERE status = 'blocked'")
+        serving_rows(settings, "SELECT unit, error FROM platform_ledger__builds WHERE status = 'blocked'")
     )
     assert "more than the 10% allowed" in errors[DAY.isoformat()]
     assert not errors[DAY.isoformat()].startswith("held back for shrinking")
@@ -222,9 +214,9 @@ def test_an_operator_accepts_the_shrink_of_the_days_named(settings: Settings, tm
     assert f"--accept-shrink-of {DAY}:" not in one.output
     assert _day_rows(settings) == [(whole_day // 2, 12)]
     later_hours = "SELECT count(DISTINCT observed_at) FROM core_air__station_hourly WHERE date = ?"
-    assert _query(settings, later_hours, later) == [(24,)]
+    assert serving_rows(settings, later_hours, later) == [(24,)]
     statuses = dict(
-        _query(settings, "SELECT unit, status FROM platform_ledger__builds WHERE build = 'air.hourly'")
+        serving_rows(settings, "SELECT unit, status FROM platform_ledger__builds WHERE build = 'air.hourly'")
     )
     assert statuses == {str(DAY): "published", str(later): "blocked"}
 
@@ -388,7 +380,9 @@ def test_the_run_of_a_day_s_last_hour_lands_the_next_day_s_file_which_holds_it(s
             led.close()
     engine.run_spec(settings, get_spec("air"), RunInfo.cli("test"))
     engine.refresh_serving(settings)
-    [(hours,)] = _query(settings, "SELECT max(pm25_hours) FROM core_air__station_daily WHERE date = ?", first)
+    [(hours,)] = serving_rows(
+        settings, "SELECT max(pm25_hours) FROM core_air__station_daily WHERE date = ?", first
+    )
     assert hours == 24
 
 

@@ -7,7 +7,7 @@ import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
 
-import duckdb
+from conftest import serving_rows
 
 from ecocloud.builds import air
 from ecocloud.runner.report import RunReport
@@ -29,18 +29,10 @@ GROUP BY ALL ORDER BY ALL
 _DAILY = "SELECT station_code, pm25_hours, pm25_ugm3 FROM core_air__station_daily WHERE date = ? ORDER BY ALL"
 
 
-def _rows(settings: Settings, sql: str, *params: object) -> list[tuple[object, ...]]:
-    con = duckdb.connect(str(settings.duckdb_file), read_only=True)
-    try:
-        return [tuple(r) for r in con.execute(sql, list(params)).fetchall()]
-    finally:
-        con.close()
-
-
 def _agree_with_the_hours(settings: Settings) -> int:
     """DAY's daily PM2.5 hours and means are those of its natural day's station-hours; the most hours."""
-    daily = _rows(settings, _DAILY, DAY)
-    from_hours = _rows(settings, _FROM_HOURS)
+    daily = serving_rows(settings, _DAILY, DAY)
+    from_hours = serving_rows(settings, _FROM_HOURS)
     assert [(c, h) for c, h, _ in daily] == [(c, h) for c, h, _ in from_hours]
     for (_, hours, mean), (_, _, expected) in zip(daily, from_hours, strict=True):
         if hours >= 20:  # type: ignore[operator]
@@ -76,7 +68,7 @@ def test_a_day_is_completed_by_the_next_days_file(
         ("2023-03-02", "published"),
     ]
     assert _agree_with_the_hours(settings) == 24
-    assert len(_rows(settings, _DAILY, DAY)) == len(stations)
+    assert len(serving_rows(settings, _DAILY, DAY)) == len(stations)
     grown = ingest("air", lambda s, led: air.land(s, led, [str(later / day_file_name(NEXT))]))
     assert [(r.unit, r.status) for r in grown.of("hourly") if r.status != "skipped"] == [
         ("2023-03-02", "published")
