@@ -5,6 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 import typer
 from rich.table import Table as RichTable
@@ -120,6 +121,13 @@ def export(
     if output is not None:
         check_output(output, "--output")
     settings = get_settings()
+    base = base_url or settings.catalog_base_url
+    if urlsplit(base).scheme not in ("http", "https") or not urlsplit(base).netloc:
+        where = "--base-url" if base_url else "ECOCLOUD_CATALOG_BASE_URL"
+        err.print(
+            f"[red]{where}: {base!r} is not an http(s) address (every URI of the export is made from it)"
+        )
+        raise typer.Exit(2)
     levels = [s.value for s in Sharing] if all_levels else [Sharing.UNCONDITIONAL.value]
     with _serving(settings) as con:
         datasets = load_catalog(con, levels)

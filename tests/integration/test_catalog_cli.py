@@ -175,3 +175,9 @@ def test_an_output_path_that_cannot_be_written_is_a_message_not_a_traceback(
         done = ecocloud(built, *command, "-o", str(target))
         assert done.returncode == 2 and says in done.stderr, done.stderr
         assert "Traceback" not in done.stderr and done.stdout == ""
+
+
+def test_a_base_url_that_is_no_address_is_refused(built: WebHome) -> None:
+    done = ecocloud(built, "catalog", "export", "--base-url", "notaurl")
+    assert done.returncode == 2 and "--base-url: 'notaurl' is not an http(s) address" in done.stderr
+    assert done.stdout == ""
