@@ -184,7 +184,8 @@ def test_a_daily_mean_default_is_exceeded_by_a_day_not_by_an_hour() -> None:
     ("standard", "hours_exceeded"),
     [
         ("《城镇污水处理厂污染物排放标准》(GB18918—2002) 一级A", 0),  # daily means: the day is 35
-        ("GB 8978-1996", 4),  # not a standard of daily means: each hour is judged
+        ("《污水综合排放标准》(GB 8978-1996) 一级", 0),  # §5: 按日均值计算, daily means too
+        ("DB36/ 9999-2026", 4),  # a standard not listed as of daily means: each hour is judged
     ],
 )
 def test_a_permit_limit_under_a_standard_of_daily_means_bounds_the_day(

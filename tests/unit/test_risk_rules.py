@@ -52,8 +52,8 @@ def test_override_file_changes_only_its_keys(tmp_path: Path, monkeypatch: pytest
             "basis 'daily' is not one of hourly, daily_mean",
         ),
         (
-            "[[defaults]]\nindustry_prefix = 'D46'\nstandard = 'GB 8978'\nunit = 'mg/L'\nbasis = 'daily_mean'\n",
-            "basis 'daily_mean' contradicts exceedance.daily_mean_standards for 'GB 8978'",
+            "[[defaults]]\nindustry_prefix = 'D46'\nstandard = 'GB 13223'\nunit = 'mg/L'\nbasis = 'daily_mean'\n",
+            "basis 'daily_mean' contradicts exceedance.daily_mean_standards for 'GB 13223'",
         ),
         ("[exceedance]\ndaily_mean_standards = []\n", "D4620: basis 'daily_mean' contradicts"),
         ("[exceedance]\ndaily_mean_standards = ['GB 18918', ' ']\n", "a blank code would match every"),
