@@ -31,8 +31,9 @@ class DagRun:
 def planned_runs(first: dt.date, days: int) -> list[DagRun]:
     """Which DAG runs the demo makes, in order: each processes one data interval."""
     runs = [
-        # the run for a day's last hour (23:00-24:00 Beijing) lands the next day's file, which holds
-        # that hour as its hour 0, and the day's own file whole (its catch-up)
+        # the run for a day's last hour (23:00-24:00 Beijing) asks for the next day's file, which holds
+        # that hour as its hour 0 (not served for the last day), and lands the day's own file whole
+        # (its catch-up)
         DagRun(
             "air_quality",
             dt.datetime.combine(first + dt.timedelta(days=i + 1), dt.time(0), BEIJING),
@@ -80,7 +81,8 @@ def run_demo(
     console.print("preparing the Airflow metadata database (SQLite) …")
     ensure_db(settings)
 
-    # simulated Beijing time: every demo day is complete, the last one by today's hour 0 (24:00)
+    # simulated Beijing time: every demo day file is complete; the last day's own statistics lack its
+    # hour ending 24:00, which is hour 0 of today's file (the simulator serves the demo days only)
     now = dt.datetime.combine(today, dt.time(0, 30))
     with running_simulator(start_date=first, days=days, seed=2026, now=now) as sim:
         console.print(
