@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 
 import numpy as np
 import pyarrow as pa
@@ -114,8 +113,11 @@ def day_before_digest(hourly: pa.Table) -> str:
     in the columns the daily statistics read: the day before's statistics depend on these rows only
     of the file, and need building again only when they change (not each time the file grows)."""
     before = pc.less(days_begun(hourly.column("observed_at")), hourly.column("date"))
-    values = hourly.filter(before).select(list(HOURLY_COLUMNS[1:])).to_pydict()
-    return hashlib.sha256(json.dumps(values, default=str, sort_keys=True).encode()).hexdigest()[:32]
+    rows = hourly.filter(before).select(list(HOURLY_COLUMNS[1:])).combine_chunks()
+    sink = pa.BufferOutputStream()  # the rows' Arrow bytes: equal rows from one parser, equal bytes
+    with pa.ipc.new_stream(sink, rows.schema) as writer:
+        writer.write_table(rows)
+    return hashlib.sha256(sink.getvalue()).hexdigest()[:32]
 
 
 def station_daily(hourly: pa.Table) -> pa.Table:
