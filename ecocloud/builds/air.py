@@ -14,7 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from ecocloud.builds import http_session
-from ecocloud.builds.air_stage import DAY_BEFORE_DIGEST
+from ecocloud.builds.air_stage import DAY_BEFORE_DIGEST, parse_and_score
 from ecocloud.runner.context import BEIJING, StepContext, parquet_sql
 from ecocloud.runner.units import RAW, Input, Output, Unit
 from ecocloud.settings import Settings
@@ -142,8 +142,8 @@ def release_days(start: dt.datetime, end: dt.datetime) -> list[dt.date]:
         beijing = hour_start.astimezone(BEIJING).replace(minute=0, second=0, microsecond=0)
         return (beijing + dt.timedelta(hours=1)).date()
 
-    first, last = file_of(start), file_of(max(start, end - dt.timedelta(microseconds=1)))
-    return [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
+    last = file_of(max(start, end - dt.timedelta(microseconds=1)))
+    return _days(file_of(start), last + dt.timedelta(days=1))
 
 
 def newest_day_files(ledger: Ledger) -> dict[dt.date, RawObject]:
@@ -234,8 +234,6 @@ class Hourly:
             yield Unit(day.isoformat(), (ctx.raw_input(obj),), partition=day, size=obj.size)
 
     def build(self, ctx: StepContext, unit: Unit) -> Output:
-        from ecocloud.builds.air_stage import parse_and_score
-
         assert unit.partition is not None
         raw_path = unit.inputs[0].id
         parsed = parse_and_score(ctx.lake, raw_path, unit.partition)
