@@ -29,6 +29,10 @@ from warehouse.ledger import WHOLE, Ledger, RawObject, UnitState, partition_date
 from warehouse.serving import select_sql
 
 BEIJING = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
+_KEPT_READS = 2  # partitions a context keeps after reading them
+_KEPT_READ_BYTES = 64 << 20  # the largest it keeps (a day of air station-hours is ~5 MB)
+_ReadKey = tuple[str, dt.date | None, tuple[str, ...] | None]  # table, partition, columns
+_PartVersions = tuple[tuple[str, str, str], ...]  # the parts read: name, fingerprint, written at
 
 
 @dataclass(frozen=True)
@@ -87,6 +91,9 @@ class StepContext:
         # the build's code version and output signatures as one digest: a step that reuses rows it
         # published earlier (an incremental mart) must check they came from the same logic
         self.logic = logic
+        # the last few small partitions read, by (table, partition, columns): consecutive units of a
+        # batch that share an input (a day and the day after) read it once
+        self._recent_reads: dict[_ReadKey, tuple[_PartVersions, pa.Table]] = {}
 
     def previous(self, unit_key: str) -> UnitState | None:
         """What the ledger recorded when this build last built the unit."""
@@ -140,7 +147,21 @@ class StepContext:
     ) -> pa.Table:
         """One published partition (empty, with the registry schema, when there is none); only
         ``columns`` (in the registry's order) when given."""
-        return read_published(self.lake, self.ledger, table_name, partition, columns)
+        parts = self.ledger.parts(table_name, partition=_key(partition))
+        # a part file is replaced in place (same name): the ledger's record of it says which version
+        key = (table_name, partition, None if columns is None else tuple(columns))
+        versions = tuple((p.part, p.fingerprint, p.written_at) for p in parts)
+        if (recent := self._recent_reads.get(key)) is not None and recent[0] == versions:
+            return recent[1]
+        table = get_table(table_name)
+        rels = [lk.part_file(table, partition, p.part) for p in parts]
+        data = lk.read_parts(self.lake, table, rels, partition, columns)
+        if data.nbytes <= _KEPT_READ_BYTES:
+            self._recent_reads.pop(key, None)
+            self._recent_reads[key] = (versions, data)
+            while len(self._recent_reads) > _KEPT_READS:
+                del self._recent_reads[next(iter(self._recent_reads))]
+        return data
 
     def create_views(self, con: duckdb.DuckDBPyConnection, unit: Unit, names: Iterable[str]) -> None:
         """A view per table in ``names`` on ``con``, named as the registry table, over exactly the

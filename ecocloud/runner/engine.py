@@ -310,6 +310,12 @@ def _batches(units: list[Unit], build: Build, workers: int = 1) -> list[list[Uni
         count = min(-(-count // workers) * workers, len(units))
     if count == 1:
         return [list(units)]
+    if total == 0:
+        # sizes unknown: runs of consecutive units (in plan order, days mostly), so that units sharing
+        # an input (a day and the day after) build in one worker, which reads it once
+        each, more = divmod(len(units), count)  # the first ``more`` runs one unit longer
+        starts = [b * each + min(b, more) for b in range(count + 1)]
+        return [units[starts[b] : starts[b + 1]] for b in range(count)]
     order = sorted(range(len(units)), key=lambda i: -units[i].size)  # biggest first, to the lightest
     # (input bytes, units, batch): units of unknown size (0) are spread by their number
     loads = [(0, 0, b) for b in range(count)]

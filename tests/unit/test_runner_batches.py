@@ -72,6 +72,18 @@ def test_units_of_unknown_size_are_spread_by_number() -> None:
     assert len(batches) == 6 and max(len(b) for b in batches) - min(len(b) for b in batches) <= 1
 
 
+def test_units_of_unknown_size_are_cut_into_runs_of_consecutive_units() -> None:
+    # a day's unit and the next day's read the partition they share once when one worker builds both
+    units = _units(*([0] * 10))
+    batches = _batches(units, _build(parallel=True, units=3, nbytes=10_000), workers=2)
+    assert [[u.key for u in b] for b in batches] == [
+        ["u0", "u1", "u2"],
+        ["u3", "u4", "u5"],
+        ["u6", "u7"],
+        ["u8", "u9"],
+    ]
+
+
 def test_a_build_asking_for_a_codec_the_lake_does_not_write_is_refused_before_it_plans(
     tmp_path: Path,
 ) -> None:
