@@ -52,14 +52,15 @@ def risk(
     ] = None,
     top: Annotated[int, typer.Option(help=f"how many outlets, 1 to {MAX_TOP:,}")] = DEFAULT_TOP,
     fmt: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--format",
             "-f",
-            help="table | csv | xlsx | json (for Excel take xlsx: Excel reads a CSV's all-digit USCCs and MNs "
-            "as numbers and keeps 15 of their digits)",
+            help="table | csv | xlsx | json (default: table, or the --out file's suffix; for Excel take xlsx: "
+            "Excel reads a CSV's all-digit USCCs and MNs as numbers and keeps 15 of their digits)",
+            show_default=False,
         ),
-    ] = "table",
+    ] = None,
     out: Annotated[
         Path | None,
         typer.Option(
@@ -69,12 +70,7 @@ def risk(
 ) -> None:
     """Rank outlets by risk over a period, with the evidence: exceedances, data-fraud and data-quality
     findings, permit status, credit. Exit 2 on a bad filter, 1 when no risk marts are built yet."""
-    if fmt not in FORMATS:
-        _fail(2, f"--format must be one of {', '.join(FORMATS)}")
-    if fmt == "xlsx" and out is None:
-        _fail(2, "--format xlsx needs --out FILE.xlsx")
-    if fmt == "table" and out is not None:
-        _fail(2, "--out needs --format csv, xlsx or json")
+    fmt = _format(fmt, out)
     if out is not None:
         check_output(out, "--out")  # before the ranking, not after it
     try:
@@ -112,6 +108,28 @@ def risk(
 def _fail(code: int, message: str) -> NoReturn:
     err.print(f"[red]{escape(message)}")
     raise typer.Exit(code)
+
+
+def _format(fmt: str | None, out: Path | None) -> str:
+    """The format asked for, or the one the --out file's suffix names; exit 2 where they disagree (an
+    XLSX workbook under a .csv name opens as garbage) or where neither says."""
+    if fmt is not None and fmt not in FORMATS:
+        _fail(2, f"--format must be one of {', '.join(FORMATS)}")
+    suffix = out.suffix.lower().lstrip(".") if out is not None else ""
+    named = suffix if suffix in FORMATS[1:] else None
+    if out is None:
+        if fmt == "xlsx":
+            _fail(2, "--format xlsx needs --out FILE.xlsx")
+        return fmt or "table"
+    if fmt == "table":
+        _fail(2, "--out needs --format csv, xlsx or json")
+    if fmt is None:
+        if named is None:
+            _fail(2, f"--out {out}: give --format csv, xlsx or json (the file's suffix names none of them)")
+        return named
+    if named is not None and named != fmt:
+        _fail(2, f"--out {out} names a .{named} file, but --format is {fmt}: give --out a .{fmt} name")
+    return fmt
 
 
 def _print_table(report: RiskReport) -> None:

@@ -110,7 +110,7 @@ def test_table_csv_and_xlsx_hold_the_same_ranking(risk_home: RiskHome, tmp_path:
     assert out.read_bytes().startswith("\ufeff排名".encode())  # a BOM, for spreadsheets
 
     book_path = tmp_path / "risk.xlsx"
-    r = risk_home.ecocloud("risk", "--top", "12", "--format", "xlsx", "--out", str(book_path))
+    r = risk_home.ecocloud("risk", "--top", "12", "--out", str(book_path))  # the format from the suffix
     assert r.returncode == 0, r.stderr
     book = load_workbook(book_path)
     assert book.sheetnames == ["排名", "企业排名", "证据"]
@@ -151,6 +151,9 @@ def test_filters_narrow_the_ranking(risk_home: RiskHome, ranked: dict[str, Any],
             "there is no folder /nonexistent-folder",
         ),
         (["--format", "csv", "--out", "/proc/risk.csv"], "--out: cannot write /proc/risk.csv"),
+        (["--format", "xlsx", "--out", "risk.csv"], "names a .csv file, but --format is xlsx"),
+        (["--out", "risk.txt"], "give --format csv, xlsx or json"),
+        (["--format", "table", "--out", "risk.csv"], "--out needs --format"),
     ],
 )
 def test_bad_filters_exit_2(risk_home: RiskHome, args: list[str], says: str) -> None:
