@@ -230,6 +230,14 @@ def _grid(columns: list[pa.ChunkedArray], n_lines: int) -> np.ndarray:
     return flat.reshape(len(columns), n_lines).T
 
 
+def _orphan_reason(cells: list[tuple[int, str]]) -> str:
+    """Why a line's values under unnamed header columns are quarantined, naming their fields."""
+    fields = ", ".join(str(field) for field, _ in cells)
+    if len(cells) == 1:
+        return f"value under an unnamed column (field {fields})"
+    return f"{len(cells)} values under unnamed columns (fields {fields})"
+
+
 def _assemble(
     table: pa.Table,
     station_of_col: list[str],
@@ -281,15 +289,19 @@ def _assemble(
     if cells_are_text:
         station_columns = [_as_numbers(cells, j, bad_text) for j, cells in enumerate(station_columns)]
     named = [j for j, s in enumerate(station_of_col) if s]
-    # A value under an unnamed header column belongs to no station: quarantine that cell.
-    orphan_cells: list[tuple[int, str | None, str, str]] = []
+    # A value under an unnamed header column belongs to no station: quarantine it, one row per line
+    # (the quarantine's key is the line and the station, none here) naming the fields it is in.
+    orphans_of_row: dict[int, list[tuple[int, str]]] = {}  # row → (field number, raw text)
     for j in (j for j, s in enumerate(station_of_col) if not s):
         values = _grid([station_columns[j]], n_lines)[:, 0]
         holds_text = np.zeros(n_lines, dtype=bool)  # text that is not a number is a value here too
         holds_text[[row for row, col in bad_text if col == j]] = True
         for row in np.flatnonzero(good & (~np.isnan(values) | holds_text)).tolist():
-            raw = bad_text.get((row, j), str(values[row]))
-            orphan_cells.append((int(line_nos[row]), rtypes[row], raw, "value under an unnamed column"))
+            orphans_of_row.setdefault(row, []).append((j + 4, bad_text.get((row, j), str(values[row]))))
+    orphan_cells = [
+        (int(line_nos[row]), rtypes[row], "; ".join(raw for _, raw in cells), _orphan_reason(cells))
+        for row, cells in sorted(orphans_of_row.items())
+    ]
 
     # duplicated station columns (same code twice): equal or one empty is fine
     codes = sorted({station_of_col[j] for j in named})
@@ -413,7 +425,7 @@ def _assemble(
     counts = {
         "lines_in": n_lines + n_malformed,
         "lines_quarantined": len(line_rejects),
-        "orphan_values_quarantined": len(orphan_cells),
+        "orphan_values_quarantined": sum(len(cells) for cells in orphans_of_row.values()),
         "station_hours_in": int(present.sum()),
         "station_hours_kept": int(publish.sum()),
         "station_hours_quarantined": int((present & bad).sum()),

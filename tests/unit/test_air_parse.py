@@ -124,9 +124,18 @@ def test_value_under_unnamed_header_column_is_quarantined_not_lost() -> None:
     rows = [(0, t, ["1", "9" if t == "PM10" else ""]) for t in RELEASE_TYPES]
     p = parse_day_file(day_file(["A"], rows, header_tail=","), raw_file="f.csv", file_date=DAY)
     q = p.quarantine.to_pylist()
-    assert (
-        len(q) == 1 and q[0]["reason"] == "value under an unnamed column" and q[0]["release_type"] == "PM10"
-    )
+    assert len(q) == 1 and q[0]["reason"] == "value under an unnamed column (field 5)"
+    assert q[0]["release_type"] == "PM10" and q[0]["raw_value"] == "9.0"
+
+
+def test_values_under_two_unnamed_columns_of_a_line_are_one_quarantine_row_naming_both() -> None:
+    # the quarantine's key is (file, line, station): two rows of one line without a station repeat it
+    rows = [(0, t, ["1", "7", "", "9"] if t == "SO2" else ["1", "", "", ""]) for t in RELEASE_TYPES]
+    p = parse_day_file(day_file(["A"], rows, header_tail=",,,"), raw_file="f.csv", file_date=DAY)
+    [q] = p.quarantine.to_pylist()
+    assert q["reason"] == "2 values under unnamed columns (fields 5, 7)" and q["raw_value"] == "7.0; 9.0"
+    assert q["release_type"] == "SO2" and q["station_code"] is None
+    assert p.counts["orphan_values_quarantined"] == 2
 
 
 def test_fractional_published_aqi_is_untypeable() -> None:
@@ -302,7 +311,7 @@ def test_nan_text_under_an_unnamed_column_is_quarantined() -> None:
     rows = [(0, t, ["1", "nan" if t == "PM10" else ""]) for t in RELEASE_TYPES]
     p = parse_day_file(day_file(["A"], rows, header_tail=","), raw_file="f.csv", file_date=DAY)
     [q] = p.quarantine.to_pylist()
-    assert q["reason"] == "value under an unnamed column" and q["release_type"] == "PM10"
+    assert q["reason"] == "value under an unnamed column (field 5)" and q["release_type"] == "PM10"
     assert q["raw_value"] == "nan"
 
 
