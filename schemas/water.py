@@ -15,7 +15,7 @@ from schemas.fields import (
     STAGE_ONLY,
     WHEN_REJECTED,
 )
-from schemas.gb3838_standard import CLASS_LABELS, QUALITY_LABELS, ROLLUP_METHODS, SECTION_TYPES
+from schemas.gb3838_standard import CLASS_LABELS, PH, QUALITY_LABELS, ROLLUP_METHODS, SECTION_TYPES
 from schemas.registry import (
     Column,
     DateSpan,
@@ -209,6 +209,18 @@ F.define(
     Column("readings", "int32", "readings in the month", unit="count", min=1, nullable=False),
     Column("days", "int16", "days with at least one reading", unit="d", min=1, max=31, nullable=False),
     Column("meets_target", "bool", "water_class is at or better than target_class; NULL without a class"),
+    # a month's mean pH hides the readings outside GB 3838's range (5.0 and 9.0 average 7.0): the
+    # monthly report gives the range and how many readings were outside it
+    Column("ph_min", "float64", "lowest pH reading of the month", unit="1", min=0, max=14),
+    Column("ph_max", "float64", "highest pH reading of the month", unit="1", min=0, max=14),
+    Column(
+        "ph_readings_out_of_range",
+        "int32",
+        f"pH readings of the month outside GB 3838's {PH.river[0]:g}–{PH.river[1]:g} (劣V by themselves)",
+        unit="count",
+        min=0,
+        nullable=False,
+    ),
     Column("sections", "int32", "sections with a monthly class", unit="count", min=1, nullable=False),
     Column("sections_i_iii", "int32", "sections in classes I–III", unit="count", min=0, nullable=False),
     Column("sections_iv_v", "int32", "sections in classes IV–V", unit="count", min=0, nullable=False),
@@ -365,6 +377,7 @@ section_monthly = Table(
             for i in ITEMS
             if i.column in MONTHLY_ITEMS
         ),
+        *F("ph_min", "ph_max", "ph_readings_out_of_range"),
         *_class_columns("the monthly means"),
         F.get("meets_target"),
     ),

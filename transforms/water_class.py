@@ -43,6 +43,7 @@ from schemas.gb3838_standard import (
     DEFAULT_TARGET_CLASS,
     ITEMS,
     LAKE_TYPES,
+    PH,
     ROLLUP_METHODS,
     Gb3838Item,
 )
@@ -274,7 +275,10 @@ def section_monthly(readings: pa.Table, registry: pa.Table, month: dt.date) -> p
                bool_or(section_listed) AS section_listed,
                CAST(count(*) AS INTEGER) AS readings,
                CAST(count(DISTINCT date) AS SMALLINT) AS days,
-               {means}
+               {means},
+               min(ph) AS ph_min, max(ph) AS ph_max,
+               CAST(count(*) FILTER (WHERE ph < {PH.river[0]!r} OR ph > {PH.river[1]!r}) AS INTEGER)
+                   AS ph_readings_out_of_range
         FROM r LEFT JOIN s USING (section_id)
         GROUP BY section_id ORDER BY section_id
         """,

@@ -63,8 +63,9 @@ SPEC = SourceSpec(
             steps="ecocloud.builds.water:Monthly",
             # 2: classes of the monthly means rounded to each item's reporting precision (修约); pH inside
             # 6–9 no longer among the deciding items; 3: pH inside 6–9 alone gives no class, and a basin
-            # or water body of fewer than 5 sections (or a lake) judged by its mean concentrations
-            code_version="3",
+            # or water body of fewer than 5 sections (or a lake) judged by its mean concentrations;
+            # 4: the month's pH range and its readings outside 6–9 beside the mean
+            code_version="4",
             doc="Section monthly class and the basin roll-up of every month whose days changed.",
         ),
     ),

@@ -294,3 +294,14 @@ def test_monthly_mean_on_a_limit_is_in_that_class(items: dict, water_class: int,
     assert monthly["water_class"] == [water_class]
     assert monthly["exceed_items"] == [None if water_class <= 3 else "总磷(0.5)"]
     assert basin_monthly(pa.table(monthly)).to_pydict()["basin_label"] == [basin, basin]
+
+
+def test_a_month_names_its_ph_range_and_the_readings_outside_6_to_9_that_its_mean_hides() -> None:
+    # pH 5.0 and 9.4 average 7.2, inside 6–9: the mean says nothing of the class; the range and the
+    # count of readings outside it are what the monthly report shows
+    monthly = one_section_month(ph=[5.0, 9.4, 7.2, 9.0], tp_mgl=[0.1] * 4)
+    assert math.isclose(monthly["ph"][0], 7.65)  # inside 6–9
+    assert monthly["ph_min"] == [5.0] and monthly["ph_max"] == [9.4]
+    assert monthly["ph_readings_out_of_range"] == [2]  # 9.0 is inside (both ends included)
+    none = one_section_month(tp_mgl=[0.1, 0.1])  # no pH reading: no range, none outside it
+    assert none["ph_min"] == [None] and none["ph_readings_out_of_range"] == [0]
