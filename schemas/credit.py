@@ -64,7 +64,15 @@ SCHEMES: dict[str, CreditScheme] = {
         CreditScheme("guizhou-4", "Guizhou: the national four levels with sub-grades", _NATIONAL_LEVELS),
     )
 }
-LEVEL_CODES = Codes({"green": "绿牌", "blue": "蓝牌", "yellow": "黄牌", "red": "红牌", "black": "黑牌"})
+LEVEL_CODES = Codes(
+    {
+        "green": ("绿牌", "green"),
+        "blue": ("蓝牌", "blue"),
+        "yellow": ("黄牌", "yellow"),
+        "red": ("红牌", "red"),
+        "black": ("黑牌", "black"),
+    }
+)
 
 F = Fields("credit", parent=SHARED)
 F.define(

@@ -16,8 +16,10 @@ OWNER = EMISSIONS_DIVISION
 SOURCE = "permit"
 UPSTREAM = "全国排污许可证管理信息平台 (national pollutant discharge permit management information platform)"
 
-STATUSES = Codes({"valid": "有效", "revoked": "已撤销", "cancelled": "已注销"})
-OUTLET_KINDS = Codes({"main": "主要排放口", "general": "一般排放口"})
+STATUSES = Codes(
+    {"valid": ("有效", "valid"), "revoked": ("已撤销", "revoked"), "cancelled": ("已注销", "cancelled")}
+)
+OUTLET_KINDS = Codes({"main": ("主要排放口", "main outlet"), "general": ("一般排放口", "general outlet")})
 
 F = Fields("permit", parent=SHARED)
 F.define(

@@ -116,15 +116,18 @@ class Frequency:
 
 
 class Codes(Mapping[str, str]):
-    """A closed list of codes, in order, each with its Chinese label (``in_force`` → 有效): a column's
-    allowed values as ``Column(…, allowed=codes)`` takes them, and what a page, a report or the catalog
-    shows for each. ``label(code)`` is the code itself where it has no label (a value the registry
-    does not know is shown, not hidden)."""
+    """A closed list of codes, in order, each with its Chinese label (``in_force`` → 有效) and, where
+    given as ``(Chinese, English)``, its English one: a column's allowed values as
+    ``Column(…, allowed=codes)`` takes them, and what a page, a report or the catalog shows for each.
+    ``label(code)`` is the code itself where it has no label (a value the registry does not know is
+    shown, not hidden)."""
 
-    def __init__(self, labels: Mapping[str, str]) -> None:
-        if not labels or not all(code and label for code, label in labels.items()):
+    def __init__(self, labels: Mapping[str, str | tuple[str, str]]) -> None:
+        pairs = {code: (label, "") if isinstance(label, str) else label for code, label in labels.items()}
+        if not pairs or not all(code and zh for code, (zh, _) in pairs.items()):
             raise ValueError("codes need a non-empty code and label each")
-        self._labels = dict(labels)
+        self._labels = {code: zh for code, (zh, _) in pairs.items()}
+        self._english = {code: en for code, (_, en) in pairs.items() if en}
 
     def __getitem__(self, code: str) -> str:
         return self._labels[code]
@@ -136,10 +139,14 @@ class Codes(Mapping[str, str]):
         return len(self._labels)
 
     def __hash__(self) -> int:
-        return hash(tuple(self._labels.items()))
+        return hash((tuple(self._labels.items()), tuple(self._english.items())))
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Codes) and list(self._labels.items()) == list(other._labels.items())
+        return (
+            isinstance(other, Codes)
+            and list(self._labels.items()) == list(other._labels.items())
+            and self._english == other._english
+        )
 
     def __repr__(self) -> str:
         return f"Codes({self._labels!r})"
@@ -154,9 +161,15 @@ class Codes(Mapping[str, str]):
             return default
         return self._labels.get(code, code)
 
+    def in_language(self, lang: str) -> Mapping[str, str]:
+        """code → label in ``lang`` ("zh" or "en"); in English the Chinese where no English is given."""
+        return (
+            self._labels if lang != "en" else {c: self._english.get(c, zh) for c, zh in self._labels.items()}
+        )
+
     def subset(self, *codes: str) -> Codes:
         """These codes with their labels, in the order given."""
-        return Codes({c: self._labels[c] for c in codes})
+        return Codes({c: (self._labels[c], self._english.get(c, "")) for c in codes})
 
 
 @dataclass(frozen=True)

@@ -38,48 +38,48 @@ _SUPERVISION = (
 
 IDENTITY_STATUSES = Codes(
     {
-        "matched": "已匹配",
-        "uscc_unmatched": "统一社会信用代码不在企业名录中",
-        "mn_unregistered": "MN 未登记",
+        "matched": ("已匹配", "matched"),
+        "uscc_unmatched": ("统一社会信用代码不在企业名录中", "USCC not in the enterprise register"),
+        "mn_unregistered": ("MN 未登记", "MN not registered"),
     }
 )
 IDENTITY_BASES = ("as_of", "first_snapshot", "none")
 PERMIT_STATUSES = Codes(  # as the reasons and the pages say them
     {
-        "in_force": "许可证有效",
-        "outlet_not_permitted": "排放口未列入排污许可证",
-        "not_yet_valid": "排污许可证尚未生效",
-        "expired": "排污许可证已过期",
-        "revoked": "排污许可证已撤销",
-        "cancelled": "排污许可证已注销",
-        "none": "无排污许可证",
-        "unknown": "未知（MN 未登记）",
+        "in_force": ("许可证有效", "permit in force"),
+        "outlet_not_permitted": ("排放口未列入排污许可证", "outlet not on the permit"),
+        "not_yet_valid": ("排污许可证尚未生效", "permit not yet valid"),
+        "expired": ("排污许可证已过期", "permit expired"),
+        "revoked": ("排污许可证已撤销", "permit revoked"),
+        "cancelled": ("排污许可证已注销", "permit cancelled"),
+        "none": ("无排污许可证", "no permit"),
+        "unknown": ("未知（MN 未登记）", "unknown (MN not registered)"),
     }
 )
-LIMIT_SOURCES = Codes({"permit": "排污许可证", "default": "国家默认限值"})
+LIMIT_SOURCES = Codes({"permit": ("排污许可证", "permit"), "default": ("国家默认限值", "national default")})
 VALUE_BASES = ("measured", "converted", "logger_converted")
 INDICATORS = Codes(
     {
-        "flatline": "数值恒定",
-        "zero_run": "零值",
-        "near_limit": "贴近限值",
-        "zs_inconsistent": "折算浓度不一致",
-        "abnormal_flags": "异常标记",
-        "manual_values": "手工录入",
-        "missing_data": "数据缺失",
-        "silence": "中断传输",
-        "unpermitted_discharge": "无证排放",
+        "flatline": ("数值恒定", "flat line"),
+        "zero_run": ("零值", "zero values"),
+        "near_limit": ("贴近限值", "just under the limit"),
+        "zs_inconsistent": ("折算浓度不一致", "converted value inconsistent"),
+        "abnormal_flags": ("异常标记", "abnormal flags"),
+        "manual_values": ("手工录入", "manually entered"),
+        "missing_data": ("数据缺失", "missing data"),
+        "silence": ("中断传输", "silence"),
+        "unpermitted_discharge": ("无证排放", "discharge without a permit"),
     }
 )
 # what a reason of a risk score is about (reasons_json); the indicators' own categories are three
 REASON_CATEGORIES = Codes(
     {
-        "identity": "身份、许可与信用",
-        "exceedance": "超标",
-        "fraud": "数据造假疑点",
-        "data_quality": "数据质量",
-        "permit": "排污许可",
-        "credit": "信用评价",
+        "identity": ("身份、许可与信用", "identity, permit and credit"),
+        "exceedance": ("超标", "exceedance"),
+        "fraud": ("数据造假疑点", "suspected data fraud"),
+        "data_quality": ("数据质量", "data quality"),
+        "permit": ("排污许可", "discharge permit"),
+        "credit": ("信用评价", "credit rating"),
     }
 )
 CATEGORIES = REASON_CATEGORIES.subset("fraud", "data_quality", "permit")

@@ -144,7 +144,7 @@ def _limit_trace(
 
 
 def _run_shape(v: Viewer, run: dict[str, Any]) -> dict[str, Any]:
-    label = schema.INDICATORS.label(run["indicator"]) if v.lang != "en" else run["indicator"]
+    label = schema.INDICATORS.in_language(v.lang).get(run["indicator"], run["indicator"])
     return {
         "type": "rect",
         "xref": "x",

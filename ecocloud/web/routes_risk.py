@@ -14,7 +14,7 @@ import hashlib
 import json
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Annotated, Any
 
@@ -60,8 +60,8 @@ Mn = Annotated[str, Path(min_length=1, max_length=64, description="data-logger M
 Uscc = Annotated[str, Path(min_length=1, max_length=64, description="unified social credit code, as listed")]
 MAX_CHARTS = 8
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-# the registry's labels of the codes the risk pages show
-LABELS = {
+# the registry's codes the risk pages show, each with its labels
+CODES = {
     "permit": schema.PERMIT_STATUSES,
     "version": permit_schema.STATUSES,
     "identity": schema.IDENTITY_STATUSES,
@@ -69,6 +69,11 @@ LABELS = {
     "category": schema.REASON_CATEGORIES,
     "indicator": schema.INDICATORS,
 }
+
+
+def _labels(v: Viewer) -> dict[str, Mapping[str, str]]:
+    """The codes' labels in the page's language."""
+    return {name: codes.in_language(v.lang) for name, codes in CODES.items()}
 
 
 def _parse(**raw: Any) -> RiskFilters:
@@ -173,14 +178,14 @@ def _listed(
 
 @router.get("")
 def ranked_list(request: Request, listing: Listing) -> Response:
-    _, filters = listing
+    v, filters = listing
     settings = settings_of(request)
     rules, digest = _rules(settings)
     try:
         _, report = _listed(settings, filters, rules, digest, with_evidence=False)
     except NoRiskMarts:
         report = None
-    return render(request, "risk.html", report=report, filters=filters, labels=LABELS, **_helpers(rules))
+    return render(request, "risk.html", report=report, filters=filters, labels=_labels(v), **_helpers(rules))
 
 
 @router.get("/export.xlsx")
@@ -305,7 +310,7 @@ def outlet_page(
         permits=permits,
         limits=limits,
         credit=credit,
-        labels=LABELS,
+        labels=_labels(v),
         **_helpers(rules),
     )
 
@@ -362,6 +367,6 @@ def enterprise_page(request: Request, uscc: Uscc, start: From = None, end: To = 
         permits=permits,
         limits=limits,
         credit=credit,
-        labels=LABELS,
+        labels=_labels(v),
         **_helpers(rules),
     )

@@ -317,6 +317,11 @@ def test_outlet_page_draws_the_limit_and_marks_exceedances_and_runs(
     assert 'id="permit-versions"' in page.text and 'id="permit-limits"' in page.text
     assert 'id="credit-history"' in page.text and 'id="evidence"' in page.text
     assert "<td>已匹配</td>" in page.text and ">matched<" not in page.text  # the identity, in Chinese
+    try:  # ?lang= sets the session's language cookie: set back to Chinese for the other tests
+        english = enforcement.get(f"{risk_server}/risk/outlets/{lb['mn']}", params={"lang": "en"}, timeout=60)
+        assert "<td>matched</td>" in english.text and "已匹配" not in english.text  # the registry's English
+    finally:
+        enforcement.get(f"{risk_server}/", params={"lang": "zh"}, timeout=60)
 
     flat = labelled(labels, "flatline")
     page = enforcement.get(f"{risk_server}/risk/outlets/{flat['mn']}", timeout=60)
