@@ -75,6 +75,10 @@ WITH h AS (
     SELECT hour_at, max(avg_value) AS o2 FROM mart_source__hourly
     WHERE mn = $mn AND date BETWEEN $start AND $end AND pollutant_code = $o2_code AND list_contains($valid, flag)
     GROUP BY hour_at
+), wt AS (  -- the hour's water temperature with a valid flag picks a default's limit for cold water
+    SELECT hour_at, max(avg_value) AS water_temp FROM mart_source__hourly
+    WHERE mn = $mn AND date BETWEEN $start AND $end AND pollutant_code = $temp_code AND list_contains($valid, flag)
+    GROUP BY hour_at
 ), seg AS (
     SELECT identity_from_at, identity_to_at, uscc, outlet_code FROM mart_source__outlet_identity
     WHERE mn = $mn AND date BETWEEN $start AND $end
@@ -98,7 +102,10 @@ WITH h AS (
 ), lim_any AS (
     SELECT h.*, o2.o2,
            CASE WHEN p.hour_at IS NOT NULL THEN 'permit' WHEN d.date IS NOT NULL THEN 'default' END AS limit_source,
-           CASE WHEN p.hour_at IS NOT NULL THEN p.limit_value ELSE d.limit_value END AS limit_value,
+           CASE WHEN p.hour_at IS NOT NULL THEN p.limit_value
+                WHEN c.i IS NOT NULL THEN
+                    CASE WHEN wt.water_temp > $cold_max THEN $warm_limits[c.i] ELSE $cold_limits[c.i] END
+                ELSE d.limit_value END AS limit_value,
            CASE WHEN p.hour_at IS NOT NULL THEN p.limit_lower ELSE d.limit_lower END AS limit_lower,
            CASE WHEN p.hour_at IS NOT NULL THEN p.limit_unit ELSE d.limit_unit END AS limit_unit,
            CASE WHEN p.hour_at IS NOT NULL THEN p.o2_reference_pct ELSE d.o2_reference_pct END AS o2_reference_pct,
@@ -108,6 +115,13 @@ WITH h AS (
     LEFT JOIN permit p ON p.pollutant_code = h.pollutant_code AND p.hour_at = h.hour_at
     LEFT JOIN dflt d ON p.hour_at IS NULL AND d.date = h.date AND d.pollutant_code = h.pollutant_code
     LEFT JOIN o2 ON o2.hour_at = h.hour_at
+    LEFT JOIN wt ON wt.hour_at = h.hour_at
+    -- the default's limits for warm and cold water, where it has both (rules [[defaults]] cold_limits)
+    LEFT JOIN (
+        SELECT k, min(i) AS i FROM (SELECT unnest($cold_keys) AS k, unnest(range(1, len($cold_keys) + 1)) AS i)
+        GROUP BY k
+    ) c
+      ON d.date IS NOT NULL AND c.k = d.limit_standard || '|' || h.pollutant_code
 ), lim AS (  -- a limit in another unit than the values is none: the risk marts do not apply it either
     SELECT * REPLACE (
         CASE WHEN limit_unit <> unit THEN NULL ELSE limit_source END AS limit_source,
@@ -144,10 +158,23 @@ def hourly_with_limits(
                 "o2_code": rules.o2_code,
                 "valid": list(rules.valid_flags),
                 "o2_max": rules.o2_max_pct,
+                "temp_code": rules.water_temp_code,
+                "cold_max": rules.cold_water_max_c,
+                **_cold_defaults(rules),
                 **_period(start, end),
             },
         )
     )
+
+
+def _cold_defaults(rules: RiskRules) -> dict[str, list[Any]]:
+    """The defaults with a limit for cold water, as parallel lists keyed "standard|pollutant"."""
+    pairs = [(d, code) for d in rules.defaults for code in d.cold_limits]
+    return {
+        "cold_keys": [f"{d.standard}|{code}" for d, code in pairs] or [""],
+        "warm_limits": [d.limits[code] for d, code in pairs] or [0.0],
+        "cold_limits": [d.cold_limits[code] for d, code in pairs] or [0.0],
+    }
 
 
 def exceedance_hours(

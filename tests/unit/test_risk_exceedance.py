@@ -148,8 +148,9 @@ def test_national_defaults_only_where_no_permit_gives_a_limit() -> None:
 
 def test_a_default_with_an_unjudged_condition_takes_its_lenient_value() -> None:
     """GB 18918 1A: NH3-N 5, but 8 when the water is at or below 12 °C; TP 0.5, but 1 for plants built
-    before 2006. Neither condition is known here: a day at 6.5 mg/L NH3-N or 0.8 mg/L TP is not an
-    exceedance (it was, against 5 and 0.5), a day at 9 or 1.2 is (its mean: the limits are daily)."""
+    before 2006. Neither the water temperature (not sent here) nor the plant's age is known: a day at
+    6.5 mg/L NH3-N or 0.8 mg/L TP is not an exceedance (it was, against 5 and 0.5), a day at 9 or 1.2
+    is (its mean: the limits are daily)."""
     start = bj(D - dt.timedelta(days=1))
     rows = (
         series(MN_WATER, "w21003", start, [6.5] * 24 + [9.0] * 24)
@@ -164,6 +165,28 @@ def test_a_default_with_an_unjudged_condition_takes_its_lenient_value() -> None:
             False,
             True,
         ), code
+
+
+def test_the_nh3n_default_is_5_in_warm_water_and_8_in_cold_or_unmeasured_water() -> None:
+    """GB 18918 1A: NH3-N 5 mg/L with the water above 12 °C, 8 at or below (DOMAIN.md §7), judged by
+    the hour's water temperature (w01010, flag N). A day at 6.5 mg/L: over in warm water, not in cold
+    water nor where no temperature came; a day half cold, half warm is judged hour by hour (mean ratio
+    (6.5/8 + 6.5/5) / 2 = 1.06) and names the limit of its last hour."""
+    start = bj(D - dt.timedelta(days=2))
+    temps = {"warm": [14.0] * 24, "cold": [12.0] * 24, "mixed": [10.0] * 12 + [14.0] * 12}
+    rows = series(MN_WATER, "w21003", start, [6.5] * 72) + series(MN_WATER, "w00000", start, [5.0] * 72)
+    rows += series(MN_WATER, "w01010", start, temps["warm"] + temps["cold"] + temps["mixed"])
+    m = refresh(base_inputs(mart_source__hourly=hourly(rows)), D - dt.timedelta(days=2), D)
+    days = {r["date"]: r for r in rows_of(m.exceedance_daily, mn=MN_WATER, pollutant_code="w21003")}
+    warm, cold, mixed = (days[D - dt.timedelta(days=n)] for n in (2, 1, 0))
+    assert (warm["limit_value"], warm["day_mean_exceeded"], warm["limit_changed"]) == (5.0, True, False)
+    assert (cold["limit_value"], cold["day_mean_exceeded"]) == (8.0, False)
+    assert (mixed["limit_value"], mixed["day_mean_exceeded"], mixed["limit_changed"]) == (5.0, True, True)
+    assert mixed["daily_mean_ratio"] == pytest.approx((6.5 / 8 + 6.5 / 5) / 2)
+    unmeasured = refresh(base_inputs(mart_source__hourly=hourly(rows[:144])), D - dt.timedelta(days=2), D)
+    assert {
+        r["day_mean_exceeded"] for r in rows_of(unmeasured.exceedance_daily, pollutant_code="w21003")
+    } == {False}
 
 
 def test_a_daily_mean_default_is_exceeded_by_a_day_not_by_an_hour() -> None:
@@ -368,3 +391,24 @@ def test_the_outlet_chart_judges_an_hour_as_the_marts_do(
     assert len(chart) == 24 and {r["limit_value"] for r in chart} == {limit}
     assert {r["judged_value"] for r in chart} == {judged if judged is not None else 100.0}
     assert {marts.get(r["hour_at"]) for r in chart} == {judged}  # the marts judged every hour alike
+
+
+def test_the_outlet_chart_draws_the_nh3n_default_of_each_hour_s_water() -> None:
+    """The chart's limit line is the limit each hour was judged on: 8 in the cold hours, 5 in the warm."""
+    start = bj(D)
+    temps = [10.0] * 12 + [14.0] * 12
+    rows = hourly(
+        series(MN_WATER, "w21003", start, [6.5] * 24)
+        + series(MN_WATER, "w00000", start, [5.0] * 24)
+        + series(MN_WATER, "w01010", start, temps)
+    )
+    inputs = base_inputs(mart_source__hourly=rows)
+    m = refresh(inputs, D)
+    con = duckdb.connect()
+    for name in ("core_permit__outlet_limits", "mart_source__hourly"):
+        con.register(name, inputs[name])
+    con.register("mart_source__outlet_identity", m.identity)
+    con.register("mart_source__exceedance_daily", m.exceedance_daily)
+    chart = hourly_with_limits(con, MN_WATER, ["w21003"], D, D, load_rules())
+    assert [r["limit_value"] for r in chart] == [8.0] * 12 + [5.0] * 12
+    assert {r["limit_source"] for r in chart} == {"default"}

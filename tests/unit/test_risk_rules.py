@@ -57,6 +57,11 @@ def test_override_file_changes_only_its_keys(tmp_path: Path, monkeypatch: pytest
         ),
         ("[exceedance]\ndaily_mean_standards = []\n", "D4620: basis 'daily_mean' contradicts"),
         ("[exceedance]\ndaily_mean_standards = ['GB 18918', ' ']\n", "a blank code would match every"),
+        (
+            "[[defaults]]\nindustry_prefix = 'D46'\nstandard = 'x'\nunit = 'mg/L'\nlimits = { w01018 = 50.0 }\n"
+            "cold_limits = { w21003 = 8.0 }\n",
+            "D46: cold_limits for w21003 without a limit in limits",
+        ),
     ],
 )
 def test_typos_and_impossible_values_are_refused(tmp_path: Path, text: str, message: str) -> None:

@@ -109,7 +109,10 @@ def build_daily(con: duckdb.DuckDBPyConnection, first: dt.date, last: dt.date, r
                    count(*) FILTER (WHERE exceeded) AS hours_exceeded,
                    count(*) FILTER (WHERE near_limit) AS hours_near_limit,
                    max(judged_value) AS max_judged_value, max(ratio) AS max_ratio,
-                   max(ratio) FILTER (WHERE exceeded) - 1 AS max_exceedance_multiple
+                   max(ratio) FILTER (WHERE exceeded) - 1 AS max_exceedance_multiple,
+                   -- the limit its hours were judged on (a default's limit for cold water, hour by hour)
+                   arg_max(limit_value, hr) FILTER (WHERE judged) AS judged_limit,
+                   count(DISTINCT limit_value) FILTER (WHERE judged) > 1 AS judged_limit_changed
             FROM _risk_judged WHERE day_num BETWEEN {lo} AND {hi}
             GROUP BY ALL
         ), outlet_day AS (
@@ -126,8 +129,9 @@ def build_daily(con: duckdb.DuckDBPyConnection, first: dt.date, last: dt.date, r
             FROM _risk_runs WHERE kind = 'exc' AND day_num BETWEEN {lo} AND {hi} GROUP BY ALL
         )
         SELECT s.date, s.mn, u.pollutant_code, s.from_us, s.uscc, s.outlet_code, s.region_code,
-               s.industry_code, a.unit, l.limit_value, l.limit_lower, l.limit_unit, l.limit_source,
-               l.limit_standard, l.permit_no, l.o2_reference_pct, coalesce(l.limit_changed, false) AS limit_changed,
+               s.industry_code, a.unit, coalesce(a.judged_limit, l.limit_value) AS limit_value, l.limit_lower,
+               l.limit_unit, l.limit_source, l.limit_standard, l.permit_no, l.o2_reference_pct,
+               coalesce(l.limit_changed OR a.judged_limit_changed, l.limit_changed, false) AS limit_changed,
                s.segment_hours, s.hours_with_data AS logger_hours,
                coalesce(a.hours_present, 0) AS hours_present, coalesce(a.hours_valid, 0) AS hours_valid,
                coalesce(a.hours_abnormal, 0) AS hours_abnormal, coalesce(a.hours_manual, 0) AS hours_manual,

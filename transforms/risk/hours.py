@@ -5,7 +5,9 @@ it is judged on, and the runs it belongs to. The exceedance marts and the indica
   ``limit_in_force`` rule: ``in_force_from ≤ t < in_force_to``, ``transforms.permits``), for the
   outlet (USCC + outlet code) the MN was then. Where no permit limit binds, a national default for
   the enterprise's industry (rules ``[[defaults]]``, DOMAIN.md §7), marked ``limit_source =
-  default``. Two permits binding the same outlet and pollutant at once: the stricter limit. An
+  default``; a default's limit for cold water (``cold_limits``: GB 18918's NH3-N 8 instead of 5)
+  binds in an hour whose water temperature (``water_temp_code``, valid) is not measured above
+  ``cold_water_max_c``. Two permits binding the same outlet and pollutant at once: the stricter limit. An
   upper limit under a standard of daily means (rules ``daily_mean_standards``: GB 18918, cited by a
   permit or a default) bounds the day's mean, not each hour (``hourly_limit``).
 * **Judged value** — flue gas whose limit has an O2 reference is judged converted (折算,
@@ -53,18 +55,20 @@ def _defaults_sql(rules: RiskRules) -> str:
         o2 = "NULL" if d.o2_reference_pct is None else repr(d.o2_reference_pct)
         hourly = "true" if d.basis == "hourly" else "false"
         for code, value in d.limits.items():
+            cold = d.cold_limits.get(code)
             rows.append(
-                f"({lit([d.industry_prefix])}, {lit([code])}, {value!r}, NULL, {lit([d.unit])}, {lit([d.standard])}, {o2}, {hourly})"
+                f"({lit([d.industry_prefix])}, {lit([code])}, {value!r}, NULL, {lit([d.unit])}, {lit([d.standard])}, {o2}, {hourly}, {'NULL' if cold is None else repr(cold)})"
             )
         for code, (low, high) in d.ranges.items():  # a range (pH) bounds every value: hourly
             rows.append(
-                f"({lit([d.industry_prefix])}, {lit([code])}, {high!r}, {low!r}, {lit([d.range_unit])}, {lit([d.standard])}, {o2}, true)"
+                f"({lit([d.industry_prefix])}, {lit([code])}, {high!r}, {low!r}, {lit([d.range_unit])}, {lit([d.standard])}, {o2}, true, NULL)"
             )
-    cols = "industry_prefix, pollutant_code, limit_value, limit_lower, limit_unit, standard, o2_reference_pct, hourly"
+    cols = "industry_prefix, pollutant_code, limit_value, limit_lower, limit_unit, standard, o2_reference_pct, hourly, limit_value_cold"
     typed = (
         "SELECT industry_prefix::VARCHAR AS industry_prefix, pollutant_code::VARCHAR AS pollutant_code, "
         "limit_value::DOUBLE AS limit_value, limit_lower::DOUBLE AS limit_lower, limit_unit::VARCHAR AS limit_unit, "
-        "standard::VARCHAR AS standard, o2_reference_pct::DOUBLE AS o2_reference_pct, hourly::BOOLEAN AS hourly"
+        "standard::VARCHAR AS standard, o2_reference_pct::DOUBLE AS o2_reference_pct, hourly::BOOLEAN AS hourly, "
+        "limit_value_cold::DOUBLE AS limit_value_cold"
     )
     if not rows:
         return f"{typed} FROM (SELECT NULL AS {cols.replace(', ', ', NULL AS ')}) WHERE false"
@@ -97,14 +101,15 @@ def _build_limits(con: duckdb.DuckDBPyConnection, rules: RiskRules) -> None:
         ), by_default AS (
             SELECT i.seg_id, i.mn, i.date, i.from_us, d.pollutant_code, i.from_us AS a, i.to_us AS b, 1 AS prio,
                    d.limit_value, d.limit_lower, d.limit_unit, d.standard, d.o2_reference_pct,
-                   NULL::VARCHAR AS permit_no, NULL::INTEGER AS version, d.hourly
+                   NULL::VARCHAR AS permit_no, NULL::INTEGER AS version, d.hourly, d.limit_value_cold
             FROM _risk_identity i JOIN defaults d ON starts_with(i.industry_code, d.industry_prefix)
             QUALIFY row_number() OVER (
                 PARTITION BY i.seg_id, d.pollutant_code ORDER BY length(d.industry_prefix) DESC) = 1
         ), cand AS (
             SELECT i.seg_id, i.mn, i.date, i.from_us, l.pollutant_code, greatest(l.lf, i.from_us) AS a,
                    least(l.lt, i.to_us) AS b, 0 AS prio, l.limit_value, l.limit_lower, l.limit_unit,
-                   l.standard, l.o2_reference_pct, l.permit_no, l.version, {_permit_hourly_sql(con, rules)} AS hourly
+                   l.standard, l.o2_reference_pct, l.permit_no, l.version, {_permit_hourly_sql(con, rules)} AS hourly,
+                   NULL::DOUBLE AS limit_value_cold
             FROM _risk_identity i JOIN lim l
               ON l.uscc = i.uscc AND l.outlet_code = i.outlet_code AND l.lf < i.to_us AND l.lt > i.from_us
             UNION ALL
@@ -118,7 +123,7 @@ def _build_limits(con: duckdb.DuckDBPyConnection, rules: RiskRules) -> None:
                iv.x AS a, iv.x2 AS b,
                CASE c.prio WHEN 0 THEN 'permit' ELSE 'default' END AS limit_source,
                c.limit_value, c.limit_lower, c.limit_unit, c.standard, c.o2_reference_pct, c.permit_no,
-               c.version AS permit_version, c.hourly AS hourly_limit
+               c.version AS permit_version, c.hourly AS hourly_limit, c.limit_value_cold
         FROM iv JOIN cand c
           ON c.seg_id = iv.seg_id AND c.pollutant_code = iv.pollutant_code AND c.a <= iv.x AND c.b >= iv.x2
         WHERE iv.x2 IS NOT NULL
@@ -143,14 +148,17 @@ def _judged_sql(rules: RiskRules) -> str:
     zero_max = float(rules.indicator("zero_run")["zero_max"])
     run_unknown = "true" if rules.indicator("flatline")["running_when_flow_unknown"] else "false"
     conv = "h.avg_value * (21 - l.o2_reference_pct) / (21 - h.o2)"
+    o2_code, temp_code = lit([rules.o2_code]), lit([rules.water_temp_code])
     limited = "(l.limit_value IS NOT NULL OR l.limit_lower IS NOT NULL)"
     return f"""
     WITH aux AS (
         SELECT mn, hr, max(avg_value) FILTER (WHERE pollutant_code IN ({flows})) AS flow,
-               max(avg_value) FILTER (WHERE pollutant_code = {lit([rules.o2_code])} AND flag IN ({valid})) AS o2
-        FROM _risk_h WHERE pollutant_code IN ({flows}, {lit([rules.o2_code])}) GROUP BY mn, hr
+               max(avg_value) FILTER (WHERE pollutant_code = {o2_code} AND flag IN ({valid})) AS o2,
+               max(avg_value) FILTER (WHERE pollutant_code = {temp_code} AND flag IN ({valid})) AS water_temp
+        FROM _risk_h WHERE pollutant_code IN ({flows}, {o2_code}, {temp_code}) GROUP BY mn, hr
     ), h AS (
         SELECT h.mn, h.pollutant_code, h.hr, h.avg_value, h.zs_avg_value, h.flag, h.unit, i.day_num, i.seg_id,
+               coalesce(a.water_temp > {rules.cold_water_max_c!r}, false) AS warm_water,
                CASE WHEN a.o2 >= 0 AND a.o2 < {o2_max!r} THEN a.o2 END AS o2,
                coalesce(a.o2 >= {o2_max!r}, false) AS o2_too_high,
                a.flow > {rules.running_flow_min!r} AS running,
@@ -162,7 +170,11 @@ def _judged_sql(rules: RiskRules) -> str:
          AND h.hr * {HOUR_US} >= i.from_us AND h.hr * {HOUR_US} < i.to_us
         LEFT JOIN aux a ON a.mn = h.mn AND a.hr = h.hr
     ), j AS (
-        SELECT h.* EXCLUDE (o2_too_high, spread), l.lim_id, l.limit_value, l.limit_lower, l.o2_reference_pct,
+        SELECT h.* EXCLUDE (o2_too_high, spread, warm_water), l.lim_id,
+               -- a limit for cold water binds unless the hour's water is measured warmer
+               CASE WHEN l.limit_value_cold IS NOT NULL AND NOT h.warm_water THEN l.limit_value_cold
+                    ELSE l.limit_value END AS limit_value,
+               l.limit_lower, l.o2_reference_pct,
                coalesce(l.hourly_limit, true) AS hourly_limit,
                CASE WHEN h.valid AND {limited} AND NOT coalesce(l.limit_unit <> h.unit, false) THEN
                    CASE WHEN l.o2_reference_pct IS NULL THEN h.avg_value

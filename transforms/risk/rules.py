@@ -12,7 +12,7 @@ import re
 import tomllib
 import unicodedata
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +56,9 @@ class DefaultLimits:
     # what the upper limits bound: each hour ("hourly", as HJ 75 judges online data) or the day's
     # mean ("daily_mean": an hour above it is no exceedance; a day whose mean is, is)
     basis: str = "hourly"
+    # pollutant code → the upper limit in an hour of cold water (≤ cold_water_max_c) or of unmeasured
+    # water temperature; ``limits`` then bind only the hours of warmer water
+    cold_limits: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,14 @@ class RiskRules:
     @property
     def o2_max_pct(self) -> float:
         return float(self.raw["data"]["o2_max_pct"])
+
+    @property
+    def water_temp_code(self) -> str:
+        return str(self.raw["data"]["water_temp_code"])
+
+    @property
+    def cold_water_max_c(self) -> float:
+        return float(self.raw["data"]["cold_water_max_c"])
 
     @property
     def auxiliary_codes(self) -> tuple[str, ...]:
@@ -143,6 +154,7 @@ class RiskRules:
                     ranges={k: (float(v[0]), float(v[1])) for k, v in d.get("ranges", {}).items()},
                     range_unit=str(d.get("range_unit", "-")),
                     basis=_basis(d.get("basis", "hourly"), str(d["industry_prefix"])),
+                    cold_limits={k: float(v) for k, v in d.get("cold_limits", {}).items()},
                 )
             )
         return tuple(out)
@@ -233,6 +245,11 @@ def _check(rules: RiskRules) -> None:
     if any(not _standard_key(code) for code in rules.daily_mean_standards):
         raise RulesError("exceedance.daily_mean_standards: a blank code would match every standard")
     for d in rules.defaults:  # typed here so that a bad default (its basis) is refused at load
+        if unlimited := sorted(set(d.cold_limits) - set(d.limits)):
+            raise RulesError(
+                f"defaults {d.industry_prefix}: cold_limits for {', '.join(unlimited)} without a limit "
+                "in limits (the one for warmer water)"
+            )
         if (d.basis == "daily_mean") != bool(rules.daily_mean_cited([d.standard])):
             raise RulesError(
                 f"defaults {d.industry_prefix}: basis {d.basis!r} contradicts exceedance.daily_mean_standards "
