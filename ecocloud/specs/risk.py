@@ -44,8 +44,9 @@ SPEC = SourceSpec(
             # 2: an hour no logger sent in is no logger's silence; 3: the public disclosure table, and
             # a day over a daily-mean limit has that mean's 超标倍数; 4: the day's mean over the outlet's
             # whole day (a registry edit mid-day split it), permit limits under GB 18918 on the day's
-            # mean, permit_status_since only once begun
-            code_version="4",
+            # mean, permit_status_since only once begun; 5: a default's limit for cold water hour by
+            # hour, the daily row's limit the one its hours were judged on
+            code_version="5",
             summary=(
                 "identities",
                 "exceedance_hours",
