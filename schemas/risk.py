@@ -507,7 +507,13 @@ exceedance_daily = Table(
     columns=(
         _SEGMENT_DATE,
         *F("mn", "pollutant_code", "identity_from_at", *_IDENTITY_KEYS, "unit"),
-        *F("limit_value", "limit_lower", "limit_unit", "limit_source", "limit_standard", "permit_no"),
+        F.get(
+            "limit_value",
+            description="the limit of the day's last judged hour (of its last limit without one); with "
+            "limit_changed others applied too — a permit from noon, a default's cold- and warm-water "
+            "limits — and the day's mean is judged hour by hour (daily_mean_ratio)",
+        ),
+        *F("limit_lower", "limit_unit", "limit_source", "limit_standard", "permit_no"),
         *F("o2_reference_pct", "limit_changed", "segment_hours", "logger_hours", "hours_present"),
         *F("hours_valid", "hours_abnormal", "hours_manual", "hours_running", "hours_judged"),
         *F("hours_unjudged", "hours_exceeded", "hours_near_limit", "max_judged_value", "max_ratio"),

@@ -412,3 +412,33 @@ def test_the_outlet_chart_draws_the_nh3n_default_of_each_hour_s_water() -> None:
     chart = hourly_with_limits(con, MN_WATER, ["w21003"], D, D, load_rules())
     assert [r["limit_value"] for r in chart] == [8.0] * 12 + [5.0] * 12
     assert {r["limit_source"] for r in chart} == {"default"}
+
+
+def test_the_daily_row_names_the_limit_of_its_last_judged_hour_whole() -> None:
+    """A permit NH3-N limit of 15 from noon, the afternoon hours flagged D, warm water: the morning was
+    judged on the default (5, GB 18918); the row names that limit with its source and standard, not
+    the permit's source beside the default's value. A default day without a judged hour names the
+    limit of unmeasured water (8)."""
+    noon, start = bj(D, 12), bj(D)
+    lim = limits([{"uscc": E_WATER, "outlet_code": "DW001", "pollutant_code": "w21003", "limit_value": 15.0,
+                   "valid_from": noon, "in_force_from": noon}])  # fmt: skip
+    rows = (
+        series(MN_WATER, "w21003", start, [6.5] * 12)
+        + series(MN_WATER, "w21003", noon, [6.5] * 12, flag="D")
+        + series(MN_WATER, "w00000", start, [5.0] * 24)
+        + series(MN_WATER, "w01010", start, [14.0] * 24)
+    )
+    inputs = base_inputs(
+        mart_source__hourly=hourly(rows), core_permit__outlet_limits=lim, core_permit__outlets=outlets_of(lim)
+    )
+    (day,) = rows_of(refresh(inputs, D).exceedance_daily, mn=MN_WATER, pollutant_code="w21003")
+    assert (day["limit_value"], day["limit_source"], day["permit_no"]) == (5.0, "default", None)
+    assert day["limit_standard"].startswith("GB 18918") and day["limit_changed"] is True
+
+    rows = series(MN_WATER, "w21003", start, [6.5] * 24, flag="D") + series(
+        MN_WATER, "w00000", start, [5.0] * 24
+    )
+    (day,) = rows_of(
+        refresh(base_inputs(mart_source__hourly=hourly(rows)), D).exceedance_daily, pollutant_code="w21003"
+    )
+    assert (day["limit_value"], day["hours_judged"], day["limit_source"]) == (8.0, 0, "default")

@@ -88,12 +88,8 @@ def build_daily(con: duckdb.DuckDBPyConnection, first: dt.date, last: dt.date, r
             -- a pollutant the logger sent on the day or its look-back days (not one it starts later)
             SELECT s.seg_id, x.pollutant_code FROM seg s JOIN seen x
               ON x.mn = s.mn AND x.day_num BETWEEN s.day_num - {rules.lookback_hours // 24} AND s.day_num
-        ), lim AS (
-            SELECT seg_id, pollutant_code,
-                   arg_max(limit_value, a) AS limit_value, arg_max(limit_lower, a) AS limit_lower,
-                   arg_max(limit_unit, a) AS limit_unit, arg_max(limit_source, a) AS limit_source,
-                   arg_max(standard, a) AS limit_standard, arg_max(permit_no, a) AS permit_no,
-                   arg_max(o2_reference_pct, a) AS o2_reference_pct,
+        ), intervals AS (
+            SELECT seg_id, pollutant_code, arg_max(lim_id, a) AS last_lim_id,
                    count(DISTINCT (limit_value, limit_lower, limit_source)) > 1 AS limit_changed
             FROM _risk_limits WHERE seg_id IN (SELECT seg_id FROM seg)
             GROUP BY ALL
@@ -110,11 +106,22 @@ def build_daily(con: duckdb.DuckDBPyConnection, first: dt.date, last: dt.date, r
                    count(*) FILTER (WHERE near_limit) AS hours_near_limit,
                    max(judged_value) AS max_judged_value, max(ratio) AS max_ratio,
                    max(ratio) FILTER (WHERE exceeded) - 1 AS max_exceedance_multiple,
-                   -- the limit its hours were judged on (a default's limit for cold water, hour by hour)
+                   arg_max(lim_id, hr) FILTER (WHERE judged) AS judged_lim_id,
                    arg_max(limit_value, hr) FILTER (WHERE judged) AS judged_limit,
                    count(DISTINCT limit_value) FILTER (WHERE judged) > 1 AS judged_limit_changed
             FROM _risk_judged WHERE day_num BETWEEN {lo} AND {hi}
             GROUP BY ALL
+        ), lim AS (
+            -- the limit the row names: that of its last judged hour (a default's limit for cold water
+            -- hour by hour), else of its last interval (cold where the default has one: no hour was
+            -- measured warmer); other limits of the day (a permit from noon, warm and cold hours) set
+            -- limit_changed
+            SELECT i.seg_id, i.pollutant_code,
+                   coalesce(a.judged_limit, r.limit_value_cold, r.limit_value) AS limit_value,
+                   r.limit_lower, r.limit_unit, r.limit_source, r.standard AS limit_standard, r.permit_no,
+                   r.o2_reference_pct, i.limit_changed OR coalesce(a.judged_limit_changed, false) AS limit_changed
+            FROM intervals i LEFT JOIN agg a USING (seg_id, pollutant_code)
+            JOIN _risk_limits r ON r.lim_id = coalesce(a.judged_lim_id, i.last_lim_id)
         ), outlet_day AS (
             -- the day's mean over the logger's whole day on the outlet: a registry edit at 10:00 (a new
             -- version of the point, the same enterprise and outlet) splits the day into segments, each
@@ -129,9 +136,8 @@ def build_daily(con: duckdb.DuckDBPyConnection, first: dt.date, last: dt.date, r
             FROM _risk_runs WHERE kind = 'exc' AND day_num BETWEEN {lo} AND {hi} GROUP BY ALL
         )
         SELECT s.date, s.mn, u.pollutant_code, s.from_us, s.uscc, s.outlet_code, s.region_code,
-               s.industry_code, a.unit, coalesce(a.judged_limit, l.limit_value) AS limit_value, l.limit_lower,
-               l.limit_unit, l.limit_source, l.limit_standard, l.permit_no, l.o2_reference_pct,
-               coalesce(l.limit_changed OR a.judged_limit_changed, l.limit_changed, false) AS limit_changed,
+               s.industry_code, a.unit, l.limit_value, l.limit_lower, l.limit_unit, l.limit_source,
+               l.limit_standard, l.permit_no, l.o2_reference_pct, coalesce(l.limit_changed, false) AS limit_changed,
                s.segment_hours, s.hours_with_data AS logger_hours,
                coalesce(a.hours_present, 0) AS hours_present, coalesce(a.hours_valid, 0) AS hours_valid,
                coalesce(a.hours_abnormal, 0) AS hours_abnormal, coalesce(a.hours_manual, 0) AS hours_manual,
