@@ -12,6 +12,7 @@ import duckdb
 
 from transforms.permits import install_limit_in_force
 from transforms.risk import RiskRules
+from transforms.risk.hours import defaults_sql
 
 BEIJING = dt.timezone(dt.timedelta(hours=8))
 
@@ -66,7 +67,8 @@ def measured_pollutants(
     )
 
 
-_HOURLY_SQL = """
+def _hourly_sql(rules: RiskRules) -> str:
+    return f"""
 WITH h AS (
     SELECT date, pollutant_code, hour_at, avg_value, zs_avg_value, flag, unit
     FROM mart_source__hourly
@@ -80,7 +82,7 @@ WITH h AS (
     WHERE mn = $mn AND date BETWEEN $start AND $end AND pollutant_code = $temp_code AND list_contains($valid, flag)
     GROUP BY hour_at
 ), seg AS (
-    SELECT identity_from_at, identity_to_at, uscc, outlet_code FROM mart_source__outlet_identity
+    SELECT identity_from_at, identity_to_at, uscc, outlet_code, industry_code FROM mart_source__outlet_identity
     WHERE mn = $mn AND date BETWEEN $start AND $end
 ), permit AS (  -- the limit_in_force rule (in_force_from ≤ t < in_force_to) on the outlet the MN was then;
                 -- two permits binding at once: the stricter limit, as the risk marts judge it
@@ -94,34 +96,32 @@ WITH h AS (
      AND (l.limit_value IS NOT NULL OR l.limit_lower IS NOT NULL)
     QUALIFY row_number() OVER (PARTITION BY h.pollutant_code, h.hour_at
                                ORDER BY l.limit_value NULLS LAST, l.permit_no) = 1
-), dflt AS (  -- where no permit gave a limit: the national default the daily mart applied that day
-    SELECT date, pollutant_code, limit_value, limit_lower, limit_unit, o2_reference_pct, limit_standard
-    FROM mart_source__exceedance_daily
-    WHERE mn = $mn AND date BETWEEN $start AND $end AND limit_source = 'default'
-    QUALIFY row_number() OVER (PARTITION BY date, pollutant_code ORDER BY identity_from_at DESC) = 1
+), defaults AS ({defaults_sql(rules)}
+), dflt AS (  -- where no permit gave a limit: the default for the enterprise's industry, as the marts apply it
+    SELECT h.pollutant_code, h.hour_at, d.limit_value, d.limit_lower, d.limit_unit, d.o2_reference_pct,
+           d.standard, d.limit_value_cold
+    FROM h
+    JOIN seg s ON h.hour_at >= s.identity_from_at AND h.hour_at < s.identity_to_at
+    JOIN defaults d ON d.pollutant_code = h.pollutant_code AND starts_with(s.industry_code, d.industry_prefix)
+    QUALIFY row_number() OVER (PARTITION BY h.pollutant_code, h.hour_at ORDER BY length(d.industry_prefix) DESC) = 1
 ), lim_any AS (
     SELECT h.*, o2.o2,
-           CASE WHEN p.hour_at IS NOT NULL THEN 'permit' WHEN d.date IS NOT NULL THEN 'default' END AS limit_source,
+           CASE WHEN p.hour_at IS NOT NULL THEN 'permit' WHEN d.hour_at IS NOT NULL THEN 'default' END AS limit_source,
            CASE WHEN p.hour_at IS NOT NULL THEN p.limit_value
-                WHEN c.i IS NOT NULL THEN
-                    CASE WHEN wt.water_temp > $cold_max THEN $warm_limits[c.i] ELSE $cold_limits[c.i] END
+                -- a default's limit for cold water binds unless the hour's water is measured warmer
+                WHEN d.limit_value_cold IS NOT NULL AND NOT coalesce(wt.water_temp > $cold_max, false)
+                    THEN d.limit_value_cold
                 ELSE d.limit_value END AS limit_value,
            CASE WHEN p.hour_at IS NOT NULL THEN p.limit_lower ELSE d.limit_lower END AS limit_lower,
            CASE WHEN p.hour_at IS NOT NULL THEN p.limit_unit ELSE d.limit_unit END AS limit_unit,
            CASE WHEN p.hour_at IS NOT NULL THEN p.o2_reference_pct ELSE d.o2_reference_pct END AS o2_reference_pct,
-           CASE WHEN p.hour_at IS NOT NULL THEN p.standard ELSE d.limit_standard END AS standard,
+           CASE WHEN p.hour_at IS NOT NULL THEN p.standard ELSE d.standard END AS standard,
            p.permit_no, p.version AS permit_version
     FROM h
     LEFT JOIN permit p ON p.pollutant_code = h.pollutant_code AND p.hour_at = h.hour_at
-    LEFT JOIN dflt d ON p.hour_at IS NULL AND d.date = h.date AND d.pollutant_code = h.pollutant_code
+    LEFT JOIN dflt d ON p.hour_at IS NULL AND d.pollutant_code = h.pollutant_code AND d.hour_at = h.hour_at
     LEFT JOIN o2 ON o2.hour_at = h.hour_at
     LEFT JOIN wt ON wt.hour_at = h.hour_at
-    -- the default's limits for warm and cold water, where it has both (rules [[defaults]] cold_limits)
-    LEFT JOIN (
-        SELECT k, min(i) AS i FROM (SELECT unnest($cold_keys) AS k, unnest(range(1, len($cold_keys) + 1)) AS i)
-        GROUP BY k
-    ) c
-      ON d.date IS NOT NULL AND c.k = d.limit_standard || '|' || h.pollutant_code
 ), lim AS (  -- a limit in another unit than the values is none: the risk marts do not apply it either
     SELECT * REPLACE (
         CASE WHEN limit_unit <> unit THEN NULL ELSE limit_source END AS limit_source,
@@ -151,7 +151,7 @@ def hourly_with_limits(
         return []
     return _dicts(
         con.execute(
-            _HOURLY_SQL,
+            _hourly_sql(rules),
             {
                 "mn": mn,
                 "codes": codes,
@@ -160,21 +160,10 @@ def hourly_with_limits(
                 "o2_max": rules.o2_max_pct,
                 "temp_code": rules.water_temp_code,
                 "cold_max": rules.cold_water_max_c,
-                **_cold_defaults(rules),
                 **_period(start, end),
             },
         )
     )
-
-
-def _cold_defaults(rules: RiskRules) -> dict[str, list[Any]]:
-    """The defaults with a limit for cold water, as parallel lists keyed "standard|pollutant"."""
-    pairs = [(d, code) for d in rules.defaults for code in d.cold_limits]
-    return {
-        "cold_keys": [f"{d.standard}|{code}" for d, code in pairs] or [""],
-        "warm_limits": [d.limits[code] for d, code in pairs] or [0.0],
-        "cold_limits": [d.cold_limits[code] for d, code in pairs] or [0.0],
-    }
 
 
 def exceedance_hours(

@@ -413,6 +413,16 @@ def test_the_outlet_chart_draws_the_nh3n_default_of_each_hour_s_water() -> None:
     assert [r["limit_value"] for r in chart] == [8.0] * 12 + [5.0] * 12
     assert {r["limit_source"] for r in chart} == {"default"}
 
+    # a permit limit from noon: the morning keeps the default's line (the day's row names the permit)
+    noon = bj(D, 12)
+    lim = limits([{"uscc": E_WATER, "outlet_code": "DW001", "pollutant_code": "w21003", "limit_value": 15.0,
+                   "valid_from": noon, "in_force_from": noon}])  # fmt: skip
+    con.register("core_permit__outlet_limits", lim)
+    chart = hourly_with_limits(con, MN_WATER, ["w21003"], D, D, load_rules())
+    assert [(r["limit_source"], r["limit_value"]) for r in chart] == [("default", 8.0)] * 12 + [
+        ("permit", 15.0)
+    ] * 12
+
 
 def test_the_daily_row_names_the_limit_of_its_last_judged_hour_whole() -> None:
     """A permit NH3-N limit of 15 from noon, the afternoon hours flagged D, warm water: the morning was

@@ -33,7 +33,7 @@ import duckdb
 from transforms.risk.rules import RiskRules
 from transforms.risk.sql import BEIJING_H, FAR_US, HOUR_US, lit
 
-__all__ = ["build_judged_hours", "load_hours"]
+__all__ = ["build_judged_hours", "defaults_sql", "load_hours"]
 
 
 def load_hours(con: duckdb.DuckDBPyConnection, lo: dt.date, hi: dt.date) -> None:
@@ -49,7 +49,9 @@ def load_hours(con: duckdb.DuckDBPyConnection, lo: dt.date, hi: dt.date) -> None
     )
 
 
-def _defaults_sql(rules: RiskRules) -> str:
+def defaults_sql(rules: RiskRules) -> str:
+    """The rules' national default limits as a relation: one row per industry prefix and pollutant
+    (an upper limit, with its limit for cold water where given, or a range)."""
     rows = []
     for d in rules.defaults:
         o2 = "NULL" if d.o2_reference_pct is None else repr(d.o2_reference_pct)
@@ -97,7 +99,7 @@ def _build_limits(con: duckdb.DuckDBPyConnection, rules: RiskRules) -> None:
                    epoch_us(in_force_from) AS lf, coalesce(epoch_us(in_force_to), {FAR_US}) AS lt
             FROM core_permit__outlet_limits
             WHERE in_force_from IS NOT NULL AND (limit_value IS NOT NULL OR limit_lower IS NOT NULL)
-        ), defaults AS ({_defaults_sql(rules)}
+        ), defaults AS ({defaults_sql(rules)}
         ), by_default AS (
             SELECT i.seg_id, i.mn, i.date, i.from_us, d.pollutant_code, i.from_us AS a, i.to_us AS b, 1 AS prio,
                    d.limit_value, d.limit_lower, d.limit_unit, d.standard, d.o2_reference_pct,
