@@ -315,14 +315,19 @@ SELECT r.rank, r.outlet_key, r.mn, r.uscc, r.enterprise_name, r.outlet_code,
        d.max_exceedance_multiple, d.limit_value, d.limit_unit, d.limit_source,
        NULL::TIMESTAMPTZ AS run_start_at, NULL::TIMESTAMPTZ AS run_end_at,
        CASE WHEN d.hours_exceeded > 0 THEN
-           printf('%s 超标 %d 小时（判定 %d 小时），最大超标倍数 %s 倍，最长连续 %d 小时%s',
+           printf('%s 超标 %d 小时（判定 %d 小时）%s，最长连续 %d 小时%s',
                   coalesce(n.name, d.pollutant_code), d.hours_exceeded, d.hours_judged,
-                  coalesce(printf('%.2f', d.max_exceedance_multiple), '-'), coalesce(d.longest_exceedance_run_h, 0),
+                  -- a range (pH 6–9) has no 超标倍数
+                  coalesce(printf('，最大超标倍数 %.2f 倍', d.max_exceedance_multiple), ''),
+                  coalesce(d.longest_exceedance_run_h, 0),
                   CASE WHEN d.day_mean_exceeded THEN printf('，日均值 %s 超标', {day_mean}) ELSE '' END)
        ELSE  -- a limit on the day's mean (GB 18918): no hour exceeds it
            printf('%s 日均值 %s 超标（判定 %d 小时）', coalesce(n.name, d.pollutant_code), {day_mean}, d.daily_mean_hours)
-       END || printf('；限值 %s %s（%s%s）',
-              coalesce(printf('%g', d.limit_value), '-'), coalesce(d.limit_unit, ''),
+       END || printf('；限值 %s%s（%s%s）',
+              CASE WHEN d.limit_lower IS NOT NULL THEN printf('%g–%g', d.limit_lower, d.limit_value)
+                   ELSE coalesce(printf('%g', d.limit_value), '-') END,
+              -- a dimensionless range (pH: "-") has no unit to print
+              CASE WHEN coalesce(d.limit_unit, '-') IN ('-', '1') THEN '' ELSE ' ' || d.limit_unit END,
               CASE d.limit_source WHEN 'default' THEN '国家默认限值' ELSE '许可证 ' || coalesce(d.permit_no, '') END,
               coalesce(' ' || d.limit_standard, '')) AS evidence
 FROM "mart_source__exceedance_daily" d

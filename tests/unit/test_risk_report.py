@@ -406,3 +406,16 @@ def test_exports_show_limits_as_the_permit_states_them(marts: RiskMarts) -> None
     evidence = list(load_workbook(io.BytesIO(to_xlsx(report)))["证据"].values)
     column = [label for _, label, _ in EVIDENCE_COLUMNS].index("限值")
     assert 0.0005 in {r[column] for r in evidence[1:]}
+
+
+def test_a_ph_day_out_of_range_says_its_range_and_no_exceedance_multiple() -> None:
+    """pH bounds every hour by a range (6–9): its evidence said "最大超标倍数 - 倍" and "限值 9 -"."""
+    rows = series(MN_WATER, "w01001", START, [7.0] * 24 + [10.0] * 24) + series(
+        MN_WATER, "w00000", START, [5.0] * 48
+    )
+    m = refresh(base_inputs(mart_source__hourly=hourly(rows)), D - dt.timedelta(days=1), D)
+    report = build_report(connect(m), RiskFilters(start=D - dt.timedelta(days=1), end=D), RULES)
+    (day,) = [r for r in report.evidence if r["mn"] == MN_WATER and r["pollutant_code"] == "w01001"]
+    assert day["evidence"] == (
+        "pH 超标 24 小时（判定 24 小时），最长连续 24 小时，日均值 10.00 超标；限值 6–9（国家默认限值 GB 18918-2002 一级A）"
+    )
