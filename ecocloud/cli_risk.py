@@ -64,13 +64,19 @@ def risk(
     out: Annotated[
         Path | None,
         typer.Option(
-            "--out", "-o", help="write to this file (needed for xlsx; csv and json go to stdout without it)"
+            "--out",
+            "-o",
+            help="write to this file (needed for xlsx; csv and json go to stdout without it or with -)",
         ),
     ] = None,
 ) -> None:
     """Rank outlets by risk over a period, with the evidence: exceedances, data-fraud and data-quality
     findings, permit status, credit. Exit 2 on a bad filter, 1 when no risk marts are built yet."""
-    fmt = _format(fmt, out)
+    fmt = _format(fmt.lower() if fmt else None, out)
+    if out == STDOUT:  # "-": standard output, as without --out (csv, json)
+        if fmt == "xlsx":
+            _fail(2, "--format xlsx needs --out FILE.xlsx (a workbook is not written to standard output)")
+        out = None
     if out is not None:
         check_output(out, "--out")  # before the ranking, not after it
     try:
@@ -110,6 +116,9 @@ def _fail(code: int, message: str) -> NoReturn:
     raise typer.Exit(code)
 
 
+STDOUT = Path("-")  # --out - : standard output
+
+
 def _format(fmt: str | None, out: Path | None) -> str:
     """The format asked for, or the one the --out file's suffix names; exit 2 where they disagree (an
     XLSX workbook under a .csv name opens as garbage) or where neither says."""
@@ -125,7 +134,8 @@ def _format(fmt: str | None, out: Path | None) -> str:
         _fail(2, "--out needs --format csv, xlsx or json")
     if fmt is None:
         if named is None:
-            _fail(2, f"--out {out}: give --format csv, xlsx or json (the file's suffix names none of them)")
+            what = "standard output" if out == STDOUT else "the file's suffix"
+            _fail(2, f"--out {out}: give --format csv, xlsx or json ({what} names none of them)")
         return named
     if named is not None and named != fmt:
         _fail(2, f"--out {out} names a .{named} file, but --format is {fmt}: give --out a .{fmt} name")

@@ -101,7 +101,7 @@ def test_table_csv_and_xlsx_hold_the_same_ranking(risk_home: RiskHome, tmp_path:
     positions = [text.find(mn) for mn in mns]  # every ranked MN, in rank order (rich folds long cells)
     assert -1 not in positions and positions == sorted(positions)
 
-    r = risk_home.ecocloud("risk", "--top", "12", "--format", "csv")
+    r = risk_home.ecocloud("risk", "--top", "12", "--format", "CSV", "--out", "-")  # "-": standard output
     rows = list(csv.reader(io.StringIO(r.stdout)))
     assert rows[0] == [label for _, label, _ in RANKING_COLUMNS]
     assert [row[rows[0].index("数采仪MN")] for row in rows[1:]] == mns
@@ -154,6 +154,8 @@ def test_filters_narrow_the_ranking(risk_home: RiskHome, ranked: dict[str, Any],
         (["--format", "xlsx", "--out", "risk.csv"], "names a .csv file, but --format is xlsx"),
         (["--out", "risk.txt"], "give --format csv, xlsx or json"),
         (["--format", "table", "--out", "risk.csv"], "--out needs --format"),
+        (["--format", "xlsx", "--out", "-"], "a workbook is not written to standard output"),
+        (["--out", "-"], "standard output names none of them"),
     ],
 )
 def test_bad_filters_exit_2(risk_home: RiskHome, args: list[str], says: str) -> None:
