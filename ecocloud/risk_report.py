@@ -66,11 +66,13 @@ _POLLUTANT = re.compile(r"^[aw]\d{5}$")
 
 
 class FilterError(ValueError):
-    """A filter value is not valid; ``field`` names the filter (region, industry, pollutant, from, to, top)."""
+    """A filter value is not valid; ``field`` names the filter (region, industry, pollutant, from, to,
+    top); ``zh`` says it in Chinese (the web pages' language)."""
 
-    def __init__(self, field: str, message: str) -> None:
+    def __init__(self, field: str, message: str, zh: str) -> None:
         super().__init__(f"{field}: {message}")
         self.field = field
+        self.zh = zh
 
 
 class NoRiskMarts(LookupError):
@@ -96,6 +98,7 @@ def _region(value: str | None) -> str | None:
             "region",
             f"{code!r} is not a GB/T 2260 region code: six digits, e.g. 360000 (province), "
             "360100 (prefecture), 360102 (county)",
+            f"行政区划 {code!r} 不是 GB/T 2260 代码：应为六位数字，如 360000（省）、360100（市）、360102（县）",
         )
     return code
 
@@ -109,6 +112,7 @@ def _industry(value: str | None) -> str | None:
             "industry",
             f"{str(value).strip()!r} is not a GB/T 4754 code prefix: a section letter A–T, optionally "
             "followed by 2–4 digits, e.g. D44, D4411, C26",
+            f"行业 {str(value).strip()!r} 不是 GB/T 4754 代码前缀：门类字母 A–T，可再跟 2–4 位数字，如 D44、D4411、C26",
         )
     return code
 
@@ -123,8 +127,13 @@ def _pollutant(value: str | None) -> str | None:
             "pollutant",
             f"{str(value).strip()!r} is not an HJ 212 pollutant code: e.g. w01018 (COD), w21003 (NH3-N), "
             "a21026 (SO2), a21002 (NOx), a34013 (particulates), or a 2005 code such as 011",
+            f"污染物 {str(value).strip()!r} 不是 HJ 212 污染物代码：如 w01018（化学需氧量）、w21003（氨氮）、"
+            "a21026（二氧化硫）、a21002（氮氧化物）、a34013（颗粒物），或 2005 版代码如 011",
         )
     return code
+
+
+_FIELD_ZH = {"from": "起始日", "to": "截止日"}
 
 
 def _date(name: str, value: str | dt.date | None) -> dt.date | None:
@@ -138,7 +147,11 @@ def _date(name: str, value: str | dt.date | None) -> dt.date | None:
             raise ValueError(text)
         return dt.date.fromisoformat(text)
     except ValueError:
-        raise FilterError(name, f"{text!r} is not a date: YYYY-MM-DD expected") from None
+        raise FilterError(
+            name,
+            f"{text!r} is not a date: YYYY-MM-DD expected",
+            f"{_FIELD_ZH[name]} {text!r} 不是日期：应为 YYYY-MM-DD",
+        ) from None
 
 
 def _top(value: str | int | None) -> int:
@@ -149,7 +162,11 @@ def _top(value: str | int | None) -> int:
     except ValueError:
         n = None
     if n is None or not 1 <= n <= MAX_TOP:
-        raise FilterError("top", f"{value!r}: a whole number from 1 to {MAX_TOP:,} expected")
+        raise FilterError(
+            "top",
+            f"{value!r}: a whole number from 1 to {MAX_TOP:,} expected",
+            f"前 {value!r} 名：应为 1 到 {MAX_TOP} 的整数",
+        )
     return n
 
 
@@ -185,7 +202,11 @@ class RiskFilters:
             top=_top(top),
         )
         if f.start and f.end and f.start > f.end:
-            raise FilterError("from", f"{f.start} is after to ({f.end}): from ≤ to expected")
+            raise FilterError(
+                "from",
+                f"{f.start} is after to ({f.end}): from ≤ to expected",
+                f"起始日 {f.start} 晚于截止日 {f.end}",
+            )
         return f
 
     def query(self, **override: object) -> dict[str, str]:
@@ -270,14 +291,20 @@ def resolve_period(con: duckdb.DuckDBPyConnection, filters: RiskFilters) -> Peri
     if filters.end is not None:
         end = filters.end
     elif filters.start is not None and filters.start > newest:
-        raise FilterError("from", f"{filters.start} is after the newest day with risk marts ({newest})")
+        raise FilterError(
+            "from",
+            f"{filters.start} is after the newest day with risk marts ({newest})",
+            f"起始日 {filters.start} 晚于有风险数据的最新一天（{newest}）",
+        )
     else:
         end = newest
     start = filters.start or end - dt.timedelta(days=DEFAULT_DAYS - 1)
     period = Period(start, end, newest)
     if period.days > MAX_PERIOD_DAYS:
         raise FilterError(
-            "from", f"{start}–{end} is {period.days} days: at most {MAX_PERIOD_DAYS} days at a time"
+            "from",
+            f"{start}–{end} is {period.days} days: at most {MAX_PERIOD_DAYS} days at a time",
+            f"{start} 至 {end} 共 {period.days} 天：一次最多 {MAX_PERIOD_DAYS} 天",
         )
     return period
 

@@ -76,11 +76,11 @@ def _labels(v: Viewer) -> dict[str, Mapping[str, str]]:
     return {name: codes.in_language(v.lang) for name, codes in CODES.items()}
 
 
-def _parse(**raw: Any) -> RiskFilters:
+def _parse(v: Viewer, **raw: Any) -> RiskFilters:
     try:
         return RiskFilters.parse(**raw)
     except FilterError as exc:
-        raise HTTPException(400, str(exc)) from None
+        raise HTTPException(400, v.t(exc.zh, str(exc))) from None
 
 
 # --------------------------------------------------------------------------------- ranking cache
@@ -134,11 +134,11 @@ def _ranking(
     return ranking
 
 
-def _period(con: duckdb.DuckDBPyConnection, filters: RiskFilters) -> Period:
+def _period(v: Viewer, con: duckdb.DuckDBPyConnection, filters: RiskFilters) -> Period:
     try:
         return resolve_period(con, filters)
     except FilterError as exc:
-        raise HTTPException(400, str(exc)) from None
+        raise HTTPException(400, v.t(exc.zh, str(exc))) from None
 
 
 def _no_marts(v: Viewer) -> HTTPException:
@@ -159,19 +159,19 @@ def _listing(
 ) -> tuple[Viewer, RiskFilters]:
     """The enforcement viewer (checked first) and the list's filters, for the page and its export."""
     v = require(request, Role.ENFORCEMENT)
-    return v, _parse(region=region, industry=industry, pollutant=pollutant, start=start, end=end, top=top)
+    return v, _parse(v, region=region, industry=industry, pollutant=pollutant, start=start, end=end, top=top)
 
 
 Listing = Annotated[tuple[Viewer, RiskFilters], Depends(_listing)]
 
 
 def _listed(
-    settings: Settings, filters: RiskFilters, rules: RiskRules, digest: str, *, with_evidence: bool
+    v: Viewer, settings: Settings, filters: RiskFilters, rules: RiskRules, digest: str, *, with_evidence: bool
 ) -> tuple[Period, RiskReport]:
     """The period and the ranked report of ``filters`` (raises NoRiskMarts before the first risk run);
     the evidence only ``with_evidence`` (the download has it, the page shows the rankings alone)."""
     with _serving(settings) as (con, identity):
-        period = _period(con, filters)
+        period = _period(v, con, filters)
         ranking = _ranking(con, identity, period, filters, rules, digest)
         return period, report_of(con, ranking, filters, rules, with_evidence=with_evidence)
 
@@ -182,7 +182,7 @@ def ranked_list(request: Request, listing: Listing) -> Response:
     settings = settings_of(request)
     rules, digest = _rules(settings)
     try:
-        _, report = _listed(settings, filters, rules, digest, with_evidence=False)
+        _, report = _listed(v, settings, filters, rules, digest, with_evidence=False)
     except NoRiskMarts:
         report = None
     return render(request, "risk.html", report=report, filters=filters, labels=_labels(v), **_helpers(rules))
@@ -195,7 +195,7 @@ def export_xlsx(request: Request, listing: Listing) -> Response:
     settings = settings_of(request)
     rules, digest = _rules(settings)
     try:
-        period, report = _listed(settings, filters, rules, digest, with_evidence=True)
+        period, report = _listed(v, settings, filters, rules, digest, with_evidence=True)
     except NoRiskMarts:
         raise _no_marts(v) from None
     name = f"risk-{period.start:%Y%m%d}-{period.end:%Y%m%d}.xlsx"
@@ -254,12 +254,12 @@ def outlet_page(
     """An outlet's evidence: identity, score and reasons, the hourly values of its pollutants with
     the limit in force, exceedances and flagged runs, the permit versions and limits, credit."""
     v = require(request, Role.ENFORCEMENT)
-    filters = _parse(start=start, end=end, pollutant=pollutant)
+    filters = _parse(v, start=start, end=end, pollutant=pollutant)
     settings = settings_of(request)
     rules, digest = _rules(settings)
     try:
         with _serving(settings) as (con, identity):
-            period = _period(con, filters)
+            period = _period(v, con, filters)
             identities = q.outlet_identities(con, mn, period.start, period.end)
             if not identities:
                 raise HTTPException(
@@ -320,12 +320,12 @@ def enterprise_page(request: Request, uscc: Uscc, start: From = None, end: To = 
     """An enterprise's evidence: its score and reasons, its outlets with theirs, the charts of the
     pollutants its evidence names, its permit versions and limits, its credit history."""
     v = require(request, Role.ENFORCEMENT)
-    filters = _parse(start=start, end=end)
+    filters = _parse(v, start=start, end=end)
     settings = settings_of(request)
     rules, digest = _rules(settings)
     try:
         with _serving(settings) as (con, identity):
-            period = _period(con, filters)
+            period = _period(v, con, filters)
             info = q.enterprise(con, uscc)
             outlets = q.enterprise_outlets(con, uscc, period.start, period.end)
             if info is None and not outlets:

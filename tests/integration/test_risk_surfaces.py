@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import html
 import io
 import itertools
 import json
@@ -265,18 +266,18 @@ def test_the_list_shows_the_cli_ranking_and_downloads_it(
 @pytest.mark.parametrize(
     ("path", "status", "says"),
     [
-        ("/risk?region=3601", 400, "region"),
-        ("/risk?region=360100%27%20OR%201%3D1%20--", 400, "region"),
-        ("/risk?industry=44", 400, "industry"),
-        ("/risk?pollutant=COD", 400, "pollutant"),
-        ("/risk?from=2026-11-20&to=2026-11-01", 400, "from"),
-        ("/risk?from=2026-02-30", 400, "from"),
-        ("/risk?top=0", 400, "top"),
-        ("/risk?top=many", 400, "top"),
-        ("/risk/export.xlsx?region=99", 400, "region"),
+        ("/risk?region=3601", 400, "行政区划 '3601' 不是 GB/T 2260 代码"),  # the page's language
+        ("/risk?region=360100%27%20OR%201%3D1%20--", 400, "行政区划"),
+        ("/risk?industry=44", 400, "行业"),
+        ("/risk?pollutant=COD", 400, "污染物"),
+        ("/risk?from=2026-11-20&to=2026-11-01", 400, "起始日 2026-11-20 晚于截止日 2026-11-01"),
+        ("/risk?from=2026-02-30", 400, "起始日"),
+        ("/risk?top=0", 400, "前 '0' 名"),
+        ("/risk?top=many", 400, "前"),
+        ("/risk/export.xlsx?region=99", 400, "行政区划"),
         ("/risk/outlets/bad%20mn", 404, "bad mn"),  # an MN the parser only warned about is read
         ("/risk/outlets/NOSUCHMN0000", 404, "NOSUCHMN0000"),
-        ("/risk/outlets/NOSUCHMN0000?to=2026-13-01", 400, "to"),
+        ("/risk/outlets/NOSUCHMN0000?to=2026-13-01", 400, "截止日"),
         ("/risk/enterprises/91360000", 404, "91360000"),  # a USCC failing its checks is still ranked
         ("/risk/enterprises/913600000000000000", 404, "913600000000000000"),
     ],
@@ -287,8 +288,20 @@ def test_bad_filters_get_a_4xx_page(
     r = enforcement.get(risk_server + path, timeout=30)
     assert r.status_code == status
     message = re.search(r'class="message">([^<]*)', r.text)
-    assert message and says in message.group(1)
+    assert message and says in html.unescape(message.group(1))
     assert "Traceback" not in r.text
+
+
+def test_a_bad_filter_is_explained_in_english_on_english_pages(
+    risk_server: str, enforcement: requests.Session
+) -> None:
+    try:  # ?lang= sets the session's language cookie: set back to Chinese for the other tests
+        r = enforcement.get(f"{risk_server}/risk", params={"region": "3601", "lang": "en"}, timeout=30)
+        message = re.search(r'class="message">([^<]*)', r.text)
+        assert r.status_code == 400 and message
+        assert "region: '3601' is not a GB/T 2260 region code" in html.unescape(message.group(1))
+    finally:
+        enforcement.get(f"{risk_server}/", params={"lang": "zh"}, timeout=30)
 
 
 def chart(html: str, mn: str, code: str) -> dict[str, Any]:
