@@ -240,10 +240,14 @@ def _charts(
 def _chart_codes(
     measured: list[dict[str, Any]], found: list[dict[str, Any]], limited: set[str], rules: RiskRules
 ) -> list[str]:
-    """Pollutants worth a chart: those the evidence names first, then those with a limit."""
+    """Pollutants worth a chart: those the evidence names first, then those with a limit; with
+    neither (an outlet no permit lists, a quiet one), the pollutants it measures — not "nothing to
+    draw" above a list of measured items."""
     have = [m["pollutant_code"] for m in measured]
     named = [c for c in dict.fromkeys(e["pollutant_code"] for e in found) if c in have]
     rest = [c for c in have if c in limited and c not in named and c not in rules.auxiliary_codes]
+    if not named and not rest:
+        rest = [c for c in have if c not in rules.auxiliary_codes]
     return (named + rest)[:MAX_CHARTS]
 
 

@@ -500,3 +500,17 @@ def test_a_dated_page_opens_on_the_newest_complete_day_and_today_only_when_asked
     with pytest.raises(HTTPException) as missing:
         shown_day(v, dates, today - dt.timedelta(days=9), ("无", "none"))
     assert missing.value.status_code == 404
+
+
+def test_an_outlet_without_evidence_or_limits_charts_what_it_measures() -> None:
+    """An outlet no permit lists, with no exceedance: its page said "no hourly values to draw" above the
+    list of the items it measured."""
+    from ecocloud.web.routes_risk import _chart_codes
+    from transforms.risk import load_rules
+
+    rules = load_rules()
+    measured = [{"pollutant_code": c} for c in ("w00000", "w01018", "w21003")]  # flow is auxiliary
+    assert _chart_codes(measured, [], set(), rules) == ["w01018", "w21003"]
+    found = [{"pollutant_code": "w21003"}]
+    assert _chart_codes(measured, found, {"w01018"}, rules) == ["w21003", "w01018"]  # evidence, then limits
+    assert _chart_codes(measured, found, set(), rules) == ["w21003"]
