@@ -118,7 +118,7 @@ def outlet_chart(
         )
     mine = [r for r in runs if r["pollutant_code"] in (code, schema.LOGGER_LEVEL)]
     layout = {
-        "title": {"text": plain(f"{name} {code}" + (f"（{unit}）" if unit else ""))},
+        "title": {"text": plain(f"{name} {code}" + (v.t(f"（{unit}）", f" ({unit})") if unit else ""))},
         "xaxis": {"type": "date", "title": {"text": v.t("北京时间", "Beijing time")}},
         "yaxis": {"title": {"text": unit}, "rangemode": "tozero"},
         "height": 380,

@@ -185,7 +185,9 @@ def ranked_list(request: Request, listing: Listing) -> Response:
         _, report = _listed(v, settings, filters, rules, digest, with_evidence=False)
     except NoRiskMarts:
         report = None
-    return render(request, "risk.html", report=report, filters=filters, labels=_labels(v), **_helpers(rules))
+    return render(
+        request, "risk.html", report=report, filters=filters, labels=_labels(v), **_helpers(v, rules)
+    )
 
 
 @router.get("/export.xlsx")
@@ -206,10 +208,10 @@ def export_xlsx(request: Request, listing: Listing) -> Response:
     )
 
 
-def _helpers(rules: RiskRules) -> dict[str, Any]:
+def _helpers(v: Viewer, rules: RiskRules) -> dict[str, Any]:
     return {
         "region_label": region_label,
-        "pollutant_name": lambda code: pollutant_name(code, rules),
+        "pollutant_name": lambda code: pollutant_name(code, rules, v.lang),
         "reasons": lambda text: json.loads(text or "[]"),
     }
 
@@ -232,7 +234,7 @@ def _charts(
         if not rows:
             continue
         mine = [e for e in exceedances if e["pollutant_code"] == code]
-        figure = outlet_chart(v, code, pollutant_name(code, rules), rows, mine, runs, rules)
+        figure = outlet_chart(v, code, pollutant_name(code, rules, v.lang), rows, mine, runs, rules)
         out.append((f"chart-{mn}-{code}", code, figure))
     return out
 
@@ -315,7 +317,7 @@ def outlet_page(
         limits=limits,
         credit=credit,
         labels=_labels(v),
-        **_helpers(rules),
+        **_helpers(v, rules),
     )
 
 
@@ -372,5 +374,5 @@ def enterprise_page(request: Request, uscc: Uscc, start: From = None, end: To = 
         limits=limits,
         credit=credit,
         labels=_labels(v),
-        **_helpers(rules),
+        **_helpers(v, rules),
     )

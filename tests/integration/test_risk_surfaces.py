@@ -26,6 +26,7 @@ from openpyxl import load_workbook
 from ecocloud.risk_export import ENTERPRISE_COLUMNS, EVIDENCE_COLUMNS, RANKING_COLUMNS
 from ecocloud.simulator.fleet import load_labels
 from schemas import risk as schema
+from schemas.hj212_codes import POLLUTANTS
 
 if TYPE_CHECKING:
     from conftest import RiskHome
@@ -335,6 +336,11 @@ def test_outlet_page_draws_the_limit_and_marks_exceedances_and_runs(
     try:  # ?lang= sets the session's language cookie: set back to Chinese for the other tests
         english = enforcement.get(f"{risk_server}/risk/outlets/{lb['mn']}", params={"lang": "en"}, timeout=60)
         assert "<td>matched</td>" in english.text and "已匹配" not in english.text  # the registry's English
+        name = POLLUTANTS[lb["pollutant"]].name  # the HJ 212 table's English name, in the chart's title too
+        assert (
+            f'"{name} {lb["pollutant"]} (' in english.text
+            and POLLUTANTS[lb["pollutant"]].name_zh not in english.text
+        )
     finally:
         enforcement.get(f"{risk_server}/", params={"lang": "zh"}, timeout=60)
 
