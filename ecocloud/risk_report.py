@@ -26,7 +26,7 @@ import pyarrow as pa
 from ecocloud.settings import Settings
 from schemas import risk as schema
 from schemas.hj212_codes import CODE_2005_TO_2017, POLLUTANTS
-from transforms.identifiers import PREFECTURE_NAMES, is_region_code, prefecture_code
+from transforms.identifiers import PREFECTURE_NAMES, PROVINCE_CODES, is_region_code, prefecture_code
 from transforms.risk import RiskRules, load_rules, score_period
 from transforms.risk.indicators import names_sql
 
@@ -99,6 +99,12 @@ def _region(value: str | None) -> str | None:
             f"{code!r} is not a GB/T 2260 region code: six digits, e.g. 360000 (province), "
             "360100 (prefecture), 360102 (county)",
             f"行政区划 {code!r} 不是 GB/T 2260 代码：应为六位数字，如 360000（省）、360100（市）、360102（县）",
+        )
+    if code[:2] not in PROVINCE_CODES:
+        raise FilterError(
+            "region",
+            f"{code!r}: no province has the code {code[:2]}0000 (GB/T 2260)",
+            f"行政区划 {code!r}：没有代码为 {code[:2]}0000 的省级行政区（GB/T 2260）",
         )
     return code
 

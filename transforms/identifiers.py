@@ -271,6 +271,13 @@ def canonical_industry_code(value: str | None) -> str | None:
     return section + m.group(2) if m.group(1) in ("", section) else text
 
 
+# GB/T 2260: the first two digits of every region code name one of the 34 provincial-level divisions
+PROVINCE_CODES = frozenset((
+    "11", "12", "13", "14", "15", "21", "22", "23", "31", "32", "33", "34", "35", "36", "37", "41", "42",
+    "43", "44", "45", "46", "50", "51", "52", "53", "54", "61", "62", "63", "64", "65", "71", "81", "82",
+))  # fmt: skip
+
+
 def is_region_code(value: str | None) -> bool:
     """Six digits with a non-zero province part (shape only; not a lookup in the full code list)."""
     return bool(value) and bool(_REGION_RE.match(value or "")) and (value or "")[:2] != "00"

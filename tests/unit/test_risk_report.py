@@ -81,6 +81,7 @@ def test_valid_filters(given: dict, expected: RiskFilters) -> None:
         ({"region": "3601"}, "region"),
         ({"region": "36010A"}, "region"),
         ({"region": "000000"}, "region"),
+        ({"region": "990000"}, "region"),  # the shape of a code, but no province 99
         ({"region": "360100'; DROP TABLE x; --"}, "region"),
         ({"industry": "44"}, "industry"),
         ({"industry": "D4"}, "industry"),
