@@ -33,6 +33,7 @@ class CreditScheme:
     name: str
     description: str
     levels: tuple[CreditLevel, ...]  # best first
+    label_zh: str  # as a page names the scheme
 
     def level(self, code: str) -> CreditLevel:
         for lvl in self.levels:
@@ -55,15 +56,25 @@ _NATIONAL_LEVELS = (
 SCHEMES: dict[str, CreditScheme] = {
     s.name: s
     for s in (
-        CreditScheme("national-4", "national scheme (2013): four levels", _NATIONAL_LEVELS),
+        CreditScheme(
+            "national-4", "national scheme (2013): four levels", _NATIONAL_LEVELS, "国家四级（2013）"
+        ),
         CreditScheme(
             "jiangxi-5",
             "Jiangxi: the national four plus black (worst; permits withheld)",
             (*_NATIONAL_LEVELS, CreditLevel("black", "环保严重失信", 5)),
+            "江西五级（含黑牌）",
         ),
-        CreditScheme("guizhou-4", "Guizhou: the national four levels with sub-grades", _NATIONAL_LEVELS),
+        CreditScheme(
+            "guizhou-4",
+            "Guizhou: the national four levels with sub-grades",
+            _NATIONAL_LEVELS,
+            "贵州四级（分档）",
+        ),
     )
 }
+# the schemes as codes with their labels (the column's allowed values, the pages' names for them)
+SCHEME_CODES = Codes({s.name: (s.label_zh, s.description) for s in SCHEMES.values()})
 LEVEL_CODES = Codes(
     {
         "green": ("绿牌", "green"),
@@ -77,7 +88,7 @@ LEVEL_CODES = Codes(
 F = Fields("credit", parent=SHARED)
 F.define(
     Column("province_code", "string", "province of the result file (GB/T 2260), e.g. 360000", nullable=False),
-    Column("scheme", "string", "rating scheme", allowed=tuple(SCHEMES), nullable=False),
+    Column("scheme", "string", "rating scheme", allowed=SCHEME_CODES, nullable=False),
     Column("year", "int16", "evaluation year (评价年度)", unit="1", nullable=False, min=2000, max=2100),
     Column(
         "list_batch",

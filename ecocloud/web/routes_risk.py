@@ -45,6 +45,7 @@ from ecocloud.web import risk_queries as q
 from ecocloud.web.access import Role
 from ecocloud.web.deps import Viewer, render, require, settings_of
 from ecocloud.web.risk_charts import outlet_chart
+from schemas import credit as credit_schema
 from schemas import permits as permit_schema
 from schemas import risk as schema
 from transforms.risk import RiskRules, load_rules
@@ -66,6 +67,7 @@ CODES = {
     "version": permit_schema.STATUSES,
     "identity": schema.IDENTITY_STATUSES,
     "credit": schema.CREDIT_LEVELS,
+    "scheme": credit_schema.SCHEME_CODES,
     "category": schema.REASON_CATEGORIES,
     "indicator": schema.INDICATORS,
 }

@@ -367,6 +367,9 @@ def test_enterprise_page_shows_the_revoked_permit_and_credit(
     outlets = page.text[page.text.index('id="enterprise-outlets"') :]
     assert all(f"/risk/outlets/{x['mn']}?" in outlets for x in labels if x["kind"] == "revoked_permit")
     assert 'id="credit-history"' in page.text and "已撤销" in page.text
+    history = page.text[page.text.index('id="credit-history"') :]
+    history = history[: history.index("</table>")]
+    assert "江西五级（含黑牌）" in history and "jiangxi-5" not in history  # the scheme by name, not by code
 
 
 def test_the_public_sees_no_data_logger_id(risk_server: str, labels: list[dict[str, Any]]) -> None:
