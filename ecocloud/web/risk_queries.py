@@ -12,7 +12,7 @@ import duckdb
 
 from transforms.permits import install_limit_in_force
 from transforms.risk import RiskRules
-from transforms.risk.hours import defaults_sql
+from transforms.risk.hours import defaults_sql, water_limit_sql
 
 BEIJING = dt.timezone(dt.timedelta(hours=8))
 
@@ -108,10 +108,8 @@ WITH h AS (
     SELECT h.*, o2.o2,
            CASE WHEN p.hour_at IS NOT NULL THEN 'permit' WHEN d.hour_at IS NOT NULL THEN 'default' END AS limit_source,
            CASE WHEN p.hour_at IS NOT NULL THEN p.limit_value
-                -- a default's limit for cold water binds unless the hour's water is measured warmer
-                WHEN d.limit_value_cold IS NOT NULL AND NOT coalesce(wt.water_temp > $cold_max, false)
-                    THEN d.limit_value_cold
-                ELSE d.limit_value END AS limit_value,
+                ELSE {water_limit_sql("d.limit_value", "d.limit_value_cold", "wt.water_temp", "$cold_max")}
+           END AS limit_value,
            CASE WHEN p.hour_at IS NOT NULL THEN p.limit_lower ELSE d.limit_lower END AS limit_lower,
            CASE WHEN p.hour_at IS NOT NULL THEN p.limit_unit ELSE d.limit_unit END AS limit_unit,
            CASE WHEN p.hour_at IS NOT NULL THEN p.o2_reference_pct ELSE d.o2_reference_pct END AS o2_reference_pct,

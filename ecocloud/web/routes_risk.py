@@ -14,7 +14,7 @@ import hashlib
 import json
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
 
@@ -71,11 +71,6 @@ CODES = {
     "category": schema.REASON_CATEGORIES,
     "indicator": schema.INDICATORS,
 }
-
-
-def _labels(v: Viewer) -> dict[str, Mapping[str, str]]:
-    """The codes' labels in the page's language."""
-    return {name: codes.in_language(v.lang) for name, codes in CODES.items()}
 
 
 def _parse(v: Viewer, **raw: Any) -> RiskFilters:
@@ -187,9 +182,7 @@ def ranked_list(request: Request, listing: Listing) -> Response:
         _, report = _listed(v, settings, filters, rules, digest, with_evidence=False)
     except NoRiskMarts:
         report = None
-    return render(
-        request, "risk.html", report=report, filters=filters, labels=_labels(v), **_helpers(v, rules)
-    )
+    return render(request, "risk.html", report=report, filters=filters, **_helpers(v, rules))
 
 
 @router.get("/export.xlsx")
@@ -211,7 +204,9 @@ def export_xlsx(request: Request, listing: Listing) -> Response:
 
 
 def _helpers(v: Viewer, rules: RiskRules) -> dict[str, Any]:
+    """What every risk page's template uses: the codes' labels in the page's language, names."""
     return {
+        "labels": {name: codes.in_language(v.lang) for name, codes in CODES.items()},
         "region_label": region_label,
         "pollutant_name": lambda code: pollutant_name(code, rules, v.lang),
         "reasons": lambda text: json.loads(text or "[]"),
@@ -318,7 +313,6 @@ def outlet_page(
         permits=permits,
         limits=limits,
         credit=credit,
-        labels=_labels(v),
         **_helpers(v, rules),
     )
 
@@ -375,6 +369,5 @@ def enterprise_page(request: Request, uscc: Uscc, start: From = None, end: To = 
         permits=permits,
         limits=limits,
         credit=credit,
-        labels=_labels(v),
         **_helpers(v, rules),
     )

@@ -297,7 +297,8 @@ def _assemble(
         holds_text = np.zeros(n_lines, dtype=bool)  # text that is not a number is a value here too
         holds_text[[row for row, col in bad_text if col == j]] = True
         for row in np.flatnonzero(good & (~np.isnan(values) | holds_text)).tolist():
-            orphans_of_row.setdefault(row, []).append((j + 4, bad_text.get((row, j), str(values[row]))))
+            field = 3 + j + 1  # 1-based, after date, hour and type
+            orphans_of_row.setdefault(row, []).append((field, bad_text.get((row, j), str(values[row]))))
     orphan_cells = [
         (int(line_nos[row]), rtypes[row], "; ".join(raw for _, raw in cells), _orphan_reason(cells))
         for row, cells in sorted(orphans_of_row.items())

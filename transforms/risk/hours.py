@@ -33,7 +33,7 @@ import duckdb
 from transforms.risk.rules import RiskRules
 from transforms.risk.sql import BEIJING_H, FAR_US, HOUR_US, lit
 
-__all__ = ["build_judged_hours", "defaults_sql", "load_hours"]
+__all__ = ["build_judged_hours", "defaults_sql", "load_hours", "water_limit_sql"]
 
 
 def load_hours(con: duckdb.DuckDBPyConnection, lo: dt.date, hi: dt.date) -> None:
@@ -46,6 +46,15 @@ def load_hours(con: duckdb.DuckDBPyConnection, lo: dt.date, hi: dt.date) -> None
         FROM mart_source__hourly WHERE date BETWEEN $lo AND $hi
         """,
         {"lo": lo, "hi": hi},
+    )
+
+
+def water_limit_sql(limit: str, cold_limit: str, water_temp: str, cold_max: str) -> str:
+    """The limit an hour binds (SQL over the given expressions): a default's limit for cold water
+    unless the hour's water temperature is measured above ``cold_max``, else ``limit``."""
+    return (
+        f"CASE WHEN {cold_limit} IS NOT NULL AND NOT coalesce({water_temp} > {cold_max}, false) "
+        f"THEN {cold_limit} ELSE {limit} END"
     )
 
 
@@ -160,7 +169,7 @@ def _judged_sql(rules: RiskRules) -> str:
         FROM _risk_h WHERE pollutant_code IN ({flows}, {o2_code}, {temp_code}) GROUP BY mn, hr
     ), h AS (
         SELECT h.mn, h.pollutant_code, h.hr, h.avg_value, h.zs_avg_value, h.flag, h.unit, i.day_num, i.seg_id,
-               coalesce(a.water_temp > {rules.cold_water_max_c!r}, false) AS warm_water,
+               a.water_temp,
                CASE WHEN a.o2 >= 0 AND a.o2 < {o2_max!r} THEN a.o2 END AS o2,
                coalesce(a.o2 >= {o2_max!r}, false) AS o2_too_high,
                a.flow > {rules.running_flow_min!r} AS running,
@@ -172,10 +181,9 @@ def _judged_sql(rules: RiskRules) -> str:
          AND h.hr * {HOUR_US} >= i.from_us AND h.hr * {HOUR_US} < i.to_us
         LEFT JOIN aux a ON a.mn = h.mn AND a.hr = h.hr
     ), j AS (
-        SELECT h.* EXCLUDE (o2_too_high, spread, warm_water), l.lim_id,
-               -- a limit for cold water binds unless the hour's water is measured warmer
-               CASE WHEN l.limit_value_cold IS NOT NULL AND NOT h.warm_water THEN l.limit_value_cold
-                    ELSE l.limit_value END AS limit_value,
+        SELECT h.* EXCLUDE (o2_too_high, spread, water_temp), l.lim_id,
+               {water_limit_sql("l.limit_value", "l.limit_value_cold", "h.water_temp", repr(rules.cold_water_max_c))}
+                   AS limit_value,
                l.limit_lower, l.o2_reference_pct,
                coalesce(l.hourly_limit, true) AS hourly_limit,
                CASE WHEN h.valid AND {limited} AND NOT coalesce(l.limit_unit <> h.unit, false) THEN
