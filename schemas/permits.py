@@ -19,6 +19,17 @@ UPSTREAM = "全国排污许可证管理信息平台 (national pollutant discharg
 STATUSES = Codes(
     {"valid": ("有效", "valid"), "revoked": ("已撤销", "revoked"), "cancelled": ("已注销", "cancelled")}
 )
+# the version kinds the permit platform names (open text: a kind not listed here is kept and shown as sent)
+VERSION_KINDS = Codes(
+    {
+        "首次申请": ("首次申请", "first application"),
+        "重新申请": ("重新申请", "re-application"),
+        "变更": ("变更", "change"),
+        "延续": ("延续", "renewal"),
+        "撤销": ("撤销", "revocation"),
+        "注销": ("注销", "cancellation"),
+    }
+)
 OUTLET_KINDS = Codes({"main": ("主要排放口", "main outlet"), "general": ("一般排放口", "general outlet")})
 
 F = Fields("permit", parent=SHARED)

@@ -65,6 +65,7 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CODES = {
     "permit": schema.PERMIT_STATUSES,
     "version": permit_schema.STATUSES,
+    "kind": permit_schema.VERSION_KINDS,
     "identity": schema.IDENTITY_STATUSES,
     "credit": schema.CREDIT_LEVELS,
     "scheme": credit_schema.SCHEME_CODES,

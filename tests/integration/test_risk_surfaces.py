@@ -370,6 +370,14 @@ def test_enterprise_page_shows_the_revoked_permit_and_credit(
     history = page.text[page.text.index('id="credit-history"') :]
     history = history[: history.index("</table>")]
     assert "江西五级（含黑牌）" in history and "jiangxi-5" not in history  # the scheme by name, not by code
+    assert "<td>首次申请</td>" in versions
+    try:  # the permit platform's version kinds in English (?lang= sets the session's cookie)
+        english = enforcement.get(f"{risk_server}/risk/enterprises/{uscc}", params={"lang": "en"}, timeout=60)
+        start = english.text.index('id="permit-versions"')
+        versions_en = english.text[start : english.text.index("</table>", start)]
+        assert "<td>first application</td>" in versions_en and "首次申请" not in versions_en
+    finally:
+        enforcement.get(f"{risk_server}/", params={"lang": "zh"}, timeout=60)
 
 
 def test_the_public_sees_no_data_logger_id(risk_server: str, labels: list[dict[str, Any]]) -> None:
