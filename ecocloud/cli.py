@@ -8,7 +8,8 @@ import io
 import json
 import logging
 import sys
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -19,11 +20,13 @@ from ecocloud import cli_ddl, cli_up
 from ecocloud.cli_catalog import catalog_app
 from ecocloud.cli_ingest import ingest_app
 from ecocloud.cli_ingest import run as run_spec_command
+from ecocloud.cli_output import output_format, write_output
 from ecocloud.cli_risk import risk as risk_command
 from ecocloud.cli_sweep import sweep as sweep_command
 from ecocloud.cli_web import serve as serve_web
 from ecocloud.cli_web import users_app
 from ecocloud.settings import get_settings
+from ecocloud.spreadsheet import csv_bytes, csv_text, table_xlsx
 from ecocloud.terminal import cli_console
 from schemas.sql import string_literal
 
@@ -79,15 +82,31 @@ def sql(
         str,
         typer.Argument(help="one read-only query: SELECT, WITH, DESCRIBE, SHOW, SUMMARIZE, PIVOT, EXPLAIN …"),
     ],
-    fmt: Annotated[str, typer.Option("--format", "-f", help="table | csv | json")] = "table",
+    fmt: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            "-f",
+            help="table | csv | xlsx | json (default: table, or the --out file's suffix)",
+            show_default=False,
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="write to this file (needed for xlsx): a CSV file is for a spreadsheet — UTF-8 with a BOM, "
+            "text that would start a formula prefixed with ' —; csv and json go to stdout as they are "
+            "without it or with -",
+        ),
+    ] = None,
     limit: Annotated[int, typer.Option(help="rows shown in table format")] = 200,
 ) -> None:
     """Query the serving DuckDB database: the lake's tables and nothing else, within time, memory and row limits."""
     from ecocloud.query import QueryLimitError, ReadOnlyError, run_query
 
-    if fmt not in ("table", "csv", "json"):
-        err.print("--format must be table, csv or json")
-        raise typer.Exit(2)
+    fmt, out = output_format(fmt, out)
     try:
         result = run_query(get_settings(), query)
     except (ReadOnlyError, FileNotFoundError) as exc:
@@ -102,26 +121,46 @@ def sql(
     columns, rows = result.columns, result.rows
     if result.truncated:
         err.print(f"[yellow]only the first {len(rows)} rows are returned (ECOCLOUD_SQL_MAX_ROWS)")
-    if fmt == "csv":
-        buf = io.StringIO()
-        w = csv.writer(buf, lineterminator="\n")
-        w.writerow(columns)
-        w.writerows(rows)
-        sys.stdout.write(buf.getvalue())
-    elif fmt == "json":
-        sys.stdout.write(
-            json.dumps([dict(zip(columns, r, strict=True)) for r in rows], default=str, ensure_ascii=False)
-        )
-        sys.stdout.write("\n")
-    else:
-        table = RichTable(show_lines=False)
-        for c in columns:
-            table.add_column(c)
-        for r in rows[:limit]:
-            table.add_row(*["" if v is None else str(v) for v in r])
-        console.print(table)
-        if len(rows) > limit:
-            console.print(f"… {len(rows) - limit} more rows (use --format csv or --limit)")
+    if fmt == "table":
+        _print_rows(columns, rows, limit)
+        return
+    data = _query_output(fmt, query, columns, rows, to_file=out is not None)
+    if out is None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+        return
+    write_output(out, data, "--out")
+    err.print(f"{len(rows):,} rows → {out}")
+
+
+def _query_output(
+    fmt: str, query: str, columns: list[str], rows: list[tuple[Any, ...]], *, to_file: bool
+) -> bytes:
+    """A query's rows as csv, xlsx or json bytes; CSV for a file is for a spreadsheet (module
+    ecocloud/spreadsheet.py), CSV for standard output the values as they are."""
+    if fmt == "xlsx":
+        return table_xlsx("查询结果", columns, rows, description=query)
+    if fmt == "json":
+        text = json.dumps([dict(zip(columns, r, strict=True)) for r in rows], default=str, ensure_ascii=False)
+        return (text + "\n").encode("utf-8")
+    if to_file:
+        return csv_bytes(csv_text(columns, rows))
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(columns)
+    w.writerows(rows)
+    return buf.getvalue().encode("utf-8")
+
+
+def _print_rows(columns: list[str], rows: list[tuple[Any, ...]], limit: int) -> None:
+    table = RichTable(show_lines=False)
+    for c in columns:
+        table.add_column(c)
+    for r in rows[:limit]:
+        table.add_row(*["" if v is None else str(v) for v in r])
+    console.print(table)
+    if len(rows) > limit:
+        console.print(f"… {len(rows) - limit} more rows (use --format csv or --limit)")
 
 
 @app.command()

@@ -11,7 +11,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table as RichTable
 
-from ecocloud.cli_output import check_output, write_output
+from ecocloud.cli_output import output_format, write_output
 from ecocloud.risk_export import to_csv, to_json, to_xlsx
 from ecocloud.risk_report import (
     DEFAULT_TOP,
@@ -24,12 +24,12 @@ from ecocloud.risk_report import (
     region_label,
 )
 from ecocloud.settings import get_settings
+from ecocloud.spreadsheet import csv_bytes
 from ecocloud.terminal import cli_console
 from transforms.risk import RulesError
 
 console = cli_console()
 err = cli_console(stderr=True)
-FORMATS = ("table", "csv", "xlsx", "json")
 
 
 def risk(
@@ -72,13 +72,7 @@ def risk(
 ) -> None:
     """Rank outlets by risk over a period, with the evidence: exceedances, data-fraud and data-quality
     findings, permit status, credit. Exit 2 on a bad filter, 1 when no risk marts are built yet."""
-    fmt = _format(fmt.lower() if fmt else None, out)
-    if out == STDOUT:  # "-": standard output, as without --out (csv, json)
-        if fmt == "xlsx":
-            _fail(2, "--format xlsx needs --out FILE.xlsx (a workbook is not written to standard output)")
-        out = None
-    if out is not None:
-        check_output(out, "--out")  # before the ranking, not after it
+    fmt, out = output_format(fmt, out)
     try:
         filters = RiskFilters.parse(
             region=region, industry=industry, pollutant=pollutant, start=start, end=end, top=top
@@ -101,9 +95,8 @@ def risk(
         if out is None:
             sys.stdout.write(text)
             return
-        # a file for a spreadsheet: UTF-8 with a BOM, so Excel reads the Chinese right
         data, summary = (
-            text.encode("utf-8-sig" if fmt == "csv" else "utf-8"),
+            csv_bytes(text) if fmt == "csv" else text.encode("utf-8"),
             f"{len(report.outlets)} outlets",
         )
     assert out is not None
@@ -114,32 +107,6 @@ def risk(
 def _fail(code: int, message: str) -> NoReturn:
     err.print(f"[red]{escape(message)}")
     raise typer.Exit(code)
-
-
-STDOUT = Path("-")  # --out - : standard output
-
-
-def _format(fmt: str | None, out: Path | None) -> str:
-    """The format asked for, or the one the --out file's suffix names; exit 2 where they disagree (an
-    XLSX workbook under a .csv name opens as garbage) or where neither says."""
-    if fmt is not None and fmt not in FORMATS:
-        _fail(2, f"--format must be one of {', '.join(FORMATS)}")
-    suffix = out.suffix.lower().lstrip(".") if out is not None else ""
-    named = suffix if suffix in FORMATS[1:] else None
-    if out is None:
-        if fmt == "xlsx":
-            _fail(2, "--format xlsx needs --out FILE.xlsx")
-        return fmt or "table"
-    if fmt == "table":
-        _fail(2, "--out needs --format csv, xlsx or json")
-    if fmt is None:
-        if named is None:
-            what = "standard output" if out == STDOUT else "the file's suffix"
-            _fail(2, f"--out {out}: give --format csv, xlsx or json ({what} names none of them)")
-        return named
-    if named is not None and named != fmt:
-        _fail(2, f"--out {out} names a .{named} file, but --format is {fmt}: give --out a .{fmt} name")
-    return fmt
 
 
 def _print_table(report: RiskReport) -> None:

@@ -3,30 +3,19 @@
 The XLSX workbook has three sheets: 排名 (the ranked outlets), 企业排名 (the ranked enterprises, as
 the web page lists them) and 证据 (the evidence rows of the ranked outlets; past Excel's 1,048,576
 rows a sheet they go on in 证据 2, 证据 3, …), written row by row in openpyxl's write-only mode. CSV
-holds the outlet ranking. Text never becomes a formula, so a hostile enterprise name cannot run in
-the reader's spreadsheet: in XLSX every string is a text cell (openpyxl would store one starting
-with ``=`` as a formula; those are typed as text explicitly), in CSV a value starting like a formula
-(``=``, ``+``, ``-``, ``@``, tab, CR) is prefixed with ``'``. A control character that XLSX cannot
-hold (upstream names may carry one) shows there as U+FFFD; CSV keeps it.
+holds the outlet ranking. Cells are written as ecocloud/spreadsheet.py writes them: text never
+becomes a formula, a control character XLSX cannot hold shows as U+FFFD.
 """
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
-import itertools
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.styles import Alignment, Font
-from openpyxl.utils import get_column_letter
-
 from ecocloud.risk_report import RiskReport, region_label
+from ecocloud.spreadsheet import BEIJING, csv_text, saved, sheets, workbook
 from schemas import risk as schema
 
 __all__ = [
@@ -39,11 +28,7 @@ __all__ = [
     "to_xlsx",
 ]
 
-BEIJING = dt.timezone(dt.timedelta(hours=8))
 RANKING_SHEET, ENTERPRISE_SHEET, EVIDENCE_SHEET = "排名", "企业排名", "证据"
-# Excel's rows per sheet, the header included (openpyxl writes more without complaint, and Excel
-# then refuses the file): the evidence goes on in 证据 2, 证据 3, …
-MAX_SHEET_ROWS = 1_048_576
 
 # (column of mart_risk__outlet_scores, Chinese header, column width in the workbook)
 RANKING_COLUMNS: tuple[tuple[str, str, int], ...] = (
@@ -130,9 +115,6 @@ _ROUND = {"score": 1, "near_limit_share_pct": 1, "abnormal_share_pct": 1, "manua
 # regulatory numbers shown as the permit states them: a mercury limit of 0.0005 mg/L rounded to two
 # places would read 0.0
 _UNROUNDED = frozenset({"limit_value"})
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-# what stands in XLSX for a control character openpyxl refuses: visible, unlike deleting it
-_REFUSED_CHARACTER = "\ufffd"
 
 
 def beijing_text(value: dt.datetime) -> str:
@@ -162,83 +144,24 @@ def _table(rows: Iterable[dict[str, Any]], columns: Sequence[tuple[str, str, int
         yield [_display(key, row.get(key)) for key, _, _ in columns]
 
 
-def _csv_text(value: Any) -> Any:
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
-
-
 def to_csv(report: RiskReport) -> str:
     """The ranking with Chinese headers."""
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow([label for _, label, _ in RANKING_COLUMNS])
-    for row in _table(report.outlets, RANKING_COLUMNS):
-        w.writerow([_csv_text(v) for v in row])
-    return buf.getvalue()
+    return csv_text([label for _, label, _ in RANKING_COLUMNS], _table(report.outlets, RANKING_COLUMNS))
 
 
-def _sheet(
-    wb: Workbook, title: str, columns: Sequence[tuple[str, str, int]], rows: Iterable[list[Any]]
-) -> None:
-    ws = wb.create_sheet(title)
-    ws.freeze_panes = "A2"
-    for i, (_, _, width) in enumerate(columns, start=1):
-        ws.column_dimensions[get_column_letter(i)].width = width
-    header = []
-    for _, label, _ in columns:
-        cell = WriteOnlyCell(ws, value=label)
-        cell.font = Font(bold=True)
-        cell.alignment = Alignment(wrap_text=True, vertical="top")
-        header.append(cell)
-    ws.append(header)
-    for row in rows:
-        ws.append([_xlsx_cell(ws, v) for v in row])
-
-
-def _xlsx_text(text: str) -> str:
-    """``text`` without the control characters openpyxl refuses (one would fail the whole
-    workbook; ingest trims only the ends of upstream names): each becomes U+FFFD."""
-    return ILLEGAL_CHARACTERS_RE.sub(_REFUSED_CHARACTER, text)
-
-
-def _xlsx_cell(ws: Any, value: Any) -> Any:
-    """A value as openpyxl should write it: strings cleaned by :func:`_xlsx_text`, and one starting
-    with "=" (openpyxl would store it as a formula) typed as text."""
-    if not isinstance(value, str):
-        return value
-    text = _xlsx_text(value)
-    if not text.startswith("="):
-        return text
-    cell = WriteOnlyCell(ws, value=text)
-    cell.data_type = "s"
-    return cell
+def _sheet(wb: Any, title: str, columns: Sequence[tuple[str, str, int]], rows: Iterable[list[Any]]) -> None:
+    sheets(wb, title, [(label, width) for _, label, width in columns], rows)
 
 
 def to_xlsx(report: RiskReport) -> bytes:
     """Three sheets: 排名 (the outlet ranking), 企业排名 (the enterprise ranking) and 证据 (the
     evidence rows, continued in 证据 2, … past Excel's row limit), Chinese headers."""
-    wb = Workbook(write_only=True)
     p = report.period
-    wb.properties.title = f"污染源风险排名 {p.start} 至 {p.end}"
-    wb.properties.description = _filters_text(report)
-    wb.properties.creator = "ecocloud 生态云"
+    wb = workbook(f"污染源风险排名 {p.start} 至 {p.end}", _filters_text(report))
     _sheet(wb, RANKING_SHEET, RANKING_COLUMNS, _table(report.outlets, RANKING_COLUMNS))
     _sheet(wb, ENTERPRISE_SHEET, ENTERPRISE_COLUMNS, _table(report.enterprises, ENTERPRISE_COLUMNS))
-    _evidence_sheets(wb, report.evidence)
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
-
-
-def _evidence_sheets(wb: Workbook, evidence: Sequence[dict[str, Any]]) -> None:
-    """证据, then 证据 2, 证据 3, … each with the header and at most :data:`MAX_SHEET_ROWS` rows in all."""
-    per_sheet = MAX_SHEET_ROWS - 1  # and the header
-    for start in range(0, max(len(evidence), 1), per_sheet):
-        number = start // per_sheet + 1
-        title = EVIDENCE_SHEET if number == 1 else f"{EVIDENCE_SHEET} {number}"
-        part = itertools.islice(evidence, start, start + per_sheet)
-        _sheet(wb, title, EVIDENCE_COLUMNS, _table(part, EVIDENCE_COLUMNS))
+    _sheet(wb, EVIDENCE_SHEET, EVIDENCE_COLUMNS, _table(report.evidence, EVIDENCE_COLUMNS))
+    return saved(wb)
 
 
 def _filters_text(report: RiskReport) -> str:

@@ -8,13 +8,17 @@ queries are stopped with a clear error.
 
 from __future__ import annotations
 
+import codecs
+import csv
 import datetime as dt
+import io
 import json
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 import pytest
+from openpyxl import load_workbook
 from typer.testing import CliRunner
 
 from ecocloud.cli import app
@@ -379,6 +383,42 @@ def test_cli_sql_refuses_with_exit_2_and_reads_as_json(
                                "GROUP BY 1 ORDER BY 1", "--format", "json"])  # fmt: skip
     assert good.exit_code == 0, good.output
     assert json.loads(good.stdout) == [{"station_code": s, "n": 4} for s in STATIONS]
+
+
+def test_cli_sql_writes_files_for_a_spreadsheet(
+    served: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """`--out` writes what an analyst opens in Excel: an XLSX workbook (text cells, Beijing time, long
+    integers as text) or a CSV with a BOM and no formula; standard output stays the plain values."""
+    monkeypatch.setenv("ECOCLOUD_HOME", str(served.home))
+    for var in ("ECOCLOUD_LAKE_DIR", "ECOCLOUD_DUCKDB_PATH"):
+        monkeypatch.delenv(var, raising=False)
+    query = (
+        "SELECT '=1+1' AS f, '江西' AS province, 12345678901234567 AS id, "
+        "TIMESTAMPTZ '2026-01-01 00:30:00+00' AS at, [1, 2] AS l, 1.5 AS x, NULL AS n"
+    )
+    runner = CliRunner()
+    book_path, csv_path = tmp_path / "q.xlsx", tmp_path / "q.csv"
+    assert (
+        runner.invoke(app, ["sql", query, "--out", str(book_path)]).exit_code == 0
+    )  # the format from the suffix
+    sheet = load_workbook(book_path)["查询结果"]
+    assert [c.value for c in sheet[1]] == ["f", "province", "id", "at", "l", "x", "n"]
+    assert [c.value for c in sheet[2]] == [
+        "=1+1", "江西", "12345678901234567", dt.datetime(2026, 1, 1, 8, 30), "[1, 2]", 1.5, None
+    ]  # fmt: skip
+    assert sheet["A2"].data_type == "s"  # text, not a formula
+
+    assert runner.invoke(app, ["sql", query, "-f", "CSV", "-o", str(csv_path)]).exit_code == 0
+    data = csv_path.read_bytes()
+    assert data.startswith(codecs.BOM_UTF8)
+    assert next(iter(csv.reader(io.StringIO(data.decode("utf-8-sig")))))[0] == "f"
+    assert list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))[1][:2] == ["'=1+1", "江西"]
+    plain = runner.invoke(app, ["sql", query, "--format", "csv"])
+    assert plain.exit_code == 0 and plain.stdout.startswith("f,province") and "\n=1+1,江西," in plain.stdout
+
+    refused = runner.invoke(app, ["sql", query, "--format", "xlsx"])
+    assert refused.exit_code == 2 and "--out" in refused.output
 
 
 def test_a_viewer_s_sandbox_reads_only_the_files_of_its_tables(served: Settings) -> None:

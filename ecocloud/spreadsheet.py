@@ -1,0 +1,165 @@
+"""Cells for a spreadsheet: what the CLI and the web write as CSV or XLSX for people to open in Excel.
+
+Text never becomes a formula, so a hostile name cannot run in the reader's spreadsheet: in XLSX every
+string is a text cell (openpyxl would store one starting with ``=`` as a formula; those are typed as
+text explicitly), in CSV a value starting like a formula (``=``, ``+``, ``-``, ``@``, tab, CR) is
+prefixed with ``'``. A control character that XLSX cannot hold shows there as U+FFFD; CSV keeps it.
+A CSV file for a spreadsheet is UTF-8 with a BOM, so Excel reads the Chinese right.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import decimal
+import io
+import itertools
+import json
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.styles import Alignment, Font
+from openpyxl.utils import get_column_letter
+
+__all__ = [
+    "BEIJING",
+    "MAX_SHEET_ROWS",
+    "csv_bytes",
+    "csv_text",
+    "saved",
+    "sheets",
+    "table_xlsx",
+    "workbook",
+]
+
+BEIJING = dt.timezone(dt.timedelta(hours=8))
+# Excel's rows per sheet, the header included (openpyxl writes more without complaint, and Excel
+# then refuses the file)
+MAX_SHEET_ROWS = 1_048_576
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# what stands in XLSX for a control character openpyxl refuses: visible, unlike deleting it
+_REFUSED_CHARACTER = "\ufffd"
+# Excel keeps 15 significant digits: a larger integer (an ID) goes in as text, not rounded
+_EXACT_INT = 10**15
+
+
+def _csv_cell(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def csv_text(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    """CSV with ``header``; text that would start a formula prefixed with ``'``."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(header)
+    for row in rows:
+        w.writerow([_csv_cell(v) for v in row])
+    return buf.getvalue()
+
+
+def csv_bytes(text: str) -> bytes:
+    """``text`` as a CSV file for a spreadsheet: UTF-8 with a BOM."""
+    return text.encode("utf-8-sig")
+
+
+def _xlsx_text(text: str) -> str:
+    """``text`` without the control characters openpyxl refuses (one would fail the whole
+    workbook): each becomes U+FFFD."""
+    return ILLEGAL_CHARACTERS_RE.sub(_REFUSED_CHARACTER, text)
+
+
+def _xlsx_value(value: Any) -> Any:
+    """A query's value as a cell can hold it: an instant in Beijing time (Excel has no time zones),
+    an integer past 15 digits, NaN, bytes and nested values (lists, structs) as text."""
+    if isinstance(value, dt.datetime) and value.tzinfo is not None:
+        return value.astimezone(BEIJING).replace(tzinfo=None)
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= _EXACT_INT:
+        return str(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).hex()
+    if isinstance(value, list | tuple | dict):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    if value is None or isinstance(
+        value, str | int | float | decimal.Decimal | dt.date | dt.time | dt.timedelta
+    ):
+        return value
+    return str(value)  # UUIDs, intervals of other kinds: their text
+
+
+def _xlsx_cell(ws: Any, value: Any) -> Any:
+    """A value as openpyxl should write it: strings cleaned by :func:`_xlsx_text`, and one starting
+    with "=" (openpyxl would store it as a formula) typed as text."""
+    value = _xlsx_value(value)
+    if not isinstance(value, str):
+        return value
+    text = _xlsx_text(value)
+    if not text.startswith("="):
+        return text
+    cell = WriteOnlyCell(ws, value=text)
+    cell.data_type = "s"
+    return cell
+
+
+def sheets(
+    wb: Workbook, title: str, columns: Sequence[tuple[str, int]], rows: Iterable[Sequence[Any]]
+) -> None:
+    """Sheet ``title`` of a write-only workbook — a bold header of ``columns`` (label, width), frozen,
+    then ``rows`` — continued in ``title 2``, ``title 3``, … past Excel's row limit."""
+    remaining = iter(rows)
+    number = 1
+    while True:
+        ws = wb.create_sheet(title if number == 1 else f"{title} {number}")
+        _header(ws, columns)
+        for row in itertools.islice(remaining, MAX_SHEET_ROWS - 1):  # and the header
+            ws.append([_xlsx_cell(ws, v) for v in row])
+        following = next(remaining, None)
+        if following is None:
+            return
+        remaining = itertools.chain([following], remaining)
+        number += 1
+
+
+def _header(ws: Any, columns: Sequence[tuple[str, int]]) -> None:
+    ws.freeze_panes = "A2"
+    for i, (_, width) in enumerate(columns, start=1):
+        ws.column_dimensions[get_column_letter(i)].width = width
+    header = []
+    for label, _ in columns:
+        cell = WriteOnlyCell(ws, value=_xlsx_text(label))
+        cell.font = Font(bold=True)
+        cell.alignment = Alignment(wrap_text=True, vertical="top")
+        header.append(cell)
+    ws.append(header)
+
+
+def workbook(title: str, description: str = "") -> Workbook:
+    """A write-only workbook with its document properties."""
+    wb = Workbook(write_only=True)
+    wb.properties.title = title
+    wb.properties.description = description
+    wb.properties.creator = "ecocloud 生态云"
+    return wb
+
+
+def saved(wb: Workbook) -> bytes:
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def table_xlsx(
+    title: str, header: Sequence[str], rows: Iterable[Sequence[Any]], *, description: str = ""
+) -> bytes:
+    """One table as a workbook of sheet ``title`` (continued past Excel's row limit), columns as
+    wide as their names."""
+    wb = workbook(title, description)
+    sheets(wb, title, [(name, min(max(10, len(name) + 2), 40)) for name in header], rows)
+    return saved(wb)
