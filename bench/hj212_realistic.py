@@ -33,7 +33,8 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from ingest.hj212.protocol import BEIJING, build_packet
+from ingest.hj212.protocol import build_packet
+from schemas.clock import BEIJING
 
 VERSION = 1
 # (2017 code, 2005 code, typical value, decimals, has converted Zs values)

@@ -44,8 +44,9 @@ from ecocloud.runner import engine  # noqa: E402
 from ecocloud.runner.context import RunInfo  # noqa: E402
 from ecocloud.settings import Settings  # noqa: E402
 from ecocloud.specs import get_spec  # noqa: E402
-from ingest.hj212.protocol import BEIJING, build_packet  # noqa: E402
+from ingest.hj212.protocol import build_packet  # noqa: E402
 from ingest.hj212.segments import SegmentWriter  # noqa: E402
+from schemas.clock import BEIJING  # noqa: E402
 
 START = dt.datetime(2026, 11, 2, 0, 0, tzinfo=BEIJING)
 POLLUTANTS = ("a21026", "a21002", "a34013", "a19001", "a00000")

@@ -47,7 +47,7 @@ from typing import Any
 
 from bench import machine
 from bench.hj212_realistic import generate
-from ingest.hj212.protocol import BEIJING
+from schemas.clock import BEIJING
 
 DEFAULT_DIR = Path(tempfile.gettempdir()) / "ecocloud-bench-hj212-real"
 START = dt.datetime(2026, 11, 20, 0, tzinfo=BEIJING)

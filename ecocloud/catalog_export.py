@@ -23,8 +23,9 @@ from typing import Any
 import duckdb
 
 from ecocloud.settings import Settings
+from schemas.clock import BEIJING
 from schemas.registry import Sharing, all_tables, get_table
-from warehouse.catalog import BEIJING, datasets_as_of
+from warehouse.catalog import datasets_as_of
 
 EU = "http://publications.europa.eu/resource/authority"
 CONTEXT = {

@@ -17,8 +17,7 @@ from ecocloud.ports import free_port, port_free
 from ecocloud.query import run_query
 from ecocloud.settings import Settings
 from ecocloud.simulator.server import RunningSimulator, running_simulator
-
-BEIJING = dt.timezone(dt.timedelta(hours=8))
+from schemas.clock import BEIJING
 
 
 @dataclass(frozen=True)

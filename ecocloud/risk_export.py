@@ -15,8 +15,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from ecocloud.risk_report import RiskReport, region_label
-from ecocloud.spreadsheet import BEIJING, csv_text, saved, sheets, workbook
+from ecocloud.spreadsheet import csv_text, saved, sheets, workbook
 from schemas import risk as schema
+from schemas.clock import BEIJING
 
 __all__ = [
     "ENTERPRISE_COLUMNS",

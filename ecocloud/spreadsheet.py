@@ -25,6 +25,8 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 
+from schemas.clock import BEIJING
+
 __all__ = [
     "BEIJING",
     "MAX_SHEET_ROWS",
@@ -36,7 +38,6 @@ __all__ = [
     "workbook",
 ]
 
-BEIJING = dt.timezone(dt.timedelta(hours=8))
 # Excel's rows per sheet, the header included (openpyxl writes more without complaint, and Excel
 # then refuses the file)
 MAX_SHEET_ROWS = 1_048_576

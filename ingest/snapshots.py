@@ -19,10 +19,9 @@ from typing import Literal
 
 from ingest.inflate import is_gzip
 from ingest.raw import land_bytes, read_raw
+from schemas.clock import BEIJING
 from warehouse.fs import LakeLike
 from warehouse.ledger import Ledger, RawObject
-
-BEIJING = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
 
 
 def land_version(

@@ -42,6 +42,7 @@ import duckdb
 import pyarrow as pa
 
 from schemas import catalog as cat
+from schemas.clock import BEIJING
 from schemas.registry import (
     DateSpan,
     Department,
@@ -57,7 +58,6 @@ from warehouse.fs import LakeLike, as_lake
 from warehouse.lake import table_pattern
 from warehouse.ledger import PUBLISHED, WHOLE, Part, UnitState
 
-BEIJING = dt.timezone(dt.timedelta(hours=8))
 RESULTS_TABLE = "quality_platform__expectation_results"
 LINEAGE_TABLE = "platform_ledger__lineage"
 

@@ -174,6 +174,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from schemas.clock import BEIJING
 from schemas.platform import WITHHELD, expectation_results
 from schemas.registry import Column, Severity, Sharing, Table
 
@@ -206,7 +207,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 UTC = dt.UTC
-BEIJING = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")  # no DST in China since 1991
 
 # Suite parameter filled in at run time (GX 1.x: ``{"$PARAMETER": name}`` + expectation_parameters).
 FRESHNESS_PARAMETER = "ecocloud_freshness_min"

@@ -15,13 +15,14 @@ from pathlib import Path
 
 from ecocloud.builds import http_session
 from ecocloud.builds.air_stage import DAY_BEFORE_DIGEST, parse_and_score
-from ecocloud.runner.context import BEIJING, StepContext, parquet_sql
+from ecocloud.runner.context import StepContext, parquet_sql
 from ecocloud.runner.units import RAW, Input, Output, Unit
 from ecocloud.settings import Settings
 from ingest.air.fetch import SOURCE, STATION_LIST_NAME, day_file_name, land_location, logical_name, raw_bytes
 from ingest.air.parse import DAY_FILE_RE, AirFileError, StationList, date_from_name, parse_station_list
 from ingest.http import FetchError, NotPublished
 from schemas import air as schema
+from schemas.clock import BEIJING
 from transforms.air_daily import HOURLY_COLUMNS, city_daily_ranking, day_hours, station_daily
 from warehouse.ledger import PUBLISHED, Ledger, RawObject, UnitState
 

@@ -15,12 +15,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ecocloud.builds import http_session
-from ecocloud.runner.context import BEIJING, StepContext, parquet_sql
+from ecocloud.runner.context import StepContext, parquet_sql
 from ecocloud.runner.units import TABLE, Output, Unit
 from ecocloud.settings import Settings
 from ingest import master as ingest_master
 from ingest.raw import read_raw
 from schemas import master as schema
+from schemas.clock import BEIJING
 from transforms.identifiers import canonical_region_code_array, normalize_name_array, with_uscc_flags
 from transforms.master_join import INPUTS, OPTIONAL_INPUTS, join_report
 from transforms.scd2 import snapshot_history

@@ -27,6 +27,7 @@ from ingest.permits.fetch import DEFAULT_PAGE_SIZE, SOURCE, fetch_pages, land_pa
 from ingest.permits.parse import PermitPageError, page_quarantine, parse_page
 from ingest.raw import land_bytes, read_raw
 from schemas import permits as schema
+from schemas.clock import BEIJING
 from transforms.arrow_sql import query_arrow
 from transforms.identifiers import (
     canonical_region_code_array,
@@ -38,7 +39,6 @@ from transforms.permits import attach_history, permit_history
 from warehouse.fs import LakeLike
 from warehouse.ledger import Ledger, RawObject
 
-BEIJING = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
 # Re-ask for this much before the newest published update: an upstream commit that lands late with
 # an earlier updatedAt is still picked up. Pages holding nothing new are not landed.
 LOOKBACK = dt.timedelta(days=1)

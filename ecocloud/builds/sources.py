@@ -47,10 +47,10 @@ from ecocloud.runner.report import PUBLISHED
 from ecocloud.runner.units import RAW, Input, Output, Unit
 from ecocloud.settings import Settings
 from ingest.hj212 import batch as hj_batch
-from ingest.hj212.protocol import BEIJING
 from ingest.hj212.segments import CLOSED_SUFFIX, MANIFEST_SUFFIX, SegmentInfo, closed_segments
 from ingest.raw import land_bytes, raw_prefix
 from schemas import source as schema
+from schemas.clock import BEIJING
 from schemas.registry import Table
 from transforms.source_marts import DAILY_CN, HOUR_US, HOURLY_CNS_SQL, daily_values, hourly_values
 from warehouse.fs import Lake

@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ecocloud.builds import http_session, page_cap
-from ecocloud.runner.context import BEIJING, StepContext, parquet_sql
+from ecocloud.runner.context import StepContext, parquet_sql
 from ecocloud.runner.report import FAILED, PUBLISHED
 from ecocloud.runner.units import TABLE, Output, Unit
 from ecocloud.settings import Settings
@@ -43,6 +43,7 @@ from ingest.water.fetch import (
 from ingest.water.parse import WaterReplyError, parse_page, quarantine_rows
 from ingest.water.sections import SectionRegistryError, empty_registry, parse_sections_csv
 from schemas import water as schema
+from schemas.clock import BEIJING
 from transforms.arrow_sql import query_arrow
 from transforms.water_class import attach_sections, basin_monthly, classify, section_monthly
 from warehouse.ledger import Ledger, RawObject

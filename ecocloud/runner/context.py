@@ -28,7 +28,6 @@ from warehouse.fs import Lake, LakeLike, as_lake
 from warehouse.ledger import WHOLE, Ledger, RawObject, UnitState, partition_date
 from warehouse.serving import select_sql
 
-BEIJING = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
 _KEPT_READS = 2  # partitions a context keeps after reading them
 _KEPT_READ_BYTES = 64 << 20  # the largest it keeps (a day of air station-hours is ~5 MB)
 _ReadKey = tuple[str, dt.date | None, tuple[str, ...] | None]  # table, partition, columns

@@ -52,7 +52,7 @@ from typing import Any, Protocol
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ecocloud.runner.context import BEIJING, RunInfo, StepContext, partition_key
+from ecocloud.runner.context import RunInfo, StepContext, partition_key
 from ecocloud.runner.report import BLOCKED, FAILED, PUBLISHED, SKIPPED, RunReport, UnitReport
 from ecocloud.runner.spec import Build, Publish, SourceSpec
 from ecocloud.runner.units import (
@@ -67,6 +67,7 @@ from ecocloud.runner.units import (
 )
 from ecocloud.runner.workers import worker_pool
 from ecocloud.settings import Settings
+from schemas.clock import BEIJING
 from schemas.platform import expectation_results
 from schemas.registry import Table, get_table
 from transforms.permits import limit_in_force_sql

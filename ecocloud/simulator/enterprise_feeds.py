@@ -35,7 +35,8 @@ from ecocloud.simulator.enterprises import (
     SimulatedSources,
     simulated_sources,
 )
-from ecocloud.simulator.server import BEIJING, Request, Resource, Response, SimClock, Upstream
+from ecocloud.simulator.server import Request, Resource, Response, SimClock, Upstream
+from schemas.clock import BEIJING
 
 __all__ = [
     "CreditUpstream",

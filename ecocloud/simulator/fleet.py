@@ -96,7 +96,8 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any, Literal, TypeAlias
 
-from ingest.hj212.protocol import BEIJING, MAX_DATA_LEN, Packet, build_packet, parse_line
+from ingest.hj212.protocol import MAX_DATA_LEN, Packet, build_packet, parse_line
+from schemas.clock import BEIJING
 from schemas.hj212_codes import POLLUTANTS
 
 __all__ = [

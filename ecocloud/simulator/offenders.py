@@ -60,7 +60,7 @@ from ecocloud.simulator.fleet import (
     devices_from_sources,
     resolve_spec,
 )
-from ingest.hj212.protocol import BEIJING
+from schemas.clock import BEIJING
 
 __all__ = ["OFFENDER_KINDS", "RiskScenario", "risk_scenario", "write_captures", "write_labels"]
 

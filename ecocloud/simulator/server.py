@@ -45,6 +45,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from ecocloud.simulator.air import Quirks, generate_day_labeled, station_list_csv
 from ecocloud.simulator.province import Station, jiangxi_stations, national_stations
+from schemas.clock import BEIJING
 
 __all__ = [
     "BEIJING",
@@ -63,8 +64,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-BEIJING = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
 
 
 def beijing_now() -> dt.datetime:

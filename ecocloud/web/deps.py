@@ -24,6 +24,7 @@ from ecocloud.settings import Settings
 from ecocloud.web import access
 from ecocloud.web.access import ROLE_LABELS, Role
 from ecocloud.web.users import Session, UserStore
+from schemas.clock import BEIJING
 
 SESSION_COOKIE = "ecocloud_session"
 CSRF_COOKIE = "ecocloud_csrf"
@@ -31,7 +32,6 @@ DEVICE_COOKIE = "ecocloud_device"  # a browser the user logged in from (web.user
 LANG_COOKIE = "ecocloud_lang"
 LANGS = ("zh", "en")
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
-BEIJING = dt.timezone(dt.timedelta(hours=8))
 
 
 def bj(value: dt.datetime) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 import duckdb
 
 from ecocloud.settings import Settings
-from ecocloud.web.deps import BEIJING
+from schemas.clock import BEIJING
 from schemas.registry import Table
 from transforms.risk.scoring import region_prefix
 from warehouse.catalog import RESULTS_TABLE, datasets_as_of, time_column

@@ -10,11 +10,10 @@ from typing import Any
 
 import duckdb
 
+from schemas.clock import BEIJING
 from transforms.permits import install_limit_in_force
 from transforms.risk import RiskRules
 from transforms.risk.hours import defaults_sql, water_limit_sql
-
-BEIJING = dt.timezone(dt.timedelta(hours=8))
 
 
 def _dicts(cur: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:

@@ -13,7 +13,8 @@ from starlette.responses import Response
 
 from ecocloud.web import access, queries
 from ecocloud.web.access import Role
-from ecocloud.web.deps import BEIJING, Viewer, bj, render, require, settings_of, viewer
+from ecocloud.web.deps import Viewer, bj, render, require, settings_of, viewer
+from schemas.clock import BEIJING
 from schemas.gb3838_standard import CLASS_LABELS, QUALITY_LABELS_EN
 from schemas.hj212_codes import POLLUTANTS
 from schemas.registry import get_table

@@ -31,8 +31,8 @@ from ingest.text_encoding import TextEncodingError, decode_text
 from schemas.air import AQI_RELEASE_TYPE, POLLUTANTS, RELEASE_TYPES, station_hourly
 from schemas.air import quarantine as quarantine_table
 from schemas.air import station_list as station_list_table
+from schemas.clock import BEIJING
 
-BEIJING = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
 DAY_FILE_RE = re.compile(r"china_sites_(\d{8})\.csv(?:\.gz)?$")
 _TYPE_INDEX = {t: i for i, t in enumerate(RELEASE_TYPES)}
 _VALUE_COLUMNS = ["aqi_published", *(p.column for p in POLLUTANTS)]  # same order as RELEASE_TYPES

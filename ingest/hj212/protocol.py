@@ -63,11 +63,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from decimal import Decimal
 
 from ingest.hj212.crc import crc16_hj212
 from ingest.numbers import PLAIN_INT, PLAIN_NUMBER
+from schemas.clock import BEIJING
 from schemas.hj212_codes import CODE_2005_TO_2017, DATA_CNS, ST_CODES, QnRtn
 
 __all__ = [
@@ -91,7 +92,6 @@ __all__ = [
     "split_lines",
 ]
 
-BEIJING = timezone(timedelta(hours=8), "UTC+08:00")
 MAX_DATA_LEN = 1024  # HJ 212-2017 §6.3.1: data segment 0..1024 bytes
 
 # Reject reasons (``missing_field`` is used as ``missing_field:<name>``).

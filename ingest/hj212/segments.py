@@ -63,7 +63,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from ingest.hj212.protocol import BEIJING
+from schemas.clock import BEIJING
 
 __all__ = [
     "RECEIVED_AT_FORMAT",

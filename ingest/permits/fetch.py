@@ -20,8 +20,9 @@ from urllib.parse import urlencode
 import requests
 
 from ingest.http import FetchError, fetch
-from ingest.permits.parse import BEIJING, PermitPageError, load_page, parse_updated_at
+from ingest.permits.parse import PermitPageError, load_page, parse_updated_at
 from ingest.raw import land_bytes
+from schemas.clock import BEIJING
 from warehouse.fs import LakeLike
 from warehouse.ledger import Ledger, RawObject
 

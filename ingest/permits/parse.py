@@ -23,12 +23,12 @@ from typing import Any
 import pyarrow as pa
 
 from schemas import permits as schema
+from schemas.clock import BEIJING
 from schemas.hj212_codes import code_as_typed
 from schemas.hj212_codes import pollutant_as_typed as hj212_pollutant
 from schemas.registry import Column
 from transforms.identifiers import canonical_industry_code
 
-BEIJING = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
 _DATE = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?")
 _COMPACT_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})(?!\d)")
 _ZONE_NAME = re.compile(r"\[[^\]]*\]$")

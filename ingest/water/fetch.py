@@ -34,6 +34,7 @@ import requests
 from ingest.http import Fetched, FetchRefused, fetch
 from ingest.raw import land_bytes, read_raw
 from ingest.snapshots import land_snapshot
+from schemas.clock import BEIJING
 from warehouse.fs import LakeLike
 from warehouse.ledger import Ledger, RawObject
 
@@ -64,7 +65,6 @@ DEFAULT_PAGE_SIZE = 480
 LAST_MODIFIED_TRUSTED = dt.timedelta(days=1)
 MAX_PAGES = 500  # 240,000 sections at the default page size; the country has about 3,600
 
-BEIJING = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
 _NAME_TIME = re.compile(r"(?<!\d)(\d{8})(?:[_T-]?(\d{4}))?(?!\d)")
 _NAME_PAGE = re.compile(r"_p(\d+)(?=\.|_|$)")
 

@@ -38,6 +38,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from schemas.clock import BEIJING
 from schemas.water import (
     HEADER_BASIN,
     HEADER_CLASS,
@@ -66,7 +67,6 @@ __all__ = [
     "section_ids",
 ]
 
-BEIJING = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
 # A reading is never later than the fetch; this much slack absorbs clock differences.
 FUTURE_SLACK = dt.timedelta(days=1)
 _MAX_YEARS_BACK = 8  # 02-29 needs up to 8 years back (e.g. 2100 is no leap year)

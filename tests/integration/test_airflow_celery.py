@@ -26,8 +26,9 @@ from ecocloud.airflow_env import airflow_bin, airflow_env
 from ecocloud.settings import Settings
 from ecocloud.simulator.server import running_simulator
 from ecocloud.up import AirflowClient, Supervisor
-from ingest.hj212.protocol import BEIJING, build_packet
+from ingest.hj212.protocol import build_packet
 from ingest.hj212.segments import SegmentWriter
+from schemas.clock import BEIJING
 from warehouse.ledger import Ledger
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]

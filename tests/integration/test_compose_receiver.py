@@ -17,9 +17,10 @@ from pathlib import Path
 from compose_file import compose_as_deployed
 from conftest import ecocloud_bin, outside_env
 
-from ingest.hj212.protocol import BEIJING, build_packet
+from ingest.hj212.protocol import build_packet
 from ingest.hj212.proxy_protocol import V2_SIGNATURE
 from ingest.hj212.segments import iter_records
+from schemas.clock import BEIJING
 
 MN = "010000A8900016F000169DC0"
 LOGGER = ("203.0.113.7", 40001)  # the address the gateway's header carries

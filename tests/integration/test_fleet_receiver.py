@@ -22,8 +22,9 @@ from pathlib import Path
 import pytest
 
 from ecocloud.simulator.fleet import FaultPlan, builtin_devices, load_labels, run_fleet_sync, write_registry
-from ingest.hj212.protocol import BEIJING, Packet, parse_line
+from ingest.hj212.protocol import Packet, parse_line
 from ingest.hj212.segments import iter_records
+from schemas.clock import BEIJING
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 

@@ -41,9 +41,10 @@ from ecocloud.settings import Settings
 from ecocloud.simulator.air import generate_day, station_list_csv
 from ecocloud.simulator.province import jiangxi_stations
 from ecocloud.specs import get_spec
-from ingest.hj212.protocol import BEIJING, build_packet
+from ingest.hj212.protocol import build_packet
 from ingest.hj212.segments import SegmentWriter
 from schemas import air as air_schema
+from schemas.clock import BEIJING
 from schemas.registry import Table, get_table
 from warehouse import lake as lk
 from warehouse import results_rollup

@@ -27,10 +27,11 @@ from ecocloud.settings import Settings
 from ecocloud.simulator.enterprises import simulated_sources
 from ecocloud.simulator.server import RunningSimulator, running_simulator
 from ingest.credit.parse import parse_credit_file
-from ingest.hj212.protocol import BEIJING, build_packet
+from ingest.hj212.protocol import build_packet
 from ingest.http import make_session
 from ingest.permits.fetch import fetch_pages
 from ingest.permits.parse import parse_updated_at
+from schemas.clock import BEIJING
 
 ANCHOR = dt.date(2026, 11, 20)  # the simulator's "today": start + days - 1
 BJ = dt.timezone(dt.timedelta(hours=8))

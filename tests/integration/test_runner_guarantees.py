@@ -31,8 +31,9 @@ from ecocloud.runner.units import Output, Unit
 from ecocloud.settings import Settings
 from ecocloud.simulator.enterprise_feeds import credit_csv, credit_xlsx, permit_record
 from ecocloud.simulator.enterprises import simulated_sources
-from ingest.hj212.protocol import BEIJING, build_packet
+from ingest.hj212.protocol import build_packet
 from ingest.hj212.segments import SegmentWriter, read_manifest
+from schemas.clock import BEIJING
 from warehouse.ledger import Ledger, LockLost
 
 Ingest = Callable[..., RunReport]

@@ -26,7 +26,8 @@ import pytest
 from conftest import REPO, ecocloud_bin, outside_env
 
 from ecocloud.settings import Settings
-from ingest.hj212.protocol import BEIJING, Packet, build_packet, parse_line
+from ingest.hj212.protocol import Packet, build_packet, parse_line
+from schemas.clock import BEIJING
 from warehouse.ledger import Ledger
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]

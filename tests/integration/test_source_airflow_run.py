@@ -21,8 +21,9 @@ from ecocloud.airflow_env import ensure_db
 from ecocloud.builds.sources import quarantine_dir
 from ecocloud.runner import engine
 from ecocloud.settings import Settings
-from ingest.hj212.protocol import BEIJING, Packet, build_packet, parse_line
+from ingest.hj212.protocol import Packet, build_packet, parse_line
 from ingest.hj212.receiver import Receiver, ReceiverConfig
+from schemas.clock import BEIJING
 from schemas.registry import get_table
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]

@@ -26,9 +26,10 @@ from ecocloud.runner.report import RunReport
 from ecocloud.runner.units import unit_lock
 from ecocloud.settings import Settings
 from ecocloud.specs import get_spec
-from ingest.hj212.protocol import BEIJING, build_packet
+from ingest.hj212.protocol import build_packet
 from ingest.hj212.segments import SegmentWriter
 from schemas import source as schema
+from schemas.clock import BEIJING
 from schemas.registry import Table
 from warehouse import lake as lk
 from warehouse.ledger import Ledger, Part

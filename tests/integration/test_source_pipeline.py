@@ -16,8 +16,9 @@ import pytest
 from ecocloud.builds import sources
 from ecocloud.runner.report import RunReport
 from ecocloud.settings import Settings
-from ingest.hj212.protocol import BEIJING, build_packet
+from ingest.hj212.protocol import build_packet
 from ingest.hj212.segments import SegmentWriter
+from schemas.clock import BEIJING
 
 pytestmark = pytest.mark.integration
 

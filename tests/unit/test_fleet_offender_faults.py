@@ -17,7 +17,8 @@ from ecocloud.simulator.fleet import (
     resolve_spec,
 )
 from ecocloud.simulator.offenders import OFFENDER_KINDS, risk_scenario
-from ingest.hj212.protocol import BEIJING, Packet, parse_line
+from ingest.hj212.protocol import Packet, parse_line
+from schemas.clock import BEIJING
 
 T0 = datetime(2024, 5, 1, tzinfo=BEIJING)
 FLUE = resolve_spec(

@@ -21,7 +21,8 @@ from ecocloud.simulator.fleet import (
     device_schedule,
     resolve_spec,
 )
-from ingest.hj212.protocol import BEIJING, Packet, Reassembler, Reject, parse_line
+from ingest.hj212.protocol import Packet, Reassembler, Reject, parse_line
+from schemas.clock import BEIJING
 from schemas.hj212_codes import POLLUTANTS
 
 T0 = datetime(2024, 5, 1, tzinfo=BEIJING)

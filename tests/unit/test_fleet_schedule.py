@@ -20,7 +20,7 @@ from ecocloud.simulator.fleet import (
     resolve_spec,
 )
 from ingest.hj212.devices import uscc_check_ok
-from ingest.hj212.protocol import BEIJING
+from schemas.clock import BEIJING
 
 T0 = datetime(2024, 5, 1, tzinfo=BEIJING)
 

@@ -386,7 +386,7 @@ def test_xlsx_continues_the_evidence_on_further_sheets(
     sheets = sheet_rows(book)
     parts = math.ceil(len(report.evidence) / per_sheet)
     names = [name for name in sheets if name.startswith("证据")]  # the rankings continue likewise
-    assert names == ["证据", *(f"证据 {n}" for n in range(2, parts + 1))] and list(sheets)[0] == "排名"
+    assert names == ["证据", *(f"证据 {n}" for n in range(2, parts + 1))] and next(iter(sheets)) == "排名"
     evidence = [sheets[name] for name in names]
     assert all(rows[0] == whole[0] and 1 < len(rows) <= 1 + per_sheet for rows in evidence)
     assert len(whole) == 1 + len(report.evidence)

@@ -9,8 +9,9 @@ import pyarrow as pa
 import pytest
 
 from ingest.hj212.batch import parse_lines_batch
-from ingest.hj212.protocol import BEIJING, build_packet
+from ingest.hj212.protocol import build_packet
 from schemas import source as schema
+from schemas.clock import BEIJING
 from transforms.source_marts import daily_values, hourly_values, rollup_flag, source_type
 
 pytestmark = pytest.mark.unit

@@ -9,7 +9,8 @@ import pyarrow as pa
 
 from ecocloud.builds.water import _drop_duplicates
 from ingest.water.fetch import Snapshot
-from ingest.water.parse import BEIJING, parse_page
+from ingest.water.parse import parse_page
+from schemas.clock import BEIJING
 from warehouse.ledger import RawObject
 
 THEAD = [

@@ -14,7 +14,8 @@ import requests
 from ingest.http import Fetched
 from ingest.raw import read_raw
 from ingest.water import fetch as water_fetch
-from ingest.water.parse import BEIJING, parse_page
+from ingest.water.parse import parse_page
+from schemas.clock import BEIJING
 from warehouse.ledger import Ledger
 
 THEAD = ["省份", "流域", "断面名称", "监测时间", "水质类别", "pH<br/><span class='unit'>(无量纲)</span>"]

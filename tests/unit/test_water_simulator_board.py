@@ -20,8 +20,9 @@ from ecocloud.simulator.water import (
     published_class,
     registry_csv,
 )
-from ingest.water.parse import BEIJING, parse_page
+from ingest.water.parse import parse_page
 from ingest.water.sections import parse_sections_csv
+from schemas.clock import BEIJING
 from transforms.water_class import attach_sections, classify
 
 

@@ -483,8 +483,8 @@ def test_a_dated_page_opens_on_the_newest_complete_day_and_today_only_when_asked
     partial day's mean is not the day's), so they show it only when asked, marked as under way."""
     from fastapi import HTTPException
 
-    from ecocloud.web.deps import BEIJING
     from ecocloud.web.routes_overview import shown_day, under_way
+    from schemas.clock import BEIJING
 
     v = Viewer(session=None, lang="zh", csrf_token="")
     today = dt.datetime.now(BEIJING).date()

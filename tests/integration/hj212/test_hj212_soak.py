@@ -31,8 +31,8 @@ from ecocloud.builds.sources import quarantine_dir
 from ecocloud.cli import app
 from ecocloud.settings import Settings
 from ecocloud.simulator.fleet import FaultPlan, builtin_devices, run_fleet
-from ingest.hj212.protocol import BEIJING
 from ingest.hj212.segments import iter_records, read_manifest
+from schemas.clock import BEIJING
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 

@@ -19,8 +19,9 @@ import pytest
 from batch_tables import assert_same
 
 from ingest.hj212.batch import ParsedBatch, parse_capture, parse_lines_batch, parse_segment
-from ingest.hj212.protocol import BEIJING, build_frame, build_packet
+from ingest.hj212.protocol import build_frame, build_packet
 from ingest.hj212.segments import SegmentWriter, iter_records
+from schemas.clock import BEIJING
 
 pytestmark = pytest.mark.unit
 

@@ -12,7 +12,8 @@ import pytest
 from batch_tables import assert_same, comparable
 
 from ingest.hj212.batch import parse_capture, parse_lines_batch
-from ingest.hj212.protocol import BEIJING, build_packet, parse_line
+from ingest.hj212.protocol import build_packet, parse_line
+from schemas.clock import BEIJING
 
 pytestmark = pytest.mark.unit
 

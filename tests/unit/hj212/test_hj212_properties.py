@@ -9,7 +9,8 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from ingest.hj212.protocol import BEIJING, Packet, Reject, build_frame, build_packet, parse_line
+from ingest.hj212.protocol import Packet, Reject, build_frame, build_packet, parse_line
+from schemas.clock import BEIJING
 from schemas.hj212_codes import DATA_FLAGS, ST_CODES
 
 pytestmark = pytest.mark.unit

@@ -8,7 +8,6 @@ import pytest
 
 from ingest.hj212.crc import crc16_hj212_hex
 from ingest.hj212.protocol import (
-    BEIJING,
     Packet,
     Reject,
     build_ack_9011,
@@ -20,6 +19,7 @@ from ingest.hj212.protocol import (
     qn_rtn_for,
     split_lines,
 )
+from schemas.clock import BEIJING
 from schemas.hj212_codes import CODE_2005_TO_2017, POLLUTANTS, QnRtn, pollutant
 
 pytestmark = pytest.mark.unit
