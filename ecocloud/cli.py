@@ -27,7 +27,7 @@ from ecocloud.cli_web import serve as serve_web
 from ecocloud.cli_web import users_app
 from ecocloud.settings import get_settings
 from ecocloud.spreadsheet import csv_bytes, csv_text, table_xlsx
-from ecocloud.terminal import cli_console
+from ecocloud.terminal import cli_console, plain, rows_table, said
 from schemas.sql import string_literal
 
 app = typer.Typer(
@@ -110,13 +110,13 @@ def sql(
     try:
         result = run_query(get_settings(), query)
     except (ReadOnlyError, FileNotFoundError) as exc:
-        err.print(f"[red]{exc}")
+        err.print(f"[red]{said(exc)}")
         raise typer.Exit(2) from exc
     except QueryLimitError as exc:
-        err.print(f"[red]{exc}")
+        err.print(f"[red]{said(exc)}")
         raise typer.Exit(1) from exc
     except Exception as exc:  # duckdb errors carry a clear message; show it without a traceback
-        err.print(f"[red]{type(exc).__name__}: {exc}")
+        err.print(f"[red]{type(exc).__name__}: {said(exc)}")
         raise typer.Exit(1) from exc
     columns, rows = result.columns, result.rows
     if result.truncated:
@@ -153,12 +153,7 @@ def _query_output(
 
 
 def _print_rows(columns: list[str], rows: list[tuple[Any, ...]], limit: int) -> None:
-    table = RichTable(show_lines=False)
-    for c in columns:
-        table.add_column(c)
-    for r in rows[:limit]:
-        table.add_row(*["" if v is None else str(v) for v in r])
-    console.print(table)
+    console.print(rows_table(columns, rows[:limit]))
     if len(rows) > limit:
         console.print(f"… {len(rows) - limit} more rows (use --format csv or --limit)")
 
@@ -235,7 +230,7 @@ def quality(
             "ORDER BY check_name, row_kind DESC, subject_table, subject_key",
         )
     except FileNotFoundError as exc:
-        err.print(f"[red]{exc}")
+        err.print(f"[red]{said(exc)}")
         raise typer.Exit(2) from exc
     if not rows:
         console.print("no join report yet: run `ecocloud ingest master` (or the master_data DAG)")
@@ -255,18 +250,20 @@ def quality(
     for r in rows:
         if r[2] == "summary":
             found = str(r[4]) if r[3] else "–"
-            summary.add_row(r[1], "yes" if r[3] else "[yellow]no", f"[red]{found}" if r[4] else found, r[8])
+            summary.add_row(
+                plain(r[1]), "yes" if r[3] else "[yellow]no", f"[red]{found}" if r[4] else found, plain(r[8])
+            )
     console.print(summary)
     for name in dict.fromkeys(r[1] for r in rows if r[2] == "item"):
         items = [r for r in rows if r[1] == name and r[2] == "item"]
-        detail = RichTable(title=f"{name}: {len(items)} item(s)", title_justify="left")
+        detail = RichTable(title=plain(f"{name}: {len(items)} item(s)"), title_justify="left")
         for col in ("table", "key", "USCC", "detail", "n"):
             detail.add_column(col)
         for r in items[:limit]:
-            detail.add_row(r[5], r[6], r[7] or "", r[8] or "", str(r[4]))
+            detail.add_row(*(plain(v) for v in (r[5], r[6], r[7], r[8], r[4])))
         console.print(detail)
         if len(items) > limit:
-            console.print(f"… {len(items) - limit} more (use --limit, --check {name} or --format csv)")
+            console.print(f"… {len(items) - limit} more (use --limit, --check {said(name)} or --format csv)")
 
 
 @app.command()
@@ -357,7 +354,7 @@ def receive(
             ),
         )
     except ValueError as exc:
-        err.print(str(exc))
+        err.print(plain(exc))
         raise typer.Exit(2) from None
     logging.getLogger("ecocloud.hj212.receiver").setLevel(logging.INFO)
     gateways = ", ".join(map(str, config.trusted_proxies))
@@ -365,14 +362,15 @@ def receive(
         f"HJ 212 receiver on {config.host}:{config.port} → {config.landing_dir} "
         f"(rejects → {config.quarantine_dir}); mode: {registry_mode or 'no registry (loopback only)'}; "
         + (f"PROXY protocol from {gateways} only; " if config.proxy_protocol else "")
-        + "Ctrl-C or SIGTERM stops"
+        + "Ctrl-C or SIGTERM stops",
+        markup=False,
     )
     try:
         stats = serve(config)
     except ReceiverIdInUse as exc:
-        err.print(str(exc))
+        err.print(plain(exc))
         raise typer.Exit(2) from None
-    err.print(stats.summary())
+    err.print(plain(stats.summary()))
 
 
 app.command("export-ddl")(cli_ddl.export_ddl_command)

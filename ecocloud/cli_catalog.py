@@ -12,7 +12,7 @@ from rich.table import Table as RichTable
 
 from ecocloud.cli_output import check_output, write_output
 from ecocloud.settings import get_settings
-from ecocloud.terminal import cli_console
+from ecocloud.terminal import cli_console, plain, rows_table, said
 from schemas.registry import Sharing
 
 catalog_app = typer.Typer(
@@ -39,7 +39,7 @@ def build() -> None:
     )
     for layer, n, total in rows:
         console.print(f"{layer:<11} {n:>3} datasets  {int(total or 0):>12,} rows")
-    console.print(f"catalog: {sum(r[1] for r in rows)} datasets in {settings.duckdb_file}")
+    console.print(f"catalog: {sum(r[1] for r in rows)} datasets in {settings.duckdb_file}", markup=False)
 
 
 @catalog_app.command("show")
@@ -53,10 +53,10 @@ def show(
     with _serving(settings) as con:
         found = [d for d in load_catalog(con, [s.value for s in Sharing]) if d["table_name"] == name]
     if not found:
-        err.print(f"[red]no dataset {name!r} in the catalog (`ecocloud catalog build` rebuilds it)")
+        err.print(f"[red]no dataset {said(repr(name))} in the catalog (`ecocloud catalog build` rebuilds it)")
         raise typer.Exit(2)
     d = found[0]
-    console.rule(f"[bold]{d['title_zh']} — {d['title_en']}")
+    console.rule(f"[bold]{said(d['title_zh'])} — {said(d['title_en'])}")
     facts = RichTable(show_header=False, box=None)
     for key in (
         "table_name", "layer", "sharing", "sharing_conditions", "owner_zh", "owner_en", "contact",
@@ -65,10 +65,10 @@ def show(
         "late_by_h", "freshness_due_at", "last_gate_run", "last_gate_at", "gate_passed", "gate_failed", "gate_warnings",
         "quarantine_tables", "quarantined_rows", "agreement_percent",
     ):  # fmt: skip
-        facts.add_row(key, _cell(d[key]))
+        facts.add_row(key, plain(d[key]))
     console.print(facts)
-    console.print(d["description_zh"])
-    console.print(d["description_en"])
+    console.print(plain(d["description_zh"]))
+    console.print(plain(d["description_en"]))
     _print_rows(
         "columns",
         d["columns"],
@@ -125,7 +125,7 @@ def export(
     if urlsplit(base).scheme not in ("http", "https") or not urlsplit(base).netloc:
         where = "--base-url" if base_url else "ECOCLOUD_CATALOG_BASE_URL"
         err.print(
-            f"[red]{where}: {base!r} is not an http(s) address (every URI of the export is made from it)"
+            f"[red]{where}: {said(repr(base))} is not an http(s) address (every URI of the export is made from it)"
         )
         raise typer.Exit(2)
     levels = [s.value for s in Sharing] if all_levels else [Sharing.UNCONDITIONAL.value]
@@ -142,14 +142,14 @@ def export(
         typer.echo(text)
     else:
         write_output(output, (text + "\n").encode("utf-8"), "--output")
-        err.print(f"{len(datasets)} datasets written to {output}")
+        err.print(f"{len(datasets)} datasets written to {said(output)}")
 
 
 def _serving(settings: Any) -> Any:
     try:
         return settings.connect_serving()
     except FileNotFoundError as exc:
-        err.print(f"[red]{exc}")
+        err.print(f"[red]{said(exc)}")
         raise typer.Exit(2) from exc
 
 
@@ -158,14 +158,5 @@ def _query(settings: Any, sql: str) -> list[tuple[Any, ...]]:
         return con.execute(sql).fetchall()
 
 
-def _cell(value: Any) -> str:
-    return "" if value is None else str(value)
-
-
 def _print_rows(title: str, rows: list[dict[str, Any]], keys: tuple[str, ...]) -> None:
-    table = RichTable(title=title)
-    for k in keys:
-        table.add_column(k)
-    for r in rows:
-        table.add_row(*(_cell(r.get(k)) for k in keys))
-    console.print(table)
+    console.print(rows_table(keys, ([r.get(k) for k in keys] for r in rows), title=title))

@@ -17,7 +17,7 @@ import typer
 from rich.table import Table as RichTable
 
 from ecocloud.settings import Settings, get_settings
-from ecocloud.terminal import cli_console
+from ecocloud.terminal import cli_console, plain, said
 
 ingest_app = typer.Typer(
     help="Ingest upstream files, pages and captures into the lake.", no_args_is_help=True
@@ -69,17 +69,17 @@ def _ingest(
         with console.status(f"{spec.name}: landing and building …"):
             report = engine.land_and_run(settings, spec, land, run, builds=builds)
     except (OSError, ValueError, KeyError, FetchError) as exc:
-        err.print(f"[red]cannot ingest: {exc}")
+        err.print(f"[red]cannot ingest: {said(exc)}")
         raise typer.Exit(2) from exc
     console.print(f"landed {len(report.landed)} new raw object(s)")
     for path in report.landed[:20]:
-        console.print(f"  {path}")
+        console.print(f"  {path}", markup=False)
     if len(report.landed) > 20:
         console.print(f"  … and {len(report.landed) - 20} more")
     print_report(spec_name, report)
     _say_unaccepted(report, accept_shrink_of or [])
     console.print("time: " + " · ".join(f"{step} {s:.1f} s" for step, s in report.timings.items()))
-    console.print(f"serving database: {settings.duckdb_file}")
+    console.print(f"serving database: {settings.duckdb_file}", markup=False)
     if report.status in ("blocked", "failed"):
         raise typer.Exit(1)
 
@@ -102,16 +102,18 @@ def print_report(spec_name: str, report: Any) -> None:
         colours = {"published": "green", "blocked": "red", "failed": "red"}
         for u in built:
             status = f"[{colours.get(u.status, 'white')}]{u.status}[/]"
-            table.add_row(u.unit, status, *(_cell(u.counts.get(k)) for k in keys))
+            table.add_row(plain(u.unit), status, *(plain(_cell(u.counts.get(k))) for k in keys))
         skipped = len(units) - len(built)
         if skipped:
             table.add_row(f"{skipped} more", "[cyan]current[/]", *[""] * len(keys))
         console.print(table)
         for u in built:
             for line in u.warnings:
-                console.print(f"[yellow]{u.unit} warning: {line}")
+                console.print(f"[yellow]{said(u.unit)} warning: {said(line)}")
             for line in u.failures:
-                err.print(f"[red]{u.unit} {'FAILED' if u.status == 'failed' else 'BLOCKED'}: {line}")
+                err.print(
+                    f"[red]{said(u.unit)} {'FAILED' if u.status == 'failed' else 'BLOCKED'}: {said(line)}"
+                )
 
 
 def _say_unaccepted(report: Any, units: list[str]) -> None:
@@ -122,7 +124,9 @@ def _say_unaccepted(report: Any, units: list[str]) -> None:
     built = {u.unit for u in report.units if u.status != SKIPPED}
     for unit in dict.fromkeys(u.strip() for u in units if u.strip()):
         if unit not in built:
-            err.print(f"[yellow]--accept-shrink-of {unit}: no unit {unit} was held back for shrinking")
+            err.print(
+                f"[yellow]--accept-shrink-of {said(unit)}: no unit {said(unit)} was held back for shrinking"
+            )
 
 
 def _cell(value: Any) -> str:
@@ -193,7 +197,7 @@ def ingest_water(
         try:
             when = dt.datetime.fromisoformat(fetched_at)
         except ValueError as exc:
-            err.print(f"[red]--fetched-at {fetched_at!r} is not ISO 8601")
+            err.print(f"[red]--fetched-at {said(repr(fetched_at))} is not ISO 8601")
             raise typer.Exit(2) from exc
         if when.tzinfo is None:
             when = when.replace(tzinfo=dt.timezone(dt.timedelta(hours=8)))
@@ -239,7 +243,8 @@ def ingest_permits(
             since = fetched.updated_since.isoformat() if fetched.updated_since else "(everything)"
             console.print(
                 f"{fetched.url}: updated_since {since} — {fetched.records} records in {fetched.pages} pages, "
-                f"{len(fetched.landed)} with something new"
+                f"{len(fetched.landed)} with something new",
+                markup=False,
             )
             landed += fetched.landed
         return landed
@@ -333,7 +338,7 @@ def run(
     try:
         chosen = get_spec(spec)
     except KeyError as exc:
-        err.print(f"[red]{exc.args[0]}")
+        err.print(f"[red]{said(exc.args[0])}")
         raise typer.Exit(2) from exc
 
     def do_land(settings: Settings, led: Any) -> list[Any]:
@@ -345,7 +350,9 @@ def run(
     if build:
         unknown = [b for b in build if b not in [x.name for x in chosen.builds]]
         if unknown:
-            err.print(f"[red]{chosen.name} has no build {unknown}; builds: {[x.name for x in chosen.builds]}")
+            err.print(
+                f"[red]{chosen.name} has no build {said(unknown)}; builds: {said([x.name for x in chosen.builds])}"
+            )
             raise typer.Exit(2)
     _ingest(
         chosen.name,

@@ -8,7 +8,7 @@ import typer
 from rich.table import Table as RichTable
 
 from ecocloud.settings import get_settings
-from ecocloud.terminal import cli_console
+from ecocloud.terminal import cli_console, plain, said
 
 console = cli_console()
 
@@ -37,7 +37,7 @@ def sweep(
     try:
         hours, found = unlisted_files(get_settings(), delete=delete, grace_hours=grace_hours, force=force)
     except SweepRefused as refused:
-        console.print(f"[red]{refused}[/red]")
+        console.print(f"[red]{said(refused)}[/red]")
         raise typer.Exit(1) from None
     if not found:
         console.print(f"no unlisted files older than {hours:g} h")
@@ -48,5 +48,5 @@ def sweep(
     for col in ("file", "bytes", "modified (UTC)"):
         listing.add_column(col)
     for u in found:
-        listing.add_row(u.rel, f"{u.size:,}", u.modified.isoformat(timespec="seconds"))
+        listing.add_row(plain(u.rel), f"{u.size:,}", u.modified.isoformat(timespec="seconds"))
     console.print(listing)

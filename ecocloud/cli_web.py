@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from ecocloud.settings import Settings, get_settings
-from ecocloud.terminal import cli_console
+from ecocloud.terminal import cli_console, said
 from ecocloud.web.access import Role
 
 if TYPE_CHECKING:
@@ -48,10 +48,12 @@ def serve(
     try:
         check_cookie_policy(settings, host)
     except ValueError as exc:
-        err.print(f"[red]{exc}")
+        err.print(f"[red]{said(exc)}")
         raise typer.Exit(2) from exc
     shown = f"[{host}]" if ":" in host else host
-    err.print(f"serving the web app of {settings.home} at http://{shown}:{port}/ (Ctrl-C stops it)")
+    err.print(
+        f"serving the web app of {settings.home} at http://{shown}:{port}/ (Ctrl-C stops it)", markup=False
+    )
     if settings.web_cookie_secure:
         err.print(
             "session cookies carry the Secure flag: log in over https (a TLS proxy), or in a browser on "
@@ -113,10 +115,10 @@ def add(
     try:
         _store(settings).add_user(name, password, role, replace=replace)
     except UserExists as exc:
-        err.print(f"[red]{exc} (use --replace to reset the password and role)")
+        err.print(f"[red]{said(exc)} (use --replace to reset the password and role)")
         raise typer.Exit(2) from exc
     except UserError as exc:
-        err.print(f"[red]{exc}")
+        err.print(f"[red]{said(exc)}")
         raise typer.Exit(2) from exc
     console.print(f"user {name} ({role.value}) saved in {settings.state_url.split('://')[0]} state database")
 

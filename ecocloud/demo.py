@@ -10,13 +10,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
-from rich.table import Table as RichTable
 
 from ecocloud.airflow_env import airflow_bin, airflow_env, ensure_db
 from ecocloud.ports import free_port, port_free
 from ecocloud.query import run_query
 from ecocloud.settings import Settings
 from ecocloud.simulator.server import RunningSimulator, running_simulator
+from ecocloud.terminal import rows_table
 from schemas.clock import BEIJING
 
 
@@ -303,9 +303,4 @@ WHERE month = (SELECT max(month) FROM mart_water__basin_monthly) AND water_body 
 
 def _show(settings: Settings, console: Console, title: str, sql: str) -> None:
     columns, rows = run_query(settings, sql)
-    table = RichTable(title=title)
-    for c in columns:
-        table.add_column(c)
-    for r in rows:
-        table.add_row(*["" if v is None else str(v) for v in r])
-    console.print(table)
+    console.print(rows_table(columns, rows, title=title))

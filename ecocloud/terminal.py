@@ -1,10 +1,17 @@
-"""The CLI's consoles: as wide as the terminal, and wide enough for a table when there is none."""
+"""The CLI's consoles: as wide as the terminal, and wide enough for a table when there is none; and
+data shown as it is — Rich reads ``[…]`` in a string as markup, so a value such as
+``[low_frac × limit, limit]`` lost its text and ``[/x]`` stopped the command with a traceback."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from rich.console import Console, ConsoleDimensions
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
 
 # Rich lays out for 80 columns without a terminal: a piped or logged table (make demo in CI, a cron
 # job's mail) then cut its dates to "2026-12-…"; a log line may be long, a cut value is lost
@@ -29,3 +36,23 @@ class _CliConsole(Console):
 
 def cli_console(*, stderr: bool = False, soft_wrap: bool = False) -> Console:
     return _CliConsole(stderr=stderr, soft_wrap=soft_wrap)
+
+
+def plain(value: Any) -> Text:
+    """A value for a table cell or a header, never read as markup (None: empty)."""
+    return Text("" if value is None else str(value))
+
+
+def said(value: Any) -> str:
+    """A value (a message, an exception, a path) to put inside a markup string: its brackets escaped."""
+    return escape(str(value))
+
+
+def rows_table(columns: Sequence[str], rows: Iterable[Sequence[Any]], *, title: str | None = None) -> Table:
+    """A table of query results, every header and value as it is."""
+    table = Table(title=plain(title) if title is not None else None)
+    for c in columns:
+        table.add_column(plain(c))
+    for r in rows:
+        table.add_row(*(plain(v) for v in r))
+    return table

@@ -37,6 +37,7 @@ from rich.console import Console
 
 from ecocloud.airflow_env import airflow_bin, airflow_env
 from ecocloud.settings import Settings
+from ecocloud.terminal import said
 
 HOST = "127.0.0.1"  # every listener is loopback: docs/deployment.md exposes the platform for real
 SIM_SEED = 2026
@@ -288,7 +289,7 @@ def run_up(settings: Settings, config: UpConfig, console: Console) -> int:
     try:
         return _run(settings, config, sup, stop, console)
     except UpError as exc:
-        console.print(f"[red]{exc}")
+        console.print(f"[red]{said(exc)}")
         return 1
     finally:  # however the run ends (any exception too): nothing it started outlives it
         _stop(sup, console)

@@ -385,6 +385,24 @@ def test_cli_sql_refuses_with_exit_2_and_reads_as_json(
     assert json.loads(good.stdout) == [{"station_code": s, "n": 4} for s in STATIONS]
 
 
+def test_cli_sql_shows_brackets_as_they_are(served: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rich reads [..] as markup: a column description "[low_frac × limit, limit]" lost its text, and
+    "[/x]" in a value, a column name or an error stopped the command with a traceback."""
+    monkeypatch.setenv("ECOCLOUD_HOME", str(served.home))
+    monkeypatch.setenv("COLUMNS", "200")
+    for var in ("ECOCLOUD_LAKE_DIR", "ECOCLOUD_DUCKDB_PATH"):
+        monkeypatch.delenv(var, raising=False)
+    runner = CliRunner()
+    shown = runner.invoke(
+        app, ["sql", """SELECT 'in [low_frac × limit, limit]' AS "[/]", '[/x]' AS "[bold]b" """]
+    )
+    assert shown.exit_code == 0, shown.output
+    assert all(t in shown.stdout for t in ("in [low_frac × limit, limit]", "[/x]", "[/]", "[bold]b"))
+    failed = runner.invoke(app, ["sql", "SELECT '[/x]'::INTEGER"])
+    assert failed.exit_code == 1 and "[/x]" in failed.output and "Traceback" not in failed.output
+    assert failed.exception is None or isinstance(failed.exception, SystemExit)
+
+
 def test_cli_sql_writes_files_for_a_spreadsheet(
     served: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
