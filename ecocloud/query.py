@@ -53,7 +53,7 @@ TABLE_FUNCTIONS = frozenset(
     }
 )  # fmt: skip
 _QUERY_NODES = frozenset({"SELECT_NODE", "SET_OPERATION_NODE", "RECURSIVE_CTE_NODE", "CTE_NODE"})
-_PIVOTS = frozenset({"PIVOT", "UNPIVOT", "PIVOT_WIDER", "PIVOT_LONGER"})
+PIVOTS = frozenset({"PIVOT", "UNPIVOT", "PIVOT_WIDER", "PIVOT_LONGER"})
 # a run-time PIVOT is checked on its tokens: none of these may appear as keywords
 _WRITE_KEYWORDS = frozenset(
     {
@@ -65,11 +65,23 @@ _WRITE_KEYWORDS = frozenset(
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-class ReadOnlyError(ValueError):
+class InTwoLanguages(Exception):
+    """An error a web page shows in its language: ``str(exc)`` in English, ``zh`` in Chinese. It
+    pickles with both (a query's errors come back from the child process that ran it)."""
+
+    def __init__(self, message: str, zh: str = "") -> None:
+        super().__init__(message)
+        self.zh = zh or message
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (str(self), self.zh))
+
+
+class ReadOnlyError(InTwoLanguages, ValueError):
     """The statement could change or reach something beyond the lake's tables; refused."""
 
 
-class QueryLimitError(RuntimeError):
+class QueryLimitError(InTwoLanguages, RuntimeError):
     """The query ran past its time or memory limit and was stopped (message says which)."""
 
 
@@ -92,9 +104,12 @@ def check_read_only(query: str, *, table_macros: frozenset[str] = frozenset()) -
     """
     statements = duckdb.extract_statements(query)
     if not statements:
-        raise ReadOnlyError("no statement given")
+        raise ReadOnlyError("no statement given", "没有查询语句")
     if len(statements) > 1:
-        raise ReadOnlyError(f"one statement at a time ({len(statements)} given)")
+        raise ReadOnlyError(
+            f"one statement at a time ({len(statements)} given)",
+            f"一次只能执行一条语句（收到 {len(statements)} 条）",
+        )
     allowed = TABLE_FUNCTIONS | {m.lower() for m in table_macros}
     _check_statement(statements[0].type.name, statements[0].query, allowed)
 
@@ -105,14 +120,15 @@ def _check_statement(kind: str, text: str, allowed: frozenset[str]) -> None:
     elif kind == "EXPLAIN":
         inner = duckdb.extract_statements(_explained(text))
         if len(inner) != 1:
-            raise ReadOnlyError("EXPLAIN of one statement only")
+            raise ReadOnlyError("EXPLAIN of one statement only", "EXPLAIN 只能用于一条语句")
         _check_statement(inner[0].type.name, inner[0].query, allowed)
-    elif kind == "MULTI" and _tokens(text) and _tokens(text)[0][1].upper() in _PIVOTS:
+    elif kind == "MULTI" and first_word(text).upper() in PIVOTS:
         _check_tokens(text, allowed)
     else:
         raise ReadOnlyError(
             "only read-only queries (SELECT, WITH, DESCRIBE, SHOW, SUMMARIZE, PIVOT, EXPLAIN) "
-            f"are allowed, got {kind}"
+            f"are allowed, got {kind}",
+            f"只允许只读查询（SELECT、WITH、DESCRIBE、SHOW、SUMMARIZE、PIVOT、EXPLAIN），收到的是 {kind}",
         )
 
 
@@ -147,16 +163,21 @@ def _check_tree(text: str, allowed: frozenset[str]) -> None:
     """Every node of the query's syntax tree is a query node; every table function is allowed."""
     tree = syntax_tree(text)
     if tree.get("error"):
-        raise ReadOnlyError(f"cannot verify this statement: {tree.get('error_message')}")
+        raise ReadOnlyError(
+            f"cannot verify this statement: {tree.get('error_message')}",
+            f"无法校验这条语句：{tree.get('error_message')}",
+        )
     for node in tree_nodes(tree):
         kind = node.get("type")
         if isinstance(kind, str) and kind.endswith("_NODE") and kind not in _QUERY_NODES:
             what = kind.removesuffix("_QUERY_NODE").removesuffix("_NODE")
-            raise ReadOnlyError(f"a {what} inside a query is not allowed")
+            raise ReadOnlyError(f"a {what} inside a query is not allowed", f"查询中不允许 {what}")
         if kind == "TABLE_FUNCTION":
             name = str((node.get("function") or {}).get("function_name", "")).lower()
             if name not in allowed:
-                raise ReadOnlyError(f"table function {name}() is not allowed here")
+                raise ReadOnlyError(
+                    f"table function {name}() is not allowed here", f"这里不允许表函数 {name}()"
+                )
 
 
 def _check_tokens(text: str, allowed: frozenset[str]) -> None:
@@ -164,12 +185,12 @@ def _check_tokens(text: str, allowed: frozenset[str]) -> None:
     tokens = _tokens(text)
     for i, (kind, value) in enumerate(tokens):
         if kind == duckdb.token_type.keyword and value.upper() in _WRITE_KEYWORDS:
-            raise ReadOnlyError(f"{value.upper()} is not allowed in a query")
+            raise ReadOnlyError(f"{value.upper()} is not allowed in a query", f"查询中不允许 {value.upper()}")
         name = value.strip('"').lower()
         called = i + 1 < len(tokens) and tokens[i + 1][1] == "("
         # a table function only (a name that is also a scalar function may be the scalar)
         if called and name in _table_only_functions() and name not in allowed:
-            raise ReadOnlyError(f"table function {name}() is not allowed here")
+            raise ReadOnlyError(f"table function {name}() is not allowed here", f"这里不允许表函数 {name}()")
 
 
 def _explained(text: str) -> str:
@@ -186,7 +207,7 @@ def _explained(text: str) -> str:
                 i = j + 1
                 break
     if i >= len(tokens):
-        raise ReadOnlyError("EXPLAIN of nothing")
+        raise ReadOnlyError("EXPLAIN of nothing", "EXPLAIN 后面没有语句")
     return text[tokens[i][0] :]
 
 
@@ -203,6 +224,12 @@ def _positions(text: str) -> list[tuple[int, Any, str]]:
 
 def _tokens(text: str) -> list[tuple[Any, str]]:
     return [(kind, value) for _, kind, value in _positions(text)]
+
+
+def first_word(text: str) -> str:
+    """The statement's first token as written (comments skipped), "" for none."""
+    tokens = _tokens(text)
+    return tokens[0][1] if tokens else ""
 
 
 @lru_cache(maxsize=1)
@@ -284,7 +311,8 @@ def serving_table_macros(con: duckdb.DuckDBPyConnection) -> frozenset[str]:
 def memory_limit_error(settings: Settings) -> QueryLimitError:
     return QueryLimitError(
         f"query needs more than {settings.sql_memory_limit} of memory (ECOCLOUD_SQL_MEMORY_LIMIT); "
-        "narrow it or aggregate"
+        "narrow it or aggregate",
+        f"查询需要超过 {settings.sql_memory_limit} 的内存（ECOCLOUD_SQL_MEMORY_LIMIT）：请缩小范围或先聚合",
     )
 
 
@@ -320,12 +348,16 @@ def run_query(
     except duckdb.InterruptException as exc:
         raise QueryLimitError(
             f"query stopped after {timeout:g} s (ECOCLOUD_SQL_TIMEOUT_S); narrow it (a date range, "
-            "fewer columns) or aggregate"
+            "fewer columns) or aggregate",
+            f"查询在 {timeout:g} 秒后被停止（ECOCLOUD_SQL_TIMEOUT_S）：请缩小范围（日期区间、更少的列）或先聚合",
         ) from exc
     except duckdb.OutOfMemoryException as exc:
         raise memory_limit_error(settings) from exc
     except duckdb.PermissionException as exc:
-        raise ReadOnlyError(f"the SQL surface reads the lake's tables and nothing else: {exc}") from exc
+        raise ReadOnlyError(
+            f"the SQL surface reads the lake's tables and nothing else: {exc}",
+            f"SQL 只能读取数据湖中的表：{exc}",
+        ) from exc
     finally:
         timer.cancel()
         con.close()
@@ -341,7 +373,8 @@ def _rows_within(max_cells: int | None, columns: int) -> int:
     if columns > max_cells:
         raise QueryLimitError(
             f"the result has {columns:,} columns, more than the {max_cells:,} cells a page shows "
-            "(ECOCLOUD_WEB_SQL_MAX_CELLS); select fewer columns"
+            "(ECOCLOUD_WEB_SQL_MAX_CELLS); select fewer columns",
+            f"结果有 {columns:,} 列，超过一页最多显示的 {max_cells:,} 个单元格（ECOCLOUD_WEB_SQL_MAX_CELLS）：请少选几列",
         )
     return max_cells // max(columns, 1)
 
@@ -371,7 +404,8 @@ def _fetch(cur: duckdb.DuckDBPyConnection, max_rows: int, max_bytes: int) -> lis
         if size > max_bytes:
             raise QueryLimitError(
                 f"the result is larger than {max_bytes:,} bytes (ECOCLOUD_SQL_MAX_RESULT_BYTES); "
-                "select fewer or shorter columns or rows, or aggregate"
+                "select fewer or shorter columns or rows, or aggregate",
+                f"结果超过 {max_bytes:,} 字节（ECOCLOUD_SQL_MAX_RESULT_BYTES）：请少选列或行、选较短的列，或先聚合",
             )
         rows += chunk
     return rows

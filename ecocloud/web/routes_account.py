@@ -7,13 +7,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, HTTPException, Request
 from starlette.responses import RedirectResponse, Response
 
-from ecocloud.query import QueryLimitError, ReadOnlyError
+from ecocloud.query import QueryLimitError, QueryResult, ReadOnlyError
 from ecocloud.web import access
 from ecocloud.web.access import ROLE_LABELS, Role
 from ecocloud.web.deps import (
     CSRF_COOKIE,
     DEVICE_COOKIE,
     SESSION_COOKIE,
+    Viewer,
     check_csrf,
     render,
     require,
@@ -31,6 +32,7 @@ router = APIRouter()
 SQL_DISPLAY_ROWS = 500
 SQL_CELL_CHARS = 1_000  # a cell's text shown at most (the CSV/JSON of `ecocloud sql` has it whole)
 SQL_PAGE_CHARS = 2_000_000  # cells' text a page shows at most: the HTML is built in this process
+SQL_ERROR_CHARS = 4_000  # of DuckDB's message: its hints (candidate columns, the line) and no more
 SQL_WAIT_S = 1.0  # for a free query slot, before answering 503 (the wait holds a worker thread)
 
 
@@ -214,10 +216,11 @@ def sql_run(
     v = require(request, Role.ANALYST)
     check_csrf(request, csrf_token)
     slots = request.app.state.sql_slots
-    if not slots.acquire(timeout=SQL_WAIT_S):
-        raise HTTPException(503, "other queries are running: try again in a moment")
+    if not slots.acquire(timeout=SQL_WAIT_S):  # the page again, with the query kept
+        busy = v.t("其他查询正在运行：请稍后再试", "other queries are running: try again in a moment")
+        return _sql_render(request, v, query, None, busy, status=503)
     try:  # until the page is rendered: a result's HTML is built in this process, not the query's
-        return _sql_page(request, v.role, query)
+        return _sql_page(request, v, query)
     finally:
         slots.release()
 
@@ -234,26 +237,35 @@ def _within_page(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     return rows
 
 
-def _sql_page(request: Request, role: Role | None, query: str) -> Response:
-    """``query`` run for a viewer of ``role``: the page of its result, or of why there is none."""
-    allowed, forbidden = _sql_tables(role)
+def _sql_page(request: Request, v: Viewer, query: str) -> Response:
+    """``query`` run for viewer ``v``: the page of its result, or of why there is none."""
+    allowed, forbidden = _sql_tables(v.role)
     result = None
     error = None
     try:
-        readable = None if role is Role.ADMIN else allowed
+        readable = None if v.role is Role.ADMIN else allowed
         if readable is not None:
             check_tables(query, allowed, forbidden)
         # in a child process of capped memory; only the rows the page shows (the whole result is `ecocloud sql`'s)
         result = run_capped(settings_of(request), query, tables=readable, max_rows=SQL_DISPLAY_ROWS)
     except (QueryRefused, ReadOnlyError, QueryLimitError) as exc:
-        error = str(exc)
-    except QueryFailed as exc:  # a DuckDB error in the analyst's SQL: DuckDB's message, not a trace
-        error = str(exc).splitlines()[0]
+        error = v.t(exc.zh, str(exc))
+    except (
+        QueryFailed
+    ) as exc:  # a DuckDB error in the analyst's SQL: DuckDB's message (with its hints), not a trace
+        error = str(exc)[:SQL_ERROR_CHARS]
+    return _sql_render(request, v, query, result, error, status=400 if error else 200)
+
+
+def _sql_render(
+    request: Request, v: Viewer, query: str, result: QueryResult | None, error: str | None, *, status: int
+) -> Response:
+    allowed, _ = _sql_tables(v.role)
     rows = _within_page(result.rows) if result else None
     return render(
         request,
         "sql.html",
-        status=400 if error else 200,
+        status=status,
         query=query,
         columns=result.columns if result else None,
         rows=rows,

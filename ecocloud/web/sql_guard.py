@@ -19,21 +19,18 @@ from typing import Any
 
 import duckdb
 
-from ecocloud.query import syntax_tree, tree_nodes
+from ecocloud.query import PIVOTS, InTwoLanguages, first_word, syntax_tree, tree_nodes
 
 
-class QueryRefused(ValueError):
-    """The query names something the viewer may not read."""
+class QueryRefused(InTwoLanguages, ValueError):
+    """The query names something the viewer may not read, or cannot be checked."""
 
 
 def referenced(sql: str) -> tuple[set[str], set[str], bool]:
     """(tables named, CTE names defined, whether a table function is used), as DuckDB parses ``sql``."""
     tree = syntax_tree(sql)
     if tree.get("error"):
-        why = str(tree.get("error_message", ""))
-        if not why or why.startswith("Only SELECT statements"):  # DuckDB's words for "not a query"
-            raise QueryRefused("only queries (SELECT, WITH …, FROM …) are accepted here")
-        raise QueryRefused(f"only queries (SELECT, WITH …, FROM …) are accepted here: {why}")
+        _refuse_unparsed(sql, str(tree.get("error_type", "")), str(tree.get("error_message", "")))
     tables: set[str] = set()
     ctes: set[str] = set()
     functions = False
@@ -42,8 +39,10 @@ def referenced(sql: str) -> tuple[set[str], set[str], bool]:
         if kind == "BASE_TABLE" or (kind == "SHOW_REF" and _shows_a_table(node)):
             schema, catalog = node.get("schema_name", ""), node.get("catalog_name", "")
             if catalog or schema not in ("", "main"):
+                name = f"{catalog}.{schema}.{node.get('table_name')}"
                 raise QueryRefused(
-                    f"name tables without a database or schema: {catalog}.{schema}.{node.get('table_name')}"
+                    f"name tables without a database or schema: {name}",
+                    f"请直接写表名，不带数据库或模式名：{name}",
                 )
             tables.add(node.get("table_name", "").lower())  # identifiers are case-insensitive
         elif kind == "TABLE_FUNCTION":
@@ -52,6 +51,22 @@ def referenced(sql: str) -> tuple[set[str], set[str], bool]:
             ctes |= {entry["key"].lower() for entry in node["cte_map"].get("map", [])}
     tables.discard("")
     return tables, ctes, functions
+
+
+def _refuse_unparsed(sql: str, kind: str, why: str) -> None:
+    """Why a statement DuckDB could not serialise is refused: a syntax error, a PIVOT statement (its
+    tables cannot be read off; the same pivot as a SELECT can), or not a query at all."""
+    if kind == "parser":
+        raise QueryRefused(f"the query has a syntax error: {why}", f"查询有语法错误：{why}")
+    if first_word(sql).upper() in PIVOTS:
+        raise QueryRefused(
+            "a PIVOT statement cannot be checked here: write it as a query, "
+            "SELECT * FROM table PIVOT (aggregate FOR column IN (values …)), or use `ecocloud sql`",
+            "这里无法校验 PIVOT 语句：请写成查询 SELECT * FROM 表 PIVOT (聚合 FOR 列 IN (值 …))，或使用 `ecocloud sql`",
+        )
+    raise QueryRefused(
+        "only queries (SELECT, WITH …, FROM …) are accepted here", "这里只接受查询（SELECT、WITH …、FROM …）"
+    )
 
 
 # what the parser puts in a SHOW_REF for SHOW TABLES, SHOW ALL TABLES, SHOW DATABASES, SHOW SCHEMAS and
@@ -93,7 +108,8 @@ def check_tables(sql: str, allowed: set[str], forbidden: set[str]) -> None:
     tables, ctes, functions = referenced(sql)
     if functions:
         raise QueryRefused(
-            "table functions (read_parquet, read_csv, glob …) are not allowed: query the tables"
+            "table functions (read_parquet, read_csv, glob …) are not allowed: query the tables",
+            "不允许使用表函数（read_parquet、read_csv、glob …）：请查询表",
         )
     bad = sorted(
         c
@@ -106,8 +122,12 @@ def check_tables(sql: str, allowed: set[str], forbidden: set[str]) -> None:
     )
     if bad:
         raise QueryRefused(
-            f"name CTEs with plain names of your own, not a table's or a path: {', '.join(bad)}"
+            f"name CTEs with plain names of your own, not a table's or a path: {', '.join(bad)}",
+            f"请给 CTE 起您自己的普通名称，不用表名或路径：{', '.join(bad)}",
         )
     denied = sorted(t for t in tables if t in forbidden or (t not in allowed and t not in ctes))
     if denied:
-        raise QueryRefused(f"not allowed for your role, or no such table: {', '.join(denied)}")
+        raise QueryRefused(
+            f"not allowed for your role, or no such table: {', '.join(denied)}",
+            f"您的角色无权查询，或没有这个表：{', '.join(denied)}",
+        )

@@ -78,13 +78,17 @@ def run_capped(
         child.start()
     except OSError as exc:  # no process to be had (a process limit, the forkserver gone)
         receive.close()
-        raise QueryLimitError(f"no process for the query ({exc.strerror}): try again in a moment") from None
+        raise QueryLimitError(
+            f"no process for the query ({exc.strerror}): try again in a moment",
+            f"没有可以运行查询的进程（{exc.strerror}）：请稍后再试",
+        ) from None
     finally:
         send.close()
     try:
         if not receive.poll(settings.sql_timeout_s + KILL_AFTER_S):
             raise QueryLimitError(
-                f"query stopped after {settings.sql_timeout_s:g} s (ECOCLOUD_SQL_TIMEOUT_S)"
+                f"query stopped after {settings.sql_timeout_s:g} s (ECOCLOUD_SQL_TIMEOUT_S)",
+                f"查询在 {settings.sql_timeout_s:g} 秒后被停止（ECOCLOUD_SQL_TIMEOUT_S）",
             )
         outcome, value = receive.recv()
     except (EOFError, pickle.UnpicklingError):
@@ -115,7 +119,7 @@ def _child(
         cells = settings.web_sql_max_cells
         outcome = ("ok", run_query(settings, query, tables=tables, max_rows=max_rows, max_cells=cells))
     except (QueryLimitError, ReadOnlyError) as exc:
-        outcome = ("error", type(exc)(str(exc)))
+        outcome = ("error", type(exc)(str(exc), exc.zh))
     except MemoryError:
         outcome = ("error", memory_limit_error(settings))
     except Exception as exc:  # DuckDB's errors: the message only (not every one of them pickles)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import shutil
@@ -364,10 +365,30 @@ def test_sql_by_role(web_server: str, web_home: WebHome, login: Login) -> None:
         r = run(analyst, refused)
         assert r.status_code == 400 and 'id="sql-result"' not in r.text, refused
         no_trace(r)
-    # refused by the role, not by the sandbox, whose message names the table's files
+    # refused by the role, not by the sandbox, whose message names the table's files; in the page's language
     shown = run(analyst, f"SHOW {NOT_SHARED}")
-    assert shown.status_code == 400 and "not allowed for your role" in shown.text
+    assert shown.status_code == 400 and f"您的角色无权查询，或没有这个表：{NOT_SHARED}" in shown.text
     assert str(web_home.home) not in shown.text
+    typo = run(analyst, f"SELECT * FROM {OPEN} WHERE station_code = '1001A' AND")
+    assert typo.status_code == 400 and '查询有语法错误：syntax error at or near "AND"' in html.unescape(
+        typo.text
+    )
+    unknown = run(analyst, f"SELECT station_cod FROM {OPEN}")  # DuckDB's hint kept
+    assert (
+        unknown.status_code == 400 and "Candidate bindings" in unknown.text and "station_code" in unknown.text
+    )
+    pivot = run(analyst, f"PIVOT {OPEN} ON station_code USING count(*)")
+    assert pivot.status_code == 400 and "这里无法校验 PIVOT 语句" in pivot.text
+    pivoted = run(analyst, f"SELECT * FROM {OPEN} PIVOT (count(*) FOR station_code IN ('1001A'))")
+    assert pivoted.status_code == 200 and 'id="sql-result"' in pivoted.text  # as the message says
+    try:
+        english = analyst.post(
+            f"{web_server}/sql?lang=en", data={"query": f"SHOW {NOT_SHARED}", "csrf_token": token}, timeout=60
+        )
+        assert f"not allowed for your role, or no such table: {NOT_SHARED}" in english.text
+        assert "您的角色" not in english.text
+    finally:
+        analyst.get(f"{web_server}/", params={"lang": "zh"}, timeout=10)
     admin = login("boss")
     admin_token = csrf_of(admin.get(f"{web_server}/sql", timeout=10).text)
     r = admin.post(
@@ -383,7 +404,7 @@ def test_sql_by_role(web_server: str, web_home: WebHome, login: Login) -> None:
         data={"query": "SELECT repeat('x', 1500000) AS s FROM range(2048)", "csrf_token": admin_token},
         timeout=60,
     )
-    assert hungry.status_code == 400 and "memory (ECOCLOUD_SQL_MEMORY_LIMIT)" in hungry.text
+    assert hungry.status_code == 400 and "的内存（ECOCLOUD_SQL_MEMORY_LIMIT）" in hungry.text
     assert run(analyst, f"SELECT count(*) AS n FROM {OPEN}").status_code == 200
     assert requests.get(f"{web_server}/sql", timeout=10).status_code == 403
 
@@ -408,7 +429,7 @@ def test_a_wide_sql_result_is_cut_to_the_page_s_cell_budget(web_server: str, log
     )
     assert len(wide.encode()) < 2_000_000
     wider = stars(1_613)  # 50,003 columns: not one row fits
-    assert 'id="sql-result"' not in wider and "50,003 columns, more than the 50,000 cells" in wider
+    assert 'id="sql-result"' not in wider and "结果有 50,003 列，超过一页最多显示的 50,000 个单元格" in wider
     assert len(wider.encode()) < 100_000
     # within the cells, long text: 500 rows of ten 1,000-character cells of '<' (escaped five times
     # over) are cut to the page's 2,000,000 characters
@@ -523,8 +544,9 @@ def test_sql_queries_beyond_the_web_app_s_slots_get_503(web_home: WebHome) -> No
                 "WHERE a.station_code || b.station_code || c.station_code = '-'",
             )
             time.sleep(1.5)  # the slow one holds the slot
-            busy = run("SELECT 1")
-            assert busy.status_code == 503
+            busy = run("SELECT 1 AS waited")
+            assert busy.status_code == 503 and "其他查询正在运行" in busy.text
+            assert "SELECT 1 AS waited</textarea>" in busy.text  # the query kept, to run again
             assert slow.result().status_code == 400  # stopped by the time limit, and said so
         assert run("SELECT 1 AS one").status_code == 200  # the slot is free again
 
