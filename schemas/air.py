@@ -15,7 +15,7 @@ from schemas.fields import (
     STAGE_ONLY,
     WHEN_REJECTED,
 )
-from schemas.registry import Column, Fields, Layer, PairEquality, Sharing, Table, register
+from schemas.registry import Codes, Column, Fields, Layer, PairEquality, Sharing, Table, register
 
 OWNER = MONITORING_DIVISION
 SOURCE = "air"
@@ -56,7 +56,17 @@ POLLUTANTS: tuple[Pollutant, ...] = (
 AQI_RELEASE_TYPE = "AQI"
 RELEASE_TYPES: tuple[str, ...] = (AQI_RELEASE_TYPE, *(p.release_type for p in POLLUTANTS))
 
-AQI_CATEGORIES: tuple[str, ...] = ("优", "良", "轻度污染", "中度污染", "重度污染", "严重污染")
+# HJ 633's categories (the data holds the Chinese) with the English names of its own English version
+AQI_CATEGORIES = Codes(
+    {
+        "优": ("优", "excellent"),
+        "良": ("良", "good"),
+        "轻度污染": ("轻度污染", "lightly polluted"),
+        "中度污染": ("中度污染", "moderately polluted"),
+        "重度污染": ("重度污染", "heavily polluted"),
+        "严重污染": ("严重污染", "severely polluted"),
+    }
+)
 AQI_STANDARDS: tuple[str, ...] = ("HJ633-2012", "HJ633-2026")
 
 F = Fields("air", parent=SHARED)

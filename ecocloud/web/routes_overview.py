@@ -14,6 +14,7 @@ from starlette.responses import Response
 from ecocloud.web import access, queries
 from ecocloud.web.access import Role
 from ecocloud.web.deps import Viewer, bj, render, require, settings_of, viewer
+from schemas.air import AQI_CATEGORIES
 from schemas.clock import BEIJING
 from schemas.gb3838_standard import CLASS_LABELS, QUALITY_LABELS_EN
 from schemas.hj212_codes import POLLUTANTS
@@ -56,10 +57,13 @@ def unranked_reason(row: dict[str, Any], t: Callable[[str, str], str]) -> str:
     )
 
 
-def ranking_chart(ranking: list[dict[str, Any]], day: dt.date | None, t: Callable[[str, str], str]) -> str:
+def ranking_chart(
+    ranking: list[dict[str, Any]], day: dt.date | None, t: Callable[[str, str], str], lang: str = "zh"
+) -> str:
     """Ranked cities as bars in rank order; after them the unranked ones (AQI unknown: an indicator
     without a valid statistic), each with no bar and its reason, so they are neither hidden nor
-    drawn as good air."""
+    drawn as good air. Categories in ``lang``."""
+    categories = AQI_CATEGORIES.in_language(lang)
     ranked = [r for r in ranking if r["rank"] is not None]
     unranked = [r for r in ranking if r["rank"] is None]
     bar = {"type": "bar", "orientation": "h", "showlegend": False}
@@ -71,7 +75,8 @@ def ranking_chart(ranking: list[dict[str, Any]], day: dt.date | None, t: Callabl
                 "y": [r["city"] for r in ranked],
                 "x": [r["aqi"] for r in ranked],
                 "text": [
-                    f"{r['aqi_category'] or ''} {r['primary_pollutants'] or ''}".strip() for r in ranked
+                    f"{categories.get(r['aqi_category'] or '', r['aqi_category'] or '')} {r['primary_pollutants'] or ''}".strip()
+                    for r in ranked
                 ],
                 "marker": {
                     "color": [AQI_COLOURS.get(r["aqi_category"], "#888") for r in ranked],
@@ -150,7 +155,7 @@ def air(request: Request, date: Annotated[dt.date | None, Query()] = None) -> Re
         ranking = queries.city_ranking(con, day) if day else []
         so_far = queries.last_air_hour(con, day) if day and under_way(day) else None
         stations = queries.air_stations(con)
-    chart = ranking_chart(ranking, day, v.t)
+    chart = ranking_chart(ranking, day, v.t, v.lang)
     return render(
         request,
         "air.html",
@@ -160,6 +165,7 @@ def air(request: Request, date: Annotated[dt.date | None, Query()] = None) -> Re
         stations=stations,
         chart=chart,
         so_far=so_far,
+        aqi_labels=AQI_CATEGORIES.in_language(v.lang),
     )
 
 

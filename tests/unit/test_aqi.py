@@ -108,7 +108,7 @@ def test_breakpoint_tables_match_domain(standard: str, expected: dict[Indicator,
 
 
 def test_categories_and_colours() -> None:
-    assert tuple(c.name for c in CATEGORIES) == AQI_CATEGORIES
+    assert tuple(c.name for c in CATEGORIES) == AQI_CATEGORIES.codes
     assert [(c.aqi_lo, c.aqi_hi) for c in CATEGORIES] == [
         (0, 50),
         (51, 100),

@@ -31,6 +31,7 @@ from ecocloud.web.users import (
     sessions_table,
     users_table,
 )
+from schemas.air import AQI_CATEGORIES
 from schemas.registry import Sharing
 
 OPEN, COND, CLOSED = Sharing.UNCONDITIONAL, Sharing.CONDITIONAL, Sharing.NOT_SHARED
@@ -431,6 +432,9 @@ def test_ranking_chart_puts_unranked_cities_after_the_ranked_with_their_reason()
     assert (unranked["y"], unranked["x"]) == (["甲市"], [0])
     assert unranked["text"] == ["无排名：缺少有效的 PM2.5,PM10"] and unranked["marker"]["color"] == "#888"
     assert figure["layout"]["yaxis"]["categoryarray"] == ["乙市", "丁市", "甲市"]
+    assert ranked["text"][0] == "良 PM2.5"
+    english = json.loads(ranking_chart(RANKING, dt.date(2023, 1, 20), lambda zh, en: en, "en"))
+    assert english["data"][0]["text"][0] == "good PM2.5"  # HJ 633's English category names
 
 
 def test_air_page_lists_unranked_cities_with_their_reason() -> None:
@@ -445,9 +449,11 @@ def test_air_page_lists_unranked_cities_with_their_reason() -> None:
         ranking=RANKING,
         stations=[],
         chart="{}",
+        aqi_labels=AQI_CATEGORIES.in_language("en"),
     )
     rows = [r for r in html.split("<tr")[1:] if "甲市" in r or "乙市" in r]
     assert '<td class="num">1</td><td>乙市</td>' in rows[0] and "no valid" not in rows[0]
+    assert "<td>good</td>" in rows[0] and "良" not in rows[0]
     assert 'class="unranked"><td class="num">—</td><td>甲市</td>' in rows[1]
     assert "no valid PM2.5,PM10" in rows[1]
 
