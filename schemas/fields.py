@@ -22,6 +22,34 @@ USCC_PROBLEMS = Codes(
     }
 )
 
+# The sources tables come from (each schema module's SOURCE), as the pages name them.
+SOURCES = Codes(
+    {
+        "air": ("环境空气", "ambient air"),
+        "water": ("地表水", "surface water"),
+        "source": ("污染源在线监测", "pollution-source online monitoring"),
+        "permit": ("排污许可", "discharge permits"),
+        "credit": ("企业环境信用", "enterprise environmental credit"),
+        "master": ("企业与点位主数据", "enterprise and point master data"),
+        "risk": ("污染源风险", "pollution-source risk"),
+        "platform": ("平台运行", "the platform itself"),
+        "ledger": ("平台账本", "the platform's ledger"),
+        "catalog": ("共享目录", "the shared catalog"),
+    }
+)
+# The lake's layers, as the pages name them.
+LAYERS = Codes(
+    {
+        "core": ("核心层", "core"),
+        "mart": ("集市层", "mart"),
+        "quarantine": ("隔离区", "quarantine"),
+        "quality": ("质量层", "quality"),
+        "platform": ("平台层", "platform"),
+        "catalog": ("目录层", "catalog"),
+        "stage": ("暂存层", "stage"),
+    }
+)
+
 SHARED = Fields("shared")
 
 SHARED.define(

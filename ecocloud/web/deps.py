@@ -25,6 +25,7 @@ from ecocloud.web import access
 from ecocloud.web.access import ROLE_LABELS, Role
 from ecocloud.web.users import Session, UserStore
 from schemas.clock import BEIJING
+from schemas.fields import LAYERS, SOURCES
 
 SESSION_COOKIE = "ecocloud_session"
 CSRF_COOKIE = "ecocloud_csrf"
@@ -128,7 +129,15 @@ def render(request: Request, template: str, status: int = 200, **context: Any) -
     return TEMPLATES.TemplateResponse(
         request,
         template,
-        {"v": v, "t": v.t, "Role": Role, "lang_url": _lang_url(request), **context},
+        {
+            "v": v,
+            "t": v.t,
+            "Role": Role,
+            "lang_url": _lang_url(request),
+            "source_label": lambda code: SOURCES.in_language(v.lang).get(code, code),
+            "layer_label": lambda code: LAYERS.in_language(v.lang).get(code, code),
+            **context,
+        },
         status_code=status,
     )
 

@@ -124,6 +124,20 @@ def test_a_public_page_names_no_quarantine_table_the_viewer_may_not_see(
     assert NOT_SHARED in login("ana").get(public, timeout=10).text
 
 
+def test_pages_name_sources_and_layers_in_the_page_s_language(web_server: str, login: Login) -> None:
+    """Not by their codes (air, core …) on a Chinese page."""
+    assert "核心层 ·" in requests.get(f"{web_server}/", timeout=10).text
+    analyst = login("ana")
+    assert ">环境空气</a>" in analyst.get(f"{web_server}/overview/ingestion", timeout=10).text
+    try:
+        english = analyst.get(f"{web_server}/overview/ingestion", params={"lang": "en"}, timeout=10).text
+        assert ">ambient air</a>" in english and "环境空气" not in english
+    finally:
+        analyst.get(f"{web_server}/", params={"lang": "zh"}, timeout=10)
+    dataset = requests.get(f"{web_server}/datasets/{OPEN}", timeout=10).text
+    assert "核心层" in dataset and "环境空气" in dataset
+
+
 def test_roles_against_sharing_levels(web_server: str, login: Login) -> None:
     analyst = login("ana")
     page = analyst.get(f"{web_server}/datasets/{CONDITIONAL}", timeout=10)

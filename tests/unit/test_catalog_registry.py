@@ -8,6 +8,7 @@ import duckdb
 import pytest
 
 from schemas import catalog as cat
+from schemas.fields import LAYERS, SOURCES
 from schemas.registry import Department, Frequency, Layer, Sharing, all_tables
 from warehouse.catalog import catalog_tables
 from warehouse.serving import view_sql
@@ -51,3 +52,6 @@ def test_every_dataset_has_owner_frequency_sharing_and_chinese_metadata(table) -
     if table.sharing is not Sharing.UNCONDITIONAL:
         assert table.sharing_conditions, "a shared-on-conditions or not-shared table says who may have it"
     assert table.title_zh and table.description_zh and table.source_system
+    # the pages name its source and layer in either language, not by their codes
+    assert SOURCES.in_language("en")[table.source] and SOURCES[table.source] != table.source
+    assert LAYERS.in_language("en")[table.layer.value] and LAYERS[table.layer.value] != table.layer.value
