@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -16,6 +17,7 @@ import duckdb
 
 from ecocloud.settings import Settings
 from schemas.clock import BEIJING
+from schemas.hj212_codes import POLLUTANTS
 from schemas.registry import Table
 from transforms.risk.scoring import region_prefix
 from warehouse.catalog import RESULTS_TABLE, datasets_as_of, time_column
@@ -56,35 +58,66 @@ def search_terms(q: str | None) -> list[str]:
 
 # ------------------------------------------------------------------------------------------ catalog
 
+# where a term may match, with its weight in the ranking: a title first, then the table's name,
+# its description, the rest of its entry; a column's name, description or value labels last
 _TEXT = (
-    "d.table_name",
-    "d.title_zh",
-    "d.title_en",
-    "d.description_zh",
-    "d.description_en",
-    "d.owner_zh",
-    "d.owner_en",
-    "d.source_system",
+    ("d.title_zh", 8),
+    ("d.title_en", 8),
+    ("d.table_name", 4),
+    ("d.description_zh", 2),
+    ("d.description_en", 2),
+    ("d.owner_zh", 1),
+    ("d.owner_en", 1),
+    ("d.source_system", 1),
 )
+_COLUMN_TEXT = ("c.column_name", "c.description", "c.value_labels")
+_COLUMN_WEIGHT = 1
+# a Latin term this short matches whole words only: "CO" is carbon monoxide, not every "code" and "count"
+_WHOLE_WORD_CHARS = 3
+_LATIN = re.compile(r"[A-Za-z0-9.\-]+")
+# what an analyst may type for a pollutant: its Chinese or English name, also found by its HJ 212 code
+_POLLUTANT_NAMES = {
+    name.casefold(): code for code, p in POLLUTANTS.items() for name in (p.name_zh, p.name) if name
+}
+
+
+def term_pattern(term: str) -> str:
+    """A case-blind regular expression for a search term: a Latin word (letters, digits, ".", "-")
+    matches at the start of a word — identifiers split at "_" — and a short one only as a whole word;
+    other text (Chinese) anywhere; a pollutant's name also matches its HJ 212 code."""
+    alternatives = [term]
+    code = _POLLUTANT_NAMES.get(term.casefold())
+    if code:
+        alternatives.append(code)
+    parts = []
+    for alt in alternatives:
+        if _LATIN.fullmatch(alt):
+            end = "([^a-z0-9]|$)" if len(alt) <= _WHOLE_WORD_CHARS else ""
+            parts.append(f"([^a-z0-9]|^){re.escape(alt.lower())}{end}")
+        else:
+            parts.append(re.escape(alt))
+    return "(?i)(" + "|".join(parts) + ")"
 
 
 def search_datasets(
     con: duckdb.DuckDBPyConnection, q: str | None, levels: Sequence[str], layer: str | None = None
 ) -> list[dict[str, Any]]:
-    """Datasets at the given sharing levels matching every term (title, description, owner, columns)."""
+    """Datasets at the given sharing levels matching every term (title, description, owner, columns:
+    see :func:`term_pattern`), the best matches first: by the weight of where each term matched."""
     terms = search_terms(q)
     params: dict[str, Any] = {"levels": list(levels), "layer": layer}
     where = ["list_contains($levels, d.sharing)", "($layer IS NULL OR d.layer = $layer)"]
     score: list[str] = []
     for i, term in enumerate(terms):
-        params[f"t{i}"] = _like(term)
-        text = " OR ".join(f"{c} ILIKE $t{i} ESCAPE '\\'" for c in _TEXT)
-        where.append(
-            f"({text} OR EXISTS (SELECT 1 FROM catalog_columns c WHERE c.table_name = d.table_name "
-            f"AND (c.column_name ILIKE $t{i} ESCAPE '\\' OR c.description ILIKE $t{i} ESCAPE '\\' "
-            f"OR c.value_labels ILIKE $t{i} ESCAPE '\\')))"
+        params[f"t{i}"] = term_pattern(term)
+        in_columns = " OR ".join(f"coalesce(regexp_matches({c}, $t{i}), false)" for c in _COLUMN_TEXT)
+        column_hit = (
+            f"EXISTS (SELECT 1 FROM catalog_columns c WHERE c.table_name = d.table_name AND ({in_columns}))"
         )
-        score.append(f"(d.title_zh ILIKE $t{i} ESCAPE '\\' OR d.title_en ILIKE $t{i} ESCAPE '\\')::INT")
+        hits = [(f"coalesce(regexp_matches({c}, $t{i}), false)", w) for c, w in _TEXT]
+        hits.append((column_hit, _COLUMN_WEIGHT))
+        where.append("(" + " OR ".join(h for h, _ in hits) + ")")
+        score.append("greatest(" + ", ".join(f"{h}::INT * {w}" for h, w in hits) + ")")
     sql = (
         "SELECT d.table_name, d.title_zh, d.title_en, d.description_zh, d.description_en, d.layer, d.source, "
         "d.sharing, d.owner_zh, d.owner_en, d.frequency_zh, d.frequency_en, d.rows, d.freshness_status, "

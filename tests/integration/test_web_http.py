@@ -84,6 +84,17 @@ def test_search_in_chinese_and_english_by_role(web_server: str, login: Login) ->
     page = ana.get(f"{web_server}/datasets/core_permit__permits", timeout=10).text
     assert "<code>revoked</code> 已撤销" in page
 
+    def names(q: str) -> list[str]:
+        html = ana.get(f"{web_server}/datasets", params={"q": q}, timeout=10).text
+        return re.findall(r'<a href="/datasets/([a-z0-9_]+)"', html)
+
+    # a short Latin term is a whole word: CO is carbon monoxide (the air tables), not every "code"
+    assert names("CO") and all(n.startswith(("core_air", "mart_air", "quarantine_air")) for n in names("CO"))
+    # a pollutant by its Chinese name finds the tables holding its HJ 212 code, as the code does
+    assert "core_source__readings" in names("化学需氧量") and names("化学需氧量") == names("w01018")
+    # the best matches first: a title before a column description
+    assert names("排污许可")[0].startswith("core_permit__")
+
 
 def test_dataset_page_shows_schema_facts_quality_lineage_and_samples(
     web_server: str, web_home: WebHome
