@@ -153,6 +153,14 @@ def _instant(t: dt.datetime | None) -> dict[str, str] | None:
     return {"@value": t.astimezone(BEIJING).isoformat(), "@type": "xsd:dateTime"} if t else None
 
 
+PUBLISHER_SLUG = "centre"  # /organisations/centre: the catalog's publisher
+
+
+def organisation_slug(owner_en: str) -> str:
+    """The path part naming a department (``/organisations/<slug>``, its web page)."""
+    return owner_en.lower().replace(" ", "-").replace(",", "")
+
+
 def _agent(uri: str, zh: str, en: str) -> dict[str, Any]:
     return {"@id": uri, "@type": "foaf:Agent", "foaf:name": _text(zh, en)}
 
@@ -160,7 +168,7 @@ def _agent(uri: str, zh: str, en: str) -> dict[str, Any]:
 def dcat_dataset(d: dict[str, Any], base: str, spatial: dict[str, Any]) -> dict[str, Any]:
     name = d["table_name"]
     page = f"{base}/datasets/{name}"
-    owner_id = f"{base}/organisations/{d['owner_en'].lower().replace(' ', '-').replace(',', '')}"
+    owner_id = f"{base}/organisations/{organisation_slug(d['owner_en'])}"
     node: dict[str, Any] = {
         "@id": page,
         "@type": "dcat:Dataset",
@@ -246,8 +254,8 @@ def dcat_catalog(
 ) -> dict[str, Any]:
     """The DCAT-AP JSON-LD document for these catalog datasets."""
     base = (base or settings.catalog_base_url).rstrip("/")
+    # a blank node: the region is described here (name, GB/T 2260 code, box), no page of ours stands for it
     spatial: dict[str, Any] = {
-        "@id": f"{base}/regions/{settings.catalog_region_code}",
         "@type": "dct:Location",
         "skos:prefLabel": settings.catalog_region_name,
         "dct:identifier": settings.catalog_region_code,
@@ -259,7 +267,7 @@ def dcat_catalog(
     built = max((d["built_at"] for d in datasets if d.get("built_at")), default=None)
     return {
         "@context": CONTEXT,
-        "@id": f"{base}/catalog",
+        "@id": f"{base}/catalog.jsonld",  # this document
         "@type": "dcat:Catalog",
         "dct:title": _text("生态云 信息资源共享目录", "ecocloud shared data catalog"),
         "dct:description": _text(
@@ -268,7 +276,9 @@ def dcat_catalog(
             "online monitoring, discharge permits, enterprise environmental credit and master data.",
         ),
         "dct:publisher": _agent(
-            f"{base}/organisations/centre", settings.catalog_publisher_zh, settings.catalog_publisher_en
+            f"{base}/organisations/{PUBLISHER_SLUG}",
+            settings.catalog_publisher_zh,
+            settings.catalog_publisher_en,
         ),
         "foaf:homepage": {"@id": f"{base}/"},
         "dct:language": [{"@id": f"{EU}/language/ZHO"}, {"@id": f"{EU}/language/ENG"}],

@@ -20,6 +20,7 @@ from fastapi import HTTPException, Request
 from fastapi.templating import Jinja2Templates
 from starlette.responses import Response
 
+from ecocloud.catalog_export import organisation_slug
 from ecocloud.settings import Settings
 from ecocloud.web import access
 from ecocloud.web.access import ROLE_LABELS, Role
@@ -50,6 +51,7 @@ def beijing(value: object) -> str:
 
 
 TEMPLATES.env.filters["bj"] = beijing
+TEMPLATES.env.filters["organisation"] = organisation_slug  # a department's page: /organisations/<slug>
 
 
 @dataclass(frozen=True)

@@ -128,6 +128,13 @@ def search_datasets(
     return _dicts(con.execute(sql, params))
 
 
+def owners(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    """Every department owning a dataset, whatever its sharing level: its names and contact."""
+    return _dicts(
+        con.execute("SELECT DISTINCT owner_zh, owner_en, contact FROM catalog_datasets ORDER BY owner_en")
+    )
+
+
 def layer_counts(con: duckdb.DuckDBPyConnection, levels: Sequence[str]) -> list[dict[str, Any]]:
     return _dicts(
         con.execute(

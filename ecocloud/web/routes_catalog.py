@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from ecocloud.catalog_export import (
+    PUBLISHER_SLUG,
     dcat_catalog,
     load_catalog,
+    organisation_slug,
     region_bbox,
     shown_check,
     shown_input,
@@ -136,6 +138,22 @@ def quality_page(
             raise HTTPException(404, v.t(f"没有这次运行：{run}", f"no such gate run among the latest: {run}"))
         results = queries.gate_run_results(con, table.name, chosen) if chosen else []
     return render(request, "quality.html", table=table, runs=runs, chosen=chosen, results=results)
+
+
+@router.get("/organisations/{slug}")
+def organisation(request: Request, slug: Annotated[str, Path(max_length=100)]) -> Response:
+    """A department's page (the DCAT export's publisher URIs): who it is, how to reach it, and the
+    datasets it owns that the viewer may see. The publisher's is the whole catalog."""
+    v = viewer(request)
+    if slug == PUBLISHER_SLUG:
+        return RedirectResponse("/datasets", status_code=303)
+    with queries.serving(settings_of(request)) as con:
+        owner = next((o for o in queries.owners(con) if organisation_slug(o["owner_en"]) == slug), None)
+        if owner is None:
+            raise HTTPException(404, v.t(f"没有这个部门：{slug}", f"no such department: {slug}"))
+        visible = queries.search_datasets(con, None, access.visible_levels(v.role))
+    found = [d for d in visible if d["owner_en"] == owner["owner_en"]]
+    return render(request, "organisation.html", owner=owner, found=found)
 
 
 @router.get("/catalog.jsonld")

@@ -149,6 +149,34 @@ def test_pages_name_sources_and_layers_in_the_page_s_language(web_server: str, l
     assert "核心层" in dataset and "环境空气" in dataset
 
 
+def test_every_address_of_the_dcat_export_answers(web_server: str, login: Login) -> None:
+    """A harvester dereferences the export's URIs: the catalog, each dataset, its publisher, the SQL
+    service (fragments are parts of a page). /catalog, /organisations/… and /regions/… were 404s."""
+    analyst = login("ana")
+    doc = analyst.get(f"{web_server}/catalog.jsonld", timeout=30).json()
+    found: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            found.update(v for k, v in node.items() if k == "@id" and isinstance(v, str))
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    walk(doc)
+    ours = {uri.split("#")[0] for uri in found if uri.startswith(web_server)}
+    assert {f"{web_server}/catalog.jsonld", f"{web_server}/sql", f"{web_server}/datasets/{OPEN}"} <= ours
+    assert any("/organisations/" in uri for uri in ours)
+    for uri in sorted(ours):
+        r = analyst.get(uri, timeout=30)
+        assert r.status_code == 200, (uri, r.status_code)
+    (open_entry,) = [d for d in doc["dcat:dataset"] if d["dct:identifier"] == OPEN]
+    page = requests.get(open_entry["dct:publisher"]["@id"], timeout=30).text  # anonymous: open datasets only
+    assert f'href="/datasets/{OPEN}"' in page and f"/datasets/{NOT_SHARED}" not in page
+
+
 def test_roles_against_sharing_levels(web_server: str, login: Login) -> None:
     analyst = login("ana")
     page = analyst.get(f"{web_server}/datasets/{CONDITIONAL}", timeout=10)
