@@ -10,11 +10,17 @@ from __future__ import annotations
 
 from schemas.fields import EVERY_RUN, PLATFORM_TEAM, SHARED
 from schemas.platform import F as PLATFORM
-from schemas.registry import Column, Fields, Layer, Sharing, Table, register
+from schemas.registry import SEVERITIES, Codes, Column, Fields, Layer, Sharing, Table, register
 
 SOURCE = "catalog"
 FRESHNESS_STATUSES = ("on time", "late", "no data", "on change")
-QUALITY_KINDS = ("expectation", "agreement", "quarantine")
+QUALITY_KINDS = Codes(
+    {
+        "expectation": ("质量期望", "expectation"),
+        "agreement": ("一致性", "agreement"),
+        "quarantine": ("隔离", "quarantine"),
+    }
+)
 
 F = Fields("catalog", parent=SHARED)
 F.define(
@@ -171,7 +177,7 @@ F.define(
         "value_check_severity",
         "string",
         "severity of the range / allowed-values check",
-        allowed=("blocking", "warning"),
+        allowed=SEVERITIES,
     ),
     Column("is_primary_key", "bool", "part of the primary key", nullable=False),
     Column("is_partition_key", "bool", "the partition column", nullable=False),

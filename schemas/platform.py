@@ -9,7 +9,7 @@ copy of each, refreshed with the views.
 from __future__ import annotations
 
 from schemas.fields import EVERY_RUN, PLATFORM_TEAM, SHARED
-from schemas.registry import Column, Fields, Layer, Sharing, Table, register
+from schemas.registry import SEVERITIES, Column, Fields, Layer, Sharing, Table, register
 
 SOURCE = "platform"
 UNIT_STATUSES = ("published", "blocked", "failed")
@@ -30,7 +30,7 @@ F.define(
     Column("partition_date", "date", "partition (Beijing day; NULL for an unpartitioned table)"),
     Column("expectation", "string", "Great Expectations expectation type", nullable=False),
     Column("column_name", "string", "column(s) the expectation is about"),
-    Column("severity", "string", "blocking or warning", allowed=("blocking", "warning"), nullable=False),
+    Column("severity", "string", "blocking or warning", allowed=SEVERITIES, nullable=False),
     Column("success", "bool", "whether the expectation held on this unit's partition", nullable=False),
     Column("element_count", "int64", "rows checked", unit="count"),
     Column("unexpected_count", "int64", "rows that broke it", unit="count"),

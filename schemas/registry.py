@@ -172,6 +172,10 @@ class Codes(Mapping[str, str]):
         return Codes({c: (self._labels[c], self._english.get(c, "")) for c in codes})
 
 
+# a check's severity (Severity), as the pages name it
+SEVERITIES = Codes({"blocking": ("阻断发布", "blocking"), "warning": ("警告", "warning")})
+
+
 @dataclass(frozen=True)
 class Column:
     name: str

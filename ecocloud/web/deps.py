@@ -25,8 +25,10 @@ from ecocloud.settings import Settings
 from ecocloud.web import access
 from ecocloud.web.access import ROLE_LABELS, Role
 from ecocloud.web.users import Session, UserStore
+from schemas.catalog import QUALITY_KINDS
 from schemas.clock import BEIJING
 from schemas.fields import LAYERS, SOURCES
+from schemas.registry import SEVERITIES
 
 SESSION_COOKIE = "ecocloud_session"
 CSRF_COOKIE = "ecocloud_csrf"
@@ -138,6 +140,8 @@ def render(request: Request, template: str, status: int = 200, **context: Any) -
             "lang_url": _lang_url(request),
             "source_label": lambda code: SOURCES.in_language(v.lang).get(code, code),
             "layer_label": lambda code: LAYERS.in_language(v.lang).get(code, code),
+            "severity_label": lambda code: SEVERITIES.in_language(v.lang).get(code, code or ""),
+            "check_kind_label": lambda code: QUALITY_KINDS.in_language(v.lang).get(code, code),
             **context,
         },
         status_code=status,

@@ -108,6 +108,8 @@ def test_dataset_page_shows_schema_facts_quality_lineage_and_samples(
     assert 'class="lineage"' in html and "<svg" in html
     assert "expect_column_values_to_be_between" in html  # the latest gate run's expectations
     assert "aqi = aqi_published" in html  # agreement figure
+    assert "<td>一致性</td>" in html and "<td>agreement</td>" not in html  # kinds in the page's language
+    assert re.search(r"一致 \d+(\.\d{1,3})?</td>", html)  # what the share is, rounded
     quality = requests.get(f"{web_server}/datasets/{OPEN}/quality", timeout=10)
     assert quality.status_code == 200 and 'id="results"' in quality.text
     run = re.search(r'href="\?run=([^"]+)"', quality.text)
