@@ -126,9 +126,12 @@ def _error_pages(app: FastAPI) -> None:
         chinese = v is None or v.lang == "zh"
         problems = []
         for e in exc.errors():
-            where = ".".join(str(p) for p in e.get("loc", ()) if p not in ("query", "path", "body"))
+            # loc: where it came from (query, path, body), then the parameter's name (a form field may be "query")
+            where = ".".join(str(p) for p in e.get("loc", ())[1:])
             if chinese:
-                problems.append(f"参数 {where} {_PROBLEM_ZH.get(e.get('type', ''), '取值无效')}")
+                limit = (e.get("ctx") or {}).get("max_length")
+                said = _PROBLEM_ZH.get(e.get("type", ""), "取值无效")
+                problems.append(f"参数 {where} {said}" + (f"（最多 {limit:,} 个字符）" if limit else ""))
             else:
                 problems.append(f"{where}: {e.get('msg', 'invalid')}")
         message = ("；" if chinese else "; ").join(problems)
