@@ -33,6 +33,7 @@ from typing import Any
 import duckdb
 
 from ecocloud.settings import Settings
+from schemas.clock import BEIJING_ZONE
 from schemas.registry import Layer, all_tables
 from schemas.sql import string_literal
 from warehouse.lake import table_prefix
@@ -292,6 +293,9 @@ def open_sandbox(
         con.execute("SET enable_external_access = false")
         millis = int((timeout_s if timeout_s is not None else settings.sql_timeout_s) * 1000)
         con.execute(f"SET max_execution_time = {max(millis, 1)}")
+        # the platform's clock, whatever the host's zone: instants shown, and cut into days
+        # (::DATE, date_trunc), in Beijing time, as every date of the lake is
+        con.execute(f"SET TimeZone = {string_literal(BEIJING_ZONE)}")
         con.execute("SET lock_configuration = true")
     except BaseException:
         con.close()

@@ -4,6 +4,7 @@ data shown as it is — Rich reads ``[…]`` in a string as markup, so a value s
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -12,6 +13,8 @@ from rich.console import Console, ConsoleDimensions
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
+
+from schemas.clock import in_beijing
 
 # Rich lays out for 80 columns without a terminal: a piped or logged table (make demo in CI, a cron
 # job's mail) then cut its dates to "2026-12-…"; a log line may be long, a cut value is lost
@@ -39,7 +42,10 @@ def cli_console(*, stderr: bool = False, soft_wrap: bool = False) -> Console:
 
 
 def plain(value: Any) -> Text:
-    """A value for a table cell or a header, never read as markup (None: empty)."""
+    """A value for a table cell or a header, never read as markup (None: empty; an instant in Beijing
+    time, as the lake's dates are)."""
+    if isinstance(value, dt.datetime) and value.tzinfo is not None:
+        return Text(in_beijing(value))
     return Text("" if value is None else str(value))
 
 

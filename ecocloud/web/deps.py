@@ -26,7 +26,7 @@ from ecocloud.web import access
 from ecocloud.web.access import ROLE_LABELS, Role
 from ecocloud.web.users import Session, UserStore
 from schemas.catalog import QUALITY_KINDS
-from schemas.clock import BEIJING
+from schemas.clock import BEIJING, in_beijing
 from schemas.fields import LAYERS, SOURCES
 from schemas.registry import SEVERITIES
 
@@ -52,7 +52,16 @@ def beijing(value: object) -> str:
     return "" if value is None else str(value)
 
 
+def cell(value: object) -> str:
+    """A table cell of data (sample rows, query results): an instant in Beijing time with its offset,
+    to the second, as ``ecocloud sql`` shows it; anything else as it is."""
+    if isinstance(value, dt.datetime) and value.tzinfo is not None:
+        return in_beijing(value)
+    return "" if value is None else str(value)
+
+
 TEMPLATES.env.filters["bj"] = beijing
+TEMPLATES.env.filters["cell"] = cell
 TEMPLATES.env.filters["organisation"] = organisation_slug  # a department's page: /organisations/<slug>
 
 

@@ -439,6 +439,16 @@ def test_cli_sql_writes_files_for_a_spreadsheet(
     assert refused.exit_code == 2 and "--out" in refused.output
 
 
+def test_queries_keep_beijing_time_whatever_the_host_s_zone(served: Settings) -> None:
+    """The lake's dates are Beijing dates: an instant's day, and how it is shown, follow them (DuckDB's
+    default is the host's zone, UTC here and Asia/Shanghai on a server in China)."""
+    ((day, shown),) = run_query(
+        served, "SELECT (TIMESTAMPTZ '2026-01-01 16:30:00+00')::DATE, TIMESTAMPTZ '2026-01-01 16:30:00+00'"
+    ).rows
+    assert day == dt.date(2026, 1, 2) and shown.utcoffset() == dt.timedelta(hours=8)
+    assert shown == dt.datetime(2026, 1, 1, 16, 30, tzinfo=dt.UTC)  # the same instant
+
+
 def test_a_viewer_s_sandbox_reads_only_the_files_of_its_tables(served: Settings) -> None:
     """The web passes the tables a role may read: another table's files stay closed, by view or path."""
     files = f"{served.lake}/{HOURLY.layer.value}/{HOURLY.name}/*/*.parquet"

@@ -105,6 +105,7 @@ def test_dataset_page_shows_schema_facts_quality_lineage_and_samples(
     assert "pm25_ugm3" in html and "µg/m³" in html  # schema with units
     sample = re.search(r'id="sample">(.*?)</table>', html, re.S)
     assert sample and web_home.days[-1].isoformat() in sample.group(1)  # newest rows shown
+    assert "+08:00</td>" in sample.group(1) and "+00:00" not in sample.group(1)  # instants in Beijing time
     assert 'class="lineage"' in html and "<svg" in html
     assert "expect_column_values_to_be_between" in html  # the latest gate run's expectations
     assert "aqi = aqi_published" in html  # agreement figure
