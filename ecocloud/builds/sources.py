@@ -32,6 +32,7 @@ import json
 import logging
 import posixpath
 import re
+import zlib
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -46,6 +47,7 @@ from ecocloud.runner.context import StepContext, parquet_sql, partition_key
 from ecocloud.runner.report import PUBLISHED
 from ecocloud.runner.units import RAW, Input, Output, Unit
 from ecocloud.settings import Settings
+from ingest import listing
 from ingest.hj212 import batch as hj_batch
 from ingest.hj212.segments import CLOSED_SUFFIX, MANIFEST_SUFFIX, SegmentInfo, closed_segments
 from ingest.raw import land_bytes, raw_prefix
@@ -141,11 +143,10 @@ def _copy_segment(lake: Lake, folder: str, seg: SegmentInfo) -> str:
 
 def land_captures(settings: Settings, ledger: Ledger, paths: Iterable[str | Path]) -> list[RawObject]:
     """Land capture files' bytes in the raw zone (once per content), a few files at a time (reading,
-    hashing and the fsync of one file overlap the others'); the records keep the order of ``paths``."""
-    sources = [Path(p) for p in paths]
-    missing = [str(src) for src in sources if not src.is_file()]
-    if missing:
-        raise FileNotFoundError(f"no such file: {', '.join(missing)}")
+    hashing and the fsync of one file overlap the others'); a folder stands for its capture files
+    (``CAPTURE_SUFFIXES``). Returns the objects new to the raw zone, in the order of ``paths``."""
+    sources = _capture_files(paths)
+    known = {obj.raw_path for obj in ledger.raw_objects(CAPTURES)}
 
     def land(src: Path) -> RawObject:
         return land_bytes(
@@ -159,7 +160,30 @@ def land_captures(settings: Settings, ledger: Ledger, paths: Iterable[str | Path
         )
 
     with ThreadPoolExecutor(_LANDING_THREADS) as pool:
-        return list(pool.map(land, sources))
+        return [obj for obj in pool.map(land, sources) if obj.raw_path not in known]
+
+
+# what a folder given to `ecocloud ingest hj212` holds as captures (a file named on its own may be called anything)
+CAPTURE_SUFFIXES = (".h212", ".h212.gz", ".txt", ".txt.gz", ".log", ".log.gz")
+
+
+def _capture_files(paths: Iterable[str | Path]) -> list[Path]:
+    """The files ``paths`` name: each file, and each folder's capture files in name order."""
+    files: list[Path] = []
+    missing: list[str] = []
+    for given in paths:
+        path = Path(given)
+        if path.is_dir():
+            files += [Path(f.location) for f in listing.discover(str(path), CAPTURE_SUFFIXES)]
+        elif path.is_file():
+            files.append(path)
+        elif path.exists():
+            raise ValueError(f"{path} is not a file or a folder of capture files")
+        else:
+            missing.append(str(path))
+    if missing:
+        raise FileNotFoundError(f"no such file or folder: {', '.join(missing)}")
+    return files
 
 
 def _raw_path(settings: Settings, path: Path) -> str:
@@ -183,11 +207,16 @@ def _capture_date(name: str) -> dt.date:
 # -- core: one input → its packets, readings, quarantine -----------------------------------------
 class Core:
     def plan(self, ctx: StepContext) -> Iterable[Unit]:
+        planned: set[str] = set()
         for obj in ctx.ledger.raw_objects(SEGMENTS) + ctx.ledger.raw_objects(CAPTURES):
             kind = "capture" if obj.source == CAPTURES else "segment"
             # accepted and rejected lines land in segments of the same name in two folders: the path
-            # tells them apart
+            # tells them apart. A capture is its content: the same bytes landed again under another
+            # name (or, undated, on another day) are built once, from their first landing
             key = f"capture/{obj.sha256}" if kind == "capture" else f"segment/{obj.raw_path}"
+            if key in planned:
+                continue
+            planned.add(key)
             yield Unit(
                 key,
                 (ctx.raw_input(obj),),
@@ -203,10 +232,11 @@ class Core:
         day = dt.date.fromisoformat(unit.param("date")) if unit.param("date") else _capture_date(file_name)
         data = ctx.lake.read_bytes(raw.id)
         if unit.param("kind") == "capture":
-            if data[:2] == b"\x1f\x8b":
-                data = gzip.decompress(data)
-            parsed = hj_batch.parse_capture(data, segment=name, default_date=day)
-            mismatch = None
+            data, unreadable = _decompressed(data)
+            if unreadable:  # quarantined whole: a unit failing on it would fail every run
+                parsed, mismatch = _unreadable_capture(name, day, unreadable), unreadable
+            else:
+                parsed, mismatch = hj_batch.parse_capture(data, segment=name, default_date=day), None
         else:
             manifest, unreadable = _manifest(
                 ctx.lake.read_bytes(name[: -len(CLOSED_SUFFIX)] + MANIFEST_SUFFIX)
@@ -217,6 +247,9 @@ class Core:
             if mismatch:
                 parsed = _quarantined_whole(parsed, mismatch)
         parsed.check()  # lines in = accepted + quarantined
+        warnings = [f"{name}: {mismatch}"] if mismatch else []
+        if parsed.lines and parsed.quarantined * 2 >= parsed.lines and not mismatch:
+            warnings.append(f"{name}: {_most_quarantined(parsed)}")
         counts: dict[str, Any] = {
             "lines": parsed.lines,
             "accepted": parsed.accepted,
@@ -233,8 +266,48 @@ class Core:
                 schema.quarantine.name: parsed.quarantine,
             },
             counts,
-            [f"{name}: {mismatch}"] if mismatch else [],
+            warnings,
         )
+
+
+def _decompressed(data: bytes) -> tuple[bytes, str | None]:
+    """A capture's bytes, gunzipped when gzip's magic number leads them; or why they cannot be."""
+    if data[:2] != b"\x1f\x8b":
+        return data, None
+    try:
+        return gzip.decompress(data), None
+    except (OSError, EOFError, zlib.error) as exc:  # truncated, bad CRC, not deflate
+        return data, f"capture_unreadable: not a readable gzip file ({exc})"
+
+
+def _unreadable_capture(name: str, day: dt.date, reason: str) -> hj_batch.ParsedBatch:
+    """A capture file that cannot be read at all: one quarantined "line", the file, with the reason."""
+    code, _, detail = reason.partition(": ")
+    quarantine = schema.quarantine.from_columns(
+        {
+            "date": [day],
+            "segment": [name],
+            "offset": [0],
+            "reason": [code],
+            "detail": [detail],
+            "mn": pa.nulls(1, pa.string()),
+            "cn": pa.nulls(1, pa.string()),
+            "qn": pa.nulls(1, pa.string()),
+            "received_at": pa.nulls(1, pa.timestamp("us", tz="UTC")),
+            "raw_line": pa.nulls(1, pa.string()),
+        }
+    )
+    return hj_batch.ParsedBatch(
+        schema.packets.empty(), schema.readings.empty(), quarantine, 1, reasons={code: 1}
+    )
+
+
+def _most_quarantined(parsed: hj_batch.ParsedBatch) -> str:
+    """Why most of an input's lines were quarantined, for the run's warnings (a file of the wrong
+    line ends or encoding publishes nothing, and said so only in the quarantine table)."""
+    top = sorted(parsed.reasons.items(), key=lambda kv: (-kv[1], kv[0]))[:3]
+    said = ", ".join(f"{reason} ×{n:,}" for reason, n in top)
+    return f"{parsed.quarantined:,} of {parsed.lines:,} lines quarantined ({said})"
 
 
 def _manifest(data: bytes) -> tuple[dict[str, Any], str | None]:

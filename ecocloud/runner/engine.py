@@ -152,7 +152,8 @@ def land_and_run(
     builds: Sequence[str] | None = None,
 ) -> RunReport:
     """What a command does: land (``land(settings, ledger)`` returns what it landed), run the spec's
-    builds, refresh serving when anything changed (or there is no serving database yet)."""
+    builds, refresh serving when the ledger has anything new — a landing, a unit published, blocked or
+    failed, whose record `ecocloud sql` shows — or there is no serving database yet."""
     started = time.perf_counter()
     led = ledger(settings)
     try:
@@ -170,7 +171,7 @@ def land_and_run(
     report.landed = [getattr(o, "raw_path", str(o)) for o in landed]
     report.timings["land"] = landed_s
     started = time.perf_counter()
-    if report.changed or not settings.duckdb_file.exists():
+    if report.recorded or landed or not settings.duckdb_file.exists():
         refresh_serving(settings)
     report.timings["serving"] = time.perf_counter() - started
     return report

@@ -68,6 +68,11 @@ class RunReport:
         """Anything was written (evidence of blocked units included)."""
         return any(u.status in (PUBLISHED, BLOCKED) for u in self.units)
 
+    @property
+    def recorded(self) -> bool:
+        """The ledger has something new of this run: a unit built, whatever became of it."""
+        return any(u.status != SKIPPED for u in self.units)
+
     def counts(self, *keys: str) -> dict[str, int]:
         """Sums of numeric counts over the units built in this run (not the skipped ones)."""
         out: dict[str, int] = {}

@@ -11,7 +11,7 @@ SPEC = SourceSpec(
     description=(
         "Each run fetches every page of the board as it is now (the platform keeps no history: a run "
         "cannot fetch a past interval, so catchup is off and backfills rebuild from the raw zone with "
-        "`ecocloud ingest water --force`), lands the pages as one snapshot, quarantines rows that "
+        "`ecocloud run water --no-land --force`), lands the pages as one snapshot, quarantines rows that "
         "cannot be typed, and rebuilds whole every Beijing day the snapshot has readings of: "
         "classified with GB 3838 against the section registry (ECOCLOUD_WATER_SECTIONS_CSV), gated, "
         "published. Then the section dimension and the monthly marts of the months that changed."

@@ -343,3 +343,84 @@ def test_capture_files_gz_and_plain_are_content_addressed(
     assert len(raw) == 2 and all(p.startswith("raw/hj212_capture/date=2026-11-20/") for p in raw)
     with pytest.raises(FileNotFoundError):
         ingest("source", captures([tmp_path / "missing.h212"]))
+
+
+def test_the_same_capture_under_another_name_builds_nothing_new(
+    settings: Settings, tmp_path: Path, ingest: Ingest
+) -> None:
+    """The same bytes landed again under another name planned a second unit of the same key, and
+    every later run of the spec stopped with "plan gave unit … twice" until the ledger was edited."""
+    first = tmp_path / "cap-2026-11-20.h212"
+    first.write_bytes(b"".join(packet(at(9, m), 1.0 + m) for m in range(3)))
+    again = tmp_path / "unread.h212"
+    again.write_bytes(first.read_bytes())
+    assert [u.status for u in ingest("source", captures([first])).of("core")] == ["published"]
+    report = ingest("source", captures([again]))  # a new raw object, the same content
+    assert len(report.landed) == 1 and not [u for u in report.of("core") if u.status != "skipped"]
+    assert query(settings, "SELECT count(*) FROM core_source__packets") == [(3,)]
+    rerun = ingest("source", captures([first]))  # already landed under this name: nothing new
+    assert rerun.landed == [] and rerun.status in ("published", "skipped")
+    assert ingest("source").status in ("published", "skipped")  # later runs go on
+
+
+def test_an_unreadable_gzip_capture_is_quarantined_whole_and_not_retried(
+    settings: Settings, tmp_path: Path, ingest: Ingest
+) -> None:
+    """A truncated .gz failed its unit with a traceback in every later run (the unit stayed pending):
+    the file is one quarantined line with the reason, and the run goes on."""
+    import gzip
+
+    whole = gzip.compress(b"".join(packet(at(9, m), 1.0 + m) for m in range(50)))
+    truncated = tmp_path / "cap-2026-11-20T09.h212.gz"
+    truncated.write_bytes(whole[: len(whole) // 2])
+    report = ingest("source", captures([truncated]))
+    (core,) = report.of("core")
+    assert core.status == "published" and (core.counts["lines"], core.counts["quarantined"]) == (1, 1)
+    assert any("capture_unreadable: not a readable gzip file" in w for w in core.warnings)
+    ((reason, detail, offset),) = query(
+        settings, 'SELECT reason, detail, "offset" FROM quarantine_source__packets'
+    )
+    assert reason == "capture_unreadable" and "gzip" in detail and offset == 0
+    assert [u.status for u in ingest("source").of("core")] in ([], ["skipped"])  # not pending again
+
+
+def test_a_capture_quarantined_mostly_warns_and_a_folder_is_its_captures(
+    settings: Settings, tmp_path: Path, ingest: Ingest
+) -> None:
+    """A file whose every line was quarantined (LF line ends: no HJ 212 tail) published nothing and
+    said so only in the quarantine table; and a folder given as a capture was 'no such file'."""
+    folder = tmp_path / "captures"
+    folder.mkdir()
+    lf_only = b"".join(packet(at(9, m), 1.0 + m).replace(b"\r\n", b"\n") for m in range(4))
+    (folder / "2026-11-20T09.h212").write_bytes(lf_only)
+    (folder / "2026-11-20T10.h212").write_bytes(b"".join(packet(at(10, m), 2.0) for m in range(2)))
+    (folder / "notes.md").write_text("not a capture")
+    report = ingest("source", captures([folder]))
+    core = sorted(report.of("core"), key=lambda u: u.counts["accepted"])
+    assert [(u.counts["accepted"], u.counts["quarantined"]) for u in core] == [(0, 4), (2, 0)]
+    assert any("4 of 4 lines quarantined (missing_tail ×4)" in w for w in core[0].warnings)
+    assert not core[1].warnings
+    with pytest.raises(ValueError, match="is not a file or a folder"):
+        ingest("source", captures([Path("/dev/null")]))
+
+
+def test_a_run_whose_units_only_failed_still_shows_them_in_sql(
+    settings: Settings, tmp_path: Path, ingest: Ingest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Serving was refreshed only when something was published or blocked: after a run whose units
+    failed, `ecocloud sql` showed neither the failures nor the objects just landed."""
+    capture = tmp_path / "cap-2026-11-20.h212"
+    capture.write_bytes(packet(at(9, 0), 1.0))
+    ingest("source")  # a serving database, before anything lands
+
+    def broken(*_: Any, **__: Any) -> Any:
+        raise RuntimeError("a parser bug")
+
+    monkeypatch.setattr(sources.hj_batch, "parse_capture", broken)
+    report = ingest("source", captures([capture]))
+    assert [u.status for u in report.of("core")] == ["failed"]
+    failed = query(settings, "SELECT count(*) FROM platform_ledger__builds WHERE status = 'failed'")
+    landed = query(
+        settings, "SELECT count(*) FROM platform_ledger__raw_manifest WHERE raw_path LIKE '%cap-2026-11-20%'"
+    )
+    assert failed == [(1,)] and landed == [(1,)]
