@@ -49,6 +49,7 @@ def _ingest(
     builds: list[str] | None = None,
     accept_shrink: bool = False,
     accept_shrink_of: list[str] | None = None,
+    rebuild: list[str] | None = None,
 ) -> None:
     """Land with ``land(settings, ledger)``, run the spec, refresh serving, report, exit code."""
     from ecocloud.runner import engine
@@ -63,6 +64,7 @@ def _ingest(
         workers=workers,
         accept_shrink=accept_shrink,
         accept_shrink_of=accept_shrink_of or (),
+        rebuild=rebuild or (),
     )
     spec = get_spec(spec_name)
     try:
@@ -78,6 +80,7 @@ def _ingest(
         console.print(f"  … and {len(report.landed) - 20} more")
     print_report(spec_name, report)
     _say_unaccepted(report, accept_shrink_of or [])
+    _say_not_rebuilt(report, rebuild or [])
     console.print("time: " + " · ".join(f"{step} {s:.1f} s" for step, s in report.timings.items()))
     console.print(f"serving database: {settings.duckdb_file}", markup=False)
     if report.status in ("blocked", "failed"):
@@ -114,6 +117,18 @@ def print_report(spec_name: str, report: Any) -> None:
                 err.print(
                     f"[red]{said(u.unit)} {'FAILED' if u.status == 'failed' else 'BLOCKED'}: {said(line)}"
                 )
+
+
+def _say_not_rebuilt(report: Any, units: list[str]) -> None:
+    """Name each ``--rebuild`` unit no build planned (a mistyped key): nothing was rebuilt for it."""
+    from ecocloud.runner.report import SKIPPED
+
+    built = {u.unit for u in report.units if u.status != SKIPPED}
+    for unit in dict.fromkeys(u.strip() for u in units if u.strip()):
+        if unit not in built:
+            err.print(
+                f"[yellow]--rebuild {said(unit)}: no build of {said(report.source)} has a unit {said(unit)}"
+            )
 
 
 def _say_unaccepted(report: Any, units: list[str]) -> None:
@@ -325,12 +340,22 @@ def run(
         ),
     ] = True,
     force: Annotated[bool, _FORCE] = False,
+    rebuild: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--rebuild",
+            metavar="UNIT",
+            help="rebuild this unit of every build even when current (its key as the report shows it, e.g. "
+            "a date: --force for one day; what depends on it follows); repeat the option for more",
+        ),
+    ] = None,
     accept_shrink: Annotated[bool, _ACCEPT_SHRINK] = False,
     accept_shrink_of: Annotated[list[str] | None, _ACCEPT_SHRINK_OF] = None,
 ) -> None:
     """Run a source spec now: its landing step, then every pending unit of its builds.
 
-    E.g. `ecocloud run pollution_sources` ingests every closed receiver segment not yet ingested.
+    E.g. `ecocloud run pollution_sources` ingests every closed receiver segment not yet ingested;
+    `ecocloud run air --no-land --rebuild 2026-12-05` rebuilds that day from the raw zone.
     """
     from ecocloud.runner import engine
     from ecocloud.specs import get_spec
@@ -362,4 +387,5 @@ def run(
         builds=build,
         accept_shrink=accept_shrink,
         accept_shrink_of=accept_shrink_of,
+        rebuild=rebuild,
     )

@@ -48,11 +48,14 @@ class RunInfo:
     # for every unit, or for the units named in ``accept_shrink_of`` (their keys: dates, mostly)
     accept_shrink: bool = False
     accept_shrink_of: frozenset[str] = frozenset()
+    # rebuild these units (their keys: dates, mostly) of every build even when current: --force for one day
+    rebuild: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         # keys as typed or pasted into a trigger form: " 2026-11-20" names the unit 2026-11-20
-        keys = frozenset(k.strip() for k in self.accept_shrink_of if k.strip())
-        object.__setattr__(self, "accept_shrink_of", keys)
+        for name in ("accept_shrink_of", "rebuild"):
+            keys = frozenset(k.strip() for k in getattr(self, name) if k.strip())
+            object.__setattr__(self, name, keys)
 
     @staticmethod
     def cli(
@@ -62,10 +65,20 @@ class RunInfo:
         workers: int | None = None,
         accept_shrink: bool = False,
         accept_shrink_of: Iterable[str] = (),
+        rebuild: Iterable[str] = (),
     ) -> RunInfo:
         now = dt.datetime.now(dt.UTC)
         run_id = f"cli-{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
-        return RunInfo(run_id, command, None, force, workers, accept_shrink, frozenset(accept_shrink_of))
+        return RunInfo(
+            run_id,
+            command,
+            None,
+            force,
+            workers,
+            accept_shrink,
+            frozenset(accept_shrink_of),
+            frozenset(rebuild),
+        )
 
     def accepts_shrink(self, unit: str) -> bool:
         """Whether the run accepts a shrink of the unit keyed ``unit``."""

@@ -295,6 +295,8 @@ def _unique(units: Iterable[Unit], build: str) -> list[Unit]:
 def _is_pending(state: UnitState | None, fp: str, run: RunInfo) -> bool:
     if run.force or state is None or state.fingerprint != fp or state.status == FAILED:
         return True
+    if state.unit in run.rebuild:
+        return True
     held = state.status == BLOCKED and (state.error or "").startswith(HELD_FOR_SHRINKING)
     return held and run.accepts_shrink(state.unit)
 

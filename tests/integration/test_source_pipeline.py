@@ -424,3 +424,29 @@ def test_a_run_whose_units_only_failed_still_shows_them_in_sql(
         settings, "SELECT count(*) FROM platform_ledger__raw_manifest WHERE raw_path LIKE '%cap-2026-11-20%'"
     )
     assert failed == [(1,)] and landed == [(1,)]
+
+
+def test_rebuild_names_one_day_and_leaves_the_others_as_they_are(
+    settings: Settings, tmp_path: Path, ingest: Ingest
+) -> None:
+    """--force rebuilt every unit of every build (years of partitions on a real lake, for a one-day
+    fix); --rebuild DATE rebuilds that day's units alone."""
+    from ecocloud.runner import engine
+    from ecocloud.runner.context import RunInfo
+    from ecocloud.specs import get_spec
+
+    day_after = at(9, 0) + dt.timedelta(days=1)
+    (tmp_path / "a.h212").write_bytes(packet(at(9, 0), 1.0) + packet(day_after, 2.0))
+    ingest("source", captures([tmp_path / "a.h212"]))
+    parts_sql = (
+        "SELECT partition_date, written_at FROM platform_ledger__parts "
+        "WHERE table_name = 'mart_source__hourly' ORDER BY 1"
+    )
+    before = query(settings, parts_sql)
+    assert [str(d) for d, _ in before] == ["2026-11-20", "2026-11-21"]
+    run = RunInfo.cli("test", rebuild=[" 2026-11-21"])
+    report = engine.land_and_run(settings, get_spec("source"), lambda _s, _l: [], run)
+    built = {(u.build, u.unit) for u in report.units if u.status != "skipped"}
+    assert ("source.marts", "2026-11-21") in built and {unit for _, unit in built} == {"2026-11-21"}
+    after = query(settings, parts_sql)
+    assert after[0] == before[0] and after[1][1] > before[1][1]  # the other day's part untouched
