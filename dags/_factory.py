@@ -19,7 +19,8 @@ published other units, it succeeds too and ``gate_verdict`` fails the run naming
 failed run's too, and retired parts no serving file has listed for the grace period
 (``ECOCLOUD_SERVING_RETIRED_GRACE_MINUTES``) are deleted. A run triggered with the param
 ``accept_shrink`` publishes partitions the gate held back for shrinking (``ecocloud run --accept-shrink``);
-with ``accept_shrink_of`` (a list of unit keys) those units' only (``--accept-shrink-of``).
+with ``accept_shrink_of`` (a list of unit keys) those units' only (``--accept-shrink-of``); with
+``rebuild`` (unit keys) those units are rebuilt though current (``ecocloud run --rebuild``).
 """
 
 from __future__ import annotations
@@ -76,6 +77,7 @@ def _run(task_name: str):  # type: ignore[no-untyped-def]
         ctx.get("data_interval_end"),
         accept_shrink=bool(ctx["params"].get("accept_shrink", False)),
         accept_shrink_of=[str(u) for u in ctx["params"].get("accept_shrink_of") or []],
+        rebuild=[str(u) for u in ctx["params"].get("rebuild") or []],
     )
 
 
@@ -110,6 +112,13 @@ def make_dag(spec_name: str) -> DAG:
                 items={"type": "string"},
                 description="as accept_shrink, for these units only: their keys as the task log shows them "
                 "(a date, mostly)",
+            ),
+            "rebuild": Param(
+                [],
+                type="array",
+                items={"type": "string"},
+                description="rebuild these units of every build though current (their keys as the task log "
+                "shows them: a date, mostly), from what has landed; what depends on them follows",
             ),
         },
     )

@@ -27,9 +27,10 @@ def run_info(
     *,
     accept_shrink: bool = False,
     accept_shrink_of: Iterable[str] = (),
+    rebuild: Iterable[str] = (),
 ) -> RunInfo:
     """Airflow's run id, ``dag.task``, data interval (pendulum times become plain UTC) and the run's
-    ``accept_shrink`` and ``accept_shrink_of`` params."""
+    ``accept_shrink``, ``accept_shrink_of`` and ``rebuild`` params."""
     interval = None
     if start is not None and end is not None:
         interval = (
@@ -37,7 +38,12 @@ def run_info(
             dt.datetime.fromtimestamp(end.timestamp(), dt.UTC),
         )
     return RunInfo(
-        run_id, task, interval, accept_shrink=accept_shrink, accept_shrink_of=frozenset(accept_shrink_of)
+        run_id,
+        task,
+        interval,
+        accept_shrink=accept_shrink,
+        accept_shrink_of=frozenset(accept_shrink_of),
+        rebuild=frozenset(rebuild),
     )
 
 

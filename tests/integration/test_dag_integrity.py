@@ -159,7 +159,7 @@ def test_dags_are_generated_from_the_specs(dagbag: dict) -> None:
             ["refresh_serving"],
         )
         # a trigger may accept shrinking, everywhere or in the units it names
-        assert dag["params"] == {"accept_shrink": False, "accept_shrink_of": []}, dag_id
+        assert dag["params"] == {"accept_shrink": False, "accept_shrink_of": [], "rebuild": []}, dag_id
 
 
 def test_the_catalog_is_rebuilt_when_any_dataset_changes(dagbag: dict) -> None:
