@@ -93,3 +93,18 @@ def test_a_build_asking_for_a_codec_the_lake_does_not_write_is_refused_before_it
     with pytest.raises(ValueError, match=r"source\.core: unknown codec .gzip.: one of zstd, lz4"):
         run_build(Settings(home=tmp_path), spec, bad, RunInfo.cli("test"))
     assert not (tmp_path / "lake").exists()
+
+
+def test_a_dag_run_s_params_name_the_units_to_rebuild_and_accept() -> None:
+    """The trigger form's lists reach the runner as the CLI's options do: keys trimmed, blanks dropped."""
+    from ecocloud.runner.tasks import run_info
+
+    run = run_info(
+        "manual__1",
+        "air_quality.build_daily",
+        None,
+        None,
+        rebuild=[" 2026-12-05", ""],
+        accept_shrink_of=["2026-12-06 "],
+    )
+    assert run.rebuild == {"2026-12-05"} and run.accept_shrink_of == {"2026-12-06"} and not run.force
