@@ -180,7 +180,10 @@ def simulate(
         labels = get_settings().root / "simulator" / "hj212_fault_labels.jsonl"
         start_fleet_thread(loggers, seed=seed, speed=logger_speed, labels_path=labels)
         console.print(
-            f"HJ 212 loggers → {loggers} (1 simulated day at {logger_speed:g}×; fault labels: {labels})"
+            f"HJ 212 loggers → {loggers} (1 simulated day at {logger_speed:g}×"
+            + (", the day before now" if logger_speed > 1 else "")
+            + f"; fault labels: {labels})",
+            markup=False,
         )
     console.print(f"simulating {start} … {today} (so far) on http://{host}:{port}/air/ (Ctrl-C stops)")
     serve(host=host, port=port, start_date=start, days=days + 1, seed=seed)

@@ -1445,6 +1445,15 @@ def parse_target(target: str) -> tuple[str, int]:
     return m.group(1), int(m.group(2))
 
 
+def default_start(now: datetime, speed: float, duration: timedelta) -> datetime:
+    """Where a fleet's simulated span starts: at ``now``'s minute in real time, and faster than that
+    ``duration`` before it, so that the span ends when the run began and no packet is stamped after it
+    is sent (a fleet at 60× starting now was an hour ahead within a minute, and the pipeline
+    quarantined nearly everything as data_time_ahead_of_receipt)."""
+    minute = _floor(now, _MINUTE)
+    return minute - duration if speed > 1 else minute
+
+
 def start_fleet_thread(
     target: str,
     *,
@@ -1457,10 +1466,10 @@ def start_fleet_thread(
     labels_path: Path | None = None,
     on_done: Any = None,
 ) -> threading.Thread:
-    """Run a fleet in a daemon thread (what ``ecocloud simulate --loggers HOST:PORT`` does).
-    ``start`` defaults to the current Beijing minute; ``on_done(stats)`` is called at the end."""
+    """Run a fleet in a daemon thread (what ``ecocloud simulate --loggers HOST:PORT`` does), from
+    ``start`` (default: :func:`default_start`); ``on_done(stats)`` is called at the end."""
     host, port = parse_target(target)
-    t0 = _floor(datetime.now(BEIJING), _MINUTE) if start is None else start
+    t0 = default_start(datetime.now(BEIJING), speed, duration) if start is None else start
     devices = fleet_devices(seed, n_devices)
     plan = FaultPlan.default() if faults is None else faults
 

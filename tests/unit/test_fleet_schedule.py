@@ -128,3 +128,17 @@ def test_plain_tuple_specs_are_accepted() -> None:
     assert (s.mn, s.st, s.pollutants) == (t[0], "32", ("w01018", "w00000"))
     plan = FaultPlan.default().materialize([s], T0, T0 + timedelta(days=1), 1)
     assert set(plan) == {s.mn}
+
+
+def test_a_fleet_faster_than_real_time_simulates_the_span_before_now() -> None:
+    """Every packet's DataTime is at or before its sending: at 60× a span starting now ran ahead of the
+    clock within a minute (the receiver's data then read as from the future)."""
+    from ecocloud.simulator.fleet import default_start
+
+    now = datetime(2026, 12, 6, 10, 17, 42, tzinfo=BEIJING)
+    day = timedelta(days=1)
+    assert default_start(now, 60.0, day) == datetime(2026, 12, 5, 10, 17, tzinfo=BEIJING)
+    assert default_start(now, 60.0, day) + day <= now  # the span's end: no later than the run's start
+    assert default_start(now, 1.0, day) == datetime(
+        2026, 12, 6, 10, 17, tzinfo=BEIJING
+    )  # real time: from now
