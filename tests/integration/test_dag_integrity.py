@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 import re
 import subprocess
 import sys
@@ -203,3 +204,32 @@ def test_library_code_never_imports_airflow() -> None:
         if AIRFLOW_IMPORT.search(p.read_text())
     ]
     assert offenders == []
+
+
+def test_ecocloud_airflow_runs_airflow_s_cli_on_this_home(tmp_path: Path) -> None:
+    """A data engineer's first `airflow dags list` needed the home's environment copied by hand, a
+    migrate and a reserialize before it listed anything."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "ECOCLOUD"))}
+    env["ECOCLOUD_HOME"] = str(tmp_path / "home")
+    ecocloud = str(Path(sys.executable).with_name("ecocloud"))
+    listed = subprocess.run(
+        [ecocloud, "airflow", "dags", "list", "-o", "plain"],
+        check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert listed.returncode == 0, listed.stderr[-2000:]
+    assert {"air_quality", "pollution_sources", "surface_water", "lake_maintenance"} <= set(
+        re.findall(r"^(\w+)", listed.stdout, re.M)
+    )
+    bad = subprocess.run(
+        [ecocloud, "airflow", "dags", "no-such-command"],
+        check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert bad.returncode != 0  # Airflow's own exit code, passed on
