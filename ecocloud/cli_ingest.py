@@ -117,6 +117,10 @@ def print_report(spec_name: str, report: Any) -> None:
                 err.print(
                     f"[red]{said(u.unit)} {'FAILED' if u.status == 'failed' else 'BLOCKED'}: {said(line)}"
                 )
+    if report.units and all(u.status == SKIPPED for u in report.units):
+        console.print(
+            f"nothing pending: all {len(report.units):,} units are current (--rebuild UNIT or --force rebuilds)"
+        )
 
 
 def _say_not_rebuilt(report: Any, units: list[str]) -> None:
