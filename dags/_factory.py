@@ -225,7 +225,7 @@ def make_maintenance_dag() -> DAG:
         max_active_runs=1,
         default_args=task_defaults(),
         tags=["ecocloud", "maintenance"],
-        doc_md=maintenance.__doc__,
+        doc_md=maintenance.DOC,
     )
     def _dag() -> None:
         @task(task_id="sweep_lake")
