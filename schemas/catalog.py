@@ -1,6 +1,6 @@
 """The shared catalog (信息资源共享目录): what data exists, what it means, how fresh and good it is.
 
-Four tables in the serving database, rebuilt from the registry, the ledger's lineage, the gate
+Five tables in the serving database, rebuilt from the registry, the ledger's lineage, the gate
 results and the lake itself at every serving refresh (``warehouse.catalog``), so the catalog cannot
 drift from the data. They list every registry table but the in-memory stage tables, whatever its
 sharing level: the web app and the DCAT export show each reader only the entries their role may see.
@@ -357,4 +357,36 @@ quality = Table(
     source_system=_SYSTEM,
 )
 
-register(datasets, columns, lineage, quality)
+quarantine_reasons = Table(
+    name="catalog_quarantine_reasons",
+    layer=Layer.CATALOG,
+    source=SOURCE,
+    title="Catalog: why rows were quarantined",
+    title_zh="共享目录：隔离原因汇总",
+    description=(
+        "Per quarantine table, Beijing date (where the table has one) and reason: how many rows were "
+        "quarantined — what a data engineer asks after a run. The rows themselves, with the offending "
+        "text and raw location, are in the quarantine tables."
+    ),
+    description_zh="按隔离表、北京日期（该表有日期时）和原因汇总的隔离行数；隔离行本身（含原始文本与原始位置）在各隔离表中。",
+    columns=(
+        PLATFORM.get("table_name", description="the quarantine table"),
+        F.get("source"),
+        SHARED.get(
+            "date",
+            description="Beijing date of the quarantined rows; NULL where the table has none",
+            nullable=True,
+        ),
+        SHARED.get("reason"),
+        PLATFORM.get("rows", description="rows quarantined for the reason"),
+    ),
+    primary_key=("table_name", "date", "reason"),
+    partition_by=None,
+    owner=PLATFORM_TEAM,
+    frequency=EVERY_RUN,
+    sharing=Sharing.CONDITIONAL,
+    sharing_conditions=_CONDITIONS,
+    source_system=_SYSTEM,
+)
+
+register(datasets, columns, lineage, quality, quarantine_reasons)

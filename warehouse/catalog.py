@@ -556,6 +556,7 @@ def catalog_tables(
         cat.columns.name: columns_table(tables),
         cat.lineage.name: lineage,
         cat.quality.name: _conformed(cat.quality, quality_rows),
+        cat.quarantine_reasons.name: quarantine_reasons(con, tables, facts),
     }
     sizes = {name: data.num_rows for name, data in out.items()} | {cat.datasets.name: len(dataset_rows)}
     for row in dataset_rows:
@@ -563,6 +564,28 @@ def catalog_tables(
             row["rows"] = sizes[row["table_name"]]
     out[cat.datasets.name] = _conformed(cat.datasets, dataset_rows)
     return out
+
+
+def quarantine_reasons(
+    con: duckdb.DuckDBPyConnection, tables: Sequence[Table], facts: Mapping[str, LakeFacts]
+) -> pa.Table:
+    """Rows per quarantine table, Beijing date (its date partition, where it has one) and reason,
+    from the serving views; the tables with no rows are not read."""
+    queries = []
+    for t in tables:
+        fact = facts.get(t.name)
+        if t.layer is not Layer.QUARANTINE or fact is None or not fact.rows or not _has_relation(con, t.name):
+            continue
+        dated = t.partition_by is not None and t.column(t.partition_by).type == "date"
+        day = f'"{t.partition_by}"' if dated else "NULL::DATE"
+        queries.append(
+            f"SELECT {string_literal(t.name)} AS table_name, {string_literal(t.source)} AS source, "
+            f'{day} AS date, reason, count(*) AS rows FROM "{t.name}" GROUP BY ALL'
+        )
+    if not queries:
+        return cat.quarantine_reasons.empty()
+    found = con.sql(" UNION ALL ".join(queries) + " ORDER BY table_name, date, rows DESC, reason")
+    return cat.quarantine_reasons.conform(found.to_arrow_table())
 
 
 def _dataset_row(

@@ -20,13 +20,20 @@ SPEC = SourceSpec(
     dag_id="shared_catalog",
     title="Shared catalog (信息资源共享目录): rebuilt from the registry, the ledger and the lake",
     description=(
-        "Runs whenever a dataset Asset changes: the serving refresh regenerates the views and the four "
-        "catalog tables (catalog_datasets, catalog_columns, catalog_lineage, catalog_quality) from the "
+        "Runs whenever a dataset Asset changes: the serving refresh regenerates the views and the five "
+        "catalog tables (catalog_datasets, catalog_columns, catalog_lineage, catalog_quality, "
+        "catalog_quarantine_reasons) from the "
         "registry, the ledger's lineage and the lake itself, so the catalog never drifts from the data."
     ),
     arrival=Arrival.TABLES,
     builds=(),
-    refreshes=("catalog_datasets", "catalog_columns", "catalog_lineage", "catalog_quality"),
+    refreshes=(
+        "catalog_datasets",
+        "catalog_columns",
+        "catalog_lineage",
+        "catalog_quality",
+        "catalog_quarantine_reasons",
+    ),
     schedule=Schedule(assets=_datasets()),
     tags=("source:catalog", "layer:catalog"),
 )

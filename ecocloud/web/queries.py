@@ -334,6 +334,27 @@ def ingestion_health(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     )
 
 
+def quarantine_reasons(
+    con: duckdb.DuckDBPyConnection, per_source: int = 3
+) -> dict[str, list[dict[str, Any]]]:
+    """Per source, its most frequent quarantine reasons (rows over every date, the newest date seen)."""
+    rows = _dicts(
+        con.execute(
+            """
+            SELECT source, table_name, reason, sum(rows) AS rows, max(date) AS last_date
+            FROM catalog_quarantine_reasons GROUP BY source, table_name, reason
+            QUALIFY row_number() OVER (PARTITION BY source ORDER BY sum(rows) DESC, reason) <= $n
+            ORDER BY source, rows DESC, reason
+            """,
+            {"n": per_source},
+        )
+    )
+    out: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        out.setdefault(row["source"], []).append(row)
+    return out
+
+
 def build_health(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     """Per spec build: units by status and the last run (the ledger; empty until the runner records)."""
     return _dicts(

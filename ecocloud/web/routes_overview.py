@@ -309,4 +309,5 @@ def ingestion(request: Request) -> Response:
     with queries.serving(settings_of(request)) as con:
         sources = queries.ingestion_health(con)
         builds = queries.build_health(con)
-    return render(request, "ingestion.html", sources=sources, builds=builds)
+        reasons = queries.quarantine_reasons(con)
+    return render(request, "ingestion.html", sources=sources, builds=builds, reasons=reasons)

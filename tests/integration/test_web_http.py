@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 import json
 import re
@@ -19,6 +20,8 @@ import requests
 from conftest import free_port, outside_env, running_web
 
 from ecocloud.web.lineage_svg import HIDDEN
+from ingest.hj212.protocol import build_packet
+from schemas.clock import BEIJING
 
 if TYPE_CHECKING:
     from conftest import WebHome
@@ -138,11 +141,50 @@ def test_a_public_page_names_no_quarantine_table_the_viewer_may_not_see(
     assert NOT_SHARED in login("ana").get(public, timeout=10).text
 
 
+def test_the_ingestion_page_says_why_rows_were_quarantined(web_home: WebHome, tmp_path: Path) -> None:
+    """Per source, the reasons most rows were quarantined for (catalog_quarantine_reasons)."""
+    home = tmp_path / "home"
+    shutil.copytree(web_home.home, home)
+    env = web_home.env | {"ECOCLOUD_HOME": str(home)}
+    good = build_packet(
+        qn="20261120090000000", st="32", cn="2011", mn="88883600000000000000014D", flag=5,
+        data_time=dt.datetime(2026, 11, 20, 9, tzinfo=BEIJING), items={"w01018": {"Rtd": 1.0, "Flag": "N"}},
+    )  # fmt: skip
+    capture = tmp_path / "2026-11-20T09.h212"
+    capture.write_bytes(good + good.replace(b"\r\n", b"\n") * 2 + b"##0002garbage\r\n")
+    done = subprocess.run(
+        [web_home.ecocloud, "ingest", "hj212", str(capture)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    con = duckdb.connect(str(home / "ecocloud.duckdb"), read_only=True)
+    try:
+        reasons = con.execute(
+            "SELECT reason, rows FROM catalog_quarantine_reasons "
+            "WHERE table_name = 'quarantine_source__packets' ORDER BY rows DESC, reason"
+        ).fetchall()
+        ((quarantined,),) = con.execute("SELECT count(*) FROM quarantine_source__packets").fetchall()
+    finally:
+        con.close()
+    assert sum(n for _, n in reasons) == quarantined == 3 and reasons[0] == ("missing_tail", 2)
+    with running_web(env, "--insecure-cookies") as base:
+        s = requests.Session()
+        token = csrf_of(s.get(f"{base}/login", timeout=10).text)
+        form = {"username": "ana", "password": web_home.password, "csrf_token": token}
+        assert s.post(f"{base}/login", data=form, timeout=30).status_code == 200
+        page = s.get(f"{base}/overview/ingestion", timeout=10).text
+    assert "主要隔离原因" in page and "<code>missing_tail</code> 2" in page
+
+
 def test_pages_name_sources_and_layers_in_the_page_s_language(web_server: str, login: Login) -> None:
     """Not by their codes (air, core …) on a Chinese page."""
     assert "核心层 ·" in requests.get(f"{web_server}/", timeout=10).text
     analyst = login("ana")
-    assert ">环境空气</a>" in analyst.get(f"{web_server}/overview/ingestion", timeout=10).text
+    ingestion = analyst.get(f"{web_server}/overview/ingestion", timeout=10).text
+    assert ">环境空气</a>" in ingestion
     try:
         english = analyst.get(f"{web_server}/overview/ingestion", params={"lang": "en"}, timeout=10).text
         assert ">ambient air</a>" in english and "环境空气" not in english

@@ -466,6 +466,11 @@ def test_quality_rows_latest_run_agreement_and_quarantine(con: duckdb.DuckDBPyCo
     assert json.loads(ag["details"])["mostly"] == 0.9
     qu = by[("quarantine", QUARANTINE.name, None)]
     assert qu["failed"] == 4
+    # why, per day: the rows of every quarantine table grouped by date and reason
+    reasons = out[cat.quarantine_reasons.name].to_pylist()
+    assert reasons == [
+        {"table_name": QUARANTINE.name, "source": QUARANTINE.source, "date": D2, "reason": "bad", "rows": 4}
+    ]
 
 
 def test_lineage_edges_collapse_raw_objects_to_their_source(con: duckdb.DuckDBPyConnection) -> None:
@@ -513,7 +518,7 @@ def test_coded_values_carry_their_labels_into_the_catalog() -> None:
 def test_write_catalog_replaces_the_empty_views(
     con: duckdb.DuckDBPyConnection, lake: Path, tmp_path: Path
 ) -> None:
-    for t in (cat.datasets, cat.columns, cat.lineage, cat.quality):
+    for t in (cat.datasets, cat.columns, cat.lineage, cat.quality, cat.quarantine_reasons):
         con.execute(view_sql(t, []))  # what the serving refresh creates first
     built = catalog.catalog_tables(con, lake, now=T_NEW, tables=TABLES)
     catalog.write_catalog(con, built)
@@ -523,7 +528,7 @@ def test_write_catalog_replaces_the_empty_views(
     kinds = con.execute(
         "SELECT table_type FROM information_schema.tables WHERE table_name LIKE 'catalog_%' ORDER BY 1"
     ).fetchall()
-    assert kinds == [("BASE TABLE",)] * 4
+    assert kinds == [("BASE TABLE",)] * 5
     typed = dict(
         con.execute(
             "SELECT column_name, data_type FROM information_schema.columns "
