@@ -279,7 +279,11 @@ def test_pipelines_end_to_end_and_idempotent(
     out = runner.invoke(app, ["quality", "--check", "uscc_invalid", "--format", "csv"])
     assert out.exit_code == 0 and f.invalid_uscc in out.output
     out = runner.invoke(app, ["ingest", "permits", f"{base}/permits"])
-    assert out.exit_code == 0 and "landed 0 new raw object(s)" in out.output and "nothing pending: all " in out.output
+    assert (
+        out.exit_code == 0
+        and "landed 0 new raw object(s)" in out.output
+        and "nothing pending: all " in out.output
+    )
     assert digest(settings.lake) == before_lake
 
 
