@@ -44,21 +44,30 @@ MAX_SHEET_ROWS = 1_048_576
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # what stands in XLSX for a control character openpyxl refuses: visible, unlike deleting it
 _REFUSED_CHARACTER = "\ufffd"
-# Excel keeps 15 significant digits: a larger integer (an ID) goes in as text, not rounded
-_EXACT_INT = 10**15
+# Excel keeps 15 significant digits: a larger integer (an ID) or decimal goes in as text, not rounded
+_EXACT_DIGITS = 15
+# Excel's characters per cell: a longer text (a long JSON value) is cut, saying so (Excel would
+# "repair" the workbook and drop it)
+MAX_CELL_CHARS = 32_767
+_CUT = "…[{} characters cut]"
 
 
 def _csv_cell(value: Any) -> Any:
+    """A value as a spreadsheet reads it from CSV: an instant as Beijing wall time (as the XLSX
+    holds it, which Excel reads as a date), text that would start a formula prefixed with ``'``."""
+    if isinstance(value, dt.datetime) and value.tzinfo is not None:
+        return value.astimezone(BEIJING).replace(tzinfo=None).isoformat(sep=" ")
     if isinstance(value, str) and value.startswith(_FORMULA_START):
         return "'" + value
     return value
 
 
 def csv_text(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
-    """CSV with ``header``; text that would start a formula prefixed with ``'``."""
+    """CSV with ``header`` for a spreadsheet (:func:`_csv_cell`: the header's names too — a PIVOT
+    makes column names of values)."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(header)
+    w.writerow([_csv_cell(h) for h in header])
     for row in rows:
         w.writerow([_csv_cell(v) for v in row])
     return buf.getvalue()
@@ -77,10 +86,17 @@ def _xlsx_text(text: str) -> str:
 
 def _xlsx_value(value: Any) -> Any:
     """A query's value as a cell can hold it: an instant in Beijing time (Excel has no time zones),
-    an integer past 15 digits, NaN, bytes and nested values (lists, structs) as text."""
+    a time of day with a zone, a number past 15 digits, NaN, bytes and nested values (lists,
+    structs) as text."""
     if isinstance(value, dt.datetime) and value.tzinfo is not None:
         return value.astimezone(BEIJING).replace(tzinfo=None)
-    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= _EXACT_INT:
+    if isinstance(value, dt.time) and value.tzinfo is not None:
+        return value.isoformat()
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**_EXACT_DIGITS:
+        return str(value)
+    if isinstance(value, decimal.Decimal) and (
+        not value.is_finite() or len(value.as_tuple().digits) > _EXACT_DIGITS
+    ):
         return str(value)
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
@@ -102,6 +118,9 @@ def _xlsx_cell(ws: Any, value: Any) -> Any:
     if not isinstance(value, str):
         return value
     text = _xlsx_text(value)
+    if len(text) > MAX_CELL_CHARS:
+        cut = _CUT.format(f"{len(text) - MAX_CELL_CHARS:,}")
+        text = text[: MAX_CELL_CHARS - len(cut) - 10] + cut  # the count's digits may grow: room kept
     if not text.startswith("="):
         return text
     cell = WriteOnlyCell(ws, value=text)
@@ -135,6 +154,7 @@ def _header(ws: Any, columns: Sequence[tuple[str, int]]) -> None:
     header = []
     for label, _ in columns:
         cell = WriteOnlyCell(ws, value=_xlsx_text(label))
+        cell.data_type = "s"  # a name like "=HYPERLINK(…)" (a PIVOT names columns after values) is text
         cell.font = Font(bold=True)
         cell.alignment = Alignment(wrap_text=True, vertical="top")
         header.append(cell)

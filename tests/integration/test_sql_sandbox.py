@@ -413,25 +413,43 @@ def test_cli_sql_writes_files_for_a_spreadsheet(
         monkeypatch.delenv(var, raising=False)
     query = (
         "SELECT '=1+1' AS f, '江西' AS province, 12345678901234567 AS id, "
-        "TIMESTAMPTZ '2026-01-01 00:30:00+00' AS at, [1, 2] AS l, 1.5 AS x, NULL AS n"
+        "TIMESTAMPTZ '2026-01-01 00:30:00+00' AS at, [1, 2] AS l, 1.5 AS x, NULL AS n, "
+        "TIMETZ '10:00:00+08' AS tt, 12345678901234567890.12::DECIMAL(38, 2) AS big, "
+        "repeat('x', 40000) AS long, 1 AS \"=HYPERLINK(1)\""
     )
     runner = CliRunner()
     book_path, csv_path = tmp_path / "q.xlsx", tmp_path / "q.csv"
-    assert (
-        runner.invoke(app, ["sql", query, "--out", str(book_path)]).exit_code == 0
-    )  # the format from the suffix
+    written = runner.invoke(app, ["sql", query, "--out", str(book_path)])  # the format from the suffix
+    assert written.exit_code == 0, written.output
     sheet = load_workbook(book_path)["查询结果"]
-    assert [c.value for c in sheet[1]] == ["f", "province", "id", "at", "l", "x", "n"]
-    assert [c.value for c in sheet[2]] == [
-        "=1+1", "江西", "12345678901234567", dt.datetime(2026, 1, 1, 8, 30), "[1, 2]", 1.5, None
+    assert [c.value for c in sheet[1]] == [
+        "f",
+        "province",
+        "id",
+        "at",
+        "l",
+        "x",
+        "n",
+        "tt",
+        "big",
+        "long",
+        "=HYPERLINK(1)",
+    ]
+    assert sheet["K1"].data_type == "s"  # a column named like a formula stays text
+    first = [c.value for c in sheet[2]]
+    assert first[:9] == [
+        "=1+1", "江西", "12345678901234567", dt.datetime(2026, 1, 1, 8, 30), "[1, 2]", 1.5, None,
+        "10:00:00+08:00", "12345678901234567890.12",
     ]  # fmt: skip
     assert sheet["A2"].data_type == "s"  # text, not a formula
+    assert len(first[9]) <= 32_767 and first[9].endswith("characters cut]")  # Excel's cell limit
 
     assert runner.invoke(app, ["sql", query, "-f", "CSV", "-o", str(csv_path)]).exit_code == 0
     data = csv_path.read_bytes()
     assert data.startswith(codecs.BOM_UTF8)
-    assert next(iter(csv.reader(io.StringIO(data.decode("utf-8-sig")))))[0] == "f"
-    assert list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))[1][:2] == ["'=1+1", "江西"]
+    header, row = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
+    assert header[0] == "f" and header[-1] == "'=HYPERLINK(1)"
+    assert row[:4] == ["'=1+1", "江西", "12345678901234567", "2026-01-01 08:30:00"]  # as Excel reads a date
     plain = runner.invoke(app, ["sql", query, "--format", "csv"])
     assert plain.exit_code == 0 and plain.stdout.startswith("f,province") and "\n=1+1,江西," in plain.stdout
 
