@@ -121,6 +121,9 @@ EMISSIONS_DIVISION = Department(
     "permits@sthjt.example.gov.cn",
 )
 POLICY_DIVISION = Department("政策法规处", "Policy and Regulations Division", "credit@sthjt.example.gov.cn")
+ENFORCEMENT_BUREAU = Department(
+    "生态环境执法局", "Ecological Environment Enforcement Bureau", "zhifa@sthjt.example.gov.cn"
+)
 
 # -- update frequencies ---------------------------------------------------------------------------
 HOURLY = Frequency("每小时", "hourly", timedelta(hours=1))

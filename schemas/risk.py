@@ -15,15 +15,9 @@ enterprise in the middle of a day has one row per part of the day, each under it
 from __future__ import annotations
 
 from schemas.credit import LEVEL_CODES
-from schemas.fields import DAILY, SHARED
-from schemas.registry import Codes, Column, Department, Fields, Layer, Sharing, Table, register
+from schemas.fields import DAILY, ENFORCEMENT_BUREAU, SHARED, SOURCE_MONITORING_CENTRE
+from schemas.registry import Codes, Column, Fields, Layer, Sharing, Table, register
 
-SOURCE_MONITORING = Department(
-    "污染源自动监控中心", "Pollution-source automatic monitoring centre", "psmc@sthjt.example.gov.cn"
-)
-ENFORCEMENT = Department(
-    "生态环境执法局", "Ecological environment enforcement bureau", "zhifa@sthjt.example.gov.cn"
-)
 _SYSTEM = (
     "污染源自动监控系统 + 排污许可管理信息平台 + 企业环境信用评价 (HJ 212 online monitoring, permits, credit)"
 )
@@ -449,7 +443,7 @@ outlet_identity = Table(
         *F("permit_no", "permit_status", "permit_status_since", "segment_hours", "hours_with_data"),
     ),
     primary_key=("date", "mn", "identity_from_at"),
-    owner=SOURCE_MONITORING,
+    owner=SOURCE_MONITORING_CENTRE,
     frequency=DAILY,
     sharing=Sharing.CONDITIONAL,
     sharing_conditions=_SUPERVISION,
@@ -480,7 +474,7 @@ exceedance_hourly = Table(
         *F("exceedance_multiple", "flag", "run_hours"),
     ),
     primary_key=("date", "mn", "pollutant_code", "hour_at"),
-    owner=SOURCE_MONITORING,
+    owner=SOURCE_MONITORING_CENTRE,
     events=True,  # a day without one publishes an empty partition
     frequency=DAILY,
     sharing=Sharing.CONDITIONAL,
@@ -521,7 +515,7 @@ exceedance_daily = Table(
         *F("daily_mean_hours", "day_mean_exceeded"),
     ),
     primary_key=("date", "mn", "pollutant_code", "identity_from_at"),
-    owner=SOURCE_MONITORING,
+    owner=SOURCE_MONITORING_CENTRE,
     events=True,  # a day without one publishes an empty partition
     frequency=DAILY,
     sharing=Sharing.CONDITIONAL,
@@ -554,7 +548,7 @@ indicators = Table(
         *F("threshold_h", "threshold_pct", "triggered", "evidence"),
     ),
     primary_key=("date", "mn", "pollutant_code", "indicator", "identity_from_at"),
-    owner=ENFORCEMENT,
+    owner=ENFORCEMENT_BUREAU,
     events=True,  # a day without one publishes an empty partition
     frequency=DAILY,
     sharing=Sharing.NOT_SHARED,
@@ -595,7 +589,7 @@ outlet_scores = Table(
         F.get("credit_year"),
     ),
     primary_key=("date", "period_days", "outlet_key"),
-    owner=ENFORCEMENT,
+    owner=ENFORCEMENT_BUREAU,
     frequency=DAILY,
     sharing=Sharing.NOT_SHARED,
     sharing_conditions=_ENFORCEMENT_ONLY,
@@ -629,7 +623,7 @@ enterprise_scores = Table(
         *F("reasons_json", "permit_status", "credit_level", "credit_year"),
     ),
     primary_key=("date", "period_days", "uscc"),
-    owner=ENFORCEMENT,
+    owner=ENFORCEMENT_BUREAU,
     frequency=DAILY,
     sharing=Sharing.NOT_SHARED,
     sharing_conditions=_ENFORCEMENT_ONLY,
@@ -682,7 +676,7 @@ disclosure_daily = Table(
         F.get("day_mean_exceeded"),
     ),
     primary_key=("date", "uscc", "outlet_code", "point_no", "pollutant_code", "identity_from_at"),
-    owner=SOURCE_MONITORING,
+    owner=SOURCE_MONITORING_CENTRE,
     events=True,  # a day without a registered outlet's values publishes an empty partition
     frequency=DAILY,
     sharing=Sharing.UNCONDITIONAL,

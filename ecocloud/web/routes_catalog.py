@@ -152,7 +152,7 @@ def organisation(request: Request, slug: Annotated[str, Path(max_length=100)]) -
         if owner is None:
             raise HTTPException(404, v.t(f"没有这个部门：{slug}", f"no such department: {slug}"))
         visible = queries.search_datasets(con, None, access.visible_levels(v.role))
-    found = [d for d in visible if d["owner_en"] == owner["owner_en"]]
+    found = [d for d in visible if organisation_slug(d["owner_en"]) == slug]
     return render(request, "organisation.html", owner=owner, found=found)
 
 

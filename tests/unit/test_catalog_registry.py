@@ -55,3 +55,14 @@ def test_every_dataset_has_owner_frequency_sharing_and_chinese_metadata(table) -
     # the pages name its source and layer in either language, not by their codes
     assert SOURCES.in_language("en")[table.source] and SOURCES[table.source] != table.source
     assert LAYERS.in_language("en")[table.layer.value] and LAYERS[table.layer.value] != table.layer.value
+
+
+def test_a_department_is_declared_once() -> None:
+    """Its page address (the DCAT publisher URI) names one department: the monitoring centre was
+    declared twice (other capitals, another mailbox), and its page lost the datasets of the other."""
+    from ecocloud.catalog_export import organisation_slug
+
+    by_address: dict[str, set[Department]] = {}
+    for table in all_tables():
+        by_address.setdefault(organisation_slug(table.owner.name_en), set()).add(table.owner)
+    assert {a: d for a, d in by_address.items() if len(d) > 1} == {}
