@@ -60,6 +60,27 @@ def ensure_db(settings: Settings) -> None:
     run_airflow(settings, "db", "migrate", capture=True)
 
 
+def metadata_state(settings: Settings) -> tuple[bool, int]:
+    """(whether the metadata database has Airflow's tables, how many DAGs it holds serialized), read
+    with SQLAlchemy — a fraction of a second, where an `airflow` command costs seconds to start."""
+    import sqlalchemy as sa
+
+    url = airflow_env(settings)["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        return False, 0  # not made yet (connecting would create an empty file)
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as con:
+            names = set(sa.inspect(con).get_table_names())
+            if "alembic_version" not in names:
+                return False, 0
+            if "serialized_dag" not in names:
+                return True, 0
+            return True, int(con.execute(sa.text("SELECT count(*) FROM serialized_dag")).scalar_one())
+    finally:
+        engine.dispose()
+
+
 def task_hostname() -> str:
     """The host name Airflow records for a task instance when ``AIRFLOW__CORE__HOSTNAME_CALLABLE`` is
     ``ecocloud.airflow_env.task_hostname``: ``ECOCLOUD_WORKER_NAME`` if set (several workers on one

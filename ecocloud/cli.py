@@ -386,18 +386,20 @@ app.command("export-ddl")(cli_ddl.export_ddl_command)
 def airflow(ctx: typer.Context) -> None:
     """Airflow's own CLI on this home's metadata database and our DAGs (its home, DAG folder and
     connection set as `ecocloud up` and `make demo` set them), e.g. `ecocloud airflow dags list`,
-    `ecocloud airflow dags test surface_water`. The database is created or upgraded first; DAG files
-    are (re)read into it when it had none (after editing them: `ecocloud airflow dags reserialize`)."""
+    `ecocloud airflow dags test surface_water`. A database without Airflow's tables is made first (an
+    existing one is not upgraded behind your back: `ecocloud airflow db migrate`), and the DAG files
+    are read into one that holds none (after editing them: `ecocloud airflow dags reserialize`)."""
     import subprocess
 
-    from ecocloud.airflow_env import airflow_bin, airflow_env, ensure_db, run_airflow
+    from ecocloud.airflow_env import airflow_bin, airflow_env, ensure_db, metadata_state, run_airflow
 
     settings = get_settings()
     try:
-        ensure_db(settings)
-        if not (settings.airflow_dir / _SERIALIZED_MARK).exists():
+        made, dags = metadata_state(settings)
+        if not made:
+            ensure_db(settings)
+        if not dags:
             run_airflow(settings, "dags", "reserialize", capture=True)
-            (settings.airflow_dir / _SERIALIZED_MARK).touch()
     except subprocess.CalledProcessError as exc:
         err.print(
             f"[red]airflow {' '.join(map(said, exc.cmd[1:]))} failed:[/] {said((exc.stderr or '')[-2000:])}"
@@ -405,9 +407,6 @@ def airflow(ctx: typer.Context) -> None:
         raise typer.Exit(1) from None
     done = subprocess.run([airflow_bin(), *ctx.args], env=airflow_env(settings), check=False)
     raise typer.Exit(done.returncode)
-
-
-_SERIALIZED_MARK = ".dags-serialized"  # in the Airflow home: `ecocloud airflow` read the DAG files once
 
 
 def _progress() -> Progress:
