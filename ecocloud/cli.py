@@ -130,7 +130,7 @@ def sql(
         sys.stdout.flush()
         return
     write_output(out, data, "--out")
-    err.print(f"{len(rows):,} rows → {out}")
+    err.print(f"{len(rows):,} rows → {out}", markup=False)
 
 
 def _query_output(

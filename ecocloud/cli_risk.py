@@ -101,7 +101,7 @@ def risk(
         )
     assert out is not None
     write_output(out, data, "--out")
-    err.print(f"{summary} → {out}")
+    err.print(f"{summary} → {out}", markup=False)
 
 
 def _fail(code: int, message: str) -> NoReturn:

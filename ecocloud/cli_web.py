@@ -120,7 +120,10 @@ def add(
     except UserError as exc:
         err.print(f"[red]{said(exc)}")
         raise typer.Exit(2) from exc
-    console.print(f"user {name} ({role.value}) saved in {settings.state_url.split('://')[0]} state database")
+    console.print(
+        f"user {name} ({role.value}) saved in {settings.state_url.split('://')[0]} state database",
+        markup=False,
+    )
 
 
 @users_app.command("list")
@@ -129,10 +132,11 @@ def list_users() -> None:
     settings = get_settings()
     users = _store(settings).users()
     for name, role, created in users:
-        console.print(f"{name:<24} {role.value:<12} created {created:%Y-%m-%d %H:%M} UTC")
+        console.print(f"{name:<24} {role.value:<12} created {created:%Y-%m-%d %H:%M} UTC", markup=False)
     if not users:
         err.print(
-            f"no users in {settings.home.absolute()}: add one with `ecocloud users add NAME --role ROLE`"
+            f"no users in {settings.home.absolute()}: add one with `ecocloud users add NAME --role ROLE`",
+            markup=False,
         )
 
 
@@ -140,6 +144,6 @@ def list_users() -> None:
 def remove(name: Annotated[str, typer.Argument(help="user name")]) -> None:
     """Remove a user and end their sessions."""
     if not _store(get_settings()).remove_user(name):
-        err.print(f"[red]no user {name!r}")
+        err.print(f"[red]no user {said(repr(name))}")
         raise typer.Exit(2)
-    console.print(f"user {name} removed")
+    console.print(f"user {name} removed", markup=False)

@@ -16,7 +16,7 @@ from ecocloud.ports import free_port, port_free
 from ecocloud.query import run_query
 from ecocloud.settings import Settings
 from ecocloud.simulator.server import RunningSimulator, running_simulator
-from ecocloud.terminal import rows_table
+from ecocloud.terminal import rows_table, said
 from schemas.clock import BEIJING
 
 
@@ -76,7 +76,7 @@ def run_demo(
     today = dt.datetime.now(BEIJING).date()
     first = today - dt.timedelta(days=days)
     console.rule("[bold]ecocloud demo")
-    console.print(f"home: {settings.root}  (set ECOCLOUD_HOME to use another)")
+    console.print(f"home: {settings.root}  (set ECOCLOUD_HOME to use another)", markup=False)
     console.print("preparing the Airflow metadata database (SQLite) …")
     ensure_db(settings)
 
@@ -240,9 +240,9 @@ def _dags_test(settings: Settings, env: dict[str, str], run: DagRun, console: Co
     log.write_text(proc.stdout + proc.stderr)
     ok = proc.returncode == 0 and "state=success" in proc.stdout + proc.stderr
     status = "[green]success" if ok else "[red]FAILED"
-    console.print(f"  {status}[/] in {time.monotonic() - started:.0f} s (log: {log})")
-    if not ok:
-        console.print((proc.stdout + proc.stderr)[-3000:])
+    console.print(f"  {status}[/] in {time.monotonic() - started:.0f} s (log: {said(log)})")
+    if not ok:  # Airflow's log as it is: its [brackets] are not markup
+        console.print((proc.stdout + proc.stderr)[-3000:], markup=False)
         raise SystemExit(1)
 
 

@@ -319,7 +319,9 @@ def _start(
     settings: Settings, config: UpConfig, sup: Supervisor, stop: threading.Event, console: Console
 ) -> dict[str, str] | None:
     """Start every child and wait until they answer; the logins, or None when stopped meanwhile."""
-    console.print(f"home: {settings.root}  (Airflow: {settings.airflow_dir}, logs: {sup.log_dir})")
+    console.print(
+        f"home: {settings.root}  (Airflow: {settings.airflow_dir}, logs: {sup.log_dir})", markup=False
+    )
     console.print("preparing the Airflow metadata database …")
     settings.airflow_dir.mkdir(parents=True, exist_ok=True)
     migrate = subprocess.run(
@@ -455,14 +457,17 @@ def _announce(
     console.print(
         f"web app (catalog, SQL)   http://{HOST}:{config.web_port}/   login {WEB_ADMIN} / {logins['web']}"
     )
-    console.print(f"HJ 212 receiver          {HOST}:{config.receiver_port} (TCP) → {settings.hj212_landing}")
+    console.print(
+        f"HJ 212 receiver          {HOST}:{config.receiver_port} (TCP) → {settings.hj212_landing}",
+        markup=False,
+    )
     if config.simulate:
         console.print(
             f"upstream simulator       http://{HOST}:{config.simulator_port}/ (air, water, permits, credit, "
             f"master); its data loggers send to the receiver"
         )
     console.print(f"DAGs unpaused            {', '.join(our_dag_ids())}")
-    console.print(f"state database           {_without_password(settings.state_url)}")
+    console.print(f"state database           {_without_password(settings.state_url)}", markup=False)
     console.print(f"lake and serving DuckDB  {settings.lake_store.uri()}, {settings.duckdb_file}")
     console.print(
         f"logs                     {sup.log_dir}/*.log, Airflow task logs in {settings.airflow_dir}/logs"
