@@ -183,7 +183,7 @@ def _capture_files(paths: Iterable[str | Path]) -> list[Path]:
             missing.append(str(path))
     if missing:
         raise FileNotFoundError(f"no such file or folder: {', '.join(missing)}")
-    return files
+    return list(dict.fromkeys(files))  # a file named and in a folder named: once
 
 
 def _raw_path(settings: Settings, path: Path) -> str:

@@ -103,8 +103,10 @@ def search_datasets(
     con: duckdb.DuckDBPyConnection, q: str | None, levels: Sequence[str], layer: str | None = None
 ) -> list[dict[str, Any]]:
     """Datasets at the given sharing levels matching every term (title, description, owner, columns:
-    see :func:`term_pattern`), the best matches first: by the weight of where each term matched."""
-    terms = search_terms(q)
+    see :func:`term_pattern`), the best matches first: by the weight of where each term matched. A
+    query that is a pollutant's name of several words (sulfur dioxide) is one term."""
+    whole = " ".join((q or "").split())
+    terms = [whole] if whole.casefold() in _POLLUTANT_NAMES else search_terms(q)
     params: dict[str, Any] = {"levels": list(levels), "layer": layer}
     where = ["list_contains($levels, d.sharing)", "($layer IS NULL OR d.layer = $layer)"]
     score: list[str] = []
