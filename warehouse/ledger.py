@@ -205,6 +205,20 @@ class UnitState:
     built_at: str
     error: str | None
 
+    @property
+    def published_counts(self) -> dict[str, Any] | None:
+        """The counts of what the unit has published — a planner reading them sees what is in the
+        lake: a published unit's own; a blocked unit's parts stay as last published, and its record
+        keeps their counts (``LAST_PUBLISHED``) beside the attempt's; a failed unit's record keeps the
+        counts it had before (so, those of a blocked one with theirs inside)."""
+        if self.status == PUBLISHED:
+            return self.counts
+        kept = self.counts.get(LAST_PUBLISHED, self.counts if self.status == FAILED else None)
+        return kept if isinstance(kept, dict) else None
+
+
+LAST_PUBLISHED = "_last_published"  # in a blocked or failed unit's counts: UnitState.published_counts
+
 
 @dataclass(frozen=True)
 class Part:

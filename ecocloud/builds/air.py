@@ -24,7 +24,7 @@ from ingest.http import FetchError, NotPublished
 from schemas import air as schema
 from schemas.clock import BEIJING
 from transforms.air_daily import HOURLY_COLUMNS, city_daily_ranking, day_hours, station_daily
-from warehouse.ledger import PUBLISHED, Ledger, RawObject, UnitState
+from warehouse.ledger import Ledger, RawObject, UnitState
 
 log = logging.getLogger(__name__)
 
@@ -313,13 +313,14 @@ class Stations:
 
 def _day_before_part(following: Input | None, built: dict[str, UnitState]) -> Input | None:
     """The next day's station-hours as an input of a day, versioned by what they hold of that day
-    (their hour 0) where the unit that published them says: today's file grows every hour, and
-    yesterday is built again only when its hour 0 changes. Else (a unit since blocked or failed: its
-    digest is not of what is published) by the partition's version."""
+    (their hour 0) as the unit that published them says: today's file grows every hour, and
+    yesterday is built again only when its hour 0 changes — not when the next day's unit is held
+    back or fails (its published parts, and their digest, stay). Else by the partition's version."""
     if following is None or following.partition is None:
         return following
     state = built.get(following.partition.isoformat())
-    digest = state.counts.get(DAY_BEFORE_DIGEST) if state and state.status == PUBLISHED else None
+    published = state.published_counts if state is not None else None
+    digest = published.get(DAY_BEFORE_DIGEST) if published else None
     return replace(following, version=f"day-before {digest}") if digest else following
 
 

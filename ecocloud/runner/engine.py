@@ -76,6 +76,7 @@ from warehouse import serving
 from warehouse.catalog import time_column
 from warehouse.fs import LakeLike, check_codec
 from warehouse.ledger import (
+    LAST_PUBLISHED,
     Fence,
     HeldLocks,
     Ledger,
@@ -472,6 +473,12 @@ def _fail(
     return UnitReport(name, unit.key, FAILED, failures=[error], seconds=time.perf_counter() - started)
 
 
+def _with_last_published(counts: dict[str, Any], previous: UnitState | None) -> dict[str, Any]:
+    """``counts`` of a blocked or failed attempt, with those of what the unit still has published."""
+    last = previous.published_counts if previous is not None else None
+    return {**counts, LAST_PUBLISHED: last} if last is not None else dict(counts)
+
+
 def _state(
     ctx: StepContext, name: str, unit: str, fp: str, status: str, counts: dict[str, Any], error: str | None
 ) -> UnitState:
@@ -661,7 +668,8 @@ def _publish(
     ]
     b.report.status = PUBLISHED if passed else BLOCKED
     b.report.seconds = time.perf_counter() - b.started
-    state = _state(ctx, name, b.unit.key, b.fingerprint, b.report.status, b.report.counts, why)
+    counts = b.report.counts if passed else _with_last_published(b.report.counts, ctx.previous(b.unit.key))
+    state = _state(ctx, name, b.unit.key, b.fingerprint, b.report.status, counts, why)
     # the parts this unit no longer has are retired: the serving views may list them until their next
     # refresh; a refresh the grace period after that deletes their files (``refresh_serving``)
     ctx.ledger.record_unit(state, written=written, removed=removed, lineage_rows=lineage, fence=fence)

@@ -466,3 +466,33 @@ def test_an_earlier_day_that_fails_does_not_cost_the_run_its_own(settings: Setti
             assert sorted(air.newest_day_files(led)) == [DAY]
         finally:
             led.close()
+
+
+def test_holding_back_the_next_day_does_not_rebuild_the_day_before(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """A day's daily build reads the next day's hour 0 (the hour ending 24:00), versioned by that
+    hour's digest as its published unit recorded it. A held-back next day recorded the attempt's
+    counts only, so the day before was rebuilt from unchanged data, and again once the hold ended."""
+    stations = national_stations(30, seed=7)
+    after = DAY + dt.timedelta(days=1)
+    folder, truncated = tmp_path / "files", tmp_path / "truncated"
+    folder.mkdir()
+    truncated.mkdir()
+    for day in (DAY, after):
+        (folder / day_file_name(day)).write_bytes(generate_day(day, stations, seed=7))
+    (tmp_path / STATION_LIST_NAME).write_bytes(station_list_csv(stations))
+    cli = CliRunner(env={"COLUMNS": "250"})
+    files = [str(folder / day_file_name(day)) for day in (DAY, after)]
+    first = cli.invoke(app, ["ingest", "air", str(tmp_path / STATION_LIST_NAME), *files])
+    assert first.exit_code == 0, first.output
+    built_sql = "SELECT built_at FROM platform_ledger__builds WHERE build = 'air.daily' AND unit = ?"
+    before = serving_rows(settings, built_sql, DAY.isoformat())
+
+    # the next day's file again, with half its hours: held back for shrinking (hour 0 still there)
+    (truncated / day_file_name(after)).write_bytes(generate_day(after, stations, seed=7, hours=range(12)))
+    held = cli.invoke(app, ["ingest", "air", str(truncated / day_file_name(after))])
+    assert held.exit_code == 1 and f"{after} BLOCKED" in held.output, held.output
+    assert serving_rows(settings, built_sql, DAY.isoformat()) == before  # the day before: not rebuilt
+    again = cli.invoke(app, ["run", "air", "--no-land"])
+    assert again.exit_code == 0 and serving_rows(settings, built_sql, DAY.isoformat()) == before

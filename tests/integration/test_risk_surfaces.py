@@ -234,7 +234,7 @@ def test_risk_rows_never_reach_other_roles_through_the_catalog(risk_server: str,
         refused = analyst.post(
             f"{risk_server}/sql", data={"query": f"SELECT * FROM {table}", "csrf_token": token}, timeout=30
         )
-        assert refused.status_code == 400 and "not allowed for your role" in refused.text
+        assert refused.status_code == 400 and "您的角色无权查询，或没有这个表" in refused.text
 
 
 def test_the_list_shows_the_cli_ranking_and_downloads_it(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -108,3 +109,20 @@ def test_a_dag_run_s_params_name_the_units_to_rebuild_and_accept() -> None:
         accept_shrink_of=["2026-12-06 "],
     )
     assert run.rebuild == {"2026-12-05"} and run.accept_shrink_of == {"2026-12-06"} and not run.force
+
+
+def test_published_counts_are_what_the_lake_holds_after_a_block_or_a_failure() -> None:
+    """A planner reads the counts of what a unit has published: a held-back unit's record holds the
+    attempt's counts with the published ones inside; a failed one keeps the record it had before."""
+    from warehouse.ledger import LAST_PUBLISHED, UnitState
+
+    def state(status: str, counts: dict[str, Any]) -> UnitState:
+        return UnitState("air.hourly", "2023-03-02", "fp", status, counts, "run", "task", "now", None)
+
+    published = {"rows": 24, "digest": "a"}
+    blocked = state("blocked", {"rows": 12, "digest": "b", LAST_PUBLISHED: published})
+    assert state("published", published).published_counts == published
+    assert blocked.published_counts == published
+    assert state("failed", blocked.counts).published_counts == published  # failed after the block
+    assert state("failed", published).published_counts == published  # failed after a publish
+    assert state("blocked", {"rows": 12}).published_counts is None  # never published
