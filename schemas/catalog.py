@@ -8,6 +8,8 @@ sharing level: the web app and the DCAT export show each reader only the entries
 
 from __future__ import annotations
 
+from typing import Any
+
 from schemas.fields import EVERY_RUN, PLATFORM_TEAM, SHARED
 from schemas.platform import F as PLATFORM
 from schemas.registry import SEVERITIES, Codes, Column, Fields, Layer, Sharing, Table, register
@@ -221,10 +223,25 @@ _CONDITIONS = (
 )
 _SYSTEM = "生态云 共享目录 (ecocloud shared catalog, built from the registry, ledger and lake)"
 
-datasets = Table(
+
+def _catalog_table(**declared: Any) -> Table:
+    """A catalog table: in the serving database, rebuilt whole at every refresh, kept by the platform
+    team, for staff and authorised departments."""
+    return Table(
+        layer=Layer.CATALOG,
+        source=SOURCE,
+        partition_by=None,
+        owner=PLATFORM_TEAM,
+        frequency=EVERY_RUN,
+        sharing=Sharing.CONDITIONAL,
+        sharing_conditions=_CONDITIONS,
+        source_system=_SYSTEM,
+        **declared,
+    )
+
+
+datasets = _catalog_table(
     name="catalog_datasets",
-    layer=Layer.CATALOG,
-    source=SOURCE,
     title="Catalog: datasets",
     title_zh="共享目录：数据集",
     description=(
@@ -259,18 +276,10 @@ datasets = Table(
         *F("agreement_percent", "built_at"),
     ),
     primary_key=("table_name",),
-    partition_by=None,
-    owner=PLATFORM_TEAM,
-    frequency=EVERY_RUN,
-    sharing=Sharing.CONDITIONAL,
-    sharing_conditions=_CONDITIONS,
-    source_system=_SYSTEM,
 )
 
-columns = Table(
+columns = _catalog_table(
     name="catalog_columns",
-    layer=Layer.CATALOG,
-    source=SOURCE,
     title="Catalog: columns",
     title_zh="共享目录：字段",
     description=(
@@ -285,18 +294,10 @@ columns = Table(
         *F("is_primary_key", "is_partition_key", "declared_in"),
     ),
     primary_key=("table_name", "column_name"),
-    partition_by=None,
-    owner=PLATFORM_TEAM,
-    frequency=EVERY_RUN,
-    sharing=Sharing.CONDITIONAL,
-    sharing_conditions=_CONDITIONS,
-    source_system=_SYSTEM,
 )
 
-lineage = Table(
+lineage = _catalog_table(
     name="catalog_lineage",
-    layer=Layer.CATALOG,
-    source=SOURCE,
     title="Catalog: lineage",
     title_zh="共享目录：数据血缘",
     description=(
@@ -313,18 +314,10 @@ lineage = Table(
         PLATFORM.get("recorded_at", description="when the edge was last recorded (UTC)"),
     ),
     primary_key=("output_table", "input_kind", "input_id", "build", "task"),
-    partition_by=None,
-    owner=PLATFORM_TEAM,
-    frequency=EVERY_RUN,
-    sharing=Sharing.CONDITIONAL,
-    sharing_conditions=_CONDITIONS,
-    source_system=_SYSTEM,
 )
 
-quality = Table(
+quality = _catalog_table(
     name="catalog_quality",
-    layer=Layer.CATALOG,
-    source=SOURCE,
     title="Catalog: data quality",
     title_zh="共享目录：数据质量",
     description=(
@@ -349,18 +342,10 @@ quality = Table(
         ),
     ),
     primary_key=("table_name", "kind", "check_name", "column_name", "details"),
-    partition_by=None,
-    owner=PLATFORM_TEAM,
-    frequency=EVERY_RUN,
-    sharing=Sharing.CONDITIONAL,
-    sharing_conditions=_CONDITIONS,
-    source_system=_SYSTEM,
 )
 
-quarantine_reasons = Table(
+quarantine_reasons = _catalog_table(
     name="catalog_quarantine_reasons",
-    layer=Layer.CATALOG,
-    source=SOURCE,
     title="Catalog: why rows were quarantined",
     title_zh="共享目录：隔离原因汇总",
     description=(
@@ -381,12 +366,6 @@ quarantine_reasons = Table(
         PLATFORM.get("rows", description="rows quarantined for the reason"),
     ),
     primary_key=("table_name", "date", "reason"),
-    partition_by=None,
-    owner=PLATFORM_TEAM,
-    frequency=EVERY_RUN,
-    sharing=Sharing.CONDITIONAL,
-    sharing_conditions=_CONDITIONS,
-    source_system=_SYSTEM,
 )
 
 register(datasets, columns, lineage, quality, quarantine_reasons)
