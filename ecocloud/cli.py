@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import io
 import json
 import logging
 import sys
@@ -145,11 +144,7 @@ def _query_output(
         return (text + "\n").encode("utf-8")
     if to_file:
         return csv_bytes(csv_text(columns, rows))
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(columns)
-    w.writerows(rows)
-    return buf.getvalue().encode("utf-8")
+    return csv_text(columns, rows, for_spreadsheet=False).encode("utf-8")
 
 
 def _print_rows(columns: list[str], rows: list[tuple[Any, ...]], limit: int) -> None:

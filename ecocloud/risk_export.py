@@ -17,13 +17,12 @@ from typing import Any
 from ecocloud.risk_report import RiskReport, region_label
 from ecocloud.spreadsheet import csv_text, saved, sheets, workbook
 from schemas import risk as schema
-from schemas.clock import BEIJING
+from schemas.clock import beijing_minute
 
 __all__ = [
     "ENTERPRISE_COLUMNS",
     "EVIDENCE_COLUMNS",
     "RANKING_COLUMNS",
-    "beijing_text",
     "to_csv",
     "to_json",
     "to_xlsx",
@@ -118,11 +117,6 @@ _ROUND = {"score": 1, "near_limit_share_pct": 1, "abnormal_share_pct": 1, "manua
 _UNROUNDED = frozenset({"limit_value"})
 
 
-def beijing_text(value: dt.datetime) -> str:
-    stamp = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-    return stamp.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M")
-
-
 def _display(key: str, value: Any) -> Any:
     """A cell's value for people: codes in Chinese, instants in Beijing time, points rounded."""
     if value is None:
@@ -133,7 +127,7 @@ def _display(key: str, value: Any) -> Any:
     if key == "region_code":
         return region_label(value)
     if isinstance(value, dt.datetime):
-        return beijing_text(value)
+        return beijing_minute(value)
     if isinstance(value, float) and key not in _UNROUNDED:
         return round(value, _ROUND.get(key, 2))
     return value

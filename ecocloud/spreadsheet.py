@@ -25,10 +25,9 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 
-from schemas.clock import BEIJING
+from schemas.clock import beijing_wall
 
 __all__ = [
-    "BEIJING",
     "MAX_SHEET_ROWS",
     "csv_bytes",
     "csv_text",
@@ -56,20 +55,21 @@ def _csv_cell(value: Any) -> Any:
     """A value as a spreadsheet reads it from CSV: an instant as Beijing wall time (as the XLSX
     holds it, which Excel reads as a date), text that would start a formula prefixed with ``'``."""
     if isinstance(value, dt.datetime) and value.tzinfo is not None:
-        return value.astimezone(BEIJING).replace(tzinfo=None).isoformat(sep=" ")
+        return beijing_wall(value).isoformat(sep=" ")
     if isinstance(value, str) and value.startswith(_FORMULA_START):
         return "'" + value
     return value
 
 
-def csv_text(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
-    """CSV with ``header`` for a spreadsheet (:func:`_csv_cell`: the header's names too — a PIVOT
-    makes column names of values)."""
+def csv_text(header: Sequence[str], rows: Iterable[Sequence[Any]], *, for_spreadsheet: bool = True) -> str:
+    """CSV with ``header``: for a spreadsheet, each cell as :func:`_csv_cell` writes it (the header's
+    names too — a PIVOT makes column names of values); else the values as they are (for a program)."""
+    cell = _csv_cell if for_spreadsheet else (lambda value: value)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow([_csv_cell(h) for h in header])
+    w.writerow([cell(h) for h in header])
     for row in rows:
-        w.writerow([_csv_cell(v) for v in row])
+        w.writerow([cell(v) for v in row])
     return buf.getvalue()
 
 
@@ -89,7 +89,7 @@ def _xlsx_value(value: Any) -> Any:
     a time of day with a zone, a number past 15 digits, NaN, bytes and nested values (lists,
     structs) as text."""
     if isinstance(value, dt.datetime) and value.tzinfo is not None:
-        return value.astimezone(BEIJING).replace(tzinfo=None)
+        return beijing_wall(value)
     if isinstance(value, dt.time) and value.tzinfo is not None:
         return value.isoformat()
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**_EXACT_DIGITS:

@@ -25,8 +25,12 @@ from ecocloud.settings import Settings
 from ecocloud.web import access
 from ecocloud.web.access import ROLE_LABELS, Role
 from ecocloud.web.users import Session, UserStore
+from schemas import credit as credit_schema
+from schemas import permits as permit_schema
+from schemas import risk as risk_schema
+from schemas.air import AQI_CATEGORIES
 from schemas.catalog import QUALITY_KINDS
-from schemas.clock import BEIJING, in_beijing
+from schemas.clock import beijing_minute, in_beijing
 from schemas.fields import LAYERS, SOURCES
 from schemas.registry import SEVERITIES
 
@@ -41,8 +45,7 @@ TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
 def bj(value: dt.datetime) -> str:
     """An instant as Beijing wall time, for a chart's date axis: Plotly draws an ISO time's clock
     as written and ignores its offset, so a UTC instant would land 8 hours early. A naive value is UTC."""
-    stamp = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-    return stamp.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M")
+    return beijing_minute(value)
 
 
 def beijing(value: object) -> str:
@@ -59,6 +62,24 @@ def cell(value: object) -> str:
         return in_beijing(value)
     return "" if value is None else str(value)
 
+
+# the registry's codes the pages show, by the name a template reads their labels under (in the page's
+# language: ``labels.source.get(code, code)``)
+PAGE_CODES = {
+    "source": SOURCES,
+    "layer": LAYERS,
+    "severity": SEVERITIES,
+    "check_kind": QUALITY_KINDS,
+    "aqi": AQI_CATEGORIES,
+    "permit": risk_schema.PERMIT_STATUSES,
+    "version": permit_schema.STATUSES,
+    "kind": permit_schema.VERSION_KINDS,
+    "identity": risk_schema.IDENTITY_STATUSES,
+    "credit": risk_schema.CREDIT_LEVELS,
+    "scheme": credit_schema.SCHEME_CODES,
+    "category": risk_schema.REASON_CATEGORIES,
+    "indicator": risk_schema.INDICATORS,
+}
 
 TEMPLATES.env.filters["bj"] = beijing
 TEMPLATES.env.filters["cell"] = cell
@@ -147,10 +168,7 @@ def render(request: Request, template: str, status: int = 200, **context: Any) -
             "t": v.t,
             "Role": Role,
             "lang_url": _lang_url(request),
-            "source_label": lambda code: SOURCES.in_language(v.lang).get(code, code),
-            "layer_label": lambda code: LAYERS.in_language(v.lang).get(code, code),
-            "severity_label": lambda code: SEVERITIES.in_language(v.lang).get(code, code or ""),
-            "check_kind_label": lambda code: QUALITY_KINDS.in_language(v.lang).get(code, code),
+            "labels": {name: codes.in_language(v.lang) for name, codes in PAGE_CODES.items()},
             **context,
         },
         status_code=status,

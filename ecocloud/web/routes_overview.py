@@ -165,7 +165,6 @@ def air(request: Request, date: Annotated[dt.date | None, Query()] = None) -> Re
         stations=stations,
         chart=chart,
         so_far=so_far,
-        aqi_labels=AQI_CATEGORIES.in_language(v.lang),
     )
 
 

@@ -45,8 +45,6 @@ from ecocloud.web import risk_queries as q
 from ecocloud.web.access import Role
 from ecocloud.web.deps import Viewer, render, require, settings_of
 from ecocloud.web.risk_charts import outlet_chart
-from schemas import credit as credit_schema
-from schemas import permits as permit_schema
 from schemas import risk as schema
 from transforms.risk import RiskRules, load_rules
 
@@ -61,17 +59,6 @@ Mn = Annotated[str, Path(min_length=1, max_length=64, description="data-logger M
 Uscc = Annotated[str, Path(min_length=1, max_length=64, description="unified social credit code, as listed")]
 MAX_CHARTS = 8
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-# the registry's codes the risk pages show, each with its labels
-CODES = {
-    "permit": schema.PERMIT_STATUSES,
-    "version": permit_schema.STATUSES,
-    "kind": permit_schema.VERSION_KINDS,
-    "identity": schema.IDENTITY_STATUSES,
-    "credit": schema.CREDIT_LEVELS,
-    "scheme": credit_schema.SCHEME_CODES,
-    "category": schema.REASON_CATEGORIES,
-    "indicator": schema.INDICATORS,
-}
 
 
 def _parse(v: Viewer, **raw: Any) -> RiskFilters:
@@ -205,9 +192,9 @@ def export_xlsx(request: Request, listing: Listing) -> Response:
 
 
 def _helpers(v: Viewer, rules: RiskRules) -> dict[str, Any]:
-    """What every risk page's template uses: the codes' labels in the page's language, names."""
+    """What every risk page's template uses besides the codes' labels (``labels``, every page has
+    them): names in the page's language."""
     return {
-        "labels": {name: codes.in_language(v.lang) for name, codes in CODES.items()},
         "region_label": region_label,
         "pollutant_name": lambda code: pollutant_name(code, rules, v.lang),
         "reasons": lambda text: json.loads(text or "[]"),

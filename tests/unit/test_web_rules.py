@@ -449,7 +449,7 @@ def test_air_page_lists_unranked_cities_with_their_reason() -> None:
         ranking=RANKING,
         stations=[],
         chart="{}",
-        aqi_labels=AQI_CATEGORIES.in_language("en"),
+        labels={"aqi": AQI_CATEGORIES.in_language("en")},
     )
     rows = [r for r in html.split("<tr")[1:] if "甲市" in r or "乙市" in r]
     assert '<td class="num">1</td><td>乙市</td>' in rows[0] and "no valid" not in rows[0]
