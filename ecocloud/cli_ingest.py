@@ -79,8 +79,10 @@ def _ingest(
     if len(report.landed) > 20:
         console.print(f"  … and {len(report.landed) - 20} more")
     print_report(spec_name, report)
-    _say_unaccepted(report, accept_shrink_of or [])
-    _say_not_rebuilt(report, rebuild or [])
+    _say_unbuilt(
+        report, "--accept-shrink-of", accept_shrink_of or [], "no unit {unit} was held back for shrinking"
+    )
+    _say_unbuilt(report, "--rebuild", rebuild or [], f"no build of {report.source} has a unit {{unit}}")
     console.print("time: " + " · ".join(f"{step} {s:.1f} s" for step, s in report.timings.items()))
     console.print(f"serving database: {settings.duckdb_file}", markup=False)
     if report.status in ("blocked", "failed"):
@@ -123,29 +125,15 @@ def print_report(spec_name: str, report: Any) -> None:
         )
 
 
-def _say_not_rebuilt(report: Any, units: list[str]) -> None:
-    """Name each ``--rebuild`` unit no build planned (a mistyped key): nothing was rebuilt for it."""
+def _say_unbuilt(report: Any, option: str, units: list[str], why: str) -> None:
+    """Name each unit given to ``option`` that the run did not build (a mistyped key, or a unit with
+    nothing to do): ``why`` says what that means for it."""
     from ecocloud.runner.report import SKIPPED
 
     built = {u.unit for u in report.units if u.status != SKIPPED}
     for unit in dict.fromkeys(u.strip() for u in units if u.strip()):
         if unit not in built:
-            err.print(
-                f"[yellow]--rebuild {said(unit)}: no build of {said(report.source)} has a unit {said(unit)}"
-            )
-
-
-def _say_unaccepted(report: Any, units: list[str]) -> None:
-    """Name each ``--accept-shrink-of`` unit the run did not build: nothing of it was held back (a
-    mistyped key, or a unit already published), so nothing was accepted."""
-    from ecocloud.runner.report import SKIPPED
-
-    built = {u.unit for u in report.units if u.status != SKIPPED}
-    for unit in dict.fromkeys(u.strip() for u in units if u.strip()):
-        if unit not in built:
-            err.print(
-                f"[yellow]--accept-shrink-of {said(unit)}: no unit {said(unit)} was held back for shrinking"
-            )
+            err.print(f"[yellow]{option} {said(unit)}: {said(why.format(unit=unit))}")
 
 
 def _cell(value: Any) -> str:

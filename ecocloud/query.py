@@ -32,6 +32,7 @@ from typing import Any
 
 import duckdb
 
+from ecocloud.errors import InTwoLanguages
 from ecocloud.settings import Settings
 from schemas.clock import BEIJING_ZONE
 from schemas.registry import Layer, all_tables
@@ -64,18 +65,6 @@ _WRITE_KEYWORDS = frozenset(
     }
 )  # fmt: skip
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-class InTwoLanguages(Exception):
-    """An error a web page shows in its language: ``str(exc)`` in English, ``zh`` in Chinese. It
-    pickles with both (a query's errors come back from the child process that ran it)."""
-
-    def __init__(self, message: str, zh: str = "") -> None:
-        super().__init__(message)
-        self.zh = zh or message
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (str(self), self.zh))
 
 
 class ReadOnlyError(InTwoLanguages, ValueError):

@@ -282,24 +282,9 @@ def _decompressed(data: bytes) -> tuple[bytes, str | None]:
 
 def _unreadable_capture(name: str, day: dt.date, reason: str) -> hj_batch.ParsedBatch:
     """A capture file that cannot be read at all: one quarantined "line", the file, with the reason."""
-    code, _, detail = reason.partition(": ")
-    quarantine = schema.quarantine.from_columns(
-        {
-            "date": [day],
-            "segment": [name],
-            "offset": [0],
-            "reason": [code],
-            "detail": [detail],
-            "mn": pa.nulls(1, pa.string()),
-            "cn": pa.nulls(1, pa.string()),
-            "qn": pa.nulls(1, pa.string()),
-            "received_at": pa.nulls(1, pa.timestamp("us", tz="UTC")),
-            "raw_line": pa.nulls(1, pa.string()),
-        }
-    )
-    return hj_batch.ParsedBatch(
-        schema.packets.empty(), schema.readings.empty(), quarantine, 1, reasons={code: 1}
-    )
+    nothing = [None]  # no header fields to salvage, no receive time
+    where = {"date": [day], "segment": [name], "offset": [0], "mn": nothing, "cn": nothing, "qn": nothing}
+    return _quarantined(where | {"received_at": nothing}, 1, reason, lines_in=1)
 
 
 def _most_quarantined(parsed: hj_batch.ParsedBatch) -> str:
@@ -333,28 +318,31 @@ def _manifest_mismatch(data: bytes, raw: Input, manifest: dict[str, Any], readab
 
 
 def _quarantined_whole(parsed: hj_batch.ParsedBatch, reason: str) -> hj_batch.ParsedBatch:
-    """Every readable line of a segment that disagrees with its manifest, quarantined with the reason
-    (the raw line stays in the segment at its offset)."""
-    code, _, detail = reason.partition(": ")
-    keep = ["date", "segment", "offset", "mn", "cn", "qn", "received_at"]
+    """Every readable line of a segment that disagrees with its manifest, quarantined with the reason."""
     lines = pa.concat_tables(
         [
-            schema.quarantine.conform(parsed.quarantine).select(keep),
-            schema.packets.conform(parsed.packets).select(keep),
+            schema.quarantine.conform(parsed.quarantine).select(_LOCATED),
+            schema.packets.conform(parsed.packets).select(_LOCATED),
         ],
         promote_options="permissive",
     )
-    n = lines.num_rows
+    return _quarantined({c: lines.column(c) for c in _LOCATED}, lines.num_rows, reason, lines_in=parsed.lines)
+
+
+# what places a quarantined line: its raw location and the header fields salvaged from it
+_LOCATED = ["date", "segment", "offset", "mn", "cn", "qn", "received_at"]
+
+
+def _quarantined(located: dict[str, Any], n: int, reason: str, *, lines_in: int) -> hj_batch.ParsedBatch:
+    """``n`` lines (``located``: their ``_LOCATED`` columns) quarantined with ``reason`` ("code:
+    detail") as the whole outcome of an input of ``lines_in`` lines; each raw line stays in its file
+    at its offset."""
+    code, _, detail = reason.partition(": ")
     quarantine = schema.quarantine.from_columns(
-        {
-            **{c: lines.column(c) for c in keep},
-            "reason": [code] * n,
-            "detail": [detail] * n,
-            "raw_line": pa.nulls(n, pa.string()),
-        }
+        {**located, "reason": [code] * n, "detail": [detail] * n, "raw_line": pa.nulls(n, pa.string())}
     )
     return hj_batch.ParsedBatch(
-        schema.packets.empty(), schema.readings.empty(), quarantine, parsed.lines, reasons={code: n}
+        schema.packets.empty(), schema.readings.empty(), quarantine, lines_in, reasons={code: n}
     )
 
 

@@ -250,10 +250,8 @@ def _sql_page(request: Request, v: Viewer, query: str) -> Response:
         result = run_capped(settings_of(request), query, tables=readable, max_rows=SQL_DISPLAY_ROWS)
     except (QueryRefused, ReadOnlyError, QueryLimitError) as exc:
         error = v.t(exc.zh, str(exc))
-    except (
-        QueryFailed
-    ) as exc:  # a DuckDB error in the analyst's SQL: DuckDB's message (with its hints), not a trace
-        error = str(exc)[:SQL_ERROR_CHARS]
+    except QueryFailed as exc:
+        error = str(exc)[:SQL_ERROR_CHARS]  # a DuckDB error in the SQL: its message and hints, not a trace
     return _sql_render(request, v, query, result, error, status=400 if error else 200)
 
 

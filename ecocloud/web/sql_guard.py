@@ -19,7 +19,8 @@ from typing import Any
 
 import duckdb
 
-from ecocloud.query import PIVOTS, InTwoLanguages, first_word, syntax_tree, tree_nodes
+from ecocloud.errors import InTwoLanguages
+from ecocloud.query import PIVOTS, first_word, syntax_tree, tree_nodes
 
 
 class QueryRefused(InTwoLanguages, ValueError):

@@ -40,6 +40,7 @@ import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from ecocloud.errors import InTwoLanguages
 from ecocloud.web.access import Role
 from warehouse.ledger import make_sqlite_folder
 
@@ -95,13 +96,9 @@ DEVICES_PER_USER = 20  # the most recent browsers a user is known on (a login wi
 _DEVICE = "device:"  # a known browser's failures are filed under this client prefix
 
 
-class UserError(ValueError):
+class UserError(InTwoLanguages, ValueError):
     """A user cannot be created or changed as asked: the message in English (``str``) and in Chinese
     (``zh``), for the CLI and the web page alike."""
-
-    def __init__(self, message: str, zh: str) -> None:
-        super().__init__(message)
-        self.zh = zh
 
 
 class UserExists(UserError):
