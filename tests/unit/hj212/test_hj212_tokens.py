@@ -30,7 +30,7 @@ from ingest.hj212.batch import (
     _specials,
     _string_ids,
 )
-from ingest.hj212.protocol import Packet, build_frame, parse_line
+from ingest.hj212.protocol import BAD_CP, Packet, Reject, build_frame, parse_line
 from ingest.hj212.segments import format_received_at
 
 pytestmark = pytest.mark.unit
@@ -301,6 +301,11 @@ def test_frames_find_what_parse_line_reads_in_a_plain_line(
         line = arr[starts[i] : ends[i]].tobytes()
         assert line.isascii()  # the fast path reads bytes as ASCII text
         packet = parse_line(line)
+        if isinstance(packet, Reject) and packet.reason == BAD_CP:
+            # frames checks the CP's frame, not its items: a header item "CP=&&x=1&&" makes an item
+            # without '=' of the CP the reference reads, which the item stage (regions) hands it
+            assert b"CP=" in line[line.index(b";CP=") + 4 :], packet
+            continue
         assert isinstance(packet, Packet), packet
         assert not [w for w in packet.warnings if w.startswith(("duplicate_field", "field"))]
         text = [
