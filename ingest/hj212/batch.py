@@ -149,6 +149,9 @@ class ParsedBatch:
             )
 
 
+_UTF8_BOM = b"\xef\xbb\xbf"
+
+
 @dataclass
 class _Lines:
     """Line ranges [start, end) in ``data`` plus their raw location and receive metadata."""
@@ -185,13 +188,18 @@ class _Lines:
 def parse_capture(
     data: bytes, *, segment: str, default_date: dt.date, fast: bool = True, chunk_bytes: int = CHUNK_BYTES
 ) -> ParsedBatch:
-    """A capture file: one packet per line (split at ``\\n``, as :func:`protocol.split_lines`)."""
+    """A capture file: one packet per line (split at ``\\n``, as :func:`protocol.split_lines`).
+
+    A UTF-8 byte-order mark leading the file (Windows tools save captures with one) is not part of
+    its first line: that line starts, and its raw location points, after it."""
     arr = np.frombuffer(data, np.uint8)
     nl = np.frombuffer(_tokens.classify(arr, _NEWLINE)[0], np.int64)
     ends = nl + 1
     if len(data) and (len(nl) == 0 or ends[-1] != len(data)):
         ends = np.append(ends, len(data))
     starts = np.concatenate(([0], ends[:-1])).astype(np.int64) if len(ends) else np.zeros(0, np.int64)
+    if len(starts) and data.startswith(_UTF8_BOM):
+        starts[0] = len(_UTF8_BOM)
     ends = ends.astype(np.int64)
     lines = _Lines(data, starts, ends, starts.copy())
     return parse_lines_batch(

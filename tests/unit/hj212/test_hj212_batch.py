@@ -235,6 +235,33 @@ def test_long_format_readings_of_a_2017_minute_packet() -> None:
     assert set(b.readings.column("cn").to_pylist()) == {"2051"}
 
 
+@pytest.mark.parametrize("fast", [True, False])
+def test_a_capture_led_by_a_utf8_bom_loses_no_packet(fast: bool) -> None:
+    """Windows tools save a capture with a byte-order mark: the first packet starts after it (its
+    raw location too); a BOM anywhere else is damage, and that line is quarantined."""
+    first, second = (
+        build_packet(
+            qn=f"202611200{m}00000000",
+            st="32",
+            cn="2011",
+            mn=MN,
+            flag=4,
+            data_time=dt.datetime(2026, 11, 20, 8, m, tzinfo=BEIJING),
+            items={"w01018": {"Rtd": 12.5, "Flag": "N"}},
+        )
+        for m in (0, 1)
+    )
+    bom = b"\xef\xbb\xbf"
+    b = parse_capture(bom + first + bom + second, segment="seg", default_date=DAY, fast=fast)
+    assert (b.lines, b.accepted, b.quarantined) == (2, 1, 1)
+    assert b.packets.column("offset").to_pylist() == [3]
+    assert b.quarantine.column("offset").to_pylist() == [3 + len(first)]
+    assert b.quarantine.column("reason").to_pylist() == ["bad_header"]
+    plain = parse_capture(first, segment="seg", default_date=DAY, fast=fast)
+    assert plain.accepted == 1
+    assert b.readings.drop_columns(["offset"]).equals(plain.readings.drop_columns(["offset"]))
+
+
 def test_data_command_without_datatime_is_quarantined_and_heartbeats_are_packets() -> None:
     lines = [
         build_packet(qn="20261120080100123", st="32", cn="2011", mn=MN, flag=4, cp=""),
