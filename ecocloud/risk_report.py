@@ -517,12 +517,12 @@ def region_label(code: str | None) -> str:
 
 
 def pollutant_name(code: str, rules: RiskRules, lang: str = "zh") -> str:
-    """The display name of a pollutant: the rules' name, else the HJ 212 table's, else the code; in
-    English (``lang`` "en") the HJ 212 table's English name."""
+    """The display name of a pollutant: the rules' name (the HJ 212 table's unless a province
+    renamed it), else the code; in English (``lang`` "en") the HJ 212 table's English name."""
     english = lang == "en"
     if code == schema.LOGGER_LEVEL:
         return "all" if english else "全部"
     p = POLLUTANTS.get(code)
     if english:
         return p.name if p else code
-    return rules.names.get(code) or (p.name_zh if p else code)
+    return rules.names.get(code, code)

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from ecocloud.settings import Settings
+from schemas.hj212_codes import POLLUTANTS
 from transforms.risk import RulesError, load_rules
 
 
@@ -23,17 +24,25 @@ def test_shipped_rules_cover_every_reason_and_indicator() -> None:
         assert rules.indicator(name)
 
 
+def test_shipped_rules_name_pollutants_as_the_hj212_code_table() -> None:
+    """The reasons say 化学需氧量, as the pages, exports and the HJ 212 table do (they said COD)."""
+    names = load_rules().names
+    assert names == {code: p.name_zh for code, p in POLLUTANTS.items()}
+    assert (names["w01018"], names["a34013"]) == ("化学需氧量", "烟尘")
+
+
 def test_override_file_changes_only_its_keys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "risk.toml"
     path.write_text(
         "[indicators.flatline]\nmin_run_h = 8\n[score.reasons]\nsilence = { points = 5.0, saturation = 10 }\n"
-        "[names]\nw01018 = '化学需氧量'\n",
+        "[names]\nw01018 = 'COD'\n",
         encoding="utf-8",
     )
     rules = load_rules(path)
     assert rules.indicator("flatline")["min_run_h"] == 8 and rules.indicator("flatline")["rel_tol"] == 0.001
     assert rules.reason("silence").points == 5.0 and rules.reason("exceedance").points == 40.0
-    assert rules.names["w01018"] == "化学需氧量" and rules.names["w21003"] == "氨氮"
+    # a province's own name for one pollutant; the others keep the HJ 212 table's
+    assert rules.names["w01018"] == "COD" and rules.names["w21003"] == "氨氮"
     monkeypatch.setenv("ECOCLOUD_RISK_RULES", str(path))
     assert Settings().risk_rules == path
 

@@ -131,7 +131,7 @@ def test_a_day_over_a_daily_mean_default_is_a_reason_of_its_own() -> None:
     cod = series(MN_WATER, "w01018", START, [30.0] * 24 + [55.0] * 24)
     m = refresh(base_inputs(mart_source__hourly=hourly(cod + flow)), D - dt.timedelta(days=1), D)
     water = by_mn(scores(m, D - dt.timedelta(days=1), D).outlets)[MN_WATER]
-    assert "COD 日均值超标 1 天（国家默认限值）" in water["top_reasons"]
+    assert "化学需氧量 日均值超标 1 天（国家默认限值）" in water["top_reasons"]
     assert (water["exceedance_hours"], water["exceedance_days"]) == (0, 1)
     mean, multiple = RULES.reason("exceedance_daily_mean"), RULES.reason("exceedance_multiple")
     assert water["max_exceedance_multiple"] == pytest.approx(55 / 50 - 1)
@@ -373,7 +373,7 @@ def test_the_longest_flat_line_and_zero_run_are_the_periods() -> None:
         _reason(out[MN_AIR], "flatline")["text"]
         == "二氧化硫 数值连续 100 小时恒定（设施运行中），期间共 100 小时"
     )
-    assert _reason(out[MN_WATER], "zero_run")["text"] == "COD 流量大于 0 时连续 80 小时为零值，期间共 80 小时"
+    assert _reason(out[MN_WATER], "zero_run")["text"] == "化学需氧量 流量大于 0 时连续 80 小时为零值，期间共 80 小时"
     out = by_mn(scores(m, _days(1), _days(2)).outlets)
     assert _reason(out[MN_AIR], "flatline")["numbers"] == {"hours": 48, "longest_run_h": 48}
     assert _reason(out[MN_WATER], "zero_run")["numbers"] == {"hours": 48, "longest_run_h": 48}

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from schemas.hj212_codes import POLLUTANTS
+
 __all__ = ["DEFAULT_RULES_PATH", "DefaultLimits", "Reason", "RiskRules", "RulesError", "load_rules"]
 
 DEFAULT_RULES_PATH = Path(__file__).with_name("rules.toml")
@@ -189,7 +191,8 @@ class RiskRules:
 
     @property
     def names(self) -> Mapping[str, str]:
-        return dict(self.raw.get("names", {}))
+        """A pollutant's Chinese name in the reasons: the rules' own, else the HJ 212 code table's."""
+        return {code: p.name_zh for code, p in POLLUTANTS.items()} | dict(self.raw.get("names", {}))
 
 
 def _merge(base: Mapping[str, Any], override: Mapping[str, Any], path: str = "") -> dict[str, Any]:
