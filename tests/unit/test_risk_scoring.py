@@ -373,7 +373,10 @@ def test_the_longest_flat_line_and_zero_run_are_the_periods() -> None:
         _reason(out[MN_AIR], "flatline")["text"]
         == "二氧化硫 数值连续 100 小时恒定（设施运行中），期间共 100 小时"
     )
-    assert _reason(out[MN_WATER], "zero_run")["text"] == "化学需氧量 流量大于 0 时连续 80 小时为零值，期间共 80 小时"
+    assert (
+        _reason(out[MN_WATER], "zero_run")["text"]
+        == "化学需氧量 流量大于 0 时连续 80 小时为零值，期间共 80 小时"
+    )
     out = by_mn(scores(m, _days(1), _days(2)).outlets)
     assert _reason(out[MN_AIR], "flatline")["numbers"] == {"hours": 48, "longest_run_h": 48}
     assert _reason(out[MN_WATER], "zero_run")["numbers"] == {"hours": 48, "longest_run_h": 48}
