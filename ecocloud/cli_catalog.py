@@ -81,6 +81,7 @@ def show(
             "max_value",
             "allowed_values",
             "value_labels",
+            "description_zh",
             "description",
         ),
     )

@@ -34,24 +34,83 @@ class Pollutant:
     unit: str
     description: str
     max: float  # physically impossible above this (catches unit mix-ups, not episodes)
+    description_zh: str = ""
 
 
 # Order matters only for presentation. Limits are generous: dust storms push PM10 to ~10 000 µg/m³.
 POLLUTANTS: tuple[Pollutant, ...] = (
-    Pollutant("PM2.5", "pm25_ugm3", "µg/m³", "PM2.5, 1-hour mean", 5000),
-    Pollutant("PM2.5_24h", "pm25_24h_ugm3", "µg/m³", "PM2.5, mean of the last 24 hours", 5000),
-    Pollutant("PM10", "pm10_ugm3", "µg/m³", "PM10, 1-hour mean", 20000),
-    Pollutant("PM10_24h", "pm10_24h_ugm3", "µg/m³", "PM10, mean of the last 24 hours", 20000),
-    Pollutant("SO2", "so2_ugm3", "µg/m³", "SO2, 1-hour mean", 10000),
-    Pollutant("SO2_24h", "so2_24h_ugm3", "µg/m³", "SO2, mean of the last 24 hours", 10000),
-    Pollutant("NO2", "no2_ugm3", "µg/m³", "NO2, 1-hour mean", 5000),
-    Pollutant("NO2_24h", "no2_24h_ugm3", "µg/m³", "NO2, mean of the last 24 hours", 5000),
-    Pollutant("O3", "o3_ugm3", "µg/m³", "O3, 1-hour mean", 2000),
-    Pollutant("O3_24h", "o3_24h_ugm3", "µg/m³", "O3, highest 1-hour mean of the last 24 hours", 2000),
-    Pollutant("O3_8h", "o3_8h_ugm3", "µg/m³", "O3, 8-hour moving mean ending this hour", 2000),
-    Pollutant("O3_8h_24h", "o3_8h_24h_ugm3", "µg/m³", "O3, highest 8-hour mean of the last 24 hours", 2000),
-    Pollutant("CO", "co_mgm3", "mg/m³", "CO, 1-hour mean", 200),
-    Pollutant("CO_24h", "co_24h_mgm3", "mg/m³", "CO, mean of the last 24 hours", 200),
+    Pollutant(
+        "PM2.5", "pm25_ugm3", "µg/m³", "PM2.5, 1-hour mean", 5000, description_zh="PM2.5 1小时平均浓度"
+    ),
+    Pollutant(
+        "PM2.5_24h",
+        "pm25_24h_ugm3",
+        "µg/m³",
+        "PM2.5, mean of the last 24 hours",
+        5000,
+        description_zh="PM2.5 24小时滑动平均浓度",
+    ),
+    Pollutant("PM10", "pm10_ugm3", "µg/m³", "PM10, 1-hour mean", 20000, description_zh="PM10 1小时平均浓度"),
+    Pollutant(
+        "PM10_24h",
+        "pm10_24h_ugm3",
+        "µg/m³",
+        "PM10, mean of the last 24 hours",
+        20000,
+        description_zh="PM10 24小时滑动平均浓度",
+    ),
+    Pollutant("SO2", "so2_ugm3", "µg/m³", "SO2, 1-hour mean", 10000, description_zh="SO2 1小时平均浓度"),
+    Pollutant(
+        "SO2_24h",
+        "so2_24h_ugm3",
+        "µg/m³",
+        "SO2, mean of the last 24 hours",
+        10000,
+        description_zh="SO2 24小时滑动平均浓度",
+    ),
+    Pollutant("NO2", "no2_ugm3", "µg/m³", "NO2, 1-hour mean", 5000, description_zh="NO2 1小时平均浓度"),
+    Pollutant(
+        "NO2_24h",
+        "no2_24h_ugm3",
+        "µg/m³",
+        "NO2, mean of the last 24 hours",
+        5000,
+        description_zh="NO2 24小时滑动平均浓度",
+    ),
+    Pollutant("O3", "o3_ugm3", "µg/m³", "O3, 1-hour mean", 2000, description_zh="O3 1小时平均浓度"),
+    Pollutant(
+        "O3_24h",
+        "o3_24h_ugm3",
+        "µg/m³",
+        "O3, highest 1-hour mean of the last 24 hours",
+        2000,
+        description_zh="O3 最近24小时内的最大1小时平均浓度",
+    ),
+    Pollutant(
+        "O3_8h",
+        "o3_8h_ugm3",
+        "µg/m³",
+        "O3, 8-hour moving mean ending this hour",
+        2000,
+        description_zh="O3 截至本小时的8小时滑动平均浓度",
+    ),
+    Pollutant(
+        "O3_8h_24h",
+        "o3_8h_24h_ugm3",
+        "µg/m³",
+        "O3, highest 8-hour mean of the last 24 hours",
+        2000,
+        description_zh="O3 最近24小时内的最大8小时平均浓度",
+    ),
+    Pollutant("CO", "co_mgm3", "mg/m³", "CO, 1-hour mean", 200, description_zh="CO 1小时平均浓度"),
+    Pollutant(
+        "CO_24h",
+        "co_24h_mgm3",
+        "mg/m³",
+        "CO, mean of the last 24 hours",
+        200,
+        description_zh="CO 24小时滑动平均浓度",
+    ),
 )
 AQI_RELEASE_TYPE = "AQI"
 RELEASE_TYPES: tuple[str, ...] = (AQI_RELEASE_TYPE, *(p.release_type for p in POLLUTANTS))
@@ -71,34 +130,79 @@ AQI_STANDARDS: tuple[str, ...] = ("HJ633-2012", "HJ633-2026")
 
 F = Fields("air", parent=SHARED)
 F.define(
-    Column("station_code", "string", "national station code (监测点编码), e.g. 1001A", nullable=False),
-    *(Column(p.column, "float64", p.description, unit=p.unit, min=0, max=p.max) for p in POLLUTANTS),
-    Column("aqi_published", "int16", "AQI as published in the release", unit="1", min=0, max=500),
     Column(
-        "aqi", "int16", "AQI computed by ecocloud (HJ 633, version in aqi_standard)", unit="1", min=0, max=500
+        "station_code",
+        "string",
+        "national station code (监测点编码), e.g. 1001A",
+        description_zh="国控监测点编码，如 1001A",
+        nullable=False,
+    ),
+    *(
+        Column(
+            p.column, "float64", p.description, description_zh=p.description_zh, unit=p.unit, min=0, max=p.max
+        )
+        for p in POLLUTANTS
+    ),
+    Column(
+        "aqi_published",
+        "int16",
+        "AQI as published in the release",
+        description_zh="实时发布数据中发布的AQI",
+        unit="1",
+        min=0,
+        max=500,
+    ),
+    Column(
+        "aqi",
+        "int16",
+        "AQI computed by ecocloud (HJ 633, version in aqi_standard)",
+        description_zh="生态云计算的AQI（按 HJ 633，版本见 aqi_standard）",
+        unit="1",
+        min=0,
+        max=500,
     ),
     Column(
         "primary_pollutants",
         "string",
         "primary pollutant(s) when AQI > 50, comma-separated (ties: all), e.g. PM2.5,PM10",
+        description_zh="AQI大于50时的首要污染物，逗号分隔（并列时全部列出），如 PM2.5,PM10",
     ),
-    Column("aqi_category", "string", "AQI category (空气质量指数类别)", allowed=AQI_CATEGORIES),
     Column(
-        "aqi_standard", "string", "AQI technical regulation applied, chosen by date", allowed=AQI_STANDARDS
+        "aqi_category",
+        "string",
+        "AQI category (空气质量指数类别)",
+        description_zh="空气质量指数类别",
+        allowed=AQI_CATEGORIES,
     ),
-    Column("station_name", "string", "station name (监测点名称)"),
-    Column("city", "string", "city (城市) as in the station list"),
-    Column("is_control_point", "bool", "background / control point (对照点); excluded from city means"),
-    Column("stations", "int16", "stations contributing", unit="count", min=1),
+    Column(
+        "aqi_standard",
+        "string",
+        "AQI technical regulation applied, chosen by date",
+        description_zh="所采用的AQI技术规定版本，按日期确定",
+        allowed=AQI_STANDARDS,
+    ),
+    Column("station_name", "string", "station name (监测点名称)", description_zh="监测点名称"),
+    Column("city", "string", "city (城市) as in the station list", description_zh="城市，按站点列表的写法"),
+    Column(
+        "is_control_point",
+        "bool",
+        "background / control point (对照点); excluded from city means",
+        description_zh="是否为对照点（背景点）；对照点不参与城市均值计算",
+    ),
+    Column(
+        "stations", "int16", "stations contributing", description_zh="参与计算的站点数", unit="count", min=1
+    ),
     Column(
         "rank",
         "int16",
         "rank among cities that day, 1 = best (ties share a rank); NULL when the city has no AQI "
         "(an indicator without a valid statistic, see missing_indicators)",
+        description_zh="当日在各城市中的排名，1为最好（并列者名次相同）；城市没有AQI"
+        "（有指标无有效统计量，见 missing_indicators）时为 NULL",
         unit="1",
         min=1,
     ),
-    Column("release_type", "string", "the line's `type` value"),
+    Column("release_type", "string", "the line's `type` value", description_zh="该行 type 字段的值"),
 )
 
 _DAILY_POLLUTANTS = (
@@ -116,28 +220,67 @@ DAILY_STATS.define(
         col
         for name, unit, label in _DAILY_POLLUTANTS
         for col in (
-            Column(name, "float64", f"{label} daily mean (NULL when invalid)", unit=unit, min=0),
+            Column(
+                name,
+                "float64",
+                f"{label} daily mean (NULL when invalid)",
+                description_zh=f"{label} 日均值（无效时为 NULL）",
+                unit=unit,
+                min=0,
+            ),
             Column(
                 f"{name.rsplit('_', 1)[0]}_hours",
                 "int8",
                 f"hours with a {label} value",
+                description_zh=f"有 {label} 值的小时数",
                 unit="h",
                 min=0,
                 max=24,
             ),
-            Column(f"{name.rsplit('_', 1)[0]}_valid", "bool", f"{label} daily mean meets GB 3095 validity"),
+            Column(
+                f"{name.rsplit('_', 1)[0]}_valid",
+                "bool",
+                f"{label} daily mean meets GB 3095 validity",
+                description_zh=f"{label} 日均值是否符合 GB 3095 数据有效性规定",
+            ),
         )
     ),
-    Column("o3_1h_max_ugm3", "float64", "O3 highest 1-hour value of the day", unit="µg/m³", min=0),
     Column(
-        "o3_8h_max_ugm3", "float64", "O3 daily maximum 8-hour mean (NULL when invalid)", unit="µg/m³", min=0
+        "o3_1h_max_ugm3",
+        "float64",
+        "O3 highest 1-hour value of the day",
+        description_zh="O3 当日最大1小时值",
+        unit="µg/m³",
+        min=0,
     ),
-    Column("o3_8h_windows", "int8", "valid 8-hour means in the day", unit="count", min=0, max=24),
-    Column("o3_valid", "bool", "O3 daily maximum 8-hour mean meets validity"),
+    Column(
+        "o3_8h_max_ugm3",
+        "float64",
+        "O3 daily maximum 8-hour mean (NULL when invalid)",
+        description_zh="O3 日最大8小时平均浓度（无效时为 NULL）",
+        unit="µg/m³",
+        min=0,
+    ),
+    Column(
+        "o3_8h_windows",
+        "int8",
+        "valid 8-hour means in the day",
+        description_zh="当日有效8小时平均值的个数",
+        unit="count",
+        min=0,
+        max=24,
+    ),
+    Column(
+        "o3_valid",
+        "bool",
+        "O3 daily maximum 8-hour mean meets validity",
+        description_zh="O3 日最大8小时平均是否符合数据有效性规定",
+    ),
     Column(
         "valid_indicators",
         "int8",
         "how many of the daily AQI indicators are valid",
+        description_zh="日AQI各项指标中有效的项数",
         unit="count",
         min=0,
         max=6,
@@ -148,10 +291,16 @@ DAILY_STATS.define(
         "daily AQI indicators without a valid statistic (of PM2.5, PM10, SO2, NO2, CO, O3), "
         "comma-separated; NULL when all six are valid. The daily AQI needs all six: with any "
         "missing it is NULL (a city then has no rank)",
+        description_zh="日AQI六项指标（PM2.5、PM10、SO2、NO2、CO、O3）中没有有效统计量的指标，逗号分隔；"
+        "六项均有效时为 NULL。日AQI需要六项指标均有效：任一缺失则日AQI为 NULL（城市因而没有排名）",
     ),
 )
 
-_DATE = SHARED.get("date", description="Beijing local date of the observation (partition key)")
+_DATE = SHARED.get(
+    "date",
+    description="Beijing local date of the observation (partition key)",
+    description_zh="监测日期（北京时间，分区字段）",
+)
 _AQI = ("aqi", "primary_pollutants", "aqi_category", "aqi_standard")
 
 
@@ -176,6 +325,7 @@ station_hourly = Table(
         SHARED.get(
             "date",
             description="Beijing date of the day file the hour is in (partition key): its hour 0 ended at midnight",
+            description_zh="该小时所在日文件的日期（北京时间，分区字段）：日文件的0时是结束于当日0:00的那一小时",
         ),
         F.get("station_code"),
         F.get(
@@ -183,6 +333,10 @@ station_hourly = Table(
             description=(
                 "the hour's end, as the release labels it (UTC): hour h of a day file is the hour ending "
                 "h:00 Beijing time, so hour 0 is the last hour of the day before"
+            ),
+            description_zh=(
+                "该小时的结束时刻，与发布数据的标注一致（UTC）：日文件的 h 时是北京时间 h:00 结束的那一小时，"
+                "因此0时是前一日的最后一小时"
             ),
         ),
         *F(*(p.column for p in POLLUTANTS)),
@@ -225,10 +379,18 @@ stations = Table(
     columns=(
         F.get("station_code"),
         *F("station_name", "city"),
-        F.get("longitude", description="longitude (WGS-84 as published)"),
-        F.get("latitude", description="latitude (WGS-84 as published)"),
+        F.get(
+            "longitude",
+            description="longitude (WGS-84 as published)",
+            description_zh="经度（WGS-84，按发布值）",
+        ),
+        F.get(
+            "latitude",
+            description="latitude (WGS-84 as published)",
+            description_zh="纬度（WGS-84，按发布值）",
+        ),
         F.get("is_control_point"),
-        F.get("listed", description="present in the station list"),
+        F.get("listed", description="present in the station list", description_zh="是否在站点列表中"),
         *F("first_seen_date", "last_seen_date"),
     ),
     primary_key=("station_code",),
@@ -306,18 +468,24 @@ city_daily_ranking = Table(
     ),
     columns=(
         _DATE,
-        F.get("city", description="city (城市)", nullable=False),
+        F.get("city", description="city (城市)", description_zh="城市", nullable=False),
         F.get("stations"),
-        DAILY_STATS.get("pm25_ugm3", description="PM2.5 city daily mean"),
-        DAILY_STATS.get("pm10_ugm3", description="PM10 city daily mean"),
-        DAILY_STATS.get("so2_ugm3", description="SO2 city daily mean"),
-        DAILY_STATS.get("no2_ugm3", description="NO2 city daily mean"),
-        DAILY_STATS.get("co_mgm3", description="CO city daily mean"),
-        DAILY_STATS.get("o3_8h_max_ugm3", description="O3 daily maximum 8-hour mean, city mean"),
+        DAILY_STATS.get("pm25_ugm3", description="PM2.5 city daily mean", description_zh="PM2.5 城市日均值"),
+        DAILY_STATS.get("pm10_ugm3", description="PM10 city daily mean", description_zh="PM10 城市日均值"),
+        DAILY_STATS.get("so2_ugm3", description="SO2 city daily mean", description_zh="SO2 城市日均值"),
+        DAILY_STATS.get("no2_ugm3", description="NO2 city daily mean", description_zh="NO2 城市日均值"),
+        DAILY_STATS.get("co_mgm3", description="CO city daily mean", description_zh="CO 城市日均值"),
+        DAILY_STATS.get(
+            "o3_8h_max_ugm3",
+            description="O3 daily maximum 8-hour mean, city mean",
+            description_zh="O3 日最大8小时平均浓度的城市均值",
+        ),
         DAILY_STATS.get(
             "missing_indicators",
             description="indicators no station of the city has a valid statistic for, comma-separated; "
             "NULL when all six have one. A city with any missing has no AQI and no rank",
+            description_zh="该市没有任何站点具有有效统计量的指标，逗号分隔；六项均有有效统计量时为 NULL。"
+            "有任一项缺失的城市没有AQI，也没有排名",
         ),
         *F(*_AQI),
         F.get("rank"),
@@ -345,13 +513,24 @@ quarantine = Table(
     ),
     columns=(
         _DATE,
-        F.get("raw_file", description="raw-zone path of the file (relative to the lake)"),
-        F.get("line_no", description="1-based line number in the file"),
         F.get(
-            "station_code", description="station column, NULL when the whole line is rejected", nullable=True
+            "raw_file",
+            description="raw-zone path of the file (relative to the lake)",
+            description_zh="该文件在原始区中的路径（相对于数据湖）",
+        ),
+        F.get(
+            "line_no",
+            description="1-based line number in the file",
+            description_zh="在文件中的行号（从1开始）",
+        ),
+        F.get(
+            "station_code",
+            description="the station code heading the rejected value's column; NULL when the whole line is rejected",
+            description_zh="被拒收值所在列的站点编码（列标题）；整行被拒收时为 NULL",
+            nullable=True,
         ),
         *F("release_type", "raw_value"),
-        F.get("reason", description="why it was not published"),
+        F.get("reason", description="why it was not published", description_zh="未发布的原因"),
     ),
     primary_key=("raw_file", "line_no", "station_code"),
     owner=OWNER,

@@ -87,43 +87,104 @@ LEVEL_CODES = Codes(
 
 F = Fields("credit", parent=SHARED)
 F.define(
-    Column("province_code", "string", "province of the result file (GB/T 2260), e.g. 360000", nullable=False),
-    Column("scheme", "string", "rating scheme", allowed=SCHEME_CODES, nullable=False),
-    Column("year", "int16", "evaluation year (评价年度)", unit="1", nullable=False, min=2000, max=2100),
+    Column(
+        "province_code",
+        "string",
+        "province of the result file (GB/T 2260), e.g. 360000",
+        description_zh="结果文件所属省份（GB/T 2260 行政区划代码），如 360000",
+        nullable=False,
+    ),
+    Column(
+        "scheme", "string", "rating scheme", description_zh="评价体系", allowed=SCHEME_CODES, nullable=False
+    ),
+    Column(
+        "year",
+        "int16",
+        "evaluation year (评价年度)",
+        description_zh="评价年度",
+        unit="1",
+        nullable=False,
+        min=2000,
+        max=2100,
+    ),
     Column(
         "list_batch",
         "int16",
         "batch of the year's list the file states (第N批, in its name or title); NULL: none stated",
+        description_zh="文件（名称或标题中）写明的该年度名单批次（第N批）；NULL 表示未写明",
         unit="1",
         min=1,
         max=999,
     ),
-    Column("region_name", "string", "region as written in the file"),
-    Column("level", "string", "rating colour", allowed=LEVEL_CODES, nullable=False),
+    Column("region_name", "string", "region as written in the file", description_zh="文件中所写的地区"),
+    Column(
+        "level", "string", "rating colour", description_zh="信用等级颜色", allowed=LEVEL_CODES, nullable=False
+    ),
     Column(
         "level_rank",
         "int8",
         "order of the level in its scheme, 1 = best",
+        description_zh="该等级在其评价体系中的次序，1为最好",
         unit="1",
         nullable=False,
         min=1,
         max=5,
     ),
-    Column("level_label", "string", "level as written in the file", nullable=False),
-    Column("sub_grade", "string", "sub-grade where the scheme has them (Guizhou)"),
-    Column("sheet", "string", "worksheet (XLSX) or '' (CSV)", nullable=False),
-    Column("row_no", "int32", "1-based row number in the sheet / file", unit="1", nullable=False, min=1),
+    Column(
+        "level_label",
+        "string",
+        "level as written in the file",
+        description_zh="文件中所写的等级名称",
+        nullable=False,
+    ),
+    Column(
+        "sub_grade",
+        "string",
+        "sub-grade where the scheme has them (Guizhou)",
+        description_zh="评价体系设有分档时的分档（贵州）",
+    ),
+    Column(
+        "sheet",
+        "string",
+        "worksheet (XLSX) or '' (CSV)",
+        description_zh="工作表（XLSX）或 ''（CSV）",
+        nullable=False,
+    ),
+    Column(
+        "row_no",
+        "int32",
+        "1-based row number in the sheet / file",
+        description_zh="在工作表/文件中的行号，从1起",
+        unit="1",
+        nullable=False,
+        min=1,
+    ),
 )
 # A quarantine row may stand for a whole file or sheet (row 0): its own row_no, without the minimum.
 QUARANTINE_FIELDS = Fields("credit.quarantine", parent=F)
 QUARANTINE_FIELDS.define(
-    Column("row_no", "int32", "1-based row number; 0 = the whole file or sheet", unit="1", nullable=False),
+    Column(
+        "row_no",
+        "int32",
+        "1-based row number; 0 = the whole file or sheet",
+        description_zh="行号，从1起；0 表示整个文件或工作表",
+        unit="1",
+        nullable=False,
+    ),
 )
 
-_RAW_FILE = F.get("raw_file", description="raw-zone file (relative to the lake)")
+_RAW_FILE = F.get(
+    "raw_file",
+    description="raw-zone file (relative to the lake)",
+    description_zh="原始区文件（相对于数据湖的路径）",
+)
 _ROW = (
     *F("province_code", "scheme", "year"),
-    F.get("uscc", description="unified social credit code as published, normalised"),
+    F.get(
+        "uscc",
+        description="unified social credit code as published, normalised",
+        description_zh="公布的统一社会信用代码（已规范化）",
+    ),
 )
 
 ratings = Table(
@@ -151,13 +212,32 @@ ratings = Table(
         *_ROW,
         F.get("list_batch"),
         *F("uscc_valid", "uscc_problem"),
-        F.get("enterprise_name", description="enterprise name as published", nullable=False),
-        F.get("enterprise_name_norm", description="name normalised for matching", nullable=False),
-        F.get("region_code", description="prefecture (or county) region code from the file's region column"),
+        F.get(
+            "enterprise_name",
+            description="enterprise name as published",
+            description_zh="公布的企业名称",
+            nullable=False,
+        ),
+        F.get(
+            "enterprise_name_norm",
+            description="name normalised for matching",
+            description_zh="用于匹配的规范化名称",
+            nullable=False,
+        ),
+        F.get(
+            "region_code",
+            description="prefecture (or county) region code from the file's region column",
+            description_zh="由文件地区列得出的市级（或县级）行政区划代码",
+        ),
         *F("region_name", "level", "level_rank", "level_label", "sub_grade"),
         _RAW_FILE,
         *F("sheet", "row_no"),
-        F.get("received_at", description="when the file was received (UTC)", nullable=False),
+        F.get(
+            "received_at",
+            description="when the file was received (UTC)",
+            description_zh="文件接收时间（UTC）",
+            nullable=False,
+        ),
     ),
     primary_key=("raw_file", "sheet", "row_no"),
     partition_by=None,
@@ -180,11 +260,18 @@ quarantine = Table(
     description_zh="信用评价结果文件中无法解析的行（或整个文件，row_no 为0）：等级名称无法识别、缺少企业名称、找不到表头等，附原因。",
     columns=(
         _RAW_FILE,
-        F.get("sheet", description="worksheet or ''"),
+        F.get("sheet", description="worksheet or ''", description_zh="工作表或 ''"),
         QUARANTINE_FIELDS.get("row_no"),
-        F.get("province_code", description="province of the file, when known", nullable=True),
-        F.get("raw_value", description="the row as read (truncated)"),
-        F.get("reason", description="why it was not published"),
+        F.get(
+            "province_code",
+            description="province of the file, when known",
+            description_zh="文件所属省份（已知时）",
+            nullable=True,
+        ),
+        F.get(
+            "raw_value", description="the row as read (truncated)", description_zh="读取到的该行原文（截断）"
+        ),
+        F.get("reason", description="why it was not published", description_zh="未发布的原因"),
     ),
     primary_key=("raw_file", "sheet", "row_no"),
     partition_by=None,
@@ -210,12 +297,26 @@ stage_rows = Table(
     columns=(
         *_ROW,
         F.get("list_batch"),
-        F.get("enterprise_name", description="enterprise name as published", nullable=False),
-        F.get("region_code", description="prefecture (or county) region code from the file's region column"),
+        F.get(
+            "enterprise_name",
+            description="enterprise name as published",
+            description_zh="公布的企业名称",
+            nullable=False,
+        ),
+        F.get(
+            "region_code",
+            description="prefecture (or county) region code from the file's region column",
+            description_zh="由文件地区列得出的市级（或县级）行政区划代码",
+        ),
         *F("region_name", "level", "level_rank", "level_label", "sub_grade"),
         _RAW_FILE,
         *F("sheet", "row_no"),
-        F.get("received_at", description="when the file was received (UTC)", nullable=False),
+        F.get(
+            "received_at",
+            description="when the file was received (UTC)",
+            description_zh="文件接收时间（UTC）",
+            nullable=False,
+        ),
     ),
     primary_key=("raw_file", "sheet", "row_no"),
     partition_by=None,

@@ -53,51 +53,177 @@ LAYERS = Codes(
 SHARED = Fields("shared")
 
 SHARED.define(
-    Column("date", "date", "Beijing date (partition key)", nullable=False),
+    Column(
+        "date",
+        "date",
+        "Beijing date (partition key)",
+        description_zh="北京时间日期（分区字段）",
+        nullable=False,
+    ),
     Column(
         "raw_file",
         "string",
         "raw-zone object the row was read from, path relative to the lake",
+        description_zh="该行读取自的原始区对象（相对于数据湖的路径）",
         nullable=False,
     ),
-    Column("reason", "string", "why the row was not published", nullable=False),
-    Column("raw_value", "string", "the offending text"),
-    Column("line_no", "int32", "1-based line number in the raw file", unit="1", nullable=False),
-    Column("run_id", "string", "pipeline run: the Airflow DAG run id, or cli-<time>-<id> for a command"),
-    Column("task", "string", "who ran it: <dag_id>.<task_id> in Airflow, or the ecocloud command"),
-    Column("received_at", "timestamp", "when ecocloud received the raw object (UTC)"),
-    Column("observed_at", "timestamp", "time of the observation (UTC)", nullable=False),
+    Column(
+        "reason", "string", "why the row was not published", description_zh="该行未发布的原因", nullable=False
+    ),
+    Column("raw_value", "string", "the offending text", description_zh="出错的原始文本"),
+    Column(
+        "line_no",
+        "int32",
+        "1-based line number in the raw file",
+        description_zh="在原始文件中的行号，从1起",
+        unit="1",
+        nullable=False,
+    ),
+    Column(
+        "run_id",
+        "string",
+        "pipeline run: the Airflow DAG run id, or cli-<time>-<id> for a command",
+        description_zh="流水线运行：Airflow DAG 运行 ID，由命令运行时为 cli-<time>-<id>",
+    ),
+    Column(
+        "task",
+        "string",
+        "who ran it: <dag_id>.<task_id> in Airflow, or the ecocloud command",
+        description_zh="执行者：Airflow 中为 <dag_id>.<task_id>，否则为 ecocloud 命令",
+    ),
+    Column(
+        "received_at",
+        "timestamp",
+        "when ecocloud received the raw object (UTC)",
+        description_zh="生态云接收该原始对象的时间（UTC）",
+    ),
+    Column(
+        "observed_at",
+        "timestamp",
+        "time of the observation (UTC)",
+        description_zh="观测时间（UTC）",
+        nullable=False,
+    ),
     # -- enterprises and their identifiers (GB 32100, GB/T 2260, GB/T 4754)
-    Column("uscc", "string", "unified social credit code (统一社会信用代码, GB 32100), normalised"),
-    Column("uscc_valid", "bool", "USCC passes the GB 32100 check", nullable=False),
+    Column(
+        "uscc",
+        "string",
+        "unified social credit code (统一社会信用代码, GB 32100), normalised",
+        description_zh="统一社会信用代码（GB 32100），已规范化",
+    ),
+    Column(
+        "uscc_valid",
+        "bool",
+        "USCC passes the GB 32100 check",
+        description_zh="统一社会信用代码通过 GB 32100 校验",
+        nullable=False,
+    ),
     Column(
         "uscc_problem",
         "string",
         "why the USCC fails the check (number: a spreadsheet stored it as a number, E notation: its last "
         "digits are lost)",
+        description_zh=(
+            "统一社会信用代码未通过校验的原因（number：被电子表格存为数字，写成科学计数法，末几位已丢失）"
+        ),
         allowed=USCC_PROBLEMS,
     ),
-    Column("enterprise_name", "string", "enterprise name"),
-    Column("enterprise_name_norm", "string", "name normalised for matching (half-width, no spaces)"),
-    Column("region_code", "string", "GB/T 2260 region code (6 digits)"),
-    Column("industry_code", "string", "industry (GB/T 4754), e.g. D4411"),
-    Column("industry_name", "string", "industry name, e.g. 火力发电"),
-    Column("address", "string", "address"),
+    Column("enterprise_name", "string", "enterprise name", description_zh="企业名称"),
+    Column(
+        "enterprise_name_norm",
+        "string",
+        "name normalised for matching (half-width, no spaces)",
+        description_zh="用于匹配的规范化名称（半角，无空格）",
+    ),
+    Column(
+        "region_code",
+        "string",
+        "GB/T 2260 region code (6 digits)",
+        description_zh="GB/T 2260 行政区划代码（6位）",
+    ),
+    Column(
+        "industry_code",
+        "string",
+        "industry (GB/T 4754), e.g. D4411",
+        description_zh="行业（GB/T 4754 国民经济行业分类代码），如 D4411",
+    ),
+    Column("industry_name", "string", "industry name, e.g. 火力发电", description_zh="行业名称，如火力发电"),
+    Column("address", "string", "address", description_zh="地址"),
     # -- pollution sources: data loggers, outlets, pollutants (HJ 212)
-    Column("mn", "string", "data-logger device id (MN, 设备唯一标识)", nullable=False),
-    Column("outlet_code", "string", "permitted outlet code (排放口编号), e.g. DA001, DW001"),
-    Column("medium", "string", "air (DA outlets) or water (DW outlets)", allowed=("air", "water")),
-    Column("pollutant_code", "string", "HJ 212-2017 pollutant code", nullable=False),
+    Column(
+        "mn",
+        "string",
+        "data-logger device id (MN, 设备唯一标识)",
+        description_zh="数采仪设备唯一标识（MN）",
+        nullable=False,
+    ),
+    Column(
+        "outlet_code",
+        "string",
+        "permitted outlet code (排放口编号), e.g. DA001, DW001",
+        description_zh="许可排放口编号，如 DA001、DW001",
+    ),
+    Column(
+        "medium",
+        "string",
+        "air (DA outlets) or water (DW outlets)",
+        description_zh="air（废气，DA 排放口）或 water（废水，DW 排放口）",
+        allowed=("air", "water"),
+    ),
+    Column(
+        "pollutant_code",
+        "string",
+        "HJ 212-2017 pollutant code",
+        description_zh="HJ 212-2017 污染物编码",
+        nullable=False,
+    ),
     # -- places
-    Column("longitude", "float64", "longitude (WGS-84)", unit="°", min=73, max=136),
-    Column("latitude", "float64", "latitude (WGS-84)", unit="°", min=3, max=54),
+    Column(
+        "longitude",
+        "float64",
+        "longitude (WGS-84)",
+        description_zh="经度（WGS-84）",
+        unit="°",
+        min=73,
+        max=136,
+    ),
+    Column(
+        "latitude", "float64", "latitude (WGS-84)", description_zh="纬度（WGS-84）", unit="°", min=3, max=54
+    ),
     # -- registries and their versions (SCD type 2)
-    Column("listed", "bool", "present in the registry the data engineers maintain", nullable=False),
-    Column("first_seen_date", "date", "first date with data in the lake"),
-    Column("last_seen_date", "date", "latest date with data in the lake"),
-    Column("valid_from", "timestamp", "this version takes effect (UTC)", nullable=False),
-    Column("valid_to", "timestamp", "the next version takes effect (UTC); NULL: latest version"),
-    Column("is_current", "bool", "latest version", nullable=False),
+    Column(
+        "listed",
+        "bool",
+        "present in the registry the data engineers maintain",
+        description_zh="在数据工程人员维护的登记表中",
+        nullable=False,
+    ),
+    Column(
+        "first_seen_date",
+        "date",
+        "first date with data in the lake",
+        description_zh="数据湖中最早有数据的日期",
+    ),
+    Column(
+        "last_seen_date",
+        "date",
+        "latest date with data in the lake",
+        description_zh="数据湖中最近有数据的日期",
+    ),
+    Column(
+        "valid_from",
+        "timestamp",
+        "this version takes effect (UTC)",
+        description_zh="此版本生效的时间（UTC）",
+        nullable=False,
+    ),
+    Column(
+        "valid_to",
+        "timestamp",
+        "the next version takes effect (UTC); NULL: latest version",
+        description_zh="下一版本生效的时间（UTC）；NULL 表示最新版本",
+    ),
+    Column("is_current", "bool", "latest version", description_zh="为最新版本", nullable=False),
 )
 
 # -- owners (数据责任部门) -------------------------------------------------------------------------

@@ -46,53 +46,154 @@ JOIN_CHECKS = Codes(
 
 F = Fields("master", parent=SHARED)
 F.define(
-    Column("mn_standard", "bool", "MN is 24 hex characters as HJ 212-2017 says", nullable=False),
-    Column("point_name", "string", "point name"),
-    Column("pollutants", "string", "HJ 212-2017 codes measured, comma-separated (2005 codes mapped)"),
-    Column("file_kind", "string", "enterprises or monitoring_points, when known"),
-    Column("key", "string", "the row's key (USCC or MN) when present"),
-    Column("snapshot_at", "timestamp", "when the snapshot the row comes from was received (UTC)"),
-    Column("check_name", "string", "which check", allowed=JOIN_CHECKS, nullable=False),
-    Column("row_kind", "string", "summary or item", allowed=("summary", "item"), nullable=False),
-    Column("subject_table", "string", "table the item comes from", nullable=False),
+    Column(
+        "mn_standard",
+        "bool",
+        "MN is 24 hex characters as HJ 212-2017 says",
+        description_zh="MN 符合 HJ 212-2017 的规定，为24位十六进制字符",
+        nullable=False,
+    ),
+    Column("point_name", "string", "point name", description_zh="点位名称"),
+    Column(
+        "pollutants",
+        "string",
+        "HJ 212-2017 codes measured, comma-separated (2005 codes mapped)",
+        description_zh="监测的 HJ 212-2017 污染物编码，以逗号分隔（2005 版代码已映射）",
+    ),
+    Column(
+        "file_kind",
+        "string",
+        "enterprises or monitoring_points, when known",
+        description_zh="文件类别：enterprises（企业名录）或 monitoring_points（监测点位名录），已知时填写",
+    ),
+    Column(
+        "key",
+        "string",
+        "the row's key (USCC or MN) when present",
+        description_zh="该行的主键（统一社会信用代码或 MN），存在时填写",
+    ),
+    Column(
+        "snapshot_at",
+        "timestamp",
+        "when the snapshot the row comes from was received (UTC)",
+        description_zh="该行所属快照的接收时间（UTC）",
+    ),
+    Column(
+        "check_name", "string", "which check", description_zh="检查项", allowed=JOIN_CHECKS, nullable=False
+    ),
+    Column(
+        "row_kind",
+        "string",
+        "summary or item",
+        description_zh="行类型：summary（汇总）或 item（明细）",
+        allowed=("summary", "item"),
+        nullable=False,
+    ),
+    Column(
+        "subject_table",
+        "string",
+        "table the item comes from",
+        description_zh="明细条目来自的表",
+        nullable=False,
+    ),
     Column(
         "subject_key",
         "string",
         "the offending key (MN, permit/outlet, USCC, file:row); '*' for a summary",
+        description_zh="有问题的键（MN、许可证编号/排放口编号、统一社会信用代码、文件:行号）；汇总行为 '*'",
         nullable=False,
     ),
-    Column("detail", "string", "what is wrong, and a suggestion where there is one"),
+    Column(
+        "detail",
+        "string",
+        "what is wrong, and a suggestion where there is one",
+        description_zh="问题说明，有建议时附上建议",
+    ),
     Column(
         "occurrences",
         "int64",
         "items (summary) or rows / packets involved (item)",
+        description_zh="问题条数（汇总行）或涉及的行数/数据包数（明细行）",
         unit="count",
         nullable=False,
         min=0,
     ),
-    Column("checked", "bool", "the check could run (its inputs exist)", nullable=False),
-    Column("generated_at", "timestamp", "when the report was computed (UTC)", nullable=False),
-    Column("packets", "int64", "packets received from the MN", unit="count"),
+    Column(
+        "checked",
+        "bool",
+        "the check could run (its inputs exist)",
+        description_zh="检查得以执行（其输入表已存在）",
+        nullable=False,
+    ),
+    Column(
+        "generated_at",
+        "timestamp",
+        "when the report was computed (UTC)",
+        description_zh="报告生成时间（UTC）",
+        nullable=False,
+    ),
+    Column(
+        "packets",
+        "int64",
+        "packets received from the MN",
+        description_zh="从该 MN 收到的数据包数",
+        unit="count",
+    ),
 )
 
 
 def _version_columns() -> tuple[Column, ...]:
     return (
-        F.get("valid_from", description="this version was first received (UTC)"),
-        F.get("valid_to", description="a later snapshot changed or dropped it (UTC); NULL: current"),
-        F.get("is_current", description="in the latest snapshot, unchanged"),
-        F.get("raw_file", description="raw-zone snapshot this version was first read from"),
+        F.get(
+            "valid_from",
+            description="this version was first received (UTC)",
+            description_zh="首次收到此版本的时间（UTC）",
+        ),
+        F.get(
+            "valid_to",
+            description="a later snapshot changed or dropped it (UTC); NULL: current",
+            description_zh="其后某一快照变更或删除此版本的时间（UTC）；NULL 表示现行版本",
+        ),
+        F.get(
+            "is_current",
+            description="in the latest snapshot, unchanged",
+            description_zh="在最新快照中且未变更",
+        ),
+        F.get(
+            "raw_file",
+            description="raw-zone snapshot this version was first read from",
+            description_zh="首次读出此版本的原始区快照文件",
+        ),
     )
 
 
 _ENTERPRISE = (
-    F.get("enterprise_name", description="registered name", nullable=False),
-    F.get("enterprise_name_norm", description="name normalised for matching", nullable=False),
+    F.get("enterprise_name", description="registered name", description_zh="企业登记名称", nullable=False),
+    F.get(
+        "enterprise_name_norm",
+        description="name normalised for matching",
+        description_zh="用于匹配的规范化名称",
+        nullable=False,
+    ),
 )
-_REGION = F.get("region_code", description="GB/T 2260 region code (legacy codes mapped to current)")
-_MN = F.get("mn", description="data-logger MN (设备唯一标识), normally 24 hex characters")
-_POINT_USCC = F.get("uscc", description="enterprise USCC, normalised")
-_OUTLET = F.get("outlet_code", description="permitted outlet code, e.g. DA001, DW001")
+_REGION = F.get(
+    "region_code",
+    description="GB/T 2260 region code (legacy codes mapped to current)",
+    description_zh="GB/T 2260 行政区划代码（旧代码已映射为现行代码）",
+)
+_MN = F.get(
+    "mn",
+    description="data-logger MN (设备唯一标识), normally 24 hex characters",
+    description_zh="数采仪 MN（设备唯一标识），通常为24位十六进制字符",
+)
+_POINT_USCC = F.get(
+    "uscc", description="enterprise USCC, normalised", description_zh="企业统一社会信用代码（已规范化）"
+)
+_OUTLET = F.get(
+    "outlet_code",
+    description="permitted outlet code, e.g. DA001, DW001",
+    description_zh="许可排放口编号，如 DA001、DW001",
+)
 
 enterprises = Table(
     name="core_master__enterprises",
@@ -110,13 +211,16 @@ enterprises = Table(
     ),
     columns=(
         F.get(
-            "uscc", description="unified social credit code (统一社会信用代码), normalised", nullable=False
+            "uscc",
+            description="unified social credit code (统一社会信用代码), normalised",
+            description_zh="统一社会信用代码（已规范化）",
+            nullable=False,
         ),
         *F("uscc_valid", "uscc_problem"),
         *_ENTERPRISE,
         _REGION,
         F.get("industry_code"),
-        F.get("industry_name", description="industry name"),
+        F.get("industry_name", description="industry name", description_zh="行业名称"),
         F.get("address"),
         *_version_columns(),
     ),
@@ -145,7 +249,7 @@ monitoring_points = Table(
     ),
     description_zh=(
         "以数采仪 MN 为键的污染源自动监控点位：所属企业（统一社会信用代码）、许可排放口（DA001/DW001 等）、"
-        "行政区划及监测的 HJ 212 污染物代码，每个版本一行。"
+        "行政区划及监测的 HJ 212 污染物编码，每个版本一行。"
     ),
     columns=(
         _MN,
@@ -153,8 +257,12 @@ monitoring_points = Table(
         _POINT_USCC,
         F.get("uscc_valid"),
         _OUTLET,
-        F.get("medium", description="air (DA) or water (DW), from the outlet code"),
-        F.get("region_code", description="GB/T 2260 region code"),
+        F.get(
+            "medium",
+            description="air (DA) or water (DW), from the outlet code",
+            description_zh="air（废气，DA）或 water（废水，DW），由排放口编号得出",
+        ),
+        F.get("region_code", description="GB/T 2260 region code", description_zh="GB/T 2260 行政区划代码"),
         *F("point_name", "pollutants"),
         *_version_columns(),
     ),
@@ -184,11 +292,21 @@ quarantine = Table(
     ),
     description_zh="主数据文件中缺少主键（统一社会信用代码或 MN）的行、同一文件内主键重复的行，或不属于任何登记表的文件，附原因；line_no 为0表示整个文件。",
     columns=(
-        F.get("raw_file", description="raw-zone file (relative to the lake)"),
-        F.get("line_no", description="1-based line number (header = 1); 0 = the whole file"),
+        F.get(
+            "raw_file",
+            description="raw-zone file (relative to the lake)",
+            description_zh="原始区文件（相对于数据湖的路径）",
+        ),
+        F.get(
+            "line_no",
+            description="1-based line number (header = 1); 0 = the whole file",
+            description_zh="行号，从1起（表头为第1行）；0 表示整个文件",
+        ),
         *F("file_kind", "key"),
-        F.get("raw_value", description="the row as read (truncated)"),
-        F.get("reason", description="why it was not published"),
+        F.get(
+            "raw_value", description="the row as read (truncated)", description_zh="读取到的该行原文（截断）"
+        ),
+        F.get("reason", description="why it was not published", description_zh="未发布的原因"),
     ),
     primary_key=("raw_file", "line_no"),
     partition_by=None,
@@ -204,7 +322,7 @@ quarantine = Table(
 
 _REPORT_ROW = (
     *F("check_name", "row_kind", "subject_table", "subject_key"),
-    F.get("uscc", description="USCC involved"),
+    F.get("uscc", description="USCC involved", description_zh="涉及的统一社会信用代码"),
     *F("detail", "occurrences", "checked"),
 )
 
@@ -225,7 +343,11 @@ join_report = Table(
         "每个问题键一行明细。"
     ),
     columns=(
-        SHARED.get("date", description="Beijing date of the report (partition key)"),
+        SHARED.get(
+            "date",
+            description="Beijing date of the report (partition key)",
+            description_zh="报告日期（北京时间，分区字段）",
+        ),
         *_REPORT_ROW,
         F.get("generated_at"),
     ),
@@ -254,10 +376,18 @@ stage_enterprises = Table(
     ),
     description_zh="企业名录每个快照文件的解析结果，每家企业一行并注明来源快照；代码校验、区划映射和版本由构建步骤完成。",
     columns=(
-        F.get("uscc", description="unified social credit code (统一社会信用代码) as in the file"),
-        F.get("enterprise_name", description="registered name"),
+        F.get(
+            "uscc",
+            description="unified social credit code (统一社会信用代码) as in the file",
+            description_zh="文件中所写的统一社会信用代码",
+        ),
+        F.get("enterprise_name", description="registered name", description_zh="企业登记名称"),
         *F("region_code", "industry_code", "industry_name", "address"),
-        F.get("raw_file", description="raw-zone snapshot the row was read from"),
+        F.get(
+            "raw_file",
+            description="raw-zone snapshot the row was read from",
+            description_zh="读出该行的原始区快照文件",
+        ),
         F.get("snapshot_at"),
     ),
     primary_key=("raw_file", "uscc"),
@@ -279,13 +409,17 @@ stage_monitoring_points = Table(
         "One row per point of one snapshot file (ingest.master), with the snapshot it came from; "
         "outlet codes upper-cased, pollutant codes mapped to HJ 212-2017."
     ),
-    description_zh="自动监控点位每个快照文件的解析结果，每个点位一行并注明来源快照；排放口编号转为大写，污染物代码映射为 HJ 212-2017 代码。",
+    description_zh="自动监控点位每个快照文件的解析结果，每个点位一行并注明来源快照；排放口编号转为大写，污染物编码映射为 HJ 212-2017 代码。",
     columns=(
         _MN,
         _POINT_USCC,
         _OUTLET,
         *F("region_code", "point_name", "pollutants", "mn_standard"),
-        F.get("raw_file", description="raw-zone snapshot the row was read from"),
+        F.get(
+            "raw_file",
+            description="raw-zone snapshot the row was read from",
+            description_zh="读出该行的原始区快照文件",
+        ),
         F.get("snapshot_at"),
     ),
     primary_key=("raw_file", "mn"),

@@ -8,15 +8,17 @@ Fields are declared once (as PUDL's field metadata is): a ``Fields`` namespace h
 type, unit, description, range and allowed values, and tables list fields by name. A namespace
 looks names up in itself, then in its parent (``SHARED`` holds the fields many sources use:
 ``date``, ``uscc``, ``region_code`` …), so one name means one thing within a source. A table may
-restate what a field means in it (``description``) and whether it may be NULL there, nothing else.
+restate what a field means in it (``description`` with ``description_zh``) and whether it may be NULL
+there, nothing else.
 Where a source uses one column name for different things in different tables (HJ 212 ``flag``: a
 packet's Flag field, a reading's data flag, a mart's rolled-up flag), each meaning gets its own
 nested namespace (``Fields("source.readings", parent=F)``); a nested name keeps the type and unit of
 the name it shadows (tests/unit/test_registry_rules.py).
 
-``register`` refuses a table with a column that no namespace declared, a numeric column without a
-unit, or incomplete catalog metadata (Chinese title and description, upstream system, and the
-sharing conditions of a table that is not shared unconditionally).
+``register`` refuses a table with a column that no namespace declared, a column without a Chinese
+description, a numeric column without a unit, or incomplete catalog metadata (Chinese title and
+description, upstream system, and the sharing conditions of a table that is not shared
+unconditionally).
 
 ``Layer.STAGE`` tables are the typed rows a parser hands to a build: declared here like every other
 table (so no code outside ``schemas/`` lists columns), held in memory, never written to the lake.
@@ -196,6 +198,9 @@ class Column:
     mostly: float = 1.0
     severity: Severity = Severity.BLOCKING
     namespace: str | None = None  # set by ``Fields.define``: where the field is declared
+    # what the catalog's Chinese pages and the serving comments say (信息项说明); ``register``
+    # refuses a column without one
+    description_zh: str = ""
 
     def __post_init__(self) -> None:
         if self.type not in _ARROW_TYPES:
@@ -218,6 +223,13 @@ class Column:
     def duckdb_type(self) -> str:
         return _DUCKDB_TYPES[self.type]
 
+    @property
+    def comment(self) -> str:
+        """What a SQL comment on the column says (serving views, DDL exports): the Chinese
+        description, the English one and the unit."""
+        text = f"{self.description_zh} / {self.description}" if self.description_zh else self.description
+        return text + (f" [{self.unit}]" if self.unit else "")
+
 
 class Fields:
     """A namespace of field declarations: each name declared once, tables use them by name."""
@@ -233,8 +245,19 @@ class Fields:
                 raise ValueError(f"field {col.name!r} declared twice in namespace {self.namespace!r}")
             self._fields[col.name] = replace(col, namespace=self.namespace)
 
-    def get(self, name: str, *, description: str | None = None, nullable: bool | None = None) -> Column:
-        """The field ``name`` as a table column; ``description``/``nullable`` restate it for that table."""
+    def get(
+        self,
+        name: str,
+        *,
+        description: str | None = None,
+        description_zh: str | None = None,
+        nullable: bool | None = None,
+    ) -> Column:
+        """The field ``name`` as a table column; ``description`` (with ``description_zh``, both or
+        neither: one language must not say what the other does not) and ``nullable`` restate it for
+        that table."""
+        if (description is None) != (description_zh is None):
+            raise ValueError(f"field {name!r}: restate description and description_zh together")
         found = self._fields.get(name)
         if found is None:
             if self.parent is None:
@@ -243,6 +266,7 @@ class Fields:
         changes: dict[str, Any] = {}
         if description is not None:
             changes["description"] = description
+            changes["description_zh"] = description_zh
         if nullable is not None:
             changes["nullable"] = nullable
         return replace(found, **changes) if changes else found
@@ -465,6 +489,11 @@ def registration_problems(table: Table) -> list[str]:
         f"column {c.name} is not from a Fields namespace (declare it with Fields.define, list it with F.get)"
         for c in table.columns
         if c.namespace is None
+    ]
+    problems += [
+        f"column {c.name} has no Chinese description (description_zh)"
+        for c in table.columns
+        if not c.description_zh.strip()
     ]
     problems += [
         f"numeric column {c.name} ({c.type}) has no unit"

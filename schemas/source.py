@@ -43,6 +43,7 @@ HOURLY_BASES: tuple[str, ...] = ("2061", "2051", "2011")
 DAILY_BASES: tuple[str, ...] = ("2031", "2061", "2051", "2011", "mixed")
 
 _CN_TEXT = "command code (CN): 2011 real-time, 2051 minute, 2061 hourly, 2031 daily …"
+_CN_TEXT_ZH = "命令编码（CN）：2011 实时数据，2051 分钟数据，2061 小时数据，2031 日数据……"
 
 F = Fields("source", parent=SHARED)
 F.define(
@@ -50,61 +51,140 @@ F.define(
         "segment",
         "string",
         "raw location: receiver segment or landed capture file, path relative to the lake",
+        description_zh="原始位置：接收器段文件或已落地的抓包文件（相对于数据湖的路径）",
         nullable=False,
     ),
     Column(
         "offset",
         "int64",
         "raw location: byte offset of the record (segment) or line (capture, after gunzip)",
+        description_zh="原始位置：记录（段文件）或行（抓包文件，gzip 解压后）的字节偏移量",
         unit="B",
         nullable=False,
         min=0,
     ),
-    Column("st", "string", "system code (ST): 32 wastewater source, 31 flue-gas source, 91 system …"),
-    Column("cn", "string", _CN_TEXT, nullable=False),
-    Column("qn", "string", "request id (QN, YYYYMMDDhhmmsszzz); 2005-style packets have none"),
+    Column(
+        "st",
+        "string",
+        "system code (ST): 32 wastewater source, 31 flue-gas source, 91 system …",
+        description_zh="系统编码（ST）：32 废水污染源，31 废气污染源，91 系统交互……",
+    ),
+    Column("cn", "string", _CN_TEXT, description_zh=_CN_TEXT_ZH, nullable=False),
+    Column(
+        "qn",
+        "string",
+        "request id (QN, YYYYMMDDhhmmsszzz); 2005-style packets have none",
+        description_zh="请求编码（QN，YYYYMMDDhhmmsszzz）；2005 版格式的数据包无此字段",
+    ),
     Column(
         "protocol_version",
         "int16",
         "protocol from the Flag version bits: 2005 (also when no Flag), 2017, 2025",
+        description_zh="由 Flag 版本位得出的协议版本：2005（无 Flag 时也为 2005）、2017、2025",
         unit="1",
         nullable=False,
         min=2005,
         max=2025,
     ),
-    Column("pnum", "int16", "split packet: total parts (PNUM)", unit="count", min=1),
-    Column("pno", "int16", "split packet: part number (PNO)", unit="1", min=1),
     Column(
-        "data_at", "timestamp", "DataTime (UTC): sampling instant (2011) or period start (2051/2061/2031)"
+        "pnum",
+        "int16",
+        "split packet: total parts (PNUM)",
+        description_zh="拆分包：总包数（PNUM）",
+        unit="count",
+        min=1,
+    ),
+    Column(
+        "pno",
+        "int16",
+        "split packet: part number (PNO)",
+        description_zh="拆分包：包号（PNO）",
+        unit="1",
+        min=1,
+    ),
+    Column(
+        "data_at",
+        "timestamp",
+        "DataTime (UTC): sampling instant (2011) or period start (2051/2061/2031)",
+        description_zh="数据时间 DataTime（UTC）：采样时刻（2011）或时段起始时刻（2051/2061/2031）",
     ),
     Column(
         "receiver_status",
         "string",
         "receiver's acceptance flag: ok, or unregistered / bad_pw (open registry mode); NULL for files",
+        description_zh="接收器的接收标记：ok，或 unregistered / bad_pw（开放模式）；来自文件的为 NULL",
     ),
-    Column("peer", "string", "sender ip:port as seen by the receiver; NULL for capture files"),
-    Column("readings", "int16", "rows this packet contributed to core_source__readings", unit="count", min=0),
+    Column(
+        "peer",
+        "string",
+        "sender ip:port as seen by the receiver; NULL for capture files",
+        description_zh="接收器所见的发送端 ip:port；来自抓包文件的为 NULL",
+    ),
+    Column(
+        "readings",
+        "int16",
+        "rows this packet contributed to core_source__readings",
+        description_zh="该数据包写入 core_source__readings 的行数",
+        unit="count",
+        min=0,
+    ),
     Column(
         "warnings",
         "string",
         "parser warnings, comma-separated: mn_not_24_hex, qn_format, st_unknown, duplicate_key:<k> …",
+        description_zh="解析警告，以逗号分隔：mn_not_24_hex、qn_format、st_unknown、duplicate_key:<k>……",
     ),
     Column(
         "pollutant_code_original",
         "string",
         "the code as sent (2005 code such as 011 or B01, else the 2017 code)",
+        description_zh="上报时的原始编码（2005 版编码如 011 或 B01，否则为 2017 版编码）",
         nullable=False,
     ),
-    Column("stat", "string", "statistic (CP key suffix)", nullable=False, allowed=STATS),
-    Column("value", "float64", "the value, in `unit`", unit="{unit}", nullable=False),
-    Column("unit", "string", "unit from the HJ 212 code table (Cou: the cumulative unit); NULL if unknown"),
-    Column("detail", "string", "human-readable detail"),
-    Column("raw_line", "string", "the line as received (UTF-8; other bytes as \\xNN escapes)"),
-    Column("hour_at", "timestamp", "start of the Beijing hour (UTC)", nullable=False),
+    Column(
+        "stat",
+        "string",
+        "statistic (CP key suffix)",
+        description_zh="统计类型（CP 字段名后缀）",
+        nullable=False,
+        allowed=STATS,
+    ),
+    Column(
+        "value",
+        "float64",
+        "the value, in `unit`",
+        description_zh="数值，单位见 `unit`",
+        unit="{unit}",
+        nullable=False,
+    ),
+    Column(
+        "unit",
+        "string",
+        "unit from the HJ 212 code table (Cou: the cumulative unit); NULL if unknown",
+        description_zh="取自 HJ 212 编码表的单位（Cou：累计量单位）；未知时为 NULL",
+    ),
+    Column("detail", "string", "human-readable detail", description_zh="供人阅读的详细说明"),
+    Column(
+        "raw_line",
+        "string",
+        "the line as received (UTF-8; other bytes as \\xNN escapes)",
+        description_zh="接收到的原始报文行（UTF-8；其他字节以 \\xNN 转义表示）",
+    ),
+    Column(
+        "hour_at",
+        "timestamp",
+        "start of the Beijing hour (UTC)",
+        description_zh="所在北京时间小时的起始时刻（UTC）",
+        nullable=False,
+    ),
     Column(
         "source_type",
         "string",
         "wastewater (ST 32, else code prefix w) or flue_gas (ST 31, else prefix a): decides the flag roll-up",
+        description_zh=(
+            "wastewater 废水（ST 32，否则按污染物编码前缀 w）或 flue_gas 废气（ST 31，否则按前缀 a）："
+            "决定数据标记的汇总规则"
+        ),
         nullable=False,
         allowed=SOURCE_TYPES,
     ),
@@ -112,24 +192,79 @@ F.define(
         "avg_value",
         "float64",
         "mean of the period (of its N samples, or hours, when its flag is N: NULL if none of those has one)",
+        description_zh=(
+            "时段均值（时段标记为 N 时，仅取其标记为 N 的样本或小时的均值；这些样本或小时均无此值时为 NULL）"
+        ),
         unit="{unit}",
     ),
-    Column("min_value", "float64", "minimum of the period (likewise)", unit="{unit}"),
-    Column("max_value", "float64", "maximum of the period (likewise)", unit="{unit}"),
-    Column("cou_value", "float64", "cumulative amount (Cou) of the period, in `cou_unit`", unit="{cou_unit}"),
-    Column("zs_avg_value", "float64", "mean converted to the reference O2 (ZsAvg / ZsRtd)", unit="{unit}"),
-    Column("zs_min_value", "float64", "minimum, converted", unit="{unit}"),
-    Column("zs_max_value", "float64", "maximum, converted", unit="{unit}"),
-    Column("cou_unit", "string", "unit of cou_value (HJ 212 code table)"),
-    Column("samples", "int32", "values aggregated", unit="count", nullable=False, min=1),
     Column(
-        "samples_normal", "int32", "of those, flagged N (or unflagged)", unit="count", nullable=False, min=0
+        "min_value",
+        "float64",
+        "minimum of the period (likewise)",
+        description_zh="时段最小值（取值规则同上）",
+        unit="{unit}",
     ),
-    Column("retransmissions", "int32", "duplicate readings ignored", unit="count", nullable=False, min=0),
+    Column(
+        "max_value",
+        "float64",
+        "maximum of the period (likewise)",
+        description_zh="时段最大值（取值规则同上）",
+        unit="{unit}",
+    ),
+    Column(
+        "cou_value",
+        "float64",
+        "cumulative amount (Cou) of the period, in `cou_unit`",
+        description_zh="时段累计量（Cou），单位见 `cou_unit`",
+        unit="{cou_unit}",
+    ),
+    Column(
+        "zs_avg_value",
+        "float64",
+        "mean converted to the reference O2 (ZsAvg / ZsRtd)",
+        description_zh="折算到基准含氧量的均值（ZsAvg / ZsRtd）",
+        unit="{unit}",
+    ),
+    Column("zs_min_value", "float64", "minimum, converted", description_zh="最小值（折算值）", unit="{unit}"),
+    Column("zs_max_value", "float64", "maximum, converted", description_zh="最大值（折算值）", unit="{unit}"),
+    Column(
+        "cou_unit",
+        "string",
+        "unit of cou_value (HJ 212 code table)",
+        description_zh="cou_value 的单位（取自 HJ 212 编码表）",
+    ),
+    Column(
+        "samples",
+        "int32",
+        "values aggregated",
+        description_zh="参与汇总的数值个数",
+        unit="count",
+        nullable=False,
+        min=1,
+    ),
+    Column(
+        "samples_normal",
+        "int32",
+        "of those, flagged N (or unflagged)",
+        description_zh="其中标记为 N（或无标记）的个数",
+        unit="count",
+        nullable=False,
+        min=0,
+    ),
+    Column(
+        "retransmissions",
+        "int32",
+        "duplicate readings ignored",
+        description_zh="被忽略的重复读数个数",
+        unit="count",
+        nullable=False,
+        min=0,
+    ),
     Column(
         "hours",
         "int16",
         "hours of the day in mart_source__hourly (whatever the basis)",
+        description_zh="该日在 mart_source__hourly 中的小时数（不论依据为何）",
         unit="h",
         nullable=False,
         min=0,
@@ -144,6 +279,7 @@ PACKET_FIELDS.define(
         "flag",
         "int16",
         "Flag field (version<<2 | split<<1 | ack); NULL when absent",
+        description_zh="拆分包及应答标志 Flag（协议版本<<2 | 拆分包<<1 | 应答）；缺失时为 NULL",
         unit="1",
         min=0,
         max=255,
@@ -156,19 +292,47 @@ READING_FIELDS.define(
         "string",
         "data flag (N normal, F stopped, M maintenance, S manual, D fault, C calibration, T over "
         "range, B communication fault); NULL when the logger sent none",
+        description_zh="数据标记（N 正常，F 停运，M 维护，S 手工输入，D 故障，C 校准，T 超测量上限，"
+        "B 通讯异常）；数采仪未上报标记时为 NULL",
         allowed=FLAGS,
         severity=Severity.WARNING,
     ),
 )
 HOURLY_FIELDS = Fields("source.hourly", parent=F)
 HOURLY_FIELDS.define(
-    Column("basis", "string", "command the values come from", nullable=False, allowed=HOURLY_BASES),
-    Column("flag", "string", "the hour's (rolled-up) data flag", nullable=False),
+    Column(
+        "basis",
+        "string",
+        "command the values come from",
+        description_zh="数值所取自的命令",
+        nullable=False,
+        allowed=HOURLY_BASES,
+    ),
+    Column(
+        "flag",
+        "string",
+        "the hour's (rolled-up) data flag",
+        description_zh="该小时的（汇总）数据标记",
+        nullable=False,
+    ),
 )
 DAILY_FIELDS = Fields("source.daily", parent=F)
 DAILY_FIELDS.define(
-    Column("basis", "string", "what the values come from", nullable=False, allowed=DAILY_BASES),
-    Column("flag", "string", "the day's (rolled-up) data flag", nullable=False),
+    Column(
+        "basis",
+        "string",
+        "what the values come from",
+        description_zh="数值的来源",
+        nullable=False,
+        allowed=DAILY_BASES,
+    ),
+    Column(
+        "flag",
+        "string",
+        "the day's (rolled-up) data flag",
+        description_zh="该日的（汇总）数据标记",
+        nullable=False,
+    ),
 )
 
 _DATE = SHARED.get(
@@ -176,12 +340,25 @@ _DATE = SHARED.get(
     description=(
         "Beijing date of data_at (partition key); packets without DataTime: of received_at, else of the file"
     ),
+    description_zh=(
+        "data_at 的北京时间日期（分区字段）；无 DataTime 的数据包取 received_at 的日期，否则取所在文件的日期"
+    ),
 )
-_MN = SHARED.get("mn", description="data-logger device id (MN, 设备唯一标识) = the monitored outlet")
+_MN = SHARED.get(
+    "mn",
+    description="data-logger device id (MN, 设备唯一标识) = the monitored outlet",
+    description_zh="数采仪设备唯一标识（MN），即所监测的排放口",
+)
 _POLLUTANT = SHARED.get(
-    "pollutant_code", description="HJ 212-2017 pollutant code (2005 codes mapped), e.g. w01018"
+    "pollutant_code",
+    description="HJ 212-2017 pollutant code (2005 codes mapped), e.g. w01018",
+    description_zh="HJ 212-2017 污染物编码（2005 版编码已映射），如 w01018",
 )
-_RECEIVED = SHARED.get("received_at", description="when the receiver landed it (UTC); NULL for capture files")
+_RECEIVED = SHARED.get(
+    "received_at",
+    description="when the receiver landed it (UTC); NULL for capture files",
+    description_zh="接收器落地保存的时间（UTC）；来自抓包文件的为 NULL",
+)
 _NOT_SHARED_DEVICES = (
     "不予共享：含数采仪设备标识、接收端网络地址等设备与传输信息，仅供污染源自动监控中心及数据工程人员用于数据传输运维 "
     "(not shared: device ids and sender network addresses; for the monitoring centre and data engineers running "
@@ -254,9 +431,18 @@ readings = Table(
     columns=(
         _DATE,
         _MN,
-        F.get("st", description="system code of the packet (32 wastewater, 31 flue gas)"),
+        F.get(
+            "st",
+            description="system code of the packet (32 wastewater, 31 flue gas)",
+            description_zh="所属数据包的系统编码（32 废水，31 废气）",
+        ),
         F.get("cn"),
-        F.get("data_at", description="DataTime (UTC): sampling instant or period start", nullable=False),
+        F.get(
+            "data_at",
+            description="DataTime (UTC): sampling instant or period start",
+            description_zh="数据时间 DataTime（UTC）：采样时刻或时段起始时刻",
+            nullable=False,
+        ),
         _POLLUTANT,
         *F("pollutant_code_original", "stat", "value"),
         READING_FIELDS.get("flag"),
@@ -265,6 +451,8 @@ readings = Table(
             "receiver_status",
             description="the packet's acceptance flag (ok; unregistered / bad_pw in open registry mode: "
             "kept as evidence, left out of the marts); NULL for capture files",
+            description_zh="所属数据包的接收标记（ok；开放模式下为 unregistered / bad_pw：作为证据保留，"
+            "不进入汇总表）；来自抓包文件的为 NULL",
         ),
     ),
     primary_key=("segment", "offset", "pollutant_code", "stat"),
@@ -296,13 +484,35 @@ quarantine = Table(
         "附原因、尽量提取的包头字段及原始位置。每个输入的行数等于已接受的数据包数加隔离行数。"
     ),
     columns=(
-        SHARED.get("date", description="Beijing date of received_at, else of the file (partition key)"),
+        SHARED.get(
+            "date",
+            description="Beijing date of received_at, else of the file (partition key)",
+            description_zh="received_at 的北京时间日期，否则为所在文件的日期（分区字段）",
+        ),
         *F("segment", "offset"),
-        F.get("reason", description="machine-readable reason (ingest.hj212.protocol reject reasons)"),
+        F.get(
+            "reason",
+            description="machine-readable reason (ingest.hj212.protocol reject reasons)",
+            description_zh="机器可读的原因（ingest.hj212.protocol 的拒收原因）",
+        ),
         F.get("detail"),
-        F.get("mn", description="MN salvaged from the line, if any", nullable=True),
-        F.get("cn", description="CN salvaged from the line, if any", nullable=True),
-        F.get("qn", description="QN salvaged from the line, if any"),
+        F.get(
+            "mn",
+            description="MN salvaged from the line, if any",
+            description_zh="从该行中提取出的 MN（如有）",
+            nullable=True,
+        ),
+        F.get(
+            "cn",
+            description="CN salvaged from the line, if any",
+            description_zh="从该行中提取出的 CN（如有）",
+            nullable=True,
+        ),
+        F.get(
+            "qn",
+            description="QN salvaged from the line, if any",
+            description_zh="从该行中提取出的 QN（如有）",
+        ),
         _RECEIVED,
         F.get("raw_line"),
     ),
@@ -318,16 +528,39 @@ quarantine = Table(
 )
 
 
-def _aggregate_columns(period: str) -> tuple[Column, ...]:
+def _aggregate_columns(period: str, period_zh: str, mean: str, mean_zh: str) -> tuple[Column, ...]:
+    """The value columns of a mart of ``period``s; ``mean``/``mean_zh``: where its mean comes from."""
     return (
-        F.get("avg_value", description=f"{period} mean (2061/2031: Avg as sent; else mean of Avg or Rtd)"),
-        F.get("min_value", description=f"{period} minimum"),
-        F.get("max_value", description=f"{period} maximum"),
-        F.get("cou_value", description=f"{period} cumulative amount (Cou), in `cou_unit`"),
-        F.get("zs_avg_value", description=f"{period} mean converted to the reference O2 (ZsAvg / ZsRtd)"),
-        F.get("zs_min_value", description=f"{period} minimum, converted"),
-        F.get("zs_max_value", description=f"{period} maximum, converted"),
-        F.get("unit", description="unit of the concentration values (HJ 212 code table)"),
+        F.get(
+            "avg_value", description=f"{period} mean: {mean}", description_zh=f"{period_zh}均值：{mean_zh}"
+        ),
+        F.get("min_value", description=f"{period} minimum", description_zh=f"{period_zh}最小值"),
+        F.get("max_value", description=f"{period} maximum", description_zh=f"{period_zh}最大值"),
+        F.get(
+            "cou_value",
+            description=f"{period} cumulative amount (Cou), in `cou_unit`",
+            description_zh=f"{period_zh}累计量（Cou），单位见 `cou_unit`",
+        ),
+        F.get(
+            "zs_avg_value",
+            description=f"{period} mean converted to the reference O2 (ZsAvg / ZsRtd)",
+            description_zh=f"折算到基准含氧量的{period_zh}均值（ZsAvg / ZsRtd）",
+        ),
+        F.get(
+            "zs_min_value",
+            description=f"{period} minimum, converted",
+            description_zh=f"{period_zh}最小值（折算值）",
+        ),
+        F.get(
+            "zs_max_value",
+            description=f"{period} maximum, converted",
+            description_zh=f"{period_zh}最大值（折算值）",
+        ),
+        F.get(
+            "unit",
+            description="unit of the concentration values (HJ 212 code table)",
+            description_zh="浓度值的单位（取自 HJ 212 编码表）",
+        ),
         F.get("cou_unit"),
     )
 
@@ -352,13 +585,27 @@ hourly = Table(
         "废气该小时正常值不低于75%时才为N。异常小时取出现最多的异常标记；未带标记的值按N计；重传只计一次。"
     ),
     columns=(
-        SHARED.get("date", description="Beijing date of the hour (partition key)"),
+        SHARED.get(
+            "date",
+            description="Beijing date of the hour (partition key)",
+            description_zh="该小时的北京时间日期（分区字段）",
+        ),
         _MN,
         _POLLUTANT,
         *F("hour_at", "source_type"),
         HOURLY_FIELDS.get("basis"),
-        *_aggregate_columns("hourly"),
-        F.get("samples", description="packets aggregated (1 for 2061)"),
+        *_aggregate_columns(
+            "hourly",
+            "小时",
+            "2061's Avg as sent, else the mean of the 2051 Avg or 2011 Rtd values; an hour flagged N "
+            "averages its N samples only",
+            "2061 取上报的 Avg，否则为 2051 的 Avg 或 2011 的 Rtd 的平均值；标记为 N 的小时仅按其 N 样本计算",
+        ),
+        F.get(
+            "samples",
+            description="packets aggregated (1 for 2061)",
+            description_zh="参与汇总的数据包数（2061 为 1）",
+        ),
         F.get("samples_normal"),
         HOURLY_FIELDS.get("flag"),
         F.get("retransmissions"),
@@ -390,15 +637,27 @@ daily = Table(
         "数据标记按同样的 HJ 212 规则由小时标记汇总（废水任一小时异常即异常；废气正常小时不低于75%才为N）。"
     ),
     columns=(
-        SHARED.get("date", description="Beijing day (partition key)"),
+        SHARED.get(
+            "date", description="Beijing day (partition key)", description_zh="北京时间日期（分区字段）"
+        ),
         _MN,
         _POLLUTANT,
         F.get("source_type"),
         DAILY_FIELDS.get("basis"),
-        *_aggregate_columns("daily"),
+        *_aggregate_columns(
+            "daily",
+            "日",
+            "2031's Avg as sent, else the mean of the day's hourly means; a day flagged N averages its N "
+            "hours only",
+            "2031 取上报的 Avg，否则为当日各小时均值的平均值；标记为 N 的日仅按其 N 小时计算",
+        ),
         F.get("hours"),
-        F.get("samples", description="packets (2031) or hours aggregated"),
-        F.get("samples_normal", description="of those, flagged N"),
+        F.get(
+            "samples",
+            description="packets (2031) or hours aggregated",
+            description_zh="参与汇总的数据包数（2031）或小时数",
+        ),
+        F.get("samples_normal", description="of those, flagged N", description_zh="其中标记为 N 的个数"),
         DAILY_FIELDS.get("flag"),
         F.get("retransmissions"),
     ),

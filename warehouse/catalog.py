@@ -301,6 +301,7 @@ def columns_table(tables: Sequence[Table]) -> pa.Table:
             "data_type": c.type,
             "duckdb_type": c.duckdb_type,
             "description": c.description,
+            "description_zh": c.description_zh,
             "unit": c.unit,
             "nullable": c.nullable,
             "min_value": c.min,
@@ -703,5 +704,4 @@ def write_catalog(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table]) -
             con.unregister("_catalog_rows")
         con.execute(f'COMMENT ON TABLE "{name}" IS {string_literal(table.title_zh + " / " + table.title)}')
         for c in table.columns:
-            text = c.description + (f" [{c.unit}]" if c.unit else "")
-            con.execute(f'COMMENT ON COLUMN "{name}"."{c.name}" IS {string_literal(text)}')
+            con.execute(f'COMMENT ON COLUMN "{name}"."{c.name}" IS {string_literal(c.comment)}')

@@ -224,8 +224,7 @@ def _table_comment(table: Table) -> str:
 
 
 def _column_comment(table: Table, name: str) -> str:
-    col = table.column(name)
-    return col.description + (f" [{col.unit}]" if col.unit else "")
+    return table.column(name).comment
 
 
 def _ident(dialect: Dialect, name: str) -> str:

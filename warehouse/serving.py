@@ -123,8 +123,7 @@ def select_sql(table: Table, files: str | Sequence[str | Path] | None) -> str:
 def _comment_sql(table: Table) -> list[str]:
     out = [f'COMMENT ON VIEW "{table.name}" IS {string_literal(table.title + ". " + table.description)}']
     for c in table.columns:
-        text = c.description + (f" [{c.unit}]" if c.unit else "")
-        out.append(f'COMMENT ON COLUMN "{table.name}"."{c.name}" IS {string_literal(text)}')
+        out.append(f'COMMENT ON COLUMN "{table.name}"."{c.name}" IS {string_literal(c.comment)}')
     return out
 
 

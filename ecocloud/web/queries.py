@@ -70,7 +70,7 @@ _TEXT = (
     ("d.owner_en", 1),
     ("d.source_system", 1),
 )
-_COLUMN_TEXT = ("c.column_name", "c.description", "c.value_labels")
+_COLUMN_TEXT = ("c.column_name", "c.description_zh", "c.description", "c.value_labels")
 _COLUMN_WEIGHT = 1
 # a Latin term this short matches whole words only: "CO" is carbon monoxide, not every "code" and "count"
 _WHOLE_WORD_CHARS = 3

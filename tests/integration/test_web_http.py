@@ -22,6 +22,7 @@ from conftest import free_port, outside_env, running_web
 from ecocloud.web.lineage_svg import HIDDEN
 from ingest.hj212.protocol import build_packet
 from schemas.clock import BEIJING
+from schemas.registry import get_table
 
 if TYPE_CHECKING:
     from conftest import WebHome
@@ -118,6 +119,18 @@ def test_dataset_page_shows_schema_facts_quality_lineage_and_samples(
     assert quality.status_code == 200 and 'id="results"' in quality.text
     run = re.search(r'href="\?run=([^"]+)"', quality.text)
     assert run and requests.get(f"{web_server}/datasets/{OPEN}/quality?run={run.group(1)}", timeout=10).ok
+
+
+def test_dataset_page_describes_columns_in_the_page_language(web_server: str) -> None:
+    """The schema table says what each column holds in Chinese (English below it, smaller), and in
+    English only on an English page; a column's Chinese description finds its dataset in search."""
+    pm25 = get_table(OPEN).column("pm25_ugm3")
+    zh = requests.get(f"{web_server}/datasets/{OPEN}", timeout=10).text
+    en = requests.get(f"{web_server}/datasets/{OPEN}", params={"lang": "en"}, timeout=10).text
+    assert html.escape(pm25.description_zh) in zh and html.escape(pm25.description) in zh
+    assert html.escape(pm25.description) in en and html.escape(pm25.description_zh) not in en
+    found = requests.get(f"{web_server}/datasets", params={"q": pm25.description_zh}, timeout=10).text
+    assert f'href="/datasets/{OPEN}"' in found
 
 
 def test_anonymous_and_public_refused_a_conditional_page_without_data(web_server: str, login: Login) -> None:

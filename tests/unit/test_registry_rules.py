@@ -14,6 +14,7 @@ import ast
 import datetime as dt
 import importlib
 import pkgutil
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -31,6 +32,7 @@ from schemas.registry import (
     Sharing,
     Table,
     all_tables,
+    get_table,
     register,
     registration_problems,
 )
@@ -210,8 +212,9 @@ def test_stage_tables_are_declared_in_the_registry() -> None:
 
 _F = Fields("rules_test", parent=SHARED)
 _F.define(
-    Column("mass_kg", "float64", "a mass", unit="kg"),
-    Column("count_no_unit", "int32", "a count without its unit"),
+    Column("mass_kg", "float64", "a mass", unit="kg", description_zh="质量"),
+    Column("count_no_unit", "int32", "a count without its unit", description_zh="没有单位的计数"),
+    Column("english_only", "string", "a column described in English only"),
 )
 _DEPT = Department("测试处", "Test division", "test@sthjt.example.gov.cn")
 _FREQ = Frequency("每日", "daily", timedelta(days=1))
@@ -249,6 +252,7 @@ def test_a_complete_table_has_no_problems() -> None:
             "namespace",
         ),
         ({"columns": (SHARED.get("date"), _F.get("count_no_unit"))}, "has no unit"),
+        ({"columns": (SHARED.get("date"), _F.get("english_only"))}, "no Chinese description"),
         ({"title_zh": ""}, "title_zh"),
         ({"description_zh": " "}, "description_zh"),
         ({"source_system": ""}, "source_system"),
@@ -263,6 +267,35 @@ def test_register_refuses_an_incomplete_table(changes: dict[str, object], proble
     with pytest.raises(ValueError, match=problem):
         register(table)
     assert table.name not in {t.name for t in all_tables()}
+
+
+def test_a_restated_description_says_it_in_both_languages() -> None:
+    """A table restating what a field means there must say it in Chinese too, or the Chinese
+    catalog page would keep the field's general meaning beside the table's specific English one."""
+    with pytest.raises(ValueError, match="description_zh"):
+        _F.get("mass_kg", description="the mass of a thing")
+    with pytest.raises(ValueError, match="description_zh"):
+        _F.get("mass_kg", description_zh="物体的质量")
+    both = _F.get("mass_kg", description="the mass of a thing", description_zh="物体的质量")
+    assert (both.description, both.description_zh, both.unit) == ("the mass of a thing", "物体的质量", "kg")
+    assert both.comment == "物体的质量 / the mass of a thing [kg]"
+
+
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def test_every_chinese_description_is_chinese() -> None:
+    """description_zh is the catalog's Chinese text: an English sentence copied into it is a gap
+    the registry's emptiness check cannot see."""
+    english = sorted(
+        {
+            (t.name, c.name, c.description_zh)
+            for t in all_tables()
+            for c in t.columns
+            if not _CJK.search(c.description_zh)
+        }
+    )
+    assert english == []
 
 
 # ------------------------------------------------------------------------------------------- (c)
@@ -305,6 +338,10 @@ def test_serving_has_a_view_per_published_table_and_none_for_stage_or_platform(t
             r[0] for r in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()
         }
         tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+        comment = con.execute(
+            "SELECT comment FROM duckdb_columns() WHERE table_name = 'core_air__station_hourly' "
+            "AND column_name = 'pm25_ugm3'"
+        ).fetchone()
     finally:
         con.close()
     stored = (Layer.PLATFORM, Layer.CATALOG)  # tables of the serving file itself, not views of the lake
@@ -312,6 +349,9 @@ def test_serving_has_a_view_per_published_table_and_none_for_stage_or_platform(t
     assert views == published
     assert tables == {t.name for t in all_tables() if t.layer in stored}
     assert not any(v.startswith(("stage_", "platform_")) for v in views)
+    # an analyst's DESCRIBE/duckdb_columns() says what a column holds in both languages, with its unit
+    pm25 = get_table("core_air__station_hourly").column("pm25_ugm3")
+    assert comment == (f"{pm25.description_zh} / {pm25.description} [µg/m³]",)
 
 
 def test_tables_that_may_not_shrink_are_published_whole_per_unit() -> None:
