@@ -213,11 +213,11 @@ def test_a_day_over_a_daily_mean_default_has_its_evidence() -> None:
     m = refresh(base_inputs(mart_source__hourly=hourly(rows)), D - dt.timedelta(days=1), D)
     report = build_report(connect(m), RiskFilters(start=D - dt.timedelta(days=1), end=D), RULES)
     (water,) = [o for o in report.outlets if o["mn"] == MN_WATER]
-    assert "COD 日均值超标 1 天（国家默认限值）" in water["top_reasons"]
+    assert "化学需氧量 日均值超标 1 天（国家默认限值）" in water["top_reasons"]
     (day,) = [r for r in report.evidence if r["mn"] == MN_WATER and r["category"] == "exceedance"]
     assert (day["date"], day["pollutant_code"], day["hours"]) == (D, "w01018", None)  # no hour: the day
     assert day["evidence"].startswith(
-        "COD 日均值 55.00（限值的 1.100 倍） 超标（判定 24 小时）；限值 50 mg/L（国家默认限值 GB 18918"
+        "化学需氧量 日均值 55.00（限值的 1.100 倍） 超标（判定 24 小时）；限值 50 mg/L（国家默认限值 GB 18918"
     )
 
 
@@ -419,5 +419,5 @@ def test_a_ph_day_out_of_range_says_its_range_and_no_exceedance_multiple() -> No
     report = build_report(connect(m), RiskFilters(start=D - dt.timedelta(days=1), end=D), RULES)
     (day,) = [r for r in report.evidence if r["mn"] == MN_WATER and r["pollutant_code"] == "w01001"]
     assert day["evidence"] == (
-        "pH 超标 24 小时（判定 24 小时），最长连续 24 小时，日均值 10.00 超标；限值 6–9（国家默认限值 GB 18918-2002 一级A）"
+        "pH值 超标 24 小时（判定 24 小时），最长连续 24 小时，日均值 10.00 超标；限值 6–9（国家默认限值 GB 18918-2002 一级A）"
     )
