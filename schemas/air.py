@@ -249,7 +249,7 @@ DAILY_STATS.define(
         "o3_1h_max_ugm3",
         "float64",
         "O3 highest 1-hour value of the day",
-        description_zh="O3 当日最大1小时值",
+        description_zh="O3 日最大1小时平均浓度",
         unit="µg/m³",
         min=0,
     ),
@@ -274,7 +274,7 @@ DAILY_STATS.define(
         "o3_valid",
         "bool",
         "O3 daily maximum 8-hour mean meets validity",
-        description_zh="O3 日最大8小时平均是否符合数据有效性规定",
+        description_zh="O3 日最大8小时平均浓度是否符合数据有效性规定",
     ),
     Column(
         "valid_indicators",

@@ -40,7 +40,7 @@ F.define(
         "source",
         "string",
         "the registry source the table belongs to (air, water, source …)",
-        description_zh="表所属的登记数据源（air、water、source …）",
+        description_zh="表所属的数据源（air、water、source …）",
         nullable=False,
     ),
     Column("title_zh", "string", "Chinese title (中文名称)", description_zh="中文名称", nullable=False),
@@ -321,7 +321,7 @@ F.define(
         "position",
         "int16",
         "1-based position of the column in the table",
-        description_zh="字段在表中的位置（从 1 开始）",
+        description_zh="字段在表中的位置（从1开始）",
         unit="1",
         min=1,
         nullable=False,
@@ -330,7 +330,7 @@ F.define(
         "data_type",
         "string",
         "registry logical type (string, int16, float64, date, timestamp …)",
-        description_zh="登记的逻辑类型（string、int16、float64、date、timestamp …）",
+        description_zh="登记中声明的逻辑类型（string、int16、float64、date、timestamp …）",
         nullable=False,
     ),
     Column(
@@ -397,7 +397,7 @@ F.define(
         "declared_in",
         "string",
         "Fields namespace declaring the column (registry)",
-        description_zh="声明该字段的 Fields 命名空间（登记）",
+        description_zh="登记中声明该字段的 Fields 命名空间",
     ),
     Column(
         "runs",
@@ -621,7 +621,7 @@ quality = _catalog_table(
         ),
         F.get("share_percent"),
         PLATFORM.get(
-            "run_id", description="the gate run (expectations)", description_zh="质量门运行（质量期望）"
+            "run_id", description="the gate run (expectations)", description_zh="质量门运行 ID（质量期望）"
         ),
         PLATFORM.get(
             "validated_at",

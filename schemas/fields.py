@@ -57,14 +57,14 @@ SHARED.define(
         "date",
         "date",
         "Beijing date (partition key)",
-        description_zh="北京时间日期（分区字段）",
+        description_zh="日期（北京时间，分区字段）",
         nullable=False,
     ),
     Column(
         "raw_file",
         "string",
         "raw-zone object the row was read from, path relative to the lake",
-        description_zh="该行读取自的原始区对象（相对于数据湖的路径）",
+        description_zh="读取该行的原始区对象（相对于数据湖的路径）",
         nullable=False,
     ),
     Column(
@@ -75,7 +75,7 @@ SHARED.define(
         "line_no",
         "int32",
         "1-based line number in the raw file",
-        description_zh="在原始文件中的行号，从1起",
+        description_zh="在原始文件中的行号（从1开始）",
         unit="1",
         nullable=False,
     ),
@@ -115,7 +115,7 @@ SHARED.define(
         "uscc_valid",
         "bool",
         "USCC passes the GB 32100 check",
-        description_zh="统一社会信用代码通过 GB 32100 校验",
+        description_zh="统一社会信用代码是否通过 GB 32100 校验",
         nullable=False,
     ),
     Column(
@@ -195,7 +195,7 @@ SHARED.define(
         "listed",
         "bool",
         "present in the registry the data engineers maintain",
-        description_zh="在数据工程人员维护的登记表中",
+        description_zh="是否在数据工程人员维护的登记表中",
         nullable=False,
     ),
     Column(
@@ -223,7 +223,7 @@ SHARED.define(
         "the next version takes effect (UTC); NULL: latest version",
         description_zh="下一版本生效的时间（UTC）；NULL 表示最新版本",
     ),
-    Column("is_current", "bool", "latest version", description_zh="为最新版本", nullable=False),
+    Column("is_current", "bool", "latest version", description_zh="是否为最新版本", nullable=False),
 )
 
 # -- owners (数据责任部门) -------------------------------------------------------------------------

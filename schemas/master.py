@@ -50,21 +50,21 @@ F.define(
         "mn_standard",
         "bool",
         "MN is 24 hex characters as HJ 212-2017 says",
-        description_zh="MN 符合 HJ 212-2017 的规定，为24位十六进制字符",
+        description_zh="MN 是否符合 HJ 212-2017 的规定（24位十六进制字符）",
         nullable=False,
     ),
-    Column("point_name", "string", "point name", description_zh="点位名称"),
+    Column("point_name", "string", "point name", description_zh="监控点位名称"),
     Column(
         "pollutants",
         "string",
         "HJ 212-2017 codes measured, comma-separated (2005 codes mapped)",
-        description_zh="监测的 HJ 212-2017 污染物编码，以逗号分隔（2005 版代码已映射）",
+        description_zh="监测的 HJ 212-2017 污染物编码，以逗号分隔（2005 版编码已映射）",
     ),
     Column(
         "file_kind",
         "string",
         "enterprises or monitoring_points, when known",
-        description_zh="文件类别：enterprises（企业名录）或 monitoring_points（监测点位名录），已知时填写",
+        description_zh="文件类别：enterprises（企业名录）或 monitoring_points（监控点位名录），已知时填写",
     ),
     Column(
         "key",
@@ -93,7 +93,7 @@ F.define(
         "subject_table",
         "string",
         "table the item comes from",
-        description_zh="明细条目来自的表",
+        description_zh="明细条目所在的表",
         nullable=False,
     ),
     Column(
@@ -122,7 +122,7 @@ F.define(
         "checked",
         "bool",
         "the check could run (its inputs exist)",
-        description_zh="检查得以执行（其输入表已存在）",
+        description_zh="检查是否得以执行（其输入表均已存在）",
         nullable=False,
     ),
     Column(
@@ -157,12 +157,12 @@ def _version_columns() -> tuple[Column, ...]:
         F.get(
             "is_current",
             description="in the latest snapshot, unchanged",
-            description_zh="在最新快照中且未变更",
+            description_zh="是否在最新快照中且未变更",
         ),
         F.get(
             "raw_file",
             description="raw-zone snapshot this version was first read from",
-            description_zh="首次读出此版本的原始区快照文件",
+            description_zh="首次读取到此版本的原始区快照文件",
         ),
     )
 
@@ -184,7 +184,7 @@ _REGION = F.get(
 _MN = F.get(
     "mn",
     description="data-logger MN (设备唯一标识), normally 24 hex characters",
-    description_zh="数采仪 MN（设备唯一标识），通常为24位十六进制字符",
+    description_zh="数采仪设备唯一标识（MN），通常为24位十六进制字符",
 )
 _POINT_USCC = F.get(
     "uscc", description="enterprise USCC, normalised", description_zh="企业统一社会信用代码（已规范化）"
@@ -300,7 +300,7 @@ quarantine = Table(
         F.get(
             "line_no",
             description="1-based line number (header = 1); 0 = the whole file",
-            description_zh="行号，从1起（表头为第1行）；0 表示整个文件",
+            description_zh="行号（从1开始，表头为第1行）；0 表示整个文件",
         ),
         *F("file_kind", "key"),
         F.get(
@@ -386,7 +386,7 @@ stage_enterprises = Table(
         F.get(
             "raw_file",
             description="raw-zone snapshot the row was read from",
-            description_zh="读出该行的原始区快照文件",
+            description_zh="读取该行的原始区快照文件",
         ),
         F.get("snapshot_at"),
     ),
@@ -418,7 +418,7 @@ stage_monitoring_points = Table(
         F.get(
             "raw_file",
             description="raw-zone snapshot the row was read from",
-            description_zh="读出该行的原始区快照文件",
+            description_zh="读取该行的原始区快照文件",
         ),
         F.get("snapshot_at"),
     ),

@@ -60,7 +60,9 @@ F.define(
         "permit_no_valid",
         "bool",
         "permit number is USCC + 3 digits + P/U and its USCC part equals `uscc`",
-        description_zh="许可证编号为“统一社会信用代码 + 3位数字 + P/U”格式，且其中的统一社会信用代码与 uscc 一致",
+        description_zh=(
+            "许可证编号是否为“统一社会信用代码 + 3位数字 + P/U”格式，且其中的统一社会信用代码与 uscc 一致"
+        ),
         nullable=False,
     ),
     Column(
@@ -105,7 +107,7 @@ F.define(
         "bool",
         "effective_date is the day the platform first recorded the version: a revocation or "
         "cancellation that states no date",
-        description_zh="effective_date 为平台首次记录此版本的日期：适用于未注明日期的撤销或注销",
+        description_zh="effective_date 是否取平台首次记录此版本的日期（用于未注明日期的撤销或注销）",
         nullable=False,
     ),
     Column(
@@ -120,7 +122,10 @@ F.define(
         "timestamp",
         "end of that period (exclusive; NULL: open-ended); past valid_to when the next version, a renewal "
         "issued early, binds only from its printed start",
-        description_zh="该适用期的结束时间（不含；NULL 表示无截止）；若下一版本为提前核发的延续许可、自其载明的有效期起始日才适用，则晚于 valid_to",
+        description_zh=(
+            "该适用期的结束时间（不含；NULL 表示无截止）；下一版本为提前核发的延续许可证、"
+            "自其载明的有效期限起始日起才适用时，晚于 valid_to"
+        ),
     ),
     Column(
         "updated_at",
@@ -175,7 +180,7 @@ F.define(
         "o2_reference_pct",
         "float64",
         "reference O2 for converted values",
-        description_zh="折算值的基准含氧量",
+        description_zh="折算值的基准氧含量",
         unit="%",
         min=0,
         max=21,
@@ -192,7 +197,7 @@ F.define(
         "record_index",
         "int32",
         "0-based index in the page's records; -1: the whole page",
-        description_zh="在该页 records 中的序号，从0起；-1 表示整页",
+        description_zh="在该页 records 中的序号（从0开始）；-1 表示整页",
         unit="1",
         nullable=False,
     ),
@@ -273,13 +278,15 @@ permits = Table(
         *F("effective_date", "effective_recorded"),
         *_history_columns(),
         F.get(
-            "is_current", description="latest version of the permit", description_zh="为该许可证的最新版本"
+            "is_current",
+            description="latest version of the permit",
+            description_zh="是否为该许可证的最新版本",
         ),
         F.get("updated_at"),
         F.get(
             "raw_file",
             description="raw-zone page this version was read from",
-            description_zh="读出此版本的原始区页面文件",
+            description_zh="读取此版本的原始区页面文件",
         ),
     ),
     primary_key=("permit_no", "version"),
@@ -432,7 +439,7 @@ stage_versions = Table(
         F.get(
             "raw_file",
             description="raw-zone page this version was read from",
-            description_zh="读出此版本的原始区页面文件",
+            description_zh="读取此版本的原始区页面文件",
         ),
         _RECORD,
     ),

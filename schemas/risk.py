@@ -94,7 +94,7 @@ F.define(
         "uscc",
         "string",
         "enterprise USCC (统一社会信用代码); NULL when the MN is unregistered",
-        description_zh="企业统一社会信用代码（USCC）；MN 未登记时为 NULL",
+        description_zh="企业统一社会信用代码；MN 未登记时为 NULL",
     ),
     Column(
         "outlet_code",
@@ -147,7 +147,7 @@ F.define(
         "hour_at",
         "timestamp",
         "start of the Beijing hour (UTC)",
-        description_zh="北京时间小时的起始时刻（UTC）",
+        description_zh="所在北京时间小时的起始时刻（UTC）",
         nullable=False,
     ),
     # identity
@@ -208,8 +208,9 @@ F.define(
         "not_yet_valid, expired, revoked, cancelled, none (no permit), unknown (no USCC)",
         description_zh=(
             "身份时段开始时排放口的排污许可状态：in_force（许可证有效）、"
-            "outlet_not_permitted（排放口未列入许可证）、not_yet_valid（尚未生效）、expired（已过期）、"
-            "revoked（已撤销）、cancelled（已注销）、none（无许可证）、unknown（无统一社会信用代码）"
+            "outlet_not_permitted（排放口未列入排污许可证）、not_yet_valid（排污许可证尚未生效）、"
+            "expired（排污许可证已过期）、revoked（排污许可证已撤销）、cancelled（排污许可证已注销）、"
+            "none（无排污许可证）、unknown（未知：无统一社会信用代码）"
         ),
         allowed=PERMIT_STATUSES,
         nullable=False,
@@ -234,7 +235,7 @@ F.define(
         "hours_with_data",
         "int16",
         "hours with any hourly value",
-        description_zh="有任一小时值的小时数",
+        description_zh="有小时值（任一污染物）的小时数",
         unit="h",
         nullable=False,
         min=0,
@@ -245,7 +246,7 @@ F.define(
         "unit",
         "string",
         "unit of the concentration values (HJ 212 code table)",
-        description_zh="浓度值的计量单位（HJ 212 代码表）",
+        description_zh="浓度值的单位（取自 HJ 212 编码表）",
     ),
     Column(
         "measured_value",
@@ -258,7 +259,7 @@ F.define(
         "o2_pct",
         "float64",
         "O2 of the same hour (valid flag only)",
-        description_zh="同一小时的氧含量（仅取数据标记为有效的值）",
+        description_zh="同一小时的氧含量（仅取数据标记为 N 的值）",
         unit="%",
         min=0,
         max=100,
@@ -358,14 +359,14 @@ F.define(
         "limit_changed",
         "bool",
         "more than one limit applied during the day",
-        description_zh="当日适用了不止一个限值",
+        description_zh="当日是否适用过多个限值",
         nullable=False,
     ),
     Column(
         "logger_hours",
         "int16",
         "hours the logger sent any value",
-        description_zh="数采仪发送了任一数值的小时数",
+        description_zh="数采仪有数值上报的小时数",
         unit="h",
         nullable=False,
         min=0,
@@ -466,7 +467,7 @@ F.define(
         "max_ratio",
         "float64",
         "largest judged value / limit (negative where the readings are)",
-        description_zh="判定值 / 限值的最大值（读数为负时为负）",
+        description_zh="判定值 / 限值的最大值（监测值为负时为负）",
         unit="1",
     ),
     Column(
@@ -511,7 +512,7 @@ F.define(
         "day_mean_exceeded",
         "bool",
         "the day's mean is over the limit (NULL: no limit, or fewer daily_mean_hours than daily_mean_min_hours)",
-        description_zh="日均值超过限值（NULL：无限值，或 daily_mean_hours 少于 daily_mean_min_hours）",
+        description_zh="日均值是否超过限值（NULL：无限值，或 daily_mean_hours 少于 daily_mean_min_hours）",
     ),
     # indicators
     Column(
@@ -594,7 +595,7 @@ F.define(
         "triggered",
         "bool",
         "the day alone meets the rule's threshold",
-        description_zh="仅凭当日即达到该规则的阈值",
+        description_zh="是否仅凭当日即达到该规则的阈值",
         nullable=False,
     ),
     Column(
@@ -880,7 +881,7 @@ F.define(
 
 _IDENTITY_KEYS = ("uscc", "outlet_code", "region_code", "industry_code")
 _SEGMENT_DATE = SHARED.get(
-    "date", description="Beijing day (partition key)", description_zh="北京时间自然日（分区字段）"
+    "date", description="Beijing day (partition key)", description_zh="日期（北京时间，分区字段）"
 )
 
 outlet_identity = Table(
@@ -1099,7 +1100,7 @@ enterprise_scores = Table(
         F.get(
             "uscc",
             description="enterprise USCC (统一社会信用代码)",
-            description_zh="企业统一社会信用代码（USCC）",
+            description_zh="企业统一社会信用代码",
             nullable=False,
         ),
         *F("rank", "enterprise_name", "region_code", "industry_code", "score"),
@@ -1145,7 +1146,7 @@ disclosure_daily = Table(
         F.get(
             "uscc",
             description="enterprise USCC (统一社会信用代码)",
-            description_zh="企业统一社会信用代码（USCC）",
+            description_zh="企业统一社会信用代码",
             nullable=False,
         ),
         F.get("enterprise_name"),

@@ -51,7 +51,7 @@ F.define(
         "segment",
         "string",
         "raw location: receiver segment or landed capture file, path relative to the lake",
-        description_zh="原始位置：接收器段文件或已落地的抓包文件（相对于数据湖的路径）",
+        description_zh="原始位置：接收器段文件或已存入原始区的抓包文件（相对于数据湖的路径）",
         nullable=False,
     ),
     Column(
@@ -67,14 +67,14 @@ F.define(
         "st",
         "string",
         "system code (ST): 32 wastewater source, 31 flue-gas source, 91 system …",
-        description_zh="系统编码（ST）：32 废水污染源，31 废气污染源，91 系统交互……",
+        description_zh="系统编码（ST）：32 地表水体环境污染源（废水），31 大气环境污染源（废气），91 系统交互……",
     ),
     Column("cn", "string", _CN_TEXT, description_zh=_CN_TEXT_ZH, nullable=False),
     Column(
         "qn",
         "string",
         "request id (QN, YYYYMMDDhhmmsszzz); 2005-style packets have none",
-        description_zh="请求编码（QN，YYYYMMDDhhmmsszzz）；2005 版格式的数据包无此字段",
+        description_zh="请求编码（QN，YYYYMMDDhhmmsszzz）；HJ/T 212-2005 格式的数据包无此字段",
     ),
     Column(
         "protocol_version",
@@ -112,7 +112,7 @@ F.define(
         "receiver_status",
         "string",
         "receiver's acceptance flag: ok, or unregistered / bad_pw (open registry mode); NULL for files",
-        description_zh="接收器的接收标记：ok，或 unregistered / bad_pw（开放模式）；来自文件的为 NULL",
+        description_zh="接收器的接收标记：ok，或 unregistered / bad_pw（开放模式）；来自抓包文件的为 NULL",
     ),
     Column(
         "peer",
@@ -222,7 +222,7 @@ F.define(
         "zs_avg_value",
         "float64",
         "mean converted to the reference O2 (ZsAvg / ZsRtd)",
-        description_zh="折算到基准含氧量的均值（ZsAvg / ZsRtd）",
+        description_zh="折算到基准氧含量的均值（ZsAvg / ZsRtd）",
         unit="{unit}",
     ),
     Column("zs_min_value", "float64", "minimum, converted", description_zh="最小值（折算值）", unit="{unit}"),
@@ -255,7 +255,7 @@ F.define(
         "retransmissions",
         "int32",
         "duplicate readings ignored",
-        description_zh="被忽略的重复读数个数",
+        description_zh="被忽略的重复监测值个数",
         unit="count",
         nullable=False,
         min=0,
@@ -264,7 +264,7 @@ F.define(
         "hours",
         "int16",
         "hours of the day in mart_source__hourly (whatever the basis)",
-        description_zh="该日在 mart_source__hourly 中的小时数（不论依据为何）",
+        description_zh="该日在 mart_source__hourly 中的小时数（不论数值依据为何）",
         unit="h",
         nullable=False,
         min=0,
@@ -304,7 +304,7 @@ HOURLY_FIELDS.define(
         "basis",
         "string",
         "command the values come from",
-        description_zh="数值所取自的命令",
+        description_zh="数值所依据的命令编码",
         nullable=False,
         allowed=HOURLY_BASES,
     ),
@@ -322,7 +322,7 @@ DAILY_FIELDS.define(
         "basis",
         "string",
         "what the values come from",
-        description_zh="数值的来源",
+        description_zh="数值的依据（命令编码，或各小时依据不同时为 mixed）",
         nullable=False,
         allowed=DAILY_BASES,
     ),
@@ -341,13 +341,14 @@ _DATE = SHARED.get(
         "Beijing date of data_at (partition key); packets without DataTime: of received_at, else of the file"
     ),
     description_zh=(
-        "data_at 的北京时间日期（分区字段）；无 DataTime 的数据包取 received_at 的日期，否则取所在文件的日期"
+        "data_at 所在的日期（北京时间，分区字段）；无 DataTime 的数据包取 received_at 的日期，"
+        "再无则取所在文件的日期"
     ),
 )
 _MN = SHARED.get(
     "mn",
     description="data-logger device id (MN, 设备唯一标识) = the monitored outlet",
-    description_zh="数采仪设备唯一标识（MN），即所监测的排放口",
+    description_zh="数采仪设备唯一标识（MN），即所监控的排放口",
 )
 _POLLUTANT = SHARED.get(
     "pollutant_code",
@@ -357,7 +358,7 @@ _POLLUTANT = SHARED.get(
 _RECEIVED = SHARED.get(
     "received_at",
     description="when the receiver landed it (UTC); NULL for capture files",
-    description_zh="接收器落地保存的时间（UTC）；来自抓包文件的为 NULL",
+    description_zh="接收器接收并保存的时间（UTC）；来自抓包文件的为 NULL",
 )
 _NOT_SHARED_DEVICES = (
     "不予共享：含数采仪设备标识、接收端网络地址等设备与传输信息，仅供污染源自动监控中心及数据工程人员用于数据传输运维 "
@@ -434,7 +435,7 @@ readings = Table(
         F.get(
             "st",
             description="system code of the packet (32 wastewater, 31 flue gas)",
-            description_zh="所属数据包的系统编码（32 废水，31 废气）",
+            description_zh="所属数据包的系统编码（32 地表水体环境污染源，即废水；31 大气环境污染源，即废气）",
         ),
         F.get("cn"),
         F.get(
@@ -487,13 +488,13 @@ quarantine = Table(
         SHARED.get(
             "date",
             description="Beijing date of received_at, else of the file (partition key)",
-            description_zh="received_at 的北京时间日期，否则为所在文件的日期（分区字段）",
+            description_zh="received_at 所在的日期（北京时间，分区字段），无接收时间时取所在文件的日期",
         ),
         *F("segment", "offset"),
         F.get(
             "reason",
             description="machine-readable reason (ingest.hj212.protocol reject reasons)",
-            description_zh="机器可读的原因（ingest.hj212.protocol 的拒收原因）",
+            description_zh="机器可读的原因代码（ingest.hj212.protocol 中定义的拒收原因）",
         ),
         F.get("detail"),
         F.get(
@@ -544,7 +545,7 @@ def _aggregate_columns(period: str, period_zh: str, mean: str, mean_zh: str) -> 
         F.get(
             "zs_avg_value",
             description=f"{period} mean converted to the reference O2 (ZsAvg / ZsRtd)",
-            description_zh=f"折算到基准含氧量的{period_zh}均值（ZsAvg / ZsRtd）",
+            description_zh=f"折算到基准氧含量的{period_zh}均值（ZsAvg / ZsRtd）",
         ),
         F.get(
             "zs_min_value",
@@ -588,7 +589,7 @@ hourly = Table(
         SHARED.get(
             "date",
             description="Beijing date of the hour (partition key)",
-            description_zh="该小时的北京时间日期（分区字段）",
+            description_zh="该小时所在的日期（北京时间，分区字段）",
         ),
         _MN,
         _POLLUTANT,
@@ -599,7 +600,8 @@ hourly = Table(
             "小时",
             "2061's Avg as sent, else the mean of the 2051 Avg or 2011 Rtd values; an hour flagged N "
             "averages its N samples only",
-            "2061 取上报的 Avg，否则为 2051 的 Avg 或 2011 的 Rtd 的平均值；标记为 N 的小时仅按其 N 样本计算",
+            "2061 取上报的 Avg，否则为 2051 的 Avg 或 2011 的 Rtd 的平均值；"
+            "标记为 N 的小时仅按其中标记为 N 的样本计算",
         ),
         F.get(
             "samples",
@@ -638,7 +640,7 @@ daily = Table(
     ),
     columns=(
         SHARED.get(
-            "date", description="Beijing day (partition key)", description_zh="北京时间日期（分区字段）"
+            "date", description="Beijing day (partition key)", description_zh="日期（北京时间，分区字段）"
         ),
         _MN,
         _POLLUTANT,
@@ -649,7 +651,7 @@ daily = Table(
             "日",
             "2031's Avg as sent, else the mean of the day's hourly means; a day flagged N averages its N "
             "hours only",
-            "2031 取上报的 Avg，否则为当日各小时均值的平均值；标记为 N 的日仅按其 N 小时计算",
+            "2031 取上报的 Avg，否则为当日各小时均值的平均值；标记为 N 的日仅按其中标记为 N 的小时计算",
         ),
         F.get("hours"),
         F.get(

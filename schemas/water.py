@@ -111,7 +111,7 @@ ITEMS: tuple[WaterItem, ...] = (
         "chlorophyll a (叶绿素α), lake stations",
         0,
         50,
-        description_zh="叶绿素α（湖泊站点）",
+        description_zh="叶绿素a（湖泊站点）",
     ),
     WaterItem(
         "藻密度",
@@ -190,7 +190,7 @@ F.define(
         "river, lake or reservoir (lake/reservoir: lake TP limits and a TN class); from the section "
         "registry, river when the section is not in it",
         description_zh="断面类型：river（河流）、lake（湖泊）或 reservoir（水库），湖泊和水库执行湖库总磷限值并给出"
-        "总氮类别；取自断面登记表，不在登记表中的断面为河流",
+        "总氮类别；取自断面登记表，不在断面登记表中的断面按河流处理",
         allowed=SECTION_TYPES,
         nullable=False,
     ),
@@ -470,7 +470,7 @@ F.define(
 _DATE = SHARED.get(
     "date",
     description="Beijing local date of the reading (partition key)",
-    description_zh="读数日期（北京时间，分区字段）",
+    description_zh="监测日期（北京时间，分区字段）",
 )
 _SECTION = ("section_id", "province", "basin", "section_name")
 
