@@ -121,8 +121,8 @@ SHARED.define(
     Column(
         "uscc_problem",
         "string",
-        "why the USCC fails the check (number: a spreadsheet stored it as a number, E notation: its last "
-        "digits are lost)",
+        "why the USCC fails the check (number: a spreadsheet stored it as a number in E notation, its last "
+        "digits lost)",
         description_zh=(
             "统一社会信用代码未通过校验的原因（number：被电子表格存为数字，写成科学计数法，末几位已丢失）"
         ),

@@ -205,12 +205,13 @@ F.define(
         "permit_status",
         "string",
         "permit state of the outlet at the start of the segment: in_force, outlet_not_permitted, "
-        "not_yet_valid, expired, revoked, cancelled, none (no permit), unknown (no USCC)",
+        "not_yet_valid, expired, revoked, cancelled, none (no permit), unknown (the MN is in no registry "
+        "version, so no USCC)",
         description_zh=(
             "身份时段开始时排放口的排污许可状态：in_force（许可证有效）、"
             "outlet_not_permitted（排放口未列入排污许可证）、not_yet_valid（排污许可证尚未生效）、"
             "expired（排污许可证已过期）、revoked（排污许可证已撤销）、cancelled（排污许可证已注销）、"
-            "none（无排污许可证）、unknown（未知：无统一社会信用代码）"
+            "none（无排污许可证）、unknown（未知：MN 不在任何版本的监控点位名录中，无统一社会信用代码）"
         ),
         allowed=PERMIT_STATUSES,
         nullable=False,
@@ -511,8 +512,12 @@ F.define(
     Column(
         "day_mean_exceeded",
         "bool",
-        "the day's mean is over the limit (NULL: no limit, or fewer daily_mean_hours than daily_mean_min_hours)",
-        description_zh="日均值是否超过限值（NULL：无限值，或 daily_mean_hours 少于 daily_mean_min_hours）",
+        "the day's mean is over the limit (NULL: no limit, or fewer judged hours than the rules' "
+        "daily_mean_min_hours, transforms/risk/rules.toml)",
+        description_zh=(
+            "日均值是否超过限值（NULL：无限值，或已判定小时数少于规则中的 daily_mean_min_hours，"
+            "见 transforms/risk/rules.toml）"
+        ),
     ),
     # indicators
     Column(
@@ -880,6 +885,10 @@ F.define(
 )
 
 _IDENTITY_KEYS = ("uscc", "outlet_code", "region_code", "industry_code")
+# a pollutant measured: the exceedance and disclosure rows have no logger-level '*' rows
+_POLLUTANT_MEASURED = F.get(
+    "pollutant_code", description="HJ 212-2017 pollutant code", description_zh="HJ 212-2017 污染物编码"
+)
 _SEGMENT_DATE = SHARED.get(
     "date", description="Beijing day (partition key)", description_zh="日期（北京时间，分区字段）"
 )
@@ -940,7 +949,9 @@ exceedance_hourly = Table(
     ),
     columns=(
         _SEGMENT_DATE,
-        *F("mn", "pollutant_code", "hour_at", *_IDENTITY_KEYS, "unit", "measured_value", "o2_pct"),
+        F.get("mn"),
+        _POLLUTANT_MEASURED,
+        *F("hour_at", *_IDENTITY_KEYS, "unit", "measured_value", "o2_pct"),
         *F("value_basis", "judged_value", "limit_value", "limit_lower", "limit_unit", "limit_source"),
         *F("limit_standard", "permit_no", "permit_version", "o2_reference_pct", "ratio"),
         *F("exceedance_multiple", "flag", "run_hours"),
@@ -972,7 +983,9 @@ exceedance_daily = Table(
     ),
     columns=(
         _SEGMENT_DATE,
-        *F("mn", "pollutant_code", "identity_from_at", *_IDENTITY_KEYS, "unit"),
+        F.get("mn"),
+        _POLLUTANT_MEASURED,
+        *F("identity_from_at", *_IDENTITY_KEYS, "unit"),
         F.get(
             "limit_value",
             description="the limit of the day's last judged hour (of its last limit without one); with "
@@ -1066,8 +1079,14 @@ outlet_scores = Table(
         *F("reason_codes", "reasons_json", "exceedance_hours", "exceedance_days"),
         *F("max_exceedance_multiple", "flatline_hours", "zero_run_hours", "near_limit_share_pct"),
         *F("zs_inconsistent_hours", "abnormal_share_pct", "manual_share_pct", "missing_share_pct"),
-        *F("silence_longest_h", "unpermitted_hours", "permit_status", "permit_no", "credit_level"),
-        F.get("credit_year"),
+        *F("silence_longest_h", "unpermitted_hours"),
+        F.get(
+            "permit_status",
+            description="permit state of the outlet as of its last identity segment in the period (codes as "
+            "in mart_source__outlet_identity)",
+            description_zh="时段内最后一个身份时段中排放口的排污许可状态（代码同 mart_source__outlet_identity）",
+        ),
+        *F("permit_no", "credit_level", "credit_year"),
     ),
     primary_key=("date", "period_days", "outlet_key"),
     owner=ENFORCEMENT_BUREAU,
@@ -1103,10 +1122,24 @@ enterprise_scores = Table(
             description_zh="企业统一社会信用代码",
             nullable=False,
         ),
-        *F("rank", "enterprise_name", "region_code", "industry_code", "score"),
+        *F("rank", "enterprise_name"),
+        F.get(
+            "region_code",
+            description="GB/T 2260 region code of its highest-scoring outlet",
+            description_zh="得分最高排放口所在行政区划代码（GB/T 2260）",
+        ),
+        *F("industry_code", "score"),
         *F("exceedance_points", "fraud_points", "data_quality_points", "permit_points", "credit_points"),
         *F("outlets", "outlets_with_reasons", "top_outlet_key", "top_reasons", "reason_codes"),
-        *F("reasons_json", "permit_status", "credit_level", "credit_year"),
+        F.get("reasons_json"),
+        F.get(
+            "permit_status",
+            description="the most severe permit state among its outlets, each as of its last identity segment "
+            "in the period (revoked, cancelled, expired, none, not_yet_valid, outlet_not_permitted, in_force)",
+            description_zh="其各排放口排污许可状态中最严重者（各排放口取时段内最后一个身份时段的状态；"
+            "严重程度依次为 revoked、cancelled、expired、none、not_yet_valid、outlet_not_permitted、in_force）",
+        ),
+        *F("credit_level", "credit_year"),
     ),
     primary_key=("date", "period_days", "uscc"),
     owner=ENFORCEMENT_BUREAU,
@@ -1151,11 +1184,9 @@ disclosure_daily = Table(
         ),
         F.get("enterprise_name"),
         F.get("outlet_code", nullable=False),
+        *F("point_no", "point_name", "region_code"),
+        _POLLUTANT_MEASURED,
         *F(
-            "point_no",
-            "point_name",
-            "region_code",
-            "pollutant_code",
             "identity_from_at",
             "unit",
             "daily_mean_value",

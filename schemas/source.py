@@ -111,7 +111,7 @@ F.define(
     Column(
         "receiver_status",
         "string",
-        "receiver's acceptance flag: ok, or unregistered / bad_pw (open registry mode); NULL for files",
+        "receiver's acceptance flag: ok, or unregistered / bad_pw (open registry mode); NULL for capture files",
         description_zh="接收器的接收标记：ok，或 unregistered / bad_pw（开放模式）；来自抓包文件的为 NULL",
     ),
     Column(
@@ -180,10 +180,11 @@ F.define(
     Column(
         "source_type",
         "string",
-        "wastewater (ST 32, else code prefix w) or flue_gas (ST 31, else prefix a): decides the flag roll-up",
+        "wastewater (ST 32, else code prefix w), flue_gas (ST 31, else prefix a) or other: decides the flag "
+        "roll-up (flue gas: N with ≥ 75 % N samples; wastewater and other: N only if all are N)",
         description_zh=(
-            "wastewater 废水（ST 32，否则按污染物编码前缀 w）或 flue_gas 废气（ST 31，否则按前缀 a）："
-            "决定数据标记的汇总规则"
+            "wastewater 废水（ST 32，否则按污染物编码前缀 w）、flue_gas 废气（ST 31，否则按前缀 a）或 other："
+            "决定数据标记的汇总规则（废气：N 样本占比 ≥ 75 % 即为 N；废水及 other：全部为 N 才为 N）"
         ),
         nullable=False,
         allowed=SOURCE_TYPES,

@@ -108,7 +108,7 @@ ITEMS: tuple[WaterItem, ...] = (
         "mg/L",
         "chla_mgl",
         "mg/L",
-        "chlorophyll a (叶绿素α), lake stations",
+        "chlorophyll a (叶绿素a), lake stations",
         0,
         50,
         description_zh="叶绿素a（湖泊站点）",
