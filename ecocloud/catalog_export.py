@@ -24,6 +24,7 @@ import duckdb
 
 from ecocloud.settings import Settings
 from schemas.clock import BEIJING
+from schemas.fields import LAYERS, SOURCES
 from schemas.registry import Sharing, all_tables, get_table
 from warehouse.catalog import datasets_as_of
 
@@ -165,9 +166,39 @@ def _agent(uri: str, zh: str, en: str) -> dict[str, Any]:
     return {"@id": uri, "@type": "foaf:Agent", "foaf:name": _text(zh, en)}
 
 
+def _keywords(d: dict[str, Any]) -> list[dict[str, str]]:
+    """The dataset's source and layer, as the pages name them, in both languages."""
+    return [
+        {"@value": label, "@language": lang}
+        for codes, code in ((SOURCES, d["source"]), (LAYERS, d["layer"]))
+        if code in codes
+        for lang in ("zh", "en")
+        for label in (codes.in_language(lang)[code],)
+    ]
+
+
+def _csv_distribution(page: str) -> dict[str, Any]:
+    """Anyone may download a 无条件共享 dataset's rows: the newest partition by default."""
+    return {
+        "@id": f"{page}#csv",
+        "@type": "dcat:Distribution",
+        "dct:title": _text("CSV 下载", "CSV download"),
+        "dct:description": _text(
+            "最新分区的数据行（?from=YYYY-MM-DD&to=YYYY-MM-DD 选择日期范围）；UTF-8（带 BOM），北京时间",
+            "the newest partition's rows (?from=YYYY-MM-DD&to=YYYY-MM-DD for a range); UTF-8 with a BOM, "
+            "Beijing time",
+        ),
+        "dcat:accessURL": {"@id": page},
+        "dcat:downloadURL": {"@id": f"{page}/data.csv"},
+        "dct:format": {"@id": f"{EU}/file-type/CSV"},
+        "dcat:mediaType": {"@id": "https://www.iana.org/assignments/media-types/text/csv"},
+    }
+
+
 def dcat_dataset(d: dict[str, Any], base: str, spatial: dict[str, Any]) -> dict[str, Any]:
     name = d["table_name"]
     page = f"{base}/datasets/{name}"
+    public = d["sharing"] == Sharing.UNCONDITIONAL.value  # its rows are anyone's to download
     owner_id = f"{base}/organisations/{organisation_slug(d['owner_en'])}"
     node: dict[str, Any] = {
         "@id": page,
@@ -181,7 +212,8 @@ def dcat_dataset(d: dict[str, Any], base: str, spatial: dict[str, Any]) -> dict[
             "vcard:fn": d["owner_zh"],
             **({"vcard:hasEmail": {"@id": f"mailto:{d['contact']}"}} if "@" in (d["contact"] or "") else {}),
         },
-        "dcat:keyword": [k for k in (d["source"], d["layer"]) if k],
+        "dcat:keyword": _keywords(d),
+        "dcat:theme": {"@id": f"{EU}/data-theme/ENVI"},
         "dct:accrualPeriodicity": {"@id": accrual_periodicity(d["expected_interval_h"])},
         "dct:accessRights": {"@id": ACCESS_RIGHTS[d["sharing"]]},
         "dct:spatial": spatial,
@@ -201,6 +233,7 @@ def dcat_dataset(d: dict[str, Any], base: str, spatial: dict[str, Any]) -> dict[
                     f"hive-partitioned Parquet files in the lake: {d['layer']}/{name}/",
                 ),
                 "dcat:accessURL": {"@id": page},
+                **({"dcat:downloadURL": {"@id": f"{page}/data.parquet"}} if public else {}),
                 "dct:format": {"@id": f"{EU}/file-type/PARQUET"},
                 "dcat:mediaType": {
                     "@id": "https://www.iana.org/assignments/media-types/application/vnd.apache.parquet"
@@ -211,6 +244,7 @@ def dcat_dataset(d: dict[str, Any], base: str, spatial: dict[str, Any]) -> dict[
                     else {}
                 ),
             },
+            *([_csv_distribution(page)] if public else []),
             {
                 "@id": f"{page}#duckdb",
                 "@type": "dcat:Distribution",

@@ -200,6 +200,17 @@ class Settings(BaseSettings):
         "reach the app directly: each could then claim any address, and the per-client limit is gone",
     )
     web_sample_rows: int = Field(default=20, description="sample rows on a dataset page", ge=0, le=1000)
+    web_download_max_days: int = Field(
+        default=31, ge=1, description="days of partitions one download of a dataset's rows holds at most"
+    )
+    web_download_max_rows: int = Field(
+        default=2_000_000,
+        ge=1,
+        description="rows one download of a dataset holds at most (CSV ~100 bytes a row)",
+    )
+    web_download_concurrency: int = Field(
+        default=2, ge=1, description="downloads the web app prepares at once; more get 503 (try again)"
+    )
     catalog_base_url: str = Field(
         default="http://127.0.0.1:8080",
         description="public address of the web app: dataset URIs of the DCAT export (made on the command line, "

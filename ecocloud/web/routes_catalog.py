@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import duckdb
 from fastapi import APIRouter, HTTPException, Path, Query, Request
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 
 from ecocloud.catalog_export import (
     PUBLISHER_SLUG,
@@ -18,7 +20,7 @@ from ecocloud.catalog_export import (
     shown_input,
     shown_quarantine,
 )
-from ecocloud.web import access, queries
+from ecocloud.web import access, downloads, queries
 from ecocloud.web.deps import Viewer, render, settings_of, viewer
 from ecocloud.web.lineage_svg import lineage_svg
 from schemas.registry import Layer, Sharing, Table, get_table
@@ -119,6 +121,51 @@ def dataset_page(request: Request, name: Annotated[str, "registry table"]) -> Re
         runs=runs,
         sample=sample,
         data_allowed=access.can_see_data(v.role, table.sharing),
+        download_days=settings.web_download_max_days,
+        download_rows=settings.web_download_max_rows,
+    )
+
+
+@router.get("/datasets/{name}/data.{fmt}")
+def download(
+    request: Request,
+    name: TableName,
+    fmt: Annotated[str, Path(pattern="^(csv|parquet)$")],
+    first: Annotated[str | None, Query(alias="from", max_length=10)] = None,
+    last: Annotated[str | None, Query(alias="to", max_length=10)] = None,
+) -> Response:
+    """The dataset's rows in a partition range (default: its newest partition) as CSV or Parquet."""
+    v = viewer(request)
+    table = visible_table(v, name)
+    if not access.can_see_data(v.role, table.sharing):
+        raise HTTPException(403, v.t("无权下载该数据集的数据", f"your role may not have the rows of {name}"))
+    settings = settings_of(request)
+    try:
+        with queries.serving(settings) as con:
+            entry = queries.dataset(con, table.name)
+            newest = entry["last_partition"] if entry else None
+            days = downloads.date_range(first, last, newest, settings.web_download_max_days)
+            prepared = downloads.prepare(
+                con,
+                table,
+                fmt,
+                days,
+                max_rows=settings.web_download_max_rows,
+                concurrency=settings.web_download_concurrency,
+            )
+    except downloads.DownloadRefused as exc:
+        raise HTTPException(400, v.t(exc.zh, str(exc))) from None
+    except downloads.Busy as exc:
+        raise HTTPException(503, v.t(exc.zh, str(exc)), headers={"Retry-After": "60"}) from None
+    except (duckdb.IOException, OSError) as exc:  # a full or failing temporary disk
+        raise HTTPException(
+            503, v.t(f"暂时无法准备下载：{exc}", f"the download cannot be prepared now: {exc}")
+        ) from None
+    return StreamingResponse(
+        prepared.chunks(),
+        media_type=downloads.FORMATS[fmt],
+        headers={"Content-Disposition": f'attachment; filename="{prepared.filename}"'},
+        background=BackgroundTask(prepared.remove),
     )
 
 

@@ -136,8 +136,15 @@ def test_dcat_export_is_dcat_ap_json_ld(built: WebHome) -> None:
         assert str(g.value(contact, VCARD.hasEmail)) == f"mailto:{owner.contact}"  # type: ignore[union-attr]
     assert (g.value(hourly, DCTERMS.publisher), RDF.type, FOAF.Agent) in g
     formats = {str(g.value(d, DCTERMS["format"])) for d in g.objects(hourly, DCAT.distribution)}
-    assert any(f.endswith("/PARQUET") for f in formats)
-    assert len(list(g.objects(hourly, DCAT.distribution))) == 2
+    assert any(f.endswith("/PARQUET") for f in formats) and any(f.endswith("/CSV") for f in formats)
+    assert len(list(g.objects(hourly, DCAT.distribution))) == 3
+    # a 无条件共享 dataset's rows are anyone's: a portal gets direct download links
+    downloads = {str(u) for d in g.objects(hourly, DCAT.distribution) for u in g.objects(d, DCAT.downloadURL)}
+    page = "https://data.example.gov.cn/datasets/core_air__station_hourly"
+    assert downloads == {f"{page}/data.csv", f"{page}/data.parquet"}
+    keywords = {(k.language, str(k)) for k in g.objects(hourly, DCAT.keyword) if isinstance(k, Literal)}
+    assert {("zh", "环境空气"), ("en", "ambient air"), ("zh", "核心层")} <= keywords
+    assert str(g.value(hourly, DCAT.theme)).endswith("/data-theme/ENVI")
 
 
 def test_dcat_export_all_levels_and_json(built: WebHome, tmp_path_factory: pytest.TempPathFactory) -> None:
@@ -146,6 +153,9 @@ def test_dcat_export_all_levels_and_json(built: WebHome, tmp_path_factory: pytes
     assert done.returncode == 0, done.stderr
     g = _graph(out.read_text(encoding="utf-8"))
     assert len(set(g.subjects(RDF.type, DCAT.Dataset))) == len(DATASETS)
+    # rows behind a login have no download link a portal would show anyone
+    (readings,) = [d for d in g.subjects(RDF.type, DCAT.Dataset) if str(d).endswith("/core_source__readings")]
+    assert not [u for d in g.objects(readings, DCAT.distribution) for u in g.objects(d, DCAT.downloadURL)]
     plain = ecocloud(built, "catalog", "export", "--format", "json")
     doc = json.loads(plain.stdout)
     by = {d["table_name"]: d for d in doc["datasets"]}

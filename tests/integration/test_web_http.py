@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import html
+import io
 import json
 import re
 import shutil
@@ -15,6 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 import requests
 from conftest import free_port, outside_env, running_web
@@ -131,6 +135,68 @@ def test_dataset_page_describes_columns_in_the_page_language(web_server: str) ->
     assert html.escape(pm25.description) in en and html.escape(pm25.description_zh) not in en
     found = requests.get(f"{web_server}/datasets", params={"q": pm25.description_zh}, timeout=10).text
     assert f'href="/datasets/{OPEN}"' in found
+
+
+def _rows_of(web_home: WebHome, table: str, first: dt.date, last: dt.date) -> int:
+    con = duckdb.connect(str(web_home.home / "ecocloud.duckdb"), read_only=True)
+    try:
+        ((n,),) = con.execute(
+            f"SELECT count(*) FROM {table} WHERE date BETWEEN ? AND ?", [first, last]
+        ).fetchall()
+    finally:
+        con.close()
+    return int(n)
+
+
+def test_anyone_downloads_a_shared_dataset_as_csv_or_parquet(web_server: str, web_home: WebHome) -> None:
+    """A 无条件共享 dataset's rows are the public's: its newest day by default, a range on request;
+    CSV for a spreadsheet (BOM, Beijing wall time), Parquet with the registry's types."""
+    first, newest, columns = web_home.days[0], web_home.days[-1], get_table(OPEN).column_names
+    got = requests.get(f"{web_server}/datasets/{OPEN}/data.csv", timeout=60)
+    assert got.status_code == 200 and got.headers["content-type"].startswith("text/csv")
+    assert f'filename="{OPEN}_{newest}.csv"' in got.headers["content-disposition"]
+    assert got.content.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.reader(io.StringIO(got.content.decode("utf-8-sig"))))
+    assert rows[0] == columns and len(rows) - 1 == _rows_of(web_home, OPEN, newest, newest) > 0
+    assert {r[0] for r in rows[1:]} == {newest.isoformat()}
+    observed = [r[columns.index("observed_at")] for r in rows[1:]]
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", t) for t in observed)
+    parquet = requests.get(
+        f"{web_server}/datasets/{OPEN}/data.parquet", params={"from": first, "to": newest}, timeout=60
+    )
+    assert parquet.status_code == 200
+    table = pq.read_table(io.BytesIO(parquet.content))
+    assert table.column_names == columns and table.num_rows == _rows_of(web_home, OPEN, first, newest)
+    assert table.schema.field("observed_at").type == pa.timestamp("us", tz="UTC")
+    page = requests.get(f"{web_server}/datasets/{OPEN}", timeout=10).text
+    assert f'action="/datasets/{OPEN}/data.csv"' in page and f'value="{newest}"' in page
+
+
+@pytest.mark.parametrize(
+    ("query", "says"),
+    [
+        ({"from": "2026-11-20", "to": "2026-11-01"}, "起始日 2026-11-20 晚于截止日 2026-11-01"),
+        ({"from": "2026-01-01", "to": "2026-12-31"}, "每次下载至多 31 天"),
+        ({"from": "2026-02-30"}, "起始日 '2026-02-30' 不是日期"),
+    ],
+)
+def test_a_download_range_that_cannot_be_is_told_why(
+    web_server: str, query: dict[str, str], says: str
+) -> None:
+    got = requests.get(f"{web_server}/datasets/{OPEN}/data.csv", params=query, timeout=10)
+    assert got.status_code == 400 and says in html.unescape(got.text)
+    no_trace(got)
+
+
+def test_rows_behind_a_login_are_downloaded_only_by_a_role_that_may_see_them(
+    web_server: str, login: Login
+) -> None:
+    for who in (requests.Session(), login("pub")):
+        assert who.get(f"{web_server}/datasets/{CONDITIONAL}/data.csv", timeout=10).status_code == 403
+    analyst = login("ana")
+    assert analyst.get(f"{web_server}/datasets/{CONDITIONAL}/data.parquet", timeout=60).status_code == 200
+    assert analyst.get(f"{web_server}/datasets/{NOT_SHARED}/data.csv", timeout=10).status_code == 403
+    assert login("boss").get(f"{web_server}/datasets/{NOT_SHARED}/data.csv", timeout=60).status_code == 200
 
 
 def test_anonymous_and_public_refused_a_conditional_page_without_data(web_server: str, login: Login) -> None:
