@@ -167,3 +167,13 @@ PRIMARY_POLLUTANT_MIN_AQI: Final = 51
 
 # Pollutant labels written to ``primary_pollutants``, in this order.
 POLLUTANT_LABELS: Final[tuple[str, ...]] = ("PM2.5", "PM10", "SO2", "NO2", "CO", "O3")
+# The pollutants' names, Chinese and English, as the daily air-quality bulletins give them: what a
+# reader types when searching for the columns the labels name.
+POLLUTANT_NAMES: Final[dict[str, tuple[str, str]]] = {
+    "PM2.5": ("细颗粒物", "fine particulate matter"),
+    "PM10": ("可吸入颗粒物", "inhalable particulate matter"),
+    "SO2": ("二氧化硫", "sulphur dioxide"),
+    "NO2": ("二氧化氮", "nitrogen dioxide"),
+    "CO": ("一氧化碳", "carbon monoxide"),
+    "O3": ("臭氧", "ozone"),
+}

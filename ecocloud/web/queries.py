@@ -16,6 +16,7 @@ from typing import Any
 import duckdb
 
 from ecocloud.settings import Settings
+from schemas.aqi_standard import POLLUTANT_NAMES as AIR_POLLUTANT_NAMES
 from schemas.clock import BEIJING
 from schemas.hj212_codes import POLLUTANTS
 from schemas.registry import Table
@@ -69,26 +70,38 @@ _TEXT = (
     ("d.owner_zh", 1),
     ("d.owner_en", 1),
     ("d.source_system", 1),
+    ("d.frequency_zh", 1),
+    ("d.frequency_en", 1),
 )
 _COLUMN_TEXT = ("c.column_name", "c.description_zh", "c.description", "c.value_labels")
 _COLUMN_WEIGHT = 1
 # a Latin term this short matches whole words only: "CO" is carbon monoxide, not every "code" and "count"
 _WHOLE_WORD_CHARS = 3
 _LATIN = re.compile(r"[A-Za-z0-9.\-]+")
-# what an analyst may type for a pollutant: its Chinese or English name, also found by its HJ 212 code
-_POLLUTANT_NAMES = {
-    name.casefold(): code for code, p in POLLUTANTS.items() for name in (p.name_zh, p.name) if name
-}
+
+
+def _pollutant_spellings() -> dict[str, frozenset[str]]:
+    """What a reader may type for a pollutant (its Chinese or English name) → how the registry writes
+    it too: its HJ 212 code and the formula the air tables use (二氧化硫: a21026, SO2; ozone: O3)."""
+    found: dict[str, set[str]] = {}
+    for code, p in POLLUTANTS.items():
+        for name in (p.name_zh, p.name):
+            if name:
+                found.setdefault(name.casefold(), set()).update({code, p.name})
+    for label, names in AIR_POLLUTANT_NAMES.items():
+        for name in names:
+            found.setdefault(name.casefold(), set()).add(label)
+    return {name: frozenset(spellings) for name, spellings in found.items()}
+
+
+_POLLUTANT_SPELLINGS = _pollutant_spellings()
 
 
 def term_pattern(term: str) -> str:
     """A case-blind regular expression for a search term: a Latin word (letters, digits, ".", "-")
     matches at the start of a word — identifiers split at "_" — and a short one only as a whole word;
-    other text (Chinese) anywhere; a pollutant's name also matches its HJ 212 code."""
-    alternatives = [term]
-    code = _POLLUTANT_NAMES.get(term.casefold())
-    if code:
-        alternatives.append(code)
+    other text (Chinese) anywhere; a pollutant's name also matches its HJ 212 code and formula."""
+    alternatives = [term, *sorted(_POLLUTANT_SPELLINGS.get(term.casefold(), frozenset()) - {term})]
     parts = []
     for alt in alternatives:
         if _LATIN.fullmatch(alt):
@@ -106,7 +119,7 @@ def search_datasets(
     see :func:`term_pattern`), the best matches first: by the weight of where each term matched. A
     query that is a pollutant's name of several words (sulfur dioxide) is one term."""
     whole = " ".join((q or "").split())
-    terms = [whole] if whole.casefold() in _POLLUTANT_NAMES else search_terms(q)
+    terms = [whole] if whole.casefold() in _POLLUTANT_SPELLINGS else search_terms(q)
     params: dict[str, Any] = {"levels": list(levels), "layer": layer}
     where = ["list_contains($levels, d.sharing)", "($layer IS NULL OR d.layer = $layer)"]
     score: list[str] = []

@@ -100,6 +100,11 @@ def test_search_in_chinese_and_english_by_role(web_server: str, login: Login) ->
     assert names("CO") and all(n.startswith(("core_air", "mart_air", "quarantine_air")) for n in names("CO"))
     # a pollutant by its Chinese name finds the tables holding its HJ 212 code, as the code does
     assert "core_source__readings" in names("化学需氧量") and names("化学需氧量") == names("w01018")
+    # the air tables name pollutants by formula: their Chinese or English names find them too
+    for name in ("臭氧", "ozone", "细颗粒物", "sulphur dioxide"):
+        assert {"core_air__station_hourly", "mart_air__city_daily_ranking"} <= set(names(name)), name
+    assert {"core_air__station_hourly", "core_permit__outlet_limits"} <= set(names("二氧化硫"))
+    assert "core_air__station_daily" in names("每日")  # the update frequency
     # the best matches first: a title before a column description
     assert names("排污许可")[0].startswith("core_permit__")
 
