@@ -1,7 +1,11 @@
-"""``ecocloud catalog build | show NAME | export --format dcat|json``."""
+"""``ecocloud catalog build | list | search TERMS… | show NAME | export --format dcat|json``."""
 
 from __future__ import annotations
 
+import difflib
+import json
+import sys
+from collections.abc import Sequence
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -12,11 +16,13 @@ from rich.table import Table as RichTable
 
 from ecocloud.cli_output import check_output, write_output
 from ecocloud.settings import get_settings
+from ecocloud.spreadsheet import csv_text
 from ecocloud.terminal import cli_console, plain, rows_table, said
-from schemas.registry import Sharing
+from schemas.registry import Layer, Sharing, all_tables
 
 catalog_app = typer.Typer(
-    help="The shared catalog (信息资源共享目录): build it, show a dataset, export it.", no_args_is_help=True
+    help="The shared catalog (信息资源共享目录): build it, list or search it, show a dataset, export it.",
+    no_args_is_help=True,
 )
 console = cli_console()
 err = cli_console(stderr=True)
@@ -25,6 +31,35 @@ err = cli_console(stderr=True)
 class ExportFormat(StrEnum):
     DCAT = "dcat"
     JSON = "json"
+
+
+class RowsFormat(StrEnum):
+    """How ``list`` and ``search`` print their datasets (as ``ecocloud quality``: to standard output)."""
+
+    TABLE = "table"
+    CSV = "csv"
+    JSON = "json"
+
+
+# one row per dataset in ``list`` and ``search``: what fits a terminal (``show NAME`` has the rest)
+ROW_KEYS = ("table_name", "title_zh", "layer", "source", "sharing", "freshness_status", "rows")
+# what a user who cannot find a dataset by its name is told to try
+SEARCH_HINT = "`ecocloud catalog search WORDS…` finds datasets by their titles, descriptions and columns"
+LIST_HINT = "`ecocloud catalog list` lists them all"
+# the layers of the catalog's datasets (a stage table is handed from a parser to a build, never published)
+CATALOG_LAYERS = tuple(layer.value for layer in Layer if layer is not Layer.STAGE)
+
+FormatOption = Annotated[
+    RowsFormat,
+    typer.Option("--format", "-f", help="table, or csv / json (the same columns) for a program"),
+]
+LayerOption = Annotated[
+    str | None, typer.Option(help=f"only this layer: {', '.join(CATALOG_LAYERS)}", show_default=False)
+]
+SourceOption = Annotated[
+    str | None,
+    typer.Option(help="only this source (air, water, source, permit, …)", show_default=False),
+]
 
 
 @catalog_app.command("build")
@@ -42,6 +77,66 @@ def build() -> None:
     console.print(f"catalog: {sum(r[1] for r in rows)} datasets in {settings.duckdb_file}", markup=False)
 
 
+@catalog_app.command("list")
+def list_datasets(
+    layer: LayerOption = None,
+    source: SourceOption = None,
+    fmt: FormatOption = RowsFormat.TABLE,
+) -> None:
+    """Every dataset of the catalog, by layer and name: its title, sharing level, freshness and rows.
+
+    An unknown --layer or --source is refused (exit 2) with the values the catalog has.
+    """
+    from ecocloud.web.queries import search_datasets
+
+    with _serving(get_settings()) as con:
+        _check_filters(con, layer, source)
+        found = search_datasets(con, None, _LEVELS, layer)
+    found = [d for d in found if source is None or d["source"] == source]
+    if not found:  # a layer and a source that share no dataset
+        err.print(f"no dataset{said(_scope(layer, source))}")
+    _print_datasets(found, fmt, title=_datasets(len(found)))
+
+
+@catalog_app.command("search")
+def search(
+    terms: Annotated[
+        list[str],
+        typer.Argument(
+            help="words that must all match (as the web's catalog search): a title, name, description, "
+            "owner or column; a pollutant's name (氨氮, 'ammonia nitrogen') also finds its HJ 212 code",
+            show_default=False,
+        ),
+    ],
+    layer: LayerOption = None,
+    source: SourceOption = None,
+    fmt: FormatOption = RowsFormat.TABLE,
+) -> None:
+    """The datasets matching every term, the best matches first (ranked as the web's catalog search).
+
+    Exit status as grep's: 0 when a dataset matches, 1 when none does, 2 on an error.
+    """
+    from ecocloud.web.queries import MAX_TERMS, search_datasets, search_terms
+
+    q = " ".join(" ".join(terms).split())
+    if not q:
+        err.print(f"[red]give a word to search for ({said(LIST_HINT)})")
+        raise typer.Exit(2)
+    if len(q.split()) > MAX_TERMS and len(search_terms(q)) == MAX_TERMS:
+        err.print(
+            f"[yellow]only the first {MAX_TERMS} words are searched for: {said(' '.join(search_terms(q)))}"
+        )
+    with _serving(get_settings()) as con:
+        _check_filters(con, layer, source)
+        found = search_datasets(con, q, _LEVELS, layer)
+    found = [d for d in found if source is None or d["source"] == source]
+    if not found:
+        err.print(f"no dataset{said(_scope(layer, source))} matches {said(q)}")
+    _print_datasets(found, fmt, title=f"{_datasets(len(found))} matching {q}")
+    if not found:
+        raise typer.Exit(1)
+
+
 @catalog_app.command("show")
 def show(
     name: Annotated[str, typer.Argument(help="registry table name, e.g. core_air__station_hourly")],
@@ -51,9 +146,10 @@ def show(
 
     settings = get_settings()
     with _serving(settings) as con:
-        found = [d for d in load_catalog(con, [s.value for s in Sharing]) if d["table_name"] == name]
+        catalog = load_catalog(con, _LEVELS)
+    found = [d for d in catalog if d["table_name"] == name]
     if not found:
-        err.print(f"[red]no dataset {said(repr(name))} in the catalog (`ecocloud catalog build` rebuilds it)")
+        err.print(f"[red]{said(_not_found(name, [d['table_name'] for d in catalog]))}")
         raise typer.Exit(2)
     d = found[0]
     console.rule(f"[bold]{said(d['title_zh'])} — {said(d['title_en'])}")
@@ -144,6 +240,65 @@ def export(
     else:
         write_output(output, (text + "\n").encode("utf-8"), "--output")
         err.print(f"{len(datasets)} datasets written to {said(output)}")
+
+
+# the CLI reads with the operator's access to the serving database: every sharing level (the web's
+# roles see fewer)
+_LEVELS = [s.value for s in Sharing]
+
+
+def _not_found(name: str, names: Sequence[str]) -> str:
+    """Why ``show NAME`` found nothing: a registry table the catalog was built without (then
+    rebuilding helps), else no such dataset, with the close names (if any) and how to find one."""
+    if any(t.name == name and t.layer is not Layer.STAGE for t in all_tables()):
+        return f"{name!r} is not in the catalog yet: `ecocloud catalog build` rebuilds it"
+    close = difflib.get_close_matches(name.lower(), names, n=3)
+    maybe = f"; did you mean {' or '.join(close)}?" if close else ""
+    return f"no dataset named {name!r} in the catalog{maybe}\n{SEARCH_HINT}; {LIST_HINT}"
+
+
+def _scope(layer: str | None, source: str | None) -> str:
+    """ " in layer mart and source air", or "" without either."""
+    named = [f"{what} {value}" for what, value in (("layer", layer), ("source", source)) if value is not None]
+    return f" in {' and '.join(named)}" if named else ""
+
+
+def _datasets(n: int) -> str:
+    return f"{n} dataset{'' if n == 1 else 's'}"
+
+
+def _check_filters(con: Any, layer: str | None, source: str | None) -> None:
+    """Exit 2 on a --layer or --source no dataset of the catalog has, naming the values it has."""
+    for option, value, column in (("--layer", layer, "layer"), ("--source", source, "source")):
+        if value is None:
+            continue
+        allowed = [
+            r[0] for r in con.execute(f"SELECT DISTINCT {column} FROM catalog_datasets ORDER BY 1").fetchall()
+        ]
+        if value not in allowed:
+            err.print(
+                f"[red]{option}: no {column} {said(repr(value))} in the catalog; one of: {said(', '.join(allowed))}"
+            )
+            raise typer.Exit(2)
+
+
+def _print_datasets(found: list[dict[str, Any]], fmt: RowsFormat, *, title: str) -> None:
+    """One row per dataset (:data:`ROW_KEYS`): a table on the terminal, or CSV / JSON on standard
+    output (the values as they are, for a program; an empty list is a header, or ``[]``)."""
+    rows = [[d[k] for k in ROW_KEYS] for d in found]
+    if fmt is RowsFormat.JSON:
+        records = [dict(zip(ROW_KEYS, r, strict=True)) for r in rows]
+        sys.stdout.write(json.dumps(records, default=str, ensure_ascii=False) + "\n")
+    elif fmt is RowsFormat.CSV:
+        sys.stdout.write(csv_text(ROW_KEYS, rows, for_spreadsheet=False))
+    elif rows:
+        table = rows_table(ROW_KEYS, rows, title=title)
+        for column in table.columns:  # a narrow terminal wraps a value, never cuts it to "core_air__…"
+            column.overflow = "fold"
+        # a name is to copy: on one line, the titles wrapping first, where the terminal has room for it
+        # and the other columns (about 80 characters), else folded as they are
+        table.columns[0].no_wrap = console.width >= max(len(str(r[0])) for r in rows) + 80
+        console.print(table)
 
 
 def _serving(settings: Any) -> Any:
