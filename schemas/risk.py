@@ -254,7 +254,7 @@ F.define(
         "float64",
         "hourly mean as measured",
         description_zh="实测小时均值",
-        unit="per row: `unit`",
+        unit="{unit}",
     ),
     Column(
         "o2_pct",
@@ -282,14 +282,14 @@ F.define(
         "float64",
         "the value compared with the limit",
         description_zh="与限值比较的数值（判定值）",
-        unit="per row: `unit`",
+        unit="{unit}",
     ),
     Column(
         "limit_value",
         "float64",
         "limit in force (upper bound)",
         description_zh="有效限值（上限）",
-        unit="per row: `limit_unit`",
+        unit="{limit_unit}",
         min=0,
     ),
     Column(
@@ -297,7 +297,7 @@ F.define(
         "float64",
         "lower bound of a range limit (pH 6–9)",
         description_zh="范围型限值的下限（pH 6–9）",
-        unit="per row: `limit_unit`",
+        unit="{limit_unit}",
     ),
     Column("limit_unit", "string", "unit of the limit", description_zh="限值的计量单位"),
     Column(
@@ -461,7 +461,7 @@ F.define(
         "float64",
         "largest judged value",
         description_zh="最大判定值",
-        unit="per row: `unit`",
+        unit="{unit}",
     ),
     # no minimum: an analyser drifting below zero reads negative, and its day must still publish
     Column(
@@ -492,7 +492,7 @@ F.define(
         "mean of the judged values of the logger's day on the outlet (the rows of a day a registry edit "
         "split share it)",
         description_zh="数采仪当日在该排放口的判定值均值（因主数据变更而拆分的同日各行共用此值）",
-        unit="per row: `unit`",
+        unit="{unit}",
     ),
     Column(
         "daily_mean_ratio",

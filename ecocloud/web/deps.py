@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ from urllib.parse import urlencode, urlsplit
 
 from fastapi import HTTPException, Request
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup, escape
 from starlette.responses import Response
 
 from ecocloud.catalog_export import organisation_slug
@@ -81,7 +83,23 @@ PAGE_CODES = {
     "indicator": risk_schema.INDICATORS,
 }
 
+_CODE = re.compile(r"`([^`]+)`")
+
+
+def prose(text: object) -> Markup:
+    """Registry text (descriptions) as HTML: a `name` in backticks as code, the rest escaped."""
+    escaped = str(escape("" if text is None else text))
+    return Markup(_CODE.sub(lambda m: f"<code>{m.group(1)}</code>", escaped))
+
+
+def bound(value: object) -> str:
+    """A range's end as a reader writes it: 500, not 500.0."""
+    return f"{value:g}" if isinstance(value, float) else ("" if value is None else str(value))
+
+
 TEMPLATES.env.filters["bj"] = beijing
+TEMPLATES.env.filters["prose"] = prose
+TEMPLATES.env.filters["bound"] = bound
 TEMPLATES.env.filters["cell"] = cell
 TEMPLATES.env.filters["organisation"] = organisation_slug  # a department's page: /organisations/<slug>
 

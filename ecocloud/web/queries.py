@@ -165,15 +165,18 @@ def dataset(con: duckdb.DuckDBPyConnection, name: str) -> dict[str, Any] | None:
     return rows[0] if rows else None
 
 
-def columns(con: duckdb.DuckDBPyConnection, name: str) -> list[dict[str, Any]]:
-    """The table's columns; ``allowed``: its allowed values, each with its label (or None)."""
+def columns(con: duckdb.DuckDBPyConnection, table: Table, lang: str = "zh") -> list[dict[str, Any]]:
+    """The table's columns; ``allowed``: its allowed values, each with its label in ``lang`` (the
+    registry's; None where there is none, or where it says no more than the value)."""
     rows = _dicts(
-        con.execute("SELECT * FROM catalog_columns WHERE table_name = $1 ORDER BY position", [name])
+        con.execute("SELECT * FROM catalog_columns WHERE table_name = $1 ORDER BY position", [table.name])
     )
+    declared = {c.name: c for c in table.columns}
     for row in rows:
-        labels = json.loads(row["value_labels"]) if row["value_labels"] else {}
+        codes = declared[row["column_name"]].labels if row["column_name"] in declared else None
+        labels = codes.in_language(lang) if codes else json.loads(row["value_labels"] or "{}")
         values = json.loads(row["allowed_values"]) if row["allowed_values"] else []
-        row["allowed"] = [(v, labels.get(v)) for v in values]
+        row["allowed"] = [(v, labels.get(v) if labels.get(v) != v else None) for v in values]
     return rows
 
 

@@ -94,7 +94,7 @@ def dataset_page(request: Request, name: Annotated[str, "registry table"]) -> Re
             raise HTTPException(
                 404, v.t("目录中尚无此数据集：请重建目录", "not in the catalog yet: rebuild it")
             )
-        cols = queries.columns(con, table.name)
+        cols = queries.columns(con, table, v.lang)
         edges = queries.lineage(con, table.name)
         checks = queries.quality(con, table.name)
         runs = queries.gate_runs(con, table.name, 5)

@@ -140,6 +140,15 @@ def test_dataset_page_describes_columns_in_the_page_language(web_server: str) ->
     assert html.escape(pm25.description) in en and html.escape(pm25.description_zh) not in en
     found = requests.get(f"{web_server}/datasets", params={"q": pm25.description_zh}, timeout=10).text
     assert f'href="/datasets/{OPEN}"' in found
+    # an allowed value's label in the page's language, never the value twice (优 优); ranges as written
+    assert "<code>优</code> excellent" in en and "<code>优</code> 优" not in zh and "<code>优</code>," in zh
+    assert "0 … 500" in zh and "0.0 … 500.0" not in zh
+    # names in backticks are code, not backticks
+    described = re.search(r'<p class="en">(.*?)</p>', zh, re.S)
+    assert described and "`" not in described.group(1) and "<code>aqi_published</code>" in described.group(1)
+    # a unit that differs by row names the column holding it
+    disclosure = requests.get(f"{web_server}/datasets/mart_source__disclosure_daily", timeout=10).text
+    assert "按行，见 <code>unit</code>" in disclosure and "per row" not in disclosure
 
 
 def _rows_of(web_home: WebHome, table: str, first: dt.date, last: dt.date) -> int:

@@ -188,6 +188,22 @@ def test_every_registered_table_is_complete() -> None:
         assert t.sharing is Sharing.UNCONDITIONAL or t.sharing_conditions
 
 
+def test_a_unit_that_differs_by_row_names_a_column_of_its_table() -> None:
+    """ "{unit}": the unit is in that column of the same row (the pages say so and name it)."""
+    per_row = [
+        (t.name, c.name, c.unit)
+        for t in all_tables()
+        for c in t.columns
+        if c.unit and any(mark in c.unit for mark in ("{", "`", "row"))  # "per row: `unit`" was one
+    ]
+    assert len(per_row) >= 10
+    assert [
+        (table, name, unit)
+        for table, name, unit in per_row
+        if not (unit.startswith("{") and unit.endswith("}") and unit[1:-1] in get_table(table).column_names)
+    ] == []
+
+
 def test_quarantine_tables_expect_no_update_interval() -> None:
     """A quarantine table holds rejected input: a clean feed adds nothing to it, so the catalog must
     not call it late for that (its frequency is 'when input is rejected')."""
