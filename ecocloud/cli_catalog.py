@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import json
 import sys
 from collections.abc import Sequence
@@ -225,6 +226,12 @@ def export(
             f"[red]{where}: {said(repr(base))} is not an http(s) address (every URI of the export is made from it)"
         )
         raise typer.Exit(2)
+    if fmt is ExportFormat.DCAT and _is_loopback(urlsplit(base).hostname):
+        where = "--base-url" if base_url else "ECOCLOUD_CATALOG_BASE_URL (its default)"
+        err.print(
+            f"[yellow]every URI of the export points at {said(base)}, this machine ({said(where)}): "
+            "a portal elsewhere gets dead links — give the web app's public address with --base-url"
+        )
     levels = [s.value for s in Sharing] if all_levels else [Sharing.UNCONDITIONAL.value]
     with _serving(settings) as con:
         datasets = load_catalog(con, levels)
@@ -316,3 +323,15 @@ def _query(settings: Any, sql: str) -> list[tuple[Any, ...]]:
 
 def _print_rows(title: str, rows: list[dict[str, Any]], keys: tuple[str, ...]) -> None:
     console.print(rows_table(keys, ([r.get(k) for k in keys] for r in rows), title=title))
+
+
+def _is_loopback(host: str | None) -> bool:
+    """``host`` names this machine only (localhost, 127.0.0.0/8, ::1)."""
+    if not host:
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -151,6 +151,8 @@ def test_dcat_export_all_levels_and_json(built: WebHome, tmp_path_factory: pytes
     out = tmp_path_factory.mktemp("export") / "catalog.jsonld"
     done = ecocloud(built, "catalog", "export", "--all-levels", "-o", str(out))
     assert done.returncode == 0, done.stderr
+    # the default address is this machine's: a harvester elsewhere would get dead links, so it says so
+    assert "points at http://127.0.0.1" in done.stderr and "--base-url" in done.stderr
     g = _graph(out.read_text(encoding="utf-8"))
     assert len(set(g.subjects(RDF.type, DCAT.Dataset))) == len(DATASETS)
     # rows behind a login have no download link a portal would show anyone
