@@ -199,6 +199,21 @@ def web_home(tmp_path_factory: pytest.TempPathFactory) -> WebHome:
     return WebHome(home, env, days)
 
 
+def run_ecocloud(home: WebHome, *args: str) -> subprocess.CompletedProcess[str]:
+    """`ecocloud ARGS` in ``home``'s environment; its exit status is the caller's to judge."""
+    return subprocess.run(
+        [home.ecocloud, *args], env=home.env, capture_output=True, text=True, timeout=600, check=False
+    )
+
+
+@pytest.fixture(scope="module")
+def catalog_built(web_home: WebHome) -> WebHome:
+    """The web home with its catalog rebuilt (once per test module that asks)."""
+    done = run_ecocloud(web_home, "catalog", "build")
+    assert done.returncode == 0, done.stderr
+    return web_home
+
+
 def outside_env() -> dict[str, str]:
     """This environment without its ``ECOCLOUD_*`` settings: a subprocess given a home of its own."""
     return {k: v for k, v in os.environ.items() if not k.startswith("ECOCLOUD_")}

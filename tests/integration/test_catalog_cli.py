@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import duckdb
 import pytest
+from conftest import run_ecocloud as ecocloud
 from rdflib import RDF, Graph, Literal, Namespace, URIRef
 
 from ecocloud.catalog_export import HIDDEN
@@ -37,21 +37,8 @@ MANDATORY = {
 }
 
 
-def ecocloud(web_home: WebHome, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [web_home.ecocloud, *args], env=web_home.env, capture_output=True, text=True, timeout=600, check=False
-    )
-
-
-@pytest.fixture(scope="module")
-def built(web_home: WebHome) -> WebHome:
-    done = ecocloud(web_home, "catalog", "build")
-    assert done.returncode == 0, done.stderr
-    return web_home
-
-
-def test_build_lists_every_registry_table_with_live_facts(built: WebHome) -> None:
-    con = duckdb.connect(str(built.home / "ecocloud.duckdb"), read_only=True)
+def test_build_lists_every_registry_table_with_live_facts(catalog_built: WebHome) -> None:
+    con = duckdb.connect(str(catalog_built.home / "ecocloud.duckdb"), read_only=True)
     try:
         names = {r[0] for r in con.execute("SELECT table_name FROM catalog_datasets").fetchall()}
         assert names == {t.name for t in DATASETS}
@@ -60,8 +47,8 @@ def test_build_lists_every_registry_table_with_live_facts(built: WebHome) -> Non
             "WHERE table_name = 'core_air__station_hourly'"
         ).fetchall()[0]
         (lake_rows,) = con.execute("SELECT count(*) FROM core_air__station_hourly").fetchall()[0]
-        assert rows == lake_rows > 0 and parts == len(built.days) and size > 0
-        assert status in ("on time", "late") and end.date() >= built.days[-1]
+        assert rows == lake_rows > 0 and parts == len(catalog_built.days) and size > 0
+        assert status in ("on time", "late") and end.date() >= catalog_built.days[-1]
 
         def judged(at: dt.datetime) -> str:
             relation = datasets_as_of(f"TIMESTAMPTZ '{at.isoformat()}'")
@@ -75,7 +62,7 @@ def test_build_lists_every_registry_table_with_live_facts(built: WebHome) -> Non
         )
         files = sum(
             f.stat().st_size
-            for f in (built.home / "lake" / "core" / "core_air__station_hourly").rglob("*.parquet")
+            for f in (catalog_built.home / "lake" / "core" / "core_air__station_hourly").rglob("*.parquet")
         )
         assert size == files
         agreement = con.execute(
@@ -87,13 +74,13 @@ def test_build_lists_every_registry_table_with_live_facts(built: WebHome) -> Non
         con.close()
 
 
-def test_show_prints_one_entry(built: WebHome) -> None:
-    shown = ecocloud(built, "catalog", "show", "core_water__section_readings")
+def test_show_prints_one_entry(catalog_built: WebHome) -> None:
+    shown = ecocloud(catalog_built, "catalog", "show", "core_water__section_readings")
     assert shown.returncode == 0, shown.stderr
     assert (
         "water_class" in shown.stdout and "class_published" in shown.stdout and "无条件共享" in shown.stdout
     )
-    missing = ecocloud(built, "catalog", "show", "no_such_table")
+    missing = ecocloud(catalog_built, "catalog", "show", "no_such_table")
     assert missing.returncode == 2 and "no dataset" in missing.stderr
 
 
@@ -101,9 +88,9 @@ def _graph(text: str) -> Graph:
     return Graph().parse(data=text, format="json-ld")
 
 
-def test_dcat_export_is_dcat_ap_json_ld(built: WebHome) -> None:
+def test_dcat_export_is_dcat_ap_json_ld(catalog_built: WebHome) -> None:
     done = ecocloud(
-        built, "catalog", "export", "--format", "dcat", "--base-url", "https://data.example.gov.cn"
+        catalog_built, "catalog", "export", "--format", "dcat", "--base-url", "https://data.example.gov.cn"
     )
     assert done.returncode == 0, done.stderr
     g = _graph(done.stdout)
@@ -123,7 +110,7 @@ def test_dcat_export_is_dcat_ap_json_ld(built: WebHome) -> None:
     period = g.value(hourly, DCTERMS.temporal)
     assert g.value(period, DCAT.startDate) is not None and g.value(period, DCAT.endDate) is not None
     # in Beijing time: a portal showing the date alone shows the first day of data, not the day before
-    assert str(g.value(period, DCAT.startDate)) == f"{built.days[0].isoformat()}T00:00:00+08:00"
+    assert str(g.value(period, DCAT.startDate)) == f"{catalog_built.days[0].isoformat()}T00:00:00+08:00"
     service = URIRef("https://data.example.gov.cn/sql#service")
     assert str(g.value(service, DCTERMS.accessRights)).endswith("/RESTRICTED")  # analysts' login only
     spatial = g.value(hourly, DCTERMS.spatial)
@@ -147,9 +134,11 @@ def test_dcat_export_is_dcat_ap_json_ld(built: WebHome) -> None:
     assert str(g.value(hourly, DCAT.theme)).endswith("/data-theme/ENVI")
 
 
-def test_dcat_export_all_levels_and_json(built: WebHome, tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_dcat_export_all_levels_and_json(
+    catalog_built: WebHome, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     out = tmp_path_factory.mktemp("export") / "catalog.jsonld"
-    done = ecocloud(built, "catalog", "export", "--all-levels", "-o", str(out))
+    done = ecocloud(catalog_built, "catalog", "export", "--all-levels", "-o", str(out))
     assert done.returncode == 0, done.stderr
     # the default address is this machine's: a harvester elsewhere would get dead links, so it says so
     assert "points at http://127.0.0.1" in done.stderr and "--base-url" in done.stderr
@@ -158,7 +147,7 @@ def test_dcat_export_all_levels_and_json(built: WebHome, tmp_path_factory: pytes
     # rows behind a login have no download link a portal would show anyone
     (readings,) = [d for d in g.subjects(RDF.type, DCAT.Dataset) if str(d).endswith("/core_source__readings")]
     assert not [u for d in g.objects(readings, DCAT.distribution) for u in g.objects(d, DCAT.downloadURL)]
-    plain = ecocloud(built, "catalog", "export", "--format", "json")
+    plain = ecocloud(catalog_built, "catalog", "export", "--format", "json")
     doc = json.loads(plain.stdout)
     by = {d["table_name"]: d for d in doc["datasets"]}
     assert set(by) == {t.name for t in DATASETS if t.sharing is Sharing.UNCONDITIONAL}
@@ -176,7 +165,7 @@ def test_dcat_export_all_levels_and_json(built: WebHome, tmp_path_factory: pytes
 
 @pytest.mark.parametrize("command", [("catalog", "export"), ("export-ddl", "--dialect", "trino")])
 def test_an_output_path_that_cannot_be_written_is_a_message_not_a_traceback(
-    built: WebHome, tmp_path_factory: pytest.TempPathFactory, command: tuple[str, ...]
+    catalog_built: WebHome, tmp_path_factory: pytest.TempPathFactory, command: tuple[str, ...]
 ) -> None:
     folder = tmp_path_factory.mktemp("out")
     for target, says in (
@@ -184,12 +173,12 @@ def test_an_output_path_that_cannot_be_written_is_a_message_not_a_traceback(
         (folder, f"--output: {folder} is a folder: give a file name"),
         (Path("/proc/x.out"), "--output: cannot write /proc/x.out"),
     ):
-        done = ecocloud(built, *command, "-o", str(target))
+        done = ecocloud(catalog_built, *command, "-o", str(target))
         assert done.returncode == 2 and says in done.stderr, done.stderr
         assert "Traceback" not in done.stderr and done.stdout == ""
 
 
-def test_a_base_url_that_is_no_address_is_refused(built: WebHome) -> None:
-    done = ecocloud(built, "catalog", "export", "--base-url", "notaurl")
+def test_a_base_url_that_is_no_address_is_refused(catalog_built: WebHome) -> None:
+    done = ecocloud(catalog_built, "catalog", "export", "--base-url", "notaurl")
     assert done.returncode == 2 and "--base-url: 'notaurl' is not an http(s) address" in done.stderr
     assert done.stdout == ""

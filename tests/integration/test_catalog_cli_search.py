@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import pytest
 from conftest import ecocloud_bin, outside_env
+from conftest import run_ecocloud as ecocloud
 
 from ecocloud.web.queries import search_datasets
 from schemas.registry import Layer, Sharing, all_tables
@@ -25,19 +26,6 @@ ROW_KEYS = ["table_name", "title_zh", "layer", "source", "sharing", "freshness_s
 HJ212_TABLES = {"core_source__readings", "mart_source__hourly", "mart_source__daily"}
 
 
-def ecocloud(home: WebHome, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [home.ecocloud, *args], env=home.env, capture_output=True, text=True, timeout=600, check=False
-    )
-
-
-@pytest.fixture(scope="module")
-def built(web_home: WebHome) -> WebHome:
-    done = ecocloud(web_home, "catalog", "build")
-    assert done.returncode == 0, done.stderr
-    return web_home
-
-
 def found(home: WebHome, *args: str) -> list[dict[str, Any]]:
     """The datasets a `catalog search|list … --format json` prints (it succeeded)."""
     done = ecocloud(home, "catalog", *args, "--format", "json")
@@ -46,22 +34,22 @@ def found(home: WebHome, *args: str) -> list[dict[str, Any]]:
     return rows
 
 
-def test_search_finds_a_water_parameter_by_its_chinese_name(built: WebHome) -> None:
-    done = ecocloud(built, "catalog", "search", "氨氮")
+def test_search_finds_a_water_parameter_by_its_chinese_name(catalog_built: WebHome) -> None:
+    done = ecocloud(catalog_built, "catalog", "search", "氨氮")
     assert done.returncode == 0, done.stderr
     assert "core_water__section_readings" in done.stdout and "地表水水质自动监测" in done.stdout
-    rows = found(built, "search", "氨氮")
+    rows = found(catalog_built, "search", "氨氮")
     assert rows[0]["table_name"] == "core_water__section_readings"
     assert list(rows[0]) == ROW_KEYS and rows[0]["sharing"] == Sharing.UNCONDITIONAL.value
     assert rows[0]["rows"] > 0 and rows[0]["layer"] == "core"
 
 
-def test_a_pollutants_chinese_name_finds_the_hj212_tables_by_its_code(built: WebHome) -> None:
-    by_name = [r["table_name"] for r in found(built, "search", "化学需氧量")]
-    by_code = [r["table_name"] for r in found(built, "search", "w01018")]
+def test_a_pollutants_chinese_name_finds_the_hj212_tables_by_its_code(catalog_built: WebHome) -> None:
+    by_name = [r["table_name"] for r in found(catalog_built, "search", "化学需氧量")]
+    by_code = [r["table_name"] for r in found(catalog_built, "search", "w01018")]
     assert set(by_name) >= HJ212_TABLES and set(by_code) >= HJ212_TABLES
     # none of those entries says 化学需氧量: the name is matched by the code, as on the web
-    con = duckdb.connect(str(built.home / "ecocloud.duckdb"), read_only=True)
+    con = duckdb.connect(str(catalog_built.home / "ecocloud.duckdb"), read_only=True)
     try:
         said = con.execute(
             "SELECT count(*) FROM catalog_columns WHERE list_contains($1, table_name) "
@@ -75,31 +63,35 @@ def test_a_pollutants_chinese_name_finds_the_hj212_tables_by_its_code(built: Web
 
 # a Chinese term; two words, each of which must match; a pollutant's English name of two words (one term)
 @pytest.mark.parametrize("q", [("氨氮",), ("water", "class"), ("ammonia", "nitrogen")])
-def test_search_ranks_as_the_web_search_at_every_sharing_level(built: WebHome, q: tuple[str, ...]) -> None:
-    con = duckdb.connect(str(built.home / "ecocloud.duckdb"), read_only=True)
+def test_search_ranks_as_the_web_search_at_every_sharing_level(
+    catalog_built: WebHome, q: tuple[str, ...]
+) -> None:
+    con = duckdb.connect(str(catalog_built.home / "ecocloud.duckdb"), read_only=True)
     try:
         web = [d["table_name"] for d in search_datasets(con, " ".join(q), [s.value for s in Sharing])]
     finally:
         con.close()
-    assert web and [r["table_name"] for r in found(built, "search", *q)] == web
+    assert web and [r["table_name"] for r in found(catalog_built, "search", *q)] == web
 
 
-def test_no_match_is_exit_1_like_grep(built: WebHome) -> None:
-    done = ecocloud(built, "catalog", "search", "xyzzy", "氨氮")
+def test_no_match_is_exit_1_like_grep(catalog_built: WebHome) -> None:
+    done = ecocloud(catalog_built, "catalog", "search", "xyzzy", "氨氮")
     assert done.returncode == 1 and done.stdout == "" and "no dataset matches xyzzy 氨氮" in done.stderr
-    as_json = ecocloud(built, "catalog", "search", "xyzzy", "--format", "json")
+    as_json = ecocloud(catalog_built, "catalog", "search", "xyzzy", "--format", "json")
     assert as_json.returncode == 1 and json.loads(as_json.stdout) == []
-    blank = ecocloud(built, "catalog", "search", " ")
+    blank = ecocloud(catalog_built, "catalog", "search", " ")
     assert blank.returncode == 2 and "catalog list" in blank.stderr
 
 
-def test_list_every_dataset_or_one_layer(built: WebHome) -> None:
-    every = found(built, "list")
+def test_list_every_dataset_or_one_layer(catalog_built: WebHome) -> None:
+    every = found(catalog_built, "list")
     assert {r["table_name"] for r in every} == {t.name for t in all_tables() if t.layer is not Layer.STAGE}
-    marts = found(built, "list", "--layer", "mart")
+    marts = found(catalog_built, "list", "--layer", "mart")
     assert {r["layer"] for r in marts} == {"mart"}
     assert {r["table_name"] for r in marts} == {t.name for t in all_tables() if t.layer is Layer.MART}
-    done = ecocloud(built, "catalog", "list", "--layer", "mart", "--source", "water", "--format", "csv")
+    done = ecocloud(
+        catalog_built, "catalog", "list", "--layer", "mart", "--source", "water", "--format", "csv"
+    )
     assert done.returncode == 0, done.stderr
     table = list(csv.DictReader(io.StringIO(done.stdout)))
     assert {r["table_name"] for r in table} == {"mart_water__basin_monthly", "mart_water__section_monthly"}
@@ -116,15 +108,15 @@ def test_list_every_dataset_or_one_layer(built: WebHome) -> None:
     ],
 )
 def test_an_unknown_layer_or_source_is_refused_with_the_allowed_values(
-    built: WebHome, command: tuple[str, ...], says: str
+    catalog_built: WebHome, command: tuple[str, ...], says: str
 ) -> None:
-    done = ecocloud(built, "catalog", *command)
+    done = ecocloud(catalog_built, "catalog", *command)
     assert done.returncode == 2 and says in done.stderr, done.stderr
     assert done.stdout == "" and "Traceback" not in done.stderr
 
 
-def test_show_a_typo_suggests_the_real_names(built: WebHome) -> None:
-    done = ecocloud(built, "catalog", "show", "core_air__station")
+def test_show_a_typo_suggests_the_real_names(catalog_built: WebHome) -> None:
+    done = ecocloud(catalog_built, "catalog", "show", "core_air__station")
     assert done.returncode == 2 and done.stdout == ""
     assert "no dataset named 'core_air__station'" in done.stderr
     assert (
@@ -132,7 +124,7 @@ def test_show_a_typo_suggests_the_real_names(built: WebHome) -> None:
         in done.stderr
     )
     assert "ecocloud catalog search" in done.stderr and "catalog build" not in done.stderr
-    unlike = ecocloud(built, "catalog", "show", "zzz")
+    unlike = ecocloud(catalog_built, "catalog", "show", "zzz")
     assert (
         unlike.returncode == 2 and "did you mean" not in unlike.stderr and "catalog search" in unlike.stderr
     )
