@@ -214,6 +214,28 @@ def catalog_built(web_home: WebHome) -> WebHome:
     return web_home
 
 
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 1 MiB tmpfs mounted for this test (needs CAP_SYS_ADMIN), for a real ENOSPC."""
+    mnt = tmp_path / "disk"
+    mnt.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mnt)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        pytest.skip(
+            f"cannot mount a tmpfs here ({done.stderr.strip() or done.returncode}): the real-ENOSPC case "
+            "needs one (no CAP_SYS_ADMIN)"
+        )
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
 def outside_env() -> dict[str, str]:
     """This environment without its ``ECOCLOUD_*`` settings: a subprocess given a home of its own."""
     return {k: v for k, v in os.environ.items() if not k.startswith("ECOCLOUD_")}

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import html
 import io
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -185,6 +187,24 @@ def test_anyone_downloads_a_shared_dataset_as_csv_or_parquet(web_server: str, we
     assert table.schema.field("observed_at").type == pa.timestamp("us", tz="UTC")
     page = requests.get(f"{web_server}/datasets/{OPEN}", timeout=10).text
     assert f'action="/datasets/{OPEN}/data.csv"' in page and f'value="{newest}"' in page
+
+
+def test_a_download_on_a_full_disk_is_a_503_and_leaves_no_file(web_home: WebHome, small_disk: Path) -> None:
+    """The temporary disk fills while DuckDB writes the file (real ENOSPC): the reader is told to try
+    later, the half-written file is gone, the app goes on serving."""
+    ballast, tmp = small_disk / "ballast", small_disk / "tmp"
+    tmp.mkdir()
+    with ballast.open("wb") as fh, contextlib.suppress(OSError):
+        while True:
+            fh.write(b"\0" * 65536)
+            fh.flush()
+    os.truncate(ballast, ballast.stat().st_size - 4096)  # room for less than a day's rows
+    with running_web({**web_home.env, "TMPDIR": str(tmp)}) as base:
+        got = requests.get(f"{base}/datasets/{OPEN}/data.csv", timeout=60)
+        assert got.status_code == 503 and "暂时无法准备下载" in html.unescape(got.text), got.text[:300]
+        no_trace(got)
+        assert list(tmp.iterdir()) == []
+        assert requests.get(f"{base}/datasets/{OPEN}", timeout=10).status_code == 200
 
 
 @pytest.mark.parametrize(
