@@ -69,3 +69,15 @@ def test_too_many_rows_or_days_are_refused_before_any_file() -> None:
     assert date_range(None, "2026-12-01", DAY, 31) == (dt.date(2026, 12, 1), dt.date(2026, 12, 1))
     assert date_range(None, None, DAY, 31) == (DAY, DAY)  # the newest partition
     assert date_range(None, None, None, 31) is None  # nothing published yet
+
+
+def test_more_downloads_at_once_than_allowed_are_told_to_come_back() -> None:
+    from ecocloud.web.downloads import _SLOTS, Busy
+
+    _SLOTS.take(1)  # one download being prepared
+    try:
+        with pytest.raises(Busy, match="try again"):
+            prepare(_con(), TABLE, "csv", (DAY, DAY), max_rows=10, concurrency=1)
+    finally:
+        _SLOTS.give_back()
+    prepare(_con(), TABLE, "csv", (DAY, DAY), max_rows=10, concurrency=1).remove()  # its slot is free again
