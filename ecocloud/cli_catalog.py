@@ -166,22 +166,12 @@ def show(
     console.print(facts)
     console.print(plain(d["description_zh"]))
     console.print(plain(d["description_en"]))
-    _print_rows(
-        "columns",
-        d["columns"],
-        (
-            "column_name",
-            "data_type",
-            "unit",
-            "nullable",
-            "min_value",
-            "max_value",
-            "allowed_values",
-            "value_labels",
-            "description_zh",
-            "description",
-        ),
+    columns = rows_table(
+        ("column", "range / allowed", "description"), (_column_row(c) for c in d["columns"]), title="columns"
     )
+    for column in columns.columns:  # a narrow terminal wraps a value, never cuts it
+        column.overflow = "fold"
+    console.print(columns)
     _print_rows(
         "lineage (producers)",
         d["lineage"],
@@ -319,6 +309,18 @@ def _serving(settings: Any) -> Any:
 def _query(settings: Any, sql: str) -> list[tuple[Any, ...]]:
     with _serving(settings) as con:
         return con.execute(sql).fetchall()
+
+
+def _column_row(c: dict[str, Any]) -> tuple[str, str, str]:
+    """A column of ``catalog_columns`` in three cells a terminal can hold: its name with type, unit and
+    NOT NULL; its range or allowed values; what it holds in Chinese, then in English."""
+    name = f"{c['column_name']}\n{c['data_type']}" + (f" [{c['unit']}]" if c["unit"] else "")
+    name += "" if c["nullable"] else " NOT NULL"
+    lo, hi = (f"{v:g}" if v is not None else "" for v in (c["min_value"], c["max_value"]))
+    bounds = f"{lo} … {hi}" if lo or hi else ""
+    allowed = ", ".join(json.loads(c["allowed_values"])) if c["allowed_values"] else ""
+    described = "\n".join(t for t in (c.get("description_zh"), c["description"]) if t)
+    return name, bounds or allowed, described
 
 
 def _print_rows(title: str, rows: list[dict[str, Any]], keys: tuple[str, ...]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -82,6 +83,25 @@ def test_show_prints_one_entry(catalog_built: WebHome) -> None:
     )
     missing = ecocloud(catalog_built, "catalog", "show", "no_such_table")
     assert missing.returncode == 2 and "no dataset" in missing.stderr
+
+
+def test_show_fits_its_columns_in_a_terminal(catalog_built: WebHome) -> None:
+    """In a 120-column terminal a column's Chinese description is whole (it was cut to four
+    characters beside nine other columns; a long one now wraps), its range reads 0 … 5000."""
+    env = {**catalog_built.env, "COLUMNS": "120"}
+    shown = subprocess.run(
+        [catalog_built.ecocloud, "catalog", "show", "core_air__station_hourly"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
+    ).stdout
+    table = get_table("core_air__station_hourly")
+    assert max(len(line) for line in shown.splitlines()) <= 120
+    short = [c for c in table.columns if len(c.description_zh) <= 20]  # a longer one wraps in its cell
+    assert len(short) >= 10 and all(c.description_zh in shown for c in short)
+    assert "0 … 5000" in shown and "5000.0" not in shown
 
 
 def _graph(text: str) -> Graph:
