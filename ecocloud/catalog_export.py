@@ -166,6 +166,15 @@ def _agent(uri: str, zh: str, en: str) -> dict[str, Any]:
     return {"@id": uri, "@type": "foaf:Agent", "foaf:name": _text(zh, en)}
 
 
+def range_end(value: object) -> str:
+    """A column range's end as a reader writes it: 500 (not 500.0), 10000000000000 (not 1e+13), 0.5."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() and abs(value) < 1e16 else repr(value)
+    return str(value)
+
+
 def _keywords(d: dict[str, Any]) -> list[dict[str, str]]:
     """The dataset's source and layer, as the pages name them, in both languages."""
     return [
@@ -177,17 +186,24 @@ def _keywords(d: dict[str, Any]) -> list[dict[str, str]]:
     ]
 
 
-def _csv_distribution(page: str) -> dict[str, Any]:
-    """Anyone may download a 无条件共享 dataset's rows: the newest partition by default."""
+def _download_text(d: dict[str, Any]) -> tuple[str, str]:
+    """What a download link of the dataset gives, (zh, en)."""
+    if d.get("partition_by"):
+        return (
+            "下载链接默认给出最新分区的数据行（?from=YYYY-MM-DD&to=YYYY-MM-DD 选择日期范围）",
+            "the download link gives the newest partition's rows (?from=YYYY-MM-DD&to=YYYY-MM-DD for a range)",
+        )
+    return "下载链接给出全部数据行", "the download link gives all its rows"
+
+
+def _csv_distribution(page: str, d: dict[str, Any]) -> dict[str, Any]:
+    """Anyone may download a 无条件共享 dataset's rows."""
+    zh, en = _download_text(d)
     return {
         "@id": f"{page}#csv",
         "@type": "dcat:Distribution",
         "dct:title": _text("CSV 下载", "CSV download"),
-        "dct:description": _text(
-            "最新分区的数据行（?from=YYYY-MM-DD&to=YYYY-MM-DD 选择日期范围）；UTF-8（带 BOM），北京时间",
-            "the newest partition's rows (?from=YYYY-MM-DD&to=YYYY-MM-DD for a range); UTF-8 with a BOM, "
-            "Beijing time",
-        ),
+        "dct:description": _text(f"{zh}；UTF-8（带 BOM），北京时间", f"{en}; UTF-8 with a BOM, Beijing time"),
         "dcat:accessURL": {"@id": page},
         "dcat:downloadURL": {"@id": f"{page}/data.csv"},
         "dct:format": {"@id": f"{EU}/file-type/CSV"},
@@ -229,8 +245,10 @@ def dcat_dataset(d: dict[str, Any], base: str, spatial: dict[str, Any]) -> dict[
                 "@type": "dcat:Distribution",
                 "dct:title": _text("Parquet 文件（数据湖）", "Parquet files (data lake)"),
                 "dct:description": _text(
-                    f"数据湖中按分区存放的 Parquet 文件：{d['layer']}/{name}/",
-                    f"hive-partitioned Parquet files in the lake: {d['layer']}/{name}/",
+                    f"数据湖中按分区存放的 Parquet 文件：{d['layer']}/{name}/"
+                    + (f"；{_download_text(d)[0]}" if public else ""),
+                    f"hive-partitioned Parquet files in the lake: {d['layer']}/{name}/"
+                    + (f"; {_download_text(d)[1]}" if public else ""),
                 ),
                 "dcat:accessURL": {"@id": page},
                 **({"dcat:downloadURL": {"@id": f"{page}/data.parquet"}} if public else {}),
@@ -244,7 +262,7 @@ def dcat_dataset(d: dict[str, Any], base: str, spatial: dict[str, Any]) -> dict[
                     else {}
                 ),
             },
-            *([_csv_distribution(page)] if public else []),
+            *([_csv_distribution(page, d)] if public else []),
             {
                 "@id": f"{page}#duckdb",
                 "@type": "dcat:Distribution",

@@ -316,7 +316,9 @@ def _column_row(c: dict[str, Any]) -> tuple[str, str, str]:
     NOT NULL; its range or allowed values; what it holds in Chinese, then in English."""
     name = f"{c['column_name']}\n{c['data_type']}" + (f" [{c['unit']}]" if c["unit"] else "")
     name += "" if c["nullable"] else " NOT NULL"
-    lo, hi = (f"{v:g}" if v is not None else "" for v in (c["min_value"], c["max_value"]))
+    from ecocloud.catalog_export import range_end
+
+    lo, hi = range_end(c["min_value"]), range_end(c["max_value"])
     bounds = f"{lo} … {hi}" if lo or hi else ""
     allowed = ", ".join(json.loads(c["allowed_values"])) if c["allowed_values"] else ""
     described = "\n".join(t for t in (c.get("description_zh"), c["description"]) if t)

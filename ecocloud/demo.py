@@ -236,7 +236,7 @@ def run_until(cmd: list[str], env: dict[str, str], log: Path, stop_at: str) -> t
     containing ``stop_at``. (return code, None when stopped; the whole output)."""
     lines: list[str] = []
     with (
-        log.open("w") as sink,
+        log.open("w", encoding="utf-8", buffering=1) as sink,
         subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as proc,
     ):
         assert proc.stdout is not None

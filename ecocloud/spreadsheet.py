@@ -28,6 +28,7 @@ from openpyxl.utils import get_column_letter
 from schemas.clock import beijing_wall
 
 __all__ = [
+    "FORMULA_START",
     "MAX_SHEET_ROWS",
     "csv_bytes",
     "csv_text",
@@ -40,7 +41,7 @@ __all__ = [
 # Excel's rows per sheet, the header included (openpyxl writes more without complaint, and Excel
 # then refuses the file)
 MAX_SHEET_ROWS = 1_048_576
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # what a spreadsheet reads as a formula's start
 # what stands in XLSX for a control character openpyxl refuses: visible, unlike deleting it
 _REFUSED_CHARACTER = "\ufffd"
 # Excel keeps 15 significant digits: a larger integer (an ID) or decimal goes in as text, not rounded
@@ -56,7 +57,7 @@ def _csv_cell(value: Any) -> Any:
     holds it, which Excel reads as a date), text that would start a formula prefixed with ``'``."""
     if isinstance(value, dt.datetime) and value.tzinfo is not None:
         return beijing_wall(value).isoformat(sep=" ")
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
+    if isinstance(value, str) and value.startswith(FORMULA_START):
         return "'" + value
     return value
 

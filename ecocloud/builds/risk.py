@@ -33,7 +33,9 @@ _DAILY_MARTS = tuple(t for t in SCORE_INPUTS if t != "core_credit__ratings")
 @cache
 def _rules(path: str | None) -> tuple[RiskRules, str]:
     rules = load_rules(path)
-    return rules, hashlib.sha256(json.dumps(rules.raw, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    # the names too: they come from the HJ 212 table unless the rules rename them, and the reasons say them
+    said = {"rules": rules.raw, "names": rules.names}
+    return rules, hashlib.sha256(json.dumps(said, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def rules_of(ctx: StepContext) -> tuple[RiskRules, str]:

@@ -22,7 +22,7 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 from starlette.responses import Response
 
-from ecocloud.catalog_export import organisation_slug
+from ecocloud.catalog_export import organisation_slug, range_end
 from ecocloud.settings import Settings
 from ecocloud.web import access
 from ecocloud.web.access import ROLE_LABELS, Role
@@ -92,14 +92,9 @@ def prose(text: object) -> Markup:
     return Markup(_CODE.sub(lambda m: f"<code>{m.group(1)}</code>", escaped))
 
 
-def bound(value: object) -> str:
-    """A range's end as a reader writes it: 500, not 500.0."""
-    return f"{value:g}" if isinstance(value, float) else ("" if value is None else str(value))
-
-
 TEMPLATES.env.filters["bj"] = beijing
 TEMPLATES.env.filters["prose"] = prose
-TEMPLATES.env.filters["bound"] = bound
+TEMPLATES.env.filters["bound"] = range_end
 TEMPLATES.env.filters["cell"] = cell
 TEMPLATES.env.filters["organisation"] = organisation_slug  # a department's page: /organisations/<slug>
 

@@ -1,37 +1,44 @@
 """A dataset's rows as a file (``/datasets/{name}/data.csv`` and ``.parquet``): what the public may
 take of a 无条件共享 dataset, and a logged-in role of what it may see.
 
-DuckDB writes the file (``COPY``: vectorised, streamed from the lake's parts, memory bounded) into a
-temporary folder the response deletes once sent. Parquet keeps the registry's types (instants in
-UTC); CSV is for a spreadsheet, as every CSV the platform writes for people (``ecocloud.spreadsheet``):
-UTF-8 with a BOM, instants as Beijing wall time, text that would start a formula prefixed with ``'``.
-A download is one partition range of at most ``web_download_max_days`` days and
-``web_download_max_rows`` rows; at most ``web_download_concurrency`` are prepared at once.
+DuckDB writes the file (``COPY``, streamed from the lake's parts, within the SQL service's memory
+and thread limits, spilling into the download's own folder) into a temporary folder; the file is
+then opened and its folder deleted, so the bytes go when the response closes the file — sent, given
+up by the client, or the process gone. Parquet keeps the registry's types (instants in UTC); CSV is
+for a spreadsheet, as every CSV the platform writes for people (``ecocloud.spreadsheet``): UTF-8
+with a BOM, instants as Beijing wall time, text that would start a formula prefixed with ``'``.
+
+A download is one partition range of at most ``web_download_max_days`` days (a monthly table's
+months are whole) and ``web_download_max_rows`` rows; a table without a partition column downloads
+whole. At most ``web_download_concurrency`` files exist at once (being written or being sent): the
+disk they take is bounded, and one more reader is told to come back.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shutil
 import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 import duckdb
 
 from ecocloud.errors import InTwoLanguages
+from ecocloud.spreadsheet import FORMULA_START
 from schemas.clock import BEIJING_ZONE
-from schemas.registry import Table
+from schemas.registry import DateSpan, Table
 from schemas.sql import string_literal
 
-__all__ = ["FORMATS", "Busy", "Download", "DownloadRefused", "date_range", "prepare", "select_sql"]
+__all__ = ["FORMATS", "Busy", "Download", "DownloadRefused", "date_range", "prepare", "rows_sql"]
 
 FORMATS = {"csv": "text/csv; charset=utf-8", "parquet": "application/vnd.apache.parquet"}
 _BOM = "\ufeff".encode()
 _CHUNK = 1 << 20
-# what a spreadsheet would read as the start of a formula (ecocloud.spreadsheet._FORMULA_START)
-_FORMULA_START_SQL = "['=', '+', '-', '@', chr(9), chr(13)]"
+_FORMULA_START_SQL = "[" + ", ".join(string_literal(c) for c in FORMULA_START) + "]"
 
 
 class DownloadRefused(InTwoLanguages):
@@ -39,12 +46,12 @@ class DownloadRefused(InTwoLanguages):
 
 
 class Busy(InTwoLanguages):
-    """Downloads are being prepared up to the limit: a 503, try again."""
+    """Downloads are being prepared or sent up to the limit: a 503, try again."""
 
 
 class _Slots:
-    """At most ``n`` downloads prepared at once; the next is told to come back (not queued: each
-    holds a DuckDB scan and a temporary file)."""
+    """At most ``limit`` download files at once; the next reader is told to come back (not queued:
+    each holds a DuckDB scan or a file on the temporary disk)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -79,16 +86,26 @@ def _day(text: str | None, what_en: str, what_zh: str) -> dt.date | None:
 
 
 def date_range(
-    first: str | None, last: str | None, newest: dt.date | None, max_days: int
+    table: Table, first: str | None, last: str | None, newest: dt.date | None, max_days: int
 ) -> tuple[dt.date, dt.date] | None:
     """The partition range to write: as given (one end alone: that day), else the newest partition;
-    None for a table that has none yet."""
+    a monthly table's months whole (its rows are keyed by their month's first day). None: the
+    table has no partition column (it downloads whole) or no partition yet."""
     start, end = _day(first, "from", "起始日"), _day(last, "to", "截止日")
+    if table.partition_by is None:
+        if start or end:
+            raise DownloadRefused(
+                f"{table.name} has no partitions: it downloads whole, without from/to",
+                f"{table.name} 不分区，整表下载，无需起始日与截止日",
+            )
+        return None
     start, end = start or end or newest, end or start or newest
     if start is None or end is None:
         return None
     if start > end:
         raise DownloadRefused(f"from {start} is after to {end}", f"起始日 {start} 晚于截止日 {end}")
+    if table.date_span is DateSpan.MONTH:
+        return start.replace(day=1), end.replace(day=1)
     if (end - start).days + 1 > max_days:
         raise DownloadRefused(
             f"{(end - start).days + 1} days asked for: at most {max_days} per download",
@@ -112,7 +129,7 @@ def _spreadsheet_cell(table: Table, name: str) -> str:
     return quoted
 
 
-def select_sql(table: Table, fmt: str, where: str) -> str:
+def rows_sql(table: Table, fmt: str, where: str) -> str:
     """The rows of ``table`` satisfying ``where``, in key order, as ``fmt`` holds them."""
     names = table.column_names
     listed = ", ".join(f'"{n}"' if fmt == "parquet" else _spreadsheet_cell(table, n) for n in names)
@@ -121,20 +138,31 @@ def select_sql(table: Table, fmt: str, where: str) -> str:
 
 
 class Download:
-    """A prepared file: its name for the reader, its bytes streamed once, then deleted."""
+    """A prepared file, open, its folder already gone: its bytes are read once, then the file closed
+    (which frees its disk space and its slot)."""
 
-    def __init__(self, folder: Path, path: Path, filename: str, fmt: str) -> None:
-        self.folder, self.path, self.filename, self.fmt = folder, path, filename, fmt
+    def __init__(self, handle: BinaryIO, filename: str, fmt: str) -> None:
+        self.handle, self.filename, self.fmt = handle, filename, fmt
+        self.size = os.fstat(handle.fileno()).st_size + (len(_BOM) if fmt == "csv" else 0)
+        self._closed = False
+        self._lock = threading.Lock()  # the stream's end and the response's background task both close
 
     def chunks(self) -> Iterator[bytes]:
-        if self.fmt == "csv":
-            yield _BOM
-        with self.path.open("rb") as f:
-            while chunk := f.read(_CHUNK):
+        try:
+            if self.fmt == "csv":
+                yield _BOM
+            while chunk := self.handle.read(_CHUNK):
                 yield chunk
+        finally:
+            self.close()
 
-    def remove(self) -> None:
-        shutil.rmtree(self.folder, ignore_errors=True)
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        self.handle.close()
+        _SLOTS.give_back()
 
 
 def prepare(
@@ -145,10 +173,11 @@ def prepare(
     *,
     max_rows: int,
     concurrency: int,
+    memory_limit: str,
+    threads: int,
 ) -> Download:
-    """Write the rows of ``table`` in ``days`` (its whole content when it has no partition column) to
-    a temporary ``fmt`` file. Raises DownloadRefused beyond ``max_rows`` and Busy beyond
-    ``concurrency`` downloads being prepared."""
+    """Write the rows of ``table`` in ``days`` (all of them for None) to a temporary ``fmt`` file and
+    open it. Raises DownloadRefused beyond ``max_rows`` and Busy beyond ``concurrency`` files."""
     where, span = "true", ""
     if table.partition_by and days is not None:
         # dates, not text: literals are safe (COPY takes no parameters)
@@ -156,19 +185,27 @@ def prepare(
         span = f"_{days[0]}" + (f"_{days[1]}" if days[1] != days[0] else "")
     (rows,) = con.execute(f'SELECT count(*) FROM "{table.name}" WHERE {where}').fetchone() or (0,)
     if rows > max_rows:
+        fewer = " (choose fewer days)" if table.partition_by else ""
         raise DownloadRefused(
-            f"{rows:,} rows in that range: at most {max_rows:,} per download, choose fewer days",
-            f"所选范围共 {rows:,} 行，每次下载至多 {max_rows:,} 行，请缩短日期范围",
+            f"{rows:,} rows: at most {max_rows:,} per download{fewer}",
+            f"共 {rows:,} 行，每次下载至多 {max_rows:,} 行"
+            + ("，请缩短日期范围" if table.partition_by else ""),
         )
     _SLOTS.take(concurrency)
-    folder = Path(tempfile.mkdtemp(prefix="ecocloud-download-"))
+    folder: Path | None = None
     try:
+        folder = Path(tempfile.mkdtemp(prefix="ecocloud-download-"))
         path = folder / f"{table.name}{span}.{fmt}"
+        con.execute(f"SET memory_limit = {string_literal(memory_limit)}")
+        con.execute(f"SET threads = {int(threads)}")
+        con.execute(f"SET temp_directory = {string_literal(str(folder / 'spill'))}")
         options = "FORMAT parquet, COMPRESSION zstd" if fmt == "parquet" else "FORMAT csv, HEADER true"
-        con.execute(f"COPY ({select_sql(table, fmt, where)}) TO {string_literal(str(path))} ({options})")
+        con.execute(f"COPY ({rows_sql(table, fmt, where)}) TO {string_literal(str(path))} ({options})")
+        handle = path.open("rb")
     except BaseException:
-        shutil.rmtree(folder, ignore_errors=True)
+        _SLOTS.give_back()
         raise
     finally:
-        _SLOTS.give_back()
-    return Download(folder, path, path.name, fmt)
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)  # an open file keeps its bytes until closed
+    return Download(handle, path.name, fmt)

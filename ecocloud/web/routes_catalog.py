@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, Any
 
 import duckdb
@@ -26,6 +27,7 @@ from ecocloud.web.lineage_svg import lineage_svg
 from schemas.registry import Layer, Sharing, Table, get_table
 
 router = APIRouter()
+log = logging.getLogger(__name__)
 
 LAYERS = [layer.value for layer in Layer if layer is not Layer.STAGE]
 TableName = Annotated[str, "a registry table name"]
@@ -143,8 +145,13 @@ def download(
     try:
         with queries.serving(settings) as con:
             entry = queries.dataset(con, table.name)
-            newest = entry["last_partition"] if entry else None
-            days = downloads.date_range(first, last, newest, settings.web_download_max_days)
+            if entry is None:
+                raise HTTPException(
+                    404, v.t("目录中尚无此数据集：请重建目录", "not in the catalog yet: rebuild it")
+                )
+            days = downloads.date_range(
+                table, first, last, entry["last_partition"], settings.web_download_max_days
+            )
             prepared = downloads.prepare(
                 con,
                 table,
@@ -152,21 +159,37 @@ def download(
                 days,
                 max_rows=settings.web_download_max_rows,
                 concurrency=settings.web_download_concurrency,
+                memory_limit=settings.sql_memory_limit,
+                threads=settings.sql_threads,
             )
     except downloads.DownloadRefused as exc:
         raise HTTPException(400, v.t(exc.zh, str(exc))) from None
     except downloads.Busy as exc:
         raise HTTPException(503, v.t(exc.zh, str(exc)), headers={"Retry-After": "60"}) from None
-    except (duckdb.IOException, OSError) as exc:  # a full or failing temporary disk
+    except (duckdb.IOException, duckdb.OutOfMemoryException, OSError) as exc:  # a full disk, the lake
+        log.warning("download of %s (%s, %s) failed: %s", name, fmt, _days_asked(first, last), exc)
         raise HTTPException(
-            503, v.t(f"暂时无法准备下载：{exc}", f"the download cannot be prepared now: {exc}")
+            503,
+            v.t(
+                "暂时无法准备下载（服务器临时磁盘或数据湖出错，已记录），请稍后再试",
+                "the download cannot be prepared now (the server's temporary disk or the lake failed; "
+                "it is logged): try again later",
+            ),
+            headers={"Retry-After": "300"},
         ) from None
     return StreamingResponse(
         prepared.chunks(),
         media_type=downloads.FORMATS[fmt],
-        headers={"Content-Disposition": f'attachment; filename="{prepared.filename}"'},
-        background=BackgroundTask(prepared.remove),
+        headers={
+            "Content-Disposition": f'attachment; filename="{prepared.filename}"',
+            "Content-Length": str(prepared.size),
+        },
+        background=BackgroundTask(prepared.close),  # a client gone before the end: the file closes
     )
+
+
+def _days_asked(first: str | None, last: str | None) -> str:
+    return f"from {first or '-'} to {last or '-'}"
 
 
 @router.get("/datasets/{name}/quality")

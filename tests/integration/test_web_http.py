@@ -172,7 +172,7 @@ def test_anyone_downloads_a_shared_dataset_as_csv_or_parquet(web_server: str, we
     got = requests.get(f"{web_server}/datasets/{OPEN}/data.csv", timeout=60)
     assert got.status_code == 200 and got.headers["content-type"].startswith("text/csv")
     assert f'filename="{OPEN}_{newest}.csv"' in got.headers["content-disposition"]
-    assert got.content.startswith(b"\xef\xbb\xbf")
+    assert got.content.startswith(b"\xef\xbb\xbf") and int(got.headers["content-length"]) == len(got.content)
     rows = list(csv.reader(io.StringIO(got.content.decode("utf-8-sig"))))
     assert rows[0] == columns and len(rows) - 1 == _rows_of(web_home, OPEN, newest, newest) > 0
     assert {r[0] for r in rows[1:]} == {newest.isoformat()}
@@ -205,6 +205,10 @@ def test_a_download_on_a_full_disk_is_a_503_and_leaves_no_file(web_home: WebHome
         no_trace(got)
         assert list(tmp.iterdir()) == []
         assert requests.get(f"{base}/datasets/{OPEN}", timeout=10).status_code == 200
+        ballast.unlink()  # room again: the next download is whole, and leaves nothing behind
+        got = requests.get(f"{base}/datasets/{OPEN}/data.csv", timeout=60)
+        assert got.status_code == 200 and int(got.headers["content-length"]) == len(got.content) > 3
+        assert list(tmp.iterdir()) == []
 
 
 @pytest.mark.parametrize(
