@@ -209,7 +209,10 @@ class Settings(BaseSettings):
         description="rows one download of a dataset holds at most (CSV ~100 bytes a row)",
     )
     web_download_concurrency: int = Field(
-        default=2, ge=1, description="downloads the web app prepares at once; more get 503 (try again)"
+        default=4,
+        ge=1,
+        description="download files that exist at once, being written or sent (each up to max_rows on the "
+        "temporary disk); one more reader gets 503 and tries again",
     )
     catalog_base_url: str = Field(
         default="http://127.0.0.1:8080",
