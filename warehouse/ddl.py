@@ -22,6 +22,10 @@ from urllib.request import url2pathname
 from schemas.registry import Table, all_tables
 from schemas.sql import string_literal
 
+# A Hive metastore (Spark's, and Trino's Hive connector's) keeps a column comment in a varchar(256)
+# (COLUMNS_V2.COMMENT): a longer one fails the CREATE TABLE there
+METASTORE_COMMENT_CHARS = 256
+
 
 class Dialect(StrEnum):
     TRINO = "trino"
@@ -164,7 +168,8 @@ def _column_defs(table: Table, dialect: Dialect) -> str:
     for name in _columns_partition_last(table):
         col = table.column(name)
         defs.append(
-            f"  {_ident(dialect, name)} {types[col.type]} COMMENT {_literal(dialect, _column_comment(table, name))}"
+            f"  {_ident(dialect, name)} {types[col.type]} "
+            f"COMMENT {_literal(dialect, _column_comment(table, name, METASTORE_COMMENT_CHARS))}"
         )
     return ",\n".join(defs)
 
@@ -223,8 +228,10 @@ def _table_comment(table: Table) -> str:
     return f"{table.title}. {table.description}"
 
 
-def _column_comment(table: Table, name: str) -> str:
-    return table.column(name).comment
+def _column_comment(table: Table, name: str, at_most: int | None = None) -> str:
+    """The column's comment (Chinese, English, unit), cut to ``at_most`` characters with "…"."""
+    text = table.column(name).comment
+    return text if at_most is None or len(text) <= at_most else text[: at_most - 1] + "…"
 
 
 def _ident(dialect: Dialect, name: str) -> str:

@@ -200,6 +200,19 @@ def test_a_relative_lake_path_becomes_absolute(tmp_path: Path, monkeypatch: pyte
     assert lake_root("lake", Dialect.SPARK) == (tmp_path.resolve() / "lake").as_uri()
 
 
+@pytest.mark.parametrize("dialect", [Dialect.TRINO, Dialect.SPARK])
+def test_column_comments_fit_a_hive_metastore(dialect: Dialect) -> None:
+    """A metastore keeps a column comment in varchar(256): the Chinese and English descriptions
+    together run past it for some columns, which are cut there, saying so (…)."""
+    comments = [
+        c.args["constraints"][0].args["kind"].this.this
+        for create in _created(_parse(export_ddl(dialect, S3_ROOT), dialect), "TABLE").values()
+        for c in create.this.expressions
+    ]
+    assert len(comments) > 500 and max(len(c) for c in comments) <= 256
+    assert any(c.endswith("…") for c in comments)  # some were longer
+
+
 @pytest.mark.parametrize("dialect", list(Dialect))
 def test_comments_survive_quotes_backslashes_and_chinese(dialect: Dialect) -> None:
     """Registry descriptions reach each engine unchanged, whatever they contain."""
