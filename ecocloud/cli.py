@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import json
 import logging
@@ -19,7 +18,7 @@ from ecocloud import cli_ddl, cli_up
 from ecocloud.cli_catalog import catalog_app
 from ecocloud.cli_ingest import ingest_app
 from ecocloud.cli_ingest import run as run_spec_command
-from ecocloud.cli_output import output_format, write_output
+from ecocloud.cli_output import output_format, print_for_program, write_output
 from ecocloud.cli_risk import risk as risk_command
 from ecocloud.cli_sweep import sweep as sweep_command
 from ecocloud.cli_web import serve as serve_web
@@ -234,13 +233,7 @@ def quality(
         console.print("no join report yet: run `ecocloud ingest master` (or the master_data DAG)")
         raise typer.Exit(1)
     if fmt != "table":
-        records = [dict(zip(columns, r, strict=True)) for r in rows]
-        if fmt == "json":
-            sys.stdout.write(json.dumps(records, default=str, ensure_ascii=False) + "\n")
-        else:
-            w = csv.DictWriter(sys.stdout, fieldnames=columns, lineterminator="\n")
-            w.writeheader()
-            w.writerows(records)
+        print_for_program(columns, rows, fmt)
         return
     summary = RichTable(title=f"join-quality report {rows[0][0]} (quality_master__join_report)")
     for col in ("check", "checked", "items", "what it looks for"):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import difflib
 import ipaddress
 import json
-import sys
 from collections.abc import Sequence
 from enum import StrEnum
 from pathlib import Path
@@ -15,9 +14,8 @@ from urllib.parse import urlsplit
 import typer
 from rich.table import Table as RichTable
 
-from ecocloud.cli_output import check_output, write_output
+from ecocloud.cli_output import check_output, print_for_program, write_output
 from ecocloud.settings import get_settings
-from ecocloud.spreadsheet import csv_text
 from ecocloud.terminal import cli_console, plain, rows_table, said
 from schemas.registry import Layer, Sharing, all_tables
 
@@ -167,10 +165,11 @@ def show(
     console.print(plain(d["description_zh"]))
     console.print(plain(d["description_en"]))
     columns = rows_table(
-        ("column", "range / allowed", "description"), (_column_row(c) for c in d["columns"]), title="columns"
+        ("column", "range / allowed", "description"),
+        (_column_row(c) for c in d["columns"]),
+        title="columns",
+        fold=True,
     )
-    for column in columns.columns:  # a narrow terminal wraps a value, never cuts it
-        column.overflow = "fold"
     console.print(columns)
     _print_rows(
         "lineage (producers)",
@@ -283,15 +282,10 @@ def _print_datasets(found: list[dict[str, Any]], fmt: RowsFormat, *, title: str)
     """One row per dataset (:data:`ROW_KEYS`): a table on the terminal, or CSV / JSON on standard
     output (the values as they are, for a program; an empty list is a header, or ``[]``)."""
     rows = [[d[k] for k in ROW_KEYS] for d in found]
-    if fmt is RowsFormat.JSON:
-        records = [dict(zip(ROW_KEYS, r, strict=True)) for r in rows]
-        sys.stdout.write(json.dumps(records, default=str, ensure_ascii=False) + "\n")
-    elif fmt is RowsFormat.CSV:
-        sys.stdout.write(csv_text(ROW_KEYS, rows, for_spreadsheet=False))
+    if fmt is not RowsFormat.TABLE:
+        print_for_program(ROW_KEYS, rows, fmt.value)
     elif rows:
-        table = rows_table(ROW_KEYS, rows, title=title)
-        for column in table.columns:  # a narrow terminal wraps a value, never cuts it to "core_air__…"
-            column.overflow = "fold"
+        table = rows_table(ROW_KEYS, rows, title=title, fold=True)
         # a name is to copy: on one line, the titles wrapping first, where the terminal has room for it
         # and the other columns (about 80 characters), else folded as they are
         table.columns[0].no_wrap = console.width >= max(len(str(r[0])) for r in rows) + 80

@@ -4,12 +4,16 @@ is a message and exit 2, never a traceback."""
 
 from __future__ import annotations
 
+import json
+import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import typer
 from rich.markup import escape
 
+from ecocloud.spreadsheet import csv_text
 from ecocloud.terminal import cli_console
 
 _err = cli_console(stderr=True)
@@ -70,3 +74,13 @@ def output_format(fmt: str | None, out: Path | None) -> tuple[str, Path | None]:
         return fmt, None
     check_output(out, "--out")  # before the work, not after it
     return fmt, out
+
+
+def print_for_program(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str) -> None:
+    """Rows on standard output for a program (``fmt`` "json": a list of records, "csv": a header
+    and the rows), the values as they are."""
+    if fmt == "json":
+        records = [dict(zip(columns, r, strict=True)) for r in rows]
+        sys.stdout.write(json.dumps(records, default=str, ensure_ascii=False) + "\n")
+    else:
+        sys.stdout.write(csv_text(columns, rows, for_spreadsheet=False))

@@ -54,11 +54,14 @@ def said(value: Any) -> str:
     return escape(str(value))
 
 
-def rows_table(columns: Sequence[str], rows: Iterable[Sequence[Any]], *, title: str | None = None) -> Table:
-    """A table of query results, every header and value as it is."""
+def rows_table(
+    columns: Sequence[str], rows: Iterable[Sequence[Any]], *, title: str | None = None, fold: bool = False
+) -> Table:
+    """A table of query results, every header and value as it is; ``fold``: a value too wide for a
+    narrow terminal wraps, never cut to "core_air__…"."""
     table = Table(title=plain(title) if title is not None else None)
     for c in columns:
-        table.add_column(plain(c))
+        table.add_column(plain(c), overflow="fold" if fold else "ellipsis")
     for r in rows:
         table.add_row(*(plain(v) for v in r))
     return table
