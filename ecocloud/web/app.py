@@ -18,11 +18,13 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import FileResponse, Response
 
+from ecocloud.catalog_export import organisation_slug
 from ecocloud.settings import Settings, get_settings
 from ecocloud.web import deps
 from ecocloud.web.deps import CSRF_COOKIE, LANG_COOKIE, LANGS, SESSION_COOKIE, Viewer
 from ecocloud.web.queries import NoServingDatabase
 from ecocloud.web.users import UserStore
+from schemas.registry import Table
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
@@ -118,7 +120,8 @@ def _error_pages(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        return _error(request, exc.status_code, str(exc.detail), getattr(exc, "headers", None))
+        restricted = getattr(exc, "table", None)  # routes_catalog.RestrictedDataset: whom to ask
+        return _error(request, exc.status_code, str(exc.detail), getattr(exc, "headers", None), restricted)
 
     @app.exception_handler(RequestValidationError)
     async def bad_parameter(request: Request, exc: RequestValidationError) -> Response:
@@ -165,10 +168,24 @@ _PROBLEM_ZH = {
 }
 
 
-def _error(request: Request, status: int, message: str, headers: dict[str, str] | None = None) -> Response:
+def _error(
+    request: Request,
+    status: int,
+    message: str,
+    headers: dict[str, str] | None = None,
+    restricted: Table | None = None,
+) -> Response:
     if not hasattr(request.state, "viewer"):  # failed before the middleware ran
         request.state.viewer = Viewer(None, "zh", "")
-    response = deps.render(request, "error.html", status=status, status_code=status, message=message)
+    response = deps.render(
+        request,
+        "error.html",
+        status=status,
+        status_code=status,
+        message=message,
+        restricted=restricted,
+        owner_slug=organisation_slug(restricted.owner.name_en) if restricted else None,
+    )
     for k, v in (headers or {}).items():
         response.headers[k] = v
     return response

@@ -42,8 +42,8 @@ def visible_table(v: Viewer, name: str) -> Table:
     if table.layer is Layer.STAGE:
         raise HTTPException(404, v.t(f"没有名为 {name} 的数据集", f"no dataset named {name}"))
     if not access.can_see_entry(v.role, table.sharing):
-        raise HTTPException(
-            403,
+        raise RestrictedDataset(
+            table,
             v.t(
                 f"该数据集为“{table.sharing.value}”，需以相应权限的账号登录后查看。",
                 f"This dataset is {table.sharing.value} ({_sharing_en(table.sharing)}): log in with a role "
@@ -51,6 +51,15 @@ def visible_table(v: Viewer, name: str) -> Table:
             ),
         )
     return table
+
+
+class RestrictedDataset(HTTPException):
+    """A 403 for a catalog entry the viewer may not see, naming the dataset, its owner and the
+    conditions of sharing: someone who followed a link learns whom to ask, not only "no"."""
+
+    def __init__(self, table: Table, message: str) -> None:
+        super().__init__(403, message)
+        self.table = table
 
 
 def _sharing_en(s: Sharing) -> str:

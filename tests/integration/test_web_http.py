@@ -247,6 +247,27 @@ def test_anonymous_and_public_refused_a_conditional_page_without_data(web_server
         assert who.get(f"{web_server}/datasets/{CONDITIONAL}/quality", timeout=10).status_code == 403
 
 
+def test_a_refused_page_says_which_dataset_it_is_and_whom_to_ask(web_server: str) -> None:
+    """Someone who followed a link to a 有条件共享 dataset learns its title, the conditions of sharing
+    and its owner's contact (what an application for the data needs), not the columns or rows."""
+    table = get_table(CONDITIONAL)
+    assert table.sharing_conditions
+    for lang, title, owner in (
+        ("zh", table.title_zh, table.owner.name_zh),
+        ("en", table.title, table.owner.name_en),
+    ):
+        r = requests.get(f"{web_server}/datasets/{CONDITIONAL}?lang={lang}", timeout=10)
+        assert r.status_code == 403
+        refused = html.unescape(r.text.split('id="restricted"', 1)[1])
+        assert title in refused and owner in refused and table.owner.contact in refused
+        assert table.sharing_conditions in refused
+        assert "pollutant_code" not in r.text and 'id="sample"' not in r.text
+        organisation = requests.get(
+            web_server + re.search(r'href="(/organisations/[^"]+)"', refused)[1], timeout=10
+        )
+        assert organisation.status_code == 200 and table.owner.contact in html.unescape(organisation.text)
+
+
 def test_a_public_page_names_no_quarantine_table_the_viewer_may_not_see(
     web_server: str, login: Login
 ) -> None:
