@@ -24,6 +24,22 @@ QUALITY_KINDS = Codes(
     }
 )
 
+# what each Great Expectations rule the gate runs checks, for readers who do not know GX's names
+EXPECTATION_TYPES = Codes(
+    {
+        "expect_table_columns_to_match_set": ("字段与登记一致", "columns as registered"),
+        "expect_column_values_to_be_of_type": ("字段类型", "column type"),
+        "expect_column_values_to_not_be_null": ("非空", "not null"),
+        "expect_column_values_to_be_between": ("取值范围", "within range"),
+        "expect_column_values_to_be_in_set": ("允许值", "allowed values"),
+        "expect_column_values_to_be_unique": ("取值唯一", "unique"),
+        "expect_compound_columns_to_be_unique": ("主键唯一", "unique key"),
+        "expect_column_pair_values_to_be_equal": ("两字段一致", "two columns agree"),
+        "expect_column_max_to_be_between": ("最大值范围", "maximum within range"),
+        "expect_table_row_count_to_be_between": ("行数范围", "row count within range"),
+    }
+)
+
 F = Fields("catalog", parent=SHARED)
 F.define(
     Column(

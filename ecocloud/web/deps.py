@@ -31,7 +31,7 @@ from schemas import credit as credit_schema
 from schemas import permits as permit_schema
 from schemas import risk as risk_schema
 from schemas.air import AQI_CATEGORIES
-from schemas.catalog import QUALITY_KINDS
+from schemas.catalog import EXPECTATION_TYPES, QUALITY_KINDS
 from schemas.clock import beijing_minute, in_beijing
 from schemas.fields import LAYERS, SOURCES
 from schemas.registry import SEVERITIES
@@ -72,6 +72,7 @@ PAGE_CODES = {
     "layer": LAYERS,
     "severity": SEVERITIES,
     "check_kind": QUALITY_KINDS,
+    "expectation": EXPECTATION_TYPES,
     "aqi": AQI_CATEGORIES,
     "permit": risk_schema.PERMIT_STATUSES,
     "version": permit_schema.STATUSES,

@@ -66,3 +66,19 @@ def test_a_department_is_declared_once() -> None:
     for table in all_tables():
         by_address.setdefault(organisation_slug(table.owner.name_en), set()).add(table.owner)
     assert {a: d for a, d in by_address.items() if len(d) > 1} == {}
+
+
+def test_every_rule_the_gate_runs_has_a_name_in_both_languages() -> None:
+    """The quality pages name a rule in words (非空 / not null), its GX name below: a rule the gate
+    generates without a label would show only GX's name."""
+    from warehouse.quality import build_suite
+
+    generated = {
+        e.expectation_type
+        for table in all_tables()
+        if table.layer is not Layer.STAGE
+        for e in build_suite(table, freshness=True, partition=True).expectations
+    }
+    assert generated <= set(cat.EXPECTATION_TYPES), generated - set(cat.EXPECTATION_TYPES)
+    english = cat.EXPECTATION_TYPES.in_language("en")
+    assert all(english[t] != cat.EXPECTATION_TYPES[t] for t in cat.EXPECTATION_TYPES)
