@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ecocloud.web.deps import Viewer, bj
-from ecocloud.web.routes_overview import figure_json
+from ecocloud.web.routes_overview import figure_json, time_axis
 from schemas import risk as schema
 from transforms.risk import RiskRules
 
@@ -119,7 +119,7 @@ def outlet_chart(
     mine = [r for r in runs if r["pollutant_code"] in (code, schema.LOGGER_LEVEL)]
     layout = {
         "title": {"text": plain(f"{name} {code}" + (v.t(f"（{unit}）", f" ({unit})") if unit else ""))},
-        "xaxis": {"type": "date", "title": {"text": v.t("北京时间", "Beijing time")}},
+        "xaxis": time_axis(v),
         "yaxis": {"title": {"text": unit}, "rangemode": "tozero"},
         "height": 380,
         "legend": {"orientation": "h", "y": -0.25},

@@ -50,6 +50,25 @@ def figure_json(data: list[dict[str, Any]], layout: dict[str, Any]) -> str:
     return text.replace("<", "\\u003c")
 
 
+_DAY_MS = 86_400_000
+# Plotly names months and days in English ("Nov 20"); a Chinese page's time axis in Chinese instead,
+# coarser as the ticks grow apart (Plotly's own dtick ranges: milliseconds, "M1" a month)
+_CHINESE_TICKS = [
+    {"dtickrange": [None, _DAY_MS], "value": "%H:%M<br>%-m月%-d日"},
+    {"dtickrange": [_DAY_MS, "M1"], "value": "%-m月%-d日"},
+    {"dtickrange": ["M1", "M12"], "value": "%Y年%-m月"},
+    {"dtickrange": ["M12", None], "value": "%Y年"},
+]
+
+
+def time_axis(v: Viewer) -> dict[str, Any]:
+    """An x axis of Beijing times, its ticks in the page's language."""
+    axis: dict[str, Any] = {"type": "date", "title": {"text": v.t("北京时间", "Beijing time")}}
+    if v.lang != "en":
+        axis["tickformatstops"] = _CHINESE_TICKS
+    return axis
+
+
 def unranked_reason(row: dict[str, Any], t: Callable[[str, str], str]) -> str:
     """Why a city has no rank: the indicators no station of it has a valid daily statistic for."""
     return t(
@@ -211,7 +230,7 @@ def station(
         ],
         {
             "title": {"text": v.t(f"站点 {code} 小时 AQI", f"Station {code}, hourly AQI")},
-            "xaxis": {"type": "date", "title": {"text": v.t("北京时间", "Beijing time")}},
+            "xaxis": time_axis(v),
             "yaxis": {"title": {"text": "AQI"}, "rangemode": "tozero"},
             "height": 420,
             "legend": {"orientation": "h"},

@@ -61,6 +61,11 @@ def test_charts_render_with_data(page: Page, web_server: str) -> None:
     expect(line).to_have_attribute("data-rendered", "true", timeout=30_000)
     path = line.locator("svg.main-svg g.trace.scatter path.js-line").first
     assert len(path.get_attribute("d") or "") > 100  # a drawn line through many hours
+    ticks = line.locator("g.xtick text").all_text_contents()
+    assert ticks and all("月" in t for t in ticks), ticks  # a Chinese page's dates in Chinese
+    page.goto(web_server + "/overview/air/stations/J001A?lang=en")
+    expect(line).to_have_attribute("data-rendered", "true", timeout=30_000)
+    assert not any("月" in t for t in line.locator("g.xtick text").all_text_contents())
     page.goto(web_server + "/overview/water")
     expect(page.locator("#basin-chart-1")).to_have_attribute("data-rendered", "true", timeout=30_000)
 
