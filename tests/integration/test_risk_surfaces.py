@@ -264,6 +264,28 @@ def test_the_list_shows_the_cli_ranking_and_downloads_it(
     assert book["证据"].max_row - 1 == len(expected["evidence"])
 
 
+def test_english_pages_give_the_reasons_in_english(risk_server: str, enforcement: requests.Session) -> None:
+    """The marts keep each reason's Chinese sentence; an English page says it from the reason's code
+    and numbers (on the simulated province every reason's code is one the pages know)."""
+    cjk = re.compile(r"[\u4e00-\u9fff]")
+    try:  # ?lang= sets the session's language cookie: set back to Chinese for the other tests
+        page = enforcement.get(f"{risk_server}/risk", params={"top": "15", "lang": "en"}, timeout=60).text
+        for table_id in ("outlet-ranking", "enterprise-ranking"):
+            table = page[page.index(f'id="{table_id}"') :].split("</table>")[0]
+            reasons = [html.unescape(r) for r in re.findall(r'<td class="reasons">(.*?)</td>', table)]
+            assert any(r != "—" for r in reasons)
+            assert not [r for r in reasons if cjk.search(r)], reasons
+        first = re.search(r'href="(/risk/outlets/[^"]+)"', page)
+        assert first
+        outlet = enforcement.get(risk_server + html.unescape(first.group(1)), timeout=60).text
+        cells = re.findall(
+            r"<tr><td>(.*?)</td>", outlet.split('class="compact reasons"')[1].split("</table>")[0]
+        )
+        assert cells and not [c for c in cells if cjk.search(html.unescape(c))], cells
+    finally:
+        enforcement.get(f"{risk_server}/", params={"lang": "zh"}, timeout=60)
+
+
 @pytest.mark.parametrize(
     ("path", "status", "says"),
     [
@@ -339,7 +361,6 @@ def test_outlet_page_draws_the_limit_and_marks_exceedances_and_runs(
         name = POLLUTANTS[lb["pollutant"]].name  # the HJ 212 table's English name, in the chart's title too
         figure = json.dumps(chart(english.text, lb["mn"], lb["pollutant"]), ensure_ascii=False)
         assert f'"{name} {lb["pollutant"]} (' in english.text and name in figure
-        # (the reasons are the risk mart's Chinese text, on every page: they name it as the HJ 212 table does)
         assert POLLUTANTS[lb["pollutant"]].name_zh not in figure
     finally:
         enforcement.get(f"{risk_server}/", params={"lang": "zh"}, timeout=60)

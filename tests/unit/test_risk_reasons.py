@@ -1,0 +1,88 @@
+"""Risk reasons in English, from the codes and numbers the marts keep beside their Chinese sentences."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+
+import pytest
+from risk_data import (
+    E_AIR,
+    E_WATER,
+    MN_AIR,
+    MN_WATER,
+    D,
+    air_hours,
+    base_inputs,
+    hourly,
+    points,
+    refresh,
+    series,
+)
+from test_risk_scoring import RULES, START, by_mn, credit, scores
+
+from ecocloud.risk_reasons import reason_text, top_reasons
+
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def test_an_outlets_reasons_in_english_say_the_chinese_sentences_numbers() -> None:
+    so2 = [20.0] * 24 + [70.0] * 6 + [20.0] * 18
+    water = series(MN_WATER, "w01018", START, [20.0 + i % 3 for i in range(48)]) + series(
+        MN_WATER, "w00000", START, [5.0] * 48
+    )
+    m = refresh(base_inputs(mart_source__hourly=hourly(air_hours(so2) + water)), D)
+    rows = by_mn(scores(m, D, D, credit([{"uscc": E_WATER, "year": 2025, "level": "red"}])).outlets)
+    air, plant = rows[MN_AIR], rows[MN_WATER]
+    assert top_reasons(air, RULES, "zh") == air["top_reasons"]  # the marts' own sentence
+    assert top_reasons(air, RULES, "en") == (
+        "SO2 above the limit for 6 hours (1 day), at most 1.00 times over, longest run 6 hours"
+    )
+    english = [reason_text(r, RULES, "en") for r in json.loads(plant["reasons_json"])]
+    assert english[0] == "no discharge permit"
+    assert "discharging for 24 hours without a valid permit" in english
+    assert not any(CJK.search(t) for t in english), english
+
+
+def test_an_enterprises_reasons_name_their_outlet_first() -> None:
+    pts = points([{"mn": MN_AIR, "uscc": E_AIR, "outlet_code": "DA001"}])
+    over = [20.0] * 24 + [60.0] * 25 + [20.0] * 47
+    m = refresh(
+        base_inputs(core_master__monitoring_points=pts, mart_source__hourly=hourly(air_hours(over))),
+        D,
+        D + dt.timedelta(days=1),
+    )
+    (ent,) = scores(m, D, D + dt.timedelta(days=1)).enterprises.to_pylist()
+    assert ent["top_reasons"].startswith("DA001：二氧化硫 超标 25 小时")
+    assert top_reasons(ent, RULES, "en").startswith("DA001: SO2 above the limit for 25 hours (2 days)")
+
+
+def test_abnormal_flags_say_the_rules_flags_and_the_share() -> None:
+    rows = air_hours([20.0 + i % 3 for i in range(48)])
+    for r in [r for r in rows if r["pollutant_code"] != "a00000"][:60]:
+        r["flag"] = "M"
+    m = refresh(base_inputs(mart_source__hourly=hourly(rows)), D - dt.timedelta(days=1), D)
+    air = by_mn(scores(m, D - dt.timedelta(days=1), D).outlets)[MN_AIR]
+    assert air["top_reasons"] == "异常标记（F/M/D/C/B/T）数据占 42%（60/144 个小时值）"
+    assert top_reasons(air, RULES, "en") == "abnormal flags (F/M/D/C/B/T) on 42% of hourly values (60/144)"
+
+
+CODES = (
+    [c for c in RULES.raw["score"]["reasons"] if c not in ("exceedance_multiple", "exceedance_daily_mean")]
+    + [f"permit_{s}" for s in RULES.raw["score"]["permit"]]
+    + [f"credit_{level}" for level in RULES.raw["score"]["credit"]]
+)
+
+
+@pytest.mark.parametrize("code", CODES)
+def test_every_reason_the_rules_score_has_an_english_sentence(code: str) -> None:
+    reason = {"code": code, "text": "中文原因", "pollutant": "a21026", "numbers": {}}
+    said = reason_text(reason, RULES, "en")
+    assert said and not CJK.search(said)
+    assert reason_text(reason, RULES, "zh") == "中文原因"
+
+
+def test_a_code_it_does_not_know_keeps_its_chinese_sentence() -> None:
+    reason = {"code": "a_rule_added_later", "text": "新规则的原因", "numbers": {"hours": 3}}
+    assert reason_text(reason, RULES, "en") == "新规则的原因"
