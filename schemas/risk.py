@@ -108,13 +108,6 @@ F.define(
         "GB/T 2260 region code of the outlet",
         description_zh="排放口所在行政区划代码（GB/T 2260）",
     ),
-    Column(
-        "industry_code",
-        "string",
-        "industry of the enterprise (GB/T 4754), e.g. D4411",
-        description_zh="企业所属行业（GB/T 4754），如 D4411",
-    ),
-    Column("industry_name", "string", "industry name", description_zh="行业名称"),
     Column("enterprise_name", "string", "enterprise name as of the time", description_zh="当时的企业名称"),
     Column("point_name", "string", "monitoring-point name", description_zh="监控点位名称"),
     Column(
