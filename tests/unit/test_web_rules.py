@@ -166,6 +166,22 @@ def test_lineage_picture_draws_producers_consumers_and_hides_what_the_viewer_may
     assert {a.get("href") for a in root.findall(".//s:a", ns)} == {"/datasets/mart_a__y"}
     assert len(root.findall(".//s:path[@marker-end]", ns)) == 3
     assert "air.daily" in labels and "a.hourly" in labels  # edges named by task, else build
+    # arrows that share their task are labelled once, not once each on top of one another
+    shared = [
+        {
+            "output_table": "core_a__x",
+            "input_kind": "raw",
+            "input_id": f"raw/a/{k}",
+            "build": "a.core",
+            "task": "a.core",
+        }
+        for k in ("one", "two", "three")
+    ]
+    labels = [
+        t.text
+        for t in ET.fromstring(lineage_svg("core_a__x", "X", shared, bool, str)).iter(f"{{{ns['s']}}}text")
+    ]
+    assert labels.count("a.core") == 1 and len(labels) == 5  # three inputs, the table, one label
     empty = lineage_svg("core_a__x", "X", [], lambda n: True, lambda n: n)
     assert "no lineage recorded yet" in empty
 
