@@ -64,8 +64,10 @@ def lineage_svg(
     edges: Sequence[dict[str, Any]],
     visible: Callable[[str], bool],
     href: Callable[[str], str],
+    raw_word: str = "原始数据",
 ) -> str:
-    """The picture for table ``name``; ``edges`` are catalog_lineage rows touching it."""
+    """The picture for table ``name``; ``edges`` are catalog_lineage rows touching it; ``raw_word``
+    names raw inputs in the page's language."""
     inputs: dict[tuple[str, str], set[str]] = defaultdict(set)
     outputs: dict[str, set[str]] = defaultdict(set)
     for e in edges:
@@ -92,7 +94,7 @@ def lineage_svg(
         y = top(i, len(inputs))
         shown = ident if kind == "raw" or visible(ident) else HIDDEN
         link = href(ident) if kind == "table" and visible(ident) else None
-        label = "原始数据 " + ident if kind == "raw" else shown
+        label = f"{raw_word} {ident}" if kind == "raw" else shown
         parts.append(_node(PAD, y, label, kind, link, shown))
         via_text = ", ".join(sorted(via))
         parts.append(

@@ -119,7 +119,10 @@ def dataset_page(request: Request, name: Annotated[str, "registry table"]) -> Re
         except KeyError:
             return False
 
-    picture = lineage_svg(table.name, entry["title_zh"], edges, visible, lambda n: f"/datasets/{n}")
+    title = entry["title_en"] if v.lang == "en" else entry["title_zh"]
+    picture = lineage_svg(
+        table.name, title, edges, visible, lambda n: f"/datasets/{n}", raw_word=v.t("原始数据", "raw data")
+    )
     return render(
         request,
         "dataset.html",

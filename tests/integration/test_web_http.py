@@ -149,6 +149,14 @@ def test_dataset_page_describes_columns_in_the_page_language(web_server: str) ->
     described = re.search(r'<p class="en">(.*?)</p>', zh, re.S)
     assert described and "`" not in described.group(1) and "<code>aqi_published</code>" in described.group(1)
     assert 'id="time-note"' in zh  # descriptions say UTC, the samples show Beijing time: the page says why
+    lineage = {
+        page: text.split('class="lineage"')[1].split("</svg>")[0] for page, text in (("zh", zh), ("en", en))
+    }
+    assert (
+        "原始数据 raw/" in lineage["zh"]
+        and "raw data raw/" in lineage["en"]
+        and "原始数据" not in lineage["en"]
+    )
     # a unit that differs by row names the column holding it
     disclosure = requests.get(f"{web_server}/datasets/mart_source__disclosure_daily", timeout=10).text
     assert "按行，见 <code>unit</code>" in disclosure and "per row" not in disclosure
