@@ -75,8 +75,10 @@ def home(request: Request) -> Response:
     v = viewer(request)
     with queries.serving(settings_of(request)) as con:
         counts = queries.layer_counts(con, access.visible_levels(v.role))
-        recent = queries.search_datasets(con, None, access.visible_levels(v.role), "core")
-    return render(request, "home.html", counts=counts, recent=recent)
+        levels = access.visible_levels(v.role)
+        core = queries.search_datasets(con, None, levels, "core")
+        marts = queries.search_datasets(con, None, levels, "mart")
+    return render(request, "home.html", counts=counts, core=core, marts=marts)
 
 
 @router.get("/datasets")

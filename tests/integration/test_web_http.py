@@ -28,7 +28,7 @@ from conftest import free_port, outside_env, running_web
 from ecocloud.web.lineage_svg import HIDDEN
 from ingest.hj212.protocol import build_packet
 from schemas.clock import BEIJING
-from schemas.registry import get_table
+from schemas.registry import Layer, Sharing, all_tables, get_table
 
 if TYPE_CHECKING:
     from conftest import WebHome
@@ -324,6 +324,19 @@ def test_the_ingestion_page_says_why_rows_were_quarantined(web_home: WebHome, tm
         assert s.post(f"{base}/login", data=form, timeout=30).status_code == 200
         page = s.get(f"{base}/overview/ingestion", timeout=10).text
     assert "主要隔离原因" in page and "<code>missing_tail</code> 2" in page
+
+
+def test_the_home_page_lists_the_shared_marts_beside_the_core_datasets(web_server: str) -> None:
+    """The daily statistics and rankings the public comes for are marts: the start page listed only
+    the core datasets, so they were two clicks away behind a layer's card."""
+    home = requests.get(f"{web_server}/", timeout=10).text
+    marts = home.split('id="mart-datasets"')[1]
+    shared = [t.name for t in all_tables() if t.layer is Layer.MART and t.sharing is Sharing.UNCONDITIONAL]
+    assert shared and all(f'href="/datasets/{name}"' in marts for name in shared)
+    hidden = [
+        t.name for t in all_tables() if t.layer is Layer.MART and t.sharing is not Sharing.UNCONDITIONAL
+    ]
+    assert not [name for name in hidden if f'href="/datasets/{name}"' in home]
 
 
 def test_pages_name_sources_and_layers_in_the_page_s_language(web_server: str, login: Login) -> None:
