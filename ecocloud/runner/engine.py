@@ -16,7 +16,8 @@ For one build:
    when the steps have ``build_batch`` (an exception fails the batch's units);
 4. **gate** — each output table validated once for the whole batch, verdicts per unit and
    partition; a unit is blocked when any of its parts fails a blocking expectation;
-5. **publish** — atomically, per the build's ``Publish`` mode; evidence (quarantine) always;
+5. **publish** — atomically, per the build's ``Publish`` mode; the evidence (quarantine) of a blocked
+   unit too, unless rows of its earlier input are published (they keep their own evidence);
 6. **record** — the unit's outcome, its parts and its lineage in one ledger transaction (a new part
    is read by builds and serving only from then on; parts it replaced are retired, and deleted by a
    serving refresh once no serving file has listed them for a grace period), fenced: it first checks
@@ -601,8 +602,10 @@ def _publish(
     elsewhere: Collection[tuple[str, str]] = (),
 ) -> None:
     """Write the unit's parts and record it, with ``why`` it was blocked; ``published``: the parts it
-    had. A blocked unit writes its evidence only; one ``held`` back (for shrinking) writes nothing: its
-    input is on hold, and the published rows and evidence keep describing the same input.
+    had. A blocked unit that never published rows writes its evidence only (what its input's rows
+    are quarantined for); one that has rows published, or is ``held`` back for shrinking, writes
+    nothing: the published rows and their evidence keep describing the same input (the ledger and the
+    run's report say why the new one is blocked).
     ``elsewhere``: (table, partition) where a compacted part holds rows the unit made before; where it
     writes nothing now, it writes an empty part, which the compaction sees as the unit's new rows
     there (none) replacing its old ones. ``fence``: the batch's locks the record needs (``LockLost``
@@ -611,8 +614,10 @@ def _publish(
     now = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
     writes: list[tuple[Table, dt.date | None, pa.Table, str]] = []
     publishing: set[str] = set()  # the tables whose rows it publishes (none may be left in a table)
+    # rows of an earlier input live (its own parts, or a compaction's holding them)
+    live = any(t not in build.evidence for t in [p.table_name for p in published] + [t for t, _ in elsewhere])
     for table in outputs:
-        if not passed and (held or table.name not in build.evidence):
+        if not passed and (held or live or table.name not in build.evidence):
             # keep the last good parts of a blocked unit (they stay consistent with the ledger)
             previous = {k for k in previous if k[0] != table.name}
             continue

@@ -167,8 +167,13 @@ def test_a_day_file_replaced_by_garbage_is_not_offered_the_shrink_acceptance_alo
     """A newer day file that is not a day file at all also fails the shrink check (no rows where a
     day is published): its hint to accept the shrink says that alone would not publish it."""
     _noon, night, station_list = _versions(tmp_path)
+    with_a_bad_line = night.read_bytes() + f"{DAY:%Y%m%d},25,AQI\n".encode()  # quarantined: too short
+    night.write_bytes(with_a_bad_line)
     cli = CliRunner(env={"COLUMNS": "250"})
     assert cli.invoke(app, ["ingest", "air", str(station_list), str(night)]).exit_code == 0
+    quarantined = "SELECT raw_file, reason FROM quarantine_air__station_hourly"
+    evidence = serving_rows(settings, quarantined)
+    assert len(evidence) == 1 and "fields" in evidence[0][1]
     garbage = tmp_path / "garbage" / day_file_name(DAY)
     garbage.parent.mkdir()
     garbage.write_bytes(b"<html>503 Service Unavailable</html>\n")
@@ -181,6 +186,9 @@ def test_a_day_file_replaced_by_garbage_is_not_offered_the_shrink_acceptance_alo
     assert not errors[DAY.isoformat()].startswith("held back for shrinking")
     assert errors[DAY.isoformat()].endswith(engine.SHRINK_NOT_ALONE)
     assert _day_rows(settings)[0][1] == 24  # the published day stays
+    # and so does its quarantine: the rows and their evidence describe one file (the garbage's
+    # quarantine replaced it, and the published day's quarantined line was gone)
+    assert serving_rows(settings, quarantined) == evidence
 
 
 def test_an_operator_accepts_the_shrink_of_the_days_named(settings: Settings, tmp_path: Path) -> None:
