@@ -98,6 +98,7 @@ def print_report(spec_name: str, report: Any) -> None:
     for build in spec.builds:
         units = [u for u in report.units if u.build == spec.full_name(build)]
         built = [u for u in units if u.status != SKIPPED]
+        still_blocked = [u for u in units if u.status == SKIPPED and u.blocked_before]
         if not units:
             continue
         keys = list(build.summary) or sorted({k for u in built for k in u.counts})
@@ -108,9 +109,17 @@ def print_report(spec_name: str, report: Any) -> None:
         for u in built:
             status = f"[{colours.get(u.status, 'white')}]{u.status}[/]"
             table.add_row(plain(u.unit), status, *(plain(_cell(u.counts.get(k))) for k in keys))
-        skipped = len(units) - len(built)
+        for u in still_blocked:
+            table.add_row(plain(u.unit), "[red]still blocked[/]", *[""] * len(keys))
+        skipped = len(units) - len(built) - len(still_blocked)
         if skipped:
-            table.add_row(f"{skipped} more", "[cyan]current[/]", *[""] * len(keys))
+            table.add_row(
+                f"{skipped:,} more"
+                if built or still_blocked
+                else f"{skipped:,} unit" + ("s" if skipped > 1 else ""),
+                "[cyan]current[/]",
+                *[""] * len(keys),
+            )
         console.print(table)
         for u in built:
             for line in u.warnings:
@@ -119,9 +128,15 @@ def print_report(spec_name: str, report: Any) -> None:
                 err.print(
                     f"[red]{said(u.unit)} {'FAILED' if u.status == 'failed' else 'BLOCKED'}: {said(line)}"
                 )
+        for u in still_blocked:  # its input has not changed since: rebuilding it would block it again
+            for line in (u.blocked_before or "").splitlines():
+                err.print(f"[red]{said(u.unit)} still BLOCKED (its input is unchanged): {said(line)}")
     if report.units and all(u.status == SKIPPED for u in report.units):
+        blocked = sum(1 for u in report.units if u.blocked_before)
         console.print(
-            f"nothing pending: all {len(report.units):,} units are current (--rebuild UNIT or --force rebuilds)"
+            f"nothing pending: all {len(report.units):,} units are current"
+            + (f", {blocked:,} of them still blocked (above)" if blocked else "")
+            + f" (--force rebuilds every unit; ecocloud run {spec_name} --no-land --rebuild UNIT, one)"
         )
 
 

@@ -249,7 +249,7 @@ class Hourly:
                     schema.quarantine.name: quarantine,
                 },
                 {"error": parsed},
-                blocking=[f"{raw_path}: {parsed}"],
+                blocking=[parsed if parsed.startswith(raw_path) else f"{raw_path}: {parsed}"],
             )
         return Output(
             {schema.station_hourly.name: parsed.hourly, schema.quarantine.name: parsed.quarantine},

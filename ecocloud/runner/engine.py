@@ -249,7 +249,7 @@ def run_build(settings: Settings, spec: SourceSpec, build: Build, run: RunInfo) 
         if state is None or _is_pending(state, fp, run):
             pending.append(unit)
         else:
-            reports[unit.key] = UnitReport(name, unit.key, SKIPPED, state.counts)
+            reports[unit.key] = _current_report(name, unit.key, state)
     batches = _batches(pending, build, run.workers or settings.workers)
     workers = min(run.workers or settings.workers, len(batches))
     # a daemonic process (a multiprocessing pool's worker) may not start children: build in-process
@@ -292,6 +292,14 @@ def _unique(units: Iterable[Unit], build: str) -> list[Unit]:
             raise ValueError(f"{build}: plan gave unit {unit.key!r} twice")
         out[unit.key] = unit
     return list(out.values())
+
+
+def _current_report(build: str, key: str, state: UnitState | None) -> UnitReport:
+    """A unit with nothing to do: its counts, and why it is still blocked where it is."""
+    if state is None:
+        return UnitReport(build, key, SKIPPED)
+    blocked = (state.error or "blocked") if state.status == BLOCKED else None
+    return UnitReport(build, key, SKIPPED, state.counts, blocked_before=blocked)
 
 
 def _is_pending(state: UnitState | None, fp: str, run: RunInfo) -> bool:
@@ -390,8 +398,9 @@ def _replan(
     states = ctx.ledger.unit_states(ctx.build)
 
     def skipped(key: str, *warnings: str) -> UnitReport:
-        state = states.get(key)
-        return UnitReport(ctx.build, key, SKIPPED, state.counts if state else {}, list(warnings))
+        report = _current_report(ctx.build, key, states.get(key))
+        report.warnings += warnings
+        return report
 
     reports: list[UnitReport] = []
     todo: list[tuple[Unit, str]] = []

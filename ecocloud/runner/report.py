@@ -42,6 +42,9 @@ class UnitReport:
     gate: list[str] = field(default_factory=list)  # one summary line per table gated
     partitions: list[str] = field(default_factory=list)  # "<table>/<partition>" written
     seconds: float = 0.0
+    # a skipped (current) unit whose last build was blocked: why (its ledger error); rebuilding it
+    # unchanged would block it again
+    blocked_before: str | None = None
 
 
 @dataclass

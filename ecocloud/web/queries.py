@@ -390,6 +390,19 @@ def build_health(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     )
 
 
+def units_not_published(con: duckdb.DuckDBPyConnection, limit: int = 50) -> list[dict[str, Any]]:
+    """The units the ledger holds blocked or failed, newest first, with why (their recorded error)."""
+    return _dicts(
+        con.execute(
+            """
+            SELECT build, unit, status, error, built_at, run_id FROM platform_ledger__builds
+            WHERE status IN ('blocked', 'failed') ORDER BY built_at DESC, build, unit LIMIT $n
+            """,
+            {"n": limit},
+        )
+    )
+
+
 # ------------------------------------------------------------------------- pollution-source disclosure
 def disclosure_dates(con: duckdb.DuckDBPyConnection) -> list[dt.date]:
     rows = con.execute(

@@ -327,5 +327,6 @@ def ingestion(request: Request) -> Response:
     with queries.serving(settings_of(request)) as con:
         sources = queries.ingestion_health(con)
         builds = queries.build_health(con)
+        stuck = queries.units_not_published(con)
         reasons = queries.quarantine_reasons(con)
-    return render(request, "ingestion.html", sources=sources, builds=builds, reasons=reasons)
+    return render(request, "ingestion.html", sources=sources, builds=builds, stuck=stuck, reasons=reasons)

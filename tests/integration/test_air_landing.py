@@ -189,6 +189,11 @@ def test_a_day_file_replaced_by_garbage_is_not_offered_the_shrink_acceptance_alo
     # and so does its quarantine: the rows and their evidence describe one file (the garbage's
     # quarantine replaced it, and the published day's quarantined line was gone)
     assert serving_rows(settings, quarantined) == evidence
+    # a run after it has nothing to do, and says the day is still blocked and why (it said "current")
+    again = cli.invoke(app, ["run", "air", "--no-land"])
+    assert again.exit_code == 0, again.output
+    assert f"{DAY} still BLOCKED (its input is unchanged): " in again.output
+    assert "expected date,hour,type" in again.output and "1 of them still blocked" in again.output
 
 
 def test_an_operator_accepts_the_shrink_of_the_days_named(settings: Settings, tmp_path: Path) -> None:

@@ -339,6 +339,33 @@ def test_the_home_page_lists_the_shared_marts_beside_the_core_datasets(web_serve
     assert not [name for name in hidden if f'href="/datasets/{name}"' in home]
 
 
+def test_the_ingestion_page_names_each_blocked_unit_and_why(web_home: WebHome, tmp_path: Path) -> None:
+    """A day whose newer file is not a day file stays blocked: the page said only "blocked 1" in the
+    builds table, with neither the unit nor the reason."""
+    home = tmp_path / "home"
+    shutil.copytree(web_home.home, home)
+    env = web_home.env | {"ECOCLOUD_HOME": str(home)}
+    day = web_home.days[-1]
+    garbage = tmp_path / f"china_sites_{day:%Y%m%d}.csv"
+    garbage.write_bytes(b"<html>503 Service Unavailable</html>\n")
+    done = subprocess.run(
+        [web_home.ecocloud, "ingest", "air", str(garbage)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    with running_web(env, "--insecure-cookies") as base:
+        s = requests.Session()
+        token = csrf_of(s.get(f"{base}/login", timeout=10).text)
+        form = {"username": "ana", "password": web_home.password, "csrf_token": token}
+        assert s.post(f"{base}/login", data=form, timeout=30).status_code == 200
+        page = html.unescape(s.get(f"{base}/overview/ingestion", timeout=10).text)
+    listed = page.split('id="units-not-published"')[1].split("</table>")[0]
+    assert f"<code>{day}</code>" in listed and "expected date,hour,type" in listed
+
+
 def test_pages_name_sources_and_layers_in_the_page_s_language(web_server: str, login: Login) -> None:
     """Not by their codes (air, core …) on a Chinese page."""
     assert "核心层 ·" in requests.get(f"{web_server}/", timeout=10).text
