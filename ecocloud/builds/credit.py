@@ -93,6 +93,7 @@ class Ratings:
             "rows_skipped": 0,  # notes and blank subtotal lines below a table: no rating cell filled
             "sheets_skipped": 0,  # their non-blank rows are quarantined (in rows_read)
         }
+        warnings: list[str] = []
         for copies in files:
             parsed = None
             for n, obj in enumerate(copies):
@@ -112,6 +113,8 @@ class Ratings:
                         else ""
                     )
                     quarantine.append(file_quarantine(obj.raw_path, f"{exc}{older}"))
+                    if n == 0:  # the newest copy: the run says why the file changed nothing
+                        warnings.append(f"{obj.raw_path}: {exc}{older}")
                     continue
                 if n > 0:
                     counts["files_from_an_older_copy"] += 1
@@ -141,7 +144,7 @@ class Ratings:
             }
         )
         quarantine_t = schema.quarantine.conform(pa.concat_tables(quarantine))
-        return Output({schema.ratings.name: ratings, schema.quarantine.name: quarantine_t}, counts)
+        return Output({schema.ratings.name: ratings, schema.quarantine.name: quarantine_t}, counts, warnings)
 
 
 def newest_ratings(rows: pa.Table) -> pa.Table:

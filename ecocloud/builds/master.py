@@ -76,6 +76,7 @@ class Registries:
     def build(self, ctx: StepContext, unit: Unit) -> Output:
         objs = ctx.ledger.raw_objects(SOURCE)  # received order
         quarantine = [schema.quarantine.empty()]
+        warnings: list[str] = []
         previous = ctx.previous(unit.key)
         accepted = set(previous.counts.get(_SHRINKS_ACCEPTED, [])) if previous else set()
         accept_newest = ctx.run.accepts_shrink(unit.key)  # this run's word, for the newest snapshots
@@ -96,11 +97,18 @@ class Registries:
                 quarantine,
                 accepted,
                 accept_newest,
+                warnings,
             )
         )
         points = schema.monitoring_points.conform(
             _history(
-                ctx, ingest_master.POINTS, by_kind[ingest_master.POINTS], quarantine, accepted, accept_newest
+                ctx,
+                ingest_master.POINTS,
+                by_kind[ingest_master.POINTS],
+                quarantine,
+                accepted,
+                accept_newest,
+                warnings,
             )
         )
         quarantine_t = schema.quarantine.conform(pa.concat_tables(quarantine))
@@ -118,7 +126,7 @@ class Registries:
             schema.monitoring_points.name: points,
             schema.quarantine.name: quarantine_t,
         }
-        return Output(tables, counts)
+        return Output(tables, counts, warnings)
 
 
 def _history(
@@ -128,9 +136,11 @@ def _history(
     quarantine: list[pa.Table],
     accepted: set[str],
     accept_newest: bool,
+    warnings: list[str],
 ) -> pa.Table:
     """The versioned registry of ``kind`` from its snapshots (oldest first). ``accepted``: raw paths of
-    snapshots taken although they shrank (the newest is added when ``accept_newest``)."""
+    snapshots taken although they shrank (the newest is added when ``accept_newest``). The newest
+    file refused whole is also a warning (the run's report says why the registry did not change)."""
     parts = [ingest_master.STAGE[kind].empty()]
     snapshots: list[dt.datetime] = []  # of the files read: a refused file is no snapshot (not an empty one)
     readable: list[tuple[RawObject, dt.datetime, ingest_master.ParsedMaster]] = []
@@ -148,6 +158,8 @@ def _history(
             )
         except ingest_master.MasterFileError as exc:
             quarantine.append(ingest_master.file_quarantine(obj.raw_path, str(exc)))
+            if obj is objs[-1]:
+                warnings.append(f"{obj.raw_path}: {exc}")
     before = 0  # rows of the last snapshot taken
     for i, (obj, at, parsed) in enumerate(readable):
         rows_now = parsed.rows.num_rows
@@ -168,6 +180,8 @@ def _history(
                     )
                 )
                 quarantine.append(ingest_master.file_quarantine(obj.raw_path, reason))
+                if newest:
+                    warnings.append(f"{obj.raw_path}: {reason}")
                 continue
         quarantine.append(parsed.quarantine)
         parts.append(parsed.rows)

@@ -15,6 +15,7 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -142,6 +143,14 @@ class Permits:
 
     def build(self, ctx: StepContext, unit: Unit) -> Output:
         versions, outlets, limits, quarantine, counts = _stage(ctx)
+        newest_unreadable = counts.pop("newest_unreadable", None)
+        warnings = (
+            [
+                f"{counts['pages_unreadable']:,} page(s) unreadable, quarantined; the newest: {newest_unreadable}"
+            ]
+            if newest_unreadable
+            else []
+        )
         history = typed_versions(versions)
         permits_t = schema.permits.conform(history.drop_columns(["record"]))
         outlets_t = schema.outlets.conform(attach_history(outlets.drop_columns(["record"]), history))
@@ -164,22 +173,24 @@ class Permits:
             schema.outlet_limits.name: limits_t,
             schema.quarantine.name: quarantine_t,
         }
-        return Output(tables, counts)
+        return Output(tables, counts, warnings)
 
 
-def _stage(ctx: StepContext) -> tuple[pa.Table, pa.Table, pa.Table, pa.Table, dict[str, int]]:
+def _stage(ctx: StepContext) -> tuple[pa.Table, pa.Table, pa.Table, pa.Table, dict[str, Any]]:
     """Every landed page parsed; the newest copy of each (permit, version) kept with its outlets and limits."""
     received_type = pa.timestamp("us", "UTC")
     versions = [schema.stage_versions.empty().append_column("received_at", pa.array([], received_type))]
     outlets, limits = [schema.stage_outlets.empty()], [schema.stage_limits.empty()]
     quarantine = [_with_records(schema.quarantine.empty(), [])]
-    counts = {"pages": 0, "records_read": 0}
+    counts: dict[str, Any] = {"pages": 0, "pages_unreadable": 0, "records_read": 0}
     for obj in ctx.ledger.raw_objects(SOURCE):
         counts["pages"] += 1
         try:
             page = parse_page(read_raw(ctx.lake, obj), raw_file=obj.raw_path)
         except PermitPageError as exc:
             quarantine.append(_with_records(page_quarantine(obj.raw_path, str(exc)), []))
+            counts["pages_unreadable"] += 1
+            counts["newest_unreadable"] = f"{obj.raw_path}: {exc}"
             continue
         counts["records_read"] += page.counts["records"]
         received = dt.datetime.fromisoformat(obj.received_at)

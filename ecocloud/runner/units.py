@@ -54,7 +54,8 @@ class Output:
     """What a unit's build returns: a table per output (registry name), counts, warnings.
 
     ``blocking``: reasons the input itself is unusable (e.g. not a day file at all): the unit is
-    blocked like a failed gate — its evidence (quarantine) is published, its other outputs are not.
+    blocked like a failed gate — its other outputs are not published, its evidence (quarantine) only
+    where no earlier input's rows are (see ``engine._publish``).
     ``replaces``: (table, partition key, part) of *other* units' parts whose rows this unit's parts
     now hold (compaction): retired in the same ledger transaction that publishes this unit's parts,
     for the tables it publishes (also when no rows are left), and deleted from the lake later by a serving refresh (``warehouse.ledger``).

@@ -32,6 +32,7 @@ SPEC = SourceSpec(
             publish=Publish.WHOLE,
             summary=(
                 "pages",
+                "pages_unreadable",
                 "versions",
                 "permits",
                 "in_force_now",

@@ -28,7 +28,7 @@ SPEC = SourceSpec(
             outputs=("quarantine_water__section_readings",),
             evidence=("quarantine_water__section_readings",),
             publish=Publish.PART,
-            summary=("rows_in", "rows_typed", "rows_quarantined", "duplicates"),
+            summary=("rows_in", "rows_typed", "rows_quarantined", "pages_quarantined", "duplicates"),
             steps="ecocloud.builds.water:Snapshots",
             # 2: a duplicate row with other values is quarantined as a conflicting duplicate, with both values;
             # 3: full-width cells read (NFKC), ND / 未检出 below detection instead of a bad cell

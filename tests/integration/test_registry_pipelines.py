@@ -414,8 +414,10 @@ def test_a_snapshot_that_lost_most_of_its_rows_is_refused_until_accepted(
     enterprises = current()
     assert enterprises >= 10
     (registry / "enterprises.csv").write_bytes(good.splitlines(keepends=True)[0])  # the header alone
-    assert runner.invoke(app, ["ingest", "master", str(registry)]).exit_code == 0
+    refused = runner.invoke(app, ["ingest", "master", str(registry)])
+    assert refused.exit_code == 0
     assert current() == enterprises  # nobody ended
+    assert "warning: raw/master/" in refused.output and "refused as a snapshot" in refused.output  # said
     assert any(r.startswith(f"refused as a snapshot: 0 rows against {enterprises}") for r in reasons())
     out = runner.invoke(
         app, ["run", "master", "--no-land", "--build", "registries", "--force", "--accept-shrink"]

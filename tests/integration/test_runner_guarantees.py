@@ -70,6 +70,22 @@ def test_bad_permit_records_are_quarantined_and_the_page_publishes(
         "91360000000000001X001P": "outlets is not a list",
     }
     assert query(settings, "SELECT count(*) FROM core_permit__permits") == [(len(good),)]
+    assert unit.counts["pages_unreadable"] == 0 and not unit.warnings
+
+
+def test_an_unreadable_permit_page_is_quarantined_and_said(
+    settings: Settings, tmp_path: Path, ingest: Ingest
+) -> None:
+    records = [permit_record(v, e) for e in SOURCES.enterprises[:3] for v in e.permits]
+    page = {"code": 0, "msg": "success", "page": 1, "pageSize": 100, "total": len(records), "totalPages": 1}
+    text = json.dumps(page | {"records": records}, ensure_ascii=False)
+    (tmp_path / "permits_page-0001.json").write_text(text[: len(text) // 2], encoding="utf-8")  # cut short
+    report = ingest("permit", lambda s, led: permits.land_saved_pages(s, led, [str(tmp_path)]))
+    [unit] = report.of("permits")
+    assert unit.counts["pages_unreadable"] == 1
+    said = [w for w in unit.warnings if "1 page(s) unreadable" in w]
+    assert len(said) == 1 and "permits_page-0001" in said[0], unit.warnings
+    assert query(settings, "SELECT count(*) FROM quarantine_permit__records") == [(1,)]
 
 
 def test_unreadable_credit_file_and_rows_are_quarantined_the_rest_publishes(
@@ -93,6 +109,8 @@ def test_unreadable_credit_file_and_rows_are_quarantined_the_rest_publishes(
     reasons = [r for (r,) in query(settings, "SELECT reason FROM quarantine_credit__rows ORDER BY row_no")]
     assert reasons[0].startswith("not a readable XLSX workbook")
     assert reasons[1:] == ["neither enterprise name nor level"]
+    # the run says why the file changed nothing, not only in the quarantine table
+    assert [w for w in unit.warnings if f"jiangxi_credit_{second}" in w and "not a readable XLSX" in w]
     rated = sum(1 for e in SOURCES.enterprises if e.credit)
     assert query(settings, "SELECT count(*) FROM core_credit__ratings") == [(rated,)]
 
