@@ -1,5 +1,6 @@
 """Decoding the text tables upstreams send: UTF-8 (with or without a BOM) or GB18030 (GBK's superset,
-what Chinese Excel saves a CSV in), told apart line by line.
+what Chinese Excel saves a CSV in), told apart line by line; or UTF-16 with its byte-order mark (a
+spreadsheet's "Unicode text").
 
 GB18030 decodes almost any bytes, so a file that is not UTF-8 as a whole cannot simply fall back to
 it: a UTF-8 file with lines pasted in from a GBK one decodes as GB18030 without an error and every
@@ -15,6 +16,7 @@ from __future__ import annotations
 import re
 
 _SHOWN = 5  # lines a refusal names
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")  # little- and big-endian
 
 
 class TextEncodingError(ValueError):
@@ -24,7 +26,15 @@ class TextEncodingError(ValueError):
 
 def decode_text(data: bytes) -> str:
     """``data`` as text: UTF-8 when it all is (a BOM dropped), else GB18030 unless a line plainly is
-    UTF-8; raises :class:`TextEncodingError` for such a mix, and for bytes that are neither."""
+    UTF-8; raises :class:`TextEncodingError` for such a mix, and for bytes that are neither. Bytes
+    led by a UTF-16 byte-order mark are UTF-16 (the mark dropped)."""
+    if data.startswith(UTF16_BOMS):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            raise TextEncodingError(
+                f"starts with a UTF-16 byte-order mark but is not UTF-16 text ({exc.reason} at byte {exc.start})"
+            ) from None
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:

@@ -18,7 +18,15 @@ from ecocloud.builds.air_stage import DAY_BEFORE_DIGEST, parse_and_score
 from ecocloud.runner.context import StepContext, parquet_sql
 from ecocloud.runner.units import RAW, Input, Output, Unit
 from ecocloud.settings import Settings
-from ingest.air.fetch import SOURCE, STATION_LIST_NAME, day_file_name, land_location, logical_name, raw_bytes
+from ingest.air.fetch import (
+    SOURCE,
+    STATION_LIST_NAME,
+    check_local,
+    day_file_name,
+    land_location,
+    logical_name,
+    raw_bytes,
+)
 from ingest.air.parse import DAY_FILE_RE, AirFileError, StationList, date_from_name, parse_station_list
 from ingest.http import FetchError, NotPublished
 from schemas import air as schema
@@ -43,6 +51,9 @@ def land(settings: Settings, ledger: Ledger, locations: Sequence[str]) -> list[R
     list) one after another in the order given, each stamped received in that order: where the same
     day file is named twice the later wins, whatever the threads do (``land_version`` reads the
     versions landed so far)."""
+    for loc in locations:  # every local file checked before any lands: a refused command lands nothing
+        if not loc.startswith(("http://", "https://")):
+            check_local(loc)
     session = http_session(settings)
     start = dt.datetime.now(dt.UTC)
 

@@ -11,6 +11,7 @@ from ingest.air.parse import AirFileError, date_from_name
 from ingest.http import fetch
 from ingest.inflate import DEFAULT_MAX_INFLATED_BYTES, InflateError, gunzip, gunzip_head, is_gzip
 from ingest.snapshots import land_version
+from ingest.text_encoding import UTF16_BOMS
 from warehouse.fs import LakeLike, as_lake
 from warehouse.ledger import Ledger, RawObject
 
@@ -62,6 +63,24 @@ def land_location(
     return obj if new else None
 
 
+_NOT_AIR = "neither a day file (china_sites_YYYYMMDD.csv) nor a station list (监测点编码,…)"
+
+
+def check_local(location: str) -> None:
+    """Raise what landing a local ``location`` would refuse (no such file, a folder, a file that is
+    neither a day file nor a station list), so that a command refuses before it lands any file."""
+    path = Path(location).expanduser()
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder: name the files in it (e.g. {path}/china_sites_*.csv.gz)")
+    if not path.is_file():
+        raise FileNotFoundError(f"no such file: {path}")
+    if date_from_name(path.name) is None:
+        with path.open("rb") as f:
+            head = f.read(1 << 16)
+        if not _is_station_list(head):
+            raise ValueError(f"{path}: {_NOT_AIR}")
+
+
 def _land(
     lake: LakeLike,
     ledger: Ledger,
@@ -75,9 +94,7 @@ def _land(
     day = date_from_name(name)
     if day is None:
         if not _is_station_list(data):
-            raise ValueError(
-                f"{origin}: neither a day file (china_sites_YYYYMMDD.csv) nor a station list (监测点编码,…)"
-            )
+            raise ValueError(f"{origin}: {_NOT_AIR}")
         # whatever it was called, it is the station list
         name = STATION_LIST_NAME + (".gz" if is_gzip(data) else "")
     # an earlier day file or list given again is the newest again only when it is the largest (the
@@ -101,6 +118,8 @@ def _is_station_list(data: bytes) -> bool:
         head = gunzip_head(data, 512) if is_gzip(data) else data[:512]  # never inflates the whole body
     except InflateError:
         return False
+    if head.startswith(UTF16_BOMS):  # a spreadsheet's "Unicode text"
+        return "监测点编码" in head.decode("utf-16", errors="ignore")
     return "监测点编码".encode() in head or "监测点编码".encode("gb18030") in head
 
 

@@ -27,7 +27,7 @@ import pyarrow.csv as pacsv
 
 from ingest.csv_records import MalformedCsv, csv_records, spread_reason
 from ingest.numbers import PLAIN_NUMBER
-from ingest.text_encoding import TextEncodingError, decode_text
+from ingest.text_encoding import UTF16_BOMS, TextEncodingError, decode_text
 from schemas.air import AQI_RELEASE_TYPE, POLLUTANTS, RELEASE_TYPES, station_hourly
 from schemas.air import quarantine as quarantine_table
 from schemas.air import station_list as station_list_table
@@ -74,9 +74,6 @@ def date_from_name(name: str) -> dt.date | None:
     return dt.datetime.strptime(m.group(1), "%Y%m%d").date() if m else None
 
 
-_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")  # a spreadsheet's "Unicode text": UTF-16 with its BOM
-
-
 def _decode_header(line: bytes, raw_file: str) -> list[str]:
     try:
         text = line.decode("utf-8-sig").rstrip("\r\n")
@@ -90,7 +87,7 @@ def _decode_header(line: bytes, raw_file: str) -> list[str]:
 
 def _as_utf8(data: bytes) -> bytes:
     """The file's bytes in UTF-8: a UTF-16 copy (saved by a spreadsheet) decoded; others as they are."""
-    if data.startswith(_UTF16_BOMS):
+    if data.startswith(UTF16_BOMS):
         try:
             return data.decode("utf-16").encode("utf-8")
         except UnicodeDecodeError:

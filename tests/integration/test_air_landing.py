@@ -24,6 +24,7 @@ from ecocloud.simulator.air import day_file_name, generate_day, station_list_csv
 from ecocloud.simulator.province import national_stations
 from ecocloud.specs import get_spec
 from ingest.air.fetch import STATION_LIST_NAME
+from ingest.air.parse import parse_station_list
 
 DAY = dt.date(2023, 3, 1)
 
@@ -71,14 +72,39 @@ def test_the_location_given_last_wins_when_landed_together(
         led.close()
 
 
-def test_a_missing_file_is_a_clear_error(settings: Settings, tmp_path: Path) -> None:
+def test_a_refused_location_is_a_clear_error_and_nothing_lands(settings: Settings, tmp_path: Path) -> None:
+    """A missing file, a folder, a file that is neither kind: refused before any file lands (the day
+    file given first was landed, and the next run built it without a word)."""
     noon, _, _ = _versions(tmp_path)
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a station list\n")
+    refused = [
+        (tmp_path / "china_sites_20230302.csv", FileNotFoundError, "no such file"),
+        (tmp_path, ValueError, "is a folder: name the files in it"),
+        (notes, ValueError, "neither a day file"),
+    ]
     led = ledger(settings)
     try:
-        with pytest.raises(FileNotFoundError, match="no such file"):
-            air.land(settings, led, [str(noon), str(tmp_path / "china_sites_20230302.csv")])
+        for bad, error, says in refused:
+            with pytest.raises(error, match=says):
+                air.land(settings, led, [str(noon), str(bad)])
+        assert led.raw_objects("air") == []
     finally:
         led.close()
+
+
+def test_a_station_list_saved_as_utf16_lands_and_reads(settings: Settings, tmp_path: Path) -> None:
+    """A spreadsheet's "Unicode text" (UTF-16 with its byte-order mark): day files read so, the station
+    list was refused as neither kind of file."""
+    night = _versions(tmp_path)[1]
+    station_list = tmp_path / STATION_LIST_NAME
+    utf16 = tmp_path / "utf16" / "stations.csv"
+    utf16.parent.mkdir()
+    utf16.write_bytes(station_list.read_bytes().decode("utf-8").encode("utf-16"))
+    out = CliRunner(env={"COLUMNS": "250"}).invoke(app, ["ingest", "air", str(utf16), str(night)])
+    assert out.exit_code == 0, out.output
+    listed = parse_station_list(station_list.read_bytes()).table.num_rows  # as the UTF-8 list reads
+    assert serving_rows(settings, "SELECT count(*) FROM core_air__stations WHERE listed") == [(listed,)]
 
 
 def test_station_list_rows_set_aside_are_counted_and_the_contradicting_ones_named(

@@ -70,3 +70,11 @@ def test_a_large_gbk_registry_is_read_as_gbk() -> None:
     rows = [f"{i},{''.join(rng.choices(hanzi, k=rng.randint(2, 12)))}" for i in range(20_000)]
     text = "\n".join(rows) + "\n"
     assert decode_text(text.encode("gbk")) == text
+
+
+def test_utf16_with_its_byte_order_mark_is_read() -> None:
+    text = "监测点编码,监测点名称\n1001A,万寿西宫\n"
+    assert decode_text(text.encode("utf-16")) == text  # little-endian, the mark first
+    assert decode_text(b"\xfe\xff" + text.encode("utf-16-be")) == text
+    with pytest.raises(TextEncodingError, match="UTF-16 byte-order mark"):
+        decode_text(b"\xff\xfe" + "监测".encode("utf-16-le") + b"\x00")  # an odd byte out
