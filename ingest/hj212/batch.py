@@ -1209,6 +1209,11 @@ def _quarantine_rows(
                 )
             else:
                 reason, detail, mn, cn, qn = rej.reason, rej.detail, rej.mn, rej.cn, rej.qn
+        if mn is None and cn is None and qn is None:
+            # refused before its header was read (no CRLF, a bad length field): what the line states,
+            # so that an engineer can find a logger's rejects
+            said = proto.salvage_header(raw[6:] if raw.startswith(b"##") else raw)
+            mn, cn, qn = said.get("MN"), said.get("CN"), said.get("QN")
         for name, value in (
             ("reason", reason),
             ("detail", detail),

@@ -169,3 +169,21 @@ def test_split_packets_give_the_same_rows_whatever_the_chunk_size() -> None:
             lines, segment="s", default_date=DAY, chunk_bytes=chunk_bytes, fast=False
         )
         assert_same(reference, default)
+
+
+def test_lines_refused_before_their_header_is_read_still_name_their_logger() -> None:
+    """A capture whose line ends were converted to LF: every line is refused (missing_tail) before its
+    header is parsed, and the quarantine rows had no MN or CN to find a logger's rejects by."""
+    lines = [
+        build_packet(
+            qn=f"2026112010{m:02d}00000", st="32", cn="2011", mn=f"MN{m:022d}", flag=5,
+            data_time=dt.datetime(2026, 11, 20, 10, m, tzinfo=BEIJING), items={"w01018": {"Rtd": 1.0, "Flag": "N"}},
+        ).replace(b"\r\n", b"\n")
+        for m in range(3)
+    ]  # fmt: skip
+    parsed = parse_capture(b"".join(lines), segment="capture", default_date=DAY)
+    q = parsed.quarantine.sort_by("offset")
+    assert set(q.column("reason").to_pylist()) == {"missing_tail"} and q.num_rows == 3
+    assert q.column("mn").to_pylist() == [f"MN{m:022d}" for m in range(3)]
+    assert set(q.column("cn").to_pylist()) == {"2011"}
+    assert q.column("qn").to_pylist() == [f"2026112010{m:02d}00000" for m in range(3)]
