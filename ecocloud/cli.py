@@ -95,8 +95,8 @@ def sql(
             "--out",
             "-o",
             help="write to this file (needed for xlsx): a CSV file is for a spreadsheet — UTF-8 with a BOM, "
-            "text that would start a formula prefixed with ' —; csv and json go to stdout as they are "
-            "without it or with -",
+            "text that would start a formula prefixed with ', instants as Beijing wall time without an offset —; "
+            "csv and json go to stdout as they are without it or with -",
         ),
     ] = None,
     limit: Annotated[int, typer.Option(help="rows shown in table format")] = 200,
@@ -128,7 +128,14 @@ def sql(
         sys.stdout.flush()
         return
     write_output(out, data, "--out")
-    err.print(f"{len(rows):,} rows → {out}", markup=False)
+    zoned = fmt in ("csv", "xlsx") and any(
+        isinstance(v, dt.datetime) and v.tzinfo for v in (rows[0] if rows else ())
+    )
+    err.print(
+        f"{len(rows):,} rows → {out}"
+        + (" (instants in Beijing time, UTC+8, written without an offset)" if zoned else ""),
+        markup=False,
+    )
 
 
 def _query_output(

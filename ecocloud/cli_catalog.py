@@ -171,6 +171,12 @@ def show(
         fold=True,
     )
     console.print(columns)
+    if any(c["data_type"] == "timestamp" for c in d["columns"]):
+        console.print(
+            "timestamp columns are instants stored in UTC (what “UTC” in a description means); "
+            "ecocloud sql and the web show them in Beijing time (+08:00), CSV files for a spreadsheet "
+            "as Beijing wall time without an offset"
+        )
     _print_rows(
         "lineage (producers)",
         d["lineage"],

@@ -81,6 +81,9 @@ def test_show_prints_one_entry(catalog_built: WebHome) -> None:
     assert (
         "water_class" in shown.stdout and "class_published" in shown.stdout and "无条件共享" in shown.stdout
     )
+    assert (
+        "ecocloud sql and the web show them in Beijing time (+08:00)" in shown.stdout
+    )  # it has *_at columns
     missing = ecocloud(catalog_built, "catalog", "show", "no_such_table")
     assert missing.returncode == 2 and "no dataset" in missing.stderr
 

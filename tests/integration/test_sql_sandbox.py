@@ -444,7 +444,11 @@ def test_cli_sql_writes_files_for_a_spreadsheet(
     assert sheet["A2"].data_type == "s"  # text, not a formula
     assert len(first[9]) <= 32_767 and first[9].endswith("characters cut]")  # Excel's cell limit
 
-    assert runner.invoke(app, ["sql", query, "-f", "CSV", "-o", str(csv_path)]).exit_code == 0
+    to_csv = runner.invoke(app, ["sql", query, "-f", "CSV", "-o", str(csv_path)])
+    assert (
+        to_csv.exit_code == 0
+        and "(instants in Beijing time, UTC+8, written without an offset)" in to_csv.output
+    )
     data = csv_path.read_bytes()
     assert data.startswith(codecs.BOM_UTF8)
     header, row = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
