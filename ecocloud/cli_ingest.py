@@ -318,7 +318,8 @@ def ingest_master(
 @ingest_app.command("hj212")
 def ingest_hj212(
     files: Annotated[
-        list[str], typer.Argument(help="HJ 212 capture files: one packet per line, .gz allowed")
+        list[str],
+        typer.Argument(help="HJ 212 capture files (one packet per line, .gz allowed) or folders of them"),
     ],
     force: Annotated[bool, _FORCE] = False,
     workers: Annotated[int | None, typer.Option(help="parser processes (default: one per core)")] = None,

@@ -115,10 +115,11 @@ def _check_statement(kind: str, text: str, allowed: frozenset[str]) -> None:
     elif kind == "MULTI" and first_word(text).upper() in PIVOTS:
         _check_tokens(text, allowed)
     else:
+        said = first_word(text).upper() or kind  # what was written (DuckDB calls INSTALL a LOAD)
         raise ReadOnlyError(
             "only read-only queries (SELECT, WITH, DESCRIBE, SHOW, SUMMARIZE, PIVOT, EXPLAIN) "
-            f"are allowed, got {kind}",
-            f"只允许只读查询（SELECT、WITH、DESCRIBE、SHOW、SUMMARIZE、PIVOT、EXPLAIN），收到的是 {kind}",
+            f"are allowed, got {said}",
+            f"只允许只读查询（SELECT、WITH、DESCRIBE、SHOW、SUMMARIZE、PIVOT、EXPLAIN），收到的是 {said}",
         )
 
 

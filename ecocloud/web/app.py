@@ -58,6 +58,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             PLOTLY_JS, media_type="text/javascript", headers={"Cache-Control": "public, max-age=86400"}
         )
 
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> FileResponse:  # what a browser asks of every site (the pages link the SVG too)
+        return FileResponse(
+            STATIC / "favicon.svg",
+            media_type="image/svg+xml",
+            headers={"Cache-Control": "public, max-age=86400"},
+        )
+
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
         return {"status": "ok"}

@@ -366,6 +366,15 @@ def test_the_ingestion_page_names_each_blocked_unit_and_why(web_home: WebHome, t
     assert f"<code>{day}</code>" in listed and "expected date,hour,type" in listed
 
 
+def test_the_site_has_an_icon(web_server: str) -> None:
+    """Every browser asks for /favicon.ico: it was a 404 in every page's log."""
+    icon = requests.get(f"{web_server}/favicon.ico", timeout=10)
+    assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/svg+xml")
+    assert (
+        icon.content.startswith(b"<svg") and 'rel="icon"' in requests.get(f"{web_server}/", timeout=10).text
+    )
+
+
 def test_pages_name_sources_and_layers_in_the_page_s_language(web_server: str, login: Login) -> None:
     """Not by their codes (air, core …) on a Chinese page."""
     assert "核心层 ·" in requests.get(f"{web_server}/", timeout=10).text

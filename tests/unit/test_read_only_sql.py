@@ -85,3 +85,12 @@ def test_table_macros_of_the_serving_database_are_allowed() -> None:
 def test_writes_are_refused(query: str) -> None:
     with pytest.raises(ReadOnlyError):
         check_read_only(query)
+
+
+@pytest.mark.parametrize(
+    ("sql", "named"), [("INSTALL httpfs", "INSTALL"), ("  load httpfs", "LOAD"), ("CHECKPOINT", "CHECKPOINT")]
+)
+def test_a_refusal_names_the_statement_as_written(sql: str, named: str) -> None:
+    """DuckDB calls an INSTALL a LOAD statement: the refusal said "got LOAD" to someone who wrote INSTALL."""
+    with pytest.raises(ReadOnlyError, match=f"are allowed, got {named}$"):
+        check_read_only(sql)
