@@ -75,7 +75,10 @@ def _ingest(
         raise typer.Exit(2) from exc
     console.print(f"landed {len(report.landed)} new raw object(s)")
     for path in report.landed[:20]:
-        console.print(f"  {path}", markup=False)
+        earlier = report.same_bytes.get(path)
+        console.print(
+            f"  {path}" + (f" (the same bytes as {earlier}: built once)" if earlier else ""), markup=False
+        )
     if len(report.landed) > 20:
         console.print(f"  … and {len(report.landed) - 20} more")
     print_report(spec_name, report)

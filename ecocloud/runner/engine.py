@@ -84,6 +84,7 @@ from warehouse.ledger import (
     LineageRow,
     LockTimeout,
     Part,
+    RawObject,
     RetiredPart,
     UnitState,
     partition_date,
@@ -160,6 +161,7 @@ def land_and_run(
     led = ledger(settings)
     try:
         landed = land(settings, led)
+        same_bytes = _same_bytes(led, landed)
     finally:
         led.close()
     landed_s = time.perf_counter() - started
@@ -171,12 +173,27 @@ def land_and_run(
         _refresh_serving_after_failure(settings)
         raise
     report.landed = [getattr(o, "raw_path", str(o)) for o in landed]
+    report.same_bytes = same_bytes
     report.timings["land"] = landed_s
     started = time.perf_counter()
     if report.recorded or landed or not settings.duckdb_file.exists():
         refresh_serving(settings)
     report.timings["serving"] = time.perf_counter() - started
     return report
+
+
+def _same_bytes(led: Ledger, landed: Sequence[Any]) -> dict[str, str]:
+    """Raw path → the path the same bytes landed under before (another name or date): a build that
+    takes each content once (HJ 212 captures) has nothing new to do for it."""
+    out: dict[str, str] = {}
+    for source in {o.source for o in landed if isinstance(o, RawObject)}:
+        first: dict[str, str] = {}
+        for obj in sorted(led.raw_objects(source), key=lambda o: o.received_at):
+            first.setdefault(obj.sha256, obj.raw_path)
+        for obj in landed:
+            if isinstance(obj, RawObject) and obj.source == source and first[obj.sha256] != obj.raw_path:
+                out[obj.raw_path] = first[obj.sha256]
+    return out
 
 
 def land_scheduled(

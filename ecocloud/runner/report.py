@@ -53,6 +53,7 @@ class RunReport:
     run_id: str
     units: list[UnitReport] = field(default_factory=list)
     landed: list[str] = field(default_factory=list)  # raw paths landed by this run
+    same_bytes: dict[str, str] = field(default_factory=dict)  # landed path → earlier path of its bytes
     timings: dict[str, float] = field(default_factory=dict)
 
     def of(self, build: str) -> list[UnitReport]:

@@ -354,9 +354,12 @@ def test_the_same_capture_under_another_name_builds_nothing_new(
     first.write_bytes(b"".join(packet(at(9, m), 1.0 + m) for m in range(3)))
     again = tmp_path / "unread.h212"
     again.write_bytes(first.read_bytes())
-    assert [u.status for u in ingest("source", captures([first])).of("core")] == ["published"]
+    landed_first = ingest("source", captures([first]))
+    assert [u.status for u in landed_first.of("core")] == ["published"]
     report = ingest("source", captures([again]))  # a new raw object, the same content
     assert len(report.landed) == 1 and not [u for u in report.of("core") if u.status != "skipped"]
+    # the report says why nothing was built: `ingest` prints it beside the landed path
+    assert report.same_bytes == {report.landed[0]: landed_first.landed[0]}
     assert query(settings, "SELECT count(*) FROM core_source__packets") == [(3,)]
     rerun = ingest("source", captures([first]))  # already landed under this name: nothing new
     assert rerun.landed == [] and rerun.status in ("published", "skipped")
