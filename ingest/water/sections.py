@@ -156,10 +156,10 @@ def parse_sections_csv(data: bytes) -> pa.Table:
             problems.append(f"line {line}: {', '.join(empty)} empty")
             continue
         sid = section_id(province, basin, name)
-        if sid in seen:
+        if sid in seen:  # its other cells are checked too: every problem is listed at once
             problems.append(f"line {line}: {province}|{basin}|{name} already on line {seen[sid]}")
-            continue
-        seen[sid] = line
+        else:
+            seen[sid] = line
         stype = _TYPES.get(cell("section_type").lower())
         if stype is None:
             problems.append(

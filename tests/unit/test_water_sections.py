@@ -31,11 +31,12 @@ def test_a_broken_registry_is_refused_with_every_problem() -> None:
         "江西省,长江流域,A,pond,3,360100,116\n"
         "江西省,长江流域,B,river,VI,36010,200\n"
         "江西省,长江流域,A,river,3,,\n"
+        "江西省,长江流域,B,river,0,,\n"  # a repeat with a problem of its own: both are listed
     )
     with pytest.raises(SectionRegistryError) as err:
         parse_sections_csv(text.encode())
     message = str(err.value)
-    for expected in ("line 2: section_type 'pond'", "line 3: target_class 'VI'", "line 3: region_code", "line 3: longitude 200.0 outside", "line 4: 江西省|长江流域|A already on line 2"):  # fmt: skip
+    for expected in ("line 2: section_type 'pond'", "line 3: target_class 'VI'", "line 3: region_code", "line 3: longitude 200.0 outside", "line 4: 江西省|长江流域|A already on line 2", "line 5: 江西省|长江流域|B already on line 3", "line 5: target_class '0'"):  # fmt: skip
         assert expected in message
     with pytest.raises(SectionRegistryError, match="required columns missing"):
         parse_sections_csv(b"province,basin,section_name\n")
