@@ -288,25 +288,38 @@ def test_a_public_page_names_no_quarantine_table_the_viewer_may_not_see(
     assert NOT_SHARED in login("ana").get(public, timeout=10).text
 
 
-def test_the_ingestion_page_says_why_rows_were_quarantined(web_home: WebHome, tmp_path: Path) -> None:
-    """Per source, the reasons most rows were quarantined for (catalog_quarantine_reasons)."""
+def _ingest_into_a_copy(web_home: WebHome, tmp_path: Path, *args: str) -> tuple[Path, dict[str, str], int]:
+    """``ecocloud ingest ARGS`` into a copy of the web home: (home, env, exit status)."""
     home = tmp_path / "home"
     shutil.copytree(web_home.home, home)
     env = web_home.env | {"ECOCLOUD_HOME": str(home)}
+    done = subprocess.run(
+        [web_home.ecocloud, "ingest", *args], env=env, capture_output=True, text=True, check=False
+    )
+    assert done.returncode in (0, 1), done.stdout + done.stderr
+    return home, env, done.returncode
+
+
+def _analyst_page(env: dict[str, str], password: str, path: str) -> str:
+    """A page as the analyst "ana" sees it, from a web app serving ``env``'s home."""
+    with running_web(env, "--insecure-cookies") as base:
+        s = requests.Session()
+        token = csrf_of(s.get(f"{base}/login", timeout=10).text)
+        form = {"username": "ana", "password": password, "csrf_token": token}
+        assert s.post(f"{base}/login", data=form, timeout=30).status_code == 200
+        return s.get(f"{base}{path}", timeout=10).text
+
+
+def test_the_ingestion_page_says_why_rows_were_quarantined(web_home: WebHome, tmp_path: Path) -> None:
+    """Per source, the reasons most rows were quarantined for (catalog_quarantine_reasons)."""
     good = build_packet(
         qn="20261120090000000", st="32", cn="2011", mn="88883600000000000000014D", flag=5,
         data_time=dt.datetime(2026, 11, 20, 9, tzinfo=BEIJING), items={"w01018": {"Rtd": 1.0, "Flag": "N"}},
     )  # fmt: skip
     capture = tmp_path / "2026-11-20T09.h212"
     capture.write_bytes(good + good.replace(b"\r\n", b"\n") * 2 + b"##0002garbage\r\n")
-    done = subprocess.run(
-        [web_home.ecocloud, "ingest", "hj212", str(capture)],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
+    home, env, status = _ingest_into_a_copy(web_home, tmp_path, "hj212", str(capture))
+    assert status == 0
     con = duckdb.connect(str(home / "ecocloud.duckdb"), read_only=True)
     try:
         reasons = con.execute(
@@ -317,12 +330,7 @@ def test_the_ingestion_page_says_why_rows_were_quarantined(web_home: WebHome, tm
     finally:
         con.close()
     assert sum(n for _, n in reasons) == quarantined == 3 and reasons[0] == ("missing_tail", 2)
-    with running_web(env, "--insecure-cookies") as base:
-        s = requests.Session()
-        token = csrf_of(s.get(f"{base}/login", timeout=10).text)
-        form = {"username": "ana", "password": web_home.password, "csrf_token": token}
-        assert s.post(f"{base}/login", data=form, timeout=30).status_code == 200
-        page = s.get(f"{base}/overview/ingestion", timeout=10).text
+    page = _analyst_page(env, web_home.password, "/overview/ingestion")
     assert "主要隔离原因" in page and "<code>missing_tail</code> 2" in page
 
 
@@ -342,26 +350,12 @@ def test_the_home_page_lists_the_shared_marts_beside_the_core_datasets(web_serve
 def test_the_ingestion_page_names_each_blocked_unit_and_why(web_home: WebHome, tmp_path: Path) -> None:
     """A day whose newer file is not a day file stays blocked: the page said only "blocked 1" in the
     builds table, with neither the unit nor the reason."""
-    home = tmp_path / "home"
-    shutil.copytree(web_home.home, home)
-    env = web_home.env | {"ECOCLOUD_HOME": str(home)}
     day = web_home.days[-1]
     garbage = tmp_path / f"china_sites_{day:%Y%m%d}.csv"
     garbage.write_bytes(b"<html>503 Service Unavailable</html>\n")
-    done = subprocess.run(
-        [web_home.ecocloud, "ingest", "air", str(garbage)],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == 1, done.stdout + done.stderr
-    with running_web(env, "--insecure-cookies") as base:
-        s = requests.Session()
-        token = csrf_of(s.get(f"{base}/login", timeout=10).text)
-        form = {"username": "ana", "password": web_home.password, "csrf_token": token}
-        assert s.post(f"{base}/login", data=form, timeout=30).status_code == 200
-        page = html.unescape(s.get(f"{base}/overview/ingestion", timeout=10).text)
+    _, env, status = _ingest_into_a_copy(web_home, tmp_path, "air", str(garbage))
+    assert status == 1  # blocked
+    page = html.unescape(_analyst_page(env, web_home.password, "/overview/ingestion"))
     listed = page.split('id="units-not-published"')[1].split("</table>")[0]
     assert f"<code>{day}</code>" in listed and "expected date,hour,type" in listed
 
