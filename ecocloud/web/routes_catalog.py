@@ -43,7 +43,7 @@ def visible_table(v: Viewer, name: str) -> Table:
         raise HTTPException(404, v.t(f"没有名为 {name} 的数据集", f"no dataset named {name}"))
     if not access.can_see_entry(v.role, table.sharing):
         raise RestrictedDataset(
-            table,
+            table if table.sharing is Sharing.CONDITIONAL else None,
             v.t(
                 f"该数据集为“{table.sharing.value}”，需以相应权限的账号登录后查看。",
                 f"This dataset is {table.sharing.value} ({_sharing_en(table.sharing)}): log in with a role "
@@ -54,10 +54,11 @@ def visible_table(v: Viewer, name: str) -> Table:
 
 
 class RestrictedDataset(HTTPException):
-    """A 403 for a catalog entry the viewer may not see, naming the dataset, its owner and the
-    conditions of sharing: someone who followed a link learns whom to ask, not only "no"."""
+    """A 403 for a catalog entry the viewer may not see. ``table``: a 有条件共享 dataset, whose page
+    then names it, its owner and the conditions of sharing (someone who followed a link learns whom to
+    apply to, not only "no"); None for a 不予共享 one, of which the public learns nothing."""
 
-    def __init__(self, table: Table, message: str) -> None:
+    def __init__(self, table: Table | None, message: str) -> None:
         super().__init__(403, message)
         self.table = table
 

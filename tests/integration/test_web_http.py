@@ -255,6 +255,15 @@ def test_anonymous_and_public_refused_a_conditional_page_without_data(web_server
         assert who.get(f"{web_server}/datasets/{CONDITIONAL}/quality", timeout=10).status_code == 403
 
 
+def test_a_refused_page_of_data_never_shared_says_nothing_of_it(web_server: str) -> None:
+    """不予共享 entries are hidden from the public: their 403 names no title, owner or conditions."""
+    table = get_table(NOT_SHARED)
+    r = requests.get(f"{web_server}/datasets/{NOT_SHARED}", timeout=10)
+    assert r.status_code == 403 and 'id="restricted"' not in r.text
+    text = html.unescape(r.text)
+    assert table.title_zh not in text and table.owner.contact not in text and table.owner.name_zh not in text
+
+
 def test_a_refused_page_says_which_dataset_it_is_and_whom_to_ask(web_server: str) -> None:
     """Someone who followed a link to a 有条件共享 dataset learns its title, the conditions of sharing
     and its owner's contact (what an application for the data needs), not the columns or rows."""
