@@ -2,7 +2,9 @@
 
 The risk marts keep each reason's Chinese sentence (what enforcement lists and exports say) beside
 its code, pollutant and numbers (``reasons_json``). An English page says the same from the code and
-the numbers; a code this module does not know keeps its Chinese sentence (never a blank cell).
+the numbers; a code this module does not know, or a reason without the numbers its sentence needs,
+keeps its Chinese sentence (never a blank cell, never "None hours"). The largest exceedance multiple
+is shown as the numbers keep it (three decimals; the Chinese sentence rounds it to two).
 """
 
 from __future__ import annotations
@@ -19,11 +21,15 @@ Numbers = Mapping[str, Any]
 
 
 def _n(count: Any, unit: str) -> str:
-    """``6 hours``, ``1 day``."""
+    """``6 hours``, ``1 day``; a count the numbers lack is no sentence (``KeyError``: the Chinese)."""
+    if count is None:
+        raise KeyError(unit)
     return f"{count} {unit}" + ("" if count == 1 else "s")
 
 
 def _share(part: Any, whole: Any) -> str:
+    if part is None or whole is None:
+        raise KeyError("share")
     return f"{100 * part / whole:.0f}%" if whole else "?"
 
 
@@ -34,7 +40,7 @@ def _exceedance(n: Numbers, name: str, _rules: RiskRules) -> str:
     multiple = n.get("max_exceedance_multiple")
     said = [f"{name} above the limit for {_n(n['hours'], 'hour')} ({_n(n.get('days'), 'day')})"]
     if multiple is not None:
-        said.append(f"at most {multiple:.2f} times over")
+        said.append(f"at most {multiple:.3f} times over")
     said.append(f"longest run {_n(n.get('longest_run_h'), 'hour')}")
     if n.get("daily_mean_days"):
         said.append(f"daily mean above the limit on {_n(n['daily_mean_days'], 'day')}")
@@ -81,8 +87,8 @@ def _permit(n: Numbers, _name: str, _rules: RiskRules, outlet: str | None = None
 
 
 def _credit(n: Numbers, _name: str, _rules: RiskRules) -> str:
-    colour = schema.CREDIT_LEVELS.in_language("en").get(str(n.get("credit_level")), n.get("credit_level"))
-    return f"environmental credit rating for {n.get('year')}: {colour}"
+    level = str(n["credit_level"])
+    return f"environmental credit rating for {n['year']}: {schema.CREDIT_LEVELS.in_language('en').get(level, level)}"
 
 
 _SAY: dict[str, Callable[[Numbers, str, RiskRules], str]] = {
@@ -103,7 +109,7 @@ _SAY: dict[str, Callable[[Numbers, str, RiskRules], str]] = {
         f"{name}: converted concentration disagrees with the measured one and the O2 for {_n(n.get('hours'), 'hour')}"
     ),
     "silence": lambda n, _name, _: (
-        f"logger silent: at most {_n(n.get('longest_run_h'), 'hour')} in a row without data "
+        f"logger silent: longest {_n(n.get('longest_run_h'), 'hour')} in a row without data "
         f"({_n(n.get('hours'), 'hour')} in the period)"
     ),
     "unpermitted_discharge": lambda n, _name, _: (
@@ -128,15 +134,29 @@ def reason_text(reason: Mapping[str, Any], rules: RiskRules, lang: str, outlet: 
         numbers = json.loads(numbers)
     name = pollutant_name(str(reason.get("pollutant") or schema.LOGGER_LEVEL), rules, "en")
     where = reason.get("outlet_code") or outlet
-    if code.startswith("permit_"):
-        said = _permit(numbers, name, rules, where)
-    elif code.startswith("credit_"):
-        said = _credit(numbers, name, rules)
-    elif code in _SAY:
-        said = _SAY[code](numbers, name, rules)
-    else:
+    try:
+        if code.startswith("permit_"):
+            said = _permit(numbers, name, rules, where)
+        elif code.startswith("credit_"):
+            said = _credit(numbers, name, rules)
+        elif code in _SAY:
+            said = _SAY[code](numbers, name, rules)
+        else:
+            return text
+    except (KeyError, TypeError, ValueError):  # numbers it needs are missing or not numbers
         return text
-    return f"{reason['outlet_code']}: {said}" if reason.get("outlet_code") else said
+    return f"{prefix}: {said}" if (prefix := _about(reason, text)) else said
+
+
+def _about(reason: Mapping[str, Any], text: str) -> str | None:
+    """The outlet an enterprise's reason is about, as its Chinese sentence names it first: its
+    outlet code, or its logger's MN where the outlet has no code (``reasons_json`` keeps the code
+    only); None for an outlet's own reasons and the enterprise's (credit, its permit)."""
+    if reason.get("outlet_code"):
+        return str(reason["outlet_code"])
+    if "outlet_code" in reason and "：" in text:
+        return text.split("：", 1)[0]
+    return None
 
 
 def top_reasons(row: Mapping[str, Any], rules: RiskRules, lang: str) -> str:

@@ -37,7 +37,7 @@ def test_an_outlets_reasons_in_english_say_the_chinese_sentences_numbers() -> No
     air, plant = rows[MN_AIR], rows[MN_WATER]
     assert top_reasons(air, RULES, "zh") == air["top_reasons"]  # the marts' own sentence
     assert top_reasons(air, RULES, "en") == (
-        "SO2 above the limit for 6 hours (1 day), at most 1.00 times over, longest run 6 hours"
+        "SO2 above the limit for 6 hours (1 day), at most 1.000 times over, longest run 6 hours"
     )
     english = [reason_text(r, RULES, "en") for r in json.loads(plant["reasons_json"])]
     assert english[0] == "no discharge permit"
@@ -75,12 +75,47 @@ CODES = (
 )
 
 
+# every number any reason keeps (transforms/risk/scoring.py: its json_object)
+NUMBERS = {
+    "hours": 6, "days": 1, "max_exceedance_multiple": 1.5, "longest_run_h": 4, "daily_mean_days": 1,
+    "limit_value": 35.0, "limit_unit": "mg/m³", "default_limit": False, "hours_near_limit": 40,
+    "hours_judged": 48, "hours_abnormal": 10, "hours_present": 100, "hours_manual": 5, "values_missing": 7,
+    "values_expected": 70, "permit_no": "91360000000000000X001P", "since": "2026-11-20", "year": 2025,
+    "mn": "88883600000000000000014D",
+}  # fmt: skip
+
+
 @pytest.mark.parametrize("code", CODES)
 def test_every_reason_the_rules_score_has_an_english_sentence(code: str) -> None:
-    reason = {"code": code, "text": "中文原因", "pollutant": "a21026", "numbers": {}}
+    numbers = NUMBERS | {
+        "permit_status": code.removeprefix("permit_"),
+        "credit_level": code.removeprefix("credit_"),
+    }
+    reason = {"code": code, "text": "中文原因", "pollutant": "a21026", "numbers": numbers}
     said = reason_text(reason, RULES, "en")
-    assert said and not CJK.search(said)
+    assert said and not CJK.search(said) and "None" not in said, said
     assert reason_text(reason, RULES, "zh") == "中文原因"
+
+
+@pytest.mark.parametrize("code", [c for c in CODES if c != "mn_unregistered" and not c.startswith("permit_")])
+def test_a_reason_without_the_numbers_its_sentence_needs_keeps_its_chinese(code: str) -> None:
+    reason = {"code": code, "text": "中文原因", "pollutant": "a21026", "numbers": {}}
+    assert reason_text(reason, RULES, "en") == "中文原因"
+
+
+def test_an_enterprises_reason_about_an_outlet_without_a_code_names_its_mn() -> None:
+    """The Chinese sentence names the logger's MN where its outlet has no code; reasons_json keeps
+    the (missing) code only."""
+    mn = "88883600000000000000014D"
+    reason = {"code": "silence", "outlet_code": None, "text": f"{mn}：数采仪中断传输……", "numbers": NUMBERS}
+    assert reason_text(reason, RULES, "en").startswith(f"{mn}: logger silent: longest 4 hours in a row")
+    permit = {
+        "code": "permit_none",
+        "outlet_code": None,
+        "text": "无排污许可证",
+        "numbers": {"permit_status": "none"},
+    }
+    assert reason_text(permit, RULES, "en") == "no discharge permit"  # the enterprise's own: no outlet
 
 
 def test_a_code_it_does_not_know_keeps_its_chinese_sentence() -> None:
