@@ -54,6 +54,7 @@ def _ingest(
     """Land with ``land(settings, ledger)``, run the spec, refresh serving, report, exit code."""
     from ecocloud.runner import engine
     from ecocloud.runner.context import RunInfo
+    from ecocloud.runner.report import SKIPPED
     from ecocloud.specs import get_spec
     from ingest.http import FetchError
 
@@ -74,10 +75,19 @@ def _ingest(
         err.print(f"[red]cannot ingest: {said(exc)}")
         raise typer.Exit(2) from exc
     console.print(f"landed {len(report.landed)} new raw object(s)")
+    # where nothing was built, a copy of bytes landed before is why (elsewhere, a version landed again
+    # that is built anew: an earlier day file returning after a truncated one)
+    idle = all(u.status == SKIPPED for u in report.units)
     for path in report.landed[:20]:
         earlier = report.same_bytes.get(path)
         console.print(
-            f"  {path}" + (f" (the same bytes as {earlier}: built once)" if earlier else ""), markup=False
+            f"  {path}"
+            + (
+                f" (the same bytes as {earlier}" + (": nothing new to build)" if idle else ")")
+                if earlier
+                else ""
+            ),
+            markup=False,
         )
     if len(report.landed) > 20:
         console.print(f"  … and {len(report.landed) - 20} more")
@@ -131,6 +141,10 @@ def print_report(spec_name: str, report: Any) -> None:
                 err.print(
                     f"[red]{said(u.unit)} {'FAILED' if u.status == 'failed' else 'BLOCKED'}: {said(line)}"
                 )
+        for u in units:
+            if u.status == SKIPPED and u.warnings:  # left for the next run, and why
+                for line in u.warnings:
+                    console.print(f"[yellow]{said(u.unit)} warning: {said(line)}")
         for u in still_blocked:  # its input has not changed since: rebuilding it would block it again
             for line in (u.blocked_before or "").splitlines():
                 err.print(f"[red]{said(u.unit)} still BLOCKED (its input is unchanged): {said(line)}")

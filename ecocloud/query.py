@@ -56,6 +56,11 @@ TABLE_FUNCTIONS = frozenset(
 )  # fmt: skip
 _QUERY_NODES = frozenset({"SELECT_NODE", "SET_OPERATION_NODE", "RECURSIVE_CTE_NODE", "CTE_NODE"})
 PIVOTS = frozenset({"PIVOT", "UNPIVOT", "PIVOT_WIDER", "PIVOT_LONGER"})
+# the first words of the queries the refusal names as allowed
+_READ_ONLY_WORDS = (
+    frozenset({"SELECT", "WITH", "DESCRIBE", "SHOW", "SUMMARIZE", "EXPLAIN", "FROM", "VALUES", "TABLE"})
+    | PIVOTS
+)
 # a run-time PIVOT is checked on its tokens: none of these may appear as keywords
 _WRITE_KEYWORDS = frozenset(
     {
@@ -115,7 +120,9 @@ def _check_statement(kind: str, text: str, allowed: frozenset[str]) -> None:
     elif kind == "MULTI" and first_word(text).upper() in PIVOTS:
         _check_tokens(text, allowed)
     else:
-        said = first_word(text).upper() or kind  # what was written (DuckDB calls INSTALL a LOAD)
+        word = first_word(text).upper()
+        # what was written (DuckDB calls INSTALL a LOAD), unless it is an allowed word (WITH … DELETE)
+        said = word if word and word not in _READ_ONLY_WORDS else kind
         raise ReadOnlyError(
             "only read-only queries (SELECT, WITH, DESCRIBE, SHOW, SUMMARIZE, PIVOT, EXPLAIN) "
             f"are allowed, got {said}",

@@ -146,7 +146,8 @@ class Permits:
         newest_unreadable = counts.pop("newest_unreadable", None)
         warnings = (
             [
-                f"{counts['pages_unreadable']:,} page(s) unreadable, quarantined; the newest: {newest_unreadable}"
+                f"{counts['pages_unreadable']:,} page(s) unreadable and not replaced by a readable copy, "
+                f"quarantined; one of them: {newest_unreadable}"
             ]
             if newest_unreadable
             else []
@@ -182,16 +183,17 @@ def _stage(ctx: StepContext) -> tuple[pa.Table, pa.Table, pa.Table, pa.Table, di
     versions = [schema.stage_versions.empty().append_column("received_at", pa.array([], received_type))]
     outlets, limits = [schema.stage_outlets.empty()], [schema.stage_limits.empty()]
     quarantine = [_with_records(schema.quarantine.empty(), [])]
-    counts: dict[str, Any] = {"pages": 0, "pages_unreadable": 0, "records_read": 0}
+    counts: dict[str, Any] = {"pages": 0, "records_read": 0}
+    unreadable: dict[str, str | None] = {}  # page name → why its newest copy is unreadable (None: it reads)
     for obj in ctx.ledger.raw_objects(SOURCE):
         counts["pages"] += 1
         try:
             page = parse_page(read_raw(ctx.lake, obj), raw_file=obj.raw_path)
         except PermitPageError as exc:
             quarantine.append(_with_records(page_quarantine(obj.raw_path, str(exc)), []))
-            counts["pages_unreadable"] += 1
-            counts["newest_unreadable"] = f"{obj.raw_path}: {exc}"
+            unreadable[obj.logical_name] = f"{obj.raw_path}: {exc}"
             continue
+        unreadable[obj.logical_name] = None
         counts["records_read"] += page.counts["records"]
         received = dt.datetime.fromisoformat(obj.received_at)
         versions.append(
@@ -206,6 +208,10 @@ def _stage(ctx: StepContext) -> tuple[pa.Table, pa.Table, pa.Table, pa.Table, di
     winners = newest_copies(pa.concat_tables(versions))
     chosen = winners.column("record")
     out, lim = pa.concat_tables(outlets), pa.concat_tables(limits)
+    still = [why for why in unreadable.values() if why]
+    counts["pages_unreadable"] = len(still)  # pages no readable copy has replaced
+    if still:
+        counts["newest_unreadable"] = still[-1]
     counts["versions"] = winners.num_rows
     counts["copies_dropped"] = sum(t.num_rows for t in versions) - winners.num_rows
     rejects = _rejects_once(pa.concat_tables(quarantine), pa.concat_tables(versions).column("record"), chosen)

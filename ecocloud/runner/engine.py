@@ -414,10 +414,13 @@ def _replan(
     fresh = {u.key: u for u in steps.plan(ctx) if u.key in wanted}
     states = ctx.ledger.unit_states(ctx.build)
 
-    def skipped(key: str, *warnings: str) -> UnitReport:
-        report = _current_report(ctx.build, key, states.get(key))
-        report.warnings += warnings
-        return report
+    def skipped(key: str, *warnings: str, current: bool = False) -> UnitReport:
+        """``current``: nothing to do (its ledger state stands, blocked perhaps); else it went away
+        or was left for the next run."""
+        if current:
+            return _current_report(ctx.build, key, states.get(key))
+        state = states.get(key)
+        return UnitReport(ctx.build, key, SKIPPED, state.counts if state else {}, list(warnings))
 
     reports: list[UnitReport] = []
     todo: list[tuple[Unit, str]] = []
@@ -436,7 +439,7 @@ def _replan(
             if _is_pending(states.get(key), fp, ctx.run):
                 todo.append((unit, fp))
             else:
-                reports.append(skipped(key))
+                reports.append(skipped(key, current=True))
     return reports, todo
 
 
@@ -641,7 +644,9 @@ def _publish(
     writes: list[tuple[Table, dt.date | None, pa.Table, str]] = []
     publishing: set[str] = set()  # the tables whose rows it publishes (none may be left in a table)
     # rows of an earlier input live (its own parts, or a compaction's holding them)
-    live = any(t not in build.evidence for t in [p.table_name for p in published] + [t for t, _ in elsewhere])
+    live = any(p.table_name not in build.evidence and p.rows for p in published) or any(
+        t not in build.evidence for t, _ in elsewhere
+    )
     for table in outputs:
         if not passed and (held or live or table.name not in build.evidence):
             # keep the last good parts of a blocked unit (they stay consistent with the ledger)

@@ -52,12 +52,13 @@ def figure_json(data: list[dict[str, Any]], layout: dict[str, Any]) -> str:
 
 _DAY_MS = 86_400_000
 # Plotly names months and days in English ("Nov 20"); a Chinese page's time axis in Chinese instead,
-# coarser as the ticks grow apart (Plotly's own dtick ranges: milliseconds, "M1" a month)
+# coarser as the ticks grow apart (dtick in milliseconds, "M1" a month). A range includes both its
+# ends and the first that matches wins: the coarsest first, so that ticks a day apart show the day
 _CHINESE_TICKS = [
-    {"dtickrange": [None, _DAY_MS], "value": "%H:%M<br>%-m月%-d日"},
-    {"dtickrange": [_DAY_MS, "M1"], "value": "%-m月%-d日"},
-    {"dtickrange": ["M1", "M12"], "value": "%Y年%-m月"},
     {"dtickrange": ["M12", None], "value": "%Y年"},
+    {"dtickrange": ["M1", "M12"], "value": "%Y年%-m月"},
+    {"dtickrange": [_DAY_MS, "M1"], "value": "%-m月%-d日"},
+    {"dtickrange": [None, _DAY_MS], "value": "%H:%M<br>%-m月%-d日"},
 ]
 
 

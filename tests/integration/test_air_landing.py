@@ -285,6 +285,8 @@ def test_the_good_day_file_served_again_after_a_truncated_one_is_the_newest(
     again = cli.invoke(app, ["ingest", "air", str(night)])
     assert again.exit_code == 0, again.output
     assert f"{DAY}  │ published" in again.output or f"{DAY} │ published" in again.output, again.output
+    # it says whose bytes these are, and not that there was nothing to build (it was built)
+    assert "(the same bytes as raw/air/" in again.output and "nothing new to build" not in again.output
     led = ledger(settings)
     try:
         newest = air.newest_day_files(led)[DAY]

@@ -12,8 +12,10 @@ from typing import Any
 
 import duckdb
 import pytest
+from typer.testing import CliRunner
 
 from ecocloud.builds import sources
+from ecocloud.cli import app
 from ecocloud.runner.report import RunReport
 from ecocloud.settings import Settings
 from ingest.hj212.protocol import build_packet
@@ -360,6 +362,10 @@ def test_the_same_capture_under_another_name_builds_nothing_new(
     assert len(report.landed) == 1 and not [u for u in report.of("core") if u.status != "skipped"]
     # the report says why nothing was built: `ingest` prints it beside the landed path
     assert report.same_bytes == {report.landed[0]: landed_first.landed[0]}
+    third = tmp_path / "third.h212"
+    third.write_bytes(first.read_bytes())
+    out = CliRunner(env={"COLUMNS": "250"}).invoke(app, ["ingest", "hj212", str(third)])
+    assert out.exit_code == 0 and "nothing new to build)" in out.output, out.output
     assert query(settings, "SELECT count(*) FROM core_source__packets") == [(3,)]
     rerun = ingest("source", captures([first]))  # already landed under this name: nothing new
     assert rerun.landed == [] and rerun.status in ("published", "skipped")

@@ -88,7 +88,13 @@ def test_writes_are_refused(query: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("sql", "named"), [("INSTALL httpfs", "INSTALL"), ("  load httpfs", "LOAD"), ("CHECKPOINT", "CHECKPOINT")]
+    ("sql", "named"),
+    [
+        ("INSTALL httpfs", "INSTALL"),
+        ("  load httpfs", "LOAD"),
+        ("CHECKPOINT", "CHECKPOINT"),
+        ("WITH a AS (SELECT 1) DELETE FROM t", "DELETE"),  # not WITH, an allowed word
+    ],
 )
 def test_a_refusal_names_the_statement_as_written(sql: str, named: str) -> None:
     """DuckDB calls an INSTALL a LOAD statement: the refusal said "got LOAD" to someone who wrote INSTALL."""
