@@ -76,11 +76,15 @@ class FilterError(ValueError):
 
 
 class NoRiskMarts(LookupError):
-    """Nothing to rank: the daily risk marts have not been built in this home."""
+    """Nothing to rank: the daily risk marts have not been built in this home (``no_home``: not even a
+    serving database is there: perhaps the wrong home)."""
 
-    def __init__(self) -> None:
+    def __init__(self, no_home: bool = False) -> None:
         super().__init__(
-            "no daily risk marts yet: build them with `ecocloud run risk` "
+            "no serving database in this home: is ECOCLOUD_HOME set (by default ./.ecocloud of the current "
+            "folder)? An ingest or `ecocloud demo` makes one"
+            if no_home
+            else "no daily risk marts yet: build them with `ecocloud run risk` "
             "(after the pollution-source, permit, credit and master data are ingested)"
         )
 
@@ -275,7 +279,7 @@ def serving(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
     try:
         con = settings.connect_serving()
     except FileNotFoundError:
-        raise NoRiskMarts() from None
+        raise NoRiskMarts(no_home=True) from None
     try:
         yield con
     finally:

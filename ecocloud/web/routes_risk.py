@@ -184,7 +184,8 @@ def export_xlsx(request: Request, listing: Listing) -> Response:
         period, report = _listed(v, settings, filters, rules, digest, with_evidence=True)
     except NoRiskMarts:
         raise _no_marts(v) from None
-    name = f"risk-{period.start:%Y%m%d}-{period.end:%Y%m%d}.xlsx"
+    chosen = [x for x in (filters.region, filters.industry, filters.pollutant) if x]
+    name = "-".join(["risk", f"{period.start:%Y%m%d}", f"{period.end:%Y%m%d}", *chosen]) + ".xlsx"
     return Response(
         to_xlsx(report),
         media_type=XLSX,

@@ -166,8 +166,13 @@ def test_bad_filters_exit_2(risk_home: RiskHome, args: list[str], says: str) -> 
 
 
 def test_no_risk_marts_exit_1_and_say_how_to_build_them(risk_home: RiskHome, tmp_path: Path) -> None:
-    r = risk_home.ecocloud("risk", home=tmp_path / "empty")
+    built = tmp_path / "no-risk"  # a home with a serving database, without risk marts
+    assert risk_home.ecocloud("catalog", "build", home=built).returncode == 0
+    r = risk_home.ecocloud("risk", home=built)
     assert r.returncode == 1 and "ecocloud run risk" in r.stderr
+    # no serving database at all: perhaps not the home meant (it said to build the risk marts there)
+    r = risk_home.ecocloud("risk", home=tmp_path / "empty")
+    assert r.returncode == 1 and "is ECOCLOUD_HOME set" in r.stderr and "ecocloud run risk" not in r.stderr
 
 
 # --------------------------------------------------------------------------------------------- HTTP
@@ -262,6 +267,30 @@ def test_the_list_shows_the_cli_ranking_and_downloads_it(
     listed = re.findall(r'href="/risk/enterprises/([^"?]+)\?', enterprise_table)
     assert listed and [row[3] for row in list(book["企业排名"].values)[1:]] == listed
     assert book["证据"].max_row - 1 == len(expected["evidence"])
+
+
+def test_a_pollutant_filter_follows_the_list_to_the_outlet_and_says_it_rescores(
+    risk_server: str, enforcement: requests.Session, labels: list[dict[str, Any]]
+) -> None:
+    """The list filtered by a pollutant scores on it alone, as the outlet page with that filter does:
+    the list's links dropped it (the page showed another score), and the page did not say why its
+    score changed with the chart's pollutant."""
+    lb = labelled(labels, "exceedance")
+    page = enforcement.get(
+        f"{risk_server}/risk", params={"pollutant": lb["pollutant"], "top": "50"}, timeout=60
+    )
+    links = re.findall(r'href="(/risk/outlets/[^"]+)"', page.text)
+    assert links and all(f"pollutant={lb['pollutant']}" in html.unescape(link) for link in links)
+    outlet = enforcement.get(risk_server + html.unescape(links[0]), timeout=60).text
+    assert 'id="pollutant-only"' in outlet and lb["pollutant"] in outlet.split('id="pollutant-only"')[1][:300]
+    plain = enforcement.get(f"{risk_server}/risk/outlets/{lb['mn']}", timeout=60).text
+    assert 'id="pollutant-only"' not in plain
+    download = enforcement.get(
+        f"{risk_server}/risk/export.xlsx", params={"pollutant": lb["pollutant"]}, timeout=60
+    )
+    assert (
+        download.status_code == 200 and f"-{lb['pollutant']}.xlsx" in download.headers["content-disposition"]
+    )
 
 
 def test_english_pages_give_the_reasons_in_english(risk_server: str, enforcement: requests.Session) -> None:
