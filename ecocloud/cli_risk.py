@@ -50,7 +50,16 @@ def risk(
         str | None,
         typer.Option("--to", help="last day YYYY-MM-DD (default: the newest day with daily risk marts)"),
     ] = None,
-    top: Annotated[int, typer.Option(help=f"how many outlets, 1 to {MAX_TOP:,}")] = DEFAULT_TOP,
+    top: Annotated[
+        int, typer.Option(help=f"how many outlets (and enterprises), 1 to {MAX_TOP:,}")
+    ] = DEFAULT_TOP,
+    enterprises: Annotated[
+        bool,
+        typer.Option(
+            "--enterprises",
+            help="table and csv: the enterprise ranking instead of the outlets' (json and xlsx hold both)",
+        ),
+    ] = False,
     fmt: Annotated[
         str | None,
         typer.Option(
@@ -83,7 +92,10 @@ def risk(
     except NoRiskMarts as exc:
         _fail(1, f"{exc} (home {get_settings().home.absolute()})")
     if fmt == "table":
-        _print_table(report)
+        if enterprises:
+            _print_enterprises(report)
+        else:
+            _print_table(report)
         return
     if fmt == "xlsx":
         data, summary = (
@@ -91,14 +103,16 @@ def risk(
             f"{len(report.outlets)} outlets, {len(report.evidence)} evidence rows",
         )
     else:
-        text = to_csv(report) if fmt == "csv" else to_json(report) + "\n"
+        text = to_csv(report, enterprises=enterprises) if fmt == "csv" else to_json(report) + "\n"
         if out is None:
             sys.stdout.write(text)
             return
-        data, summary = (
-            csv_bytes(text) if fmt == "csv" else text.encode("utf-8"),
-            f"{len(report.outlets)} outlets",
+        shown = (
+            f"{len(report.enterprises)} enterprises"
+            if enterprises and fmt == "csv"
+            else f"{len(report.outlets)} outlets"
         )
+        data, summary = (csv_bytes(text) if fmt == "csv" else text.encode("utf-8"), shown)
     assert out is not None
     write_output(out, data, "--out")
     err.print(f"{summary} → {out}", markup=False)
@@ -109,12 +123,35 @@ def _fail(code: int, message: str) -> NoReturn:
     raise typer.Exit(code)
 
 
-def _print_table(report: RiskReport) -> None:
+def _title(report: RiskReport, what: str) -> str:
     p, f = report.period, report.filters
     scope = [f"区划 {region_label(f.region)}" if f.region else "", f"行业 {f.industry}" if f.industry else "",
              f"污染物 {f.pollutant}" if f.pollutant else ""]  # fmt: skip
-    title = f"污染源风险排名 {p.start} 至 {p.end}（{p.days} 天）" + "".join(f" · {s}" for s in scope if s)
-    table = RichTable(title=escape(title), show_lines=True)
+    return f"{what} {p.start} 至 {p.end}（{p.days} 天）" + "".join(f" · {s}" for s in scope if s)
+
+
+def _print_enterprises(report: RiskReport) -> None:
+    table = RichTable(title=escape(_title(report, "企业风险排名")), show_lines=True)
+    for name, justify in (("排名", "right"), ("得分", "right"), ("企业", "left"), ("区划", "left"),
+                          ("有原因的排放口", "right"), ("主要原因", "left")):  # fmt: skip
+        table.add_column(name, justify=justify, overflow="fold")  # type: ignore[arg-type]
+    for e in report.enterprises:
+        table.add_row(
+            str(e["rank"]),
+            f"{e['score']:.1f}",
+            escape(e["enterprise_name"] or e["uscc"]) + f"\n[dim]{escape(e['uscc'])}",
+            escape(region_label(e["region_code"])),
+            f"{e['outlets_with_reasons']}/{e['outlets']}",
+            escape(e["top_reasons"] or "无"),
+        )
+    console.print(table)
+    if not report.enterprises:
+        console.print("没有符合条件的企业 (no enterprise matches these filters)")
+    console.print(f"前 {len(report.enterprises)} 家，共 {report.enterprises_total} 家企业")
+
+
+def _print_table(report: RiskReport) -> None:
+    table = RichTable(title=escape(_title(report, "污染源风险排名")), show_lines=True)
     table.add_column("排名", justify="right")
     table.add_column("得分", justify="right")
     table.add_column("企业", overflow="fold", ratio=2)

@@ -139,9 +139,12 @@ def _table(rows: Iterable[dict[str, Any]], columns: Sequence[tuple[str, str, int
         yield [_display(key, row.get(key)) for key, _, _ in columns]
 
 
-def to_csv(report: RiskReport) -> str:
-    """The ranking with Chinese headers."""
-    return csv_text([label for _, label, _ in RANKING_COLUMNS], _table(report.outlets, RANKING_COLUMNS))
+def to_csv(report: RiskReport, *, enterprises: bool = False) -> str:
+    """The outlet ranking (``enterprises``: the enterprise ranking) with Chinese headers."""
+    columns, rows = (
+        (ENTERPRISE_COLUMNS, report.enterprises) if enterprises else (RANKING_COLUMNS, report.outlets)
+    )
+    return csv_text([label for _, label, _ in columns], _table(rows, columns))
 
 
 def _sheet(wb: Any, title: str, columns: Sequence[tuple[str, str, int]], rows: Iterable[list[Any]]) -> None:

@@ -125,6 +125,17 @@ def test_table_csv_and_xlsx_hold_the_same_ranking(risk_home: RiskHome, tmp_path:
     assert len(evidence) - 1 == len(top["evidence"])
     assert {row[4] for row in evidence[1:]} == set(mns)
 
+    # the enterprise ranking in the terminal and as CSV (json and xlsx only had it)
+    usccs = [e["uscc"] for e in top["enterprises"]]
+    table = risk_home.ecocloud("risk", "--top", "12", "--enterprises")
+    assert table.returncode == 0 and "企业风险排名" in table.stdout, table.stderr
+    positions = [table.stdout.find(u) for u in usccs]
+    assert -1 not in positions and positions == sorted(positions)
+    r = risk_home.ecocloud("risk", "--top", "12", "--enterprises", "-f", "csv")
+    rows = list(csv.reader(io.StringIO(r.stdout)))
+    assert rows[0] == [label for _, label, _ in ENTERPRISE_COLUMNS]
+    assert [row[3] for row in rows[1:]] == usccs
+
 
 def test_filters_narrow_the_ranking(risk_home: RiskHome, ranked: dict[str, Any], labels: list) -> None:
     lb = labelled(labels, "exceedance")
