@@ -3,6 +3,7 @@ table in the terminal or CSV / XLSX / JSON for sharing."""
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 from pathlib import Path
 from typing import Annotated, NoReturn
@@ -26,6 +27,7 @@ from ecocloud.risk_report import (
 from ecocloud.settings import get_settings
 from ecocloud.spreadsheet import csv_bytes
 from ecocloud.terminal import cli_console
+from schemas.clock import BEIJING
 from transforms.risk import RulesError
 
 console = cli_console()
@@ -123,6 +125,11 @@ def _fail(code: int, message: str) -> NoReturn:
     raise typer.Exit(code)
 
 
+def _say_coverage(report: RiskReport) -> None:
+    for zh, en in report.period.coverage_notes(dt.datetime.now(BEIJING).date()):
+        console.print(f"[yellow]注意：{escape(zh)} ({escape(en)})")
+
+
 def _title(report: RiskReport, what: str) -> str:
     p, f = report.period, report.filters
     scope = [f"区划 {region_label(f.region)}" if f.region else "", f"行业 {f.industry}" if f.industry else "",
@@ -145,6 +152,7 @@ def _print_enterprises(report: RiskReport) -> None:
             escape(e["top_reasons"] or "无"),
         )
     console.print(table)
+    _say_coverage(report)
     if not report.enterprises:
         console.print("没有符合条件的企业 (no enterprise matches these filters)")
     console.print(f"前 {len(report.enterprises)} 家，共 {report.enterprises_total} 家企业")
@@ -168,6 +176,7 @@ def _print_table(report: RiskReport) -> None:
             escape(o["top_reasons"] or "无"),
         )
     console.print(table)
+    _say_coverage(report)
     if not report.outlets:
         console.print("没有符合条件的排放口 (no outlet matches these filters)")
     console.print(

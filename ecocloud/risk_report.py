@@ -43,7 +43,7 @@ __all__ = [
     "RiskReport",
     "build_report",
     "evidence",
-    "newest_day",
+    "mart_days",
     "open_report",
     "pollutant_name",
     "rank",
@@ -238,10 +238,23 @@ class Period:
     start: dt.date
     end: dt.date
     newest: dt.date  # the newest day with daily risk marts
+    oldest: dt.date | None = None  # the oldest day with them
 
     @property
     def days(self) -> int:
         return (self.end - self.start).days + 1
+
+    def coverage_notes(self, today: dt.date) -> list[tuple[str, str]]:
+        """What of the period the marts do not cover, (Chinese, English) each: a ranking of "30 days"
+        over three hours of data says so."""
+        notes: list[tuple[str, str]] = []
+        if self.oldest is not None and self.start < self.oldest <= self.end:
+            notes.append((f"{self.oldest} 之前没有风险数据", f"no risk data before {self.oldest}"))
+        if self.end > self.newest:
+            notes.append((f"{self.newest} 之后没有风险数据", f"no risk data after {self.newest}"))
+        if self.start <= today <= self.end and self.newest == today:
+            notes.append((f"{today} 当日尚未结束", f"{today} is not over yet"))
+        return notes
 
 
 @dataclass(frozen=True)
@@ -286,16 +299,16 @@ def serving(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
         con.close()
 
 
-def newest_day(con: duckdb.DuckDBPyConnection) -> dt.date | None:
-    """The newest Beijing day with daily risk marts (None: none built yet)."""
-    ((day,),) = con.execute(f'SELECT max(date) FROM "{DAILY_MART}"').fetchall()
-    return day
+def mart_days(con: duckdb.DuckDBPyConnection) -> tuple[dt.date | None, dt.date | None]:
+    """The oldest and the newest Beijing day with daily risk marts (None: none built yet)."""
+    ((oldest, newest),) = con.execute(f'SELECT min(date), max(date) FROM "{DAILY_MART}"').fetchall()
+    return oldest, newest
 
 
 def resolve_period(con: duckdb.DuckDBPyConnection, filters: RiskFilters) -> Period:
     """The period the filters ask for: ``from``–``to``, each defaulting so that the period is the
     last :data:`DEFAULT_DAYS` days ending on ``to``, or on the newest day with daily risk marts."""
-    newest = newest_day(con)
+    oldest, newest = mart_days(con)
     if newest is None:
         raise NoRiskMarts()
     if filters.end is not None:
@@ -309,7 +322,7 @@ def resolve_period(con: duckdb.DuckDBPyConnection, filters: RiskFilters) -> Peri
     else:
         end = newest
     start = filters.start or end - dt.timedelta(days=DEFAULT_DAYS - 1)
-    period = Period(start, end, newest)
+    period = Period(start, end, newest, oldest)
     if period.days > MAX_PERIOD_DAYS:
         raise FilterError(
             "from",

@@ -10,6 +10,7 @@ download, keyed by the serving file's identity, so a refresh of the serving data
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import threading
@@ -47,6 +48,7 @@ from ecocloud.web.access import Role
 from ecocloud.web.deps import Viewer, render, require, settings_of
 from ecocloud.web.risk_charts import outlet_chart
 from schemas import risk as schema
+from schemas.clock import BEIJING
 from transforms.risk import RiskRules, load_rules
 
 router = APIRouter(prefix="/risk")
@@ -171,7 +173,10 @@ def ranked_list(request: Request, listing: Listing) -> Response:
         _, report = _listed(v, settings, filters, rules, digest, with_evidence=False)
     except NoRiskMarts:
         report = None
-    return render(request, "risk.html", report=report, filters=filters, **_helpers(v, rules))
+    coverage = report.period.coverage_notes(dt.datetime.now(BEIJING).date()) if report else []
+    return render(
+        request, "risk.html", report=report, filters=filters, coverage=coverage, **_helpers(v, rules)
+    )
 
 
 @router.get("/export.xlsx")

@@ -42,6 +42,7 @@ from ecocloud.risk_report import (
     DEFAULT_TOP,
     FilterError,
     NoRiskMarts,
+    Period,
     RiskFilters,
     build_report,
     rank,
@@ -311,6 +312,8 @@ def test_exports_have_chinese_headers_and_every_row(marts: RiskMarts) -> None:
         "end": str(D),
         "days": 30,
         "newest_day": str(D),
+        "oldest_day": str(D - dt.timedelta(days=1)),  # the marts' first day, within the period
+        "notes": [f"no risk data before {D - dt.timedelta(days=1)}"],
     }
     assert [o["mn"] for o in doc["outlets"]] == [MN_WATER, MN_AIR]
     assert set(doc["outlets"][0]) == set(schema.outlet_scores.column_names)
@@ -421,3 +424,26 @@ def test_a_ph_day_out_of_range_says_its_range_and_no_exceedance_multiple() -> No
     assert day["evidence"] == (
         "pH值 超标 24 小时（判定 24 小时），最长连续 24 小时，日均值 10.00 超标；限值 6–9（国家默认限值 GB 18918-2002 一级A）"
     )
+
+
+def test_a_period_says_what_of_it_has_no_risk_data() -> None:
+    """An officer ranking "30 days" over the three hours of one day had no word of it."""
+    day = dt.date(2026, 12, 7)
+    whole = Period(
+        day - dt.timedelta(days=29),
+        day - dt.timedelta(days=1),
+        newest=day,
+        oldest=day - dt.timedelta(days=40),
+    )
+    assert whole.coverage_notes(today=day) == []
+    short = Period(day - dt.timedelta(days=29), day, newest=day, oldest=day)
+    assert short.coverage_notes(today=day) == [
+        (f"{day} 之前没有风险数据", f"no risk data before {day}"),
+        (f"{day} 当日尚未结束", f"{day} is not over yet"),
+    ]
+    ahead = Period(
+        day - dt.timedelta(days=1), day + dt.timedelta(days=25), newest=day, oldest=day - dt.timedelta(days=5)
+    )
+    assert ahead.coverage_notes(today=day + dt.timedelta(days=3)) == [
+        (f"{day} 之后没有风险数据", f"no risk data after {day}")
+    ]
