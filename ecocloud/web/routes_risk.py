@@ -26,7 +26,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from starlette.responses import Response
 
 from ecocloud.risk_export import to_xlsx
-from ecocloud.risk_reasons import reason_text, top_reasons
+from ecocloud.risk_reasons import evidence_text, reason_text, top_reasons
 from ecocloud.risk_report import (
     FilterError,
     NoRiskMarts,
@@ -207,6 +207,7 @@ def _helpers(v: Viewer, rules: RiskRules) -> dict[str, Any]:
         "reasons": lambda text: json.loads(text or "[]"),
         "reason_text": lambda reason, outlet=None: reason_text(reason, rules, v.lang, outlet),
         "top_reasons": lambda row: top_reasons(row, rules, v.lang),
+        "evidence_text": lambda row: evidence_text(row, rules, v.lang),
     }
 
 

@@ -398,6 +398,11 @@ def test_outlet_page_draws_the_limit_and_marks_exceedances_and_runs(
     try:  # ?lang= sets the session's language cookie: set back to Chinese for the other tests
         english = enforcement.get(f"{risk_server}/risk/outlets/{lb['mn']}", params={"lang": "en"}, timeout=60)
         assert "<td>matched</td>" in english.text and "已匹配" not in english.text  # the registry's English
+        evidence = english.text.split('id="evidence"')[1].split("</table>")[0]
+        over = [r for r in evidence.split("<tr")[2:] if 'class="bad"' in r]  # exceedance days
+        assert over and all(
+            "over the limit" in r and not re.search(r"[\u4e00-\u9fff]", r.split("<td>")[-1]) for r in over
+        )
         name = POLLUTANTS[lb["pollutant"]].name  # the HJ 212 table's English name, in the chart's title too
         figure = json.dumps(chart(english.text, lb["mn"], lb["pollutant"]), ensure_ascii=False)
         assert f'"{name} {lb["pollutant"]} (' in english.text and name in figure

@@ -22,7 +22,7 @@ from risk_data import (
 )
 from test_risk_scoring import RULES, START, by_mn, credit, scores
 
-from ecocloud.risk_reasons import reason_text, top_reasons
+from ecocloud.risk_reasons import evidence_text, reason_text, top_reasons
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
@@ -121,3 +121,25 @@ def test_an_enterprises_reason_about_an_outlet_without_a_code_names_its_mn() -> 
 def test_a_code_it_does_not_know_keeps_its_chinese_sentence() -> None:
     reason = {"code": "a_rule_added_later", "text": "新规则的原因", "numbers": {"hours": 3}}
     assert reason_text(reason, RULES, "en") == "新规则的原因"
+
+
+def test_an_exceedance_days_evidence_in_english_from_its_columns() -> None:
+    row = {
+        "category": "exceedance", "pollutant_code": "a34013", "hours": 3, "max_exceedance_multiple": 1.1667,
+        "limit_value": 20.0, "limit_unit": "mg/m³", "limit_source": "permit", "evidence": "烟尘 超标 3 小时……",
+    }  # fmt: skip
+    assert evidence_text(row, RULES, "zh") == "烟尘 超标 3 小时……"
+    assert evidence_text(row, RULES, "en") == (
+        "smoke / particulates over the limit for 3 hours, at most 1.17 times over; limit 20 mg/m³ (permit)"
+    )
+    mean = row | {
+        "hours": None,
+        "max_exceedance_multiple": None,
+        "limit_source": "default",
+        "limit_unit": "mg/L",
+    }
+    assert evidence_text(mean, RULES, "en").endswith(
+        "the day's mean over the limit; limit 20 mg/L (national default)"
+    )
+    finding = {"category": "fraud", "indicator": "flatline", "evidence": "数值连续 4 小时恒定"}
+    assert evidence_text(finding, RULES, "en") == "数值连续 4 小时恒定"  # its rule and run are other columns
