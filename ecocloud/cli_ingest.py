@@ -112,6 +112,7 @@ def print_report(spec_name: str, report: Any) -> None:
         units = [u for u in report.units if u.build == spec.full_name(build)]
         built = [u for u in units if u.status != SKIPPED]
         still_blocked = [u for u in units if u.status == SKIPPED and u.blocked_before]
+        deferred = [u for u in units if u.deferred]
         if not units:
             continue
         keys = list(build.summary) or sorted({k for u in built for k in u.counts})
@@ -124,11 +125,13 @@ def print_report(spec_name: str, report: Any) -> None:
             table.add_row(plain(u.unit), status, *(plain(_cell(u.counts.get(k))) for k in keys))
         for u in still_blocked:
             table.add_row(plain(u.unit), "[red]still blocked[/]", *[""] * len(keys))
-        skipped = len(units) - len(built) - len(still_blocked)
+        for u in deferred:
+            table.add_row(plain(u.unit), "[yellow]next run[/]", *[""] * len(keys))
+        skipped = len(units) - len(built) - len(still_blocked) - len(deferred)
         if skipped:
             table.add_row(
                 f"{skipped:,} more"
-                if built or still_blocked
+                if built or still_blocked or deferred
                 else f"{skipped:,} unit" + ("s" if skipped > 1 else ""),
                 "[cyan]current[/]",
                 *[""] * len(keys),
@@ -141,14 +144,13 @@ def print_report(spec_name: str, report: Any) -> None:
                 err.print(
                     f"[red]{said(u.unit)} {'FAILED' if u.status == 'failed' else 'BLOCKED'}: {said(line)}"
                 )
-        for u in units:
-            if u.status == SKIPPED and u.warnings:  # left for the next run, and why
-                for line in u.warnings:
-                    console.print(f"[yellow]{said(u.unit)} warning: {said(line)}")
+        for u in deferred:  # and why
+            for line in u.warnings:
+                console.print(f"[yellow]{said(u.unit)} warning: {said(line)}")
         for u in still_blocked:  # its input has not changed since: rebuilding it would block it again
             for line in (u.blocked_before or "").splitlines():
                 err.print(f"[red]{said(u.unit)} still BLOCKED (its input is unchanged): {said(line)}")
-    if report.units and all(u.status == SKIPPED for u in report.units):
+    if report.units and all(u.status == SKIPPED and not u.deferred for u in report.units):
         blocked = sum(1 for u in report.units if u.blocked_before)
         console.print(
             f"nothing pending: all {len(report.units):,} units are current"

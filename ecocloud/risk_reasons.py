@@ -1,4 +1,4 @@
-"""A risk reason, and an exceedance's evidence, in a page's language.
+"""A risk reason, and an evidence row's sentence, in a page's language.
 
 The risk marts keep each reason's Chinese sentence (what enforcement lists and exports say) beside
 its code, pollutant and numbers (``reasons_json``). An English page says the same from the code and
@@ -167,26 +167,9 @@ def top_reasons(row: Mapping[str, Any], rules: RiskRules, lang: str) -> str:
     return "; ".join(reason_text(r, rules, lang, row.get("outlet_code")) for r in reasons)
 
 
-def evidence_text(row: Mapping[str, Any], rules: RiskRules, lang: str) -> str:
+def evidence_text(row: Mapping[str, Any], lang: str) -> str:
     """An evidence row's sentence (``ecocloud.risk_report.evidence``) in ``lang``: an exceedance day's
-    in English from its columns; an indicator finding keeps its Chinese sentence (its rule, hours and
-    run are the row's other columns, in the page's language)."""
+    English sentence is made beside the Chinese from the same values; an indicator finding keeps its
+    Chinese sentence (its rule, hours and run are the row's other columns, in the page's language)."""
     text = str(row.get("evidence") or "")
-    if lang != "en" or row.get("category") != "exceedance" or row.get("limit_value") is None:
-        return text
-    name = pollutant_name(str(row.get("pollutant_code") or ""), rules, "en")
-    unit = row.get("limit_unit")
-    source = schema.LIMIT_SOURCES.in_language("en").get(str(row.get("limit_source")), "")
-    limit = (
-        f"limit {row['limit_value']:g}"
-        + (f" {unit}" if unit not in (None, "-", "1") else "")
-        + f" ({source})"
-    )
-    if row.get("hours"):
-        multiple = row.get("max_exceedance_multiple")
-        said = f"{name} over the limit for {_n(row['hours'], 'hour')}" + (
-            f", at most {multiple:.2f} times over" if multiple is not None else ""
-        )
-    else:  # a limit on the day's mean: no hour is over it
-        said = f"{name}: the day's mean over the limit"
-    return f"{said}; {limit}"
+    return str(row.get("evidence_en") or text) if lang == "en" else text

@@ -29,6 +29,7 @@ from schemas.hj212_codes import CODE_2005_TO_2017, POLLUTANTS
 from transforms.identifiers import PREFECTURE_NAMES, PROVINCE_CODES, is_region_code, prefecture_code
 from transforms.risk import RiskRules, load_rules, score_period
 from transforms.risk.indicators import names_sql
+from transforms.risk.sql import lit
 
 __all__ = [
     "DEFAULT_DAYS",
@@ -248,7 +249,7 @@ class Period:
         """What of the period the marts do not cover, (Chinese, English) each: a ranking of "30 days"
         over three hours of data says so."""
         notes: list[tuple[str, str]] = []
-        if self.oldest is not None and self.start < self.oldest <= self.end:
+        if self.oldest is not None and self.start < self.oldest:
             notes.append((f"{self.oldest} 之前没有风险数据", f"no risk data before {self.oldest}"))
         if self.end > self.newest:
             notes.append((f"{self.newest} 之后没有风险数据", f"no risk data after {self.newest}"))
@@ -352,12 +353,17 @@ def rank(con: duckdb.DuckDBPyConnection, period: Period, filters: RiskFilters, r
 _DAY_MEAN = (
     "printf('%.2f', d.daily_mean_value) || coalesce(printf('（限值的 %.3f 倍）', d.daily_mean_ratio), '')"
 )
+_DAY_MEAN_EN = "printf('%.2f', d.daily_mean_value) || coalesce(printf(' (%.3f times the limit)', d.daily_mean_ratio), '')"
+# the HJ 212 table's English pollutant names, for the evidence's English sentence
+_ENGLISH_NAMES = "SELECT * FROM (VALUES {}) t(code, name)".format(
+    ", ".join(f"({lit([c])}, {lit([p.name])})" for c, p in POLLUTANTS.items())
+)
 _EVIDENCE_SQL = """
 WITH r AS (
     SELECT rank, outlet_key, mn, uscc, coalesce(uscc, '') AS uk, enterprise_name, outlet_code,
            string_split(reason_codes, ',') AS codes
     FROM _risk_ranked
-), names AS ({names})
+), names AS ({names}), names_en AS ({names_en})
 SELECT r.rank, r.outlet_key, r.mn, r.uscc, r.enterprise_name, r.outlet_code,
        'exceedance' AS category, NULL::VARCHAR AS indicator, d.date, d.pollutant_code,
        coalesce(n.name, d.pollutant_code) AS pollutant_name,
@@ -379,10 +385,27 @@ SELECT r.rank, r.outlet_key, r.mn, r.uscc, r.enterprise_name, r.outlet_code,
               -- a dimensionless range (pH: "-") has no unit to print
               CASE WHEN coalesce(d.limit_unit, '-') IN ('-', '1') THEN '' ELSE ' ' || d.limit_unit END,
               CASE d.limit_source WHEN 'default' THEN '国家默认限值' ELSE '许可证 ' || coalesce(d.permit_no, '') END,
-              coalesce(' ' || d.limit_standard, '')) AS evidence
+              coalesce(' ' || d.limit_standard, '')) AS evidence,
+       -- the same sentence in English, from the same values (English pages), with the HJ 212 table's
+       -- English names
+       CASE WHEN d.hours_exceeded > 0 THEN
+           printf('%s over the limit in %d of %d judged hours%s, longest run %d hours%s',
+                  coalesce(ne.name, d.pollutant_code), d.hours_exceeded, d.hours_judged,
+                  coalesce(printf(', at most %.2f times over', d.max_exceedance_multiple), ''),
+                  coalesce(d.longest_exceedance_run_h, 0),
+                  CASE WHEN d.day_mean_exceeded THEN printf(', the day''s mean %s over it', {day_mean_en}) ELSE '' END)
+       ELSE
+           printf('%s: the day''s mean %s over the limit (%d hours judged)', coalesce(ne.name, d.pollutant_code), {day_mean_en}, d.daily_mean_hours)
+       END || printf('; limit %s%s (%s%s)',
+              CASE WHEN d.limit_lower IS NOT NULL THEN printf('%g–%g', d.limit_lower, d.limit_value)
+                   ELSE coalesce(printf('%g', d.limit_value), '-') END,
+              CASE WHEN coalesce(d.limit_unit, '-') IN ('-', '1') THEN '' ELSE ' ' || d.limit_unit END,
+              CASE d.limit_source WHEN 'default' THEN 'national default' ELSE 'permit ' || coalesce(d.permit_no, '') END,
+              coalesce(' ' || d.limit_standard, '')) AS evidence_en
 FROM "mart_source__exceedance_daily" d
 JOIN r ON r.mn = d.mn AND r.uk = coalesce(d.uscc, '')
 LEFT JOIN names n ON n.code = d.pollutant_code
+LEFT JOIN names_en ne ON ne.code = d.pollutant_code
 WHERE d.date BETWEEN $start AND $end AND (d.hours_exceeded > 0 OR d.day_mean_exceeded)
   AND ($pollutant IS NULL OR d.pollutant_code = $pollutant)
 -- a day a registry edit split has one mean per outlet: said once (by its last part), not once per part
@@ -393,7 +416,7 @@ UNION ALL
 SELECT r.rank, r.outlet_key, r.mn, r.uscc, r.enterprise_name, r.outlet_code,
        i.category, i.indicator, i.date, i.pollutant_code,
        CASE WHEN i.pollutant_code = $logger THEN '全部' ELSE coalesce(n.name, i.pollutant_code) END,
-       i.hours_flagged::INTEGER, NULL, NULL, NULL, NULL, i.run_start_at, i.run_end_at, i.evidence
+       i.hours_flagged::INTEGER, NULL, NULL, NULL, NULL, i.run_start_at, i.run_end_at, i.evidence, NULL
 FROM "mart_risk__indicators" i
 JOIN r ON r.mn = i.mn AND r.uk = coalesce(i.uscc, '')
 LEFT JOIN names n ON n.code = i.pollutant_code
@@ -441,6 +464,7 @@ def _identity_row(o: dict[str, Any]) -> dict[str, Any]:
         "run_start_at": None,
         "run_end_at": None,
         "evidence": text,
+        "evidence_en": None,
     }
 
 
@@ -465,7 +489,12 @@ def evidence(
     try:
         found = _dicts(
             con.execute(
-                _EVIDENCE_SQL.format(names=names_sql(rules), day_mean=_DAY_MEAN),
+                _EVIDENCE_SQL.format(
+                    names=names_sql(rules),
+                    names_en=_ENGLISH_NAMES,
+                    day_mean=_DAY_MEAN,
+                    day_mean_en=_DAY_MEAN_EN,
+                ),
                 {
                     "start": period.start,
                     "end": period.end,

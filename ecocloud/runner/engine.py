@@ -420,7 +420,9 @@ def _replan(
         if current:
             return _current_report(ctx.build, key, states.get(key))
         state = states.get(key)
-        return UnitReport(ctx.build, key, SKIPPED, state.counts if state else {}, list(warnings))
+        return UnitReport(
+            ctx.build, key, SKIPPED, state.counts if state else {}, list(warnings), deferred=bool(warnings)
+        )
 
     reports: list[UnitReport] = []
     todo: list[tuple[Unit, str]] = []
@@ -432,7 +434,7 @@ def _replan(
             # it must now exclude a unit the batch did not lock (a part added since the run planned):
             # the next run builds it, under all its locks
             reports.append(
-                skipped(key, f"{key}: left for the next run (new parts of other units since it was planned)")
+                skipped(key, "new parts of other units since it was planned: left for the next run")
             )
         else:
             fp = fingerprint(ctx.build, build.code_version, outputs, unit)

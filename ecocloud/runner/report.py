@@ -45,6 +45,7 @@ class UnitReport:
     # a skipped (current) unit whose last build was blocked: why (its ledger error); rebuilding it
     # unchanged would block it again
     blocked_before: str | None = None
+    deferred: bool = False  # skipped, left for the next run (its warning says why): not current
 
 
 @dataclass
@@ -100,8 +101,10 @@ class RunReport:
     def lines(self) -> list[str]:
         """Log lines: one per unit built (skipped ones summed), its gate summaries and warnings."""
         out = []
-        skipped = sum(u.status == SKIPPED for u in self.units)
+        skipped = sum(u.status == SKIPPED and not u.deferred for u in self.units)
         for u in self.units:
+            if u.deferred:
+                out += [f"{u.build} {u.unit}: left for the next run", *(f"  WARNING {w}" for w in u.warnings)]
             if u.status == SKIPPED:
                 continue
             out.append(

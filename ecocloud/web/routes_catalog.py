@@ -38,12 +38,14 @@ def visible_table(v: Viewer, name: str) -> Table:
     try:
         table = get_table(name)
     except KeyError:
-        raise HTTPException(404, v.t(f"没有名为 {name} 的数据集", f"no dataset named {name}")) from None
+        raise _no_dataset(v, name) from None
     if table.layer is Layer.STAGE:
-        raise HTTPException(404, v.t(f"没有名为 {name} 的数据集", f"no dataset named {name}"))
+        raise _no_dataset(v, name)
     if not access.can_see_entry(v.role, table.sharing):
+        if table.sharing is not Sharing.CONDITIONAL:  # 不予共享: not even its existence
+            raise _no_dataset(v, name)
         raise RestrictedDataset(
-            table if table.sharing is Sharing.CONDITIONAL else None,
+            table,
             v.t(
                 f"该数据集为“{table.sharing.value}”，需以相应权限的账号登录后查看。",
                 f"This dataset is {table.sharing.value} ({_sharing_en(table.sharing)}): log in with a role "
@@ -53,12 +55,23 @@ def visible_table(v: Viewer, name: str) -> Table:
     return table
 
 
-class RestrictedDataset(HTTPException):
-    """A 403 for a catalog entry the viewer may not see. ``table``: a 有条件共享 dataset, whose page
-    then names it, its owner and the conditions of sharing (someone who followed a link learns whom to
-    apply to, not only "no"); None for a 不予共享 one, of which the public learns nothing."""
+def _no_dataset(v: Viewer, name: str) -> HTTPException:
+    """404 for a name that is no dataset, or one the viewer may not know of (a 不予共享 entry is
+    answered alike, so a name tells nothing); a viewer not logged in is told to log in and try again."""
+    hint = (
+        v.t("（如有权限，请登录后再试）", " (if you have access, log in and try again)")
+        if v.session is None
+        else ""
+    )
+    return HTTPException(404, v.t(f"没有名为 {name} 的数据集", f"no dataset named {name}") + hint)
 
-    def __init__(self, table: Table | None, message: str) -> None:
+
+class RestrictedDataset(HTTPException):
+    """A 403 for a 有条件共享 catalog entry the viewer may not see: its page names the dataset, its
+    owner and the conditions of sharing (someone who followed a link learns whom to apply to, not
+    only "no")."""
+
+    def __init__(self, table: Table, message: str) -> None:
         super().__init__(403, message)
         self.table = table
 

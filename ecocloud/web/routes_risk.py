@@ -207,7 +207,7 @@ def _helpers(v: Viewer, rules: RiskRules) -> dict[str, Any]:
         "reasons": lambda text: json.loads(text or "[]"),
         "reason_text": lambda reason, outlet=None: reason_text(reason, rules, v.lang, outlet),
         "top_reasons": lambda row: top_reasons(row, rules, v.lang),
-        "evidence_text": lambda row: evidence_text(row, rules, v.lang),
+        "evidence_text": lambda row: evidence_text(row, v.lang),
     }
 
 
@@ -316,11 +316,14 @@ def outlet_page(
 
 
 @router.get("/enterprises/{uscc}")
-def enterprise_page(request: Request, uscc: Uscc, start: From = None, end: To = None) -> Response:
+def enterprise_page(
+    request: Request, uscc: Uscc, start: From = None, end: To = None, pollutant: Text = None
+) -> Response:
     """An enterprise's evidence: its score and reasons, its outlets with theirs, the charts of the
-    pollutants its evidence names, its permit versions and limits, its credit history."""
+    pollutants its evidence names, its permit versions and limits, its credit history; ``pollutant``
+    scores as the list filtered by it does."""
     v = require(request, Role.ENFORCEMENT)
-    filters = _parse(v, start=start, end=end)
+    filters = _parse(v, start=start, end=end, pollutant=pollutant)
     settings = settings_of(request)
     rules, digest = _rules(settings)
     try:
@@ -332,9 +335,9 @@ def enterprise_page(request: Request, uscc: Uscc, start: From = None, end: To = 
                 raise HTTPException(
                     404, v.t(f"没有统一社会信用代码为 {uscc} 的企业", f"no enterprise {uscc}")
                 )
-            ranking = _ranking(con, identity, period, RiskFilters(), rules, digest)
+            ranking = _ranking(con, identity, period, RiskFilters(pollutant=filters.pollutant), rules, digest)
             scored = _rows_of(ranking.outlets, "uscc", uscc)
-            found = evidence(con, scored, period, rules)
+            found = evidence(con, scored, period, rules, filters.pollutant)
             charts: list[tuple[str, str, str, str]] = []
             for mn in dict.fromkeys(e["mn"] for e in found if e["category"] in ("exceedance", "fraud")):
                 codes = [

@@ -296,6 +296,11 @@ def test_a_pollutant_filter_follows_the_list_to_the_outlet_and_says_it_rescores(
     assert 'id="pollutant-only"' in outlet and lb["pollutant"] in outlet.split('id="pollutant-only"')[1][:300]
     plain = enforcement.get(f"{risk_server}/risk/outlets/{lb['mn']}", timeout=60).text
     assert 'id="pollutant-only"' not in plain
+    # the enterprises' links too: their page scores on the pollutant as the list does, and says so
+    firms = re.findall(r'href="(/risk/enterprises/[^"]+)"', page.text)
+    assert firms and all(f"pollutant={lb['pollutant']}" in html.unescape(link) for link in firms)
+    firm = enforcement.get(risk_server + html.unescape(firms[0]), timeout=60).text
+    assert 'id="pollutant-only"' in firm and "/risk?from=" in firm and f"pollutant={lb['pollutant']}" in firm
     download = enforcement.get(
         f"{risk_server}/risk/export.xlsx", params={"pollutant": lb["pollutant"]}, timeout=60
     )

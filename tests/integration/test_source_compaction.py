@@ -677,6 +677,7 @@ def test_a_compaction_that_must_wait_for_a_new_unit_too_is_left_for_the_next_run
     waited = {u.unit: u for u in runs[0].of("compact")}
     key = f"{schema.readings.name}/{D1}"
     assert waited[key].status == "skipped" and "left for the next run" in waited[key].warnings[0]
+    assert waited[key].deferred and not waited[key].blocked_before  # not "current", nor "still blocked"
     assert len(ledger_parts(settings, schema.readings, D1)) == 5  # nothing compacted on D1 yet
     assert waited[f"{schema.readings.name}/{D2}"].status == "published"  # other partitions went on
     rows_before = rows(settings, schema.readings, D1)

@@ -256,12 +256,16 @@ def test_anonymous_and_public_refused_a_conditional_page_without_data(web_server
 
 
 def test_a_refused_page_of_data_never_shared_says_nothing_of_it(web_server: str) -> None:
-    """不予共享 entries are hidden from the public: their 403 names no title, owner or conditions."""
+    """不予共享 entries are hidden from the public: not even their existence (answered as a name that
+    is no dataset is), with the same hint to log in."""
     table = get_table(NOT_SHARED)
-    r = requests.get(f"{web_server}/datasets/{NOT_SHARED}", timeout=10)
-    assert r.status_code == 403 and 'id="restricted"' not in r.text
-    text = html.unescape(r.text)
+    hidden = requests.get(f"{web_server}/datasets/{NOT_SHARED}", timeout=10)
+    unknown = requests.get(f"{web_server}/datasets/no_such_table", timeout=10)
+    assert hidden.status_code == unknown.status_code == 404 and 'id="restricted"' not in hidden.text
+    text = html.unescape(hidden.text)
     assert table.title_zh not in text and table.owner.contact not in text and table.owner.name_zh not in text
+    said = lambda r: re.search(r'class="message">([^<]*)', r.text)[1].replace("no_such_table", NOT_SHARED)  # noqa: E731
+    assert said(hidden) == said(unknown) and "登录" in said(hidden) and 'href="/login' in hidden.text
 
 
 def test_a_refused_page_says_which_dataset_it_is_and_whom_to_ask(web_server: str) -> None:

@@ -123,23 +123,20 @@ def test_a_code_it_does_not_know_keeps_its_chinese_sentence() -> None:
     assert reason_text(reason, RULES, "en") == "新规则的原因"
 
 
-def test_an_exceedance_days_evidence_in_english_from_its_columns() -> None:
+def test_an_evidence_row_in_the_page_language() -> None:
     row = {
-        "category": "exceedance", "pollutant_code": "a34013", "hours": 3, "max_exceedance_multiple": 1.1667,
-        "limit_value": 20.0, "limit_unit": "mg/m³", "limit_source": "permit", "evidence": "烟尘 超标 3 小时……",
-    }  # fmt: skip
-    assert evidence_text(row, RULES, "zh") == "烟尘 超标 3 小时……"
-    assert evidence_text(row, RULES, "en") == (
-        "smoke / particulates over the limit for 3 hours, at most 1.17 times over; limit 20 mg/m³ (permit)"
-    )
-    mean = row | {
-        "hours": None,
-        "max_exceedance_multiple": None,
-        "limit_source": "default",
-        "limit_unit": "mg/L",
+        "category": "exceedance",
+        "evidence": "烟尘 超标 3 小时……",
+        "evidence_en": "smoke over the limit …",
     }
-    assert evidence_text(mean, RULES, "en").endswith(
-        "the day's mean over the limit; limit 20 mg/L (national default)"
+    assert (
+        evidence_text(row, "zh") == "烟尘 超标 3 小时……"
+        and evidence_text(row, "en") == "smoke over the limit …"
     )
-    finding = {"category": "fraud", "indicator": "flatline", "evidence": "数值连续 4 小时恒定"}
-    assert evidence_text(finding, RULES, "en") == "数值连续 4 小时恒定"  # its rule and run are other columns
+    finding = {
+        "category": "fraud",
+        "indicator": "flatline",
+        "evidence": "数值连续 4 小时恒定",
+        "evidence_en": None,
+    }
+    assert evidence_text(finding, "en") == "数值连续 4 小时恒定"  # its rule and run are other columns

@@ -178,6 +178,10 @@ def test_report_ranks_cuts_to_top_and_gathers_evidence(marts: RiskMarts) -> None
     assert exceeded["limit_value"] == 35.0 and exceeded["max_exceedance_multiple"] == pytest.approx(1.0)
     assert exceeded["evidence"].startswith("二氧化硫 超标 6 小时")
     assert "限值 35 mg/m³（许可证 " + E_AIR + "001P GB TEST）" in exceeded["evidence"]
+    assert exceeded["evidence_en"] == (
+        f"SO2 over the limit in 6 of 24 judged hours, at most 1.00 times over, longest run 6 hours; "
+        f"limit 35 mg/m³ (permit {E_AIR}001P GB TEST)"
+    )
     water = by_outlet[MN_WATER]
     assert "无排污许可证" in water[0]["evidence"] and "2025 年度红牌" in water[0]["evidence"]
     found = {(r["category"], r["indicator"], r["date"]) for r in water[1:]}
@@ -424,6 +428,11 @@ def test_a_ph_day_out_of_range_says_its_range_and_no_exceedance_multiple() -> No
     assert day["evidence"] == (
         "pH值 超标 24 小时（判定 24 小时），最长连续 24 小时，日均值 10.00 超标；限值 6–9（国家默认限值 GB 18918-2002 一级A）"
     )
+    # the English pages' sentence, from the same values: the range, not its top alone
+    assert day["evidence_en"] == (
+        "pH over the limit in 24 of 24 judged hours, longest run 24 hours, the day's mean 10.00 over it; "
+        "limit 6–9 (national default GB 18918-2002 一级A)"
+    )
 
 
 def test_a_period_says_what_of_it_has_no_risk_data() -> None:
@@ -436,6 +445,15 @@ def test_a_period_says_what_of_it_has_no_risk_data() -> None:
         oldest=day - dt.timedelta(days=40),
     )
     assert whole.coverage_notes(today=day) == []
+    before = Period(
+        day - dt.timedelta(days=90),
+        day - dt.timedelta(days=61),
+        newest=day,
+        oldest=day - dt.timedelta(days=40),
+    )
+    assert before.coverage_notes(today=day) == [
+        (f"{before.oldest} 之前没有风险数据", f"no risk data before {before.oldest}")
+    ]
     short = Period(day - dt.timedelta(days=29), day, newest=day, oldest=day)
     assert short.coverage_notes(today=day) == [
         (f"{day} 之前没有风险数据", f"no risk data before {day}"),
