@@ -154,7 +154,11 @@ def _about(reason: Mapping[str, Any], text: str) -> str | None:
     only); None for an outlet's own reasons and the enterprise's (credit, its permit)."""
     if reason.get("outlet_code"):
         return str(reason["outlet_code"])
-    if "outlet_code" in reason and "：" in text:
+    code = str(reason.get("code") or "")
+    enterprise_wide = code.startswith("credit_") or (
+        code.startswith("permit_") and code != "permit_outlet_not_permitted"
+    )
+    if "outlet_code" in reason and not enterprise_wide and "：" in text:
         return text.split("：", 1)[0]
     return None
 
