@@ -82,6 +82,7 @@ PAGE_CODES = {
     "scheme": credit_schema.SCHEME_CODES,
     "category": risk_schema.REASON_CATEGORIES,
     "indicator": risk_schema.INDICATORS,
+    "limit_source": risk_schema.LIMIT_SOURCES,
 }
 
 _CODE = re.compile(r"`([^`]+)`")

@@ -212,6 +212,9 @@ def _helpers(v: Viewer, rules: RiskRules) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------------- evidence pages
+MAX_HOURS_LISTED = 500  # an outlet page's hours over a limit, listed (the XLSX and SQL have them all)
+
+
 def _rows_of(table: pa.Table, column: str, value: str) -> pa.Table:
     return table.filter(pc.equal(table[column], value))
 
@@ -292,6 +295,11 @@ def outlet_page(
                 )
             )
             charts = _charts(v, con, mn, codes, period, rules)
+            over = [
+                h
+                for h in q.exceedance_hours(con, mn, period.start, period.end)
+                if filters.pollutant in (None, h["pollutant_code"])
+            ]
             permits = q.permit_versions(con, uscc) if uscc else []
             credit = q.credit_history(con, uscc) if uscc else []
     except NoRiskMarts:
@@ -308,6 +316,8 @@ def outlet_page(
         evidence=[e for e in found if e["category"] != "identity"],
         measured=measured,
         charts=charts,
+        over_hours=over[:MAX_HOURS_LISTED],
+        over_total=len(over),
         permits=permits,
         limits=limits,
         credit=credit,
