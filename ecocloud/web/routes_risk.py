@@ -220,11 +220,19 @@ def _rows_of(table: pa.Table, column: str, value: str) -> pa.Table:
 
 
 def _charts(
-    v: Viewer, con: duckdb.DuckDBPyConnection, mn: str, codes: list[str], period: Period, rules: RiskRules
+    v: Viewer,
+    con: duckdb.DuckDBPyConnection,
+    mn: str,
+    codes: list[str],
+    period: Period,
+    rules: RiskRules,
+    exceedances: list[dict[str, Any]] | None = None,
 ) -> list[tuple[str, str, str]]:
-    """(chart id, pollutant code, figure JSON) per pollutant of the outlet, in the order given."""
+    """(chart id, pollutant code, figure JSON) per pollutant of the outlet, in the order given;
+    ``exceedances``: its hours over a limit in the period, where the caller has them."""
     hourly = q.hourly_with_limits(con, mn, codes, period.start, period.end, rules)
-    exceedances = q.exceedance_hours(con, mn, period.start, period.end)
+    if exceedances is None:
+        exceedances = q.exceedance_hours(con, mn, period.start, period.end)
     runs = q.flagged_runs(con, mn, period.start, period.end)
     out = []
     for code in codes:
@@ -294,12 +302,9 @@ def outlet_page(
                     rules,
                 )
             )
-            charts = _charts(v, con, mn, codes, period, rules)
-            over = [
-                h
-                for h in q.exceedance_hours(con, mn, period.start, period.end)
-                if filters.pollutant in (None, h["pollutant_code"])
-            ]
+            exceedances = q.exceedance_hours(con, mn, period.start, period.end)
+            charts = _charts(v, con, mn, codes, period, rules, exceedances)
+            over = [h for h in exceedances if filters.pollutant in (None, h["pollutant_code"])]
             permits = q.permit_versions(con, uscc) if uscc else []
             credit = q.credit_history(con, uscc) if uscc else []
     except NoRiskMarts:
