@@ -292,7 +292,14 @@ def _most_quarantined(parsed: hj_batch.ParsedBatch) -> str:
     line ends or encoding publishes nothing, and said so only in the quarantine table)."""
     top = sorted(parsed.reasons.items(), key=lambda kv: (-kv[1], kv[0]))[:3]
     said = ", ".join(f"{reason} ×{n:,}" for reason, n in top)
-    return f"{parsed.quarantined:,} of {parsed.lines:,} lines quarantined ({said})"
+    hint = _HINTS.get(top[0][0], "") if top else ""
+    return f"{parsed.quarantined:,} of {parsed.lines:,} lines quarantined ({said}){hint}"
+
+
+# what most lines of an input failing for one reason usually means
+_HINTS = {
+    "missing_tail": ": HJ 212 lines end with CR LF; were the file's line ends converted (dos2unix, a text editor)?",
+}
 
 
 def _manifest(data: bytes) -> tuple[dict[str, Any], str | None]:

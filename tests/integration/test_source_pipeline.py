@@ -408,6 +408,7 @@ def test_a_capture_quarantined_mostly_warns_and_a_folder_is_its_captures(
     core = sorted(report.of("core"), key=lambda u: u.counts["accepted"])
     assert [(u.counts["accepted"], u.counts["quarantined"]) for u in core] == [(0, 4), (2, 0)]
     assert any("4 of 4 lines quarantined (missing_tail ×4)" in w for w in core[0].warnings)
+    assert any("were the file's line ends converted" in w for w in core[0].warnings)  # what it likely means
     assert not core[1].warnings
     with pytest.raises(ValueError, match="is not a file or a folder"):
         ingest("source", captures([Path("/dev/null")]))
