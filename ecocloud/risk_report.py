@@ -555,10 +555,13 @@ def open_report(settings: Settings, filters: RiskFilters) -> RiskReport:
 
 
 def region_label(code: str | None) -> str:
-    """``360100 南昌`` (the prefecture's name when known), the code alone otherwise."""
+    """``360100 南昌`` (the prefecture's name when known), ``360102 南昌下辖`` for a county of it
+    (county names are not kept here: "360102 南昌" read as the city), the code alone otherwise."""
     if not code:
         return "-"
     name = PREFECTURE_NAMES.get(prefecture_code(code)) if len(code) == 6 else None
+    if name and code[4:] != "00" and code[2:] != "0000":
+        name += "下辖"
     return f"{code} {name}" if name else code
 
 

@@ -46,6 +46,7 @@ from ecocloud.risk_report import (
     RiskFilters,
     build_report,
     rank,
+    region_label,
     report_of,
     resolve_period,
 )
@@ -465,3 +466,10 @@ def test_a_period_says_what_of_it_has_no_risk_data() -> None:
     assert ahead.coverage_notes(today=day + dt.timedelta(days=3)) == [
         (f"{day} 之后没有风险数据", f"no risk data after {day}")
     ]
+
+
+def test_a_county_is_labelled_as_under_its_city_not_as_the_city() -> None:
+    """County names are not kept: "360102 南昌" read as the city itself."""
+    assert region_label("360100") == "360100 南昌"
+    assert region_label("360102") == "360102 南昌下辖"
+    assert region_label("360000") == "360000" and region_label(None) == "-"
