@@ -196,10 +196,10 @@ def _download_text(d: dict[str, Any]) -> tuple[str, str]:
     return "下载链接给出全部数据行", "the download link gives all its rows"
 
 
-def _csv_distribution(page: str, d: dict[str, Any]) -> dict[str, Any]:
+def _csv_distribution(page: str, d: dict[str, Any], licence: dict[str, Any]) -> dict[str, Any]:
     """Anyone may download a 无条件共享 dataset's rows."""
     zh, en = _download_text(d)
-    return {
+    return licence | {
         "@id": f"{page}#csv",
         "@type": "dcat:Distribution",
         "dct:title": _text("CSV 下载", "CSV download"),
@@ -211,10 +211,14 @@ def _csv_distribution(page: str, d: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def dcat_dataset(d: dict[str, Any], base: str, spatial: dict[str, Any]) -> dict[str, Any]:
+def dcat_dataset(
+    d: dict[str, Any], base: str, spatial: dict[str, Any], licence_url: str | None = None
+) -> dict[str, Any]:
+    """A catalog dataset as DCAT-AP; ``licence_url``: the licence of the openly shared data's downloads."""
     name = d["table_name"]
     page = f"{base}/datasets/{name}"
     public = d["sharing"] == Sharing.UNCONDITIONAL.value  # its rows are anyone's to download
+    licence = {"dct:license": {"@id": licence_url}} if public and licence_url else {}
     owner_id = f"{base}/organisations/{organisation_slug(d['owner_en'])}"
     node: dict[str, Any] = {
         "@id": page,
@@ -240,7 +244,8 @@ def dcat_dataset(d: dict[str, Any], base: str, spatial: dict[str, Any]) -> dict[
         },
         "dcat:landingPage": {"@id": page},
         "dcat:distribution": [
-            {
+            licence
+            | {
                 "@id": f"{page}#parquet",
                 "@type": "dcat:Distribution",
                 "dct:title": _text("Parquet 文件（数据湖）", "Parquet files (data lake)"),
@@ -262,7 +267,7 @@ def dcat_dataset(d: dict[str, Any], base: str, spatial: dict[str, Any]) -> dict[
                     else {}
                 ),
             },
-            *([_csv_distribution(page, d)] if public else []),
+            *([_csv_distribution(page, d, licence)] if public else []),
             {
                 "@id": f"{page}#duckdb",
                 "@type": "dcat:Distribution",
@@ -336,7 +341,7 @@ def dcat_catalog(
         "dct:language": [{"@id": f"{EU}/language/ZHO"}, {"@id": f"{EU}/language/ENG"}],
         "dct:spatial": spatial,
         **({"dct:modified": _instant(built)} if built else {}),
-        "dcat:dataset": [dcat_dataset(d, base, spatial) for d in datasets],
+        "dcat:dataset": [dcat_dataset(d, base, spatial, settings.catalog_license_url) for d in datasets],
     }
 
 

@@ -226,6 +226,12 @@ class Settings(BaseSettings):
         default="江西省 (Jiangxi)", description="spatial coverage of the catalog"
     )
     catalog_region_code: str = Field(default="360000", description="GB/T 2260 code of that region")
+    catalog_license_url: str | None = Field(
+        default=None,
+        description="licence of the 无条件共享 (openly shared) data: a URI the DCAT export gives their "
+        "downloads as dct:license (the province's open-data licence page, or e.g. "
+        "https://creativecommons.org/licenses/by/4.0/); none by default: no licence is claimed",
+    )
 
     # enforcement analytics: a TOML file whose keys override transforms/risk/rules.toml
     risk_rules: Path | None = Field(

@@ -152,6 +152,26 @@ def test_dcat_export_is_dcat_ap_json_ld(catalog_built: WebHome) -> None:
     downloads = {str(u) for d in g.objects(hourly, DCAT.distribution) for u in g.objects(d, DCAT.downloadURL)}
     page = "https://data.example.gov.cn/datasets/core_air__station_hourly"
     assert downloads == {f"{page}/data.csv", f"{page}/data.parquet"}
+    # no licence is claimed unless the operator names one; then every download of open data carries it
+    assert not list(g.triples((None, DCTERMS.license, None)))
+    cc_by = "https://creativecommons.org/licenses/by/4.0/"
+    licensed = subprocess.run(
+        [catalog_built.ecocloud, "catalog", "export", "--base-url", "https://data.example.gov.cn"],
+        env=catalog_built.env | {"ECOCLOUD_CATALOG_LICENSE_URL": cc_by},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
+    )
+    lg = _graph(licensed.stdout)
+    for dist in lg.objects(hourly, DCAT.distribution):
+        has_download = lg.value(dist, DCAT.downloadURL) is not None
+        assert (str(lg.value(dist, DCTERMS.license)) == cc_by) == has_download
+    assert all(
+        lg.value(d, DCTERMS.license) is None
+        for d in lg.subjects(RDF.type, DCAT.Distribution)
+        if lg.value(d, DCAT.downloadURL) is None
+    )
     keywords = {(k.language, str(k)) for k in g.objects(hourly, DCAT.keyword) if isinstance(k, Literal)}
     assert {("zh", "环境空气"), ("en", "ambient air"), ("zh", "核心层")} <= keywords
     assert str(g.value(hourly, DCAT.theme)).endswith("/data-theme/ENVI")
