@@ -249,7 +249,7 @@ class Core:
         parsed.check()  # lines in = accepted + quarantined
         warnings = [f"{name}: {mismatch}"] if mismatch else []
         if parsed.lines and parsed.quarantined * 2 >= parsed.lines and not mismatch:
-            warnings.append(f"{name}: {_most_quarantined(parsed)}")
+            warnings.append(f"{name}: {_most_quarantined(parsed, capture=unit.param('kind') == 'capture')}")
         counts: dict[str, Any] = {
             "lines": parsed.lines,
             "accepted": parsed.accepted,
@@ -287,12 +287,14 @@ def _unreadable_capture(name: str, day: dt.date, reason: str) -> hj_batch.Parsed
     return _quarantined(where | {"received_at": nothing}, 1, reason, lines_in=1)
 
 
-def _most_quarantined(parsed: hj_batch.ParsedBatch) -> str:
+def _most_quarantined(parsed: hj_batch.ParsedBatch, *, capture: bool) -> str:
     """Why most of an input's lines were quarantined, for the run's warnings (a file of the wrong
-    line ends or encoding publishes nothing, and said so only in the quarantine table)."""
+    line ends or encoding publishes nothing, and said so only in the quarantine table); for a
+    ``capture`` whose lines mostly fail for one reason, what that usually means."""
     top = sorted(parsed.reasons.items(), key=lambda kv: (-kv[1], kv[0]))[:3]
     said = ", ".join(f"{reason} ×{n:,}" for reason, n in top)
-    hint = _HINTS.get(top[0][0], "") if top else ""
+    # a receiver segment's line without CR LF is a peer that hung up mid-line, not a converted file
+    hint = _HINTS.get(top[0][0], "") if top and capture and top[0][1] * 2 >= parsed.lines else ""
     return f"{parsed.quarantined:,} of {parsed.lines:,} lines quarantined ({said}){hint}"
 
 

@@ -212,7 +212,9 @@ def _helpers(v: Viewer, rules: RiskRules) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------------- evidence pages
-MAX_HOURS_LISTED = 500  # an outlet page's hours over a limit, listed (the XLSX and SQL have them all)
+MAX_HOURS_LISTED = (
+    500  # an outlet page's hours over a limit, listed (mart_source__exceedance_hourly has them all)
+)
 
 
 def _rows_of(table: pa.Table, column: str, value: str) -> pa.Table:
@@ -304,7 +306,11 @@ def outlet_page(
             )
             exceedances = q.exceedance_hours(con, mn, period.start, period.end)
             charts = _charts(v, con, mn, codes, period, rules, exceedances)
-            over = [h for h in exceedances if filters.pollutant in (None, h["pollutant_code"])]
+            # in time order, so that a cut list keeps every pollutant's first hours
+            over = sorted(
+                (h for h in exceedances if filters.pollutant in (None, h["pollutant_code"])),
+                key=lambda h: (h["hour_at"], h["pollutant_code"]),
+            )
             permits = q.permit_versions(con, uscc) if uscc else []
             credit = q.credit_history(con, uscc) if uscc else []
     except NoRiskMarts:

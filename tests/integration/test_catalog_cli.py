@@ -172,6 +172,29 @@ def test_dcat_export_is_dcat_ap_json_ld(catalog_built: WebHome) -> None:
         for d in lg.subjects(RDF.type, DCAT.Distribution)
         if lg.value(d, DCAT.downloadURL) is None
     )
+    everything = subprocess.run(
+        [
+            catalog_built.ecocloud,
+            "catalog",
+            "export",
+            "--all-levels",
+            "--base-url",
+            "https://data.example.gov.cn",
+        ],
+        env=catalog_built.env | {"ECOCLOUD_CATALOG_LICENSE_URL": cc_by},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
+    )
+    ag = _graph(everything.stdout)
+    licensed_datasets = {
+        str(ag.value(d, DCTERMS.identifier))
+        for d in ag.subjects(RDF.type, DCAT.Dataset)
+        for dist in ag.objects(d, DCAT.distribution)
+        if ag.value(dist, DCTERMS.license) is not None
+    }
+    assert licensed_datasets == {t.name for t in DATASETS if t.sharing is Sharing.UNCONDITIONAL}
     keywords = {(k.language, str(k)) for k in g.objects(hourly, DCAT.keyword) if isinstance(k, Literal)}
     assert {("zh", "环境空气"), ("en", "ambient air"), ("zh", "核心层")} <= keywords
     assert str(g.value(hourly, DCAT.theme)).endswith("/data-theme/ENVI")
