@@ -152,52 +152,42 @@ def test_dcat_export_is_dcat_ap_json_ld(catalog_built: WebHome) -> None:
     downloads = {str(u) for d in g.objects(hourly, DCAT.distribution) for u in g.objects(d, DCAT.downloadURL)}
     page = "https://data.example.gov.cn/datasets/core_air__station_hourly"
     assert downloads == {f"{page}/data.csv", f"{page}/data.parquet"}
-    # no licence is claimed unless the operator names one; then every download of open data carries it
-    assert not list(g.triples((None, DCTERMS.license, None)))
-    cc_by = "https://creativecommons.org/licenses/by/4.0/"
-    licensed = subprocess.run(
-        [catalog_built.ecocloud, "catalog", "export", "--base-url", "https://data.example.gov.cn"],
-        env=catalog_built.env | {"ECOCLOUD_CATALOG_LICENSE_URL": cc_by},
+    keywords = {(k.language, str(k)) for k in g.objects(hourly, DCAT.keyword) if isinstance(k, Literal)}
+    assert {("zh", "环境空气"), ("en", "ambient air"), ("zh", "核心层")} <= keywords
+    assert str(g.value(hourly, DCAT.theme)).endswith("/data-theme/ENVI")
+
+
+def _licensed_export(home: WebHome, licence: str, *args: str) -> Graph:
+    """The DCAT export with ECOCLOUD_CATALOG_LICENSE_URL set to ``licence``."""
+    done = subprocess.run(
+        [home.ecocloud, "catalog", "export", *args, "--base-url", "https://data.example.gov.cn"],
+        env=home.env | {"ECOCLOUD_CATALOG_LICENSE_URL": licence},
         capture_output=True,
         text=True,
         timeout=600,
         check=True,
     )
-    lg = _graph(licensed.stdout)
-    for dist in lg.objects(hourly, DCAT.distribution):
+    return _graph(done.stdout)
+
+
+def test_a_licence_is_claimed_only_when_named_and_only_for_open_data(catalog_built: WebHome) -> None:
+    """No licence without the operator's word; with it, every download of openly shared data carries
+    it, and nothing else does (not the SQL service, not an --all-levels entry behind a login)."""
+    plain = _graph(ecocloud(catalog_built, "catalog", "export").stdout)
+    assert not list(plain.triples((None, DCTERMS.license, None)))
+    cc_by = "https://creativecommons.org/licenses/by/4.0/"
+    lg = _licensed_export(catalog_built, cc_by)
+    for dist in lg.subjects(RDF.type, DCAT.Distribution):
         has_download = lg.value(dist, DCAT.downloadURL) is not None
         assert (str(lg.value(dist, DCTERMS.license)) == cc_by) == has_download
-    assert all(
-        lg.value(d, DCTERMS.license) is None
-        for d in lg.subjects(RDF.type, DCAT.Distribution)
-        if lg.value(d, DCAT.downloadURL) is None
-    )
-    everything = subprocess.run(
-        [
-            catalog_built.ecocloud,
-            "catalog",
-            "export",
-            "--all-levels",
-            "--base-url",
-            "https://data.example.gov.cn",
-        ],
-        env=catalog_built.env | {"ECOCLOUD_CATALOG_LICENSE_URL": cc_by},
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=True,
-    )
-    ag = _graph(everything.stdout)
-    licensed_datasets = {
+    ag = _licensed_export(catalog_built, cc_by, "--all-levels")
+    licensed = {
         str(ag.value(d, DCTERMS.identifier))
         for d in ag.subjects(RDF.type, DCAT.Dataset)
         for dist in ag.objects(d, DCAT.distribution)
         if ag.value(dist, DCTERMS.license) is not None
     }
-    assert licensed_datasets == {t.name for t in DATASETS if t.sharing is Sharing.UNCONDITIONAL}
-    keywords = {(k.language, str(k)) for k in g.objects(hourly, DCAT.keyword) if isinstance(k, Literal)}
-    assert {("zh", "环境空气"), ("en", "ambient air"), ("zh", "核心层")} <= keywords
-    assert str(g.value(hourly, DCAT.theme)).endswith("/data-theme/ENVI")
+    assert licensed == {t.name for t in DATASETS if t.sharing is Sharing.UNCONDITIONAL}
 
 
 def test_dcat_export_all_levels_and_json(
