@@ -3,7 +3,6 @@ table in the terminal or CSV / XLSX / JSON for sharing."""
 
 from __future__ import annotations
 
-import datetime as dt
 import sys
 from pathlib import Path
 from typing import Annotated, NoReturn
@@ -27,7 +26,6 @@ from ecocloud.risk_report import (
 from ecocloud.settings import get_settings
 from ecocloud.spreadsheet import csv_bytes
 from ecocloud.terminal import cli_console
-from schemas.clock import BEIJING
 from transforms.risk import RulesError
 
 console = cli_console()
@@ -126,7 +124,7 @@ def _fail(code: int, message: str) -> NoReturn:
 
 
 def _say_coverage(report: RiskReport) -> None:
-    for zh, en in report.period.coverage_notes(dt.datetime.now(BEIJING).date()):
+    for zh, en in report.period.coverage_notes():
         console.print(f"[yellow]注意：{escape(zh)} ({escape(en)})")
 
 

@@ -17,7 +17,7 @@ from typing import Any
 from ecocloud.risk_report import RiskReport, region_label
 from ecocloud.spreadsheet import csv_text, saved, sheets, workbook
 from schemas import risk as schema
-from schemas.clock import BEIJING, beijing_minute
+from schemas.clock import beijing_minute
 
 __all__ = [
     "ENTERPRISE_COLUMNS",
@@ -172,7 +172,7 @@ def _filters_text(report: RiskReport) -> str:
     if f.pollutant:
         parts.append(f"污染物 {f.pollutant}")
     parts.append(f"前 {len(report.outlets)} 名（共 {report.outlets_total} 个排放口）")
-    parts += [zh for zh, _ in report.period.coverage_notes(dt.datetime.now(BEIJING).date())]
+    parts += [zh for zh, _ in report.period.coverage_notes()]
     return "；".join(parts)
 
 
@@ -194,7 +194,7 @@ def to_json(report: RiskReport) -> str:
             "days": p.days,
             "newest_day": p.newest,
             "oldest_day": p.oldest,
-            "notes": [en for _, en in p.coverage_notes(dt.datetime.now(BEIJING).date())],
+            "notes": [en for _, en in p.coverage_notes()],
         },
         "filters": {"region": f.region, "industry": f.industry, "pollutant": f.pollutant, "top": f.top},
         "outlets_total": report.outlets_total,

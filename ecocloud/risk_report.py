@@ -25,6 +25,7 @@ import pyarrow as pa
 
 from ecocloud.settings import Settings
 from schemas import risk as schema
+from schemas.clock import BEIJING
 from schemas.hj212_codes import CODE_2005_TO_2017, POLLUTANTS
 from transforms.identifiers import PREFECTURE_NAMES, PROVINCE_CODES, is_region_code, prefecture_code
 from transforms.risk import RiskRules, load_rules, score_period
@@ -245,9 +246,10 @@ class Period:
     def days(self) -> int:
         return (self.end - self.start).days + 1
 
-    def coverage_notes(self, today: dt.date) -> list[tuple[str, str]]:
+    def coverage_notes(self, today: dt.date | None = None) -> list[tuple[str, str]]:
         """What of the period the marts do not cover, (Chinese, English) each: a ranking of "30 days"
-        over three hours of data says so."""
+        over three hours of data says so. ``today``: the Beijing date now, unless given."""
+        today = today or dt.datetime.now(BEIJING).date()
         notes: list[tuple[str, str]] = []
         if self.oldest is not None and self.start < self.oldest:
             notes.append((f"{self.oldest} 之前没有风险数据", f"no risk data before {self.oldest}"))

@@ -142,16 +142,7 @@ class Permits:
             yield Unit("all", tuple(ctx.raw_input(o) for o in objs), size=sum(o.size for o in objs))
 
     def build(self, ctx: StepContext, unit: Unit) -> Output:
-        versions, outlets, limits, quarantine, counts = _stage(ctx)
-        newest_unreadable = counts.pop("newest_unreadable", None)
-        warnings = (
-            [
-                f"{counts['pages_unreadable']:,} page(s) unreadable and not replaced by a readable copy, "
-                f"quarantined; one of them: {newest_unreadable}"
-            ]
-            if newest_unreadable
-            else []
-        )
+        versions, outlets, limits, quarantine, counts, warnings = _stage(ctx)
         history = typed_versions(versions)
         permits_t = schema.permits.conform(history.drop_columns(["record"]))
         outlets_t = schema.outlets.conform(attach_history(outlets.drop_columns(["record"]), history))
@@ -177,8 +168,9 @@ class Permits:
         return Output(tables, counts, warnings)
 
 
-def _stage(ctx: StepContext) -> tuple[pa.Table, pa.Table, pa.Table, pa.Table, dict[str, Any]]:
-    """Every landed page parsed; the newest copy of each (permit, version) kept with its outlets and limits."""
+def _stage(ctx: StepContext) -> tuple[pa.Table, pa.Table, pa.Table, pa.Table, dict[str, Any], list[str]]:
+    """Every landed page parsed; the newest copy of each (permit, version) kept with its outlets and
+    limits; the warnings: pages no readable copy replaced."""
     received_type = pa.timestamp("us", "UTC")
     versions = [schema.stage_versions.empty().append_column("received_at", pa.array([], received_type))]
     outlets, limits = [schema.stage_outlets.empty()], [schema.stage_limits.empty()]
@@ -210,8 +202,13 @@ def _stage(ctx: StepContext) -> tuple[pa.Table, pa.Table, pa.Table, pa.Table, di
     out, lim = pa.concat_tables(outlets), pa.concat_tables(limits)
     still = [why for why in unreadable.values() if why]
     counts["pages_unreadable"] = len(still)  # pages no readable copy has replaced
-    if still:
-        counts["newest_unreadable"] = still[-1]
+    warnings = (
+        [
+            f"{len(still):,} page(s) unreadable and not replaced by a readable copy, quarantined; one of them: {still[-1]}"
+        ]
+        if still
+        else []
+    )
     counts["versions"] = winners.num_rows
     counts["copies_dropped"] = sum(t.num_rows for t in versions) - winners.num_rows
     rejects = _rejects_once(pa.concat_tables(quarantine), pa.concat_tables(versions).column("record"), chosen)
@@ -222,6 +219,7 @@ def _stage(ctx: StepContext) -> tuple[pa.Table, pa.Table, pa.Table, pa.Table, di
         lim.filter(pc.is_in(lim.column("record"), chosen)),
         rejects,
         counts,
+        warnings,
     )
 
 

@@ -10,7 +10,6 @@ download, keyed by the serving file's identity, so a refresh of the serving data
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 import threading
@@ -48,7 +47,6 @@ from ecocloud.web.access import Role
 from ecocloud.web.deps import Viewer, render, require, settings_of
 from ecocloud.web.risk_charts import outlet_chart
 from schemas import risk as schema
-from schemas.clock import BEIJING
 from transforms.risk import RiskRules, load_rules
 
 router = APIRouter(prefix="/risk")
@@ -173,7 +171,7 @@ def ranked_list(request: Request, listing: Listing) -> Response:
         _, report = _listed(v, settings, filters, rules, digest, with_evidence=False)
     except NoRiskMarts:
         report = None
-    coverage = report.period.coverage_notes(dt.datetime.now(BEIJING).date()) if report else []
+    coverage = report.period.coverage_notes() if report else []
     return render(
         request, "risk.html", report=report, filters=filters, coverage=coverage, **_helpers(v, rules)
     )

@@ -54,9 +54,8 @@ def land_location(
         obj, new = _land(lake, ledger, name, data, origin=location, received_at=received_at)
         ledger.record_fetch(location, got.etag, got.last_modified, obj.sha256)
         return obj if new else None
+    check_local(location)  # the path rules in one place
     path = Path(location).expanduser()
-    if not path.is_file():
-        raise FileNotFoundError(f"no such file: {path}")
     obj, new = _land(
         lake, ledger, name, path.read_bytes(), origin=str(path.resolve()), received_at=received_at
     )
