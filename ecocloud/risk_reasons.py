@@ -145,22 +145,14 @@ def reason_text(reason: Mapping[str, Any], rules: RiskRules, lang: str, outlet: 
             return text
     except (KeyError, TypeError, ValueError):  # numbers it needs are missing or not numbers
         return text
-    return f"{prefix}: {said}" if (prefix := _about(reason, text)) else said
+    return f"{prefix}: {said}" if (prefix := _about(reason)) else said
 
 
-def _about(reason: Mapping[str, Any], text: str) -> str | None:
+def _about(reason: Mapping[str, Any]) -> str | None:
     """The outlet an enterprise's reason is about, as its Chinese sentence names it first: its
-    outlet code, or its logger's MN where the outlet has no code (``reasons_json`` keeps the code
-    only); None for an outlet's own reasons and the enterprise's (credit, its permit)."""
-    if reason.get("outlet_code"):
-        return str(reason["outlet_code"])
-    code = str(reason.get("code") or "")
-    enterprise_wide = code.startswith("credit_") or (
-        code.startswith("permit_") and code != "permit_outlet_not_permitted"
-    )
-    if "outlet_code" in reason and not enterprise_wide and "：" in text:
-        return text.split("：", 1)[0]
-    return None
+    outlet code, or its logger's MN where the outlet has no code; None for an outlet's own reasons
+    and the enterprise's (credit, its permit), which carry neither."""
+    return str(about) if (about := reason.get("outlet_code") or reason.get("mn")) else None
 
 
 def top_reasons(row: Mapping[str, Any], rules: RiskRules, lang: str) -> str:

@@ -63,6 +63,7 @@ SPEC = SourceSpec(
             outputs=("mart_risk__outlet_scores", "mart_risk__enterprise_scores"),
             publish=Publish.PARTITION,
             steps="ecocloud.builds.risk:Scores",
+            code_version="2",  # 2: an enterprise's reasons carry the MN of the logger each is about
             summary=("periods", "outlets", "enterprises"),
             doc="Outlet and enterprise risk scores of each period of the rules, ending on the newest day.",
         ),

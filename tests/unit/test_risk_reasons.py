@@ -104,14 +104,20 @@ def test_a_reason_without_the_numbers_its_sentence_needs_keeps_its_chinese(code:
 
 
 def test_an_enterprises_reason_about_an_outlet_without_a_code_names_its_mn() -> None:
-    """The Chinese sentence names the logger's MN where its outlet has no code; reasons_json keeps
-    the (missing) code only."""
+    """As the Chinese sentence does, from the reason's ``mn`` (not from the sentence's words)."""
     mn = "88883600000000000000014D"
-    reason = {"code": "silence", "outlet_code": None, "text": f"{mn}：数采仪中断传输……", "numbers": NUMBERS}
+    reason = {
+        "code": "silence",
+        "outlet_code": None,
+        "mn": mn,
+        "text": "数采仪中断传输……",
+        "numbers": NUMBERS,
+    }
     assert reason_text(reason, RULES, "en").startswith(f"{mn}: logger silent: longest 4 hours in a row")
     permit = {
         "code": "permit_none",
         "outlet_code": None,
+        "mn": None,
         "text": "无排污许可证",
         "numbers": {"permit_status": "none"},
     }

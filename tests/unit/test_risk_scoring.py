@@ -287,8 +287,10 @@ def test_an_enterprise_without_a_permit_counts_it_once_whatever_its_outlets() ->
     per_outlet = unpermitted + RULES.other_outlets_factor * 2 * unpermitted
     assert ent["permit_points"] == pytest.approx(none + per_outlet)
     assert ent["score"] == pytest.approx(none + per_outlet)
-    listed = [(r["code"], r["outlet_code"]) for r in json.loads(ent["reasons_json"])]
-    assert listed.count(("permit_none", None)) == 1 and len(listed) == 4
+    listed = [(r["code"], r["outlet_code"], r["mn"]) for r in json.loads(ent["reasons_json"])]
+    assert listed.count(("permit_none", None, None)) == 1 and len(listed) == 4
+    # the others about one logger each, which an English page names as the Chinese sentence does
+    assert sorted(mn for code, _, mn in listed if code == "unpermitted_discharge") == sorted(mns)
 
 
 def test_fraud_and_quality_reasons_need_their_period_thresholds() -> None:

@@ -470,7 +470,7 @@ def _enterprise_sql(rules: RiskRules) -> str:
         SELECT uscc,
                array_to_string(list(text ORDER BY points DESC, code, outlet_code, pollutant_code, mn)[1:{top}], '；') AS top_reasons,
                string_agg(DISTINCT code, ',') AS codes,
-               to_json(list({{'code': code, 'category': category, 'outlet_code': outlet_code,
+               to_json(list({{'code': code, 'category': category, 'outlet_code': outlet_code, 'mn': mn,
                               'pollutant': pollutant_code, 'points': round(points, 2), 'text': text,
                               'numbers': numbers}} ORDER BY points DESC, code, outlet_code, pollutant_code, mn))::VARCHAR AS reasons_json
         FROM distinct_reasons GROUP BY uscc
