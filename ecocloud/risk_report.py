@@ -350,16 +350,78 @@ def rank(con: duckdb.DuckDBPyConnection, period: Period, filters: RiskFilters, r
     return Ranking(period, scores.outlets, scores.enterprises)
 
 
-# a day's mean as the evidence says it: rounded, with its ratio to the limit (what is judged: a mean
-# just over the limit reads "50.00（限值的 1.000 倍）", not "50"); ranges (pH) have no ratio
-_DAY_MEAN = (
-    "printf('%.2f', d.daily_mean_value) || coalesce(printf('（限值的 %.3f 倍）', d.daily_mean_ratio), '')"
-)
-_DAY_MEAN_EN = "printf('%.2f', d.daily_mean_value) || coalesce(printf(' (%.3f times the limit)', d.daily_mean_ratio), '')"
 # the HJ 212 table's English pollutant names, for the evidence's English sentence
 _ENGLISH_NAMES = "SELECT * FROM (VALUES {}) t(code, name)".format(
     ", ".join(f"({lit([c])}, {lit([p.name])})" for c, p in POLLUTANTS.items())
 )
+
+
+@dataclass(frozen=True)
+class _ExceedanceWords:
+    """An exceedance day's sentence in one language: printf templates taking the same values."""
+
+    name: str  # the pollutant name's column (n: Chinese, ne: English)
+    hours: str  # name, hours over, hours judged, the multiple, longest run, the day's mean
+    multiple: str
+    mean_over: str
+    mean_only: str  # a limit on the day's mean (GB 18918): name, the mean, hours judged
+    mean_ratio: str
+    limit: str  # the limit or range, its unit, whose limit, the standard
+    default: str
+    permit: str
+
+
+_EXCEEDANCE_WORDS = {
+    "zh": _ExceedanceWords(
+        "n.name",
+        "%s 超标 %d 小时（判定 %d 小时）%s，最长连续 %d 小时%s",
+        "，最大超标倍数 %.2f 倍",
+        "，日均值 %s 超标",
+        "%s 日均值 %s 超标（判定 %d 小时）",
+        "（限值的 %.3f 倍）",
+        "；限值 %s%s（%s%s）",
+        "国家默认限值",
+        "许可证 ",
+    ),
+    "en": _ExceedanceWords(
+        "ne.name",
+        "%s over the limit in %d of %d judged hours%s, longest run %d hours%s",
+        ", at most %.2f times over",
+        ", the day's mean %s over it",
+        "%s: the day's mean %s over the limit (%d hours judged)",
+        " (%.3f times the limit)",
+        "; limit %s%s (%s%s)",
+        "national default",
+        "permit ",
+    ),
+}
+
+
+def _exceedance_sentence(lang: str) -> str:
+    """The SQL of an exceedance day's evidence sentence in ``lang``, from the daily mart's row ``d``."""
+    w = _EXCEEDANCE_WORDS[lang]
+    name = f"coalesce({w.name}, d.pollutant_code)"
+    # a day's mean rounded, with its ratio to the limit (what is judged: a mean just over the limit
+    # reads "50.00 (1.000 times the limit)", not "50"); ranges (pH) have no ratio
+    mean = f"printf('%.2f', d.daily_mean_value) || coalesce(printf({lit([w.mean_ratio])}, d.daily_mean_ratio), '')"
+    return f"""CASE WHEN d.hours_exceeded > 0 THEN
+           printf({lit([w.hours])}, {name}, d.hours_exceeded, d.hours_judged,
+                  -- a range (pH 6–9) has no multiple
+                  coalesce(printf({lit([w.multiple])}, d.max_exceedance_multiple), ''),
+                  coalesce(d.longest_exceedance_run_h, 0),
+                  CASE WHEN d.day_mean_exceeded THEN printf({lit([w.mean_over])}, {mean}) ELSE '' END)
+       ELSE  -- a limit on the day's mean (GB 18918): no hour exceeds it
+           printf({lit([w.mean_only])}, {name}, {mean}, d.daily_mean_hours)
+       END || printf({lit([w.limit])},
+              CASE WHEN d.limit_lower IS NOT NULL THEN printf('%g–%g', d.limit_lower, d.limit_value)
+                   ELSE coalesce(printf('%g', d.limit_value), '-') END,
+              -- a dimensionless range (pH: "-") has no unit to print
+              CASE WHEN coalesce(d.limit_unit, '-') IN ('-', '1') THEN '' ELSE ' ' || d.limit_unit END,
+              CASE d.limit_source WHEN 'default' THEN {lit([w.default])}
+                   ELSE {lit([w.permit])} || coalesce(d.permit_no, '') END,
+              coalesce(' ' || d.limit_standard, ''))"""
+
+
 _EVIDENCE_SQL = """
 WITH r AS (
     SELECT rank, outlet_key, mn, uscc, coalesce(uscc, '') AS uk, enterprise_name, outlet_code,
@@ -372,38 +434,8 @@ SELECT r.rank, r.outlet_key, r.mn, r.uscc, r.enterprise_name, r.outlet_code,
        CASE WHEN d.hours_exceeded > 0 THEN d.hours_exceeded::INTEGER END AS hours,  -- none: the day's mean
        d.max_exceedance_multiple, d.limit_value, d.limit_unit, d.limit_source,
        NULL::TIMESTAMPTZ AS run_start_at, NULL::TIMESTAMPTZ AS run_end_at,
-       CASE WHEN d.hours_exceeded > 0 THEN
-           printf('%s 超标 %d 小时（判定 %d 小时）%s，最长连续 %d 小时%s',
-                  coalesce(n.name, d.pollutant_code), d.hours_exceeded, d.hours_judged,
-                  -- a range (pH 6–9) has no 超标倍数
-                  coalesce(printf('，最大超标倍数 %.2f 倍', d.max_exceedance_multiple), ''),
-                  coalesce(d.longest_exceedance_run_h, 0),
-                  CASE WHEN d.day_mean_exceeded THEN printf('，日均值 %s 超标', {day_mean}) ELSE '' END)
-       ELSE  -- a limit on the day's mean (GB 18918): no hour exceeds it
-           printf('%s 日均值 %s 超标（判定 %d 小时）', coalesce(n.name, d.pollutant_code), {day_mean}, d.daily_mean_hours)
-       END || printf('；限值 %s%s（%s%s）',
-              CASE WHEN d.limit_lower IS NOT NULL THEN printf('%g–%g', d.limit_lower, d.limit_value)
-                   ELSE coalesce(printf('%g', d.limit_value), '-') END,
-              -- a dimensionless range (pH: "-") has no unit to print
-              CASE WHEN coalesce(d.limit_unit, '-') IN ('-', '1') THEN '' ELSE ' ' || d.limit_unit END,
-              CASE d.limit_source WHEN 'default' THEN '国家默认限值' ELSE '许可证 ' || coalesce(d.permit_no, '') END,
-              coalesce(' ' || d.limit_standard, '')) AS evidence,
-       -- the same sentence in English, from the same values (English pages), with the HJ 212 table's
-       -- English names
-       CASE WHEN d.hours_exceeded > 0 THEN
-           printf('%s over the limit in %d of %d judged hours%s, longest run %d hours%s',
-                  coalesce(ne.name, d.pollutant_code), d.hours_exceeded, d.hours_judged,
-                  coalesce(printf(', at most %.2f times over', d.max_exceedance_multiple), ''),
-                  coalesce(d.longest_exceedance_run_h, 0),
-                  CASE WHEN d.day_mean_exceeded THEN printf(', the day''s mean %s over it', {day_mean_en}) ELSE '' END)
-       ELSE
-           printf('%s: the day''s mean %s over the limit (%d hours judged)', coalesce(ne.name, d.pollutant_code), {day_mean_en}, d.daily_mean_hours)
-       END || printf('; limit %s%s (%s%s)',
-              CASE WHEN d.limit_lower IS NOT NULL THEN printf('%g–%g', d.limit_lower, d.limit_value)
-                   ELSE coalesce(printf('%g', d.limit_value), '-') END,
-              CASE WHEN coalesce(d.limit_unit, '-') IN ('-', '1') THEN '' ELSE ' ' || d.limit_unit END,
-              CASE d.limit_source WHEN 'default' THEN 'national default' ELSE 'permit ' || coalesce(d.permit_no, '') END,
-              coalesce(' ' || d.limit_standard, '')) AS evidence_en
+       {evidence} AS evidence,
+       {evidence_en} AS evidence_en  -- English pages: the same values
 FROM "mart_source__exceedance_daily" d
 JOIN r ON r.mn = d.mn AND r.uk = coalesce(d.uscc, '')
 LEFT JOIN names n ON n.code = d.pollutant_code
@@ -494,8 +526,8 @@ def evidence(
                 _EVIDENCE_SQL.format(
                     names=names_sql(rules),
                     names_en=_ENGLISH_NAMES,
-                    day_mean=_DAY_MEAN,
-                    day_mean_en=_DAY_MEAN_EN,
+                    evidence=_exceedance_sentence("zh"),
+                    evidence_en=_exceedance_sentence("en"),
                 ),
                 {
                     "start": period.start,

@@ -225,6 +225,10 @@ def test_a_day_over_a_daily_mean_default_has_its_evidence() -> None:
     assert day["evidence"].startswith(
         "化学需氧量 日均值 55.00（限值的 1.100 倍） 超标（判定 24 小时）；限值 50 mg/L（国家默认限值 GB 18918"
     )
+    assert day["evidence_en"].startswith(
+        "COD: the day's mean 55.00 (1.100 times the limit) over the limit (24 hours judged); "
+        "limit 50 mg/L (national default GB 18918"
+    )
 
 
 def test_a_split_day_s_mean_is_said_once_with_the_hours_it_is_over() -> None:
