@@ -109,47 +109,9 @@ def print_report(spec_name: str, report: Any) -> None:
 
     spec = get_spec(spec_name)
     for build in spec.builds:
-        units = [u for u in report.units if u.build == spec.full_name(build)]
-        built = [u for u in units if u.status != SKIPPED]
-        still_blocked = [u for u in units if u.status == SKIPPED and u.blocked_before]
-        deferred = [u for u in units if u.deferred]
-        if not units:
-            continue
-        keys = list(build.summary) or sorted({k for u in built for k in u.counts})
-        table = RichTable(title=spec.full_name(build), caption=build.doc, title_justify="left")
-        for col in ("unit", "status", *keys):
-            table.add_column(col)
-        colours = {"published": "green", "blocked": "red", "failed": "red"}
-        for u in built:
-            status = f"[{colours.get(u.status, 'white')}]{u.status}[/]"
-            table.add_row(plain(u.unit), status, *(plain(_cell(u.counts.get(k))) for k in keys))
-        for u in still_blocked:
-            table.add_row(plain(u.unit), "[red]still blocked[/]", *[""] * len(keys))
-        for u in deferred:
-            table.add_row(plain(u.unit), "[yellow]next run[/]", *[""] * len(keys))
-        skipped = len(units) - len(built) - len(still_blocked) - len(deferred)
-        if skipped:
-            table.add_row(
-                f"{skipped:,} more"
-                if built or still_blocked or deferred
-                else f"{skipped:,} unit" + ("s" if skipped > 1 else ""),
-                "[cyan]current[/]",
-                *[""] * len(keys),
-            )
-        console.print(table)
-        for u in built:
-            for line in u.warnings:
-                console.print(f"[yellow]{said(u.unit)} warning: {said(line)}")
-            for line in u.failures:
-                err.print(
-                    f"[red]{said(u.unit)} {'FAILED' if u.status == 'failed' else 'BLOCKED'}: {said(line)}"
-                )
-        for u in deferred:  # and why
-            for line in u.warnings:
-                console.print(f"[yellow]{said(u.unit)} warning: {said(line)}")
-        for u in still_blocked:  # its input has not changed since: rebuilding it would block it again
-            for line in (u.blocked_before or "").splitlines():
-                err.print(f"[red]{said(u.unit)} still BLOCKED (its input is unchanged): {said(line)}")
+        if units := [u for u in report.units if u.build == spec.full_name(build)]:
+            console.print(_build_table(spec.full_name(build), build, units))
+            _print_build_messages(units)
     if report.units and all(u.status == SKIPPED and not u.deferred for u in report.units):
         blocked = sum(1 for u in report.units if u.blocked_before)
         console.print(
@@ -157,6 +119,51 @@ def print_report(spec_name: str, report: Any) -> None:
             + (f", {blocked:,} of them still blocked (above)" if blocked else "")
             + f" (--force rebuilds every unit; ecocloud run {spec_name} --no-land --rebuild UNIT, one)"
         )
+
+
+def _build_table(title: str, build: Any, units: list[Any]) -> RichTable:
+    """A build's units: those built with their counts, those still blocked or left for the next run,
+    and how many more are current."""
+    from ecocloud.runner.report import SKIPPED
+
+    built = [u for u in units if u.status != SKIPPED]
+    keys = list(build.summary) or sorted({k for u in built for k in u.counts})
+    table = RichTable(title=title, caption=build.doc, title_justify="left")
+    for col in ("unit", "status", *keys):
+        table.add_column(col)
+    colours = {"published": "green", "blocked": "red", "failed": "red"}
+    for u in built:
+        status = f"[{colours.get(u.status, 'white')}]{u.status}[/]"
+        table.add_row(plain(u.unit), status, *(plain(_cell(u.counts.get(k))) for k in keys))
+    listed = len(built)
+    for label, those in (
+        ("[red]still blocked[/]", [u for u in units if u.status == SKIPPED and u.blocked_before]),
+        ("[yellow]next run[/]", [u for u in units if u.deferred]),
+    ):
+        for u in those:
+            table.add_row(plain(u.unit), label, *[""] * len(keys))
+        listed += len(those)
+    if current := len(units) - listed:
+        many = f"{current:,} unit" + ("s" if current > 1 else "")
+        table.add_row(f"{current:,} more" if listed else many, "[cyan]current[/]", *[""] * len(keys))
+    return table
+
+
+def _print_build_messages(units: list[Any]) -> None:
+    """Why each unit built, left for the next run or still blocked is as it is."""
+    from ecocloud.runner.report import SKIPPED
+
+    for u in units:
+        if u.status != SKIPPED or u.deferred:
+            for line in u.warnings:
+                console.print(f"[yellow]{said(u.unit)} warning: {said(line)}")
+        if u.status != SKIPPED:
+            for line in u.failures:
+                word = "FAILED" if u.status == "failed" else "BLOCKED"
+                err.print(f"[red]{said(u.unit)} {word}: {said(line)}")
+        elif u.blocked_before:  # its input has not changed since: rebuilding it would block it again
+            for line in u.blocked_before.splitlines():
+                err.print(f"[red]{said(u.unit)} still BLOCKED (its input is unchanged): {said(line)}")
 
 
 def _say_unbuilt(report: Any, option: str, units: list[str], why: str) -> None:
