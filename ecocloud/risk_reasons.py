@@ -165,7 +165,7 @@ def top_reasons(row: Mapping[str, Any], rules: RiskRules, lang: str) -> str:
 
 def evidence_text(row: Mapping[str, Any], lang: str) -> str:
     """An evidence row's sentence (``ecocloud.risk_report.evidence``) in ``lang``: an exceedance day's
-    English sentence is made beside the Chinese from the same values; an indicator finding keeps its
-    Chinese sentence (its rule, hours and run are the row's other columns, in the page's language)."""
+    English sentence is made beside the Chinese from the same values, as are an indicator finding's
+    and an outlet's identity (its names as registered)."""
     text = str(row.get("evidence") or "")
     return str(row.get("evidence_en") or text) if lang == "en" else text

@@ -29,7 +29,7 @@ from schemas.clock import BEIJING
 from schemas.hj212_codes import CODE_2005_TO_2017, POLLUTANTS
 from transforms.identifiers import PREFECTURE_NAMES, PROVINCE_CODES, is_region_code, prefecture_code
 from transforms.risk import RiskRules, load_rules, score_period
-from transforms.risk.indicators import names_sql
+from transforms.risk.indicators import ENGLISH_NAMES_SQL, names_sql
 from transforms.risk.sql import lit
 
 __all__ = [
@@ -350,12 +350,6 @@ def rank(con: duckdb.DuckDBPyConnection, period: Period, filters: RiskFilters, r
     return Ranking(period, scores.outlets, scores.enterprises)
 
 
-# the HJ 212 table's English pollutant names, for the evidence's English sentence
-_ENGLISH_NAMES = "SELECT * FROM (VALUES {}) t(code, name)".format(
-    ", ".join(f"({lit([c])}, {lit([p.name])})" for c, p in POLLUTANTS.items())
-)
-
-
 @dataclass(frozen=True)
 class _ExceedanceWords:
     """An exceedance day's sentence in one language: printf templates taking the same values."""
@@ -450,7 +444,8 @@ UNION ALL
 SELECT r.rank, r.outlet_key, r.mn, r.uscc, r.enterprise_name, r.outlet_code,
        i.category, i.indicator, i.date, i.pollutant_code,
        CASE WHEN i.pollutant_code = $logger THEN '全部' ELSE coalesce(n.name, i.pollutant_code) END,
-       i.hours_flagged::INTEGER, NULL, NULL, NULL, NULL, i.run_start_at, i.run_end_at, i.evidence, NULL
+       i.hours_flagged::INTEGER, NULL, NULL, NULL, NULL, i.run_start_at, i.run_end_at, i.evidence,
+       i.evidence_en
 FROM "mart_risk__indicators" i
 JOIN r ON r.mn = i.mn AND r.uk = coalesce(i.uscc, '')
 LEFT JOIN names n ON n.code = i.pollutant_code
@@ -460,24 +455,40 @@ ORDER BY rank, date, category, pollutant_code, indicator NULLS FIRST
 """
 
 
-def _identity_row(o: dict[str, Any]) -> dict[str, Any]:
-    """What an outlet is, under which permit and credit (from its ranked row)."""
-    permit = schema.PERMIT_STATUSES.label(o["permit_status"], "-")
-    credit = (
-        f"{o['credit_year']} 年度{schema.CREDIT_LEVELS.label(o['credit_level'])}"
-        if o.get("credit_level")
-        else "无评价记录"
-    )
+def _identity_text(o: dict[str, Any], lang: str) -> str:
+    """What an outlet is, under which permit and credit, in ``lang`` (names as registered)."""
+    status, level = o["permit_status"], o.get("credit_level")
+    permit = schema.PERMIT_STATUSES.in_language(lang).get(status, status) if status else "-"
+    point = o.get("point_name")
+    if lang == "en":
+        credit = (
+            f"{schema.CREDIT_LEVELS.in_language('en')[level]} ({o['credit_year']})" if level else "no rating"
+        )
+        who = (
+            f"{o['enterprise_name'] or '(name unknown)'} ({o['uscc']})"
+            if o["uscc"]
+            else "unregistered (MN not in the monitoring-point registry)"
+        )
+        return (
+            f"MN {o['mn']}: {who}, outlet {o['outlet_code'] or '-'}{f' ({point})' if point else ''}, "
+            f"region {region_label(o['region_code'])}, industry {o['industry_code'] or '-'}; "
+            f"discharge permit {o['permit_no'] or 'none'}: {permit}; credit rating: {credit}"
+        )
+    credit = f"{o['credit_year']} 年度{schema.CREDIT_LEVELS.label(level)}" if level else "无评价记录"
     who = (
         f"{o['enterprise_name'] or '（名称未知）'}（{o['uscc']}）"
         if o["uscc"]
         else "未登记（MN 不在监控点位主数据中）"
     )
-    text = (
-        f"MN {o['mn']}：{who}，排放口 {o['outlet_code'] or '-'}"
-        f"{'（' + o['point_name'] + '）' if o.get('point_name') else ''}，区划 {region_label(o['region_code'])}，"
-        f"行业 {o['industry_code'] or '-'}；排污许可证 {o['permit_no'] or '无'}：{permit}；信用评价：{credit}"
+    return (
+        f"MN {o['mn']}：{who}，排放口 {o['outlet_code'] or '-'}{f'（{point}）' if point else ''}，"
+        f"区划 {region_label(o['region_code'])}，行业 {o['industry_code'] or '-'}；"
+        f"排污许可证 {o['permit_no'] or '无'}：{permit}；信用评价：{credit}"
     )
+
+
+def _identity_row(o: dict[str, Any]) -> dict[str, Any]:
+    """What an outlet is, under which permit and credit (from its ranked row)."""
     return {
         "rank": o["rank"],
         "outlet_key": o["outlet_key"],
@@ -497,8 +508,8 @@ def _identity_row(o: dict[str, Any]) -> dict[str, Any]:
         "limit_source": None,
         "run_start_at": None,
         "run_end_at": None,
-        "evidence": text,
-        "evidence_en": None,
+        "evidence": _identity_text(o, "zh"),
+        "evidence_en": _identity_text(o, "en"),
     }
 
 
@@ -525,7 +536,7 @@ def evidence(
             con.execute(
                 _EVIDENCE_SQL.format(
                     names=names_sql(rules),
-                    names_en=_ENGLISH_NAMES,
+                    names_en=ENGLISH_NAMES_SQL,
                     evidence=_exceedance_sentence("zh"),
                     evidence_en=_exceedance_sentence("en"),
                 ),

@@ -603,6 +603,13 @@ F.define(
         description_zh="发现的情况（中文，含数据）",
         nullable=False,
     ),
+    Column(
+        "evidence_en",
+        "string",
+        "what was found, in English, from the same numbers",
+        description_zh="发现的情况（英文，数据同上）",
+        nullable=False,
+    ),
     # scores
     Column(
         "period_start",
@@ -1028,7 +1035,7 @@ indicators = Table(
         _SEGMENT_DATE,
         *F("mn", "pollutant_code", "indicator", "identity_from_at", "category", *_IDENTITY_KEYS),
         *F("hours_flagged", "hours_checked", "share_pct", "longest_run_h", "run_start_at", "run_end_at"),
-        *F("threshold_h", "threshold_pct", "triggered", "evidence"),
+        *F("threshold_h", "threshold_pct", "triggered", "evidence", "evidence_en"),
     ),
     primary_key=("date", "mn", "pollutant_code", "indicator", "identity_from_at"),
     owner=ENFORCEMENT_BUREAU,

@@ -410,10 +410,10 @@ def test_outlet_page_draws_the_limit_and_marks_exceedances_and_runs(
         english = enforcement.get(f"{risk_server}/risk/outlets/{lb['mn']}", params={"lang": "en"}, timeout=60)
         assert "<td>matched</td>" in english.text and "已匹配" not in english.text  # the registry's English
         evidence = english.text.split('id="evidence"')[1].split("</table>")[0]
-        over = [r for r in evidence.split("<tr")[2:] if 'class="bad"' in r]  # exceedance days
-        assert over and all(
-            "over the limit" in r and not re.search(r"[\u4e00-\u9fff]", r.split("<td>")[-1]) for r in over
-        )
+        found = evidence.split("<tr")[2:]  # its days over a limit and its findings
+        over = [r for r in found if 'class="bad"' in r]  # exceedance days
+        assert over and all("over the limit" in r for r in over)
+        assert not [r for r in found if re.search(r"[\u4e00-\u9fff]", r.split("<td>")[-1])]
         name = POLLUTANTS[lb["pollutant"]].name  # the HJ 212 table's English name, in the chart's title too
         figure = json.dumps(chart(english.text, lb["mn"], lb["pollutant"]), ensure_ascii=False)
         assert f'"{name} {lb["pollutant"]} (' in english.text and name in figure
@@ -426,6 +426,15 @@ def test_outlet_page_draws_the_limit_and_marks_exceedances_and_runs(
     shapes = chart(page.text, flat["mn"], flat["pollutant"])["layout"]["shapes"]
     assert bj(flat["start"]) in {s["x0"] for s in shapes}
     assert max(s["x1"] for s in shapes if s["x0"] == bj(flat["start"])) == bj(flat["end"])
+    try:  # the finding's sentence in English too
+        english = enforcement.get(
+            f"{risk_server}/risk/outlets/{flat['mn']}", params={"lang": "en"}, timeout=60
+        )
+        evidence = english.text.split('id="evidence"')[1].split("</table>")[0]
+        rows = [r for r in evidence.split("<tr")[2:] if f"constant from {bj(flat['start'])[5:]}" in r]
+        assert rows and not [r for r in rows if re.search(r"[\u4e00-\u9fff]", r.split("<td>")[-1])]
+    finally:
+        enforcement.get(f"{risk_server}/", params={"lang": "zh"}, timeout=60)
 
 
 def test_enterprise_page_shows_the_revoked_permit_and_credit(

@@ -43,6 +43,10 @@ def test_flatline_while_running() -> None:
     )
     assert row["run_start_at"] == bj(D, 6) and row["run_end_at"] == bj(D, 12)
     assert "23.456" in row["evidence"] and "连续 6 小时恒定" in row["evidence"]
+    assert (
+        row["evidence_en"]
+        == "SO2 constant from 11-19 06:00 for 6 hours in a row at 23.456 mg/m³ (process running)"
+    )
     # shorter than min_run_h (4): nothing
     m = refresh(
         base_inputs(mart_source__hourly=hourly(flat_rows(NORMAL[:30] + [23.456] * 3 + NORMAL[33:]))), D
@@ -85,6 +89,7 @@ def test_zero_run_while_flowing() -> None:
     m = refresh(base_inputs(mart_source__hourly=hourly(air_hours(values))), D)
     (row,) = indicator(m, "zero_run")
     assert (row["hours_flagged"], row["longest_run_h"], row["hours_checked"]) == (3, 3, 24)
+    assert row["evidence_en"] == "SO2 zero from 11-19 06:00 for 3 hours in a row (flow above 0)"
     assert (
         indicator(
             refresh(base_inputs(mart_source__hourly=hourly(air_hours(values, flow=0.0))), D), "zero_run"
@@ -117,6 +122,7 @@ def test_near_limit_clustering() -> None:
         True,
     )
     assert row["threshold_pct"] == 40.0 and "24/24" in row["evidence"]
+    assert row["evidence_en"] == "SO2 24/24 valid hourly means at 90%–100% of the limit (limit 35.0 mg/m³)"
 
 
 def test_abnormal_and_manual_flags() -> None:
@@ -130,6 +136,10 @@ def test_abnormal_and_manual_flags() -> None:
     assert (abn["hours_flagged"], abn["hours_checked"], abn["triggered"]) == (8, 24, True)
     assert (man["hours_flagged"], man["share_pct"]) == (3, pytest.approx(12.5))
     assert "F/M/D/C/B/T" in abn["evidence"]
+    assert (abn["evidence_en"], man["evidence_en"]) == (
+        "SO2 8/24 hours flagged abnormal (F/M/D/C/B/T)",
+        "SO2 3/24 hours entered by hand (S)",
+    )
 
 
 def test_missing_values_and_silence() -> None:
@@ -140,6 +150,7 @@ def test_missing_values_and_silence() -> None:
     m = refresh(base_inputs(mart_source__hourly=hourly(rows)), D)
     (miss,) = indicator(m, "missing_data", pollutant_code="a21026")
     assert (miss["hours_flagged"], miss["hours_checked"]) == (5, 24)
+    assert miss["evidence_en"] == "SO2 missing 5/24 hourly values (logger online)"
     assert indicator(m, "silence", mn=MN_AIR) == []
     # the whole logger silent 8 hours (D 02:00–10:00) while the water outlet sends: silence, not
     # missing values
@@ -195,6 +206,7 @@ def test_hours_in_which_no_logger_sent_are_no_loggers_silence() -> None:
     assert (sil["hours_flagged"], sil["longest_run_h"]) == (6, 6)
     assert (sil["run_start_at"], sil["run_end_at"]) == (bj(D, 6), bj(D, 12))
     assert sil["evidence"] == "连续 6 小时无任何数据（11-19 06:00 至 11-19 12:00）"
+    assert sil["evidence_en"] == "no data at all for 6 hours in a row (11-19 06:00 to 11-19 12:00)"
 
 
 def test_converted_values_inconsistent_with_measured_value_and_o2() -> None:
@@ -207,3 +219,6 @@ def test_converted_values_inconsistent_with_measured_value_and_o2() -> None:
     (row,) = indicator(m, "zs_inconsistent")
     assert (row["hours_flagged"], row["hours_checked"], row["triggered"]) == (5, 24, True)
     assert "最大偏差 40%" in row["evidence"]
+    assert row["evidence_en"] == (
+        "SO2 converted value inconsistent with the measured value and O2 in 5/24 hours, deviation up to 40%"
+    )

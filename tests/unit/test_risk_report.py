@@ -9,6 +9,7 @@ import datetime as dt
 import io
 import json
 import math
+import re
 
 import duckdb
 import pytest
@@ -190,6 +191,16 @@ def test_report_ranks_cuts_to_top_and_gathers_evidence(marts: RiskMarts) -> None
     assert found == {("permit", "unpermitted_discharge", D - dt.timedelta(days=1)),
                      ("permit", "unpermitted_discharge", D)}  # fmt: skip
     assert all(r["evidence"] for r in report.evidence)
+    # every row has its English sentence, from the same values
+    assert water[0]["evidence_en"].endswith("discharge permit none: no permit; credit rating: red (2025)")
+    assert (
+        air[0]["evidence_en"].startswith(f"MN {MN_AIR}: ")
+        and f"permit {E_AIR}001P: permit in force" in air[0]["evidence_en"]
+    )
+    assert {r["evidence_en"].split(" for ")[0] for r in water[1:]} == {"no permit: data and discharging"}
+    assert not any(
+        re.search("[\u4e00-\u9fff]", r["evidence_en"]) for r in report.evidence if r["category"] != "identity"
+    )
 
     top1 = build_report(con, RiskFilters(top=1), RULES)
     assert [o["mn"] for o in top1.outlets] == [MN_WATER] and top1.outlets_total == 2

@@ -35,6 +35,7 @@ import duckdb
 import pyarrow as pa
 
 from schemas import risk as schema
+from schemas.hj212_codes import POLLUTANTS
 from transforms.risk.rules import RiskRules
 from transforms.risk.sql import (
     BEIJING_H,
@@ -47,7 +48,50 @@ from transforms.risk.sql import (
     to_table,
 )
 
-__all__ = ["indicator_rows", "names_sql"]
+__all__ = ["ENGLISH_NAMES_SQL", "indicator_rows", "names_sql"]
+
+# the HJ 212 table's English pollutant names, for the English evidence
+ENGLISH_NAMES_SQL = "SELECT * FROM (VALUES {}) t(code, name)".format(
+    ", ".join(f"({lit([c])}, {lit([p.name])})" for c, p in POLLUTANTS.items())
+)
+
+# each rule's evidence in Chinese and English: printf templates taking the same values, in which
+# {nm} is the pollutant's name and {status} the permit status in that language
+_EVIDENCE = {
+    "flatline": ("%s 自 %s 起连续 %d 小时恒定为 %s%s（设施运行中）",
+                 "%s constant from %s for %d hours in a row at %s%s (process running)"),
+    "zero_run": ("%s 自 %s 起连续 %d 小时为零值（流量大于 0）",
+                 "%s zero from %s for %d hours in a row (flow above 0)"),
+    "zs_inconsistent": ("%s 折算浓度与实测浓度、氧含量不一致 %d/%d 小时，最大偏差 %.0f%%",
+                        "%s converted value inconsistent with the measured value and O2 in %d/%d hours, "
+                        "deviation up to %.0f%%"),
+    "near_limit": ("%s %d/%d 个有效小时均值处于限值的 %.0f%%–100%%（限值 %s%s）",
+                   "%s %d/%d valid hourly means at %.0f%%–100%% of the limit (limit %s%s)"),
+    "abnormal_flags": ("%s %d/%d 小时带异常标记（%s）", "%s %d/%d hours flagged abnormal (%s)"),
+    "manual_values": ("%s %d/%d 小时为手工录入数据（S）", "%s %d/%d hours entered by hand (S)"),
+    "missing_data": ("%s 缺失 %d/%d 个小时值（数采仪在线）", "%s missing %d/%d hourly values (logger online)"),
+    "silence": ("连续 %d 小时无任何数据（%s 至 %s）", "no data at all for %d hours in a row (%s to %s)"),
+    "unpermitted_discharge": ("%s：当日有数据且在排放 %d 小时", "%s: data and discharging for %d hours of the day"),
+}  # fmt: skip
+
+
+def _evidence(indicator: str, *values: str) -> str:
+    """``evidence, evidence_en`` of a rule's row: its two sentences from the same ``values``."""
+    status = "s.permit_status"
+    words = {
+        "zh": {"nm": "nm", "status": labels_sql(schema.PERMIT_STATUSES, status)},
+        "en": {"nm": "nm_en", "status": labels_sql(schema.PERMIT_STATUSES.in_language("en"), status)},
+    }
+    zh, en = (
+        f"printf({lit([template])}, {', '.join(v.format_map(words[lang]) for v in values)})"
+        for lang, template in zip(("zh", "en"), _EVIDENCE[indicator], strict=True)
+    )
+    return f"{zh} AS evidence, {en} AS evidence_en"
+
+
+def _unit(expr: str) -> str:
+    """A unit after its value: none where the pollutant has none (pH)."""
+    return f"coalesce(' ' || nullif({expr}, ''), '')"
 
 
 def names_sql(rules: RiskRules) -> str:
@@ -76,40 +120,59 @@ def _pollutant_sql(rules: RiskRules, lo: int, hi: int) -> str:
         SELECT seg_id, pollutant_code,
                count(*) FILTER (WHERE kind = 'flat' AND len >= {fmin}) AS flat_h,
                max(len) FILTER (WHERE kind = 'flat' AND len >= {fmin}) AS flat_longest,
-               arg_max(first_hr, (len, -first_hr)) FILTER (WHERE kind = 'flat' AND len >= {fmin}) AS flat_first,
+               arg_max(first_hr, (len, -first_hr)) FILTER (WHERE kind = 'flat' AND len >= {
+        fmin
+    }) AS flat_first,
                arg_max(last_hr, (len, -first_hr)) FILTER (WHERE kind = 'flat' AND len >= {fmin}) AS flat_last,
-               arg_max(avg_value, (len, -first_hr)) FILTER (WHERE kind = 'flat' AND len >= {fmin}) AS flat_value,
+               arg_max(avg_value, (len, -first_hr)) FILTER (WHERE kind = 'flat' AND len >= {
+        fmin
+    }) AS flat_value,
                count(*) FILTER (WHERE kind = 'zero' AND len >= {zmin}) AS zero_h,
                max(len) FILTER (WHERE kind = 'zero' AND len >= {zmin}) AS zero_longest,
-               arg_max(first_hr, (len, -first_hr)) FILTER (WHERE kind = 'zero' AND len >= {zmin}) AS zero_first,
+               arg_max(first_hr, (len, -first_hr)) FILTER (WHERE kind = 'zero' AND len >= {
+        zmin
+    }) AS zero_first,
                arg_max(last_hr, (len, -first_hr)) FILTER (WHERE kind = 'zero' AND len >= {zmin}) AS zero_last
         FROM _risk_runs WHERE kind IN ('flat', 'zero') AND day_num BETWEEN {lo} AND {hi}
         GROUP BY seg_id, pollutant_code
     ), mm AS (
         SELECT m.*, coalesce(rr.flat_h, 0) AS flat_h, rr.flat_longest, rr.flat_first, rr.flat_last, rr.flat_value,
                coalesce(rr.zero_h, 0) AS zero_h, rr.zero_longest, rr.zero_first, rr.zero_last,
-               s.date, s.mn, s.from_us, coalesce(n.name, m.pollutant_code) AS nm
+               s.date, s.mn, s.from_us, coalesce(n.name, m.pollutant_code) AS nm,
+               coalesce(ne.name, m.pollutant_code) AS nm_en
         FROM m LEFT JOIN rr USING (seg_id, pollutant_code)
         JOIN _risk_identity s USING (seg_id)
         LEFT JOIN names n ON n.code = m.pollutant_code
+        LEFT JOIN names_en ne ON ne.code = m.pollutant_code
     ), runs AS (
         SELECT date, mn, from_us, pollutant_code, 'flatline' AS indicator, 'fraud' AS category,
                flat_h AS hours_flagged, checked_h AS hours_checked, flat_longest AS longest_run_h,
                flat_first * {HOUR_US} AS run_start_at, (flat_last + 1) * {HOUR_US} AS run_end_at,
-               {fmin}::DOUBLE AS threshold_h, NULL::DOUBLE AS threshold_pct, flat_longest >= {fmin} AS triggered,
-               printf('%s 自 %s 起连续 %d 小时恒定为 %s %s（设施运行中）', nm, {beijing_text(f"flat_first * {HOUR_US}")},
-                      flat_longest, round(flat_value, 4)::VARCHAR, coalesce(unit, '')) AS evidence
+               {fmin}::DOUBLE AS threshold_h, NULL::DOUBLE AS threshold_pct, flat_longest >= {
+        fmin
+    } AS triggered,
+               {
+        _evidence(
+            "flatline",
+            "{nm}",
+            beijing_text(f"flat_first * {HOUR_US}"),
+            "flat_longest",
+            "round(flat_value, 4)::VARCHAR",
+            _unit("unit"),
+        )
+    }
         FROM mm WHERE flat_h > 0
         UNION ALL
         SELECT date, mn, from_us, pollutant_code, 'zero_run', 'fraud', zero_h, flowing_h, zero_longest,
-               zero_first * {HOUR_US}, (zero_last + 1) * {HOUR_US}, {zmin}::DOUBLE, NULL, zero_longest >= {zmin},
-               printf('%s 自 %s 起连续 %d 小时为零值（流量大于 0）', nm, {beijing_text(f"zero_first * {HOUR_US}")},
-                      zero_longest)
+               zero_first * {HOUR_US}, (zero_last + 1) * {HOUR_US}, {zmin}::DOUBLE, NULL, zero_longest >= {
+        zmin
+    },
+               {_evidence("zero_run", "{nm}", beijing_text(f"zero_first * {HOUR_US}"), "zero_longest")}
         FROM mm WHERE zero_h > 0
         UNION ALL
         SELECT date, mn, from_us, pollutant_code, 'zs_inconsistent', 'fraud', zs_h, zs_checked_h, NULL,
                NULL, NULL, {int(zs["min_hours"])}::DOUBLE, NULL, zs_h >= {int(zs["min_hours"])},
-               printf('%s 折算浓度与实测浓度、氧含量不一致 %d/%d 小时，最大偏差 %.0f%%', nm, zs_h, zs_checked_h, zs_dev)
+               {_evidence("zs_inconsistent", "{nm}", "zs_h", "zs_checked_h", "zs_dev")}
         FROM mm WHERE zs_h > 0
     )"""
 
@@ -117,37 +180,27 @@ def _pollutant_sql(rules: RiskRules, lo: int, hi: int) -> str:
 def _share_sql(rules: RiskRules) -> str:
     """Share rules from ``_risk_daily`` (near limit, flags, missing values)."""
 
-    def share(name: str, flagged: str, checked: str, category: str, evidence: str) -> str:
+    def share(name: str, flagged: str, checked: str, category: str, *values: str) -> str:
         ind = rules.indicator(name)
         pct, hmin = float(ind["share_pct"]), int(ind["min_hours"])
         return f"""
         SELECT date, mn, from_us, pollutant_code, '{name}', '{category}', {flagged}, {checked}, NULL, NULL,
                NULL, {hmin}::DOUBLE, {pct}::DOUBLE,
-               {checked} >= {hmin} AND 100.0 * {flagged} / {checked} >= {pct}, {evidence}
+               {checked} >= {hmin} AND 100.0 * {flagged} / {checked} >= {pct},
+               {_evidence(name, "{nm}", flagged, checked, *values)}
         FROM d WHERE {flagged} > 0"""
 
     low = 100 * float(rules.indicator("near_limit")["low_frac"])
+    flags = lit(["/".join(rules.abnormal_flags)])
     return (
-        share(
-            "near_limit", "hours_near_limit", "hours_judged", "fraud",
-            f"printf('%s %d/%d 个有效小时均值处于限值的 {low:.0f}%%–100%%（限值 %s %s）', nm, hours_near_limit, "
-            "hours_judged, limit_value::VARCHAR, coalesce(limit_unit, ''))",
-        )
+        share("near_limit", "hours_near_limit", "hours_judged", "fraud", f"{low}::DOUBLE", "limit_value::VARCHAR",
+              _unit("limit_unit"))
         + " UNION ALL "
-        + share(
-            "abnormal_flags", "hours_abnormal", "hours_present", "data_quality",
-            f"printf('%s %d/%d 小时带异常标记（{'/'.join(rules.abnormal_flags)}）', nm, hours_abnormal, hours_present)",
-        )
+        + share("abnormal_flags", "hours_abnormal", "hours_present", "data_quality", flags)
         + " UNION ALL "
-        + share(
-            "manual_values", "hours_manual", "hours_present", "data_quality",
-            "printf('%s %d/%d 小时为手工录入数据（S）', nm, hours_manual, hours_present)",
-        )
+        + share("manual_values", "hours_manual", "hours_present", "data_quality")
         + " UNION ALL "
-        + share(
-            "missing_data", "logger_hours - hours_present", "logger_hours", "data_quality",
-            "printf('%s 缺失 %d/%d 个小时值（数采仪在线）', nm, logger_hours - hours_present, logger_hours)",
-        )
+        + share("missing_data", "logger_hours - hours_present", "logger_hours", "data_quality")
     )  # fmt: skip
 
 
@@ -157,7 +210,6 @@ def _logger_sql(rules: RiskRules, first: dt.date, last: dt.date, lo_hr: int, hi_
     pmin = int(rules.indicator("unpermitted_discharge")["min_hours"])
     lo, hi = day_num(first), day_num(last)
     ahead = rules.lookahead_hours
-    status = labels_sql(schema.PERMIT_STATUSES, "s.permit_status")
     day0 = f"day_num * 24 - {BEIJING_H}"  # a Beijing day's first epoch hour
     return f"""
     dh AS (SELECT DISTINCT mn, hr FROM _risk_judged),
@@ -198,14 +250,20 @@ def _logger_sql(rules: RiskRules, first: dt.date, last: dt.date, lo_hr: int, hi_
                max(len) AS longest_run_h, arg_max(g0, (len, -g0)) * {HOUR_US} AS run_start_at,
                arg_max(g0 + len, (len, -g0)) * {HOUR_US} AS run_end_at, {smin}::DOUBLE AS threshold_h,
                NULL::DOUBLE AS threshold_pct, true AS triggered,
-               printf('连续 %d 小时无任何数据（%s 至 %s）', max(len), {beijing_text(f"arg_max(g0, (len, -g0)) * {HOUR_US}")},
-                      {beijing_text(f"arg_max(g0 + len, (len, -g0)) * {HOUR_US}")}) AS evidence
+               {
+        _evidence(
+            "silence",
+            "max(len)",
+            beijing_text(f"arg_max(g0, (len, -g0)) * {HOUR_US}"),
+            beijing_text(f"arg_max(g0 + len, (len, -g0)) * {HOUR_US}"),
+        )
+    }
         FROM sil WHERE x1 > x0 GROUP BY date, mn, from_us
     ), unpermitted AS (
         SELECT s.date, s.mn, s.from_us, '{schema.LOGGER_LEVEL}', 'unpermitted_discharge', 'permit',
                count(DISTINCT h.hr) FILTER (WHERE coalesce(h.running, true)) AS n, any_value(s.hours_with_data),
                NULL, NULL, NULL, {pmin}::DOUBLE, NULL, n >= {pmin},
-               printf('%s：当日有数据且在排放 %d 小时', any_value({status}), n)
+               {_evidence("unpermitted_discharge", "any_value({status})", "n")}
         FROM _risk_identity s JOIN _risk_judged h USING (seg_id)
         WHERE s.day_num BETWEEN {lo} AND {hi}
           AND s.permit_status NOT IN ('in_force', 'unknown')
@@ -223,10 +281,11 @@ def indicator_rows(
     hi_hr = day_start_hr(last) + 24 + rules.lookahead_hours
     rel = con.sql(
         f"""
-        WITH names AS ({names_sql(rules)}),
+        WITH names AS ({names_sql(rules)}), names_en AS ({ENGLISH_NAMES_SQL}),
         {_pollutant_sql(rules, lo, hi)},
-        d AS (SELECT k.*, coalesce(n.name, k.pollutant_code) AS nm FROM _risk_daily k
-              LEFT JOIN names n ON n.code = k.pollutant_code),
+        d AS (SELECT k.*, coalesce(n.name, k.pollutant_code) AS nm, coalesce(ne.name, k.pollutant_code) AS nm_en
+              FROM _risk_daily k LEFT JOIN names n ON n.code = k.pollutant_code
+              LEFT JOIN names_en ne ON ne.code = k.pollutant_code),
         shares AS ({_share_sql(rules)}),
         {_logger_sql(rules, first, last, lo_hr, hi_hr)},
         everything AS (
