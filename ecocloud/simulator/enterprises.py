@@ -478,7 +478,8 @@ def simulated_sources(seed: int = 0, anchor: dt.date | None = None, scale: int =
         role = _role(ind.key, i)
         if role == "bracket":
             name = name.replace("有限公司", "（集团）有限公司")
-        uscc = _uscc(rng, city.region_code, new_style=rng.random() < 0.5)
+        region = city.county(n)
+        uscc = _uscc(rng, region, new_style=rng.random() < 0.5)
         if role == "invalid_uscc":
             uscc = _break_check(uscc)
         lon = round(city.longitude + rng.uniform(-0.25, 0.25), 6)
@@ -599,7 +600,7 @@ def simulated_sources(seed: int = 0, anchor: dt.date | None = None, scale: int =
             uscc=uscc,
             name=name,
             city=city.name,
-            region_code=city.region_code,
+            region_code=region,
             industry_code=ind.code,
             industry_name=ind.name,
             address=address,
@@ -629,14 +630,14 @@ def simulated_sources(seed: int = 0, anchor: dt.date | None = None, scale: int =
                     password=f"{rng.randint(0, 999999):06d}",
                     uscc=uscc,
                     outlet_code=o.code,
-                    region_code=city.region_code,
+                    region_code=region,
                     name=f"{name}{o.name}",
                     pollutants=aux + measured,
                 )
             )
         if role == "unpermitted_outlet":
             points.append(
-                MonitoringPoint(mn(), f"{rng.randint(0, 999999):06d}", uscc, "DW002", city.region_code,
+                MonitoringPoint(mn(), f"{rng.randint(0, 999999):06d}", uscc, "DW002", region,
                                 f"{name}初期雨水排放口", ("w00000", "w01018", "w21003"))
             )  # fmt: skip
         if role == "unregistered_mn":  # a replacement logger on DW001, not yet in the master data
@@ -651,10 +652,10 @@ def simulated_sources(seed: int = 0, anchor: dt.date | None = None, scale: int =
         trade = _trade(trades, len(plans) + k)
         credit_only.append(
             Enterprise(
-                uscc=_uscc(rng, city.region_code, new_style=True),
+                uscc=_uscc(rng, city.county(k), new_style=True),
                 name=f"{city.name}市{trade}建材有限公司",
                 city=city.name,
-                region_code=city.region_code,
+                region_code=city.county(k),
                 industry_code="C3021",
                 industry_name="水泥制品制造",
                 address=f"江西省{city.name}市{trade}路{rng.randint(1, 300)}号",

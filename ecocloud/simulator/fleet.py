@@ -263,12 +263,12 @@ def builtin_devices(seed: int, n: int = 20) -> list[DeviceSpec]:
             DeviceSpec(
                 mn=mn,
                 password=f"{rng.randrange(1_000_000):06d}",
-                uscc=_uscc(rng, city.region_code),
+                uscc=_uscc(rng, city.county(i // len(JIANGXI_CITIES))),
                 outlet_code=f"{prefix}{i // 2 % 999 + 1:03d}",
                 st=st,
                 pollutants=DEFAULT_POLLUTANTS[st],
                 name=f"{city.name}模拟企业{i + 1:03d}",
-                region_code=city.region_code,
+                region_code=city.county(i // len(JIANGXI_CITIES)),
             )
         )
     return out

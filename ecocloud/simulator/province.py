@@ -40,6 +40,12 @@ class City:
     longitude: float  # approximate centre
     latitude: float
     stations: int = 4  # default number of stations in the simulated network
+    counties: tuple[str, ...] = ()  # GB/T 2260 codes of some of its districts and counties
+
+    def county(self, k: int) -> str:
+        """The region code of its ``k``-th registered business: one of its counties in turn (an
+        enterprise registers where it is, under a county), the prefecture's where none are known."""
+        return self.counties[k % len(self.counties)] if self.counties else self.region_code
 
 
 @dataclass(frozen=True)
@@ -57,18 +63,18 @@ class Station:
 
 # DOMAIN.md §5 (GB/T 2260). Centres are approximate; station counts are the simulation's choice.
 JIANGXI_CITIES: tuple[City, ...] = (
-    City("南昌", "360100", 115.89, 28.68, 8),
-    City("景德镇", "360200", 117.18, 29.27, 3),
-    City("萍乡", "360300", 113.85, 27.62, 3),
-    City("九江", "360400", 115.99, 29.71, 5),
-    City("新余", "360500", 114.92, 27.82, 3),
-    City("鹰潭", "360600", 117.07, 28.26, 3),
-    City("赣州", "360700", 114.93, 25.83, 6),
-    City("吉安", "360800", 114.99, 27.11, 4),
-    City("宜春", "360900", 114.42, 27.81, 4),
-    City("抚州", "361000", 116.36, 27.95, 4),
-    City("上饶", "361100", 117.94, 28.45, 5),
-)
+    City("南昌", "360100", 115.89, 28.68, 8, ("360102", "360103", "360104", "360111", "360112", "360121", "360124")),
+    City("景德镇", "360200", 117.18, 29.27, 3, ("360202", "360203", "360222", "360281")),
+    City("萍乡", "360300", 113.85, 27.62, 3, ("360302", "360313", "360321", "360322", "360323")),
+    City("九江", "360400", 115.99, 29.71, 5, ("360402", "360403", "360404", "360425", "360429", "360481")),
+    City("新余", "360500", 114.92, 27.82, 3, ("360502", "360521")),
+    City("鹰潭", "360600", 117.07, 28.26, 3, ("360602", "360603", "360681")),
+    City("赣州", "360700", 114.93, 25.83, 6, ("360702", "360703", "360704", "360781")),
+    City("吉安", "360800", 114.99, 27.11, 4, ("360802", "360803", "360821", "360881")),
+    City("宜春", "360900", 114.42, 27.81, 4, ("360902", "360921", "360981", "360982", "360983")),
+    City("抚州", "361000", 116.36, 27.95, 4, ("361002", "361003", "361021")),
+    City("上饶", "361100", 117.94, 28.45, 5, ("361102", "361103", "361104", "361181")),
+)  # fmt: skip
 
 # Generic parts of station names (composed, not taken from any real list).
 _URBAN_NAMES: tuple[str, ...] = (

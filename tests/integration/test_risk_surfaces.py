@@ -146,6 +146,13 @@ def test_filters_narrow_the_ranking(risk_home: RiskHome, ranked: dict[str, Any],
     assert local["outlets"] and all(o["region_code"].startswith(region[:4]) for o in local["outlets"])
     assert lb["mn"] in {o["mn"] for o in local["outlets"]}
     assert {e["pollutant_code"] for e in local["evidence"]} <= {lb["pollutant"], schema.LOGGER_LEVEL}
+    # its county: its outlets and no other county's (the simulated enterprises register under counties)
+    county = cli_json(risk_home, "--region", region, "--top", "10000")
+    assert region[4:] != "00" and lb["mn"] in {o["mn"] for o in county["outlets"]}
+    assert {o["region_code"] for o in county["outlets"]} == {region}
+    assert len(county["outlets"]) < len(
+        cli_json(risk_home, "--region", region[:4] + "00", "--top", "10000")["outlets"]
+    )
     day = dt.datetime.fromisoformat(lb["start"]).date() - dt.timedelta(days=1)
     before = cli_json(risk_home, "--from", day.isoformat(), "--to", day.isoformat(), "--top", "10000")
     assert not [e for e in before["evidence"] if e["mn"] == lb["mn"] and e["category"] == "exceedance"]

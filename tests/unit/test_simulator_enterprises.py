@@ -35,7 +35,11 @@ def test_enterprises_are_plausible_and_their_usccs_validate() -> None:
     assert {e.industry_code for e in regulated} >= {"D4411", "C2221", "C2614", "D4620", "C3120"}
     invalid = [e.uscc for e in S.enterprises if not is_valid_uscc(e.uscc)]
     assert invalid == [S.faults.invalid_uscc]  # the one early code; every other code validates
-    assert {e.region_code for e in S.enterprises} <= set(JIANGXI_PREFECTURES)
+    # registered under a county of a Jiangxi prefecture (a county filter finds them), every
+    # prefecture's counties in turn
+    assert {e.region_code[:4] + "00" for e in S.enterprises} <= set(JIANGXI_PREFECTURES)
+    assert all(e.region_code[4:] != "00" for e in S.enterprises)
+    assert len({e.region_code for e in S.enterprises}) > len({e.region_code[:4] for e in S.enterprises})
     assert all(e.uscc[2:8] == e.region_code for e in S.enterprises)  # positions 3–8: registration region
     assert len({e.uscc for e in S.enterprises}) == len(S.enterprises)
     assert len({e.name for e in S.enterprises}) == len(S.enterprises)
