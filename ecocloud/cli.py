@@ -117,11 +117,19 @@ def sql(
         err.print(f"[red]{type(exc).__name__}: {said(exc)}")
         raise typer.Exit(1) from exc
     columns, rows = result.columns, result.rows
-    if result.truncated:
-        err.print(f"[yellow]only the first {len(rows)} rows are returned (ECOCLOUD_SQL_MAX_ROWS)")
     if fmt == "table":
         _print_rows(columns, rows, limit)
+        if result.truncated:
+            err.print(
+                f"[yellow]the result has more than {len(rows):,} rows: only those are read (ECOCLOUD_SQL_MAX_ROWS)"
+            )
         return
+    if result.truncated:  # a short file or stream a script would take for the whole result
+        err.print(
+            f"[red]the result has more than {len(rows):,} rows (ECOCLOUD_SQL_MAX_ROWS): nothing written. Narrow the query "
+            f"(WHERE, fewer columns), or add LIMIT {len(rows)} to take the first of them"
+        )
+        raise typer.Exit(1)
     data = _query_output(fmt, query, columns, rows, to_file=out is not None)
     if out is None:
         sys.stdout.buffer.write(data)
@@ -156,7 +164,7 @@ def _query_output(
 def _print_rows(columns: list[str], rows: list[tuple[Any, ...]], limit: int) -> None:
     console.print(rows_table(columns, rows[:limit]))
     if len(rows) > limit:
-        console.print(f"… {len(rows) - limit} more rows (use --format csv or --limit)")
+        console.print(f"… {len(rows) - limit:,} more rows (--limit N shows more, --out FILE writes them)")
 
 
 @app.command()

@@ -385,6 +385,30 @@ def test_cli_sql_refuses_with_exit_2_and_reads_as_json(
     assert json.loads(good.stdout) == [{"station_code": s, "n": 4} for s in STATIONS]
 
 
+def test_cli_sql_writes_no_short_file_when_the_result_is_past_its_row_cap(
+    served: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A CSV cut at ECOCLOUD_SQL_MAX_ROWS was written with exit status 0: a script took it whole."""
+    monkeypatch.setenv("ECOCLOUD_HOME", str(served.home))
+    monkeypatch.setenv("ECOCLOUD_SQL_MAX_ROWS", "10")
+    for var in ("ECOCLOUD_LAKE_DIR", "ECOCLOUD_DUCKDB_PATH"):
+        monkeypatch.delenv(var, raising=False)
+    runner = CliRunner()
+    for args in (
+        ["--out", str(tmp_path / "r.csv")],
+        ["--format", "json"],
+        ["--out", str(tmp_path / "r.xlsx")],
+    ):
+        cut = runner.invoke(app, ["sql", "SELECT range FROM range(11)", *args])
+        assert cut.exit_code == 1 and "more than 10 rows" in cut.output and "LIMIT 10" in cut.output
+        assert not cut.stdout.strip().startswith("[")  # no JSON either
+    assert not list(tmp_path.iterdir())
+    fits = runner.invoke(app, ["sql", "SELECT range FROM range(10)", "--out", str(tmp_path / "r.csv")])
+    assert fits.exit_code == 0 and len((tmp_path / "r.csv").read_text().splitlines()) == 11
+    shown = runner.invoke(app, ["sql", "SELECT range FROM range(11)", "--limit", "4"])  # a look: shown
+    assert shown.exit_code == 0 and "… 6 more rows" in shown.stdout and "more than 10 rows" in shown.output
+
+
 def test_cli_sql_shows_brackets_as_they_are(served: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     """Rich reads [..] as markup: a column description "[low_frac × limit, limit]" lost its text, and
     "[/x]" in a value, a column name or an error stopped the command with a traceback."""
