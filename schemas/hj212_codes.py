@@ -140,6 +140,9 @@ class Pollutant:
     unit: str
     cou_unit: str | None = None
     code_2005: str | None = None
+    other_names_zh: tuple[
+        str, ...
+    ] = ()  # as standards and permits also write it (a search finds it by these)
 
 
 # Units as HJ 212-2017 annex B gives them: a concentration's, and its Cou's (the emitted amount of
@@ -169,7 +172,7 @@ _POLLUTANT_ROWS: tuple[Pollutant, ...] = (
     Pollutant("a21003", "NO", "一氧化氮", "mg/m³", "kg"),
     Pollutant("a21004", "NO2", "二氧化氮", "mg/m³", "kg"),
     Pollutant("a21005", "CO", "一氧化碳", "mg/m³", "kg", "04"),
-    Pollutant("a34013", "smoke / particulates", "烟尘", "mg/m³", "kg", "01"),
+    Pollutant("a34013", "smoke / particulates", "烟尘", "mg/m³", "kg", "01", ("颗粒物",)),
     Pollutant("a24088", "non-methane hydrocarbons", "非甲烷总烃", "mg/m³"),
     Pollutant("a34002", "PM10", "PM10", "µg/m³"),
     Pollutant("a34004", "PM2.5", "PM2.5", "µg/m³"),

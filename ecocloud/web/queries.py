@@ -75,6 +75,8 @@ _TEXT = (
 )
 _COLUMN_TEXT = ("c.column_name", "c.description_zh", "c.description", "c.value_labels")
 _COLUMN_WEIGHT = 1
+# a pollutant found as a value a table's pollutant_code may hold: below what the table's entry says
+_CODE_VALUE_WEIGHT = 0.5
 # a Latin term this short matches whole words only: "CO" is carbon monoxide, not every "code" and "count"
 _WHOLE_WORD_CHARS = 3
 _LATIN = re.compile(r"[A-Za-z0-9.\-]+")
@@ -85,7 +87,7 @@ def _pollutant_spellings() -> dict[str, frozenset[str]]:
     it too: its HJ 212 code and the formula the air tables use (二氧化硫: a21026, SO2; ozone: O3)."""
     found: dict[str, set[str]] = {}
     for code, p in POLLUTANTS.items():
-        for name in (p.name_zh, p.name):
+        for name in (p.name_zh, p.name, *p.other_names_zh):
             if name:
                 found.setdefault(name.casefold(), set()).update({code, p.name})
     for label, names in AIR_POLLUTANT_NAMES.items():
@@ -95,6 +97,14 @@ def _pollutant_spellings() -> dict[str, frozenset[str]]:
 
 
 _POLLUTANT_SPELLINGS = _pollutant_spellings()
+
+
+def _names_hj212_pollutant(term: str) -> bool:
+    """A pollutant's HJ 212 code or one of its names: the tables whose rows carry a pollutant_code
+    hold it (their descriptions name few of the codes)."""
+    return term in POLLUTANTS or bool(
+        _POLLUTANT_SPELLINGS.get(term.casefold(), frozenset()) & POLLUTANTS.keys()
+    )
 
 
 def term_pattern(term: str) -> str:
@@ -131,6 +141,9 @@ def search_datasets(
         )
         hits = [(f"coalesce(regexp_matches({c}, $t{i}), false)", w) for c, w in _TEXT]
         hits.append((column_hit, _COLUMN_WEIGHT))
+        if _names_hj212_pollutant(term):
+            by_code = "SELECT 1 FROM catalog_columns c WHERE c.table_name = d.table_name AND c.column_name = 'pollutant_code'"
+            hits.append((f"EXISTS ({by_code})", _CODE_VALUE_WEIGHT))
         where.append("(" + " OR ".join(h for h, _ in hits) + ")")
         score.append("greatest(" + ", ".join(f"{h}::INT * {w}" for h, w in hits) + ")")
     sql = (
