@@ -255,8 +255,10 @@ F.define(
     Column(
         "retransmissions",
         "int32",
-        "duplicate readings ignored",
-        description_zh="被忽略的重复监测值个数",
+        "readings ignored as copies of another (counted per statistic: an hourly packet with Min, Avg, "
+        "Max and Cou sent three times counts 8; a daily row made from hours, the sum of theirs)",
+        description_zh="作为重复副本被忽略的监测值个数（按统计类型计：含 Min、Avg、Max、Cou 的小时数据包发送三次计 8 个；"
+        "由小时数据汇总的日数据为各小时之和）",
         unit="count",
         nullable=False,
         min=0,
