@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -42,8 +42,18 @@ def export_ddl_command(
         check_output(output, "--output")
     from warehouse.ddl import Dialect, export_ddl
 
-    root = lake_url or get_settings().lake_store.uri()
-    script = export_ddl(Dialect(dialect), root, schema=schema, replace=replace)
+    store = get_settings().lake_store
+    # which tables have files: this installation's lake, when the script is for it
+    here = lake_url is None or lake_url.rstrip("/") == store.uri().rstrip("/")
+
+    def has_files(table: Any) -> bool:
+        folder = f"{table.layer.value}/{table.name}"
+        return bool(store.glob(f"{folder}/*/*.parquet" if table.partition_by else f"{folder}/*.parquet"))
+
+    root = lake_url or store.uri()
+    script = export_ddl(
+        Dialect(dialect), root, schema=schema, replace=replace, has_files=has_files if here else None
+    )
     if output is None:
         sys.stdout.write(script)
     else:

@@ -13,7 +13,7 @@ for a partitioned table (the partition column lives in the directory name, not i
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from enum import StrEnum
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -61,20 +61,32 @@ _SQL_TYPES: dict[Dialect, dict[str, str]] = {
     },
 }
 
-TRINO_NOTES = (
+TRINO_NOTES: tuple[str, ...] = (
     "Run in a Hive-connector catalog, e.g. trino --catalog hive -f <this file>.",
     "The lake stores instants as Parquet UTC timestamps in microseconds: set hive.parquet.time-zone=UTC",
     "and hive.timestamp-precision=MICROSECONDS in the catalog properties to read them unchanged.",
     "New partitions appear after CALL system.sync_partition_metadata(...) (below): run it after each load.",
 )
-SPARK_NOTES = (
+SPARK_NOTES: tuple[str, ...] = (
     "Run with spark-sql -f <this file>. On Hadoop's S3 client the lake URL scheme is s3a://",
     "(export with --lake-url s3a://...). New partitions appear after MSCK REPAIR TABLE (below): run it",
     "after each load.",
 )
 DUCKDB_NOTES = (
-    "Views bind when created: each table needs at least one Parquet file. For an s3:// lake, LOAD httpfs",
-    "and CREATE SECRET (TYPE s3, ...) with the endpoint and keys first.",
+    "Views bind when created: a table without a Parquet file when this was written is an empty view",
+    "(marked below): export again once it has rows. For an s3:// lake, LOAD httpfs and CREATE SECRET",
+    "(TYPE s3, ...) with the endpoint and keys first.",
+    "The session's time zone is set to Beijing's, as `ecocloud sql` has it: instants show, and ::DATE",
+    "and date_trunc cut days, in Beijing time (remove the SET to keep your session's zone).",
+)
+# what the other engines need for the same days as `ecocloud sql` (their CLIs take it per session)
+TRINO_NOTES += (
+    "Days of instants (CAST(... AS DATE), date_trunc) are in the session's zone: SET TIME ZONE",
+    "'Asia/Shanghai' for Beijing days, as `ecocloud sql` has them.",
+)
+SPARK_NOTES += (
+    "Days of instants (CAST(... AS DATE), date_trunc) are in the session's zone: SET",
+    "spark.sql.session.timeZone=Asia/Shanghai for Beijing days, as `ecocloud sql` has them.",
 )
 
 
@@ -109,11 +121,14 @@ def export_ddl(
     schema: str = "ecocloud",
     tables: Iterable[Table] | None = None,
     replace: bool = False,
+    has_files: Callable[[Table], bool] | None = None,
 ) -> str:
     """A SQL script defining every lake table (or ``tables``) in ``schema`` for ``dialect``.
 
     ``replace`` drops existing Trino/Spark tables first (external tables: the files stay); DuckDB
-    views are always replaced.
+    views are always replaced. ``has_files``: whether a table has a Parquet file now; a DuckDB view
+    of one without is an empty view of its columns (``read_parquet`` of no file fails, and the
+    script would stop there). None: every table is taken to have files.
     """
     chosen = lake_tables() if tables is None else list(tables)
     base = lake_root(root, dialect)
@@ -124,8 +139,15 @@ def export_ddl(
         *(f"-- {line}" for line in notes),
     ]
     statements = [_create_schema(dialect, schema)]
+    if dialect is Dialect.DUCKDB:
+        statements.insert(0, "SET TimeZone = 'Asia/Shanghai'")
     for table in chosen:
-        statements.extend(table_ddl(table, dialect, base, schema=schema, replace=replace))
+        empty = dialect is Dialect.DUCKDB and has_files is not None and not has_files(table)
+        statements.extend(
+            _duckdb_empty_view(table, schema)
+            if empty
+            else table_ddl(table, dialect, base, schema=schema, replace=replace)
+        )
     return "\n".join(header) + "\n\n" + "".join(s + ";\n\n" for s in statements).rstrip("\n") + "\n"
 
 
@@ -222,6 +244,18 @@ def _duckdb_view(table: Table, root: str, schema: str) -> list[str]:
         for c in table.column_names
     )
     return out
+
+
+def _duckdb_empty_view(table: Table, schema: str) -> list[str]:
+    """A view with ``table``'s columns and no rows, for a table without files yet."""
+    d = Dialect.DUCKDB
+    name = f"{_ident(d, schema)}.{_ident(d, table.name)}"
+    cols = ", ".join(f"CAST(NULL AS {c.duckdb_type}) AS {_ident(d, c.name)}" for c in table.columns)
+    note = f"No Parquet files when exported: export again once it has rows. {_table_comment(table)}"
+    return [
+        f"-- {table.name}: no Parquet files yet, an empty view\nCREATE OR REPLACE VIEW {name} AS SELECT {cols} WHERE false",
+        f"COMMENT ON VIEW {name} IS {_literal(d, note)}",
+    ]
 
 
 def _table_comment(table: Table) -> str:

@@ -236,10 +236,24 @@ def test_cli_writes_the_script_for_the_dialect(tmp_path: Path, settings: Setting
 
 
 def test_cli_defaults_to_this_installations_lake(settings: Settings) -> None:
+    """A table without a file yet is an empty view: a read_parquet of no file stopped the script."""
+    part = settings.lake / "core/core_air__station_hourly/date=2026-11-01/part-0.parquet"
+    part.parent.mkdir(parents=True)
+    part.write_bytes(b"")  # whether there is a file, not what is in it
     result = CliRunner().invoke(app, ["export-ddl", "--dialect", "duckdb"])
     assert result.exit_code == 0, result.output
     assert f"-- Lake root: {settings.lake}\n" in result.output
+    assert result.output.count("read_parquet(") == 1
     assert f"'{settings.lake}/core/core_air__station_hourly/*/*.parquet'" in result.output
+    con = duckdb.connect()
+    try:
+        for statement in result.output.split(";\n\n"):
+            if "core_air__station_hourly" not in statement:
+                con.execute(statement)  # every other table: an empty view of its columns
+        rows = con.execute("SELECT count(*), current_setting('TimeZone') FROM ecocloud.core_air__station_daily")
+        assert rows.fetchall() == [(0, "Asia/Shanghai")]
+    finally:
+        con.close()
 
 
 def test_cli_refuses_an_unknown_dialect() -> None:
