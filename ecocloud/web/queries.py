@@ -139,7 +139,9 @@ def search_datasets(
         column_hit = (
             f"EXISTS (SELECT 1 FROM catalog_columns c WHERE c.table_name = d.table_name AND ({in_columns}))"
         )
-        hits = [(f"coalesce(regexp_matches({c}, $t{i}), false)", w) for c, w in _TEXT]
+        hits: list[tuple[str, float]] = [
+            (f"coalesce(regexp_matches({c}, $t{i}), false)", w) for c, w in _TEXT
+        ]
         hits.append((column_hit, _COLUMN_WEIGHT))
         if _names_hj212_pollutant(term):
             by_code = "SELECT 1 FROM catalog_columns c WHERE c.table_name = d.table_name AND c.column_name = 'pollutant_code'"
