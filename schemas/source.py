@@ -36,7 +36,11 @@ UPSTREAM = (
 DERIVED = "生态云 据污染源在线监测数据计算 (computed by ecocloud from the HJ 212 readings)"
 
 # Numeric statistics of a CP item (``<code>-<stat>``); HJ 212-2017 §6.6 plus ZsCou, which loggers send.
-STATS: tuple[str, ...] = ("Rtd", "Min", "Avg", "Max", "Cou", "ZsRtd", "ZsMin", "ZsAvg", "ZsMax", "ZsCou")
+# a facility's state (RS: 0 off, 1 running … FACILITY_STATES) and run hours (RT): SB1-RS of 2021 packets
+FACILITY_STATS: tuple[str, ...] = ("RS", "RT")
+STATS: tuple[str, ...] = (
+    "Rtd", "Min", "Avg", "Max", "Cou", "ZsRtd", "ZsMin", "ZsAvg", "ZsMax", "ZsCou", *FACILITY_STATS,
+)  # fmt: skip
 FLAGS: tuple[str, ...] = tuple(DATA_FLAGS)  # N F M S D C T B
 SOURCE_TYPES: tuple[str, ...] = ("wastewater", "flue_gas", "other")
 HOURLY_BASES: tuple[str, ...] = ("2061", "2051", "2011")
@@ -358,6 +362,13 @@ _POLLUTANT = SHARED.get(
     description="HJ 212-2017 pollutant code (2005 codes mapped), e.g. w01018",
     description_zh="HJ 212-2017 污染物编码（2005 版编码已映射），如 w01018",
 )
+_POLLUTANT_OR_FACILITY = SHARED.get(
+    "pollutant_code",
+    description="HJ 212-2017 pollutant code (2005 codes mapped), e.g. w01018; for a facility's state or run "
+    "time (stat RS, RT), the facility as sent (SB1, SB2 …)",
+    description_zh="HJ 212-2017 污染物编码（2005 版编码已映射），如 w01018；设施工况状态或运行时间"
+    "（stat 为 RS、RT）为上报的设施编号（SB1、SB2……）",
+)
 _RECEIVED = SHARED.get(
     "received_at",
     description="when the receiver landed it (UTC); NULL for capture files",
@@ -422,14 +433,18 @@ readings = Table(
         "One row per numeric CP item of an accepted packet that has a DataTime: outlet (mn), command "
         "(cn), time, pollutant, statistic (Rtd real-time, Min/Avg/Max/Cou of a period, Zs* converted "
         "to the reference O2) and the item's data flag. Values are in the pollutant's unit "
-        "(`unit`). Retransmitted copies are kept; the marts count each reading once. Readings of "
+        "(`unit`). A facility's state and run time (2021, 2041 packets: SB1-RS, SB1-RT) are rows too, "
+        "the facility in `pollutant_code`, stat RS (0 off, 1 running, 2 calibrating, 3 maintenance, "
+        "4 alarm, 5 blowback) or RT (hours); the marts leave them out. Retransmitted copies are kept; "
+        "the marts count each reading once. Readings of "
         "packets the receiver accepted without authentication (open registry mode) are kept and "
         "flagged (`receiver_status`), never used by the marts."
     ),
     description_zh=(
         "有数据时间的已接受数据包中每个数值型监测项一行：排放口（mn）、命令码、时间、污染物、统计类型"
         "（Rtd 实时值，Min/Avg/Max/Cou 为时段统计，Zs* 为折算到基准含氧量的值）及数据标记，"
-        "数值单位见 unit 列。重传的副本均保留，汇总表中每个读数只计一次。开放模式下未经认证接收的数据包"
+        "数值单位见 unit 列。设施工况（2021、2041 数据包的 SB1-RS、SB1-RT）也各为一行：pollutant_code 为设施编号，"
+        "stat 为 RS（0 停运，1 运行，2 校准，3 维护，4 报警，5 反吹）或 RT（小时），汇总表不使用。重传的副本均保留，汇总表中每个读数只计一次。开放模式下未经认证接收的数据包"
         "保留并标记（receiver_status），不进入汇总表。"
     ),
     columns=(
@@ -447,7 +462,7 @@ readings = Table(
             description_zh="数据时间 DataTime（UTC）：采样时刻或时段起始时刻",
             nullable=False,
         ),
-        _POLLUTANT,
+        _POLLUTANT_OR_FACILITY,
         *F("pollutant_code_original", "stat", "value"),
         READING_FIELDS.get("flag"),
         *F("unit", "segment", "offset"),

@@ -66,8 +66,13 @@ CAPTURES = "hj212_capture"  # raw-zone folder of capture files ingested from the
 _DATE_IN_NAME = re.compile(r"(\d{4})-?(\d{2})-?(\d{2})")
 _LANDING_THREADS = 4  # capture files landed at once
 # the readings the marts read: packets accepted without authentication (open mode) are evidence, never
-# mart values; they cannot stand in for, or override, an authenticated packet of the same MN, CN, DataTime
-MART_ROWS = "(receiver_status IS NULL OR receiver_status = 'ok')"
+# mart values; they cannot stand in for, or override, an authenticated packet of the same MN, CN, DataTime.
+# Nor are a facility's state and run time (SB1-RS, SB1-RT) a pollutant's values.
+MART_ROWS = (
+    "(receiver_status IS NULL OR receiver_status = 'ok') AND stat NOT IN ("
+    + ", ".join(f"'{s}'" for s in schema.FACILITY_STATS)
+    + ")"
+)
 
 
 # -- landing ------------------------------------------------------------------------------------

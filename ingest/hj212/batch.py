@@ -865,13 +865,15 @@ def _fast_path(lines: _Lines, acc: _Acc, base: int, default_date: dt.date) -> np
     # -- 6. readings -------------------------------------------------------------------------------
     row_new = np.full(nr, -1, np.int64)
     row_new[goodr] = np.arange(len(goodr))
-    rt = np.flatnonzero((kind == _K_NUM) & is_first & ~bad[row] & has_dt[row])
+    # a facility's state and run time (SB1-RS, SB1-RT) are readings too, without a data flag
+    rt = np.flatnonzero(((kind == _K_NUM) | facility) & is_first & ~bad[row] & has_dt[row])
     rrow = row_new[row[rt]]
     rkid = kid[rt]
     flag_id = _item_lookup(ki, kid, row, is_first, val, ki.is_flag, nr, row[rt], ki.code_id[rkid])
     if ki.is_zsflag.any():
         zs = _item_lookup(ki, kid, row, is_first, val, ki.is_zsflag, nr, row[rt], ki.code_id[rkid])
         flag_id = np.where(ki.zs_stat[rkid] & (zs >= 0), zs, flag_id)
+    flag_id = np.where(ki.code_id[rkid] >= 0, flag_id, -1)
     per_row = np.bincount(rrow, minlength=len(goodr))
 
     data_at = data_us[goodr] - _BEIJING_US
@@ -987,6 +989,8 @@ def _datatime_us(
 
 
 def _unit(code: str, stat: str) -> str | None:
+    if stat == "RT":  # a facility's run time
+        return "h"
     p = POLLUTANTS.get(code)
     if p is None:
         return None
@@ -1026,7 +1030,8 @@ def _receipt(lines: _Lines, idx: np.ndarray) -> dict[str, pa.Array]:
 
 
 def readings_from_packet(p: proto.Packet) -> list[tuple[str, str, str, float, str | None, str | None]]:
-    """Readings of a packet in parse_line's item order: (code, code as sent, stat, value, flag, unit)."""
+    """Readings of a packet in parse_line's item order, then its facilities' states and run times:
+    (code or facility, as sent, stat, value, flag, unit)."""
     out: list[tuple[str, str, str, float, str | None, str | None]] = []
     for code, sub in p.items.items():
         orig = p.pollutant_code_original.get(code, code)
@@ -1036,6 +1041,9 @@ def readings_from_packet(p: proto.Packet) -> list[tuple[str, str, str, float, st
             if stat in _NUMERIC_SUFFIXES and isinstance(v, float):
                 f = zsflag if stat.startswith("Zs") and zsflag is not None else flag
                 out.append((code, orig, stat, v, None if f is None else str(f), _unit(code, stat)))
+    for facility, states in p.facilities.items():
+        for stat, value in states.items():
+            out.append((facility, facility, stat, float(value), None, _unit(facility, stat)))
     return out
 
 

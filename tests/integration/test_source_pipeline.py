@@ -102,6 +102,16 @@ def test_real_captures_lines_in_equal_accepted_plus_quarantined(
     assert cod == [("011", "mg/L")]
     bases = dict(query(settings, "SELECT basis, count(*) FROM mart_source__hourly GROUP BY ALL"))
     assert set(bases) == {"2061", "2051", "2011"}
+    # the 2021 packets' facility states are readings (they were dropped), and no mart's pollutants
+    states = query(
+        settings,
+        "SELECT count(*), count(DISTINCT mn), min(value), max(value) FROM core_source__readings "
+        "WHERE stat = 'RS' AND cn = '2021' AND pollutant_code LIKE 'SB%'",
+    )
+    assert states[0][0] > 2000 and states[0][1] > 10 and 0 <= states[0][2] <= states[0][3] <= 5
+    in_marts = "SELECT count(*) FROM {} WHERE pollutant_code LIKE 'SB%'"
+    assert query(settings, in_marts.format("mart_source__hourly")) == [(0,)]
+    assert query(settings, in_marts.format("mart_source__daily")) == [(0,)]
     # lineage: every readings part names the capture it came from
     lineage = query(
         settings,
@@ -288,6 +298,33 @@ def test_a_late_daily_packet_recomputes_only_its_outlet_day_until_the_code_chang
     run = engine.land_and_run(settings, bumped, register, RunInfo.cli("test"))
     [marts] = [m for m in run.of("marts") if m.status == "published"]
     assert marts.counts["hours_recomputed"] == 24 and marts.counts["outlet_days_recomputed"] is None
+
+
+def test_a_facility_state_in_a_data_packet_is_a_reading_and_no_marts_pollutant(
+    settings: Settings, ingest: Ingest
+) -> None:
+    """A logger that sends its facilities' states in its real-time packets (SB1-RS beside w01018-Rtd):
+    the states are kept as readings; the hourly mart has the pollutants only."""
+    line = build_packet(
+        qn="20261120100000000",
+        st="32",
+        cn="2011",
+        mn=MN,
+        flag=5,
+        data_time=at(10, 0),
+        items={"w01018": {"Rtd": 30.0, "Flag": "N"}},
+        facilities={"SB1": {"RS": 1, "RT": 10.5}},
+    )
+    segments(settings, at(10, 5))([line], at(11, 0))
+    ingest("source", register)
+    assert query(
+        settings, "SELECT pollutant_code, stat, value, unit, flag FROM core_source__readings ORDER BY 1, 2"
+    ) == [
+        ("SB1", "RS", 1.0, None, None),
+        ("SB1", "RT", 10.5, "h", None),
+        ("w01018", "Rtd", 30.0, "mg/L", "N"),
+    ]
+    assert query(settings, "SELECT pollutant_code, avg_value FROM mart_source__hourly") == [("w01018", 30.0)]
 
 
 def test_a_date_whose_readings_are_all_gone_gets_empty_marts(settings: Settings, ingest: Ingest) -> None:

@@ -10,6 +10,7 @@ import gzip
 import time
 from collections import Counter
 
+import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 from conftest import SHARED_DATA
@@ -167,6 +168,26 @@ def test_every_emitted_amount_has_its_unit() -> None:
         "28": 22,
         "99": 22,
     }
+
+
+def test_facility_states_are_readings() -> None:
+    """The 2021 packets' SBn-RS values (a treatment facility off, running, in maintenance …) were
+    parsed and dropped: no table held them. Each is a reading (stat RS, the facility as its code);
+    the marts leave them out (integration tests)."""
+    for path in sorted(DATA.glob("*.h212.gz")):
+        data = gzip.decompress(path.read_bytes())
+        packets = [p for p in parse_lines(split_lines(data)) if isinstance(p, Packet) and p.data_time]
+        sent = Counter(
+            (p.mn, f, stat) for p in packets for f, states in p.facilities.items() for stat in states
+        )
+        batch = parse_capture(data, segment=path.name, default_date=DAY)
+        r = batch.readings.filter(pc.is_in(batch.readings.column("stat"), pa.array(["RS", "RT"])))
+        kept = Counter(zip(r.column("mn").to_pylist(), r.column("pollutant_code").to_pylist(),
+                           r.column("stat").to_pylist(), strict=True))  # fmt: skip
+        assert sum(sent.values()) > 1000 and kept == sent, path.name
+        assert set(pc.unique(r.column("cn")).to_pylist()) <= {"2021", "2041"}
+        assert set(pc.unique(r.column("value")).to_pylist()) <= {0.0, 1.0, 2.0, 3.0, 4.0, 5.0}
+        assert r.column("flag").null_count == r.num_rows and r.column("unit").null_count == r.num_rows
 
 
 def test_public_packets_tsv() -> None:
