@@ -135,8 +135,10 @@ F.define(
     Column(
         "warnings",
         "string",
-        "parser warnings, comma-separated: mn_not_24_hex, qn_format, st_unknown, duplicate_key:<k> …",
-        description_zh="解析警告，以逗号分隔：mn_not_24_hex、qn_format、st_unknown、duplicate_key:<k>……",
+        "parser warnings, comma-separated: mn_not_24_hex, qn_format, st_unknown, duplicate_key:<k>=<v> (a key "
+        "sent again with another value v: the first value is the reading) …",
+        description_zh="解析警告，以逗号分隔：mn_not_24_hex、qn_format、st_unknown、duplicate_key:<k>=<v>（同一字段再次上报"
+        "且取值 v 不同：以首次的值为监测值）……",
     ),
     Column(
         "pollutant_code_original",

@@ -38,7 +38,7 @@ receiver; :func:`qn_rtn_for` maps every reason to the ``QnRtn`` of a 9011 reply.
 
 Anything that passes framing, length and CRC is accepted unless it is structurally unusable;
 oddities seen in real captures become ``Packet.warnings`` entries instead: ``mn_not_24_hex``,
-``qn_format`` (QN not 17 digits), ``st_unknown`` (e.g. ``ST=\\x00\\x00``), ``duplicate_key:<key>``,
+``qn_format`` (QN not 17 digits), ``st_unknown`` (e.g. ``ST=\\x00\\x00``), ``duplicate_key:<key>=<value>``,
 ``duplicate_field:<name>``, ``no_datatime`` (a data command 2011/2021/2031/2041/2051/2061 without
 DataTime — a public logger sends ``CN=2011`` with ``CP=&&&&``; the stage layer quarantines it).
 
@@ -52,7 +52,8 @@ Decisions
   the code as sent, for mapped codes only.
 * CP items: ``;`` and ``,`` both separate items (the key ``<code>-<suffix>`` carries the
   grouping).  When a key repeats (2005 loggers write ``01-Flag`` after ``01-Rtd`` and again after
-  ``01-ZsRtd``), the first value wins; a different later value adds a ``duplicate_key`` warning.
+  ``01-ZsRtd``), the first value wins; a different later value adds a ``duplicate_key`` warning with that value
+  (its first 40 characters), so none is lost.
 * Suffixes Rtd Min Avg Max Cou ZsRtd ZsMin ZsAvg ZsMax ZsCou are floats; every other suffix (Flag,
   EFlag, SampleTime, vendor ones) is kept as a string.  ``SB<n>-RS`` (int state) and ``SB<n>-RT``
   (float hours) go to ``facilities``.  CP keys without ``-`` other than DataTime go to ``extra``.
@@ -180,6 +181,7 @@ _KNOWN_ST = frozenset(ST_CODES)
 _HEADER_FIELDS = ("QN", "ST", "CN", "PW", "MN", "Flag", "PNUM", "PNO")
 _HEADER_SET = frozenset(_HEADER_FIELDS)
 _FACILITY_SUFFIXES = frozenset({"RS", "RT"})
+_REPEAT_CHARS = 40  # of a repeated key's other value, kept in its warning (a hostile one is cut)
 
 _K_NUM, _K_STR, _K_FACILITY, _K_DATATIME, _K_EXTRA = range(5)
 # CP key -> (kind, 2017 code, suffix, original 2005 code or None); grows with the keys seen
@@ -524,7 +526,7 @@ def _parse_segment(s: str, line: bytes, segment: bytes, crc: str) -> Packet | Re
             elif kind == _K_EXTRA:
                 if k in extra:
                     if extra[k] != v:
-                        warnings.append(f"duplicate_key:{k}")
+                        warnings.append(f"duplicate_key:{k}={v[:_REPEAT_CHARS]}")
                 else:
                     extra[k] = v
                 continue
@@ -543,7 +545,7 @@ def _parse_segment(s: str, line: bytes, segment: bytes, crc: str) -> Packet | Re
                     fac = facilities[code] = {}
                 if suffix in fac:
                     if fac[suffix] != fval:
-                        warnings.append(f"duplicate_key:{k}")
+                        warnings.append(f"duplicate_key:{k}={v[:_REPEAT_CHARS]}")
                 else:
                     fac[suffix] = fval
                 continue
@@ -554,7 +556,7 @@ def _parse_segment(s: str, line: bytes, segment: bytes, crc: str) -> Packet | Re
                     original[code] = orig
             if suffix in d:
                 if d[suffix] != val:
-                    warnings.append(f"duplicate_key:{k}")
+                    warnings.append(f"duplicate_key:{k}={v[:_REPEAT_CHARS]}")
             else:
                 d[suffix] = val
     if data_time is None and cn in DATA_CNS and (pno is None or pno == 1):

@@ -168,7 +168,7 @@ def test_flue_gas_2005_with_duplicate_flag_keys_first_wins() -> None:
     p = ok(build_frame(seg))
     assert p.items["a34013"] == {"Rtd": 1.5, "Flag": "N", "ZsRtd": 2.5}
     assert p.items["a19001"] == {"Rtd": 20.4, "Flag": "N"}
-    assert "duplicate_key:01-Flag" in p.warnings
+    assert "duplicate_key:01-Flag=D" in p.warnings  # the value not taken, kept in the warning
 
 
 def test_facility_states_and_extra() -> None:
