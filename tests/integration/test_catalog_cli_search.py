@@ -62,7 +62,7 @@ def test_a_pollutants_chinese_name_finds_the_hj212_tables_by_its_code(catalog_bu
     # every pollutant of the HJ 212 table, by its code or a name (烟尘 is also written 颗粒物): they are
     # values of the tables' pollutant_code, which their entries name by an example only
     for term in ("氨氮", "w21003", "颗粒物", "烟尘", "a34013", "ammonia nitrogen"):
-        assert set(r["table_name"] for r in found(catalog_built, "search", term)) >= HJ212_TABLES, term
+        assert {r["table_name"] for r in found(catalog_built, "search", term)} >= HJ212_TABLES, term
 
 
 # a Chinese term; two words, each of which must match; a pollutant's English name of two words (one term)
