@@ -250,7 +250,9 @@ def test_cli_defaults_to_this_installations_lake(settings: Settings) -> None:
         for statement in result.output.split(";\n\n"):
             if "core_air__station_hourly" not in statement:
                 con.execute(statement)  # every other table: an empty view of its columns
-        rows = con.execute("SELECT count(*), current_setting('TimeZone') FROM ecocloud.core_air__station_daily")
+        rows = con.execute(
+            "SELECT count(*), current_setting('TimeZone') FROM ecocloud.core_air__station_daily"
+        )
         assert rows.fetchall() == [(0, "Asia/Shanghai")]
     finally:
         con.close()
