@@ -10,12 +10,20 @@ process it started: its process group gets its stop signal, and (on Linux, from 
 session and its descendants SIGTERM — Airflow 3 starts each task process in a group of its own — and
 whatever is left after ``STOP_GRACE_S`` is SIGKILLed. A start-up that fails in any way stops them the
 same way; a child that dies on its own stops the rest.
+
+An ``up`` that is killed outright (SIGKILL, the OOM killer) stops nothing itself: its children get
+a SIGTERM from the kernel (PR_SET_PDEATHSIG), but Airflow's scheduler was seen to log it and go on
+scheduling, and a second ``up`` then ran a second scheduler on the same metadata. So ``up`` writes
+who it is and which children it started to ``<home>/up/running.json``, and a guard process in a
+session of its own watches it: when ``up`` is gone without having stopped its children (a clean
+stop removes the file), the guard stops what is left of them as ``up`` would (SIGTERM, the grace,
+SIGKILL). Before it starts anything, ``up`` does the same for an earlier ``up`` of the home whose
+guard is gone too, and refuses to start while another ``up`` of the home runs.
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import json
 import os
 import secrets
@@ -36,6 +44,7 @@ from typing import Any
 from rich.console import Console
 
 from ecocloud.airflow_env import airflow_bin, airflow_env
+from ecocloud.runner.workers import die_with_parent
 from ecocloud.settings import Settings
 from ecocloud.terminal import said
 
@@ -85,6 +94,7 @@ class Supervisor:
     log_dir: Path
     env: dict[str, str]
     children: list[Child] = field(default_factory=list)
+    grace_s: float = STOP_GRACE_S  # from a stop signal to SIGKILL (its guard's too)
 
     def start(
         self,
@@ -103,12 +113,32 @@ class Supervisor:
             )  # fmt: skip
         child = Child(name, proc, log, stop_signal)
         self.children.append(child)
+        self.record()
         return child
+
+    @property
+    def running_file(self) -> Path:
+        """Who this ``up`` is and which children it started: what its guard reads."""
+        return self.log_dir / RUNNING_FILE
+
+    def record(self) -> None:
+        if (me := _process(os.getpid())) is None:
+            return  # no /proc: no guard either
+        record = {
+            "up": [me.pid, me.started],
+            "home": self.env.get("ECOCLOUD_HOME", ""),
+            "grace_s": self.grace_s,
+            "leaders": [c.proc.pid for c in self.children],
+        }
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.running_file.with_name(RUNNING_FILE + ".tmp")
+        tmp.write_text(json.dumps(record))
+        os.replace(tmp, self.running_file)
 
     def exited(self) -> Child | None:
         return next((c for c in self.children if c.proc.poll() is not None), None)
 
-    def stop(self, grace_s: float = STOP_GRACE_S) -> Stopped:
+    def stop(self, grace_s: float | None = None) -> Stopped:
         """Signal every child's process group (SIGTERM, or its own stop signal) and SIGTERM the other
         processes they started; SIGKILL whatever of them is left after ``grace_s``; wait for the children."""
         leaders = {c.proc.pid for c in self.children}
@@ -119,7 +149,7 @@ class Supervisor:
         for proc in seen.values():  # those in a group of their own (Airflow's task processes) too
             if proc.pgid not in leaders:
                 _signal(proc, signal.SIGTERM)
-        deadline = time.monotonic() + grace_s
+        deadline = time.monotonic() + (self.grace_s if grace_s is None else grace_s)
         for child in self.children:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 child.proc.wait(max(0.1, deadline - time.monotonic()))
@@ -137,6 +167,7 @@ class Supervisor:
             if _group_alive(child.proc.pid):
                 _signal_group(child.proc.pid, signal.SIGKILL)
             child.proc.wait()
+        self.running_file.unlink(missing_ok=True)  # stopped: nothing for the guard to do
         return Stopped({c.name: c.proc.returncode for c in self.children}, killed)
 
 
@@ -208,16 +239,12 @@ def _signal(proc: _Proc, sig: signal.Signals) -> None:
         os.kill(proc.pid, sig)
 
 
-_PRCTL = ctypes.CDLL(None).prctl if sys.platform == "linux" else None
 _HAS_PROC = sys.platform == "linux"  # /proc/<pid>/stat: each process's parent, group and session
-_PR_SET_PDEATHSIG = 1
 
 
 def _die_with_parent() -> None:
-    """In the child before exec: SIGTERM when ``up`` itself dies (even by SIGKILL), so no child
-    outlives it (Linux; elsewhere a no-op)."""
-    if _PRCTL is not None:
-        _PRCTL(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    """In the child before exec: SIGTERM when ``up`` itself dies (even by SIGKILL; Linux)."""
+    die_with_parent(signal.SIGTERM)
 
 
 def _signal_group(pgid: int, sig: signal.Signals) -> None:
@@ -231,6 +258,102 @@ def _group_alive(pgid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+# ------------------------------------------------------------------------ an up killed outright
+RUNNING_FILE = "running.json"
+GUARD_POLL_S = 1.0
+
+
+def _process(pid: int) -> _Proc | None:
+    """The live process ``pid`` (None: gone, a zombie, or no /proc)."""
+    return next((p for p in _processes() if p.pid == pid), None) if _HAS_PROC else None
+
+
+def _alive(pid: int, started: int) -> bool:
+    """Whether the process that had ``pid`` when it was ``started`` still runs (not a reused pid)."""
+    proc = _process(pid)
+    return proc is not None and proc.started == started
+
+
+def _home_of(proc: _Proc) -> str | None:
+    """Its ECOCLOUD_HOME, as it started (None: unreadable — not ours to stop)."""
+    try:
+        environ = Path(f"/proc/{proc.pid}/environ").read_bytes()
+    except OSError:
+        return None
+    found = [v for v in environ.split(b"\0") if v.startswith(b"ECOCLOUD_HOME=")]
+    return found[0].partition(b"=")[2].decode(errors="replace") if found else ""
+
+
+def stop_left_behind(record: dict[str, Any]) -> list[str]:
+    """Stop what an ``up`` that has ended (``record``, its running file) left running, as its own stop
+    would: SIGTERM, and SIGKILL after its grace. Only processes of its children's sessions or trees,
+    started after it, with its home: a pid reused since is another's. "pid: command line" of each."""
+    leaders, (_, up_started), home = set(record["leaders"]), record["up"], record["home"]
+
+    def left(seen: dict[tuple[int, int], _Proc]) -> dict[tuple[int, int], _Proc]:
+        tree = _tree(leaders, seen)
+        return {k: p for k, p in tree.items() if p.started >= up_started and _home_of(p) == home}
+
+    seen = left({})
+    described = [f"{p.pid}: {_command_line(p)}" for p in seen.values()]
+    for proc in seen.values():
+        _signal(proc, signal.SIGTERM)
+    deadline = time.monotonic() + float(record.get("grace_s", STOP_GRACE_S))
+    while (seen := left(seen)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    for proc in seen.values():
+        _signal(proc, signal.SIGKILL)
+    return described
+
+
+def guard(running: Path, poll_s: float = GUARD_POLL_S) -> list[str]:
+    """Watch the ``up`` of ``running`` until it ends; if its file is still there then (it did not
+    stop its children), stop what they left running. What it stopped ("pid: command line")."""
+    while True:
+        try:
+            record = json.loads(running.read_text())
+        except FileNotFoundError:
+            return []  # stopped cleanly
+        if not _alive(*record["up"]):
+            stopped = stop_left_behind(record)
+            running.unlink(missing_ok=True)
+            return stopped
+        time.sleep(poll_s)
+
+
+def start_guard(sup: Supervisor) -> subprocess.Popen[bytes] | None:
+    """The guard of this ``up`` (``python -m ecocloud.up RUNNING_FILE``), in a session of its own so
+    that what ends ``up`` does not end it; None where there is no /proc."""
+    if not _HAS_PROC:
+        return None
+    sup.record()
+    with (sup.log_dir / "guard.log").open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "ecocloud.up", str(sup.running_file)],
+            stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+
+
+def stop_earlier_up(sup: Supervisor, console: Console) -> None:
+    """Before starting: refuse while another ``up`` of this home runs; stop what one that was killed
+    left running (its guard killed too)."""
+    try:
+        record = json.loads(sup.running_file.read_text())
+    except (FileNotFoundError, ValueError):
+        return
+    pid, started = record["up"]
+    if _alive(pid, started):
+        raise UpError(
+            f"ecocloud up already runs for this home (pid {pid}); stop it first (Ctrl-C where it runs, or kill {pid})"
+        )
+    if stopped := stop_left_behind(record):
+        console.print(
+            "[yellow]an earlier ecocloud up of this home was killed and left these running; stopped them: "
+            + said("; ".join(stopped))
+        )
+    sup.running_file.unlink(missing_ok=True)
 
 
 # ------------------------------------------------------------------------------------ environment
@@ -287,12 +410,20 @@ def run_up(settings: Settings, config: UpConfig, console: Console) -> int:
     env = up_env(settings, config)
     sup = Supervisor(settings.root / "up", env)
     try:
+        stop_earlier_up(sup, console)
+    except UpError as exc:  # another up of this home: nothing of ours to stop
+        console.print(f"[red]{said(exc)}")
+        return 1
+    watcher = start_guard(sup)
+    try:
         return _run(settings, config, sup, stop, console)
     except UpError as exc:
         console.print(f"[red]{said(exc)}")
         return 1
     finally:  # however the run ends (any exception too): nothing it started outlives it
         _stop(sup, console)
+        if watcher is not None:  # its file is gone: it ends within a poll
+            watcher.wait()
 
 
 def _run(
@@ -354,11 +485,13 @@ def _start_airflow(sup: Supervisor, config: UpConfig) -> None:
     airflow = airflow_bin()
     port = str(config.airflow_port)
     sup.start("airflow-api-server", [airflow, "api-server", "--host", HOST, "--port", port])
-    sup.start("airflow-scheduler", [airflow, "scheduler"])
+    # no log servers: they listen on every interface (Airflow's serve-logs binds "" on fixed ports, so
+    # a second home's failed to start), and the API server here reads the task logs from their files
+    sup.start("airflow-scheduler", [airflow, "scheduler", "--skip-serve-logs"])
     sup.start("airflow-dag-processor", [airflow, "dag-processor"])
-    sup.start("airflow-triggerer", [airflow, "triggerer"])
+    sup.start("airflow-triggerer", [airflow, "triggerer", "--skip-serve-logs"])
     if "celery" in sup.env["AIRFLOW__CORE__EXECUTOR"].lower():  # a worker of our own; more may join
-        sup.start("airflow-celery-worker", [airflow, "celery", "worker"])
+        sup.start("airflow-celery-worker", [airflow, "celery", "worker", "--skip-serve-logs"])
 
 
 def _start_platform(settings: Settings, sup: Supervisor, config: UpConfig) -> None:
@@ -535,3 +668,8 @@ class AirflowClient:
     def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
         path = f"/api/v2/dags/{dag_id}/dagRuns/{urllib.parse.quote(run_id, safe='')}/taskInstances"
         return list(self._call("GET", path)["task_instances"])
+
+
+if __name__ == "__main__":  # the guard of an up: python -m ecocloud.up RUNNING_FILE
+    for line in guard(Path(sys.argv[1])):
+        print(f"stopped what a killed up left running: {line}", flush=True)

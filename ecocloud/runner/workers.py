@@ -7,12 +7,17 @@ writing for as long as its batches took, and the timeout did not bound a hung on
 interruption kills the workers first. That is safe: a batch records each unit in one ledger
 transaction after its atomic publish and its locks go with its process, so a killed batch's
 unrecorded units are pending for the next run. A batch that raises an ordinary exception still lets
-the others finish, as before: their units are good work.
+the others finish, as before: their units are good work. A run killed outright (SIGKILL, the OOM
+killer) cannot kill them: the kernel does (on Linux), as each worker asks for SIGKILL when its
+parent dies — they hung on, holding the state database open, until killed by hand.
 """
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
+import signal
+import sys
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
@@ -25,7 +30,12 @@ _REAP_SECONDS = 10.0
 def worker_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
     """A pool of ``workers`` forked processes, killed when an interruption (a ``BaseException`` that
     is no ``Exception``: a timeout, a termination, Ctrl-C) leaves the block."""
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+    pool = ProcessPoolExecutor(
+        workers,
+        mp_context=multiprocessing.get_context("fork"),
+        initializer=die_with_parent,
+        initargs=(signal.SIGKILL,),
+    )
     try:
         yield pool
     except Exception:
@@ -55,3 +65,14 @@ def _kill(pool: ProcessPoolExecutor) -> None:
         process.kill()
     for process in processes:
         process.join(_REAP_SECONDS)
+
+
+_PRCTL = ctypes.CDLL(None).prctl if sys.platform == "linux" else None
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(sig: signal.Signals) -> None:
+    """In a child: ``sig`` from the kernel when the thread that started it ends, even by SIGKILL (Linux;
+    elsewhere a no-op). The pool's workers start from the thread that submits to it."""
+    if _PRCTL is not None:
+        _PRCTL(_PR_SET_PDEATHSIG, sig)

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import email.message
 import io
+import json
 import os
 import re
 import signal
+import subprocess
 import sys
 import time
 import urllib.error
@@ -155,3 +157,78 @@ def test_unpause_all_refused_is_an_up_error(monkeypatch: pytest.MonkeyPatch) -> 
     refused = 'Airflow refused to unpause air_quality: HTTP 403 {"detail": "no"}'
     with pytest.raises(up.UpError, match=re.escape(refused)):
         client.unpause_all(["air_quality"])
+
+
+# A stand-in for `ecocloud up` (no Airflow): its guard, then one child, then it waits to be killed.
+STANDIN_UP = """
+import os, sys, time
+from pathlib import Path
+from ecocloud import up
+sup = up.Supervisor(Path(sys.argv[1]), dict(os.environ), grace_s=1.0)
+up.start_guard(sup)
+sup.start("child", [sys.executable, "-c", *sys.argv[2:]])
+time.sleep(600)
+"""
+
+
+def test_an_up_killed_outright_has_its_children_stopped_by_its_guard(tmp_path: Path) -> None:
+    """`up` SIGKILLed stopped nothing itself: a child's descendant that ignored the kernel's SIGTERM
+    (Airflow's scheduler, which logged it and went on scheduling) ran on, and the next `up` ran a
+    second scheduler beside it. Its guard stops what is left, as `up` would have."""
+    logs, pid_file = tmp_path / "up", tmp_path / "grandchild.pid"
+    env = {**os.environ, "ECOCLOUD_HOME": str(tmp_path / "home")}
+    standin = subprocess.Popen(
+        [sys.executable, "-c", STANDIN_UP, str(logs), FORKING_CHILD, "setpgid", "ignore", str(pid_file)],
+        env=env,
+    )
+    pid = 0
+    try:
+        deadline = time.monotonic() + DEADLINE_S
+        while not pid_file.exists():
+            assert standin.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        pid = int(pid_file.read_text())
+        standin.kill()
+        standin.wait()
+        _wait_gone(pid)
+        deadline = time.monotonic() + DEADLINE_S
+        while (logs / up.RUNNING_FILE).exists():
+            assert time.monotonic() < deadline, "the guard left the running file"
+            time.sleep(0.05)
+        assert f"stopped what a killed up left running: {pid}: " in (logs / "guard.log").read_text()
+    finally:
+        if standin.poll() is None:
+            standin.kill()
+        if pid and not _gone(pid):
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def test_up_refuses_beside_a_running_up_and_stops_what_a_killed_one_left(tmp_path: Path) -> None:
+    env = {**os.environ, "ECOCLOUD_HOME": str(tmp_path / "home")}
+    sup = up.Supervisor(tmp_path / "up", env)
+    me = up._process(os.getpid())
+    assert me is not None
+    sup.log_dir.mkdir()
+    running = {"up": [me.pid, me.started], "home": env["ECOCLOUD_HOME"], "grace_s": 1.0, "leaders": []}
+    sup.running_file.write_text(json.dumps(running))
+    with pytest.raises(up.UpError, match=re.escape(f"already runs for this home (pid {me.pid})")):
+        up.stop_earlier_up(sup, Console(file=io.StringIO()))
+    assert sup.running_file.exists()  # the running one's
+
+    left = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(600)"], env=env, start_new_session=True
+    )
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"], start_new_session=True)
+    try:  # a killed up (a pid that is no longer it) left one child; another home's process is not ours
+        killed = {**running, "up": [me.pid, me.started + 1], "leaders": [left.pid, other.pid]}
+        sup.running_file.write_text(json.dumps(killed))
+        out = io.StringIO()
+        up.stop_earlier_up(sup, Console(file=out, width=300))
+        assert left.wait(DEADLINE_S) == -signal.SIGTERM and other.poll() is None
+        assert f"stopped them: {left.pid}: " in out.getvalue() and not sup.running_file.exists()
+    finally:
+        for proc in (left, other):
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()

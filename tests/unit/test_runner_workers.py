@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -72,3 +74,42 @@ def test_a_timeout_while_the_others_finish_after_a_failure_still_kills_them(tmp_
     assert len(workers) == 1
     assert not [w for w in workers if _alive(w)]
     assert not list(tmp_path.glob("finished-*"))
+
+
+# A run killed outright: its pool's workers, busy with batches that ignore SIGTERM, must not live on.
+KILLED_RUN = """
+import os, signal, sys, time
+from pathlib import Path
+from ecocloud.runner.workers import worker_pool
+
+def batch(folder: str) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    (Path(folder) / f"started-{os.getpid()}").touch()
+    time.sleep(120)
+
+with worker_pool(2) as pool:
+    list(pool.map(batch, [sys.argv[1]] * 2))
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the kernel's parent-death signal is Linux's")
+def test_a_run_killed_outright_leaves_no_worker_running(tmp_path: Path) -> None:
+    run = subprocess.Popen([sys.executable, "-c", KILLED_RUN, str(tmp_path)])
+    try:
+        deadline = time.monotonic() + 30
+        while len(list(tmp_path.glob("started-*"))) < 2:
+            assert run.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        workers = [int(p.name.split("-")[1]) for p in tmp_path.glob("started-*")]
+        run.kill()
+        run.wait()
+        deadline = time.monotonic() + 10
+        while [w for w in workers if _alive(w)]:
+            assert time.monotonic() < deadline, f"workers still running after their run was killed: {workers}"
+            time.sleep(0.05)
+    finally:
+        if run.poll() is None:
+            run.kill()
+        for w in [int(p.name.split("-")[1]) for p in tmp_path.glob("started-*")]:
+            if _alive(w):
+                os.kill(w, signal.SIGKILL)
