@@ -50,8 +50,10 @@ def _ingest(
     accept_shrink: bool = False,
     accept_shrink_of: list[str] | None = None,
     rebuild: list[str] | None = None,
+    landing: bool = True,
 ) -> None:
-    """Land with ``land(settings, ledger)``, run the spec, refresh serving, report, exit code."""
+    """Land with ``land(settings, ledger)`` (``landing`` False: ``--no-land``, nothing to say of it),
+    run the spec, refresh serving, report, exit code: 2 where ``rebuild`` names no unit."""
     from ecocloud.runner import engine
     from ecocloud.runner.context import RunInfo
     from ecocloud.runner.report import SKIPPED
@@ -74,7 +76,8 @@ def _ingest(
     except (OSError, ValueError, KeyError, FetchError) as exc:
         err.print(f"[red]cannot ingest: {said(exc)}")
         raise typer.Exit(2) from exc
-    console.print(f"landed {len(report.landed)} new raw object(s)")
+    if landing or report.landed:
+        console.print(f"landed {len(report.landed)} new raw object(s)")
     # where nothing was built, a copy of bytes landed before is why (elsewhere, a version landed again
     # that is built anew: an earlier day file returning after a truncated one)
     idle = all(u.status == SKIPPED for u in report.units)
@@ -95,11 +98,15 @@ def _ingest(
     _say_unbuilt(
         report, "--accept-shrink-of", accept_shrink_of or [], "no unit {unit} was held back for shrinking"
     )
-    _say_unbuilt(report, "--rebuild", rebuild or [], f"no build of {report.source} has a unit {{unit}}")
+    unknown = _say_unbuilt(
+        report, "--rebuild", rebuild or [], f"no build of {report.source} has a unit {{unit}}"
+    )
     console.print("time: " + " · ".join(f"{step} {s:.1f} s" for step, s in report.timings.items()))
     console.print(f"serving database: {settings.duckdb_file}", markup=False)
     if report.status in ("blocked", "failed"):
         raise typer.Exit(1)
+    if unknown:  # a mistyped unit: the run did what it could, but not what was asked
+        raise typer.Exit(2)
 
 
 def print_report(spec_name: str, report: Any) -> None:
@@ -166,15 +173,16 @@ def _print_build_messages(units: list[Any]) -> None:
                 err.print(f"[red]{said(u.unit)} still BLOCKED (its input is unchanged): {said(line)}")
 
 
-def _say_unbuilt(report: Any, option: str, units: list[str], why: str) -> None:
+def _say_unbuilt(report: Any, option: str, units: list[str], why: str) -> list[str]:
     """Name each unit given to ``option`` that the run did not build (a mistyped key, or a unit with
-    nothing to do): ``why`` says what that means for it."""
+    nothing to do): ``why`` says what that means for it. Those units."""
     from ecocloud.runner.report import SKIPPED
 
     built = {u.unit for u in report.units if u.status != SKIPPED}
-    for unit in dict.fromkeys(u.strip() for u in units if u.strip()):
-        if unit not in built:
-            err.print(f"[yellow]{option} {said(unit)}: {said(why.format(unit=unit))}")
+    unbuilt = [u for u in dict.fromkeys(u.strip() for u in units if u.strip()) if u not in built]
+    for unit in unbuilt:
+        err.print(f"[yellow]{option} {said(unit)}: {said(why.format(unit=unit))}")
+    return unbuilt
 
 
 def _cell(value: Any) -> str:
@@ -422,4 +430,5 @@ def run(
         accept_shrink=accept_shrink,
         accept_shrink_of=accept_shrink_of,
         rebuild=rebuild,
+        landing=land,
     )

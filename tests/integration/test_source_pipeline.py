@@ -497,3 +497,11 @@ def test_rebuild_names_one_day_and_leaves_the_others_as_they_are(
     assert ("source.marts", "2026-11-21") in built and {unit for _, unit in built} == {"2026-11-21"}
     after = query(settings, parts_sql)
     assert after[0] == before[0] and after[1][1] > before[1][1]  # the other day's part untouched
+    # from the command: a unit no build has is a usage error (it exited 0), and --no-land says nothing
+    # of landing
+    runner = CliRunner(env={"COLUMNS": "250", "ECOCLOUD_HOME": str(settings.root)})
+    typo = runner.invoke(app, ["run", "source", "--no-land", "--rebuild", "2026-12-31"])
+    assert typo.exit_code == 2 and "no build of source has a unit 2026-12-31" in typo.output
+    assert "landed" not in typo.output
+    again = runner.invoke(app, ["run", "source", "--no-land", "--rebuild", "2026-11-21"])
+    assert again.exit_code == 0, again.output
