@@ -143,7 +143,7 @@ def _print_enterprises(report: RiskReport) -> None:
     for e in report.enterprises:
         table.add_row(
             str(e["rank"]),
-            f"{e['score']:.1f}",
+            f"{e['score']:.2f}",
             escape(e["enterprise_name"] or e["uscc"]) + f"\n[dim]{escape(e['uscc'])}",
             escape(region_label(e["region_code"])),
             f"{e['outlets_with_reasons']}/{e['outlets']}",
@@ -152,7 +152,8 @@ def _print_enterprises(report: RiskReport) -> None:
     console.print(table)
     _say_coverage(report)
     if not report.enterprises:
-        console.print("没有符合条件的企业 (no enterprise matches these filters)")
+        zh, en = report.period.nothing_ranked("企业", "enterprise")
+        console.print(f"{zh} ({en})", markup=False)
     console.print(f"前 {len(report.enterprises)} 家，共 {report.enterprises_total} 家企业")
 
 
@@ -167,7 +168,7 @@ def _print_table(report: RiskReport) -> None:
     for o in report.outlets:
         table.add_row(
             str(o["rank"]),
-            f"{o['score']:.1f}",
+            f"{o['score']:.2f}",
             escape(o["enterprise_name"] or "未登记") + f"\n[dim]{escape(o['uscc'] or '')}",
             escape(o["outlet_code"] or "-") + f"\n[dim]MN {escape(o['mn'])}",
             escape(region_label(o["region_code"])),
@@ -176,7 +177,8 @@ def _print_table(report: RiskReport) -> None:
     console.print(table)
     _say_coverage(report)
     if not report.outlets:
-        console.print("没有符合条件的排放口 (no outlet matches these filters)")
+        zh, en = report.period.nothing_ranked("排放口", "outlet")
+        console.print(f"{zh} ({en})", markup=False)
     console.print(
         f"前 {len(report.outlets)} 名，共 {report.outlets_total} 个排放口、{report.enterprises_total} 家企业；"
         f"证据 {len(report.evidence)} 条（--format xlsx --out FILE 导出排名与证据）"

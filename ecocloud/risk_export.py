@@ -110,7 +110,7 @@ _CODED = {
     "indicator": schema.INDICATORS,
     "limit_source": schema.LIMIT_SOURCES,
 }
-_ROUND = {"score": 1, "near_limit_share_pct": 1, "abnormal_share_pct": 1, "manual_share_pct": 1,
+_ROUND = {"score": 2, "near_limit_share_pct": 1, "abnormal_share_pct": 1, "manual_share_pct": 1,
           "missing_share_pct": 1, "max_exceedance_multiple": 3}  # fmt: skip
 # regulatory numbers shown as the permit states them: a mercury limit of 0.0005 mg/L rounded to two
 # places would read 0.0

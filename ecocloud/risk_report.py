@@ -246,6 +246,22 @@ class Period:
     def days(self) -> int:
         return (self.end - self.start).days + 1
 
+    @property
+    def without_data(self) -> bool:
+        """No day of it has risk marts: an empty ranking says so, not that no outlet matched."""
+        return self.start > self.newest or (self.oldest is not None and self.end < self.oldest)
+
+    def nothing_ranked(self, what_zh: str, what_en: str) -> tuple[str, str]:
+        """Why a ranking of it lists no ``what`` (Chinese, English)."""
+        if self.without_data:
+            since = f"{self.oldest} 至 " if self.oldest else "截至 "
+            since_en = f"{self.oldest} to " if self.oldest else "up to "
+            return (
+                f"本时段没有风险数据（风险数据为 {since}{self.newest}）",
+                f"no risk data in this period (the risk data covers {since_en}{self.newest})",
+            )
+        return f"没有符合条件的{what_zh}", f"no {what_en} matches these filters"
+
     def coverage_notes(self, today: dt.date | None = None) -> list[tuple[str, str]]:
         """What of the period the marts do not cover, (Chinese, English) each: a ranking of "30 days"
         over three hours of data says so. ``today``: the Beijing date now, unless given."""

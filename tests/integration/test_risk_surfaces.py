@@ -158,6 +158,22 @@ def test_filters_narrow_the_ranking(risk_home: RiskHome, ranked: dict[str, Any],
     assert not [e for e in before["evidence"] if e["mn"] == lb["mn"] and e["category"] == "exceedance"]
 
 
+def test_a_period_without_risk_data_says_so_not_that_no_outlet_matched(
+    risk_home: RiskHome, risk_server: str, enforcement: requests.Session
+) -> None:
+    after = risk_home.days[-1] + dt.timedelta(days=5)
+    period = ["--from", after.isoformat(), "--to", (after + dt.timedelta(days=4)).isoformat()]
+    table = risk_home.ecocloud("risk", *period)
+    assert (
+        table.returncode == 0 and "本时段没有风险数据" in table.stdout and "没有符合条件" not in table.stdout
+    )
+    assert f"{risk_home.days[-1]}）" in table.stdout  # where the data ends
+    page = enforcement.get(f"{risk_server}/risk", params={"from": period[1], "to": period[3]}, timeout=60)
+    assert '<p id="no-outlets">本时段没有风险数据' in page.text
+    filtered = risk_home.ecocloud("risk", "--industry", "A01")  # data, but no farm
+    assert filtered.returncode == 0 and "没有符合条件的排放口" in filtered.stdout
+
+
 @pytest.mark.parametrize(
     ("args", "says"),
     [
