@@ -17,13 +17,16 @@ scheduling, and a second ``up`` then ran a second scheduler on the same metadata
 who it is and which children it started to ``<home>/up/running.json``, and a guard process in a
 session of its own watches it: when ``up`` is gone without having stopped its children (a clean
 stop removes the file), the guard stops what is left of them as ``up`` would (SIGTERM, the grace,
-SIGKILL). Before it starts anything, ``up`` does the same for an earlier ``up`` of the home whose
-guard is gone too, and refuses to start while another ``up`` of the home runs.
+SIGKILL). Before it starts anything, ``up`` takes the home's lock (``up.lock``: refused while
+another ``up`` of the home holds it) and does the same for an earlier ``up`` whose guard is gone too.
+(Linux: without /proc there is no guard and no such clean-up.)
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import functools
 import json
 import os
 import secrets
@@ -109,7 +112,8 @@ class Supervisor:
             proc = subprocess.Popen(
                 args, env=self.env | (extra_env or {}), stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                 start_new_session=True,  # Ctrl-C reaches us only; the session marks all it starts (stop())
-                preexec_fn=_die_with_parent,  # noqa: PLW1509 (one foreign C call, resolved before the fork)
+                # SIGTERM when up dies, even by SIGKILL (one foreign C call, resolved before the fork)
+                preexec_fn=functools.partial(die_with_parent, signal.SIGTERM, os.getpid()),  # noqa: PLW1509
             )  # fmt: skip
         child = Child(name, proc, log, stop_signal)
         self.children.append(child)
@@ -126,6 +130,7 @@ class Supervisor:
             return  # no /proc: no guard either
         record = {
             "up": [me.pid, me.started],
+            "boot": _boot_id(),
             "home": self.env.get("ECOCLOUD_HOME", ""),
             "grace_s": self.grace_s,
             "leaders": [c.proc.pid for c in self.children],
@@ -242,11 +247,6 @@ def _signal(proc: _Proc, sig: signal.Signals) -> None:
 _HAS_PROC = sys.platform == "linux"  # /proc/<pid>/stat: each process's parent, group and session
 
 
-def _die_with_parent() -> None:
-    """In the child before exec: SIGTERM when ``up`` itself dies (even by SIGKILL; Linux)."""
-    die_with_parent(signal.SIGTERM)
-
-
 def _signal_group(pgid: int, sig: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pgid, sig)
@@ -262,6 +262,7 @@ def _group_alive(pgid: int) -> bool:
 
 # ------------------------------------------------------------------------ an up killed outright
 RUNNING_FILE = "running.json"
+LOCK_FILE = "up.lock"  # held by the up that runs (the kernel lets go when it dies, however it dies)
 GUARD_POLL_S = 1.0
 
 
@@ -276,6 +277,14 @@ def _alive(pid: int, started: int) -> bool:
     return proc is not None and proc.started == started
 
 
+def _boot_id() -> str:
+    """This boot's id: a record from an earlier boot names processes that are long gone."""
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return ""
+
+
 def _home_of(proc: _Proc) -> str | None:
     """Its ECOCLOUD_HOME, as it started (None: unreadable — not ours to stop)."""
     try:
@@ -286,15 +295,33 @@ def _home_of(proc: _Proc) -> str | None:
     return found[0].partition(b"=")[2].decode(errors="replace") if found else ""
 
 
+def _lineage() -> set[int]:
+    """This process and its ancestors: never among what it stops."""
+    by_pid = {p.pid: p for p in _processes()}
+    pids, pid = set(), os.getpid()
+    while pid > 1 and pid not in pids:
+        pids.add(pid)
+        pid = by_pid[pid].ppid if pid in by_pid else 0
+    return pids
+
+
 def stop_left_behind(record: dict[str, Any]) -> list[str]:
     """Stop what an ``up`` that has ended (``record``, its running file) left running, as its own stop
-    would: SIGTERM, and SIGKILL after its grace. Only processes of its children's sessions or trees,
-    started after it, with its home: a pid reused since is another's. "pid: command line" of each."""
+    would: SIGTERM, and SIGKILL after its grace. Only processes of this boot, of its children's sessions
+    or trees, started after it, with its home, and not the caller or its ancestors: a pid reused since
+    is another's. "pid: command line" of each."""
+    if record.get("boot") != _boot_id():
+        return []
     leaders, (_, up_started), home = set(record["leaders"]), record["up"], record["home"]
+    mine = _lineage()
 
     def left(seen: dict[tuple[int, int], _Proc]) -> dict[tuple[int, int], _Proc]:
         tree = _tree(leaders, seen)
-        return {k: p for k, p in tree.items() if p.started >= up_started and _home_of(p) == home}
+        return {
+            k: p
+            for k, p in tree.items()
+            if p.started >= up_started and p.pid not in mine and _home_of(p) == home
+        }
 
     seen = left({})
     described = [f"{p.pid}: {_command_line(p)}" for p in seen.values()]
@@ -308,19 +335,38 @@ def stop_left_behind(record: dict[str, Any]) -> list[str]:
     return described
 
 
-def guard(running: Path, poll_s: float = GUARD_POLL_S) -> list[str]:
+def _lock(log_dir: Path) -> int | None:
+    """The home's up lock, taken (an open descriptor), or None when another process holds it."""
+    log_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(log_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def guard(running: Path, poll_s: float = GUARD_POLL_S) -> None:
     """Watch the ``up`` of ``running`` until it ends; if its file is still there then (it did not
-    stop its children), stop what they left running. What it stopped ("pid: command line")."""
+    stop its children), stop what they left running and print each. A new ``up`` of the home that
+    holds the lock by then does this itself, and its file is not this guard's to remove."""
     while True:
         try:
             record = json.loads(running.read_text())
         except FileNotFoundError:
-            return []  # stopped cleanly
+            return  # stopped cleanly
         if not _alive(*record["up"]):
-            stopped = stop_left_behind(record)
-            running.unlink(missing_ok=True)
-            return stopped
+            break
         time.sleep(poll_s)
+    if (fd := _lock(running.parent)) is None:
+        return
+    try:
+        for line in stop_left_behind(record):
+            print(f"stopped what a killed up left running: {line}", flush=True)
+        running.unlink(missing_ok=True)
+    finally:
+        os.close(fd)
 
 
 def start_guard(sup: Supervisor) -> subprocess.Popen[bytes] | None:
@@ -336,24 +382,28 @@ def start_guard(sup: Supervisor) -> subprocess.Popen[bytes] | None:
         )  # fmt: skip
 
 
-def stop_earlier_up(sup: Supervisor, console: Console) -> None:
-    """Before starting: refuse while another ``up`` of this home runs; stop what one that was killed
-    left running (its guard killed too)."""
+def take_home(sup: Supervisor, console: Console) -> int:
+    """Before starting: the home's up lock (``UpError`` while another ``up`` of the home holds it), and
+    what an earlier ``up`` that was killed left running stopped (its guard killed too). The lock's
+    descriptor: held until this process ends."""
+    fd = _lock(sup.log_dir)
     try:
         record = json.loads(sup.running_file.read_text())
     except (FileNotFoundError, ValueError):
-        return
-    pid, started = record["up"]
-    if _alive(pid, started):
+        record = None
+    if fd is None:
+        pid = record["up"][0] if record else "?"
         raise UpError(
             f"ecocloud up already runs for this home (pid {pid}); stop it first (Ctrl-C where it runs, or kill {pid})"
         )
-    if stopped := stop_left_behind(record):
-        console.print(
-            "[yellow]an earlier ecocloud up of this home was killed and left these running; stopped them: "
-            + said("; ".join(stopped))
-        )
-    sup.running_file.unlink(missing_ok=True)
+    if record is not None:
+        if stopped := stop_left_behind(record):
+            console.print(
+                "[yellow]an earlier ecocloud up of this home was killed and left these running; stopped them: "
+                + said("; ".join(stopped))
+            )
+        sup.running_file.unlink(missing_ok=True)
+    return fd
 
 
 # ------------------------------------------------------------------------------------ environment
@@ -410,7 +460,7 @@ def run_up(settings: Settings, config: UpConfig, console: Console) -> int:
     env = up_env(settings, config)
     sup = Supervisor(settings.root / "up", env)
     try:
-        stop_earlier_up(sup, console)
+        lock = take_home(sup, console)
     except UpError as exc:  # another up of this home: nothing of ours to stop
         console.print(f"[red]{said(exc)}")
         return 1
@@ -424,6 +474,7 @@ def run_up(settings: Settings, config: UpConfig, console: Console) -> int:
         _stop(sup, console)
         if watcher is not None:  # its file is gone: it ends within a poll
             watcher.wait()
+        os.close(lock)
 
 
 def _run(
@@ -671,5 +722,4 @@ class AirflowClient:
 
 
 if __name__ == "__main__":  # the guard of an up: python -m ecocloud.up RUNNING_FILE
-    for line in guard(Path(sys.argv[1])):
-        print(f"stopped what a killed up left running: {line}", flush=True)
+    guard(Path(sys.argv[1]))

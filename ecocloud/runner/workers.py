@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ctypes
 import multiprocessing
+import os
 import signal
 import sys
 from collections.abc import Iterator
@@ -34,7 +35,7 @@ def worker_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
         workers,
         mp_context=multiprocessing.get_context("fork"),
         initializer=die_with_parent,
-        initargs=(signal.SIGKILL,),
+        initargs=(signal.SIGKILL, os.getpid()),
     )
     try:
         yield pool
@@ -71,8 +72,11 @@ _PRCTL = ctypes.CDLL(None).prctl if sys.platform == "linux" else None
 _PR_SET_PDEATHSIG = 1
 
 
-def die_with_parent(sig: signal.Signals) -> None:
-    """In a child: ``sig`` from the kernel when the thread that started it ends, even by SIGKILL (Linux;
-    elsewhere a no-op). The pool's workers start from the thread that submits to it."""
+def die_with_parent(sig: signal.Signals, parent: int) -> None:
+    """In a child of ``parent``: ``sig`` from the kernel when the thread that started it ends, even by
+    SIGKILL (Linux; elsewhere a no-op). The pool's workers start from the thread that submits to it.
+    A parent gone before the request (between the fork and here) ends the child at once."""
     if _PRCTL is not None:
         _PRCTL(_PR_SET_PDEATHSIG, sig)
+        if os.getppid() != parent:
+            os._exit(1)

@@ -210,21 +210,36 @@ def test_up_refuses_beside_a_running_up_and_stops_what_a_killed_one_left(tmp_pat
     me = up._process(os.getpid())
     assert me is not None
     sup.log_dir.mkdir()
-    running = {"up": [me.pid, me.started], "home": env["ECOCLOUD_HOME"], "grace_s": 1.0, "leaders": []}
-    sup.running_file.write_text(json.dumps(running))
-    with pytest.raises(up.UpError, match=re.escape(f"already runs for this home (pid {me.pid})")):
-        up.stop_earlier_up(sup, Console(file=io.StringIO()))
-    assert sup.running_file.exists()  # the running one's
+    running = {
+        "up": [me.pid, me.started],
+        "boot": up._boot_id(),
+        "home": env["ECOCLOUD_HOME"],
+        "grace_s": 1.0,
+    }
+    sup.running_file.write_text(json.dumps({**running, "leaders": []}))
+    held = up._lock(sup.log_dir)  # another up of this home holds the lock
+    assert held is not None
+    try:
+        with pytest.raises(up.UpError, match=re.escape(f"already runs for this home (pid {me.pid})")):
+            up.take_home(sup, Console(file=io.StringIO()))
+        assert sup.running_file.exists()  # the running one's
+    finally:
+        os.close(held)
 
     left = subprocess.Popen(
         [sys.executable, "-c", "import time; time.sleep(600)"], env=env, start_new_session=True
     )
     other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"], start_new_session=True)
-    try:  # a killed up (a pid that is no longer it) left one child; another home's process is not ours
-        killed = {**running, "up": [me.pid, me.started + 1], "leaders": [left.pid, other.pid]}
+    try:  # a killed up left one child; another home's process, and a record of another boot, are not ours
+        killed = {**running, "up": [me.pid, me.started - 1], "leaders": [left.pid, other.pid]}
+        sup.running_file.write_text(json.dumps({**killed, "boot": "an earlier boot"}))
+        fd = up.take_home(sup, Console(file=io.StringIO()))
+        os.close(fd)
+        assert left.poll() is None and other.poll() is None and not sup.running_file.exists()
         sup.running_file.write_text(json.dumps(killed))
         out = io.StringIO()
-        up.stop_earlier_up(sup, Console(file=out, width=300))
+        fd = up.take_home(sup, Console(file=out, width=300))
+        os.close(fd)
         assert left.wait(DEADLINE_S) == -signal.SIGTERM and other.poll() is None
         assert f"stopped them: {left.pid}: " in out.getvalue() and not sup.running_file.exists()
     finally:
