@@ -31,7 +31,10 @@ def sweep(
     """Crash leftovers in the lake's table folders: files no ledger part names (readers by folder, such
     as the external tables of `ecocloud export-ddl`, would count them); and the temporary files of
     landings killed mid-write in the raw zone."""
-    from ecocloud.runner.tasks import unlisted_files  # the runner and the lake: not at CLI start
+    from ecocloud.runner.tasks import (
+        unlisted_files,
+        unlisted_within,
+    )  # the runner and the lake: not at CLI start
     from warehouse.sweep import SweepRefused
 
     try:
@@ -39,6 +42,11 @@ def sweep(
     except SweepRefused as refused:
         console.print(f"[red]{said(refused)}[/red]")
         raise typer.Exit(1) from None
+    if young := unlisted_within(get_settings(), hours):
+        console.print(
+            f"{young} unlisted file(s) younger than {hours:g} h left alone: a run may be writing them "
+            "(--grace-hours 1 takes those older than an hour)"
+        )
     if not found:
         console.print(f"no unlisted files older than {hours:g} h")
         return

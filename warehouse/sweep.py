@@ -93,6 +93,13 @@ def unlisted(
     return found
 
 
+def unlisted_since(lake: Lake, parts: Sequence[PartKey], since: dt.datetime) -> int:
+    """How many unlisted files were last modified at or after ``since``: the ones a sweep leaves alone
+    (a run may be writing them), which its listing does not show."""
+    found = unlisted(lake, _table_files(lake), parts, dt.datetime.max.replace(tzinfo=dt.UTC))
+    return sum(1 for u in found if u.modified >= since)
+
+
 def _raw_temporaries(lake: Lake) -> list[str]:
     """The temporary files killed local writes left in the raw zone's folders (an object store's
     writes leave none)."""

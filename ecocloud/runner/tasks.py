@@ -16,7 +16,7 @@ from ecocloud.settings import Settings, get_settings
 from ecocloud.specs import all_specs, get_spec
 from warehouse import quality
 from warehouse.ledger import UnitState
-from warehouse.sweep import Unlisted, sweep
+from warehouse.sweep import Unlisted, sweep, unlisted_since
 
 
 def run_info(
@@ -143,6 +143,16 @@ def unlisted_files(
     try:
         # retired parts are the serving refresh's to delete, under their units' locks
         return hours, sweep(settings.lake_store, led.known_parts, older_than, delete=delete, force=force)
+    finally:
+        led.close()
+
+
+def unlisted_within(settings: Settings, hours: float) -> int:
+    """How many unlisted files are younger than ``hours``: those a sweep leaves alone."""
+    led = engine.ledger(settings)
+    try:
+        since = dt.datetime.now(dt.UTC) - dt.timedelta(hours=hours)
+        return unlisted_since(settings.lake_store, led.known_parts(), since)
     finally:
         led.close()
 

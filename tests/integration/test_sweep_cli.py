@@ -48,3 +48,20 @@ def test_a_sweep_on_another_ledger_deletes_nothing_without_force(tmp_path: Path)
     assert forced.returncode == 0, forced.stderr
     assert "deleted: 2 file(s)" in forced.stdout
     assert not any(lake.exists(rel) for rel in files)
+
+
+def test_a_sweep_says_how_many_unlisted_files_it_left_for_being_young(tmp_path: Path) -> None:
+    """An operator who swept after a kill read "no unlisted files older than 72 h" and could not tell
+    that a leftover of a minute ago was there, waiting for its grace."""
+    lake = LocalLake(tmp_path / "lake")
+    old = lk.write_part(lake, source.readings, source.readings.empty(), dt.date(2026, 11, 20), part="old")
+    os.utime(lake.local_path(old.rel), (TEN_DAYS_AGO, TEN_DAYS_AGO))
+    lk.write_part(lake, source.readings, source.readings.empty(), dt.date(2026, 11, 21), part="young")
+    env = outside_env() | {
+        "ECOCLOUD_HOME": str(tmp_path / "home"),
+        "ECOCLOUD_LAKE_URL": f"file://{tmp_path / 'lake'}",
+    }
+    listing = sweep(env, tmp_path)
+    assert listing.returncode == 0, listing.stderr
+    assert "1 unlisted file(s) younger than 72 h left alone" in listing.stdout
+    assert "unlisted (run with --delete to remove): 1 file(s)" in listing.stdout
