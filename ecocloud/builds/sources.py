@@ -236,7 +236,10 @@ class Core:
         file_name = posixpath.basename(name)
         day = dt.date.fromisoformat(unit.param("date")) if unit.param("date") else _capture_date(file_name)
         data = ctx.lake.read_bytes(raw.id)
-        if unit.param("kind") == "capture":
+        capture = unit.param("kind") == "capture"
+        # a ".gz" capture whose bytes are no gzip is read as it is: its warning says so
+        not_gzip = capture and file_name.endswith(".gz") and data[:2] != _GZIP_MAGIC
+        if capture:
             data, unreadable = _decompressed(data)
             if unreadable:  # quarantined whole: a unit failing on it would fail every run
                 parsed, mismatch = _unreadable_capture(name, day, unreadable), unreadable
@@ -254,7 +257,10 @@ class Core:
         parsed.check()  # lines in = accepted + quarantined
         warnings = [f"{name}: {mismatch}"] if mismatch else []
         if parsed.lines and parsed.quarantined * 2 >= parsed.lines and not mismatch:
-            warnings.append(f"{name}: {_most_quarantined(parsed, capture=unit.param('kind') == 'capture')}")
+            why = _most_quarantined(parsed, capture=capture)
+            if not_gzip:
+                why += "; its name ends in .gz, but its bytes are not gzip (read as plain text)"
+            warnings.append(f"{name}: {why}")
         counts: dict[str, Any] = {
             "lines": parsed.lines,
             "accepted": parsed.accepted,
@@ -275,9 +281,12 @@ class Core:
         )
 
 
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
 def _decompressed(data: bytes) -> tuple[bytes, str | None]:
     """A capture's bytes, gunzipped when gzip's magic number leads them; or why they cannot be."""
-    if data[:2] != b"\x1f\x8b":
+    if data[:2] != _GZIP_MAGIC:
         return data, None
     try:
         return gzip.decompress(data), None

@@ -449,6 +449,14 @@ def test_a_capture_quarantined_mostly_warns_and_a_folder_is_its_captures(
     assert not core[1].warnings
     with pytest.raises(ValueError, match="is not a file or a folder"):
         ingest("source", captures([Path("/dev/null")]))
+    # named .gz, but its bytes are something else: read as they are, and the warning says which
+    (tmp_path / "2026-11-20T11.h212.gz").write_bytes(b"<html>an error page saved as the capture</html>\n" * 3)
+    run = ingest("source", captures([tmp_path / "2026-11-20T11.h212.gz"]))
+    (named,) = [u for u in run.of("core") if u.status != "skipped"]
+    assert named.counts["quarantined"] == 3
+    assert any("its name ends in .gz, but its bytes are not gzip" in w for w in named.warnings), (
+        named.warnings
+    )
 
 
 def test_a_run_whose_units_only_failed_still_shows_them_in_sql(
