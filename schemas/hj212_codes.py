@@ -19,6 +19,7 @@ __all__ = [
     "DATA_CNS",
     "DATA_FLAGS",
     "FACILITY_STATES",
+    "FACILITY_UNITS",
     "POLLUTANTS",
     "QN_RTN",
     "ST_CODES",
@@ -118,6 +119,9 @@ DATA_FLAGS: Final = MappingProxyType(
         "B": "instrument-logger communication fault",
     }
 )
+
+# A facility's items (``SBxxx-RS`` its running state, ``SBxxx-RT`` its run time) and their units.
+FACILITY_UNITS: Final = MappingProxyType({"RS": None, "RT": "h"})
 
 # Facility running state (``SBxxx-RS``).
 FACILITY_STATES: Final = MappingProxyType(

@@ -24,7 +24,7 @@ Conventions (DOMAIN.md §1, DESIGN.md):
 from __future__ import annotations
 
 from schemas.fields import HOURLY, SHARED, SOURCE_MONITORING_CENTRE, WHEN_REJECTED
-from schemas.hj212_codes import DATA_FLAGS
+from schemas.hj212_codes import DATA_FLAGS, FACILITY_UNITS
 from schemas.registry import Column, Fields, Layer, Severity, Sharing, Table, register
 
 OWNER = SOURCE_MONITORING_CENTRE
@@ -37,7 +37,7 @@ DERIVED = "生态云 据污染源在线监测数据计算 (computed by ecocloud 
 
 # Numeric statistics of a CP item (``<code>-<stat>``); HJ 212-2017 §6.6 plus ZsCou, which loggers send.
 # a facility's state (RS: 0 off, 1 running … FACILITY_STATES) and run hours (RT): SB1-RS of 2021 packets
-FACILITY_STATS: tuple[str, ...] = ("RS", "RT")
+FACILITY_STATS: tuple[str, ...] = tuple(FACILITY_UNITS)
 STATS: tuple[str, ...] = (
     "Rtd", "Min", "Avg", "Max", "Cou", "ZsRtd", "ZsMin", "ZsAvg", "ZsMax", "ZsCou", *FACILITY_STATS,
 )  # fmt: skip

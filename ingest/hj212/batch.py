@@ -66,7 +66,7 @@ from ingest.hj212 import protocol as proto
 from ingest.hj212.segments import RECEIVED_AT_LEN, scan_records
 from ingest.numbers import PLAIN_INT, PLAIN_NUMBER
 from schemas import source as schema
-from schemas.hj212_codes import DATA_CNS, POLLUTANTS, ST_CODES
+from schemas.hj212_codes import DATA_CNS, FACILITY_UNITS, POLLUTANTS, ST_CODES
 from schemas.registry import Table
 
 __all__ = [
@@ -989,8 +989,8 @@ def _datatime_us(
 
 
 def _unit(code: str, stat: str) -> str | None:
-    if stat == "RT":  # a facility's run time
-        return "h"
+    if stat in FACILITY_UNITS:  # a facility's state or run time
+        return FACILITY_UNITS[stat]
     p = POLLUTANTS.get(code)
     if p is None:
         return None

@@ -70,7 +70,7 @@ from decimal import Decimal
 from ingest.hj212.crc import crc16_hj212
 from ingest.numbers import PLAIN_INT, PLAIN_NUMBER
 from schemas.clock import BEIJING
-from schemas.hj212_codes import CODE_2005_TO_2017, DATA_CNS, ST_CODES, QnRtn
+from schemas.hj212_codes import CODE_2005_TO_2017, DATA_CNS, FACILITY_UNITS, ST_CODES, QnRtn
 
 __all__ = [
     "BEIJING",
@@ -180,7 +180,7 @@ _MAP_2005 = dict(CODE_2005_TO_2017)
 _KNOWN_ST = frozenset(ST_CODES)
 _HEADER_FIELDS = ("QN", "ST", "CN", "PW", "MN", "Flag", "PNUM", "PNO")
 _HEADER_SET = frozenset(_HEADER_FIELDS)
-_FACILITY_SUFFIXES = frozenset({"RS", "RT"})
+_FACILITY_SUFFIXES = frozenset(FACILITY_UNITS)
 _REPEAT_CHARS = 40  # of a repeated key's other value, kept in its warning (a hostile one is cut)
 
 _K_NUM, _K_STR, _K_FACILITY, _K_DATATIME, _K_EXTRA = range(5)
