@@ -214,19 +214,22 @@ def _processes() -> list[_Proc]:
     """Every live process (zombies are gone already: they cannot be signalled, only reaped)."""
     if not _HAS_PROC:
         return []  # stop() signals the children's process groups only
-    procs = []
     pids = [int(entry) for entry in os.listdir("/proc") if entry.isdigit()]
-    for pid in pids:
-        try:
-            stat = Path(f"/proc/{pid}/stat").read_text()
-        except OSError:
-            continue  # ended meanwhile
-        command, _, rest = stat[stat.index("(") + 1 :].rpartition(")")  # a command may hold ") "
-        fields = rest.split()  # from field 3, the state
-        if fields[0] not in ("Z", "X"):
-            ppid, pgid, sid, started = (int(fields[i]) for i in (1, 2, 3, 19))
-            procs.append(_Proc(pid, ppid, pgid, sid, started, command))
-    return procs
+    return [proc for pid in pids if (proc := _read_proc(pid)) is not None]
+
+
+def _read_proc(pid: int) -> _Proc | None:
+    """``/proc/<pid>/stat``; None for a process that ended (or is a zombie)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None  # ended meanwhile
+    command, _, rest = stat[stat.index("(") + 1 :].rpartition(")")  # a command may hold ") "
+    fields = rest.split()  # from field 3, the state
+    if fields[0] in ("Z", "X"):
+        return None
+    ppid, pgid, sid, started = (int(fields[i]) for i in (1, 2, 3, 19))
+    return _Proc(pid, ppid, pgid, sid, started, command)
 
 
 def _command_line(proc: _Proc) -> str:
@@ -268,7 +271,7 @@ GUARD_POLL_S = 1.0
 
 def _process(pid: int) -> _Proc | None:
     """The live process ``pid`` (None: gone, a zombie, or no /proc)."""
-    return next((p for p in _processes() if p.pid == pid), None) if _HAS_PROC else None
+    return _read_proc(pid) if _HAS_PROC else None
 
 
 def _alive(pid: int, started: int) -> bool:
