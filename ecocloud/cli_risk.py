@@ -135,6 +135,15 @@ def _title(report: RiskReport, what: str) -> str:
     return f"{what} {p.start} 至 {p.end}（{p.days} 天）" + "".join(f" · {s}" for s in scope if s)
 
 
+def _print_ranked(report: RiskReport, table: RichTable, ranked: bool, what_zh: str, what_en: str) -> None:
+    """A ranking's table, what of its period has no data, and why it is empty where it is."""
+    console.print(table)
+    _say_coverage(report)
+    if not ranked:
+        zh, en = report.period.nothing_ranked(what_zh, what_en)
+        console.print(f"{zh} ({en})", markup=False)
+
+
 def _print_enterprises(report: RiskReport) -> None:
     table = RichTable(title=escape(_title(report, "企业风险排名")), show_lines=True)
     for name, justify in (("排名", "right"), ("得分", "right"), ("企业", "left"), ("区划", "left"),
@@ -149,11 +158,7 @@ def _print_enterprises(report: RiskReport) -> None:
             f"{e['outlets_with_reasons']}/{e['outlets']}",
             escape(e["top_reasons"] or "无"),
         )
-    console.print(table)
-    _say_coverage(report)
-    if not report.enterprises:
-        zh, en = report.period.nothing_ranked("企业", "enterprise")
-        console.print(f"{zh} ({en})", markup=False)
+    _print_ranked(report, table, bool(report.enterprises), "企业", "enterprise")
     console.print(f"前 {len(report.enterprises)} 家，共 {report.enterprises_total} 家企业")
 
 
@@ -174,11 +179,7 @@ def _print_table(report: RiskReport) -> None:
             escape(region_label(o["region_code"])),
             escape(o["top_reasons"] or "无"),
         )
-    console.print(table)
-    _say_coverage(report)
-    if not report.outlets:
-        zh, en = report.period.nothing_ranked("排放口", "outlet")
-        console.print(f"{zh} ({en})", markup=False)
+    _print_ranked(report, table, bool(report.outlets), "排放口", "outlet")
     console.print(
         f"前 {len(report.outlets)} 名，共 {report.outlets_total} 个排放口、{report.enterprises_total} 家企业；"
         f"证据 {len(report.evidence)} 条（--format xlsx --out FILE 导出排名与证据）"
