@@ -224,6 +224,18 @@ def test_ecocloud_airflow_runs_airflow_s_cli_on_this_home(tmp_path: Path) -> Non
     assert {"air_quality", "pollution_sources", "surface_water", "lake_maintenance"} <= set(
         re.findall(r"^(\w+)", listed.stdout, re.M)
     )
+    assert "graphviz" not in listed.stdout + listed.stderr  # Airflow warned on every command without it
+    shown = subprocess.run(
+        [ecocloud, "airflow", "dags", "show", "pollution_sources"],
+        check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert shown.returncode == 0, shown.stderr[-2000:]
+    assert shown.stdout.startswith("digraph pollution_sources {")  # the graph as DOT text
+    assert "land -> build_core" in shown.stdout
     bad = subprocess.run(
         [ecocloud, "airflow", "dags", "no-such-command"],
         check=False,
