@@ -497,7 +497,18 @@ def _stop(sup: Supervisor, console: Console) -> None:
     stopped = sup.stop()
     if stopped.killed:
         console.print(f"killed after the {STOP_GRACE_S:.0f} s grace: " + "; ".join(stopped.killed))
-    console.print("stopped: " + ", ".join(f"{name} ({code})" for name, code in stopped.codes.items()))
+    console.print("stopped: " + ", ".join(f"{name} ({_ended(code)})" for name, code in stopped.codes.items()))
+
+
+def _ended(code: int) -> str:
+    """An exit code as an operator reads it: the status, or the signal that ended the process (uvicorn,
+    the web app's server, shuts down on SIGTERM and then ends by it, as Python's default would)."""
+    if code >= 0:
+        return f"exit {code}"
+    try:
+        return f"ended by {signal.Signals(-code).name}"
+    except ValueError:
+        return f"ended by signal {-code}"
 
 
 def _start(

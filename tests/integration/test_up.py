@@ -135,4 +135,9 @@ def test_up_runs_scheduled_air_quality_and_stops_everything_on_ctrl_c(tmp_path: 
     assert len(children) >= 7
     alive = [c.pid for c in children if _alive(c)]
     assert alive == [], f"still running after ecocloud up exited: {alive}"
-    assert "stopped:" in out.read_text()
+    stopped = re.search(r"^stopped: (.*)$", out.read_text(), re.M)
+    assert stopped, out.read_text()[-4000:]
+    # each child stopped on its stop signal: exit 0, or the web app's server ending by SIGTERM after
+    # its graceful shutdown — none killed after the grace
+    ends = dict(re.findall(r"([\w-]+) \(([^)]*)\)", stopped.group(1)))
+    assert len(ends) == 7 and set(ends.values()) <= {"exit 0", "ended by SIGTERM"}, ends

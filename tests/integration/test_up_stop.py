@@ -125,7 +125,7 @@ def test_run_up_stops_its_children_when_start_up_fails_with_any_exception(
         with pytest.raises(_Unexpected):
             up.run_up(settings, up.UpConfig(), Console(file=out, width=200))
         assert started[0].proc.returncode == -signal.SIGTERM, out.getvalue()
-        assert "stopped: sleeper (-15)" in out.getvalue()
+        assert "stopped: sleeper (ended by SIGTERM)" in out.getvalue()
     finally:
         for sig, handler in handlers.items():
             signal.signal(sig, handler)
