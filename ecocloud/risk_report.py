@@ -27,7 +27,13 @@ from ecocloud.settings import Settings
 from schemas import risk as schema
 from schemas.clock import BEIJING
 from schemas.hj212_codes import CODE_2005_TO_2017, POLLUTANTS
-from transforms.identifiers import PREFECTURE_NAMES, PROVINCE_CODES, is_region_code, prefecture_code
+from transforms.identifiers import (
+    PREFECTURE_NAMES,
+    PREFECTURE_NAMES_EN,
+    PROVINCE_CODES,
+    is_region_code,
+    prefecture_code,
+)
 from transforms.risk import RiskRules, load_rules, score_period
 from transforms.risk.indicators import ENGLISH_NAMES_SQL, names_sql
 from transforms.risk.sql import lit
@@ -487,7 +493,7 @@ def _identity_text(o: dict[str, Any], lang: str) -> str:
         )
         return (
             f"MN {o['mn']}: {who}, outlet {o['outlet_code'] or '-'}{f' ({point})' if point else ''}, "
-            f"region {region_label(o['region_code'])}, industry {o['industry_code'] or '-'}; "
+            f"region {region_label(o['region_code'], 'en')}, industry {o['industry_code'] or '-'}; "
             f"discharge permit {o['permit_no'] or 'none'}: {permit}; credit rating: {credit}"
         )
     credit = f"{o['credit_year']} 年度{schema.CREDIT_LEVELS.label(level)}" if level else "无评价记录"
@@ -615,14 +621,16 @@ def open_report(settings: Settings, filters: RiskFilters) -> RiskReport:
         return build_report(con, filters, rules)
 
 
-def region_label(code: str | None) -> str:
+def region_label(code: str | None, lang: str = "zh") -> str:
     """``360100 南昌`` (the prefecture's name when known), ``360102 南昌下辖`` for a county of it
-    (county names are not kept here: "360102 南昌" read as the city), the code alone otherwise."""
+    (county names are not kept here: "360102 南昌" read as the city), the code alone otherwise; in
+    English (``lang`` "en") ``360100 Nanchang`` and ``360102 (in Nanchang)``."""
     if not code:
         return "-"
-    name = PREFECTURE_NAMES.get(prefecture_code(code)) if len(code) == 6 else None
+    names = PREFECTURE_NAMES_EN if lang == "en" else PREFECTURE_NAMES
+    name = names.get(prefecture_code(code)) if len(code) == 6 else None
     if name and code[4:] != "00" and code[2:] != "0000":
-        name += "下辖"
+        name = f"(in {name})" if lang == "en" else f"{name}下辖"
     return f"{code} {name}" if name else code
 
 

@@ -28,6 +28,7 @@ __all__ = [
     "LEGACY_REGION_CODES",
     "PERMIT_NO_RE",
     "PREFECTURE_NAMES",
+    "PREFECTURE_NAMES_EN",
     "USCC_CHARSET",
     "USCC_WEIGHTS",
     "PermitNo",
@@ -243,6 +244,30 @@ GUIZHOU_PREFECTURES: Final = {
     "522700": "黔南",
 }
 PREFECTURE_NAMES: Final = {**JIANGXI_PREFECTURES, **GUIZHOU_PREFECTURES}
+# The same prefectures in Hanyu Pinyin, as their English names are written (autonomous prefectures by
+# their short name, as above)
+PREFECTURE_NAMES_EN: Final = {
+    "360100": "Nanchang",
+    "360200": "Jingdezhen",
+    "360300": "Pingxiang",
+    "360400": "Jiujiang",
+    "360500": "Xinyu",
+    "360600": "Yingtan",
+    "360700": "Ganzhou",
+    "360800": "Ji'an",
+    "360900": "Yichun",
+    "361000": "Fuzhou",
+    "361100": "Shangrao",
+    "520100": "Guiyang",
+    "520200": "Liupanshui",
+    "520300": "Zunyi",
+    "520400": "Anshun",
+    "520500": "Bijie",
+    "520600": "Tongren",
+    "522300": "Qianxinan",
+    "522600": "Qiandongnan",
+    "522700": "Qiannan",
+}
 # Prefectures that became prefecture-level cities and got new codes (地区 → 市).
 LEGACY_REGION_CODES: Final = {"522200": "520600", "522400": "520500"}
 _REGION_RE = re.compile(r"^\d{6}$")

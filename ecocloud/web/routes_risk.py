@@ -200,7 +200,7 @@ def _helpers(v: Viewer, rules: RiskRules) -> dict[str, Any]:
     """What every risk page's template uses besides the codes' labels (``labels``, every page has
     them): names in the page's language."""
     return {
-        "region_label": region_label,
+        "region_label": lambda code: region_label(code, v.lang),
         "pollutant_name": lambda code: pollutant_name(code, rules, v.lang),
         "reasons": lambda text: json.loads(text or "[]"),
         "reason_text": lambda reason, outlet=None: reason_text(reason, rules, v.lang, outlet),

@@ -343,6 +343,12 @@ def test_english_pages_give_the_reasons_in_english(risk_server: str, enforcement
             reasons = [html.unescape(r) for r in re.findall(r'<td class="reasons">(.*?)</td>', table)]
             assert any(r != "—" for r in reasons)
             assert not [r for r in reasons if cjk.search(r)], reasons
+        # regions by their English names (the filter's choices too), not "360102 南昌下辖"
+        regions = re.findall(r'<option value="\d{6}">(.*?)</option>', page.split('id="regions"')[1])
+        assert "360100 Nanchang" in regions and not [r for r in regions if cjk.search(r)], regions
+        ranking = page[page.index('id="outlet-ranking"') :].split("</table>")[0]
+        assert re.search(r"<td>36\d{4} (?:\(in )?[A-Z]", ranking), ranking[:3000]
+        assert not re.search(r"<td>\d{6} [\u4e00-\u9fff]", ranking)
         first = re.search(r'href="(/risk/outlets/[^"]+)"', page)
         assert first
         outlet = enforcement.get(risk_server + html.unescape(first.group(1)), timeout=60).text

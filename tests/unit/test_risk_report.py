@@ -201,6 +201,9 @@ def test_report_ranks_cuts_to_top_and_gathers_evidence(marts: RiskMarts) -> None
     assert not any(
         re.search("[\u4e00-\u9fff]", r["evidence_en"]) for r in report.evidence if r["category"] != "identity"
     )
+    # the identity row keeps only the registered names in Chinese, not its labels
+    region = re.search(r", region ([^,]*), industry", air[0]["evidence_en"])
+    assert region and not re.search("[\u4e00-\u9fff]", region.group(1)), air[0]["evidence_en"]
 
     top1 = build_report(con, RiskFilters(top=1), RULES)
     assert [o["mn"] for o in top1.outlets] == [MN_WATER] and top1.outlets_total == 2
@@ -488,3 +491,7 @@ def test_a_county_is_labelled_as_under_its_city_not_as_the_city() -> None:
     assert region_label("360100") == "360100 南昌"
     assert region_label("360102") == "360102 南昌下辖"
     assert region_label("360000") == "360000" and region_label(None) == "-"
+    # English pages: the prefecture's English name, not the Chinese one
+    assert region_label("360100", "en") == "360100 Nanchang"
+    assert region_label("520102", "en") == "520102 (in Guiyang)"
+    assert region_label("522701", "en") == "522701 (in Qiannan)"
