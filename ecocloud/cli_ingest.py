@@ -119,12 +119,18 @@ def print_report(spec_name: str, report: Any) -> None:
         if units := [u for u in report.units if u.build == spec.full_name(build)]:
             console.print(_build_table(spec.full_name(build), build, units))
             _print_build_messages(units)
+    blocked = sum(1 for u in report.units if u.status == SKIPPED and u.blocked_before)
+    rebuild = f"ecocloud run {spec_name} --no-land --rebuild UNIT"
     if report.units and all(u.status == SKIPPED and not u.deferred for u in report.units):
-        blocked = sum(1 for u in report.units if u.blocked_before)
         console.print(
             f"nothing pending: all {len(report.units):,} units are current"
             + (f", {blocked:,} of them still blocked (above)" if blocked else "")
-            + f" (--force rebuilds every unit; ecocloud run {spec_name} --no-land --rebuild UNIT, one)"
+            + f" (--force rebuilds every unit; {rebuild}, one)"
+        )
+    elif blocked:  # a new input rebuilds a blocked unit; a fixed parser does not, by itself
+        console.print(
+            f"{blocked:,} unit(s) still blocked (above): after a fix of the code, {rebuild} builds one "
+            "again (or a new code_version of its build, every unit)"
         )
 
 

@@ -500,6 +500,12 @@ def registration_problems(table: Table) -> list[str]:
         for c in table.columns
         if c.is_numeric and not c.unit
     ]
+    from schemas.fields import SOURCES  # it declares the shared fields with this module's classes
+
+    if table.source not in SOURCES:  # the catalog and the DCAT export name a table's source by it
+        problems.append(
+            f"source {table.source!r} has no label: add it to schemas.fields.SOURCES (Chinese and English)"
+        )
     if not isinstance(table.owner, Department):
         problems.append(f"owner {table.owner!r} is not a Department")
     if not isinstance(table.frequency, Frequency):

@@ -238,9 +238,9 @@ _FREQ = Frequency("每日", "daily", timedelta(days=1))
 
 def _table(**changes: object) -> Table:
     kw: dict[str, object] = {
-        "name": "core_rulestest__things",
+        "name": "core_air__rulestest_things",
         "layer": Layer.CORE,
-        "source": "rulestest",
+        "source": "air",  # a source with its label (schemas.fields.SOURCES)
         "title": "Things",
         "title_zh": "测试表",
         "description": "Things for a test.",
@@ -276,6 +276,10 @@ def test_a_complete_table_has_no_problems() -> None:
         ({"sharing": Sharing.NOT_SHARED, "sharing_conditions": ""}, "sharing_conditions"),
         ({"owner": "some division"}, "Department"),
         ({"frequency": "daily"}, "Frequency"),
+        (
+            {"source": "noise", "name": "core_noise__things"},
+            r"source 'noise' has no label: add it to schemas.fields.SOURCES",
+        ),
     ],
 )
 def test_register_refuses_an_incomplete_table(changes: dict[str, object], problem: str) -> None:
