@@ -792,6 +792,21 @@ def test_pages_use_only_this_site_and_send_security_headers(web_server: str) -> 
         assert "ecocloud_csrf=" in r.headers["set-cookie"] and r.headers["cache-control"] == "no-store"
     js = requests.get(f"{web_server}/vendor/plotly.min.js", timeout=30)
     assert js.status_code == 200 and "plotly" in js.text[:400].lower()
+    # the chart library (4.8 MB) gzipped and cached by the browser, also for a signed-in visitor
+    # (a page of theirs is no-store; the library is the same bytes for everyone, and sets no cookie)
+    assert js.headers["content-encoding"] == "gzip" and int(js.headers["content-length"]) < 2_000_000
+    assert js.headers["cache-control"] == "public, max-age=86400" and "set-cookie" not in js.headers
+    signed_in = requests.get(
+        f"{web_server}/vendor/plotly.min.js", cookies={"ecocloud_session": "x" * 43}, timeout=30
+    )
+    assert signed_in.headers["cache-control"] == "public, max-age=86400"
+    plain = requests.get(
+        f"{web_server}/vendor/plotly.min.js", headers={"Accept-Encoding": "identity"}, timeout=30
+    )
+    assert "content-encoding" not in plain.headers and plain.content == js.content
+    css = requests.get(f"{web_server}/static/app.css", timeout=10)
+    assert css.status_code == 200 and css.headers["cache-control"] == "no-cache" and css.headers["etag"]
+    assert requests.get(f"{web_server}/static/nothing.css", timeout=10).status_code == 404
 
 
 def test_overview_pages_hold_chart_data(web_server: str, web_home: WebHome) -> None:
