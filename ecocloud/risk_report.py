@@ -22,6 +22,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ecocloud.settings import Settings
 from schemas import risk as schema
@@ -304,6 +305,8 @@ class RiskReport:
     outlets_total: int
     enterprises_total: int
     rules: RiskRules = field(repr=False, compare=False)
+    outlets_scored: int = 0  # of outlets_total, those with a score above 0 (a reason to inspect)
+    enterprises_scored: int = 0
 
 
 def _dicts(cur: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
@@ -611,7 +614,14 @@ def report_of(
         outlets_total=ranking.outlets.num_rows,
         enterprises_total=ranking.enterprises.num_rows,
         rules=rules,
+        outlets_scored=_scored(ranking.outlets),
+        enterprises_scored=_scored(ranking.enterprises),
     )
+
+
+def _scored(ranked: pa.Table) -> int:
+    """How many of the ranked rows score above 0."""
+    return int(pc.sum(pc.greater(ranked.column("score"), 0)).as_py() or 0)
 
 
 def open_report(settings: Settings, filters: RiskFilters) -> RiskReport:

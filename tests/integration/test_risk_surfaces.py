@@ -303,6 +303,22 @@ def test_the_list_shows_the_cli_ranking_and_downloads_it(
     assert book["证据"].max_row - 1 == len(expected["evidence"])
 
 
+def test_the_list_says_how_many_it_shows_of_how_many_and_how_many_score(
+    risk_server: str, enforcement: requests.Session, ranked: dict[str, Any]
+) -> None:
+    """The list showed 50 of 75 outlets, 25 of them at 0, and said neither."""
+    total = len(ranked["outlets"])
+    scored = sum(1 for o in ranked["outlets"] if o["score"] > 0)
+    assert total > 3 and scored > 0
+    page = enforcement.get(f"{risk_server}/risk", params={"top": "3"}, timeout=60).text
+    said = " ".join(re.sub(r"<[^>]+>", " ", page.split('id="outlets-shown">')[1].split("</p>")[0]).split())
+    assert said.startswith(f"显示前 3 名，共 {total} 个排放口；其中 {scored} 个得分高于 0"), said
+    assert "用“前”显示更多" in said
+    whole = enforcement.get(f"{risk_server}/risk", params={"top": "10000"}, timeout=60).text
+    said = " ".join(whole.split('id="outlets-shown">')[1].split("</p>")[0].split())
+    assert said.startswith(f"共 {total} 个排放口；其中 {scored} 个得分高于 0") and "显示更多" not in said
+
+
 def test_a_pollutant_filter_follows_the_list_to_the_outlet_and_says_it_rescores(
     risk_server: str, enforcement: requests.Session, labels: list[dict[str, Any]]
 ) -> None:
