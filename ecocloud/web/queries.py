@@ -359,7 +359,7 @@ def ingestion_health(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
                    sum(gate_warnings) AS gate_warnings,
                    sum(gate_partitions_blocked) AS partitions_blocked,
                    sum(rows) FILTER (WHERE layer = 'quarantine') AS quarantined_rows,
-                   sum(rows) FILTER (WHERE layer IN ('core', 'mart')) AS published_rows
+                   sum(rows) FILTER (WHERE layer IN ('core', 'mart', 'quality')) AS published_rows
             FROM {datasets_as_of()} d WHERE layer NOT IN ('catalog', 'platform')
             GROUP BY source ORDER BY source
             """

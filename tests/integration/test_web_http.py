@@ -385,6 +385,34 @@ def test_the_site_has_an_icon(web_server: str) -> None:
     )
 
 
+def test_the_ingestion_page_counts_each_source_s_rows_as_the_catalog_does(
+    web_server: str, web_home: WebHome, login: Login
+) -> None:
+    """The platform's row said 0 published rows beside its gate results' 1,319 (a quality table)."""
+    con = duckdb.connect(str(web_home.home / "ecocloud.duckdb"), read_only=True)
+    try:
+        expected = {
+            source: (published, quarantined)
+            for source, published, quarantined in con.execute(
+                "SELECT source, sum(rows) FILTER (WHERE layer IN ('core', 'mart', 'quality')), "
+                "sum(rows) FILTER (WHERE layer = 'quarantine') FROM catalog_datasets "
+                "WHERE layer NOT IN ('catalog', 'platform') GROUP BY source"
+            ).fetchall()
+        }
+    finally:
+        con.close()
+    page = login("ana").get(f"{web_server}/overview/ingestion", timeout=10).text
+    table = page.split('id="sources"')[1].split("</table>")[0]
+    shown = {}
+    for row in table.split("<tr")[2:]:
+        source = re.search(r'href="/datasets\?q=(\w+)"', row)
+        numbers = [int(n.replace(",", "")) for n in re.findall(r'<td class="num">([\d,]+)</td>', row)]
+        assert source and len(numbers) == 6, row
+        shown[source.group(1)] = (numbers[4], numbers[5])
+    assert shown == {k: (p or 0, q or 0) for k, (p, q) in expected.items()}
+    assert shown["platform"][0] > 0  # the gate results
+
+
 def test_pages_name_sources_and_layers_in_the_page_s_language(web_server: str, login: Login) -> None:
     """Not by their codes (air, core …) on a Chinese page."""
     assert "核心层 ·" in requests.get(f"{web_server}/", timeout=10).text
