@@ -160,12 +160,14 @@ def _error_pages(app: FastAPI) -> None:
         for e in exc.errors():
             # loc: where it came from (query, path, body), then the parameter's name (a form field may be "query")
             where = ".".join(str(p) for p in e.get("loc", ())[1:])
+            limit = (e.get("ctx") or {}).get("max_length")
+            zh, en = _PROBLEMS.get(e.get("type", ""), ("取值无效", "is not valid"))
             if chinese:
-                limit = (e.get("ctx") or {}).get("max_length")
-                said = _PROBLEM_ZH.get(e.get("type", ""), "取值无效")
-                problems.append(f"参数 {where} {said}" + (f"（最多 {limit:,} 个字符）" if limit else ""))
+                problems.append(f"参数 {where} {zh}" + (f"（最多 {limit:,} 个字符）" if limit else ""))
             else:
-                problems.append(f"{where}: {e.get('msg', 'invalid')}")
+                problems.append(
+                    f"parameter {where} {en}" + (f" (at most {limit:,} characters)" if limit else "")
+                )
         message = ("；" if chinese else "; ").join(problems)
         return _error(request, 400, message or ("请求无效" if chinese else "bad request"))
 
@@ -179,21 +181,21 @@ def _error_pages(app: FastAPI) -> None:
         return _error(request, 500, "internal error; it has been logged")
 
 
-# a request parameter's problem in Chinese, by pydantic's error type (English pages show pydantic's text)
-_PROBLEM_ZH = {
-    "missing": "缺失",
-    "date_parsing": "应为日期（YYYY-MM-DD）",
-    "date_from_datetime_parsing": "应为日期（YYYY-MM-DD）",
-    "datetime_parsing": "应为日期时间",
-    "int_parsing": "应为整数",
-    "float_parsing": "应为数字",
-    "bool_parsing": "应为 true 或 false",
-    "string_too_long": "过长",
-    "string_too_short": "过短",
-    "greater_than_equal": "过小",
-    "less_than_equal": "过大",
-    "enum": "不是可选的值之一",
-    "literal_error": "不是可选的值之一",
+# a request parameter's problem in Chinese and English, by pydantic's error type
+_PROBLEMS = {
+    "missing": ("缺失", "is missing"),
+    "date_parsing": ("应为日期（YYYY-MM-DD）", "should be a date (YYYY-MM-DD)"),
+    "date_from_datetime_parsing": ("应为日期（YYYY-MM-DD）", "should be a date (YYYY-MM-DD)"),
+    "datetime_parsing": ("应为日期时间", "should be a date and time"),
+    "int_parsing": ("应为整数", "should be a whole number"),
+    "float_parsing": ("应为数字", "should be a number"),
+    "bool_parsing": ("应为 true 或 false", "should be true or false"),
+    "string_too_long": ("过长", "is too long"),
+    "string_too_short": ("过短", "is too short"),
+    "greater_than_equal": ("过小", "is too small"),
+    "less_than_equal": ("过大", "is too large"),
+    "enum": ("不是可选的值之一", "is not one of the values it takes"),
+    "literal_error": ("不是可选的值之一", "is not one of the values it takes"),
 }
 
 
