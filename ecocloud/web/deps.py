@@ -183,11 +183,25 @@ def render(request: Request, template: str, status: int = 200, **context: Any) -
             "t": v.t,
             "Role": Role,
             "lang_url": _lang_url(request),
+            "login_url": _login_url(request),
             "labels": {name: codes.in_language(v.lang) for name, codes in PAGE_CODES.items()},
             **context,
         },
         status_code=status,
     )
+
+
+# the login form takes a return address of at most this many characters (routes_account.login)
+NEXT_MAX_CHARS = 500
+
+
+def _login_url(request: Request) -> str:
+    """The login page, returning to this page with its filters (``?region=…``) after; to the path
+    alone where the whole would be longer than the form takes."""
+    here = "/" + request.url.path.lstrip("/")  # as _lang_url: never //other.site
+    query = urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "lang"])
+    whole = f"{here}?{query}" if query else here
+    return "/login?" + urlencode({"next": whole if len(whole) <= NEXT_MAX_CHARS else here})
 
 
 def _lang_url(request: Request) -> Callable[[str], str]:

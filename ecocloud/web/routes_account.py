@@ -13,6 +13,7 @@ from ecocloud.web.access import ROLE_LABELS, Role
 from ecocloud.web.deps import (
     CSRF_COOKIE,
     DEVICE_COOKIE,
+    NEXT_MAX_CHARS,
     SESSION_COOKIE,
     Viewer,
     check_csrf,
@@ -60,7 +61,7 @@ def login(
     username: Annotated[str, Form(max_length=64)] = "",
     password: Annotated[str, Form(max_length=256)] = "",
     csrf_token: Annotated[str, Form(max_length=128)] = "",
-    next: Annotated[str, Form(max_length=500)] = "/",
+    next: Annotated[str, Form(max_length=NEXT_MAX_CHARS)] = "/",
 ) -> Response:
     check_csrf(request, csrf_token)
     v = viewer(request)

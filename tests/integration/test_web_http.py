@@ -70,6 +70,36 @@ def login(web_server: str, web_home: WebHome) -> Login:
     return as_user
 
 
+def test_logging_in_from_a_page_returns_to_it_with_its_filters(web_server: str, web_home: WebHome) -> None:
+    """The login link kept the path only: an officer sent to log in from /risk?region=360100 came
+    back to the whole province."""
+    s = requests.Session()
+    refused = s.get(f"{web_server}/risk", params={"region": "360100", "top": "5"}, timeout=30)
+    assert refused.status_code == 403
+    link = re.findall(r'href="(/login\?next=[^"]+)"', refused.text)
+    assert link and set(link) == {"/login?next=%2Frisk%3Fregion%3D360100%26top%3D5"}, link
+    form = s.get(web_server + html.unescape(link[0]), timeout=10).text
+    back = re.search(r'name="next" value="([^"]+)"', form)
+    assert back and html.unescape(back.group(1)) == "/risk?region=360100&top=5"
+    r = s.post(
+        f"{web_server}/login",
+        data={
+            "username": "enf",
+            "password": web_home.password,
+            "csrf_token": csrf_of(form),
+            "next": "/risk?region=360100&top=5",
+        },
+        timeout=30,
+        allow_redirects=False,
+    )
+    assert r.status_code == 303 and r.headers["location"] == "/risk?region=360100&top=5"
+    # a return address longer than the form takes: the page without its filters
+    long = requests.get(
+        f"{web_server}/datasets", params={"q": "水", "layer": "core", "x": "y" * 600}, timeout=10
+    )
+    assert 'href="/login?next=%2Fdatasets"' in long.text
+
+
 def no_trace(r: requests.Response) -> None:
     assert "Traceback" not in r.text and 'File "' not in r.text
 
