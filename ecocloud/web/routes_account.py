@@ -208,14 +208,26 @@ def sql_form(request: Request) -> Response:
     )
 
 
+SQL_MAX_CHARS = 20_000  # a query's length
+# what the form takes at all: a longer query gets the SQL page back with it and the limit, not an
+# error page without it (the text box used to cut a pasted query silently at the limit)
+SQL_FORM_MAX_CHARS = 1_000_000
+
+
 @router.post("/sql")
 def sql_run(
     request: Request,
-    query: Annotated[str, Form(max_length=20_000)] = "",
+    query: Annotated[str, Form(max_length=SQL_FORM_MAX_CHARS)] = "",
     csrf_token: Annotated[str, Form(max_length=128)] = "",
 ) -> Response:
     v = require(request, Role.ANALYST)
     check_csrf(request, csrf_token)
+    if len(query) > SQL_MAX_CHARS:  # the page again, with the query kept to shorten
+        too_long = v.t(
+            f"查询过长：{len(query):,} 个字符，最多 {SQL_MAX_CHARS:,} 个",
+            f"the query is too long: {len(query):,} characters, at most {SQL_MAX_CHARS:,}",
+        )
+        return _sql_render(request, v, query, None, too_long, status=400)
     slots = request.app.state.sql_slots
     if not slots.acquire(timeout=SQL_WAIT_S):  # the page again, with the query kept
         busy = v.t("其他查询正在运行：请稍后再试", "other queries are running: try again in a moment")

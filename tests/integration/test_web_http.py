@@ -714,6 +714,11 @@ def test_sql_by_role(web_server: str, web_home: WebHome, login: Login) -> None:
     many = run(analyst, f"SELECT * FROM {OPEN} LIMIT 501")  # the page shows 500 rows, and says so
     assert many.status_code == 200 and many.text.count("<tr>") == 1 + 500
     assert "only the first 500 shown" in many.text or "仅显示前 500 行" in many.text
+    # a query over the limit: the page again with the query and why (the text box cut it silently)
+    pasted = f"SELECT '{'y' * 20_000}' AS s"
+    too_long = run(analyst, pasted)
+    assert too_long.status_code == 400 and "查询过长：20,014 个字符，最多 20,000 个" in too_long.text
+    assert pasted in html.unescape(too_long.text) and "maxlength" not in too_long.text.split("<textarea")[1]
     long = run(analyst, "SELECT repeat('x', 5000) AS s")  # a cell is shown up to 1,000 characters
     assert long.status_code == 200 and "x" * 999 + "…" in long.text and "x" * 1000 not in long.text
     for refused in (
