@@ -30,6 +30,7 @@ from schemas.clock import beijing_wall
 __all__ = [
     "FORMULA_START",
     "MAX_SHEET_ROWS",
+    "NOT_A_FORMULA",
     "csv_bytes",
     "csv_text",
     "saved",
@@ -42,6 +43,8 @@ __all__ = [
 # then refuses the file)
 MAX_SHEET_ROWS = 1_048_576
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # what a spreadsheet reads as a formula's start
+# a sign alone is no formula: the "-" a table writes for "none" (a pH limit's unit) stays as it is
+NOT_A_FORMULA = ("-", "+")
 # what stands in XLSX for a control character openpyxl refuses: visible, unlike deleting it
 _REFUSED_CHARACTER = "\ufffd"
 # Excel keeps 15 significant digits: a larger integer (an ID) or decimal goes in as text, not rounded
@@ -57,7 +60,7 @@ def _csv_cell(value: Any) -> Any:
     holds it, which Excel reads as a date), text that would start a formula prefixed with ``'``."""
     if isinstance(value, dt.datetime) and value.tzinfo is not None:
         return beijing_wall(value).isoformat(sep=" ")
-    if isinstance(value, str) and value.startswith(FORMULA_START):
+    if isinstance(value, str) and value.startswith(FORMULA_START) and value not in NOT_A_FORMULA:
         return "'" + value
     return value
 

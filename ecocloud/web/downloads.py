@@ -28,7 +28,7 @@ from typing import BinaryIO
 import duckdb
 
 from ecocloud.errors import InTwoLanguages
-from ecocloud.spreadsheet import FORMULA_START
+from ecocloud.spreadsheet import FORMULA_START, NOT_A_FORMULA
 from schemas.clock import BEIJING_ZONE
 from schemas.registry import DateSpan, Table
 from schemas.sql import string_literal
@@ -39,6 +39,7 @@ FORMATS = {"csv": "text/csv; charset=utf-8", "parquet": "application/vnd.apache.
 _BOM = "\ufeff".encode()
 _CHUNK = 1 << 20
 _FORMULA_START_SQL = "[" + ", ".join(string_literal(c) for c in FORMULA_START) + "]"
+_NOT_A_FORMULA_SQL = ", ".join(string_literal(c) for c in NOT_A_FORMULA)
 
 
 class DownloadRefused(InTwoLanguages):
@@ -123,7 +124,8 @@ def _spreadsheet_cell(table: Table, name: str) -> str:
         )
     if col.type == "string":
         return (
-            f"CASE WHEN list_contains({_FORMULA_START_SQL}, left({quoted}, 1)) THEN '''' || {quoted} "
+            f"CASE WHEN list_contains({_FORMULA_START_SQL}, left({quoted}, 1)) "
+            f"AND {quoted} NOT IN ({_NOT_A_FORMULA_SQL}) THEN '''' || {quoted} "
             f"ELSE {quoted} END AS {quoted}"
         )
     return quoted
