@@ -40,7 +40,7 @@ def _exceedance(n: Numbers, name: str, _rules: RiskRules) -> str:
     multiple = n.get("max_exceedance_multiple")
     said = [f"{name} above the limit for {_n(n['hours'], 'hour')} ({_n(n.get('days'), 'day')})"]
     if multiple is not None:
-        said.append(f"at most {multiple:.3f} times over")
+        said.append(f"at most {multiple:.2f} times over")  # as the Chinese sentence and the evidence
     said.append(f"longest run {_n(n.get('longest_run_h'), 'hour')}")
     if n.get("daily_mean_days"):
         said.append(f"daily mean above the limit on {_n(n['daily_mean_days'], 'day')}")

@@ -404,7 +404,7 @@ _EXCEEDANCE_WORDS = {
     ),
     "en": _ExceedanceWords(
         "ne.name",
-        "%s over the limit in %d of %d judged hours%s, longest run %d hours%s",
+        "%s over the limit in %d of %d judged hours%s, longest run %d h%s",
         ", at most %.2f times over",
         ", the day's mean %s over it",
         "%s: the day's mean %s over the limit (%d hours judged)",

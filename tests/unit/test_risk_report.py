@@ -181,7 +181,7 @@ def test_report_ranks_cuts_to_top_and_gathers_evidence(marts: RiskMarts) -> None
     assert exceeded["evidence"].startswith("二氧化硫 超标 6 小时")
     assert "限值 35 mg/m³（许可证 " + E_AIR + "001P GB TEST）" in exceeded["evidence"]
     assert exceeded["evidence_en"] == (
-        f"SO2 over the limit in 6 of 24 judged hours, at most 1.00 times over, longest run 6 hours; "
+        f"SO2 over the limit in 6 of 24 judged hours, at most 1.00 times over, longest run 6 h; "
         f"limit 35 mg/m³ (permit {E_AIR}001P GB TEST)"
     )
     water = by_outlet[MN_WATER]
@@ -449,7 +449,7 @@ def test_a_ph_day_out_of_range_says_its_range_and_no_exceedance_multiple() -> No
     )
     # the English pages' sentence, from the same values: the range, not its top alone
     assert day["evidence_en"] == (
-        "pH over the limit in 24 of 24 judged hours, longest run 24 hours, the day's mean 10.00 over it; "
+        "pH over the limit in 24 of 24 judged hours, longest run 24 h, the day's mean 10.00 over it; "
         "limit 6–9 (national default GB 18918-2002 一级A)"
     )
 
