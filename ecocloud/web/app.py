@@ -150,7 +150,12 @@ def _error_pages(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         restricted = getattr(exc, "table", None)  # routes_catalog.RestrictedDataset: whom to ask
-        return _error(request, exc.status_code, str(exc.detail), getattr(exc, "headers", None), restricted)
+        message = str(exc.detail)
+        if message in _ROUTING_ERRORS:  # Starlette's own words, for an address no route has
+            v: Viewer | None = getattr(request.state, "viewer", None)
+            zh, en = _ROUTING_ERRORS[message]
+            message = en if v is not None and v.lang == "en" else zh
+        return _error(request, exc.status_code, message, getattr(exc, "headers", None), restricted)
 
     @app.exception_handler(RequestValidationError)
     async def bad_parameter(request: Request, exc: RequestValidationError) -> Response:
@@ -181,6 +186,11 @@ def _error_pages(app: FastAPI) -> None:
         return _error(request, 500, "internal error; it has been logged")
 
 
+# what Starlette says of an address no route has, or a method it does not take, in both languages
+_ROUTING_ERRORS = {
+    "Not Found": ("没有这个页面：请检查地址", "no such page: check the address"),
+    "Method Not Allowed": ("此地址不接受这种请求方法", "this address does not take that request method"),
+}
 # a request parameter's problem in Chinese and English, by pydantic's error type
 _PROBLEMS = {
     "missing": ("缺失", "is missing"),

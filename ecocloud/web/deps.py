@@ -22,7 +22,7 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 from starlette.responses import Response
 
-from ecocloud.catalog_export import organisation_slug, range_end
+from ecocloud.catalog_export import HIDDEN, organisation_slug, range_end
 from ecocloud.settings import Settings
 from ecocloud.web import access
 from ecocloud.web.access import ROLE_LABELS, Role
@@ -183,6 +183,10 @@ def render(request: Request, template: str, status: int = 200, **context: Any) -
             "t": v.t,
             "Role": Role,
             "lang_url": _lang_url(request),
+            "role_label": lambda role: v.t(*ROLE_LABELS[role]),
+            "hidden_name": lambda names: (names or "").replace(
+                HIDDEN, v.t("受限数据集", "a restricted dataset")
+            ),
             "login_url": _login_url(request),
             "labels": {name: codes.in_language(v.lang) for name, codes in PAGE_CODES.items()},
             **context,

@@ -168,7 +168,9 @@ def download(
     v = viewer(request)
     table = visible_table(v, name)
     if not access.can_see_data(v.role, table.sharing):
-        raise HTTPException(403, v.t("无权下载该数据集的数据", f"your role may not have the rows of {name}"))
+        raise HTTPException(
+            403, v.t("无权下载该数据集的数据", f"Your role may not download the rows of {name}")
+        )
     settings = settings_of(request)
     try:
         with queries.serving(settings) as con:

@@ -443,6 +443,27 @@ def test_the_ingestion_page_counts_each_source_s_rows_as_the_catalog_does(
     assert shown["platform"][0] > 0  # the gate results
 
 
+def test_roles_missing_pages_and_hidden_tables_are_named_in_the_page_s_language(
+    web_server: str, login: Login
+) -> None:
+    """A Chinese page said "ana · analyst" and "Not Found"; an English one "(受限数据集 (restricted))"."""
+    analyst = login("ana")
+    assert '<span class="who">ana · 分析人员</span>' in analyst.get(f"{web_server}/", timeout=10).text
+    missing = requests.get(f"{web_server}/no/such/page", timeout=10)
+    assert missing.status_code == 404 and "没有这个页面：请检查地址" in missing.text
+    assert "Not Found" not in missing.text
+    english = requests.get(f"{web_server}/no/such/page", params={"lang": "en"}, timeout=10)
+    assert "no such page: check the address" in english.text
+    dataset = requests.get(f"{web_server}/datasets/{OPEN}", params={"lang": "en"}, timeout=10).text
+    quarantined = dataset.split("Quarantined rows")[1].split("</tr>")[0]
+    assert "(a restricted dataset)" in quarantined and "受限" not in quarantined
+    try:
+        english_header = analyst.get(f"{web_server}/", params={"lang": "en"}, timeout=10).text
+        assert '<span class="who">ana · analyst</span>' in english_header
+    finally:
+        analyst.get(f"{web_server}/", params={"lang": "zh"}, timeout=10)
+
+
 def test_pages_name_sources_and_layers_in_the_page_s_language(web_server: str, login: Login) -> None:
     """Not by their codes (air, core …) on a Chinese page."""
     assert "核心层 ·" in requests.get(f"{web_server}/", timeout=10).text
