@@ -238,7 +238,17 @@ def station(
         },
     )
     return render(
-        request, "station.html", code=code, info=info, start=start, end=end, hours=hours, chart=chart
+        request,
+        "station.html",
+        code=code,
+        info=info,
+        start=start,
+        end=end,
+        hours=hours,
+        times=times,
+        chart=chart,
+        first=first,
+        last=last,
     )
 
 

@@ -911,6 +911,19 @@ def test_overview_pages_hold_chart_data(web_server: str, web_home: WebHome) -> N
         hours[0] == f"{web_home.days[0].isoformat()} 01:00"
         and hours[-1] == f"{web_home.days[-1].isoformat()} 23:00"
     )
+    # the hours as a table too (a chart alone is no help to a screen reader), one row per hour
+    table = station.text.split('id="station-hours"')[1].split("</table>")[0]
+    assert table.count("<tr>") == 1 + len(hours) and f'<td class="nowrap">{hours[0]}</td>' in table
+    # a period without data says so, with the dates that have some (it drew an empty chart of 2000)
+    empty = requests.get(
+        f"{web_server}/overview/air/stations/J001A?from=2030-01-01&to=2030-01-31", timeout=10
+    )
+    assert empty.status_code == 200 and 'id="station-chart' not in empty.text
+    notice = html.unescape(empty.text.split('id="no-hours">')[1].split("</p>")[0])
+    assert notice == (
+        f"站点 J001A 在 2030-01-01 至 2030-01-31 没有小时数据；它有数据的日期为 {web_home.days[0]} 至 "
+        f"{web_home.days[-1]}。"
+    )
     water = requests.get(f"{web_server}/overview/water", timeout=10).text
     assert 'id="basin-chart-1-figure"' in water
     # the English page says the basins' water quality in English, in ASCII brackets
