@@ -323,11 +323,19 @@ def station_span(con: duckdb.DuckDBPyConnection, code: str) -> tuple[dt.date | N
 
 
 def basin_months(con: duckdb.DuckDBPyConnection, basin: str | None) -> list[dict[str, Any]]:
+    """Each basin's months, with how many of its sections had no class that month (nothing measured:
+    the basin's shares are of the classified ones)."""
     return _dicts(
         con.execute(
-            "SELECT month, basin, sections, sections_i_iii, sections_iv_v, sections_worse_v, share_i_iii_pct, "
-            "share_worse_v_pct, water_class, rollup_method, basin_label FROM mart_water__basin_monthly "
-            "WHERE water_body IS NULL AND ($1 IS NULL OR basin = $1) ORDER BY basin, month",
+            """
+            SELECT month, basin, sections, sections_i_iii, sections_iv_v, sections_worse_v, share_i_iii_pct,
+                   share_worse_v_pct, water_class, rollup_method, basin_label,
+                   coalesce(u.unclassified, 0) AS unclassified
+            FROM mart_water__basin_monthly
+            LEFT JOIN (SELECT month, basin, count(*) - count(water_class) AS unclassified
+                       FROM mart_water__section_monthly GROUP BY month, basin) u USING (month, basin)
+            WHERE water_body IS NULL AND ($1 IS NULL OR basin = $1) ORDER BY basin, month
+            """,
             [basin],
         )
     )

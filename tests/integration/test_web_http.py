@@ -933,6 +933,31 @@ def test_overview_pages_hold_chart_data(web_server: str, web_home: WebHome) -> N
     assert "（" not in table and not re.search(r"<td>(优|良好|轻度污染|中度污染|重度污染)", table)
 
 
+def test_the_water_overview_counts_the_sections_it_could_not_classify(
+    web_server: str, web_home: WebHome
+) -> None:
+    """A basin's sections are those with a class that month: the overview showed 42 of the catalog's 43
+    sections without a word of the one with nothing measured."""
+    con = duckdb.connect(str(web_home.home / "ecocloud.duckdb"), read_only=True)
+    try:
+        unclassified = con.execute(
+            "SELECT month, basin, count(*) - count(water_class) AS n FROM mart_water__section_monthly "
+            "GROUP BY ALL HAVING n > 0 ORDER BY ALL"
+        ).fetchall()
+    finally:
+        con.close()
+    page = requests.get(f"{web_server}/overview/water", timeout=10).text
+    rows = page.split('id="basins"')[1].split("</table>")[0].split("<tr>")[2:]
+    said = sorted(
+        (row.split("<td>")[1].split("</td>")[0], row.split("<td>")[2].split("</td>")[0], int(n.group(1)))
+        for row in rows
+        if (n := re.search(r"另 (\d+) 个无类别", row))
+    )
+    expected = [(m.strftime("%Y-%m"), basin, n) for m, basin, n in unclassified]
+    assert said == expected and expected  # the simulated water board has a section with nothing measured
+    assert ('id="unclassified-note"' in page) == bool(expected)
+
+
 def test_the_language_link_stays_on_this_site(web_server: str) -> None:
     """A path starting with // must not turn the language switch into a link to another site."""
     r = requests.get(f"{web_server}//evil.example/x", timeout=10)
