@@ -65,6 +65,19 @@ def cell(value: object) -> str:
     return "" if value is None else str(value)
 
 
+# an instant written in UTC inside a text (a gate result's observed value: "2026-12-05T15:00:00+00:00")
+_UTC_IN_TEXT = re.compile(r"\b(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2}(?:\.\d+)?)(?:\+00:00|Z)")
+
+
+def beijing_text(value: object) -> str:
+    """A text with every UTC instant in it written in Beijing time (``2026-12-05 23:00:00+08:00``)."""
+    if value is None:
+        return ""
+    return _UTC_IN_TEXT.sub(
+        lambda m: in_beijing(dt.datetime.fromisoformat(f"{m[1]}T{m[2]}+00:00")), str(value)
+    )
+
+
 # the registry's codes the pages show, by the name a template reads their labels under (in the page's
 # language: ``labels.source.get(code, code)``)
 PAGE_CODES = {
@@ -98,6 +111,7 @@ TEMPLATES.env.filters["bj"] = beijing
 TEMPLATES.env.filters["prose"] = prose
 TEMPLATES.env.filters["bound"] = range_end
 TEMPLATES.env.filters["cell"] = cell
+TEMPLATES.env.filters["bj_text"] = beijing_text
 TEMPLATES.env.filters["organisation"] = organisation_slug  # a department's page: /organisations/<slug>
 
 

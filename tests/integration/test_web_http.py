@@ -161,6 +161,9 @@ def test_dataset_page_shows_schema_facts_quality_lineage_and_samples(
     assert re.search(r"一致 \d+(\.\d{1,3})?</td>", html)  # what the share is, rounded
     quality = requests.get(f"{web_server}/datasets/{OPEN}/quality", timeout=10)
     assert quality.status_code == 200 and 'id="results"' in quality.text
+    # no instant in UTC among the results (tests/unit/test_web_beijing_text.py: in Beijing time)
+    results = quality.text.split('id="results"')[1].split("</table>")[0]
+    assert not re.search(r"\d\d:\d\d:\d\d(\.\d+)?\+00:00", results)
     run = re.search(r'href="\?run=([^"]+)"', quality.text)
     assert run and requests.get(f"{web_server}/datasets/{OPEN}/quality?run={run.group(1)}", timeout=10).ok
 

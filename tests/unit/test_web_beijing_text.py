@@ -1,0 +1,20 @@
+"""Instants inside a text (a gate result's observed value, its parameters) as the pages show them."""
+
+from __future__ import annotations
+
+from ecocloud.web.deps import beijing_text
+
+
+def test_every_utc_instant_in_a_text_is_written_in_beijing_time() -> None:
+    assert beijing_text("2026-12-05T15:00:00+00:00") == "2026-12-05 23:00:00+08:00"
+    assert (
+        beijing_text("min_value 2026-12-05T12:00:00+00:00, max_value 2026-12-06 16:30:00.250000Z")
+        == "min_value 2026-12-05 20:00:00+08:00, max_value 2026-12-07 00:30:00.250000+08:00"
+    )
+
+
+def test_other_text_is_left_as_it_is() -> None:
+    assert beijing_text(None) == ""
+    assert beijing_text("2026-12-05") == "2026-12-05"  # a date is no instant
+    assert beijing_text("2026-12-05T15:00:00+08:00") == "2026-12-05T15:00:00+08:00"  # already local
+    assert beijing_text("12.5") == "12.5"
