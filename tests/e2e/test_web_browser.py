@@ -103,3 +103,17 @@ def test_bad_parameter_gets_a_4xx_page_without_a_trace(page: Page, web_server: s
     assert response is not None and response.status == 400
     expect(page.locator("section.error .message")).to_contain_text("date")
     assert "Traceback" not in page.content()
+
+
+def test_the_keyboard_s_first_stop_skips_to_the_content(page: Page, web_server: str) -> None:
+    """Ten Tab stops of the header came before a page's content; every title names the site once."""
+    page.goto(web_server + "/overview/air")
+    expect(page).to_have_title(re.compile(r"^城市空气质量排名 · 生态云$"))
+    page.keyboard.press("Tab")
+    skip = page.locator("a.skip")
+    expect(skip).to_be_focused()
+    expect(skip).to_be_visible()  # shown once focused (off screen until then)
+    page.keyboard.press("Enter")
+    expect(page.locator("main#main")).to_be_focused()
+    page.goto(web_server + "/datasets")
+    expect(page).to_have_title(re.compile(r"^[^·]+ · 生态云$"))
