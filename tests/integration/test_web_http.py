@@ -115,6 +115,10 @@ def test_search_in_chinese_and_english_by_role(web_server: str, login: Login) ->
     )
     everything = requests.get(f"{web_server}/datasets", timeout=10).text
     assert f"/datasets/{CONDITIONAL}" not in everything and f"/datasets/{NOT_SHARED}" not in everything
+    # a place finds no dataset: the page says what the search looks at, and how to find a place's rows
+    place = requests.get(f"{web_server}/datasets", params={"q": "南昌"}, timeout=10).text
+    none_found = html.unescape(place.split('id="none-found">')[1].split("</td>")[0])
+    assert "不是数据行中的值" in none_found and "region_code = '360100'" in none_found
     ana = login("ana")
     analyst = ana.get(f"{web_server}/datasets", timeout=10).text
     assert f"/datasets/{CONDITIONAL}" in analyst and f"/datasets/{NOT_SHARED}" in analyst
