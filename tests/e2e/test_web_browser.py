@@ -63,9 +63,14 @@ def test_charts_render_with_data(page: Page, web_server: str) -> None:
     assert len(path.get_attribute("d") or "") > 100  # a drawn line through many hours
     ticks = line.locator("g.xtick text").all_text_contents()
     assert ticks and all("月" in t for t in ticks), ticks  # a Chinese page's dates in Chinese
+    # and its toolbar in Chinese (plotly.js says "Download plot as a PNG" unless told otherwise)
+    expect(line.locator(".modebar-btn[data-title='下载为 PNG 图片']")).to_have_count(1)
+    # and no button that sends the chart's data to Plotly's cloud
+    expect(line.locator(".modebar-btn[data-title='Share chart...']")).to_have_count(0)
     page.goto(web_server + "/overview/air/stations/J001A?lang=en")
     expect(line).to_have_attribute("data-rendered", "true", timeout=30_000)
     assert not any("月" in t for t in line.locator("g.xtick text").all_text_contents())
+    expect(line.locator(".modebar-btn[data-title='Download plot as a PNG']")).to_have_count(1)
     page.goto(web_server + "/overview/water")
     expect(page.locator("#basin-chart-1")).to_have_attribute("data-rendered", "true", timeout=30_000)
 
