@@ -41,7 +41,9 @@ def _exceedance(n: Numbers, name: str, _rules: RiskRules) -> str:
     said = [f"{name} above the limit for {_n(n['hours'], 'hour')} ({_n(n.get('days'), 'day')})"]
     if multiple is not None:
         said.append(f"at most {multiple:.2f} times over")  # as the Chinese sentence and the evidence
-    said.append(f"longest run {_n(n.get('longest_run_h'), 'hour')}")
+    if n.get("longest_run_h") is None:
+        raise KeyError("longest_run_h")
+    said.append(f"longest run {n['longest_run_h']} h")  # as the evidence's sentence says it
     if n.get("daily_mean_days"):
         said.append(f"daily mean above the limit on {_n(n['daily_mean_days'], 'day')}")
     return ", ".join(said) + default

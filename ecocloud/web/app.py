@@ -58,8 +58,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def plotly_js(request: Request) -> Response:
         """4.8 MB as it is, 1.4 MB gzipped once per process (pages are never compressed: they hold
         CSRF tokens beside what a visitor typed, which a compressed size would leak — BREACH)."""
-        headers = {"Cache-Control": "public, max-age=86400", "Vary": "Accept-Encoding"}
-        if "gzip" in request.headers.get("accept-encoding", ""):
+        gzipped = _accepts_gzip(request.headers.get("accept-encoding", ""))
+        etag = f'"plotly-{plotly.__version__}{"-gz" if gzipped else ""}"'
+        headers = {"Cache-Control": "public, max-age=86400", "Vary": "Accept-Encoding", "ETag": etag}
+        if request.headers.get("if-none-match") == etag:  # the browser's copy, still the same
+            return Response(status_code=304, headers=headers)
+        if gzipped:
             headers["Content-Encoding"] = "gzip"
             return Response(_plotly_gzipped(), media_type="text/javascript", headers=headers)
         return FileResponse(PLOTLY_JS, media_type="text/javascript", headers=headers)
@@ -90,6 +94,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
+def _accepts_gzip(accept_encoding: str) -> bool:
+    """Whether an Accept-Encoding header takes gzip (``gzip;q=0`` refuses it)."""
+    for item in accept_encoding.lower().split(","):
+        name, _, params = item.strip().partition(";")
+        if name.strip() in ("gzip", "*"):
+            q = params.strip().removeprefix("q=")
+            try:
+                return not params.strip() or float(q) > 0
+            except ValueError:
+                return False
+    return False
+
+
 @functools.cache
 def _plotly_gzipped() -> bytes:
     return gzip.compress(PLOTLY_JS.read_bytes(), compresslevel=6)
@@ -102,10 +119,13 @@ _ASSET_PATHS = ("/static/", "/vendor/", "/favicon.ico")
 def _middleware(app: FastAPI, settings: Settings) -> None:
     @app.middleware("http")
     async def context(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        asked = request.query_params.get("lang")
+        lang = asked if asked in LANGS else request.cookies.get(LANG_COOKIE, "zh")
+        lang = lang if lang in LANGS else "zh"
         if request.url.path.startswith(_ASSET_PATHS):  # (a missing one's error page is anonymous's)
-            request.state.viewer = Viewer(None, "zh", "")
+            request.state.viewer = Viewer(None, lang, "")
             asset = await call_next(request)
-            asset.headers["X-Content-Type-Options"] = "nosniff"
+            _security_headers(asset)
             asset.headers.setdefault("Cache-Control", "no-cache")  # /static: revalidated by its ETag
             return asset
         token = request.cookies.get(SESSION_COOKIE)
@@ -114,9 +134,6 @@ def _middleware(app: FastAPI, settings: Settings) -> None:
         new_csrf = None
         if session is None and not (20 <= len(anon_csrf) <= 64):
             new_csrf = anon_csrf = secrets.token_urlsafe(32)
-        asked = request.query_params.get("lang")
-        lang = asked if asked in LANGS else request.cookies.get(LANG_COOKIE, "zh")
-        lang = lang if lang in LANGS else "zh"
         request.state.viewer = Viewer(session, lang, session.csrf_token if session else anon_csrf)
 
         response = await call_next(request)
@@ -132,16 +149,20 @@ def _middleware(app: FastAPI, settings: Settings) -> None:
             and not response.headers.get("set-cookie", "").startswith(SESSION_COOKIE)
         ):
             response.delete_cookie(SESSION_COOKIE, httponly=True, samesite="lax", secure=secure)
-        response.headers["Content-Security-Policy"] = CSP
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["X-Frame-Options"] = "DENY"
-        response.headers["Referrer-Policy"] = "same-origin"
+        _security_headers(response)
         # a shared cache must not keep a page that sets a cookie: it would hand one visitor's CSRF
         # token (in the cookie and the page's forms) to everyone — a login CSRF
         sets_cookie = "set-cookie" in response.headers
         if sets_cookie or session is not None or request.url.path.startswith(("/login", "/admin", "/sql")):
             response.headers["Cache-Control"] = "no-store"
         return response
+
+
+def _security_headers(response: Response) -> None:
+    response.headers["Content-Security-Policy"] = CSP
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Referrer-Policy"] = "same-origin"
 
 
 def _error_pages(app: FastAPI) -> None:

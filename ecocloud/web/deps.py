@@ -65,17 +65,25 @@ def cell(value: object) -> str:
     return "" if value is None else str(value)
 
 
-# an instant written in UTC inside a text (a gate result's observed value: "2026-12-05T15:00:00+00:00")
-_UTC_IN_TEXT = re.compile(r"\b(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2}(?:\.\d+)?)(?:\+00:00|Z)")
+# an instant as Python and GX write one in UTC inside a text (a gate result's observed minimum of a
+# time column: "2026-12-05T15:00:00+00:00"); a "Z" form is left alone — it is more likely a string
+# from the data, which the page must show as the gate saw it
+_UTC_IN_TEXT = re.compile(r"\b(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?)\+00:00\b")
 
 
 def beijing_text(value: object) -> str:
-    """A text with every UTC instant in it written in Beijing time (``2026-12-05 23:00:00+08:00``)."""
+    """A text with every UTC instant in it written in Beijing time (``2026-12-05 23:00:00+08:00``);
+    what only looks like one (2026-02-30, 24:00) stays as written."""
     if value is None:
         return ""
-    return _UTC_IN_TEXT.sub(
-        lambda m: in_beijing(dt.datetime.fromisoformat(f"{m[1]}T{m[2]}+00:00")), str(value)
-    )
+
+    def local(m: re.Match[str]) -> str:
+        try:
+            return in_beijing(dt.datetime.fromisoformat(f"{m[1]}T{m[2]}+00:00"))
+        except ValueError:
+            return m[0]
+
+    return _UTC_IN_TEXT.sub(local, str(value))
 
 
 # the registry's codes the pages show, by the name a template reads their labels under (in the page's
@@ -215,17 +223,23 @@ NEXT_MAX_CHARS = 500
 
 def _login_url(request: Request) -> str:
     """The login page, returning to this page with its filters (``?region=…``) after; to the path
-    alone where the whole would be longer than the form takes."""
-    here = "/" + request.url.path.lstrip("/")  # as _lang_url: never //other.site
-    query = urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "lang"])
-    whole = f"{here}?{query}" if query else here
+    alone where the whole would be longer than the form takes (on the login page: itself)."""
+    if request.url.path == "/login":
+        return _this_page(request)
+    whole = _this_page(request)
+    here = whole.split("?", 1)[0]
     return "/login?" + urlencode({"next": whole if len(whole) <= NEXT_MAX_CHARS else here})
 
 
 def _lang_url(request: Request) -> Callable[[str], str]:
-    def url(lang: str) -> str:
-        # "/" + the path without its leading slashes: a request for //other.site/x must not make the
-        # link protocol-relative (a link to another site)
-        return "/" + request.url.path.lstrip("/") + "?" + urlencode({**request.query_params, "lang": lang})
+    return lambda lang: _this_page(request, {"lang": lang})
 
-    return url
+
+def _this_page(request: Request, changes: dict[str, str] | None = None) -> str:
+    """This page's path and query (``lang`` left out, ``changes`` added). The path as "/" + itself
+    without its leading slashes: a request for //other.site/x must not make a link protocol-relative
+    (a link to another site)."""
+    here = "/" + request.url.path.lstrip("/")
+    items = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"]
+    items += list((changes or {}).items())
+    return f"{here}?{urlencode(items)}" if items else here

@@ -328,13 +328,18 @@ def basin_months(con: duckdb.DuckDBPyConnection, basin: str | None) -> list[dict
     return _dicts(
         con.execute(
             """
-            SELECT month, basin, sections, sections_i_iii, sections_iv_v, sections_worse_v, share_i_iii_pct,
-                   share_worse_v_pct, water_class, rollup_method, basin_label,
-                   coalesce(u.unclassified, 0) AS unclassified
-            FROM mart_water__basin_monthly
-            LEFT JOIN (SELECT month, basin, count(*) - count(water_class) AS unclassified
-                       FROM mart_water__section_monthly GROUP BY month, basin) u USING (month, basin)
-            WHERE water_body IS NULL AND ($1 IS NULL OR basin = $1) ORDER BY basin, month
+            WITH b AS (SELECT * FROM mart_water__basin_monthly WHERE water_body IS NULL),
+            -- a basin-month none of whose sections had a class has no row in the basin mart
+            u AS (SELECT month, basin, count(*) - count(water_class) AS unclassified
+                  FROM mart_water__section_monthly GROUP BY month, basin)
+            SELECT coalesce(b.month, u.month) AS month, coalesce(b.basin, u.basin) AS basin,
+                   coalesce(b.sections, 0) AS sections, b.sections_i_iii, b.sections_iv_v,
+                   b.sections_worse_v, b.share_i_iii_pct, b.share_worse_v_pct, b.water_class,
+                   b.rollup_method, b.basin_label, coalesce(u.unclassified, 0) AS unclassified
+            FROM b FULL JOIN u ON b.month = u.month AND b.basin IS NOT DISTINCT FROM u.basin
+            WHERE (b.month IS NOT NULL OR u.unclassified > 0)
+              AND ($1 IS NULL OR coalesce(b.basin, u.basin) = $1)
+            ORDER BY basin, month
             """,
             [basin],
         )

@@ -37,7 +37,7 @@ def test_an_outlets_reasons_in_english_say_the_chinese_sentences_numbers() -> No
     air, plant = rows[MN_AIR], rows[MN_WATER]
     assert top_reasons(air, RULES, "zh") == air["top_reasons"]  # the marts' own sentence
     assert top_reasons(air, RULES, "en") == (
-        "SO2 above the limit for 6 hours (1 day), at most 1.00 times over, longest run 6 hours"
+        "SO2 above the limit for 6 hours (1 day), at most 1.00 times over, longest run 6 h"
     )
     english = [reason_text(r, RULES, "en") for r in json.loads(plant["reasons_json"])]
     assert english[0] == "no discharge permit"
