@@ -212,36 +212,21 @@ def test_ecocloud_airflow_runs_airflow_s_cli_on_this_home(tmp_path: Path) -> Non
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "ECOCLOUD"))}
     env["ECOCLOUD_HOME"] = str(tmp_path / "home")
     ecocloud = str(Path(sys.executable).with_name("ecocloud"))
-    listed = subprocess.run(
-        [ecocloud, "airflow", "dags", "list", "-o", "plain"],
-        check=False,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+
+    def airflow(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [ecocloud, "airflow", *args], check=False, env=env, capture_output=True, text=True, timeout=300
+        )
+
+    listed = airflow("dags", "list", "-o", "plain")
     assert listed.returncode == 0, listed.stderr[-2000:]
     assert {"air_quality", "pollution_sources", "surface_water", "lake_maintenance"} <= set(
         re.findall(r"^(\w+)", listed.stdout, re.M)
     )
     assert "graphviz" not in listed.stdout + listed.stderr  # Airflow warned on every command without it
-    shown = subprocess.run(
-        [ecocloud, "airflow", "dags", "show", "pollution_sources"],
-        check=False,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    shown = airflow("dags", "show", "pollution_sources")
     assert shown.returncode == 0, shown.stderr[-2000:]
     assert shown.stdout.startswith("digraph pollution_sources {")  # the graph as DOT text
     assert "land -> build_core" in shown.stdout
-    bad = subprocess.run(
-        [ecocloud, "airflow", "dags", "no-such-command"],
-        check=False,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    bad = airflow("dags", "no-such-command")
     assert bad.returncode != 0  # Airflow's own exit code, passed on
