@@ -175,7 +175,7 @@ def _error_pages(app: FastAPI) -> None:
         if message in _ROUTING_ERRORS:  # Starlette's own words, for an address no route has
             v: Viewer | None = getattr(request.state, "viewer", None)
             zh, en = _ROUTING_ERRORS[message]
-            message = en if v is not None and v.lang == "en" else zh
+            message = v.t(zh, en) if v is not None else zh
         return _error(request, exc.status_code, message, getattr(exc, "headers", None), restricted)
 
     @app.exception_handler(RequestValidationError)
