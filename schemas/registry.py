@@ -50,6 +50,12 @@ class Layer(StrEnum):
         """Whether its tables are Parquet files in the lake (not in memory, the ledger or the serving file)."""
         return self not in (Layer.STAGE, Layer.PLATFORM, Layer.CATALOG)
 
+    @property
+    def holds_published_rows(self) -> bool:
+        """Whether its rows count as a source's published rows (the ingestion page): what passed the
+        gate, what was built from it and the gate's results; not quarantined rows."""
+        return self in (Layer.CORE, Layer.MART, Layer.QUALITY)
+
 
 class Sharing(StrEnum):
     """Sharing level of the government information-resource catalog (政务信息资源共享目录)."""

@@ -19,7 +19,7 @@ from ecocloud.settings import Settings
 from schemas.aqi_standard import POLLUTANT_NAMES as AIR_POLLUTANT_NAMES
 from schemas.clock import BEIJING
 from schemas.hj212_codes import POLLUTANTS
-from schemas.registry import Table
+from schemas.registry import Layer, Table
 from transforms.risk.scoring import region_prefix
 from warehouse.catalog import RESULTS_TABLE, datasets_as_of, time_column
 
@@ -372,10 +372,11 @@ def ingestion_health(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
                    sum(gate_warnings) AS gate_warnings,
                    sum(gate_partitions_blocked) AS partitions_blocked,
                    sum(rows) FILTER (WHERE layer = 'quarantine') AS quarantined_rows,
-                   sum(rows) FILTER (WHERE layer IN ('core', 'mart', 'quality')) AS published_rows
+                   sum(rows) FILTER (WHERE list_contains($published, layer)) AS published_rows
             FROM {datasets_as_of()} d WHERE layer NOT IN ('catalog', 'platform')
             GROUP BY source ORDER BY source
-            """
+            """,
+            {"published": [layer.value for layer in Layer if layer.holds_published_rows]},
         )
     )
 

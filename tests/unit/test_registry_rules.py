@@ -391,3 +391,10 @@ def test_tables_that_may_not_shrink_are_published_whole_per_unit() -> None:
     for name in sorted(declared):
         modes = producers.get(name, [])
         assert len(modes) == 1 and modes[0] is not Publish.PART, (name, modes)
+
+
+def test_published_rows_are_those_that_passed_the_gate_were_built_from_them_or_are_gate_results() -> None:
+    """The ingestion page counted these layers in its SQL by hand; the registry says which they are."""
+    published = {layer for layer in Layer if layer.holds_published_rows}
+    assert published == {Layer.CORE, Layer.MART, Layer.QUALITY}
+    assert all(layer.in_lake for layer in published)  # counted from the lake's files (the catalog's rows)
