@@ -1,4 +1,5 @@
-"""A risk report for sharing: CSV and XLSX with Chinese headers, JSON for machines.
+"""A risk report for sharing: CSV and XLSX with Chinese headers (English ones on request: the web
+app's download from an English page), JSON for machines.
 
 The XLSX workbook has three sheets: 排名 (the ranked outlets), 企业排名 (the ranked enterprises, as
 the web page lists them) and 证据 (the evidence rows of the ranked outlets; past Excel's 1,048,576
@@ -20,6 +21,7 @@ from schemas import risk as schema
 from schemas.clock import beijing_minute
 
 __all__ = [
+    "ENGLISH_HEADERS",
     "ENTERPRISE_COLUMNS",
     "EVIDENCE_COLUMNS",
     "RANKING_COLUMNS",
@@ -102,6 +104,60 @@ EVIDENCE_COLUMNS: tuple[tuple[str, str, int], ...] = (
     ("evidence", "说明", 90),
     ("outlet_key", "排放口标识", 40),
 )
+# the headers of an English page's download, by column key (the same key is the same header on every
+# sheet); the Chinese ones above stay the default, as the CLI writes them
+ENGLISH_HEADERS: dict[str, str] = {
+    "rank": "Rank",
+    "score": "Risk score",
+    "enterprise_name": "Enterprise",
+    "uscc": "USCC",
+    "outlet_code": "Outlet code",
+    "point_name": "Monitoring point",
+    "mn": "Data-logger MN",
+    "region_code": "Region",
+    "industry_code": "Industry code",
+    "top_reasons": "Top reasons",
+    "exceedance_points": "Exceedance points",
+    "fraud_points": "Data-fraud points",
+    "data_quality_points": "Data-quality points",
+    "permit_points": "Permit points",
+    "credit_points": "Credit points",
+    "identity_points": "Identity points",
+    "exceedance_hours": "Hours over the limit",
+    "exceedance_days": "Days over the limit",
+    "max_exceedance_multiple": "Largest exceedance multiple",
+    "flatline_hours": "Flat-line hours",
+    "zero_run_hours": "Zero-run hours",
+    "near_limit_share_pct": "Near-limit share (%)",
+    "zs_inconsistent_hours": "Inconsistent converted-value hours",
+    "abnormal_share_pct": "Abnormal-flag share (%)",
+    "manual_share_pct": "Entered-by-hand share (%)",
+    "missing_share_pct": "Missing share (%)",
+    "silence_longest_h": "Longest silence (hours)",
+    "unpermitted_hours": "Unpermitted hours",
+    "permit_status": "Permit status",
+    "permit_no": "Permit number",
+    "credit_level": "Credit level",
+    "credit_year": "Credit year",
+    "period_start": "Period from",
+    "period_end": "Period to",
+    "outlet_key": "Outlet key",
+    "outlets_with_reasons": "Outlets with reasons",
+    "outlets": "Outlets",
+    "category": "Evidence category",
+    "indicator": "Rule",
+    "date": "Date",
+    "pollutant_code": "Pollutant code",
+    "pollutant_name": "Pollutant",
+    "hours": "Hours",
+    "limit_value": "Limit",
+    "limit_unit": "Limit unit",
+    "limit_source": "Limit source",
+    "run_start_at": "Run start (Beijing time)",
+    "run_end_at": "Run end (Beijing time)",
+    "evidence": "Evidence",
+}
+_ENGLISH_SHEETS = {RANKING_SHEET: "Ranking", ENTERPRISE_SHEET: "Enterprises", EVIDENCE_SHEET: "Evidence"}
 # the columns holding codes of the registry, shown by their labels
 _CODED = {
     "permit_status": schema.PERMIT_STATUSES,
@@ -139,26 +195,35 @@ def _table(rows: Iterable[dict[str, Any]], columns: Sequence[tuple[str, str, int
         yield [_display(key, row.get(key)) for key, _, _ in columns]
 
 
+def _headers(columns: Sequence[tuple[str, str, int]], lang: str) -> list[str]:
+    return [ENGLISH_HEADERS[key] if lang == "en" else label for key, label, _ in columns]
+
+
 def to_csv(report: RiskReport, *, enterprises: bool = False) -> str:
     """The outlet ranking (``enterprises``: the enterprise ranking) with Chinese headers."""
     columns, rows = (
         (ENTERPRISE_COLUMNS, report.enterprises) if enterprises else (RANKING_COLUMNS, report.outlets)
     )
-    return csv_text([label for _, label, _ in columns], _table(rows, columns))
+    return csv_text(_headers(columns, "zh"), _table(rows, columns))
 
 
-def _sheet(wb: Any, title: str, columns: Sequence[tuple[str, str, int]], rows: Iterable[list[Any]]) -> None:
-    sheets(wb, title, [(label, width) for _, label, width in columns], rows)
+def _sheet(
+    wb: Any, title: str, columns: Sequence[tuple[str, str, int]], rows: Iterable[list[Any]], lang: str
+) -> None:
+    title = _ENGLISH_SHEETS[title] if lang == "en" else title
+    widths = [width for _, _, width in columns]
+    sheets(wb, title, list(zip(_headers(columns, lang), widths, strict=True)), rows)
 
 
-def to_xlsx(report: RiskReport) -> bytes:
+def to_xlsx(report: RiskReport, lang: str = "zh") -> bytes:
     """Three sheets: 排名 (the outlet ranking), 企业排名 (the enterprise ranking) and 证据 (the
-    evidence rows, continued in 证据 2, … past Excel's row limit), Chinese headers."""
+    evidence rows, continued in 证据 2, … past Excel's row limit), Chinese headers; ``lang`` "en":
+    the sheets and headers in English (Ranking, Enterprises, Evidence), the cells as in Chinese."""
     p = report.period
     wb = workbook(f"污染源风险排名 {p.start} 至 {p.end}", _filters_text(report))
-    _sheet(wb, RANKING_SHEET, RANKING_COLUMNS, _table(report.outlets, RANKING_COLUMNS))
-    _sheet(wb, ENTERPRISE_SHEET, ENTERPRISE_COLUMNS, _table(report.enterprises, ENTERPRISE_COLUMNS))
-    _sheet(wb, EVIDENCE_SHEET, EVIDENCE_COLUMNS, _table(report.evidence, EVIDENCE_COLUMNS))
+    _sheet(wb, RANKING_SHEET, RANKING_COLUMNS, _table(report.outlets, RANKING_COLUMNS), lang)
+    _sheet(wb, ENTERPRISE_SHEET, ENTERPRISE_COLUMNS, _table(report.enterprises, ENTERPRISE_COLUMNS), lang)
+    _sheet(wb, EVIDENCE_SHEET, EVIDENCE_COLUMNS, _table(report.evidence, EVIDENCE_COLUMNS), lang)
     return saved(wb)
 
 

@@ -179,7 +179,7 @@ def ranked_list(request: Request, listing: Listing) -> Response:
 
 @router.get("/export.xlsx")
 def export_xlsx(request: Request, listing: Listing) -> Response:
-    """The list as on the page: 排名, 企业排名 and 证据 sheets, Chinese headers."""
+    """The list as on the page: 排名, 企业排名 and 证据 sheets, their headers in the page's language."""
     v, filters = listing
     settings = settings_of(request)
     rules, digest = _rules(settings)
@@ -190,7 +190,7 @@ def export_xlsx(request: Request, listing: Listing) -> Response:
     chosen = [x for x in (filters.region, filters.industry, filters.pollutant) if x]
     name = "-".join(["risk", f"{period.start:%Y%m%d}", f"{period.end:%Y%m%d}", *chosen]) + ".xlsx"
     return Response(
-        to_xlsx(report),
+        to_xlsx(report, v.lang),
         media_type=XLSX,
         headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
     )

@@ -23,7 +23,7 @@ import pytest
 import requests
 from openpyxl import load_workbook
 
-from ecocloud.risk_export import ENTERPRISE_COLUMNS, EVIDENCE_COLUMNS, RANKING_COLUMNS
+from ecocloud.risk_export import ENGLISH_HEADERS, ENTERPRISE_COLUMNS, EVIDENCE_COLUMNS, RANKING_COLUMNS
 from ecocloud.simulator.fleet import load_labels
 from schemas import risk as schema
 from schemas.hj212_codes import POLLUTANTS
@@ -301,6 +301,30 @@ def test_the_list_shows_the_cli_ranking_and_downloads_it(
     listed = re.findall(r'href="/risk/enterprises/([^"?]+)\?', enterprise_table)
     assert listed and [row[3] for row in list(book["企业排名"].values)[1:]] == listed
     assert book["证据"].max_row - 1 == len(expected["evidence"])
+
+
+def test_the_download_from_an_english_page_has_english_headers(risk_server: str, login: Login) -> None:
+    """The workbook from an English page had Chinese sheet names and headers; the rows are the same."""
+    cjk = re.compile(r"[\u4e00-\u9fff]")
+    officer = login("enf")  # its own session: ?lang=en sets its language cookie
+    page = officer.get(f"{risk_server}/risk", params={"top": "15", "lang": "en"}, timeout=60).text
+    link = re.search(r'id="download-xlsx" href="([^"]+)"', page)
+    assert link
+    english = load_workbook(io.BytesIO(officer.get(risk_server + html.unescape(link[1]), timeout=60).content))
+    chinese = load_workbook(
+        io.BytesIO(login("enf").get(risk_server + html.unescape(link[1]), timeout=60).content)
+    )
+    assert english.sheetnames == ["Ranking", "Enterprises", "Evidence"]
+    assert chinese.sheetnames == ["排名", "企业排名", "证据"]  # Chinese stays the default
+    columns = (RANKING_COLUMNS, ENTERPRISE_COLUMNS, EVIDENCE_COLUMNS)
+    for sheet, chinese_sheet, listed in zip(english.worksheets, chinese.worksheets, columns, strict=True):
+        header, *rows = sheet.values
+        chinese_header, *chinese_rows = chinese_sheet.values
+        assert list(header) == [ENGLISH_HEADERS[key] for key, _, _ in listed]
+        assert not [h for h in header if cjk.search(h)], header
+        assert list(chinese_header) == [label for _, label, _ in listed]
+        assert rows == chinese_rows
+    assert next(english["Ranking"].values)[:3] == ("Rank", "Risk score", "Enterprise")
 
 
 def test_the_list_says_how_many_it_shows_of_how_many_and_how_many_score(
