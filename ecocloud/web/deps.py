@@ -86,6 +86,17 @@ def beijing_text(value: object) -> str:
     return _UTC_IN_TEXT.sub(local, str(value))
 
 
+def run_time(run_id: object) -> str:
+    """An Airflow run id (``scheduled__2026-12-07T02:00:00+00:00``: its kind, then its logical time in
+    UTC) as its kind and that time in Beijing time (``scheduled 2026-12-07 10:00:00+08:00``); another
+    run id (the CLI's ``cli-…``) as :func:`beijing_text` writes it."""
+    if run_id is None:
+        return ""
+    kind, separator, instant = str(run_id).partition("__")
+    # "__" joins the two with word characters, so beijing_text would not see the time in the whole id
+    return f"{kind} {beijing_text(instant)}" if separator else beijing_text(run_id)
+
+
 # the registry's codes the pages show, by the name a template reads their labels under (in the page's
 # language: ``labels.source.get(code, code)``)
 PAGE_CODES = {
@@ -120,6 +131,7 @@ TEMPLATES.env.filters["prose"] = prose
 TEMPLATES.env.filters["bound"] = range_end
 TEMPLATES.env.filters["cell"] = cell
 TEMPLATES.env.filters["bj_text"] = beijing_text
+TEMPLATES.env.filters["run_time"] = run_time
 TEMPLATES.env.filters["organisation"] = organisation_slug  # a department's page: /organisations/<slug>
 
 

@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -413,6 +414,33 @@ def test_the_ingestion_page_names_each_blocked_unit_and_why(web_home: WebHome, t
     page = html.unescape(_analyst_page(env, web_home.password, "/overview/ingestion"))
     listed = page.split('id="units-not-published"')[1].split("</table>")[0]
     assert f"<code>{day}</code>" in listed and "expected date,hour,type" in listed
+
+
+def test_the_ingestion_page_gives_an_airflow_run_s_time_in_beijing_time(
+    web_home: WebHome, tmp_path: Path
+) -> None:
+    """A build's last run showed Airflow's id, "scheduled__…T02:00:00+00:00", in UTC beside Beijing times."""
+    run_id = "scheduled__2026-12-07T02:00:00+00:00"
+    home = tmp_path / "home"
+    shutil.copytree(web_home.home, home)
+    env = web_home.env | {"ECOCLOUD_HOME": str(home)}
+    # what an Airflow task does (ecocloud.runner.tasks): rebuild a day under the run's id, then refresh
+    airflow_task = (
+        "import sys; from ecocloud.runner import tasks; from ecocloud.runner.context import RunInfo; "
+        "run = RunInfo(sys.argv[1], 'air_quality.build_hourly', rebuild=frozenset({sys.argv[2]})); "
+        "tasks.build('air', 'hourly', run); tasks.refresh_serving()"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", airflow_task, run_id, str(web_home.days[-1])],
+        env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    page = html.unescape(_analyst_page(env, web_home.password, "/overview/ingestion"))
+    air = next(
+        row for row in page.split('id="builds"')[1].split("</table>")[0].split("<tr") if "air.hourly" in row
+    )
+    assert ">scheduled 2026-12-07 10:00:00+08:00</code>" in air  # the run's time as Beijing reads it
+    assert f'title="{run_id}"' in air and f"<code>{run_id}</code>" in air  # the id to search Airflow by
 
 
 def test_the_site_has_an_icon(web_server: str) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ecocloud.web.deps import beijing_text
+from ecocloud.web.deps import beijing_text, run_time
 
 
 def test_every_utc_instant_in_a_text_is_written_in_beijing_time() -> None:
@@ -23,3 +23,10 @@ def test_other_text_is_left_as_it_is() -> None:
         "['2026-02-30T00:00:00+00:00', 'x 2026-12-05T24:00:00+00:00']"
     )
     assert beijing_text("2026-12-05T15:00:00Z") == "2026-12-05T15:00:00Z"
+
+
+def test_an_airflow_run_id_is_its_kind_and_its_time_in_beijing_time() -> None:
+    assert run_time("scheduled__2026-12-07T02:00:00+00:00") == "scheduled 2026-12-07 10:00:00+08:00"
+    assert run_time("manual__2026-12-07T16:30:00.123456+00:00") == "manual 2026-12-08 00:30:00.123456+08:00"
+    assert run_time("cli-20261207T021345Z-0a1b2c3d") == "cli-20261207T021345Z-0a1b2c3d"  # not Airflow's
+    assert run_time(None) == ""
