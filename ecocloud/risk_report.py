@@ -381,9 +381,11 @@ class _ExceedanceWords:
 
     name: str  # the pollutant name's column (n: Chinese, ne: English)
     hours: str  # name, hours over, hours judged, the multiple, longest run, the day's mean
+    hours_one_judged: str  # the same of a day with one hour judged (English: "hour", not "hours")
     multiple: str
     mean_over: str
     mean_only: str  # a limit on the day's mean (GB 18918): name, the mean, hours judged
+    mean_only_one_judged: str  # the same of one hour judged
     mean_ratio: str
     limit: str  # the limit or range, its unit, whose limit, the standard
     default: str
@@ -394,8 +396,10 @@ _EXCEEDANCE_WORDS = {
     "zh": _ExceedanceWords(
         "n.name",
         "%s 超标 %d 小时（判定 %d 小时）%s，最长连续 %d 小时%s",
+        "%s 超标 %d 小时（判定 %d 小时）%s，最长连续 %d 小时%s",
         "，最大超标倍数 %.2f 倍",
         "，日均值 %s 超标",
+        "%s 日均值 %s 超标（判定 %d 小时）",
         "%s 日均值 %s 超标（判定 %d 小时）",
         "（限值的 %.3f 倍）",
         "；限值 %s%s（%s%s）",
@@ -405,9 +409,11 @@ _EXCEEDANCE_WORDS = {
     "en": _ExceedanceWords(
         "ne.name",
         "%s over the limit in %d of %d judged hours%s, longest run %d h%s",
+        "%s over the limit in %d of %d judged hour%s, longest run %d h%s",
         ", at most %.2f times over",
         ", the day's mean %s over it",
         "%s: the day's mean %s over the limit (%d hours judged)",
+        "%s: the day's mean %s over the limit (%d hour judged)",
         " (%.3f times the limit)",
         "; limit %s%s (%s%s)",
         "national default",
@@ -424,13 +430,15 @@ def _exceedance_sentence(lang: str) -> str:
     # reads "50.00 (1.000 times the limit)", not "50"); ranges (pH) have no ratio
     mean = f"printf('%.2f', d.daily_mean_value) || coalesce(printf({lit([w.mean_ratio])}, d.daily_mean_ratio), '')"
     return f"""CASE WHEN d.hours_exceeded > 0 THEN
-           printf({lit([w.hours])}, {name}, d.hours_exceeded, d.hours_judged,
+           printf(CASE WHEN d.hours_judged = 1 THEN {lit([w.hours_one_judged])} ELSE {lit([w.hours])} END,
+                  {name}, d.hours_exceeded, d.hours_judged,
                   -- a range (pH 6–9) has no multiple
                   coalesce(printf({lit([w.multiple])}, d.max_exceedance_multiple), ''),
                   coalesce(d.longest_exceedance_run_h, 0),
                   CASE WHEN d.day_mean_exceeded THEN printf({lit([w.mean_over])}, {mean}) ELSE '' END)
        ELSE  -- a limit on the day's mean (GB 18918): no hour exceeds it
-           printf({lit([w.mean_only])}, {name}, {mean}, d.daily_mean_hours)
+           printf(CASE WHEN d.daily_mean_hours = 1 THEN {lit([w.mean_only_one_judged])} ELSE {lit([w.mean_only])} END,
+                  {name}, {mean}, d.daily_mean_hours)
        END || printf({lit([w.limit])},
               CASE WHEN d.limit_lower IS NOT NULL THEN printf('%g–%g', d.limit_lower, d.limit_value)
                    ELSE coalesce(printf('%g', d.limit_value), '-') END,

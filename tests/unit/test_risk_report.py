@@ -495,3 +495,18 @@ def test_a_county_is_labelled_as_under_its_city_not_as_the_city() -> None:
     assert region_label("360100", "en") == "360100 Nanchang"
     assert region_label("520102", "en") == "520102 (in Guiyang)"
     assert region_label("522701", "en") == "522701 (in Qiannan)"
+
+
+def test_one_judged_hour_is_said_in_the_singular_in_english() -> None:
+    """A day whose one judged hour was over the limit read "in 1 of 1 judged hours"."""
+    m = refresh(base_inputs(mart_source__hourly=hourly(air_hours([20.0] * 24 + [70.0]))), D)
+    report = build_report(connect(m), RiskFilters(start=D, end=D), RULES)
+    (day,) = [r for r in report.evidence if r["mn"] == MN_AIR and r["category"] == "exceedance"]
+    assert day["evidence_en"].startswith("SO2 over the limit in 1 of 1 judged hour, at most 1.00 times over")
+    assert day["evidence"].startswith("二氧化硫 超标 1 小时（判定 1 小时）")
+    # a limit on the day's mean, judged on one hour where the rules allow that few (GB 18918: COD)
+    water = series(MN_WATER, "w01018", bj(D), [55.0]) + series(MN_WATER, "w00000", bj(D), [5.0])
+    m = refresh(base_inputs(mart_source__hourly=hourly(water)), D, exceedance={"daily_mean_min_hours": 1})
+    report = build_report(connect(m), RiskFilters(start=D, end=D), RULES)
+    (day,) = [r for r in report.evidence if r["mn"] == MN_WATER and r["category"] == "exceedance"]
+    assert "over the limit (1 hour judged)" in day["evidence_en"], day["evidence_en"]
