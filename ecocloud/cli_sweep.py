@@ -31,20 +31,18 @@ def sweep(
     """Crash leftovers in the lake's table folders: files no ledger part names (readers by folder, such
     as the external tables of `ecocloud export-ddl`, would count them); and the temporary files of
     landings killed mid-write in the raw zone."""
-    from ecocloud.runner.tasks import (
-        unlisted_files,
-        unlisted_within,
-    )  # the runner and the lake: not at CLI start
+    from ecocloud.runner.tasks import unlisted_files  # the runner and the lake: not at CLI start
     from warehouse.sweep import SweepRefused
 
     try:
-        hours, found = unlisted_files(get_settings(), delete=delete, grace_hours=grace_hours, force=force)
+        hours, swept = unlisted_files(get_settings(), delete=delete, grace_hours=grace_hours, force=force)
     except SweepRefused as refused:
         console.print(f"[red]{said(refused)}[/red]")
         raise typer.Exit(1) from None
-    if young := unlisted_within(get_settings(), hours):
+    found = swept.files
+    if swept.young:
         console.print(
-            f"{young} unlisted file(s) younger than {hours:g} h left alone: a run may be writing them "
+            f"{swept.young} unlisted file(s) younger than {hours:g} h left alone: a run may be writing them "
             "(--grace-hours 1 takes those older than an hour)"
         )
     if not found:

@@ -78,26 +78,29 @@ class SweepRefused(RuntimeError):
     """The ledger lists too few of the lake's table files to describe this lake: nothing is deleted."""
 
 
-def unlisted(
-    lake: Lake, table_files: list[str], parts: Sequence[PartKey], older_than: dt.datetime
-) -> list[Unlisted]:
+@dataclass(frozen=True)
+class Swept:
+    """What a sweep found (with ``delete``: deleted), and how many unlisted files it left alone for
+    being modified at or after ``older_than`` (a run may be writing them; the listing does not show them)."""
+
+    files: list[Unlisted]
+    young: int
+
+
+def unlisted(lake: Lake, table_files: list[str], parts: Sequence[PartKey], older_than: dt.datetime) -> Swept:
     """The ``table_files`` (``_table_files``: hidden temporary files of local writes included) that
     ``parts`` do not list and that were last modified before ``older_than``, and the raw zone's
-    temporary files as old."""
+    temporary files as old; and how many of either are younger."""
     listed = listed_files(parts)
     found = []
+    young = 0
     for rel in [rel for rel in table_files if rel not in listed] + _raw_temporaries(lake):
         info = lake.info(rel)
         if info.modified < older_than:
             found.append(Unlisted(rel, info.size, info.modified))
-    return found
-
-
-def unlisted_since(lake: Lake, parts: Sequence[PartKey], since: dt.datetime) -> int:
-    """How many unlisted files were last modified at or after ``since``: the ones a sweep leaves alone
-    (a run may be writing them), which its listing does not show."""
-    found = unlisted(lake, _table_files(lake), parts, dt.datetime.max.replace(tzinfo=dt.UTC))
-    return sum(1 for u in found if u.modified >= since)
+        else:
+            young += 1
+    return Swept(found, young)
 
 
 def _raw_temporaries(lake: Lake) -> list[str]:
@@ -119,24 +122,24 @@ def sweep(
     *,
     delete: bool,
     force: bool = False,
-) -> list[Unlisted]:
+) -> Swept:
     """The unlisted files older than ``older_than`` (see the module doc); with ``delete``, those still
     unlisted in a second read of the ledger (``read_parts``) are deleted — unless that ledger lists
     less than a tenth of the table files and not ``force`` (``SweepRefused``). Returns what was found
-    (and deleted)."""
+    (and deleted), with the count of the younger unlisted files left alone, from the same listing."""
     table_files = _table_files(lake)
     found = unlisted(lake, table_files, read_parts(), older_than)
-    if not delete or not found:
+    if not delete or not found.files:
         return found
     # still old (a unit may have renamed a new file over an old leftover of its name since the
     # listing), then still unlisted: read last, so a part recorded before it is never deleted
-    old = [u for u in found if _modified_before(lake, u.rel, older_than)]
+    old = [u for u in found.files if _modified_before(lake, u.rel, older_than)]
     listed = listed_files(read_parts())
     gone = [u for u in old if u.rel not in listed]
     if not force:
         _refuse_a_stranger(listed, table_files)
     lake.delete_many([u.rel for u in gone])
-    return gone
+    return Swept(gone, found.young)
 
 
 def _modified_before(lake: Lake, rel: str, older_than: dt.datetime) -> bool:

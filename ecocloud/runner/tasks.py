@@ -16,7 +16,7 @@ from ecocloud.settings import Settings, get_settings
 from ecocloud.specs import all_specs, get_spec
 from warehouse import quality
 from warehouse.ledger import UnitState
-from warehouse.sweep import Unlisted, sweep, unlisted_since
+from warehouse.sweep import Swept, sweep
 
 
 def run_info(
@@ -132,27 +132,18 @@ def refresh_serving() -> None:
 
 def unlisted_files(
     settings: Settings, *, delete: bool, grace_hours: float | None = None, force: bool = False
-) -> tuple[float, list[Unlisted]]:
+) -> tuple[float, Swept]:
     """The lake's table files no ledger part names (listed or retired), last modified more than
     ``grace_hours`` ago (default: the ``lake_sweep_grace_hours`` setting), deleted with ``delete``
     (``force``: even when the ledger lists less than a tenth of the lake's table files — otherwise
-    ``warehouse.sweep.SweepRefused``); returns the grace period used and the files (``warehouse.sweep``)."""
+    ``warehouse.sweep.SweepRefused``); returns the grace period used and what the sweep found, with
+    how many younger unlisted files it left alone (``warehouse.sweep``)."""
     hours = settings.lake_sweep_grace_hours if grace_hours is None else grace_hours
     older_than = dt.datetime.now(dt.UTC) - dt.timedelta(hours=hours)
     led = engine.ledger(settings)
     try:
         # retired parts are the serving refresh's to delete, under their units' locks
         return hours, sweep(settings.lake_store, led.known_parts, older_than, delete=delete, force=force)
-    finally:
-        led.close()
-
-
-def unlisted_within(settings: Settings, hours: float) -> int:
-    """How many unlisted files are younger than ``hours``: those a sweep leaves alone."""
-    led = engine.ledger(settings)
-    try:
-        since = dt.datetime.now(dt.UTC) - dt.timedelta(hours=hours)
-        return unlisted_since(settings.lake_store, led.known_parts(), since)
     finally:
         led.close()
 
@@ -169,7 +160,8 @@ def sweep_lake() -> int:
         led.close()
     if waiting:
         print(f"{engine.refresh_serving(settings)} of {len(waiting)} retired part file(s) deleted")
-    hours, gone = unlisted_files(settings, delete=True)
+    hours, swept = unlisted_files(settings, delete=True)
+    gone = swept.files
     for u in gone:
         print(f"deleted {u.rel} ({u.size:,} bytes, modified {u.modified.isoformat(timespec='seconds')})")
     print(f"{len(gone)} unlisted file(s) older than {hours:g} h deleted")

@@ -428,7 +428,7 @@ def test_an_object_written_but_not_published_is_never_read(
     try:
         gone = sweep(
             home.lake_store, led.known_parts, dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1), delete=True
-        )
+        ).files
         assert sorted(u.rel for u in gone) == sorted(o.rel for o in orphans)
         in_folders = {rel for t in swept_tables() for rel in home.lake_store.glob(lk.table_pattern(t))}
         assert in_folders == listed_files(led.parts())

@@ -391,12 +391,12 @@ def test_serving_never_counts_a_crashed_compaction_twice(settings: Settings, ing
     try:
         not_yet = sweep(
             settings.lake_store, led.known_parts, dt.datetime.now(dt.UTC) - dt.timedelta(hours=1), delete=True
-        )
+        ).files
         assert not_yet == [] and sum(len(files(settings, t, D1)) for t in CORE) == on_disk
         later = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1)
-        gone = sweep(settings.lake_store, led.known_parts, later, delete=True)
+        gone = sweep(settings.lake_store, led.known_parts, later, delete=True).files
         assert len(gone) == on_disk - listed
-        assert sweep(settings.lake_store, led.known_parts, later, delete=True) == []  # idempotent
+        assert sweep(settings.lake_store, led.known_parts, later, delete=True).files == []  # idempotent
     finally:
         led.close()
     assert [files(settings, t, D1) for t in CORE] == [
@@ -437,7 +437,9 @@ def test_replaced_parts_are_served_until_the_next_refresh_which_deletes_them(
         assert viewed() == expected
         assert folder_counts(settings) != expected  # a reader of the folders counts both until the refresh
         _, swept = tasks.unlisted_files(settings, delete=True, grace_hours=-1)  # every file old enough
-        assert swept == [] and len(files(settings, schema.readings, D1)) == 5  # retired: not the sweep's
+        assert (
+            swept.files == [] and len(files(settings, schema.readings, D1)) == 5
+        )  # retired: not the sweep's
         with pytest.MonkeyPatch.context() as patch:  # the default grace, not the tests' 0
             patch.delenv("ECOCLOUD_SERVING_RETIRED_GRACE_MINUTES")
             settings.serving_retired_grace_minutes = Settings().serving_retired_grace_minutes
@@ -468,7 +470,7 @@ def test_replaced_parts_are_served_until_the_next_refresh_which_deletes_them(
     try:
         assert led.retired() == []
         later = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1)
-        assert sweep(settings.lake_store, led.known_parts, later, delete=False) == []
+        assert sweep(settings.lake_store, led.known_parts, later, delete=False).files == []
     finally:
         led.close()
     assert_same(before, snapshot(settings))

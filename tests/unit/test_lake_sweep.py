@@ -53,14 +53,30 @@ def test_only_old_unlisted_files_go(tmp_path: Path) -> None:
     os.utime(tmp, (OLD.timestamp(), OLD.timestamp()))
     leftovers.append(tmp.relative_to(tmp_path).as_posix())
 
-    found = sweep(lake, lambda: parts, CUTOFF, delete=False)
+    found = sweep(lake, lambda: parts, CUTOFF, delete=False).files
     assert sorted(u.rel for u in found) == sorted(leftovers)
     assert all(lake.exists(rel) for rel in keep + leftovers)  # a dry run deletes nothing
 
-    gone = sweep(lake, lambda: parts, CUTOFF, delete=True)
+    gone = sweep(lake, lambda: parts, CUTOFF, delete=True).files
     assert sorted(u.rel for u in gone) == sorted(leftovers)
     assert all(lake.exists(rel) for rel in keep) and not any(lake.exists(rel) for rel in leftovers)
-    assert sweep(lake, lambda: parts, CUTOFF, delete=True) == []
+    assert sweep(lake, lambda: parts, CUTOFF, delete=True).files == []
+
+
+def test_a_sweep_counts_the_unlisted_files_it_left_for_being_young(tmp_path: Path) -> None:
+    """The count `ecocloud sweep` prints ("… younger than 72 h left alone") comes with what the sweep
+    found, from its one listing: a young part file and a young temporary file of the raw zone."""
+    lake = LocalLake(tmp_path)
+    written(lake, source.readings, DAY, "data", OLD)  # listed
+    written(lake, source.readings, DAY, "young", NOW)
+    old = written(lake, source.readings, DAY, "seg-r01", OLD)
+    raw = lake.local_path(f"raw/air/undated/.china_sites.csv.{'0123456789abcdef' * 2}.tmp")
+    raw.parent.mkdir(parents=True)
+    raw.write_bytes(b"half a file")
+    parts = [listed(source.readings, DAY, "data")]
+    for delete in (False, True):
+        swept = sweep(lake, parts.copy, CUTOFF, delete=delete)
+        assert ([u.rel for u in swept.files], swept.young) == ([old], 2)
 
 
 def test_a_ledger_that_lists_too_few_of_the_lake_s_files_is_refused(tmp_path: Path) -> None:
@@ -72,13 +88,13 @@ def test_a_ledger_that_lists_too_few_of_the_lake_s_files_is_refused(tmp_path: Pa
     parts = [listed(source.readings, DAY + dt.timedelta(days=d), "data") for d in range(11)]
     for known in (0, 1):
         read = parts[:known].copy
-        assert [u.rel for u in sweep(lake, read, CUTOFF, delete=False)] == published[known:]
+        assert [u.rel for u in sweep(lake, read, CUTOFF, delete=False).files] == published[known:]
         with pytest.raises(SweepRefused, match=f"the ledger lists {known} of the lake's 11 table files"):
             sweep(lake, read, CUTOFF, delete=True)
         assert all(lake.exists(rel) for rel in published)
-    assert [u.rel for u in sweep(lake, parts[:2].copy, CUTOFF, delete=True)] == published[2:]
+    assert [u.rel for u in sweep(lake, parts[:2].copy, CUTOFF, delete=True).files] == published[2:]
     assert all(lake.exists(rel) for rel in published[:2])
-    gone = sweep(lake, list, CUTOFF, delete=True, force=True)
+    gone = sweep(lake, list, CUTOFF, delete=True, force=True).files
     assert [u.rel for u in gone] == published[:2]
     assert not any(lake.exists(rel) for rel in published)
 
@@ -89,7 +105,7 @@ def test_a_part_recorded_while_the_sweep_ran_is_kept(tmp_path: Path) -> None:
     lake = LocalLake(tmp_path)
     rel = written(lake, source.readings, DAY, "data.0123456789abcdef", OLD)
     reads = iter([[], [listed(source.readings, DAY, "data.0123456789abcdef")]])
-    assert sweep(lake, lambda: next(reads), CUTOFF, delete=True) == []
+    assert sweep(lake, lambda: next(reads), CUTOFF, delete=True).files == []
     assert lake.exists(rel)
 
 
@@ -110,7 +126,7 @@ def test_a_leftover_a_unit_wrote_anew_while_the_sweep_ran_is_kept(tmp_path: Path
     keep = [written(lake, source.readings, DAY + dt.timedelta(days=d), "data", OLD) for d in range(2)]
     parts = [listed(source.readings, DAY + dt.timedelta(days=d), "data") for d in range(2)]
     written(lake, source.readings, DAY, "seg-r01", OLD)
-    assert sweep(lake, parts.copy, CUTOFF, delete=True) == []
+    assert sweep(lake, parts.copy, CUTOFF, delete=True).files == []
     assert renamed and all(lake.exists(rel) for rel in [*keep, rewritten])
 
 
@@ -139,8 +155,8 @@ def test_the_raw_zone_loses_only_old_temporary_files(tmp_path: Path) -> None:
         raw(f"raw/hj212_capture/date=2026-11-20/.2026-11-20T00.0123456789abcdef.h212.{hex32}.tmp", OLD),
         raw(f"raw/air/undated/.china_sites.csv.{hex32}.tmp", OLD - dt.timedelta(hours=1)),
     ]
-    assert sorted(u.rel for u in sweep(lake, list, CUTOFF, delete=False)) == sorted(leftovers)
-    gone = sweep(lake, list, CUTOFF, delete=True)
+    assert sorted(u.rel for u in sweep(lake, list, CUTOFF, delete=False).files) == sorted(leftovers)
+    gone = sweep(lake, list, CUTOFF, delete=True).files
     assert sorted(u.rel for u in gone) == sorted(leftovers)
     assert all(lake.exists(rel) for rel in keep) and not any(lake.exists(rel) for rel in leftovers)
 
