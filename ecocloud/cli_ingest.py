@@ -58,9 +58,14 @@ def _ingest(
     from ecocloud.runner import engine
     from ecocloud.runner.context import RunInfo
     from ecocloud.runner.report import SKIPPED
-    from ecocloud.specs import get_spec
+    from ecocloud.specs import UnknownSpec, get_spec
     from ingest.http import FetchError
 
+    try:
+        spec = get_spec(spec_name)
+    except UnknownSpec as exc:  # a command whose spec is not in SPEC_MODULES
+        err.print(f"[red]{said(exc)}")
+        raise typer.Exit(2) from exc
     settings = get_settings()
     run = RunInfo.cli(
         command,
@@ -70,7 +75,6 @@ def _ingest(
         accept_shrink_of=accept_shrink_of or (),
         rebuild=rebuild or (),
     )
-    spec = get_spec(spec_name)
     try:
         with console.status(f"{spec.name}: landing and building …"):
             report = engine.land_and_run(settings, spec, land, run, builds=builds)
@@ -405,12 +409,12 @@ def run(
     `ecocloud run air --no-land --rebuild 2026-12-05` rebuilds that day from the raw zone.
     """
     from ecocloud.runner import engine
-    from ecocloud.specs import get_spec
+    from ecocloud.specs import UnknownSpec, get_spec
 
     try:
         chosen = get_spec(spec)
-    except KeyError as exc:
-        err.print(f"[red]{said(exc.args[0])}")
+    except UnknownSpec as exc:
+        err.print(f"[red]{said(exc)}")
         raise typer.Exit(2) from exc
 
     def do_land(settings: Settings, led: Any) -> list[Any]:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
+from ecocloud import specs
 from ecocloud.cli import app
 
 
@@ -30,3 +32,22 @@ def test_users_list_on_a_home_without_users_says_so(tmp_path: Path) -> None:
     done = CliRunner().invoke(app, ["users", "list"], env={"ECOCLOUD_HOME": str(tmp_path)})
     assert done.exit_code == 0
     assert f"no users in {tmp_path}" in done.output.replace("\n", "")
+
+
+def test_a_spec_no_module_registers_is_named_with_the_known_ones(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`ecocloud ingest air` printed a KeyError's traceback where SPEC_MODULES did not list air;
+    `ecocloud run` with a name no spec has says the same as it."""
+    env = {"ECOCLOUD_HOME": str(tmp_path), "COLUMNS": "300"}
+    typo = CliRunner().invoke(app, ["run", "air_qualty"], env=env)
+    assert typo.exit_code == 2 and isinstance(typo.exception, SystemExit)
+    assert "no source spec 'air_qualty'; the known ones, by name (DAG id): air (air_quality), " in typo.output
+    monkeypatch.setattr(specs, "SPEC_MODULES", tuple(m for m in specs.SPEC_MODULES if m != "air"))
+    unregistered = CliRunner().invoke(app, ["ingest", "air", str(tmp_path / "a.csv")], env=env)
+    assert unregistered.exit_code == 2 and isinstance(unregistered.exception, SystemExit)
+    assert (
+        "no source spec 'air'; the known ones, by name (DAG id): water (surface_water), "
+        in unregistered.output
+    )
+    assert "Traceback" not in typo.output + unregistered.output
