@@ -550,7 +550,7 @@ def get_table(name: str) -> Table:
         raise KeyError(f"no table {name!r} in the schema registry") from None
 
 
-_NOT_TABLE_MODULES = {"registry", "fields", "aqi_standard", "gb3838_standard", "hj212_codes"}
+_NOT_TABLE_MODULES = {"registry", "fields", "aqi_standard", "gb3838_standard", "hj212_codes", "region_codes"}
 
 
 _LOADED = False

@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from schemas.region_codes import PREFECTURE_NAMES, PREFECTURE_NAMES_EN
 from transforms.identifiers import (
     USCC_CHARSET,
     USCC_WEIGHTS,
@@ -174,6 +175,14 @@ def test_region_codes() -> None:
     assert prefecture_from_name("黔南布依族苗族自治州") == "522700"
     assert prefecture_from_name("南昌市", "520000") is None  # not a Guizhou prefecture
     assert prefecture_from_name("火星市") is None
+
+
+def test_every_prefecture_is_named_in_both_languages_in_the_registry() -> None:
+    """The names are reference data, so the registry (schemas/) holds them; the functions here and
+    the reports' labels read them from there."""
+    assert PREFECTURE_NAMES.keys() == PREFECTURE_NAMES_EN.keys()
+    assert all(is_region_code(code) and prefecture_code(code) == code for code in PREFECTURE_NAMES)
+    assert (PREFECTURE_NAMES["361100"], PREFECTURE_NAMES_EN["361100"]) == ("上饶", "Shangrao")
 
 
 def test_name_normalisation() -> None:

@@ -18,7 +18,8 @@ from ecocloud.simulator.enterprise_feeds import (
 from ecocloud.simulator.enterprises import simulated_sources
 from ecocloud.simulator.server import Request, Resource, Response, SimClock, Upstream
 from ingest.hj212.devices import DeviceRegistry
-from transforms.identifiers import JIANGXI_PREFECTURES, is_valid_uscc
+from schemas.region_codes import JIANGXI_PREFECTURES
+from transforms.identifiers import is_valid_uscc
 
 ANCHOR = dt.date(2026, 11, 20)
 S = simulated_sources(0, ANCHOR)
