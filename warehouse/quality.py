@@ -220,6 +220,7 @@ EMPTY_SEVERITY = Severity.WARNING  # an empty partition is reported, not blocked
 # A unit is validated in BASIC format (counts); one with unexpected rows again in COMPLETE format,
 # whose positions of all unexpected rows are mapped back to the parts (COMPLETE costs ~30 % more).
 SAMPLE_SIZE = 5  # unexpected values quoted per part and expectation
+SAMPLE_KEYS = "partial_unexpected_keys"  # ours beside GX's result keys: the sampled rows' primary keys
 FIRST_PASS_FORMAT: dict[str, Any] = {"result_format": "BASIC", "partial_unexpected_count": SAMPLE_SIZE}
 RESULT_FORMAT: dict[str, Any] = {
     "result_format": "COMPLETE",
@@ -1441,13 +1442,16 @@ def _split_map(
         strict=True,
     ):
         first = np.searchsorted(positions, start)
-        sample = _sample(table, data, read, positions[first : first + min(u, SAMPLE_SIZE)])
+        sampled = positions[first : first + min(u, SAMPLE_SIZE)]
         part: dict[str, Any] = {
             "element_count": rows,
             "unexpected_count": u,
             "unexpected_percent": _unexpected_percent(rows, u, c, skip_missing),
-            "partial_unexpected_list": sample,
+            "partial_unexpected_list": _sample(table, data, read, sampled),
         }
+        keys = _sample_keys(table, data, read, sampled)
+        if keys:
+            part[SAMPLE_KEYS] = keys
         if not skip_missing:
             part["missing_count"] = rows - c
         out.append((_passes(rows, c, u, mostly), part))
@@ -1509,6 +1513,23 @@ def _sample(table: Table, data: pa.Table, read: _Read, positions: np.ndarray) ->
         return data.select(list(read.kwargs["column_list"])).take(take).to_pylist()
     values = [data.column(c).take(take).to_pylist() for c in read.columns]
     return values[0] if len(values) == 1 else [list(v) for v in zip(*values, strict=True)]
+
+
+def _sample_keys(table: Table, data: pa.Table, read: _Read, positions: np.ndarray) -> list[Any]:
+    """The primary key of the unexpected rows at ``positions`` (as ``_sample`` gives their values), so
+    a failure names the rows to look at, not only what they hold; none for a key check (its sample
+    is the key) or where the data lacks a key column (the column check says so)."""
+    key = _row_key(table)
+    if len(positions) == 0 or not key or read.kind == "primary_key" or not set(key) <= set(data.schema.names):
+        return []
+    rows = data.select(key).take(pa.array(positions, pa.int64())).to_pylist()
+    return [r[key[0]] for r in rows] if len(key) == 1 else [[r[k] for k in key] for r in rows]
+
+
+def _row_key(table: Table) -> list[str]:
+    """The columns naming a row within its part: the primary key without the partition column (a
+    failure names its part's partition already)."""
+    return [c for c in table.primary_key if c != table.partition_by] or list(table.primary_key)
 
 
 def _counted(table: Table, compiled: _Compiled, part: GatePart, accept_shrink_hint: str) -> list[_Outcome]:
@@ -1591,6 +1612,10 @@ def _outcome(
         observed = {"partial_unexpected": WITHHELD}
     elif unexpected_count:
         observed = {"partial_unexpected": result.get("partial_unexpected_list", [])}
+        if result.get(SAMPLE_KEYS):
+            observed[SAMPLE_KEYS] = result[
+                SAMPLE_KEYS
+            ]  # sorts after: serving's withholding sees values first
     else:
         observed = None
     if success:
@@ -1641,6 +1666,10 @@ def _failure_message(
     nonnull = total - int(result.get("missing_count") or 0)
     share = f"{count:,} of {total:,} rows"
     sample = _json(result.get("partial_unexpected_list", []))
+    if result.get(SAMPLE_KEYS):
+        key = _row_key(table)
+        sample += f" at {'key ' + key[0] if len(key) == 1 else 'keys (' + ', '.join(key) + ')'} "
+        sample += "= " + _json(result[SAMPLE_KEYS])
     if mostly < 1.0:
         ok = 100.0 - float(result.get("unexpected_percent") or 0.0)
         share += (

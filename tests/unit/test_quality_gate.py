@@ -112,6 +112,12 @@ def with_row(column: str, i: int, value: Any, n: int = N) -> pa.Table:
     return readings(n, **{column: values})
 
 
+def at_row(i: int) -> str:
+    """How a failure names row ``i`` of ``readings()`` by its key (site, observed_at)."""
+    observed_at = (FIRST_HOUR + dt.timedelta(hours=i // 2)).isoformat()
+    return f' at keys (site, observed_at) = [["S{i % 2}", "{observed_at}"]]'
+
+
 def gate(data: pa.Table, table: Table = READINGS, **kwargs: Any) -> GateVerdict:
     kwargs.setdefault("partition_date", DAY)
     return run_gate(table, data, **kwargs)
@@ -290,11 +296,15 @@ def test_nan_counts_as_null() -> None:
 @pytest.mark.parametrize(
     ("bounds", "value", "expected"),
     [
-        ({"min": 0, "max": None}, float("inf"), "value outside [0, ∞] on 1 of 20 rows, e.g. [Infinity]"),
+        (
+            {"min": 0, "max": None},
+            float("inf"),
+            "value outside [0, ∞] on 1 of 20 rows, e.g. [Infinity]" + at_row(5),
+        ),
         (
             {"min": None, "max": 100},
             float("-inf"),
-            "value outside [-∞, 100] on 1 of 20 rows, e.g. [-Infinity]",
+            "value outside [-∞, 100] on 1 of 20 rows, e.g. [-Infinity]" + at_row(5),
         ),
     ],
 )
@@ -313,9 +323,9 @@ def test_an_infinite_value_is_outside_a_float_range_open_on_its_side(
 @pytest.mark.parametrize(
     ("column", "value", "expected"),
     [
-        ("value", 100.5, "value outside [0, 100] on 1 of 20 rows, e.g. [100.5]"),
-        ("value", -1.0, "value outside [0, 100] on 1 of 20 rows, e.g. [-1.0]"),
-        ("hours", 25, "hours outside [0, 24] on 1 of 20 rows, e.g. [25]"),
+        ("value", 100.5, "value outside [0, 100] on 1 of 20 rows, e.g. [100.5]" + at_row(5)),
+        ("value", -1.0, "value outside [0, 100] on 1 of 20 rows, e.g. [-1.0]" + at_row(5)),
+        ("hours", 25, "hours outside [0, 24] on 1 of 20 rows, e.g. [25]" + at_row(5)),
     ],
 )
 def test_out_of_range_value_fails(column: str, value: Any, expected: str) -> None:
@@ -566,6 +576,7 @@ def test_disallowed_category_fails() -> None:
     assert not result.passed
     assert result.blocking_failures == [
         'core_qgtest__readings 2023-01-20: level not an allowed value on 1 of 20 rows, e.g. ["medium"]'
+        + at_row(4)
     ]
 
 
@@ -614,7 +625,7 @@ def test_warning_severity_failure_is_listed_but_does_not_block() -> None:
     assert result.passed
     assert result.blocking_failures == []
     assert result.warnings == [
-        "core_qgtest__readings 2023-01-20: note outside [0, 10] on 1 of 20 rows, e.g. [12.0]"
+        "core_qgtest__readings 2023-01-20: note outside [0, 10] on 1 of 20 rows, e.g. [12.0]" + at_row(7)
     ]
     row = checks(result)["expect_column_values_to_be_between:note"]
     assert (row["success"], row["severity"], row["published"]) == (False, "warning", True)
@@ -626,7 +637,7 @@ def test_row_of_another_day_fails_the_partition_check() -> None:
     assert not result.passed
     assert result.blocking_failures == [
         'core_qgtest__readings 2023-01-20: date is not the partition date ["2023-01-20"] on 1 of 20 rows, '
-        'e.g. ["2023-01-21"]'
+        'e.g. ["2023-01-21"]' + at_row(0)
     ]
     # no partition date given: no partition check
     assert gate(with_row("date", 0, DAY + dt.timedelta(days=1)), partition_date=None).passed
@@ -815,7 +826,11 @@ def test_results_conform_to_the_registry_with_one_row_per_expectation() -> None:
     shared = dataclasses.replace(READINGS, name="core_qgtest__shared", sharing=Sharing.CONDITIONAL)
     [open_result] = validate(shared, [GatePart("segment/s1", DAY, data)], run=run)
     shared_note = checks(open_result)["expect_column_values_to_be_between:note"]
-    assert json.loads(shared_note["observed_value"]) == {"partial_unexpected": [11.0]}
+    # with the sampled rows' keys, so whoever reads the results can find the rows
+    assert json.loads(shared_note["observed_value"]) == {
+        "partial_unexpected": [11.0],
+        "partial_unexpected_keys": [["S1", FIRST_HOUR.isoformat()]],
+    }
 
 
 def test_failed_gate_marks_every_result_row_unpublished() -> None:

@@ -214,11 +214,13 @@ def test_verdicts_name_the_part_and_the_failing_check() -> None:
     assert [v.passed for v in verdicts] == [True, False, True, False]
     assert verdicts[1].blocking_failures == [
         "core_test__batch 2024-01-01 [three]: mass_kg = mass_check_kg on 85 % of rows (needs ≥ 90 %): "
-        "3 of 20 rows with both differ, e.g. [[0.0, -1.0], [1.0, -1.0], [2.0, -1.0]]"
+        "3 of 20 rows with both differ, e.g. [[0.0, -1.0], [1.0, -1.0], [2.0, -1.0]] "
+        'at key thing_id = ["b0", "b1", "b2"]'
     ]
     assert verdicts[3].blocking_failures == [
         "core_test__batch 2024-01-02 [temp]: temp_c outside [-40, 60] on 2 of 20 rows "
-        "(ok on 89.47 % of 19 non-null rows, needs ≥ 90 %), e.g. [99.0, 99.0]"
+        "(ok on 89.47 % of 19 non-null rows, needs ≥ 90 %), e.g. [99.0, 99.0] "
+        'at key thing_id = ["d1", "d2"]'
     ]
     across = validate(T, SHAPES["primary-key duplicates within and across parts"], run=RUN)
     assert [v.passed for v in across] == [False, False, False, True]
