@@ -13,6 +13,7 @@ from rich.table import Table as RichTable
 
 from ecocloud.cli_output import output_format, write_output
 from ecocloud.risk_export import to_csv, to_json, to_xlsx
+from ecocloud.risk_reasons import fixed
 from ecocloud.risk_report import (
     DEFAULT_TOP,
     MAX_TOP,
@@ -152,7 +153,7 @@ def _print_enterprises(report: RiskReport) -> None:
     for e in report.enterprises:
         table.add_row(
             str(e["rank"]),
-            f"{e['score']:.2f}",
+            fixed(e["score"], "score"),
             escape(e["enterprise_name"] or e["uscc"]) + f"\n[dim]{escape(e['uscc'])}",
             escape(region_label(e["region_code"])),
             f"{e['outlets_with_reasons']}/{e['outlets']}",
@@ -173,7 +174,7 @@ def _print_table(report: RiskReport) -> None:
     for o in report.outlets:
         table.add_row(
             str(o["rank"]),
-            f"{o['score']:.2f}",
+            fixed(o["score"], "score"),
             escape(o["enterprise_name"] or "未登记") + f"\n[dim]{escape(o['uscc'] or '')}",
             escape(o["outlet_code"] or "-") + f"\n[dim]MN {escape(o['mn'])}",
             escape(region_label(o["region_code"])),

@@ -17,6 +17,7 @@ from ecocloud.query import run_query
 from ecocloud.settings import Settings
 from ecocloud.simulator.server import RunningSimulator, running_simulator
 from ecocloud.terminal import rows_table, said
+from schemas import risk as risk_schema
 from schemas.clock import BEIJING
 
 
@@ -295,8 +296,8 @@ FROM core_source__packets GROUP BY ALL ORDER BY cn, protocol_version
 _REJECTS = """
 SELECT reason, count(*) AS lines FROM quarantine_source__packets GROUP BY ALL ORDER BY lines DESC
 """
-_RISK = """
-SELECT rank, round(score, 1) AS score, enterprise_name, outlet_code, split_part(top_reasons, '；', 1) AS first_reason
+_RISK = f"""
+SELECT rank, round(score, {risk_schema.DECIMALS["score"]}) AS score, enterprise_name, outlet_code, split_part(top_reasons, '；', 1) AS first_reason
 FROM mart_risk__outlet_scores
 WHERE date = (SELECT max(date) FROM mart_risk__outlet_scores) AND score > 0
   AND period_days = (SELECT min(period_days) FROM mart_risk__outlet_scores)

@@ -166,8 +166,6 @@ _CODED = {
     "indicator": schema.INDICATORS,
     "limit_source": schema.LIMIT_SOURCES,
 }
-_ROUND = {"score": 2, "near_limit_share_pct": 1, "abnormal_share_pct": 1, "manual_share_pct": 1,
-          "missing_share_pct": 1, "max_exceedance_multiple": 3}  # fmt: skip
 # regulatory numbers shown as the permit states them: a mercury limit of 0.0005 mg/L rounded to two
 # places would read 0.0
 _UNROUNDED = frozenset({"limit_value"})
@@ -185,7 +183,7 @@ def _display(key: str, value: Any) -> Any:
     if isinstance(value, dt.datetime):
         return beijing_minute(value)
     if isinstance(value, float) and key not in _UNROUNDED:
-        return round(value, _ROUND.get(key, 2))
+        return round(value, schema.DECIMALS.get(key, 2))  # the field's declared decimals, else 2
     return value
 
 

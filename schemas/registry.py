@@ -204,6 +204,9 @@ class Column:
     mostly: float = 1.0
     severity: Severity = Severity.BLOCKING
     namespace: str | None = None  # set by ``Fields.define``: where the field is declared
+    # decimals shown to people (pages, spreadsheets, the CLI's tables) where a column's every digit
+    # would mislead: a score of 2.0833333 is 2.08 everywhere; the data keeps every digit
+    decimals: int | None = None
     # what the catalog's Chinese pages and the serving comments say (信息项说明); ``register``
     # refuses a column without one
     description_zh: str = ""

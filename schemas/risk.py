@@ -332,6 +332,7 @@ F.define(
         "超标倍数 = value / limit − 1 (DOMAIN.md §4)",
         description_zh="超标倍数 = 数值 / 限值 − 1（DOMAIN.md §4）",
         unit="1",
+        decimals=2,
     ),
     Column(
         "flag",
@@ -470,6 +471,7 @@ F.define(
         "largest 超标倍数 (value / limit − 1) over the limit",
         description_zh="超过限值时的最大超标倍数（数值 / 限值 − 1）",
         unit="1",
+        decimals=2,
     ),
     Column(
         "longest_exceedance_run_h",
@@ -662,6 +664,7 @@ F.define(
         unit="1",
         nullable=False,
         min=0,
+        decimals=2,
     ),
     Column(
         "exceedance_points",
@@ -786,6 +789,7 @@ F.define(
         unit="%",
         min=0,
         max=100,
+        decimals=1,
     ),
     Column(
         "zs_inconsistent_hours",
@@ -804,6 +808,7 @@ F.define(
         unit="%",
         min=0,
         max=100,
+        decimals=1,
     ),
     Column(
         "manual_share_pct",
@@ -813,6 +818,7 @@ F.define(
         unit="%",
         min=0,
         max=100,
+        decimals=1,
     ),
     Column(
         "missing_share_pct",
@@ -822,6 +828,7 @@ F.define(
         unit="%",
         min=0,
         max=100,
+        decimals=1,
     ),
     Column(
         "silence_longest_h",
@@ -1214,3 +1221,7 @@ register(
     enterprise_scores,
     disclosure_daily,
 )
+
+# the decimals people are shown of each risk field that declares them (``Column.decimals``): pages,
+# spreadsheets and the CLI round alike
+DECIMALS = {name: c.decimals for name, c in F.declared().items() if c.decimals is not None}

@@ -23,6 +23,7 @@ from markupsafe import Markup, escape
 from starlette.responses import Response
 
 from ecocloud.catalog_export import HIDDEN, organisation_slug, range_end
+from ecocloud.risk_reasons import fixed
 from ecocloud.settings import Settings
 from ecocloud.web import access
 from ecocloud.web.access import ROLE_LABELS, Role
@@ -132,6 +133,7 @@ TEMPLATES.env.filters["bound"] = range_end
 TEMPLATES.env.filters["cell"] = cell
 TEMPLATES.env.filters["bj_text"] = beijing_text
 TEMPLATES.env.filters["run_time"] = run_time
+TEMPLATES.env.filters["fixed"] = fixed  # a risk number at its field's declared decimals
 TEMPLATES.env.filters["organisation"] = organisation_slug  # a department's page: /organisations/<slug>
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from ecocloud.risk_reasons import fixed
 from ecocloud.web.deps import Viewer, bj
 from ecocloud.web.routes_overview import figure_json, time_axis
 from schemas import risk as schema
@@ -92,10 +93,7 @@ def outlet_chart(
                 "name": v.t("超标小时", "hours over the limit"),
                 "x": [bj(e["hour_at"]) for e in exceedances],
                 "y": [e["judged_value"] for e in exceedances],
-                "text": [
-                    f"{e['exceedance_multiple']:.2f}" if e["exceedance_multiple"] is not None else ""
-                    for e in exceedances
-                ],
+                "text": [fixed(e["exceedance_multiple"], "exceedance_multiple") for e in exceedances],
                 "hovertemplate": "%{x}: %{y}<br>"
                 + v.t("超标倍数", "exceedance multiple")
                 + " %{text}<extra></extra>",

@@ -39,6 +39,7 @@ from ecocloud.risk_export import (
     to_json,
     to_xlsx,
 )
+from ecocloud.risk_reasons import fixed
 from ecocloud.risk_report import (
     DEFAULT_TOP,
     FilterError,
@@ -434,6 +435,19 @@ def test_exports_show_limits_as_the_permit_states_them(marts: RiskMarts) -> None
     evidence = list(load_workbook(io.BytesIO(to_xlsx(report)))["证据"].values)
     column = [label for _, label, _ in EVIDENCE_COLUMNS].index("限值")
     assert 0.0005 in {r[column] for r in evidence[1:]}
+
+
+def test_exports_round_risk_numbers_as_the_pages_show_them(marts: RiskMarts) -> None:
+    """The workbook gave the largest exceedance multiple three places where the pages, the reasons and
+    the CLI give two: each number now has its field's declared decimals everywhere."""
+    report = build_report(connect(marts), RiskFilters(), RULES)
+    (row,) = [r for r in report.evidence if r.get("max_exceedance_multiple") is not None][:1]
+    row["max_exceedance_multiple"] = 1.13849
+    evidence = list(load_workbook(io.BytesIO(to_xlsx(report)))["证据"].values)
+    column = [key for key, _, _ in EVIDENCE_COLUMNS].index("max_exceedance_multiple")
+    assert 1.14 in {r[column] for r in evidence[1:]} and 1.138 not in {r[column] for r in evidence[1:]}
+    assert fixed(1.13849, "max_exceedance_multiple") == "1.14" and fixed(2.08333, "score") == "2.08"
+    assert fixed(None, "score") == ""
 
 
 def test_a_ph_day_out_of_range_says_its_range_and_no_exceedance_multiple() -> None:
