@@ -60,7 +60,7 @@ def _near_limit(n: Numbers, name: str, rules: RiskRules) -> str:
     near, judged = n.get("hours_near_limit"), n.get("hours_judged")
     return (
         f"{name}: {_share(near, judged)} of valid hourly means within {low:.0f}–100% of the limit "
-        f"({near}/{judged} hours)"
+        f"({near}/{_n(judged, 'hour')})"
     )
 
 

@@ -146,3 +146,10 @@ def test_an_evidence_row_in_the_page_language() -> None:
         "evidence_en": None,
     }
     assert evidence_text(finding, "en") == "数值连续 4 小时恒定"  # its rule and run are other columns
+
+
+def test_a_near_limit_share_of_one_judged_hour_says_hour() -> None:
+    reason = {"code": "near_limit", "text": "中文原因", "pollutant": "a21026", "numbers": NUMBERS}
+    assert reason_text(reason, RULES, "en").endswith("(40/48 hours)")
+    one = reason | {"numbers": NUMBERS | {"hours_near_limit": 1, "hours_judged": 1}}
+    assert reason_text(one, RULES, "en").endswith("(1/1 hour)")
