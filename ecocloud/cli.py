@@ -118,11 +118,7 @@ def sql(
         raise typer.Exit(1) from exc
     columns, rows = result.columns, result.rows
     if fmt == "table":
-        _print_rows(columns, rows, limit)
-        if result.truncated:
-            err.print(
-                f"[yellow]the result has more than {len(rows):,} rows: only those are read (ECOCLOUD_SQL_MAX_ROWS)"
-            )
+        _print_rows(columns, rows, limit, truncated=result.truncated)
         return
     if result.truncated:  # a short file or stream a script would take for the whole result
         err.print(
@@ -161,10 +157,20 @@ def _query_output(
     return csv_text(columns, rows, for_spreadsheet=False).encode("utf-8")
 
 
-def _print_rows(columns: list[str], rows: list[tuple[Any, ...]], limit: int) -> None:
+def _print_rows(columns: list[str], rows: list[tuple[Any, ...]], limit: int, *, truncated: bool) -> None:
+    """The first ``limit`` rows, and what is not shown: how many more, or — past the row cap, where
+    the rest was never read — that their number is unknown and how to get a whole result."""
     console.print(rows_table(columns, rows[:limit]))
-    if len(rows) > limit:
+    if truncated:
+        err.print(
+            f"[yellow]the result has more than {len(rows):,} rows (ECOCLOUD_SQL_MAX_ROWS): "
+            f"{min(limit, len(rows)):,} shown, the rest not read. Narrow the query (WHERE, GROUP BY) to "
+            "get it whole: --out writes only a whole result"
+        )
+    elif len(rows) > limit:
         console.print(f"… {len(rows) - limit:,} more rows (--limit N shows more, --out FILE writes them)")
+    elif not rows:
+        console.print("0 rows")
 
 
 @app.command()

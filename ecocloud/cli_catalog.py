@@ -300,7 +300,7 @@ def _print_datasets(found: list[dict[str, Any]], fmt: RowsFormat, *, title: str)
 
 def _serving(settings: Any) -> Any:
     try:
-        return settings.connect_serving()
+        return settings.connect_serving(zone="UTC")
     except FileNotFoundError as exc:
         err.print(f"[red]{said(exc)}")
         raise typer.Exit(2) from exc

@@ -313,7 +313,7 @@ def _dicts(cur: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
 def serving(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
     """A read-only connection to the serving database; :class:`NoRiskMarts` when there is none."""
     try:
-        con = settings.connect_serving()
+        con = settings.connect_serving(zone="UTC")
     except FileNotFoundError:
         raise NoRiskMarts(no_home=True) from None
     try:

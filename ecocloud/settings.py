@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from schemas.clock import BEIJING_ZONE
+
 if TYPE_CHECKING:
     import duckdb
 
@@ -270,12 +272,18 @@ class Settings(BaseSettings):
     def duckdb_file(self) -> Path:
         return (self.duckdb_path or self.root / "ecocloud.duckdb").expanduser().resolve()
 
-    def connect_serving(self) -> duckdb.DuckDBPyConnection:
+    def connect_serving(self, *, zone: str = BEIJING_ZONE) -> duckdb.DuckDBPyConnection:
         """The serving database, read-only, able to read this lake (every reader opens it here: an
-        S3 lake's views need its filesystem registered). FileNotFoundError before the first ingest."""
+        S3 lake's views need its filesystem registered). FileNotFoundError before the first ingest.
+        Its session's time zone is Beijing's, as `ecocloud sql` has it (``::DATE`` and ``date_trunc``
+        cut Beijing days, instants come back in Beijing time): an analyst's notebook counts the days
+        the pages show. The platform's own readers, written against UTC sessions, pass ``zone="UTC"``."""
+        from schemas.sql import string_literal
         from warehouse.serving import connect_readonly
 
-        return connect_readonly(self.duckdb_file, self.lake_store)
+        con = connect_readonly(self.duckdb_file, self.lake_store)
+        con.execute(f"SET TimeZone = {string_literal(zone)}")
+        return con
 
     @property
     def airflow_dir(self) -> Path:

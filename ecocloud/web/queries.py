@@ -34,7 +34,7 @@ class NoServingDatabase(RuntimeError):
 def serving(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
     """A read-only connection to the serving database (opened per request: refreshes swap the file)."""
     try:
-        con = settings.connect_serving()
+        con = settings.connect_serving(zone="UTC")
     except FileNotFoundError as exc:
         raise NoServingDatabase(str(exc)) from exc
     try:

@@ -406,7 +406,17 @@ def test_cli_sql_writes_no_short_file_when_the_result_is_past_its_row_cap(
     fits = runner.invoke(app, ["sql", "SELECT range FROM range(10)", "--out", str(tmp_path / "r.csv")])
     assert fits.exit_code == 0 and len((tmp_path / "r.csv").read_text().splitlines()) == 11
     shown = runner.invoke(app, ["sql", "SELECT range FROM range(11)", "--limit", "4"])  # a look: shown
-    assert shown.exit_code == 0 and "… 6 more rows" in shown.stdout and "more than 10 rows" in shown.output
+    assert (
+        shown.exit_code == 0
+        and "more than 10 rows" in shown.output
+        and "4 shown, the rest not read" in shown.output
+    )
+    # not "… 6 more rows (… --out FILE writes them)": the rest was never counted, and --out refuses it
+    assert "more rows" not in shown.output and "--out writes only a whole result" in shown.output
+    listed = runner.invoke(app, ["sql", "SELECT range FROM range(10)", "--limit", "4"])  # under the cap
+    assert listed.exit_code == 0 and "… 6 more rows" in listed.stdout
+    empty = runner.invoke(app, ["sql", "SELECT range FROM range(0)"])
+    assert empty.exit_code == 0 and "0 rows" in empty.stdout
 
 
 def test_cli_sql_shows_brackets_as_they_are(served: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -493,6 +503,23 @@ def test_queries_keep_beijing_time_whatever_the_host_s_zone(served: Settings) ->
     ).rows
     assert day == dt.date(2026, 1, 2) and shown.utcoffset() == dt.timedelta(hours=8)
     assert shown == dt.datetime(2026, 1, 1, 16, 30, tzinfo=dt.UTC)  # the same instant
+
+
+def test_an_analyst_s_own_connection_cuts_the_same_beijing_days(served: Settings) -> None:
+    """README's way to query the views from Python counted UTC days: the rows of Beijing's first eight
+    hours of a day went to the day before, unlike `ecocloud sql` and the pages."""
+    con = served.connect_serving()
+    try:
+        late_evening = "SELECT (TIMESTAMPTZ '2026-01-01 16:30:00+00')::DATE, date_trunc('day', TIMESTAMPTZ '2026-01-01 16:30:00+00')"
+        assert con.execute(late_evening).fetchall() == run_query(served, late_evening).rows
+        assert con.execute(late_evening).fetchone()[0] == dt.date(2026, 1, 2)
+    finally:
+        con.close()
+    internal = served.connect_serving(zone="UTC")  # the platform's own readers
+    try:
+        assert internal.execute("SELECT current_setting('TimeZone')").fetchone() == ("UTC",)
+    finally:
+        internal.close()
 
 
 def test_a_viewer_s_sandbox_reads_only_the_files_of_its_tables(served: Settings) -> None:
