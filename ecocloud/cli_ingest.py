@@ -53,8 +53,7 @@ def _ingest(
     landing: bool = True,
 ) -> None:
     """Land with ``land(settings, ledger)`` (``landing`` False: ``--no-land``, nothing to say of it),
-    run the spec, refresh serving, report, exit code: 2 where ``rebuild`` names a unit no build plans
-    (refused after the landing, before any build)."""
+    run the spec, refresh serving, report, exit code: 2 where ``rebuild`` names no unit."""
     from ecocloud.runner import engine
     from ecocloud.runner.context import RunInfo
     from ecocloud.runner.report import SKIPPED
@@ -78,9 +77,6 @@ def _ingest(
     try:
         with console.status(f"{spec.name}: landing and building …"):
             report = engine.land_and_run(settings, spec, land, run, builds=builds)
-    except engine.UnplannedUnits as exc:
-        err.print(f"[red]--rebuild: {said(exc)}")
-        raise typer.Exit(2) from exc
     except (OSError, ValueError, KeyError, FetchError) as exc:
         err.print(f"[red]cannot ingest: {said(exc)}")
         raise typer.Exit(2) from exc
@@ -106,10 +102,15 @@ def _ingest(
     _say_unbuilt(
         report, "--accept-shrink-of", accept_shrink_of or [], "no unit {unit} was held back for shrinking"
     )
+    unknown = _say_unbuilt(
+        report, "--rebuild", rebuild or [], f"no build of {report.source} has a unit {{unit}}"
+    )
     console.print("time: " + " · ".join(f"{step} {s:.1f} s" for step, s in report.timings.items()))
     console.print(f"serving database: {settings.duckdb_file}", markup=False)
     if report.status in ("blocked", "failed"):
         raise typer.Exit(1)
+    if unknown:  # a mistyped unit: the run did what it could, but not what was asked
+        raise typer.Exit(2)
 
 
 def print_report(spec_name: str, report: Any) -> None:

@@ -165,8 +165,6 @@ def land_and_run(
     finally:
         led.close()
     landed_s = time.perf_counter() - started
-    if run.rebuild:  # after the landing: what it landed may add units to the plans
-        refuse_unplanned_rebuilds(settings, spec, run, builds)
     try:
         report = run_spec(settings, spec, run, builds=builds)
     except Exception:
@@ -182,46 +180,6 @@ def land_and_run(
         refresh_serving(settings)
     report.timings["serving"] = time.perf_counter() - started
     return report
-
-
-class UnplannedUnits(ValueError):
-    """``--rebuild`` named a unit no build of the spec plans: a mistyped key, refused before any build."""
-
-
-def refuse_unplanned_rebuilds(
-    settings: Settings, spec: SourceSpec, run: RunInfo, builds: Sequence[str] | None = None
-) -> None:
-    """``UnplannedUnits`` when ``run.rebuild`` names a unit that no build of ``spec`` (or of the named
-    ``builds``) plans now. A unit that a later build plans only from what an earlier one publishes in
-    this run is refused too: it is new, so the run builds it without being asked."""
-    led = ledger(settings)
-    try:
-        planned = {
-            unit.key
-            for build in spec.builds
-            if builds is None or build.name in builds
-            for unit in _steps(build).plan(_context(settings, led, run, spec, build))
-        }
-    finally:
-        led.close()
-    if unknown := sorted(run.rebuild - planned):
-        raise UnplannedUnits(_unplanned_message(spec, unknown, sorted(planned)))
-
-
-def _unplanned_message(spec: SourceSpec, unknown: list[str], planned: list[str], shown: int = 5) -> str:
-    """The units not planned, a few that are (the latest: keys are dates, mostly), and how to list the
-    units built before."""
-    if not planned:
-        known = "its builds plan no unit now"
-    elif len(planned) <= shown:
-        known = f"the units planned now: {', '.join(planned)}"
-    else:
-        known = f"{len(planned):,} units planned now, the last {shown}: {', '.join(planned[-shown:])}"
-    listing = f"SELECT DISTINCT unit FROM platform_ledger__builds WHERE build LIKE '{spec.name}.%' ORDER BY 1"
-    return (
-        f"no build of {spec.name} has a unit {' or '.join(unknown)}; nothing was built ({known}; "
-        f'`ecocloud sql "{listing}"` lists the units built before)'
-    )
 
 
 def _same_bytes(led: Ledger, landed: Sequence[Any]) -> dict[str, str]:

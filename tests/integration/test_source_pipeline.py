@@ -513,33 +513,3 @@ def test_rebuild_names_one_day_and_leaves_the_others_as_they_are(
     assert "landed" not in typo.output
     again = runner.invoke(app, ["run", "source", "--no-land", "--rebuild", "2026-11-21"])
     assert again.exit_code == 0, again.output
-
-
-def test_a_rebuild_of_a_unit_no_build_plans_is_refused_before_any_build(
-    settings: Settings, tmp_path: Path, ingest: Ingest
-) -> None:
-    """A mistyped --rebuild key was only reported after the run had built everything else (here every
-    unit, with --force): it is refused first, naming the planned units and how to list them."""
-    from ecocloud.specs import get_spec
-    from warehouse.ledger import Ledger
-
-    def recorded() -> list[Any]:
-        led = Ledger(settings.state_url)
-        try:
-            return [led.unit_states(get_spec("source").full_name(b)) for b in get_spec("source").builds]
-        finally:
-            led.close()
-
-    (tmp_path / "a.h212").write_bytes(packet(at(9, 0), 1.0))
-    ingest("source", captures([tmp_path / "a.h212"]))
-    lake, units = digest(settings.lake), recorded()
-    runner = CliRunner(env={"COLUMNS": "300", "ECOCLOUD_HOME": str(settings.root)})
-    args = ["run", "source", "--no-land", "--force", "--rebuild", "2026-12-31", "--rebuild", "2026-11-20"]
-    typo = runner.invoke(app, args)
-    assert typo.exit_code == 2, typo.output
-    assert (
-        "--rebuild: no build of source has a unit 2026-12-31; nothing was built (the units planned now: "
-        "2026-11-20" in " ".join(typo.output.split())
-    )
-    assert "platform_ledger__builds WHERE build LIKE 'source.%'" in typo.output
-    assert digest(settings.lake) == lake and recorded() == units
