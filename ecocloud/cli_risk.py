@@ -13,7 +13,6 @@ from rich.table import Table as RichTable
 
 from ecocloud.cli_output import output_format, write_output
 from ecocloud.risk_export import to_csv, to_json, to_xlsx
-from ecocloud.risk_reasons import fixed
 from ecocloud.risk_report import (
     DEFAULT_TOP,
     MAX_TOP,
@@ -27,6 +26,7 @@ from ecocloud.risk_report import (
 from ecocloud.settings import get_settings
 from ecocloud.spreadsheet import csv_bytes
 from ecocloud.terminal import cli_console
+from schemas.risk import fixed
 from transforms.risk import RulesError
 
 console = cli_console()

@@ -33,12 +33,6 @@ def _share(part: Any, whole: Any) -> str:
     return f"{100 * part / whole:.0f}%" if whole else "?"
 
 
-def fixed(value: float | None, field: str) -> str:
-    """A risk number as people are shown it: its field's declared decimals (``schemas.risk.DECIMALS``),
-    empty for None."""
-    return "" if value is None else f"{value:.{schema.DECIMALS[field]}f}"
-
-
 def _exceedance(n: Numbers, name: str, _rules: RiskRules) -> str:
     default = " (national default limit)" if n.get("default_limit") else ""
     if not n.get("hours"):
@@ -46,7 +40,7 @@ def _exceedance(n: Numbers, name: str, _rules: RiskRules) -> str:
     multiple = n.get("max_exceedance_multiple")
     said = [f"{name} above the limit for {_n(n['hours'], 'hour')} ({_n(n.get('days'), 'day')})"]
     if multiple is not None:
-        said.append(f"at most {fixed(multiple, 'max_exceedance_multiple')} times over")
+        said.append(f"at most {schema.fixed(multiple, 'max_exceedance_multiple')} times over")
     if n.get("longest_run_h") is None:
         raise KeyError("longest_run_h")
     said.append(f"longest run {n['longest_run_h']} h")  # as the evidence's sentence says it

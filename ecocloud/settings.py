@@ -278,11 +278,17 @@ class Settings(BaseSettings):
         Its session's time zone is Beijing's, as `ecocloud sql` has it (``::DATE`` and ``date_trunc``
         cut Beijing days, instants come back in Beijing time): an analyst's notebook counts the days
         the pages show. The platform's own readers, written against UTC sessions, pass ``zone="UTC"``."""
+        import duckdb
+
         from schemas.sql import string_literal
         from warehouse.serving import connect_readonly
 
         con = connect_readonly(self.duckdb_file, self.lake_store)
-        con.execute(f"SET TimeZone = {string_literal(zone)}")
+        try:
+            con.execute(f"SET TimeZone = {string_literal(zone)}")
+        except duckdb.Error:  # an unknown zone: no connection left open behind the error
+            con.close()
+            raise
         return con
 
     @property

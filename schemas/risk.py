@@ -1225,3 +1225,8 @@ register(
 # the decimals people are shown of each risk field that declares them (``Column.decimals``): pages,
 # spreadsheets and the CLI round alike
 DECIMALS = {name: c.decimals for name, c in F.declared().items() if c.decimals is not None}
+
+
+def fixed(value: float | None, field: str) -> str:
+    """A risk number as people are shown it: its field's declared decimals, empty for None."""
+    return "" if value is None else f"{value:.{DECIMALS[field]}f}"

@@ -23,7 +23,6 @@ from markupsafe import Markup, escape
 from starlette.responses import Response
 
 from ecocloud.catalog_export import HIDDEN, organisation_slug, range_end
-from ecocloud.risk_reasons import fixed
 from ecocloud.settings import Settings
 from ecocloud.web import access
 from ecocloud.web.access import ROLE_LABELS, Role
@@ -36,6 +35,7 @@ from schemas.catalog import EXPECTATION_TYPES, QUALITY_KINDS
 from schemas.clock import beijing_minute, in_beijing
 from schemas.fields import LAYERS, SOURCES
 from schemas.registry import SEVERITIES
+from schemas.risk import fixed
 
 SESSION_COOKIE = "ecocloud_session"
 CSRF_COOKIE = "ecocloud_csrf"
@@ -87,15 +87,20 @@ def beijing_text(value: object) -> str:
     return _UTC_IN_TEXT.sub(local, str(value))
 
 
+# Airflow's run id: its kind, "__", the time in UTC (the logical date, or when a run without one was
+# due: asset-triggered and manual runs), and for those a random suffix ("_AbCdEf12")
+_AIRFLOW_RUN_ID = re.compile(r"(?P<kind>[a-z_]+?)__(?P<instant>\d{4}-\d{2}-\d{2}T[\d:.]+\+00:00)(?:_\w+)?")
+
+
 def run_time(run_id: object) -> str:
-    """An Airflow run id (``scheduled__2026-12-07T02:00:00+00:00``: its kind, then its logical time in
-    UTC) as its kind and that time in Beijing time (``scheduled 2026-12-07 10:00:00+08:00``); another
-    run id (the CLI's ``cli-…``) as :func:`beijing_text` writes it."""
+    """An Airflow run id (``scheduled__2026-12-07T02:00:00+00:00``, ``asset_triggered__…+00:00_AbCdEf12``)
+    as its kind and its time in Beijing time (``scheduled 2026-12-07 10:00:00+08:00``); another run id
+    (the CLI's ``cli-…``) as :func:`beijing_text` writes it. (Word characters join the parts, so
+    beijing_text would not see the time in the whole id.)"""
     if run_id is None:
         return ""
-    kind, separator, instant = str(run_id).partition("__")
-    # "__" joins the two with word characters, so beijing_text would not see the time in the whole id
-    return f"{kind} {beijing_text(instant)}" if separator else beijing_text(run_id)
+    m = _AIRFLOW_RUN_ID.fullmatch(str(run_id))
+    return f"{m['kind']} {beijing_text(m['instant'])}" if m else beijing_text(run_id)
 
 
 # the registry's codes the pages show, by the name a template reads their labels under (in the page's

@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ecocloud.risk_reasons import fixed
 from ecocloud.web.deps import Viewer, bj
 from ecocloud.web.routes_overview import figure_json, time_axis
 from schemas import risk as schema
+from schemas.risk import fixed
 from transforms.risk import RiskRules
 
 _RUN_COLOURS = {

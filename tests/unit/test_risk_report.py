@@ -39,7 +39,6 @@ from ecocloud.risk_export import (
     to_json,
     to_xlsx,
 )
-from ecocloud.risk_reasons import fixed
 from ecocloud.risk_report import (
     DEFAULT_TOP,
     FilterError,
@@ -54,6 +53,7 @@ from ecocloud.risk_report import (
 )
 from schemas import risk as schema
 from schemas.registry import get_table
+from schemas.risk import fixed
 from transforms.risk import RiskMarts, load_rules
 
 RULES = load_rules()

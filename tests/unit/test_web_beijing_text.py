@@ -28,5 +28,8 @@ def test_other_text_is_left_as_it_is() -> None:
 def test_an_airflow_run_id_is_its_kind_and_its_time_in_beijing_time() -> None:
     assert run_time("scheduled__2026-12-07T02:00:00+00:00") == "scheduled 2026-12-07 10:00:00+08:00"
     assert run_time("manual__2026-12-07T16:30:00.123456+00:00") == "manual 2026-12-08 00:30:00.123456+08:00"
+    # Airflow 3 suffixes the ids of runs without a logical date (asset-triggered, manual)
+    suffixed = "asset_triggered__2026-12-07T02:00:00+00:00_AbCdEf12"
+    assert run_time(suffixed) == "asset_triggered 2026-12-07 10:00:00+08:00"
     assert run_time("cli-20261207T021345Z-0a1b2c3d") == "cli-20261207T021345Z-0a1b2c3d"  # not Airflow's
     assert run_time(None) == ""
