@@ -469,7 +469,12 @@ city_daily_ranking = Table(
     columns=(
         _DATE,
         F.get("city", description="city (城市)", description_zh="城市", nullable=False),
-        F.get("stations"),
+        F.get(
+            "stations",
+            description="the city's non-control stations with a daily row that day; each pollutant's "
+            "city mean is over those of them with a valid daily value of it (maybe fewer)",
+            description_zh="当日有日数据的本市非对照点站点数；各污染物的城市均值取其中该污染物日均值有效的站点（可能更少）",
+        ),
         DAILY_STATS.get("pm25_ugm3", description="PM2.5 city daily mean", description_zh="PM2.5 城市日均值"),
         DAILY_STATS.get("pm10_ugm3", description="PM10 city daily mean", description_zh="PM10 城市日均值"),
         DAILY_STATS.get("so2_ugm3", description="SO2 city daily mean", description_zh="SO2 城市日均值"),
