@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -92,6 +93,26 @@ def beijing_text(value: object) -> str:
 _AIRFLOW_RUN_ID = re.compile(r"(?P<kind>[a-z_]+?)__(?P<instant>\d{4}-\d{2}-\d{2}T[\d:.]+\+00:00)(?:_\w+)?")
 
 
+def observed_text(value: object) -> str:
+    """A gate result's observed value for a reader: the unexpected values sampled and the keys of
+    their rows (``{"partial_unexpected": [...], "partial_unexpected_keys": [...]}`` → ``[...] at rows
+    [...]``), instants in Beijing time; any other observed value as :func:`beijing_text` writes it."""
+    text = beijing_text(value)
+    try:
+        observed = json.loads(text)
+    except ValueError:
+        return text
+    if not isinstance(observed, dict) or "partial_unexpected" not in observed:
+        return text
+    said = _compact(observed["partial_unexpected"])
+    keys = observed.get("partial_unexpected_keys")
+    return f"{said} at rows {_compact(keys)}" if keys else said
+
+
+def _compact(value: object) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
 def run_time(run_id: object) -> str:
     """An Airflow run id (``scheduled__2026-12-07T02:00:00+00:00``, ``asset_triggered__…+00:00_AbCdEf12``)
     as its kind and its time in Beijing time (``scheduled 2026-12-07 10:00:00+08:00``); another run id
@@ -137,6 +158,7 @@ TEMPLATES.env.filters["prose"] = prose
 TEMPLATES.env.filters["bound"] = range_end
 TEMPLATES.env.filters["cell"] = cell
 TEMPLATES.env.filters["bj_text"] = beijing_text
+TEMPLATES.env.filters["observed"] = observed_text
 TEMPLATES.env.filters["run_time"] = run_time
 TEMPLATES.env.filters["fixed"] = fixed  # a risk number at its field's declared decimals
 TEMPLATES.env.filters["organisation"] = organisation_slug  # a department's page: /organisations/<slug>

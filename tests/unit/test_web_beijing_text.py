@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from ecocloud.web.deps import beijing_text, run_time
+import json
+
+from ecocloud.web.deps import beijing_text, observed_text, run_time
+from schemas.platform import WITHHELD
 
 
 def test_every_utc_instant_in_a_text_is_written_in_beijing_time() -> None:
@@ -33,3 +36,17 @@ def test_an_airflow_run_id_is_its_kind_and_its_time_in_beijing_time() -> None:
     assert run_time(suffixed) == "asset_triggered 2026-12-07 10:00:00+08:00"
     assert run_time("cli-20261207T021345Z-0a1b2c3d") == "cli-20261207T021345Z-0a1b2c3d"  # not Airflow's
     assert run_time(None) == ""
+
+
+def test_a_gate_result_s_sample_reads_as_values_at_their_rows() -> None:
+    """The quality page cut the observed JSON at 80 characters, so the sampled rows' keys (after the
+    values) were rarely seen; their instants were UTC."""
+    observed = json.dumps(
+        {"partial_unexpected": [1187.5], "partial_unexpected_keys": [["1001A", "2026-11-22T16:00:00+00:00"]]}
+    )
+    assert observed_text(observed) == '[1187.5] at rows [["1001A", "2026-11-23 00:00:00+08:00"]]'
+    assert observed_text(json.dumps({"partial_unexpected": [3.5]})) == "[3.5]"
+    withheld = json.dumps({"partial_unexpected": WITHHELD}, ensure_ascii=False)
+    assert observed_text(withheld) == WITHHELD
+    assert observed_text("2026-12-05T15:00:00+00:00") == "2026-12-05 23:00:00+08:00"  # not JSON
+    assert observed_text("42") == "42" and observed_text(None) == ""
