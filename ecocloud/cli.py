@@ -102,7 +102,7 @@ def sql(
     limit: Annotated[int, typer.Option(help="rows shown in table format")] = 200,
 ) -> None:
     """Query the serving DuckDB database: the lake's tables and nothing else, within time, memory and row limits."""
-    from ecocloud.query import QueryLimitError, ReadOnlyError, run_query
+    from ecocloud.query import QueryLimitError, ReadOnlyError, UnknownTable, run_query
 
     fmt, out = output_format(fmt, out)
     try:
@@ -110,7 +110,7 @@ def sql(
     except (ReadOnlyError, FileNotFoundError) as exc:
         err.print(f"[red]{said(exc)}")
         raise typer.Exit(2) from exc
-    except QueryLimitError as exc:
+    except (QueryLimitError, UnknownTable) as exc:
         err.print(f"[red]{said(exc)}")
         raise typer.Exit(1) from exc
     except Exception as exc:  # duckdb errors carry a clear message; show it without a traceback

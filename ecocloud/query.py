@@ -21,6 +21,7 @@ Three layers; each stops escapes the others might miss:
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 import sys
@@ -78,6 +79,40 @@ class ReadOnlyError(InTwoLanguages, ValueError):
 
 class QueryLimitError(InTwoLanguages, RuntimeError):
     """The query ran past its time or memory limit and was stopped (message says which)."""
+
+
+class UnknownTable(InTwoLanguages, LookupError):
+    """The query names a table the serving database does not have: the message names the tables like
+    it that the reader may read (DuckDB's own guess may be a system table: "pg_tables")."""
+
+
+_MISSING_TABLE = re.compile(r"Table with name (\S+) does not exist")
+
+
+def _unknown_table(exc: duckdb.CatalogException, tables: Collection[str] | None) -> UnknownTable | None:
+    """The reader's error for a query naming no table of the lake (None: another catalog error)."""
+    missing = _MISSING_TABLE.search(str(exc))
+    if missing is None:
+        return None
+    name = missing[1].strip('"')
+    readable = [t.name for t in all_tables() if tables is None or t.name in tables]
+    like = _tables_like(name, readable)
+    found = f"tables like it: {', '.join(like)}" if like else "no table is like it"
+    found_zh = f"相近的表：{'、'.join(like)}" if like else "没有相近的表"
+    return UnknownTable(
+        f"no table {name}; {found} (SHOW TABLES lists the tables)",
+        f"没有表 {name}；{found_zh}（SHOW TABLES 列出所有表）",
+    )
+
+
+def _tables_like(name: str, readable: list[str], most: int = 3) -> list[str]:
+    """Up to ``most`` of ``readable``: those spelled nearly as ``name`` (a typo), then those sharing the
+    most words with it ("air_hourly" → core_air__station_hourly)."""
+    spelled = difflib.get_close_matches(name.lower(), readable, n=most, cutoff=0.8)
+    words = {w for w in re.split(r"[^a-z0-9]+", name.lower()) if w}
+    shared = {t: len(words & set(re.split(r"_+", t))) for t in readable}
+    sharing = sorted((t for t in readable if shared[t]), key=lambda t: (-shared[t], len(t), t))
+    return list(dict.fromkeys(spelled + sharing))[:most]
 
 
 @dataclass(frozen=True)
@@ -354,6 +389,11 @@ def run_query(
         ) from exc
     except duckdb.OutOfMemoryException as exc:
         raise memory_limit_error(settings) from exc
+    except duckdb.CatalogException as exc:
+        unknown = _unknown_table(exc, tables)
+        if unknown is None:
+            raise
+        raise unknown from exc
     except duckdb.PermissionException as exc:
         raise ReadOnlyError(
             f"the SQL surface reads the lake's tables and nothing else: {exc}",

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, HTTPException, Request
 from starlette.responses import RedirectResponse, Response
 
-from ecocloud.query import QueryLimitError, QueryResult, ReadOnlyError
+from ecocloud.query import QueryLimitError, QueryResult, ReadOnlyError, UnknownTable
 from ecocloud.web import access
 from ecocloud.web.access import ROLE_LABELS, Role
 from ecocloud.web.deps import (
@@ -261,7 +261,7 @@ def _sql_page(request: Request, v: Viewer, query: str) -> Response:
             check_tables(query, allowed, forbidden)
         # in a child process of capped memory; only the rows the page shows (the whole result is `ecocloud sql`'s)
         result = run_capped(settings_of(request), query, tables=readable, max_rows=SQL_DISPLAY_ROWS)
-    except (QueryRefused, ReadOnlyError, QueryLimitError) as exc:
+    except (QueryRefused, ReadOnlyError, QueryLimitError, UnknownTable) as exc:
         error = v.t(exc.zh, str(exc))
     except QueryFailed as exc:
         error = str(exc)[:SQL_ERROR_CHARS]  # a DuckDB error in the SQL: its message and hints, not a trace

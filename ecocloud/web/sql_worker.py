@@ -25,7 +25,14 @@ from typing import Any
 
 import duckdb
 
-from ecocloud.query import QueryLimitError, QueryResult, ReadOnlyError, memory_limit_error, run_query
+from ecocloud.query import (
+    QueryLimitError,
+    QueryResult,
+    ReadOnlyError,
+    UnknownTable,
+    memory_limit_error,
+    run_query,
+)
 from ecocloud.settings import Settings
 
 # beyond DuckDB's memory_limit: the interpreter, its imports and an open sandbox (~0.25 GB of data),
@@ -118,7 +125,7 @@ def _child(
         resource.setrlimit(resource.RLIMIT_DATA, (limit, hard))
         cells = settings.web_sql_max_cells
         outcome = ("ok", run_query(settings, query, tables=tables, max_rows=max_rows, max_cells=cells))
-    except (QueryLimitError, ReadOnlyError) as exc:
+    except (QueryLimitError, ReadOnlyError, UnknownTable) as exc:
         outcome = ("error", type(exc)(str(exc), exc.zh))
     except MemoryError:
         outcome = ("error", memory_limit_error(settings))

@@ -22,7 +22,7 @@ from openpyxl import load_workbook
 from typer.testing import CliRunner
 
 from ecocloud.cli import app
-from ecocloud.query import QueryLimitError, ReadOnlyError, open_sandbox, run_query
+from ecocloud.query import QueryLimitError, ReadOnlyError, UnknownTable, open_sandbox, run_query
 from ecocloud.settings import Settings
 from ecocloud.web.sql_worker import QueryFailed, run_capped
 from schemas.registry import get_table
@@ -520,6 +520,21 @@ def test_an_analyst_s_own_connection_cuts_the_same_beijing_days(served: Settings
         assert internal.execute("SELECT current_setting('TimeZone')").fetchone() == ("UTC",)
     finally:
         internal.close()
+
+
+def test_a_table_that_is_not_there_is_answered_with_the_tables_like_it(served: Settings) -> None:
+    """DuckDB's own guess for "air_hourly" was mart_source__daily, and for "nosuch_table" a system
+    table ("pg_tables"); a reader's guess is among the tables it may read."""
+    with pytest.raises(UnknownTable, match="no table air_hourly; tables like it: core_air__station_hourly"):
+        run_query(served, "SELECT * FROM air_hourly")
+    with pytest.raises(UnknownTable, match=r"tables like it: core_air__station_hourly,"):
+        run_query(served, "SELECT * FROM core_air__station_hourlyy")  # a typo: spelled alike first
+    with pytest.raises(UnknownTable, match="no table is like it") as nothing:
+        run_query(served, "SELECT * FROM nosuch_table")
+    assert "pg_tables" not in str(nothing.value) and "没有表 nosuch_table" in nothing.value.zh
+    with pytest.raises(UnknownTable) as restricted:  # a viewer's sandbox: only the tables it may read
+        run_query(served, "SELECT * FROM air_hourly", tables={"core_air__stations"})
+    assert "station_hourly" not in str(restricted.value)
 
 
 def test_a_viewer_s_sandbox_reads_only_the_files_of_its_tables(served: Settings) -> None:
