@@ -371,12 +371,16 @@ def ingestion_health(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
                    sum(gate_failed) AS gate_failed,
                    sum(gate_warnings) AS gate_warnings,
                    sum(gate_partitions_blocked) AS partitions_blocked,
-                   sum(rows) FILTER (WHERE layer = 'quarantine') AS quarantined_rows,
+                   sum(rows) FILTER (WHERE layer = $quarantine) AS quarantined_rows,
                    sum(rows) FILTER (WHERE list_contains($published, layer)) AS published_rows
-            FROM {datasets_as_of()} d WHERE layer NOT IN ('catalog', 'platform')
+            FROM {datasets_as_of()} d WHERE list_contains($in_lake, layer)
             GROUP BY source ORDER BY source
             """,
-            {"published": [layer.value for layer in Layer if layer.holds_published_rows]},
+            {
+                "quarantine": Layer.QUARANTINE.value,
+                "published": [layer.value for layer in Layer if layer.holds_published_rows],
+                "in_lake": [layer.value for layer in Layer if layer.in_lake],
+            },
         )
     )
 
