@@ -28,8 +28,8 @@ from ecocloud.settings import Settings
 from schemas import risk as schema
 from schemas.clock import BEIJING
 from schemas.hj212_codes import CODE_2005_TO_2017, POLLUTANTS
-from schemas.region_codes import PREFECTURE_NAMES, PREFECTURE_NAMES_EN
-from transforms.identifiers import PROVINCE_CODES, is_region_code, prefecture_code
+from schemas.region_codes import PREFECTURE_NAMES, PREFECTURE_NAMES_EN, PROVINCE_CODES
+from transforms.identifiers import is_region_code, prefecture_code
 from transforms.risk import RiskRules, load_rules, score_period
 from transforms.risk.indicators import ENGLISH_NAMES_SQL, names_sql
 from transforms.risk.sql import lit

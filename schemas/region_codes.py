@@ -1,5 +1,6 @@
-"""GB/T 2260 prefecture codes of the provinces served, with their names in Chinese and English
-(DOMAIN.md §5): reference data, as data. Matching a name to its code is
+"""GB/T 2260 prefecture codes of the provinces served, with their names in Chinese and English, the
+legacy prefecture codes and their successors, and the provinces' two-digit codes (DOMAIN.md §5):
+reference data, as data. Matching a name to its code is
 ``transforms.identifiers.prefecture_from_name``; a report's label, ``ecocloud.risk_report.region_label``.
 """
 
@@ -7,7 +8,14 @@ from __future__ import annotations
 
 from typing import Final
 
-__all__ = ["GUIZHOU_PREFECTURES", "JIANGXI_PREFECTURES", "PREFECTURE_NAMES", "PREFECTURE_NAMES_EN"]
+__all__ = [
+    "GUIZHOU_PREFECTURES",
+    "JIANGXI_PREFECTURES",
+    "LEGACY_REGION_CODES",
+    "PREFECTURE_NAMES",
+    "PREFECTURE_NAMES_EN",
+    "PROVINCE_CODES",
+]
 
 # Prefecture names as used in credit files (the 市 suffix is optional).
 JIANGXI_PREFECTURES: Final = {
@@ -59,3 +67,12 @@ PREFECTURE_NAMES_EN: Final = {
     "522600": "Qiandongnan",
     "522700": "Qiannan",
 }
+
+# Prefectures that became prefecture-level cities and got new codes (地区 → 市).
+LEGACY_REGION_CODES: Final = {"522200": "520600", "522400": "520500"}
+
+# GB/T 2260: the first two digits of every region code name one of the 34 provincial-level divisions
+PROVINCE_CODES: Final = frozenset((
+    "11", "12", "13", "14", "15", "21", "22", "23", "31", "32", "33", "34", "35", "36", "37", "41", "42",
+    "43", "44", "45", "46", "50", "51", "52", "53", "54", "61", "62", "63", "64", "65", "71", "81", "82",
+))  # fmt: skip

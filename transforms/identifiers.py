@@ -21,10 +21,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from schemas.fields import USCC_PROBLEMS
-from schemas.region_codes import PREFECTURE_NAMES
+from schemas.region_codes import LEGACY_REGION_CODES, PREFECTURE_NAMES
 
 __all__ = [
-    "LEGACY_REGION_CODES",
     "PERMIT_NO_RE",
     "USCC_CHARSET",
     "USCC_WEIGHTS",
@@ -215,9 +214,8 @@ def permit_no_valid_array(values: pa.Array | pa.ChunkedArray) -> pa.Array:
 
 
 # ----------------------------------------------------------------------------------- region codes
-# GB/T 2260, DOMAIN.md §5. The prefectures' names: schemas.region_codes.
-# Prefectures that became prefecture-level cities and got new codes (地区 → 市).
-LEGACY_REGION_CODES: Final = {"522200": "520600", "522400": "520500"}
+# GB/T 2260, DOMAIN.md §5. The code tables (prefectures' names, legacy codes, provinces):
+# schemas.region_codes.
 _REGION_RE = re.compile(r"^\d{6}$")
 
 
@@ -242,13 +240,6 @@ def canonical_industry_code(value: str | None) -> str | None:
         return text or None
     section = _SECTION_OF[m.group(2)[:2]]
     return section + m.group(2) if m.group(1) in ("", section) else text
-
-
-# GB/T 2260: the first two digits of every region code name one of the 34 provincial-level divisions
-PROVINCE_CODES = frozenset((
-    "11", "12", "13", "14", "15", "21", "22", "23", "31", "32", "33", "34", "35", "36", "37", "41", "42",
-    "43", "44", "45", "46", "50", "51", "52", "53", "54", "61", "62", "63", "64", "65", "71", "81", "82",
-))  # fmt: skip
 
 
 def is_region_code(value: str | None) -> bool:

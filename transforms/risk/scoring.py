@@ -38,8 +38,9 @@ import duckdb
 import pyarrow as pa
 
 from schemas import risk as schema
+from schemas.region_codes import LEGACY_REGION_CODES
 from schemas.sql import exact_decimal
-from transforms.identifiers import LEGACY_REGION_CODES, canonical_region_code
+from transforms.identifiers import canonical_region_code
 from transforms.risk.indicators import names_sql
 from transforms.risk.rules import RiskRules
 from transforms.risk.sql import HOUR_US, day_start_hr, labels_sql, lit, to_table
