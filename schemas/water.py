@@ -294,6 +294,15 @@ F.define(
         "（在此范围内不影响类别）",
     ),
     Column(
+        "items_without_value",
+        "string",
+        "of the items the class is judged on (pH, DO, CODMn, NH3-N, TP), those without a value here "
+        "(failed quality control, not measured), Chinese names joined by 、: the class is the worst of "
+        "the others, so it may be better than the water is; NULL when every item has a value",
+        description_zh="定类所依据项目（pH、溶解氧、高锰酸盐指数、氨氮、总磷）中此处无数值者（质控不合格、未监测），"
+        "中文名称以“、”连接：类别取其余项目中最差者，可能优于实际水质；各项目均有数值时为 NULL",
+    ),
+    Column(
         "exceed_items",
         "string",
         "items worse than the target class with their 超标倍数 (C / limit − 1, 2 decimals) in "
@@ -489,7 +498,8 @@ def _class_columns(what: str, what_zh: str) -> tuple[Column, ...]:
                 "高锰酸盐指数、氨氮、总磷中最差的类别（湖泊、水库执行湖库限值）；不含总氮；无任何项目监测值时为 NULL"
             ),
         ),
-        *F("water_class_label", "quality_label", "tn_class", "deciding_items", "exceed_items"),
+        *F("water_class_label", "quality_label", "tn_class", "deciding_items", "items_without_value"),
+        F.get("exceed_items"),
         *F(*(f"{col.removesuffix('_mgl')}_exceed_multiple" for col in EXCEED_ITEMS)),
     )
 

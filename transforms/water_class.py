@@ -75,6 +75,7 @@ CLASS_OUTPUT_COLUMNS: tuple[str, ...] = (
     "quality_label",
     "tn_class",
     "deciding_items",
+    "items_without_value",
     "exceed_items",
     *(f"{c.removesuffix('_mgl')}_exceed_multiple" for c in EXCEED_ITEMS),
 )
@@ -173,11 +174,12 @@ def classify(data: pa.Table) -> pa.Table:
         elif item.column == "tn_mgl":
             tn_class = cls
 
-    deciding, exceeding = [], []
+    deciding, exceeding, unvalued = [], [], []
     multiples: dict[str, pa.Array] = {}
     for item, values, cls in present:
         if not item.in_section_class:
             continue
+        unvalued.append(_labels(np.isnan(values), item.label, n))
         decides = (cls == section) & (section > 0)
         if item.direction == "range":  # inside its range pH does not constrain the class
             decides &= cls == CLASS_WORSE_THAN_V
@@ -204,6 +206,10 @@ def classify(data: pa.Table) -> pa.Table:
         "quality_label": _from_codes(section, CLASS_QUALITY),
         "tn_class": pa.array(tn_class, pa.int8(), mask=tn_class == 0),
         "deciding_items": _join(deciding, n),
+        # a class judged without an item may read better than the water is (a lake's TP failing QC)
+        "items_without_value": pc.if_else(
+            pa.array(section == 0), pa.scalar(None, pa.string()), _join(unvalued, n)
+        ),
         "exceed_items": _join(exceeding, n),
     }
     for col in EXCEED_ITEMS:

@@ -100,6 +100,24 @@ def test_worst_single_item_decides_and_tn_stays_out_of_the_section_class() -> No
     assert out["deciding_items"] == ["总磷", "高锰酸盐指数、总磷", "溶解氧", None]
 
 
+def test_a_class_judged_without_an_item_names_it() -> None:
+    """A lake whose TP failed quality control was class II (优) from its other items, against a
+    published IV, with nothing to say the class lacked its deciding item."""
+    t = rows(
+        ph=[7.5, 7.5, None],
+        do_mgl=[8.0, 8.0, None],
+        codmn_mgl=[1.5, 1.5, None],
+        nh3n_mgl=[0.1, None, None],
+        tp_mgl=[None, 0.015, None],
+        section_type=["lake", "lake", "lake"],
+    )
+    out = classify(t).to_pydict()
+    assert out["water_class"] == [1, 2, None]  # row 0: the worst of the items it has
+    assert out["items_without_value"] == ["总磷", "氨氮", None]  # no class, nothing to qualify
+    complete = classify(rows(ph=[7.5], do_mgl=[8.0], codmn_mgl=[1.5], nh3n_mgl=[0.1], tp_mgl=[0.015]))
+    assert complete.column("items_without_value").to_pylist() == [None]
+
+
 def test_ph_inside_6_to_9_is_never_a_deciding_item() -> None:
     t = rows(
         ph=[7.0, 9.5, 7.0, 6.0],
