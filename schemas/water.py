@@ -686,6 +686,7 @@ basin_monthly = Table(
             description="class of the sections' mean concentrations (rollup_method mean); NULL by the shares",
             description_zh="按各断面浓度均值评价的类别（rollup_method 为 mean）；按断面比例评价时为 NULL",
         ),
+        F.get("water_class_label"),
         *F("rollup_method", "basin_label"),
     ),
     primary_key=("month", "basin", "water_body"),

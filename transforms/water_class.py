@@ -361,10 +361,12 @@ def basin_monthly(monthly: pa.Table) -> pa.Table:
     mask = pa.array(by_mean)
     label = pc.if_else(mask, of_means.column("quality_label"), shares)
     mean_class = pc.if_else(mask, of_means.column("water_class"), pa.scalar(None, pa.int8()))
+    mean_label = pc.if_else(mask, of_means.column("water_class_label"), pa.scalar(None, pa.string()))
     method = pa.array(np.where(by_mean, MEAN, SHARE), pa.string())
     out = agg.drop_columns(["lakes", *items])
     return (
         out.append_column("water_class", mean_class)
+        .append_column("water_class_label", mean_label)
         .append_column("rollup_method", method)
         .append_column("basin_label", label)
     )

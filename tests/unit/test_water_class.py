@@ -229,6 +229,7 @@ def test_monthly_means_then_class_and_basin_rollup() -> None:
     # 33 % 劣V would be 中度污染): NH3-N (1.1 + 0.3 + 2.75) / 3 = 1.38 is IV; in 赣江 (1.1 + 0.3) / 2 III
     assert basins["rollup_method"] == ["mean", "mean"]
     assert basins["water_class"] == [4, 3] and basins["basin_label"] == ["轻度污染", "良好"]
+    assert basins["water_class_label"] == ["IV", "III"]  # it was a bare 4 beside the sections' labels
 
 
 def test_five_sections_or_more_are_judged_by_their_shares_and_a_lake_by_its_mean() -> None:
