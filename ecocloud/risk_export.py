@@ -32,130 +32,91 @@ __all__ = [
 
 RANKING_SHEET, ENTERPRISE_SHEET, EVIDENCE_SHEET = "排名", "企业排名", "证据"
 
-# (column of mart_risk__outlet_scores, Chinese header, column width in the workbook)
-RANKING_COLUMNS: tuple[tuple[str, str, int], ...] = (
-    ("rank", "排名", 6),
-    ("score", "风险得分", 9),
-    ("enterprise_name", "企业名称", 28),
-    ("uscc", "统一社会信用代码", 21),
-    ("outlet_code", "排放口编号", 10),
-    ("point_name", "监控点位", 20),
-    ("mn", "数采仪MN", 26),
-    ("region_code", "行政区划", 14),
-    ("industry_code", "行业代码", 9),
-    ("top_reasons", "主要原因", 80),
-    ("exceedance_points", "超标得分", 9),
-    ("fraud_points", "数据造假疑点得分", 9),
-    ("data_quality_points", "数据质量得分", 9),
-    ("permit_points", "排污许可得分", 9),
-    ("credit_points", "信用评价得分", 9),
-    ("identity_points", "身份得分", 9),
-    ("exceedance_hours", "超标小时数", 9),
-    ("exceedance_days", "超标天数", 9),
-    ("max_exceedance_multiple", "最大超标倍数", 9),
-    ("flatline_hours", "数值恒定小时数", 9),
-    ("zero_run_hours", "零值小时数", 9),
-    ("near_limit_share_pct", "贴近限值占比（%）", 9),
-    ("zs_inconsistent_hours", "折算不一致小时数", 9),
-    ("abnormal_share_pct", "异常标记占比（%）", 9),
-    ("manual_share_pct", "手工录入占比（%）", 9),
-    ("missing_share_pct", "数据缺失占比（%）", 9),
-    ("silence_longest_h", "最长中断传输（小时）", 9),
-    ("unpermitted_hours", "无证排放小时数", 9),
-    ("permit_status", "许可证状态", 12),
-    ("permit_no", "排污许可证编号", 24),
-    ("credit_level", "信用等级", 8),
-    ("credit_year", "信用评价年度", 8),
-    ("period_start", "时段起", 11),
-    ("period_end", "时段止", 11),
-    ("outlet_key", "排放口标识", 40),
+
+def _columns(*widths: tuple[str, int]) -> tuple[tuple[str, str, int], ...]:
+    """(key, Chinese heading, column width in the workbook) of each column: a key is a risk field
+    (``schemas.risk``), whose declared heading the sheets and the CSV show."""
+    return tuple((key, schema.heading(key), width) for key, width in widths)
+
+
+# (column of mart_risk__outlet_scores, Chinese heading, column width in the workbook)
+RANKING_COLUMNS = _columns(
+    ("rank", 6),
+    ("score", 9),
+    ("enterprise_name", 28),
+    ("uscc", 21),
+    ("outlet_code", 10),
+    ("point_name", 20),
+    ("mn", 26),
+    ("region_code", 14),
+    ("industry_code", 9),
+    ("top_reasons", 80),
+    ("exceedance_points", 9),
+    ("fraud_points", 9),
+    ("data_quality_points", 9),
+    ("permit_points", 9),
+    ("credit_points", 9),
+    ("identity_points", 9),
+    ("exceedance_hours", 9),
+    ("exceedance_days", 9),
+    ("max_exceedance_multiple", 9),
+    ("flatline_hours", 9),
+    ("zero_run_hours", 9),
+    ("near_limit_share_pct", 9),
+    ("zs_inconsistent_hours", 9),
+    ("abnormal_share_pct", 9),
+    ("manual_share_pct", 9),
+    ("missing_share_pct", 9),
+    ("silence_longest_h", 9),
+    ("unpermitted_hours", 9),
+    ("permit_status", 12),
+    ("permit_no", 24),
+    ("credit_level", 8),
+    ("credit_year", 8),
+    ("period_start", 11),
+    ("period_end", 11),
+    ("outlet_key", 40),
 )
-# (column of mart_risk__enterprise_scores, Chinese header, width): the web page's enterprise table
-ENTERPRISE_COLUMNS: tuple[tuple[str, str, int], ...] = (
-    ("rank", "排名", 6),
-    ("score", "风险得分", 9),
-    ("enterprise_name", "企业名称", 28),
-    ("uscc", "统一社会信用代码", 21),
-    ("industry_code", "行业代码", 9),
-    ("region_code", "行政区划", 14),
-    ("outlets_with_reasons", "有风险原因的排放口数", 10),
-    ("outlets", "排放口数", 9),
-    ("top_reasons", "主要原因", 80),
+# (column of mart_risk__enterprise_scores, Chinese heading, width): the web page's enterprise table
+ENTERPRISE_COLUMNS = _columns(
+    ("rank", 6),
+    ("score", 9),
+    ("enterprise_name", 28),
+    ("uscc", 21),
+    ("industry_code", 9),
+    ("region_code", 14),
+    ("outlets_with_reasons", 10),
+    ("outlets", 9),
+    ("top_reasons", 80),
 )
-# (key of an evidence row, Chinese header, width)
-EVIDENCE_COLUMNS: tuple[tuple[str, str, int], ...] = (
-    ("rank", "排名", 6),
-    ("enterprise_name", "企业名称", 28),
-    ("uscc", "统一社会信用代码", 21),
-    ("outlet_code", "排放口编号", 10),
-    ("mn", "数采仪MN", 26),
-    ("category", "证据类别", 14),
-    ("indicator", "规则", 12),
-    ("date", "日期", 11),
-    ("pollutant_code", "污染物代码", 10),
-    ("pollutant_name", "污染物", 10),
-    ("hours", "小时数", 8),
-    ("max_exceedance_multiple", "最大超标倍数", 9),
-    ("limit_value", "限值", 9),
-    ("limit_unit", "限值单位", 9),
-    ("limit_source", "限值来源", 10),
-    ("run_start_at", "持续开始（北京时间）", 17),
-    ("run_end_at", "持续结束（北京时间）", 17),
-    ("evidence", "说明", 90),
-    ("outlet_key", "排放口标识", 40),
+# (key of an evidence row, Chinese heading, width)
+EVIDENCE_COLUMNS = _columns(
+    ("rank", 6),
+    ("enterprise_name", 28),
+    ("uscc", 21),
+    ("outlet_code", 10),
+    ("mn", 26),
+    ("category", 14),
+    ("indicator", 12),
+    ("date", 11),
+    ("pollutant_code", 10),
+    ("pollutant_name", 10),
+    ("hours", 8),
+    ("max_exceedance_multiple", 9),
+    ("limit_value", 9),
+    ("limit_unit", 9),
+    ("limit_source", 10),
+    ("run_start_at", 17),
+    ("run_end_at", 17),
+    ("evidence", 90),
+    ("outlet_key", 40),
 )
-# the headers of an English page's download, by column key (the same key is the same header on every
-# sheet); the Chinese ones above stay the default, as the CLI writes them
+# the headings of an English page's download, by column key (the same key is the same heading on
+# every sheet); the Chinese ones stay the default, as the CLI writes them
 ENGLISH_HEADERS: dict[str, str] = {
-    "rank": "Rank",
-    "score": "Risk score",
-    "enterprise_name": "Enterprise",
-    "uscc": "USCC",
-    "outlet_code": "Outlet code",
-    "point_name": "Monitoring point",
-    "mn": "Data-logger MN",
-    "region_code": "Region",
-    "industry_code": "Industry code",
-    "top_reasons": "Top reasons",
-    "exceedance_points": "Exceedance points",
-    "fraud_points": "Data-fraud points",
-    "data_quality_points": "Data-quality points",
-    "permit_points": "Permit points",
-    "credit_points": "Credit points",
-    "identity_points": "Identity points",
-    "exceedance_hours": "Hours over the limit",
-    "exceedance_days": "Days over the limit",
-    "max_exceedance_multiple": "Largest exceedance multiple",
-    "flatline_hours": "Flat-line hours",
-    "zero_run_hours": "Zero-run hours",
-    "near_limit_share_pct": "Near-limit share (%)",
-    "zs_inconsistent_hours": "Inconsistent converted-value hours",
-    "abnormal_share_pct": "Abnormal-flag share (%)",
-    "manual_share_pct": "Entered-by-hand share (%)",
-    "missing_share_pct": "Missing share (%)",
-    "silence_longest_h": "Longest silence (hours)",
-    "unpermitted_hours": "Unpermitted hours",
-    "permit_status": "Permit status",
-    "permit_no": "Permit number",
-    "credit_level": "Credit level",
-    "credit_year": "Credit year",
-    "period_start": "Period from",
-    "period_end": "Period to",
-    "outlet_key": "Outlet key",
-    "outlets_with_reasons": "Outlets with reasons",
-    "outlets": "Outlets",
-    "category": "Evidence category",
-    "indicator": "Rule",
-    "date": "Date",
-    "pollutant_code": "Pollutant code",
-    "pollutant_name": "Pollutant",
-    "hours": "Hours",
-    "limit_value": "Limit",
-    "limit_unit": "Limit unit",
-    "limit_source": "Limit source",
-    "run_start_at": "Run start (Beijing time)",
-    "run_end_at": "Run end (Beijing time)",
-    "evidence": "Evidence",
+    key: schema.heading(key, "en")
+    for columns in (RANKING_COLUMNS, ENTERPRISE_COLUMNS, EVIDENCE_COLUMNS)
+    for key, _, _ in columns
 }
 _ENGLISH_SHEETS = {RANKING_SHEET: "Ranking", ENTERPRISE_SHEET: "Enterprises", EVIDENCE_SHEET: "Evidence"}
 # the columns holding codes of the registry, shown by their labels
@@ -194,7 +155,7 @@ def _table(rows: Iterable[dict[str, Any]], columns: Sequence[tuple[str, str, int
 
 
 def _headers(columns: Sequence[tuple[str, str, int]], lang: str) -> list[str]:
-    return [ENGLISH_HEADERS[key] if lang == "en" else label for key, label, _ in columns]
+    return [schema.heading(key, lang) for key, _, _ in columns]
 
 
 def to_csv(report: RiskReport, *, enterprises: bool = False) -> str:

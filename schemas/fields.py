@@ -59,6 +59,8 @@ SHARED.define(
         "Beijing date (partition key)",
         description_zh="日期（北京时间，分区字段）",
         nullable=False,
+        heading="Date",
+        heading_zh="日期",
     ),
     Column(
         "raw_file",
@@ -146,6 +148,8 @@ SHARED.define(
         "string",
         "industry (GB/T 4754), e.g. D4411",
         description_zh="行业（GB/T 4754 国民经济行业分类代码），如 D4411",
+        heading="Industry code",
+        heading_zh="行业代码",
     ),
     Column("industry_name", "string", "industry name, e.g. 火力发电", description_zh="行业名称，如火力发电"),
     Column("address", "string", "address", description_zh="地址"),

@@ -207,6 +207,11 @@ class Column:
     # decimals shown to people (pages, spreadsheets, the CLI's tables) where a column's every digit
     # would mislead: a score of 2.0833333 is 2.08 everywhere; the data keeps every digit
     decimals: int | None = None
+    # a short heading for the column where people read it under one (spreadsheet and CSV headers),
+    # in English and Chinese, both or neither: "Risk score" / 风险得分 (not ``labels``, which name
+    # its values)
+    heading: str | None = None
+    heading_zh: str | None = None
     # what the catalog's Chinese pages and the serving comments say (信息项说明); ``register``
     # refuses a column without one
     description_zh: str = ""
@@ -214,6 +219,10 @@ class Column:
     def __post_init__(self) -> None:
         if self.type not in _ARROW_TYPES:
             raise ValueError(f"column {self.name}: unknown logical type {self.type!r}")
+        if (self.heading is None) != (self.heading_zh is None) or "" in (self.heading, self.heading_zh):
+            raise ValueError(
+                f"column {self.name}: a heading is given in English and Chinese, both or neither"
+            )
         if isinstance(self.allowed, Codes):  # frozen: set once, here
             object.__setattr__(self, "labels", self.allowed)
             object.__setattr__(self, "allowed", self.allowed.codes)
@@ -231,6 +240,13 @@ class Column:
     @property
     def duckdb_type(self) -> str:
         return _DUCKDB_TYPES[self.type]
+
+    def heading_in(self, lang: str) -> str:
+        """The column's heading in ``lang`` ("zh" or "en"); an error where it declares none."""
+        heading = self.heading if lang == "en" else self.heading_zh
+        if heading is None:
+            raise LookupError(f"column {self.name} declares no heading")
+        return heading
 
     @property
     def comment(self) -> str:

@@ -89,27 +89,49 @@ F.define(
         "data-logger MN (设备唯一标识) = the monitored outlet",
         description_zh="数采仪设备唯一标识（MN），即所监控的排放口",
         nullable=False,
+        heading="Data-logger MN",
+        heading_zh="数采仪MN",
     ),
     Column(
         "uscc",
         "string",
         "enterprise USCC (统一社会信用代码); NULL when the MN is unregistered",
         description_zh="企业统一社会信用代码；MN 未登记时为 NULL",
+        heading="USCC",
+        heading_zh="统一社会信用代码",
     ),
     Column(
         "outlet_code",
         "string",
         "permitted outlet code (排放口编号), e.g. DA001, DW001",
         description_zh="许可排放口编号，如 DA001、DW001",
+        heading="Outlet code",
+        heading_zh="排放口编号",
     ),
     Column(
         "region_code",
         "string",
         "GB/T 2260 region code of the outlet",
         description_zh="排放口所在行政区划代码（GB/T 2260）",
+        heading="Region",
+        heading_zh="行政区划",
     ),
-    Column("enterprise_name", "string", "enterprise name as of the time", description_zh="当时的企业名称"),
-    Column("point_name", "string", "monitoring-point name", description_zh="监控点位名称"),
+    Column(
+        "enterprise_name",
+        "string",
+        "enterprise name as of the time",
+        description_zh="当时的企业名称",
+        heading="Enterprise",
+        heading_zh="企业名称",
+    ),
+    Column(
+        "point_name",
+        "string",
+        "monitoring-point name",
+        description_zh="监控点位名称",
+        heading="Monitoring point",
+        heading_zh="监控点位",
+    ),
     Column(
         "point_no",
         "int16",
@@ -128,6 +150,8 @@ F.define(
         "string",
         "discharge permit number (排污许可证编号) in force, else the latest one",
         description_zh="有效的排污许可证编号，无有效许可证时为最新一份许可证的编号",
+        heading="Permit number",
+        heading_zh="排污许可证编号",
     ),
     Column(
         "pollutant_code",
@@ -135,6 +159,8 @@ F.define(
         "HJ 212-2017 pollutant code; '*' for an indicator about the whole logger",
         description_zh="HJ 212-2017 污染物编码；针对整台数采仪的疑点为“*”",
         nullable=False,
+        heading="Pollutant code",
+        heading_zh="污染物代码",
     ),
     Column(
         "hour_at",
@@ -208,6 +234,8 @@ F.define(
         ),
         allowed=PERMIT_STATUSES,
         nullable=False,
+        heading="Permit status",
+        heading_zh="许可证状态",
     ),
     Column(
         "permit_status_since",
@@ -284,6 +312,8 @@ F.define(
         description_zh="有效限值（上限）",
         unit="{limit_unit}",
         min=0,
+        heading="Limit",
+        heading_zh="限值",
     ),
     Column(
         "limit_lower",
@@ -292,7 +322,14 @@ F.define(
         description_zh="范围型限值的下限（pH 6–9）",
         unit="{limit_unit}",
     ),
-    Column("limit_unit", "string", "unit of the limit", description_zh="限值的计量单位"),
+    Column(
+        "limit_unit",
+        "string",
+        "unit of the limit",
+        description_zh="限值的计量单位",
+        heading="Limit unit",
+        heading_zh="限值单位",
+    ),
     Column(
         "limit_source",
         "string",
@@ -301,6 +338,8 @@ F.define(
             "permit（排污许可证的有效限值）或 default（国家默认限值，DOMAIN.md §7：无许可证给出限值时采用）"
         ),
         allowed=LIMIT_SOURCES,
+        heading="Limit source",
+        heading_zh="限值来源",
     ),
     Column(
         "limit_standard",
@@ -472,6 +511,8 @@ F.define(
         description_zh="超过限值时的最大超标倍数（数值 / 限值 − 1）",
         unit="1",
         decimals=2,
+        heading="Largest exceedance multiple",
+        heading_zh="最大超标倍数",
     ),
     Column(
         "longest_exceedance_run_h",
@@ -522,6 +563,8 @@ F.define(
         description_zh="所属规则（transforms/risk/rules.toml）",
         allowed=INDICATORS,
         nullable=False,
+        heading="Rule",
+        heading_zh="规则",
     ),
     Column(
         "category",
@@ -530,6 +573,8 @@ F.define(
         description_zh="fraud（数据造假疑点）、data_quality（数据质量）或 permit（排污许可）",
         allowed=CATEGORIES,
         nullable=False,
+        heading="Evidence category",
+        heading_zh="证据类别",
     ),
     Column(
         "hours_flagged",
@@ -567,13 +612,20 @@ F.define(
         min=0,
     ),
     Column(
-        "run_start_at", "timestamp", "start of that run (UTC)", description_zh="该持续时段的起始时刻（UTC）"
+        "run_start_at",
+        "timestamp",
+        "start of that run (UTC)",
+        description_zh="该持续时段的起始时刻（UTC）",
+        heading="Run start (Beijing time)",
+        heading_zh="持续开始（北京时间）",
     ),
     Column(
         "run_end_at",
         "timestamp",
         "end of that run (exclusive, UTC)",
         description_zh="该持续时段的结束时刻（不含，UTC）",
+        heading="Run end (Beijing time)",
+        heading_zh="持续结束（北京时间）",
     ),
     Column(
         "threshold_h",
@@ -604,6 +656,8 @@ F.define(
         "what was found, in Chinese, with the numbers",
         description_zh="发现的情况（中文，含数据）",
         nullable=False,
+        heading="Evidence",
+        heading_zh="说明",
     ),
     Column(
         "evidence_en",
@@ -612,6 +666,27 @@ F.define(
         description_zh="发现的情况（英文，数据同上）",
         nullable=False,
     ),
+    # the evidence rows of a risk report (ecocloud.risk_report.evidence: exceedance days, indicator
+    # findings, identity), shown in its spreadsheets; no lake table holds them
+    Column(
+        "pollutant_name",
+        "string",
+        "name of the pollutant (HJ 212); 全部 for a finding about the whole logger",
+        description_zh="污染物名称（HJ 212）；针对整台数采仪的证据为“全部”",
+        heading="Pollutant",
+        heading_zh="污染物",
+    ),
+    Column(
+        "hours",
+        "int32",
+        "hours the evidence is about: over the limit on an exceedance day (NULL when only the day's mean "
+        "exceeded it), flagged by an indicator",
+        description_zh="证据涉及的小时数：超标日的超标小时数（仅日均值超标时为 NULL），或规则发现疑点的小时数",
+        unit="h",
+        min=0,
+        heading="Hours",
+        heading_zh="小时数",
+    ),
     # scores
     Column(
         "period_start",
@@ -619,6 +694,8 @@ F.define(
         "first Beijing day of the period",
         description_zh="时段第一天（北京时间）",
         nullable=False,
+        heading="Period from",
+        heading_zh="时段起",
     ),
     Column(
         "period_end",
@@ -626,6 +703,8 @@ F.define(
         "last Beijing day of the period (= date)",
         description_zh="时段最后一天（北京时间，= date）",
         nullable=False,
+        heading="Period to",
+        heading_zh="时段止",
     ),
     Column(
         "period_days",
@@ -646,6 +725,8 @@ F.define(
             "MN 按每家企业各排名一次）"
         ),
         nullable=False,
+        heading="Outlet key",
+        heading_zh="排放口标识",
     ),
     Column(
         "rank",
@@ -655,6 +736,8 @@ F.define(
         unit="1",
         nullable=False,
         min=1,
+        heading="Rank",
+        heading_zh="排名",
     ),
     Column(
         "score",
@@ -665,6 +748,8 @@ F.define(
         nullable=False,
         min=0,
         decimals=2,
+        heading="Risk score",
+        heading_zh="风险得分",
     ),
     Column(
         "exceedance_points",
@@ -674,6 +759,8 @@ F.define(
         unit="1",
         nullable=False,
         min=0,
+        heading="Exceedance points",
+        heading_zh="超标得分",
     ),
     Column(
         "fraud_points",
@@ -683,6 +770,8 @@ F.define(
         unit="1",
         nullable=False,
         min=0,
+        heading="Data-fraud points",
+        heading_zh="数据造假疑点得分",
     ),
     Column(
         "data_quality_points",
@@ -692,6 +781,8 @@ F.define(
         unit="1",
         nullable=False,
         min=0,
+        heading="Data-quality points",
+        heading_zh="数据质量得分",
     ),
     Column(
         "permit_points",
@@ -701,6 +792,8 @@ F.define(
         unit="1",
         nullable=False,
         min=0,
+        heading="Permit points",
+        heading_zh="排污许可得分",
     ),
     Column(
         "credit_points",
@@ -710,6 +803,8 @@ F.define(
         unit="1",
         nullable=False,
         min=0,
+        heading="Credit points",
+        heading_zh="信用评价得分",
     ),
     Column(
         "identity_points",
@@ -719,6 +814,8 @@ F.define(
         unit="1",
         nullable=False,
         min=0,
+        heading="Identity points",
+        heading_zh="身份得分",
     ),
     Column(
         "top_reasons",
@@ -726,6 +823,8 @@ F.define(
         "the highest-scoring reasons in Chinese with their numbers, '；'-separated",
         description_zh="得分最高的原因（中文，含数据），以“；”分隔",
         nullable=False,
+        heading="Top reasons",
+        heading_zh="主要原因",
     ),
     Column(
         "reason_codes",
@@ -749,6 +848,8 @@ F.define(
         unit="h",
         nullable=False,
         min=0,
+        heading="Hours over the limit",
+        heading_zh="超标小时数",
     ),
     Column(
         "exceedance_days",
@@ -758,6 +859,8 @@ F.define(
         unit="d",
         nullable=False,
         min=0,
+        heading="Days over the limit",
+        heading_zh="超标天数",
     ),
     Column(
         "flatline_hours",
@@ -767,6 +870,8 @@ F.define(
         unit="h",
         nullable=False,
         min=0,
+        heading="Flat-line hours",
+        heading_zh="数值恒定小时数",
     ),
     Column(
         "zero_run_hours",
@@ -776,6 +881,8 @@ F.define(
         unit="h",
         nullable=False,
         min=0,
+        heading="Zero-run hours",
+        heading_zh="零值小时数",
     ),
     Column(
         "near_limit_share_pct",
@@ -790,6 +897,8 @@ F.define(
         min=0,
         max=100,
         decimals=1,
+        heading="Near-limit share (%)",
+        heading_zh="贴近限值占比（%）",
     ),
     Column(
         "zs_inconsistent_hours",
@@ -799,6 +908,8 @@ F.define(
         unit="h",
         nullable=False,
         min=0,
+        heading="Inconsistent converted-value hours",
+        heading_zh="折算不一致小时数",
     ),
     Column(
         "abnormal_share_pct",
@@ -809,6 +920,8 @@ F.define(
         min=0,
         max=100,
         decimals=1,
+        heading="Abnormal-flag share (%)",
+        heading_zh="异常标记占比（%）",
     ),
     Column(
         "manual_share_pct",
@@ -819,6 +932,8 @@ F.define(
         min=0,
         max=100,
         decimals=1,
+        heading="Entered-by-hand share (%)",
+        heading_zh="手工录入占比（%）",
     ),
     Column(
         "missing_share_pct",
@@ -829,6 +944,8 @@ F.define(
         min=0,
         max=100,
         decimals=1,
+        heading="Missing share (%)",
+        heading_zh="数据缺失占比（%）",
     ),
     Column(
         "silence_longest_h",
@@ -838,6 +955,8 @@ F.define(
         unit="h",
         nullable=False,
         min=0,
+        heading="Longest silence (hours)",
+        heading_zh="最长中断传输（小时）",
     ),
     Column(
         "unpermitted_hours",
@@ -847,6 +966,8 @@ F.define(
         unit="h",
         nullable=False,
         min=0,
+        heading="Unpermitted hours",
+        heading_zh="无证排放小时数",
     ),
     Column(
         "credit_level",
@@ -854,6 +975,8 @@ F.define(
         "latest credit level (year ≤ the period's end)",
         description_zh="最新的信用评价等级（评价年度 ≤ 时段结束所在年度）",
         allowed=CREDIT_LEVELS,
+        heading="Credit level",
+        heading_zh="信用等级",
     ),
     Column(
         "credit_year",
@@ -863,6 +986,8 @@ F.define(
         unit="a",
         min=2000,
         max=2100,
+        heading="Credit year",
+        heading_zh="信用评价年度",
     ),
     Column(
         "outlets",
@@ -872,6 +997,8 @@ F.define(
         unit="count",
         nullable=False,
         min=1,
+        heading="Outlets",
+        heading_zh="排放口数",
     ),
     Column(
         "outlets_with_reasons",
@@ -881,6 +1008,8 @@ F.define(
         unit="count",
         nullable=False,
         min=0,
+        heading="Outlets with reasons",
+        heading_zh="有风险原因的排放口数",
     ),
     Column(
         "top_outlet_key",
@@ -1230,3 +1359,8 @@ DECIMALS = {name: c.decimals for name, c in F.declared().items() if c.decimals i
 def fixed(value: float | None, field: str) -> str:
     """A risk number as people are shown it: its field's declared decimals, empty for None."""
     return "" if value is None else f"{value:.{DECIMALS[field]}f}"
+
+
+def heading(field: str, lang: str = "zh") -> str:
+    """A risk field's column heading (spreadsheets, CSV) in ``lang`` ("zh" or "en"), as declared."""
+    return F.get(field).heading_in(lang)

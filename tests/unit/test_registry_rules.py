@@ -301,6 +301,25 @@ def test_a_restated_description_says_it_in_both_languages() -> None:
     assert both.comment == "物体的质量 / the mass of a thing [kg]"
 
 
+def test_a_heading_is_declared_in_both_languages() -> None:
+    """A column's heading (a spreadsheet's or CSV's header) in one language only would leave the
+    other language's download without it."""
+    for half in ({"heading": "Mass"}, {"heading_zh": "质量"}, {"heading": "", "heading_zh": "质量"}):
+        with pytest.raises(ValueError, match="heading"):
+            Column("mass_kg", "float64", "mass", unit="kg", **half)  # type: ignore[arg-type]
+    ns = Fields("heading_test", parent=SHARED)
+    ns.define(Column("mass_kg", "float64", "mass", unit="kg", heading="Mass (kg)", heading_zh="质量（千克）"))
+    assert (ns.get("mass_kg").heading_in("en"), ns.get("mass_kg").heading_in("zh")) == (
+        "Mass (kg)",
+        "质量（千克）",
+    )
+    # a table restating what the field means there keeps its heading
+    restated = ns.get("mass_kg", description="the load's mass", description_zh="负荷质量")
+    assert restated.heading_in("zh") == "质量（千克）"
+    with pytest.raises(LookupError, match="mass_kg declares no heading"):
+        _F.get("mass_kg").heading_in("en")
+
+
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 
 

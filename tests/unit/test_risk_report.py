@@ -32,6 +32,7 @@ from risk_data import (
 
 from ecocloud import spreadsheet
 from ecocloud.risk_export import (
+    ENGLISH_HEADERS,
     ENTERPRISE_COLUMNS,
     EVIDENCE_COLUMNS,
     RANKING_COLUMNS,
@@ -312,6 +313,33 @@ def test_ranking_columns_are_registry_columns() -> None:
     assert len({label for _, label, _ in RANKING_COLUMNS}) == len(RANKING_COLUMNS)
     assert {k for k, _, _ in ENTERPRISE_COLUMNS} <= set(schema.enterprise_scores.column_names)
     assert len({label for _, label, _ in ENTERPRISE_COLUMNS}) == len(ENTERPRISE_COLUMNS)
+
+
+def test_export_headers_are_the_headings_the_registry_declares() -> None:
+    """The sheets' and the CSV's headers are the headings declared on the risk fields (schemas.risk),
+    in Chinese and English; no sheet shows one header twice."""
+    assert (schema.heading("score"), schema.heading("score", "en")) == ("风险得分", "Risk score")
+    assert (schema.heading("near_limit_share_pct"), schema.heading("silence_longest_h", "en")) == (
+        "贴近限值占比（%）",
+        "Longest silence (hours)",
+    )
+    # the shared fields' (date, industry) and the evidence rows' own (pollutant name, hours)
+    assert [schema.heading(k) for k in ("date", "industry_code", "pollutant_name", "hours")] == [
+        "日期",
+        "行业代码",
+        "污染物",
+        "小时数",
+    ]
+    for columns in (RANKING_COLUMNS, ENTERPRISE_COLUMNS, EVIDENCE_COLUMNS):
+        assert [zh for _, zh, _ in columns] == [schema.F.get(k).heading_zh for k, _, _ in columns]
+        assert [ENGLISH_HEADERS[k] for k, _, _ in columns] == [schema.F.get(k).heading for k, _, _ in columns]
+        assert (
+            len({zh for _, zh, _ in columns})
+            == len({ENGLISH_HEADERS[k] for k, _, _ in columns})
+            == len(columns)
+        )
+    with pytest.raises(LookupError, match="reasons_json declares no heading"):
+        schema.heading("reasons_json")
 
 
 def test_exports_have_chinese_headers_and_every_row(marts: RiskMarts) -> None:
