@@ -318,6 +318,7 @@ F.define(
             description_zh=f"{col} 相对于水质目标类别限值的超标倍数（C / 限值 − 1）；未超出水质目标时为 NULL",
             unit="1",
             min=0,
+            decimals=2,  # as exceed_items prints it (EXCEED_MULTIPLE_DECIMALS)
         )
         for col in EXCEED_ITEMS
     ),
@@ -823,3 +824,14 @@ register(
     stage_readings,
     stage_sections_registry,
 )
+
+# the decimals people are shown of each water field that declares them (``Column.decimals``)
+DECIMALS = {name: c.decimals for name, c in F.declared().items() if c.decimals is not None}
+# 超标倍数 as exceed_items prints it, of every item with a multiple (COD and BOD5 too, which have no
+# column of their own): the multiple columns' declared decimals, one for all
+_MULTIPLE_DECIMALS = {DECIMALS[f"{col.removesuffix('_mgl')}_exceed_multiple"] for col in EXCEED_ITEMS}
+if len(_MULTIPLE_DECIMALS) != 1:
+    raise ValueError(
+        f"the *_exceed_multiple columns declare different decimals {_MULTIPLE_DECIMALS}: exceed_items prints one"
+    )
+EXCEED_MULTIPLE_DECIMALS: int = _MULTIPLE_DECIMALS.pop()

@@ -48,7 +48,7 @@ from schemas.gb3838_standard import (
     Gb3838Item,
 )
 from schemas.sql import string_list
-from schemas.water import EXCEED_ITEMS, MONTHLY_ITEMS
+from schemas.water import EXCEED_ITEMS, EXCEED_MULTIPLE_DECIMALS, MONTHLY_ITEMS
 from transforms.arrow_sql import query_arrow
 
 __all__ = [
@@ -67,7 +67,6 @@ BoolArray = NDArray[np.bool_]
 
 SHARE, MEAN = ROLLUP_METHODS  # how a basin's label is found (basin_monthly)
 MULTIPLE_DECIMALS = 4  # stored 超标倍数 (removes float noise such as 0.4999999999999998)
-MULTIPLE_TEXT_DECIMALS = 2  # as printed in exceed_items
 
 CLASS_OUTPUT_COLUMNS: tuple[str, ...] = (
     "water_class",
@@ -190,7 +189,7 @@ def classify(data: pa.Table) -> pa.Table:
                 mult = np.round(values / _target_limit(item, target, is_lake) - 1.0, MULTIPLE_DECIMALS)
             text = pc.binary_join_element_wise(
                 item.label + "(",
-                pc.cast(pa.array(np.round(mult, MULTIPLE_TEXT_DECIMALS)), pa.string()),
+                pc.cast(pa.array(np.round(mult, EXCEED_MULTIPLE_DECIMALS)), pa.string()),
                 ")",
                 "",
             )

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pytest
 
 from schemas.gb3838_standard import CODMN, DO, NH3N, PH, TN, TP
-from schemas.water import MONTHLY_ITEMS
+from schemas.water import DECIMALS, EXCEED_MULTIPLE_DECIMALS, MONTHLY_ITEMS
 from transforms.water_class import (
     attach_sections,
     basin_label,
@@ -154,6 +154,17 @@ def test_exceedance_multiples_over_the_target_class() -> None:
     # lake target III: TP 0.075 over the lake III limit 0.05 → 0.5
     assert out["tp_exceed_multiple"][2] == 0.5 and out["water_class"][2] == 4
     assert out["exceed_items"][2] == "总磷(0.5)"
+
+
+def test_exceed_items_print_multiples_at_the_columns_declared_decimals() -> None:
+    """exceed_items rounds each 超标倍数 to the decimals the *_exceed_multiple columns declare in the
+    registry (2); the columns keep four."""
+    assert {DECIMALS[f"{c}_exceed_multiple"] for c in ("codmn", "nh3n", "tp")} == {2}
+    assert EXCEED_MULTIPLE_DECIMALS == 2
+    # target III: NH3-N 1.23456 / 1.0 − 1 = 0.23456, TP 0.2937 / 0.2 − 1 = 0.4685
+    out = classify(rows(nh3n_mgl=[1.23456], tp_mgl=[0.2937], target_class=[3])).to_pydict()
+    assert out["nh3n_exceed_multiple"] == [0.2346] and out["tp_exceed_multiple"] == [0.4685]
+    assert out["exceed_items"] == ["氨氮(0.23)、总磷(0.47)"]
 
 
 def test_absent_columns_count_as_not_measured() -> None:
