@@ -387,13 +387,13 @@ class _ExceedanceWords:
     permit: str
 
 
-_MULTIPLE_DECIMALS = schema.DECIMALS["max_exceedance_multiple"]
+_MULTIPLE = schema.printf_format("max_exceedance_multiple")  # the largest multiple, as pages show it
 _EXCEEDANCE_WORDS = {
     "zh": _ExceedanceWords(
         "n.name",
         "%s 超标 %d 小时（判定 %d 小时）%s，最长连续 %d 小时%s",
         "%s 超标 %d 小时（判定 %d 小时）%s，最长连续 %d 小时%s",
-        f"，最大超标倍数 %.{_MULTIPLE_DECIMALS}f 倍",
+        f"，最大超标倍数 {_MULTIPLE} 倍",
         "，日均值 %s 超标",
         "%s 日均值 %s 超标（判定 %d 小时）",
         "%s 日均值 %s 超标（判定 %d 小时）",
@@ -406,7 +406,7 @@ _EXCEEDANCE_WORDS = {
         "ne.name",
         "%s over the limit in %d of %d judged hours%s, longest run %d h%s",
         "%s over the limit in %d of %d judged hour%s, longest run %d h%s",
-        f", at most %.{_MULTIPLE_DECIMALS}f times over",
+        f", at most {_MULTIPLE} times over",
         ", the day's mean %s over it",
         "%s: the day's mean %s over the limit (%d hours judged)",
         "%s: the day's mean %s over the limit (%d hour judged)",

@@ -1361,6 +1361,12 @@ def fixed(value: float | None, field: str) -> str:
     return "" if value is None else f"{value:.{DECIMALS[field]}f}"
 
 
+def printf_format(field: str) -> str:
+    """The printf format of a risk number at its field's declared decimals (``%.2f``): SQL sentences
+    (DuckDB's printf) show it as ``fixed`` does."""
+    return f"%.{DECIMALS[field]}f"
+
+
 def heading(field: str, lang: str = "zh") -> str:
     """A risk field's column heading (spreadsheets, CSV) in ``lang`` ("zh" or "en"), as declared."""
     return F.get(field).heading_in(lang)

@@ -54,7 +54,7 @@ from ecocloud.risk_report import (
 )
 from schemas import risk as schema
 from schemas.registry import get_table
-from schemas.risk import fixed
+from schemas.risk import fixed, printf_format
 from transforms.risk import RiskMarts, load_rules
 
 RULES = load_rules()
@@ -476,6 +476,25 @@ def test_exports_round_risk_numbers_as_the_pages_show_them(marts: RiskMarts) -> 
     assert 1.14 in {r[column] for r in evidence[1:]} and 1.138 not in {r[column] for r in evidence[1:]}
     assert fixed(1.13849, "max_exceedance_multiple") == "1.14" and fixed(2.08333, "score") == "2.08"
     assert fixed(None, "score") == ""
+
+
+def test_sql_sentences_print_a_risk_number_as_fixed_does() -> None:
+    """The exceedance sentences (the report's evidence, the scores' reasons) print the largest
+    multiple with DuckDB's printf: its format comes from the field's declared decimals, as fixed()."""
+    assert (printf_format("max_exceedance_multiple"), printf_format("near_limit_share_pct")) == (
+        "%.2f",
+        "%.1f",
+    )
+    con = duckdb.connect()
+    for field, value in (
+        ("max_exceedance_multiple", 1.13849),
+        ("near_limit_share_pct", 87.46),
+        ("score", 2.0),
+    ):
+        (printed,) = con.execute("SELECT printf(?, ?::DOUBLE)", [printf_format(field), value]).fetchone()
+        assert printed == fixed(value, field)
+    with pytest.raises(KeyError):
+        printf_format("rank")  # declares no decimals: an integer
 
 
 def test_a_ph_day_out_of_range_says_its_range_and_no_exceedance_multiple() -> None:

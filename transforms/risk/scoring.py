@@ -248,7 +248,7 @@ def _exceedance_reason(rules: RiskRules) -> str:
     )
     default = "CASE WHEN by_default THEN '（国家默认限值）' ELSE '' END"
     text = f"""CASE WHEN exc_h > 0 THEN printf('%s 超标 %d 小时（%d 天）%s，最长连续 %d 小时%s%s', nm, exc_h, exc_days,
-                  CASE WHEN max_mult IS NOT NULL THEN printf('，最大超标倍数 %.{schema.DECIMALS["max_exceedance_multiple"]}f 倍', max_mult) ELSE '' END, exc_run,
+                  CASE WHEN max_mult IS NOT NULL THEN printf('，最大超标倍数 {schema.printf_format("max_exceedance_multiple")} 倍', max_mult) ELSE '' END, exc_run,
                   CASE WHEN mean_days > 0 THEN printf('，日均值超标 %d 天', mean_days) ELSE '' END, {default})
                ELSE printf('%s 日均值超标 %d 天%s', nm, mean_days, {default}) END"""
     numbers = """json_object('hours', exc_h, 'days', exc_days, 'max_exceedance_multiple', round(max_mult, 3),
