@@ -144,7 +144,11 @@ def _display(key: str, value: Any) -> Any:
     if isinstance(value, dt.datetime):
         return beijing_minute(value)
     if isinstance(value, float) and key not in _UNROUNDED:
-        return round(value, schema.DECIMALS.get(key, 2))  # the field's declared decimals, else 2
+        # the field's declared decimals; a number whose field declares none is shown as it is, every
+        # digit, rather than at a guess (tests/unit/test_risk_report.py checks that every float
+        # column of the sheets declares them)
+        decimals = schema.DECIMALS.get(key)
+        return value if decimals is None else round(value, decimals)
     return value
 
 

@@ -759,6 +759,7 @@ F.define(
         unit="1",
         nullable=False,
         min=0,
+        decimals=2,  # as the score they add up to
         heading="Exceedance points",
         heading_zh="超标得分",
     ),
@@ -770,6 +771,7 @@ F.define(
         unit="1",
         nullable=False,
         min=0,
+        decimals=2,  # as the score they add up to
         heading="Data-fraud points",
         heading_zh="数据造假疑点得分",
     ),
@@ -781,6 +783,7 @@ F.define(
         unit="1",
         nullable=False,
         min=0,
+        decimals=2,  # as the score they add up to
         heading="Data-quality points",
         heading_zh="数据质量得分",
     ),
@@ -792,6 +795,7 @@ F.define(
         unit="1",
         nullable=False,
         min=0,
+        decimals=2,  # as the score they add up to
         heading="Permit points",
         heading_zh="排污许可得分",
     ),
@@ -803,6 +807,7 @@ F.define(
         unit="1",
         nullable=False,
         min=0,
+        decimals=2,  # as the score they add up to
         heading="Credit points",
         heading_zh="信用评价得分",
     ),
@@ -814,6 +819,7 @@ F.define(
         unit="1",
         nullable=False,
         min=0,
+        decimals=2,  # as the score they add up to
         heading="Identity points",
         heading_zh="身份得分",
     ),

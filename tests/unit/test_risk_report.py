@@ -478,6 +478,31 @@ def test_exports_round_risk_numbers_as_the_pages_show_them(marts: RiskMarts) -> 
     assert fixed(None, "score") == ""
 
 
+def test_every_number_of_the_sheets_declares_its_decimals() -> None:
+    """The export rounded a number whose field declared no decimals to 2 by a literal default; now
+    every float column of the sheets declares them (the points to 2, as the score they add up to),
+    but the limit, shown as the permit states it."""
+    floats = {
+        key
+        for columns in (RANKING_COLUMNS, ENTERPRISE_COLUMNS, EVIDENCE_COLUMNS)
+        for key, _, _ in columns
+        if schema.F.get(key).type == "float64"
+    }
+    assert floats - set(schema.DECIMALS) == {"limit_value"}
+    points = ("exceedance_points", "fraud_points", "data_quality_points", "permit_points", "credit_points")
+    assert [schema.DECIMALS[p] for p in (*points, "identity_points")] == [2] * 6
+
+
+def test_exports_round_the_points_to_their_declared_decimals(marts: RiskMarts) -> None:
+    report = build_report(connect(marts), RiskFilters(), RULES)
+    report.outlets[0].update(exceedance_points=10 / 3, fraud_points=2.005001, credit_points=1.0)
+    rows = list(csv.reader(io.StringIO(to_csv(report))))
+    cell = {key: rows[1][i] for i, (key, _, _) in enumerate(RANKING_COLUMNS)}
+    assert (cell["exceedance_points"], cell["fraud_points"], cell["credit_points"]) == ("3.33", "2.01", "1.0")
+    ranking = list(load_workbook(io.BytesIO(to_xlsx(report)))["排名"].values)
+    assert ranking[1][[k for k, _, _ in RANKING_COLUMNS].index("exceedance_points")] == 3.33
+
+
 def test_sql_sentences_print_a_risk_number_as_fixed_does() -> None:
     """The exceedance sentences (the report's evidence, the scores' reasons) print the largest
     multiple with DuckDB's printf: its format comes from the field's declared decimals, as fixed()."""
