@@ -104,7 +104,7 @@ samples AS (
     SELECT p.mn, p.pollutant_code, p.cn, epoch_us(p.data_at) AS at_us, p.dups, {chosen}
     FROM plain p LEFT JOIN copied c USING (mn, pollutant_code, cn, data_at)
 ),
-{period_sql(HOURLY_PERIOD_US)}"""
+{period_sql(HOURLY_PERIOD_US, hourly=True)}"""
 
 
 def timed_query(sql: str, view: str) -> tuple[pa.Table, dict[str, float]]:

@@ -320,9 +320,23 @@ HOURLY_FIELDS.define(
     Column(
         "flag",
         "string",
-        "the hour's (rolled-up) data flag",
-        description_zh="该小时的（汇总）数据标记",
-        nullable=False,
+        "the hour's (rolled-up) data flag; NULL for a flue-gas hour whose samples are N but cover fewer "
+        "than 45 minutes (minutes_normal): too few minutes for a valid hourly value (HJ 75), and HJ 212 "
+        "has no flag for that — not valid, not abnormal",
+        description_zh="该小时的（汇总）数据标记；废气小时的样本虽为 N 但覆盖不足 45 分钟（minutes_normal）时为空："
+        "有效数据不足以构成小时均值（HJ 75），HJ 212 无对应标记——既非有效，也非异常",
+    ),
+    Column(
+        "minutes_normal",
+        "int16",
+        "minutes of the hour its N samples cover: N samples × the logger's step (the smallest gap "
+        "between the hour's samples), at most 60; NULL for a 2061 hour or an hour of one sample (no "
+        "step to measure). A flue-gas hour is N only with ≥ 45",
+        description_zh="该小时中标记为 N 的样本覆盖的分钟数：N 样本数 × 数采仪采样间隔（该小时样本间最小间隔），"
+        "最多 60；2061 小时或仅一个样本（无法测得间隔）时为空。废气小时须不少于 45 分钟才为 N",
+        unit="min",
+        min=0,
+        max=60,
     ),
 )
 DAILY_FIELDS = Fields("source.daily", parent=F)
@@ -338,9 +352,9 @@ DAILY_FIELDS.define(
     Column(
         "flag",
         "string",
-        "the day's (rolled-up) data flag",
-        description_zh="该日的（汇总）数据标记",
-        nullable=False,
+        "the day's (rolled-up) data flag; NULL for a flue-gas day not N without an abnormal hour "
+        "(its hours not N had too few minutes)",
+        description_zh="该日的（汇总）数据标记；废气日不为 N 且无异常小时（非 N 小时均因分钟数不足）时为空",
     ),
 )
 
@@ -597,13 +611,16 @@ hourly = Table(
         "logger sent one, else the minute packets (2051) of the hour, else the real-time values (2011). "
         "The flag is the 2061 flag as sent, or rolled up from the minutes/samples per HJ 212: "
         "wastewater — one abnormal value makes the hour abnormal; flue gas — the hour is N only if "
-        "≥ 75 % of its values are N. An abnormal hour carries its most frequent abnormal flag. A value "
-        "sent without a flag counts as N. Retransmitted copies are counted once."
+        "≥ 75 % of its values are N and they cover ≥ 45 minutes (HJ 75; `minutes_normal`), else it "
+        "carries its most frequent abnormal flag, or none (NULL) when its values are N but too few. "
+        "An abnormal hour carries its most frequent abnormal flag. A value sent without a flag counts "
+        "as N. Retransmitted copies are counted once."
     ),
     description_zh=(
         "每个排放口（mn）、污染物和北京时间小时一行。优先采用数采仪上报的小时数据（2061），否则用该小时的分钟数据（2051），"
         "再否则用实时数据（2011）。数据标记取2061上报值，或按 HJ 212 由分钟/实时数据汇总：废水一个异常值即判该小时异常；"
-        "废气该小时正常值不低于75%时才为N。异常小时取出现最多的异常标记；未带标记的值按N计；重传只计一次。"
+        "废气该小时正常值不低于75%且覆盖不少于45分钟（HJ 75；minutes_normal）时才为N，否则取出现最多的异常标记，"
+        "正常值过少而无异常标记时为空。异常小时取出现最多的异常标记；未带标记的值按N计；重传只计一次。"
     ),
     columns=(
         SHARED.get(
@@ -629,6 +646,7 @@ hourly = Table(
             description_zh="参与汇总的数据包数（2061 为 1）",
         ),
         F.get("samples_normal"),
+        HOURLY_FIELDS.get("minutes_normal"),
         HOURLY_FIELDS.get("flag"),
         F.get("retransmissions"),
     ),

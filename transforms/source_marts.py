@@ -22,9 +22,18 @@ Rules (DOMAIN.md §1, HJ 212-2017):
   daily values from hours follow the same rule over the hours.
 * **Flag roll-up** — a sample without a flag counts as N. Wastewater (ST 32, else a ``w`` code):
   one abnormal sample makes the hour abnormal. Flue gas (ST 31, else an ``a`` code): the hour is N
-  only if ≥ 75 % of its samples are N. Other systems use the wastewater rule. An abnormal period
-  carries its most frequent abnormal flag (ties: alphabetical). The day rolls up its hours with the
-  same rule (DOMAIN.md states the minute → hour rule; applying it one level up is our choice).
+  only if ≥ 75 % of its minutes are N (HJ 75: a valid hourly mean needs ≥ 45 valid minutes) — and
+  ≥ 75 % of its samples. The minutes a minute (2051) or real-time (2011) hour's N samples cover are
+  ``minutes_normal``: the count of its N samples times the logger's sampling step, the smallest gap
+  between the hour's samples of that command (capped at 60), so 3 real-time samples in 2 minutes of
+  an hour cover 3 minutes, not the hour. An hour of one sample has no measurable step: its minutes
+  are unknown (NULL) and the sample share alone decides, as for a 2061 hour, whose flag the logger
+  rolled up itself. Other systems use the wastewater rule. A period not N carries its most
+  frequent abnormal flag (ties: alphabetical); a flue-gas hour whose samples are N but cover
+  fewer than 45 minutes has no flag (NULL: too few minutes for an hourly value — HJ 212's flags have
+  no code for it), and is not valid. The day rolls up its hours with the same share rule (DOMAIN.md
+  states the minute → hour rule; applying it one level up is our choice), a flag-less hour counting
+  as not N.
 """
 
 from __future__ import annotations
@@ -39,6 +48,7 @@ from schemas.sql import exact_decimal
 __all__ = [
     "DAILY_CN",
     "FLUE_GAS_NORMAL_SHARE",
+    "FLUE_GAS_VALID_MINUTES",
     "HOURLY_CNS",
     "HOURLY_CNS_SQL",
     "HOURLY_PERIOD_US",
@@ -56,6 +66,7 @@ __all__ = [
 ]
 
 FLUE_GAS_NORMAL_SHARE = 0.75  # HJ 212 / HJ 75: a flue-gas hour is valid (N) with ≥ 75 % valid minutes
+FLUE_GAS_VALID_MINUTES = 45  # HJ 75: a valid hourly mean needs ≥ 45 minutes of valid data (75 % of 60)
 HOUR_US = 3_600_000_000  # an hour in epoch microseconds (Beijing hours are whole UTC hours)
 _DAY_US = 24 * HOUR_US
 _BEIJING_US = 8 * HOUR_US
@@ -85,14 +96,16 @@ def source_type(st: str | None, pollutant_code: str) -> str:
     return "other"
 
 
-def rollup_flag(flags: list[str | None], kind: str) -> str:
-    """Reference (Python) form of the SQL roll-up, for tests and documentation."""
+def rollup_flag(flags: list[str | None], kind: str, minutes_normal: int | None = None) -> str | None:
+    """Reference (Python) form of the SQL roll-up, for tests and documentation. ``minutes_normal``:
+    the minutes the N samples cover, where measurable (a flue-gas hour needs 45)."""
     values = ["N" if f is None else f for f in flags]
     if not values:
         raise ValueError("no samples")
     normal = sum(1 for f in values if f == "N")
+    enough = minutes_normal is None or minutes_normal >= FLUE_GAS_VALID_MINUTES
     if kind == "flue_gas":
-        if normal >= FLUE_GAS_NORMAL_SHARE * len(values):
+        if normal >= FLUE_GAS_NORMAL_SHARE * len(values) and enough:
             return "N"
     elif normal == len(values):
         return "N"
@@ -100,7 +113,7 @@ def rollup_flag(flags: list[str | None], kind: str) -> str:
     for f in values:
         if f != "N":
             counts[f] = counts.get(f, 0) + 1
-    return min(counts, key=lambda f: (-counts[f], f))
+    return min(counts, key=lambda f: (-counts[f], f)) if counts else None
 
 
 def units_table() -> pa.Table:
@@ -114,10 +127,13 @@ def units_table() -> pa.Table:
     )
 
 
-def _flag_sql(samples: str, normal: str, kind: str, top: str) -> str:
+def _flag_sql(samples: str, normal: str, kind: str, top: str, minutes: str | None = None) -> str:
+    """The period's flag (the rules in the module's docstring); ``minutes``: its N minutes, where
+    the period is an hour of samples (NULL where unknown)."""
+    enough = f"coalesce({minutes} >= {FLUE_GAS_VALID_MINUTES}, true)" if minutes else "true"
     return f"""
-    CASE WHEN {normal} = {samples}
-              OR ({kind} = 'flue_gas' AND {normal} >= {FLUE_GAS_NORMAL_SHARE} * {samples}) THEN 'N'
+    CASE WHEN {normal} = {samples} AND {kind} <> 'flue_gas' THEN 'N'
+         WHEN {kind} = 'flue_gas' AND {normal} >= {FLUE_GAS_NORMAL_SHARE} * {samples} AND {enough} THEN 'N'
          ELSE {top} END"""
 
 
@@ -212,12 +228,43 @@ samples AS (
 )
 
 
-def period_sql(period_us: str) -> str:
+# the commands whose samples are spread over an hour at the logger's step (2051 minute, 2011 real-time)
+_STEPPED_CNS_SQL = ", ".join(f"'{cn}'" for cn in HOURLY_CNS[1:])
+
+
+def _steps_sql(period_us: str) -> str:
+    """``steps``: per (mn, command, period) of minute or real-time samples, the logger's sampling
+    step in whole seconds — the smallest gap between the period's consecutive sample instants (a
+    logger samples at a fixed interval; a missing sample only widens a gap)."""
+    return f"""
+steps AS (
+    SELECT mn, cn, period_us, round(min(gap) / 1e6)::BIGINT AS step_s
+    FROM (
+        SELECT mn, cn, period_us, at_us - lag(at_us) OVER (PARTITION BY mn, cn, period_us ORDER BY at_us) AS gap
+        FROM (SELECT DISTINCT mn, cn, {period_us} AS period_us, at_us FROM samples WHERE cn IN ({_STEPPED_CNS_SQL}))
+    )
+    WHERE gap > 0 GROUP BY ALL
+),"""
+
+
+def _minutes_normal_sql(samples_normal: str, step_s: str) -> str:
+    """The minutes of the hour its N samples cover (whole minutes, at most 60; NULL: step unknown)."""
+    # not least(60, …): DuckDB's least skips a NULL argument, and an unknown step must stay unknown
+    return (
+        f"(CASE WHEN {step_s} IS NOT NULL THEN least(60, ({samples_normal} * {step_s}) // 60) END)::SMALLINT"
+    )
+
+
+def period_sql(period_us: str, *, hourly: bool = False) -> str:
     """Aggregate the samples of each (mn, pollutant, period): per flag first, then per command — on
     small intermediate tables. A period's samples come from one command (the hourly basis join keeps
     one per hour, the daily mart reads 2031 only), so there is no command to pick afterwards; were
-    there two, the period would get two rows and the gate's key check would block the mart."""
-    return f"""
+    there two, the period would get two rows and the gate's key check would block the mart.
+    ``hourly``: the periods are hours, whose flue-gas flag also needs 45 N minutes
+    (``minutes_normal``)."""
+    minutes = _minutes_normal_sql("p.samples_normal", "s.step_s") if hourly else "NULL::SMALLINT"
+    steps_join = "LEFT JOIN steps s USING (mn, cn, period_us)" if hourly else ""
+    return f"""{_steps_sql(period_us) if hourly else ""}
 per_flag AS (
     SELECT mn, pollutant_code, cn, {period_us} AS period_us, flag, count(*) AS n,
            sum({exact_decimal("s_avg")}) AS sum_avg, count(s_avg) AS n_avg, min(s_min) AS min_v, max(s_max) AS max_v,
@@ -246,12 +293,16 @@ per_cn AS (
                 ELSE 'other' END AS source_type
     FROM per_flag GROUP BY mn, pollutant_code, cn, period_us
 ),
+with_minutes AS (
+    SELECT p.*, {minutes} AS minutes_normal FROM per_cn p {steps_join}
+),
 judged AS (
-    SELECT *, {_flag_sql("samples", "samples_normal", "source_type", "top")} AS flag FROM per_cn
+    SELECT *, {_flag_sql("samples", "samples_normal", "source_type", "top", "minutes_normal")} AS flag
+    FROM with_minutes
 )
 SELECT p.mn, p.pollutant_code, p.period_us, p.cn AS basis, p.source_type,
        {_valid_values("p")}, p.cou_value,
-       p.samples, p.samples_normal, p.retransmissions, p.flag,
+       p.samples, p.samples_normal, p.minutes_normal, p.retransmissions, p.flag,
        u.u_unit AS unit, u.u_cou_unit AS cou_unit
 FROM judged p LEFT JOIN units u ON u.u_code = p.pollutant_code
 ORDER BY p.mn, p.pollutant_code, p.period_us
@@ -305,7 +356,7 @@ def hourly_sql(readings: str) -> str:
         + _HOURLY_BASIS_SQL.format(readings=readings)
         + _SAMPLES_SQL.format(readings="basis", cns=HOURLY_CNS_SQL)
         + ","
-        + period_sql(HOURLY_PERIOD_US)
+        + period_sql(HOURLY_PERIOD_US, hourly=True)
     )
 
 
@@ -319,7 +370,10 @@ def hourly_from_basis_sql(basis: str) -> str:
     """The second half of :func:`hourly_sql`: its rows from a relation of basis readings named
     ``basis`` (what :func:`hourly_basis_sql` returns); reads the relation ``units``."""
     return (
-        "WITH " + _SAMPLES_SQL.format(readings=basis, cns=HOURLY_CNS_SQL) + "," + period_sql(HOURLY_PERIOD_US)
+        "WITH "
+        + _SAMPLES_SQL.format(readings=basis, cns=HOURLY_CNS_SQL)
+        + ","
+        + period_sql(HOURLY_PERIOD_US, hourly=True)
     )
 
 

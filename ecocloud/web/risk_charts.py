@@ -106,10 +106,11 @@ def outlet_chart(
             {
                 "type": "scatter",
                 "mode": "markers",
-                "name": v.t("异常/手工标记", "abnormal / manual flag"),
+                "name": v.t("异常/手工标记或分钟数不足", "abnormal / manual flag or too few minutes"),
                 "x": [bj(r["hour_at"]) for r in flagged],
                 "y": [r["avg_value"] for r in flagged],
-                "text": [plain(r["flag"]) for r in flagged],
+                # no flag: a flue-gas hour of too few N minutes for an hourly value (mart_source__hourly)
+                "text": [plain(r["flag"]) if r["flag"] else v.t("不足45分钟", "< 45 min") for r in flagged],
                 "hovertemplate": "%{x}: %{y} (%{text})<extra></extra>",
                 "marker": {"color": "#b26a00", "size": 6, "symbol": "x"},
             }

@@ -15,7 +15,7 @@ UTC = dt.UTC
 T0 = dt.datetime(2026, 11, 18, 16, tzinfo=UTC)  # 2026-11-19 00:00 Beijing
 
 
-def hour(i: int, value: float, limit: float | None, flag: str = "N", ref: float | None = 6.0) -> dict:
+def hour(i: int, value: float, limit: float | None, flag: str | None = "N", ref: float | None = 6.0) -> dict:
     return {
         "pollutant_code": "a21026",
         "hour_at": T0 + dt.timedelta(hours=i),
@@ -31,7 +31,14 @@ def hour(i: int, value: float, limit: float | None, flag: str = "N", ref: float 
 
 
 def test_chart_draws_the_limit_in_force_and_marks_the_evidence() -> None:
-    rows = [hour(0, 20, 35), hour(1, 40, 35), hour(2, 20, 50), hour(3, 21, None), hour(4, 9, 50, flag="M")]
+    rows = [
+        hour(0, 20, 35),
+        hour(1, 40, 35),
+        hour(2, 20, 50),
+        hour(3, 21, None),
+        hour(4, 9, 50, flag="M"),
+        hour(5, 8, 50, flag=None),
+    ]
     exceedances = [
         {"hour_at": T0 + dt.timedelta(hours=1), "judged_value": 44.0, "exceedance_multiple": 0.257}
     ]
@@ -50,10 +57,19 @@ def test_chart_draws_the_limit_in_force_and_marks_the_evidence() -> None:
     assert value["y"][4] is None  # a flagged hour is not judged: a gap, its measured mean marked below
     assert traces["实测值"]["y"][1] == 40
     (limit,) = [t for name, t in traces.items() if name.startswith("限值")]
-    assert limit["line"]["shape"] == "hv" and limit["y"] == [35, 35, 50, None, 50]  # a gap without a limit
+    assert limit["line"]["shape"] == "hv" and limit["y"] == [
+        35,
+        35,
+        50,
+        None,
+        50,
+        50,
+    ]  # a gap without a limit
     assert "许可证" in limit["name"] and "基准氧 6%" in limit["name"]
     assert traces["超标小时"]["x"] == ["2026-11-19 01:00"] and traces["超标小时"]["text"] == ["0.26"]
-    assert traces["异常/手工标记"]["text"] == ["M"] and traces["异常/手工标记"]["y"] == [9]
+    # a flue-gas hour of too few minutes has no flag: marked as such, not as a flag named None
+    marked = traces["异常/手工标记或分钟数不足"]
+    assert marked["text"] == ["M", "不足45分钟"] and marked["y"] == [9, 8]
     # the logger-wide silence is shaded on every pollutant's chart; another pollutant's flat line is not
     (shape,) = fig["layout"]["shapes"]
     assert (shape["x0"], shape["x1"]) == ("2026-11-18 18:00", "2026-11-19 00:00")

@@ -121,6 +121,19 @@ def test_only_valid_hours_are_judged() -> None:
     )
 
 
+def test_flue_gas_hours_of_too_few_minutes_are_neither_judged_nor_abnormal() -> None:
+    """An hour without a flag (its N samples cover < 45 minutes, mart_source__hourly) is no valid
+    hourly value: not judged against the limit, and not counted as abnormal either."""
+    rows = air_hours([80.0] * 48, flag=None, basis="2011", samples=3, samples_normal=3, minutes_normal=3)
+    day = so2_day(refresh(base_inputs(mart_source__hourly=hourly(rows)), D).exceedance_daily)
+    assert (day["hours_present"], day["hours_valid"], day["hours_abnormal"], day["hours_exceeded"]) == (
+        24,
+        0,
+        0,
+        0,
+    )
+
+
 def test_national_defaults_only_where_no_permit_gives_a_limit() -> None:
     # the wastewater plant (D4620) has no permit: GB 18918 1A, COD 50 mg/L, pH 6–9
     start = bj(D - dt.timedelta(days=1))

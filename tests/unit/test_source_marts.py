@@ -76,6 +76,78 @@ def test_rollup_reference_rules() -> None:
     assert rollup_flag(["N"] * 44 + ["M"] * 16, "flue_gas") == "M"
     assert rollup_flag(["N", None, "C", "C", "D", "D"], "wastewater") == "C"  # ties: alphabetical
     assert rollup_flag([None, None], "flue_gas") == "N"  # no flag sent counts as N
+    # a flue-gas hour needs 45 N minutes (HJ 75): N samples too few for that have no flag
+    assert rollup_flag(["N"] * 3, "flue_gas", minutes_normal=3) is None
+    assert rollup_flag(["N"] * 3 + ["C"], "flue_gas", minutes_normal=3) == "C"
+    assert rollup_flag(["N"] * 5, "flue_gas", minutes_normal=50) == "N"
+    assert rollup_flag(["N"] * 3, "wastewater", minutes_normal=3) == "N"  # the minutes rule is flue gas's
+
+
+def stepped(
+    offsets_s: list[int], cn: str = "2011", *, code: str = "a21026", st: str = "31"
+) -> list[dict[str, object]]:
+    """One N sample of ``cn`` at each offset (seconds) into the 10:00 hour."""
+    stat = "Rtd" if cn == "2011" else "Avg"
+    return [
+        reading(cn, H10 + dt.timedelta(seconds=s), stat, 10.0, "N", code=code, st=st, offset=i)
+        for i, s in enumerate(offsets_s)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("cn", "offsets_s", "minutes", "flag"),
+    [
+        ("2011", [0, 60, 120], 3, None),  # the analyst's hour: 3 real-time samples in 2 minutes
+        ("2011", list(range(0, 3600, 30)), 60, "N"),  # every 30 s, the whole hour
+        ("2051", [600 * i for i in range(6)], 60, "N"),  # every 10 minutes
+        ("2051", [600 * i for i in range(5)], 50, "N"),  # one 10-minute sample missing: 50 minutes
+        ("2051", [600 * i for i in range(4)], 40, None),  # two missing: 40 < 45
+        ("2051", [0, 600, 3000], 30, None),  # a hole in the middle: the step is 10 minutes, not 25
+        # a 1-minute logger down from 10:05 to 10:55: 10 minutes, though its samples span the hour
+        ("2051", [60 * i for i in [*range(5), *range(55, 60)]], 10, None),
+        ("2051", [1800], None, "N"),  # one sample: no step to measure, the share rule alone
+    ],
+)
+def test_flue_gas_hour_needs_45_normal_minutes(
+    cn: str, offsets_s: list[int], minutes: int | None, flag: str | None
+) -> None:
+    """HJ 75: a valid hourly mean needs ≥ 45 valid minutes — counted from the logger's step, so a
+    few samples bunched in a corner of the hour do not make it N."""
+    (h,) = hourly(stepped(offsets_s, cn))
+    assert (h["basis"], h["samples_normal"], h["minutes_normal"], h["flag"]) == (
+        cn,
+        len(offsets_s),
+        minutes,
+        flag,
+    )
+
+
+def test_minutes_rule_is_flue_gas_only_and_not_for_hourly_packets() -> None:
+    (h,) = hourly(stepped([0, 60, 120], code="w01018", st="32"))
+    assert (h["source_type"], h["minutes_normal"], h["flag"]) == ("wastewater", 3, "N")
+    (h,) = hourly([reading("2061", H10, "Avg", 20.0, "N", code="a21026", st="31")])
+    assert (h["basis"], h["minutes_normal"], h["flag"]) == ("2061", None, "N")
+
+
+def test_a_day_of_too_thin_flue_gas_hours_has_no_flag() -> None:
+    """Every hour 3 real-time samples in 2 minutes: no hour is N, none abnormal — the day neither."""
+    midnight = dt.datetime(2026, 11, 20, 0, 0, tzinfo=BEIJING)
+    rows = [
+        reading(
+            "2011",
+            midnight + dt.timedelta(hours=h, minutes=m),
+            "Rtd",
+            10.0,
+            "N",
+            code="a21026",
+            st="31",
+            offset=10 * h + m,
+        )
+        for h in range(24)
+        for m in range(3)
+    ]
+    (d,) = daily(rows)
+    assert (d["hours"], d["samples"], d["samples_normal"], d["flag"]) == (24, 24, 0, None)
 
 
 def test_wastewater_hour_with_one_abnormal_minute_is_abnormal() -> None:

@@ -173,7 +173,7 @@ def _judged_sql(rules: RiskRules) -> str:
                CASE WHEN a.o2 >= 0 AND a.o2 < {o2_max!r} THEN a.o2 END AS o2,
                coalesce(a.o2 >= {o2_max!r}, false) AS o2_too_high,
                a.flow > {rules.running_flow_min!r} AS running,
-               h.flag IN ({valid}) AS valid,
+               coalesce(h.flag IN ({valid}), false) AS valid,  -- a flag-less hour (too few minutes) is not
                h.pollutant_code IN ({aux}) AS auxiliary,
                (h.basis = '2061' OR h.samples >= 2) AND h.max_value - h.min_value > {_tol(rules, "h.avg_value")} AS spread
         FROM _risk_h h
