@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
-__all__ = ["BEIJING", "BEIJING_ZONE", "beijing_minute", "beijing_wall", "in_beijing"]
+__all__ = ["BEIJING", "BEIJING_ZONE", "beijing_minute", "beijing_text", "beijing_wall", "in_beijing"]
 
 BEIJING = dt.timezone(dt.timedelta(hours=8))
 BEIJING_ZONE = "Asia/Shanghai"  # its IANA name, for a session time zone (DuckDB, Postgres)
@@ -27,3 +28,25 @@ def in_beijing(value: dt.datetime) -> str:
     a naive value is UTC."""
     stamp = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
     return stamp.astimezone(BEIJING).isoformat(sep=" ")
+
+
+# an instant as Python and GX write one in UTC inside a text (a gate result's observed minimum of a
+# time column: "2026-12-05T15:00:00+00:00"); a "Z" form is left alone — it is more likely a string
+# from the data, to be shown as the gate saw it
+_UTC_IN_TEXT = re.compile(r"\b(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?)\+00:00\b")
+
+
+def beijing_text(value: object) -> str:
+    """A text with every UTC instant in it written in Beijing time (``2026-12-05 23:00:00+08:00``);
+    what only looks like one (2026-02-30, 24:00) stays as written. The gate's messages keep UTC (they
+    are stored); the pages and the CLI show them through this."""
+    if value is None:
+        return ""
+
+    def local(m: re.Match[str]) -> str:
+        try:
+            return in_beijing(dt.datetime.fromisoformat(f"{m[1]}T{m[2]}+00:00"))
+        except ValueError:
+            return m[0]
+
+    return _UTC_IN_TEXT.sub(local, str(value))

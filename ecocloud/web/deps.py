@@ -33,7 +33,7 @@ from schemas import permits as permit_schema
 from schemas import risk as risk_schema
 from schemas.air import AQI_CATEGORIES
 from schemas.catalog import EXPECTATION_TYPES, QUALITY_KINDS
-from schemas.clock import beijing_minute, in_beijing
+from schemas.clock import beijing_minute, beijing_text, in_beijing
 from schemas.fields import LAYERS, SOURCES
 from schemas.registry import SEVERITIES
 from schemas.risk import fixed
@@ -65,27 +65,6 @@ def cell(value: object) -> str:
     if isinstance(value, dt.datetime) and value.tzinfo is not None:
         return in_beijing(value)
     return "" if value is None else str(value)
-
-
-# an instant as Python and GX write one in UTC inside a text (a gate result's observed minimum of a
-# time column: "2026-12-05T15:00:00+00:00"); a "Z" form is left alone — it is more likely a string
-# from the data, which the page must show as the gate saw it
-_UTC_IN_TEXT = re.compile(r"\b(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?)\+00:00\b")
-
-
-def beijing_text(value: object) -> str:
-    """A text with every UTC instant in it written in Beijing time (``2026-12-05 23:00:00+08:00``);
-    what only looks like one (2026-02-30, 24:00) stays as written."""
-    if value is None:
-        return ""
-
-    def local(m: re.Match[str]) -> str:
-        try:
-            return in_beijing(dt.datetime.fromisoformat(f"{m[1]}T{m[2]}+00:00"))
-        except ValueError:
-            return m[0]
-
-    return _UTC_IN_TEXT.sub(local, str(value))
 
 
 # Airflow's run id: its kind, "__", the time in UTC (the logical date, or when a run without one was

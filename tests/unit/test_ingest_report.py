@@ -7,7 +7,10 @@ import pytest
 from ecocloud.cli_ingest import print_report
 from ecocloud.runner.report import PUBLISHED, SKIPPED, RunReport, UnitReport
 
-_WHY = "core_air__station_hourly 2026-11-23: pm25 outside [0, 1000] on 1 of 24 rows, e.g. [1187.5]"
+_WHY = (
+    "core_air__station_hourly 2026-11-23: pm25 outside [0, 1000] on 1 of 24 rows, e.g. [1187.5] at keys "
+    '(station_code, observed_at) = [["1001A", "2026-11-22T16:00:00+00:00"]]'
+)
 
 
 def _report(*units: UnitReport) -> RunReport:
@@ -29,6 +32,8 @@ def test_a_unit_still_blocked_beside_new_ones_says_how_to_build_it_again(
     out = capsys.readouterr()
     text = " ".join((out.out + out.err).split())  # the console wraps long lines
     assert "2026-11-23 still BLOCKED (its input is unchanged): " in text
+    # the gate stores the sampled row's instant in UTC; the engineer reads it in Beijing time
+    assert '[["1001A", "2026-11-23 00:00:00+08:00"]]' in text and "+00:00" not in text
     assert (
         "1 unit(s) still blocked (above): after a fix of the code, ecocloud run air --no-land --rebuild "
         "UNIT builds one again (or a new code_version of its build, every unit)"

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from ecocloud.web.deps import beijing_text, observed_text, run_time
+from ecocloud.web.deps import observed_text, run_time
+from schemas.clock import beijing_text
 from schemas.platform import WITHHELD
 
 
