@@ -443,6 +443,17 @@ F.define(
         min=0,
     ),
     Column(
+        "hours_incomplete",
+        "int16",
+        "of those, without a flag: flue-gas hours whose N samples cover fewer than 45 minutes "
+        "(mart_source__hourly.minutes_normal) — no valid hourly value, counted as missing",
+        description_zh="其中无数据标记的小时数：N 样本覆盖不足 45 分钟的废气小时（mart_source__hourly.minutes_normal）"
+        "——无有效小时值，按缺失计",
+        unit="h",
+        nullable=False,
+        min=0,
+    ),
+    Column(
         "hours_running",
         "int16",
         "of those, flow above the running threshold",
@@ -1141,7 +1152,14 @@ exceedance_daily = Table(
         ),
         *F("limit_lower", "limit_unit", "limit_source", "limit_standard", "permit_no"),
         *F("o2_reference_pct", "limit_changed", "segment_hours", "logger_hours", "hours_present"),
-        *F("hours_valid", "hours_abnormal", "hours_manual", "hours_running", "hours_judged"),
+        *F(
+            "hours_valid",
+            "hours_abnormal",
+            "hours_manual",
+            "hours_incomplete",
+            "hours_running",
+            "hours_judged",
+        ),
         *F("hours_unjudged", "hours_exceeded", "hours_near_limit", "max_judged_value", "max_ratio"),
         *F("max_exceedance_multiple", "longest_exceedance_run_h", "daily_mean_value", "daily_mean_ratio"),
         *F("daily_mean_hours", "day_mean_exceeded"),

@@ -22,18 +22,19 @@ Rules (DOMAIN.md §1, HJ 212-2017):
   daily values from hours follow the same rule over the hours.
 * **Flag roll-up** — a sample without a flag counts as N. Wastewater (ST 32, else a ``w`` code):
   one abnormal sample makes the hour abnormal. Flue gas (ST 31, else an ``a`` code): the hour is N
-  only if ≥ 75 % of its minutes are N (HJ 75: a valid hourly mean needs ≥ 45 valid minutes) — and
-  ≥ 75 % of its samples. The minutes a minute (2051) or real-time (2011) hour's N samples cover are
-  ``minutes_normal``: the count of its N samples times the logger's sampling step, the smallest gap
-  between the hour's samples of that command (capped at 60), so 3 real-time samples in 2 minutes of
-  an hour cover 3 minutes, not the hour. An hour of one sample has no measurable step: its minutes
-  are unknown (NULL) and the sample share alone decides, as for a 2061 hour, whose flag the logger
-  rolled up itself. Other systems use the wastewater rule. A period not N carries its most
-  frequent abnormal flag (ties: alphabetical); a flue-gas hour whose samples are N but cover
-  fewer than 45 minutes has no flag (NULL: too few minutes for an hourly value — HJ 212's flags have
-  no code for it), and is not valid. The day rolls up its hours with the same share rule (DOMAIN.md
-  states the minute → hour rule; applying it one level up is our choice), a flag-less hour counting
-  as not N.
+  only if ≥ 75 % of its samples are N and, for an hour of minute (2051) or real-time (2011) data,
+  its N samples cover ≥ 45 minutes (HJ 75: a valid hourly mean needs 45 valid minutes) —
+  ``minutes_normal``: the count of its N samples times the logger's sampling step, the most common
+  gap between the pollutant's consecutive samples in the hour (capped at 60). So 3 real-time
+  samples in 2 minutes cover 3 minutes, not the hour; one sample has no step to measure and cannot
+  show 45 minutes (the real captures' loggers send minute data every 1 or 10 minutes, real-time
+  data every 30 s or 5 minutes; a logger sending real-time data only hourly is the case this
+  misjudges). A 2061 hour's flag is the
+  logger's own roll-up, as sent. Other systems use the wastewater rule. A period not N carries its
+  most frequent abnormal flag (ties: alphabetical); a flue-gas hour whose samples are N but too
+  few has no flag (NULL: too few minutes for an hourly value — HJ 212's flags have no code for
+  it), and is not valid. The day rolls up its hours with the same share rule (DOMAIN.md states the
+  minute → hour rule; applying it one level up is our choice), a flag-less hour counting as not N.
 """
 
 from __future__ import annotations
@@ -96,14 +97,17 @@ def source_type(st: str | None, pollutant_code: str) -> str:
     return "other"
 
 
-def rollup_flag(flags: list[str | None], kind: str, minutes_normal: int | None = None) -> str | None:
-    """Reference (Python) form of the SQL roll-up, for tests and documentation. ``minutes_normal``:
-    the minutes the N samples cover, where measurable (a flue-gas hour needs 45)."""
+def rollup_flag(
+    flags: list[str | None], kind: str, *, stepped: bool = False, minutes_normal: int | None = None
+) -> str | None:
+    """Reference (Python) form of the SQL roll-up, for tests and documentation. ``stepped``: the
+    samples are an hour's minute or real-time data, whose N samples must cover 45 minutes for a
+    flue-gas hour to be N; ``minutes_normal``: the minutes they cover (None: no step measured)."""
     values = ["N" if f is None else f for f in flags]
     if not values:
         raise ValueError("no samples")
     normal = sum(1 for f in values if f == "N")
-    enough = minutes_normal is None or minutes_normal >= FLUE_GAS_VALID_MINUTES
+    enough = not stepped or (minutes_normal is not None and minutes_normal >= FLUE_GAS_VALID_MINUTES)
     if kind == "flue_gas":
         if normal >= FLUE_GAS_NORMAL_SHARE * len(values) and enough:
             return "N"
@@ -127,10 +131,9 @@ def units_table() -> pa.Table:
     )
 
 
-def _flag_sql(samples: str, normal: str, kind: str, top: str, minutes: str | None = None) -> str:
-    """The period's flag (the rules in the module's docstring); ``minutes``: its N minutes, where
-    the period is an hour of samples (NULL where unknown)."""
-    enough = f"coalesce({minutes} >= {FLUE_GAS_VALID_MINUTES}, true)" if minutes else "true"
+def _flag_sql(samples: str, normal: str, kind: str, top: str, enough: str = "true") -> str:
+    """The period's flag (the rules in the module's docstring); ``enough``: whether its N samples
+    cover enough minutes for a flue-gas hour (SQL)."""
     return f"""
     CASE WHEN {normal} = {samples} AND {kind} <> 'flue_gas' THEN 'N'
          WHEN {kind} = 'flue_gas' AND {normal} >= {FLUE_GAS_NORMAL_SHARE} * {samples} AND {enough} THEN 'N'
@@ -233,18 +236,31 @@ _STEPPED_CNS_SQL = ", ".join(f"'{cn}'" for cn in HOURLY_CNS[1:])
 
 
 def _steps_sql(period_us: str) -> str:
-    """``steps``: per (mn, command, period) of minute or real-time samples, the logger's sampling
-    step in whole seconds — the smallest gap between the period's consecutive sample instants (a
-    logger samples at a fixed interval; a missing sample only widens a gap)."""
+    """``steps``: per (mn, pollutant, command, period) of minute or real-time samples, the logger's
+    sampling step in whole seconds — the most common gap between the pollutant's consecutive samples
+    in the period (ties: the smallest). A logger samples at a fixed interval: a missing sample widens
+    one gap, a stray or drifted one narrows one, and neither moves the most common gap; another
+    pollutant sent a second apart is not this pollutant's sample."""
     return f"""
+gaps AS (
+    SELECT mn, pollutant_code, cn, period_us,
+           round((at_us - lag(at_us) OVER (PARTITION BY mn, pollutant_code, cn, period_us ORDER BY at_us)) / 1e6)::BIGINT
+               AS gap_s
+    FROM (SELECT mn, pollutant_code, cn, {period_us} AS period_us, at_us FROM samples WHERE cn IN ({_STEPPED_CNS_SQL}))
+),
 steps AS (
-    SELECT mn, cn, period_us, round(min(gap) / 1e6)::BIGINT AS step_s
-    FROM (
-        SELECT mn, cn, period_us, at_us - lag(at_us) OVER (PARTITION BY mn, cn, period_us ORDER BY at_us) AS gap
-        FROM (SELECT DISTINCT mn, cn, {period_us} AS period_us, at_us FROM samples WHERE cn IN ({_STEPPED_CNS_SQL}))
-    )
-    WHERE gap > 0 GROUP BY ALL
+    SELECT mn, pollutant_code, cn, period_us, first(gap_s ORDER BY n DESC, gap_s) AS step_s
+    FROM (SELECT mn, pollutant_code, cn, period_us, gap_s, count(*) AS n FROM gaps WHERE gap_s > 0 GROUP BY ALL)
+    GROUP BY ALL
 ),"""
+
+
+# an hour of minute or real-time samples has enough N minutes for flue gas with 45 of them; one sample
+# (no step to measure) cannot show them; a 2061 hour was rolled up by the logger
+_ENOUGH_MINUTES = (
+    f"CASE WHEN cn IN ({_STEPPED_CNS_SQL}) THEN coalesce(minutes_normal >= {FLUE_GAS_VALID_MINUTES}, false) "
+    "ELSE true END"
+)
 
 
 def _minutes_normal_sql(samples_normal: str, step_s: str) -> str:
@@ -263,7 +279,7 @@ def period_sql(period_us: str, *, hourly: bool = False) -> str:
     ``hourly``: the periods are hours, whose flue-gas flag also needs 45 N minutes
     (``minutes_normal``)."""
     minutes = _minutes_normal_sql("p.samples_normal", "s.step_s") if hourly else "NULL::SMALLINT"
-    steps_join = "LEFT JOIN steps s USING (mn, cn, period_us)" if hourly else ""
+    steps_join = "LEFT JOIN steps s USING (mn, pollutant_code, cn, period_us)" if hourly else ""
     return f"""{_steps_sql(period_us) if hourly else ""}
 per_flag AS (
     SELECT mn, pollutant_code, cn, {period_us} AS period_us, flag, count(*) AS n,
@@ -297,7 +313,7 @@ with_minutes AS (
     SELECT p.*, {minutes} AS minutes_normal FROM per_cn p {steps_join}
 ),
 judged AS (
-    SELECT *, {_flag_sql("samples", "samples_normal", "source_type", "top", "minutes_normal")} AS flag
+    SELECT *, {_flag_sql("samples", "samples_normal", "source_type", "top", _ENOUGH_MINUTES)} AS flag
     FROM with_minutes
 )
 SELECT p.mn, p.pollutant_code, p.period_us, p.cn AS basis, p.source_type,

@@ -126,12 +126,13 @@ def test_flue_gas_hours_of_too_few_minutes_are_neither_judged_nor_abnormal() -> 
     hourly value: not judged against the limit, and not counted as abnormal either."""
     rows = air_hours([80.0] * 48, flag=None, basis="2011", samples=3, samples_normal=3, minutes_normal=3)
     day = so2_day(refresh(base_inputs(mart_source__hourly=hourly(rows)), D).exceedance_daily)
-    assert (day["hours_present"], day["hours_valid"], day["hours_abnormal"], day["hours_exceeded"]) == (
-        24,
-        0,
-        0,
-        0,
-    )
+    assert (
+        day["hours_present"],
+        day["hours_valid"],
+        day["hours_abnormal"],
+        day["hours_incomplete"],
+        day["hours_exceeded"],
+    ) == (24, 0, 0, 24, 0)
 
 
 def test_national_defaults_only_where_no_permit_gives_a_limit() -> None:

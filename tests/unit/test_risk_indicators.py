@@ -152,6 +152,13 @@ def test_missing_values_and_silence() -> None:
     assert (miss["hours_flagged"], miss["hours_checked"]) == (5, 24)
     assert miss["evidence_en"] == "SO2 missing 5/24 hourly values (logger online)"
     assert indicator(m, "silence", mn=MN_AIR) == []
+    # hours whose SO2 had too few minutes for an hourly value (no flag, mart_source__hourly) are as
+    # missing: a logger sending a few samples an hour is not left unscored
+    thin = [dict(r, flag=None, basis="2011") if r["pollutant_code"] == "a21026" and i % 2 else r
+            for i, r in enumerate(air_hours(NORMAL))]  # fmt: skip
+    m = refresh(base_inputs(mart_source__hourly=hourly(thin)), D)
+    (miss,) = indicator(m, "missing_data", pollutant_code="a21026")
+    assert (miss["hours_flagged"], miss["hours_checked"], miss["triggered"]) == (12, 24, True)
     # the whole logger silent 8 hours (D 02:00–10:00) while the water outlet sends: silence, not
     # missing values
     silent = [None if 26 <= i < 34 else v for i, v in enumerate(NORMAL)]

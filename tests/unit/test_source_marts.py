@@ -77,10 +77,12 @@ def test_rollup_reference_rules() -> None:
     assert rollup_flag(["N", None, "C", "C", "D", "D"], "wastewater") == "C"  # ties: alphabetical
     assert rollup_flag([None, None], "flue_gas") == "N"  # no flag sent counts as N
     # a flue-gas hour needs 45 N minutes (HJ 75): N samples too few for that have no flag
-    assert rollup_flag(["N"] * 3, "flue_gas", minutes_normal=3) is None
-    assert rollup_flag(["N"] * 3 + ["C"], "flue_gas", minutes_normal=3) == "C"
-    assert rollup_flag(["N"] * 5, "flue_gas", minutes_normal=50) == "N"
-    assert rollup_flag(["N"] * 3, "wastewater", minutes_normal=3) == "N"  # the minutes rule is flue gas's
+    assert rollup_flag(["N"] * 3, "flue_gas", stepped=True, minutes_normal=3) is None
+    assert rollup_flag(["N"] * 3 + ["C"], "flue_gas", stepped=True, minutes_normal=3) == "C"
+    assert rollup_flag(["N"] * 5, "flue_gas", stepped=True, minutes_normal=50) == "N"
+    assert rollup_flag(["N"], "flue_gas", stepped=True) is None  # one sample: no step, no 45 minutes
+    assert rollup_flag(["N"], "flue_gas") == "N"  # a 2061 hour: the logger's roll-up
+    assert rollup_flag(["N"] * 3, "wastewater", stepped=True, minutes_normal=3) == "N"  # flue gas's rule
 
 
 def stepped(
@@ -105,7 +107,12 @@ def stepped(
         ("2051", [0, 600, 3000], 30, None),  # a hole in the middle: the step is 10 minutes, not 25
         # a 1-minute logger down from 10:05 to 10:55: 10 minutes, though its samples span the hour
         ("2051", [60 * i for i in [*range(5), *range(55, 60)]], 10, None),
-        ("2051", [1800], None, "N"),  # one sample: no step to measure, the share rule alone
+        ("2051", [1800], None, None),  # one sample: no step to measure, and no 45 minutes
+        ("2011", [1800], None, None),
+        # a stray sample 5 s after one of a 30-s logger's does not make its step 5 s
+        ("2011", sorted([*range(0, 3600, 30), 65]), 60, "N"),
+        # a 2051 stamp drifted by 59 s: the step stays 10 minutes
+        ("2051", [0, 600, 1200, 1859, 2400, 3000], 60, "N"),
     ],
 )
 def test_flue_gas_hour_needs_45_normal_minutes(
@@ -120,6 +127,28 @@ def test_flue_gas_hour_needs_45_normal_minutes(
         minutes,
         flag,
     )
+
+
+def test_the_step_is_each_pollutants_own() -> None:
+    """NOx sent a second after SO2, each every 10 minutes: each pollutant's step is 10 minutes, not 1 s."""
+    rows = [
+        reading(
+            "2051",
+            H10 + dt.timedelta(seconds=600 * i + lag),
+            "Avg",
+            10.0,
+            "N",
+            code=code,
+            st="31",
+            offset=2 * i + lag,
+        )
+        for i in range(6)
+        for code, lag in (("a21026", 0), ("a21002", 1))
+    ]
+    assert [(h["pollutant_code"], h["minutes_normal"], h["flag"]) for h in hourly(rows)] == [
+        ("a21002", 60, "N"),
+        ("a21026", 60, "N"),
+    ]
 
 
 def test_minutes_rule_is_flue_gas_only_and_not_for_hourly_packets() -> None:

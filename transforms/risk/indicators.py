@@ -13,7 +13,8 @@ indicator                   the day's row counts …                            
                             mean with O2 by more than rel_tol
 ``abnormal_flags``          hours flagged F M D C B T                                        data_quality
 ``manual_values``           hours flagged S                                                  data_quality
-``missing_data``            hours the logger sent something but not this pollutant            data_quality
+``missing_data``            hours the logger sent something but not this pollutant, or too   data_quality
+                            few minutes of it for an hourly value (``hours_incomplete``)
 ``silence``                 hours in silent runs (≥ min_run_h) of the whole logger ('*')     data_quality
                             while another logger sent (not the platform's own outage)
 ``unpermitted_discharge``   hours with data (and flow, where measured) while the outlet has   permit
@@ -40,6 +41,7 @@ from transforms.risk.rules import RiskRules
 from transforms.risk.sql import (
     BEIJING_H,
     HOUR_US,
+    MISSING_HOURS,
     beijing_text,
     day_num,
     day_start_hr,
@@ -200,7 +202,7 @@ def _share_sql(rules: RiskRules) -> str:
         + " UNION ALL "
         + share("manual_values", "hours_manual", "hours_present", "data_quality")
         + " UNION ALL "
-        + share("missing_data", "logger_hours - hours_present", "logger_hours", "data_quality")
+        + share("missing_data", MISSING_HOURS, "logger_hours", "data_quality")
     )  # fmt: skip
 
 

@@ -43,7 +43,7 @@ from schemas.sql import exact_decimal
 from transforms.identifiers import canonical_region_code
 from transforms.risk.indicators import names_sql
 from transforms.risk.rules import RiskRules
-from transforms.risk.sql import HOUR_US, day_start_hr, labels_sql, lit, to_table
+from transforms.risk.sql import HOUR_US, MISSING_HOURS, day_start_hr, labels_sql, lit, to_table
 
 __all__ = ["SCORE_INPUTS", "PeriodScores", "region_prefix", "score_period"]
 
@@ -152,7 +152,7 @@ def _base(
             SELECT mn, coalesce(uscc, '') AS uk, pollutant_code,
                    sum(hours_judged) AS judged, sum(hours_near_limit) AS near,
                    sum(hours_present) AS present, sum(hours_abnormal) AS abnormal, sum(hours_manual) AS manual,
-                   sum(logger_hours - hours_present) AS missing, sum(logger_hours) AS logger_h
+                   sum({MISSING_HOURS}) AS missing, sum(logger_hours) AS logger_h
             FROM mart_source__exceedance_daily WHERE {where}{only}
             GROUP BY mn, coalesce(uscc, ''), pollutant_code
         ), e AS (  -- the exceedance figures, from the (few) rows with an hour over the limit

@@ -22,6 +22,11 @@ FAR_US = 9_000_000_000_000_000_000  # beyond any real instant: open interval end
 EPOCH = dt.date(1970, 1, 1)
 
 
+# an outlet-day's hourly values of a pollutant missing while its logger was online (a row of
+# mart_source__exceedance_daily): hours without one, and hours whose value had too few minutes
+MISSING_HOURS = "(logger_hours - hours_present + hours_incomplete)"
+
+
 def day_num(d: dt.date) -> int:
     return (d - EPOCH).days
 
