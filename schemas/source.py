@@ -187,10 +187,12 @@ F.define(
         "source_type",
         "string",
         "wastewater (ST 32, else code prefix w), flue_gas (ST 31, else prefix a) or other: decides the flag "
-        "roll-up (flue gas: N with ≥ 75 % N samples; wastewater and other: N only if all are N)",
+        "roll-up (flue gas: N with ≥ 75 % N samples covering ≥ 45 minutes in an hour of minute or "
+        "real-time data; wastewater and other: N only if all are N)",
         description_zh=(
             "wastewater 废水（ST 32，否则按污染物编码前缀 w）、flue_gas 废气（ST 31，否则按前缀 a）或 other："
-            "决定数据标记的汇总规则（废气：N 样本占比 ≥ 75 % 即为 N；废水及 other：全部为 N 才为 N）"
+            "决定数据标记的汇总规则（废气：N 样本占比 ≥ 75 % 且分钟/实时数据的小时中 N 样本覆盖 ≥ 45 分钟才为 N；"
+            "废水及 other：全部为 N 才为 N）"
         ),
         nullable=False,
         allowed=SOURCE_TYPES,
@@ -329,11 +331,12 @@ HOURLY_FIELDS.define(
     Column(
         "minutes_normal",
         "int16",
-        "minutes of the hour its N samples cover: N samples × the logger's step (the smallest gap "
-        "between the hour's samples), at most 60; NULL for a 2061 hour or an hour of one sample (no "
-        "step to measure). A flue-gas hour is N only with ≥ 45",
-        description_zh="该小时中标记为 N 的样本覆盖的分钟数：N 样本数 × 数采仪采样间隔（该小时样本间最小间隔），"
-        "最多 60；2061 小时或仅一个样本（无法测得间隔）时为空。废气小时须不少于 45 分钟才为 N",
+        "minutes of the hour its N samples cover: N samples × the logger's step (the most common gap "
+        "between the pollutant's consecutive samples in the hour), at most 60; NULL for a 2061 hour or "
+        "an hour of one sample (no step to measure: not enough for a flue-gas hour). A flue-gas hour "
+        "of minute or real-time data is N only with ≥ 45",
+        description_zh="该小时中标记为 N 的样本覆盖的分钟数：N 样本数 × 数采仪采样间隔（该污染物该小时相邻样本间隔的众数），"
+        "最多 60；2061 小时或仅一个样本（无法测得间隔，对废气小时即不足）时为空。废气的分钟/实时数据小时须不少于 45 分钟才为 N",
         unit="min",
         min=0,
         max=60,
@@ -611,16 +614,16 @@ hourly = Table(
         "logger sent one, else the minute packets (2051) of the hour, else the real-time values (2011). "
         "The flag is the 2061 flag as sent, or rolled up from the minutes/samples per HJ 212: "
         "wastewater — one abnormal value makes the hour abnormal; flue gas — the hour is N only if "
-        "≥ 75 % of its values are N and they cover ≥ 45 minutes (HJ 75; `minutes_normal`), else it "
-        "carries its most frequent abnormal flag, or none (NULL) when its values are N but too few. "
-        "An abnormal hour carries its most frequent abnormal flag. A value sent without a flag counts "
-        "as N. Retransmitted copies are counted once."
+        "≥ 75 % of its values are N and they cover ≥ 45 minutes (HJ 75; `minutes_normal`; one "
+        "minute or real-time value cannot). An hour not N carries its most frequent abnormal flag, or "
+        "none (NULL) when its values are N but too few. A value sent without a flag counts as N. "
+        "Retransmitted copies are counted once."
     ),
     description_zh=(
         "每个排放口（mn）、污染物和北京时间小时一行。优先采用数采仪上报的小时数据（2061），否则用该小时的分钟数据（2051），"
         "再否则用实时数据（2011）。数据标记取2061上报值，或按 HJ 212 由分钟/实时数据汇总：废水一个异常值即判该小时异常；"
         "废气该小时正常值不低于75%且覆盖不少于45分钟（HJ 75；minutes_normal）时才为N，否则取出现最多的异常标记，"
-        "正常值过少而无异常标记时为空。异常小时取出现最多的异常标记；未带标记的值按N计；重传只计一次。"
+        "正常值过少而无异常标记时为空（单个分钟/实时样本不足以构成）。未带标记的值按N计；重传只计一次。"
     ),
     columns=(
         SHARED.get(
