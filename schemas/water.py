@@ -386,6 +386,18 @@ F.define(
         nullable=False,
     ),
     Column(
+        "sections_incomplete",
+        "int32",
+        "of those, sections whose class lacks one of its items for the month (items_without_value: "
+        "failed quality control, not measured) — the class may be better than the water, so they are "
+        "left out of the class counts and shares below",
+        description_zh="其中当月定类项目有缺项的断面数（items_without_value：质控不合格、未监测）——其类别可能优于实际水质，"
+        "故不计入以下各类别断面数和比例",
+        unit="count",
+        min=0,
+        nullable=False,
+    ),
+    Column(
         "sections_i_iii",
         "int32",
         "sections in classes I–III",
@@ -415,8 +427,8 @@ F.define(
     Column(
         "share_i_iii_pct",
         "float64",
-        "share of sections in I–III",
-        description_zh="I–III 类断面比例",
+        "share of sections in I–III (of the sections whose class lacks no item; NULL: none)",
+        description_zh="I–III 类断面比例（以定类项目无缺项的断面为分母；无此类断面时为空）",
         unit="%",
         min=0,
         max=100,
@@ -424,8 +436,8 @@ F.define(
     Column(
         "share_worse_v_pct",
         "float64",
-        "share of sections in 劣V",
-        description_zh="劣V类断面比例",
+        "share of sections in 劣V (of the sections whose class lacks no item; NULL: none)",
+        description_zh="劣V类断面比例（以定类项目无缺项的断面为分母；无此类断面时为空）",
         unit="%",
         min=0,
         max=100,
@@ -664,13 +676,16 @@ basin_monthly = Table(
         "lakes together; with fewer river sections, and for a lake or reservoir, the label of the class of "
         "the sections' mean concentrations (地表水环境质量评价办法（试行）; `rollup_method`). A row with "
         "`water_body` NULL is the "
-        "whole basin; rows with a water body (from the section registry) break it down."
+        "whole basin; rows with a water body (from the section registry) break it down. A section "
+        "whose class lacks one of its items for the month (a failed quality control) is counted in "
+        "`sections_incomplete`, not in the class counts and shares: its class may be better than the water."
     ),
     description_zh=(
         "由断面月度类别汇总的各流域每月 I–III 类和劣V类断面比例及流域水质状况："
         "I–III 类比例不低于90%为优，不低于75%为良好，否则按劣V类比例判定（低于20%轻度污染，低于40%中度污染，"
         "其余重度污染）——断面数不少于5个时如此；少于5个时，以及湖库，按各断面浓度算术平均值评价的类别定水质状况"
         "（《地表水环境质量评价办法（试行）》，见 rollup_method）。water_body 为空的行代表整个流域，其余行按水体细分。"
+        "当月定类项目有缺项（质控不合格）的断面计入 sections_incomplete，不计入各类别断面数和比例：其类别可能优于实际水质。"
     ),
     columns=(
         F.get("month"),
@@ -680,7 +695,7 @@ basin_monthly = Table(
             description="river or lake within the basin; NULL = the whole basin",
             description_zh="流域内的河流或湖泊；NULL 表示整个流域",
         ),
-        *F("sections", "sections_i_iii", "sections_iv_v", "sections_worse_v"),
+        *F("sections", "sections_incomplete", "sections_i_iii", "sections_iv_v", "sections_worse_v"),
         *F("share_i_iii_pct", "share_worse_v_pct"),
         F.get(
             "water_class",

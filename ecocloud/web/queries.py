@@ -323,8 +323,9 @@ def station_span(con: duckdb.DuckDBPyConnection, code: str) -> tuple[dt.date | N
 
 
 def basin_months(con: duckdb.DuckDBPyConnection, basin: str | None) -> list[dict[str, Any]]:
-    """Each basin's months, with how many of its sections had no class that month (nothing measured:
-    the basin's shares are of the classified ones)."""
+    """Each basin's months, with how many of its sections had no class that month (nothing measured)
+    and how many a class lacking one of its items (``sections_incomplete``): the basin's shares are
+    of the others."""
     return _dicts(
         con.execute(
             """
@@ -333,7 +334,8 @@ def basin_months(con: duckdb.DuckDBPyConnection, basin: str | None) -> list[dict
             u AS (SELECT month, basin, count(*) - count(water_class) AS unclassified
                   FROM mart_water__section_monthly GROUP BY month, basin)
             SELECT coalesce(b.month, u.month) AS month, coalesce(b.basin, u.basin) AS basin,
-                   coalesce(b.sections, 0) AS sections, b.sections_i_iii, b.sections_iv_v,
+                   coalesce(b.sections, 0) AS sections, coalesce(b.sections_incomplete, 0) AS sections_incomplete,
+                   b.sections_i_iii, b.sections_iv_v,
                    b.sections_worse_v, b.share_i_iii_pct, b.share_worse_v_pct, b.water_class,
                    b.rollup_method, b.basin_label, coalesce(u.unclassified, 0) AS unclassified
             FROM b FULL JOIN u ON b.month = u.month AND b.basin IS NOT DISTINCT FROM u.basin

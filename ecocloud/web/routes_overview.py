@@ -269,6 +269,8 @@ def water(request: Request, basin: Annotated[str | None, Query(max_length=60)] =
             (v.t("Ⅰ–Ⅲ类", "I–III"), "sections_i_iii", "#2e9e44"),
             (v.t("Ⅳ–Ⅴ类", "IV–V"), "sections_iv_v", "#f0b429"),
             (v.t("劣Ⅴ类", "worse than V"), "sections_worse_v", "#b3261e"),
+            # classed without one of their items: their class may be better than the water
+            (v.t("定类项目缺项", "an item missing"), "sections_incomplete", "#9e9e9e"),
         )
         data = [
             {

@@ -982,10 +982,11 @@ def test_the_water_overview_counts_the_sections_it_could_not_classify(
     web_home: WebHome, tmp_path: Path
 ) -> None:
     """A basin's sections are those with a class that month: the overview showed 42 of the catalog's 43
-    sections without a word of the one with nothing measured. The board's snapshot in ``web_home``
-    depends on the day (a maintenance row, every value "--", is there on some days only), so this
-    test ingests one it makes: today's board and a new section under maintenance."""
-    from ecocloud.simulator.water import WaterQuirks, board_reply, board_rows, jiangxi_sections
+    sections without a word of the one with nothing measured — nor of one classed without its TP,
+    which counted in the shares. The board's snapshot in ``web_home`` depends on the day (a
+    maintenance row, every value "--", is there on some days only), so this test ingests one it
+    makes: today's board, a new section under maintenance and a new one without TP."""
+    from ecocloud.simulator.water import THEAD, WaterQuirks, board_reply, board_rows, jiangxi_sections
 
     now = dt.datetime.now(BEIJING).replace(tzinfo=None, second=0, microsecond=0)
     rows, _ = board_rows(
@@ -994,6 +995,9 @@ def test_the_water_overview_counts_the_sections_it_could_not_classify(
     # a new section under maintenance: class -1, every value "--" after province, basin, name, time and
     # class (a known section has a reading with values this month already, from web_home's snapshot)
     rows.append([*rows[0][:2], "新设断面", rows[0][3], "-1", *(["--"] * (len(rows[0]) - 5))])
+    without_tp = [*rows[0][:2], "缺项断面", *rows[0][3:]]
+    without_tp[next(i for i, h in enumerate(THEAD) if "总磷" in h)] = "--"
+    rows.append(without_tp)
     reply = tmp_path / f"water_board_{now:%Y%m%d}.json"
     reply.write_bytes(board_reply(rows, 1, len(rows)))
     sections = str(web_home.home / "sections.csv")
@@ -1007,6 +1011,13 @@ def test_the_water_overview_counts_the_sections_it_could_not_classify(
             "SELECT month, basin, count(*) - count(water_class) AS n FROM mart_water__section_monthly "
             "GROUP BY ALL HAVING n > 0 ORDER BY ALL"
         ).fetchall()
+        incomplete = con.execute(
+            "SELECT month, basin, sections_incomplete FROM mart_water__basin_monthly "
+            "WHERE water_body IS NULL AND sections_incomplete > 0 ORDER BY ALL"
+        ).fetchall()
+        (missing_tp,) = con.execute(
+            "SELECT items_without_value FROM mart_water__section_monthly WHERE section_name = '缺项断面'"
+        ).fetchone()
     finally:
         con.close()
     with running_web(env, "--insecure-cookies") as base:
@@ -1020,6 +1031,13 @@ def test_the_water_overview_counts_the_sections_it_could_not_classify(
     expected = [(m.strftime("%Y-%m"), basin, n) for m, basin, n in unclassified]
     assert said == expected and expected  # the new section has no class this month
     assert 'id="unclassified-note"' in page
+    assert missing_tp == "总磷"
+    said = sorted(
+        (row.split("<td>")[1].split("</td>")[0], row.split("<td>")[2].split("</td>")[0], int(n.group(1)))
+        for row in table_rows
+        if (n := re.search(r"其中 (\d+) 个定类项目有缺项，未计入比例", row))
+    )
+    assert said == [(m.strftime("%Y-%m"), basin, n) for m, basin, n in incomplete] and incomplete
 
 
 def test_the_language_link_stays_on_this_site(web_server: str) -> None:

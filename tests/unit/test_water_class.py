@@ -256,6 +256,7 @@ def test_five_sections_or_more_are_judged_by_their_shares_and_a_lake_by_its_mean
             "section_type": ["river"] * 5 + ["lake"] * 2,
             "water_class": pa.array([*classes, 3, 4], pa.int8()),
             "tp_mgl": [tp[c] for c in classes] + [0.04, 0.06],  # lake limits: mean 0.05 is III
+            "items_without_value": pa.array([None] * 7, pa.string()),
         }
     )
     out = basin_monthly(monthly).to_pydict()
@@ -281,12 +282,40 @@ def test_rivers_and_lakes_together_and_means_without_a_class_go_by_the_shares() 
             "water_class": pa.array([4, 2, 6, 6], pa.int8()),
             "tp_mgl": [0.1, 0.1, None, None],
             "ph": [7.0, 7.0, 5.0, 10.0],
+            "items_without_value": pa.array([None] * 4, pa.string()),
         }
     )
     out = {(r["basin"], r["water_body"]): r for r in basin_monthly(monthly).to_pylist()}
     assert [(out[k]["rollup_method"], out[k]["water_class"], out[k]["basin_label"]) for k in (
         ("甲", None), ("甲", "湖"), ("甲", "河"), ("乙", None)
     )] == [("share", None, "轻度污染"), ("mean", 4, "轻度污染"), ("mean", 2, "优"), ("share", None, "重度污染")]  # fmt: skip
+
+
+def test_a_section_classed_without_one_of_its_items_is_left_out_of_the_shares() -> None:
+    """The analyst's lake section with TP failing QC was class II (its other items) and counted in
+    the basin's I–III share: a class judged without an item may be better than the water, so it is
+    counted apart (sections_incomplete) and the shares are of the complete ones."""
+    classes = [2, 2, 3, 4, 6, 2]
+    monthly = pa.table(
+        {
+            "month": [dt.date(2026, 8, 1)] * 6,
+            "basin": ["长江流域"] * 6,
+            "water_body": ["赣江"] * 6,
+            "section_type": ["river"] * 6,
+            "water_class": pa.array(classes, pa.int8()),
+            "items_without_value": pa.array([None] * 5 + ["总磷"], pa.string()),
+        }
+    )
+    (basin, body) = basin_monthly(monthly).to_pylist()
+    assert (basin["sections"], basin["sections_incomplete"], basin["sections_i_iii"]) == (6, 1, 3)
+    assert (basin["sections_iv_v"], basin["sections_worse_v"]) == (1, 1)
+    assert basin["share_i_iii_pct"] == pytest.approx(60.0)  # 3 of 5, not 4 of 6 (66.7)
+    assert basin["share_worse_v_pct"] == pytest.approx(20.0) and basin["basin_label"] == "中度污染"
+    assert body["sections_incomplete"] == 1
+    # every section incomplete: no shares, and no label from them
+    every = monthly.set_column(5, "items_without_value", pa.array(["总磷"] * 6, pa.string()))
+    (basin, _) = basin_monthly(every).to_pylist()
+    assert (basin["share_i_iii_pct"], basin["basin_label"], basin["rollup_method"]) == (None, None, "share")
 
 
 def one_section_month(**items: list[float]) -> dict:
