@@ -18,7 +18,7 @@ from rich.table import Table as RichTable
 
 from ecocloud.settings import Settings, get_settings
 from ecocloud.terminal import cli_console, plain, said
-from schemas.clock import beijing_text
+from schemas.clock import instants_in_beijing
 
 ingest_app = typer.Typer(
     help="Ingest upstream files, pages and captures into the lake.", no_args_is_help=True
@@ -174,15 +174,15 @@ def _print_build_messages(units: list[Any]) -> None:
     for u in units:
         if u.status != SKIPPED or u.deferred:
             for line in u.warnings:
-                console.print(f"[yellow]{said(u.unit)} warning: {said(beijing_text(line))}")
+                console.print(f"[yellow]{said(u.unit)} warning: {said(instants_in_beijing(line))}")
         if u.status != SKIPPED:
             for line in u.failures:
                 word = "FAILED" if u.status == "failed" else "BLOCKED"
-                err.print(f"[red]{said(u.unit)} {word}: {said(beijing_text(line))}")
+                err.print(f"[red]{said(u.unit)} {word}: {said(instants_in_beijing(line))}")
         elif u.blocked_before:  # its input has not changed since: rebuilding it would block it again
             for line in u.blocked_before.splitlines():
                 err.print(
-                    f"[red]{said(u.unit)} still BLOCKED (its input is unchanged): {said(beijing_text(line))}"
+                    f"[red]{said(u.unit)} still BLOCKED (its input is unchanged): {said(instants_in_beijing(line))}"
                 )
 
 

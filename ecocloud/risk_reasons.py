@@ -73,7 +73,7 @@ def _missing(n: Numbers, _name: str, _rules: RiskRules) -> str:
     missing, expected = n.get("values_missing"), n.get("values_expected")
     return (
         f"{_share(missing, expected)} of data missing ({missing} of the {expected} hourly values "
-        "expected while the logger was online)"
+        "expected while the logger was online missing or incomplete)"
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-__all__ = ["BEIJING", "BEIJING_ZONE", "beijing_minute", "beijing_text", "beijing_wall", "in_beijing"]
+__all__ = ["BEIJING", "BEIJING_ZONE", "beijing_minute", "beijing_wall", "in_beijing", "instants_in_beijing"]
 
 BEIJING = dt.timezone(dt.timedelta(hours=8))
 BEIJING_ZONE = "Asia/Shanghai"  # its IANA name, for a session time zone (DuckDB, Postgres)
@@ -36,7 +36,7 @@ def in_beijing(value: dt.datetime) -> str:
 _UTC_IN_TEXT = re.compile(r"\b(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?)\+00:00\b")
 
 
-def beijing_text(value: object) -> str:
+def instants_in_beijing(value: object) -> str:
     """A text with every UTC instant in it written in Beijing time (``2026-12-05 23:00:00+08:00``);
     what only looks like one (2026-02-30, 24:00) stays as written. The gate's messages keep UTC (they
     are stored); the pages and the CLI show them through this."""

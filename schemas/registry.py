@@ -243,6 +243,8 @@ class Column:
 
     def heading_in(self, lang: str) -> str:
         """The column's heading in ``lang`` ("zh" or "en"); an error where it declares none."""
+        if lang not in ("zh", "en"):
+            raise ValueError(f"no heading language {lang!r}: zh or en")
         heading = self.heading if lang == "en" else self.heading_zh
         if heading is None:
             raise LookupError(f"column {self.name} declares no heading")

@@ -445,9 +445,9 @@ F.define(
     Column(
         "hours_incomplete",
         "int16",
-        "of those, without a flag: flue-gas hours whose N samples cover fewer than 45 minutes "
-        "(mart_source__hourly.minutes_normal) — no valid hourly value, counted as missing",
-        description_zh="其中无数据标记的小时数：N 样本覆盖不足 45 分钟的废气小时（mart_source__hourly.minutes_normal）"
+        "of those, without a flag: flue-gas hours whose samples are ≥ 75 % N but cover fewer than 45 "
+        "minutes (mart_source__hourly.minutes_normal) — no valid hourly value, counted as missing",
+        description_zh="其中无数据标记的小时数：N 样本占比不低于 75% 但覆盖不足 45 分钟的废气小时（mart_source__hourly.minutes_normal）"
         "——无有效小时值，按缺失计",
         unit="h",
         nullable=False,

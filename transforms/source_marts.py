@@ -31,9 +31,9 @@ Rules (DOMAIN.md §1, HJ 212-2017):
   data every 30 s or 5 minutes; a logger sending real-time data only hourly is the case this
   misjudges). A 2061 hour's flag is the
   logger's own roll-up, as sent. Other systems use the wastewater rule. A period not N carries its
-  most frequent abnormal flag (ties: alphabetical); a flue-gas hour whose samples are N but too
-  few has no flag (NULL: too few minutes for an hourly value — HJ 212's flags have no code for
-  it), and is not valid. The day rolls up its hours with the same share rule (DOMAIN.md states the
+  most frequent abnormal flag (ties: alphabetical) — but a flue-gas hour whose samples are ≥ 75 % N
+  and cover fewer than 45 minutes has no flag (NULL: too few minutes for an hourly value — HJ
+  212's flags have no code for it; it fails on its minutes, not its flags), and is not valid. The day rolls up its hours with the same share rule (DOMAIN.md states the
   minute → hour rule; applying it one level up is our choice), a flag-less hour counting as not N.
 """
 
@@ -109,15 +109,15 @@ def rollup_flag(
     normal = sum(1 for f in values if f == "N")
     enough = not stepped or (minutes_normal is not None and minutes_normal >= FLUE_GAS_VALID_MINUTES)
     if kind == "flue_gas":
-        if normal >= FLUE_GAS_NORMAL_SHARE * len(values) and enough:
-            return "N"
+        if normal >= FLUE_GAS_NORMAL_SHARE * len(values):
+            return "N" if enough else None  # N but too few minutes: incomplete, not abnormal
     elif normal == len(values):
         return "N"
     counts: dict[str, int] = {}
     for f in values:
         if f != "N":
             counts[f] = counts.get(f, 0) + 1
-    return min(counts, key=lambda f: (-counts[f], f)) if counts else None
+    return min(counts, key=lambda f: (-counts[f], f))
 
 
 def units_table() -> pa.Table:
@@ -136,7 +136,8 @@ def _flag_sql(samples: str, normal: str, kind: str, top: str, enough: str = "tru
     cover enough minutes for a flue-gas hour (SQL)."""
     return f"""
     CASE WHEN {normal} = {samples} AND {kind} <> 'flue_gas' THEN 'N'
-         WHEN {kind} = 'flue_gas' AND {normal} >= {FLUE_GAS_NORMAL_SHARE} * {samples} AND {enough} THEN 'N'
+         WHEN {kind} = 'flue_gas' AND {normal} >= {FLUE_GAS_NORMAL_SHARE} * {samples}
+              THEN CASE WHEN {enough} THEN 'N' END  -- N samples, too few minutes: no flag
          ELSE {top} END"""
 
 

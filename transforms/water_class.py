@@ -320,7 +320,10 @@ def basin_monthly(monthly: pa.Table) -> pa.Table:
     ``water_class``) — a one-section river in class V is 中度污染 (by the shares it was 轻度污染), a lake
     of class III 良好. Rivers and lakes together, or sections whose means give no class, go by the
     shares. A section whose class lacks one of its items (``items_without_value``) is counted in
-    ``sections_incomplete`` and left out of the class counts and the shares (their denominator)."""
+    ``sections_incomplete`` and left out of the class counts, the shares (their denominator) and the
+    count of sections that picks the method; the mean concentrations average the sections that have
+    each item, and a mean class lacking an item (none had it) is no label: the shares decide (none
+    when every section is incomplete)."""
     items = [i.column for i in ITEMS if i.column in monthly.column_names]
     means = ", ".join(f"avg({c}) AS {c}" for c in items)
     lakes = string_list(sorted(LAKE_TYPES))
@@ -357,11 +360,14 @@ def basin_monthly(monthly: pa.Table) -> pa.Table:
         "target_class", pa.array(np.full(agg.num_rows, DEFAULT_TARGET_CLASS), pa.int8())
     )
     of_means = classify(_reported(typed))
-    # by the mean: a lake's points, or fewer than 5 river sections — not rivers and lakes together (the
-    # method judges them apart; a lake's TP averaged with a river's would be judged on the river's
-    # limits), nor where the means give no class (pH out of range in each section, inside on average)
+    # by the mean: a lake's points, or fewer than 5 complete river sections — not rivers and lakes
+    # together (the method judges them apart; a lake's TP averaged with a river's would be judged on
+    # the river's limits), nor where the means give no class (pH out of range in each section, inside
+    # on average) or one without an item (no section had it: the class may be better than the water)
+    complete = sections - agg.column("sections_incomplete").to_numpy()
     has_class = pc.is_valid(of_means.column("water_class")).to_numpy(zero_copy_only=False)
-    by_mean = (all_lake | (no_lake & (sections < BASIN_SHARE_MIN_SECTIONS))) & has_class
+    whole = pc.is_null(of_means.column("items_without_value")).to_numpy(zero_copy_only=False)
+    by_mean = (all_lake | (no_lake & (complete < BASIN_SHARE_MIN_SECTIONS))) & has_class & whole
     shares = basin_label(_floats(agg.column("share_i_iii_pct")), _floats(agg.column("share_worse_v_pct")))
     mask = pa.array(by_mean)
     label = pc.if_else(mask, of_means.column("quality_label"), shares)

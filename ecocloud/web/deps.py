@@ -33,7 +33,7 @@ from schemas import permits as permit_schema
 from schemas import risk as risk_schema
 from schemas.air import AQI_CATEGORIES
 from schemas.catalog import EXPECTATION_TYPES, QUALITY_KINDS
-from schemas.clock import beijing_minute, beijing_text, in_beijing
+from schemas.clock import beijing_minute, in_beijing, instants_in_beijing
 from schemas.fields import LAYERS, SOURCES
 from schemas.registry import SEVERITIES
 from schemas.risk import fixed
@@ -75,8 +75,8 @@ _AIRFLOW_RUN_ID = re.compile(r"(?P<kind>[a-z_]+?)__(?P<instant>\d{4}-\d{2}-\d{2}
 def observed_text(value: object) -> str:
     """A gate result's observed value for a reader: the unexpected values sampled and the keys of
     their rows (``{"partial_unexpected": [...], "partial_unexpected_keys": [...]}`` → ``[...] at rows
-    [...]``), instants in Beijing time; any other observed value as :func:`beijing_text` writes it."""
-    text = beijing_text(value)
+    [...]``), instants in Beijing time; any other observed value as :func:`instants_in_beijing` writes it."""
+    text = instants_in_beijing(value)
     try:
         observed = json.loads(text)
     except ValueError:
@@ -95,12 +95,12 @@ def _compact(value: object) -> str:
 def run_time(run_id: object) -> str:
     """An Airflow run id (``scheduled__2026-12-07T02:00:00+00:00``, ``asset_triggered__…+00:00_AbCdEf12``)
     as its kind and its time in Beijing time (``scheduled 2026-12-07 10:00:00+08:00``); another run id
-    (the CLI's ``cli-…``) as :func:`beijing_text` writes it. (Word characters join the parts, so
-    beijing_text would not see the time in the whole id.)"""
+    (the CLI's ``cli-…``) as :func:`instants_in_beijing` writes it. (Word characters join the parts, so
+    instants_in_beijing would not see the time in the whole id.)"""
     if run_id is None:
         return ""
     m = _AIRFLOW_RUN_ID.fullmatch(str(run_id))
-    return f"{m['kind']} {beijing_text(m['instant'])}" if m else beijing_text(run_id)
+    return f"{m['kind']} {instants_in_beijing(m['instant'])}" if m else instants_in_beijing(run_id)
 
 
 # the registry's codes the pages show, by the name a template reads their labels under (in the page's
@@ -136,7 +136,7 @@ TEMPLATES.env.filters["bj"] = beijing
 TEMPLATES.env.filters["prose"] = prose
 TEMPLATES.env.filters["bound"] = range_end
 TEMPLATES.env.filters["cell"] = cell
-TEMPLATES.env.filters["bj_text"] = beijing_text
+TEMPLATES.env.filters["bj_text"] = instants_in_beijing
 TEMPLATES.env.filters["observed"] = observed_text
 TEMPLATES.env.filters["run_time"] = run_time
 TEMPLATES.env.filters["fixed"] = fixed  # a risk number at its field's declared decimals

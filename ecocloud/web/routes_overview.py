@@ -269,15 +269,16 @@ def water(request: Request, basin: Annotated[str | None, Query(max_length=60)] =
             (v.t("Ⅰ–Ⅲ类", "I–III"), "sections_i_iii", "#2e9e44"),
             (v.t("Ⅳ–Ⅴ类", "IV–V"), "sections_iv_v", "#f0b429"),
             (v.t("劣Ⅴ类", "worse than V"), "sections_worse_v", "#b3261e"),
-            # classed without one of their items: their class may be better than the water
-            (v.t("定类项目缺项", "an item missing"), "sections_incomplete", "#9e9e9e"),
         )
+        # of the sections whose class lacks no item, as the table's shares (the others may be better
+        # than the water is; the table says how many)
+        complete = [m["sections"] - m["sections_incomplete"] for m in rows]
         data = [
             {
                 "type": "bar",
                 "name": label,
                 "x": x,
-                "y": [round(100 * m[key] / m["sections"], 1) if m["sections"] else None for m in rows],
+                "y": [round(100 * m[key] / n, 1) if n else None for m, n in zip(rows, complete, strict=True)],
                 "marker": {"color": colour},
                 "hovertemplate": "%{x}: %{y}%<extra>" + label + "</extra>",
             }

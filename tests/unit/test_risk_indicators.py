@@ -150,7 +150,7 @@ def test_missing_values_and_silence() -> None:
     m = refresh(base_inputs(mart_source__hourly=hourly(rows)), D)
     (miss,) = indicator(m, "missing_data", pollutant_code="a21026")
     assert (miss["hours_flagged"], miss["hours_checked"]) == (5, 24)
-    assert miss["evidence_en"] == "SO2 missing 5/24 hourly values (logger online)"
+    assert miss["evidence_en"] == "SO2 missing or incomplete 5/24 hourly values (logger online)"
     assert indicator(m, "silence", mn=MN_AIR) == []
     # hours whose SO2 had too few minutes for an hourly value (no flag, mart_source__hourly) are as
     # missing: a logger sending a few samples an hour is not left unscored

@@ -78,7 +78,9 @@ def test_rollup_reference_rules() -> None:
     assert rollup_flag([None, None], "flue_gas") == "N"  # no flag sent counts as N
     # a flue-gas hour needs 45 N minutes (HJ 75): N samples too few for that have no flag
     assert rollup_flag(["N"] * 3, "flue_gas", stepped=True, minutes_normal=3) is None
-    assert rollup_flag(["N"] * 3 + ["C"], "flue_gas", stepped=True, minutes_normal=3) == "C"
+    # 75 % N but too few minutes: incomplete (no flag), not abnormal; under 75 % N: abnormal
+    assert rollup_flag(["N"] * 3 + ["C"], "flue_gas", stepped=True, minutes_normal=3) is None
+    assert rollup_flag(["N"] * 2 + ["C"] * 2, "flue_gas", stepped=True, minutes_normal=2) == "C"
     assert rollup_flag(["N"] * 5, "flue_gas", stepped=True, minutes_normal=50) == "N"
     assert rollup_flag(["N"], "flue_gas", stepped=True) is None  # one sample: no step, no 45 minutes
     assert rollup_flag(["N"], "flue_gas") == "N"  # a 2061 hour: the logger's roll-up
@@ -127,6 +129,16 @@ def test_flue_gas_hour_needs_45_normal_minutes(
         minutes,
         flag,
     )
+
+
+def test_a_thin_hour_with_an_abnormal_minute_is_incomplete_not_abnormal() -> None:
+    """40 N minutes and 1 of fault: 98 % N, so the flags would pass; it fails on its 40 minutes. It
+    is incomplete (no flag, counted as missing by the risk marts), not abnormal (F) — which 2 N and 2
+    fault minutes are."""
+    (h,) = hourly(minutes(40, "F", 1, code="a21026", st="31"))
+    assert (h["samples"], h["minutes_normal"], h["flag"]) == (41, 40, None)
+    (h,) = hourly(minutes(2, "F", 2, code="a21026", st="31"))
+    assert (h["minutes_normal"], h["flag"]) == (2, "F")
 
 
 def test_the_step_is_each_pollutants_own() -> None:

@@ -318,6 +318,39 @@ def test_a_section_classed_without_one_of_its_items_is_left_out_of_the_shares() 
     assert (basin["share_i_iii_pct"], basin["basin_label"], basin["rollup_method"]) == (None, None, "share")
 
 
+def test_a_lake_or_few_sections_judged_by_the_mean_need_every_item() -> None:
+    """A lake's one point without TP (the analyst's 湖区东): by its mean it was 优 from the other
+    items; no section had TP, so the mean class lacks it and gives no label. Five river sections of
+    which four lack an item: fewer than 5 complete, so the mean of the five, not the shares of one."""
+    items = {"ph": 7.0, "do_mgl": 8.0, "codmn_mgl": 2.0, "nh3n_mgl": 0.1, "tp_mgl": 0.02}
+    lake = pa.table(
+        {
+            "month": [dt.date(2026, 8, 1)],
+            "basin": ["鄱阳湖"],
+            "water_body": ["鄱阳湖"],
+            "section_type": ["lake"],
+            "water_class": pa.array([2], pa.int8()),
+            **{c: pa.array([None if c == "tp_mgl" else v], pa.float64()) for c, v in items.items()},
+            "items_without_value": ["总磷"],
+        }
+    )
+    for row in basin_monthly(lake).to_pylist():
+        assert (row["sections_incomplete"], row["rollup_method"], row["basin_label"]) == (1, "share", None)
+    rivers = pa.table(
+        {
+            "month": [dt.date(2026, 8, 1)] * 5,
+            "basin": ["长江流域"] * 5,
+            "water_body": ["赣江"] * 5,
+            "section_type": ["river"] * 5,
+            "water_class": pa.array([1] * 5, pa.int8()),
+            **{c: pa.array([v] + [None if c == "tp_mgl" else v] * 4, pa.float64()) for c, v in items.items()},
+            "items_without_value": pa.array([None] + ["总磷"] * 4, pa.string()),
+        }
+    )
+    (basin, _) = basin_monthly(rivers).to_pylist()
+    assert (basin["sections_incomplete"], basin["rollup_method"], basin["water_class"]) == (4, "mean", 1)
+
+
 def one_section_month(**items: list[float]) -> dict:
     """section_monthly of one river section (target III) with the given readings of each item."""
     n = len(next(iter(items.values())))
@@ -349,7 +382,15 @@ def one_section_month(**items: list[float]) -> dict:
     ],
 )
 def test_monthly_mean_on_a_limit_is_in_that_class(items: dict, water_class: int, basin: str) -> None:
-    monthly = one_section_month(**items)
+    n = len(next(iter(items.values())))
+    clean = {
+        "ph": [7.0] * n,
+        "do_mgl": [8.0] * n,
+        "codmn_mgl": [2.0] * n,
+        "nh3n_mgl": [0.1] * n,
+        "tp_mgl": [0.01] * n,
+    }
+    monthly = one_section_month(**(clean | items))  # every item the class is judged on: a whole class
     assert monthly["water_class"] == [water_class]
     assert monthly["exceed_items"] == [None if water_class <= 3 else "总磷(0.5)"]
     assert basin_monthly(pa.table(monthly)).to_pydict()["basin_label"] == [basin, basin]

@@ -5,28 +5,28 @@ from __future__ import annotations
 import json
 
 from ecocloud.web.deps import observed_text, run_time
-from schemas.clock import beijing_text
+from schemas.clock import instants_in_beijing
 from schemas.platform import WITHHELD
 
 
 def test_every_utc_instant_in_a_text_is_written_in_beijing_time() -> None:
-    assert beijing_text("2026-12-05T15:00:00+00:00") == "2026-12-05 23:00:00+08:00"
+    assert instants_in_beijing("2026-12-05T15:00:00+00:00") == "2026-12-05 23:00:00+08:00"
     assert (
-        beijing_text("min_value 2026-12-05T12:00:00+00:00, max_value 2026-12-06 16:30:00.250000+00:00")
+        instants_in_beijing("min_value 2026-12-05T12:00:00+00:00, max_value 2026-12-06 16:30:00.250000+00:00")
         == "min_value 2026-12-05 20:00:00+08:00, max_value 2026-12-07 00:30:00.250000+08:00"
     )
 
 
 def test_other_text_is_left_as_it_is() -> None:
-    assert beijing_text(None) == ""
-    assert beijing_text("2026-12-05") == "2026-12-05"  # a date is no instant
-    assert beijing_text("2026-12-05T15:00:00+08:00") == "2026-12-05T15:00:00+08:00"  # already local
-    assert beijing_text("12.5") == "12.5"
+    assert instants_in_beijing(None) == ""
+    assert instants_in_beijing("2026-12-05") == "2026-12-05"  # a date is no instant
+    assert instants_in_beijing("2026-12-05T15:00:00+08:00") == "2026-12-05T15:00:00+08:00"  # already local
+    assert instants_in_beijing("12.5") == "12.5"
     # a data string the gate caught is shown as it was: impossible instants, a "Z" form
-    assert beijing_text(["2026-02-30T00:00:00+00:00", "x 2026-12-05T24:00:00+00:00"]) == (
+    assert instants_in_beijing(["2026-02-30T00:00:00+00:00", "x 2026-12-05T24:00:00+00:00"]) == (
         "['2026-02-30T00:00:00+00:00', 'x 2026-12-05T24:00:00+00:00']"
     )
-    assert beijing_text("2026-12-05T15:00:00Z") == "2026-12-05T15:00:00Z"
+    assert instants_in_beijing("2026-12-05T15:00:00Z") == "2026-12-05T15:00:00Z"
 
 
 def test_an_airflow_run_id_is_its_kind_and_its_time_in_beijing_time() -> None:

@@ -71,7 +71,8 @@ _EVIDENCE = {
                    "%s %d/%d valid hourly means at %.0f%%–100%% of the limit (limit %s%s)"),
     "abnormal_flags": ("%s %d/%d 小时带异常标记（%s）", "%s %d/%d hours flagged abnormal (%s)"),
     "manual_values": ("%s %d/%d 小时为手工录入数据（S）", "%s %d/%d hours entered by hand (S)"),
-    "missing_data": ("%s 缺失 %d/%d 个小时值（数采仪在线）", "%s missing %d/%d hourly values (logger online)"),
+    "missing_data": ("%s 缺失或不完整 %d/%d 个小时值（数采仪在线）",
+                     "%s missing or incomplete %d/%d hourly values (logger online)"),
     "silence": ("连续 %d 小时无任何数据（%s 至 %s）", "no data at all for %d hours in a row (%s to %s)"),
     "unpermitted_discharge": ("%s：当日有数据且在排放 %d 小时", "%s: data and discharging for %d hours of the day"),
 }  # fmt: skip

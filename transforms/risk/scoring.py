@@ -289,7 +289,7 @@ def _share_reasons(rules: RiskRules) -> list[str]:
             "printf('手工录入（S）数据占 %.0f%%（%d/%d 个小时值）', {share}, manual, present)",
             "json_object('hours_manual', manual, 'hours_present', present)"),
         one("missing_data", "data_quality", star, _OUTLET_SUMS, "missing", "logger_h",
-            "printf('数据缺失 %.0f%%（数采仪在线时应有 %d 个小时值，缺 %d 个）', {share}, logger_h, missing)",
+            "printf('数据缺失 %.0f%%（数采仪在线时应有 %d 个小时值，缺失或不完整 %d 个）', {share}, logger_h, missing)",
             "json_object('values_missing', missing, 'values_expected', logger_h)"),
     ]  # fmt: skip
 
