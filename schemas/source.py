@@ -332,11 +332,12 @@ HOURLY_FIELDS.define(
         "minutes_normal",
         "int16",
         "minutes of the hour its N samples cover: N samples × the logger's step (the most common gap "
-        "between the pollutant's consecutive samples in the hour), at most 60; NULL for a 2061 hour or "
-        "an hour of one sample (no step to measure: not enough for a flue-gas hour). A flue-gas hour "
-        "of minute or real-time data is N only with ≥ 45",
-        description_zh="该小时中标记为 N 的样本覆盖的分钟数：N 样本数 × 数采仪采样间隔（该污染物该小时相邻样本间隔的众数），"
-        "最多 60；2061 小时或仅一个样本（无法测得间隔，对废气小时即不足）时为空。废气的分钟/实时数据小时须不少于 45 分钟才为 N",
+        "between the pollutant's consecutive samples in the hour, seen at least twice), at most 60; "
+        "NULL for a 2061 hour or where no gap is seen twice (one or two samples, irregular ones: no "
+        "step to measure, not enough for a flue-gas hour). A flue-gas hour "
+        "of minute or real-time data is N only with ≥ 45 minutes",
+        description_zh="该小时中标记为 N 的样本覆盖的分钟数：N 样本数 × 数采仪采样间隔（该污染物该小时相邻样本间隔的众数，须至少出现两次），"
+        "最多 60；2061 小时或无重复出现的间隔（仅一两个样本或样本不规则：无法测得间隔，对废气小时即不足）时为空。废气的分钟/实时数据小时须不少于 45 分钟才为 N",
         unit="min",
         min=0,
         max=60,
@@ -614,9 +615,9 @@ hourly = Table(
         "logger sent one, else the minute packets (2051) of the hour, else the real-time values (2011). "
         "The flag is the 2061 flag as sent, or rolled up from the minutes/samples per HJ 212: "
         "wastewater — one abnormal value makes the hour abnormal; flue gas — the hour is N only if "
-        "≥ 75 % of its values are N and they cover ≥ 45 minutes (HJ 75; `minutes_normal`; one "
-        "minute or real-time value cannot). An hour not N carries its most frequent abnormal flag, or "
-        "none (NULL) when its values are N but too few. A value sent without a flag counts as N. "
+        "≥ 75 % of its values are N and they cover ≥ 45 minutes (HJ 75; `minutes_normal`; one or two "
+        "minute or real-time values cannot). An hour not N carries its most frequent abnormal flag, or "
+        "none (NULL) when ≥ 75 % of its values are N but they cover too few minutes. A value sent without a flag counts as N. "
         "Retransmitted copies are counted once."
     ),
     description_zh=(

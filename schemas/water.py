@@ -452,11 +452,12 @@ F.define(
     Column(
         "rollup_method",
         "string",
-        "how basin_label was found: share (of sections in I–III and 劣V: 5 sections or more, rivers and "
-        "lakes together) or mean (the class of the sections' mean concentrations: fewer than 5 river "
-        "sections, or a lake or reservoir)",
-        description_zh="basin_label 的评价方法：share（按 I–III 类和劣V类断面比例：断面数不少于5个，河流与湖泊合并计算）"
-        "或 mean（按各断面浓度均值评价的类别：河流断面少于5个，或为湖泊、水库）",
+        "how basin_label was found: share (of sections in I–III and 劣V: 5 sections or more whose class "
+        "lacks no item, rivers and lakes together, or where the mean class lacks an item) or mean (the "
+        "class of the sections' mean concentrations: fewer than 5 such river sections, or a lake or "
+        "reservoir; each item's mean is of the sections that have it)",
+        description_zh="basin_label 的评价方法：share（按 I–III 类和劣V类断面比例：定类项目无缺项的断面不少于5个、河流与湖泊合并计算，"
+        "或均值类别缺项目时）或 mean（按各断面浓度均值评价的类别：此类河流断面少于5个，或为湖泊、水库；各项目均值取有该项目的断面）",
         allowed=ROLLUP_METHODS,
         nullable=False,
     ),
@@ -672,7 +673,7 @@ basin_monthly = Table(
     description=(
         "Share of sections in classes I–III and 劣V per basin and month, from the section monthly "
         "classes, and the basin label (DOMAIN.md §4): I–III ≥ 90 % 优, ≥ 75 % 良好, otherwise by the "
-        "劣V share: < 20 % 轻度污染, < 40 % 中度污染, else 重度污染 — with 5 sections or more, or rivers and "
+        "劣V share: < 20 % 轻度污染, < 40 % 中度污染, else 重度污染 — with 5 complete sections or more, or rivers and "
         "lakes together; with fewer river sections, and for a lake or reservoir, the label of the class of "
         "the sections' mean concentrations (地表水环境质量评价办法（试行）; `rollup_method`). A row with "
         "`water_body` NULL is the "

@@ -25,9 +25,9 @@ Rules (DOMAIN.md §1, HJ 212-2017):
   only if ≥ 75 % of its samples are N and, for an hour of minute (2051) or real-time (2011) data,
   its N samples cover ≥ 45 minutes (HJ 75: a valid hourly mean needs 45 valid minutes) —
   ``minutes_normal``: the count of its N samples times the logger's sampling step, the most common
-  gap between the pollutant's consecutive samples in the hour (capped at 60). So 3 real-time
-  samples in 2 minutes cover 3 minutes, not the hour; one sample has no step to measure and cannot
-  show 45 minutes (the real captures' loggers send minute data every 1 or 10 minutes, real-time
+  gap between the pollutant's consecutive samples in the hour, seen at least twice (capped at 60).
+  So 3 real-time samples in 2 minutes cover 3 minutes, not the hour; one sample, or two (one gap),
+  have no step to measure and cannot show 45 minutes (the real captures' loggers send minute data every 1 or 10 minutes, real-time
   data every 30 s or 5 minutes; a logger sending real-time data only hourly is the case this
   misjudges). A 2061 hour's flag is the
   logger's own roll-up, as sent. Other systems use the wastewater rule. A period not N carries its
@@ -241,7 +241,8 @@ def _steps_sql(period_us: str) -> str:
     sampling step in whole seconds — the most common gap between the pollutant's consecutive samples
     in the period (ties: the smallest). A logger samples at a fixed interval: a missing sample widens
     one gap, a stray or drifted one narrows one, and neither moves the most common gap; another
-    pollutant sent a second apart is not this pollutant's sample."""
+    pollutant sent a second apart is not this pollutant's sample. A gap counts as the step only if it
+    occurs twice: two samples alone (one gap) show no step, as one sample shows none."""
     return f"""
 gaps AS (
     SELECT mn, pollutant_code, cn, period_us,
@@ -252,6 +253,7 @@ gaps AS (
 steps AS (
     SELECT mn, pollutant_code, cn, period_us, first(gap_s ORDER BY n DESC, gap_s) AS step_s
     FROM (SELECT mn, pollutant_code, cn, period_us, gap_s, count(*) AS n FROM gaps WHERE gap_s > 0 GROUP BY ALL)
+    WHERE n >= 2  -- a step seen once is no step: two samples 50 minutes apart are not 100 minutes
     GROUP BY ALL
 ),"""
 

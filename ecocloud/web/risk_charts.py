@@ -56,7 +56,8 @@ def outlet_chart(
     data: list[dict[str, Any]] = [
         {
             "type": "scatter",
-            "mode": "lines",
+            "mode": "lines+markers",  # markers: a valid hour between two gaps has no line to be on
+            "marker": {"size": 3},
             "name": v.t("小时均值（折算）", "hourly mean (converted)")
             if converted
             else v.t("小时均值", "hourly mean"),

@@ -287,7 +287,8 @@ def water(request: Request, basin: Annotated[str | None, Query(max_length=60)] =
         layout = {
             "title": {
                 "text": v.t(
-                    f"{name} 断面水质类别占比（按月）", f"{name}: share of sections by class, monthly"
+                    f"{name} 断面水质类别占比（按月，定类项目齐全的断面）",
+                    f"{name}: share of sections by class, monthly (sections classed on every item)",
                 )
             },
             "barmode": "stack",

@@ -1035,7 +1035,7 @@ def test_the_water_overview_counts_the_sections_it_could_not_classify(
     said = sorted(
         (row.split("<td>")[1].split("</td>")[0], row.split("<td>")[2].split("</td>")[0], int(n.group(1)))
         for row in table_rows
-        if (n := re.search(r"其中 (\d+) 个定类项目有缺项，未计入比例", row))
+        if (n := re.search(r"其中 (\d+) 个断面定类缺项目（如总磷质控不合格），未计入比例", row))
     )
     assert said == [(m.strftime("%Y-%m"), basin, n) for m, basin, n in incomplete] and incomplete
 

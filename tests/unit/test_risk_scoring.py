@@ -315,6 +315,23 @@ def test_fraud_and_quality_reasons_need_their_period_thresholds() -> None:
     assert air["top_reasons"] == "异常标记（F/M/D/C/B/T）数据占 42%（60/144 个小时值）"
 
 
+def test_an_outlets_share_rules_count_hours_not_pollutant_hours() -> None:
+    """The trial's outlet scored "数据缺失 33%（应有 24 个小时值…）" from 3 hours of 8 pollutants: the rule's
+    min_hours (24 for missing data, 12 for flags) are hours of the outlet, not its pollutant-hours."""
+    rows = air_hours([20.0] * 48)
+    hours = sorted({r["hour_at"] for r in rows})[-6:]  # the last 6 hours of D: SO2, O2 and flow each
+    few = [r for r in rows if r["hour_at"] in hours]
+    for r in few:
+        r["flag"] = "M"  # every value flagged: 100 % of 18 pollutant-hours, but only 6 hours
+    m = refresh(base_inputs(mart_source__hourly=hourly(few)), D)
+    air = by_mn(scores(m, D, D).outlets)[MN_AIR]
+    assert air["reason_codes"] == "" and air["abnormal_share_pct"] == pytest.approx(100.0)
+    for r in rows:
+        r["flag"] = "M" if r["hour_at"] >= hours[0] - dt.timedelta(hours=6) else "N"  # 12 hours
+    m = refresh(base_inputs(mart_source__hourly=hourly(rows)), D)
+    assert by_mn(scores(m, D, D).outlets)[MN_AIR]["reason_codes"] == "abnormal_flags"
+
+
 def _days(n: int) -> dt.date:
     return D + dt.timedelta(days=n)
 

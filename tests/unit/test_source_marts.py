@@ -106,10 +106,14 @@ def stepped(
         ("2051", [600 * i for i in range(6)], 60, "N"),  # every 10 minutes
         ("2051", [600 * i for i in range(5)], 50, "N"),  # one 10-minute sample missing: 50 minutes
         ("2051", [600 * i for i in range(4)], 40, None),  # two missing: 40 < 45
-        ("2051", [0, 600, 3000], 30, None),  # a hole in the middle: the step is 10 minutes, not 25
+        ("2051", [0, 600, 3000], None, None),  # a hole in the middle: no gap seen twice, no step
         # a 1-minute logger down from 10:05 to 10:55: 10 minutes, though its samples span the hour
         ("2051", [60 * i for i in [*range(5), *range(55, 60)]], 10, None),
         ("2051", [1800], None, None),  # one sample: no step to measure, and no 45 minutes
+        # two samples (one gap) show no step either: 0 and 50 minutes were "100 minutes" (the trial)
+        ("2051", [0, 3000], None, None),
+        ("2011", [0, 1500], None, None),
+        ("2051", [0, 600, 1200, 3000], 40, None),  # the 10-minute gap seen twice is the step
         ("2011", [1800], None, None),
         # a stray sample 5 s after one of a 30-s logger's does not make its step 5 s
         ("2011", sorted([*range(0, 3600, 30), 65]), 60, "N"),

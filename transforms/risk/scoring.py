@@ -231,8 +231,12 @@ def _credit(con: duckdb.DuckDBPyConnection, end: dt.date) -> None:
 
 
 _SHARE = "100.0 * {a} / nullif({b}, 0)"
+# an outlet's pollutant-hours over the period, and its hours (its pollutant with the most: the
+# rules' min_hours are hours, not pollutant-hours — 3 hours of 8 pollutants are not 24 hours)
 _OUTLET_SUMS = """(SELECT mn, uk, sum(abnormal) AS abnormal, sum(manual) AS manual, sum(present) AS present,
-                          sum(missing) AS missing, sum(logger_h) AS logger_h FROM _score_pol GROUP BY mn, uk)"""
+                          sum(missing) AS missing, sum(logger_h) AS logger_h,
+                          max(present) AS present_hours, max(logger_h) AS logger_hours
+                   FROM _score_pol GROUP BY mn, uk)"""
 _REASON = (
     "SELECT {who}, '{code}', '{category}', '{scope}', {pollutant}, {points}, {text}, {numbers} FROM {source}"
 )
@@ -264,11 +268,20 @@ def _share_reasons(rules: RiskRules) -> list[str]:
     """Reasons whose rule is a share of hours over the period, with a minimum of hours."""
 
     def one(
-        code: str, category: str, pollutant: str, source: str, part: str, base: str, text: str, numbers: str
+        code: str,
+        category: str,
+        pollutant: str,
+        source: str,
+        part: str,
+        base: str,
+        text: str,
+        numbers: str,
+        hours: str | None = None,
     ) -> str:
+        """``hours``: what the rule's min_hours is compared with (default ``base``)."""
         ind = rules.indicator(code)
         share = _SHARE.format(a=part, b=base)
-        where = f"{base} >= {int(ind['min_hours'])} AND {share} >= {float(ind['share_pct'])!r}"
+        where = f"{hours or base} >= {int(ind['min_hours'])} AND {share} >= {float(ind['share_pct'])!r}"
         if code == "near_limit":
             where += " AND NOT auxiliary"
         sql = _REASON.format(who="mn, uk", code=code, category=category, scope="outlet", pollutant=pollutant,
@@ -284,13 +297,13 @@ def _share_reasons(rules: RiskRules) -> list[str]:
             "json_object('hours_near_limit', near, 'hours_judged', judged)"),
         one("abnormal_flags", "data_quality", star, _OUTLET_SUMS, "abnormal", "present",
             f"printf('异常标记（{'/'.join(rules.abnormal_flags)}）数据占 %.0f%%（%d/%d 个小时值）', {{share}}, abnormal, present)",
-            "json_object('hours_abnormal', abnormal, 'hours_present', present)"),
+            "json_object('hours_abnormal', abnormal, 'hours_present', present)", "present_hours"),
         one("manual_values", "data_quality", star, _OUTLET_SUMS, "manual", "present",
             "printf('手工录入（S）数据占 %.0f%%（%d/%d 个小时值）', {share}, manual, present)",
-            "json_object('hours_manual', manual, 'hours_present', present)"),
+            "json_object('hours_manual', manual, 'hours_present', present)", "present_hours"),
         one("missing_data", "data_quality", star, _OUTLET_SUMS, "missing", "logger_h",
             "printf('数据缺失 %.0f%%（数采仪在线时应有 %d 个小时值，缺失或不完整 %d 个）', {share}, logger_h, missing)",
-            "json_object('values_missing', missing, 'values_expected', logger_h)"),
+            "json_object('values_missing', missing, 'values_expected', logger_h)", "logger_hours"),
     ]  # fmt: skip
 
 
