@@ -305,6 +305,10 @@ class Fields:
     def declared(self) -> dict[str, Column]:
         return dict(self._fields)
 
+    def decimals(self) -> dict[str, int]:
+        """The decimals people are shown of each field that declares them (``Column.decimals``)."""
+        return {name: c.decimals for name, c in self._fields.items() if c.decimals is not None}
+
 
 @dataclass(frozen=True)
 class PairEquality:

@@ -1377,7 +1377,7 @@ register(
 
 # the decimals people are shown of each risk field that declares them (``Column.decimals``): pages,
 # spreadsheets and the CLI round alike
-DECIMALS = {name: c.decimals for name, c in F.declared().items() if c.decimals is not None}
+DECIMALS = F.decimals()
 
 
 def fixed(value: float | None, field: str) -> str:

@@ -842,7 +842,7 @@ register(
 )
 
 # the decimals people are shown of each water field that declares them (``Column.decimals``)
-DECIMALS = {name: c.decimals for name, c in F.declared().items() if c.decimals is not None}
+DECIMALS = F.decimals()
 # 超标倍数 as exceed_items prints it, of every item with a multiple (COD and BOD5 too, which have no
 # column of their own): the multiple columns' declared decimals, one for all
 _MULTIPLE_DECIMALS = {DECIMALS[f"{col.removesuffix('_mgl')}_exceed_multiple"] for col in EXCEED_ITEMS}

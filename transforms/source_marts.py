@@ -258,8 +258,8 @@ steps AS (
 ),"""
 
 
-# an hour of minute or real-time samples has enough N minutes for flue gas with 45 of them; one sample
-# (no step to measure) cannot show them; a 2061 hour was rolled up by the logger
+# an hour of minute or real-time samples has enough N minutes for flue gas with 45 of them; without a
+# step (no gap seen twice: one or two samples) it cannot show them; a 2061 hour was rolled up by the logger
 _ENOUGH_MINUTES = (
     f"CASE WHEN cn IN ({_STEPPED_CNS_SQL}) THEN coalesce(minutes_normal >= {FLUE_GAS_VALID_MINUTES}, false) "
     "ELSE true END"

@@ -328,19 +328,19 @@ def basin_monthly(monthly: pa.Table) -> pa.Table:
     means = ", ".join(f"avg({c}) AS {c}" for c in items)
     lakes = string_list(sorted(LAKE_TYPES))
     # a class judged without one of its items may be better than the water: not one for the shares
-    complete = "items_without_value IS NULL"
+    complete_sql = "items_without_value IS NULL"
     agg = query_arrow(
         f"""
         SELECT any_value(month) AS month, basin, water_body,
                CAST(count(*) AS INTEGER) AS sections,
-               CAST(count(*) FILTER (WHERE NOT {complete}) AS INTEGER) AS sections_incomplete,
-               CAST(count(*) FILTER (WHERE {complete} AND water_class <= 3) AS INTEGER) AS sections_i_iii,
-               CAST(count(*) FILTER (WHERE {complete} AND water_class BETWEEN 4 AND 5) AS INTEGER) AS sections_iv_v,
-               CAST(count(*) FILTER (WHERE {complete} AND water_class = 6) AS INTEGER) AS sections_worse_v,
-               100.0 * count(*) FILTER (WHERE {complete} AND water_class <= 3)
-                   / nullif(count(*) FILTER (WHERE {complete}), 0) AS share_i_iii_pct,
-               100.0 * count(*) FILTER (WHERE {complete} AND water_class = 6)
-                   / nullif(count(*) FILTER (WHERE {complete}), 0) AS share_worse_v_pct,
+               CAST(count(*) FILTER (WHERE NOT {complete_sql}) AS INTEGER) AS sections_incomplete,
+               CAST(count(*) FILTER (WHERE {complete_sql} AND water_class <= 3) AS INTEGER) AS sections_i_iii,
+               CAST(count(*) FILTER (WHERE {complete_sql} AND water_class BETWEEN 4 AND 5) AS INTEGER) AS sections_iv_v,
+               CAST(count(*) FILTER (WHERE {complete_sql} AND water_class = 6) AS INTEGER) AS sections_worse_v,
+               100.0 * count(*) FILTER (WHERE {complete_sql} AND water_class <= 3)
+                   / nullif(count(*) FILTER (WHERE {complete_sql}), 0) AS share_i_iii_pct,
+               100.0 * count(*) FILTER (WHERE {complete_sql} AND water_class = 6)
+                   / nullif(count(*) FILTER (WHERE {complete_sql}), 0) AS share_worse_v_pct,
                count(*) FILTER (WHERE coalesce(section_type, '{DEFAULT_SECTION_TYPE}') IN ({lakes})) AS lakes,
                {means}
         FROM m WHERE water_class IS NOT NULL
