@@ -17,6 +17,7 @@ from __future__ import annotations
 from schemas.credit import LEVEL_CODES
 from schemas.fields import DAILY, ENFORCEMENT_BUREAU, SHARED, SOURCE_MONITORING_CENTRE
 from schemas.registry import Codes, Column, Fields, Layer, Sharing, Table, register
+from schemas.source import FLUE_GAS_NORMAL_PERCENT, FLUE_GAS_VALID_MINUTES
 
 _SYSTEM = (
     "污染源自动监控系统 + 排污许可管理信息平台 + 企业环境信用评价 (HJ 212 online monitoring, permits, credit)"
@@ -445,9 +446,9 @@ F.define(
     Column(
         "hours_incomplete",
         "int16",
-        "of those, without a flag: flue-gas hours whose samples are ≥ 75 % N but cover fewer than 45 "
+        f"of those, without a flag: flue-gas hours whose samples are ≥ {FLUE_GAS_NORMAL_PERCENT} % N but cover fewer than {FLUE_GAS_VALID_MINUTES} "
         "minutes (mart_source__hourly.minutes_normal) — no valid hourly value, counted as missing",
-        description_zh="其中无数据标记的小时数：N 样本占比不低于 75% 但覆盖不足 45 分钟的废气小时（mart_source__hourly.minutes_normal）"
+        description_zh=f"其中无数据标记的小时数：N 样本占比不低于 {FLUE_GAS_NORMAL_PERCENT}% 但覆盖不足 {FLUE_GAS_VALID_MINUTES} 分钟的废气小时（mart_source__hourly.minutes_normal）"
         "——无有效小时值，按缺失计",
         unit="h",
         nullable=False,

@@ -43,6 +43,12 @@ STATS: tuple[str, ...] = (
 )  # fmt: skip
 FLAGS: tuple[str, ...] = tuple(DATA_FLAGS)  # N F M S D C T B
 SOURCE_TYPES: tuple[str, ...] = ("wastewater", "flue_gas", "other")
+# HJ 212 / HJ 75 flag roll-up of flue gas: a period is N with ≥ this share of N samples, and an hour of
+# minute or real-time data only if its N samples cover ≥ this many minutes (a valid hourly mean, 75 % of 60)
+FLUE_GAS_NORMAL_SHARE = 0.75
+FLUE_GAS_VALID_MINUTES = 45
+FLUE_GAS_NORMAL_PERCENT = round(FLUE_GAS_NORMAL_SHARE * 100)  # the share as text writes it: 75 (%)
+_PERCENT, _MINUTES = FLUE_GAS_NORMAL_PERCENT, FLUE_GAS_VALID_MINUTES  # for the descriptions below
 HOURLY_BASES: tuple[str, ...] = ("2061", "2051", "2011")
 DAILY_BASES: tuple[str, ...] = ("2031", "2061", "2051", "2011", "mixed")
 
@@ -187,11 +193,11 @@ F.define(
         "source_type",
         "string",
         "wastewater (ST 32, else code prefix w), flue_gas (ST 31, else prefix a) or other: decides the flag "
-        "roll-up (flue gas: N with ≥ 75 % N samples covering ≥ 45 minutes in an hour of minute or "
+        f"roll-up (flue gas: N with ≥ {_PERCENT} % N samples covering ≥ {_MINUTES} minutes in an hour of minute or "
         "real-time data; wastewater and other: N only if all are N)",
         description_zh=(
             "wastewater 废水（ST 32，否则按污染物编码前缀 w）、flue_gas 废气（ST 31，否则按前缀 a）或 other："
-            "决定数据标记的汇总规则（废气：N 样本占比 ≥ 75 % 且分钟/实时数据的小时中 N 样本覆盖 ≥ 45 分钟才为 N；"
+            f"决定数据标记的汇总规则（废气：N 样本占比 ≥ {_PERCENT} % 且分钟/实时数据的小时中 N 样本覆盖 ≥ {_MINUTES} 分钟才为 N；"
             "废水及 other：全部为 N 才为 N）"
         ),
         nullable=False,
@@ -323,9 +329,9 @@ HOURLY_FIELDS.define(
         "flag",
         "string",
         "the hour's (rolled-up) data flag; NULL for a flue-gas hour whose samples are N but cover fewer "
-        "than 45 minutes (minutes_normal): too few minutes for a valid hourly value (HJ 75), and HJ 212 "
+        f"than {_MINUTES} minutes (minutes_normal): too few minutes for a valid hourly value (HJ 75), and HJ 212 "
         "has no flag for that — not valid, not abnormal",
-        description_zh="该小时的（汇总）数据标记；废气小时的样本虽为 N 但覆盖不足 45 分钟（minutes_normal）时为空："
+        description_zh=f"该小时的（汇总）数据标记；废气小时的样本虽为 N 但覆盖不足 {_MINUTES} 分钟（minutes_normal）时为空："
         "有效数据不足以构成小时均值（HJ 75），HJ 212 无对应标记——既非有效，也非异常",
     ),
     Column(
@@ -335,9 +341,9 @@ HOURLY_FIELDS.define(
         "between the pollutant's consecutive samples in the hour, seen at least twice), at most 60; "
         "NULL for a 2061 hour or where no gap is seen twice (one or two samples, irregular ones: no "
         "step to measure, not enough for a flue-gas hour). A flue-gas hour "
-        "of minute or real-time data is N only with ≥ 45 minutes",
+        f"of minute or real-time data is N only with ≥ {_MINUTES} minutes",
         description_zh="该小时中标记为 N 的样本覆盖的分钟数：N 样本数 × 数采仪采样间隔（该污染物该小时相邻样本间隔的众数，须至少出现两次），"
-        "最多 60；2061 小时或无重复出现的间隔（仅一两个样本或样本不规则：无法测得间隔，对废气小时即不足）时为空。废气的分钟/实时数据小时须不少于 45 分钟才为 N",
+        f"最多 60；2061 小时或无重复出现的间隔（仅一两个样本或样本不规则：无法测得间隔，对废气小时即不足）时为空。废气的分钟/实时数据小时须不少于 {_MINUTES} 分钟才为 N",
         unit="min",
         min=0,
         max=60,
@@ -615,15 +621,15 @@ hourly = Table(
         "logger sent one, else the minute packets (2051) of the hour, else the real-time values (2011). "
         "The flag is the 2061 flag as sent, or rolled up from the minutes/samples per HJ 212: "
         "wastewater — one abnormal value makes the hour abnormal; flue gas — the hour is N only if "
-        "≥ 75 % of its values are N and they cover ≥ 45 minutes (HJ 75; `minutes_normal`; one or two "
+        f"≥ {_PERCENT} % of its values are N and they cover ≥ {_MINUTES} minutes (HJ 75; `minutes_normal`; one or two "
         "minute or real-time values cannot). An hour not N carries its most frequent abnormal flag, or "
-        "none (NULL) when ≥ 75 % of its values are N but they cover too few minutes. A value sent without a flag counts as N. "
+        f"none (NULL) when ≥ {_PERCENT} % of its values are N but they cover too few minutes. A value sent without a flag counts as N. "
         "Retransmitted copies are counted once."
     ),
     description_zh=(
         "每个排放口（mn）、污染物和北京时间小时一行。优先采用数采仪上报的小时数据（2061），否则用该小时的分钟数据（2051），"
         "再否则用实时数据（2011）。数据标记取2061上报值，或按 HJ 212 由分钟/实时数据汇总：废水一个异常值即判该小时异常；"
-        "废气该小时正常值不低于75%且覆盖不少于45分钟（HJ 75；minutes_normal）时才为N，否则取出现最多的异常标记，"
+        f"废气该小时正常值不低于{_PERCENT}%且覆盖不少于{_MINUTES}分钟（HJ 75；minutes_normal）时才为N，否则取出现最多的异常标记，"
         "正常值过少而无异常标记时为空（单个分钟/实时样本不足以构成）。未带标记的值按N计；重传只计一次。"
     ),
     columns=(
@@ -673,12 +679,12 @@ daily = Table(
         "logger sent one; else the day's hours from mart_source__hourly (basis = their common basis, "
         "or `mixed`): mean of hourly means, min of minima, max of maxima, sum of Cou; the hourly "
         "flags are rolled up with the same HJ 212 rules one level up (wastewater: any abnormal hour; "
-        "flue gas: N only if ≥ 75 % of the hours are N)."
+        f"flue gas: N only if ≥ {_PERCENT} % of the hours are N)."
     ),
     description_zh=(
         "每个排放口（mn）、污染物和北京时间自然日一行。优先采用数采仪上报的日数据（2031），否则由小时数据汇总"
         "（小时均值的平均、最小值的最小、最大值的最大、累计量求和；basis 为各小时共同的依据或 mixed）；"
-        "数据标记按同样的 HJ 212 规则由小时标记汇总（废水任一小时异常即异常；废气正常小时不低于75%才为N）。"
+        f"数据标记按同样的 HJ 212 规则由小时标记汇总（废水任一小时异常即异常；废气正常小时不低于{_PERCENT}%才为N）。"
     ),
     columns=(
         SHARED.get(

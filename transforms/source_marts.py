@@ -43,7 +43,7 @@ import duckdb
 import pyarrow as pa
 
 from schemas.hj212_codes import POLLUTANTS
-from schemas.source import STATS
+from schemas.source import FLUE_GAS_NORMAL_SHARE, FLUE_GAS_VALID_MINUTES, STATS
 from schemas.sql import exact_decimal
 
 __all__ = [
@@ -66,8 +66,6 @@ __all__ = [
     "units_table",
 ]
 
-FLUE_GAS_NORMAL_SHARE = 0.75  # HJ 212 / HJ 75: a flue-gas hour is valid (N) with ≥ 75 % valid minutes
-FLUE_GAS_VALID_MINUTES = 45  # HJ 75: a valid hourly mean needs ≥ 45 minutes of valid data (75 % of 60)
 HOUR_US = 3_600_000_000  # an hour in epoch microseconds (Beijing hours are whole UTC hours)
 _DAY_US = 24 * HOUR_US
 _BEIJING_US = 8 * HOUR_US

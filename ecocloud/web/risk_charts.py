@@ -13,6 +13,7 @@ from ecocloud.web.deps import Viewer, bj
 from ecocloud.web.routes_overview import figure_json, time_axis
 from schemas import risk as schema
 from schemas.risk import fixed
+from schemas.source import FLUE_GAS_VALID_MINUTES
 from transforms.risk import RiskRules
 
 _RUN_COLOURS = {
@@ -103,6 +104,7 @@ def outlet_chart(
         )
     flagged = [r for r in rows if r["flag"] not in rules.valid_flags]
     if flagged:
+        too_few = v.t(f"不足{FLUE_GAS_VALID_MINUTES}分钟", f"< {FLUE_GAS_VALID_MINUTES} min")
         data.append(
             {
                 "type": "scatter",
@@ -111,7 +113,7 @@ def outlet_chart(
                 "x": [bj(r["hour_at"]) for r in flagged],
                 "y": [r["avg_value"] for r in flagged],
                 # no flag: a flue-gas hour of too few N minutes for an hourly value (mart_source__hourly)
-                "text": [plain(r["flag"]) if r["flag"] else v.t("不足45分钟", "< 45 min") for r in flagged],
+                "text": [plain(r["flag"]) if r["flag"] else too_few for r in flagged],
                 "hovertemplate": "%{x}: %{y} (%{text})<extra></extra>",
                 "marker": {"color": "#b26a00", "size": 6, "symbol": "x"},
             }

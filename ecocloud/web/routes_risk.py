@@ -47,6 +47,7 @@ from ecocloud.web.access import Role
 from ecocloud.web.deps import Viewer, render, require, settings_of
 from ecocloud.web.risk_charts import outlet_chart
 from schemas import risk as schema
+from schemas.source import FLUE_GAS_VALID_MINUTES
 from transforms.risk import RiskRules, load_rules
 
 router = APIRouter(prefix="/risk")
@@ -330,6 +331,7 @@ def outlet_page(
         permits=permits,
         limits=limits,
         credit=credit,
+        flue_gas_valid_minutes=FLUE_GAS_VALID_MINUTES,  # the charts' legend (HJ 75)
         **_helpers(v, rules),
     )
 
