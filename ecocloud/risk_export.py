@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from ecocloud.risk_report import RiskReport, region_label
@@ -21,7 +21,6 @@ from schemas import risk as schema
 from schemas.clock import beijing_minute
 
 __all__ = [
-    "ENGLISH_HEADERS",
     "ENTERPRISE_COLUMNS",
     "EVIDENCE_COLUMNS",
     "RANKING_COLUMNS",
@@ -32,15 +31,12 @@ __all__ = [
 
 RANKING_SHEET, ENTERPRISE_SHEET, EVIDENCE_SHEET = "排名", "企业排名", "证据"
 
+# (key, column width in the workbook) of each column: a key is a risk field (``schemas.risk``), whose
+# declared heading (schemas.risk.heading) the sheets and the CSV show
+Columns = tuple[tuple[str, int], ...]
 
-def _columns(*widths: tuple[str, int]) -> tuple[tuple[str, str, int], ...]:
-    """(key, Chinese heading, column width in the workbook) of each column: a key is a risk field
-    (``schemas.risk``), whose declared heading the sheets and the CSV show."""
-    return tuple((key, schema.heading(key), width) for key, width in widths)
-
-
-# (column of mart_risk__outlet_scores, Chinese heading, column width in the workbook)
-RANKING_COLUMNS = _columns(
+# (column of mart_risk__outlet_scores, width)
+RANKING_COLUMNS: Columns = (
     ("rank", 6),
     ("score", 9),
     ("enterprise_name", 28),
@@ -77,8 +73,8 @@ RANKING_COLUMNS = _columns(
     ("period_end", 11),
     ("outlet_key", 40),
 )
-# (column of mart_risk__enterprise_scores, Chinese heading, width): the web page's enterprise table
-ENTERPRISE_COLUMNS = _columns(
+# (column of mart_risk__enterprise_scores, width): the web page's enterprise table
+ENTERPRISE_COLUMNS: Columns = (
     ("rank", 6),
     ("score", 9),
     ("enterprise_name", 28),
@@ -89,8 +85,8 @@ ENTERPRISE_COLUMNS = _columns(
     ("outlets", 9),
     ("top_reasons", 80),
 )
-# (key of an evidence row, Chinese heading, width)
-EVIDENCE_COLUMNS = _columns(
+# (key of an evidence row, width)
+EVIDENCE_COLUMNS: Columns = (
     ("rank", 6),
     ("enterprise_name", 28),
     ("uscc", 21),
@@ -111,13 +107,6 @@ EVIDENCE_COLUMNS = _columns(
     ("evidence", 90),
     ("outlet_key", 40),
 )
-# the headings of an English page's download, by column key (the same key is the same heading on
-# every sheet); the Chinese ones stay the default, as the CLI writes them
-ENGLISH_HEADERS: dict[str, str] = {
-    key: schema.heading(key, "en")
-    for columns in (RANKING_COLUMNS, ENTERPRISE_COLUMNS, EVIDENCE_COLUMNS)
-    for key, _, _ in columns
-}
 _ENGLISH_SHEETS = {RANKING_SHEET: "Ranking", ENTERPRISE_SHEET: "Enterprises", EVIDENCE_SHEET: "Evidence"}
 # the columns holding codes of the registry, shown by their labels
 _CODED = {
@@ -152,14 +141,16 @@ def _display(key: str, value: Any) -> Any:
     return value
 
 
-def _table(rows: Iterable[dict[str, Any]], columns: Sequence[tuple[str, str, int]]) -> Iterator[list[Any]]:
+def _table(rows: Iterable[dict[str, Any]], columns: Columns) -> Iterator[list[Any]]:
     """The rows as displayed, one at a time (the evidence can run to millions of rows)."""
     for row in rows:
-        yield [_display(key, row.get(key)) for key, _, _ in columns]
+        yield [_display(key, row.get(key)) for key, _ in columns]
 
 
-def _headers(columns: Sequence[tuple[str, str, int]], lang: str) -> list[str]:
-    return [schema.heading(key, lang) for key, _, _ in columns]
+def _headers(columns: Columns, lang: str) -> list[str]:
+    """The columns' headings in ``lang`` (Chinese by default, as the CLI writes them; English for an
+    English page's download): the same key is the same heading on every sheet."""
+    return [schema.heading(key, lang) for key, _ in columns]
 
 
 def to_csv(report: RiskReport, *, enterprises: bool = False) -> str:
@@ -170,11 +161,9 @@ def to_csv(report: RiskReport, *, enterprises: bool = False) -> str:
     return csv_text(_headers(columns, "zh"), _table(rows, columns))
 
 
-def _sheet(
-    wb: Any, title: str, columns: Sequence[tuple[str, str, int]], rows: Iterable[list[Any]], lang: str
-) -> None:
+def _sheet(wb: Any, title: str, columns: Columns, rows: Iterable[list[Any]], lang: str) -> None:
     title = _ENGLISH_SHEETS[title] if lang == "en" else title
-    widths = [width for _, _, width in columns]
+    widths = [width for _, width in columns]
     sheets(wb, title, list(zip(_headers(columns, lang), widths, strict=True)), rows)
 
 

@@ -23,7 +23,7 @@ import pytest
 import requests
 from openpyxl import load_workbook
 
-from ecocloud.risk_export import ENGLISH_HEADERS, ENTERPRISE_COLUMNS, EVIDENCE_COLUMNS, RANKING_COLUMNS
+from ecocloud.risk_export import ENTERPRISE_COLUMNS, EVIDENCE_COLUMNS, RANKING_COLUMNS
 from ecocloud.simulator.fleet import load_labels
 from schemas import risk as schema
 from schemas.hj212_codes import POLLUTANTS
@@ -34,6 +34,11 @@ if TYPE_CHECKING:
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 BEIJING = dt.timezone(dt.timedelta(hours=8))
 Login = Callable[[str], requests.Session]
+
+
+def headings(columns: tuple[tuple[str, int], ...], lang: str = "zh") -> list[str]:
+    """The headers an export's columns should have: the headings the registry declares."""
+    return [schema.heading(key, lang) for key, _ in columns]
 
 
 def cli_json(risk_home: RiskHome, *args: str) -> dict[str, Any]:
@@ -105,7 +110,7 @@ def test_table_csv_and_xlsx_hold_the_same_ranking(risk_home: RiskHome, tmp_path:
 
     r = risk_home.ecocloud("risk", "--top", "12", "--format", "CSV", "--out", "-")  # "-": standard output
     rows = list(csv.reader(io.StringIO(r.stdout)))
-    assert rows[0] == [label for _, label, _ in RANKING_COLUMNS]
+    assert rows[0] == headings(RANKING_COLUMNS)
     assert [row[rows[0].index("数采仪MN")] for row in rows[1:]] == mns
     out = tmp_path / "risk.csv"
     assert risk_home.ecocloud("risk", "--top", "12", "-f", "csv", "--out", str(out)).returncode == 0
@@ -117,10 +122,10 @@ def test_table_csv_and_xlsx_hold_the_same_ranking(risk_home: RiskHome, tmp_path:
     book = load_workbook(book_path)
     assert book.sheetnames == ["排名", "企业排名", "证据"]
     ranking, enterprises, evidence = (list(book[name].values) for name in book.sheetnames)
-    assert list(ranking[0]) == [label for _, label, _ in RANKING_COLUMNS]
-    assert list(enterprises[0]) == [label for _, label, _ in ENTERPRISE_COLUMNS]
+    assert list(ranking[0]) == headings(RANKING_COLUMNS)
+    assert list(enterprises[0]) == headings(ENTERPRISE_COLUMNS)
     assert [row[3] for row in enterprises[1:]] == [e["uscc"] for e in top["enterprises"]]
-    assert list(evidence[0]) == [label for _, label, _ in EVIDENCE_COLUMNS]
+    assert list(evidence[0]) == headings(EVIDENCE_COLUMNS)
     assert [row[6] for row in ranking[1:]] == mns
     assert len(evidence) - 1 == len(top["evidence"])
     assert {row[4] for row in evidence[1:]} == set(mns)
@@ -133,7 +138,7 @@ def test_table_csv_and_xlsx_hold_the_same_ranking(risk_home: RiskHome, tmp_path:
     assert -1 not in positions and positions == sorted(positions)
     r = risk_home.ecocloud("risk", "--top", "12", "--enterprises", "-f", "csv")
     rows = list(csv.reader(io.StringIO(r.stdout)))
-    assert rows[0] == [label for _, label, _ in ENTERPRISE_COLUMNS]
+    assert rows[0] == headings(ENTERPRISE_COLUMNS)
     assert [row[3] for row in rows[1:]] == usccs
 
 
@@ -320,9 +325,9 @@ def test_the_download_from_an_english_page_has_english_headers(risk_server: str,
     for sheet, chinese_sheet, listed in zip(english.worksheets, chinese.worksheets, columns, strict=True):
         header, *rows = sheet.values
         chinese_header, *chinese_rows = chinese_sheet.values
-        assert list(header) == [ENGLISH_HEADERS[key] for key, _, _ in listed]
+        assert list(header) == headings(listed, "en")
         assert not [h for h in header if cjk.search(h)], header
-        assert list(chinese_header) == [label for _, label, _ in listed]
+        assert list(chinese_header) == headings(listed)
         assert rows == chinese_rows
     assert next(english["Ranking"].values)[:3] == ("Rank", "Risk score", "Enterprise")
 

@@ -32,7 +32,6 @@ from risk_data import (
 
 from ecocloud import spreadsheet
 from ecocloud.risk_export import (
-    ENGLISH_HEADERS,
     ENTERPRISE_COLUMNS,
     EVIDENCE_COLUMNS,
     RANKING_COLUMNS,
@@ -303,16 +302,21 @@ def test_no_marts_says_how_to_build_them() -> None:
 
 
 # ------------------------------------------------------------------------------------------ exports
+def headings(columns: tuple[tuple[str, int], ...], lang: str = "zh") -> list[str]:
+    """The headers an export's columns should have: the headings the registry declares."""
+    return [schema.heading(key, lang) for key, _ in columns]
+
+
 def sheet_rows(book: bytes) -> dict[str, list[tuple]]:
     workbook = load_workbook(io.BytesIO(book), read_only=True)
     return {name: list(workbook[name].iter_rows(values_only=True)) for name in workbook.sheetnames}
 
 
 def test_ranking_columns_are_registry_columns() -> None:
-    assert {k for k, _, _ in RANKING_COLUMNS} <= set(schema.outlet_scores.column_names)
-    assert len({label for _, label, _ in RANKING_COLUMNS}) == len(RANKING_COLUMNS)
-    assert {k for k, _, _ in ENTERPRISE_COLUMNS} <= set(schema.enterprise_scores.column_names)
-    assert len({label for _, label, _ in ENTERPRISE_COLUMNS}) == len(ENTERPRISE_COLUMNS)
+    assert {k for k, _ in RANKING_COLUMNS} <= set(schema.outlet_scores.column_names)
+    assert len(set(headings(RANKING_COLUMNS))) == len(RANKING_COLUMNS)
+    assert {k for k, _ in ENTERPRISE_COLUMNS} <= set(schema.enterprise_scores.column_names)
+    assert len(set(headings(ENTERPRISE_COLUMNS))) == len(ENTERPRISE_COLUMNS)
 
 
 def test_export_headers_are_the_headings_the_registry_declares() -> None:
@@ -331,13 +335,9 @@ def test_export_headers_are_the_headings_the_registry_declares() -> None:
         "小时数",
     ]
     for columns in (RANKING_COLUMNS, ENTERPRISE_COLUMNS, EVIDENCE_COLUMNS):
-        assert [zh for _, zh, _ in columns] == [schema.F.get(k).heading_zh for k, _, _ in columns]
-        assert [ENGLISH_HEADERS[k] for k, _, _ in columns] == [schema.F.get(k).heading for k, _, _ in columns]
-        assert (
-            len({zh for _, zh, _ in columns})
-            == len({ENGLISH_HEADERS[k] for k, _, _ in columns})
-            == len(columns)
-        )
+        assert headings(columns) == [schema.F.get(k).heading_zh for k, _ in columns]
+        assert headings(columns, "en") == [schema.F.get(k).heading for k, _ in columns]
+        assert len(set(headings(columns))) == len(set(headings(columns, "en"))) == len(columns)
     with pytest.raises(LookupError, match="reasons_json declares no heading"):
         schema.heading("reasons_json")
 
@@ -352,8 +352,8 @@ def test_exports_have_chinese_headers_and_every_row(marts: RiskMarts) -> None:
     book = load_workbook(io.BytesIO(to_xlsx(report)))
     assert book.sheetnames == ["排名", "企业排名", "证据"]
     ranking, evidence = (list(book[s].values) for s in ("排名", "证据"))
-    assert list(ranking[0]) == [label for _, label, _ in RANKING_COLUMNS]
-    assert list(evidence[0]) == [label for _, label, _ in EVIDENCE_COLUMNS]
+    assert list(ranking[0]) == headings(RANKING_COLUMNS)
+    assert list(evidence[0]) == headings(EVIDENCE_COLUMNS)
     assert len(ranking) == 1 + len(report.outlets) and len(evidence) == 1 + len(report.evidence)
     assert ranking[1][2] == "测试污水处理有限公司" and ranking[1][0] == 1
     assert "超标" in {row[5] for row in evidence[1:]}  # the 证据类别 column, in Chinese
@@ -403,7 +403,7 @@ def test_exports_never_turn_upstream_text_into_formulas(marts: RiskMarts) -> Non
     book = load_workbook(io.BytesIO(to_xlsx(report)))
     cell = book["排名"].cell(row=2, column=3)
     assert (cell.value, cell.data_type) == (hostile, "s")
-    said = book["证据"].cell(row=2, column=[c for c, _, _ in EVIDENCE_COLUMNS].index("evidence") + 1)
+    said = book["证据"].cell(row=2, column=[c for c, _ in EVIDENCE_COLUMNS].index("evidence") + 1)
     assert (said.value, said.data_type) == ("=1+1", "s")  # openpyxl would store "=1+1" as a formula
 
 
@@ -449,7 +449,7 @@ def test_xlsx_continues_the_evidence_on_further_sheets(
 
     last = load_workbook(io.BytesIO(book))[names[-1]]  # the formatting goes on too
     assert (last.freeze_panes, last["A1"].font.bold, last.column_dimensions["R"].width) == ("A2", True, 90)
-    assert last.cell(2, [label for _, label, _ in EVIDENCE_COLUMNS].index("日期") + 1).is_date
+    assert last.cell(2, headings(EVIDENCE_COLUMNS).index("日期") + 1).is_date
 
     nothing = build_report(connect(marts), RiskFilters(region="360400"), RULES)
     empty = sheet_rows(to_xlsx(nothing))
@@ -461,7 +461,7 @@ def test_exports_show_limits_as_the_permit_states_them(marts: RiskMarts) -> None
     (row,) = [r for r in report.evidence if r.get("limit_value") is not None][:1]
     row["limit_value"] = 0.0005  # a mercury limit, mg/L
     evidence = list(load_workbook(io.BytesIO(to_xlsx(report)))["证据"].values)
-    column = [label for _, label, _ in EVIDENCE_COLUMNS].index("限值")
+    column = headings(EVIDENCE_COLUMNS).index("限值")
     assert 0.0005 in {r[column] for r in evidence[1:]}
 
 
@@ -472,7 +472,7 @@ def test_exports_round_risk_numbers_as_the_pages_show_them(marts: RiskMarts) -> 
     (row,) = [r for r in report.evidence if r.get("max_exceedance_multiple") is not None][:1]
     row["max_exceedance_multiple"] = 1.13849
     evidence = list(load_workbook(io.BytesIO(to_xlsx(report)))["证据"].values)
-    column = [key for key, _, _ in EVIDENCE_COLUMNS].index("max_exceedance_multiple")
+    column = [key for key, _ in EVIDENCE_COLUMNS].index("max_exceedance_multiple")
     assert 1.14 in {r[column] for r in evidence[1:]} and 1.138 not in {r[column] for r in evidence[1:]}
     assert fixed(1.13849, "max_exceedance_multiple") == "1.14" and fixed(2.08333, "score") == "2.08"
     assert fixed(None, "score") == ""
@@ -485,7 +485,7 @@ def test_every_number_of_the_sheets_declares_its_decimals() -> None:
     floats = {
         key
         for columns in (RANKING_COLUMNS, ENTERPRISE_COLUMNS, EVIDENCE_COLUMNS)
-        for key, _, _ in columns
+        for key, _ in columns
         if schema.F.get(key).type == "float64"
     }
     assert floats - set(schema.DECIMALS) == {"limit_value"}
@@ -497,10 +497,10 @@ def test_exports_round_the_points_to_their_declared_decimals(marts: RiskMarts) -
     report = build_report(connect(marts), RiskFilters(), RULES)
     report.outlets[0].update(exceedance_points=10 / 3, fraud_points=2.005001, credit_points=1.0)
     rows = list(csv.reader(io.StringIO(to_csv(report))))
-    cell = {key: rows[1][i] for i, (key, _, _) in enumerate(RANKING_COLUMNS)}
+    cell = {key: rows[1][i] for i, (key, _) in enumerate(RANKING_COLUMNS)}
     assert (cell["exceedance_points"], cell["fraud_points"], cell["credit_points"]) == ("3.33", "2.01", "1.0")
     ranking = list(load_workbook(io.BytesIO(to_xlsx(report)))["排名"].values)
-    assert ranking[1][[k for k, _, _ in RANKING_COLUMNS].index("exceedance_points")] == 3.33
+    assert ranking[1][[k for k, _ in RANKING_COLUMNS].index("exceedance_points")] == 3.33
 
 
 def test_sql_sentences_print_a_risk_number_as_fixed_does() -> None:
