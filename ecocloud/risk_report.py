@@ -388,6 +388,7 @@ class _ExceedanceWords:
 
 
 _MULTIPLE = schema.printf_format("max_exceedance_multiple")  # the largest multiple, as pages show it
+_MEAN_RATIO = schema.printf_format("daily_mean_ratio")  # the day's mean / the limit
 _EXCEEDANCE_WORDS = {
     "zh": _ExceedanceWords(
         "n.name",
@@ -397,7 +398,7 @@ _EXCEEDANCE_WORDS = {
         "，日均值 %s 超标",
         "%s 日均值 %s 超标（判定 %d 小时）",
         "%s 日均值 %s 超标（判定 %d 小时）",
-        "（限值的 %.3f 倍）",
+        f"（限值的 {_MEAN_RATIO} 倍）",
         "；限值 %s%s（%s%s）",
         "国家默认限值",
         "许可证 ",
@@ -410,7 +411,7 @@ _EXCEEDANCE_WORDS = {
         ", the day's mean %s over it",
         "%s: the day's mean %s over the limit (%d hours judged)",
         "%s: the day's mean %s over the limit (%d hour judged)",
-        " (%.3f times the limit)",
+        f" ({_MEAN_RATIO} times the limit)",
         "; limit %s%s (%s%s)",
         "national default",
         "permit ",
@@ -424,7 +425,10 @@ def _exceedance_sentence(lang: str) -> str:
     name = f"coalesce({w.name}, d.pollutant_code)"
     # a day's mean rounded, with its ratio to the limit (what is judged: a mean just over the limit
     # reads "50.00 (1.000 times the limit)", not "50"); ranges (pH) have no ratio
-    mean = f"printf('%.2f', d.daily_mean_value) || coalesce(printf({lit([w.mean_ratio])}, d.daily_mean_ratio), '')"
+    mean = (
+        f"printf('{schema.printf_format('daily_mean_value')}', d.daily_mean_value)"
+        f" || coalesce(printf({lit([w.mean_ratio])}, d.daily_mean_ratio), '')"
+    )
     return f"""CASE WHEN d.hours_exceeded > 0 THEN
            printf(CASE WHEN d.hours_judged = 1 THEN {lit([w.hours_one_judged])} ELSE {lit([w.hours])} END,
                   {name}, d.hours_exceeded, d.hours_judged,

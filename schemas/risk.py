@@ -541,6 +541,7 @@ F.define(
         "split share it)",
         description_zh="数采仪当日在该排放口的判定值均值（因主数据变更而拆分的同日各行共用此值）",
         unit="{unit}",
+        decimals=2,  # as the exceedance evidence says it: "日均值 55.00"
     ),
     Column(
         "daily_mean_ratio",
@@ -548,6 +549,7 @@ F.define(
         "mean of the hourly value / limit over the logger's day on the outlet (negative likewise)",
         description_zh="数采仪当日在该排放口的小时值 / 限值的均值（同样可为负）",
         unit="1",
+        decimals=3,  # as the exceedance evidence says it: "限值的 1.100 倍" (a mean just over the limit shows)
     ),
     Column(
         "daily_mean_hours",
@@ -1379,6 +1381,12 @@ register(
 # the decimals people are shown of each risk field that declares them (``Column.decimals``): pages,
 # spreadsheets and the CLI round alike
 DECIMALS = F.decimals()
+
+
+# the decimals the reasons' JSON (``reasons_json``: for machines, not read by people as such) keeps of
+# its numbers: a reason's points as the score they add up to; the largest exceedance multiple to one
+# place more than people are shown of it (DECIMALS: the reasons' sentences and the pages round it there)
+REASONS_JSON_DECIMALS = {"points": DECIMALS["score"], "max_exceedance_multiple": 3}
 
 
 def fixed(value: float | None, field: str) -> str:

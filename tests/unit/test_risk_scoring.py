@@ -28,6 +28,7 @@ from risk_data import (
 )
 
 from schemas.registry import get_table
+from schemas.risk import REASONS_JSON_DECIMALS
 from transforms.risk import RiskMarts, load_rules
 from transforms.risk.scoring import PeriodScores, region_prefix, region_prefixes, score_period
 
@@ -65,6 +66,24 @@ def scores(
 
 def by_mn(t: pa.Table) -> dict[str, dict]:
     return {r["mn"]: r for r in t.to_pylist()}
+
+
+def test_reasons_json_keeps_the_declared_decimals() -> None:
+    """reasons_json rounds a reason's points and its largest multiple to the decimals schemas.risk
+    declares for it (REASONS_JSON_DECIMALS: the points as the score, the multiple to 3 places, one
+    more than the sentence's 1.14)."""
+    so2 = [20.0] * 24 + [74.8471] + [70.0] * 5 + [20.0] * 18  # 超标倍数 74.8471 / 35 − 1 = 1.138489
+    m = refresh(base_inputs(mart_source__hourly=hourly(air_hours(so2))), D)
+    air = by_mn(scores(m, D, D).outlets)[MN_AIR]
+    assert "最大超标倍数 1.14 倍" in air["top_reasons"]
+    (reason,) = json.loads(air["reasons_json"])
+    multiple, points = 74.8471 / 35 - 1, 40 * 6 / 24 + 15 * (74.8471 / 35 - 1) / 2
+    assert REASONS_JSON_DECIMALS == {"points": 2, "max_exceedance_multiple": 3}
+    assert reason["numbers"]["max_exceedance_multiple"] == round(multiple, 3) == 1.138
+    assert reason["points"] == round(points, 2) == 18.54
+    assert air["exceedance_points"] == pytest.approx(points)  # the column keeps every digit
+    (enterprise,) = [e for e in scores(m, D, D).enterprises.to_pylist() if e["uscc"] == E_AIR]
+    assert [r["points"] for r in json.loads(enterprise["reasons_json"])] == [18.54]
 
 
 def test_points_reasons_and_rank() -> None:

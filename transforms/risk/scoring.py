@@ -56,6 +56,8 @@ SCORE_INPUTS = (
     "core_credit__ratings",
 )
 
+# the decimals reasons_json keeps of a reason's points and its numbers (declared in schemas.risk)
+_JSON_DECIMALS = schema.REASONS_JSON_DECIMALS
 # worst first: the enterprise's permit status is its outlets' worst
 _PERMIT_SEVERITY = ["revoked", "cancelled", "expired", "none", "not_yet_valid", "outlet_not_permitted",
                     "in_force", "unknown"]  # fmt: skip
@@ -255,7 +257,7 @@ def _exceedance_reason(rules: RiskRules) -> str:
                   CASE WHEN max_mult IS NOT NULL THEN printf('，最大超标倍数 {schema.printf_format("max_exceedance_multiple")} 倍', max_mult) ELSE '' END, exc_run,
                   CASE WHEN mean_days > 0 THEN printf('，日均值超标 %d 天', mean_days) ELSE '' END, {default})
                ELSE printf('%s 日均值超标 %d 天%s', nm, mean_days, {default}) END"""
-    numbers = """json_object('hours', exc_h, 'days', exc_days, 'max_exceedance_multiple', round(max_mult, 3),
+    numbers = f"""json_object('hours', exc_h, 'days', exc_days, 'max_exceedance_multiple', round(max_mult, {_JSON_DECIMALS["max_exceedance_multiple"]}),
                        'longest_run_h', exc_run, 'daily_mean_days', mean_days, 'limit_value', limit_value,
                        'limit_unit', limit_unit, 'default_limit', coalesce(by_default, false))"""
     return (
@@ -406,7 +408,7 @@ def _outlet_sql(rules: RiskRules, start: dt.date, end: dt.date) -> str:
                coalesce(array_to_string(list(r.text ORDER BY r.points DESC, r.code, r.pollutant_code)[1:{top}], '；'), '') AS top_reasons,
                coalesce(string_agg(r.code, ',' ORDER BY r.points DESC, r.code, r.pollutant_code), '') AS reason_codes,
                coalesce(to_json(list({{'code': r.code, 'category': r.category, 'pollutant': r.pollutant_code,
-                                       'points': round(r.points, 2), 'text': r.text, 'numbers': r.numbers}}
+                                       'points': round(r.points, {_JSON_DECIMALS["points"]}), 'text': r.text, 'numbers': r.numbers}}
                                      ORDER BY r.points DESC, r.code, r.pollutant_code)
                                 FILTER (WHERE r.code IS NOT NULL))::VARCHAR, '[]') AS reasons_json
         FROM _score_outlets o LEFT JOIN _score_reasons r USING (mn, uk)
@@ -485,7 +487,7 @@ def _enterprise_sql(rules: RiskRules) -> str:
                array_to_string(list(text ORDER BY points DESC, code, outlet_code, pollutant_code, mn)[1:{top}], '；') AS top_reasons,
                string_agg(DISTINCT code, ',') AS codes,
                to_json(list({{'code': code, 'category': category, 'outlet_code': outlet_code, 'mn': mn,
-                              'pollutant': pollutant_code, 'points': round(points, 2), 'text': text,
+                              'pollutant': pollutant_code, 'points': round(points, {_JSON_DECIMALS["points"]}), 'text': text,
                               'numbers': numbers}} ORDER BY points DESC, code, outlet_code, pollutant_code, mn))::VARCHAR AS reasons_json
         FROM distinct_reasons GROUP BY uscc
     )
