@@ -20,8 +20,11 @@ Rules (DOMAIN.md §1, HJ 212-2017):
   45 minutes'. Cou stays the sum of every sample (an amount discharged, not a measurement to
   average). An abnormal period keeps the values of all its samples, under its abnormal flag. The
   daily values from hours follow the same rule over the hours.
-* **Flag roll-up** — a sample without a flag counts as N. Wastewater (ST 32, else a ``w`` code):
-  one abnormal sample makes the hour abnormal. Flue gas (ST 31, else an ``a`` code): the hour is N
+* **Flag roll-up** — a sample without a flag counts as N; a sample's flag is its pollutant's Flag
+  as sent (a split packet's part without it says nothing; two different flags sent: the abnormal
+  one). Wastewater (a ``w`` code, else ST 32): one abnormal sample makes the hour abnormal. Flue gas
+  (an ``a`` code, else ST 31 — the code names what is measured, and a real logger sends SO2 under
+  ST 32): the hour is N
   only if ≥ 75 % of its samples are N and, for an hour of minute (2051) or real-time (2011) data,
   its N samples cover ≥ 45 minutes (HJ 75: a valid hourly mean needs 45 valid minutes) —
   ``minutes_normal``: the count of its N samples times the logger's sampling step, the most common
@@ -83,14 +86,15 @@ HOURLY_RANK = (
 
 
 def source_type(st: str | None, pollutant_code: str) -> str:
-    """wastewater / flue_gas / other: ST 32 vs 31 first, else the code prefix w / a."""
-    if st == "32":
-        return "wastewater"
-    if st == "31":
-        return "flue_gas"
+    """wastewater / flue_gas / other: the code prefix w / a first (HJ 212-2017's codes name what is
+    measured; the real captures hold a logger sending SO2 and NOx under ST 32), else ST 32 vs 31."""
     if pollutant_code.startswith("w"):
         return "wastewater"
     if pollutant_code.startswith("a"):
+        return "flue_gas"
+    if st == "32":
+        return "wastewater"
+    if st == "31":
         return "flue_gas"
     return "other"
 
@@ -145,13 +149,13 @@ def _flag_sql(samples: str, normal: str, kind: str, top: str, enough: str = "tru
 _PLAIN = "stat IN ('Rtd', 'Avg', 'Min', 'Max', 'Cou')"
 
 
-def _pivot(agg: str) -> str:
-    """The sample's values from its rows; ``agg`` is ``max({x})`` or ``max_by({x}, k)``."""
+def _pivot(agg: str, flag: str) -> str:
+    """The sample's values from its rows; ``agg`` is ``max({x})`` or ``max_by({x}, k)``, ``flag``
+    the matching aggregate of its rows' flags (``_SENT_FLAG`` or ``_LATEST_SENT_FLAG``)."""
 
     def v(stat: str) -> str:
         return agg.format(x="value") + f" FILTER (WHERE stat = '{stat}')"
 
-    flag = agg.format(x="coalesce(flag, 'N')")
     return f"""
            {agg.format(x="st")} AS st,
            coalesce({v("Avg")}, {v("Rtd")}) AS s_avg,
@@ -161,7 +165,20 @@ def _pivot(agg: str) -> str:
            coalesce({v("ZsAvg")}, {v("ZsRtd")}) AS s_zavg,
            coalesce({v("ZsMin")}, {v("ZsRtd")}) AS s_zmin,
            coalesce({v("ZsMax")}, {v("ZsRtd")}) AS s_zmax,
-           coalesce({flag} FILTER (WHERE {_PLAIN}), {flag}) AS flag"""
+           coalesce({flag.format(rows=_PLAIN)}, {flag.format(rows="true")}, 'N') AS flag"""
+
+
+# A sample's flag is its pollutant's Flag as sent — the plain statistics' rows first (a Zs statistic's
+# row carries the ZsFlag where one was sent) — and N where none was. A row without a flag says
+# nothing: a split packet's part that carries the pollutant's Cou but not its Flag counted as N, and
+# max('D', 'N') made a fault sample N. A blank flag is no flag. ``{rows}``: the rows read.
+# Of one packet's rows, an abnormal flag wins over N ('N' maps to '', below every letter):
+_SENT_FLAG = (
+    "coalesce(nullif(max(CASE WHEN flag = 'N' THEN '' ELSE flag END) FILTER (WHERE {rows}), ''), "
+    "max(flag) FILTER (WHERE {rows} AND flag = 'N'))"
+)
+# of retransmitted copies, the latest copy that sent one:
+_LATEST_SENT_FLAG = "max_by(flag, k) FILTER (WHERE {rows} AND flag <> '')"
 
 
 # how many different statistics a sample has: one bit per statistic (no COUNT DISTINCT)
@@ -198,14 +215,14 @@ src AS (
 ),
 plain AS (
     SELECT mn, pollutant_code, cn, data_at,"""
-    + _pivot("max({x})")
+    + _pivot("max({x})", _SENT_FLAG)
     + f""",
            count(*) - ({_DISTINCT_STATS}) AS dups
     FROM src GROUP BY mn, pollutant_code, cn, data_at
 ),
 copied AS (
     SELECT mn, pollutant_code, cn, data_at,"""
-    + _pivot("max_by({x}, k)")
+    + _pivot("max_by({x}, k)", _LATEST_SENT_FLAG)
     + """
     FROM (
         SELECT s.*, (s.segment, s."offset") AS k
@@ -284,9 +301,10 @@ def period_sql(period_us: str, *, hourly: bool = False) -> str:
     return f"""{_steps_sql(period_us) if hourly else ""}
 per_flag AS (
     SELECT mn, pollutant_code, cn, {period_us} AS period_us, flag, count(*) AS n,
-           sum({exact_decimal("s_avg")}) AS sum_avg, count(s_avg) AS n_avg, min(s_min) AS min_v, max(s_max) AS max_v,
-           sum({exact_decimal("s_cou")}) AS sum_cou, count(s_cou) AS n_cou,
-           sum({exact_decimal("s_zavg")}) AS sum_zavg, count(s_zavg) AS n_zavg, min(s_zmin) AS zmin_v,
+           sum({exact_decimal("s_avg")}) AS sum_avg, count({exact_decimal("s_avg")}) AS n_avg,
+           min(s_min) AS min_v, max(s_max) AS max_v,
+           sum({exact_decimal("s_cou")}) AS sum_cou, count({exact_decimal("s_cou")}) AS n_cou,
+           sum({exact_decimal("s_zavg")}) AS sum_zavg, count({exact_decimal("s_zavg")}) AS n_zavg, min(s_zmin) AS zmin_v,
            max(s_zmax) AS zmax_v,
            sum(dups) AS dups, bool_or(st = '32') AS ww, bool_or(st = '31') AS fg
     FROM samples GROUP BY ALL
@@ -303,10 +321,10 @@ per_cn AS (
            {_of_normal_samples()},
            first(flag ORDER BY n DESC, flag) FILTER (WHERE flag <> 'N') AS top,
            sum(dups)::INTEGER AS retransmissions,
-           CASE WHEN bool_or(ww) THEN 'wastewater'
-                WHEN bool_or(fg) THEN 'flue_gas'
-                WHEN pollutant_code LIKE 'w%' THEN 'wastewater'
+           CASE WHEN pollutant_code LIKE 'w%' THEN 'wastewater'
                 WHEN pollutant_code LIKE 'a%' THEN 'flue_gas'
+                WHEN bool_or(ww) THEN 'wastewater'
+                WHEN bool_or(fg) THEN 'flue_gas'
                 ELSE 'other' END AS source_type
     FROM per_flag GROUP BY mn, pollutant_code, cn, period_us
 ),
@@ -426,13 +444,14 @@ def daily_values(con: duckdb.DuckDBPyConnection, readings: str, hourly: str) -> 
                sum({exact_decimal("zs_avg_value")}) AS sum_zavg, count({exact_decimal("zs_avg_value")}) AS n_zavg,
                min(zs_min_value) AS zmin_v, max(zs_max_value) AS zmax_v,
                sum(retransmissions) AS retransmissions, min(basis) AS basis_lo, max(basis) AS basis_hi,
-               any_value(source_type) AS source_type, any_value(unit) AS unit, any_value(cou_unit) AS cou_unit
+               min(source_type) AS source_type, any_value(unit) AS unit, any_value(cou_unit) AS cou_unit
         FROM h GROUP BY mn, pollutant_code, period_us, flag
     ),
     from_hours AS MATERIALIZED (
         SELECT mn, pollutant_code, period_us,
                CASE WHEN min(basis_lo) = max(basis_hi) THEN min(basis_lo) ELSE 'mixed' END AS basis,
-               any_value(source_type) AS source_type,
+               -- one type for a w or a code; another code sent under both ST 31 and 32: flue gas
+               min(source_type) AS source_type,
                sum(sum_avg)::DOUBLE / nullif(sum(n_avg), 0) AS avg_value,
                min(min_v) AS min_value, max(max_v) AS max_value,
                sum(sum_cou)::DOUBLE AS cou_value,

@@ -54,8 +54,9 @@ SPEC = SourceSpec(
             summary=("hourly", "daily", "hours_recomputed"),
             steps="ecocloud.builds.sources:Marts",
             batch_units=64,
-            # 2: an N period's mean, min and max from its N samples only; 3: Cou units of NOx, smoke, NH3-N …
-            code_version="3",
+            # 2: an N period's mean, min and max from its N samples only; 3: Cou units of NOx, smoke, NH3-N …;
+            # 4: the type from the pollutant code before ST, a sample's flag as sent, a mean's count of what it sums
+            code_version="4",
             doc="Hourly and daily values per outlet and pollutant (HJ 212 basis and flag roll-up).",
         ),
     ),

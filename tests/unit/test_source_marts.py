@@ -225,15 +225,74 @@ def test_flue_gas_hour_is_normal_with_75_percent_normal_minutes(
     assert h["avg_value"] == pytest.approx(mean)
 
 
-def test_source_type_from_st_then_code_prefix() -> None:
-    assert source_type("32", "a21026") == "wastewater"
-    assert source_type("31", "w01018") == "flue_gas"
+def test_source_type_from_code_prefix_then_st() -> None:
+    # the code names what is measured: a real logger sends SO2 and NOx under ST 32 (wastewater)
+    assert source_type("32", "a21026") == "flue_gas"
+    assert source_type("31", "w01018") == "wastewater"
     assert source_type(None, "w01018") == "wastewater"
-    assert source_type("91", "a21026") == "flue_gas"
+    assert source_type("32", "x1") == "wastewater"
+    assert source_type("31", "x1") == "flue_gas"
     assert source_type("22", "x1") == "other"
     # the SQL agrees: ST unknown, code a… → flue-gas rule (45 of 60 N is N)
     (h,) = hourly(minutes(45, "D", 15, code="a21026", st="\x00\x00"))
     assert (h["source_type"], h["flag"]) == ("flue_gas", "N")
+    # SO2 under ST 32 keeps the flue-gas rules: three minutes of N are not an hour (HJ 75)
+    (h,) = hourly(stepped([0, 60, 120], "2051", code="a21026", st="32"))
+    assert (h["source_type"], h["minutes_normal"], h["flag"]) == ("flue_gas", 3, None)
+    # and a code of neither kind follows its packet's ST
+    (h,) = hourly(minutes(59, "D", 1, code="x1", st="32"))
+    assert (h["source_type"], h["flag"]) == ("wastewater", "D")
+
+
+def test_a_split_packets_part_without_the_flag_does_not_make_the_sample_normal() -> None:
+    """Part 1 of a 2061 packet carries the pollutant's Avg and Flag D, part 2 its Cou without a Flag:
+    the sample is D (a row without a flag said N, and max('D', 'N') is 'N')."""
+    rows = [
+        reading("2061", H10, "Avg", 80.0, "D", offset=1),
+        reading("2061", H10, "Cou", 12.0, None, offset=2),
+    ]
+    (h,) = hourly(rows)
+    assert (h["flag"], h["samples_normal"], h["avg_value"], h["cou_value"]) == ("D", 0, 80.0, 12.0)
+
+
+def test_a_blank_flag_is_no_flag_and_an_abnormal_flag_wins_within_a_packet() -> None:
+    (h,) = hourly([reading("2061", H10, "Avg", 5.0, "")])
+    assert (h["flag"], h["samples_normal"]) == ("N", 1)
+    both = [reading("2061", H10, "Avg", 5.0, "N", offset=1), reading("2061", H10, "Cou", 1.0, "T", offset=2)]
+    (h,) = hourly(both)
+    assert h["flag"] == "T"
+    # the plain statistics' flag first: a Zs statistic's row carries the ZsFlag
+    plain_first = [
+        reading("2061", H10, "Avg", 5.0, "N", offset=1),
+        reading("2061", H10, "ZsAvg", 6.0, "D", offset=1),
+    ]
+    (h,) = hourly(plain_first)
+    assert h["flag"] == "N"
+
+
+def test_the_latest_copy_that_sent_a_flag_gives_the_flag() -> None:
+    rows = [
+        reading("2011", H10, "Rtd", 10.0, "D", segment="seg-a", offset=100),
+        reading("2011", H10, "Rtd", 11.0, None, segment="seg-b", offset=5),  # resent later, no Flag
+    ]
+    (h,) = hourly(rows)
+    assert (h["retransmissions"], h["avg_value"], h["flag"]) == (1, 11.0, "D")
+
+
+def test_a_value_too_large_to_sum_is_left_out_of_the_mean_and_its_count() -> None:
+    """|value| ≥ 10^18 is not summed exactly: the mean is of the other samples (10 and 20: 15, not
+    30 / 3), and a hostile logger's 60 minutes of 9 × 10^26 no longer overflow the sum and fail the batch."""
+    rows = [
+        reading("2051", H10 + dt.timedelta(minutes=i), "Avg", v, offset=i)
+        for i, v in enumerate([10.0, 20.0, 1e30])
+    ]
+    (h,) = hourly(rows)
+    assert (h["avg_value"], h["samples"]) == (15.0, 3)
+    huge = [reading("2051", H10 + dt.timedelta(minutes=i), "Avg", 9e26, offset=i) for i in range(60)]
+    (h,) = hourly(huge)
+    assert (h["avg_value"], h["samples"]) == (None, 60)
+    (d,) = daily(huge)
+    assert (d["avg_value"], d["hours"]) == (None, 1)
 
 
 # -- basis selection 2061 > 2051 > 2011 -----------------------------------------------------------
