@@ -52,7 +52,7 @@ from ingest.hj212 import batch as hj_batch
 from ingest.hj212.segments import CLOSED_SUFFIX, MANIFEST_SUFFIX, SegmentInfo, closed_segments
 from ingest.raw import land_bytes, raw_prefix
 from schemas import source as schema
-from schemas.clock import BEIJING
+from schemas.clock import BEIJING, BEIJING_ZONE
 from schemas.registry import Table
 from transforms.source_marts import DAILY_CN, HOUR_US, HOURLY_CNS_SQL, daily_values, hourly_values
 from warehouse.fs import Lake
@@ -63,7 +63,9 @@ log = logging.getLogger(__name__)
 SEGMENTS = "hj212"  # raw-manifest source of receiver segments (accepted and rejected lines)
 SEGMENTS_QUARANTINE = "hj212_quarantine"  # raw-zone folder of the receiver's rejected-line segments on S3
 CAPTURES = "hj212_capture"  # raw-zone folder of capture files ingested from the command line
-_DATE_IN_NAME = re.compile(r"(\d{4})-?(\d{2})-?(\d{2})")
+# a date in a file's name, not part of a longer run of digits; a lookahead, so the matches overlap
+# (logger-1301-2016-08-24: 1301-20-16 is no date, 2016-08-24 is)
+_DATE_IN_NAME = re.compile(r"(?<!\d)(?=(\d{4})-?(\d{2})-?(\d{2})(?!\d))")
 _LANDING_THREADS = 4  # capture files landed at once
 # the readings the marts read: packets accepted without authentication (open mode) are evidence, never
 # mart values; they cannot stand in for, or override, an authenticated packet of the same MN, CN, DataTime.
@@ -199,13 +201,13 @@ def _raw_path(settings: Settings, path: Path) -> str:
 
 
 def _capture_date(name: str) -> dt.date:
-    """The date in a capture's file name (2016-08-24T00.h212.gz), else today: rows without any time."""
-    m = _DATE_IN_NAME.search(name)
-    if m:
+    """The first date in a capture's file name (2016-08-24T00.h212.gz; after a logger's MN, as in
+    LD130121000133_20160824.h212), else today: rows without any time."""
+    for m in _DATE_IN_NAME.finditer(name):
         try:
             return dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
         except ValueError:
-            pass
+            continue
     return dt.datetime.now(BEIJING).date()
 
 
@@ -253,7 +255,7 @@ class Core:
             parsed = hj_batch.parse_segment(data, segment=name, default_date=day, kind=kind)
             mismatch = unreadable or _manifest_mismatch(data, raw, manifest, parsed.lines)
             if mismatch:
-                parsed = _quarantined_whole(parsed, mismatch)
+                parsed = _quarantined_whole(parsed, mismatch, day)
         parsed.check()  # lines in = accepted + quarantined
         warnings = [f"{name}: {mismatch}"] if mismatch else []
         if parsed.lines and parsed.quarantined * 2 >= parsed.lines and not mismatch:
@@ -340,8 +342,10 @@ def _manifest_mismatch(data: bytes, raw: Input, manifest: dict[str, Any], readab
     return None
 
 
-def _quarantined_whole(parsed: hj_batch.ParsedBatch, reason: str) -> hj_batch.ParsedBatch:
-    """Every readable line of a segment that disagrees with its manifest, quarantined with the reason."""
+def _quarantined_whole(parsed: hj_batch.ParsedBatch, reason: str, day: dt.date) -> hj_batch.ParsedBatch:
+    """Every readable line of a segment that disagrees with its manifest, quarantined with the reason;
+    dated as quarantine rows are — by their receipt in Beijing, else the segment's date ``day`` — not
+    by the DataTime a packet row carries."""
     lines = pa.concat_tables(
         [
             schema.quarantine.conform(parsed.quarantine).select(_LOCATED),
@@ -349,6 +353,9 @@ def _quarantined_whole(parsed: hj_batch.ParsedBatch, reason: str) -> hj_batch.Pa
         ],
         promote_options="permissive",
     )
+    # a zoned timestamp casts to its local date
+    received_on = lines.column("received_at").cast(pa.timestamp("us", tz=BEIJING_ZONE)).cast(pa.date32())
+    lines = lines.set_column(lines.column_names.index("date"), "date", pc.fill_null(received_on, day))
     return _quarantined({c: lines.column(c) for c in _LOCATED}, lines.num_rows, reason, lines_in=parsed.lines)
 
 

@@ -145,6 +145,26 @@ def test_a_segment_that_disagrees_with_its_manifest_is_quarantined_whole(
     ]
 
 
+def test_a_segment_quarantined_whole_is_dated_by_receipt_not_by_its_packets_data_time(
+    settings: Settings, ingest: Ingest
+) -> None:
+    """Quarantine rows are dated by their receipt in Beijing: back-filled packets of three days
+    received on 2026-11-20 are that day's rejects (they were dated 11-18, 11-19 and 11-20)."""
+    received = dt.datetime(2026, 11, 20, 12, 0, tzinfo=BEIJING).timestamp()
+    days = [dt.date(2026, 11, 18), dt.date(2026, 11, 19), dt.date(2026, 11, 20)]
+    writer = SegmentWriter(settings.hj212_landing, "r1", rotate_seconds=10**9)
+    writer.write_batch([(received, "ok", "10.0.0.1:1", _packet(1, day=d)) for d in days])
+    [segment] = [writer.close()]
+    segment.with_name(segment.name.removesuffix(".h212") + ".h212.manifest.json").write_text("{not json")
+
+    report = ingest("source", sources.register_segments)
+    [unit] = report.of("core")
+    assert (unit.counts["lines"], unit.counts["quarantined"]) == (3, 3)
+    assert query(settings, "SELECT date, count(*) FROM quarantine_source__packets GROUP BY date") == [
+        (dt.date(2026, 11, 20), 3)
+    ]
+
+
 def test_a_segment_whose_manifest_cannot_be_read_is_quarantined_whole(
     settings: Settings, ingest: Ingest
 ) -> None:

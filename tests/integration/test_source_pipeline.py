@@ -459,6 +459,22 @@ def test_a_capture_quarantined_mostly_warns_and_a_folder_is_its_captures(
     )
 
 
+@pytest.mark.parametrize(
+    "name",
+    ["LD130121000133_20160824.h212", "logger-1301-2016-08-24.log", "88883600000000000000014D-20160824.txt"],
+)
+def test_a_captures_rows_without_time_take_the_first_date_in_its_name(
+    settings: Settings, tmp_path: Path, ingest: Ingest, name: str
+) -> None:
+    """The first valid date in the name, not the first eight digits (1301-20-16, an MN's digits):
+    those gave up and dated the file's rejects today."""
+    (tmp_path / name).write_bytes(b"not a packet\r\n" * 2)
+    ingest("source", captures([tmp_path / name]))
+    assert query(settings, "SELECT date, count(*) FROM quarantine_source__packets GROUP BY date") == [
+        (dt.date(2016, 8, 24), 2)
+    ]
+
+
 def test_a_run_whose_units_only_failed_still_shows_them_in_sql(
     settings: Settings, tmp_path: Path, ingest: Ingest, monkeypatch: pytest.MonkeyPatch
 ) -> None:
