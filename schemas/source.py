@@ -192,11 +192,11 @@ F.define(
     Column(
         "source_type",
         "string",
-        "wastewater (ST 32, else code prefix w), flue_gas (ST 31, else prefix a) or other: decides the flag "
+        "wastewater (pollutant code prefix w, else ST 32), flue_gas (prefix a, else ST 31) or other: decides the flag "
         f"roll-up (flue gas: N with ≥ {_PERCENT} % N samples covering ≥ {_MINUTES} minutes in an hour of minute or "
         "real-time data; wastewater and other: N only if all are N)",
         description_zh=(
-            "wastewater 废水（ST 32，否则按污染物编码前缀 w）、flue_gas 废气（ST 31，否则按前缀 a）或 other："
+            "wastewater 废水（污染物编码前缀 w，否则按 ST 32）、flue_gas 废气（前缀 a，否则按 ST 31）或 other："
             f"决定数据标记的汇总规则（废气：N 样本占比 ≥ {_PERCENT} % 且分钟/实时数据的小时中 N 样本覆盖 ≥ {_MINUTES} 分钟才为 N；"
             "废水及 other：全部为 N 才为 N）"
         ),

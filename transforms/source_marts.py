@@ -46,7 +46,7 @@ import duckdb
 import pyarrow as pa
 
 from schemas.hj212_codes import POLLUTANTS
-from schemas.source import FLUE_GAS_NORMAL_SHARE, FLUE_GAS_VALID_MINUTES, STATS
+from schemas.source import FLUE_GAS_NORMAL_SHARE, FLUE_GAS_VALID_MINUTES, HOURLY_BASES, STATS
 from schemas.sql import exact_decimal
 
 __all__ = [
@@ -73,8 +73,8 @@ HOUR_US = 3_600_000_000  # an hour in epoch microseconds (Beijing hours are whol
 _DAY_US = 24 * HOUR_US
 _BEIJING_US = 8 * HOUR_US
 # the commands the hourly mart is computed from, best basis first (HJ 212: 2061 hourly, 2051
-# minute, 2011 real-time data)
-HOURLY_CNS = ("2061", "2051", "2011")
+# minute, 2011 real-time data): the registry's bases of an hourly row
+HOURLY_CNS = HOURLY_BASES
 HOURLY_CNS_SQL = ", ".join(f"'{cn}'" for cn in HOURLY_CNS)  # as a SQL list: cn IN (…)
 DAILY_CN = "2031"  # HJ 212 daily data: the daily mart's basis where sent
 # a reading's command as its rank for the hourly basis: the lowest rank of an hour wins
