@@ -176,7 +176,9 @@ def _print_rows(columns: list[str], rows: list[tuple[Any, ...]], limit: int, *, 
 @app.command()
 def simulate(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="HTTP port")] = 8765,
+    port: Annotated[
+        int | None, typer.Option(help="HTTP port (default: ECOCLOUD_SIMULATOR_PORT, 8765)")
+    ] = None,
     days: Annotated[int, typer.Option(help="complete simulated days up to yesterday (today grows too)")] = 3,
     seed: Annotated[int, typer.Option(help="random seed")] = 2026,
     loggers: Annotated[
@@ -189,6 +191,7 @@ def simulate(
 
     today = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).date()  # the release's days are Beijing days
     start = today - dt.timedelta(days=days)
+    port = get_settings().simulator_port if port is None else port
     if loggers:
         from ecocloud.simulator.fleet import start_fleet_thread
 

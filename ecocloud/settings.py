@@ -99,7 +99,9 @@ class Settings(BaseSettings):
     )
 
     simulator_host: str = "127.0.0.1"
-    simulator_port: int = 8765
+    simulator_port: int = Field(
+        default=8765, description="simulator HTTP port (`ecocloud simulate`, `up --simulate`)"
+    )
 
     # HJ 212: the TCP receiver (`ecocloud receive`) and the pollution_sources DAG
     hj212_landing_dir: Path | None = Field(
