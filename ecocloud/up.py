@@ -47,6 +47,7 @@ from typing import Any
 from rich.console import Console
 
 from ecocloud.airflow_env import airflow_bin, airflow_env
+from ecocloud.ports import port_free
 from ecocloud.runner.workers import die_with_parent
 from ecocloud.settings import Settings
 from ecocloud.terminal import said
@@ -456,7 +457,8 @@ def our_dag_ids() -> list[str]:
 # ---------------------------------------------------------------------------------------- running
 def run_up(settings: Settings, config: UpConfig, console: Console) -> int:
     """Start everything, print the addresses and logins, and run until SIGINT/SIGTERM (returns 0)
-    or until a child dies (returns 1, with its log's tail)."""
+    or until a child dies (returns 1, with its log's tail). Returns 2, starting nothing, when a port
+    it would listen on is taken."""
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -467,6 +469,10 @@ def run_up(settings: Settings, config: UpConfig, console: Console) -> int:
     except UpError as exc:  # another up of this home: nothing of ours to stop
         console.print(f"[red]{said(exc)}")
         return 1
+    if taken := ports_taken(config):  # before any child: else another's servers answer our checks
+        console.print(f"[red]{said('; '.join(taken))}; nothing started")
+        os.close(lock)
+        return 2
     watcher = start_guard(sup)
     try:
         return _run(settings, config, sup, stop, console)
@@ -478,6 +484,32 @@ def run_up(settings: Settings, config: UpConfig, console: Console) -> int:
         if watcher is not None:  # its file is gone: it ends within a poll
             watcher.wait()
         os.close(lock)
+
+
+def ports_taken(config: UpConfig) -> list[str]:
+    """Why ``up`` cannot listen where ``config`` says: each port something listens on already (another
+    home's ``up`` among them), or that two of its options name, with what changes it."""
+    options = {
+        "--port-airflow": config.airflow_port,
+        "--port-web": config.web_port,
+        "--receiver-port or ECOCLOUD_HJ212_PORT": config.receiver_port,
+    }
+    if config.simulate:
+        options["--simulator-port or ECOCLOUD_SIMULATOR_PORT"] = config.simulator_port
+    by_port: dict[int, list[str]] = {}
+    for option, port in options.items():
+        by_port.setdefault(port, []).append(option)
+    twice = [
+        f"port {port} is named twice: by {' and by '.join(named)}"
+        for port, named in by_port.items()
+        if len(named) > 1
+    ]
+    return twice or [
+        f"port {port} is in use on {HOST} (another program, or another home's ecocloud up): "
+        f"choose another with {named[0]}"
+        for port, named in by_port.items()
+        if not port_free(port)
+    ]
 
 
 def _run(
