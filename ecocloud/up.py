@@ -8,7 +8,8 @@ processes start with ecocloud's task modules imported) unless ``AIRFLOW__CORE__E
 ``AIRFLOW__DATABASE__SQL_ALCHEMY_CONN`` say otherwise. SIGINT or SIGTERM stops every child and every
 process it started: its process group gets its stop signal, and (on Linux, from /proc) the rest of its
 session and its descendants SIGTERM — Airflow 3 starts each task process in a group of its own — and
-whatever is left after ``STOP_GRACE_S`` is SIGKILLed. A start-up that fails in any way stops them the
+whatever is left after ``STOP_GRACE_S`` is SIGKILLed. The API server, the web app and the simulator are
+stopped only after the others (``Supervisor.stop``): a task being stopped still reports to the API server. A start-up that fails in any way stops them the
 same way; a child that dies on its own stops the rest.
 
 An ``up`` that is killed outright (SIGKILL, the OOM killer) stops nothing itself: its children get
@@ -56,6 +57,9 @@ HOST = "127.0.0.1"  # every listener is loopback: docs/deployment.md exposes the
 SIM_SEED = 2026
 WEB_ADMIN = "admin"
 STOP_GRACE_S = 30.0
+# of the grace, what the children stopped last get at least (the API server and the web app stop in a
+# second or two); those stopped first, and the task processes they wait for, have the rest
+LAST_STAGE_GRACE_S = 5.0
 PRELOADING_LOCAL_EXECUTOR = "_executor.PreloadingLocalExecutor"  # dags/_executor.py
 
 
@@ -80,6 +84,7 @@ class Child:
     proc: subprocess.Popen[bytes]
     log: Path
     stop_signal: signal.Signals = signal.SIGTERM
+    stops_last: bool = False  # the others still call it while they finish (see Supervisor.stop)
 
     def tail(self, chars: int = 3000) -> str:
         return self.log.read_text(errors="replace")[-chars:] if self.log.exists() else ""
@@ -106,6 +111,8 @@ class Supervisor:
         args: list[str],
         stop_signal: signal.Signals = signal.SIGTERM,
         extra_env: dict[str, str] | None = None,
+        *,
+        stops_last: bool = False,
     ) -> Child:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = self.log_dir / f"{name}.log"
@@ -116,7 +123,7 @@ class Supervisor:
                 # SIGTERM when up dies, even by SIGKILL (one foreign C call, resolved before the fork)
                 preexec_fn=functools.partial(die_with_parent, signal.SIGTERM, os.getpid()),  # noqa: PLW1509
             )  # fmt: skip
-        child = Child(name, proc, log, stop_signal)
+        child = Child(name, proc, log, stop_signal, stops_last)
         self.children.append(child)
         self.record()
         return child
@@ -145,27 +152,29 @@ class Supervisor:
         return next((c for c in self.children if c.proc.poll() is not None), None)
 
     def stop(self, grace_s: float | None = None) -> Stopped:
-        """Signal every child's process group (SIGTERM, or its own stop signal) and SIGTERM the other
-        processes they started; SIGKILL whatever of them is left after ``grace_s``; wait for the children."""
-        leaders = {c.proc.pid for c in self.children}
+        """Stop the children in two stages within ``grace_s``: first the others, then those that
+        ``stops_last`` (a task still running reports its end to the Airflow API server — stopped
+        together, the task's report met a refused connection and the task ran again at the next start).
+        A stage signals its children's process groups (SIGTERM, or a child's own stop signal), SIGTERMs
+        the other processes they started, and waits for them; the first stage until they are gone or
+        only ``LAST_STAGE_GRACE_S`` of the grace is left. Whatever of either is left after the grace is
+        SIGKILLed; then the children are waited for."""
+        grace = self.grace_s if grace_s is None else grace_s
+        deadline = time.monotonic() + grace
+        stages = [[c for c in self.children if not c.stops_last], [c for c in self.children if c.stops_last]]
+        stages = [stage for stage in stages if stage]
         # before any signal: a descendant that left the session (setsid) is found while its parent lives
-        seen = _tree(leaders, {})
-        for child in reversed(self.children):
-            _signal_group(child.proc.pid, child.stop_signal)
-        for proc in seen.values():  # those in a group of their own (Airflow's task processes) too
-            if proc.pgid not in leaders:
-                _signal(proc, signal.SIGTERM)
-        deadline = time.monotonic() + (self.grace_s if grace_s is None else grace_s)
-        for child in self.children:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                child.proc.wait(max(0.1, deadline - time.monotonic()))
-        while time.monotonic() < deadline:
-            seen = _tree(leaders, seen)
-            # a group counts only without /proc: a zombie in it (reparented, unreaped) is not a process
-            if not (seen if _HAS_PROC else any(_group_alive(pgid) for pgid in leaders)):
-                break
-            time.sleep(0.2)  # descendants (task processes, API workers) finishing after their leader
-        left = _tree(leaders, seen)
+        trees = [_tree({c.proc.pid for c in stage}, {}) for stage in stages]
+        seen: dict[tuple[int, int], _Proc] = {}
+        for n, stage in enumerate(stages):
+            seen |= _signal_stage(stage, trees[n])
+            last = n == len(stages) - 1
+            # the last stage waits for what is left of the first too: nothing is killed before the grace ends
+            waited = [c for earlier in stages[: n + 1] for c in earlier]
+            seen = _wait_gone(
+                waited, seen, deadline if last else deadline - min(LAST_STAGE_GRACE_S, grace / 2)
+            )
+        left = _tree({c.proc.pid for c in self.children}, seen)
         killed = [f"{p.pid}: {_command_line(p)}" for p in left.values()]  # read while they still run
         for proc in left.values():
             _signal(proc, signal.SIGKILL)
@@ -175,6 +184,37 @@ class Supervisor:
             child.proc.wait()
         self.running_file.unlink(missing_ok=True)  # stopped: nothing for the guard to do
         return Stopped({c.name: c.proc.returncode for c in self.children}, killed)
+
+
+def _signal_stage(children: list[Child], seen: dict[tuple[int, int], _Proc]) -> dict[tuple[int, int], _Proc]:
+    """Signal ``children``'s process groups and SIGTERM the other processes they started (``seen`` so
+    far, and any started since); those processes."""
+    leaders = {c.proc.pid for c in children}
+    seen = _tree(leaders, seen)
+    for child in reversed(children):
+        _signal_group(child.proc.pid, child.stop_signal)
+    for proc in seen.values():  # those in a group of their own (Airflow's task processes) too
+        if proc.pgid not in leaders:
+            _signal(proc, signal.SIGTERM)
+    return seen
+
+
+def _wait_gone(
+    children: list[Child], seen: dict[tuple[int, int], _Proc], deadline: float
+) -> dict[tuple[int, int], _Proc]:
+    """Wait until ``children`` and the processes they started are gone, or ``deadline``; what of
+    them is still running."""
+    leaders = {c.proc.pid for c in children}
+    for child in children:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            child.proc.wait(max(0.1, deadline - time.monotonic()))
+    while time.monotonic() < deadline:
+        seen = _tree(leaders, seen)
+        # a group counts only without /proc: a zombie in it (reparented, unreaped) is not a process
+        if not (seen if _HAS_PROC else any(_group_alive(pgid) for pgid in leaders)):
+            break
+        time.sleep(0.2)  # descendants (task processes, API workers) finishing after their leader
+    return _tree(leaders, seen)
 
 
 @dataclass(frozen=True)
@@ -581,7 +621,8 @@ def _start(
 def _start_airflow(sup: Supervisor, config: UpConfig) -> None:
     airflow = airflow_bin()
     port = str(config.airflow_port)
-    sup.start("airflow-api-server", [airflow, "api-server", "--host", HOST, "--port", port])
+    # the execution API: a task stopping reports its end to it (Supervisor.stop)
+    sup.start("airflow-api-server", [airflow, "api-server", "--host", HOST, "--port", port], stops_last=True)
     # no log servers: they listen on every interface (Airflow's serve-logs binds "" on fixed ports, so
     # a second home's failed to start), and the API server here reads the task logs from their files
     sup.start("airflow-scheduler", [airflow, "scheduler", "--skip-serve-logs"])
@@ -610,9 +651,10 @@ def _start_platform(settings: Settings, sup: Supervisor, config: UpConfig) -> No
                 *("--loggers", f"{HOST}:{config.receiver_port}", "--logger-speed", str(config.logger_speed)),
             ],
             stop_signal=signal.SIGINT,  # its Ctrl-C: the HTTP server closes, the fleet's threads end with it
+            stops_last=True,  # a task stopping may still be fetching from it
         )
     web = [ecocloud, "serve", "--host", HOST, "--port", str(config.web_port), "--insecure-cookies"]
-    sup.start("web", web)
+    sup.start("web", web, stops_last=True)  # the other front end: up, as the Airflow UI, while tasks finish
 
 
 def _wait(

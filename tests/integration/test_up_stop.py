@@ -105,6 +105,69 @@ def test_stop_sends_sigterm_first_to_a_descendant_in_a_group_of_its_own(tmp_path
     assert stopped.killed == []  # it ended on SIGTERM, within the grace
 
 
+# A child that, on its stop signal, waits ``delay`` seconds (or with "ignore", never ends), then appends
+# its name to the shared file; it writes its ready file once its handler is set.
+STOPPING_CHILD = """
+import os, signal, sys, time
+name, delay, shared, ready = sys.argv[1:]
+def on_sigterm(*_):
+    time.sleep(float(delay))
+    with open(shared, "a") as out:
+        out.write(name + "\\n")
+    sys.exit(0)
+signal.signal(signal.SIGTERM, signal.SIG_IGN if delay == "ignore" else on_sigterm)
+open(ready, "w").close()
+while True:
+    time.sleep(60)
+"""
+
+
+def _stopping_child(
+    sup: up.Supervisor, tmp_path: Path, name: str, delay: str, *, stops_last: bool
+) -> up.Child:
+    ready = tmp_path / f"{name}.ready"
+    args = [sys.executable, "-c", STOPPING_CHILD, name, delay, str(tmp_path / "stopped"), str(ready)]
+    child = sup.start(name, args, stops_last=stops_last)
+    deadline = time.monotonic() + DEADLINE_S
+    while not ready.exists():
+        assert child.proc.poll() is None and time.monotonic() < deadline, child.tail()
+        time.sleep(0.05)
+    return child
+
+
+def test_stop_waits_for_the_others_before_it_stops_those_that_stop_last(tmp_path: Path) -> None:
+    """Ctrl-C with a task running ended in SIGKILL and the task ran again at the next start: the API
+    server it reports its end to was stopped with the scheduler. The scheduler (here a child that takes
+    a second to stop) is gone before the API server gets its SIGTERM."""
+    sup = up.Supervisor(tmp_path / "logs", dict(os.environ))
+    try:
+        _stopping_child(sup, tmp_path, "api-server", "0", stops_last=True)
+        _stopping_child(sup, tmp_path, "scheduler", "1", stops_last=False)
+        stopped = sup.stop(grace_s=DEADLINE_S)
+    finally:
+        sup.stop(grace_s=0)
+    assert (tmp_path / "stopped").read_text().split() == ["scheduler", "api-server"]
+    assert stopped.codes == {"api-server": 0, "scheduler": 0} and stopped.killed == []
+
+
+def test_stop_keeps_part_of_the_grace_for_those_that_stop_last(tmp_path: Path) -> None:
+    """A scheduler that never ends does not hold the API server past the grace: it gets its SIGTERM
+    with half the grace left (LAST_STAGE_GRACE_S of a longer one), and only the scheduler is killed."""
+    sup = up.Supervisor(tmp_path / "logs", dict(os.environ))
+    try:
+        _stopping_child(sup, tmp_path, "api-server", "0", stops_last=True)
+        scheduler = _stopping_child(sup, tmp_path, "scheduler", "ignore", stops_last=False)
+        started = time.monotonic()
+        stopped = sup.stop(grace_s=2.0)
+        took = time.monotonic() - started
+    finally:
+        sup.stop(grace_s=0)
+    assert (tmp_path / "stopped").read_text().split() == ["api-server"]
+    assert stopped.codes == {"api-server": 0, "scheduler": -signal.SIGKILL}
+    assert [line.split(":")[0] for line in stopped.killed] == [str(scheduler.proc.pid)]
+    assert 2.0 <= took < 2.0 + DEADLINE_S / 10
+
+
 class _Unexpected(Exception):
     pass
 
