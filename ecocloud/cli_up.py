@@ -25,8 +25,9 @@ def up(
     ] = None,
 ) -> None:
     """Start the platform on this machine: Airflow (scheduler, DAG processor, triggerer, API server and
-    UI) on our DAGs, unpaused; the HJ 212 receiver; the web app — and with --simulate the simulated
-    upstreams. Prints every address and the logins; Ctrl-C stops everything."""
+    UI) on our DAGs, each unpaused once (an operator's pause since is kept); the HJ 212 receiver; the
+    web app — and with --simulate the simulated upstreams. Prints every address and the logins; Ctrl-C
+    stops everything."""
     from ecocloud.up import UpConfig, run_up
 
     settings = get_settings()  # as `ecocloud receive` and `ecocloud simulate` take their ports

@@ -555,9 +555,9 @@ def ports_taken(config: UpConfig) -> list[str]:
 def _run(
     settings: Settings, config: UpConfig, sup: Supervisor, stop: threading.Event, console: Console
 ) -> int:
-    logins = _start(settings, config, sup, stop, console)
-    if logins is not None:
-        _announce(settings, config, sup, logins, console)
+    started = _start(settings, config, sup, stop, console)
+    if started is not None:
+        _announce(settings, config, sup, started, console)
         while not stop.wait(0.5):
             if (dead := sup.exited()) is not None:
                 raise UpError(f"{dead.name} exited with {dead.proc.returncode}:\n{dead.tail()}")
@@ -583,9 +583,16 @@ def _ended(code: int) -> str:
         return f"ended by signal {-code}"
 
 
+@dataclass(frozen=True)
+class Started:
+    airflow_password: str
+    web_password: str
+    paused_dag_ids: list[str]  # ours that are paused: an operator paused them after up unpaused them
+
+
 def _start(
     settings: Settings, config: UpConfig, sup: Supervisor, stop: threading.Event, console: Console
-) -> dict[str, str] | None:
+) -> Started | None:
     """Start every child and wait until they answer; the logins, or None when stopped meanwhile."""
     console.print(
         f"home: {settings.root}  (Airflow: {settings.airflow_dir}, logs: {sup.log_dir})", markup=False
@@ -612,10 +619,47 @@ def _start(
     airflow_password = None if stop.is_set() else _airflow_admin_password(settings, sup, stop)
     if airflow_password is None:
         return None
-    console.print("waiting for the DAG processor to register our DAGs, then unpausing them …")
-    client = AirflowClient(base, "admin", airflow_password)
-    _wait(sup, stop, "our DAGs to be registered", lambda: client.unpause_all(our_dag_ids()), 300)
-    return None if stop.is_set() else {"airflow": airflow_password, "web": web_password}
+    console.print("waiting for the DAG processor to register our DAGs, then unpausing new ones …")
+    paused = unpause_new_dags(settings, sup, stop, AirflowClient(base, "admin", airflow_password))
+    return None if paused is None else Started(airflow_password, web_password, paused)
+
+
+def unpause_new_dags(
+    settings: Settings, sup: Supervisor, stop: threading.Event, client: AirflowClient
+) -> list[str] | None:
+    """Wait until our DAGs are registered and unpause those that no ``up`` on this Airflow metadata
+    unpaused before (it unpaused every one at every start, undoing an operator's pause). Ours that are
+    paused now; None when stopped meanwhile."""
+    ours = our_dag_ids()
+    before = _unpaused_before(settings, sup.env)
+    new = [dag_id for dag_id in ours if dag_id not in before]
+    _wait(sup, stop, "our DAGs to be registered", lambda: client.unpause_all(ours, unpause=new), 300)
+    if stop.is_set():
+        return None
+    _remember_unpaused(settings, sup.env, before | set(new))
+    return [dag_id for dag_id, paused in client.paused().items() if paused and dag_id in ours]
+
+
+UNPAUSED_FILE = "unpaused_by_up.json"  # in the Airflow home: the default SQLite metadata's folder
+
+
+def _unpaused_before(settings: Settings, env: dict[str, str]) -> set[str]:
+    """The DAGs an earlier ``up`` unpaused on the metadata database ``env`` names (none for another)."""
+    try:
+        record = json.loads((settings.airflow_dir / UNPAUSED_FILE).read_text())
+    except (FileNotFoundError, ValueError):
+        return set()
+    if record.get("metadata") != _without_password(env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]):
+        return set()
+    return set(record.get("dag_ids", []))
+
+
+def _remember_unpaused(settings: Settings, env: dict[str, str], dag_ids: set[str]) -> None:
+    path = settings.airflow_dir / UNPAUSED_FILE
+    metadata = _without_password(env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.with_suffix(".tmp").write_text(json.dumps({"metadata": metadata, "dag_ids": sorted(dag_ids)}))
+    os.replace(path.with_suffix(".tmp"), path)
 
 
 def _start_airflow(sup: Supervisor, config: UpConfig) -> None:
@@ -720,14 +764,14 @@ def _airflow_admin_password(settings: Settings, sup: Supervisor, stop: threading
 
 
 def _announce(
-    settings: Settings, config: UpConfig, sup: Supervisor, logins: dict[str, str], console: Console
+    settings: Settings, config: UpConfig, sup: Supervisor, started: Started, console: Console
 ) -> None:
     console.rule("[bold]ecocloud is up")
     console.print(
-        f"Airflow UI and REST API  http://{HOST}:{config.airflow_port}/   login admin / {logins['airflow']}"
+        f"Airflow UI and REST API  http://{HOST}:{config.airflow_port}/   login admin / {started.airflow_password}"
     )
     console.print(
-        f"web app (catalog, SQL)   http://{HOST}:{config.web_port}/   login {WEB_ADMIN} / {logins['web']}"
+        f"web app (catalog, SQL)   http://{HOST}:{config.web_port}/   login {WEB_ADMIN} / {started.web_password}"
     )
     console.print(
         f"HJ 212 receiver          {HOST}:{config.receiver_port} (TCP) → {settings.hj212_landing}",
@@ -738,7 +782,12 @@ def _announce(
             f"upstream simulator       http://{HOST}:{config.simulator_port}/ (air, water, permits, credit, "
             f"master); its data loggers send to the receiver"
         )
-    console.print(f"DAGs unpaused            {', '.join(our_dag_ids())}")
+    unpaused = [dag_id for dag_id in our_dag_ids() if dag_id not in started.paused_dag_ids]
+    console.print(f"DAGs unpaused            {', '.join(unpaused) or 'none'}")
+    if started.paused_dag_ids:  # up unpauses a DAG once: a pause since is an operator's, and stays
+        console.print(
+            f"DAGs paused (kept)       {', '.join(started.paused_dag_ids)} (ecocloud airflow dags unpause DAG_ID)"
+        )
     console.print(f"state database           {_without_password(settings.state_url)}", markup=False)
     console.print(f"lake and serving DuckDB  {settings.lake_store.uri()}, {settings.duckdb_file}")
     console.print(
@@ -778,10 +827,16 @@ class AirflowClient:
     def dag_ids(self) -> list[str]:
         return sorted(d["dag_id"] for d in self._call("GET", "/api/v2/dags?limit=1000")["dags"])
 
-    def unpause_all(self, dag_ids: list[str]) -> bool:
-        """Unpause every DAG of ``dag_ids``; False while any of them is not registered yet or the API
-        server fails (no answer, 5xx: it is starting; unpausing again is harmless). UpError when it
-        refuses (4xx): asking again would not help."""
+    def paused(self) -> dict[str, bool]:
+        """Whether each registered DAG is paused."""
+        return {
+            d["dag_id"]: bool(d["is_paused"]) for d in self._call("GET", "/api/v2/dags?limit=1000")["dags"]
+        }
+
+    def unpause_all(self, dag_ids: list[str], unpause: list[str] | None = None) -> bool:
+        """Once every DAG of ``dag_ids`` is registered, unpause those of ``unpause`` (default: all of
+        them); False while any is not registered yet or the API server fails (no answer, 5xx: it is
+        starting; unpausing again is harmless). UpError when it refuses (4xx): asking again would not help."""
         try:
             known = set(self.dag_ids())
         except OSError:
@@ -789,7 +844,7 @@ class AirflowClient:
         for dag_id in dag_ids:
             if dag_id not in known:
                 return False
-        for dag_id in dag_ids:
+        for dag_id in dag_ids if unpause is None else unpause:
             try:
                 self._call("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
             except urllib.error.HTTPError as exc:

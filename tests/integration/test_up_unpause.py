@@ -1,0 +1,79 @@
+"""`ecocloud up` unpauses each of our DAGs once: it unpaused every one at every start, undoing an
+operator's pause."""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any
+
+import pytest
+
+from ecocloud import up
+from ecocloud.settings import Settings
+
+
+class _Airflow(up.AirflowClient):
+    """Airflow's DAG API over a dict: registered DAG id -> paused (new DAGs are paused at creation)."""
+
+    def __init__(self, dags: dict[str, bool]) -> None:
+        super().__init__("http://127.0.0.1:1", "admin", "password")
+        self.dags = dags
+        self.patched: list[str] = []
+
+    def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        if method == "GET":
+            return {"dags": [{"dag_id": d, "is_paused": paused} for d, paused in self.dags.items()]}
+        dag_id = path.rpartition("/")[2]
+        assert body is not None
+        self.dags[dag_id] = body["is_paused"]
+        self.patched.append(dag_id)
+        return {}
+
+
+def _up_starts(settings: Settings, airflow: _Airflow) -> list[str] | None:
+    sup = up.Supervisor(settings.root / "up", up.up_env(settings, up.UpConfig()))
+    return up.unpause_new_dags(settings, sup, threading.Event(), airflow)
+
+
+def test_up_unpauses_a_dag_once_and_keeps_an_operators_pause(settings: Settings) -> None:
+    ours = up.our_dag_ids()
+    airflow = _Airflow(dict.fromkeys(ours, True))
+    assert _up_starts(settings, airflow) == [] and airflow.patched == ours
+    assert not any(airflow.dags.values())
+
+    airflow.dags[ours[0]] = True  # an operator pauses one; up starts again
+    airflow.patched.clear()
+    assert _up_starts(settings, airflow) == [ours[0]] and airflow.patched == []
+    assert airflow.dags[ours[0]] is True
+
+
+def test_up_unpauses_a_dag_new_since_the_last_start(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ours = up.our_dag_ids()
+    airflow = _Airflow(dict.fromkeys(ours, True))
+    monkeypatch.setattr(up, "our_dag_ids", lambda: ours[1:])  # a release before ours[0]'s DAG
+    _up_starts(settings, airflow)
+    airflow.dags[ours[1]] = True  # paused by an operator
+    airflow.patched.clear()
+    monkeypatch.setattr(up, "our_dag_ids", lambda: ours)
+    assert _up_starts(settings, airflow) == [ours[1]] and airflow.patched == [ours[0]]
+
+
+def test_up_unpauses_again_on_other_metadata(settings: Settings) -> None:
+    """The record is of one Airflow metadata database: on a new one (another URL) the DAGs are new."""
+    ours = up.our_dag_ids()
+    settings.airflow_dir.mkdir(parents=True)
+    other = {"metadata": "postgresql://airflow@elsewhere/airflow", "dag_ids": ours}
+    (settings.airflow_dir / up.UNPAUSED_FILE).write_text(json.dumps(other))
+    airflow = _Airflow(dict.fromkeys(ours, True))
+    assert _up_starts(settings, airflow) == [] and airflow.patched == ours
+    record = json.loads((settings.airflow_dir / up.UNPAUSED_FILE).read_text())
+    assert record["dag_ids"] == sorted(ours) and record["metadata"].startswith("sqlite:///")
+
+
+def test_up_waits_until_our_dags_are_registered() -> None:
+    ours = up.our_dag_ids()
+    airflow = _Airflow(dict.fromkeys(ours[1:], True))
+    assert airflow.unpause_all(ours, unpause=ours) is False and airflow.patched == []
