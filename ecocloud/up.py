@@ -8,9 +8,10 @@ processes start with ecocloud's task modules imported) unless ``AIRFLOW__CORE__E
 ``AIRFLOW__DATABASE__SQL_ALCHEMY_CONN`` say otherwise. SIGINT or SIGTERM stops every child and every
 process it started: its process group gets its stop signal, and (on Linux, from /proc) the rest of its
 session and its descendants SIGTERM — Airflow 3 starts each task process in a group of its own — and
-whatever is left after ``STOP_GRACE_S`` is SIGKILLed. The API server, the web app and the simulator are
-stopped only after the others (``Supervisor.stop``): a task being stopped still reports to the API server. A start-up that fails in any way stops them the
-same way; a child that dies on its own stops the rest.
+whatever is left after ``STOP_GRACE_S`` is SIGKILLed. The API server, the web app and the simulator
+are stopped only after the others (``Supervisor.stop``): a task being stopped still reports to the API
+server. A start-up that fails in any way stops them the same way; a child that dies on its own stops
+the rest.
 
 An ``up`` that is killed outright (SIGKILL, the OOM killer) stops nothing itself: its children get
 a SIGTERM from the kernel (PR_SET_PDEATHSIG), but Airflow's scheduler was seen to log it and go on
