@@ -37,9 +37,10 @@ Stage rules on top of the protocol: a data command (2011/2021/2031/2041/2051/206
 is quarantined (``no_datatime``); readings are the numeric items (Rtd, Min, Avg, Max, Cou, Zs*) of
 packets with a DataTime; a reading's flag is its pollutant's ``Flag`` item (for Zs* statistics a
 ``ZsFlag`` item if the logger sent one). Split packets (PNUM/PNO) are kept one row per part; a later
-part without DataTime takes the DataTime of its first part (same MN, QN and PNUM; the earliest if
-sent again) anywhere in the same input — in whichever chunk —, and is quarantined
-(``split_no_datatime``) when that first part is not there. A packet of a receiver segment dated
+part without DataTime takes the DataTime of its first part (same MN, QN, CN and PNUM; the earliest
+if sent again) anywhere in the same input — in whichever chunk —, and is quarantined
+(``split_no_datatime``) when that first part is not there, or when it has no QN (2005 loggers):
+without QN nothing tells which hour's first part it belongs to. A packet of a receiver segment dated
 over an hour after its receipt (a clock running ahead) is quarantined with its readings
 (``data_time_ahead_of_receipt``); capture files carry no receipt time.
 
@@ -353,7 +354,7 @@ def parse_lines_batch(
     # Split packets span chunks: the first parts' DataTimes of every chunk so far (all parts take the
     # reference path), and the later parts whose first part was not among them — they are decided
     # after the last chunk, so the rows do not depend on where the chunks are cut.
-    first_parts: dict[tuple[str, str | None, int | None], dt.datetime] = {}
+    first_parts: dict[_SplitKey, dt.datetime] = {}
     later: list[int] = []
     if n:
         bounds = _chunk_bounds(lines, chunk_bytes)
@@ -1063,7 +1064,7 @@ def _slow_path(
     base: int,
     default_date: dt.date,
     segment: str,
-    first_parts: dict[tuple[str, str | None, int | None], dt.datetime],
+    first_parts: dict[_SplitKey, dt.datetime],
     later: list[int] | None,
 ) -> pa.Table:
     """The reference path: ``parse_line`` for lines ``idx``; packets and readings go to ``acc``,
@@ -1091,8 +1092,12 @@ def _slow_path(
             rejects.append(i)
             results.append(None)  # stage rule: quarantined as no_datatime
             continue
+        if data_time is None and r.cn in DATA_CNS and r.qn is None:  # a later part no QN links
+            rejects.append(i)
+            results.append(_orphan_part(r, lines.line(i)))
+            continue
         if data_time is None and r.cn in DATA_CNS:  # a later part of a split packet
-            data_time = first_parts.get((r.mn, r.qn, r.pnum))
+            data_time = first_parts.get(_split_key(r))
             if data_time is None and later is not None:  # its first part may be in a later chunk
                 later.append(base + i)
                 continue
@@ -1156,26 +1161,38 @@ def _slow_path(
 
 _PACKET_COLS = ("line", "date", "flag", "pnum", "pno", "version", "data_at", "has_dt", "per_row", "warn")
 SPLIT_NO_DATATIME = "split_no_datatime"
+# (MN, QN, CN, PNUM): the parts of one split packet share all four (HJ 212-2017 §6.3.3)
+_SplitKey = tuple[str, str, str, int | None]
+
+
+def _split_key(p: proto.Packet) -> _SplitKey:
+    assert p.qn is not None  # parts without QN are never linked: see _add_first_parts
+    return (p.mn, p.qn, p.cn, p.pnum)
 
 
 def _add_first_parts(
-    first_parts: dict[tuple[str, str | None, int | None], dt.datetime],
+    first_parts: dict[_SplitKey, dt.datetime],
     results: Iterable[proto.Packet | proto.Reject],
 ) -> None:
-    """Add the DataTime of every first part (PNO 1) of a split packet, by (MN, QN, PNUM): later
+    """Add the DataTime of every first part (PNO 1) of a split packet, by (MN, QN, CN, PNUM): later
     parts carry only more CP items, their readings share the first part's time (HJ 212-2017
-    §6.3.3). A first part sent again keeps the earliest one's time (as ``protocol.reassemble``
-    keeps a repeated part's first copy): results are in input order, so this does not depend on
-    the chunks either."""
+    §6.3.3). A first part sent again keeps the earliest one's time (the pipeline's rule for any
+    repeat: the first wins): results are in input order, so this does not depend on the chunks
+    either. Parts without QN (2005 loggers) are left out: only QN tells one hour's packet from the
+    next one's, so a later part without QN is quarantined rather than given a guessed time."""
     for r in results:
-        if isinstance(r, proto.Packet) and r.pno == 1 and r.data_time is not None:
-            first_parts.setdefault((r.mn, r.qn, r.pnum), r.data_time)
+        if isinstance(r, proto.Packet) and r.pno == 1 and r.data_time is not None and r.qn is not None:
+            first_parts.setdefault(_split_key(r), r.data_time)
 
 
 def _orphan_part(p: proto.Packet, raw: bytes) -> proto.Reject:
-    """A later part whose first part is not in this input: its readings have no time, so the whole
-    packet is quarantined (counted, with the reason), never published without its DataTime."""
-    detail = f"part {p.pno}/{p.pnum} of split packet QN={p.qn}: its first part (with DataTime) is not in this input"
+    """A later part whose first part is not in this input, or that has no QN to find it by: its
+    readings have no time, so the whole packet is quarantined (counted, with the reason), never
+    published without its DataTime."""
+    if p.qn is None:
+        detail = f"part {p.pno}/{p.pnum} of a split packet without QN: nothing links it to its first part (with DataTime)"
+    else:
+        detail = f"part {p.pno}/{p.pnum} of split packet QN={p.qn}: its first part (with DataTime) is not in this input"
     return proto.Reject(
         SPLIT_NO_DATATIME, detail, raw, qn=p.qn, st=p.st, cn=p.cn, pw=p.pw, mn=p.mn, flag=p.flag
     )

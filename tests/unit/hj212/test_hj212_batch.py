@@ -410,3 +410,43 @@ def test_later_parts_of_a_split_packet_take_the_first_parts_datatime_or_go_to_qu
     assert {r["data_at"] for r in readings} == {when.astimezone(dt.UTC)}
     [q] = batch.quarantine.to_pylist()
     assert q["reason"] == "split_no_datatime" and q["qn"] == "20261120100000002"
+
+
+def test_a_later_part_without_qn_is_quarantined_not_dated_by_another_hours_first_part() -> None:
+    """A 2005 logger's split hourly packets carry no QN: parts 2 of 11 h and 12 h must not take 10 h's
+    DataTime (the first first part in the file); nothing links them to their own first part."""
+    mn = "LD130131000211"
+    lines = []
+    for hour in (10, 11, 12):
+        when = f"20161120{hour:02d}0000"
+        split = {"st": "32", "cn": "2061", "mn": mn, "flag": 2, "pnum": 2}
+        lines.append(build_packet(**split, pno=1, data_time=when, items={"011": {"Avg": 10.0 * hour}}))  # type: ignore[arg-type]
+        lines.append(build_packet(**split, pno=2, items={"060": {"Avg": 1.0 * hour}}))  # type: ignore[arg-type]
+    fast, ref = both(lines)
+    assert_same(fast, ref)
+    assert (fast.accepted, fast.reasons) == (3, {"split_no_datatime": 3})
+    readings = fast.readings.select(["pollutant_code", "value", "data_at"]).to_pylist()
+    assert [(r["pollutant_code"], r["value"], r["data_at"].hour) for r in readings] == [
+        ("w01018", 100.0, 2),
+        ("w01018", 110.0, 3),
+        ("w01018", 120.0, 4),
+    ]  # Beijing 10, 11, 12 h in UTC
+    assert all("without QN" in q["detail"] for q in fast.quarantine.to_pylist())
+
+
+def test_a_later_part_takes_the_datatime_of_its_own_commands_first_part() -> None:
+    """Parts link by MN, QN, CN and PNUM: a 2051 part 2 whose first part is missing does not take the
+    DataTime of a 2061 packet with the same QN."""
+    hourly = dt.datetime(2026, 11, 20, 10, 0, tzinfo=BEIJING)
+
+    def part(cn: str, pno: int, when: dt.datetime | None) -> bytes:
+        return build_packet(
+            qn="20261120100000001", st="32", cn=cn, mn=MN, flag=7, pnum=2, pno=pno, data_time=when,
+            items={"w01018": {"Avg": float(cn)}},
+        )  # fmt: skip
+
+    fast, ref = both([part("2061", 1, hourly), part("2051", 2, None), part("2061", 2, None)])
+    assert_same(fast, ref)
+    assert (fast.accepted, fast.reasons) == (2, {"split_no_datatime": 1})
+    [q] = fast.quarantine.to_pylist()
+    assert (q["cn"], q["reason"]) == ("2051", "split_no_datatime")
