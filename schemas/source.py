@@ -308,9 +308,9 @@ READING_FIELDS.define(
         "flag",
         "string",
         "data flag (N normal, F stopped, M maintenance, S manual, D fault, C calibration, T over "
-        "range, B communication fault); NULL when the logger sent none",
+        "range, B communication fault); NULL when the logger sent none or an empty one (w01018-Flag=)",
         description_zh="数据标记（N 正常，F 停运，M 维护，S 手工输入，D 故障，C 校准，T 超测量上限，"
-        "B 通讯异常）；数采仪未上报标记时为 NULL",
+        "B 通讯异常）；数采仪未上报标记或标记为空（w01018-Flag=）时为 NULL",
         allowed=FLAGS,
         severity=Severity.WARNING,
     ),

@@ -36,7 +36,7 @@ reference's. On the real captures 99.3 % of lines take the fast path.
 Stage rules on top of the protocol: a data command (2011/2021/2031/2041/2051/2061) without DataTime
 is quarantined (``no_datatime``); readings are the numeric items (Rtd, Min, Avg, Max, Cou, Zs*) of
 packets with a DataTime; a reading's flag is its pollutant's ``Flag`` item (for Zs* statistics a
-``ZsFlag`` item if the logger sent one). Split packets (PNUM/PNO) are kept one row per part; a later
+``ZsFlag`` item if the logger sent one); an empty one (``w01018-Flag=``) is no flag (NULL). Split packets (PNUM/PNO) are kept one row per part; a later
 part without DataTime takes the DataTime of its first part (same MN, QN, CN and PNUM; the earliest
 if sent again) anywhere in the same input — in whichever chunk —, and is quarantined
 (``split_no_datatime``) when that first part is not there, or when it has no QN (2005 loggers):
@@ -871,8 +871,10 @@ def _fast_path(lines: _Lines, acc: _Acc, base: int, default_date: dt.date) -> np
     rrow = row_new[row[rt]]
     rkid = kid[rt]
     flag_id = _item_lookup(ki, kid, row, is_first, val, ki.is_flag, nr, row[rt], ki.code_id[rkid])
+    flag_id = _blank_is_no_flag(flag_id, str_values)
     if ki.is_zsflag.any():
         zs = _item_lookup(ki, kid, row, is_first, val, ki.is_zsflag, nr, row[rt], ki.code_id[rkid])
+        zs = _blank_is_no_flag(zs, str_values)
         flag_id = np.where(ki.zs_stat[rkid] & (zs >= 0), zs, flag_id)
     flag_id = np.where(ki.code_id[rkid] >= 0, flag_id, -1)
     per_row = np.bincount(rrow, minlength=len(goodr))
@@ -926,6 +928,15 @@ def _remap(local: np.ndarray, table: np.ndarray) -> np.ndarray:
     if not len(table):
         return np.full(len(local), -1, np.int64)
     return np.where(local >= 0, table[np.maximum(local, 0)], -1)
+
+
+def _blank_is_no_flag(flag_ids: np.ndarray, str_values: list[str]) -> np.ndarray:
+    """Flag value ids with an empty value (``w01018-Flag=``) as no flag (-1): a sample without a
+    flag counts as N downstream, while an empty-string flag would count as none of N, abnormal,
+    manual or incomplete. As ``readings_from_packet`` reads it."""
+    if "" not in str_values:
+        return flag_ids
+    return np.where(flag_ids == str_values.index(""), -1, flag_ids)
 
 
 def _item_lookup(
@@ -1036,8 +1047,9 @@ def readings_from_packet(p: proto.Packet) -> list[tuple[str, str, str, float, st
     out: list[tuple[str, str, str, float, str | None, str | None]] = []
     for code, sub in p.items.items():
         orig = p.pollutant_code_original.get(code, code)
-        flag = sub.get("Flag")
-        zsflag = sub.get("ZsFlag")
+        # an empty Flag (``w01018-Flag=``) is no flag, as the fast path's _blank_is_no_flag
+        flag = sub.get("Flag") or None
+        zsflag = sub.get("ZsFlag") or None
         for stat, v in sub.items():
             if stat in _NUMERIC_SUFFIXES and isinstance(v, float):
                 f = zsflag if stat.startswith("Zs") and zsflag is not None else flag

@@ -450,3 +450,36 @@ def test_a_later_part_takes_the_datatime_of_its_own_commands_first_part() -> Non
     assert (fast.accepted, fast.reasons) == (2, {"split_no_datatime": 1})
     [q] = fast.quarantine.to_pylist()
     assert (q["cn"], q["reason"]) == ("2051", "split_no_datatime")
+
+
+def test_an_empty_flag_is_no_flag_in_both_paths() -> None:
+    """``w01018-Flag=`` is a sample without a flag (NULL, counted as N downstream), not a flag '' that
+    no rule counts; an empty ZsFlag leaves the Zs statistic its pollutant's Flag."""
+    when = dt.datetime(2026, 11, 20, 10, 0, tzinfo=BEIJING)
+    lines = [
+        build_packet(
+            qn=f"2026112010{i:02d}00000",
+            st="32",
+            cn="2051",
+            mn=MN,
+            flag=4,
+            cp=f"DataTime={(when + dt.timedelta(minutes=i)):%Y%m%d%H%M%S};{items}",
+        )
+        for i, items in enumerate(
+            [
+                "w01018-Avg=20.0,w01018-Flag=",
+                "a34013-Avg=2.0,a34013-ZsAvg=3.0,a34013-Flag=D,a34013-ZsFlag=",
+                "w01018-Avg=21.0,w01018-Flag=N",
+            ]
+        )
+    ]
+    fast, ref = both(lines)
+    assert_same(fast, ref)
+    assert fast.fast == 3  # the fast path itself, not only the reference path, reads them
+    readings = fast.readings.select(["pollutant_code", "stat", "flag"]).to_pylist()
+    assert [(r["pollutant_code"], r["stat"], r["flag"]) for r in readings] == [
+        ("w01018", "Avg", None),
+        ("a34013", "Avg", "D"),
+        ("a34013", "ZsAvg", "D"),
+        ("w01018", "Avg", "N"),
+    ]
