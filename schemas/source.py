@@ -537,8 +537,8 @@ quarantine = Table(
         *F("segment", "offset"),
         F.get(
             "reason",
-            description="machine-readable reason (ingest.hj212.protocol reject reasons)",
-            description_zh="机器可读的原因代码（ingest.hj212.protocol 中定义的拒收原因）",
+            description="machine-readable reason (every one, and what gives it: ingest.hj212.protocol.REJECT_REASONS)",
+            description_zh="机器可读的原因代码（全部原因及其来源见 ingest.hj212.protocol.REJECT_REASONS）",
         ),
         F.get("detail"),
         F.get(

@@ -382,14 +382,13 @@ def parse_lines_batch(
 # time is wrong by more than any drift of a synchronised logger, and publishing it would open date
 # partitions (marts, risk days) in the future. Capture files carry no receipt time: nothing to judge.
 AHEAD_TOLERANCE_US = 3600 * _US
-AHEAD_OF_RECEIPT = "data_time_ahead_of_receipt"
 
 
 def _ahead_of_receipt(
     lines: _Lines, packets: pa.Table, readings: pa.Table, segment: str, default_date: dt.date
 ) -> tuple[pa.Table, pa.Table, pa.Table]:
     """Packets (and their readings) whose DataTime is over ``AHEAD_TOLERANCE_US`` after their receipt,
-    moved to quarantine rows with the reason ``AHEAD_OF_RECEIPT``."""
+    moved to quarantine rows with the reason ``proto.DATA_TIME_AHEAD_OF_RECEIPT``."""
     none = _empty(schema.quarantine)
     if lines.received_us is None or packets.num_rows == 0:
         return packets, readings, none
@@ -412,7 +411,11 @@ def _ahead_of_receipt(
             f"DataTime {row['data_at'].astimezone(proto.BEIJING).isoformat()} is {lead_h:.1f} h after the "
             f"receiver got the packet ({row['received_at'].isoformat()}): the logger's clock runs ahead"
         )
-        rejects.append(proto.Reject(AHEAD_OF_RECEIPT, detail, b"", qn=row["qn"], cn=row["cn"], mn=row["mn"]))
+        rejects.append(
+            proto.Reject(
+                proto.DATA_TIME_AHEAD_OF_RECEIPT, detail, b"", qn=row["qn"], cn=row["cn"], mn=row["mn"]
+            )
+        )
     order = [line_at[int(o)] for o in offsets.to_pylist()]
     quarantined = _quarantine_rows(lines, order, rejects, segment, default_date)
     return packets.filter(pc.invert(ahead)), readings, quarantined
@@ -1172,7 +1175,6 @@ def _slow_path(
 
 
 _PACKET_COLS = ("line", "date", "flag", "pnum", "pno", "version", "data_at", "has_dt", "per_row", "warn")
-SPLIT_NO_DATATIME = "split_no_datatime"
 # (MN, QN, CN, PNUM): the parts of one split packet share all four (HJ 212-2017 §6.3.3)
 _SplitKey = tuple[str, str, str, int | None]
 
@@ -1206,7 +1208,7 @@ def _orphan_part(p: proto.Packet, raw: bytes) -> proto.Reject:
     else:
         detail = f"part {p.pno}/{p.pnum} of split packet QN={p.qn}: its first part (with DataTime) is not in this input"
     return proto.Reject(
-        SPLIT_NO_DATATIME, detail, raw, qn=p.qn, st=p.st, cn=p.cn, pw=p.pw, mn=p.mn, flag=p.flag
+        proto.SPLIT_NO_DATATIME, detail, raw, qn=p.qn, st=p.st, cn=p.cn, pw=p.pw, mn=p.mn, flag=p.flag
     )
 
 
@@ -1238,7 +1240,7 @@ def _quarantine_rows(
                 p = proto.parse_line(raw)
                 assert isinstance(p, proto.Packet)
                 reason, detail, mn, cn, qn = (
-                    "no_datatime",
+                    proto.NO_DATATIME,
                     f"data command CN={p.cn} without DataTime",
                     p.mn,
                     p.cn,

@@ -29,12 +29,34 @@ failing one wins):
 ``bad_datatime``            DataTime not 14/17 digits or not a calendar instant
 ``bad_value``               a numeric item (Rtd, Min, Avg, Max, Cou, Zs*) not a finite number,
                             or a facility state (RS/RT) not a number
-``split_incomplete``        (:class:`Reassembler`) not all parts of a split packet arrived
 ``internal_error``          safety net; never expected
 ==========================  ================================================================
 
-Receiver-level reasons (``unknown_mn``, ``bad_pw``, ``line_too_long``) are produced by the
-receiver; :func:`qn_rtn_for` maps every reason to the ``QnRtn`` of a 9011 reply.
+A row of ``quarantine_source__packets`` carries one of these reasons or one that a later stage
+gives; :data:`REJECT_REASONS` is all of them (``missing_field`` stands for every
+``missing_field:<name>``). The later stages' reasons are named here so that the list is in one
+place (the receiver and the batch parser use these constants; the source build writes its reasons
+as text, and a test checks that they are listed):
+
+================================  ==========================================================
+the receiver (its quarantine segments; ``ingest.hj212.receiver``)
+``unknown_mn``, ``bad_pw``        MN not in the device registry, or its PW wrong (registered mode)
+``auth_throttled``                refused unchecked while the peer or MN is blocked after
+                                  repeated failed authentications
+``mn_budget_exceeded``            the MN's data-zone byte cap for the window is spent
+``line_too_long``                 no line end within the receiver's line limit
+the batch parser's stage rules (``ingest.hj212.batch``)
+``no_datatime``                   a data command (2011/2021/2031/2041/2051/2061) without DataTime
+``split_no_datatime``             a later part of a split packet whose first part (the one with
+                                  DataTime) is not in the input, or without QN to find it by
+``data_time_ahead_of_receipt``    a receiver segment's packet dated over an hour after its receipt
+the source build (``ecocloud.builds.sources``; the whole input)
+``capture_unreadable``            a capture file that cannot be read (a corrupt ``.gz``)
+``segment_manifest_unreadable``   a segment whose manifest is not readable JSON
+``segment_manifest_mismatch``     a segment whose bytes or record count differ from its manifest
+================================  ==========================================================
+
+:func:`qn_rtn_for` maps every reason to the ``QnRtn`` of a 9011 reply.
 
 Anything that passes framing, length and CRC is accepted unless it is structurally unusable;
 oddities seen in real captures become ``Packet.warnings`` entries instead: ``mn_not_24_hex``,
@@ -61,9 +83,8 @@ Decisions
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
@@ -77,7 +98,6 @@ __all__ = [
     "MAX_DATA_LEN",
     "REJECT_REASONS",
     "Packet",
-    "Reassembler",
     "Reject",
     "build_ack_9011",
     "build_ack_9014",
@@ -95,7 +115,8 @@ __all__ = [
 
 MAX_DATA_LEN = 1024  # HJ 212-2017 §6.3.1: data segment 0..1024 bytes
 
-# Reject reasons (``missing_field`` is used as ``missing_field:<name>``).
+# Quarantine reasons, as in the module docstring's tables (``missing_field`` is used as
+# ``missing_field:<name>``).
 EMPTY = "empty"
 BAD_HEADER = "bad_header"
 MISSING_TAIL = "missing_tail"
@@ -112,12 +133,21 @@ BAD_FLAG = "bad_flag"
 BAD_SPLIT = "bad_split"
 BAD_DATATIME = "bad_datatime"
 BAD_VALUE = "bad_value"
-SPLIT_INCOMPLETE = "split_incomplete"
 INTERNAL_ERROR = "internal_error"
-# receiver-level
+# the receiver's
 UNKNOWN_MN = "unknown_mn"
 BAD_PW = "bad_pw"
+AUTH_THROTTLED = "auth_throttled"
+MN_OVER_BUDGET = "mn_budget_exceeded"
 LINE_TOO_LONG = "line_too_long"
+# the batch parser's stage rules
+NO_DATATIME = "no_datatime"
+SPLIT_NO_DATATIME = "split_no_datatime"
+DATA_TIME_AHEAD_OF_RECEIPT = "data_time_ahead_of_receipt"
+# the source build's, for a whole input
+CAPTURE_UNREADABLE = "capture_unreadable"
+SEGMENT_MANIFEST_UNREADABLE = "segment_manifest_unreadable"
+SEGMENT_MANIFEST_MISMATCH = "segment_manifest_mismatch"
 
 REJECT_REASONS = frozenset(
     {
@@ -137,11 +167,18 @@ REJECT_REASONS = frozenset(
         BAD_SPLIT,
         BAD_DATATIME,
         BAD_VALUE,
-        SPLIT_INCOMPLETE,
         INTERNAL_ERROR,
         UNKNOWN_MN,
         BAD_PW,
+        AUTH_THROTTLED,
+        MN_OVER_BUDGET,
         LINE_TOO_LONG,
+        NO_DATATIME,
+        SPLIT_NO_DATATIME,
+        DATA_TIME_AHEAD_OF_RECEIPT,
+        CAPTURE_UNREADABLE,
+        SEGMENT_MANIFEST_UNREADABLE,
+        SEGMENT_MANIFEST_MISMATCH,
     }
 )
 
@@ -596,23 +633,13 @@ def split_lines(data: bytes) -> list[bytes]:
     return out
 
 
-def parse_lines(
-    lines: Iterable[bytes], *, reassemble: bool = False, reassembler: Reassembler | None = None
-) -> Iterator[Packet | Reject]:
-    """Batch path: parse many lines (each with its terminator, e.g. from a file opened ``rb``).
+def parse_lines(lines: Iterable[bytes]) -> Iterator[Packet | Reject]:
+    """Parse many lines (each with its terminator, e.g. from a file opened ``rb``), one by one.
 
-    With ``reassemble=True`` split packets are joined by a :class:`Reassembler` (file order is the
-    clock: groups still incomplete at the end become ``split_incomplete`` rejects).
-    """
-    if not reassemble and reassembler is None:
-        parse = parse_line
-        for line in lines:
-            yield parse(line)
-        return
-    ra = reassembler if reassembler is not None else Reassembler(timeout=float("inf"))
+    Split packets stay one result per part: the batch parser (``ingest.hj212.batch``) gives a later
+    part its first part's DataTime."""
     for line in lines:
-        yield from ra.add(parse_line(line))
-    yield from ra.flush()
+        yield parse_line(line)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -739,130 +766,3 @@ def build_ack_9014(packet: Packet, *, flag: int | None = None) -> bytes:
 def build_ack_9011(qn: str | None, qn_rtn: int, *, mn: str = "", pw: str = "", flag: int = 4) -> bytes:
     """9011 request reply: ``QN=<qn>;ST=91;CN=9011;PW=…;MN=…;Flag=4;CP=&&QnRtn=<n>&&``."""
     return build_packet(qn=qn, st="91", cn="9011", pw=pw, mn=mn, flag=flag, cp=f"QnRtn={qn_rtn}")
-
-
-# ---------------------------------------------------------------------------------------------
-# split packets
-
-
-@dataclass(slots=True)
-class _Group:
-    first_seen: float
-    pnum: int
-    parts: dict[int, Packet]
-
-
-class Reassembler:
-    """Join the parts of split packets (PNUM/PNO) that share MN, QN, CN and PNUM.
-
-    ``add()`` returns what is ready: a non-split packet or a reject passes through; a part is held
-    until its group is complete, then one combined :class:`Packet` is returned (items, facilities,
-    extra and warnings merged in PNO order, ``raw`` = the parts' raw lines joined in PNO order,
-    ``pno=None``, ``data_time`` from the first part that has one).  A repeated part is ignored.
-    Memory is bounded: groups older than ``timeout`` seconds (checked on every ``add``) and the
-    oldest groups beyond ``max_groups`` become ``split_incomplete`` rejects.  ``clock`` supplies
-    ``now`` when ``add``/``expire`` are called without one (file ingest passes receive times).
-    """
-
-    def __init__(
-        self,
-        *,
-        timeout: float = 600.0,
-        max_groups: int = 10_000,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.timeout = timeout
-        self.max_groups = max_groups
-        self._clock = clock
-        self._groups: dict[tuple[str, str | None, str, int], _Group] = {}
-
-    def __len__(self) -> int:
-        return len(self._groups)
-
-    def add(self, item: Packet | Reject, now: float | None = None) -> list[Packet | Reject]:
-        if now is None:
-            now = self._clock()
-        out: list[Packet | Reject] = list(self.expire(now))
-        if isinstance(item, Reject) or item.pnum is None or item.pno is None:
-            out.append(item)
-            return out
-        key = (item.mn, item.qn, item.cn, item.pnum)
-        group = self._groups.get(key)
-        if group is None:
-            group = self._groups[key] = _Group(now, item.pnum, {})
-            while len(self._groups) > self.max_groups:
-                oldest = next(iter(self._groups))
-                out.append(self._incomplete(oldest, self._groups.pop(oldest), "max_groups exceeded"))
-        group.parts.setdefault(item.pno, item)
-        if len(group.parts) == group.pnum:
-            del self._groups[key]
-            out.append(self._combine(group))
-        return out
-
-    def expire(self, now: float | None = None) -> list[Reject]:
-        if now is None:
-            now = self._clock()
-        out: list[Reject] = []
-        while self._groups:
-            key, group = next(iter(self._groups.items()))  # insertion order == first_seen order
-            if now - group.first_seen < self.timeout:
-                break
-            del self._groups[key]
-            out.append(self._incomplete(key, group, f"timeout {self.timeout}s"))
-        return out
-
-    def flush(self) -> list[Reject]:
-        """All incomplete groups as rejects (end of input)."""
-        out = [self._incomplete(k, g, "end of input") for k, g in self._groups.items()]
-        self._groups.clear()
-        return out
-
-    @staticmethod
-    def _incomplete(key: tuple[str, str | None, str, int], group: _Group, why: str) -> Reject:
-        mn, qn, cn, pnum = key
-        have = sorted(group.parts)
-        first = group.parts[have[0]]
-        return Reject(
-            SPLIT_INCOMPLETE,
-            f"got parts {have} of {pnum} for MN={mn} QN={qn} CN={cn} ({why})",
-            b"".join(group.parts[i].raw for i in have),
-            qn,
-            first.st,
-            cn,
-            first.pw,
-            mn,
-            first.flag,
-        )
-
-    @staticmethod
-    def _combine(group: _Group) -> Packet:
-        parts = [group.parts[i] for i in sorted(group.parts)]
-        first = parts[0]
-        items: dict[str, dict[str, float | str]] = {}
-        original: dict[str, str] = {}
-        facilities: dict[str, dict[str, float | int]] = {}
-        extra: dict[str, str] = {}
-        warnings: list[str] = []
-        data_time = None
-        for p in parts:
-            for code, sub in p.items.items():
-                items.setdefault(code, {}).update(sub)
-            original.update(p.pollutant_code_original)
-            for code, fsub in p.facilities.items():
-                facilities.setdefault(code, {}).update(fsub)
-            for k, v in p.extra.items():
-                extra.setdefault(k, v)
-            warnings += [w for w in p.warnings if w not in warnings]
-            if data_time is None:
-                data_time = p.data_time
-        return replace(
-            first,
-            raw=b"".join(p.raw for p in parts),
-            pno=None,
-            data_time=data_time,
-            items=items,
-            pollutant_code_original=original,
-            facilities=facilities,
-            extra=extra,
-            warnings=warnings,
-        )

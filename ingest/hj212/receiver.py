@@ -100,8 +100,10 @@ from pathlib import Path
 from ingest.addresses import client_key
 from ingest.hj212.devices import AuthThrottle, DeviceRegistry, RegistryMode
 from ingest.hj212.protocol import (
+    AUTH_THROTTLED,
     LINE_TOO_LONG,
     MISSING_TAIL,
+    MN_OVER_BUDGET,  # the MN's data-zone cap for the window is spent
     Packet,
     Reject,
     build_ack_9011,
@@ -143,8 +145,6 @@ __all__ = [
 
 log = logging.getLogger("ecocloud.hj212.receiver")
 
-AUTH_THROTTLED = "auth_throttled"
-MN_OVER_BUDGET = "mn_budget_exceeded"  # the MN's data-zone cap for the window is spent
 FD_RESERVE = 64  # descriptors kept free for segments, manifests, locks, the listener and the loop
 
 

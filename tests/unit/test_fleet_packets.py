@@ -21,7 +21,8 @@ from ecocloud.simulator.fleet import (
     device_schedule,
     resolve_spec,
 )
-from ingest.hj212.protocol import Packet, Reassembler, Reject, parse_line
+from ingest.hj212.batch import parse_lines_batch
+from ingest.hj212.protocol import Packet, Reject, parse_line
 from schemas.clock import BEIJING
 from schemas.hj212_codes import POLLUTANTS
 
@@ -234,7 +235,7 @@ def test_reconnect_fault_is_applied_to_the_next_packet() -> None:
     assert (label.kind, label.start, label.end) == ("reconnect", tr.time, tr.time)
 
 
-def test_oversized_packets_are_split_and_reassemble() -> None:
+def test_oversized_packets_are_split_and_their_parts_share_the_first_parts_datatime() -> None:
     many = (*DEFAULT_POLLUTANTS["31"], "a01011", "a01013", "a01014", "a21005", "a24088", "a21003", "a21004")
     big = resolve_spec(
         DeviceSpec("0A1B2C3D4E5F60718293A4B6", "654321", "91350200776049653A", "DA002", "31", many), seed=2
@@ -242,14 +243,13 @@ def test_oversized_packets_are_split_and_reassemble() -> None:
     script = LoggerScript(big, T0, T0 + timedelta(days=1), seed=2)
     (daily,) = [t for t in transmissions(script) if t.cn == "2031"]
     assert len(daily.lines) > 1
-    ra = Reassembler(timeout=float("inf"))
-    out = []
     for line in daily.lines:
         assert len(line) <= 1024 + 12
         p = parse_line(line)
         assert isinstance(p, Packet) and p.split and p.flag == 7 and p.pnum == len(daily.lines)
-        out += ra.add(p)
-    (combined,) = out
-    assert isinstance(combined, Packet)
-    assert set(combined.items) == set(many)
-    assert combined.qn == daily.qn
+        assert p.qn == daily.qn
+    parsed = parse_lines_batch(list(daily.lines), segment="fleet", default_date=T0.date())
+    assert (parsed.accepted, parsed.quarantined) == (len(daily.lines), 0)
+    readings = parsed.readings.select(["pollutant_code", "data_at"]).to_pylist()
+    assert set(many) <= {r["pollutant_code"] for r in readings}
+    assert len({r["data_at"] for r in readings}) == 1  # every part dated by the first part's DataTime

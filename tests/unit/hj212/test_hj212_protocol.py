@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
+from ingest.hj212 import protocol
 from ingest.hj212.crc import crc16_hj212_hex
 from ingest.hj212.protocol import (
+    REJECT_REASONS,
     Packet,
     Reject,
     build_ack_9011,
@@ -294,6 +298,19 @@ def test_reject_reason(reason: str, line: bytes) -> None:
     assert r.reason == reason, r.detail
     assert r.raw == line
     assert r.detail
+
+
+def test_reject_reasons_are_the_documented_ones_and_every_one_a_stage_gives() -> None:
+    """REJECT_REASONS is what quarantine_source__packets' ``reason`` column points readers to: the
+    docstring's tables, parse_line's reasons and the later stages' (receiver, batch, source build)."""
+    table_row = r"^``([a-z0-9_]+)[^`]*``(?:, ``([a-z0-9_]+)``)?  "  # a name, then the column's padding
+    documented = re.findall(table_row, protocol.__doc__ or "", re.MULTILINE)
+    assert {name for pair in documented for name in pair if name} == REJECT_REASONS
+    assert {reason.partition(":")[0] for reason, _ in REJECT_CASES} <= REJECT_REASONS
+    # the source build writes its reasons as "<reason>: <detail>" text (its whole-input quarantine)
+    build = Path(__file__).parents[3] / "ecocloud" / "builds" / "sources.py"
+    given = set(re.findall(r'return [^\n]*?f?"([a-z]+(?:_[a-z]+)+): ', build.read_text()))
+    assert given and given <= REJECT_REASONS, given - REJECT_REASONS
 
 
 def test_reject_salvages_header_for_9011() -> None:
