@@ -824,6 +824,87 @@ static PyObject *datatimes(PyObject *self, PyObject *args) {
     return ranges_kernel(args, "y*y*y*p:datatimes", read_datatime);
 }
 
+/* ---- records: the records of a receiver segment ----------------------------------------------- */
+
+/* records(data, start, head_len) -> (heads, tab1, tab2, tab3, tab4, ends, stop_at, stop): the records
+ * of a receiver segment (ingest/hj212/segments.py: <received_at>\t<status>\t<peer>\t<n>\t<n raw
+ * bytes>\n) from byte `start` on, one int64 per record in each array: where it starts, its four tabs
+ * and its closing \n. The length prefix chains the records (a raw line may hold tabs), so they are
+ * walked one by one, as batch._segment_lines's reference loop walks them, until `stop`:
+ * RECORDS_END — the data ends, or a torn or damaged record (fewer than four tabs, its \n missing)
+ * ends the readable prefix; RECORDS_ODD_LENGTH — the length field is not 1 to 18 ASCII digits
+ * (" 12", "+12", "-1", "1_2"): Python's int() decides that record at stop_at; RECORDS_NOT_PLAIN —
+ * a received_at not head_len bytes long (the exact reader decides the segment). */
+enum { RECORDS_END, RECORDS_ODD_LENGTH, RECORDS_NOT_PLAIN, RECORDS_COLUMNS = 6 };
+
+static int64_t plain_length(const uint8_t *s, Py_ssize_t n) { /* -1 unless 1..18 ASCII digits */
+    if (n < 1 || n > 18) return -1;
+    int64_t v = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9') return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    return v;
+}
+
+/* the four tabs of the record at pos, the next one searched after the last; 0 if the data has fewer */
+static int record_tabs(const uint8_t *d, Py_ssize_t n, Py_ssize_t pos, int64_t *tab) {
+    Py_ssize_t from = pos;
+    for (int k = 0; k < 4; k++) {
+        const uint8_t *t = from < n ? memchr(d + from, '\t', (size_t)(n - from)) : NULL;
+        if (t == NULL) return 0;
+        tab[k] = t - d;
+        from = tab[k] + 1;
+    }
+    return 1;
+}
+
+static PyObject *records(PyObject *self, PyObject *args) {
+    Py_buffer bdata;
+    Py_ssize_t pos, head_len;
+    if (!PyArg_ParseTuple(args, "y*nn:records", &bdata, &pos, &head_len)) return NULL;
+    PyObject *result = NULL, *out[RECORDS_COLUMNS] = {NULL, NULL, NULL, NULL, NULL, NULL};
+    const uint8_t *d = (const uint8_t *)bdata.buf;
+    Py_ssize_t n = bdata.len, kept = 0, cap = 0;
+    int stop = RECORDS_END;
+    if (pos < 0 || pos > n) {
+        PyErr_SetString(PyExc_ValueError, "records: start outside the data");
+        goto done;
+    }
+    for (int c = 0; c < RECORDS_COLUMNS; c++)
+        if ((out[c] = new_bytearray(0)) == NULL) goto done;
+    while (pos < n) {
+        int64_t tab[4];
+        if (!record_tabs(d, n, pos, tab)) break;
+        int64_t size = plain_length(d + tab[2] + 1, (Py_ssize_t)(tab[3] - tab[2] - 1));
+        if (size < 0) {
+            stop = RECORDS_ODD_LENGTH;
+            break;
+        }
+        if (size >= n - tab[3] - 1 || d[tab[3] + 1 + size] != '\n') break; /* torn: past the end */
+        if (tab[0] - pos != head_len) {
+            stop = RECORDS_NOT_PLAIN;
+            break;
+        }
+        if (kept == cap) { /* grow by half, at least 1024 records */
+            cap = cap + (cap / 2 > 1024 ? cap / 2 : 1024);
+            for (int c = 0; c < RECORDS_COLUMNS; c++)
+                if (PyByteArray_Resize(out[c], cap * (Py_ssize_t)sizeof(int64_t)) < 0) goto done;
+        }
+        int64_t row[RECORDS_COLUMNS] = {pos, tab[0], tab[1], tab[2], tab[3], tab[3] + 1 + size};
+        for (int c = 0; c < RECORDS_COLUMNS; c++) ((int64_t *)PyByteArray_AS_STRING(out[c]))[kept] = row[c];
+        kept++;
+        pos = (Py_ssize_t)row[RECORDS_COLUMNS - 1] + 1;
+    }
+    for (int c = 0; c < RECORDS_COLUMNS; c++)
+        if (PyByteArray_Resize(out[c], kept * (Py_ssize_t)sizeof(int64_t)) < 0) goto done;
+    result = Py_BuildValue("(OOOOOOni)", out[0], out[1], out[2], out[3], out[4], out[5], pos, stop);
+done:
+    for (int c = 0; c < RECORDS_COLUMNS; c++) Py_XDECREF(out[c]);
+    PyBuffer_Release(&bdata);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"string_ids", string_ids, METH_VARARGS, "Ids of distinct byte strings, and each id's first index."},
     {"numbers", numbers, METH_VARARGS, "Decimal numbers as float() reads them, and whether each is one."},
@@ -832,6 +913,7 @@ static PyMethodDef methods[] = {
     {"repeats", repeats, METH_VARARGS, "Keys a packet sends more than once: first tokens, rows in conflict."},
     {"datatimes", datatimes, METH_VARARGS, "DataTime or ISO times as us since 1970, and whether each is one."},
     {"classify", classify, METH_VARARGS, "Positions and classes of the bytes a 256-byte table classes nonzero."},
+    {"records", records, METH_VARARGS, "A receiver segment's records: start, tabs and end of each, and why the walk stopped."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -8,8 +8,8 @@ Two paths, one answer
 ---------------------
 :func:`ingest.hj212.protocol.parse_line` is the reference; this module must agree with it on every
 line (tests check that line by line on the real captures and on generated/corrupted packets). The
-fast path works on ~4 MB chunks of lines with numpy and seven C kernels (:mod:`ingest.hj212._tokens`)
-instead of on one line at a time:
+fast path works on ~4 MB chunks of lines with numpy and seven C kernels (:mod:`ingest.hj212._tokens`;
+an eighth, ``records``, finds a receiver segment's records) instead of on one line at a time:
 
 1. the special bytes (``;`` ``,`` ``=``, non-ASCII) of a chunk are found once (``classify``);
 2. framing — ``##``, 4-digit length = actual length (≤ 1024), CRLF, 4 hex CRC —, the CRC, the
@@ -238,51 +238,15 @@ def parse_segment(
 
 def _segment_lines(data: bytes) -> _Lines:
     """Record boundaries of a segment; exactly :func:`segments.scan_records`'s (it is the fallback)."""
-    find = data.find
-    n = len(data)
-    pos = 0
-    rec: list[int] = []
-    t1s: list[int] = []
-    t2s: list[int] = []
-    t3s: list[int] = []
-    raws: list[int] = []
-    rends: list[int] = []
-    plain = True
-    while pos < n:
-        t1 = find(b"\t", pos)
-        t2 = find(b"\t", t1 + 1) if t1 >= 0 else -1
-        t3 = find(b"\t", t2 + 1) if t2 >= 0 else -1
-        t4 = find(b"\t", t3 + 1) if t3 >= 0 else -1
-        if t4 < 0:
-            break
-        try:
-            size = int(data[t3 + 1 : t4])
-        except ValueError:
-            break
-        end = t4 + 1 + size
-        if size < 0 or end >= n or data[end] != 10:
-            break
-        if t1 - pos != RECEIVED_AT_LEN:
-            plain = False
-            break
-        rec.append(pos)
-        t1s.append(t1)
-        t2s.append(t2)
-        t3s.append(t3)
-        raws.append(t4 + 1)
-        rends.append(end)
-        pos = end + 1
-    if plain and rec:
-        heads = np.array(rec, np.int64)
+    found = _plain_records(data)
+    if found is not None and found.shape[1]:
+        heads, tab1, tab2, tab3, tab4, ends = found
         arr = np.frombuffer(data, np.uint8)
         received = _iso_us(arr, heads)
-        t1a, t2a, t3a = (np.array(x, np.int64) for x in (t1s, t2s, t3s))
-        status = _strings(arr, t1a + 1, t2a)
-        peer = _strings(arr, t2a + 1, t3a)
+        status = _strings(arr, tab1 + 1, tab2)
+        peer = _strings(arr, tab2 + 1, tab3)
         if received is not None and status is not None and peer is not None:
-            return _Lines(
-                data, np.array(raws, np.int64), np.array(rends, np.int64), heads, received, status, peer
-            )
+            return _Lines(data, tab4 + 1, ends, heads, received, status, peer)
     # Anything unusual (a hand-made segment, odd time stamps, non-ASCII status): the exact reader.
     records, _ = scan_records(data)
     starts = np.array([r.offset for r in records], np.int64)
@@ -298,6 +262,51 @@ def _segment_lines(data: bytes) -> _Lines:
         pa.array([r.status for r in records], pa.string()),
         pa.array([r.peer for r in records], pa.string()),
     )
+
+
+# why _tokens.records stopped walking a segment
+_RECORDS_END, _RECORDS_ODD_LENGTH, _RECORDS_NOT_PLAIN = range(3)
+
+
+def _plain_records(data: bytes) -> np.ndarray | None:
+    """The readable records of a segment as rows (start, tab 1…4, closing newline) × records,
+    walked in C (a torn or damaged record ends them, as in ``scan_records``); None when a
+    ``received_at`` is not of the plain length (the exact reader decides the whole segment then).
+
+    A length field that is not plain digits is rare (a hand-made segment) and read by ``int()``
+    here, as ``scan_records`` reads it (" 12" and "1_2" are lengths, "x" ends the records)."""
+    found: list[np.ndarray] = []
+    pos = 0
+    while True:
+        *columns, pos, stop = _tokens.records(data, pos, RECEIVED_AT_LEN)
+        found.append(np.array([np.frombuffer(c, np.int64) for c in columns]).reshape(6, -1))
+        if stop == _RECORDS_NOT_PLAIN:
+            return None
+        if stop == _RECORDS_END:
+            return np.concatenate(found, axis=1)
+        odd = _odd_length_record(data, pos)
+        if odd is None:
+            return np.concatenate(found, axis=1)
+        if odd[1] - pos != RECEIVED_AT_LEN:
+            return None
+        found.append(np.array(odd, np.int64).reshape(6, 1))
+        pos = odd[-1] + 1
+
+
+def _odd_length_record(data: bytes, pos: int) -> list[int] | None:
+    """(start, tab 1…4, closing newline) of the record at ``pos`` whose length field ``int()`` reads
+    (``_tokens.records`` found its four tabs); None when it is no record (the records end there)."""
+    tabs = [pos - 1]
+    for _ in range(4):
+        tabs.append(data.index(b"\t", tabs[-1] + 1))
+    try:
+        size = int(data[tabs[3] + 1 : tabs[4]])
+    except ValueError:
+        return None
+    end = tabs[4] + 1 + size
+    if size < 0 or end >= len(data) or data[end] != 10:
+        return None
+    return [pos, *tabs[1:], end]
 
 
 def _head_len(data: bytes, pos: int) -> int:

@@ -18,9 +18,10 @@ from pathlib import Path
 import pytest
 from batch_tables import assert_same
 
+from ingest.hj212 import batch
 from ingest.hj212.batch import ParsedBatch, parse_capture, parse_lines_batch, parse_segment
 from ingest.hj212.protocol import build_frame, build_packet
-from ingest.hj212.segments import SegmentWriter, iter_records
+from ingest.hj212.segments import SegmentWriter, encode_record, format_received_at, iter_records, scan_records
 from schemas.clock import BEIJING
 
 pytestmark = pytest.mark.unit
@@ -483,3 +484,60 @@ def test_an_empty_flag_is_no_flag_in_both_paths() -> None:
         ("a34013", "ZsAvg", "D"),
         ("w01018", "Avg", "N"),
     ]
+
+
+def _records_read(data: bytes) -> list[tuple[int, bytes, int, str, str]]:
+    """The records the batch parser finds in a segment: (offset, raw line, receipt µs, status, peer)."""
+    lines = batch._segment_lines(data)
+    assert lines.received_us is not None and lines.status is not None and lines.peer is not None
+    return list(
+        zip(
+            lines.offset.tolist(),
+            [lines.line(i) for i in range(len(lines))],
+            lines.received_us.tolist(),
+            lines.status.to_pylist(),
+            lines.peer.to_pylist(),
+            strict=True,
+        )
+    )
+
+
+def _records_scanned(data: bytes) -> list[tuple[int, bytes, int, str, str]]:
+    """The same as segments.scan_records, the exact reader, reads them."""
+    epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+    return [
+        (r.offset, r.raw, (r.received_at - epoch) // dt.timedelta(microseconds=1), r.status, r.peer)
+        for r in scan_records(data)[0]
+    ]
+
+
+def test_segment_records_are_the_exact_readers_whatever_the_damage() -> None:
+    """Records found in C (their length prefixes chain them) are scan_records' on whole, torn and
+    damaged segments: odd length fields that int() reads or refuses, tabs inside a raw line, a
+    received_at of another length, a non-ASCII status; and on every prefix (a torn tail)."""
+    at = dt.datetime(2026, 11, 20, 2, 0, tzinfo=dt.UTC).timestamp()
+    line = build_packet(qn="20261120100000001", st="32", cn="2011", mn=MN, flag=5, cp="a\tb=1")
+    plain = [encode_record(at + i, "ok", f"10.0.0.{i}:5000", line) for i in range(3)]
+    head = f"{format_received_at(at)}\tok\tp\t".encode()
+    length = str(len(line)).encode()
+    damaged = {
+        "plain": b"",
+        **{
+            f"length {field!r}": head + field + b"\t" + line + b"\n"
+            for field in (b" " + length, b"+" + length, length[:1] + b"_" + length[1:], b"0" + length)
+        },
+        **{
+            f"no length {field!r}": head + field + b"\t" + line + b"\n"
+            for field in (b"x", b"", b"-1", b"9" * 20, str(len(line) + 1).encode())
+        },
+        "long received_at": b"0" + plain[0],
+        "non-ASCII status": plain[0].replace(b"\tok\t", "\t正常\t".encode()),
+        "bad received_at": plain[0].replace(b"2026-11-20", b"2026-13-20"),
+        "no newline": plain[0][:-1] + b"x",
+    }
+    for name, middle in damaged.items():
+        data = plain[0] + middle + plain[1] + plain[2]
+        assert _records_read(data) == _records_scanned(data), name
+    whole = b"".join(plain)
+    for cut in range(len(whole) + 1):
+        assert _records_read(whole[:cut]) == _records_scanned(whole[:cut]), cut

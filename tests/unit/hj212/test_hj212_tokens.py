@@ -1,7 +1,7 @@
 """The C kernels of the HJ 212 fast path (ingest/hj212/_tokens.c) against plain-Python statements of
 their contracts: numbers as ``float()`` reads them, ``key=value`` items off the special positions,
 ids of distinct byte strings, a line's framing and header as ``parse_line`` reads them, repeated
-keys, DataTime as ``datetime`` reads it; and hostile arguments get a clear error, never a read out of bounds.
+keys, DataTime as ``datetime`` reads it, a receiver segment's records; and hostile arguments get a clear error, never a read out of bounds.
 (The whole fast path is checked against the reference parser in test_hj212_batch.py.)"""
 
 from __future__ import annotations
@@ -449,3 +449,42 @@ def test_datatimes_at_the_calendar_edges() -> None:
          "2026-11-20T10:30:00.000000"],
         iso=True,
     )  # fmt: skip
+
+
+def _records_walked(data: bytes, head_len: int) -> tuple[list[list[int]], int, int]:
+    """records' contract in plain Python: (start, tab 1…4, newline) per record, where and why it stopped."""
+    found: list[list[int]] = []
+    pos = 0
+    while pos < len(data):
+        tabs = [pos - 1]
+        for _ in range(4):
+            tabs.append(data.find(b"\t", tabs[-1] + 1))
+            if tabs[-1] < 0:
+                return found, pos, 0
+        field = data[tabs[3] + 1 : tabs[4]]
+        if not re.fullmatch(rb"[0-9]{1,18}", field):
+            return found, pos, 1
+        end = tabs[4] + 1 + int(field)
+        if end >= len(data) or data[end] != 10:
+            return found, pos, 0
+        if tabs[1] - pos != head_len:
+            return found, pos, 2
+        found.append([pos, *tabs[1:], end])
+        pos = end + 1
+    return found, pos, 0
+
+
+@given(st.lists(st.sampled_from([b"\t", b"\n", b"0", b"1", b"3", b"x", b" ", b"-"]), max_size=60))
+def test_records_walk_a_segment_as_its_contract_says(pieces: list[bytes]) -> None:
+    data = b"".join(pieces)
+    *columns, stop_at, stop = _tokens.records(data, 0, 1)
+    found = np.array([np.frombuffer(c, np.int64) for c in columns]).reshape(6, -1).T.tolist()
+    assert (found, stop_at, stop) == _records_walked(data, 1)
+
+
+def test_records_refuse_a_start_outside_the_data() -> None:
+    for start in (-1, 4):
+        with pytest.raises(ValueError, match="outside the data"):
+            _tokens.records(b"abc", start, 27)
+    with pytest.raises(TypeError):
+        _tokens.records("not a buffer", 0, 27)
