@@ -1116,13 +1116,10 @@ def _slow_path(
             rejects.append(i)
             results.append(None)  # stage rule: quarantined as no_datatime
             continue
-        if data_time is None and r.cn in DATA_CNS and r.qn is None:  # a later part no QN links
-            rejects.append(i)
-            results.append(_orphan_part(r, lines.line(i)))
-            continue
         if data_time is None and r.cn in DATA_CNS:  # a later part of a split packet
-            data_time = first_parts.get(_split_key(r))
-            if data_time is None and later is not None:  # its first part may be in a later chunk
+            linked = r.qn is not None  # without QN, nothing tells which first part is its own
+            data_time = first_parts.get(_split_key(r)) if linked else None
+            if data_time is None and linked and later is not None:  # its first part may be in a later chunk
                 later.append(base + i)
                 continue
             if data_time is None:
