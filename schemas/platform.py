@@ -185,6 +185,19 @@ F.define(
         description_zh="失败单元的失败原因，或质量门阻断它的原因",
     ),
     Column(
+        "attempted_at",
+        "timestamp",
+        "when the latest scheduled landing of the source ended, in success or failure (UTC)",
+        description_zh="该数据源最近一次定时接入（成功或失败）结束的时间（UTC）",
+        nullable=False,
+    ),
+    Column(
+        "succeeded_at",
+        "timestamp",
+        "when a scheduled landing of the source last succeeded (UTC); NULL: never",
+        description_zh="该数据源最近一次定时接入成功的时间（UTC）；为空表示从未成功",
+    ),
+    Column(
         "part",
         "string",
         "part file name within the partition (data, or one per input)",
@@ -337,6 +350,44 @@ builds = Table(
     source_system="生态云 账本 (ecocloud ledger)",
 )
 
+landings = Table(
+    name="platform_ledger__landings",
+    layer=Layer.PLATFORM,
+    source="ledger",
+    title="Landings: the latest scheduled landing of every source",
+    title_zh="数据接入记录",
+    description=(
+        "One row per source spec (air, water, source …): when its scheduled landing last ended and last "
+        "succeeded, and the error of the latest when it failed (an upstream down or refusing) — a failed "
+        "landing builds nothing, so no build records it."
+    ),
+    description_zh=(
+        "每个数据源一行：最近一次定时接入结束与最近一次成功的时间，以及最近一次失败时的错误（上游不可达或拒绝）"
+        "——接入失败时不会产生任何构建，构建记录中看不到它。"
+    ),
+    columns=(
+        F.get(
+            "source",
+            description="the source spec (air, water, source …)",
+            description_zh="数据源规格（air、water、source …）",
+        ),
+        *F("attempted_at", "succeeded_at"),
+        F.get(
+            "error",
+            description="why the latest landing failed; NULL when it succeeded",
+            description_zh="最近一次接入失败的原因；成功时为空",
+        ),
+        F.get("run_id"),
+    ),
+    primary_key=("source",),
+    partition_by=None,
+    owner=PLATFORM_TEAM,
+    frequency=EVERY_RUN,
+    sharing=Sharing.CONDITIONAL,
+    sharing_conditions=_INTERNAL,
+    source_system="生态云 账本 (ecocloud ledger)",
+)
+
 parts = Table(
     name="platform_ledger__parts",
     layer=Layer.PLATFORM,
@@ -406,4 +457,4 @@ lineage = Table(
     source_system="生态云 账本 (ecocloud ledger)",
 )
 
-register(expectation_results, raw_manifest, builds, parts, lineage)
+register(expectation_results, raw_manifest, builds, landings, parts, lineage)

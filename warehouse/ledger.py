@@ -11,6 +11,9 @@
 * ``source_checks`` — per build: when the scheduled landing of its source last completed (asked the
   upstream and landed whatever was new, or nothing): a build that then finds nothing to do is current
   as of that check although it writes nothing (the catalog's freshness of the permit tables).
+* ``landings`` — per source: its latest scheduled landing attempt, its latest success, and the error
+  of the latest attempt when it failed (an upstream down shows where operators look, not only in the
+  scheduler's task logs: a failed landing records no unit).
 * ``retired_parts`` — parts a unit no longer has (replaced by a compaction or by a new object of other
   content, a partition it no longer writes): they leave ``parts`` in the transaction that retires them;
   the next serving refresh stops listing them (``unlisted_at``), and a refresh a grace period after
@@ -120,6 +123,15 @@ source_checks = sa.Table(
     _META,
     sa.Column("build", sa.Text, primary_key=True),
     sa.Column("checked_at", sa.Text, nullable=False),
+)
+landings = sa.Table(
+    "landings",
+    _META,
+    sa.Column("source", sa.Text, primary_key=True),
+    sa.Column("attempted_at", sa.Text, nullable=False),
+    sa.Column("succeeded_at", sa.Text),  # NULL: never succeeded
+    sa.Column("error", sa.Text),  # NULL: the latest attempt succeeded
+    sa.Column("run_id", sa.Text),
 )
 retired_parts = sa.Table(
     "retired_parts",
@@ -533,6 +545,24 @@ class Ledger:
         """build → when the scheduled landing of its source last completed."""
         with self._tx() as con:
             return {r.build: r.checked_at for r in con.execute(sa.select(source_checks))}
+
+    # -- landings -----------------------------------------------------------------------------
+    def record_landing(
+        self, source: str, *, run_id: str | None, error: str | None, at: dt.datetime | None = None
+    ) -> None:
+        """A scheduled landing of ``source`` ended (``at``, default now): with ``error`` when it failed,
+        keeping the time of the last success."""
+        when = stamp(at) if at is not None else _now()
+        row: dict[str, Any] = {"source": source, "attempted_at": when, "error": error, "run_id": run_id}
+        if error is None:
+            row["succeeded_at"] = when
+        with self._tx() as con:
+            con.execute(self._upsert(landings, row, ["source"]))
+
+    def landings(self) -> list[dict[str, Any]]:
+        """Per source, its latest scheduled landing: attempted_at, succeeded_at, error, run_id."""
+        with self._tx() as con:
+            return [dict(r._mapping) for r in con.execute(sa.select(landings).order_by(landings.c.source))]
 
     def retired(self, table_name: str | None = None, *, partition: str | None = None) -> list[RetiredPart]:
         """The parts retired and not yet deleted (of one table, one partition), oldest first."""

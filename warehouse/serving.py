@@ -252,10 +252,19 @@ def ledger_tables(
         }
         for r in ledger.lineage()
     ]
+    landing_rows = [
+        {
+            **r,
+            "attempted_at": _ts(r["attempted_at"]),
+            "succeeded_at": r["succeeded_at"] and _ts(r["succeeded_at"]),
+        }
+        for r in ledger.landings()
+    ]
     out = {}
     for table, rows in (
         (platform.raw_manifest, raw),
         (platform.builds, unit_rows),
+        (platform.landings, landing_rows),
         (platform.parts, part_rows),
         (platform.lineage, lineage),
     ):

@@ -197,17 +197,30 @@ def _same_bytes(led: Ledger, landed: Sequence[Any]) -> dict[str, str]:
 
 
 def land_scheduled(
-    settings: Settings, led: Ledger, spec: SourceSpec, start: dt.datetime, end: dt.datetime
+    settings: Settings,
+    led: Ledger,
+    spec: SourceSpec,
+    start: dt.datetime,
+    end: dt.datetime,
+    *,
+    run_id: str | None = None,
 ) -> list[Any]:
-    """The spec's scheduled landing step for [start, end) (``spec.land``). When it completes having
-    found nothing new, the ledger records that the upstream was checked (``Ledger.record_source_check``)
-    for each build whose output is current — every unit it plans published from its present inputs:
-    such a build writes nothing, yet its tables are current as of now (the catalog judges a table
-    without a time column by it). A landing that found something new, or failed, records nothing: the
-    build's next publication dates its tables. Only builds with such a table are planned here."""
+    """The spec's scheduled landing step for [start, end) (``spec.land``). The ledger records how it
+    ended (``Ledger.record_landing``: an upstream that fails shows on the ingestion page, though it
+    builds nothing). When it completes having found nothing new, the ledger also records that the
+    upstream was checked (``Ledger.record_source_check``) for each build whose output is current —
+    every unit it plans published from its present inputs: such a build writes nothing, yet its tables
+    are current as of now (the catalog judges a table without a time column by it). A landing that
+    found something new, or failed, records no check: the build's next publication dates its tables.
+    Only builds with such a table are planned here."""
     if spec.land is None:
         return []
-    landed = list(resolve(spec.land)(settings, led, start, end))
+    try:
+        landed = list(resolve(spec.land)(settings, led, start, end))
+    except Exception as exc:
+        led.record_landing(spec.name, run_id=run_id, error=f"{type(exc).__name__}: {exc}")
+        raise
+    led.record_landing(spec.name, run_id=run_id, error=None)
     if not landed:
         checked = [b for b in spec.builds if _dated_by_checks(b) and _current(settings, led, spec, b)]
         led.record_source_check([spec.full_name(b) for b in checked])

@@ -56,7 +56,7 @@ def land(spec_name: str, run: RunInfo) -> int:
     led = engine.ledger(settings)
     try:
         start, end = run.interval or (dt.datetime.now(dt.UTC), dt.datetime.now(dt.UTC))
-        landed = engine.land_scheduled(settings, led, spec, start, end)
+        landed = engine.land_scheduled(settings, led, spec, start, end, run_id=run.run_id)
     finally:
         led.close()
     for obj in landed:

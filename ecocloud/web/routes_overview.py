@@ -344,4 +344,7 @@ def ingestion(request: Request) -> Response:
         builds = queries.build_health(con)
         stuck = queries.units_not_published(con)
         reasons = queries.quarantine_reasons(con)
-    return render(request, "ingestion.html", sources=sources, builds=builds, stuck=stuck, reasons=reasons)
+        failed = queries.failed_landings(con)
+    return render(
+        request, "ingestion.html", sources=sources, builds=builds, stuck=stuck, reasons=reasons, failed=failed
+    )

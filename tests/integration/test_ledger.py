@@ -284,6 +284,37 @@ def test_a_source_check_is_recorded_per_build_and_the_latest_kept(state_url: str
     ledger.close()
 
 
+def test_a_landing_failure_is_kept_until_a_landing_succeeds_and_the_last_success_with_it(
+    state_url: str,
+) -> None:
+    ledger = Ledger(state_url)
+    first = dt.datetime(2026, 11, 19, 22, tzinfo=dt.UTC)
+    later = first + dt.timedelta(hours=1)
+    ledger.record_landing("water", run_id="r1", error=None, at=first)
+    ledger.record_landing("water", run_id="r2", error="ConnectionError: refused", at=later)
+    ledger.record_landing("air", run_id=None, error="HTTPError: 503", at=later)
+    assert ledger.landings() == [
+        {
+            "source": "air",
+            "attempted_at": stamp(later),
+            "succeeded_at": None,
+            "error": "HTTPError: 503",
+            "run_id": None,
+        },
+        {
+            "source": "water",
+            "attempted_at": stamp(later),
+            "succeeded_at": stamp(first),
+            "error": "ConnectionError: refused",
+            "run_id": "r2",
+        },
+    ]
+    ledger.record_landing("water", run_id="r3", error=None, at=later + dt.timedelta(hours=1))
+    (_, water) = ledger.landings()
+    assert (water["error"], water["succeeded_at"]) == (None, stamp(later + dt.timedelta(hours=1)))
+    ledger.close()
+
+
 def test_a_holder_records_under_its_locks_and_not_once_another_holder_took_them(state_url: str) -> None:
     """A record fenced by the locks it was built under goes through while they are the holder's; once
     another holder has taken them (here after a release), that fence records nothing."""

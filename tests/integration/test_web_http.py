@@ -11,6 +11,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import threading
@@ -441,6 +442,37 @@ def test_the_ingestion_page_gives_an_airflow_run_s_time_in_beijing_time(
     )
     assert ">scheduled 2026-12-07 10:00:00+08:00</code>" in air  # the run's time as Beijing reads it
     assert f'title="{run_id}"' in air and f"<code>{run_id}</code>" in air  # the id to search Airflow by
+
+
+def test_the_ingestion_page_shows_a_source_whose_landing_fails(web_home: WebHome, tmp_path: Path) -> None:
+    """An upstream down failed the scheduled landing in Airflow only: the page showed a clean board, as a
+    failed landing builds nothing (the trial of `up` with every upstream unreachable)."""
+    home = tmp_path / "home"
+    shutil.copytree(web_home.home, home)
+    with socket.socket() as unused:  # a port nothing listens on
+        unused.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{unused.getsockname()[1]}/water"
+    env = web_home.env | {
+        "ECOCLOUD_HOME": str(home),
+        "ECOCLOUD_WATER_BASE_URL": dead,
+        "ECOCLOUD_HTTP_RETRIES": "0",
+    }
+    run_id = "scheduled__2026-12-07T02:00:00+00:00"
+    # what the DAG's land task does (ecocloud.runner.tasks), then the serving refresh of a later task
+    airflow_task = (
+        "import sys; from ecocloud.runner import tasks; from ecocloud.runner.context import RunInfo; "
+        "import datetime as dt; start = dt.datetime(2026, 12, 7, 1, tzinfo=dt.UTC); "
+        "run = RunInfo(sys.argv[1], 'surface_water.land', (start, start + dt.timedelta(hours=1)))\n"
+        "try:\n    tasks.land('water', run)\nexcept Exception as exc:\n    print('failed:', exc)\n"
+        "tasks.refresh_serving()"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", airflow_task, run_id], env=env, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0 and "failed:" in done.stdout, done.stdout + done.stderr
+    page = html.unescape(_analyst_page(env, web_home.password, "/overview/ingestion"))
+    failed = page.split('id="failed-landings"')[1].split("</table>")[0]
+    assert "地表水" in failed and dead in failed and f"<code>{run_id}</code>" in failed
 
 
 def test_the_site_has_an_icon(web_server: str) -> None:
