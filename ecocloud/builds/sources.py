@@ -49,6 +49,7 @@ from ecocloud.runner.units import RAW, Input, Output, Unit
 from ecocloud.settings import Settings
 from ingest import listing
 from ingest.hj212 import batch as hj_batch
+from ingest.hj212 import protocol as proto
 from ingest.hj212.segments import CLOSED_SUFFIX, MANIFEST_SUFFIX, SegmentInfo, closed_segments
 from ingest.raw import land_bytes, raw_prefix
 from schemas import source as schema
@@ -293,7 +294,7 @@ def _decompressed(data: bytes) -> tuple[bytes, str | None]:
     try:
         return gzip.decompress(data), None
     except (OSError, EOFError, zlib.error) as exc:  # truncated, bad CRC, not deflate
-        return data, f"capture_unreadable: not a readable gzip file ({exc})"
+        return data, f"{proto.CAPTURE_UNREADABLE}: not a readable gzip file ({exc})"
 
 
 def _unreadable_capture(name: str, day: dt.date, reason: str) -> hj_batch.ParsedBatch:
@@ -326,19 +327,19 @@ def _manifest(data: bytes) -> tuple[dict[str, Any], str | None]:
     try:
         manifest = json.loads(data)
     except ValueError as exc:  # not UTF-8 or not JSON
-        return {}, f"segment_manifest_unreadable: {exc}"
+        return {}, f"{proto.SEGMENT_MANIFEST_UNREADABLE}: {exc}"
     if not isinstance(manifest, dict) or not isinstance(manifest.get("records", 0), int):
-        return {}, "segment_manifest_unreadable: not a JSON object with a count of records"
+        return {}, f"{proto.SEGMENT_MANIFEST_UNREADABLE}: not a JSON object with a count of records"
     return manifest, None
 
 
 def _manifest_mismatch(data: bytes, raw: Input, manifest: dict[str, Any], readable: int) -> str | None:
     """Why a segment's bytes or records disagree with its manifest (None: they agree)."""
     if hashlib.sha256(data).hexdigest() != raw.version:
-        return "segment_manifest_mismatch: the bytes differ from the manifest's sha256"
+        return f"{proto.SEGMENT_MANIFEST_MISMATCH}: the bytes differ from the manifest's sha256"
     declared = int(manifest.get("records", readable))
     if declared != readable:
-        return f"segment_manifest_mismatch: the manifest says {declared} records, {readable} are readable"
+        return f"{proto.SEGMENT_MANIFEST_MISMATCH}: the manifest says {declared} records, {readable} are readable"
     return None
 
 
