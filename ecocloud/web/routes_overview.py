@@ -18,7 +18,9 @@ from schemas.air import AQI_CATEGORIES
 from schemas.clock import BEIJING
 from schemas.gb3838_standard import CLASS_LABELS, QUALITY_LABELS_EN
 from schemas.hj212_codes import POLLUTANTS
-from schemas.registry import get_table
+from schemas.registry import Codes, get_table
+from schemas.source import QUARANTINE_REASONS
+from schemas.source import quarantine as source_quarantine
 
 router = APIRouter(prefix="/overview")
 
@@ -345,6 +347,15 @@ def ingestion(request: Request) -> Response:
         stuck = queries.units_not_published(con)
         reasons = queries.quarantine_reasons(con)
         failed = queries.failed_landings(con)
+    lang = viewer(request).lang
+    for rows in reasons.values():
+        for row in rows:
+            codes = REASON_LABELS.get(row["table_name"])
+            row["label"] = codes.in_language(lang).get(row["reason"]) if codes else None
     return render(
         request, "ingestion.html", sources=sources, builds=builds, stuck=stuck, reasons=reasons, failed=failed
     )
+
+
+# the quarantine tables whose reasons are codes the registry labels (the others' are free text)
+REASON_LABELS: dict[str, Codes] = {source_quarantine.name: QUARANTINE_REASONS}

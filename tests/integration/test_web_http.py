@@ -388,7 +388,10 @@ def test_the_ingestion_page_says_why_rows_were_quarantined(web_home: WebHome, tm
         con.close()
     assert sum(n for _, n in reasons) == quarantined == 3 and reasons[0] == ("missing_tail", 2)
     page = _analyst_page(env, web_home.password, "/overview/ingestion")
-    assert "主要隔离原因" in page and "<code>missing_tail</code> 2" in page
+    # each reason by its registry label in the page's language, its code beside it (it showed the code only)
+    assert "主要隔离原因" in page and "行尾缺少回车换行（CR LF） (<code>missing_tail</code>) 2" in page
+    english = _analyst_page(env, web_home.password, "/overview/ingestion?lang=en")
+    assert "does not end with CR LF (<code>missing_tail</code>) 2" in english
 
 
 def test_the_home_page_lists_the_shared_marts_beside_the_core_datasets(web_server: str) -> None:
