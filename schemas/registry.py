@@ -350,6 +350,7 @@ class Table:
     date_span: DateSpan = DateSpan.DAY
     # rows are events (an exceedance, a flagged run): a published date partition without rows says
     # none happened that day, so the day counts as covered (warehouse.catalog: freshness, coverage)
+    # and the gate does not warn of it as an empty partition (warehouse.quality: no ``rows`` check)
     events: bool = False
     pair_checks: tuple[PairEquality, ...] = field(default_factory=tuple)
     # The share of a unit's published rows of a partition its new part may lose before the gate holds

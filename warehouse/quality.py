@@ -14,7 +14,9 @@ Generated expectations, in this order (``meta["ecocloud_check"]`` is ``"<kind>:<
 kind               expectation                                                   severity
 =================  ============================================================  ================
 ``columns``        ExpectTableColumnsToMatchSet(registry columns, exact_match)   blocking
-``rows``           ExpectTableRowCountToBeBetween(min_value=1)                   warning
+``rows``           ExpectTableRowCountToBeBetween(min_value=1), tables that do   warning
+                   not declare ``events`` (an events table's day without rows
+                   is the normal case: no exceedance, nothing flagged)
 ``type``           ExpectColumnValuesToBeOfType, every column                    blocking
 ``not_null``       ExpectColumnValuesToNotBeNull, non-nullable columns           blocking
 ``range``          ExpectColumnValuesToBeBetween(min, max, mostly)               column severity
@@ -340,8 +342,11 @@ def _expectations(table: Table, *, freshness: bool, partition: bool) -> list[Exp
         gxe.ExpectTableColumnsToMatchSet(
             column_set=table.column_names, exact_match=True, meta=_meta("columns", table.name, blocking)
         ),
-        gxe.ExpectTableRowCountToBeBetween(min_value=1, meta=_meta("rows", table.name, EMPTY_SEVERITY)),
     ]
+    if not table.events:
+        out.append(
+            gxe.ExpectTableRowCountToBeBetween(min_value=1, meta=_meta("rows", table.name, EMPTY_SEVERITY))
+        )
     for col in table.columns:
         out.append(
             gxe.ExpectColumnValuesToBeOfType(
@@ -700,7 +705,7 @@ class _Unit:
 @dataclass(frozen=True)
 class _Compiled:
     units: tuple[_Unit, ...]
-    row_count: Any  # the ``rows`` expectation: evaluated per part, not run by GX
+    row_count: Any  # the ``rows`` expectation (None: an events table): evaluated per part, not run by GX
     shrink: Any  # the ``shrink`` expectation (None: the table may shrink): evaluated per part too
     order: Mapping[str, int]  # ecocloud_check -> position in build_suite order
 
@@ -1534,7 +1539,7 @@ def _row_key(table: Table) -> list[str]:
 
 def _counted(table: Table, compiled: _Compiled, part: GatePart, accept_shrink_hint: str) -> list[_Outcome]:
     """The checks of a part's row count: ``rows``, and ``shrink`` where the unit published rows before."""
-    outcomes = [_row_count(compiled.row_count, part.data.num_rows)]
+    outcomes = [] if compiled.row_count is None else [_row_count(compiled.row_count, part.data.num_rows)]
     if compiled.shrink is not None and part.published_rows is not None:
         assert table.max_shrink is not None
         outcomes.append(_shrink(compiled.shrink, part, table.max_shrink, accept_shrink_hint))

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from schemas.air import station_hourly
 from schemas.platform import expectation_results
-from schemas.registry import Column, Layer, PairEquality, Severity, Sharing, Table
+from schemas.registry import Column, Layer, PairEquality, Severity, Sharing, Table, get_table
 from warehouse import quality
 from warehouse.quality import GatePart, GateRun, GateVerdict, build_suite, run_gate, validate
 
@@ -1022,3 +1022,17 @@ def test_what_the_ledger_records_of_a_not_shared_table_s_failures_quotes_no_valu
     shared = dataclasses.replace(READINGS, name="core_qgtest__shared_rows", sharing=Sharing.CONDITIONAL)
     [open_verdict] = validate(shared, [GatePart(DAY.isoformat(), DAY, data)], run=SHRINK_RUN)
     assert open_verdict.recorded_failures == open_verdict.blocking_failures
+
+
+def test_an_events_table_s_empty_partition_is_no_warning() -> None:
+    """A day without an exceedance publishes an empty partition of the exceedance marts: the gate
+    warned "the partition is empty" of it on every such day (the ingestion page's 警告 1)."""
+    events = dataclasses.replace(READINGS, events=True)
+    assert ("expect_table_row_count_to_be_between", "-", "warning") not in suite_summary(events)
+    result = gate(readings(0), events)
+    assert result.passed and result.warnings == []
+    assert result.results.num_rows == len(build_suite(events, partition=True).expectations)
+    assert gate(readings(2), events).passed
+    for name in ("mart_source__exceedance_hourly", "mart_source__exceedance_daily"):
+        expectations = build_suite(get_table(name)).expectations
+        assert "expect_table_row_count_to_be_between" not in {e.expectation_type for e in expectations}
