@@ -93,14 +93,27 @@ def _compact(value: object) -> str:
 
 
 def run_time(run_id: object) -> str:
-    """An Airflow run id (``scheduled__2026-12-07T02:00:00+00:00``, ``asset_triggered__…+00:00_AbCdEf12``)
-    as its kind and its time in Beijing time (``scheduled 2026-12-07 10:00:00+08:00``); another run id
-    (the CLI's ``cli-…``) as :func:`instants_in_beijing` writes it. (Word characters join the parts, so
-    instants_in_beijing would not see the time in the whole id.)"""
+    """An Airflow run id (``scheduled__2026-12-07T02:00:00+00:00``, ``manual__…T16:30:00.123456+00:00``,
+    ``asset_triggered__…+00:00_AbCdEf12``) as its kind and its time as the pages show times (``scheduled
+    2026-12-07 10:00 (UTC+8)``: to the minute, a manual run's microseconds are noise; the id is shown
+    beside it); another run id (the CLI's ``cli-…``) as :func:`instants_in_beijing` writes it. (Word
+    characters join the parts, so instants_in_beijing would not see the time in the whole id.)"""
     if run_id is None:
         return ""
     m = _AIRFLOW_RUN_ID.fullmatch(str(run_id))
-    return f"{m['kind']} {instants_in_beijing(m['instant'])}" if m else instants_in_beijing(run_id)
+    if m is None:
+        return instants_in_beijing(run_id)
+    try:
+        return f"{m['kind']} {beijing(dt.datetime.fromisoformat(m['instant']))}"
+    except ValueError:  # only looks like a time (24:00)
+        return instants_in_beijing(run_id)
+
+
+def says_code(label: str, code: str) -> bool:
+    """Whether ``label`` already says ``code``: a word of it starts with the code ("ambient air" for
+    air, "discharge permits" for permit, "the platform itself" for platform). A page then shows the
+    label alone where it would show the code after it ("ambient air air")."""
+    return any(word.startswith(code.lower()) for word in re.split(r"[^a-z0-9]+", label.lower()) if word)
 
 
 # the registry's codes the pages show, by the name a template reads their labels under (in the page's
@@ -139,6 +152,7 @@ TEMPLATES.env.filters["cell"] = cell
 TEMPLATES.env.filters["bj_text"] = instants_in_beijing
 TEMPLATES.env.filters["observed"] = observed_text
 TEMPLATES.env.filters["run_time"] = run_time
+TEMPLATES.env.tests["saying"] = says_code  # {% if label is saying(code) %}
 TEMPLATES.env.filters["fixed"] = fixed  # a risk number at its field's declared decimals
 TEMPLATES.env.filters["organisation"] = organisation_slug  # a department's page: /organisations/<slug>
 
