@@ -570,6 +570,14 @@ def test_the_public_sees_disclosed_results_by_enterprise_and_never_an_mn(
     assert f"{lb['details']['limit']:g}" in mine[0]
     whole = requests.get(f"{risk_server}/overview/sources", params={"date": day}, timeout=30).text
     assert not [o["mn"] for o in ranked["outlets"] if o["mn"] in page.text + whole]
+    # a daily mean at its declared decimals (it showed 1.21025, 34.3195: "%.6g")
+    rows = [
+        re.findall(r'<td class="num">(.*?)</td>', row)
+        for row in re.findall(r"<tr[ >](.*?)</tr>", whole, re.S)
+    ]
+    means = [cells[0] for cells in rows if cells]
+    decimals = schema.DECIMALS["daily_mean_value"]
+    assert [m for m in means if m] and all(re.fullmatch(rf"-?\d+\.\d{{{decimals}}}", m) for m in means if m)
     one = requests.get(
         f"{risk_server}/overview/sources", params={"date": day, "q": outlet["uscc"]}, timeout=30
     )
