@@ -259,7 +259,9 @@ class Core:
                 parsed = _quarantined_whole(parsed, mismatch, day)
         parsed.check()  # lines in = accepted + quarantined
         warnings = [f"{name}: {mismatch}"] if mismatch else []
-        if parsed.lines and parsed.quarantined * 2 >= parsed.lines and not mismatch:
+        # a receiver quarantine segment holds its rejects only: every line quarantined is no news
+        rejects_only = not capture and kind == "quarantine"
+        if parsed.lines and parsed.quarantined * 2 >= parsed.lines and not mismatch and not rejects_only:
             why = _most_quarantined(parsed, capture=capture)
             if not_gzip:
                 why += "; its name ends in .gz, but its bytes are not gzip (read as plain text)"

@@ -529,3 +529,30 @@ def test_rebuild_names_one_day_and_leaves_the_others_as_they_are(
     assert "landed" not in typo.output
     again = runner.invoke(app, ["run", "source", "--no-land", "--rebuild", "2026-11-21"])
     assert again.exit_code == 0, again.output
+
+
+def test_a_receiver_quarantine_segment_does_not_warn_that_its_lines_were_quarantined(
+    settings: Settings, ingest: Ingest
+) -> None:
+    """Every receiver quarantine segment (rejects by construction) warned "20 of 20 lines quarantined
+    (bad_header ×10, …)" at every run; a data segment mostly rejected still warns."""
+    clock = Clock(at(10, 5))
+    data = SegmentWriter(settings.hj212_landing, "r1", rotate_seconds=10**9, clock=clock)
+    rejects = SegmentWriter(
+        sources.quarantine_dir(settings), "r1", kind="quarantine", rotate_seconds=10**9, clock=clock
+    )
+    data.write_batch(
+        [(clock.t, "ok", "10.1.1.1:4000", line) for line in (packet(at(10, 0), 1.0), b"##junk\r\n")]
+    )
+    rejects.write_batch([(clock.t, "bad_header", "10.1.1.1:4000", b"junk\r\n")] * 3)
+    clock.at(at(10, 10))
+    data.close()
+    rejects.close()
+    run = ingest("source", register)
+    by_accepted = {u.counts["accepted"]: u for u in run.of("core")}
+    assert sorted((u.counts["accepted"], u.counts["quarantined"]) for u in by_accepted.values()) == [
+        (0, 3),
+        (1, 1),
+    ]
+    assert by_accepted[0].warnings == []  # the quarantine segment
+    assert any("1 of 2 lines quarantined (bad_length_field ×1)" in w for w in by_accepted[1].warnings)
