@@ -8,6 +8,8 @@ copy of each, refreshed with the views.
 
 from __future__ import annotations
 
+from typing import Any
+
 from schemas.fields import EVERY_RUN, PLATFORM_TEAM, SHARED
 from schemas.registry import SEVERITIES, Column, Fields, Layer, Sharing, Table, register
 
@@ -301,10 +303,25 @@ expectation_results = Table(
     source_system="生态云 质量门 (ecocloud quality gate, Great Expectations)",
 )
 
-raw_manifest = Table(
+
+def _ledger_table(**declared: Any) -> Table:
+    """A copy of a ledger table in the serving database (the ledger's state as of the last refresh),
+    kept by the platform team, for staff and authorised departments."""
+    return Table(
+        layer=Layer.PLATFORM,
+        source="ledger",
+        partition_by=None,
+        owner=PLATFORM_TEAM,
+        frequency=EVERY_RUN,
+        sharing=Sharing.CONDITIONAL,
+        sharing_conditions=_INTERNAL,
+        source_system="生态云 账本 (ecocloud ledger)",
+        **declared,
+    )
+
+
+raw_manifest = _ledger_table(
     name="platform_ledger__raw_manifest",
-    layer=Layer.PLATFORM,
-    source="ledger",
     title="Raw zone manifest",
     title_zh="原始数据清单",
     description="One row per raw object landed: where it came from, when, its size and SHA-256.",
@@ -320,18 +337,10 @@ raw_manifest = Table(
         *F("sha256", "size_bytes", "origin", "received_at"),
     ),
     primary_key=("raw_path",),
-    partition_by=None,
-    owner=PLATFORM_TEAM,
-    frequency=EVERY_RUN,
-    sharing=Sharing.CONDITIONAL,
-    sharing_conditions=_INTERNAL,
-    source_system="生态云 账本 (ecocloud ledger)",
 )
 
-builds = Table(
+builds = _ledger_table(
     name="platform_ledger__builds",
-    layer=Layer.PLATFORM,
-    source="ledger",
     title="Builds: the latest state of every unit of every spec build",
     title_zh="构建记录",
     description=(
@@ -342,18 +351,10 @@ builds = Table(
     description_zh="每个构建单元一行：最近一次构建的指纹、状态（已发布/被质量门阻断/失败）、计数及运行信息。",
     columns=F("build", "unit", "fingerprint", "status", "counts", "run_id", "task", "built_at", "error"),
     primary_key=("build", "unit"),
-    partition_by=None,
-    owner=PLATFORM_TEAM,
-    frequency=EVERY_RUN,
-    sharing=Sharing.CONDITIONAL,
-    sharing_conditions=_INTERNAL,
-    source_system="生态云 账本 (ecocloud ledger)",
 )
 
-landings = Table(
+landings = _ledger_table(
     name="platform_ledger__landings",
-    layer=Layer.PLATFORM,
-    source="ledger",
     title="Landings: the latest scheduled landing of every source",
     title_zh="数据接入记录",
     description=(
@@ -380,18 +381,10 @@ landings = Table(
         F.get("run_id"),
     ),
     primary_key=("source",),
-    partition_by=None,
-    owner=PLATFORM_TEAM,
-    frequency=EVERY_RUN,
-    sharing=Sharing.CONDITIONAL,
-    sharing_conditions=_INTERNAL,
-    source_system="生态云 账本 (ecocloud ledger)",
 )
 
-parts = Table(
+parts = _ledger_table(
     name="platform_ledger__parts",
-    layer=Layer.PLATFORM,
-    source="ledger",
     title="Published part files of every table partition",
     title_zh="分区文件清单",
     description=(
@@ -406,18 +399,10 @@ parts = Table(
         *F("run_id", "written_at"),
     ),
     primary_key=("table_name", "partition_date", "part"),
-    partition_by=None,
-    owner=PLATFORM_TEAM,
-    frequency=EVERY_RUN,
-    sharing=Sharing.CONDITIONAL,
-    sharing_conditions=_INTERNAL,
-    source_system="生态云 账本 (ecocloud ledger)",
 )
 
-lineage = Table(
+lineage = _ledger_table(
     name="platform_ledger__lineage",
-    layer=Layer.PLATFORM,
-    source="ledger",
     title="Lineage: which inputs built which partition, in which run and task",
     title_zh="数据血缘",
     description=(
@@ -449,12 +434,6 @@ lineage = Table(
         "input_id",
         "input_partition",
     ),
-    partition_by=None,
-    owner=PLATFORM_TEAM,
-    frequency=EVERY_RUN,
-    sharing=Sharing.CONDITIONAL,
-    sharing_conditions=_INTERNAL,
-    source_system="生态云 账本 (ecocloud ledger)",
 )
 
 register(expectation_results, raw_manifest, builds, landings, parts, lineage)
