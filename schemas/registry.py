@@ -350,8 +350,11 @@ class Table:
     date_span: DateSpan = DateSpan.DAY
     # rows are events (an exceedance, a flagged run): a published date partition without rows says
     # none happened that day, so the day counts as covered (warehouse.catalog: freshness, coverage)
-    # and the gate does not warn of it as an empty partition (warehouse.quality: no ``rows`` check)
     events: bool = False
+    # a partition without rows is a normal outcome (no exceedance that day), not a broken input: the
+    # gate does not warn of it (warehouse.quality: no ``rows`` check). Not every events table: one row
+    # per registered outlet a day (the daily exceedance roll-up, the disclosure) is never empty rightly
+    may_be_empty: bool = False
     pair_checks: tuple[PairEquality, ...] = field(default_factory=tuple)
     # The share of a unit's published rows of a partition its new part may lose before the gate holds
     # the part back (a truncated upstream file replacing a good one); None: the table may shrink. Only
@@ -369,6 +372,8 @@ class Table:
             raise ValueError(f"table {self.name}: primary key columns {missing} not declared")
         if self.partition_by and self.partition_by not in names:
             raise ValueError(f"table {self.name}: partition column {self.partition_by} not declared")
+        if self.may_be_empty and not self.events:
+            raise ValueError(f"table {self.name}: a table that may be empty is an events table")
         if self.events and not (self.partition_by and self.column(self.partition_by).type == "date"):
             raise ValueError(f"table {self.name}: an events table needs a date partition column")
         if self.date_span is not DateSpan.DAY and not (

@@ -15,8 +15,8 @@ kind               expectation                                                  
 =================  ============================================================  ================
 ``columns``        ExpectTableColumnsToMatchSet(registry columns, exact_match)   blocking
 ``rows``           ExpectTableRowCountToBeBetween(min_value=1), tables that do   warning
-                   not declare ``events`` (an events table's day without rows
-                   is the normal case: no exceedance, nothing flagged)
+                   not declare ``may_be_empty`` (a day without rows is normal
+                   there: no exceedance, nothing flagged)
 ``type``           ExpectColumnValuesToBeOfType, every column                    blocking
 ``not_null``       ExpectColumnValuesToNotBeNull, non-nullable columns           blocking
 ``range``          ExpectColumnValuesToBeBetween(min, max, mostly)               column severity
@@ -343,7 +343,7 @@ def _expectations(table: Table, *, freshness: bool, partition: bool) -> list[Exp
             column_set=table.column_names, exact_match=True, meta=_meta("columns", table.name, blocking)
         ),
     ]
-    if not table.events:
+    if not table.may_be_empty:
         out.append(
             gxe.ExpectTableRowCountToBeBetween(min_value=1, meta=_meta("rows", table.name, EMPTY_SEVERITY))
         )
@@ -705,7 +705,9 @@ class _Unit:
 @dataclass(frozen=True)
 class _Compiled:
     units: tuple[_Unit, ...]
-    row_count: Any  # the ``rows`` expectation (None: an events table): evaluated per part, not run by GX
+    row_count: (
+        Any  # the ``rows`` expectation (None: a table that may be empty): evaluated per part, not run by GX
+    )
     shrink: Any  # the ``shrink`` expectation (None: the table may shrink): evaluated per part too
     order: Mapping[str, int]  # ecocloud_check -> position in build_suite order
 

@@ -1024,15 +1024,22 @@ def test_what_the_ledger_records_of_a_not_shared_table_s_failures_quotes_no_valu
     assert open_verdict.recorded_failures == open_verdict.blocking_failures
 
 
-def test_an_events_table_s_empty_partition_is_no_warning() -> None:
-    """A day without an exceedance publishes an empty partition of the exceedance marts: the gate
-    warned "the partition is empty" of it on every such day (the ingestion page's 警告 1)."""
-    events = dataclasses.replace(READINGS, events=True)
+def test_a_table_that_may_be_empty_has_no_empty_partition_warning() -> None:
+    """A day without an exceedance publishes an empty partition of the hourly exceedances: the gate
+    warned "the partition is empty" of it on every such day (the ingestion page's 警告 1). A table of
+    one row per registered outlet a day (the daily roll-up, the disclosure) keeps the warning."""
+    events = dataclasses.replace(READINGS, events=True, may_be_empty=True)
     assert ("expect_table_row_count_to_be_between", "-", "warning") not in suite_summary(events)
     result = gate(readings(0), events)
     assert result.passed and result.warnings == []
     assert result.results.num_rows == len(build_suite(events, partition=True).expectations)
     assert gate(readings(2), events).passed
-    for name in ("mart_source__exceedance_hourly", "mart_source__exceedance_daily"):
+
+    def counts_rows(name: str) -> bool:
         expectations = build_suite(get_table(name)).expectations
-        assert "expect_table_row_count_to_be_between" not in {e.expectation_type for e in expectations}
+        return "expect_table_row_count_to_be_between" in {e.expectation_type for e in expectations}
+
+    assert not counts_rows("mart_source__exceedance_hourly") and not counts_rows("mart_risk__indicators")
+    assert counts_rows("mart_source__exceedance_daily") and counts_rows("mart_source__disclosure_daily")
+    with pytest.raises(ValueError, match="may be empty is an events table"):
+        dataclasses.replace(READINGS, may_be_empty=True)
