@@ -217,14 +217,22 @@ def land_scheduled(
         return []
     try:
         landed = list(resolve(spec.land)(settings, led, start, end))
-    except Exception as exc:
-        led.record_landing(spec.name, run_id=run_id, error=f"{type(exc).__name__}: {exc}")
+    except BaseException as exc:  # Airflow's task timeout is a BaseException: a hung upstream too
+        _record_landing(led, spec, run_id, f"{type(exc).__name__}: {exc}")
         raise
-    led.record_landing(spec.name, run_id=run_id, error=None)
+    _record_landing(led, spec, run_id, None)
     if not landed:
         checked = [b for b in spec.builds if _dated_by_checks(b) and _current(settings, led, spec, b)]
         led.record_source_check([spec.full_name(b) for b in checked])
     return landed
+
+
+def _record_landing(led: Ledger, spec: SourceSpec, run_id: str | None, error: str | None) -> None:
+    """Record how a landing ended; a ledger that cannot take it is logged, not made the landing's error."""
+    try:
+        led.record_landing(spec.name, run_id=run_id, error=error)
+    except Exception:
+        log.exception("%s: could not record the landing's outcome in the ledger", spec.name)
 
 
 def _dated_by_checks(build: Build) -> bool:

@@ -426,15 +426,19 @@ def build_health(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
 
 
 def failed_landings(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
-    """The sources whose latest scheduled landing failed (the ledger), with when it last succeeded."""
-    return _dicts(
-        con.execute(
-            """
-            SELECT source, attempted_at, succeeded_at, error, run_id FROM platform_ledger__landings
-            WHERE error IS NOT NULL ORDER BY source
-            """
+    """The sources whose latest scheduled landing failed (the ledger), with when it last succeeded;
+    none from a serving database an older version refreshed (no copy of the landings yet)."""
+    try:
+        return _dicts(
+            con.execute(
+                """
+                SELECT source, attempted_at, succeeded_at, error, run_id FROM platform_ledger__landings
+                WHERE error IS NOT NULL ORDER BY source
+                """
+            )
         )
-    )
+    except duckdb.CatalogException:
+        return []
 
 
 def units_not_published(con: duckdb.DuckDBPyConnection, limit: int = 50) -> list[dict[str, Any]]:
