@@ -345,6 +345,12 @@ ORDER BY p.mn, p.pollutant_code, p.period_us
 
 
 # the values a period rolled up as N takes from its N samples (or hours) only; Cou is not one of them
+# a day's type from its rows' types: one for a w or an a code; another code sent under both ST 32 and
+# 31 takes the wastewater rule, as an hour of both does (per_cn: ST 32 first)
+_DAY_TYPE = (
+    "CASE WHEN bool_or({types} = 'wastewater') THEN 'wastewater' "
+    "WHEN bool_or({types} = 'flue_gas') THEN 'flue_gas' ELSE 'other' END"
+)
 _AVERAGED = ("avg_value", "min_value", "max_value", "zs_avg_value", "zs_min_value", "zs_max_value")
 
 
@@ -444,14 +450,13 @@ def daily_values(con: duckdb.DuckDBPyConnection, readings: str, hourly: str) -> 
                sum({exact_decimal("zs_avg_value")}) AS sum_zavg, count({exact_decimal("zs_avg_value")}) AS n_zavg,
                min(zs_min_value) AS zmin_v, max(zs_max_value) AS zmax_v,
                sum(retransmissions) AS retransmissions, min(basis) AS basis_lo, max(basis) AS basis_hi,
-               min(source_type) AS source_type, any_value(unit) AS unit, any_value(cou_unit) AS cou_unit
+               {_DAY_TYPE.format(types="source_type")} AS source_type, any_value(unit) AS unit, any_value(cou_unit) AS cou_unit
         FROM h GROUP BY mn, pollutant_code, period_us, flag
     ),
     from_hours AS MATERIALIZED (
         SELECT mn, pollutant_code, period_us,
                CASE WHEN min(basis_lo) = max(basis_hi) THEN min(basis_lo) ELSE 'mixed' END AS basis,
-               -- one type for a w or a code; another code sent under both ST 31 and 32: flue gas
-               min(source_type) AS source_type,
+               {_DAY_TYPE.format(types="source_type")} AS source_type,
                sum(sum_avg)::DOUBLE / nullif(sum(n_avg), 0) AS avg_value,
                min(min_v) AS min_value, max(max_v) AS max_value,
                sum(sum_cou)::DOUBLE AS cou_value,

@@ -244,6 +244,19 @@ def test_source_type_from_code_prefix_then_st() -> None:
     assert (h["source_type"], h["flag"]) == ("wastewater", "D")
 
 
+def test_a_day_of_a_code_sent_under_both_st_takes_the_wastewater_rule_as_its_hours_do() -> None:
+    """min(source_type) made such a day flue gas while an hour of both STs is wastewater (per_cn)."""
+    rows = minutes(60, "D", 0, code="x1", st="31") + [
+        reading(
+            "2051", H10 + dt.timedelta(hours=1, minutes=i), "Avg", 1.0, code="x1", st="32", offset=100 + i
+        )
+        for i in range(60)
+    ]
+    assert {h["source_type"] for h in hourly(rows)} == {"flue_gas", "wastewater"}
+    (d,) = daily(rows)
+    assert d["source_type"] == "wastewater"
+
+
 def test_a_split_packets_part_without_the_flag_does_not_make_the_sample_normal() -> None:
     """Part 1 of a 2061 packet carries the pollutant's Avg and Flag D, part 2 its Cou without a Flag:
     the sample is D (a row without a flag said N, and max('D', 'N') is 'N')."""
