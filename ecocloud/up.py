@@ -641,26 +641,44 @@ def unpause_new_dags(
     return [dag_id for dag_id, paused in client.paused().items() if paused and dag_id in ours]
 
 
+def _warn(text: str) -> None:
+    print(f"warning: {said(text)}", file=sys.stderr, flush=True)
+
+
 UNPAUSED_FILE = "unpaused_by_up.json"  # in the Airflow home: the default SQLite metadata's folder
 
 
 def _unpaused_before(settings: Settings, env: dict[str, str]) -> set[str]:
-    """The DAGs an earlier ``up`` unpaused on the metadata database ``env`` names (none for another)."""
+    """The DAGs an earlier ``up`` unpaused on the metadata database ``env`` names (none for another).
+    A record that cannot be read or is not of its shape counts as none, said: every DAG is new then."""
+    path = settings.airflow_dir / UNPAUSED_FILE
     try:
-        record = json.loads((settings.airflow_dir / UNPAUSED_FILE).read_text())
-    except (FileNotFoundError, ValueError):
+        record = json.loads(path.read_text())
+    except FileNotFoundError:
+        return set()
+    except (OSError, ValueError) as exc:
+        _warn(f"{path}: not readable ({exc}); unpausing every one of our DAGs")
+        return set()
+    dag_ids = record.get("dag_ids") if isinstance(record, dict) else None
+    if not (isinstance(dag_ids, list) and all(isinstance(d, str) for d in dag_ids)):
+        _warn(f"{path}: not a record of unpaused DAGs; unpausing every one of our DAGs")
         return set()
     if record.get("metadata") != _without_password(env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]):
         return set()
-    return set(record.get("dag_ids", []))
+    return set(dag_ids)
 
 
 def _remember_unpaused(settings: Settings, env: dict[str, str], dag_ids: set[str]) -> None:
+    """Record the DAGs unpaused; a home that cannot take it (disk full, read-only) is said, not fatal:
+    the platform runs, and the next start unpauses them again."""
     path = settings.airflow_dir / UNPAUSED_FILE
     metadata = _without_password(env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.with_suffix(".tmp").write_text(json.dumps({"metadata": metadata, "dag_ids": sorted(dag_ids)}))
-    os.replace(path.with_suffix(".tmp"), path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.with_suffix(".tmp").write_text(json.dumps({"metadata": metadata, "dag_ids": sorted(dag_ids)}))
+        os.replace(path.with_suffix(".tmp"), path)
+    except OSError as exc:
+        _warn(f"{path}: not written ({exc}); the next start unpauses them again")
 
 
 def _start_airflow(sup: Supervisor, config: UpConfig) -> None:

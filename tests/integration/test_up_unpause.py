@@ -73,6 +73,27 @@ def test_up_unpauses_again_on_other_metadata(settings: Settings) -> None:
     assert record["dag_ids"] == sorted(ours) and record["metadata"].startswith("sqlite:///")
 
 
+@pytest.mark.parametrize("record", ["[]", '"x"', '{"dag_ids": null}', '{"dag_ids": "air"}', "{not json"])
+def test_a_record_not_of_its_shape_counts_as_none_and_is_rewritten(settings: Settings, record: str) -> None:
+    """A record of another shape stopped every up after its children had started (AttributeError,
+    TypeError), or read "air" as the DAGs a, i, r."""
+    ours = up.our_dag_ids()
+    settings.airflow_dir.mkdir(parents=True)
+    (settings.airflow_dir / up.UNPAUSED_FILE).write_text(record)
+    airflow = _Airflow(dict.fromkeys(ours, True))
+    assert _up_starts(settings, airflow) == [] and airflow.patched == ours
+    assert json.loads((settings.airflow_dir / up.UNPAUSED_FILE).read_text())["dag_ids"] == sorted(ours)
+
+
+def test_a_home_that_cannot_take_the_record_does_not_stop_up(settings: Settings) -> None:
+    ours = up.our_dag_ids()
+    settings.airflow_dir.mkdir(parents=True)
+    (settings.airflow_dir / (up.UNPAUSED_FILE.removesuffix(".json") + ".tmp")).mkdir()  # the write fails
+    airflow = _Airflow(dict.fromkeys(ours, True))
+    assert _up_starts(settings, airflow) == [] and airflow.patched == ours
+    assert not (settings.airflow_dir / up.UNPAUSED_FILE).exists()
+
+
 def test_up_waits_until_our_dags_are_registered() -> None:
     ours = up.our_dag_ids()
     airflow = _Airflow(dict.fromkeys(ours[1:], True))
