@@ -24,7 +24,7 @@ Conventions (DOMAIN.md §1, DESIGN.md):
 from __future__ import annotations
 
 from schemas.fields import HOURLY, SHARED, SOURCE_MONITORING_CENTRE, WHEN_REJECTED
-from schemas.hj212_codes import DATA_FLAGS, FACILITY_UNITS
+from schemas.hj212_codes import DATA_FLAGS, FACILITY_UNITS, QUARANTINE_REASON_LABELS
 from schemas.registry import Codes, Column, Fields, Layer, Severity, Sharing, Table, register
 
 OWNER = SOURCE_MONITORING_CENTRE
@@ -513,58 +513,10 @@ readings = Table(
     source_system=UPSTREAM,
 )
 
-# Why a line is in quarantine_source__packets, as the pages name it: every reason of
-# ingest.hj212.protocol.REJECT_REASONS (the parser's, the receiver's, the batch parser's and the source
-# build's; ``missing_field`` is written with the field's name). tests/unit/hj212/
-# test_quarantine_reason_labels.py fails on a reason the code can write that is not labelled here.
-_MISSING_FIELDS = {
-    "CP": ("数据区 CP", "the data area CP"),
-    "ST": ("系统编码 ST", "the system code ST"),
-    "CN": ("命令编码 CN", "the command code CN"),
-    "PW": ("访问密码 PW", "the password PW"),
-    "MN": ("设备唯一标识 MN", "the device id MN"),
-    "QN": ("请求编码 QN", "the request number QN"),
-    "PNUM": ("总包数 PNUM", "the packet count PNUM"),
-    "PNO": ("包号 PNO", "the packet number PNO"),
-}
-QUARANTINE_REASONS = Codes(
-    {
-        "empty": ("空行", "empty line"),
-        "bad_header": ("包头不是“##”", "does not start with ##"),
-        "missing_tail": ("行尾缺少回车换行（CR LF）", "does not end with CR LF"),
-        "bad_length_field": ("数据段长度字段不是 4 位数字", "length field is not 4 digits"),
-        "oversize": ("数据段超过 1024 字节", "data segment over 1,024 bytes"),
-        "length_mismatch": ("数据段长度与声明不符", "data segment length differs from the declared"),
-        "bad_crc_field": ("CRC 字段不是 4 位十六进制数", "CRC field is not 4 hex digits"),
-        "crc_mismatch": ("CRC 校验不符", "CRC does not match"),
-        "not_utf8": ("数据段不是 UTF-8 编码", "data segment is not UTF-8"),
-        **{
-            f"missing_field:{name}": (f"缺少{zh}", f"{en} is missing")
-            for name, (zh, en) in _MISSING_FIELDS.items()
-        },
-        "bad_field": ("数据段字段缺少“=”", "a data-segment field without ="),
-        "bad_cp": ("数据区 CP 格式错误", "malformed data area CP"),
-        "bad_flag": ("Flag 无效", "invalid Flag"),
-        "bad_split": ("分包 PNUM/PNO 无效", "invalid PNUM/PNO"),
-        "bad_datatime": ("数据时间 DataTime 无效", "invalid DataTime"),
-        "bad_value": ("数值无效", "a value is not a number"),
-        "internal_error": ("解析内部错误", "internal parser error"),
-        "unknown_mn": ("未登记的 MN", "unregistered MN"),
-        "bad_pw": ("访问密码错误", "wrong password"),
-        "line_too_long": ("行过长（已截断）", "line too long (truncated)"),
-        "auth_throttled": ("认证多次失败，暂时拒收", "refused after repeated failed authentications"),
-        "mn_budget_exceeded": ("该 MN 超出接收数据量上限", "the MN's data budget is spent"),
-        "no_datatime": ("数据包缺少数据时间 DataTime", "data packet without DataTime"),
-        "split_no_datatime": ("分包缺少带数据时间的首包", "split packet without its first part (DataTime)"),
-        "data_time_ahead_of_receipt": (
-            "数据时间超前于接收时间（数采仪时钟偏快）",
-            "DataTime ahead of receipt (logger clock fast)",
-        ),
-        "capture_unreadable": ("抓包文件无法读取", "capture file unreadable"),
-        "segment_manifest_unreadable": ("段清单无法读取", "segment manifest unreadable"),
-        "segment_manifest_mismatch": ("段与其清单不符", "segment differs from its manifest"),
-    }
-)
+# Why a line is in quarantine_source__packets, as the pages name it: the reasons and their labels are
+# declared in schemas.hj212_codes (without pyarrow, so the receiver can check its reasons against
+# them cheaply); ingest.hj212.protocol fails at import on a reason it writes that is not labelled there.
+QUARANTINE_REASONS = Codes(QUARANTINE_REASON_LABELS)
 
 quarantine = Table(
     name="quarantine_source__packets",

@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from ingest.hj212.protocol import BAD_PW, UNKNOWN_MN
+
 __all__ = ["AuthThrottle", "Device", "DeviceRegistry", "RegistryMode", "uscc_check_ok"]
 
 RegistryMode = Literal["open", "registered"]
@@ -106,12 +108,13 @@ class DeviceRegistry:
         return self.devices.get(mn) if mn else None
 
     def check(self, mn: str | None, pw: str | None) -> str | None:
-        """``None`` if the MN is registered with this PW, else ``"unknown_mn"`` or ``"bad_pw"``."""
+        """``None`` if the MN is registered with this PW, else ``"unknown_mn"`` or ``"bad_pw"`` (the
+        quarantine reasons, in registered mode)."""
         dev = self.devices.get(mn) if mn else None
         if dev is None:
-            return "unknown_mn"
+            return UNKNOWN_MN
         if dev.password != (pw or ""):
-            return "bad_pw"
+            return BAD_PW
         return None
 
 

@@ -33,10 +33,12 @@ failing one wins):
 ==========================  ================================================================
 
 A row of ``quarantine_source__packets`` carries one of these reasons or one that a later stage
-gives; :data:`REJECT_REASONS` is all of them (``missing_field`` stands for every
-``missing_field:<name>``). The later stages' reasons are named here so that the list is in one
-place (the receiver and the batch parser use these constants; the source build writes its reasons
-as text, and a test checks that they are listed):
+gives. The registry declares them all with their labels (``schemas.hj212_codes.
+QUARANTINE_REASON_LABELS``); :data:`REJECT_REASONS` is derived from it (``missing_field`` stands
+for every ``missing_field:<name>``), and each reason constant below must be registered there or
+this module fails at import. The later stages' reasons are defined here too, so that the code
+writes only registered reasons (the receiver, the batch parser and the source build use these
+constants):
 
 ================================  ==========================================================
 the receiver (its quarantine segments; ``ingest.hj212.receiver``)
@@ -91,7 +93,14 @@ from decimal import Decimal
 from ingest.hj212.crc import crc16_hj212
 from ingest.numbers import PLAIN_INT, PLAIN_NUMBER
 from schemas.clock import BEIJING
-from schemas.hj212_codes import CODE_2005_TO_2017, DATA_CNS, FACILITY_UNITS, ST_CODES, QnRtn
+from schemas.hj212_codes import (
+    CODE_2005_TO_2017,
+    DATA_CNS,
+    FACILITY_UNITS,
+    QUARANTINE_REASON_LABELS,
+    ST_CODES,
+    QnRtn,
+)
 
 __all__ = [
     "BEIJING",
@@ -115,72 +124,59 @@ __all__ = [
 
 MAX_DATA_LEN = 1024  # HJ 212-2017 §6.3.1: data segment 0..1024 bytes
 
-# Quarantine reasons, as in the module docstring's tables (``missing_field`` is used as
-# ``missing_field:<name>``).
-EMPTY = "empty"
-BAD_HEADER = "bad_header"
-MISSING_TAIL = "missing_tail"
-BAD_LENGTH_FIELD = "bad_length_field"
-OVERSIZE = "oversize"
-LENGTH_MISMATCH = "length_mismatch"
-BAD_CRC_FIELD = "bad_crc_field"
-CRC_MISMATCH = "crc_mismatch"
-NOT_UTF8 = "not_utf8"
-MISSING_FIELD = "missing_field"
-BAD_FIELD = "bad_field"
-BAD_CP = "bad_cp"
-BAD_FLAG = "bad_flag"
-BAD_SPLIT = "bad_split"
-BAD_DATATIME = "bad_datatime"
-BAD_VALUE = "bad_value"
-INTERNAL_ERROR = "internal_error"
-# the receiver's
-UNKNOWN_MN = "unknown_mn"
-BAD_PW = "bad_pw"
-AUTH_THROTTLED = "auth_throttled"
-MN_OVER_BUDGET = "mn_budget_exceeded"
-LINE_TOO_LONG = "line_too_long"
-# the batch parser's stage rules
-NO_DATATIME = "no_datatime"
-SPLIT_NO_DATATIME = "split_no_datatime"
-DATA_TIME_AHEAD_OF_RECEIPT = "data_time_ahead_of_receipt"
-# the source build's, for a whole input
-CAPTURE_UNREADABLE = "capture_unreadable"
-SEGMENT_MANIFEST_UNREADABLE = "segment_manifest_unreadable"
-SEGMENT_MANIFEST_MISMATCH = "segment_manifest_mismatch"
 
-REJECT_REASONS = frozenset(
-    {
-        EMPTY,
-        BAD_HEADER,
-        MISSING_TAIL,
-        BAD_LENGTH_FIELD,
-        OVERSIZE,
-        LENGTH_MISMATCH,
-        BAD_CRC_FIELD,
-        CRC_MISMATCH,
-        NOT_UTF8,
-        MISSING_FIELD,
-        BAD_FIELD,
-        BAD_CP,
-        BAD_FLAG,
-        BAD_SPLIT,
-        BAD_DATATIME,
-        BAD_VALUE,
-        INTERNAL_ERROR,
-        UNKNOWN_MN,
-        BAD_PW,
-        AUTH_THROTTLED,
-        MN_OVER_BUDGET,
-        LINE_TOO_LONG,
-        NO_DATATIME,
-        SPLIT_NO_DATATIME,
-        DATA_TIME_AHEAD_OF_RECEIPT,
-        CAPTURE_UNREADABLE,
-        SEGMENT_MANIFEST_UNREADABLE,
-        SEGMENT_MANIFEST_MISMATCH,
-    }
-)
+def _registered(reason: str) -> str:
+    """``reason`` as the code writes it, which the registry must label in Chinese and English
+    (schemas.hj212_codes.QUARANTINE_REASON_LABELS): checked at import, so a reason without a label
+    stops the code from loading rather than showing a raw code on the pages."""
+    zh, en = QUARANTINE_REASON_LABELS.get(reason, ("", ""))
+    if not (zh and en):
+        raise ValueError(
+            f"quarantine reason {reason!r} has no Chinese and English label in "
+            "schemas.hj212_codes.QUARANTINE_REASON_LABELS: declare it there"
+        )
+    return reason
+
+
+# Quarantine reasons, as in the module docstring's tables
+EMPTY = _registered("empty")
+BAD_HEADER = _registered("bad_header")
+MISSING_TAIL = _registered("missing_tail")
+BAD_LENGTH_FIELD = _registered("bad_length_field")
+OVERSIZE = _registered("oversize")
+LENGTH_MISMATCH = _registered("length_mismatch")
+BAD_CRC_FIELD = _registered("bad_crc_field")
+CRC_MISMATCH = _registered("crc_mismatch")
+NOT_UTF8 = _registered("not_utf8")
+MISSING_FIELD = "missing_field"  # written with the field: MISSING_FIELDS maps a field to its reason
+MISSING_FIELDS = {
+    name: _registered(f"{MISSING_FIELD}:{name}")
+    for name in ("CP", "ST", "CN", "PW", "MN", "QN", "PNUM", "PNO")
+}
+BAD_FIELD = _registered("bad_field")
+BAD_CP = _registered("bad_cp")
+BAD_FLAG = _registered("bad_flag")
+BAD_SPLIT = _registered("bad_split")
+BAD_DATATIME = _registered("bad_datatime")
+BAD_VALUE = _registered("bad_value")
+INTERNAL_ERROR = _registered("internal_error")
+# the receiver's
+UNKNOWN_MN = _registered("unknown_mn")
+BAD_PW = _registered("bad_pw")
+AUTH_THROTTLED = _registered("auth_throttled")
+MN_OVER_BUDGET = _registered("mn_budget_exceeded")
+LINE_TOO_LONG = _registered("line_too_long")
+# the batch parser's stage rules
+NO_DATATIME = _registered("no_datatime")
+SPLIT_NO_DATATIME = _registered("split_no_datatime")
+DATA_TIME_AHEAD_OF_RECEIPT = _registered("data_time_ahead_of_receipt")
+# the source build's, for a whole input
+CAPTURE_UNREADABLE = _registered("capture_unreadable")
+SEGMENT_MANIFEST_UNREADABLE = _registered("segment_manifest_unreadable")
+SEGMENT_MANIFEST_MISMATCH = _registered("segment_manifest_mismatch")
+
+# every reason the registry labels (``missing_field`` for each missing_field:<name>)
+REJECT_REASONS = frozenset(reason.partition(":")[0] for reason in QUARANTINE_REASON_LABELS)
 
 _QN_RTN_BY_REASON = {
     CRC_MISMATCH: QnRtn.CRC_ERROR,
@@ -188,11 +184,11 @@ _QN_RTN_BY_REASON = {
     BAD_FLAG: QnRtn.FLAG_ERROR,
     UNKNOWN_MN: QnRtn.MN_ERROR,
     BAD_PW: QnRtn.PW_ERROR,
-    "missing_field:MN": QnRtn.MN_ERROR,
-    "missing_field:PW": QnRtn.PW_ERROR,
-    "missing_field:ST": QnRtn.ST_ERROR,
-    "missing_field:CN": QnRtn.CN_ERROR,
-    "missing_field:QN": QnRtn.QN_ERROR,
+    MISSING_FIELDS["MN"]: QnRtn.MN_ERROR,
+    MISSING_FIELDS["PW"]: QnRtn.PW_ERROR,
+    MISSING_FIELDS["ST"]: QnRtn.ST_ERROR,
+    MISSING_FIELDS["CN"]: QnRtn.CN_ERROR,
+    MISSING_FIELDS["QN"]: QnRtn.QN_ERROR,
     INTERNAL_ERROR: QnRtn.UNKNOWN,
 }
 
@@ -442,7 +438,7 @@ def _parse_segment(s: str, line: bytes, segment: bytes, crc: str) -> Packet | Re
     else:
         cut = s.find(";CP=")
         if cut < 0:
-            return _reject("missing_field:CP", "no CP field", line, segment)
+            return _reject(MISSING_FIELDS["CP"], "no CP field", line, segment)
         cut += 1
     hdr: dict[str, str] = {}
     warnings: list[str] = []
@@ -470,7 +466,7 @@ def _parse_segment(s: str, line: bytes, segment: bytes, crc: str) -> Packet | Re
     pno_s = hdr.get("PNO")
     for name, value in (("ST", st), ("CN", cn), ("PW", pw), ("MN", mn)):
         if not value:
-            return _reject(f"missing_field:{name}", f"{name} missing or empty", line, None, hdr)
+            return _reject(MISSING_FIELDS[name], f"{name} missing or empty", line, None, hdr)
 
     flag: int | None = None
     version = 2005
@@ -487,7 +483,7 @@ def _parse_segment(s: str, line: bytes, segment: bytes, crc: str) -> Packet | Re
         ack = bool(flag & 1)
         split = bool(flag & 2)
     if version >= 2017 and not qn:
-        return _reject("missing_field:QN", f"QN required by HJ 212-{version}", line, None, hdr)
+        return _reject(MISSING_FIELDS["QN"], f"QN required by HJ 212-{version}", line, None, hdr)
     if qn is not None and (len(qn) != 17 or not qn.isascii() or not qn.isdigit()):
         warnings.append("qn_format")
 
@@ -495,9 +491,9 @@ def _parse_segment(s: str, line: bytes, segment: bytes, crc: str) -> Packet | Re
     pno: int | None = None
     if split or pnum_s is not None or pno_s is not None:
         if pnum_s is None:
-            return _reject("missing_field:PNUM", "split packet without PNUM", line, None, hdr)
+            return _reject(MISSING_FIELDS["PNUM"], "split packet without PNUM", line, None, hdr)
         if pno_s is None:
-            return _reject("missing_field:PNO", "split packet without PNO", line, None, hdr)
+            return _reject(MISSING_FIELDS["PNO"], "split packet without PNO", line, None, hdr)
         if not (
             0 < len(pnum_s) <= 4
             and 0 < len(pno_s) <= 4

@@ -104,6 +104,7 @@ from ingest.hj212.protocol import (
     LINE_TOO_LONG,
     MISSING_TAIL,
     MN_OVER_BUDGET,  # the MN's data-zone cap for the window is spent
+    UNKNOWN_MN,
     Packet,
     Reject,
     build_ack_9011,
@@ -787,7 +788,7 @@ class Receiver:
                     self.config.auth_max_failures,
                 )
             return self._auth_reject(packet, problem, f"MN={mn} {problem}", line), problem
-        status = "unregistered" if problem == "unknown_mn" else problem
+        status = "unregistered" if problem == UNKNOWN_MN else problem
         self.stats.flagged[status] += 1
         return packet, status
 

@@ -24,6 +24,7 @@ from ingest.hj212.protocol import (
 )
 from schemas.clock import BEIJING
 from schemas.hj212_codes import CODE_2005_TO_2017, POLLUTANTS, QnRtn, pollutant
+from schemas.source import QUARANTINE_REASONS
 
 pytestmark = pytest.mark.unit
 
@@ -295,24 +296,23 @@ REJECT_CASES: list[tuple[str, bytes]] = [
 def test_reject_reason(reason: str, line: bytes) -> None:
     r = rej(line)
     assert r.reason == reason, r.detail
+    assert r.reason in QUARANTINE_REASONS  # labelled for the pages
     assert r.raw == line
     assert r.detail
 
 
 def test_reject_reasons_are_the_documented_ones_and_every_one_a_stage_gives() -> None:
-    """REJECT_REASONS is what quarantine_source__packets' ``reason`` column points readers to: the
-    docstring's tables, parse_line's reasons and the later stages' (receiver, batch, source build)."""
+    """REJECT_REASONS (the registry's reasons, ``missing_field`` for each missing field) is what the
+    docstring's tables document — parse_line's reasons and the later stages' (receiver, batch, source
+    build) — and every missing field parse_line names is registered."""
     table_row = r"^``([a-z0-9_]+)[^`]*``(?:, ``([a-z0-9_]+)``)?  "  # a name, then the column's padding
     documented = re.findall(table_row, protocol.__doc__ or "", re.MULTILINE)
     assert {name for pair in documented for name in pair if name} == REJECT_REASONS
+    assert {reason.partition(":")[0] for reason in QUARANTINE_REASONS} == REJECT_REASONS
     assert {reason.partition(":")[0] for reason, _ in REJECT_CASES} <= REJECT_REASONS
-    # the source build's whole-input quarantine writes these (ecocloud.builds.sources uses the constants)
-    whole = {
-        protocol.CAPTURE_UNREADABLE,
-        protocol.SEGMENT_MANIFEST_UNREADABLE,
-        protocol.SEGMENT_MANIFEST_MISMATCH,
+    assert set(protocol.MISSING_FIELDS.values()) == {
+        r for r in QUARANTINE_REASONS if r.startswith("missing_field:")
     }
-    assert whole <= REJECT_REASONS
 
 
 def test_reject_salvages_header_for_9011() -> None:
