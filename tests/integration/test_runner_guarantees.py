@@ -34,6 +34,7 @@ from ecocloud.simulator.enterprises import simulated_sources
 from ingest.hj212.protocol import build_packet
 from ingest.hj212.segments import SegmentWriter, read_manifest
 from schemas.clock import BEIJING
+from schemas.source import QUARANTINE_REASONS
 from warehouse.ledger import Ledger, LockLost
 
 Ingest = Callable[..., RunReport]
@@ -143,6 +144,7 @@ def test_a_segment_that_disagrees_with_its_manifest_is_quarantined_whole(
     assert query(settings, "SELECT DISTINCT reason, detail FROM quarantine_source__packets") == [
         ("segment_manifest_mismatch", "the manifest says 7 records, 5 are readable")
     ]
+    assert "segment_manifest_mismatch" in QUARANTINE_REASONS  # labelled for the ingestion page
 
 
 def test_a_segment_quarantined_whole_is_dated_by_receipt_not_by_its_packets_data_time(
@@ -182,6 +184,7 @@ def test_a_segment_whose_manifest_cannot_be_read_is_quarantined_whole(
     assert query(settings, "SELECT DISTINCT reason FROM quarantine_source__packets") == [
         ("segment_manifest_unreadable",)
     ]
+    assert "segment_manifest_unreadable" in QUARANTINE_REASONS  # labelled for the ingestion page
 
 
 def test_gate_results_are_appended_for_every_run(settings: Settings, tmp_path: Path, ingest: Ingest) -> None:

@@ -21,6 +21,7 @@ from ecocloud.settings import Settings
 from ingest.hj212.protocol import build_packet
 from ingest.hj212.segments import SegmentWriter
 from schemas.clock import BEIJING
+from schemas.source import QUARANTINE_REASONS
 
 pytestmark = pytest.mark.integration
 
@@ -427,6 +428,7 @@ def test_an_unreadable_gzip_capture_is_quarantined_whole_and_not_retried(
         settings, 'SELECT reason, detail, "offset" FROM quarantine_source__packets'
     )
     assert reason == "capture_unreadable" and "gzip" in detail and offset == 0
+    assert reason in QUARANTINE_REASONS  # labelled for the ingestion page
     assert [u.status for u in ingest("source").of("core")] in ([], ["skipped"])  # not pending again
 
 

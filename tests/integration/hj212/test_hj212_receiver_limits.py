@@ -22,6 +22,7 @@ from ingest.hj212.devices import DeviceRegistry
 from ingest.hj212.protocol import MAX_DATA_LEN, Packet, build_packet, parse_line
 from ingest.hj212.receiver import Receiver, ReceiverConfig
 from ingest.hj212.segments import ReceiverIdInUse, iter_records, read_manifest
+from schemas.source import QUARANTINE_REASONS
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 
@@ -489,3 +490,48 @@ def test_the_listen_queue_holds_a_fleet_reconnecting_at_once(tmp_path: Path) -> 
 
     run(tmp_path, body)
     assert queues == [min(4096, somaxconn)] and queues[0] > 32
+
+
+def test_every_reason_the_receiver_lands_a_line_with_is_labelled(tmp_path: Path) -> None:
+    """Each of the receiver's own reasons (and a parse reject) as it lands them in the quarantine
+    zone: every one has its Chinese and English label in the registry, for the ingestion page."""
+    overlong = f"##9999QN=20240501120000009;ST=32;CN=2011;PW=s3cret;MN={MN};".encode() + b"A" * 5000 + b"\r\n"
+
+    async def body(r: Receiver) -> None:
+        ar, aw = await connect(r)
+        aw.write(packet("20240501120000001", pw="wrong"))
+        assert (await reply(ar)).extra["QnRtn"] == "3"  # bad_pw
+        aw.write(packet("20240501120000002", mn="FFFFFFFFFFFFFFFFFFFFFFFF", pw="x"))
+        assert (await reply(ar)).extra["QnRtn"] == "4"  # unknown_mn: the address is now blocked
+        aw.write(packet("20240501120000003", pw="s3cret"))
+        assert (await reply(ar)).extra["QnRtn"] == "3"  # auth_throttled
+        aw.close()
+        br, bw = await connect(r, local="127.0.0.2")
+        bw.write(packet("20240501120000004", mn=MN2, pw="t0p"))
+        assert (await reply(br)).cn == "9014"
+        bw.write(packet("20240501120000005", mn=MN2, pw="t0p"))
+        assert (await reply(br)).extra["QnRtn"] == "2"  # mn_budget_exceeded
+        bw.write(packet("20240501120000006", mn=MN2, pw="t0p")[:-6] + b"0000\r\n")
+        assert (await reply(br)).extra["QnRtn"] == "9"  # crc_mismatch
+        bw.write(overlong)
+        assert (await reply(br)).cn == "9011"  # line_too_long
+        bw.write(packet("20240501120000010", mn=MN2, pw="t0p")[:50])  # missing_tail at the hang-up
+        await bw.drain()
+        bw.close()
+        await asyncio.sleep(0.3)
+
+    header = len("2024-05-01T04:00:00.000000Z\tok\t127.0.0.2:50000\t123\t\n")
+    one_packet = len(packet("20240501120000004", mn=MN2, pw="t0p")) + header + 10
+    r = run(
+        tmp_path,
+        body,
+        registry=_registry(tmp_path),
+        auth_max_failures=2,
+        auth_block_s=60,
+        data_mn_bytes=one_packet,
+    )
+    landed = [status for status, _ in records(tmp_path / "raw" / "hj212_quarantine")]
+    assert landed == [
+        "bad_pw", "unknown_mn", "auth_throttled", "mn_budget_exceeded", "crc_mismatch", "line_too_long", "missing_tail",
+    ]  # fmt: skip
+    assert set(landed) | set(r.stats.rejects) <= set(QUARANTINE_REASONS)

@@ -1,59 +1,44 @@
-"""Every reason the HJ 212 code can write into quarantine_source__packets has a label in the registry
-(schemas.source.QUARANTINE_REASONS): the ingestion page showed the raw codes (bad_header, bad_pw …)
-on the Chinese page. A reason added to the parser, the receiver, the batch parser or the source
-build without a label fails here."""
+"""Every reason the HJ 212 code writes into quarantine_source__packets has a Chinese and an English
+label in the registry (schemas.source.QUARANTINE_REASONS): the ingestion page showed the raw codes
+(bad_header, bad_pw …) on the Chinese page. The parser and the batch parser are driven with rejecting
+inputs here (parse_line's every reason: test_hj212_protocol.py's REJECT_CASES; the receiver's:
+tests/integration/hj212/test_hj212_receiver_limits.py; the source build's: its integration tests);
+ingest.hj212.protocol refuses to load with a reason the registry does not label."""
 
 from __future__ import annotations
 
-import ast
-import inspect
-from types import ModuleType
+import datetime as dt
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
+from test_hj212_protocol import REJECT_CASES
 
-from ecocloud.builds import sources as source_builds
-from ingest.hj212 import batch, protocol, receiver, segments
-from ingest.hj212.protocol import build_frame, parse_line
+from ingest.hj212 import protocol
+from ingest.hj212.batch import ParsedBatch, parse_capture, parse_segment
+from ingest.hj212.protocol import build_frame, build_packet, parse_line
+from ingest.hj212.segments import SegmentWriter
+from schemas.clock import BEIJING
 from schemas.source import QUARANTINE_REASONS
 
 pytestmark = pytest.mark.unit
 
 MN = "88883600000000000000014D"
-# the calls building a reject, by the position of their reason (a receiver's ``forced=`` one too)
-_REJECTING_CALLS = {"Reject": 0, "_reject": 0, "salvaged_reject": 0, "_auth_reject": 1}
+DAY = dt.date(2026, 11, 20)
 
 
-def _unlabelled(reasons: set[str]) -> list[str]:
-    return sorted(r for r in reasons if not QUARANTINE_REASONS.in_language("zh").get(r))
+def _written(batch: ParsedBatch) -> set[str]:
+    return set(batch.quarantine.column("reason").to_pylist())
 
 
-def _reasons_in_calls(module: ModuleType) -> set[str]:
-    """The reasons ``module`` builds a reject with, as a literal or a constant it names."""
-    found: set[str] = set()
-    for node in ast.walk(ast.parse(inspect.getsource(module))):
-        if not isinstance(node, ast.Call):
-            continue
-        name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
-        at = _REJECTING_CALLS.get(name)
-        given = [node.args[at]] if at is not None and len(node.args) > at else []
-        given += [k.value for k in node.keywords if k.arg == "forced"]
-        for arg in given:
-            if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
-                found.add(arg.value)
-            elif isinstance(arg, ast.Name) and isinstance(getattr(module, arg.id, None), str):
-                found.add(getattr(module, arg.id))
-            elif isinstance(arg, ast.Attribute) and isinstance(getattr(protocol, arg.attr, None), str):
-                found.add(getattr(protocol, arg.attr))  # proto.SPLIT_NO_DATATIME
-    return found
-
-
-def test_every_reason_the_hj212_code_gives_has_a_chinese_and_an_english_label() -> None:
-    written = set(protocol.REJECT_REASONS) - {protocol.MISSING_FIELD}  # that one as missing_field:<name>
-    for module in (protocol, batch, receiver, segments, source_builds):
-        written |= _reasons_in_calls(module)
-    assert _unlabelled(written) == []
-    english = QUARANTINE_REASONS.in_language("en")
-    assert all(english[r] != QUARANTINE_REASONS[r] for r in written)  # an English label each too
+def test_every_registered_reason_has_a_chinese_and_an_english_label() -> None:
+    chinese, english = QUARANTINE_REASONS.in_language("zh"), QUARANTINE_REASONS.in_language("en")
+    assert len(QUARANTINE_REASONS) >= 28
+    for reason in QUARANTINE_REASONS:
+        assert chinese[reason] and chinese[reason] != reason, reason
+        # in English a code without an English label falls back to its Chinese one
+        assert english[reason] and english[reason] != chinese[reason], reason
 
 
 def test_every_missing_field_the_parser_names_has_a_label() -> None:
@@ -75,4 +60,59 @@ def test_every_missing_field_the_parser_names_has_a_label() -> None:
         assert isinstance(result, protocol.Reject), raw
         reasons.add(result.reason)
     assert reasons == {f"missing_field:{n}" for n in ("QN", "ST", "CN", "PW", "MN", "PNUM", "PNO", "CP")}
-    assert _unlabelled(reasons) == []
+    assert reasons <= set(QUARANTINE_REASONS)
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_every_reason_the_batch_parser_writes_for_a_capture_is_registered(fast: bool) -> None:
+    """Every damaged line parse_line rejects, a data packet without DataTime and a later part of a
+    split packet without its first part, through the vectorised and the reference path."""
+    no_datatime = build_packet(qn="20261120080100123", st="32", cn="2011", mn=MN, flag=4, cp="")
+    orphan = build_packet(
+        qn="20261120100000002",
+        st="32",
+        cn="2061",
+        mn=MN,
+        flag=7,
+        pnum=2,
+        pno=2,
+        items={"w21003": {"Avg": 9.9}},
+    )
+    damaged = [line for _, line in REJECT_CASES]
+    data = b"".join([*damaged, no_datatime, orphan])
+    batch = parse_capture(data, segment="cap", default_date=DAY, fast=fast)
+    batch.check()
+    written = _written(batch)
+    assert {"no_datatime", "split_no_datatime", "crc_mismatch", "bad_datatime"} <= written
+    assert written <= set(QUARANTINE_REASONS)
+
+
+def test_the_reason_for_a_packet_dated_ahead_of_its_receipt_is_registered(tmp_path: Path) -> None:
+    got = dt.datetime(2026, 11, 20, 10, 0, tzinfo=BEIJING)
+    ahead = build_packet(
+        qn="20271120100000001", st="32", cn="2011", mn=MN, flag=5,
+        data_time=got.replace(year=2027), items={"w01018": {"Rtd": 1.0}},
+    )  # fmt: skip
+    writer = SegmentWriter(tmp_path, "r1", clock=got.timestamp)
+    writer.write_batch([(got.timestamp(), "ok", "10.0.0.1:5000", ahead)])
+    path = writer.close()
+    assert path is not None
+    written = _written(parse_segment(path.read_bytes(), segment=path.name, default_date=DAY))
+    assert written == {"data_time_ahead_of_receipt"} and written <= set(QUARANTINE_REASONS)
+
+
+def test_a_reason_the_registry_does_not_label_stops_the_protocol_module_from_loading() -> None:
+    """Without bad_pw's label the receiver's reason constant would write an unlabelled code: the
+    module refuses to load, naming the reason."""
+    probe = (
+        "from types import MappingProxyType\n"
+        "import schemas.hj212_codes as codes\n"
+        "codes.QUARANTINE_REASON_LABELS = MappingProxyType(\n"
+        "    {k: v for k, v in codes.QUARANTINE_REASON_LABELS.items() if k != 'bad_pw'})\n"
+        "import ingest.hj212.protocol\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", probe], check=False, capture_output=True, text=True, timeout=60
+    )
+    assert run.returncode != 0
+    assert "ValueError: quarantine reason 'bad_pw' has no Chinese and English label" in run.stderr
