@@ -4,11 +4,50 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from typing import TYPE_CHECKING, overload
 
-__all__ = ["BEIJING", "BEIJING_ZONE", "beijing_minute", "beijing_wall", "in_beijing", "instants_in_beijing"]
+if TYPE_CHECKING:
+    import numpy as np
+    import pyarrow as pa
+    from numpy.typing import NDArray
+
+__all__ = [
+    "BEIJING",
+    "BEIJING_OFFSET_US",
+    "BEIJING_ZONE",
+    "beijing_dates",
+    "beijing_days",
+    "beijing_minute",
+    "beijing_wall",
+    "in_beijing",
+    "instants_in_beijing",
+]
 
 BEIJING = dt.timezone(dt.timedelta(hours=8))
 BEIJING_ZONE = "Asia/Shanghai"  # its IANA name, for a session time zone (DuckDB, Postgres)
+BEIJING_OFFSET_US = 8 * 3600 * 1_000_000  # Beijing wall time minus UTC, in microseconds
+_DAY_US = 86_400 * 1_000_000
+
+
+@overload
+def beijing_days(utc_us: int) -> int: ...
+@overload
+def beijing_days(utc_us: NDArray[np.int64]) -> NDArray[np.int64]: ...
+def beijing_days(utc_us: int | NDArray[np.int64]) -> int | NDArray[np.int64]:
+    """The Beijing date of UTC instants (µs since the epoch), as days since 1970-01-01 (what a date32
+    column holds): vectorised for an int64 array, into one new array — the hot path of the HJ 212
+    batch parser (floor division: right for instants before 1970 too)."""
+    days = utc_us + BEIJING_OFFSET_US
+    days //= _DAY_US  # in place: no second array
+    return days
+
+
+def beijing_dates(instants: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """The Beijing date (date32) of each instant of an Arrow timestamp array (nulls stay null; a
+    zoneless timestamp is UTC). Beijing as a fixed UTC+8, as :func:`beijing_days` has it."""
+    import pyarrow as pa  # here: the HJ 212 receiver imports this module and never loads Arrow
+
+    return instants.cast(pa.timestamp("us", tz="+08:00")).cast(pa.date32())
 
 
 def beijing_wall(value: dt.datetime) -> dt.datetime:

@@ -53,7 +53,7 @@ from ingest.hj212 import protocol as proto
 from ingest.hj212.segments import CLOSED_SUFFIX, MANIFEST_SUFFIX, SegmentInfo, closed_segments
 from ingest.raw import land_bytes, raw_prefix
 from schemas import source as schema
-from schemas.clock import BEIJING, BEIJING_ZONE
+from schemas.clock import BEIJING, beijing_dates
 from schemas.registry import Table
 from transforms.source_marts import DAILY_CN, HOUR_US, HOURLY_CNS_SQL, daily_values, hourly_values
 from warehouse.fs import Lake
@@ -356,8 +356,7 @@ def _quarantined_whole(parsed: hj_batch.ParsedBatch, reason: str, day: dt.date) 
         ],
         promote_options="permissive",
     )
-    # a zoned timestamp casts to its local date
-    received_on = lines.column("received_at").cast(pa.timestamp("us", tz=BEIJING_ZONE)).cast(pa.date32())
+    received_on = beijing_dates(lines.column("received_at"))
     lines = lines.set_column(lines.column_names.index("date"), "date", pc.fill_null(received_on, day))
     return _quarantined({c: lines.column(c) for c in _LOCATED}, lines.num_rows, reason, lines_in=parsed.lines)
 

@@ -67,6 +67,7 @@ from ingest.hj212 import protocol as proto
 from ingest.hj212.segments import RECEIVED_AT_LEN, scan_records
 from ingest.numbers import PLAIN_INT, PLAIN_NUMBER
 from schemas import source as schema
+from schemas.clock import BEIJING_OFFSET_US, beijing_days
 from schemas.hj212_codes import DATA_CNS, FACILITY_UNITS, POLLUTANTS, ST_CODES
 from schemas.registry import Table
 
@@ -81,8 +82,6 @@ __all__ = [
 
 CHUNK_BYTES = 4 << 20  # lines are processed in chunks of about this many bytes (cache-sized)
 _US = 1_000_000
-_BEIJING_US = 8 * 3600 * _US
-_DAY_US = 86400 * _US
 
 _NUMERIC_SUFFIXES = proto._NUMERIC_SUFFIXES
 _K_NUM, _K_STR, _K_FACILITY, _K_DATATIME, _K_EXTRA = (
@@ -545,7 +544,7 @@ class _Acc:
         r_key = self._col("r_key")
         readings = schema.readings.from_columns(
             {
-                "date": pa.array(((r_at + _BEIJING_US) // _DAY_US).astype(np.int32), _R["date"]),
+                "date": pa.array(beijing_days(r_at).astype(np.int32), _R["date"]),
                 "mn": _rows_of(strs["mn"], r_row),
                 "st": _rows_of(strs["st"], r_row),
                 "cn": _rows_of(strs["cn"], r_row),
@@ -891,7 +890,7 @@ def _fast_path(lines: _Lines, acc: _Acc, base: int, default_date: dt.date) -> np
     flag_id = np.where(ki.code_id[rkid] >= 0, flag_id, -1)
     per_row = np.bincount(rrow, minlength=len(goodr))
 
-    data_at = data_us[goodr] - _BEIJING_US
+    data_at = data_us[goodr] - BEIJING_OFFSET_US  # DataTime is Beijing wall time: UTC is 8 h earlier
     lines_idx = cand[goodr]
     acc.add(
         base + lines_idx,
@@ -1029,8 +1028,8 @@ def _dates(
     """Beijing date (days since 1970-01-01) of data_at, else of received_at, else ``default_date``."""
     days = np.full(len(idx), (default_date - dt.date(1970, 1, 1)).days, np.int64)
     if lines.received_us is not None:
-        days = (lines.received_us[idx] + _BEIJING_US) // _DAY_US
-    return np.where(has, (data_at + _BEIJING_US) // _DAY_US, days)
+        days = beijing_days(lines.received_us[idx])
+    return np.where(has, beijing_days(data_at), days)
 
 
 def _receipt(lines: _Lines, idx: np.ndarray) -> dict[str, pa.Array]:
@@ -1128,9 +1127,9 @@ def _slow_path(
                 continue
         data_us = None if data_time is None else _civil_to_us(data_time)
         if data_us is not None:
-            days = (data_us + _BEIJING_US) // _DAY_US
+            days = beijing_days(data_us)
         elif lines.received_us is not None:
-            days = (int(lines.received_us[i]) + _BEIJING_US) // _DAY_US
+            days = beijing_days(int(lines.received_us[i]))
         else:
             days = default_days
         reads = readings_from_packet(r) if data_us is not None else []
@@ -1273,7 +1272,7 @@ def _quarantine_rows(
     received = pa.nulls(len(ix), _Q["received_at"])
     if lines.received_us is not None and len(ix):
         us = lines.received_us[ix]
-        days = (us + _BEIJING_US) // _DAY_US
+        days = beijing_days(us)
         received = pa.array(us, _Q["received_at"])
     return schema.quarantine.from_columns(
         {
