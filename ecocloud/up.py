@@ -621,34 +621,35 @@ def _start(
     if airflow_password is None:
         return None
     console.print("waiting for the DAG processor to register our DAGs, then unpausing new ones …")
-    paused = unpause_new_dags(settings, sup, stop, AirflowClient(base, "admin", airflow_password))
+    paused = unpause_new_dags(settings, sup, stop, AirflowClient(base, "admin", airflow_password), console)
     return None if paused is None else Started(airflow_password, web_password, paused)
 
 
 def unpause_new_dags(
-    settings: Settings, sup: Supervisor, stop: threading.Event, client: AirflowClient
+    settings: Settings, sup: Supervisor, stop: threading.Event, client: AirflowClient, console: Console
 ) -> list[str] | None:
     """Wait until our DAGs are registered and unpause those that no ``up`` on this Airflow metadata
     unpaused before (it unpaused every one at every start, undoing an operator's pause). Ours that are
     paused now; None when stopped meanwhile."""
     ours = our_dag_ids()
-    before = _unpaused_before(settings, sup.env)
+    before = _unpaused_before(settings, sup.env, console)
     new = [dag_id for dag_id in ours if dag_id not in before]
     _wait(sup, stop, "our DAGs to be registered", lambda: client.unpause_all(ours, unpause=new), 300)
     if stop.is_set():
         return None
-    _remember_unpaused(settings, sup.env, before | set(new))
+    _remember_unpaused(settings, sup.env, before | set(new), console)
     return [dag_id for dag_id, paused in client.paused().items() if paused and dag_id in ours]
 
 
-def _warn(text: str) -> None:
-    print(f"warning: {said(text)}", file=sys.stderr, flush=True)
+def _warn(console: Console, text: str) -> None:
+    """A warning on ``up``'s console, with everything else it prints (``text`` shown as it is)."""
+    console.print(f"[yellow]warning: {said(text)}")
 
 
 UNPAUSED_FILE = "unpaused_by_up.json"  # in the Airflow home: the default SQLite metadata's folder
 
 
-def _unpaused_before(settings: Settings, env: dict[str, str]) -> set[str]:
+def _unpaused_before(settings: Settings, env: dict[str, str], console: Console) -> set[str]:
     """The DAGs an earlier ``up`` unpaused on the metadata database ``env`` names (none for another).
     A record that cannot be read or is not of its shape counts as none, said: every DAG is new then."""
     path = settings.airflow_dir / UNPAUSED_FILE
@@ -657,18 +658,18 @@ def _unpaused_before(settings: Settings, env: dict[str, str]) -> set[str]:
     except FileNotFoundError:
         return set()
     except (OSError, ValueError) as exc:
-        _warn(f"{path}: not readable ({exc}); unpausing every one of our DAGs")
+        _warn(console, f"{path}: not readable ({exc}); unpausing every one of our DAGs")
         return set()
     dag_ids = record.get("dag_ids") if isinstance(record, dict) else None
     if not (isinstance(dag_ids, list) and all(isinstance(d, str) for d in dag_ids)):
-        _warn(f"{path}: not a record of unpaused DAGs; unpausing every one of our DAGs")
+        _warn(console, f"{path}: not a record of unpaused DAGs; unpausing every one of our DAGs")
         return set()
     if record.get("metadata") != _without_password(env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]):
         return set()
     return set(dag_ids)
 
 
-def _remember_unpaused(settings: Settings, env: dict[str, str], dag_ids: set[str]) -> None:
+def _remember_unpaused(settings: Settings, env: dict[str, str], dag_ids: set[str], console: Console) -> None:
     """Record the DAGs unpaused; a home that cannot take it (disk full, read-only) is said, not fatal:
     the platform runs, and the next start unpauses them again."""
     path = settings.airflow_dir / UNPAUSED_FILE
@@ -678,7 +679,7 @@ def _remember_unpaused(settings: Settings, env: dict[str, str], dag_ids: set[str
         path.with_suffix(".tmp").write_text(json.dumps({"metadata": metadata, "dag_ids": sorted(dag_ids)}))
         os.replace(path.with_suffix(".tmp"), path)
     except OSError as exc:
-        _warn(f"{path}: not written ({exc}); the next start unpauses them again")
+        _warn(console, f"{path}: not written ({exc}); the next start unpauses them again")
 
 
 def _start_airflow(sup: Supervisor, config: UpConfig) -> None:

@@ -3,11 +3,13 @@ operator's pause."""
 
 from __future__ import annotations
 
+import io
 import json
 import threading
 from typing import Any
 
 import pytest
+from rich.console import Console
 
 from ecocloud import up
 from ecocloud.settings import Settings
@@ -31,9 +33,11 @@ class _Airflow(up.AirflowClient):
         return {}
 
 
-def _up_starts(settings: Settings, airflow: _Airflow) -> list[str] | None:
+def _up_starts(settings: Settings, airflow: _Airflow, console: Console | None = None) -> list[str] | None:
     sup = up.Supervisor(settings.root / "up", up.up_env(settings, up.UpConfig()))
-    return up.unpause_new_dags(settings, sup, threading.Event(), airflow)
+    return up.unpause_new_dags(
+        settings, sup, threading.Event(), airflow, console or Console(file=io.StringIO())
+    )
 
 
 def test_up_unpauses_a_dag_once_and_keeps_an_operators_pause(settings: Settings) -> None:
@@ -81,8 +85,10 @@ def test_a_record_not_of_its_shape_counts_as_none_and_is_rewritten(settings: Set
     settings.airflow_dir.mkdir(parents=True)
     (settings.airflow_dir / up.UNPAUSED_FILE).write_text(record)
     airflow = _Airflow(dict.fromkeys(ours, True))
-    assert _up_starts(settings, airflow) == [] and airflow.patched == ours
+    console = Console(file=io.StringIO(), width=400)
+    assert _up_starts(settings, airflow, console) == [] and airflow.patched == ours
     assert json.loads((settings.airflow_dir / up.UNPAUSED_FILE).read_text())["dag_ids"] == sorted(ours)
+    assert console.file.getvalue().startswith(f"warning: {settings.airflow_dir / up.UNPAUSED_FILE}: not")  # type: ignore[attr-defined]
 
 
 def test_a_home_that_cannot_take_the_record_does_not_stop_up(settings: Settings) -> None:
