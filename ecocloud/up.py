@@ -629,15 +629,37 @@ def unpause_new_dags(
     settings: Settings, sup: Supervisor, stop: threading.Event, client: AirflowClient, console: Console
 ) -> list[str] | None:
     """Wait until our DAGs are registered and unpause those that no ``up`` on this Airflow metadata
-    unpaused before (it unpaused every one at every start, undoing an operator's pause). Ours that are
-    paused now; None when stopped meanwhile."""
+    database unpaused before (it unpaused every one at every start, undoing an operator's pause). Ours
+    that are paused now; None when stopped meanwhile.
+
+    The record of what ``up`` unpaused is the Airflow Variable ``UNPAUSED_VARIABLE``, in the metadata
+    database itself: a database dropped and made again at the same URL (or a SQLite file deleted)
+    takes it along, and its DAGs, paused at creation, are new again. (A file in the Airflow home,
+    keyed by the database's URL, outlived it: its DAGs stayed paused for good.)"""
     ours = our_dag_ids()
-    before = _unpaused_before(settings, sup.env, console)
+    read: list[str | None] = []
+
+    def read_record() -> bool:
+        try:
+            read.append(client.variable(UNPAUSED_VARIABLE))
+        except OSError:  # no answer or 5xx: the API server is still starting
+            return False
+        return True
+
+    _wait(sup, stop, f"Airflow's Variable {UNPAUSED_VARIABLE}", read_record, 120)
+    if stop.is_set():
+        return None
+    recorded = None if read[-1] is None else _recorded_unpaused(read[-1], console)
+    # no Variable: the record of an ecocloud before it, if that was of this database, is honoured once
+    before = _legacy_unpaused(settings, sup.env, console) if read[-1] is None else (recorded or set())
     new = [dag_id for dag_id in ours if dag_id not in before]
     _wait(sup, stop, "our DAGs to be registered", lambda: client.unpause_all(ours, unpause=new), 300)
     if stop.is_set():
         return None
-    _remember_unpaused(settings, sup.env, before | set(new), console)
+    if recorded is None or new:
+        recorded = _remember_unpaused(client, before | set(new), console)
+    if recorded is not None:  # the Variable holds it: an older record file of this database is done
+        _drop_legacy_file(settings, sup.env)
     return [dag_id for dag_id, paused in client.paused().items() if paused and dag_id in ours]
 
 
@@ -646,19 +668,69 @@ def _warn(console: Console, text: str) -> None:
     console.print(f"[yellow]warning: {said(text)}")
 
 
-UNPAUSED_FILE = "unpaused_by_up.json"  # in the Airflow home: the default SQLite metadata's folder
+# in Airflow's metadata database: gone with it (Admin > Variables in the UI; deleting it has the next
+# start unpause every one of our DAGs again)
+UNPAUSED_VARIABLE = "ecocloud_unpaused_by_up"
+UNPAUSED_DESCRIPTION = (
+    "The DAGs `ecocloud up` unpaused on this metadata database (a JSON list of DAG ids): it unpauses each "
+    "only once, so an operator's pause since is kept. Deleted, the next `ecocloud up` unpauses them all."
+)
+UNPAUSED_FILE = "unpaused_by_up.json"  # the record of an older ecocloud, in the Airflow home: migrated
 
 
-def _unpaused_before(settings: Settings, env: dict[str, str], console: Console) -> set[str]:
-    """The DAGs an earlier ``up`` unpaused on the metadata database ``env`` names (none for another).
-    A record that cannot be read or is not of its shape counts as none, said: every DAG is new then."""
+def _recorded_unpaused(value: str, console: Console) -> set[str] | None:
+    """The DAG ids of the Variable's ``value``; None, warned, when it is not a JSON list of them."""
+    try:
+        dag_ids = json.loads(value)
+    except ValueError:
+        dag_ids = None
+    if not (isinstance(dag_ids, list) and all(isinstance(d, str) for d in dag_ids)):
+        _warn(
+            console,
+            f"Airflow Variable {UNPAUSED_VARIABLE} is not a JSON list of DAG ids: {value[:200]!r}; "
+            "unpausing every one of our DAGs, and rewriting it",
+        )
+        return None
+    return set(dag_ids)
+
+
+def _remember_unpaused(client: AirflowClient, dag_ids: set[str], console: Console) -> set[str] | None:
+    """Record the DAGs unpaused in the Variable (``dag_ids``; None when not written). An API server that
+    does not take it is warned of, not fatal: the platform runs, and the next start unpauses them again."""
+    try:
+        client.set_variable(UNPAUSED_VARIABLE, json.dumps(sorted(dag_ids)), UNPAUSED_DESCRIPTION)
+    except OSError as exc:
+        _warn(
+            console,
+            f"Airflow Variable {UNPAUSED_VARIABLE} not written ({exc}); the next start unpauses them again",
+        )
+        return None
+    return dag_ids
+
+
+def _legacy_record(settings: Settings) -> tuple[Path, Any]:
+    """The record file of an ecocloud before the Variable, and its content (``OSError``, ``ValueError``
+    when it cannot be read; None when there is none)."""
     path = settings.airflow_dir / UNPAUSED_FILE
     try:
-        record = json.loads(path.read_text())
+        return path, json.loads(path.read_text())
     except FileNotFoundError:
-        return set()
+        return path, None
     except (OSError, ValueError) as exc:
-        _warn(console, f"{path}: not readable ({exc}); unpausing every one of our DAGs")
+        return path, exc
+
+
+def _legacy_unpaused(settings: Settings, env: dict[str, str], console: Console) -> set[str]:
+    """The DAGs that the record file of an older ecocloud says an ``up`` unpaused on the metadata database
+    ``env`` names (none for another database, or without the file). Honoured once — it is dropped when
+    the Variable is written — so an operator's pause survives the upgrade. (A database made again at
+    the same URL before the upgrade cannot be told from it: ``ecocloud airflow dags unpause`` then.)
+    A file that cannot be read or is not of its shape counts as none, warned."""
+    path, record = _legacy_record(settings)
+    if record is None:
+        return set()
+    if isinstance(record, Exception):
+        _warn(console, f"{path}: not readable ({record}); unpausing every one of our DAGs")
         return set()
     dag_ids = record.get("dag_ids") if isinstance(record, dict) else None
     if not (isinstance(dag_ids, list) and all(isinstance(d, str) for d in dag_ids)):
@@ -669,17 +741,21 @@ def _unpaused_before(settings: Settings, env: dict[str, str], console: Console) 
     return set(dag_ids)
 
 
-def _remember_unpaused(settings: Settings, env: dict[str, str], dag_ids: set[str], console: Console) -> None:
-    """Record the DAGs unpaused; a home that cannot take it (disk full, read-only) is said, not fatal:
-    the platform runs, and the next start unpauses them again."""
-    path = settings.airflow_dir / UNPAUSED_FILE
+def _drop_legacy_file(settings: Settings, env: dict[str, str]) -> None:
+    """Remove the older ecocloud's record file once the Variable holds the record — unless it is of
+    another metadata database (an ``up`` on that one still migrates it). Best effort."""
+    path, record = _legacy_record(settings)
+    if record is None:
+        return
     metadata = _without_password(env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.with_suffix(".tmp").write_text(json.dumps({"metadata": metadata, "dag_ids": sorted(dag_ids)}))
-        os.replace(path.with_suffix(".tmp"), path)
-    except OSError as exc:
-        _warn(console, f"{path}: not written ({exc}); the next start unpauses them again")
+    if (
+        isinstance(record, dict)
+        and isinstance(record.get("dag_ids"), list)
+        and record.get("metadata") != metadata
+    ):
+        return
+    with contextlib.suppress(OSError):
+        path.unlink()
 
 
 def _start_airflow(sup: Supervisor, config: UpConfig) -> None:
@@ -875,6 +951,36 @@ class AirflowClient:
             except OSError:
                 return False
         return True
+
+    def variable(self, key: str) -> str | None:
+        """The value of the Airflow Variable ``key`` in the metadata database (not a secrets backend's);
+        None when there is none. UpError when the API server refuses (4xx but 404); OSError when it does
+        not answer or fails (5xx)."""
+        try:
+            value = self._call("GET", f"/api/v2/variables/{urllib.parse.quote(key, safe='')}")["value"]
+        except urllib.error.HTTPError as exc:
+            if exc.code == 404:
+                return None
+            if exc.code < 500:
+                detail = exc.read().decode(errors="replace")[:500]
+                raise UpError(f"Airflow refused to read Variable {key}: HTTP {exc.code} {detail}") from exc
+            raise
+        return value if isinstance(value, str) else json.dumps(value)  # a value of null: "null"
+
+    def set_variable(self, key: str, value: str, description: str) -> None:
+        """Set the Airflow Variable ``key`` to the string ``value`` (replaced, or created); OSError
+        (urllib's HTTPError among them) when it is not."""
+        body = {"key": key, "value": value, "description": description}
+        try:
+            self._call("PATCH", f"/api/v2/variables/{urllib.parse.quote(key, safe='')}", body)
+        except urllib.error.HTTPError as exc:
+            if exc.code != 404:
+                raise
+            self._call("POST", "/api/v2/variables", body)
+
+    def pause(self, dag_id: str) -> None:
+        """Pause ``dag_id``, as an operator does in the UI."""
+        self._call("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": True})
 
     def dag_runs(self, dag_id: str) -> list[dict[str, Any]]:
         return list(self._call("GET", f"/api/v2/dags/{dag_id}/dagRuns?limit=100")["dag_runs"])
