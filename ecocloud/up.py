@@ -708,14 +708,17 @@ def _remember_unpaused(client: AirflowClient, dag_ids: set[str], console: Consol
     return dag_ids
 
 
+_NO_FILE = object()
+
+
 def _legacy_record(settings: Settings) -> tuple[Path, Any]:
     """The record file of an ecocloud before the Variable, and its content (``OSError``, ``ValueError``
-    when it cannot be read; None when there is none)."""
+    when it cannot be read; ``_NO_FILE`` when there is none)."""
     path = settings.airflow_dir / UNPAUSED_FILE
     try:
         return path, json.loads(path.read_text())
     except FileNotFoundError:
-        return path, None
+        return path, _NO_FILE
     except (OSError, ValueError) as exc:
         return path, exc
 
@@ -727,7 +730,7 @@ def _legacy_unpaused(settings: Settings, env: dict[str, str], console: Console) 
     the same URL before the upgrade cannot be told from it: ``ecocloud airflow dags unpause`` then.)
     A file that cannot be read or is not of its shape counts as none, warned."""
     path, record = _legacy_record(settings)
-    if record is None:
+    if record is _NO_FILE:
         return set()
     if isinstance(record, Exception):
         _warn(console, f"{path}: not readable ({record}); unpausing every one of our DAGs")
@@ -745,7 +748,7 @@ def _drop_legacy_file(settings: Settings, env: dict[str, str]) -> None:
     """Remove the older ecocloud's record file once the Variable holds the record — unless it is of
     another metadata database (an ``up`` on that one still migrates it). Best effort."""
     path, record = _legacy_record(settings)
-    if record is None:
+    if record is _NO_FILE:
         return
     metadata = _without_password(env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])
     if (

@@ -163,7 +163,9 @@ def test_a_variable_not_of_its_shape_counts_as_none_is_warned_of_and_rewritten(
     assert f"warning: Airflow Variable {up.UNPAUSED_VARIABLE} is not a JSON list of DAG ids" in _said(console)
 
 
-@pytest.mark.parametrize("record", ["[]", '"x"', '{"dag_ids": null}', '{"dag_ids": "air"}', "{not json"])
+@pytest.mark.parametrize(
+    "record", ["[]", '"x"', "null", '{"dag_ids": null}', '{"dag_ids": "air"}', "{not json"]
+)
 def test_an_older_record_file_not_of_its_shape_counts_as_none_and_is_dropped(
     settings: Settings, record: str
 ) -> None:
