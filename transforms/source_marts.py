@@ -45,6 +45,7 @@ from __future__ import annotations
 import duckdb
 import pyarrow as pa
 
+from schemas.clock import BEIJING_OFFSET_US, beijing_days
 from schemas.hj212_codes import POLLUTANTS
 from schemas.source import FLUE_GAS_NORMAL_SHARE, FLUE_GAS_VALID_MINUTES, HOURLY_BASES, STATS
 from schemas.sql import exact_decimal
@@ -71,7 +72,6 @@ __all__ = [
 
 HOUR_US = 3_600_000_000  # an hour in epoch microseconds (Beijing hours are whole UTC hours)
 _DAY_US = 24 * HOUR_US
-_BEIJING_US = 8 * HOUR_US
 # the commands the hourly mart is computed from, best basis first (HJ 212: 2061 hourly, 2051
 # minute, 2011 real-time data): the registry's bases of an hourly row
 HOURLY_CNS = HOURLY_BASES
@@ -425,14 +425,14 @@ def hourly_values(con: duckdb.DuckDBPyConnection, readings: str) -> pa.Table:
     con.unregister("units")
     us = out.column("period_us").to_numpy()
     hour_at = pa.array(us, pa.int64()).cast(pa.timestamp("us", tz="UTC"))
-    date = pa.array(((us + _BEIJING_US) // _DAY_US).astype("int32"), pa.int32()).cast(pa.date32())
+    date = pa.array(beijing_days(us).astype("int32"), pa.int32()).cast(pa.date32())
     return out.drop_columns(["period_us"]).append_column("hour_at", hour_at).append_column("date", date)
 
 
 def daily_values(con: duckdb.DuckDBPyConnection, readings: str, hourly: str) -> pa.Table:
     """``mart_source__daily`` rows: 2031 packets where sent, else the day's rows of ``hourly``."""
     con.register("units", units_table())
-    day = f"((at_us + {_BEIJING_US}) // {_DAY_US})"
+    day = f"((at_us + {BEIJING_OFFSET_US}) // {_DAY_US})"
     sql_2031 = "WITH " + _SAMPLES_SQL.format(readings=readings, cns=f"'{DAILY_CN}'") + "," + period_sql(day)
     sent = con.sql(sql_2031).to_arrow_table()
     con.register("sent", sent)
@@ -440,7 +440,7 @@ def daily_values(con: duckdb.DuckDBPyConnection, readings: str, hourly: str) -> 
     # of exact sums over the hourly rows serves both the day's values and those of its N hours
     sql = f"""
     WITH h AS (
-        SELECT *, (epoch_us(hour_at) + {_BEIJING_US}) // {_DAY_US} AS period_us FROM {hourly}
+        SELECT *, (epoch_us(hour_at) + {BEIJING_OFFSET_US}) // {_DAY_US} AS period_us FROM {hourly}
     ),
     per_flag AS (
         SELECT mn, pollutant_code, period_us, flag, count(*) AS n,

@@ -38,7 +38,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from schemas.clock import BEIJING
+from schemas.clock import BEIJING, beijing_dates
 from schemas.water import (
     HEADER_BASIN,
     HEADER_CLASS,
@@ -55,7 +55,6 @@ __all__ = [
     "BEIJING",
     "ParsedPage",
     "WaterReplyError",
-    "beijing_dates",
     "header_item",
     "infer_year",
     "join_present",
@@ -179,14 +178,6 @@ def parse_reading_times(texts: pa.Array, reference: dt.datetime) -> tuple[pa.Arr
     micros = pc.take(lookup, enc.indices)
     bad = pc.is_null(micros).to_numpy(zero_copy_only=False)
     return micros.cast(pa.timestamp("us", tz="UTC")), bad
-
-
-def beijing_dates(instants: pa.Array) -> pa.Array:
-    """Beijing calendar date (UTC+8, no DST) of UTC timestamps; NULL stays NULL."""
-    micros = pc.cast(instants, pa.int64())
-    day_us = 86_400 * 1_000_000
-    days = pc.floor(pc.divide(pc.cast(pc.add(micros, 8 * 3_600 * 1_000_000), pa.float64()), day_us))
-    return pc.cast(pc.cast(days, pa.int32()), pa.date32())
 
 
 def parse_cells(cells: pa.Array) -> tuple[pa.Array, np.ndarray, np.ndarray, pa.Array, np.ndarray]:
