@@ -244,9 +244,9 @@ F.define(
     Column(
         "late_by_h",
         "float64",
-        "hours by which the newest data is older than the expected interval (late: beyond the table's "
-        "tolerance); 0 when on time, NULL without data or an expected interval",
-        description_zh="最新数据超出预期更新间隔的小时数（超出该表的容许延迟即为滞后）；及时时为 0，无数据或无预期更新间隔时为 NULL",
+        "hours since freshness_due_at passed (the newest data's age beyond the expected interval and the "
+        "table's tolerance); 0 when on time, NULL without data or an expected interval",
+        description_zh="超过 freshness_due_at（应更新时间）的小时数（即最新数据距今超出预期更新间隔与该表容许延迟之和的部分）；及时时为 0，无数据或无预期更新间隔时为 NULL",
         unit="h",
         min=0,
     ),

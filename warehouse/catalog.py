@@ -26,7 +26,8 @@ column, its newest file write or the last check of its source that found its bui
 whichever is later (an unchanged upstream writes nothing) — is compared with the table's expected
 update interval; it is late when older than that interval plus the table's ``freshness_tolerance``.
 The build stores that reference and when it falls due (``freshness_due_at``); readers judge it again
-when they read (``datasets_as_of``).
+when they read (``datasets_as_of``). Late by (``late_by_h``) is the time since it fell due: now minus
+``freshness_due_at``, as the pages' "due by" reads it.
 """
 
 from __future__ import annotations
@@ -216,7 +217,9 @@ class Freshness:
 def freshness(
     expected: dt.timedelta | None, tolerance: dt.timedelta, end: dt.datetime | None, now: dt.datetime
 ) -> Freshness:
-    """On time / late against the expected interval; ``end`` is when the newest data ends (None: none)."""
+    """On time / late against the expected interval; ``end`` is when the newest data ends (None: none).
+    Late by the time since it fell due (``end`` + ``expected`` + ``tolerance``, ``freshness_due_at``):
+    the one definition :func:`datasets_as_of` reads it by too."""
     age = max(now - end, dt.timedelta(0)) if end else None
     age_h = round(age.total_seconds() / 3600, 2) if age is not None else None
     if expected is None:
@@ -224,7 +227,7 @@ def freshness(
     if age is None:
         return Freshness("no data", None, None)
     if age > expected + tolerance:
-        return Freshness("late", age_h, round((age - expected).total_seconds() / 3600, 2))
+        return Freshness("late", age_h, round((age - expected - tolerance).total_seconds() / 3600, 2))
     return Freshness("on time", age_h, 0.0)
 
 
@@ -233,12 +236,13 @@ def datasets_as_of(now: str = "now()") -> str:
     TIMESTAMPTZ; the time of reading by default), as :func:`freshness` judged it at the catalog's build:
     a catalog not rebuilt since (its runs stopped) turns late when its due time passes."""
     age_h = f"greatest(epoch({now}) - epoch(freshness_reference_at), 0) / 3600"
+    late_h = f"(epoch({now}) - epoch(freshness_due_at)) / 3600"  # late by: the time since it fell due
     return f"""(SELECT * REPLACE (
         CASE WHEN freshness_due_at IS NULL THEN freshness_status
              WHEN {now} > freshness_due_at THEN 'late' ELSE 'on time' END AS freshness_status,
         CASE WHEN freshness_reference_at IS NULL THEN data_age_h ELSE round({age_h}, 2) END AS data_age_h,
         CASE WHEN freshness_due_at IS NULL THEN late_by_h
-             WHEN {now} > freshness_due_at THEN round({age_h} - expected_interval_h, 2)
+             WHEN {now} > freshness_due_at THEN round({late_h}, 2)
              ELSE 0.0 END AS late_by_h
     ) FROM {cat.datasets.name})"""
 

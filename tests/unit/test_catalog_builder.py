@@ -317,8 +317,9 @@ def test_freshness_on_time_late_no_data_on_change() -> None:
     assert catalog.freshness(hour, tol, now - dt.timedelta(hours=4), now) == catalog.Freshness(
         "on time", 4.0, 0.0
     )
+    # late by the time since it fell due (its data's end + 1 h + 3 h), not by its age over the hour
     assert catalog.freshness(hour, tol, now - dt.timedelta(hours=6, minutes=30), now) == catalog.Freshness(
-        "late", 6.5, 5.5
+        "late", 6.5, 2.5
     )
     assert catalog.freshness(hour, tol, None, now).status == "no data"
     assert catalog.freshness(None, tol, now - dt.timedelta(days=40), now) == catalog.Freshness(
@@ -412,8 +413,9 @@ def test_datasets_live_facts_freshness_gate_quarantine_agreement(
     assert h["coverage_start"] == dt.datetime.combine(D1, dt.time(1), BJ)
     assert h["coverage_end"] == newest
     assert h["time_column"] == "observed_at"
-    # hourly, tolerance 3 h: 7 h old is late, by 6 h over the expected hour
-    assert (h["freshness_status"], h["data_age_h"], h["late_by_h"]) == ("late", 7.0, 6.0)
+    # hourly, tolerance 3 h: 7 h old is late, by the 3 h since it fell due (the hour and the tolerance)
+    assert (h["freshness_status"], h["data_age_h"], h["late_by_h"]) == ("late", 7.0, 3.0)
+    assert h["freshness_due_at"] == newest + dt.timedelta(hours=4)
     assert (h["owner_zh"], h["contact"], h["frequency_en"], h["expected_interval_h"]) == (
         "测试处",
         "test@example.gov.cn",
@@ -582,7 +584,7 @@ def test_an_hourly_table_dated_by_day_is_late_once_its_feed_stops_not_at_the_day
     late = from_ledger(parts, dt.datetime(2026, 11, 20, 23, tzinfo=BJ))
     for n in HOURLY_BY_DATE:
         row = late[n]
-        assert (row["freshness_status"], row["data_age_h"], row["late_by_h"]) == ("late", 15.0, 14.0)
+        assert (row["freshness_status"], row["data_age_h"], row["late_by_h"]) == ("late", 15.0, 12.0)
     fresh = from_ledger(parts, stopped + dt.timedelta(minutes=30))
     assert {r["freshness_status"] for r in fresh.values()} == {"on time"}
     # a day published after it ended still ends at its midnight (a daily mart built at 01:00)
@@ -629,11 +631,11 @@ def test_a_month_key_covers_its_month_and_a_month_to_date_mart_is_judged_by_its_
         assert r["coverage_start"] == dt.datetime(2026, 10, 1, tzinfo=BJ)
         assert r["coverage_end"] == rebuilt  # the month so far
         assert (r["freshness_status"], r["data_age_h"], r["late_by_h"]) == ("on time", 1.0, 0.0)
-    # a month that closed, and no rebuild since: late by its expected 4 h
+    # a month that closed, and no rebuild since: late by all but its expected 4 h and tolerance 2 h
     closed = {n: p[:1] for n, p in parts.items()}
     for r in from_ledger(closed, now).values():
         assert r["coverage_end"] == dt.datetime(2026, 11, 1, tzinfo=BJ)
-        assert (r["freshness_status"], r["late_by_h"]) == ("late", 462.0)
+        assert (r["freshness_status"], r["late_by_h"]) == ("late", 460.0)
     stalled = from_ledger(parts, now + dt.timedelta(days=2))
     assert {r["freshness_status"] for r in stalled.values()} == {"late"}
 
@@ -710,7 +712,7 @@ def test_permits_unchanged_for_days_are_on_time_after_a_successful_check() -> No
     # a unit that failed (new pages landed, not published) or was blocked: the check vouches for nothing
     for status in ("failed", "blocked"):
         for r in rows([unit_state("b", "published"), unit_state("b", status)]).values():
-            assert (r["freshness_status"], r["data_age_h"], r["late_by_h"]) == ("late", 72.0, 48.0)
+            assert (r["freshness_status"], r["data_age_h"], r["late_by_h"]) == ("late", 72.0, 46.0)
     assert {r["freshness_status"] for r in from_ledger(parts, now).values()} == {"late"}  # no check
     # a check older than the last write does not make the data older
     stale = {"b": (written - dt.timedelta(days=1)).isoformat()}
@@ -756,7 +758,8 @@ def test_readers_judge_freshness_when_they_read_not_when_the_catalog_was_built()
             + get_table(n).freshness_tolerance
         )
         age = round((now + dt.timedelta(days=2) - r["freshness_reference_at"]).total_seconds() / 3600, 2)
-        assert later[n] == ("late", age, round(age - r["expected_interval_h"], 2))
+        since_due = (now + dt.timedelta(days=2) - r["freshness_due_at"]).total_seconds() / 3600
+        assert later[n] == ("late", age, round(since_due, 2))  # late by the time since it fell due
     assert as_built["quarantine_air__station_hourly"] == ("on change", 0.5, None)
     assert later["quarantine_air__station_hourly"] == ("on change", 48.5, None)  # its data only older
     assert (
