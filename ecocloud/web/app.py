@@ -199,12 +199,22 @@ def _error_pages(app: FastAPI) -> None:
 
     @app.exception_handler(NoServingDatabase)
     async def no_data(request: Request, exc: NoServingDatabase) -> Response:
-        return _error(request, 503, "尚无数据：请先运行数据接入 (no data yet: run an ingest first)")
+        return _error(
+            request, 503, _said(request, "尚无数据：请先运行数据接入", "no data yet: run an ingest first")
+        )
 
     @app.exception_handler(Exception)
     async def internal(request: Request, exc: Exception) -> Response:
         log.exception("error serving %s", request.url.path)
-        return _error(request, 500, "internal error; it has been logged")
+        return _error(
+            request, 500, _said(request, "服务器内部错误，已记录", "internal error; it has been logged")
+        )
+
+
+def _said(request: Request, zh: str, en: str) -> str:
+    """A message in the page's language (Chinese before the middleware has chosen one)."""
+    v: Viewer | None = getattr(request.state, "viewer", None)
+    return v.t(zh, en) if v is not None else zh
 
 
 # what Starlette says of an address no route has, or a method it does not take, in both languages

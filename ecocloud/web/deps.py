@@ -221,12 +221,24 @@ def _site(url: str) -> tuple[str, str, int | None]:
 
 def check_csrf(request: Request, token: str) -> None:
     """Refuse a form post without the viewer's CSRF token or from another site."""
+    v = viewer(request)
     origin = request.headers.get("origin")
     if origin and origin != "null" and not _same_site(request, origin):
-        raise HTTPException(403, "cross-site form post refused (Origin does not match)")
-    expected = viewer(request).csrf_token
-    if not token or not hmac.compare_digest(token.encode(), expected.encode()):
-        raise HTTPException(403, "CSRF token missing or invalid: reload the page and try again")
+        raise HTTPException(
+            403,
+            v.t(
+                "拒绝来自其他网站的表单提交（Origin 与本站不符）",
+                "cross-site form post refused (Origin does not match)",
+            ),
+        )
+    if not token or not hmac.compare_digest(token.encode(), v.csrf_token.encode()):
+        raise HTTPException(
+            403,
+            v.t(
+                "表单已过期或缺少安全令牌（CSRF）：请刷新页面后重试",
+                "CSRF token missing or invalid: reload the page and try again",
+            ),
+        )
 
 
 def render(request: Request, template: str, status: int = 200, **context: Any) -> Response:

@@ -178,7 +178,7 @@ def remove_user(
     if v.session and v.session.username == name:
         raise HTTPException(400, v.t("不能删除自己的账号", "you cannot remove your own account"))
     if not users_of(request).remove_user(name):
-        raise HTTPException(404, f"no user {name!r}")
+        raise HTTPException(404, v.t(f"没有用户 {name}", f"no user {name!r}"))
     return RedirectResponse("/admin/users", status_code=303)
 
 

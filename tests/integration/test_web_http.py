@@ -605,14 +605,21 @@ def test_login_csrf_origin_logout_and_cookie_flags(web_server: str, web_home: We
     no_token = s.post(
         f"{web_server}/login", data={"username": "ana", "password": web_home.password}, timeout=10
     )
-    assert no_token.status_code == 403 and "CSRF" in no_token.text
+    # a stale form's refusal in the page's language (Chinese unless English was chosen)
+    assert no_token.status_code == 403 and "CSRF" in no_token.text and "请刷新页面后重试" in no_token.text
+    assert "reload the page" not in no_token.text
+    stale_en = requests.post(  # (not in s: ?lang= sets the language cookie)
+        f"{web_server}/login?lang=en", data={"username": "ana", "password": web_home.password}, timeout=10
+    )
+    assert stale_en.status_code == 403 and "CSRF token missing or invalid: reload the page" in stale_en.text
     other_site = s.post(
         f"{web_server}/login",
         data={"username": "ana", "password": web_home.password, "csrf_token": token},
         headers={"Origin": "https://evil.example"},
         timeout=10,
     )
-    assert other_site.status_code == 403
+    assert other_site.status_code == 403 and "拒绝来自其他网站的表单提交" in other_site.text
+    assert "cross-site" not in other_site.text
     wrong = s.post(
         f"{web_server}/login",
         data={"username": "ana", "password": "wrong-password!", "csrf_token": token},
@@ -935,9 +942,18 @@ def test_admin_adds_and_removes_a_user_through_the_form(web_server: str, login: 
     short = admin.post(f"{web_server}/admin/users?lang=en", data={**again, "username": "x2", "password": "a"})
     assert short.status_code == 400 and "passwords have at least" in short.text
     forged = admin.post(f"{web_server}/admin/users/newbie/remove", data={"csrf_token": "forged"}, timeout=10)
-    assert forged.status_code == 403
+    assert forged.status_code == 403 and "reload the page" in forged.text  # English, as chosen above
     removed = admin.post(f"{web_server}/admin/users/newbie/remove", data={"csrf_token": token}, timeout=10)
     assert removed.status_code == 200 and "newbie" not in removed.text
+    # a user someone else removed meanwhile: said in the page's language
+    gone_en = admin.post(f"{web_server}/admin/users/newbie/remove", data={"csrf_token": token}, timeout=10)
+    assert gone_en.status_code == 404 and "no user 'newbie'" in html.unescape(gone_en.text)
+    gone = admin.post(
+        f"{web_server}/admin/users/newbie/remove?lang=zh", data={"csrf_token": token}, timeout=10
+    )
+    assert gone.status_code == 404 and "没有用户 newbie" in gone.text and "no user" not in gone.text
+    forged = admin.post(f"{web_server}/admin/users/newbie/remove", data={"csrf_token": "forged"}, timeout=10)
+    assert forged.status_code == 403 and "请刷新页面后重试" in forged.text and "reload" not in forged.text
 
 
 def test_pages_use_only_this_site_and_send_security_headers(web_server: str, login: Login) -> None:
