@@ -139,6 +139,11 @@ FACILITY_STATES: Final = MappingProxyType(
 
 @dataclass(frozen=True, slots=True)
 class Pollutant:
+    """One pollutant of the HJ 212 table. ``name`` is its English name as pages and evidence print it —
+    the formula or abbreviation where the standards use one (SO2, COD) — and ``full_name`` the English
+    term in full (sulfur dioxide, chemical oxygen demand; ``name`` itself where that is already in
+    full). A catalog search finds it by any of its names (ecocloud.web.queries)."""
+
     code: str
     name: str
     name_zh: str
@@ -148,42 +153,67 @@ class Pollutant:
     other_names_zh: tuple[
         str, ...
     ] = ()  # as standards and permits also write it (a search finds it by these)
+    full_name: str = ""  # "": ``name`` is in full
+    other_names: tuple[str, ...] = ()  # other English spellings a search finds it by (sulphur dioxide)
+
+    def __post_init__(self) -> None:
+        if not self.full_name:
+            object.__setattr__(self, "full_name", self.name)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Every name it goes by, Chinese and English (not its codes)."""
+        return (self.name_zh, *self.other_names_zh, self.name, self.full_name, *self.other_names)
 
 
 # Units as HJ 212-2017 annex B gives them: a concentration's, and its Cou's (the emitted amount of
 # a period: kg for the mass of these pollutants, m³ for the flows); DOMAIN.md §1 quotes three rows.
 _POLLUTANT_ROWS: tuple[Pollutant, ...] = (
     Pollutant("w00000", "wastewater flow", "污水流量", "L/s", "m³", "B01"),
-    Pollutant("w01001", "pH", "pH值", "-", None, "001"),
+    Pollutant("w01001", "pH", "pH值", "-", None, "001", full_name="pH value"),
     Pollutant("w01009", "dissolved oxygen", "溶解氧", "mg/L"),
     Pollutant("w01010", "water temperature", "水温", "°C"),
     Pollutant("w01012", "suspended solids", "悬浮物", "mg/L", "kg", "003"),
     Pollutant("w01014", "conductivity", "电导率", "µS/cm"),
-    Pollutant("w01017", "BOD5", "五日生化需氧量", "mg/L", "kg", "010"),
-    Pollutant("w01018", "COD", "化学需氧量", "mg/L", "kg", "011"),
-    Pollutant("w01019", "permanganate index CODMn", "高锰酸盐指数", "mg/L", "kg"),
+    Pollutant(
+        "w01017", "BOD5", "五日生化需氧量", "mg/L", "kg", "010",
+        full_name="five-day biochemical oxygen demand", other_names=("biochemical oxygen demand",),
+    ),
+    Pollutant("w01018", "COD", "化学需氧量", "mg/L", "kg", "011", full_name="chemical oxygen demand"),
+    Pollutant(
+        "w01019", "permanganate index CODMn", "高锰酸盐指数", "mg/L", "kg",
+        full_name="permanganate index", other_names=("CODMn",),
+    ),
     Pollutant("w21001", "total nitrogen", "总氮", "mg/L", "kg", "065"),
-    Pollutant("w21003", "ammonia nitrogen", "氨氮", "mg/L", "kg", "060"),
+    Pollutant("w21003", "ammonia nitrogen", "氨氮", "mg/L", "kg", "060", other_names=("NH3-N",)),
     Pollutant("w21011", "total phosphorus", "总磷", "mg/L", "kg", "101"),
-    Pollutant("w22001", "petroleum", "石油类", "mg/L", "kg", "080"),
+    Pollutant("w22001", "petroleum", "石油类", "mg/L", "kg", "080", other_names=("petroleum oil",)),
     Pollutant("a00000", "flue-gas flow", "废气流量", "m³/s", "m³", "B02"),
     Pollutant("a01011", "flue-gas velocity", "烟气流速", "m/s", None, "S02"),
     Pollutant("a01012", "flue-gas temperature", "烟气温度", "°C", None, "S03"),
     Pollutant("a01013", "flue-gas pressure", "烟气压力", "kPa", None, "S08"),
     Pollutant("a01014", "flue-gas humidity", "烟气湿度", "%", None, "S05"),
-    Pollutant("a19001", "O2", "氧气含量", "%", None, "S01"),
-    Pollutant("a21026", "SO2", "二氧化硫", "mg/m³", "kg", "02"),
-    Pollutant("a21002", "NOx", "氮氧化物", "mg/m³", "kg", "03"),
-    Pollutant("a21003", "NO", "一氧化氮", "mg/m³", "kg"),
-    Pollutant("a21004", "NO2", "二氧化氮", "mg/m³", "kg"),
-    Pollutant("a21005", "CO", "一氧化碳", "mg/m³", "kg", "04"),
-    Pollutant("a34013", "smoke / particulates", "烟尘", "mg/m³", "kg", "01", ("颗粒物",)),
-    Pollutant("a24088", "non-methane hydrocarbons", "非甲烷总烃", "mg/m³"),
-    Pollutant("a34002", "PM10", "PM10", "µg/m³"),
-    Pollutant("a34004", "PM2.5", "PM2.5", "µg/m³"),
+    Pollutant("a19001", "O2", "氧气含量", "%", None, "S01", full_name="oxygen content"),
+    Pollutant(
+        "a21026", "SO2", "二氧化硫", "mg/m³", "kg", "02",
+        full_name="sulfur dioxide", other_names=("sulphur dioxide",),
+    ),
+    Pollutant("a21002", "NOx", "氮氧化物", "mg/m³", "kg", "03", full_name="nitrogen oxides"),
+    Pollutant(
+        "a21003", "NO", "一氧化氮", "mg/m³", "kg", full_name="nitric oxide", other_names=("nitrogen monoxide",)
+    ),
+    Pollutant("a21004", "NO2", "二氧化氮", "mg/m³", "kg", full_name="nitrogen dioxide"),
+    Pollutant("a21005", "CO", "一氧化碳", "mg/m³", "kg", "04", full_name="carbon monoxide"),
+    Pollutant(
+        "a34013", "smoke / particulates", "烟尘", "mg/m³", "kg", "01", ("颗粒物",),
+        full_name="particulate matter", other_names=("particulates", "smoke", "soot"),
+    ),
+    Pollutant("a24088", "non-methane hydrocarbons", "非甲烷总烃", "mg/m³", other_names=("NMHC",)),
+    Pollutant("a34002", "PM10", "PM10", "µg/m³", full_name="inhalable particulate matter"),
+    Pollutant("a34004", "PM2.5", "PM2.5", "µg/m³", full_name="fine particulate matter"),
     # Not in the 2017 annex, common at ambient stations.
-    Pollutant("a05024", "O3", "臭氧", "µg/m³"),
-)
+    Pollutant("a05024", "O3", "臭氧", "µg/m³", full_name="ozone"),
+)  # fmt: skip
 
 POLLUTANTS: Final = MappingProxyType({p.code: p for p in _POLLUTANT_ROWS})
 

@@ -83,17 +83,25 @@ _LATIN = re.compile(r"[A-Za-z0-9.\-]+")
 
 
 def _pollutant_spellings() -> dict[str, frozenset[str]]:
-    """What a reader may type for a pollutant (its Chinese or English name) → how the registry writes
-    it too: its HJ 212 code and the formula the air tables use (二氧化硫: a21026, SO2; ozone: O3)."""
-    found: dict[str, set[str]] = {}
-    for code, p in POLLUTANTS.items():
-        for name in (p.name_zh, p.name, *p.other_names_zh):
-            if name:
-                found.setdefault(name.casefold(), set()).update({code, p.name})
-    for label, names in AIR_POLLUTANT_NAMES.items():
-        for name in names:
-            found.setdefault(name.casefold(), set()).add(label)
-    return {name: frozenset(spellings) for name, spellings in found.items()}
+    """What a reader may type for a pollutant (any of its Chinese or English names, its formula, its
+    code) → every way the registry may write it: its HJ 212 code, names and formula, and the air
+    tables' (二氧化硫, sulfur dioxide, SO2: a21026, SO2, 二氧化硫, sulphur dioxide, …). A pollutant
+    of the HJ 212 table and of the air tables sharing a name (SO2, 二氧化硫) is one."""
+    groups = [{p.code, *p.names} for p in POLLUTANTS.values()]
+    groups += [{label, *names} for label, names in AIR_POLLUTANT_NAMES.items()]
+    merged: list[set[str]] = []
+    for group in groups:
+        folded = {n.casefold() for n in group}
+        whole = set(group)
+        for m in [m for m in merged if folded & {n.casefold() for n in m}]:
+            merged.remove(m)
+            whole |= m
+        merged.append(whole)
+    found: dict[str, frozenset[str]] = {}
+    for group in merged:
+        spellings = frozenset(n for n in group if n)
+        found.update({n.casefold(): spellings for n in spellings if n not in POLLUTANTS})
+    return found
 
 
 _POLLUTANT_SPELLINGS = _pollutant_spellings()
@@ -110,13 +118,18 @@ def _names_hj212_pollutant(term: str) -> bool:
 def term_pattern(term: str) -> str:
     """A case-blind regular expression for a search term: a Latin word (letters, digits, ".", "-")
     matches at the start of a word — identifiers split at "_" — and a short one only as a whole word;
-    other text (Chinese) anywhere; a pollutant's name also matches its HJ 212 code and formula."""
-    alternatives = [term, *sorted(_POLLUTANT_SPELLINGS.get(term.casefold(), frozenset()) - {term})]
+    other text (Chinese) anywhere; a pollutant's name also matches its HJ 212 code, its other names and
+    its formula — a formula (capitals in it: NO, CO) in its own case only: not the English "no"."""
+    spellings = _POLLUTANT_SPELLINGS.get(term.casefold(), frozenset())
+    alternatives = [term, *sorted(a for a in spellings if a.casefold() != term.casefold())]
     parts = []
     for alt in alternatives:
         if _LATIN.fullmatch(alt):
             end = "([^a-z0-9]|$)" if len(alt) <= _WHOLE_WORD_CHARS else ""
-            parts.append(f"([^a-z0-9]|^){re.escape(alt.lower())}{end}")
+            if alt in spellings and alt != alt.lower() and alt not in POLLUTANTS:  # a formula
+                parts.append(f"(?-i:([^A-Za-z0-9]|^){re.escape(alt)}{end.replace('a-z', 'A-Za-z')})")
+            else:
+                parts.append(f"([^a-z0-9]|^){re.escape(alt.lower())}{end}")
         else:
             parts.append(re.escape(alt))
     return "(?i)(" + "|".join(parts) + ")"

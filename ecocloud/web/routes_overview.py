@@ -331,9 +331,12 @@ def sources(
         day = shown_day(v, dates, date, (f"{date} 没有公开数据", f"no disclosed results for {date}"))
         rows, total = queries.disclosure_rows(con, day, q, exceeded, SOURCE_ROWS) if day else ([], 0)
     names = {code: v.t(p.name_zh, p.name) for code, p in POLLUTANTS.items()}
+    # in English the short name (SO2, COD) fits the column; its full name on hover
+    titles = {code: p.full_name for code, p in POLLUTANTS.items() if v.lang == "en" and p.full_name != p.name}
     return render(
         request, "sources.html", dates=_offered(dates, day), day=day, under_way=under_way(day),
         q=q or "", exceeded=exceeded, rows=rows, total=total, pollutant_names=names,
+        pollutant_titles=titles,
     )  # fmt: skip
 
 

@@ -16,6 +16,7 @@ from conftest import ecocloud_bin, outside_env
 from conftest import run_ecocloud as ecocloud
 
 from ecocloud.web.queries import search_datasets
+from schemas.hj212_codes import POLLUTANTS
 from schemas.registry import Layer, Sharing, all_tables
 
 if TYPE_CHECKING:
@@ -63,6 +64,40 @@ def test_a_pollutants_chinese_name_finds_the_hj212_tables_by_its_code(catalog_bu
     # values of the tables' pollutant_code, which their entries name by an example only
     for term in ("氨氮", "w21003", "颗粒物", "烟尘", "a34013", "ammonia nitrogen"):
         assert {r["table_name"] for r in found(catalog_built, "search", term)} >= HJ212_TABLES, term
+
+
+def test_a_pollutants_english_name_finds_what_its_chinese_name_and_formula_find(
+    catalog_built: WebHome,
+) -> None:
+    """The HJ 212 table's English names were formulas (SO2, COD): "sulfur dioxide" and "chemical oxygen
+    demand" found nothing, "ozone" the air tables only. Every name of a pollutant now finds the same."""
+    done = ecocloud(catalog_built, "catalog", "search", "sulfur", "dioxide")
+    assert done.returncode == 0 and "core_source__readings" in done.stdout, done.stderr
+    con = duckdb.connect(str(catalog_built.home / "ecocloud.duckdb"), read_only=True)
+    levels = [s.value for s in Sharing]
+    try:
+
+        def tables(q: str) -> set[str]:
+            return {d["table_name"] for d in search_datasets(con, q, levels)}
+
+        for p in POLLUTANTS.values():
+            by_zh = tables(p.name_zh)
+            assert by_zh >= HJ212_TABLES, p.name_zh
+            for name in {p.full_name, p.name, p.full_name.upper(), *p.other_names}:
+                assert tables(name) == by_zh, (p.code, name)
+        # the air tables write SO2 and O3: found by the English names too
+        for name in (
+            "sulfur dioxide",
+            "sulphur dioxide",
+            "ozone",
+            "carbon monoxide",
+            "fine particulate matter",
+        ):
+            assert "core_air__station_hourly" in tables(name), name
+        # a formula not typed matches in its own case only: 一氧化氮 (NO) is no "no" in a description
+        assert "core_credit__ratings" not in tables("一氧化氮") | tables("nitric oxide")
+    finally:
+        con.close()
 
 
 # a Chinese term; two words, each of which must match; a pollutant's English name of two words (one term)
