@@ -28,7 +28,13 @@ from ecocloud.settings import Settings
 from schemas import risk as schema
 from schemas.clock import BEIJING
 from schemas.hj212_codes import CODE_2005_TO_2017, POLLUTANTS
-from schemas.region_codes import PREFECTURE_NAMES, PREFECTURE_NAMES_EN, PROVINCE_CODES
+from schemas.region_codes import (
+    PREFECTURE_NAMES,
+    PREFECTURE_NAMES_EN,
+    PROVINCE_CODES,
+    PROVINCE_NAMES,
+    PROVINCE_NAMES_EN,
+)
 from transforms.identifiers import is_region_code, prefecture_code
 from transforms.risk import RiskRules, load_rules, score_period
 from transforms.risk.indicators import ENGLISH_NAMES_SQL, names_sql
@@ -640,11 +646,15 @@ def open_report(settings: Settings, filters: RiskFilters) -> RiskReport:
 
 
 def region_label(code: str | None, lang: str = "zh") -> str:
-    """``360100 南昌`` (the prefecture's name when known), ``360102 南昌下辖`` for a county of it
-    (county names are not kept here: "360102 南昌" read as the city), the code alone otherwise; in
-    English (``lang`` "en") ``360100 Nanchang`` and ``360102 (in Nanchang)``."""
+    """``360000 江西省`` (a province served), ``360100 南昌`` (the prefecture's name when known),
+    ``360102 南昌下辖`` for a county of it (county names are not kept here: "360102 南昌" read as the
+    city), the code alone otherwise; in English (``lang`` "en") ``360000 Jiangxi``, ``360100
+    Nanchang`` and ``360102 (in Nanchang)``."""
     if not code:
         return "-"
+    if len(code) == 6 and code[2:] == "0000":
+        province = (PROVINCE_NAMES_EN if lang == "en" else PROVINCE_NAMES).get(code[:2])
+        return f"{code} {province}" if province else code
     names = PREFECTURE_NAMES_EN if lang == "en" else PREFECTURE_NAMES
     name = names.get(prefecture_code(code)) if len(code) == 6 else None
     if name and code[4:] != "00" and code[2:] != "0000":

@@ -1,5 +1,6 @@
 """GB/T 2260 prefecture codes of the provinces served, with their names in Chinese and English, the
-legacy prefecture codes and their successors, and the provinces' two-digit codes (DOMAIN.md §5):
+served provinces' own names (``360000`` 江西省), the legacy prefecture codes and their successors,
+and the provinces' two-digit codes (DOMAIN.md §5):
 reference data, as data. Matching a name to its code is
 ``transforms.identifiers.prefecture_from_name``; a report's label, ``ecocloud.risk_report.region_label``.
 """
@@ -15,6 +16,8 @@ __all__ = [
     "PREFECTURE_NAMES",
     "PREFECTURE_NAMES_EN",
     "PROVINCE_CODES",
+    "PROVINCE_NAMES",
+    "PROVINCE_NAMES_EN",
 ]
 
 # Prefecture names as used in credit files (the 市 suffix is optional).
@@ -67,6 +70,10 @@ PREFECTURE_NAMES_EN: Final = {
     "522600": "Qiandongnan",
     "522700": "Qiannan",
 }
+
+# The provinces served, by the two digits of their codes (``360000`` is 江西省 as a whole)
+PROVINCE_NAMES: Final = {"36": "江西省", "52": "贵州省"}
+PROVINCE_NAMES_EN: Final = {"36": "Jiangxi", "52": "Guizhou"}
 
 # Prefectures that became prefecture-level cities and got new codes (地区 → 市).
 LEGACY_REGION_CODES: Final = {"522200": "520600", "522400": "520500"}

@@ -576,7 +576,9 @@ def test_a_county_is_labelled_as_under_its_city_not_as_the_city() -> None:
     """County names are not kept: "360102 南昌" read as the city itself."""
     assert region_label("360100") == "360100 南昌"
     assert region_label("360102") == "360102 南昌下辖"
-    assert region_label("360000") == "360000" and region_label(None) == "-"
+    # a province served by its name, as the /risk region filter offers it beside its prefectures
+    assert region_label("360000") == "360000 江西省" and region_label("520000", "en") == "520000 Guizhou"
+    assert region_label("440000") == "440000" and region_label(None) == "-"
     # English pages: the prefecture's English name, not the Chinese one
     assert region_label("360100", "en") == "360100 Nanchang"
     assert region_label("520102", "en") == "520102 (in Guiyang)"
