@@ -11,6 +11,7 @@ import typer
 from ecocloud.settings import Settings, get_settings
 from ecocloud.terminal import cli_console, said
 from ecocloud.web.access import Role
+from schemas.clock import beijing_minute
 
 if TYPE_CHECKING:
     from ecocloud.web.users import UserStore
@@ -132,7 +133,8 @@ def list_users() -> None:
     settings = get_settings()
     users = _store(settings).users()
     for name, role, created in users:
-        console.print(f"{name:<24} {role.value:<12} created {created:%Y-%m-%d %H:%M} UTC", markup=False)
+        # in Beijing time, as /admin/users and every page show it
+        console.print(f"{name:<24} {role.value:<12} created {beijing_minute(created)} (UTC+8)", markup=False)
     if not users:
         err.print(
             f"no users in {settings.home.absolute()}: add one with `ecocloud users add NAME --role ROLE`",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,24 @@ def test_users_list_on_a_home_without_users_says_so(tmp_path: Path) -> None:
     done = CliRunner().invoke(app, ["users", "list"], env={"ECOCLOUD_HOME": str(tmp_path)})
     assert done.exit_code == 0
     assert f"no users in {tmp_path}" in done.output.replace("\n", "")
+
+
+def test_users_list_shows_creation_times_in_beijing_time_as_the_admin_page(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`users list` said UTC where /admin/users says UTC+8: one clock everywhere (schemas.clock)."""
+    from ecocloud.web import users as users_module
+    from ecocloud.web.access import Role
+
+    created = dt.datetime(2026, 12, 7, 23, 30, tzinfo=dt.UTC)  # 07:30 on the 8th in Beijing
+    monkeypatch.setattr(users_module, "_now", lambda: created)
+    env = {"ECOCLOUD_HOME": str(tmp_path)}
+    added = CliRunner().invoke(app, ["users", "add", "ana", "--role", Role.ANALYST.value, "--password-stdin"],
+                               input="a-long-password\n", env=env)  # fmt: skip
+    assert added.exit_code == 0, added.output
+    done = CliRunner().invoke(app, ["users", "list"], env=env)
+    assert done.exit_code == 0, done.output
+    assert "created 2026-12-08 07:30 (UTC+8)" in done.output and "UTC\n" not in done.output
 
 
 def test_a_spec_no_module_registers_is_named_with_the_known_ones(
