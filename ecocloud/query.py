@@ -27,9 +27,10 @@ import re
 import sys
 import threading
 from collections.abc import Collection, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, TextIO
 
 import duckdb
 
@@ -121,6 +122,9 @@ class QueryResult:
     rows: list[tuple[Any, ...]]
     truncated: bool  # more rows than max_rows (or than max_cells allow): only the first are here
     cut_by_cells: bool = False  # truncated by max_cells (rows × columns), not by max_rows
+    # the whole result's rows: len(rows) when not truncated; counted when asked (``count_total``),
+    # None when not asked or the count failed or ran out of time
+    total: int | None = None
 
     def __iter__(self) -> Iterator[Any]:  # ``columns, rows = run_query(...)``
         return iter((self.columns, self.rows))
@@ -360,13 +364,75 @@ def run_query(
     max_rows: int | None = None,
     tables: Collection[str] | None = None,
     max_cells: int | None = None,
+    count_total: bool = False,
 ) -> QueryResult:
     """Check ``query``, run it in the sandbox within the limits; at most ``max_rows`` rows back.
     ``tables``: the registry tables whose files it may read (None: every table's). ``max_cells``: the
     web page's budget (ECOCLOUD_WEB_SQL_MAX_CELLS): at most this many values (rows × columns) back,
-    fewer rows for a wide result; a result with more columns than that is refused (None: no budget)."""
+    fewer rows for a wide result; a result with more columns than that is refused (None: no budget).
+    ``count_total``: a result cut short also says how many rows it has (``total``): counted by DuckDB
+    over the same statement in the same sandbox and time limit, no row of it fetched."""
     timeout = settings.sql_timeout_s if timeout_s is None else timeout_s
     limit = settings.sql_max_rows if max_rows is None else max_rows
+    with _sandboxed(settings, query, timeout, tables) as con:
+        cur = con.execute(query)
+        columns = [d[0] for d in cur.description or []]
+        row_limit = min(limit, _rows_within(max_cells, len(columns)))
+        rows = _fetch(cur, row_limit + 1, settings.sql_max_result_bytes)
+        truncated = len(rows) > row_limit
+        total = len(rows) if not truncated else _count(con, query) if count_total else None
+    return QueryResult(
+        columns, rows[:row_limit], truncated, cut_by_cells=truncated and row_limit < limit, total=total
+    )
+
+
+def write_csv(settings: Settings, query: str, out: TextIO, *, tables: Collection[str] | None = None) -> int:
+    """The whole result of ``query`` written to ``out`` as CSV for a spreadsheet (the BOM left to the
+    caller), a few rows at a time; the rows written. As :func:`run_query`: the same check, sandbox,
+    time limit (over the writing too) and caps — a result of more than ``sql_max_rows`` rows, or of
+    more than ``sql_max_result_bytes``, raises QueryLimitError (what was written is no whole result)."""
+    from ecocloud.spreadsheet import write_csv_rows  # (openpyxl: not for every query)
+
+    limit = settings.sql_max_rows
+    with _sandboxed(settings, query, settings.sql_timeout_s, tables) as con:
+        cur = con.execute(query)
+        columns = [d[0] for d in cur.description or []]
+        written = 0
+
+        def rows() -> Iterator[tuple[Any, ...]]:
+            nonlocal written
+            for chunk in _chunks(cur, limit + 1, settings.sql_max_result_bytes):
+                if written + len(chunk) > limit:
+                    raise QueryLimitError(
+                        f"the result has more than the {limit:,} rows a download holds: narrow the query "
+                        "(WHERE, fewer columns) or aggregate",
+                        f"结果超过下载上限 {limit:,} 行：请缩小查询范围（WHERE 条件、更少的列）或先聚合",
+                    )
+                written += len(chunk)
+                yield from chunk
+
+        write_csv_rows(out, columns, rows())
+    return written
+
+
+def _count(con: duckdb.DuckDBPyConnection, query: str) -> int | None:
+    """The rows of ``query``'s whole result, counted by DuckDB (a Parquet scan's count reads footers,
+    not rows); None when it cannot (out of time or memory: the rows fetched still stand)."""
+    try:
+        con.abort()  # the rows not fetched of the statement that showed the first
+        found = con.sql(query).aggregate("count(*)").fetchall()
+    except duckdb.Error:
+        return None
+    return int(found[0][0]) if found else None
+
+
+@contextmanager
+def _sandboxed(
+    settings: Settings, query: str, timeout: float, tables: Collection[str] | None
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A sandbox (:func:`open_sandbox`) for ``query`` once :func:`check_read_only` passed it, under a
+    timer that interrupts it after ``timeout`` (fetching too, not only execution); DuckDB's errors
+    in the block as the SQL surface says them."""
     con = open_sandbox(settings, timeout_s=timeout, tables=tables)
     try:
         check_read_only(query, table_macros=serving_table_macros(con))
@@ -377,10 +443,7 @@ def run_query(
     timer.daemon = True
     try:
         timer.start()
-        cur = con.execute(query)
-        columns = [d[0] for d in cur.description or []]
-        row_limit = min(limit, _rows_within(max_cells, len(columns)))
-        rows = _fetch(cur, row_limit + 1, settings.sql_max_result_bytes)
+        yield con
     except duckdb.InterruptException as exc:
         raise QueryLimitError(
             f"query stopped after {timeout:g} s (ECOCLOUD_SQL_TIMEOUT_S); narrow it (a date range, "
@@ -402,8 +465,6 @@ def run_query(
     finally:
         timer.cancel()
         con.close()
-    truncated = len(rows) > row_limit
-    return QueryResult(columns, rows[:row_limit], truncated, cut_by_cells=truncated and row_limit < limit)
 
 
 def _rows_within(max_cells: int | None, columns: int) -> int:
@@ -431,14 +492,19 @@ _MEMBER_BYTES = 64
 
 
 def _fetch(cur: duckdb.DuckDBPyConnection, max_rows: int, max_bytes: int) -> list[tuple[Any, ...]]:
+    """At most ``max_rows`` rows (:func:`_chunks`)."""
+    return [row for chunk in _chunks(cur, max_rows, max_bytes) for row in chunk]
+
+
+def _chunks(cur: duckdb.DuckDBPyConnection, max_rows: int, max_bytes: int) -> Iterator[list[tuple[Any, ...]]]:
     """At most ``max_rows`` rows, a few at a time; raises QueryLimitError once their size (text and
     blobs by length, other values by ``_CELL_BYTES`` or, in lists and structs, ``_MEMBER_BYTES``)
-    passes ``max_bytes``: a result of huge strings or lists must not become a page or a reply. One
-    chunk's values are converted before they are counted."""
-    rows: list[tuple[Any, ...]] = []
+    passes ``max_bytes``: a result of huge strings or lists must not become a page, a reply or a
+    file. One chunk's values are converted before they are counted."""
+    fetched = 0
     size = 0
-    while len(rows) < max_rows:
-        chunk = cur.fetchmany(min(_FETCH_ROWS, max_rows - len(rows)))
+    while fetched < max_rows:
+        chunk = cur.fetchmany(min(_FETCH_ROWS, max_rows - fetched))
         if not chunk:
             break
         size += sum(_value_bytes(value) for row in chunk for value in row)
@@ -448,8 +514,8 @@ def _fetch(cur: duckdb.DuckDBPyConnection, max_rows: int, max_bytes: int) -> lis
                 "select fewer or shorter columns or rows, or aggregate",
                 f"结果超过 {max_bytes:,} 字节（ECOCLOUD_SQL_MAX_RESULT_BYTES）：请少选列或行、选较短的列，或先聚合",
             )
-        rows += chunk
-    return rows
+        fetched += len(chunk)
+        yield chunk
 
 
 def _value_bytes(value: Any, charge: int = _CELL_BYTES) -> int:

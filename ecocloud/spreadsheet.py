@@ -17,7 +17,7 @@ import itertools
 import json
 import math
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, TextIO
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
@@ -37,6 +37,7 @@ __all__ = [
     "sheets",
     "table_xlsx",
     "workbook",
+    "write_csv_rows",
 ]
 
 # Excel's rows per sheet, the header included (openpyxl writes more without complaint, and Excel
@@ -68,13 +69,20 @@ def _csv_cell(value: Any) -> Any:
 def csv_text(header: Sequence[str], rows: Iterable[Sequence[Any]], *, for_spreadsheet: bool = True) -> str:
     """CSV with ``header``: for a spreadsheet, each cell as :func:`_csv_cell` writes it (the header's
     names too — a PIVOT makes column names of values); else the values as they are (for a program)."""
-    cell = _csv_cell if for_spreadsheet else (lambda value: value)
     buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
+    write_csv_rows(buf, header, rows, for_spreadsheet=for_spreadsheet)
+    return buf.getvalue()
+
+
+def write_csv_rows(
+    out: TextIO, header: Sequence[str], rows: Iterable[Sequence[Any]], *, for_spreadsheet: bool = True
+) -> None:
+    """:func:`csv_text` written to ``out`` row by row (a file of more rows than memory should hold)."""
+    cell = _csv_cell if for_spreadsheet else (lambda value: value)
+    w = csv.writer(out, lineterminator="\n")
     w.writerow([cell(h) for h in header])
     for row in rows:
         w.writerow([cell(v) for v in row])
-    return buf.getvalue()
 
 
 def csv_bytes(text: str) -> bytes:

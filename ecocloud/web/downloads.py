@@ -21,7 +21,7 @@ import os
 import shutil
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -33,7 +33,16 @@ from schemas.clock import BEIJING_ZONE
 from schemas.registry import DateSpan, Table
 from schemas.sql import string_literal
 
-__all__ = ["FORMATS", "Busy", "Download", "DownloadRefused", "date_range", "prepare", "rows_sql"]
+__all__ = [
+    "FORMATS",
+    "Busy",
+    "Download",
+    "DownloadRefused",
+    "date_range",
+    "prepare",
+    "prepare_file",
+    "rows_sql",
+]
 
 FORMATS = {"csv": "text/csv; charset=utf-8", "parquet": "application/vnd.apache.parquet"}
 _BOM = "\ufeff".encode()
@@ -193,16 +202,26 @@ def prepare(
             f"共 {rows:,} 行，每次下载至多 {max_rows:,} 行"
             + ("，请缩短日期范围" if table.partition_by else ""),
         )
+
+    def write(path: Path) -> None:
+        con.execute(f"SET memory_limit = {string_literal(memory_limit)}")
+        con.execute(f"SET threads = {int(threads)}")
+        con.execute(f"SET temp_directory = {string_literal(str(path.parent / 'spill'))}")
+        options = "FORMAT parquet, COMPRESSION zstd" if fmt == "parquet" else "FORMAT csv, HEADER true"
+        con.execute(f"COPY ({rows_sql(table, fmt, where)}) TO {string_literal(str(path))} ({options})")
+
+    return prepare_file(write, f"{table.name}{span}.{fmt}", fmt, concurrency=concurrency)
+
+
+def prepare_file(write: Callable[[Path], object], filename: str, fmt: str, *, concurrency: int) -> Download:
+    """A download file ``write`` writes (given its path, in a folder of its own), open, its folder
+    gone; raises Busy beyond ``concurrency`` files, and what ``write`` raises (nothing kept)."""
     _SLOTS.take(concurrency)
     folder: Path | None = None
     try:
         folder = Path(tempfile.mkdtemp(prefix="ecocloud-download-"))
-        path = folder / f"{table.name}{span}.{fmt}"
-        con.execute(f"SET memory_limit = {string_literal(memory_limit)}")
-        con.execute(f"SET threads = {int(threads)}")
-        con.execute(f"SET temp_directory = {string_literal(str(folder / 'spill'))}")
-        options = "FORMAT parquet, COMPRESSION zstd" if fmt == "parquet" else "FORMAT csv, HEADER true"
-        con.execute(f"COPY ({rows_sql(table, fmt, where)}) TO {string_literal(str(path))} ({options})")
+        path = folder / filename
+        write(path)
         handle = path.open("rb")
     except BaseException:
         _SLOTS.give_back()

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, HTTPException, Request
-from starlette.responses import RedirectResponse, Response
+from starlette.background import BackgroundTask
+from starlette.responses import RedirectResponse, Response, StreamingResponse
 
 from ecocloud.query import QueryLimitError, QueryResult, ReadOnlyError, UnknownTable
-from ecocloud.web import access
+from ecocloud.web import access, downloads
 from ecocloud.web.access import ROLE_LABELS, Role
 from ecocloud.web.deps import (
     CSRF_COOKIE,
@@ -24,12 +26,13 @@ from ecocloud.web.deps import (
     viewer,
 )
 from ecocloud.web.sql_guard import QueryRefused, check_tables
-from ecocloud.web.sql_worker import QueryFailed, run_capped
+from ecocloud.web.sql_worker import QueryFailed, export_capped, run_capped
 from ecocloud.web.users import DEVICE_DAYS, Busy, Throttled, UserError
 from ingest.addresses import client_key
 from schemas.registry import Layer, all_tables
 
 router = APIRouter()
+log = logging.getLogger(__name__)
 SQL_DISPLAY_ROWS = 500
 SQL_CELL_CHARS = 1_000  # a cell's text shown at most (the CSV/JSON of `ecocloud sql` has it whole)
 SQL_PAGE_CHARS = 2_000_000  # cells' text a page shows at most: the HTML is built in this process
@@ -238,6 +241,67 @@ def sql_run(
         slots.release()
 
 
+@router.post("/sql/result.csv")
+def sql_csv(
+    request: Request,
+    query: Annotated[str, Form(max_length=SQL_FORM_MAX_CHARS)] = "",
+    csrf_token: Annotated[str, Form(max_length=128)] = "",
+) -> Response:
+    """The whole result of ``query`` as a CSV file for a spreadsheet (as `ecocloud sql --out x.csv`
+    writes it): run as the SQL page runs it (the viewer's tables, the sandbox in a capped child, its
+    time limit) within the SQL surface's caps (ECOCLOUD_SQL_MAX_ROWS rows, ECOCLOUD_SQL_MAX_RESULT_BYTES),
+    written by the child to a download file and streamed from it; a refusal is the SQL page again."""
+    v = require(request, Role.ANALYST)
+    check_csrf(request, csrf_token)
+    if len(query) > SQL_MAX_CHARS:
+        too_long = v.t(
+            f"查询过长：{len(query):,} 个字符，最多 {SQL_MAX_CHARS:,} 个",
+            f"the query is too long: {len(query):,} characters, at most {SQL_MAX_CHARS:,}",
+        )
+        return _sql_render(request, v, query, None, too_long, status=400)
+    settings = settings_of(request)
+    slots = request.app.state.sql_slots
+    if not slots.acquire(timeout=SQL_WAIT_S):
+        busy = v.t("其他查询正在运行：请稍后再试", "other queries are running: try again in a moment")
+        return _sql_render(request, v, query, None, busy, status=503)
+    try:
+        allowed, forbidden = _sql_tables(v.role)
+        readable = None if v.role is Role.ADMIN else allowed
+        if readable is not None:
+            check_tables(query, allowed, forbidden)
+        prepared = downloads.prepare_file(
+            lambda path: export_capped(settings, query, path, tables=readable),
+            "query_result.csv",
+            "csv",
+            concurrency=settings.web_download_concurrency,
+        )
+    except (QueryRefused, ReadOnlyError, QueryLimitError, UnknownTable) as exc:
+        return _sql_render(request, v, query, None, v.t(exc.zh, str(exc)), status=400)
+    except QueryFailed as exc:
+        return _sql_render(request, v, query, None, str(exc)[:SQL_ERROR_CHARS], status=400)
+    except downloads.Busy as exc:
+        return _sql_render(request, v, query, None, v.t(exc.zh, str(exc)), status=503)
+    except OSError as exc:  # the temporary disk
+        log.warning("CSV of a query failed: %s", exc)
+        failed = v.t(
+            "暂时无法准备下载（服务器临时磁盘出错，已记录），请稍后再试",
+            "the download cannot be prepared now (the server's temporary disk failed; it is logged): "
+            "try again later",
+        )
+        return _sql_render(request, v, query, None, failed, status=503)
+    finally:
+        slots.release()
+    return StreamingResponse(
+        prepared.chunks(),
+        media_type=downloads.FORMATS["csv"],
+        headers={
+            "Content-Disposition": f'attachment; filename="{prepared.filename}"',
+            "Content-Length": str(prepared.size),
+        },
+        background=BackgroundTask(prepared.close),  # a client gone before the end: the file closes
+    )
+
+
 def _within_page(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     """The first rows whose cells' text, as shown (each cut at ``SQL_CELL_CHARS``), stays within
     ``SQL_PAGE_CHARS``: the cell budget bounds cells, not their length (50,000 of 1,000 characters,
@@ -259,7 +323,8 @@ def _sql_page(request: Request, v: Viewer, query: str) -> Response:
         readable = None if v.role is Role.ADMIN else allowed
         if readable is not None:
             check_tables(query, allowed, forbidden)
-        # in a child process of capped memory; only the rows the page shows (the whole result is `ecocloud sql`'s)
+        # in a child process of capped memory; only the rows the page shows, and how many there are
+        # (the whole result: the page's CSV download, /sql/result.csv)
         result = run_capped(settings_of(request), query, tables=readable, max_rows=SQL_DISPLAY_ROWS)
     except (QueryRefused, ReadOnlyError, QueryLimitError, UnknownTable) as exc:
         error = v.t(exc.zh, str(exc))
@@ -284,7 +349,10 @@ def _sql_render(
         page_chars=SQL_PAGE_CHARS,
         truncated=bool(result and result.truncated),
         cut_by_cells=bool(result and result.cut_by_cells),
+        total=result.total if result else None,
         max_cells=settings_of(request).web_sql_max_cells,
+        max_rows=SQL_DISPLAY_ROWS,
+        download_max_rows=settings_of(request).sql_max_rows,
         error=error,
         tables=sorted(allowed),
         CELL_CHARS=SQL_CELL_CHARS,

@@ -21,6 +21,7 @@ import signal
 from collections.abc import Collection
 from functools import lru_cache
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -32,6 +33,7 @@ from ecocloud.query import (
     UnknownTable,
     memory_limit_error,
     run_query,
+    write_csv,
 )
 from ecocloud.settings import Settings
 
@@ -73,14 +75,28 @@ def run_capped(
     share; raises what ``run_query`` raises, ``QueryFailed`` for DuckDB's errors and a limit it
     refuses, and ``QueryLimitError`` when the child runs out of memory, dies or outlives its timeout.
     The web page's cell budget (``web_sql_max_cells``) is kept in the child: the web app's process,
-    which has no cap, receives, rebuilds and renders at most that many values."""
+    which has no cap, receives, rebuilds and renders at most that many values. A result cut short
+    says how many rows it has (``total``), counted in the child within the same time limit."""
+    result: QueryResult = _in_child(settings, query, tables, ("rows", max_rows))
+    return result
+
+
+def export_capped(settings: Settings, query: str, path: Path, *, tables: Collection[str] | None) -> int:
+    """``write_csv`` in a capped child as :func:`run_capped` runs a query: the whole result, within
+    the SQL surface's row, size and time limits, written to ``path`` (UTF-8, no BOM), not sent to
+    this process; the rows written."""
+    written: int = _in_child(settings, query, tables, ("csv", str(path)))
+    return written
+
+
+def _in_child(settings: Settings, query: str, tables: Collection[str] | None, job: tuple[str, Any]) -> Any:
     try:
         cap = memory_bytes(settings.sql_memory_limit) + OVERHEAD_BYTES
     except ValueError as exc:
         raise QueryFailed(f"ECOCLOUD_SQL_MEMORY_LIMIT: {exc}") from None
     receive, send = _CONTEXT.Pipe(duplex=False)
     readable = list(tables) if tables is not None else None
-    child = _CONTEXT.Process(target=_child, args=(send, cap, settings, query, readable, max_rows))
+    child = _CONTEXT.Process(target=_child, args=(send, cap, settings, query, readable, job))
     try:
         child.start()
     except OSError as exc:  # no process to be had (a process limit, the forkserver gone)
@@ -111,20 +127,32 @@ def run_capped(
         raise QueryFailed(f"the query's process ended without an answer (exit code {child.exitcode})")
     if outcome == "error":
         raise value
-    result: QueryResult = value
-    return result
+    return value
 
 
 def _child(
-    send: Connection, cap: int, settings: Settings, query: str, tables: list[str] | None, max_rows: int
+    send: Connection,
+    cap: int,
+    settings: Settings,
+    query: str,
+    tables: list[str] | None,
+    job: tuple[str, Any],
 ) -> None:
     outcome: tuple[str, Any]
     try:
         _, hard = resource.getrlimit(resource.RLIMIT_DATA)
         limit = cap if hard == resource.RLIM_INFINITY else min(cap, hard)
         resource.setrlimit(resource.RLIMIT_DATA, (limit, hard))
-        cells = settings.web_sql_max_cells
-        outcome = ("ok", run_query(settings, query, tables=tables, max_rows=max_rows, max_cells=cells))
+        kind, arg = job
+        if kind == "csv":
+            with Path(arg).open("w", encoding="utf-8", newline="") as out:
+                outcome = ("ok", write_csv(settings, query, out, tables=tables))
+        else:
+            cells = settings.web_sql_max_cells
+            result = run_query(
+                settings, query, tables=tables, max_rows=arg, max_cells=cells, count_total=True
+            )
+            outcome = ("ok", result)
     except (QueryLimitError, ReadOnlyError, UnknownTable) as exc:
         outcome = ("error", type(exc)(str(exc), exc.zh))
     except MemoryError:

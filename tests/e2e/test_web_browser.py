@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -101,6 +102,29 @@ def test_wrong_role_is_refused(page: Page, web_server: str, web_home: WebHome) -
     response = page.goto(web_server + "/sql")
     assert response is not None and response.status == 403
     assert page.locator("textarea[name=query]").count() == 0
+
+
+def test_an_analyst_sees_how_many_rows_a_result_has_and_downloads_it_whole(
+    page: Page, web_server: str, web_home: WebHome
+) -> None:
+    """The SQL page shows 500 rows; it says how many the result has and gives the whole as CSV."""
+    log_in(page, web_server, "ana", web_home.password)
+    expect(page.locator(".who")).to_contain_text("ana")
+    page.goto(web_server + "/sql")
+    page.fill("textarea[name=query]", "SELECT station_code, pm25_ugm3 FROM core_air__station_hourly")
+    page.click("form.stacked button[type=submit]")
+    count = page.locator("#sql-count")
+    expect(count).to_contain_text(re.compile(r"^共 [\d,]+ 行 · 仅显示前 500 行$"))
+    found = re.search(r"共 ([\d,]+) 行", count.inner_text())
+    assert found
+    total = int(found.group(1).replace(",", ""))
+    assert total > 500 and page.locator("#sql-result tbody tr").count() == 500
+    with page.expect_download() as info:
+        page.click("#sql-download button[type=submit]")
+    download = info.value
+    assert download.suggested_filename.endswith(".csv")
+    lines = Path(download.path()).read_text(encoding="utf-8-sig").splitlines()
+    assert lines[0] == "station_code,pm25_ugm3" and len(lines) == total + 1
 
 
 def test_bad_parameter_gets_a_4xx_page_without_a_trace(page: Page, web_server: str) -> None:

@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 from ecocloud.cli import app
 from ecocloud.query import QueryLimitError, ReadOnlyError, UnknownTable, open_sandbox, run_query
 from ecocloud.settings import Settings
-from ecocloud.web.sql_worker import QueryFailed, run_capped
+from ecocloud.web.sql_worker import QueryFailed, export_capped, run_capped
 from schemas.registry import get_table
 from transforms.permits import limit_in_force_sql
 from warehouse import lake as lk
@@ -562,3 +562,64 @@ def test_a_result_of_huge_strings_fails_clearly_instead_of_filling_memory(served
     ):
         with pytest.raises(QueryLimitError, match="ECOCLOUD_SQL_MAX_RESULT_BYTES"):
             run_query(capped, sql)
+
+
+# ----------------------------------------------------------------- the whole result: count and CSV
+def test_a_result_cut_short_says_how_many_rows_it_has(served: Settings) -> None:
+    """The web page shows 500 rows of a result; DuckDB counts the whole in the same sandbox, no row of
+    it fetched (a view over the lake's files too)."""
+    cut = run_query(served, "SELECT range FROM range(1000)", max_rows=10, count_total=True)
+    assert cut.truncated and len(cut.rows) == 10 and cut.total == 1000
+    assert run_query(served, "SELECT range FROM range(1000)", max_rows=10).total is None  # not asked
+    assert run_query(served, "SELECT range FROM range(7)", max_rows=10).total == 7  # all of it here
+    view = run_query(served, f"SELECT * FROM {HOURLY.name} -- all of it", max_rows=5, count_total=True)
+    assert view.truncated and view.total == 12
+    wide = run_query(served, "SELECT range AS a, range AS b FROM range(100);", max_cells=10, count_total=True)
+    assert wide.cut_by_cells and len(wide.rows) == 5 and wide.total == 100
+    # the web page's query process counts
+    capped = run_capped(served, f"SELECT * FROM {HOURLY.name}", tables={HOURLY.name}, max_rows=3)
+    assert capped.truncated and capped.total == 12
+    # the count runs in the sandbox, after the same checks
+    with pytest.raises(ReadOnlyError):
+        run_capped(served, f"SELECT * FROM {HOURLY.name}", tables={"core_air__stations"}, max_rows=3)
+
+
+def _exported(
+    settings: Settings, sql: str, tmp_path: Path, tables: set[str] | None = None
+) -> list[list[str]]:
+    out = tmp_path / "result.csv"
+    written = export_capped(settings, sql, out, tables=tables)
+    rows = list(csv.reader(io.StringIO(out.read_text(encoding="utf-8"))))
+    assert written == len(rows) - 1
+    return rows
+
+
+def test_the_whole_result_as_csv_within_the_same_limits(served: Settings, tmp_path: Path) -> None:
+    """The web page's CSV of a whole result: written by the capped query process, for a spreadsheet
+    (instants as Beijing wall time, no formulas), within the row cap, size cap and sandbox."""
+    rows = _exported(
+        served, f"SELECT station_code, observed_at, pm25_ugm3 FROM {HOURLY.name} ORDER BY ALL", tmp_path
+    )
+    assert rows[0] == ["station_code", "observed_at", "pm25_ugm3"] and len(rows) == 13
+    assert rows[1] == ["1001A", "2026-03-01 08:00:00", "0.0"]
+    assert _exported(served, "SELECT '=1+1' AS f", tmp_path) == [["f"], ["'=1+1"]]
+    assert len(_exported(served, "SELECT range FROM range(100)", tmp_path)) == 101
+    small = served.model_copy(update={"sql_max_rows": 99})
+    with pytest.raises(QueryLimitError, match="more than the 99 rows a download holds"):
+        export_capped(small, "SELECT range FROM range(100)", tmp_path / "x.csv", tables=None)
+    huge = served.model_copy(update={"sql_max_result_bytes": 10_000})
+    with pytest.raises(QueryLimitError, match="ECOCLOUD_SQL_MAX_RESULT_BYTES"):
+        export_capped(huge, "SELECT repeat('x', 100) FROM range(200)", tmp_path / "x.csv", tables=None)
+    # the sandbox's refusals stand, and nothing is written beside the lake
+    before = written_files(served)
+    for sql in (
+        "COPY (SELECT 1) TO '/tmp/ecocloud-escape.csv'",
+        f"SELECT * FROM read_text('{served.root / 'secret.txt'}')",
+    ):
+        with pytest.raises(ReadOnlyError):
+            export_capped(served, sql, tmp_path / "x.csv", tables=None)
+    with pytest.raises(ReadOnlyError):
+        export_capped(
+            served, f"SELECT * FROM {HOURLY.name}", tmp_path / "x.csv", tables={"core_air__stations"}
+        )
+    assert written_files(served) == before

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import csv
 import datetime as dt
@@ -921,6 +922,59 @@ def test_a_wide_sql_result_is_cut_to_the_page_s_cell_budget(web_server: str, log
         or "每页最多显示 2,000,000 个字符" in page.text
     )
     assert len(page.content) < 12_000_000
+
+
+def test_the_sql_page_says_how_many_rows_a_result_has_and_downloads_it_whole(
+    web_server: str, web_home: WebHome, login: Login
+) -> None:
+    """The page showed "500 行 · 仅显示前 500 行" of a result of thousands, and sent a web user to
+    `ecocloud sql … --out` and ECOCLOUD_SQL_MAX_ROWS: it says the whole result's rows, and offers
+    the whole result as CSV, run as the page runs it (the role's tables, the sandbox, the row cap)."""
+    analyst = login("ana")
+    token = csrf_of(analyst.get(f"{web_server}/sql", timeout=10).text)
+    con = duckdb.connect(str(web_home.home / "ecocloud.duckdb"), read_only=True)
+    try:
+        (n,) = con.execute(f"SELECT count(*) FROM {OPEN}").fetchall()[0]
+    finally:
+        con.close()
+    assert 500 < n < 100_000
+    query = f"SELECT station_code, observed_at, pm25_ugm3 FROM {OPEN}"
+    page = analyst.post(f"{web_server}/sql", data={"query": query, "csrf_token": token}, timeout=60)
+    count = re.search(r'<p class="small" id="sql-count">(.*?)</p>', page.text, re.S)
+    assert page.status_code == 200 and count and count.group(1) == f"共 {n:,} 行 · 仅显示前 500 行"
+    assert "ECOCLOUD_SQL_MAX_ROWS" not in page.text and "ecocloud sql" not in page.text
+    form = re.search(r'<form method="post" action="/sql/result.csv".*?</form>', page.text, re.S)
+    assert form and html.unescape(re.findall(r'name="query" value="([^"]*)"', form.group(0))[0]) == query
+
+    def download(who: requests.Session, sql: str, csrf: str = token) -> requests.Response:
+        return who.post(f"{web_server}/sql/result.csv", data={"query": sql, "csrf_token": csrf}, timeout=60)
+
+    whole = download(analyst, query)
+    assert whole.status_code == 200 and whole.headers["content-type"].startswith("text/csv")
+    assert "attachment" in whole.headers["content-disposition"]
+    assert whole.content.startswith(codecs.BOM_UTF8)  # for a spreadsheet, as `ecocloud sql --out x.csv`
+    rows = list(csv.reader(io.StringIO(whole.content.decode("utf-8-sig"))))
+    assert rows[0] == ["station_code", "observed_at", "pm25_ugm3"] and len(rows) == n + 1
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}", rows[1][1])  # Beijing wall time
+    # more rows than a download holds (ECOCLOUD_SQL_MAX_ROWS, 100,000): said on the page, refused whole
+    square = f"SELECT a.station_code FROM {OPEN} a, {OPEN} b"
+    big = analyst.post(f"{web_server}/sql", data={"query": square, "csrf_token": token}, timeout=60)
+    assert f"共 {n * n:,} 行" in big.text and "结果超过下载上限 100,000 行" in big.text
+    assert 'action="/sql/result.csv"' not in big.text
+    refused = download(analyst, square)
+    assert refused.status_code == 400 and "结果超过下载上限 100,000 行" in refused.text
+    assert not refused.headers["content-type"].startswith("text/csv")
+    # the page's refusals stand: another role's table, files, the token, a visitor
+    for sql in (
+        f"SELECT * FROM {NOT_SHARED}",
+        "SELECT * FROM read_text('/etc/passwd')",
+        "COPY (SELECT 1) TO 'x.csv'",
+    ):
+        r = download(analyst, sql)
+        assert r.status_code == 400 and not r.headers["content-type"].startswith("text/csv"), sql
+        no_trace(r)
+    assert download(analyst, query, "forged").status_code == 403
+    assert requests.post(f"{web_server}/sql/result.csv", data={"query": query}, timeout=10).status_code == 403
 
 
 def test_admin_adds_and_removes_a_user_through_the_form(web_server: str, login: Login) -> None:
