@@ -360,11 +360,18 @@ class Table:
     # the part back (a truncated upstream file replacing a good one); None: the table may shrink. Only
     # for tables one build publishes per PARTITION or WHOLE (a PART build's units come and go).
     max_shrink: float | None = None
+    # Columns added after parts of the table were written: a lake's older parts, without them, read
+    # NULL there (the serving views, warehouse.serving.select_sql), even where no part has them yet.
+    # Each must be nullable. The new table signature rebuilds the units, whose parts then hold them.
+    added_columns: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.max_shrink is not None and not 0 <= self.max_shrink < 1:
             raise ValueError(f"table {self.name}: max_shrink must be in [0, 1)")
         names = [c.name for c in self.columns]
+        for name in self.added_columns:
+            if name not in names or not self.column(name).nullable:
+                raise ValueError(f"table {self.name}: added column {name} is not a nullable column of it")
         if len(set(names)) != len(names):
             raise ValueError(f"table {self.name}: duplicate column names")
         missing = [k for k in self.primary_key if k not in names]

@@ -235,8 +235,14 @@ def _duckdb_view(table: Table, root: str, schema: str) -> list[str]:
     if table.partition_by:
         part_type = table.column(table.partition_by).duckdb_type
         opts += f", hive_partitioning = true, hive_types = {{{_literal(d, table.partition_by)}: {part_type}}}"
+    scan = f"read_parquet({_literal(d, glob)}, {opts})"
+    if table.added_columns:  # NULL where no part has them yet (as warehouse.serving.select_sql)
+        empty = ", ".join(
+            f"CAST(NULL AS {table.column(c).duckdb_type}) AS {_ident(d, c)}" for c in table.added_columns
+        )
+        scan = f"(SELECT * FROM {scan} UNION ALL BY NAME SELECT {empty} WHERE false)"
     out = [
-        f"CREATE OR REPLACE VIEW {name} AS SELECT\n  {cols}\nFROM read_parquet({_literal(d, glob)}, {opts})",
+        f"CREATE OR REPLACE VIEW {name} AS SELECT\n  {cols}\nFROM {scan}",
         f"COMMENT ON VIEW {name} IS {_literal(d, _table_comment(table))}",
     ]
     out.extend(

@@ -117,7 +117,18 @@ def select_sql(table: Table, files: str | Sequence[str | Path] | None) -> str:
     opts = "union_by_name = true"
     if table.partition_by:
         opts += f", hive_partitioning = true, hive_types = {{'{table.partition_by}': DATE}}"
-    return f"SELECT {cols} FROM read_parquet({where}, {opts})"
+    return f"SELECT {cols} FROM {with_added_columns(table, f'read_parquet({where}, {opts})')}"
+
+
+def with_added_columns(table: Table, scan: str) -> str:
+    """``scan`` (a relation of the table's parts), with the table's added columns NULL where no part
+    has them: by name, beside an empty relation of those columns (union_by_name alone fills a
+    column only some parts lack; the optimiser drops the empty side, filters and projections still
+    reach the scan)."""
+    if not table.added_columns:
+        return scan
+    empty = ", ".join(f'CAST(NULL AS {table.column(c).duckdb_type}) AS "{c}"' for c in table.added_columns)
+    return f"(SELECT * FROM {scan} UNION ALL BY NAME SELECT {empty} WHERE false)"
 
 
 def _comment_sql(table: Table) -> list[str]:
