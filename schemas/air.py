@@ -128,6 +128,37 @@ AQI_CATEGORIES = Codes(
 )
 AQI_STANDARDS: tuple[str, ...] = ("HJ633-2012", "HJ633-2026")
 
+# Why a file, a line or a station-hour is in quarantine_air__station_hourly (its ``reason``; the
+# values themselves and every cause of a station-hour are in its ``detail``): the one declaration of
+# the reasons the air code writes. ingest.air.parse fails at import on a reason it writes that is
+# not labelled here in Chinese and English.
+QUARANTINE_REASONS = Codes(
+    {
+        # the whole file (a row at line 1, no station)
+        "unreadable_file": (
+            "文件无法读取（压缩数据损坏或解压后过大）",
+            "file unreadable (corrupt compressed data, or too large inflated)",
+        ),
+        "not_a_day_file": (
+            "不是日数据文件（无表头、表头不是 UTF-8 或不以 date,hour,type 开头）",
+            "not a day file (no header, a header not in UTF-8 or not starting date,hour,type)",
+        ),
+        # a whole line (no station)
+        "malformed_line": ("该行字段数与表头不符", "the line's field count differs from the header's"),
+        "wrong_date": ("该行日期不是文件的日期", "the line's date is not the file's"),
+        "bad_hour": ("小时不在 0–23 之间", "the hour is not 0..23"),
+        "unknown_type": ("未知的数据类型（type）", "unknown type"),
+        "duplicate_line": ("同一小时、同一类型的第二行", "a second line for an hour and type"),
+        "unnamed_column": ("表头无站点编码的列中有数值", "a value under a column without a station code"),
+        # a station-hour (the cause of its first flagged type; detail names them all)
+        "not_a_number": ("数值不是数字", "a value is not a number"),
+        "duplicate_column_disagrees": ("重复的站点列数值不一致", "duplicated station columns disagree"),
+        "impossible_value": ("不可能的数值（负数或无穷大）", "an impossible value (negative or infinite)"),
+        "above_maximum": ("数值超过登记的最大值", "a value above the registry's maximum"),
+        "aqi_not_integer": ("AQI 不是整数", "the AQI is not an integer"),
+    }
+)
+
 F = Fields("air", parent=SHARED)
 F.define(
     Column(
@@ -203,6 +234,23 @@ F.define(
         min=1,
     ),
     Column("release_type", "string", "the line's `type` value", description_zh="该行 type 字段的值"),
+    Column(
+        "reason",
+        "string",
+        "why it was not published: the code of the first cause (labels: QUARANTINE_REASONS); every "
+        "cause, with the values, is in `detail`",
+        description_zh="未发布的原因：首个原因的代码（名称见 QUARANTINE_REASONS）；全部原因及数值见 `detail`",
+        nullable=False,
+        allowed=QUARANTINE_REASONS,
+    ),
+    Column(
+        "detail",
+        "string",
+        "every cause, as people read it, with the values (e.g. PM2.5='abc' is not a number; CO: "
+        "duplicated station column disagrees); NULL in rows written before the reason was a code",
+        description_zh="全部原因的说明，附数值（如 PM2.5='abc' is not a number; CO: duplicated station column "
+        "disagrees）；原因改为代码之前写入的行为 NULL",
+    ),
 )
 
 _DAILY_POLLUTANTS = (
@@ -534,10 +582,10 @@ quarantine = Table(
             description_zh="被拒收值所在列的站点编码（列标题）；整行被拒收时为 NULL",
             nullable=True,
         ),
-        *F("release_type", "raw_value"),
-        F.get("reason", description="why it was not published", description_zh="未发布的原因"),
+        *F("release_type", "raw_value", "reason", "detail"),
     ),
     primary_key=("raw_file", "line_no", "station_code"),
+    added_columns=("detail",),  # reason was free text before
     owner=OWNER,
     frequency=WHEN_REJECTED,
     sharing=Sharing.NOT_SHARED,

@@ -14,7 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from ecocloud.builds import http_session
-from ecocloud.builds.air_stage import DAY_BEFORE_DIGEST, parse_and_score
+from ecocloud.builds.air_stage import DAY_BEFORE_DIGEST, Refused, parse_and_score
 from ecocloud.runner.context import StepContext, parquet_sql
 from ecocloud.runner.units import RAW, Input, Output, Unit
 from ecocloud.settings import Settings
@@ -249,18 +249,27 @@ class Hourly:
         assert unit.partition is not None
         raw_path = unit.inputs[0].id
         parsed = parse_and_score(ctx.lake, raw_path, unit.partition)
-        if isinstance(parsed, str):
+        if isinstance(parsed, Refused):
             # Nothing in the file can be placed: quarantined whole; the published day stays as it was.
+            why = parsed.detail
             quarantine = schema.quarantine.from_rows(
-                [{"date": unit.partition, "raw_file": raw_path, "line_no": 1, "reason": parsed}]
+                [
+                    {
+                        "date": unit.partition,
+                        "raw_file": raw_path,
+                        "line_no": 1,
+                        "reason": parsed.reason,
+                        "detail": why,
+                    }
+                ]
             )
             return Output(
                 {
                     schema.station_hourly.name: schema.station_hourly.empty(),
                     schema.quarantine.name: quarantine,
                 },
-                {"error": parsed},
-                blocking=[parsed if parsed.startswith(raw_path) else f"{raw_path}: {parsed}"],
+                {"error": why},
+                blocking=[why if why.startswith(raw_path) else f"{raw_path}: {why}"],
             )
         return Output(
             {schema.station_hourly.name: parsed.hourly, schema.quarantine.name: parsed.quarantine},

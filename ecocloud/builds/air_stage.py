@@ -28,19 +28,27 @@ class ParsedDay:
     counts: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class Refused:
+    """A day file nothing of which can be placed: its quarantine reason (a registry code) and why."""
+
+    reason: str
+    detail: str
+
+
 # the unit count of a day's station-hours naming what its file holds of the day before (Daily's input)
 DAY_BEFORE_DIGEST = "day_before_digest"
 
 
-def parse_and_score(lake: LakeLike, raw_path: str, day: dt.date) -> ParsedDay | str:
+def parse_and_score(lake: LakeLike, raw_path: str, day: dt.date) -> ParsedDay | Refused:
     """Pure work on one raw day file (runs in a worker process): parse, AQI.
 
-    Returns the error text when the file is not a day file at all.
+    Returns why, when the file cannot be read or is not a day file at all.
     """
     try:
         parsed = parse_day_file(raw_bytes(lake, raw_path), raw_file=raw_path, file_date=day)
     except AirFileError as exc:
-        return str(exc)
+        return Refused(exc.reason, str(exc))
     hourly = parsed.hourly
     aqi = hourly_aqi(_dated_by_their_start(hourly))
     for name in aqi.column_names:

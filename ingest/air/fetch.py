@@ -7,7 +7,7 @@ from pathlib import Path
 
 import requests
 
-from ingest.air.parse import AirFileError, date_from_name
+from ingest.air.parse import UNREADABLE_FILE, AirFileError, date_from_name
 from ingest.http import fetch
 from ingest.inflate import DEFAULT_MAX_INFLATED_BYTES, InflateError, gunzip, gunzip_head, is_gzip
 from ingest.snapshots import land_version
@@ -138,4 +138,4 @@ def raw_bytes(lake: LakeLike, raw_path: str, *, max_bytes: int = DEFAULT_MAX_INF
     try:
         return gunzip(data, max_bytes=max_bytes)
     except InflateError as exc:
-        raise AirFileError(f"{raw_path}: {exc}") from exc
+        raise AirFileError(f"{raw_path}: {exc}", UNREADABLE_FILE) from exc

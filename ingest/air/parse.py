@@ -8,7 +8,8 @@ Day file: ``date,hour,type,<station codes…>``; per hour up to 15 ``type`` line
 cells, duplicated station columns, non-numeric cells. Accounting unit is the station-hour: every
 station-hour with at least one value is either published or quarantined with its reason; a line
 that cannot be placed (bad date/hour/type, wrong field count, duplicate hour/type) is quarantined
-whole.
+whole. A quarantine row's ``reason`` is a code of the registry's list (schemas.air.QUARANTINE_REASONS:
+for a station-hour, the cause of its first flagged type), its ``detail`` every cause with the values.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import pyarrow.csv as pacsv
 from ingest.csv_records import MalformedCsv, csv_records, spread_reason
 from ingest.numbers import PLAIN_NUMBER
 from ingest.text_encoding import UTF16_BOMS, TextEncodingError, decode_text
-from schemas.air import AQI_RELEASE_TYPE, POLLUTANTS, RELEASE_TYPES, station_hourly
+from schemas.air import AQI_RELEASE_TYPE, POLLUTANTS, QUARANTINE_REASONS, RELEASE_TYPES, station_hourly
 from schemas.air import quarantine as quarantine_table
 from schemas.air import station_list as station_list_table
 from schemas.clock import BEIJING
@@ -54,8 +55,55 @@ _LOWEST = _registry_bounds("min", -np.inf)
 _HIGHEST = _registry_bounds("max", np.inf)
 
 
+def _registered(reason: str) -> str:
+    """``reason``, a quarantine reason labelled in Chinese and English in the registry
+    (schemas.air.QUARANTINE_REASONS): checked at import, so a reason without a label stops the code
+    from loading rather than showing a raw code on the pages."""
+    zh, en = (
+        QUARANTINE_REASONS.in_language("zh").get(reason),
+        QUARANTINE_REASONS.in_language("en").get(reason),
+    )
+    if not (zh and en and en != zh):
+        raise ValueError(
+            f"air quarantine reason {reason!r} has no Chinese and English label in "
+            "schemas.air.QUARANTINE_REASONS: declare it there"
+        )
+    return reason
+
+
+# Quarantine reasons (the row's ``reason``; its ``detail`` says it with the values): a whole file …
+UNREADABLE_FILE = _registered("unreadable_file")
+NOT_A_DAY_FILE = _registered("not_a_day_file")
+# … a whole line …
+MALFORMED_LINE = _registered("malformed_line")
+WRONG_DATE = _registered("wrong_date")
+BAD_HOUR = _registered("bad_hour")
+UNKNOWN_TYPE = _registered("unknown_type")
+DUPLICATE_LINE = _registered("duplicate_line")
+UNNAMED_COLUMN = _registered("unnamed_column")
+# … a station-hour (the cause of its first flagged type)
+NOT_A_NUMBER = _registered("not_a_number")
+DUPLICATE_COLUMN_DISAGREES = _registered("duplicate_column_disagrees")
+IMPOSSIBLE_VALUE = _registered("impossible_value")
+ABOVE_MAXIMUM = _registered("above_maximum")
+AQI_NOT_INTEGER = _registered("aqi_not_integer")
+
+
 class AirFileError(ValueError):
-    """The file is not a day file at all (no usable header); nothing in it can be placed."""
+    """The file is not a day file at all (no usable header), or cannot be read; nothing in it can be
+    placed. ``reason``: the quarantine reason of a day file refused so (a refused station list is
+    not quarantined: its build says why)."""
+
+    def __init__(self, message: str, reason: str = NOT_A_DAY_FILE) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+    def __reduce__(self) -> tuple[type[AirFileError], tuple[str, str]]:  # pickled with its reason
+        return (type(self), (str(self), self.reason))
+
+
+# a line (or its values under unnamed columns) set aside whole: line_no, type, raw text, reason, detail
+_Reject = tuple[int, str | None, str, str, str]
 
 
 @dataclass
@@ -119,7 +167,7 @@ def parse_day_file(data: bytes, *, raw_file: str, file_date: dt.date | None = No
     names = ["date", "hour", "type"] + [f"c{i}" for i in range(3, n_fields)]
     station_of_col = [h.strip() for h in header[3:]]
 
-    line_rejects: list[tuple[int, str | None, str, str]] = []  # line_no, type, raw, reason
+    line_rejects: list[_Reject] = []
 
     def on_invalid(row: pacsv.InvalidRow) -> str:
         # pyarrow numbers rows of the body from 1; the header is line 1 of the file
@@ -129,6 +177,7 @@ def parse_day_file(data: bytes, *, raw_file: str, file_date: dt.date | None = No
                 line_no,
                 None,
                 (row.text or "")[:200],
+                MALFORMED_LINE,
                 f"line has {row.actual_columns} fields, header has {n_fields}",
             )
         )
@@ -227,7 +276,7 @@ def _grid(columns: list[pa.ChunkedArray], n_lines: int) -> np.ndarray:
     return flat.reshape(len(columns), n_lines).T
 
 
-def _orphan_reason(cells: list[tuple[int, str]]) -> str:
+def _orphan_detail(cells: list[tuple[int, str]]) -> str:
     """Why a line's values under unnamed header columns are quarantined, naming their fields."""
     fields = ", ".join(str(field) for field, _ in cells)
     if len(cells) == 1:
@@ -239,7 +288,7 @@ def _assemble(
     table: pa.Table,
     station_of_col: list[str],
     line_nos: np.ndarray,
-    line_rejects: list[tuple[int, str | None, str, str]],
+    line_rejects: list[_Reject],
     *,
     raw_file: str,
     file_date: dt.date | None,
@@ -264,17 +313,17 @@ def _assemble(
     seen: set[tuple[int, int]] = set()
     for i in range(n_lines):  # one iteration per line (≤ 360 a day), not per cell
         d, h, t = (dates[i] or "").strip(), (hours[i] or "").strip(), rtypes[i]
-        reason = None
+        rejected: tuple[str, str] | None = None  # reason, detail
         if d != date_text:
-            reason = f"date {d!r} is not the file's date {date_text}"
+            rejected = WRONG_DATE, f"date {d!r} is not the file's date {date_text}"
         elif not h.isdigit() or not 0 <= int(h) <= 23:
-            reason = f"hour {h!r} is not 0..23"
+            rejected = BAD_HOUR, f"hour {h!r} is not 0..23"
         elif t not in _TYPE_INDEX:
-            reason = f"unknown type {t!r}"
+            rejected = UNKNOWN_TYPE, f"unknown type {t!r}"
         elif (int(h), _TYPE_INDEX[t]) in seen:
-            reason = f"second line for hour {int(h)} type {t}"
-        if reason:
-            line_rejects.append((int(line_nos[i]), t, f"{d},{h},{t}", reason))
+            rejected = DUPLICATE_LINE, f"second line for hour {int(h)} type {t}"
+        if rejected:
+            line_rejects.append((int(line_nos[i]), t, f"{d},{h},{t}", *rejected))
             continue
         hour_idx[i], type_idx[i] = int(h), _TYPE_INDEX[t]
         seen.add((int(h), _TYPE_INDEX[t]))
@@ -296,8 +345,14 @@ def _assemble(
         for row in np.flatnonzero(good & (~np.isnan(values) | holds_text)).tolist():
             field = 3 + j + 1  # 1-based, after date, hour and type
             orphans_of_row.setdefault(row, []).append((field, bad_text.get((row, j), str(values[row]))))
-    orphan_cells = [
-        (int(line_nos[row]), rtypes[row], "; ".join(raw for _, raw in cells), _orphan_reason(cells))
+    orphan_cells: list[_Reject] = [
+        (
+            int(line_nos[row]),
+            rtypes[row],
+            "; ".join(raw for _, raw in cells),
+            UNNAMED_COLUMN,
+            _orphan_detail(cells),
+        )
         for row, cells in sorted(orphans_of_row.items())
     ]
 
@@ -347,43 +402,54 @@ def _assemble(
         frac_aqi = ~np.isnan(aqi) & (aqi != np.floor(aqi))
     bad |= impossible | frac_aqi
 
-    # Reasons, computed only for the (rare) bad station-hours.
-    q_rows: list[tuple[int, str | None, str | None, str | None, str]] = []
-    for line_no, t, raw, reason in line_rejects + orphan_cells:
-        q_rows.append((line_no, None, t, raw, reason))
+    # Reasons, computed only for the (rare) bad station-hours: the first cause's code, and every
+    # cause with its value as people read it.
+    q_rows: list[tuple[int, str | None, str | None, str | None, str, str]] = []
+    for line_no, t, raw, reason, detail in line_rejects + orphan_cells:
+        q_rows.append((line_no, None, t, raw, reason, detail))
     line_of = {(int(hour_idx[i]), int(type_idx[i])): int(line_nos[i]) for i in gi}
     row_of_line = {int(line_nos[i]): int(i) for i in gi}
     for h, k in zip(*np.nonzero(bad), strict=True):
-        reasons, raw_vals, first_line, first_type = [], [], None, None
+        causes, raw_vals, first_line, first_type, first_reason = [], [], None, None, ""
         for t in range(n_types):
             ln = line_of.get((int(h), t))
             if ln is None:
                 continue
             i = row_of_line[ln]
             v = cube[t, h, k]
-            why = None
+            why: tuple[str, str] | None = None  # reason, detail
             if (i, int(k)) in bad_text_at:
                 text = bad_text_at[(i, int(k))]
-                why = f"{RELEASE_TYPES[t]}={text!r} is not a number"
+                why = NOT_A_NUMBER, f"{RELEASE_TYPES[t]}={text!r} is not a number"
                 raw_vals.append(text)
             elif conflict is not None and conflict[i, k]:
-                why = f"{RELEASE_TYPES[t]}: duplicated station column disagrees"
+                why = DUPLICATE_COLUMN_DISAGREES, f"{RELEASE_TYPES[t]}: duplicated station column disagrees"
             elif not np.isnan(v) and (v < _LOWEST[t] or np.isinf(v)):
-                why = f"{RELEASE_TYPES[t]}={v} is not a possible concentration"
+                why = IMPOSSIBLE_VALUE, f"{RELEASE_TYPES[t]}={v} is not a possible concentration"
             elif v > _HIGHEST[t]:
                 column = station_hourly.column(_VALUE_COLUMNS[t])
                 unit = "" if column.unit in (None, "1") else f" {column.unit}"
-                why = f"{RELEASE_TYPES[t]}={v} is above {_HIGHEST[t]:g}{unit}, the maximum of {column.name}"
+                why = (
+                    ABOVE_MAXIMUM,
+                    f"{RELEASE_TYPES[t]}={v} is above {_HIGHEST[t]:g}{unit}, the maximum of {column.name}",
+                )
             elif t == _TYPE_INDEX[AQI_RELEASE_TYPE] and not np.isnan(v) and v != np.floor(v):
-                why = f"AQI={v} is not an integer"
+                why = AQI_NOT_INTEGER, f"AQI={v} is not an integer"
             if why:
-                reasons.append(why)
+                causes.append(why[1])
                 if first_line is None:
-                    first_line, first_type = ln, RELEASE_TYPES[t]
+                    first_line, first_type, first_reason = ln, RELEASE_TYPES[t], why[0]
                     if not raw_vals:
                         raw_vals.append(str(v))
         q_rows.append(
-            (first_line or 0, codes[k], first_type, raw_vals[0] if raw_vals else None, "; ".join(reasons))
+            (
+                first_line or 0,
+                codes[k],
+                first_type,
+                raw_vals[0] if raw_vals else None,
+                first_reason,
+                "; ".join(causes),
+            )
         )
 
     publish = present & ~bad
@@ -418,6 +484,7 @@ def _assemble(
             "release_type": [r[2] for r in q_rows],
             "raw_value": [r[3] for r in q_rows],
             "reason": [r[4] for r in q_rows],
+            "detail": [r[5] for r in q_rows],
         }
     )
     counts = {

@@ -198,9 +198,9 @@ def test_a_day_file_replaced_by_garbage_is_not_offered_the_shrink_acceptance_alo
     night.write_bytes(with_a_bad_line)
     cli = CliRunner(env={"COLUMNS": "250"})
     assert cli.invoke(app, ["ingest", "air", str(station_list), str(night)]).exit_code == 0
-    quarantined = "SELECT raw_file, reason FROM quarantine_air__station_hourly"
+    quarantined = "SELECT raw_file, reason, detail FROM quarantine_air__station_hourly"
     evidence = serving_rows(settings, quarantined)
-    assert len(evidence) == 1 and "fields" in evidence[0][1]
+    assert len(evidence) == 1 and evidence[0][1] == "malformed_line" and "fields" in evidence[0][2]
     garbage = tmp_path / "garbage" / day_file_name(DAY)
     garbage.parent.mkdir()
     garbage.write_bytes(b"<html>503 Service Unavailable</html>\n")

@@ -132,7 +132,8 @@ def test_real_quirks_truncated_last_line_and_short_day(shared_data: Path) -> Non
     # the real file's last line (hour 23, CO_24h) stops after 1,735 of 2,026 stations: quarantined, not guessed
     assert p.counts["lines_in"] == 360 and p.counts["lines_quarantined"] == 1
     [q] = p.quarantine.to_pylist()
-    assert q["line_no"] == 361 and q["release_type"] is None and "header has 2029" in q["reason"]
+    assert q["line_no"] == 361 and q["release_type"] is None and q["reason"] == "malformed_line"
+    assert "header has 2029" in q["detail"]
     d21 = gzip.decompress((shared_data / "cnemc-air" / "china_sites_20230121.csv.gz").read_bytes())
     assert d21.split(b"\n", 1)[0].endswith(b",,,,,,\r")  # six empty trailing header names
     p21 = parse_day_file(d21, raw_file="x", file_date=date_from_name("china_sites_20230121.csv"))

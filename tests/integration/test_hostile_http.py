@@ -163,8 +163,9 @@ def test_a_gzipped_day_file_bomb_is_landed_raw_and_refused_when_inflated(
         tmp_path / "lake", ledger, upstream.url("/air/china_sites_20260301.csv.gz"), session=session()
     )
     assert obj is not None and obj.size == len(bomb)  # the raw zone keeps the exact bytes
-    with pytest.raises(AirFileError, match="inflates beyond 1048576 bytes"):
+    with pytest.raises(AirFileError, match="inflates beyond 1048576 bytes") as refused:
         raw_bytes(tmp_path / "lake", obj.raw_path, max_bytes=MiB)
+    assert refused.value.reason == "unreadable_file"  # the day's quarantine row says so
 
 
 # ---------------------------------------------------------------------------- time: the deadline

@@ -8,7 +8,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from ecocloud.builds.air_stage import parse_and_score
+from ecocloud.builds.air_stage import ParsedDay, parse_and_score
 from ecocloud.simulator.air import Quirks, generate_day, station_list_csv
 from ecocloud.simulator.province import national_stations
 from ingest.air.parse import parse_day_file, parse_station_list
@@ -301,7 +301,7 @@ def test_the_hour_ending_at_the_2026_switch_is_scored_under_hj_633_2012(tmp_path
     lake = LocalLake(tmp_path)
     lake.write_bytes(path, generate_day(day, stations, seed=2, hours=range(3)))
     scored = parse_and_score(lake, path, day)
-    assert not isinstance(scored, str)
+    assert isinstance(scored, ParsedDay)
     by_hour = {
         (r["observed_at"].astimezone(BEIJING).hour, r["aqi_standard"]) for r in scored.hourly.to_pylist()
     }

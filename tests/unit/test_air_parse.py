@@ -71,7 +71,8 @@ def test_duplicate_station_columns_merge_when_they_agree_and_quarantine_when_not
     assert ("A", 17) in published  # hour 1: one copy empty, the other fills it
     assert ("A", 16) not in published  # hour 0: NO2 4 vs 9
     q = p.quarantine.to_pylist()
-    assert len(q) == 1 and q[0]["station_code"] == "A" and "disagrees" in q[0]["reason"]
+    assert len(q) == 1 and q[0]["station_code"] == "A" and q[0]["reason"] == "duplicate_column_disagrees"
+    assert q[0]["detail"] == "NO2: duplicated station column disagrees"
     assert (
         p.counts["station_hours_in"] == p.counts["station_hours_kept"] + p.counts["station_hours_quarantined"]
     )
@@ -84,10 +85,11 @@ def test_non_numeric_and_negative_cells_quarantine_their_station_hour_with_reaso
     p = parse_day_file(day_file(["A", "B", "C"], rows), raw_file="raw/f.csv", file_date=DAY)
     assert p.hourly.column("station_code").to_pylist() == ["A"]
     q = {r["station_code"]: r for r in p.quarantine.to_pylist()}
-    assert "SO2='n/a' is not a number" in q["B"]["reason"]
+    assert q["B"]["reason"] == "not_a_number" and "SO2='n/a' is not a number" in q["B"]["detail"]
     assert q["B"]["raw_value"] == "n/a"
     assert q["B"]["line_no"] == 2 + RELEASE_TYPES.index("SO2")
-    assert "CO=-1.0 is not a possible concentration" in q["C"]["reason"]
+    assert q["C"]["reason"] == "impossible_value"
+    assert "CO=-1.0 is not a possible concentration" in q["C"]["detail"]
     assert q["C"]["raw_file"] == "raw/f.csv"
     assert p.counts == {
         "lines_in": 15,
@@ -109,13 +111,15 @@ def test_bad_lines_are_quarantined_whole_with_reasons() -> None:
     data += "20230120,0,PM2.5,2\n"  # second line for the same hour and type
     data += "20230120,1,PM2.5,1,2,3\n"  # wrong field count
     p = parse_day_file(data.encode(), raw_file="f.csv", file_date=DAY)
-    reasons = sorted(r["reason"] for r in p.quarantine.to_pylist())
-    assert len(reasons) == 5
-    assert any("hour '25'" in r for r in reasons)
-    assert any("unknown type 'NH3'" in r for r in reasons)
-    assert any("not the file's date" in r for r in reasons)
-    assert any("second line for hour 0 type PM2.5" in r for r in reasons)
-    assert any("6 fields, header has 4" in r for r in reasons)
+    reasons = {r["reason"]: r["detail"] for r in p.quarantine.to_pylist()}
+    assert p.quarantine.num_rows == 5 and reasons.keys() == {
+        "bad_hour", "unknown_type", "wrong_date", "duplicate_line", "malformed_line"
+    }  # fmt: skip
+    assert "hour '25'" in reasons["bad_hour"]
+    assert "unknown type 'NH3'" in reasons["unknown_type"]
+    assert reasons["wrong_date"] == "date '20230121' is not the file's date 20230120"
+    assert "second line for hour 0 type PM2.5" in reasons["duplicate_line"]
+    assert "6 fields, header has 4" in reasons["malformed_line"]
     assert p.counts["lines_in"] == 20 and p.counts["lines_quarantined"] == 5
     assert p.hourly.column("pm25_ugm3").to_pylist() == [10.0]  # the first line for hour 0 wins
 
@@ -124,7 +128,8 @@ def test_value_under_unnamed_header_column_is_quarantined_not_lost() -> None:
     rows = [(0, t, ["1", "9" if t == "PM10" else ""]) for t in RELEASE_TYPES]
     p = parse_day_file(day_file(["A"], rows, header_tail=","), raw_file="f.csv", file_date=DAY)
     q = p.quarantine.to_pylist()
-    assert len(q) == 1 and q[0]["reason"] == "value under an unnamed column (field 5)"
+    assert len(q) == 1 and q[0]["reason"] == "unnamed_column"
+    assert q[0]["detail"] == "value under an unnamed column (field 5)"
     assert q[0]["release_type"] == "PM10" and q[0]["raw_value"] == "9.0"
 
 
@@ -133,7 +138,8 @@ def test_values_under_two_unnamed_columns_of_a_line_are_one_quarantine_row_namin
     rows = [(0, t, ["1", "7", "", "9"] if t == "SO2" else ["1", "", "", ""]) for t in RELEASE_TYPES]
     p = parse_day_file(day_file(["A"], rows, header_tail=",,,"), raw_file="f.csv", file_date=DAY)
     [q] = p.quarantine.to_pylist()
-    assert q["reason"] == "2 values under unnamed columns (fields 5, 7)" and q["raw_value"] == "7.0; 9.0"
+    assert q["reason"] == "unnamed_column" and q["raw_value"] == "7.0; 9.0"
+    assert q["detail"] == "2 values under unnamed columns (fields 5, 7)"
     assert q["release_type"] == "SO2" and q["station_code"] is None
     assert p.counts["orphan_values_quarantined"] == 2
 
@@ -142,7 +148,8 @@ def test_fractional_published_aqi_is_untypeable() -> None:
     rows = [(0, t, ["1.5" if t == "AQI" else "1"]) for t in RELEASE_TYPES]
     p = parse_day_file(day_file(["A"], rows), raw_file="f.csv", file_date=DAY)
     assert p.hourly.num_rows == 0
-    assert "AQI=1.5 is not an integer" in p.quarantine.column("reason")[0].as_py()
+    [q] = p.quarantine.to_pylist()
+    assert q["reason"] == "aqi_not_integer" and q["detail"] == "AQI=1.5 is not an integer"
 
 
 def test_date_comes_from_lines_when_the_name_has_none() -> None:
@@ -258,7 +265,8 @@ def test_values_above_the_registry_maximum_are_quarantined_not_published() -> No
     p = parse_day_file(day_file(["A", "B", "C", "D"], rows), raw_file="f.csv", file_date=DAY)
     assert p.hourly.column("station_code").to_pylist() == ["A"]  # the maxima themselves are possible
     assert p.hourly.column("aqi_published").to_pylist() == [int(aqi_max)]
-    reasons = {r["station_code"]: r["reason"] for r in p.quarantine.to_pylist()}
+    assert {r["reason"] for r in p.quarantine.to_pylist()} == {"above_maximum"}
+    reasons = {r["station_code"]: r["detail"] for r in p.quarantine.to_pylist()}
     assert f"CO={co_max + 1}" in reasons["B"] and "above" in reasons["B"] and "co_mgm3" in reasons["B"]
     assert f"PM2.5={pm25_max + 1}" in reasons["C"] and "pm25_ugm3" in reasons["C"]
     assert f"AQI={aqi_max + 1}" in reasons["D"] and "aqi_published" in reasons["D"]
@@ -270,7 +278,8 @@ def test_an_aqi_beyond_int16_is_quarantined_not_a_crash() -> None:
     p = parse_day_file(day_file(["A", "B"], rows), raw_file="f.csv", file_date=DAY)
     assert p.hourly.column("station_code").to_pylist() == ["B"]
     [q] = p.quarantine.to_pylist()
-    assert q["station_code"] == "A" and "AQI=40000.0 is above 500" in q["reason"]
+    assert q["station_code"] == "A" and q["reason"] == "above_maximum"
+    assert "AQI=40000.0 is above 500" in q["detail"]
 
 
 def test_number_cells_with_spaces_are_numbers_in_a_file_with_a_text_cell() -> None:
@@ -299,8 +308,10 @@ def test_nan_text_in_a_cell_is_quarantined_on_either_path(nan_text: str, dirty: 
     assert ("B", 16) not in kept and ("B", 17) not in kept
     q = {(r["station_code"], r["line_no"]): r for r in p.quarantine.to_pylist()}
     no2 = q[("B", 2 + RELEASE_TYPES.index("NO2"))]
-    assert f"NO2={nan_text!r} is not a number" in no2["reason"] and no2["raw_value"] == nan_text
-    assert f"PM10={nan_text!r} is not a number" in q[("B", 17 + RELEASE_TYPES.index("PM10"))]["reason"]
+    assert f"NO2={nan_text!r} is not a number" in no2["detail"] and no2["raw_value"] == nan_text
+    pm10 = q[("B", 17 + RELEASE_TYPES.index("PM10"))]
+    assert f"PM10={nan_text!r} is not a number" in pm10["detail"]
+    assert no2["reason"] == pm10["reason"] == "not_a_number"
     assert (
         p.counts["station_hours_in"] == p.counts["station_hours_kept"] + p.counts["station_hours_quarantined"]
     )
@@ -311,7 +322,8 @@ def test_nan_text_under_an_unnamed_column_is_quarantined() -> None:
     rows = [(0, t, ["1", "nan" if t == "PM10" else ""]) for t in RELEASE_TYPES]
     p = parse_day_file(day_file(["A"], rows, header_tail=","), raw_file="f.csv", file_date=DAY)
     [q] = p.quarantine.to_pylist()
-    assert q["reason"] == "value under an unnamed column (field 5)" and q["release_type"] == "PM10"
+    assert q["reason"] == "unnamed_column" and q["release_type"] == "PM10"
+    assert q["detail"] == "value under an unnamed column (field 5)"
     assert q["raw_value"] == "nan"
 
 
@@ -352,7 +364,7 @@ def test_bytes_that_are_not_utf8_are_read_or_refused_never_a_crash() -> None:
     p = parse_day_file(damaged, raw_file="f.csv", file_date=DAY)
     [q] = p.quarantine.to_pylist()
     assert (q["station_code"], q["release_type"], q["raw_value"]) == ("1001A", "PM2.5", "\ufffd1\ufffd0")
-    assert "not a number" in q["reason"]
+    assert q["reason"] == "not_a_number" and "not a number" in q["detail"]
     assert (
         p.counts["station_hours_in"] == p.counts["station_hours_kept"] + p.counts["station_hours_quarantined"]
     )
