@@ -15,6 +15,8 @@ from ecocloud.web import access, queries
 from ecocloud.web.access import Role
 from ecocloud.web.deps import Viewer, bj, render, require, settings_of, viewer
 from schemas.air import AQI_CATEGORIES
+from schemas.air import QUARANTINE_REASONS as AIR_QUARANTINE_REASONS
+from schemas.air import quarantine as air_quarantine
 from schemas.clock import BEIJING
 from schemas.gb3838_standard import CLASS_LABELS, QUALITY_LABELS_EN
 from schemas.hj212_codes import POLLUTANTS
@@ -361,4 +363,7 @@ def ingestion(request: Request) -> Response:
 
 
 # the quarantine tables whose reasons are codes the registry labels (the others' are free text)
-REASON_LABELS: dict[str, Codes] = {source_quarantine.name: QUARANTINE_REASONS}
+REASON_LABELS: dict[str, Codes] = {
+    source_quarantine.name: QUARANTINE_REASONS,
+    air_quarantine.name: AIR_QUARANTINE_REASONS,
+}

@@ -30,6 +30,7 @@ from conftest import free_port, outside_env, running_web
 
 from ecocloud.web.lineage_svg import HIDDEN
 from ingest.hj212.protocol import build_packet
+from schemas.air import RELEASE_TYPES
 from schemas.clock import BEIJING
 from schemas.registry import Layer, Sharing, all_tables, get_table
 
@@ -393,6 +394,43 @@ def test_the_ingestion_page_says_why_rows_were_quarantined(web_home: WebHome, tm
     assert "主要隔离原因" in page and "行尾缺少回车换行（CR LF） (<code>missing_tail</code>) 2" in page
     english = _analyst_page(env, web_home.password, "/overview/ingestion?lang=en")
     assert "does not end with CR LF (<code>missing_tail</code>) 2" in english
+
+
+def test_the_ingestion_page_counts_air_quarantine_by_reason_code(web_home: WebHome, tmp_path: Path) -> None:
+    """Air's quarantine reasons were free text carrying the values, one group per value on the page
+    (AQI=12.5 …, AQI=13.5 …); they are codes labelled in the page's language, the values in detail."""
+    day = web_home.days[-1] + dt.timedelta(days=1)
+    stations = [f"9{i:03d}Z" for i in range(40)]
+    lines = ["date,hour,type," + ",".join(stations)]
+    for t in RELEASE_TYPES:  # every station's PM2.5 is text, each a different one; one AQI is fractional
+        cells = [f"bad{i}" if t == "PM2.5" else "12.5" if t == "AQI" and i == 0 else "10" for i in range(40)]
+        lines.append(f"{day:%Y%m%d},0,{t}," + ",".join(cells))
+    day_file = tmp_path / f"china_sites_{day:%Y%m%d}.csv"
+    day_file.write_text("\n".join(lines) + "\n")
+    home, env, _ = _ingest_into_a_copy(web_home, tmp_path, "air", str(day_file))
+    con = duckdb.connect(str(home / "ecocloud.duckdb"), read_only=True)
+    try:
+        reasons = con.execute(
+            "SELECT reason, rows FROM catalog_quarantine_reasons "
+            "WHERE table_name = 'quarantine_air__station_hourly' AND date = ?",
+            [day],
+        ).fetchall()
+        details = con.execute(
+            "SELECT detail FROM quarantine_air__station_hourly WHERE date = ? ORDER BY station_code", [day]
+        ).fetchall()
+    finally:
+        con.close()
+    # station 0's hour by its first cause (AQI comes before PM2.5), its detail naming both
+    assert sorted(reasons) == [("aqi_not_integer", 1), ("not_a_number", 39)]
+    assert details[0] == ("AQI=12.5 is not an integer; PM2.5='bad0' is not a number",)
+    assert details[39] == ("PM2.5='bad39' is not a number",)
+    page = html.unescape(_analyst_page(env, web_home.password, "/overview/ingestion"))
+    assert (
+        "数值不是数字 (<code>not_a_number</code>) 39" in page
+        and "AQI 不是整数 (<code>aqi_not_integer</code>) 1" in page
+    )
+    english = html.unescape(_analyst_page(env, web_home.password, "/overview/ingestion?lang=en"))
+    assert "a value is not a number (<code>not_a_number</code>) 39" in english
 
 
 def test_the_home_page_lists_the_shared_marts_beside_the_core_datasets(web_server: str) -> None:
