@@ -25,12 +25,13 @@ from ecocloud.cli_web import serve as serve_web
 from ecocloud.cli_web import users_app
 from ecocloud.settings import get_settings
 from ecocloud.spreadsheet import csv_bytes, csv_text, table_xlsx
-from ecocloud.terminal import cli_console, plain, rows_table, said
+from ecocloud.terminal import PLAIN_HELP, cli_console, plain, rows_table, said
 from schemas.sql import string_literal
 
 app = typer.Typer(
     help="ecocloud (生态云): ingest environmental monitoring data into a checked Parquet lake, query it.",
     no_args_is_help=True,
+    rich_markup_mode=PLAIN_HELP,
     pretty_exceptions_show_locals=False,
 )
 app.add_typer(ingest_app, name="ingest")
@@ -78,7 +79,10 @@ def _check_settings() -> None:
 def sql(
     query: Annotated[
         str,
-        typer.Argument(help="one read-only query: SELECT, WITH, DESCRIBE, SHOW, SUMMARIZE, PIVOT, EXPLAIN …"),
+        typer.Argument(
+            metavar="QUERY",
+            help="one read-only query: SELECT, WITH, DESCRIBE, SHOW, SUMMARIZE, PIVOT, EXPLAIN …",
+        ),
     ],
     fmt: Annotated[
         str | None,

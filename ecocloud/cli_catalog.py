@@ -16,12 +16,13 @@ from rich.table import Table as RichTable
 
 from ecocloud.cli_output import check_output, print_for_program, write_output
 from ecocloud.settings import get_settings
-from ecocloud.terminal import cli_console, plain, rows_table, said
+from ecocloud.terminal import PLAIN_HELP, cli_console, plain, rows_table, said
 from schemas.registry import Layer, Sharing, all_tables
 
 catalog_app = typer.Typer(
     help="The shared catalog (信息资源共享目录): build it, list or search it, show a dataset, export it.",
     no_args_is_help=True,
+    rich_markup_mode=PLAIN_HELP,
 )
 console = cli_console()
 err = cli_console(stderr=True)
@@ -102,6 +103,7 @@ def search(
     terms: Annotated[
         list[str],
         typer.Argument(
+            metavar="TERM",
             help="words that must all match (as the web's catalog search): a title, name, description, "
             "owner or column; a pollutant's name (氨氮, 'ammonia nitrogen') also finds its HJ 212 code",
             show_default=False,
@@ -138,7 +140,9 @@ def search(
 
 @catalog_app.command("show")
 def show(
-    name: Annotated[str, typer.Argument(help="registry table name, e.g. core_air__station_hourly")],
+    name: Annotated[
+        str, typer.Argument(metavar="TABLE", help="registry table name, e.g. core_air__station_hourly")
+    ],
 ) -> None:
     """One dataset's catalog entry: metadata, live facts, columns, lineage and quality."""
     from ecocloud.catalog_export import load_catalog

@@ -17,11 +17,13 @@ import typer
 from rich.table import Table as RichTable
 
 from ecocloud.settings import Settings, get_settings
-from ecocloud.terminal import cli_console, plain, said
+from ecocloud.terminal import PLAIN_HELP, cli_console, plain, said
 from schemas.clock import instants_in_beijing
 
 ingest_app = typer.Typer(
-    help="Ingest upstream files, pages and captures into the lake.", no_args_is_help=True
+    help="Ingest upstream files, pages and captures into the lake.",
+    no_args_is_help=True,
+    rich_markup_mode=PLAIN_HELP,
 )
 console = cli_console()
 err = cli_console(stderr=True)
@@ -212,7 +214,10 @@ def _cell(value: Any) -> str:
 def ingest_air(
     locations: Annotated[
         list[str],
-        typer.Argument(help="day files (china_sites_YYYYMMDD.csv[.gz]) and station lists: paths or URLs"),
+        typer.Argument(
+            metavar="LOCATION",
+            help="day files (china_sites_YYYYMMDD.csv[.gz]) and station lists: paths or URLs",
+        ),
     ],
     force: Annotated[bool, _FORCE] = False,
     workers: Annotated[int | None, typer.Option(help="parser processes (default: one per core)")] = None,
@@ -242,7 +247,8 @@ def ingest_water(
     locations: Annotated[
         list[str],
         typer.Argument(
-            help="saved replies of the surface-water board (JSON pages) or board URLs (every page)"
+            metavar="LOCATION",
+            help="saved replies of the surface-water board (JSON pages) or board URLs (every page)",
         ),
     ],
     sections: Annotated[
@@ -289,8 +295,9 @@ def ingest_permits(
     sources: Annotated[
         list[str] | None,
         typer.Argument(
+            metavar="SOURCE",
             help="the permit API base URL (default: ECOCLOUD_PERMITS_BASE_URL), or saved reply pages: JSON "
-            "files or folders of them (carried across an air gap)"
+            "files or folders of them (carried across an air gap)",
         ),
     ] = None,
     full: Annotated[
@@ -326,7 +333,8 @@ def ingest_credit(
     locations: Annotated[
         list[str] | None,
         typer.Argument(
-            help="result files (.xlsx/.csv), drop folders or listing URLs (default: ECOCLOUD_CREDIT_BASE_URL)"
+            metavar="LOCATION",
+            help="result files (.xlsx/.csv), drop folders or listing URLs (default: ECOCLOUD_CREDIT_BASE_URL)",
         ),
     ] = None,
     province: Annotated[
@@ -350,7 +358,9 @@ def ingest_credit(
 def ingest_master(
     locations: Annotated[
         list[str] | None,
-        typer.Argument(help="registry CSVs (enterprises, monitoring points), folders or listing URLs"),
+        typer.Argument(
+            metavar="LOCATION", help="registry CSVs (enterprises, monitoring points), folders or listing URLs"
+        ),
     ] = None,
     force: Annotated[bool, _FORCE] = False,
 ) -> None:
@@ -366,7 +376,9 @@ def ingest_master(
 def ingest_hj212(
     files: Annotated[
         list[str],
-        typer.Argument(help="HJ 212 capture files (one packet per line, .gz allowed) or folders of them"),
+        typer.Argument(
+            metavar="FILE", help="HJ 212 capture files (one packet per line, .gz allowed) or folders of them"
+        ),
     ],
     force: Annotated[bool, _FORCE] = False,
     workers: Annotated[int | None, typer.Option(help="parser processes (default: one per core)")] = None,
@@ -385,7 +397,10 @@ def ingest_hj212(
 
 def run(
     spec: Annotated[
-        str, typer.Argument(help="source spec or DAG id: air, water, source (pollution_sources) …")
+        str,
+        typer.Argument(
+            metavar="SPEC", help="source spec or DAG id: air, water, source (pollution_sources) …"
+        ),
     ],
     build: Annotated[list[str] | None, typer.Option(help="only these builds (repeat the option)")] = None,
     land: Annotated[

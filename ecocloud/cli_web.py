@@ -9,14 +9,16 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from ecocloud.settings import Settings, get_settings
-from ecocloud.terminal import cli_console, said
+from ecocloud.terminal import PLAIN_HELP, cli_console, said
 from ecocloud.web.access import Role
 from schemas.clock import beijing_minute
 
 if TYPE_CHECKING:
     from ecocloud.web.users import UserStore
 
-users_app = typer.Typer(help="Web app users: add, list, remove.", no_args_is_help=True)
+users_app = typer.Typer(
+    help="Web app users: add, list, remove.", no_args_is_help=True, rich_markup_mode=PLAIN_HELP
+)
 console = cli_console()
 err = cli_console(stderr=True)
 
@@ -98,7 +100,9 @@ def _store(settings: Settings) -> UserStore:
 
 @users_app.command("add")
 def add(
-    name: Annotated[str, typer.Argument(help="user name: lower-case letters, digits, '.', '_', '-'")],
+    name: Annotated[
+        str, typer.Argument(metavar="NAME", help="user name: lower-case letters, digits, '.', '_', '-'")
+    ],
     role: Annotated[Role, typer.Option(help="public, analyst, enforcement or admin")] = Role.ANALYST,
     password_stdin: Annotated[
         bool, typer.Option("--password-stdin", help="read the password from standard input (first line)")
@@ -143,7 +147,7 @@ def list_users() -> None:
 
 
 @users_app.command("remove")
-def remove(name: Annotated[str, typer.Argument(help="user name")]) -> None:
+def remove(name: Annotated[str, typer.Argument(metavar="NAME", help="user name")]) -> None:
     """Remove a user and end their sessions."""
     if not _store(get_settings()).remove_user(name):
         err.print(f"[red]no user {said(repr(name))}")

@@ -65,3 +65,8 @@ def rows_table(
     for r in rows:
         table.add_row(*(plain(v) for v in r))
     return table
+
+
+# every Typer app's help as click formats it: plain text wrapped to the terminal. Rich's help panels cut
+# long option names (--max-connections-p…) and setting names at 80 columns, and broke docstrings mid-line.
+PLAIN_HELP = None
