@@ -127,7 +127,8 @@ def run_demo(
         '  .venv/bin/ecocloud sql "SHOW TABLES"            every published table is a view\n'
         '  .venv/bin/ecocloud sql "SELECT * FROM mart_air__city_daily_ranking ORDER BY date, rank"\n'
         '  .venv/bin/ecocloud sql "SELECT * FROM core_water__section_readings" --format csv\n'
-        f"  DuckDB database:  {settings.duckdb_file}\n"
+        f"  DuckDB database:  {settings.duckdb_file}  (a connection of your own: SET TimeZone = "
+        "'Asia/Shanghai' first, as `ecocloud sql` has it, or ::DATE cuts the host's days)\n"
         f"  Parquet lake:     {settings.lake_store.uri()}\n"
         f"  Airflow logs:     {settings.airflow_dir}/demo-*.log\n"
         "  the platform for continuous use (scheduler, UI, receiver, web app): "
@@ -138,7 +139,8 @@ def run_demo(
     else:
         console.print(
             "web app on this data: .venv/bin/ecocloud serve --insecure-cookies  (plain http on loopback; "
-            "`make demo` from a terminal starts it, `--no-serve` skips it)"
+            "`make demo` from a terminal starts it with demo logins, `--no-serve` skips it; to sign in "
+            "here, add a login first: .venv/bin/ecocloud users add NAME --role analyst)"
         )
 
 
