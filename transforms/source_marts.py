@@ -65,8 +65,6 @@ __all__ = [
     "hourly_sql",
     "hourly_values",
     "period_sql",
-    "rollup_flag",
-    "source_type",
     "units_table",
 ]
 
@@ -83,43 +81,6 @@ HOURLY_RANK = (
     + " ".join(f"WHEN '{cn}' THEN {rank}" for rank, cn in enumerate(HOURLY_CNS[:-1], 1))
     + f" ELSE {len(HOURLY_CNS)} END"
 )
-
-
-def source_type(st: str | None, pollutant_code: str) -> str:
-    """wastewater / flue_gas / other: the code prefix w / a first (HJ 212-2017's codes name what is
-    measured; the real captures hold a logger sending SO2 and NOx under ST 32), else ST 32 vs 31."""
-    if pollutant_code.startswith("w"):
-        return "wastewater"
-    if pollutant_code.startswith("a"):
-        return "flue_gas"
-    if st == "32":
-        return "wastewater"
-    if st == "31":
-        return "flue_gas"
-    return "other"
-
-
-def rollup_flag(
-    flags: list[str | None], kind: str, *, stepped: bool = False, minutes_normal: int | None = None
-) -> str | None:
-    """Reference (Python) form of the SQL roll-up, for tests and documentation. ``stepped``: the
-    samples are an hour's minute or real-time data, whose N samples must cover 45 minutes for a
-    flue-gas hour to be N; ``minutes_normal``: the minutes they cover (None: no step measured)."""
-    values = ["N" if f is None else f for f in flags]
-    if not values:
-        raise ValueError("no samples")
-    normal = sum(1 for f in values if f == "N")
-    enough = not stepped or (minutes_normal is not None and minutes_normal >= FLUE_GAS_VALID_MINUTES)
-    if kind == "flue_gas":
-        if normal >= FLUE_GAS_NORMAL_SHARE * len(values):
-            return "N" if enough else None  # N but too few minutes: incomplete, not abnormal
-    elif normal == len(values):
-        return "N"
-    counts: dict[str, int] = {}
-    for f in values:
-        if f != "N":
-            counts[f] = counts.get(f, 0) + 1
-    return min(counts, key=lambda f: (-counts[f], f))
 
 
 def units_table() -> pa.Table:

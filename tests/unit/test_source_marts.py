@@ -12,7 +12,7 @@ from ingest.hj212.batch import parse_lines_batch
 from ingest.hj212.protocol import build_packet
 from schemas import source as schema
 from schemas.clock import BEIJING
-from transforms.source_marts import daily_values, hourly_values, rollup_flag, source_type
+from transforms.source_marts import daily_values, hourly_values
 
 pytestmark = pytest.mark.unit
 
@@ -69,22 +69,39 @@ def minutes(n_normal: int, abnormal: str, n_abnormal: int, **kw: object) -> list
 # -- the roll-up rules (DOMAIN.md §1) ---------------------------------------------------------------
 
 
-def test_rollup_reference_rules() -> None:
-    assert rollup_flag(["N"] * 59 + ["D"], "wastewater") == "D"  # one abnormal minute
-    assert rollup_flag(["N"] * 60, "wastewater") == "N"
-    assert rollup_flag(["N"] * 45 + ["M"] * 15, "flue_gas") == "N"  # exactly 75 % N
-    assert rollup_flag(["N"] * 44 + ["M"] * 16, "flue_gas") == "M"
-    assert rollup_flag(["N", None, "C", "C", "D", "D"], "wastewater") == "C"  # ties: alphabetical
-    assert rollup_flag([None, None], "flue_gas") == "N"  # no flag sent counts as N
-    # a flue-gas hour needs 45 N minutes (HJ 75): N samples too few for that have no flag
-    assert rollup_flag(["N"] * 3, "flue_gas", stepped=True, minutes_normal=3) is None
-    # 75 % N but too few minutes: incomplete (no flag), not abnormal; under 75 % N: abnormal
-    assert rollup_flag(["N"] * 3 + ["C"], "flue_gas", stepped=True, minutes_normal=3) is None
-    assert rollup_flag(["N"] * 2 + ["C"] * 2, "flue_gas", stepped=True, minutes_normal=2) == "C"
-    assert rollup_flag(["N"] * 5, "flue_gas", stepped=True, minutes_normal=50) == "N"
-    assert rollup_flag(["N"], "flue_gas", stepped=True) is None  # one sample: no step, no 45 minutes
-    assert rollup_flag(["N"], "flue_gas") == "N"  # a 2061 hour: the logger's roll-up
-    assert rollup_flag(["N"] * 3, "wastewater", stepped=True, minutes_normal=3) == "N"  # flue gas's rule
+def sampled(
+    flags: list[str | None], *, cn: str = "2051", code: str = "w01018", st: str | None = "32"
+) -> list[dict[str, object]]:
+    """One sample of ``cn`` per minute of the 10:00 hour with each of ``flags`` (None: no flag sent)."""
+    stat = "Rtd" if cn == "2011" else "Avg"
+    return [
+        reading(cn, H10 + dt.timedelta(minutes=i), stat, 10.0, f, code=code, st=st, offset=i)
+        for i, f in enumerate(flags)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("flags", "cn", "code", "flag"),
+    [
+        (["N"] * 59 + ["D"], "2051", "w01018", "D"),  # wastewater: one abnormal minute
+        (["N"] * 60, "2051", "w01018", "N"),
+        (["N"] * 45 + ["M"] * 15, "2051", "a21026", "N"),  # flue gas: exactly 75 % N, 45 minutes
+        (["N"] * 44 + ["M"] * 16, "2051", "a21026", "M"),
+        (["N", None, "C", "C", "D", "D"], "2051", "w01018", "C"),  # ties: alphabetical; no flag is N
+        ([None], "2061", "a21026", "N"),  # an hourly packet without a flag: N, the logger's roll-up
+        (["N"], "2061", "a21026", "N"),  # no 45 minutes asked of a 2061 hour
+        (["N"] * 3, "2051", "w01018", "N"),  # wastewater: no 45 minutes either
+        (["N"] * 3, "2051", "a21026", None),  # flue gas: 3 N minutes are too few (HJ 75), no flag
+        (["N"] * 3 + ["C"], "2051", "a21026", None),  # 75 % N but 3 minutes: incomplete, not abnormal
+        (["N"] * 2 + ["C"] * 2, "2051", "a21026", "C"),  # under 75 % N: abnormal
+    ],
+)
+def test_hour_flag_roll_up(flags: list[str | None], cn: str, code: str, flag: str | None) -> None:
+    """DOMAIN.md §1's roll-up as the marts' SQL applies it: wastewater any abnormal sample, flue gas
+    N with ≥ 75 % N samples covering ≥ 45 minutes, else the most frequent abnormal flag."""
+    st = "32" if code.startswith("w") else "31"
+    (h,) = hourly(sampled(flags, cn=cn, code=code, st=st))
+    assert (h["basis"], h["samples"], h["flag"]) == (cn, len(flags), flag)
 
 
 def stepped(
@@ -225,14 +242,23 @@ def test_flue_gas_hour_is_normal_with_75_percent_normal_minutes(
     assert h["avg_value"] == pytest.approx(mean)
 
 
-def test_source_type_from_code_prefix_then_st() -> None:
-    # the code names what is measured: a real logger sends SO2 and NOx under ST 32 (wastewater)
-    assert source_type("32", "a21026") == "flue_gas"
-    assert source_type("31", "w01018") == "wastewater"
-    assert source_type(None, "w01018") == "wastewater"
-    assert source_type("32", "x1") == "wastewater"
-    assert source_type("31", "x1") == "flue_gas"
-    assert source_type("22", "x1") == "other"
+@pytest.mark.parametrize(
+    ("st", "code", "kind"),
+    [
+        ("32", "a21026", "flue_gas"),  # the code names what is measured: a real logger sends SO2 under ST 32
+        ("31", "w01018", "wastewater"),
+        (None, "w01018", "wastewater"),
+        ("32", "x1", "wastewater"),  # a code of neither kind: its packet's ST
+        ("31", "x1", "flue_gas"),
+        ("22", "x1", "other"),
+    ],
+)
+def test_source_type_from_code_prefix_then_st(st: str | None, code: str, kind: str) -> None:
+    (h,) = hourly(sampled(["N"], cn="2061", code=code, st=st))
+    assert h["source_type"] == kind
+
+
+def test_source_type_decides_the_roll_up_rule() -> None:
     # the SQL agrees: ST unknown, code a… → flue-gas rule (45 of 60 N is N)
     (h,) = hourly(minutes(45, "D", 15, code="a21026", st="\x00\x00"))
     assert (h["source_type"], h["flag"]) == ("flue_gas", "N")
