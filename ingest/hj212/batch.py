@@ -1080,6 +1080,10 @@ def _civil_to_us(t: dt.datetime) -> int:
     return (t.replace(tzinfo=None) - dt.datetime(1970, 1, 1)) // us - offset // us
 
 
+# the reference path's packet columns, as _Acc.add takes them (warn last: ids, not an array)
+_PACKET_COLS = ("line", "date", "flag", "pnum", "pno", "version", "data_at", "has_dt", "per_row", "warn")
+
+
 def _slow_path(
     lines: _Lines,
     idx: np.ndarray,
@@ -1094,12 +1098,7 @@ def _slow_path(
     the quarantine rows are returned. The first parts of split packets among the lines are added to
     ``first_parts``; a later part whose first part is not there yet is left out and its input line
     (``base`` + i) appended to ``later`` — with ``later=None`` it is quarantined."""
-    rows: dict[str, list[object]] = {c: [] for c in _PACKET_COLS}
-    strs: dict[str, list[str | None]] = {"mn": [], "st": [], "cn": [], "qn": []}
-    r_row: list[int] = []
-    r_value: list[float] = []
-    r_key: list[tuple[str, str, str]] = []
-    r_flag: list[str | None] = []
+    collected = _SlowRows()
     rejects: list[int] = []
     results: list[proto.Reject | None] = []
     default_days = (default_date - dt.date(1970, 1, 1)).days
@@ -1132,15 +1131,36 @@ def _slow_path(
             days = beijing_days(int(lines.received_us[i]))
         else:
             days = default_days
+        collected.add(base + i, days, r, data_us)
+    collected.flush(acc)
+    return _quarantine_rows(lines, rejects, results, segment, default_date)
+
+
+@dataclass
+class _SlowRows:
+    """The reference path's packets and their readings, gathered as lists, then handed to ``_Acc``
+    in the fast path's array form."""
+
+    rows: dict[str, list[Any]] = field(default_factory=lambda: {c: [] for c in _PACKET_COLS})
+    strs: dict[str, list[str | None]] = field(
+        default_factory=lambda: {c: [] for c in ("mn", "st", "cn", "qn")}
+    )
+    r_row: list[int] = field(default_factory=list)
+    r_value: list[float] = field(default_factory=list)
+    r_key: list[tuple[str, str, str]] = field(default_factory=list)
+    r_flag: list[str | None] = field(default_factory=list)
+
+    def add(self, line: int, days: int, r: proto.Packet, data_us: int | None) -> None:
+        """Packet ``r`` of input line ``line``, dated ``days``; its readings only with a DataTime."""
         reads = readings_from_packet(r) if data_us is not None else []
-        k = len(rows["line"])
+        k = len(self.rows["line"])
         for code, orig, stat, v, flag, _ in reads:
-            r_row.append(k)
-            r_value.append(v)
-            r_key.append((code, orig, stat))
-            r_flag.append(flag)
+            self.r_row.append(k)
+            self.r_value.append(v)
+            self.r_key.append((code, orig, stat))
+            self.r_flag.append(flag)
         for name, value in (
-            ("line", base + i),
+            ("line", line),
             ("date", days),
             ("flag", -1 if r.flag is None else r.flag),
             ("pnum", -1 if r.pnum is None else r.pnum),
@@ -1151,35 +1171,40 @@ def _slow_path(
             ("per_row", len(reads)),
             ("warn", ",".join(r.warnings) or None),
         ):
-            rows[name].append(value)
+            self.rows[name].append(value)
         for name, text in (("mn", r.mn), ("st", r.st), ("cn", r.cn), ("qn", r.qn)):
-            strs[name].append(text)
-    if rows["line"]:
-        keys = sorted(set(r_key))
+            self.strs[name].append(text)
+
+    def flush(self, acc: _Acc) -> None:
+        if not self.rows["line"]:
+            return
+        keys = sorted(set(self.r_key))
         key_gid = (
             dict(zip(keys, acc.key_ids(*map(list, zip(*keys, strict=True))), strict=True)) if keys else {}
         )
+        arrays = {
+            name: np.array(self.rows[name], np.bool_ if name == "has_dt" else np.int64)
+            for name in _PACKET_COLS[:-1]
+        }
         acc.add(
-            np.array(rows["line"], np.int64),
-            np.array(rows["date"], np.int64),
-            {name: pa.array(values, pa.string()) for name, values in strs.items()},
-            flag=np.array(rows["flag"], np.int64),
-            pnum=np.array(rows["pnum"], np.int64),
-            pno=np.array(rows["pno"], np.int64),
-            version=np.array(rows["version"], np.int64),
-            data_at=np.array(rows["data_at"], np.int64),
-            has_dt=np.array(rows["has_dt"], np.bool_),
-            per_row=np.array(rows["per_row"], np.int64),
-            warn=acc.warn_ids(rows["warn"]),
-            r_row=np.array(r_row, np.int64),
-            r_value=np.array(r_value, np.float64),
-            r_key=np.array([key_gid[k] for k in r_key], np.int64),
-            r_flag=acc.flag_ids(r_flag),
+            arrays["line"],
+            arrays["date"],
+            {name: pa.array(values, pa.string()) for name, values in self.strs.items()},
+            flag=arrays["flag"],
+            pnum=arrays["pnum"],
+            pno=arrays["pno"],
+            version=arrays["version"],
+            data_at=arrays["data_at"],
+            has_dt=arrays["has_dt"],
+            per_row=arrays["per_row"],
+            warn=acc.warn_ids(self.rows["warn"]),
+            r_row=np.array(self.r_row, np.int64),
+            r_value=np.array(self.r_value, np.float64),
+            r_key=np.array([key_gid[k] for k in self.r_key], np.int64),
+            r_flag=acc.flag_ids(self.r_flag),
         )
-    return _quarantine_rows(lines, rejects, results, segment, default_date)
 
 
-_PACKET_COLS = ("line", "date", "flag", "pnum", "pno", "version", "data_at", "has_dt", "per_row", "warn")
 # (MN, QN, CN, PNUM): the parts of one split packet share all four (HJ 212-2017 §6.3.3)
 _SplitKey = tuple[str, str, str, int | None]
 
