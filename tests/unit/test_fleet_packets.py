@@ -56,6 +56,18 @@ def in_window(t: datetime, f: Fault) -> bool:
     return f.start <= t < f.end
 
 
+def rtd_due(spec: DeviceSpec, start: datetime, f: Fault) -> int:
+    """How many 2011 packets the schedule puts in ``f``'s window: they are due at
+    ``start + phase + k·interval`` (k = 0, 1, …), so the count is the ticks before the window's end
+    minus the ticks before its start (integer seconds, ceiling division)."""
+
+    def ticks_before(t: datetime) -> int:
+        s = int((t - start).total_seconds()) - spec.rtd_phase_s
+        return max(0, -(-s // spec.rtd_interval_s))
+
+    return ticks_before(f.end) - ticks_before(f.start)
+
+
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_every_packet_parses_and_faulty_lines_are_rejected_for_the_labelled_reason(seed: int) -> None:
     start, end = T0, T0 + timedelta(hours=12)
@@ -156,6 +168,13 @@ def test_exceedance_flatline_zero_and_gap_are_in_the_data() -> None:
     assert exc.details["limit"] == 35.0 and exc.details["factor"] > 1 and exc.details["basis"] == "ZsRtd"
     value = flat.details["value"]
     trs = [e for e in events if isinstance(e, Transmission)]
+    # every packet the schedule puts in a window is sent: FLUE reports every 36 s, so a whole hour holds
+    # exactly 100 real-time packets whatever the phase, and each hour of a window ends in one hourly packet
+    assert FLUE.rtd_interval_s == 36
+    for f, hours in ((exc, 2), (flat, 4), (zero, 1)):
+        rtd = [tr for tr in trs if tr.cn == "2011" and in_window(tr.data_time, f)]
+        assert len(rtd) == rtd_due(FLUE, T0, f) == 100 * hours, f.kind
+        assert len([tr for tr in trs if tr.cn == "2061" and in_window(tr.data_time, f)]) == hours, f.kind
     for tr in trs:
         p = parsed(tr)
         so2, nox, pm = p.items["a21026"], p.items["a21002"], p.items["a34013"]
@@ -187,7 +206,17 @@ def test_wastewater_ph_exceedance_and_flatline() -> None:
     plan = FaultPlan(explicit=faults).materialize([WATER], T0, T0 + timedelta(hours=8), 4)
     script = LoggerScript(WATER, T0, T0 + timedelta(hours=8), seed=4, faults=plan[WATER.mn])
     exc, flat = script.window_labels()
-    for tr in transmissions(script):
+    trs = transmissions(script)
+    # WATER reports every 59 s from 7 s past T0: 61 packets fall in hour 1 (7 + 59·61 … 7 + 59·121 s),
+    # 183 in hours 3–6 (k = 183 … 365); the arithmetic is rtd_due's
+    assert (WATER.rtd_interval_s, WATER.rtd_phase_s) == (59, 7)
+    for f, n in ((exc, 61), (flat, 183)):
+        assert (
+            len([tr for tr in trs if tr.cn == "2011" and in_window(tr.data_time, f)])
+            == rtd_due(WATER, T0, f)
+            == n
+        )
+    for tr in trs:
         p = parsed(tr)
         if tr.cn != "2011":
             continue
