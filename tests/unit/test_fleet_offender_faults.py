@@ -54,7 +54,12 @@ def test_flags_near_limit_and_zs_mismatch_are_in_the_hourly_packets() -> None:
                  {"limit": 50.0, "low": 0.92, "high": 0.99, "basis": "ZsRtd"})  # fmt: skip
     script = LoggerScript(FLUE, T0, T0 + timedelta(hours=10), seed=3, faults=[flags, zs, near])
     assert {f.kind for f in script.device_labels()} == {"flags", "zs_mismatch", "near_limit"}
-    for p in hourly(script):
+    packets = hourly(script)
+    # one 2061 per hour ending in (T0, T0 + 10 h], dated by the hour's start: T0 + 0 h … T0 + 9 h
+    assert [p.data_time for p in packets] == [T0 + timedelta(hours=h) for h in range(10)]
+    assert len([p for p in packets if flags.start <= p.data_time < flags.end]) == 3  # type: ignore[operator]
+    assert len([p for p in packets if zs.start <= p.data_time < zs.end]) == 2  # type: ignore[operator]
+    for p in packets:
         assert p.data_time is not None
         inside = flags.start <= p.data_time < flags.end
         assert {it["Flag"] for it in p.items.values()} == ({"M"} if inside else {"N"})
