@@ -7,6 +7,12 @@ import datetime as dt
 import io
 import json
 import re
+import types
+import zipfile
+
+import openpyxl.packaging.core
+import openpyxl.writer.excel
+import pytest
 
 from ecocloud.simulator.enterprise_feeds import (
     CreditUpstream,
@@ -23,6 +29,25 @@ from transforms.identifiers import is_valid_uscc
 
 ANCHOR = dt.date(2026, 11, 20)
 S = simulated_sources(0, ANCHOR)
+
+
+def credit_xlsx_at(monkeypatch: pytest.MonkeyPatch, when: dt.datetime, year: int) -> bytes:
+    """credit_xlsx with the wall clock at ``when`` for what reads it while the file is written:
+    openpyxl's document created/modified times and zipfile's entry times."""
+
+    class Frozen(dt.datetime):
+        @classmethod
+        def now(cls, tz: dt.tzinfo | None = None) -> Frozen:
+            return cls.fromtimestamp(when.timestamp(), tz)
+
+    clock = types.SimpleNamespace(datetime=Frozen, timezone=dt.timezone)
+    with monkeypatch.context() as m:
+        m.setattr(openpyxl.packaging.core, "datetime", clock)
+        m.setattr(openpyxl.writer.excel, "datetime", clock)
+        m.setattr(
+            zipfile, "time", types.SimpleNamespace(time=when.timestamp, localtime=zipfile.time.localtime)
+        )
+        return credit_xlsx(S, year)
 
 
 def get(upstream: Upstream, path: str, **query: str) -> Resource | Response | None:
@@ -68,14 +93,19 @@ def test_monitoring_points_and_device_registry_compatibility() -> None:
     assert "password" not in served[0]  # secrets stay with the receiver's device file
 
 
-def test_deterministic_from_seed_and_anchor() -> None:
+def test_deterministic_from_seed_and_anchor(monkeypatch: pytest.MonkeyPatch) -> None:
     again = simulated_sources.__wrapped__(0, ANCHOR)  # bypass the cache
     assert again == S
     other = simulated_sources.__wrapped__(1, ANCHOR)
     assert {e.uscc for e in other.enterprises} != {e.uscc for e in S.enterprises}
     later = simulated_sources.__wrapped__(0, ANCHOR + dt.timedelta(days=30))
     assert [e.uscc for e in later.enterprises] == [e.uscc for e in S.enterprises]  # same firms, shifted dates
-    assert credit_xlsx(S, S.credit_years[1]) == credit_xlsx(S, S.credit_years[1])  # byte-stable XLSX
+    # byte-stable XLSX: the same bytes when written at two different wall-clock times (openpyxl's
+    # document times and the zip entry times would differ; credit_xlsx pins both)
+    year = S.credit_years[1]
+    a = credit_xlsx_at(monkeypatch, dt.datetime(2025, 1, 2, 3, 4, 5, tzinfo=dt.UTC), year)
+    b = credit_xlsx_at(monkeypatch, dt.datetime(2026, 7, 8, 9, 10, 17, tzinfo=dt.UTC), year)
+    assert a == b
 
 
 def test_faults_are_where_the_docstring_says() -> None:
