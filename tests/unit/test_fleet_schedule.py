@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import math
+import os
+import subprocess
+import sys
 from collections import Counter
 from datetime import datetime, timedelta
 
@@ -91,7 +95,39 @@ def test_seeded_intervals_and_counts(seed: int) -> None:
         c = counts(s, T0, timedelta(hours=1))
         assert c["2011"] == math.ceil((3600 - s.rtd_phase_s) / s.rtd_interval_s)
         assert (c["2051"], c["2061"], c["2031"]) == (6, 1, 0)
-    assert resolve_spec(d, seed) == resolve_spec(d, seed)  # deterministic
+
+
+RESOLVED = """
+import json, sys
+from ecocloud.simulator.fleet import builtin_devices, resolve_spec
+out = []
+for seed in range(5):
+    for d in builtin_devices(seed, 6):
+        s = resolve_spec(d, seed)
+        out.append([seed, s.mn, s.rtd_interval_s, s.rtd_phase_s, s.scale])
+json.dump(out, sys.stdout)
+"""
+
+
+def test_seeded_specs_are_the_same_in_any_process() -> None:
+    """The seed alone picks each device's interval, phase and size: two processes with different
+    string-hash seeds (PYTHONHASHSEED) resolve every device of five seeds as this one does."""
+    here = [
+        [seed, s.mn, s.rtd_interval_s, s.rtd_phase_s, s.scale]
+        for seed in range(5)
+        for s in (resolve_spec(d, seed) for d in builtin_devices(seed, 6))
+    ]
+    assert len(here) == 30
+    for hash_seed in ("1", "2"):
+        run = subprocess.run(
+            [sys.executable, "-c", RESOLVED],
+            env={**os.environ, "PYTHONHASHSEED": hash_seed},
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        )
+        assert json.loads(run.stdout) == here, hash_seed
 
 
 def test_script_without_faults_sends_the_schedule() -> None:
