@@ -13,6 +13,7 @@ import gzip
 import json
 import threading
 import time
+import types
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -106,19 +107,29 @@ def session(limits: HttpLimits = SMALL, retries: int = 0) -> Any:
 
 
 # -------------------------------------------------------------------------------- size and gzip
+@pytest.mark.timeout(30)  # only against hanging: a client reading the body would wait for it for 10 min
 def test_a_declared_oversized_body_is_refused_before_reading(upstream: Upstream) -> None:
+    """The body is held back until the client has answered, and nothing else ends the wait (deadline
+    and per-read timeout 10 min): a client that read any of the body before refusing would hang."""
+    release, body_sent = threading.Event(), threading.Event()
+
     def huge(h: BaseHTTPRequestHandler) -> None:
         h.send_response(200)
         h.send_header("Content-Length", str(10 * 2**30))
         h.end_headers()
+        h.wfile.flush()
+        release.wait(60)
+        body_sent.set()
         h.wfile.write(b"x" * 1000)
-        time.sleep(5)  # we must not be waiting for the rest
 
     upstream.routes["/huge"] = huge
-    started = time.monotonic()
-    with pytest.raises(FetchRefused, match=r"exceeds 1048576 bytes .*Content-Length 10737418240"):
-        fetch(session(), upstream.url("/huge"), timeout_s=5)
-    assert time.monotonic() - started < 1.5
+    patient = HttpLimits(max_bytes=MiB, deadline_s=600.0)
+    try:
+        with pytest.raises(FetchRefused, match=r"exceeds 1048576 bytes .*Content-Length 10737418240"):
+            fetch(session(patient), upstream.url("/huge"), timeout_s=600)
+        assert not body_sent.is_set()  # refused on the headers alone
+    finally:
+        release.set()
 
 
 def test_an_unannounced_endless_body_is_cut_at_the_cap(upstream: Upstream) -> None:
@@ -169,44 +180,72 @@ def test_a_gzipped_day_file_bomb_is_landed_raw_and_refused_when_inflated(
 
 
 # ---------------------------------------------------------------------------- time: the deadline
+class Trickle:
+    """A route writing ``head`` then one byte of ``unit`` every 0.1 s, ``n`` times (10 s in all, every
+    write well inside the client's 5 s per-read timeout): ``sent`` counts the bytes written before the
+    route ended, ``cut`` whether it ended because the client had hung up."""
+
+    def __init__(self, head: Callable[[BaseHTTPRequestHandler], None], unit: bytes, n: int = 100) -> None:
+        self.head, self.unit, self.n = head, unit, n
+        self.sent = 0
+        self.cut = False
+        self.done = threading.Event()
+
+    def __call__(self, h: BaseHTTPRequestHandler) -> None:
+        try:
+            self.head(h)
+            for _ in range(self.n):
+                h.wfile.write(self.unit)
+                h.wfile.flush()
+                self.sent += 1
+                time.sleep(0.1)
+        except (BrokenPipeError, ConnectionResetError):
+            self.cut = True
+        finally:
+            self.done.set()
+
+    def wait(self) -> None:
+        """Until the route has ended: a client that hung up is noticed at the next write or two."""
+        assert self.done.wait(30), "the route is still writing"
+
+
 def test_a_trickled_body_is_cut_at_the_total_deadline(upstream: Upstream) -> None:
-    def trickle(h: BaseHTTPRequestHandler) -> None:
+    def head(h: BaseHTTPRequestHandler) -> None:
         h.send_response(200)
         h.send_header("Content-Length", "100")
         h.end_headers()
-        for _ in range(100):  # 10 s in all; every read is well inside the 5 s per-read timeout
-            h.wfile.write(b"x")
-            h.wfile.flush()
-            time.sleep(0.1)
 
-    upstream.routes["/trickle"] = trickle
-    started = time.monotonic()
+    trickle = upstream.routes["/trickle"] = Trickle(head, b"x")
     with pytest.raises(FetchRefused, match="within the 1 s deadline"):
         fetch(session(HttpLimits(deadline_s=1.0)), upstream.url("/trickle"), timeout_s=5)
-    assert time.monotonic() - started < 2.5
+    trickle.wait()
+    # the client hung up mid-body: the deadline shut its socket; it did not read the body to its end
+    assert trickle.cut and 0 < trickle.sent < 100, (trickle.cut, trickle.sent)
 
 
 def test_trickled_headers_are_cut_at_the_total_deadline(upstream: Upstream) -> None:
-    def trickle_headers(h: BaseHTTPRequestHandler) -> None:
+    def head(h: BaseHTTPRequestHandler) -> None:
         h.wfile.write(b"HTTP/1.1 200 OK\r\nX-Slow: ")
-        for _ in range(100):
-            h.wfile.write(b"a")
-            h.wfile.flush()
-            time.sleep(0.1)
 
-    upstream.routes["/trickle-headers"] = trickle_headers
-    started = time.monotonic()
-    with pytest.raises(FetchRefused, match="deadline"):
+    trickle = upstream.routes["/trickle-headers"] = Trickle(head, b"a")
+    with pytest.raises(FetchRefused, match="within the 1 s deadline"):
         fetch(session(HttpLimits(deadline_s=1.0)), upstream.url("/trickle-headers"), timeout_s=5)
-    assert time.monotonic() - started < 2.5
+    trickle.wait()
+    assert trickle.cut and trickle.sent < 100, (trickle.cut, trickle.sent)  # hung up mid-header
 
 
-def test_retry_after_beyond_the_deadline_fails_at_once(upstream: Upstream) -> None:
+def test_retry_after_beyond_the_deadline_fails_at_once(
+    upstream: Upstream, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ingest.http
+
+    slept: list[float] = []  # fetch's back-off sleeps, recorded instead of slept
+    clock = types.SimpleNamespace(monotonic=time.monotonic, time=time.time, sleep=slept.append)
+    monkeypatch.setattr(ingest.http, "time", clock)
     upstream.routes["/later"] = reply(503, b"busy", Retry_After="3600")
-    started = time.monotonic()
-    with pytest.raises(FetchRefused, match=r"deadline \(last: HTTP 503; next try in 3600 s\)"):
+    with pytest.raises(FetchRefused, match=r"5 s deadline \(last: HTTP 503; next try in 3600 s\)"):
         fetch(session(HttpLimits(deadline_s=5.0), retries=3), upstream.url("/later"), timeout_s=5)
-    assert time.monotonic() - started < 1.0
+    assert (upstream.hits["/later"], slept) == (1, [])  # one request, no wait, no retry
 
 
 def test_transient_failures_are_still_retried(upstream: Upstream) -> None:
