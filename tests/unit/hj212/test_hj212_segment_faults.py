@@ -8,14 +8,13 @@ import asyncio
 import errno
 import hashlib
 import os
-import threading
-import time
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from ingest.hj212 import segments
 from ingest.hj212.devices import AuthThrottle
 from ingest.hj212.segments import (
     AsyncSegmentLog,
@@ -295,17 +294,27 @@ def test_one_receiver_id_one_writer(tmp_path: Path) -> None:
     assert closed_records(tmp_path) == lines("a", 1) + lines("c", 1) + lines("d", 1)
 
 
-def test_a_restarting_receiver_waits_for_its_lock_while_another_sweeps_its_segments(tmp_path: Path) -> None:
+def test_a_restarting_receiver_waits_for_its_lock_while_another_sweeps_its_segments(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     gone = SegmentWriter(tmp_path, "r1", clock=lambda: T0)
     write(gone, lines("a", 2))
     gone.release()  # died with its segment open
     sweeper_holds = _try_lock(tmp_path, "r1")  # another receiver's sweep, closing r1's segment
     assert sweeper_holds is not None
-    threading.Timer(0.3, os.close, [sweeper_holds]).start()  # … and done a moment later
-    back = SegmentWriter(tmp_path, "r1", clock=lambda: T0, lock_wait_s=5)
-    started = time.monotonic()
+    attempts: list[str] = []
+
+    def try_lock(root: Path, receiver_id: str) -> int | None:
+        attempts.append(receiver_id)
+        if len(attempts) == 3:  # the sweep is done after the restarting receiver's second try
+            os.close(sweeper_holds)
+        return _try_lock(root, receiver_id)
+
+    monkeypatch.setattr(segments, "_try_lock", try_lock)
+    back = SegmentWriter(tmp_path, "r1", clock=lambda: T0, lock_wait_s=60)  # a bound against hanging only
     back.recover()  # waits instead of failing with ReceiverIdInUse
-    assert time.monotonic() - started >= 0.2
+    assert attempts == ["r1"] * 3  # refused twice while the sweep held the lock, then taken
+    monkeypatch.undo()
     write(back, lines("b", 1))
     back.close()
     assert closed_records(tmp_path) == lines("a", 2) + lines("b", 1)
@@ -359,7 +368,17 @@ def test_auth_throttle_memory_is_bounded() -> None:
     t = AuthThrottle(max_failures=2, max_keys=100, clock=lambda: 0.0)
     for i in range(1000):
         t.failed(f"10.0.{i // 250}.{i % 250}", f"MN{i}")
-    assert len(t._failures) <= 100
+    # 2,000 counters of one failure each (a peer and an MN per failure), the newest 100 kept
+    assert len(t._failures) == 100
+    assert not t._blocked and not t.blocked("10.0.3.249", "MN999")  # one failure of two: not yet
+    # the newest peer and MN are still counted: one more failure each blocks them …
+    assert t.failed("10.0.3.249", "MN-other") == ["peer:10.0.3.249"]
+    assert t.failed("10.9.9.9", "MN999") == ["mn:MN999"]
+    assert t.blocked("10.0.3.249", "MN-any") and t.blocked("10.8.8.8", "MN999")
+    # … the oldest were forgotten: their next failure is a first one
+    assert t.failed("10.0.0.0", "MN0") == []
+    assert not t.blocked("10.0.0.0", "MN0")
+    assert len(t._failures) == 100
 
 
 def test_an_mns_block_spares_the_addresses_that_authenticated_it_recently() -> None:
