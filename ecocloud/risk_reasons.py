@@ -4,7 +4,7 @@ The risk marts keep each reason's Chinese sentence (what enforcement lists and e
 its code, pollutant and numbers (``reasons_json``). An English page says the same from the code and
 the numbers; a code this module does not know, or a reason without the numbers its sentence needs,
 keeps its Chinese sentence (never a blank cell, never "None hours"). The largest exceedance multiple
-is shown as the numbers keep it (three decimals; the Chinese sentence rounds it to two).
+is shown at its declared decimals (``schemas.risk.DECIMALS``), as the Chinese sentence shows it.
 """
 
 from __future__ import annotations
