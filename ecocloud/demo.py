@@ -299,7 +299,7 @@ _REJECTS = """
 SELECT reason, count(*) AS lines FROM quarantine_source__packets GROUP BY ALL ORDER BY lines DESC
 """
 _RISK = f"""
-SELECT rank, round(score, {risk_schema.DECIMALS["score"]}) AS score, enterprise_name, outlet_code, split_part(top_reasons, '；', 1) AS first_reason
+SELECT rank, {risk_schema.rounded_sql("score", "score")} AS score, enterprise_name, outlet_code, split_part(top_reasons, '；', 1) AS first_reason
 FROM mart_risk__outlet_scores
 WHERE date = (SELECT max(date) FROM mart_risk__outlet_scores) AND score > 0
   AND period_days = (SELECT min(period_days) FROM mart_risk__outlet_scores)

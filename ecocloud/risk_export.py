@@ -136,8 +136,7 @@ def _display(key: str, value: Any) -> Any:
         # the field's declared decimals; a number whose field declares none is shown as it is, every
         # digit, rather than at a guess (tests/unit/test_risk_report.py checks that every float
         # column of the sheets declares them)
-        decimals = schema.DECIMALS.get(key)
-        return value if decimals is None else round(value, decimals)
+        return value if key not in schema.DECIMALS else schema.rounded(value, key)
     return value
 
 

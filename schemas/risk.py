@@ -756,8 +756,9 @@ F.define(
     Column(
         "score",
         "float64",
-        "risk score: sum of the reasons' points",
-        description_zh="风险得分：各原因得分之和",
+        "risk score: sum of the reasons' points, each rounded to the decimals shown (a tie to even, "
+        "GB/T 8170), so the points listed add up to it",
+        description_zh="风险得分：各原因得分之和；各原因得分先按显示的小数位修约（GB/T 8170，五成双），列出的得分之和即为总分",
         unit="1",
         nullable=False,
         min=0,
@@ -1391,9 +1392,39 @@ DECIMALS = F.decimals()
 REASONS_JSON_DECIMALS = {"points": DECIMALS["score"], "max_exceedance_multiple": 3}
 
 
+# One rounding for every risk number people see, at its field's declared decimals: the binary value
+# correctly rounded, an exact tie to even (GB/T 8170, as the air pages round): 80.625 → 80.62, 0.15625
+# → 0.16. Python's format and round() do this, and so does DuckDB's printf (the fmt library); DuckDB's
+# round() does not (a tie away from zero, and 2.675 → 2.68 through x × 100) — risk SQL rounds with
+# rounded_sql, never round(). Points and scores are stored rounded (transforms/risk/scoring.py), so a
+# score is the sum of the points shown; the other fields are rounded where shown.
+
+
 def fixed(value: float | None, field: str) -> str:
     """A risk number as people are shown it: its field's declared decimals, empty for None."""
     return "" if value is None else f"{value:.{DECIMALS[field]}f}"
+
+
+def rounded(value: float | None, field: str) -> float | None:
+    """A risk number rounded to its field's declared decimals as ``fixed`` shows it (a spreadsheet's
+    cell: a number, not text)."""
+    return None if value is None else float(fixed(value, field))
+
+
+def rounded_sql(expr: str, field: str) -> str:
+    """SQL: ``expr`` rounded to ``field``'s declared decimals as ``fixed`` shows it, an exact
+    DECIMAL(38, d) (DuckDB's printf formats a double as Python does; NULL stays NULL)."""
+    return _printf_round(expr, DECIMALS[field])
+
+
+def json_rounded_sql(expr: str, key: str) -> str:
+    """SQL: a number of ``reasons_json`` (``key`` of REASONS_JSON_DECIMALS) rounded as ``rounded_sql``
+    rounds, to the decimals the JSON keeps of it."""
+    return _printf_round(expr, REASONS_JSON_DECIMALS[key])
+
+
+def _printf_round(expr: str, decimals: int) -> str:
+    return f"CAST(printf('%.{decimals}f', ({expr})::DOUBLE) AS DECIMAL(38, {decimals}))"
 
 
 def printf_format(field: str) -> str:

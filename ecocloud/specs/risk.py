@@ -63,7 +63,9 @@ SPEC = SourceSpec(
             outputs=("mart_risk__outlet_scores", "mart_risk__enterprise_scores"),
             publish=Publish.PARTITION,
             steps="ecocloud.builds.risk:Scores",
-            code_version="2",  # 2: an enterprise's reasons carry the MN of the logger each is about
+            # 2: an enterprise's reasons carry the MN of the logger each is about; 3: a reason's points
+            # rounded as shown (scores their sum)
+            code_version="3",
             summary=("periods", "outlets", "enterprises"),
             doc="Outlet and enterprise risk scores of each period of the rules, ending on the newest day.",
         ),

@@ -28,7 +28,7 @@ from risk_data import (
 )
 
 from schemas.registry import get_table
-from schemas.risk import REASONS_JSON_DECIMALS
+from schemas.risk import REASONS_JSON_DECIMALS, fixed
 from transforms.risk import RiskMarts, load_rules
 from transforms.risk.scoring import PeriodScores, region_prefix, region_prefixes, score_period
 
@@ -81,9 +81,34 @@ def test_reasons_json_keeps_the_declared_decimals() -> None:
     assert REASONS_JSON_DECIMALS == {"points": 2, "max_exceedance_multiple": 3}
     assert reason["numbers"]["max_exceedance_multiple"] == round(multiple, 3) == 1.138
     assert reason["points"] == round(points, 2) == 18.54
-    assert air["exceedance_points"] == pytest.approx(points)  # the column keeps every digit
+    assert air["exceedance_points"] == air["score"] == 18.54  # stored as shown: what the reasons add up to
     (enterprise,) = [e for e in scores(m, D, D).enterprises.to_pylist() if e["uscc"] == E_AIR]
     assert [r["points"] for r in json.loads(enterprise["reasons_json"])] == [18.54]
+
+
+def _unpermitted_for_three_hours(loggers: int) -> PeriodScores:
+    """Loggers on outlets DW000, DW001 … of an enterprise without a permit, each discharging for 3
+    hours of day D: 30 points for no permit, 15 × 3 / 72 = 0.625 each (a tie at two decimals)."""
+    mns = [f"WAT{i}{'0' * 20}" for i in range(loggers)]
+    pts = points([{"mn": mn, "uscc": E_WATER, "outlet_code": f"DW00{i}"} for i, mn in enumerate(mns)])
+    flows = [r for mn in mns for r in series(mn, "w00000", START, [5.0] * 27)]  # D − 1, then 3 h of D
+    m = refresh(base_inputs(core_master__monitoring_points=pts, mart_source__hourly=hourly(flows)), D)
+    return scores(m, D, D)
+
+
+def test_points_shown_add_up_to_the_score_shown() -> None:
+    """30 + 0.625 was stored as 30.625, shown 30.62 by the pages, CSV and XLSX, while reasons_json
+    (DuckDB's round: a tie away from zero) said 0.63, and 30.00 + 0.63 ≠ 30.62. A reason's points
+    are rounded once, as shown (a tie to even), and every score and part is their sum."""
+    (outlet,) = _unpermitted_for_three_hours(1).outlets.to_pylist()
+    reasons = json.loads(outlet["reasons_json"])
+    assert [(r["code"], r["points"]) for r in reasons] == [
+        ("permit_none", 30.0),
+        ("unpermitted_discharge", 0.62),
+    ]
+    assert outlet["score"] == outlet["permit_points"] == 30.62
+    shown = [fixed(r["points"], "score") for r in reasons]
+    assert fixed(sum(float(p) for p in shown), "score") == fixed(outlet["score"], "score") == "30.62"
 
 
 def test_points_reasons_and_rank() -> None:
@@ -330,7 +355,7 @@ def test_fraud_and_quality_reasons_need_their_period_thresholds() -> None:
     m = refresh(base_inputs(mart_source__hourly=hourly(rows)), D - dt.timedelta(days=1), D)
     air = by_mn(scores(m, D - dt.timedelta(days=1), D).outlets)[MN_AIR]
     assert air["reason_codes"] == "abnormal_flags"
-    assert air["data_quality_points"] == pytest.approx(20 * (100 * 60 / 144) / 60)
+    assert air["data_quality_points"] == round(20 * (100 * 60 / 144) / 60, 2)  # 13.89: points as shown
     assert air["top_reasons"] == "异常标记（F/M/D/C/B/T）数据占 42%（60/144 个小时值）"
 
 

@@ -8,7 +8,9 @@ Inputs (relations on the connection): ``mart_source__exceedance_daily``,
 A ranked outlet is an MN under one enterprise (an MN remapped mid-period ranks once per
 enterprise). Its score is the sum of its reasons' points; each reason gives
 ``points × min(1, metric / saturation)`` (``[score.reasons]``, flat points for the permit status
-and the credit level) once its rule is met over the period:
+and the credit level) once its rule is met over the period, rounded to the decimals the registry
+declares for points (``schemas.risk.rounded_sql``: as every page, export and the CLI show them, so
+the points shown add up to the score shown; a reason rounding to 0 is none):
 
 * exceedance (per pollutant): hours over the limit, plus the largest 超标倍数 and the days whose
   mean exceeded, each with its own points;
@@ -56,8 +58,6 @@ SCORE_INPUTS = (
     "core_credit__ratings",
 )
 
-# the decimals reasons_json keeps of a reason's points and its numbers (declared in schemas.risk)
-_JSON_DECIMALS = schema.REASONS_JSON_DECIMALS
 # worst first: the enterprise's permit status is its outlets' worst
 _PERMIT_SEVERITY = ["revoked", "cancelled", "expired", "none", "not_yet_valid", "outlet_not_permitted",
                     "in_force", "unknown"]  # fmt: skip
@@ -257,7 +257,7 @@ def _exceedance_reason(rules: RiskRules) -> str:
                   CASE WHEN max_mult IS NOT NULL THEN printf('，最大超标倍数 {schema.printf_format("max_exceedance_multiple")} 倍', max_mult) ELSE '' END, exc_run,
                   CASE WHEN mean_days > 0 THEN printf('，日均值超标 %d 天', mean_days) ELSE '' END, {default})
                ELSE printf('%s 日均值超标 %d 天%s', nm, mean_days, {default}) END"""
-    numbers = f"""json_object('hours', exc_h, 'days', exc_days, 'max_exceedance_multiple', round(max_mult, {_JSON_DECIMALS["max_exceedance_multiple"]}),
+    numbers = f"""json_object('hours', exc_h, 'days', exc_days, 'max_exceedance_multiple', {schema.json_rounded_sql("max_mult", "max_exceedance_multiple")}::DOUBLE,
                        'longest_run_h', exc_run, 'daily_mean_days', mean_days, 'limit_value', limit_value,
                        'limit_unit', limit_unit, 'default_limit', coalesce(by_default, false))"""
     return (
@@ -408,7 +408,7 @@ def _outlet_sql(rules: RiskRules, start: dt.date, end: dt.date) -> str:
                coalesce(array_to_string(list(r.text ORDER BY r.points DESC, r.code, r.pollutant_code)[1:{top}], '；'), '') AS top_reasons,
                coalesce(string_agg(r.code, ',' ORDER BY r.points DESC, r.code, r.pollutant_code), '') AS reason_codes,
                coalesce(to_json(list({{'code': r.code, 'category': r.category, 'pollutant': r.pollutant_code,
-                                       'points': round(r.points, {_JSON_DECIMALS["points"]}), 'text': r.text, 'numbers': r.numbers}}
+                                       'points': r.points::DOUBLE, 'text': r.text, 'numbers': r.numbers}}
                                      ORDER BY r.points DESC, r.code, r.pollutant_code)
                                 FILTER (WHERE r.code IS NOT NULL))::VARCHAR, '[]') AS reasons_json
         FROM _score_outlets o LEFT JOIN _score_reasons r USING (mn, uk)
@@ -487,7 +487,7 @@ def _enterprise_sql(rules: RiskRules) -> str:
                array_to_string(list(text ORDER BY points DESC, code, outlet_code, pollutant_code, mn)[1:{top}], '；') AS top_reasons,
                string_agg(DISTINCT code, ',') AS codes,
                to_json(list({{'code': code, 'category': category, 'outlet_code': outlet_code, 'mn': mn,
-                              'pollutant': pollutant_code, 'points': round(points, {_JSON_DECIMALS["points"]}), 'text': text,
+                              'pollutant': pollutant_code, 'points': points, 'text': text,
                               'numbers': numbers}} ORDER BY points DESC, code, outlet_code, pollutant_code, mn))::VARCHAR AS reasons_json
         FROM distinct_reasons GROUP BY uscc
     )
@@ -522,6 +522,11 @@ def score_period(
         _credit(con, end)
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE _score_reasons AS SELECT * FROM ({_reasons_sql(rules)}) WHERE points > 0"
+        )
+        # a reason's points as they are shown (the declared decimals), which every score adds up
+        con.execute(
+            f"UPDATE _score_reasons SET points = {schema.rounded_sql('points', 'score')}; "
+            "DELETE FROM _score_reasons WHERE points = 0"
         )
         con.execute(f"CREATE OR REPLACE TEMP TABLE _score_outlet_rows AS {_outlet_sql(rules, start, end)}")
         outlets = to_table(
