@@ -1297,7 +1297,18 @@ enterprise_scores = Table(
         *F("industry_code", "score"),
         *F("exceedance_points", "fraud_points", "data_quality_points", "permit_points", "credit_points"),
         *F("outlets", "outlets_with_reasons", "top_outlet_key", "top_reasons", "reason_codes"),
-        F.get("reasons_json"),
+        F.get(
+            "reasons_json",
+            description="every reason of its outlets, JSON: code, outlet_code and mn of the logger it is "
+            "about (NULL for the enterprise's own: credit, its permit's status), pollutant, text, numbers, "
+            "and points — what it adds to the score, which they sum to: weight × its outlet's points, "
+            "rounded as shown (weight 1 on the best outlet and for the enterprise's own reasons, "
+            "other_outlets_factor on its other outlets); outlet_points: the points on its outlet's row",
+            description_zh="其各排放口的全部原因（JSON）：代码、所涉排放口编号和数采仪 MN（企业自身的原因——信用评价、"
+            "许可证状态——为 NULL）、污染物、说明文字、数据及得分 points，即计入企业得分的部分（各原因之和即为企业得分）："
+            "权重 weight × 所在排放口的得分后修约（得分最高排放口及企业自身原因的权重为 1，其他排放口为 "
+            "other_outlets_factor）；outlet_points：该原因在其排放口排名中的得分",
+        ),
         F.get(
             "permit_status",
             description="the most severe permit state among its outlets, each as of its last identity segment "

@@ -16,6 +16,7 @@ import itertools
 import json
 import re
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -538,6 +539,30 @@ def test_enterprise_page_shows_the_revoked_permit_and_credit(
         assert "<td>first application</td>" in versions_en and "首次申请" not in versions_en
     finally:
         enforcement.get(f"{risk_server}/", params={"lang": "zh"}, timeout=60)
+
+
+def test_an_enterprise_pages_reasons_add_up_to_its_score(
+    risk_server: str, enforcement: requests.Session, ranked: dict[str, Any]
+) -> None:
+    """An enterprise's page showed a score of 80.78 over reasons of 45.0 + 35.0 + 0.63 + 0.63: its
+    second outlet's reason at full points, though only other_outlets_factor of them count. Each
+    reason now shows what it adds, and they add up to the score shown."""
+    several = [e for e in ranked["enterprises"] if e["outlets_with_reasons"] > 1]
+    assert several  # the scenario's: an enterprise counting a share of a second outlet's reasons
+    checked = 0
+    for e in several[:5]:
+        reasons = json.loads(e["reasons_json"])
+        assert schema.fixed(sum(r["points"] for r in reasons), "score") == schema.fixed(e["score"], "score")
+        page = enforcement.get(f"{risk_server}/risk/enterprises/{e['uscc']}", timeout=60).text
+        score = re.search(r"<div><strong>([0-9.]+)</strong><span>得分；企业排名", page)
+        assert score and score[1] == schema.fixed(e["score"], "score")
+        if 'class="compact reasons"' not in page:
+            continue
+        table = page[page.index('class="compact reasons"') :].split("</table>")[0]
+        points = re.findall(r'<td class="num">([0-9.]+)', table)
+        assert points and sum(Decimal(p) for p in points) == Decimal(score[1]), (e["uscc"], points)
+        checked += 1
+    assert checked
 
 
 def test_the_public_sees_no_data_logger_id(risk_server: str, labels: list[dict[str, Any]]) -> None:

@@ -111,6 +111,25 @@ def test_points_shown_add_up_to_the_score_shown() -> None:
     assert fixed(sum(float(p) for p in shown), "score") == fixed(outlet["score"], "score") == "30.62"
 
 
+def test_an_enterprises_reasons_add_up_to_its_score() -> None:
+    """The enterprise counts other_outlets_factor of a second outlet's points, but listed that reason
+    at its outlet's full points: 30 + 0.63 + 0.63 = 31.26 beside a score of 30.78. Each reason now
+    says what it adds (weight × its outlet's points, rounded), its weight and its outlet's points."""
+    s = _unpermitted_for_three_hours(2)
+    (ent,) = s.enterprises.to_pylist()
+    reasons = json.loads(ent["reasons_json"])
+    listed = [(r["code"], r["outlet_code"], r["points"], r["weight"], r["outlet_points"]) for r in reasons]
+    f = RULES.other_outlets_factor
+    assert listed == [
+        ("permit_none", None, 30.0, 1.0, 30.0),
+        ("unpermitted_discharge", "DW000", 0.62, 1.0, 0.62),  # the best outlet (equal ones: by key)
+        ("unpermitted_discharge", "DW001", round(f * 0.625, 2), f, 0.62),  # 0.25 × 0.625 = 0.16
+    ]
+    assert ent["score"] == ent["permit_points"] == 30.78  # 30 + 0.625 + 0.25 × 0.625 = 30.78125
+    assert fixed(sum(r["points"] for r in reasons), "score") == fixed(ent["score"], "score")
+    assert ent["top_outlet_key"].endswith("/DW000/WAT000000000000000000000")
+
+
 def test_points_reasons_and_rank() -> None:
     so2 = [20.0] * 24 + [70.0] * 6 + [20.0] * 18  # 6 h at 70 mg/m³, limit 35: 超标倍数 1.0
     water = series(MN_WATER, "w01018", START, [20.0 + i % 3 for i in range(48)]) + series(
@@ -281,7 +300,9 @@ def test_enterprise_score_best_outlet_plus_a_share_of_the_others() -> None:
     out = by_mn(s.outlets)
     (ent,) = s.enterprises.to_pylist()
     best, other = out[MN_AIR]["score"] - 35, out["AIR2"]["score"] - 35
-    assert ent["score"] == pytest.approx(35 + best + RULES.other_outlets_factor * other)
+    # each reason weighted, then rounded as shown: within rounding of the unrounded combination
+    assert ent["score"] == pytest.approx(35 + best + RULES.other_outlets_factor * other, abs=0.01)
+    assert ent["score"] == round(sum(r["points"] for r in json.loads(ent["reasons_json"])), 2)
     assert (ent["outlets"], ent["outlets_with_reasons"], ent["credit_level"]) == (2, 2, "black")
     assert ent["top_outlet_key"] == f"{E_AIR}/DA001/{MN_AIR}"
     reasons = ent["top_reasons"].split("；")
@@ -310,7 +331,7 @@ def test_outlets_of_equal_scores_rank_and_roll_up_by_key() -> None:
         assert ranked[0]["score"] == ranked[1]["score"] > 0
         (ent,) = s.enterprises.to_pylist()
         assert ent["top_outlet_key"] == f"{E_AIR}/DA001/{twin}"
-        assert ent["score"] == pytest.approx(ranked[0]["score"] * (1 + RULES.other_outlets_factor))
+        assert ent["score"] == pytest.approx(ranked[0]["score"] * (1 + RULES.other_outlets_factor), abs=0.01)
 
 
 def test_an_enterprise_without_a_permit_counts_it_once_whatever_its_outlets() -> None:

@@ -27,7 +27,10 @@ the points shown add up to the score shown; a reason rounding to 0 is none):
   not on the permit); credit level (latest evaluation year ≤ the period's end); an unregistered MN.
 
 An enterprise's score: credit points + its best outlet's other points + ``other_outlets_factor`` ×
-the other outlets' other points. Every ranked row carries its top reasons in Chinese with their
+the other outlets' other points — the sum of its reasons' contributions, each listed with it
+(``points``: its weight × its outlet's unrounded points, rounded; ``weight`` 1 on the best outlet
+and for the enterprise's own reasons, ``other_outlets_factor`` on the others; ``outlet_points``:
+the points on its outlet's row). Every ranked row carries its top reasons in Chinese with their
 numbers, every reason as JSON, and the figures behind them. All in DuckDB SQL.
 """
 
@@ -434,7 +437,7 @@ def _outlet_sql(rules: RiskRules, start: dt.date, end: dt.date) -> str:
 
 def _enterprise_sql(rules: RiskRules) -> str:
     f, top = rules.other_outlets_factor, rules.top_reasons
-    cats = ("exceedance", "fraud", "data_quality", "permit")
+    cats = ("exceedance", "fraud", "data_quality", "permit", "credit")
 
     # an outlet's points an enterprise counts once, not per outlet: credit, and its permit's status
     once = "credit_points + enterprise_permit_points"
@@ -442,60 +445,60 @@ def _enterprise_sql(rules: RiskRules) -> str:
     # the best outlet: the highest score without the points counted once; of equal ones the first by
     # key, the same outlet for every category (arg_max alone picks any of equals, category by category)
     best_of = f"(-(score - ({once})), outlet_key)"
-
-    def combine(c: str, points: str | None = None) -> str:  # the best outlet's points + f × the others'
-        points = points or f"{c}_points"
-        best = f"arg_min({points}, {best_of})"
-        return f"{best} + {f!r} * ({_sum_points(points)} - {best}) AS {c}_points"
-
-    per_outlet = [combine(c) for c in cats if c != "permit"]
-    # the permit's status (none, expired, revoked …) once, as listed; an outlet not in the permit per outlet
-    per_outlet.append(combine("outlet_permit", "permit_points - enterprise_permit_points"))
+    category = "coalesce(" + _sum_points("points", "category = '{c}'") + ", 0) AS {c}_points"
+    # a reason's contribution to the enterprise's score: its outlet's points on the best outlet, and
+    # of the enterprise's own reasons (credit, its permit's status: once); other_outlets_factor × them
+    # on its other outlets — weighted from the unrounded points, then rounded as every reason is
+    weighted = schema.rounded_sql("weight * raw_points", "score")
 
     return f"""
     WITH ent AS (
         SELECT uscc, any_value(date) AS date, any_value(period_start) AS period_start,
                any_value(period_end) AS period_end, any_value(period_days) AS period_days,
                arg_min(enterprise_name, {best_of}) AS enterprise_name, arg_min(region_code, {best_of}) AS region_code,
-               arg_min(industry_code, {best_of}) AS industry_code, {", ".join(per_outlet)},
-               max(credit_points) AS credit_points, count(*) AS outlets,
+               arg_min(industry_code, {best_of}) AS industry_code, count(*) AS outlets,
                count(*) FILTER (WHERE score > 0) AS outlets_with_reasons,
-               arg_min(outlet_key, {best_of}) AS top_outlet_key,
+               arg_min(outlet_key, {best_of}) AS top_outlet_key, arg_min(mn, {best_of}) AS top_mn,
                arg_max(permit_status, list_position({_PERMIT_SEVERITY[::-1]!r}, permit_status)) AS permit_status,
                any_value(credit_level) AS credit_level, any_value(credit_year) AS credit_year
         FROM _score_outlet_rows WHERE uscc IS NOT NULL GROUP BY uscc
     ), reasons AS (
-        SELECT o.uscc, r.code, r.category, r.pollutant_code, r.points,
+        SELECT o.uscc, r.code, r.category, r.pollutant_code, r.points, r.raw_points,
                CASE WHEN r.scope = 'enterprise' THEN r.text ELSE printf('%s：%s', coalesce(o.outlet_code, o.mn), r.text) END AS text,
                r.numbers, CASE WHEN r.scope = 'enterprise' THEN NULL ELSE o.outlet_code END AS outlet_code,
                CASE WHEN r.scope = 'enterprise' THEN NULL ELSE o.mn END AS mn
         FROM _score_outlet_rows o JOIN _score_reasons r ON r.mn = o.mn AND r.uk = coalesce(o.uscc, '')
         WHERE o.uscc IS NOT NULL
     ), distinct_reasons AS (  -- an enterprise-wide reason (credit, the permit) once; others per logger
-        SELECT uscc, code, category, pollutant_code, outlet_code, mn, max(points) AS points,
-               arg_max(text, points) AS text, arg_max(numbers, points) AS numbers
+        SELECT uscc, code, category, pollutant_code, outlet_code, mn, max(points) AS outlet_points,
+               max(raw_points) AS raw_points, arg_max(text, points) AS text, arg_max(numbers, points) AS numbers
         FROM reasons GROUP BY uscc, code, category, pollutant_code, outlet_code, mn,
                               CASE WHEN mn IS NULL THEN text END
-    ), scored AS (
-        SELECT e.* EXCLUDE (outlet_permit_points), e.outlet_permit_points + coalesce(p.points, 0) AS permit_points
-        FROM ent e LEFT JOIN (
-            SELECT uscc, {_sum_points("points")} AS points FROM distinct_reasons
-            WHERE category = 'permit' AND mn IS NULL GROUP BY uscc
-        ) p USING (uscc)
+    ), contributions AS (
+        SELECT *, {weighted}::DOUBLE AS points FROM (
+            SELECT d.*, CASE WHEN d.mn IS NULL OR d.mn = e.top_mn THEN 1.0 ELSE {f!r} END AS weight
+            FROM distinct_reasons d JOIN ent e USING (uscc)
+        )
+    ), counted AS (
+        SELECT * FROM contributions WHERE points > 0
+    ), sums AS (
+        SELECT uscc, {", ".join(category.format(c=c) for c in cats)}, {_sum_points("points")} AS score
+        FROM counted GROUP BY uscc
     ), listed AS (  -- of equal reasons, two loggers on one outlet by MN (a hash join's order otherwise)
         SELECT uscc,
                array_to_string(list(text ORDER BY points DESC, code, outlet_code, pollutant_code, mn)[1:{top}], '；') AS top_reasons,
                string_agg(DISTINCT code, ',') AS codes,
                to_json(list({{'code': code, 'category': category, 'outlet_code': outlet_code, 'mn': mn,
-                              'pollutant': pollutant_code, 'points': points, 'text': text,
+                              'pollutant': pollutant_code, 'points': points, 'weight': weight,
+                              'outlet_points': outlet_points, 'text': text,
                               'numbers': numbers}} ORDER BY points DESC, code, outlet_code, pollutant_code, mn))::VARCHAR AS reasons_json
-        FROM distinct_reasons GROUP BY uscc
+        FROM counted GROUP BY uscc
     )
-    SELECT e.*, e.credit_points + {" + ".join(f"e.{c}_points" for c in cats)} AS score,
-           row_number() OVER (ORDER BY e.credit_points + {" + ".join(f"e.{c}_points" for c in cats)} DESC, e.uscc) AS rank,
+    SELECT e.* EXCLUDE (top_mn), {", ".join(f"coalesce(s.{c}_points, 0) AS {c}_points" for c in cats)},
+           coalesce(s.score, 0) AS score, row_number() OVER (ORDER BY coalesce(s.score, 0) DESC, e.uscc) AS rank,
            coalesce(l.top_reasons, '') AS top_reasons, coalesce(l.codes, '') AS reason_codes,
            coalesce(l.reasons_json, '[]') AS reasons_json
-    FROM scored e LEFT JOIN listed l USING (uscc)
+    FROM ent e LEFT JOIN sums s USING (uscc) LEFT JOIN listed l USING (uscc)
     ORDER BY rank
     """
 
@@ -523,9 +526,11 @@ def score_period(
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE _score_reasons AS SELECT * FROM ({_reasons_sql(rules)}) WHERE points > 0"
         )
-        # a reason's points as they are shown (the declared decimals), which every score adds up
+        # a reason's points as they are shown (the declared decimals), which every score adds up; the
+        # unrounded ones (raw_points) for the share of them an enterprise counts of its other outlets
         con.execute(
-            f"UPDATE _score_reasons SET points = {schema.rounded_sql('points', 'score')}; "
+            f"CREATE OR REPLACE TEMP TABLE _score_reasons AS SELECT * REPLACE "
+            f"({schema.rounded_sql('points', 'score')}::DOUBLE AS points), points AS raw_points FROM _score_reasons; "
             "DELETE FROM _score_reasons WHERE points = 0"
         )
         con.execute(f"CREATE OR REPLACE TEMP TABLE _score_outlet_rows AS {_outlet_sql(rules, start, end)}")
