@@ -1,11 +1,13 @@
 """A risk report for sharing: CSV and XLSX with Chinese headers (English ones on request: the web
 app's download from an English page), JSON for machines.
 
-The XLSX workbook has three sheets: 排名 (the ranked outlets), 企业排名 (the ranked enterprises, as
-the web page lists them) and 证据 (the evidence rows of the ranked outlets; past Excel's 1,048,576
-rows a sheet they go on in 证据 2, 证据 3, …), written row by row in openpyxl's write-only mode. CSV
-holds the outlet ranking. Cells are written as ecocloud/spreadsheet.py writes them: text never
-becomes a formula, a control character XLSX cannot hold shows as U+FFFD.
+The XLSX workbook has four sheets: 说明 (what the workbook holds: the period, the filters, how many
+are ranked, and what of the period has no risk data — the sheet it opens on), 排名 (the ranked
+outlets), 企业排名 (the ranked enterprises, as the web page lists them) and 证据 (the evidence rows of
+the ranked outlets; past Excel's 1,048,576 rows a sheet they go on in 证据 2, 证据 3, …), written row
+by row in openpyxl's write-only mode. CSV holds the outlet ranking. Cells are written as
+ecocloud/spreadsheet.py writes them: text never becomes a formula, a control character XLSX cannot
+hold shows as U+FFFD.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ __all__ = [
     "to_xlsx",
 ]
 
-RANKING_SHEET, ENTERPRISE_SHEET, EVIDENCE_SHEET = "排名", "企业排名", "证据"
+NOTES_SHEET, RANKING_SHEET, ENTERPRISE_SHEET, EVIDENCE_SHEET = "说明", "排名", "企业排名", "证据"
 
 # (key, column width in the workbook) of each column: a key is a risk field (``schemas.risk``), whose
 # declared heading (schemas.risk.heading) the sheets and the CSV show
@@ -107,7 +109,12 @@ EVIDENCE_COLUMNS: Columns = (
     ("evidence", 90),
     ("outlet_key", 40),
 )
-_ENGLISH_SHEETS = {RANKING_SHEET: "Ranking", ENTERPRISE_SHEET: "Enterprises", EVIDENCE_SHEET: "Evidence"}
+_ENGLISH_SHEETS = {
+    NOTES_SHEET: "Notes",
+    RANKING_SHEET: "Ranking",
+    ENTERPRISE_SHEET: "Enterprises",
+    EVIDENCE_SHEET: "Evidence",
+}
 # the columns holding codes of the registry, shown by their labels
 _CODED = {
     "permit_status": schema.PERMIT_STATUSES,
@@ -166,12 +173,56 @@ def _sheet(wb: Any, title: str, columns: Columns, rows: Iterable[list[Any]], lan
     sheets(wb, title, list(zip(_headers(columns, lang), widths, strict=True)), rows)
 
 
+def notes(report: RiskReport, lang: str = "zh") -> list[tuple[str, str]]:
+    """What the workbook holds, (item, text) in ``lang``: the period, the filters, how many of how
+    many are ranked, the days with risk data, and what of the period has none (the web list's and
+    the CLI's notes: days before the first or after the newest day with marts, today not over)."""
+    p, f = report.period, report.filters
+    en = lang == "en"
+    chosen = [
+        (("区划", "region"), region_label(f.region, lang) if f.region else None),
+        (("行业", "industry"), f.industry),
+        (("污染物", "pollutant"), f.pollutant),
+    ]
+    filters = [f"{names[en]} {value}" for names, value in chosen if value]
+    outlets, enterprises = len(report.outlets), len(report.enterprises)
+    coverage = [en_note if en else zh_note for zh_note, en_note in p.coverage_notes()]
+    if en:
+        rows = [
+            ("Report", f"Pollution-source risk ranking, {p.start} to {p.end}"),
+            ("Period", f"{p.start} to {p.end} ({p.days} day{'' if p.days == 1 else 's'}, Beijing dates)"),
+            ("Filters", "; ".join(filters) or "none"),
+            (
+                "Ranked",
+                f"the first {outlets} of {report.outlets_total} outlets; "
+                f"the first {enterprises} of {report.enterprises_total} enterprises",
+            ),
+            ("Risk data", f"{p.oldest or '…'} to {p.newest}"),
+        ]
+        return rows + [("Note", note) for note in coverage]
+    rows = [
+        ("报告", f"污染源风险排名 {p.start} 至 {p.end}"),
+        ("时段", f"{p.start} 至 {p.end}（{p.days} 天，北京时间）"),
+        ("筛选", "；".join(filters) or "无"),
+        (
+            "排名",
+            f"排放口前 {outlets} 名（共 {report.outlets_total} 个）；企业前 {enterprises} 名（共 {report.enterprises_total} 家）",
+        ),
+        ("风险数据", f"{p.oldest or '…'} 至 {p.newest}"),
+    ]
+    return rows + [("注意", note) for note in coverage]
+
+
 def to_xlsx(report: RiskReport, lang: str = "zh") -> bytes:
-    """Three sheets: 排名 (the outlet ranking), 企业排名 (the enterprise ranking) and 证据 (the
-    evidence rows, continued in 证据 2, … past Excel's row limit), Chinese headers; ``lang`` "en":
-    the sheets and headers in English (Ranking, Enterprises, Evidence), the cells as in Chinese."""
+    """Four sheets: 说明 (the notes: period, filters, what of it has no risk data), 排名 (the outlet
+    ranking), 企业排名 (the enterprise ranking) and 证据 (the evidence rows, continued in 证据 2, … past
+    Excel's row limit), Chinese headers; ``lang`` "en": the sheets, headers and notes in English
+    (Notes, Ranking, Enterprises, Evidence), the other cells as in Chinese."""
     p = report.period
     wb = workbook(f"污染源风险排名 {p.start} 至 {p.end}", _filters_text(report))
+    note_headings = ("Item", "Text") if lang == "en" else ("项目", "内容")
+    title = _ENGLISH_SHEETS[NOTES_SHEET] if lang == "en" else NOTES_SHEET
+    sheets(wb, title, list(zip(note_headings, (12, 100), strict=True)), notes(report, lang))
     _sheet(wb, RANKING_SHEET, RANKING_COLUMNS, _table(report.outlets, RANKING_COLUMNS), lang)
     _sheet(wb, ENTERPRISE_SHEET, ENTERPRISE_COLUMNS, _table(report.enterprises, ENTERPRISE_COLUMNS), lang)
     _sheet(wb, EVIDENCE_SHEET, EVIDENCE_COLUMNS, _table(report.evidence, EVIDENCE_COLUMNS), lang)

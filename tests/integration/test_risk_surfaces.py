@@ -121,8 +121,8 @@ def test_table_csv_and_xlsx_hold_the_same_ranking(risk_home: RiskHome, tmp_path:
     r = risk_home.ecocloud("risk", "--top", "12", "--out", str(book_path))  # the format from the suffix
     assert r.returncode == 0, r.stderr
     book = load_workbook(book_path)
-    assert book.sheetnames == ["排名", "企业排名", "证据"]
-    ranking, enterprises, evidence = (list(book[name].values) for name in book.sheetnames)
+    assert book.sheetnames == ["说明", "排名", "企业排名", "证据"]
+    ranking, enterprises, evidence = (list(book[name].values) for name in book.sheetnames[1:])
     assert list(ranking[0]) == headings(RANKING_COLUMNS)
     assert list(enterprises[0]) == headings(ENTERPRISE_COLUMNS)
     assert [row[3] for row in enterprises[1:]] == [e["uscc"] for e in top["enterprises"]]
@@ -300,7 +300,7 @@ def test_the_list_shows_the_cli_ranking_and_downloads_it(
     assert download.headers["content-type"].startswith("application/vnd.openxmlformats")
     assert "attachment" in download.headers["content-disposition"]
     book = load_workbook(io.BytesIO(download.content))
-    assert book.sheetnames == ["排名", "企业排名", "证据"]
+    assert book.sheetnames == ["说明", "排名", "企业排名", "证据"]
     assert [row[6] for row in list(book["排名"].values)[1:]] == [o["mn"] for o in expected["outlets"]]
     # the enterprises as the page lists them
     enterprise_table = page.text[page.text.index('id="enterprise-ranking"') :].split("</table>")[0]
@@ -320,10 +320,12 @@ def test_the_download_from_an_english_page_has_english_headers(risk_server: str,
     chinese = load_workbook(
         io.BytesIO(login("enf").get(risk_server + html.unescape(link[1]), timeout=60).content)
     )
-    assert english.sheetnames == ["Ranking", "Enterprises", "Evidence"]
-    assert chinese.sheetnames == ["排名", "企业排名", "证据"]  # Chinese stays the default
+    assert english.sheetnames == ["Notes", "Ranking", "Enterprises", "Evidence"]
+    assert chinese.sheetnames == ["说明", "排名", "企业排名", "证据"]  # Chinese stays the default
+    assert not [v for row in english["Notes"].values for v in row if cjk.search(str(v))]  # the notes too
     columns = (RANKING_COLUMNS, ENTERPRISE_COLUMNS, EVIDENCE_COLUMNS)
-    for sheet, chinese_sheet, listed in zip(english.worksheets, chinese.worksheets, columns, strict=True):
+    pairs = zip(english.worksheets[1:], chinese.worksheets[1:], columns, strict=True)
+    for sheet, chinese_sheet, listed in pairs:
         header, *rows = sheet.values
         chinese_header, *chinese_rows = chinese_sheet.values
         assert list(header) == headings(listed, "en")

@@ -5,6 +5,7 @@ marts built by the real transforms (risk_data)."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 import io
 import json
@@ -52,6 +53,7 @@ from ecocloud.risk_report import (
     resolve_period,
 )
 from schemas import risk as schema
+from schemas.clock import BEIJING
 from schemas.registry import get_table
 from schemas.risk import fixed, printf_format
 from transforms.risk import RiskMarts, load_rules
@@ -350,7 +352,7 @@ def test_exports_have_chinese_headers_and_every_row(marts: RiskMarts) -> None:
     assert rows[1][rows[0].index("许可证状态")] == "无排污许可证"  # codes in Chinese for people
 
     book = load_workbook(io.BytesIO(to_xlsx(report)))
-    assert book.sheetnames == ["排名", "企业排名", "证据"]
+    assert book.sheetnames == ["说明", "排名", "企业排名", "证据"]
     ranking, evidence = (list(book[s].values) for s in ("排名", "证据"))
     assert list(ranking[0]) == headings(RANKING_COLUMNS)
     assert list(evidence[0]) == headings(EVIDENCE_COLUMNS)
@@ -441,7 +443,7 @@ def test_xlsx_continues_the_evidence_on_further_sheets(
     sheets = sheet_rows(book)
     parts = math.ceil(len(report.evidence) / per_sheet)
     names = [name for name in sheets if name.startswith("证据")]  # the rankings continue likewise
-    assert names == ["证据", *(f"证据 {n}" for n in range(2, parts + 1))] and next(iter(sheets)) == "排名"
+    assert names == ["证据", *(f"证据 {n}" for n in range(2, parts + 1))] and next(iter(sheets)) == "说明"
     evidence = [sheets[name] for name in names]
     assert all(rows[0] == whole[0] and 1 < len(rows) <= 1 + per_sheet for rows in evidence)
     assert len(whole) == 1 + len(report.evidence)
@@ -453,7 +455,9 @@ def test_xlsx_continues_the_evidence_on_further_sheets(
 
     nothing = build_report(connect(marts), RiskFilters(region="360400"), RULES)
     empty = sheet_rows(to_xlsx(nothing))
-    assert list(empty) == ["排名", "企业排名", "证据"] and empty["证据"] == [whole[0]]  # the header alone
+    # (the notes go on at one or two rows a sheet too)
+    assert [name for name in empty if not name.startswith("说明")] == ["排名", "企业排名", "证据"]
+    assert empty["证据"] == [whole[0]]  # the header alone
 
 
 def test_exports_show_limits_as_the_permit_states_them(marts: RiskMarts) -> None:
@@ -538,6 +542,27 @@ def test_a_ph_day_out_of_range_says_its_range_and_no_exceedance_multiple() -> No
         "pH over the limit in 24 of 24 judged hours, longest run 24 h, the day's mean 10.00 over it; "
         "limit 6–9 (national default GB 18918-2002 一级A)"
     )
+
+
+def test_the_workbook_says_what_of_the_period_has_no_risk_data(marts: RiskMarts) -> None:
+    """README says the XLSX states what of the period has no risk data; only the workbook's document
+    properties said it, which no reader opens. Its first sheet (说明 / Notes, the one it opens on)
+    says it, in the workbook's language."""
+    report = build_report(connect(marts), RiskFilters(), RULES)
+    before = D - dt.timedelta(days=1)
+    today = dt.datetime.now(BEIJING).date()
+    running = dataclasses.replace(report, period=Period(today - dt.timedelta(days=29), today, today, before))
+    for lang, sheet, notes in (
+        ("zh", "说明", [f"{before} 之前没有风险数据", f"{today} 当日尚未结束"]),
+        ("en", "Notes", [f"no risk data before {before}", f"{today} is not over yet"]),
+    ):
+        book = load_workbook(io.BytesIO(to_xlsx(report, lang)))
+        assert book.sheetnames[0] == sheet and book.active.title == sheet
+        said = [row[1] for row in book[sheet].values]
+        assert notes[0] in said and notes[1] not in said
+        assert any(str(report.period.start) in text and str(report.period.end) in text for text in said)
+        book = load_workbook(io.BytesIO(to_xlsx(running, lang)))
+        assert set(notes) <= {row[1] for row in book[sheet].values}
 
 
 def test_a_period_says_what_of_it_has_no_risk_data() -> None:
