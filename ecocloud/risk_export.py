@@ -4,8 +4,9 @@ app's download from an English page), JSON for machines.
 The XLSX workbook has four sheets: 说明 (what the workbook holds: the period, the filters, how many
 are ranked, and what of the period has no risk data — the sheet it opens on), 排名 (the ranked
 outlets), 企业排名 (the ranked enterprises, as the web page lists them) and 证据 (the evidence rows of
-the ranked outlets; past Excel's 1,048,576 rows a sheet they go on in 证据 2, 证据 3, …), written row
-by row in openpyxl's write-only mode. CSV holds the outlet ranking. Cells are written as
+the ranked outlets, the runs' start and end as Beijing times and a range limit's lower bound beside
+its upper one; past Excel's 1,048,576 rows a sheet they go on in 证据 2, 证据 3, …), written row by
+row in openpyxl's write-only mode. CSV holds the outlet ranking. Cells are written as
 ecocloud/spreadsheet.py writes them: text never becomes a formula, a control character XLSX cannot
 hold shows as U+FFFD.
 """
@@ -20,7 +21,6 @@ from typing import Any
 from ecocloud.risk_report import RiskReport, region_label
 from ecocloud.spreadsheet import csv_text, saved, sheets, workbook
 from schemas import risk as schema
-from schemas.clock import beijing_minute
 
 __all__ = [
     "ENTERPRISE_COLUMNS",
@@ -101,6 +101,7 @@ EVIDENCE_COLUMNS: Columns = (
     ("pollutant_name", 10),
     ("hours", 8),
     ("max_exceedance_multiple", 9),
+    ("limit_lower", 9),
     ("limit_value", 9),
     ("limit_unit", 9),
     ("limit_source", 10),
@@ -115,6 +116,14 @@ _ENGLISH_SHEETS = {
     ENTERPRISE_SHEET: "Enterprises",
     EVIDENCE_SHEET: "Evidence",
 }
+# the Excel number format of the sheets' dates and times (Beijing wall time: the headings say so)
+_NUMBER_FORMATS = {
+    "date": "yyyy-mm-dd",
+    "period_start": "yyyy-mm-dd",
+    "period_end": "yyyy-mm-dd",
+    "run_start_at": "yyyy-mm-dd hh:mm",
+    "run_end_at": "yyyy-mm-dd hh:mm",
+}
 # the columns holding codes of the registry, shown by their labels
 _CODED = {
     "permit_status": schema.PERMIT_STATUSES,
@@ -125,11 +134,12 @@ _CODED = {
 }
 # regulatory numbers shown as the permit states them: a mercury limit of 0.0005 mg/L rounded to two
 # places would read 0.0
-_UNROUNDED = frozenset({"limit_value"})
+_UNROUNDED = frozenset({"limit_value", "limit_lower"})
 
 
 def _display(key: str, value: Any) -> Any:
-    """A cell's value for people: codes in Chinese, instants in Beijing time, points rounded."""
+    """A cell's value for people: codes in Chinese, points rounded; an instant stays one (a
+    spreadsheet cell holds it as Beijing wall time, ecocloud.spreadsheet)."""
     if value is None:
         return None
     codes = _CODED.get(key)
@@ -137,8 +147,6 @@ def _display(key: str, value: Any) -> Any:
         return codes.label(value)
     if key == "region_code":
         return region_label(value)
-    if isinstance(value, dt.datetime):
-        return beijing_minute(value)
     if isinstance(value, float) and key not in _UNROUNDED:
         # the field's declared decimals; a number whose field declares none is shown as it is, every
         # digit, rather than at a guess (tests/unit/test_risk_report.py checks that every float
@@ -170,7 +178,8 @@ def to_csv(report: RiskReport, *, enterprises: bool = False) -> str:
 def _sheet(wb: Any, title: str, columns: Columns, rows: Iterable[list[Any]], lang: str) -> None:
     title = _ENGLISH_SHEETS[title] if lang == "en" else title
     widths = [width for _, width in columns]
-    sheets(wb, title, list(zip(_headers(columns, lang), widths, strict=True)), rows)
+    formats = {i: _NUMBER_FORMATS[key] for i, (key, _) in enumerate(columns) if key in _NUMBER_FORMATS}
+    sheets(wb, title, list(zip(_headers(columns, lang), widths, strict=True)), rows, number_formats=formats)
 
 
 def notes(report: RiskReport, lang: str = "zh") -> list[tuple[str, str]]:

@@ -465,7 +465,7 @@ SELECT r.rank, r.outlet_key, r.mn, r.uscc, r.enterprise_name, r.outlet_code,
        'exceedance' AS category, NULL::VARCHAR AS indicator, d.date, d.pollutant_code,
        coalesce(n.name, d.pollutant_code) AS pollutant_name,
        CASE WHEN d.hours_exceeded > 0 THEN d.hours_exceeded::INTEGER END AS hours,  -- none: the day's mean
-       d.max_exceedance_multiple, d.limit_value, d.limit_unit, d.limit_source,
+       d.max_exceedance_multiple, d.limit_value, d.limit_lower, d.limit_unit, d.limit_source,
        NULL::TIMESTAMPTZ AS run_start_at, NULL::TIMESTAMPTZ AS run_end_at,
        {evidence} AS evidence,
        {evidence_en} AS evidence_en  -- English pages: the same values
@@ -483,7 +483,7 @@ UNION ALL
 SELECT r.rank, r.outlet_key, r.mn, r.uscc, r.enterprise_name, r.outlet_code,
        i.category, i.indicator, i.date, i.pollutant_code,
        CASE WHEN i.pollutant_code = $logger THEN '全部' ELSE coalesce(n.name, i.pollutant_code) END,
-       i.hours_flagged::INTEGER, NULL, NULL, NULL, NULL, i.run_start_at, i.run_end_at, i.evidence,
+       i.hours_flagged::INTEGER, NULL, NULL, NULL, NULL, NULL, i.run_start_at, i.run_end_at, i.evidence,
        i.evidence_en
 FROM "mart_risk__indicators" i
 JOIN r ON r.mn = i.mn AND r.uk = coalesce(i.uscc, '')
@@ -543,6 +543,7 @@ def _identity_row(o: dict[str, Any]) -> dict[str, Any]:
         "hours": None,
         "max_exceedance_multiple": None,
         "limit_value": None,
+        "limit_lower": None,
         "limit_unit": None,
         "limit_source": None,
         "run_start_at": None,

@@ -16,12 +16,12 @@ import io
 import itertools
 import json
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TextIO
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 
@@ -141,22 +141,43 @@ def _xlsx_cell(ws: Any, value: Any) -> Any:
 
 
 def sheets(
-    wb: Workbook, title: str, columns: Sequence[tuple[str, int]], rows: Iterable[Sequence[Any]]
+    wb: Workbook,
+    title: str,
+    columns: Sequence[tuple[str, int]],
+    rows: Iterable[Sequence[Any]],
+    *,
+    number_formats: Mapping[int, str] | None = None,
 ) -> None:
     """Sheet ``title`` of a write-only workbook — a bold header of ``columns`` (label, width), frozen,
-    then ``rows`` — continued in ``title 2``, ``title 3``, … past Excel's row limit."""
+    then ``rows`` — continued in ``title 2``, ``title 3``, … past Excel's row limit.
+    ``number_formats``: the Excel number format of a column's (by index) non-text cells, e.g. a
+    time's ``yyyy-mm-dd hh:mm`` (openpyxl's own shows seconds)."""
     remaining = iter(rows)
     number = 1
+    formats = dict(number_formats or {})
     while True:
         ws = wb.create_sheet(title if number == 1 else f"{title} {number}")
         _header(ws, columns)
         for row in itertools.islice(remaining, MAX_SHEET_ROWS - 1):  # and the header
-            ws.append([_xlsx_cell(ws, v) for v in row])
+            if formats:
+                ws.append([_formatted(ws, v, formats.get(i)) for i, v in enumerate(row)])
+            else:
+                ws.append([_xlsx_cell(ws, v) for v in row])
         following = next(remaining, None)
         if following is None:
             return
         remaining = itertools.chain([following], remaining)
         number += 1
+
+
+def _formatted(ws: Any, value: Any, number_format: str | None) -> Any:
+    """:func:`_xlsx_cell` of ``value``, in ``number_format`` unless it is none, empty or text."""
+    cell = _xlsx_cell(ws, value)
+    if number_format is None or cell is None or isinstance(cell, str | Cell):
+        return cell
+    formatted = WriteOnlyCell(ws, value=cell)
+    formatted.number_format = number_format
+    return formatted
 
 
 def _header(ws: Any, columns: Sequence[tuple[str, int]]) -> None:

@@ -313,8 +313,8 @@ F.define(
         description_zh="有效限值（上限）",
         unit="{limit_unit}",
         min=0,
-        heading="Limit",
-        heading_zh="限值",
+        heading="Limit (upper bound)",
+        heading_zh="限值（上限）",
     ),
     Column(
         "limit_lower",
@@ -322,6 +322,8 @@ F.define(
         "lower bound of a range limit (pH 6–9)",
         description_zh="范围型限值的下限（pH 6–9）",
         unit="{limit_unit}",
+        heading="Lower limit (a range)",
+        heading_zh="限值下限（范围型）",
     ),
     Column(
         "limit_unit",

@@ -450,7 +450,7 @@ def test_xlsx_continues_the_evidence_on_further_sheets(
     assert [row for rows in evidence for row in rows[1:]] == whole[1:]  # every row, in order, once
 
     last = load_workbook(io.BytesIO(book))[names[-1]]  # the formatting goes on too
-    assert (last.freeze_panes, last["A1"].font.bold, last.column_dimensions["R"].width) == ("A2", True, 90)
+    assert (last.freeze_panes, last["A1"].font.bold, last.column_dimensions["S"].width) == ("A2", True, 90)
     assert last.cell(2, headings(EVIDENCE_COLUMNS).index("日期") + 1).is_date
 
     nothing = build_report(connect(marts), RiskFilters(region="360400"), RULES)
@@ -465,7 +465,7 @@ def test_exports_show_limits_as_the_permit_states_them(marts: RiskMarts) -> None
     (row,) = [r for r in report.evidence if r.get("limit_value") is not None][:1]
     row["limit_value"] = 0.0005  # a mercury limit, mg/L
     evidence = list(load_workbook(io.BytesIO(to_xlsx(report)))["证据"].values)
-    column = headings(EVIDENCE_COLUMNS).index("限值")
+    column = headings(EVIDENCE_COLUMNS).index("限值（上限）")
     assert 0.0005 in {r[column] for r in evidence[1:]}
 
 
@@ -485,14 +485,14 @@ def test_exports_round_risk_numbers_as_the_pages_show_them(marts: RiskMarts) -> 
 def test_every_number_of_the_sheets_declares_its_decimals() -> None:
     """The export rounded a number whose field declared no decimals to 2 by a literal default; now
     every float column of the sheets declares them (the points to 2, as the score they add up to),
-    but the limit, shown as the permit states it."""
+    but the limit and a range's lower bound, shown as the permit states them."""
     floats = {
         key
         for columns in (RANKING_COLUMNS, ENTERPRISE_COLUMNS, EVIDENCE_COLUMNS)
         for key, _ in columns
         if schema.F.get(key).type == "float64"
     }
-    assert floats - set(schema.DECIMALS) == {"limit_value"}
+    assert floats - set(schema.DECIMALS) == {"limit_value", "limit_lower"}
     points = ("exceedance_points", "fraud_points", "data_quality_points", "permit_points", "credit_points")
     assert [schema.DECIMALS[p] for p in (*points, "identity_points")] == [2] * 6
 
@@ -563,6 +563,35 @@ def test_the_workbook_says_what_of_the_period_has_no_risk_data(marts: RiskMarts)
         assert any(str(report.period.start) in text and str(report.period.end) in text for text in said)
         book = load_workbook(io.BytesIO(to_xlsx(running, lang)))
         assert set(notes) <= {row[1] for row in book[sheet].values}
+
+
+def test_the_evidence_sheet_has_times_and_a_range_limit_a_spreadsheet_can_use() -> None:
+    """证据 wrote a pH range (6–9) as 限值 9, unit "-", the lower bound lost, and a run's start and end
+    as text ('2026-12-08 05:00') beside a real 日期: its runs could be neither sorted nor filtered as
+    times. The range's lower bound has its own column; the times are Beijing wall times, so shown."""
+    rows = series(MN_WATER, "w01001", START, [7.0] * 24 + [10.0] * 24) + series(
+        MN_WATER, "w00000", START, [5.0] * 48
+    )
+    m = refresh(base_inputs(mart_source__hourly=hourly(rows)), D - dt.timedelta(days=1), D)
+    report = build_report(connect(m), RiskFilters(start=D - dt.timedelta(days=1), end=D), RULES)
+    finding = next(r for r in report.evidence if r["category"] not in ("exceedance", "identity"))
+    finding["run_start_at"] = dt.datetime(2026, 12, 7, 21, tzinfo=dt.UTC)  # 05:00 in Beijing
+    finding["run_end_at"] = dt.datetime(2026, 12, 8, 3, 30, tzinfo=dt.UTC)
+    sheet = load_workbook(io.BytesIO(to_xlsx(report)))["证据"]
+    header, *cells = list(sheet.iter_rows())
+    at = {cell.value: i for i, cell in enumerate(header)}
+    assert "持续开始（北京时间）" in at and "持续结束（北京时间）" in at
+    ph = next(r for r in cells if r[at["污染物代码"]].value == "w01001" and r[at["证据类别"]].value == "超标")
+    assert (ph[at["限值下限（范围型）"]].value, ph[at["限值（上限）"]].value) == (6, 9)
+    (run,) = [
+        r
+        for r in cells
+        if r[at["持续开始（北京时间）"]].value is not None and r[at["说明"]].value == finding["evidence"]
+    ]
+    start, end = run[at["持续开始（北京时间）"]], run[at["持续结束（北京时间）"]]
+    assert (start.value, end.value) == (dt.datetime(2026, 12, 8, 5), dt.datetime(2026, 12, 8, 11, 30))
+    assert start.is_date and start.number_format == end.number_format == "yyyy-mm-dd hh:mm"
+    assert run[at["日期"]].is_date
 
 
 def test_a_period_says_what_of_it_has_no_risk_data() -> None:
