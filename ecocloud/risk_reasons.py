@@ -3,8 +3,9 @@
 The risk marts keep each reason's Chinese sentence (what enforcement lists and exports say) beside
 its code, pollutant and numbers (``reasons_json``). An English page says the same from the code and
 the numbers; a code this module does not know, or a reason without the numbers its sentence needs,
-keeps its Chinese sentence (never a blank cell, never "None hours"). The largest exceedance multiple
-is shown at its declared decimals (``schemas.risk.DECIMALS``), as the Chinese sentence shows it.
+keeps its Chinese sentence (never a blank cell, never "None hours"). The numbers keep the largest
+exceedance multiple at the decimals the Chinese sentence shows it, rounded once from the same value,
+so both languages give the same digits.
 """
 
 from __future__ import annotations

@@ -1399,12 +1399,6 @@ register(
 DECIMALS = F.decimals()
 
 
-# the decimals the reasons' JSON (``reasons_json``: for machines, not read by people as such) keeps of
-# its numbers: a reason's points as the score they add up to; the largest exceedance multiple to one
-# place more than people are shown of it (DECIMALS: the reasons' sentences and the pages round it there)
-REASONS_JSON_DECIMALS = {"points": DECIMALS["score"], "max_exceedance_multiple": 3}
-
-
 # One rounding for every risk number people see, at its field's declared decimals: the binary value
 # correctly rounded, an exact tie to even (GB/T 8170, as the air pages round): 80.625 → 80.62, 0.15625
 # → 0.16. Python's format and round() do this, and so does DuckDB's printf (the fmt library); DuckDB's
@@ -1428,12 +1422,6 @@ def rounded_sql(expr: str, field: str) -> str:
     """SQL: ``expr`` rounded to ``field``'s declared decimals as ``fixed`` shows it, an exact
     DECIMAL(38, d) (DuckDB's printf formats a double as Python does; NULL stays NULL)."""
     return _printf_round(expr, DECIMALS[field])
-
-
-def json_rounded_sql(expr: str, key: str) -> str:
-    """SQL: a number of ``reasons_json`` (``key`` of REASONS_JSON_DECIMALS) rounded as ``rounded_sql``
-    rounds, to the decimals the JSON keeps of it."""
-    return _printf_round(expr, REASONS_JSON_DECIMALS[key])
 
 
 def _printf_round(expr: str, decimals: int) -> str:

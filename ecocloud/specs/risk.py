@@ -64,7 +64,8 @@ SPEC = SourceSpec(
             publish=Publish.PARTITION,
             steps="ecocloud.builds.risk:Scores",
             # 2: an enterprise's reasons carry the MN of the logger each is about; 3: a reason's points
-            # rounded as shown (scores their sum), an enterprise's reasons its weighted contributions
+            # rounded as shown (scores their sum), an enterprise's reasons its weighted contributions, the
+            # largest multiple in reasons_json at the decimals its sentences show (it kept 3)
             code_version="3",
             summary=("periods", "outlets", "enterprises"),
             doc="Outlet and enterprise risk scores of each period of the rules, ending on the newest day.",

@@ -27,8 +27,9 @@ from risk_data import (
     table,
 )
 
+from ecocloud.risk_reasons import reason_text
 from schemas.registry import get_table
-from schemas.risk import REASONS_JSON_DECIMALS, fixed
+from schemas.risk import fixed
 from transforms.risk import RiskMarts, load_rules
 from transforms.risk.scoring import PeriodScores, region_prefix, region_prefixes, score_period
 
@@ -70,20 +71,30 @@ def by_mn(t: pa.Table) -> dict[str, dict]:
 
 def test_reasons_json_keeps_the_declared_decimals() -> None:
     """reasons_json rounds a reason's points and its largest multiple to the decimals schemas.risk
-    declares for it (REASONS_JSON_DECIMALS: the points as the score, the multiple to 3 places, one
-    more than the sentence's 1.14)."""
+    declares for the fields (points as the score, the multiple as its sentence shows it)."""
     so2 = [20.0] * 24 + [74.8471] + [70.0] * 5 + [20.0] * 18  # 超标倍数 74.8471 / 35 − 1 = 1.138489
     m = refresh(base_inputs(mart_source__hourly=hourly(air_hours(so2))), D)
     air = by_mn(scores(m, D, D).outlets)[MN_AIR]
     assert "最大超标倍数 1.14 倍" in air["top_reasons"]
     (reason,) = json.loads(air["reasons_json"])
     multiple, points = 74.8471 / 35 - 1, 40 * 6 / 24 + 15 * (74.8471 / 35 - 1) / 2
-    assert REASONS_JSON_DECIMALS == {"points": 2, "max_exceedance_multiple": 3}
-    assert reason["numbers"]["max_exceedance_multiple"] == round(multiple, 3) == 1.138
+    assert reason["numbers"]["max_exceedance_multiple"] == round(multiple, 2) == 1.14
     assert reason["points"] == round(points, 2) == 18.54
     assert air["exceedance_points"] == air["score"] == 18.54  # stored as shown: what the reasons add up to
     (enterprise,) = [e for e in scores(m, D, D).enterprises.to_pylist() if e["uscc"] == E_AIR]
     assert [r["points"] for r in json.loads(enterprise["reasons_json"])] == [18.54]
+
+
+def test_the_largest_multiple_reads_the_same_in_both_languages() -> None:
+    """The English sentence comes from reasons_json's numbers, the Chinese one from the value: kept
+    at 3 decimals in the JSON, 1.1251 read 1.125 → "1.12" in English (an exact tie, to even) and
+    "1.13" in Chinese."""
+    so2 = [20.0] * 24 + [35 * 2.1251] + [20.0] * 23
+    m = refresh(base_inputs(mart_source__hourly=hourly(air_hours(so2))), D)
+    air = by_mn(scores(m, D, D).outlets)[MN_AIR]
+    (reason,) = json.loads(air["reasons_json"])
+    assert "最大超标倍数 1.13 倍" in air["top_reasons"]
+    assert "at most 1.13 times over" in reason_text(reason, RULES, "en")
 
 
 def _unpermitted_for_three_hours(loggers: int) -> PeriodScores:

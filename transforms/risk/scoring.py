@@ -260,7 +260,7 @@ def _exceedance_reason(rules: RiskRules) -> str:
                   CASE WHEN max_mult IS NOT NULL THEN printf('，最大超标倍数 {schema.printf_format("max_exceedance_multiple")} 倍', max_mult) ELSE '' END, exc_run,
                   CASE WHEN mean_days > 0 THEN printf('，日均值超标 %d 天', mean_days) ELSE '' END, {default})
                ELSE printf('%s 日均值超标 %d 天%s', nm, mean_days, {default}) END"""
-    numbers = f"""json_object('hours', exc_h, 'days', exc_days, 'max_exceedance_multiple', {schema.json_rounded_sql("max_mult", "max_exceedance_multiple")}::DOUBLE,
+    numbers = f"""json_object('hours', exc_h, 'days', exc_days, 'max_exceedance_multiple', {schema.rounded_sql("max_mult", "max_exceedance_multiple")}::DOUBLE,
                        'longest_run_h', exc_run, 'daily_mean_days', mean_days, 'limit_value', limit_value,
                        'limit_unit', limit_unit, 'default_limit', coalesce(by_default, false))"""
     return (
