@@ -140,8 +140,9 @@ QUARANTINE_REASONS = Codes(
             "file unreadable (corrupt compressed data, or too large inflated)",
         ),
         "not_a_day_file": (
-            "不是日数据文件（无表头、表头不是 UTF-8 或不以 date,hour,type 开头）",
-            "not a day file (no header, a header not in UTF-8 or not starting date,hour,type)",
+            "不是日数据文件（无表头、表头不是 UTF-8 或不以 date,hour,type 开头，或文件名和各行均无日期）",
+            "not a day file (no header, a header not in UTF-8 or not starting date,hour,type, or no date "
+            "in its name or lines)",
         ),
         # a whole line (no station)
         "malformed_line": ("该行字段数与表头不符", "the line's field count differs from the header's"),

@@ -1424,6 +1424,14 @@ def rounded_sql(expr: str, field: str) -> str:
     return _printf_round(expr, DECIMALS[field])
 
 
+def product_rounded_sql(factor: str, shown: str, field: str) -> str:
+    """SQL: ``factor`` × ``shown`` (a number already at ``field``'s declared decimals) rounded to those
+    decimals exactly, an exact tie to even as ``fixed`` rounds (0.25 × 18.54 = 4.635 → 4.64): in
+    decimal arithmetic, where a double's product may fall either side of the tie."""
+    d = DECIMALS[field]
+    return f"round_even(CAST(({factor}) AS DECIMAL(18, 6)) * CAST(({shown}) AS DECIMAL(18, {d})), {d})"
+
+
 def _printf_round(expr: str, decimals: int) -> str:
     return f"CAST(printf('%.{decimals}f', ({expr})::DOUBLE) AS DECIMAL(38, {decimals}))"
 

@@ -542,10 +542,10 @@ quarantine = Table(
         *F("segment", "offset"),
         F.get(
             "reason",
-            description="machine-readable reason (every one, and what gives it: ingest.hj212.protocol.REJECT_REASONS; "
-            "their labels: QUARANTINE_REASONS)",
-            description_zh="机器可读的原因代码（全部原因及其来源见 ingest.hj212.protocol.REJECT_REASONS，"
-            "其名称见 QUARANTINE_REASONS）",
+            description="machine-readable reason: a code of QUARANTINE_REASONS (declared with its labels in "
+            "schemas.hj212_codes; what gives each: the ingest.hj212.protocol docstring)",
+            description_zh="机器可读的原因代码，取自 QUARANTINE_REASONS（代码及其名称在 schemas.hj212_codes 中声明；"
+            "各原因的来源见 ingest.hj212.protocol 的说明）",
         ),
         F.get("detail"),
         F.get(

@@ -1140,7 +1140,9 @@ def test_the_water_overview_counts_the_sections_it_could_not_classify(
     # a new section under maintenance: class -1, every value "--" after province, basin, name, time and
     # class (a known section has a reading with values this month already, from web_home's snapshot)
     rows.append([*rows[0][:2], "新设断面", rows[0][3], "-1", *(["--"] * (len(rows[0]) - 5))])
-    without_tp = [*rows[0][:2], "缺项断面", *rows[0][3:]]
+    # from a reading with every value (some hours' first row already lacks one: 高锰酸盐指数 at 08:00)
+    complete = next(row for row in rows if "--" not in row[5:])
+    without_tp = [*complete[:2], "缺项断面", *complete[3:]]
     without_tp[next(i for i, h in enumerate(THEAD) if "总磷" in h)] = "--"
     rows.append(without_tp)
     reply = tmp_path / f"water_board_{now:%Y%m%d}.json"

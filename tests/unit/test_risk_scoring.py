@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from decimal import Decimal
 
 import duckdb
 import pyarrow as pa
@@ -502,3 +503,25 @@ def test_an_enterprises_reasons_of_equal_points_list_its_loggers_by_mn() -> None
             "DA001：二氧化硫 超标 25 小时（2 天）",
         ]
         assert ent["top_reasons"].split("；") == listed
+
+
+def test_an_other_outlets_reason_is_its_weight_times_the_points_shown() -> None:
+    """The enterprise page shows a weighted reason as "points (weight × outlet_points)": 0.25 × the
+    18.54 shown is 4.635 → 4.64 (GB/T 8170), not the 4.63 that 0.25 × the unrounded 18.5387 gives."""
+    pts = points(
+        [
+            {"mn": MN_AIR, "uscc": E_AIR, "outlet_code": "DA001"},
+            {"mn": "AIR2", "uscc": E_AIR, "outlet_code": "DA001"},
+        ]
+    )
+    best = [20.0] * 24 + [90.0] * 12 + [20.0] * 12  # the best outlet: more hours over, more points
+    other = [20.0] * 24 + [74.8471] + [70.0] * 5 + [20.0] * 18  # 18.5387… points, shown 18.54
+    rows = air_hours(best) + [{**r, "mn": "AIR2"} for r in air_hours(other)]
+    m = refresh(base_inputs(core_master__monitoring_points=pts, mart_source__hourly=hourly(rows)), D)
+    s = scores(m, D, D)
+    assert by_mn(s.outlets)["AIR2"]["score"] == 18.54
+    (enterprise,) = s.enterprises.to_pylist()
+    (reason,) = [r for r in json.loads(enterprise["reasons_json"]) if r["mn"] == "AIR2"]
+    assert (reason["weight"], reason["outlet_points"], reason["points"]) == (0.25, 18.54, 4.64)
+    listed = sum(Decimal(str(r["points"])) for r in json.loads(enterprise["reasons_json"]))
+    assert Decimal(str(enterprise["score"])) == listed  # the score is what the reasons listed add up to

@@ -28,7 +28,7 @@ the points shown add up to the score shown; a reason rounding to 0 is none):
 
 An enterprise's score: credit points + its best outlet's other points + ``other_outlets_factor`` ×
 the other outlets' other points — the sum of its reasons' contributions, each listed with it
-(``points``: its weight × its outlet's unrounded points, rounded; ``weight`` 1 on the best outlet
+(``points``: its weight × its outlet's points as shown, rounded; ``weight`` 1 on the best outlet
 and for the enterprise's own reasons, ``other_outlets_factor`` on the others; ``outlet_points``:
 the points on its outlet's row). Every ranked row carries its top reasons in Chinese with their
 numbers, every reason as JSON, and the figures behind them. All in DuckDB SQL.
@@ -448,8 +448,9 @@ def _enterprise_sql(rules: RiskRules) -> str:
     category = "coalesce(" + _sum_points("points", "category = '{c}'") + ", 0) AS {c}_points"
     # a reason's contribution to the enterprise's score: its outlet's points on the best outlet, and
     # of the enterprise's own reasons (credit, its permit's status: once); other_outlets_factor × them
-    # on its other outlets — weighted from the unrounded points, then rounded as every reason is
-    weighted = schema.rounded_sql("weight * raw_points", "score")
+    # on its other outlets — the points shown times the weight, rounded as every reason is, so the
+    # page's "4.64 (0.25 × 18.54)" checks out
+    weighted = schema.product_rounded_sql("weight", "outlet_points", "score")
 
     return f"""
     WITH ent AS (
@@ -463,7 +464,7 @@ def _enterprise_sql(rules: RiskRules) -> str:
                any_value(credit_level) AS credit_level, any_value(credit_year) AS credit_year
         FROM _score_outlet_rows WHERE uscc IS NOT NULL GROUP BY uscc
     ), reasons AS (
-        SELECT o.uscc, r.code, r.category, r.pollutant_code, r.points, r.raw_points,
+        SELECT o.uscc, r.code, r.category, r.pollutant_code, r.points,
                CASE WHEN r.scope = 'enterprise' THEN r.text ELSE printf('%s：%s', coalesce(o.outlet_code, o.mn), r.text) END AS text,
                r.numbers, CASE WHEN r.scope = 'enterprise' THEN NULL ELSE o.outlet_code END AS outlet_code,
                CASE WHEN r.scope = 'enterprise' THEN NULL ELSE o.mn END AS mn
@@ -471,7 +472,7 @@ def _enterprise_sql(rules: RiskRules) -> str:
         WHERE o.uscc IS NOT NULL
     ), distinct_reasons AS (  -- an enterprise-wide reason (credit, the permit) once; others per logger
         SELECT uscc, code, category, pollutant_code, outlet_code, mn, max(points) AS outlet_points,
-               max(raw_points) AS raw_points, arg_max(text, points) AS text, arg_max(numbers, points) AS numbers
+               arg_max(text, points) AS text, arg_max(numbers, points) AS numbers
         FROM reasons GROUP BY uscc, code, category, pollutant_code, outlet_code, mn,
                               CASE WHEN mn IS NULL THEN text END
     ), contributions AS (
@@ -526,11 +527,10 @@ def score_period(
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE _score_reasons AS SELECT * FROM ({_reasons_sql(rules)}) WHERE points > 0"
         )
-        # a reason's points as they are shown (the declared decimals), which every score adds up; the
-        # unrounded ones (raw_points) for the share of them an enterprise counts of its other outlets
+        # a reason's points as they are shown (the declared decimals), which every score adds up
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE _score_reasons AS SELECT * REPLACE "
-            f"({schema.rounded_sql('points', 'score')}::DOUBLE AS points), points AS raw_points FROM _score_reasons; "
+            f"({schema.rounded_sql('points', 'score')}::DOUBLE AS points) FROM _score_reasons; "
             "DELETE FROM _score_reasons WHERE points = 0"
         )
         con.execute(f"CREATE OR REPLACE TEMP TABLE _score_outlet_rows AS {_outlet_sql(rules, start, end)}")
