@@ -33,6 +33,7 @@ from schemas.air import AQI_RELEASE_TYPE, POLLUTANTS, QUARANTINE_REASONS, RELEAS
 from schemas.air import quarantine as quarantine_table
 from schemas.air import station_list as station_list_table
 from schemas.clock import BEIJING
+from schemas.labels import labelled
 
 DAY_FILE_RE = re.compile(r"china_sites_(\d{8})\.csv(?:\.gz)?$")
 _TYPE_INDEX = {t: i for i, t in enumerate(RELEASE_TYPES)}
@@ -56,19 +57,8 @@ _HIGHEST = _registry_bounds("max", np.inf)
 
 
 def _registered(reason: str) -> str:
-    """``reason``, a quarantine reason labelled in Chinese and English in the registry
-    (schemas.air.QUARANTINE_REASONS): checked at import, so a reason without a label stops the code
-    from loading rather than showing a raw code on the pages."""
-    zh, en = (
-        QUARANTINE_REASONS.in_language("zh").get(reason),
-        QUARANTINE_REASONS.in_language("en").get(reason),
-    )
-    if not (zh and en and en != zh):
-        raise ValueError(
-            f"air quarantine reason {reason!r} has no Chinese and English label in "
-            "schemas.air.QUARANTINE_REASONS: declare it there"
-        )
-    return reason
+    zh, en = (QUARANTINE_REASONS.in_language(lang).get(reason) for lang in ("zh", "en"))
+    return labelled(reason, zh, en, "schemas.air.QUARANTINE_REASONS")
 
 
 # Quarantine reasons (the row's ``reason``; its ``detail`` says it with the values): a whole file …

@@ -101,6 +101,7 @@ from schemas.hj212_codes import (
     ST_CODES,
     QnRtn,
 )
+from schemas.labels import labelled
 
 __all__ = [
     "BEIJING",
@@ -126,16 +127,8 @@ MAX_DATA_LEN = 1024  # HJ 212-2017 §6.3.1: data segment 0..1024 bytes
 
 
 def _registered(reason: str) -> str:
-    """``reason`` as the code writes it, which the registry must label in Chinese and English
-    (schemas.hj212_codes.QUARANTINE_REASON_LABELS): checked at import, so a reason without a label
-    stops the code from loading rather than showing a raw code on the pages."""
     zh, en = QUARANTINE_REASON_LABELS.get(reason, ("", ""))
-    if not (zh and en):
-        raise ValueError(
-            f"quarantine reason {reason!r} has no Chinese and English label in "
-            "schemas.hj212_codes.QUARANTINE_REASON_LABELS: declare it there"
-        )
-    return reason
+    return labelled(reason, zh, en, "schemas.hj212_codes.QUARANTINE_REASON_LABELS")
 
 
 # Quarantine reasons, as in the module docstring's tables

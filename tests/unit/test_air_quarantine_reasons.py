@@ -203,7 +203,7 @@ def test_a_reason_the_registry_does_not_label_stops_the_air_parser_from_loading(
         [sys.executable, "-c", probe], check=False, capture_output=True, text=True, timeout=60
     )
     assert run.returncode != 0
-    assert "ValueError: air quarantine reason 'wrong_date' has no Chinese and English label" in run.stderr
+    assert "ValueError: quarantine reason 'wrong_date' has no Chinese and English label" in run.stderr
 
 
 def _part(folder: Path, name: str, reason: str, detail: str | None, *, with_detail: bool) -> None:
