@@ -217,6 +217,23 @@ SQL_MAX_CHARS = 20_000  # a query's length
 SQL_FORM_MAX_CHARS = 1_000_000
 
 
+def _sql_too_long(request: Request, v: Viewer, query: str) -> Response | None:
+    """The SQL page again, with the query kept to shorten, for a query over ``SQL_MAX_CHARS``."""
+    if len(query) <= SQL_MAX_CHARS:
+        return None
+    too_long = v.t(
+        f"查询过长：{len(query):,} 个字符，最多 {SQL_MAX_CHARS:,} 个",
+        f"the query is too long: {len(query):,} characters, at most {SQL_MAX_CHARS:,}",
+    )
+    return _sql_render(request, v, query, None, too_long, status=400)
+
+
+def _sql_busy(request: Request, v: Viewer, query: str) -> Response:
+    """The SQL page again, with the query kept, when no slot freed up in ``SQL_WAIT_S``."""
+    busy = v.t("其他查询正在运行：请稍后再试", "other queries are running: try again in a moment")
+    return _sql_render(request, v, query, None, busy, status=503)
+
+
 @router.post("/sql")
 def sql_run(
     request: Request,
@@ -225,16 +242,11 @@ def sql_run(
 ) -> Response:
     v = require(request, Role.ANALYST)
     check_csrf(request, csrf_token)
-    if len(query) > SQL_MAX_CHARS:  # the page again, with the query kept to shorten
-        too_long = v.t(
-            f"查询过长：{len(query):,} 个字符，最多 {SQL_MAX_CHARS:,} 个",
-            f"the query is too long: {len(query):,} characters, at most {SQL_MAX_CHARS:,}",
-        )
-        return _sql_render(request, v, query, None, too_long, status=400)
+    if (too_long := _sql_too_long(request, v, query)) is not None:
+        return too_long
     slots = request.app.state.sql_slots
-    if not slots.acquire(timeout=SQL_WAIT_S):  # the page again, with the query kept
-        busy = v.t("其他查询正在运行：请稍后再试", "other queries are running: try again in a moment")
-        return _sql_render(request, v, query, None, busy, status=503)
+    if not slots.acquire(timeout=SQL_WAIT_S):
+        return _sql_busy(request, v, query)
     try:  # until the page is rendered: a result's HTML is built in this process, not the query's
         return _sql_page(request, v, query)
     finally:
@@ -253,17 +265,12 @@ def sql_csv(
     written by the child to a download file and streamed from it; a refusal is the SQL page again."""
     v = require(request, Role.ANALYST)
     check_csrf(request, csrf_token)
-    if len(query) > SQL_MAX_CHARS:
-        too_long = v.t(
-            f"查询过长：{len(query):,} 个字符，最多 {SQL_MAX_CHARS:,} 个",
-            f"the query is too long: {len(query):,} characters, at most {SQL_MAX_CHARS:,}",
-        )
-        return _sql_render(request, v, query, None, too_long, status=400)
+    if (too_long := _sql_too_long(request, v, query)) is not None:
+        return too_long
     settings = settings_of(request)
     slots = request.app.state.sql_slots
     if not slots.acquire(timeout=SQL_WAIT_S):
-        busy = v.t("其他查询正在运行：请稍后再试", "other queries are running: try again in a moment")
-        return _sql_render(request, v, query, None, busy, status=503)
+        return _sql_busy(request, v, query)
     try:
         allowed, forbidden = _sql_tables(v.role)
         readable = None if v.role is Role.ADMIN else allowed
